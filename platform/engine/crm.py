@@ -1,0 +1,212 @@
+"""Crm: the engine's front door. Open a database, install packages, work with records.
+
+    crm = Crm.open("sqlite:///instance/crmkit.db")
+    crm.install("apps/default_crm.yaml")
+    records = crm.system_session().records("account")
+    acme = records.create({"name": "Acme"})
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from sqlalchemy import Connection, Engine, MetaData, select, update
+
+from crmkit.engine.database import connect, default_database_url, is_sqlite, write_transaction
+from crmkit.engine.extensions import Extensions, default_extensions
+from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
+from crmkit.engine.records.pipeline import SavePipeline
+from crmkit.engine.records.propagation import Propagator
+from crmkit.engine.records.autonumber import allocate_numbers
+from crmkit.engine.records.record import Actor
+from crmkit.engine.runtime import Runtime
+from crmkit.engine.session import RowFilter, Session
+from crmkit.engine.tables import define_system_tables
+from crmkit.metadata import load_package, package_from_documents
+from crmkit.metadata.errors import MetadataError
+from crmkit.metadata.model import Package
+from crmkit.metadata.registry import Registry
+from crmkit.metadata.source import SourceDocument
+
+
+class Crm:
+    def __init__(self, engine: Engine, extensions: Extensions) -> None:
+        self.engine = engine
+        self.extensions = extensions
+        self._ensure_system_tables()
+        self._sources: dict[str, str] = {}
+        self._set_runtime(self._installed_registry())
+
+    @classmethod
+    def open(cls, url: str | None = None, *, extensions: Extensions | None = None) -> "Crm":
+        """Open (and if new, prepare) the database at `url`, or CRMKIT_DATABASE_URL, or instance/crmkit.db."""
+        return cls(connect(url or default_database_url()), extensions or default_extensions())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- metadata ------------------------------------------------------------------------
+
+    @property
+    def runtime(self) -> Runtime:
+        return self._runtime
+
+    @property
+    def registry(self) -> Registry:
+        return self._runtime.registry
+
+    def installed_packages(self) -> list[dict]:
+        """Name, version, source and dates of every installed package."""
+        table = self._runtime.system_table("crmkit_package")
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(table.c.name, table.c.version, table.c.source, table.c.installed_at,
+                                             table.c.updated_at).order_by(table.c.name))
+            return [dict(row._mapping) for row in rows]
+
+    def plan(self, paths: Sequence[str | os.PathLike] = (), *, purge: Sequence[str] = ()) -> MigrationPlan:
+        """What installing `paths` (or re-reading installed packages' sources) would change."""
+        registry, _ = self._target(paths)
+        with self._migration_connection() as connection:
+            return self._plan(connection, registry, purge)
+
+    def install(self, *paths: str | os.PathLike, purge: Sequence[str] = ()) -> MigrationPlan:
+        """Install or upgrade packages from files or folders; the whole migration commits or nothing does."""
+        registry, sources = self._target(paths)
+        runtime = Runtime(self.engine, registry, self.extensions)
+        with self._migration_connection() as connection:
+            plan = self._plan(connection, registry, purge)
+            recompute = Recomputer(runtime)
+            Applier(connection, registry, runtime.schema, self.extensions.field_types, recompute).apply(
+                plan, list(registry.packages.values()), sources)
+            if is_sqlite(self.engine):
+                _check_foreign_keys(connection)
+        self._set_runtime(registry)
+        return plan
+
+    def migrate(self, *, purge: Sequence[str] = ()) -> MigrationPlan:
+        """Re-read every installed package from where it was installed from, and apply the changes."""
+        return self.install(purge=purge)
+
+    # -- records -------------------------------------------------------------------------
+
+    def session(self, user_id: int | None = None, *, language: str = "en", timezone: str = "UTC",
+                row_filter: RowFilter | None = None) -> Session:
+        return Session(self, Actor(user_id=user_id, language=language, timezone=timezone), row_filter)
+
+    def system_session(self, *, language: str = "en") -> Session:
+        """A session for the platform itself (jobs, migrations, demo data): no sharing restrictions."""
+        return Session(self, Actor(system=True, language=language))
+
+    def pipeline(self, object_name: str) -> SavePipeline:
+        pipelines = self._pipelines
+        if object_name not in pipelines:
+            pipelines[object_name] = SavePipeline(self._runtime, self._runtime.object(object_name))
+        return pipelines[object_name]
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _set_runtime(self, registry: Registry) -> None:
+        self._runtime = Runtime(self.engine, registry, self.extensions)
+        self._pipelines: dict[str, SavePipeline] = {}
+
+    def _ensure_system_tables(self) -> None:
+        metadata = MetaData()
+        define_system_tables(metadata)
+        with write_transaction(self.engine) as connection:
+            metadata.create_all(connection)
+
+    def _installed_packages(self) -> list[Package]:
+        metadata = MetaData()
+        define_system_tables(metadata)
+        table = metadata.tables["crmkit_package"]
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(table.c.name, table.c.documents, table.c.source)).all()
+        packages = []
+        for name, documents, source in rows:
+            if source:
+                self._sources[name] = source
+            stored = [SourceDocument(f"<installed package {name}>", data, {}, {}) for data in documents]
+            packages.append(package_from_documents(stored, self.extensions.catalog))
+        return packages
+
+    def _installed_registry(self) -> Registry:
+        try:
+            return Registry.build(self._installed_packages(), self.extensions.catalog)
+        except MetadataError as error:
+            raise MigrationError(
+                "the installed metadata no longer validates (was a plugin that provides a field type removed?):\n"
+                f"{error}") from None
+
+    def _target(self, paths: Sequence[str | os.PathLike]) -> tuple[Registry, dict[str, str]]:
+        """The registry after installing `paths`; without paths, every installed package re-read from its source."""
+        if not paths:
+            paths = [source for source in self._sources.values() if Path(source).exists()]
+        packages: list[Package] = []
+        documents: list[SourceDocument] = []
+        sources: dict[str, str] = {}
+        problems = []
+        for path in paths:
+            try:
+                package, docs = load_package(path, self.extensions.catalog)
+            except MetadataError as error:
+                problems.extend(error.problems)
+                continue
+            packages.append(package)
+            documents.extend(docs)
+            sources[package.name] = str(Path(path).resolve())
+        if problems:
+            raise MetadataError(problems)
+        registry = self.registry.with_packages(packages, documents)
+        return registry, sources
+
+    def _plan(self, connection: Connection, registry: Registry, purge: Sequence[str]) -> MigrationPlan:
+        retired_table = self._runtime.system_table("crmkit_retired")
+        retired = [(row.object, row.field) for row in connection.execute(select(retired_table))]
+        return plan_migration(connection, self.registry, registry, self.extensions.field_types, retired, purge)
+
+    @contextmanager
+    def _migration_connection(self) -> Iterator[Connection]:
+        """One transaction for the whole migration; on SQLite with foreign keys off while tables are rebuilt."""
+        with self.engine.connect() as connection:
+            sqlite = is_sqlite(self.engine)
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            try:
+                connection = connection.execution_options(crmkit_write=True)
+                with connection.begin():
+                    yield connection
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+
+
+class Recomputer:
+    """Fills computed fields of existing records after a migration added or changed them."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def __call__(self, connection: Connection, object_name: str, fields: tuple[str, ...]) -> None:
+        obj = self.runtime.object(object_name)
+        propagator = Propagator(connection, self.runtime)
+        for name in fields:
+            fdef = obj.fields[name]
+            if fdef.type == "rollup":
+                propagator.recompute_rollup(object_name, name, None)
+            elif fdef.type == "autonumber":
+                table = self.runtime.table(object_name)
+                ids = list(connection.execute(select(table.c.id).where(table.c[name].is_(None)).order_by(table.c.id)).scalars())
+                for record_id, text in zip(ids, allocate_numbers(connection, self.runtime, object_name, fdef, len(ids))):
+                    connection.execute(update(table).where(table.c.id == record_id).values({name: text}))
+        if any(obj.fields[name].type in ("formula", "rollup") for name in fields):
+            propagator.recompute_formulas(object_name, None)
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    problems = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if problems:
+        table, rowid, parent, _ = problems[0]
+        raise MigrationError(f"the migration would leave {table} row {rowid} pointing to a missing {parent} record; "
+                             "nothing was changed.")

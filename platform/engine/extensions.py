@@ -1,0 +1,39 @@
+"""What plugins contributed, gathered once: field types, helper functions, packages."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pluggy
+
+from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.metadata.catalog import Catalog
+from crmkit.metadata.model import frozen_map
+
+
+@dataclass(frozen=True)
+class Extensions:
+    plugin_manager: pluggy.PluginManager
+    field_types: FieldTypes
+    functions: Mapping[str, Callable[..., Any]]
+    catalog: Catalog
+
+    @classmethod
+    def from_plugins(cls, manager: pluggy.PluginManager) -> "Extensions":
+        field_types = FieldTypes.collect(manager.hook.crmkit_field_types())
+        functions: dict[str, Callable[..., Any]] = {}
+        for contribution in reversed(manager.hook.crmkit_sandbox_functions()):
+            functions.update(contribution or {})
+        catalog = Catalog.build((t.kind for t in field_types.types.values()), functions)
+        return cls(manager, field_types, frozen_map(functions), catalog)
+
+    def package_paths(self) -> list[Path]:
+        """Metadata packages that plugins ship, by package folder or file."""
+        return [Path(path) for paths in self.plugin_manager.hook.crmkit_metadata_packages() for path in paths or ()]
+
+
+def default_extensions() -> Extensions:
+    from crmkit.plugins import default_plugin_manager
+
+    return Extensions.from_plugins(default_plugin_manager())

@@ -1,0 +1,74 @@
+"""A field type: how one kind of field is stored, validated, filtered and shown."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from marshmallow import fields as ma_fields
+from sqlalchemy.types import TypeEngine
+
+from crmkit.metadata.catalog import FieldKind
+from crmkit.metadata.model import FieldDef
+
+TEXT_OPERATORS = frozenset({"eq", "ne", "in", "not_in", "contains", "startswith", "is_null"})
+ORDERED_OPERATORS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "between", "is_null"})
+BOOLEAN_OPERATORS = frozenset({"eq", "ne", "is_null"})
+LIST_OPERATORS = frozenset({"contains", "is_null"})
+REFERENCE_OPERATORS = frozenset({"eq", "ne", "in", "not_in", "is_null"})
+
+OPERATORS_BY_VALUE_KIND = {
+    "text": TEXT_OPERATORS,
+    "integer": ORDERED_OPERATORS,
+    "decimal": ORDERED_OPERATORS,
+    "date": ORDERED_OPERATORS,
+    "datetime": ORDERED_OPERATORS,
+    "boolean": BOOLEAN_OPERATORS,
+    "list": LIST_OPERATORS,
+    "reference": REFERENCE_OPERATORS,
+}
+
+#: Resolves the FieldType of another field's value type (formula `returns`, rollup sources).
+TypeLookup = Callable[[str], "FieldType"]
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """Behaviour of a field type. Plugins return instances from `crmkit_field_types`.
+
+    `column` builds the SQLAlchemy column type; `input_field` builds the marshmallow field
+    that turns user input into a stored value (None for computed types users cannot write).
+    """
+
+    kind: FieldKind
+    column: Callable[[FieldDef, TypeLookup, Any], TypeEngine]
+    input_field: Callable[[FieldDef], ma_fields.Field] | None = None
+    widget: str = "text"
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    @property
+    def operators(self) -> frozenset[str]:
+        return OPERATORS_BY_VALUE_KIND.get(self.kind.value_kind, frozenset({"eq", "ne", "is_null"}))
+
+    @property
+    def writable(self) -> bool:
+        return self.input_field is not None and not self.kind.computed
+
+
+def to_json(value: Any) -> Any:
+    """A stored value as JSON (history, recycle bin, API): dates ISO, decimals as text."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [to_json(item) for item in value]
+    return value
+
+
+def describe_types(types: Mapping[str, FieldType]) -> dict[str, str]:
+    return {name: field_type.kind.description for name, field_type in sorted(types.items())}

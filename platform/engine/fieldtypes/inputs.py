@@ -1,0 +1,144 @@
+"""marshmallow fields that turn what users type into stored values."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
+
+
+class CleanText(fields.String):
+    """Text with surrounding whitespace removed; blank text is no value."""
+
+    def __init__(self, *, strip: bool = True, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+        self.strip = strip
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            value = str(value)
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if self.strip:
+            text = text.strip()
+        return text if text.strip() else None
+
+
+class WholeNumber(fields.Integer):
+    """An integer; '12' and 12.0 are accepted, 12.5 is not silently cut."""
+
+    default_error_messages = {"invalid": "Not a valid whole number."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, strict=False, **kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> int | None:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, str):
+            value = value.strip().replace(",", "")
+            if value == "":
+                return None
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        if isinstance(value, (str, Decimal)):
+            try:
+                number = Decimal(value)
+            except ArithmeticError:
+                raise self.make_error("invalid") from None
+            if not number.is_finite() or number != number.to_integral_value():
+                raise self.make_error("invalid")
+            value = int(number)
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if abs(result) > 2**63 - 1:
+            raise ValidationError("The number is too large.")
+        return result
+
+
+class ExactNumber(fields.Decimal):
+    """A decimal rounded half-up to the field's scale; text like '1,234.50' is accepted."""
+
+    def __init__(self, scale: int, precision: int, **kwargs: Any) -> None:
+        super().__init__(places=scale, rounding=ROUND_HALF_UP, allow_none=True, allow_nan=False, **kwargs)
+        self.limit = Decimal(10) ** (precision - scale)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> Decimal | None:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, str):
+            value = value.strip().replace(",", "")
+            if value == "":
+                return None
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if number is not None and abs(number) >= self.limit:
+            raise ValidationError(f"The number must be smaller than {self.limit:,}.")
+        return number
+
+
+class CalendarDate(fields.Date):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> date | None:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str) and not value.strip():
+            return None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class UtcTimestamp(fields.AwareDateTime):
+    """A moment in time; naive input is taken as UTC, everything is stored as UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=timezone.utc, allow_none=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime | None:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        else:
+            moment = super()._deserialize(value, attr, data, **kwargs)
+        return moment.astimezone(timezone.utc)
+
+
+class WebAddress(CleanText):
+    """A URL; `example.com` becomes `https://example.com`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.URL(relative=False, require_tld=False, schemes={"http", "https"}), **kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text and "://" not in text:
+            text = f"https://{text}"
+        return text
+
+
+PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{2,29}(\s*(x|ext\.?|#)\s*[0-9]{1,6})?$", re.IGNORECASE)
+
+
+class MultiChoice(fields.List):
+    """Several picklist values: a list, or text separated by ';'. Kept in option order, no repeats."""
+
+    def __init__(self, options: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(fields.String(validate=validate.OneOf(options)), allow_none=True, **kwargs)
+        self.order = {value: index for index, value in enumerate(options)}
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> list[str] | None:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(";") if part.strip()]
+        if isinstance(value, tuple):
+            value = list(value)
+        items = super()._deserialize(value, attr, data, **kwargs)
+        unique = sorted(set(items), key=lambda item: self.order.get(item, len(self.order)))
+        return unique or None
+
+
+class YesNo(fields.Boolean):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)

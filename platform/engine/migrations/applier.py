@@ -1,0 +1,186 @@
+"""Carry out a MigrationPlan inside one transaction: it all happens, or nothing does."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable, Mapping, Sequence
+
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import Connection, Index, bindparam, column, delete, inspect, insert, select, table, update
+from sqlalchemy.schema import CreateColumn
+
+from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.migrations.conversion import convert_value, stored_values
+from crmkit.engine.migrations.planner import MigrationError
+from crmkit.engine.migrations.steps import (
+    AddColumn,
+    ChangeColumnType,
+    CreateIndex,
+    CreateTable,
+    DropIndex,
+    MigrationPlan,
+    PurgeColumn,
+    PurgeTable,
+    Recompute,
+    RenameColumn,
+    RenameTable,
+    RetireColumn,
+    RetireTable,
+)
+from crmkit.engine.tables import Schema, field_column, field_indexes
+from crmkit.metadata.model import Package
+from crmkit.metadata.registry import Registry
+
+#: Called to fill computed fields of existing records: (connection, object name, field names).
+Recomputer = Callable[[Connection, str, tuple[str, ...]], None]
+
+
+class Applier:
+    def __init__(self, connection: Connection, registry: Registry, schema: Schema, field_types: FieldTypes,
+                 recompute: Recomputer) -> None:
+        self.connection = connection
+        self.registry = registry
+        self.schema = schema
+        self.field_types = field_types
+        self.recompute = recompute
+        self.quote = connection.dialect.identifier_preparer.quote
+        self.sqlite = connection.dialect.name == "sqlite"
+
+    def apply(self, plan: MigrationPlan, packages: Sequence[Package], sources: Mapping[str, str]) -> None:
+        if plan.blocked:
+            reasons = "\n".join(step.describe() for step in plan.blocked)
+            raise MigrationError(f"the migration was refused; nothing was changed:\n{reasons}")
+        created = [self.schema.table(step.object) for step in plan.steps if isinstance(step, CreateTable)]
+        if created:
+            self.schema.metadata.create_all(self.connection, tables=created)
+        for step in plan.steps:
+            handler = getattr(self, f"_{type(step).__name__}")
+            handler(step)
+        self._record(plan, packages, sources)
+
+    def _CreateTable(self, step: CreateTable) -> None:
+        """Created together above, so that lookups between new objects resolve in any order."""
+
+    def _RenameTable(self, step: RenameTable) -> None:
+        self._execute(f"ALTER TABLE {self.quote(step.old_name)} RENAME TO {self.quote(step.object)}")
+
+    def _RetireTable(self, step: RetireTable) -> None:
+        self._retire(step.object, "")
+
+    def _AddColumn(self, step: AddColumn) -> None:
+        if step.revive:
+            self._unretire(step.object, step.field)
+            return
+        self._add_column(step.object, step.field, step.field)
+
+    def _RenameColumn(self, step: RenameColumn) -> None:
+        table = self.quote(step.object)
+        self._execute(f"ALTER TABLE {table} RENAME COLUMN {self.quote(step.old_name)} TO {self.quote(step.field)}")
+
+    def _ChangeColumnType(self, step: ChangeColumnType) -> None:
+        """Convert into a new column, then swap it in: works the same on every database."""
+        obj = self.registry.object(step.object)
+        fdef = obj.fields[step.field]
+        temporary = f"{step.field}__new"
+        self._add_column(step.object, step.field, temporary)
+        if fdef.type not in ("formula", "rollup", "autonumber"):
+            field_type = self.field_types[fdef.type]
+            column_type = self.schema.table(step.object).c[step.field].type
+            target = table(step.object, column("id"), column(temporary, column_type))
+            statement = update(target).where(target.c.id == bindparam("record_id")).values(
+                {temporary: bindparam("value", type_=column_type)})
+            batch: list[dict] = []
+            for record_id, value in stored_values(self.connection, step.object, step.field):
+                batch.append({"record_id": record_id, "value": convert_value(field_type, fdef, value)})
+                if len(batch) >= 1000:
+                    self.connection.execute(statement, batch)
+                    batch = []
+            if batch:
+                self.connection.execute(statement, batch)
+        self._drop_column(step.object, step.field)
+        self._execute(f"ALTER TABLE {self.quote(step.object)} RENAME COLUMN {self.quote(temporary)} TO {self.quote(step.field)}")
+        for name, columns, unique in field_indexes(obj):
+            if step.field in columns:
+                Index(name, *(self.schema.table(step.object).c[c] for c in columns), unique=unique).create(self.connection)
+
+    def _RetireColumn(self, step: RetireColumn) -> None:
+        self._retire(step.object, step.field)
+
+    def _CreateIndex(self, step: CreateIndex) -> None:
+        table = self.schema.table(step.object)
+        Index(step.name, *(table.c[c] for c in step.columns), unique=step.unique).create(self.connection)
+
+    def _DropIndex(self, step: DropIndex) -> None:
+        self._execute(f"DROP INDEX {self.quote(step.name)}")
+
+    def _Recompute(self, step: Recompute) -> None:
+        self.recompute(self.connection, step.object, step.fields)
+
+    def _PurgeColumn(self, step: PurgeColumn) -> None:
+        self._drop_column(step.object, step.field)
+        self._unretire(step.object, step.field)
+
+    def _PurgeTable(self, step: PurgeTable) -> None:
+        self._execute(f"DROP TABLE {self.quote(step.object)}")
+        self._unretire(step.object, "")
+        for name in ("crmkit_history", "crmkit_recycle_bin"):
+            table = self.schema.metadata.tables[name]
+            self.connection.execute(delete(table).where(table.c.object == step.object))
+
+    def _add_column(self, object_name: str, field_name: str, column_name: str) -> None:
+        fdef = self.registry.object(object_name).fields[field_name]
+        column = field_column(fdef, self.field_types, self.registry)
+        column.name = column_name
+        spec = str(CreateColumn(column).compile(dialect=self.connection.dialect))
+        if fdef.is_lookup and fdef.to:
+            spec += f" REFERENCES {self.quote(fdef.to)} (id)"
+        self._execute(f"ALTER TABLE {self.quote(object_name)} ADD COLUMN {spec}")
+
+    def _drop_column(self, object_name: str, column_name: str) -> None:
+        inspector = inspect(self.connection)
+        for index in inspector.get_indexes(object_name):
+            if column_name in index["column_names"]:
+                self._execute(f"DROP INDEX {self.quote(index['name'])}")
+        has_foreign_key = any(column_name in fk["constrained_columns"] for fk in inspector.get_foreign_keys(object_name))
+        if self.sqlite and has_foreign_key:
+            # SQLite cannot drop a column that carries a foreign key; rebuild the table.
+            operations = Operations(MigrationContext.configure(self.connection))
+            with operations.batch_alter_table(object_name, recreate="always") as batch:
+                batch.drop_column(column_name)
+            return
+        self._execute(f"ALTER TABLE {self.quote(object_name)} DROP COLUMN {self.quote(column_name)}")
+
+    def _retire(self, object_name: str, field_name: str) -> None:
+        table = self.schema.metadata.tables["crmkit_retired"]
+        self._unretire(object_name, field_name)
+        self.connection.execute(insert(table).values(object=object_name, field=field_name, retired_at=_now()))
+
+    def _unretire(self, object_name: str, field_name: str) -> None:
+        table = self.schema.metadata.tables["crmkit_retired"]
+        self.connection.execute(delete(table).where(table.c.object == object_name, table.c.field == field_name))
+
+    def _record(self, plan: MigrationPlan, packages: Sequence[Package], sources: Mapping[str, str]) -> None:
+        table = self.schema.metadata.tables["crmkit_package"]
+        now = _now()
+        for package in packages:
+            exists = self.connection.execute(select(table.c.name).where(table.c.name == package.name)).first()
+            values = {"version": package.version, "documents": list(package.documents), "updated_at": now}
+            if package.name in sources:
+                values["source"] = sources[package.name]
+            if exists:
+                self.connection.execute(update(table).where(table.c.name == package.name).values(values))
+            else:
+                self.connection.execute(insert(table).values(name=package.name, installed_at=now, **values))
+        log = self.schema.metadata.tables["crmkit_migration"]
+        self.connection.execute(insert(log).values(
+            applied_at=now,
+            packages=[{"name": p.name, "version": p.version} for p in packages],
+            steps=[step.as_json() for step in plan.steps],
+        ))
+
+    def _execute(self, statement: str) -> None:
+        self.connection.exec_driver_sql(statement)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,29 @@
+"""The one error every part of the query language raises for input a user can get wrong."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from crmkit.metadata.errors import did_you_mean
+
+
+class QueryError(ValueError):
+    """A filter, sort, search, page size or cursor that cannot be used; `message` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def unknown_field(object_name: str, name: str, candidates: Iterable[str]) -> QueryError:
+    hint = did_you_mean(name, candidates)
+    message = f"{object_name} has no field '{name}'.{hint}"
+    if "__" in name and not hint:
+        message += " To use an operator in a query string, write field__operator, e.g. amount__gte=100."
+    return QueryError(message)
+
+
+def allowed(items: Iterable[str]) -> str:
+    return ", ".join(sorted(items))

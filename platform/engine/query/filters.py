@@ -1,0 +1,316 @@
+"""The filter language: a dict (or its JSON) compiled to one SQLAlchemy WHERE clause.
+
+    >>> compile_filter(ctx, "opportunity", {"stage": "Won", "amount": {"gte": 1000}})
+
+Every condition is true or false for every record (an empty value never makes a condition
+"unknown"), so `{"not": F}` always matches exactly the records `F` does not match.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, Callable, Mapping
+
+from marshmallow import ValidationError, fields as ma_fields
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
+
+from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.query.dates import Span, date_span
+from crmkit.engine.query.errors import QueryError, allowed, unknown_field
+from crmkit.engine.tables import Schema
+from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, Label, ObjectDef
+from crmkit.metadata.registry import Registry
+
+OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "startswith", "is_null", "between")
+MAX_DEPTH = 20
+MAX_CONDITIONS = 500
+MAX_VALUES = 1000
+
+#: The value type of each system column, so system fields filter like ordinary ones.
+SYSTEM_TYPES = {
+    "id": "integer", "created_at": "datetime", "created_by": "lookup", "updated_at": "datetime",
+    "updated_by": "lookup", "owner_id": "lookup", "version": "integer",
+}
+SYSTEM_DEFS = {name: FieldDef(name, kind, Label.of(name)) for name, kind in SYSTEM_TYPES.items()}
+assert set(SYSTEM_DEFS) == set(SYSTEM_FIELDS)
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """What a query needs: the model, its tables, field types, the date and the caller's row filter."""
+
+    registry: Registry
+    schema: Schema
+    field_types: FieldTypes
+    today: date | None = None
+    timezone: str = "UTC"
+    #: object name -> the extra WHERE clause the security layer adds (None: no restriction).
+    row_filter: Callable[[str], ColumnElement | None] | None = None
+
+    def object(self, name: str) -> ObjectDef:
+        try:
+            return self.registry.object(name)
+        except KeyError as error:
+            raise QueryError(str(error.args[0])) from None
+
+    def restriction(self, object_name: str) -> ColumnElement | None:
+        return self.row_filter(object_name) if self.row_filter is not None else None
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field of one object as the query language sees it."""
+
+    object_name: str
+    name: str
+    fdef: FieldDef
+    column: Any
+    value_type: str
+    value_kind: str
+    operators: frozenset[str]
+
+
+def resolve_field(ctx: QueryContext, object_name: str, name: str) -> FieldInfo:
+    """An object's own field or system field by name; QueryError (with a suggestion) otherwise."""
+    obj = ctx.object(object_name)
+    fdef = obj.fields.get(name) or SYSTEM_DEFS.get(name)
+    if fdef is None or not isinstance(name, str):
+        raise unknown_field(object_name, str(name), [*obj.fields, *SYSTEM_FIELDS])
+    value_type = ctx.field_types.value_type(fdef, ctx.registry)
+    kind = ctx.field_types[value_type].kind.value_kind
+    column = ctx.schema.table(object_name).c[name]
+    return FieldInfo(object_name, name, fdef, column, value_type, kind, ctx.field_types.operators(fdef, ctx.registry))
+
+
+def resolve_path(ctx: QueryContext, object_name: str, key: str) -> tuple[FieldInfo | None, FieldInfo]:
+    """`field` or `lookup.field`: the lookup (if any) and the field the condition is about."""
+    if "." not in key:
+        return None, resolve_field(ctx, object_name, key)
+    head, _, tail = key.partition(".")
+    lookup = resolve_field(ctx, object_name, head)
+    if not (lookup.fdef.is_lookup and lookup.fdef.to):
+        lookups = [f.name for f in ctx.object(object_name).fields.values() if f.is_lookup and f.to]
+        raise QueryError(f"'{head}' is not a lookup field of {object_name}, so '{key}' cannot reach another "
+                         f"object's field; lookup fields: {allowed(lookups) or 'none'}.")
+    if "." in tail:
+        raise QueryError(f"'{key}' goes through more than one lookup; filters reach one level deep, "
+                         f"like '{head}.{tail.split('.')[0]}'.")
+    return lookup, resolve_field(ctx, lookup.fdef.to, tail)
+
+
+def compile_filter(ctx: QueryContext, object_name: str, filter: Mapping[str, Any] | list | None) -> ColumnElement:
+    """The WHERE clause of `filter` on `object_name` (None: every record)."""
+    ctx.object(object_name)
+    if filter is None:
+        return true()
+    return _Compiler(ctx, object_name).node(filter, 0)
+
+
+class _Compiler:
+    def __init__(self, ctx: QueryContext, object_name: str) -> None:
+        self.ctx = ctx
+        self.object_name = object_name
+        self.conditions = 0
+
+    def node(self, node: Any, depth: int) -> ColumnElement:
+        if depth > MAX_DEPTH:
+            raise QueryError(f"the filter nests 'and', 'or' and 'not' more than {MAX_DEPTH} levels deep; simplify it.")
+        if isinstance(node, (list, tuple)):
+            return and_(true(), *(self.node(item, depth + 1) for item in node))
+        if not isinstance(node, Mapping):
+            raise QueryError(f"a filter must be a dictionary of conditions such as {{\"stage\": \"Won\"}}, not {node!r}.")
+        return and_(true(), *(self.entry(key, value, depth) for key, value in node.items()))
+
+    def entry(self, key: Any, value: Any, depth: int) -> ColumnElement:
+        if key in ("and", "or"):
+            if not isinstance(value, (list, tuple)):
+                raise QueryError(f"'{key}' takes a list of conditions, e.g. {{\"{key}\": [{{\"stage\": \"Won\"}}, "
+                                 "{\"amount\": {\"gt\": 100}}]}.")
+            parts = [self.node(item, depth + 1) for item in value]
+            return and_(true(), *parts) if key == "and" else or_(false(), *parts)
+        if key == "not":
+            return not_(func.coalesce(self.node(value, depth + 1), false()))
+        if not isinstance(key, str) or not key:
+            raise QueryError(f"{key!r} is not a field name.")
+        return self.field(key, value)
+
+    def field(self, key: str, spec: Any) -> ColumnElement:
+        lookup, info = resolve_path(self.ctx, self.object_name, key)
+        clauses = [self.operator(info, key, op, value) for op, value in _operations(info, key, spec)]
+        condition = and_(*clauses) if len(clauses) > 1 else clauses[0]
+        if lookup is None:
+            return condition
+        target = self.ctx.schema.table(info.object_name)
+        restriction = self.ctx.restriction(info.object_name)
+        inner = condition if restriction is None else and_(condition, restriction)
+        return lookup.column.in_(select(target.c.id).where(inner).correlate(None))
+
+    def operator(self, info: FieldInfo, key: str, op: str, value: Any) -> ColumnElement:
+        if op not in OPERATORS:
+            raise QueryError(f"'{op}' is not an operator (in the condition on {key}); operators: {allowed(OPERATORS)}.")
+        if op not in info.operators:
+            raise QueryError(f"the operator '{op}' cannot be used on {key} ({info.value_type}); "
+                             f"allowed: {allowed(info.operators)}.")
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise QueryError(f"the filter has more than {MAX_CONDITIONS} conditions; narrow it down.")
+        coerce = _Coercer(self.ctx, info, key)
+        return OPERATOR_SQL[op](info.column, coerce.operand(op, value))
+
+
+def _operations(info: FieldInfo, key: str, spec: Any) -> list[tuple[str, Any]]:
+    """The (operator, value) pairs of one field's condition, shorthands expanded."""
+    if isinstance(spec, Mapping):
+        if not spec:
+            raise QueryError(f"the condition on {key} names no operator; e.g. {{\"{key}\": {{\"eq\": ...}}}}.")
+        return [(str(op), value) for op, value in spec.items()]
+    if spec is None:
+        return [("is_null", True)]
+    if info.value_kind == "list":
+        return [("contains", spec)]
+    return [("in" if isinstance(spec, (list, tuple)) else "eq", spec)]
+
+
+class _Coercer:
+    """Turns what a user wrote into values of a field's stored type."""
+
+    def __init__(self, ctx: QueryContext, info: FieldInfo, key: str) -> None:
+        self.ctx, self.info, self.key = ctx, info, key
+
+    def operand(self, op: str, value: Any) -> Any:
+        if op == "is_null":
+            return self.flag(value)
+        if op in ("in", "not_in"):
+            return [self.one(item) for item in self.many(op, value)]
+        if op == "between":
+            if not isinstance(value, (list, tuple)) or len(value) != 2:
+                raise QueryError(f"'between' on {self.key} takes two values [low, high], not {value!r}.")
+            return [self.required(op, item) for item in value]
+        if op in ("contains", "startswith"):
+            return [self.text(item, op) for item in self.many(op, value) or [""]]
+        return self.one(value) if op in ("eq", "ne") else self.required(op, value)
+
+    def many(self, op: str, value: Any) -> list[Any]:
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        if len(items) > MAX_VALUES:
+            raise QueryError(f"'{op}' on {self.key} got {len(items):,} values; at most {MAX_VALUES:,} are allowed.")
+        return items
+
+    def flag(self, value: Any) -> bool:
+        try:
+            return bool(ma_fields.Boolean().deserialize(value))
+        except ValidationError:
+            raise QueryError(f"'is_null' on {self.key} takes true or false, not {value!r}.") from None
+
+    def required(self, op: str, value: Any) -> Any:
+        result = self.one(value)
+        if result is None:
+            raise QueryError(f"'{op}' on {self.key} needs a value.")
+        return result
+
+    def text(self, value: Any, op: str) -> str:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or str(value) == "":
+            raise QueryError(f"'{op}' on {self.key} needs some text, not {value!r}.")
+        text = str(value)
+        return json.dumps(text, ensure_ascii=False) if self.info.value_kind == "list" else text
+
+    def one(self, value: Any) -> Any:
+        if value is None:
+            return None
+        kind = self.info.value_kind
+        if kind in ("date", "datetime"):
+            span = date_span(value, kind, self.ctx.today, self.ctx.timezone, self.key)
+            if span is not None:
+                return span
+        if kind == "text":
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise QueryError(f"{value!r} is not a valid value for {self.key}: it needs text.")
+            return str(value).strip() or None
+        return self.deserialize(value)
+
+    def deserialize(self, value: Any) -> Any:
+        field_type = self.ctx.field_types[self.info.value_type]
+        if field_type.input_field is None:
+            return value
+        try:
+            return field_type.input_field(_value_fdef(self.ctx, self.info.fdef)).deserialize(value)
+        except ValidationError as error:
+            raise QueryError(f"'{value}' is not a valid value for {self.key}: {_first(error.messages)}") from None
+
+
+def _value_fdef(ctx: QueryContext, fdef: FieldDef) -> FieldDef:
+    """A FieldDef of the stored value's own type (formulas, rollups), without min/max or length limits."""
+    rollup = fdef.rollup
+    if fdef.type == "rollup" and rollup and rollup.field and rollup.aggregate not in ("count", "avg"):
+        return _value_fdef(ctx, ctx.registry.object(rollup.child_object).fields[rollup.field])
+    value_type = ctx.field_types.value_type(fdef, ctx.registry)
+    plain = replace(fdef, type=value_type, returns=None, formula=None, rollup=None, min=None, max=None, max_length=None)
+    if ctx.field_types[value_type].kind.value_kind == "decimal":
+        # Compare against what the user wrote, not a value rounded to the field's scale.
+        plain = replace(plain, precision=38, scale=max(plain.scale or 0, 8))
+    return plain
+
+
+def _first(messages: Any) -> str:
+    if isinstance(messages, Mapping):
+        return _first(next(iter(messages.values()), ""))
+    if isinstance(messages, (list, tuple)):
+        return _first(messages[0]) if messages else ""
+    return str(messages)
+
+
+# ---- operators to SQL ----------------------------------------------------------------------
+
+def _eq(column: Any, value: Any) -> ColumnElement:
+    if value is None:
+        return column.is_(None)
+    if isinstance(value, Span):
+        return and_(column >= value.start, column < value.end)
+    return column == value
+
+
+def _in(column: Any, values: list[Any]) -> ColumnElement:
+    plain = [v for v in values if v is not None and not isinstance(v, Span)]
+    parts = [column.in_(plain)] if plain else []
+    parts += [_eq(column, v) for v in values if v is None or isinstance(v, Span)]
+    return or_(false(), *parts)
+
+
+def _not(column: Any, positive: ColumnElement) -> ColumnElement:
+    """The complement of a condition that is unknown only when the column is empty."""
+    return or_(not_(positive), column.is_(None))
+
+
+def _ne(column: Any, value: Any) -> ColumnElement:
+    return column.is_not(None) if value is None else _not(column, _eq(column, value))
+
+
+def _not_in(column: Any, values: list[Any]) -> ColumnElement:
+    present = [v for v in values if v is not None]
+    clause = _not(column, _in(column, present)) if present else true()
+    return and_(clause, column.is_not(None)) if None in values else clause
+
+
+def _lower(column: Any, value: Any) -> ColumnElement:
+    return column >= value.start if isinstance(value, Span) else column >= value
+
+
+def _upper(column: Any, value: Any) -> ColumnElement:
+    return column < value.end if isinstance(value, Span) else column <= value
+
+
+OPERATOR_SQL: dict[str, Callable[[Any, Any], ColumnElement]] = {
+    "eq": _eq,
+    "ne": _ne,
+    "in": _in,
+    "not_in": _not_in,
+    "lt": lambda c, v: c < (v.start if isinstance(v, Span) else v),
+    "lte": _upper,
+    "gt": lambda c, v: c >= v.end if isinstance(v, Span) else c > v,
+    "gte": _lower,
+    "between": lambda c, v: and_(_lower(c, v[0]), _upper(c, v[1])),
+    "contains": lambda c, v: or_(*(c.icontains(text, autoescape=True) for text in v)),
+    "startswith": lambda c, v: or_(*(c.istartswith(text, autoescape=True) for text in v)),
+    "is_null": lambda c, v: c.is_(None) if v else c.is_not(None),
+}

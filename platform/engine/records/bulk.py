@@ -1,0 +1,86 @@
+"""Creating many records at once through the full save pipeline, written in batches.
+
+Each row gets defaults, coercion, formulas and validation rules exactly as a single
+create does; the writes, history rows, autonumbers and rollups are done per batch.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+
+from sqlalchemy import insert
+
+from crmkit.engine.records.autonumber import allocate_numbers
+from crmkit.engine.records.errors import RecordValidationError
+from crmkit.engine.records.history import history_rows, write_history
+from crmkit.engine.records.propagation import Propagator
+from crmkit.metadata.registry import RollupLink
+
+if TYPE_CHECKING:
+    from crmkit.engine.records.service import RecordService
+
+
+class BulkValidationError(RecordValidationError):
+    """Some rows are invalid; nothing of the failing batch was written. Errors are keyed by row number."""
+
+    def __init__(self, row_errors: Mapping[int, Mapping[str, list[str]]]) -> None:
+        self.row_errors = {number: dict(errors) for number, errors in row_errors.items()}
+        flat = {f"row {number}: {field}": messages for number, errors in self.row_errors.items()
+                for field, messages in errors.items()}
+        super().__init__(flat)
+
+
+def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, batch_size: int = 1000) -> int:
+    session, runtime, obj = service.session, service.runtime, service.obj
+    actor = session.actor
+    total = 0
+    for number, chunk in enumerate(_chunks(rows, batch_size)):
+        with session.writing() as connection:
+            prepared, errors = [], {}
+            for index, row in enumerate(chunk):
+                try:
+                    prepared.append(service.pipeline.prepare(connection, row, previous=None, system=actor.system,
+                                                             language=actor.language).values)
+                except RecordValidationError as error:
+                    errors[number * batch_size + index + 1] = error.errors
+            if errors:
+                raise BulkValidationError(errors)
+            now = datetime.now(timezone.utc)
+            for fdef in service.pipeline.autonumbers:
+                for values, text in zip(prepared, allocate_numbers(connection, runtime, obj.name, fdef, len(prepared))):
+                    values[fdef.name] = text
+            for values in prepared:
+                values.update(created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id,
+                              version=1)
+                if values.get("owner_id") is None:
+                    values["owner_id"] = actor.user_id
+            ids = connection.execute(
+                insert(service.table).returning(service.table.c.id, sort_by_parameter_order=True), prepared
+            ).scalars().all()
+            for values, record_id in zip(prepared, ids):
+                values["id"] = record_id
+            if obj.track_history:
+                write_history(connection, runtime, (row for values in prepared for row in history_rows(
+                    obj.name, values["id"], "create", None, None, actor.user_id, now)))
+            _refresh_parents(connection, service, prepared)
+        total += len(prepared)
+    return total
+
+
+def _refresh_parents(connection, service: "RecordService", prepared: list[dict[str, Any]]) -> None:
+    registry = service.runtime.registry
+    parent_ids: dict[RollupLink, set[int]] = {}
+    for link in registry.rollups_by_child.get(service.obj.name, ()):
+        via = registry.object(link.parent).fields[link.field].rollup.via
+        ids = {values.get(via) for values in prepared} - {None}
+        if ids:
+            parent_ids[link] = ids
+    if parent_ids:
+        Propagator(connection, service.runtime).refresh_rollups(parent_ids, depth=0)

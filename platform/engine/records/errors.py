@@ -1,0 +1,69 @@
+"""What can go wrong with a record operation, in terms a user can act on."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+#: Key of errors that belong to the record as a whole rather than one field.
+RECORD_ERRORS = "_record"
+
+
+class RecordError(Exception):
+    """Base of every record operation error; `status` is the HTTP status the API will use."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RecordValidationError(RecordError):
+    """Field-level errors: {field: [message, ...]}, record-level ones under `_record`."""
+
+    status = 422
+
+    def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
+        self.errors = {field: list(messages) for field, messages in errors.items()}
+        summary = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in self.errors.items())
+        super().__init__(f"the record is not valid: {summary}")
+
+
+class RecordNotFound(RecordError):
+    """No such record, or the user may not see it: both look the same, so nothing leaks."""
+
+    status = 404
+
+    def __init__(self, object_name: str, record_id: object) -> None:
+        super().__init__(f"there is no {object_name} record with id {record_id}.")
+        self.object_name = object_name
+        self.record_id = record_id
+
+
+class StaleRecordError(RecordError):
+    """Someone else saved the record after it was read; never silently overwritten."""
+
+    status = 409
+
+    def __init__(self, object_name: str, record_id: object, expected: int, actual: int) -> None:
+        super().__init__(
+            f"{object_name} {record_id} was changed by someone else (you edited version {expected}, "
+            f"it is now at version {actual}); reload it and apply your change again."
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class DeleteRestrictedError(RecordError):
+    status = 409
+
+    def __init__(self, object_name: str, record_id: object, blockers: Mapping[str, int]) -> None:
+        parts = ", ".join(f"{count} {name}" for name, count in blockers.items())
+        super().__init__(
+            f"{object_name} {record_id} cannot be deleted: {parts} still point to it and their lookup "
+            f"is set to on_delete: restrict. Delete or re-link them first."
+        )
+        self.blockers = dict(blockers)
+
+
+class RestoreError(RecordError):
+    status = 409

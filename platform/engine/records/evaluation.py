@@ -1,0 +1,134 @@
+"""Running the admin's expressions for one record: defaults, formulas, validation rules.
+
+Everything runs in the sandbox. Values of related records (`account.industry`) are
+loaded once per save, only for the fields the object's expressions actually read.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from marshmallow import ValidationError
+from sqlalchemy import Connection, select
+
+from crmkit.engine.records.errors import RECORD_ERRORS
+from crmkit.engine.runtime import Runtime
+from crmkit.metadata.model import FieldDef, ObjectDef
+from crmkit.sandbox import EMPTY_RECORD, RecordView, SandboxError, compile_expression
+
+
+def load_related(connection: Connection, runtime: Runtime, obj: ObjectDef, values: Mapping[str, Any]) -> dict[str, RecordView]:
+    """RecordViews of the records this record's lookups point to, with the fields expressions read."""
+    related: dict[str, RecordView] = {}
+    for lookup, fields in runtime.registry.related_reads.get(obj.name, {}).items():
+        target_id = values.get(lookup)
+        if target_id is None:
+            related[lookup] = EMPTY_RECORD
+            continue
+        table = runtime.table(obj.fields[lookup].to)
+        row = connection.execute(select(*(table.c[f] for f in sorted(fields))).where(table.c.id == target_id)).first()
+        related[lookup] = RecordView(dict(row._mapping)) if row else EMPTY_RECORD
+    return related
+
+
+def record_functions(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> dict[str, Callable[..., Any]]:
+    """`previous(field)` and `changed(field)`: on create there is no previous value and nothing changed."""
+
+    def previous_value(name: str) -> Any:
+        return previous.get(name) if previous is not None else None
+
+    def changed(name: str) -> bool:
+        return previous is not None and previous.get(name) != current.get(name)
+
+    return {"previous": previous_value, "changed": changed}
+
+
+class Evaluator:
+    """Evaluates one object's expressions against a record's values."""
+
+    def __init__(self, runtime: Runtime, obj: ObjectDef) -> None:
+        self.runtime = runtime
+        self.obj = obj
+        self.formula_fields = [obj.fields[name] for name in runtime.registry.formula_order.get(obj.name, ())]
+
+    def _namespace(self, values: Mapping[str, Any], related: Mapping[str, RecordView]) -> dict[str, Any]:
+        namespace = dict(values)
+        namespace.update(related)
+        for name in self.obj.fields:
+            namespace.setdefault(name, None)
+        return namespace
+
+    def _functions(self, values: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+        functions = dict(self.runtime.functions)
+        functions.update(record_functions(previous, values))
+        return functions
+
+    def default(self, fdef: FieldDef, values: Mapping[str, Any], related: Mapping[str, RecordView]) -> Any:
+        if fdef.default_expression:
+            namespace = self._namespace(values, related)
+            return compile_expression(fdef.default_expression).evaluate(namespace, self._functions(values, None))
+        return list(fdef.default) if isinstance(fdef.default, tuple) else fdef.default
+
+    def compute_formulas(
+        self,
+        values: dict[str, Any],
+        related: Mapping[str, RecordView],
+        previous: Mapping[str, Any] | None,
+        only: frozenset[str] | None = None,
+    ) -> dict[str, Any]:
+        """Compute formulas in dependency order into `values`; returns the formula values computed."""
+        namespace = self._namespace(values, related)
+        functions = self._functions(values, previous)
+        results: dict[str, Any] = {}
+        for fdef in self.formula_fields:
+            if only is not None and fdef.name not in only:
+                continue
+            value = self._formula_value(fdef, namespace, functions)
+            namespace[fdef.name] = values[fdef.name] = results[fdef.name] = value
+        return results
+
+    def _formula_value(self, fdef: FieldDef, namespace: dict[str, Any], functions: dict[str, Any]) -> Any:
+        """A formula that fails (say, dividing by zero) stores no value rather than blocking the save."""
+        try:
+            raw = compile_expression(fdef.formula).evaluate(namespace, functions)
+        except SandboxError:
+            return None
+        return self.coerce_result(fdef, raw)
+
+    def coerce_result(self, fdef: FieldDef, raw: Any) -> Any:
+        if raw is None:
+            return None
+        field_type = self.runtime.field_types[fdef.value_type]
+        if field_type.input_field is None:
+            return raw
+        if fdef.value_type == "integer" and isinstance(raw, float):
+            raw = round(raw)
+        try:
+            return field_type.input_field(fdef).deserialize(raw)
+        except ValidationError:
+            return None
+
+    def check_rules(
+        self,
+        values: Mapping[str, Any],
+        related: Mapping[str, RecordView],
+        previous: Mapping[str, Any] | None,
+        operation: str,
+        language: str,
+    ) -> dict[str, list[str]]:
+        """Messages of the validation rules whose condition is true (true means invalid)."""
+        errors: dict[str, list[str]] = {}
+        namespace = self._namespace(values, related)
+        functions = self._functions(values, previous)
+        for rule in self.obj.validations:
+            if operation not in rule.on:
+                continue
+            target = rule.field or RECORD_ERRORS
+            try:
+                invalid = compile_expression(rule.condition).evaluate(namespace, functions)
+            except SandboxError as error:
+                errors.setdefault(RECORD_ERRORS, []).append(
+                    f"the validation rule '{rule.name}' could not be checked: {error}")
+                continue
+            if invalid:
+                errors.setdefault(target, []).append(rule.message.get(language))
+        return errors

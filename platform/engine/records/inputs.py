@@ -1,0 +1,87 @@
+"""Step two of the save pipeline: user input coerced to stored values, with field-level errors.
+
+One marshmallow schema per object is generated from metadata and cached with the runtime.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import marshmallow
+from marshmallow import Schema, ValidationError
+
+from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
+
+#: System fields a caller may set: the owner (assignment). The others are the platform's.
+SETTABLE_SYSTEM_FIELDS = frozenset({"owner_id"})
+
+
+def build_input_schema(obj: ObjectDef, field_types: FieldTypes) -> Schema:
+    fields: dict[str, marshmallow.fields.Field] = {}
+    for fdef in obj.fields.values():
+        field_type = field_types[fdef.type]
+        if field_type.writable:
+            fields[fdef.name] = field_type.input_field(fdef)
+    fields["owner_id"] = field_types["lookup"].input_field(FieldDef("owner_id", "lookup", label=None))
+    schema_class = Schema.from_dict(fields, name=f"{obj.name.title().replace('_', '')}Input")
+    return schema_class(unknown=marshmallow.RAISE)
+
+
+def coerce_input(
+    obj: ObjectDef,
+    schema: Schema,
+    values: Mapping[str, Any],
+    field_types: FieldTypes,
+    *,
+    system: bool,
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """(clean values, errors): unknown, computed, system and read-only fields are refused by name."""
+    errors: dict[str, list[str]] = {}
+    given: dict[str, Any] = {}
+    for name, value in values.items():
+        problem = _input_problem(obj, name, field_types, system)
+        if problem:
+            errors.setdefault(name, []).append(problem)
+        else:
+            given[name] = value
+    try:
+        clean = schema.load(given, partial=True)
+    except ValidationError as error:
+        for name, messages in _flatten(error.messages).items():
+            errors.setdefault(name, []).extend(messages)
+        clean = {name: value for name, value in (error.valid_data or {}).items() if name not in errors}
+    return clean, errors
+
+
+def _input_problem(obj: ObjectDef, name: str, field_types: FieldTypes, system: bool) -> str | None:
+    if name in SETTABLE_SYSTEM_FIELDS:
+        return None
+    if name in SYSTEM_FIELDS:
+        return "is set by the platform and cannot be changed."
+    fdef = obj.fields.get(name)
+    if fdef is None:
+        from crmkit.metadata.errors import did_you_mean
+
+        return f"is not a field of {obj.name}.{did_you_mean(name, obj.fields)}"
+    if not field_types[fdef.type].writable:
+        return f"is computed ({fdef.type}) and cannot be set."
+    if fdef.read_only and not system:
+        return "is read-only."
+    return None
+
+
+def _flatten(messages: Any) -> dict[str, list[str]]:
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for name, value in messages.items():
+            flat[str(name)] = _strings(value)
+        return flat
+    return {"_record": _strings(messages)}
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return [str(value)]

@@ -1,0 +1,116 @@
+"""The save pipeline before the write: defaults, coercion, formulas, validation rules.
+
+    defaults -> coercion and field validation -> formulas -> validation rules
+    -> (write, history, rollups: see service.py)
+
+One instance per object and runtime; it holds no per-record state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from marshmallow import ValidationError
+from sqlalchemy import Connection, select
+
+from crmkit.engine.records.errors import RecordValidationError
+from crmkit.engine.records.evaluation import Evaluator, load_related
+from crmkit.engine.records.inputs import build_input_schema, coerce_input
+from crmkit.engine.runtime import Runtime
+from crmkit.metadata.model import ObjectDef
+from crmkit.sandbox import SandboxError
+
+
+@dataclass
+class Prepared:
+    """Values ready to write: every field of the object, computed ones included."""
+
+    values: dict[str, Any]
+    given: frozenset[str]
+
+
+class SavePipeline:
+    def __init__(self, runtime: Runtime, obj: ObjectDef) -> None:
+        self.runtime = runtime
+        self.obj = obj
+        self.table = runtime.table(obj.name)
+        self.evaluator = Evaluator(runtime, obj)
+        self.input_schema = build_input_schema(obj, runtime.field_types)
+        self.writable = [f for f in obj.fields.values() if runtime.field_types[f.type].writable]
+        self.defaulted = [f for f in self.writable if f.default is not None or f.default_expression]
+        self.default_expressions = any(f.default_expression for f in self.defaulted)
+        self.required = [f.name for f in self.writable if f.required]
+        self.unique = [f.name for f in obj.fields.values() if f.unique]
+        self.lookups = [f for f in obj.fields.values() if f.is_lookup]
+        self.autonumbers = [f for f in obj.fields.values() if f.type == "autonumber"]
+
+    def prepare(
+        self,
+        connection: Connection,
+        input_values: Mapping[str, Any],
+        *,
+        previous: Mapping[str, Any] | None,
+        system: bool,
+        language: str,
+    ) -> Prepared:
+        """Run everything before the write; raises RecordValidationError with every problem found."""
+        clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system)
+        if previous is None:
+            values = {name: None for name in self.obj.fields}
+            values.update(clean)
+            early = load_related(connection, self.runtime, self.obj, values) if self.default_expressions else {}
+            self._apply_defaults(values, clean, early, errors)
+        else:
+            values = dict(previous)
+            values.update(clean)
+        related = load_related(connection, self.runtime, self.obj, values)
+        for name in self.required:
+            if values.get(name) is None and (previous is None or name in clean or previous.get(name) is None):
+                errors.setdefault(name, []).append("is required.")
+        self._check_lookups(connection, values, clean, errors)
+        if errors:
+            raise RecordValidationError(errors)
+        self.evaluator.compute_formulas(values, related, previous)
+        operation = "create" if previous is None else "update"
+        errors.update(self.evaluator.check_rules(values, related, previous, operation, language))
+        self._check_unique(connection, values, previous, errors)
+        if errors:
+            raise RecordValidationError(errors)
+        return Prepared(values, frozenset(clean))
+
+    def _apply_defaults(self, values: dict[str, Any], clean: Mapping[str, Any], related, errors) -> None:
+        for fdef in self.defaulted:
+            if fdef.name in clean:
+                continue
+            try:
+                raw = self.evaluator.default(fdef, values, related)
+            except SandboxError as error:
+                errors.setdefault(fdef.name, []).append(f"its default could not be computed: {error}")
+                continue
+            if raw is None:
+                continue
+            try:
+                values[fdef.name] = self.runtime.field_types[fdef.type].input_field(fdef).deserialize(raw)
+            except ValidationError as error:
+                errors.setdefault(fdef.name, []).append(f"its default {raw!r} is not valid: {error.messages}")
+
+    def _check_lookups(self, connection: Connection, values, clean, errors) -> None:
+        """A lookup must point at an existing record (and, with security, one the user can see)."""
+        for fdef in self.lookups:
+            target_id = values.get(fdef.name)
+            if fdef.name not in clean or target_id is None:
+                continue
+            target = self.runtime.table(fdef.to)
+            if connection.execute(select(target.c.id).where(target.c.id == target_id)).first() is None:
+                errors.setdefault(fdef.name, []).append(f"there is no {fdef.to} record with id {target_id}.")
+
+    def _check_unique(self, connection: Connection, values, previous, errors) -> None:
+        for name in self.unique:
+            value = values.get(name)
+            if value is None or (previous is not None and previous.get(name) == value):
+                continue
+            query = select(self.table.c.id).where(self.table.c[name] == value)
+            if previous is not None:
+                query = query.where(self.table.c.id != previous["id"])
+            if connection.execute(query.limit(1)).first() is not None:
+                errors.setdefault(name, []).append(f"{value!r} is already used by another {self.obj.name} record.")

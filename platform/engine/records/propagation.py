@@ -1,0 +1,186 @@
+"""Keeping computed values current after a write: rollups and formulas that read other records.
+
+Rollups are recomputed in SQL (one correlated UPDATE per rollup for the affected parents),
+so they are exact and never drift. Formulas that read a changed record through a lookup
+are recomputed for the records pointing at it. Each change may cause further changes
+(a rollup feeding a formula feeding another rollup); the chain is followed to a fixed depth.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import Connection, func, select, update
+
+from crmkit.engine.query import QueryContext, compile_filter
+from crmkit.engine.records.evaluation import Evaluator, load_related
+from crmkit.engine.runtime import Runtime
+from crmkit.metadata.registry import RollupLink
+
+MAX_DEPTH = 8
+BATCH = 500
+
+AGGREGATES = {"sum": func.sum, "min": func.min, "max": func.max, "avg": func.avg, "count": func.count}
+
+
+class Propagator:
+    def __init__(self, connection: Connection, runtime: Runtime) -> None:
+        self.connection = connection
+        self.runtime = runtime
+        self.registry = runtime.registry
+
+    def record_written(self, object_name: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
+        """A record was created (previous None), updated, or deleted (current None)."""
+        if previous is None or current is None:
+            changed = None  # everything
+        else:
+            changed = {name for name, value in current.items() if previous.get(name) != value}
+            if not changed:
+                return
+        parent_ids: dict[RollupLink, set[int]] = {}
+        for link in self.registry.rollups_by_child.get(object_name, ()):
+            rollup = self.registry.object(link.parent).fields[link.field].rollup
+            if changed is not None and not changed & _rollup_inputs(rollup):
+                continue
+            ids = {values.get(rollup.via) for values in (previous, current) if values is not None}
+            ids.discard(None)
+            if ids:
+                parent_ids[link] = ids
+        self.refresh_rollups(parent_ids, depth=0)
+        if current is not None and changed:
+            self._refresh_readers(object_name, [current["id"]], changed, depth=0)
+
+    def refresh_rollups(self, parent_ids: Mapping[RollupLink, set[int]], depth: int) -> None:
+        changed_by_parent: dict[str, tuple[set[int], set[str]]] = {}
+        for link, ids in parent_ids.items():
+            self.recompute_rollup(link.parent, link.field, ids)
+            entry = changed_by_parent.setdefault(link.parent, (set(), set()))
+            entry[0].update(ids)
+            entry[1].add(link.field)
+        for parent, (ids, fields) in changed_by_parent.items():
+            self.fields_changed(parent, sorted(ids), fields, depth + 1)
+
+    def recompute_rollup(self, parent: str, field: str, ids: Iterable[int] | None) -> None:
+        """Set the rollup from the children in SQL; `ids` None means every parent record."""
+        rollup = self.registry.object(parent).fields[field].rollup
+        parent_table = self.runtime.table(parent)
+        child = self.runtime.table(rollup.child_object)
+        measure = func.count() if rollup.aggregate == "count" else AGGREGATES[rollup.aggregate](child.c[rollup.field])
+        subquery = select(measure).where(child.c[rollup.via] == parent_table.c.id)
+        if rollup.condition:
+            subquery = subquery.where(compile_filter(self.query_context(), rollup.child_object, dict(rollup.condition)))
+        statement = update(parent_table).values({field: subquery.scalar_subquery()})
+        if ids is None:
+            self.connection.execute(statement)
+            return
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), BATCH):
+            self.connection.execute(statement.where(parent_table.c.id.in_(id_list[start:start + BATCH])))
+
+    def query_context(self) -> QueryContext:
+        return QueryContext(self.runtime.registry, self.runtime.schema, self.runtime.field_types)
+
+    def fields_changed(self, object_name: str, ids: list[int], fields: set[str], depth: int) -> None:
+        """Computed fields of `ids` changed: recompute formulas reading them, then follow on."""
+        if depth > MAX_DEPTH or not ids:
+            return
+        formula_fields = self._formulas_reading(object_name, fields)
+        if formula_fields:
+            self.recompute_formulas(object_name, ids, formula_fields)
+        all_changed = set(fields) | formula_fields
+        parent_ids: dict[RollupLink, set[int]] = {}
+        for link in self.registry.rollups_by_child.get(object_name, ()):
+            rollup = self.registry.object(link.parent).fields[link.field].rollup
+            if all_changed & _rollup_inputs(rollup):
+                table = self.runtime.table(object_name)
+                rows = self.connection.execute(select(table.c[rollup.via]).where(table.c.id.in_(ids))).scalars()
+                parent_ids[link] = {value for value in rows if value is not None}
+        if parent_ids:
+            self.refresh_rollups(parent_ids, depth)
+        self._refresh_readers(object_name, ids, all_changed, depth)
+
+    def _formulas_reading(self, object_name: str, fields: set[str]) -> set[str]:
+        """Formulas of the object that depend, directly or through other formulas, on `fields`."""
+        reads = self.registry.formula_reads.get(object_name, {})
+        affected: set[str] = set()
+        for name in self.registry.formula_order.get(object_name, ()):
+            if reads.get(name, frozenset()) & (set(fields) | affected):
+                affected.add(name)
+        return affected
+
+    def _refresh_readers(self, object_name: str, ids: list[int], changed: set[str], depth: int) -> None:
+        """Formulas on other objects that read `object_name`'s changed fields through a lookup."""
+        if depth > MAX_DEPTH:
+            return
+        for readers in self.registry.related_formulas.get(object_name, ()):
+            if not readers.reads & changed:
+                continue
+            table = self.runtime.table(readers.obj)
+            child_ids = list(self.connection.execute(select(table.c.id).where(table.c[readers.via].in_(ids))).scalars())
+            if child_ids:
+                self.recompute_formulas(readers.obj, child_ids, set(readers.formulas))
+                self._follow_formula_change(readers.obj, child_ids, set(readers.formulas), depth + 1)
+
+    def _follow_formula_change(self, object_name: str, ids: list[int], formulas: set[str], depth: int) -> None:
+        parent_ids: dict[RollupLink, set[int]] = {}
+        for link in self.registry.rollups_by_child.get(object_name, ()):
+            rollup = self.registry.object(link.parent).fields[link.field].rollup
+            if formulas & _rollup_inputs(rollup):
+                table = self.runtime.table(object_name)
+                rows = self.connection.execute(select(table.c[rollup.via]).where(table.c.id.in_(ids))).scalars()
+                parent_ids[link] = {value for value in rows if value is not None}
+        if parent_ids and depth <= MAX_DEPTH:
+            self.refresh_rollups(parent_ids, depth)
+
+    def recompute_formulas(self, object_name: str, ids: Iterable[int] | None, only: set[str] | None = None) -> None:
+        """Recompute stored formulas of the given records (None: every record), in batches."""
+        obj = self.registry.object(object_name)
+        evaluator = Evaluator(self.runtime, obj)
+        if not evaluator.formula_fields:
+            return
+        table = self.runtime.table(object_name)
+        selection = frozenset(only) if only else None
+        for rows in self._batches(table, ids):
+            for row in rows:
+                values = dict(row._mapping)
+                before = {f.name: values.get(f.name) for f in evaluator.formula_fields}
+                related = load_related(self.connection, self.runtime, obj, values)
+                results = evaluator.compute_formulas(values, related, None, selection)
+                changes = {name: value for name, value in results.items() if before.get(name) != value}
+                if changes:
+                    self.connection.execute(update(table).where(table.c.id == values["id"]).values(changes))
+
+    def _batches(self, table, ids: Iterable[int] | None):
+        if ids is not None:
+            id_list = sorted(ids)
+            for start in range(0, len(id_list), BATCH):
+                yield self.connection.execute(select(table).where(table.c.id.in_(id_list[start:start + BATCH]))).all()
+            return
+        last = 0
+        while True:
+            rows = self.connection.execute(select(table).where(table.c.id > last).order_by(table.c.id).limit(BATCH)).all()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1].id
+
+
+def _rollup_inputs(rollup) -> set[str]:
+    """Fields of the child whose change can change the rollup."""
+    fields = {rollup.via}
+    if rollup.field:
+        fields.add(rollup.field)
+    return fields | _condition_fields(rollup.condition)
+
+
+def _condition_fields(condition: Any) -> set[str]:
+    if isinstance(condition, Mapping):
+        found: set[str] = set()
+        for key, value in condition.items():
+            if key in ("and", "or", "not"):
+                found |= _condition_fields(value)
+            else:
+                found.add(key.split(".")[0])
+        return found
+    if isinstance(condition, (list, tuple)):
+        return set().union(*(_condition_fields(item) for item in condition)) if condition else set()
+    return set()

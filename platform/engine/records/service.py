@@ -1,0 +1,198 @@
+"""RecordService: create, read, update, delete and query one object's records.
+
+Every write runs the whole save pipeline in one transaction:
+
+    defaults -> coercion and field validation -> formulas -> validation rules
+    -> write (optimistic lock on `version`) -> history -> rollups and dependent formulas
+    -> `crmkit_record_saved` hook (still inside the transaction)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, insert, select, update
+
+from crmkit.engine.query import Count, QueryContext, QuerySpec, build_select, count_records, page_cursor
+from crmkit.engine.records.autonumber import allocate_numbers
+from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
+from crmkit.engine.records.history import history_rows, write_history
+from crmkit.engine.records.pipeline import SavePipeline
+from crmkit.engine.records.propagation import Propagator
+from crmkit.engine.records.record import Record
+
+if TYPE_CHECKING:
+    from crmkit.engine.session import Session
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Record]
+    #: Pass as `after` to get the next page; None on the last page.
+    next_cursor: str | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
+
+
+class RecordService:
+    def __init__(self, session: "Session", object_name: str) -> None:
+        self.session = session
+        self.runtime = session.runtime
+        self.obj = self.runtime.object(object_name)
+        self.table = self.runtime.table(object_name)
+        self.pipeline: SavePipeline = session.pipeline(object_name)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, record_id: int) -> Record:
+        with self.session.reading() as connection:
+            row = self._load(connection, record_id)
+        return Record(self.obj.name, row)
+
+    def query(
+        self,
+        filter: Mapping[str, Any] | Sequence[Any] | None = None,
+        *,
+        sort: Sequence[str] = (),
+        search: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        after: str | None = None,
+    ) -> Page:
+        """A page of records: filtered, searched, sorted; `after` continues from a previous page's cursor."""
+        spec = QuerySpec(filter=filter, sort=tuple(sort or self.obj.default_sort), search=search,
+                         limit=limit, offset=offset, after=after)
+        context = self.query_context()
+        with self.session.reading() as connection:
+            rows = [dict(row._mapping) for row in connection.execute(build_select(context, self.obj.name, spec))]
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = page_cursor(context, self.obj.name, spec.sort, rows[-1]) if has_more and rows else None
+        return Page([Record(self.obj.name, row) for row in rows], cursor)
+
+    def count(
+        self,
+        filter: Mapping[str, Any] | Sequence[Any] | None = None,
+        *,
+        search: str | None = None,
+        cap: int = 10_000,
+        exact: bool = False,
+    ) -> Count:
+        """How many records match: exact up to `cap`, beyond it capped or estimated, and says which."""
+        spec = QuerySpec(filter=filter, search=search)
+        with self.session.reading() as connection:
+            return count_records(connection, self.query_context(), self.obj.name, spec, cap=cap, exact=exact)
+
+    def history(self, record_id: int) -> list[dict[str, Any]]:
+        """The record's field history, oldest first."""
+        table = self.runtime.system_table("crmkit_history")
+        with self.session.reading() as connection:
+            self._load(connection, record_id)
+            rows = connection.execute(
+                select(table).where(table.c.object == self.obj.name, table.c.record_id == record_id).order_by(table.c.id)
+            )
+            return [dict(row._mapping) for row in rows]
+
+    def query_context(self) -> QueryContext:
+        actor = self.session.actor
+        return QueryContext(
+            self.runtime.registry, self.runtime.schema, self.runtime.field_types,
+            today=datetime.now(ZoneInfo(actor.timezone)).date(), timezone=actor.timezone,
+            row_filter=self.session.row_filter,
+        )
+
+    # -- writing -------------------------------------------------------------------------
+
+    def create(self, values: Mapping[str, Any]) -> Record:
+        with self.session.writing() as connection:
+            return self._create(connection, values)
+
+    def update(self, record_id: int, values: Mapping[str, Any], *, version: int) -> Record:
+        """Change a record read at `version`; refused with StaleRecordError if it changed since."""
+        with self.session.writing() as connection:
+            return self._update(connection, record_id, values, version)
+
+    def delete(self, record_id: int, *, version: int | None = None) -> str:
+        """Move the record (and its cascade) to the recycle bin; returns the bin batch id."""
+        from crmkit.engine.records.recycle import Deleter
+
+        with self.session.writing() as connection:
+            current = self._load(connection, record_id, lock=True)
+            if version is not None and current["version"] != version:
+                raise StaleRecordError(self.obj.name, record_id, version, current["version"])
+            return Deleter(connection, self.session).delete(self.obj.name, current)
+
+    def bulk_create(self, rows: Iterable[Mapping[str, Any]], *, batch_size: int = 1000) -> int:
+        """Create many records through the same pipeline, written in batches; returns how many."""
+        from crmkit.engine.records.bulk import bulk_create
+
+        return bulk_create(self, rows, batch_size=batch_size)
+
+    def _create(self, connection: Connection, input_values: Mapping[str, Any]) -> Record:
+        actor = self.session.actor
+        prepared = self.pipeline.prepare(connection, input_values, previous=None, system=actor.system,
+                                         language=actor.language)
+        values = prepared.values
+        for fdef in self.pipeline.autonumbers:
+            values[fdef.name] = allocate_numbers(connection, self.runtime, self.obj.name, fdef)[0]
+        now = datetime.now(timezone.utc)
+        values.update(created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id, version=1)
+        if values.get("owner_id") is None:
+            values["owner_id"] = actor.user_id
+        values.pop("id", None)
+        values["id"] = connection.execute(insert(self.table).values(values).returning(self.table.c.id)).scalar_one()
+        self._after_write(connection, "create", None, values, now)
+        return Record(self.obj.name, values)
+
+    def _update(self, connection: Connection, record_id: int, input_values: Mapping[str, Any], version: int) -> Record:
+        actor = self.session.actor
+        current = self._load(connection, record_id, lock=True)
+        if current["version"] != version:
+            raise StaleRecordError(self.obj.name, record_id, version, current["version"])
+        prepared = self.pipeline.prepare(connection, input_values, previous=current, system=actor.system,
+                                         language=actor.language)
+        changes = {name: value for name, value in prepared.values.items() if current.get(name) != value}
+        if not changes:
+            return Record(self.obj.name, current)
+        now = datetime.now(timezone.utc)
+        changes.update(updated_at=now, updated_by=actor.user_id, version=version + 1)
+        result = connection.execute(
+            update(self.table).where(self.table.c.id == record_id, self.table.c.version == version).values(changes)
+        )
+        if result.rowcount != 1:
+            latest = self._load(connection, record_id)
+            raise StaleRecordError(self.obj.name, record_id, version, latest["version"])
+        values = dict(current)
+        values.update(changes)
+        self._after_write(connection, "update", current, values, now)
+        return Record(self.obj.name, values)
+
+    def _after_write(self, connection: Connection, operation: str, previous, current, now: datetime) -> None:
+        if self.obj.track_history:
+            rows = history_rows(self.obj.name, current["id"], operation, previous, current, self.session.actor.user_id, now)
+            write_history(connection, self.runtime, rows)
+        Propagator(connection, self.runtime).record_written(self.obj.name, previous, current)
+        self.runtime.hooks.crmkit_record_saved(
+            context=self.session, obj=self.obj, record=Record(self.obj.name, current),
+            previous=Record(self.obj.name, previous) if previous else None, operation=operation,
+        )
+
+    def _load(self, connection: Connection, record_id: Any, *, lock: bool = False) -> dict[str, Any]:
+        if not isinstance(record_id, int) or isinstance(record_id, bool):
+            raise RecordNotFound(self.obj.name, record_id)
+        query = select(self.table).where(self.table.c.id == record_id)
+        row_filter = self.session.row_filter(self.obj.name) if self.session.row_filter else None
+        if row_filter is not None:
+            query = query.where(row_filter)
+        if lock and not self.runtime.is_sqlite:
+            query = query.with_for_update()
+        row = connection.execute(query).first()
+        if row is None:
+            raise RecordNotFound(self.obj.name, record_id)
+        return dict(row._mapping)
+
+

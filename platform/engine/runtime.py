@@ -1,0 +1,50 @@
+"""One immutable snapshot of what the engine works with: metadata, tables, types, helpers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import Engine, Table
+
+from crmkit.engine.extensions import Extensions
+from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.tables import Schema, build_schema
+from crmkit.metadata.model import ObjectDef
+from crmkit.metadata.registry import Registry
+
+
+@dataclass(frozen=True)
+class Runtime:
+    engine: Engine
+    registry: Registry
+    extensions: Extensions
+    schema: Schema = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schema", build_schema(self.registry, self.extensions.field_types))
+
+    @property
+    def field_types(self) -> FieldTypes:
+        return self.extensions.field_types
+
+    @property
+    def functions(self) -> Mapping[str, Callable[..., Any]]:
+        return self.extensions.functions
+
+    @property
+    def hooks(self):
+        return self.extensions.plugin_manager.hook
+
+    def object(self, name: str) -> ObjectDef:
+        return self.registry.object(name)
+
+    def table(self, name: str) -> Table:
+        return self.schema.table(name)
+
+    def system_table(self, name: str) -> Table:
+        return self.schema.metadata.tables[name]
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"

@@ -1,0 +1,78 @@
+"""A Session: one actor working with records, in one transaction at a time.
+
+    with crm.session(user_id=7).transaction():
+        account = session.records("account").create({"name": "Acme"})
+        session.records("contact").create({"last_name": "Li", "account": account.id})
+
+Calls outside `transaction()` each run in a transaction of their own.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from sqlalchemy import ColumnElement, Connection
+
+from crmkit.engine.database import write_transaction
+from crmkit.engine.records.record import Actor
+from crmkit.engine.records.service import RecordService
+from crmkit.engine.runtime import Runtime
+
+if TYPE_CHECKING:
+    from crmkit.engine.crm import Crm
+    from crmkit.engine.records.pipeline import SavePipeline
+    from crmkit.engine.records.recycle import RecycleBin
+
+RowFilter = Callable[[str], "ColumnElement[bool] | None"]
+
+
+class Session:
+    def __init__(self, crm: "Crm", actor: Actor, row_filter: RowFilter | None = None) -> None:
+        self.crm = crm
+        self.actor = actor
+        #: The security layer's restriction per object; None means this session sees every record.
+        self.row_filter = row_filter
+        self._connection: Connection | None = None
+        self._runtime = crm.runtime
+
+    @property
+    def runtime(self) -> Runtime:
+        return self._runtime
+
+    def records(self, object_name: str) -> RecordService:
+        return RecordService(self, object_name)
+
+    @property
+    def recycle_bin(self) -> "RecycleBin":
+        from crmkit.engine.records.recycle import RecycleBin
+
+        return RecycleBin(self)
+
+    def pipeline(self, object_name: str) -> "SavePipeline":
+        return self.crm.pipeline(object_name)
+
+    @contextmanager
+    def transaction(self) -> Iterator["Session"]:
+        """Group several operations into one transaction: all are saved, or none."""
+        with self.writing():
+            yield self
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        if self._connection is not None:
+            yield self._connection
+            return
+        with write_transaction(self.crm.engine) as connection:
+            self._connection = connection
+            try:
+                yield connection
+            finally:
+                self._connection = None
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        if self._connection is not None:
+            yield self._connection
+            return
+        with self.crm.engine.connect() as connection:
+            yield connection

@@ -1,0 +1,192 @@
+"""Turn schema-checked documents into the frozen model, remembering where each part was written."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from crmkit.metadata.model import (
+    Extension,
+    FieldDef,
+    IndexDef,
+    Label,
+    ObjectDef,
+    Package,
+    PicklistOption,
+    RollupDef,
+    SourceLocation,
+    ValidationRule,
+    frozen_map,
+)
+from crmkit.metadata.source import SourceDocument
+
+_FIELD_KEYS = frozenset(
+    {
+        "type", "label", "help", "required", "unique", "indexed", "searchable", "read_only",
+        "default", "max_length", "min", "max", "precision", "scale", "options", "to", "on_delete",
+        "formula", "returns", "from", "aggregate", "field", "condition", "format", "start",
+        "renamed_from", "description",
+    }
+)
+
+
+def humanize(name: str) -> str:
+    """`expected_revenue` -> `Expected revenue`: the label when the author gave none."""
+    return name.replace("_", " ").strip().capitalize()
+
+
+def location(document: SourceDocument, path: tuple, *, at_key: bool = True) -> SourceLocation:
+    position = document.position(path, at_key=at_key)
+    return SourceLocation(document.file, position.line, position.column, path)
+
+
+def build_package(documents: Sequence[SourceDocument]) -> Package:
+    """One Package from its documents: a single file, or the files of a package folder."""
+    head = next(doc for doc in documents if "package" in doc.data)
+    data = head.data
+    name = data["package"]
+    objects: dict[str, ObjectDef] = {}
+    extends: dict[str, Extension] = {}
+    for document in documents:
+        for object_name, spec in (document.data.get("objects") or {}).items():
+            objects[object_name] = build_object(document, name, object_name, spec)
+        for object_name, spec in (document.data.get("extends") or {}).items():
+            extends[object_name] = build_extension(document, name, object_name, spec)
+    return Package(
+        name=name,
+        version=data["version"],
+        label=Label.of(data.get("label"), humanize(name)),
+        description=Label.of(data.get("description")) if data.get("description") else Label(),
+        depends_on=tuple(data.get("depends_on") or ()),
+        objects=frozen_map(objects),
+        extends=frozen_map(extends),
+        documents=tuple(doc.data for doc in documents),
+        files=tuple(doc.file for doc in documents),
+    )
+
+
+def build_object(document: SourceDocument, package: str, name: str, spec: Mapping[str, Any]) -> ObjectDef:
+    base = ("objects", name)
+    label = Label.of(spec.get("label"), humanize(name))
+    plural = spec.get("plural_label")
+    return ObjectDef(
+        name=name,
+        label=label,
+        plural_label=Label.of(plural) if plural else Label.of(label.get() + "s"),
+        package=package,
+        fields=build_fields(document, package, base, spec.get("fields") or {}),
+        description=Label.of(spec["description"]) if spec.get("description") else Label(),
+        title_field=spec.get("title_field"),
+        track_history=bool(spec.get("track_history", False)),
+        renamed_from=spec.get("renamed_from"),
+        validations=build_validations(document, package, base, spec.get("validations") or ()),
+        indexes=build_indexes(spec.get("indexes") or ()),
+        default_sort=tuple(spec.get("default_sort") or ()),
+        location=location(document, base),
+    )
+
+
+def build_extension(document: SourceDocument, package: str, name: str, spec: Mapping[str, Any]) -> Extension:
+    base = ("extends", name)
+    return Extension(
+        object=name,
+        package=package,
+        fields=build_fields(document, package, base, spec.get("fields") or {}),
+        validations=build_validations(document, package, base, spec.get("validations") or ()),
+        indexes=build_indexes(spec.get("indexes") or ()),
+        location=location(document, base),
+    )
+
+
+def build_fields(document: SourceDocument, package: str, base: tuple, specs: Mapping[str, Any]) -> Mapping[str, FieldDef]:
+    return frozen_map(
+        {name: build_field(document, package, base + ("fields", name), name, spec) for name, spec in specs.items()}
+    )
+
+
+def build_field(document: SourceDocument, package: str, path: tuple, name: str, spec: Mapping[str, Any]) -> FieldDef:
+    default = spec.get("default")
+    default_expression = None
+    if isinstance(default, Mapping):
+        default_expression, default = default.get("expression"), None
+    return FieldDef(
+        name=name,
+        type=spec["type"],
+        label=Label.of(spec.get("label"), humanize(name)),
+        package=package,
+        help=Label.of(spec["help"]) if spec.get("help") else Label(),
+        required=bool(spec.get("required", False)),
+        unique=bool(spec.get("unique", False)),
+        indexed=bool(spec.get("indexed", False)),
+        searchable=bool(spec.get("searchable", False)),
+        read_only=bool(spec.get("read_only", False)),
+        default=tuple(default) if isinstance(default, list) else default,
+        default_expression=default_expression,
+        max_length=spec.get("max_length"),
+        min=_decimal(spec.get("min")),
+        max=_decimal(spec.get("max")),
+        precision=spec.get("precision"),
+        scale=spec.get("scale"),
+        options=tuple(build_option(option) for option in spec.get("options") or ()),
+        to=spec.get("to"),
+        on_delete=spec.get("on_delete", "set_null"),
+        formula=spec.get("formula"),
+        returns=spec.get("returns"),
+        rollup=build_rollup(spec),
+        format=spec.get("format"),
+        start=spec.get("start", 1),
+        renamed_from=spec.get("renamed_from"),
+        extra=frozen_map({key: value for key, value in spec.items() if key not in _FIELD_KEYS}),
+        given_options=frozenset(spec),
+        location=location(document, path),
+    )
+
+
+def build_option(option: str | Mapping[str, Any]) -> PicklistOption:
+    if isinstance(option, str):
+        return PicklistOption(value=option, label=Label.of(option))
+    return PicklistOption(
+        value=option["value"],
+        label=Label.of(option.get("label"), option["value"]),
+        color=option.get("color"),
+        inactive=bool(option.get("inactive", False)),
+    )
+
+
+def build_rollup(spec: Mapping[str, Any]) -> RollupDef | None:
+    source = spec.get("from")
+    if spec.get("type") != "rollup" or not isinstance(source, str) or "." not in source:
+        return None
+    child_object, via = source.split(".", 1)
+    condition = spec.get("condition")
+    return RollupDef(
+        child_object=child_object,
+        via=via,
+        aggregate=spec.get("aggregate", "count"),
+        field=spec.get("field"),
+        condition=frozen_map(condition) if condition else None,
+    )
+
+
+def build_validations(document: SourceDocument, package: str, base: tuple, specs: Sequence[Mapping[str, Any]]) -> tuple[ValidationRule, ...]:
+    return tuple(
+        ValidationRule(
+            name=spec["name"],
+            condition=spec["condition"],
+            message=Label.of(spec["message"]),
+            field=spec.get("field"),
+            on=tuple(spec.get("on") or ("create", "update")),
+            package=package,
+            location=location(document, base + ("validations", index), at_key=False),
+        )
+        for index, spec in enumerate(specs)
+    )
+
+
+def build_indexes(specs: Sequence[Mapping[str, Any]]) -> tuple[IndexDef, ...]:
+    return tuple(IndexDef(fields=tuple(spec["fields"]), unique=bool(spec.get("unique", False))) for spec in specs)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return Decimal(str(value))

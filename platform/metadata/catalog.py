@@ -1,0 +1,70 @@
+"""What the metadata layer must know about field types and helper functions.
+
+The engine owns field type behaviour (columns, coercion, operators); the metadata layer
+only needs each type's name, the options it accepts and the kind of value it holds.
+Plugins contribute both through hooks, so validation takes a Catalog instead of
+importing the engine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from crmkit.metadata.model import frozen_map
+
+#: Options every field accepts, whatever its type.
+COMMON_FIELD_OPTIONS = frozenset(
+    {
+        "type", "label", "help", "description", "required", "unique", "indexed",
+        "searchable", "read_only", "default", "renamed_from",
+    }
+)
+
+VALUE_KINDS = frozenset(
+    {"text", "integer", "decimal", "boolean", "date", "datetime", "list", "reference"}
+)
+
+
+@dataclass(frozen=True)
+class FieldKind:
+    """A field type as metadata sees it."""
+
+    name: str
+    value_kind: str
+    options: frozenset[str] = frozenset()
+    required_options: frozenset[str] = frozenset()
+    #: JSON Schema property definitions for options only a plugin's type knows.
+    option_schemas: Mapping[str, Any] = field(default_factory=frozen_map)
+    #: Computed types (formula, rollup, autonumber) are written by the engine, never by users.
+    computed: bool = False
+    #: Types that may be the `returns` of a formula.
+    formula_result: bool = False
+    #: Types that can carry `unique`, `indexed`, `searchable`.
+    indexable: bool = True
+    searchable: bool = False
+    description: str = ""
+
+    def accepts(self, option: str) -> bool:
+        return option in COMMON_FIELD_OPTIONS or option in self.options
+
+
+@dataclass(frozen=True)
+class Catalog:
+    kinds: Mapping[str, FieldKind]
+    function_names: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(cls, kinds: Iterable[FieldKind], function_names: Iterable[str] = ()) -> "Catalog":
+        by_name: dict[str, FieldKind] = {}
+        for kind in kinds:
+            if kind.name in by_name:
+                raise ValueError(f"two plugins define the field type {kind.name!r}")
+            by_name[kind.name] = kind
+        return cls(frozen_map(by_name), frozenset(function_names))
+
+    def kind(self, name: str) -> FieldKind | None:
+        return self.kinds.get(name)
+
+    @property
+    def formula_result_types(self) -> tuple[str, ...]:
+        return tuple(sorted(name for name, kind in self.kinds.items() if kind.formula_result))

@@ -1,0 +1,131 @@
+"""What admin-written expressions refer to, checked before anything runs.
+
+Formulas, defaults and validation conditions may read the record's fields, fields of
+records reached through lookups (`account.industry`) and helper functions. This module
+checks those references and builds the dependency graph that orders formulas and finds
+cycles. It never runs an expression: it only compiles it under the sandbox policy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
+
+from crmkit.metadata.errors import did_you_mean
+from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
+from crmkit.sandbox import check_expression, compile_expression
+from crmkit.sandbox.functions import SAFE_BUILTINS
+
+#: Functions bound to the record being saved; they exist only on update, but name-check always.
+RECORD_FUNCTIONS = frozenset({"previous", "changed"})
+
+FieldRef = tuple[str, str]  # (object, field)
+
+
+@dataclass(frozen=True)
+class ExpressionReport:
+    problems: tuple[str, ...]
+    #: Fields of the same record it reads.
+    local_fields: frozenset[str]
+    #: (lookup field, target field) pairs it reads through lookups.
+    related_fields: frozenset[tuple[str, str]]
+
+
+def analyse(
+    source: str,
+    obj: ObjectDef,
+    objects: Mapping[str, ObjectDef],
+    function_names: Iterable[str],
+    kind: str = "expression",
+) -> ExpressionReport:
+    """Compile-check `source` and resolve every name it uses against `obj`'s fields."""
+    compile_problems = check_expression(source)
+    if compile_problems:
+        messages = tuple(
+            f"the {kind} does not compile (line {p.line}, column {p.column}): {p.message}" for p in compile_problems
+        )
+        return ExpressionReport(messages, frozenset(), frozenset())
+    compiled = compile_expression(source)
+    functions = set(function_names) | RECORD_FUNCTIONS | set(SAFE_BUILTINS)
+    known = set(obj.fields) | set(SYSTEM_FIELDS)
+    problems: list[str] = []
+    local: set[str] = set()
+    for name in sorted(compiled.names):
+        if name in obj.fields or name in SYSTEM_FIELDS:
+            local.add(name)
+        elif name not in functions:
+            hint = did_you_mean(name, known | functions)
+            problems.append(f"the {kind} uses '{name}', which is neither a field of {obj.name} nor a helper function.{hint}")
+    related: set[tuple[str, str]] = set()
+    for path in sorted(compiled.attribute_paths):
+        problem = _check_path(path, obj, objects)
+        if problem:
+            problems.append(f"the {kind} {problem}")
+        elif path[0] in obj.fields and obj.fields[path[0]].is_lookup and len(path) >= 2:
+            related.add((path[0], path[1]))
+    return ExpressionReport(tuple(problems), frozenset(local), frozenset(related))
+
+
+def _check_path(path: tuple[str, ...], obj: ObjectDef, objects: Mapping[str, ObjectDef]) -> str | None:
+    head = path[0]
+    field = obj.fields.get(head)
+    if field is None or not field.is_lookup or len(path) < 2:
+        return None  # a method call on a plain value (e.g. name.upper), or an unknown name reported above
+    target = objects.get(field.to or "")
+    if target is None:
+        return None  # the broken lookup is reported on the field itself
+    attribute = path[1]
+    if attribute not in target.fields and attribute not in SYSTEM_FIELDS:
+        hint = did_you_mean(attribute, list(target.fields) + list(SYSTEM_FIELDS))
+        return f"reads '{head}.{attribute}', but {target.name} has no field '{attribute}'.{hint}"
+    if len(path) > 2 and target.fields.get(attribute) is not None and target.fields[attribute].is_lookup:
+        return (f"reads '{'.'.join(path)}': only one lookup step is allowed in expressions; "
+                f"add a formula field on {target.name} and read that instead.")
+    return None
+
+
+def find_cycle(edges: Mapping[FieldRef, Iterable[FieldRef]]) -> list[FieldRef] | None:
+    """The first dependency cycle in `edges` (node -> nodes it depends on), or None."""
+    state: dict[FieldRef, int] = {}
+    stack: list[FieldRef] = []
+
+    def visit(node: FieldRef) -> list[FieldRef] | None:
+        state[node] = 1
+        stack.append(node)
+        for dependency in edges.get(node, ()):
+            if state.get(dependency) == 1:
+                return stack[stack.index(dependency):] + [dependency]
+            if dependency not in state:
+                found = visit(dependency)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def topological_order(nodes: Iterable[str], depends_on: Callable[[str], Iterable[str]]) -> tuple[str, ...]:
+    """`nodes` ordered so each comes after the nodes it depends on (cycles are checked before)."""
+    ordered: list[str] = []
+    done: set[str] = set()
+    wanted = list(nodes)
+    wanted_set = set(wanted)
+
+    def visit(node: str) -> None:
+        if node in done:
+            return
+        done.add(node)
+        for dependency in depends_on(node):
+            if dependency in wanted_set:
+                visit(dependency)
+        ordered.append(node)
+
+    for node in wanted:
+        visit(node)
+    return tuple(ordered)

@@ -1,0 +1,193 @@
+"""The resolved metadata model: immutable objects the engine and UI read, never write."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as _field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Mapping
+
+DEFAULT_LANGUAGE = "en"
+
+#: Columns every object table has; metadata may not declare fields with these names.
+SYSTEM_FIELDS = (
+    "id",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "owner_id",
+    "version",
+)
+
+
+def frozen_map(items: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(items or {}))
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a definition was written, so later errors can point back at it."""
+
+    file: str = "<memory>"
+    line: int = 1
+    column: int = 1
+    path: tuple[str | int, ...] = ()
+
+
+NOWHERE = SourceLocation()
+
+
+@dataclass(frozen=True)
+class Label:
+    """User-facing text in one or more languages, e.g. {en: Account, zh: 客户}."""
+
+    texts: Mapping[str, str] = _field(default_factory=frozen_map)
+
+    @classmethod
+    def of(cls, value: str | Mapping[str, str] | None, fallback: str = "") -> "Label":
+        if value is None:
+            value = fallback
+        if isinstance(value, str):
+            return cls(frozen_map({DEFAULT_LANGUAGE: value}))
+        return cls(frozen_map(value))
+
+    def get(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The text for `language`: exact, then its base language, then English, then any."""
+        texts = self.texts
+        for candidate in (language, language.split("-")[0], DEFAULT_LANGUAGE):
+            if candidate in texts:
+                return texts[candidate]
+        return next(iter(texts.values()), "")
+
+    def __str__(self) -> str:
+        return self.get()
+
+    def __bool__(self) -> bool:
+        return bool(self.texts)
+
+
+@dataclass(frozen=True)
+class PicklistOption:
+    value: str
+    label: Label
+    color: str | None = None
+    inactive: bool = False
+
+
+@dataclass(frozen=True)
+class RollupDef:
+    """Aggregate of `child_object.field` over child records whose `via` lookup points here."""
+
+    child_object: str
+    via: str
+    aggregate: str
+    field: str | None = None
+    condition: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    type: str
+    label: Label
+    package: str = ""
+    help: Label = _field(default_factory=Label)
+    required: bool = False
+    unique: bool = False
+    indexed: bool = False
+    searchable: bool = False
+    read_only: bool = False
+    default: Any = None
+    default_expression: str | None = None
+    max_length: int | None = None
+    min: Decimal | None = None
+    max: Decimal | None = None
+    precision: int | None = None
+    scale: int | None = None
+    options: tuple[PicklistOption, ...] = ()
+    to: str | None = None
+    on_delete: str = "set_null"
+    formula: str | None = None
+    returns: str | None = None
+    rollup: RollupDef | None = None
+    format: str | None = None
+    start: int = 1
+    renamed_from: str | None = None
+    extra: Mapping[str, Any] = _field(default_factory=frozen_map)
+    #: The option keys the author wrote, so inapplicable ones can be reported.
+    given_options: frozenset[str] = _field(default=frozenset(), compare=False, repr=False)
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+    @property
+    def is_lookup(self) -> bool:
+        return self.type == "lookup"
+
+    @property
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(option.value for option in self.options)
+
+    @property
+    def value_type(self) -> str:
+        """The type of the stored value: a formula's `returns`, otherwise the field's own type."""
+        return self.returns or self.type
+
+
+@dataclass(frozen=True)
+class ValidationRule:
+    name: str
+    condition: str
+    message: Label
+    field: str | None = None
+    on: tuple[str, ...] = ("create", "update")
+    package: str = ""
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    fields: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectDef:
+    name: str
+    label: Label
+    plural_label: Label
+    package: str
+    fields: Mapping[str, FieldDef]
+    description: Label = _field(default_factory=Label)
+    title_field: str | None = None
+    track_history: bool = False
+    renamed_from: str | None = None
+    validations: tuple[ValidationRule, ...] = ()
+    indexes: tuple[IndexDef, ...] = ()
+    default_sort: tuple[str, ...] = ()
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Fields, rules and indexes a package adds to another package's object."""
+
+    object: str
+    package: str
+    fields: Mapping[str, FieldDef]
+    validations: tuple[ValidationRule, ...] = ()
+    indexes: tuple[IndexDef, ...] = ()
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    label: Label
+    description: Label = _field(default_factory=Label)
+    depends_on: tuple[str, ...] = ()
+    objects: Mapping[str, ObjectDef] = _field(default_factory=frozen_map)
+    extends: Mapping[str, Extension] = _field(default_factory=frozen_map)
+    #: The documents as written (plain data), kept so an installation can be recorded and replayed.
+    documents: tuple[Mapping[str, Any], ...] = _field(default=(), compare=False, repr=False)
+    files: tuple[str, ...] = _field(default=(), compare=False)

@@ -1,0 +1,224 @@
+"""Step three of validation: does the metadata make sense as a whole?
+
+References resolve, names are safe, options fit their field types, expressions compile
+and read only what exists. Every check reports a Problem at the place it was written.
+"""
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
+
+from crmkit.metadata.catalog import Catalog
+from crmkit.metadata.errors import Problem, did_you_mean
+from crmkit.metadata.expressions import ExpressionReport, analyse
+from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef, SourceLocation
+from crmkit.metadata.names import name_problem
+from crmkit.metadata.source import SourceDocument
+
+ROLLUP_NUMERIC = frozenset({"integer", "decimal"})
+ROLLUP_ORDERED = frozenset({"integer", "decimal", "date", "datetime"})
+
+
+@dataclass
+class Reporter:
+    """Collects problems, placing each as precisely as the source documents allow."""
+
+    documents: Mapping[str, SourceDocument] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def at(self, location: SourceLocation, message: str, *option: str | int, at_key: bool = False) -> None:
+        document = self.documents.get(location.file)
+        if document is not None:
+            path = location.path + tuple(option)
+            self.problems.append(document.problem(path, message, at_key=at_key or not option))
+        else:
+            self.problems.append(Problem(location.file, location.line, location.column, message, location.path))
+
+
+@dataclass(frozen=True)
+class ObjectScope:
+    """What checks of one object need to see: the object and every object it may refer to."""
+
+    obj: ObjectDef
+    objects: Mapping[str, ObjectDef]
+    catalog: Catalog
+
+
+def check_object(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionReport]:
+    """Check one merged object; returns the analysis of its expressions, keyed by what they belong to."""
+    obj = scope.obj
+    problem = name_problem(obj.name, "object")
+    if problem:
+        report.at(obj.location, problem, at_key=True)
+    analyses: dict[str, ExpressionReport] = {}
+    for fdef in obj.fields.values():
+        check_field(scope, fdef, report)
+        analyses.update(_field_expressions(scope, fdef, report))
+    _check_object_options(scope, report)
+    seen: set[str] = set()
+    for rule in obj.validations:
+        if rule.name in seen:
+            report.at(rule.location, f"two validation rules of {obj.name} are named '{rule.name}'; rename one.", "name")
+        seen.add(rule.name)
+        if rule.field and rule.field not in obj.fields:
+            report.at(rule.location, _no_field(obj, rule.field, "the rule's 'field'"), "field")
+        result = analyse(rule.condition, obj, scope.objects, scope.catalog.function_names, "condition")
+        for message in result.problems:
+            report.at(rule.location, message, "condition")
+        analyses[f"validation:{rule.name}"] = result
+    return analyses
+
+
+def _check_object_options(scope: ObjectScope, report: Reporter) -> None:
+    obj = scope.obj
+    if obj.title_field and obj.title_field not in obj.fields:
+        report.at(obj.location, _no_field(obj, obj.title_field, "title_field"), "title_field")
+    for number, index in enumerate(obj.indexes):
+        for name in index.fields:
+            if name not in obj.fields and name not in SYSTEM_FIELDS:
+                report.at(obj.location, _no_field(obj, name, "the index"), "indexes", number)
+    for number, entry in enumerate(obj.default_sort):
+        name = entry.lstrip("-")
+        if name not in obj.fields and name not in SYSTEM_FIELDS:
+            report.at(obj.location, _no_field(obj, name, "default_sort"), "default_sort", number)
+
+
+def check_field(scope: ObjectScope, fdef: FieldDef, report: Reporter) -> None:
+    obj, catalog = scope.obj, scope.catalog
+    problem = name_problem(fdef.name, "field")
+    if problem:
+        report.at(fdef.location, problem, at_key=True)
+    kind = catalog.kind(fdef.type)
+    if kind is None:
+        hint = did_you_mean(fdef.type, catalog.kinds) or f" Known types: {', '.join(sorted(catalog.kinds))}."
+        report.at(fdef.location, f"'{fdef.type}' is not a field type.{hint}", "type")
+        return
+    for option in sorted(fdef.given_options):
+        if not kind.accepts(option):
+            users = sorted(name for name, other in catalog.kinds.items() if option in other.options)
+            where = f"; it is for {', '.join(users)} fields" if users else ""
+            report.at(fdef.location, f"'{option}' does not apply to a {fdef.type} field{where}.", option, at_key=True)
+    for option in sorted(kind.required_options - fdef.given_options):
+        report.at(fdef.location, f"a {fdef.type} field needs '{option}'.")
+    if kind.computed:
+        for flag in ("required", "default", "unique"):
+            if flag in fdef.given_options:
+                report.at(fdef.location, f"'{flag}' does not apply to a {fdef.type} field: its value is computed.", flag, at_key=True)
+    elif fdef.unique and not kind.indexable:
+        report.at(fdef.location, f"a {fdef.type} field cannot be unique.", "unique")
+    for issue, option in _type_specific_problems(scope, fdef):
+        report.at(fdef.location, issue, *option)
+
+
+def _type_specific_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tuple[str, tuple]]:
+    if fdef.min is not None and fdef.max is not None and fdef.min > fdef.max:
+        yield f"min ({fdef.min}) is greater than max ({fdef.max}).", ("min",)
+    if fdef.precision is not None and fdef.scale is not None and fdef.scale > fdef.precision:
+        yield f"scale ({fdef.scale}) cannot be greater than precision ({fdef.precision}).", ("scale",)
+    if fdef.type == "lookup":
+        yield from _lookup_problems(scope, fdef)
+    if fdef.type in ("picklist", "multi_picklist"):
+        yield from _picklist_problems(fdef)
+    if fdef.type == "formula" and fdef.returns and fdef.returns not in scope.catalog.formula_result_types:
+        allowed = scope.catalog.formula_result_types
+        yield (f"a formula cannot return '{fdef.returns}'; use one of {', '.join(allowed)}."
+               f"{did_you_mean(fdef.returns, allowed)}", ("returns",))
+    if fdef.type == "rollup":
+        yield from _rollup_problems(scope, fdef)
+    if fdef.type == "autonumber" and fdef.format:
+        problem = autonumber_format_problem(fdef.format)
+        if problem:
+            yield problem, ("format",)
+
+
+def _lookup_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tuple[str, tuple]]:
+    if fdef.to and fdef.to not in scope.objects:
+        hint = did_you_mean(fdef.to, scope.objects) or " Add the package that defines it to depends_on."
+        yield f"the lookup points to '{fdef.to}', which is not an object here.{hint}", ("to",)
+    if fdef.required and fdef.on_delete == "set_null":
+        yield ("a required lookup cannot use on_delete: set_null (the record would be left without it); "
+               "use restrict or cascade."), ("on_delete",)
+
+
+def _picklist_problems(fdef: FieldDef) -> Iterator[tuple[str, tuple]]:
+    values = fdef.option_values
+    duplicates = sorted({value for value in values if values.count(value) > 1})
+    if duplicates:
+        yield f"the options list {', '.join(repr(d) for d in duplicates)} more than once.", ("options",)
+    defaults = fdef.default if isinstance(fdef.default, tuple) else (fdef.default,)
+    for value in defaults:
+        if value is not None and value not in values:
+            hint = did_you_mean(str(value), values) or f" Options are: {', '.join(values)}."
+            yield f"the default '{value}' is not one of the options.{hint}", ("default",)
+    if fdef.type == "picklist" and isinstance(fdef.default, tuple):
+        yield "a picklist holds one value; its default cannot be a list.", ("default",)
+
+
+def _rollup_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tuple[str, tuple]]:
+    rollup, obj = fdef.rollup, scope.obj
+    if rollup is None:
+        return
+    child = scope.objects.get(rollup.child_object)
+    if child is None:
+        hint = did_you_mean(rollup.child_object, scope.objects)
+        yield f"the rollup reads from '{rollup.child_object}', which is not an object here.{hint}", ("from",)
+        return
+    via = child.fields.get(rollup.via)
+    if via is None or not via.is_lookup or via.to != obj.name:
+        lookups = [f"{child.name}.{f.name}" for f in child.fields.values() if f.is_lookup and f.to == obj.name]
+        hint = f" Lookups from {child.name} to {obj.name}: {', '.join(lookups)}." if lookups else ""
+        yield f"'{rollup.via}' is not a lookup from {child.name} to {obj.name}.{hint}", ("from",)
+    if rollup.aggregate != "count" and not rollup.field:
+        yield f"a {rollup.aggregate} rollup needs 'field': the {child.name} field to aggregate.", ()
+    if rollup.field:
+        target = child.fields.get(rollup.field)
+        if target is None:
+            yield _no_field(child, rollup.field, "the rollup's 'field'"), ("field",)
+        else:
+            kind = scope.catalog.kind(target.value_type)
+            value_kind = kind.value_kind if kind else ""
+            allowed = ROLLUP_NUMERIC if rollup.aggregate in ("sum", "avg") else ROLLUP_ORDERED
+            if rollup.aggregate != "count" and value_kind not in allowed:
+                yield f"cannot {rollup.aggregate} '{rollup.field}', a {target.value_type} field.", ("field",)
+    for key in (rollup.condition or {}):
+        name = key.split(".")[0]
+        if key not in ("and", "or", "not") and name not in child.fields and name not in SYSTEM_FIELDS:
+            yield _no_field(child, name, "the rollup's condition"), ("condition",)
+
+
+def _field_expressions(scope: ObjectScope, fdef: FieldDef, report: Reporter) -> dict[str, ExpressionReport]:
+    results = {}
+    for option, source in (("formula", fdef.formula), ("default", fdef.default_expression)):
+        if source:
+            result = analyse(source, scope.obj, scope.objects, scope.catalog.function_names, option)
+            for message in result.problems:
+                report.at(fdef.location, message, option)
+            results[f"{option}:{fdef.name}"] = result
+    return results
+
+
+def autonumber_format_problem(text: str) -> str | None:
+    """Only literal text and one `{0}` or `{0:05d}` placeholder: the format is never an attack surface."""
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as error:
+        return f"the format '{text}' is not valid ({error}); write it like ACC-{{0:05d}}."
+    placeholders = [(name, spec, conversion) for _, name, spec, conversion in parts if name is not None]
+    if len(placeholders) != 1:
+        return f"the format '{text}' needs exactly one number placeholder, such as ACC-{{0:05d}}."
+    name, spec, conversion = placeholders[0]
+    if name not in ("", "0") or conversion or not _number_spec(spec or ""):
+        return f"the placeholder in '{text}' must be {{0}} or {{0:0Nd}} (N digits), such as ACC-{{0:05d}}."
+    return None
+
+
+def _number_spec(spec: str) -> bool:
+    if spec == "":
+        return True
+    return len(spec) <= 4 and spec.endswith("d") and spec[:-1].isdigit()
+
+
+def _no_field(obj: ObjectDef, name: str, what: str) -> str:
+    hint = did_you_mean(name, list(obj.fields) + list(SYSTEM_FIELDS))
+    return f"{what} names '{name}', which is not a field of {obj.name}.{hint}"

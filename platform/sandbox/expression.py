@@ -1,0 +1,204 @@
+"""Admin expressions (formulas, defaults, conditions): compiled once, cached, evaluated in-process."""
+
+from __future__ import annotations
+
+import ast
+import decimal
+import functools
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from .functions import BUILTIN_FUNCTIONS, SAFE_BUILTINS
+from .guards import (
+    guarded_add,
+    guarded_div,
+    guarded_floordiv,
+    guarded_format,
+    guarded_getitem,
+    guarded_lshift,
+    guarded_mod,
+    guarded_mul,
+    guarded_pow,
+    guarded_sub,
+    make_getattr,
+    reset_work_budget,
+)
+from .policy import (
+    CompileProblem,
+    ExpressionRuntimeError,
+    ExpressionSyntaxError,
+    SandboxError,
+    SandboxLimitError,
+    compile_restricted,
+)
+
+_TEXT_METHODS = frozenset("""
+    capitalize casefold center count endswith expandtabs find index isalnum isalpha isascii
+    isdecimal isdigit islower isnumeric isspace istitle isupper join ljust lower lstrip partition
+    removeprefix removesuffix replace rfind rindex rjust rpartition rsplit rstrip split splitlines
+    startswith strip swapcase title upper zfill""".split())
+_INT_ATTRIBUTES = frozenset("real imag numerator denominator conjugate bit_length".split())
+_DATE_ATTRIBUTES = frozenset(
+    "year month day weekday isoweekday isoformat isocalendar replace strftime toordinal ctime".split())
+_TIME_ATTRIBUTES = frozenset(
+    "hour minute second microsecond tzinfo fold utcoffset tzname dst".split())
+
+# What an expression may read on each kind of value; everything else is refused.
+EXPRESSION_ATTRIBUTES: dict[type, frozenset[str]] = {
+    str: _TEXT_METHODS,
+    int: _INT_ATTRIBUTES,
+    bool: _INT_ATTRIBUTES,
+    float: frozenset("real imag conjugate is_integer".split()),
+    Decimal: frozenset("""adjusted compare copy_abs copy_negate exp is_finite is_infinite is_nan
+        is_signed is_zero ln log10 max min normalize quantize sqrt to_integral
+        to_integral_value real imag""".split()),
+    date: _DATE_ATTRIBUTES,
+    datetime: _DATE_ATTRIBUTES | _TIME_ATTRIBUTES | {"date", "time", "timetz", "timestamp", "astimezone"},
+    time: _TIME_ATTRIBUTES | {"isoformat", "strftime", "replace"},
+    timedelta: frozenset("days seconds microseconds total_seconds".split()),
+    tzinfo: frozenset("utcoffset tzname dst".split()),
+    list: frozenset({"count", "index"}),
+    tuple: frozenset({"count", "index"}),
+    dict: frozenset({"get", "keys", "values", "items"}),
+    set: frozenset("union intersection difference symmetric_difference issubset issuperset isdisjoint".split()),
+    frozenset: frozenset("union intersection difference symmetric_difference issubset issuperset isdisjoint".split()),
+    BaseException: frozenset({"args"}),
+}
+
+GUARDS: dict[str, Any] = {
+    "_getitem_": guarded_getitem, "_getiter_": iter, "_add_": guarded_add, "_sub_": guarded_sub,
+    "_mul_": guarded_mul, "_div_": guarded_div, "_floordiv_": guarded_floordiv,
+    "_mod_": guarded_mod, "_pow_": guarded_pow, "_lshift_": guarded_lshift,
+    "_format_": guarded_format,
+}
+
+_EXPRESSION_GLOBALS: dict[str, Any] = {
+    **GUARDS,
+    "__builtins__": {**SAFE_BUILTINS, **BUILTIN_FUNCTIONS},
+    "_getattr_": make_getattr(EXPRESSION_ATTRIBUTES, {}),
+}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledExpression:
+    """A checked, compiled expression; evaluate it as often as needed."""
+
+    source: str
+    names: frozenset[str]
+    attribute_paths: frozenset[tuple[str, ...]]
+    _code: types.CodeType = field(repr=False)
+
+    def evaluate(self, variables: Mapping[str, Any],
+                 functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+        """Run the expression; variables shadow functions, which shadow the built-in helpers."""
+        scope = dict(functions) if functions else {}
+        scope.update(variables)
+        scope.update(_EXPRESSION_GLOBALS)
+        reset_work_budget()
+        try:
+            return eval(self._code, scope)  # noqa: S307 - restricted code, guarded globals
+        except SandboxError:
+            raise
+        except (MemoryError, RecursionError) as exc:
+            raise SandboxLimitError("the expression needs too much memory") from exc
+        except Exception as exc:
+            raise ExpressionRuntimeError(describe_error(exc)) from exc
+
+
+def check_expression(source: str) -> list[CompileProblem]:
+    """The problems that stop ``source`` from compiling; [] when it is a valid expression."""
+    if not isinstance(source, str):
+        return compile_restricted(source, "eval")[2]
+    result = _compile(str.__str__(source))
+    return list(result) if isinstance(result, tuple) else []
+
+
+def compile_expression(source: str) -> CompiledExpression:
+    """Compile (or fetch from the cache) an admin expression; raises ExpressionSyntaxError."""
+    if not isinstance(source, str):
+        raise ExpressionSyntaxError(compile_restricted(source, "eval")[2])
+    result = _compile(str.__str__(source))
+    if isinstance(result, tuple):
+        raise ExpressionSyntaxError(list(result))
+    return result
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(source: str) -> CompiledExpression | tuple[CompileProblem, ...]:
+    """Cached by source text: problems are cached too, so validating metadata stays cheap."""
+    code, tree, problems = compile_restricted(source, "eval")
+    if code is None or tree is None:
+        return tuple(problems)
+    names, paths = analyse_names(tree)
+    return CompiledExpression(source, names, paths, code)
+
+
+def analyse_names(tree: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+    """Free names read, and dotted reads from them (a called method is not part of a path)."""
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    paths = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
+            path = _dotted_path(node)
+            if path and id(node) in called:
+                path = path[:-1]
+            if len(path) >= 2:
+                paths.add(path)
+    return frozenset(names), frozenset(paths)
+
+
+def _dotted_path(node: ast.Attribute) -> tuple[str, ...]:
+    parts: list[str] = []
+    current: ast.expr = node
+    while isinstance(current, ast.Attribute):
+        parts.append(current.attr)
+        current = current.value
+    if not isinstance(current, ast.Name):
+        return ()
+    return (current.id, *reversed(parts))
+
+
+_SCALAR_ARGUMENTS = (str, int, float, Decimal, type(None))
+
+
+def describe_error(exc: BaseException) -> str:
+    """A plain sentence naming why admin code failed."""
+    detail = _short_message(exc)
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero: a value used as a divisor is 0"
+    if isinstance(exc, NameError):
+        return f"unknown name '{exc.name}'" if exc.name else detail
+    if isinstance(exc, decimal.InvalidOperation):
+        return "invalid decimal calculation (for example a result with too many digits)"
+    if isinstance(exc, OverflowError):
+        return f"a number or date is too large: {detail}"
+    if isinstance(exc, TypeError):
+        if "NoneType" in detail:
+            return f"an empty value (None) was used where a value is needed: {detail}"
+        return f"a value has the wrong type: {detail}"
+    if isinstance(exc, KeyError):
+        return f"there is no key {detail}"
+    if isinstance(exc, IndexError):
+        return f"a position is outside the list or text: {detail}"
+    if isinstance(exc, ValueError):
+        return f"invalid value: {detail}"
+    if isinstance(exc, (AttributeError, ImportError)):
+        return detail
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def _short_message(exc: BaseException) -> str:
+    """str(exc), cut short, and only when its arguments are plain values (cheap to print)."""
+    if not all(isinstance(arg, _SCALAR_ARGUMENTS) for arg in exc.args):
+        return type(exc).__name__
+    if isinstance(exc, KeyError) and exc.args:
+        message = repr(exc.args[0])
+    else:
+        message = str(exc)
+    return message if len(message) <= 200 else message[:200] + "..."

@@ -1,0 +1,121 @@
+"""Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL.
+
+PostgreSQL tests get a schema of their own, so parallel workers never collide. Without a
+reachable server they are skipped with the reason shown, unless CRMKIT_REQUIRE_POSTGRES=1
+(as in CI), which turns the skip into a failure.
+"""
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+# Installed entry-point plugins must not leak into the suite; tests register what they need.
+os.environ["CRMKIT_LOAD_ENTRY_POINTS"] = "0"
+
+POSTGRES_URL = os.environ.get("CRMKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("CRMKIT_REQUIRE_POSTGRES") == "1"
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def _postgres_problem() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[postgres]')"
+    try:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3):
+            return None
+    except Exception as error:  # any failure to connect means: no server for these tests
+        return f"PostgreSQL is not reachable at 127.0.0.1:5432 ({error.__class__.__name__})"
+
+
+_POSTGRES_PROBLEM: list[str | None] = []
+
+
+def require_postgres() -> None:
+    if not _POSTGRES_PROBLEM:
+        _POSTGRES_PROBLEM.append(_postgres_problem())
+    problem = _POSTGRES_PROBLEM[0]
+    if problem:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{problem}, and CRMKIT_REQUIRE_POSTGRES=1 requires it")
+        pytest.skip(problem)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    require_postgres()
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Each test using this runs twice: on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crm.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'crm.db'}"
+
+
+@pytest.fixture
+def crm(database_url):
+    from crmkit.engine import Crm
+
+    instance = Crm.open(database_url)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def write_package(tmp_path) -> Callable[[str, str], Path]:
+    """Write YAML text (dedented) to a file and return its path."""
+
+    def write(text: str, name: str = "package.yaml") -> Path:
+        path = tmp_path / "packages" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def install(crm, write_package) -> Callable[[str], object]:
+    """Install a package given as YAML text into the test's database."""
+
+    def install_text(text: str, name: str = "package.yaml"):
+        return crm.install(write_package(text, name))
+
+    return install_text
+
+
+@pytest.fixture
+def system(crm):
+    """A system session: no sharing restrictions (security arrives with issue 3)."""
+    return crm.system_session()
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    from crmkit.engine.extensions import default_extensions
+
+    return default_extensions().catalog
