@@ -171,15 +171,17 @@ class Crm:
         """One transaction for the whole migration; on SQLite with foreign keys off while tables are rebuilt."""
         with self.engine.connect() as connection:
             sqlite = is_sqlite(self.engine)
+            # PRAGMA foreign_keys only works outside a transaction: send it past SQLAlchemy's autobegin.
+            raw = connection.connection.driver_connection
             if sqlite:
-                connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+                raw.execute("PRAGMA foreign_keys = OFF")
             try:
                 connection = connection.execution_options(crmkit_write=True)
                 with connection.begin():
                     yield connection
             finally:
                 if sqlite:
-                    connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+                    raw.execute("PRAGMA foreign_keys = ON")
 
 
 class Recomputer:

@@ -172,31 +172,33 @@ def describe_error(exc: BaseException) -> str:
     detail = _short_message(exc)
     if isinstance(exc, ZeroDivisionError):
         return "division by zero: a value used as a divisor is 0"
-    if isinstance(exc, NameError):
-        return f"unknown name '{exc.name}'" if exc.name else detail
+    if isinstance(exc, NameError) and exc.name:
+        return f"unknown name '{exc.name}'"
     if isinstance(exc, decimal.InvalidOperation):
         return "invalid decimal calculation (for example a result with too many digits)"
-    if isinstance(exc, OverflowError):
-        return f"a number or date is too large: {detail}"
-    if isinstance(exc, TypeError):
-        if "NoneType" in detail:
-            return f"an empty value (None) was used where a value is needed: {detail}"
-        return f"a value has the wrong type: {detail}"
-    if isinstance(exc, KeyError):
-        return f"there is no key {detail}"
-    if isinstance(exc, IndexError):
-        return f"a position is outside the list or text: {detail}"
-    if isinstance(exc, ValueError):
-        return f"invalid value: {detail}"
-    if isinstance(exc, (AttributeError, ImportError)):
+    if isinstance(exc, (AttributeError, ImportError)) and detail:
         return detail
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    if isinstance(exc, KeyError):
+        return f"there is no key {detail}" if detail else "there is no such key"
+    prefix = next((text for kind, text in _ERROR_PREFIXES if isinstance(exc, kind)),
+                  type(exc).__name__)
+    if isinstance(exc, TypeError) and "NoneType" in detail:
+        prefix = "an empty value (None) was used where a value is needed"
+    return f"{prefix}: {detail}" if detail else prefix
+
+
+_ERROR_PREFIXES = (
+    (OverflowError, "a number or date is too large"),
+    (TypeError, "a value has the wrong type"),
+    (IndexError, "a position is outside the list or text"),
+    (ValueError, "invalid value"),
+)
 
 
 def _short_message(exc: BaseException) -> str:
     """str(exc), cut short, and only when its arguments are plain values (cheap to print)."""
     if not all(isinstance(arg, _SCALAR_ARGUMENTS) for arg in exc.args):
-        return type(exc).__name__
+        return ""
     if isinstance(exc, KeyError) and exc.args:
         message = repr(exc.args[0])
     else:

@@ -9,7 +9,15 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 
-class CleanText(fields.String):
+class BlankIsNone:
+    """Blank input means no value, and no value is never checked against length or range rules."""
+
+    def _validate(self, value: Any) -> None:
+        if value is not None:
+            super()._validate(value)  # type: ignore[misc]
+
+
+class CleanText(BlankIsNone, fields.String):
     """Text with surrounding whitespace removed; blank text is no value."""
 
     def __init__(self, *, strip: bool = True, **kwargs: Any) -> None:
@@ -25,7 +33,7 @@ class CleanText(fields.String):
         return text if text.strip() else None
 
 
-class WholeNumber(fields.Integer):
+class WholeNumber(BlankIsNone, fields.Integer):
     """An integer; '12' and 12.0 are accepted, 12.5 is not silently cut."""
 
     default_error_messages = {"invalid": "Not a valid whole number."}
@@ -56,7 +64,7 @@ class WholeNumber(fields.Integer):
         return result
 
 
-class ExactNumber(fields.Decimal):
+class ExactNumber(BlankIsNone, fields.Decimal):
     """A decimal rounded half-up to the field's scale; text like '1,234.50' is accepted."""
 
     def __init__(self, scale: int, precision: int, **kwargs: Any) -> None:
@@ -76,7 +84,7 @@ class ExactNumber(fields.Decimal):
         return number
 
 
-class CalendarDate(fields.Date):
+class CalendarDate(BlankIsNone, fields.Date):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_none=True, **kwargs)
 
@@ -90,7 +98,7 @@ class CalendarDate(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class UtcTimestamp(fields.AwareDateTime):
+class UtcTimestamp(BlankIsNone, fields.AwareDateTime):
     """A moment in time; naive input is taken as UTC, everything is stored as UTC."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -122,7 +130,7 @@ class WebAddress(CleanText):
 PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{2,29}(\s*(x|ext\.?|#)\s*[0-9]{1,6})?$", re.IGNORECASE)
 
 
-class MultiChoice(fields.List):
+class MultiChoice(BlankIsNone, fields.List):
     """Several picklist values: a list, or text separated by ';'. Kept in option order, no repeats."""
 
     def __init__(self, options: tuple[str, ...], **kwargs: Any) -> None:

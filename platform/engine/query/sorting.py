@@ -1,0 +1,242 @@
+"""Sort orders, keyset cursors and the page query every list is read with.
+
+    >>> stmt = build_select(ctx, "opportunity", QuerySpec(sort=("-amount",), limit=20))
+    >>> rows = connection.execute(stmt).mappings().all()
+    >>> next_page = page_cursor(ctx, "opportunity", ("-amount",), rows[19]) if len(rows) > 20 else None
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.query.errors import QueryError, unknown_field
+from crmkit.engine.query.filters import QueryContext, resolve_field
+from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
+from crmkit.engine.query.search import where_clause
+
+MAX_SORT_FIELDS = 5
+MAX_CURSOR_LENGTH = 4096
+UNSORTABLE_TYPES = frozenset({"textarea"})
+INVALID_CURSOR = "this page link (cursor) is damaged or out of date; start again from the first page."
+
+
+@dataclass(frozen=True)
+class SortKey:
+    name: str
+    column: Any
+    descending: bool
+    value_kind: str
+
+    @property
+    def text(self) -> str:
+        return f"-{self.name}" if self.descending else self.name
+
+
+def sort_keys(ctx: QueryContext, object_name: str, sort: Sequence[str] | str) -> list[SortKey]:
+    """The checked sort order, `id` last so the order is total; empty `sort` means the object's default_sort."""
+    given = parse_sort(sort) if isinstance(sort, str) else tuple(sort)
+    keys: list[SortKey] = []
+    for item in given or ctx.object(object_name).default_sort:
+        key = _sort_key(ctx, object_name, item)
+        if any(existing.name == key.name for existing in keys):
+            raise QueryError(f"the sort order names {key.name} twice.")
+        keys.append(key)
+        if key.name == "id":
+            break  # id is unique: later keys could never matter
+    if len(keys) > MAX_SORT_FIELDS:
+        raise QueryError(f"a list can be sorted by at most {MAX_SORT_FIELDS} fields, not {len(keys)}.")
+    if not keys or keys[-1].name != "id":
+        id_field = resolve_field(ctx, object_name, "id")
+        keys.append(SortKey("id", id_field.column, keys[0].descending if keys else False, "integer"))
+    return keys
+
+
+def _sort_key(ctx: QueryContext, object_name: str, item: Any) -> SortKey:
+    if not isinstance(item, str) or item.lstrip("-") == "":
+        raise QueryError(f"{item!r} is not a sort field; write a field name, with '-' before it for descending.")
+    descending = item.startswith("-")
+    name = item[1:] if descending else item
+    if "." in name:
+        raise QueryError(f"lists sort by their own fields, not by '{name}' of a linked record.")
+    info = resolve_field(ctx, object_name, name)
+    if info.value_kind == "list" or info.value_type in UNSORTABLE_TYPES:
+        raise QueryError(f"{object_name} cannot be sorted by {name} ({info.value_type}); sort by another field.")
+    return SortKey(name, info.column, descending, info.value_kind)
+
+
+class NullsSmallest(ColumnElement):
+    """An ORDER BY term in which empty values sort as the smallest, on every database."""
+
+    __visit_name__ = "crmkit_nulls_smallest"
+    inherit_cache = True
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement),
+                           ("descending", InternalTraversal.dp_boolean)]
+
+    def __init__(self, element: Any, descending: bool) -> None:
+        self.element = element
+        self.descending = descending
+        self.type = element.type
+
+
+@compiles(NullsSmallest)
+def _explicit_nulls(term: NullsSmallest, compiler, **kw) -> str:
+    ordered = term.element.desc().nulls_last() if term.descending else term.element.asc().nulls_first()
+    return compiler.process(ordered, **kw)
+
+
+@compiles(NullsSmallest, "sqlite")
+def _natural_nulls(term: NullsSmallest, compiler, **kw) -> str:
+    # SQLite already sorts NULL first ascending and last descending; plain terms keep indexes usable.
+    return compiler.process(term.element.desc() if term.descending else term.element.asc(), **kw)
+
+
+def order_terms(keys: Sequence[SortKey]) -> list[NullsSmallest]:
+    return [NullsSmallest(key.column, key.descending) for key in keys]
+
+
+def after_clause(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement:
+    """Rows strictly after the row with `values` in the order of `keys` (NULL is the smallest value)."""
+    clauses = []
+    for index, key in enumerate(keys):
+        step = _beyond(key, values[index])
+        if step is not None:
+            same = [_same(earlier, value) for earlier, value in zip(keys[:index], values[:index])]
+            clauses.append(and_(*same, step))
+    return or_(false(), *clauses)
+
+
+def _same(key: SortKey, value: Any) -> ColumnElement:
+    return key.column.is_(None) if value is None else key.column == value
+
+
+def _beyond(key: SortKey, value: Any) -> ColumnElement | None:
+    if key.descending:
+        return None if value is None else or_(key.column < value, key.column.is_(None))
+    return key.column.is_not(None) if value is None else key.column > value
+
+
+def page_cursor(ctx: QueryContext, object_name: str, sort: Sequence[str], row: Mapping[str, Any]) -> str:
+    """An opaque cursor for the page after `row` in `sort` order (URL-safe base64 of JSON)."""
+    keys = sort_keys(ctx, object_name, sort)
+    values = []
+    for key in keys:
+        if key.name not in row:
+            raise QueryError(f"the row has no '{key.name}', which the sort order needs; select it too.")
+        values.append(to_json(row[key.name]))
+    payload = json.dumps({"s": [key.text for key in keys], "v": values}, separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(keys: Sequence[SortKey], cursor: str) -> list[Any]:
+    """The sort values a cursor holds; QueryError when it is garbage or made for another sort."""
+    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_LENGTH:
+        raise QueryError(INVALID_CURSOR)
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, binascii.Error, RecursionError):
+        raise QueryError(INVALID_CURSOR) from None
+    if not isinstance(data, dict) or not isinstance(data.get("s"), list) or not isinstance(data.get("v"), list):
+        raise QueryError(INVALID_CURSOR)
+    order = [key.text for key in keys]
+    if data["s"] != order:
+        raise QueryError(f"this page link (cursor) was made for another sort order ({','.join(map(str, data['s']))}), "
+                         f"not {','.join(order)}; start again from the first page.")
+    if len(data["v"]) != len(keys) or data["v"][-1] is None:
+        raise QueryError(INVALID_CURSOR)
+    return [_from_json(key, value) for key, value in zip(keys, data["v"])]
+
+
+def _from_json(key: SortKey, value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return CURSOR_VALUES.get(key.value_kind, _plain)(value)
+    except (TypeError, ValueError, InvalidOperation):
+        raise QueryError(INVALID_CURSOR) from None
+
+
+def _typed(kind: type) -> Any:
+    def check(value: Any) -> Any:
+        if type(value) is not kind:
+            raise TypeError(value)
+        return value
+    return check
+
+
+def _finite_decimal(value: Any) -> Decimal:
+    if type(value) not in (str, int):
+        raise TypeError(value)
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(value)
+    return number
+
+
+def _aware(value: Any) -> datetime:
+    moment = datetime.fromisoformat(_typed(str)(value))
+    if moment.tzinfo is None:
+        raise ValueError(value)
+    return moment
+
+
+def _plain(value: Any) -> Any:
+    if not isinstance(value, (str, int, float, bool)):
+        raise TypeError(value)
+    return value
+
+
+CURSOR_VALUES = {
+    "text": _typed(str),
+    "integer": _typed(int),
+    "reference": _typed(int),
+    "boolean": _typed(bool),
+    "decimal": _finite_decimal,
+    "date": lambda value: date.fromisoformat(_typed(str)(value)),
+    "datetime": _aware,
+}
+
+
+def build_select(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None = None) -> Select:
+    """The page query: filter, search and row filter; sorted, `id` last; from `after` or `offset`; limit+1 rows.
+
+    The extra row tells the caller there is a next page; `id` and the sort fields are always selected.
+    """
+    keys = sort_keys(ctx, object_name, spec.sort)
+    _check_page(spec)
+    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec))
+    if spec.after:
+        stmt = stmt.where(after_clause(keys, decode_cursor(keys, spec.after)))
+    elif spec.offset:
+        stmt = stmt.offset(spec.offset)
+    return stmt.order_by(*order_terms(keys)).limit(spec.limit + 1)
+
+
+def _check_page(spec: QuerySpec) -> None:
+    if isinstance(spec.limit, bool) or not isinstance(spec.limit, int) or not 1 <= spec.limit <= MAX_LIMIT:
+        raise QueryError(f"the page size (limit) must be a whole number from 1 to {MAX_LIMIT:,}, not {spec.limit!r}.")
+    if isinstance(spec.offset, bool) or not isinstance(spec.offset, int) or spec.offset < 0:
+        raise QueryError(f"the offset must be a whole number from 0 on, not {spec.offset!r}.")
+    if spec.after and spec.offset:
+        raise QueryError("give either a cursor (after) or an offset, not both.")
+
+
+def _columns(ctx: QueryContext, object_name: str, names: Sequence[str] | None, keys: Sequence[SortKey]) -> list[Any]:
+    table = ctx.schema.table(object_name)
+    if names is None:
+        return list(table.c)
+    for name in names:
+        if name not in table.c:
+            raise unknown_field(object_name, str(name), table.c.keys())
+    wanted = [*names, "id", *(key.name for key in keys)]
+    return [table.c[name] for name in dict.fromkeys(wanted)]

@@ -1,0 +1,175 @@
+"""A small CRM model and a fresh database per test, on SQLite and on PostgreSQL.
+
+On PostgreSQL every test gets its own schema (q_<random>), so parallel runs never collide.
+Without a reachable server the PostgreSQL half is skipped with the reason shown, unless
+CRMKIT_REQUIRE_POSTGRES=1 (then it fails).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterator, Mapping
+
+import pytest
+from sqlalchemy import Engine, insert, select, text
+from sqlalchemy.exc import OperationalError
+
+from crmkit.engine.database import connect
+from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.fieldtypes.builtin import BUILTIN_TYPES
+from crmkit.engine.query import QueryContext, QuerySpec, build_select, compile_filter
+from crmkit.engine.tables import Schema, build_schema
+from crmkit.metadata.catalog import Catalog
+from crmkit.metadata.model import FieldDef, Label, ObjectDef, PicklistOption, RollupDef, frozen_map
+from crmkit.metadata.registry import Registry
+
+POSTGRES_URL = os.environ.get("CRMKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
+CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def make_field(name: str, spec: str | Mapping[str, Any]) -> FieldDef:
+    """A FieldDef from a short spec: "currency", or {"type": "picklist", "options": ["A", "B"]}."""
+    spec = {"type": spec} if isinstance(spec, str) else dict(spec)
+    options = tuple(PicklistOption(value, Label.of(value)) for value in spec.pop("options", ()))
+    rollup = spec.pop("rollup", None)
+    return FieldDef(name=name, label=Label.of(name), options=options,
+                    rollup=RollupDef(**rollup) if rollup else None, **spec)
+
+
+def make_object(name: str, fields: Mapping[str, Any], **options: Any) -> ObjectDef:
+    built = {field_name: make_field(field_name, spec) for field_name, spec in fields.items()}
+    return ObjectDef(name=name, label=Label.of(name), plural_label=Label.of(name + "s"), package="test",
+                     fields=frozen_map(built), **options)
+
+
+OBJECTS = [
+    make_object("account", {
+        "name": {"type": "text", "searchable": True},
+        "industry": {"type": "picklist", "options": ["Tech", "Finance", "Retail", "科技"]},
+        "rating": "integer",
+        "parent": {"type": "lookup", "to": "account"},
+        "opportunity_total": {"type": "rollup", "rollup": {"child_object": "opportunity", "via": "account",
+                                                           "aggregate": "sum", "field": "amount"}},
+        "opportunity_count": {"type": "rollup", "rollup": {"child_object": "opportunity", "via": "account",
+                                                           "aggregate": "count"}},
+    }, title_field="name"),
+    make_object("opportunity", {
+        "name": {"type": "text", "searchable": True},
+        "description": {"type": "textarea", "searchable": True},
+        "stage": {"type": "picklist", "options": ["Prospecting", "Won", "Lost"]},
+        "amount": {"type": "currency", "min": Decimal(0)},
+        "probability": "percent",
+        "quantity": "integer",
+        "close_date": "date",
+        "closed_at": "datetime",
+        "is_won": "boolean",
+        "tags": {"type": "multi_picklist", "options": ["Hot", "Cold", "大客户", "50%_off"]},
+        "account": {"type": "lookup", "to": "account"},
+        "weighted": {"type": "formula", "formula": "amount * probability / 100", "returns": "currency"},
+        "email": "email",
+    }, title_field="name"),
+    make_object("note", {"subject": "text", "body": "textarea"}, title_field="subject"),
+    make_object("memo", {"code": "integer"}),
+]
+
+
+@dataclass(frozen=True)
+class Model:
+    registry: Registry
+    field_types: FieldTypes
+    schema: Schema
+
+
+@pytest.fixture(scope="session")
+def model() -> Model:
+    field_types = FieldTypes.collect([BUILTIN_TYPES])
+    catalog = Catalog.build([field_type.kind for field_type in BUILTIN_TYPES])
+    registry = Registry(packages=frozen_map(), objects=frozen_map({o.name: o for o in OBJECTS}), catalog=catalog)
+    return Model(registry, field_types, build_schema(registry, field_types))
+
+
+class Db:
+    """One test database with the model's tables, and short ways to fill and query it."""
+
+    def __init__(self, engine: Engine, model: Model) -> None:
+        self.engine = engine
+        self.model = model
+        self.dialect = engine.dialect.name
+
+    def ctx(self, **options: Any) -> QueryContext:
+        options.setdefault("today", date(2024, 3, 15))
+        return QueryContext(self.model.registry, self.model.schema, self.model.field_types, **options)
+
+    def table(self, object_name: str):
+        return self.model.schema.table(object_name)
+
+    def insert(self, object_name: str, *rows: Mapping[str, Any]) -> list[int]:
+        """Insert rows (system columns filled in); returns their ids in order."""
+        table = self.table(object_name)
+        ids = []
+        with self.engine.begin() as connection:
+            for row in rows:
+                values = {"created_at": CREATED, "updated_at": CREATED, "version": 1, **row}
+                ids.append(connection.execute(insert(table).values(values).returning(table.c.id)).scalar_one())
+        return ids
+
+    def names(self, object_name: str, filter: Any, name_field: str = "name", **ctx_options: Any) -> set[Any]:
+        """The `name_field` values of the records `filter` matches."""
+        table = self.table(object_name)
+        clause = compile_filter(self.ctx(**ctx_options), object_name, filter)
+        with self.engine.connect() as connection:
+            return set(connection.scalars(select(table.c[name_field]).where(clause)))
+
+    def page(self, object_name: str, spec: QuerySpec, columns=None, **ctx_options: Any) -> list[Mapping[str, Any]]:
+        stmt = build_select(self.ctx(**ctx_options), object_name, spec, columns)
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(stmt).mappings()]
+
+    def execute(self, statement: Any) -> list[Any]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(statement))
+
+
+def _object_tables(model: Model) -> list:
+    return [model.schema.table(obj.name) for obj in OBJECTS]
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    engine = connect(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        engine.dispose()
+        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {str(error).splitlines()[0]}"
+        if os.environ.get("CRMKIT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + " (CRMKIT_REQUIRE_POSTGRES=1 requires it)")
+        pytest.skip(reason)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, model: Model) -> Iterator[Db]:
+    if request.param == "sqlite":
+        engine = connect("sqlite://")
+        model.schema.metadata.create_all(engine, tables=_object_tables(model))
+        yield Db(engine, model)
+        engine.dispose()
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    schema_name = f"q_{secrets.token_hex(6)}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+    engine = connect(f"{POSTGRES_URL}?options=-csearch_path%3D{schema_name}")
+    try:
+        model.schema.metadata.create_all(engine, tables=_object_tables(model))
+        yield Db(engine, model)
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
