@@ -46,6 +46,8 @@ _DATE_ATTRIBUTES = frozenset(
     "year month day weekday isoweekday isoformat isocalendar replace strftime toordinal ctime".split())
 _TIME_ATTRIBUTES = frozenset(
     "hour minute second microsecond tzinfo fold utcoffset tzname dst".split())
+_SET_ATTRIBUTES = frozenset(
+    "union intersection difference symmetric_difference issubset issuperset isdisjoint".split())
 
 # What an expression may read on each kind of value; everything else is refused.
 EXPRESSION_ATTRIBUTES: dict[type, frozenset[str]] = {
@@ -64,8 +66,8 @@ EXPRESSION_ATTRIBUTES: dict[type, frozenset[str]] = {
     list: frozenset({"count", "index"}),
     tuple: frozenset({"count", "index"}),
     dict: frozenset({"get", "keys", "values", "items"}),
-    set: frozenset("union intersection difference symmetric_difference issubset issuperset isdisjoint".split()),
-    frozenset: frozenset("union intersection difference symmetric_difference issubset issuperset isdisjoint".split()),
+    set: _SET_ATTRIBUTES,
+    frozenset: _SET_ATTRIBUTES,
     BaseException: frozenset({"args"}),
 }
 

@@ -305,11 +305,19 @@ def _strftime(value: date | time) -> Callable[[str], str]:
     return strftime
 
 
-METHOD_GUARDS: dict[str, Callable[[Any], Callable[..., Any]]] = {
+_TEXT_METHOD_GUARDS: dict[str, Callable[[Any], Callable[..., Any]]] = {
     "center": _padding("center"), "ljust": _padding("ljust"), "rjust": _padding("rjust"),
     "zfill": _padding("zfill"), "expandtabs": _expandtabs, "replace": _replace, "join": _join,
-    "strftime": _strftime,
 }
+
+
+def _bind_method(value: Any, name: str) -> Any:
+    """The method or attribute, wrapped in a size check where it can pad or multiply text."""
+    if isinstance(value, str) and name in _TEXT_METHOD_GUARDS:
+        return _TEXT_METHOD_GUARDS[name](value)
+    if name == "strftime" and isinstance(value, (date, time)):
+        return _strftime(value)
+    return getattr(value, name)
 
 
 # Attribute and item access ---------------------------------------------------------------
@@ -319,19 +327,11 @@ def make_getattr(attributes: dict[type, frozenset[str]], class_attributes: dict[
                  delegates: frozenset[type] = RECORD_TYPES) -> Callable[[Any, str], Any]:
     """Build the ``_getattr_`` guard for one allow-list (expressions or scripts).
 
-    ``delegates`` are types that enforce their own rules (records, script modules).
+    ``attributes`` lists what may be read on values of each type (subclasses included),
+    ``class_attributes`` what may be read on the classes themselves, and ``delegates``
+    are types that enforce their own rules (records, script modules).
     """
     resolved: dict[type, frozenset[str]] = dict(attributes)
-
-    def allowed_names(value: Any) -> frozenset[str]:
-        kind = type(value)
-        if isinstance(value, type):
-            return class_attributes.get(value, frozenset())
-        for base in kind.__mro__:
-            if base in attributes:
-                resolved[kind] = attributes[base]
-                return attributes[base]
-        return frozenset()
 
     def guarded_getattr(value: Any, name: str) -> Any:
         if type(name) is not str:
@@ -343,13 +343,24 @@ def make_getattr(attributes: dict[type, frozenset[str]], class_attributes: dict[
             return getattr(value, name)
         names = resolved.get(kind)
         if names is None:
-            names = allowed_names(value)
+            names = _allowed_names(value, attributes, class_attributes)
+            if not isinstance(value, type):
+                resolved[kind] = names
         if name not in names:
             raise AttributeError(f"'{name}' cannot be used on {describe(value)}")
-        guard = METHOD_GUARDS.get(name)
-        return guard(value) if guard is not None else getattr(value, name)
+        return _bind_method(value, name)
 
     return guarded_getattr
+
+
+def _allowed_names(value: Any, attributes: dict[type, frozenset[str]],
+                   class_attributes: dict[type, frozenset[str]]) -> frozenset[str]:
+    if isinstance(value, type):
+        return class_attributes.get(value, frozenset())
+    for base in type(value).__mro__:
+        if base in attributes:
+            return attributes[base]
+    return frozenset()
 
 
 def guarded_write(value: Any) -> Any:

@@ -119,7 +119,8 @@ _SET_METHODS = frozenset("""add discard remove update clear pop copy intersectio
     difference_update symmetric_difference_update""".split())
 SCRIPT_ATTRIBUTES: dict[type, frozenset[str]] = {
     **EXPRESSION_ATTRIBUTES,
-    list: EXPRESSION_ATTRIBUTES[list] | set("append extend insert pop remove clear sort reverse copy".split()),
+    list: EXPRESSION_ATTRIBUTES[list] | set("append extend insert pop remove clear sort reverse copy"
+                                            .split()),
     dict: EXPRESSION_ATTRIBUTES[dict] | set("update setdefault pop popitem clear copy".split()),
     set: EXPRESSION_ATTRIBUTES[set] | _SET_METHODS,
     re.Pattern: frozenset("""match search fullmatch findall finditer sub subn split pattern flags

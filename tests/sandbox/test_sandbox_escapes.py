@@ -167,8 +167,8 @@ def test_dunder_walks_are_rejected_at_compile_time(source):
 
 
 @pytest.mark.parametrize("name", [
-    "type", "getattr", "setattr", "vars", "dir", "globals", "locals", "open", "compile", "object", "super", "classmethod", "memoryview", "input", "help", "id", "format",
-    "ExceptionGroup", "exit",
+    "type", "getattr", "setattr", "vars", "dir", "globals", "locals", "open", "compile", "object",
+    "super", "classmethod", "memoryview", "input", "help", "id", "format", "ExceptionGroup", "exit",
 ])
 def test_dangerous_builtins_do_not_exist(name):
     """Frappe#15334 review: exposing getattr/setattr/type to server scripts is an escape."""

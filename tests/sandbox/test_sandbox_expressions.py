@@ -77,6 +77,8 @@ def test_date_arithmetic_and_helpers():
     assert evaluate("created.year * 100 + month(created)", created=created) == 202401
     assert evaluate("(closed - created).days", created=created, closed=date(2024, 2, 10)) == 10
     assert evaluate("today() >= created", created=created) is True
+    assert evaluate("created.replace(day=1)", created=created) == date(2024, 1, 1)
+    assert evaluate("created.strftime('%Y/%m')", created=created) == "2024/01"
     assert evaluate("now().tzinfo is not None") is True
 
 

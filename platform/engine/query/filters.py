@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any, Callable, Mapping
 
 from marshmallow import ValidationError, fields as ma_fields
-from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Text, and_, false, func, not_, or_, select, true, type_coerce
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.query.dates import Span, date_span
@@ -155,8 +155,11 @@ class _Compiler:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
             raise QueryError(f"the filter has more than {MAX_CONDITIONS} conditions; narrow it down.")
-        coerce = _Coercer(self.ctx, info, key)
-        return OPERATOR_SQL[op](info.column, coerce.operand(op, value))
+        operand = _Coercer(self.ctx, info, key).operand(op, value)
+        column = info.column
+        if info.value_kind == "list" and op == "contains":
+            column = type_coerce(column, Text())  # match the JSON text itself, not a list bound as JSON
+        return OPERATOR_SQL[op](column, operand)
 
 
 def _operations(info: FieldInfo, key: str, spec: Any) -> list[tuple[str, Any]]:

@@ -1,0 +1,64 @@
+"""Bulk creation runs the same pipeline; concurrent savers never share an autonumber."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from crmkit.engine import Crm
+from crmkit.engine.records.bulk import BulkValidationError
+
+
+def test_bulk_create_runs_the_pipeline_and_updates_rollups(all_types):
+    acme = all_types.records("company").create({"name": "Acme"})
+    created = all_types.records("project").bulk_create(
+        ({"name": f"P{n}", "budget": n, "company": acme.id} for n in range(1, 251)), batch_size=100)
+    assert created == 250
+    company = all_types.records("company").get(acme.id)
+    assert company["project_count"] == 250 and company["total_budget"] == Decimal(sum(range(1, 251)))
+    first = all_types.records("project").query(sort=["id"], limit=1).records[0]
+    assert first["margin"] == Decimal("0.20") and first["status"] == "Planned"
+
+
+def test_bulk_create_refuses_a_batch_with_an_invalid_row_and_names_it(all_types):
+    rows = [{"name": "ok"}, {"name": "bad", "budget": -1}, {"budget": 3}]
+    with pytest.raises(BulkValidationError) as caught:
+        all_types.records("project").bulk_create(rows)
+    assert caught.value.row_errors == {2: {"budget": ["Budget must not be negative"]}, 3: {"name": ["is required."]}}
+    assert all_types.records("project").count().value == 0
+
+
+def test_bulk_autonumbers_continue_the_sequence(all_types):
+    companies = all_types.records("company")
+    companies.create({"name": "first"})
+    companies.bulk_create([{"name": f"c{n}"} for n in range(3)])
+    codes = [record["code"] for record in companies.query(sort=["id"]).records]
+    assert codes == ["CO-0001", "CO-0002", "CO-0003", "CO-0004"]
+
+
+def test_concurrent_creates_get_distinct_autonumbers(crm, database_url):
+    from pathlib import Path
+
+    crm.install(Path(__file__).resolve().parent.parent / "packages" / "all_types_v1.yaml")
+    errors: list[BaseException] = []
+
+    def worker(number: int) -> None:
+        own = Crm.open(database_url)
+        try:
+            records = own.system_session().records("company")
+            for index in range(10):
+                records.create({"name": f"w{number}-{index}"})
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    codes = [r["code"] for r in crm.system_session().records("company").query(limit=100).records]
+    assert len(codes) == 40 and len(set(codes)) == 40

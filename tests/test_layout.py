@@ -1,0 +1,73 @@
+"""The repository layout keeps its promises: no stdlib shadowing, layers import leftwards only."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+SOURCE = REPOSITORY / "platform"
+
+
+def test_platform_folder_has_no_init_file():
+    assert not (SOURCE / "__init__.py").exists(), "platform/__init__.py would shadow the standard library"
+
+
+def test_python_from_the_repository_root_sees_the_standard_platform_module():
+    result = subprocess.run(
+        [sys.executable, "-c", "import platform, uuid; print(platform.system()); import crmkit.engine"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in {"Linux", "Darwin", "Windows"}
+
+
+def test_python_dash_m_pytest_runs_from_the_repository_root():
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/test_layout.py"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+LAYER_RULES = {
+    "metadata": {"crmkit.engine", "crmkit.ui", "crmkit.cli", "sqlalchemy", "flask"},
+    "sandbox": {"crmkit.metadata", "crmkit.engine", "crmkit.ui", "crmkit.cli", "sqlalchemy", "flask"},
+    "engine": {"crmkit.ui", "crmkit.cli", "flask"},
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(LAYER_RULES))
+def test_layers_import_only_to_their_left(layer):
+    forbidden = LAYER_RULES[layer]
+    offenders = []
+    for path in (SOURCE / layer).rglob("*.py"):
+        for name in imports_of(path):
+            if any(name == banned or name.startswith(banned + ".") for banned in forbidden):
+                offenders.append(f"{path.relative_to(REPOSITORY)} imports {name}")
+    assert offenders == []
+
+
+def test_no_eval_or_exec_outside_the_sandbox():
+    offenders = []
+    for path in SOURCE.rglob("*.py"):
+        if path.is_relative_to(SOURCE / "sandbox"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {"eval", "exec"}:
+                offenders.append(f"{path.relative_to(REPOSITORY)}:{node.lineno}")
+    assert offenders == []
