@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, MetaData, select, update
 
-from crmkit.engine.database import connect, default_database_url, is_sqlite, write_transaction
+from crmkit.engine.database import connect, default_database_url, is_sqlite, write_transaction, writer
 from crmkit.engine.extensions import Extensions, default_extensions
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
 from crmkit.engine.records.pipeline import SavePipeline
@@ -34,6 +34,8 @@ from crmkit.metadata.source import SourceDocument
 class Crm:
     def __init__(self, engine: Engine, extensions: Extensions) -> None:
         self.engine = engine
+        #: The same pool; its transactions take SQLite's write lock up front.
+        self.write_engine = writer(engine)
         self.extensions = extensions
         self._ensure_system_tables()
         self._sources: dict[str, str] = {}

@@ -56,13 +56,18 @@ def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def writer(engine: Engine) -> Engine:
+    """The same engine (and pool) whose transactions take the write lock from the start on SQLite."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: on SQLite it holds the write lock from the start."""
-    with engine.connect() as connection:
-        connection = connection.execution_options(**{WRITE_OPTION: True})
-        with connection.begin():
-            yield connection
+    if not engine.get_execution_options().get(WRITE_OPTION):
+        engine = writer(engine)
+    with engine.begin() as connection:
+        yield connection
 
 
 def is_sqlite(engine: Engine) -> bool:

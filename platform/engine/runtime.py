@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, insert
 
 from crmkit.engine.extensions import Extensions
 from crmkit.engine.fieldtypes import FieldTypes
@@ -44,6 +44,11 @@ class Runtime:
 
     def system_table(self, name: str) -> Table:
         return self.schema.metadata.tables[name]
+
+    @cached_property
+    def history_insert(self):
+        """Built once, so every history write reuses SQLAlchemy's compiled statement."""
+        return insert(self.system_table("crmkit_history"))
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -62,7 +62,7 @@ class Session:
         if self._connection is not None:
             yield self._connection
             return
-        with write_transaction(self.crm.engine) as connection:
+        with write_transaction(self.crm.write_engine) as connection:
             self._connection = connection
             try:
                 yield connection

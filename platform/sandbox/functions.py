@@ -113,8 +113,10 @@ def _as_date(value: Any, helper: str) -> date:
 def _whole_number(value: Any, helper: str) -> int:
     if isinstance(value, Decimal):
         check_decimal(value)
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and value % 1 == 0:
-        return int(value)
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        if value % 1 == 0:
+            return int(value)
+        raise ValueError(f"{helper}() needs a whole number, not {value}")
     raise TypeError(f"{helper}() needs a whole number, not {describe(value)}")
 
 

@@ -135,25 +135,23 @@ def guarded_add(a: Any, b: Any) -> Any:
     return a + b
 
 
-def guarded_sub(a: Any, b: Any) -> Any:
-    a, b = _mix(a, b)
-    return a - b
-
-
 def guarded_mul(a: Any, b: Any) -> Any:
     a, b = _mix(a, b)
     _check_mul(a, b)
     return a * b
 
 
-def guarded_div(a: Any, b: Any) -> Any:
-    a, b = _mix(a, b)
-    return a / b
+def _mixing(operation: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """An operator that cannot build big values, but mixes decimals with floats like the others."""
+    def guarded(a: Any, b: Any) -> Any:
+        a, b = _mix(a, b)
+        return operation(a, b)
+    return guarded
 
 
-def guarded_floordiv(a: Any, b: Any) -> Any:
-    a, b = _mix(a, b)
-    return a // b
+guarded_sub = _mixing(operator.sub)
+guarded_div = _mixing(operator.truediv)
+guarded_floordiv = _mixing(operator.floordiv)
 
 
 def guarded_pow(a: Any, b: Any) -> Any:
@@ -200,11 +198,14 @@ def guarded_inplace(op: str, target: Any, value: Any) -> Any:
 # Turning values into text ----------------------------------------------------------------
 
 
-def check_text_size(value: Any) -> None:
-    """Refuse to write out containers whose text would be huge ([big_text] * 10**6)."""
+def check_text_size(value: Any, quoted: bool = False) -> None:
+    """Refuse to write out values whose text would be huge ([big_text] * 10**6, 1E+999999999).
+
+    ``quoted`` is for repr() and ascii(), which may write a character of text as up to ten.
+    """
     if isinstance(value, Decimal):
         check_decimal(value)
-    elif not isinstance(value, _SCALARS):
+    elif quoted or not isinstance(value, _SCALARS):
         size = _text_size(value, MAX_ITEMS)
         if size > MAX_ITEMS:
             raise SandboxLimitError(f"the value would be longer than {MAX_ITEMS:,} characters as text")
@@ -212,9 +213,9 @@ def check_text_size(value: Any) -> None:
 
 
 def _text_size(value: Any, limit: int) -> int:
-    """An estimate of len(str(value)) that stops early once it passes ``limit``."""
+    """An upper estimate of len(repr(value)) that stops early once it passes ``limit``."""
     if isinstance(value, str):
-        return len(value) + 2
+        return len(value) + 2 if value.isprintable() else len(value) * 10 + 2
     if isinstance(value, int):
         return value.bit_length() // 3 + 2
     if isinstance(value, (list, tuple, set, frozenset, dict)):
@@ -233,11 +234,16 @@ def guarded_str(value: Any = "") -> str:
 
 
 def guarded_repr(value: Any) -> str:
-    check_text_size(value)
+    check_text_size(value, quoted=True)
     return repr(value)
 
 
-_CONVERSIONS: dict[str, Callable[[Any], str]] = {"s": guarded_str, "r": guarded_repr, "a": ascii}
+def guarded_ascii(value: Any) -> str:
+    check_text_size(value, quoted=True)
+    return ascii(value)
+
+
+_CONVERSIONS: dict[str, Callable[[Any], str]] = {"s": guarded_str, "r": guarded_repr, "a": guarded_ascii}
 
 
 def guarded_format(value: Any, conversion: str, spec: str) -> str:
@@ -245,7 +251,6 @@ def guarded_format(value: Any, conversion: str, spec: str) -> str:
     if type(value) is str and not spec and not conversion:
         return value
     if conversion:
-        check_text_size(value)
         value = _CONVERSIONS[conversion](value)
     if len(spec) > 100:
         raise SandboxLimitError("format specifications longer than 100 characters are not allowed")

@@ -198,6 +198,7 @@ class SandboxPolicy(RestrictingNodeTransformer):
             self.reject(node, "decorators (@...) are not allowed")
         return super().visit_FunctionDef(node)
 
+    # Not for admin code: classes (metaclass tricks), with (context managers), generators (frames).
     visit_ClassDef = visit_With = visit_Yield = visit_YieldFrom = not_allowed  # type: ignore[assignment]
 
 
@@ -311,8 +312,8 @@ def _look_alike_problems(source: str) -> list[CompileProblem]:
             line, column = token.start
             if token.type == tokenize.NAME and not token.string.isascii():
                 problems.append(CompileProblem(line, column + 1, (
-                    f"the name '{token.string}' contains characters that only look like plain "
-                    "letters; type names with the letters a-z, digits and '_'")))
+                    f"the name '{token.string}' uses characters other than a-z, digits and '_' "
+                    "(look-alike letters can hide other names); type it with plain letters")))
             elif token.type == tokenize.STRING and _has_folding_characters(token.string):
                 problems.append(CompileProblem(line, column + 1, (
                     "this f-string contains characters that only look like plain letters; "

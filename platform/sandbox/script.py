@@ -22,6 +22,8 @@ from .worker import MEMORY_EXIT_CODE, decode_special, encode_special
 logger = logging.getLogger(__name__)
 
 _CPU_SIGNALS = {-signal.SIGXCPU, -signal.SIGKILL}
+# Not `-m crmkit.sandbox.worker`: runpy would import the module twice and warn about it.
+_WORKER_COMMAND = [sys.executable, "-c", "from crmkit.sandbox.worker import main; main()"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,8 @@ def run_script(source: str, variables: dict[str, Any], *, cpu_seconds: float = 2
         raise ExpressionSyntaxError(problems)
     request = _encode_request(source, variables, cpu_seconds, memory_mb)
     try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "crmkit.sandbox.worker"], input=request, capture_output=True,
-            timeout=wall_seconds, check=False)
+        completed = subprocess.run(_WORKER_COMMAND, input=request, capture_output=True,
+                                   timeout=wall_seconds, check=False)
     except subprocess.TimeoutExpired:
         raise SandboxLimitError(f"the script ran longer than {_seconds(wall_seconds)}") from None
     return _read_response(completed, cpu_seconds, memory_mb)

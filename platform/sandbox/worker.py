@@ -1,4 +1,4 @@
-"""The child process that runs one admin script: ``python -m crmkit.sandbox.worker``.
+"""The child process that runs one admin script (``main``; ``python -m crmkit.sandbox.worker``).
 
 It reads one JSON request on stdin, limits its own CPU time and address space, runs the
 script under the script policy and writes one JSON response on stdout. Values that JSON
@@ -7,7 +7,7 @@ lacks (Decimal, date, datetime, time) travel as one-key objects such as {"$decim
 
 from __future__ import annotations
 
-import _strptime  # noqa: F401 - datetime.strptime imports it lazily; load it before the limits
+import _strptime  # datetime.strptime imports it lazily: load it before the limits
 import builtins
 import datetime
 import decimal
@@ -15,8 +15,10 @@ import json
 import math
 import re
 import resource
+import signal
 import statistics
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -102,11 +104,18 @@ _MODULE_NAMES = {
         mode multimode pstdev pvariance stdev variance quantiles StatisticsError""".split()),
 }
 SAFE_MODULES = {module.__name__: SafeModule(module, names) for module, names in _MODULE_NAMES.items()}
+_INTERNAL_IMPORTS = {"_strptime": _strptime, "time": time}
 
 
 def guarded_import(name: str, scope: Any = None, local_scope: Any = None, fromlist: Any = (),
-                   level: int = 0) -> SafeModule:
-    """The script's __import__: only the allow-listed modules, as read-only views."""
+                   level: int = 0) -> Any:
+    """The script's __import__: only the allow-listed modules, as read-only views.
+
+    C code imports helpers through here too (datetime needs time and _strptime); it passes
+    an empty *list* as fromlist, which `import` statements never do, and keeps the module.
+    """
+    if type(fromlist) is list and not fromlist and level == 0 and name in _INTERNAL_IMPORTS:
+        return _INTERNAL_IMPORTS[name]
     if level != 0 or name not in SAFE_MODULES:
         raise ImportError(f"importing '{name}' is not allowed; scripts may import "
                           f"{', '.join(sorted(SAFE_MODULES))}")
@@ -238,13 +247,21 @@ def _failure(message: str, exc: BaseException) -> dict[str, Any]:
 
 
 def limit_resources(cpu_seconds: float, memory_mb: int) -> None:
-    """CPU time (SIGXCPU then SIGKILL), address space, no core dumps, no files written."""
+    """CPU time (SIGXCPU, then SIGKILL one second later), address space, no core dumps."""
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)  # an inherited "ignore" would void the soft limit
     cpu = max(1, math.ceil(cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    _lower_limit(resource.RLIMIT_CPU, cpu, cpu + 1)
     memory = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    _lower_limit(resource.RLIMIT_AS, memory, memory)
+    _lower_limit(resource.RLIMIT_CORE, 0, 0)
+
+
+def _lower_limit(kind: int, soft: int, hard: int) -> None:
+    """Set a limit, never above the hard limit this process already has."""
+    current = resource.getrlimit(kind)[1]
+    if current != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current), min(hard, current)
+    resource.setrlimit(kind, (soft, hard))
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping
 import pytest
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from crmkit.engine.database import connect
 from crmkit.engine.fieldtypes import FieldTypes
@@ -71,7 +72,7 @@ OBJECTS = [
         "weighted": {"type": "formula", "formula": "amount * probability / 100", "returns": "currency"},
         "email": "email",
     }, title_field="name"),
-    make_object("note", {"subject": "text", "body": "textarea"}, title_field="subject"),
+    make_object("note", {"subject": "text", "body": "textarea"}, title_field="subject", default_sort=("-subject",)),
     make_object("memo", {"code": "integer"}),
 ]
 
@@ -153,6 +154,16 @@ def postgres_admin() -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_ddl(postgres_admin: Engine, model: Model) -> str:
+    """The model's CREATE TABLE and CREATE INDEX statements as one script: one round trip per test."""
+    statements = []
+    for table in _object_tables(model):
+        statements.append(str(CreateTable(table).compile(dialect=postgres_admin.dialect)))
+        statements += [str(CreateIndex(index).compile(dialect=postgres_admin.dialect)) for index in table.indexes]
+    return ";\n".join(statements)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, model: Model) -> Iterator[Db]:
     if request.param == "sqlite":
@@ -162,12 +173,12 @@ def db(request: pytest.FixtureRequest, model: Model) -> Iterator[Db]:
         engine.dispose()
         return
     admin = request.getfixturevalue("postgres_admin")
+    ddl = request.getfixturevalue("postgres_ddl")
     schema_name = f"q_{secrets.token_hex(6)}"
     with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name}"; SET LOCAL search_path TO "{schema_name}"; {ddl}')
     engine = connect(f"{POSTGRES_URL}?options=-csearch_path%3D{schema_name}")
     try:
-        model.schema.metadata.create_all(engine, tables=_object_tables(model))
         yield Db(engine, model)
     finally:
         engine.dispose()

@@ -65,7 +65,8 @@ def test_system_fields_of_the_linked_record(crm):
 @pytest.mark.parametrize("key, message", [
     ("stage.name", "'stage' is not a lookup field of opportunity, so 'stage.name' cannot reach another object's "
                    "field; lookup fields: account."),
-    ("owner_id.name", "'owner_id' is not a lookup field of opportunity"),
+    ("owner_id.name", "'owner_id' is not a lookup field of opportunity, so 'owner_id.name' cannot reach another "
+                      "object's field; lookup fields: account."),
     ("account.parent.name", "'account.parent.name' goes through more than one lookup; filters reach one level deep, "
                             "like 'account.parent'."),
     ("account.nme", "account has no field 'nme'. Did you mean 'name'?"),

@@ -208,6 +208,7 @@ def test_scripts_cannot_reach_internals():
         "module_walk": ("import re\nleak = re.enum", "'enum' is not available in the module 're'"),
         "module_import_from": ("from re import enum", "cannot import name 'enum'"),
         "os_import": ("import os", "importing 'os' is not allowed"),
+        "time_import": ("import time", "importing 'time' is not allowed"),
         "submodule_import": ("import json.decoder", "importing 'json.decoder' is not allowed"),
         "string_formatter": ("import string", "importing 'string' is not allowed"),
         "module_poisoning": ("import json\njson.dumps = log", "only lists and dicts can be changed"),

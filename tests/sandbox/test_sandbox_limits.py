@@ -49,6 +49,8 @@ def evaluate(source: str, **variables):
     "str(['x' * 1_000_000] * 1_000_000)",
     "f'{[name * 100_000] * 100}'",
     "'%s' % ([name * 100_000] * 100,)",
+    "f'{control!a}'",
+    "f'{control!r}'",
     "int(big)",
     "round(big)",
     "'%d' % big",
@@ -63,7 +65,7 @@ def evaluate(source: str, **variables):
 def test_amplification_is_refused_before_it_allocates(source):
     with pytest.raises(SandboxLimitError):
         evaluate(source, name="x", width="999999999", amount=1.5,
-                 big=Decimal("1E+999999999"))
+                 big=Decimal("1E+999999999"), control="\x00" * 200_000)
 
 
 def test_an_expression_cannot_build_more_than_its_total_budget():

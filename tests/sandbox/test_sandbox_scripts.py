@@ -60,6 +60,25 @@ def test_a_script_reads_variables_and_returns_its_result_with_its_log():
     assert outcome.log == ("total is 24.25", "due 2024-02-14")
 
 
+STANDARD_LIBRARY = r"""
+import datetime, decimal, json, math, re, statistics
+from decimal import Decimal
+parsed = datetime.datetime.strptime("2024-01-02", "%Y-%m-%d")
+match = re.search(r"(\d+)-(\d+)", "order 12-34")
+result = [
+    parsed.day, datetime.date.today().year > 2000, parsed.strftime("%d.%m.%Y"),
+    match.group(1), match[2], re.sub("a", "b", "banana"),
+    json.loads(json.dumps({"a": [1]})), math.floor(2.5), statistics.median([3, 1, 2]),
+    Decimal("1.25").quantize(Decimal("0.1"), rounding=decimal.ROUND_HALF_UP),
+]
+"""
+
+
+def test_scripts_can_use_the_allowed_standard_modules():
+    assert run_script(STANDARD_LIBRARY, {}).result == [
+        2, True, "02.01.2024", "12", "34", "bbnbnb", {"a": [1]}, 2, 2, Decimal("1.3")]
+
+
 def test_a_script_without_result_returns_none():
     assert run_script("x = 1", {}) == ScriptResult(None, ())
 

@@ -59,6 +59,12 @@ class FieldType:
         return self.input_field is not None and not self.kind.computed
 
 
+def coerce(field: ma_fields.Field, value: Any) -> Any:
+    """Turn a value into what the field stores: the fast path of our fields, else marshmallow."""
+    fast = getattr(field, "coerce", None)
+    return fast(value) if fast is not None else field.deserialize(value)
+
+
 def to_json(value: Any) -> Any:
     """A stored value as JSON (history, recycle bin, API): dates ISO, decimals as text."""
     if isinstance(value, (datetime, date)):

@@ -10,19 +10,44 @@ from marshmallow import ValidationError, fields, validate
 
 
 class BlankIsNone:
-    """Blank input means no value, and no value is never checked against length or range rules."""
+    """Blank input means no value, and no value is never checked against length or range rules.
+
+    `coerce` is the save pipeline's entry point: a value that already has the stored type
+    (a Decimal for a currency, a date for a date) is normalised directly and checked by the
+    same validators; anything else goes through marshmallow's `deserialize`.
+    """
+
+    native_types: tuple[type, ...] = ()
 
     def _validate(self, value: Any) -> None:
         if value is not None:
             super()._validate(value)  # type: ignore[misc]
 
+    def coerce(self, value: Any) -> Any:
+        if type(value) in self.native_types:
+            result = self._native(value)
+            if result is not None:
+                for validator in self.validators:  # type: ignore[attr-defined]
+                    validator(result)
+            return result
+        return self.deserialize(value)  # type: ignore[attr-defined]
+
+    def _native(self, value: Any) -> Any:
+        return value
+
 
 class CleanText(BlankIsNone, fields.String):
     """Text with surrounding whitespace removed; blank text is no value."""
 
+    native_types = (str,)
+
     def __init__(self, *, strip: bool = True, **kwargs: Any) -> None:
         super().__init__(allow_none=True, **kwargs)
         self.strip = strip
+
+    def _native(self, value: str) -> str | None:
+        text = value.strip() if self.strip else value
+        return text if text.strip() else None
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
         if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
@@ -37,9 +62,15 @@ class WholeNumber(BlankIsNone, fields.Integer):
     """An integer; '12' and 12.0 are accepted, 12.5 is not silently cut."""
 
     default_error_messages = {"invalid": "Not a valid whole number."}
+    native_types = (int,)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_none=True, strict=False, **kwargs)
+
+    def _native(self, value: int) -> int:
+        if abs(value) > 2**63 - 1:
+            raise ValidationError("The number is too large.")
+        return value
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> int | None:
         if isinstance(value, bool):
@@ -67,9 +98,21 @@ class WholeNumber(BlankIsNone, fields.Integer):
 class ExactNumber(BlankIsNone, fields.Decimal):
     """A decimal rounded half-up to the field's scale; text like '1,234.50' is accepted."""
 
+    native_types = (Decimal, int)
+
     def __init__(self, scale: int, precision: int, **kwargs: Any) -> None:
         super().__init__(places=scale, rounding=ROUND_HALF_UP, allow_none=True, allow_nan=False, **kwargs)
         self.limit = Decimal(10) ** (precision - scale)
+        self.quantum = Decimal(1).scaleb(-scale)
+
+    def _native(self, value: Decimal | int) -> Decimal:
+        number = Decimal(value)
+        if not number.is_finite():
+            raise self.make_error("special")
+        number = number.quantize(self.quantum, rounding=ROUND_HALF_UP)
+        if abs(number) >= self.limit:
+            raise ValidationError(f"The number must be smaller than {self.limit:,}.")
+        return number
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> Decimal | None:
         if isinstance(value, bool):
@@ -85,6 +128,8 @@ class ExactNumber(BlankIsNone, fields.Decimal):
 
 
 class CalendarDate(BlankIsNone, fields.Date):
+    native_types = (date,)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_none=True, **kwargs)
 
@@ -101,8 +146,13 @@ class CalendarDate(BlankIsNone, fields.Date):
 class UtcTimestamp(BlankIsNone, fields.AwareDateTime):
     """A moment in time; naive input is taken as UTC, everything is stored as UTC."""
 
+    native_types = (datetime,)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(default_timezone=timezone.utc, allow_none=True, **kwargs)
+
+    def _native(self, value: datetime) -> datetime:
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime | None:
         if isinstance(value, str) and not value.strip():
@@ -147,6 +197,8 @@ class MultiChoice(BlankIsNone, fields.List):
         return unique or None
 
 
-class YesNo(fields.Boolean):
+class YesNo(BlankIsNone, fields.Boolean):
+    native_types = (bool,)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_none=True, **kwargs)

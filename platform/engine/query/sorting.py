@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -116,13 +116,18 @@ def after_clause(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElemen
 
 
 def _same(key: SortKey, value: Any) -> ColumnElement:
-    return key.column.is_(None) if value is None else key.column == value
+    return key.column.is_(None) if value is None else key.column == _bound(key, value)
 
 
 def _beyond(key: SortKey, value: Any) -> ColumnElement | None:
     if key.descending:
-        return None if value is None else or_(key.column < value, key.column.is_(None))
-    return key.column.is_not(None) if value is None else key.column > value
+        return None if value is None else or_(key.column < _bound(key, value), key.column.is_(None))
+    return key.column.is_not(None) if value is None else key.column > _bound(key, value)
+
+
+def _bound(key: SortKey, value: Any) -> Any:
+    # A typed parameter: SQLAlchemy refuses `column > True` with a plain Python boolean.
+    return literal(value, key.column.type)
 
 
 def page_cursor(ctx: QueryContext, object_name: str, sort: Sequence[str], row: Mapping[str, Any]) -> str:

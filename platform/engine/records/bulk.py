@@ -61,9 +61,7 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
                               version=1)
                 if values.get("owner_id") is None:
                     values["owner_id"] = actor.user_id
-            ids = connection.execute(
-                insert(service.table).returning(service.table.c.id, sort_by_parameter_order=True), prepared
-            ).scalars().all()
+            ids = _insert_many(connection, service, prepared)
             for values, record_id in zip(prepared, ids):
                 values["id"] = record_id
             if obj.track_history:
@@ -72,6 +70,21 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
             _refresh_parents(connection, service, prepared)
         total += len(prepared)
     return total
+
+
+def _insert_many(connection, service: "RecordService", rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows and return their ids in order.
+
+    On SQLite the transaction holds the write lock and the table uses AUTOINCREMENT, so
+    one executemany assigns consecutive ids ending at last_insert_rowid(); asking for
+    ordered RETURNING instead would make SQLAlchemy send one statement per row.
+    """
+    if service.runtime.is_sqlite:
+        connection.execute(insert(service.table), rows)
+        last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+        return list(range(last - len(rows) + 1, last + 1))
+    statement = insert(service.table).returning(service.table.c.id, sort_by_parameter_order=True)
+    return list(connection.execute(statement, rows).scalars())
 
 
 def _refresh_parents(connection, service: "RecordService", prepared: list[dict[str, Any]]) -> None:

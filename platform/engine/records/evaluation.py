@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 from marshmallow import ValidationError
 from sqlalchemy import Connection, select
 
+from crmkit.engine.fieldtypes import coerce
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.runtime import Runtime
 from crmkit.metadata.model import FieldDef, ObjectDef
@@ -49,6 +50,10 @@ class Evaluator:
         self.runtime = runtime
         self.obj = obj
         self.formula_fields = [obj.fields[name] for name in runtime.registry.formula_order.get(obj.name, ())]
+        self._result_fields: dict[str, Any] = {}
+        # On create nothing has a previous value, so these functions never change: build them once.
+        self._create_functions = dict(runtime.functions)
+        self._create_functions.update(record_functions(None, {}))
 
     def _namespace(self, values: Mapping[str, Any], related: Mapping[str, RecordView]) -> dict[str, Any]:
         namespace = dict(values)
@@ -58,6 +63,8 @@ class Evaluator:
         return namespace
 
     def _functions(self, values: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+        if previous is None:
+            return self._create_functions
         functions = dict(self.runtime.functions)
         functions.update(record_functions(previous, values))
         return functions
@@ -97,13 +104,16 @@ class Evaluator:
     def coerce_result(self, fdef: FieldDef, raw: Any) -> Any:
         if raw is None:
             return None
-        field_type = self.runtime.field_types[fdef.value_type]
-        if field_type.input_field is None:
-            return raw
+        result_field = self._result_fields.get(fdef.name)
+        if result_field is None:
+            field_type = self.runtime.field_types[fdef.value_type]
+            if field_type.input_field is None:
+                return raw
+            result_field = self._result_fields[fdef.name] = field_type.input_field(fdef)
         if fdef.value_type == "integer" and isinstance(raw, float):
             raw = round(raw)
         try:
-            return field_type.input_field(fdef).deserialize(raw)
+            return coerce(result_field, raw)
         except ValidationError:
             return None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.runtime import Runtime
@@ -39,4 +39,4 @@ def history_rows(
 def write_history(connection: Connection, runtime: Runtime, rows: Iterable[Mapping[str, Any]]) -> None:
     rows = list(rows)
     if rows:
-        connection.execute(insert(runtime.system_table("crmkit_history")), rows)
+        connection.execute(runtime.history_insert, rows[0] if len(rows) == 1 else rows)

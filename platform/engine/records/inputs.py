@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import marshmallow
 from marshmallow import Schema, ValidationError
 
-from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.fieldtypes import FieldTypes, coerce
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 
 #: System fields a caller may set: the owner (assignment). The others are the platform's.
@@ -37,19 +37,18 @@ def coerce_input(
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """(clean values, errors): unknown, computed, system and read-only fields are refused by name."""
     errors: dict[str, list[str]] = {}
-    given: dict[str, Any] = {}
+    clean: dict[str, Any] = {}
+    fields = schema.fields
     for name, value in values.items():
         problem = _input_problem(obj, name, field_types, system)
         if problem:
             errors.setdefault(name, []).append(problem)
-        else:
-            given[name] = value
-    try:
-        clean = schema.load(given, partial=True)
-    except ValidationError as error:
-        for name, messages in _flatten(error.messages).items():
-            errors.setdefault(name, []).extend(messages)
-        clean = {name: value for name, value in (error.valid_data or {}).items() if name not in errors}
+            continue
+        # The schema's fields one by one: the same checks as Schema.load, at a fraction of the cost.
+        try:
+            clean[name] = coerce(fields[name], value)
+        except ValidationError as error:
+            errors.setdefault(name, []).extend(_strings(error.messages))
     return clean, errors
 
 
@@ -68,15 +67,6 @@ def _input_problem(obj: ObjectDef, name: str, field_types: FieldTypes, system: b
     if fdef.read_only and not system:
         return "is read-only."
     return None
-
-
-def _flatten(messages: Any) -> dict[str, list[str]]:
-    if isinstance(messages, dict):
-        flat: dict[str, list[str]] = {}
-        for name, value in messages.items():
-            flat[str(name)] = _strings(value)
-        return flat
-    return {"_record": _strings(messages)}
 
 
 def _strings(value: Any) -> list[str]:

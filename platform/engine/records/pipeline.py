@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from marshmallow import ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 
+from crmkit.engine.fieldtypes import coerce
 from crmkit.engine.records.errors import RecordValidationError
 from crmkit.engine.records.evaluation import Evaluator, load_related
 from crmkit.engine.records.inputs import build_input_schema, coerce_input
@@ -43,6 +44,10 @@ class SavePipeline:
         self.unique = [f.name for f in obj.fields.values() if f.unique]
         self.lookups = [f for f in obj.fields.values() if f.is_lookup]
         self.autonumbers = [f for f in obj.fields.values() if f.type == "autonumber"]
+        # Statements built once: the values travel as parameters, so SQLAlchemy's compiled cache hits.
+        self.insert_statement = insert(self.table).returning(self.table.c.id)
+        self.update_statement = update(self.table).where(
+            self.table.c.id == bindparam("_record_id"), self.table.c.version == bindparam("_expected_version"))
 
     def prepare(
         self,
@@ -90,7 +95,7 @@ class SavePipeline:
             if raw is None:
                 continue
             try:
-                values[fdef.name] = self.runtime.field_types[fdef.type].input_field(fdef).deserialize(raw)
+                values[fdef.name] = coerce(self.input_schema.fields[fdef.name], raw)
             except ValidationError as error:
                 errors.setdefault(fdef.name, []).append(f"its default {raw!r} is not valid: {error.messages}")
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, build_select, count_records, page_cursor
 from crmkit.engine.records.autonumber import allocate_numbers
@@ -144,7 +144,7 @@ class RecordService:
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
         values.pop("id", None)
-        values["id"] = connection.execute(insert(self.table).values(values).returning(self.table.c.id)).scalar_one()
+        values["id"] = connection.execute(self.pipeline.insert_statement, values).scalar_one()
         self._after_write(connection, "create", None, values, now)
         return Record(self.obj.name, values)
 
@@ -160,9 +160,8 @@ class RecordService:
             return Record(self.obj.name, current)
         now = datetime.now(timezone.utc)
         changes.update(updated_at=now, updated_by=actor.user_id, version=version + 1)
-        result = connection.execute(
-            update(self.table).where(self.table.c.id == record_id, self.table.c.version == version).values(changes)
-        )
+        result = connection.execute(self.pipeline.update_statement,
+                                    {**changes, "_record_id": record_id, "_expected_version": version})
         if result.rowcount != 1:
             latest = self._load(connection, record_id)
             raise StaleRecordError(self.obj.name, record_id, version, latest["version"])

@@ -1,0 +1,117 @@
+"""The query-string form: `?stage=Won&amount__gte=100&q=acme&sort=-amount,name&limit=20`."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmkit.engine.query import QueryError, QuerySpec, parse_query_string
+
+
+def test_the_full_example():
+    spec = parse_query_string({
+        "stage": "Won", "amount__gte": "100", "account.industry__in": "Tech,Finance", "q": "acme",
+        "sort": "-amount,name", "limit": "50", "after": "abc",
+    })
+    assert spec == QuerySpec(
+        filter={"stage": "Won", "amount": {"gte": "100"}, "account.industry": {"in": ["Tech", "Finance"]}},
+        sort=("-amount", "name"), search="acme", limit=50, after="abc",
+    )
+
+
+def test_nothing_given():
+    assert parse_query_string({}) == QuerySpec()
+
+
+def test_several_operators_on_one_field():
+    spec = parse_query_string({"amount__gte": "100", "amount__lt": "500", "amount__ne": "250"})
+    assert spec.filter == {"amount": {"gte": "100", "lt": "500", "ne": "250"}}
+
+
+def test_between_and_is_null():
+    spec = parse_query_string({"amount__between": "10, 20", "email__is_null": "true", "stage__is_null": "No"})
+    assert spec.filter == {"amount": {"between": ["10", "20"]}, "email": {"is_null": True},
+                           "stage": {"is_null": False}}
+
+
+def test_repeated_keys_from_multi_selects_mean_any_of():
+    spec = parse_query_string({"stage": ["Won", "Lost"], "tags__contains": ["Hot", "Cold"],
+                               "industry__in": ["Tech,Retail", "Finance"]})
+    assert spec.filter == {"stage": {"in": ["Won", "Lost"]}, "tags": {"contains": ["Hot", "Cold"]},
+                           "industry": {"in": ["Tech", "Retail", "Finance"]}}
+
+
+def test_blank_values_from_html_forms_are_ignored():
+    spec = parse_query_string({"stage": "", "amount__gte": "  ", "q": "", "sort": "", "after": "", "name": "x"})
+    assert spec == QuerySpec(filter={"name": "x"})
+
+
+def test_a_field_name_with_double_underscores_or_a_reserved_name():
+    spec = parse_query_string({"legacy__code": "7", "q__eq": "field named q", "sort__in": "a,b"})
+    assert spec.filter == {"legacy__code": "7", "q": "field named q", "sort": {"in": ["a", "b"]}}
+    assert spec.search is None and spec.sort == ()
+
+
+def test_a_json_filter_for_or_and_not():
+    spec = parse_query_string({"filter": json.dumps({"or": [{"stage": "Won"}, {"amount": {"gt": 5}}]}),
+                               "name__contains": "acme"})
+    assert spec.filter == {"and": [{"or": [{"stage": "Won"}, {"amount": {"gt": 5}}]},
+                                   {"name": {"contains": "acme"}}]}
+    assert parse_query_string({"filter": '[{"stage": "Won"}]'}).filter == {"and": [{"stage": "Won"}]}
+
+
+def test_limit_and_offset():
+    assert parse_query_string({"limit": "1000", "offset": "40"}) == QuerySpec(limit=1000, offset=40)
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"limit": "0"}, "'limit' must be a whole number from 1 to 1,000, not '0'."),
+    ({"limit": "1001"}, "'limit' must be a whole number from 1 to 1,000, not '1001'."),
+    ({"limit": "ten"}, "'limit' must be a whole number from 1 to 1,000, not 'ten'."),
+    ({"offset": "-1"}, "'offset' must be a whole number from 0 or more, not '-1'."),
+    ({"offset": "١٢"}, "'offset' must be a whole number from 0 or more, not '١٢'."),
+    ({"amount__between": "10"}, "'amount__between' takes two values separated by a comma, e.g. amount__between=10,20."),
+    ({"amount__between": "1,2,3"}, "'amount__between' takes two values separated by a comma"),
+    ({"email__is_null": "maybe"}, "'email__is_null' takes true or false, not 'maybe'."),
+    ({"amount__gt": ["1", "2"]}, "'amount__gt' is given 2 times; an operator like 'gt' takes one value."),
+    ({"sort": ["name", "amount"]}, "'sort' is given 2 times; give it once."),
+    ({"sort": "-amount,,name"}, "'-amount,,name' is not a sort order"),
+    ({"sort": "-"}, "'-' is not a sort order"),
+    ({"__gte": "1"}, "'__gte' names an operator but no field; write field__gte=value."),
+    ({"filter": "{not json"}, "'filter' is not valid JSON"),
+    ({"filter": "5"}, "'filter' must be a JSON object of conditions"),
+    ({"filter": "[" * 100_000}, "'filter' nests too deeply"),
+    ({"stage": 5}, "query-string arguments must be text"),
+])
+def test_bad_input_is_a_query_error(args, message):
+    with pytest.raises(QueryError) as error:
+        parse_query_string(args)
+    assert error.value.message.startswith(message)
+
+
+KEYS = st.text(alphabet="abcdefgh_.-", min_size=1, max_size=12)
+VALUES = st.one_of(st.text(max_size=20), st.lists(st.text(max_size=10), max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.one_of(KEYS, st.sampled_from(["q", "sort", "limit", "offset", "after", "filter"])),
+                       VALUES, max_size=6))
+def test_any_input_gives_a_spec_or_a_query_error(args):
+    try:
+        spec = parse_query_string(args)
+    except QueryError as error:
+        assert error.message
+    else:
+        assert isinstance(spec, QuerySpec)
+
+
+def test_the_parsed_filter_runs(db):
+    db.insert("opportunity", {"name": "a", "stage": "Won", "amount": Decimal("150.00"), "tags": ["Hot"]},
+              {"name": "b", "stage": "Won", "amount": Decimal("50.00")},
+              {"name": "c", "stage": "Lost", "amount": Decimal("500.00"), "tags": ["Cold"]})
+    args = {"stage": ["Won", "Lost"], "amount__gte": "100", "tags__contains": ["Hot", "Cold"], "sort": "-amount"}
+    rows = db.page("opportunity", parse_query_string(args))
+    assert [row["name"] for row in rows] == ["c", "a"]
