@@ -193,6 +193,9 @@ class ObjectFiller:
         self.plans = [plan for plan in (self._plan(fdef, makers) for fdef in _fill_sequence(obj)) if plan]
         self.plans_by_name = {plan.name: plan for plan in self.plans}
         self.rules = self._rules()
+        self.evaluator = session.pipeline(obj.name).evaluator
+        self.defaulted = [f for f in obj.fields.values() if f.default is not None or f.default_expression]
+        self.has_formulas = bool(self.runtime.registry.formula_order.get(obj.name))
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -305,13 +308,16 @@ class ObjectFiller:
     def _namespace(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The record as the engine's rules will see it: defaults, formulas, and empty related records."""
         namespace = {name: None for name in self.obj.fields}
-        for fdef in self.obj.fields.values():
-            if fdef.default is not None and fdef.name not in values:
-                namespace[fdef.name] = list(fdef.default) if isinstance(fdef.default, tuple) else fdef.default
         namespace.update(values)
         related = {name: EMPTY_RECORD for name in self.runtime.registry.related_reads.get(self.obj.name, {})}
-        if self.runtime.registry.formula_order.get(self.obj.name):
-            evaluator = self.session.pipeline(self.obj.name).evaluator
+        evaluator = self.evaluator
+        for fdef in self.defaulted:
+            if fdef.name not in values:
+                try:
+                    namespace[fdef.name] = evaluator.default(fdef, namespace, related)
+                except SandboxError:
+                    pass
+        if self.has_formulas:
             evaluator.compute_formulas(namespace, related, None)
         namespace.update(related)
         return namespace

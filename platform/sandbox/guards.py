@@ -89,9 +89,34 @@ def _check_mul(a: Any, b: Any) -> None:
     if isinstance(a, int) and isinstance(b, int):
         _check_int_bits(a.bit_length() + b.bit_length())
     elif isinstance(a, _SEQUENCES) and isinstance(b, int):
-        check_items(len(a) * b, "the repeated text or list")
+        _check_repeat(a, b)
     elif isinstance(b, _SEQUENCES) and isinstance(a, int):
-        check_items(len(b) * a, "the repeated text or list")
+        _check_repeat(b, a)
+
+
+def _check_repeat(sequence: Any, count: int) -> None:
+    """Repeating a list repeats references: [big_text, other_big_text] * 10**6 is huge to
+    compare, sort or write out, so items count with the text and items they hold."""
+    if count <= 1:
+        return
+    if isinstance(sequence, (str, bytes, bytearray)):
+        check_items(len(sequence) * count, "the repeated text")
+    else:
+        check_items(_weight(sequence, MAX_ITEMS // count + 1) * count, "the repeated list")
+
+
+def _weight(value: Any, limit: int) -> int:
+    """Items and characters reachable from ``value`` (1 for a number), stopping past ``limit``."""
+    if isinstance(value, str):
+        return max(len(value), 1)
+    if not isinstance(value, (list, tuple, set, frozenset, dict)):
+        return 1
+    total = 0
+    for item in (value.items() if isinstance(value, dict) else value):
+        total += _weight(item, limit - total)
+        if total > limit:
+            break
+    return max(total, 1)
 
 
 def _check_pow(a: Any, b: Any) -> None:
@@ -352,6 +377,9 @@ def make_getattr(attributes: dict[type, frozenset[str]], class_attributes: dict[
             if not isinstance(value, type):
                 resolved[kind] = names
         if name not in names:
+            if name in ("format", "format_map"):  # "{0.__class__}".format(x) reads any attribute
+                raise AttributeError(f"'.{name}()' is not allowed; use an f-string such as "
+                                     "f\"{amount} EUR\" or text()")
             raise AttributeError(f"'{name}' cannot be used on {describe(value)}")
         return _bind_method(value, name)
 

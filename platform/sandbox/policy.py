@@ -97,13 +97,6 @@ _NODE_MESSAGES = {
     "AnnAssign": "type annotations are not allowed; write the assignment without one",
 }
 
-# Attributes refused at compile time on top of RestrictedPython's own list.
-_FORBIDDEN_ATTRIBUTES = {
-    "format": "'.format()' is not allowed; use an f-string such as f\"{amount} EUR\" or text()",
-    "format_map": "'.format_map()' is not allowed; use an f-string or text()",
-    "mro": "'mro' gives access to Python internals and is not allowed",
-}
-
 _RESTRICTED_PYTHON_MESSAGES = [
     (re.compile(r'^"(.*)" is an invalid attribute name because it (starts with "_"|ends with)'),
      "attributes starting with '_' are not allowed ('{0}'); use the field names of the record"),
@@ -166,11 +159,6 @@ class SandboxPolicy(RestrictingNodeTransformer):
                               "use the field names of the record")
         elif name in FORBIDDEN_FUNC_NAMES:
             self.reject(node, f"'{name}' is a reserved name and cannot be used here")
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        if node.attr in _FORBIDDEN_ATTRIBUTES:
-            self.reject(node, _FORBIDDEN_ATTRIBUTES[node.attr])
-        return super().visit_Attribute(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         """Route arithmetic through guards: size checks, and decimal-with-float mixing."""

@@ -59,6 +59,8 @@ def evaluate(source: str, **variables):
     "text(big)",
     "sum([[0] * 1_000_000] * 3, [])",
     "[0] * 1_000_000 + [1] * 1_000_000",
+    "len(set([name * 500_000, name * 500_000] * 500_000))",
+    "sorted([[name * 1000] * 1000] * 1000)",
     "int('9' * 10_000)",
     "date(2024, 1, 1).strftime('%Y' * 1000)",
 ])
@@ -66,6 +68,13 @@ def test_amplification_is_refused_before_it_allocates(source):
     with pytest.raises(SandboxLimitError):
         evaluate(source, name="x", width="999999999", amount=1.5,
                  big=Decimal("1E+999999999"), control="\x00" * 200_000)
+
+
+def test_repeating_a_list_counts_the_text_its_items_hold():
+    """Repetition copies references: two distinct 500,000-character texts repeated 500,000
+    times would take minutes to compare in set() or sorted(), so the list counts as huge."""
+    with pytest.raises(SandboxLimitError, match="the repeated list"):
+        evaluate("[name * 500_000, name * 500_000] * 500_000", name="x")
 
 
 def test_an_expression_cannot_build_more_than_its_total_budget():
@@ -84,6 +93,8 @@ def test_the_budget_is_per_evaluation():
 @pytest.mark.parametrize(("source", "expected"), [
     ("len('ab' * 500_000)", 1_000_000),
     ("len([0] * 1_000_000)", 1_000_000),
+    ("len([[0] * 1000] * 1000)", 1000),
+    ("len(['ab' * 1000] * 500)", 500),
     ("(2**4000).bit_length()", 4001),
     ("len(str(10**1000))", 1001),
     ("(-1)**(10**18)", 1),
@@ -107,7 +118,7 @@ def test_limit_errors_are_sandbox_errors_with_plain_messages():
     with pytest.raises(SandboxError) as caught:
         evaluate("'a' * 10**10")
     assert caught.value.message == (
-        "the repeated text or list would be longer than the limit of 1,000,000 characters or items")
+        "the repeated text would be longer than the limit of 1,000,000 characters or items")
     with pytest.raises(SandboxLimitError, match="more than 4,096 bits"):
         evaluate("2 ** 5000")
     with pytest.raises(SandboxLimitError, match="range\\(\\) may produce at most 1,000,000 numbers"):

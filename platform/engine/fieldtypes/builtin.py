@@ -107,7 +107,7 @@ BUILTIN_TYPES: tuple[FieldType, ...] = (
         lambda fdef, lookup, registry: Boolean(), lambda fdef: inputs.YesNo(), widget="checkbox",
     ),
     FieldType(
-        _kind("date", "date", "A calendar date.", options=frozenset({"min", "max"}), formula_result=True),
+        _kind("date", "date", "A calendar date.", formula_result=True),
         lambda fdef, lookup, registry: Date(), lambda fdef: inputs.CalendarDate(), widget="date",
     ),
     FieldType(
