@@ -22,7 +22,7 @@ from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.record import Actor
 from crmkit.engine.runtime import Runtime
-from crmkit.engine.session import RowFilter, Session
+from crmkit.engine.session import Session
 from crmkit.engine.tables import define_system_tables
 from crmkit.metadata import load_package, package_from_documents
 from crmkit.metadata.errors import MetadataError
@@ -93,9 +93,14 @@ class Crm:
 
     # -- records -------------------------------------------------------------------------
 
-    def session(self, user_id: int | None = None, *, language: str = "en", timezone: str = "UTC",
-                row_filter: RowFilter | None = None) -> Session:
-        return Session(self, Actor(user_id=user_id, language=language, timezone=timezone), row_filter)
+    def session(self, user_id: int, *, language: str | None = None, timezone: str | None = None) -> Session:
+        """A session acting as an active user: every read and write is limited by their permissions."""
+        from crmkit.engine.security.access import AccessPolicy, load_user_context
+
+        with self.engine.connect() as connection:
+            user = load_user_context(connection, self._runtime, user_id)
+        actor = Actor(user_id=user_id, language=language or user.language, timezone=timezone or user.timezone)
+        return Session(self, actor, AccessPolicy(self._runtime, user))
 
     def system_session(self, *, language: str = "en") -> Session:
         """A session for the platform itself (jobs, migrations, demo data): no sharing restrictions."""

@@ -15,7 +15,7 @@ import bisect
 import random
 from array import array
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import func, select
 
@@ -56,6 +56,8 @@ class DemoGenerator:
              progress: Callable[[int], None] | None = None) -> dict[str, int]:
         """Create about `count` records spread over the installed objects (parents first); returns created per object."""
         registry = self.crm.registry
+        if count <= 0:
+            return {}
         names = list(dict.fromkeys(objects)) if objects else list(registry.objects)
         unknown = [name for name in names if name not in registry.objects]
         if unknown:
@@ -243,9 +245,9 @@ class ObjectFiller:
         own_pool = self.id_pools[self.obj.name]
         first_number = own_pool.last_id + 1
         created = 0
-        for start in range(0, count, BATCH_SIZE):
+        for start, end in self._batches(count, own_pool.size):
             rows = []
-            for number in range(first_number + start, first_number + min(count, start + BATCH_SIZE)):
+            for number in range(first_number + start, first_number + end):
                 row = self._valid_row(number)
                 if row is None:
                     self.rejected += 1
@@ -258,6 +260,16 @@ class ObjectFiller:
                 if progress is not None:
                     progress(written)
         return created
+
+    def _batches(self, count: int, existing: int) -> Iterator[tuple[int, int]]:
+        """(start, end) of each batch; with a self-lookup (parent account) and no records yet,
+        a small first batch gives the later records parents to point to."""
+        start = 0
+        if not existing and count > 1 and any(f.is_lookup and f.to == self.obj.name for f in self.obj.fields.values()):
+            start = max(1, count // 5)
+            yield 0, start
+        for begin in range(start, count, BATCH_SIZE):
+            yield begin, min(count, begin + BATCH_SIZE)
 
     def _row(self, number: int) -> RowContext:
         row = RowContext(self.rng, self.pools, number)
@@ -345,7 +357,9 @@ def _fill_sequence(obj: ObjectDef) -> list[FieldDef]:
 
 
 def _blank_chance(fdef: FieldDef, obj: ObjectDef) -> float:
-    if fdef.default is not None or fdef.default_expression:
+    if fdef.default_expression:
+        return 0.0  # an expression such as now() would make the data differ from run to run
+    if fdef.default is not None:
         return 0.25  # left to the default
     if fdef.is_lookup:
         if fdef.to == obj.name:

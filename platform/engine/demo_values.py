@@ -1,7 +1,9 @@
-"""Value pools for demo data, in English and Chinese; built once, then only sampled.
+"""What demo values look like: pools of English and Chinese names, places and things, and
+per field type the function that invents a value from them.
 
-Every pool is a tuple, so picking a value is one random index. Chinese names carry their
-pinyin so that email addresses and web domains stay plain ASCII.
+Pools are built once and only sampled afterwards (picking a value is one random index),
+which keeps millions of records feasible. Chinese names carry their pinyin so that email
+addresses and web domains stay plain ASCII.
 """
 from __future__ import annotations
 
@@ -13,7 +15,14 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
+from crmkit.engine.fieldtypes.builtin import NUMBER_DEFAULTS
 from crmkit.metadata.model import FieldDef, ObjectDef
+
+
+def _pairs(text: str) -> tuple[tuple[str, ...], ...]:
+    """'English|中文; English|中文' -> (("English", "中文"), ...): one entry per language."""
+    return tuple(tuple(part.strip() for part in item.split("|")) for item in text.split(";") if item.strip())
+
 
 # -- people ---------------------------------------------------------------------------------
 
@@ -28,84 +37,54 @@ EN_LAST_NAMES = """Smith Johnson Williams Brown Jones Garcia Miller Davis Rodrig
     Wright Scott Hill Green Adams Baker Nelson Carter Mitchell Roberts Turner Phillips Campbell Parker Evans
     Edwards Collins Stewart Morris Murphy Cook Rogers Morgan Cooper Peterson Reed Bailey Bell Kelly Howard
     Ward Cox Richardson Wood Watson Brooks Bennett Gray Hughes Price Sanders Foster Powell Fisher""".split()
+#: (surname, pinyin) and (given name, pinyin)
+ZH_SURNAMES = _pairs("""王|wang; 李|li; 张|zhang; 刘|liu; 陈|chen; 杨|yang; 黄|huang; 赵|zhao; 吴|wu; 周|zhou;
+    徐|xu; 孙|sun; 马|ma; 朱|zhu; 胡|hu; 郭|guo; 何|he; 高|gao; 林|lin; 罗|luo; 郑|zheng; 梁|liang; 谢|xie;
+    宋|song; 唐|tang; 许|xu; 韩|han; 冯|feng; 邓|deng; 曹|cao; 彭|peng; 曾|zeng; 肖|xiao; 田|tian; 董|dong;
+    袁|yuan; 潘|pan; 蒋|jiang; 蔡|cai; 余|yu; 杜|du; 叶|ye; 程|cheng; 魏|wei; 苏|su; 吕|lv; 丁|ding; 沈|shen""")
+ZH_GIVEN_MALE = _pairs("""伟|wei; 强|qiang; 磊|lei; 军|jun; 勇|yong; 杰|jie; 涛|tao; 斌|bin; 超|chao; 明|ming;
+    建华|jianhua; 志强|zhiqiang; 俊杰|junjie; 浩然|haoran; 子轩|zixuan; 宇航|yuhang; 文博|wenbo; 国栋|guodong;
+    晓东|xiaodong; 海峰|haifeng; 鹏|peng; 辉|hui; 建国|jianguo; 志明|zhiming; 天宇|tianyu; 嘉豪|jiahao""")
+ZH_GIVEN_FEMALE = _pairs("""芳|fang; 娜|na; 敏|min; 静|jing; 丽|li; 艳|yan; 婷|ting; 雪|xue; 慧|hui; 秀英|xiuying;
+    晓燕|xiaoyan; 丽华|lihua; 欣怡|xinyi; 梓涵|zihan; 雨萱|yuxuan; 思琪|siqi; 佳怡|jiayi; 美玲|meiling;
+    春梅|chunmei; 玉兰|yulan; 倩|qian; 琳|lin; 晓丽|xiaoli; 梦瑶|mengyao; 诗涵|shihan; 佳琪|jiaqi""")
 
-ZH_SURNAMES = (
-    ("王", "wang"), ("李", "li"), ("张", "zhang"), ("刘", "liu"), ("陈", "chen"), ("杨", "yang"),
-    ("黄", "huang"), ("赵", "zhao"), ("吴", "wu"), ("周", "zhou"), ("徐", "xu"), ("孙", "sun"),
-    ("马", "ma"), ("朱", "zhu"), ("胡", "hu"), ("郭", "guo"), ("何", "he"), ("高", "gao"),
-    ("林", "lin"), ("罗", "luo"), ("郑", "zheng"), ("梁", "liang"), ("谢", "xie"), ("宋", "song"),
-    ("唐", "tang"), ("许", "xu"), ("韩", "han"), ("冯", "feng"), ("邓", "deng"), ("曹", "cao"),
-    ("彭", "peng"), ("曾", "zeng"), ("肖", "xiao"), ("田", "tian"), ("董", "dong"), ("袁", "yuan"),
-    ("潘", "pan"), ("蒋", "jiang"), ("蔡", "cai"), ("余", "yu"), ("杜", "du"), ("叶", "ye"),
-    ("程", "cheng"), ("魏", "wei"), ("苏", "su"), ("吕", "lv"), ("丁", "ding"), ("沈", "shen"),
-)
-ZH_GIVEN_MALE = (
-    ("伟", "wei"), ("强", "qiang"), ("磊", "lei"), ("军", "jun"), ("勇", "yong"), ("杰", "jie"),
-    ("涛", "tao"), ("斌", "bin"), ("超", "chao"), ("明", "ming"), ("建华", "jianhua"), ("志强", "zhiqiang"),
-    ("俊杰", "junjie"), ("浩然", "haoran"), ("子轩", "zixuan"), ("宇航", "yuhang"), ("文博", "wenbo"),
-    ("国栋", "guodong"), ("晓东", "xiaodong"), ("海峰", "haifeng"), ("鹏", "peng"), ("辉", "hui"),
-    ("建国", "jianguo"), ("志明", "zhiming"), ("天宇", "tianyu"), ("嘉豪", "jiahao"),
-)
-ZH_GIVEN_FEMALE = (
-    ("芳", "fang"), ("娜", "na"), ("敏", "min"), ("静", "jing"), ("丽", "li"), ("艳", "yan"),
-    ("婷", "ting"), ("雪", "xue"), ("慧", "hui"), ("秀英", "xiuying"), ("晓燕", "xiaoyan"), ("丽华", "lihua"),
-    ("欣怡", "xinyi"), ("梓涵", "zihan"), ("雨萱", "yuxuan"), ("思琪", "siqi"), ("佳怡", "jiayi"),
-    ("美玲", "meiling"), ("春梅", "chunmei"), ("玉兰", "yulan"), ("倩", "qian"), ("琳", "lin"),
-    ("晓丽", "xiaoli"), ("梦瑶", "mengyao"), ("诗涵", "shihan"), ("佳琪", "jiaqi"),
-)
-
-JOB_TITLES = (
-    ("Chief Executive Officer", "首席执行官"), ("Chief Technology Officer", "首席技术官"),
-    ("Chief Financial Officer", "财务总监"), ("General Manager", "总经理"),
-    ("VP of Sales", "销售副总裁"), ("Sales Manager", "销售经理"), ("Sales Representative", "销售代表"),
-    ("Purchasing Manager", "采购经理"), ("Procurement Specialist", "采购专员"), ("IT Director", "IT总监"),
-    ("IT Manager", "信息化主管"), ("Software Engineer", "软件工程师"), ("Marketing Manager", "市场经理"),
-    ("Marketing Specialist", "市场专员"), ("Operations Director", "运营总监"), ("Project Manager", "项目经理"),
-    ("Product Manager", "产品经理"), ("HR Manager", "人力资源经理"), ("Office Manager", "行政主管"),
-    ("Customer Service Manager", "客服经理"),
-)
-DEPARTMENTS = (
-    ("Sales", "销售部"), ("Marketing", "市场部"), ("Purchasing", "采购部"), ("Finance", "财务部"),
-    ("IT", "信息技术部"), ("Operations", "运营部"), ("Human Resources", "人力资源部"),
-    ("Research and Development", "研发部"), ("Customer Service", "客户服务部"), ("Management", "总经办"),
-)
+JOB_TITLES = _pairs("""Chief Executive Officer|首席执行官; Chief Technology Officer|首席技术官;
+    Chief Financial Officer|财务总监; General Manager|总经理; VP of Sales|销售副总裁; Sales Manager|销售经理;
+    Sales Representative|销售代表; Purchasing Manager|采购经理; Procurement Specialist|采购专员;
+    IT Director|IT总监; IT Manager|信息化主管; Software Engineer|软件工程师; Marketing Manager|市场经理;
+    Marketing Specialist|市场专员; Operations Director|运营总监; Project Manager|项目经理;
+    Product Manager|产品经理; HR Manager|人力资源经理; Office Manager|行政主管; Customer Service Manager|客服经理""")
+DEPARTMENTS = _pairs("""Sales|销售部; Marketing|市场部; Purchasing|采购部; Finance|财务部; IT|信息技术部;
+    Operations|运营部; Human Resources|人力资源部; Research and Development|研发部; Customer Service|客户服务部;
+    Management|总经办""")
 
 # -- companies ------------------------------------------------------------------------------
 
 EN_COMPANY_WORDS = """Acme Northwind Summit Pioneer Silverline Evergreen Redwood Atlas Horizon Bluewater
     Ironbridge Crescent Keystone Lighthouse Maple Meridian Oakridge Pinnacle Riverside Sterling Vertex
     Westfield Granite Harbor Falcon Cobalt Brightway Clearview Greenfield Highland""".split()
-#: (English sector word, industry option it belongs to)
-EN_SECTORS = (
-    ("Technologies", "Technology"), ("Software", "Technology"), ("Systems", "Technology"),
-    ("Manufacturing", "Manufacturing"), ("Industries", "Manufacturing"), ("Financial", "Finance"),
-    ("Capital", "Finance"), ("Health", "Healthcare"), ("Medical", "Healthcare"), ("Retail", "Retail"),
-    ("Foods", "Retail"), ("Learning", "Education"), ("Energy", "Energy"), ("Telecom", "Telecommunications"),
-    ("Properties", "Real Estate"), ("Logistics", "Logistics"), ("Media", "Media"), ("Consulting", "Other"),
-)
+#: (sector word, the industry option it belongs to)
+EN_SECTORS = _pairs("""Technologies|Technology; Software|Technology; Systems|Technology;
+    Manufacturing|Manufacturing; Industries|Manufacturing; Financial|Finance; Capital|Finance; Health|Healthcare;
+    Medical|Healthcare; Retail|Retail; Foods|Retail; Learning|Education; Energy|Energy; Telecom|Telecommunications;
+    Properties|Real Estate; Logistics|Logistics; Media|Media; Consulting|Other""")
 EN_COMPANY_SUFFIXES = ("Inc.", "LLC", "Ltd.", "Group", "Corp.", "Co.")
-
-ZH_BRANDS = (
-    ("星辰", "xingchen"), ("华信", "huaxin"), ("远航", "yuanhang"), ("博睿", "borui"), ("天宇", "tianyu"),
-    ("中科", "zhongke"), ("云图", "yuntu"), ("恒通", "hengtong"), ("金桥", "jinqiao"), ("新锐", "xinrui"),
-    ("瑞达", "ruida"), ("鼎盛", "dingsheng"), ("汇智", "huizhi"), ("海纳", "haina"), ("东方", "dongfang"),
-    ("长城", "changcheng"), ("凌云", "lingyun"), ("德信", "dexin"), ("锦程", "jincheng"), ("启明", "qiming"),
-    ("万象", "wanxiang"), ("智联", "zhilian"), ("宏达", "hongda"), ("卓越", "zhuoyue"), ("正泰", "zhengtai"),
-    ("百川", "baichuan"), ("九州", "jiuzhou"), ("华创", "huachuang"), ("数智", "shuzhi"), ("安合", "anhe"),
-)
-#: (Chinese sector, pinyin abbreviation for domains, industry option)
-ZH_SECTORS = (
-    ("科技", "tech", "Technology"), ("信息技术", "it", "Technology"), ("软件", "soft", "Technology"),
-    ("智能制造", "mfg", "Manufacturing"), ("机械", "jx", "Manufacturing"), ("金融服务", "fin", "Finance"),
-    ("医疗器械", "med", "Healthcare"), ("生物医药", "bio", "Healthcare"), ("商贸", "trade", "Retail"),
-    ("教育科技", "edu", "Education"), ("新能源", "energy", "Energy"), ("通信", "tel", "Telecommunications"),
-    ("置业", "estate", "Real Estate"), ("物流", "logistics", "Logistics"), ("文化传媒", "media", "Media"),
-    ("咨询", "consult", "Other"),
-)
+ZH_BRANDS = _pairs("""星辰|xingchen; 华信|huaxin; 远航|yuanhang; 博睿|borui; 天宇|tianyu; 中科|zhongke;
+    云图|yuntu; 恒通|hengtong; 金桥|jinqiao; 新锐|xinrui; 瑞达|ruida; 鼎盛|dingsheng; 汇智|huizhi; 海纳|haina;
+    东方|dongfang; 长城|changcheng; 凌云|lingyun; 德信|dexin; 锦程|jincheng; 启明|qiming; 万象|wanxiang;
+    智联|zhilian; 宏达|hongda; 卓越|zhuoyue; 正泰|zhengtai; 百川|baichuan; 九州|jiuzhou; 华创|huachuang;
+    数智|shuzhi; 安合|anhe""")
+#: (sector, its short pinyin for web domains, the industry option it belongs to)
+ZH_SECTORS = _pairs("""科技|tech|Technology; 信息技术|it|Technology; 软件|soft|Technology;
+    智能制造|mfg|Manufacturing; 机械|jx|Manufacturing; 金融服务|fin|Finance; 医疗器械|med|Healthcare;
+    生物医药|bio|Healthcare; 商贸|trade|Retail; 教育科技|edu|Education; 新能源|energy|Energy;
+    通信|tel|Telecommunications; 置业|estate|Real Estate; 物流|logistics|Logistics; 文化传媒|media|Media;
+    咨询|consult|Other""")
 ZH_COMPANY_SUFFIXES = ("有限公司", "股份有限公司", "集团有限公司")
 
-
 # -- places ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class City:
@@ -113,110 +92,76 @@ class City:
     state: str
     country: str
     postal_code: str
-    phone_prefix: str  # country and area code, e.g. "+86 10" or "+1 (212)"
-    pinyin: str = ""
+    #: Country and area code, such as "+86 10" or "+1 (212)".
+    phone_prefix: str
 
 
-EN_CITIES = (
-    City("New York", "NY", "United States", "10001", "+1 (212)"),
-    City("San Francisco", "CA", "United States", "94105", "+1 (415)"),
-    City("Chicago", "IL", "United States", "60601", "+1 (312)"),
-    City("Boston", "MA", "United States", "02110", "+1 (617)"),
-    City("Austin", "TX", "United States", "73301", "+1 (512)"),
-    City("Seattle", "WA", "United States", "98101", "+1 (206)"),
-    City("London", "England", "United Kingdom", "EC1A 1BB", "+44 20"),
-    City("Manchester", "England", "United Kingdom", "M1 1AE", "+44 161"),
-    City("Toronto", "ON", "Canada", "M5H 2N2", "+1 (416)"),
-    City("Sydney", "NSW", "Australia", "2000", "+61 2"),
-    City("Singapore", "Singapore", "Singapore", "018989", "+65"),
-    City("Dublin", "Leinster", "Ireland", "D02 XY45", "+353 1"),
-)
-ZH_CITIES = (
-    City("北京", "北京市", "中国", "100020", "+86 10", "beijing"),
-    City("上海", "上海市", "中国", "200120", "+86 21", "shanghai"),
-    City("深圳", "广东省", "中国", "518057", "+86 755", "shenzhen"),
-    City("广州", "广东省", "中国", "510623", "+86 20", "guangzhou"),
-    City("杭州", "浙江省", "中国", "310012", "+86 571", "hangzhou"),
-    City("南京", "江苏省", "中国", "210019", "+86 25", "nanjing"),
-    City("苏州", "江苏省", "中国", "215021", "+86 512", "suzhou"),
-    City("成都", "四川省", "中国", "610041", "+86 28", "chengdu"),
-    City("武汉", "湖北省", "中国", "430071", "+86 27", "wuhan"),
-    City("西安", "陕西省", "中国", "710065", "+86 29", "xian"),
-    City("天津", "天津市", "中国", "300457", "+86 22", "tianjin"),
-    City("重庆", "重庆市", "中国", "400010", "+86 23", "chongqing"),
-)
-EN_STREETS = """Main Oak Maple Park Pine Cedar Elm Washington Lake Hill Market Church High King Queen
-    River Bridge Station Mill Victoria""".split()
+def _cities(text: str) -> tuple[City, ...]:
+    return tuple(City(*entry) for entry in _pairs(text))
+
+
+EN_CITIES = _cities("""New York|NY|United States|10001|+1 (212); San Francisco|CA|United States|94105|+1 (415);
+    Chicago|IL|United States|60601|+1 (312); Boston|MA|United States|02110|+1 (617);
+    Austin|TX|United States|73301|+1 (512); Seattle|WA|United States|98101|+1 (206);
+    London|England|United Kingdom|EC1A 1BB|+44 20; Manchester|England|United Kingdom|M1 1AE|+44 161;
+    Toronto|ON|Canada|M5H 2N2|+1 (416); Sydney|NSW|Australia|2000|+61 2; Singapore|Singapore|Singapore|018989|+65;
+    Dublin|Leinster|Ireland|D02 XY45|+353 1""")
+ZH_CITIES = _cities("""北京|北京市|中国|100020|+86 10; 上海|上海市|中国|200120|+86 21; 深圳|广东省|中国|518057|+86 755;
+    广州|广东省|中国|510623|+86 20; 杭州|浙江省|中国|310012|+86 571; 南京|江苏省|中国|210019|+86 25;
+    苏州|江苏省|中国|215021|+86 512; 成都|四川省|中国|610041|+86 28; 武汉|湖北省|中国|430071|+86 27;
+    西安|陕西省|中国|710065|+86 29; 天津|天津市|中国|300457|+86 22; 重庆|重庆市|中国|400010|+86 23""")
+EN_STREETS = """Main Oak Maple Park Pine Cedar Elm Washington Lake Hill Market Church High King Queen River Bridge
+    Station Mill Victoria""".split()
 EN_STREET_KINDS = ("Street", "Avenue", "Road", "Boulevard", "Lane", "Drive")
 ZH_DISTRICTS = ("朝阳区", "海淀区", "浦东新区", "南山区", "天河区", "西湖区", "高新区", "经济开发区", "工业园区", "滨江区")
-ZH_ROADS = ("建国路", "中关村大街", "世纪大道", "科技园路", "天河路", "文三路", "创新大道", "人民路", "解放路",
-            "长江路", "学院路", "金融街")
+ZH_ROADS = ("建国路", "中关村大街", "世纪大道", "科技园路", "天河路", "文三路", "创新大道", "人民路", "解放路", "长江路",
+            "学院路", "金融街")
 
-# -- things ---------------------------------------------------------------------------------
+# -- things, in (English, Chinese) pairs -----------------------------------------------------
 
-#: (English, Chinese) product names; combined with editions below.
-PRODUCTS = (
-    ("CloudCRM", "云端CRM"), ("DataVault Storage", "数据保险库存储"), ("SecureGate Firewall", "安全网关防火墙"),
-    ("SmartERP", "智慧ERP"), ("Analytics Suite", "数据分析套件"), ("Edge Server", "边缘服务器"),
-    ("IoT Sensor Kit", "物联网传感器套件"), ("Office Laptop", "商务笔记本电脑"), ("Call Center Platform", "呼叫中心平台"),
-    ("Marketing Automation", "营销自动化"), ("HR Cloud", "人力资源云"), ("Backup Appliance", "备份一体机"),
-    ("Video Conferencing System", "视频会议系统"), ("Implementation Service", "实施服务"),
-    ("Onsite Training", "现场培训"), ("Premium Support", "高级技术支持"),
-)
-EDITIONS = (("Standard", "标准版"), ("Professional", "专业版"), ("Enterprise", "企业版"), ("Ultimate", "旗舰版"))
-
-ACTIVITY_SUBJECTS = (
-    ("Follow-up call", "电话回访"), ("Product demo", "产品演示"), ("Send proposal", "发送方案"),
-    ("Quarterly business review", "季度业务回顾"), ("Contract negotiation", "合同谈判"),
-    ("On-site visit", "上门拜访"), ("Requirements workshop", "需求调研"), ("Send price list", "发送报价"),
-    ("Introduce new release", "介绍新版本"), ("Confirm delivery date", "确认交货日期"),
-    ("Renewal reminder", "续约提醒"), ("Thank-you email", "感谢邮件"), ("Technical Q&A", "技术答疑"),
-    ("Kick-off meeting", "项目启动会"),
-)
-CASE_SUBJECTS = (
-    ("Cannot log in", "无法登录系统"), ("Invoice amount is wrong", "发票金额有误"),
-    ("Device does not power on", "设备无法开机"), ("Request for training", "申请培训"),
-    ("Data export fails", "数据导出失败"), ("Slow response times", "系统响应缓慢"),
-    ("Replacement part needed", "需要更换配件"), ("License key expired", "许可证已过期"),
-    ("Question about the contract", "合同条款咨询"), ("Report shows wrong totals", "报表合计不正确"),
-    ("Delivery is late", "货物延迟送达"), ("Feature request: mobile app", "需求建议：移动端应用"),
-)
-CAMPAIGN_NAMES = (
-    ("Spring Product Launch", "春季新品发布会"), ("Customer Summit", "客户峰会"),
-    ("Digital Transformation Webinar", "数字化转型线上研讨会"), ("Industry Expo", "行业博览会"),
-    ("Year-End Promotion", "年终促销"), ("Partner Roadshow", "合作伙伴巡展"),
-    ("Email Nurture Series", "邮件培育计划"), ("Social Media Campaign", "社交媒体推广"),
-    ("Trade Show Booth", "展会参展"), ("Search Advertising", "搜索引擎广告"),
-)
-NEXT_STEPS = (
-    ("Schedule a demo", "安排产品演示"), ("Send revised quote", "发送修改后的报价"),
-    ("Meet the decision maker", "拜访决策人"), ("Prepare the contract", "准备合同"),
-    ("Wait for budget approval", "等待预算审批"), ("Arrange a site visit", "安排现场考察"),
-)
-SENTENCES = (
-    ("The customer is evaluating three vendors and expects a decision this quarter.",
-     "客户正在评估三家供应商，预计本季度内做出决定。"),
-    ("They asked for a discount on a multi-year agreement.", "客户希望签订多年合同并获得折扣。"),
-    ("The IT team wants to see the integration with their ERP system.", "IT 部门希望了解与现有 ERP 系统的集成方案。"),
-    ("Budget has been approved by the finance department.", "财务部门已批准预算。"),
-    ("The main contact will be on leave next month.", "主要联系人下个月休假。"),
-    ("Delivery must be completed before the end of the year.", "必须在年底前完成交付。"),
-    ("They were happy with the pilot and want to roll it out to all branches.", "试点效果良好，客户希望推广到所有分公司。"),
-    ("A competitor offered a lower price.", "竞争对手报出了更低的价格。"),
-    ("Please call before visiting the office.", "上门拜访前请先电话联系。"),
-    ("The issue was reproduced and a fix has been scheduled.", "问题已复现，修复已排期。"),
-    ("Restarting the service solved the problem.", "重启服务后问题已解决。"),
-    ("Sent the user guide and walked the customer through the settings.", "已发送用户手册并指导客户完成设置。"),
-)
-WORDS = (
-    ("general", "综合"), ("annual", "年度"), ("regional", "区域"), ("priority", "重点"), ("standard", "标准"),
-    ("special", "专项"), ("strategic", "战略"), ("pilot", "试点"), ("online", "线上"), ("key", "核心"),
-)
-MEETING_ROOMS = (("Conference room A", "A 会议室"), ("Customer office", "客户办公室"), ("Online (video call)", "线上视频会议"),
-                 ("Headquarters, 3rd floor", "总部三楼"))
+PRODUCTS = _pairs("""CloudCRM|云端CRM; DataVault Storage|数据保险库存储; SecureGate Firewall|安全网关防火墙;
+    SmartERP|智慧ERP; Analytics Suite|数据分析套件; Edge Server|边缘服务器; IoT Sensor Kit|物联网传感器套件;
+    Office Laptop|商务笔记本电脑; Call Center Platform|呼叫中心平台; Marketing Automation|营销自动化;
+    HR Cloud|人力资源云; Backup Appliance|备份一体机; Video Conferencing System|视频会议系统;
+    Implementation Service|实施服务; Onsite Training|现场培训; Premium Support|高级技术支持""")
+EDITIONS = _pairs("Standard|标准版; Professional|专业版; Enterprise|企业版; Ultimate|旗舰版")
+ACTIVITY_SUBJECTS = _pairs("""Follow-up call|电话回访; Product demo|产品演示; Send proposal|发送方案;
+    Quarterly business review|季度业务回顾; Contract negotiation|合同谈判; On-site visit|上门拜访;
+    Requirements workshop|需求调研; Send price list|发送报价; Introduce new release|介绍新版本;
+    Confirm delivery date|确认交货日期; Renewal reminder|续约提醒; Thank-you email|感谢邮件;
+    Technical Q&A|技术答疑; Kick-off meeting|项目启动会""")
+CASE_SUBJECTS = _pairs("""Cannot log in|无法登录系统; Invoice amount is wrong|发票金额有误;
+    Device does not power on|设备无法开机; Request for training|申请培训; Data export fails|数据导出失败;
+    Slow response times|系统响应缓慢; Replacement part needed|需要更换配件; License key expired|许可证已过期;
+    Question about the contract|合同条款咨询; Report shows wrong totals|报表合计不正确;
+    Delivery is late|货物延迟送达; Feature request: mobile app|需求建议：移动端应用""")
+CAMPAIGN_NAMES = _pairs("""Spring Product Launch|春季新品发布会; Customer Summit|客户峰会;
+    Digital Transformation Webinar|数字化转型线上研讨会; Industry Expo|行业博览会; Year-End Promotion|年终促销;
+    Partner Roadshow|合作伙伴巡展; Email Nurture Series|邮件培育计划; Social Media Campaign|社交媒体推广;
+    Trade Show Booth|展会参展; Search Advertising|搜索引擎广告""")
+NEXT_STEPS = _pairs("""Schedule a demo|安排产品演示; Send revised quote|发送修改后的报价; Meet the decision maker|拜访决策人;
+    Prepare the contract|准备合同; Wait for budget approval|等待预算审批; Arrange a site visit|安排现场考察""")
+SENTENCES = _pairs("""
+    The customer is evaluating three vendors and expects a decision this quarter.|客户正在评估三家供应商，预计本季度内做出决定。;
+    They asked for a discount on a multi-year agreement.|客户希望签订多年合同并获得折扣。;
+    The IT team wants to see the integration with their ERP system.|IT 部门希望了解与现有 ERP 系统的集成方案。;
+    Budget has been approved by the finance department.|财务部门已批准预算。;
+    The main contact will be on leave next month.|主要联系人下个月休假。;
+    Delivery must be completed before the end of the year.|必须在年底前完成交付。;
+    They were happy with the pilot and want to roll it out to all branches.|试点效果良好，客户希望推广到所有分公司。;
+    A competitor offered a lower price.|竞争对手报出了更低的价格。;
+    Please call before visiting the office.|上门拜访前请先电话联系。;
+    The issue was reproduced and a fix has been scheduled.|问题已复现，修复已排期。;
+    Restarting the service solved the problem.|重启服务后问题已解决。;
+    Sent the user guide and walked the customer through the settings.|已发送用户手册并指导客户完成设置。""")
+WORDS = _pairs("""general|综合; annual|年度; regional|区域; priority|重点; standard|标准; special|专项;
+    strategic|战略; pilot|试点; online|线上; key|核心""")
+MEETING_ROOMS = _pairs("""Conference room A|A 会议室; Customer office|客户办公室; Online (video call)|线上视频会议;
+    Headquarters, 3rd floor|总部三楼""")
 
 
 # -- built pools ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Person:
@@ -248,58 +193,34 @@ class Pools:
     products: tuple[tuple[str, ...], tuple[str, ...]]
 
 
-def _english_people() -> tuple[Person, ...]:
-    people = []
-    for female, firsts in ((False, EN_FIRST_NAMES_MALE), (True, EN_FIRST_NAMES_FEMALE)):
-        for first in firsts:
-            for last in EN_LAST_NAMES:
-                people.append(Person(first, last, f"{first}.{last}".lower(), female))
-    return tuple(people)
+def _people() -> tuple[tuple[Person, ...], tuple[Person, ...]]:
+    english = [Person(first, last, f"{first}.{last}".lower(), female)
+               for female, firsts in ((False, EN_FIRST_NAMES_MALE), (True, EN_FIRST_NAMES_FEMALE))
+               for first in firsts for last in EN_LAST_NAMES]
+    chinese = [Person(given, surname, f"{given_pinyin}.{surname_pinyin}", female)
+               for female, givens in ((False, ZH_GIVEN_MALE), (True, ZH_GIVEN_FEMALE))
+               for given, given_pinyin in givens for surname, surname_pinyin in ZH_SURNAMES]
+    return tuple(english), tuple(chinese)
 
 
-def _chinese_people() -> tuple[Person, ...]:
-    people = []
-    for female, givens in ((False, ZH_GIVEN_MALE), (True, ZH_GIVEN_FEMALE)):
-        for given, given_pinyin in givens:
-            for surname, surname_pinyin in ZH_SURNAMES:
-                people.append(Person(given, surname, f"{given_pinyin}.{surname_pinyin}", female))
-    return tuple(people)
-
-
-def _english_companies() -> tuple[Company, ...]:
-    companies = []
-    for word in EN_COMPANY_WORDS:
-        for sector, industry in EN_SECTORS:
-            for number, suffix in enumerate(EN_COMPANY_SUFFIXES):
-                short = f"{word} {sector}"
-                domain = f"{word}{sector}".lower() + (".com", ".io", ".co", ".net")[number % 4]
-                companies.append(Company(f"{short} {suffix}", short, domain, industry))
-    return tuple(companies)
-
-
-def _chinese_companies() -> tuple[Company, ...]:
-    companies = []
-    for city in ZH_CITIES:
-        for brand, brand_pinyin in ZH_BRANDS:
-            for sector, sector_pinyin, industry in ZH_SECTORS:
-                suffix = ZH_COMPANY_SUFFIXES[(len(brand_pinyin) + len(sector)) % len(ZH_COMPANY_SUFFIXES)]
-                domain = f"{brand_pinyin}-{sector_pinyin}.com.cn"
-                companies.append(Company(f"{city.name}{brand}{sector}{suffix}", f"{brand}{sector}", domain, industry,
-                                         city))
-    return tuple(companies)
+def _companies() -> tuple[tuple[Company, ...], tuple[Company, ...]]:
+    english = [Company(f"{word} {sector} {suffix}", f"{word} {sector}",
+                       f"{word}{sector}".lower() + (".com", ".io", ".co", ".net")[number % 4], industry)
+               for word in EN_COMPANY_WORDS for sector, industry in EN_SECTORS
+               for number, suffix in enumerate(EN_COMPANY_SUFFIXES)]
+    chinese = [Company(f"{city.name}{brand}{sector}{ZH_COMPANY_SUFFIXES[len(brand_pinyin + sector) % 3]}",
+                       f"{brand}{sector}", f"{brand_pinyin}-{sector_pinyin}.com.cn", industry, city)
+               for city in ZH_CITIES for brand, brand_pinyin in ZH_BRANDS
+               for sector, sector_pinyin, industry in ZH_SECTORS]
+    return tuple(english), tuple(chinese)
 
 
 @lru_cache(maxsize=1)
 def pools() -> Pools:
     """The value pools, built on first use (a few milliseconds) and shared afterwards."""
-    products_en = tuple(f"{name} {edition}" for name, _ in PRODUCTS for edition, _ in EDITIONS)
-    products_zh = tuple(f"{name}{edition}" for _, name in PRODUCTS for _, edition in EDITIONS)
-    return Pools(
-        people=(_english_people(), _chinese_people()),
-        companies=(_english_companies(), _chinese_companies()),
-        cities=(EN_CITIES, ZH_CITIES),
-        products=(products_en, products_zh),
-    )
+    products = (tuple(f"{name} {edition}" for name, _ in PRODUCTS for edition, _ in EDITIONS),
+                tuple(f"{name}{edition}" for _, name in PRODUCTS for _, edition in EDITIONS))
+    return Pools(people=_people(), companies=_companies(), cities=(EN_CITIES, ZH_CITIES), products=products)
 
 
 # -- values for one field -------------------------------------------------------------------
@@ -340,7 +261,7 @@ class RowContext:
         self.number = number
         self.values: dict[str, Any] = {}
 
-    def pick(self, pairs: Sequence[tuple[str, str]]) -> str:
+    def pick(self, pairs: Sequence[tuple[str, ...]]) -> str:
         """One (English, Chinese) pair, in this record's language."""
         return pairs[self.rng.randrange(len(pairs))][self.zh]
 
@@ -375,16 +296,21 @@ class ValueMakers:
         self.today = today
         self.pools = pools
         self.labels = (obj.label.get("en"), obj.label.get("zh"))
+        self.builders: dict[str, Callable[[FieldDef], Maker]] = {
+            "text": self._text, "textarea": self._textarea, "email": self._email, "phone": self._phone,
+            "url": self._url, "picklist": self._picklist, "multi_picklist": self._multi_picklist,
+            "boolean": self._boolean, "integer": self._integer, "decimal": self._number, "currency": self._number,
+            "percent": self._number, "date": self._moment, "datetime": self._moment,
+        }
 
     def maker(self, fdef: FieldDef) -> Maker | None:
-        """The value maker for a field, or None for types demo data leaves empty."""
-        build = getattr(self, f"_{fdef.type}", None)
+        """The value maker for a field, or None for types demo data leaves empty (plugin types)."""
+        build = self.builders.get(fdef.type)
         if build is None:
             return None
         make = build(fdef)
         if any(word in fdef.name for word in ("loss", "lost")):
-            inner = make
-            make = lambda row: inner(row) if row.is_closed(("lost",)) else None  # noqa: E731
+            make = _only_when_lost(make)
         if fdef.unique and not getattr(make, "unique", False):
             make = _unique(fdef, make)
         if fdef.max_length and fdef.type in ("text", "textarea"):
@@ -401,6 +327,8 @@ class ValueMakers:
             return named
         if name == "name" or name.endswith("_name") or name in ("subject", "title", "headline"):
             return self._record_name
+        if any(word in name for word in ("phone", "mobile", "fax")):
+            return self._phone(fdef)
         if any(word in name for word in ("code", "sku", "number", "reference", "serial")):
             prefix = "".join(part[0] for part in self.obj.name.split("_")).upper()
 
@@ -467,7 +395,7 @@ class ValueMakers:
     def _picklist(self, fdef: FieldDef) -> Maker:
         values = tuple(option.value for option in fdef.options if not option.inactive) or fdef.option_values
         name = fdef.name
-        if "industry" in name and "Technology" in values:
+        if "industry" in name:
             return lambda row: row.company.industry if row.company.industry in values else row.rng.choice(values)
         if name == "salutation":
             male = tuple(v for v in values if v.lower().startswith("mr."))
@@ -496,7 +424,7 @@ class ValueMakers:
 
     def _integer(self, fdef: FieldDef) -> Maker:
         low, high, spread = _number_range(fdef.name, "integer")
-        low, high = _clamp_range(fdef, low, high, 0)
+        low, high = _clamp_range(fdef, low, high)
         choices = _NUMBER_CHOICES.get(_number_key(fdef.name))
         if choices:
             allowed = tuple(c for c in choices if low <= c <= high) or (low,)
@@ -505,22 +433,13 @@ class ValueMakers:
             return lambda row: min(high, max(low, round(math.exp(row.rng.uniform(math.log(low), math.log(high))))))
         return lambda row: row.rng.randint(low, high)
 
-    def _decimal(self, fdef: FieldDef) -> Maker:
-        return self._number(fdef, "decimal")
-
-    def _currency(self, fdef: FieldDef) -> Maker:
-        return self._number(fdef, "currency")
-
-    def _percent(self, fdef: FieldDef) -> Maker:
-        return self._number(fdef, "percent")
-
-    def _number(self, fdef: FieldDef, type_name: str) -> Maker:
-        default_scale = {"currency": 2, "percent": 2}.get(type_name, 2)
-        scale = fdef.scale if fdef.scale is not None else default_scale
-        precision = fdef.precision or 18
-        low, high, spread = _number_range(fdef.name, type_name)
-        low, high = _clamp_range(fdef, low, high, scale, Decimal(10) ** (precision - scale) - 1)
-        step = Decimal(1).scaleb(-scale)
+    def _number(self, fdef: FieldDef) -> Maker:
+        """decimal, currency and percent: within min, max and the digits the column holds."""
+        precision, scale = NUMBER_DEFAULTS.get(fdef.type, (18, 4))
+        precision, scale = fdef.precision or precision, fdef.scale if fdef.scale is not None else scale
+        low, high, spread = _number_range(fdef.name, fdef.type)
+        low, high = _clamp_range(fdef, low, high, Decimal(10) ** (precision - scale) - 1)
+        step = Decimal(1).scaleb(-min(2, scale))  # two decimals at most: amounts as people write them
         price = next((name for name in ("list_price", "unit_price", "price") if name in self.obj.fields), None)
         if "cost" in fdef.name and price:
             floor = Decimal(fdef.min) if fdef.min is not None else Decimal(0)
@@ -545,14 +464,10 @@ class ValueMakers:
 
     # -- dates -------------------------------------------------------------------------------
 
-    def _date(self, fdef: FieldDef) -> Maker:
-        return self._moment(fdef, as_datetime=False)
-
-    def _datetime(self, fdef: FieldDef) -> Maker:
-        return self._moment(fdef, as_datetime=True)
-
-    def _moment(self, fdef: FieldDef, *, as_datetime: bool) -> Maker:
+    def _moment(self, fdef: FieldDef) -> Maker:
+        """Dates and datetimes: two years around today; in the past when closed; after their start."""
         name, today, fields = fdef.name, self.today, self.obj.fields
+        as_datetime = fdef.type == "datetime"
         earlier = sibling_before(name, fields)
         gate = _gating_boolean(name, fields)
         closing = name.startswith(("closed", "completed", "resolved", "finished")) and any(
@@ -659,17 +574,14 @@ def _number_range(name: str, type_name: str) -> tuple[float, float, str]:
     return (100, 100_000, "log") if type_name == "currency" else (1, 1_000, "flat")
 
 
-def _clamp_range(fdef: FieldDef, low: Any, high: Any, scale: int, limit: Any = 2**53) -> tuple[Any, Any]:
+def _clamp_range(fdef: FieldDef, low: Any, high: Any, limit: Any = 2**53) -> tuple[Any, Any]:
+    """The invented range narrowed to the field's min and max; the field's own range if they do not meet."""
     kind = int if fdef.type == "integer" else Decimal
-    low, high = kind(low), kind(high)
-    if fdef.min is not None:
-        low = max(low, kind(fdef.min) if kind is Decimal else math.ceil(fdef.min))
-    if fdef.max is not None:
-        high = min(high, kind(fdef.max) if kind is Decimal else math.floor(fdef.max))
-    high = min(high, kind(limit))
-    low = max(low, -kind(limit))
+    floor = -kind(limit) if fdef.min is None else (math.ceil(fdef.min) if kind is int else kind(fdef.min))
+    ceiling = kind(limit) if fdef.max is None else (math.floor(fdef.max) if kind is int else kind(fdef.max))
+    low, high = max(kind(low), floor), min(kind(high), ceiling)
     if low > high:
-        high = low
+        low, high = floor, max(floor, min(ceiling, floor + kind(1000)))
     return low, high
 
 
@@ -730,6 +642,11 @@ def _unique(fdef: FieldDef, make: Maker) -> Maker:
 
         return text
     return lambda row: None
+
+
+def _only_when_lost(make: Maker) -> Maker:
+    """A loss reason belongs only to lost deals."""
+    return lambda row: make(row) if row.is_closed(("lost",)) else None
 
 
 def _cut(value: Any, limit: int) -> Any:

@@ -20,6 +20,8 @@ from crmkit.engine.runtime import Runtime
 
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
+    from crmkit.engine.security.access import AccessPolicy
+    from crmkit.engine.security.sharing import Sharing
     from crmkit.engine.records.pipeline import SavePipeline
     from crmkit.engine.records.recycle import RecycleBin
 
@@ -27,13 +29,24 @@ RowFilter = Callable[[str], "ColumnElement[bool] | None"]
 
 
 class Session:
-    def __init__(self, crm: "Crm", actor: Actor, row_filter: RowFilter | None = None) -> None:
+    def __init__(self, crm: "Crm", actor: Actor, policy: "AccessPolicy | None" = None) -> None:
         self.crm = crm
         self.actor = actor
-        #: The security layer's restriction per object; None means this session sees every record.
-        self.row_filter = row_filter
+        #: What the user may do; None only for the platform's own system session.
+        self.policy = policy
         self._connection: Connection | None = None
         self._runtime = crm.runtime
+
+    @property
+    def row_filter(self) -> RowFilter | None:
+        """The security layer's restriction per object; None means this session sees every record."""
+        return self.policy.row_filter if self.policy is not None else None
+
+    @property
+    def sharing(self) -> "Sharing":
+        from crmkit.engine.security.sharing import Sharing
+
+        return Sharing(self)
 
     @property
     def runtime(self) -> Runtime:

@@ -20,6 +20,7 @@ from sqlalchemy import (
 
 from crmkit.engine.columns import JsonDocument, UtcDateTime
 from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.security.tables import define_security_tables
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
@@ -100,7 +101,8 @@ def build_schema(registry: Registry, field_types: FieldTypes) -> Schema:
 
 
 def define_system_tables(metadata: MetaData) -> None:
-    """The platform's own tables: installed packages, counters, history, recycle bin."""
+    """The platform's own tables: installed packages, counters, history, recycle bin, security."""
+    define_security_tables(metadata)
     Table(
         "crmkit_package", metadata,
         Column("name", String(63), primary_key=True),

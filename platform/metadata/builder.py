@@ -5,14 +5,18 @@ from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from crmkit.metadata.model import (
+    DEFAULT_SHARING,
     Extension,
     FieldDef,
     IndexDef,
     Label,
     ObjectDef,
     Package,
+    PermissionSetDef,
     PicklistOption,
+    RoleDef,
     RollupDef,
+    SharingRule,
     SourceLocation,
     ValidationRule,
     frozen_map,
@@ -51,6 +55,13 @@ def build_package(documents: Sequence[SourceDocument]) -> Package:
             objects[object_name] = build_object(document, name, object_name, spec)
         for object_name, spec in (document.data.get("extends") or {}).items():
             extends[object_name] = build_extension(document, name, object_name, spec)
+    roles: dict[str, RoleDef] = {}
+    permission_sets: dict[str, PermissionSetDef] = {}
+    for document in documents:
+        for role_name, spec in (document.data.get("roles") or {}).items():
+            roles[role_name] = build_role(document, name, role_name, spec or {})
+        for set_name, spec in (document.data.get("permission_sets") or {}).items():
+            permission_sets[set_name] = build_permission_set(document, name, set_name, spec or {})
     return Package(
         name=name,
         version=data["version"],
@@ -59,6 +70,8 @@ def build_package(documents: Sequence[SourceDocument]) -> Package:
         depends_on=tuple(data.get("depends_on") or ()),
         objects=frozen_map(objects),
         extends=frozen_map(extends),
+        roles=frozen_map(roles),
+        permission_sets=frozen_map(permission_sets),
         documents=tuple(doc.data for doc in documents),
         files=tuple(doc.file for doc in documents),
     )
@@ -81,6 +94,10 @@ def build_object(document: SourceDocument, package: str, name: str, spec: Mappin
         validations=build_validations(document, package, base, spec.get("validations") or ()),
         indexes=build_indexes(spec.get("indexes") or ()),
         default_sort=tuple(spec.get("default_sort") or ()),
+        sharing=spec.get("sharing", DEFAULT_SHARING),
+        sharing_parent=spec.get("sharing_parent"),
+        sharing_rules=tuple(build_sharing_rule(document, base + ("sharing_rules", index), rule)
+                            for index, rule in enumerate(spec.get("sharing_rules") or ())),
         location=location(document, base),
     )
 
@@ -179,6 +196,46 @@ def build_validations(document: SourceDocument, package: str, base: tuple, specs
             location=location(document, base + ("validations", index), at_key=False),
         )
         for index, spec in enumerate(specs)
+    )
+
+
+def build_sharing_rule(document: SourceDocument, path: tuple, spec: Mapping[str, Any]) -> SharingRule:
+    target = spec.get("share_with") or {}
+    return SharingRule(
+        name=spec["name"],
+        criteria=frozen_map(spec.get("criteria") or {}),
+        role=target.get("role"),
+        team=target.get("team"),
+        subordinates=bool(target.get("subordinates", False)),
+        access=spec.get("access", "read"),
+        location=location(document, path, at_key=False),
+    )
+
+
+def build_role(document: SourceDocument, package: str, name: str, spec: Mapping[str, Any]) -> RoleDef:
+    return RoleDef(name=name, label=Label.of(spec.get("label"), humanize(name)), parent=spec.get("parent"),
+                   package=package, location=location(document, ("roles", name)))
+
+
+def object_permissions(spec: Any) -> frozenset[str]:
+    """[create, read] or {create: true, read: true} -> frozenset({"create", "read"})."""
+    if isinstance(spec, Mapping):
+        return frozenset(name for name, granted in spec.items() if granted)
+    return frozenset(spec or ())
+
+
+def build_permission_set(document: SourceDocument, package: str, name: str, spec: Mapping[str, Any]) -> PermissionSetDef:
+    return PermissionSetDef(
+        name=name,
+        label=Label.of(spec.get("label"), humanize(name)),
+        package=package,
+        description=Label.of(spec["description"]) if spec.get("description") else Label(),
+        roles=tuple(spec.get("roles") or ()),
+        objects=frozen_map({obj: object_permissions(perms) for obj, perms in (spec.get("objects") or {}).items()}),
+        all_objects=object_permissions(spec.get("all_objects")),
+        fields=frozen_map({key: frozenset(perms) for key, perms in (spec.get("fields") or {}).items()}),
+        system=frozenset(spec.get("system") or ()),
+        location=location(document, ("permission_sets", name)),
     )
 
 

@@ -21,6 +21,15 @@ SYSTEM_FIELDS = (
 )
 
 
+#: What a permission set can grant on an object.
+OBJECT_PERMISSIONS = ("create", "read", "edit", "delete", "view_all", "modify_all", "import", "export")
+#: What a permission set can grant on the platform.
+SYSTEM_PERMISSIONS = ("manage_users", "manage_metadata", "view_security_log", "view_all_data", "modify_all_data")
+SHARING_MODELS = ("private", "public_read", "public_read_write", "controlled_by_parent")
+DEFAULT_SHARING = "public_read_write"
+ADMIN_PERMISSION_SET = "admin"
+
+
 def frozen_map(items: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(items or {}))
 
@@ -151,6 +160,43 @@ class IndexDef:
 
 
 @dataclass(frozen=True)
+class SharingRule:
+    """Records matching `criteria` are shared with a role (and maybe the roles below it) or a team."""
+
+    name: str
+    criteria: Mapping[str, Any]
+    role: str | None = None
+    team: str | None = None
+    subordinates: bool = False
+    access: str = "read"
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    name: str
+    label: Label
+    parent: str | None = None
+    package: str = ""
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class PermissionSetDef:
+    name: str
+    label: Label
+    package: str = ""
+    description: Label = _field(default_factory=Label)
+    roles: tuple[str, ...] = ()
+    objects: Mapping[str, frozenset[str]] = _field(default_factory=frozen_map)
+    all_objects: frozenset[str] = frozenset()
+    #: "object.field" -> {"read"} or {"read", "edit"}
+    fields: Mapping[str, frozenset[str]] = _field(default_factory=frozen_map)
+    system: frozenset[str] = frozenset()
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class ObjectDef:
     name: str
     label: Label
@@ -164,6 +210,9 @@ class ObjectDef:
     validations: tuple[ValidationRule, ...] = ()
     indexes: tuple[IndexDef, ...] = ()
     default_sort: tuple[str, ...] = ()
+    sharing: str = DEFAULT_SHARING
+    sharing_parent: str | None = None
+    sharing_rules: tuple[SharingRule, ...] = ()
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
 
 
@@ -188,6 +237,8 @@ class Package:
     depends_on: tuple[str, ...] = ()
     objects: Mapping[str, ObjectDef] = _field(default_factory=frozen_map)
     extends: Mapping[str, Extension] = _field(default_factory=frozen_map)
+    roles: Mapping[str, RoleDef] = _field(default_factory=frozen_map)
+    permission_sets: Mapping[str, PermissionSetDef] = _field(default_factory=frozen_map)
     #: The documents as written (plain data), kept so an installation can be recorded and replayed.
     documents: tuple[Mapping[str, Any], ...] = _field(default=(), compare=False, repr=False)
     files: tuple[str, ...] = _field(default=(), compare=False)

@@ -7,7 +7,14 @@ from typing import Iterable, Mapping, Sequence
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.errors import MetadataError, did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, FieldRef, find_cycle, topological_order
-from crmkit.metadata.model import Extension, FieldDef, ObjectDef, Package, frozen_map
+from crmkit.metadata.model import Extension, FieldDef, ObjectDef, Package, PermissionSetDef, RoleDef, frozen_map
+from crmkit.metadata.security_checks import (
+    check_permission_sets,
+    check_sharing,
+    merge_permission_sets,
+    merge_roles,
+    role_descendants,
+)
 from crmkit.metadata.semantic import ObjectScope, Reporter, check_object
 from crmkit.metadata.source import SourceDocument
 
@@ -47,6 +54,10 @@ class Registry:
     children: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=frozen_map)
     #: object -> the fields each formula reads, for recomputing only what a change touches.
     formula_reads: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=frozen_map)
+    roles: Mapping[str, RoleDef] = field(default_factory=frozen_map)
+    #: role -> every role below it in the hierarchy.
+    role_descendants: Mapping[str, frozenset[str]] = field(default_factory=frozen_map)
+    permission_sets: Mapping[str, PermissionSetDef] = field(default_factory=frozen_map)
 
     def object(self, name: str) -> ObjectDef:
         try:
@@ -65,16 +76,22 @@ class Registry:
         report = Reporter(documents={doc.file: doc for doc in documents})
         ordered = _order_packages(packages, report)
         objects = _merge_objects(ordered, report)
+        roles = merge_roles(ordered, report)
+        permission_sets = merge_permission_sets(ordered, report)
         if report.problems:
             raise MetadataError(report.problems)
         analyses: dict[str, dict[str, ExpressionReport]] = {}
         for obj in objects.values():
             analyses[obj.name] = check_object(ObjectScope(obj, objects, catalog), report)
+            check_sharing(obj, roles, objects, report)
+        check_permission_sets(permission_sets, roles, objects, report)
         if not report.problems:
             _check_cycles(objects, analyses, report)
         if report.problems:
             raise MetadataError(report.problems)
-        return _derive(cls, ordered, objects, catalog, analyses)
+        registry = _derive(cls, ordered, objects, catalog, analyses)
+        return replace(registry, roles=frozen_map(roles), role_descendants=role_descendants(roles),
+                       permission_sets=frozen_map(permission_sets))
 
     def with_packages(self, packages: Sequence[Package], documents: Iterable[SourceDocument] = ()) -> "Registry":
         """A new registry with `packages` added or replacing installed ones of the same name."""

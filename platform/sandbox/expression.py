@@ -205,8 +205,5 @@ def _short_message(exc: BaseException) -> str:
     """str(exc), cut short, and only when its arguments are plain values (cheap to print)."""
     if not all(isinstance(arg, _SCALAR_ARGUMENTS) for arg in exc.args):
         return ""
-    if isinstance(exc, KeyError) and exc.args:
-        message = repr(exc.args[0])
-    else:
-        message = str(exc)
+    message = repr(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     return message if len(message) <= 200 else message[:200] + "..."

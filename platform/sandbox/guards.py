@@ -121,7 +121,7 @@ def _weight(value: Any, limit: int) -> int:
 
 def _check_pow(a: Any, b: Any) -> None:
     if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
-        _check_int_bits(b * math.log2(abs(a)))
+        _check_int_bits(b * math.log2(abs(a)) if b.bit_length() < 64 else math.inf)
 
 
 def _check_lshift(a: Any, b: Any) -> None:
@@ -279,9 +279,9 @@ def guarded_format(value: Any, conversion: str, spec: str) -> str:
         value = _CONVERSIONS[conversion](value)
     if len(spec) > 100:
         raise SandboxLimitError("format specifications longer than 100 characters are not allowed")
-    if spec and not isinstance(value, (date, time)):
-        if any(int(digits) > MAX_FORMAT_WIDTH for digits in _FORMAT_DIGITS.findall(spec)):
-            raise SandboxLimitError(f"formatting widths above {MAX_FORMAT_WIDTH:,} are not allowed")
+    dates = isinstance(value, (date, time))  # strftime patterns: their output is bounded by Python
+    if spec and not dates and any(int(n) > MAX_FORMAT_WIDTH for n in _FORMAT_DIGITS.findall(spec)):
+        raise SandboxLimitError(f"formatting widths above {MAX_FORMAT_WIDTH:,} are not allowed")
     check_text_size(value)
     return format(value, spec)
 

@@ -85,7 +85,7 @@ class SafeModule:
         raise AttributeError("modules are read-only in scripts")
 
     @property
-    def __name__(self) -> str:  # noqa: A003 - read by Python for "cannot import name" errors
+    def __name__(self) -> str:  # read by Python for its "cannot import name" errors
         return self._name
 
     def __repr__(self) -> str:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Iterator, Mapping
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -93,12 +93,16 @@ def model() -> Model:
 
 
 class Db:
-    """One test database with the model's tables, and short ways to fill and query it."""
+    """One test database with the model's tables, and short ways to fill and query it.
+
+    It keeps one connection for the whole test (each call commits), so a test costs few round trips.
+    """
 
     def __init__(self, engine: Engine, model: Model) -> None:
         self.engine = engine
         self.model = model
         self.dialect = engine.dialect.name
+        self._connection: Connection | None = None
 
     def ctx(self, **options: Any) -> QueryContext:
         options.setdefault("today", date(2024, 3, 15))
@@ -107,31 +111,43 @@ class Db:
     def table(self, object_name: str):
         return self.model.schema.table(object_name)
 
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            self._connection = self.engine.connect()
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self.engine.dispose()
+
     def insert(self, object_name: str, *rows: Mapping[str, Any]) -> list[int]:
-        """Insert rows (system columns filled in); returns their ids in order."""
+        """Insert rows (system columns filled in) in one statement; returns their ids in order."""
         table = self.table(object_name)
-        ids = []
-        with self.engine.begin() as connection:
-            for row in rows:
-                values = {"created_at": CREATED, "updated_at": CREATED, "version": 1, **row}
-                ids.append(connection.execute(insert(table).values(values).returning(table.c.id)).scalar_one())
+        keys = {key for row in rows for key in row}
+        values = [{"created_at": CREATED, "updated_at": CREATED, "version": 1, **dict.fromkeys(keys), **row}
+                  for row in rows]
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = list(self.connection.scalars(statement, values))
+        self.connection.commit()
         return ids
+
+    def execute(self, statement: Any, *args: Any) -> list[Any]:
+        result = self.connection.execute(statement, *args)
+        rows = list(result) if result.returns_rows else []
+        self.connection.commit()
+        return rows
 
     def names(self, object_name: str, filter: Any, name_field: str = "name", **ctx_options: Any) -> set[Any]:
         """The `name_field` values of the records `filter` matches."""
         table = self.table(object_name)
         clause = compile_filter(self.ctx(**ctx_options), object_name, filter)
-        with self.engine.connect() as connection:
-            return set(connection.scalars(select(table.c[name_field]).where(clause)))
+        return {row[0] for row in self.execute(select(table.c[name_field]).where(clause))}
 
     def page(self, object_name: str, spec: QuerySpec, columns=None, **ctx_options: Any) -> list[Mapping[str, Any]]:
         stmt = build_select(self.ctx(**ctx_options), object_name, spec, columns)
-        with self.engine.connect() as connection:
-            return [dict(row) for row in connection.execute(stmt).mappings()]
-
-    def execute(self, statement: Any) -> list[Any]:
-        with self.engine.connect() as connection:
-            return list(connection.execute(statement))
+        return [dict(row._mapping) for row in self.execute(stmt)]
 
 
 def _object_tables(model: Model) -> list:
@@ -139,24 +155,33 @@ def _object_tables(model: Model) -> list:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[Engine]:
+def postgres_admin() -> Iterator[Engine | str]:
+    """An engine on the test server, or the reason there is none (checked once per session)."""
     engine = connect(POSTGRES_URL)
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except OperationalError as error:
         engine.dispose()
-        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {str(error).splitlines()[0]}"
-        if os.environ.get("CRMKIT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason + " (CRMKIT_REQUIRE_POSTGRES=1 requires it)")
-        pytest.skip(reason)
+        yield f"PostgreSQL is not reachable at {POSTGRES_URL}: {str(error).splitlines()[0]}"
+        return
     yield engine
     engine.dispose()
 
 
+def _require(admin: Engine | str) -> Engine:
+    if isinstance(admin, str):
+        if os.environ.get("CRMKIT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(admin + " (CRMKIT_REQUIRE_POSTGRES=1 requires it)")
+        pytest.skip(admin)
+    return admin
+
+
 @pytest.fixture(scope="session")
-def postgres_ddl(postgres_admin: Engine, model: Model) -> str:
+def postgres_ddl(postgres_admin: Engine | str, model: Model) -> str:
     """The model's CREATE TABLE and CREATE INDEX statements as one script: one round trip per test."""
+    if isinstance(postgres_admin, str):
+        return ""
     statements = []
     for table in _object_tables(model):
         statements.append(str(CreateTable(table).compile(dialect=postgres_admin.dialect)))
@@ -169,18 +194,19 @@ def db(request: pytest.FixtureRequest, model: Model) -> Iterator[Db]:
     if request.param == "sqlite":
         engine = connect("sqlite://")
         model.schema.metadata.create_all(engine, tables=_object_tables(model))
-        yield Db(engine, model)
-        engine.dispose()
+        sqlite_db = Db(engine, model)
+        yield sqlite_db
+        sqlite_db.close()
         return
-    admin = request.getfixturevalue("postgres_admin")
+    admin = _require(request.getfixturevalue("postgres_admin"))
     ddl = request.getfixturevalue("postgres_ddl")
     schema_name = f"q_{secrets.token_hex(6)}"
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name}"; SET LOCAL search_path TO "{schema_name}"; {ddl}')
-    engine = connect(f"{POSTGRES_URL}?options=-csearch_path%3D{schema_name}")
+    postgres_db = Db(connect(f"{POSTGRES_URL}?options=-csearch_path%3D{schema_name}"), model)
     try:
-        yield Db(engine, model)
+        yield postgres_db
     finally:
-        engine.dispose()
+        postgres_db.close()
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))

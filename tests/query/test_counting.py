@@ -15,14 +15,12 @@ def many(db):
          "quantity": i} for i in range(30)
     ])
     if db.dialect == "postgresql":
-        with db.engine.begin() as connection:
-            connection.execute(text("ANALYZE opportunity"))
+        db.execute(text("ANALYZE opportunity"))
     return db
 
 
 def count(db, spec=QuerySpec(), **options) -> Count:
-    with db.engine.connect() as connection:
-        return count_records(connection, db.ctx(), "opportunity", spec, **options)
+    return count_records(db.connection, db.ctx(), "opportunity", spec, **options)
 
 
 def test_a_small_list_is_counted_exactly(many):

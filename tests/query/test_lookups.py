@@ -96,9 +96,8 @@ def test_a_hidden_linked_record_never_reveals_its_values(crm):
     # Whatever Globex's industry is, user 1's results do not depend on it.
     hidden = owned_by(crm, 1, objects=("account",))
     for industry in ("Finance", "Tech"):
-        with crm.engine.begin() as connection:
-            table = crm.table("account")
-            connection.execute(table.update().where(table.c.name == "Globex").values(industry=industry))
+        table = crm.table("account")
+        crm.execute(table.update().where(table.c.name == "Globex").values(industry=industry))
         assert crm.names("opportunity", {"account.industry": "Tech"}, row_filter=hidden) == {"acme-1", "acme-2"}
         assert "globex-1" in crm.names("opportunity", {"not": {"account.industry": "Tech"}}, row_filter=hidden)
 
@@ -113,9 +112,8 @@ def test_pages_and_counts_apply_the_row_filter_to_the_main_table_and_subqueries(
     rule = owned_by(crm, 1)
     spec = QuerySpec(filter={"account.industry": "Tech"})
     assert [row["name"] for row in crm.page("opportunity", spec, row_filter=rule)] == ["acme-1"]
-    with crm.engine.connect() as connection:
-        assert count_records(connection, crm.ctx(row_filter=rule), "opportunity", spec).value == 1
-        everything = count_records(connection, crm.ctx(row_filter=rule), "opportunity", QuerySpec(), exact=True)
+    assert count_records(crm.connection, crm.ctx(row_filter=rule), "opportunity", spec).value == 1
+    everything = count_records(crm.connection, crm.ctx(row_filter=rule), "opportunity", QuerySpec(), exact=True)
     assert everything.value == 5
 
 

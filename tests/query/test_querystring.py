@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from werkzeug.datastructures import MultiDict
 
 from crmkit.engine.query import QueryError, QuerySpec, parse_query_string
 
@@ -42,6 +43,11 @@ def test_repeated_keys_from_multi_selects_mean_any_of():
                                "industry__in": ["Tech,Retail", "Finance"]})
     assert spec.filter == {"stage": {"in": ["Won", "Lost"]}, "tags": {"contains": ["Hot", "Cold"]},
                            "industry": {"in": ["Tech", "Retail", "Finance"]}}
+
+
+def test_flasks_request_args_keep_repeated_keys():
+    args = MultiDict([("stage", "Won"), ("stage", "Lost"), ("sort", "name")])
+    assert parse_query_string(args) == QuerySpec(filter={"stage": {"in": ["Won", "Lost"]}}, sort=("name",))
 
 
 def test_blank_values_from_html_forms_are_ignored():

@@ -47,6 +47,8 @@ class QueryContext:
     timezone: str = "UTC"
     #: object name -> the extra WHERE clause the security layer adds (None: no restriction).
     row_filter: Callable[[str], ColumnElement | None] | None = None
+    #: object name -> fields the caller may not see (field-level security): they do not exist for them.
+    hidden_fields: Callable[[str], frozenset[str]] | None = None
 
     def object(self, name: str) -> ObjectDef:
         try:
@@ -75,8 +77,10 @@ def resolve_field(ctx: QueryContext, object_name: str, name: str) -> FieldInfo:
     """An object's own field or system field by name; QueryError (with a suggestion) otherwise."""
     obj = ctx.object(object_name)
     fdef = obj.fields.get(name) or SYSTEM_DEFS.get(name)
-    if fdef is None or not isinstance(name, str):
-        raise unknown_field(object_name, str(name), [*obj.fields, *SYSTEM_FIELDS])
+    hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
+    if fdef is None or not isinstance(name, str) or name in hidden:
+        # A hidden field is refused exactly like a missing one, so its existence does not leak.
+        raise unknown_field(object_name, str(name), [n for n in [*obj.fields, *SYSTEM_FIELDS] if n not in hidden])
     value_type = ctx.field_types.value_type(fdef, ctx.registry)
     kind = ctx.field_types[value_type].kind.value_kind
     column = ctx.schema.table(object_name).c[name]

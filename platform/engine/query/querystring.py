@@ -35,10 +35,14 @@ class QuerySpec:
 
 
 def parse_query_string(args: Mapping[str, Any]) -> QuerySpec:
-    """A QuerySpec from query-string arguments; values are text or lists of text (repeated keys)."""
+    """A QuerySpec from query-string arguments; values are text or lists of text (repeated keys).
+
+    A werkzeug MultiDict (Flask's `request.args`) can be passed as it is: repeated keys are kept.
+    """
     conditions: dict[str, dict[str, list[str]]] = {}
     options: dict[str, str] = {}
-    for key, given in args.items():
+    pairs = [(key, args.getlist(key)) for key in args.keys()] if hasattr(args, "getlist") else args.items()
+    for key, given in pairs:
         values = [value for value in _texts(key, given) if value.strip() != ""]
         if not values:
             continue  # HTML forms send blank inputs; a blank value means "no condition"

@@ -16,8 +16,9 @@ MAX_TERMS = 10
 def search_fields(ctx: QueryContext, object_name: str) -> list[str]:
     """The fields search looks in: those marked `searchable`, else the title field."""
     obj = ctx.object(object_name)
-    names = [fdef.name for fdef in obj.fields.values() if fdef.searchable]
-    if not names and obj.title_field:
+    hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
+    names = [fdef.name for fdef in obj.fields.values() if fdef.searchable and fdef.name not in hidden]
+    if not names and obj.title_field and obj.title_field not in hidden:
         names = [obj.title_field]
     return [name for name in names if resolve_field(ctx, object_name, name).value_kind == "text"]
 

@@ -57,6 +57,7 @@ class SavePipeline:
         previous: Mapping[str, Any] | None,
         system: bool,
         language: str,
+        row_filter=None,
     ) -> Prepared:
         """Run everything before the write; raises RecordValidationError with every problem found."""
         clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system)
@@ -72,7 +73,7 @@ class SavePipeline:
         for name in self.required:
             if values.get(name) is None and (previous is None or name in clean or previous.get(name) is None):
                 errors.setdefault(name, []).append("is required.")
-        self._check_lookups(connection, values, clean, errors)
+        self._check_lookups(connection, values, clean, errors, row_filter)
         if errors:
             raise RecordValidationError(errors)
         self.evaluator.compute_formulas(values, related, previous)
@@ -99,14 +100,18 @@ class SavePipeline:
             except ValidationError as error:
                 errors.setdefault(fdef.name, []).append(f"its default {raw!r} is not valid: {error.messages}")
 
-    def _check_lookups(self, connection: Connection, values, clean, errors) -> None:
-        """A lookup must point at an existing record (and, with security, one the user can see)."""
+    def _check_lookups(self, connection: Connection, values, clean, errors, row_filter) -> None:
+        """A lookup must point at an existing record the user can see (else it looks missing)."""
         for fdef in self.lookups:
             target_id = values.get(fdef.name)
             if fdef.name not in clean or target_id is None:
                 continue
             target = self.runtime.table(fdef.to)
-            if connection.execute(select(target.c.id).where(target.c.id == target_id)).first() is None:
+            query = select(target.c.id).where(target.c.id == target_id)
+            visible = row_filter(fdef.to) if row_filter is not None else None
+            if visible is not None:
+                query = query.where(visible)
+            if connection.execute(query).first() is None:
                 errors.setdefault(fdef.name, []).append(f"there is no {fdef.to} record with id {target_id}.")
 
     def _check_unique(self, connection: Connection, values, previous, errors) -> None:

@@ -17,11 +17,13 @@ from sqlalchemy import Connection, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, build_select, count_records, page_cursor
 from crmkit.engine.records.autonumber import allocate_numbers
-from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
+from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
 from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.pipeline import SavePipeline
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.record import Record
+from crmkit.engine.security.access import PermissionDenied
+from crmkit.engine.security.rollups import visible_rollups
 
 if TYPE_CHECKING:
     from crmkit.engine.session import Session
@@ -49,9 +51,10 @@ class RecordService:
     # -- reading -------------------------------------------------------------------------
 
     def get(self, record_id: int) -> Record:
+        self._require("read")
         with self.session.reading() as connection:
             row = self._load(connection, record_id)
-        return Record(self.obj.name, row)
+            return self._shown(connection, [row])[0]
 
     def query(
         self,
@@ -64,15 +67,16 @@ class RecordService:
         after: str | None = None,
     ) -> Page:
         """A page of records: filtered, searched, sorted; `after` continues from a previous page's cursor."""
+        self._require("read")
         spec = QuerySpec(filter=filter, sort=tuple(sort or self.obj.default_sort), search=search,
                          limit=limit, offset=offset, after=after)
         context = self.query_context()
         with self.session.reading() as connection:
             rows = [dict(row._mapping) for row in connection.execute(build_select(context, self.obj.name, spec))]
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        cursor = page_cursor(context, self.obj.name, spec.sort, rows[-1]) if has_more and rows else None
-        return Page([Record(self.obj.name, row) for row in rows], cursor)
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+            cursor = page_cursor(context, self.obj.name, spec.sort, rows[-1]) if has_more and rows else None
+            return Page(self._shown(connection, rows), cursor)
 
     def count(
         self,
@@ -83,19 +87,22 @@ class RecordService:
         exact: bool = False,
     ) -> Count:
         """How many records match: exact up to `cap`, beyond it capped or estimated, and says which."""
+        self._require("read")
         spec = QuerySpec(filter=filter, search=search)
         with self.session.reading() as connection:
             return count_records(connection, self.query_context(), self.obj.name, spec, cap=cap, exact=exact)
 
     def history(self, record_id: int) -> list[dict[str, Any]]:
         """The record's field history, oldest first."""
+        self._require("read")
         table = self.runtime.system_table("crmkit_history")
+        hidden = self.session.policy.hidden_fields(self.obj.name) if self.session.policy else frozenset()
         with self.session.reading() as connection:
             self._load(connection, record_id)
             rows = connection.execute(
                 select(table).where(table.c.object == self.obj.name, table.c.record_id == record_id).order_by(table.c.id)
             )
-            return [dict(row._mapping) for row in rows]
+            return [dict(row._mapping) for row in rows if row.field not in hidden]
 
     def query_context(self) -> QueryContext:
         actor = self.session.actor
@@ -103,25 +110,31 @@ class RecordService:
             self.runtime.registry, self.runtime.schema, self.runtime.field_types,
             today=datetime.now(ZoneInfo(actor.timezone)).date(), timezone=actor.timezone,
             row_filter=self.session.row_filter,
+            hidden_fields=self.session.policy.hidden_fields if self.session.policy else None,
         )
 
     # -- writing -------------------------------------------------------------------------
 
     def create(self, values: Mapping[str, Any]) -> Record:
+        self._require("create")
         with self.session.writing() as connection:
-            return self._create(connection, values)
+            record = self._create(connection, values)
+            return self._shown(connection, [dict(record.values)])[0]
 
     def update(self, record_id: int, values: Mapping[str, Any], *, version: int) -> Record:
         """Change a record read at `version`; refused with StaleRecordError if it changed since."""
+        self._require("edit")
         with self.session.writing() as connection:
-            return self._update(connection, record_id, values, version)
+            record = self._update(connection, record_id, values, version)
+            return self._shown(connection, [dict(record.values)])[0]
 
     def delete(self, record_id: int, *, version: int | None = None) -> str:
         """Move the record (and its cascade) to the recycle bin; returns the bin batch id."""
         from crmkit.engine.records.recycle import Deleter
 
+        self._require("delete")
         with self.session.writing() as connection:
-            current = self._load(connection, record_id, lock=True)
+            current = self._load(connection, record_id, lock=True, level="edit")
             if version is not None and current["version"] != version:
                 raise StaleRecordError(self.obj.name, record_id, version, current["version"])
             return Deleter(connection, self.session).delete(self.obj.name, current)
@@ -134,8 +147,9 @@ class RecordService:
 
     def _create(self, connection: Connection, input_values: Mapping[str, Any]) -> Record:
         actor = self.session.actor
+        self._check_field_access(input_values, previous=None)
         prepared = self.pipeline.prepare(connection, input_values, previous=None, system=actor.system,
-                                         language=actor.language)
+                                         language=actor.language, row_filter=self.session.row_filter)
         values = prepared.values
         for fdef in self.pipeline.autonumbers:
             values[fdef.name] = allocate_numbers(connection, self.runtime, self.obj.name, fdef)[0]
@@ -150,11 +164,12 @@ class RecordService:
 
     def _update(self, connection: Connection, record_id: int, input_values: Mapping[str, Any], version: int) -> Record:
         actor = self.session.actor
-        current = self._load(connection, record_id, lock=True)
+        current = self._load(connection, record_id, lock=True, level="edit")
         if current["version"] != version:
             raise StaleRecordError(self.obj.name, record_id, version, current["version"])
+        self._check_field_access(input_values, previous=current)
         prepared = self.pipeline.prepare(connection, input_values, previous=current, system=actor.system,
-                                         language=actor.language)
+                                         language=actor.language, row_filter=self.session.row_filter)
         changes = {name: value for name, value in prepared.values.items() if current.get(name) != value}
         if not changes:
             return Record(self.obj.name, current)
@@ -180,18 +195,62 @@ class RecordService:
             previous=Record(self.obj.name, previous) if previous else None, operation=operation,
         )
 
-    def _load(self, connection: Connection, record_id: Any, *, lock: bool = False) -> dict[str, Any]:
+    def _load(self, connection: Connection, record_id: Any, *, lock: bool = False, level: str = "read") -> dict[str, Any]:
+        """The stored record, if this session may read it (and with level="edit", change it).
+
+        A record the user cannot read is reported exactly like a missing one.
+        """
         if not isinstance(record_id, int) or isinstance(record_id, bool):
             raise RecordNotFound(self.obj.name, record_id)
         query = select(self.table).where(self.table.c.id == record_id)
-        row_filter = self.session.row_filter(self.obj.name) if self.session.row_filter else None
-        if row_filter is not None:
-            query = query.where(row_filter)
+        policy = self.session.policy
+        readable = policy.row_filter(self.obj.name) if policy else None
+        if readable is not None:
+            query = query.where(readable)
         if lock and not self.runtime.is_sqlite:
             query = query.with_for_update()
         row = connection.execute(query).first()
         if row is None:
             raise RecordNotFound(self.obj.name, record_id)
+        if level == "edit" and policy is not None:
+            editable = policy.row_filter(self.obj.name, "edit")
+            if editable is not None and connection.execute(
+                    select(self.table.c.id).where(self.table.c.id == record_id, editable)).first() is None:
+                raise PermissionDenied(f"you may see {self.obj.name} {record_id} but not change it.")
         return dict(row._mapping)
+
+    def _require(self, permission: str) -> None:
+        if self.session.policy is not None:
+            self.session.policy.require(self.obj.name, permission)
+
+    def _check_field_access(self, values: Mapping[str, Any], previous: Mapping[str, Any] | None) -> None:
+        """Hidden fields do not exist for the user; visible but not editable ones are refused by name."""
+        policy = self.session.policy
+        if policy is None:
+            return
+        errors: dict[str, list[str]] = {}
+        for name in values:
+            if name == "owner_id":
+                if not self._may_assign_owner(values[name]):
+                    errors[name] = ["you may only give records to yourself or to people below you."]
+            elif name in self.obj.fields and not policy.can_read_field(self.obj.name, name):
+                errors[name] = [f"is not a field of {self.obj.name}."]
+            elif name in self.obj.fields and not policy.can_edit_field(self.obj.name, name):
+                errors[name] = ["you may see this field but not change it."]
+        if errors:
+            raise RecordValidationError(errors)
+
+    def _may_assign_owner(self, owner: Any) -> bool:
+        policy = self.session.policy
+        return owner is None or policy.can(self.obj.name, "modify_all") or owner in policy.user.visible_owner_ids
+
+    def _shown(self, connection: Connection, rows: list[dict[str, Any]]) -> list[Record]:
+        """Records as this session may see them: hidden fields removed, rollups over visible children."""
+        policy = self.session.policy
+        if policy is None or not rows:
+            return [Record(self.obj.name, row) for row in rows]
+        visible_rollups(connection, self.runtime, policy, self.obj, rows)
+        hidden = policy.hidden_fields(self.obj.name)
+        return [Record(self.obj.name, {k: v for k, v in row.items() if k not in hidden}) for row in rows]
 
 

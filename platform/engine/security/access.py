@@ -1,0 +1,193 @@
+"""What one user may do, compiled once per session into checks and SQL row filters.
+
+Access to a record is the union of: object-wide permissions (view all / modify all),
+the object's sharing model, ownership, the role hierarchy (owners in roles below yours),
+criteria-based sharing rules, and manual shares with the user or one of their teams.
+The query layer adds `row_filter(object)` to every query, so every path is filtered the
+same way; writes check `row_filter(object, "edit")` against the stored record.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from sqlalchemy import ColumnElement, Connection, false, or_, select
+
+from crmkit.engine.query import QueryContext, compile_filter
+from crmkit.engine.records.errors import RecordError
+from crmkit.engine.runtime import Runtime
+from crmkit.metadata.model import ADMIN_PERMISSION_SET, OBJECT_PERMISSIONS, ObjectDef
+
+READ, EDIT = "read", "edit"
+
+
+class PermissionDenied(RecordError):
+    status = 403
+
+
+class UnknownUser(RecordError):
+    status = 401
+
+
+@dataclass(frozen=True)
+class UserContext:
+    """A user as the access rules need them, loaded once per session."""
+
+    user_id: int
+    role: str | None
+    #: The user and everyone whose role is below theirs: their records are visible to this user.
+    visible_owner_ids: tuple[int, ...]
+    team_ids: tuple[int, ...]
+    team_names: frozenset[str]
+    permission_sets: frozenset[str]
+    language: str = "en"
+    timezone: str = "UTC"
+
+
+def load_user_context(connection: Connection, runtime: Runtime, user_id: int) -> UserContext:
+    """Everything about `user_id` the rules need; an unknown or inactive user is refused."""
+    users = runtime.system_table("crmkit_user")
+    row = connection.execute(select(users).where(users.c.id == user_id)).first()
+    if row is None or not row.active:
+        raise UnknownUser(f"there is no active user with id {user_id}.")
+    below = runtime.registry.role_descendants.get(row.role, frozenset()) if row.role else frozenset()
+    subordinates = []
+    if below:
+        subordinates = list(connection.execute(select(users.c.id).where(users.c.role.in_(sorted(below)))).scalars())
+    members, teams = runtime.system_table("crmkit_team_member"), runtime.system_table("crmkit_team")
+    team_rows = connection.execute(
+        select(teams.c.id, teams.c.name).join(members, members.c.team_id == teams.c.id).where(members.c.user_id == user_id)
+    ).all()
+    grants = runtime.system_table("crmkit_grant")
+    granted = connection.execute(select(grants.c.permission_set).where(
+        or_(grants.c.user_id == user_id, grants.c.role == row.role) if row.role else grants.c.user_id == user_id
+    )).scalars()
+    sets = set(granted)
+    if row.role:
+        sets |= {name for name, definition in runtime.registry.permission_sets.items() if row.role in definition.roles}
+    return UserContext(
+        user_id=user_id, role=row.role, visible_owner_ids=tuple(sorted({user_id, *subordinates})),
+        team_ids=tuple(sorted(team.id for team in team_rows)), team_names=frozenset(team.name for team in team_rows),
+        permission_sets=frozenset(sets), language=row.language, timezone=row.timezone,
+    )
+
+
+class AccessPolicy:
+    def __init__(self, runtime: Runtime, user: UserContext) -> None:
+        self.runtime = runtime
+        self.user = user
+        self.registry = runtime.registry
+        sets = [self.registry.permission_sets[name] for name in sorted(user.permission_sets)
+                if name in self.registry.permission_sets]
+        self.system = frozenset().union(*(s.system for s in sets)) if sets else frozenset()
+        self._all_objects = frozenset().union(*(s.all_objects for s in sets)) if sets else frozenset()
+        self._objects: dict[str, set[str]] = {}
+        self._fields: dict[str, set[str]] = {}
+        for permission_set in sets:
+            for name, permissions in permission_set.objects.items():
+                self._objects.setdefault(name, set()).update(permissions)
+            for key, permissions in permission_set.fields.items():
+                self._fields.setdefault(key, set()).update(permissions)
+        # A field named in any permission set is visible only to holders of a set granting it.
+        self._protected = frozenset(key for definition in self.registry.permission_sets.values()
+                                    for key in definition.fields)
+        self._filters: dict[tuple[str, str], ColumnElement | None] = {}
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_PERMISSION_SET in self.user.permission_sets
+
+    def object_permissions(self, object_name: str) -> frozenset[str]:
+        granted = set(self._all_objects) | self._objects.get(object_name, set())
+        if "modify_all_data" in self.system:
+            granted |= set(OBJECT_PERMISSIONS)
+        elif "view_all_data" in self.system:
+            granted |= {READ, "view_all"}
+        if "modify_all" in granted:
+            granted |= {READ, EDIT, "delete", "view_all"}
+        if "view_all" in granted:
+            granted.add(READ)
+        return frozenset(granted)
+
+    def can(self, object_name: str, permission: str) -> bool:
+        return permission in self.object_permissions(object_name)
+
+    def require(self, object_name: str, permission: str) -> None:
+        if not self.can(object_name, permission):
+            label = self.registry.object(object_name).plural_label.get(self.user.language)
+            raise PermissionDenied(f"you do not have permission to {permission.replace('_', ' ')} {label}.")
+
+    def can_read_field(self, object_name: str, field_name: str) -> bool:
+        key = f"{object_name}.{field_name}"
+        return key not in self._protected or READ in self._fields.get(key, ()) or self.is_admin
+
+    def can_edit_field(self, object_name: str, field_name: str) -> bool:
+        key = f"{object_name}.{field_name}"
+        return key not in self._protected or EDIT in self._fields.get(key, ()) or self.is_admin
+
+    def hidden_fields(self, object_name: str) -> frozenset[str]:
+        obj = self.registry.object(object_name)
+        return frozenset(name for name in obj.fields if not self.can_read_field(object_name, name))
+
+    def row_filter(self, object_name: str, level: str = READ) -> ColumnElement | None:
+        """The WHERE clause limiting `object_name` to records this user may read (or edit); None: all."""
+        key = (object_name, level)
+        if key not in self._filters:
+            self._filters[key] = self._compile(self.registry.object(object_name), level)
+        return self._filters[key]
+
+    def _compile(self, obj: ObjectDef, level: str) -> ColumnElement | None:
+        permissions = self.object_permissions(obj.name)
+        if READ not in permissions:
+            return false()
+        if (level == READ and "view_all" in permissions) or "modify_all" in permissions:
+            return None
+        if obj.sharing == "public_read_write" or (obj.sharing == "public_read" and level == READ):
+            return None
+        table = self.runtime.table(obj.name)
+        if obj.sharing == "controlled_by_parent":
+            lookup = obj.fields[obj.sharing_parent]
+            parent_filter = self.row_filter(lookup.to, level)
+            if parent_filter is None:
+                return None
+            parent = self.runtime.table(lookup.to)
+            return or_(table.c[obj.sharing_parent].in_(select(parent.c.id).where(parent_filter)),
+                       table.c[obj.sharing_parent].is_(None) & table.c.owner_id.in_(self.user.visible_owner_ids))
+        clauses = [table.c.owner_id.in_(self.user.visible_owner_ids), self._shared(obj, table, level)]
+        clauses.extend(self._sharing_rules(obj, level))
+        return or_(*clauses)
+
+    def _shared(self, obj: ObjectDef, table, level: str) -> ColumnElement:
+        shares = self.runtime.system_table("crmkit_share")
+        who = shares.c.user_id == self.user.user_id
+        if self.user.team_ids:
+            who = or_(who, shares.c.team_id.in_(self.user.team_ids))
+        query = select(shares.c.record_id).where(shares.c.object == obj.name, who)
+        if level == EDIT:
+            query = query.where(shares.c.access == EDIT)
+        return table.c.id.in_(query)
+
+    def _sharing_rules(self, obj: ObjectDef, level: str) -> list[ColumnElement]:
+        clauses = []
+        for rule in obj.sharing_rules:
+            if level == EDIT and rule.access != EDIT:
+                continue
+            if rule.team and rule.team not in self.user.team_names:
+                continue
+            if rule.role and not self._receives(rule.role, rule.subordinates):
+                continue
+            context = QueryContext(self.registry, self.runtime.schema, self.runtime.field_types)
+            clauses.append(compile_filter(context, obj.name, dict(rule.criteria)))
+        return clauses
+
+    def _receives(self, role: str, subordinates: bool) -> bool:
+        if self.user.role is None:
+            return False
+        if self.user.role == role:
+            return True
+        return subordinates and self.user.role in self.registry.role_descendants.get(role, frozenset())
+
+
+def visible_values(policy: AccessPolicy, object_name: str, values: Mapping) -> dict:
+    hidden = policy.hidden_fields(object_name)
+    return {name: value for name, value in values.items() if name not in hidden}

@@ -1,0 +1,243 @@
+"""Signing in: password checks, throttling of repeated failures, and sessions.
+
+    auth = Authenticator(crm)
+    info = auth.login("alice", "a long passphrase", address="203.0.113.9")
+    auth.session_user(info.token)       # the User while the session lasts, else None
+    auth.logout(info.token)
+
+Only a session token's SHA-256 is stored. Unknown users, wrong passwords and inactive
+users fail with the same message after the same argon2 work, so neither the message nor
+the time taken tells whether an account exists.
+"""
+from __future__ import annotations
+
+import math
+import secrets
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Sequence
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from crmkit.engine.database import write_transaction
+from crmkit.engine.records.errors import RecordError
+from crmkit.engine.security.audit import ADDRESS_LENGTH, USERNAME_LENGTH, Clock, SecurityLog, clip, utc_now
+from crmkit.engine.security.passwords import (
+    hash_password, needs_rehash, spend_verification_time, token_digest, verify_password,
+)
+from crmkit.engine.security.users import User, end_sessions_in, normalize_username, user_columns, user_from_row
+
+if TYPE_CHECKING:
+    from crmkit.engine.crm import Crm
+
+#: last_seen_at (and so the idle expiry) is written at most this often, not on every request.
+SEEN_GRANULARITY = timedelta(minutes=1)
+#: Failures older than this many lockout-plus-window spans never matter for a lock in force now.
+LOOKBACK_SPANS = 2
+#: At most this many recent failures are read per check, however busy an attacker was.
+MAX_FAILURES_READ = 200
+USER_AGENT_LENGTH = 512
+
+
+class AuthenticationError(RecordError):
+    status = 401
+
+
+class LoginFailed(AuthenticationError):
+    """One message for every reason, so that it does not reveal which usernames exist."""
+
+    def __init__(self) -> None:
+        super().__init__("the username or password is incorrect.")
+
+
+class LoginThrottled(AuthenticationError):
+    status = 429
+
+    def __init__(self, retry_at: datetime, now: datetime) -> None:
+        minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
+        super().__init__(f"too many failed sign-in attempts; try again in {minutes} minute{'s' if minutes != 1 else ''} "
+                         f"(after {retry_at:%H:%M} UTC).")
+        self.retry_at = retry_at
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    token: str
+    user: User
+    expires_at: datetime
+
+
+def locked_until(failures: Sequence[datetime], *, max_failures: int, window: timedelta,
+                 lockout: timedelta) -> datetime | None:
+    """When the lock that `failures` (oldest first) caused ends; attempts made while locked do not count."""
+    counted: deque[datetime] = deque()
+    until = None
+    for at in failures:
+        if until is not None and at < until:
+            continue
+        counted.append(at)
+        while counted[0] <= at - window:
+            counted.popleft()
+        if len(counted) >= max_failures:
+            until = at + lockout
+            counted.clear()
+    return until
+
+
+class Authenticator:
+    def __init__(self, crm: "Crm", *, session_idle: timedelta = timedelta(hours=8),
+                 session_absolute: timedelta = timedelta(days=7), max_failures: int = 5,
+                 failure_window: timedelta = timedelta(minutes=15), lockout: timedelta = timedelta(minutes=15),
+                 clock: Clock | None = None) -> None:
+        self._crm = crm
+        self.session_idle = session_idle
+        self.session_absolute = session_absolute
+        self.max_failures = max_failures
+        self.failure_window = failure_window
+        self.lockout = lockout
+        self._clock = clock or utc_now
+        self.log = SecurityLog(crm, clock=self._clock)
+
+    def _table(self, name: str):
+        return self._crm.runtime.system_table(f"crmkit_{name}")
+
+    def login(self, username: str, password: str, *, address: str | None = None,
+              user_agent: str | None = None) -> SessionInfo:
+        """A new session for the user; LoginFailed or LoginThrottled otherwise. Every attempt is recorded."""
+        name = clip(normalize_username(username), USERNAME_LENGTH)
+        password = password if isinstance(password, str) else ""
+        address = clip(address, ADDRESS_LENGTH)
+        now = self._clock()
+        users = self._table("user")
+        with self._crm.engine.connect() as connection:
+            retry_at = self._retry_at(connection, name, address, now)
+            row = connection.execute(select(users.c.id, users.c.active, users.c.password_hash)
+                                     .where(users.c.username == name)).first()
+        user_id = row.id if row is not None else None
+        if retry_at is not None:
+            self._record_failure(name, address, now, "login.throttled", user_id, {"retry_at": retry_at.isoformat()})
+            raise LoginThrottled(retry_at, now)
+        reason = _failure_reason(row, password)
+        if reason:
+            self._record_failure(name, address, now, "login.failed", user_id, {"reason": reason})
+            raise LoginFailed()
+        return self._start_session(row, password, name, address, user_agent, now)
+
+    def session_user(self, token: str, *, address: str | None = None) -> User | None:
+        """The session's user, or None if the token is unknown, the session expired or the user is inactive."""
+        if not token:
+            return None
+        sessions, users = self._table("session"), self._table("user")
+        digest = token_digest(token)
+        query = (select(sessions.c.created_at.label("session_created_at"), sessions.c.last_seen_at,
+                        sessions.c.expires_at, sessions.c.address.label("session_address"), *user_columns(users))
+                 .join(users, users.c.id == sessions.c.user_id).where(sessions.c.token_hash == digest))
+        now = self._clock()
+        with self._crm.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        if row.expires_at <= now:
+            with write_transaction(self._crm.write_engine) as connection:
+                connection.execute(delete(sessions).where(sessions.c.token_hash == digest))
+            return None
+        if not row.active:
+            return None
+        address = clip(address, ADDRESS_LENGTH)
+        if now - row.last_seen_at >= SEEN_GRANULARITY or (address and address != row.session_address):
+            expires_at = min(now + self.session_idle, row.session_created_at + self.session_absolute)
+            with write_transaction(self._crm.write_engine) as connection:
+                connection.execute(update(sessions).where(sessions.c.token_hash == digest).values(
+                    last_seen_at=now, expires_at=expires_at, address=address or row.session_address))
+        return user_from_row(row)
+
+    def logout(self, token: str) -> None:
+        """Ends the session of `token` (nothing happens if there is none)."""
+        sessions = self._table("session")
+        digest = token_digest(token or "")
+        with write_transaction(self._crm.write_engine) as connection:
+            user_id = connection.execute(select(sessions.c.user_id).where(sessions.c.token_hash == digest)).scalar()
+            if user_id is None:
+                return
+            connection.execute(delete(sessions).where(sessions.c.token_hash == digest))
+            self.log.record("logout", user_id=user_id, username=self._username(connection, user_id),
+                            connection=connection)
+
+    def end_sessions(self, user_id: int, *, actor_id: int | None = None) -> int:
+        """Ends every session of the user (signs them out everywhere); returns how many ended."""
+        with write_transaction(self._crm.write_engine) as connection:
+            count = end_sessions_in(connection, self._table("session"), user_id)
+            self.log.record("sessions.ended", user_id=user_id, username=self._username(connection, user_id),
+                            detail={"count": count, "by": actor_id}, connection=connection)
+        return count
+
+    def remove_expired_sessions(self) -> int:
+        """Deletes sessions past their expiry (for a periodic job); returns how many."""
+        sessions = self._table("session")
+        with write_transaction(self._crm.write_engine) as connection:
+            return connection.execute(delete(sessions).where(sessions.c.expires_at <= self._clock())).rowcount
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _retry_at(self, connection: Connection, name: str, address: str | None, now: datetime) -> datetime | None:
+        """When the username or the address may try again, if either is locked now."""
+        attempts = self._table("login_attempt")
+        since = now - LOOKBACK_SPANS * (self.failure_window + self.lockout)
+        last_success = connection.execute(select(func.max(attempts.c.at)).where(
+            attempts.c.username == name, attempts.c.success.is_(True))).scalar()
+        checks = [(attempts.c.username == name, max(since, last_success or since))]
+        if address:
+            checks.append((attempts.c.address == address, since))  # a success never clears an address
+        ends = []
+        for condition, after in checks:
+            query = (select(attempts.c.at).where(condition, attempts.c.success.is_(False), attempts.c.at > after)
+                     .order_by(attempts.c.at.desc()).limit(MAX_FAILURES_READ))
+            failures = list(reversed(connection.execute(query).scalars().all()))
+            until = locked_until(failures, max_failures=self.max_failures, window=self.failure_window,
+                                 lockout=self.lockout)
+            if until is not None and until > now:
+                ends.append(until)
+        return max(ends, default=None)
+
+    def _record_failure(self, name: str, address: str | None, now: datetime, event: str, user_id: int | None,
+                        detail: dict[str, Any]) -> None:
+        with write_transaction(self._crm.write_engine) as connection:
+            connection.execute(insert(self._table("login_attempt")).values(
+                username=name, address=address, at=now, success=False))
+            self.log.record(event, user_id=user_id, username=name, address=address, detail=detail,
+                            connection=connection)
+
+    def _start_session(self, row: Any, password: str, name: str, address: str | None, user_agent: str | None,
+                       now: datetime) -> SessionInfo:
+        users, sessions = self._table("user"), self._table("session")
+        token = secrets.token_urlsafe(32)
+        expires_at = now + min(self.session_idle, self.session_absolute)
+        values: dict[str, Any] = {"last_login_at": now}
+        if needs_rehash(row.password_hash):
+            values["password_hash"] = hash_password(password)  # hashed before the write lock is taken
+        with write_transaction(self._crm.write_engine) as connection:
+            connection.execute(update(users).where(users.c.id == row.id).values(**values))
+            connection.execute(insert(sessions).values(
+                token_hash=token_digest(token), user_id=row.id, created_at=now, last_seen_at=now,
+                expires_at=expires_at, address=address, user_agent=clip(user_agent, USER_AGENT_LENGTH)))
+            connection.execute(insert(self._table("login_attempt")).values(
+                username=name, address=address, at=now, success=True))
+            self.log.record("login.succeeded", user_id=row.id, username=name, address=address, connection=connection,
+                            detail={"rehashed": "password_hash" in values})
+            user = user_from_row(connection.execute(select(*user_columns(users)).where(users.c.id == row.id)).one())
+        return SessionInfo(token=token, user=user, expires_at=expires_at)
+
+    def _username(self, connection: Connection, user_id: int) -> str | None:
+        users = self._table("user")
+        return connection.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
+
+
+def _failure_reason(row: Any, password: str) -> str | None:
+    """Why the sign-in fails (for the log only), or None; always does the same argon2 work."""
+    if row is None or not row.password_hash:
+        spend_verification_time(password)
+        return "unknown user" if row is None else "no password set"
+    if not verify_password(row.password_hash, password):
+        return "wrong password"
+    return None if row.active else "inactive user"

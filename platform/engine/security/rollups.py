@@ -1,0 +1,50 @@
+"""Rollups as a user may see them: aggregated over the child records visible to that user.
+
+Stored rollups count every child. When a user cannot see all children of an object, the
+values shown to them are recomputed for the page in one grouped query per rollup field.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from crmkit.engine.query import QueryContext, compile_filter
+from crmkit.engine.runtime import Runtime
+from crmkit.metadata.model import ObjectDef
+
+AGGREGATES = {"sum": func.sum, "min": func.min, "max": func.max, "avg": func.avg}
+
+
+def visible_rollups(connection: Connection, runtime: Runtime, policy: Any, obj: ObjectDef,
+                    rows: list[dict[str, Any]]) -> None:
+    """Replace, in `rows`, each rollup whose children the user cannot all see."""
+    ids = [row["id"] for row in rows]
+    for fdef in obj.fields.values():
+        rollup = fdef.rollup
+        if rollup is None:
+            continue
+        restriction = policy.row_filter(rollup.child_object)
+        if restriction is None:
+            continue
+        child = runtime.table(rollup.child_object)
+        via = child.c[rollup.via]
+        measure = func.count() if rollup.aggregate == "count" else AGGREGATES[rollup.aggregate](child.c[rollup.field])
+        query = select(via, measure).where(via.in_(ids), restriction).group_by(via)
+        if rollup.condition:
+            context = QueryContext(runtime.registry, runtime.schema, runtime.field_types)
+            query = query.where(compile_filter(context, rollup.child_object, dict(rollup.condition)))
+        values = dict(connection.execute(query).all())
+        column_type = runtime.table(obj.name).c[fdef.name].type
+        for row in rows:
+            value = values.get(row["id"], 0 if rollup.aggregate == "count" else None)
+            row[fdef.name] = _as_stored(column_type, value, connection)
+
+
+def _as_stored(column_type: Any, value: Any, connection: Connection) -> Any:
+    """An aggregate as the column would have returned it (e.g. a Decimal with the field's scale)."""
+    if value is None:
+        return None
+    processor = column_type.result_processor(connection.dialect, None)
+    converted = processor(value) if processor else value
+    return converted

@@ -1,0 +1,69 @@
+"""Manual sharing: one record shared with one user or team, for reading or editing."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select
+
+from crmkit.engine.records.errors import RecordError, RecordNotFound
+from crmkit.engine.security.access import EDIT, READ, PermissionDenied
+
+if TYPE_CHECKING:
+    from crmkit.engine.session import Session
+
+
+class Sharing:
+    def __init__(self, session: "Session") -> None:
+        self.session = session
+        self.runtime = session.runtime
+        self.table = self.runtime.system_table("crmkit_share")
+
+    def share(self, object_name: str, record_id: int, *, user_id: int | None = None, team_id: int | None = None,
+              access: str = READ) -> int:
+        """Share a record the acting user may edit; returns the share's id."""
+        if (user_id is None) == (team_id is None):
+            raise RecordError("share with exactly one user or one team.")
+        if access not in (READ, EDIT):
+            raise RecordError(f"access must be '{READ}' or '{EDIT}', not {access!r}.")
+        with self.session.writing() as connection:
+            self._require_edit(connection, object_name, record_id)
+            share_id = connection.execute(insert(self.table).values(
+                object=object_name, record_id=record_id, user_id=user_id, team_id=team_id, access=access,
+                granted_by=self.session.actor.user_id, granted_at=datetime.now(timezone.utc),
+            ).returning(self.table.c.id)).scalar_one()
+            self._log(connection, "record.shared", object=object_name, record_id=record_id, user_id=user_id,
+                      team_id=team_id, access=access)
+            return share_id
+
+    def unshare(self, share_id: int) -> None:
+        with self.session.writing() as connection:
+            row = connection.execute(select(self.table).where(self.table.c.id == share_id)).first()
+            if row is None:
+                raise RecordNotFound("share", share_id)
+            self._require_edit(connection, row.object, row.record_id)
+            connection.execute(delete(self.table).where(self.table.c.id == share_id))
+            self._log(connection, "record.unshared", object=row.object, record_id=row.record_id, share_id=share_id)
+
+    def shares(self, object_name: str, record_id: int) -> list[dict[str, Any]]:
+        with self.session.reading() as connection:
+            self._require_edit(connection, object_name, record_id)
+            rows = connection.execute(select(self.table).where(
+                self.table.c.object == object_name, self.table.c.record_id == record_id).order_by(self.table.c.id))
+            return [dict(row._mapping) for row in rows]
+
+    def _require_edit(self, connection, object_name: str, record_id: int) -> None:
+        table = self.runtime.table(object_name)
+        policy = self.session.policy
+        query = select(table.c.id).where(table.c.id == record_id)
+        readable = policy.row_filter(object_name) if policy else None
+        if connection.execute(query.where(readable) if readable is not None else query).first() is None:
+            raise RecordNotFound(object_name, record_id)
+        editable = policy.row_filter(object_name, EDIT) if policy else None
+        if editable is not None and connection.execute(query.where(editable)).first() is None:
+            raise PermissionDenied(f"only those who may edit {object_name} {record_id} can share it.")
+
+    def _log(self, connection, event: str, **detail: Any) -> None:
+        log = self.runtime.system_table("crmkit_security_log")
+        connection.execute(insert(log).values(at=datetime.now(timezone.utc), event=event,
+                                              user_id=self.session.actor.user_id, detail=detail))

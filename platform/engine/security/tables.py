@@ -1,0 +1,114 @@
+"""The platform's security tables: users, teams, grants, shares, sessions, tokens, the security log."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+from crmkit.engine.columns import JsonDocument, UtcDateTime
+
+#: A 64-bit key on PostgreSQL, the rowid on SQLite (defined here too: engine/tables.py imports this module).
+RecordId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def define_security_tables(metadata: MetaData) -> None:
+    Table(
+        "crmkit_user", metadata,
+        Column("id", RecordId, primary_key=True, autoincrement=True),
+        Column("username", String(150), nullable=False, unique=True),
+        Column("email", String(254), nullable=True),
+        Column("display_name", String(200), nullable=False),
+        Column("password_hash", String(255), nullable=True),
+        Column("active", Boolean(), nullable=False, default=True),
+        Column("language", String(16), nullable=False, default="en"),
+        Column("timezone", String(64), nullable=False, default="UTC"),
+        Column("role", String(63), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+        Column("last_login_at", UtcDateTime(), nullable=True),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "crmkit_team", metadata,
+        Column("id", RecordId, primary_key=True, autoincrement=True),
+        Column("name", String(150), nullable=False, unique=True),
+        Column("label", JsonDocument(), nullable=True),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "crmkit_team_member", metadata,
+        Column("team_id", BigInteger(), primary_key=True),
+        Column("user_id", BigInteger(), primary_key=True),
+    )
+    grant = Table(
+        "crmkit_grant", metadata,
+        Column("id", RecordId, primary_key=True, autoincrement=True),
+        Column("permission_set", String(63), nullable=False),
+        Column("user_id", BigInteger(), nullable=True),
+        Column("role", String(63), nullable=True),
+        Column("granted_at", UtcDateTime(), nullable=False),
+        Column("granted_by", BigInteger(), nullable=True),
+        UniqueConstraint("permission_set", "user_id", "role", name="ux_crmkit_grant"),
+        sqlite_autoincrement=True,
+    )
+    Index("ix_crmkit_grant_user", grant.c.user_id)
+    share = Table(
+        "crmkit_share", metadata,
+        Column("id", RecordId, primary_key=True, autoincrement=True),
+        Column("object", String(63), nullable=False),
+        Column("record_id", BigInteger(), nullable=False),
+        Column("user_id", BigInteger(), nullable=True),
+        Column("team_id", BigInteger(), nullable=True),
+        Column("access", String(8), nullable=False),
+        Column("granted_by", BigInteger(), nullable=True),
+        Column("granted_at", UtcDateTime(), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    Index("ix_crmkit_share_user", share.c.object, share.c.user_id, share.c.record_id)
+    Index("ix_crmkit_share_team", share.c.object, share.c.team_id, share.c.record_id)
+    Index("ix_crmkit_share_record", share.c.object, share.c.record_id)
+    log = Table(
+        "crmkit_security_log", metadata,
+        Column("id", RecordId, primary_key=True, autoincrement=True),
+        Column("at", UtcDateTime(), nullable=False),
+        Column("event", String(63), nullable=False),
+        Column("user_id", BigInteger(), nullable=True),
+        Column("username", String(150), nullable=True),
+        Column("address", String(64), nullable=True),
+        Column("detail", JsonDocument(), nullable=True),
+        sqlite_autoincrement=True,
+    )
+    Index("ix_crmkit_security_log_at", log.c.at)
+    attempt = Table(
+        "crmkit_login_attempt", metadata,
+        Column("id", RecordId, primary_key=True, autoincrement=True),
+        Column("username", String(150), nullable=False),
+        Column("address", String(64), nullable=True),
+        Column("at", UtcDateTime(), nullable=False),
+        Column("success", Boolean(), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    Index("ix_crmkit_login_attempt_username", attempt.c.username, attempt.c.at)
+    Index("ix_crmkit_login_attempt_address", attempt.c.address, attempt.c.at)
+    Table(
+        "crmkit_session", metadata,
+        Column("token_hash", String(64), primary_key=True),
+        Column("user_id", BigInteger(), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("last_seen_at", UtcDateTime(), nullable=False),
+        Column("expires_at", UtcDateTime(), nullable=False),
+        Column("address", String(64), nullable=True),
+        Column("user_agent", Text(), nullable=True),
+    )
+    token = Table(
+        "crmkit_api_token", metadata,
+        Column("id", RecordId, primary_key=True, autoincrement=True),
+        Column("user_id", BigInteger(), nullable=False),
+        Column("name", String(150), nullable=False),
+        Column("prefix", String(16), nullable=False),
+        Column("token_hash", String(64), nullable=False, unique=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("last_used_at", UtcDateTime(), nullable=True),
+        Column("expires_at", UtcDateTime(), nullable=True),
+        Column("revoked_at", UtcDateTime(), nullable=True),
+        sqlite_autoincrement=True,
+    )
+    Index("ix_crmkit_api_token_user", token.c.user_id)

@@ -1,0 +1,335 @@
+"""Users, teams and permission-set grants: the accounts of a crmkit database.
+
+    directory = Directory(crm)
+    alice = directory.create_user("alice", password="a long passphrase", permission_sets=["sales"])
+    team = directory.create_team("emea", {"en": "EMEA", "zh": "欧洲中东非洲"})
+    directory.add_to_team(team, alice.id)
+    directory.permission_sets_of(alice.id)            # frozenset({"sales"}) plus her role's sets
+
+Every change writes a security-log entry in the same transaction. `user_id` in an entry
+is the account the change is about; `detail["by"]` is the acting user's id, if any.
+"""
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from crmkit.engine.database import write_transaction
+from crmkit.engine.records.errors import RecordError
+from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
+from crmkit.engine.security.passwords import check_password_policy, hash_password, token_digest
+
+if TYPE_CHECKING:
+    from crmkit.engine.crm import Crm
+
+USERNAME_PATTERN = re.compile(r"[a-z0-9._@-]{3,150}")
+LANGUAGE_PATTERN = re.compile(r"(en|zh)(?:-([a-z]{2}))?")
+NAME_LENGTH = 63
+
+
+class UserError(RecordError):
+    """A request about users, teams, grants or tokens that cannot be carried out, as a sentence."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    active: bool
+    language: str
+    timezone: str
+    role: str | None
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+def user_columns(table) -> list:
+    """The columns a User is made of: never the password hash."""
+    return [table.c[name] for name in User.__dataclass_fields__]
+
+
+def user_from_row(row: Any) -> User:
+    return User(**{name: row._mapping[name] for name in User.__dataclass_fields__})
+
+
+def normalize_username(username: str) -> str:
+    return str(username).strip().lower()
+
+
+def checked_username(username: str) -> str:
+    name = normalize_username(username)
+    if not USERNAME_PATTERN.fullmatch(name):
+        raise UserError(f"{username!r} is not a valid username: use 3 to 150 letters, digits, '.', '_', '-' or '@'.")
+    return name
+
+
+def checked_language(language: str) -> str:
+    match = LANGUAGE_PATTERN.fullmatch(str(language).strip().lower().replace("_", "-"))
+    if not match:
+        raise UserError(f"{language!r} is not a supported language: use 'en' or 'zh' (or a form like 'zh-CN').")
+    return match[1] + (f"-{match[2].upper()}" if match[2] else "")
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def checked_timezone(name: str) -> str:
+    if name not in _timezones():
+        raise UserError(f"{name!r} is not a time zone name; use one like 'UTC', 'Europe/Berlin' or 'Asia/Shanghai'.")
+    return name
+
+
+def checked_password(password: str, username: str) -> str:
+    problems = check_password_policy(password, username=username)
+    if problems:
+        raise UserError(f"the password is not acceptable: it {'; it '.join(problems)}.")
+    return password
+
+
+def checked_email(email: str | None) -> str | None:
+    email = (email or "").strip()
+    if not email:
+        return None
+    local, at, domain = email.rpartition("@")
+    if not (local and at and domain) or len(email) > 254 or any(ch.isspace() for ch in email):
+        raise UserError(f"{email!r} is not an email address.")
+    return email
+
+
+def checked_name(value: str, what: str) -> str:
+    name = str(value).strip()
+    if not name or len(name) > NAME_LENGTH:
+        raise UserError(f"a {what} name must have 1 to {NAME_LENGTH} characters; {value!r} does not.")
+    return name
+
+
+class Directory:
+    def __init__(self, crm: "Crm", *, clock: Clock | None = None) -> None:
+        self._crm = crm
+        self._clock = clock or utc_now
+        self.log = SecurityLog(crm, clock=self._clock)
+
+    def _table(self, name: str):
+        return self._crm.runtime.system_table(f"crmkit_{name}")
+
+    # -- users ---------------------------------------------------------------------------
+
+    def create_user(self, username: str, *, display_name: str | None = None, email: str | None = None,
+                    password: str | None = None, role: str | None = None, language: str = "en",
+                    timezone: str = "UTC", permission_sets: Iterable[str] = (), actor_id: int | None = None) -> User:
+        """A new, active user; without a password the account cannot sign in until one is set."""
+        name = checked_username(username)
+        now = self._clock()
+        row = {"username": name, "display_name": (display_name or "").strip()[:200] or name,
+               "email": checked_email(email), "active": True, "language": checked_language(language),
+               "timezone": checked_timezone(timezone), "role": checked_name(role, "role") if role else None,
+               "password_hash": hash_password(checked_password(password, name)) if password is not None else None,
+               "created_at": now, "updated_at": now}
+        sets = [checked_name(s, "permission set") for s in permission_sets]
+        table = self._table("user")
+        try:
+            with write_transaction(self._crm.write_engine) as connection:
+                if connection.execute(select(table.c.id).where(table.c.username == name)).first():
+                    raise UserError(f"the username {name!r} is already taken.")
+                user_id = connection.execute(insert(table).values(row).returning(table.c.id)).scalar_one()
+                self.log.record("user.created", user_id=user_id, username=name, connection=connection,
+                                detail={"by": actor_id, "role": row["role"]})
+                for permission_set in dict.fromkeys(sets):
+                    self._grant(connection, permission_set, user_id, None, actor_id)
+        except IntegrityError:
+            raise UserError(f"the username {name!r} is already taken.") from None
+        return self.get(user_id)
+
+    def get(self, user_id: int) -> User:
+        table = self._table("user")
+        with self._crm.engine.connect() as connection:
+            row = connection.execute(select(*user_columns(table)).where(table.c.id == user_id)).first()
+        if row is None:
+            raise UserError(f"there is no user with id {user_id}.")
+        return user_from_row(row)
+
+    def by_username(self, username: str) -> User | None:
+        table = self._table("user")
+        query = select(*user_columns(table)).where(table.c.username == normalize_username(username))
+        with self._crm.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else user_from_row(row)
+
+    def list(self, active_only: bool = False) -> list[User]:
+        table = self._table("user")
+        query = select(*user_columns(table)).order_by(table.c.username)
+        if active_only:
+            query = query.where(table.c.active.is_(True))
+        with self._crm.engine.connect() as connection:
+            return [user_from_row(row) for row in connection.execute(query)]
+
+    def deactivate(self, user_id: int, *, actor_id: int | None = None) -> None:
+        """The user can no longer sign in; their sessions end now. Tokens stay but stop working while inactive."""
+        with write_transaction(self._crm.write_engine) as connection:
+            self._change(connection, user_id, {"active": False}, "user.deactivated", {"by": actor_id})
+            end_sessions_in(connection, self._table("session"), user_id)
+
+    def activate(self, user_id: int, *, actor_id: int | None = None) -> None:
+        with write_transaction(self._crm.write_engine) as connection:
+            self._change(connection, user_id, {"active": True}, "user.activated", {"by": actor_id})
+
+    def set_password(self, user_id: int, password: str, *, actor_id: int | None = None,
+                     keep_session: str | None = None) -> None:
+        """Checks the policy, stores the new hash and ends every session except `keep_session` (a session token)."""
+        user = self.get(user_id)
+        password_hash = hash_password(checked_password(password, user.username))
+        with write_transaction(self._crm.write_engine) as connection:
+            self._change(connection, user_id, {"password_hash": password_hash}, "password.changed", {"by": actor_id})
+            end_sessions_in(connection, self._table("session"), user_id, keep=keep_session)
+
+    def set_role(self, user_id: int, role: str | None, *, actor_id: int | None = None) -> None:
+        role = checked_name(role, "role") if role else None
+        previous = self.get(user_id).role
+        with write_transaction(self._crm.write_engine) as connection:
+            self._change(connection, user_id, {"role": role}, "role.changed",
+                         {"by": actor_id, "from": previous, "to": role})
+
+    def _change(self, connection: Connection, user_id: int, values: Mapping[str, Any], event: str,
+                detail: Mapping[str, Any]) -> None:
+        table = self._table("user")
+        username = connection.execute(select(table.c.username).where(table.c.id == user_id)).scalar()
+        if username is None:
+            raise UserError(f"there is no user with id {user_id}.")
+        connection.execute(update(table).where(table.c.id == user_id).values(**values, updated_at=self._clock()))
+        self.log.record(event, user_id=user_id, username=username, detail=detail, connection=connection)
+
+    # -- teams ---------------------------------------------------------------------------
+
+    def create_team(self, name: str, label: str | Mapping[str, str] | None = None, *,
+                    actor_id: int | None = None) -> int:
+        name = str(name).strip()
+        if not name or len(name) > 150:
+            raise UserError(f"a team name must have 1 to 150 characters; {name!r} does not.")
+        table = self._table("team")
+        with write_transaction(self._crm.write_engine) as connection:
+            if connection.execute(select(table.c.id).where(table.c.name == name)).first():
+                raise UserError(f"there is already a team named {name!r}.")
+            team_id = connection.execute(insert(table).values(name=name, label=label).returning(table.c.id)).scalar_one()
+            self.log.record("team.created", detail={"team_id": team_id, "team": name, "by": actor_id},
+                            connection=connection)
+        return team_id
+
+    def add_to_team(self, team_id: int, user_id: int, *, actor_id: int | None = None) -> None:
+        """Makes the user a member (nothing happens if they already are)."""
+        members = self._table("team_member")
+        with write_transaction(self._crm.write_engine) as connection:
+            team, username = self._team_and_user(connection, team_id, user_id)
+            if connection.execute(select(members.c.team_id).where(
+                    members.c.team_id == team_id, members.c.user_id == user_id)).first():
+                return
+            connection.execute(insert(members).values(team_id=team_id, user_id=user_id))
+            self.log.record("team.member_added", user_id=user_id, username=username, connection=connection,
+                            detail={"team_id": team_id, "team": team, "by": actor_id})
+
+    def remove_from_team(self, team_id: int, user_id: int, *, actor_id: int | None = None) -> None:
+        members = self._table("team_member")
+        with write_transaction(self._crm.write_engine) as connection:
+            team, username = self._team_and_user(connection, team_id, user_id)
+            removed = connection.execute(delete(members).where(
+                members.c.team_id == team_id, members.c.user_id == user_id)).rowcount
+            if removed:
+                self.log.record("team.member_removed", user_id=user_id, username=username, connection=connection,
+                                detail={"team_id": team_id, "team": team, "by": actor_id})
+
+    def teams_of(self, user_id: int) -> list[int]:
+        members = self._table("team_member")
+        query = select(members.c.team_id).where(members.c.user_id == user_id).order_by(members.c.team_id)
+        with self._crm.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
+    def _team_and_user(self, connection: Connection, team_id: int, user_id: int) -> tuple[str, str]:
+        teams, users = self._table("team"), self._table("user")
+        team = connection.execute(select(teams.c.name).where(teams.c.id == team_id)).scalar()
+        if team is None:
+            raise UserError(f"there is no team with id {team_id}.")
+        username = connection.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
+        if username is None:
+            raise UserError(f"there is no user with id {user_id}.")
+        return team, username
+
+    # -- grants --------------------------------------------------------------------------
+
+    def grant(self, permission_set: str, *, user_id: int | None = None, role: str | None = None,
+              actor_id: int | None = None) -> None:
+        """Gives a permission set to one user or to everyone with a role (nothing happens if already given)."""
+        permission_set = checked_name(permission_set, "permission set")
+        role = self._grantee(user_id, role)
+        with write_transaction(self._crm.write_engine) as connection:
+            if user_id is not None:
+                self._username(connection, user_id)
+            self._grant(connection, permission_set, user_id, role, actor_id)
+
+    def revoke(self, permission_set: str, *, user_id: int | None = None, role: str | None = None,
+               actor_id: int | None = None) -> None:
+        permission_set = checked_name(permission_set, "permission set")
+        role = self._grantee(user_id, role)
+        grants = self._table("grant")
+        with write_transaction(self._crm.write_engine) as connection:
+            username = self._username(connection, user_id) if user_id is not None else None
+            removed = connection.execute(delete(grants).where(self._grant_match(permission_set, user_id, role))).rowcount
+            if removed:
+                self.log.record("permission.revoked", user_id=user_id, username=username, connection=connection,
+                                detail={"permission_set": permission_set, "role": role, "by": actor_id})
+
+    def permission_sets_of(self, user_id: int) -> frozenset[str]:
+        """The user's own grants plus those of their role."""
+        grants, users = self._table("grant"), self._table("user")
+        role = select(users.c.role).where(users.c.id == user_id).scalar_subquery()
+        query = select(grants.c.permission_set).where(or_(
+            grants.c.user_id == user_id, and_(grants.c.user_id.is_(None), grants.c.role == role)))
+        with self._crm.engine.connect() as connection:
+            return frozenset(connection.execute(query).scalars())
+
+    def _grant(self, connection: Connection, permission_set: str, user_id: int | None, role: str | None,
+               actor_id: int | None) -> None:
+        grants = self._table("grant")
+        if connection.execute(select(grants.c.id).where(self._grant_match(permission_set, user_id, role))).first():
+            return
+        connection.execute(insert(grants).values(permission_set=permission_set, user_id=user_id, role=role,
+                                                 granted_at=self._clock(), granted_by=actor_id))
+        username = self._username(connection, user_id) if user_id is not None else None
+        self.log.record("permission.granted", user_id=user_id, username=username, connection=connection,
+                        detail={"permission_set": permission_set, "role": role, "by": actor_id})
+
+    def _grant_match(self, permission_set: str, user_id: int | None, role: str | None):
+        grants = self._table("grant")
+        if user_id is not None:
+            return and_(grants.c.permission_set == permission_set, grants.c.user_id == user_id)
+        return and_(grants.c.permission_set == permission_set, grants.c.user_id.is_(None), grants.c.role == role)
+
+    @staticmethod
+    def _grantee(user_id: int | None, role: str | None) -> str | None:
+        if (user_id is None) == (role is None):
+            raise UserError("a permission set is granted to a user or to a role: give exactly one of them.")
+        return checked_name(role, "role") if role is not None else None
+
+    def _username(self, connection: Connection, user_id: int) -> str:
+        users = self._table("user")
+        username = connection.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
+        if username is None:
+            raise UserError(f"there is no user with id {user_id}.")
+        return username
+
+
+def end_sessions_in(connection: Connection, sessions, user_id: int, *, keep: str | None = None) -> int:
+    """Deletes the user's sessions (all but the one whose token is `keep`); returns how many ended."""
+    query = delete(sessions).where(sessions.c.user_id == user_id)
+    if keep:
+        query = query.where(sessions.c.token_hash != token_digest(keep))
+    return connection.execute(query).rowcount

@@ -1,0 +1,243 @@
+"""Demo data: realistic, valid, deterministic for a seed, and for any installed package."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from crmkit.engine import Crm
+from crmkit.engine.demo import DemoError, DemoGenerator
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_CRM = REPOSITORY / "apps" / "default_crm.yaml"
+ALL_TYPES = REPOSITORY / "tests" / "packages" / "all_types_v1.yaml"
+SYSTEM_TIMES = ("created_at", "updated_at")
+
+
+def open_installed(url: str, *packages: Path) -> Crm:
+    crm = Crm.open(url)
+    crm.install(*(packages or (DEFAULT_CRM,)))
+    return crm
+
+
+def rows(crm: Crm, object_name: str) -> list[dict[str, Any]]:
+    table = crm.runtime.table(object_name)
+    with crm.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(select(table).order_by(table.c.id))]
+
+
+def stored_data(crm: Crm) -> dict[str, list[dict[str, Any]]]:
+    """Every record of every object, without the moments it was written."""
+    return {name: [{key: value for key, value in row.items() if key not in SYSTEM_TIMES} for row in rows(crm, name)]
+            for name in sorted(crm.registry.objects)}
+
+
+class Filled:
+    def __init__(self, crm: Crm, generator: DemoGenerator, created: dict[str, int], seconds: float,
+                 progress: int) -> None:
+        self.crm, self.generator, self.created = crm, generator, created
+        self.seconds, self.progress = seconds, progress
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory) -> Iterator[Filled]:
+    """The standard CRM filled once with 400 demo records (seed 7), shared by the read-only tests."""
+    crm = open_installed(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'crm.db'}")
+    reported: list[int] = []
+    generator = DemoGenerator(crm, seed=7)
+    started = time.perf_counter()
+    created = generator.fill(400, progress=reported.append)
+    seconds = time.perf_counter() - started
+    yield Filled(crm, generator, created, seconds, sum(reported))
+    crm.close()
+
+
+# -- the standard CRM ---------------------------------------------------------------------------
+
+
+def test_a_few_hundred_records_fill_every_object_in_well_under_a_few_seconds(filled):
+    assert set(filled.created) == set(filled.crm.registry.objects)
+    assert all(count >= 3 for count in filled.created.values())
+    assert 390 <= sum(filled.created.values()) <= 410
+    assert filled.progress == sum(filled.created.values())
+    assert filled.seconds < 5, f"400 demo records took {filled.seconds:.1f}s"
+    for name, count in filled.created.items():
+        assert len(rows(filled.crm, name)) == count
+
+
+def test_parents_come_first_and_children_outnumber_them(filled):
+    created = filled.created
+    order = list(created)
+    assert order.index("account") < order.index("contact") < order.index("opportunity") < order.index("quote")
+    assert order.index("quote") < order.index("quote_line") and order.index("product") < order.index("quote_line")
+    assert created["activity"] > created["contact"] > created["account"]
+    assert created["quote_line"] > created["quote"]
+
+
+def test_every_record_passes_the_save_pipeline_again(filled):
+    """Required fields, options, limits and validation rules: each stored record would save unchanged."""
+    crm = filled.crm
+    assert filled.generator.rejected == {}
+    with crm.engine.connect() as connection:
+        for name in crm.registry.objects:
+            pipeline = crm.pipeline(name)
+            for row in rows(crm, name):
+                pipeline.prepare(connection, {}, previous=row, system=True, language="en")
+
+
+def test_unique_values_are_unique_and_lookups_point_at_existing_records(filled):
+    crm = filled.crm
+    codes = [row["product_code"] for row in rows(crm, "product") if row["product_code"] is not None]
+    assert codes and len(codes) == len(set(codes))
+    with crm.engine.connect() as connection:
+        for obj in crm.registry.objects.values():
+            table = crm.runtime.table(obj.name)
+            for fdef in obj.fields.values():
+                if not fdef.is_lookup:
+                    continue
+                target = crm.runtime.table(fdef.to)
+                dangling = select(func.count()).select_from(table).where(
+                    table.c[fdef.name].is_not(None), ~table.c[fdef.name].in_(select(target.c.id)))
+                assert connection.execute(dangling).scalar() == 0, f"{obj.name}.{fdef.name}"
+    contacts = rows(crm, "contact")
+    assert sum(row["account"] is not None for row in contacts) > len(contacts) / 2
+
+
+def test_half_english_half_chinese(filled):
+    names = [row["name"] for row in rows(filled.crm, "account")]
+    chinese = sum(not name.isascii() for name in names)
+    assert 0.25 < chinese / len(names) < 0.75
+    assert any(name.endswith("有限公司") for name in names)
+    emails = [row["email"] for row in rows(filled.crm, "contact") if row["email"]]
+    assert emails and all(email.isascii() and "@" in email for email in emails)
+
+
+def test_values_look_like_what_the_fields_hold(filled):
+    deals = rows(filled.crm, "opportunity")
+    assert all(deal["probability"] is not None and deal["close_date"] is not None for deal in deals)
+    assert {deal["stage"] for deal in deals} >= {"Prospecting", "Closed Won"}
+    lost = [deal for deal in deals if deal["stage"] == "Closed Lost"]
+    assert all(deal["loss_reason"] for deal in lost)
+    accounts = rows(filled.crm, "account")
+    assert all(row["employees"] is None or row["employees"] >= 0 for row in accounts)
+    assert any(row["won_amount"] for row in accounts)  # rollups were kept current
+    activities = rows(filled.crm, "activity")
+    assert all(a["end_time"] is None or a["start_time"] is None or a["end_time"] >= a["start_time"]
+               for a in activities)
+    quotes = rows(filled.crm, "quote")
+    assert any(quote["subtotal"] for quote in quotes)
+
+
+# -- determinism and repeated runs ----------------------------------------------------------------
+
+
+def test_the_same_seed_gives_the_same_data_and_another_seed_other_data(tmp_path):
+    data = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        crm = open_installed(f"sqlite:///{tmp_path / name}.db")
+        DemoGenerator(crm, seed=seed).fill(120)
+        data.append(stored_data(crm))
+        crm.close()
+    assert data[0] == data[1]
+    assert data[0] != data[2]
+
+
+def test_a_second_run_adds_records_without_unique_clashes(sqlite_url):
+    crm = open_installed(sqlite_url)
+    first = DemoGenerator(crm, seed=1).fill(60)
+    second = DemoGenerator(crm, seed=1).fill(60)
+    assert len(rows(crm, "product")) == first["product"] + second["product"]
+    codes = [row["product_code"] for row in rows(crm, "product") if row["product_code"]]
+    assert len(codes) == len(set(codes))
+    crm.close()
+
+
+def test_tiny_counts_still_give_a_few_of_each(sqlite_url):
+    crm = open_installed(sqlite_url)
+    created = DemoGenerator(crm).fill(1)
+    assert set(created) == set(crm.registry.objects) and all(count >= 3 for count in created.values())
+    crm.close()
+
+
+def test_only_the_objects_asked_for(sqlite_url):
+    crm = open_installed(sqlite_url)
+    created = DemoGenerator(crm).fill(40, objects=["contact", "account"])
+    assert list(created) == ["account", "contact"]
+    assert rows(crm, "lead") == []
+    with pytest.raises(DemoError, match="no object 'acount'"):
+        DemoGenerator(crm).fill(10, objects=["acount"])
+    crm.close()
+
+
+def test_demo_data_on_both_databases(crm):
+    crm.install(DEFAULT_CRM)
+    generator = DemoGenerator(crm, seed=5)
+    created = generator.fill(150)
+    assert all(count >= 3 for count in created.values()) and generator.rejected == {}
+
+
+# -- any package ------------------------------------------------------------------------------------
+
+
+def test_another_package_with_every_field_type(sqlite_url):
+    crm = open_installed(sqlite_url, ALL_TYPES)
+    generator = DemoGenerator(crm, seed=11)
+    created = generator.fill(60)
+    assert set(created) == {"company", "project"} and generator.rejected == {}
+    projects = rows(crm, "project")
+    assert any(p["tags"] for p in projects) and any(p["kickoff"] for p in projects)
+    assert all(p["discount"] is None or 0 <= p["discount"] <= 100 for p in projects)
+    assert all(p["legacy_code"] is None or len(p["legacy_code"]) <= 20 for p in projects)
+    crm.close()
+
+
+STRICT_PACKAGE = """
+package: strict
+version: "1.0.0"
+objects:
+  region:
+    fields:
+      title: {type: text, required: true, unique: true, max_length: 12}
+      capital: {type: lookup, to: office, on_delete: set_null}
+  office:
+    fields:
+      code: {type: text, required: true, unique: true, max_length: 8}
+      email: {type: email, required: true, unique: true}
+      phone: {type: phone, unique: true}
+      number: {type: integer, unique: true, min: 100, max: 100000000}
+      opened: {type: date, unique: true}
+      region: {type: lookup, to: region, required: true, on_delete: cascade}
+      parent: {type: lookup, to: office, on_delete: set_null}
+      tier: {type: picklist, options: [Bronze, Silver, Gold, Platinum], required: true}
+      seats: {type: integer, min: 1, max: 500}
+      flagship: {type: boolean}
+    validations:
+      - name: flagship_is_platinum
+        condition: "flagship and tier != 'Platinum'"
+        message: Only a platinum office can be the flagship.
+      - name: gold_is_big
+        condition: "tier == 'Gold' and (seats is None or seats < 400)"
+        message: A gold office has at least 400 seats.
+"""
+
+
+def test_unique_required_cycles_and_hard_rules_in_any_package(sqlite_url, write_package):
+    crm = open_installed(sqlite_url, write_package(STRICT_PACKAGE))
+    generator = DemoGenerator(crm, seed=2)
+    created = generator.fill(300)
+    assert list(created) == ["region", "office"]  # office needs a region; region's link back is optional
+    assert generator.rejected == {}
+    offices = rows(crm, "office")
+    assert len(offices) == created["office"]
+    for name in ("code", "email", "phone", "number", "opened"):
+        values = [row[name] for row in offices if row[name] is not None]
+        assert len(values) == len(set(values)), name
+    assert all(len(row["code"]) <= 8 and 100 <= (row["number"] or 100) for row in offices)
+    assert all(row["tier"] != "Gold" or row["seats"] >= 400 for row in offices)
+    assert any(row["parent"] for row in offices)  # self-lookups point at earlier offices
+    titles = [row["title"] for row in rows(crm, "region")]
+    assert all(len(title) <= 12 for title in titles) and len(titles) == len(set(titles))
+    crm.close()

@@ -1,0 +1,35 @@
+"""Fixtures for the security tests: cheap password hashing and a clock that tests move by hand."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+# Cheap argon2 parameters for the whole run (honoured only while pytest is loaded).
+os.environ["CRMKIT_FAST_PASSWORD_HASH"] = "1"
+
+
+class FakeClock:
+    """Now is whatever the test says: `clock.advance(minutes=15)` instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def directory(crm, clock):
+    from crmkit.engine.security.users import Directory
+
+    return Directory(crm, clock=clock)

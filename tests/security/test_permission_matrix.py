@@ -1,0 +1,327 @@
+"""Who sees, edits and deletes what: the permission matrix over a sample hierarchy, on every path.
+
+    ceo ─ sales_director ─┬─ east_rep (east1, east2)
+        │                 └─ west_rep (west1)
+        └─ support_lead (support)
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import insert
+
+from crmkit.engine import RecordNotFound, RecordValidationError
+from crmkit.engine.query import QueryError
+from crmkit.engine.security.access import PermissionDenied
+
+PACKAGE = """
+package: acme
+version: "1.0.0"
+roles:
+  ceo: {label: {en: CEO, zh: 首席执行官}}
+  sales_director: {parent: ceo, label: {en: Sales director, zh: 销售总监}}
+  east_rep: {parent: sales_director}
+  west_rep: {parent: sales_director}
+  support_lead: {parent: ceo}
+permission_sets:
+  sales:
+    roles: [sales_director, east_rep, west_rep]
+    objects:
+      account: [create, read, edit, delete]
+      contact: [create, read, edit, delete]
+      deal: [create, read, edit, delete]
+      product: [read]
+  credit:
+    roles: [sales_director]
+    fields:
+      account.credit_limit: [read]
+  executive:
+    roles: [ceo]
+    objects:
+      account: [read, view_all]
+      deal: [read, view_all]
+  support:
+    roles: [support_lead]
+    objects:
+      account: [read]
+objects:
+  account:
+    title_field: name
+    sharing: private
+    track_history: true
+    sharing_rules:
+      - name: gold_to_support
+        criteria: {tier: Gold}
+        share_with: {role: support_lead}
+      - name: key_accounts_team
+        criteria: {tier: Key}
+        share_with: {team: key_accounts}
+        access: edit
+    fields:
+      name: {type: text, searchable: true}
+      tier: {type: picklist, options: [Gold, Silver, Key]}
+      credit_limit: {type: currency}
+      deal_count: {type: rollup, from: deal.account, aggregate: count}
+      pipeline: {type: rollup, from: deal.account, aggregate: sum, field: amount}
+  contact:
+    title_field: name
+    sharing: controlled_by_parent
+    sharing_parent: account
+    fields:
+      name: {type: text, searchable: true}
+      account: {type: lookup, to: account, on_delete: cascade}
+  deal:
+    title_field: name
+    sharing: private
+    fields:
+      name: {type: text}
+      amount: {type: currency}
+      account: {type: lookup, to: account, on_delete: cascade}
+  product:
+    sharing: public_read
+    fields:
+      name: {type: text}
+"""
+
+USERS = {  # name: (role, directly granted permission sets)
+    "admin": (None, ["admin"]),
+    "ceo": ("ceo", []),
+    "director": ("sales_director", []),
+    "east1": ("east_rep", []),
+    "east2": ("east_rep", []),
+    "west1": ("west_rep", []),
+    "support": ("support_lead", []),
+    "nobody": (None, []),
+}
+
+
+@pytest.fixture
+def world(crm, install):
+    """The sample company: users, a team, accounts owned across the hierarchy, deals and contacts."""
+    install(PACKAGE)
+    runtime = crm.runtime
+    now = datetime.now(timezone.utc)
+    ids: dict[str, int] = {}
+    with crm.engine.begin() as connection:
+        for name, (role, sets) in USERS.items():
+            ids[name] = connection.execute(insert(runtime.system_table("crmkit_user")).values(
+                username=name, display_name=name, role=role, active=True, language="en", timezone="UTC",
+                created_at=now, updated_at=now).returning(runtime.system_table("crmkit_user").c.id)).scalar_one()
+            for permission_set in sets:
+                connection.execute(insert(runtime.system_table("crmkit_grant")).values(
+                    permission_set=permission_set, user_id=ids[name], granted_at=now))
+        team = connection.execute(insert(runtime.system_table("crmkit_team")).values(name="key_accounts")
+                                  .returning(runtime.system_table("crmkit_team").c.id)).scalar_one()
+        connection.execute(insert(runtime.system_table("crmkit_team_member")).values(team_id=team, user_id=ids["west1"]))
+    system = crm.system_session()
+    accounts = {}
+    for name, owner, tier in [("A1", "east1", "Gold"), ("A2", "east2", "Silver"), ("A3", "west1", "Silver"),
+                              ("A4", "director", "Silver"), ("A5", "ceo", "Key")]:
+        accounts[name] = system.records("account").create(
+            {"name": name, "tier": tier, "owner_id": ids[owner], "credit_limit": 1000})
+    deals = {}
+    for name, account, owner, amount in [("D1", "A1", "east1", 100), ("D2", "A1", "east2", 50), ("D3", "A3", "west1", 70)]:
+        deals[name] = system.records("deal").create(
+            {"name": name, "account": accounts[account].id, "owner_id": ids[owner], "amount": amount})
+    contacts = {name: system.records("contact").create({"name": name, "account": accounts[account].id,
+                                                           "owner_id": ids["east1"]})
+                for name, account in [("C1", "A1"), ("C2", "A2")]}
+    return {"crm": crm, "users": ids, "accounts": accounts, "deals": deals, "contacts": contacts, "team": team}
+
+
+def session(world, name: str):
+    return world["crm"].session(world["users"][name])
+
+
+def names(page) -> set[str]:
+    return {record["name"] for record in page.records}
+
+
+READABLE_ACCOUNTS = {
+    "admin": {"A1", "A2", "A3", "A4", "A5"},
+    "ceo": {"A1", "A2", "A3", "A4", "A5"},
+    "director": {"A1", "A2", "A3", "A4"},
+    "east1": {"A1"},
+    "east2": {"A2"},
+    "west1": {"A3", "A5"},
+    "support": {"A1"},
+}
+
+
+@pytest.mark.parametrize("user", sorted(READABLE_ACCOUNTS))
+def test_lists_counts_search_and_reads_by_id_show_exactly_what_the_user_may_see(world, user):
+    accounts = session(world, user).records("account")
+    expected = READABLE_ACCOUNTS[user]
+    assert names(accounts.query(limit=100)) == expected
+    assert accounts.count().value == len(expected)
+    assert names(accounts.query(search="A")) == expected
+    for name, record in world["accounts"].items():
+        if name in expected:
+            assert accounts.get(record.id)["name"] == name
+        else:
+            with pytest.raises(RecordNotFound) as caught:
+                accounts.get(record.id)
+            assert str(caught.value) == f"there is no account record with id {record.id}."
+
+
+def test_a_user_without_permissions_is_refused_not_shown_an_empty_list(world):
+    with pytest.raises(PermissionDenied, match="you do not have permission to read Accounts"):
+        session(world, "nobody").records("account").query()
+
+
+EDITABLE_ACCOUNTS = {
+    "admin": {"A1", "A2", "A3", "A4", "A5"},
+    "director": {"A1", "A2", "A3", "A4"},
+    "east1": {"A1"},
+    "west1": {"A3", "A5"},
+}
+
+
+@pytest.mark.parametrize("user", sorted(EDITABLE_ACCOUNTS))
+def test_edits_are_checked_against_the_stored_record(world, user):
+    accounts = session(world, user).records("account")
+    for name, record in world["accounts"].items():
+        if name in EDITABLE_ACCOUNTS[user]:
+            assert accounts.update(record.id, {"name": name + "!"}, version=record.version)["name"] == name + "!"
+        elif name in READABLE_ACCOUNTS[user]:
+            with pytest.raises(PermissionDenied):
+                accounts.update(record.id, {"name": "x"}, version=record.version)
+        else:
+            with pytest.raises(RecordNotFound):
+                accounts.update(record.id, {"name": "x"}, version=record.version)
+
+
+def test_read_only_roles_cannot_edit_at_all(world):
+    for user in ("ceo", "support"):
+        with pytest.raises(PermissionDenied, match="you do not have permission to edit Accounts"):
+            session(world, user).records("account").update(world["accounts"]["A1"].id, {"name": "x"}, version=1)
+
+
+def test_deletes_need_delete_permission_and_edit_access(world):
+    a2 = world["accounts"]["A2"]
+    with pytest.raises(RecordNotFound):
+        session(world, "east1").records("account").delete(a2.id)
+    with pytest.raises(PermissionDenied):
+        session(world, "ceo").records("account").delete(a2.id)
+    session(world, "director").records("account").delete(a2.id)
+    with pytest.raises(RecordNotFound):
+        world["crm"].system_session().records("account").get(a2.id)
+
+
+def test_children_controlled_by_parent_follow_the_parent(world):
+    assert names(session(world, "east1").records("contact").query()) == {"C1"}
+    assert names(session(world, "east2").records("contact").query()) == {"C2"}
+    assert names(session(world, "director").records("contact").query()) == {"C1", "C2"}
+    related = session(world, "east1").records("contact").query({"account": world["accounts"]["A1"].id})
+    assert names(related) == {"C1"}
+
+
+def test_filters_through_lookups_are_filtered_on_both_sides(world):
+    east2_contacts = session(world, "east2").records("contact")
+    assert names(east2_contacts.query({"account.name": "A1"})) == set()
+
+
+def test_rollups_count_only_what_the_user_can_see(world):
+    a1 = world["accounts"]["A1"].id
+    assert session(world, "director").records("account").get(a1)["deal_count"] == 2
+    east1_view = session(world, "east1").records("account").get(a1)
+    assert (east1_view["deal_count"], east1_view["pipeline"]) == (1, Decimal("100.00"))
+    assert world["crm"].system_session().records("account").get(a1)["deal_count"] == 2
+
+
+def test_a_crafted_filter_cannot_widen_the_row_filter(world):
+    accounts = session(world, "east1").records("account")
+    crafted = {"or": [{"id": {"gte": 0}}, {"owner_id": {"is_null": False}}, {"name": {"contains": "%"}}]}
+    assert names(accounts.query(crafted)) == {"A1"}
+    assert accounts.count({"or": [{"id": {"gte": 0}}, {"id": {"is_null": True}}]}).value == 1
+
+
+def test_manual_shares_give_read_or_edit_to_a_user(world):
+    a1 = world["accounts"]["A1"]
+    east1, east2 = session(world, "east1"), session(world, "east2")
+    share = east1.sharing.share("account", a1.id, user_id=world["users"]["east2"])
+    assert east2.records("account").get(a1.id)["name"] == "A1"
+    with pytest.raises(PermissionDenied):
+        east2.records("account").update(a1.id, {"name": "x"}, version=a1.version)
+    east1.sharing.unshare(share)
+    east1.sharing.share("account", a1.id, user_id=world["users"]["east2"], access="edit")
+    assert session(world, "east2").records("account").update(a1.id, {"name": "A1+"}, version=a1.version)["name"] == "A1+"
+
+
+def test_only_those_who_may_edit_a_record_can_share_it(world):
+    with pytest.raises(RecordNotFound):
+        session(world, "east2").sharing.share("account", world["accounts"]["A1"].id, user_id=world["users"]["east2"])
+    with pytest.raises(PermissionDenied):
+        session(world, "support").sharing.share("account", world["accounts"]["A1"].id, user_id=world["users"]["west1"])
+
+
+def test_field_level_security_hides_fields_and_refuses_their_use(world):
+    a1 = world["accounts"]["A1"].id
+    east1 = session(world, "east1").records("account")
+    assert "credit_limit" not in east1.get(a1)
+    assert "credit_limit" not in east1.query().records[0]
+    for attempt in (lambda: east1.query({"credit_limit": {"gt": 0}}), lambda: east1.query(sort=["-credit_limit"])):
+        with pytest.raises(QueryError, match="credit_limit"):
+            attempt()
+    with pytest.raises(RecordValidationError) as caught:
+        east1.create({"name": "New", "credit_limit": 5})
+    assert caught.value.errors == {"credit_limit": ["is not a field of account."]}
+    director = session(world, "director").records("account")
+    assert director.get(a1)["credit_limit"] == Decimal("1000.00")
+    with pytest.raises(RecordValidationError) as caught:
+        director.update(a1, {"credit_limit": 5}, version=1)
+    assert caught.value.errors == {"credit_limit": ["you may see this field but not change it."]}
+
+
+def test_field_history_of_hidden_fields_is_hidden_too(world):
+    system = world["crm"].system_session().records("account")
+    a1 = world["accounts"]["A1"]
+    system.update(a1.id, {"credit_limit": 2000, "name": "A1 Ltd"}, version=a1.version)
+    fields = {entry["field"] for entry in session(world, "east1").records("account").history(a1.id)}
+    assert "name" in fields and "credit_limit" not in fields
+
+
+def test_lookups_can_only_point_at_visible_records(world):
+    contacts = session(world, "east1").records("contact")
+    with pytest.raises(RecordValidationError) as caught:
+        contacts.create({"name": "Sneaky", "account": world["accounts"]["A2"].id})
+    assert caught.value.errors == {"account": [f"there is no account record with id {world['accounts']['A2'].id}."]}
+
+
+def test_records_can_only_be_given_to_yourself_or_people_below_you(world):
+    east1 = session(world, "east1").records("account")
+    with pytest.raises(RecordValidationError) as caught:
+        east1.create({"name": "Gift", "owner_id": world["users"]["west1"]})
+    assert list(caught.value.errors) == ["owner_id"]
+    gift = session(world, "director").records("account").create({"name": "Gift", "owner_id": world["users"]["west1"]})
+    assert gift["owner_id"] == world["users"]["west1"]
+
+
+def test_new_records_belong_to_their_creator(world):
+    record = session(world, "east2").records("account").create({"name": "Mine"})
+    assert record["owner_id"] == world["users"]["east2"]
+    assert names(session(world, "east1").records("account").query()) == {"A1"}
+
+
+def test_public_read_objects_are_readable_but_not_editable_without_rights(world):
+    product = world["crm"].system_session().records("product").create({"name": "Widget"})
+    east1 = session(world, "east1").records("product")
+    assert east1.get(product.id)["name"] == "Widget"
+    with pytest.raises(PermissionDenied):
+        east1.update(product.id, {"name": "x"}, version=1)
+
+
+def test_inactive_and_unknown_users_get_no_session(world):
+    from sqlalchemy import update
+
+    from crmkit.engine.security.access import UnknownUser
+
+    users = world["crm"].runtime.system_table("crmkit_user")
+    with world["crm"].engine.begin() as connection:
+        connection.execute(update(users).where(users.c.id == world["users"]["east1"]).values(active=False))
+    with pytest.raises(UnknownUser):
+        session(world, "east1")
+    with pytest.raises(UnknownUser):
+        world["crm"].session(424242)
