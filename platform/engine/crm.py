@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, MetaData, select, update
+from sqlalchemy import Connection, Engine, MetaData, insert, select, update
 
 from crmkit.engine.database import connect, default_database_url, is_sqlite, write_transaction, writer
 from crmkit.engine.extensions import Extensions, default_extensions
@@ -73,7 +74,7 @@ class Crm:
         with self._migration_connection() as connection:
             return self._plan(connection, registry, purge)
 
-    def install(self, *paths: str | os.PathLike, purge: Sequence[str] = ()) -> MigrationPlan:
+    def install(self, *paths: str | os.PathLike, purge: Sequence[str] = (), actor_id: int | None = None) -> MigrationPlan:
         """Install or upgrade packages from files or folders; the whole migration commits or nothing does."""
         registry, sources = self._target(paths)
         runtime = Runtime(self.engine, registry, self.extensions)
@@ -84,12 +85,18 @@ class Crm:
                 plan, list(registry.packages.values()), sources)
             if is_sqlite(self.engine):
                 _check_foreign_keys(connection)
+            if not plan.is_empty:
+                log = runtime.system_table("crmkit_security_log")
+                connection.execute(insert(log).values(
+                    at=datetime.now(timezone.utc), event="metadata.installed", user_id=actor_id,
+                    detail={"packages": {p.name: p.version for p in registry.packages.values()},
+                            "steps": [step.describe() for step in plan.steps]}))
         self._set_runtime(registry)
         return plan
 
-    def migrate(self, *, purge: Sequence[str] = ()) -> MigrationPlan:
+    def migrate(self, *, purge: Sequence[str] = (), actor_id: int | None = None) -> MigrationPlan:
         """Re-read every installed package from where it was installed from, and apply the changes."""
-        return self.install(purge=purge)
+        return self.install(purge=purge, actor_id=actor_id)
 
     # -- records -------------------------------------------------------------------------
 

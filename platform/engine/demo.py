@@ -54,7 +54,11 @@ class DemoGenerator:
 
     def fill(self, count: int, *, objects: Sequence[str] | None = None,
              progress: Callable[[int], None] | None = None) -> dict[str, int]:
-        """Create about `count` records spread over the installed objects (parents first); returns created per object."""
+        """Create about `count` records spread over the installed objects (parents first); returns created per object.
+
+        `objects` limits the run to some objects (their lookups then use records already there);
+        `progress` is called with the number of records each batch created.
+        """
         registry = self.crm.registry
         if count <= 0:
             return {}

@@ -380,7 +380,8 @@ class ValueMakers:
         def phone(row: RowContext) -> str:
             rng = row.rng
             if row.zh and mobile:
-                return f"+86 1{rng.choice('3578')}{rng.randrange(10)} {rng.randrange(10000):04d} {rng.randrange(10000):04d}"
+                return f"+86 1{rng.choice('3578')}{rng.randrange(10)} {rng.randrange(10000):04d} " \
+                       f"{rng.randrange(10000):04d}"
             if row.zh:
                 return f"{row.city.phone_prefix} {rng.randrange(2000, 9000):04d} {rng.randrange(10000):04d}"
             return f"{row.city.phone_prefix} {rng.randrange(200, 999)}-{rng.randrange(10000):04d}"

@@ -21,6 +21,7 @@ from crmkit.engine.runtime import Runtime
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
     from crmkit.engine.security.access import AccessPolicy
+    from crmkit.engine.security.privacy import Privacy
     from crmkit.engine.security.sharing import Sharing
     from crmkit.engine.records.pipeline import SavePipeline
     from crmkit.engine.records.recycle import RecycleBin
@@ -41,6 +42,13 @@ class Session:
     def row_filter(self) -> RowFilter | None:
         """The security layer's restriction per object; None means this session sees every record."""
         return self.policy.row_filter if self.policy is not None else None
+
+    @property
+    def privacy(self) -> "Privacy":
+        """Privacy requests: export or erase a person's data (needs manage_privacy)."""
+        from crmkit.engine.security.privacy import Privacy
+
+        return Privacy(self)
 
     @property
     def sharing(self) -> "Sharing":

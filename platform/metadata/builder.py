@@ -28,7 +28,7 @@ _FIELD_KEYS = frozenset(
         "type", "label", "help", "required", "unique", "indexed", "searchable", "read_only",
         "default", "max_length", "min", "max", "precision", "scale", "options", "to", "on_delete",
         "formula", "returns", "from", "aggregate", "field", "condition", "format", "start",
-        "renamed_from", "description",
+        "renamed_from", "description", "personal",
     }
 )
 
@@ -136,6 +136,7 @@ def build_field(document: SourceDocument, package: str, path: tuple, name: str, 
         indexed=bool(spec.get("indexed", False)),
         searchable=bool(spec.get("searchable", False)),
         read_only=bool(spec.get("read_only", False)),
+        personal=bool(spec.get("personal", False)),
         default=tuple(default) if isinstance(default, list) else default,
         default_expression=default_expression,
         max_length=spec.get("max_length"),

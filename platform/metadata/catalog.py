@@ -16,7 +16,7 @@ from crmkit.metadata.model import frozen_map
 COMMON_FIELD_OPTIONS = frozenset(
     {
         "type", "label", "help", "description", "required", "unique", "indexed",
-        "searchable", "read_only", "default", "renamed_from",
+        "searchable", "read_only", "default", "renamed_from", "personal",
     }
 )
 

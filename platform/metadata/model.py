@@ -24,7 +24,9 @@ SYSTEM_FIELDS = (
 #: What a permission set can grant on an object.
 OBJECT_PERMISSIONS = ("create", "read", "edit", "delete", "view_all", "modify_all", "import", "export")
 #: What a permission set can grant on the platform.
-SYSTEM_PERMISSIONS = ("manage_users", "manage_metadata", "view_security_log", "view_all_data", "modify_all_data")
+SYSTEM_PERMISSIONS = (
+    "manage_users", "manage_metadata", "manage_privacy", "view_security_log", "view_all_data", "modify_all_data",
+)
 SHARING_MODELS = ("private", "public_read", "public_read_write", "controlled_by_parent")
 DEFAULT_SHARING = "public_read_write"
 ADMIN_PERMISSION_SET = "admin"
@@ -107,6 +109,7 @@ class FieldDef:
     indexed: bool = False
     searchable: bool = False
     read_only: bool = False
+    personal: bool = False
     default: Any = None
     default_expression: str | None = None
     max_length: int | None = None

@@ -208,7 +208,8 @@ def test_a_quote_total_follows_its_lines(session):
     lines = session.records("quote_line")
 
     first = lines.create({"quote": quote.id, "product": product.id, "quantity": 3})  # price from the product
-    assert (first["unit_price"], first["discount"], first["amount"]) == (Decimal("100.00"), Decimal("0"), Decimal("300.00"))
+    assert (first["unit_price"], first["discount"]) == (Decimal("100.00"), Decimal("0"))
+    assert first["amount"] == Decimal("300.00")
     second = lines.create({"quote": quote.id, "product": product.id, "quantity": 2, "unit_price": "50",
                            "discount": "10"})
     assert second["amount"] == Decimal("90.00")
@@ -222,7 +223,8 @@ def test_a_quote_total_follows_its_lines(session):
 
     lines.delete(second.id)
     totals = reload(session, quote)
-    assert (totals["line_count"], totals["subtotal"], totals["grand_total"]) == (1, Decimal("100.00"), Decimal("113.00"))
+    assert totals["line_count"] == 1
+    assert (totals["subtotal"], totals["grand_total"]) == (Decimal("100.00"), Decimal("113.00"))
 
 
 def test_a_quoted_product_cannot_be_deleted(session):

@@ -92,6 +92,12 @@ def model() -> Model:
     return Model(registry, field_types, build_schema(registry, field_types))
 
 
+@pytest.fixture(scope="session")
+def ctx(model: Model) -> QueryContext:
+    """A context without a database, for what is decided before any SQL runs (mistakes, SQL text)."""
+    return QueryContext(model.registry, model.schema, model.field_types, today=date(2024, 3, 15))
+
+
 class Db:
     """One test database with the model's tables, and short ways to fill and query it.
 

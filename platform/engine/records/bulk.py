@@ -40,14 +40,17 @@ def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mappi
 def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, batch_size: int = 1000) -> int:
     session, runtime, obj = service.session, service.runtime, service.obj
     actor = session.actor
+    service._require("create")
     total = 0
     for number, chunk in enumerate(_chunks(rows, batch_size)):
         with session.writing() as connection:
             prepared, errors = [], {}
             for index, row in enumerate(chunk):
                 try:
+                    service._check_field_access(row, previous=None)
                     prepared.append(service.pipeline.prepare(connection, row, previous=None, system=actor.system,
-                                                             language=actor.language).values)
+                                                             language=actor.language,
+                                                             row_filter=session.row_filter).values)
                 except RecordValidationError as error:
                     errors[number * batch_size + index + 1] = error.errors
             if errors:

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.errors import DeleteRestrictedError, RecordNotFound, RestoreError
@@ -107,7 +107,7 @@ class RecycleBin:
 
     def entries(self, object_name: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
         """Deleted records (those deleted directly, not by cascade), newest first."""
-        query = select(self.table).where(self.table.c.is_root == 1)
+        query = select(self.table).where(self.table.c.is_root == 1, *self._visible())
         if object_name:
             query = query.where(self.table.c.object == object_name)
         query = query.order_by(self.table.c.id.desc()).limit(limit)
@@ -117,8 +117,10 @@ class RecycleBin:
     def restore(self, batch: str) -> list[tuple[str, int]]:
         """Put a deleted batch back: records with their ids, cascaded records, cleared lookups."""
         with self.session.writing() as connection:
+            root = connection.execute(select(self.table.c.id).where(
+                self.table.c.batch == batch, self.table.c.is_root == 1, *self._visible())).first()
             rows = connection.execute(select(self.table).where(self.table.c.batch == batch).order_by(self.table.c.id.desc())).all()
-            if not rows:
+            if not rows or root is None:
                 raise RecordNotFound("recycle bin", batch)
             restored = [self._restore_row(connection, dict(row._mapping)) for row in rows]
             for row in rows:
@@ -129,7 +131,19 @@ class RecycleBin:
     def purge(self, batch: str) -> int:
         """Delete a batch from the bin for good; returns how many records it held."""
         with self.session.writing() as connection:
+            root = connection.execute(select(self.table.c.id).where(
+                self.table.c.batch == batch, self.table.c.is_root == 1, *self._visible())).first()
+            if root is None:
+                raise RecordNotFound("recycle bin", batch)
             return connection.execute(delete(self.table).where(self.table.c.batch == batch)).rowcount
+
+    def _visible(self) -> list:
+        """Users see what they deleted themselves; modify-all on an object shows all of its deletions."""
+        policy = self.session.policy
+        if policy is None:
+            return []
+        everything = [name for name in self.runtime.registry.objects if policy.can(name, "modify_all")]
+        return [or_(self.table.c.deleted_by == self.session.actor.user_id, self.table.c.object.in_(everything))]
 
     def _restore_row(self, connection: Connection, entry: dict[str, Any]) -> tuple[str, int]:
         object_name = entry["object"]

@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from crmkit.engine.database import write_transaction
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
-from crmkit.engine.security.passwords import check_password_policy, hash_password, token_digest
+from crmkit.engine.security.passwords import check_password_policy, generate_password, hash_password, token_digest
+from crmkit.metadata.model import ADMIN_PERMISSION_SET
 
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
@@ -150,6 +151,17 @@ class Directory:
         except IntegrityError:
             raise UserError(f"the username {name!r} is already taken.") from None
         return self.get(user_id)
+
+    def create_first_admin(self, username: str = "admin") -> tuple[User, str] | None:
+        """On a database without users: an administrator with a random password, returned once; else None."""
+        table = self._table("user")
+        with self._crm.engine.connect() as connection:
+            if connection.execute(select(table.c.id).limit(1)).first():
+                return None
+        password = generate_password()
+        user = self.create_user(username, display_name="Administrator", password=password,
+                                permission_sets=[ADMIN_PERMISSION_SET])
+        return user, password
 
     def get(self, user_id: int) -> User:
         table = self._table("user")

@@ -1,0 +1,92 @@
+"""Privacy requests (GDPR, CCPA): export everything stored about a person, or erase it.
+
+Erasure anonymises the person's personal fields and the history entries of those fields,
+and removes the record's copies from the recycle bin; numbers, picklists and links stay,
+so aggregate figures (pipeline totals, counts) do not change.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, update
+
+from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.records.propagation import Propagator
+from crmkit.engine.security.access import PermissionDenied
+from crmkit.metadata.model import FieldDef, ObjectDef
+
+if TYPE_CHECKING:
+    from crmkit.engine.session import Session
+
+PERSONAL_TYPES = frozenset({"text", "textarea", "email", "phone", "url", "date", "datetime"})
+ERASED = "[erased]"
+
+
+def personal_fields(obj: ObjectDef) -> list[FieldDef]:
+    """Fields marked `personal`, or if none is marked, every text, contact and date field."""
+    marked = [fdef for fdef in obj.fields.values() if fdef.personal]
+    if marked:
+        return marked
+    return [fdef for fdef in obj.fields.values() if fdef.type in PERSONAL_TYPES]
+
+
+class Privacy:
+    def __init__(self, session: "Session") -> None:
+        self.session = session
+        self.runtime = session.runtime
+        policy = session.policy
+        if policy is not None and "manage_privacy" not in policy.system and not policy.is_admin:
+            raise PermissionDenied("privacy requests need the manage_privacy permission.")
+
+    def export(self, object_name: str, record_id: int) -> dict[str, Any]:
+        """One JSON document: the record, its field history, and the records that point to it."""
+        records = self.session.records(object_name)
+        record = records.get(record_id)
+        related: dict[str, list[dict[str, Any]]] = {}
+        for child, via in self.runtime.registry.children.get(object_name, ()):
+            page = self.session.records(child).query({via: record_id}, limit=1000)
+            if page.records:
+                related.setdefault(child, []).extend(r.to_json() for r in page.records)
+        document = {
+            "object": object_name,
+            "record": record.to_json(),
+            "history": [{k: to_json(v) for k, v in entry.items()} for entry in records.history(record_id)],
+            "related": related,
+            "exported_at": datetime.now(timezone.utc).isoformat(),
+        }
+        self._log("privacy.exported", object_name, record_id)
+        return document
+
+    def erase(self, object_name: str, record_id: int) -> list[str]:
+        """Anonymise the person; returns the names of the fields cleared."""
+        obj = self.runtime.object(object_name)
+        table = self.runtime.table(object_name)
+        fields = personal_fields(obj)
+        with self.session.writing() as connection:
+            self.session.records(object_name).get(record_id)  # must exist and be visible
+            values = {fdef.name: (ERASED if fdef.required and fdef.type in ("text", "textarea") else None)
+                      for fdef in fields}
+            connection.execute(update(table).where(table.c.id == record_id).values(values))
+            Propagator(connection, self.runtime).recompute_formulas(object_name, [record_id])
+            erased = {fdef.name for fdef in fields} | {
+                fdef.name for fdef in obj.fields.values() if fdef.type == "formula" and fdef.returns in PERSONAL_TYPES}
+            history = self.runtime.system_table("crmkit_history")
+            connection.execute(update(history).where(
+                history.c.object == object_name, history.c.record_id == record_id, history.c.field.in_(sorted(erased))
+            ).values(old_value=None, new_value=None))
+            bin_table = self.runtime.system_table("crmkit_recycle_bin")
+            connection.execute(delete(bin_table).where(bin_table.c.object == object_name,
+                                                       bin_table.c.record_id == record_id))
+            self._log("privacy.erased", object_name, record_id, connection=connection, fields=sorted(erased))
+        return sorted(erased)
+
+    def _log(self, event: str, object_name: str, record_id: int, connection=None, **detail: Any) -> None:
+        log = self.runtime.system_table("crmkit_security_log")
+        statement = insert(log).values(at=datetime.now(timezone.utc), event=event, user_id=self.session.actor.user_id,
+                                       detail={"object": object_name, "record_id": record_id, **detail})
+        if connection is not None:
+            connection.execute(statement)
+            return
+        with self.session.writing() as own:
+            own.execute(statement)
