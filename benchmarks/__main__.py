@@ -105,15 +105,40 @@ def bench_writes(crm: Crm, raw_table, creates: int, bulk: int) -> list[Result]:
     return results
 
 
-def fill(crm: Crm, total: int) -> None:
-    """Top the deal table up to `total` rows with raw inserts (setup, not measured)."""
+def create_users(crm: Crm) -> dict[str, list[int]]:
+    """200 users in a four-level hierarchy (1 CEO, 4 directors, 20 managers, 175 reps) and an admin."""
+    users = crm.runtime.system_table("crmkit_user")
+    grants = crm.runtime.system_table("crmkit_grant")
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    created: dict[str, list[int]] = {}
+    with crm.engine.begin() as connection:
+        if connection.execute(select(func.count()).select_from(users)).scalar_one():
+            for role, user_id in connection.execute(select(users.c.role, users.c.id).order_by(users.c.id)):
+                created.setdefault(role or "admin", []).append(user_id)
+            return created
+        for role, count in [("ceo", 1), ("director", 4), ("manager", 20), ("rep", 175), (None, 1)]:
+            for number in range(count):
+                user_id = connection.execute(insert(users).values(
+                    username=f"{role or 'admin'}{number}", display_name=f"{role or 'admin'} {number}", role=role,
+                    active=True, language="en", timezone="UTC", created_at=now, updated_at=now,
+                ).returning(users.c.id)).scalar_one()
+                created.setdefault(role or "admin", []).append(user_id)
+        connection.execute(insert(grants).values(permission_set="admin", user_id=created["admin"][0], granted_at=now))
+    return created
+
+
+def fill(crm: Crm, total: int, owners: list[int]) -> None:
+    """Top the deal table up to `total` rows with raw inserts, owned round-robin (setup, not measured)."""
     table = crm.runtime.table("deal")
     with crm.engine.connect() as connection:
         present = connection.execute(select(func.count()).select_from(table)).scalar_one()
     rng = random.Random(2)
     batch = 10_000
     for offset in range(present, total, batch):
-        rows = [raw_row(deal_values(rng, n), n) for n in range(offset, min(total, offset + batch))]
+        rows = [dict(raw_row(deal_values(rng, n), n), owner_id=owners[n % len(owners)])
+                for n in range(offset, min(total, offset + batch))]
         with crm.engine.begin() as connection:
             connection.execute(insert(table), rows)
     with crm.engine.begin() as connection:
@@ -167,6 +192,18 @@ def raw_copy(table: Table, metadata: MetaData) -> Table:
     return copy
 
 
+def bench_security(crm: Crm, rows: int, users: dict[str, list[int]]) -> list[Result]:
+    """The same page for a rep at the bottom of the hierarchy (private sharing) and for an admin."""
+    rep = crm.session(users["rep"][-1]).records("deal")
+    admin = crm.session(users["admin"][0]).records("deal")
+    where, sort = {"stage": "Won"}, ("-amount",)
+    ours = median_time(lambda: rep.query(where, sort=sort, limit=50), 200)
+    reference = median_time(lambda: admin.query(where, sort=sort, limit=50), 200)
+    seen = rep.count(where, exact=True).value
+    return [Result(f"page of 50 of {rows:,}: rep vs admin", ours, reference, "<= 1.5x admin",
+                   f"the rep sees {seen:,} Won deals of 200 users' (ratio column: rep / admin)")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -187,8 +224,11 @@ def main() -> None:
     print(f"{'benchmark':<38} {'crmkit':>11} {'raw Core':>11} {'ratio':>8}  {'target':<22} note")
     for result in bench_writes(crm, raw_table, options.creates, options.bulk):
         print(result.line(), flush=True)
-    fill(crm, options.rows)
+    users = create_users(crm)
+    fill(crm, options.rows, [user_id for role in ("ceo", "director", "manager", "rep") for user_id in users[role]])
     for result in bench_reads(crm, options.rows):
+        print(result.line(), flush=True)
+    for result in bench_security(crm, options.rows, users):
         print(result.line(), flush=True)
     crm.close()
 

@@ -148,8 +148,9 @@ def demo(context: click.Context, count: int, objects: tuple[str, ...], seed: int
 @click.pass_context
 @friendly_errors
 def setup(context: click.Context, count: int) -> None:
-    """Prepare instance/: install the standard CRM and fill it with demo data (once)."""
+    """Prepare instance/: install the standard CRM, fill it with demo data and create the first admin (once)."""
     from crmkit.engine.demo import DemoGenerator
+    from crmkit.engine.security.users import Directory
 
     crm = open_crm(context)
     fresh = not crm.installed_packages()
@@ -164,6 +165,210 @@ def setup(context: click.Context, count: int) -> None:
     click.echo(f"Database: {context.obj['database_url']}")
     click.echo(f"Installed: {installed}")
     click.echo("Try: .venv/bin/crmkit packages   |   .venv/bin/crmkit demo --records 1000")
+    first_admin = Directory(crm).create_first_admin()
+    if first_admin:
+        user, password = first_admin
+        click.echo(f"Administrator: {user.username}")
+        click.echo(f"Password: {password}")
+        click.echo("This password will not be shown again. Change it with: "
+                   f"crmkit user set-password --password-stdin {user.username}")
+
+
+# -- users and API tokens --------------------------------------------------------------------
+
+
+def open_directory(context: click.Context):
+    from crmkit.engine.security.users import Directory
+
+    return Directory(open_crm(context))
+
+
+def named_user(directory, username: str):
+    from crmkit.engine.security.users import UserError
+
+    user = directory.by_username(username)
+    if user is None:
+        raise UserError(f"there is no user named {username!r}.")
+    return user
+
+
+def read_password(password_stdin: bool) -> tuple[str, bool]:
+    """The password from the first line of stdin, else a generated one; and whether it was generated."""
+    from crmkit.engine.security.passwords import generate_password
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return generate_password(), True
+
+
+def show_generated_password(username: str, password: str) -> None:
+    click.echo(f"Password for {username}: {password}")
+    click.echo(f"It will not be shown again. Change it with: crmkit user set-password --password-stdin {username}")
+
+
+PASSWORD_STDIN = click.option("--password-stdin", is_flag=True,
+                              help="Read the password from the first line of stdin instead of generating one.")
+
+
+@main.group()
+def user() -> None:
+    """Create, list and deactivate users; set passwords; grant permission sets."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--display-name", help="The name shown in the UI (default: the username).")
+@click.option("--email")
+@click.option("--role", help="The user's role.")
+@click.option("--language", default="en", show_default=True, help="en or zh (or a form like zh-CN).")
+@click.option("--timezone", default="UTC", show_default=True, help="A time zone name like Asia/Shanghai.")
+@click.option("--permission-set", "permission_sets", multiple=True, metavar="NAME", help="Grant it (repeatable).")
+@PASSWORD_STDIN
+@click.pass_context
+@friendly_errors
+def user_create(context: click.Context, username: str, password_stdin: bool, **options: Any) -> None:
+    """Create a user; prints a generated password once unless --password-stdin is given."""
+    password, generated = read_password(password_stdin)
+    created = open_directory(context).create_user(username, password=password, **options)
+    click.echo(f"Created user {created.username} (id {created.id}).")
+    if generated:
+        show_generated_password(created.username, password)
+
+
+@user.command("list")
+@click.option("--active-only", is_flag=True, help="Leave out deactivated users.")
+@click.pass_context
+@friendly_errors
+def user_list(context: click.Context, active_only: bool) -> None:
+    """List users with their state, role, permission sets and last sign-in."""
+    directory = open_directory(context)
+    for entry in directory.list(active_only=active_only):
+        sets = ",".join(sorted(directory.permission_sets_of(entry.id))) or "-"
+        last = f"{entry.last_login_at:%Y-%m-%d %H:%M}" if entry.last_login_at else "never"
+        state = "active" if entry.active else "inactive"
+        click.echo(f"{entry.id:>5}  {entry.username:<24} {entry.display_name:<24} {state:<9} "
+                   f"{entry.role or '-':<16} {sets:<24} last sign-in {last}")
+
+
+@user.command("deactivate")
+@click.argument("username")
+@click.pass_context
+@friendly_errors
+def user_deactivate(context: click.Context, username: str) -> None:
+    """Stop a user from signing in and end their sessions (their data stays)."""
+    directory = open_directory(context)
+    directory.deactivate(named_user(directory, username).id)
+    click.echo(f"Deactivated {username}; their sessions have ended.")
+
+
+@user.command("activate")
+@click.argument("username")
+@click.pass_context
+@friendly_errors
+def user_activate(context: click.Context, username: str) -> None:
+    """Let a deactivated user sign in again."""
+    directory = open_directory(context)
+    directory.activate(named_user(directory, username).id)
+    click.echo(f"Activated {username}.")
+
+
+@user.command("set-password")
+@click.argument("username")
+@PASSWORD_STDIN
+@click.pass_context
+@friendly_errors
+def user_set_password(context: click.Context, username: str, password_stdin: bool) -> None:
+    """Set a new password (generated and printed once unless --password-stdin); ends the user's sessions."""
+    directory = open_directory(context)
+    target = named_user(directory, username)
+    password, generated = read_password(password_stdin)
+    directory.set_password(target.id, password)
+    click.echo(f"Changed the password of {target.username}; their sessions have ended.")
+    if generated:
+        show_generated_password(target.username, password)
+
+
+@user.command("grant")
+@click.argument("username")
+@click.argument("permission_sets", nargs=-1, required=True)
+@click.pass_context
+@friendly_errors
+def user_grant(context: click.Context, username: str, permission_sets: tuple[str, ...]) -> None:
+    """Grant permission sets to a user."""
+    change_grants(open_directory(context), username, permission_sets, revoke=False)
+
+
+@user.command("revoke")
+@click.argument("username")
+@click.argument("permission_sets", nargs=-1, required=True)
+@click.pass_context
+@friendly_errors
+def user_revoke(context: click.Context, username: str, permission_sets: tuple[str, ...]) -> None:
+    """Take permission sets away from a user (those of their role stay)."""
+    change_grants(open_directory(context), username, permission_sets, revoke=True)
+
+
+def change_grants(directory, username: str, permission_sets: tuple[str, ...], *, revoke: bool) -> None:
+    target = named_user(directory, username)
+    change = directory.revoke if revoke else directory.grant
+    for name in permission_sets:
+        change(name, user_id=target.id)
+    now = ", ".join(sorted(directory.permission_sets_of(target.id))) or "none"
+    click.echo(f"{'Revoked' if revoke else 'Granted'} {', '.join(permission_sets)}; {target.username} now has: {now}.")
+
+
+@main.group()
+def token() -> None:
+    """Create, list and revoke API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.argument("name")
+@click.option("--expires-in-days", type=click.IntRange(min=1), help="Stop working after this many days.")
+@click.pass_context
+@friendly_errors
+def token_create(context: click.Context, username: str, name: str, expires_in_days: int | None) -> None:
+    """Create an API token for a user; the token is printed once."""
+    from datetime import datetime, timedelta, timezone
+
+    from crmkit.engine.security.tokens import TokenStore
+
+    directory = open_directory(context)
+    target = named_user(directory, username)
+    expires_at = datetime.now(timezone.utc) + timedelta(days=expires_in_days) if expires_in_days else None
+    issued = TokenStore(directory.crm).create(target.id, name, expires_at=expires_at)
+    click.echo(f"Token {issued.id} ({issued.name}) for {target.username}: {issued.token}")
+    click.echo(f"It will not be shown again: store it now. Revoke it with: crmkit token revoke {issued.id}")
+
+
+@token.command("list")
+@click.argument("username")
+@click.pass_context
+@friendly_errors
+def token_list(context: click.Context, username: str) -> None:
+    """List a user's API tokens (never the secret)."""
+    from crmkit.engine.security.tokens import TokenStore
+
+    directory = open_directory(context)
+    target = named_user(directory, username)
+    for row in TokenStore(directory.crm).list(target.id):
+        state = "revoked" if row["revoked_at"] else f"expires {row['expires_at']:%Y-%m-%d}" if row["expires_at"] else "active"
+        used = f"{row['last_used_at']:%Y-%m-%d %H:%M}" if row["last_used_at"] else "never"
+        click.echo(f"{row['id']:>5}  {row['name']:<32} crmkit_{row['prefix']}_...  created {row['created_at']:%Y-%m-%d}  "
+                   f"last used {used}  {state}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+@friendly_errors
+def token_revoke(context: click.Context, token_id: int) -> None:
+    """Revoke an API token by its id (see crmkit token list)."""
+    from crmkit.engine.security.tokens import TokenStore
+
+    TokenStore(open_crm(context)).revoke(token_id)
+    click.echo(f"Revoked token {token_id}.")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,17 @@ def test_every_metadata_key_is_documented(key):
     assert f"| `{key}` |" in read("metadata.md")
 
 
+def security_keys() -> set[str]:
+    definitions = load_schema("package")["$defs"]
+    return set(definitions["role"]["properties"]) | set(definitions["permission_set"]["properties"]) | set(
+        definitions["sharing_rule"]["properties"])
+
+
+@pytest.mark.parametrize("key", sorted(security_keys()))
+def test_every_security_key_is_documented(key):
+    assert f"| `{key}` |" in read("permissions.md")
+
+
 @pytest.mark.parametrize("name", sorted(field_type.name for field_type in BUILTIN_TYPES))
 def test_every_field_type_is_documented(name):
     assert f"| `{name}` |" in read("metadata.md")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crmkit.engine.query import QueryError, compile_filter
+from crmkit.engine.query import QueryError, QuerySpec, build_select, compile_filter, page_cursor
 
 ALL = {"a", "b", "c", "d", "e"}
 
@@ -159,6 +159,16 @@ def test_values_travel_as_bound_parameters_never_inside_the_sql(db):
     assert db.names("opportunity", {"name": HOSTILE}) == {HOSTILE}
     assert db.names("opportunity", {"name": {"contains": "'; drop"}}) == {HOSTILE}
     assert db.execute(select(func.count()).select_from(db.table("opportunity")))[0][0] == 2
+
+
+def test_search_words_and_cursor_values_are_bound_parameters_too(db):
+    db.insert("opportunity", {"name": HOSTILE}, {"name": "plain"})
+    cursor = page_cursor(db.ctx(), "opportunity", ("name",), {"name": HOSTILE, "id": 1})
+    spec = QuerySpec(search="'; DROP", sort=("name",), after=cursor)
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        assert "DROP" not in str(build_select(db.ctx(), "opportunity", spec).compile(dialect=dialect))
+    assert [row["name"] for row in db.page("opportunity", QuerySpec(search="'; DROP"))] == [HOSTILE]
+    assert [row["name"] for row in db.page("opportunity", QuerySpec(sort=("name",), after=cursor))] == []
 
 
 def test_hostile_field_names_are_refused_not_quoted(ctx):

@@ -184,6 +184,7 @@ class _Coercer:
 
     def __init__(self, ctx: QueryContext, info: FieldInfo, key: str) -> None:
         self.ctx, self.info, self.key = ctx, info, key
+        self.input: ma_fields.Field | None = None
 
     def operand(self, op: str, value: Any) -> Any:
         if op == "is_null":
@@ -237,11 +238,13 @@ class _Coercer:
         return self.deserialize(value)
 
     def deserialize(self, value: Any) -> Any:
-        field_type = self.ctx.field_types[self.info.value_type]
-        if field_type.input_field is None:
-            return value
+        if self.input is None:
+            build = self.ctx.field_types[self.info.value_type].input_field
+            if build is None:
+                return value
+            self.input = build(_value_fdef(self.ctx, self.info.fdef))
         try:
-            return field_type.input_field(_value_fdef(self.ctx, self.info.fdef)).deserialize(value)
+            return self.input.deserialize(value)
         except ValidationError as error:
             raise QueryError(f"'{value}' is not a valid value for {self.key}: {_first(error.messages)}") from None
 

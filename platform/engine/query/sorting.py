@@ -53,11 +53,12 @@ def sort_keys(ctx: QueryContext, object_name: str, sort: Sequence[str] | str) ->
         keys.append(key)
         if key.name == "id":
             break  # id is unique: later keys could never matter
-    if len(keys) > MAX_SORT_FIELDS:
-        raise QueryError(f"a list can be sorted by at most {MAX_SORT_FIELDS} fields, not {len(keys)}.")
+    fields = len([key for key in keys if key.name != "id"])
+    if fields > MAX_SORT_FIELDS:
+        raise QueryError(f"a list can be sorted by at most {MAX_SORT_FIELDS} fields, not {fields}.")
     if not keys or keys[-1].name != "id":
-        id_field = resolve_field(ctx, object_name, "id")
-        keys.append(SortKey("id", id_field.column, keys[0].descending if keys else False, "integer"))
+        id_column = ctx.schema.table(object_name).c.id
+        keys.append(SortKey("id", id_column, keys[0].descending if keys else False, "integer"))
     return keys
 
 
@@ -240,8 +241,9 @@ def _columns(ctx: QueryContext, object_name: str, names: Sequence[str] | None, k
     table = ctx.schema.table(object_name)
     if names is None:
         return list(table.c)
+    hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
     for name in names:
-        if name not in table.c:
-            raise unknown_field(object_name, str(name), table.c.keys())
+        if name not in table.c or name in hidden:
+            raise unknown_field(object_name, str(name), [key for key in table.c.keys() if key not in hidden])
     wanted = [*names, "id", *(key.name for key in keys)]
     return [table.c[name] for name in dict.fromkeys(wanted)]

@@ -108,21 +108,21 @@ def checked_email(email: str | None) -> str | None:
     return email
 
 
-def checked_name(value: str, what: str) -> str:
+def checked_name(value: str, what: str, length: int = NAME_LENGTH) -> str:
     name = str(value).strip()
-    if not name or len(name) > NAME_LENGTH:
-        raise UserError(f"a {what} name must have 1 to {NAME_LENGTH} characters; {value!r} does not.")
+    if not name or len(name) > length:
+        raise UserError(f"a {what} name must have 1 to {length} characters; {value!r} does not.")
     return name
 
 
 class Directory:
     def __init__(self, crm: "Crm", *, clock: Clock | None = None) -> None:
-        self._crm = crm
+        self.crm = crm
         self._clock = clock or utc_now
         self.log = SecurityLog(crm, clock=self._clock)
 
     def _table(self, name: str):
-        return self._crm.runtime.system_table(f"crmkit_{name}")
+        return self.crm.runtime.system_table(f"crmkit_{name}")
 
     # -- users ---------------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ class Directory:
         sets = [checked_name(s, "permission set") for s in permission_sets]
         table = self._table("user")
         try:
-            with write_transaction(self._crm.write_engine) as connection:
+            with write_transaction(self.crm.write_engine) as connection:
                 if connection.execute(select(table.c.id).where(table.c.username == name)).first():
                     raise UserError(f"the username {name!r} is already taken.")
                 user_id = connection.execute(insert(table).values(row).returning(table.c.id)).scalar_one()
@@ -155,7 +155,7 @@ class Directory:
     def create_first_admin(self, username: str = "admin") -> tuple[User, str] | None:
         """On a database without users: an administrator with a random password, returned once; else None."""
         table = self._table("user")
-        with self._crm.engine.connect() as connection:
+        with self.crm.engine.connect() as connection:
             if connection.execute(select(table.c.id).limit(1)).first():
                 return None
         password = generate_password()
@@ -164,36 +164,32 @@ class Directory:
         return user, password
 
     def get(self, user_id: int) -> User:
-        table = self._table("user")
-        with self._crm.engine.connect() as connection:
-            row = connection.execute(select(*user_columns(table)).where(table.c.id == user_id)).first()
-        if row is None:
+        found = self._users(self._table("user").c.id == user_id)
+        if not found:
             raise UserError(f"there is no user with id {user_id}.")
-        return user_from_row(row)
+        return found[0]
 
     def by_username(self, username: str) -> User | None:
-        table = self._table("user")
-        query = select(*user_columns(table)).where(table.c.username == normalize_username(username))
-        with self._crm.engine.connect() as connection:
-            row = connection.execute(query).first()
-        return None if row is None else user_from_row(row)
+        found = self._users(self._table("user").c.username == normalize_username(username))
+        return found[0] if found else None
 
     def list(self, active_only: bool = False) -> list[User]:
+        return self._users(self._table("user").c.active.is_(True)) if active_only else self._users()
+
+    def _users(self, *conditions: Any) -> list[User]:
         table = self._table("user")
-        query = select(*user_columns(table)).order_by(table.c.username)
-        if active_only:
-            query = query.where(table.c.active.is_(True))
-        with self._crm.engine.connect() as connection:
+        query = select(*user_columns(table)).where(*conditions).order_by(table.c.username)
+        with self.crm.engine.connect() as connection:
             return [user_from_row(row) for row in connection.execute(query)]
 
     def deactivate(self, user_id: int, *, actor_id: int | None = None) -> None:
         """The user can no longer sign in; their sessions end now. Tokens stay but stop working while inactive."""
-        with write_transaction(self._crm.write_engine) as connection:
+        with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"active": False}, "user.deactivated", {"by": actor_id})
             end_sessions_in(connection, self._table("session"), user_id)
 
     def activate(self, user_id: int, *, actor_id: int | None = None) -> None:
-        with write_transaction(self._crm.write_engine) as connection:
+        with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"active": True}, "user.activated", {"by": actor_id})
 
     def set_password(self, user_id: int, password: str, *, actor_id: int | None = None,
@@ -201,23 +197,21 @@ class Directory:
         """Checks the policy, stores the new hash and ends every session except `keep_session` (a session token)."""
         user = self.get(user_id)
         password_hash = hash_password(checked_password(password, user.username))
-        with write_transaction(self._crm.write_engine) as connection:
+        with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"password_hash": password_hash}, "password.changed", {"by": actor_id})
             end_sessions_in(connection, self._table("session"), user_id, keep=keep_session)
 
     def set_role(self, user_id: int, role: str | None, *, actor_id: int | None = None) -> None:
         role = checked_name(role, "role") if role else None
         previous = self.get(user_id).role
-        with write_transaction(self._crm.write_engine) as connection:
+        with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"role": role}, "role.changed",
                          {"by": actor_id, "from": previous, "to": role})
 
     def _change(self, connection: Connection, user_id: int, values: Mapping[str, Any], event: str,
                 detail: Mapping[str, Any]) -> None:
         table = self._table("user")
-        username = connection.execute(select(table.c.username).where(table.c.id == user_id)).scalar()
-        if username is None:
-            raise UserError(f"there is no user with id {user_id}.")
+        username = self._username(connection, user_id)
         connection.execute(update(table).where(table.c.id == user_id).values(**values, updated_at=self._clock()))
         self.log.record(event, user_id=user_id, username=username, detail=detail, connection=connection)
 
@@ -225,11 +219,9 @@ class Directory:
 
     def create_team(self, name: str, label: str | Mapping[str, str] | None = None, *,
                     actor_id: int | None = None) -> int:
-        name = str(name).strip()
-        if not name or len(name) > 150:
-            raise UserError(f"a team name must have 1 to 150 characters; {name!r} does not.")
+        name = checked_name(name, "team", 150)
         table = self._table("team")
-        with write_transaction(self._crm.write_engine) as connection:
+        with write_transaction(self.crm.write_engine) as connection:
             if connection.execute(select(table.c.id).where(table.c.name == name)).first():
                 raise UserError(f"there is already a team named {name!r}.")
             team_id = connection.execute(insert(table).values(name=name, label=label).returning(table.c.id)).scalar_one()
@@ -240,7 +232,7 @@ class Directory:
     def add_to_team(self, team_id: int, user_id: int, *, actor_id: int | None = None) -> None:
         """Makes the user a member (nothing happens if they already are)."""
         members = self._table("team_member")
-        with write_transaction(self._crm.write_engine) as connection:
+        with write_transaction(self.crm.write_engine) as connection:
             team, username = self._team_and_user(connection, team_id, user_id)
             if connection.execute(select(members.c.team_id).where(
                     members.c.team_id == team_id, members.c.user_id == user_id)).first():
@@ -251,7 +243,7 @@ class Directory:
 
     def remove_from_team(self, team_id: int, user_id: int, *, actor_id: int | None = None) -> None:
         members = self._table("team_member")
-        with write_transaction(self._crm.write_engine) as connection:
+        with write_transaction(self.crm.write_engine) as connection:
             team, username = self._team_and_user(connection, team_id, user_id)
             removed = connection.execute(delete(members).where(
                 members.c.team_id == team_id, members.c.user_id == user_id)).rowcount
@@ -262,18 +254,15 @@ class Directory:
     def teams_of(self, user_id: int) -> list[int]:
         members = self._table("team_member")
         query = select(members.c.team_id).where(members.c.user_id == user_id).order_by(members.c.team_id)
-        with self._crm.engine.connect() as connection:
+        with self.crm.engine.connect() as connection:
             return list(connection.execute(query).scalars())
 
     def _team_and_user(self, connection: Connection, team_id: int, user_id: int) -> tuple[str, str]:
-        teams, users = self._table("team"), self._table("user")
+        teams = self._table("team")
         team = connection.execute(select(teams.c.name).where(teams.c.id == team_id)).scalar()
         if team is None:
             raise UserError(f"there is no team with id {team_id}.")
-        username = connection.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
-        if username is None:
-            raise UserError(f"there is no user with id {user_id}.")
-        return team, username
+        return team, self._username(connection, user_id)
 
     # -- grants --------------------------------------------------------------------------
 
@@ -282,9 +271,7 @@ class Directory:
         """Gives a permission set to one user or to everyone with a role (nothing happens if already given)."""
         permission_set = checked_name(permission_set, "permission set")
         role = self._grantee(user_id, role)
-        with write_transaction(self._crm.write_engine) as connection:
-            if user_id is not None:
-                self._username(connection, user_id)
+        with write_transaction(self.crm.write_engine) as connection:
             self._grant(connection, permission_set, user_id, role, actor_id)
 
     def revoke(self, permission_set: str, *, user_id: int | None = None, role: str | None = None,
@@ -292,7 +279,7 @@ class Directory:
         permission_set = checked_name(permission_set, "permission set")
         role = self._grantee(user_id, role)
         grants = self._table("grant")
-        with write_transaction(self._crm.write_engine) as connection:
+        with write_transaction(self.crm.write_engine) as connection:
             username = self._username(connection, user_id) if user_id is not None else None
             removed = connection.execute(delete(grants).where(self._grant_match(permission_set, user_id, role))).rowcount
             if removed:
@@ -305,17 +292,17 @@ class Directory:
         role = select(users.c.role).where(users.c.id == user_id).scalar_subquery()
         query = select(grants.c.permission_set).where(or_(
             grants.c.user_id == user_id, and_(grants.c.user_id.is_(None), grants.c.role == role)))
-        with self._crm.engine.connect() as connection:
+        with self.crm.engine.connect() as connection:
             return frozenset(connection.execute(query).scalars())
 
     def _grant(self, connection: Connection, permission_set: str, user_id: int | None, role: str | None,
                actor_id: int | None) -> None:
         grants = self._table("grant")
+        username = self._username(connection, user_id) if user_id is not None else None
         if connection.execute(select(grants.c.id).where(self._grant_match(permission_set, user_id, role))).first():
             return
         connection.execute(insert(grants).values(permission_set=permission_set, user_id=user_id, role=role,
                                                  granted_at=self._clock(), granted_by=actor_id))
-        username = self._username(connection, user_id) if user_id is not None else None
         self.log.record("permission.granted", user_id=user_id, username=username, connection=connection,
                         detail={"permission_set": permission_set, "role": role, "by": actor_id})
 
