@@ -167,11 +167,11 @@ def setup(context: click.Context, count: int) -> None:
     click.echo("Try: .venv/bin/crmkit packages   |   .venv/bin/crmkit demo --records 1000")
     first_admin = Directory(crm).create_first_admin()
     if first_admin:
-        user, password = first_admin
-        click.echo(f"Administrator: {user.username}")
+        admin, password = first_admin
+        click.echo(f"Administrator: {admin.username}")
         click.echo(f"Password: {password}")
         click.echo("This password will not be shown again. Change it with: "
-                   f"crmkit user set-password --password-stdin {user.username}")
+                   f"crmkit user set-password --password-stdin {admin.username}")
 
 
 # -- users and API tokens --------------------------------------------------------------------
@@ -353,10 +353,15 @@ def token_list(context: click.Context, username: str) -> None:
     directory = open_directory(context)
     target = named_user(directory, username)
     for row in TokenStore(directory.crm).list(target.id):
-        state = "revoked" if row["revoked_at"] else f"expires {row['expires_at']:%Y-%m-%d}" if row["expires_at"] else "active"
         used = f"{row['last_used_at']:%Y-%m-%d %H:%M}" if row["last_used_at"] else "never"
-        click.echo(f"{row['id']:>5}  {row['name']:<32} crmkit_{row['prefix']}_...  created {row['created_at']:%Y-%m-%d}  "
-                   f"last used {used}  {state}")
+        click.echo(f"{row['id']:>5}  {row['name']:<32} crmkit_{row['prefix']}_...  "
+                   f"created {row['created_at']:%Y-%m-%d}  last used {used}  {token_state(row)}")
+
+
+def token_state(row: dict) -> str:
+    if row["revoked_at"]:
+        return "revoked"
+    return f"expires {row['expires_at']:%Y-%m-%d}" if row["expires_at"] else "active"
 
 
 @token.command("revoke")

@@ -62,3 +62,11 @@ def test_concurrent_creates_get_distinct_autonumbers(crm, database_url):
     assert errors == []
     codes = [r["code"] for r in crm.system_session().records("company").query(limit=100).records]
     assert len(codes) == 40 and len(set(codes)) == 40
+
+
+def test_bulk_create_checks_lookups_once_per_batch_and_names_the_row(all_types):
+    acme = all_types.records("company").create({"name": "Acme"})
+    rows = [{"name": "ok", "company": acme.id}, {"name": "lost", "company": 999}]
+    with pytest.raises(BulkValidationError) as caught:
+        all_types.records("project").bulk_create(rows)
+    assert caught.value.row_errors == {2: {"company": ["there is no company record with id 999."]}}

@@ -186,3 +186,27 @@ def test_history_records_who_changed_what(projects):
 def test_timestamps_are_utc_and_datetime_input_is_normalised(projects):
     project = projects.create({"name": "Apollo", "kickoff": "2024-06-01T10:00:00+08:00"})
     assert projects.get(project.id)["kickoff"] == datetime(2024, 6, 1, 2, 0, tzinfo=timezone.utc)
+
+
+def test_a_new_parent_counts_zero_children(companies):
+    assert companies.create({"name": "Acme"})["project_count"] == 0
+
+
+def test_rules_may_read_system_fields_which_are_empty_on_create(crm, install):
+    install("""
+        package: selfref
+        version: "1.0.0"
+        objects:
+          node:
+            fields:
+              parent: {type: lookup, to: node}
+            validations:
+              - name: not_own_parent
+                condition: "parent and parent.id == id"
+                message: A node cannot be its own parent
+                field: parent
+    """)
+    nodes = crm.system_session().records("node")
+    node = nodes.create({})
+    with pytest.raises(RecordValidationError):
+        nodes.update(node.id, {"parent": node.id}, version=node.version)

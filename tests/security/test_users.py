@@ -99,10 +99,14 @@ BAD_DETAILS = [
 ]
 
 
-def test_bad_usernames_are_refused_with_the_rule(directory):
+def test_bad_usernames_languages_time_zones_and_emails_are_refused_with_the_rule(directory):
     for username in BAD_USERNAMES:
         with pytest.raises(UserError, match="is not a valid username: use 3 to 150 letters, digits"):
             directory.create_user(username)
+    for options, message in BAD_DETAILS:
+        with pytest.raises(UserError, match=message):
+            directory.create_user("dave", **options)
+    assert directory.list() == []
 
 
 def test_a_weak_password_is_refused_with_everything_wrong_with_it(directory):
@@ -112,13 +116,6 @@ def test_a_weak_password_is_refused_with_everything_wrong_with_it(directory):
                                  "it is only digits.")
     with pytest.raises(UserError, match="it is the same as the username"):
         directory.create_user("carol.example", password="Carol.Example")
-
-
-def test_language_timezone_and_email_are_checked(directory):
-    for options, message in BAD_DETAILS:
-        with pytest.raises(UserError, match=message):
-            directory.create_user("dave", **options)
-    assert directory.list() == []
 
 
 def test_list_is_sorted_and_can_leave_out_inactive_users(directory):
@@ -136,12 +133,16 @@ def test_unknown_users_are_a_sentence(directory):
         directory.deactivate(999)
 
 
-def test_deactivate_and_activate(directory):
+def test_deactivate_activate_and_set_role(directory):
     user = directory.create_user("erin", password=PASSWORD)
     directory.deactivate(user.id, actor_id=1)
     assert directory.get(user.id).active is False
     directory.activate(user.id, actor_id=1)
     assert directory.get(user.id).active is True
+    directory.set_role(user.id, "sales_manager")
+    assert directory.get(user.id).role == "sales_manager"
+    directory.set_role(user.id, None)
+    assert directory.get(user.id).role is None
 
 
 def test_set_password_checks_the_policy_and_replaces_the_hash(directory, crm):
@@ -153,14 +154,6 @@ def test_set_password_checks_the_policy_and_replaces_the_hash(directory, crm):
     with crm.engine.connect() as connection:
         stored = connection.execute(select(table.c.password_hash)).scalar_one()
     assert verify_password(stored, "another long passphrase") and not verify_password(stored, PASSWORD)
-
-
-def test_set_role(directory):
-    user = directory.create_user("gina")
-    directory.set_role(user.id, "sales_manager")
-    assert directory.get(user.id).role == "sales_manager"
-    directory.set_role(user.id, None)
-    assert directory.get(user.id).role is None
 
 
 # -- teams and grants ----------------------------------------------------------------------

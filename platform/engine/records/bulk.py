@@ -48,11 +48,13 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
             for index, row in enumerate(chunk):
                 try:
                     service._check_field_access(row, previous=None)
-                    prepared.append(service.pipeline.prepare(connection, row, previous=None, system=actor.system,
-                                                             language=actor.language,
-                                                             row_filter=session.row_filter).values)
+                    prepared.append(service.pipeline.prepare(
+                        connection, row, previous=None, system=actor.system, language=actor.language,
+                        row_filter=session.row_filter, check_lookups=False).values)
                 except RecordValidationError as error:
                     errors[number * batch_size + index + 1] = error.errors
+            if not errors:
+                errors = _missing_lookups(connection, service, prepared, number * batch_size)
             if errors:
                 raise BulkValidationError(errors)
             now = datetime.now(timezone.utc)
@@ -73,6 +75,19 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
             _refresh_parents(connection, service, prepared)
         total += len(prepared)
     return total
+
+
+def _missing_lookups(connection, service: "RecordService", rows: list[dict[str, Any]], offset: int) -> dict:
+    """Lookups checked once per batch and target: a row pointing nowhere gets the single-create message."""
+    errors: dict[int, dict[str, list[str]]] = {}
+    for fdef in service.pipeline.lookups:
+        ids = {row[fdef.name] for row in rows if row.get(fdef.name) is not None}
+        missing = service.pipeline.missing_targets(connection, fdef, ids, service.session.row_filter) if ids else set()
+        for index, row in enumerate(rows):
+            if row.get(fdef.name) in missing:
+                errors.setdefault(offset + index + 1, {})[fdef.name] = [
+                    f"there is no {fdef.to} record with id {row[fdef.name]}."]
+    return errors
 
 
 def _insert_many(connection, service: "RecordService", rows: list[dict[str, Any]]) -> list[int]:

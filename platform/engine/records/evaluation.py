@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 from crmkit.engine.fieldtypes import coerce
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.runtime import Runtime
-from crmkit.metadata.model import FieldDef, ObjectDef
+from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from crmkit.sandbox import EMPTY_RECORD, RecordView, SandboxError, compile_expression
 
 
@@ -26,7 +26,8 @@ def load_related(connection: Connection, runtime: Runtime, obj: ObjectDef, value
             related[lookup] = EMPTY_RECORD
             continue
         table = runtime.table(obj.fields[lookup].to)
-        row = connection.execute(select(*(table.c[f] for f in sorted(fields))).where(table.c.id == target_id)).first()
+        columns = sorted(set(fields) | {"id"})
+        row = connection.execute(select(*(table.c[f] for f in columns)).where(table.c.id == target_id)).first()
         related[lookup] = RecordView(dict(row._mapping)) if row else EMPTY_RECORD
     return related
 
@@ -51,14 +52,21 @@ class Evaluator:
         self.obj = obj
         self.formula_fields = [obj.fields[name] for name in runtime.registry.formula_order.get(obj.name, ())]
         self._result_fields: dict[str, Any] = {}
+        #: Every name an expression may read; those without a value yet (e.g. `id` on create) read as None.
+        self.names = (*obj.fields, *SYSTEM_FIELDS)
+        self.lookups = tuple(name for name, fdef in obj.fields.items() if fdef.is_lookup)
         # On create nothing has a previous value, so these functions never change: build them once.
         self._create_functions = dict(runtime.functions)
         self._create_functions.update(record_functions(None, {}))
 
     def _namespace(self, values: Mapping[str, Any], related: Mapping[str, RecordView]) -> dict[str, Any]:
         namespace = dict(values)
+        # A lookup always reads as a record (`account.id`, `account.name`); an empty one is a falsy record.
+        for name in self.lookups:
+            target_id = values.get(name)
+            namespace[name] = RecordView({"id": target_id}) if target_id is not None else EMPTY_RECORD
         namespace.update(related)
-        for name in self.obj.fields:
+        for name in self.names:
             namespace.setdefault(name, None)
         return namespace
 

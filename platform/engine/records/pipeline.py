@@ -44,6 +44,8 @@ class SavePipeline:
         self.unique = [f.name for f in obj.fields.values() if f.unique]
         self.lookups = [f for f in obj.fields.values() if f.is_lookup]
         self.autonumbers = [f for f in obj.fields.values() if f.type == "autonumber"]
+        #: A new record has no children yet: its counts are 0, not unknown.
+        self.zero_counts = {f.name: 0 for f in obj.fields.values() if f.rollup and f.rollup.aggregate == "count"}
         # Statements built once: the values travel as parameters, so SQLAlchemy's compiled cache hits.
         self.insert_statement = insert(self.table).returning(self.table.c.id)
         self.update_statement = update(self.table).where(
@@ -58,11 +60,13 @@ class SavePipeline:
         system: bool,
         language: str,
         row_filter=None,
+        check_lookups: bool = True,
     ) -> Prepared:
         """Run everything before the write; raises RecordValidationError with every problem found."""
         clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system)
         if previous is None:
             values = {name: None for name in self.obj.fields}
+            values.update(self.zero_counts)
             values.update(clean)
             early = load_related(connection, self.runtime, self.obj, values) if self.default_expressions else {}
             self._apply_defaults(values, clean, early, errors)
@@ -73,7 +77,8 @@ class SavePipeline:
         for name in self.required:
             if values.get(name) is None and (previous is None or name in clean or previous.get(name) is None):
                 errors.setdefault(name, []).append("is required.")
-        self._check_lookups(connection, values, clean, errors, row_filter)
+        if check_lookups:
+            self._check_lookups(connection, values, clean, errors, row_filter)
         if errors:
             raise RecordValidationError(errors)
         self.evaluator.compute_formulas(values, related, previous)
@@ -99,6 +104,19 @@ class SavePipeline:
                 values[fdef.name] = coerce(self.input_schema.fields[fdef.name], raw)
             except ValidationError as error:
                 errors.setdefault(fdef.name, []).append(f"its default {raw!r} is not valid: {error.messages}")
+
+    def missing_targets(self, connection: Connection, fdef, ids: set[int], row_filter) -> set[int]:
+        """Which of `ids` do not exist (or are not visible) in the lookup's target object: one query."""
+        target = self.runtime.table(fdef.to)
+        found: set[int] = set()
+        ordered = sorted(ids)
+        visible = row_filter(fdef.to) if row_filter is not None else None
+        for start in range(0, len(ordered), 500):
+            query = select(target.c.id).where(target.c.id.in_(ordered[start:start + 500]))
+            if visible is not None:
+                query = query.where(visible)
+            found.update(connection.execute(query).scalars())
+        return set(ids) - found
 
     def _check_lookups(self, connection: Connection, values, clean, errors, row_filter) -> None:
         """A lookup must point at an existing record the user can see (else it looks missing)."""

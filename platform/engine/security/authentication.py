@@ -56,8 +56,8 @@ class LoginThrottled(AuthenticationError):
 
     def __init__(self, retry_at: datetime, now: datetime) -> None:
         minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
-        super().__init__(f"too many failed sign-in attempts; try again in {minutes} minute{'s' if minutes != 1 else ''} "
-                         f"(after {retry_at:%H:%M} UTC).")
+        unit = "minute" if minutes == 1 else "minutes"
+        super().__init__(f"too many failed sign-in attempts; try again in {minutes} {unit} (after {retry_at:%H:%M} UTC).")
         self.retry_at = retry_at
 
 

@@ -224,7 +224,8 @@ class Directory:
         with write_transaction(self.crm.write_engine) as connection:
             if connection.execute(select(table.c.id).where(table.c.name == name)).first():
                 raise UserError(f"there is already a team named {name!r}.")
-            team_id = connection.execute(insert(table).values(name=name, label=label).returning(table.c.id)).scalar_one()
+            team_id = connection.execute(
+                insert(table).values(name=name, label=label).returning(table.c.id)).scalar_one()
             self.log.record("team.created", detail={"team_id": team_id, "team": name, "by": actor_id},
                             connection=connection)
         return team_id
@@ -281,7 +282,8 @@ class Directory:
         grants = self._table("grant")
         with write_transaction(self.crm.write_engine) as connection:
             username = self._username(connection, user_id) if user_id is not None else None
-            removed = connection.execute(delete(grants).where(self._grant_match(permission_set, user_id, role))).rowcount
+            match = self._grant_match(permission_set, user_id, role)
+            removed = connection.execute(delete(grants).where(match)).rowcount
             if removed:
                 self.log.record("permission.revoked", user_id=user_id, username=username, connection=connection,
                                 detail={"permission_set": permission_set, "role": role, "by": actor_id})
