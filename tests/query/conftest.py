@@ -21,7 +21,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from crmkit.engine.database import connect
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.fieldtypes.builtin import BUILTIN_TYPES
-from crmkit.engine.query import QueryContext, QuerySpec, build_select, compile_filter
+from crmkit.engine.query import QueryContext, QuerySpec, build_select, compile_filter, fetch_rows
 from crmkit.engine.tables import Schema, build_schema
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.model import FieldDef, Label, ObjectDef, PicklistOption, RollupDef, frozen_map
@@ -154,6 +154,12 @@ class Db:
     def page(self, object_name: str, spec: QuerySpec, columns=None, **ctx_options: Any) -> list[Mapping[str, Any]]:
         stmt = build_select(self.ctx(**ctx_options), object_name, spec, columns)
         return [dict(row._mapping) for row in self.execute(stmt)]
+
+    def fetched(self, object_name: str, spec: QuerySpec, columns=None, **ctx_options: Any) -> list[Mapping[str, Any]]:
+        """The same page read with fetch_rows, the record service's way."""
+        with self.engine.connect() as connection:
+            rows = fetch_rows(connection, self.ctx(**ctx_options), object_name, spec, columns)
+            return [dict(row._mapping) for row in rows]
 
 
 def _object_tables(model: Model) -> list:

@@ -158,10 +158,10 @@ def _expected_order(rows: list[dict], sort: tuple[str, ...]) -> list[int]:
     return [row["id"] for row in ordered]
 
 
-def _walk(db, sort: tuple[str, ...], limit: int) -> list[int]:
+def _walk(db, sort: tuple[str, ...], limit: int, read: str = "page") -> list[int]:
     seen, after = [], None
     for _ in range(100):
-        rows = db.page("opportunity", QuerySpec(sort=sort, limit=limit, after=after))
+        rows = getattr(db, read)("opportunity", QuerySpec(sort=sort, limit=limit, after=after))
         seen += [row["id"] for row in rows[:limit]]
         if len(rows) <= limit:
             return seen
@@ -178,6 +178,7 @@ def test_walking_pages_with_cursors_gives_exactly_the_full_sorted_list(db):
         assert [row["id"] for row in db.page("opportunity", QuerySpec(sort=sort, limit=1000))] == expected, sort
         for limit in (1, 7, 60):
             assert _walk(db, sort, limit) == expected, (sort, limit)
+            assert _walk(db, sort, limit, read="fetched") == expected, (sort, limit)
 
 
 def test_cursors_page_through_filtered_and_searched_lists(db):

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, false, literal, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -222,10 +222,56 @@ def build_select(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: 
     _check_page(spec)
     stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec))
     if spec.after:
-        stmt = stmt.where(after_clause(keys, decode_cursor(keys, spec.after)))
-    elif spec.offset:
+        return _keyset_page(stmt, keys, decode_cursor(keys, spec.after), spec.limit + 1)
+    if spec.offset:
         stmt = stmt.offset(spec.offset)
     return stmt.order_by(*order_terms(keys)).limit(spec.limit + 1)
+
+
+def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+               columns: Sequence[str] | None = None) -> list[Any]:
+    """The page's rows, as `build_select` selects them, in as few index-ordered reads as possible.
+
+    For a descending keyset page, the range after the cursor is read first and the empty
+    tail only if the page is not full yet: cheaper than the one-statement UNION.
+    """
+    if not spec.after:
+        return connection.execute(build_select(ctx, object_name, spec, columns)).all()
+    keys = sort_keys(ctx, object_name, spec.sort)
+    _check_page(spec)
+    values = decode_cursor(keys, spec.after)
+    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec))
+    limit = spec.limit + 1
+    first, value = keys[0], values[0]
+    if value is None or not first.descending:
+        return connection.execute(_keyset_page(stmt, keys, values, limit)).all()
+    head = stmt.where(after_clause(keys, values), first.column <= _bound(first, value))
+    rows = connection.execute(head.order_by(*order_terms(keys)).limit(limit)).all()
+    if len(rows) < limit:
+        tail = stmt.where(first.column.is_(None)).order_by(*order_terms(keys)).limit(limit - len(rows))
+        rows.extend(connection.execute(tail).all())
+    return rows
+
+
+def _keyset_page(stmt: Select, keys: Sequence[SortKey], values: Sequence[Any], limit: int) -> Select:
+    """The rows after a cursor, read from an index range instead of scanned from the top.
+
+    `after_clause` is exact but an OR, which no index serves. So the first sort key also gets
+    a plain range bound: ascending, nothing empty follows a non-empty value (`k >= v`);
+    descending, the rows after are the range `k <= v` followed by the empty tail, read as
+    two index-ordered branches of at most `limit` rows each.
+    """
+    exact = stmt.where(after_clause(keys, values))
+    first, value = keys[0], values[0]
+    if value is None:
+        return exact.order_by(*order_terms(keys)).limit(limit)
+    if not first.descending:
+        return exact.where(first.column >= _bound(first, value)).order_by(*order_terms(keys)).limit(limit)
+    head = exact.where(first.column <= _bound(first, value)).order_by(*order_terms(keys)).limit(limit)
+    tail = stmt.where(first.column.is_(None)).order_by(*order_terms(keys)).limit(limit)
+    both = union_all(select(head.subquery()), select(tail.subquery())).subquery()
+    outer = [SortKey(key.name, both.c[key.column.name], key.descending, key.value_kind) for key in keys]
+    return select(both).order_by(*order_terms(outer)).limit(limit)
 
 
 def _check_page(spec: QuerySpec) -> None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from crmkit.engine.query import Count, QueryContext, QuerySpec, build_select, count_records, page_cursor
+from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
 from crmkit.engine.records.history import history_rows, write_history
@@ -72,7 +72,7 @@ class RecordService:
                          limit=limit, offset=offset, after=after)
         context = self.query_context()
         with self.session.reading() as connection:
-            rows = [dict(row._mapping) for row in connection.execute(build_select(context, self.obj.name, spec))]
+            rows = [dict(row._mapping) for row in fetch_rows(connection, context, self.obj.name, spec)]
             has_more = len(rows) > limit
             rows = rows[:limit]
             cursor = page_cursor(context, self.obj.name, spec.sort, rows[-1]) if has_more and rows else None

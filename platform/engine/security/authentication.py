@@ -105,7 +105,7 @@ class Authenticator:
     def login(self, username: str, password: str, *, address: str | None = None,
               user_agent: str | None = None) -> SessionInfo:
         """A new session for the user; LoginFailed or LoginThrottled otherwise. Every attempt is recorded."""
-        name = clip(normalize_username(username), USERNAME_LENGTH)
+        name = clip(normalize_username(username if isinstance(username, str) else ""), USERNAME_LENGTH)
         password = password if isinstance(password, str) else ""
         address = clip(address, ADDRESS_LENGTH)
         now = self._clock()
@@ -126,7 +126,7 @@ class Authenticator:
 
     def session_user(self, token: str, *, address: str | None = None) -> User | None:
         """The session's user, or None if the token is unknown, the session expired or the user is inactive."""
-        if not token:
+        if not isinstance(token, str) or not token:
             return None
         sessions, users = self._table("session"), self._table("user")
         digest = token_digest(token)
@@ -155,7 +155,7 @@ class Authenticator:
     def logout(self, token: str) -> None:
         """Ends the session of `token` (nothing happens if there is none)."""
         sessions = self._table("session")
-        digest = token_digest(token or "")
+        digest = token_digest(token if isinstance(token, str) else "")
         with write_transaction(self._crm.write_engine) as connection:
             user_id = connection.execute(select(sessions.c.user_id).where(sessions.c.token_hash == digest)).scalar()
             if user_id is None:
