@@ -16,6 +16,8 @@ import pytest
 
 # Installed entry-point plugins must not leak into the suite; tests register what they need.
 os.environ["CRMKIT_LOAD_ENTRY_POINTS"] = "0"
+# Cheap argon2 parameters for the many users tests create (honoured only while pytest runs).
+os.environ["CRMKIT_FAST_PASSWORD_HASH"] = "1"
 
 POSTGRES_URL = os.environ.get("CRMKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("CRMKIT_REQUIRE_POSTGRES") == "1"

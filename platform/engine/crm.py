@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, MetaData, insert, select, update
+from sqlalchemy import Connection, Engine, MetaData, select, update
 
 from crmkit.engine.database import connect, default_database_url, is_sqlite, write_transaction, writer
 from crmkit.engine.extensions import Extensions, default_extensions
@@ -23,6 +22,7 @@ from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.record import Actor
 from crmkit.engine.runtime import Runtime
+from crmkit.engine.security.audit import SecurityLog
 from crmkit.engine.session import Session
 from crmkit.engine.tables import define_system_tables
 from crmkit.metadata import load_package, package_from_documents
@@ -86,11 +86,9 @@ class Crm:
             if is_sqlite(self.engine):
                 _check_foreign_keys(connection)
             if not plan.is_empty:
-                log = runtime.system_table("crmkit_security_log")
-                connection.execute(insert(log).values(
-                    at=datetime.now(timezone.utc), event="metadata.installed", user_id=actor_id,
-                    detail={"packages": {p.name: p.version for p in registry.packages.values()},
-                            "steps": [step.describe() for step in plan.steps]}))
+                SecurityLog(self).record("metadata.installed", connection=connection, detail={
+                    "by": actor_id, "packages": {p.name: p.version for p in registry.packages.values()},
+                    "steps": [step.describe() for step in plan.steps]})
         self._set_runtime(registry)
         return plan
 

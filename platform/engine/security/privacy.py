@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, update
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.security.access import PermissionDenied
+from crmkit.engine.security.audit import SecurityLog
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 if TYPE_CHECKING:
@@ -82,11 +83,5 @@ class Privacy:
         return sorted(erased)
 
     def _log(self, event: str, object_name: str, record_id: int, connection=None, **detail: Any) -> None:
-        log = self.runtime.system_table("crmkit_security_log")
-        statement = insert(log).values(at=datetime.now(timezone.utc), event=event, user_id=self.session.actor.user_id,
-                                       detail={"object": object_name, "record_id": record_id, **detail})
-        if connection is not None:
-            connection.execute(statement)
-            return
-        with self.session.writing() as own:
-            own.execute(statement)
+        SecurityLog(self.session.crm).record(event, connection=connection, detail={
+            "by": self.session.actor.user_id, "object": object_name, "record_id": record_id, **detail})

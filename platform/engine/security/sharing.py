@@ -8,6 +8,7 @@ from sqlalchemy import delete, insert, select
 
 from crmkit.engine.records.errors import RecordError, RecordNotFound
 from crmkit.engine.security.access import EDIT, READ, PermissionDenied
+from crmkit.engine.security.audit import SecurityLog
 
 if TYPE_CHECKING:
     from crmkit.engine.session import Session
@@ -64,6 +65,5 @@ class Sharing:
             raise PermissionDenied(f"only those who may edit {object_name} {record_id} can share it.")
 
     def _log(self, connection, event: str, **detail: Any) -> None:
-        log = self.runtime.system_table("crmkit_security_log")
-        connection.execute(insert(log).values(at=datetime.now(timezone.utc), event=event,
-                                              user_id=self.session.actor.user_id, detail=detail))
+        SecurityLog(self.session.crm).record(event, connection=connection,
+                                             detail={"by": self.session.actor.user_id, **detail})

@@ -1,7 +1,7 @@
 """The platform's security tables: users, teams, grants, shares, sessions, tokens, the security log."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
 from crmkit.engine.columns import JsonDocument, UtcDateTime
 
@@ -46,9 +46,14 @@ def define_security_tables(metadata: MetaData) -> None:
         Column("role", String(63), nullable=True),
         Column("granted_at", UtcDateTime(), nullable=False),
         Column("granted_by", BigInteger(), nullable=True),
-        UniqueConstraint("permission_set", "user_id", "role", name="ux_crmkit_grant"),
         sqlite_autoincrement=True,
     )
+    # One of user_id / role is always NULL, and NULLs are distinct in a unique constraint:
+    # partial unique indexes make each grant unique per user and per role.
+    Index("ux_crmkit_grant_user", grant.c.permission_set, grant.c.user_id, unique=True,
+          sqlite_where=grant.c.user_id.is_not(None), postgresql_where=grant.c.user_id.is_not(None))
+    Index("ux_crmkit_grant_role", grant.c.permission_set, grant.c.role, unique=True,
+          sqlite_where=grant.c.role.is_not(None), postgresql_where=grant.c.role.is_not(None))
     Index("ix_crmkit_grant_user", grant.c.user_id)
     share = Table(
         "crmkit_share", metadata,
@@ -88,7 +93,7 @@ def define_security_tables(metadata: MetaData) -> None:
     )
     Index("ix_crmkit_login_attempt_username", attempt.c.username, attempt.c.at)
     Index("ix_crmkit_login_attempt_address", attempt.c.address, attempt.c.at)
-    Table(
+    session = Table(
         "crmkit_session", metadata,
         Column("token_hash", String(64), primary_key=True),
         Column("user_id", BigInteger(), nullable=False),
@@ -98,6 +103,8 @@ def define_security_tables(metadata: MetaData) -> None:
         Column("address", String(64), nullable=True),
         Column("user_agent", Text(), nullable=True),
     )
+    Index("ix_crmkit_session_user", session.c.user_id)
+    Index("ix_crmkit_session_expires", session.c.expires_at)
     token = Table(
         "crmkit_api_token", metadata,
         Column("id", RecordId, primary_key=True, autoincrement=True),
