@@ -157,15 +157,17 @@ def setup(context: click.Context, count: int) -> None:
     plan = crm.install(DEFAULT_PACKAGE)
     if not plan.is_empty:
         click.echo(plan.describe())
+    first_admin = Directory(crm).create_first_admin()
     if fresh:
+        owners = [first_admin[0].id] if first_admin else []
         with click.progressbar(length=count, label="Creating demo records", file=sys.stderr) as bar:
-            created = DemoGenerator(crm, seed=42).fill(count, progress=bar.update)
+            created = DemoGenerator(crm, seed=42).fill(count, progress=bar.update, owners=owners)
         click.echo(f"Demo data: {sum(created.values()):,} records in {len(created)} objects.")
     installed = ", ".join(f"{p['name']} {p['version']}" for p in crm.installed_packages())
     click.echo(f"Database: {context.obj['database_url']}")
     click.echo(f"Installed: {installed}")
-    click.echo("Try: .venv/bin/crmkit packages   |   .venv/bin/crmkit demo --records 1000")
-    first_admin = Directory(crm).create_first_admin()
+    click.echo("Try: .venv/bin/crmkit packages   |   .venv/bin/crmkit user list   |   "
+               ".venv/bin/crmkit demo --records 1000")
     if first_admin:
         admin, password = first_admin
         click.echo(f"Administrator: {admin.username}")

@@ -53,11 +53,12 @@ class DemoGenerator:
         self.rejected: dict[str, int] = {}
 
     def fill(self, count: int, *, objects: Sequence[str] | None = None,
-             progress: Callable[[int], None] | None = None) -> dict[str, int]:
+             progress: Callable[[int], None] | None = None, owners: Sequence[int] = ()) -> dict[str, int]:
         """Create about `count` records spread over the installed objects (parents first); returns created per object.
 
         `objects` limits the run to some objects (their lookups then use records already there);
-        `progress` is called with the number of records each batch created.
+        `progress` is called with the number of records each batch created; `owners` are the
+        user ids records are given to in turn (none: no owner).
         """
         registry = self.crm.registry
         if count <= 0:
@@ -75,7 +76,7 @@ class DemoGenerator:
         created: dict[str, int] = {}
         for name in order:
             filler = ObjectFiller(session, registry.object(name), id_pools, random.Random(f"{self.seed}:{name}"),
-                                  ValueMakers(registry.object(name), today, pools()))
+                                  ValueMakers(registry.object(name), today, pools()), owners)
             created[name] = filler.fill(counts[name], progress)
             if filler.rejected:
                 self.rejected[name] = filler.rejected
@@ -188,8 +189,9 @@ class ObjectFiller:
     """Creates one object's demo records in batches."""
 
     def __init__(self, session: "Session", obj: ObjectDef, id_pools: IdPools, rng: random.Random,
-                 makers: ValueMakers) -> None:
+                 makers: ValueMakers, owners: Sequence[int] = ()) -> None:
         self.session = session
+        self.owners = list(owners)
         self.obj = obj
         self.id_pools = id_pools
         self.rng = rng
@@ -255,8 +257,10 @@ class ObjectFiller:
                 row = self._valid_row(number)
                 if row is None:
                     self.rejected += 1
-                else:
-                    rows.append(row)
+                    continue
+                if self.owners:
+                    row["owner_id"] = self.owners[number % len(self.owners)]
+                rows.append(row)
             written = self._write(records, rows)
             if written:
                 self.id_pools.record_created(self.obj.name, written)

@@ -30,7 +30,7 @@ from crmkit.metadata.model import ADMIN_PERMISSION_SET
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
 
-USERNAME_PATTERN = re.compile(r"[a-z0-9._@-]{3,150}")
+USERNAME_PATTERN = re.compile(r"[a-z0-9._@-]{2,150}")
 LANGUAGE_PATTERN = re.compile(r"(en|zh)(?:-([a-z]{2}))?")
 NAME_LENGTH = 63
 
@@ -69,7 +69,7 @@ def normalize_username(username: str) -> str:
 def checked_username(username: str) -> str:
     name = normalize_username(username)
     if not USERNAME_PATTERN.fullmatch(name):
-        raise UserError(f"{username!r} is not a valid username: use 3 to 150 letters, digits, '.', '_', '-' or '@'.")
+        raise UserError(f"{username!r} is not a valid username: use 2 to 150 letters, digits, '.', '_', '-' or '@'.")
     return name
 
 
