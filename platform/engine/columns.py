@@ -6,8 +6,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Numeric, Text
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric, Text
 from sqlalchemy.types import TypeDecorator
+
+#: A 64-bit key on PostgreSQL; on SQLite an INTEGER so it is the rowid (AUTOINCREMENT never reuses ids).
+RecordId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class ExactDecimal(TypeDecorator):

@@ -18,14 +18,11 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from crmkit.engine.columns import JsonDocument, UtcDateTime
+from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.security.tables import define_security_tables
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
-
-#: A 64-bit key on PostgreSQL; on SQLite an INTEGER so it is the rowid (AUTOINCREMENT never reuses ids).
-RecordId = BigInteger().with_variant(Integer(), "sqlite")
 
 MAX_NAME = 63
 

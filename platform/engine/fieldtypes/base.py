@@ -65,6 +65,15 @@ def coerce(field: ma_fields.Field, value: Any) -> Any:
     return fast(value) if fast is not None else field.deserialize(value)
 
 
+def error_messages(messages: Any) -> list[str]:
+    """marshmallow's nested error messages (dicts and lists) as a flat list of sentences."""
+    if isinstance(messages, dict):
+        return [text for value in messages.values() for text in error_messages(value)]
+    if isinstance(messages, list):
+        return [text for value in messages for text in error_messages(value)]
+    return [str(messages)]
+
+
 def to_json(value: Any) -> Any:
     """A stored value as JSON (history, recycle bin, API): dates ISO, decimals as text."""
     if isinstance(value, (datetime, date)):

@@ -58,6 +58,23 @@ class CleanText(BlankIsNone, fields.String):
         return text if text.strip() else None
 
 
+def number_text(value: Any) -> Any:
+    """'1,234.50 ' -> '1234.50'; blank text -> None; anything else unchanged."""
+    if isinstance(value, str):
+        value = value.strip().replace(",", "")
+        return value or None
+    return value
+
+
+BIGGEST_INTEGER = 2**63 - 1
+
+
+def within_64_bits(number: int) -> int:
+    if abs(number) > BIGGEST_INTEGER:
+        raise ValidationError("The number is too large.")
+    return number
+
+
 class WholeNumber(BlankIsNone, fields.Integer):
     """An integer; '12' and 12.0 are accepted, 12.5 is not silently cut."""
 
@@ -68,17 +85,14 @@ class WholeNumber(BlankIsNone, fields.Integer):
         super().__init__(allow_none=True, strict=False, **kwargs)
 
     def _native(self, value: int) -> int:
-        if abs(value) > 2**63 - 1:
-            raise ValidationError("The number is too large.")
-        return value
+        return within_64_bits(value)
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> int | None:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        if isinstance(value, str):
-            value = value.strip().replace(",", "")
-            if value == "":
-                return None
+        value = number_text(value)
+        if value is None:
+            return None
         if isinstance(value, float) and not value.is_integer():
             raise self.make_error("invalid")
         if isinstance(value, (str, Decimal)):
@@ -89,10 +103,7 @@ class WholeNumber(BlankIsNone, fields.Integer):
             if not number.is_finite() or number != number.to_integral_value():
                 raise self.make_error("invalid")
             value = int(number)
-        result = super()._deserialize(value, attr, data, **kwargs)
-        if abs(result) > 2**63 - 1:
-            raise ValidationError("The number is too large.")
-        return result
+        return within_64_bits(super()._deserialize(value, attr, data, **kwargs))
 
 
 class ExactNumber(BlankIsNone, fields.Decimal):
@@ -117,10 +128,9 @@ class ExactNumber(BlankIsNone, fields.Decimal):
     def _deserialize(self, value: Any, attr, data, **kwargs) -> Decimal | None:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        if isinstance(value, str):
-            value = value.strip().replace(",", "")
-            if value == "":
-                return None
+        value = number_text(value)
+        if value is None:
+            return None
         number = super()._deserialize(value, attr, data, **kwargs)
         if number is not None and abs(number) >= self.limit:
             raise ValidationError(f"The number must be smaller than {self.limit:,}.")

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 from marshmallow import ValidationError
 from sqlalchemy import Connection, column, func, select, table
 
-from crmkit.engine.fieldtypes import FieldType
+from crmkit.engine.fieldtypes import FieldType, error_messages
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 BATCH = 2000
@@ -50,7 +50,7 @@ def find_unconvertible(
         except ValidationError as error:
             count += 1
             if len(shown) < SHOWN:
-                reason = " ".join(str(m) for m in _messages(error.messages))
+                reason = " ".join(error_messages(error.messages))
                 shown.append(f"id {record_id} ({value!r}: {reason})")
     return count, tuple(shown)
 
@@ -71,11 +71,3 @@ def find_duplicates(connection: Connection, table_name: str, columns: tuple[str,
     total = connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     shown = tuple(f"{', '.join(repr(v) for v in row[:-1])} ({row[-1]} records)" for row in rows)
     return total, shown
-
-
-def _messages(messages: Any) -> list[str]:
-    if isinstance(messages, dict):
-        return [m for value in messages.values() for m in _messages(value)]
-    if isinstance(messages, list):
-        return [m for value in messages for m in _messages(value)]
-    return [str(messages)]

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import marshmallow
 from marshmallow import Schema, ValidationError
 
-from crmkit.engine.fieldtypes import FieldTypes, coerce
+from crmkit.engine.fieldtypes import FieldTypes, coerce, error_messages
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 
 #: System fields a caller may set: the owner (assignment). The others are the platform's.
@@ -48,7 +48,7 @@ def coerce_input(
         try:
             clean[name] = coerce(fields[name], value)
         except ValidationError as error:
-            errors.setdefault(name, []).extend(_strings(error.messages))
+            errors.setdefault(name, []).extend(error_messages(error.messages))
     return clean, errors
 
 
@@ -67,11 +67,3 @@ def _input_problem(obj: ObjectDef, name: str, field_types: FieldTypes, system: b
     if fdef.read_only and not system:
         return "is read-only."
     return None
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in _strings(item)]
-    if isinstance(value, list):
-        return [text for item in value for text in _strings(item)]
-    return [str(value)]

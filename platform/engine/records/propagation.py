@@ -118,18 +118,7 @@ class Propagator:
             child_ids = list(self.connection.execute(select(table.c.id).where(table.c[readers.via].in_(ids))).scalars())
             if child_ids:
                 self.recompute_formulas(readers.obj, child_ids, set(readers.formulas))
-                self._follow_formula_change(readers.obj, child_ids, set(readers.formulas), depth + 1)
-
-    def _follow_formula_change(self, object_name: str, ids: list[int], formulas: set[str], depth: int) -> None:
-        parent_ids: dict[RollupLink, set[int]] = {}
-        for link in self.registry.rollups_by_child.get(object_name, ()):
-            rollup = self.registry.object(link.parent).fields[link.field].rollup
-            if formulas & _rollup_inputs(rollup):
-                table = self.runtime.table(object_name)
-                rows = self.connection.execute(select(table.c[rollup.via]).where(table.c.id.in_(ids))).scalars()
-                parent_ids[link] = {value for value in rows if value is not None}
-        if parent_ids and depth <= MAX_DEPTH:
-            self.refresh_rollups(parent_ids, depth)
+                self.fields_changed(readers.obj, child_ids, set(readers.formulas), depth + 1)
 
     def recompute_formulas(self, object_name: str, ids: Iterable[int] | None, only: set[str] | None = None) -> None:
         """Recompute stored formulas of the given records (None: every record), in batches."""

@@ -1,12 +1,9 @@
 """The platform's security tables: users, teams, grants, shares, sessions, tokens, the security log."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, MetaData, String, Table, Text
 
-from crmkit.engine.columns import JsonDocument, UtcDateTime
-
-#: A 64-bit key on PostgreSQL, the rowid on SQLite (defined here too: engine/tables.py imports this module).
-RecordId = BigInteger().with_variant(Integer(), "sqlite")
+from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 
 
 def define_security_tables(metadata: MetaData) -> None:
