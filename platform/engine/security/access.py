@@ -92,6 +92,7 @@ class AccessPolicy:
         self._protected = frozenset(key for definition in self.registry.permission_sets.values()
                                     for key in definition.fields)
         self._filters: dict[tuple[str, str], ColumnElement | None] = {}
+        self._share_presence: dict[tuple[str, str], bool] = {}
 
     @property
     def is_admin(self) -> bool:
@@ -152,10 +153,35 @@ class AccessPolicy:
                 return None
             parent = self.runtime.table(lookup.to)
             return or_(table.c[obj.sharing_parent].in_(select(parent.c.id).where(parent_filter)),
-                       table.c[obj.sharing_parent].is_(None) & table.c.owner_id.in_(self.user.visible_owner_ids))
-        clauses = [table.c.owner_id.in_(self.user.visible_owner_ids), self._shared(obj, table, level)]
+                       table.c[obj.sharing_parent].is_(None) & self._owned(table))
+        clauses = [self._owned(table)]
+        if self._has_shares(obj.name, level):
+            clauses.append(self._shared(obj, table, level))
         clauses.extend(self._sharing_rules(obj, level))
-        return or_(*clauses)
+        return or_(*clauses) if len(clauses) > 1 else clauses[0]
+
+    def _owned(self, table) -> ColumnElement:
+        """Records owned by the user or those below; `=` for one owner, so an index also gives the order."""
+        owners = self.user.visible_owner_ids
+        return table.c.owner_id == owners[0] if len(owners) == 1 else table.c.owner_id.in_(owners)
+
+    def _has_shares(self, object_name: str, level: str) -> bool:
+        """Whether any manual share reaches this user on this object; without one the filter needs no share branch.
+
+        Asked once per session and object (a session lives for one request or job).
+        """
+        key = (object_name, level)
+        if key not in self._share_presence:
+            shares = self.runtime.system_table("crmkit_share")
+            who = shares.c.user_id == self.user.user_id
+            if self.user.team_ids:
+                who = or_(who, shares.c.team_id.in_(self.user.team_ids))
+            query = select(shares.c.id).where(shares.c.object == object_name, who)
+            if level == EDIT:
+                query = query.where(shares.c.access == EDIT)
+            with self.runtime.engine.connect() as connection:
+                self._share_presence[key] = connection.execute(query.limit(1)).first() is not None
+        return self._share_presence[key]
 
     def _shared(self, obj: ObjectDef, table, level: str) -> ColumnElement:
         shares = self.runtime.system_table("crmkit_share")
