@@ -1,0 +1,97 @@
+"""Field types for Chinese business data: mainland mobile numbers and Unified Social Credit Codes.
+
+    fields:
+      mobile: {type: cn_mobile}                 # 13812345678, +86 138 1234 5678
+      credit_code: {type: cn_credit_code, unique: true}   # 统一社会信用代码, checksum verified
+
+Shipped in plugins/ so the plugin folder is exercised by the product itself.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import String
+
+from crmkit.engine.fieldtypes import FieldType
+from crmkit.engine.fieldtypes.inputs import CleanText
+from crmkit.hookspecs import hookimpl
+from crmkit.metadata.catalog import FieldKind
+
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
+#: The 31 characters of a credit code, in the order that gives each its value (GB 32100-2015).
+CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+class MainlandMobile(CleanText):
+    """Stored as the 11 digits, whatever spaces, dashes or +86 prefix were typed."""
+
+    def _native(self, value: str) -> str | None:
+        return self._normalise(value)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return None if text is None else self._normalise(text)
+
+    @staticmethod
+    def _normalise(text: str) -> str | None:
+        digits = re.sub(r"[\s\-()]", "", text)
+        digits = re.sub(r"^(\+86|0086|86)(?=1)", "", digits)
+        if not digits:
+            return None
+        if not MOBILE.fullmatch(digits):
+            raise ValidationError("Not a valid mainland China mobile number (11 digits starting with 1).")
+        return digits
+
+
+def credit_code_check_character(first17: str) -> str:
+    total = sum(CODE_ALPHABET.index(char) * weight for char, weight in zip(first17, CODE_WEIGHTS))
+    return CODE_ALPHABET[(31 - total % 31) % 31]
+
+
+class CreditCode(CleanText):
+    """An 18-character Unified Social Credit Code; letters are stored upper-case; the check character must match."""
+
+    def _native(self, value: str) -> str | None:
+        return self._check(value)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return None if text is None else self._check(text)
+
+    @staticmethod
+    def _check(text: str) -> str | None:
+        code = text.strip().upper()
+        if not code:
+            return None
+        if len(code) != 18 or any(char not in CODE_ALPHABET for char in code):
+            raise ValidationError("A Unified Social Credit Code has 18 characters: digits and capital letters "
+                                  "except I, O, S, V and Z.")
+        if credit_code_check_character(code[:17]) != code[17]:
+            raise ValidationError("This Unified Social Credit Code is mistyped: its last character does not match.")
+        return code
+
+
+CHINA_FIELD_TYPES = (
+    FieldType(
+        FieldKind("cn_mobile", "text", description="A mainland China mobile number, stored as 11 digits.",
+                  searchable=True),
+        column=lambda fdef, lookup, registry: String(11),
+        input_field=lambda fdef: MainlandMobile(),
+        widget="tel",
+    ),
+    FieldType(
+        FieldKind("cn_credit_code", "text", description="A Unified Social Credit Code (统一社会信用代码), checksum verified.",
+                  searchable=True),
+        column=lambda fdef, lookup, registry: String(18),
+        input_field=lambda fdef: CreditCode(),
+        widget="text",
+    ),
+)
+
+
+@hookimpl
+def crmkit_field_types() -> list[FieldType]:
+    return list(CHINA_FIELD_TYPES)
