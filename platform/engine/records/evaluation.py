@@ -53,21 +53,20 @@ class Evaluator:
         self.formula_fields = [obj.fields[name] for name in runtime.registry.formula_order.get(obj.name, ())]
         self._result_fields: dict[str, Any] = {}
         #: Every name an expression may read; those without a value yet (e.g. `id` on create) read as None.
-        self.names = (*obj.fields, *SYSTEM_FIELDS)
+        self._blank = dict.fromkeys((*obj.fields, *SYSTEM_FIELDS))
         self.lookups = tuple(name for name, fdef in obj.fields.items() if fdef.is_lookup)
         # On create nothing has a previous value, so these functions never change: build them once.
         self._create_functions = dict(runtime.functions)
         self._create_functions.update(record_functions(None, {}))
 
     def _namespace(self, values: Mapping[str, Any], related: Mapping[str, RecordView]) -> dict[str, Any]:
-        namespace = dict(values)
+        namespace = dict(self._blank)
+        namespace.update(values)
         # A lookup always reads as a record (`account.id`, `account.name`); an empty one is a falsy record.
         for name in self.lookups:
             target_id = values.get(name)
             namespace[name] = RecordView({"id": target_id}) if target_id is not None else EMPTY_RECORD
         namespace.update(related)
-        for name in self.names:
-            namespace.setdefault(name, None)
         return namespace
 
     def _functions(self, values: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -83,6 +82,20 @@ class Evaluator:
             return compile_expression(fdef.default_expression).evaluate(namespace, self._functions(values, None))
         return list(fdef.default) if isinstance(fdef.default, tuple) else fdef.default
 
+    def formulas_and_rules(
+        self,
+        values: dict[str, Any],
+        related: Mapping[str, RecordView],
+        previous: Mapping[str, Any] | None,
+        operation: str,
+        language: str,
+    ) -> dict[str, list[str]]:
+        """Compute the formulas into `values`, then check the rules on the result: one namespace for both."""
+        namespace = self._namespace(values, related)
+        functions = self._functions(values, previous)
+        self._compute(values, namespace, functions, None)
+        return self._check(namespace, functions, operation, language)
+
     def compute_formulas(
         self,
         values: dict[str, Any],
@@ -92,7 +105,10 @@ class Evaluator:
     ) -> dict[str, Any]:
         """Compute formulas in dependency order into `values`; returns the formula values computed."""
         namespace = self._namespace(values, related)
-        functions = self._functions(values, previous)
+        return self._compute(values, namespace, self._functions(values, previous), only)
+
+    def _compute(self, values: dict[str, Any], namespace: dict[str, Any], functions: dict[str, Any],
+                 only: frozenset[str] | None) -> dict[str, Any]:
         results: dict[str, Any] = {}
         for fdef in self.formula_fields:
             if only is not None and fdef.name not in only:
@@ -134,9 +150,11 @@ class Evaluator:
         language: str,
     ) -> dict[str, list[str]]:
         """Messages of the validation rules whose condition is true (true means invalid)."""
+        return self._check(self._namespace(values, related), self._functions(values, previous), operation, language)
+
+    def _check(self, namespace: dict[str, Any], functions: dict[str, Any], operation: str,
+               language: str) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
-        namespace = self._namespace(values, related)
-        functions = self._functions(values, previous)
         for rule in self.obj.validations:
             if operation not in rule.on:
                 continue

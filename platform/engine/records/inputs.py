@@ -12,6 +12,8 @@ from marshmallow import Schema, ValidationError
 from crmkit.engine.fieldtypes import FieldTypes, coerce, error_messages
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 
+MISSING = object()
+
 #: System fields a caller may set: the owner (assignment). The others are the platform's.
 SETTABLE_SYSTEM_FIELDS = frozenset({"owner_id"})
 
@@ -34,13 +36,20 @@ def coerce_input(
     field_types: FieldTypes,
     *,
     system: bool,
+    known: dict[tuple[str, bool], str | None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """(clean values, errors): unknown, computed, system and read-only fields are refused by name."""
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     fields = schema.fields
+    known = {} if known is None else known
     for name, value in values.items():
-        problem = _input_problem(obj, name, field_types, system)
+        key = (name, system)
+        problem = known.get(key, MISSING)
+        if problem is MISSING:
+            problem = _input_problem(obj, name, field_types, system)
+            if name in obj.fields or name in SYSTEM_FIELDS:  # never remember names a client made up
+                known[key] = problem
         if problem:
             errors.setdefault(name, []).append(problem)
             continue

@@ -37,6 +37,8 @@ class SavePipeline:
         self.table = runtime.table(obj.name)
         self.evaluator = Evaluator(runtime, obj)
         self.input_schema = build_input_schema(obj, runtime.field_types)
+        #: (field name, system) -> why it cannot be given (None: it can); filled as names are seen.
+        self.input_problems: dict[tuple[str, bool], str | None] = {}
         self.writable = [f for f in obj.fields.values() if runtime.field_types[f.type].writable]
         self.defaulted = [f for f in self.writable if f.default is not None or f.default_expression]
         self.default_expressions = any(f.default_expression for f in self.defaulted)
@@ -63,7 +65,8 @@ class SavePipeline:
         check_lookups: bool = True,
     ) -> Prepared:
         """Run everything before the write; raises RecordValidationError with every problem found."""
-        clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system)
+        clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system,
+                                     known=self.input_problems)
         if previous is None:
             values = {name: None for name in self.obj.fields}
             values.update(self.zero_counts)
@@ -81,9 +84,8 @@ class SavePipeline:
             self._check_lookups(connection, values, clean, errors, row_filter)
         if errors:
             raise RecordValidationError(errors)
-        self.evaluator.compute_formulas(values, related, previous)
         operation = "create" if previous is None else "update"
-        errors.update(self.evaluator.check_rules(values, related, previous, operation, language))
+        errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language))
         self._check_unique(connection, values, previous, errors)
         if errors:
             raise RecordValidationError(errors)

@@ -72,7 +72,9 @@ class RecordService:
                          limit=limit, offset=offset, after=after)
         context = self.query_context()
         with self.session.reading() as connection:
-            rows = [dict(row._mapping) for row in fetch_rows(connection, context, self.obj.name, spec)]
+            fetched = fetch_rows(connection, context, self.obj.name, spec)
+            names = fetched[0]._fields if fetched else ()
+            rows = [dict(zip(names, row)) for row in fetched]
             has_more = len(rows) > limit
             rows = rows[:limit]
             cursor = page_cursor(context, self.obj.name, spec.sort, rows[-1]) if has_more and rows else None
