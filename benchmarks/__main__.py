@@ -166,7 +166,10 @@ def bench_reads(crm: Crm, rows: int) -> list[Result]:
         deep = connection.execute(select(table).where(table.c.stage == "Won")
                                   .order_by(table.c.amount.desc(), table.c.id.desc()).offset(int(won * 0.9)).limit(1)).one()
     cursor = page_cursor(records.query_context(), "deal", sort, dict(deep._mapping))
-    after = or_(table.c.amount < deep.amount, and_(table.c.amount == deep.amount, table.c.id < deep.id))
+    # Raw Core gets the best hand-written form: a range bound the index serves, then the tie-break
+    # (it may ignore NULLs, which this data has none of; crmkit's cursor handles them).
+    after = and_(table.c.amount <= deep.amount,
+                 or_(table.c.amount < deep.amount, and_(table.c.amount == deep.amount, table.c.id < deep.id)))
     ours = median_time(lambda: records.query(where, sort=sort, limit=50, after=cursor), 200)
     raw = median_time(lambda: raw_page(after), 200)
     results.append(Result("keyset page 90% deep", ours, raw, "< 1 ms"))
