@@ -214,7 +214,7 @@ def _derive(cls, packages, objects, catalog, analyses) -> Registry:
         reports = analyses[obj.name]
         formulas = [f.name for f in obj.fields.values() if f.type == "formula"]
         local = {name: reports[f"formula:{name}"].local_fields for name in formulas}
-        formula_order[obj.name] = topological_order(formulas, lambda name: local.get(name, ()))
+        formula_order[obj.name] = topological_order(formulas, lambda name, local=local: local.get(name, ()))
         formula_reads[obj.name] = frozen_map(local)
         reads = related_reads.setdefault(obj.name, {})
         by_lookup: dict[str, tuple[set[str], list[str]]] = {}

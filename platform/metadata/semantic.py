@@ -85,7 +85,7 @@ def _check_object_options(scope: ObjectScope, report: Reporter) -> None:
 
 
 def check_field(scope: ObjectScope, fdef: FieldDef, report: Reporter) -> None:
-    obj, catalog = scope.obj, scope.catalog
+    catalog = scope.catalog
     problem = name_problem(fdef.name, "field")
     if problem:
         report.at(fdef.location, problem, at_key=True)

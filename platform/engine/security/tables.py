@@ -7,6 +7,13 @@ from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 
 
 def define_security_tables(metadata: MetaData) -> None:
+    define_people(metadata)
+    define_access(metadata)
+    define_sign_in(metadata)
+
+
+def define_people(metadata: MetaData) -> None:
+    """Users and teams."""
     Table(
         "crmkit_user", metadata,
         Column("id", RecordId, primary_key=True, autoincrement=True),
@@ -35,6 +42,10 @@ def define_security_tables(metadata: MetaData) -> None:
         Column("team_id", BigInteger(), primary_key=True),
         Column("user_id", BigInteger(), primary_key=True),
     )
+
+
+def define_access(metadata: MetaData) -> None:
+    """Permission-set grants and manual shares."""
     grant = Table(
         "crmkit_grant", metadata,
         Column("id", RecordId, primary_key=True, autoincrement=True),
@@ -67,6 +78,10 @@ def define_security_tables(metadata: MetaData) -> None:
     Index("ix_crmkit_share_user", share.c.object, share.c.user_id, share.c.record_id)
     Index("ix_crmkit_share_team", share.c.object, share.c.team_id, share.c.record_id)
     Index("ix_crmkit_share_record", share.c.object, share.c.record_id)
+
+
+def define_sign_in(metadata: MetaData) -> None:
+    """The security log, sign-in attempts, sessions and API tokens."""
     log = Table(
         "crmkit_security_log", metadata,
         Column("id", RecordId, primary_key=True, autoincrement=True),
