@@ -40,7 +40,7 @@ permission_sets:
   executive:
     roles: [ceo]
     objects:
-      account: [read, view_all]
+      account: [read, view_all, export]
       deal: [read, view_all]
   support:
     roles: [support_lead]
@@ -325,3 +325,34 @@ def test_inactive_and_unknown_users_get_no_session(world):
         session(world, "east1")
     with pytest.raises(UnknownUser):
         world["crm"].session(424242)
+
+
+def test_exports_need_the_permission_follow_the_row_filter_and_are_logged(world):
+    from crmkit.engine.security.audit import SecurityLog
+
+    with pytest.raises(PermissionDenied, match="export"):
+        session(world, "east1").records("account").export()
+    lines = list(session(world, "admin").records("account").export({"tier": "Silver"}, sort=["name"],
+                                                                    fields=["name", "tier"]))
+    assert lines == ["name,tier\n", "A2,Silver\n", "A3,Silver\n", "A4,Silver\n"]
+    (entry,) = SecurityLog(world["crm"]).entries(event="records.exported")
+    assert entry["detail"]["records"] == 3 and entry["user_id"] == world["users"]["admin"]
+
+
+def test_exports_leave_out_protected_fields_the_user_cannot_read(world):
+    ceo_rows = list(session(world, "ceo").records("account").export(format="json"))
+    assert len(ceo_rows) == 5 and all("credit_limit" not in row for row in ceo_rows)
+    with pytest.raises(QueryError, match="credit_limit"):
+        session(world, "ceo").records("account").export(fields=["name", "credit_limit"])
+    admin_rows = list(session(world, "admin").records("account").export(format="json"))
+    assert admin_rows[0]["credit_limit"] == "1000.00"
+
+
+def test_lookup_suggestions_only_offer_visible_records(world):
+    assert session(world, "east1").records("account").suggest("A") == [(world["accounts"]["A1"].id, "A1")]
+    assert [title for _, title in session(world, "director").records("account").suggest("A")] == ["A1", "A2", "A3", "A4"]
+
+
+def test_bulk_creation_is_an_import_and_needs_the_import_permission(world):
+    with pytest.raises(PermissionDenied, match="import"):
+        session(world, "east1").records("account").bulk_create([{"name": "Many"}])

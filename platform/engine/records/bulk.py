@@ -41,6 +41,7 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
     session, runtime, obj = service.session, service.runtime, service.obj
     actor = session.actor
     service._require("create")
+    service._require("import")  # creating records in bulk is what an import is
     total = 0
     for number, chunk in enumerate(_chunks(rows, batch_size)):
         with session.writing() as connection:

@@ -94,6 +94,19 @@ class RecordService:
         with self.session.reading() as connection:
             return count_records(connection, self.query_context(), self.obj.name, spec, cap=cap, exact=exact)
 
+    def suggest(self, text: str | None = None, *, limit: int = 10) -> list[tuple[int, str]]:
+        """(id, title) of records matching `text`, for a lookup field's autocomplete; same access rules as lists."""
+        title = self.obj.title_field
+        page = self.query(search=text or None, sort=(title,) if title else ("id",), limit=limit)
+        return [(record.id, str(record.get(title) if title else record.id)) for record in page.records]
+
+    def export(self, filter: Mapping[str, Any] | Sequence[Any] | None = None, *, sort: Sequence[str] = (),
+               search: str | None = None, fields: Sequence[str] | None = None, format: str = "csv"):
+        """Every matching record, streamed as CSV lines (header first) or dicts; needs the export permission."""
+        from crmkit.engine.records.export import export_records
+
+        return export_records(self, filter, sort=sort, search=search, fields=fields, format=format)
+
     def history(self, record_id: int) -> list[dict[str, Any]]:
         """The record's field history, oldest first."""
         self._require("read")
