@@ -141,17 +141,6 @@ class Evaluator:
         except ValidationError:
             return None
 
-    def check_rules(
-        self,
-        values: Mapping[str, Any],
-        related: Mapping[str, RecordView],
-        previous: Mapping[str, Any] | None,
-        operation: str,
-        language: str,
-    ) -> dict[str, list[str]]:
-        """Messages of the validation rules whose condition is true (true means invalid)."""
-        return self._check(self._namespace(values, related), self._functions(values, previous), operation, language)
-
     def _check(self, namespace: dict[str, Any], functions: dict[str, Any], operation: str,
                language: str) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
