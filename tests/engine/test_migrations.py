@@ -153,3 +153,21 @@ def test_the_migration_log_records_every_step(crm):
         logs = connection.execute(select(table.c.packages, table.c.steps).order_by(table.c.id)).all()
     assert [entry.packages[0]["version"] for entry in logs] == ["1.0.0", "2.0.0"]
     assert any(step["step"] == "RenameColumn" for step in logs[1].steps)
+
+
+def test_a_declared_object_rename_keeps_its_records_history_and_numbers(crm, write_package):
+    crm.install(V1)
+    session = crm.system_session()
+    acme = session.records("company").create({"name": "Acme"})
+    session.records("project").create({"name": "A", "company": acme.id})
+    renamed = (V1.read_text().replace('version: "1.0.0"', 'version: "1.4.0"')
+               .replace("  company:\n    label:", "  organization:\n    renamed_from: company\n    label:")
+               .replace("to: company", "to: organization"))
+    plan = crm.install(write_package(renamed))
+    assert "rename the table company to organization (its records are kept)" in plan.describe()
+    organizations = crm.system_session().records("organization")
+    kept = organizations.get(acme.id)
+    assert (kept["name"], kept["code"], kept["project_count"]) == ("Acme", "CO-0001", 1)
+    assert organizations.create({"name": "Globex"})["code"] == "CO-0002"
+    assert [entry["operation"] for entry in organizations.history(acme.id)] == ["create"]
+    assert crm.system_session().records("project").query().records[0]["company_name"] == "Acme"

@@ -63,6 +63,10 @@ class Applier:
 
     def _RenameTable(self, step: RenameTable) -> None:
         self._execute(f"ALTER TABLE {self.quote(step.old_name)} RENAME TO {self.quote(step.object)}")
+        # The platform's own rows name objects too: history, counters, the bin and shares follow the rename.
+        for name in ("crmkit_history", "crmkit_counter", "crmkit_recycle_bin", "crmkit_share", "crmkit_retired"):
+            table = self.schema.metadata.tables[name]
+            self.connection.execute(update(table).where(table.c.object == step.old_name).values(object=step.object))
 
     def _RetireTable(self, step: RetireTable) -> None:
         self._retire(step.object, "")
