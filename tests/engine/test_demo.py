@@ -1,7 +1,6 @@
 """Demo data: realistic, valid, deterministic for a seed, and for any installed package."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,10 +35,10 @@ def stored_data(crm: Crm) -> dict[str, list[dict[str, Any]]]:
 
 
 class Filled:
-    def __init__(self, crm: Crm, generator: DemoGenerator, created: dict[str, int], seconds: float,
+    def __init__(self, crm: Crm, generator: DemoGenerator, created: dict[str, int],
                  progress: int) -> None:
         self.crm, self.generator, self.created = crm, generator, created
-        self.seconds, self.progress = seconds, progress
+        self.progress = progress
 
 
 @pytest.fixture(scope="module")
@@ -48,22 +47,19 @@ def filled(tmp_path_factory) -> Iterator[Filled]:
     crm = open_installed(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'crm.db'}")
     reported: list[int] = []
     generator = DemoGenerator(crm, seed=7)
-    started = time.perf_counter()
     created = generator.fill(400, progress=reported.append)
-    seconds = time.perf_counter() - started
-    yield Filled(crm, generator, created, seconds, sum(reported))
+    yield Filled(crm, generator, created, sum(reported))
     crm.close()
 
 
 # -- the standard CRM ---------------------------------------------------------------------------
 
 
-def test_a_few_hundred_records_fill_every_object_in_well_under_a_few_seconds(filled):
+def test_a_few_hundred_records_fill_every_object(filled):
     assert set(filled.created) == set(filled.crm.registry.objects)
     assert all(count >= 3 for count in filled.created.values())
     assert 390 <= sum(filled.created.values()) <= 410
     assert filled.progress == sum(filled.created.values())
-    assert filled.seconds < 5, f"400 demo records took {filled.seconds:.1f}s"
     for name, count in filled.created.items():
         assert len(rows(filled.crm, name)) == count
 
