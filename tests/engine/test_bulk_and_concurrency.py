@@ -70,3 +70,9 @@ def test_bulk_create_checks_lookups_once_per_batch_and_names_the_row(all_types):
     with pytest.raises(BulkValidationError) as caught:
         all_types.records("project").bulk_create(rows)
     assert caught.value.row_errors == {2: {"company": ["there is no company record with id 999."]}}
+
+
+def test_bulk_create_checks_owners_once_per_batch(all_types):
+    with pytest.raises(BulkValidationError) as caught:
+        all_types.records("company").bulk_create([{"name": "ok"}, {"name": "orphan", "owner_id": 31337}])
+    assert caught.value.row_errors == {2: {"owner_id": ["there is no active user with id 31337."]}}

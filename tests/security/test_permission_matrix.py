@@ -356,3 +356,14 @@ def test_lookup_suggestions_only_offer_visible_records(world):
 def test_bulk_creation_is_an_import_and_needs_the_import_permission(world):
     with pytest.raises(PermissionDenied, match="import"):
         session(world, "east1").records("account").bulk_create([{"name": "Many"}])
+
+
+def test_owners_are_active_users_and_a_record_keeps_one(world):
+    director = session(world, "director").records("account")
+    a4 = world["accounts"]["A4"]
+    with pytest.raises(RecordValidationError) as caught:
+        director.update(a4.id, {"owner_id": None}, version=a4.version)
+    assert caught.value.errors == {"owner_id": ["a record must keep an owner; give it to someone instead."]}
+    with pytest.raises(RecordValidationError) as caught:
+        session(world, "admin").records("account").update(a4.id, {"owner_id": 424242}, version=a4.version)
+    assert caught.value.errors == {"owner_id": ["there is no active user with id 424242."]}

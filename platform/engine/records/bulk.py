@@ -79,8 +79,14 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
 
 
 def _missing_lookups(connection, service: "RecordService", rows: list[dict[str, Any]], offset: int) -> dict:
-    """Lookups checked once per batch and target: a row pointing nowhere gets the single-create message."""
+    """Lookups and owners checked once per batch: a row pointing nowhere gets the single-create message."""
     errors: dict[int, dict[str, list[str]]] = {}
+    owners = {row["owner_id"] for row in rows if row.get("owner_id") is not None}
+    absent = service.pipeline.missing_owners(connection, owners) if owners else set()
+    for index, row in enumerate(rows):
+        if row.get("owner_id") in absent:
+            errors.setdefault(offset + index + 1, {})["owner_id"] = [
+                f"there is no active user with id {row['owner_id']}."]
     for fdef in service.pipeline.lookups:
         ids = {row[fdef.name] for row in rows if row.get(fdef.name) is not None}
         missing = service.pipeline.missing_targets(connection, fdef, ids, service.session.row_filter) if ids else set()

@@ -82,6 +82,8 @@ class SavePipeline:
                 errors.setdefault(name, []).append("is required.")
         if check_lookups:
             self._check_lookups(connection, values, clean, errors, row_filter)
+            if clean.get("owner_id") is not None and self.missing_owners(connection, {clean["owner_id"]}):
+                errors.setdefault("owner_id", []).append(f"there is no active user with id {clean['owner_id']}.")
         if errors:
             raise RecordValidationError(errors)
         operation = "create" if previous is None else "update"
@@ -133,6 +135,12 @@ class SavePipeline:
                 query = query.where(visible)
             if connection.execute(query).first() is None:
                 errors.setdefault(fdef.name, []).append(f"there is no {fdef.to} record with id {target_id}.")
+
+    def missing_owners(self, connection: Connection, ids: set[int]) -> set[int]:
+        """Which of `ids` are not active users: records are owned by people who can sign in."""
+        users = self.runtime.system_table("crmkit_user")
+        query = select(users.c.id).where(users.c.id.in_(sorted(ids)), users.c.active.is_(True))
+        return set(ids) - set(connection.execute(query).scalars())
 
     def _check_unique(self, connection: Connection, values, previous, errors) -> None:
         for name in self.unique:

@@ -246,7 +246,9 @@ class RecordService:
         errors: dict[str, list[str]] = {}
         for name in values:
             if name == "owner_id":
-                if not self._may_assign_owner(values[name]):
+                if values[name] is None and previous is not None:
+                    errors[name] = ["a record must keep an owner; give it to someone instead."]
+                elif not self._may_assign_owner(values[name]):
                     errors[name] = ["you may only give records to yourself or to people below you."]
             elif name in self.obj.fields and not policy.can_read_field(self.obj.name, name):
                 errors[name] = [f"is not a field of {self.obj.name}."]
