@@ -71,3 +71,10 @@ def test_no_eval_or_exec_outside_the_sandbox():
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {"eval", "exec"}:
                 offenders.append(f"{path.relative_to(REPOSITORY)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_code_passes_ruff_including_the_stdlib_shadowing_rule():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", "platform",
+                             "plugins", "benchmarks", "tests"], cwd=REPOSITORY, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

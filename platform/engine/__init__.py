@@ -22,7 +22,10 @@ _EXPORTS = {
     "StaleRecordError": "crmkit.engine.records",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Crm", "DeleteRestrictedError", "MigrationError", "MigrationPlan", "Record", "RecordError",
+    "RecordNotFound", "RecordValidationError", "StaleRecordError",
+]
 
 
 def __getattr__(name: str) -> Any:
