@@ -25,18 +25,26 @@ CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
-class MainlandMobile(CleanText):
-    """Stored as the 11 digits, whatever spaces, dashes or +86 prefix were typed."""
+class NormalisedText(CleanText):
+    """Text brought to one stored form by `normalise`, whether it arrives as text or through the fast path."""
 
     def _native(self, value: str) -> str | None:
-        return self._normalise(value)
+        return self.normalise(value)
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
         text = super()._deserialize(value, attr, data, **kwargs)
-        return None if text is None else self._normalise(text)
+        return None if text is None else self.normalise(text)
 
     @staticmethod
-    def _normalise(text: str) -> str | None:
+    def normalise(text: str) -> str | None:
+        return text
+
+
+class MainlandMobile(NormalisedText):
+    """Stored as the 11 digits, whatever spaces, dashes or +86 prefix were typed."""
+
+    @staticmethod
+    def normalise(text: str) -> str | None:
         digits = re.sub(r"[\s\-()]", "", text)
         digits = re.sub(r"^(\+86|0086|86)(?=1)", "", digits)
         if not digits:
@@ -51,18 +59,11 @@ def credit_code_check_character(first17: str) -> str:
     return CODE_ALPHABET[(31 - total % 31) % 31]
 
 
-class CreditCode(CleanText):
+class CreditCode(NormalisedText):
     """An 18-character Unified Social Credit Code; letters are stored upper-case; the check character must match."""
 
-    def _native(self, value: str) -> str | None:
-        return self._check(value)
-
-    def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        return None if text is None else self._check(text)
-
     @staticmethod
-    def _check(text: str) -> str | None:
+    def normalise(text: str) -> str | None:
         code = text.strip().upper()
         if not code:
             return None

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor
 from crmkit.engine.records.autonumber import allocate_numbers
@@ -27,6 +27,10 @@ from crmkit.engine.security.rollups import visible_rollups
 
 if TYPE_CHECKING:
     from crmkit.engine.session import Session
+
+
+#: The extra column of `_load` that says whether the user may edit the row.
+EDITABLE = "_crmkit_editable"
 
 
 @dataclass(frozen=True)
@@ -222,17 +226,19 @@ class RecordService:
         readable = policy.row_filter(self.obj.name) if policy else None
         if readable is not None:
             query = query.where(readable)
+        editable = policy.row_filter(self.obj.name, "edit") if policy and level == "edit" else None
+        if editable is not None:
+            # One query answers both "may read" (the row comes back) and "may edit" (the flag).
+            query = query.add_columns(case((editable, True), else_=False).label(EDITABLE))
         if lock and not self.runtime.is_sqlite:
             query = query.with_for_update()
         row = connection.execute(query).first()
         if row is None:
             raise RecordNotFound(self.obj.name, record_id)
-        if level == "edit" and policy is not None:
-            editable = policy.row_filter(self.obj.name, "edit")
-            if editable is not None and connection.execute(
-                    select(self.table.c.id).where(self.table.c.id == record_id, editable)).first() is None:
-                raise PermissionDenied(f"you may see {self.obj.name} {record_id} but not change it.")
-        return dict(row._mapping)
+        values = dict(row._mapping)
+        if editable is not None and not values.pop(EDITABLE):
+            raise PermissionDenied(f"you may see {self.obj.name} {record_id} but not change it.")
+        return values
 
     def _require(self, permission: str) -> None:
         if self.session.policy is not None:
