@@ -76,7 +76,7 @@ def median_time(function: Callable[[], object], repeats: int) -> float:
 
 
 def bench_writes(crm: Crm, raw_table, creates: int, bulk: int) -> list[Result]:
-    records = crm.system_session().records("deal")
+    records = crm.as_system().records("deal")
     rng = random.Random(1)
     rows = [deal_values(rng, n) for n in range(creates)]
     start = time.perf_counter()
@@ -146,7 +146,7 @@ def fill(crm: Crm, total: int, owners: list[int]) -> None:
 
 
 def bench_reads(crm: Crm, rows: int) -> list[Result]:
-    records = crm.system_session().records("deal")
+    records = crm.as_system().records("deal")
     table = crm.runtime.table("deal")
     where = {"stage": "Won"}
     sort = ("-amount",)
@@ -197,8 +197,8 @@ def raw_copy(table: Table, metadata: MetaData) -> Table:
 
 def bench_security(crm: Crm, rows: int, users: dict[str, list[int]]) -> list[Result]:
     """The same page for a rep at the bottom of the hierarchy (private sharing) and for an admin."""
-    rep = crm.session(users["rep"][-1]).records("deal")
-    admin = crm.session(users["admin"][0]).records("deal")
+    rep = crm.as_user(users["rep"][-1]).records("deal")
+    admin = crm.as_user(users["admin"][0]).records("deal")
     where, sort = {"stage": "Won"}, ("-amount",)
     ours = median_time(lambda: rep.query(where, sort=sort, limit=50), 200)
     reference = median_time(lambda: admin.query(where, sort=sort, limit=50), 200)

@@ -133,7 +133,7 @@ def packages(context: click.Context) -> None:
 @friendly_errors
 def demo(context: click.Context, count: int, objects: tuple[str, ...], seed: int) -> None:
     """Fill the installed objects with realistic demo data (English and Chinese)."""
-    from crmkit.engine.demo import DemoGenerator
+    from crmkit.demo import DemoGenerator
 
     crm = open_crm(context)
     generator = DemoGenerator(crm, seed=seed)
@@ -149,15 +149,15 @@ def demo(context: click.Context, count: int, objects: tuple[str, ...], seed: int
 @friendly_errors
 def setup(context: click.Context, count: int) -> None:
     """Prepare instance/: install the standard CRM, fill it with demo data and create the first admin (once)."""
-    from crmkit.engine.demo import DemoGenerator
-    from crmkit.engine.security.users import Directory
+    from crmkit.demo import DemoGenerator
+    from crmkit.engine.security.users import SystemDirectory
 
     crm = open_crm(context)
     fresh = not crm.installed_packages()
     plan = crm.install(DEFAULT_PACKAGE)
     if not plan.is_empty:
         click.echo(plan.describe())
-    first_admin = Directory(crm).create_first_admin()
+    first_admin = SystemDirectory(crm).create_first_admin()
     if fresh:
         owners = [first_admin[0].id] if first_admin else []
         with click.progressbar(length=count, label="Creating demo records", file=sys.stderr) as bar:
@@ -180,9 +180,9 @@ def setup(context: click.Context, count: int) -> None:
 
 
 def open_directory(context: click.Context):
-    from crmkit.engine.security.users import Directory
+    from crmkit.engine.security.users import SystemDirectory
 
-    return Directory(open_crm(context))
+    return SystemDirectory(open_crm(context))
 
 
 def named_user(directory, username: str):

@@ -113,7 +113,7 @@ def install(crm, write_package) -> Callable[[str], object]:
 @pytest.fixture
 def system(crm):
     """A system session: no sharing restrictions (security arrives with issue 3)."""
-    return crm.system_session()
+    return crm.as_system()
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ VALID_CODE = "91350100M000100Y43"  # a well-formed code: its check character mat
 @pytest.fixture
 def suppliers(crm, install):
     install(PACKAGE)
-    return crm.system_session().records("supplier")
+    return crm.as_system().records("supplier")
 
 
 def test_the_plugin_folder_is_loaded_by_default(catalog):

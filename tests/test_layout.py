@@ -36,7 +36,8 @@ def test_python_dash_m_pytest_runs_from_the_repository_root():
 LAYER_RULES = {
     "metadata": {"crmkit.engine", "crmkit.ui", "crmkit.cli", "sqlalchemy", "flask"},
     "sandbox": {"crmkit.metadata", "crmkit.engine", "crmkit.ui", "crmkit.cli", "sqlalchemy", "flask"},
-    "engine": {"crmkit.ui", "crmkit.cli", "flask"},
+    "engine": {"crmkit.demo", "crmkit.ui", "crmkit.cli", "flask"},
+    "demo": {"crmkit.ui", "crmkit.cli", "flask"},
 }
 
 

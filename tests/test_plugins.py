@@ -87,7 +87,7 @@ def test_builtin_sandbox_functions_are_registered_through_the_hook():
 
 
 def test_a_plugin_field_type_function_package_and_event_work_end_to_end(plugin, plugin_crm):
-    reviews = plugin_crm.system_session().records("review")
+    reviews = plugin_crm.as_system().records("review")
     review = reviews.create({"score": 9, "price": 100})
     assert review["gross"] == Decimal("113.00")
     assert plugin.saved == [("review", "create")]

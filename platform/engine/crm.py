@@ -2,7 +2,7 @@
 
     crm = Crm.open("sqlite:///instance/crmkit.db")
     crm.install("apps/default_crm.yaml")
-    records = crm.system_session().records("account")
+    records = crm.as_system().records("account")
     acme = records.create({"name": "Acme"})
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.record import Actor
 from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.audit import SecurityLog
-from crmkit.engine.session import Session
+from crmkit.engine.context import UserContext
 from crmkit.engine.tables import define_system_tables
 from crmkit.metadata import load_package, package_from_documents
 from crmkit.metadata.errors import MetadataError
@@ -98,18 +98,18 @@ class Crm:
 
     # -- records -------------------------------------------------------------------------
 
-    def session(self, user_id: int, *, language: str | None = None, timezone: str | None = None) -> Session:
+    def as_user(self, user_id: int, *, language: str | None = None, timezone: str | None = None) -> UserContext:
         """A session acting as an active user: every read and write is limited by their permissions."""
-        from crmkit.engine.security.access import AccessPolicy, load_user_context
+        from crmkit.engine.security.access import AccessPolicy, load_user_rights
 
         with self.engine.connect() as connection:
-            user = load_user_context(connection, self._runtime, user_id)
+            user = load_user_rights(connection, self._runtime, user_id)
         actor = Actor(user_id=user_id, language=language or user.language, timezone=timezone or user.timezone)
-        return Session(self, actor, AccessPolicy(self._runtime, user))
+        return UserContext(self, actor, AccessPolicy(self._runtime, user))
 
-    def system_session(self, *, language: str = "en") -> Session:
+    def as_system(self, *, language: str = "en") -> UserContext:
         """A session for the platform itself (jobs, migrations, demo data): no sharing restrictions."""
-        return Session(self, Actor(system=True, language=language))
+        return UserContext(self, Actor(system=True, language=language))
 
     def pipeline(self, object_name: str) -> SavePipeline:
         pipelines = self._pipelines

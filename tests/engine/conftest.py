@@ -12,7 +12,7 @@ PACKAGES = Path(__file__).resolve().parent.parent / "packages"
 def all_types(crm):
     """A session on a database with tests/packages/all_types_v1.yaml installed."""
     crm.install(PACKAGES / "all_types_v1.yaml")
-    return crm.system_session()
+    return crm.as_system()
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def test_concurrent_creates_get_distinct_autonumbers(crm, database_url):
     def worker(number: int) -> None:
         own = Crm.open(database_url)
         try:
-            records = own.system_session().records("company")
+            records = own.as_system().records("company")
             for index in range(10):
                 records.create({"name": f"w{number}-{index}"})
         except BaseException as error:  # collected and asserted below
@@ -60,7 +60,7 @@ def test_concurrent_creates_get_distinct_autonumbers(crm, database_url):
     for thread in threads:
         thread.join()
     assert errors == []
-    codes = [r["code"] for r in crm.system_session().records("company").query(limit=100).records]
+    codes = [r["code"] for r in crm.as_system().records("company").query(limit=100).records]
     assert len(codes) == 40 and len(set(codes)) == 40
 
 

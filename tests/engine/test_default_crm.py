@@ -69,7 +69,7 @@ def default_crm(request, tmp_path_factory) -> Iterator[Crm]:
 
 @pytest.fixture
 def session(default_crm):
-    return default_crm.system_session()
+    return default_crm.as_system()
 
 
 def reload(session, record) -> Any:
@@ -291,10 +291,10 @@ def test_contact_full_name_follows_the_naming_order_of_the_language(session):
 
 def test_a_contact_needs_an_email_or_a_phone(default_crm):
     with pytest.raises(RecordValidationError) as refused:
-        default_crm.system_session().records("contact").create({"last_name": "Nobody"})
+        default_crm.as_system().records("contact").create({"last_name": "Nobody"})
     assert refused.value.errors == {"_record": ["Give an email address or a phone number."]}
     with pytest.raises(RecordValidationError) as refused:
-        default_crm.system_session(language="zh").records("contact").create({"last_name": "张"})
+        default_crm.as_system(language="zh").records("contact").create({"last_name": "张"})
     assert refused.value.errors == {"_record": ["请至少填写电子邮箱或电话号码。"]}
 
 

@@ -36,7 +36,7 @@ objects:
 @pytest.fixture
 def sales(crm, install):
     install(ACCOUNTS)
-    return crm.system_session()
+    return crm.as_system()
 
 
 def test_delete_clears_set_null_links_and_cascades(sales):

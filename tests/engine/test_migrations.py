@@ -43,12 +43,12 @@ def test_the_plan_is_shown_before_anything_changes(crm):
 
 def test_an_upgrade_keeps_every_value(crm):
     crm.install(V1)
-    records = crm.system_session().records("project")
+    records = crm.as_system().records("project")
     saved = records.create({"name": "Apollo", "notes": "first words", "rating": 4, "legacy_code": "L-1", "budget": 10})
     plan = crm.install(V2)
     kinds = {type(step) for step in plan.steps}
     assert {RenameColumn, AddColumn, RetireColumn, ChangeColumnType} <= kinds
-    records = crm.system_session().records("project")
+    records = crm.as_system().records("project")
     after = records.get(saved.id)
     assert after["summary"] == "first words"
     assert after["rating"] == Decimal("4.00")
@@ -63,7 +63,7 @@ def test_an_upgrade_keeps_every_value(crm):
 
 def test_a_type_change_that_cannot_convert_every_value_is_refused_and_names_the_records(crm, write_package):
     crm.install(V1)
-    records = crm.system_session().records("project")
+    records = crm.as_system().records("project")
     records.create({"name": "12"})
     bad = records.create({"name": "twelve"})
     narrowed = V1.read_text().replace(
@@ -79,7 +79,7 @@ def test_a_type_change_that_cannot_convert_every_value_is_refused_and_names_the_
 
 def test_a_failed_migration_leaves_the_database_as_it_was(crm, monkeypatch):
     crm.install(V1)
-    crm.system_session().records("project").create({"name": "Apollo", "notes": "kept"})
+    crm.as_system().records("project").create({"name": "Apollo", "notes": "kept"})
     from crmkit.engine.migrations.applier import Applier
 
     def explode(self, step):
@@ -90,12 +90,12 @@ def test_a_failed_migration_leaves_the_database_as_it_was(crm, monkeypatch):
         crm.install(V2)
     assert "notes" in columns(crm, "project") and "summary" not in columns(crm, "project")
     assert crm.installed_packages()[0]["version"] == "1.0.0"
-    assert crm.system_session().records("project").query().records[0]["notes"] == "kept"
+    assert crm.as_system().records("project").query().records[0]["notes"] == "kept"
 
 
 def test_new_computed_fields_are_filled_for_existing_records(crm, write_package):
     crm.install(V1)
-    session = crm.system_session()
+    session = crm.as_system()
     acme = session.records("company").create({"name": "Acme"})
     session.records("project").create({"name": "A", "company": acme.id, "budget": 30})
     grown = V1.read_text().replace('version: "1.0.0"', 'version: "1.2.0"').replace(
@@ -105,7 +105,7 @@ def test_new_computed_fields_are_filled_for_existing_records(crm, write_package)
         '      double_total: {type: formula, returns: currency, formula: "(total_budget or 0) * 2"}\n'
         '      ref: {type: autonumber, format: "R{0}"}\n')
     crm.install(write_package(grown))
-    company = crm.system_session().records("company").get(acme.id)
+    company = crm.as_system().records("company").get(acme.id)
     assert company["smallest_budget"] == Decimal("30.00")
     assert company["double_total"] == Decimal("60.00")
     assert company["ref"] == "R1"
@@ -125,7 +125,7 @@ def test_retired_data_is_purged_only_when_asked(crm):
 
 def test_a_removed_object_keeps_its_table(crm, write_package):
     crm.install(V1)
-    crm.system_session().records("company").create({"name": "Acme"})
+    crm.as_system().records("company").create({"name": "Acme"})
     without = write_package(
         'package: all_types\nversion: "3.0.0"\nobjects:\n  other:\n    fields:\n      name: {type: text}\n')
     plan = crm.install(without)
@@ -136,7 +136,7 @@ def test_a_removed_object_keeps_its_table(crm, write_package):
 
 def test_a_unique_index_on_duplicated_values_is_refused(crm, write_package):
     crm.install(V1)
-    records = crm.system_session().records("project")
+    records = crm.as_system().records("project")
     records.create({"name": "Same"})
     records.create({"name": "Same"})
     unique = V1.read_text().replace('version: "1.0.0"', 'version: "1.3.0"').replace(
@@ -157,7 +157,7 @@ def test_the_migration_log_records_every_step(crm):
 
 def test_a_declared_object_rename_keeps_its_records_history_and_numbers(crm, write_package):
     crm.install(V1)
-    session = crm.system_session()
+    session = crm.as_system()
     acme = session.records("company").create({"name": "Acme"})
     session.records("project").create({"name": "A", "company": acme.id})
     renamed = (V1.read_text().replace('version: "1.0.0"', 'version: "1.4.0"')
@@ -165,9 +165,9 @@ def test_a_declared_object_rename_keeps_its_records_history_and_numbers(crm, wri
                .replace("to: company", "to: organization"))
     plan = crm.install(write_package(renamed))
     assert "rename the table company to organization (its records are kept)" in plan.describe()
-    organizations = crm.system_session().records("organization")
+    organizations = crm.as_system().records("organization")
     kept = organizations.get(acme.id)
     assert (kept["name"], kept["code"], kept["project_count"]) == ("Acme", "CO-0001", 1)
     assert organizations.create({"name": "Globex"})["code"] == "CO-0002"
     assert [entry["operation"] for entry in organizations.history(acme.id)] == ["create"]
-    assert crm.system_session().records("project").query().records[0]["company_name"] == "Acme"
+    assert crm.as_system().records("project").query().records[0]["company_name"] == "Acme"

@@ -50,7 +50,7 @@ def test_validation_rules_speak_the_users_language(crm, all_types):
     with pytest.raises(RecordValidationError) as caught:
         all_types.records("project").create({"name": "Apollo", "budget": -5})
     assert caught.value.errors == {"budget": ["Budget must not be negative"]}
-    chinese = crm.system_session(language="zh").records("project")
+    chinese = crm.as_system(language="zh").records("project")
     with pytest.raises(RecordValidationError) as caught:
         chinese.create({"name": "阿波罗", "budget": -5})
     assert caught.value.errors == {"budget": ["预算不能为负"]}
@@ -133,7 +133,7 @@ def test_unique_fields_name_the_clash(crm, install):
             fields:
               email: {type: email, unique: true}
     """)
-    people = crm.system_session().records("person")
+    people = crm.as_system().records("person")
     people.create({"email": "li@example.com"})
     with pytest.raises(RecordValidationError) as caught:
         people.create({"email": "li@example.com"})
@@ -154,7 +154,7 @@ def test_previous_and_changed_are_available_to_rules_on_update(crm, install):
                 message: {en: A won deal cannot change stage, zh: 已赢单的商机不能更改阶段}
                 field: stage
     """)
-    deals = crm.system_session().records("deal")
+    deals = crm.as_system().records("deal")
     deal = deals.create({"stage": "Open"})
     deal = deals.update(deal.id, {"stage": "Won"}, version=deal.version)
     with pytest.raises(RecordValidationError) as caught:
@@ -206,7 +206,7 @@ def test_rules_may_read_system_fields_which_are_empty_on_create(crm, install):
                 message: A node cannot be its own parent
                 field: parent
     """)
-    nodes = crm.system_session().records("node")
+    nodes = crm.as_system().records("node")
     node = nodes.create({})
     with pytest.raises(RecordValidationError):
         nodes.update(node.id, {"parent": node.id}, version=node.version)

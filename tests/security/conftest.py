@@ -30,6 +30,6 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def directory(crm, clock):
-    from crmkit.engine.security.users import Directory
+    from crmkit.engine.security.users import SystemDirectory
 
-    return Directory(crm, clock=clock)
+    return SystemDirectory(crm, clock=clock)

@@ -53,7 +53,7 @@ def test_login_starts_a_session_and_records_it(auth, alice, crm, clock):
     info = auth.login("Alice", PASSWORD, address=HOME, user_agent="pytest")
     assert info.user.id == alice.id and info.user.last_login_at == clock.now
     assert info.expires_at == clock.now + timedelta(hours=8)
-    [session] = rows(crm, "crmkit_session")
+    [session] = rows(crm, "crmkit_login_session")
     assert session["token_hash"] == hashlib.sha256(info.token.encode()).hexdigest()
     assert info.token not in repr(session)
     assert (session["address"], session["user_agent"]) == (HOME, "pytest")
@@ -80,7 +80,7 @@ def test_wrong_password_unknown_user_and_inactive_user_fail_alike(auth, director
     assert reasons == ["wrong password", "unknown user", "inactive user", "no password set"]
     assert all(e["address"] == HOME for e in SecurityLog(crm).entries(event="login.failed"))
     assert [a["success"] for a in rows(crm, "crmkit_login_attempt")] == [False] * 4
-    assert rows(crm, "crmkit_session") == []
+    assert rows(crm, "crmkit_login_session") == []
 
 
 def test_absurd_input_fails_like_any_wrong_password(auth, alice):
@@ -168,7 +168,7 @@ def test_a_session_ends_after_being_idle(auth, alice, clock, crm):
     assert auth.session_user(token).username == "alice"
     clock.advance(hours=8)
     auth.login("alice", PASSWORD)
-    assert auth.remove_expired_sessions() == 1 and len(rows(crm, "crmkit_session")) == 1
+    assert auth.remove_expired_sessions() == 1 and len(rows(crm, "crmkit_login_session")) == 1
     assert auth.session_user(token) is None
 
 
@@ -179,7 +179,7 @@ def test_a_session_ends_at_its_absolute_limit_however_busy(auth, alice, clock, c
         assert auth.session_user(token) is not None
     clock.advance(hours=7)  # 7 days and 0 hours since sign-in
     assert auth.session_user(token) is None
-    assert rows(crm, "crmkit_session") == []
+    assert rows(crm, "crmkit_login_session") == []
 
 
 def test_session_use_is_written_at_most_once_a_minute_and_notes_the_address(auth, alice, clock, crm):
@@ -187,9 +187,9 @@ def test_session_use_is_written_at_most_once_a_minute_and_notes_the_address(auth
     signed_in = clock.now
     clock.advance(seconds=30)
     auth.session_user(token, address=HOME)
-    assert rows(crm, "crmkit_session")[0]["last_seen_at"] == signed_in
+    assert rows(crm, "crmkit_login_session")[0]["last_seen_at"] == signed_in
     auth.session_user(token, address=AWAY)
-    [session] = rows(crm, "crmkit_session")
+    [session] = rows(crm, "crmkit_login_session")
     assert (session["last_seen_at"], session["address"]) == (clock.now, AWAY)
 
 

@@ -10,7 +10,7 @@ from crmkit.cli import main
 from crmkit.engine import Crm
 from crmkit.engine.security.authentication import Authenticator, LoginFailed
 from crmkit.engine.security.tokens import TokenStore
-from crmkit.engine.security.users import Directory
+from crmkit.engine.security.users import SystemDirectory
 
 PASSWORD = "correct horse battery"
 
@@ -42,7 +42,7 @@ def test_user_create_reads_the_password_from_stdin_and_never_prints_it(run, data
     assert result.exit_code == 0
     assert result.output == "Created user alice (id 1).\n"
     assert Authenticator(database).login("alice", PASSWORD).user.display_name == "Alice Example"
-    assert Directory(database).permission_sets_of(1) == frozenset({"sales"})
+    assert SystemDirectory(database).permission_sets_of(1) == frozenset({"sales"})
 
 
 def test_user_create_without_a_password_prints_a_generated_one_once(run, database):
@@ -118,8 +118,8 @@ def test_setup_creates_the_first_admin_once_with_a_random_password(run, database
     assert "Administrator: admin" in first.stdout
     assert "This password will not be shown again. Change it with: crmkit user set-password" in first.stdout
     admin = Authenticator(database).login("admin", password).user
-    assert Directory(database).permission_sets_of(admin.id) == frozenset({"admin"})
+    assert SystemDirectory(database).permission_sets_of(admin.id) == frozenset({"admin"})
     second = run("setup", "--records", "1")
     assert second.exit_code == 0
     assert "Password" not in second.output and "Administrator" not in second.output
-    assert [user.username for user in Directory(database).list()] == ["admin"]
+    assert [user.username for user in SystemDirectory(database).list()] == ["admin"]

@@ -115,7 +115,7 @@ def world(crm, install):
         team = connection.execute(insert(runtime.system_table("crmkit_team")).values(name="key_accounts")
                                   .returning(runtime.system_table("crmkit_team").c.id)).scalar_one()
         connection.execute(insert(runtime.system_table("crmkit_team_member")).values(team_id=team, user_id=ids["west1"]))
-    system = crm.system_session()
+    system = crm.as_system()
     accounts = {}
     for name, owner, tier in [("A1", "east1", "Gold"), ("A2", "east2", "Silver"), ("A3", "west1", "Silver"),
                               ("A4", "director", "Silver"), ("A5", "ceo", "Key")]:
@@ -132,7 +132,7 @@ def world(crm, install):
 
 
 def session(world, name: str):
-    return world["crm"].session(world["users"][name])
+    return world["crm"].as_user(world["users"][name])
 
 
 def names(page) -> set[str]:
@@ -207,7 +207,7 @@ def test_deletes_need_delete_permission_and_edit_access(world):
         session(world, "ceo").records("account").delete(a2.id)
     session(world, "director").records("account").delete(a2.id)
     with pytest.raises(RecordNotFound):
-        world["crm"].system_session().records("account").get(a2.id)
+        world["crm"].as_system().records("account").get(a2.id)
 
 
 def test_children_controlled_by_parent_follow_the_parent(world):
@@ -228,7 +228,7 @@ def test_rollups_count_only_what_the_user_can_see(world):
     assert session(world, "director").records("account").get(a1)["deal_count"] == 2
     east1_view = session(world, "east1").records("account").get(a1)
     assert (east1_view["deal_count"], east1_view["pipeline"]) == (1, Decimal("100.00"))
-    assert world["crm"].system_session().records("account").get(a1)["deal_count"] == 2
+    assert world["crm"].as_system().records("account").get(a1)["deal_count"] == 2
 
 
 def test_a_crafted_filter_cannot_widen_the_row_filter(world):
@@ -276,7 +276,7 @@ def test_field_level_security_hides_fields_and_refuses_their_use(world):
 
 
 def test_field_history_of_hidden_fields_is_hidden_too(world):
-    system = world["crm"].system_session().records("account")
+    system = world["crm"].as_system().records("account")
     a1 = world["accounts"]["A1"]
     system.update(a1.id, {"credit_limit": 2000, "name": "A1 Ltd"}, version=a1.version)
     fields = {entry["field"] for entry in session(world, "east1").records("account").history(a1.id)}
@@ -306,7 +306,7 @@ def test_new_records_belong_to_their_creator(world):
 
 
 def test_public_read_objects_are_readable_but_not_editable_without_rights(world):
-    product = world["crm"].system_session().records("product").create({"name": "Widget"})
+    product = world["crm"].as_system().records("product").create({"name": "Widget"})
     east1 = session(world, "east1").records("product")
     assert east1.get(product.id)["name"] == "Widget"
     with pytest.raises(PermissionDenied):
@@ -324,7 +324,7 @@ def test_inactive_and_unknown_users_get_no_session(world):
     with pytest.raises(UnknownUser):
         session(world, "east1")
     with pytest.raises(UnknownUser):
-        world["crm"].session(424242)
+        world["crm"].as_user(424242)
 
 
 def test_exports_need_the_permission_follow_the_row_filter_and_are_logged(world):

@@ -62,11 +62,11 @@ def people(crm, install):
 
 def test_export_gathers_the_record_its_history_and_what_points_to_it(people):
     crm, ids = people
-    rep = crm.session(ids["rep"])
+    rep = crm.as_user(ids["rep"])
     li = rep.records("contact").create({"last_name": "Li", "email": "li@example.cn", "city": "Shanghai"})
     rep.records("contact").update(li.id, {"city": "Beijing"}, version=li.version)
     rep.records("deal").create({"name": "Renewal", "amount": 500, "contact": li.id})
-    document = crm.session(ids["dpo"]).privacy.export("contact", li.id)
+    document = crm.as_user(ids["dpo"]).privacy.export("contact", li.id)
     assert document["record"]["email"] == "li@example.cn" and document["record"]["full_name"] == "Li (Beijing)"
     assert [entry["operation"] for entry in document["history"]] == ["create", "update", "update"]
     assert document["related"]["deal"][0]["name"] == "Renewal"
@@ -74,30 +74,30 @@ def test_export_gathers_the_record_its_history_and_what_points_to_it(people):
 
 def test_erasure_anonymises_the_person_and_keeps_the_figures(people):
     crm, ids = people
-    rep = crm.session(ids["rep"])
+    rep = crm.as_user(ids["rep"])
     li = rep.records("contact").create({"last_name": "Li", "email": "li@example.cn", "birthdate": "1990-05-01",
                                         "city": "Shanghai"})
     rep.records("contact").update(li.id, {"last_name": "Li Lei"}, version=li.version)
     rep.records("deal").create({"name": "Renewal", "amount": 500, "contact": li.id})
-    erased = crm.session(ids["dpo"]).privacy.erase("contact", li.id)
+    erased = crm.as_user(ids["dpo"]).privacy.erase("contact", li.id)
     assert erased == ["birthdate", "email", "full_name", "last_name"]
-    after = crm.system_session().records("contact").get(li.id)
+    after = crm.as_system().records("contact").get(li.id)
     assert (after["last_name"], after["email"], after["birthdate"]) == ("[erased]", None, None)
     assert after["city"] == "Shanghai" and after["deal_total"] == Decimal("500.00")
-    history = crm.system_session().records("contact").history(li.id)
+    history = crm.as_system().records("contact").history(li.id)
     assert all(entry["old_value"] is None and entry["new_value"] is None for entry in history if entry["field"])
 
 
 def test_privacy_requests_need_the_permission(people):
     crm, ids = people
     with pytest.raises(PermissionDenied, match="manage_privacy"):
-        crm.session(ids["rep"]).privacy.export("contact", 1)
+        crm.as_user(ids["rep"]).privacy.export("contact", 1)
 
 
 def test_privacy_requests_are_logged(people):
     crm, ids = people
-    li = crm.session(ids["rep"]).records("contact").create({"last_name": "Li"})
-    crm.session(ids["dpo"]).privacy.export("contact", li.id)
+    li = crm.as_user(ids["rep"]).records("contact").create({"last_name": "Li"})
+    crm.as_user(ids["dpo"]).privacy.export("contact", li.id)
     log = crm.runtime.system_table("crmkit_security_log")
     with crm.engine.connect() as connection:
         events = [(row.event, row.detail["by"]) for row in connection.execute(select(log).order_by(log.c.id))
@@ -107,7 +107,7 @@ def test_privacy_requests_are_logged(people):
 
 def test_each_user_sees_only_their_own_deletions_in_the_bin(people):
     crm, ids = people
-    rep, other = crm.session(ids["rep"]), crm.session(ids["other"])
+    rep, other = crm.as_user(ids["rep"]), crm.as_user(ids["other"])
     mine = rep.records("contact").create({"last_name": "Mine"})
     batch = rep.records("contact").delete(mine.id)
     assert [entry["record_id"] for entry in rep.recycle_bin.entries()] == [mine.id]

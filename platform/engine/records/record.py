@@ -14,7 +14,7 @@ class Actor:
     user_id: int | None = None
     language: str = "en"
     timezone: str = "UTC"
-    #: Set only by Crm.system_session(): such a session is not limited by sharing rules.
+    #: Set only by Crm.as_system(): such a session is not limited by sharing rules.
     system: bool = False
 
 

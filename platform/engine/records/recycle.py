@@ -18,13 +18,13 @@ from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.propagation import Propagator
 
 if TYPE_CHECKING:
-    from crmkit.engine.session import Session
+    from crmkit.engine.context import UserContext
 
 BATCH = 500
 
 
 class Deleter:
-    def __init__(self, connection: Connection, session: "Session") -> None:
+    def __init__(self, connection: Connection, session: "UserContext") -> None:
         self.connection = connection
         self.session = session
         self.runtime = session.runtime
@@ -100,7 +100,7 @@ class Deleter:
 class RecycleBin:
     """What was deleted, and the way back."""
 
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "UserContext") -> None:
         self.session = session
         self.runtime = session.runtime
         self.table = self.runtime.system_table("crmkit_recycle_bin")

@@ -26,7 +26,7 @@ from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.rollups import visible_rollups
 
 if TYPE_CHECKING:
-    from crmkit.engine.session import Session
+    from crmkit.engine.context import UserContext
 
 
 #: The extra column of `_load` that says whether the user may edit the row.
@@ -45,7 +45,7 @@ class Page:
 
 
 class RecordService:
-    def __init__(self, session: "Session", object_name: str) -> None:
+    def __init__(self, session: "UserContext", object_name: str) -> None:
         self.session = session
         self.runtime = session.runtime
         self.obj = self.runtime.object(object_name)

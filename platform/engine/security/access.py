@@ -30,7 +30,7 @@ class UnknownUser(RecordError):
 
 
 @dataclass(frozen=True)
-class UserContext:
+class UserRights:
     """A user as the access rules need them, loaded once per session."""
 
     user_id: int
@@ -44,7 +44,7 @@ class UserContext:
     timezone: str = "UTC"
 
 
-def load_user_context(connection: Connection, runtime: Runtime, user_id: int) -> UserContext:
+def load_user_rights(connection: Connection, runtime: Runtime, user_id: int) -> UserRights:
     """Everything about `user_id` the rules need; an unknown or inactive user is refused."""
     users = runtime.system_table("crmkit_user")
     row = connection.execute(select(users).where(users.c.id == user_id)).first()
@@ -65,7 +65,7 @@ def load_user_context(connection: Connection, runtime: Runtime, user_id: int) ->
     sets = set(granted)
     if row.role:
         sets |= {name for name, definition in runtime.registry.permission_sets.items() if row.role in definition.roles}
-    return UserContext(
+    return UserRights(
         user_id=user_id, role=row.role, visible_owner_ids=tuple(sorted({user_id, *subordinates})),
         team_ids=tuple(sorted(team.id for team in team_rows)), team_names=frozenset(team.name for team in team_rows),
         permission_sets=frozenset(sets), language=row.language, timezone=row.timezone,
@@ -73,7 +73,7 @@ def load_user_context(connection: Connection, runtime: Runtime, user_id: int) ->
 
 
 class AccessPolicy:
-    def __init__(self, runtime: Runtime, user: UserContext) -> None:
+    def __init__(self, runtime: Runtime, user: UserRights) -> None:
         self.runtime = runtime
         self.user = user
         self.registry = runtime.registry

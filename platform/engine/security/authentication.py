@@ -62,7 +62,7 @@ class LoginThrottled(AuthenticationError):
 
 
 @dataclass(frozen=True)
-class SessionInfo:
+class LoginSession:
     token: str
     user: User
     expires_at: datetime
@@ -103,7 +103,7 @@ class Authenticator:
         return self._crm.runtime.system_table(f"crmkit_{name}")
 
     def login(self, username: str, password: str, *, address: str | None = None,
-              user_agent: str | None = None) -> SessionInfo:
+              user_agent: str | None = None) -> LoginSession:
         """A new session for the user; LoginFailed or LoginThrottled otherwise. Every attempt is recorded."""
         name = clip(normalize_username(username if isinstance(username, str) else ""), USERNAME_LENGTH)
         password = password if isinstance(password, str) else ""
@@ -128,7 +128,7 @@ class Authenticator:
         """The session's user, or None if the token is unknown, the session expired or the user is inactive."""
         if not isinstance(token, str) or not token:
             return None
-        sessions, users = self._table("session"), self._table("user")
+        sessions, users = self._table("login_session"), self._table("user")
         digest = token_digest(token)
         query = (select(sessions.c.created_at.label("session_created_at"), sessions.c.last_seen_at,
                         sessions.c.expires_at, sessions.c.address.label("session_address"), *user_columns(users))
@@ -154,7 +154,7 @@ class Authenticator:
 
     def logout(self, token: str) -> None:
         """Ends the session of `token` (nothing happens if there is none)."""
-        sessions = self._table("session")
+        sessions = self._table("login_session")
         digest = token_digest(token if isinstance(token, str) else "")
         with write_transaction(self._crm.write_engine) as connection:
             user_id = connection.execute(select(sessions.c.user_id).where(sessions.c.token_hash == digest)).scalar()
@@ -167,14 +167,14 @@ class Authenticator:
     def end_sessions(self, user_id: int, *, actor_id: int | None = None) -> int:
         """Ends every session of the user (signs them out everywhere); returns how many ended."""
         with write_transaction(self._crm.write_engine) as connection:
-            count = end_sessions_in(connection, self._table("session"), user_id)
+            count = end_sessions_in(connection, self._table("login_session"), user_id)
             self.log.record("sessions.ended", user_id=user_id, username=self._username(connection, user_id),
                             detail={"count": count, "by": actor_id}, connection=connection)
         return count
 
     def remove_expired_sessions(self) -> int:
         """Deletes sessions past their expiry (for a periodic job); returns how many."""
-        sessions = self._table("session")
+        sessions = self._table("login_session")
         with write_transaction(self._crm.write_engine) as connection:
             return connection.execute(delete(sessions).where(sessions.c.expires_at <= self._clock())).rowcount
 
@@ -209,8 +209,8 @@ class Authenticator:
                             connection=connection)
 
     def _start_session(self, row: Any, password: str, name: str, address: str | None, user_agent: str | None,
-                       now: datetime) -> SessionInfo:
-        users, sessions = self._table("user"), self._table("session")
+                       now: datetime) -> LoginSession:
+        users, sessions = self._table("user"), self._table("login_session")
         token = secrets.token_urlsafe(32)
         expires_at = now + min(self.session_idle, self.session_absolute)
         values: dict[str, Any] = {"last_login_at": now}
@@ -226,7 +226,7 @@ class Authenticator:
             self.log.record("login.succeeded", user_id=row.id, username=name, address=address, connection=connection,
                             detail={"rehashed": "password_hash" in values})
             user = user_from_row(connection.execute(select(*user_columns(users)).where(users.c.id == row.id)).one())
-        return SessionInfo(token=token, user=user, expires_at=expires_at)
+        return LoginSession(token=token, user=user, expires_at=expires_at)
 
     def _username(self, connection: Connection, user_id: int) -> str | None:
         users = self._table("user")

@@ -18,7 +18,7 @@ from crmkit.engine.security.audit import SecurityLog
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 if TYPE_CHECKING:
-    from crmkit.engine.session import Session
+    from crmkit.engine.context import UserContext
 
 PERSONAL_TYPES = frozenset({"text", "textarea", "email", "phone", "url", "date", "datetime"})
 ERASED = "[erased]"
@@ -33,7 +33,7 @@ def personal_fields(obj: ObjectDef) -> list[FieldDef]:
 
 
 class Privacy:
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "UserContext") -> None:
         self.session = session
         self.runtime = session.runtime
         policy = session.policy

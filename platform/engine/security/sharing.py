@@ -11,11 +11,11 @@ from crmkit.engine.security.access import EDIT, READ, PermissionDenied
 from crmkit.engine.security.audit import SecurityLog
 
 if TYPE_CHECKING:
-    from crmkit.engine.session import Session
+    from crmkit.engine.context import UserContext
 
 
 class Sharing:
-    def __init__(self, session: "Session") -> None:
+    def __init__(self, session: "UserContext") -> None:
         self.session = session
         self.runtime = session.runtime
         self.table = self.runtime.system_table("crmkit_share")

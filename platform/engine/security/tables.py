@@ -106,7 +106,7 @@ def define_sign_in(metadata: MetaData) -> None:
     Index("ix_crmkit_login_attempt_username", attempt.c.username, attempt.c.at)
     Index("ix_crmkit_login_attempt_address", attempt.c.address, attempt.c.at)
     session = Table(
-        "crmkit_session", metadata,
+        "crmkit_login_session", metadata,
         Column("token_hash", String(64), primary_key=True),
         Column("user_id", BigInteger(), nullable=False),
         Column("created_at", UtcDateTime(), nullable=False),
@@ -115,8 +115,8 @@ def define_sign_in(metadata: MetaData) -> None:
         Column("address", String(64), nullable=True),
         Column("user_agent", Text(), nullable=True),
     )
-    Index("ix_crmkit_session_user", session.c.user_id)
-    Index("ix_crmkit_session_expires", session.c.expires_at)
+    Index("ix_crmkit_login_session_user", session.c.user_id)
+    Index("ix_crmkit_login_session_expires", session.c.expires_at)
     token = Table(
         "crmkit_api_token", metadata,
         Column("id", RecordId, primary_key=True, autoincrement=True),

@@ -1,6 +1,6 @@
 """Users, teams and permission-set grants: the accounts of a crmkit database.
 
-    directory = Directory(crm)
+    directory = SystemDirectory(crm)
     alice = directory.create_user("alice", password="a long passphrase", permission_sets=["sales"])
     team = directory.create_team("emea", {"en": "EMEA", "zh": "欧洲中东非洲"})
     directory.add_to_team(team, alice.id)
@@ -115,7 +115,7 @@ def checked_name(value: str, what: str, length: int = NAME_LENGTH) -> str:
     return name
 
 
-class Directory:
+class SystemDirectory:
     def __init__(self, crm: "Crm", *, clock: Clock | None = None) -> None:
         self.crm = crm
         self._clock = clock or utc_now
@@ -186,7 +186,7 @@ class Directory:
         """The user can no longer sign in; their sessions end now. Tokens stay but stop working while inactive."""
         with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"active": False}, "user.deactivated", {"by": actor_id})
-            end_sessions_in(connection, self._table("session"), user_id)
+            end_sessions_in(connection, self._table("login_session"), user_id)
 
     def activate(self, user_id: int, *, actor_id: int | None = None) -> None:
         with write_transaction(self.crm.write_engine) as connection:
@@ -199,7 +199,7 @@ class Directory:
         password_hash = hash_password(checked_password(password, user.username))
         with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"password_hash": password_hash}, "password.changed", {"by": actor_id})
-            end_sessions_in(connection, self._table("session"), user_id, keep=keep_session)
+            end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)
 
     def set_role(self, user_id: int, role: str | None, *, actor_id: int | None = None) -> None:
         role = checked_name(role, "role") if role else None

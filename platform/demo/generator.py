@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import func, select
 
-from crmkit.engine.demo_values import Maker, RowContext, ValueMakers, object_kind, pools, sibling_before
+from crmkit.demo.values import Maker, RowContext, ValueMakers, object_kind, pools, sibling_before
 from crmkit.engine.records.bulk import BulkValidationError
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.records.evaluation import record_functions
@@ -28,7 +28,7 @@ from crmkit.sandbox import EMPTY_RECORD, SandboxError, compile_expression
 
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
-    from crmkit.engine.session import Session
+    from crmkit.engine.context import UserContext
 
 BATCH_SIZE = 1000
 #: At least this many records of each object, however small the count asked for.
@@ -70,7 +70,7 @@ class DemoGenerator:
             raise DemoError(f"there is no object {', '.join(map(repr, unknown))}; installed objects: {known}.")
         order = fill_order([registry.object(name) for name in names])
         counts = plan_counts([registry.object(name) for name in order], count)
-        session = self.crm.system_session()
+        session = self.crm.as_system()
         id_pools = IdPools(self.crm)
         today = datetime.now(timezone.utc).date()
         created: dict[str, int] = {}
@@ -188,7 +188,7 @@ class FieldPlan:
 class ObjectFiller:
     """Creates one object's demo records in batches."""
 
-    def __init__(self, session: "Session", obj: ObjectDef, id_pools: IdPools, rng: random.Random,
+    def __init__(self, session: "UserContext", obj: ObjectDef, id_pools: IdPools, rng: random.Random,
                  makers: ValueMakers, owners: Sequence[int] = ()) -> None:
         self.session = session
         self.owners = list(owners)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from crmkit.engine import Crm
-from crmkit.engine.demo import DemoError, DemoGenerator
+from crmkit.demo import DemoError, DemoGenerator
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_CRM = REPOSITORY / "apps" / "default_crm.yaml"
 ALL_TYPES = REPOSITORY / "tests" / "packages" / "all_types_v1.yaml"
 SYSTEM_TIMES = ("created_at", "updated_at")

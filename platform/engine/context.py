@@ -1,8 +1,12 @@
-"""A Session: one actor working with records, in one transaction at a time.
+"""A UserContext: one actor working with records, in one transaction at a time.
 
-    with crm.session(user_id=7).transaction():
-        account = session.records("account").create({"name": "Acme"})
-        session.records("contact").create({"last_name": "Li", "account": account.id})
+    with crm.as_user(7).transaction() as context:
+        account = context.records("account").create({"name": "Acme"})
+        context.records("contact").create({"last_name": "Li", "account": account.id})
+
+Names kept apart on purpose: a `UserContext` is the engine's view of one acting user
+(`crm.as_user(id)`, or `crm.as_system()` for the platform itself); a `LoginSession` is a
+signed-in browser (`crmkit_login_session`); Flask's `session` is the signed cookie.
 
 Calls outside `transaction()` each run in a transaction of their own.
 """
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
 RowFilter = Callable[[str], "ColumnElement[bool] | None"]
 
 
-class Session:
+class UserContext:
     def __init__(self, crm: "Crm", actor: Actor, policy: "AccessPolicy | None" = None) -> None:
         self.crm = crm
         self.actor = actor
@@ -73,7 +77,7 @@ class Session:
         return self.crm.pipeline(object_name)
 
     @contextmanager
-    def transaction(self) -> Iterator["Session"]:
+    def transaction(self) -> Iterator["UserContext"]:
         """Group several operations into one transaction: all are saved, or none."""
         with self.writing():
             yield self
