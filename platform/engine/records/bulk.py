@@ -49,9 +49,7 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
             for index, row in enumerate(chunk):
                 try:
                     service._check_field_access(row, previous=None)
-                    prepared.append(service.pipeline.prepare(
-                        connection, row, previous=None, system=actor.system, language=actor.language,
-                        row_filter=session.row_filter, check_lookups=False).values)
+                    prepared.append(service._prepare(connection, row, previous=None, check_lookups=False).values)
                 except RecordValidationError as error:
                     errors[number * batch_size + index + 1] = error.errors
             if not errors:

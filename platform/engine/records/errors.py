@@ -54,15 +54,26 @@ class StaleRecordError(RecordError):
 
 
 class DeleteRestrictedError(RecordError):
+    """Records still point here through an on_delete: restrict lookup.
+
+    `blockers` counts only records the user may see ({"Deals (deal.account)": 2}); `unseen`
+    says others they may not see point here too, without saying how many or which.
+    """
+
     status = 409
 
-    def __init__(self, object_name: str, record_id: object, blockers: Mapping[str, int]) -> None:
-        parts = ", ".join(f"{count} {name}" for name, count in blockers.items())
+    def __init__(self, object_name: str, record_id: object, blockers: Mapping[str, int], *,
+                 unseen: bool = False) -> None:
+        listed = ", ".join(f"{count} {name}" for name, count in blockers.items())
+        if unseen:
+            listed = f"{listed} and records you may not see" if listed else "records you may not see"
+        advice = "Delete or re-link them first" + (" (ask someone who can see them)." if unseen else ".")
         super().__init__(
-            f"{object_name} {record_id} cannot be deleted: {parts} still point to it and their lookup "
-            f"is set to on_delete: restrict. Delete or re-link them first."
+            f"{object_name} {record_id} cannot be deleted: {listed} still point to it and their lookup "
+            f"is set to on_delete: restrict. {advice}"
         )
         self.blockers = dict(blockers)
+        self.unseen = unseen
 
 
 class RestoreError(RecordError):

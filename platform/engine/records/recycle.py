@@ -10,12 +10,13 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.errors import DeleteRestrictedError, RecordNotFound, RestoreError
 from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.propagation import Propagator
+from crmkit.engine.security.shaping import readable_field, shown_deleted, shown_title
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -64,17 +65,34 @@ class Deleter:
         Propagator(self.connection, self.runtime).record_written(object_name, row, None)
 
     def _check_restrict(self, object_name: str, record_id: int) -> None:
+        """Refuse while restrict lookups point here; the message counts only records the user may see."""
         blockers: dict[str, int] = {}
+        unseen = False
         for child, via in self.registry.children.get(object_name, ()):
             if self.registry.object(child).fields[via].on_delete != "restrict":
                 continue
-            table = self.runtime.table(child)
-            count = self.connection.execute(select(func.count()).where(table.c[via] == record_id)).scalar_one()
-            if count:
+            total, seen = self._pointing(child, via, record_id)
+            if seen:
                 label = self.registry.object(child).plural_label.get(self.session.actor.language)
-                blockers[f"{label} ({child}.{via})"] = count
-        if blockers:
-            raise DeleteRestrictedError(object_name, record_id, blockers)
+                blockers[f"{label} ({child}.{via})"] = seen
+            unseen = unseen or seen < total
+        if blockers or unseen:
+            raise DeleteRestrictedError(object_name, record_id, blockers, unseen=unseen)
+
+    def _pointing(self, child: str, via: str, record_id: int) -> tuple[int, int]:
+        """How many `child` records point here through `via`, and how many of them the user may see."""
+        table = self.runtime.table(child)
+        policy = self.session.policy
+        pointing = table.c[via] == record_id
+        if policy is None:
+            total = self.connection.execute(select(func.count()).where(pointing)).scalar_one()
+            return total, total
+        if not policy.can(child, "read") or not readable_field(policy, child, via):
+            return self.connection.execute(select(func.count()).where(pointing)).scalar_one(), 0
+        restriction = policy.row_filter(child)
+        seen = func.count() if restriction is None else func.count(case((restriction, 1)))
+        total, shown = self.connection.execute(select(func.count(), seen).where(pointing)).one()
+        return total, shown
 
     def _cascade(self, child: str, via: str, record_id: int, batch: str) -> None:
         table = self.runtime.table(child)
@@ -106,13 +124,52 @@ class RecycleBin:
         self.table = self.runtime.system_table("crmkit_recycle_bin")
 
     def entries(self, object_name: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
-        """Deleted records (those deleted directly, not by cascade), newest first."""
+        """Deleted records (those deleted directly, not by cascade), newest first.
+
+        Each entry: batch, object, record_id, title, data (the record's values as JSON),
+        cleared_links ({child object: {lookup: [ids]}}), deleted_at, deleted_by. What the user
+        may not read is left out as in `get` (security/shaping.py): hidden fields, a hidden
+        title, rollups over children the user cannot all see, and cleared links the user
+        cannot see (a hidden lookup, or records outside their row filter).
+        """
         query = select(self.table).where(self.table.c.is_root == 1, *self._visible())
         if object_name:
             query = query.where(self.table.c.object == object_name)
         query = query.order_by(self.table.c.id.desc()).limit(limit)
         with self.session.reading() as connection:
-            return [dict(row._mapping) for row in connection.execute(query)]
+            return [self._shown_entry(connection, dict(row._mapping)) for row in connection.execute(query)]
+
+    def _shown_entry(self, connection: Connection, entry: dict[str, Any]) -> dict[str, Any]:
+        policy = self.session.policy
+        if policy is None:
+            return entry
+        obj = self.runtime.registry.objects.get(entry["object"])
+        if obj is None:  # no longer installed: its field rules are gone with it, so only the id is shown
+            return {**entry, "title": None, "data": {"id": entry["record_id"]}, "cleared_links": None}
+        links = {}
+        for child, by_lookup in (entry["cleared_links"] or {}).items():
+            for via, ids in by_lookup.items():
+                shown = self._readable_ids(connection, child, via, ids)
+                if shown:
+                    links.setdefault(child, {})[via] = shown
+        return {**entry, "title": shown_title(policy, obj, entry["title"]),
+                "data": shown_deleted(policy, obj, entry["data"] or {}), "cleared_links": links or None}
+
+    def _readable_ids(self, connection: Connection, child: str, via: str, ids: list[int]) -> list[int]:
+        """Which of the live `child` records cleared through `via` the user may see (none if `via` is hidden)."""
+        policy = self.session.policy
+        if child not in self.runtime.registry.objects or via not in self.runtime.registry.objects[child].fields \
+                or not readable_field(policy, child, via) or not policy.can(child, "read"):
+            return []
+        restriction = policy.row_filter(child)
+        if restriction is None:
+            return list(ids)
+        table = self.runtime.table(child)
+        readable: set[int] = set()
+        for start in range(0, len(ids), BATCH):
+            query = select(table.c.id).where(table.c.id.in_(ids[start:start + BATCH]), restriction)
+            readable.update(connection.execute(query).scalars())
+        return [record_id for record_id in ids if record_id in readable]
 
     def restore(self, batch: str) -> list[tuple[str, int]]:
         """Put a deleted batch back: records with their ids, cascaded records, cleared lookups."""
@@ -159,8 +216,8 @@ class RecycleBin:
                     values[fdef.name] = None
             if fdef.unique and values.get(fdef.name) is not None:
                 if connection.execute(select(table.c.id).where(table.c[fdef.name] == values[fdef.name])).first():
-                    raise RestoreError(f"{object_name} {entry['record_id']} cannot be restored: another record now "
-                                       f"uses {values[fdef.name]!r} in '{fdef.name}', which must be unique.")
+                    raise RestoreError(_unique_conflict(self.session.policy, object_name, entry["record_id"], fdef.name,
+                                                        values[fdef.name]))
         values["version"] = (values.get("version") or 0) + 1
         values["updated_at"] = datetime.now(timezone.utc)
         connection.execute(insert(table).values(values))
@@ -182,6 +239,15 @@ class RecycleBin:
                     chunk = ids[start:start + BATCH]
                     connection.execute(update(table).where(table.c.id.in_(chunk), table.c[via].is_(None)).values({via: record_id}))
                 Propagator(connection, self.runtime).fields_changed(child, ids, {via}, depth=0)
+
+
+def _unique_conflict(policy: Any, object_name: str, record_id: int, field_name: str, value: Any) -> str:
+    """Why a restore clashes with a unique value; a field the user may not read is named by neither name nor value."""
+    if readable_field(policy, object_name, field_name):
+        return (f"{object_name} {record_id} cannot be restored: another record now uses {value!r} in "
+                f"'{field_name}', which must be unique.")
+    return (f"{object_name} {record_id} cannot be restored: another record now uses one of its unique values, "
+            f"in a field you may not see; ask someone who can see it.")
 
 
 def _from_json(column_type: Any, value: Any) -> Any:

@@ -19,11 +19,11 @@ from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, f
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
 from crmkit.engine.records.history import history_rows, write_history
-from crmkit.engine.records.pipeline import SavePipeline
+from crmkit.engine.records.pipeline import Prepared, SavePipeline
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
-from crmkit.engine.security.rollups import visible_rollups
+from crmkit.engine.security.shaping import shown_errors, shown_rows
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -101,8 +101,11 @@ class RecordService:
     def suggest(self, text: str | None = None, *, limit: int = 10) -> list[tuple[int, str]]:
         """(id, title) of records matching `text`, for a lookup field's autocomplete; same access rules as lists."""
         title = self.obj.title_field
+        if title and self.session.policy is not None and title in self.session.policy.hidden_fields(self.obj.name):
+            title = None  # a title the user may not read is neither shown nor used to sort
         page = self.query(search=text or None, sort=(title,) if title else ("id",), limit=limit)
-        return [(record.id, str(record.get(title) if title else record.id)) for record in page.records]
+        shown = [(record.id, record.get(title) if title else None) for record in page.records]
+        return [(record_id, str(record_id if value is None else value)) for record_id, value in shown]
 
     def export(self, filter: Mapping[str, Any] | Sequence[Any] | None = None, *, sort: Sequence[str] = (),
                search: str | None = None, fields: Sequence[str] | None = None, format: str = "csv"):
@@ -167,9 +170,7 @@ class RecordService:
     def _create(self, connection: Connection, input_values: Mapping[str, Any]) -> Record:
         actor = self.session.actor
         self._check_field_access(input_values, previous=None)
-        prepared = self.pipeline.prepare(connection, input_values, previous=None, system=actor.system,
-                                         language=actor.language, row_filter=self.session.row_filter)
-        values = prepared.values
+        values = self._prepare(connection, input_values, previous=None).values
         for fdef in self.pipeline.autonumbers:
             values[fdef.name] = allocate_numbers(connection, self.runtime, self.obj.name, fdef)[0]
         now = datetime.now(timezone.utc)
@@ -187,8 +188,7 @@ class RecordService:
         if current["version"] != version:
             raise StaleRecordError(self.obj.name, record_id, version, current["version"])
         self._check_field_access(input_values, previous=current)
-        prepared = self.pipeline.prepare(connection, input_values, previous=current, system=actor.system,
-                                         language=actor.language, row_filter=self.session.row_filter)
+        prepared = self._prepare(connection, input_values, previous=current)
         changes = {name: value for name, value in prepared.values.items() if current.get(name) != value}
         if not changes:
             return Record(self.obj.name, current)
@@ -203,6 +203,19 @@ class RecordService:
         values.update(changes)
         self._after_write(connection, "update", current, values, now)
         return Record(self.obj.name, values)
+
+    def _prepare(self, connection: Connection, input_values: Mapping[str, Any],
+                 previous: Mapping[str, Any] | None, *, check_lookups: bool = True) -> Prepared:
+        """The save pipeline for this session; errors about fields the user may not read name neither field nor value."""
+        actor = self.session.actor
+        try:
+            return self.pipeline.prepare(connection, input_values, previous=previous, system=actor.system,
+                                         language=actor.language, row_filter=self.session.row_filter,
+                                         check_lookups=check_lookups)
+        except RecordValidationError as error:
+            if self.session.policy is None:
+                raise
+            raise RecordValidationError(shown_errors(self.session.policy, self.obj.name, error.errors)) from None
 
     def _after_write(self, connection: Connection, operation: str, previous, current, now: datetime) -> None:
         if self.obj.track_history:
@@ -269,11 +282,7 @@ class RecordService:
 
     def _shown(self, connection: Connection, rows: list[dict[str, Any]]) -> list[Record]:
         """Records as this session may see them: hidden fields removed, rollups over visible children."""
-        policy = self.session.policy
-        if policy is None or not rows:
-            return [Record(self.obj.name, row) for row in rows]
-        visible_rollups(connection, self.runtime, policy, self.obj, rows)
-        hidden = policy.hidden_fields(self.obj.name)
-        return [Record(self.obj.name, {k: v for k, v in row.items() if k not in hidden}) for row in rows]
+        shown = shown_rows(connection, self.runtime, self.session.policy, self.obj, rows)
+        return [Record(self.obj.name, row) for row in shown]
 
 

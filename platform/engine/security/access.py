@@ -9,14 +9,15 @@ same way; writes check `row_filter(object, "edit")` against the stored record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from sqlalchemy import ColumnElement, Connection, false, or_, select
 
 from crmkit.engine.query import QueryContext, compile_filter
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.runtime import Runtime
-from crmkit.metadata.model import ADMIN_PERMISSION_SET, OBJECT_PERMISSIONS, ObjectDef
+from crmkit.metadata.model import ADMIN_PERMISSION_SET, OBJECT_PERMISSIONS, FieldDef, ObjectDef
+from crmkit.sandbox import SandboxError, compile_expression
 
 READ, EDIT = "read", "edit"
 
@@ -92,6 +93,7 @@ class AccessPolicy:
         self._protected = frozenset(key for definition in self.registry.permission_sets.values()
                                     for key in definition.fields)
         self._filters: dict[tuple[str, str], ColumnElement | None] = {}
+        self._hidden: dict[str, frozenset[str]] = {}
         self._share_presence: dict[tuple[str, str], bool] = {}
 
     @property
@@ -127,8 +129,53 @@ class AccessPolicy:
         return key not in self._protected or EDIT in self._fields.get(key, ()) or self.is_admin
 
     def hidden_fields(self, object_name: str) -> frozenset[str]:
-        obj = self.registry.object(object_name)
-        return frozenset(name for name in obj.fields if not self.can_read_field(object_name, name))
+        """Fields of `object_name` this user may not read: protected ones, and values derived from them.
+
+        A formula reading a hidden field (of the record, or through a lookup) and a rollup
+        aggregating, linking through or filtering on a hidden child field would show what the
+        hidden field holds, so they are hidden too. Every output path strips these fields
+        (security/shaping.py); filters, sorts and searches refuse them as unknown.
+        """
+        if object_name not in self._hidden:
+            obj = self.registry.object(object_name)
+            protected = frozenset(name for name in obj.fields if not self.can_read_field(object_name, name))
+            self._hidden[object_name] = protected  # what a lookup cycle back to this object sees meanwhile
+            self._hidden[object_name] = self._with_derived(obj, set(protected))
+        return self._hidden[object_name]
+
+    def _with_derived(self, obj: ObjectDef, hidden: set[str]) -> frozenset[str]:
+        """`hidden` plus every formula and rollup of `obj` that depends on one of them, until nothing changes."""
+        if not hidden and not any(f.formula or f.rollup for f in obj.fields.values()):
+            return frozenset()
+        changed = True
+        while changed:
+            changed = False
+            for fdef in obj.fields.values():
+                if fdef.name not in hidden and self._reads_hidden(obj, fdef, hidden):
+                    hidden.add(fdef.name)
+                    changed = True
+        return frozenset(hidden)
+
+    def _reads_hidden(self, obj: ObjectDef, fdef: FieldDef, hidden: set[str]) -> bool:
+        if fdef.rollup is not None:
+            rollup = fdef.rollup
+            child_hidden = self.hidden_fields(rollup.child_object)
+            used = {rollup.via, rollup.field, *_keys(rollup.condition)}
+            return bool(used & child_hidden)
+        if fdef.type != "formula" or not fdef.formula:
+            return False
+        try:
+            compiled = compile_expression(fdef.formula)
+        except SandboxError:
+            return False  # an installed formula compiles; nothing is read by one that does not
+        if compiled.names & hidden:
+            return True
+        for path in compiled.attribute_paths:
+            lookup = obj.fields.get(path[0])
+            if lookup is not None and lookup.is_lookup and lookup.to and len(path) >= 2 \
+                    and path[1] in self.hidden_fields(lookup.to):
+                return True
+        return False
 
     def row_filter(self, object_name: str, level: str = READ) -> ColumnElement | None:
         """The WHERE clause limiting `object_name` to records this user may read (or edit); None: all."""
@@ -212,6 +259,15 @@ class AccessPolicy:
         if self.user.role == role:
             return True
         return subordinates and self.user.role in self.registry.role_descendants.get(role, frozenset())
+
+
+def _keys(condition: Any) -> set[str]:
+    """Every mapping key in a filter document: the field names it may use (and operators, harmlessly)."""
+    if isinstance(condition, Mapping):
+        return {str(key) for key in condition} | {name for value in condition.values() for name in _keys(value)}
+    if isinstance(condition, (list, tuple)):
+        return {name for value in condition for name in _keys(value)}
+    return set()
 
 
 def visible_values(policy: AccessPolicy, object_name: str, values: Mapping) -> dict:

@@ -7,12 +7,13 @@ so aggregate figures (pipeline totals, counts) do not change.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sqlalchemy import delete, update
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.propagation import Propagator
+from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.audit import SecurityLog
 from crmkit.metadata.model import FieldDef, ObjectDef
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 PERSONAL_TYPES = frozenset({"text", "textarea", "email", "phone", "url", "date", "datetime"})
 ERASED = "[erased]"
+#: Related records read per query in a privacy export.
+RELATED_PAGE = 500
 
 
 def personal_fields(obj: ObjectDef) -> list[FieldDef]:
@@ -41,14 +44,19 @@ class Privacy:
             raise PermissionDenied("privacy requests need the manage_privacy permission.")
 
     def export(self, object_name: str, record_id: int) -> dict[str, Any]:
-        """One JSON document: the record, its field history, and the records that point to it."""
+        """One JSON document: the record, its field history, and the records that point to it.
+
+        Shape: {"object", "record", "history": [entry], "related": {child object: [record]},
+        "exported_at"}. Everything is read as the acting user reads it (get, history, lists):
+        fields they may not read are left out, and related records are those they may see
+        through a lookup they may read. Raises RecordNotFound for a record they cannot see.
+        """
         records = self.session.records(object_name)
         record = records.get(record_id)
         related: dict[str, list[dict[str, Any]]] = {}
         for child, via in self.runtime.registry.children.get(object_name, ()):
-            page = self.session.records(child).query({via: record_id}, limit=1000)
-            if page.records:
-                related.setdefault(child, []).extend(r.to_json() for r in page.records)
+            for found in self._pointing(child, via, record_id):
+                related.setdefault(child, []).append(found.to_json())
         document = {
             "object": object_name,
             "record": record.to_json(),
@@ -59,8 +67,21 @@ class Privacy:
         self._log("privacy.exported", object_name, record_id)
         return document
 
+    def _pointing(self, child: str, via: str, record_id: int) -> Iterator[Record]:
+        """The `child` records whose lookup `via` points at the record, as the user sees them, page by page."""
+        policy = self.session.policy
+        if policy is not None and (not policy.can(child, "read") or via in policy.hidden_fields(child)):
+            return
+        records = self.session.records(child)
+        page = records.query({via: record_id}, sort=("id",), limit=RELATED_PAGE)
+        while True:
+            yield from page.records
+            if not page.has_more:
+                return
+            page = records.query({via: record_id}, sort=("id",), limit=RELATED_PAGE, after=page.next_cursor)
+
     def erase(self, object_name: str, record_id: int) -> list[str]:
-        """Anonymise the person; returns the names of the fields cleared."""
+        """Anonymise the person; returns the names of the fields cleared that the user may read."""
         obj = self.runtime.object(object_name)
         table = self.runtime.table(object_name)
         fields = personal_fields(obj)
@@ -80,7 +101,8 @@ class Privacy:
             connection.execute(delete(bin_table).where(bin_table.c.object == object_name,
                                                        bin_table.c.record_id == record_id))
             self._log("privacy.erased", object_name, record_id, connection=connection, fields=sorted(erased))
-        return sorted(erased)
+        hidden = self.session.policy.hidden_fields(object_name) if self.session.policy is not None else frozenset()
+        return sorted(erased - hidden)
 
     def _log(self, event: str, object_name: str, record_id: int, connection=None, **detail: Any) -> None:
         SecurityLog(self.session.crm).record(event, connection=connection, detail={

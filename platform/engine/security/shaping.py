@@ -1,0 +1,87 @@
+"""Record data as one user may see it: the single read shaping behind every output path.
+
+Field-level security is applied here and nowhere else, so `get`, lists, the values
+create/update return, exports, suggestions, privacy exports, the recycle bin and error
+messages cannot drift apart (docs/permissions.md lists the paths):
+
+- `shown_rows`: live records. Fields the user may not read (`AccessPolicy.hidden_fields`:
+  protected fields and the formulas and rollups derived from them) are removed, and a
+  rollup whose child records the user cannot all see is recomputed over the ones they can
+  (security/rollups.py).
+- `shown_deleted`: a record's stored copy in the recycle bin. Hidden fields are removed the
+  same way; its live children are gone, so a rollup the user would see recomputed is
+  removed rather than shown with the stored total over children they may not see.
+- `shown_errors`: field errors of a save. Errors of a hidden field are reported once, at
+  record level, without the field's name or value.
+
+A policy of None is the platform's own system session: it sees everything as stored.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from sqlalchemy import Connection
+
+from crmkit.engine.records.errors import RECORD_ERRORS
+from crmkit.engine.runtime import Runtime
+from crmkit.engine.security.rollups import visible_rollups
+from crmkit.metadata.model import ObjectDef
+
+if TYPE_CHECKING:
+    from crmkit.engine.security.access import AccessPolicy
+
+#: The record-level message standing in for problems with fields the user may not read.
+HIDDEN_FIELD_ERROR = "the record cannot be saved because of a field you may not see; ask someone who can see it."
+
+
+def shown_rows(connection: Connection, runtime: Runtime, policy: "AccessPolicy | None", obj: ObjectDef,
+               rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` of live records of `obj` (dicts of stored values) as the user may see them.
+
+    Rollups are recomputed in one grouped query per restricted rollup field for all rows;
+    the dicts are changed in place and returned without the hidden keys.
+    """
+    if policy is None or not rows:
+        return rows
+    visible_rollups(connection, runtime, policy, obj, rows)
+    hidden = policy.hidden_fields(obj.name)
+    if not hidden:
+        return rows
+    return [{name: value for name, value in row.items() if name not in hidden} for row in rows]
+
+
+def shown_deleted(policy: "AccessPolicy | None", obj: ObjectDef, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A deleted record's stored values (JSON, as kept in the bin) as the user may see them."""
+    if policy is None:
+        return dict(data)
+    withheld = set(policy.hidden_fields(obj.name))
+    withheld.update(fdef.name for fdef in obj.fields.values()
+                    if fdef.rollup is not None and policy.row_filter(fdef.rollup.child_object) is not None)
+    return {name: value for name, value in data.items() if name not in withheld}
+
+
+def shown_title(policy: "AccessPolicy | None", obj: ObjectDef | None, title: Any) -> Any:
+    """A stored title (bin entries), or None when the title field is hidden from the user."""
+    if policy is None or obj is None or obj.title_field is None:
+        return title
+    return None if obj.title_field in policy.hidden_fields(obj.name) else title
+
+
+def readable_field(policy: "AccessPolicy | None", object_name: str, field_name: str) -> bool:
+    """Whether the user may read `field_name`: a message may name it and quote its value."""
+    return policy is None or field_name not in policy.hidden_fields(object_name)
+
+
+def shown_errors(policy: "AccessPolicy | None", object_name: str,
+                 errors: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Field errors with those of hidden fields replaced by one record-level sentence."""
+    hidden = policy.hidden_fields(object_name) if policy is not None else frozenset()
+    shown: dict[str, list[str]] = {}
+    for name, messages in errors.items():
+        if name in hidden:
+            record_errors = shown.setdefault(RECORD_ERRORS, [])
+            if HIDDEN_FIELD_ERROR not in record_errors:
+                record_errors.append(HIDDEN_FIELD_ERROR)
+        else:
+            shown.setdefault(name, []).extend(messages)
+    return shown
