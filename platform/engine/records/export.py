@@ -2,11 +2,21 @@
 
 The same filter, search, row filter and field-level security as a list; the `export`
 permission is required, and every export is written to the security log.
+
+CSV is made safe to open in a spreadsheet (OWASP, "CSV Injection",
+https://owasp.org/www-community/attacks/CSV_Injection): a text cell starting with `=`,
+`+`, `-`, `@`, tab (0x09) or carriage return (0x0D), also after leading whitespace, is
+prefixed with a single quote, so Excel, LibreOffice and Google Sheets show it as text
+instead of running it as a formula. Only text is neutralised: numbers (-5, 12.50) stay
+numbers and dates stay ISO 8601 dates. The first line starts with a UTF-8 byte order
+mark by default, so Excel reads Chinese and other non-Latin text correctly.
 """
 from __future__ import annotations
 
 import csv
 import io
+from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from crmkit.engine.fieldtypes import to_json
@@ -28,8 +38,17 @@ def export_records(
     search: str | None = None,
     fields: Sequence[str] | None = None,
     format: str = "csv",
+    bom: bool = True,
 ) -> Iterator[Any]:
-    """Yield the header and one CSV line per record, or one dict per record for `format="json"`."""
+    """Yield the header and one CSV line per record (str), or one dict per record for `format="json"`.
+
+    CSV lines end in "\n"; write them encoded as UTF-8. With `bom` (the default) the header
+    starts with U+FEFF, the UTF-8 byte order mark Excel needs to read non-Latin text; pass
+    bom=False for programs that do not expect one. Text cells that a spreadsheet would run
+    as a formula are prefixed with "'" (OWASP CSV Injection; see the module docstring).
+    JSON rows are data for programs and are not changed. Raises PermissionDenied without the
+    read and export permissions, QueryError for an unknown format, field or filter.
+    """
     if format not in FORMATS:
         raise QueryError(f"exports are written as {' or '.join(FORMATS)}, not {format!r}.")
     service._require("read")
@@ -37,18 +56,20 @@ def export_records(
     columns = _columns(service, fields)
     # Checked before the first row, so a bad filter fails before anything is logged or sent.
     first = service.query(filter, sort=sort, search=search, limit=PAGE)
-    return _stream(service, first, filter, sort, search, columns, format)
+    return _stream(service, first, filter, sort, search, columns, format, bom)
 
 
-def _stream(service, page, filter, sort, search, columns: list[str], format: str) -> Iterator[Any]:
+def _stream(service, page, filter, sort, search, columns: list[str], format: str, bom: bool) -> Iterator[Any]:
     count = 0
     if format == "csv":
-        yield _csv_line(columns)
+        yield ("\ufeff" if bom else "") + _csv_line(columns)
     while True:
         for record in page.records:
             count += 1
-            row = {name: to_json(record.get(name)) for name in columns}
-            yield _csv_line([_cell(row[name]) for name in columns]) if format == "csv" else row
+            if format == "csv":
+                yield _csv_line([spreadsheet_cell(record.get(name)) for name in columns])
+            else:
+                yield {name: to_json(record.get(name)) for name in columns}
         if not page.has_more:
             break
         page = service.query(filter, sort=sort, search=search, limit=PAGE, after=page.next_cursor)
@@ -70,13 +91,42 @@ def _columns(service: "RecordService", fields: Sequence[str] | None) -> list[str
     return list(fields)
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, list):
-        return ";".join(str(item) for item in value)
-    return "" if value is None else value
+#: What a spreadsheet may read as the start of a formula (OWASP CSV Injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A stored value as a CSV cell a spreadsheet shows as data, never runs as a formula.
+
+    Numbers (int, Decimal, float) are written as they are, so -5 and 12.50 stay numbers;
+    dates and times as ISO 8601; lists (multi-select picklists) joined with ";"; every
+    text value (text, long text, picklists, emails, URLs, phones, autonumbers, text
+    formulas) that starts with =, +, -, @, tab or carriage return, also after leading
+    spaces or line breaks, gets a leading "'" (OWASP, https://owasp.org/www-community/attacks/CSV_Injection).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float, Decimal)):
+        return to_json(value)
+    if isinstance(value, (date, datetime)):
+        return to_json(value)
+    if isinstance(value, (list, tuple)):
+        value = ";".join(str(to_json(item)) for item in value)
+    return neutralise_formula(str(value))
+
+
+def neutralise_formula(text: str) -> str:
+    """`text` with "'" in front if a spreadsheet would take it for a formula (OWASP CSV Injection)."""
+    if text.startswith(FORMULA_STARTS) or text.lstrip(" \t\r\n\u3000\u00a0").startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 def _csv_line(values: Sequence[Any]) -> str:
+    """One CSV line ending in "\n"; a cell holding a line break (CR or LF) is quoted (RFC 4180)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue()
+    # With "\r\n" as terminator the writer quotes cells containing either character.
+    csv.writer(buffer, lineterminator="\r\n").writerow(values)
+    return buffer.getvalue()[:-2] + "\n"

@@ -108,11 +108,16 @@ class RecordService:
         return [(record_id, str(record_id if value is None else value)) for record_id, value in shown]
 
     def export(self, filter: Mapping[str, Any] | Sequence[Any] | None = None, *, sort: Sequence[str] = (),
-               search: str | None = None, fields: Sequence[str] | None = None, format: str = "csv"):
-        """Every matching record, streamed as CSV lines (header first) or dicts; needs the export permission."""
+               search: str | None = None, fields: Sequence[str] | None = None, format: str = "csv",
+               bom: bool = True):
+        """Every matching record, streamed as CSV lines (header first) or dicts; needs the export permission.
+
+        CSV is safe to open in a spreadsheet (formula-like text is prefixed with "'", OWASP CSV
+        Injection) and starts with a UTF-8 byte order mark unless bom=False (records/export.py).
+        """
         from crmkit.engine.records.export import export_records
 
-        return export_records(self, filter, sort=sort, search=search, fields=fields, format=format)
+        return export_records(self, filter, sort=sort, search=search, fields=fields, format=format, bom=bom)
 
     def history(self, record_id: int) -> list[dict[str, Any]]:
         """The record's field history, oldest first."""

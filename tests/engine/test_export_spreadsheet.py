@@ -1,0 +1,93 @@
+"""CSV exports are safe to open in a spreadsheet (OWASP CSV Injection) and open Chinese text correctly."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+PACKAGE = """
+package: sheet
+version: "1.0.0"
+objects:
+  lead:
+    title_field: name
+    fields:
+      name: {type: text}
+      notes: {type: textarea}
+      stage: {type: picklist, options: ["-Lost-", "+Won", "Open"]}
+      tags: {type: multi_picklist, options: ["@vip", "new"]}
+      email: {type: email}
+      phone: {type: phone}
+      amount: {type: currency}
+      quantity: {type: integer}
+      ratio: {type: decimal}
+      due: {type: date}
+      shout: {type: formula, returns: text, formula: "text(name)"}
+"""
+
+DANGEROUS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,1)",
+             "\t=1+1", "\r=1+1", "  =1+1", "\n-1"]
+
+
+@pytest.fixture
+def leads(crm, install):
+    install(PACKAGE)
+    return crm.as_system().records("lead")
+
+
+def rows(lines) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO("".join(lines).removeprefix("\ufeff"))))
+
+
+@pytest.mark.parametrize("text", DANGEROUS)
+def test_text_a_spreadsheet_would_run_as_a_formula_is_prefixed_with_a_quote(leads, text):
+    leads.create({"name": "Acme", "notes": text})  # long text keeps leading whitespace
+    (row,) = rows(leads.export(fields=["notes"]))
+    assert row == {"notes": "'" + text}
+
+
+@pytest.mark.parametrize("text", DANGEROUS[:4])
+def test_text_fields_and_text_formulas_are_neutralised_too(leads, text):
+    leads.create({"name": text})
+    (row,) = rows(leads.export(fields=["name", "shout"]))
+    assert row == {"name": "'" + text, "shout": "'" + text}
+
+
+def test_every_text_like_value_is_neutralised(leads):
+    leads.create({"name": "Acme", "stage": "-Lost-", "tags": ["@vip", "new"], "email": "=1+1@example.com",
+                  "phone": "+86 10 8888 8888"})
+    (row,) = rows(leads.export(fields=["stage", "tags", "email", "phone"]))
+    assert row == {"stage": "'-Lost-", "tags": "'@vip;new", "email": "'=1+1@example.com",
+                   "phone": "'+86 10 8888 8888"}
+
+
+def test_harmless_text_is_written_as_it_is(leads):
+    leads.create({"name": "Mary-Jane O'Neil", "notes": "a=b, c+d; @home", "stage": "Open"})
+    (row,) = rows(leads.export(fields=["name", "notes", "stage"]))
+    assert row == {"name": "Mary-Jane O'Neil", "notes": "a=b, c+d; @home", "stage": "Open"}
+
+
+def test_numbers_stay_numbers_and_dates_stay_dates(leads):
+    leads.create({"name": "N", "amount": "-5", "quantity": -12, "ratio": "-0.125", "due": "2024-03-01"})
+    lines = list(leads.export(fields=["amount", "quantity", "ratio", "due"]))
+    assert lines[1] == "-5.00,-12,-0.1250,2024-03-01\n"
+
+
+def test_csv_starts_with_a_byte_order_mark_so_excel_reads_chinese(leads):
+    leads.create({"name": "星辰科技", "notes": "=王伟的客户"})
+    lines = list(leads.export(fields=["name", "notes"]))
+    encoded = "".join(lines).encode("utf-8")
+    assert encoded.startswith(b"\xef\xbb\xbfname,notes\n")
+    assert encoded.decode("utf-8-sig").splitlines() == ["name,notes", "星辰科技,'=王伟的客户"]
+
+
+def test_the_byte_order_mark_can_be_left_out(leads):
+    leads.create({"name": "星辰科技"})
+    assert list(leads.export(fields=["name"], bom=False)) == ["name\n", "星辰科技\n"]
+
+
+def test_json_exports_keep_values_as_stored(leads):
+    leads.create({"name": "=1+1", "amount": "-5"})
+    (row,) = leads.export(fields=["name", "amount"], format="json")
+    assert row == {"name": "=1+1", "amount": "-5.00"}
