@@ -392,3 +392,127 @@ def test_owners_are_active_users_and_a_record_keeps_one(world):
     with pytest.raises(RecordValidationError) as caught:
         session(world, "admin").records("account").update(a4.id, {"owner_id": 424242}, version=a4.version)
     assert caught.value.errors == {"owner_id": ["there is no active user with id 424242."]}
+
+
+# -- field-level security on every path that returns record data (docs/permissions.md) ------------
+
+#: Account fields the reps may not read: protected ones, and the formula and rollup derived from them.
+HIDDEN_FROM_REPS = {"credit_limit", "account_code", "credit_band", "total_cost"}
+
+
+def test_values_derived_from_hidden_fields_are_hidden_like_the_fields(world):
+    a1 = world["accounts"]["A1"].id
+    east1 = session(world, "east1")
+    assert not HIDDEN_FROM_REPS & set(east1.records("account").get(a1))
+    deal = east1.records("deal").get(world["deals"]["D1"].id)
+    assert "cost" not in deal and "account_credit" not in deal  # a formula reading account.credit_limit
+    with pytest.raises(QueryError, match="credit_band"):
+        east1.records("account").query({"credit_band": "high"})
+    director = session(world, "director").records("account").get(a1)
+    assert HIDDEN_FROM_REPS <= set(director) and (director["credit_band"], director["account_code"]) == ("high", "A1")
+
+
+def test_records_returned_by_create_and_update_show_only_readable_values(world):
+    accounts = session(world, "east1").records("account")
+    created = accounts.create({"name": "Fresh"})
+    updated = accounts.update(created.id, {"tier": "Gold"}, version=created.version)
+    assert not HIDDEN_FROM_REPS & (set(created) | set(updated))
+    assert updated["tier"] == "Gold"
+
+
+def test_history_and_exports_leave_out_values_derived_from_hidden_fields(world):
+    a1 = world["accounts"]["A1"]
+    world["crm"].as_system().records("account").update(a1.id, {"credit_limit": 100, "name": "A1 Ltd"},
+                                                        version=a1.version)
+    changed = {entry["field"] for entry in session(world, "east1").records("account").history(a1.id)}
+    assert changed == {None, "name"}  # not credit_limit, nor credit_band, which went from high to low
+    ceo_rows = list(session(world, "ceo").records("account").export(format="json"))
+    assert len(ceo_rows) == 5 and all(not HIDDEN_FROM_REPS & set(row) for row in ceo_rows)
+
+
+def test_recycle_bin_entries_show_a_deleted_record_as_get_showed_it(world):
+    crm, users, a1 = world["crm"], world["users"], world["accounts"]["A1"].id
+    notes = crm.as_system().records("note")
+    own = notes.create({"name": "Mine", "account": a1, "owner_id": users["east1"]})
+    other = notes.create({"name": "Theirs", "account": a1, "owner_id": users["east2"]})
+    east1 = session(world, "east1")
+    east1.records("account").delete(a1)
+    (entry,) = east1.recycle_bin.entries()
+    assert entry["data"]["name"] == "A1" and entry["title"] == "A1"
+    assert not HIDDEN_FROM_REPS & set(entry["data"])
+    # The stored totals count D2, which east1 cannot see; the deals are gone, so nothing is recomputed.
+    assert "deal_count" not in entry["data"] and "pipeline" not in entry["data"]
+    assert entry["cleared_links"] == {"note": {"account": [own.id]}}
+    (as_admin,) = session(world, "admin").recycle_bin.entries()
+    assert as_admin["data"]["credit_limit"] == "1000.00" and as_admin["data"]["deal_count"] == 2
+    assert sorted(as_admin["cleared_links"]["note"]["account"]) == sorted([own.id, other.id])
+
+
+def test_privacy_exports_read_the_record_its_history_and_related_records_as_the_user_does(world):
+    a1 = world["accounts"]["A1"]
+    world["crm"].as_system().records("account").update(a1.id, {"credit_limit": 100, "name": "A1 Ltd"},
+                                                        version=a1.version)
+    document = session(world, "east1").privacy.export("account", a1.id)
+    assert not HIDDEN_FROM_REPS & set(document["record"])
+    assert (document["record"]["deal_count"], document["record"]["pipeline"]) == (1, "100.00")
+    assert {entry["field"] for entry in document["history"]} == {None, "name"}
+    assert [deal["name"] for deal in document["related"]["deal"]] == ["D1"]
+    assert not {"cost", "account_credit"} & set(document["related"]["deal"][0])
+    assert [contact["name"] for contact in document["related"]["contact"]] == ["C1"]
+
+
+def test_a_privacy_export_leaves_out_related_objects_the_user_may_not_read(world):
+    document = session(world, "support").privacy.export("account", world["accounts"]["A1"].id)
+    assert document["record"]["name"] == "A1" and document["related"] == {}
+
+
+def test_an_erasure_reports_only_the_fields_the_user_may_read_but_erases_them_all(world):
+    a1 = world["accounts"]["A1"].id
+    assert session(world, "east1").privacy.erase("account", a1) == ["name"]
+    assert world["crm"].as_system().records("account").get(a1)["account_code"] is None
+
+
+def test_save_errors_neither_name_nor_quote_a_field_the_user_may_not_read(world):
+    with pytest.raises(RecordValidationError) as caught:
+        session(world, "east1").records("account").create({"name": "a1"})  # its code, A1, is taken
+    assert list(caught.value.errors) == ["_record"]
+    assert "A1" not in str(caught.value) and "account_code" not in str(caught.value)
+    with pytest.raises(RecordValidationError) as caught:
+        session(world, "director").records("account").create({"name": "a1"})
+    assert caught.value.errors == {"account_code": ["'A1' is already used by another account record."]}
+
+
+def test_a_restricted_delete_counts_only_the_records_the_user_may_see(world):
+    from crmkit.engine.records.errors import DeleteRestrictedError
+
+    invoices, users, a4 = world["crm"].as_system().records("invoice"), world["users"], world["accounts"]["A4"].id
+    invoices.create({"reference": "INV-1", "account": a4, "owner_id": users["ceo"]})  # above the director
+    with pytest.raises(DeleteRestrictedError) as caught:
+        session(world, "director").records("account").delete(a4)
+    assert caught.value.blockers == {}
+    assert str(caught.value).startswith(f"account {a4} cannot be deleted: records you may not see still point")
+    invoices.create({"reference": "INV-2", "account": a4, "owner_id": users["director"]})
+    with pytest.raises(DeleteRestrictedError) as caught:
+        session(world, "director").records("account").delete(a4)
+    assert caught.value.blockers == {"Invoices (invoice.account)": 1}
+    assert "1 Invoices (invoice.account) and records you may not see still point" in str(caught.value)
+    with pytest.raises(DeleteRestrictedError) as caught:
+        session(world, "admin").records("account").delete(a4)
+    assert caught.value.blockers == {"Invoices (invoice.account)": 2} and not caught.value.unseen
+
+
+def test_a_failed_restore_does_not_quote_a_unique_value_the_user_may_not_read(world):
+    from crmkit.engine.records.errors import RestoreError
+
+    batch = session(world, "east1").records("account").delete(world["accounts"]["A1"].id)
+    world["crm"].as_system().records("account").create({"name": "a1"})  # now holds the code A1
+    with pytest.raises(RestoreError) as caught:
+        session(world, "east1").recycle_bin.restore(batch)
+    assert "'A1'" not in str(caught.value) and "account_code" not in str(caught.value)
+
+
+def test_suggestions_do_not_show_or_sort_by_a_title_the_user_may_not_read(world):
+    invoice = world["crm"].as_system().records("invoice").create(
+        {"reference": "INV-9", "account": world["accounts"]["A1"].id, "owner_id": world["users"]["east1"]})
+    assert session(world, "east1").records("invoice").suggest() == [(invoice.id, str(invoice.id))]
+    assert session(world, "director").records("invoice").suggest() == [(invoice.id, "INV-9")]
