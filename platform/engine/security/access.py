@@ -136,44 +136,47 @@ class AccessPolicy:
         hidden field holds, so they are hidden too. Every output path strips these fields
         (security/shaping.py); filters, sorts and searches refuse them as unknown.
         """
-        if object_name not in self._hidden:
-            obj = self.registry.object(object_name)
-            protected = frozenset(name for name in obj.fields if not self.can_read_field(object_name, name))
-            self._hidden[object_name] = protected  # what a lookup cycle back to this object sees meanwhile
-            self._hidden[object_name] = self._with_derived(obj, set(protected))
-        return self._hidden[object_name]
+        if not self._hidden:
+            self._hidden = self._all_hidden()
+        return self._hidden.get(object_name, frozenset())
 
-    def _with_derived(self, obj: ObjectDef, hidden: set[str]) -> frozenset[str]:
-        """`hidden` plus every formula and rollup of `obj` that depends on one of them, until nothing changes."""
-        if not hidden and not any(f.formula or f.rollup for f in obj.fields.values()):
-            return frozenset()
-        changed = True
+    def _all_hidden(self) -> dict[str, frozenset[str]]:
+        """Hidden fields of every object, derived ones included: grown until nothing changes.
+
+        Computed for all objects at once (once per session), since derivations cross objects
+        both ways: rollups read children, formulas read parents through lookups.
+        """
+        objects = self.registry.objects
+        hidden = {name: {field for field in obj.fields if not self.can_read_field(name, field)}
+                  for name, obj in objects.items()}
+        changed = any(hidden.values())
         while changed:
             changed = False
-            for fdef in obj.fields.values():
-                if fdef.name not in hidden and self._reads_hidden(obj, fdef, hidden):
-                    hidden.add(fdef.name)
-                    changed = True
-        return frozenset(hidden)
+            for name, obj in objects.items():
+                for fdef in obj.fields.values():
+                    if fdef.name not in hidden[name] and self._reads_hidden(obj, fdef, hidden):
+                        hidden[name].add(fdef.name)
+                        changed = True
+        return {name: frozenset(fields) for name, fields in hidden.items()}
 
-    def _reads_hidden(self, obj: ObjectDef, fdef: FieldDef, hidden: set[str]) -> bool:
+    def _reads_hidden(self, obj: ObjectDef, fdef: FieldDef, hidden: Mapping[str, set[str]]) -> bool:
+        """Whether the formula or rollup `fdef` reads a field in `hidden` (object -> field names)."""
         if fdef.rollup is not None:
             rollup = fdef.rollup
-            child_hidden = self.hidden_fields(rollup.child_object)
             used = {rollup.via, rollup.field, *_keys(rollup.condition)}
-            return bool(used & child_hidden)
+            return bool(used & hidden.get(rollup.child_object, set()))
         if fdef.type != "formula" or not fdef.formula:
             return False
         try:
             compiled = compile_expression(fdef.formula)
         except SandboxError:
             return False  # an installed formula compiles; nothing is read by one that does not
-        if compiled.names & hidden:
+        if compiled.names & hidden[obj.name]:
             return True
         for path in compiled.attribute_paths:
             lookup = obj.fields.get(path[0])
-            if lookup is not None and lookup.is_lookup and lookup.to and len(path) >= 2 \
-                    and path[1] in self.hidden_fields(lookup.to):
+            if lookup is not None and lookup.is_lookup and len(path) >= 2 \
+                    and path[1] in hidden.get(lookup.to or "", set()):
                 return True
         return False
 
