@@ -516,3 +516,13 @@ def test_suggestions_do_not_show_or_sort_by_a_title_the_user_may_not_read(world)
         {"reference": "INV-9", "account": world["accounts"]["A1"].id, "owner_id": world["users"]["east1"]})
     assert session(world, "east1").records("invoice").suggest() == [(invoice.id, str(invoice.id))]
     assert session(world, "director").records("invoice").suggest() == [(invoice.id, "INV-9")]
+
+
+def test_a_bin_entry_does_not_show_a_title_the_user_may_not_read(world):
+    east1 = session(world, "east1")
+    invoice = east1.records("invoice").create({"account": world["accounts"]["A1"].id})
+    world["crm"].as_system().records("invoice").update(invoice.id, {"reference": "INV-7"}, version=invoice.version)
+    east1.records("invoice").delete(invoice.id)
+    (entry,) = east1.recycle_bin.entries("invoice")
+    assert entry["title"] is None and "reference" not in entry["data"]
+    assert session(world, "admin").recycle_bin.entries("invoice")[0]["title"] == "INV-7"
