@@ -27,7 +27,7 @@ from crmkit.engine.migrations.steps import (
     RetireColumn,
     RetireTable,
 )
-from crmkit.engine.tables import Schema, field_column, field_indexes
+from crmkit.engine.tables import Schema, field_column, field_indexes, temporary_column
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
 
@@ -85,7 +85,7 @@ class Applier:
         """Convert into a new column, then swap it in: works the same on every database."""
         obj = self.registry.object(step.object)
         fdef = obj.fields[step.field]
-        temporary = f"{step.field}__new"
+        temporary = temporary_column(step.field)
         self._add_column(step.object, step.field, temporary)
         if fdef.type not in ("formula", "rollup", "autonumber"):
             field_type = self.field_types[fdef.type]
@@ -115,7 +115,8 @@ class Applier:
         Index(step.name, *(table.c[c] for c in step.columns), unique=step.unique).create(self.connection)
 
     def _DropIndex(self, step: DropIndex) -> None:
-        self._execute(f"DROP INDEX {self.quote(step.name)}")
+        # A type change earlier in the plan may already have dropped it with its column.
+        self._execute(f"DROP INDEX IF EXISTS {self.quote(step.name)}")
 
     def _Recompute(self, step: Recompute) -> None:
         self.recompute(self.connection, step.object, step.fields)

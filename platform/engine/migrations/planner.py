@@ -173,9 +173,16 @@ def _index_steps(context: PlanContext, obj: ObjectDef, table_name: str, inspecto
         yield CreateIndex(obj.name, name=name, columns=columns, unique=unique, blockers=blockers, blocker_count=count)
     active = set(obj.fields)
     for name, index in existing.items():
-        ours = name.startswith((f"ix_{table_name}_", f"ux_{table_name}_"))
+        ours = _is_derived_index(name, tuple(index["column_names"]), (table_name, obj.name))
         if ours and name not in desired and name != owner_index and set(index["column_names"]) <= active:
             yield DropIndex(obj.name, name=name)
+
+
+def _is_derived_index(name: str, columns: tuple[str, ...], tables: tuple[str, ...]) -> bool:
+    """Whether the engine named this index: by its prefix, or (for shortened names) by recomputing it."""
+    if any(name.startswith((f"ix_{table}_", f"ux_{table}_")) for table in tables):
+        return True
+    return any(name == constraint_name(prefix, table, columns) for prefix in ("ix", "ux") for table in tables)
 
 
 def existing_columns(inspector, table_name: str) -> set[str]:
