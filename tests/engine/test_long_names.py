@@ -5,8 +5,7 @@ from decimal import Decimal
 
 from sqlalchemy import inspect
 
-from crmkit.engine.tables import MAX_NAME
-from crmkit.engine.tables import constraint_name as fit_name
+from crmkit.engine.tables import MAX_NAME, fit_name
 
 # 63 characters each; the pairs share their first 62, so only a hash can keep derived names apart.
 PARENT = "p" * 62 + "a"
