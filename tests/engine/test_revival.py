@@ -156,3 +156,39 @@ def test_an_object_re_added_checks_its_kept_fields_and_keeps_the_unused_ones(kep
     assert "PURGE: delete the column item.note" in crm.plan(purge=["item.note"]).describe()
     with pytest.raises(MigrationError, match="still in use"):
         crm.plan(purge=["item"])
+
+
+def test_kept_lookups_do_not_block_deleting_the_records_they_pointed_to(kept):
+    crm, upgrade, good, bad = kept
+    upgrade("2.0.0", without("buyer"))
+    accounts = crm.as_system().records("account")
+    accounts.delete(bad["buyer"])
+    message = refused(upgrade, "3.0.0", ITEM_FIELDS)
+    assert f"id {bad.id} (points to account id {bad['buyer']}, which does not exist)" in message
+    crm.as_system().records("item").delete(bad.id)
+    upgrade("3.0.0", ITEM_FIELDS)
+    assert crm.as_system().records("item").get(good.id)["buyer"] == good["buyer"]
+    with crm.engine.connect() as connection:
+        (key,) = inspect(connection).get_foreign_keys("item")
+    assert (key["referred_table"], key["constrained_columns"]) == ("account", ["buyer"])
+    upgrade("4.0.0", None)
+    accounts.delete(good["buyer"])
+    assert accounts.count().value == 0
+
+
+def test_converted_values_that_coincide_in_a_unique_field_refuse_the_migration(kept):
+    crm, upgrade, good, bad = kept
+    crm.as_system().records("item").update(bad.id, {"code": "7.0"}, version=bad.version)
+    upgrade("2.0.0", {**ITEM_FIELDS, "code": "{type: text, unique: true}"})
+    message = refused(upgrade, "3.0.0", {**ITEM_FIELDS, "code": "{type: decimal, unique: true}"})
+    assert "nothing was changed" in message and "used more than once" in message
+    assert crm.as_system().records("item").get(bad.id)["code"] == "7.0"
+
+
+def test_a_type_change_that_also_adds_an_index(kept):
+    crm, upgrade, good, bad = kept
+    crm.as_system().records("item").update(bad.id, {"code": "8"}, version=bad.version)
+    upgrade("2.0.0", {**ITEM_FIELDS, "code": "{type: integer, indexed: true}"})
+    assert crm.as_system().records("item").count({"code": {"gte": 7}}).value == 2
+    upgrade("3.0.0", {**ITEM_FIELDS, "code": "{type: text}"})
+    assert crm.as_system().records("item").get(bad.id)["code"] == "8"

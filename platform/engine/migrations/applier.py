@@ -72,6 +72,9 @@ class Applier:
 
     def _RetireTable(self, step: RetireTable) -> None:
         self._retire(step.object, "", step.kept)
+        for key in inspect(self.connection).get_foreign_keys(step.object):
+            for column_name in key["constrained_columns"]:
+                self._drop_foreign_key(step.object, column_name)
 
     def _ReviveTable(self, step: ReviveTable) -> None:
         self._unretire(step.object, "")
@@ -135,6 +138,19 @@ class Applier:
 
     def _RetireColumn(self, step: RetireColumn) -> None:
         self._retire(step.object, step.field, step.kept)
+        keys = inspect(self.connection).get_foreign_keys(step.object)
+        if any(step.field in key["constrained_columns"] for key in keys):
+            self._drop_foreign_key(step.object, step.field)
+
+    def _drop_foreign_key(self, object_name: str, column_name: str) -> None:
+        """A kept lookup column keeps its ids but no longer its constraint, which would block deleting
+        the records it points to; a revival checks the ids and adds the constraint again."""
+        temporary = temporary_column(column_name)
+        self._execute(f"ALTER TABLE {self.quote(object_name)} ADD COLUMN {self.quote(temporary)} BIGINT")
+        target = table(object_name, column(column_name), column(temporary))
+        self.connection.execute(update(target).values({temporary: target.c[column_name]}))
+        self._drop_column(object_name, column_name)
+        self._execute(f"ALTER TABLE {self.quote(object_name)} RENAME COLUMN {self.quote(temporary)} TO {self.quote(column_name)}")
 
     def _CreateIndex(self, step: CreateIndex) -> None:
         table = self.schema.table(step.object)

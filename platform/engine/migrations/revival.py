@@ -85,8 +85,9 @@ class Reviver:
         same = kept is not None and all(kept.get(key) == now[key] for key in ("value_type", "ddl"))
         if same and fdef.is_lookup:
             same = self.same_target(kept.get("to"), fdef)
+        # A kept lookup lost its foreign key when retired: it is rebuilt, with the key, like a conversion.
         step = ReviveColumn(obj.name, field=fdef.name, kept_column=kept_column, kept_type=_shown_type(kept),
-                            new_type=_shown_type(now), convert=not same)
+                            new_type=_shown_type(now), convert=not same or fdef.is_lookup)
         if fdef.type in COMPUTED_TYPES:
             return step  # recomputed after the migration; nothing stored is reused
         count, shown = self.rejected(table_name, kept_column, fdef, typed=same)
