@@ -57,6 +57,14 @@ objects:
     fields:
       having: {type: text}
       primary: {type: lookup, to: user}
+permission_sets:
+  select:
+    objects:
+      case: [create, read, edit, delete]
+      order: [create, read, edit, delete]
+      group: [read]
+    fields:
+      order.limit: [read]
 """
 
 
@@ -88,12 +96,29 @@ def test_sql_words_name_objects_and_fields(words):
     assert [r["select"] for r in orders.query({"case.desc": "paper jam"}, sort=["-limit"]).records] == [
         "Toner", "Drum"]
     assert orders.count({"desc": None}).value == 1
+    assert orders.count({"group": ["A", "B"]}, cap=1).kind in ("at_least", "estimate")
     assert [r["select"] for r in orders.query(search="drum").records] == ["Drum"]
     tables = session.records("table")
     assert tables.count({"order.group": "A", "order.order": 1}).value == 1
     assert [r["user"] for r in tables.query(sort=["-order"]).records] == ["u1"]
     assert session.records("select").suggest("her") == [(1, "here")]
     assert session.records("user").count({"primary.having": "yes"}).value == 1
+
+
+def test_a_user_sees_only_own_records_of_a_private_object_named_case(crm, words):
+    from crmkit.engine.security.users import SystemDirectory
+
+    session, case, first, second = words
+    directory = SystemDirectory(crm)
+    user = directory.create_user("agent", permission_sets=["select"])
+    agent = crm.as_user(user.id)
+    assert agent.records("case").count().value == 0
+    mine = agent.records("case").create({"name": "Mine", "desc": "own"})
+    order = agent.records("order").create({"select": "Paper", "order": 3, "case": mine.id, "index": 3})
+    assert [r["name"] for r in agent.records("case").query({"desc": {"contains": "o"}}, sort=["-desc"]).records] == [
+        "Mine"]
+    assert agent.records("case").get(mine.id)["order_count"] == 1
+    assert "limit" not in order or order["limit"] is None
 
 
 def test_rollups_over_children_of_an_object_named_order(words):

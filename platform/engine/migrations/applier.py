@@ -87,9 +87,6 @@ class Applier:
             self._convert(step.object, step.field)
 
     def _AddColumn(self, step: AddColumn) -> None:
-        if step.revive:
-            self._unretire(step.object, step.field)
-            return
         self._add_column(step.object, step.field, step.field)
 
     def _RenameColumn(self, step: RenameColumn) -> None:

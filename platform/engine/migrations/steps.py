@@ -49,11 +49,8 @@ class RetireTable(Step):
 @dataclass(frozen=True)
 class AddColumn(Step):
     field: str = ""
-    revive: bool = False
 
     def describe(self) -> str:
-        if self.revive:
-            return f"use the kept column {self.object}.{self.field} again (its earlier values are still there)"
         return f"add the field {self.object}.{self.field}"
 
 
