@@ -192,3 +192,13 @@ def test_a_type_change_that_also_adds_an_index(kept):
     assert crm.as_system().records("item").count({"code": {"gte": 7}}).value == 2
     upgrade("3.0.0", {**ITEM_FIELDS, "code": "{type: text}"})
     assert crm.as_system().records("item").get(bad.id)["code"] == "8"
+
+
+def test_a_computed_field_re_added_over_a_kept_column_gets_a_column_of_its_own_type(kept):
+    crm, upgrade, good, bad = kept
+    upgrade("2.0.0", without("code"))
+    plan = upgrade("3.0.0", {**without("code"), "code": '{type: formula, returns: decimal, formula: "2.5"}'})
+    assert "use the kept column item.code again, converting every value" in plan.describe()
+    items = crm.as_system().records("item")
+    assert items.get(bad.id)["code"] == Decimal("2.5000")
+    assert items.count({"code": {"gt": 2}}).value == 2
