@@ -175,7 +175,7 @@ class Crm:
 
     def _plan(self, connection: Connection, registry: Registry, purge: Sequence[str]) -> MigrationPlan:
         retired_table = self._runtime.system_table("crmkit_retired")
-        retired = [(row.object, row.field) for row in connection.execute(select(retired_table))]
+        retired = {(row.object, row.field): row.note for row in connection.execute(select(retired_table))}
         return plan_migration(connection, self.registry, registry, self.extensions.field_types, retired, purge)
 
     @contextmanager

@@ -24,16 +24,35 @@ from crmkit.engine.security.tables import define_security_tables
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
+#: PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1); longer names are silently cut there.
 MAX_NAME = 63
+#: Hex digits of the SHA-1 that keep shortened names apart.
+HASH_LENGTH = 8
+
+
+def fit_name(name: str) -> str:
+    """`name` when it fits in 63 bytes; otherwise its first 54 bytes + '_' + 8 hex of sha1(name).
+
+    Every identifier the engine derives (index, foreign key, temporary column) goes through
+    here, so it is deterministic, stays unique, and is never cut by PostgreSQL, whose limit
+    applies to every name metadata validation accepts (objects and fields up to 63 characters).
+    """
+    encoded = name.encode()
+    if len(encoded) <= MAX_NAME:
+        return name
+    digest = hashlib.sha1(encoded).hexdigest()[:HASH_LENGTH]
+    head = encoded[:MAX_NAME - HASH_LENGTH - 1].decode(errors="ignore")
+    return f"{head}_{digest}"
 
 
 def constraint_name(prefix: str, table: str, columns: tuple[str, ...]) -> str:
-    """Deterministic names within PostgreSQL's 63-character limit."""
-    name = f"{prefix}_{table}_{'_'.join(columns)}"
-    if len(name) <= MAX_NAME:
-        return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-    return f"{name[:MAX_NAME - 9]}_{digest}"
+    """`{prefix}_{table}_{columns}` (ix, ux, fk), shortened by `fit_name` when too long."""
+    return fit_name(f"{prefix}_{table}_{'_'.join(columns)}")
+
+
+def temporary_column(field: str) -> str:
+    """The column a type change converts `field` into before swapping it in."""
+    return fit_name(f"{field}__new")
 
 
 def system_columns() -> list[Column]:

@@ -34,7 +34,7 @@ def project(fields: str, extra: str = "") -> str:
         ("      account: {type: lookup, to: acount}\n", "the lookup points to 'acount', which is not an object here.", 8),
         ("      status: {type: picklist, options: [Planned, Done], default: Planed}\n",
          "the default 'Planed' is not one of the options. Did you mean 'Planned'?", 8),
-        ("      select: {type: text}\n", "'select' is a reserved word in SQL", 8),
+        ("      from: {type: text}\n", "'from' is a Python keyword, so formulas could not refer to it", 8),
         ("      class: {type: text}\n", "'class' is a Python keyword", 8),
         ("      version: {type: integer}\n", "'version' is a system field every record already has", 8),
         ("      Budget: {type: currency}\n", "'Budget' is not a valid name", 8),

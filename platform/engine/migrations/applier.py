@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Index, bindparam, column, delete, inspect, in
 from sqlalchemy.schema import CreateColumn
 
 from crmkit.engine.fieldtypes import FieldTypes
-from crmkit.engine.migrations.conversion import convert_value, stored_values
+from crmkit.engine.migrations.conversion import convert_value, find_duplicates, stored_values
 from crmkit.engine.migrations.planner import MigrationError
 from crmkit.engine.migrations.steps import (
     AddColumn,
@@ -26,8 +26,10 @@ from crmkit.engine.migrations.steps import (
     RenameTable,
     RetireColumn,
     RetireTable,
+    ReviveColumn,
+    ReviveTable,
 )
-from crmkit.engine.tables import Schema, field_column, field_indexes
+from crmkit.engine.tables import Schema, field_column, field_indexes, temporary_column
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
 
@@ -69,12 +71,22 @@ class Applier:
             self.connection.execute(update(table).where(table.c.object == step.old_name).values(object=step.object))
 
     def _RetireTable(self, step: RetireTable) -> None:
-        self._retire(step.object, "")
+        self._retire(step.object, "", step.kept)
+        for key in inspect(self.connection).get_foreign_keys(step.object):
+            for column_name in key["constrained_columns"]:
+                self._drop_foreign_key(step.object, column_name)
+
+    def _ReviveTable(self, step: ReviveTable) -> None:
+        self._unretire(step.object, "")
+
+    def _ReviveColumn(self, step: ReviveColumn) -> None:
+        """Checked by the planner; values of another type are converted exactly like a type change."""
+        self._unretire(step.object, step.field)
+        self._unretire(step.object, step.kept_column)
+        if step.convert:
+            self._convert(step.object, step.field)
 
     def _AddColumn(self, step: AddColumn) -> None:
-        if step.revive:
-            self._unretire(step.object, step.field)
-            return
         self._add_column(step.object, step.field, step.field)
 
     def _RenameColumn(self, step: RenameColumn) -> None:
@@ -82,40 +94,69 @@ class Applier:
         self._execute(f"ALTER TABLE {table} RENAME COLUMN {self.quote(step.old_name)} TO {self.quote(step.field)}")
 
     def _ChangeColumnType(self, step: ChangeColumnType) -> None:
+        self._convert(step.object, step.field)
+
+    def _convert(self, object_name: str, field_name: str) -> None:
         """Convert into a new column, then swap it in: works the same on every database."""
-        obj = self.registry.object(step.object)
-        fdef = obj.fields[step.field]
-        temporary = f"{step.field}__new"
-        self._add_column(step.object, step.field, temporary)
+        obj = self.registry.object(object_name)
+        fdef = obj.fields[field_name]
+        temporary = temporary_column(field_name)
+        self._add_column(object_name, field_name, temporary)
         if fdef.type not in ("formula", "rollup", "autonumber"):
             field_type = self.field_types[fdef.type]
-            column_type = self.schema.table(step.object).c[step.field].type
-            target = table(step.object, column("id"), column(temporary, column_type))
+            column_type = self.schema.table(object_name).c[field_name].type
+            target = table(object_name, column("id"), column(temporary, column_type))
             statement = update(target).where(target.c.id == bindparam("record_id")).values(
                 {temporary: bindparam("value", type_=column_type)})
             batch: list[dict] = []
-            for record_id, value in stored_values(self.connection, step.object, step.field):
+            for record_id, value in stored_values(self.connection, object_name, field_name):
                 batch.append({"record_id": record_id, "value": convert_value(field_type, fdef, value)})
                 if len(batch) >= 1000:
                     self.connection.execute(statement, batch)
                     batch = []
             if batch:
                 self.connection.execute(statement, batch)
-        self._drop_column(step.object, step.field)
-        self._execute(f"ALTER TABLE {self.quote(step.object)} RENAME COLUMN {self.quote(temporary)} TO {self.quote(step.field)}")
+        self._drop_column(object_name, field_name)
+        self._execute(f"ALTER TABLE {self.quote(object_name)} RENAME COLUMN {self.quote(temporary)} TO {self.quote(field_name)}")
         for name, columns, unique in field_indexes(obj):
-            if step.field in columns:
-                Index(name, *(self.schema.table(step.object).c[c] for c in columns), unique=unique).create(self.connection)
+            if field_name in columns:
+                if unique:
+                    self._refuse_duplicates(object_name, field_name, columns)
+                Index(name, *(self.schema.table(object_name).c[c] for c in columns), unique=unique).create(
+                    self.connection, checkfirst=True)
+
+    def _refuse_duplicates(self, object_name: str, field_name: str, columns: tuple[str, ...]) -> None:
+        """Converted values can coincide ('1' and '1.0' as numbers): a unique field then refuses the migration."""
+        count, shown = find_duplicates(self.connection, object_name, columns)
+        if count:
+            raise MigrationError(
+                f"the migration was refused; nothing was changed:\nafter converting {object_name}.{field_name}, "
+                f"{count} value(s) of the unique {', '.join(columns)} would be used more than once: {', '.join(shown)}")
 
     def _RetireColumn(self, step: RetireColumn) -> None:
-        self._retire(step.object, step.field)
+        self._retire(step.object, step.field, step.kept)
+        keys = inspect(self.connection).get_foreign_keys(step.object)
+        if any(step.field in key["constrained_columns"] for key in keys):
+            self._drop_foreign_key(step.object, step.field)
+
+    def _drop_foreign_key(self, object_name: str, column_name: str) -> None:
+        """A kept lookup column keeps its ids but no longer its constraint, which would block deleting
+        the records it points to; a revival checks the ids and adds the constraint again."""
+        temporary = temporary_column(column_name)
+        self._execute(f"ALTER TABLE {self.quote(object_name)} ADD COLUMN {self.quote(temporary)} BIGINT")
+        target = table(object_name, column(column_name), column(temporary))
+        self.connection.execute(update(target).values({temporary: target.c[column_name]}))
+        self._drop_column(object_name, column_name)
+        self._execute(f"ALTER TABLE {self.quote(object_name)} RENAME COLUMN {self.quote(temporary)} TO {self.quote(column_name)}")
 
     def _CreateIndex(self, step: CreateIndex) -> None:
         table = self.schema.table(step.object)
-        Index(step.name, *(table.c[c] for c in step.columns), unique=step.unique).create(self.connection)
+        # checkfirst: a type change earlier in the plan may already have created it with the new column.
+        Index(step.name, *(table.c[c] for c in step.columns), unique=step.unique).create(self.connection, checkfirst=True)
 
     def _DropIndex(self, step: DropIndex) -> None:
-        self._execute(f"DROP INDEX {self.quote(step.name)}")
+        # A type change earlier in the plan may already have dropped it with its column.
+        self._execute(f"DROP INDEX IF EXISTS {self.quote(step.name)}")
 
     def _Recompute(self, step: Recompute) -> None:
         self.recompute(self.connection, step.object, step.fields)
@@ -154,10 +195,12 @@ class Applier:
             return
         self._execute(f"ALTER TABLE {self.quote(object_name)} DROP COLUMN {self.quote(column_name)}")
 
-    def _retire(self, object_name: str, field_name: str) -> None:
+    def _retire(self, object_name: str, field_name: str, note: str = "") -> None:
+        """Record a kept table ("" field) or column, with its definition as JSON so a revival can compare."""
         table = self.schema.metadata.tables["crmkit_retired"]
         self._unretire(object_name, field_name)
-        self.connection.execute(insert(table).values(object=object_name, field=field_name, retired_at=_now()))
+        self.connection.execute(insert(table).values(object=object_name, field=field_name, retired_at=_now(),
+                                                     note=note or None))
 
     def _unretire(self, object_name: str, field_name: str) -> None:
         table = self.schema.metadata.tables["crmkit_retired"]

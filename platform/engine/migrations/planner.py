@@ -7,13 +7,15 @@ checked against every stored value first, and only an explicit purge drops data.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+import json
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, inspect
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.migrations.conversion import find_duplicates, find_unconvertible
+from crmkit.engine.migrations.revival import Reviver, field_note, kept_definition, object_note
 from crmkit.engine.migrations.steps import (
     AddColumn,
     ChangeColumnType,
@@ -28,10 +30,11 @@ from crmkit.engine.migrations.steps import (
     RenameTable,
     RetireColumn,
     RetireTable,
+    ReviveTable,
     Step,
 )
 from crmkit.engine.tables import constraint_name, field_indexes
-from crmkit.metadata.model import FieldDef, ObjectDef
+from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
 
@@ -49,6 +52,7 @@ class PlanContext:
     new: Registry
     field_types: FieldTypes
     retired: frozenset[tuple[str, str]]
+    reviver: Reviver
 
     def ddl(self, fdef: FieldDef, registry: Registry) -> str:
         column_type = self.field_types.column_type(fdef, registry)
@@ -60,12 +64,15 @@ def plan_migration(
     old: Registry | None,
     new: Registry,
     field_types: FieldTypes,
-    retired: Iterable[tuple[str, str]] = (),
+    retired: Iterable[tuple[str, str]] | Mapping[tuple[str, str], str | None] = (),
     purge: Sequence[str] = (),
 ) -> MigrationPlan:
-    context = PlanContext(connection, old, new, field_types, frozenset(retired))
+    """The steps from `old` to `new`; `retired` maps kept (object, field) to its recorded definition (note)."""
+    notes = dict(retired) if isinstance(retired, Mapping) else dict.fromkeys(retired)
     inspector = inspect(connection)
     existing_tables = set(inspector.get_table_names())
+    reviver = Reviver(connection, new, field_types, notes, existing_tables)
+    context = PlanContext(connection, old, new, field_types, frozenset(notes), reviver)
     steps: list[Step] = []
     handled_old: set[str] = set()
     for obj in new.objects.values():
@@ -78,12 +85,15 @@ def plan_migration(
             steps.append(RenameTable(obj.name, old_name=old_name))
         columns = {column["name"] for column in inspector.get_columns(old_name)}
         old_obj = context.old.objects.get(old_name) if context.old else None
-        steps.extend(_field_steps(context, obj, old_obj, columns))
+        if old_obj is None:
+            steps.append(ReviveTable(obj.name))
+        steps.extend(_field_steps(context, obj, old_obj, columns, old_name))
         steps.extend(_index_steps(context, obj, old_name, inspector))
     if context.old:
         for name in context.old.objects:
             if name not in handled_old and name not in new.objects:
-                steps.append(RetireTable(name))
+                kept = object_note(context.old.objects[name], context.old, field_types, connection.dialect)
+                steps.append(RetireTable(name, kept=kept))
     steps.extend(_purge_steps(context, steps, purge, existing_tables))
     notes = tuple(_notes(steps))
     return MigrationPlan(tuple(steps), notes)
@@ -91,21 +101,29 @@ def plan_migration(
 
 def _old_table_name(obj: ObjectDef, context: PlanContext, existing: set[str]) -> str | None:
     if obj.name in existing:
+        renamed = obj.renamed_from
+        if renamed and renamed in existing and context.old and renamed in context.old.objects \
+                and obj.name not in context.old.objects and renamed not in context.new.objects:
+            raise MigrationError(
+                f"{obj.name} is declared renamed from {renamed}, but a kept table {obj.name} (retired earlier, "
+                f"with its records) is in the way; purge it first with `crmkit migrate --purge {obj.name}`, "
+                "or choose another name.")
         return obj.name
     if obj.renamed_from and obj.renamed_from in existing and obj.renamed_from not in context.new.objects:
         return obj.renamed_from
     return None
 
 
-def _field_steps(context: PlanContext, obj: ObjectDef, old_obj: ObjectDef | None, columns: set[str]) -> Iterator[Step]:
+def _field_steps(context: PlanContext, obj: ObjectDef, old_obj: ObjectDef | None, columns: set[str],
+                 table_name: str) -> Iterator[Step]:
     old_fields = dict(old_obj.fields) if old_obj else {}
     renamed_away: set[str] = set()
     recompute: list[str] = []
     for fdef in obj.fields.values():
         source = _previous_definition(fdef, old_fields, obj, columns)
         if source is None:
-            if fdef.name in columns:
-                yield AddColumn(obj.name, field=fdef.name, revive=True)
+            if fdef.name in columns:  # a kept (retired) column used again: checked like a type change
+                yield context.reviver.step(obj, fdef, table_name, fdef.name)
             else:
                 yield AddColumn(obj.name, field=fdef.name)
             if fdef.type in COMPUTED_TYPES:
@@ -113,17 +131,40 @@ def _field_steps(context: PlanContext, obj: ObjectDef, old_obj: ObjectDef | None
             continue
         old_name, old_def = source
         if old_name != fdef.name:
+            if fdef.name in columns:
+                raise MigrationError(
+                    f"{obj.name}.{fdef.name} is declared renamed from {old_name}, but a kept column {fdef.name} "
+                    f"(retired earlier, with its values) is in the way; purge it first with "
+                    f"`crmkit migrate --purge {obj.name}.{fdef.name}`, or choose another name.")
             renamed_away.add(old_name)
             yield RenameColumn(obj.name, field=fdef.name, old_name=old_name)
         if old_def is not None:
-            yield from _type_steps(context, obj, fdef, old_def, old_name)
+            yield from _type_steps(context, obj, fdef, old_def, old_name, table_name)
             if fdef.type in COMPUTED_TYPES and _computation_changed(fdef, old_def):
                 recompute.append(fdef.name)
-    for name in old_fields:
-        if name not in obj.fields and name not in renamed_away:
-            yield RetireColumn(obj.name, field=name)
+        else:  # renamed from a kept (retired) column
+            yield context.reviver.step(obj, fdef, table_name, old_name)
+            if fdef.type in COMPUTED_TYPES:
+                recompute.append(fdef.name)
+    yield from _retire_steps(context, obj, old_obj, columns, renamed_away, table_name)
     if recompute:
         yield Recompute(obj.name, fields=tuple(recompute))
+
+
+def _retire_steps(context: PlanContext, obj: ObjectDef, old_obj: ObjectDef | None, columns: set[str],
+                  renamed_away: set[str], table_name: str) -> Iterator[Step]:
+    """Removed fields keep their column; so do the unused columns of an object used again."""
+    if old_obj is not None:
+        assert context.old is not None
+        for name, old_def in old_obj.fields.items():
+            if name not in obj.fields and name not in renamed_away:
+                kept = field_note(old_def, context.old, context.field_types, context.connection.dialect)
+                yield RetireColumn(obj.name, field=name, kept=kept)
+        return
+    for name in sorted(columns - set(SYSTEM_FIELDS) - set(obj.fields) - renamed_away):
+        if (table_name, name) not in context.retired:
+            kept = kept_definition(context.reviver.notes, table_name, name)
+            yield RetireColumn(obj.name, field=name, kept=json.dumps(kept) if kept else "")
 
 
 def _previous_definition(fdef: FieldDef, old_fields: dict[str, FieldDef], obj: ObjectDef, columns: set[str]):
@@ -141,18 +182,24 @@ def _computation_changed(new: FieldDef, old: FieldDef) -> bool:
         old.type, old.formula, old.returns, old.rollup, old.format)
 
 
-def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: FieldDef, column: str) -> Iterator[Step]:
+def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: FieldDef, column: str,
+                table_name: str) -> Iterator[Step]:
     assert context.old is not None
     old_type = context.field_types.value_type(old_def, context.old)
     new_type = context.field_types.value_type(fdef, context.new)
     old_ddl, new_ddl = context.ddl(old_def, context.old), context.ddl(fdef, context.new)
-    if old_ddl == new_ddl and old_type == new_type:
+    retarget = fdef.is_lookup and not (old_def.is_lookup and context.reviver.same_target(old_def.to, fdef))
+    if old_ddl == new_ddl and old_type == new_type and not retarget:
         return
     if fdef.type in COMPUTED_TYPES:
         yield ChangeColumnType(obj.name, field=fdef.name, old_type=old_ddl, new_type=new_ddl)
         return
     field_type = context.field_types[fdef.type]
-    count, shown = find_unconvertible(context.connection, obj, column, fdef, field_type)
+    count, shown = find_unconvertible(context.connection, replace(obj, name=table_name), column, fdef, field_type)
+    if retarget:  # a lookup now pointing elsewhere: every stored id must exist there
+        missing, examples = context.reviver.missing_targets(table_name, column, fdef)
+        count, shown = count + missing, (shown + examples)[:10]
+        old_type, new_type = f"{old_type} to {old_def.to}", f"{new_type} to {fdef.to}"
     yield ChangeColumnType(
         obj.name, field=fdef.name, old_type=f"{old_type} ({old_ddl})", new_type=f"{new_type} ({new_ddl})",
         blockers=shown, blocker_count=count,
@@ -173,9 +220,16 @@ def _index_steps(context: PlanContext, obj: ObjectDef, table_name: str, inspecto
         yield CreateIndex(obj.name, name=name, columns=columns, unique=unique, blockers=blockers, blocker_count=count)
     active = set(obj.fields)
     for name, index in existing.items():
-        ours = name.startswith((f"ix_{table_name}_", f"ux_{table_name}_"))
+        ours = _is_derived_index(name, tuple(index["column_names"]), (table_name, obj.name))
         if ours and name not in desired and name != owner_index and set(index["column_names"]) <= active:
             yield DropIndex(obj.name, name=name)
+
+
+def _is_derived_index(name: str, columns: tuple[str, ...], tables: tuple[str, ...]) -> bool:
+    """Whether the engine named this index: by its prefix, or (for shortened names) by recomputing it."""
+    if any(name.startswith((f"ix_{table}_", f"ux_{table}_")) for table in tables):
+        return True
+    return any(name == constraint_name(prefix, table, columns) for prefix in ("ix", "ux") for table in tables)
 
 
 def existing_columns(inspector, table_name: str) -> set[str]:

@@ -38,6 +38,9 @@ class RenameTable(Step):
 
 @dataclass(frozen=True)
 class RetireTable(Step):
+    #: The definitions of its fields as JSON (see revival.py), so a later revival can compare.
+    kept: str = ""
+
     def describe(self) -> str:
         return (f"stop using {self.object}: its table and records stay in the database until "
                 f"`crmkit migrate --purge {self.object}`")
@@ -46,11 +49,8 @@ class RetireTable(Step):
 @dataclass(frozen=True)
 class AddColumn(Step):
     field: str = ""
-    revive: bool = False
 
     def describe(self) -> str:
-        if self.revive:
-            return f"use the kept column {self.object}.{self.field} again (its earlier values are still there)"
         return f"add the field {self.object}.{self.field}"
 
 
@@ -84,10 +84,46 @@ class ChangeColumnType(Step):
 @dataclass(frozen=True)
 class RetireColumn(Step):
     field: str = ""
+    #: The field's definition as JSON (see revival.py), so a later revival can compare.
+    kept: str = ""
 
     def describe(self) -> str:
         return (f"stop using the field {self.object}.{self.field}: its column and values stay until "
                 f"`crmkit migrate --purge {self.object}.{self.field}`")
+
+
+@dataclass(frozen=True)
+class ReviveTable(Step):
+    def describe(self) -> str:
+        return f"use the kept table {self.object} again (its records are still there)"
+
+
+@dataclass(frozen=True)
+class ReviveColumn(Step):
+    """A kept (retired) column used again: its values are checked, and converted when the type differs."""
+
+    field: str = ""
+    #: The name the column was retired under (differs when the field is `renamed_from` it).
+    kept_column: str = ""
+    kept_type: str = ""
+    new_type: str = ""
+    convert: bool = False
+    blockers: tuple[str, ...] = ()
+    blocker_count: int = 0
+
+    def describe(self) -> str:
+        text = f"use the kept column {self.object}.{self.kept_column or self.field} again"
+        if self.kept_column and self.kept_column != self.field:
+            text += f" as {self.field}"
+        if self.convert:
+            text += f", converting every value from {self.kept_type} to {self.new_type}"
+        else:
+            text += f" ({self.new_type}), checking every value it still holds"
+        if self.blockers:
+            shown = ", ".join(self.blockers)
+            more = f" and {self.blocker_count - len(self.blockers)} more" if self.blocker_count > len(self.blockers) else ""
+            text += f"; REFUSED: {self.blocker_count} record(s) do not fit the new definition: {shown}{more}"
+        return text
 
 
 @dataclass(frozen=True)
