@@ -38,7 +38,10 @@ def analyse(
     kind: str = "expression",
 ) -> ExpressionReport:
     """Compile-check `source` and resolve every name it uses against `obj`'s fields."""
-    compile_problems = check_expression(source)
+    function_names = frozenset(function_names)
+    # Fields and engine functions shadow built-ins, so only other built-in calls are folded as constants.
+    scope = (*obj.fields, *SYSTEM_FIELDS, *function_names, *RECORD_FUNCTIONS)
+    compile_problems = check_expression(source, scope)
     if compile_problems:
         messages = tuple(
             f"the {kind} does not compile (line {p.line}, column {p.column}): {p.message}" for p in compile_problems
