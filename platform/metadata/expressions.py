@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from crmkit.metadata.errors import did_you_mean
-from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
+from crmkit.metadata.model import FORMULA_ERRORS, SYSTEM_FIELDS as ALL_SYSTEM_FIELDS, ObjectDef
 from crmkit.sandbox import check_expression, compile_expression
 from crmkit.sandbox.functions import SAFE_BUILTINS
 
@@ -19,6 +19,9 @@ from crmkit.sandbox.functions import SAFE_BUILTINS
 RECORD_FUNCTIONS = frozenset({"previous", "changed"})
 
 FieldRef = tuple[str, str]  # (object, field)
+
+#: System fields expressions may read: not the record's formula errors, which formulas produce.
+SYSTEM_FIELDS = tuple(name for name in ALL_SYSTEM_FIELDS if name != FORMULA_ERRORS)
 
 
 @dataclass(frozen=True)

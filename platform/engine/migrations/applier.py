@@ -14,6 +14,7 @@ from crmkit.engine.migrations.conversion import convert_value, stored_values
 from crmkit.engine.migrations.planner import MigrationError
 from crmkit.engine.migrations.steps import (
     AddColumn,
+    AddSystemColumn,
     ChangeColumnType,
     CreateIndex,
     CreateTable,
@@ -27,7 +28,7 @@ from crmkit.engine.migrations.steps import (
     RetireColumn,
     RetireTable,
 )
-from crmkit.engine.tables import Schema, field_column, field_indexes
+from crmkit.engine.tables import Schema, field_column, field_indexes, system_columns
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
 
@@ -76,6 +77,12 @@ class Applier:
             self._unretire(step.object, step.field)
             return
         self._add_column(step.object, step.field, step.field)
+
+    def _AddSystemColumn(self, step: AddSystemColumn) -> None:
+        """Only nullable system columns are ever added to existing tables: old rows read as NULL."""
+        column = next(c for c in system_columns() if c.name == step.column)
+        spec = str(CreateColumn(column).compile(dialect=self.connection.dialect))
+        self._execute(f"ALTER TABLE {self.quote(step.object)} ADD COLUMN {spec}")
 
     def _RenameColumn(self, step: RenameColumn) -> None:
         table = self.quote(step.object)

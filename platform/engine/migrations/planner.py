@@ -16,6 +16,7 @@ from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.migrations.conversion import find_duplicates, find_unconvertible
 from crmkit.engine.migrations.steps import (
     AddColumn,
+    AddSystemColumn,
     ChangeColumnType,
     CreateIndex,
     CreateTable,
@@ -30,7 +31,7 @@ from crmkit.engine.migrations.steps import (
     RetireTable,
     Step,
 )
-from crmkit.engine.tables import constraint_name, field_indexes
+from crmkit.engine.tables import constraint_name, field_indexes, system_columns
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
@@ -77,6 +78,7 @@ def plan_migration(
         if old_name != obj.name:
             steps.append(RenameTable(obj.name, old_name=old_name))
         columns = {column["name"] for column in inspector.get_columns(old_name)}
+        steps.extend(AddSystemColumn(obj.name, column=c.name) for c in system_columns() if c.name not in columns)
         old_obj = context.old.objects.get(old_name) if context.old else None
         steps.extend(_field_steps(context, obj, old_obj, columns))
         steps.extend(_index_steps(context, obj, old_name, inspector))

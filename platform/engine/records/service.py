@@ -24,6 +24,7 @@ from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.rollups import visible_rollups
+from crmkit.metadata.model import FORMULA_ERRORS
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -274,6 +275,15 @@ class RecordService:
             return [Record(self.obj.name, row) for row in rows]
         visible_rollups(connection, self.runtime, policy, self.obj, rows)
         hidden = policy.hidden_fields(self.obj.name)
-        return [Record(self.obj.name, {k: v for k, v in row.items() if k not in hidden}) for row in rows]
+        return [Record(self.obj.name, _without_hidden(row, hidden)) for row in rows]
+
+
+def _without_hidden(row: Mapping[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    """The row without hidden fields, nor the reasons why hidden formulas failed."""
+    values = {name: value for name, value in row.items() if name not in hidden}
+    errors = values.get(FORMULA_ERRORS)
+    if errors and hidden:
+        values[FORMULA_ERRORS] = {name: reason for name, reason in errors.items() if name not in hidden} or None
+    return values
 
 
