@@ -208,3 +208,63 @@ def test_formulas_that_can_never_run_are_refused_when_validated(write_package, c
 
 def test_a_field_that_shadows_a_built_in_is_not_treated_as_a_constant(write_package, catalog):
     assert _problems(write_package, catalog, "text(range(10**12))", "      range: {type: text}\n") == []
+
+
+PROTECTED = """
+package: finance
+version: "1.0.0"
+roles:
+  rep: {}
+permission_sets:
+  reps:
+    roles: [rep]
+    objects:
+      deal: [create, read, edit]
+  controllers:
+    fields:
+      deal.margin: [read]
+objects:
+  deal:
+    title_field: name
+    fields:
+      name: {type: text}
+      price: {type: integer}
+      cost: {type: integer}
+      quantity: {type: integer}
+      margin: {type: formula, returns: decimal, formula: "(price - cost) / price"}
+      per_unit: {type: formula, returns: decimal, formula: "price / quantity"}
+"""
+
+
+def test_a_user_sees_the_failures_of_the_formulas_they_may_see(crm, install):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert
+
+    install(PROTECTED)
+    users = crm.runtime.system_table("crmkit_user")
+    now = datetime.now(timezone.utc)
+    with crm.engine.begin() as connection:
+        rep = connection.execute(insert(users).values(
+            username="rep", display_name="Rep", role="rep", active=True, language="en", timezone="UTC",
+            created_at=now, updated_at=now).returning(users.c.id)).scalar_one()
+    deals = crm.as_user(rep).records("deal")
+    created = deals.create({"name": "D1", "price": 0, "cost": 5, "quantity": 0})
+    assert set(created.formula_errors) == {"per_unit"}
+    assert set(deals.get(created.id).formula_errors) == {"per_unit"}
+    assert set(crm.as_system().records("deal").get(created.id).formula_errors) == {"margin", "per_unit"}
+
+
+def test_bulk_created_records_record_their_failures_too(shipments):
+    assert shipments.bulk_create([{"name": "B1", "quantity": 0, "total": 5},
+                                  {"name": "B2", "quantity": 5, "total": 5}]) == 2
+    failing = shipments.query({"formula_errors": {"is_null": False}}).records
+    assert [record["name"] for record in failing] == ["B1"]
+    assert failing[0].formula_errors == {"unit_price": "division by zero: a value used as a divisor is 0"}
+
+
+def test_a_restored_record_keeps_its_failures(logistics, shipments):
+    created = shipments.create({"name": "S1", "quantity": 0, "total": 10})
+    batch = shipments.delete(created.id)
+    logistics.recycle_bin.restore(batch)
+    assert shipments.get(created.id).formula_errors == created.formula_errors

@@ -111,3 +111,11 @@ def test_a_refused_constant_still_fails_the_same_way_when_run():
     """compile_expression keeps accepting it (for code that compiles without validating)."""
     with pytest.raises(Exception, match="more than 4,096 bits"):
         evaluate("10**10**10")
+
+
+def test_scripts_refuse_format_strings_before_and_while_running():
+    from crmkit.sandbox import ScriptError, check_script
+
+    assert "'.format()' is not allowed" in check_script("result = '{0.__class__}'.format(1)")[0].message
+    with pytest.raises(ScriptError, match="'.format\\(\\)' is not allowed"):
+        run_script("template = '{0.__class__}'\nresult = template.format(1)", {})
