@@ -177,7 +177,7 @@ def _failing_parts(source: str, tree: ast.AST, callable_names: frozenset[str]) -
     """Run each constant part of the expression once, under the run-time limits; report failures."""
     problems = []
     for part in constant_parts(tree, callable_names):
-        code = compile_restricted(ast.unparse(part), "eval")[0]
+        code = compile_restricted(ast.unparse(_standalone(part)), "eval")[0]
         if code is None:
             continue
         try:
@@ -186,6 +186,15 @@ def _failing_parts(source: str, tree: ast.AST, callable_names: frozenset[str]) -
             line, column = expression_position(source, part)
             problems.append(CompileProblem(line, column, f"this part fails whenever it runs: {error.message}"))
     return tuple(problems)
+
+
+def _standalone(part: ast.expr) -> ast.expr:
+    """A part that can be written as an expression of its own: a slice or an f-string field is wrapped."""
+    if isinstance(part, ast.FormattedValue):
+        return ast.JoinedStr(values=[part])
+    if isinstance(part, ast.Slice):
+        return ast.Subscript(value=ast.Constant(""), slice=part, ctx=ast.Load())
+    return part
 
 
 def analyse_names(tree: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:

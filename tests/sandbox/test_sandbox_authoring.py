@@ -74,6 +74,7 @@ def test_the_helper_behind_none_comparisons_cannot_be_named():
     ("f'{1:>999999999}'", 1, "formatting widths above 1,000"),
     ("amount + 1 / (2 - 2)", 10, "division by zero"),
     ("name + ('a' + 1)", 9, "a value has the wrong type"),
+    ("name[1:10**10**10]", 6, "more than 4,096 bits"),
 ])
 def test_a_constant_part_that_always_fails_is_refused_at_its_position(source, column, message):
     problems = check_expression(source)
@@ -81,6 +82,12 @@ def test_a_constant_part_that_always_fails_is_refused_at_its_position(source, co
     assert problems[0].column == column
     assert problems[0].message.startswith("this part fails whenever it runs: ")
     assert message in problems[0].message
+
+
+def test_constant_fields_of_an_f_string_are_checked_with_their_format():
+    problems = check_expression("f'{name}{1:>999999999}'")
+    assert "formatting widths above 1,000" in problems[0].message
+    assert check_expression("f'{name}{1:>5}{2!r}'") == []
 
 
 def test_positions_count_characters_and_leading_indentation():
