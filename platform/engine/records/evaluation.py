@@ -123,9 +123,10 @@ class Evaluator:
                  only: frozenset[str] | None) -> dict[str, Any]:
         """Formula values, plus FORMULA_ERRORS: the failures of this run and those kept from others."""
         results: dict[str, Any] = {}
-        kept = values.get(FORMULA_ERRORS) if only is not None else None
-        errors = {name: reason for name, reason in (kept or {}).items()
-                  if name not in only and name in self.obj.fields} if kept else {}
+        errors: dict[str, str] = {}
+        if only is not None:  # formulas not recomputed now keep the failures recorded for them
+            errors = {name: reason for name, reason in (values.get(FORMULA_ERRORS) or {}).items()
+                      if name not in only and name in self.obj.fields}
         for fdef in self.formula_fields:
             if only is not None and fdef.name not in only:
                 continue
