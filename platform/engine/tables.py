@@ -64,7 +64,13 @@ def system_columns() -> list[Column]:
         Column("updated_by", BigInteger(), nullable=True),
         Column("owner_id", BigInteger(), nullable=True),
         Column("version", Integer(), nullable=False, default=1),
+        formula_errors_column(),
     ]
+
+
+def formula_errors_column() -> Column:
+    """Why the record's stored formulas failed, as JSON {field: reason}; NULL when none did."""
+    return Column("formula_errors", JsonDocument(), nullable=True)
 
 
 def field_column(fdef: FieldDef, field_types: FieldTypes, registry: Registry) -> Column:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from crmkit.metadata.errors import did_you_mean
-from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
+from crmkit.metadata.model import FORMULA_ERRORS, SYSTEM_FIELDS as ALL_SYSTEM_FIELDS, ObjectDef
 from crmkit.sandbox import check_expression, compile_expression
 from crmkit.sandbox.functions import SAFE_BUILTINS
 
@@ -19,6 +19,9 @@ from crmkit.sandbox.functions import SAFE_BUILTINS
 RECORD_FUNCTIONS = frozenset({"previous", "changed"})
 
 FieldRef = tuple[str, str]  # (object, field)
+
+#: System fields expressions may read: not the record's formula errors, which formulas produce.
+SYSTEM_FIELDS = tuple(name for name in ALL_SYSTEM_FIELDS if name != FORMULA_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,10 @@ def analyse(
     kind: str = "expression",
 ) -> ExpressionReport:
     """Compile-check `source` and resolve every name it uses against `obj`'s fields."""
-    compile_problems = check_expression(source)
+    function_names = frozenset(function_names)
+    # Fields and engine functions shadow built-ins, so only other built-in calls are folded as constants.
+    scope = (*obj.fields, *SYSTEM_FIELDS, *function_names, *RECORD_FUNCTIONS)
+    compile_problems = check_expression(source, scope)
     if compile_problems:
         messages = tuple(
             f"the {kind} does not compile (line {p.line}, column {p.column}): {p.message}" for p in compile_problems

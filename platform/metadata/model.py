@@ -18,7 +18,10 @@ SYSTEM_FIELDS = (
     "updated_by",
     "owner_id",
     "version",
+    "formula_errors",
 )
+#: The system field holding why stored formulas of a record failed: {field name: reason}, or None.
+FORMULA_ERRORS = "formula_errors"
 
 
 #: What a permission set can grant on an object.

@@ -6,12 +6,13 @@ import ast
 import decimal
 import functools
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from .constants import constant_parts
 from .functions import BUILTIN_FUNCTIONS, SAFE_BUILTINS
 from .guards import (
     guarded_add,
@@ -34,7 +35,9 @@ from .policy import (
     SandboxError,
     SandboxLimitError,
     compile_restricted,
+    expression_position,
 )
+from .records import is_empty
 
 _TEXT_METHODS = frozenset("""
     capitalize casefold center count endswith expandtabs find index isalnum isalpha isascii
@@ -75,7 +78,7 @@ GUARDS: dict[str, Any] = {
     "_getitem_": guarded_getitem, "_getiter_": iter, "_add_": guarded_add, "_sub_": guarded_sub,
     "_mul_": guarded_mul, "_div_": guarded_div, "_floordiv_": guarded_floordiv,
     "_mod_": guarded_mod, "_pow_": guarded_pow, "_lshift_": guarded_lshift,
-    "_format_": guarded_format,
+    "_format_": guarded_format, "_is_empty_": is_empty,
 }
 
 _EXPRESSION_GLOBALS: dict[str, Any] = {
@@ -100,23 +103,44 @@ class CompiledExpression:
         scope = dict(functions) if functions else {}
         scope.update(variables)
         scope.update(_EXPRESSION_GLOBALS)
-        reset_work_budget()
-        try:
-            return eval(self._code, scope)  # noqa: S307 - restricted code, guarded globals
-        except SandboxError:
-            raise
-        except (MemoryError, RecursionError) as exc:
-            raise SandboxLimitError("the expression needs too much memory or nests too deeply") from exc
-        except Exception as exc:
-            raise ExpressionRuntimeError(describe_error(exc)) from exc
+        return _run(self._code, scope)
 
 
-def check_expression(source: str) -> list[CompileProblem]:
-    """The problems that stop ``source`` from compiling; [] when it is a valid expression."""
+def _run(code: types.CodeType, scope: dict[str, Any]) -> Any:
+    reset_work_budget()
+    try:
+        return eval(code, scope)  # noqa: S307 - restricted code, guarded globals
+    except SandboxError:
+        raise
+    except (MemoryError, RecursionError) as exc:
+        raise SandboxLimitError("the expression needs too much memory or nests too deeply") from exc
+    except Exception as exc:
+        raise ExpressionRuntimeError(describe_error(exc)) from exc
+
+
+#: Built-in functions whose result depends only on their arguments (not today() or now()).
+_PURE_FUNCTIONS = frozenset(name for name, value in {**SAFE_BUILTINS, **BUILTIN_FUNCTIONS}.items()
+                            if callable(value)) - {"today", "now"}
+
+
+def check_expression(source: str, scope_names: Iterable[str] | None = None) -> list[CompileProblem]:
+    """The problems that stop ``source`` from running; [] when it is a valid expression.
+
+    Besides syntax and policy problems, a part that reads no field and fails whenever it
+    runs (``10**10**10``, ``'x' * 10**9``, ``1 / 0``) is reported at its line and column;
+    compile_expression still accepts such an expression, which then fails when it runs.
+    ``scope_names`` are the names the expression's scope will define (fields, engine
+    functions): built-in functions not among them, such as ``range(10**12)``, are checked
+    the same way; without it, calls by name are not.
+    """
     if not isinstance(source, str):
         return compile_restricted(source, "eval")[2]
-    result = _compile(str.__str__(source))
-    return list(result) if isinstance(result, tuple) else []
+    source = str.__str__(source)
+    result = _compile(source)
+    if isinstance(result, tuple):
+        return list(result)
+    callable_names = frozenset() if scope_names is None else _PURE_FUNCTIONS - frozenset(scope_names)
+    return list(_constant_problems(source, callable_names))
 
 
 def compile_expression(source: str) -> CompiledExpression:
@@ -141,6 +165,36 @@ def _compile(source: str) -> CompiledExpression | tuple[CompileProblem, ...]:
         return tuple(problems)
     names, paths = analyse_names(tree)
     return CompiledExpression(source, names, paths, code)
+
+
+@functools.lru_cache(maxsize=1024)
+def _constant_problems(source: str, callable_names: frozenset[str]) -> tuple[CompileProblem, ...]:
+    tree = compile_restricted(source, "eval")[1]
+    return _failing_parts(source, tree, callable_names) if tree is not None else ()
+
+
+def _failing_parts(source: str, tree: ast.AST, callable_names: frozenset[str]) -> tuple[CompileProblem, ...]:
+    """Run each constant part of the expression once, under the run-time limits; report failures."""
+    problems = []
+    for part in constant_parts(tree, callable_names):
+        code = compile_restricted(ast.unparse(_standalone(part)), "eval")[0]
+        if code is None:
+            continue
+        try:
+            _run(code, dict(_EXPRESSION_GLOBALS))
+        except SandboxError as error:
+            line, column = expression_position(source, part)
+            problems.append(CompileProblem(line, column, f"this part fails whenever it runs: {error.message}"))
+    return tuple(problems)
+
+
+def _standalone(part: ast.expr) -> ast.expr:
+    """A part that can be written as an expression of its own: a slice or an f-string field is wrapped."""
+    if isinstance(part, ast.FormattedValue):
+        return ast.JoinedStr(values=[part])
+    if isinstance(part, ast.Slice):
+        return ast.Subscript(value=ast.Constant(""), slice=part, ctx=ast.Load())
+    return part
 
 
 def analyse_names(tree: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:

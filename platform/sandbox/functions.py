@@ -24,7 +24,7 @@ from .guards import (
     guarded_str,
 )
 from .policy import SandboxLimitError
-from .records import RecordView
+from .records import RecordView, is_empty
 
 # Curated builtins ------------------------------------------------------------------------
 
@@ -178,8 +178,8 @@ def end_of_month(value: date | None) -> date | None:
 
 
 def is_blank(value: Any) -> bool:
-    """True for None, empty or whitespace-only text and empty lists."""
-    if value is None:
+    """True for None, an empty lookup, empty or whitespace-only text and empty lists."""
+    if is_empty(value):
         return True
     if isinstance(value, str):
         return not value.strip()
@@ -193,8 +193,8 @@ def blank_value(value: Any, fallback: Any) -> Any:
 
 
 def coalesce(*values: Any) -> Any:
-    """The first value that is not None (empty text counts as a value)."""
-    return next((value for value in values if value is not None), None)
+    """The first value that is not None nor an empty lookup (empty text counts as a value)."""
+    return next((value for value in values if not is_empty(value)), None)
 
 
 def text(value: Any) -> str:

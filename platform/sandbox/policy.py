@@ -110,6 +110,12 @@ _RESTRICTED_PYTHON_MESSAGES = [
      "+= and similar only work on plain names; write x['key'] = x['key'] + 1 instead"),
 ]
 
+#: Comparisons with None that are compiled into `_is_empty_(x)` (negated for the second group).
+_NONE_TESTS = {ast.Is: False, ast.Eq: False, ast.IsNot: True, ast.NotEq: True}
+_FORMAT_METHODS = ("format", "format_map")
+_FORMAT_ADVICE = ("; use an f-string such as f\"{amount} EUR\", %-formatting or text() (a format "
+                  "string can read attributes and items, as in '{0.__class__}')")
+
 _GUARDED_BINOPS = {
     ast.Add: "_add_", ast.Sub: "_sub_", ast.Mult: "_mul_", ast.Div: "_div_",
     ast.FloorDiv: "_floordiv_", ast.Mod: "_mod_", ast.Pow: "_pow_", ast.LShift: "_lshift_",
@@ -169,6 +175,38 @@ class SandboxPolicy(RestrictingNodeTransformer):
         call = ast.Call(func=ast.Name(guard, ast.Load()), args=[node.left, node.right], keywords=[])
         return ast.copy_location(call, node)
 
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        """``x is None`` becomes ``_is_empty_(x)``: an empty lookup counts as None (see records.py).
+
+        The same for ``is not``, ``==`` and ``!=`` with None on either side; chained
+        comparisons (``a == b == None``) keep Python's meaning.
+        """
+        node = self.node_contents_visit(node)
+        if len(node.ops) != 1 or type(node.ops[0]) not in _NONE_TESTS:
+            return node
+        left, right = node.left, node.comparators[0]
+        if _is_none(right):
+            value = left
+        elif _is_none(left):
+            value = right
+        else:
+            return node
+        test: ast.expr = ast.Call(func=ast.Name("_is_empty_", ast.Load()), args=[value], keywords=[])
+        if _NONE_TESTS[type(node.ops[0])]:
+            test = ast.UnaryOp(op=ast.Not(), operand=test)
+        return ast.copy_location(test, node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        """'{0.__class__}'.format(x) reads attributes unguarded: refused when the text is literal.
+
+        Any other ``.format()`` is refused when it runs (the attribute guard has no 'format'),
+        so that a record field called ``format`` still reads fine.
+        """
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _FORMAT_METHODS and _is_literal_text(func.value):
+            self.reject(func, f"'.{func.attr}()' is not allowed" + _FORMAT_ADVICE)
+        return super().visit_Call(node)
+
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         """f"{x!r:>10}" becomes f"{_format_(x, 'r', '>10')}" so widths can be bounded."""
         node = self.node_contents_visit(node)
@@ -225,6 +263,25 @@ class ScriptPolicy(SandboxPolicy):
     kind = "scripts"
 
 
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _is_literal_text(node: ast.AST) -> bool:
+    """Text written in the code: 'abc', f'...', 'a' + 'b', 'ab' * 2, 'abc'[1:], ('a' if c else 'b')."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (str, bytes))
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp):
+        return _is_literal_text(node.left) or _is_literal_text(node.right)
+    if isinstance(node, ast.Subscript):
+        return _is_literal_text(node.value)
+    if isinstance(node, ast.IfExp):
+        return _is_literal_text(node.body) or _is_literal_text(node.orelse)
+    return False
+
+
 def _plain_message(info: str) -> str:
     """Rephrase a RestrictedPython message as a plain sentence."""
     info = re.sub(r"^Line \w+: ", "", info)
@@ -276,6 +333,20 @@ def _compile_checked(text: str, mode: str, what: str) -> tuple[types.CodeType | 
     if problems:
         return None, original, problems
     return compile(ast.fix_missing_locations(tree), f"<{what}>", mode), original, problems
+
+
+def expression_position(source: str, node: ast.AST) -> tuple[int, int]:
+    """The 1-based line and character column in ``source`` of a node of its parsed expression.
+
+    The tree compile_restricted returns for an expression is parsed without the leading
+    indentation, and its columns count UTF-8 bytes; this undoes both.
+    """
+    text, first_line, indent = _dedent(source)
+    line = getattr(node, "lineno", 1) or 1
+    offset = getattr(node, "col_offset", 0) or 0
+    lines = text.splitlines()
+    column = len(lines[line - 1].encode()[:offset].decode(errors="ignore")) + 1 if 0 < line <= len(lines) else offset + 1
+    return line, column + (indent if line == first_line else 0)
 
 
 def _dedent(source: str) -> tuple[str, int, int]:

@@ -72,3 +72,12 @@ class _EmptyRecordView(RecordView):
 
 EMPTY_RECORD: RecordView = _EmptyRecordView({})
 RECORD_TYPES = frozenset({RecordView, _EmptyRecordView})
+
+
+def is_empty(value: Any) -> bool:
+    """True for None and for the record behind an empty lookup.
+
+    Admin code's ``x is None``, ``x is not None``, ``x == None`` and ``x != None`` are
+    compiled into calls of this (see policy.py), so ``account is None`` means "no account".
+    """
+    return value is None or type(value) is _EmptyRecordView

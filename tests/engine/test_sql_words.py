@@ -140,7 +140,7 @@ def test_history_delete_restore_and_export(words):
     assert orders.count().value == 0
     restored = session.recycle_bin.restore(batch)
     assert ("order", first.id) in restored and orders.count().value == 2
-    lines = list(orders.export(sort=["order"], fields=["select", "order", "group", "limit"]))
+    lines = list(orders.export(sort=["order"], fields=["select", "order", "group", "limit"], bom=False))
     assert lines[0].strip() == "select,order,group,limit"
     assert lines[1].strip() == "Drum,2,B,5.00"
 

@@ -65,10 +65,19 @@ def test_str_format_attribute_walking_is_rejected():
     "{0.__class__}".format(x) reads attributes without any guard
     (https://lucumr.pocoo.org/2016/12/29/careful-with-str-format/).
     """
+    # A literal format string is refused before anything runs...
+    assert "'.format()' is not allowed; use an f-string" in rejected("'{0.__class__.__mro__}'.format(name)")
+    assert "'.format_map()' is not allowed" in rejected("'{x.__class__}'.format_map(values)")
+    for source in ("('{0.' + '__class__}').format(name)", "f'{name}{{0.__class__}}'.format(name)",
+                   "'{0[0]}'.format(items)", "('{0.x}' if name else '{0.y}').format(name)"):
+        assert "is not allowed" in rejected(source), source
+    # ...and one that arrives in a variable is refused when it runs.
     assert "'.format()' is not allowed; use an f-string" in fails_at_runtime(
-        "'{0.__class__.__mro__}'.format(name)", name="x")
+        "template.format(name)", template="{0.__class__.__mro__}", name="x")
+    assert "'.format()' is not allowed; use an f-string" in fails_at_runtime(
+        "template.format(items)", template="{0[0]}", items=["x"])
     assert "'.format_map()' is not allowed" in fails_at_runtime(
-        "'{x.__class__}'.format_map(values)", values={"x": 1})
+        "template.format_map(values)", template="{x.__class__}", values={"x": 1})
     assert "unknown name 'format'" in fails_at_runtime("format(name, '>10')", name="x")
     # Refused by value type at runtime, so a record field that happens to be called
     # "format" still reads fine.

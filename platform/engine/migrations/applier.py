@@ -14,6 +14,7 @@ from crmkit.engine.migrations.conversion import convert_value, find_duplicates, 
 from crmkit.engine.migrations.planner import MigrationError
 from crmkit.engine.migrations.steps import (
     AddColumn,
+    AddSystemColumn,
     ChangeColumnType,
     CreateIndex,
     CreateTable,
@@ -29,7 +30,7 @@ from crmkit.engine.migrations.steps import (
     ReviveColumn,
     ReviveTable,
 )
-from crmkit.engine.tables import Schema, field_column, field_indexes, temporary_column
+from crmkit.engine.tables import Schema, field_column, field_indexes, system_columns, temporary_column
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
 
@@ -88,6 +89,12 @@ class Applier:
 
     def _AddColumn(self, step: AddColumn) -> None:
         self._add_column(step.object, step.field, step.field)
+
+    def _AddSystemColumn(self, step: AddSystemColumn) -> None:
+        """Only nullable system columns are ever added to existing tables: old rows read as NULL."""
+        column = next(c for c in system_columns() if c.name == step.column)
+        spec = str(CreateColumn(column).compile(dialect=self.connection.dialect))
+        self._execute(f"ALTER TABLE {self.quote(step.object)} ADD COLUMN {spec}")
 
     def _RenameColumn(self, step: RenameColumn) -> None:
         table = self.quote(step.object)

@@ -18,6 +18,7 @@ from crmkit.engine.migrations.conversion import find_duplicates, find_unconverti
 from crmkit.engine.migrations.revival import Reviver, field_note, kept_definition, object_note
 from crmkit.engine.migrations.steps import (
     AddColumn,
+    AddSystemColumn,
     ChangeColumnType,
     CreateIndex,
     CreateTable,
@@ -33,7 +34,7 @@ from crmkit.engine.migrations.steps import (
     ReviveTable,
     Step,
 )
-from crmkit.engine.tables import constraint_name, field_indexes
+from crmkit.engine.tables import constraint_name, field_indexes, system_columns
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
@@ -84,6 +85,7 @@ def plan_migration(
         if old_name != obj.name:
             steps.append(RenameTable(obj.name, old_name=old_name))
         columns = {column["name"] for column in inspector.get_columns(old_name)}
+        steps.extend(AddSystemColumn(obj.name, column=c.name) for c in system_columns() if c.name not in columns)
         old_obj = context.old.objects.get(old_name) if context.old else None
         if old_obj is None:
             steps.append(ReviveTable(obj.name))

@@ -55,6 +55,16 @@ class AddColumn(Step):
 
 
 @dataclass(frozen=True)
+class AddSystemColumn(Step):
+    """A column every object table has (see tables.system_columns) that an older table lacks."""
+
+    column: str = ""
+
+    def describe(self) -> str:
+        return f"add the system column {self.object}.{self.column} (existing records keep their values)"
+
+
+@dataclass(frozen=True)
 class RenameColumn(Step):
     field: str = ""
     old_name: str = ""

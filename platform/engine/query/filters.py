@@ -31,6 +31,8 @@ MAX_VALUES = 1000
 SYSTEM_TYPES = {
     "id": "integer", "created_at": "datetime", "created_by": "lookup", "updated_at": "datetime",
     "updated_by": "lookup", "owner_id": "lookup", "version": "integer",
+    # JSON text {field: reason}: filter with is_null, or contains for a field's name.
+    "formula_errors": "textarea",
 }
 SYSTEM_DEFS = {name: FieldDef(name, kind, Label.of(name)) for name, kind in SYSTEM_TYPES.items()}
 assert set(SYSTEM_DEFS) == set(SYSTEM_FIELDS)

@@ -2,19 +2,31 @@
 
 Everything runs in the sandbox. Values of related records (`account.industry`) are
 loaded once per save, only for the fields the object's expressions actually read.
+
+A stored formula that fails (division by zero, a sandbox limit, a result that does not
+fit its type) does not block the save: its value is None and the record's
+`formula_errors` system field says why ({field: reason}), until it computes again. Each
+failure is also logged on the `crmkit.formulas` logger. A validation rule that fails
+refuses the save with a record-level error naming the rule and the reason.
 """
 from __future__ import annotations
 
+import logging
+import reprlib
 from typing import Any, Callable, Mapping
 
 from marshmallow import ValidationError
 from sqlalchemy import Connection, select
 
-from crmkit.engine.fieldtypes import coerce
+from crmkit.engine.fieldtypes import coerce, error_messages
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.runtime import Runtime
-from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
+from crmkit.metadata.model import FORMULA_ERRORS, SYSTEM_FIELDS, FieldDef, ObjectDef
 from crmkit.sandbox import EMPTY_RECORD, RecordView, SandboxError, compile_expression
+
+logger = logging.getLogger("crmkit.formulas")
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 80
 
 
 def load_related(connection: Connection, runtime: Runtime, obj: ObjectDef, values: Mapping[str, Any]) -> dict[str, RecordView]:
@@ -109,37 +121,54 @@ class Evaluator:
 
     def _compute(self, values: dict[str, Any], namespace: dict[str, Any], functions: dict[str, Any],
                  only: frozenset[str] | None) -> dict[str, Any]:
+        """Formula values, plus FORMULA_ERRORS: the failures of this run and those kept from others."""
         results: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        if only is not None:  # formulas not recomputed now keep the failures recorded for them
+            errors = {name: reason for name, reason in (values.get(FORMULA_ERRORS) or {}).items()
+                      if name not in only and name in self.obj.fields}
         for fdef in self.formula_fields:
             if only is not None and fdef.name not in only:
                 continue
-            value = self._formula_value(fdef, namespace, functions)
+            value, problem = self._formula_value(fdef, namespace, functions)
+            if problem is not None:
+                errors[fdef.name] = problem
+                logger.warning("formula %s.%s of %s record %s could not be computed: %s", self.obj.name,
+                               fdef.name, self.obj.name, values.get("id") or "(new)", problem)
             namespace[fdef.name] = values[fdef.name] = results[fdef.name] = value
+        values[FORMULA_ERRORS] = results[FORMULA_ERRORS] = errors or None
         return results
 
-    def _formula_value(self, fdef: FieldDef, namespace: dict[str, Any], functions: dict[str, Any]) -> Any:
-        """A formula that fails (say, dividing by zero) stores no value rather than blocking the save."""
+    def _formula_value(self, fdef: FieldDef, namespace: dict[str, Any],
+                       functions: dict[str, Any]) -> tuple[Any, str | None]:
+        """(value, None), or (None, why) for a formula that fails: it stores no value rather than blocking the save."""
         try:
             raw = compile_expression(fdef.formula).evaluate(namespace, functions)
-        except SandboxError:
-            return None
-        return self.coerce_result(fdef, raw)
+        except SandboxError as error:
+            return None, str(error)
+        return self._coerced(fdef, raw)
 
     def coerce_result(self, fdef: FieldDef, raw: Any) -> Any:
+        """A formula's raw result as its field stores it; None when it does not fit."""
+        return self._coerced(fdef, raw)[0]
+
+    def _coerced(self, fdef: FieldDef, raw: Any) -> tuple[Any, str | None]:
         if raw is None:
-            return None
+            return None, None
         result_field = self._result_fields.get(fdef.name)
         if result_field is None:
             field_type = self.runtime.field_types[fdef.value_type]
             if field_type.input_field is None:
-                return raw
+                return raw, None
             result_field = self._result_fields[fdef.name] = field_type.input_field(fdef)
         if fdef.value_type == "integer" and isinstance(raw, float):
             raw = round(raw)
         try:
-            return coerce(result_field, raw)
-        except ValidationError:
-            return None
+            return coerce(result_field, raw), None
+        except (ValidationError, TypeError, ValueError, ArithmeticError) as error:
+            messages = error.messages if isinstance(error, ValidationError) else [str(error)]
+            detail = " ".join(error_messages(messages))
+            return None, f"the result {_short.repr(raw)} is not a valid {fdef.value_type} value: {detail}"
 
     def _check(self, namespace: dict[str, Any], functions: dict[str, Any], operation: str,
                language: str) -> dict[str, list[str]]:
@@ -151,9 +180,13 @@ class Evaluator:
             try:
                 invalid = compile_expression(rule.condition).evaluate(namespace, functions)
             except SandboxError as error:
+                # A rule that cannot be judged refuses the save: passing it silently would let bad data in.
                 errors.setdefault(RECORD_ERRORS, []).append(
                     f"the validation rule '{rule.name}' could not be checked: {error}")
+                logger.warning("validation rule %s.%s could not be checked for %s record %s: %s", self.obj.name,
+                               rule.name, self.obj.name, namespace.get("id") or "(new)", error)
                 continue
             if invalid:
                 errors.setdefault(target, []).append(rule.message.get(language))
         return errors
+

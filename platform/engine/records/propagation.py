@@ -131,7 +131,7 @@ class Propagator:
         for rows in self._batches(table, ids):
             for row in rows:
                 values = dict(row._mapping)
-                before = {f.name: values.get(f.name) for f in evaluator.formula_fields}
+                before = dict(values)  # formula values and formula_errors, compared below
                 related = load_related(self.connection, self.runtime, obj, values)
                 results = evaluator.compute_formulas(values, related, None, selection)
                 changes = {name: value for name, value in results.items() if before.get(name) != value}

@@ -34,6 +34,14 @@ class Record(Mapping[str, Any]):
     def version(self) -> int:
         return self.values["version"]
 
+    @property
+    def formula_errors(self) -> dict[str, str]:
+        """Why stored formulas could not be computed: {field name: reason}; {} when all worked.
+
+        Such a formula's value is None until a later save or recomputation succeeds.
+        """
+        return dict(self.values.get("formula_errors") or {})
+
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
 

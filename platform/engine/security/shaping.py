@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.rollups import visible_rollups
-from crmkit.metadata.model import ObjectDef
+from crmkit.metadata.model import FORMULA_ERRORS, ObjectDef
 
 if TYPE_CHECKING:
     from crmkit.engine.security.access import AccessPolicy
@@ -47,7 +47,16 @@ def shown_rows(connection: Connection, runtime: Runtime, policy: "AccessPolicy |
     hidden = policy.hidden_fields(obj.name)
     if not hidden:
         return rows
-    return [{name: value for name, value in row.items() if name not in hidden} for row in rows]
+    return [_withheld(row, hidden) for row in rows]
+
+
+def _withheld(row: Mapping[str, Any], hidden: "frozenset[str] | set[str]") -> dict[str, Any]:
+    """The row without hidden fields, nor the reasons why hidden formulas failed."""
+    values = {name: value for name, value in row.items() if name not in hidden}
+    errors = values.get(FORMULA_ERRORS)
+    if isinstance(errors, Mapping):
+        values[FORMULA_ERRORS] = {name: reason for name, reason in errors.items() if name not in hidden} or None
+    return values
 
 
 def shown_deleted(policy: "AccessPolicy | None", obj: ObjectDef, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,7 +66,7 @@ def shown_deleted(policy: "AccessPolicy | None", obj: ObjectDef, data: Mapping[s
     withheld = set(policy.hidden_fields(obj.name))
     withheld.update(fdef.name for fdef in obj.fields.values()
                     if fdef.rollup is not None and policy.row_filter(fdef.rollup.child_object) is not None)
-    return {name: value for name, value in data.items() if name not in withheld}
+    return _withheld(data, withheld)
 
 
 def shown_title(policy: "AccessPolicy | None", obj: ObjectDef | None, title: Any) -> Any:
