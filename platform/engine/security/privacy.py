@@ -74,7 +74,8 @@ class Privacy:
                       for fdef in fields}
             # A new version, so an edit begun before the erasure cannot write the personal data back.
             connection.execute(update(table).where(table.c.id == record_id).values(
-                values, updated_at=now, updated_by=self.session.actor.user_id, version=table.c.version + 1))
+                {**values, "updated_at": now, "updated_by": self.session.actor.user_id,
+                 "version": table.c.version + 1}))
             Propagator(connection, self.runtime).recompute_formulas(object_name, [record_id])
             erased = {fdef.name for fdef in fields} | {
                 fdef.name for fdef in obj.fields.values() if fdef.type == "formula" and fdef.returns in PERSONAL_TYPES}
