@@ -5,7 +5,6 @@ import threading
 import time
 from decimal import Decimal
 
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import text
 
