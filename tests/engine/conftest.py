@@ -110,6 +110,7 @@ objects:
       senior_reports: {type: rollup, from: employee.manager, aggregate: count, condition: {level: {gte: 3}}}
       boss: {type: formula, returns: text, formula: "manager.name"}
       unit: {type: formula, returns: text, formula: "department.label"}
+      department_name: {type: formula, returns: text, formula: "department.name"}
 """
 
 

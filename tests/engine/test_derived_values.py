@@ -49,9 +49,22 @@ def test_restore_recomputes_formulas_from_what_they_read_now(organisation, crm, 
     batch = employees.delete(li.id)
     renamed = departments.update(sales.id, {"name": "Field sales"}, version=departments.get(sales.id).version)
     organisation.recycle_bin.restore(batch)
+    assert employees.get(li.id)["department_name"] == "Field sales"
     assert employees.get(li.id)["unit"] == "Field sales (1)"
     assert departments.get(sales.id)["head_count"] == 1
     assert renamed["label"] == "Field sales (0)"
+    assert_derived_values_fresh(crm)
+
+
+def test_restore_reads_the_current_name_of_the_record_its_lookup_points_to(organisation, crm,
+                                                                          assert_derived_values_fresh):
+    employees = organisation.records("employee")
+    boss = employees.create({"name": "Zhang"})
+    rep = employees.create({"name": "Rep", "manager": boss.id})
+    batch = employees.delete(rep.id)
+    employees.update(boss.id, {"name": "Zhang Wei"}, version=employees.get(boss.id).version)
+    organisation.recycle_bin.restore(batch)
+    assert employees.get(rep.id)["boss"] == "Zhang Wei"
     assert_derived_values_fresh(crm)
 
 
@@ -64,7 +77,7 @@ def test_restore_after_the_lookup_target_was_deleted_empties_the_formula(organis
     departments.delete(sales.id)
     organisation.recycle_bin.restore(batch)
     restored = employees.get(li.id)
-    assert (restored["department"], restored["unit"]) == (None, None)
+    assert (restored["department"], restored["department_name"], restored["unit"]) == (None, None, None)
     assert_derived_values_fresh(crm)
 
 
