@@ -122,6 +122,18 @@ def test_a_misspelled_hook_fails_loudly():
         make_plugin_manager(load_entry_points=False, plugin_dirs=[], extra_plugins=[broken])
 
 
+def test_a_plugin_still_implementing_the_old_record_hook_is_told_its_new_name():
+    old = types.ModuleType("old_plugin")
+
+    @hookimpl
+    def crmkit_record_saved(context, obj, record, previous, operation):
+        pass
+
+    old.crmkit_record_saved = crmkit_record_saved
+    with pytest.raises(PluginError, match="replaced by crmkit_after_save"):
+        make_plugin_manager(load_entry_points=False, plugin_dirs=[], extra_plugins=[old])
+
+
 def test_plugins_are_found_in_a_plugins_folder(tmp_path):
     (tmp_path / "greetings.py").write_text(
         "from crmkit.hookspecs import hookimpl\n\n"

@@ -96,6 +96,9 @@ class RecordDraft:
     #: Fields a hook set, in the order set.
     changed: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.previous = _frozen(self.previous)
+
     @property
     def record_id(self) -> int | None:
         """The record's id; None on create (it is assigned by the write)."""
