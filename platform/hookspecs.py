@@ -1,7 +1,13 @@
 """The hooks plugins implement. Built-in field types, helper functions and packages use them too."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pluggy import HookimplMarker, HookspecMarker
+
+if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
+    from crmkit.engine.records.events import RecordDraft, RecordEvent
 
 hookspec = HookspecMarker("crmkit")
 hookimpl = HookimplMarker("crmkit")
@@ -23,5 +29,19 @@ def crmkit_metadata_packages():
 
 
 @hookspec
-def crmkit_record_saved(context, obj, record, previous, operation):
-    """Called inside the save transaction after a record is written (operation: create, update, delete, restore)."""
+def crmkit_before_save(context: "UserContext", draft: "RecordDraft") -> None:
+    """Called inside the transaction before a record is created or updated, after its validation rules passed.
+
+    May change values with `draft.set(field, value)` or refuse the save with
+    `draft.refuse(message, field)` (a RecordValidationError). Not called for deletes,
+    restores or erasures, which write no new values.
+    """
+
+
+@hookspec
+def crmkit_after_save(context: "UserContext", event: "RecordEvent") -> None:
+    """Called inside the transaction after every write (create, update, delete, restore, erase).
+
+    Runs after history and propagation, once per record written, cascades included.
+    Raising rolls the whole write back.
+    """

@@ -23,6 +23,8 @@ ENTRY_POINT_GROUP = "crmkit"
 #: Set to "0" to keep installed entry-point plugins out (tests do).
 LOAD_ENTRY_POINTS_VARIABLE = "CRMKIT_LOAD_ENTRY_POINTS"
 PLUGIN_DIRS_VARIABLE = "CRMKIT_PLUGIN_DIRS"
+#: Hooks that were renamed: the old name, and what to implement instead (docs/plugins.md).
+RENAMED_HOOKS = {"crmkit_record_saved": "crmkit_after_save(context, event), called for every write"}
 
 
 class PluginError(Exception):
@@ -59,7 +61,8 @@ def make_plugin_manager(
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as error:
-        raise PluginError(f"{error}. Check the hook's name against crmkit.hookspecs.") from None
+        hint = next((f" {old} was replaced by {new}." for old, new in RENAMED_HOOKS.items() if old in str(error)), "")
+        raise PluginError(f"{error}. Check the hook's name against crmkit.hookspecs.{hint}") from None
     return manager
 
 

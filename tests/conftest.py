@@ -121,3 +121,65 @@ def catalog():
     from crmkit.engine.extensions import default_extensions
 
     return default_extensions().catalog
+
+
+def stale_derived_values(crm) -> list[str]:
+    """Every stored rollup and formula that differs from a fresh recomputation over the database.
+
+    Recomputed from scratch, independently of the engine's propagation: each rollup with
+    one grouped query over its children, each formula by evaluating it on the stored row.
+    Returns "object id field: stored X, fresh Y" lines (empty when everything is current).
+    """
+    from decimal import Decimal
+
+    from sqlalchemy import func, select
+
+    from crmkit.engine.query import QueryContext, compile_filter
+    from crmkit.engine.records.evaluation import Evaluator, load_related
+
+    runtime = crm.runtime
+    context = QueryContext(runtime.registry, runtime.schema, runtime.field_types)
+    aggregates = {"sum": func.sum, "min": func.min, "max": func.max, "avg": func.avg}
+    problems = []
+    with crm.as_system().reading() as connection:
+        for obj in runtime.registry.objects.values():
+            table = runtime.table(obj.name)
+            rows = [dict(row._mapping) for row in connection.execute(select(table).order_by(table.c.id))]
+            for fdef in obj.fields.values():
+                rollup = fdef.rollup
+                if rollup is None:
+                    continue
+                child = runtime.table(rollup.child_object)
+                measure = func.count() if rollup.aggregate == "count" else aggregates[rollup.aggregate](
+                    child.c[rollup.field])
+                query = select(child.c[rollup.via], measure).group_by(child.c[rollup.via])
+                if rollup.condition:
+                    query = query.where(compile_filter(context, rollup.child_object, dict(rollup.condition)))
+                fresh = dict(connection.execute(query).all())
+                for row in rows:
+                    expected = fresh.get(row["id"], 0 if rollup.aggregate == "count" else None)
+                    if isinstance(row[fdef.name], Decimal) and expected is not None:
+                        expected = Decimal(str(expected)).quantize(row[fdef.name])  # an average, to the column's scale
+                    if row[fdef.name] != expected:
+                        problems.append(f"{obj.name} {row['id']} {fdef.name}: stored {row[fdef.name]!r}, "
+                                        f"fresh {expected!r}")
+            evaluator = Evaluator(runtime, obj)
+            for row in rows:
+                values = dict(row)
+                results = evaluator.compute_formulas(values, load_related(connection, runtime, obj, values), None)
+                for name, expected in results.items():
+                    if row[name] != expected:
+                        problems.append(f"{obj.name} {row['id']} {name}: stored {row[name]!r}, fresh {expected!r}")
+    return problems
+
+
+@pytest.fixture
+def assert_derived_values_fresh():
+    """Call with a Crm: fails listing every stored rollup or formula a fresh recomputation disagrees with."""
+
+    def check(crm) -> None:
+        problems = stale_derived_values(crm)
+        assert problems == [], "stale derived values:\n" + "\n".join(problems)
+
+    return check
+

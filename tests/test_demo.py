@@ -237,3 +237,7 @@ def test_unique_required_cycles_and_hard_rules_in_any_package(sqlite_url, write_
     titles = [row["title"] for row in rows(crm, "region")]
     assert all(len(title) <= 12 for title in titles) and len(titles) == len(set(titles))
     crm.close()
+
+
+def test_every_rollup_and_formula_equals_a_fresh_recomputation(filled, assert_derived_values_fresh):
+    assert_derived_values_fresh(filled.crm)

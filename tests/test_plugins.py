@@ -48,8 +48,13 @@ class SalesPlugin:
         return [self.package_dir / "reviews.yaml"]
 
     @hookimpl
-    def crmkit_record_saved(self, context, obj, record, previous, operation):
-        self.saved.append((obj.name, operation))
+    def crmkit_before_save(self, context, draft):
+        if draft.object == "review" and draft["price"] is None:
+            draft.set("price", "10")  # coerced like input; the formula is computed again
+
+    @hookimpl
+    def crmkit_after_save(self, context, event):
+        self.saved.append((event.object, event.operation.value))
 
 
 @pytest.fixture
@@ -91,6 +96,7 @@ def test_a_plugin_field_type_function_package_and_event_work_end_to_end(plugin, 
     review = reviews.create({"score": 9, "price": 100})
     assert review["gross"] == Decimal("113.00")
     assert plugin.saved == [("review", "create")]
+    assert reviews.create({"score": 5})["gross"] == Decimal("11.30")
     from crmkit.engine import RecordValidationError
 
     with pytest.raises(RecordValidationError) as caught:
@@ -114,6 +120,18 @@ def test_a_misspelled_hook_fails_loudly():
     broken.crmkit_field_type = crmkit_field_type
     with pytest.raises(PluginError, match="crmkit_field_type"):
         make_plugin_manager(load_entry_points=False, plugin_dirs=[], extra_plugins=[broken])
+
+
+def test_a_plugin_still_implementing_the_old_record_hook_is_told_its_new_name():
+    old = types.ModuleType("old_plugin")
+
+    @hookimpl
+    def crmkit_record_saved(context, obj, record, previous, operation):
+        pass
+
+    old.crmkit_record_saved = crmkit_record_saved
+    with pytest.raises(PluginError, match="replaced by crmkit_after_save"):
+        make_plugin_manager(load_entry_points=False, plugin_dirs=[], extra_plugins=[old])
 
 
 def test_plugins_are_found_in_a_plugins_folder(tmp_path):

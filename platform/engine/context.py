@@ -13,11 +13,13 @@ Calls outside `transaction()` each run in a transaction of their own.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sqlalchemy import ColumnElement, Connection
 
 from crmkit.engine.database import write_transaction
+from crmkit.engine.records.clock import clock_functions, local_today
 from crmkit.engine.records.record import Actor
 from crmkit.engine.records.service import RecordService
 from crmkit.engine.runtime import Runtime
@@ -63,6 +65,18 @@ class UserContext:
     @property
     def runtime(self) -> Runtime:
         return self._runtime
+
+    def now(self) -> datetime:
+        """The current moment (aware, UTC) from `Crm.clock`: every write's timestamp."""
+        return self.crm.clock()
+
+    def today(self) -> date:
+        """The acting user's calendar date now, in their time zone."""
+        return local_today(self.now(), self.actor.timezone)
+
+    def clock_functions(self, moment: datetime) -> dict[str, Callable[..., Any]]:
+        """`today()` and `now()` for expressions evaluated at `moment` on this user's behalf."""
+        return clock_functions(moment, self.actor.timezone)
 
     def records(self, object_name: str) -> RecordService:
         return RecordService(self, object_name)

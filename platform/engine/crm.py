@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from datetime import datetime
+from typing import Callable, Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, MetaData, select, update
 
@@ -20,6 +21,7 @@ from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, pla
 from crmkit.engine.records.pipeline import SavePipeline
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.autonumber import allocate_numbers
+from crmkit.engine.records.clock import utc_now
 from crmkit.engine.records.record import Actor
 from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.audit import SecurityLog
@@ -38,6 +40,8 @@ class Crm:
         #: The same pool; its transactions take SQLite's write lock up front.
         self.write_engine = writer(engine)
         self.extensions = extensions
+        #: The current moment (aware, UTC). Replace it to fix the time, e.g. in tests.
+        self.clock: Callable[[], datetime] = utc_now
         self._ensure_system_tables()
         self._sources: dict[str, str] = {}
         self._set_runtime(self._installed_registry())

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
 from crmkit.metadata.catalog import Catalog
+from crmkit.metadata.clock import DATE_KINDS, SYSTEM_MOMENTS, formula_clock_problem, relative_dates, rollup_clock_problem
 from crmkit.metadata.errors import Problem, did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef, SourceLocation
@@ -185,6 +186,23 @@ def _rollup_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tuple[str, 
         name = key.split(".")[0]
         if key not in ("and", "or", "not") and name not in child.fields and name not in SYSTEM_FIELDS:
             yield _no_field(child, name, "the rollup's condition"), ("condition",)
+    for key, value in relative_dates(rollup.condition, lambda key: _holds_date(scope, child, key)):
+        yield rollup_clock_problem(key, value), ("condition",)
+
+
+def _holds_date(scope: ObjectScope, obj: ObjectDef, key: str) -> bool:
+    """Whether the filter key `field` or `lookup.field` of `obj` holds a date or date-time."""
+    head, _, tail = str(key).partition(".")
+    if head in SYSTEM_MOMENTS and not tail:
+        return True
+    fdef = obj.fields.get(head)
+    if fdef is not None and tail and fdef.is_lookup:
+        target = scope.objects.get(fdef.to or "")
+        return target is not None and _holds_date(scope, target, tail.split(".")[0])
+    if fdef is None or tail:
+        return False
+    kind = scope.catalog.kind(fdef.value_type)
+    return kind is not None and kind.value_kind in DATE_KINDS
 
 
 def _field_expressions(scope: ObjectScope, fdef: FieldDef, report: Reporter) -> dict[str, ExpressionReport]:
@@ -194,6 +212,9 @@ def _field_expressions(scope: ObjectScope, fdef: FieldDef, report: Reporter) -> 
             result = analyse(source, scope.obj, scope.objects, scope.catalog.function_names, option)
             for message in result.problems:
                 report.at(fdef.location, message, option)
+            clock = formula_clock_problem(source) if option == "formula" and not result.problems else None
+            if clock:
+                report.at(fdef.location, clock, option)
             results[f"{option}:{fdef.name}"] = result
     return results
 

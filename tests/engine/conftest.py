@@ -23,3 +23,42 @@ def projects(all_types):
 @pytest.fixture
 def companies(all_types):
     return all_types.records("company")
+
+
+ORGANISATION = """
+package: organisation
+version: "1.0.0"
+objects:
+  department:
+    title_field: name
+    fields:
+      name: {type: text, required: true}
+      head_count: {type: rollup, from: employee.department, aggregate: count}
+      payroll: {type: rollup, from: employee.department, aggregate: sum, field: salary}
+      lowest_salary: {type: rollup, from: employee.department, aggregate: min, field: salary}
+      highest_salary: {type: rollup, from: employee.department, aggregate: max, field: salary}
+      seniors: {type: rollup, from: employee.department, aggregate: count, condition: {level: {gte: 3}}}
+      label: {type: formula, returns: text, formula: "text(name) + ' (' + text(head_count) + ')'"}
+  employee:
+    title_field: name
+    track_history: true
+    fields:
+      name: {type: text, required: true}
+      salary: {type: currency}
+      level: {type: integer}
+      department: {type: lookup, to: department, on_delete: set_null}
+      manager: {type: lookup, to: employee, on_delete: set_null}
+      direct_reports: {type: rollup, from: employee.manager, aggregate: count}
+      team_payroll: {type: rollup, from: employee.manager, aggregate: sum, field: salary}
+      senior_reports: {type: rollup, from: employee.manager, aggregate: count, condition: {level: {gte: 3}}}
+      boss: {type: formula, returns: text, formula: "manager.name"}
+      unit: {type: formula, returns: text, formula: "department.label"}
+      department_name: {type: formula, returns: text, formula: "department.name"}
+"""
+
+
+@pytest.fixture
+def organisation(crm, install):
+    """A system context on a database with departments, employees, a self-lookup and rollups over both."""
+    install(ORGANISATION)
+    return crm.as_system()

@@ -1,11 +1,11 @@
 """Creating many records at once through the full save pipeline, written in batches.
 
-Each row gets defaults, coercion, formulas and validation rules exactly as a single
-create does; the writes, history rows, autonumbers and rollups are done per batch.
+Each row gets coercion, defaults, formulas, validation rules and the before-save hook
+exactly as a single create does; the writes, autonumbers and the after-write step
+(history, rollups, the after-save hook: events.py) are done per batch.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
@@ -13,9 +13,7 @@ from sqlalchemy import insert
 
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.errors import RecordValidationError
-from crmkit.engine.records.history import history_rows, write_history
-from crmkit.engine.records.propagation import Propagator
-from crmkit.metadata.registry import RollupLink
+from crmkit.engine.records.events import Operation, RecordEvent, after_write
 
 if TYPE_CHECKING:
     from crmkit.engine.records.service import RecordService
@@ -45,18 +43,21 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
     total = 0
     for number, chunk in enumerate(_chunks(rows, batch_size)):
         with session.writing() as connection:
+            now = session.now()
+            clock = session.clock_functions(now)
             prepared, errors = [], {}
             for index, row in enumerate(chunk):
                 try:
                     service._check_field_access(row, previous=None)
-                    prepared.append(service._prepare(connection, row, previous=None, check_lookups=False).values)
+                    values = service._prepare(connection, row, previous=None, check_lookups=False,
+                                              clock=clock).values
+                    prepared.append(service.before_save(connection, values, None, clock))
                 except RecordValidationError as error:
                     errors[number * batch_size + index + 1] = error.errors
             if not errors:
                 errors = _missing_lookups(connection, service, prepared, number * batch_size)
             if errors:
                 raise BulkValidationError(errors)
-            now = datetime.now(timezone.utc)
             for fdef in service.pipeline.autonumbers:
                 for values, text in zip(prepared, allocate_numbers(connection, runtime, obj.name, fdef, len(prepared))):
                     values[fdef.name] = text
@@ -68,10 +69,8 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
             ids = _insert_many(connection, service, prepared)
             for values, record_id in zip(prepared, ids):
                 values["id"] = record_id
-            if obj.track_history:
-                write_history(connection, runtime, (row for values in prepared for row in history_rows(
-                    obj.name, values["id"], "create", None, None, actor.user_id, now)))
-            _refresh_parents(connection, service, prepared)
+            after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)
+                                              for values in prepared])
         total += len(prepared)
     return total
 
@@ -109,14 +108,3 @@ def _insert_many(connection, service: "RecordService", rows: list[dict[str, Any]
     statement = insert(service.table).returning(service.table.c.id, sort_by_parameter_order=True)
     return list(connection.execute(statement, rows).scalars())
 
-
-def _refresh_parents(connection, service: "RecordService", prepared: list[dict[str, Any]]) -> None:
-    registry = service.runtime.registry
-    parent_ids: dict[RollupLink, set[int]] = {}
-    for link in registry.rollups_by_child.get(service.obj.name, ()):
-        via = registry.object(link.parent).fields[link.field].rollup.via
-        ids = {values.get(via) for values in prepared} - {None}
-        if ids:
-            parent_ids[link] = ids
-    if parent_ids:
-        Propagator(connection, service.runtime).refresh_rollups(parent_ids, depth=0)

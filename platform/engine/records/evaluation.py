@@ -81,17 +81,23 @@ class Evaluator:
         namespace.update(related)
         return namespace
 
-    def _functions(self, values: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _functions(self, values: Mapping[str, Any], previous: Mapping[str, Any] | None,
+                   clock: Mapping[str, Callable[..., Any]] | None = None) -> dict[str, Any]:
+        """Helpers for one evaluation; `clock` (the actor's `today`/`now`, see records.clock) replaces the defaults."""
         if previous is None:
-            return self._create_functions
-        functions = dict(self.runtime.functions)
-        functions.update(record_functions(previous, values))
+            functions = self._create_functions
+        else:
+            functions = dict(self.runtime.functions)
+            functions.update(record_functions(previous, values))
+        if clock:
+            functions = {**functions, **clock}
         return functions
 
-    def default(self, fdef: FieldDef, values: Mapping[str, Any], related: Mapping[str, RecordView]) -> Any:
+    def default(self, fdef: FieldDef, values: Mapping[str, Any], related: Mapping[str, RecordView],
+                clock: Mapping[str, Callable[..., Any]] | None = None) -> Any:
         if fdef.default_expression:
             namespace = self._namespace(values, related)
-            return compile_expression(fdef.default_expression).evaluate(namespace, self._functions(values, None))
+            return compile_expression(fdef.default_expression).evaluate(namespace, self._functions(values, None, clock))
         return list(fdef.default) if isinstance(fdef.default, tuple) else fdef.default
 
     def formulas_and_rules(
@@ -101,10 +107,14 @@ class Evaluator:
         previous: Mapping[str, Any] | None,
         operation: str,
         language: str,
+        clock: Mapping[str, Callable[..., Any]] | None = None,
     ) -> dict[str, list[str]]:
-        """Compute the formulas into `values`, then check the rules on the result: one namespace for both."""
+        """Compute the formulas into `values`, then check the rules on the result: one namespace for both.
+
+        `clock` gives the rules the acting user's `today()`/`now()` (formulas cannot call them).
+        """
         namespace = self._namespace(values, related)
-        functions = self._functions(values, previous)
+        functions = self._functions(values, previous, clock)
         self._compute(values, namespace, functions, None)
         return self._check(namespace, functions, operation, language)
 

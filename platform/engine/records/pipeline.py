@@ -1,14 +1,14 @@
-"""The save pipeline before the write: defaults, coercion, formulas, validation rules.
+"""The save pipeline before the write: coercion, defaults, formulas, validation rules.
 
-    defaults -> coercion and field validation -> formulas -> validation rules
-    -> (write, history, rollups: see service.py)
+    coercion and field validation -> defaults -> formulas -> validation rules
+    -> (before-save hook, write, after-write step: see service.py and events.py)
 
 One instance per object and runtime; it holds no per-record state.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from marshmallow import ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -63,8 +63,12 @@ class SavePipeline:
         language: str,
         row_filter=None,
         check_lookups: bool = True,
+        clock: Mapping[str, Callable[..., Any]] | None = None,
     ) -> Prepared:
-        """Run everything before the write; raises RecordValidationError with every problem found."""
+        """Run everything before the write; raises RecordValidationError with every problem found.
+
+        `clock` holds the acting user's `today()`/`now()` for defaults and rules (records.clock).
+        """
         clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system,
                                      known=self.input_problems)
         if previous is None:
@@ -72,7 +76,7 @@ class SavePipeline:
             values.update(self.zero_counts)
             values.update(clean)
             early = load_related(connection, self.runtime, self.obj, values) if self.default_expressions else {}
-            self._apply_defaults(values, clean, early, errors)
+            self._apply_defaults(values, clean, early, errors, clock)
         else:
             values = dict(previous)
             values.update(clean)
@@ -87,18 +91,44 @@ class SavePipeline:
         if errors:
             raise RecordValidationError(errors)
         operation = "create" if previous is None else "update"
-        errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language))
+        errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock))
         self._check_unique(connection, values, previous, errors)
         if errors:
             raise RecordValidationError(errors)
         return Prepared(values, frozenset(clean))
 
-    def _apply_defaults(self, values: dict[str, Any], clean: Mapping[str, Any], related, errors) -> None:
+    def coerce_one(self, name: str, value: Any) -> Any:
+        """One value a before-save hook sets, coerced like system input; RecordValidationError if refused."""
+        clean, errors = coerce_input(self.obj, self.input_schema, {name: value}, self.runtime.field_types,
+                                     system=True, known=self.input_problems)
+        if errors:
+            raise RecordValidationError(errors)
+        return clean[name]
+
+    def recheck(self, connection: Connection, values: dict[str, Any], changed: Sequence[str], *,
+                previous: Mapping[str, Any] | None, language: str,
+                clock: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        """After a before-save hook changed `changed`: formulas, rules, required, lookups and unique again."""
+        errors: dict[str, list[str]] = {}
+        for name in changed:
+            if name in self.required and values.get(name) is None:
+                errors.setdefault(name, []).append("is required.")
+        self._check_lookups(connection, values, set(changed), errors, None)
+        if errors:
+            raise RecordValidationError(errors)
+        related = load_related(connection, self.runtime, self.obj, values)
+        operation = "create" if previous is None else "update"
+        errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock))
+        self._check_unique(connection, values, previous, errors)
+        if errors:
+            raise RecordValidationError(errors)
+
+    def _apply_defaults(self, values: dict[str, Any], clean: Mapping[str, Any], related, errors, clock) -> None:
         for fdef in self.defaulted:
             if fdef.name in clean:
                 continue
             try:
-                raw = self.evaluator.default(fdef, values, related)
+                raw = self.evaluator.default(fdef, values, related, clock)
             except SandboxError as error:
                 errors.setdefault(fdef.name, []).append(f"its default could not be computed: {error}")
                 continue

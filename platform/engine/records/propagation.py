@@ -7,9 +7,10 @@ are recomputed for the records pointing at it. Each change may cause further cha
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, func, select, update
+from sqlalchemy.sql.util import ClauseAdapter
 
 from crmkit.engine.query import QueryContext, compile_filter
 from crmkit.engine.records.evaluation import Evaluator, load_related
@@ -30,24 +31,47 @@ class Propagator:
 
     def record_written(self, object_name: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
         """A record was created (previous None), updated, or deleted (current None)."""
-        if previous is None or current is None:
-            changed = None  # everything
-        else:
-            changed = {name for name, value in current.items() if previous.get(name) != value}
-            if not changed:
-                return
+        self.records_written(object_name, [(previous, current)])
+
+    def records_written(self, object_name: str,
+                        pairs: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]]) -> None:
+        """Records of one object were written: (previous, current) each, None for the missing side.
+
+        Parents' rollups are recomputed once for all of them; formulas reading the changed
+        records through a lookup are recomputed for the records pointing at them.
+        """
         parent_ids: dict[RollupLink, set[int]] = {}
-        for link in self.registry.rollups_by_child.get(object_name, ()):
-            rollup = self.registry.object(link.parent).fields[link.field].rollup
-            if changed is not None and not changed & _rollup_inputs(rollup):
-                continue
-            ids = {values.get(rollup.via) for values in (previous, current) if values is not None}
-            ids.discard(None)
-            if ids:
-                parent_ids[link] = ids
+        readers: dict[int, set[str]] = {}
+        links = [(link, self.registry.object(link.parent).fields[link.field].rollup)
+                 for link in self.registry.rollups_by_child.get(object_name, ())]
+        for previous, current in pairs:
+            if previous is None or current is None:
+                changed = None  # everything
+            else:
+                changed = {name for name, value in current.items() if previous.get(name) != value}
+                if not changed:
+                    continue
+                readers.setdefault(current["id"], set()).update(changed)
+            for link, rollup in links:
+                if changed is not None and not changed & _rollup_inputs(rollup):
+                    continue
+                ids = {values.get(rollup.via) for values in (previous, current) if values is not None} - {None}
+                if ids:
+                    parent_ids.setdefault(link, set()).update(ids)
         self.refresh_rollups(parent_ids, depth=0)
-        if current is not None and changed:
-            self._refresh_readers(object_name, [current["id"]], changed, depth=0)
+        by_fields: dict[frozenset[str], list[int]] = {}
+        for record_id, changed in readers.items():
+            by_fields.setdefault(frozenset(changed), []).append(record_id)
+        for changed, ids in by_fields.items():
+            self._refresh_readers(object_name, ids, set(changed), depth=0)
+
+    def refresh_records(self, object_name: str, ids: Sequence[int]) -> None:
+        """Recompute every rollup and stored formula of these records from the database (e.g. after a restore)."""
+        obj = self.registry.object(object_name)
+        for fdef in obj.fields.values():
+            if fdef.rollup is not None:
+                self.recompute_rollup(object_name, fdef.name, ids)
+        self.recompute_formulas(object_name, ids)
 
     def refresh_rollups(self, parent_ids: Mapping[RollupLink, set[int]], depth: int) -> None:
         changed_by_parent: dict[str, tuple[set[int], set[str]]] = {}
@@ -64,17 +88,41 @@ class Propagator:
         rollup = self.registry.object(parent).fields[field].rollup
         parent_table = self.runtime.table(parent)
         child = self.runtime.table(rollup.child_object)
+        condition = (compile_filter(self.query_context(), rollup.child_object, dict(rollup.condition))
+                     if rollup.condition else None)
+        if child is parent_table:
+            # A rollup over the same object (employee.manager): the children must be an alias,
+            # or the subquery would compare each row with itself.
+            child = child.alias("rollup_child")
+            condition = ClauseAdapter(child).traverse(condition) if condition is not None else None
         measure = func.count() if rollup.aggregate == "count" else AGGREGATES[rollup.aggregate](child.c[rollup.field])
         subquery = select(measure).where(child.c[rollup.via] == parent_table.c.id)
-        if rollup.condition:
-            subquery = subquery.where(compile_filter(self.query_context(), rollup.child_object, dict(rollup.condition)))
+        if condition is not None:
+            subquery = subquery.where(condition)
         statement = update(parent_table).values({field: subquery.scalar_subquery()})
         if ids is None:
             self.connection.execute(statement)
             return
         id_list = sorted(ids)
         for start in range(0, len(id_list), BATCH):
-            self.connection.execute(statement.where(parent_table.c.id.in_(id_list[start:start + BATCH])))
+            chunk = id_list[start:start + BATCH]
+            self._lock(parent_table, chunk)
+            self.connection.execute(statement.where(parent_table.c.id.in_(chunk)))
+
+    def _lock(self, table, ids: list[int]) -> None:
+        """Lock the parent rows before recomputing their rollups (PostgreSQL).
+
+        Under READ COMMITTED an UPDATE that waited for another transaction's lock still
+        computes its subquery from the snapshot taken before it waited, missing that
+        transaction's child. Waiting in a statement of its own first makes the UPDATE
+        that follows take a fresh snapshot, which sees every committed child. FOR NO KEY
+        UPDATE does not conflict with the KEY SHARE lock a child's foreign key takes, so
+        two transactions adding children to one parent queue instead of deadlocking.
+        SQLite needs nothing: its write transactions run one at a time.
+        """
+        if not self.runtime.is_sqlite:
+            self.connection.execute(select(table.c.id).where(table.c.id.in_(ids)).order_by(table.c.id)
+                                    .with_for_update(key_share=True))
 
     def query_context(self) -> QueryContext:
         return QueryContext(self.runtime.registry, self.runtime.schema, self.runtime.field_types)
@@ -83,7 +131,7 @@ class Propagator:
         """Computed fields of `ids` changed: recompute formulas reading them, then follow on."""
         if depth > MAX_DEPTH or not ids:
             return
-        formula_fields = self._formulas_reading(object_name, fields)
+        formula_fields = self.formulas_reading(object_name, fields)
         if formula_fields:
             self.recompute_formulas(object_name, ids, formula_fields)
         all_changed = set(fields) | formula_fields
@@ -98,7 +146,7 @@ class Propagator:
             self.refresh_rollups(parent_ids, depth)
         self._refresh_readers(object_name, ids, all_changed, depth)
 
-    def _formulas_reading(self, object_name: str, fields: set[str]) -> set[str]:
+    def formulas_reading(self, object_name: str, fields: set[str]) -> set[str]:
         """Formulas of the object that depend, directly or through other formulas, on `fields`."""
         reads = self.registry.formula_reads.get(object_name, {})
         affected: set[str] = set()

@@ -6,7 +6,7 @@ cleared (set_null). Restoring the batch puts all of it back, with the same ids.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -14,7 +14,7 @@ from sqlalchemy import Connection, case, delete, func, insert, or_, select, upda
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.errors import DeleteRestrictedError, RecordNotFound, RestoreError
-from crmkit.engine.records.history import history_rows, write_history
+from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.security.shaping import readable_field, shown_deleted, shown_title
 
@@ -31,7 +31,7 @@ class Deleter:
         self.runtime = session.runtime
         self.registry = self.runtime.registry
         self.bin = self.runtime.system_table("crmkit_recycle_bin")
-        self.now = datetime.now(timezone.utc)
+        self.now = session.now()
 
     def delete(self, object_name: str, row: Mapping[str, Any]) -> str:
         batch = str(uuid.uuid4())
@@ -47,13 +47,10 @@ class Deleter:
             if rule == "cascade":
                 self._cascade(child, via, record_id, batch)
             elif rule == "set_null":
-                ids = self._clear_links(child, via, record_id)
+                ids = self._clear_links(child, via, record_id, batch)
                 if ids:
                     cleared.setdefault(child, {})[via] = ids
         obj = self.registry.object(object_name)
-        if obj.track_history:
-            write_history(self.connection, self.runtime,
-                          history_rows(object_name, record_id, "delete", None, None, self.session.actor.user_id, self.now))
         title = row.get(obj.title_field) if obj.title_field else None
         self.connection.execute(insert(self.bin).values(
             batch=batch, object=object_name, record_id=record_id, title=None if title is None else str(title),
@@ -62,7 +59,8 @@ class Deleter:
         ))
         table = self.runtime.table(object_name)
         self.connection.execute(delete(table).where(table.c.id == record_id))
-        Propagator(self.connection, self.runtime).record_written(object_name, row, None)
+        after_write(self.connection, self.session, [
+            RecordEvent.of(object_name, Operation.DELETE, row, None, self.session.actor, self.now, batch)])
 
     def _check_restrict(self, object_name: str, record_id: int) -> None:
         """Refuse while restrict lookups point here; the message counts only records the user may see."""
@@ -103,16 +101,38 @@ class Deleter:
             for row in rows:
                 self._delete(child, dict(row._mapping), batch, is_root=False)
 
-    def _clear_links(self, child: str, via: str, record_id: int) -> list[int]:
+    def _clear_links(self, child: str, via: str, record_id: int, batch: str) -> list[int]:
+        """Empty `via` on the children pointing at the deleted record: each an update with its own event."""
         table = self.runtime.table(child)
-        ids = list(self.connection.execute(select(table.c.id).where(table.c[via] == record_id)).scalars())
-        if ids:
-            self.connection.execute(
-                update(table).where(table.c[via] == record_id)
-                .values({via: None, "updated_at": self.now, "version": table.c.version + 1})
-            )
-            Propagator(self.connection, self.runtime).fields_changed(child, ids, {via}, depth=0)
-        return ids
+        cleared: list[int] = []
+        while True:
+            rows = self.connection.execute(select(table).where(table.c[via] == record_id).order_by(table.c.id)
+                                           .limit(BATCH)).all()
+            if not rows:
+                return cleared
+            relink(self.connection, self.session, child, [dict(row._mapping) for row in rows], via, None, self.now,
+                   batch)
+            cleared.extend(row.id for row in rows)
+
+
+def relink(connection: Connection, session: "UserContext", object_name: str, rows: list[dict[str, Any]], via: str,
+           target: int | None, at: datetime, batch: str) -> None:
+    """Point `rows` (stored rows of `object_name`) at `target` through the lookup `via` (None clears it).
+
+    Each row is an update: version bumped, its formulas reading `via` recomputed, then
+    the after-write step (history, propagation, the after-save hook) with the rows as stored.
+    """
+    table = session.runtime.table(object_name)
+    ids = [row["id"] for row in rows]
+    connection.execute(update(table).where(table.c.id.in_(ids)).values(
+        {via: target, "updated_at": at, "updated_by": session.actor.user_id, "version": table.c.version + 1}))
+    propagator = Propagator(connection, session.runtime)
+    formulas = propagator.formulas_reading(object_name, {via})
+    if formulas:
+        propagator.recompute_formulas(object_name, ids, formulas)
+    current = {row.id: dict(row._mapping) for row in connection.execute(select(table).where(table.c.id.in_(ids)))}
+    after_write(connection, session, [RecordEvent.of(object_name, Operation.UPDATE, row, current[row["id"]],
+                                                     session.actor, at, batch) for row in rows])
 
 
 class RecycleBin:
@@ -179,9 +199,10 @@ class RecycleBin:
             rows = connection.execute(select(self.table).where(self.table.c.batch == batch).order_by(self.table.c.id.desc())).all()
             if not rows or root is None:
                 raise RecordNotFound("recycle bin", batch)
-            restored = [self._restore_row(connection, dict(row._mapping)) for row in rows]
+            now = self.session.now()
+            restored = [self._restore_row(connection, dict(row._mapping), now) for row in rows]
             for row in rows:
-                self._relink(connection, row.record_id, row.cleared_links or {})
+                self._relink(connection, row.record_id, row.cleared_links or {}, now, batch)
             connection.execute(delete(self.table).where(self.table.c.batch == batch))
             return restored
 
@@ -202,7 +223,7 @@ class RecycleBin:
         everything = [name for name in self.runtime.registry.objects if policy.can(name, "modify_all")]
         return [or_(self.table.c.deleted_by == self.session.actor.user_id, self.table.c.object.in_(everything))]
 
-    def _restore_row(self, connection: Connection, entry: dict[str, Any]) -> tuple[str, int]:
+    def _restore_row(self, connection: Connection, entry: dict[str, Any], now: datetime) -> tuple[str, int]:
         object_name = entry["object"]
         if object_name not in self.runtime.registry.objects:
             raise RestoreError(f"{object_name} records cannot be restored: the object is no longer installed.")
@@ -219,15 +240,18 @@ class RecycleBin:
                     raise RestoreError(_unique_conflict(self.session.policy, object_name, entry["record_id"], fdef.name,
                                                         values[fdef.name]))
         values["version"] = (values.get("version") or 0) + 1
-        values["updated_at"] = datetime.now(timezone.utc)
+        values["updated_at"] = now
         connection.execute(insert(table).values(values))
-        if obj.track_history:
-            write_history(connection, self.runtime, history_rows(
-                object_name, values["id"], "restore", None, None, self.session.actor.user_id, values["updated_at"]))
-        Propagator(connection, self.runtime).record_written(object_name, None, values)
+        # What the record reads may have changed while it was in the bin (a renamed account,
+        # a child added or removed): its own rollups and formulas are recomputed, not restored.
+        Propagator(connection, self.runtime).refresh_records(object_name, [values["id"]])
+        current = dict(connection.execute(select(table).where(table.c.id == values["id"])).one()._mapping)
+        after_write(connection, self.session, [RecordEvent.of(object_name, Operation.RESTORE, None, current,
+                                                              self.session.actor, now, entry["batch"])])
         return object_name, values["id"]
 
-    def _relink(self, connection: Connection, record_id: int, cleared: Mapping[str, Mapping[str, list[int]]]) -> None:
+    def _relink(self, connection: Connection, record_id: int, cleared: Mapping[str, Mapping[str, list[int]]],
+                now: datetime, batch: str) -> None:
         for child, links in cleared.items():
             if child not in self.runtime.registry.objects:
                 continue
@@ -236,9 +260,11 @@ class RecycleBin:
                 if via not in table.c:
                     continue
                 for start in range(0, len(ids), BATCH):
-                    chunk = ids[start:start + BATCH]
-                    connection.execute(update(table).where(table.c.id.in_(chunk), table.c[via].is_(None)).values({via: record_id}))
-                Propagator(connection, self.runtime).fields_changed(child, ids, {via}, depth=0)
+                    rows = connection.execute(select(table).where(
+                        table.c.id.in_(ids[start:start + BATCH]), table.c[via].is_(None))).all()
+                    if rows:
+                        relink(connection, self.session, child, [dict(row._mapping) for row in rows], via, record_id,
+                               now, batch)
 
 
 def _unique_conflict(policy: Any, object_name: str, record_id: int, field_name: str, value: Any) -> str:

@@ -2,25 +2,23 @@
 
 Every write runs the whole save pipeline in one transaction:
 
-    defaults -> coercion and field validation -> formulas -> validation rules
-    -> write (optimistic lock on `version`) -> history -> rollups and dependent formulas
-    -> `crmkit_record_saved` hook (still inside the transaction)
+    coercion and field validation -> defaults -> formulas -> validation rules
+    -> `crmkit_before_save` hook -> write (optimistic lock on `version`)
+    -> after-write step (events.py): history -> rollups and dependent formulas
+       -> `crmkit_after_save` hook -> (automation outbox)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, case, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
-from crmkit.engine.records.history import history_rows, write_history
+from crmkit.engine.records.events import Operation, RecordDraft, RecordEvent, after_write, before_save
 from crmkit.engine.records.pipeline import Prepared, SavePipeline
-from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.shaping import shown_errors, shown_rows
@@ -135,7 +133,7 @@ class RecordService:
         actor = self.session.actor
         return QueryContext(
             self.runtime.registry, self.runtime.schema, self.runtime.field_types,
-            today=datetime.now(ZoneInfo(actor.timezone)).date(), timezone=actor.timezone,
+            today=self.session.today(), timezone=actor.timezone,
             row_filter=self.session.row_filter,
             hidden_fields=self.session.policy.hidden_fields if self.session.policy else None,
         )
@@ -174,18 +172,32 @@ class RecordService:
 
     def _create(self, connection: Connection, input_values: Mapping[str, Any]) -> Record:
         actor = self.session.actor
+        now = self.session.now()
+        clock = self.session.clock_functions(now)
         self._check_field_access(input_values, previous=None)
-        values = self._prepare(connection, input_values, previous=None).values
+        prepared = self._prepare(connection, input_values, previous=None, clock=clock)
+        values = self.before_save(connection, prepared.values, None, clock)
         for fdef in self.pipeline.autonumbers:
             values[fdef.name] = allocate_numbers(connection, self.runtime, self.obj.name, fdef)[0]
-        now = datetime.now(timezone.utc)
         values.update(created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id, version=1)
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
         values.pop("id", None)
         values["id"] = connection.execute(self.pipeline.insert_statement, values).scalar_one()
-        self._after_write(connection, "create", None, values, now)
+        after_write(connection, self.session, [RecordEvent.of(self.obj.name, Operation.CREATE, None, values, actor, now)])
         return Record(self.obj.name, values)
+
+    def before_save(self, connection: Connection, values: dict[str, Any], previous: Mapping[str, Any] | None,
+                    clock: Mapping[str, Any]) -> dict[str, Any]:
+        """The `crmkit_before_save` hook on validated values; what it changed is checked again."""
+        actor = self.session.actor
+        operation = Operation.CREATE if previous is None else Operation.UPDATE
+        draft = before_save(self.session, RecordDraft(self.obj.name, operation, previous, actor, values,
+                                                      self.pipeline.coerce_one))
+        if draft.changed:
+            self.pipeline.recheck(connection, values, draft.changed, previous=previous, language=actor.language,
+                                  clock=clock)
+        return values
 
     def _update(self, connection: Connection, record_id: int, input_values: Mapping[str, Any], version: int) -> Record:
         actor = self.session.actor
@@ -193,11 +205,13 @@ class RecordService:
         if current["version"] != version:
             raise StaleRecordError(self.obj.name, record_id, version, current["version"])
         self._check_field_access(input_values, previous=current)
-        prepared = self._prepare(connection, input_values, previous=current)
-        changes = {name: value for name, value in prepared.values.items() if current.get(name) != value}
+        now = self.session.now()
+        clock = self.session.clock_functions(now)
+        prepared = self._prepare(connection, input_values, previous=current, clock=clock)
+        values = self.before_save(connection, prepared.values, current, clock)
+        changes = {name: value for name, value in values.items() if current.get(name) != value}
         if not changes:
             return Record(self.obj.name, current)
-        now = datetime.now(timezone.utc)
         changes.update(updated_at=now, updated_by=actor.user_id, version=version + 1)
         result = connection.execute(self.pipeline.update_statement,
                                     {**changes, "_record_id": record_id, "_expected_version": version})
@@ -206,31 +220,23 @@ class RecordService:
             raise StaleRecordError(self.obj.name, record_id, version, latest["version"])
         values = dict(current)
         values.update(changes)
-        self._after_write(connection, "update", current, values, now)
+        after_write(connection, self.session, [RecordEvent.of(self.obj.name, Operation.UPDATE, current, values, actor,
+                                                              now)])
         return Record(self.obj.name, values)
 
     def _prepare(self, connection: Connection, input_values: Mapping[str, Any],
-                 previous: Mapping[str, Any] | None, *, check_lookups: bool = True) -> Prepared:
+                 previous: Mapping[str, Any] | None, *, clock: Mapping[str, Any],
+                 check_lookups: bool = True) -> Prepared:
         """The save pipeline for this session; errors about fields the user may not read name neither field nor value."""
         actor = self.session.actor
         try:
             return self.pipeline.prepare(connection, input_values, previous=previous, system=actor.system,
                                          language=actor.language, row_filter=self.session.row_filter,
-                                         check_lookups=check_lookups)
+                                         check_lookups=check_lookups, clock=clock)
         except RecordValidationError as error:
             if self.session.policy is None:
                 raise
             raise RecordValidationError(shown_errors(self.session.policy, self.obj.name, error.errors)) from None
-
-    def _after_write(self, connection: Connection, operation: str, previous, current, now: datetime) -> None:
-        if self.obj.track_history:
-            rows = history_rows(self.obj.name, current["id"], operation, previous, current, self.session.actor.user_id, now)
-            write_history(connection, self.runtime, rows)
-        Propagator(connection, self.runtime).record_written(self.obj.name, previous, current)
-        self.runtime.hooks.crmkit_record_saved(
-            context=self.session, obj=self.obj, record=Record(self.obj.name, current),
-            previous=Record(self.obj.name, previous) if previous else None, operation=operation,
-        )
 
     def _load(self, connection: Connection, record_id: Any, *, lock: bool = False, level: str = "read") -> dict[str, Any]:
         """The stored record, if this session may read it (and with level="edit", change it).

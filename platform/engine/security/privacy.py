@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
-from sqlalchemy import delete, update
+from types import MappingProxyType
+
+from sqlalchemy import delete, select, update
 
 from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
@@ -87,12 +90,21 @@ class Privacy:
         fields = personal_fields(obj)
         with self.session.writing() as connection:
             self.session.records(object_name).get(record_id)  # must exist and be visible
+            now = self.session.now()
             values = {fdef.name: (ERASED if fdef.required and fdef.type in ("text", "textarea") else None)
                       for fdef in fields}
-            connection.execute(update(table).where(table.c.id == record_id).values(values))
+            # A new version, so an edit begun before the erasure cannot write the personal data back.
+            connection.execute(update(table).where(table.c.id == record_id).values(
+                {**values, "updated_at": now, "updated_by": self.session.actor.user_id,
+                 "version": table.c.version + 1}))
             Propagator(connection, self.runtime).recompute_formulas(object_name, [record_id])
             erased = {fdef.name for fdef in fields} | {
                 fdef.name for fdef in obj.fields.values() if fdef.type == "formula" and fdef.returns in PERSONAL_TYPES}
+            current = dict(connection.execute(select(table).where(table.c.id == record_id)).one()._mapping)
+            # The event carries no previous values: they are what was erased.
+            after_write(connection, self.session, [RecordEvent(
+                object_name, Operation.ERASE, record_id, None, MappingProxyType(current), frozenset(erased),
+                self.session.actor, now)])
             history = self.runtime.system_table("crmkit_history")
             connection.execute(update(history).where(
                 history.c.object == object_name, history.c.record_id == record_id, history.c.field.in_(sorted(erased))

@@ -1,0 +1,172 @@
+"""Record events: what every write produces, and the one after-write step all writes share.
+
+Every write path (create, update, bulk create, delete with its cascade and cleared
+links, restore with its cascade and re-linked records, privacy erasure) describes what
+it wrote as `RecordEvent`s and hands them to `after_write`, which runs, inside the
+write's transaction and always in this order:
+
+    1. history      field history rows (objects with `track_history`)
+    2. propagation  rollups of parent records, formulas of records reading the changed ones
+    3. after-save   the `crmkit_after_save` hook, once per event
+    4. outbox       the automation outbox row (next issue; see `after_write`)
+
+An exception in any step rolls the whole write back. Before the write, creates and
+updates hand a `RecordDraft` to the `crmkit_before_save` hook (see `before_save`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NoReturn, Sequence
+
+from sqlalchemy import Connection
+
+from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
+from crmkit.engine.records.history import history_rows, write_history
+from crmkit.engine.records.propagation import Propagator
+from crmkit.engine.records.record import Actor
+
+if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
+
+
+class Operation(str, Enum):
+    """What a write did to a record. The values are the words stored in field history."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    RESTORE = "restore"
+    #: A privacy erasure: personal fields anonymised (docs/security.md).
+    ERASE = "erase"
+
+
+def _frozen(values: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    return None if values is None else MappingProxyType(dict(values))
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """One record written: the typed fact every after-write step and the after-save hook get.
+
+    `previous` is the stored row before the write (None on create and restore) and
+    `current` the stored row after it (None on delete), both read-only {field: value}
+    mappings of every column, system fields included. `changed` names the fields whose
+    value differs between the two, a missing side counting as empty. `at` is the write's
+    moment (aware, UTC); `batch` the recycle-bin batch of a delete or restore.
+    """
+
+    object: str
+    operation: Operation
+    record_id: int
+    previous: Mapping[str, Any] | None
+    current: Mapping[str, Any] | None
+    changed: frozenset[str]
+    actor: Actor
+    at: datetime
+    batch: str | None = None
+
+    @classmethod
+    def of(cls, object_name: str, operation: Operation, previous: Mapping[str, Any] | None,
+           current: Mapping[str, Any] | None, actor: Actor, at: datetime, batch: str | None = None) -> "RecordEvent":
+        """An event with `changed` worked out and both mappings copied read-only."""
+        before, after = previous or {}, current or {}
+        changed = frozenset(name for name in {*before, *after} if before.get(name) != after.get(name))
+        record_id = after["id"] if current is not None else before["id"]
+        return cls(object_name, operation, record_id, _frozen(previous), _frozen(current), changed, actor, at, batch)
+
+
+@dataclass
+class RecordDraft:
+    """A record about to be created or updated, as the `crmkit_before_save` hook sees it.
+
+    Read values with `draft["field"]` or `draft.values`; change one with `draft.set`,
+    which coerces it exactly like user input; refuse the save with `draft.refuse`.
+    Formulas and validation rules run again on the values after a hook changed any.
+    """
+
+    object: str
+    operation: Operation
+    previous: Mapping[str, Any] | None
+    actor: Actor
+    _values: dict[str, Any]
+    _coerce: Callable[[str, Any], Any] = field(repr=False)
+    #: Fields a hook set, in the order set.
+    changed: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.previous = _frozen(self.previous)
+
+    @property
+    def record_id(self) -> int | None:
+        """The record's id; None on create (it is assigned by the write)."""
+        return self.previous["id"] if self.previous is not None else None
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._values)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def set(self, name: str, value: Any) -> None:
+        """Give a writable field a new value; RecordValidationError (on that field) if it is not valid."""
+        self._values[name] = self._coerce(name, value)
+        if name not in self.changed:
+            self.changed.append(name)
+
+    def refuse(self, message: str, field: str | None = None) -> NoReturn:
+        """Stop the save with `message`, shown on `field` or on the record as a whole."""
+        raise RecordValidationError({field or RECORD_ERRORS: [message]})
+
+
+def before_save(context: "UserContext", draft: RecordDraft) -> RecordDraft:
+    """Run the `crmkit_before_save` hook on a draft that passed validation; returns the draft."""
+    context.runtime.hooks.crmkit_before_save(context=context, draft=draft)
+    return draft
+
+
+def after_write(connection: Connection, context: "UserContext", events: Sequence[RecordEvent]) -> None:
+    """The one step after every write: history, propagation, the after-save hook (in that order).
+
+    `events` may span objects and operations (a delete and its cascade); they are handled
+    in the order given. Runs on `connection`, inside the write's transaction.
+    """
+    if not events:
+        return
+    runtime = context.runtime
+    _history(connection, context, events)
+    propagator = Propagator(connection, runtime)
+    for object_name, group in _runs(events):
+        if group[0].operation is Operation.ERASE:  # no previous values: propagate what `changed` names
+            for event in group:
+                propagator.fields_changed(object_name, [event.record_id], set(event.changed), depth=0)
+        else:
+            propagator.records_written(object_name, [(event.previous, event.current) for event in group])
+    hook = runtime.hooks.crmkit_after_save
+    for event in events:
+        hook(context=context, event=event)
+    # Step 4, the automation outbox (next issue): one row per event, written here on
+    # `connection`, so automation and webhooks see exactly the writes that commit.
+
+
+def _history(connection: Connection, context: "UserContext", events: Sequence[RecordEvent]) -> None:
+    registry = context.runtime.registry
+    rows = [row for event in events if registry.object(event.object).track_history
+            for row in history_rows(event.object, event.record_id, event.operation.value, event.previous,
+                                    event.current, event.actor.user_id, event.at)]
+    write_history(connection, context.runtime, rows)
+
+
+def _runs(events: Sequence[RecordEvent]) -> Iterator[tuple[str, list[RecordEvent]]]:
+    """Consecutive events of one object and kind, so a bulk create propagates once per batch."""
+    run: list[RecordEvent] = []
+    for event in events:
+        if run and (event.object != run[0].object or event.operation != run[0].operation):
+            yield run[0].object, run
+            run = []
+        run.append(event)
+    if run:
+        yield run[0].object, run
