@@ -65,6 +65,20 @@ def postgres_url() -> Iterator[str]:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+#: Wall-clock seconds a sandbox script may take in tests. The product's 5 s also covers
+#: starting the child process, which takes that long on a loaded machine; tests that check
+#: the wall-clock limit itself pass a small `wall_seconds` with a script that never ends.
+TEST_SCRIPT_WALL_SECONDS = 120
+
+
+@pytest.fixture(autouse=True)
+def generous_script_wall_clock(monkeypatch) -> None:
+    """Scripts run under TEST_SCRIPT_WALL_SECONDS unless a test gives its own limit."""
+    from crmkit.sandbox import script
+
+    monkeypatch.setattr(script, "DEFAULT_WALL_SECONDS", TEST_SCRIPT_WALL_SECONDS)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> str:
     """Each test using this runs twice: on SQLite and on PostgreSQL."""
