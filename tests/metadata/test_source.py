@@ -251,7 +251,9 @@ def test_an_alias_bomb_is_refused_quickly() -> None:
         lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]")
     started = time.perf_counter()
     line, _, message = only_problem("\n".join(lines) + "\n")
-    assert time.perf_counter() - started < 1.0
+    # Refused after a few hundred values; expanding the 10**10 would take hours. The bound
+    # is loose so that a loaded machine passes too.
+    assert time.perf_counter() - started < 10
     assert (line, message) == (6, (
         "the file holds more than 200,000 values once its aliases (*name) are expanded; "
         "this limit protects the server. Split the package into several files, or use "
