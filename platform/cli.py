@@ -9,8 +9,17 @@ from typing import Any, Callable
 import click
 
 from crmkit.engine.database import DATABASE_URL_VARIABLE, DEFAULT_DATABASE_FILE, default_database_url
+from crmkit.shipped import default_crm_path, shipped_package
 
-DEFAULT_PACKAGE = Path(__file__).resolve().parent.parent / "apps" / "default_crm.yaml"
+
+def package_paths(paths: tuple[str, ...]) -> list[str]:
+    """Each path as given, except a name such as `default_crm` that is no file or folder here
+    but a package shipped with crmkit (apps/): that package's file."""
+    resolved = []
+    for path in paths:
+        shipped = None if Path(path).exists() else shipped_package(path)
+        resolved.append(str(shipped) if shipped is not None else path)
+    return resolved
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -75,7 +84,7 @@ def validate(context: click.Context, paths: tuple[str, ...], with_installed: boo
     installed = []
     if with_installed:
         installed = list(open_crm(context).registry.packages.values())
-    registry = validate_paths(paths, default_extensions().catalog, installed)
+    registry = validate_paths(package_paths(paths), default_extensions().catalog, installed)
     names = ", ".join(f"{p.name} {p.version}" for p in registry.packages.values() if p.files)
     click.echo(f"valid: {names} ({len(registry.objects)} objects)")
 
@@ -86,8 +95,9 @@ def validate(context: click.Context, paths: tuple[str, ...], with_installed: boo
 @click.pass_context
 @friendly_errors
 def install(context: click.Context, paths: tuple[str, ...], plan_only: bool) -> None:
-    """Install or upgrade metadata packages (files or folders)."""
+    """Install or upgrade metadata packages (files or folders; `default_crm` is the standard CRM)."""
     crm = open_crm(context)
+    paths = tuple(package_paths(paths))
     if plan_only:
         click.echo(crm.plan(paths).describe())
         return
@@ -119,7 +129,7 @@ def packages(context: click.Context) -> None:
     """List installed packages."""
     rows = open_crm(context).installed_packages()
     if not rows:
-        click.echo("No packages are installed. Install one with: crmkit install apps/default_crm.yaml")
+        click.echo("No packages are installed. Install the standard CRM with: crmkit install default_crm")
         return
     for row in rows:
         click.echo(f"{row['name']:<24} {row['version']:<12} installed {row['installed_at']:%Y-%m-%d %H:%M}  {row['source'] or ''}")
@@ -154,7 +164,12 @@ def setup(context: click.Context, count: int) -> None:
 
     crm = open_crm(context)
     fresh = not crm.installed_packages()
-    plan = crm.install(DEFAULT_PACKAGE)
+    try:
+        standard_crm = default_crm_path()
+    except FileNotFoundError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    plan = crm.install(standard_crm)
     if not plan.is_empty:
         click.echo(plan.describe())
     first_admin = SystemDirectory(crm).create_first_admin()

@@ -1,4 +1,5 @@
-"""One plugin manager: the built-in plugins, entry-point plugins and the plugins/ folder."""
+"""One plugin manager: the built-in plugins, entry-point plugins and the plugins/ folder
+(shipped with crmkit as `crmkit.bundled_plugins`, see `crmkit.shipped`)."""
 from __future__ import annotations
 
 import importlib
@@ -12,6 +13,7 @@ from typing import Any, Iterable
 import pluggy
 
 from crmkit import hookspecs
+from crmkit.shipped import shipped_plugins_dir
 
 #: Built-in behaviour registered through the same hooks plugins use.
 DEFAULT_PLUGINS = (
@@ -31,10 +33,6 @@ class PluginError(Exception):
     """A plugin could not be loaded or implements a hook that does not exist."""
 
 
-def repository_plugins_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "plugins"
-
-
 def make_plugin_manager(
     *, load_entry_points: bool | None = None, plugin_dirs: Iterable[str | os.PathLike] | None = None,
     extra_plugins: Iterable[Any] = (),
@@ -50,7 +48,8 @@ def make_plugin_manager(
     if plugin_dirs is None:
         configured = os.environ.get(PLUGIN_DIRS_VARIABLE)
         if configured is None:
-            plugin_dirs = [repository_plugins_dir()]
+            shipped = shipped_plugins_dir()
+            plugin_dirs = [shipped] if shipped is not None else []
         else:
             plugin_dirs = [directory for directory in configured.split(os.pathsep) if directory]
     for directory in plugin_dirs:

@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 # Installed entry-point plugins must not leak into the suite; tests register what they need.
 os.environ["CRMKIT_LOAD_ENTRY_POINTS"] = "0"
 # Cheap argon2 parameters for the many users tests create (honoured only while pytest runs).
 os.environ["CRMKIT_FAST_PASSWORD_HASH"] = "1"
+
+# On a loaded machine a property test must not fail for being slow: no per-example deadline,
+# and generating examples may take its time. Tests keep their own max_examples.
+settings.register_profile("crmkit", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("crmkit")
 
 POSTGRES_URL = os.environ.get("CRMKIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("CRMKIT_REQUIRE_POSTGRES") == "1"
@@ -63,6 +69,20 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+#: Wall-clock seconds a sandbox script may take in tests. The product's 5 s also covers
+#: starting the child process, which takes that long on a loaded machine; tests that check
+#: the wall-clock limit itself pass a small `wall_seconds` with a script that never ends.
+TEST_SCRIPT_WALL_SECONDS = 120
+
+
+@pytest.fixture(autouse=True)
+def generous_script_wall_clock(monkeypatch) -> None:
+    """Scripts run under TEST_SCRIPT_WALL_SECONDS unless a test gives its own limit."""
+    from crmkit.sandbox import script
+
+    monkeypatch.setattr(script, "DEFAULT_WALL_SECONDS", TEST_SCRIPT_WALL_SECONDS)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import yaml
 from yaml import events
@@ -52,12 +52,20 @@ class Parsed(NamedTuple):
 
 
 def parse_yaml(text: str, file: str, *, max_depth: int, max_nodes: int) -> Parsed | None:
-    """The document in `text`, or None when the text holds no document at all."""
+    """The document in `text`, or None when the text holds no document at all.
+
+    Raises MetadataError (`file:line:column` problems) for syntax errors and for text over
+    the limits. The limits are checked here, on the event stream, so the sentence and the
+    position do not depend on the PyYAML or libyaml release: libyaml (PyYAML 6.0.4) refuses
+    flow nesting deeper than 1,000 levels while it scans ahead, before any event of that
+    part arrives. When the fast parser fails, the text is read again by `_GuardedLoader`,
+    which stops at the first flow collection over `max_depth`, before any parser limit.
+    """
     composer = _Composer(file, max_depth, max_nodes)
     try:
         found = composer.compose(yaml.parse(text, Loader=LOADER))
     except yaml.YAMLError as error:
-        raise MetadataError([syntax_problem(error, text, file)]) from None
+        _compose_guarded(_Composer(file, max_depth, max_nodes), text, error)
     if not found or composer.root is None:
         return None
     builder = _Builder(file, composer.problems)
@@ -65,6 +73,51 @@ def parse_yaml(text: str, file: str, *, max_depth: int, max_nodes: int) -> Parse
     if builder.problems:
         raise MetadataError(list(builder.problems.values()))
     return Parsed(data, builder.values, builder.keys)
+
+
+def _compose_guarded(composer: _Composer, text: str, first_error: yaml.YAMLError) -> NoReturn:
+    """Compose again with the pure-Python parser to find a limit the text breaks before
+    the place `first_error` is about; otherwise the fast parser's verdict stands."""
+    loader = _GuardedLoader(text, composer.max_depth)
+    try:
+        composer.compose(_events(loader))
+    except yaml.YAMLError:
+        if loader.too_deep is not None:
+            raise composer.refuse(loader.too_deep, depth_message(composer.max_depth)) from None
+    finally:
+        loader.dispose()
+    raise MetadataError([syntax_problem(first_error, text, composer.file)]) from None
+
+
+def _events(loader: yaml.SafeLoader) -> Iterable[events.Event]:
+    while loader.check_event():
+        yield loader.get_event()
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python parser, whose scanner ends the stream at the first flow
+    collection (`[` or `{`) nested deeper than `max_depth`, and remembers where it is.
+
+    Every event before that point still reaches the composer, which refuses the same
+    place (a flow level is a data level) unless it found a problem earlier in the text.
+    """
+
+    def __init__(self, text: str, max_depth: int) -> None:
+        super().__init__(text)
+        self.max_depth = max_depth
+        self.too_deep: Any = None
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 (PyYAML's name)
+        if self.flow_level >= self.max_depth:
+            self.too_deep = self.get_mark()
+            self.fetch_stream_end()
+            return
+        super().fetch_flow_collection_start(TokenClass)
+
+
+def depth_message(max_depth: int) -> str:
+    return (f"the data is nested more than {max_depth} levels deep here; "
+            "metadata never needs that much, so flatten this part")
 
 
 def plain_scalar(text: str) -> Any:
@@ -145,7 +198,7 @@ class _Composer:
             if isinstance(event, events.DocumentStartEvent):
                 self.documents += 1
                 if self.documents > 1:
-                    raise self._refuse(event.start_mark, (
+                    raise self.refuse(event.start_mark, (
                         "a second YAML document starts here (after '---'); write one "
                         "package document per file, and move this one to a file of its own"))
             elif isinstance(event, events.AliasEvent):
@@ -178,14 +231,12 @@ class _Composer:
             self.anchors[anchor] = node
         self.expanded += 1 if node.open else node.size
         if self.expanded > self.max_nodes:
-            raise self._refuse(start, (
+            raise self.refuse(start, (
                 f"the file holds more than {self.max_nodes:,} values once its aliases "
                 "(*name) are expanded; this limit protects the server. Split the "
                 "package into several files, or use fewer aliases"))
         if len(self.stack) + node.height > self.max_depth:
-            raise self._refuse(start, (
-                f"the data is nested more than {self.max_depth} levels deep here; "
-                "metadata never needs that much, so flatten this part"))
+            raise self.refuse(start, depth_message(self.max_depth))
         if self.stack:
             self.stack[-1].value.append(ref)
         else:
@@ -199,7 +250,7 @@ class _Composer:
             parent.size += size
             parent.height = max(parent.height, height + 1)
 
-    def _refuse(self, start: Any, message: str) -> MetadataError:
+    def refuse(self, start: Any, message: str) -> MetadataError:
         return MetadataError([*self.problems, Problem(self.file, *_mark(start), message)])
 
 

@@ -39,12 +39,22 @@ def check_script(source: str) -> list[CompileProblem]:
     return compile_restricted(source, "exec")[2]
 
 
-def run_script(source: str, variables: dict[str, Any], *, cpu_seconds: float = 2,
-               memory_mb: int = 256, wall_seconds: float = 5) -> ScriptResult:
+#: The limits a script runs under when the caller gives none (docs/sandbox.md): processor
+#: time in seconds, memory in MB, and wall-clock seconds from starting the child process.
+#: Read at each call, so a test can widen the wall clock for a loaded machine.
+DEFAULT_CPU_SECONDS: float = 2
+DEFAULT_MEMORY_MB: int = 256
+DEFAULT_WALL_SECONDS: float = 5
+
+
+def run_script(source: str, variables: dict[str, Any], *, cpu_seconds: float | None = None,
+               memory_mb: int | None = None, wall_seconds: float | None = None) -> ScriptResult:
     """Run a script in a child process; ``variables`` become its globals.
 
-    Raises ExpressionSyntaxError before starting a process if the script does not
-    compile, SandboxLimitError when a limit is hit and ScriptError when the script fails.
+    A limit left as None takes its DEFAULT_* value (2 s of processor time, 256 MB, 5 s of
+    wall-clock time). Raises ExpressionSyntaxError before starting a process if the script
+    does not compile, SandboxLimitError when a limit is hit and ScriptError when the
+    script fails.
 
     >>> run_script("result = amount * 2", {"amount": 21}).result
     42
@@ -52,6 +62,9 @@ def run_script(source: str, variables: dict[str, Any], *, cpu_seconds: float = 2
     problems = check_script(source)
     if problems:
         raise ExpressionSyntaxError(problems)
+    cpu_seconds = DEFAULT_CPU_SECONDS if cpu_seconds is None else cpu_seconds
+    memory_mb = DEFAULT_MEMORY_MB if memory_mb is None else memory_mb
+    wall_seconds = DEFAULT_WALL_SECONDS if wall_seconds is None else wall_seconds
     request = _encode_request(source, variables, cpu_seconds, memory_mb)
     try:
         completed = subprocess.run(_WORKER_COMMAND, input=request, capture_output=True,
