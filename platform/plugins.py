@@ -12,6 +12,7 @@ from typing import Any, Iterable
 import pluggy
 
 from crmkit import hookspecs
+from crmkit.errors import CrmkitError
 
 #: Built-in behaviour registered through the same hooks plugins use.
 DEFAULT_PLUGINS = (
@@ -25,8 +26,11 @@ LOAD_ENTRY_POINTS_VARIABLE = "CRMKIT_LOAD_ENTRY_POINTS"
 PLUGIN_DIRS_VARIABLE = "CRMKIT_PLUGIN_DIRS"
 
 
-class PluginError(Exception):
+class PluginError(CrmkitError):
     """A plugin could not be loaded or implements a hook that does not exist."""
+
+    status = 500
+    title = "Plugin not loaded"
 
 
 def repository_plugins_dir() -> Path:

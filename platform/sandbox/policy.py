@@ -19,20 +19,23 @@ from dataclasses import dataclass
 
 from RestrictedPython.transformer import FORBIDDEN_FUNC_NAMES, RestrictingNodeTransformer
 
+from crmkit.errors import CrmkitError
+
 MAX_EXPRESSION_LENGTH = 10_000
 MAX_SCRIPT_LENGTH = 100_000
 
 
-class SandboxError(Exception):
+class SandboxError(CrmkitError):
     """Base class of every error the sandbox raises for admin-written code."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    status = 422
+    title = "Admin code failed"
 
 
 class SandboxLimitError(SandboxError):
     """A resource limit was hit (size, work, time or memory)."""
+
+    title = "Admin code too costly"
 
 
 class ExpressionRuntimeError(SandboxError):

@@ -30,13 +30,17 @@ from crmkit.engine.migrations.steps import (
     RetireTable,
     Step,
 )
+from crmkit.errors import CrmkitError
 from crmkit.engine.tables import constraint_name, field_indexes
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
 
-class MigrationError(Exception):
+class MigrationError(CrmkitError):
     """The plan cannot be made or applied; the message says why and what to do."""
+
+    status = 409
+    title = "Migration refused"
 
 
 COMPUTED_TYPES = ("formula", "rollup", "autonumber")

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 class BulkValidationError(RecordValidationError):
     """Some rows are invalid; nothing of the failing batch was written. Errors are keyed by row number."""
 
+    title = "Invalid records"
+
     def __init__(self, row_errors: Mapping[int, Mapping[str, list[str]]]) -> None:
         self.row_errors = {number: dict(errors) for number, errors in row_errors.items()}
         flat = {f"row {number}: {field}": messages for number, errors in self.row_errors.items()

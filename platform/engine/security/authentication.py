@@ -42,6 +42,7 @@ USER_AGENT_LENGTH = 512
 
 class AuthenticationError(RecordError):
     status = 401
+    title = "Sign-in failed"
 
 
 class LoginFailed(AuthenticationError):
@@ -53,6 +54,7 @@ class LoginFailed(AuthenticationError):
 
 class LoginThrottled(AuthenticationError):
     status = 429
+    title = "Too many attempts"
 
     def __init__(self, retry_at: datetime, now: datetime) -> None:
         minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))

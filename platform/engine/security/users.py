@@ -38,6 +38,8 @@ NAME_LENGTH = 63
 class UserError(RecordError):
     """A request about users, teams, grants or tokens that cannot be carried out, as a sentence."""
 
+    title = "User change not possible"
+
 
 @dataclass(frozen=True)
 class User:
