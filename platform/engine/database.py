@@ -45,9 +45,17 @@ class DatabaseURLError(DatabaseError):
 
 
 class NoDatabase(DatabaseError):
-    """There is no crmkit database at the URL (and the command only reads, so none was created)."""
+    """There is no crmkit database at the URL (and the command only reads, so none was created).
+
+    `install_creates` says whether installing would create it (a SQLite file, an empty PostgreSQL
+    database) or whether it must be created by hand first (a PostgreSQL database that does not exist).
+    """
 
     title = "No database"
+
+    def __init__(self, message: str, *, install_creates: bool = True) -> None:
+        super().__init__(message)
+        self.install_creates = install_creates
 
 
 class DatabaseBusy(DatabaseError):
@@ -119,7 +127,13 @@ def connect(url: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY
 
 
 def no_database(url: str) -> NoDatabase:
-    return NoDatabase(f"there is no crmkit database at {_shown(url)}. Create one with `crmkit setup` (the standard "
+    """NoDatabase for `url`, naming the SQLite file in full, or the URL without its password."""
+    try:
+        path = sqlite_file(make_url(url))
+    except ArgumentError:
+        path = None
+    where = str(path.resolve()) if path is not None else _shown(url)
+    return NoDatabase(f"there is no crmkit database at {where}. Create one with `crmkit setup` (the standard "
                       "CRM with demo data) or `crmkit install PACKAGE`, or point --database / "
                       f"{DATABASE_URL_VARIABLE} at an existing one.")
 
@@ -211,7 +225,7 @@ def _unreachable(error: BaseException, parsed: URL) -> DatabaseError | None:
     if f'database "{parsed.database}" does not exist' in text:
         return NoDatabase(f"the PostgreSQL server at {where} has no database named {parsed.database!r}. Create it "
                           f"with `createdb {parsed.database}` (or the SQL `CREATE DATABASE \"{parsed.database}\";`), "
-                          "then run `crmkit setup` or `crmkit install PACKAGE`.")
+                          "then run `crmkit setup` or `crmkit install PACKAGE`.", install_creates=False)
     if ("role" in text and "does not exist" in text) or "authentication failed" in text:
         return DatabaseError(f"the PostgreSQL server at {where} refused the user {parsed.username or '(none)'!r}: "
                              "check the user name and password in the database URL.")

@@ -67,7 +67,7 @@ def coerce(field: ma_fields.Field, value: Any) -> Any:
     refused here for every field type, plugin types included.
     """
     fast = getattr(field, "coerce", None)
-    return storable(fast(value) if fast is not None else field.deserialize(value))
+    return storable(fast(storable(value)) if fast is not None else field.deserialize(storable(value)))
 
 
 def error_messages(messages: Any) -> list[str]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from sqlalchemy import insert
 
 from crmkit.engine.records.autonumber import allocate_numbers
+from crmkit.engine.records.constraints import constraint_errors, duplicates_within
 from crmkit.engine.records.errors import RecordValidationError
 from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.propagation import Propagator
@@ -58,6 +59,8 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
                     errors[number * batch_size + index + 1] = error.errors
             if not errors:
                 errors = _missing_lookups(connection, service, prepared, number * batch_size)
+            if not errors:
+                errors = duplicates_within(obj, prepared, number * batch_size)
             if errors:
                 raise BulkValidationError(errors)
             now = datetime.now(timezone.utc)
@@ -69,7 +72,8 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
                               version=1)
                 if values.get("owner_id") is None:
                     values["owner_id"] = actor.user_id
-            ids = _insert_many(connection, service, prepared)
+            with constraint_errors(obj, None):
+                ids = _insert_many(connection, service, prepared)
             for values, record_id in zip(prepared, ids):
                 values["id"] = record_id
             if obj.track_history:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import DeleteRestrictedError, RecordNotFound, RestoreError
 from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.propagation import Propagator
@@ -163,7 +164,8 @@ class RecycleBin:
                                        f"uses {values[fdef.name]!r} in '{fdef.name}', which must be unique.")
         values["version"] = (values.get("version") or 0) + 1
         values["updated_at"] = datetime.now(timezone.utc)
-        connection.execute(insert(table).values(values))
+        with constraint_errors(obj, values):
+            connection.execute(insert(table).values(values))
         if obj.track_history:
             write_history(connection, self.runtime, history_rows(
                 object_name, values["id"], "restore", None, None, self.session.actor.user_id, values["updated_at"]))

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, case, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor
 from crmkit.engine.records.autonumber import allocate_numbers
+from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
 from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.pipeline import SavePipeline
@@ -177,7 +178,8 @@ class RecordService:
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
         values.pop("id", None)
-        values["id"] = connection.execute(self.pipeline.insert_statement, values).scalar_one()
+        with constraint_errors(self.obj, values):
+            values["id"] = connection.execute(self.pipeline.insert_statement, values).scalar_one()
         self._after_write(connection, "create", None, values, now)
         return Record(self.obj.name, values)
 
@@ -194,8 +196,9 @@ class RecordService:
             return Record(self.obj.name, current)
         now = datetime.now(timezone.utc)
         changes.update(updated_at=now, updated_by=actor.user_id, version=version + 1)
-        result = connection.execute(self.pipeline.update_statement,
-                                    {**changes, "_record_id": record_id, "_expected_version": version})
+        with constraint_errors(self.obj, prepared.values):
+            result = connection.execute(self.pipeline.update_statement,
+                                        {**changes, "_record_id": record_id, "_expected_version": version})
         if result.rowcount != 1:
             latest = self._load(connection, record_id)
             raise StaleRecordError(self.obj.name, record_id, version, latest["version"])
