@@ -58,6 +58,13 @@ class NoDatabase(DatabaseError):
         self.install_creates = install_creates
 
 
+class UnstorableText(CrmkitError):
+    """A value (in a filter, a search, a name) holds a character no database can store or compare."""
+
+    status = 400
+    title = "Invalid text"
+
+
 class DatabaseBusy(DatabaseError):
     """Another writer held the database past the busy timeout; the same request may succeed in a moment."""
 
@@ -192,9 +199,18 @@ def _translate_errors(engine: Engine, parsed: URL) -> None:
     @event.listens_for(engine, "handle_error")
     def on_error(context: Any) -> None:
         error = context.original_exception
-        translated = _busy(error) or (_unreachable(error, parsed) if context.connection is None else None)
+        translated = _unstorable(error) or _busy(error) or (_unreachable(error, parsed) if context.connection is None else None)
         if translated is not None:
             raise translated from None
+
+
+def _unstorable(error: BaseException) -> UnstorableText | None:
+    """The last line of defence: input paths refuse such text by name (a field error) before any SQL runs."""
+    text = str(error)
+    if isinstance(error, UnicodeEncodeError) or "cannot contain NUL" in text:
+        return UnstorableText("a value contains a character that cannot be stored or searched for (a NUL character "
+                              "or half of a surrogate pair); remove it and try again.")
+    return None
 
 
 def _busy(error: BaseException) -> DatabaseBusy | None:

@@ -280,3 +280,16 @@ def test_an_unreachable_postgresql_server_is_a_sentence():
         Crm.open("postgresql://postgres@127.0.0.1:1/crm")
     assert caught.value.message.startswith("cannot connect to the PostgreSQL server at 127.0.0.1:1: ")
     assert caught.value.message.endswith("Check that the server is running and that the URL's host and port are right.")
+
+
+@pytest.mark.parametrize("character", ["\ud800", "\x00"])
+def test_a_search_for_text_no_database_can_hold_is_a_sentence(projects, character):
+    from crmkit.engine.database import UnstorableText
+
+    projects.create({"name": "ok"})
+    try:
+        page = projects.query(search=f"o{character}")
+    except UnstorableText as error:  # the database could not even compare it: said in a sentence
+        assert error.status == 400 and "cannot be stored or searched for" in error.message
+    else:
+        assert page.records == []

@@ -190,6 +190,8 @@ class SystemDirectory:
         return found[0]
 
     def by_username(self, username: str) -> User | None:
+        if UNSTORABLE.search(username):  # no stored username has such a character, and no database takes it
+            return None
         found = self._users(self._table("user").c.username == normalize_username(username))
         return found[0] if found else None
 
