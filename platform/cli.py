@@ -96,7 +96,7 @@ def install(context: click.Context, paths: tuple[str, ...], plan_only: bool) -> 
     if plan_only:
         show_plan(plan_for_install(context, paths))
         return
-    crm = open_crm(context, create=True)
+    crm = open_for_install(context, paths)
     plan = crm.install(*paths)
     click.echo(plan.describe())
     installed = ", ".join(f"{p['name']} {p['version']}" for p in crm.installed_packages())
@@ -124,7 +124,6 @@ PLAN_REFUSED_EXIT = 3
 
 def plan_for_install(context: click.Context, paths: tuple[str, ...]):
     """The plan against the database, or against an empty one when there is none yet (nothing is created)."""
-    from crmkit.engine import Crm
     from crmkit.engine.database import NoDatabase
 
     try:
@@ -132,13 +131,33 @@ def plan_for_install(context: click.Context, paths: tuple[str, ...]):
     except NoDatabase as error:
         if not error.install_creates:
             raise
+        plan = plan_for_empty_database(paths)
         click.echo(f"There is no crmkit database at {context.obj['database_url']} yet; installing would create it "
                    "and then:")
-        empty = Crm.open("sqlite://")
-        try:
-            return empty.plan(paths)
-        finally:
-            empty.close()
+        return plan
+
+
+def open_for_install(context: click.Context, paths: tuple[str, ...]):
+    """The Crm to install into; a new database is created only once the packages are known to be valid."""
+    from crmkit.engine.database import NoDatabase
+
+    try:
+        return open_crm(context)
+    except NoDatabase as error:
+        if not error.install_creates:
+            raise
+    plan_for_empty_database(paths)  # MetadataError (nothing created) when a package has problems
+    return open_crm(context, create=True)
+
+
+def plan_for_empty_database(paths: tuple[str, ...]):
+    from crmkit.engine import Crm
+
+    empty = Crm.open("sqlite://")
+    try:
+        return empty.plan(paths)
+    finally:
+        empty.close()
 
 
 def show_plan(plan) -> None:

@@ -159,3 +159,14 @@ def test_a_database_that_cannot_be_used_is_a_sentence_and_exit_2(url, message):
     result = CliRunner().invoke(main, ["--database", url, "packages"])
     assert result.exit_code == 2
     assert result.output.startswith(message)
+
+
+def test_installing_a_package_with_problems_creates_no_database(run, tmp_path, write_package):
+    broken = write_package('package: bad\nversion: "1.0.0"\nobjects:\n  deal:\n    fields:\n'
+                           "      amount: {type: curency}\n")
+    result = run("install", str(broken))
+    assert result.exit_code == 1 and "'curency' is not a field type" in result.output
+    assert not (tmp_path / "crm.db").exists()
+    result = run("install", "--plan", str(broken))
+    assert result.exit_code == 1 and "There is no crmkit database" not in result.output
+    assert not (tmp_path / "crm.db").exists()
