@@ -46,9 +46,12 @@ class ScriptError(SandboxError):
     """The admin's script failed while running; ``line`` is where, if known."""
 
     def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message if line is None else f"line {line}: {message}")
-        self.message = message
+        super().__init__(message)
         self.line = line
+
+    def __str__(self) -> str:
+        """`line 3: division by zero: ...`; `message` is the sentence without the line."""
+        return self.message if self.line is None else f"line {self.line}: {self.message}"
 
 
 @dataclass(frozen=True)
