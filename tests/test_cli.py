@@ -68,10 +68,20 @@ def test_migrate_refuses_to_purge_what_is_in_use(run):
     assert result.output == "Error: cannot purge 'project.name': it is still in use; remove it from the metadata first.\n"
 
 
-def test_an_unusable_database_is_a_sentence(tmp_path):
-    result = CliRunner().invoke(main, ["--database", f"sqlite:///{tmp_path}/missing/dir/\0x.db", "packages"])
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
+@pytest.mark.parametrize("command", ["packages", "setup"])
+def test_an_unusable_database_is_a_sentence(tmp_path, command):
+    result = CliRunner().invoke(main, ["--database", f"sqlite:///{tmp_path}/missing/dir/\0x.db", command],
+                                catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output == "Error: the database URL contains a NUL character; no file or database is named like that.\n"
+
+
+def test_a_folder_that_cannot_hold_the_database_is_a_sentence(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    result = CliRunner().invoke(main, ["--database", f"sqlite:///{tmp_path}/file/crm.db", "setup"],
+                                catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: cannot create the folder {tmp_path}/file for the SQLite database: ")
 
 
 # -- mistakes get a sentence and a non-zero exit -------------------------------------------

@@ -80,6 +80,8 @@ def parse_database_url(url: str) -> URL:
 
     Raises DatabaseURLError with what to write instead for anything else.
     """
+    if "\x00" in url:
+        raise DatabaseURLError("the database URL contains a NUL character; no file or database is named like that.")
     try:
         parsed = make_url(url)
     except ArgumentError:
