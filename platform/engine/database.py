@@ -152,7 +152,7 @@ def _shown(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
-        return url
+        return url if "@" not in url else "(the URL given)"  # never echo what may hold a password
 
 
 def _configure_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> None:
