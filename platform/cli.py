@@ -23,16 +23,19 @@ def package_paths(paths: tuple[str, ...]) -> list[str]:
 
 
 def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Every error a user can cause is printed as sentences, never as a traceback."""
+    """Every error a user can cause is printed as sentences, never as a traceback.
+
+    Exit status: 0 done, 1 a mistake in the request or the metadata (a CrmkitError), 2 the
+    database cannot be used (missing, unreachable, busy: a DatabaseError).
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import OperationalError, SQLAlchemyError
+        from sqlalchemy.exc import SQLAlchemyError
 
-        from crmkit.engine.migrations import MigrationError
-        from crmkit.engine.records import RecordError
+        from crmkit.engine.database import DatabaseError
+        from crmkit.errors import CrmkitError
         from crmkit.metadata.errors import MetadataError
-        from crmkit.plugins import PluginError
 
         try:
             return command(*args, **kwargs)
@@ -42,14 +45,15 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             count = len(error.problems)
             click.echo(f"{count} problem{'s' if count != 1 else ''} found; nothing was changed.", err=True)
             sys.exit(1)
-        except (MigrationError, RecordError, PluginError) as error:
-            click.echo(f"Error: {error}", err=True)
-            sys.exit(1)
-        except OperationalError as error:
-            click.echo(f"Error: cannot use the database: {error.orig}", err=True)
+        except DatabaseError as error:
+            click.echo(f"Error: {error.message}", err=True)
             sys.exit(2)
-        except SQLAlchemyError as error:
-            click.echo(f"Error: the database refused the operation: {error}", err=True)
+        except CrmkitError as error:
+            click.echo(f"Error: {error.message}", err=True)
+            sys.exit(1)
+        except SQLAlchemyError as error:  # a refusal the engine does not translate yet: the reason, not the SQL
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            click.echo(f"Error: the database refused the operation ({reason}); nothing was changed.", err=True)
             sys.exit(2)
 
     return wrapper
@@ -64,10 +68,12 @@ def main(context: click.Context, database_url: str | None) -> None:
     context.obj = {"database_url": database_url or default_database_url()}
 
 
-def open_crm(context: click.Context):
+def open_crm(context: click.Context, *, create: bool = False):
+    """The Crm of --database. Only commands that install (setup, install) create a new database;
+    the others say there is none (NoDatabase) instead of quietly making an empty one."""
     from crmkit.engine import Crm
 
-    return Crm.open(context.obj["database_url"])
+    return Crm.open(context.obj["database_url"], create=create)
 
 
 @main.command()
@@ -95,12 +101,14 @@ def validate(context: click.Context, paths: tuple[str, ...], with_installed: boo
 @click.pass_context
 @friendly_errors
 def install(context: click.Context, paths: tuple[str, ...], plan_only: bool) -> None:
-    """Install or upgrade metadata packages (files or folders; `default_crm` is the standard CRM)."""
-    crm = open_crm(context)
+    """Install or upgrade metadata packages (files or folders; `default_crm` is the standard CRM).
+
+    --plan exits 3 if the plan has refused steps."""
     paths = tuple(package_paths(paths))
     if plan_only:
-        click.echo(crm.plan(paths).describe())
+        show_plan(plan_for_install(context, paths))
         return
+    crm = open_for_install(context, paths)
     plan = crm.install(*paths)
     click.echo(plan.describe())
     installed = ", ".join(f"{p['name']} {p['version']}" for p in crm.installed_packages())
@@ -117,9 +125,63 @@ def migrate(context: click.Context, plan_only: bool, purge: tuple[str, ...]) -> 
     """Bring the database in line with the installed packages' current files."""
     crm = open_crm(context)
     if plan_only:
-        click.echo(crm.plan(purge=purge).describe())
+        show_plan(crm.plan(purge=purge))
         return
     click.echo(crm.migrate(purge=purge).describe())
+
+
+#: Exit status of `install --plan` / `migrate --plan` when the plan has refused steps.
+PLAN_REFUSED_EXIT = 3
+
+
+def plan_for_install(context: click.Context, paths: tuple[str, ...]):
+    """The plan against the database, or against an empty one when there is none yet (nothing is created)."""
+    from crmkit.engine.database import NoDatabase
+
+    try:
+        return open_crm(context).plan(paths)
+    except NoDatabase as error:
+        if not error.install_creates:
+            raise
+        plan = plan_for_empty_database(paths)
+        click.echo(f"There is no crmkit database at {context.obj['database_url']} yet; installing would create it "
+                   "and then:")
+        return plan
+
+
+def open_for_install(context: click.Context, paths: tuple[str, ...]):
+    """The Crm to install into; a new database is created only once the packages are known to be valid."""
+    from crmkit.engine.database import NoDatabase
+
+    try:
+        return open_crm(context)
+    except NoDatabase as error:
+        if not error.install_creates:
+            raise
+    plan_for_empty_database(paths)  # MetadataError (nothing created) when a package has problems
+    return open_crm(context, create=True)
+
+
+def plan_for_empty_database(paths: tuple[str, ...]):
+    from crmkit.engine import Crm
+
+    empty = Crm.open("sqlite://")
+    try:
+        return empty.plan(paths)
+    finally:
+        empty.close()
+
+
+def show_plan(plan) -> None:
+    """Print the plan; a plan with refused steps is an error (exit 3) so scripts do not go on."""
+    click.echo(plan.describe())
+    refused = plan.blocked
+    if refused:
+        count = len(refused)
+        click.echo(f"Error: {count} step{'s' if count != 1 else ''} of this plan {'are' if count != 1 else 'is'} "
+                   "REFUSED (see above); installing it would change nothing. Fix the records or the metadata "
+                   "first.", err=True)
+        sys.exit(PLAN_REFUSED_EXIT)
 
 
 @main.command()
@@ -136,7 +198,8 @@ def packages(context: click.Context) -> None:
 
 
 @main.command()
-@click.option("--records", "count", default=300, show_default=True, help="About how many records to create in all.")
+@click.option("--records", "count", default=300, show_default=True, type=click.IntRange(min=1),
+              help="About how many records to create in all.")
 @click.option("--object", "objects", multiple=True, help="Only these objects (repeatable).")
 @click.option("--seed", default=42, show_default=True, help="The same seed gives the same data.")
 @click.pass_context
@@ -154,7 +217,8 @@ def demo(context: click.Context, count: int, objects: tuple[str, ...], seed: int
 
 
 @main.command()
-@click.option("--records", "count", default=600, show_default=True, help="How many demo records to create.")
+@click.option("--records", "count", default=600, show_default=True, type=click.IntRange(min=0),
+              help="How many demo records to create (0: none).")
 @click.pass_context
 @friendly_errors
 def setup(context: click.Context, count: int) -> None:
@@ -162,8 +226,8 @@ def setup(context: click.Context, count: int) -> None:
     from crmkit.demo import DemoGenerator
     from crmkit.engine.security.users import SystemDirectory
 
-    crm = open_crm(context)
-    fresh = not crm.installed_packages()
+    crm = open_crm(context, create=True)
+    fresh = not crm.installed_packages() and count > 0
     try:
         standard_crm = default_crm_path()
     except FileNotFoundError as error:
@@ -326,7 +390,14 @@ def user_revoke(context: click.Context, username: str, permission_sets: tuple[st
 
 
 def change_grants(directory, username: str, permission_sets: tuple[str, ...], *, revoke: bool) -> None:
+    from crmkit.engine.security.users import UserError
+
     target = named_user(directory, username)
+    if revoke:
+        missing = [name for name in permission_sets if name not in directory.permission_sets_of(target.id)]
+        if missing:
+            raise UserError(f"{target.username} does not have {', '.join(repr(name) for name in missing)}; "
+                            "nothing was revoked. See their permission sets with: crmkit user list")
     change = directory.revoke if revoke else directory.grant
     for name in permission_sets:
         change(name, user_id=target.id)

@@ -14,6 +14,7 @@ import pluggy
 
 from crmkit import hookspecs
 from crmkit.shipped import shipped_plugins_dir
+from crmkit.errors import CrmkitError
 
 #: Built-in behaviour registered through the same hooks plugins use.
 DEFAULT_PLUGINS = (
@@ -29,8 +30,11 @@ PLUGIN_DIRS_VARIABLE = "CRMKIT_PLUGIN_DIRS"
 RENAMED_HOOKS = {"crmkit_record_saved": "crmkit_after_save(context, event), called for every write"}
 
 
-class PluginError(Exception):
+class PluginError(CrmkitError):
     """A plugin could not be loaded or implements a hook that does not exist."""
+
+    status = 500
+    title = "Plugin not loaded"
 
 
 def make_plugin_manager(

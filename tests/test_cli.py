@@ -18,6 +18,7 @@ def run(sqlite_url):
     def invoke(*args: str):
         return runner.invoke(main, ["--database", sqlite_url, *args], catch_exceptions=False)
 
+    invoke.database_url = sqlite_url
     return invoke
 
 
@@ -47,10 +48,13 @@ def test_validate_reports_syntax_errors_with_position(run, write_package):
     assert "tab" in result.output.lower()
 
 
-def test_install_plan_packages_and_migrate(run):
+def test_install_plan_packages_and_migrate(run, tmp_path):
     planned = run("install", "--plan", str(PACKAGES / "all_types_v1.yaml"))
     assert planned.exit_code == 0 and "create the table for project" in planned.output
-    assert run("packages").output.startswith("No packages are installed")
+    assert planned.output.startswith("There is no crmkit database at sqlite:///")
+    assert not (tmp_path / "crm.db").exists()
+    assert run("setup", "--records", "0").exit_code == 0
+    assert run("packages").output.startswith("default_crm")
     installed = run("install", str(PACKAGES / "all_types_v1.yaml"))
     assert installed.exit_code == 0 and "Installed: all_types 1.0.0" in installed.output
     assert run("packages").output.startswith("all_types")
@@ -64,7 +68,115 @@ def test_migrate_refuses_to_purge_what_is_in_use(run):
     assert result.output == "Error: cannot purge 'project.name': it is still in use; remove it from the metadata first.\n"
 
 
-def test_an_unusable_database_is_a_sentence(tmp_path):
-    result = CliRunner().invoke(main, ["--database", f"sqlite:///{tmp_path}/missing/dir/\0x.db", "packages"])
-    assert result.exit_code != 0
+@pytest.mark.parametrize("command", ["packages", "setup"])
+def test_an_unusable_database_is_a_sentence(tmp_path, command):
+    result = CliRunner().invoke(main, ["--database", f"sqlite:///{tmp_path}/missing/dir/\0x.db", command],
+                                catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output == "Error: the database URL contains a NUL character; no file or database is named like that.\n"
+
+
+def test_a_folder_that_cannot_hold_the_database_is_a_sentence(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    result = CliRunner().invoke(main, ["--database", f"sqlite:///{tmp_path}/file/crm.db", "setup"],
+                                catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: cannot create the folder {tmp_path}/file for the SQLite database: ")
+
+
+# -- mistakes get a sentence and a non-zero exit -------------------------------------------
+
+NO_DATABASE = "Error: there is no crmkit database at {path}. Create one with `crmkit setup`"
+
+
+@pytest.mark.parametrize("command", [
+    ["packages"], ["migrate"], ["migrate", "--plan"], ["demo"], ["user", "list"], ["user", "create", "bob"],
+    ["user", "deactivate", "bob"], ["token", "revoke", "1"], ["validate", "--with-installed", "x.yaml"],
+])
+def test_commands_that_need_a_database_never_create_one(tmp_path, command):
+    path = tmp_path / "elsewhere" / "crm.db"
+    result = CliRunner().invoke(main, ["--database", f"sqlite:///{path}", *command])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(NO_DATABASE.format(path=path))
+    assert not path.parent.exists()
+
+
+@pytest.fixture
+def crm_db(run):
+    """A database with the standard CRM installed and no demo data."""
+    assert run("setup", "--records", "0").exit_code == 0
+    return run
+
+
+@pytest.mark.parametrize("args, message", [
+    (["user", "create", "bob", "--role", "nosuchrole"],
+     "Error: there is no role 'nosuchrole'. The roles are: ceo, marketing_manager, sales_manager, sales_rep, "
+     "sales_vp, support_agent, support_manager.\n"),
+    (["user", "create", "bob", "--role", "sales_reps"], "Error: there is no role 'sales_reps'. Did you mean 'sales_rep'?"),
+    (["user", "create", "bob", "--permission-set", "nosuchset"], "Error: there is no permission set 'nosuchset'. The "
+     "permission sets are: admin, data_protection, executive, marketing_user, sales_management, sales_user, "
+     "support_management, support_user.\n"),
+    (["user", "grant", "admin", "nosuchset"], "Error: there is no permission set 'nosuchset'."),
+    (["user", "revoke", "admin", "sales_user"], "Error: admin does not have 'sales_user'; nothing was revoked."),
+    (["user", "deactivate", "nosuchuser"], "Error: there is no user named 'nosuchuser'.\n"),
+    (["user", "set-password", "nosuchuser"], "Error: there is no user named 'nosuchuser'.\n"),
+    (["user", "create", "bob", "--display-name", "Bo\x00b"], "Error: the display name contains a character that "
+     "cannot be stored"),
+    (["token", "revoke", "999"], "Error: there is no API token with id 999.\n"),
+    (["token", "create", "nosuchuser", "laptop"], "Error: there is no user named 'nosuchuser'.\n"),
+    (["demo", "--object", "nosuchobject"], "Error: there is no object 'nosuchobject'; installed objects: account,"),
+])
+def test_mistakes_are_one_sentence_and_exit_1(crm_db, args, message):
+    result = crm_db(*args)
+    assert result.exit_code == 1, result.output
+    assert message in result.output and result.output.count("Error: ") == 1, result.output
     assert "Traceback" not in result.output
+    users = crm_db("user", "list").output.splitlines()
+    assert [line.split()[1] for line in users] == ["admin"]
+
+
+@pytest.mark.parametrize("count", ["0", "-5"])
+def test_demo_refuses_a_count_that_is_not_positive(crm_db, count):
+    result = crm_db("demo", "--records", count)
+    assert result.exit_code == 2
+    assert f"Invalid value for '--records': {count} is not in the range x>=1." in result.output
+    assert "Creating demo records" not in result.output
+
+
+def test_a_plan_with_refused_steps_exits_non_zero_and_says_so(run, write_package):
+    first = write_package('package: tiny\nversion: "1.0.0"\nobjects:\n  thing:\n    fields:\n'
+                          "      code: {type: text}\n", "v1.yaml")
+    assert run("install", str(first)).exit_code == 0
+    from crmkit.engine import Crm
+
+    crm = Crm.open(run.database_url)
+    crm.as_system().records("thing").create({"code": "not a number"})
+    crm.close()
+    second = write_package('package: tiny\nversion: "2.0.0"\nobjects:\n  thing:\n    fields:\n'
+                           "      code: {type: integer}\n", "v2.yaml")
+    result = run("install", "--plan", str(second))
+    assert result.exit_code == 3
+    assert "REFUSED" in result.output
+    assert result.output.splitlines()[-1] == ("Error: 1 step of this plan is REFUSED (see above); installing it would "
+                                              "change nothing. Fix the records or the metadata first.")
+
+
+@pytest.mark.parametrize("url, message", [
+    ("mysql://root@localhost/crm", "Error: 'mysql' databases are not supported; crmkit works with SQLite"),
+    ("postgresql://postgres@127.0.0.1:1/crm", "Error: cannot connect to the PostgreSQL server at 127.0.0.1:1: "),
+])
+def test_a_database_that_cannot_be_used_is_a_sentence_and_exit_2(url, message):
+    result = CliRunner().invoke(main, ["--database", url, "packages"])
+    assert result.exit_code == 2
+    assert result.output.startswith(message)
+
+
+def test_installing_a_package_with_problems_creates_no_database(run, tmp_path, write_package):
+    broken = write_package('package: bad\nversion: "1.0.0"\nobjects:\n  deal:\n    fields:\n'
+                           "      amount: {type: curency}\n")
+    result = run("install", str(broken))
+    assert result.exit_code == 1 and "'curency' is not a field type" in result.output
+    assert not (tmp_path / "crm.db").exists()
+    result = run("install", "--plan", str(broken))
+    assert result.exit_code == 1 and "There is no crmkit database" not in result.output
+    assert not (tmp_path / "crm.db").exists()

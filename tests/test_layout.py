@@ -63,6 +63,14 @@ def test_layers_import_only_to_their_left(layer):
     assert offenders == []
 
 
+def test_the_error_base_is_importable_by_every_layer_and_imports_nothing_of_crmkit():
+    """crmkit.errors sits below the sandbox: every layer's errors derive from its CrmkitError."""
+    names = imports_of(SOURCE / "errors.py")
+    assert [name for name in names if name == "crmkit" or name.startswith("crmkit.")] == []
+    for layer, forbidden in LAYER_RULES.items():
+        assert not any("crmkit.errors" == banned or "crmkit.errors".startswith(banned + ".") for banned in forbidden), layer
+
+
 def test_no_eval_or_exec_outside_the_sandbox():
     offenders = []
     for path in SOURCE.rglob("*.py"):

@@ -44,6 +44,8 @@ REPAIR_ATTEMPTS = 12
 class DemoError(RecordError):
     """Demo data cannot be created as asked (for example, an object that is not installed)."""
 
+    title = "Demo data not possible"
+
 
 class DemoGenerator:
     def __init__(self, crm: "Crm", *, seed: int = 42) -> None:

@@ -12,6 +12,12 @@ from typing import Any
 
 _EXPORTS = {
     "Crm": "crmkit.engine.crm",
+    "CrmkitError": "crmkit.errors",
+    "DatabaseBusy": "crmkit.engine.database",
+    "DatabaseError": "crmkit.engine.database",
+    "NoDatabase": "crmkit.engine.database",
+    "PermissionDenied": "crmkit.engine.security.access",
+    "QueryError": "crmkit.engine.query",
     "MigrationError": "crmkit.engine.migrations",
     "MigrationPlan": "crmkit.engine.migrations",
     "DeleteRestrictedError": "crmkit.engine.records",
@@ -23,7 +29,8 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "Crm", "DeleteRestrictedError", "MigrationError", "MigrationPlan", "Record", "RecordError",
+    "Crm", "CrmkitError", "DatabaseBusy", "DatabaseError", "NoDatabase", "PermissionDenied", "QueryError",
+    "DeleteRestrictedError", "MigrationError", "MigrationPlan", "Record", "RecordError",
     "RecordNotFound", "RecordValidationError", "StaleRecordError",
 ]
 

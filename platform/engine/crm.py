@@ -13,9 +13,17 @@ from pathlib import Path
 from datetime import datetime
 from typing import Callable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, MetaData, select, update
+from sqlalchemy import Connection, Engine, MetaData, inspect, select, update
 
-from crmkit.engine.database import connect, default_database_url, is_sqlite, write_transaction, writer
+from crmkit.engine.database import (
+    DEFAULT_BUSY_TIMEOUT,
+    connect,
+    default_database_url,
+    is_sqlite,
+    no_database,
+    write_transaction,
+    writer,
+)
 from crmkit.engine.extensions import Extensions, default_extensions
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
 from crmkit.engine.records.pipeline import SavePipeline
@@ -35,21 +43,34 @@ from crmkit.metadata.source import SourceDocument
 
 
 class Crm:
-    def __init__(self, engine: Engine, extensions: Extensions) -> None:
+    def __init__(self, engine: Engine, extensions: Extensions, *, create: bool = True) -> None:
         self.engine = engine
         #: The same pool; its transactions take SQLite's write lock up front.
         self.write_engine = writer(engine)
         self.extensions = extensions
         #: The current moment (aware, UTC). Replace it to fix the time, e.g. in tests.
         self.clock: Callable[[], datetime] = utc_now
-        self._ensure_system_tables()
+        self._ensure_system_tables(create)
         self._sources: dict[str, str] = {}
         self._set_runtime(self._installed_registry())
 
     @classmethod
-    def open(cls, url: str | None = None, *, extensions: Extensions | None = None) -> "Crm":
-        """Open (and if new, prepare) the database at `url`, or CRMKIT_DATABASE_URL, or instance/crmkit.db."""
-        return cls(connect(url or default_database_url()), extensions or default_extensions())
+    def open(cls, url: str | None = None, *, extensions: Extensions | None = None, create: bool = True,
+             busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> "Crm":
+        """Open the database at `url`, or CRMKIT_DATABASE_URL, or instance/crmkit.db.
+
+        A prepared database is opened with reads only (no write lock is taken). A new one is
+        prepared (system tables created) unless `create=False`, which raises NoDatabase
+        instead. `busy_timeout` is how many seconds a write waits for SQLite's write lock
+        before DatabaseBusy. Raises DatabaseError (a CrmkitError) for an unsupported URL or an
+        unreachable server.
+        """
+        engine = connect(url or default_database_url(), create=create, busy_timeout=busy_timeout)
+        try:
+            return cls(engine, extensions or default_extensions(), create=create)
+        except BaseException:
+            engine.dispose()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -127,11 +148,19 @@ class Crm:
         self._runtime = Runtime(self.engine, registry, self.extensions)
         self._pipelines: dict[str, SavePipeline] = {}
 
-    def _ensure_system_tables(self) -> None:
+    def _ensure_system_tables(self, create: bool) -> None:
+        """Create missing system tables; a prepared database is only read, so opening never waits for a writer."""
         metadata = MetaData()
         define_system_tables(metadata)
+        with self.engine.connect() as connection:
+            existing = set(inspect(connection).get_table_names())
+        missing = [table for name, table in metadata.tables.items() if name not in existing]
+        if not missing:
+            return
+        if not create and "crmkit_package" not in existing:
+            raise no_database(self.engine.url.render_as_string(hide_password=False))
         with write_transaction(self.engine) as connection:
-            metadata.create_all(connection)
+            metadata.create_all(connection, tables=missing)
 
     def _installed_packages(self) -> list[Package]:
         metadata = MetaData()

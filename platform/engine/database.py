@@ -1,40 +1,161 @@
-"""Connecting to SQLite or PostgreSQL with the settings the engine relies on."""
+"""Connecting to SQLite or PostgreSQL with the settings the engine relies on.
+
+Every problem a user can cause here is a `DatabaseError` (a CrmkitError) with a sentence:
+an unsupported or malformed URL, a database that does not exist yet, a server that cannot
+be reached, and a database that stays busy (locked by another writer) past the busy timeout.
+Driver errors are translated in one place, the engine's `handle_error` event.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from crmkit.errors import CrmkitError
 
 DATABASE_URL_VARIABLE = "CRMKIT_DATABASE_URL"
 DEFAULT_DATABASE_FILE = Path("instance") / "crmkit.db"
 WRITE_OPTION = "crmkit_write"
+#: Seconds a write waits for another writer's lock (SQLite) before DatabaseBusy is raised.
+DEFAULT_BUSY_TIMEOUT = 30.0
+SUPPORTED = "crmkit works with SQLite (sqlite:///path/to/crm.db) and PostgreSQL (postgresql://user@host/dbname)"
+#: PostgreSQL SQLSTATEs that mean "another transaction is in the way; the same request may succeed later":
+#: serialization failure, deadlock, lock not available (PostgreSQL manual, appendix A).
+BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+class DatabaseError(CrmkitError):
+    """The database cannot be used as asked: its URL, its existence, the server, or a lock is in the way."""
+
+    status = 503
+    title = "Database unavailable"
+
+
+class DatabaseURLError(DatabaseError):
+    """The database URL names a database crmkit does not support, or is not a URL at all."""
+
+    status = 500
+    title = "Invalid database URL"
+
+
+class NoDatabase(DatabaseError):
+    """There is no crmkit database at the URL (and the command only reads, so none was created).
+
+    `install_creates` says whether installing would create it (a SQLite file, an empty PostgreSQL
+    database) or whether it must be created by hand first (a PostgreSQL database that does not exist).
+    """
+
+    title = "No database"
+
+    def __init__(self, message: str, *, install_creates: bool = True) -> None:
+        super().__init__(message)
+        self.install_creates = install_creates
+
+
+class UnstorableText(CrmkitError):
+    """A value (in a filter, a search, a name) holds a character no database can store or compare."""
+
+    status = 400
+    title = "Invalid text"
+
+
+class DatabaseBusy(DatabaseError):
+    """Another writer held the database past the busy timeout; the same request may succeed in a moment."""
+
+    title = "Database busy"
 
 
 def default_database_url() -> str:
     return os.environ.get(DATABASE_URL_VARIABLE) or f"sqlite:///{DEFAULT_DATABASE_FILE}"
 
 
-def connect(url: str) -> Engine:
-    """An Engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and transactional DDL."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 30})
-        _configure_sqlite(engine, in_memory=not database or database == ":memory:")
-        return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+def parse_database_url(url: str) -> URL:
+    """`url` as SQLAlchemy URL for a supported database; `postgres://` (Heroku style) means PostgreSQL.
+
+    Raises DatabaseURLError with what to write instead for anything else.
+    """
+    if "\x00" in url:
+        raise DatabaseURLError("the database URL contains a NUL character; no file or database is named like that.")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseURLError(f"{_shown(url)!r} is not a database URL; {SUPPORTED}.") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return parsed
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend in ("postgresql", "postgres"):
+        raise DatabaseURLError(f"crmkit talks to PostgreSQL through psycopg 3, not {driver}: write the URL as "
+                               f"postgresql://... or postgresql+psycopg://...")
+    raise DatabaseURLError(f"{backend!r} databases are not supported; {SUPPORTED}.")
 
 
-def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
+def sqlite_file(parsed: URL) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory database or another backend."""
+    if not parsed.drivername.startswith("sqlite"):
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def connect(url: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """An Engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and transactional DDL.
+
+    With `create=False` a missing SQLite file is NoDatabase instead of a new, empty database.
+    `busy_timeout` is how many seconds a SQLite write waits for the write lock before DatabaseBusy.
+    """
+    parsed = parse_database_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        path = sqlite_file(parsed)
+        if path is not None and not create and not path.exists():
+            raise no_database(url)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DatabaseError(f"cannot create the folder {path.parent} for the SQLite database: "
+                                    f"{error.strerror or error}.") from None
+        engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
+        _configure_sqlite(engine, in_memory=path is None, busy_timeout=busy_timeout)
+    else:
+        try:
+            engine = create_engine(parsed, pool_pre_ping=True)
+        except ImportError:
+            raise DatabaseURLError("PostgreSQL needs the psycopg package: pip install 'crmkit[postgres]'.") from None
+    _translate_errors(engine, parsed)
+    return engine
+
+
+def no_database(url: str) -> NoDatabase:
+    """NoDatabase for `url`, naming the SQLite file in full, or the URL without its password."""
+    try:
+        path = sqlite_file(make_url(url))
+    except ArgumentError:
+        path = None
+    where = str(path.resolve()) if path is not None else _shown(url)
+    return NoDatabase(f"there is no crmkit database at {where}. Create one with `crmkit setup` (the standard "
+                      "CRM with demo data) or `crmkit install PACKAGE`, or point --database / "
+                      f"{DATABASE_URL_VARIABLE} at an existing one.")
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url if "@" not in url else "(the URL given)"  # never echo what may hold a password
+
+
+def _configure_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, record) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so
@@ -42,7 +163,7 @@ def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -72,3 +193,66 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def _translate_errors(engine: Engine, parsed: URL) -> None:
+    """Driver errors a user can cause become DatabaseError sentences; everything else passes unchanged."""
+
+    @event.listens_for(engine, "handle_error")
+    def on_error(context: Any) -> None:
+        error = context.original_exception
+        translated = _unstorable(error) or _busy(error) or (_unreachable(error, parsed) if context.connection is None else None)
+        if translated is not None:
+            raise translated from None
+
+
+def _unstorable(error: BaseException) -> UnstorableText | None:
+    """The last line of defence: input paths refuse such text by name (a field error) before any SQL runs."""
+    text = str(error)
+    if isinstance(error, UnicodeEncodeError) or "cannot contain NUL" in text:
+        return UnstorableText("a value contains a character that cannot be stored or searched for (a NUL character "
+                              "or half of a surrogate pair); remove it and try again.")
+    return None
+
+
+def _busy(error: BaseException) -> DatabaseBusy | None:
+    text = str(error)
+    if getattr(error, "sqlite_errorname", "").startswith("SQLITE_BUSY") or "database is locked" in text:
+        return DatabaseBusy("the database is busy with another change and did not become free in time; "
+                            "nothing was changed. Try again in a moment.")
+    if getattr(error, "sqlstate", None) in BUSY_SQLSTATES:
+        return DatabaseBusy("the database is busy: another change got in the way of this one, and nothing was "
+                            "changed. Try again in a moment.")
+    return None
+
+
+def _unreachable(error: BaseException, parsed: URL) -> DatabaseError | None:
+    """A failure to connect (no statement ran yet) as a sentence that says what to do."""
+    text = str(error)
+    if parsed.drivername.startswith("sqlite"):
+        if "unable to open database file" in text:
+            return DatabaseError(f"cannot open the SQLite database file {parsed.database}: check that the folder "
+                                 "exists and may be written to.")
+        if "file is not a database" in text:
+            return DatabaseError(f"{parsed.database} is not a SQLite database file; point --database at a crmkit "
+                                 "database or a new file name.")
+        return None
+    if type(error).__name__ != "OperationalError":
+        return None
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    if f'database "{parsed.database}" does not exist' in text:
+        return NoDatabase(f"the PostgreSQL server at {where} has no database named {parsed.database!r}. Create it "
+                          f"with `createdb {parsed.database}` (or the SQL `CREATE DATABASE \"{parsed.database}\";`), "
+                          "then run `crmkit setup` or `crmkit install PACKAGE`.", install_creates=False)
+    if ("role" in text and "does not exist" in text) or "authentication failed" in text:
+        return DatabaseError(f"the PostgreSQL server at {where} refused the user {parsed.username or '(none)'!r}: "
+                             "check the user name and password in the database URL.")
+    return DatabaseError(f"cannot connect to the PostgreSQL server at {where}: {_reason(text)} Check that the server "
+                         "is running and that the URL's host and port are right.")
+
+
+def _reason(text: str) -> str:
+    """The driver's reason in plain words, without its prefixes ('connection failed: ... failed: ')."""
+    line = text.strip().splitlines()[0] if text.strip() else "no answer"
+    reason = line.rsplit("failed: ", 1)[-1].strip().rstrip(".")
+    return f"{reason[:1].lower()}{reason[1:]}."

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
+from crmkit.errors import CrmkitError
+
 DocumentPath = tuple[str | int, ...]
 
 
@@ -38,8 +40,11 @@ def format_path(path: DocumentPath) -> str:
 
 
 @dataclass
-class MetadataError(Exception):
-    """Raised with every problem found, never just the first one."""
+class MetadataError(CrmkitError):
+    """Raised with every problem found, never just the first one; `message` is one problem per line."""
+
+    status = 422
+    title = "Invalid metadata"
 
     problems: Sequence[Problem] = field(default_factory=list)
 

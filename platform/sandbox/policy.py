@@ -19,20 +19,23 @@ from dataclasses import dataclass
 
 from RestrictedPython.transformer import FORBIDDEN_FUNC_NAMES, RestrictingNodeTransformer
 
+from crmkit.errors import CrmkitError
+
 MAX_EXPRESSION_LENGTH = 10_000
 MAX_SCRIPT_LENGTH = 100_000
 
 
-class SandboxError(Exception):
+class SandboxError(CrmkitError):
     """Base class of every error the sandbox raises for admin-written code."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    status = 422
+    title = "Admin code failed"
 
 
 class SandboxLimitError(SandboxError):
     """A resource limit was hit (size, work, time or memory)."""
+
+    title = "Admin code too costly"
 
 
 class ExpressionRuntimeError(SandboxError):
@@ -43,9 +46,12 @@ class ScriptError(SandboxError):
     """The admin's script failed while running; ``line`` is where, if known."""
 
     def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message if line is None else f"line {line}: {message}")
-        self.message = message
+        super().__init__(message)
         self.line = line
+
+    def __str__(self) -> str:
+        """`line 3: division by zero: ...`; `message` is the sentence without the line."""
+        return self.message if self.line is None else f"line {self.line}: {self.message}"
 
 
 @dataclass(frozen=True)

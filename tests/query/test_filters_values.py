@@ -79,9 +79,12 @@ def test_a_bad_value_names_the_field_and_the_reason(ctx, field, value, reason):
     assert error.value.message == f"'{value}' is not a valid value for {field}: {reason}"
 
 
-def test_query_error_is_a_value_error(ctx):
-    with pytest.raises(ValueError, match="'abc' is not a valid value for amount: Not a valid number."):
+def test_query_error_is_a_crmkit_error_with_status_400(ctx):
+    from crmkit.errors import CrmkitError
+
+    with pytest.raises(CrmkitError, match="'abc' is not a valid value for amount: Not a valid number.") as caught:
         compile_filter(ctx, "opportunity", {"amount": "abc"})
+    assert (caught.value.status, caught.value.title) == (400, "Invalid query")
 
 
 def test_ordered_operators_need_a_value(ctx):

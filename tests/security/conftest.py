@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -28,8 +29,14 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+#: Roles (sales_manager, sales_rep, support) and permission sets (sales, export, reports) to grant.
+DIRECTORY_PACKAGE = Path(__file__).resolve().parent.parent / "packages" / "directory.yaml"
+
+
 @pytest.fixture
 def directory(crm, clock):
+    """A user directory on a database whose metadata defines the roles and permission sets tests grant."""
     from crmkit.engine.security.users import SystemDirectory
 
+    crm.install(DIRECTORY_PACKAGE)
     return SystemDirectory(crm, clock=clock)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,7 @@ from crmkit.engine.security.tokens import TokenStore
 from crmkit.engine.security.users import SystemDirectory
 
 PASSWORD = "correct horse battery"
+DIRECTORY_PACKAGE = Path(__file__).resolve().parent.parent / "packages" / "directory.yaml"
 
 
 @pytest.fixture
@@ -32,11 +34,18 @@ def database(sqlite_url):
     crm.close()
 
 
+@pytest.fixture
+def roles(database):
+    """The roles and permission sets the tests give users: they must exist in the installed metadata."""
+    database.install(DIRECTORY_PACKAGE)
+    return database
+
+
 def shown_password(output: str) -> str:
     return re.search(r"^Password(?: for \S+)?: (\S+)$", output, re.MULTILINE)[1]
 
 
-def test_user_create_reads_the_password_from_stdin_and_never_prints_it(run, database):
+def test_user_create_reads_the_password_from_stdin_and_never_prints_it(run, database, roles):
     result = run("user", "create", "Alice", "--display-name", "Alice Example", "--role", "sales_rep",
                  "--permission-set", "sales", "--language", "zh", "--password-stdin", input=PASSWORD + "\n")
     assert result.exit_code == 0
@@ -54,7 +63,7 @@ def test_user_create_without_a_password_prints_a_generated_one_once(run, databas
     assert Authenticator(database).login("bob", password).user.username == "bob"
 
 
-def test_user_mistakes_are_sentences_with_exit_code_1(run):
+def test_user_mistakes_are_sentences_with_exit_code_1(run, database):
     weak = run("user", "create", "carol", "--password-stdin", input="12345\n")
     assert (weak.exit_code, weak.output) == (
         1, "Error: the password is not acceptable: it has fewer than 12 characters; it is only digits.\n")
@@ -65,7 +74,7 @@ def test_user_mistakes_are_sentences_with_exit_code_1(run):
     assert (unknown.exit_code, unknown.output) == (1, "Error: there is no user named 'nobody'.\n")
 
 
-def test_user_list_deactivate_activate_and_grants(run):
+def test_user_list_deactivate_activate_and_grants(run, roles):
     run("user", "create", "bob", "--role", "support")
     run("user", "create", "alice")
     assert run("user", "grant", "alice", "sales", "export").output == (

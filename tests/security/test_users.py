@@ -259,3 +259,42 @@ def test_log_entries_filter_by_event_user_and_time_newest_first(crm, clock):
 def test_the_log_is_append_only():
     public = {name for name in dir(SecurityLog) if not name.startswith("_")}
     assert public == {"record", "entries"}
+
+
+# -- mistakes are sentences ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda d: d.create_user("bob", role="nosuchrole"), "there is no role 'nosuchrole'. The roles are: sales_manager, "
+                                                         "sales_rep, support."),
+    (lambda d: d.create_user("bob", role="sales_reps"), "there is no role 'sales_reps'. Did you mean 'sales_rep'?"),
+    (lambda d: d.create_user("bob", permission_sets=["sales", "nosuchset"]),
+     "there is no permission set 'nosuchset'. The permission sets are: admin, export, reports, sales."),
+    (lambda d: d.grant("nosuchset", user_id=d.create_user("bob").id), "there is no permission set 'nosuchset'."),
+    (lambda d: d.grant("sales", role="nosuchrole"), "there is no role 'nosuchrole'."),
+    (lambda d: d.set_role(d.create_user("bob").id, "nosuchrole"), "there is no role 'nosuchrole'."),
+    (lambda d: d.create_user("bob", display_name="Bo\x00b"), "the display name contains a character that cannot be "
+                                                              "stored (a NUL character or half of a surrogate pair)"),
+    (lambda d: d.create_user("bob", email="bob\ud800@example.com"), "the email address contains a character"),
+    (lambda d: d.create_team("emea\x00"), "the team name contains a character"),
+    (lambda d: d.create_team("emea", {"en": "EMEA\ud800"}), "the label contains a character"),
+    (lambda d: d.create_user("bob", password="long enough pass\ud800"),
+     "the password is not acceptable: it contains a character that cannot be stored"),
+])
+def test_unknown_roles_permission_sets_and_unstorable_text_are_refused(directory, call, message):
+    with pytest.raises(UserError) as caught:
+        call(directory)
+    assert caught.value.message.startswith(message)
+    assert [user.username for user in directory.list()] in ([], ["bob"])
+    assert directory.permission_sets_of(1) == frozenset()
+
+
+@pytest.mark.parametrize("username, password", [("bo\ud800b", PASSWORD), ("bo\x00b", PASSWORD),
+                                                ("alice", "correct horse\x00"), ("alice", "correct \udfff")])
+def test_a_sign_in_with_unstorable_text_fails_like_any_other(directory, crm, username, password):
+    from crmkit.engine.security.authentication import Authenticator, LoginFailed
+
+    directory.create_user("alice", password=PASSWORD)
+    with pytest.raises(LoginFailed):
+        Authenticator(crm).login(username, password)
+    assert directory.by_username(username) is None or username == "alice"

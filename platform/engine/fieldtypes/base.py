@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping
 from marshmallow import fields as ma_fields
 from sqlalchemy.types import TypeEngine
 
+from crmkit.engine.fieldtypes.inputs import storable
 from crmkit.metadata.catalog import FieldKind
 from crmkit.metadata.model import FieldDef
 
@@ -60,9 +61,13 @@ class FieldType:
 
 
 def coerce(field: ma_fields.Field, value: Any) -> Any:
-    """Turn a value into what the field stores: the fast path of our fields, else marshmallow."""
+    """Turn a value into what the field stores: the fast path of our fields, else marshmallow.
+
+    Raises marshmallow's ValidationError; text no database can hold (NUL, lone surrogates) is
+    refused here for every field type, plugin types included.
+    """
     fast = getattr(field, "coerce", None)
-    return fast(value) if fast is not None else field.deserialize(value)
+    return storable(fast(storable(value)) if fast is not None else field.deserialize(storable(value)))
 
 
 def error_messages(messages: Any) -> list[str]:

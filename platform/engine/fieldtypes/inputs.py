@@ -9,6 +9,27 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 
+#: Characters no database column can hold: NUL (PostgreSQL text refuses it, SQLite cuts text at it in
+#: some tools) and lone surrogates (U+D800-U+DFFF: half of a UTF-16 pair, not encodable as UTF-8, RFC 3629).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """`value` unchanged if every text in it can be stored; else ValidationError naming the character.
+
+    Checks text and the items of lists (multi-picklists); the same sentence on SQLite and PostgreSQL.
+    """
+    texts = value if isinstance(value, (list, tuple)) else (value,)
+    for text in texts:
+        if isinstance(text, str) and (found := UNSTORABLE.search(text)):
+            character = found.group()
+            what = "a NUL character (U+0000)" if character == "\x00" else \
+                f"an unpaired surrogate (U+{ord(character):04X}, half of a character)"
+            raise ValidationError(f"Contains {what} at position {found.start() + 1}, which cannot be stored; "
+                                  "remove it.")
+    return value
+
+
 class BlankIsNone:
     """Blank input means no value, and no value is never checked against length or range rules.
 
@@ -153,6 +174,14 @@ class CalendarDate(BlankIsNone, fields.Date):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+def in_utc(moment: datetime) -> datetime:
+    """An aware moment in UTC; ValidationError when UTC falls outside years 1 to 9999 (Python's calendar)."""
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValidationError("The date and time is outside the supported range (years 1 to 9999 in UTC).") from None
+
+
 class UtcTimestamp(BlankIsNone, fields.AwareDateTime):
     """A moment in time; naive input is taken as UTC, everything is stored as UTC."""
 
@@ -162,7 +191,7 @@ class UtcTimestamp(BlankIsNone, fields.AwareDateTime):
         super().__init__(default_timezone=timezone.utc, allow_none=True, **kwargs)
 
     def _native(self, value: datetime) -> datetime:
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        return in_utc(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> datetime | None:
         if isinstance(value, str) and not value.strip():
@@ -171,7 +200,7 @@ class UtcTimestamp(BlankIsNone, fields.AwareDateTime):
             moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         else:
             moment = super()._deserialize(value, attr, data, **kwargs)
-        return moment.astimezone(timezone.utc)
+        return in_utc(moment)
 
 
 class WebAddress(CleanText):

@@ -34,13 +34,17 @@ from crmkit.engine.migrations.steps import (
     ReviveTable,
     Step,
 )
+from crmkit.errors import CrmkitError
 from crmkit.engine.tables import constraint_name, field_indexes, system_columns
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
 
-class MigrationError(Exception):
+class MigrationError(CrmkitError):
     """The plan cannot be made or applied; the message says why and what to do."""
+
+    status = 409
+    title = "Migration refused"
 
 
 COMPUTED_TYPES = ("formula", "rollup", "autonumber")

@@ -3,18 +3,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from crmkit.errors import CrmkitError
 from crmkit.metadata.errors import did_you_mean
 
 
-class QueryError(ValueError):
+class QueryError(CrmkitError):
     """A filter, sort, search, page size or cursor that cannot be used; `message` says why."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    status = 400
+    title = "Invalid query"
 
 
 def unknown_field(object_name: str, name: str, candidates: Iterable[str]) -> QueryError:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from sqlalchemy import insert
 
 from crmkit.engine.records.autonumber import allocate_numbers
+from crmkit.engine.records.constraints import constraint_errors, duplicates_within
 from crmkit.engine.records.errors import RecordValidationError
 from crmkit.engine.records.events import Operation, RecordEvent, after_write
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 class BulkValidationError(RecordValidationError):
     """Some rows are invalid; nothing of the failing batch was written. Errors are keyed by row number."""
+
+    title = "Invalid records"
 
     def __init__(self, row_errors: Mapping[int, Mapping[str, list[str]]]) -> None:
         self.row_errors = {number: dict(errors) for number, errors in row_errors.items()}
@@ -56,6 +59,8 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
                     errors[number * batch_size + index + 1] = error.errors
             if not errors:
                 errors = _missing_lookups(connection, service, prepared, number * batch_size)
+            if not errors:
+                errors = duplicates_within(obj, prepared, number * batch_size)
             if errors:
                 raise BulkValidationError(errors)
             for fdef in service.pipeline.autonumbers:
@@ -66,7 +71,8 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
                               version=1)
                 if values.get("owner_id") is None:
                     values["owner_id"] = actor.user_id
-            ids = _insert_many(connection, service, prepared)
+            with constraint_errors(obj, None):
+                ids = _insert_many(connection, service, prepared)
             for values, record_id in zip(prepared, ids):
                 values["id"] = record_id
             after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)

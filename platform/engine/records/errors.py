@@ -3,24 +3,24 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from crmkit.errors import CrmkitError
+
 #: Key of errors that belong to the record as a whole rather than one field.
 RECORD_ERRORS = "_record"
 
 
-class RecordError(Exception):
+class RecordError(CrmkitError):
     """Base of every record operation error; `status` is the HTTP status the API will use."""
 
     status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    title = "Request not possible"
 
 
 class RecordValidationError(RecordError):
     """Field-level errors: {field: [message, ...]}, record-level ones under `_record`."""
 
     status = 422
+    title = "Invalid record"
 
     def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
         self.errors = {field: list(messages) for field, messages in errors.items()}
@@ -32,6 +32,7 @@ class RecordNotFound(RecordError):
     """No such record, or the user may not see it: both look the same, so nothing leaks."""
 
     status = 404
+    title = "Not found"
 
     def __init__(self, object_name: str, record_id: object) -> None:
         super().__init__(f"there is no {object_name} record with id {record_id}.")
@@ -43,6 +44,7 @@ class StaleRecordError(RecordError):
     """Someone else saved the record after it was read; never silently overwritten."""
 
     status = 409
+    title = "Changed by someone else"
 
     def __init__(self, object_name: str, record_id: object, expected: int, actual: int) -> None:
         super().__init__(
@@ -61,6 +63,7 @@ class DeleteRestrictedError(RecordError):
     """
 
     status = 409
+    title = "Cannot delete"
 
     def __init__(self, object_name: str, record_id: object, blockers: Mapping[str, int], *,
                  unseen: bool = False) -> None:
@@ -78,3 +81,4 @@ class DeleteRestrictedError(RecordError):
 
 class RestoreError(RecordError):
     status = 409
+    title = "Cannot restore"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 
 from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import DeleteRestrictedError, RecordNotFound, RestoreError
 from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.records.propagation import Propagator
@@ -241,7 +242,8 @@ class RecycleBin:
                                                         values[fdef.name]))
         values["version"] = (values.get("version") or 0) + 1
         values["updated_at"] = now
-        connection.execute(insert(table).values(values))
+        with constraint_errors(obj, values):
+            connection.execute(insert(table).values(values))
         # What the record reads may have changed while it was in the bin (a renamed account,
         # a child added or removed): its own rollups and formulas are recomputed, not restored.
         Propagator(connection, self.runtime).refresh_records(object_name, [values["id"]])

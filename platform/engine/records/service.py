@@ -16,6 +16,7 @@ from sqlalchemy import Connection, case, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor
 from crmkit.engine.records.autonumber import allocate_numbers
+from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
 from crmkit.engine.records.events import Operation, RecordDraft, RecordEvent, after_write, before_save
 from crmkit.engine.records.pipeline import Prepared, SavePipeline
@@ -183,7 +184,8 @@ class RecordService:
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
         values.pop("id", None)
-        values["id"] = connection.execute(self.pipeline.insert_statement, values).scalar_one()
+        with constraint_errors(self.obj, values):
+            values["id"] = connection.execute(self.pipeline.insert_statement, values).scalar_one()
         after_write(connection, self.session, [RecordEvent.of(self.obj.name, Operation.CREATE, None, values, actor, now)])
         return Record(self.obj.name, values)
 
@@ -213,8 +215,9 @@ class RecordService:
         if not changes:
             return Record(self.obj.name, current)
         changes.update(updated_at=now, updated_by=actor.user_id, version=version + 1)
-        result = connection.execute(self.pipeline.update_statement,
-                                    {**changes, "_record_id": record_id, "_expected_version": version})
+        with constraint_errors(self.obj, prepared.values):
+            result = connection.execute(self.pipeline.update_statement,
+                                        {**changes, "_record_id": record_id, "_expected_version": version})
         if result.rowcount != 1:
             latest = self._load(connection, record_id)
             raise StaleRecordError(self.obj.name, record_id, version, latest["version"])

@@ -24,10 +24,12 @@ READ, EDIT = "read", "edit"
 
 class PermissionDenied(RecordError):
     status = 403
+    title = "Not allowed"
 
 
 class UnknownUser(RecordError):
     status = 401
+    title = "Unknown user"
 
 
 @dataclass(frozen=True)

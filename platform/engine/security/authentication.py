@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from crmkit.engine.database import write_transaction
+from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import ADDRESS_LENGTH, USERNAME_LENGTH, Clock, SecurityLog, clip, utc_now
 from crmkit.engine.security.passwords import (
@@ -42,6 +43,7 @@ USER_AGENT_LENGTH = 512
 
 class AuthenticationError(RecordError):
     status = 401
+    title = "Sign-in failed"
 
 
 class LoginFailed(AuthenticationError):
@@ -53,6 +55,7 @@ class LoginFailed(AuthenticationError):
 
 class LoginThrottled(AuthenticationError):
     status = 429
+    title = "Too many attempts"
 
     def __init__(self, retry_at: datetime, now: datetime) -> None:
         minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
@@ -105,8 +108,10 @@ class Authenticator:
     def login(self, username: str, password: str, *, address: str | None = None,
               user_agent: str | None = None) -> LoginSession:
         """A new session for the user; LoginFailed or LoginThrottled otherwise. Every attempt is recorded."""
-        name = clip(normalize_username(username if isinstance(username, str) else ""), USERNAME_LENGTH)
-        password = password if isinstance(password, str) else ""
+        # Text no database can hold is never a username or password: such a login fails like any other.
+        name = UNSTORABLE.sub("\ufffd", clip(normalize_username(username if isinstance(username, str) else ""),
+                                               USERNAME_LENGTH))
+        password = password if isinstance(password, str) and not UNSTORABLE.search(password) else ""
         address = clip(address, ADDRESS_LENGTH)
         now = self._clock()
         users = self._table("user")

@@ -83,6 +83,8 @@ def check_password_policy(password: str, *, username: str | None = None) -> list
         problems.append(f"has more than {MAX_LENGTH} characters")
     if password.isdigit():
         problems.append("is only digits")
+    if any(character == "\x00" or "\ud800" <= character <= "\udfff" for character in password):
+        problems.append("contains a character that cannot be stored (a NUL character or half of a surrogate pair)")
     if username and password.strip().lower() == username.strip().lower():
         problems.append("is the same as the username")
     return problems

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from crmkit.engine.database import write_transaction
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
 from crmkit.engine.security.passwords import token_digest
-from crmkit.engine.security.users import User, UserError, user_columns, user_from_row
+from crmkit.engine.security.users import User, UserError, checked_text, user_columns, user_from_row
 
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
@@ -54,7 +54,7 @@ class TokenStore:
     def create(self, user_id: int, name: str, *, expires_at: datetime | None = None,
                actor_id: int | None = None) -> IssuedToken:
         """A new token for an active user; the returned `token` is the only time the secret exists in full."""
-        name = str(name).strip()
+        name = checked_text(str(name).strip(), "token name")
         if not name or len(name) > NAME_LENGTH:
             raise UserError(f"a token name must have 1 to {NAME_LENGTH} characters; {name!r} does not.")
         now = self._clock()

@@ -25,6 +25,8 @@ from crmkit.engine.database import write_transaction
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
 from crmkit.engine.security.passwords import check_password_policy, generate_password, hash_password, token_digest
+from crmkit.engine.fieldtypes.inputs import UNSTORABLE
+from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.model import ADMIN_PERMISSION_SET
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ NAME_LENGTH = 63
 
 class UserError(RecordError):
     """A request about users, teams, grants or tokens that cannot be carried out, as a sentence."""
+
+    title = "User change not possible"
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,16 @@ def checked_password(password: str, username: str) -> str:
     return password
 
 
+def checked_text(value: str, what: str) -> str:
+    """`value` if a database can store it: no NUL character and no unpaired surrogate."""
+    if UNSTORABLE.search(value):
+        raise UserError(f"the {what} contains a character that cannot be stored (a NUL character or half of a "
+                        "surrogate pair); remove it.")
+    return value
+
+
 def checked_email(email: str | None) -> str | None:
-    email = (email or "").strip()
+    email = checked_text((email or "").strip(), "email address")
     if not email:
         return None
     local, at, domain = email.rpartition("@")
@@ -109,10 +121,17 @@ def checked_email(email: str | None) -> str | None:
 
 
 def checked_name(value: str, what: str, length: int = NAME_LENGTH) -> str:
-    name = str(value).strip()
+    name = checked_text(str(value).strip(), f"{what} name")
     if not name or len(name) > length:
         raise UserError(f"a {what} name must have 1 to {length} characters; {value!r} does not.")
     return name
+
+
+def checked_label(label: str | Mapping[str, str] | None) -> str | Mapping[str, str] | None:
+    texts = label.values() if isinstance(label, Mapping) else [label] if label is not None else []
+    for text in texts:
+        checked_text(str(text), "label")
+    return label
 
 
 class SystemDirectory:
@@ -132,12 +151,13 @@ class SystemDirectory:
         """A new, active user; without a password the account cannot sign in until one is set."""
         name = checked_username(username)
         now = self._clock()
-        row = {"username": name, "display_name": (display_name or "").strip()[:200] or name,
+        row = {"username": name,
+               "display_name": checked_text((display_name or "").strip()[:200], "display name") or name,
                "email": checked_email(email), "active": True, "language": checked_language(language),
-               "timezone": checked_timezone(timezone), "role": checked_name(role, "role") if role else None,
+               "timezone": checked_timezone(timezone), "role": self._known_role(role) if role else None,
                "password_hash": hash_password(checked_password(password, name)) if password is not None else None,
                "created_at": now, "updated_at": now}
-        sets = [checked_name(s, "permission set") for s in permission_sets]
+        sets = [self._known_permission_set(s) for s in permission_sets]
         table = self._table("user")
         try:
             with write_transaction(self.crm.write_engine) as connection:
@@ -170,6 +190,8 @@ class SystemDirectory:
         return found[0]
 
     def by_username(self, username: str) -> User | None:
+        if UNSTORABLE.search(username):  # no stored username has such a character, and no database takes it
+            return None
         found = self._users(self._table("user").c.username == normalize_username(username))
         return found[0] if found else None
 
@@ -202,7 +224,8 @@ class SystemDirectory:
             end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)
 
     def set_role(self, user_id: int, role: str | None, *, actor_id: int | None = None) -> None:
-        role = checked_name(role, "role") if role else None
+        """Gives the user a role of the installed metadata (None: no role); UserError for an unknown role."""
+        role = self._known_role(role) if role else None
         previous = self.get(user_id).role
         with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"role": role}, "role.changed",
@@ -220,6 +243,7 @@ class SystemDirectory:
     def create_team(self, name: str, label: str | Mapping[str, str] | None = None, *,
                     actor_id: int | None = None) -> int:
         name = checked_name(name, "team", 150)
+        label = checked_label(label)
         table = self._table("team")
         with write_transaction(self.crm.write_engine) as connection:
             if connection.execute(select(table.c.id).where(table.c.name == name)).first():
@@ -269,9 +293,14 @@ class SystemDirectory:
 
     def grant(self, permission_set: str, *, user_id: int | None = None, role: str | None = None,
               actor_id: int | None = None) -> None:
-        """Gives a permission set to one user or to everyone with a role (nothing happens if already given)."""
-        permission_set = checked_name(permission_set, "permission set")
+        """Gives a permission set to one user or to everyone with a role (nothing happens if already given).
+
+        The permission set and the role must exist in the installed metadata; UserError says which do not.
+        """
+        permission_set = self._known_permission_set(permission_set)
         role = self._grantee(user_id, role)
+        if role is not None:
+            self._known_role(role)
         with write_transaction(self.crm.write_engine) as connection:
             self._grant(connection, permission_set, user_id, role, actor_id)
 
@@ -319,6 +348,25 @@ class SystemDirectory:
         if (user_id is None) == (role is None):
             raise UserError("a permission set is granted to a user or to a role: give exactly one of them.")
         return checked_name(role, "role") if role is not None else None
+
+    def _known_role(self, role: str) -> str:
+        """`role` if the installed metadata defines it; else UserError naming the roles there are."""
+        role = checked_name(role, "role")
+        roles = self.crm.registry.roles
+        if role not in roles:
+            known = f"the roles are: {', '.join(sorted(roles))}" if roles else \
+                "no installed package defines roles; install one first (crmkit install PACKAGE)"
+            raise UserError(f"there is no role {role!r}.{did_you_mean(role, roles)} {known[:1].upper()}{known[1:]}.")
+        return role
+
+    def _known_permission_set(self, permission_set: str) -> str:
+        """`permission_set` if the installed metadata defines it (admin always exists); else UserError."""
+        permission_set = checked_name(permission_set, "permission set")
+        sets = self.crm.registry.permission_sets
+        if permission_set not in sets:
+            raise UserError(f"there is no permission set {permission_set!r}.{did_you_mean(permission_set, sets)} "
+                            f"The permission sets are: {', '.join(sorted(sets))}.")
+        return permission_set
 
     def _username(self, connection: Connection, user_id: int) -> str:
         users = self._table("user")

@@ -1,0 +1,120 @@
+"""The database's own constraint checks, told as the field errors the save pipeline gives.
+
+The pipeline checks `unique` fields and lookups before it writes, but two transactions can
+pass those checks at the same moment (PostgreSQL runs them concurrently). The database's
+unique indexes and foreign keys then refuse the second write; this module turns that
+refusal into the very message a sequential duplicate gets, keyed by the field, found by
+the index or constraint name (PostgreSQL) or the columns named in the error (SQLite).
+
+    with constraint_errors(obj, values):
+        connection.execute(insert_statement, values)      # RecordValidationError, never IntegrityError
+"""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
+
+from sqlalchemy.exc import IntegrityError
+
+from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
+from crmkit.engine.tables import constraint_name, field_indexes
+from crmkit.metadata.model import ObjectDef
+
+#: PostgreSQL SQLSTATEs (manual, appendix A): unique_violation and foreign_key_violation.
+UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION = "23505", "23503"
+#: SQLite names the columns: "UNIQUE constraint failed: account.code, account.region".
+SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+
+
+def duplicate_message(obj: ObjectDef, value: Any) -> str:
+    """What a field hears when its unique value is taken (the pipeline's sequential check says the same)."""
+    return f"{value!r} is already used by another {obj.name} record."
+
+
+def combination_message(obj: ObjectDef, columns: Sequence[str], values: Mapping[str, Any]) -> str:
+    shown = ", ".join(f"{name} {values.get(name)!r}" for name in columns)
+    return f"another {obj.name} record already has this combination ({shown}), which must be unique."
+
+
+def violated_columns(error: IntegrityError, obj: ObjectDef) -> tuple[str, ...] | None:
+    """The columns of the unique index `error` reports, or None when it is not a unique violation."""
+    original = error.orig
+    if getattr(original, "sqlstate", None) == UNIQUE_VIOLATION:
+        name = getattr(getattr(original, "diag", None), "constraint_name", None)
+        return next((columns for index, columns, unique in field_indexes(obj) if unique and index == name), ())
+    match = SQLITE_UNIQUE.search(str(original))
+    if match:
+        return tuple(part.strip().rpartition(".")[2] for part in match.group(1).split(","))
+    return None
+
+
+def violated_lookup(error: IntegrityError, obj: ObjectDef) -> str | None:
+    """The lookup field whose foreign key `error` reports (PostgreSQL names the constraint), or None."""
+    original = error.orig
+    if getattr(original, "sqlstate", None) != FOREIGN_KEY_VIOLATION:
+        return None
+    name = getattr(getattr(original, "diag", None), "constraint_name", None)
+    return next((f.name for f in obj.fields.values() if f.is_lookup and constraint_name("fk", f.to, (f.name,)) == name),
+                None)
+
+
+def field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
+    """{field: [message]} for a unique or lookup violation at a write; None for anything else.
+
+    `values` are the written values (None: several rows were written, so the value is not known).
+    """
+    lookup = violated_lookup(error, obj)
+    if lookup is not None:
+        target = obj.fields[lookup].to
+        shown = f" with id {values[lookup]}" if values and values.get(lookup) is not None else ""
+        return {lookup: [f"there is no {target} record{shown} (it was deleted while this one was saved)."]}
+    columns = violated_columns(error, obj)
+    if columns is None:
+        return None
+    if values is None:
+        names = ", ".join(columns) or "a unique field"
+        return {columns[0] if len(columns) == 1 else RECORD_ERRORS: [
+            f"another {obj.name} record saved at the same time uses the same {names}; nothing was written. "
+            "Check the values and try again."]}
+    if len(columns) == 1:
+        return {columns[0]: [duplicate_message(obj, values.get(columns[0]))]}
+    if not columns:
+        return {RECORD_ERRORS: [f"another {obj.name} record already uses one of these values, which must be unique."]}
+    return {RECORD_ERRORS: [combination_message(obj, columns, values)]}
+
+
+@contextmanager
+def constraint_errors(obj: ObjectDef, values: Mapping[str, Any] | None) -> Iterator[None]:
+    """Around a write: the database's unique and lookup violations become RecordValidationError."""
+    try:
+        yield
+    except IntegrityError as error:
+        errors = field_errors(error, obj, values)
+        if errors is None:
+            raise
+        raise RecordValidationError(errors) from None
+
+
+def duplicates_within(obj: ObjectDef, rows: Sequence[Mapping[str, Any]], offset: int) -> dict[int, dict[str, list[str]]]:
+    """Rows of one batch that repeat a unique value of an earlier row, keyed by row number (offset + index + 1).
+
+    Each row was checked against the stored records already; this is the check among the new rows.
+    """
+    errors: dict[int, dict[str, list[str]]] = {}
+    for _, columns, unique in field_indexes(obj):
+        if not unique or any(name not in obj.fields or obj.fields[name].type == "autonumber" for name in columns):
+            continue
+        first: dict[tuple, int] = {}
+        for index, row in enumerate(rows):
+            key = tuple(row.get(name) for name in columns)
+            if any(value is None for value in key):
+                continue
+            if key in first:
+                shown = repr(key[0]) if len(columns) == 1 else f"the combination of {', '.join(columns)}"
+                field = columns[0] if len(columns) == 1 else RECORD_ERRORS
+                errors.setdefault(offset + index + 1, {}).setdefault(field, []).append(
+                    f"{shown} is already used by row {first[key]}, and must be unique.")
+            else:
+                first[key] = offset + index + 1
+    return errors
