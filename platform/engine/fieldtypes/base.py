@@ -59,10 +59,14 @@ class FieldType:
         return self.input_field is not None and not self.kind.computed
 
 
-def coerce(field: ma_fields.Field, value: Any) -> Any:
-    """Turn a value into what the field stores: the fast path of our fields, else marshmallow."""
+def coerce(field: ma_fields.Field, value: Any, language: str | None = None) -> Any:
+    """Turn a value into what the field stores: the fast path of our fields, else marshmallow.
+
+    `language` is the acting user's language tag ('en', 'zh-CN', 'de'): number text is read
+    in its locale. Raises marshmallow's ValidationError with field-level messages.
+    """
     fast = getattr(field, "coerce", None)
-    return fast(value) if fast is not None else field.deserialize(value)
+    return fast(value, language) if fast is not None else field.deserialize(value)
 
 
 def error_messages(messages: Any) -> list[str]:

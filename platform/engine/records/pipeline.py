@@ -66,7 +66,7 @@ class SavePipeline:
     ) -> Prepared:
         """Run everything before the write; raises RecordValidationError with every problem found."""
         clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system,
-                                     known=self.input_problems)
+                                     known=self.input_problems, language=language)
         if previous is None:
             values = {name: None for name in self.obj.fields}
             values.update(self.zero_counts)
