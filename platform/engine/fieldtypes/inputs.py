@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import NumberFormatError, format_decimal, parse_decimal
+from babel.numbers import NumberFormatError, parse_decimal
 from marshmallow import ValidationError, fields, validate
 
 
@@ -99,9 +99,12 @@ def number_text(value: Any, language: str | None = None) -> Any:
             "write it without group separators.")
     number = plain if plain is not None else local
     if number is None:
-        example = format_decimal(Decimal("1234.5"), "#,##0.00", locale=locale)
-        raise ValidationError(f"'{text}' is not a number; write it like 1234.50 or {example}.")
+        raise NotANumber(f"'{text}' is not a number.")
     return number
+
+
+class NotANumber(ValidationError):
+    """Text that is no number in the plain form nor in the user's locale; fields say it their own way."""
 
 
 BIGGEST_INTEGER = 2**63 - 1
@@ -113,7 +116,15 @@ def within_64_bits(number: int) -> int:
     return number
 
 
-class WholeNumber(BlankIsNone, fields.Integer):
+class NumberText:
+    def _number_text(self, value: Any, language: str | None) -> Any:
+        try:
+            return number_text(value, language)
+        except NotANumber:
+            raise self.make_error("invalid") from None  # type: ignore[attr-defined]
+
+
+class WholeNumber(NumberText, BlankIsNone, fields.Integer):
     """An integer; '12' and 12.0 are accepted, 12.5 is not silently cut."""
 
     default_error_messages = {"invalid": "Not a valid whole number."}
@@ -128,7 +139,7 @@ class WholeNumber(BlankIsNone, fields.Integer):
     def _deserialize(self, value: Any, attr, data, **kwargs) -> int | None:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        value = number_text(value, kwargs.get("language"))
+        value = self._number_text(value, kwargs.get("language"))
         if value is None:
             return None
         if isinstance(value, float) and not value.is_integer():
@@ -144,7 +155,7 @@ class WholeNumber(BlankIsNone, fields.Integer):
         return within_64_bits(super()._deserialize(value, attr, data, **kwargs))
 
 
-class ExactNumber(BlankIsNone, fields.Decimal):
+class ExactNumber(NumberText, BlankIsNone, fields.Decimal):
     """A decimal rounded half-up to the field's scale; text is read by `number_text` ('1,234.50', '1.234,50' in de)."""
 
     native_types = (Decimal, int)
@@ -161,7 +172,7 @@ class ExactNumber(BlankIsNone, fields.Decimal):
     def _deserialize(self, value: Any, attr, data, **kwargs) -> Decimal | None:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        value = number_text(value, kwargs.get("language"))
+        value = self._number_text(value, kwargs.get("language"))
         if value is None:
             return None
         if isinstance(value, float):

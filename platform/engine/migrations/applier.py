@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Index, bindparam, column, delete, inspect, in
 from sqlalchemy.schema import CreateColumn
 
 from crmkit.engine.fieldtypes import FieldTypes
-from crmkit.engine.migrations.conversion import convert_value, stored_values
+from crmkit.engine.migrations.conversion import StoredForm, convert_value, stored_values
 from crmkit.engine.migrations.planner import MigrationError
 from crmkit.engine.migrations.steps import (
     AddColumn,
@@ -94,8 +94,9 @@ class Applier:
             statement = update(target).where(target.c.id == bindparam("record_id")).values(
                 {temporary: bindparam("value", type_=column_type)})
             batch: list[dict] = []
+            form = StoredForm(step.stored_scale, step.floating)
             for record_id, value in stored_values(self.connection, step.object, step.field):
-                batch.append({"record_id": record_id, "value": convert_value(field_type, fdef, value)})
+                batch.append({"record_id": record_id, "value": convert_value(field_type, fdef, form.decode(value))})
                 if len(batch) >= 1000:
                     self.connection.execute(statement, batch)
                     batch = []

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, Sequence
 from sqlalchemy import Connection, inspect
 
 from crmkit.engine.fieldtypes import FieldTypes
-from crmkit.engine.migrations.conversion import find_duplicates, find_unconvertible
+from crmkit.engine.migrations.conversion import find_duplicates, find_unconvertible, stored_form
 from crmkit.engine.migrations.steps import (
     AddColumn,
     ChangeColumnType,
@@ -116,8 +116,9 @@ def _field_steps(context: PlanContext, obj: ObjectDef, old_obj: ObjectDef | None
             renamed_away.add(old_name)
             yield RenameColumn(obj.name, field=fdef.name, old_name=old_name)
         if old_def is not None:
-            yield from _type_steps(context, obj, fdef, old_def, old_name)
-            if fdef.type in COMPUTED_TYPES and _computation_changed(fdef, old_def):
+            changes = list(_type_steps(context, obj, fdef, old_def, old_name))
+            yield from changes
+            if fdef.type in COMPUTED_TYPES and (changes or _computation_changed(fdef, old_def)):
                 recompute.append(fdef.name)
     for name in old_fields:
         if name not in obj.fields and name not in renamed_away:
@@ -146,16 +147,19 @@ def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: F
     old_type = context.field_types.value_type(old_def, context.old)
     new_type = context.field_types.value_type(fdef, context.new)
     old_ddl, new_ddl = context.ddl(old_def, context.old), context.ddl(fdef, context.new)
-    if old_ddl == new_ddl and old_type == new_type:
+    form = stored_form(context.connection, obj.name, column, context.field_types.column_type(old_def, context.old))
+    if old_ddl == new_ddl and old_type == new_type and not form.floating:
         return
+    if form.floating:
+        old_ddl = "floating point"
     if fdef.type in COMPUTED_TYPES:
         yield ChangeColumnType(obj.name, field=fdef.name, old_type=old_ddl, new_type=new_ddl)
         return
     field_type = context.field_types[fdef.type]
-    count, shown = find_unconvertible(context.connection, obj, column, fdef, field_type)
+    count, shown = find_unconvertible(context.connection, obj, column, fdef, field_type, form)
     yield ChangeColumnType(
         obj.name, field=fdef.name, old_type=f"{old_type} ({old_ddl})", new_type=f"{new_type} ({new_ddl})",
-        blockers=shown, blocker_count=count,
+        blockers=shown, blocker_count=count, stored_scale=form.scale, floating=form.floating,
     )
 
 
