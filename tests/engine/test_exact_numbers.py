@@ -153,3 +153,96 @@ def test_more_than_18_digits_is_refused_with_the_place_to_fix(crm, write_package
     line = next(number for number, text in enumerate(path.read_text().splitlines(), 1) if "precision: 30" in text)
     assert f"package.yaml:{line}:" in str(caught.value)
     assert "precision 30" in str(caught.value) and "at most 18" in str(caught.value)
+
+
+# ---- schema changes ------------------------------------------------------------------------
+
+def ledger_with(rate: str, version: str) -> str:
+    return LEDGER.replace("rate: {type: decimal}", f"rate: {rate}").replace('version: "1.0.0"', f'version: "{version}"')
+
+
+def test_reducing_the_scale_is_refused_when_a_stored_value_would_round(crm, write_package):
+    from crmkit.engine.migrations import MigrationError
+
+    crm.install(write_package(ledger_with("{type: decimal, precision: 14, scale: 1}", "1.0.0")))
+    deals = crm.as_system().records("deal")
+    half = deals.create({"name": "half", "rate": "1234.5"})
+    whole = deals.create({"name": "whole", "rate": "10"})
+    narrower = write_package(ledger_with("{type: decimal, precision: 14, scale: 0}", "1.1.0"), "v2.yaml")
+    with pytest.raises(MigrationError) as caught:
+        crm.install(narrower)
+    message = str(caught.value)
+    assert "nothing was changed" in message and f"id {half.id} (1234.5:" in message
+    assert f"id {whole.id}" not in message
+    assert crm.as_system().records("deal").get(half.id)["rate"] == Decimal("1234.5")
+    assert crm.installed_packages()[0]["version"] == "1.0.0"
+
+    crm.as_system().records("deal").update(half.id, {"rate": "1234"}, version=half["version"])
+    crm.install(narrower)
+    deals = crm.as_system().records("deal")
+    assert [deals.get(half.id)["rate"], deals.get(whole.id)["rate"]] == [Decimal("1234"), Decimal("10")]
+
+
+def test_reducing_the_precision_is_refused_when_a_stored_value_would_not_fit(crm, write_package):
+    from crmkit.engine.migrations import MigrationError
+
+    crm.install(write_package(ledger_with("{type: decimal, precision: 14, scale: 1}", "1.0.0")))
+    big = crm.as_system().records("deal").create({"name": "big", "rate": "123456.7"})
+    with pytest.raises(MigrationError, match=f"id {big.id} \\(123456.7: The number must be smaller than 100,000"):
+        crm.install(write_package(ledger_with("{type: decimal, precision: 6, scale: 1}", "1.1.0"), "v2.yaml"))
+    assert crm.as_system().records("deal").get(big.id)["rate"] == Decimal("123456.7")
+
+
+def test_widening_and_changing_the_type_keep_every_value_exactly(crm, write_package):
+    crm.install(write_package(ledger_with("{type: decimal, precision: 14, scale: 1}", "1.0.0")))
+    deal = crm.as_system().records("deal").create({"name": "a", "rate": "1234567890123.4"})
+    crm.install(write_package(ledger_with("{type: decimal, precision: 18, scale: 4}", "1.1.0"), "v2.yaml"))
+    assert crm.as_system().records("deal").get(deal.id)["rate"] == Decimal("1234567890123.4000")
+    crm.install(write_package(ledger_with("{type: currency, precision: 18, scale: 2}", "1.2.0"), "v3.yaml"))
+    assert str(crm.as_system().records("deal").get(deal.id)["rate"]) == "1234567890123.40"
+
+
+def test_text_becoming_a_number_is_refused_when_it_would_round(crm, write_package):
+    from crmkit.engine.migrations import MigrationError
+
+    crm.install(write_package(ledger_with("{type: text}", "1.0.0")))
+    deals = crm.as_system().records("deal")
+    deals.create({"name": "fine", "rate": "1,234.5"})
+    rounded = deals.create({"name": "rounded", "rate": "0.125"})
+    with pytest.raises(MigrationError, match=f"id {rounded.id} \\('0.125': it would be stored as 0.13"):
+        crm.install(write_package(ledger_with("{type: currency}", "1.1.0"), "v2.yaml"))
+
+
+def test_an_older_sqlite_database_with_floating_point_numbers_is_rewritten_exactly(sqlite_url, write_package):
+    from crmkit.engine.migrations import MigrationError
+
+    crm = Crm.open(sqlite_url)
+    crm.install(write_package(LEDGER))
+    system = crm.as_system()
+    account = system.records("account").create({"name": "Acme"}).id
+    ids = [system.records("deal").create({"name": name, "account": account}).id for name in ("a", "b", "c")]
+    with crm.engine.begin() as connection:  # the column as crmkit stored it before exact storage
+        for table, column in [("deal", "amount"), ("account", "total")]:
+            connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+            connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} NUMERIC")
+        for record_id, value in zip(ids, ("1234.5", "0.1 + 0.2", "100.0")):
+            connection.exec_driver_sql(f"UPDATE deal SET amount = {value} WHERE id = {record_id}")
+        connection.exec_driver_sql("UPDATE account SET total = 1334.8")
+    crm.close()
+
+    crm = Crm.open(sqlite_url)
+    try:
+        with pytest.raises(MigrationError, match="deal.amount.*crmkit migrate"):
+            crm.as_system()
+        plan = crm.plan().describe()
+        assert "rewrite deal.amount" in plan and "exact" in plan
+        crm.migrate()
+        deals = crm.as_system().records("deal")
+        assert [deals.get(i)["amount"] for i in ids] == [Decimal("1234.50"), Decimal("0.30"), Decimal("100.00")]
+        assert crm.as_system().records("account").get(account)["total"] == Decimal("1334.80")
+        with crm.engine.connect() as connection:
+            kinds = connection.exec_driver_sql("SELECT DISTINCT typeof(amount) FROM deal").scalars().all()
+        assert kinds == ["integer"]
+        assert crm.plan().is_empty
+    finally:
+        crm.close()

@@ -84,6 +84,8 @@ def plan_migration(
         for name in context.old.objects:
             if name not in handled_old and name not in new.objects:
                 steps.append(RetireTable(name))
+    # Computed values are filled last, from columns that every earlier step has already converted.
+    steps = [s for s in steps if not isinstance(s, Recompute)] + [s for s in steps if isinstance(s, Recompute)]
     steps.extend(_purge_steps(context, steps, purge, existing_tables))
     notes = tuple(_notes(steps))
     return MigrationPlan(tuple(steps), notes)
@@ -150,10 +152,10 @@ def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: F
     form = stored_form(context.connection, obj.name, column, context.field_types.column_type(old_def, context.old))
     if old_ddl == new_ddl and old_type == new_type and not form.floating:
         return
-    if form.floating:
+    if form.floating and (old_ddl, old_type) != (new_ddl, new_type):
         old_ddl = "floating point"
     if fdef.type in COMPUTED_TYPES:
-        yield ChangeColumnType(obj.name, field=fdef.name, old_type=old_ddl, new_type=new_ddl)
+        yield ChangeColumnType(obj.name, field=fdef.name, old_type=old_ddl, new_type=new_ddl, floating=form.floating)
         return
     field_type = context.field_types[fdef.type]
     count, shown = find_unconvertible(context.connection, obj, column, fdef, field_type, form)
