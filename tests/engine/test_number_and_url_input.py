@@ -115,3 +115,9 @@ def test_bulk_creation_reads_input_the_same_way(deals):
     records.bulk_create([{"name": "bulk", "amount": "1.234,5", "site": "example.com"}])
     created = records.query({"name": "bulk"}).records[0]
     assert (created["amount"], created["site"]) == (Decimal("1234.50"), "https://example.com")
+
+
+def test_filters_read_number_text_in_the_users_locale_too(deals):
+    deals("de").create({"name": "big", "amount": "1.234,50"})
+    assert [r["name"] for r in deals("de").query({"amount": {"gte": "1.234,5"}}).records] == ["big"]
+    assert [r["name"] for r in deals("en").query({"amount": {"gte": "1,234.5"}}).records] == ["big"]

@@ -127,7 +127,7 @@ class RecordService:
         actor = self.session.actor
         return QueryContext(
             self.runtime.registry, self.runtime.schema, self.runtime.field_types,
-            today=datetime.now(ZoneInfo(actor.timezone)).date(), timezone=actor.timezone,
+            today=datetime.now(ZoneInfo(actor.timezone)).date(), timezone=actor.timezone, language=actor.language,
             row_filter=self.session.row_filter,
             hidden_fields=self.session.policy.hidden_fields if self.session.policy else None,
         )
