@@ -13,13 +13,15 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
+from crmkit.metadata.semantic import MAX_NUMBER_PRECISION
+
 #: A 64-bit key on PostgreSQL; on SQLite an INTEGER so it is the rowid (AUTOINCREMENT never reuses ids).
 RecordId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 #: The most digits a decimal, currency or percent field holds: Salesforce's limit for Number
 #: fields, and what a 64-bit integer (SQLite's exact storage) holds at any scale.
-MAX_PRECISION = 18
+MAX_PRECISION = MAX_NUMBER_PRECISION
 
 
 class ScaledInteger(UserDefinedType):
@@ -73,15 +75,18 @@ class ExactDecimal(TypeDecorator):
 
     class Comparator(TypeDecorator.Comparator):
         def operate(self, op, *other, **kwargs):
-            scale = self.type.scale
+            column_type = self.type
             if op in _BOUNDS and len(other) == 1:
                 number = _exact_operand(other[0])
-                if number is not None and number != round_to_scale(number, scale):
-                    return _compare_between_steps(self.expr, op, number, scale)
+                if number is not None and abs(number) >= column_type.limit:
+                    # Beyond every value the column can hold: compare with its bound, which the storage can hold.
+                    return super().operate(op, column_type.limit.copy_sign(number), **kwargs)
+                if number is not None and number != round_to_scale(number, column_type.scale):
+                    return _compare_between_steps(self.expr, op, number, column_type.scale)
             if op is operators.between_op and len(other) == 2:
                 return and_(self.operate(operators.ge, other[0]), self.operate(operators.le, other[1]))
             if op in (operators.in_op, operators.not_in_op) and len(other) == 1 and isinstance(other[0], (list, tuple)):
-                kept = [v for v in other[0] if (n := _exact_operand(v)) is None or n == round_to_scale(n, scale)]
+                kept = [value for value in other[0] if column_type.could_hold(_exact_operand(value))]
                 return super().operate(op, kept, **kwargs)
             return super().operate(op, *other, **kwargs)
 
@@ -92,6 +97,12 @@ class ExactDecimal(TypeDecorator):
         self.precision = precision
         self.scale = scale
         self._quantum = Decimal(1).scaleb(-scale)
+        #: Every stored value is smaller than this in magnitude.
+        self.limit = Decimal(10) ** (precision - scale)
+
+    def could_hold(self, number: Decimal | None) -> bool:
+        """Whether a stored value could equal `number` (None: not a plain number, so assume it could)."""
+        return number is None or (abs(number) < self.limit and number == round_to_scale(number, self.scale))
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":

@@ -246,3 +246,15 @@ def test_an_older_sqlite_database_with_floating_point_numbers_is_rewritten_exact
         assert crm.plan().is_empty
     finally:
         crm.close()
+
+
+def test_a_filter_value_beyond_what_the_field_holds_compares_without_error(ledger):
+    deals = ledger.records("deal")
+    deals.create({"name": "largest", "amount": "9999999999999999.99"})
+    deals.create({"name": "most negative", "amount": "-9999999999999999.99"})
+    huge = "100000000000000000000000000"
+    assert names(deals.query({"amount": {"lt": huge}}, sort=["amount"])) == ["most negative", "largest"]
+    assert names(deals.query({"amount": {"gt": huge}})) == []
+    assert names(deals.query({"amount": {"gt": "-" + huge}}, sort=["amount"])) == ["most negative", "largest"]
+    assert names(deals.query({"amount": {"in": [huge, "9999999999999999.99"]}})) == ["largest"]
+    assert names(deals.query({"amount": huge})) == []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -163,6 +163,7 @@ class ExactNumber(NumberText, BlankIsNone, fields.Decimal):
     def __init__(self, scale: int, precision: int, **kwargs: Any) -> None:
         super().__init__(places=scale, rounding=ROUND_HALF_UP, allow_none=True, allow_nan=False, **kwargs)
         self.digits = precision - scale
+        self.context = Context(prec=max(precision, 28) + 1)
         self.limit = Decimal(10) ** self.digits
         self.quantum = Decimal(1).scaleb(-scale)
 
@@ -187,7 +188,7 @@ class ExactNumber(NumberText, BlankIsNone, fields.Decimal):
             raise self.make_error("special")
         if number and number.adjusted() >= self.digits:
             raise ValidationError(f"The number must be smaller than {self.limit:,}.")
-        number = number.quantize(self.quantum, rounding=ROUND_HALF_UP)
+        number = number.quantize(self.quantum, rounding=ROUND_HALF_UP, context=self.context)
         if abs(number) >= self.limit:
             raise ValidationError(f"The number must be smaller than {self.limit:,}.")
         return number

@@ -34,16 +34,6 @@ def visible_rollups(connection: Connection, runtime: Runtime, policy: Any, obj: 
         if rollup.condition:
             context = QueryContext(runtime.registry, runtime.schema, runtime.field_types)
             query = query.where(compile_filter(context, rollup.child_object, dict(rollup.condition)))
-        values = dict(connection.execute(query).all())
+        values = dict(connection.execute(query).all())  # each measure is typed: values come back as stored
         for row in rows:
-            value = values.get(row["id"], 0 if rollup.aggregate == "count" else None)
-            row[fdef.name] = _as_stored(column_type, value, connection)
-
-
-def _as_stored(column_type: Any, value: Any, connection: Connection) -> Any:
-    """An aggregate as the column would have returned it (e.g. a Decimal with the field's scale)."""
-    if value is None:
-        return None
-    processor = column_type.result_processor(connection.dialect, None)
-    converted = processor(value) if processor else value
-    return converted
+            row[fdef.name] = values.get(row["id"], 0 if rollup.aggregate == "count" else None)
