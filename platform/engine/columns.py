@@ -11,6 +11,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 from crmkit.metadata.semantic import MAX_NUMBER_PRECISION
@@ -163,6 +164,8 @@ class ExactAverage(FunctionElement):
     """
 
     inherit_cache = True
+    #: The target type is part of the statement cache key: its scale changes the SQL on SQLite.
+    _traverse_internals = [*FunctionElement._traverse_internals, ("type", InternalTraversal.dp_type)]
 
     def __init__(self, column: Any, target: ExactDecimal) -> None:
         self.type = target

@@ -4,10 +4,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal
+from functools import lru_cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import NumberFormatError, parse_decimal
+from babel.numbers import NumberFormatError, get_decimal_symbol, parse_decimal
 from marshmallow import ValidationError, fields, validate
 
 
@@ -65,12 +66,18 @@ class CleanText(BlankIsNone, fields.String):
 PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+@lru_cache(maxsize=64)
 def input_locale(language: str | None) -> Locale:
     """The Babel locale of a user's language tag ('en', 'zh-CN', 'de-DE'); unknown tags read as English."""
     try:
         return Locale.parse((language or "en").replace("-", "_"))
     except (ValueError, TypeError, UnknownLocaleError):
         return Locale("en")
+
+
+@lru_cache(maxsize=64)
+def _point_is_decimal(language: str | None) -> bool:
+    return get_decimal_symbol(input_locale(language)) == "."
 
 
 def number_text(value: Any, language: str | None = None) -> Any:
@@ -88,6 +95,8 @@ def number_text(value: Any, language: str | None = None) -> Any:
     if not text:
         return None
     plain = Decimal(text) if PLAIN_NUMBER.fullmatch(text) else None
+    if plain is not None and _point_is_decimal(language):
+        return plain  # digits and a '.' read the same in a locale whose decimal separator is '.'
     locale = input_locale(language)
     try:
         local = parse_decimal(text, locale, strict=True)

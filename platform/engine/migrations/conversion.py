@@ -52,7 +52,7 @@ class StoredForm:
             return value
         if self.floating:
             number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-            return number.quantize(Decimal(1).scaleb(-self.scale))
+            return number.quantize(Decimal(1).scaleb(-self.scale)) if number.is_finite() else number
         return Decimal(value).scaleb(-self.scale)
 
 
