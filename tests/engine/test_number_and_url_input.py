@@ -48,6 +48,7 @@ def field_error(records, values: dict) -> str:
     ("de-DE", "-1.234.567,8", "-1234567.80"),
     ("de", "1234.50", "1234.50"),  # the plain form works in every locale (API clients)
     ("fr", "0,5", "0.50"),
+    ("fr", "1 234,5", "1234.50"),  # typed with an ordinary space; French groups with a no-break space
 ])
 def test_number_text_is_read_in_the_users_locale(deals, language, typed, stored):
     assert deals(language).create({"amount": typed})["amount"] == Decimal(stored)
@@ -105,6 +106,7 @@ def test_a_web_address_without_a_scheme_gets_https(deals, typed, stored):
 @pytest.mark.parametrize("typed", [
     "javascript:alert(1)", "JavaScript:alert(1)", "mailto:someone@example.com", "ftp://example.com",
     "data:text/html,hello", "exa mple.com", "https://", "http:///path", "example.com:80x",
+    "someone@example.com",
 ])
 def test_what_is_not_a_web_address_is_refused(deals, typed):
     assert "Not a valid web address" in field_error(deals(), {"site": typed})

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import NumberFormatError, get_decimal_symbol, parse_decimal
+from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 from marshmallow import ValidationError, fields, validate
 
 
@@ -98,8 +98,10 @@ def number_text(value: Any, language: str | None = None) -> Any:
     if plain is not None and _point_is_decimal(language):
         return plain  # digits and a '.' read the same in a locale whose decimal separator is '.'
     locale = input_locale(language)
+    group = get_group_symbol(locale)
     try:
-        local = parse_decimal(text, locale, strict=True)
+        # A no-break space groups digits in French and others; people type an ordinary space.
+        local = parse_decimal(text.replace(" ", group) if group.isspace() else text, locale, strict=True)
     except (NumberFormatError, ArithmeticError, ValueError):
         local = None
     if plain is not None and local is not None and plain != local:
@@ -249,7 +251,7 @@ class WebAddress(CleanText):
 
     `example.com`, `www.example.com/path` and `example.com:8080` become `https://...`; a
     leading `//` gets `https:`. Any other scheme (`javascript:`, `ftp://`, `mailto:`),
-    spaces and a missing host are refused.
+    spaces, a missing host and `someone@example.com` (an email address) are refused.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -267,6 +269,8 @@ def with_scheme(text: str | None) -> str | None:
     """`https://` in front of a web address written without a scheme; text with a scheme is unchanged."""
     if not text or "://" in text or SCHEME_PREFIX.match(text):
         return text
+    if "@" in text.lstrip("/").split("/", 1)[0]:
+        return text  # an email address or credentials, not a web address: left for the check to refuse
     return f"https:{text}" if text.startswith("//") else f"https://{text}"
 
 
