@@ -3,51 +3,197 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, Numeric, Text
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, Numeric, Text, and_, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import TypeDecorator, UserDefinedType
+
+from crmkit.metadata.semantic import MAX_NUMBER_PRECISION
 
 #: A 64-bit key on PostgreSQL; on SQLite an INTEGER so it is the rowid (AUTOINCREMENT never reuses ids).
 RecordId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class ExactDecimal(TypeDecorator):
-    """NUMERIC(p, s) on PostgreSQL; on SQLite a REAL read back as a Decimal rounded to the scale.
+#: The most digits a decimal, currency or percent field holds: Salesforce's limit for Number
+#: fields, and what a 64-bit integer (SQLite's exact storage) holds at any scale.
+MAX_PRECISION = MAX_NUMBER_PRECISION
 
-    SQLite has no decimal type; its REAL is exact to 15 significant digits, which covers
-    amounts up to 10^13 at scale 2. Values always come back as Decimal with `scale` places.
+
+class ScaledInteger(UserDefinedType):
+    """SQLite's storage of a decimal: an INTEGER counting units of 10^-scale (123.45 at scale 2 is 12345).
+
+    The declared type, e.g. `DECIMAL_18_2_AS_INTEGER`, has SQLite's INTEGER affinity and
+    names the precision and scale for anyone reading the schema.
+    """
+
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        self.precision = precision
+        self.scale = scale
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return f"DECIMAL_{self.precision}_{self.scale}_AS_INTEGER"
+
+
+def holds_scaled_integers(declared_type: str) -> bool:
+    """Whether a SQLite column of this declared type stores exact scaled integers (INTEGER affinity).
+
+    Databases made before exact storage declared decimals NUMERIC and held floating-point
+    values; the migration planner rewrites those columns.
+    """
+    return "INT" in declared_type.upper()
+
+
+def _exact_operand(value: Any) -> Decimal | None:
+    """A plain number being compared with a decimal column, as a Decimal (None: not a plain number)."""
+    if isinstance(value, BindParameter) and value.callable is None:
+        value = value.value
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    return number if number.is_finite() else None
+
+
+class ExactDecimal(TypeDecorator):
+    """A fixed-point number, exact on both databases: NUMERIC(p, s) on PostgreSQL, a ScaledInteger on SQLite.
+
+    Values come back as Decimal with `scale` places. Writing a value with more places rounds it
+    half away from zero (as PostgreSQL's NUMERIC does). Comparing with a value that has more
+    places than the column compares exactly: `amount > 10.005` is `amount >= 10.01`, and
+    `amount = 10.005` matches nothing. Sums, minimums and maximums run in SQL on either
+    storage; averages need `exact_average`.
     """
 
     impl = Numeric
     cache_ok = True
 
-    def __init__(self, precision: int = 18, scale: int = 2) -> None:
+    class Comparator(TypeDecorator.Comparator):
+        def operate(self, op, *other, **kwargs):
+            column_type = self.type
+            if op in _BOUNDS and len(other) == 1:
+                number = _exact_operand(other[0])
+                if number is not None and abs(number) >= column_type.limit:
+                    # Beyond every value the column can hold: compare with its bound, which the storage can hold.
+                    return super().operate(op, column_type.limit.copy_sign(number), **kwargs)
+                if number is not None and number != round_to_scale(number, column_type.scale):
+                    return _compare_between_steps(self.expr, op, number, column_type.scale)
+            if op is operators.between_op and len(other) == 2:
+                return and_(self.operate(operators.ge, other[0]), self.operate(operators.le, other[1]))
+            if op in (operators.in_op, operators.not_in_op) and len(other) == 1 and isinstance(other[0], (list, tuple)):
+                kept = [value for value in other[0] if column_type.could_hold(_exact_operand(value))]
+                return super().operate(op, kept, **kwargs)
+            return super().operate(op, *other, **kwargs)
+
+    comparator_factory = Comparator
+
+    def __init__(self, precision: int = MAX_PRECISION, scale: int = 2) -> None:
         super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.precision = precision
         self.scale = scale
         self._quantum = Decimal(1).scaleb(-scale)
+        #: Every stored value is smaller than this in magnitude.
+        self.limit = Decimal(10) ** (precision - scale)
+
+    def could_hold(self, number: Decimal | None) -> bool:
+        """Whether a stored value could equal `number` (None: not a plain number, so assume it could)."""
+        return number is None or (abs(number) < self.limit and number == round_to_scale(number, self.scale))
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(Numeric(asdecimal=False))
-        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale, asdecimal=True))
+            return dialect.type_descriptor(ScaledInteger(self.precision, self.scale))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect) -> Any:
         if value is None:
             return None
+        number = round_to_scale(Decimal(repr(value)) if isinstance(value, float) else Decimal(value), self.scale)
         if dialect.name == "sqlite":
-            return float(value)
-        return Decimal(value) if not isinstance(value, Decimal) else value
+            return int(number.scaleb(self.scale))
+        return number
 
     def process_result_value(self, value: Any, dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(repr(value) if isinstance(value, float) else str(value)).quantize(self._quantum)
+        if dialect.name == "sqlite":
+            number = Decimal(repr(value) if isinstance(value, float) else value).scaleb(-self.scale)
+        else:
+            number = Decimal(repr(value) if isinstance(value, float) else str(value))
+        return number.quantize(self._quantum, rounding=ROUND_HALF_UP)
 
     @property
     def python_type(self) -> type:
         return Decimal
+
+
+def round_to_scale(number: Decimal, scale: int) -> Decimal:
+    """`number` rounded half away from zero to `scale` places (PostgreSQL's NUMERIC rounding)."""
+    return number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+
+
+_BOUNDS = (operators.eq, operators.ne, operators.lt, operators.le, operators.gt, operators.ge)
+
+
+def _compare_between_steps(expr: Any, op: Any, number: Decimal, scale: int) -> ColumnElement:
+    """`expr op number` for a number between two steps of the column's scale, exactly and NULL-preserving."""
+    below = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_FLOOR)
+    above = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_CEILING)
+    comparator = TypeDecorator.Comparator.operate
+    low = lambda o: comparator(expr.comparator, o, below)  # noqa: E731
+    high = lambda o: comparator(expr.comparator, o, above)  # noqa: E731
+    if op is operators.eq:
+        return and_(low(operators.eq), high(operators.eq))
+    if op is operators.ne:
+        return or_(low(operators.ne), high(operators.ne))
+    if op in (operators.lt, operators.le):
+        return low(operators.le)
+    return high(operators.ge)
+
+
+class ExactAverage(FunctionElement):
+    """AVG(column) as the target's exact decimal, rounded half away from zero to its scale.
+
+    PostgreSQL averages NUMERIC exactly. On SQLite AVG would return a float, so the average
+    is computed from SUM and COUNT in integer arithmetic on the scaled integers instead.
+    """
+
+    inherit_cache = True
+    #: The target type is part of the statement cache key: its scale changes the SQL on SQLite.
+    _traverse_internals = [*FunctionElement._traverse_internals, ("type", InternalTraversal.dp_type)]
+
+    def __init__(self, column: Any, target: ExactDecimal) -> None:
+        self.type = target
+        super().__init__(column)
+
+
+def exact_average(column: Any, target: ExactDecimal) -> ExactAverage:
+    return ExactAverage(column, target)
+
+
+@compiles(ExactAverage)
+def _average_default(element: ExactAverage, compiler, **kw: Any) -> str:
+    return f"avg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(ExactAverage, "sqlite")
+def _average_sqlite(element: ExactAverage, compiler, **kw: Any) -> str:
+    argument = list(element.clauses)[0]
+    source_type = getattr(argument, "type", None)
+    source_scale = source_type.scale if isinstance(source_type, ExactDecimal) else 0
+    factor = 10 ** max(element.type.scale - source_scale, 0)
+    value = compiler.process(argument, **kw)
+    total, count = f"sum({value})", f"count({value})"
+    # SUM / COUNT in the target's units, rounded half away from zero, without leaving 64-bit integers:
+    # whole part (total / count) * factor, plus the remainder's share (2 r f + sign * count) / (2 count).
+    sign_count = f"(CASE WHEN {total} < 0 THEN -{count} ELSE {count} END)"
+    return (f"(({total} / {count}) * {factor} + "
+            f"(2 * ({total} % {count}) * {factor} + {sign_count}) / (2 * {count}))")
 
 
 class UtcDateTime(TypeDecorator):

@@ -17,6 +17,10 @@ from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef, SourceLoca
 from crmkit.metadata.names import name_problem
 from crmkit.metadata.source import SourceDocument
 
+#: The most digits of a decimal, currency or percent field: Salesforce's limit for Number fields, and what
+#: the engine stores exactly on every database (a 64-bit integer on SQLite).
+MAX_NUMBER_PRECISION = 18
+
 ROLLUP_NUMERIC = frozenset({"integer", "decimal"})
 ROLLUP_ORDERED = frozenset({"integer", "decimal", "date", "datetime"})
 
@@ -117,6 +121,11 @@ def _type_specific_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tupl
         yield f"min ({fdef.min}) is greater than max ({fdef.max}).", ("min",)
     if fdef.precision is not None and fdef.scale is not None and fdef.scale > fdef.precision:
         yield f"scale ({fdef.scale}) cannot be greater than precision ({fdef.precision}).", ("scale",)
+    if fdef.precision is not None and fdef.precision > MAX_NUMBER_PRECISION:
+        yield (f"precision {fdef.precision} is more digits than a number field holds exactly; "
+               f"use at most {MAX_NUMBER_PRECISION} (as Salesforce does).", ("precision",))
+    elif fdef.scale is not None and fdef.precision is None and fdef.scale > MAX_NUMBER_PRECISION:
+        yield f"scale {fdef.scale} is more than the {MAX_NUMBER_PRECISION} digits a number field holds.", ("scale",)
     if fdef.type == "lookup":
         yield from _lookup_problems(scope, fdef)
     if fdef.type in ("picklist", "multi_picklist"):

@@ -60,14 +60,16 @@ class FieldType:
         return self.input_field is not None and not self.kind.computed
 
 
-def coerce(field: ma_fields.Field, value: Any) -> Any:
+def coerce(field: ma_fields.Field, value: Any, language: str | None = None) -> Any:
     """Turn a value into what the field stores: the fast path of our fields, else marshmallow.
 
-    Raises marshmallow's ValidationError; text no database can hold (NUL, lone surrogates) is
-    refused here for every field type, plugin types included.
+    `language` is the acting user's language tag ('en', 'zh-CN', 'de'): number text is read
+    in its locale. Raises marshmallow's ValidationError with field-level messages; text no
+    database can hold (NUL, lone surrogates) is refused here for every field type, plugin
+    types included.
     """
     fast = getattr(field, "coerce", None)
-    return storable(fast(storable(value)) if fast is not None else field.deserialize(storable(value)))
+    return storable(fast(storable(value), language) if fast is not None else field.deserialize(storable(value)))
 
 
 def error_messages(messages: Any) -> list[str]:

@@ -124,7 +124,7 @@ BUILTIN_TYPES: tuple[FieldType, ...] = (
         _text_input(40, validate.Regexp(inputs.PHONE, error="Not a valid phone number.")), widget="tel",
     ),
     FieldType(
-        _kind("url", "text", "A web address; https:// is added when missing."),
+        _kind("url", "text", "An http or https web address; https:// is put in front when no scheme is given."),
         _text_column(2048), lambda fdef: inputs.WebAddress(),
         widget="url",
     ),

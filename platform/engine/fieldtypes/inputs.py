@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
+from functools import lru_cache
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 from marshmallow import ValidationError, fields, validate
 
 
@@ -35,7 +38,8 @@ class BlankIsNone:
 
     `coerce` is the save pipeline's entry point: a value that already has the stored type
     (a Decimal for a currency, a date for a date) is normalised directly and checked by the
-    same validators; anything else goes through marshmallow's `deserialize`.
+    same validators; anything else goes through marshmallow's `deserialize`, which passes the
+    user's `language` on to `_deserialize` (number text is read in the user's locale).
     """
 
     native_types: tuple[type, ...] = ()
@@ -44,14 +48,14 @@ class BlankIsNone:
         if value is not None:
             super()._validate(value)  # type: ignore[misc]
 
-    def coerce(self, value: Any) -> Any:
+    def coerce(self, value: Any, language: str | None = None) -> Any:
         if type(value) in self.native_types:
             result = self._native(value)
             if result is not None:
                 for validator in self.validators:  # type: ignore[attr-defined]
                     validator(result)
             return result
-        return self.deserialize(value)  # type: ignore[attr-defined]
+        return self.deserialize(value, language=language)  # type: ignore[attr-defined]
 
     def _native(self, value: Any) -> Any:
         return value
@@ -79,12 +83,60 @@ class CleanText(BlankIsNone, fields.String):
         return text if text.strip() else None
 
 
-def number_text(value: Any) -> Any:
-    """'1,234.50 ' -> '1234.50'; blank text -> None; anything else unchanged."""
-    if isinstance(value, str):
-        value = value.strip().replace(",", "")
-        return value or None
-    return value
+#: The plain, locale-free form API clients send: digits, one '.', an optional exponent.
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+@lru_cache(maxsize=64)
+def input_locale(language: str | None) -> Locale:
+    """The Babel locale of a user's language tag ('en', 'zh-CN', 'de-DE'); unknown tags read as English."""
+    try:
+        return Locale.parse((language or "en").replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return Locale("en")
+
+
+@lru_cache(maxsize=64)
+def _point_is_decimal(language: str | None) -> bool:
+    return get_decimal_symbol(input_locale(language)) == "."
+
+
+def number_text(value: Any, language: str | None = None) -> Any:
+    """Number text as a Decimal; blank text -> None; anything that is not text is returned unchanged.
+
+    Text is read two ways: in the plain form `1234.50` (every locale, for API clients) and
+    strictly in the user's locale through Babel (`1,234.50` in en and zh, `1.234,50` in de),
+    where a misplaced group separator is an error, never a different number. When both
+    readings succeed they must agree (`1.234` for a German user is refused as ambiguous).
+    Raises ValidationError for text that is no number.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    plain = Decimal(text) if PLAIN_NUMBER.fullmatch(text) else None
+    if plain is not None and _point_is_decimal(language):
+        return plain  # digits and a '.' read the same in a locale whose decimal separator is '.'
+    locale = input_locale(language)
+    group = get_group_symbol(locale)
+    try:
+        # A no-break space groups digits in French and others; people type an ordinary space.
+        local = parse_decimal(text.replace(" ", group) if group.isspace() else text, locale, strict=True)
+    except (NumberFormatError, ArithmeticError, ValueError):
+        local = None
+    if plain is not None and local is not None and plain != local:
+        raise ValidationError(
+            f"'{text}' is ambiguous: it is {plain} written plainly but {local} as written in {locale.english_name}; "
+            "write it without group separators.")
+    number = plain if plain is not None else local
+    if number is None:
+        raise NotANumber(f"'{text}' is not a number.")
+    return number
+
+
+class NotANumber(ValidationError):
+    """Text that is no number in the plain form nor in the user's locale; fields say it their own way."""
 
 
 BIGGEST_INTEGER = 2**63 - 1
@@ -96,7 +148,15 @@ def within_64_bits(number: int) -> int:
     return number
 
 
-class WholeNumber(BlankIsNone, fields.Integer):
+class NumberText:
+    def _number_text(self, value: Any, language: str | None) -> Any:
+        try:
+            return number_text(value, language)
+        except NotANumber:
+            raise self.make_error("invalid") from None  # type: ignore[attr-defined]
+
+
+class WholeNumber(NumberText, BlankIsNone, fields.Integer):
     """An integer; '12' and 12.0 are accepted, 12.5 is not silently cut."""
 
     default_error_messages = {"invalid": "Not a valid whole number."}
@@ -111,7 +171,7 @@ class WholeNumber(BlankIsNone, fields.Integer):
     def _deserialize(self, value: Any, attr, data, **kwargs) -> int | None:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        value = number_text(value)
+        value = self._number_text(value, kwargs.get("language"))
         if value is None:
             return None
         if isinstance(value, float) and not value.is_integer():
@@ -123,37 +183,45 @@ class WholeNumber(BlankIsNone, fields.Integer):
                 raise self.make_error("invalid") from None
             if not number.is_finite() or number != number.to_integral_value():
                 raise self.make_error("invalid")
-            value = int(number)
+            value = within_64_bits(int(number)) if number.adjusted() < 19 else within_64_bits(BIGGEST_INTEGER + 1)
         return within_64_bits(super()._deserialize(value, attr, data, **kwargs))
 
 
-class ExactNumber(BlankIsNone, fields.Decimal):
-    """A decimal rounded half-up to the field's scale; text like '1,234.50' is accepted."""
+class ExactNumber(NumberText, BlankIsNone, fields.Decimal):
+    """A decimal rounded half-up to the field's scale; text is read by `number_text` ('1,234.50', '1.234,50' in de)."""
 
     native_types = (Decimal, int)
 
     def __init__(self, scale: int, precision: int, **kwargs: Any) -> None:
         super().__init__(places=scale, rounding=ROUND_HALF_UP, allow_none=True, allow_nan=False, **kwargs)
-        self.limit = Decimal(10) ** (precision - scale)
+        self.digits = precision - scale
+        self.context = Context(prec=max(precision, 28) + 1)
+        self.limit = Decimal(10) ** self.digits
         self.quantum = Decimal(1).scaleb(-scale)
 
     def _native(self, value: Decimal | int) -> Decimal:
-        number = Decimal(value)
-        if not number.is_finite():
-            raise self.make_error("special")
-        number = number.quantize(self.quantum, rounding=ROUND_HALF_UP)
-        if abs(number) >= self.limit:
-            raise ValidationError(f"The number must be smaller than {self.limit:,}.")
-        return number
+        return self._fit(Decimal(value))
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> Decimal | None:
         if isinstance(value, bool):
             raise self.make_error("invalid")
-        value = number_text(value)
+        value = self._number_text(value, kwargs.get("language"))
         if value is None:
             return None
-        number = super()._deserialize(value, attr, data, **kwargs)
-        if number is not None and abs(number) >= self.limit:
+        if isinstance(value, float):
+            value = Decimal(repr(value))  # the shortest text of the float, as people wrote it
+        if not isinstance(value, (int, Decimal)):
+            raise self.make_error("invalid")
+        return self._fit(Decimal(value))
+
+    def _fit(self, number: Decimal) -> Decimal:
+        """The number rounded half-up to the scale; refused if not finite or too large for the precision."""
+        if not number.is_finite():
+            raise self.make_error("special")
+        if number and number.adjusted() >= self.digits:
+            raise ValidationError(f"The number must be smaller than {self.limit:,}.")
+        number = number.quantize(self.quantum, rounding=ROUND_HALF_UP, context=self.context)
+        if abs(number) >= self.limit:
             raise ValidationError(f"The number must be smaller than {self.limit:,}.")
         return number
 
@@ -203,17 +271,36 @@ class UtcTimestamp(BlankIsNone, fields.AwareDateTime):
         return in_utc(moment)
 
 
+#: `name:` at the start of a web address: a scheme (`mailto:`), unless what follows is a port (`example.com:8080`).
+SCHEME_PREFIX = re.compile(r"^([a-z][a-z0-9+.-]*):(?![0-9]+(?:[/?#]|$))", re.IGNORECASE)
+
+
 class WebAddress(CleanText):
-    """A URL; `example.com` becomes `https://example.com`."""
+    """An http or https URL (RFC 3986); without a scheme, `https://` is put in front.
+
+    `example.com`, `www.example.com/path` and `example.com:8080` become `https://...`; a
+    leading `//` gets `https:`. Any other scheme (`javascript:`, `ftp://`, `mailto:`),
+    spaces, a missing host and `someone@example.com` (an email address) are refused.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=validate.URL(relative=False, require_tld=False, schemes={"http", "https"}), **kwargs)
+        super().__init__(validate=validate.URL(relative=False, require_tld=False, schemes={"http", "https"},
+                                               error="Not a valid web address (an http or https URL)."), **kwargs)
+
+    def _native(self, value: str) -> str | None:
+        return with_scheme(super()._native(value))
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if text and "://" not in text:
-            text = f"https://{text}"
+        return with_scheme(super()._deserialize(value, attr, data, **kwargs))
+
+
+def with_scheme(text: str | None) -> str | None:
+    """`https://` in front of a web address written without a scheme; text with a scheme is unchanged."""
+    if not text or "://" in text or SCHEME_PREFIX.match(text):
         return text
+    if "@" in text.lstrip("/").split("/", 1)[0]:
+        return text  # an email address or credentials, not a web address: left for the check to refuse
+    return f"https:{text}" if text.startswith("//") else f"https://{text}"
 
 
 PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{2,29}(\s*(x|ext\.?|#)\s*[0-9]{1,6})?$", re.IGNORECASE)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Index, bindparam, column, delete, inspect, in
 from sqlalchemy.schema import CreateColumn
 
 from crmkit.engine.fieldtypes import FieldTypes
-from crmkit.engine.migrations.conversion import convert_value, find_duplicates, stored_values
+from crmkit.engine.migrations.conversion import StoredForm, convert_value, find_duplicates, stored_values
 from crmkit.engine.migrations.planner import MigrationError
 from crmkit.engine.migrations.steps import (
     AddColumn,
@@ -85,7 +85,7 @@ class Applier:
         self._unretire(step.object, step.field)
         self._unretire(step.object, step.kept_column)
         if step.convert:
-            self._convert(step.object, step.field)
+            self._convert(step.object, step.field, StoredForm(step.stored_scale))
 
     def _AddColumn(self, step: AddColumn) -> None:
         self._add_column(step.object, step.field, step.field)
@@ -101,10 +101,12 @@ class Applier:
         self._execute(f"ALTER TABLE {table} RENAME COLUMN {self.quote(step.old_name)} TO {self.quote(step.field)}")
 
     def _ChangeColumnType(self, step: ChangeColumnType) -> None:
-        self._convert(step.object, step.field)
+        self._convert(step.object, step.field, StoredForm(step.stored_scale, step.floating))
 
-    def _convert(self, object_name: str, field_name: str) -> None:
-        """Convert into a new column, then swap it in: works the same on every database."""
+    def _convert(self, object_name: str, field_name: str, form: StoredForm) -> None:
+        """Convert into a new column, then swap it in: works the same on every database.
+
+        `form` says how the old column holds its values (scaled integers, old floats on SQLite)."""
         obj = self.registry.object(object_name)
         fdef = obj.fields[field_name]
         temporary = temporary_column(field_name)
@@ -117,7 +119,7 @@ class Applier:
                 {temporary: bindparam("value", type_=column_type)})
             batch: list[dict] = []
             for record_id, value in stored_values(self.connection, object_name, field_name):
-                batch.append({"record_id": record_id, "value": convert_value(field_type, fdef, value)})
+                batch.append({"record_id": record_id, "value": convert_value(field_type, fdef, form.decode(value))})
                 if len(batch) >= 1000:
                     self.connection.execute(statement, batch)
                     batch = []

@@ -1,12 +1,19 @@
-"""Checks against stored data before a schema change: values that will not convert, duplicates."""
+"""Checks against stored data before a schema change: values that will not convert or would change, duplicates."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+import re
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Iterable, Iterator
 
 from marshmallow import ValidationError
-from sqlalchemy import Connection, column, func, select, table
+from sqlalchemy import Connection, Inspector, Table, column, func, inspect, select, table
+from sqlalchemy.types import Integer, TypeEngine
 
+from crmkit.engine.columns import ExactDecimal, holds_scaled_integers
 from crmkit.engine.fieldtypes import FieldType, error_messages
+from crmkit.engine.fieldtypes.inputs import number_text
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 BATCH = 2000
@@ -30,28 +37,116 @@ def stored_values(connection: Connection, table_name: str, column_name: str) -> 
         last_id = rows[-1][0]
 
 
+@dataclass(frozen=True)
+class StoredForm:
+    """How a column holds its values now, so they are read as users saw them.
+
+    `scale` is set for decimals on SQLite: the column holds integers counting 10^-scale, or,
+    when `floating`, the floating-point numbers of databases made before exact storage
+    (read as their shortest text rounded to the scale, as those versions showed them).
+    """
+
+    scale: int | None = None
+    floating: bool = False
+
+    def decode(self, value: Any) -> Any:
+        if self.scale is None or isinstance(value, (str, bytes)):
+            return value
+        if self.floating:
+            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+            return number.quantize(Decimal(1).scaleb(-self.scale)) if number.is_finite() else number
+        return Decimal(value).scaleb(-self.scale)
+
+
+def stored_form(connection: Connection, table_name: str, column_name: str, column_type: TypeEngine,
+                inspector: Inspector | None = None) -> StoredForm:
+    """The StoredForm of a column whose metadata gives it `column_type` (its type before the change)."""
+    if connection.dialect.name != "sqlite" or not isinstance(column_type, ExactDecimal):
+        return StoredForm()
+    inspector = inspector or inspect(connection)
+    columns = inspector.get_columns(table_name) if inspector.has_table(table_name) else []
+    declared = {info["name"]: info["type"] for info in columns}.get(column_name)
+    scaled = declared is None or isinstance(declared, Integer) or holds_scaled_integers(str(declared))
+    return StoredForm(column_type.scale, floating=not scaled)
+
+
+def declared_form(connection: Connection, table_name: str, column_name: str) -> StoredForm:
+    """The StoredForm of a kept (retired) column, read from the type SQLite declares for it.
+
+    A kept decimal holds integers counting 10^-scale (`DECIMAL_18_2_AS_INTEGER`); any other
+    column holds its values as they are.
+    """
+    if connection.dialect.name != "sqlite":
+        return StoredForm()
+    quoted = connection.dialect.identifier_preparer.quote(table_name)
+    declared = {row[1]: str(row[2]) for row in connection.exec_driver_sql(f"PRAGMA table_info({quoted})")}
+    match = re.fullmatch(r"DECIMAL_(\d+)_(\d+)_AS_INTEGER", declared.get(column_name, "").upper())
+    return StoredForm(int(match.group(2))) if match else StoredForm()
+
+
+def floating_columns(connection: Connection, tables: Iterable[Table]) -> list[str]:
+    """`object.field` of every decimal column a SQLite database still holds as floating point."""
+    if connection.dialect.name != "sqlite":
+        return []
+    found = []
+    inspector = inspect(connection)
+    for source in tables:
+        decimals = [c for c in source.c if isinstance(c.type, ExactDecimal)]
+        if not decimals or not inspector.has_table(source.name):
+            continue
+        for name in (c.name for c in decimals):
+            if stored_form(connection, source.name, name, source.c[name].type, inspector).floating:
+                found.append(f"{source.name}.{name}")
+    return found
+
+
 def convert_value(field_type: FieldType, fdef: FieldDef, value: Any) -> Any:
-    """The value as the new type would store it; raises ValidationError when it cannot be."""
+    """The value as the new type would store it; raises ValidationError when it cannot be, or it would change.
+
+    A number must come through exactly: a smaller scale that would round 1234.5 to 1235, or
+    text like '1234.5' into a whole-number currency, is refused rather than rounded.
+    """
     assert field_type.input_field is not None
-    return field_type.input_field(fdef).deserialize(value)
+    converted = field_type.input_field(fdef).deserialize(value)
+    exact = _as_number(value)
+    if exact is not None and isinstance(converted, (int, Decimal)) and not isinstance(converted, bool):
+        if Decimal(converted) != exact:
+            raise ValidationError(f"it would be stored as {converted}, changing its value.")
+    return converted
+
+
+def _as_number(value: Any) -> Decimal | None:
+    """A stored value (number or number text) as an exact Decimal; None if it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = number_text(value)
+    except ValidationError:
+        return None
+    if isinstance(number, float):
+        number = Decimal(repr(number))
+    return number if isinstance(number, (int, Decimal)) and Decimal(number).is_finite() else None
 
 
 def find_unconvertible(
-    connection: Connection, obj: ObjectDef, column_name: str, fdef: FieldDef, field_type: FieldType
+    connection: Connection, obj: ObjectDef, column_name: str, fdef: FieldDef, field_type: FieldType,
+    form: StoredForm = StoredForm(),
 ) -> tuple[int, tuple[str, ...]]:
-    """How many stored values the new type rejects, and the first few as `id 7 ('abc': reason)`."""
+    """How many stored values the new type rejects or would change, and the first few as `id 7 ('abc': reason)`."""
     if field_type.input_field is None:
         return 0, ()
     count = 0
     shown: list[str] = []
-    for record_id, value in stored_values(connection, obj.name, column_name):
+    for record_id, stored in stored_values(connection, obj.name, column_name):
+        value = form.decode(stored)
         try:
             convert_value(field_type, fdef, value)
         except ValidationError as error:
             count += 1
             if len(shown) < SHOWN:
                 reason = " ".join(error_messages(error.messages))
-                shown.append(f"id {record_id} ({value!r}: {reason})")
+                text = str(value) if isinstance(value, Decimal) else repr(value)
+                shown.append(f"id {record_id} ({text}: {reason})")
     return count, tuple(shown)
 
 

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 from sqlalchemy import Connection, inspect
 
 from crmkit.engine.fieldtypes import FieldTypes
-from crmkit.engine.migrations.conversion import find_duplicates, find_unconvertible
+from crmkit.engine.migrations.conversion import find_duplicates, find_unconvertible, stored_form
 from crmkit.engine.migrations.revival import Reviver, field_note, kept_definition, object_note
 from crmkit.engine.migrations.steps import (
     AddColumn,
@@ -100,6 +100,8 @@ def plan_migration(
             if name not in handled_old and name not in new.objects:
                 kept = object_note(context.old.objects[name], context.old, field_types, connection.dialect)
                 steps.append(RetireTable(name, kept=kept))
+    # Computed values are filled last, from columns that every earlier step has already converted.
+    steps = [s for s in steps if not isinstance(s, Recompute)] + [s for s in steps if isinstance(s, Recompute)]
     steps.extend(_purge_steps(context, steps, purge, existing_tables))
     notes = tuple(_notes(steps))
     return MigrationPlan(tuple(steps), notes)
@@ -145,8 +147,9 @@ def _field_steps(context: PlanContext, obj: ObjectDef, old_obj: ObjectDef | None
             renamed_away.add(old_name)
             yield RenameColumn(obj.name, field=fdef.name, old_name=old_name)
         if old_def is not None:
-            yield from _type_steps(context, obj, fdef, old_def, old_name, table_name)
-            if fdef.type in COMPUTED_TYPES and _computation_changed(fdef, old_def):
+            changes = list(_type_steps(context, obj, fdef, old_def, old_name, table_name))
+            yield from changes
+            if fdef.type in COMPUTED_TYPES and (changes or _computation_changed(fdef, old_def)):
                 recompute.append(fdef.name)
         else:  # renamed from a kept (retired) column
             yield context.reviver.step(obj, fdef, table_name, old_name)
@@ -195,20 +198,24 @@ def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: F
     new_type = context.field_types.value_type(fdef, context.new)
     old_ddl, new_ddl = context.ddl(old_def, context.old), context.ddl(fdef, context.new)
     retarget = fdef.is_lookup and not (old_def.is_lookup and context.reviver.same_target(old_def.to, fdef))
-    if old_ddl == new_ddl and old_type == new_type and not retarget:
+    form = stored_form(context.connection, table_name, column, context.field_types.column_type(old_def, context.old))
+    if old_ddl == new_ddl and old_type == new_type and not retarget and not form.floating:
         return
+    if form.floating and (old_ddl, old_type) != (new_ddl, new_type):
+        old_ddl = "floating point"
     if fdef.type in COMPUTED_TYPES:
-        yield ChangeColumnType(obj.name, field=fdef.name, old_type=old_ddl, new_type=new_ddl)
+        yield ChangeColumnType(obj.name, field=fdef.name, old_type=old_ddl, new_type=new_ddl, floating=form.floating)
         return
     field_type = context.field_types[fdef.type]
-    count, shown = find_unconvertible(context.connection, replace(obj, name=table_name), column, fdef, field_type)
+    count, shown = find_unconvertible(context.connection, replace(obj, name=table_name), column, fdef, field_type,
+                                      form)
     if retarget:  # a lookup now pointing elsewhere: every stored id must exist there
         missing, examples = context.reviver.missing_targets(table_name, column, fdef)
         count, shown = count + missing, (shown + examples)[:10]
         old_type, new_type = f"{old_type} to {old_def.to}", f"{new_type} to {fdef.to}"
     yield ChangeColumnType(
         obj.name, field=fdef.name, old_type=f"{old_type} ({old_ddl})", new_type=f"{new_type} ({new_ddl})",
-        blockers=shown, blocker_count=count,
+        blockers=shown, blocker_count=count, stored_scale=form.scale, floating=form.floating,
     )
 
 

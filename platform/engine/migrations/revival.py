@@ -21,7 +21,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Connection, column, exists, func, select, table
 
 from crmkit.engine.fieldtypes import FieldTypes, coerce, error_messages
-from crmkit.engine.migrations.conversion import BATCH, SHOWN, convert_value, stored_values
+from crmkit.engine.migrations.conversion import BATCH, SHOWN, StoredForm, convert_value, declared_form, stored_values
 from crmkit.engine.migrations.steps import ReviveColumn
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
@@ -86,11 +86,12 @@ class Reviver:
         if same and fdef.is_lookup:
             same = self.same_target(kept.get("to"), fdef)
         # A kept lookup lost its foreign key when retired: it is rebuilt, with the key, like a conversion.
+        form = declared_form(self.connection, table_name, kept_column)
         step = ReviveColumn(obj.name, field=fdef.name, kept_column=kept_column, kept_type=_shown_type(kept),
-                            new_type=_shown_type(now), convert=not same or fdef.is_lookup)
+                            new_type=_shown_type(now), convert=not same or fdef.is_lookup, stored_scale=form.scale)
         if fdef.type in COMPUTED_TYPES:
             return step  # recomputed after the migration; nothing stored is reused
-        count, shown = self.rejected(table_name, kept_column, fdef, typed=same)
+        count, shown = self.rejected(table_name, kept_column, fdef, typed=same, form=form)
         if fdef.is_lookup:  # the kept ids must still (or now) point at existing records
             more, examples = self.missing_targets(table_name, kept_column, fdef)
             count, shown = count + more, (shown + examples)[:SHOWN]
@@ -103,7 +104,8 @@ class Reviver:
         target = self.registry.objects.get(fdef.to or "")
         return target is not None and target.renamed_from == old_target and old_target not in self.registry.objects
 
-    def rejected(self, table_name: str, column_name: str, fdef: FieldDef, *, typed: bool) -> tuple[int, tuple[str, ...]]:
+    def rejected(self, table_name: str, column_name: str, fdef: FieldDef, *, typed: bool,
+                 form: StoredForm = StoredForm()) -> tuple[int, tuple[str, ...]]:
         """Kept values the new definition refuses: read as the new type when it is the same, else raw."""
         field_type = self.field_types[fdef.type]
         if field_type.input_field is None:
@@ -114,7 +116,7 @@ class Reviver:
             values = typed_values(self.connection, table_name, column_name, column_type)
             return _collect(values, lambda value: coerce(input_field, value))
         values = stored_values(self.connection, table_name, column_name)
-        return _collect(values, lambda value: convert_value(field_type, fdef, value))
+        return _collect(values, lambda value: convert_value(field_type, fdef, form.decode(value)))
 
     def missing_targets(self, table_name: str, column_name: str, fdef: FieldDef) -> tuple[int, tuple[str, ...]]:
         """Kept lookup ids with no record in the new target object."""

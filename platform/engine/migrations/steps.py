@@ -81,9 +81,20 @@ class ChangeColumnType(Step):
     #: Records whose value cannot be converted, as "id (title)"; a plan with any is refused.
     blockers: tuple[str, ...] = ()
     blocker_count: int = 0
+    #: How the column holds decimals now on SQLite (see conversion.StoredForm): None, or the scale
+    #: of its scaled integers; `floating` for the inexact floating-point columns of older databases.
+    stored_scale: int | None = None
+    floating: bool = False
 
     def describe(self) -> str:
-        text = f"change {self.object}.{self.field} from {self.old_type} to {self.new_type}, converting every value"
+        if self.floating and self.old_type == self.new_type:
+            return (f"rewrite {self.object}.{self.field} ({self.new_type}) from the inexact floating-point numbers "
+                    f"older versions stored to exact ones, keeping every value as it was shown{self._refusal()}")
+        return (f"change {self.object}.{self.field} from {self.old_type} to {self.new_type}, converting every value"
+                f"{self._refusal()}")
+
+    def _refusal(self) -> str:
+        text = ""
         if self.blockers:
             shown = ", ".join(self.blockers)
             more = f" and {self.blocker_count - len(self.blockers)} more" if self.blocker_count > len(self.blockers) else ""
@@ -120,6 +131,8 @@ class ReviveColumn(Step):
     convert: bool = False
     blockers: tuple[str, ...] = ()
     blocker_count: int = 0
+    #: How the kept column holds its values (conversion.StoredForm): set for SQLite decimals.
+    stored_scale: int | None = None
 
     def describe(self) -> str:
         text = f"use the kept column {self.object}.{self.kept_column or self.field} again"

@@ -47,6 +47,8 @@ class QueryContext:
     field_types: FieldTypes
     today: date | None = None
     timezone: str = "UTC"
+    #: The caller's language tag: number text in filters is read in its locale ('1.234,5' in de).
+    language: str = "en"
     #: object name -> the extra WHERE clause the security layer adds (None: no restriction).
     row_filter: Callable[[str], ColumnElement | None] | None = None
     #: object name -> fields the caller may not see (field-level security): they do not exist for them.
@@ -246,7 +248,7 @@ class _Coercer:
                 return value
             self.input = build(_value_fdef(self.ctx, self.info.fdef))
         try:
-            return self.input.deserialize(value)
+            return self.input.deserialize(value, language=self.ctx.language)
         except ValidationError as error:
             raise QueryError(f"'{value}' is not a valid value for {self.key}: {_first(error.messages)}") from None
 

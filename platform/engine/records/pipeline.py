@@ -70,7 +70,7 @@ class SavePipeline:
         `clock` holds the acting user's `today()`/`now()` for defaults and rules (records.clock).
         """
         clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system,
-                                     known=self.input_problems)
+                                     known=self.input_problems, language=language)
         if previous is None:
             values = {name: None for name in self.obj.fields}
             values.update(self.zero_counts)

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.sql.util import ClauseAdapter
 
+from crmkit.engine.columns import exact_average
 from crmkit.engine.query import QueryContext, compile_filter
 from crmkit.engine.records.evaluation import Evaluator, load_related
 from crmkit.engine.runtime import Runtime
@@ -20,7 +21,7 @@ from crmkit.metadata.registry import RollupLink
 MAX_DEPTH = 8
 BATCH = 500
 
-AGGREGATES = {"sum": func.sum, "min": func.min, "max": func.max, "avg": func.avg, "count": func.count}
+AGGREGATES = {"sum": func.sum, "min": func.min, "max": func.max, "count": func.count}
 
 
 class Propagator:
@@ -95,7 +96,8 @@ class Propagator:
             # or the subquery would compare each row with itself.
             child = child.alias("rollup_child")
             condition = ClauseAdapter(child).traverse(condition) if condition is not None else None
-        measure = func.count() if rollup.aggregate == "count" else AGGREGATES[rollup.aggregate](child.c[rollup.field])
+        measure = rollup_measure(rollup.aggregate, child.c[rollup.field] if rollup.field else None,
+                                 parent_table.c[field].type)
         subquery = select(measure).where(child.c[rollup.via] == parent_table.c.id)
         if condition is not None:
             subquery = subquery.where(condition)
@@ -199,6 +201,15 @@ class Propagator:
                 return
             yield rows
             last = rows[-1].id
+
+
+def rollup_measure(aggregate: str, column: Any, result_type: Any) -> Any:
+    """The SQL aggregate of a rollup: COUNT(*), SUM, MIN, MAX, or an exact average of the result type."""
+    if aggregate == "count":
+        return func.count()
+    if aggregate == "avg":
+        return exact_average(column, result_type)
+    return AGGREGATES[aggregate](column)
 
 
 def _rollup_inputs(rollup) -> set[str]:

@@ -134,7 +134,7 @@ class RecordService:
         actor = self.session.actor
         return QueryContext(
             self.runtime.registry, self.runtime.schema, self.runtime.field_types,
-            today=self.session.today(), timezone=actor.timezone,
+            today=self.session.today(), timezone=actor.timezone, language=actor.language,
             row_filter=self.session.row_filter,
             hidden_fields=self.session.policy.hidden_fields if self.session.policy else None,
         )

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from crmkit.engine.query import QueryContext, compile_filter
+from crmkit.engine.records.propagation import rollup_measure
 from crmkit.engine.runtime import Runtime
 from crmkit.metadata.model import ObjectDef
-
-AGGREGATES = {"sum": func.sum, "min": func.min, "max": func.max, "avg": func.avg}
 
 
 def visible_rollups(connection: Connection, runtime: Runtime, policy: Any, obj: ObjectDef,
@@ -29,22 +28,12 @@ def visible_rollups(connection: Connection, runtime: Runtime, policy: Any, obj: 
             continue
         child = runtime.table(rollup.child_object)
         via = child.c[rollup.via]
-        measure = func.count() if rollup.aggregate == "count" else AGGREGATES[rollup.aggregate](child.c[rollup.field])
+        column_type = runtime.table(obj.name).c[fdef.name].type
+        measure = rollup_measure(rollup.aggregate, child.c[rollup.field] if rollup.field else None, column_type)
         query = select(via, measure).where(via.in_(ids), restriction).group_by(via)
         if rollup.condition:
             context = QueryContext(runtime.registry, runtime.schema, runtime.field_types)
             query = query.where(compile_filter(context, rollup.child_object, dict(rollup.condition)))
-        values = dict(connection.execute(query).all())
-        column_type = runtime.table(obj.name).c[fdef.name].type
+        values = dict(connection.execute(query).all())  # each measure is typed: values come back as stored
         for row in rows:
-            value = values.get(row["id"], 0 if rollup.aggregate == "count" else None)
-            row[fdef.name] = _as_stored(column_type, value, connection)
-
-
-def _as_stored(column_type: Any, value: Any, connection: Connection) -> Any:
-    """An aggregate as the column would have returned it (e.g. a Decimal with the field's scale)."""
-    if value is None:
-        return None
-    processor = column_type.result_processor(connection.dialect, None)
-    converted = processor(value) if processor else value
-    return converted
+            row[fdef.name] = values.get(row["id"], 0 if rollup.aggregate == "count" else None)
