@@ -26,7 +26,7 @@ from crmkit.engine.database import (
 )
 from crmkit.engine.extensions import Extensions, default_extensions
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
-from crmkit.engine.migrations.conversion import floating_columns
+from crmkit.engine.migrations.upgrades import outdated_storage
 from crmkit.engine.records.pipeline import SavePipeline
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.autonumber import allocate_numbers
@@ -128,7 +128,7 @@ class Crm:
         """A session acting as an active user: every read and write is limited by their permissions."""
         from crmkit.engine.security.access import AccessPolicy, load_user_rights
 
-        self._require_exact_numbers()
+        self._require_current_storage()
         with self.engine.connect() as connection:
             user = load_user_rights(connection, self._runtime, user_id)
         actor = Actor(user_id=user_id, language=language or user.language, timezone=timezone or user.timezone)
@@ -136,7 +136,7 @@ class Crm:
 
     def as_system(self, *, language: str = "en") -> UserContext:
         """A session for the platform itself (jobs, migrations, demo data): no sharing restrictions."""
-        self._require_exact_numbers()
+        self._require_current_storage()
         return UserContext(self, Actor(system=True, language=language))
 
     def pipeline(self, object_name: str) -> SavePipeline:
@@ -150,17 +150,15 @@ class Crm:
     def _set_runtime(self, registry: Registry) -> None:
         self._runtime = Runtime(self.engine, registry, self.extensions)
         self._pipelines: dict[str, SavePipeline] = {}
-        self._floating_columns: list[str] = []
-        if is_sqlite(self.engine):
-            with self.engine.connect() as connection:
-                self._floating_columns = floating_columns(connection, self._runtime.schema.tables.values())
+        with self.engine.connect() as connection:
+            self._outdated = outdated_storage(connection, self._runtime.schema.tables.values())
 
-    def _require_exact_numbers(self) -> None:
-        """Records are not read or written while decimals are still stored the old, inexact way."""
-        if self._floating_columns:
+    def _require_current_storage(self) -> None:
+        """Records are not read or written while tables are still as an older crmkit left them."""
+        if self._outdated:
             raise MigrationError(
-                f"this database still stores {', '.join(self._floating_columns)} as inexact floating-point numbers "
-                "(written by an older crmkit); run `crmkit migrate` to rewrite them exactly before using records.")
+                f"this database was written by an older crmkit: {'; '.join(self._outdated)}. "
+                "Run `crmkit migrate` to bring it up to date before using records.")
 
     def _ensure_system_tables(self, create: bool) -> None:
         """Create missing system tables; a prepared database is only read, so opening never waits for a writer."""
