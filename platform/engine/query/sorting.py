@@ -270,7 +270,7 @@ def _keyset_page(stmt: Select, keys: Sequence[SortKey], values: Sequence[Any], l
     head = exact.where(first.column <= _bound(first, value)).order_by(*order_terms(keys)).limit(limit)
     tail = stmt.where(first.column.is_(None)).order_by(*order_terms(keys)).limit(limit)
     both = union_all(select(head.subquery()), select(tail.subquery())).subquery()
-    outer = [SortKey(key.name, both.c[key.column.name], key.descending, key.value_kind) for key in keys]
+    outer = [SortKey(key.name, both.c[key.name], key.descending, key.value_kind) for key in keys]
     return select(both).order_by(*order_terms(outer)).limit(limit)
 
 
@@ -286,10 +286,16 @@ def _check_page(spec: QuerySpec) -> None:
 def _columns(ctx: QueryContext, object_name: str, names: Sequence[str] | None, keys: Sequence[SortKey]) -> list[Any]:
     table = ctx.schema.table(object_name)
     if names is None:
-        return list(table.c)
+        return [_selected(ctx, object_name, column.key) for column in table.c]
     hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
     for name in names:
         if name not in table.c or name in hidden:
             raise unknown_field(object_name, str(name), [key for key in table.c.keys() if key not in hidden])
     wanted = [*names, "id", *(key.name for key in keys)]
-    return [table.c[name] for name in dict.fromkeys(wanted)]
+    return [_selected(ctx, object_name, name) for name in dict.fromkeys(wanted)]
+
+
+def _selected(ctx: QueryContext, object_name: str, name: str) -> Any:
+    """A selected column: the caller's own value of a derived field, so page cursors hold what they sort by."""
+    column = ctx.column(object_name, name)
+    return column if column is ctx.schema.table(object_name).c[name] else column.label(name)
