@@ -90,7 +90,11 @@ def validate(context: click.Context, paths: tuple[str, ...], with_installed: boo
     installed = []
     if with_installed:
         installed = list(open_crm(context).registry.packages.values())
+    from crmkit.metadata.security_checks import system_visible_notes
+
     registry = validate_paths(package_paths(paths), default_extensions().catalog, installed)
+    for note in system_visible_notes(registry.objects):
+        click.echo(note)
     names = ", ".join(f"{p.name} {p.version}" for p in registry.packages.values() if p.files)
     click.echo(f"valid: {names} ({len(registry.objects)} objects)")
 

@@ -254,3 +254,43 @@ def test_only_users_with_a_restriction_get_per_user_expressions(world):
     assert east2.derived_expression("deal", "account_name") is not None
     assert east2.derived_expression("contact", "name") is None
     assert crm.as_system().policy is None
+
+
+DECLARING = """\
+package: declared
+version: "1.0.0"
+objects:
+  account:
+    fields:
+      name: {type: text}
+      deal_count: {type: rollup, from: deal.account, aggregate: count, system_visible: true}
+  deal:
+    fields:
+      account: {type: lookup, to: account}
+      account_name: {type: formula, returns: text, formula: "account.name", system_visible: true}
+"""
+
+
+def test_validation_notes_what_a_system_visible_declaration_exposes(write_package):
+    from click.testing import CliRunner
+
+    from crmkit.cli import main
+
+    path = write_package(DECLARING)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == (f"{path}:7:7: note: account.deal_count is system_visible: everyone who may read it sees its "
+                        "stored value, the count over every deal record whose account points here, "
+                        "even users who may not see all of that.")
+    assert lines[1].startswith(f"{path}:11:7: note: deal.account_name is system_visible") \
+        and "the linked record's account.name" in lines[1]
+    assert lines[2] == "valid: declared 1.0.0 (2 objects)"
+
+
+def test_system_visible_is_refused_on_a_field_that_derives_nothing(write_package, catalog):
+    from crmkit.metadata import MetadataError, validate_paths
+
+    path = write_package(DECLARING.replace("name: {type: text}", "name: {type: text, system_visible: true}"))
+    with pytest.raises(MetadataError, match="system_visible"):
+        validate_paths([path], catalog)
