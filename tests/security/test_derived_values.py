@@ -41,7 +41,7 @@ def _extended(package: str) -> str:
 """
     deal_fields = """\
       account_credit: {type: formula, returns: currency, formula: "account.credit_limit"}
-      account_name: {type: formula, returns: text, formula: "account.name"}
+      account_name: {type: formula, returns: text, formula: "account.name", searchable: true}
       account_label: {type: formula, returns: text, formula: "'Deal for ' + text(account_name)"}
       account_name_declared: {type: formula, returns: text, formula: "account.name", system_visible: true}
       account_deals: {type: formula, returns: integer, formula: "account.deal_count"}
@@ -157,6 +157,7 @@ def test_a_formula_over_a_linked_record_the_user_cannot_see_is_empty_on_every_pa
     assert names(deals.query({"account_name": "A1"})) == set()
     assert names(deals.query({"account_name": {"startswith": "A"}})) == set()
     assert deals.count({"account_name": {"is_null": True}}).value == 1
+    assert names(deals.query(search="A1")) == set() and deals.suggest("A1") == []
     assert [row["account_name"] for row in deals.export(format="json")] == [None]
     assert deals.get(d2)["account_label"] is None  # a formula over the masked one is masked too
     assert names(deals.query({"account_label": {"contains": "A1"}})) == set()
