@@ -295,3 +295,44 @@ def test_system_visible_is_refused_on_a_field_that_derives_nothing(write_package
     path = write_package(DECLARING.replace("name: {type: text}", "name: {type: text, system_visible: true}"))
     with pytest.raises(MetadataError, match="system_visible"):
         validate_paths([path], catalog)
+
+
+SELF_RELATED = """\
+package: org
+version: "1.0.0"
+roles:
+  member: {}
+permission_sets:
+  members:
+    roles: [member]
+    objects:
+      person: [create, read, edit]
+objects:
+  person:
+    title_field: name
+    sharing: private
+    fields:
+      name: {type: text}
+      manager: {type: lookup, to: person}
+      reports: {type: rollup, from: person.manager, aggregate: count}
+      manager_name: {type: formula, returns: text, formula: "manager.name"}
+"""
+
+
+def test_rollups_and_formulas_over_the_same_object_follow_the_same_rules(crm, write_package):
+    from crmkit.engine.security.users import SystemDirectory
+
+    crm.install(write_package(SELF_RELATED))
+    directory = SystemDirectory(crm)
+    u1, u2 = (directory.create_user(name, role="member").id for name in ("u1", "u2"))
+    people = crm.as_system().records("person")
+    boss = people.create({"name": "Boss", "owner_id": u1})
+    for name, owner in (("R1", u1), ("R2", u2)):
+        people.create({"name": name, "manager": boss.id, "owner_id": owner})
+    mine = crm.as_user(u1).records("person")
+    assert mine.get(boss.id)["reports"] == 1
+    assert names(mine.query({"reports": 1})) == {"Boss"} and mine.count({"reports": 2}).value == 0
+    theirs = crm.as_user(u2).records("person")
+    assert [(p["name"], p["manager_name"]) for p in theirs.query().records] == [("R2", None)]
+    assert theirs.count({"manager_name": "Boss"}).value == 0
+    assert [(p["name"], p["manager_name"]) for p in mine.query({"name": "R1"}).records] == [("R1", "Boss")]
