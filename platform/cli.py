@@ -106,6 +106,7 @@ def validate(context: click.Context, paths: tuple[str, ...], with_installed: boo
     from crmkit.engine.extensions import default_extensions
     from crmkit.metadata import validate_paths
     from crmkit.metadata.errors import MetadataError
+    from crmkit.metadata.security_checks import system_visible_notes
 
     installed = []
     if with_installed:
@@ -117,6 +118,8 @@ def validate(context: click.Context, paths: tuple[str, ...], with_installed: boo
             error.hint = ("a package that depends on packages installed in the database is checked against "
                           "them with --with-installed.")
         raise
+    for note in system_visible_notes(registry.objects):
+        click.echo(note)
     names = ", ".join(f"{p.name} {p.version}" for p in registry.packages.values() if p.files)
     click.echo(f"valid: {names} ({len(registry.objects)} objects)")
 
