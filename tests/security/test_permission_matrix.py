@@ -360,8 +360,26 @@ def test_exports_need_the_permission_follow_the_row_filter_and_are_logged(world)
     lines = list(session(world, "admin").records("account").export({"tier": "Silver"}, sort=["name"],
                                                                     fields=["name", "tier"]))
     assert lines == ["\ufeffname,tier\n", "A2,Silver\n", "A3,Silver\n", "A4,Silver\n"]
-    (entry,) = SecurityLog(world["crm"]).entries(event="records.exported")
-    assert entry["detail"]["records"] == 3 and entry["user_id"] == world["users"]["admin"]
+    (started,) = SecurityLog(world["crm"]).entries(event="records.exported")
+    assert started["user_id"] == world["users"]["admin"] and started["detail"]["filter"] == {"tier": "Silver"}
+    (completed,) = SecurityLog(world["crm"]).entries(event="records.export_completed")
+    assert completed["detail"]["records"] == 3 and completed["user_id"] == world["users"]["admin"]
+
+
+def test_an_export_is_logged_when_it_starts_even_if_only_two_rows_are_read(world):
+    from itertools import islice
+
+    from crmkit.engine.security.audit import SecurityLog
+
+    log = SecurityLog(world["crm"])
+    stream = session(world, "ceo").records("account").export(format="json")
+    assert len(list(islice(stream, 2))) == 2
+    stream.close()
+    (entry,) = log.entries(event="records.exported")
+    assert entry["user_id"] == world["users"]["ceo"] and entry["detail"]["object"] == "account"
+    assert log.entries(event="records.export_completed") == []
+    session(world, "ceo").records("account").export()  # never read at all: still logged
+    assert len(log.entries(event="records.exported")) == 2
 
 
 def test_exports_leave_out_protected_fields_the_user_cannot_read(world):
