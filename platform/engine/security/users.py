@@ -26,6 +26,7 @@ from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
 from crmkit.engine.security.passwords import check_password_policy, generate_password, hash_password, token_digest
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
+from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.model import ADMIN_PERMISSION_SET
 
@@ -184,6 +185,8 @@ class SystemDirectory:
         return user, password
 
     def get(self, user_id: int) -> User:
+        if not is_record_id(user_id):
+            raise UserError(f"there is no user with id {shown(user_id)}: a user id is a whole number.")
         found = self._users(self._table("user").c.id == user_id)
         if not found:
             raise UserError(f"there is no user with id {user_id}.")
@@ -284,6 +287,8 @@ class SystemDirectory:
 
     def _team_and_user(self, connection: Connection, team_id: int, user_id: int) -> tuple[str, str]:
         teams = self._table("team")
+        if not is_record_id(team_id):
+            raise UserError(f"there is no team with id {shown(team_id)}: a team id is a whole number.")
         team = connection.execute(select(teams.c.name).where(teams.c.id == team_id)).scalar()
         if team is None:
             raise UserError(f"there is no team with id {team_id}.")
@@ -369,6 +374,8 @@ class SystemDirectory:
         return permission_set
 
     def _username(self, connection: Connection, user_id: int) -> str:
+        if not is_record_id(user_id):
+            raise UserError(f"there is no user with id {shown(user_id)}: a user id is a whole number.")
         users = self._table("user")
         username = connection.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
         if username is None:
