@@ -269,6 +269,8 @@ class RecordService:
         return values
 
     def _require(self, permission: str) -> None:
+        """Every operation starts here: the user's current rights (UserContext.refresh_rights) must allow it."""
+        self.session.refresh_rights()
         if self.session.policy is not None:
             self.session.policy.require(self.obj.name, permission)
 
