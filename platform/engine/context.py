@@ -61,7 +61,8 @@ class UserContext:
         """
         if self.policy is None or self._connection is not None:
             return
-        with self.crm.engine.connect() as connection:
+        # Autocommit: the one read needs no BEGIN and ROLLBACK round trips around it.
+        with self.crm.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             self._refresh_on(connection)
 
     def _refresh_on(self, connection: Connection) -> None:

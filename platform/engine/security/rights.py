@@ -22,7 +22,9 @@ can be named crmkit_* (metadata/names.py), so it never meets an autonumber's row
 """
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from functools import lru_cache
+
+from sqlalchemy import Connection, Select, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -43,7 +45,10 @@ def rights_changed(connection: Connection, runtime: Runtime) -> None:
 
 def rights_version(connection: Connection, runtime: Runtime) -> int:
     """The current rights version (0 before the first change): one read by primary key."""
-    counters = runtime.system_table("crmkit_counter")
-    value = connection.execute(select(counters.c.value).where(
-        counters.c.object == COUNTER_OBJECT, counters.c.field == COUNTER_FIELD)).scalar()
-    return value or 0
+    return connection.execute(_version_query(runtime.system_table("crmkit_counter"))).scalar() or 0
+
+
+@lru_cache(maxsize=16)
+def _version_query(counters: Table) -> Select:
+    """Built once per table object: asked before every operation, so not rebuilt each time."""
+    return select(counters.c.value).where(counters.c.object == COUNTER_OBJECT, counters.c.field == COUNTER_FIELD)
