@@ -39,9 +39,9 @@ def count_records(
 ) -> Count:
     """Count the records `spec` selects (its sort and page are ignored); reads at most cap+1 rows unless `exact`.
 
-    `cap` is a whole number from 0 to MAX_COUNT_CAP (1,000,000); QueryError otherwise.
+    `cap` is a whole number from 1 to MAX_COUNT_CAP (1,000,000); QueryError otherwise.
     """
-    whole_number(cap, "cap", 0, MAX_COUNT_CAP)
+    whole_number(cap, "cap", 1, MAX_COUNT_CAP)
     ctx.object(object_name)
     table = ctx.schema.table(object_name)
     where = where_clause(ctx, object_name, spec)
