@@ -16,11 +16,13 @@ Each layer keeps its own subclasses next to the code that raises them:
 
     CrmkitError                              400 "Request not possible"
       MetadataError      crmkit.metadata     422 "Invalid metadata"
+      UnknownObject      crmkit.metadata     404 "Unknown object" (also a KeyError)
       SandboxError       crmkit.sandbox      422 "Admin code failed"
       PluginError        crmkit.plugins      500 "Plugin not loaded"
-      QueryError         crmkit.engine.query 400 "Invalid query"
+      QueryError         crmkit.engine.query 400 "Invalid query" (UnsearchableText: NUL, lone surrogates)
       MigrationError     crmkit.engine       409 "Migration refused"
       DatabaseError      crmkit.engine       503 "Database unavailable" (busy, unreachable, missing, bad URL)
+      UnstorableText, NumberOutOfRange  crmkit.engine  400 (text or a number no database takes)
       RecordError        crmkit.engine       400 "Request not possible" (not found, invalid, stale, ...)
         PermissionDenied, UnknownUser, AuthenticationError, UserError, DemoError
 """

@@ -9,6 +9,13 @@ Names kept apart on purpose: a `UserContext` is the engine's view of one acting 
 signed-in browser (`crmkit_login_session`); Flask's `session` is the signed cookie.
 
 Calls outside `transaction()` each run in a transaction of their own.
+
+A context follows its user's rights as they change (security/rights.py): each records
+operation, each `transaction()`, and each use of `recycle_bin`, `privacy` and `sharing`
+first reads the rights version (one primary-key read) and, if a user, role, grant, team
+membership, share or metadata install changed it, loads the user's rights again; a user
+deactivated meanwhile gets UnknownUser. Inside a transaction the rights stay as they were
+when it started.
 """
 from __future__ import annotations
 
@@ -36,13 +43,38 @@ RowFilter = Callable[[str], "ColumnElement[bool] | None"]
 
 
 class UserContext:
-    def __init__(self, crm: "Crm", actor: Actor, policy: "AccessPolicy | None" = None) -> None:
+    def __init__(self, crm: "Crm", actor: Actor, policy: "AccessPolicy | None" = None, *,
+                 rights_version: int = 0) -> None:
         self.crm = crm
         self.actor = actor
         #: What the user may do; None only for the platform's own system session.
         self.policy = policy
+        self._rights_version = rights_version
         self._connection: Connection | None = None
         self._runtime = crm.runtime
+
+    def refresh_rights(self) -> None:
+        """Load the user's rights again if they changed since they were loaded (see the module docstring).
+
+        One primary-key read; nothing for the system context, nor inside a transaction (which
+        keeps the rights it started with). Raises UnknownUser if the user was deactivated.
+        """
+        if self.policy is None or self._connection is not None:
+            return
+        # Autocommit: the one read needs no BEGIN and ROLLBACK round trips around it.
+        with self.crm.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            self._refresh_on(connection)
+
+    def _refresh_on(self, connection: Connection) -> None:
+        from crmkit.engine.security.access import AccessPolicy, load_user_rights
+        from crmkit.engine.security.rights import rights_version
+
+        version = rights_version(connection, self._runtime)
+        if version == self._rights_version and self._runtime is self.crm.runtime:
+            return
+        runtime = self.crm.runtime  # after an install through this Crm: its new metadata
+        user = load_user_rights(connection, runtime, self.policy.user.user_id)
+        self.policy, self._runtime, self._rights_version = AccessPolicy(runtime, user), runtime, version
 
     @property
     def row_filter(self) -> RowFilter | None:
@@ -54,12 +86,14 @@ class UserContext:
         """Privacy requests: export or erase a person's data (needs manage_privacy)."""
         from crmkit.engine.security.privacy import Privacy
 
+        self.refresh_rights()
         return Privacy(self)
 
     @property
     def sharing(self) -> "Sharing":
         from crmkit.engine.security.sharing import Sharing
 
+        self.refresh_rights()
         return Sharing(self)
 
     @property
@@ -85,6 +119,7 @@ class UserContext:
     def recycle_bin(self) -> "RecycleBin":
         from crmkit.engine.records.recycle import RecycleBin
 
+        self.refresh_rights()
         return RecycleBin(self)
 
     def pipeline(self, object_name: str) -> "SavePipeline":
@@ -92,8 +127,14 @@ class UserContext:
 
     @contextmanager
     def transaction(self) -> Iterator["UserContext"]:
-        """Group several operations into one transaction: all are saved, or none."""
-        with self.writing():
+        """Group several operations into one transaction: all are saved, or none.
+
+        The user's rights are checked (and reloaded if they changed) as it starts, and hold for all of it.
+        """
+        outermost = self._connection is None
+        with self.writing() as connection:
+            if outermost and self.policy is not None:
+                self._refresh_on(connection)
             yield self
 
     @contextmanager

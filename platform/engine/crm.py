@@ -36,6 +36,7 @@ from crmkit.engine.records.clock import utc_now
 from crmkit.engine.records.record import Actor
 from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.audit import SecurityLog
+from crmkit.engine.security.rights import rights_changed, rights_version
 from crmkit.engine.context import UserContext
 from crmkit.engine.tables import define_system_tables
 from crmkit.metadata import load_package, package_from_documents
@@ -114,6 +115,7 @@ class Crm:
                 plan, list(registry.packages.values()), sources)
             if is_sqlite(self.engine):
                 _check_foreign_keys(connection)
+            rights_changed(connection, runtime)  # permission sets, roles and sharing rules come from metadata
             if not plan.is_empty:
                 SecurityLog(self).record("metadata.installed", connection=connection, detail={
                     "by": actor_id, "packages": {p.name: p.version for p in registry.packages.values()},
@@ -128,14 +130,20 @@ class Crm:
     # -- records -------------------------------------------------------------------------
 
     def as_user(self, user_id: int, *, language: str | None = None, timezone: str | None = None) -> UserContext:
-        """A session acting as an active user: every read and write is limited by their permissions."""
+        """A session acting as an active user: every read and write is limited by their permissions.
+
+        UnknownUser for an unknown or inactive user, or an id that is not an int. The context
+        follows the user's rights as they change: see UserContext.refresh_rights.
+        """
         from crmkit.engine.security.access import AccessPolicy, load_user_rights
 
         self._require_current_storage()
+        runtime = self._runtime
         with self.engine.connect() as connection:
-            user = load_user_rights(connection, self._runtime, user_id)
+            version = rights_version(connection, runtime)  # read first: a change after it is seen next time
+            user = load_user_rights(connection, runtime, user_id)
         actor = Actor(user_id=user_id, language=language or user.language, timezone=timezone or user.timezone)
-        return UserContext(self, actor, AccessPolicy(self._runtime, user))
+        return UserContext(self, actor, AccessPolicy(runtime, user), rights_version=version)
 
     def as_system(self, *, language: str = "en") -> UserContext:
         """A session for the platform itself (jobs, migrations, demo data): no sharing restrictions."""

@@ -65,6 +65,13 @@ class UnstorableText(CrmkitError):
     title = "Invalid text"
 
 
+class NumberOutOfRange(CrmkitError):
+    """A whole number (an id, an offset, a count) beyond the 64-bit range both databases store."""
+
+    status = 400
+    title = "Number out of range"
+
+
 class DatabaseBusy(DatabaseError):
     """Another writer held the database past the busy timeout; the same request may succeed in a moment."""
 
@@ -201,7 +208,7 @@ def _translate_errors(engine: Engine, parsed: URL) -> None:
     @event.listens_for(engine, "handle_error")
     def on_error(context: Any) -> None:
         error = context.original_exception
-        translated = _unstorable(error) or _busy(error) or (_unreachable(error, parsed) if context.connection is None else None)
+        translated = _unstorable(error) or _out_of_range(error) or _busy(error) or (_unreachable(error, parsed) if context.connection is None else None)
         if translated is not None:
             raise translated from None
 
@@ -212,6 +219,14 @@ def _unstorable(error: BaseException) -> UnstorableText | None:
     if isinstance(error, UnicodeEncodeError) or "cannot contain NUL" in text:
         return UnstorableText("a value contains a character that cannot be stored or searched for (a NUL character "
                               "or half of a surrogate pair); remove it and try again.")
+    return None
+
+
+def _out_of_range(error: BaseException) -> NumberOutOfRange | None:
+    """The last line of defence for numbers: ids, offsets and counts are checked before any SQL runs."""
+    if isinstance(error, OverflowError) or getattr(error, "sqlstate", None) == "22003":  # numeric_value_out_of_range
+        return NumberOutOfRange("a number in the request is too large or too small: whole numbers go from "
+                                f"{-(2**63):,} to {2**63 - 1:,}.")
     return None
 
 

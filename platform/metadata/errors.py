@@ -65,6 +65,18 @@ def raise_if_any(problems: Iterable[Problem]) -> None:
         raise MetadataError(problems)
 
 
+class UnknownObject(CrmkitError, KeyError):
+    """An object name the installed metadata does not define (also a KeyError, for code that looks names up)."""
+
+    status = 404
+    title = "Unknown object"
+
+    def __init__(self, name: object, known: Iterable[str]) -> None:
+        hint = did_you_mean(name, known) if isinstance(name, str) else ""
+        super().__init__(f"there is no object named {name!r}.{hint}")
+        self.name = name
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """A ` Did you mean 'x'?` suffix, or '' when nothing is close."""
     import difflib

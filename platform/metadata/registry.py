@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 from crmkit.metadata.catalog import Catalog
-from crmkit.metadata.errors import MetadataError, did_you_mean
+from crmkit.metadata.errors import MetadataError, UnknownObject, did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, FieldRef, find_cycle, topological_order
 from crmkit.metadata.model import Extension, FieldDef, ObjectDef, Package, PermissionSetDef, RoleDef, frozen_map
 from crmkit.metadata.security_checks import (
@@ -62,8 +62,8 @@ class Registry:
     def object(self, name: str) -> ObjectDef:
         try:
             return self.objects[name]
-        except KeyError:
-            raise KeyError(f"there is no object '{name}'.{did_you_mean(name, self.objects)}") from None
+        except (KeyError, TypeError):  # TypeError: an unhashable "name", such as a list
+            raise UnknownObject(name, self.objects) from None
 
     @classmethod
     def build(

@@ -143,7 +143,7 @@ def test_number_of_conditions_is_bounded(deals):
 
 
 def test_unknown_object(ctx):
-    with pytest.raises(QueryError, match="there is no object 'oportunity'. Did you mean 'opportunity'?"):
+    with pytest.raises(QueryError, match="there is no object named 'oportunity'. Did you mean 'opportunity'?"):
         compile_filter(ctx, "oportunity", {})
 
 

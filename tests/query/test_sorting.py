@@ -96,7 +96,7 @@ def test_offset_pages(deals):
     (QuerySpec(limit=0), "the page size (limit) must be a whole number from 1 to 1,000, not 0."),
     (QuerySpec(limit=1001), "the page size (limit) must be a whole number from 1 to 1,000, not 1001."),
     (QuerySpec(limit=True), "the page size (limit) must be a whole number from 1 to 1,000, not True."),
-    (QuerySpec(offset=-1), "the offset must be a whole number from 0 on, not -1."),
+    (QuerySpec(offset=-1), "the offset must be a whole number from 0 to 9,223,372,036,854,775,807, not -1."),
     (QuerySpec(offset=2, after="x"), "give either a cursor (after) or an offset, not both."),
 ])
 def test_bad_pages(ctx, spec, message):

@@ -360,8 +360,26 @@ def test_exports_need_the_permission_follow_the_row_filter_and_are_logged(world)
     lines = list(session(world, "admin").records("account").export({"tier": "Silver"}, sort=["name"],
                                                                     fields=["name", "tier"]))
     assert lines == ["\ufeffname,tier\n", "A2,Silver\n", "A3,Silver\n", "A4,Silver\n"]
-    (entry,) = SecurityLog(world["crm"]).entries(event="records.exported")
-    assert entry["detail"]["records"] == 3 and entry["user_id"] == world["users"]["admin"]
+    (started,) = SecurityLog(world["crm"]).entries(event="records.exported")
+    assert started["user_id"] == world["users"]["admin"] and started["detail"]["filter"] == {"tier": "Silver"}
+    (completed,) = SecurityLog(world["crm"]).entries(event="records.export_completed")
+    assert completed["detail"]["records"] == 3 and completed["user_id"] == world["users"]["admin"]
+
+
+def test_an_export_is_logged_when_it_starts_even_if_only_two_rows_are_read(world):
+    from itertools import islice
+
+    from crmkit.engine.security.audit import SecurityLog
+
+    log = SecurityLog(world["crm"])
+    stream = session(world, "ceo").records("account").export(format="json")
+    assert len(list(islice(stream, 2))) == 2
+    stream.close()
+    (entry,) = log.entries(event="records.exported")
+    assert entry["user_id"] == world["users"]["ceo"] and entry["detail"]["object"] == "account"
+    assert log.entries(event="records.export_completed") == []
+    session(world, "ceo").records("account").export()  # never read at all: still logged
+    assert len(log.entries(event="records.exported")) == 2
 
 
 def test_exports_leave_out_protected_fields_the_user_cannot_read(world):
@@ -526,3 +544,90 @@ def test_a_bin_entry_does_not_show_a_title_the_user_may_not_read(world):
     (entry,) = east1.recycle_bin.entries("invoice")
     assert entry["title"] is None and "reference" not in entry["data"]
     assert session(world, "admin").recycle_bin.entries("invoice")[0]["title"] == "INV-7"
+
+
+# -- a context follows the user's rights as they change (security/rights.py) -----------------------
+
+
+@pytest.fixture
+def accounts_admin(world):
+    """The user directory of the sample company: changes users, roles, teams and grants."""
+    from crmkit.engine.security.users import SystemDirectory
+
+    return SystemDirectory(world["crm"])
+
+
+def test_a_context_follows_grants_given_and_revoked_after_it_was_made(world, accounts_admin):
+    east1 = session(world, "east1")
+    accounts = east1.records("account")  # a service kept across the changes, as a worker would
+    assert names(accounts.query()) == {"A1"}
+    accounts_admin.grant("executive", user_id=world["users"]["east1"])
+    assert names(accounts.query()) == READABLE_ACCOUNTS["ceo"]
+    assert len(list(east1.records("account").export())) == 6
+    accounts_admin.revoke("executive", user_id=world["users"]["east1"])
+    assert names(accounts.query()) == {"A1"}
+    with pytest.raises(PermissionDenied, match="export"):
+        accounts.export()
+
+
+def test_a_context_follows_grants_to_the_users_role(world, accounts_admin):
+    east2 = session(world, "east2")
+    assert names(east2.records("account").query()) == {"A2"}
+    accounts_admin.grant("executive", role="east_rep")
+    assert east2.records("account").count().value == 5
+
+
+def test_a_demoted_user_loses_what_their_old_role_gave_at_once(world, accounts_admin):
+    director = session(world, "director")
+    assert names(director.records("account").query()) == READABLE_ACCOUNTS["director"]
+    accounts_admin.set_role(world["users"]["director"], "east_rep")
+    assert names(director.records("account").query()) == {"A4"}
+    with pytest.raises(RecordNotFound):
+        director.records("account").get(world["accounts"]["A1"].id)
+
+
+def test_a_manager_sees_the_records_of_someone_newly_placed_below_them(world, accounts_admin):
+    director = session(world, "director")
+    assert "A5" not in names(director.records("account").query())
+    accounts_admin.set_role(world["users"]["ceo"], "east_rep")  # the CEO's account A5 is now below the director
+    assert "A5" in names(director.records("account").query())
+
+
+def test_a_deactivated_user_context_is_refused_on_its_next_operation(world, accounts_admin):
+    from crmkit.engine.security.access import UnknownUser
+
+    east1 = session(world, "east1")
+    account = east1.records("account").get(world["accounts"]["A1"].id)
+    accounts_admin.deactivate(world["users"]["east1"])
+    for operation in (lambda: east1.records("account").query(), lambda: east1.records("account").get(account.id),
+                      lambda: east1.records("account").update(account.id, {"name": "X"}, version=account.version),
+                      lambda: east1.records("account").create({"name": "New"}), lambda: east1.recycle_bin,
+                      lambda: east1.sharing, lambda: east1.transaction().__enter__()):
+        with pytest.raises(UnknownUser):
+            operation()
+    assert world["crm"].as_system().records("account").get(account.id)["name"] == "A1"
+
+
+def test_a_context_follows_team_membership_and_new_shares(world, accounts_admin):
+    west1 = session(world, "west1")
+    assert names(west1.records("account").query()) == {"A3", "A5"}  # A5 through the key_accounts team
+    accounts_admin.remove_from_team(world["team"], world["users"]["west1"])
+    assert names(west1.records("account").query()) == {"A3"}
+    session(world, "admin").sharing.share("account", world["accounts"]["A1"].id, user_id=world["users"]["west1"])
+    assert names(west1.records("account").query()) == {"A1", "A3"}
+
+
+def test_a_context_follows_permission_sets_changed_by_a_metadata_install(world, install):
+    support = session(world, "support")
+    assert names(support.records("account").query()) == {"A1"}
+    install(PACKAGE.replace("      account: [read]\n", "      account: [read, view_all]\n"))
+    assert names(support.records("account").query()) == READABLE_ACCOUNTS["ceo"]
+
+
+def test_a_transaction_keeps_the_rights_it_started_with_and_the_next_one_sees_the_change(world, accounts_admin):
+    east1 = session(world, "east1")
+    with east1.transaction() as context:
+        assert names(context.records("account").query()) == {"A1"}
+    accounts_admin.grant("executive", user_id=world["users"]["east1"])
+    with east1.transaction() as context:
+        assert names(context.records("account").query()) == READABLE_ACCOUNTS["ceo"]

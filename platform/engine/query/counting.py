@@ -14,6 +14,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement
 
 from crmkit.engine.query.filters import QueryContext
+from crmkit.engine.query.inputs import MAX_COUNT_CAP, whole_number
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import where_clause
 
@@ -36,7 +37,11 @@ def count_records(
     connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec, *,
     cap: int = DEFAULT_CAP, exact: bool = False,
 ) -> Count:
-    """Count the records `spec` selects (its sort and page are ignored); reads at most cap+1 rows unless `exact`."""
+    """Count the records `spec` selects (its sort and page are ignored); reads at most cap+1 rows unless `exact`.
+
+    `cap` is a whole number from 1 to MAX_COUNT_CAP (1,000,000); QueryError otherwise.
+    """
+    whole_number(cap, "cap", 1, MAX_COUNT_CAP)
     ctx.object(object_name)
     table = ctx.schema.table(object_name)
     where = where_clause(ctx, object_name, spec)

@@ -18,6 +18,8 @@ from sqlalchemy import ColumnElement, Text, and_, false, func, not_, or_, select
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.query.dates import Span, date_span
 from crmkit.engine.query.errors import QueryError, allowed, unknown_field
+from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, MAX_SEARCH_LENGTH, checked_text, checked_texts
+from crmkit.engine.query.lists import one_of
 from crmkit.engine.tables import Schema
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, Label, ObjectDef
 from crmkit.metadata.registry import Registry
@@ -153,7 +155,7 @@ class _Compiler:
             return not_(func.coalesce(self.node(value, depth + 1), false()))
         if not isinstance(key, str) or not key:
             raise QueryError(f"{key!r} is not a field name.")
-        return self.field(key, value)
+        return self.field(checked_text(key, "a field name in the filter"), value)
 
     def field(self, key: str, spec: Any) -> ColumnElement:
         lookup, info = resolve_path(self.ctx, self.object_name, key)
@@ -175,7 +177,7 @@ class _Compiler:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
             raise QueryError(f"the filter has more than {MAX_CONDITIONS} conditions; narrow it down.")
-        operand = _Coercer(self.ctx, info, key).operand(op, value)
+        operand = _Coercer(self.ctx, info, key).operand(op, checked_texts(value, f"the condition on {key}"))
         column = info.column
         if info.value_kind == "list" and op == "contains":
             column = type_coerce(column, Text())  # match the JSON text itself, not a list bound as JSON
@@ -237,12 +239,17 @@ class _Coercer:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)) or str(value) == "":
             raise QueryError(f"'{op}' on {self.key} needs some text, not {value!r}.")
         text = str(value)
+        if len(text) > MAX_SEARCH_LENGTH:
+            raise QueryError(f"'{op}' on {self.key} got {len(text):,} characters of text; at most "
+                             f"{MAX_SEARCH_LENGTH:,} are allowed.")
         return json.dumps(text, ensure_ascii=False) if self.info.value_kind == "list" else text
 
     def one(self, value: Any) -> Any:
         if value is None:
             return None
         kind = self.info.value_kind
+        if kind in ("integer", "reference") and type(value) is int and INT64_MIN <= value <= INT64_MAX:
+            return value  # already a stored value: a long `in` list of ids skips the form parser
         if kind in ("date", "datetime"):
             span = date_span(value, kind, self.ctx.today, self.ctx.timezone, self.key)
             if span is not None:
@@ -298,7 +305,7 @@ def _eq(column: Any, value: Any) -> ColumnElement:
 
 def _in(column: Any, values: list[Any]) -> ColumnElement:
     plain = [v for v in values if v is not None and not isinstance(v, Span)]
-    parts = [column.in_(plain)] if plain else []
+    parts = [one_of(column, plain)] if plain else []
     parts += [_eq(column, v) for v in values if v is None or isinstance(v, Span)]
     return or_(false(), *parts)
 

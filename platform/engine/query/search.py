@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, or_, true
 
 from crmkit.engine.query.errors import QueryError
+from crmkit.engine.query.inputs import MAX_SEARCH_LENGTH, checked_text
 from crmkit.engine.query.filters import QueryContext, compile_filter, resolve_field
 from crmkit.engine.query.querystring import QuerySpec
 
@@ -25,7 +26,11 @@ def search_fields(ctx: QueryContext, object_name: str) -> list[str]:
 
 def search_clause(ctx: QueryContext, object_name: str, text: str | None) -> ColumnElement:
     """Each whitespace-separated term must match (ignoring case, as a substring) some searchable field."""
-    terms = (text or "").split()
+    if text is not None and not isinstance(text, str):
+        raise QueryError(f"the search must be text, not {text!r}.")
+    if text and len(text) > MAX_SEARCH_LENGTH:
+        raise QueryError(f"the search has {len(text):,} characters; use at most {MAX_SEARCH_LENGTH:,}.")
+    terms = checked_text(text or "", "the search").split()
     if not terms:
         return true()
     if len(terms) > MAX_TERMS:

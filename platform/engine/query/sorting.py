@@ -11,7 +11,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, false, literal, or_, select, union_all
@@ -20,13 +20,18 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.errors import QueryError, unknown_field
+from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import QueryContext, resolve_field
+from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
 from crmkit.engine.query.search import where_clause
 
 MAX_SORT_FIELDS = 5
 MAX_CURSOR_LENGTH = 4096
 UNSORTABLE_TYPES = frozenset({"textarea"})
+#: Cursor decimals: no stored number reaches 10^38 (the largest precision), nor needs more characters.
+MAX_DECIMAL = Decimal(10) ** 38
+MAX_DECIMAL_TEXT = 100
 INVALID_CURSOR = "this page link (cursor) is damaged or out of date; start again from the first page."
 
 
@@ -65,6 +70,7 @@ def sort_keys(ctx: QueryContext, object_name: str, sort: Sequence[str] | str) ->
 def _sort_key(ctx: QueryContext, object_name: str, item: Any) -> SortKey:
     if not isinstance(item, str) or item.lstrip("-") == "":
         raise QueryError(f"{item!r} is not a sort field; write a field name, with '-' before it for descending.")
+    checked_text(item, "the sort order")
     descending = item.startswith("-")
     name = item[1:] if descending else item
     if "." in name:
@@ -168,7 +174,7 @@ def _from_json(key: SortKey, value: Any) -> Any:
         return None
     try:
         return CURSOR_VALUES.get(key.value_kind, _plain)(value)
-    except (TypeError, ValueError, InvalidOperation):
+    except (TypeError, ValueError, ArithmeticError):  # decimal.Overflow and InvalidOperation are ArithmeticErrors
         raise QueryError(INVALID_CURSOR) from None
 
 
@@ -180,13 +186,26 @@ def _typed(kind: type) -> Any:
     return check
 
 
+def _stored_int(value: Any) -> int:
+    """An int a 64-bit column can hold: a cursor is input, and may be forged."""
+    if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(value)
+    return value
+
+
 def _finite_decimal(value: Any) -> Decimal:
-    if type(value) not in (str, int):
+    if type(value) not in (str, int) or len(str(value)) > MAX_DECIMAL_TEXT:
         raise TypeError(value)
     number = Decimal(value)
-    if not number.is_finite():
+    if not number.is_finite() or abs(number) >= MAX_DECIMAL:
         raise ValueError(value)
     return number
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str or UNSTORABLE.search(value):
+        raise ValueError(value)
+    return value
 
 
 def _aware(value: Any) -> datetime:
@@ -203,9 +222,9 @@ def _plain(value: Any) -> Any:
 
 
 CURSOR_VALUES = {
-    "text": _typed(str),
-    "integer": _typed(int),
-    "reference": _typed(int),
+    "text": _text,
+    "integer": _stored_int,
+    "reference": _stored_int,
     "boolean": _typed(bool),
     "decimal": _finite_decimal,
     "date": lambda value: date.fromisoformat(_typed(str)(value)),
@@ -277,8 +296,8 @@ def _keyset_page(stmt: Select, keys: Sequence[SortKey], values: Sequence[Any], l
 def _check_page(spec: QuerySpec) -> None:
     if isinstance(spec.limit, bool) or not isinstance(spec.limit, int) or not 1 <= spec.limit <= MAX_LIMIT:
         raise QueryError(f"the page size (limit) must be a whole number from 1 to {MAX_LIMIT:,}, not {spec.limit!r}.")
-    if isinstance(spec.offset, bool) or not isinstance(spec.offset, int) or spec.offset < 0:
-        raise QueryError(f"the offset must be a whole number from 0 on, not {spec.offset!r}.")
+    if isinstance(spec.offset, bool) or not isinstance(spec.offset, int) or not 0 <= spec.offset <= INT64_MAX:
+        raise QueryError(f"the offset must be a whole number from 0 to {INT64_MAX:,}, not {spec.offset!r}.")
     if spec.after and spec.offset:
         raise QueryError("give either a cursor (after) or an offset, not both.")
 

@@ -1,7 +1,10 @@
 """Exports: every matching record, streamed a page at a time, as CSV lines or JSON-ready dicts.
 
 The same filter, search, row filter and field-level security as a list; the `export`
-permission is required, and every export is written to the security log.
+permission is required, and every export is written to the security log when it starts
+(`records.exported`, as soon as the first page has been read: before any row is handed
+out, so a client that reads two rows and stops is logged too), and again with the number
+of records when the stream has been read to the end (`records.export_completed`).
 
 CSV is made safe to open in a spreadsheet (OWASP, "CSV Injection",
 https://owasp.org/www-community/attacks/CSV_Injection): a text cell starting with `=`,
@@ -56,10 +59,17 @@ def export_records(
     columns = _columns(service, fields)
     # Checked before the first row, so a bad filter fails before anything is logged or sent.
     first = service.query(filter, sort=sort, search=search, limit=PAGE)
-    return _stream(service, first, filter, sort, search, columns, format, bom)
+    detail = {"object": service.obj.name, "filter": filter, "search": search, "fields": columns, "format": format}
+    _log(service, "records.exported", detail)
+    return _stream(service, first, filter, sort, search, columns, format, bom, detail)
 
 
-def _stream(service, page, filter, sort, search, columns: list[str], format: str, bom: bool) -> Iterator[Any]:
+def _log(service: "RecordService", event: str, detail: Mapping[str, Any]) -> None:
+    SecurityLog(service.session.crm).record(event, user_id=service.session.actor.user_id, detail=detail)
+
+
+def _stream(service, page, filter, sort, search, columns: list[str], format: str, bom: bool,
+            detail: Mapping[str, Any]) -> Iterator[Any]:
     count = 0
     if format == "csv":
         yield ("\ufeff" if bom else "") + _csv_line(columns)
@@ -73,9 +83,7 @@ def _stream(service, page, filter, sort, search, columns: list[str], format: str
         if not page.has_more:
             break
         page = service.query(filter, sort=sort, search=search, limit=PAGE, after=page.next_cursor)
-    SecurityLog(service.session.crm).record("records.exported", user_id=service.session.actor.user_id, detail={
-        "object": service.obj.name, "records": count, "filter": filter, "search": search, "fields": columns,
-        "format": format})
+    _log(service, "records.export_completed", {**detail, "records": count})
 
 
 def _columns(service: "RecordService", fields: Sequence[str] | None) -> list[str]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, case, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor
+from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
@@ -247,8 +248,8 @@ class RecordService:
 
         A record the user cannot read is reported exactly like a missing one.
         """
-        if not isinstance(record_id, int) or isinstance(record_id, bool):
-            raise RecordNotFound(self.obj.name, record_id)
+        if not is_record_id(record_id):  # not an int, or beyond the 64-bit ids both databases store
+            raise RecordNotFound(self.obj.name, record_id if type(record_id) is int else shown(record_id))
         query = select(self.table).where(self.table.c.id == record_id)
         policy = self.session.policy
         readable = policy.row_filter(self.obj.name) if policy else None
@@ -269,6 +270,8 @@ class RecordService:
         return values
 
     def _require(self, permission: str) -> None:
+        """Every operation starts here: the user's current rights (UserContext.refresh_rights) must allow it."""
+        self.session.refresh_rights()
         if self.session.policy is not None:
             self.session.policy.require(self.obj.name, permission)
 

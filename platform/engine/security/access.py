@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from sqlalchemy import ColumnElement, Connection, false, or_, select
 
 from crmkit.engine.query import QueryContext, compile_filter
+from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.derived import DerivedRules, formula_reads
@@ -48,7 +49,13 @@ class UserRights:
 
 
 def load_user_rights(connection: Connection, runtime: Runtime, user_id: int) -> UserRights:
-    """Everything about `user_id` the rules need; an unknown or inactive user is refused."""
+    """Everything about `user_id` the rules need; UnknownUser for an unknown or inactive user.
+
+    A user id is an int (not a bool, not text such as "1") within the 64-bit range of the id
+    column; anything else is refused the same way, before the database is asked.
+    """
+    if not is_record_id(user_id):
+        raise UnknownUser(f"there is no active user with id {shown(user_id)}: a user id is a whole number.")
     users = runtime.system_table("crmkit_user")
     row = connection.execute(select(users).where(users.c.id == user_id)).first()
     if row is None or not row.active:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, insert, select
 from crmkit.engine.records.errors import RecordError, RecordNotFound
 from crmkit.engine.security.access import EDIT, READ, PermissionDenied
 from crmkit.engine.security.audit import SecurityLog
+from crmkit.engine.security.rights import rights_changed
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -35,6 +36,7 @@ class Sharing:
             ).returning(self.table.c.id)).scalar_one()
             self._log(connection, "record.shared", object=object_name, record_id=record_id, user_id=user_id,
                       team_id=team_id, access=access)
+            rights_changed(connection, self.runtime)  # contexts remember whether any share reaches their user
             return share_id
 
     def unshare(self, share_id: int) -> None:

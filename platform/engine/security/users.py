@@ -24,8 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from crmkit.engine.database import write_transaction
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
+from crmkit.engine.security.rights import rights_changed
 from crmkit.engine.security.passwords import check_password_policy, generate_password, hash_password, token_digest
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
+from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.model import ADMIN_PERMISSION_SET
 
@@ -166,6 +168,7 @@ class SystemDirectory:
                 user_id = connection.execute(insert(table).values(row).returning(table.c.id)).scalar_one()
                 self.log.record("user.created", user_id=user_id, username=name, connection=connection,
                                 detail={"by": actor_id, "role": row["role"]})
+                rights_changed(connection, self.crm.runtime)  # those above the new user's role see their records
                 for permission_set in dict.fromkeys(sets):
                     self._grant(connection, permission_set, user_id, None, actor_id)
         except IntegrityError:
@@ -184,6 +187,8 @@ class SystemDirectory:
         return user, password
 
     def get(self, user_id: int) -> User:
+        if not is_record_id(user_id):
+            raise UserError(f"there is no user with id {shown(user_id)}: a user id is a whole number.")
         found = self._users(self._table("user").c.id == user_id)
         if not found:
             raise UserError(f"there is no user with id {user_id}.")
@@ -208,11 +213,13 @@ class SystemDirectory:
         """The user can no longer sign in; their sessions end now. Tokens stay but stop working while inactive."""
         with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"active": False}, "user.deactivated", {"by": actor_id})
+            rights_changed(connection, self.crm.runtime)
             end_sessions_in(connection, self._table("login_session"), user_id)
 
     def activate(self, user_id: int, *, actor_id: int | None = None) -> None:
         with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"active": True}, "user.activated", {"by": actor_id})
+            rights_changed(connection, self.crm.runtime)
 
     def set_password(self, user_id: int, password: str, *, actor_id: int | None = None,
                      keep_session: str | None = None) -> None:
@@ -230,6 +237,7 @@ class SystemDirectory:
         with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"role": role}, "role.changed",
                          {"by": actor_id, "from": previous, "to": role})
+            rights_changed(connection, self.crm.runtime)
 
     def _change(self, connection: Connection, user_id: int, values: Mapping[str, Any], event: str,
                 detail: Mapping[str, Any]) -> None:
@@ -263,6 +271,7 @@ class SystemDirectory:
                     members.c.team_id == team_id, members.c.user_id == user_id)).first():
                 return
             connection.execute(insert(members).values(team_id=team_id, user_id=user_id))
+            rights_changed(connection, self.crm.runtime)
             self.log.record("team.member_added", user_id=user_id, username=username, connection=connection,
                             detail={"team_id": team_id, "team": team, "by": actor_id})
 
@@ -273,6 +282,7 @@ class SystemDirectory:
             removed = connection.execute(delete(members).where(
                 members.c.team_id == team_id, members.c.user_id == user_id)).rowcount
             if removed:
+                rights_changed(connection, self.crm.runtime)
                 self.log.record("team.member_removed", user_id=user_id, username=username, connection=connection,
                                 detail={"team_id": team_id, "team": team, "by": actor_id})
 
@@ -284,6 +294,8 @@ class SystemDirectory:
 
     def _team_and_user(self, connection: Connection, team_id: int, user_id: int) -> tuple[str, str]:
         teams = self._table("team")
+        if not is_record_id(team_id):
+            raise UserError(f"there is no team with id {shown(team_id)}: a team id is a whole number.")
         team = connection.execute(select(teams.c.name).where(teams.c.id == team_id)).scalar()
         if team is None:
             raise UserError(f"there is no team with id {team_id}.")
@@ -314,6 +326,7 @@ class SystemDirectory:
             match = self._grant_match(permission_set, user_id, role)
             removed = connection.execute(delete(grants).where(match)).rowcount
             if removed:
+                rights_changed(connection, self.crm.runtime)
                 self.log.record("permission.revoked", user_id=user_id, username=username, connection=connection,
                                 detail={"permission_set": permission_set, "role": role, "by": actor_id})
 
@@ -334,6 +347,7 @@ class SystemDirectory:
             return
         connection.execute(insert(grants).values(permission_set=permission_set, user_id=user_id, role=role,
                                                  granted_at=self._clock(), granted_by=actor_id))
+        rights_changed(connection, self.crm.runtime)
         self.log.record("permission.granted", user_id=user_id, username=username, connection=connection,
                         detail={"permission_set": permission_set, "role": role, "by": actor_id})
 
@@ -369,6 +383,8 @@ class SystemDirectory:
         return permission_set
 
     def _username(self, connection: Connection, user_id: int) -> str:
+        if not is_record_id(user_id):
+            raise UserError(f"there is no user with id {shown(user_id)}: a user id is a whole number.")
         users = self._table("user")
         username = connection.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
         if username is None:

@@ -1,0 +1,67 @@
+"""Long `in` lists bound as one parameter, so a filter's size is not limited by the database's parameter count.
+
+    >>> one_of(table.c.stage, ["Won", "Lost", ...])     # stage IN (...) / = ANY(...) / IN json_each(...)
+
+SQLAlchemy binds each value of `column.in_(values)` as a parameter of its own; SQLite
+allows 32,766 parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32) and
+PostgreSQL's wire protocol 65,535, so 500 lists of 1,000 values would fail. A list
+longer than `INLINE_VALUES` is sent as one value instead: a PostgreSQL array
+(`column = ANY(:values)`, https://www.postgresql.org/docs/current/functions-comparisons.html)
+or, on SQLite, JSON text read with the json_each table-valued function
+(`column IN (SELECT value FROM json_each(:values))`, https://www.sqlite.org/json1.html#jeach).
+Each value is first converted the way the column binds it (decimals to scaled integers,
+moments to UTC text on SQLite), so the comparison is the same as with a short list.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from sqlalchemy import ColumnElement, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import Boolean
+
+from crmkit.engine.columns import ExactDecimal, _exact_operand
+
+#: Lists up to this long are bound value by value (the plain `IN (...)` SQLAlchemy writes).
+INLINE_VALUES = 100
+
+
+def one_of(column: Any, values: Sequence[Any]) -> ColumnElement:
+    """`column IN values`, bound as one parameter when the list is long; values already of the column's type."""
+    column_type = column.type
+    if isinstance(column_type, ExactDecimal):
+        # As the column's comparator does: a value no stored number can equal matches nothing.
+        values = [value for value in values if column_type.could_hold(_exact_operand(value))]
+    if len(values) <= INLINE_VALUES:
+        return column.in_(list(values))
+    return ValueList(column, list(values))
+
+
+class ValueList(ColumnElement):
+    """`column` is one of `values`, which travel as a single bound parameter (see the module docstring)."""
+
+    __visit_name__ = "crmkit_value_list"
+    inherit_cache = False
+    type = Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any, values: list[Any]) -> None:
+        self.column = column
+        self.values = values
+
+
+@compiles(ValueList, "postgresql")
+def _any_array(element: ValueList, compiler, **kw: Any) -> str:
+    values = bindparam(None, element.values, type_=ARRAY(element.column.type))
+    return f"{compiler.process(element.column, **kw)} = ANY ({compiler.process(values, **kw)})"
+
+
+@compiles(ValueList)
+def _json_each(element: ValueList, compiler, **kw: Any) -> str:
+    convert = element.column.type.bind_processor(compiler.dialect)
+    stored = [convert(value) if convert is not None else value for value in element.values]
+    values = bindparam(None, json.dumps(stored, ensure_ascii=False, default=str))
+    return f"{compiler.process(element.column, **kw)} IN (SELECT value FROM json_each({compiler.process(values, **kw)}))"
