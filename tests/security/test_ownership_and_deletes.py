@@ -171,6 +171,24 @@ def test_the_check_follows_cascades_down_every_level_before_anything_is_deleted(
     assert system.records("task").get(task.id)["contact"] == c1
 
 
+def test_a_record_linked_in_after_the_check_is_not_deleted_unchecked(world, monkeypatch):
+    from crmkit.engine.records.recycle import Deleter
+
+    a1 = world["accounts"]["A1"].id
+    move_east2_deal_off_a1(world)
+    check = Deleter._check_cascade
+
+    def check_then_link(deleter, object_name, record_id):
+        check(deleter, object_name, record_id)
+        deals = deleter.runtime.table("deal")
+        deleter.connection.execute(deals.update().where(deals.c.id == world["deals"]["D3"].id).values(account=a1))
+
+    monkeypatch.setattr(Deleter, "_check_cascade", check_then_link)
+    with pytest.raises(CascadeDeleteError):  # west1's D3, linked to A1 between the check and the cascade
+        session(world, "east1").records("account").delete(a1)
+    assert world["crm"].as_system().records("account").get(a1)["name"] == "A1"
+
+
 def test_a_cascade_needs_the_delete_permission_on_every_object_it_reaches(company):
     a4 = company["accounts"]["A4"].id
     system = company["crm"].as_system()

@@ -33,9 +33,13 @@ class Deleter:
         self.registry = self.runtime.registry
         self.bin = self.runtime.system_table("crmkit_recycle_bin")
         self.now = session.now()
+        #: The records the cascade check found the user may delete ({object: ids}); None: no check.
+        self._deletable: dict[str, set[int]] | None = None
+        self._root: tuple[str, int] | None = None
 
     def delete(self, object_name: str, row: Mapping[str, Any]) -> str:
         batch = str(uuid.uuid4())
+        self._root = (object_name, row["id"])
         self._check_cascade(object_name, row["id"])
         self._delete(object_name, row, batch, is_root=True)
         return batch
@@ -66,6 +70,7 @@ class Deleter:
             level = {child: ids for child, ids in level.items() if ids}
             for child, ids in level.items():
                 reached.setdefault(child, set()).update(ids)
+        self._deletable = reached
 
     def _cascaded(self, child: str, via: str, parent_ids: list[int], root: str, root_id: int) -> set[int]:
         """Ids of the `child` records pointing at `parent_ids` through `via`, all of which the user may delete."""
@@ -144,6 +149,8 @@ class Deleter:
             if not rows:
                 return
             for row in rows:
+                if self._deletable is not None and row.id not in self._deletable.get(child, ()):
+                    raise CascadeDeleteError(*self._root)  # pointed here after the check: not checked
                 self._delete(child, dict(row._mapping), batch, is_root=False)
 
     def _clear_links(self, child: str, via: str, record_id: int, batch: str) -> list[int]:
