@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -43,7 +45,10 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             for problem in error.problems:
                 click.echo(problem.format(), err=True)
             count = len(error.problems)
-            click.echo(f"{count} problem{'s' if count != 1 else ''} found; nothing was changed.", err=True)
+            changed = "" if command.__name__ == "validate" else "; nothing was changed"
+            click.echo(f"{count} problem{'s' if count != 1 else ''} found{changed}.", err=True)
+            if getattr(error, "hint", None):
+                click.echo(f"Hint: {error.hint}", err=True)
             sys.exit(1)
         except DatabaseError as error:
             click.echo(f"Error: {error.message}", err=True)
@@ -68,6 +73,20 @@ def main(context: click.Context, database_url: str | None) -> None:
     context.obj = {"database_url": database_url or default_database_url()}
 
 
+def command_prefix(context: click.Context) -> str:
+    """How to run crmkit again as the user just did: the program as invoked, and --database unless default."""
+    program = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "crmkit" else "crmkit"
+    on_path = shutil.which("crmkit")
+    if on_path and Path(on_path).resolve() == Path(program).resolve():
+        program = "crmkit"
+    elif Path(program).is_absolute() and Path(program).is_relative_to(Path.cwd()):
+        program = str(Path(program).relative_to(Path.cwd()))
+    words = [program]
+    if context.obj["database_url"] != default_database_url():
+        words += ["--database", context.obj["database_url"]]
+    return shlex.join(words)
+
+
 def open_crm(context: click.Context, *, create: bool = False):
     """The Crm of --database. Only commands that install (setup, install) create a new database;
     the others say there is none (NoDatabase) instead of quietly making an empty one."""
@@ -86,11 +105,21 @@ def validate(context: click.Context, paths: tuple[str, ...], with_installed: boo
     """Check metadata packages: prints file:line:column: problem for each problem found."""
     from crmkit.engine.extensions import default_extensions
     from crmkit.metadata import validate_paths
+    from crmkit.metadata.errors import MetadataError
+    from crmkit.metadata.security_checks import system_visible_notes
 
     installed = []
     if with_installed:
         installed = list(open_crm(context).registry.packages.values())
-    registry = validate_paths(package_paths(paths), default_extensions().catalog, installed)
+    try:
+        registry = validate_paths(package_paths(paths), default_extensions().catalog, installed)
+    except MetadataError as error:
+        if not with_installed and any("which is not installed or given" in p.message for p in error.problems):
+            error.hint = ("a package that depends on packages installed in the database is checked against "
+                          "them with --with-installed.")
+        raise
+    for note in system_visible_notes(registry.objects):
+        click.echo(note)
     names = ", ".join(f"{p.name} {p.version}" for p in registry.packages.values() if p.files)
     click.echo(f"valid: {names} ({len(registry.objects)} objects)")
 
@@ -245,14 +274,14 @@ def setup(context: click.Context, count: int) -> None:
     installed = ", ".join(f"{p['name']} {p['version']}" for p in crm.installed_packages())
     click.echo(f"Database: {context.obj['database_url']}")
     click.echo(f"Installed: {installed}")
-    click.echo("Try: .venv/bin/crmkit packages   |   .venv/bin/crmkit user list   |   "
-               ".venv/bin/crmkit demo --records 1000")
+    crmkit = command_prefix(context)
+    click.echo(f"Try: {crmkit} packages   |   {crmkit} user list   |   {crmkit} demo --records 1000")
     if first_admin:
         admin, password = first_admin
         click.echo(f"Administrator: {admin.username}")
         click.echo(f"Password: {password}")
         click.echo("This password will not be shown again. Change it with: "
-                   f"crmkit user set-password --password-stdin {admin.username}")
+                   f"{crmkit} user set-password --password-stdin {admin.username}")
 
 
 # -- users and API tokens --------------------------------------------------------------------

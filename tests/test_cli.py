@@ -36,7 +36,7 @@ def test_validate_prints_one_line_per_problem_and_exits_1(run, write_package):
     lines = result.output.splitlines()
     assert lines[0] == f"{path}:6:22: 'curency' is not a field type. Did you mean 'currency'? (at objects.deal.fields.amount.type)"
     assert lines[1] == f"{path}:7:7: a picklist field needs 'options'. (at objects.deal.fields.stage)"
-    assert lines[2] == "2 problems found; nothing was changed."
+    assert lines[2] == "2 problems found."  # validate never changes anything
     assert "Traceback" not in result.output
 
 
@@ -180,3 +180,42 @@ def test_installing_a_package_with_problems_creates_no_database(run, tmp_path, w
     result = run("install", "--plan", str(broken))
     assert result.exit_code == 1 and "There is no crmkit database" not in result.output
     assert not (tmp_path / "crm.db").exists()
+
+
+def test_setup_says_how_to_run_crmkit_again_with_the_same_database(run):
+    result = run("setup", "--records", "0")
+    assert result.exit_code == 0
+    try_line = next(line for line in result.output.splitlines() if line.startswith("Try: "))
+    assert f"--database {run.database_url} packages" in try_line
+    assert ".venv/bin/crmkit" not in try_line or Path(".venv/bin/crmkit").exists()
+
+
+def test_validate_hints_at_installed_dependencies(run, write_package):
+    assert run("setup", "--records", "0").exit_code == 0
+    path = write_package('package: extra\nversion: "1.0.0"\ndepends_on: [default_crm]\n'
+                         "objects:\n  visit:\n    fields:\n      account: {type: lookup, to: account}\n")
+    alone = run("validate", str(path))
+    assert alone.exit_code == 1 and "Hint: " in alone.output and "--with-installed" in alone.output
+    assert "extra 1.0.0" in run("validate", "--with-installed", str(path)).output
+
+
+def test_migrate_says_when_a_package_source_is_gone_and_keeps_it(run, tmp_path, write_package):
+    path = write_package('package: gone\nversion: "1.0.0"\nobjects:\n  visit:\n    fields:\n'
+                         "      name: {type: text}\n")
+    assert run("install", str(path)).exit_code == 0
+    path.rename(tmp_path / "moved.yaml")
+    result = run("migrate")
+    assert result.exit_code == 0
+    assert "up to date" in result.output
+    assert f"the source of package gone ({path}) no longer exists" in result.output
+
+
+def test_the_python_api_installs_a_shipped_package_by_name(sqlite_url):
+    from crmkit.engine import Crm
+
+    crm = Crm.open(sqlite_url)
+    try:
+        crm.install("default_crm")
+        assert [p["name"] for p in crm.installed_packages()] == ["default_crm"]
+    finally:
+        crm.close()

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from contextlib import contextmanager
 from pathlib import Path
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Callable, Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, MetaData, inspect, select, update
 
+from crmkit.shipped import shipped_package
 from crmkit.engine.database import (
     DEFAULT_BUSY_TIMEOUT,
     connect,
@@ -26,7 +28,7 @@ from crmkit.engine.database import (
 )
 from crmkit.engine.extensions import Extensions, default_extensions
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
-from crmkit.engine.migrations.conversion import floating_columns
+from crmkit.engine.migrations.upgrades import outdated_storage
 from crmkit.engine.records.pipeline import SavePipeline
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.autonumber import allocate_numbers
@@ -96,13 +98,14 @@ class Crm:
 
     def plan(self, paths: Sequence[str | os.PathLike] = (), *, purge: Sequence[str] = ()) -> MigrationPlan:
         """What installing `paths` (or re-reading installed packages' sources) would change."""
-        registry, _ = self._target(paths)
+        registry, _, notes = self._target(paths)
         with self._migration_connection() as connection:
-            return self._plan(connection, registry, purge)
+            plan = self._plan(connection, registry, purge)
+        return replace(plan, notes=plan.notes + notes)
 
     def install(self, *paths: str | os.PathLike, purge: Sequence[str] = (), actor_id: int | None = None) -> MigrationPlan:
         """Install or upgrade packages from files or folders; the whole migration commits or nothing does."""
-        registry, sources = self._target(paths)
+        registry, sources, notes = self._target(paths)
         runtime = Runtime(self.engine, registry, self.extensions)
         with self._migration_connection() as connection:
             plan = self._plan(connection, registry, purge)
@@ -116,7 +119,7 @@ class Crm:
                     "by": actor_id, "packages": {p.name: p.version for p in registry.packages.values()},
                     "steps": [step.describe() for step in plan.steps]})
         self._set_runtime(registry)
-        return plan
+        return replace(plan, notes=plan.notes + notes)
 
     def migrate(self, *, purge: Sequence[str] = (), actor_id: int | None = None) -> MigrationPlan:
         """Re-read every installed package from where it was installed from, and apply the changes."""
@@ -128,7 +131,7 @@ class Crm:
         """A session acting as an active user: every read and write is limited by their permissions."""
         from crmkit.engine.security.access import AccessPolicy, load_user_rights
 
-        self._require_exact_numbers()
+        self._require_current_storage()
         with self.engine.connect() as connection:
             user = load_user_rights(connection, self._runtime, user_id)
         actor = Actor(user_id=user_id, language=language or user.language, timezone=timezone or user.timezone)
@@ -136,7 +139,7 @@ class Crm:
 
     def as_system(self, *, language: str = "en") -> UserContext:
         """A session for the platform itself (jobs, migrations, demo data): no sharing restrictions."""
-        self._require_exact_numbers()
+        self._require_current_storage()
         return UserContext(self, Actor(system=True, language=language))
 
     def pipeline(self, object_name: str) -> SavePipeline:
@@ -150,17 +153,15 @@ class Crm:
     def _set_runtime(self, registry: Registry) -> None:
         self._runtime = Runtime(self.engine, registry, self.extensions)
         self._pipelines: dict[str, SavePipeline] = {}
-        self._floating_columns: list[str] = []
-        if is_sqlite(self.engine):
-            with self.engine.connect() as connection:
-                self._floating_columns = floating_columns(connection, self._runtime.schema.tables.values())
+        with self.engine.connect() as connection:
+            self._outdated = outdated_storage(connection, self._runtime.schema.tables.values())
 
-    def _require_exact_numbers(self) -> None:
-        """Records are not read or written while decimals are still stored the old, inexact way."""
-        if self._floating_columns:
+    def _require_current_storage(self) -> None:
+        """Records are not read or written while tables are still as an older crmkit left them."""
+        if self._outdated:
             raise MigrationError(
-                f"this database still stores {', '.join(self._floating_columns)} as inexact floating-point numbers "
-                "(written by an older crmkit); run `crmkit migrate` to rewrite them exactly before using records.")
+                f"this database was written by an older crmkit: {'; '.join(self._outdated)}. "
+                "Run `crmkit migrate` to bring it up to date before using records.")
 
     def _ensure_system_tables(self, create: bool) -> None:
         """Create missing system tables; a prepared database is only read, so opening never waits for a writer."""
@@ -198,10 +199,25 @@ class Crm:
                 "the installed metadata no longer validates (was a plugin that provides a field type removed?):\n"
                 f"{error}") from None
 
-    def _target(self, paths: Sequence[str | os.PathLike]) -> tuple[Registry, dict[str, str]]:
-        """The registry after installing `paths`; without paths, every installed package re-read from its source."""
-        if not paths:
-            paths = [source for source in self._sources.values() if Path(source).exists()]
+    def _target(self, paths: Sequence[str | os.PathLike]) -> tuple[Registry, dict[str, str], tuple[str, ...]]:
+        """The registry after installing `paths`, their sources, and notes on sources that are gone.
+
+        Without paths, every installed package is re-read from its source. A path that is no
+        file or folder but the name of a package shipped with crmkit (`default_crm`) means that
+        package; so does an installed source that has moved, when a shipped package has its name.
+        """
+        notes: list[str] = []
+        if paths:
+            paths = [_package_path(path) for path in paths]
+        else:
+            paths = []
+            for name, source in self._sources.items():
+                found = _package_path(source) if Path(source).exists() else shipped_package(Path(source).stem)
+                if found is None:
+                    notes.append(f"the source of package {name} ({source}) no longer exists, so its installed "
+                                 "version is kept; install it again from where it is now to upgrade it")
+                else:
+                    paths.append(found)
         packages: list[Package] = []
         documents: list[SourceDocument] = []
         sources: dict[str, str] = {}
@@ -218,7 +234,7 @@ class Crm:
         if problems:
             raise MetadataError(problems)
         registry = self.registry.with_packages(packages, documents)
-        return registry, sources
+        return registry, sources, tuple(notes)
 
     def _plan(self, connection: Connection, registry: Registry, purge: Sequence[str]) -> MigrationPlan:
         retired_table = self._runtime.system_table("crmkit_retired")
@@ -271,3 +287,10 @@ def _check_foreign_keys(connection: Connection) -> None:
         table, rowid, parent, _ = problems[0]
         raise MigrationError(f"the migration would leave {table} row {rowid} pointing to a missing {parent} record; "
                              "nothing was changed.")
+
+
+def _package_path(path: str | os.PathLike) -> str | os.PathLike:
+    """`path` itself, or the shipped package of that name when no such file or folder exists."""
+    if Path(path).exists():
+        return path
+    return shipped_package(str(path)) or path

@@ -28,7 +28,7 @@ _FIELD_KEYS = frozenset(
         "type", "label", "help", "required", "unique", "indexed", "searchable", "read_only",
         "default", "max_length", "min", "max", "precision", "scale", "options", "to", "on_delete",
         "formula", "returns", "from", "aggregate", "field", "condition", "format", "start",
-        "renamed_from", "description", "personal",
+        "renamed_from", "description", "personal", "system_visible",
     }
 )
 
@@ -150,6 +150,7 @@ def build_field(document: SourceDocument, package: str, path: tuple, name: str, 
         formula=spec.get("formula"),
         returns=spec.get("returns"),
         rollup=build_rollup(spec),
+        system_visible=bool(spec.get("system_visible", False)),
         format=spec.get("format"),
         start=spec.get("start", 1),
         renamed_from=spec.get("renamed_from"),

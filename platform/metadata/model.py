@@ -126,6 +126,10 @@ class FieldDef:
     formula: str | None = None
     returns: str | None = None
     rollup: RollupDef | None = None
+    #: A formula or rollup shown as stored to everyone who may read the field itself
+    #: (docs/permissions.md, "Derived values"); by default a derived value is hidden or
+    #: recomputed for users who cannot read everything it is derived from.
+    system_visible: bool = False
     format: str | None = None
     start: int = 1
     renamed_from: str | None = None

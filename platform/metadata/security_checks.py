@@ -6,6 +6,7 @@ from typing import Mapping, Sequence
 from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.model import (
     ADMIN_PERMISSION_SET,
+    FieldDef,
     OBJECT_PERMISSIONS,
     SYSTEM_FIELDS,
     SYSTEM_PERMISSIONS,
@@ -17,6 +18,7 @@ from crmkit.metadata.model import (
     frozen_map,
 )
 from crmkit.metadata.semantic import Reporter
+from crmkit.sandbox import SandboxError, compile_expression
 
 #: Built in, so there is always a way to administer the platform; granted like any other set.
 ADMIN = PermissionSetDef(
@@ -142,3 +144,38 @@ def role_descendants(roles: Mapping[str, RoleDef]) -> Mapping[str, frozenset[str
                 pending.extend(children.get(child, ()))
         result[name] = frozenset(below)
     return frozen_map(result)
+
+
+def system_visible_notes(objects: Mapping[str, ObjectDef]) -> list[str]:
+    """What each derived field declared `system_visible` shows: one `file:line:column: note: ...` line each.
+
+    Such a field is shown as stored to everyone who may read it (docs/permissions.md,
+    "Derived values"), like a Salesforce roll-up summary protected only by its own field
+    permission; the note names what its stored value is computed from.
+    """
+    notes = []
+    for obj in objects.values():
+        for fdef in obj.fields.values():
+            if not fdef.system_visible:
+                continue
+            where = f"{fdef.location.file}:{fdef.location.line}:{fdef.location.column}"
+            notes.append(f"{where}: note: {obj.name}.{fdef.name} is system_visible: everyone who may read it sees "
+                         f"its stored value, {_derived_from(obj, fdef)}, even users who may not see all of that.")
+    return notes
+
+
+def _derived_from(obj: ObjectDef, fdef: FieldDef) -> str:
+    rollup = fdef.rollup
+    if rollup is not None:
+        measured = f"{rollup.aggregate} of {rollup.child_object}.{rollup.field}" if rollup.field else rollup.aggregate
+        return f"the {measured} over every {rollup.child_object} record whose {rollup.via} points here"
+    try:
+        compiled = compile_expression(fdef.formula or "")
+    except SandboxError:
+        return "computed by its formula"
+    own = sorted(name for name in compiled.names if name in obj.fields and name != fdef.name)
+    linked = sorted({f"{path[0]}.{path[1]}" for path in compiled.attribute_paths
+                     if len(path) >= 2 and path[0] in obj.fields and obj.fields[path[0]].is_lookup})
+    parts = ([f"computed from {', '.join(own)}"] if own else []) + (
+        [f"from the linked record's {', '.join(linked)}"] if linked else [])
+    return " and ".join(parts) or "computed by its formula"

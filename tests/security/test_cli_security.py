@@ -125,7 +125,8 @@ def test_setup_creates_the_first_admin_once_with_a_random_password(run, database
     assert first.exit_code == 0, first.output
     password = shown_password(first.stdout)
     assert "Administrator: admin" in first.stdout
-    assert "This password will not be shown again. Change it with: crmkit user set-password" in first.stdout
+    assert "This password will not be shown again. Change it with: crmkit --database " in first.stdout
+    assert "user set-password --password-stdin admin" in first.stdout
     admin = Authenticator(database).login("admin", password).user
     assert SystemDirectory(database).permission_sets_of(admin.id) == frozenset({"admin"})
     second = run("setup", "--records", "1")

@@ -147,13 +147,13 @@ BUILTIN_TYPES: tuple[FieldType, ...] = (
     ),
     FieldType(
         _kind("formula", "computed", "A value computed from other fields by an expression, stored and kept current.",
-              options=frozenset({"formula", "returns"}), required_options=frozenset({"formula", "returns"}),
+              options=frozenset({"formula", "returns", "system_visible"}), required_options=frozenset({"formula", "returns"}),
               computed=True),
         _formula_column, None, widget="readonly",
     ),
     FieldType(
         _kind("rollup", "computed", "A count, sum, minimum, maximum or average over related child records.",
-              options=frozenset({"from", "aggregate", "field", "condition"}),
+              options=frozenset({"from", "aggregate", "field", "condition", "system_visible"}),
               required_options=frozenset({"from", "aggregate"}), computed=True),
         _rollup_column, None, widget="readonly",
     ),

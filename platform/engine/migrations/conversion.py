@@ -20,9 +20,12 @@ BATCH = 2000
 SHOWN = 10
 
 
-def stored_values(connection: Connection, table_name: str, column_name: str) -> Iterator[tuple[int, Any]]:
-    """(id, value) of every non-empty value, in id order, a batch at a time (never the whole table)."""
-    source = table(table_name, column("id"), column(column_name))
+def stored_values(connection: Connection, table_name: str, column_name: str,
+                  column_type: Any = None) -> Iterator[tuple[int, Any]]:
+    """(id, value) of every non-empty value, in id order, a batch at a time (never the whole table).
+
+    Values are read raw, or as `column_type` when one is given."""
+    source = table(table_name, column("id"), column(column_name, column_type))
     last_id = 0
     while True:
         rows = connection.execute(

@@ -21,7 +21,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Connection, column, exists, func, select, table
 
 from crmkit.engine.fieldtypes import FieldTypes, coerce, error_messages
-from crmkit.engine.migrations.conversion import BATCH, SHOWN, StoredForm, convert_value, declared_form, stored_values
+from crmkit.engine.migrations.conversion import SHOWN, StoredForm, convert_value, declared_form, stored_values
 from crmkit.engine.migrations.steps import ReviveColumn
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
@@ -113,7 +113,7 @@ class Reviver:
         if typed:
             input_field = field_type.input_field(fdef)
             column_type = self.field_types.column_type(fdef, self.registry)
-            values = typed_values(self.connection, table_name, column_name, column_type)
+            values = stored_values(self.connection, table_name, column_name, column_type)
             return _collect(values, lambda value: coerce(input_field, value))
         values = stored_values(self.connection, table_name, column_name)
         return _collect(values, lambda value: convert_value(field_type, fdef, form.decode(value)))
@@ -141,23 +141,6 @@ class Reviver:
         if target is not None and target.renamed_from in self.tables:
             return target.renamed_from
         return None
-
-
-def typed_values(connection: Connection, table_name: str, column_name: str, column_type: Any) -> Iterator[tuple[int, Any]]:
-    """(id, value) of every non-empty value read as `column_type`, in id order, a batch at a time."""
-    source = table(table_name, column("id"), column(column_name, column_type))
-    last_id = 0
-    while True:
-        rows = connection.execute(
-            select(source.c.id, source.c[column_name])
-            .where(source.c.id > last_id, source.c[column_name].is_not(None))
-            .order_by(source.c.id)
-            .limit(BATCH)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last_id = rows[-1][0]
 
 
 def _collect(values: Iterator[tuple[int, Any]], check: Callable[[Any], Any]) -> tuple[int, tuple[str, ...]]:

@@ -214,8 +214,8 @@ class MigrationPlan:
         return not self.steps
 
     def describe(self) -> str:
-        if not self.steps:
-            return "The database is up to date; nothing to do."
         lines = [f"{number}. {step.describe()}" for number, step in enumerate(self.steps, 1)]
+        if not self.steps:
+            lines.append("The database is up to date; nothing to do.")
         lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)

@@ -53,6 +53,9 @@ class QueryContext:
     row_filter: Callable[[str], ColumnElement | None] | None = None
     #: object name -> fields the caller may not see (field-level security): they do not exist for them.
     hidden_fields: Callable[[str], frozenset[str]] | None = None
+    #: (object, field) -> the caller's value of a derived field where it is not the stored
+    #: column (a rollup over the children they can see, a masked formula; security/derived.py).
+    derived: Callable[[str, str], ColumnElement | None] | None = None
 
     def object(self, name: str) -> ObjectDef:
         try:
@@ -62,6 +65,15 @@ class QueryContext:
 
     def restriction(self, object_name: str) -> ColumnElement | None:
         return self.row_filter(object_name) if self.row_filter is not None else None
+
+    def column(self, object_name: str, name: str) -> Any:
+        """The SQL value of a field for the caller: their derived value if they have one, else the column.
+
+        The one place a field name becomes SQL, so filters (also through lookups), sorts,
+        cursors, counts, search and selected columns all use the same value.
+        """
+        expression = self.derived(object_name, name) if self.derived is not None else None
+        return self.schema.table(object_name).c[name] if expression is None else expression
 
 
 @dataclass(frozen=True)
@@ -87,7 +99,7 @@ def resolve_field(ctx: QueryContext, object_name: str, name: str) -> FieldInfo:
         raise unknown_field(object_name, str(name), [n for n in [*obj.fields, *SYSTEM_FIELDS] if n not in hidden])
     value_type = ctx.field_types.value_type(fdef, ctx.registry)
     kind = ctx.field_types[value_type].kind.value_kind
-    column = ctx.schema.table(object_name).c[name]
+    column = ctx.column(object_name, name)
     return FieldInfo(object_name, name, fdef, column, value_type, kind, ctx.field_types.operators(fdef, ctx.registry))
 
 

@@ -270,7 +270,7 @@ def _keyset_page(stmt: Select, keys: Sequence[SortKey], values: Sequence[Any], l
     head = exact.where(first.column <= _bound(first, value)).order_by(*order_terms(keys)).limit(limit)
     tail = stmt.where(first.column.is_(None)).order_by(*order_terms(keys)).limit(limit)
     both = union_all(select(head.subquery()), select(tail.subquery())).subquery()
-    outer = [SortKey(key.name, both.c[key.column.name], key.descending, key.value_kind) for key in keys]
+    outer = [SortKey(key.name, both.c[key.name], key.descending, key.value_kind) for key in keys]
     return select(both).order_by(*order_terms(outer)).limit(limit)
 
 
@@ -285,11 +285,22 @@ def _check_page(spec: QuerySpec) -> None:
 
 def _columns(ctx: QueryContext, object_name: str, names: Sequence[str] | None, keys: Sequence[SortKey]) -> list[Any]:
     table = ctx.schema.table(object_name)
+    sorted_by = {key.name for key in keys}
     if names is None:
-        return list(table.c)
+        return [_selected(ctx, object_name, column.key) if column.key in sorted_by else column for column in table.c]
     hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
     for name in names:
         if name not in table.c or name in hidden:
             raise unknown_field(object_name, str(name), [key for key in table.c.keys() if key not in hidden])
     wanted = [*names, "id", *(key.name for key in keys)]
-    return [table.c[name] for name in dict.fromkeys(wanted)]
+    return [_selected(ctx, object_name, name) if name in sorted_by else table.c[name] for name in dict.fromkeys(wanted)]
+
+
+def _selected(ctx: QueryContext, object_name: str, name: str) -> Any:
+    """A sort column as the caller sees it (their value of a derived field), so page cursors hold what they sort by.
+
+    Other columns are selected as stored: the page's derived values are read once for all
+    its rows afterwards (security/shaping.py), without a subquery per row here.
+    """
+    column = ctx.column(object_name, name)
+    return column if column is ctx.schema.table(object_name).c[name] else column.label(name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Select, func, select, update
 from sqlalchemy.sql.util import ClauseAdapter
 
 from crmkit.engine.columns import exact_average
@@ -86,21 +86,8 @@ class Propagator:
 
     def recompute_rollup(self, parent: str, field: str, ids: Iterable[int] | None) -> None:
         """Set the rollup from the children in SQL; `ids` None means every parent record."""
-        rollup = self.registry.object(parent).fields[field].rollup
         parent_table = self.runtime.table(parent)
-        child = self.runtime.table(rollup.child_object)
-        condition = (compile_filter(self.query_context(), rollup.child_object, dict(rollup.condition))
-                     if rollup.condition else None)
-        if child is parent_table:
-            # A rollup over the same object (employee.manager): the children must be an alias,
-            # or the subquery would compare each row with itself.
-            child = child.alias("rollup_child")
-            condition = ClauseAdapter(child).traverse(condition) if condition is not None else None
-        measure = rollup_measure(rollup.aggregate, child.c[rollup.field] if rollup.field else None,
-                                 parent_table.c[field].type)
-        subquery = select(measure).where(child.c[rollup.via] == parent_table.c.id)
-        if condition is not None:
-            subquery = subquery.where(condition)
+        subquery = rollup_subquery(self.runtime, parent, field)
         statement = update(parent_table).values({field: subquery.scalar_subquery()})
         if ids is None:
             self.connection.execute(statement)
@@ -201,6 +188,34 @@ class Propagator:
                 return
             yield rows
             last = rows[-1].id
+
+
+def rollup_subquery(runtime: Runtime, parent: str, field: str, restriction: Any = None) -> Select:
+    """The SELECT computing rollup `parent.field` for the parent row of the enclosing statement.
+
+    The one definition of a rollup's value: the stored value (`restriction` None, every
+    child) and the value a user sees (`restriction`: the user's row filter on the child
+    object, security/derived.py) are both this statement. Correlated to the parent table;
+    a rollup over the same object (employee.manager) reads its children through an alias.
+    """
+    rollup = runtime.registry.object(parent).fields[field].rollup
+    parent_table = runtime.table(parent)
+    child = runtime.table(rollup.child_object)
+    condition = (compile_filter(QueryContext(runtime.registry, runtime.schema, runtime.field_types),
+                                rollup.child_object, dict(rollup.condition)) if rollup.condition else None)
+    if child is parent_table:
+        # The children must be an alias, or the subquery would compare each row with itself.
+        child = child.alias("rollup_child")
+        adapter = ClauseAdapter(child)
+        condition = adapter.traverse(condition) if condition is not None else None
+        restriction = adapter.traverse(restriction) if restriction is not None else None
+    measure = rollup_measure(rollup.aggregate, child.c[rollup.field] if rollup.field else None,
+                             parent_table.c[field].type)
+    subquery = select(measure).where(child.c[rollup.via] == parent_table.c.id)
+    for clause in (condition, restriction):
+        if clause is not None:
+            subquery = subquery.where(clause)
+    return subquery.correlate(parent_table)
 
 
 def rollup_measure(aggregate: str, column: Any, result_type: Any) -> Any:

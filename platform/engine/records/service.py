@@ -22,7 +22,7 @@ from crmkit.engine.records.events import Operation, RecordDraft, RecordEvent, af
 from crmkit.engine.records.pipeline import Prepared, SavePipeline
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
-from crmkit.engine.security.shaping import shown_errors, shown_rows
+from crmkit.engine.security.shaping import history_withheld, shown_errors, shown_rows
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -122,7 +122,7 @@ class RecordService:
         """The record's field history, oldest first."""
         self._require("read")
         table = self.runtime.system_table("crmkit_history")
-        hidden = self.session.policy.hidden_fields(self.obj.name) if self.session.policy else frozenset()
+        hidden = history_withheld(self.session.policy, self.obj.name)
         with self.session.reading() as connection:
             self._load(connection, record_id)
             rows = connection.execute(
@@ -137,6 +137,7 @@ class RecordService:
             today=self.session.today(), timezone=actor.timezone, language=actor.language,
             row_filter=self.session.row_filter,
             hidden_fields=self.session.policy.hidden_fields if self.session.policy else None,
+            derived=self.session.policy.derived_expression if self.session.policy else None,
         )
 
     # -- writing -------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, Connection, false, or_, select
 from crmkit.engine.query import QueryContext, compile_filter
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.runtime import Runtime
+from crmkit.engine.security.derived import DerivedRules, formula_reads
 from crmkit.metadata.model import ADMIN_PERMISSION_SET, OBJECT_PERMISSIONS, FieldDef, ObjectDef
-from crmkit.sandbox import SandboxError, compile_expression
 
 READ, EDIT = "read", "edit"
 
@@ -97,6 +97,7 @@ class AccessPolicy:
         self._filters: dict[tuple[str, str], ColumnElement | None] = {}
         self._hidden: dict[str, frozenset[str]] = {}
         self._share_presence: dict[tuple[str, str], bool] = {}
+        self._derived: DerivedRules | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -145,8 +146,10 @@ class AccessPolicy:
 
         A formula reading a hidden field (of the record, or through a lookup) and a rollup
         aggregating, linking through or filtering on a hidden child field would show what the
-        hidden field holds, so they are hidden too. Every output path strips these fields
-        (security/shaping.py); filters, sorts and searches refuse them as unknown.
+        hidden field holds, so they are hidden too; so is a derived value reading one the user
+        sees recomputed or masked (security/derived.py), unless declared `system_visible`.
+        Every output path strips these fields (security/shaping.py); filters, sorts and
+        searches refuse them as unknown.
         """
         if not self._hidden:
             self._hidden = self._all_hidden()
@@ -161,12 +164,14 @@ class AccessPolicy:
         objects = self.registry.objects
         hidden = {name: {field for field in obj.fields if not self.can_read_field(name, field)}
                   for name, obj in objects.items()}
-        changed = any(hidden.values())
+        changed = True
         while changed:
             changed = False
             for name, obj in objects.items():
                 for fdef in obj.fields.values():
-                    if fdef.name not in hidden[name] and self._reads_hidden(obj, fdef, hidden):
+                    if fdef.name in hidden[name] or fdef.system_visible:
+                        continue
+                    if self._reads_hidden(obj, fdef, hidden) or self.derived.reads_per_user(obj, fdef):
                         hidden[name].add(fdef.name)
                         changed = True
         return {name: frozenset(fields) for name, fields in hidden.items()}
@@ -179,18 +184,41 @@ class AccessPolicy:
             return bool(used & hidden.get(rollup.child_object, set()))
         if fdef.type != "formula" or not fdef.formula:
             return False
-        try:
-            compiled = compile_expression(fdef.formula)
-        except SandboxError:
-            return False  # an installed formula compiles; nothing is read by one that does not
-        if compiled.names & hidden[obj.name]:
+        names, paths = formula_reads(fdef.formula)  # nothing is read by a formula that does not compile
+        if names & hidden[obj.name]:
             return True
-        for path in compiled.attribute_paths:
-            lookup = obj.fields.get(path[0])
-            if lookup is not None and lookup.is_lookup and len(path) >= 2 \
-                    and path[1] in hidden.get(lookup.to or "", set()):
+        for head, attribute in paths:
+            lookup = obj.fields.get(head)
+            if lookup is not None and lookup.is_lookup and attribute in hidden.get(lookup.to or "", set()):
                 return True
         return False
+
+    @property
+    def derived(self) -> DerivedRules:
+        """The derived fields this user sees recomputed or masked, and their SQL (security/derived.py)."""
+        if self._derived is None:
+            self._derived = DerivedRules(self)
+        return self._derived
+
+    def derived_expression(self, object_name: str, field_name: str) -> ColumnElement | None:
+        """The SQL value of a derived field as this user sees it, where it differs from the stored column."""
+        if field_name in self.hidden_fields(object_name):
+            return None
+        return self.derived.expression(object_name, field_name)
+
+    def restricts(self, object_name: str) -> bool:
+        """Whether `row_filter(object_name)` limits this user at all (decided without reading the database)."""
+        obj = self.registry.objects.get(object_name)
+        if obj is None:
+            return False
+        permissions = self.object_permissions(object_name)
+        if READ not in permissions:
+            return True
+        if "view_all" in permissions or obj.sharing in ("public_read_write", "public_read"):
+            return False
+        if obj.sharing == "controlled_by_parent":
+            return self.restricts(obj.fields[obj.sharing_parent].to or "")
+        return True
 
     def row_filter(self, object_name: str, level: str = READ) -> ColumnElement | None:
         """The WHERE clause limiting `object_name` to records this user may read (or edit); None: all."""
@@ -214,7 +242,7 @@ class AccessPolicy:
             if parent_filter is None:
                 return None
             parent = self.runtime.table(lookup.to)
-            return or_(table.c[obj.sharing_parent].in_(select(parent.c.id).where(parent_filter)),
+            return or_(table.c[obj.sharing_parent].in_(select(parent.c.id).where(parent_filter).correlate(None)),
                        table.c[obj.sharing_parent].is_(None) & self._owned(table))
         clauses = [self._owned(table)]
         if self._has_shares(obj.name, level):

@@ -5,12 +5,12 @@ create/update return, exports, suggestions, privacy exports, the recycle bin and
 messages cannot drift apart (docs/permissions.md lists the paths):
 
 - `shown_rows`: live records. Fields the user may not read (`AccessPolicy.hidden_fields`:
-  protected fields and the formulas and rollups derived from them) are removed, and a
-  rollup whose child records the user cannot all see is recomputed over the ones they can
-  (security/rollups.py).
+  protected fields and the formulas and rollups derived from them) are removed, a rollup
+  whose child records the user cannot all see is recomputed over the ones they can, and a
+  formula reading a linked record the user may not see is empty (security/derived.py).
 - `shown_deleted`: a record's stored copy in the recycle bin. Hidden fields are removed the
-  same way; its live children are gone, so a rollup the user would see recomputed is
-  removed rather than shown with the stored total over children they may not see.
+  same way; its live children are gone, so a rollup the user would see recomputed (and a
+  formula they would see masked) is removed rather than shown as stored.
 - `shown_errors`: field errors of a save. Errors of a hidden field are reported once, at
   record level, without the field's name or value.
 
@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.runtime import Runtime
-from crmkit.engine.security.rollups import visible_rollups
+from crmkit.engine.security.derived import shown_derived
 from crmkit.metadata.model import FORMULA_ERRORS, ObjectDef
 
 if TYPE_CHECKING:
@@ -38,12 +38,13 @@ def shown_rows(connection: Connection, runtime: Runtime, policy: "AccessPolicy |
                rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """`rows` of live records of `obj` (dicts of stored values) as the user may see them.
 
-    Rollups are recomputed in one grouped query per restricted rollup field for all rows;
-    the dicts are changed in place and returned without the hidden keys.
+    Recomputed rollups and masked formulas are read in one query for all rows (the SQL the
+    query layer filters and sorts by); the dicts are changed in place and returned without
+    the hidden keys.
     """
     if policy is None or not rows:
         return rows
-    visible_rollups(connection, runtime, policy, obj, rows)
+    shown_derived(connection, policy, obj, rows)
     hidden = policy.hidden_fields(obj.name)
     if not hidden:
         return rows
@@ -64,9 +65,17 @@ def shown_deleted(policy: "AccessPolicy | None", obj: ObjectDef, data: Mapping[s
     if policy is None:
         return dict(data)
     withheld = set(policy.hidden_fields(obj.name))
-    withheld.update(fdef.name for fdef in obj.fields.values()
-                    if fdef.rollup is not None and policy.row_filter(fdef.rollup.child_object) is not None)
+    withheld.update(policy.derived.per_user(obj.name))
     return _withheld(data, withheld)
+
+
+def history_withheld(policy: "AccessPolicy | None", object_name: str) -> frozenset[str]:
+    """Fields whose history entries the user may not see: hidden ones, and derived values the user
+    sees recomputed or masked (a stored total over children they cannot see, a formula over a
+    linked record they may not see, at the time of the change or now)."""
+    if policy is None:
+        return frozenset()
+    return policy.hidden_fields(object_name) | policy.derived.per_user(object_name)
 
 
 def shown_title(policy: "AccessPolicy | None", obj: ObjectDef | None, title: Any) -> Any:

@@ -1,0 +1,35 @@
+"""What a database written by an older crmkit still needs before records can be used.
+
+Reading or writing records of such a database would fail with a driver error (a system
+column it lacks) or give wrong values (decimals still stored as floating point), so the
+engine refuses with one sentence that says to run `crmkit migrate`.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import Connection, Table, inspect
+
+from crmkit.engine.migrations.conversion import floating_columns
+from crmkit.engine.tables import system_columns
+
+
+def outdated_storage(connection: Connection, tables: Iterable[Table]) -> list[str]:
+    """Phrases naming what `tables` (the installed objects' tables) lack or store the old way; [] when current."""
+    tables = list(tables)
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names())
+    wanted = [c.name for c in system_columns()]
+    problems = []
+    for table in tables:
+        if table.name not in present:
+            continue
+        columns = {info["name"] for info in inspector.get_columns(table.name)}
+        missing = [name for name in wanted if name not in columns]
+        if missing:
+            problems.append(f"{table.name} lacks the system column{'s' if len(missing) > 1 else ''} "
+                            f"{', '.join(missing)}")
+    floating = floating_columns(connection, [t for t in tables if t.name in present])
+    if floating:
+        problems.append(f"{', '.join(floating)} still hold inexact floating-point numbers")
+    return problems

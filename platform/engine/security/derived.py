@@ -1,0 +1,185 @@
+"""Derived values (formulas and rollups) as one user may see them: one rule for every path.
+
+Formulas and rollups are stored, computed with the platform's own reads. A stored value
+can tell a user about data they may not read, so for each user every derived field is one
+of four kinds (docs/permissions.md, "Derived values"):
+
+- **as stored**: it reads nothing the user cannot read, or is declared `system_visible`;
+- **hidden**: it reads a hidden field, or a value the user sees recomputed or masked
+  (AccessPolicy.hidden_fields; it does not exist for the user on any path);
+- **recomputed**: a rollup whose child records the user cannot all see; its value is the
+  same rollup statement (records/propagation.py `rollup_subquery`) restricted to the
+  children the user can see;
+- **masked**: a formula reading a record through a lookup, when the user may not see
+  every record of the lookup's object; its value is the stored one when the lookup is
+  empty or points to a record the user can see, and empty otherwise.
+
+`DerivedRules.expression` gives the SQL expression of a recomputed or masked field; the
+query layer uses it wherever it resolves the field (filters, lookups' filters, sorts,
+cursors, counts, search, selected columns) and `get` reads the same expression, so no
+path can drift from another. Users with no restriction keep the stored column (and its
+indexes).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sqlalchemy import ColumnElement, Connection, and_, case, null, or_, select, type_coerce
+
+from crmkit.engine.records.propagation import rollup_subquery
+from crmkit.metadata.model import FieldDef, ObjectDef
+from crmkit.sandbox import SandboxError, compile_expression
+
+if TYPE_CHECKING:
+    from crmkit.engine.security.access import AccessPolicy
+
+
+@lru_cache(maxsize=4096)
+def formula_reads(source: str) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """(names, (lookup, field) pairs) a formula reads; nothing for one that does not compile."""
+    try:
+        compiled = compile_expression(source)
+    except SandboxError:
+        return frozenset(), frozenset()
+    return frozenset(compiled.names), frozenset((p[0], p[1]) for p in compiled.attribute_paths if len(p) >= 2)
+
+
+def condition_keys(condition: Any) -> set[str]:
+    """Every mapping key in a filter document: the field names it may use (and operators, harmlessly)."""
+    if isinstance(condition, Mapping):
+        return {str(key).split(".")[0] for key in condition} | {
+            name for value in condition.values() for name in condition_keys(value)}
+    if isinstance(condition, (list, tuple)):
+        return {name for value in condition for name in condition_keys(value)}
+    return set()
+
+
+class DerivedRules:
+    """Which derived fields a user sees recomputed or masked, and their SQL; built once per session."""
+
+    def __init__(self, policy: "AccessPolicy") -> None:
+        self.policy = policy
+        self.registry = policy.registry
+        self.recomputed: dict[str, frozenset[str]] = {
+            name: frozenset(f.name for f in obj.fields.values() if self._restricted_rollup(obj, f))
+            for name, obj in self.registry.objects.items()}
+        self.masks = self._masks()
+        self._expressions: dict[tuple[str, str], ColumnElement | None] = {}
+
+    def per_user(self, object_name: str) -> frozenset[str]:
+        """Fields of the object whose value this user sees differently from the stored one."""
+        return self.recomputed.get(object_name, frozenset()) | frozenset(self.masks.get(object_name, {}))
+
+    def reads_per_user(self, obj: ObjectDef, fdef: FieldDef) -> bool:
+        """Whether `fdef` derives from a value this user sees recomputed or masked (so it must be hidden)."""
+        if fdef.system_visible:
+            return False
+        if fdef.rollup is not None:
+            rollup = fdef.rollup
+            return bool({rollup.field, *condition_keys(rollup.condition)} & self.per_user(rollup.child_object))
+        if fdef.type != "formula" or not fdef.formula:
+            return False
+        names, paths = formula_reads(fdef.formula)
+        if names & self.recomputed.get(obj.name, frozenset()):
+            return True
+        for head, attribute in paths:
+            lookup = obj.fields.get(head)
+            if lookup is not None and lookup.is_lookup and attribute in self.per_user(lookup.to or ""):
+                return True
+        return False
+
+    def expression(self, object_name: str, field_name: str) -> ColumnElement | None:
+        """The value of a recomputed or masked field for this user, correlated to the object's table; None: stored."""
+        key = (object_name, field_name)
+        if key not in self._expressions:
+            self._expressions[key] = self._build(object_name, field_name)
+        return self._expressions[key]
+
+    def _build(self, object_name: str, field_name: str) -> ColumnElement | None:
+        runtime = self.policy.runtime
+        column = runtime.table(object_name).c[field_name]
+        if field_name in self.recomputed.get(object_name, ()):
+            child = self.registry.object(object_name).fields[field_name].rollup.child_object
+            subquery = rollup_subquery(runtime, object_name, field_name, self.policy.row_filter(child))
+            return type_coerce(subquery.scalar_subquery(), column.type)
+        lookups = self.masks.get(object_name, {}).get(field_name)
+        if not lookups:
+            return None
+        table = runtime.table(object_name)
+        shown = []
+        for name in sorted(lookups):
+            target_name = self.registry.object(object_name).fields[name].to
+            target = runtime.table(target_name)
+            restriction = self.policy.row_filter(target_name)
+            visible = select(target.c.id).where(restriction).correlate(None)
+            shown.append(or_(table.c[name].is_(None), table.c[name].in_(visible)))
+        return type_coerce(case((and_(*shown), column), else_=null()), column.type)
+
+    def _restricted_rollup(self, obj: ObjectDef, fdef: FieldDef) -> bool:
+        rollup = fdef.rollup
+        if rollup is None or fdef.system_visible:
+            return False
+        return self._restricts_through(rollup.child_object, rollup.via)
+
+    def _restricts_through(self, object_name: str, lookup: str) -> bool:
+        """Whether some records of `object_name` linked to a visible record by `lookup` may be invisible.
+
+        Records whose sharing is controlled by that very lookup are visible exactly when the
+        record they point to is, so a user seeing the parent sees them all.
+        """
+        obj = self.registry.objects.get(object_name)
+        if obj is None:
+            return False
+        if obj.sharing == "controlled_by_parent" and obj.sharing_parent == lookup:
+            return False
+        return self.policy.restricts(object_name)
+
+    def _masks(self) -> dict[str, dict[str, frozenset[str]]]:
+        """object -> formula -> the lookups through which it reads records the user may not all see."""
+        masks: dict[str, dict[str, frozenset[str]]] = {}
+        for name, obj in self.registry.objects.items():
+            direct: dict[str, set[str]] = {}
+            for fdef in obj.fields.values():
+                if fdef.type != "formula" or not fdef.formula or fdef.system_visible:
+                    continue
+                _, paths = formula_reads(fdef.formula)
+                direct[fdef.name] = {
+                    head for head, _ in paths if head in obj.fields and obj.fields[head].is_lookup
+                    and obj.fields[head].to and self._restricts_lookup(obj, head)}
+            changed = True
+            while changed:  # a formula reading a masked formula of its own record is masked the same way
+                changed = False
+                for field_name, lookups in direct.items():
+                    names, _ = formula_reads(obj.fields[field_name].formula or "")
+                    for read in names & set(direct):
+                        if read != field_name and not direct[read] <= lookups:
+                            lookups |= direct[read]
+                            changed = True
+            masks[name] = {field: frozenset(lookups) for field, lookups in direct.items() if lookups}
+        return masks
+
+    def _restricts_lookup(self, obj: ObjectDef, lookup: str) -> bool:
+        """Whether a record of `obj` the user sees may point through `lookup` to a record they may not see."""
+        if obj.sharing == "controlled_by_parent" and obj.sharing_parent == lookup:
+            return False
+        return self.policy.restricts(obj.fields[lookup].to or "")
+
+
+def shown_derived(connection: Connection, policy: "AccessPolicy", obj: ObjectDef, rows: list[dict[str, Any]]) -> None:
+    """Replace, in `rows` (dicts with "id"), each recomputed or masked field by the user's value.
+
+    One query for the page, reading `DerivedRules.expression`: the very SQL that filters,
+    sorts and counts use, so what `get` shows is what a filter matches.
+    """
+    names = [name for name in sorted(policy.derived.per_user(obj.name)) if name not in policy.hidden_fields(obj.name)]
+    if not names or not rows:
+        return
+    table = policy.runtime.table(obj.name)
+    columns = [policy.derived.expression(obj.name, name).label(name) for name in names]
+    ids = [row["id"] for row in rows]
+    values = {row.id: row for row in connection.execute(select(table.c.id, *columns).where(table.c.id.in_(ids)))}
+    for row in rows:
+        found = values.get(row["id"])
+        for name in names:
+            row[name] = getattr(found, name) if found is not None else None
