@@ -20,6 +20,7 @@ _EXPORTS = {
     "QueryError": "crmkit.engine.query",
     "MigrationError": "crmkit.engine.migrations",
     "MigrationPlan": "crmkit.engine.migrations",
+    "CascadeDeleteError": "crmkit.engine.records",
     "DeleteRestrictedError": "crmkit.engine.records",
     "Record": "crmkit.engine.records",
     "RecordError": "crmkit.engine.records",
@@ -30,7 +31,7 @@ _EXPORTS = {
 
 __all__ = [
     "Crm", "CrmkitError", "DatabaseBusy", "DatabaseError", "NoDatabase", "PermissionDenied", "QueryError",
-    "DeleteRestrictedError", "MigrationError", "MigrationPlan", "Record", "RecordError",
+    "CascadeDeleteError", "DeleteRestrictedError", "MigrationError", "MigrationPlan", "Record", "RecordError",
     "RecordNotFound", "RecordValidationError", "StaleRecordError",
 ]
 

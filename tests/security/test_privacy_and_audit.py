@@ -21,7 +21,7 @@ permission_sets:
   dpo:
     system: [manage_privacy]
     objects:
-      contact: [read, edit, view_all]
+      contact: [read, edit, modify_all]  # an erasure is an edit
       deal: [read, view_all]
 objects:
   contact:

@@ -1,6 +1,7 @@
 """Records: the save pipeline, reading, querying, deleting and restoring."""
 from crmkit.engine.records.errors import (
     RECORD_ERRORS,
+    CascadeDeleteError,
     DeleteRestrictedError,
     RecordError,
     RecordNotFound,
@@ -11,6 +12,6 @@ from crmkit.engine.records.errors import (
 from crmkit.engine.records.record import Actor, Record
 
 __all__ = [
-    "RECORD_ERRORS", "Actor", "DeleteRestrictedError", "Record", "RecordError", "RecordNotFound",
+    "RECORD_ERRORS", "Actor", "CascadeDeleteError", "DeleteRestrictedError", "Record", "RecordError", "RecordNotFound",
     "RecordValidationError", "RestoreError", "StaleRecordError",
 ]

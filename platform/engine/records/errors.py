@@ -79,6 +79,25 @@ class DeleteRestrictedError(RecordError):
         self.unseen = unseen
 
 
+class CascadeDeleteError(RecordError):
+    """Deleting the record would cascade (on_delete: cascade) to records the user may not delete.
+
+    The message says so without naming, counting or describing those records, which the
+    user may not even see: a delete never destroys what the user may not delete.
+    """
+
+    status = 409
+    title = "Cannot delete"
+
+    def __init__(self, object_name: str, record_id: object) -> None:
+        super().__init__(
+            f"{object_name} {record_id} cannot be deleted: it has related records that would be deleted with it "
+            f"and that you may not delete. Ask their owners or an administrator to delete or move them first."
+        )
+        self.object_name = object_name
+        self.record_id = record_id
+
+
 class RestoreError(RecordError):
     status = 409
     title = "Cannot restore"

@@ -10,11 +10,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, case, delete, false, func, insert, or_, select, update
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.constraints import constraint_errors
-from crmkit.engine.records.errors import DeleteRestrictedError, RecordNotFound, RestoreError
+from crmkit.engine.records.errors import CascadeDeleteError, DeleteRestrictedError, RecordNotFound, RestoreError
 from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.security.shaping import readable_field, shown_deleted, shown_title
@@ -33,11 +33,60 @@ class Deleter:
         self.registry = self.runtime.registry
         self.bin = self.runtime.system_table("crmkit_recycle_bin")
         self.now = session.now()
+        #: The records the cascade check found the user may delete ({object: ids}); None: no check.
+        self._deletable: dict[str, set[int]] | None = None
+        self._root: tuple[str, int] | None = None
 
     def delete(self, object_name: str, row: Mapping[str, Any]) -> str:
         batch = str(uuid.uuid4())
+        self._root = (object_name, row["id"])
+        self._check_cascade(object_name, row["id"])
         self._delete(object_name, row, batch, is_root=True)
         return batch
+
+    def _check_cascade(self, object_name: str, record_id: int) -> None:
+        """Refuse, before anything is written, a delete that would cascade to a record the user may not delete.
+
+        Walks the on_delete: cascade lookups down from the record a level at a time (each
+        record once, so a cycle ends) and counts in SQL, per level, the records reached that
+        are outside the user's delete rights: the object's delete permission and edit access
+        to the stored record, as for the record itself. The refusal (CascadeDeleteError)
+        names neither those records nor how many there are. set_null children are cleared
+        whoever may edit them: the link points at a record that is gone, the rest of the
+        child is kept, and restoring the batch puts the link back (docs/permissions.md).
+        """
+        if self.session.policy is None:
+            return
+        reached: dict[str, set[int]] = {object_name: {record_id}}
+        level: dict[str, set[int]] = {object_name: {record_id}}
+        while level:
+            found: dict[str, set[int]] = {}
+            for parent, ids in level.items():
+                for child, via in self.registry.children.get(parent, ()):
+                    if self.registry.object(child).fields[via].on_delete == "cascade":
+                        found.setdefault(child, set()).update(self._cascaded(child, via, sorted(ids), object_name,
+                                                                             record_id))
+            level = {child: ids - reached.get(child, set()) for child, ids in found.items()}
+            level = {child: ids for child, ids in level.items() if ids}
+            for child, ids in level.items():
+                reached.setdefault(child, set()).update(ids)
+        self._deletable = reached
+
+    def _cascaded(self, child: str, via: str, parent_ids: list[int], root: str, root_id: int) -> set[int]:
+        """Ids of the `child` records pointing at `parent_ids` through `via`, all of which the user may delete."""
+        policy = self.session.policy
+        table = self.runtime.table(child)
+        deletable = policy.row_filter(child, "edit") if policy.can(child, "delete") else false()
+        found: set[int] = set()
+        for start in range(0, len(parent_ids), BATCH):
+            pointing = table.c[via].in_(parent_ids[start:start + BATCH])
+            if deletable is not None:
+                total, allowed = self.connection.execute(
+                    select(func.count(), func.count(case((deletable, 1)))).where(pointing)).one()
+                if allowed < total:
+                    raise CascadeDeleteError(root, root_id)
+            found.update(self.connection.execute(select(table.c.id).where(pointing)).scalars())
+        return found
 
     def _delete(self, object_name: str, row: Mapping[str, Any], batch: str, *, is_root: bool) -> None:
         record_id = row["id"]
@@ -100,6 +149,8 @@ class Deleter:
             if not rows:
                 return
             for row in rows:
+                if self._deletable is not None and row.id not in self._deletable.get(child, ()):
+                    raise CascadeDeleteError(*self._root)  # pointed here after the check: not checked
                 self._delete(child, dict(row._mapping), batch, is_root=False)
 
     def _clear_links(self, child: str, via: str, record_id: int, batch: str) -> list[int]:

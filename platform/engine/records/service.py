@@ -283,10 +283,9 @@ class RecordService:
         errors: dict[str, list[str]] = {}
         for name in values:
             if name == "owner_id":
-                if values[name] is None and previous is not None:
-                    errors[name] = ["a record must keep an owner; give it to someone instead."]
-                elif not self._may_assign_owner(values[name]):
-                    errors[name] = ["you may only give records to yourself or to people below you."]
+                problem = self._owner_problem(values[name], previous)
+                if problem:
+                    errors[name] = [problem]
             elif name in self.obj.fields and not policy.can_read_field(self.obj.name, name):
                 errors[name] = [f"is not a field of {self.obj.name}."]
             elif name in self.obj.fields and not policy.can_edit_field(self.obj.name, name):
@@ -294,9 +293,36 @@ class RecordService:
         if errors:
             raise RecordValidationError(errors)
 
-    def _may_assign_owner(self, owner: Any) -> bool:
+    def _owner_problem(self, given: Any, previous: Mapping[str, Any] | None) -> str | None:
+        """Why this user may not set the owner to `given` (None: they may), on create and update alike.
+
+        A record can be given only to oneself or to users below, unless the user has
+        `modify_all`; and only by someone with full access to it (its owner, users above
+        the owner, `modify_all`): edit access through a share or sharing rule is not
+        ownership (Salesforce's transfer rule). Giving a record the owner it has changes nothing.
+        """
         policy = self.session.policy
-        return owner is None or policy.can(self.obj.name, "modify_all") or owner in policy.user.visible_owner_ids
+        owner = self._owner_value(given)
+        if previous is not None and owner == previous.get("owner_id"):
+            return None
+        if owner is None:
+            return "a record must keep an owner; give it to someone instead." if previous is not None else None
+        if previous is not None and not policy.has_full_access(self.obj.name, previous.get("owner_id")):
+            label = self.obj.plural_label.get(self.session.actor.language)
+            return (f"only the record's owner, people above the owner, or those who may modify all {label} "
+                    f"can give it to someone else.")
+        if not (policy.can(self.obj.name, "modify_all") or owner in policy.user.visible_owner_ids):
+            return "you may only give records to yourself or to people below you."
+        return None
+
+    def _owner_value(self, given: Any) -> Any:
+        """The owner id as it will be stored; input that is not an id is left for the pipeline to refuse."""
+        if given is None:
+            return None
+        try:
+            return self.pipeline.coerce_one("owner_id", given)
+        except RecordValidationError:
+            return given
 
     def _shown(self, connection: Connection, rows: list[dict[str, Any]]) -> list[Record]:
         """Records as this session may see them: hidden fields removed, rollups over visible children."""

@@ -130,6 +130,16 @@ class AccessPolicy:
             label = self.registry.object(object_name).plural_label.get(self.user.language)
             raise PermissionDenied(f"you do not have permission to {permission.replace('_', ' ')} {label}.")
 
+    def has_full_access(self, object_name: str, owner_id: Any) -> bool:
+        """Whether the user may give away or share a record owned by `owner_id`: ownership, not just edit access.
+
+        Full access (Salesforce's name for it) belongs to the record's owner, to users in roles
+        above the owner's, and to holders of `modify_all` on the object. Edit access through a
+        manual share, a team or a sharing rule lets a user change the record's values, never
+        its owner or who else may see it.
+        """
+        return self.can(object_name, "modify_all") or owner_id in self.user.visible_owner_ids
+
     def can_read_field(self, object_name: str, field_name: str) -> bool:
         key = f"{object_name}.{field_name}"
         return key not in self._protected or READ in self._fields.get(key, ()) or self.is_admin

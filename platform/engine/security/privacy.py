@@ -52,7 +52,8 @@ class Privacy:
         Shape: {"object", "record", "history": [entry], "related": {child object: [record]},
         "exported_at"}. Everything is read as the acting user reads it (get, history, lists):
         fields they may not read are left out, and related records are those they may see
-        through a lookup they may read. Raises RecordNotFound for a record they cannot see.
+        through a lookup they may read. Needs read access to the record, as `get` does: raises
+        PermissionDenied without the object's read permission, RecordNotFound for a record they cannot see.
         """
         records = self.session.records(object_name)
         record = records.get(record_id)
@@ -84,12 +85,19 @@ class Privacy:
             page = records.query({via: record_id}, sort=("id",), limit=RELATED_PAGE, after=page.next_cursor)
 
     def erase(self, object_name: str, record_id: int) -> list[str]:
-        """Anonymise the person; returns the names of the fields cleared that the user may read."""
+        """Anonymise the person; returns the names of the fields cleared that the user may read.
+
+        An erasure is an edit: it needs the object's edit permission and edit access to the
+        stored record, as an update does (`modify_all` gives both). Raises RecordNotFound for a
+        record the user cannot see, PermissionDenied for one they may see but not change.
+        """
         obj = self.runtime.object(object_name)
         table = self.runtime.table(object_name)
         fields = personal_fields(obj)
+        records = self.session.records(object_name)
+        records._require("edit")
         with self.session.writing() as connection:
-            self.session.records(object_name).get(record_id)  # must exist and be visible
+            records._load(connection, record_id, lock=True, level="edit")  # exists, visible and editable
             now = self.session.now()
             values = {fdef.name: (ERASED if fdef.required and fdef.type in ("text", "textarea") else None)
                       for fdef in fields}

@@ -1,4 +1,9 @@
-"""Manual sharing: one record shared with one user or team, for reading or editing."""
+"""Manual sharing: one record shared with one user or team, for reading or editing.
+
+Only users with full access to a record (its owner, users above the owner, `modify_all`)
+share it, remove its shares or list them; edit access alone, through a share or a sharing
+rule, lets a user change the record, not pass it on (Salesforce: "Full Access" shares).
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -23,13 +28,13 @@ class Sharing:
 
     def share(self, object_name: str, record_id: int, *, user_id: int | None = None, team_id: int | None = None,
               access: str = READ) -> int:
-        """Share a record the acting user may edit; returns the share's id."""
+        """Share a record the acting user may edit and has full access to; returns the share's id."""
         if (user_id is None) == (team_id is None):
             raise RecordError("share with exactly one user or one team.")
         if access not in (READ, EDIT):
             raise RecordError(f"access must be '{READ}' or '{EDIT}', not {access!r}.")
         with self.session.writing() as connection:
-            self._require_edit(connection, object_name, record_id)
+            self._require_full_access(connection, object_name, record_id)
             share_id = connection.execute(insert(self.table).values(
                 object=object_name, record_id=record_id, user_id=user_id, team_id=team_id, access=access,
                 granted_by=self.session.actor.user_id, granted_at=datetime.now(timezone.utc),
@@ -44,27 +49,36 @@ class Sharing:
             row = connection.execute(select(self.table).where(self.table.c.id == share_id)).first()
             if row is None:
                 raise RecordNotFound("share", share_id)
-            self._require_edit(connection, row.object, row.record_id)
+            self._require_full_access(connection, row.object, row.record_id)
             connection.execute(delete(self.table).where(self.table.c.id == share_id))
             self._log(connection, "record.unshared", object=row.object, record_id=row.record_id, share_id=share_id)
 
     def shares(self, object_name: str, record_id: int) -> list[dict[str, Any]]:
         with self.session.reading() as connection:
-            self._require_edit(connection, object_name, record_id)
+            self._require_full_access(connection, object_name, record_id)
             rows = connection.execute(select(self.table).where(
                 self.table.c.object == object_name, self.table.c.record_id == record_id).order_by(self.table.c.id))
             return [dict(row._mapping) for row in rows]
 
-    def _require_edit(self, connection, object_name: str, record_id: int) -> None:
+    def _require_full_access(self, connection, object_name: str, record_id: int) -> None:
+        """RecordNotFound unless the user may read the record; PermissionDenied unless they may edit it and
+        own it, are above its owner, or may modify all records of the object."""
         table = self.runtime.table(object_name)
         policy = self.session.policy
-        query = select(table.c.id).where(table.c.id == record_id)
+        query = select(table.c.id, table.c.owner_id).where(table.c.id == record_id)
         readable = policy.row_filter(object_name) if policy else None
-        if connection.execute(query.where(readable) if readable is not None else query).first() is None:
+        row = connection.execute(query.where(readable) if readable is not None else query).first()
+        if row is None:
             raise RecordNotFound(object_name, record_id)
-        editable = policy.row_filter(object_name, EDIT) if policy else None
-        if editable is not None and connection.execute(query.where(editable)).first() is None:
+        if policy is None:
+            return
+        editable = policy.row_filter(object_name, EDIT)
+        if not policy.can(object_name, EDIT) or (
+                editable is not None and connection.execute(query.where(editable)).first() is None):
             raise PermissionDenied(f"only those who may edit {object_name} {record_id} can share it.")
+        if not policy.has_full_access(object_name, row.owner_id):
+            raise PermissionDenied(f"only the owner of {object_name} {record_id}, people above the owner, or those "
+                                   f"who may modify all of its records can share it or see its shares.")
 
     def _log(self, connection, event: str, **detail: Any) -> None:
         SecurityLog(self.session.crm).record(event, connection=connection,
