@@ -131,6 +131,22 @@ def test_only_those_with_full_access_share_a_record_or_see_and_remove_its_shares
 # -- a delete never destroys what the user may not delete ----------------------------------------
 
 
+def test_sharing_lets_a_user_edit_a_record_never_delete_it(world):
+    """Sharing grants edit, not delete (Salesforce's Full Access): the owner's record never lands in
+    the bin of someone the owner cannot see."""
+    users, a1, a5 = world["users"], world["accounts"]["A1"], world["accounts"]["A5"]
+    move_east2_deal_off_a1(world)
+    session(world, "east1").sharing.share("account", a1.id, user_id=users["east2"], access="edit")
+    for user, account in (("east2", a1), ("west1", a5)):  # a manual edit share; a team's edit rule
+        with pytest.raises(PermissionDenied, match="only its owner"):
+            session(world, user).records("account").delete(account.id)
+        assert world["crm"].as_system().records("account").get(account.id)["owner_id"] == owner_of(
+            world, "account", account.id)
+        assert session(world, user).recycle_bin.entries() == []
+    batch = session(world, "east1").records("account").delete(a1.id)  # the owner may
+    assert [entry["batch"] for entry in session(world, "east1").recycle_bin.entries()] == [batch]
+
+
 def test_a_delete_that_would_cascade_to_records_the_user_may_not_delete_is_refused(world):
     a1, deals = world["accounts"]["A1"], world["deals"]
     east1 = session(world, "east1")

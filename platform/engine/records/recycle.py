@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Connection, case, delete, false, func, insert, or_, select, update
+from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.constraints import constraint_errors
@@ -49,8 +49,8 @@ class Deleter:
 
         Walks the on_delete: cascade lookups down from the record a level at a time (each
         record once, so a cycle ends) and counts in SQL, per level, the records reached that
-        are outside the user's delete rights: the object's delete permission and edit access
-        to the stored record, as for the record itself. The refusal (CascadeDeleteError)
+        are outside the user's delete rights (AccessPolicy.delete_filter), as for the record
+        itself. The refusal (CascadeDeleteError)
         names neither those records nor how many there are. set_null children are cleared
         whoever may edit them: the link points at a record that is gone, the rest of the
         child is kept, and restoring the batch puts the link back (docs/permissions.md).
@@ -76,7 +76,7 @@ class Deleter:
         """Ids of the `child` records pointing at `parent_ids` through `via`, all of which the user may delete."""
         policy = self.session.policy
         table = self.runtime.table(child)
-        deletable = policy.row_filter(child, "edit") if policy.can(child, "delete") else false()
+        deletable = policy.delete_filter(child)
         found: set[int] = set()
         for start in range(0, len(parent_ids), BATCH):
             pointing = table.c[via].in_(parent_ids[start:start + BATCH])

@@ -163,6 +163,11 @@ class RecordService:
         self._require("delete")
         with self.session.writing() as connection:
             current = self._load(connection, record_id, lock=True, level="edit")
+            policy = self.session.policy
+            if policy is not None and not policy.may_delete(self.obj.name, current):
+                raise PermissionDenied(
+                    f"you may not delete {self.obj.name} {record_id}: only its owner, users in roles above the "
+                    "owner's and users who may modify all of them can delete it; ask its owner.")
             if version is not None and current["version"] != version:
                 raise StaleRecordError(self.obj.name, record_id, version, current["version"])
             return Deleter(connection, self.session).delete(self.obj.name, current)

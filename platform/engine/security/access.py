@@ -140,6 +140,36 @@ class AccessPolicy:
         """
         return self.can(object_name, "modify_all") or owner_id in self.user.visible_owner_ids
 
+    def may_delete(self, object_name: str, row: Mapping[str, Any]) -> bool:
+        """Whether the user may delete a stored record they can edit (`row`: its stored values).
+
+        Deleting needs the object's delete permission and full access to the record: its
+        owner, a role above the owner's, or modify_all. Sharing, however wide, never grants
+        a delete (Salesforce: "Public Read/Write" lets users edit, not delete, others'
+        records), so a record never lands in the bin of someone its owner cannot see. A
+        child whose sharing is controlled_by_parent follows edit access to its parent.
+        """
+        if not self.can(object_name, "delete"):
+            return False
+        if self.can(object_name, "modify_all") or self.registry.object(object_name).sharing == "controlled_by_parent":
+            return True
+        return row.get("owner_id") in self.user.visible_owner_ids
+
+    def delete_filter(self, object_name: str) -> ColumnElement[bool] | None:
+        """The records of `object_name` the user may delete, as SQL over its table (None: every one).
+
+        The same rule as `may_delete`, for records reached by a cascade.
+        """
+        if not self.can(object_name, "delete"):
+            return false()
+        if self.can(object_name, "modify_all"):
+            return None
+        if self.registry.object(object_name).sharing == "controlled_by_parent":
+            return self.row_filter(object_name, EDIT)
+        owners = self.user.visible_owner_ids
+        column = self.runtime.table(object_name).c.owner_id
+        return column == owners[0] if len(owners) == 1 else column.in_(owners)
+
     def can_read_field(self, object_name: str, field_name: str) -> bool:
         key = f"{object_name}.{field_name}"
         return key not in self._protected or READ in self._fields.get(key, ()) or self.is_admin
