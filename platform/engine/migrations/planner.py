@@ -210,7 +210,7 @@ def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: F
     count, shown = find_unconvertible(context.connection, replace(obj, name=table_name), column, fdef, field_type,
                                       form)
     if retarget:  # a lookup now pointing elsewhere: every stored id must exist there
-        missing, examples = context.reviver.missing_targets(table_name, column, fdef)
+        missing, examples = context.reviver.missing_targets(table_name, column, fdef, form)
         count, shown = count + missing, (shown + examples)[:10]
         old_type, new_type = f"{old_type} to {old_def.to}", f"{new_type} to {fdef.to}"
     yield ChangeColumnType(
