@@ -101,7 +101,7 @@ class Applier:
         self._unretire(step.object, step.field)
         self._unretire(step.object, step.kept_column)
         if step.convert:
-            self._convert(step.object, step.field, StoredForm(step.stored_scale))
+            self._convert(step.object, step.field, StoredForm(step.stored_scale, value_type=step.stored_type))
 
     def _AddColumn(self, step: AddColumn) -> None:
         self._add_column(step.object, step.field, step.field)
@@ -124,7 +124,7 @@ class Applier:
                               step.old_name, step.field)
 
     def _ChangeColumnType(self, step: ChangeColumnType) -> None:
-        self._convert(step.object, step.field, StoredForm(step.stored_scale, step.floating))
+        self._convert(step.object, step.field, StoredForm(step.stored_scale, step.floating, step.stored_type))
 
     def _convert(self, object_name: str, field_name: str, form: StoredForm) -> None:
         """Convert into a new column, then swap it in: works the same on every database.

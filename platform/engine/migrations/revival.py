@@ -15,6 +15,7 @@ metadata uses the column again (the same name re-added, an object re-added, or a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping
 
 from marshmallow import ValidationError
@@ -88,9 +89,11 @@ class Reviver:
         if same and fdef.is_lookup:
             same = self.same_target(kept.get("to"), fdef)
         # A kept lookup lost its foreign key when retired: it is rebuilt, with the key, like a conversion.
-        form = declared_form(self.connection, table_name, kept_column)
+        stored_type = str((kept or {}).get("value_type") or "")
+        form = replace(declared_form(self.connection, table_name, kept_column), value_type=stored_type)
         step = ReviveColumn(obj.name, field=fdef.name, kept_column=kept_column, kept_type=_shown_type(kept),
-                            new_type=_shown_type(now), convert=not same or fdef.is_lookup, stored_scale=form.scale)
+                            new_type=_shown_type(now), convert=not same or fdef.is_lookup, stored_scale=form.scale,
+                            stored_type=stored_type)
         if fdef.type in COMPUTED_TYPES:
             return step  # recomputed after the migration; nothing stored is reused
         count, shown = self.rejected(table_name, kept_column, fdef, typed=same, form=form)
