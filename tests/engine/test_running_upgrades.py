@@ -84,3 +84,26 @@ def test_an_install_from_a_stale_process_plans_from_what_is_installed(crm, worke
     assert "rename" not in plan.describe()
     record = worker.as_system().records("item").create({"name": "a", "sku": "S", "size": 3})
     assert (record["sku"], record["size"]) == ("S", 3)
+
+
+def test_on_postgresql_an_upgrade_waits_for_an_operation_that_started_before_it(postgres_url, write_package):
+    import threading
+
+    admin, worker = Crm.open(postgres_url), Crm.open(postgres_url)
+    try:
+        admin.install(write_package(item_package("1.0.0", SIX_PLACES), "v1.yaml"))
+        upgraded = threading.Event()
+        upgrade = threading.Thread(target=lambda: (
+            admin.install(write_package(item_package("1.1.0", TWO_PLACES), "v2.yaml")), upgraded.set()))
+        with worker.as_system().transaction() as context:
+            context.records("item").create({"name": "during", "price": Decimal("1.5")})
+            upgrade.start()
+            assert not upgraded.wait(1.0)  # the migration waits for the operation to end
+            context.records("item").create({"name": "still old", "price": Decimal("2.500000")})
+        upgrade.join(30)
+        assert upgraded.is_set()
+        prices = [r["price"] for r in worker.as_system().records("item").query(sort=["name"]).records]
+        assert prices == [Decimal("1.50"), Decimal("2.50")]
+    finally:
+        admin.close()
+        worker.close()
