@@ -143,6 +143,7 @@ class UserContext:
             yield self._connection
             return
         with write_transaction(self.crm.write_engine) as connection:
+            self._follow_upgrades(connection)
             self._connection = connection
             try:
                 yield connection
@@ -155,4 +156,19 @@ class UserContext:
             yield self._connection
             return
         with self.crm.engine.connect() as connection:
+            self._follow_upgrades(connection)
             yield connection
+
+    def _follow_upgrades(self, connection: Connection) -> None:
+        """Before each operation: the metadata as installed now, if another process upgraded it (Crm.ensure_current).
+
+        The user's rights are loaded again with it, since permission sets and roles are metadata.
+        """
+        runtime = self.crm.ensure_current(connection)
+        if runtime is self._runtime:
+            return
+        self._runtime = runtime
+        if self.policy is not None:
+            from crmkit.engine.security.access import AccessPolicy, load_user_rights
+
+            self.policy = AccessPolicy(runtime, load_user_rights(connection, runtime, self.policy.user.user_id))

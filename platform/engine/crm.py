@@ -27,6 +27,7 @@ from crmkit.engine.database import (
     writer,
 )
 from crmkit.engine.extensions import Extensions, default_extensions
+from crmkit.engine.generation import advance, lock_for_migration, read_generation
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
 from crmkit.engine.migrations.upgrades import outdated_storage
 from crmkit.engine.records.pipeline import SavePipeline
@@ -38,7 +39,7 @@ from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.audit import SecurityLog
 from crmkit.engine.security.rights import rights_changed, rights_version
 from crmkit.engine.context import UserContext
-from crmkit.engine.tables import define_system_tables
+from crmkit.engine.tables import METADATA_STATE, define_system_tables
 from crmkit.metadata import load_package, package_from_documents
 from crmkit.metadata.errors import MetadataError
 from crmkit.metadata.model import Package
@@ -56,7 +57,8 @@ class Crm:
         self.clock: Callable[[], datetime] = utc_now
         self._ensure_system_tables(create)
         self._sources: dict[str, str] = {}
-        self._set_runtime(self._installed_registry())
+        with self.engine.connect() as connection:
+            self._reload(connection)
 
     @classmethod
     def open(cls, url: str | None = None, *, extensions: Extensions | None = None, create: bool = True,
@@ -99,16 +101,25 @@ class Crm:
 
     def plan(self, paths: Sequence[str | os.PathLike] = (), *, purge: Sequence[str] = ()) -> MigrationPlan:
         """What installing `paths` (or re-reading installed packages' sources) would change."""
-        registry, _, notes = self._target(paths)
         with self._migration_connection() as connection:
+            self.ensure_current(connection)
+            registry, _, notes = self._target(paths)
             plan = self._plan(connection, registry, purge)
         return replace(plan, notes=plan.notes + notes)
 
     def install(self, *paths: str | os.PathLike, purge: Sequence[str] = (), actor_id: int | None = None) -> MigrationPlan:
-        """Install or upgrade packages from files or folders; the whole migration commits or nothing does."""
-        registry, sources, notes = self._target(paths)
-        runtime = Runtime(self.engine, registry, self.extensions)
+        """Install or upgrade packages from files or folders; the whole migration commits or nothing does.
+
+        The migration holds the metadata generation's row from its start (generation.py) and
+        counts one more generation when it commits, so other processes and other Crm objects
+        on the same database reload the new metadata before their next operation.
+        """
         with self._migration_connection() as connection:
+            state = self._runtime.system_table(METADATA_STATE)
+            if lock_for_migration(connection, state) != self._generation:
+                self._reload(connection)  # another process installed since: plan from what is installed now
+            registry, sources, notes = self._target(paths)
+            runtime = Runtime(self.engine, registry, self.extensions)
             plan = self._plan(connection, registry, purge)
             recompute = Recomputer(runtime)
             Applier(connection, registry, runtime.schema, self.extensions.field_types, recompute).apply(
@@ -120,7 +131,10 @@ class Crm:
                 SecurityLog(self).record("metadata.installed", connection=connection, detail={
                     "by": actor_id, "packages": {p.name: p.version for p in registry.packages.values()},
                     "steps": [step.describe() for step in plan.steps]})
-        self._set_runtime(registry)
+            generation = advance(connection, state)
+        with self.engine.connect() as connection:
+            self._set_runtime(registry, connection)
+        self._generation = generation
         return replace(plan, notes=plan.notes + notes)
 
     def migrate(self, *, purge: Sequence[str] = (), actor_id: int | None = None) -> MigrationPlan:
@@ -137,9 +151,10 @@ class Crm:
         """
         from crmkit.engine.security.access import AccessPolicy, load_user_rights
 
-        self._require_current_storage()
-        runtime = self._runtime
         with self.engine.connect() as connection:
+            self.ensure_current(connection)
+            self._require_current_storage()
+            runtime = self._runtime
             version = rights_version(connection, runtime)  # read first: a change after it is seen next time
             user = load_user_rights(connection, runtime, user_id)
         actor = Actor(user_id=user_id, language=language or user.language, timezone=timezone or user.timezone)
@@ -151,18 +166,42 @@ class Crm:
         return UserContext(self, Actor(system=True, language=language))
 
     def pipeline(self, object_name: str) -> SavePipeline:
-        pipelines = self._pipelines
+        runtime, pipelines = self._runtime, self._pipelines
         if object_name not in pipelines:
-            pipelines[object_name] = SavePipeline(self._runtime, self._runtime.object(object_name))
+            pipelines[object_name] = SavePipeline(runtime, runtime.object(object_name))
         return pipelines[object_name]
+
+    def ensure_current(self, connection: Connection) -> Runtime:
+        """The runtime for an operation starting on `connection`, reloaded first if another process upgraded.
+
+        One read of one row by primary key (generation.py); on PostgreSQL it also holds that
+        row until `connection`'s transaction ends, so no migration runs in the middle of the
+        operation. Raises MigrationError if the installed metadata no longer validates.
+        """
+        state = self._runtime.system_table(METADATA_STATE)
+        if read_generation(connection, state) != self._generation:
+            self._reload(connection)
+        return self._runtime
 
     # -- internals -----------------------------------------------------------------------
 
-    def _set_runtime(self, registry: Registry) -> None:
-        self._runtime = Runtime(self.engine, registry, self.extensions)
+    def _reload(self, connection: Connection) -> None:
+        """Load the installed metadata and its generation through `connection`."""
+        generation = self._read_generation(connection)
+        self._set_runtime(self._installed_registry(connection), connection)
+        self._generation = generation
+
+    @staticmethod
+    def _read_generation(connection: Connection) -> int:
+        metadata = MetaData()
+        define_system_tables(metadata)
+        return read_generation(connection, metadata.tables[METADATA_STATE])
+
+    def _set_runtime(self, registry: Registry, connection: Connection) -> None:
+        runtime = Runtime(self.engine, registry, self.extensions)
+        self._outdated = outdated_storage(connection, runtime.schema.tables.values())
         self._pipelines: dict[str, SavePipeline] = {}
-        with self.engine.connect() as connection:
-            self._outdated = outdated_storage(connection, self._runtime.schema.tables.values())
+        self._runtime = runtime
 
     def _require_current_storage(self) -> None:
         """Records are not read or written while tables are still as an older crmkit left them."""
@@ -184,13 +223,14 @@ class Crm:
             raise no_database(self.engine.url.render_as_string(hide_password=False))
         with write_transaction(self.engine) as connection:
             metadata.create_all(connection, tables=missing)
+            if any(table.name == METADATA_STATE for table in missing):
+                lock_for_migration(connection, metadata.tables[METADATA_STATE])  # creates the row
 
-    def _installed_packages(self) -> list[Package]:
+    def _installed_packages(self, connection: Connection) -> list[Package]:
         metadata = MetaData()
         define_system_tables(metadata)
         table = metadata.tables["crmkit_package"]
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(table.c.name, table.c.documents, table.c.source)).all()
+        rows = connection.execute(select(table.c.name, table.c.documents, table.c.source)).all()
         packages = []
         for name, documents, source in rows:
             if source:
@@ -199,9 +239,9 @@ class Crm:
             packages.append(package_from_documents(stored, self.extensions.catalog))
         return packages
 
-    def _installed_registry(self) -> Registry:
+    def _installed_registry(self, connection: Connection) -> Registry:
         try:
-            return Registry.build(self._installed_packages(), self.extensions.catalog)
+            return Registry.build(self._installed_packages(connection), self.extensions.catalog)
         except MetadataError as error:
             raise MigrationError(
                 "the installed metadata no longer validates (was a plugin that provides a field type removed?):\n"

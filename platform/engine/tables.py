@@ -126,6 +126,10 @@ def build_schema(registry: Registry, field_types: FieldTypes) -> Schema:
     return Schema(metadata, tables)
 
 
+#: The system table holding the installed metadata's generation.
+METADATA_STATE = "crmkit_metadata_state"
+
+
 def define_system_tables(metadata: MetaData) -> None:
     """The platform's own tables: installed packages, counters, history, recycle bin, security."""
     define_security_tables(metadata)
@@ -137,6 +141,13 @@ def define_system_tables(metadata: MetaData) -> None:
         Column("source", Text(), nullable=True),
         Column("installed_at", UtcDateTime(), nullable=False),
         Column("updated_at", UtcDateTime(), nullable=False),
+    )
+    Table(
+        # One row (id 1): `generation` grows by one with every install or migration, so a
+        # process that loaded the metadata earlier notices and reloads it (Crm.ensure_current).
+        METADATA_STATE, metadata,
+        Column("id", Integer(), primary_key=True, autoincrement=False),
+        Column("generation", BigInteger(), nullable=False),
     )
     Table(
         "crmkit_migration", metadata,

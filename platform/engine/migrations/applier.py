@@ -6,7 +6,23 @@ from typing import Callable, Mapping, Sequence
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Connection, Index, bindparam, column, delete, inspect, insert, select, table, update
+from sqlalchemy import (
+    Connection,
+    Index,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    column,
+    delete,
+    inspect,
+    insert,
+    or_,
+    select,
+    table,
+    type_coerce,
+    update,
+)
 from sqlalchemy.schema import CreateColumn
 
 from crmkit.engine.fieldtypes import FieldTypes
@@ -85,7 +101,7 @@ class Applier:
         self._unretire(step.object, step.field)
         self._unretire(step.object, step.kept_column)
         if step.convert:
-            self._convert(step.object, step.field, StoredForm(step.stored_scale))
+            self._convert(step.object, step.field, StoredForm(step.stored_scale, value_type=step.stored_type))
 
     def _AddColumn(self, step: AddColumn) -> None:
         self._add_column(step.object, step.field, step.field)
@@ -99,9 +115,16 @@ class Applier:
     def _RenameColumn(self, step: RenameColumn) -> None:
         table = self.quote(step.object)
         self._execute(f"ALTER TABLE {table} RENAME COLUMN {self.quote(step.old_name)} TO {self.quote(step.field)}")
+        # The platform's own rows name fields too: history and the recycle bin's copies follow the rename,
+        # so a restore keeps the value and field-level security applies under the new name.
+        history = self.schema.metadata.tables["crmkit_history"]
+        self.connection.execute(update(history).where(history.c.object == step.object, history.c.field == step.old_name)
+                                .values(field=step.field))
+        rename_in_recycle_bin(self.connection, self.schema.metadata.tables["crmkit_recycle_bin"], step.object,
+                              step.old_name, step.field)
 
     def _ChangeColumnType(self, step: ChangeColumnType) -> None:
-        self._convert(step.object, step.field, StoredForm(step.stored_scale, step.floating))
+        self._convert(step.object, step.field, StoredForm(step.stored_scale, step.floating, step.stored_type))
 
     def _convert(self, object_name: str, field_name: str, form: StoredForm) -> None:
         """Convert into a new column, then swap it in: works the same on every database.
@@ -236,6 +259,41 @@ class Applier:
 
     def _execute(self, statement: str) -> None:
         self.connection.exec_driver_sql(statement)
+
+
+def rename_in_recycle_bin(connection: Connection, bin_table: Table, object_name: str, old: str, new: str,
+                          batch_size: int = 500) -> None:
+    """Rename field `old` of `object_name` to `new` in the bin's stored copies, a batch of entries at a time.
+
+    Both where it is a key of a deleted record's `data` and where it is the lookup of
+    `cleared_links` ({child object: {lookup: [ids]}}) on the entries of the records it pointed to.
+    """
+    quoted = f'"{old}"'
+    candidates = or_(
+        and_(bin_table.c.object == object_name, type_coerce(bin_table.c.data, Text).contains(quoted, autoescape=True)),
+        type_coerce(bin_table.c.cleared_links, Text).contains(quoted, autoescape=True),
+    )
+    last = 0
+    while True:
+        rows = connection.execute(
+            select(bin_table.c.id, bin_table.c.object, bin_table.c.data, bin_table.c.cleared_links)
+            .where(candidates, bin_table.c.id > last).order_by(bin_table.c.id).limit(batch_size)).all()
+        if not rows:
+            return
+        last = rows[-1].id
+        for row in rows:
+            changes = {}
+            if row.object == object_name and isinstance(row.data, dict) and old in row.data:
+                changes["data"] = _renamed_key(row.data, old, new)
+            links = (row.cleared_links or {}).get(object_name)
+            if isinstance(links, dict) and old in links:
+                changes["cleared_links"] = {**row.cleared_links, object_name: _renamed_key(links, old, new)}
+            if changes:
+                connection.execute(update(bin_table).where(bin_table.c.id == row.id).values(changes))
+
+
+def _renamed_key(values: Mapping, old: str, new: str) -> dict:
+    return {(new if key == old else key): value for key, value in values.items()}
 
 
 def _now() -> datetime:

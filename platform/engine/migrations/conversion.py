@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
@@ -51,14 +52,82 @@ class StoredForm:
 
     scale: int | None = None
     floating: bool = False
+    #: The old value type ("boolean", "date", "datetime", ...; "" when unknown): booleans, dates
+    #: and moments are read as Python values on both databases (SQLite stores 0/1 and text).
+    value_type: str = ""
 
     def decode(self, value: Any) -> Any:
+        if self.value_type in TYPED_READS:
+            return TYPED_READS[self.value_type](value)
         if self.scale is None or isinstance(value, (str, bytes)):
             return value
         if self.floating:
             number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
             return number.quantize(Decimal(1).scaleb(-self.scale)) if number.is_finite() else number
         return Decimal(value).scaleb(-self.scale)
+
+
+def _as_boolean(value: Any) -> Any:
+    return bool(value) if isinstance(value, (bool, int)) else value
+
+
+def _as_date(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value
+
+
+def _as_moment(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value
+
+
+#: Readers giving one Python value per old value type, whichever database stored it.
+TYPED_READS = {"boolean": _as_boolean, "date": _as_date, "datetime": _as_moment}
+NUMBER_TYPES = frozenset({"integer", "decimal", "currency", "percent"})
+TEXT_TYPES = frozenset({"text", "textarea"})
+
+
+def as_input(value: Any, new_type: str) -> Any:
+    """A stored yes/no, date or moment as input for a field of `new_type`; raises ValidationError if it has none.
+
+    Yes/no becomes 1/0 for numbers and "true"/"false" for text; a date becomes its ISO text
+    for text and midnight UTC for a moment; a moment becomes ISO 8601 text, or a date only
+    when it is exactly midnight UTC (a time of day is never dropped silently). Any other
+    pair is refused, the same on every database.
+    """
+    if isinstance(value, bool):
+        if new_type in NUMBER_TYPES:
+            return int(value)
+        if new_type in TEXT_TYPES:
+            return "true" if value else "false"
+        if new_type == "boolean":
+            return value
+        raise ValidationError(f"a yes/no value does not become a {new_type}.")
+    if isinstance(value, datetime):
+        if new_type in TEXT_TYPES or new_type == "datetime":
+            return value.isoformat()
+        if new_type == "date":
+            if value.time() != time(0):
+                raise ValidationError("it has a time of day, which a date cannot keep.")
+            return value.date().isoformat()
+        raise ValidationError(f"a date and time does not become a {new_type}.")
+    if isinstance(value, date):
+        if new_type in TEXT_TYPES or new_type == "date":
+            return value.isoformat()
+        if new_type == "datetime":
+            return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).isoformat()
+        raise ValidationError(f"a date does not become a {new_type}.")
+    return value
 
 
 def stored_form(connection: Connection, table_name: str, column_name: str, column_type: TypeEngine,
@@ -110,6 +179,7 @@ def convert_value(field_type: FieldType, fdef: FieldDef, value: Any) -> Any:
     text like '1234.5' into a whole-number currency, is refused rather than rounded.
     """
     assert field_type.input_field is not None
+    value = as_input(value, fdef.type)
     converted = field_type.input_field(fdef).deserialize(value)
     exact = _as_number(value)
     if exact is not None and isinstance(converted, (int, Decimal)) and not isinstance(converted, bool):

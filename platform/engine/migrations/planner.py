@@ -199,6 +199,7 @@ def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: F
     old_ddl, new_ddl = context.ddl(old_def, context.old), context.ddl(fdef, context.new)
     retarget = fdef.is_lookup and not (old_def.is_lookup and context.reviver.same_target(old_def.to, fdef))
     form = stored_form(context.connection, table_name, column, context.field_types.column_type(old_def, context.old))
+    form = replace(form, value_type=old_type)
     if old_ddl == new_ddl and old_type == new_type and not retarget and not form.floating:
         return
     if form.floating and (old_ddl, old_type) != (new_ddl, new_type):
@@ -210,12 +211,12 @@ def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: F
     count, shown = find_unconvertible(context.connection, replace(obj, name=table_name), column, fdef, field_type,
                                       form)
     if retarget:  # a lookup now pointing elsewhere: every stored id must exist there
-        missing, examples = context.reviver.missing_targets(table_name, column, fdef)
+        missing, examples = context.reviver.missing_targets(table_name, column, fdef, form)
         count, shown = count + missing, (shown + examples)[:10]
         old_type, new_type = f"{old_type} to {old_def.to}", f"{new_type} to {fdef.to}"
     yield ChangeColumnType(
         obj.name, field=fdef.name, old_type=f"{old_type} ({old_ddl})", new_type=f"{new_type} ({new_ddl})",
-        blockers=shown, blocker_count=count, stored_scale=form.scale, floating=form.floating,
+        blockers=shown, blocker_count=count, stored_scale=form.scale, floating=form.floating, stored_type=form.value_type,
     )
 
 

@@ -15,10 +15,11 @@ metadata uses the column again (the same name re-added, an object re-added, or a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping
 
 from marshmallow import ValidationError
-from sqlalchemy import Connection, column, exists, func, select, table
+from sqlalchemy import Connection, column, select, table
 
 from crmkit.engine.fieldtypes import FieldTypes, coerce, error_messages
 from crmkit.engine.migrations.conversion import SHOWN, StoredForm, convert_value, declared_form, stored_values
@@ -27,6 +28,8 @@ from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
 COMPUTED_TYPES = ("formula", "rollup", "autonumber")
+#: How many ids one existence query checks.
+ID_BATCH = 500
 
 #: (object, field) -> note; field "" is a whole retired object.
 KeptNotes = Mapping[tuple[str, str], "str | None"]
@@ -86,14 +89,16 @@ class Reviver:
         if same and fdef.is_lookup:
             same = self.same_target(kept.get("to"), fdef)
         # A kept lookup lost its foreign key when retired: it is rebuilt, with the key, like a conversion.
-        form = declared_form(self.connection, table_name, kept_column)
+        stored_type = str((kept or {}).get("value_type") or "")
+        form = replace(declared_form(self.connection, table_name, kept_column), value_type=stored_type)
         step = ReviveColumn(obj.name, field=fdef.name, kept_column=kept_column, kept_type=_shown_type(kept),
-                            new_type=_shown_type(now), convert=not same or fdef.is_lookup, stored_scale=form.scale)
+                            new_type=_shown_type(now), convert=not same or fdef.is_lookup, stored_scale=form.scale,
+                            stored_type=stored_type)
         if fdef.type in COMPUTED_TYPES:
             return step  # recomputed after the migration; nothing stored is reused
         count, shown = self.rejected(table_name, kept_column, fdef, typed=same, form=form)
         if fdef.is_lookup:  # the kept ids must still (or now) point at existing records
-            more, examples = self.missing_targets(table_name, kept_column, fdef)
+            more, examples = self.missing_targets(table_name, kept_column, fdef, form)
             count, shown = count + more, (shown + examples)[:SHOWN]
         return ReviveColumn(**{**step.__dict__, "blockers": shown, "blocker_count": count})
 
@@ -118,20 +123,47 @@ class Reviver:
         values = stored_values(self.connection, table_name, column_name)
         return _collect(values, lambda value: convert_value(field_type, fdef, form.decode(value)))
 
-    def missing_targets(self, table_name: str, column_name: str, fdef: FieldDef) -> tuple[int, tuple[str, ...]]:
-        """Kept lookup ids with no record in the new target object."""
-        source = table(table_name, column("id"), column(column_name))
-        stored = source.c[column_name]
-        condition = stored.is_not(None)
+    def missing_targets(self, table_name: str, column_name: str, fdef: FieldDef,
+                        form: StoredForm = StoredForm()) -> tuple[int, tuple[str, ...]]:
+        """Stored ids (after conversion to a lookup) with no record in the new target object.
+
+        Checked in Python a batch at a time: the column may still hold text, numbers or
+        dates, which SQL cannot compare with ids the same way on every database. Values that
+        do not convert to an id at all are the conversion's blockers, not counted here.
+        """
         target_table = self.target_table(fdef)
-        if target_table is not None:
-            target = table(target_table, column("id"))
-            condition = condition & ~exists().where(target.c.id == stored)
-        count = self.connection.execute(select(func.count()).select_from(source).where(condition)).scalar_one()
-        rows = self.connection.execute(
-            select(source.c.id, stored).where(condition).order_by(source.c.id).limit(SHOWN)).all()
-        shown = tuple(f"id {row[0]} (points to {fdef.to} id {row[1]}, which does not exist)" for row in rows)
-        return count, shown
+        field_type = self.field_types[fdef.type]
+        count = 0
+        shown: list[str] = []
+        batch: list[tuple[int, int]] = []
+
+        def check() -> None:
+            nonlocal count
+            found = self._existing_ids(target_table, {target_id for _, target_id in batch})
+            for record_id, target_id in batch:
+                if target_id not in found:
+                    count += 1
+                    if len(shown) < SHOWN:
+                        shown.append(f"id {record_id} (points to {fdef.to} id {target_id}, which does not exist)")
+            batch.clear()
+
+        for record_id, stored in stored_values(self.connection, table_name, column_name):
+            try:
+                target_id = convert_value(field_type, fdef, form.decode(stored))
+            except ValidationError:
+                continue
+            batch.append((record_id, target_id))
+            if len(batch) >= ID_BATCH:
+                check()
+        if batch:
+            check()
+        return count, tuple(shown)
+
+    def _existing_ids(self, target_table: str | None, ids: set[int]) -> set[int]:
+        if target_table is None:
+            return set()
+        target = table(target_table, column("id"))
+        return set(self.connection.execute(select(target.c.id).where(target.c.id.in_(sorted(ids)))).scalars())
 
     def target_table(self, fdef: FieldDef) -> str | None:
         """Where the target object's records are now (before this migration renames anything); None: no table yet."""

@@ -85,6 +85,8 @@ class ChangeColumnType(Step):
     #: of its scaled integers; `floating` for the inexact floating-point columns of older databases.
     stored_scale: int | None = None
     floating: bool = False
+    #: The old value type (conversion.StoredForm.value_type), so values read alike on every database.
+    stored_type: str = ""
 
     def describe(self) -> str:
         if self.floating and self.old_type == self.new_type:
@@ -133,6 +135,8 @@ class ReviveColumn(Step):
     blocker_count: int = 0
     #: How the kept column holds its values (conversion.StoredForm): set for SQLite decimals.
     stored_scale: int | None = None
+    #: The kept value type when its definition was recorded (conversion.StoredForm.value_type).
+    stored_type: str = ""
 
     def describe(self) -> str:
         text = f"use the kept column {self.object}.{self.kept_column or self.field} again"

@@ -39,13 +39,14 @@ def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mappi
 
 
 def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, batch_size: int = 1000) -> int:
-    session, runtime, obj = service.session, service.runtime, service.obj
+    session = service.session
     actor = session.actor
     service._require("create")
     service._require("import")  # creating records in bulk is what an import is
     total = 0
     for number, chunk in enumerate(_chunks(rows, batch_size)):
         with session.writing() as connection:
+            runtime, obj = service.runtime, service.obj
             now = session.now()
             clock = session.clock_functions(now)
             prepared, errors = [], {}

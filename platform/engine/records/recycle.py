@@ -20,6 +20,7 @@ from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.security.shaping import readable_field, shown_deleted, shown_title
 
 if TYPE_CHECKING:
+    from crmkit.engine.runtime import Runtime
     from crmkit.engine.context import UserContext
 
 BATCH = 500
@@ -192,8 +193,12 @@ class RecycleBin:
 
     def __init__(self, session: "UserContext") -> None:
         self.session = session
-        self.runtime = session.runtime
         self.table = self.runtime.system_table("crmkit_recycle_bin")
+
+    @property
+    def runtime(self) -> "Runtime":
+        """The session's current runtime (it follows upgrades: Crm.ensure_current)."""
+        return self.session.runtime
 
     def entries(self, object_name: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
         """Deleted records (those deleted directly, not by cascade), newest first.

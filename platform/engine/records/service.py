@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, case, select
+from sqlalchemy import Connection, Table, case, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor
 from crmkit.engine.query.inputs import is_record_id, shown
@@ -24,9 +24,11 @@ from crmkit.engine.records.pipeline import Prepared, SavePipeline
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.shaping import history_withheld, shown_errors, shown_rows
+from crmkit.metadata.model import ObjectDef
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
+    from crmkit.engine.runtime import Runtime
 
 
 #: The extra column of `_load` that says whether the user may edit the row.
@@ -45,12 +47,33 @@ class Page:
 
 
 class RecordService:
+    """One object's records for one UserContext.
+
+    The object, its table and save pipeline are looked up in the context's current runtime
+    on every use, so a service taken before an upgrade (this process's or another's) works
+    with the metadata as installed now; an object that was renamed or removed meanwhile is
+    refused like an unknown one.
+    """
+
     def __init__(self, session: "UserContext", object_name: str) -> None:
         self.session = session
-        self.runtime = session.runtime
-        self.obj = self.runtime.object(object_name)
-        self.table = self.runtime.table(object_name)
-        self.pipeline: SavePipeline = session.pipeline(object_name)
+        self.object_name = object_name
+
+    @property
+    def runtime(self) -> "Runtime":
+        return self.session.runtime
+
+    @property
+    def obj(self) -> ObjectDef:
+        return self.runtime.object(self.object_name)
+
+    @property
+    def table(self) -> Table:
+        return self.runtime.table(self.object_name)
+
+    @property
+    def pipeline(self) -> SavePipeline:
+        return self.session.pipeline(self.object_name)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -72,10 +95,10 @@ class RecordService:
     ) -> Page:
         """A page of records: filtered, searched, sorted; `after` continues from a previous page's cursor."""
         self._require("read")
-        spec = QuerySpec(filter=filter, sort=tuple(sort or self.obj.default_sort), search=search,
-                         limit=limit, offset=offset, after=after)
-        context = self.query_context()
         with self.session.reading() as connection:
+            spec = QuerySpec(filter=filter, sort=tuple(sort or self.obj.default_sort), search=search,
+                             limit=limit, offset=offset, after=after)
+            context = self.query_context()
             fetched = fetch_rows(connection, context, self.obj.name, spec)
             names = fetched[0]._fields if fetched else ()
             rows = [dict(zip(names, row)) for row in fetched]
@@ -123,8 +146,8 @@ class RecordService:
         """The record's field history, oldest first."""
         self._require("read")
         table = self.runtime.system_table("crmkit_history")
-        hidden = history_withheld(self.session.policy, self.obj.name)
         with self.session.reading() as connection:
+            hidden = history_withheld(self.session.policy, self.obj.name)
             self._load(connection, record_id)
             rows = connection.execute(
                 select(table).where(table.c.object == self.obj.name, table.c.record_id == record_id).order_by(table.c.id)
@@ -278,7 +301,7 @@ class RecordService:
         """Every operation starts here: the user's current rights (UserContext.refresh_rights) must allow it."""
         self.session.refresh_rights()
         if self.session.policy is not None:
-            self.session.policy.require(self.obj.name, permission)
+            self.session.policy.require(self.object_name, permission)
 
     def _check_field_access(self, values: Mapping[str, Any], previous: Mapping[str, Any] | None) -> None:
         """Hidden fields do not exist for the user; visible but not editable ones are refused by name."""

@@ -22,6 +22,7 @@ from crmkit.engine.security.audit import SecurityLog
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 if TYPE_CHECKING:
+    from crmkit.engine.runtime import Runtime
     from crmkit.engine.context import UserContext
 
 PERSONAL_TYPES = frozenset({"text", "textarea", "email", "phone", "url", "date", "datetime"})
@@ -41,10 +42,14 @@ def personal_fields(obj: ObjectDef) -> list[FieldDef]:
 class Privacy:
     def __init__(self, session: "UserContext") -> None:
         self.session = session
-        self.runtime = session.runtime
         policy = session.policy
         if policy is not None and "manage_privacy" not in policy.system and not policy.is_admin:
             raise PermissionDenied("privacy requests need the manage_privacy permission.")
+
+    @property
+    def runtime(self) -> "Runtime":
+        """The session's current runtime (it follows upgrades: Crm.ensure_current)."""
+        return self.session.runtime
 
     def export(self, object_name: str, record_id: int) -> dict[str, Any]:
         """One JSON document: the record, its field history, and the records that point to it.

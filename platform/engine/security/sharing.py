@@ -17,14 +17,19 @@ from crmkit.engine.security.audit import SecurityLog
 from crmkit.engine.security.rights import rights_changed
 
 if TYPE_CHECKING:
+    from crmkit.engine.runtime import Runtime
     from crmkit.engine.context import UserContext
 
 
 class Sharing:
     def __init__(self, session: "UserContext") -> None:
         self.session = session
-        self.runtime = session.runtime
         self.table = self.runtime.system_table("crmkit_share")
+
+    @property
+    def runtime(self) -> "Runtime":
+        """The session's current runtime (it follows upgrades: Crm.ensure_current)."""
+        return self.session.runtime
 
     def share(self, object_name: str, record_id: int, *, user_id: int | None = None, team_id: int | None = None,
               access: str = READ) -> int:
