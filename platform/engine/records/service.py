@@ -56,7 +56,13 @@ class RecordService:
     """
 
     def __init__(self, session: "UserContext", object_name: str) -> None:
+        """UnknownObject at once for a name no installed object has (the definition itself is
+        looked up on every use, so an upgrade by another process is followed)."""
         self.session = session
+        if not isinstance(object_name, str) or object_name not in session.runtime.registry.objects:
+            with session.reading():  # another process may have installed it since: follow upgrades first
+                pass
+            session.runtime.object(object_name)
         self.object_name = object_name
 
     @property
