@@ -76,3 +76,34 @@ def test_bulk_create_checks_owners_once_per_batch(all_types):
     with pytest.raises(BulkValidationError) as caught:
         all_types.records("company").bulk_create([{"name": "ok"}, {"name": "orphan", "owner_id": 31337}])
     assert caught.value.row_errors == {2: {"owner_id": ["there is no active user with id 31337."]}}
+
+
+CODES = """
+package: codes
+version: "1.0.0"
+objects:
+  item:
+    fields:
+      code: {type: text, unique: true}
+"""
+
+
+def test_a_bulk_create_racing_a_create_of_the_same_unique_value_gets_the_sequential_sentence(
+        postgres_url, write_package, monkeypatch):
+    from crmkit.engine.records import bulk
+
+    crm = Crm.open(postgres_url)
+    crm.install(write_package(CODES))
+    real_insert, raced = bulk._insert_many, []
+
+    def insert_after_a_concurrent_create(connection, service, rows):
+        if not raced:  # between the bulk's checks and its insert, another user commits 'K1'
+            raced.append(crm.as_system().records("item").create({"code": "K1"}).id)
+        return real_insert(connection, service, rows)
+
+    monkeypatch.setattr(bulk, "_insert_many", insert_after_a_concurrent_create)
+    with pytest.raises(BulkValidationError) as caught:
+        crm.as_system().records("item").bulk_create([{"code": "K0"}, {"code": "K1"}])
+    assert caught.value.row_errors == {2: {"code": ["'K1' is already used by another item record."]}}
+    assert [r["code"] for r in crm.as_system().records("item").query({}).records] == ["K1"]
+    crm.close()
