@@ -101,3 +101,49 @@ def test_an_update_or_a_move_that_would_overflow_is_refused_too(ledger):
         deals.update(moving.id, {"account": first}, version=moving.version)
     assert deals.get(moving.id)["account"] == second
     assert accounts.get(first)["pipeline"] == LARGEST
+
+
+SHARED = """
+package: shared
+version: "1.0.0"
+roles:
+  rep: {}
+permission_sets:
+  sales:
+    roles: [rep]
+    objects:
+      account: [create, read, edit]
+      deal: [create, read, edit]
+objects:
+  account:
+    sharing: public_read_write
+    fields:
+      name: {type: text}
+      units: {type: rollup, from: deal.account, aggregate: sum, field: count}
+      pipeline: {type: rollup, from: deal.account, aggregate: sum, field: amount}
+      typical: {type: rollup, from: deal.account, aggregate: avg, field: amount}
+  deal:
+    sharing: private
+    fields:
+      name: {type: text}
+      account: {type: lookup, to: account}
+      count: {type: integer}
+      amount: {type: decimal, precision: 18, scale: 0}
+"""
+
+
+def test_a_rollup_over_the_children_a_user_sees_is_exact_beyond_the_stored_range(crm, install):
+    """The stored total fits, but the user's share of it (without the cancelling child) does not."""
+    from crmkit.engine.security.users import SystemDirectory
+
+    install(SHARED)
+    rep = SystemDirectory(crm).create_user("rep", role="rep")
+    account = crm.as_system().records("account").create({"name": "A"}).id
+    mine = crm.as_user(rep.id).records("deal")
+    mine.create({"name": "a", "account": account, "count": 2**62, "amount": LARGEST})
+    crm.as_system().records("deal").create({"name": "hidden", "account": account, "count": -(2**62),
+                                            "amount": -LARGEST})
+    mine.create({"name": "b", "account": account, "count": 2**62 + 1, "amount": LARGEST})
+    seen = crm.as_user(rep.id).records("account").get(account)
+    assert (seen["units"], seen["pipeline"]) == (2**63 + 1, 2 * LARGEST)
+    assert seen["typical"] == LARGEST
