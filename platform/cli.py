@@ -330,7 +330,7 @@ def user() -> None:
 @click.option("--display-name", help="The name shown in the UI (default: the username).")
 @click.option("--email")
 @click.option("--role", help="The user's role.")
-@click.option("--language", default="en", show_default=True, help="en or zh (or a form like zh-CN).")
+@click.option("--language", default="en", show_default=True, help="A language code: en, zh, zh-CN, de...")
 @click.option("--timezone", default="UTC", show_default=True, help="A time zone name like Asia/Shanghai.")
 @click.option("--permission-set", "permission_sets", multiple=True, metavar="NAME", help="Grant it (repeatable).")
 @PASSWORD_STDIN

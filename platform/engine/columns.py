@@ -73,6 +73,8 @@ class ExactDecimal(TypeDecorator):
 
     impl = Numeric
     cache_ok = True
+    #: The most digits any exact decimal holds (SQLite keeps them in a 64-bit integer).
+    MAX_DIGITS = MAX_PRECISION
 
     class Comparator(TypeDecorator.Comparator):
         def operate(self, op, *other, **kwargs):
@@ -178,7 +180,9 @@ def exact_average(column: Any, target: ExactDecimal) -> ExactAverage:
 
 @compiles(ExactAverage)
 def _average_default(element: ExactAverage, compiler, **kw: Any) -> str:
-    return f"avg({compiler.process(element.clauses, **kw)})"
+    # round() on NUMERIC rounds half away from zero, as storing into NUMERIC(p, s) does; rounding
+    # here lets a range check compare the value that would be stored.
+    return f"round(avg({compiler.process(element.clauses, **kw)}), {int(element.type.scale)})"
 
 
 @compiles(ExactAverage, "sqlite")

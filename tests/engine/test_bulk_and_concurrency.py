@@ -76,3 +76,101 @@ def test_bulk_create_checks_owners_once_per_batch(all_types):
     with pytest.raises(BulkValidationError) as caught:
         all_types.records("company").bulk_create([{"name": "ok"}, {"name": "orphan", "owner_id": 31337}])
     assert caught.value.row_errors == {2: {"owner_id": ["there is no active user with id 31337."]}}
+
+
+CODES = """
+package: codes
+version: "1.0.0"
+objects:
+  item:
+    fields:
+      code: {type: text, unique: true}
+"""
+
+
+def test_a_bulk_create_racing_a_create_of_the_same_unique_value_gets_the_sequential_sentence(
+        postgres_url, write_package, monkeypatch):
+    from crmkit.engine.records import bulk
+
+    crm = Crm.open(postgres_url)
+    crm.install(write_package(CODES))
+    real_insert, raced = bulk._insert_many, []
+
+    def insert_after_a_concurrent_create(connection, service, rows):
+        if not raced:  # between the bulk's checks and its insert, another user commits 'K1'
+            raced.append(crm.as_system().records("item").create({"code": "K1"}).id)
+        return real_insert(connection, service, rows)
+
+    monkeypatch.setattr(bulk, "_insert_many", insert_after_a_concurrent_create)
+    with pytest.raises(BulkValidationError) as caught:
+        crm.as_system().records("item").bulk_create([{"code": "K0"}, {"code": "K1"}])
+    assert caught.value.row_errors == {2: {"code": ["'K1' is already used by another item record."]}}
+    assert [r["code"] for r in crm.as_system().records("item").query({}).records] == ["K1"]
+    crm.close()
+
+
+NAMES = """
+package: names
+version: "1.0.0"
+objects:
+  par:
+    fields:
+      name: {type: text}
+      kids: {type: rollup, from: kid.par, aggregate: count}
+  kid:
+    fields:
+      name: {type: text}
+      par: {type: lookup, to: par}
+      pname: {type: formula, returns: text, formula: "par.name"}
+"""
+
+
+@pytest.mark.parametrize("first", ["child reads the parent", "parent is renamed"])
+def test_a_formula_read_through_a_lookup_stays_current_when_the_parent_changes_at_the_same_time(
+        postgres_url, write_package, monkeypatch, first):
+    """A child created while its parent is renamed ends with the new name, whichever goes first."""
+    from crmkit.engine.records import pipeline, propagation
+
+    crm = Crm.open(postgres_url)
+    crm.install(write_package(NAMES))
+    parent = crm.as_system().records("par").create({"name": "Old"})
+    started, barrier = threading.Event(), threading.Barrier(2)
+    real_load, real_written = pipeline.load_related, propagation.Propagator.records_written
+
+    def load_related(connection, runtime, obj, values):
+        related = real_load(connection, runtime, obj, values)
+        if obj.name == "kid" and first == "child reads the parent":
+            started.set()
+            threading.Event().wait(0.5)  # the rename runs now; it must wait for this save to commit
+        return related
+
+    def records_written(self, object_name, pairs):
+        real_written(self, object_name, pairs)
+        if object_name == "par" and first == "parent is renamed":
+            started.set()
+            threading.Event().wait(0.5)  # the child is created now; its read must wait for the rename
+
+    monkeypatch.setattr(pipeline, "load_related", load_related)
+    monkeypatch.setattr(propagation.Propagator, "records_written", records_written)
+
+    def create_child():
+        barrier.wait()
+        if first == "parent is renamed":
+            started.wait(5)
+        return crm.as_system().records("kid").create({"name": "k", "par": parent.id}).id
+
+    def rename_parent():
+        barrier.wait()
+        if first == "child reads the parent":
+            started.wait(5)
+        crm.as_system().records("par").update(parent.id, {"name": "New"}, version=parent.version)
+
+    results = {}
+    threads = [threading.Thread(target=lambda f=f: results.setdefault(f.__name__, f())) for f in (create_child,
+                                                                                                   rename_parent)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert crm.as_system().records("kid").get(results["create_child"])["pname"] == "New"
+    crm.close()

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from crmkit.engine import Crm
+from crmkit.engine.records.errors import RecordValidationError
 from crmkit.metadata.errors import MetadataError
 
 LEDGER = """
@@ -188,7 +189,7 @@ def test_reducing_the_precision_is_refused_when_a_stored_value_would_not_fit(crm
 
     crm.install(write_package(ledger_with("{type: decimal, precision: 14, scale: 1}", "1.0.0")))
     big = crm.as_system().records("deal").create({"name": "big", "rate": "123456.7"})
-    with pytest.raises(MigrationError, match=f"id {big.id} \\(123456.7: The number must be smaller than 100,000"):
+    with pytest.raises(MigrationError, match=f"id {big.id} \\(123456.7: The number must have at most 5 digits before the decimal point"):
         crm.install(write_package(ledger_with("{type: decimal, precision: 6, scale: 1}", "1.1.0"), "v2.yaml"))
     assert crm.as_system().records("deal").get(big.id)["rate"] == Decimal("123456.7")
 
@@ -258,3 +259,30 @@ def test_a_filter_value_beyond_what_the_field_holds_compares_without_error(ledge
     assert names(deals.query({"amount": {"gt": "-" + huge}}, sort=["amount"])) == ["most negative", "largest"]
     assert names(deals.query({"amount": {"in": [huge, "9999999999999999.99"]}})) == ["largest"]
     assert names(deals.query({"amount": huge})) == []
+
+
+@pytest.mark.parametrize("huge", [1e30, "1e30", Decimal("1e400"), 10**40, "123456789012345678901234567890123.5"])
+def test_a_filter_compares_with_any_finite_number_on_either_side(ledger, huge):
+    deals = ledger.records("deal")
+    deals.create({"name": "largest", "amount": "9999999999999999.99", "rate": "99999999999999.9999"})
+    deals.create({"name": "most negative", "amount": "-9999999999999999.99", "rate": "-99999999999999.9999"})
+    deals.create({"name": "empty"})
+    negative = f"-{huge}" if isinstance(huge, str) else -huge
+    for field in ("amount", "rate"):
+        assert names(deals.query({field: {"gt": huge}})) == []
+        assert names(deals.query({field: {"lt": negative}})) == []
+        assert names(deals.query({field: {"gt": negative}}, sort=[field])) == ["most negative", "largest"]
+        assert names(deals.query({field: {"between": [negative, huge]}}, sort=[field])) == ["most negative", "largest"]
+
+
+def test_a_number_with_underscores_is_refused_and_negative_zero_is_zero(ledger):
+    deals = ledger.records("deal")
+    with pytest.raises(RecordValidationError, match="amount"):
+        deals.create({"name": "x", "amount": "1_000"})
+    zero = deals.create({"name": "zero", "amount": "-0", "rate": Decimal("-0.000")})
+    assert (str(zero["amount"]), str(zero["rate"])) == ("0.00", "0.0000")
+    stored = deals.get(zero.id)
+    assert (str(stored["amount"]), str(stored["rate"])) == ("0.00", "0.0000")
+    too_large = "The number must have at most 16 digits before the decimal point"
+    with pytest.raises(RecordValidationError, match=too_large):
+        deals.create({"name": "x", "amount": "-10000000000000000"})

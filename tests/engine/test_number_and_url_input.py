@@ -123,3 +123,16 @@ def test_filters_read_number_text_in_the_users_locale_too(deals):
     deals("de").create({"name": "big", "amount": "1.234,50"})
     assert [r["name"] for r in deals("de").query({"amount": {"gte": "1.234,5"}}).records] == ["big"]
     assert [r["name"] for r in deals("en").query({"amount": {"gte": "1,234.5"}}).records] == ["big"]
+
+
+@pytest.mark.parametrize("language, typed, stored", [("de", "1.234,50", "1234.50"), ("fr-FR", "1 234,5", "1234.50"),
+                                                     ("zh-CN", "1,234.50", "1234.50")])
+def test_a_user_whose_language_writes_numbers_differently_types_them_that_way(crm, install, language, typed, stored):
+    from crmkit.engine.security.users import SystemDirectory
+
+    install(PACKAGE)
+    directory = SystemDirectory(crm)
+    user = directory.create_user("writer", language=language)
+    directory.grant("admin", user_id=user.id)
+    assert user.language == language
+    assert crm.as_user(user.id).records("deal").create({"amount": typed})["amount"] == Decimal(stored)

@@ -92,7 +92,8 @@ def test_usernames_are_unique_whatever_their_case(directory):
 
 BAD_USERNAMES = ["a", "a" * 151, "alice smith", "alice/../x", "名字abc", ""]
 BAD_DETAILS = [
-    ({"language": "fr"}, "'fr' is not a supported language: use 'en' or 'zh'"),
+    ({"language": "xx"}, "'xx' is not a known language: use a code like 'en', 'zh', 'zh-CN' or 'de'."),
+    ({"language": "english"}, "'english' is not a known language"),
     ({"timezone": "Mars/Olympus"}, "'Mars/Olympus' is not a time zone name"),
     ({"timezone": "../etc/passwd"}, "is not a time zone name"),
     ({"email": "not-an-email"}, "'not-an-email' is not an email address."),

@@ -61,8 +61,24 @@ def _rollup_column(fdef: FieldDef, lookup: TypeLookup, registry: Any):
         return BigInteger()
     child = registry.object(rollup.child_object).fields[rollup.field]
     if rollup.aggregate == "avg":
-        return ExactDecimal(18, max(_number_scale(child)[1], 2))
+        return ExactDecimal(*average_digits(child))
     return lookup(child.value_type).column(child, lookup, registry)
+
+
+def average_digits(child: FieldDef) -> tuple[int, int]:
+    """(precision, scale) of an average rollup over `child`: it holds every average the child allows.
+
+    An average never exceeds its largest input, so it keeps the child's digits before the point
+    and adds places (up to 2) where the 18 digits leave room: decimal(10,0) averages as
+    decimal(12,2), decimal(18,0) as decimal(18,0). A whole-number child averages as
+    decimal(18,2); an average of 10^16 or more there refuses the child's save (see propagation).
+    """
+    if child.value_type not in NUMBER_DEFAULTS:
+        return ExactDecimal.MAX_DIGITS, 2
+    precision, scale = _number_scale(child)
+    whole = precision - scale
+    places = min(max(scale, 2), ExactDecimal.MAX_DIGITS - whole)
+    return whole + places, places
 
 
 def _kind(name: str, value_kind: str, description: str, **kwargs: Any) -> FieldKind:

@@ -192,12 +192,22 @@ class ExactNumber(NumberText, BlankIsNone, fields.Decimal):
 
     native_types = (Decimal, int)
 
-    def __init__(self, scale: int, precision: int, **kwargs: Any) -> None:
+    def __init__(self, scale: int, precision: int, *, bounded: bool = True, **kwargs: Any) -> None:
         super().__init__(places=scale, rounding=ROUND_HALF_UP, allow_none=True, allow_nan=False, **kwargs)
+        self.bounded = bounded
         self.digits = precision - scale
         self.context = Context(prec=max(precision, 28) + 1)
         self.limit = Decimal(10) ** self.digits
         self.quantum = Decimal(1).scaleb(-scale)
+
+    @classmethod
+    def for_search(cls) -> "ExactNumber":
+        """Any finite number, exactly as written, for comparing with a decimal field in a filter.
+
+        A field's precision limits what it stores, not what a search may compare it with:
+        `{amount: {gt: 1e30}}` is a valid search that matches nothing.
+        """
+        return cls(scale=0, precision=1, bounded=False)
 
     def _native(self, value: Decimal | int) -> Decimal:
         return self._fit(Decimal(value))
@@ -205,6 +215,8 @@ class ExactNumber(NumberText, BlankIsNone, fields.Decimal):
     def _deserialize(self, value: Any, attr, data, **kwargs) -> Decimal | None:
         if isinstance(value, bool):
             raise self.make_error("invalid")
+        if isinstance(value, str) and "_" in value:
+            raise self.make_error("invalid")  # Python reads '1_000' as a number; nobody types one so
         value = self._number_text(value, kwargs.get("language"))
         if value is None:
             return None
@@ -218,12 +230,18 @@ class ExactNumber(NumberText, BlankIsNone, fields.Decimal):
         """The number rounded half-up to the scale; refused if not finite or too large for the precision."""
         if not number.is_finite():
             raise self.make_error("special")
+        if not self.bounded:
+            return number.copy_abs() if number.is_zero() else number
         if number and number.adjusted() >= self.digits:
-            raise ValidationError(f"The number must be smaller than {self.limit:,}.")
+            raise ValidationError(self._too_large())
         number = number.quantize(self.quantum, rounding=ROUND_HALF_UP, context=self.context)
         if abs(number) >= self.limit:
-            raise ValidationError(f"The number must be smaller than {self.limit:,}.")
-        return number
+            raise ValidationError(self._too_large())
+        return number.copy_abs() if number.is_zero() else number  # no negative zero: -0 is 0
+
+    def _too_large(self) -> str:
+        return (f"The number must have at most {self.digits} digits before the decimal point "
+                f"(between -{self.limit - self.quantum:,} and {self.limit - self.quantum:,}).")
 
 
 class CalendarDate(BlankIsNone, fields.Date):

@@ -16,6 +16,7 @@ from marshmallow import ValidationError, fields as ma_fields
 from sqlalchemy import ColumnElement, Text, and_, false, func, not_, or_, select, true, type_coerce
 
 from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.fieldtypes.inputs import ExactNumber
 from crmkit.engine.query.dates import Span, date_span
 from crmkit.engine.query.errors import QueryError, allowed, unknown_field
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, MAX_SEARCH_LENGTH, checked_text, checked_texts
@@ -261,6 +262,8 @@ class _Coercer:
         return self.deserialize(value)
 
     def deserialize(self, value: Any) -> Any:
+        if self.input is None and self.info.value_kind == "decimal":
+            self.input = ExactNumber.for_search()
         if self.input is None:
             build = self.ctx.field_types[self.info.value_type].input_field
             if build is None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from sqlalchemy import insert
 
 from crmkit.engine.records.autonumber import allocate_numbers
-from crmkit.engine.records.constraints import constraint_errors, duplicates_within
+from crmkit.engine.records.constraints import ConcurrentDuplicate, constraint_errors, duplicates_within
 from crmkit.engine.records.errors import RecordValidationError
 from crmkit.engine.records.events import Operation, RecordEvent, after_write
 
@@ -39,47 +39,59 @@ def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mappi
 
 
 def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, batch_size: int = 1000) -> int:
-    session = service.session
-    actor = session.actor
     service._require("create")
     service._require("import")  # creating records in bulk is what an import is
     total = 0
     for number, chunk in enumerate(_chunks(rows, batch_size)):
-        with session.writing() as connection:
-            runtime, obj = service.runtime, service.obj
-            now = session.now()
-            clock = session.clock_functions(now)
-            prepared, errors = [], {}
-            for index, row in enumerate(chunk):
-                try:
-                    service._check_field_access(row, previous=None)
-                    values = service._prepare(connection, row, previous=None, check_lookups=False,
-                                              clock=clock).values
-                    prepared.append(service.before_save(connection, values, None, clock))
-                except RecordValidationError as error:
-                    errors[number * batch_size + index + 1] = error.errors
-            if not errors:
-                errors = _missing_lookups(connection, service, prepared, number * batch_size)
-            if not errors:
-                errors = duplicates_within(obj, prepared, number * batch_size)
-            if errors:
-                raise BulkValidationError(errors)
-            for fdef in service.pipeline.autonumbers:
-                for values, text in zip(prepared, allocate_numbers(connection, runtime, obj.name, fdef, len(prepared))):
-                    values[fdef.name] = text
-            for values in prepared:
-                values.update(created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id,
-                              version=1)
-                if values.get("owner_id") is None:
-                    values["owner_id"] = actor.user_id
-            with constraint_errors(obj, None):
-                ids = _insert_many(connection, service, prepared)
-            for values, record_id in zip(prepared, ids):
-                values["id"] = record_id
-            after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)
-                                              for values in prepared])
-        total += len(prepared)
+        try:
+            total += _create_chunk(service, chunk, number * batch_size)
+        except ConcurrentDuplicate:
+            if getattr(service.session, "_connection", None) is not None:
+                raise  # inside the caller's transaction, which the database has aborted: no second try
+            # Another transaction committed one of these unique values after this one checked:
+            # checking again (it has committed now) gives the row and the sentence a sequential save gets.
+            total += _create_chunk(service, chunk, number * batch_size)
     return total
+
+
+def _create_chunk(service: "RecordService", chunk: list[Mapping[str, Any]], offset: int) -> int:
+    """Check and insert one batch in one transaction; BulkValidationError (nothing written) for bad rows."""
+    session = service.session
+    actor = session.actor
+    with session.writing() as connection:
+        runtime, obj = service.runtime, service.obj  # as installed now: writing() follows upgrades
+        now = session.now()
+        clock = session.clock_functions(now)
+        prepared, errors = [], {}
+        for index, row in enumerate(chunk):
+            try:
+                service._check_field_access(row, previous=None)
+                values = service._prepare(connection, row, previous=None, check_lookups=False,
+                                          clock=clock).values
+                prepared.append(service.before_save(connection, values, None, clock))
+            except RecordValidationError as error:
+                errors[offset + index + 1] = error.errors
+        if not errors:
+            errors = _missing_lookups(connection, service, prepared, offset)
+        if not errors:
+            errors = duplicates_within(obj, prepared, offset)
+        if errors:
+            raise BulkValidationError(errors)
+        for fdef in service.pipeline.autonumbers:
+            for values, text in zip(prepared, allocate_numbers(connection, runtime, obj.name, fdef, len(prepared))):
+                values[fdef.name] = text
+        for values in prepared:
+            values.update(created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id,
+                          version=1)
+            if values.get("owner_id") is None:
+                values["owner_id"] = actor.user_id
+        with constraint_errors(obj, None):
+            ids = _insert_many(connection, service, prepared)
+        for values, record_id in zip(prepared, ids):
+            values["id"] = record_id
+        after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)
+                                          for values in prepared])
+    return len(prepared)
 
 
 def _missing_lookups(connection, service: "RecordService", rows: list[dict[str, Any]], offset: int) -> dict:

@@ -84,6 +84,14 @@ def field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any
     return {RECORD_ERRORS: [combination_message(obj, columns, values)]}
 
 
+class ConcurrentDuplicate(RecordValidationError):
+    """Rows written together hit a unique value another transaction committed meanwhile.
+
+    The rows' values are not known here; the caller checks the rows again (bulk.py), which
+    names the row and gives the sequential sentence.
+    """
+
+
 @contextmanager
 def constraint_errors(obj: ObjectDef, values: Mapping[str, Any] | None) -> Iterator[None]:
     """Around a write: the database's unique and lookup violations become RecordValidationError."""
@@ -93,6 +101,8 @@ def constraint_errors(obj: ObjectDef, values: Mapping[str, Any] | None) -> Itera
         errors = field_errors(error, obj, values)
         if errors is None:
             raise
+        if values is None and violated_columns(error, obj) is not None:
+            raise ConcurrentDuplicate(errors) from None
         raise RecordValidationError(errors) from None
 
 

@@ -30,7 +30,16 @@ _short.maxstring = _short.maxother = 80
 
 
 def load_related(connection: Connection, runtime: Runtime, obj: ObjectDef, values: Mapping[str, Any]) -> dict[str, RecordView]:
-    """RecordViews of the records this record's lookups point to, with the fields expressions read."""
+    """RecordViews of the records this record's lookups point to, with the fields expressions read.
+
+    On PostgreSQL the rows read are locked FOR NO KEY UPDATE until the transaction ends: a
+    stored formula computed from them (`par.name`) cannot go stale, because a concurrent
+    change of one waits for this save to commit (and its propagation then sees this record),
+    or this read waits for that change to commit and reads the new value. (FOR KEY SHARE
+    would not make an update of `name` wait; FOR SHARE would deadlock two children of one
+    parent when both then lock it to recompute its rollups.) SQLite runs one write
+    transaction at a time and needs no lock.
+    """
     related: dict[str, RecordView] = {}
     for lookup, fields in runtime.registry.related_reads.get(obj.name, {}).items():
         target_id = values.get(lookup)
@@ -39,7 +48,10 @@ def load_related(connection: Connection, runtime: Runtime, obj: ObjectDef, value
             continue
         table = runtime.table(obj.fields[lookup].to)
         columns = sorted(set(fields) | {"id"})
-        row = connection.execute(select(*(table.c[f] for f in columns)).where(table.c.id == target_id)).first()
+        query = select(*(table.c[f] for f in columns)).where(table.c.id == target_id)
+        if not runtime.is_sqlite:
+            query = query.with_for_update(key_share=True)
+        row = connection.execute(query).first()
         related[lookup] = RecordView(dict(row._mapping)) if row else EMPTY_RECORD
     return related
 

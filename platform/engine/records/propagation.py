@@ -15,6 +15,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from crmkit.engine.columns import exact_average
 from crmkit.engine.query import QueryContext, compile_filter
 from crmkit.engine.records.evaluation import Evaluator, load_related
+from crmkit.engine.records.rollup_range import RangeGuard
 from crmkit.engine.runtime import Runtime
 from crmkit.metadata.registry import RollupLink
 
@@ -87,15 +88,20 @@ class Propagator:
     def recompute_rollup(self, parent: str, field: str, ids: Iterable[int] | None) -> None:
         """Set the rollup from the children in SQL; `ids` None means every parent record."""
         parent_table = self.runtime.table(parent)
+        rollup = self.registry.object(parent).fields[field].rollup
         subquery = rollup_subquery(self.runtime, parent, field)
         statement = update(parent_table).values({field: subquery.scalar_subquery()})
+        guard = RangeGuard(self.connection, self.runtime.is_sqlite, f"{parent}.{field}", rollup.aggregate,
+                           parent_table, subquery)
         if ids is None:
+            guard.check(None)
             self.connection.execute(statement)
             return
         id_list = sorted(ids)
         for start in range(0, len(id_list), BATCH):
             chunk = id_list[start:start + BATCH]
             self._lock(parent_table, chunk)
+            guard.check(chunk)
             self.connection.execute(statement.where(parent_table.c.id.in_(chunk)))
 
     def _lock(self, table, ids: list[int]) -> None:

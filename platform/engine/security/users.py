@@ -18,6 +18,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from babel import Locale, UnknownLocaleError
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._@-]{2,150}")
-LANGUAGE_PATTERN = re.compile(r"(en|zh)(?:-([a-z]{2}))?")
+LANGUAGE_PATTERN = re.compile(r"([a-z]{2,3})(?:-([a-z]{2}))?")
 NAME_LENGTH = 63
 
 
@@ -80,10 +81,25 @@ def checked_username(username: str) -> str:
 
 
 def checked_language(language: str) -> str:
+    """A language tag such as 'en', 'zh-CN' or 'de' (BCP 47 language and region), normalised.
+
+    Any language the Unicode CLDR (through Babel) knows is accepted: numbers are read in its
+    locale (`1.234,50` for 'de'). Labels and messages are shown in it when the metadata has
+    them, else in English; crmkit's own texts exist in English and Chinese.
+    """
     match = LANGUAGE_PATTERN.fullmatch(str(language).strip().lower().replace("_", "-"))
-    if not match:
-        raise UserError(f"{language!r} is not a supported language: use 'en' or 'zh' (or a form like 'zh-CN').")
-    return match[1] + (f"-{match[2].upper()}" if match[2] else "")
+    tag = match and match[1] + (f"-{match[2].upper()}" if match[2] else "")
+    if not tag or not _known_locale(tag):
+        raise UserError(f"{language!r} is not a known language: use a code like 'en', 'zh', 'zh-CN' or 'de'.")
+    return tag
+
+
+def _known_locale(tag: str) -> bool:
+    try:
+        Locale.parse(tag.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return False
+    return True
 
 
 @lru_cache(maxsize=1)

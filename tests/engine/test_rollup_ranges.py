@@ -1,0 +1,149 @@
+"""Rollups hold every value their inputs allow, or the save that would overflow them is refused."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from crmkit.engine.records.errors import RecordValidationError
+
+TOTALS = """
+package: totals
+version: "1.0.0"
+objects:
+  account:
+    fields:
+      name: {type: text}
+      pipeline: {type: rollup, from: deal.account, aggregate: sum, field: amount}
+      units: {type: rollup, from: deal.account, aggregate: sum, field: count}
+      typical: {type: rollup, from: deal.account, aggregate: avg, field: amount}
+      typical_small: {type: rollup, from: deal.account, aggregate: avg, field: small}
+  region:
+    fields:
+      name: {type: text}
+      typical_count: {type: rollup, from: deal.region, aggregate: avg, field: count}
+  deal:
+    fields:
+      name: {type: text}
+      account: {type: lookup, to: account}
+      region: {type: lookup, to: region}
+      amount: {type: decimal, precision: 18, scale: 0}
+      count: {type: integer}
+      small: {type: decimal, precision: 10, scale: 0}
+"""
+LARGEST = Decimal("999999999999999999")
+
+
+@pytest.fixture
+def ledger(crm, install):
+    install(TOTALS)
+    return crm.as_system()
+
+
+@pytest.mark.parametrize("amount", ["12345678901234567", "98765432109876543", "-456789012345678901"])
+def test_an_average_keeps_every_digit_of_its_input(ledger, amount):
+    account = ledger.records("account").create({"name": "A"}).id
+    ledger.records("deal").create({"name": "d", "account": account, "amount": amount})
+    ledger.records("deal").create({"name": "e", "account": account, "amount": amount})
+    assert ledger.records("account").get(account)["typical"] == Decimal(amount)
+
+
+def test_an_average_rounds_half_away_from_zero_at_any_size(ledger):
+    account = ledger.records("account").create({"name": "A"}).id
+    half = Decimal("499999999999999999")
+    for amount in (half, half + 1):
+        ledger.records("deal").create({"name": "d", "account": account, "amount": amount, "small": "9999999999"})
+    ledger.records("deal").create({"name": "d", "account": account, "small": "9999999998"})
+    record = ledger.records("account").get(account)
+    assert record["typical"] == half + 1  # ...999.5 rounds up
+    assert record["typical_small"] == Decimal("9999999998.67")  # two places where the digits leave room
+
+
+@pytest.mark.parametrize("count", [10**15, 10**16 - 1])
+def test_an_average_of_whole_numbers_is_exact(ledger, count):
+    region = ledger.records("region").create({"name": "R"}).id
+    ledger.records("deal").create({"name": "d", "region": region, "count": count})
+    ledger.records("deal").create({"name": "e", "region": region, "count": count - 1})
+    assert ledger.records("region").get(region)["typical_count"] == Decimal(count) - Decimal("0.5")
+
+
+@pytest.mark.parametrize("field,value,sentence", [
+    ("amount", LARGEST, "the total of account.pipeline would exceed 18 digits before the decimal point"),
+    ("amount", -LARGEST, "the total of account.pipeline would exceed 18 digits before the decimal point"),
+    ("count", 2**62, "the total of account.units would exceed the largest whole number"),
+    ("count", -(2**62) - 1, "the total of account.units would exceed the largest whole number"),
+    ("count", 10**16, "the average of region.typical_count would exceed 16 digits"),
+])
+def test_a_total_beyond_the_rollup_refuses_the_save_and_writes_nothing(ledger, field, value, sentence):
+    account = ledger.records("account").create({"name": "A"}).id
+    deals = ledger.records("deal")
+    if "average" in sentence:
+        region = ledger.records("region").create({"name": "R"}).id
+        with pytest.raises(RecordValidationError) as refused:
+            deals.create({"name": "second", "region": region, field: value})
+    else:
+        deals.create({"name": "first", "account": account, field: value})
+        with pytest.raises(RecordValidationError) as refused:
+            deals.create({"name": "second", "account": account, field: value})
+        with pytest.raises(RecordValidationError):
+            deals.bulk_create([{"name": "third", "account": account, field: value}])
+    assert sentence in " ".join(refused.value.errors["_record"])
+    assert "second" not in [r["name"] for r in deals.query({}).records]
+    assert "third" not in [r["name"] for r in deals.query({}).records]
+
+
+def test_an_update_or_a_move_that_would_overflow_is_refused_too(ledger):
+    accounts, deals = ledger.records("account"), ledger.records("deal")
+    first, second = accounts.create({"name": "A"}).id, accounts.create({"name": "B"}).id
+    deals.create({"name": "a", "account": first, "amount": LARGEST})
+    moving = deals.create({"name": "b", "account": second, "amount": LARGEST})
+    with pytest.raises(RecordValidationError, match="account.pipeline"):
+        deals.update(moving.id, {"account": first}, version=moving.version)
+    assert deals.get(moving.id)["account"] == second
+    assert accounts.get(first)["pipeline"] == LARGEST
+
+
+SHARED = """
+package: shared
+version: "1.0.0"
+roles:
+  rep: {}
+permission_sets:
+  sales:
+    roles: [rep]
+    objects:
+      account: [create, read, edit]
+      deal: [create, read, edit]
+objects:
+  account:
+    sharing: public_read_write
+    fields:
+      name: {type: text}
+      units: {type: rollup, from: deal.account, aggregate: sum, field: count}
+      pipeline: {type: rollup, from: deal.account, aggregate: sum, field: amount}
+      typical: {type: rollup, from: deal.account, aggregate: avg, field: amount}
+  deal:
+    sharing: private
+    fields:
+      name: {type: text}
+      account: {type: lookup, to: account}
+      count: {type: integer}
+      amount: {type: decimal, precision: 18, scale: 0}
+"""
+
+
+def test_a_rollup_over_the_children_a_user_sees_is_exact_beyond_the_stored_range(crm, install):
+    """The stored total fits, but the user's share of it (without the cancelling child) does not."""
+    from crmkit.engine.security.users import SystemDirectory
+
+    install(SHARED)
+    rep = SystemDirectory(crm).create_user("rep", role="rep")
+    account = crm.as_system().records("account").create({"name": "A"}).id
+    mine = crm.as_user(rep.id).records("deal")
+    mine.create({"name": "a", "account": account, "count": 2**62, "amount": LARGEST})
+    crm.as_system().records("deal").create({"name": "hidden", "account": account, "count": -(2**62),
+                                            "amount": -LARGEST})
+    mine.create({"name": "b", "account": account, "count": 2**62 + 1, "amount": LARGEST})
+    seen = crm.as_user(rep.id).records("account").get(account)
+    assert (seen["units"], seen["pipeline"]) == (2**63 + 1, 2 * LARGEST)
+    assert seen["typical"] == LARGEST
