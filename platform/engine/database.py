@@ -227,6 +227,9 @@ def _out_of_range(error: BaseException) -> NumberOutOfRange | None:
     if isinstance(error, OverflowError) or getattr(error, "sqlstate", None) == "22003":  # numeric_value_out_of_range
         return NumberOutOfRange("a number in the request is too large or too small: whole numbers go from "
                                 f"{-(2**63):,} to {2**63 - 1:,}.")
+    if str(error) == "integer overflow":  # SQLite's SUM past 64 bits (a total over the records a user may see)
+        return NumberOutOfRange("a total is beyond what SQLite computes exactly (whole numbers from "
+                                f"{-(2**63):,} to {2**63 - 1:,}); PostgreSQL computes it.")
     return None
 
 

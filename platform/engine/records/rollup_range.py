@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from sqlalchemy import Connection, exists, or_, select
-from sqlalchemy.exc import OperationalError
 
 from crmkit.engine.columns import ExactDecimal
+from crmkit.engine.database import NumberOutOfRange
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 
 #: The range of a whole-number (64-bit) column.
@@ -55,10 +55,7 @@ class RangeGuard:
             query = query.where(self.parent_table.c.id.in_(ids))
         try:
             found = self.connection.execute(select(exists(query))).scalar()
-        except OperationalError as error:
-            # SQLite's SUM raises on passing the 64-bit range; that is the same refusal.
-            if not (self.is_sqlite and "integer overflow" in str(error.orig)):
-                raise
+        except NumberOutOfRange:  # SQLite's SUM past the 64-bit range (database.py): the same refusal
             found = True
         if found:
             raise RecordValidationError({RECORD_ERRORS: [self.sentence(column_type)]})
