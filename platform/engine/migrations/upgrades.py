@@ -21,10 +21,14 @@ def outdated_storage(connection: Connection, tables: Iterable[Table]) -> list[st
     present = set(inspector.get_table_names())
     wanted = [c.name for c in system_columns()]
     problems = []
+    names = [table.name for table in tables if table.name in present]
+    # One catalogue read for every table (PostgreSQL answers it in one query), not one per table.
+    columns_of = {key[1]: {info["name"] for info in infos}
+                  for key, infos in inspector.get_multi_columns(filter_names=names).items()} if names else {}
     for table in tables:
         if table.name not in present:
             continue
-        columns = {info["name"] for info in inspector.get_columns(table.name)}
+        columns = columns_of.get(table.name, set())
         missing = [name for name in wanted if name not in columns]
         if missing:
             problems.append(f"{table.name} lacks the system column{'s' if len(missing) > 1 else ''} "
