@@ -50,6 +50,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", nargs="?", const=DEFAULT_KEEP_FOLDER, type=Path, default=None, metavar="FOLDER",
                         help="Keep the filled data for the next run (SQLite: in FOLDER, default instance/bench; "
                              "PostgreSQL: the database is kept).")
+    parser.add_argument("--budget", type=float, default=1.0,
+                        help="Seconds each read measurement repeats its call for, taking the median (default 1).")
     return parser.parse_args(argv)
 
 
@@ -97,7 +99,7 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> list
         accounts = django_orm.model_for(table, alias, dialect).objects.using(alias)
         print(HEADER, flush=True)
         results = []
-        for result in read_lines(Bench(crm, table, accounts), users, chosen.rows):
+        for result in read_lines(Bench(crm, table, accounts, chosen.budget), users, chosen.rows):
             results.append(result)
             print(line(result), flush=True)
         raw_deals, django_deals = prepare_copies(crm)
