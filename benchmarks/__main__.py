@@ -12,10 +12,10 @@ measured, the issue 8 target and whether it was met, a note), then a summary lis
 targets met and missed. Times are medians of repeated calls (writes and export: one run).
 Asserts nothing.
 
-Setup is not measured but printed: filling 1,000,000 accounts takes about 1-2 minutes on
-SQLite and on PostgreSQL (COPY) on a small machine, and a whole run at 1,000,000 rows about
-10-15 minutes, most of it in the search lines, which scan the table until the search index
-lands. --keep reuses the filled data next time (SQLite: the folder, default instance/bench;
+Setup is not measured but printed: filling 1,000,000 accounts took 106 s on SQLite and 63 s
+on PostgreSQL (COPY) on a shared 2-core machine, and a whole run at 1,000,000 rows about
+20 minutes there (the search lines scan the table until the search index lands; the write
+lines take a few minutes per database). --keep reuses the filled data next time (SQLite: the folder, default instance/bench;
 PostgreSQL: the database crmkit_bench is kept).
 """
 from __future__ import annotations
