@@ -36,7 +36,7 @@ bench: $(STAMP)
 lock:
 	$(PYTHON) -m venv $(LOCK_TOOLS)
 	$(LOCK_TOOLS)/bin/pip install --quiet 'uv==$(UV_VERSION)'
-	$(LOCK_TOOLS)/bin/uv pip compile setup.cfg --extra test --extra postgres --extra redis \
+	$(LOCK_TOOLS)/bin/uv pip compile setup.cfg --extra test --extra postgres --extra redis --extra bench \
 		--universal --python-version 3.11 --generate-hashes --upgrade \
 		--custom-compile-command 'make lock' --quiet --output-file $(LOCK)
 

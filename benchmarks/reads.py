@@ -1,0 +1,206 @@
+"""The read lines: list pages, keyset page, count, search, startswith, autocomplete, security, export.
+
+Every line measures crmkit's public API (`records.query`, `count`, `suggest`, `export`) and
+the best hand-written SQLAlchemy Core query for the same rows on the same table; the page
+lines also measure Django's ORM as a Python team would write them (model instances).
+Where both sides return rows, the bench checks they are the same rows and says so if not.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import Table, and_, func, or_, select
+
+from benchmarks import data
+from benchmarks.report import INDEXED_PAGE, NO_TARGET, SEARCH, STARTSWITH, Result, Target, elapsed, median_time, timed
+from crmkit.engine import Crm
+from crmkit.engine.query import page_cursor
+
+PAGE = 50
+EXPORT_ROWS = 100_000
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What the read lines share: the Crm, the account table, and Django's QuerySet over it."""
+
+    crm: Crm
+    table: Table
+    django: Any
+    #: Seconds each measurement may repeat its call for (report.median_time).
+    budget: float = 1.0
+
+    def median(self, function: Callable[[], object], first: float | None = None) -> float:
+        return median_time(function, budget=self.budget, first=first)
+
+    @property
+    def records(self):
+        return self.crm.as_system().records("account")
+
+    def raw(self, query) -> list:
+        with self.crm.engine.connect() as connection:
+            return connection.execute(query).all()
+
+    def name_order(self, query):
+        return query.order_by(self.table.c.name, self.table.c.id)
+
+
+def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] | None = None) -> list:
+    """The hand-written reference for a search page: every word in a searchable field, ignoring case.
+
+    Today the best hand-written form is a scan: `ILIKE '%word%'` on PostgreSQL, `LIKE` on
+    SQLite (which ignores case for A-Z without lower()), over the account's searchable fields
+    (name, phone), sorted by name. When the search index (issue 8) is merged, replace this
+    one function with the index's hand-written query; every search and autocomplete line
+    uses it.
+    """
+    table = bench.table
+    fields = [table.c.name, table.c.phone]
+    postgres = bench.crm.engine.dialect.name == "postgresql"
+    conditions = []
+    for word in text.split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = [field.ilike(pattern, escape="\\") if postgres else field.like(pattern, escape="\\")
+                   for field in fields]
+        conditions.append(or_(*matches))
+    selected = [table.c[name] for name in columns] if columns else [table]
+    return bench.raw(bench.name_order(select(*selected).where(and_(*conditions))).limit(limit))
+
+
+def read_lines(bench: Bench, users: dict[str, list[int]], rows: int) -> list[Result]:
+    """Every read line, in the order printed."""
+    return [*page_lines(bench, rows), count_line(bench), *search_lines(bench), startswith_line(bench),
+            suggest_line(bench), security_line(bench, users, rows), export_line(bench, rows)]
+
+
+def _check(ours: list[int], raw: list[int]) -> str:
+    return "" if ours == raw else f"; ROWS DIFFER from raw ({len(ours)} vs {len(raw)} rows)"
+
+
+def _ids(page) -> list[int]:
+    return [record.id for record in page.records]
+
+
+def _compare(bench: Bench, name: str, ours: Callable, raw: Callable, target: Target, note: str,
+             django: Callable | None = None) -> Result:
+    """Time both sides, and check the first PAGE rows agree."""
+    ours_first, ours_page = timed(ours)
+    raw_first, raw_rows = timed(raw)
+    checked = _check(_ids(ours_page), [row.id for row in raw_rows][:PAGE])
+    return Result(name, bench.median(ours, ours_first), bench.median(raw, raw_first), target,
+                  note + checked, bench.median(django) if django else None)
+
+
+def page_lines(bench: Bench, rows: int) -> list[Result]:
+    table, records, django = bench.table, bench.records, bench.django
+    industry = {"industry": "Technology"}
+    lines = [
+        _compare(bench, f"page of {PAGE}, default sort (name)", lambda: records.query(limit=PAGE),
+                 lambda: bench.raw(bench.name_order(select(table)).limit(PAGE + 1)), INDEXED_PAGE,
+                 "Django: model instances",
+                 lambda: list(django.order_by("name", "id")[:PAGE + 1])),
+        _compare(bench, f"page of {PAGE}, filter industry, sort name",
+                 lambda: records.query(industry, sort=("name",), limit=PAGE),
+                 lambda: bench.raw(bench.name_order(select(table).where(table.c.industry == "Technology"))
+                                   .limit(PAGE + 1)), INDEXED_PAGE, "Django: model instances",
+                 lambda: list(django.filter(industry="Technology").order_by("name", "id")[:PAGE + 1])),
+    ]
+    deep = bench.raw(bench.name_order(select(table)).offset(rows // 2).limit(1))[0]
+    cursor = page_cursor(records.query_context(), "account", ("name",), dict(deep._mapping))
+    after = and_(table.c.name >= deep.name, or_(table.c.name > deep.name, table.c.id > deep.id))
+    lines.append(_compare(
+        bench, "keyset page from the middle", lambda: records.query(sort=("name",), limit=PAGE, after=cursor),
+        lambda: bench.raw(bench.name_order(select(table).where(after)).limit(PAGE + 1)), INDEXED_PAGE,
+        "raw: name >= :n AND (name > :n OR id > :id)"))
+    revenue = (table.c.annual_revenue.desc(), table.c.id.desc())
+    lines.append(_compare(
+        bench, f"page of {PAGE}, sort by annual_revenue (no index)",
+        lambda: records.query(sort=("-annual_revenue",), limit=PAGE),
+        lambda: bench.raw(select(table).order_by(*revenue).limit(PAGE + 1)), NO_TARGET,
+        "not indexed: a full sort on both sides"))
+    return lines
+
+
+def count_line(bench: Bench) -> Result:
+    table, records = bench.table, bench.records
+    where = table.c.industry == "Technology"
+    capped = select(func.count()).select_from(select(table.c.id).where(where).limit(COUNT_CAP + 1).subquery())
+    count = records.count({"industry": "Technology"})
+    exact = bench.raw(select(func.count()).where(where))[0][0]
+    return Result("count behind the filtered page", bench.median(lambda: records.count({"industry": "Technology"})),
+                  bench.median(lambda: bench.raw(capped)), NO_TARGET,
+                  f"crmkit: {count.kind} {count.value:,}; raw: count capped at {COUNT_CAP + 1:,}; exact {exact:,}")
+
+
+def search_lines(bench: Bench) -> list[Result]:
+    records = bench.records
+    lines = []
+    for label, word in [("common word", data.COMMON_WORD), ("rare word", data.RARE_WORD),
+                        ("no match", data.NO_MATCH), ("two-character Chinese name", data.CHINESE_NAME)]:
+        found = len(records.query(search=word, limit=PAGE).records)
+        lines.append(_compare(bench, f"search {label} '{word}', page of {PAGE}",
+                              lambda word=word: records.query(search=word, limit=PAGE),
+                              lambda word=word: raw_search(bench, word, limit=PAGE + 1), SEARCH,
+                              f"{found} on the page; raw: LIKE scan (raw_search)"))
+    return lines
+
+
+def startswith_line(bench: Bench) -> Result:
+    """crmkit gets the prefix in lower case (its startswith ignores case); raw the data's case."""
+    table, records = bench.table, bench.records
+    prefix = data.PREFIX
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    condition = {"name": {"startswith": prefix.lower()}}
+    return _compare(bench, f"startswith '{prefix.lower()}', page of {PAGE}",
+                    lambda: records.query(condition, sort=("name",), limit=PAGE),
+                    lambda: bench.raw(bench.name_order(select(table).where(table.c.name >= prefix, table.c.name < upper))
+                                      .limit(PAGE + 1)),
+                    STARTSWITH, "raw: index range name >= :p AND name < :p_next (data's case)")
+
+
+def suggest_line(bench: Bench) -> Result:
+    records, text = bench.records, "wonka 12"
+    ours = [record_id for record_id, _ in records.suggest(text)]
+    raw = [row.id for row in raw_search(bench, text, limit=10, columns=("id", "name"))]
+    return Result(f"lookup autocomplete suggest('{text}')", bench.median(lambda: records.suggest(text)),
+                  bench.median(lambda: raw_search(bench, text, limit=10, columns=("id", "name"))), SEARCH,
+                  "10 titles; raw: LIKE scan (raw_search)" + _check(ours, raw))
+
+
+def security_line(bench: Bench, users: dict[str, list[int]], rows: int) -> Result:
+    """The default page for a sales rep at the bottom of the hierarchy and for an administrator."""
+    rep = bench.crm.as_user(users["sales_rep"][-1]).records("account")
+    admin = bench.crm.as_user(users["admin"][0]).records("account")
+    seen = rep.count(exact=True).value
+    return Result(f"page of {PAGE}: sales rep vs admin (private)", bench.median(lambda: rep.query(limit=PAGE)),
+                  bench.median(lambda: admin.query(limit=PAGE)), Target("<= 1.5x admin", ratio=1.5),
+                  f"account sharing is private: the rep sees {seen:,} of {rows:,}; raw column = admin")
+
+
+def export_line(bench: Bench, rows: int) -> Result:
+    """Export min(100,000, rows) accounts in id order as CSV: crmkit's export vs Core + csv."""
+    table, records = bench.table, bench.records
+    size = min(EXPORT_ROWS, rows)
+    last = bench.raw(select(table.c.id).order_by(table.c.id).offset(size - 1).limit(1))[0].id
+    columns = ["id", *(name for name in records.obj.fields), "owner_id", "created_at", "updated_at"]
+
+    def ours() -> None:
+        sink = io.StringIO()
+        for text in records.export({"id": {"lte": last}}, sort=("id",)):
+            sink.write(text)
+
+    def raw() -> None:
+        sink = io.StringIO()
+        writer = csv.writer(sink, lineterminator="\n")
+        writer.writerow(columns)
+        query = select(*(table.c[name] for name in columns)).where(table.c.id <= last).order_by(table.c.id)
+        with bench.crm.engine.connect() as connection:
+            for row in connection.execution_options(yield_per=1000).execute(query):
+                writer.writerow(row)
+
+    return Result(f"export {size:,} rows as CSV", elapsed(ours), elapsed(raw), Target("<= 1.5x", ratio=1.5),
+                  "issue: close to raw; raw: Core + csv module, same columns")

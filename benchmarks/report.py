@@ -1,0 +1,132 @@
+"""What one benchmark line measured, how it is timed, and how lines are printed and summed up."""
+from __future__ import annotations
+
+import statistics
+import unicodedata
+import time
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal from issue 8: at most `ratio` times the reference, and/or under `seconds`, or ahead of Django."""
+
+    text: str
+    ratio: float | None = None
+    seconds: float | None = None
+    ahead_of_django: bool = False
+
+    def met(self, result: "Result") -> bool | None:
+        """True or False when the target says something about this result; None for a line without one."""
+        checks = []
+        if self.ratio is not None:
+            checks.append(result.ratio <= self.ratio)
+        if self.seconds is not None:
+            checks.append(result.ours < self.seconds)
+        if self.ahead_of_django and result.django is not None:
+            checks.append(result.ours < result.django)
+        return all(checks) if checks else None
+
+
+NO_TARGET = Target("-")
+INDEXED_PAGE = Target("<= 1.5x, < 2 ms", ratio=1.5, seconds=0.002)
+SEARCH = Target("< 20 ms", seconds=0.020)
+STARTSWITH = Target("<= 2x", ratio=2.0)
+AHEAD_OF_DJANGO = Target("faster than Django", ahead_of_django=True)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One line: crmkit's time, the hand-written reference's, and Django's where measured (seconds)."""
+
+    name: str
+    ours: float
+    raw: float
+    target: Target = NO_TARGET
+    note: str = ""
+    django: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.raw if self.raw else float("nan")
+
+    @property
+    def met(self) -> bool | None:
+        return self.target.met(self)
+
+
+HEADER = f"{'line':<46} {'crmkit':>10} {'raw Core':>10} {'ratio':>8} {'Django':>10}  {'target':<19} note"
+
+
+def line(result: Result) -> str:
+    """The result as one row of the table printed under HEADER."""
+    mark = {True: "ok ", False: "NO ", None: "   "}[result.met]
+    django = format_time(result.django) if result.django is not None else ""
+    return (f"{pad(result.name, 46)} {format_time(result.ours):>10} {format_time(result.raw):>10} "
+            f"{result.ratio:>7.2f}x {django:>10}  {mark}{result.target.text:<16} {result.note}")
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal columns (Chinese characters take two)."""
+    columns = sum(2 if unicodedata.east_asian_width(character) in "WF" else 1 for character in text)
+    return text + " " * max(0, width - columns)
+
+
+def format_time(seconds: float) -> str:
+    """1.23 s, 4.56 ms or 789 µs."""
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def summary(results_by_database: dict[str, list[Result]]) -> list[str]:
+    """Which targets were met and which missed, per database, as printable lines."""
+    lines = ["Targets (issue 8): indexed and keyset pages <= 1.5x raw and < 2 ms; search < 20 ms;",
+             "startswith <= 2x the index range; create and bulk ahead of Django's ORM."]
+    for database, results in results_by_database.items():
+        judged = [result for result in results if result.met is not None]
+        met = [result.name for result in judged if result.met]
+        missed = [result.name for result in judged if not result.met]
+        lines.append(f"{database}: {len(met)} of {len(judged)} targets met.")
+        lines.extend(f"  met     {name}" for name in met)
+        lines.extend(f"  missed  {name}" for name in missed)
+    return lines
+
+
+def median_time(function: Callable[[], object], *, budget: float = 1.0, most: int = 200,
+                first: float | None = None) -> float:
+    """Median seconds of `function()` after one warm-up call, repeated within about `budget` seconds.
+
+    `first` is the time of a call already made (it is then the warm-up). A call slower than
+    the budget is measured once: the warm-up is that measurement.
+    """
+    if first is None:
+        first = timed(function)[0]
+    if first >= budget:
+        return first
+    repeats = max(3, min(most, int(budget / max(first, 1e-6))))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def timed(function: Callable[[], T]) -> tuple[float, T]:
+    """Seconds one call of `function()` takes, and what it returned."""
+    start = time.perf_counter()
+    value = function()
+    return time.perf_counter() - start, value
+
+
+def elapsed(function: Callable[[], object]) -> float:
+    """Seconds one call of `function()` takes (for writes, which cannot be repeated on the same rows)."""
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start

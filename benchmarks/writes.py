@@ -1,0 +1,98 @@
+"""The write lines: create records one by one, and bulk insert, three ways on the same columns.
+
+crmkit writes the bench package's `deal` (formula `expected`, a validation rule, field
+history on) through its public API; raw Core and Django's ORM write copies of the same
+table (same columns and indexes) with the formula computed by hand, one transaction per
+record for creates, batches of 1,000 for bulk.
+"""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import Index, MetaData, Table, delete, insert
+
+from benchmarks.report import AHEAD_OF_DJANGO, Result, elapsed
+from crmkit.engine import Crm
+
+STAGES = ["Prospecting", "Qualification", "Proposal", "Negotiation", "Won", "Lost"]
+BATCH = 1000
+
+
+def deal_values(rng: random.Random, number: int) -> dict:
+    """What a user types into a new deal."""
+    return {
+        "name": f"Deal {number} {rng.choice(['Acme', '星辰科技', 'Globex', '华为', 'Initech'])}",
+        "amount": Decimal(rng.randrange(100, 5_000_000)) / 100,
+        "stage": rng.choice(STAGES),
+        "probability": Decimal(rng.choice([10, 20, 40, 60, 80, 100])),
+        "close_date": date(2025, 1, 1) + timedelta(days=rng.randrange(730)),
+    }
+
+
+def stored_row(values: dict) -> dict:
+    """What the table stores for `values`, computed by hand (the formula and system columns)."""
+    now = datetime.now(timezone.utc)
+    expected = (values["amount"] * values["probability"] / 100).quantize(Decimal("0.01"))
+    return dict(values, expected=expected, created_at=now, updated_at=now, version=1)
+
+
+def table_copy(table: Table, metadata: MetaData, suffix: str) -> Table:
+    """The same columns and indexes under the name `<table>_<suffix>`."""
+    copy = Table(f"{table.name}_{suffix}", metadata, *(column._copy() for column in table.columns),
+                 sqlite_autoincrement=True)
+    for index in table.indexes:
+        Index(f"{suffix}_{index.name}", *(copy.c[column.name] for column in index.columns), unique=index.unique)
+    return copy
+
+
+def prepare_copies(crm: Crm) -> tuple[Table, Table]:
+    """Empty `deal`, its history and fresh copies `deal_raw` and `deal_django`; returns the copies."""
+    metadata = MetaData()
+    deal = crm.runtime.table("deal")
+    raw, django = table_copy(deal, metadata, "raw"), table_copy(deal, metadata, "django")
+    history = crm.runtime.system_table("crmkit_history")
+    with crm.engine.begin() as connection:
+        metadata.drop_all(connection)
+        metadata.create_all(connection)
+        connection.execute(delete(history).where(history.c.object == "deal"))
+        connection.execute(delete(deal))
+    return raw, django
+
+
+def write_lines(crm: Crm, raw_table: Table, django_deals, creates: int, bulk: int) -> list[Result]:
+    """Create `creates` records one by one, then bulk insert `bulk`, on each side.
+
+    `django_deals` is the QuerySet (`Model.objects.using(alias)`) over the `deal_django` copy.
+    """
+    records = crm.as_system().records("deal")
+    rng = random.Random(1)
+    values = [deal_values(rng, n) for n in range(creates)]
+
+    def raw_creates() -> None:
+        for row in map(stored_row, values):
+            with crm.engine.begin() as connection:
+                connection.execute(insert(raw_table), row)
+
+    ours = elapsed(lambda: [records.create(row) for row in values])
+    raw = elapsed(raw_creates)
+    django = elapsed(lambda: [django_deals.create(**stored_row(row)) for row in values])
+    lines = [Result(f"create {creates:,} one by one", ours, raw, AHEAD_OF_DJANGO,
+                    f"per record: crmkit {ours / creates * 1e6:.0f} µs, raw {raw / creates * 1e6:.0f} µs, "
+                    f"Django {django / creates * 1e6:.0f} µs", django)]
+    values = [deal_values(rng, n) for n in range(bulk)]
+
+    def raw_bulk() -> None:
+        rows = [stored_row(row) for row in values]
+        for offset in range(0, len(rows), BATCH):
+            with crm.engine.begin() as connection:
+                connection.execute(insert(raw_table), rows[offset:offset + BATCH])
+
+    ours = elapsed(lambda: records.bulk_create(values, batch_size=BATCH))
+    raw = elapsed(raw_bulk)
+    django = elapsed(lambda: django_deals.bulk_create(
+        [django_deals.model(**stored_row(row)) for row in values], batch_size=BATCH))
+    lines.append(Result(f"bulk insert {bulk:,}", ours, raw, AHEAD_OF_DJANGO,
+                        f"batches of {BATCH:,}; Django bulk_create(batch_size={BATCH:,})", django))
+    return lines
