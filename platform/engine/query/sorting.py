@@ -141,7 +141,10 @@ def _same(key: SortKey, value: Any) -> ColumnElement:
 
 def _beyond(key: SortKey, value: Any) -> ColumnElement | None:
     if key.descending:
-        return None if value is None else or_(key.column < _bound(key, value), key.column.is_(None))
+        if value is None:
+            return None
+        below = key.column < _bound(key, value)
+        return or_(below, key.column.is_(None)) if key.nullable else below
     return key.column.is_not(None) if value is None else key.column > _bound(key, value)
 
 
