@@ -9,16 +9,32 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Table
 
 from crmkit.engine.migrations.steps import CreateIndex, DropIndex, RebuildIndex, Step
 from crmkit.engine.tables import IndexSpec, constraint_name, owner_index_name
-from crmkit.metadata.model import ObjectDef
+from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
 
 #: The prefixes of the names the engine gives its indexes (tables.IndexSpec).
 PREFIXES = ("ix", "ux", "ip")
 #: The column of a reflected PostgreSQL expression index `lower(name::text)` (the COLLATE is not reflected).
 LOWERED = re.compile(r'^lower\(\(?"?([^"():]+)"?\)?(?:::[a-z ]+)?\)$')
+
+
+def reflect_indexes(connection: Connection, inspector: Any, table_name: str) -> dict[str, dict[str, Any]]:
+    """The table's indexes by name, as SQLAlchemy's inspector gives them.
+
+    On SQLite, whose reflection leaves out DESC and COLLATE, `column_sorting` and
+    `collations` are read from PRAGMA index_xinfo (https://www.sqlite.org/pragma.html#pragma_index_xinfo).
+    """
+    found = {index["name"]: dict(index) for index in inspector.get_indexes(table_name)}
+    if connection.dialect.name == "sqlite":
+        quote = connection.dialect.identifier_preparer.quote
+        for name, index in found.items():
+            keys = [row for row in connection.exec_driver_sql(f"PRAGMA index_xinfo({quote(name)})") if row[5]]
+            index["column_sorting"] = {row[2]: ("desc",) for row in keys if row[3]}
+            index["collations"] = {row[2]: row[4].upper() for row in keys if row[4].upper() != "BINARY"}
+    return found
 
 
 def stale_reason(spec: IndexSpec, reflected: Mapping[str, Any], table: Table, dialect: str) -> str | None:
@@ -27,7 +43,8 @@ def stale_reason(spec: IndexSpec, reflected: Mapping[str, Any], table: Table, di
     if spec.kind == "prefix":
         if dialect == "postgresql":
             return None if columns == (None,) and _lowered(reflected) == spec.fields[0] else "not case-folded"
-        return None if columns == spec.fields else "not case-folded"
+        folded = (reflected.get("collations") or {}).get(spec.fields[0]) == "NOCASE"
+        return None if columns == spec.fields and folded else "not case-folded"
     if bool(reflected.get("unique")) != spec.unique:
         return "unique" if reflected.get("unique") else "not unique"
     wanted = spec.columns
@@ -35,12 +52,13 @@ def stale_reason(spec: IndexSpec, reflected: Mapping[str, Any], table: Table, di
         wanted = spec.fields  # SQLite appends the rowid (id) to every index itself: the same order
     if columns != wanted:
         return f"columns ({', '.join(map(str, columns))})"
-    if dialect == "postgresql":
-        sorting = reflected.get("column_sorting") or {}
-        for name in wanted:
-            expected = ("nulls_first",) if table.c[name].nullable else ()
-            if tuple(sorting.get(name, ())) != expected:
-                return f"{name} sorted {' '.join(sorting.get(name, ())) or 'ascending, empty values last'}"
+    sorting = reflected.get("column_sorting") or {}
+    for name in wanted:
+        expected = ("nulls_first",) if dialect == "postgresql" and table.c[name].nullable else ()
+        if tuple(sorting.get(name, ())) != expected:
+            found = " ".join(sorting.get(name, ())) or ("ascending, empty values last" if dialect == "postgresql"
+                                                        else "ascending")
+            return f"{name} sorted {found}"
     return None
 
 
@@ -66,7 +84,7 @@ def index_steps(obj: ObjectDef, table_name: str, table: Table, specs: list[Index
         reason = stale_reason(spec, reflected, table, dialect)
         if reason is not None:
             yield RebuildIndex(obj.name, name=spec.name, columns=spec.columns, was=reason)
-    active = set(obj.fields)
+    active = set(obj.fields) | set(SYSTEM_FIELDS)
     for name, reflected in existing.items():
         if name in desired or name == owner_index_name(obj.name):
             continue

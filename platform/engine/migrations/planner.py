@@ -15,7 +15,7 @@ from sqlalchemy import Connection, inspect
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.migrations.conversion import find_duplicates, find_unconvertible, stored_form
-from crmkit.engine.migrations.indexes import index_steps
+from crmkit.engine.migrations.indexes import index_steps, reflect_indexes
 from crmkit.engine.migrations.revival import Reviver, field_note, kept_definition, object_note
 from crmkit.engine.migrations.steps import (
     AddColumn,
@@ -224,7 +224,7 @@ def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: F
 
 
 def _index_steps(context: PlanContext, obj: ObjectDef, table_name: str, inspector) -> Iterator[Step]:
-    existing = {index["name"]: index for index in inspector.get_indexes(table_name)}
+    existing = reflect_indexes(context.connection, inspector, table_name)
     specs = index_specs(obj, context.field_types, context.new)
     table = context.schema.table(obj.name)
     for step in index_steps(obj, table_name, table, specs, existing, context.connection.dialect.name):
