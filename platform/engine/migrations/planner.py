@@ -23,7 +23,6 @@ from crmkit.engine.migrations.steps import (
     ChangeColumnType,
     CreateIndex,
     CreateTable,
-    DropIndex,
     MigrationPlan,
     PurgeColumn,
     PurgeTable,
