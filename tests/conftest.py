@@ -6,11 +6,13 @@ reachable server they are skipped with the reason shown, unless CRMKIT_REQUIRE_P
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import textwrap
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -55,9 +57,8 @@ def require_postgres() -> None:
         pytest.skip(problem)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+@contextlib.contextmanager
+def _postgres_schema() -> Iterator[str]:
     require_postgres()
     import psycopg
 
@@ -69,6 +70,23 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    with _postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(request, tmp_path_factory) -> Iterator[str]:
+    """Like `database_url`, but one database for all the tests of a module (for read-only tests on shared data)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('module') / 'crm.db'}"
+        return
+    with _postgres_schema() as url:
+        yield url
 
 
 #: Wall-clock seconds a sandbox script may take in tests. The product's 5 s also covers
@@ -203,3 +221,94 @@ def assert_derived_values_fresh():
 
     return check
 
+
+
+class QueryPlan:
+    """The plan a database chose for one statement, read alike on SQLite and PostgreSQL.
+
+    SQLite: the detail lines of `EXPLAIN QUERY PLAN`; PostgreSQL: the lines of `EXPLAIN`.
+    """
+
+    PG_SORT = re.compile(r"^\s*(->\s+)?(Incremental )?Sort\s+\(")
+    PG_INDEX = re.compile(r"(?:Index(?: Only)? Scan(?: Backward)? using|Bitmap Index Scan on) (\S+)")
+    SQLITE_INDEX = re.compile(r"USING (?:COVERING )?INDEX (\S+)")
+
+    def __init__(self, dialect: str, lines: list[str]) -> None:
+        self.dialect = dialect
+        self.lines = lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def sorts(self) -> bool:
+        """Whether rows are sorted after they are read (a Sort node; SQLite's temporary b-tree for ORDER BY)."""
+        if self.dialect == "sqlite":
+            return any("TEMP B-TREE FOR" in line and "ORDER BY" in line for line in self.lines)
+        return any(self.PG_SORT.match(line) for line in self.lines)
+
+    @property
+    def indexes(self) -> set[str]:
+        """The indexes the plan reads."""
+        pattern = self.SQLITE_INDEX if self.dialect == "sqlite" else self.PG_INDEX
+        return {match.group(1) for line in self.lines for match in pattern.finditer(line)}
+
+    def full_scans(self, table: str) -> list[str]:
+        """The lines reading every row of `table` without an index."""
+        if self.dialect == "sqlite":
+            return [line for line in self.lines if re.match(rf"SCAN {table}\b(?! USING)", line)]
+        return [line for line in self.lines if f"Seq Scan on {table} " in line]
+
+
+class PlanReader:
+    """Captures the statements an engine runs, and explains them.
+
+    PostgreSQL plans are explained with `enable_seqscan` and `enable_bitmapscan` off: test
+    tables hold a few hundred rows, where reading the whole table (or a bitmap of a few dozen
+    rows) and sorting it is truly the cheapest plan, so the planner's choice would say
+    nothing about a million rows. Neither returns rows in any order; with both priced out the
+    planner still picks the cheapest remaining plan, and a Sort node in it then means that no
+    index gives the order asked for, which is what happens at any size.
+    """
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    @contextlib.contextmanager
+    def reads(self) -> Iterator[list[tuple[str, Any]]]:
+        """The (SQL, parameters) of every statement the engine runs inside the block."""
+        from sqlalchemy import event
+
+        seen: list[tuple[str, Any]] = []
+
+        def record(connection, cursor, statement, parameters, context, executemany) -> None:
+            seen.append((statement, parameters))
+
+        event.listen(self.engine, "before_cursor_execute", record)
+        try:
+            yield seen
+        finally:
+            event.remove(self.engine, "before_cursor_execute", record)
+
+    def explain(self, statement: str, parameters: Any = None) -> QueryPlan:
+        dialect = self.engine.dialect.name
+        with self.engine.connect() as connection:
+            if dialect == "sqlite":
+                rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters or ())
+                return QueryPlan(dialect, [row[-1] for row in rows])
+            connection.exec_driver_sql("SET enable_seqscan = off; SET enable_bitmapscan = off")
+            rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters or {})
+            return QueryPlan(dialect, [row[0] for row in rows])
+
+    def plans(self, action: Callable[[], Any]) -> list[QueryPlan]:
+        """The plans of the queries `action()` runs, in order (transaction control such as BEGIN left out)."""
+        with self.reads() as seen:
+            action()
+        return [self.explain(statement, parameters) for statement, parameters in seen
+                if statement.lstrip().upper().startswith(("SELECT", "WITH", "("))]
+
+
+@pytest.fixture
+def plan_reader() -> Callable[[Any], PlanReader]:
+    """Call with an Engine: a PlanReader that captures and explains its statements."""
+    return PlanReader

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from sqlalchemy import (
     BigInteger,
@@ -17,6 +17,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement, Grouping
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 from crmkit.engine.fieldtypes import FieldTypes
@@ -82,23 +85,166 @@ def field_column(fdef: FieldDef, field_types: FieldTypes, registry: Registry) ->
 
 
 def field_indexes(obj: ObjectDef) -> list[tuple[str, tuple[str, ...], bool]]:
-    """(name, columns, unique) of every index the object's metadata asks for."""
+    """(name, fields, unique) of every ordered index the object's metadata asks for.
+
+    Fields marked indexed, unique, lookups and autonumbers; the declared `indexes`; a private
+    object's owner_id twins; and one for the default sort (its fields, `id` dropped; shared with
+    an index of exactly those fields): a user's first page is never a full sort.
+    """
     wanted: dict[tuple[str, ...], bool] = {}
     for fdef in obj.fields.values():
         if fdef.unique:
             wanted[(fdef.name,)] = True
         elif fdef.indexed or fdef.is_lookup or fdef.type == "autonumber":
             wanted.setdefault((fdef.name,), fdef.type == "autonumber")
+    twins: list[tuple[str, ...]] = []
     for index in obj.indexes:
         wanted[index.fields] = wanted.get(index.fields, False) or index.unique
-        if obj.sharing == "private" and index.fields[0] != "owner_id":
-            # A private object's row filter starts with owner_id: a twin index that leads with it
-            # serves a rep's filtered, sorted list as directly as the plain index serves an admin's.
-            wanted.setdefault(("owner_id", *index.fields), False)
+        twins.append(index.fields)
+    default = default_sort_fields(obj)
+    if default:
+        wanted.setdefault(default, False)
+        twins.append(default)
+    if obj.sharing == "private":
+        for fields in twins:
+            if fields[0] != "owner_id":
+                # A private object's row filter starts with owner_id: a twin index that leads with it
+                # serves a rep's filtered, sorted list as directly as the plain index serves an admin's.
+                wanted.setdefault(("owner_id", *fields), False)
     return [
         (constraint_name("ux" if unique else "ix", obj.name, columns), columns, unique)
         for columns, unique in wanted.items()
     ]
+
+
+def default_sort_fields(obj: ObjectDef) -> tuple[str, ...]:
+    """The fields of the default sort an index can serve: one direction for all, `id` and what follows dropped.
+
+    () when there is none, or it mixes directions (a b-tree is read in one direction; see docs/query.md).
+    """
+    names: list[str] = []
+    directions = set()
+    for item in obj.default_sort:
+        name = item.lstrip("-")
+        if name == "id":
+            break
+        names.append(name)
+        directions.add(item.startswith("-"))
+    return tuple(names) if len(directions) == 1 else ()
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One index the engine builds on an object's table.
+
+    `kind` "order": a b-tree over `columns` in the order lists are read (`id` last, so the
+    order is total like every ORDER BY the engine emits; see `OrderKey`). `kind` "prefix":
+    the case-folded text of one field, read as a range by `startswith` (see `PrefixKey`).
+    """
+
+    name: str
+    fields: tuple[str, ...]
+    unique: bool = False
+    kind: str = "order"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The indexed columns in order: the fields, then `id` unless unique or already last."""
+        if self.kind == "prefix" or self.unique or self.fields[-1] == "id":
+            return self.fields
+        return (*self.fields, "id")
+
+    def build(self, table: Table) -> Index:
+        """The SQLAlchemy Index over `table`: the same definition on every database, compiled for each."""
+        if self.kind == "prefix":
+            return Index(self.name, PrefixKey(table.c[self.fields[0]]))
+        return Index(self.name, *(OrderKey(table.c[name]) for name in self.columns), unique=self.unique)
+
+
+def prefix_fields(obj: ObjectDef, field_types: FieldTypes, registry: Registry) -> list[str]:
+    """The indexed fields `startswith` can read as a range: those with an ordered index and the operator.
+
+    Picklists are left out: their values are a short list of options, filtered with eq and in.
+    """
+    indexed = {fields[0] for _, fields, _ in field_indexes(obj) if len(fields) == 1}
+    return [
+        fdef.name for fdef in obj.fields.values()
+        if fdef.name in indexed and "startswith" in field_types.operators(fdef, registry)
+        and field_types.value_type(fdef, registry) != "picklist"
+    ]
+
+
+def index_specs(obj: ObjectDef, field_types: FieldTypes, registry: Registry) -> list[IndexSpec]:
+    """Every index the engine builds on the object's table, in creation order."""
+    specs = [IndexSpec(name, fields, unique) for name, fields, unique in field_indexes(obj)]
+    specs.append(IndexSpec(owner_index_name(obj.name), ("owner_id",)))
+    specs += [IndexSpec(constraint_name("ip", obj.name, (name,)), (name,), kind="prefix")
+              for name in prefix_fields(obj, field_types, registry)]
+    return specs
+
+
+def owner_index_name(object_name: str) -> str:
+    return constraint_name("ix", object_name, ("owner_id",))
+
+
+class OrderKey(ColumnElement):
+    """An index column in the order the engine sorts: empty values smallest (first ascending).
+
+    PostgreSQL builds b-tree columns ASC NULLS LAST by default, which no ORDER BY the engine
+    emits could use; a nullable column is indexed NULLS FIRST there (read backwards, it is
+    DESC NULLS LAST, the descending order). A NOT NULL column (id, created_at) is indexed and
+    sorted plainly. SQLite's indexes already put NULL first, and take no NULLS clause.
+    """
+
+    __visit_name__ = "crmkit_order_key"
+    inherit_cache = True
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, element: Any) -> None:
+        self.element = element
+        self.type = element.type
+
+
+@compiles(OrderKey)
+def _plain_key(key: OrderKey, compiler, **kw) -> str:
+    return compiler.process(key.element, **kw)
+
+
+@compiles(OrderKey, "postgresql")
+def _nulls_first_key(key: OrderKey, compiler, **kw) -> str:
+    text = compiler.process(key.element, **kw)
+    return text if not getattr(key.element, "nullable", True) else f"{text} NULLS FIRST"
+
+
+class PrefixKey(ColumnElement):
+    """A text value folded the way `startswith` ignores case, in an order where a prefix is one range.
+
+    PostgreSQL: `lower(value) COLLATE "C"`: lower() as the filter folds (every alphabet), then
+    compared byte-wise, so the range does not depend on the database's collation (en_US
+    sorts 'a-b' between 'ab' and 'ac'). SQLite: `value COLLATE NOCASE`, which folds A-Z only,
+    as SQLite's lower() and LIKE do. Used both in the index and in the filter, so they match.
+    """
+
+    __visit_name__ = "crmkit_prefix_key"
+    inherit_cache = True
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, element: Any) -> None:
+        self.element = element
+        self.type = Text()
+
+    def self_group(self, against: Any = None) -> ColumnElement:
+        return Grouping(self)
+
+
+@compiles(PrefixKey)
+def _nocase_key(key: PrefixKey, compiler, **kw) -> str:
+    return f"{compiler.process(key.element, **kw)} COLLATE NOCASE"
+
+
+@compiles(PrefixKey, "postgresql")
+def _lower_c_key(key: PrefixKey, compiler, **kw) -> str:
+    return f'lower({compiler.process(key.element, **kw)}) COLLATE "C"'
 
 
 @dataclass(frozen=True)
@@ -119,9 +265,8 @@ def build_schema(registry: Registry, field_types: FieldTypes) -> Schema:
     for obj in registry.objects.values():
         columns = system_columns() + [field_column(f, field_types, registry) for f in obj.fields.values()]
         table = Table(obj.name, metadata, *columns, sqlite_autoincrement=True)
-        for name, index_columns, unique in field_indexes(obj):
-            Index(name, *(table.c[c] for c in index_columns), unique=unique)
-        Index(constraint_name("ix", obj.name, ("owner_id",)), table.c.owner_id)
+        for spec in index_specs(obj, field_types, registry):
+            spec.build(table)
         tables[obj.name] = table
     return Schema(metadata, tables)
 

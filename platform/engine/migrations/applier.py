@@ -38,6 +38,7 @@ from crmkit.engine.migrations.steps import (
     MigrationPlan,
     PurgeColumn,
     PurgeTable,
+    RebuildIndex,
     Recompute,
     RenameColumn,
     RenameTable,
@@ -46,7 +47,7 @@ from crmkit.engine.migrations.steps import (
     ReviveColumn,
     ReviveTable,
 )
-from crmkit.engine.tables import Schema, field_column, field_indexes, system_columns, temporary_column
+from crmkit.engine.tables import Schema, field_column, index_specs, system_columns, temporary_column
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
 
@@ -150,12 +151,11 @@ class Applier:
                 self.connection.execute(statement, batch)
         self._drop_column(object_name, field_name)
         self._execute(f"ALTER TABLE {self.quote(object_name)} RENAME COLUMN {self.quote(temporary)} TO {self.quote(field_name)}")
-        for name, columns, unique in field_indexes(obj):
-            if field_name in columns:
-                if unique:
-                    self._refuse_duplicates(object_name, field_name, columns)
-                Index(name, *(self.schema.table(object_name).c[c] for c in columns), unique=unique).create(
-                    self.connection, checkfirst=True)
+        for spec in index_specs(obj, self.field_types, self.registry):
+            if field_name in spec.fields:
+                if spec.unique:
+                    self._refuse_duplicates(object_name, field_name, spec.fields)
+                self._index(object_name, spec.name).create(self.connection, checkfirst=True)
 
     def _refuse_duplicates(self, object_name: str, field_name: str, columns: tuple[str, ...]) -> None:
         """Converted values can coincide ('1' and '1.0' as numbers): a unique field then refuses the migration."""
@@ -182,9 +182,16 @@ class Applier:
         self._execute(f"ALTER TABLE {self.quote(object_name)} RENAME COLUMN {self.quote(temporary)} TO {self.quote(column_name)}")
 
     def _CreateIndex(self, step: CreateIndex) -> None:
-        table = self.schema.table(step.object)
         # checkfirst: a type change earlier in the plan may already have created it with the new column.
-        Index(step.name, *(table.c[c] for c in step.columns), unique=step.unique).create(self.connection, checkfirst=True)
+        self._index(step.object, step.name).create(self.connection, checkfirst=True)
+
+    def _RebuildIndex(self, step: RebuildIndex) -> None:
+        self._execute(f"DROP INDEX IF EXISTS {self.quote(step.name)}")
+        self._index(step.object, step.name).create(self.connection)
+
+    def _index(self, object_name: str, name: str) -> Index:
+        """The index as the new metadata defines it (tables.IndexSpec.build), in the same order on every database."""
+        return next(index for index in self.schema.table(object_name).indexes if index.name == name)
 
     def _DropIndex(self, step: DropIndex) -> None:
         # A type change earlier in the plan may already have dropped it with its column.
@@ -224,8 +231,18 @@ class Applier:
             operations = Operations(MigrationContext.configure(self.connection))
             with operations.batch_alter_table(object_name, recreate="always") as batch:
                 batch.drop_column(column_name)
+            self._restore_prefix_indexes(object_name)
             return
         self._execute(f"ALTER TABLE {self.quote(object_name)} DROP COLUMN {self.quote(column_name)}")
+
+    def _restore_prefix_indexes(self, object_name: str) -> None:
+        """A rebuilt SQLite table gets its indexes back from reflection, which drops COLLATE NOCASE: build them again."""
+        if object_name not in self.registry.objects:
+            return
+        for spec in index_specs(self.registry.object(object_name), self.field_types, self.registry):
+            if spec.kind == "prefix":
+                self._execute(f"DROP INDEX IF EXISTS {self.quote(spec.name)}")
+                self._index(object_name, spec.name).create(self.connection)
 
     def _retire(self, object_name: str, field_name: str, note: str = "") -> None:
         """Record a kept table ("" field) or column, with its definition as JSON so a revival can compare."""

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, inspect
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.migrations.conversion import find_duplicates, find_unconvertible, stored_form
+from crmkit.engine.migrations.indexes import index_steps, reflect_indexes
 from crmkit.engine.migrations.revival import Reviver, field_note, kept_definition, object_note
 from crmkit.engine.migrations.steps import (
     AddColumn,
@@ -22,7 +23,6 @@ from crmkit.engine.migrations.steps import (
     ChangeColumnType,
     CreateIndex,
     CreateTable,
-    DropIndex,
     MigrationPlan,
     PurgeColumn,
     PurgeTable,
@@ -35,7 +35,7 @@ from crmkit.engine.migrations.steps import (
     Step,
 )
 from crmkit.errors import CrmkitError
-from crmkit.engine.tables import constraint_name, field_indexes, system_columns
+from crmkit.engine.tables import Schema, build_schema, index_specs, system_columns
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
@@ -58,6 +58,8 @@ class PlanContext:
     field_types: FieldTypes
     retired: frozenset[tuple[str, str]]
     reviver: Reviver
+    #: The new metadata's tables, for the nullability of indexed columns.
+    schema: Schema
 
     def ddl(self, fdef: FieldDef, registry: Registry) -> str:
         column_type = self.field_types.column_type(fdef, registry)
@@ -77,7 +79,7 @@ def plan_migration(
     inspector = inspect(connection)
     existing_tables = set(inspector.get_table_names())
     reviver = Reviver(connection, new, field_types, notes, existing_tables)
-    context = PlanContext(connection, old, new, field_types, frozenset(notes), reviver)
+    context = PlanContext(connection, old, new, field_types, frozenset(notes), reviver, build_schema(new, field_types))
     steps: list[Step] = []
     handled_old: set[str] = set()
     for obj in new.objects.values():
@@ -221,29 +223,15 @@ def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: F
 
 
 def _index_steps(context: PlanContext, obj: ObjectDef, table_name: str, inspector) -> Iterator[Step]:
-    existing = {index["name"]: index for index in inspector.get_indexes(table_name)}
-    desired = {name: (columns, unique) for name, columns, unique in field_indexes(obj)}
-    owner_index = constraint_name("ix", obj.name, ("owner_id",))
-    for name, (columns, unique) in desired.items():
-        if name in existing:
-            continue
-        blockers: tuple[str, ...] = ()
-        count = 0
-        if unique and table_name == obj.name and all(c in existing_columns(inspector, table_name) for c in columns):
-            count, blockers = find_duplicates(context.connection, table_name, columns)
-        yield CreateIndex(obj.name, name=name, columns=columns, unique=unique, blockers=blockers, blocker_count=count)
-    active = set(obj.fields)
-    for name, index in existing.items():
-        ours = _is_derived_index(name, tuple(index["column_names"]), (table_name, obj.name))
-        if ours and name not in desired and name != owner_index and set(index["column_names"]) <= active:
-            yield DropIndex(obj.name, name=name)
-
-
-def _is_derived_index(name: str, columns: tuple[str, ...], tables: tuple[str, ...]) -> bool:
-    """Whether the engine named this index: by its prefix, or (for shortened names) by recomputing it."""
-    if any(name.startswith((f"ix_{table}_", f"ux_{table}_")) for table in tables):
-        return True
-    return any(name == constraint_name(prefix, table, columns) for prefix in ("ix", "ux") for table in tables)
+    existing = reflect_indexes(context.connection, inspector, table_name)
+    specs = index_specs(obj, context.field_types, context.new)
+    table = context.schema.table(obj.name)
+    for step in index_steps(obj, table_name, table, specs, existing, context.connection.dialect.name):
+        if isinstance(step, CreateIndex) and step.unique and table_name == obj.name \
+                and all(c in existing_columns(inspector, table_name) for c in step.columns):
+            count, blockers = find_duplicates(context.connection, table_name, step.columns)
+            step = replace(step, blockers=blockers, blocker_count=count)
+        yield step
 
 
 def existing_columns(inspector, table_name: str) -> set[str]:

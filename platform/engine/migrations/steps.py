@@ -160,13 +160,31 @@ class CreateIndex(Step):
     unique: bool = False
     blockers: tuple[str, ...] = ()
     blocker_count: int = 0
+    #: "order" or "prefix" (tables.IndexSpec).
+    kind: str = "order"
 
     def describe(self) -> str:
         what = "a unique index" if self.unique else "an index"
+        if self.kind == "prefix":
+            return f"create an index on {self.object} ({', '.join(self.columns)} ignoring case) for startswith"
         text = f"create {what} on {self.object} ({', '.join(self.columns)})"
         if self.blockers:
             text += f"; REFUSED: values used more than once: {', '.join(self.blockers)}"
         return text
+
+
+@dataclass(frozen=True)
+class RebuildIndex(Step):
+    """An index of ours built another way (an older crmkit's order, other columns): dropped and built again."""
+
+    name: str = ""
+    columns: tuple[str, ...] = ()
+    #: How the index differs now, e.g. "columns (name)".
+    was: str = ""
+
+    def describe(self) -> str:
+        return (f"rebuild the index {self.name} on {self.object} as ({', '.join(self.columns)}) in the order lists "
+                f"are read; it has {self.was} (no data changes)")
 
 
 @dataclass(frozen=True)

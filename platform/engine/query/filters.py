@@ -13,7 +13,9 @@ from datetime import date
 from typing import Any, Callable, Mapping
 
 from marshmallow import ValidationError, fields as ma_fields
-from sqlalchemy import ColumnElement, Text, and_, false, func, not_, or_, select, true, type_coerce
+from sqlalchemy import ColumnElement, Integer, Text, and_, case, false, func, literal, not_, or_, select, true, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.fieldtypes.inputs import ExactNumber
@@ -21,7 +23,7 @@ from crmkit.engine.query.dates import Span, date_span
 from crmkit.engine.query.errors import QueryError, allowed, unknown_field
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, MAX_SEARCH_LENGTH, checked_text, checked_texts
 from crmkit.engine.query.lists import one_of
-from crmkit.engine.tables import Schema
+from crmkit.engine.tables import PrefixKey, Schema
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, Label, ObjectDef
 from crmkit.metadata.registry import Registry
 
@@ -347,6 +349,65 @@ OPERATOR_SQL: dict[str, Callable[[Any, Any], ColumnElement]] = {
     "gte": _lower,
     "between": lambda c, v: and_(_lower(c, v[0]), _upper(c, v[1])),
     "contains": lambda c, v: or_(*(c.icontains(text, autoescape=True) for text in v)),
-    "startswith": lambda c, v: or_(*(c.istartswith(text, autoescape=True) for text in v)),
+    "startswith": lambda c, v: or_(*(_startswith(c, text) for text in v)),
     "is_null": lambda c, v: c.is_(None) if v else c.is_not(None),
 }
+
+
+# ---- startswith as an index range ------------------------------------------------------------
+
+#: The largest code point: no text is greater than a prefix followed by it, so it bounds no range.
+LAST_CHARACTER = "\U0010ffff"
+#: The code point after U+D7FF that text can hold: U+D800-U+DFFF are surrogates.
+BEFORE_SURROGATES, AFTER_SURROGATES = 0xD7FF, 0xE000
+
+
+def _startswith(column: Any, text: str) -> ColumnElement:
+    """`column` starts with `text`, ignoring case as lower() and LIKE do on each database.
+
+    The LIKE is the rule (today's results, `%` and `_` escaped); the range beside it adds no
+    result and takes none away (every text starting with the folded prefix lies in
+    [prefix, PrefixEnd)), but lets an indexed field be read as one index range
+    (tables.PrefixKey, docs/query.md "Indexes").
+    """
+    exact = column.istartswith(text, autoescape=True)
+    stem = text.rstrip(LAST_CHARACTER)
+    if not stem:
+        return exact
+    folded = PrefixKey(column)
+    return and_(exact, folded >= func.lower(literal(stem, Text())), folded < PrefixEnd(literal(stem, Text())))
+
+
+class PrefixEnd(ColumnElement):
+    """The smallest text after every text that starts with lower(`prefix`): its last character plus one.
+
+    Computed by the database from its own lower(), so the bound always fits the folding the
+    filter uses. The prefix must not end with U+10FFFF (nothing follows it; `_startswith` strips it).
+    """
+
+    __visit_name__ = "crmkit_prefix_end"
+    inherit_cache = True
+    _traverse_internals = [("prefix", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, prefix: Any) -> None:
+        self.prefix = prefix
+        self.type = Text()
+
+
+def _next_code(code: Any) -> ColumnElement:
+    return code + case((code == BEFORE_SURROGATES, AFTER_SURROGATES - BEFORE_SURROGATES), else_=1)
+
+
+@compiles(PrefixEnd, "postgresql")
+def _prefix_end_postgresql(end: PrefixEnd, compiler, **kw) -> str:
+    folded = func.lower(end.prefix)
+    last = type_coerce(func.ascii(func.right(folded, 1)), Integer())
+    return compiler.process(func.left(folded, -1).concat(func.chr(_next_code(last))), **kw)
+
+
+@compiles(PrefixEnd)
+def _prefix_end_sqlite(end: PrefixEnd, compiler, **kw) -> str:
+    folded = func.lower(end.prefix)
+    last = type_coerce(func.unicode(func.substr(folded, -1)), Integer())
+    head = func.substr(folded, 1, func.length(folded) - 1)
+    return compiler.process(head.concat(func.char(_next_code(last))), **kw)

@@ -41,6 +41,8 @@ class SortKey:
     column: Any
     descending: bool
     value_kind: str
+    #: False for NOT NULL columns (id, created_at, ...), sorted plainly so their indexes match on PostgreSQL.
+    nullable: bool = True
 
     @property
     def text(self) -> str:
@@ -63,7 +65,7 @@ def sort_keys(ctx: QueryContext, object_name: str, sort: Sequence[str] | str) ->
         raise QueryError(f"a list can be sorted by at most {MAX_SORT_FIELDS} fields, not {fields}.")
     if not keys or keys[-1].name != "id":
         id_column = ctx.schema.table(object_name).c.id
-        keys.append(SortKey("id", id_column, keys[0].descending if keys else False, "integer"))
+        keys.append(SortKey("id", id_column, keys[0].descending if keys else False, "integer", nullable=False))
     return keys
 
 
@@ -78,25 +80,36 @@ def _sort_key(ctx: QueryContext, object_name: str, item: Any) -> SortKey:
     info = resolve_field(ctx, object_name, name)
     if info.value_kind == "list" or info.value_type in UNSORTABLE_TYPES:
         raise QueryError(f"{object_name} cannot be sorted by {name} ({info.value_type}); sort by another field.")
-    return SortKey(name, info.column, descending, info.value_kind)
+    stored = ctx.schema.table(object_name).c[name]
+    nullable = info.column is not stored or bool(stored.nullable)
+    return SortKey(name, info.column, descending, info.value_kind, nullable)
 
 
 class NullsSmallest(ColumnElement):
-    """An ORDER BY term in which empty values sort as the smallest, on every database."""
+    """An ORDER BY term in which empty values sort as the smallest, on every database.
+
+    On PostgreSQL a nullable term says so (`ASC NULLS FIRST`, `DESC NULLS LAST`), the order
+    the engine's indexes are built in (tables.OrderKey); a NOT NULL one is written plainly,
+    since its index is plain too and PostgreSQL matches NULLS clauses literally.
+    """
 
     __visit_name__ = "crmkit_nulls_smallest"
     inherit_cache = True
     _traverse_internals = [("element", InternalTraversal.dp_clauseelement),
-                           ("descending", InternalTraversal.dp_boolean)]
+                           ("descending", InternalTraversal.dp_boolean),
+                           ("nullable", InternalTraversal.dp_boolean)]
 
-    def __init__(self, element: Any, descending: bool) -> None:
+    def __init__(self, element: Any, descending: bool, nullable: bool = True) -> None:
         self.element = element
         self.descending = descending
+        self.nullable = nullable
         self.type = element.type
 
 
 @compiles(NullsSmallest)
 def _explicit_nulls(term: NullsSmallest, compiler, **kw) -> str:
+    if not term.nullable:
+        return compiler.process(term.element.desc() if term.descending else term.element.asc(), **kw)
     ordered = term.element.desc().nulls_last() if term.descending else term.element.asc().nulls_first()
     return compiler.process(ordered, **kw)
 
@@ -108,7 +121,7 @@ def _natural_nulls(term: NullsSmallest, compiler, **kw) -> str:
 
 
 def order_terms(keys: Sequence[SortKey]) -> list[NullsSmallest]:
-    return [NullsSmallest(key.column, key.descending) for key in keys]
+    return [NullsSmallest(key.column, key.descending, key.nullable) for key in keys]
 
 
 def after_clause(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement:
@@ -128,7 +141,10 @@ def _same(key: SortKey, value: Any) -> ColumnElement:
 
 def _beyond(key: SortKey, value: Any) -> ColumnElement | None:
     if key.descending:
-        return None if value is None else or_(key.column < _bound(key, value), key.column.is_(None))
+        if value is None:
+            return None
+        below = key.column < _bound(key, value)
+        return or_(below, key.column.is_(None)) if key.nullable else below
     return key.column.is_not(None) if value is None else key.column > _bound(key, value)
 
 
@@ -289,7 +305,7 @@ def _keyset_page(stmt: Select, keys: Sequence[SortKey], values: Sequence[Any], l
     head = exact.where(first.column <= _bound(first, value)).order_by(*order_terms(keys)).limit(limit)
     tail = stmt.where(first.column.is_(None)).order_by(*order_terms(keys)).limit(limit)
     both = union_all(select(head.subquery()), select(tail.subquery())).subquery()
-    outer = [SortKey(key.name, both.c[key.name], key.descending, key.value_kind) for key in keys]
+    outer = [SortKey(key.name, both.c[key.name], key.descending, key.value_kind, key.nullable) for key in keys]
     return select(both).order_by(*order_terms(outer)).limit(limit)
 
 

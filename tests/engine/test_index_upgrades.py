@@ -1,0 +1,88 @@
+"""`crmkit migrate` rebuilds indexes an older crmkit built in another order, and keeps startswith indexes with their fields."""
+from __future__ import annotations
+
+from sqlalchemy import inspect
+
+from crmkit.engine.migrations.steps import CreateIndex, DropIndex, RebuildIndex
+from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows
+
+PACKAGE = """\
+package: shop
+version: "1.0.0"
+objects:
+  customer:
+    label: Customer
+    default_sort: [name]
+    fields:
+      name: {type: text, label: Name, indexed: true}
+      email: {type: email, label: Email, indexed: %s}
+"""
+
+
+def indexes(crm, table: str) -> dict[str, dict]:
+    with crm.engine.connect() as connection:
+        return {index["name"]: index for index in inspect(connection).get_indexes(table)}
+
+
+def page_plans(crm, plan_reader, spec: QuerySpec) -> list:
+    runtime = crm.runtime
+    ctx = QueryContext(runtime.registry, runtime.schema, runtime.field_types)
+
+    def read() -> None:
+        with crm.engine.connect() as connection:
+            fetch_rows(connection, ctx, "customer", spec)
+    return plan_reader(crm.engine).plans(read)
+
+
+def test_migrate_rebuilds_an_index_built_in_the_old_order(crm, install, plan_reader):
+    install(PACKAGE % "false")
+    with crm.engine.begin() as connection:  # what crmkit built before: the database's default order, no id
+        connection.exec_driver_sql("DROP INDEX ix_customer_name")
+        connection.exec_driver_sql("CREATE INDEX ix_customer_name ON customer (name DESC)")
+    assert any(plan.sorts for plan in page_plans(crm, plan_reader, QuerySpec(limit=10)))
+    plan = crm.migrate()
+    assert [type(step) for step in plan.steps] == [RebuildIndex], plan.describe()
+    assert "ix_customer_name" in plan.describe()
+    assert not any(plan.sorts for plan in page_plans(crm, plan_reader, QuerySpec(limit=10)))
+    assert crm.migrate().is_empty
+
+
+def test_migrate_rebuilds_a_postgresql_index_sorted_empty_last(postgres_url, write_package, plan_reader):
+    """PostgreSQL's default ASC NULLS LAST serves no page: same columns, other NULL order, still rebuilt."""
+    from crmkit.engine import Crm
+
+    crm = Crm.open(postgres_url)
+    try:
+        crm.install(write_package(PACKAGE % "false"))
+        with crm.engine.begin() as connection:
+            connection.exec_driver_sql("DROP INDEX ix_customer_name")
+            connection.exec_driver_sql("CREATE INDEX ix_customer_name ON customer (name, id)")
+        assert any(plan.sorts for plan in page_plans(crm, plan_reader, QuerySpec(limit=10)))
+        plan = crm.migrate()
+        assert [type(step) for step in plan.steps] == [RebuildIndex], plan.describe()
+        assert indexes(crm, "customer")["ix_customer_name"]["column_sorting"] == {"name": ("nulls_first",)}
+        assert not any(plan.sorts for plan in page_plans(crm, plan_reader, QuerySpec(limit=10)))
+    finally:
+        crm.close()
+
+
+def test_an_indexed_text_field_gets_a_startswith_index_that_goes_with_the_index(crm, install, write_package):
+    install(PACKAGE % "false")
+    assert "ip_customer_email" not in indexes(crm, "customer")
+    plan = crm.install(write_package(PACKAGE % "true"))
+    assert {(type(step), step.name) for step in plan.steps} == {
+        (CreateIndex, "ix_customer_email"), (CreateIndex, "ip_customer_email")}, plan.describe()
+    assert "ip_customer_email" in indexes(crm, "customer")
+    assert crm.migrate().is_empty
+    plan = crm.install(write_package(PACKAGE % "false"))
+    assert {(type(step), step.name) for step in plan.steps} == {
+        (DropIndex, "ix_customer_email"), (DropIndex, "ip_customer_email")}, plan.describe()
+    assert "ip_customer_email" not in indexes(crm, "customer")
+
+
+def test_a_purged_field_takes_its_startswith_index_along(crm, install, write_package):
+    install(PACKAGE % "true")
+    crm.install(write_package(PACKAGE.replace("      email: {type: email, label: Email, indexed: %s}\n", "")))
+    crm.migrate(purge=["customer.email"])
+    assert not [name for name in indexes(crm, "customer") if "email" in name]
+    assert "ip_customer_name" in indexes(crm, "customer")

@@ -1,0 +1,174 @@
+"""Every list page of the standard CRM is read in index order, on SQLite and on PostgreSQL.
+
+A page sorted by an indexed field must be a walk along an index that stops after `limit`
+rows: a separate sort step (SQLite's "USE TEMP B-TREE FOR ORDER BY", a PostgreSQL Sort
+node) means every matching row is read and sorted first, which is invisible on a test
+table and a whole second on a million rows. How plans are read: conftest.PlanReader.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import insert, text
+
+from crmkit.engine import Crm
+from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor
+from crmkit.engine.query.sorting import build_select
+
+ROWS = 300
+MOMENT = datetime(2024, 1, 1, tzinfo=timezone.utc)
+INDUSTRIES = ("Technology", "Finance", "Retail")
+ADDON = """\
+package: order_addon
+version: "1.0.0"
+depends_on: [default_crm]
+extends:
+  account:
+    indexes:
+      - fields: [industry, name]
+"""
+
+
+@pytest.fixture(scope="module")
+def crm(module_database_url, tmp_path_factory) -> Iterator[Crm]:
+    """The standard CRM (plus an index on account industry, name) with a few hundred rows in every table."""
+    addon = tmp_path_factory.mktemp("plans") / "addon.yaml"
+    addon.write_text(ADDON, encoding="utf-8")
+    instance = Crm.open(module_database_url)
+    try:
+        instance.install("default_crm", addon)
+        _fill(instance)
+        yield instance
+    finally:
+        instance.close()
+
+
+def _fill(crm: Crm) -> None:
+    """ROWS records in every object's table: accounts with names (every tenth empty), others blank."""
+    runtime = crm.runtime
+    with crm.engine.begin() as connection:
+        for name in runtime.registry.objects:
+            rows = [{"created_at": MOMENT, "updated_at": MOMENT, "version": 1, "owner_id": 1 + n % 5}
+                    for n in range(ROWS)]
+            if name == "account":
+                for n, row in enumerate(rows):
+                    row.update(name=None if n % 10 == 0 else f"Account {n:03d}", industry=INDUSTRIES[n % 3])
+            connection.execute(insert(runtime.table(name)), rows)
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("ANALYZE"))
+
+
+def context(crm: Crm, owner: int | None = None) -> QueryContext:
+    """An admin's query context, or a sales rep's: a private object's row filter is `owner_id = <them>`."""
+    runtime = crm.runtime
+
+    def row_filter(object_name: str) -> Any:
+        private = runtime.registry.object(object_name).sharing == "private"
+        return runtime.table(object_name).c.owner_id == owner if owner is not None and private else None
+
+    return QueryContext(runtime.registry, runtime.schema, runtime.field_types, row_filter=row_filter)
+
+
+def page_plans(crm: Crm, plan_reader, object_name: str, spec: QuerySpec, owner: int | None = None) -> list:
+    """The plans of the statements that read one page the record service's way (fetch_rows)."""
+    def read() -> None:
+        with crm.engine.connect() as connection:
+            fetch_rows(connection, context(crm, owner), object_name, spec)
+    return plan_reader(crm.engine).plans(read)
+
+
+def middle_cursor(crm: Crm, object_name: str, sort: tuple[str, ...], owner: int | None = None) -> str:
+    """A cursor after the record in the middle of the list in `sort` order."""
+    ctx = context(crm, owner)
+    with crm.engine.connect() as connection:
+        rows = fetch_rows(connection, ctx, object_name, QuerySpec(sort=sort, limit=1000))
+    return page_cursor(ctx, object_name, sort, rows[len(rows) // 2]._mapping)
+
+
+def assert_index_order(plans: list, table: str, index: str | None = None) -> None:
+    assert plans, "no statement was run"
+    for plan in plans:
+        assert not plan.sorts, f"the page is sorted after reading:\n{plan}"
+        assert not plan.full_scans(table), f"the page reads all of {table}:\n{plan}"
+        if index is not None:
+            assert index in plan.indexes, f"the page does not read {index}:\n{plan}"
+
+
+@pytest.mark.parametrize("sort", [(), ("name",), ("-name",)], ids=["default", "ascending", "descending"])
+def test_an_account_page_is_read_along_the_name_index(crm, plan_reader, sort):
+    assert_index_order(page_plans(crm, plan_reader, "account", QuerySpec(sort=sort, limit=20)), "account",
+                       "ix_account_name")
+
+
+@pytest.mark.parametrize("sort", [("name",), ("-name",)], ids=["ascending", "descending"])
+def test_a_keyset_page_from_the_middle_is_an_index_range(crm, plan_reader, sort):
+    spec = QuerySpec(sort=sort, limit=20, after=middle_cursor(crm, "account", sort))
+    assert_index_order(page_plans(crm, plan_reader, "account", spec), "account", "ix_account_name")
+
+
+def test_the_one_statement_keyset_page_reads_index_ranges(crm, plan_reader):
+    """build_select's descending keyset page unions two index-ordered reads; only their 2 x limit rows are merged."""
+    spec = QuerySpec(sort=("-name",), limit=20, after=middle_cursor(crm, "account", ("-name",)))
+    statement = build_select(context(crm), "account", spec).compile(crm.engine)
+    plan = plan_reader(crm.engine).explain(str(statement), _parameters(statement))
+    assert not plan.full_scans("account"), str(plan)
+    assert "ix_account_name" in plan.indexes, str(plan)
+
+
+def _parameters(compiled) -> Any:
+    if compiled.positiontup is not None:
+        return tuple(compiled.params[name] for name in compiled.positiontup)
+    return compiled.params
+
+
+@pytest.mark.parametrize("sort", [("name",), ("-name",)], ids=["ascending", "descending"])
+def test_a_filtered_page_uses_the_declared_composite_index(crm, plan_reader, sort):
+    spec = QuerySpec(filter={"industry": "Finance"}, sort=sort, limit=20)
+    assert_index_order(page_plans(crm, plan_reader, "account", spec), "account", "ix_account_industry_name")
+
+
+@pytest.mark.parametrize("sort", [(), ("-name",)], ids=["default", "descending"])
+def test_a_reps_page_of_a_private_object_uses_the_owner_twin_index(crm, plan_reader, sort):
+    assert crm.runtime.registry.object("account").sharing == "private"
+    first = page_plans(crm, plan_reader, "account", QuerySpec(sort=sort, limit=20), owner=3)
+    assert_index_order(first, "account", "ix_account_owner_id_name")
+    spec = QuerySpec(sort=sort, limit=5, after=middle_cursor(crm, "account", sort or ("name",), owner=3)
+                     if sort else None)
+    assert_index_order(page_plans(crm, plan_reader, "account", spec, owner=3), "account", "ix_account_owner_id_name")
+
+
+def test_the_default_sort_of_every_standard_object_is_served_by_an_index(crm, plan_reader):
+    objects = crm.runtime.registry.objects
+    assert {"account", "contact", "lead", "opportunity"} <= set(objects)
+    for name, obj in objects.items():
+        assert obj.default_sort, f"{name} has no default sort"
+        assert_index_order(page_plans(crm, plan_reader, name, QuerySpec(limit=20)), name)
+
+
+@pytest.mark.parametrize("sort", [("-created_at",), ("created_at",)], ids=["newest", "oldest"])
+def test_a_not_null_system_column_is_sorted_along_its_index(crm, plan_reader, sort):
+    """lead's default sort is -created_at: created_at is NOT NULL, sorted and indexed plainly."""
+    assert_index_order(page_plans(crm, plan_reader, "lead", QuerySpec(sort=sort, limit=20)), "lead",
+                       "ix_lead_created_at")
+
+
+def test_a_mixed_direction_sort_is_sorted_after_reading(crm, plan_reader):
+    """Documented (docs/query.md): a b-tree is read in one direction, so -industry,name is a full sort."""
+    plans = page_plans(crm, plan_reader, "account", QuerySpec(sort=("-industry", "name"), limit=20))
+    assert any(plan.sorts for plan in plans), "\n\n".join(map(str, plans))
+
+
+@pytest.mark.parametrize("prefix", ["account 12", "ACCOUNT 05", "aCcOuNt 299", "zz"])
+def test_startswith_reads_a_range_of_the_case_folded_index(crm, plan_reader, prefix):
+    """A rare prefix is one range of ip_account_name, in any case (a common one may walk the sort's index)."""
+    spec = QuerySpec(filter={"name": {"startswith": prefix}}, limit=20)
+    plans = page_plans(crm, plan_reader, "account", spec)
+    assert all("ip_account_name" in plan.indexes and not plan.full_scans("account") for plan in plans), \
+        "\n\n".join(map(str, plans))
+    with crm.engine.connect() as connection:
+        rows = fetch_rows(connection, context(crm), "account", QuerySpec(
+            filter={"name": {"startswith": prefix}}, limit=1000))
+    assert sorted(row.name for row in rows) == sorted(
+        f"Account {n:03d}" for n in range(ROWS) if n % 10 and f"account {n:03d}".startswith(prefix.lower()))
