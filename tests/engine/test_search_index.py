@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from crmkit.engine import Crm
 from crmkit.engine.migrations import MigrationError
