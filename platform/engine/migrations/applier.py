@@ -47,7 +47,14 @@ from crmkit.engine.migrations.steps import (
     ReviveTable,
 )
 from crmkit.engine.migrations.search_steps import BuildSearchIndex, DropSearchIndex
-from crmkit.engine.query.search_index import Progress, SearchIndex, create_index, drop_index, fill_index
+from crmkit.engine.query.search_index import (
+    Progress,
+    SearchIndex,
+    create_gin_index,
+    create_index,
+    drop_index,
+    fill_index,
+)
 from crmkit.engine.tables import Schema, field_column, field_indexes, system_columns, temporary_column
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
@@ -205,8 +212,9 @@ class Applier:
     def _BuildSearchIndex(self, step: BuildSearchIndex) -> None:
         index = SearchIndex(step.object, step.fields)
         drop_index(self.connection, step.object)
-        create_index(self.connection, index)
+        create_index(self.connection, index, gin=False)
         fill_index(self.connection, self.schema, index, self.progress)
+        create_gin_index(self.connection, index)
 
     def _DropSearchIndex(self, step: DropSearchIndex) -> None:
         drop_index(self.connection, step.object)

@@ -78,8 +78,11 @@ class SearchIndex:
         return cls(object_name, fields) if fields else None
 
 
-def create_index(connection: Connection, index: SearchIndex) -> None:
-    """Create the (empty) search table; it must not exist yet."""
+def create_index(connection: Connection, index: SearchIndex, *, gin: bool = True) -> None:
+    """Create the (empty) search table; it must not exist yet.
+
+    gin=False leaves out PostgreSQL's GIN index, for `create_gin_index` after a bulk fill
+    (one bulk build instead of a pending list of every row)."""
     quote = connection.dialect.identifier_preparer.quote
     columns = [quote(name) for name in index.columns]
     if connection.dialect.name == "sqlite":
@@ -89,6 +92,16 @@ def create_index(connection: Connection, index: SearchIndex) -> None:
         return
     body = ", ".join(["id BIGINT PRIMARY KEY", *(f"{name} tsvector NOT NULL" for name in columns)])
     connection.exec_driver_sql(f"CREATE TABLE {quote(index.name)} ({body})")
+    if gin:
+        create_gin_index(connection, index)
+
+
+def create_gin_index(connection: Connection, index: SearchIndex) -> None:
+    """PostgreSQL: the one multi-column GIN index over the token columns (nothing on SQLite)."""
+    if connection.dialect.name == "sqlite":
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    columns = [quote(name) for name in index.columns]
     connection.exec_driver_sql(f"CREATE INDEX {quote(fit_name('ix_' + index.name))} ON {quote(index.name)} "
                                f"USING gin ({', '.join(columns)})")
 
