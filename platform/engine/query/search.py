@@ -64,6 +64,8 @@ def search_clause(ctx: QueryContext, object_name: str, text: str | None) -> Colu
     if not terms:
         return false() if (text or "").split() else true()
     names = search_fields(ctx, object_name)
+    if not names and indexed_fields(ctx.registry, ctx.field_types, ctx.object(object_name)):
+        return false()  # every searchable field is hidden from (or masked for) this caller: nothing to find
     if not names:
         raise QueryError(f"{object_name} has no searchable fields; mark a text field 'searchable: true' "
                          "or give the object a title field.")
