@@ -138,7 +138,7 @@ def install(context: click.Context, paths: tuple[str, ...], plan_only: bool) -> 
         show_plan(plan_for_install(context, paths))
         return
     crm = open_for_install(context, paths)
-    plan = crm.install(*paths)
+    plan = crm.install(*paths, progress=search_progress())
     click.echo(plan.describe())
     installed = ", ".join(f"{p['name']} {p['version']}" for p in crm.installed_packages())
     click.echo(f"Installed: {installed}")
@@ -156,7 +156,20 @@ def migrate(context: click.Context, plan_only: bool, purge: tuple[str, ...]) -> 
     if plan_only:
         show_plan(crm.plan(purge=purge))
         return
-    click.echo(crm.migrate(purge=purge).describe())
+    click.echo(crm.migrate(purge=purge, progress=search_progress()).describe())
+
+
+def search_progress():
+    """A progress callback: a line on stderr each time building a search index passes another tenth of its records."""
+    shown: dict[str, int] = {}
+
+    def report(object_name: str, done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if shown.get(object_name) != tenth:
+            shown[object_name] = tenth
+            click.echo(f"Indexing {object_name} for search: {done:,} of {total:,} records", err=True)
+
+    return report
 
 
 #: Exit status of `install --plan` / `migrate --plan` when the plan has refused steps.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from sqlalchemy import ColumnElement, Connection
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from crmkit.engine.security.sharing import Sharing
     from crmkit.engine.records.pipeline import SavePipeline
     from crmkit.engine.records.recycle import RecycleBin
+    from crmkit.engine.records.global_search import SearchHit
 
 RowFilter = Callable[[str], "ColumnElement[bool] | None"]
 
@@ -114,6 +115,12 @@ class UserContext:
 
     def records(self, object_name: str) -> RecordService:
         return RecordService(self, object_name)
+
+    def search(self, text: str, *, objects: "Sequence[str] | None" = None, limit: int = 20) -> list["SearchHit"]:
+        """Records of any object matching `text`, best first, as the user may see them (records/global_search.py)."""
+        from crmkit.engine.records.global_search import search_objects
+
+        return search_objects(self, text, objects, limit)
 
     @property
     def recycle_bin(self) -> "RecycleBin":

@@ -29,7 +29,9 @@ from crmkit.engine.database import (
 from crmkit.engine.extensions import Extensions, default_extensions
 from crmkit.engine.generation import advance, lock_for_migration, read_generation
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
+from crmkit.engine.migrations.search_steps import outdated_search_indexes
 from crmkit.engine.migrations.upgrades import outdated_storage
+from crmkit.engine.query.search_index import Progress
 from crmkit.engine.records.pipeline import SavePipeline
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.autonumber import allocate_numbers
@@ -107,8 +109,11 @@ class Crm:
             plan = self._plan(connection, registry, purge)
         return replace(plan, notes=plan.notes + notes)
 
-    def install(self, *paths: str | os.PathLike, purge: Sequence[str] = (), actor_id: int | None = None) -> MigrationPlan:
+    def install(self, *paths: str | os.PathLike, purge: Sequence[str] = (), actor_id: int | None = None,
+                progress: Progress | None = None) -> MigrationPlan:
         """Install or upgrade packages from files or folders; the whole migration commits or nothing does.
+
+        `progress(object, done, total)` is told how far long steps (building a search index) have come.
 
         The migration holds the metadata generation's row from its start (generation.py) and
         counts one more generation when it commits, so other processes and other Crm objects
@@ -122,7 +127,7 @@ class Crm:
             runtime = Runtime(self.engine, registry, self.extensions)
             plan = self._plan(connection, registry, purge)
             recompute = Recomputer(runtime)
-            Applier(connection, registry, runtime.schema, self.extensions.field_types, recompute).apply(
+            Applier(connection, registry, runtime.schema, self.extensions.field_types, recompute, progress).apply(
                 plan, list(registry.packages.values()), sources)
             if is_sqlite(self.engine):
                 _check_foreign_keys(connection)
@@ -137,9 +142,10 @@ class Crm:
         self._generation = generation
         return replace(plan, notes=plan.notes + notes)
 
-    def migrate(self, *, purge: Sequence[str] = (), actor_id: int | None = None) -> MigrationPlan:
+    def migrate(self, *, purge: Sequence[str] = (), actor_id: int | None = None,
+                progress: Progress | None = None) -> MigrationPlan:
         """Re-read every installed package from where it was installed from, and apply the changes."""
-        return self.install(purge=purge, actor_id=actor_id)
+        return self.install(purge=purge, actor_id=actor_id, progress=progress)
 
     # -- records -------------------------------------------------------------------------
 
@@ -199,7 +205,8 @@ class Crm:
 
     def _set_runtime(self, registry: Registry, connection: Connection) -> None:
         runtime = Runtime(self.engine, registry, self.extensions)
-        self._outdated = outdated_storage(connection, runtime.schema.tables.values())
+        self._outdated = outdated_storage(connection, runtime.schema.tables.values()) + outdated_search_indexes(
+            connection, registry, self.extensions.field_types)
         self._pipelines: dict[str, SavePipeline] = {}
         self._runtime = runtime
 

@@ -21,6 +21,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from crmkit.engine.database import connect
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.fieldtypes.builtin import BUILTIN_TYPES
+from crmkit.engine.query.search_index import SearchIndex, add_records, create_index
 from crmkit.engine.query import QueryContext, QuerySpec, build_select, compile_filter, fetch_rows
 from crmkit.engine.tables import Schema, build_schema
 from crmkit.metadata.catalog import Catalog
@@ -136,6 +137,9 @@ class Db:
                   for row in rows]
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         ids = list(self.connection.scalars(statement, values))
+        index = SearchIndex.of(self.model.registry, self.model.field_types, object_name)
+        if index is not None:  # what the engine's after-write step does for every write
+            add_records(self.connection, index, [{**row, "id": record_id} for row, record_id in zip(values, ids)])
         self.connection.commit()
         return ids
 
@@ -164,6 +168,13 @@ class Db:
 
 def _object_tables(model: Model) -> list:
     return [model.schema.table(obj.name) for obj in OBJECTS]
+
+
+def _create_search_indexes(connection: Connection, model: Model) -> None:
+    for obj in OBJECTS:
+        index = SearchIndex.of(model.registry, model.field_types, obj.name)
+        if index is not None:
+            create_index(connection, index)
 
 
 @pytest.fixture(scope="session")
@@ -206,6 +217,8 @@ def db(request: pytest.FixtureRequest, model: Model) -> Iterator[Db]:
     if request.param == "sqlite":
         engine = connect("sqlite://")
         model.schema.metadata.create_all(engine, tables=_object_tables(model))
+        with engine.begin() as connection:
+            _create_search_indexes(connection, model)
         sqlite_db = Db(engine, model)
         yield sqlite_db
         sqlite_db.close()
@@ -215,6 +228,7 @@ def db(request: pytest.FixtureRequest, model: Model) -> Iterator[Db]:
     schema_name = f"q_{secrets.token_hex(6)}"
     with admin.begin() as connection:
         connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name}"; SET LOCAL search_path TO "{schema_name}"; {ddl}')
+        _create_search_indexes(connection, model)
     postgres_db = Db(connect(f"{POSTGRES_URL}?options=-csearch_path%3D{schema_name}"), model)
     try:
         yield postgres_db

@@ -30,7 +30,7 @@ def test_a_small_list_is_counted_exactly(many):
 
 
 def test_search_is_part_of_what_is_counted(many):
-    assert count(many, QuerySpec(search="deal 2")) == Count(12, "exact")  # deal 2, 12, 20..29
+    assert count(many, QuerySpec(search="deal 2")) == Count(11, "exact")  # deal 2, 20..29 (words starting with 2)
 
 
 def test_exact_counts_everything(many):

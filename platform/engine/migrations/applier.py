@@ -47,6 +47,15 @@ from crmkit.engine.migrations.steps import (
     ReviveColumn,
     ReviveTable,
 )
+from crmkit.engine.migrations.search_steps import BuildSearchIndex, DropSearchIndex
+from crmkit.engine.query.search_index import (
+    Progress,
+    SearchIndex,
+    create_gin_index,
+    create_index,
+    drop_index,
+    fill_index,
+)
 from crmkit.engine.tables import Schema, field_column, index_specs, system_columns, temporary_column
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
@@ -57,12 +66,14 @@ Recomputer = Callable[[Connection, str, tuple[str, ...]], None]
 
 class Applier:
     def __init__(self, connection: Connection, registry: Registry, schema: Schema, field_types: FieldTypes,
-                 recompute: Recomputer) -> None:
+                 recompute: Recomputer, progress: Progress | None = None) -> None:
         self.connection = connection
         self.registry = registry
         self.schema = schema
         self.field_types = field_types
         self.recompute = recompute
+        #: Told how far a long step (building a search index) has come.
+        self.progress = progress
         self.quote = connection.dialect.identifier_preparer.quote
         self.sqlite = connection.dialect.name == "sqlite"
 
@@ -73,6 +84,11 @@ class Applier:
         created = [self.schema.table(step.object) for step in plan.steps if isinstance(step, CreateTable)]
         if created:
             self.schema.metadata.create_all(self.connection, tables=created)
+            for new_table in created:  # with its (empty) search index
+                index = SearchIndex.of(self.registry, self.field_types, new_table.name)
+                if index is not None:
+                    drop_index(self.connection, new_table.name)
+                    create_index(self.connection, index)
         for step in plan.steps:
             handler = getattr(self, f"_{type(step).__name__}")
             handler(step)
@@ -199,6 +215,16 @@ class Applier:
 
     def _Recompute(self, step: Recompute) -> None:
         self.recompute(self.connection, step.object, step.fields)
+
+    def _BuildSearchIndex(self, step: BuildSearchIndex) -> None:
+        index = SearchIndex(step.object, step.fields)
+        drop_index(self.connection, step.object)
+        create_index(self.connection, index, gin=False)
+        fill_index(self.connection, self.schema, index, self.progress)
+        create_gin_index(self.connection, index)
+
+    def _DropSearchIndex(self, step: DropSearchIndex) -> None:
+        drop_index(self.connection, step.object)
 
     def _PurgeColumn(self, step: PurgeColumn) -> None:
         self._drop_column(step.object, step.field)

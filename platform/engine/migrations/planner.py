@@ -16,6 +16,7 @@ from sqlalchemy import Connection, inspect
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.migrations.conversion import find_duplicates, find_unconvertible, stored_form
 from crmkit.engine.migrations.indexes import index_steps, reflect_indexes
+from crmkit.engine.migrations.search_steps import search_index_steps
 from crmkit.engine.migrations.revival import Reviver, field_note, kept_definition, object_note
 from crmkit.engine.migrations.steps import (
     AddColumn,
@@ -105,6 +106,7 @@ def plan_migration(
     # Computed values are filled last, from columns that every earlier step has already converted.
     steps = [s for s in steps if not isinstance(s, Recompute)] + [s for s in steps if isinstance(s, Recompute)]
     steps.extend(_purge_steps(context, steps, purge, existing_tables))
+    steps.extend(search_index_steps(connection, new, field_types, steps))  # last: they read what came before
     notes = tuple(_notes(steps))
     return MigrationPlan(tuple(steps), notes)
 

@@ -7,8 +7,9 @@ write's transaction and always in this order:
 
     1. history      field history rows (objects with `track_history`)
     2. propagation  rollups of parent records, formulas of records reading the changed ones
-    3. after-save   the `crmkit_after_save` hook, once per event
-    4. outbox       the automation outbox row (next issue; see `after_write`)
+    3. search       the search index of the written records and of those propagation rewrote
+    4. after-save   the `crmkit_after_save` hook, once per event
+    5. outbox       the automation outbox row (next issue; see `after_write`)
 
 An exception in any step rolls the whole write back. Before the write, creates and
 updates hand a `RecordDraft` to the `crmkit_before_save` hook (see `before_save`).
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NoReturn, Se
 
 from sqlalchemy import Connection
 
+from crmkit.engine.query.search_index import SearchIndex, add_records, reindex_records, remove_records
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.propagation import Propagator
@@ -145,6 +147,7 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
                 propagator.fields_changed(object_name, [event.record_id], set(event.changed), depth=0)
         else:
             propagator.records_written(object_name, [(event.previous, event.current) for event in group])
+    _search_index(connection, context, events, propagator.rewritten)
     hook = runtime.hooks.crmkit_after_save
     for event in events:
         hook(context=context, event=event)
@@ -158,6 +161,46 @@ def _history(connection: Connection, context: "UserContext", events: Sequence[Re
             for row in history_rows(event.object, event.record_id, event.operation.value, event.previous,
                                     event.current, event.actor.user_id, event.at)]
     write_history(connection, context.runtime, rows)
+
+
+def _search_index(connection: Connection, context: "UserContext", events: Sequence[RecordEvent],
+                  rewritten: Mapping[str, set[int]]) -> None:
+    """Keep each written object's search index current: a batch of statements per object, not one per record.
+
+    Created, restored and updated records are indexed from the event's values; erased ones and
+    those propagation rewrote (stored formulas) are read again; deleted ones are removed.
+    """
+    runtime = context.runtime
+    indexes: dict[str, SearchIndex | None] = {}
+
+    def index_of(object_name: str) -> SearchIndex | None:
+        if object_name not in indexes:
+            indexes[object_name] = SearchIndex.of(runtime.registry, runtime.field_types, object_name)
+        return indexes[object_name]
+
+    removed: dict[str, set[int]] = {}
+    added: dict[str, dict[int, Mapping[str, Any]]] = {}
+    stale: dict[str, set[int]] = {name: set(ids) for name, ids in rewritten.items() if index_of(name) is not None}
+    for event in events:
+        index = index_of(event.object)
+        if index is None:
+            continue
+        if event.current is None:
+            removed.setdefault(event.object, set()).add(event.record_id)
+        elif event.operation is Operation.ERASE:
+            stale.setdefault(event.object, set()).add(event.record_id)
+        elif event.previous is None or event.changed & set(index.fields):
+            if event.previous is not None:
+                removed.setdefault(event.object, set()).add(event.record_id)
+            added.setdefault(event.object, {})[event.record_id] = event.current
+    for object_name in {*removed, *added, *stale}:
+        index = index_of(object_name)
+        assert index is not None
+        again = stale.get(object_name, set())
+        remove_records(connection, index, sorted(removed.get(object_name, set()) - again))
+        add_records(connection, index, [row for record_id, row in added.get(object_name, {}).items()
+                                        if record_id not in again])
+        reindex_records(connection, runtime.schema, index, again)
 
 
 def _runs(events: Sequence[RecordEvent]) -> Iterator[tuple[str, list[RecordEvent]]]:

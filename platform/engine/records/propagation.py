@@ -30,6 +30,8 @@ class Propagator:
         self.connection = connection
         self.runtime = runtime
         self.registry = runtime.registry
+        #: object -> ids of the records whose stored formulas this propagator rewrote (for the search index).
+        self.rewritten: dict[str, set[int]] = {}
 
     def record_written(self, object_name: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
         """A record was created (previous None), updated, or deleted (current None)."""
@@ -180,6 +182,7 @@ class Propagator:
                 changes = {name: value for name, value in results.items() if before.get(name) != value}
                 if changes:
                     self.connection.execute(update(table).where(table.c.id == values["id"]).values(changes))
+                    self.rewritten.setdefault(object_name, set()).add(values["id"])
 
     def _batches(self, table, ids: Iterable[int] | None):
         if ids is not None:

@@ -128,12 +128,25 @@ class RecordService:
             return count_records(connection, self.query_context(), self.obj.name, spec, cap=cap, exact=exact)
 
     def suggest(self, text: str | None = None, *, limit: int = 10) -> list[tuple[int, str]]:
-        """(id, title) of records matching `text`, for a lookup field's autocomplete; same access rules as lists."""
+        """(id, title) of records matching `text`, for a lookup field's autocomplete; same access rules as lists.
+
+        Records whose title starts with `text` come first (an index range where the title is
+        indexed), then the other search matches (query/search.py), each group by title, no
+        record twice, at most `limit` in all.
+        """
         title = self.obj.title_field
         if title and self.session.policy is not None and title in self.session.policy.hidden_fields(self.obj.name):
             title = None  # a title the user may not read is neither shown nor used to sort
-        page = self.query(search=text or None, sort=(title,) if title else ("id",), limit=limit)
-        shown = [(record.id, record.get(title) if title else None) for record in page.records]
+        sort = (title,) if title else ("id",)
+        text = text.strip() if isinstance(text, str) else text
+        records: dict[int, Record] = {}
+        if text and title and "startswith" in self.runtime.field_types.operators(self.obj.fields[title],
+                                                                                 self.runtime.registry):
+            records.update((r.id, r) for r in self.query({title: {"startswith": text}}, sort=sort, limit=limit).records)
+        if len(records) < limit:
+            for record in self.query(search=text or None, sort=sort, limit=limit).records:
+                records.setdefault(record.id, record)
+        shown = [(record.id, record.get(title) if title else None) for record in list(records.values())[:limit]]
         return [(record_id, str(record_id if value is None else value)) for record_id, value in shown]
 
     def export(self, filter: Mapping[str, Any] | Sequence[Any] | None = None, *, sort: Sequence[str] = (),

@@ -1,0 +1,189 @@
+"""The search index of one object: its layout, and writing it.
+
+Each object with something to search has one search table, `crmkit_<object>_search`,
+holding the tokens (query/tokens.py) of each searchable field in a column of its own
+(`f_<field>`), so a search looks only in the fields the user may read:
+
+- SQLite: an FTS5 table (rowid = record id) with the `ascii` tokenizer, which splits only
+  on ASCII punctuation and spaces and so keeps our tokens exactly as they are (CJK pairs,
+  casefolded words); `detail=column` keeps what column filters need and no positions.
+- PostgreSQL: a table (id = record id) with one tsvector column per field, built with
+  `array_to_tsvector` (no parser in between), and one multi-column GIN index.
+
+The searchable fields are those marked `searchable` (text values only), else the title
+field. The index is written in the write's transaction by the after-write step
+(records/events.py) and built or rebuilt by the migration step `BuildSearchIndex`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from sqlalchemy import ARRAY, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
+
+from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.query.tokens import index_tokens
+from crmkit.engine.tables import Schema, fit_name
+from crmkit.metadata.model import ObjectDef
+from crmkit.metadata.registry import Registry
+
+#: Records read and indexed per statement when a whole table is (re)built.
+BATCH = 2000
+
+#: Called while an index is built: (object, records indexed so far, records in all).
+Progress = Callable[[str, int, int], None]
+
+
+def search_table_name(object_name: str) -> str:
+    """`crmkit_<object>_search`: the suffix keeps it apart from FTS5's shadow tables (`<table>_data`, ...)."""
+    return fit_name(f"crmkit_{object_name}_search")
+
+
+def token_column(field_name: str) -> str:
+    """The search table's column holding `field_name`'s tokens."""
+    return fit_name(f"f_{field_name}")
+
+
+def indexed_fields(registry: Registry, field_types: FieldTypes, obj: ObjectDef) -> tuple[str, ...]:
+    """The fields search looks in, for every user: text fields marked `searchable`, else the title field."""
+    def is_text(name: str) -> bool:
+        fdef = obj.fields[name]
+        return field_types[field_types.value_type(fdef, registry)].kind.value_kind == "text"
+
+    names = [fdef.name for fdef in obj.fields.values() if fdef.searchable]
+    if not names and obj.title_field in obj.fields:
+        names = [obj.title_field]
+    return tuple(name for name in names if is_text(name))
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    """One object's search table: its name and the fields it holds tokens of, in column order."""
+
+    object: str
+    fields: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return search_table_name(self.object)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(token_column(name) for name in self.fields)
+
+    @classmethod
+    def of(cls, registry: Registry, field_types: FieldTypes, object_name: str) -> "SearchIndex | None":
+        """The index `object_name` needs; None when it has nothing to search."""
+        fields = indexed_fields(registry, field_types, registry.object(object_name))
+        return cls(object_name, fields) if fields else None
+
+
+def create_index(connection: Connection, index: SearchIndex, *, gin: bool = True) -> None:
+    """Create the (empty) search table; it must not exist yet.
+
+    gin=False leaves out PostgreSQL's GIN index, for `create_gin_index` after a bulk fill
+    (one bulk build instead of a pending list of every row)."""
+    quote = connection.dialect.identifier_preparer.quote
+    columns = [quote(name) for name in index.columns]
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE {quote(index.name)} USING fts5({', '.join(columns)}, "
+            "tokenize='ascii', detail='column', columnsize=0)")
+        return
+    body = ", ".join(["id BIGINT PRIMARY KEY", *(f"{name} tsvector NOT NULL" for name in columns)])
+    connection.exec_driver_sql(f"CREATE TABLE {quote(index.name)} ({body})")
+    if gin:
+        create_gin_index(connection, index)
+
+
+def create_gin_index(connection: Connection, index: SearchIndex) -> None:
+    """PostgreSQL: the one multi-column GIN index over the token columns (nothing on SQLite)."""
+    if connection.dialect.name == "sqlite":
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    columns = [quote(name) for name in index.columns]
+    connection.exec_driver_sql(f"CREATE INDEX {quote(fit_name('ix_' + index.name))} ON {quote(index.name)} "
+                               f"USING gin ({', '.join(columns)})")
+
+
+def drop_index(connection: Connection, object_name: str) -> None:
+    """Drop `object_name`'s search table if there is one (its data is derived; nothing is lost)."""
+    name = search_table_name(object_name)
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {connection.dialect.identifier_preparer.quote(name)}")
+
+
+def stored_columns(connection: Connection, object_name: str) -> tuple[str, ...] | None:
+    """The token columns the database's search table of `object_name` has; None when it has none."""
+    name = search_table_name(object_name)
+    inspector = inspect(connection)
+    if name not in inspector.get_table_names():
+        return None
+    return tuple(c["name"] for c in inspector.get_columns(name) if c["name"] != "id")
+
+
+def _id_column(connection: Connection) -> str:
+    return "rowid" if connection.dialect.name == "sqlite" else "id"
+
+
+def remove_records(connection: Connection, index: SearchIndex, ids: Sequence[int]) -> None:
+    """Forget the tokens of these records."""
+    key = _id_column(connection)
+    target = table(index.name, column(key))
+    for start in range(0, len(ids), BATCH):
+        connection.execute(delete(target).where(target.c[key].in_(list(ids[start:start + BATCH]))))
+
+
+def add_records(connection: Connection, index: SearchIndex, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Index these rows ({field: stored value}, with "id"), which must not be in the index: one statement per batch."""
+    sqlite = connection.dialect.name == "sqlite"
+    key = _id_column(connection)
+    target = table(index.name, column(key), *(column(name) for name in index.columns))
+    if sqlite:
+        values = {name: bindparam(name) for name in index.columns}
+    else:
+        values = {name: func.array_to_tsvector(bindparam(name, type_=ARRAY(Text))) for name in index.columns}
+    statement = insert(target).values({key: bindparam("record_id"), **values})
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        entry: dict[str, Any] = {"record_id": row["id"]}
+        for field_name, name in zip(index.fields, index.columns):
+            value = row.get(field_name)
+            tokens = index_tokens(None if value is None else str(value))
+            entry[name] = " ".join(tokens) if sqlite else tokens
+        batch.append(entry)
+        if len(batch) >= BATCH:
+            connection.execute(statement, batch)
+            batch = []
+    if batch:
+        connection.execute(statement, batch)
+
+
+def reindex_records(connection: Connection, schema: Schema, index: SearchIndex, ids: Iterable[int]) -> None:
+    """Index these records again from their stored values (ids no longer stored are only removed)."""
+    id_list = sorted(set(ids))
+    source = schema.table(index.object)
+    selected = [source.c.id, *(source.c[name] for name in index.fields)]
+    for start in range(0, len(id_list), BATCH):
+        chunk = id_list[start:start + BATCH]
+        remove_records(connection, index, chunk)
+        rows = connection.execute(select(*selected).where(source.c.id.in_(chunk))).mappings().all()
+        add_records(connection, index, rows)
+
+
+def fill_index(connection: Connection, schema: Schema, index: SearchIndex, progress: Progress | None = None) -> int:
+    """Index every record of an empty search table, BATCH records at a time in id order; returns how many."""
+    source = schema.table(index.object)
+    total = connection.execute(select(func.count()).select_from(source)).scalar_one()
+    selected = [source.c.id, *(source.c[name] for name in index.fields)]
+    done, last = 0, None
+    while True:
+        query = select(*selected).order_by(source.c.id).limit(BATCH)
+        if last is not None:
+            query = query.where(source.c.id > last)
+        rows = connection.execute(query).mappings().all()
+        if not rows:
+            return done
+        add_records(connection, index, rows)
+        done, last = done + len(rows), rows[-1]["id"]
+        if progress is not None:
+            progress(index.object, done, total)

@@ -1,0 +1,107 @@
+"""Search tokens: the words a text is indexed under, and the tokens a search term asks for.
+
+    >>> index_tokens("Acme 上海科技 ABC123")
+    ['acme', '上', '海', '科', '技', '上海', '海科', '科技', 'abc', '123']
+    >>> query_tokens("北京科技")     # every adjacent pair, all of them required
+    [('北京', False), ('京科', False), ('科技', False)]
+    >>> query_tokens("Acm")          # Latin words and numbers match as prefixes
+    [('acm', True)]
+
+Text is normalised with NFKC and casefolded, so case is ignored beyond A-Z (Ä/ä, Σ/σ/ς,
+full-width ＡＢＣ) the same way on every database. A run of letters or of digits in any
+alphabetic script is one word; CJK text (Han, kana, Hangul), which has no spaces between
+words, is indexed as single characters and adjacent pairs, so any Chinese substring of
+one or two characters matches exactly and a longer one matches records holding all its
+pairs. Everything else (punctuation, symbols, spaces) separates words and is not indexed.
+
+Tokens consist of letters and digits only, so they need no quoting in an FTS5 query or a
+PostgreSQL tsquery; they are at most MAX_TOKEN characters (PostgreSQL's lexeme limit is
+2,047 bytes), and a field keeps at most MAX_TOKENS distinct ones (a tsvector holds 1 MB).
+"""
+from __future__ import annotations
+
+import unicodedata
+from typing import Iterator
+
+#: Longer words are indexed and searched by their first MAX_TOKEN characters.
+MAX_TOKEN = 60
+#: Distinct tokens kept per field value; text beyond them is not found by search.
+MAX_TOKENS = 20_000
+
+_CJK_RANGES = (
+    (0x1100, 0x11FF),    # Hangul Jamo
+    (0x3040, 0x30FF),    # Hiragana, Katakana
+    (0x3131, 0x318F),    # Hangul compatibility Jamo
+    (0x3400, 0x4DBF),    # CJK extension A
+    (0x4E00, 0x9FFF),    # CJK unified ideographs
+    (0xAC00, 0xD7AF),    # Hangul syllables
+    (0xF900, 0xFAFF),    # CJK compatibility ideographs
+    (0x20000, 0x3134F),  # CJK extensions B to G
+)
+
+
+def is_cjk(character: str) -> bool:
+    """Whether the character belongs to a script written without spaces between words (Han, kana, Hangul)."""
+    code = ord(character)
+    return any(low <= code <= high for low, high in _CJK_RANGES)
+
+
+def normalise(text: str) -> str:
+    """NFKC, casefolded, NFKC again (Unicode's NFKC_Casefold closure, near enough): the form tokens take."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def _kind(character: str) -> str:
+    if is_cjk(character):
+        return "cjk"
+    if character.isdigit():
+        return "digit"
+    if character.isalnum():
+        return "letter"
+    return ""
+
+
+def runs(text: str) -> Iterator[tuple[str, str]]:
+    """(kind, run) of the normalised text: maximal runs of letters, digits or CJK characters."""
+    kind, start = "", 0
+    normal = normalise(text)
+    for position, character in enumerate(normal):
+        current = _kind(character)
+        if current != kind:
+            if kind:
+                yield kind, normal[start:position]
+            kind, start = current, position
+    if kind:
+        yield kind, normal[start:]
+
+
+def index_tokens(text: str | None) -> list[str]:
+    """The distinct tokens `text` is found by, in order of first appearance (at most MAX_TOKENS)."""
+    if not text:
+        return []
+    seen: dict[str, None] = {}
+    for kind, run in runs(text):
+        if kind == "cjk":
+            seen.update(dict.fromkeys(run))
+            seen.update(dict.fromkeys(run[i:i + 2] for i in range(len(run) - 1)))
+        else:
+            seen[run[:MAX_TOKEN]] = None
+        if len(seen) >= MAX_TOKENS:
+            break
+    return list(seen)[:MAX_TOKENS]
+
+
+def query_tokens(term: str) -> list[tuple[str, bool]]:
+    """(token, is_prefix) that a record's field must all hold for one search term to match it.
+
+    Words and numbers are prefixes ("acm" finds "Acme"); one CJK character is itself, a longer
+    CJK run is its adjacent pairs. [] when the term holds nothing indexable (only punctuation).
+    """
+    wanted: dict[tuple[str, bool], None] = {}
+    for kind, run in runs(term):
+        if kind == "cjk":
+            pairs = [run[i:i + 2] for i in range(len(run) - 1)] or [run]
+            wanted.update(dict.fromkeys((pair, False) for pair in pairs))
+        else:
+            wanted[(run[:MAX_TOKEN], True)] = None
+    return list(wanted)

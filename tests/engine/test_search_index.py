@@ -1,0 +1,267 @@
+"""The search index: what it finds (Chinese, mixed scripts, case beyond A-Z), that every write
+keeps it current in the same transaction, that it never reveals what a user may not see, that
+migrations build and rebuild it, and that searches read it rather than scanning."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import insert
+
+from crmkit.engine import Crm
+from crmkit.engine.migrations import MigrationError
+from crmkit.engine.migrations.search_steps import BuildSearchIndex
+from crmkit.engine.query import QuerySpec, build_select
+from crmkit.engine.records.global_search import Match
+from crmkit.engine.query.search_index import search_table_name
+
+PACKAGE = """
+package: finder
+version: "{version}"
+roles:
+  rep: {{label: Rep}}
+permission_sets:
+  sales:
+    roles: [rep]
+    objects:
+      account: [create, read, edit, delete]
+      contact: [create, read, edit, delete]
+  contacts_only:
+    objects:
+      contact: [read]
+  secrets:
+    fields:
+      account.secret: [read]
+  privacy:
+    system: [manage_privacy]
+objects:
+  account:
+    title_field: name
+    sharing: private
+    fields:
+      name: {{type: text, searchable: true, personal: true}}
+      {notes}: {{type: textarea, searchable: {notes_searchable}}}
+      secret: {{type: text, searchable: true}}
+  contact:
+    title_field: name
+    sharing: public_read
+    fields:
+      name: {{type: text, searchable: true}}
+      account: {{type: lookup, to: account, on_delete: cascade}}
+      company: {{type: formula, returns: text, formula: "account.name", searchable: true}}
+"""
+
+
+def package(version="1.0.0", notes="notes", notes_searchable="true", renamed_from=None) -> str:
+    text_ = PACKAGE.format(version=version, notes=notes, notes_searchable=notes_searchable)
+    if renamed_from:
+        text_ = text_.replace(f"{notes}: {{type: textarea,", f"{notes}: {{type: textarea, renamed_from: {renamed_from},")
+    return text_
+
+
+@pytest.fixture
+def finder(crm, install):
+    install(package())
+    return crm.as_system()
+
+
+@pytest.fixture
+def users(crm, finder):
+    """rep1 and rep2 (role rep, each sees only their own accounts), admin, a contacts-only reader."""
+    runtime = crm.runtime
+    users_table, grants = runtime.system_table("crmkit_user"), runtime.system_table("crmkit_grant")
+    now = datetime.now(timezone.utc)
+    ids = {}
+    with crm.engine.begin() as connection:
+        for name, role, sets in [("rep1", "rep", ["privacy"]), ("rep2", "rep", []), ("admin", None, ["admin"]),
+                                 ("reader", None, ["contacts_only"])]:
+            ids[name] = connection.execute(insert(users_table).values(
+                username=name, display_name=name, role=role, active=True, language="en", timezone="UTC",
+                created_at=now, updated_at=now).returning(users_table.c.id)).scalar_one()
+            for permission_set in sets:
+                connection.execute(insert(grants).values(permission_set=permission_set, user_id=ids[name],
+                                                         granted_at=now))
+    return ids
+
+
+def found(context, search, object_name="account") -> set[str]:
+    return {record["name"] for record in context.records(object_name).query(search=search, limit=100).records}
+
+
+def add(context, *names, object_name="account", **values) -> list:
+    return [context.records(object_name).create({"name": name, **values}) for name in names]
+
+
+def test_two_character_chinese_names_single_characters_and_longer_runs(finder):
+    add(finder, "张伟", "王伟", "张三丰科技有限公司")
+    assert found(finder, "张伟") == {"张伟"}
+    assert found(finder, "张") == {"张伟", "张三丰科技有限公司"}
+    assert found(finder, "伟") == {"张伟", "王伟"}
+    assert found(finder, "科技有限") == {"张三丰科技有限公司"}
+    assert found(finder, "伟张") == set()
+    assert found(finder, "张 伟") == {"张伟"}
+
+
+def test_mixed_scripts_are_split_by_script_and_words_match_by_prefix(finder):
+    add(finder, "ABC科技123", "Acme Ltd")
+    for term in ("abc", "科技", "123", "abc科技", "ABC科技123", "12"):
+        assert found(finder, term) == {"ABC科技123"}, term
+    assert found(finder, "acm") == {"Acme Ltd"}
+    assert found(finder, "ACME ltd") == {"Acme Ltd"}
+    assert found(finder, "cme") == set()  # words and word prefixes, not substrings inside a Latin word
+
+
+def test_case_is_ignored_beyond_a_to_z(finder):
+    add(finder, "ÄRZTE Σοφία ＡＢＣ商事")
+    for term in ("ärzte", "ÄRZTE", "σοφία", "ΣΟΦΊΑ", "abc", "ＡＢＣ", "商事"):
+        assert found(finder, term) == {"ÄRZTE Σοφία ＡＢＣ商事"}, term
+
+
+def test_no_match_and_punctuation_only(finder):
+    add(finder, "Acme")
+    accounts = finder.records("account")
+    assert found(finder, "xyzzy") == set()
+    assert accounts.count(search="xyzzy").value == 0
+    assert found(finder, "%") == set()
+    assert accounts.count(search="acme").value == 1
+
+
+def test_the_index_follows_create_update_delete_restore_and_bulk(finder):
+    accounts = finder.records("account")
+    acme = accounts.create({"name": "Acme", "notes": "北京分公司"})
+    assert found(finder, "北京") == {"Acme"}
+    acme = accounts.update(acme.id, {"name": "Globex", "notes": "上海"}, version=acme.version)
+    assert found(finder, "acme") == set() and found(finder, "北京") == set()
+    assert found(finder, "globex 上海") == {"Globex"}
+    batch = accounts.delete(acme.id, version=acme.version)
+    assert found(finder, "globex") == set()
+    finder.recycle_bin.restore(batch)
+    assert found(finder, "globex") == {"Globex"}
+    assert accounts.bulk_create([{"name": f"批量 {number}"} for number in range(25)]) == 25
+    assert len(found(finder, "批量")) == 25
+    assert found(finder, "批量 7") == {"批量 7"}
+
+
+def test_a_failed_write_leaves_the_index_as_it_was(finder):
+    accounts = finder.records("account")
+    with pytest.raises(RuntimeError):
+        with finder.transaction():
+            accounts.create({"name": "Ghost"})
+            raise RuntimeError("rolled back")
+    assert found(finder, "ghost") == set()
+
+
+def test_formulas_rewritten_by_propagation_are_reindexed(finder):
+    acme = finder.records("account").create({"name": "Acme"})
+    finder.records("contact").create({"name": "Li Lei", "account": acme.id})
+    assert found(finder, "acme", "contact") == {"Li Lei"}
+    finder.records("account").update(acme.id, {"name": "腾讯"}, version=acme.version)
+    assert found(finder, "腾讯", "contact") == {"Li Lei"}
+    assert found(finder, "acme", "contact") == set()
+
+
+def test_an_erasure_removes_the_erased_values_from_the_index(crm, users):
+    rep1 = crm.as_user(users["rep1"])
+    account = rep1.records("account").create({"name": "Zhang Wei"})
+    rep1.privacy.erase("account", account.id)
+    assert found(rep1, "zhang") == set()
+
+
+def test_a_field_the_user_may_not_read_finds_nothing(crm, users):
+    rep1 = crm.as_user(users["rep1"])
+    rep1.records("account").create({"name": "Acme"})
+    crm.as_system().records("account").update(
+        rep1.records("account").query().records[0].id, {"secret": "zebra"},
+        version=rep1.records("account").query().records[0].version)
+    assert found(rep1, "zebra") == set()
+    assert rep1.records("account").count(search="zebra").value == 0
+    assert rep1.search("zebra") == []
+    assert found(crm.as_user(users["admin"]), "zebra") == {"Acme"}
+
+
+def test_other_users_private_records_are_neither_found_nor_counted(crm, users):
+    crm.as_user(users["rep1"]).records("account").create({"name": "Acme One"})
+    crm.as_user(users["rep2"]).records("account").create({"name": "Acme Two"})
+    rep2 = crm.as_user(users["rep2"])
+    assert found(rep2, "acme") == {"Acme Two"}
+    assert rep2.records("account").count(search="acme").value == 1
+    assert [hit.title for hit in rep2.search("acme")] == ["Acme Two"]
+    assert [title for _, title in rep2.records("account").suggest("acme")] == ["Acme Two"]
+
+
+def test_global_search_ranks_exact_then_prefix_then_other_and_skips_unreadable_objects(crm, finder, users):
+    acme = finder.records("account").create({"name": "Acme Holdings", "notes": "acme"})
+    finder.records("account").create({"name": "Acme"})
+    finder.records("account").create({"name": "Globex", "notes": "partner of acme"})
+    finder.records("contact").create({"name": "Li Lei", "account": acme.id})
+    hits = crm.as_user(users["admin"]).search("acme")
+    assert [(hit.object, hit.title, hit.match) for hit in hits] == [
+        ("account", "Acme", Match.EXACT_TITLE),
+        ("account", "Acme Holdings", Match.TITLE_PREFIX),
+        ("account", "Globex", Match.OTHER),
+        ("contact", "Li Lei", Match.OTHER),
+    ]
+    assert [hit.title for hit in crm.as_user(users["admin"]).search("acme", limit=2)] == ["Acme", "Acme Holdings"]
+    reader = crm.as_user(users["reader"])  # reads contacts, not accounts: no error, only contacts
+    assert [(hit.object, hit.title) for hit in reader.search("li")] == [("contact", "Li Lei")]
+    assert crm.as_user(users["admin"]).search("   ") == []
+
+
+def test_suggestions_put_title_prefixes_before_other_matches(finder):
+    add(finder, "Beta acme", "Acme")
+    add(finder, "Alpha", notes="acme")
+    assert [title for _, title in finder.records("account").suggest("acme")] == ["Acme", "Alpha", "Beta acme"]
+    assert [title for _, title in finder.records("account").suggest("acme", limit=1)] == ["Acme"]
+
+
+def test_marking_a_field_searchable_indexes_existing_records(crm, install):
+    install(package(notes_searchable="false"))
+    crm.as_system().records("account").create({"name": "Acme", "notes": "上海分公司"})
+    assert found(crm.as_system(), "上海") == set()
+    plan = install(package(version="1.1.0"))
+    assert BuildSearchIndex("account", fields=("name", "notes", "secret")) in plan.steps
+    assert found(crm.as_system(), "上海") == {"Acme"}
+    assert install(package(version="1.1.0")).is_empty
+
+
+def test_renaming_a_searchable_field_rebuilds_the_index(crm, install):
+    install(package())
+    crm.as_system().records("account").create({"name": "Acme", "notes": "上海分公司"})
+    plan = install(package(version="1.1.0", notes="remarks", renamed_from="notes"))
+    assert BuildSearchIndex("account", fields=("name", "remarks", "secret")) in plan.steps
+    assert found(crm.as_system(), "上海") == {"Acme"}
+
+
+def test_a_database_without_search_indexes_is_refused_until_migrated_which_builds_them(crm, finder, database_url):
+    add(finder, *(f"客户 {number}" for number in range(5)))
+    with crm.engine.begin() as connection:
+        connection.exec_driver_sql(f'DROP TABLE {search_table_name("account")}')
+    older = Crm.open(database_url)
+    try:
+        with pytest.raises(MigrationError, match="account has no current search index"):
+            older.as_system()
+        progress = []
+        plan = older.migrate(progress=lambda name, done, total: progress.append((name, done, total)))
+        assert [step for step in plan.steps if isinstance(step, BuildSearchIndex)] == [
+            BuildSearchIndex("account", fields=("name", "notes", "secret"))]
+        assert progress == [("account", 5, 5)]
+        assert len(found(older.as_system(), "客户")) == 5
+    finally:
+        older.close()
+
+
+def test_the_search_query_reads_the_index(crm, finder):
+    add(finder, "张伟", "Acme")
+    runtime = crm.runtime
+    context = finder.records("account").query_context()
+    statement = build_select(context, "account", QuerySpec(search="张伟 acm", sort=("name",), limit=50))
+    with crm.engine.connect() as connection:
+        compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+        if runtime.is_sqlite:
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+            assert f"SCAN {search_table_name('account')} VIRTUAL TABLE INDEX" in plan
+        else:
+            connection.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: show the index can serve it
+            plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
+            assert f"Bitmap Index Scan on ix_{search_table_name('account')}" in plan
+        assert "LIKE" not in str(compiled).upper()
