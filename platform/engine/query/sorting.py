@@ -24,7 +24,7 @@ from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import QueryContext, resolve_field
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
-from crmkit.engine.query.search import where_clause
+from crmkit.engine.query.search import planned_search, where_clause
 
 MAX_SORT_FIELDS = 5
 MAX_CURSOR_LENGTH = 4096
@@ -248,14 +248,16 @@ CURSOR_VALUES = {
 }
 
 
-def build_select(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None = None) -> Select:
+def build_select(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None = None,
+                 *, search: ColumnElement | None = None) -> Select:
     """The page query: filter, search and row filter; sorted, `id` last; from `after` or `offset`; limit+1 rows.
 
-    The extra row tells the caller there is a next page; `id` and the sort fields are always selected.
+    The extra row tells the caller there is a next page; `id` and the sort fields are always
+    selected. `search` replaces the clause of `spec.search` (see query/search.py `planned_search`).
     """
     keys = sort_keys(ctx, object_name, spec.sort)
     _check_page(spec)
-    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec))
+    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
     if spec.after:
         return _keyset_page(stmt, keys, decode_cursor(keys, spec.after), spec.limit + 1)
     if spec.offset:
@@ -268,14 +270,16 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
     """The page's rows, as `build_select` selects them, in as few index-ordered reads as possible.
 
     For a descending keyset page, the range after the cursor is read first and the empty
-    tail only if the page is not full yet: cheaper than the one-statement UNION.
+    tail only if the page is not full yet: cheaper than the one-statement UNION. A search is
+    planned against the search index first (query/search.py `planned_search`).
     """
-    if not spec.after:
-        return connection.execute(build_select(ctx, object_name, spec, columns)).all()
     keys = sort_keys(ctx, object_name, spec.sort)
     _check_page(spec)
-    values = decode_cursor(keys, spec.after)
-    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec))
+    values = decode_cursor(keys, spec.after) if spec.after else None
+    search = planned_search(connection, ctx, object_name, spec.search) if spec.search else None
+    if values is None:
+        return connection.execute(build_select(ctx, object_name, spec, columns, search=search)).all()
+    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
     limit = spec.limit + 1
     first, value = keys[0], values[0]
     if value is None or not first.descending:
