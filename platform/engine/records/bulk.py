@@ -6,7 +6,7 @@ exactly as a single create does; the writes, autonumbers and the after-write ste
 """
 from __future__ import annotations
 
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import insert
@@ -38,11 +38,24 @@ def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mappi
         yield chunk
 
 
+#: Creating records in bulk is what an import is: both permissions, checked in each batch's transaction.
+PERMISSIONS = ("create", "import")
+
+
 def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, batch_size: int = 1000) -> int:
-    service._require("create")
-    service._require("import")  # creating records in bulk is what an import is
+    """Create `rows` in batches of `batch_size`, each batch in one transaction; returns how many.
+
+    Each batch starts like any operation (the user's rights as they are now, UserContext.writing),
+    so a right revoked during a long import stops it at the next batch. PermissionDenied
+    without the create and import permissions, also for no rows at all.
+    """
     total = 0
-    for number, chunk in enumerate(_chunks(rows, batch_size)):
+    chunks = _chunks(rows, batch_size)
+    first = next(chunks, None)
+    if first is None:
+        with service._reading(*PERMISSIONS):
+            return 0
+    for number, chunk in enumerate(chain([first], chunks)):
         try:
             total += _create_chunk(service, chunk, number * batch_size)
         except ConcurrentDuplicate:
@@ -58,7 +71,7 @@ def _create_chunk(service: "RecordService", chunk: list[Mapping[str, Any]], offs
     """Check and insert one batch in one transaction; BulkValidationError (nothing written) for bad rows."""
     session = service.session
     actor = session.actor
-    with session.writing() as connection:
+    with service._writing(*PERMISSIONS) as connection:
         runtime, obj = service.runtime, service.obj  # as installed now: writing() follows upgrades
         now = session.now()
         clock = session.clock_functions(now)
