@@ -9,7 +9,7 @@ from __future__ import annotations
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
-from sqlalchemy import insert
+from sqlalchemy import Table, func, insert, select
 
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import ConcurrentDuplicate, constraint_errors, duplicates_within
@@ -127,16 +127,33 @@ def _missing_lookups(connection, service: "RecordService", rows: list[dict[str, 
 
 
 def _insert_many(connection, service: "RecordService", rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows and return their ids in order.
+    """Insert rows (one multi-row INSERT per batch) and return their ids in order.
 
     On SQLite the transaction holds the write lock and the table uses AUTOINCREMENT, so
     one executemany assigns consecutive ids ending at last_insert_rowid(); asking for
-    ordered RETURNING instead would make SQLAlchemy send one statement per row.
+    ordered RETURNING instead would make SQLAlchemy send one statement per row. On
+    PostgreSQL the ids are taken from the table's sequence first (one statement for the
+    batch) and written with the rows: the plain multi-row INSERT is several times cheaper
+    for the server than one ordered INSERT ... RETURNING of the same rows.
     """
+    table = service.table
     if service.runtime.is_sqlite:
-        connection.execute(insert(service.table), rows)
+        connection.execute(insert(table), rows)
         last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
         return list(range(last - len(rows) + 1, last + 1))
-    statement = insert(service.table).returning(service.table.c.id, sort_by_parameter_order=True)
-    return list(connection.execute(statement, rows).scalars())
+    ids = _sequence_ids(connection, table, len(rows))
+    if ids is None:  # no sequence owns the id column: let RETURNING say which ids were given
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(connection.execute(statement, rows).scalars())
+    for values, record_id in zip(rows, ids):
+        values["id"] = record_id
+    connection.execute(insert(table), rows)
+    return ids
 
+
+def _sequence_ids(connection, table: Table, count: int) -> list[int] | None:
+    """`count` new ids from the sequence of `table`'s id column (PostgreSQL), or None if it has none."""
+    name = connection.dialect.identifier_preparer.format_table(table)
+    sequence = func.pg_get_serial_sequence(name, "id")
+    ids = list(connection.execute(select(func.nextval(sequence)).select_from(func.generate_series(1, count))).scalars())
+    return None if ids[0] is None else ids  # nextval(NULL) is NULL: no sequence

@@ -202,22 +202,23 @@ class RecordService:
         return bulk_create(self, rows, batch_size=batch_size)
 
     def _create(self, connection: Connection, input_values: Mapping[str, Any]) -> Record:
-        actor = self.session.actor
-        now = self.session.now()
-        clock = self.session.clock_functions(now)
+        session = self.session
+        actor, pipeline, obj = session.actor, self.pipeline, self.obj
+        now = session.now()
+        clock = session.clock_functions(now)
         self._check_field_access(input_values, previous=None)
         prepared = self._prepare(connection, input_values, previous=None, clock=clock)
         values = self.before_save(connection, prepared.values, None, clock)
-        for fdef in self.pipeline.autonumbers:
-            values[fdef.name] = allocate_numbers(connection, self.runtime, self.obj.name, fdef)[0]
+        for fdef in pipeline.autonumbers:
+            values[fdef.name] = allocate_numbers(connection, self.runtime, obj.name, fdef)[0]
         values.update(created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id, version=1)
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
         values.pop("id", None)
-        with constraint_errors(self.obj, values):
-            values["id"] = connection.execute(self.pipeline.insert_statement, values).scalar_one()
-        after_write(connection, self.session, [RecordEvent.of(self.obj.name, Operation.CREATE, None, values, actor, now)])
-        return Record(self.obj.name, values)
+        with constraint_errors(obj, values):
+            values["id"] = connection.execute(pipeline.insert_statement, values).scalar_one()
+        after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)])
+        return Record(obj.name, values)
 
     def before_save(self, connection: Connection, values: dict[str, Any], previous: Mapping[str, Any] | None,
                     clock: Mapping[str, Any]) -> dict[str, Any]:
@@ -330,15 +331,19 @@ class RecordService:
         policy = self.session.policy
         if policy is None:
             return
+        obj = self.obj
+        fields, object_name = obj.fields, obj.name
         errors: dict[str, list[str]] = {}
         for name in values:
             if name == "owner_id":
                 problem = self._owner_problem(values[name], previous)
                 if problem:
                     errors[name] = [problem]
-            elif name in self.obj.fields and not policy.can_read_field(self.obj.name, name):
-                errors[name] = [f"is not a field of {self.obj.name}."]
-            elif name in self.obj.fields and not policy.can_edit_field(self.obj.name, name):
+            elif name not in fields:
+                continue
+            elif not policy.can_read_field(object_name, name):
+                errors[name] = [f"is not a field of {object_name}."]
+            elif not policy.can_edit_field(object_name, name):
                 errors[name] = ["you may see this field but not change it."]
         if errors:
             raise RecordValidationError(errors)
