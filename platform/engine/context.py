@@ -10,12 +10,15 @@ signed-in browser (`crmkit_login_session`); Flask's `session` is the signed cook
 
 Calls outside `transaction()` each run in a transaction of their own.
 
-A context follows its user's rights as they change (security/rights.py): each records
-operation, each `transaction()`, and each use of `recycle_bin`, `privacy` and `sharing`
-first reads the rights version (one primary-key read) and, if a user, role, grant, team
-membership, share or metadata install changed it, loads the user's rights again; a user
-deactivated meanwhile gets UnknownUser. Inside a transaction the rights stay as they were
-when it started.
+A context follows its user's rights and the installed metadata as they change: every
+top-level operation (each records operation, each `transaction()`) starts with ONE read on
+its own connection, the metadata generation and the rights version in one statement
+(generation.operation_state, security/rights.py). If another process upgraded the
+metadata, it is reloaded (Crm.ensure_current); if a user, role, grant, team membership,
+share or metadata install changed the rights version, the user's rights are loaded again
+on that connection before the operation checks its permission; a user deactivated
+meanwhile gets UnknownUser. `recycle_bin`, `privacy` and `sharing` do the same read when
+they are taken. Inside a transaction the rights stay as they were when it started.
 """
 from __future__ import annotations
 
@@ -26,10 +29,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from sqlalchemy import ColumnElement, Connection
 
 from crmkit.engine.database import write_transaction
+from crmkit.engine.generation import operation_state
 from crmkit.engine.records.clock import clock_functions, local_today
 from crmkit.engine.records.record import Actor
 from crmkit.engine.records.service import RecordService
 from crmkit.engine.runtime import Runtime
+from crmkit.engine.security.rights import version_column
+from crmkit.engine.tables import METADATA_STATE
 
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
@@ -57,25 +63,15 @@ class UserContext:
     def refresh_rights(self) -> None:
         """Load the user's rights again if they changed since they were loaded (see the module docstring).
 
-        One primary-key read; nothing for the system context, nor inside a transaction (which
-        keeps the rights it started with). Raises UnknownUser if the user was deactivated.
+        The operation-start read on a connection of its own; nothing for the system context,
+        nor inside a transaction (which keeps the rights it started with). Raises UnknownUser
+        if the user was deactivated. Records operations need not call it: they do the same
+        read on their own connection as they start (`reading`, `writing`).
         """
         if self.policy is None or self._connection is not None:
             return
-        # Autocommit: the one read needs no BEGIN and ROLLBACK round trips around it.
-        with self.crm.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            self._refresh_on(connection)
-
-    def _refresh_on(self, connection: Connection) -> None:
-        from crmkit.engine.security.access import AccessPolicy, load_user_rights
-        from crmkit.engine.security.rights import rights_version
-
-        version = rights_version(connection, self._runtime)
-        if version == self._rights_version and self._runtime is self.crm.runtime:
-            return
-        runtime = self.crm.runtime  # after an install through this Crm: its new metadata
-        user = load_user_rights(connection, runtime, self.policy.user.user_id)
-        self.policy, self._runtime, self._rights_version = AccessPolicy(runtime, user), runtime, version
+        with self.crm.engine.connect() as connection:
+            self._start_operation(connection)
 
     @property
     def row_filter(self) -> RowFilter | None:
@@ -138,19 +134,17 @@ class UserContext:
 
         The user's rights are checked (and reloaded if they changed) as it starts, and hold for all of it.
         """
-        outermost = self._connection is None
-        with self.writing() as connection:
-            if outermost and self.policy is not None:
-                self._refresh_on(connection)
+        with self.writing():
             yield self
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
+        """The connection of a write: the open transaction's, or a new transaction started with the operation read."""
         if self._connection is not None:
             yield self._connection
             return
         with write_transaction(self.crm.write_engine) as connection:
-            self._follow_upgrades(connection)
+            self._start_operation(connection)
             self._connection = connection
             try:
                 yield connection
@@ -159,23 +153,34 @@ class UserContext:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
+        """The connection of a read: the open transaction's, or a new one started with the operation read."""
         if self._connection is not None:
             yield self._connection
             return
         with self.crm.engine.connect() as connection:
-            self._follow_upgrades(connection)
+            self._start_operation(connection)
             yield connection
 
-    def _follow_upgrades(self, connection: Connection) -> None:
-        """Before each operation: the metadata as installed now, if another process upgraded it (Crm.ensure_current).
+    def _start_operation(self, connection: Connection) -> None:
+        """Before each operation, one statement on its connection: the metadata generation and the rights version.
 
-        The user's rights are loaded again with it, since permission sets and roles are metadata.
+        The metadata as installed now if another process upgraded it (Crm.ensure_current);
+        the user's rights loaded again, on the same connection, if the rights version moved or
+        the metadata changed (permission sets and roles are metadata). UnknownUser for a user
+        deactivated meanwhile.
         """
-        runtime = self.crm.ensure_current(connection)
-        if runtime is self._runtime:
+        tables = self.crm.runtime
+        if self.policy is None:
+            generation, = operation_state(connection, tables.system_table(METADATA_STATE))
+            self._runtime = self.crm.ensure_current(connection, generation)
             return
-        self._runtime = runtime
-        if self.policy is not None:
-            from crmkit.engine.security.access import AccessPolicy, load_user_rights
+        from crmkit.engine.security.access import AccessPolicy, load_user_rights
 
-            self.policy = AccessPolicy(runtime, load_user_rights(connection, runtime, self.policy.user.user_id))
+        generation, version = operation_state(connection, tables.system_table(METADATA_STATE),
+                                              version_column(tables.system_table("crmkit_counter")))
+        version = version or 0
+        runtime = self.crm.ensure_current(connection, generation)
+        if runtime is self._runtime and version == self._rights_version:
+            return
+        user = load_user_rights(connection, runtime, self.policy.user.user_id)
+        self.policy, self._runtime, self._rights_version = AccessPolicy(runtime, user), runtime, version

@@ -177,15 +177,18 @@ class Crm:
             pipelines[object_name] = SavePipeline(runtime, runtime.object(object_name))
         return pipelines[object_name]
 
-    def ensure_current(self, connection: Connection) -> Runtime:
+    def ensure_current(self, connection: Connection, generation: int | None = None) -> Runtime:
         """The runtime for an operation starting on `connection`, reloaded first if another process upgraded.
 
         One read of one row by primary key (generation.py); on PostgreSQL it also holds that
         row until `connection`'s transaction ends, so no migration runs in the middle of the
-        operation. Raises MigrationError if the installed metadata no longer validates.
+        operation. A caller that has read the generation on `connection` already (a
+        UserContext reads it with the rights version: generation.operation_state) passes
+        it as `generation`. Raises MigrationError if the installed metadata no longer validates.
         """
-        state = self._runtime.system_table(METADATA_STATE)
-        if read_generation(connection, state) != self._generation:
+        if generation is None:
+            generation = read_generation(connection, self._runtime.system_table(METADATA_STATE))
+        if generation != self._generation:
             self._reload(connection)
         return self._runtime
 

@@ -2,8 +2,10 @@
 
 Every install or migration adds one to `crmkit_metadata_state.generation` inside its own
 transaction. Each top-level read or write of a UserContext first reads that one row by
-primary key (`Crm.ensure_current`); when it differs from the generation the Crm loaded,
-the Crm reloads its metadata, tables and save pipelines before the operation runs. So a
+primary key, on the operation's own connection (`operation_state`, which reads the user's
+rights version in the same statement: security/rights.py); when it differs from the
+generation the Crm loaded, the Crm reloads its metadata, tables and save pipelines before
+the operation runs (`Crm.ensure_current`). So a
 web worker started before `crmkit migrate` never writes with the old column definitions
 (e.g. a decimal scaled by 10**6 into a column now scaled by 10**2).
 
@@ -15,7 +17,9 @@ holds the database's write lock and a reader works on one snapshot, which gives 
 """
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, insert, select, update
+from functools import lru_cache
+
+from sqlalchemy import Connection, ScalarSelect, Select, Table, insert, select, update
 
 #: The id of the single row.
 ROW_ID = 1
@@ -23,8 +27,31 @@ ROW_ID = 1
 
 def read_generation(connection: Connection, table: Table) -> int:
     """The installed metadata's generation (0 before the first install); locks the row FOR KEY SHARE on PostgreSQL."""
-    query = select(table.c.generation).where(table.c.id == ROW_ID).with_for_update(read=True, key_share=True)
-    return connection.execute(query).scalar_one_or_none() or 0
+    return operation_state(connection, table)[0]
+
+
+def operation_state(connection: Connection, table: Table, *alongside: ScalarSelect) -> tuple[int, ...]:
+    """(generation, *values of `alongside`) in ONE statement: what an operation reads before anything else.
+
+    `alongside` are scalar subqueries of other one-row values every operation needs (the
+    rights version), so an operation pays one round trip for all of them. The generation
+    row is locked FOR KEY SHARE on PostgreSQL as by `read_generation` (only the row of the
+    FROM table is locked, not what the subqueries read). Without the row (a database
+    prepared before it existed) the generation is 0 and the other values are still read.
+    """
+    row = connection.execute(_state_query(table, alongside)).first()
+    if row is not None:
+        return (row[0] or 0, *row[1:])
+    if not alongside:
+        return (0,)
+    return (0, *connection.execute(select(*alongside)).one())
+
+
+@lru_cache(maxsize=16)
+def _state_query(table: Table, alongside: tuple[ScalarSelect, ...]) -> Select:
+    """Built once per table (and companions): it runs before every operation, so it is not rebuilt each time."""
+    return (select(table.c.generation, *alongside).where(table.c.id == ROW_ID)
+            .with_for_update(read=True, key_share=True))
 
 
 def lock_for_migration(connection: Connection, table: Table) -> int:

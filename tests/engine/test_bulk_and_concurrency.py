@@ -37,6 +37,19 @@ def test_bulk_autonumbers_continue_the_sequence(all_types):
     assert codes == ["CO-0001", "CO-0002", "CO-0003", "CO-0004"]
 
 
+def test_bulk_ids_follow_the_rows_and_history_and_creates_continue_after_them(all_types):
+    companies = all_types.records("company")
+    before = companies.create({"name": "before"})
+    assert companies.bulk_create(({"name": f"c{n}"} for n in range(7)), batch_size=3) == 7
+    after = companies.create({"name": "after"})
+    stored = [(record.id, record["name"]) for record in companies.query(sort=["id"], limit=100).records]
+    assert [name for _, name in stored] == ["before", *(f"c{n}" for n in range(7)), "after"]
+    ids = [record_id for record_id, _ in stored]
+    assert ids == sorted(set(ids)) and ids[0] == before.id and ids[-1] == after.id
+    for record_id in ids:  # each record has its own history row, written for its id
+        assert [entry["operation"] for entry in companies.history(record_id)] == ["create"]
+
+
 def test_concurrent_creates_get_distinct_autonumbers(crm, database_url):
     from pathlib import Path
 

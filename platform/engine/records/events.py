@@ -75,7 +75,10 @@ class RecordEvent:
            current: Mapping[str, Any] | None, actor: Actor, at: datetime, batch: str | None = None) -> "RecordEvent":
         """An event with `changed` worked out and both mappings copied read-only."""
         before, after = previous or {}, current or {}
-        changed = frozenset(name for name in {*before, *after} if before.get(name) != after.get(name))
+        if before and after:
+            changed = frozenset(name for name in {*before, *after} if before.get(name) != after.get(name))
+        else:  # a created or deleted record: every field that has a value
+            changed = frozenset(name for name, value in (after or before).items() if value is not None)
         record_id = after["id"] if current is not None else before["id"]
         return cls(object_name, operation, record_id, _frozen(previous), _frozen(current), changed, actor, at, batch)
 

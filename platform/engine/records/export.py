@@ -1,4 +1,4 @@
-"""Exports: every matching record, streamed a page at a time, as CSV lines or JSON-ready dicts.
+"""Exports: every matching record, streamed from one query, as CSV lines or JSON-ready dicts.
 
 The same filter, search, row filter and field-level security as a list; the `export`
 permission is required, and every export is written to the security log when it starts
@@ -20,15 +20,19 @@ import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
+from contextlib import ExitStack
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from crmkit.engine.fieldtypes import to_json
-from crmkit.engine.query import QueryError
+from crmkit.engine.query import QueryError, QuerySpec, build_select
 from crmkit.engine.security.audit import SecurityLog
+from crmkit.engine.security.shaping import shown_rows
 
 if TYPE_CHECKING:
     from crmkit.engine.records.service import RecordService
 
+#: Rows fetched from the database (and shaped for the user) at a time.
 PAGE = 1000
 FORMATS = ("csv", "json")
 
@@ -42,7 +46,7 @@ def export_records(
     fields: Sequence[str] | None = None,
     format: str = "csv",
     bom: bool = True,
-) -> Iterator[Any]:
+) -> "ExportStream":
     """Yield the header and one CSV line per record (str), or one dict per record for `format="json"`.
 
     CSV lines end in "\n"; write them encoded as UTF-8. With `bom` (the default) the header
@@ -51,39 +55,119 @@ def export_records(
     as a formula are prefixed with "'" (OWASP CSV Injection; see the module docstring).
     JSON rows are data for programs and are not changed. Raises PermissionDenied without the
     read and export permissions, QueryError for an unknown format, field or filter.
+
+    One query, on one connection held until the stream is read to the end or closed (a
+    server-side cursor on PostgreSQL), fetched and shaped `PAGE` rows at a time: the same
+    rows in the same order as paging through `service.query`, without re-running the query
+    per page. Close a stream that is not read to the end (`close()`, or `with`), or drop it.
     """
     if format not in FORMATS:
         raise QueryError(f"exports are written as {' or '.join(FORMATS)}, not {format!r}.")
-    service._require("read")
-    service._require("export")
-    columns = _columns(service, fields)
-    # Checked before the first row, so a bad filter fails before anything is logged or sent.
-    first = service.query(filter, sort=sort, search=search, limit=PAGE)
-    detail = {"object": service.obj.name, "filter": filter, "search": search, "fields": columns, "format": format}
-    _log(service, "records.exported", detail)
-    return _stream(service, first, filter, sort, search, columns, format, bom, detail)
+    stream = ExportStream(service, format, bom)
+    try:
+        stream.open(filter, sort, search, fields)
+    except BaseException:
+        stream.close()
+        raise
+    return stream
 
 
 def _log(service: "RecordService", event: str, detail: Mapping[str, Any]) -> None:
     SecurityLog(service.session.crm).record(event, user_id=service.session.actor.user_id, detail=detail)
 
 
-def _stream(service, page, filter, sort, search, columns: list[str], format: str, bom: bool,
-            detail: Mapping[str, Any]) -> Iterator[Any]:
-    count = 0
-    if format == "csv":
-        yield ("\ufeff" if bom else "") + _csv_line(columns)
-    while True:
-        for record in page.records:
-            count += 1
-            if format == "csv":
-                yield _csv_line([spreadsheet_cell(record.get(name)) for name in columns])
-            else:
-                yield {name: to_json(record.get(name)) for name in columns}
-        if not page.has_more:
-            break
-        page = service.query(filter, sort=sort, search=search, limit=PAGE, after=page.next_cursor)
-    _log(service, "records.export_completed", {**detail, "records": count})
+class ExportStream(Iterator[Any]):
+    """The export's lines (or dicts), read from one open query; logged as described in the module docstring."""
+
+    def __init__(self, service: "RecordService", format: str, bom: bool) -> None:
+        self._service, self._format, self._bom = service, format, bom
+        self._connection_scope: ExitStack | None = None
+        self._pending: Iterator[Any] = iter(())
+        self._count = 0
+        self._detail: dict[str, Any] = {}
+        self._done = False
+
+    def open(self, filter, sort: Sequence[str], search: str | None, fields: Sequence[str] | None) -> None:
+        """Check permissions, start the query, read and shape its first rows, log the start."""
+        service = self._service
+        scope = self._connection_scope = ExitStack()
+        connection = scope.enter_context(service._reading("read", "export"))
+        obj = service.obj
+        self._columns = _columns(service, fields)
+        spec = QuerySpec(filter=filter, sort=tuple(sort or obj.default_sort), search=search, limit=PAGE)
+        # The first page's query without its limit: same filter, search, row filter and order.
+        statement = build_select(service.query_context(), obj.name, spec, self._columns).limit(None)
+        result = connection.execution_options(stream_results=True, yield_per=PAGE).execute(statement)
+        scope.callback(result.close)  # the server-side cursor closes before its connection does
+        self._connection, self._batches = connection, result.partitions(PAGE)
+        # Checked before the first row, so a bad filter fails before anything is logged or sent.
+        first = self._next_batch()
+        self._detail = {"object": obj.name, "filter": filter, "search": search, "fields": self._columns,
+                        "format": self._format}
+        _log(service, "records.exported", self._detail)
+        header = [("\ufeff" if self._bom else "") + _csv_line(self._columns)] if self._format == "csv" else []
+        self._pending = chain(header, self._output(first))
+
+    def _next_batch(self) -> list[dict[str, Any]] | None:
+        """The next rows as the user may see them (security/shaping.py); None after the last."""
+        rows = next(self._batches, None)
+        if rows is None:
+            return None
+        service = self._service
+        names = rows[0]._fields
+        values = [dict(zip(names, row)) for row in rows]
+        return shown_rows(self._connection, service.runtime, service.session.policy, service.obj, values)
+
+    def _output(self, rows: list[dict[str, Any]] | None) -> Iterator[Any]:
+        if not rows:
+            return iter(())
+        self._count += len(rows)
+        columns = self._columns
+        if self._format == "json":
+            return ({name: to_json(row.get(name)) for name in columns} for row in rows)
+        line = _LineWriter()
+        return (line([spreadsheet_cell(row.get(name)) for name in columns]) for row in rows)
+
+    def __iter__(self) -> "ExportStream":
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            item = next(self._pending, _END)
+            if item is not _END:
+                return item
+            if self._done or self._connection_scope is None:
+                raise StopIteration
+            rows = self._next_batch()
+            if rows is None:
+                self._finish()
+                raise StopIteration
+            self._pending = self._output(rows)
+
+    def _finish(self) -> None:
+        """Read to the end: release the connection, then log the completion with the number of records."""
+        self._done = True
+        self.close()
+        _log(self._service, "records.export_completed", {**self._detail, "records": self._count})
+
+    def close(self) -> None:
+        """Stop reading: the query and its connection are released (nothing more is logged)."""
+        scope, self._connection_scope = self._connection_scope, None
+        self._pending = iter(())
+        if scope is not None:
+            scope.close()
+
+    def __enter__(self) -> "ExportStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+_END = object()
 
 
 def _columns(service: "RecordService", fields: Sequence[str] | None) -> list[str]:
@@ -134,7 +218,20 @@ def neutralise_formula(text: str) -> str:
 
 def _csv_line(values: Sequence[Any]) -> str:
     """One CSV line ending in "\n"; a cell holding a line break (CR or LF) is quoted (RFC 4180)."""
-    buffer = io.StringIO()
-    # With "\r\n" as terminator the writer quotes cells containing either character.
-    csv.writer(buffer, lineterminator="\r\n").writerow(values)
-    return buffer.getvalue()[:-2] + "\n"
+    return _LineWriter()(values)
+
+
+class _LineWriter:
+    """Writes one CSV line at a time through one csv writer and buffer (see `_csv_line`)."""
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        # With "\r\n" as terminator the writer quotes cells containing either character.
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+
+    def __call__(self, values: Sequence[Any]) -> str:
+        buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self._writer.writerow(values)
+        return buffer.getvalue()[:-2] + "\n"

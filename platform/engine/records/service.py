@@ -9,8 +9,9 @@ Every write runs the whole save pipeline in one transaction:
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, Table, case, select
 
@@ -84,8 +85,7 @@ class RecordService:
     # -- reading -------------------------------------------------------------------------
 
     def get(self, record_id: int) -> Record:
-        self._require("read")
-        with self.session.reading() as connection:
+        with self._reading("read") as connection:
             row = self._load(connection, record_id)
             return self._shown(connection, [row])[0]
 
@@ -100,8 +100,7 @@ class RecordService:
         after: str | None = None,
     ) -> Page:
         """A page of records: filtered, searched, sorted; `after` continues from a previous page's cursor."""
-        self._require("read")
-        with self.session.reading() as connection:
+        with self._reading("read") as connection:
             spec = QuerySpec(filter=filter, sort=tuple(sort or self.obj.default_sort), search=search,
                              limit=limit, offset=offset, after=after)
             context = self.query_context()
@@ -122,9 +121,8 @@ class RecordService:
         exact: bool = False,
     ) -> Count:
         """How many records match: exact up to `cap`, beyond it capped or estimated, and says which."""
-        self._require("read")
         spec = QuerySpec(filter=filter, search=search)
-        with self.session.reading() as connection:
+        with self._reading("read") as connection:
             return count_records(connection, self.query_context(), self.obj.name, spec, cap=cap, exact=exact)
 
     def suggest(self, text: str | None = None, *, limit: int = 10) -> list[tuple[int, str]]:
@@ -163,9 +161,8 @@ class RecordService:
 
     def history(self, record_id: int) -> list[dict[str, Any]]:
         """The record's field history, oldest first."""
-        self._require("read")
-        table = self.runtime.system_table("crmkit_history")
-        with self.session.reading() as connection:
+        with self._reading("read") as connection:
+            table = self.runtime.system_table("crmkit_history")
             hidden = history_withheld(self.session.policy, self.obj.name)
             self._load(connection, record_id)
             rows = connection.execute(
@@ -186,15 +183,13 @@ class RecordService:
     # -- writing -------------------------------------------------------------------------
 
     def create(self, values: Mapping[str, Any]) -> Record:
-        self._require("create")
-        with self.session.writing() as connection:
+        with self._writing("create") as connection:
             record = self._create(connection, values)
             return self._shown(connection, [dict(record.values)])[0]
 
     def update(self, record_id: int, values: Mapping[str, Any], *, version: int) -> Record:
         """Change a record read at `version`; refused with StaleRecordError if it changed since."""
-        self._require("edit")
-        with self.session.writing() as connection:
+        with self._writing("edit") as connection:
             record = self._update(connection, record_id, values, version)
             return self._shown(connection, [dict(record.values)])[0]
 
@@ -202,8 +197,7 @@ class RecordService:
         """Move the record (and its cascade) to the recycle bin; returns the bin batch id."""
         from crmkit.engine.records.recycle import Deleter
 
-        self._require("delete")
-        with self.session.writing() as connection:
+        with self._writing("delete") as connection:
             current = self._load(connection, record_id, lock=True, level="edit")
             policy = self.session.policy
             if policy is not None and not policy.may_delete(self.obj.name, current):
@@ -221,22 +215,23 @@ class RecordService:
         return bulk_create(self, rows, batch_size=batch_size)
 
     def _create(self, connection: Connection, input_values: Mapping[str, Any]) -> Record:
-        actor = self.session.actor
-        now = self.session.now()
-        clock = self.session.clock_functions(now)
+        session = self.session
+        actor, pipeline, obj = session.actor, self.pipeline, self.obj
+        now = session.now()
+        clock = session.clock_functions(now)
         self._check_field_access(input_values, previous=None)
         prepared = self._prepare(connection, input_values, previous=None, clock=clock)
         values = self.before_save(connection, prepared.values, None, clock)
-        for fdef in self.pipeline.autonumbers:
-            values[fdef.name] = allocate_numbers(connection, self.runtime, self.obj.name, fdef)[0]
+        for fdef in pipeline.autonumbers:
+            values[fdef.name] = allocate_numbers(connection, self.runtime, obj.name, fdef)[0]
         values.update(created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id, version=1)
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
         values.pop("id", None)
-        with constraint_errors(self.obj, values):
-            values["id"] = connection.execute(self.pipeline.insert_statement, values).scalar_one()
-        after_write(connection, self.session, [RecordEvent.of(self.obj.name, Operation.CREATE, None, values, actor, now)])
-        return Record(self.obj.name, values)
+        with constraint_errors(obj, values):
+            values["id"] = connection.execute(pipeline.insert_statement, values).scalar_one()
+        after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)])
+        return Record(obj.name, values)
 
     def before_save(self, connection: Connection, values: dict[str, Any], previous: Mapping[str, Any] | None,
                     clock: Mapping[str, Any]) -> dict[str, Any]:
@@ -316,26 +311,52 @@ class RecordService:
             raise PermissionDenied(f"you may see {self.obj.name} {record_id} but not change it.")
         return values
 
+    @contextmanager
+    def _reading(self, *permissions: str) -> Iterator[Connection]:
+        """Every read starts here: its connection, on which the user's current rights are read
+        first (UserContext.reading), and which must allow each of `permissions`."""
+        with self.session.reading() as connection:
+            self._allowed(permissions)
+            yield connection
+
+    @contextmanager
+    def _writing(self, *permissions: str) -> Iterator[Connection]:
+        """Every write starts here: `_reading`'s rule, in a write transaction (UserContext.writing)."""
+        with self.session.writing() as connection:
+            self._allowed(permissions)
+            yield connection
+
+    def _allowed(self, permissions: Sequence[str]) -> None:
+        """PermissionDenied unless the session's rights, as read for this operation, allow every permission."""
+        policy = self.session.policy
+        if policy is not None:
+            for permission in permissions:
+                policy.require(self.object_name, permission)
+
     def _require(self, permission: str) -> None:
-        """Every operation starts here: the user's current rights (UserContext.refresh_rights) must allow it."""
+        """For paths outside an operation's connection: the user's current rights
+        (UserContext.refresh_rights, a read of its own) must allow `permission`."""
         self.session.refresh_rights()
-        if self.session.policy is not None:
-            self.session.policy.require(self.object_name, permission)
+        self._allowed((permission,))
 
     def _check_field_access(self, values: Mapping[str, Any], previous: Mapping[str, Any] | None) -> None:
         """Hidden fields do not exist for the user; visible but not editable ones are refused by name."""
         policy = self.session.policy
         if policy is None:
             return
+        obj = self.obj
+        fields, object_name = obj.fields, obj.name
         errors: dict[str, list[str]] = {}
         for name in values:
             if name == "owner_id":
                 problem = self._owner_problem(values[name], previous)
                 if problem:
                     errors[name] = [problem]
-            elif name in self.obj.fields and not policy.can_read_field(self.obj.name, name):
-                errors[name] = [f"is not a field of {self.obj.name}."]
-            elif name in self.obj.fields and not policy.can_edit_field(self.obj.name, name):
+            elif name not in fields:
+                continue
+            elif not policy.can_read_field(object_name, name):
+                errors[name] = [f"is not a field of {object_name}."]
+            elif not policy.can_edit_field(object_name, name):
                 errors[name] = ["you may see this field but not change it."]
         if errors:
             raise RecordValidationError(errors)

@@ -2,12 +2,14 @@
 
     rights_changed(connection, runtime)       # in the transaction of the change
     rights_version(connection, runtime)       # -> 42: one primary-key read
+    version_column(counters)                  # the same read as a scalar subquery
 
 A UserContext compiles its user's rights once (security/access.py) and may live long: a
-worker, a script, a web request. Before each records operation, and when a transaction
-starts, it reads this counter; if it moved since its rights were loaded, they are loaded
-again, so the operation follows the user's rights as they are now. A user deactivated
-meanwhile gets UnknownUser.
+worker, a script, a web request. Each records operation, and each transaction, reads this
+counter first, on its own connection and in the same statement as the metadata generation
+(`version_column` inside generation.operation_state: one round trip for both); if it moved
+since its rights were loaded, they are loaded again on that connection, so the operation
+follows the user's rights as they are now. A user deactivated meanwhile gets UnknownUser.
 
 Advanced by (each in the same transaction as the change, so the two commit together):
 activating or deactivating a user, creating a user (a manager above their role now sees
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import Connection, Select, Table, select, update
+from sqlalchemy import Connection, ScalarSelect, Select, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -46,6 +48,12 @@ def rights_changed(connection: Connection, runtime: Runtime) -> None:
 def rights_version(connection: Connection, runtime: Runtime) -> int:
     """The current rights version (0 before the first change): one read by primary key."""
     return connection.execute(_version_query(runtime.system_table("crmkit_counter"))).scalar() or 0
+
+
+@lru_cache(maxsize=16)
+def version_column(counters: Table) -> ScalarSelect:
+    """The rights version as a scalar subquery (NULL before the first change), to read alongside other values."""
+    return _version_query(counters).scalar_subquery()
 
 
 @lru_cache(maxsize=16)

@@ -1,0 +1,187 @@
+"""Every operation starts with one read on its own connection: the metadata generation and the rights version.
+
+What another process changes (a revoked grant, a deactivated user) is refused by the very
+next operation of a context that was made before the change; a bulk create follows the
+rights batch by batch; and no operation reads either value a second time or on a second
+connection (context.py, generation.py, security/rights.py).
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from crmkit.engine import Crm
+from crmkit.engine.security.access import PermissionDenied, UnknownUser
+from crmkit.engine.security.users import SystemDirectory
+
+PACKAGE = """
+package: desk
+version: "1.0.0"
+roles:
+  boss: {label: {en: Boss}}
+  rep: {parent: boss}
+permission_sets:
+  sales:
+    roles: [boss, rep]
+    objects:
+      ticket: [create, read, edit, delete]
+  exporting:
+    objects:
+      ticket: [read, export, import]
+  margins:
+    roles: [boss]
+    fields:
+      ticket.margin: [read]
+objects:
+  ticket:
+    title_field: name
+    sharing: private
+    track_history: true
+    fields:
+      name: {type: text}
+      rank: {type: integer}
+      margin: {type: currency}
+"""
+
+PASSWORD = "a long passphrase 42"
+
+
+@pytest.fixture
+def desk(crm, install):
+    install(PACKAGE)
+    directory = SystemDirectory(crm)
+    boss = directory.create_user("boss", password=PASSWORD, role="boss", permission_sets=["exporting"])
+    rep = directory.create_user("rep", password=PASSWORD, role="rep", permission_sets=["exporting"])
+    return {"boss": boss.id, "rep": rep.id}
+
+
+@pytest.fixture
+def other_process(database_url, desk):
+    """Another process's Crm on the same database: its changes reach this one only through the database."""
+    other = Crm.open(database_url)
+    yield SystemDirectory(other)
+    other.close()
+
+
+def test_a_grant_revoked_in_another_process_is_refused_by_each_next_operation(crm, desk, other_process):
+    rep = crm.as_user(desk["rep"])
+    tickets = rep.records("ticket")  # kept across the change, as a worker keeps its services
+    ticket = tickets.create({"name": "first"})
+    other_process.revoke("exporting", user_id=desk["rep"])
+    with pytest.raises(PermissionDenied, match="export"):
+        tickets.export()
+    with pytest.raises(PermissionDenied, match="import"):
+        tickets.bulk_create([{"name": "many"}])
+    with pytest.raises(PermissionDenied, match="import"):
+        tickets.bulk_create([])
+    assert tickets.get(ticket.id)["name"] == "first"  # what the sales set still gives is kept
+
+
+def test_a_user_deactivated_in_another_process_is_refused_by_every_next_operation(crm, desk, other_process):
+    rep = crm.as_user(desk["rep"])
+    tickets = rep.records("ticket")
+    ticket = tickets.create({"name": "mine"})
+    other_process.deactivate(desk["rep"])
+    for operation in (lambda: tickets.get(ticket.id), lambda: tickets.query(), lambda: tickets.count(),
+                      lambda: tickets.history(ticket.id), lambda: tickets.create({"name": "x"}),
+                      lambda: tickets.update(ticket.id, {"name": "y"}, version=ticket.version),
+                      lambda: tickets.delete(ticket.id), lambda: tickets.export(),
+                      lambda: tickets.bulk_create([{"name": "z"}]), lambda: rep.transaction().__enter__()):
+        with pytest.raises(UnknownUser):
+            operation()
+    assert crm.as_system().records("ticket").count().value == 1
+
+
+def test_a_bulk_create_follows_the_rights_batch_by_batch(crm, desk, other_process):
+    tickets = crm.as_user(desk["rep"]).records("ticket")
+
+    def rows():
+        yield from ({"name": f"t{number}"} for number in range(3))  # the first batch
+        other_process.revoke("exporting", user_id=desk["rep"])      # while the import runs
+        yield from ({"name": f"t{number}"} for number in range(3, 6))
+
+    with pytest.raises(PermissionDenied, match="import"):
+        tickets.bulk_create(rows(), batch_size=3)
+    stored = crm.as_system().records("ticket").query(sort=["name"]).records
+    assert [record["name"] for record in stored] == ["t0", "t1", "t2"]
+
+
+def test_an_operation_reads_the_generation_and_the_rights_version_once_on_its_own_connection(crm, desk):
+    rep = crm.as_user(desk["rep"])
+    tickets = rep.records("ticket")
+    ticket = tickets.create({"name": "counted"})
+    statements: list[str] = []
+    checkouts: list[object] = []
+
+    def executed(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    def checked_out(*args) -> None:
+        checkouts.append(args)
+
+    operations = (lambda: tickets.get(ticket.id), lambda: tickets.query(),
+                  lambda: tickets.update(ticket.id, {"name": f"again {len(statements)}"},
+                                         version=tickets.get(ticket.id).version))
+    for operation in operations:  # what a policy reads once and keeps (access.py) is read before counting
+        operation()
+    event.listen(crm.engine, "before_cursor_execute", executed)
+    event.listen(crm.engine.pool, "checkout", checked_out)
+    try:
+        for operation in operations[:2]:
+            statements.clear()
+            checkouts.clear()
+            operation()
+            state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql or "crmkit_counter" in sql]
+            assert len(checkouts) == 1, statements
+            assert state_reads == [statements[0] if statements[0] != "BEGIN" else statements[1]]
+            assert "crmkit_metadata_state" in state_reads[0] and "crmkit_counter" in state_reads[0]
+        current = tickets.get(ticket.id)
+        statements.clear()
+        checkouts.clear()
+        tickets.update(ticket.id, {"name": "last"}, version=current.version)
+        state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql or "crmkit_counter" in sql]
+        assert len(checkouts) == 1 and len(state_reads) == 1
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", executed)
+        event.remove(crm.engine.pool, "checkout", checked_out)
+
+
+def test_an_export_streamed_over_several_pages_keeps_the_order_rows_and_fields_of_the_list(crm, desk, monkeypatch):
+    from crmkit.engine.records import export
+    from crmkit.engine.security.audit import SecurityLog
+
+    monkeypatch.setattr(export, "PAGE", 2)  # seven records: four fetches of one query
+    system = crm.as_system().records("ticket")
+    for number in range(7):
+        system.create({"name": f"t{number}", "rank": (number * 5) % 3, "margin": number,
+                       "owner_id": desk["rep"] if number % 2 else desk["boss"]})
+    statements: list[str] = []
+
+    def executed(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    for user, sees_margin, seen in (("rep", False, 3), ("boss", True, 7)):
+        tickets = crm.as_user(desk[user]).records("ticket")
+        listed = [(record.id, record["name"]) for record in tickets.query(sort=["rank", "-name"], limit=1000).records]
+        event.listen(crm.engine, "before_cursor_execute", executed)
+        try:
+            statements.clear()
+            exported = list(tickets.export(sort=["rank", "-name"], format="json"))
+        finally:
+            event.remove(crm.engine, "before_cursor_execute", executed)
+        assert [(row["id"], row["name"]) for row in exported] == listed and len(listed) == seen
+        assert all(("margin" in row) is sees_margin for row in exported)
+        assert len([sql for sql in statements if "FROM ticket" in sql and "ORDER BY" in sql]) == 1
+        completed = SecurityLog(crm).entries(event="records.export_completed", user_id=desk[user])
+        assert completed[0]["detail"]["records"] == seen
+
+
+def test_an_export_closed_early_releases_its_connection(crm, desk):
+    tickets = crm.as_user(desk["boss"]).records("ticket")
+    tickets.bulk_create([{"name": f"t{number}"} for number in range(5)])
+    checked_out = crm.engine.pool.checkedout()
+    stream = tickets.export(format="json")
+    assert next(stream)["name"] == "t0" and crm.engine.pool.checkedout() == checked_out + 1
+    stream.close()
+    assert crm.engine.pool.checkedout() == checked_out
+    assert list(stream) == []
