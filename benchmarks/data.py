@@ -15,6 +15,7 @@ from typing import Iterator
 from sqlalchemy import func, insert, select, text
 
 from crmkit.engine import Crm
+from crmkit.engine.query.search_index import SearchIndex, rebuild_index
 
 BRANDS = ["Wonka", "Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli",
           "Vandelay", "Soylent", "Cyberdyne", "Tyrell"]
@@ -103,9 +104,17 @@ def fill_accounts(crm: Crm, total: int, owners: list[int], batch: int = 20_000) 
         else:
             with crm.engine.begin() as connection:
                 connection.execute(insert(table), rows)
+    index_accounts(crm)
     with crm.engine.begin() as connection:
         connection.execute(text("ANALYZE"))
     return total - present
+
+
+def index_accounts(crm: Crm) -> None:
+    """Build the account search index over the rows written raw, as the migration step does for existing records."""
+    index = SearchIndex.of(crm.runtime.registry, crm.runtime.field_types, "account")
+    with crm.engine.begin() as connection:
+        rebuild_index(connection, crm.runtime.schema, index)
 
 
 def _copy(crm: Crm, table_name: str, rows: list[dict]) -> None:

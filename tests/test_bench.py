@@ -36,6 +36,8 @@ def assert_every_line(output: str, database: str) -> None:
     for name in LINES:
         assert name in section, f"{database}: no line {name!r}"
     assert "ROWS DIFFER" not in section
+    common = next(text for text in section.splitlines() if text.startswith("search common word"))
+    assert " 0 on the page" not in common, "the bench's accounts are in the search index"
     creates = next(text for text in section.splitlines() if text.startswith("create 20"))
     assert "Django" in creates and "faster than Django" in creates
     assert f"{database} (" in output.split("Targets (issue 8)")[1], "the summary names the database"

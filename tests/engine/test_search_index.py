@@ -12,6 +12,7 @@ from crmkit.engine import Crm
 from crmkit.engine.migrations import MigrationError
 from crmkit.engine.migrations.search_steps import BuildSearchIndex
 from crmkit.engine.query import QuerySpec, build_select
+from crmkit.engine.query import search as search_module
 from crmkit.engine.records.global_search import Match
 from crmkit.engine.query.search_index import search_table_name
 
@@ -124,6 +125,27 @@ def test_no_match_and_punctuation_only(finder):
     assert accounts.count(search="xyzzy").value == 0
     assert found(finder, "%") == set()
     assert accounts.count(search="acme").value == 1
+
+
+@pytest.mark.parametrize("few", [5_000, 0], ids=["matches read as a set", "matches tested row by row"])
+def test_a_search_page_finds_the_same_records_whichever_plan_it_takes(crm, users, monkeypatch, few):
+    """A page asks the index how many records match, then reads them as a set or tests each row it reads."""
+    monkeypatch.setattr(search_module, "FEW_MATCHES", few)
+    rep1 = crm.as_user(users["rep1"])
+    add(rep1, "张伟", "王伟", "ABC科技123", "Acme Ltd", "Acme Corp", "Beta")
+    add(crm.as_user(users["rep2"]), "Acme Two", "张伟 Two")
+    assert found(rep1, "张伟") == {"张伟"}
+    assert found(rep1, "伟") == {"张伟", "王伟"}
+    assert found(rep1, "acm") == {"Acme Ltd", "Acme Corp"}
+    assert found(rep1, "科技 123") == {"ABC科技123"}
+    assert found(rep1, "xyzzy") == set()
+    accounts = rep1.records("account")
+    first = accounts.query(search="acme", sort=("-name",), limit=1)
+    assert [record["name"] for record in first.records] == ["Acme Ltd"]
+    second = accounts.query(search="acme", sort=("-name",), limit=1, after=first.next_cursor)
+    assert [record["name"] for record in second.records] == ["Acme Corp"] and second.next_cursor is None
+    assert [record["name"] for record in accounts.query(search="acme", sort=("name",), limit=5, offset=1).records] \
+        == ["Acme Ltd"]
 
 
 def test_the_index_follows_create_update_delete_restore_and_bulk(finder):

@@ -48,14 +48,7 @@ from crmkit.engine.migrations.steps import (
     ReviveTable,
 )
 from crmkit.engine.migrations.search_steps import BuildSearchIndex, DropSearchIndex
-from crmkit.engine.query.search_index import (
-    Progress,
-    SearchIndex,
-    create_gin_index,
-    create_index,
-    drop_index,
-    fill_index,
-)
+from crmkit.engine.query.search_index import Progress, SearchIndex, create_index, drop_index, rebuild_index
 from crmkit.engine.tables import Schema, field_column, index_specs, system_columns, temporary_column
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
@@ -217,11 +210,7 @@ class Applier:
         self.recompute(self.connection, step.object, step.fields)
 
     def _BuildSearchIndex(self, step: BuildSearchIndex) -> None:
-        index = SearchIndex(step.object, step.fields)
-        drop_index(self.connection, step.object)
-        create_index(self.connection, index, gin=False)
-        fill_index(self.connection, self.schema, index, self.progress)
-        create_gin_index(self.connection, index)
+        rebuild_index(self.connection, self.schema, SearchIndex(step.object, step.fields), self.progress)
 
     def _DropSearchIndex(self, step: DropSearchIndex) -> None:
         drop_index(self.connection, step.object)

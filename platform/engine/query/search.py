@@ -12,6 +12,10 @@ index (query/search_index.py), looking only in the searchable fields the caller 
 fields hidden by field-level security, and fields whose value the caller sees through a
 per-user derived expression (security/derived.py), are left out, so a record is never
 found by a value the caller could not see.
+
+A list page plans its search first (`planned_search`): few matches are read as a set and
+sorted; a common word is tested row by row along the sort order's index while that fills
+the page quickly, else read as a set too (query/sorting.py `fetch_rows`).
 """
 from __future__ import annotations
 
@@ -72,8 +76,10 @@ def search_clause(ctx: QueryContext, object_name: str, text: str | None) -> Colu
     if not names:
         raise QueryError(f"{object_name} has no searchable fields; mark a text field 'searchable: true' "
                          "or give the object a title field.")
+    stored = indexed_fields(ctx.registry, ctx.field_types, ctx.object(object_name))
     return SearchMatch(ctx.schema.table(object_name).c.id, search_table_name(object_name),
-                       tuple(token_column(name) for name in names), tuple(terms))
+                       tuple(token_column(name) for name in names), tuple(terms),
+                       positions=tuple(stored.index(name) for name in names))
 
 
 class SearchMatch(ColumnElement):
@@ -85,17 +91,24 @@ class SearchMatch(ColumnElement):
     _is_implicitly_boolean = True
 
     def __init__(self, id_column, index_table: str, columns: tuple[str, ...], terms: tuple[Term, ...],
-                 per_row: bool = False) -> None:
+                 *, positions: tuple[int, ...], per_row: bool = False) -> None:
         self.id_column = id_column
         self.index_table = index_table
         self.columns = columns
         self.terms = terms
+        #: Where each of `columns` is among the search table's columns (SQLite's content table names them c0, c1, ...).
+        self.positions = positions
         #: Written as a test of each row the query reads (see `planned_search`), not as a set of ids.
         self.per_row = per_row
 
-    def row_by_row(self) -> "SearchMatch":
-        """The same match, written so the database tests each row it reads instead of collecting every match first."""
-        return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, per_row=True)
+    def row_by_row(self, id_column=None) -> "SearchMatch":
+        """The same match as a test of each row read (on `id_column`, by default the table's id)."""
+        return SearchMatch(self.id_column if id_column is None else id_column, self.index_table, self.columns,
+                           self.terms, positions=self.positions, per_row=True)
+
+    def as_set(self) -> "SearchMatch":
+        """The same match as `id IN (every match)`."""
+        return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, positions=self.positions)
 
 
 
@@ -142,6 +155,24 @@ def _index_condition(element: SearchMatch, compiler, **kw) -> str:
     return " AND ".join(conditions)
 
 
+def _sqlite_tokens_held(element: SearchMatch, compiler, **kw) -> str:
+    """SQLite: the terms found in one row's stored token text (tokens separated by single spaces).
+
+    The same rule as `fts5_query`: each term's tokens all in one column; a prefix token is
+    the start of a stored token (' acm' in ' acme ltd'), any other a whole token (' 科技 ').
+    """
+    def held(column: str, token: str, prefix: bool) -> str:
+        needle = compiler.process(bindparam(None, f" {token}" + ("" if prefix else " "), unique=True), **kw)
+        return f"instr(' ' || {column} || ' ', {needle}) > 0"
+
+    terms = []
+    for term in element.terms:
+        per_column = [" AND ".join(held(f"c{position}", token, prefix) for token, prefix in term)
+                      for position in element.positions]
+        terms.append("(" + " OR ".join(f"({condition})" for condition in per_column) + ")")
+    return " AND ".join(terms)
+
+
 def _index_key(compiler) -> str:
     return "rowid" if compiler.dialect.name == "sqlite" else "id"
 
@@ -154,8 +185,13 @@ def _search_match(element: SearchMatch, compiler, **kw) -> str:
     if not element.per_row:
         return f"{record_id} IN (SELECT {key} FROM {index_table} WHERE {condition})"
     if compiler.dialect.name == "sqlite":
-        # FTS5 answers MATCH with rowid = ? by seeking each token's list to that record.
-        return f"EXISTS (SELECT 1 FROM {index_table} WHERE {condition} AND {index_table}.{key} = {record_id})"
+        # A MATCH per row would expand a prefix ("acm"*) over the whole index for every row, and
+        # even a rowid lookup through FTS5 costs ~0.1 ms: the row's tokens are read from the FTS5
+        # table's own content table (`<table>_content`: id, c0, c1, ...; sqlite.org/fts5.html),
+        # an ordinary table, and the terms looked for in their text.
+        content = compiler.preparer.quote(f"{element.index_table}_content")
+        held = _sqlite_tokens_held(element, compiler, **kw)
+        return f"EXISTS (SELECT 1 FROM {content} WHERE {content}.id = {record_id} AND {held})"
     # A scalar subquery: PostgreSQL cannot pull it up into a join, so it stays a test of each row read.
     return f"(SELECT {condition} FROM {index_table} WHERE {index_table}.{key} = {record_id})"
 
@@ -169,16 +205,16 @@ def _search_ids(element: SearchIds, compiler, **kw) -> str:
 
 
 def planned_search(connection: Connection, ctx: QueryContext, object_name: str, text: str | None) -> ColumnElement:
-    """`search_clause`, written for a sorted page of at most a few hundred rows after asking the index how many match.
+    """`search_clause`, written for one sorted page after asking the index how many records match.
 
-    One index read of at most FEW_MATCHES + 1 ids decides (a few ms, measured in `make bench`):
-    - at most FEW_MATCHES records match: the page reads just those (on PostgreSQL as the id
-      list itself, so the planner knows how few they are; on SQLite FTS5 tells its planner),
-      then filters and sorts them;
-    - more match: the word is common, so the page walks the sort order's index and tests each
-      row it reads against the index, stopping at the page's end after about
-      limit x (records / matches) rows, instead of collecting and sorting every match.
-    A search that matches nothing at all needs no second read.
+    One index read of at most FEW_MATCHES + 1 ids decides (a few ms; figures in `make bench`):
+    - nothing matches: false(), and no second read;
+    - at most FEW_MATCHES match: the page reads just those, then filters and sorts them (on
+      PostgreSQL as the id list itself, so the planner knows how few they are; SQLite's FTS5
+      tells its planner);
+    - more match: the word is common, and a row-by-row test (`SearchMatch.row_by_row`) is
+      returned; query/sorting.py `fetch_rows` tries it on the first records in sort order
+      and reads every match instead when those hold less than a page.
     """
     clause = search_clause(ctx, object_name, text)
     if not isinstance(clause, SearchMatch):

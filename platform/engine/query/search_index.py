@@ -187,3 +187,12 @@ def fill_index(connection: Connection, schema: Schema, index: SearchIndex, progr
         done, last = done + len(rows), rows[-1]["id"]
         if progress is not None:
             progress(index.object, done, total)
+
+
+def rebuild_index(connection: Connection, schema: Schema, index: SearchIndex, progress: Progress | None = None) -> int:
+    """Drop and build `index` from every stored record (GIN built once after the fill); returns how many were indexed."""
+    drop_index(connection, index.object)
+    create_index(connection, index, gin=False)
+    done = fill_index(connection, schema, index, progress)
+    create_gin_index(connection, index)
+    return done

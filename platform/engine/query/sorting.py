@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, false, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Connection, Select, and_, false, literal, literal_column, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -24,7 +24,7 @@ from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import QueryContext, resolve_field
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
-from crmkit.engine.query.search import planned_search, where_clause
+from crmkit.engine.query.search import SearchMatch, planned_search, where_clause
 
 MAX_SORT_FIELDS = 5
 MAX_CURSOR_LENGTH = 4096
@@ -277,6 +277,14 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
     _check_page(spec)
     values = decode_cursor(keys, spec.after) if spec.after else None
     search = planned_search(connection, ctx, object_name, spec.search) if spec.search else None
+    if isinstance(search, SearchMatch) and search.per_row:
+        if values is None and not spec.offset:
+            rows = _first_rows_tested(connection, ctx, object_name, spec, columns, keys, search)
+            if rows is not None:
+                return rows
+        search = search.as_set()
+    if values is None and search is not None and connection.dialect.name == "postgresql":
+        return connection.execute(_matches_then_sorted(ctx, object_name, spec, columns, keys, search)).all()
     if values is None:
         return connection.execute(build_select(ctx, object_name, spec, columns, search=search)).all()
     stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
@@ -290,6 +298,48 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
         tail = stmt.where(first.column.is_(None)).order_by(*order_terms(keys)).limit(limit - len(rows))
         rows.extend(connection.execute(tail).all())
     return rows
+
+
+def _matches_then_sorted(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
+                         keys: Sequence[SortKey], search: ColumnElement) -> Select:
+    """PostgreSQL: a search page that reads the matching records first and sorts them after.
+
+    Left to itself, the planner assumes the matches are spread evenly over the sort order
+    and walks the sort index testing each row; when they lie together far along it (Chinese
+    names after Latin ones) that walk reads most of the table (1.8 s at 1,000,000 records,
+    against 20 ms here). The subquery's OFFSET 0 keeps the planner from merging it into the
+    outer query (PostgreSQL does not pull up a subquery with LIMIT or OFFSET).
+    """
+    matches = (select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
+               .offset(literal_column("0")).subquery())
+    outer = [SortKey(key.name, matches.c[key.name], key.descending, key.value_kind) for key in keys]
+    statement = select(matches).order_by(*order_terms(outer)).limit(spec.limit + 1)
+    return statement.offset(spec.offset) if spec.offset else statement
+
+
+#: How many records, in sort order, a page of a common word's search tests before it reads every match instead.
+TESTED_FIRST = 2_000
+
+
+def _first_rows_tested(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+                       columns: Sequence[str] | None, keys: Sequence[SortKey], search: SearchMatch) -> list[Any] | None:
+    """The first page of a search for a common word, from the first TESTED_FIRST records in sort order; None if short.
+
+    The records the filter and row filter select are read along the sort order's index,
+    at most TESTED_FIRST of them, and each is tested against the search index; a full page
+    among them is the right page. When the word's matches lie further on in the sort order
+    (Chinese names sort after Latin ones, say), None: the caller reads every match instead,
+    so no search walks a million rows one by one.
+    """
+    limit = spec.limit + 1
+    unsearched = where_clause(ctx, object_name, replace(spec, search=None))
+    first = (select(*_columns(ctx, object_name, columns, keys)).where(unsearched)
+             .order_by(*order_terms(keys)).limit(TESTED_FIRST).subquery())
+    outer = [SortKey(key.name, first.c[key.name], key.descending, key.value_kind) for key in keys]
+    statement = (select(first).where(search.row_by_row(first.c.id))
+                 .order_by(*order_terms(outer)).limit(limit))
+    rows = connection.execute(statement).all()
+    return rows if len(rows) == limit else None
 
 
 def _keyset_page(stmt: Select, keys: Sequence[SortKey], values: Sequence[Any], limit: int) -> Select:
