@@ -17,6 +17,7 @@ field. The index is written in the write's transaction by the after-write step
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import ARRAY, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
@@ -136,13 +137,7 @@ def remove_records(connection: Connection, index: SearchIndex, ids: Sequence[int
 def add_records(connection: Connection, index: SearchIndex, rows: Iterable[Mapping[str, Any]]) -> None:
     """Index these rows ({field: stored value}, with "id"), which must not be in the index: one statement per batch."""
     sqlite = connection.dialect.name == "sqlite"
-    key = _id_column(connection)
-    target = table(index.name, column(key), *(column(name) for name in index.columns))
-    if sqlite:
-        values = {name: bindparam(name) for name in index.columns}
-    else:
-        values = {name: func.array_to_tsvector(bindparam(name, type_=ARRAY(Text))) for name in index.columns}
-    statement = insert(target).values({key: bindparam("record_id"), **values})
+    statement = _insert_statement(index, sqlite)
     batch: list[dict[str, Any]] = []
     for row in rows:
         entry: dict[str, Any] = {"record_id": row["id"]}
@@ -156,6 +151,18 @@ def add_records(connection: Connection, index: SearchIndex, rows: Iterable[Mappi
             batch = []
     if batch:
         connection.execute(statement, batch)
+
+
+@lru_cache(maxsize=256)
+def _insert_statement(index: SearchIndex, sqlite: bool) -> Any:
+    """The INSERT of one index's rows, built once: every create runs it."""
+    key = "rowid" if sqlite else "id"
+    target = table(index.name, column(key), *(column(name) for name in index.columns))
+    if sqlite:
+        values = {name: bindparam(name) for name in index.columns}
+    else:
+        values = {name: func.array_to_tsvector(bindparam(name, type_=ARRAY(Text))) for name in index.columns}
+    return insert(target).values({key: bindparam("record_id"), **values})
 
 
 def reindex_records(connection: Connection, schema: Schema, index: SearchIndex, ids: Iterable[int]) -> None:

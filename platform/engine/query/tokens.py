@@ -21,6 +21,7 @@ PostgreSQL tsquery; they are at most MAX_TOKEN characters (PostgreSQL's lexeme l
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from typing import Iterator
 
 #: Longer words are indexed and searched by their first MAX_TOKEN characters.
@@ -51,7 +52,9 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
+@lru_cache(maxsize=1 << 16)
 def _kind(character: str) -> str:
+    """"cjk", "digit", "letter", or "" for a separator; cached, since every indexed character asks."""
     if is_cjk(character):
         return "cjk"
     if character.isdigit():
