@@ -131,6 +131,7 @@ def test_no_match_and_punctuation_only(finder):
 def test_a_search_page_finds_the_same_records_whichever_plan_it_takes(crm, users, monkeypatch, few):
     """A page asks the index how many records match, then reads them as a set or tests each row it reads."""
     monkeypatch.setattr(search_module, "FEW_MATCHES", few)
+    monkeypatch.setattr(search_module, "FEW_MATCHES_SQLITE", few)
     rep1 = crm.as_user(users["rep1"])
     add(rep1, "张伟", "王伟", "ABC科技123", "Acme Ltd", "Acme Corp", "Beta")
     add(crm.as_user(users["rep2"]), "Acme Two", "张伟 Two")
