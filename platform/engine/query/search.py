@@ -36,7 +36,7 @@ MAX_TERMS = 10
 #: A search matching at most this many records is read as that set; more, row by row (`planned_search`).
 #: On PostgreSQL the ids themselves travel (one array); SQLite only counts them, and its FTS5
 #: set is cheap to sort up to more matches (12 ms for 5,000, 25 ms for 20,000 at 1M records).
-FEW_MATCHES = 5_000
+FEW_MATCHES = 10_000
 FEW_MATCHES_SQLITE = 20_000
 
 #: One term: the (token, is_prefix) pairs one field must all hold.
