@@ -394,7 +394,7 @@ class RecordService:
 
     def _shown(self, connection: Connection, rows: list[dict[str, Any]]) -> list[Record]:
         """Records as this session may see them: hidden fields removed, rollups over visible children."""
-        shown = shown_rows(connection, self.runtime, self.session.policy, self.obj, rows)
-        return [Record(self.obj.name, row) for row in shown]
+        obj = self.obj
+        return [Record(obj.name, row) for row in shown_rows(connection, self.runtime, self.session.policy, obj, rows)]
 
 
