@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import delete, insert
+from sqlalchemy import insert
 
 PACKAGE = """
 package: probe
