@@ -19,6 +19,8 @@ the page quickly, else read as a set too (query/sorting.py `fetch_rows`).
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from sqlalchemy import ColumnElement, Connection, Executable, and_, false, literal, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, bindparam
@@ -64,17 +66,19 @@ def search_terms(text: str | None) -> list[Term]:
     return [tuple(tokens) for tokens in map(query_tokens, words) if tokens]
 
 
-def search_clause(ctx: QueryContext, object_name: str, text: str | None) -> ColumnElement:
+def search_clause(ctx: QueryContext, object_name: str, text: str | None,
+                  within: Sequence[str] | None = None) -> ColumnElement:
     """The records every term of `text` matches (true() for a blank search), through the search index.
 
     A term of punctuation alone ('%', '-') asks for nothing and is left out; a search made only
-    of such terms matches nothing.
+    of such terms matches nothing. `within` narrows the fields looked in (of those the caller
+    may search) to these.
     """
     terms = search_terms(text)
     if not terms:
         return false() if (text or "").split() else true()
-    names = search_fields(ctx, object_name)
-    if not names and indexed_fields(ctx.registry, ctx.field_types, ctx.object(object_name)):
+    names = [name for name in search_fields(ctx, object_name) if within is None or name in within]
+    if not names and (within is not None or indexed_fields(ctx.registry, ctx.field_types, ctx.object(object_name))):
         return false()  # every searchable field is hidden from (or masked for) this caller: nothing to find
     if not names:
         raise QueryError(f"{object_name} has no searchable fields; mark a text field 'searchable: true' "

@@ -12,11 +12,13 @@ full-width ＡＢＣ) the same way on every database. A run of letters or of dig
 alphabetic script is one word; CJK text (Han, kana, Hangul), which has no spaces between
 words, is indexed as single characters and adjacent pairs, so any Chinese substring of
 one or two characters matches exactly and a longer one matches records holding all its
-pairs. Everything else (punctuation, symbols, spaces) separates words and is not indexed.
+pairs. A combining mark (a vowel sign, a virama) belongs to the word it follows.
+Everything else (punctuation, symbols, spaces) separates words and is not indexed.
 
-Tokens consist of letters and digits only, so they need no quoting in an FTS5 query or a
-PostgreSQL tsquery; they are at most MAX_TOKEN characters (PostgreSQL's lexeme limit is
-2,047 bytes), and a field keeps at most MAX_TOKENS distinct ones (a tsvector holds 1 MB).
+Tokens consist of letters, digits and marks only, so they need no quoting in an FTS5 query
+or a PostgreSQL tsquery; they are at most MAX_TOKEN characters (PostgreSQL's lexeme limit
+is 2,047 bytes), and a field keeps at most MAX_TOKENS distinct ones within MAX_TOKEN_BYTES
+(a tsvector holds 1 MB of lexemes).
 """
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ from typing import Iterator
 MAX_TOKEN = 60
 #: Distinct tokens kept per field value; text beyond them is not found by search.
 MAX_TOKENS = 20_000
+#: Bytes (UTF-8, one separator each) of the tokens kept per field value: PostgreSQL's tsvector
+#: holds at most 1,048,575 bytes of lexemes (its MAXSTRPOS), so a field keeps less, on both databases.
+MAX_TOKEN_BYTES = 1_000_000
 
 _CJK_RANGES = (
     (0x1100, 0x11FF),    # Hangul Jamo
@@ -48,8 +53,12 @@ def is_cjk(character: str) -> bool:
 
 
 def normalise(text: str) -> str:
-    """NFKC, casefolded, NFKC again (Unicode's NFKC_Casefold closure, near enough): the form tokens take."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    """NFKC, casefolded, NFKC again (Unicode's NFKC_Casefold closure, near enough): the form tokens take.
+
+    The Turkish capital İ casefolds to "i" + U+0307 (combining dot above), which NFKC keeps
+    apart; it is the plain "i" a user types, so the dot is dropped after an "i".
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()).replace("i\u0307", "i")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -61,6 +70,8 @@ def _kind(character: str) -> str:
         return "digit"
     if character.isalnum():
         return "letter"
+    if unicodedata.category(character).startswith("M"):
+        return "mark"
     return ""
 
 
@@ -70,6 +81,10 @@ def runs(text: str) -> Iterator[tuple[str, str]]:
     normal = normalise(text)
     for position, character in enumerate(normal):
         current = _kind(character)
+        if current == "mark":
+            # A combining mark (a vowel sign, a virama, an accent NFKC could not compose)
+            # belongs to the word it follows; on its own it is nothing.
+            current = kind if kind in ("letter", "digit") else ""
         if current != kind:
             if kind:
                 yield kind, normal[start:position]
@@ -83,15 +98,17 @@ def index_tokens(text: str | None) -> list[str]:
     if not text:
         return []
     seen: dict[str, None] = {}
+    size = 0
     for kind, run in runs(text):
-        if kind == "cjk":
-            seen.update(dict.fromkeys(run))
-            seen.update(dict.fromkeys(run[i:i + 2] for i in range(len(run) - 1)))
-        else:
-            seen[run[:MAX_TOKEN]] = None
-        if len(seen) >= MAX_TOKENS:
-            break
-    return list(seen)[:MAX_TOKENS]
+        candidates = [*run, *(run[i:i + 2] for i in range(len(run) - 1))] if kind == "cjk" else [run[:MAX_TOKEN]]
+        for token in candidates:
+            if token in seen:
+                continue
+            size += len(token.encode()) + 1
+            if len(seen) >= MAX_TOKENS or size > MAX_TOKEN_BYTES:
+                return list(seen)
+            seen[token] = None
+    return list(seen)
 
 
 def query_tokens(term: str) -> list[tuple[str, bool]]:

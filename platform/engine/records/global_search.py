@@ -1,8 +1,8 @@
 """Search across objects, for the search box: `crm.as_user(7).search("张伟")`.
 
-Each object is searched exactly as its list would be (RecordService.suggest: the object's
-read permission, its row filter and field-level security all apply), so a hit is a record
-the user could open. Objects the user may not read, and objects with nothing the user may
+Each object is searched exactly as its list would be (RecordService.suggest and
+title_matches: the object's read permission, its row filter and field-level security all
+apply), so a hit is a record the user could open. Objects the user may not read, and objects with nothing the user may
 search, are skipped without a word. Hits are ranked: the title equal to the text first,
 then titles starting with it, then the other matches; within a rank by title.
 """
@@ -55,16 +55,21 @@ def search_objects(context: "UserContext", text: str, objects: Sequence[str] | N
         return []
     wanted = normalise(text.strip())
     hits: list[SearchHit] = []
-    names = list(context.runtime.registry.objects) if objects is None else list(objects)
+    names = list(context.runtime.registry.objects) if objects is None else list(dict.fromkeys(objects))
     for name in names:
         service = context.records(name)
         try:
             if not search_fields(service.query_context(), name):
                 continue
-            found = service.suggest(text, limit=limit)
+            # Candidates: titles starting with the text and other matches by title (suggest), and
+            # the shortest titles holding every word, so an exact title (any case or width) is among them.
+            found = dict(service.suggest(text, limit=limit))
+            if len(found) == limit:  # fewer: every match is a candidate already
+                found.update(service.title_matches(text, limit=limit))
         except PermissionDenied:
             continue
-        hits.extend(SearchHit(name, record_id, title, _match(normalise(title), wanted)) for record_id, title in found)
+        hits.extend(SearchHit(name, record_id, title, _match(normalise(title), wanted))
+                    for record_id, title in found.items())
     hits.sort(key=lambda hit: (hit.match, normalise(hit.title), hit.object, hit.id))
     return hits[:limit]
 

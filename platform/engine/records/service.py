@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import Connection, Table, case, select
+from sqlalchemy import Connection, Table, case, false, func, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor
 from crmkit.engine.query.inputs import is_record_id, shown
+from crmkit.engine.query.search import SearchMatch, search_clause, where_clause
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
@@ -103,14 +104,18 @@ class RecordService:
         with self._reading("read") as connection:
             spec = QuerySpec(filter=filter, sort=tuple(sort or self.obj.default_sort), search=search,
                              limit=limit, offset=offset, after=after)
-            context = self.query_context()
-            fetched = fetch_rows(connection, context, self.obj.name, spec)
-            names = fetched[0]._fields if fetched else ()
-            rows = [dict(zip(names, row)) for row in fetched]
-            has_more = len(rows) > limit
-            rows = rows[:limit]
-            cursor = page_cursor(context, self.obj.name, spec.sort, rows[-1]) if has_more and rows else None
-            return Page(self._shown(connection, rows), cursor)
+            return self._page(connection, spec)
+
+    def _page(self, connection: Connection, spec: QuerySpec) -> Page:
+        """The page `spec` asks for, read on an operation's connection (rights already checked)."""
+        context = self.query_context()
+        fetched = fetch_rows(connection, context, self.obj.name, spec)
+        names = fetched[0]._fields if fetched else ()
+        rows = [dict(zip(names, row)) for row in fetched]
+        has_more = len(rows) > spec.limit
+        rows = rows[:spec.limit]
+        cursor = page_cursor(context, self.obj.name, spec.sort, rows[-1]) if has_more and rows else None
+        return Page(self._shown(connection, rows), cursor)
 
     def count(
         self,
@@ -132,20 +137,47 @@ class RecordService:
         indexed), then the other search matches (query/search.py), each group by title, no
         record twice, at most `limit` in all.
         """
-        title = self.obj.title_field
-        if title and self.session.policy is not None and title in self.session.policy.hidden_fields(self.obj.name):
-            title = None  # a title the user may not read is neither shown nor used to sort
-        sort = (title,) if title else ("id",)
-        text = text.strip() if isinstance(text, str) else text
-        records: dict[int, Record] = {}
-        if text and title and "startswith" in self.runtime.field_types.operators(self.obj.fields[title],
-                                                                                 self.runtime.registry):
-            records.update((r.id, r) for r in self.query({title: {"startswith": text}}, sort=sort, limit=limit).records)
-        if len(records) < limit:
-            for record in self.query(search=text or None, sort=sort, limit=limit).records:
-                records.setdefault(record.id, record)
+        with self._reading("read") as connection:  # one operation: the title's visibility as of its rights
+            title = self.obj.title_field
+            if title and self.session.policy is not None and title in self.session.policy.hidden_fields(self.obj.name):
+                title = None  # a title the user may not read is neither shown nor used to sort
+            sort = (title,) if title else ("id",)
+            text = text.strip() if isinstance(text, str) else text
+            records: dict[int, Record] = {}
+            if text and title and "startswith" in self.runtime.field_types.operators(self.obj.fields[title],
+                                                                                     self.runtime.registry):
+                prefixed = QuerySpec(filter={title: {"startswith": text}}, sort=sort, limit=limit)
+                records.update((record.id, record) for record in self._page(connection, prefixed).records)
+            if len(records) < limit:
+                searched = QuerySpec(search=text or None, sort=sort, limit=limit)
+                for record in self._page(connection, searched).records:
+                    records.setdefault(record.id, record)
         shown = [(record.id, record.get(title) if title else None) for record in list(records.values())[:limit]]
         return [(record_id, str(record_id if value is None else value)) for record_id, value in shown]
+
+    def title_matches(self, text: str, *, limit: int = 10) -> list[tuple[int, str]]:
+        """(id, title) of records whose title holds every word of `text`, shortest title first.
+
+        For ranking a search (records/global_search.py): a title equal to the text, whatever
+        its case or width, is among the first. Empty when the title is not searchable by this
+        user (not indexed, hidden or masked for them). Same access rules as lists.
+        """
+        with self._reading("read") as connection:
+            title = self.obj.title_field
+            context = self.query_context()
+            clause = search_clause(context, self.obj.name, text, within=(title,)) if title else false()
+            if not title or not isinstance(clause, SearchMatch):
+                return []
+            table = self.table
+            ids = connection.execute(
+                select(table.c.id).where(where_clause(context, self.obj.name, QuerySpec(), clause))
+                .order_by(func.length(table.c[title]), table.c[title], table.c.id).limit(limit)).scalars().all()
+            if not ids:
+                return []
+            page = self._page(connection, QuerySpec(filter={"id": {"in": list(ids)}}, limit=len(ids)))
+            titles = {record.id: record.get(title) for record in page.records}
+        return [(record_id, str(record_id if titles.get(record_id) is None else titles[record_id]))
+                for record_id in ids if record_id in titles]
 
     def export(self, filter: Mapping[str, Any] | Sequence[Any] | None = None, *, sort: Sequence[str] = (),
                search: str | None = None, fields: Sequence[str] | None = None, format: str = "csv",

@@ -1,11 +1,7 @@
-"""Issue 8 attack: a long text value a user may save must not end in a raw driver error.
+"""A long text value a user may save never ends in a raw driver error.
 
-query/tokens.py keeps up to MAX_TOKENS = 20,000 distinct tokens of up to 60 characters per
-field; PostgreSQL's tsvector holds at most 1 MB (1,048,575 bytes). 4,500 distinct 60-letter
-words in a 4-byte script (Deseret) are ~1.1 MB of lexemes: the search-index INSERT in
-query/search_index.py `add_records` fails with psycopg's ProgramLimitExceeded ("string is
-too long for tsvector"), so the record cannot be saved on PostgreSQL (SQLite saves it), and
-a migration rebuilding the index over such a record would fail the same way.
+PostgreSQL's tsvector holds at most 1 MB (1,048,575 bytes) of lexemes: a field's tokens are
+kept within a byte budget (query/tokens.py MAX_TOKEN_BYTES), on both databases alike.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fixtures for the issue-8 attack tests: a small CRM with private accounts, protected fields,
+"""Fixtures for search edge cases: a small CRM with private accounts, protected fields,
 a formula over a lookup, and users with different rights, on SQLite and PostgreSQL."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 8 attack: lookup autocomplete (RecordService.suggest) and global search (global_search.py)."""
+"""Lookup autocomplete (RecordService.suggest) and global search (global_search.py)."""
 from __future__ import annotations
 
 from crmkit.engine.records.global_search import Match

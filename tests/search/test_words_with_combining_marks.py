@@ -1,9 +1,8 @@
-"""Issue 8 attack: search tokens (query/tokens.py) that split words where the text has none.
+"""Search tokens (query/tokens.py) keep combining marks inside their words.
 
-Combining marks (Unicode categories Mn/Mc) are neither letters nor digits to `_kind`, so they
-separate words: the casefolded Turkish capital İ ("i" + U+0307) breaks "İstanbul" into
-"i" and "stanbul", and Devanagari vowel signs and viramas break every Hindi word into
-single consonants.
+A combining mark (Unicode categories Mn, Mc, Me) belongs to the word it follows: Devanagari
+vowel signs and viramas are parts of Hindi words, and the casefolded Turkish capital İ
+("i" + U+0307) is the plain lowercase "i" a Turkish user types.
 """
 from __future__ import annotations
 
