@@ -68,11 +68,14 @@ def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] 
 
     What a developer would write against the same index: SQLite `id IN (SELECT rowid FROM
     <fts table> WHERE <fts table> MATCH '<column filter>: "token"*')`, PostgreSQL
-    `id IN (SELECT id FROM <search table> WHERE f_name @@ q OR f_phone @@ q)`, with the
+    `id IN (SELECT id FROM <search table> WHERE <name tokens> @@ q OR <phone tokens> @@ q)`, with the
     words turned into tokens as the index stores them (crmkit.engine.query.tokens), every
     word required, Latin words as prefixes.
     """
+    from crmkit.engine.query.search_index import token_column
     from crmkit.engine.query.tokens import query_tokens
+
+    name, phone = token_column("name"), token_column("phone")
 
     table = bench.table
     index_table = f"crmkit_{table.name}_search"
@@ -82,13 +85,13 @@ def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] 
         tokens = query_tokens(word)
         if postgres:
             parameters[f"q{number}"] = " & ".join(f"'{token}'" + (":*" if prefix else "") for token, prefix in tokens)
-            conditions.append(f"(f_name @@ CAST(:q{number} AS tsquery) OR f_phone @@ CAST(:q{number} AS tsquery))")
+            conditions.append(f"({name} @@ CAST(:q{number} AS tsquery) OR {phone} @@ CAST(:q{number} AS tsquery))")
         else:
             conditions.append(" AND ".join(f'"{token}"' + ("*" if prefix else "") for token, prefix in tokens))
     if postgres:
         matches = text_clause(f"SELECT id FROM {index_table} WHERE {' AND '.join(conditions)}").bindparams(**parameters)
     else:
-        parameters["q"] = "{f_name f_phone} : (" + " AND ".join(conditions) + ")"
+        parameters["q"] = f"{{{name} {phone}}} : (" + " AND ".join(conditions) + ")"
         matches = text_clause(f"SELECT rowid FROM {index_table} WHERE {index_table} MATCH :q").bindparams(**parameters)
     selected = [table.c[name] for name in columns] if columns else [table]
     return bench.raw(bench.name_order(select(*selected).where(table.c.id.in_(matches))).limit(limit))

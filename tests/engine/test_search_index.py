@@ -13,6 +13,7 @@ from crmkit.engine.migrations import MigrationError
 from crmkit.engine.migrations.search_steps import BuildSearchIndex
 from crmkit.engine.query import QuerySpec, build_select
 from crmkit.engine.query import search as search_module
+from crmkit.engine.query import search_index
 from crmkit.engine.records.global_search import Match
 from crmkit.engine.query.search_index import search_table_name
 
@@ -271,6 +272,33 @@ def test_a_database_without_search_indexes_is_refused_until_migrated_which_build
         assert len(found(older.as_system(), "客户")) == 5
     finally:
         older.close()
+
+
+def test_an_index_built_by_another_tokenizer_version_is_rebuilt_by_migrate(crm, finder, database_url, monkeypatch):
+    add(finder, "张伟", "Acme")
+    monkeypatch.setattr(search_index, "TOKENIZER_VERSION", search_index.TOKENIZER_VERSION + 1)
+    newer = Crm.open(database_url)
+    try:
+        with pytest.raises(MigrationError, match="account has no current search index"):
+            newer.as_system()
+        plan = newer.migrate()
+        assert BuildSearchIndex("account", fields=("name", "notes", "secret")) in plan.steps
+        assert found(newer.as_system(), "zhangwei") == {"张伟"}
+    finally:
+        newer.close()
+
+
+def test_chinese_is_found_by_its_pinyin_and_initials(finder):
+    add(finder, "张伟", "星辰科技", "单雄信", "Acme")
+    assert found(finder, "zhangwei") == {"张伟"}
+    assert found(finder, "zhang wei") == {"张伟"}
+    assert found(finder, "ZhangW") == {"张伟"}
+    assert found(finder, "zw") == {"张伟"}
+    assert found(finder, "keji") == {"星辰科技"}          # from any character on, not only the first
+    assert found(finder, "xckj") == {"星辰科技"}
+    assert found(finder, "shanxiongxin") == {"单雄信"}    # a surname's every reading (单: dan, shan)
+    assert found(finder, "danxiongxin") == {"单雄信"}
+    assert found(finder, "zhangsan") == set()
 
 
 def test_the_search_query_reads_the_index(crm, finder):

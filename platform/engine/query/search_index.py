@@ -2,7 +2,7 @@
 
 Each object with something to search has one search table, `crmkit_<object>_search`,
 holding the tokens (query/tokens.py) of each searchable field in a column of its own
-(`f_<field>`), so a search looks only in the fields the user may read:
+(`f<tokenizer version>_<field>`), so a search looks only in the fields the user may read:
 
 - SQLite: an FTS5 table (rowid = record id) with the `ascii` tokenizer, which splits only
   on ASCII punctuation and spaces and so keeps our tokens exactly as they are (CJK pairs,
@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from sqlalchemy import ARRAY, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
 
 from crmkit.engine.fieldtypes import FieldTypes
-from crmkit.engine.query.tokens import index_tokens
+from crmkit.engine.query.tokens import TOKENIZER_VERSION, index_tokens
 from crmkit.engine.tables import Schema, fit_name
 from crmkit.metadata.model import ObjectDef
 from crmkit.metadata.registry import Registry
@@ -41,8 +41,12 @@ def search_table_name(object_name: str) -> str:
 
 
 def token_column(field_name: str) -> str:
-    """The search table's column holding `field_name`'s tokens."""
-    return fit_name(f"f_{field_name}")
+    """The search table's column holding `field_name`'s tokens: `f<TOKENIZER_VERSION>_<field>`.
+
+    The tokenizer's version is in the name, so an index built by an older tokenizer has
+    other columns and migrations rebuild it (migrations/search_steps.py).
+    """
+    return fit_name(f"f{TOKENIZER_VERSION}_{field_name}")
 
 
 def indexed_fields(registry: Registry, field_types: FieldTypes, obj: ObjectDef) -> tuple[str, ...]:
@@ -137,7 +141,7 @@ def remove_records(connection: Connection, index: SearchIndex, ids: Sequence[int
 def add_records(connection: Connection, index: SearchIndex, rows: Iterable[Mapping[str, Any]]) -> None:
     """Index these rows ({field: stored value}, with "id"), which must not be in the index: one statement per batch."""
     sqlite = connection.dialect.name == "sqlite"
-    statement = _insert_statement(index, sqlite)
+    statement = _insert_statement(index.name, index.columns, sqlite)
     batch: list[dict[str, Any]] = []
     for row in rows:
         entry: dict[str, Any] = {"record_id": row["id"]}
@@ -154,14 +158,14 @@ def add_records(connection: Connection, index: SearchIndex, rows: Iterable[Mappi
 
 
 @lru_cache(maxsize=256)
-def _insert_statement(index: SearchIndex, sqlite: bool) -> Any:
+def _insert_statement(table_name: str, columns: tuple[str, ...], sqlite: bool) -> Any:
     """The INSERT of one index's rows, built once: every create runs it."""
     key = "rowid" if sqlite else "id"
-    target = table(index.name, column(key), *(column(name) for name in index.columns))
+    target = table(table_name, column(key), *(column(name) for name in columns))
     if sqlite:
-        values = {name: bindparam(name) for name in index.columns}
+        values = {name: bindparam(name) for name in columns}
     else:
-        values = {name: func.array_to_tsvector(bindparam(name, type_=ARRAY(Text))) for name in index.columns}
+        values = {name: func.array_to_tsvector(bindparam(name, type_=ARRAY(Text))) for name in columns}
     return insert(target).values({key: bindparam("record_id"), **values})
 
 

@@ -24,7 +24,14 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+
+from pypinyin import Style, lazy_pinyin, pinyin
 from typing import Iterator
+
+#: Raised whenever index_tokens changes what it produces: indexes built by another version are rebuilt.
+TOKENIZER_VERSION = 2
+#: Pinyin syllables joined into one token, from each Chinese character on (prefixes find fewer).
+PINYIN_SPAN = 4
 
 #: Longer words are indexed and searched by their first MAX_TOKEN characters.
 MAX_TOKEN = 60
@@ -100,7 +107,10 @@ def index_tokens(text: str | None) -> list[str]:
     seen: dict[str, None] = {}
     size = 0
     for kind, run in runs(text):
-        candidates = [*run, *(run[i:i + 2] for i in range(len(run) - 1))] if kind == "cjk" else [run[:MAX_TOKEN]]
+        if kind == "cjk":
+            candidates = [*run, *(run[i:i + 2] for i in range(len(run) - 1)), *pinyin_tokens(run)]
+        else:
+            candidates = [run[:MAX_TOKEN]]
         for token in candidates:
             if token in seen:
                 continue
@@ -109,6 +119,50 @@ def index_tokens(text: str | None) -> list[str]:
                 return list(seen)
             seen[token] = None
     return list(seen)
+
+
+def pinyin_tokens(run: str) -> list[str]:
+    """Pinyin words a run of Chinese characters is also found by: "张伟" -> zhangwei, wei, zw.
+
+    From each character on, its syllable joined with those of up to PINYIN_SPAN - 1 characters
+    after it ("xingchenkeji", "chenkeji", "keji", "ji": a Latin search term matches word
+    prefixes, so "xingchen" and "keji" both find 星辰科技), and from each character with one
+    after it, their initials ("xckj", "ckj", "kj"). Readings come from pypinyin with phrase
+    context; the run's first character, a surname in a name, adds every reading it has
+    (单: dan, shan, chan), since the common reading of a character is not always its reading
+    as a surname. Kana and Hangul have no pinyin and add nothing.
+    """
+    readings = _syllables(run)
+    if readings is None:
+        return []
+    tokens: list[str] = []
+    starts = [readings] + [[reading, *readings[1:]] for reading in _all_readings(run[0]) if reading != readings[0]]
+    for syllables in starts:
+        for i in range(len(syllables) if syllables is readings else 1):
+            span = syllables[i:i + PINYIN_SPAN]
+            tokens.append("".join(span)[:MAX_TOKEN])
+            if len(span) > 1:
+                tokens.append("".join(syllable[0] for syllable in span))
+    return tokens
+
+
+@lru_cache(maxsize=1 << 16)
+def _syllables(run: str) -> list[str] | None:
+    """One toneless syllable per character (ü as v), or None when some character has none.
+
+    Cached: names and company words repeat, and pypinyin takes ~30 µs a run.
+    """
+    syllables = lazy_pinyin(run, errors=lambda _characters: None)
+    if len(syllables) != len(run) or not all(syllable.isascii() and syllable.isalpha() for syllable in syllables):
+        return None
+    return [syllable.lower() for syllable in syllables]
+
+
+@lru_cache(maxsize=1 << 14)
+def _all_readings(character: str) -> tuple[str, ...]:
+    readings = pinyin(character, style=Style.NORMAL, heteronym=True, errors=lambda _characters: None)
+    found = readings[0] if readings else []
+    return tuple(reading.lower() for reading in found if reading.isascii() and reading.isalpha())
 
 
 def query_tokens(term: str) -> list[tuple[str, bool]]:
