@@ -21,6 +21,7 @@ PostgreSQL: the database crmkit_bench is kept).
 from __future__ import annotations
 
 import argparse
+from typing import Callable
 import time
 from pathlib import Path
 
@@ -44,15 +45,43 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                              f"{DEFAULT_POSTGRES} if it answers.")
     parser.add_argument("--pg-database", default="crmkit_bench",
                         help="The PostgreSQL database the bench creates and fills (default crmkit_bench).")
-    parser.add_argument("--rows", type=int, default=1_000_000, help="Accounts to fill (default 1,000,000).")
-    parser.add_argument("--creates", type=int, default=10_000, help="Records created one by one (default 10,000).")
-    parser.add_argument("--bulk", type=int, default=100_000, help="Records bulk inserted (default 100,000).")
+    parser.add_argument("--rows", type=at_least(100), default=1_000_000,
+                        help="Accounts to fill (default 1,000,000; at least 100).")
+    parser.add_argument("--creates", type=at_least(1), default=10_000, help="Records created one by one (default 10,000).")
+    parser.add_argument("--bulk", type=at_least(1), default=100_000, help="Records bulk inserted (default 100,000).")
     parser.add_argument("--keep", nargs="?", const=DEFAULT_KEEP_FOLDER, type=Path, default=None, metavar="FOLDER",
                         help="Keep the filled data for the next run (SQLite: in FOLDER, default instance/bench; "
                              "PostgreSQL: the database is kept).")
-    parser.add_argument("--budget", type=float, default=1.0,
+    parser.add_argument("--budget", type=positive_seconds, default=1.0,
                         help="Seconds each read measurement repeats its call for, taking the median (default 1).")
-    return parser.parse_args(argv)
+    chosen = parser.parse_args(argv)
+    for url in chosen.database or ():
+        if url != "sqlite" and not url.startswith(("sqlite", "postgresql")):
+            parser.error(f"--database {url}: give 'sqlite', a sqlite:/// URL or a postgresql:// URL.")
+    return chosen
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= low, or a usage error saying so."""
+    def whole(text: str) -> int:
+        try:
+            number = int(text.replace(",", "").replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{number:,} is too small; give at least {low:,}")
+        return number
+    return whole
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError("give a number of seconds above 0")
+    return seconds
 
 
 def bench_databases(chosen: argparse.Namespace) -> list[BenchDatabase]:

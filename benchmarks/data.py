@@ -8,6 +8,7 @@ are written with raw bulk inserts (COPY on PostgreSQL): setup, not measured.
 from __future__ import annotations
 
 import random
+import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterator
@@ -104,6 +105,7 @@ def fill_accounts(crm: Crm, total: int, owners: list[int], batch: int = 20_000) 
         else:
             with crm.engine.begin() as connection:
                 connection.execute(insert(table), rows)
+        _progress("filling account", offset + len(rows) - present, total - present)
     index_accounts(crm)
     with crm.engine.begin() as connection:
         connection.execute(text("ANALYZE"))
@@ -114,7 +116,19 @@ def index_accounts(crm: Crm) -> None:
     """Build the account search index over the rows written raw, as the migration step does for existing records."""
     index = SearchIndex.of(crm.runtime.registry, crm.runtime.field_types, "account")
     with crm.engine.begin() as connection:
-        rebuild_index(connection, crm.runtime.schema, index)
+        rebuild_index(connection, crm.runtime.schema, index,
+                      lambda _object, done, total: _progress("indexing account for search", done, total))
+
+
+_TENTHS: dict[str, int] = {}
+
+
+def _progress(what: str, done: int, total: int) -> None:
+    """A line on stderr at each tenth of a long setup step, so a 1,000,000-row fill is not silent."""
+    tenth = done * 10 // max(total, 1)
+    if tenth != _TENTHS.get(what):
+        _TENTHS[what] = tenth
+        print(f"  {what}: {done:,} of {total:,}", file=sys.stderr, flush=True)
 
 
 def _copy(crm: Crm, table_name: str, rows: list[dict]) -> None:

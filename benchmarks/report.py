@@ -58,14 +58,14 @@ class Result:
         return self.target.met(self)
 
 
-HEADER = f"{'line':<46} {'crmkit':>10} {'raw Core':>10} {'ratio':>8} {'Django':>10}  {'target':<19} note"
+HEADER = f"{'line':<54} {'crmkit':>10} {'raw Core':>10} {'ratio':>8} {'Django':>10}  {'target':<19} note"
 
 
 def line(result: Result) -> str:
     """The result as one row of the table printed under HEADER."""
     mark = {True: "ok ", False: "NO ", None: "   "}[result.met]
     django = format_time(result.django) if result.django is not None else ""
-    return (f"{pad(result.name, 46)} {format_time(result.ours):>10} {format_time(result.raw):>10} "
+    return (f"{pad(result.name, 54)} {format_time(result.ours):>10} {format_time(result.raw):>10} "
             f"{result.ratio:>7.2f}x {django:>10}  {mark}{result.target.text:<16} {result.note}")
 
 

@@ -343,3 +343,19 @@ def test_an_account_cannot_be_its_own_parent(session):
     with pytest.raises(RecordValidationError) as refused:
         session.records("account").update(parent.id, {"parent_account": parent.id}, version=parent.version)
     assert refused.value.errors == {"parent_account": ["An account cannot be its own parent."]}
+
+
+def test_people_are_found_by_their_name_as_written_in_chinese_and_in_english(session):
+    """First and last name are separate fields; the full name (the title) is searchable too,
+    so 张伟 (surname and given name side by side in no single field but the full name) is found."""
+    account = create_account(session, "Search Test Ltd")
+    contact = session.records("contact").create({"first_name": "伟", "last_name": "张", "account": account.id,
+                                                   "email": "zhang.wei@example.cn"})
+    lead = session.records("lead").create({"first_name": "浩然", "last_name": "王", "company": "王氏集团",
+                                             "phone": "+86 21 5555 0100"})
+    english = session.records("contact").create({"first_name": "Sarah", "last_name": "Moore", "account": account.id,
+                                                   "email": "sarah@example.com"})
+    assert contact.id in [record.id for record in session.records("contact").query(search="张伟").records]
+    assert lead.id in [record.id for record in session.records("lead").query(search="王浩然").records]
+    assert english.id in [record.id for record in session.records("contact").query(search="sarah moore").records]
+    assert contact.id in [record.id for record in session.records("contact").query(search="zhangwei").records]
