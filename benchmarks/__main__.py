@@ -45,8 +45,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                              f"{DEFAULT_POSTGRES} if it answers.")
     parser.add_argument("--pg-database", default="crmkit_bench",
                         help="The PostgreSQL database the bench creates and fills (default crmkit_bench).")
-    parser.add_argument("--rows", type=at_least(100), default=1_000_000,
-                        help="Accounts to fill (default 1,000,000; at least 100).")
+    parser.add_argument("--rows", type=at_least(10), default=1_000_000,
+                        help="Accounts to fill (default 1,000,000; at least 10).")
     parser.add_argument("--creates", type=at_least(1), default=10_000, help="Records created one by one (default 10,000).")
     parser.add_argument("--bulk", type=at_least(1), default=100_000, help="Records bulk inserted (default 100,000).")
     parser.add_argument("--keep", nargs="?", const=DEFAULT_KEEP_FOLDER, type=Path, default=None, metavar="FOLDER",
