@@ -154,6 +154,26 @@ def system(crm):
     return crm.as_system()
 
 
+def add_users(crm, people: list[tuple[str, str | None, list[str]]]) -> dict[str, int]:
+    """(username, role, permission sets) -> user id: active users written straight to the tables."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert
+
+    users, grants = crm.runtime.system_table("crmkit_user"), crm.runtime.system_table("crmkit_grant")
+    now = datetime.now(timezone.utc)
+    ids = {}
+    with crm.engine.begin() as connection:
+        for name, role, sets in people:
+            ids[name] = connection.execute(insert(users).values(
+                username=name, display_name=name, role=role, active=True, language="en", timezone="UTC",
+                created_at=now, updated_at=now).returning(users.c.id)).scalar_one()
+            for permission_set in sets:
+                connection.execute(insert(grants).values(permission_set=permission_set, user_id=ids[name],
+                                                         granted_at=now))
+    return ids
+
+
 @pytest.fixture(scope="session")
 def catalog():
     from crmkit.engine.extensions import default_extensions

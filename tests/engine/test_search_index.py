@@ -3,10 +3,10 @@ keeps it current in the same transaction, that it never reveals what a user may 
 migrations build and rebuild it, and that searches read it rather than scanning."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import insert
+
+from tests.conftest import add_users
 
 from crmkit.engine import Crm
 from crmkit.engine.migrations import MigrationError
@@ -70,20 +70,8 @@ def finder(crm, install):
 @pytest.fixture
 def users(crm, finder):
     """rep1 and rep2 (role rep, each sees only their own accounts), admin, a contacts-only reader."""
-    runtime = crm.runtime
-    users_table, grants = runtime.system_table("crmkit_user"), runtime.system_table("crmkit_grant")
-    now = datetime.now(timezone.utc)
-    ids = {}
-    with crm.engine.begin() as connection:
-        for name, role, sets in [("rep1", "rep", ["privacy"]), ("rep2", "rep", []), ("admin", None, ["admin"]),
-                                 ("reader", None, ["contacts_only"])]:
-            ids[name] = connection.execute(insert(users_table).values(
-                username=name, display_name=name, role=role, active=True, language="en", timezone="UTC",
-                created_at=now, updated_at=now).returning(users_table.c.id)).scalar_one()
-            for permission_set in sets:
-                connection.execute(insert(grants).values(permission_set=permission_set, user_id=ids[name],
-                                                         granted_at=now))
-    return ids
+    return add_users(crm, [("rep1", "rep", ["privacy"]), ("rep2", "rep", []), ("admin", None, ["admin"]),
+                            ("reader", None, ["contacts_only"])])
 
 
 def found(context, search, object_name="account") -> set[str]:

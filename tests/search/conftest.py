@@ -2,10 +2,10 @@
 a formula over a lookup, and users with different rights, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import insert
+
+from tests.conftest import add_users
 
 PACKAGE = """
 package: probe
@@ -73,20 +73,8 @@ def probe(crm, install):
 @pytest.fixture
 def users(crm, probe):
     """rep1, rep2 (role rep: own accounts only), admin, leader (leads, with names) -> user id."""
-    runtime = crm.runtime
-    users_table, grants = runtime.system_table("crmkit_user"), runtime.system_table("crmkit_grant")
-    now = datetime.now(timezone.utc)
-    ids = {}
-    with crm.engine.begin() as connection:
-        for name, role, sets in [("rep1", "rep", ["privacy"]), ("rep2", "rep", []), ("admin", None, ["admin"]),
-                                 ("leader", None, ["leads", "names"])]:
-            ids[name] = connection.execute(insert(users_table).values(
-                username=name, display_name=name, role=role, active=True, language="en", timezone="UTC",
-                created_at=now, updated_at=now).returning(users_table.c.id)).scalar_one()
-            for permission_set in sets:
-                connection.execute(insert(grants).values(permission_set=permission_set, user_id=ids[name],
-                                                         granted_at=now))
-    return ids
+    return add_users(crm, [("rep1", "rep", ["privacy"]), ("rep2", "rep", []), ("admin", None, ["admin"]),
+                            ("leader", None, ["leads", "names"])])
 
 
 @pytest.fixture
