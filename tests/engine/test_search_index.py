@@ -138,6 +138,17 @@ def test_a_search_page_finds_the_same_records_whichever_plan_it_takes(crm, users
         == ["Acme Ltd"]
 
 
+def test_searches_one_after_another_each_find_their_own_records(finder):
+    """More than 100 matches travel as one id list on PostgreSQL; a cached statement must not
+    carry one search's ids into the next."""
+    accounts = finder.records("account")
+    accounts.bulk_create([{"name": f"Alpha {number}"} for number in range(110)]
+                         + [{"name": f"Beta {number}"} for number in range(110)])
+    assert {record["name"].split()[0] for record in accounts.query(search="alpha", limit=200).records} == {"Alpha"}
+    assert {record["name"].split()[0] for record in accounts.query(search="beta", limit=200).records} == {"Beta"}
+    assert accounts.count(search="beta").value == 110
+
+
 def test_the_index_follows_create_update_delete_restore_and_bulk(finder):
     accounts = finder.records("account")
     acme = accounts.create({"name": "Acme", "notes": "北京分公司"})

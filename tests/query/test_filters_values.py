@@ -140,6 +140,15 @@ def test_system_fields_can_be_filtered(deals):
     assert deals.names("opportunity", {"created_at": {"lt": "2024-01-02"}}) == {"small", "medium", "large", "empty"}
 
 
+def test_each_long_in_list_selects_by_its_own_values_one_query_after_another(deals):
+    """A list longer than INLINE_VALUES travels as one parameter; the statement cache must not
+    hand the second query the first query's values (it did: both read the first list's rows)."""
+    everything = deals.names("opportunity", {"quantity": {"in": list(range(1000))}})
+    assert deals.names("opportunity", {"quantity": {"in": list(range(5000, 6000))}}) == set()
+    assert deals.names("opportunity", {"quantity": {"not_in": list(range(5000, 6000))}}) >= everything
+    assert deals.names("opportunity", {"quantity": {"in": list(range(1000))}}) == everything
+
+
 def test_in_is_limited_to_a_thousand_values(deals):
     assert deals.names("opportunity", {"quantity": {"in": list(range(1000))}}) == {"small", "medium", "large"}
     with pytest.raises(QueryError, match="'in' on quantity got 1,001 values; at most 1,000 are allowed."):

@@ -47,10 +47,16 @@ class ValueList(ColumnElement):
     inherit_cache = False
     type = Boolean()
     _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+    #: The statement cache key holds the values themselves: the compiled statement binds them
+    #: (a parameter made while compiling), so a statement cached for one list must never be
+    #: reused for another (it was, before: the second list's query read the first list's rows).
+    _cache_key_traversal = [("column", InternalTraversal.dp_clauseelement),
+                            ("key_values", InternalTraversal.dp_plain_obj)]
 
     def __init__(self, column: Any, values: list[Any]) -> None:
         self.column = column
         self.values = values
+        self.key_values = tuple(values)
 
 
 @compiles(ValueList, "postgresql")
