@@ -220,7 +220,7 @@ def planned_search(connection: Connection, ctx: QueryContext, object_name: str, 
     One index read of at most FEW_MATCHES + 1 ids (SQLite: a count of at most
     FEW_MATCHES_SQLITE + 1) decides (a few ms; figures in `make bench`):
     - nothing matches: false(), and no second read;
-    - at most FEW_MATCHES match: the page reads just those, then filters and sorts them (on
+    - at most FEW_MATCHES (SQLite: FEW_MATCHES_SQLITE) match: the page reads just those, then filters and sorts them (on
       PostgreSQL as the id list itself, so the planner knows how few they are; SQLite's FTS5
       tells its planner);
     - more match: the word is common, and a row-by-row test (`SearchMatch.row_by_row`) is
