@@ -89,31 +89,30 @@ def postgres_database(url: str, name: str, keep: bool) -> BenchDatabase:
     bench_url = server.set(database=name)
 
     def drop() -> None:
-        if keep:
-            return
-        engine = create_engine(server, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+        if not keep:
+            _autocommit(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return BenchDatabase("PostgreSQL", f"database {name}", _render(bench_url), drop)
 
 
-def _postgres_schema(server: URL, name: str, keep: bool) -> BenchDatabase:
+def _autocommit(server: URL, statement: str) -> None:
+    """Run one statement that cannot run in a transaction (CREATE/DROP DATABASE, SCHEMA) on `server`."""
     engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        if not keep:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _postgres_schema(server: URL, name: str, keep: bool) -> BenchDatabase:
+    if not keep:
+        _autocommit(server, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    _autocommit(server, f'CREATE SCHEMA IF NOT EXISTS "{name}"')
 
     def drop() -> None:
-        if keep:
-            return
-        cleaner = create_engine(server, isolation_level="AUTOCOMMIT")
-        with cleaner.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        cleaner.dispose()
+        if not keep:
+            _autocommit(server, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
     url = _render(server) + ("&" if server.query else "?") + f"options={quote(f'-csearch_path={name}')}"
     return BenchDatabase("PostgreSQL", f"schema {name} in database {server.database}", url, drop)

@@ -47,11 +47,13 @@ Term = tuple[tuple[str, bool], ...]
 
 def search_fields(ctx: QueryContext, object_name: str) -> list[str]:
     """The indexed fields the caller's search looks in: those they may read as stored."""
-    obj = ctx.object(object_name)
+    return _readable(ctx, object_name, indexed_fields(ctx.registry, ctx.field_types, ctx.object(object_name)))
+
+
+def _readable(ctx: QueryContext, object_name: str, stored: Sequence[str]) -> list[str]:
     hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
     derived = ctx.derived if ctx.derived is not None else (lambda _object, _field: None)
-    return [name for name in indexed_fields(ctx.registry, ctx.field_types, obj)
-            if name not in hidden and derived(object_name, name) is None]
+    return [name for name in stored if name not in hidden and derived(object_name, name) is None]
 
 
 def search_terms(text: str | None) -> list[Term]:
@@ -77,13 +79,13 @@ def search_clause(ctx: QueryContext, object_name: str, text: str | None,
     terms = search_terms(text)
     if not terms:
         return false() if (text or "").split() else true()
-    names = [name for name in search_fields(ctx, object_name) if within is None or name in within]
-    if not names and (within is not None or indexed_fields(ctx.registry, ctx.field_types, ctx.object(object_name))):
+    stored = indexed_fields(ctx.registry, ctx.field_types, ctx.object(object_name))
+    names = [name for name in _readable(ctx, object_name, stored) if within is None or name in within]
+    if not names and (within is not None or stored):
         return false()  # every searchable field is hidden from (or masked for) this caller: nothing to find
     if not names:
         raise QueryError(f"{object_name} has no searchable fields; mark a text field 'searchable: true' "
                          "or give the object a title field.")
-    stored = indexed_fields(ctx.registry, ctx.field_types, ctx.object(object_name))
     return SearchMatch(ctx.schema.table(object_name).c.id, search_table_name(object_name),
                        tuple(token_column(name) for name in names), tuple(terms),
                        positions=tuple(stored.index(name) for name in names))
