@@ -99,7 +99,8 @@ def test_picklist_values_are_shown_by_their_label_in_the_users_language(presente
 def test_several_picklist_values_are_a_list_in_the_locales_form(presenter_for):
     tags = presenter_for().registry.object("project").fields["tags"]
     values = {"tags": ["Internal", "Customer", "Research"]}
-    en, zh = presenter_for("all_types", "en").display(tags, values), presenter_for("all_types", "zh").display(tags, values)
+    en = presenter_for("all_types", "en").display(tags, values)
+    zh = presenter_for("all_types", "zh").display(tags, values)
     assert (en.kind, en.items, en.text) == ("list", ("Internal", "Customer", "Research"),
                                             "Internal, Customer, and Research")
     assert zh.text == "Internal、Customer和Research"

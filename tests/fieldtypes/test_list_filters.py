@@ -1,4 +1,4 @@
-"""List filters: the operators each field type offers, labelled in en and zh, as query-string controls the engine reads."""
+"""List filters: the operators each field type offers, labelled in en and zh, as query-string controls."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone

@@ -26,7 +26,8 @@ def test_a_saved_record_of_every_field_type_reads_back_for_english_and_chinese_u
     fields = crm.runtime.registry.object("project").fields
     shown = {}
     for language, zone, currency in (("en", "America/New_York", "USD"), ("zh", "Asia/Shanghai", "CNY")):
-        presenter = FieldPresenter(crm.runtime.field_types, crm.runtime.registry, Presentation.of(language, zone, currency))
+        show = Presentation.of(language, zone, currency)
+        presenter = FieldPresenter(crm.runtime.field_types, crm.runtime.registry, show)
         shown[language] = {name: presenter.display(fields[name], record, title=company["name"]).text
                            for name in fields}
     assert shown["en"] | {"legacy_code": "", "rating": ""} == {
@@ -41,3 +42,15 @@ def test_a_saved_record_of_every_field_type_reads_back_for_english_and_chinese_u
         "budget": "¥0.30", "billable": "否", "starts_on": "2024年12月31日", "kickoff": "2025年1月1日 04:30:00",
         "tags": "Internal和Research", "margin": "¥0.06"}
     assert shown["zh"]["legacy_code"] == "无值"
+
+
+def test_a_users_presenter_follows_their_language_and_time_zone(crm):
+    from crmkit.engine.security.users import SystemDirectory
+
+    crm.install(PACKAGES / "all_types_v1.yaml")
+    wang = SystemDirectory(crm).create_user("wang", role=None, language="zh", timezone="Asia/Shanghai")
+    presenter = FieldPresenter.for_context(crm.as_user(wang.id), currency="CNY")
+    kickoff = presenter.registry.object("project").fields["kickoff"]
+    assert presenter.show == Presentation("zh", "Asia/Shanghai", "CNY")
+    assert presenter.display(kickoff, {"kickoff": datetime(2024, 12, 31, 20, 30, tzinfo=timezone.utc)}).text == \
+        "2025年1月1日 04:30:00"

@@ -87,7 +87,8 @@ def test_picklist_options_are_labelled_in_the_users_language_and_keep_a_retired_
     option = next(o for o in fdef.options if o.label.texts.get("zh"))
     widget = presenter.widget(fdef, {fdef.name: option.value})
     assert widget.choices[0].value == "" and not widget.choices[0].selected
-    assert [(c.label, c.selected) for c in widget.choices if c.value == option.value] == [(option.label.get("zh"), True)]
+    chosen = [(c.label, c.selected) for c in widget.choices if c.value == option.value]
+    assert chosen == [(option.label.get("zh"), True)]
     retired = presenter.widget(fdef, {fdef.name: "Old stage"})
     assert [(c.value, c.label, c.selected) for c in retired.choices][-1] == ("Old stage", "Old stage（已停用）", True)
 
