@@ -63,6 +63,9 @@ def test_money_stays_exact(presenter_for):
     assert format_money(Decimal("1234567.89"), ZH) == "¥1,234,567.89"
     assert format_money(Decimal("99999999999999999.99"), ZH) == "¥99,999,999,999,999,999.99"
     assert format_money(Decimal("0.1") + Decimal("0.2"), Presentation.of("de", "UTC", "EUR")) == "0,30\xa0€"
+    assert format_money(Decimal("0.125"), EN) == "$0.125"  # more digits than cents: shown, not rounded
+    assert format_money(Decimal("1234.00"), Presentation.of("en", "UTC", "JPY")) == "¥1,234"
+    assert format_money(Decimal("1234.50"), Presentation.of("ja", "UTC", "JPY")) == "￥1,234.5"
 
 
 def test_a_number_keeps_every_decimal_it_has_and_never_rounds(presenter_for):

@@ -227,3 +227,17 @@ def test_a_plugin_type_without_presentation_gets_the_defaults_of_its_value_kind(
     params = [c.param for c in presenter.list_filter(rating).controls]
     assert params == ["rating__gte", "rating__lte", "rating__is_null"]
     assert_inputs_are_labelled(str(macros["input"].field(widget, [])))
+
+
+def test_a_read_only_field_is_labelled_described_and_links_its_record(macros, presenter_for):
+    presenter = presenter_for("all_types", "en")
+    project = presenter.registry.object("project")
+    owner = presenter.widget(presenter.field(project, "owner_id"), {"owner_id": 3}, title="Wang Fang")
+    helped = FieldDef("company", "lookup", Label.of("Company"), help=Label.of("Who pays"), to="company",
+                      read_only=True)
+    page = Page(str(macros["input"].field(presenter.widget(helped, {"company": 7}, title="Acme"), [], record_url)))
+    (group,) = [attrs for _, attrs in page.tags if attrs.get("role") == "group"]
+    assert group["aria-labelledby"] == "field-company-label" and group["aria-describedby"] == "field-company-help"
+    assert page.all("a") == [{"href": "/r/company/7"}]
+    assert "Wang Fang" in str(macros["input"].field(owner, [], record_url))  # a user, not a record: no link
+    assert Page(str(macros["input"].field(owner, [], record_url))).all("a") == []

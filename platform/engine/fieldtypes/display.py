@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
-from babel.numbers import get_currency_symbol
+from babel.numbers import get_currency_precision, get_currency_symbol
 
 from crmkit.engine.fieldtypes.presentation import Presentation
 from crmkit.metadata.model import FieldDef
@@ -112,11 +112,12 @@ def format_number(number: Any, show: Presentation, places: int | None = None) ->
 def format_money(amount: Any, show: Presentation) -> str:
     """An amount in the presentation's currency and locale, exact: '$1,234,567.89', '¥0.30'.
 
-    At least the currency's usual decimals are shown ('$0.30'), more if the amount has them.
+    At least the currency's usual decimals are shown ('$0.30', '¥1,234' for yen), more if
+    the amount has digits there that are not zero ('$0.125'): never rounded.
     """
     number = exact_decimal(amount)
     pattern = show.locale.currency_formats["standard"]
-    wanted = max(_places(number), pattern.frac_prec[0])
+    wanted = max(_places(number.normalize()) if number else 0, get_currency_precision(show.currency))
     return _apply(pattern, number, show, wanted, currency=show.currency, currency_digits=False)
 
 
