@@ -174,3 +174,11 @@ def test_an_unknown_language_or_time_zone_falls_back_instead_of_failing(presente
     presenter = presenter_for("all_types", "xx-YY", "Mars/Olympus")
     kickoff = presenter.registry.object("project").fields["kickoff"]
     assert presenter.display(kickoff, {"kickoff": MOMENT}).iso == "2024-12-31T20:30:00+00:00"
+
+
+def test_moments_outside_fields_such_as_a_timeline_entry_read_the_same_way():
+    from crmkit.engine.fieldtypes.display import format_date_value
+
+    assert format_date_value(MOMENT, ZH).text == "2025年1月1日 04:30:00"
+    assert format_date_value(date(2024, 12, 31), EN).text == "Dec 31, 2024"
+    assert format_date_value(datetime(2024, 12, 31, 20, 30), EN).iso == "2024-12-31T15:30:00-05:00"  # naive is UTC
