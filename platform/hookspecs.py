@@ -15,7 +15,12 @@ hookimpl = HookimplMarker("crmkit")
 
 @hookspec
 def crmkit_field_types():
-    """Return a list of crmkit.engine.fieldtypes.FieldType objects this plugin adds."""
+    """Return a list of crmkit.engine.fieldtypes.FieldType objects this plugin adds.
+
+    Besides storage and input, a FieldType may say how it is shown and edited: `widget`,
+    `formatter`, `input_attributes` and `filter_operators` (docs/plugins.md, "How a field
+    type is shown"); types that leave them out get the defaults of their value kind.
+    """
 
 
 @hookspec

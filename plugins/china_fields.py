@@ -15,7 +15,9 @@ from marshmallow import ValidationError
 from sqlalchemy import String
 
 from crmkit.engine.fieldtypes import FieldType
+from crmkit.engine.fieldtypes.display import Display
 from crmkit.engine.fieldtypes.inputs import CleanText
+from crmkit.engine.fieldtypes.presentation import Presentation
 from crmkit.hookspecs import hookimpl
 from crmkit.metadata.catalog import FieldKind
 
@@ -75,6 +77,14 @@ class CreditCode(NormalisedText):
         return code
 
 
+def show_mobile(fdef: Any, value: Any, show: Presentation) -> Display:
+    """13812345678 shown as people read it, 138 1234 5678, dialable from abroad (tel:+8613812345678)."""
+    digits = str(value)
+    if not MOBILE.fullmatch(digits):
+        return Display("text", digits)  # stored before the type checked it: shown as it is
+    return Display("link", f"{digits[:3]} {digits[3:7]} {digits[7:]}", href=f"tel:+86{digits}")
+
+
 CHINA_FIELD_TYPES = (
     FieldType(
         FieldKind("cn_mobile", "text", description="A mainland China mobile number, stored as 11 digits.",
@@ -82,6 +92,9 @@ CHINA_FIELD_TYPES = (
         column=lambda fdef, lookup, registry: String(11),
         input_field=lambda fdef: MainlandMobile(),
         widget="tel",
+        formatter=show_mobile,
+        input_attributes=lambda fdef: {"maxlength": "20", "inputmode": "tel", "autocomplete": "tel-national"},
+        filter_operators=("eq", "startswith", "is_null"),
     ),
     FieldType(
         FieldKind("cn_credit_code", "text", description="A Unified Social Credit Code (统一社会信用代码), checksum verified.",
@@ -89,6 +102,9 @@ CHINA_FIELD_TYPES = (
         column=lambda fdef, lookup, registry: String(18),
         input_field=lambda fdef: CreditCode(),
         widget="text",
+        input_attributes=lambda fdef: {"maxlength": "18", "autocapitalize": "characters", "spellcheck": "false",
+                                       "autocomplete": "off"},
+        filter_operators=("eq", "startswith", "is_null"),
     ),
 )
 

@@ -9,7 +9,12 @@ from typing import Any, Callable, Mapping
 from marshmallow import fields as ma_fields
 from sqlalchemy.types import TypeEngine
 
+from crmkit.engine.fieldtypes.display import Formatter
 from crmkit.engine.fieldtypes.inputs import storable
+from crmkit.engine.fieldtypes.list_filters import (
+    DEFAULT_BY_VALUE_KIND, DEFAULT_BY_WIDGET, FILTER_OPERATORS, check_filter_operators,
+)
+from crmkit.engine.fieldtypes.widgets import BUILTIN_WIDGETS, InputAttributes, resolved_widget
 from crmkit.metadata.catalog import FieldKind
 from crmkit.metadata.model import FieldDef
 
@@ -40,12 +45,26 @@ class FieldType:
 
     `column` builds the SQLAlchemy column type; `input_field` builds the marshmallow field
     that turns user input into a stored value (None for computed types users cannot write).
+    How the type is shown and edited (docs/plugins.md, "How a field type is shown"):
+    `widget` names its form widget (a built-in name such as "tel", or a name of its own,
+    which gets the built-in widget of its value kind); `formatter(fdef, value, presentation)`
+    returns the Display (or plain text) of a non-empty value, None for the built-in
+    formatting; `input_attributes(fdef)` adds HTML attributes to its input (an allow-list:
+    widgets.ALLOWED_ATTRIBUTES and data-*); `filter_operators` names what a list filter
+    offers (list_filters.FILTER_OPERATORS), None for the defaults of its widget or value kind.
     """
 
     kind: FieldKind
     column: Callable[[FieldDef, TypeLookup, Any], TypeEngine]
     input_field: Callable[[FieldDef], ma_fields.Field] | None = None
     widget: str = "text"
+    formatter: Formatter | None = None
+    input_attributes: InputAttributes | None = None
+    filter_operators: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.filter_operators is not None:
+            check_filter_operators(self.name, self.kind.value_kind, self.filter_operators, self.operators)
 
     @property
     def name(self) -> str:
@@ -58,6 +77,24 @@ class FieldType:
     @property
     def writable(self) -> bool:
         return self.input_field is not None and not self.kind.computed
+
+    @property
+    def form_widget(self) -> str:
+        """The built-in widget this type's form input is (a plugin's own widget name maps by value kind)."""
+        return resolved_widget(self.widget, self.kind.value_kind)
+
+    @property
+    def custom_widget(self) -> bool:
+        """Whether `widget` is a name of the type's own, which a UI may render specially."""
+        return self.widget not in BUILTIN_WIDGETS
+
+    @property
+    def list_filter_operators(self) -> tuple[str, ...]:
+        """The operators a list filter offers for a field of this type, in the order they are shown."""
+        if self.filter_operators is not None:
+            return self.filter_operators
+        defaults = DEFAULT_BY_WIDGET.get(self.form_widget) or DEFAULT_BY_VALUE_KIND.get(self.kind.value_kind, ())
+        return tuple(name for name in defaults if FILTER_OPERATORS[name][1] <= self.operators)
 
 
 def coerce(field: ma_fields.Field, value: Any, language: str | None = None) -> Any:
