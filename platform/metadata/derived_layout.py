@@ -14,6 +14,7 @@ field; every lookup pointing at the object gives a related list.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from crmkit.metadata.catalog import Catalog
@@ -172,11 +173,10 @@ def effective_layout(obj: ObjectDef, objects: Mapping[str, ObjectDef], catalog: 
     Assumes the metadata passed the checks (crmkit.metadata.layout_checks).
     """
     declared = obj.layout or Layout()
-    derived = derive_layout(obj, objects, catalog)
-    parts = {}
-    for part in ("form", "list", "kanban", "related", "highlights"):
-        value = getattr(declared, part)
-        parts[part] = getattr(derived, part) if value is None else value
+    parts = {part: getattr(declared, part) for part in ("form", "list", "kanban", "related", "highlights")}
+    if any(value is None for value in parts.values()):
+        derived = derive_layout(obj, objects, catalog)
+        parts = {part: getattr(derived, part) if value is None else value for part, value in parts.items()}
     if parts["kanban"] is False:
         parts["kanban"] = None
     if declared.form is not None:
@@ -217,7 +217,13 @@ def _read_only(fdef: FieldDef | None, catalog: Catalog) -> bool:
 def _reads(source: str | None, obj: ObjectDef) -> frozenset[str]:
     if not source:
         return frozenset()
-    return frozenset(name for name in compile_expression(source).names if name in obj.fields)
+    return frozenset(name for name in _names(source) if name in obj.fields)
+
+
+@lru_cache(maxsize=1024)
+def _names(source: str) -> frozenset[str]:
+    """The names an expression uses (compiling is the slow part; the same sources recur on every reload)."""
+    return frozenset(compile_expression(source).names)
 
 
 def _titled(related: RelatedList, objects: Mapping[str, ObjectDef]) -> RelatedList:

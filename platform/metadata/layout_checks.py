@@ -66,7 +66,7 @@ def _check_form(scope: ObjectScope, layout: Layout, report: Reporter) -> None:
                 continue
             placed[item.name] = section
             if item.visible_when:
-                _check_condition(scope, item.visible_when, item.location, report, "visible_when")
+                _check_condition(scope, item.visible_when, item.location, report)
             hidden_by = "its visible_when" if item.visible_when else (
                 f"section '{section.name}''s visible_when" if section.visible_when else None)
             if hidden_by and _must_be_given(fdef, scope):
@@ -97,9 +97,9 @@ def _must_be_given(fdef: FieldDef, scope: ObjectScope) -> bool:
             and not is_computed(fdef, scope.catalog))
 
 
-def _check_condition(scope: ObjectScope, source: str, where: SourceLocation, report: Reporter,
-                     *option: str) -> None:
-    option = option or ("visible_when",)
+def _check_condition(scope: ObjectScope, source: str, where: SourceLocation, report: Reporter) -> None:
+    """A `visible_when` compiles, names only this object's own fields and helpers, and reads no change."""
+    option = ("visible_when",)
     obj = scope.obj
     result = analyse(source, obj, scope.objects, scope.catalog.function_names, "visible_when")
     for message in result.problems:

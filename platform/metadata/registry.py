@@ -72,8 +72,12 @@ class Registry:
 
     def layout(self, name: str) -> Layout:
         """The effective layout of the object `name`; raises UnknownObject for a name not installed."""
-        self.object(name)
-        return self.layouts[name]
+        obj = self.object(name)
+        layout = self.layouts.get(name)
+        if layout is None:  # a registry assembled by hand (tests) rather than by build()
+            labels = {package.name: package.label for package in self.packages.values()}
+            layout = effective_layout(obj, self.objects, self.catalog, labels)
+        return layout
 
     @classmethod
     def build(
