@@ -42,11 +42,19 @@ def is_computed(fdef: FieldDef, catalog: Catalog) -> bool:
     return kind is None or kind.computed or kind.value_kind == "computed"
 
 
-def is_numeric(fdef: FieldDef, catalog: Catalog) -> bool:
-    """Whether the field holds a number (integer, decimal, currency, percent, or a formula or rollup of one)."""
+def is_numeric(fdef: FieldDef, catalog: Catalog, objects: Mapping[str, ObjectDef] | None = None) -> bool:
+    """Whether the field holds a number (integer, decimal, currency, percent, or a formula or rollup of one).
+
+    A min or max rollup holds what its child field holds, looked up in `objects` when given.
+    """
+    rollup = fdef.rollup
+    if rollup is not None:
+        if rollup.aggregate in ("count", "sum", "avg"):
+            return True
+        child = (objects or {}).get(rollup.child_object)
+        source = child.fields.get(rollup.field or "") if child is not None else None
+        return source is not None and is_numeric(source, catalog, objects)
     kind = catalog.kind(fdef.value_type)
-    if fdef.rollup is not None and fdef.rollup.aggregate in ("count", "sum", "avg"):
-        return True
     return kind is not None and kind.value_kind in NUMBER_KINDS
 
 

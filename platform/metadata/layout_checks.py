@@ -155,7 +155,7 @@ def _check_kanban(scope: ObjectScope, board: KanbanLayout, report: Reporter) -> 
         total = obj.fields.get(board.sum)
         if total is None:
             report.at(where, _no_field(obj, board.sum, "the kanban's sum"), "sum")
-        elif not is_numeric(total, scope.catalog):
+        elif not is_numeric(total, scope.catalog, scope.objects):
             report.at(where, f"cannot sum '{total.name}', a {total.value_type} field; the kanban's sum must be a "
                              "number or currency field.", "sum")
     _check_names(obj, board.card, where, "card", "the kanban's card", report)

@@ -167,6 +167,34 @@ def test_a_complete_layout_is_accepted_and_computed_fields_are_read_only(write_p
     assert layout.highlights == ("stage", "amount", "owner_id", "created_at")
 
 
+ROLLUPS = """\
+package: rollups
+version: "1.0.0"
+objects:
+  company:
+    fields:
+      region: {type: picklist, options: [North, South]}
+      biggest: {type: rollup, from: deal.company, aggregate: max, field: amount}
+      latest: {type: rollup, from: deal.company, aggregate: max, field: since}
+    layouts:
+      kanban: {group_by: region, sum: SUM}
+  deal:
+    fields:
+      amount: {type: currency}
+      since: {type: date}
+      company: {type: lookup, to: company}
+"""
+
+
+def test_a_kanban_may_sum_a_rollup_of_numbers_but_not_of_dates(write_package, catalog):
+    registry = validate_paths([write_package(ROLLUPS.replace("SUM", "biggest"))], catalog)
+    assert registry.layout("company").board.sum == "biggest"
+    found = problems_of(write_package, catalog, ROLLUPS.replace("SUM", "latest"))
+    assert len(found) == 1, found
+    assert "package.yaml:10:39: cannot sum 'latest', a rollup field; the kanban's sum must be a number or " \
+           "currency field." in found[0]
+
+
 def test_kanban_false_means_no_board(write_package, catalog):
     registry = validate_paths([write_package(deals("      kanban: false\n"))], catalog)
     assert registry.layout("deal").board is None and registry.layout("deal").kanban is None
