@@ -210,12 +210,17 @@ def _extension_sections(obj: ObjectDef, form: Iterable[FormSection], catalog: Ca
 
 
 def _resolve_section(section: FormSection, obj: ObjectDef, catalog: Catalog) -> FormSection:
-    items = tuple(
-        replace(item, read_only=item.read_only or _read_only(obj.fields.get(item.name), catalog),
-                reads=_reads(item.visible_when, obj))
-        for item in section.fields
-    )
+    items = tuple(_resolve_field(item, obj, catalog) for item in section.fields)
+    if section.visible_when is None and items == section.fields:
+        return section
     return replace(section, fields=items, reads=_reads(section.visible_when, obj))
+
+
+def _resolve_field(item: FormField, obj: ObjectDef, catalog: Catalog) -> FormField:
+    read_only = item.read_only or _read_only(obj.fields.get(item.name), catalog)
+    if read_only == item.read_only and item.visible_when is None:
+        return item  # most fields: nothing to resolve, no copy
+    return replace(item, read_only=read_only, reads=_reads(item.visible_when, obj))
 
 
 def _read_only(fdef: FieldDef | None, catalog: Catalog) -> bool:
