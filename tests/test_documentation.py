@@ -32,6 +32,16 @@ def test_every_metadata_key_is_documented(key):
     assert f"| `{key}` |" in read("metadata.md")
 
 
+def layout_keys() -> set[str]:
+    return {key for definition in load_schema("layout")["$defs"].values()
+            for key in definition.get("properties", {})}
+
+
+@pytest.mark.parametrize("key", sorted(layout_keys()))
+def test_every_layout_key_is_documented(key):
+    assert f"| `{key}` |" in read("layouts.md")
+
+
 def security_keys() -> set[str]:
     definitions = load_schema("package")["$defs"]
     return set(definitions["role"]["properties"]) | set(definitions["permission_set"]["properties"]) | set(

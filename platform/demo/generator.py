@@ -357,11 +357,14 @@ class ObjectFiller:
 
 
 def _fill_sequence(obj: ObjectDef) -> list[FieldDef]:
-    """Choices first (dates look at the stage), then the rest, fields that follow a sibling last."""
+    """Choices first (dates look at the stage; dependent picklists at their controlling field), then the
+    rest, fields that follow a sibling last."""
     def rank(fdef: FieldDef) -> int:
+        if fdef.controlling_field:
+            return 1
         if fdef.type in ("picklist", "boolean"):
             return 0
-        return 2 if sibling_before(fdef.name, obj.fields) else 1
+        return 3 if sibling_before(fdef.name, obj.fields) else 2
 
     return sorted(obj.fields.values(), key=rank)
 

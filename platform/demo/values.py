@@ -396,6 +396,8 @@ class ValueMakers:
     def _picklist(self, fdef: FieldDef) -> Maker:
         values = tuple(option.value for option in fdef.options if not option.inactive) or fdef.option_values
         name = fdef.name
+        if fdef.controlling_field:
+            return self._dependent_choice(fdef, values)
         if "industry" in name:
             return lambda row: row.company.industry if row.company.industry in values else row.rng.choice(values)
         if name == "salutation":
@@ -409,7 +411,19 @@ class ValueMakers:
 
     def _multi_picklist(self, fdef: FieldDef) -> Maker:
         values = tuple(option.value for option in fdef.options if not option.inactive) or fdef.option_values
+        if fdef.controlling_field:
+            one = self._dependent_choice(fdef, values)
+            return lambda row: None if (value := one(row)) is None else [value]
         return lambda row: row.rng.sample(values, row.rng.randint(1, min(3, len(values))))
+
+    @staticmethod
+    def _dependent_choice(fdef: FieldDef, values: tuple[str, ...]) -> Maker:
+        """A value the record's controlling field allows (it is filled first), or none when it allows none."""
+        def choose(row: RowContext) -> str | None:
+            allowed = [value for value in fdef.allowed_values(row.values.get(fdef.controlling_field)) if value in values]
+            return row.rng.choice(allowed) if allowed else None
+
+        return choose
 
     def _boolean(self, fdef: FieldDef) -> Maker:
         name = fdef.name

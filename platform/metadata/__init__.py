@@ -11,15 +11,18 @@ from typing import Iterable, Sequence
 
 from crmkit.metadata.builder import build_package
 from crmkit.metadata.catalog import Catalog, FieldKind
+from crmkit.metadata.derived_layout import derive_layout, effective_layout
 from crmkit.metadata.errors import MetadataError, Problem
+from crmkit.metadata.layouts import FormField, FormSection, KanbanLayout, Layout, ListLayout, RelatedList
 from crmkit.metadata.model import FieldDef, Label, ObjectDef, Package
 from crmkit.metadata.registry import Registry
 from crmkit.metadata.schema_check import check_document
 from crmkit.metadata.source import SourceDocument, load_package_files
 
 __all__ = [
-    "Catalog", "FieldDef", "FieldKind", "Label", "MetadataError", "ObjectDef", "Package",
-    "Problem", "Registry", "SourceDocument", "load_package", "validate_paths",
+    "Catalog", "FieldDef", "FieldKind", "FormField", "FormSection", "KanbanLayout", "Label", "Layout", "ListLayout",
+    "MetadataError", "ObjectDef", "Package", "Problem", "Registry", "RelatedList", "SourceDocument", "derive_layout",
+    "effective_layout", "load_package", "validate_paths",
 ]
 
 

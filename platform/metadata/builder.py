@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
+from crmkit.metadata.layout_builder import build_layout
 from crmkit.metadata.model import (
     DEFAULT_SHARING,
     Extension,
@@ -28,7 +29,7 @@ _FIELD_KEYS = frozenset(
         "type", "label", "help", "required", "unique", "indexed", "searchable", "read_only",
         "default", "max_length", "min", "max", "precision", "scale", "options", "to", "on_delete",
         "formula", "returns", "from", "aggregate", "field", "condition", "format", "start",
-        "renamed_from", "description", "personal", "system_visible",
+        "renamed_from", "description", "personal", "system_visible", "controlling_field", "dependent_values",
     }
 )
 
@@ -98,6 +99,7 @@ def build_object(document: SourceDocument, package: str, name: str, spec: Mappin
         sharing_parent=spec.get("sharing_parent"),
         sharing_rules=tuple(build_sharing_rule(document, base + ("sharing_rules", index), rule)
                             for index, rule in enumerate(spec.get("sharing_rules") or ())),
+        layout=build_layout(document, base, spec.get("layouts")),
         location=location(document, base),
     )
 
@@ -110,6 +112,7 @@ def build_extension(document: SourceDocument, package: str, name: str, spec: Map
         fields=build_fields(document, package, base, spec.get("fields") or {}),
         validations=build_validations(document, package, base, spec.get("validations") or ()),
         indexes=build_indexes(spec.get("indexes") or ()),
+        layout=build_layout(document, base, spec.get("layouts")),
         location=location(document, base),
     )
 
@@ -154,6 +157,9 @@ def build_field(document: SourceDocument, package: str, path: tuple, name: str, 
         format=spec.get("format"),
         start=spec.get("start", 1),
         renamed_from=spec.get("renamed_from"),
+        controlling_field=spec.get("controlling_field"),
+        dependent_values=frozen_map({str(key): tuple(values)
+                                     for key, values in (spec.get("dependent_values") or {}).items()}),
         extra=frozen_map({key: value for key, value in spec.items() if key not in _FIELD_KEYS}),
         given_options=frozenset(spec),
         location=location(document, path),

@@ -5,7 +5,10 @@ from dataclasses import dataclass
 from dataclasses import field as _field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from crmkit.metadata.layouts import Layout
 
 DEFAULT_LANGUAGE = "en"
 
@@ -133,6 +136,10 @@ class FieldDef:
     format: str | None = None
     start: int = 1
     renamed_from: str | None = None
+    #: A dependent picklist: the picklist field whose value decides which options are allowed...
+    controlling_field: str | None = None
+    #: ...and, per value of that field, the options allowed with it (a value not listed allows none).
+    dependent_values: Mapping[str, tuple[str, ...]] = _field(default_factory=frozen_map)
     extra: Mapping[str, Any] = _field(default_factory=frozen_map)
     #: The option keys the author wrote, so inapplicable ones can be reported.
     given_options: frozenset[str] = _field(default=frozenset(), compare=False, repr=False)
@@ -150,6 +157,17 @@ class FieldDef:
     def value_type(self) -> str:
         """The type of the stored value: a formula's `returns`, otherwise the field's own type."""
         return self.returns or self.type
+
+    def allowed_values(self, controlling_value: Any) -> tuple[str, ...]:
+        """The options allowed when the controlling field holds `controlling_value` (all when independent).
+
+        An empty controlling field allows no value; so does a controlling value the
+        `dependent_values` map does not list. Options keep their declared order.
+        """
+        if self.controlling_field is None:
+            return self.option_values
+        allowed = set(self.dependent_values.get(controlling_value, ())) if controlling_value is not None else set()
+        return tuple(value for value in self.option_values if value in allowed)
 
 
 @dataclass(frozen=True)
@@ -223,6 +241,8 @@ class ObjectDef:
     sharing: str = DEFAULT_SHARING
     sharing_parent: str | None = None
     sharing_rules: tuple[SharingRule, ...] = ()
+    #: The layout as declared (and changed by extensions); None parts are derived (crmkit.metadata.derived_layout).
+    layout: "Layout | None" = _field(default=None, compare=False)
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
 
 
@@ -235,6 +255,8 @@ class Extension:
     fields: Mapping[str, FieldDef]
     validations: tuple[ValidationRule, ...] = ()
     indexes: tuple[IndexDef, ...] = ()
+    #: Layout parts this package adds or replaces (crmkit.metadata.layouts.merge_layouts).
+    layout: "Layout | None" = _field(default=None, compare=False)
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
 
 

@@ -6,7 +6,10 @@ from typing import Iterable, Mapping, Sequence
 
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.errors import MetadataError, UnknownObject, did_you_mean
+from crmkit.metadata.derived_layout import effective_layout
 from crmkit.metadata.expressions import ExpressionReport, FieldRef, find_cycle, topological_order
+from crmkit.metadata.layout_checks import check_layout
+from crmkit.metadata.layouts import Layout, merge_layouts
 from crmkit.metadata.model import Extension, FieldDef, ObjectDef, Package, PermissionSetDef, RoleDef, frozen_map
 from crmkit.metadata.security_checks import (
     check_permission_sets,
@@ -58,12 +61,23 @@ class Registry:
     #: role -> every role below it in the hierarchy.
     role_descendants: Mapping[str, frozenset[str]] = field(default_factory=frozen_map)
     permission_sets: Mapping[str, PermissionSetDef] = field(default_factory=frozen_map)
+    #: object -> its effective layout: the declared parts, the others derived (docs/layouts.md).
+    layouts: Mapping[str, Layout] = field(default_factory=frozen_map)
 
     def object(self, name: str) -> ObjectDef:
         try:
             return self.objects[name]
         except (KeyError, TypeError):  # TypeError: an unhashable "name", such as a list
             raise UnknownObject(name, self.objects) from None
+
+    def layout(self, name: str) -> Layout:
+        """The effective layout of the object `name`; raises UnknownObject for a name not installed."""
+        obj = self.object(name)
+        layout = self.layouts.get(name)
+        if layout is None:  # a registry assembled by hand (tests) rather than by build()
+            labels = {package.name: package.label for package in self.packages.values()}
+            layout = effective_layout(obj, self.objects, self.catalog, labels)
+        return layout
 
     @classmethod
     def build(
@@ -84,14 +98,17 @@ class Registry:
         for obj in objects.values():
             analyses[obj.name] = check_object(ObjectScope(obj, objects, catalog), report)
             check_sharing(obj, roles, objects, report)
+            check_layout(ObjectScope(obj, objects, catalog), report)
         check_permission_sets(permission_sets, roles, objects, report)
         if not report.problems:
             _check_cycles(objects, analyses, report)
         if report.problems:
             raise MetadataError(report.problems)
         registry = _derive(cls, ordered, objects, catalog, analyses)
+        labels = {package.name: package.label for package in ordered}
+        layouts = {obj.name: effective_layout(obj, objects, catalog, labels) for obj in objects.values()}
         return replace(registry, roles=frozen_map(roles), role_descendants=role_descendants(roles),
-                       permission_sets=frozen_map(permission_sets))
+                       permission_sets=frozen_map(permission_sets), layouts=frozen_map(layouts))
 
     def with_packages(self, packages: Sequence[Package], documents: Iterable[SourceDocument] = ()) -> "Registry":
         """A new registry with `packages` added or replacing installed ones of the same name."""
@@ -177,6 +194,7 @@ def _extend(target: ObjectDef, extension: Extension, report: Reporter) -> Object
         fields=frozen_map(fields),
         validations=target.validations + extension.validations,
         indexes=target.indexes + extension.indexes,
+        layout=merge_layouts(target.layout, extension.layout),
     )
 
 

@@ -33,8 +33,9 @@ def load_schema(name: str = "package") -> dict[str, Any]:
 
 
 def package_schema(catalog: Catalog) -> dict[str, Any]:
-    """The package schema with the field options that plugin field types add."""
+    """The package schema with the layout definitions and the field options that plugin field types add."""
     schema = copy.deepcopy(load_schema("package"))
+    schema["$defs"].update(copy.deepcopy(load_schema("layout")["$defs"]))
     field_properties = schema["$defs"]["field"]["properties"]
     for kind in catalog.kinds.values():
         for option, option_schema in kind.option_schemas.items():
@@ -93,7 +94,7 @@ def _explain(error: ValidationError, document: SourceDocument) -> list[Problem]:
         return [document.problem(path, f"{name} must be one of {', '.join(allowed)}, not {_shown(error.instance)}.{hint}")]
     if validator == "pattern":
         return [document.problem(path, _pattern_message(error, name))]
-    if validator == "oneOf":
+    if validator in ("oneOf", "not"):
         described = error.schema.get("description", "")
         return [document.problem(path, f"{name} has the wrong form. {described}".strip())]
     return [document.problem(path, f"{name}: {_plain(error)}")]

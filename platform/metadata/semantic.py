@@ -11,6 +11,7 @@ from typing import Iterator, Mapping
 
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.clock import DATE_KINDS, SYSTEM_MOMENTS, formula_clock_problem, relative_dates, rollup_clock_problem
+from crmkit.metadata.dependent_picklists import dependent_picklist_problems
 from crmkit.metadata.errors import Problem, did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef, SourceLocation
@@ -130,6 +131,7 @@ def _type_specific_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tupl
         yield from _lookup_problems(scope, fdef)
     if fdef.type in ("picklist", "multi_picklist"):
         yield from _picklist_problems(fdef)
+        yield from dependent_picklist_problems(scope.obj, fdef)
     if fdef.type == "formula" and fdef.returns and fdef.returns not in scope.catalog.formula_result_types:
         allowed = scope.catalog.formula_result_types
         yield (f"a formula cannot return '{fdef.returns}'; use one of {', '.join(allowed)}."

@@ -87,6 +87,8 @@ def _kind(name: str, value_kind: str, description: str, **kwargs: Any) -> FieldK
 
 TEXT_OPTIONS = frozenset({"max_length"})
 NUMBER_OPTIONS = frozenset({"min", "max", "precision", "scale"})
+#: A dependent picklist also names its controlling field and the values allowed per controlling value.
+PICKLIST_OPTIONS = frozenset({"options", "controlling_field", "dependent_values"})
 
 BUILTIN_TYPES: tuple[FieldType, ...] = (
     FieldType(
@@ -145,13 +147,13 @@ BUILTIN_TYPES: tuple[FieldType, ...] = (
         widget="url",
     ),
     FieldType(
-        _kind("picklist", "text", "One value from a list of options.", options=frozenset({"options"}),
+        _kind("picklist", "text", "One value from a list of options.", options=PICKLIST_OPTIONS,
               required_options=frozenset({"options"}), searchable=True),
         _text_column(DEFAULT_TEXT_LENGTH),
         lambda fdef: inputs.CleanText(validate=validate.OneOf(fdef.option_values)), widget="select",
     ),
     FieldType(
-        _kind("multi_picklist", "list", "Several values from a list of options.", options=frozenset({"options"}),
+        _kind("multi_picklist", "list", "Several values from a list of options.", options=PICKLIST_OPTIONS,
               required_options=frozenset({"options"}), indexable=False),
         lambda fdef, lookup, registry: JsonList(), lambda fdef: inputs.MultiChoice(fdef.option_values),
         widget="multiselect",

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from crmkit.engine.fieldtypes import coerce
+from crmkit.engine.records.dependent import dependent_fields, dependent_picklist_errors
 from crmkit.engine.records.errors import RecordValidationError
 from crmkit.engine.records.evaluation import Evaluator, load_related
 from crmkit.engine.records.inputs import build_input_schema, coerce_input
@@ -46,6 +47,7 @@ class SavePipeline:
         self.unique = [f.name for f in obj.fields.values() if f.unique]
         self.lookups = [f for f in obj.fields.values() if f.is_lookup]
         self.autonumbers = [f for f in obj.fields.values() if f.type == "autonumber"]
+        self.dependents = dependent_fields(obj)
         #: A new record has no children yet: its counts are 0, not unknown.
         self.zero_counts = {f.name: 0 for f in obj.fields.values() if f.rollup and f.rollup.aggregate == "count"}
         # Statements built once: the values travel as parameters, so SQLAlchemy's compiled cache hits.
@@ -84,6 +86,7 @@ class SavePipeline:
         for name in self.required:
             if values.get(name) is None and (previous is None or name in clean or previous.get(name) is None):
                 errors.setdefault(name, []).append("is required.")
+        self._check_dependents(values, None if previous is None else clean, errors, language)
         if check_lookups:
             self._check_lookups(connection, values, clean, errors, row_filter)
             if clean.get("owner_id") is not None and self.missing_owners(connection, {clean["owner_id"]}):
@@ -113,6 +116,7 @@ class SavePipeline:
         for name in changed:
             if name in self.required and values.get(name) is None:
                 errors.setdefault(name, []).append("is required.")
+        self._check_dependents(values, changed, errors, language)
         self._check_lookups(connection, values, set(changed), errors, None)
         if errors:
             raise RecordValidationError(errors)
@@ -122,6 +126,14 @@ class SavePipeline:
         self._check_unique(connection, values, previous, errors)
         if errors:
             raise RecordValidationError(errors)
+
+    def _check_dependents(self, values, given, errors: dict[str, list[str]], language: str) -> None:
+        """Dependent picklists (records.dependent); a field already refused keeps its first error only."""
+        if not self.dependents:
+            return
+        for name, messages in dependent_picklist_errors(self.obj, self.dependents, values, given, language).items():
+            if name not in errors:
+                errors[name] = messages
 
     def _apply_defaults(self, values: dict[str, Any], clean: Mapping[str, Any], related, errors, clock) -> None:
         for fdef in self.defaulted:
