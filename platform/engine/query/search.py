@@ -13,9 +13,11 @@ fields hidden by field-level security, and fields whose value the caller sees th
 per-user derived expression (security/derived.py), are left out, so a record is never
 found by a value the caller could not see.
 
-A list page plans its search first (`planned_search`): few matches are read as a set and
-sorted; a common word is tested row by row along the sort order's index while that fills
-the page quickly, else read as a set too (query/sorting.py `fetch_rows`).
+A search without an explicit sort is read newest first, in the index's own order
+(query/search_pages.py). A search sorted by fields plans its search first
+(`planned_search`): few matches are read as a set and sorted; a common word is tested row
+by row along the sort order's index while that fills the page quickly, else read as a set
+too (query/sorting.py `fetch_rows`).
 """
 from __future__ import annotations
 
