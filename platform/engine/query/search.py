@@ -161,11 +161,17 @@ class IndexCondition(ColumnElement):
 class SearchIds(Executable, ClauseElement):
     """`SELECT <id> FROM <search table> WHERE <match> LIMIT n`: the first ids a match finds, from the index alone."""
 
-    inherit_cache = False
+    __visit_name__ = "crmkit_search_ids"
+    inherit_cache = True
+    _traverse_internals = [("match", InternalTraversal.dp_clauseelement),
+                           ("limit_parameter", InternalTraversal.dp_clauseelement),
+                           ("counted", InternalTraversal.dp_boolean),
+                           *Executable._executable_traverse_internals]
 
     def __init__(self, match: SearchMatch, limit: int, *, counted: bool = False) -> None:
         self.match = match
         self.limit = limit
+        self.limit_parameter = literal(limit)
         #: SELECT count(*) of those ids instead of the ids themselves.
         self.counted = counted
 
@@ -250,7 +256,7 @@ def _index_condition_alone(element: IndexCondition, compiler, **kw) -> str:
 def _search_ids(element: SearchIds, compiler, **kw) -> str:
     index_table, key = compiler.preparer.quote(element.match.index_table), _index_key(compiler)
     condition = _index_condition(element.match, compiler, **kw)
-    limit = compiler.process(literal(element.limit), **kw)
+    limit = compiler.process(element.limit_parameter, **kw)
     ids = f"SELECT {key} FROM {index_table} WHERE {condition} LIMIT {limit}"
     return f"SELECT count(*) FROM ({ids}) AS found" if element.counted else ids
 

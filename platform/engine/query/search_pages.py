@@ -28,11 +28,12 @@ Keyset pages (`after`: the last id of the previous page) start below that id the
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, column, select, table, true
+from sqlalchemy import Connection, column, select, table, true, union_all
 
-from crmkit.engine.query.counting import planner_estimate
+from crmkit.engine.query.counting import Explain
 from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.lists import one_of
 from crmkit.engine.query.querystring import QuerySpec
@@ -83,10 +84,17 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
 
 
 def _expected_share(connection: Connection, match: SearchMatch) -> float:
-    """The share of all records PostgreSQL's statistics expect to match (0 to 1; nothing is read)."""
+    """The share of all records PostgreSQL's statistics expect to match (0 to 1; nothing is read).
+
+    One EXPLAIN of `<matches> UNION ALL <every record>`: its two branches carry both estimates.
+    """
     index = table(match.index_table, column("id"))
-    everything = planner_estimate(connection, select(index.c.id))
-    return planner_estimate(connection, select(index.c.id).where(IndexCondition(match))) / max(everything, 1)
+    both = union_all(select(index.c.id).where(IndexCondition(match)), select(index.c.id))
+    plan: Any = connection.execute(Explain(both)).scalar()
+    if isinstance(plan, (str, bytes)):
+        plan = json.loads(plan)
+    found, everything = (branch["Plan Rows"] for branch in plan[0]["Plan"]["Plans"])
+    return found / max(everything, 1)
 
 
 def _fts_ordered(ctx: QueryContext, object_name: str, spec: QuerySpec, selected: Sequence[Any], match: SearchMatch,
