@@ -2,8 +2,9 @@
 
 Newest first (query/search_pages.py): no statement of the page may sort its rows or read
 the whole account table; SQLite reads the FTS5 table first and each account by its primary
-key, PostgreSQL reads accounts along their primary key (few matches: among the matching
-ids; many: walking it and testing each record's search row). How plans are read:
+key, PostgreSQL reads accounts in id order along an index (the primary key, or owner_id, id
+for a rep; few matches: among the matching ids; many: walking it and testing each record's
+search row). How plans are read:
 conftest.PlanReader (PostgreSQL with sequential and bitmap scans priced out).
 """
 from __future__ import annotations
@@ -74,8 +75,9 @@ def assert_index_order(crm: Crm, plans: list) -> None:
     if crm.engine.dialect.name == "sqlite":
         assert any(line.startswith("SCAN crmkit_account_search VIRTUAL TABLE") for plan in plans
                    for line in plan.lines), "\n\n".join(map(str, plans))
-    else:
-        assert any("account_pkey" in plan.indexes for plan in plans), "\n\n".join(map(str, plans))
+    else:  # the primary key, or (for a rep) the index on owner_id, id: both give id order
+        assert any(index == "account_pkey" or index.startswith("ix_account_owner_id") for plan in plans
+                   for index in plan.indexes), "\n\n".join(map(str, plans))
 
 
 def second_page_cursor(crm: Crm, spec: QuerySpec, owner: int | None = None) -> str:
