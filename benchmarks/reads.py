@@ -71,10 +71,10 @@ def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] 
     as the index stores them (crmkit.engine.query.tokens), every word required, Latin words
     as prefixes: SQLite joins the FTS5 table, `... JOIN account ON account.id = <fts>.rowid
     WHERE <fts> MATCH '<column filter>: "token"*' ORDER BY <fts>.rowid DESC` (FTS5 reads its
-    doclists backwards and stops at the limit); PostgreSQL `id IN (SELECT id FROM <search
-    table> WHERE <name tokens> @@ q OR <phone tokens> @@ q ORDER BY id DESC LIMIT n) ORDER BY
-    id DESC`, planned by PostgreSQL (with `owner`, the row filter must come before the limit, so
-    the subquery holds every match). by_name=True sorts by name instead (every match sorted, on both sides);
+    doclists backwards and stops at the limit); PostgreSQL reads every match from the GIN index
+    first (`WITH found AS MATERIALIZED (SELECT id FROM <search table> WHERE <name tokens> @@ q
+    OR <phone tokens> @@ q)`), then the accounts of the newest n of them (with `owner`, of
+    those the rep owns): left to itself, PostgreSQL walks the whole primary key for a rare word. by_name=True sorts by name instead (every match sorted, on both sides);
     `owner` adds `owner_id = :owner`, a sales rep's row filter in the bench's data (no shares);
     `before` starts below that id (a keyset page).
     """
@@ -96,14 +96,13 @@ def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] 
             conditions.append(" AND ".join(f'"{token}"' + ("*" if prefix else "") for token, prefix in tokens))
     selected = [table.c[name] for name in columns] if columns else [table]
     if bench.postgres:
-        where = " AND ".join(conditions)
-        if owner is None and not by_name:  # the newest matches straight from the search table, then their accounts
-            where += "" if before is None else " AND id < :before"
-            parameters.update({"n": limit} if before is None else {"n": limit, "before": before})
-            where += " ORDER BY id DESC LIMIT :n"
+        found = (text_clause(f"SELECT id FROM {index_table} WHERE {' AND '.join(conditions)}")
+                 .bindparams(**parameters).columns(column("id")).cte("found").prefix_with("MATERIALIZED"))
+        ids = select(found.c.id)
+        if owner is None and not by_name:  # the newest ids among the matches, then their accounts
+            ids = ids.where(*([] if before is None else [found.c.id < before])).order_by(found.c.id.desc()).limit(limit)
             before = None
-        matches = text_clause(f"SELECT id FROM {index_table} WHERE {where}").bindparams(**parameters)
-        query = select(*selected).where(table.c.id.in_(matches))
+        query = select(*selected).where(table.c.id.in_(ids))
         key = table.c.id
     else:
         parameters["q"] = f"{{{name} {phone}}} : (" + " AND ".join(conditions) + ")"
