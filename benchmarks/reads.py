@@ -63,43 +63,64 @@ class Bench:
         return queryset.order_by(F("name").asc(nulls_first=True) if self.postgres else "name", "id")
 
 
-def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] | None = None) -> list:
-    """The hand-written reference for a search page: the search index queried directly, sorted by name.
+def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] | None = None,
+               by_name: bool = False, owner: int | None = None, before: int | None = None) -> list:
+    """The hand-written reference for a search page: the search index queried directly, newest first.
 
-    What a developer would write against the same index: SQLite `id IN (SELECT rowid FROM
-    <fts table> WHERE <fts table> MATCH '<column filter>: "token"*')`, PostgreSQL
-    `id IN (SELECT id FROM <search table> WHERE <name tokens> @@ q OR <phone tokens> @@ q)`, with the
-    words turned into tokens as the index stores them (crmkit.engine.query.tokens), every
-    word required, Latin words as prefixes.
+    What a developer would write against the same index, with the words turned into tokens
+    as the index stores them (crmkit.engine.query.tokens), every word required, Latin words
+    as prefixes: SQLite joins the FTS5 table, `... JOIN account ON account.id = <fts>.rowid
+    WHERE <fts> MATCH '<column filter>: "token"*' ORDER BY <fts>.rowid DESC` (FTS5 reads its
+    doclists backwards and stops at the limit); PostgreSQL reads every match from the GIN index
+    first (`WITH found AS MATERIALIZED (SELECT id FROM <search table> WHERE <name tokens> @@ q
+    OR <phone tokens> @@ q)`), then the accounts of the newest n of them (with `owner`, of
+    those the rep owns): left to itself, PostgreSQL walks the whole primary key for a rare word. by_name=True sorts by name instead (every match sorted, on both sides);
+    `owner` adds `owner_id = :owner`, a sales rep's row filter in the bench's data (no shares);
+    `before` starts below that id (a keyset page).
     """
+    from sqlalchemy import column, table as named_table
+
     from crmkit.engine.query.search_index import token_column
     from crmkit.engine.query.tokens import query_tokens
 
     name, phone = token_column("name"), token_column("phone")
-
     table = bench.table
     index_table = f"crmkit_{table.name}_search"
-    postgres = bench.crm.engine.dialect.name == "postgresql"
     conditions, parameters = [], {}
     for number, word in enumerate(text.split()):
         tokens = query_tokens(word)
-        if postgres:
+        if bench.postgres:
             parameters[f"q{number}"] = " & ".join(f"'{token}'" + (":*" if prefix else "") for token, prefix in tokens)
             conditions.append(f"({name} @@ CAST(:q{number} AS tsquery) OR {phone} @@ CAST(:q{number} AS tsquery))")
         else:
             conditions.append(" AND ".join(f'"{token}"' + ("*" if prefix else "") for token, prefix in tokens))
-    if postgres:
-        matches = text_clause(f"SELECT id FROM {index_table} WHERE {' AND '.join(conditions)}").bindparams(**parameters)
+    selected = [table.c[name] for name in columns] if columns else [table]
+    if bench.postgres:
+        found = (text_clause(f"SELECT id FROM {index_table} WHERE {' AND '.join(conditions)}")
+                 .bindparams(**parameters).columns(column("id")).cte("found").prefix_with("MATERIALIZED"))
+        ids = select(found.c.id)
+        if owner is None and not by_name:  # the newest ids among the matches, then their accounts
+            ids = ids.where(*([] if before is None else [found.c.id < before])).order_by(found.c.id.desc()).limit(limit)
+            before = None
+        query = select(*selected).where(table.c.id.in_(ids))
+        key = table.c.id
     else:
         parameters["q"] = f"{{{name} {phone}}} : (" + " AND ".join(conditions) + ")"
-        matches = text_clause(f"SELECT rowid FROM {index_table} WHERE {index_table} MATCH :q").bindparams(**parameters)
-    selected = [table.c[name] for name in columns] if columns else [table]
-    return bench.raw(bench.name_order(select(*selected).where(table.c.id.in_(matches))).limit(limit))
+        index = named_table(index_table, column("rowid"))
+        query = (select(*selected).select_from(index.join(table, table.c.id == index.c.rowid))
+                 .where(text_clause(f"{index_table} MATCH :q").bindparams(**parameters)))
+        key = index.c.rowid
+    if before is not None:
+        query = query.where(key < before)
+    if owner is not None:
+        query = query.where(table.c.owner_id == owner)
+    query = bench.name_order(query) if by_name else query.order_by(key.desc())
+    return bench.raw(query.limit(limit))
 
 
 def read_lines(bench: Bench, users: dict[str, list[int]], rows: int) -> list[Result]:
     """Every read line, in the order printed."""
-    return [*page_lines(bench, rows), count_line(bench), *search_lines(bench), startswith_line(bench),
+    return [*page_lines(bench, rows), count_line(bench), *search_lines(bench, users), startswith_line(bench),
             suggest_line(bench), security_line(bench, users, rows), export_line(bench, rows)]
 
 
@@ -162,7 +183,8 @@ def count_line(bench: Bench) -> Result:
                   f"crmkit: {count.kind} {count.value:,}; raw: count capped at {COUNT_CAP + 1:,}; exact {exact:,}")
 
 
-def search_lines(bench: Bench) -> list[Result]:
+def search_lines(bench: Bench, users: dict[str, list[int]]) -> list[Result]:
+    """Searches as a list's search box sends them (no sort: newest first), one sorted by name, a rep's, and global search."""
     records = bench.records
     lines = []
     for label, word in [("common word", data.COMMON_WORD), ("rare word", data.RARE_WORD),
@@ -171,7 +193,30 @@ def search_lines(bench: Bench) -> list[Result]:
         lines.append(_compare(bench, f"search {label} '{word}', page of {PAGE}",
                               lambda word=word: records.query(search=word, limit=PAGE),
                               lambda word=word: raw_search(bench, word, limit=PAGE + 1), SEARCH,
-                              f"{found} on the page; raw: the search index queried by hand (raw_search)"))
+                              f"{found} on the page, newest first; raw: the search index queried by hand (raw_search)"))
+    first = records.query(search=data.COMMON_WORD, limit=PAGE)
+    last = first.records[-1].id if first.next_cursor else None  # one page only (tiny data): page 1 again
+    lines.append(_compare(bench, f"search common word '{data.COMMON_WORD}', keyset page 2",
+                          lambda: records.query(search=data.COMMON_WORD, limit=PAGE, after=first.next_cursor),
+                          lambda: raw_search(bench, data.COMMON_WORD, limit=PAGE + 1, before=last),
+                          SEARCH, "raw: the same, below the last id of page 1"))
+    rep_id = users["sales_rep"][-1]
+    rep = bench.crm.as_user(rep_id).records("account")
+    lines.append(_compare(bench, f"search common word '{data.COMMON_WORD}', a sales rep",
+                          lambda: rep.query(search=data.COMMON_WORD, limit=PAGE),
+                          lambda: raw_search(bench, data.COMMON_WORD, limit=PAGE + 1, owner=rep_id), SEARCH,
+                          "private sharing: the rep's own accounts; raw: owner_id = :rep"))
+    matches = records.count(search=data.COMMON_WORD, exact=True).value
+    lines.append(_compare(bench, f"search common word sorted by name (full sort of {matches:,} matches on both sides)",
+                          lambda: records.query(search=data.COMMON_WORD, sort=("name",), limit=PAGE),
+                          lambda: raw_search(bench, data.COMMON_WORD, limit=PAGE + 1, by_name=True), NO_TARGET,
+                          "an explicit sort is honoured: every match is sorted"))
+    admin = bench.crm.as_user(users["admin"][0])
+    for label, word in [("no match", data.NO_MATCH), ("two-character Chinese name", data.CHINESE_NAME)]:
+        lines.append(Result(f"global search {label} '{word}' (every object)",
+                            bench.median(lambda word=word: admin.search(word)),
+                            bench.median(lambda word=word: raw_search(bench, word, limit=20)), SEARCH,
+                            "one operation over every object; raw: the account index alone, newest first"))
     return lines
 
 
@@ -194,7 +239,8 @@ def suggest_line(bench: Bench) -> Result:
     raw = [row.id for row in raw_search(bench, text, limit=10, columns=("id", "name"))]
     return Result(f"lookup autocomplete suggest('{text}')", bench.median(lambda: records.suggest(text)),
                   bench.median(lambda: raw_search(bench, text, limit=10, columns=("id", "name"))), SEARCH,
-                  "10 titles; raw: the search index queried by hand (raw_search)" + _check(ours, raw))
+                  "titles starting with the text by title, then matches newest first; raw: the search index "
+                  "queried by hand, newest first (raw_search)" + _check(ours, raw))
 
 
 def security_line(bench: Bench, users: dict[str, list[int]], rows: int) -> Result:

@@ -17,7 +17,10 @@ LINES = [
     "page of 50, default sort (name)", "page of 50, filter industry, sort name", "keyset page from the middle",
     "page of 50, sort by annual_revenue (no index)", "count behind the filtered page",
     "search common word 'Industries'", "search rare word 'Zorblax'", "search no match 'xyzzy'",
-    "search two-character Chinese name '张伟'", "startswith 'wonka industries 12'",
+    "search two-character Chinese name '张伟'", "search common word 'Industries', keyset page 2",
+    "search common word 'Industries', a sales rep", "search common word sorted by name (full sort of",
+    "global search no match 'xyzzy'", "global search two-character Chinese name '张伟'",
+    "startswith 'wonka industries 12'",
     "lookup autocomplete suggest('wonka 12')", "page of 50: sales rep vs admin (private)",
     "export 300 rows as CSV", "create 20 one by one", "bulk insert 100",
 ]

@@ -212,7 +212,7 @@ def test_other_users_private_records_are_neither_found_nor_counted(crm, users):
     assert [title for _, title in rep2.records("account").suggest("acme")] == ["Acme Two"]
 
 
-def test_global_search_ranks_exact_then_prefix_then_other_and_skips_unreadable_objects(crm, finder, users):
+def test_global_search_ranks_exact_then_prefix_then_newest_other_and_skips_unreadable_objects(crm, finder, users):
     acme = finder.records("account").create({"name": "Acme Holdings", "notes": "acme"})
     finder.records("account").create({"name": "Acme"})
     finder.records("account").create({"name": "Globex", "notes": "partner of acme"})
@@ -221,8 +221,8 @@ def test_global_search_ranks_exact_then_prefix_then_other_and_skips_unreadable_o
     assert [(hit.object, hit.title, hit.match) for hit in hits] == [
         ("account", "Acme", Match.EXACT_TITLE),
         ("account", "Acme Holdings", Match.TITLE_PREFIX),
+        ("contact", "Li Lei", Match.OTHER),  # created after Globex: the other matches are newest first
         ("account", "Globex", Match.OTHER),
-        ("contact", "Li Lei", Match.OTHER),
     ]
     assert [hit.title for hit in crm.as_user(users["admin"]).search("acme", limit=2)] == ["Acme", "Acme Holdings"]
     reader = crm.as_user(users["reader"])  # reads contacts, not accounts: no error, only contacts

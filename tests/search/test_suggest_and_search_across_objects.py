@@ -27,23 +27,24 @@ def test_global_search_names_each_record_once_when_an_object_is_named_twice(prob
 
 def test_an_exact_title_is_the_first_hit_even_when_written_in_full_width(probe):
     """_match ranks a title equal to the text after NFKC + casefold as EXACT_TITLE, but each
-    object's candidates come from suggest(text, limit): a title prefix by LIKE (which does not
-    fold full-width, nor non-ASCII case on SQLite), then other matches by title, cut at
-    `limit`. Three titles sorting before "Acme" push the exact match out before ranking."""
+    object offers at most `limit` candidates: its newest matches, and titles starting with the
+    text when those fill `limit`. Three newer matches crowd "Acme" out of the newest, so it
+    must come from the title prefixes, looked up in the search's folded form too (a LIKE
+    prefix folds neither full width nor, on SQLite, case beyond A-Z)."""
     accounts = probe.records("account")
+    accounts.create({"name": "Acme"})
     for number in range(3):
         accounts.create({"name": f"A acme {number}"})
-    accounts.create({"name": "Acme"})
     hits = probe.search("ＡＣＭＥ", limit=3)
     assert (hits[0].title, hits[0].match) == ("Acme", Match.EXACT_TITLE)
 
 
 def test_an_exact_title_beyond_a_to_z_is_the_first_hit(probe):
-    """Same cause, with ordinary text: on SQLite startswith folds A-Z only, so "ärzte" does not
-    put "Ärzte" in the title-prefix group and three other matches crowd it out (PostgreSQL passes)."""
+    """Same cause, with ordinary text: on SQLite startswith folds A-Z only, so "ärzte" finds
+    "Ärzte" among the title prefixes only in its capitalised form."""
     accounts = probe.records("account")
+    accounts.create({"name": "Ärzte"})
     for number in range(3):
         accounts.create({"name": f"A ärzte {number}"})
-    accounts.create({"name": "Ärzte"})
     hits = probe.search("ärzte", limit=3)
     assert (hits[0].title, hits[0].match) == ("Ärzte", Match.EXACT_TITLE)

@@ -13,10 +13,11 @@ from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.filters import OPERATORS, QueryContext, compile_filter
 from crmkit.engine.query.querystring import QuerySpec, parse_query_string
 from crmkit.engine.query.search import search_clause, where_clause
-from crmkit.engine.query.sorting import build_select, fetch_rows, page_cursor, sort_keys
+from crmkit.engine.query.sorting import SEARCH_ORDER, build_select, fetch_rows, page_cursor, page_sort, sort_keys
 
 __all__ = [
-    "Count", "OPERATORS", "QueryContext", "QueryError", "QuerySpec", "RELATIVE_DATES", "build_select",
-    "compile_filter", "count_records", "fetch_rows", "page_cursor", "parse_query_string", "resolve_relative_date",
+    "Count", "OPERATORS", "QueryContext", "QueryError", "QuerySpec", "RELATIVE_DATES", "SEARCH_ORDER", "build_select",
+    "compile_filter", "count_records", "fetch_rows", "page_cursor", "page_sort", "parse_query_string",
+    "resolve_relative_date",
     "search_clause", "sort_keys", "where_clause",
 ]

@@ -13,9 +13,11 @@ fields hidden by field-level security, and fields whose value the caller sees th
 per-user derived expression (security/derived.py), are left out, so a record is never
 found by a value the caller could not see.
 
-A list page plans its search first (`planned_search`): few matches are read as a set and
-sorted; a common word is tested row by row along the sort order's index while that fills
-the page quickly, else read as a set too (query/sorting.py `fetch_rows`).
+A search without an explicit sort is read newest first, in the index's own order
+(query/search_pages.py). A search sorted by fields plans its search first
+(`planned_search`): few matches are read as a set and sorted; a common word is tested row
+by row along the sort order's index while that fills the page quickly, else read as a set
+too (query/sorting.py `fetch_rows`).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from typing import Sequence
 from sqlalchemy import ColumnElement, Connection, Executable, and_, false, literal, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, bindparam
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean
 
 from crmkit.engine.query.errors import QueryError
@@ -92,12 +95,27 @@ def search_clause(ctx: QueryContext, object_name: str, text: str | None,
 
 
 class SearchMatch(ColumnElement):
-    """`id IN (the search table's matches)`, written for each database's index (see the module docstring)."""
+    """`id IN (the search table's matches)`, written for each database's index (see the module docstring).
 
-    inherit_cache = False
+    The search text travels in bound parameters made here (`fts`, `tsqueries`, `needles`),
+    which the statement cache extracts, so a page's statement is compiled once per shape
+    (object, fields, number and kind of tokens), not once per search text.
+    """
+
+    __visit_name__ = "crmkit_search_match"
+    inherit_cache = True
     type = Boolean()
     #: Already a condition: no "= 1" is added where a database lacks a boolean type.
     _is_implicitly_boolean = True
+    _traverse_internals = [("id_column", InternalTraversal.dp_clauseelement),
+                           ("index_table", InternalTraversal.dp_string),
+                           ("columns", InternalTraversal.dp_string_list),
+                           ("positions", InternalTraversal.dp_plain_obj),
+                           ("shape", InternalTraversal.dp_plain_obj),
+                           ("per_row", InternalTraversal.dp_boolean),
+                           ("fts", InternalTraversal.dp_clauseelement),
+                           ("tsqueries", InternalTraversal.dp_clauseelement_tuple),
+                           ("needles", InternalTraversal.dp_clauseelement_tuple)]
 
     def __init__(self, id_column, index_table: str, columns: tuple[str, ...], terms: tuple[Term, ...],
                  *, positions: tuple[int, ...], per_row: bool = False) -> None:
@@ -109,6 +127,13 @@ class SearchMatch(ColumnElement):
         self.positions = positions
         #: Written as a test of each row the query reads (see `planned_search`), not as a set of ids.
         self.per_row = per_row
+        #: What the SQL looks like apart from the parameters' values: each term's prefix flags.
+        self.shape = tuple(tuple(prefix for _token, prefix in term) for term in terms)
+        #: SQLite's MATCH text; PostgreSQL's tsquery of each term; SQLite's per-row needle of each token.
+        self.fts = bindparam(None, fts5_query(columns, terms), unique=True)
+        self.tsqueries = tuple(bindparam(None, tsquery_text(term), unique=True) for term in terms)
+        self.needles = tuple(bindparam(None, f" {token}" + ("" if prefix else " "), unique=True)
+                             for term in terms for token, prefix in term)
 
     def row_by_row(self, id_column=None) -> "SearchMatch":
         """The same match as a test of each row read (on `id_column`, by default the table's id)."""
@@ -120,15 +145,33 @@ class SearchMatch(ColumnElement):
         return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, positions=self.positions)
 
 
+class IndexCondition(ColumnElement):
+    """The search table's own WHERE for a match (SQLite: `<fts table> MATCH :q`), for a query that joins that table."""
+
+    __visit_name__ = "crmkit_index_condition"
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True
+    _traverse_internals = [("match", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, match: SearchMatch) -> None:
+        self.match = match
+
 
 class SearchIds(Executable, ClauseElement):
     """`SELECT <id> FROM <search table> WHERE <match> LIMIT n`: the first ids a match finds, from the index alone."""
 
-    inherit_cache = False
+    __visit_name__ = "crmkit_search_ids"
+    inherit_cache = True
+    _traverse_internals = [("match", InternalTraversal.dp_clauseelement),
+                           ("limit_parameter", InternalTraversal.dp_clauseelement),
+                           ("counted", InternalTraversal.dp_boolean),
+                           *Executable._executable_traverse_internals]
 
     def __init__(self, match: SearchMatch, limit: int, *, counted: bool = False) -> None:
         self.match = match
         self.limit = limit
+        self.limit_parameter = literal(limit)
         #: SELECT count(*) of those ids instead of the ids themselves.
         self.counted = counted
 
@@ -156,11 +199,10 @@ def _index_condition(element: SearchMatch, compiler, **kw) -> str:
     """The WHERE of the search table that the match's terms ask for, on this database."""
     quote = compiler.preparer.quote
     if compiler.dialect.name == "sqlite":
-        match = compiler.process(bindparam(None, fts5_query(element.columns, element.terms), unique=True), **kw)
-        return f"{quote(element.index_table)} MATCH {match}"
+        return f"{quote(element.index_table)} MATCH {compiler.process(element.fts, **kw)}"
     conditions = []
-    for term in element.terms:
-        query = compiler.process(bindparam(None, tsquery_text(term), unique=True), **kw)
+    for query_parameter in element.tsqueries:
+        query = compiler.process(query_parameter, **kw)
         fields = " OR ".join(f"{quote(name)} @@ CAST({query} AS tsquery)" for name in element.columns)
         conditions.append(f"({fields})")
     return " AND ".join(conditions)
@@ -172,13 +214,11 @@ def _sqlite_tokens_held(element: SearchMatch, compiler, **kw) -> str:
     The same rule as `fts5_query`: each term's tokens all in one column; a prefix token is
     the start of a stored token (' acm' in ' acme ltd'), any other a whole token (' 科技 ').
     """
-    def held(column: str, token: str, prefix: bool) -> str:
-        needle = compiler.process(bindparam(None, f" {token}" + ("" if prefix else " "), unique=True), **kw)
-        return f"instr(' ' || {column} || ' ', {needle}) > 0"
-
+    needles = iter([compiler.process(needle, **kw) for needle in element.needles])
     terms = []
     for term in element.terms:
-        per_column = [" AND ".join(held(f"c{position}", token, prefix) for token, prefix in term)
+        held = [next(needles) for _ in term]
+        per_column = [" AND ".join(f"instr(' ' || c{position} || ' ', {needle}) > 0" for needle in held)
                       for position in element.positions]
         terms.append("(" + " OR ".join(f"({condition})" for condition in per_column) + ")")
     return " AND ".join(terms)
@@ -207,11 +247,16 @@ def _search_match(element: SearchMatch, compiler, **kw) -> str:
     return f"(SELECT {condition} FROM {index_table} WHERE {index_table}.{key} = {record_id})"
 
 
+@compiles(IndexCondition)
+def _index_condition_alone(element: IndexCondition, compiler, **kw) -> str:
+    return _index_condition(element.match, compiler, **kw)
+
+
 @compiles(SearchIds)
 def _search_ids(element: SearchIds, compiler, **kw) -> str:
     index_table, key = compiler.preparer.quote(element.match.index_table), _index_key(compiler)
     condition = _index_condition(element.match, compiler, **kw)
-    limit = compiler.process(literal(element.limit), **kw)
+    limit = compiler.process(element.limit_parameter, **kw)
     ids = f"SELECT {key} FROM {index_table} WHERE {condition} LIMIT {limit}"
     return f"SELECT count(*) FROM ({ids}) AS found" if element.counted else ids
 

@@ -24,7 +24,8 @@ from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import QueryContext, resolve_field
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
-from crmkit.engine.query.search import SearchMatch, planned_search, where_clause
+from crmkit.engine.query.search import SearchMatch, planned_search, search_clause, where_clause
+from crmkit.engine.query.search_pages import id_ordered_matches
 
 MAX_SORT_FIELDS = 5
 MAX_CURSOR_LENGTH = 4096
@@ -47,6 +48,27 @@ class SortKey:
     @property
     def text(self) -> str:
         return f"-{self.name}" if self.descending else self.name
+
+
+#: The order of a search page whose caller names no sort: newest first (descending record id, the
+#: creation order), the order the search index hands out matches in without sorting them (query/search_pages.py).
+SEARCH_ORDER = ("-id",)
+
+
+def page_sort(ctx: QueryContext, object_name: str, spec: QuerySpec) -> tuple[str, ...]:
+    """The sort order a page is read in: `spec.sort` when the caller gives one, honoured exactly.
+
+    Without one (an empty `spec.sort`), a search (non-blank `spec.search`) is read newest first
+    (SEARCH_ORDER: a search's best matches as the index yields them cheaply, whatever the
+    object's default_sort), and a list without a search in the object's `default_sort`
+    (returned as (), which `sort_keys` reads as that). Cursors record the order they were made
+    for, so the pages after a search's first page stay newest first too.
+    """
+    if spec.sort:
+        return parse_sort(spec.sort) if isinstance(spec.sort, str) else tuple(spec.sort)
+    if isinstance(spec.search, str) and spec.search.split():
+        return SEARCH_ORDER
+    return ()
 
 
 def sort_keys(ctx: QueryContext, object_name: str, sort: Sequence[str] | str) -> list[SortKey]:
@@ -254,7 +276,9 @@ def build_select(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: 
 
     The extra row tells the caller there is a next page; `id` and the sort fields are always
     selected. `search` replaces the clause of `spec.search` (see query/search.py `planned_search`).
+    The order is `page_sort`'s: a search without a sort is newest first.
     """
+    spec = replace(spec, sort=page_sort(ctx, object_name, spec))
     keys = sort_keys(ctx, object_name, spec.sort)
     _check_page(spec)
     stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
@@ -270,12 +294,22 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
     """The page's rows, as `build_select` selects them, in as few index-ordered reads as possible.
 
     For a descending keyset page, the range after the cursor is read first and the empty
-    tail only if the page is not full yet: cheaper than the one-statement UNION. A search is
-    planned against the search index first (query/search.py `planned_search`).
+    tail only if the page is not full yet: cheaper than the one-statement UNION. A search
+    sorted by id alone (as every search without an explicit sort is, `page_sort`) is read in
+    the search index's own order (query/search_pages.py); a search sorted by fields is
+    planned against the search index first (query/search.py `planned_search`), and costs a
+    sort of its matches when they are many.
     """
+    spec = replace(spec, sort=page_sort(ctx, object_name, spec))
     keys = sort_keys(ctx, object_name, spec.sort)
     _check_page(spec)
     values = decode_cursor(keys, spec.after) if spec.after else None
+    if spec.search and len(keys) == 1 and not spec.offset:
+        match = search_clause(ctx, object_name, spec.search)
+        if not isinstance(match, SearchMatch):  # a blank search, or one that can match nothing
+            return connection.execute(build_select(ctx, object_name, spec, columns, search=match)).all()
+        return id_ordered_matches(connection, ctx, object_name, spec, _columns(ctx, object_name, columns, keys), match,
+                                  descending=keys[0].descending, after=values[0] if values else None)
     search = planned_search(connection, ctx, object_name, spec.search) if spec.search else None
     if isinstance(search, SearchMatch) and search.per_row:
         if values is None and not spec.offset:

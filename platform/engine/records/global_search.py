@@ -1,20 +1,28 @@
 """Search across objects, for the search box: `crm.as_user(7).search("张伟")`.
 
-Each object is searched exactly as its list would be (RecordService.suggest and
-title_matches: the object's read permission, its row filter and field-level security all
-apply), so a hit is a record the user could open. Objects the user may not read, and objects with nothing the user may
-search, are skipped without a word. Hits are ranked: the title equal to the text first,
-then titles starting with it, then the other matches; within a rank by title.
+Each object is searched exactly as its lookup autocomplete is (RecordService.suggestions:
+the object's read permission, its row filter and field-level security all apply), so a hit
+is a record the user could open. Objects the user may not read, and objects with nothing
+the user may search, are skipped without a word. The whole search is one operation: one
+connection, the user's rights read once, every object read on it.
+
+Hits are ranked: the title equal to the text first, then titles starting with it (each by
+title), then the other matches, newest first (by creation time, across objects). Each
+object offers at most `limit` candidates: titles starting with the text (an index range
+on an indexed title), then its other matches newest first (the search index's own order,
+query/search_pages.py), so no object sorts all its matches.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Sequence
 
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.search import search_fields, search_terms
 from crmkit.engine.query.tokens import normalise
+from crmkit.engine.records.service import Suggestion
 from crmkit.engine.security.access import PermissionDenied
 
 if TYPE_CHECKING:
@@ -54,24 +62,34 @@ def search_objects(context: "UserContext", text: str, objects: Sequence[str] | N
     if not search_terms(text):
         return []
     wanted = normalise(text.strip())
-    hits: list[SearchHit] = []
     names = list(context.runtime.registry.objects) if objects is None else list(dict.fromkeys(objects))
-    for name in names:
-        service = context.records(name)
-        try:
-            if not search_fields(service.query_context(), name):
+    found: list[tuple[str, Suggestion]] = []
+    with context.reading() as connection:  # one operation for every object
+        for name in names:
+            service = context.records(name)
+            try:
+                if not search_fields(service.query_context(), name):
+                    continue
+                found.extend((name, suggestion) for suggestion in service.suggestions(connection, text, limit=limit))
+            except PermissionDenied:
                 continue
-            # Candidates: titles starting with the text and other matches by title (suggest), and
-            # the shortest titles holding every word, so an exact title (any case or width) is among them.
-            found = dict(service.suggest(text, limit=limit))
-            if len(found) == limit:  # fewer: every match is a candidate already
-                found.update(service.title_matches(text, limit=limit))
-        except PermissionDenied:
-            continue
-        hits.extend(SearchHit(name, record_id, title, _match(normalise(title), wanted))
-                    for record_id, title in found.items())
-    hits.sort(key=lambda hit: (hit.match, normalise(hit.title), hit.object, hit.id))
+    hits = [SearchHit(name, suggestion.record.id, suggestion.title, _match(normalise(suggestion.title), wanted))
+            for name, suggestion in found]
+    created = {(name, suggestion.record.id): _moment(suggestion.record.get("created_at")) for name, suggestion in found}
+    hits.sort(key=lambda hit: _rank(hit, created[hit.object, hit.id]))
     return hits[:limit]
+
+
+def _rank(hit: SearchHit, created: float) -> tuple:
+    """Exact and prefix title matches by title; the other matches newest first."""
+    if hit.match is Match.OTHER:
+        return (hit.match, "", -created, hit.object, -hit.id)
+    return (hit.match, normalise(hit.title), 0.0, hit.object, hit.id)
+
+
+def _moment(value: object) -> float:
+    """A record's creation time as seconds since 1970 (a record without one counts as the oldest)."""
+    return value.timestamp() if isinstance(value, datetime) else float("-inf")
 
 
 def _match(title: str, wanted: str) -> Match:

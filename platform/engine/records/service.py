@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import Connection, Table, case, false, func, select
+from sqlalchemy import Connection, Table, case, select
 
-from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor
+from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
 from crmkit.engine.query.inputs import is_record_id, shown
-from crmkit.engine.query.search import SearchMatch, search_clause, where_clause
+from crmkit.engine.query.search import search_fields
+from crmkit.engine.query.tokens import normalise
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
@@ -35,6 +36,45 @@ if TYPE_CHECKING:
 
 #: The extra column of `_load` that says whether the user may edit the row.
 EDITABLE = "_crmkit_editable"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One record `RecordService.suggestions` offers: the record as the user sees it, its title
+    text (the id when the title is hidden or empty), and whether the title starts with the text."""
+
+    record: Record
+    title: str
+    title_prefix: bool
+
+
+def _title(record: Record, title: str | None) -> str:
+    value = record.get(title) if title else None
+    return str(record.id if value is None else value)
+
+
+def _title_starts(value: Any, prefix: str) -> bool:
+    """The startswith filter's rule, in Python: ignoring case (beyond A-Z too, as PostgreSQL does)."""
+    return isinstance(value, str) and value.lower().startswith(prefix.lower())
+
+
+def title_prefixes(text: str) -> list[str]:
+    """The prefixes a title is looked up by for `text`: as typed, in the search's folded form
+    (NFKC and case: "ＡＣＭＥ" -> "acme") and that form capitalised ("ärzte" -> "Ärzte", since
+    SQLite's lower() folds A-Z only); those alike but for A-Z case are given once (the
+    prefix filter ignores A-Z case on every database)."""
+    folded = normalise(text)
+    distinct: dict[str, str] = {}
+    for variant in (text, folded, folded[:1].upper() + folded[1:]):
+        distinct.setdefault(_ascii_lower(variant), variant)
+    return list(distinct.values())
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
 
 
 @dataclass(frozen=True)
@@ -100,10 +140,18 @@ class RecordService:
         offset: int = 0,
         after: str | None = None,
     ) -> Page:
-        """A page of records: filtered, searched, sorted; `after` continues from a previous page's cursor."""
+        """A page of records: filtered, searched, sorted; `after` continues from a previous page's cursor.
+
+        `sort` is honoured exactly when given. Without it, a search returns its matches newest
+        first (descending id: the order the search index yields cheaply, so any search is a
+        few milliseconds however many records match), and a list without a search is in the
+        object's `default_sort` (query/sorting.py `page_sort`). Asking a search for a sort,
+        even the object's default sort, sorts every match: fine for a few thousand, slower
+        for a word held by tens of thousands of records. Raises QueryError for a malformed
+        query, PermissionDenied without read access.
+        """
         with self._reading("read") as connection:
-            spec = QuerySpec(filter=filter, sort=tuple(sort or self.obj.default_sort), search=search,
-                             limit=limit, offset=offset, after=after)
+            spec = QuerySpec(filter=filter, sort=tuple(sort), search=search, limit=limit, offset=offset, after=after)
             return self._page(connection, spec)
 
     def _page(self, connection: Connection, spec: QuerySpec) -> Page:
@@ -114,7 +162,8 @@ class RecordService:
         rows = [dict(zip(names, row)) for row in fetched]
         has_more = len(rows) > spec.limit
         rows = rows[:spec.limit]
-        cursor = page_cursor(context, self.obj.name, spec.sort, rows[-1]) if has_more and rows else None
+        sort = page_sort(context, self.obj.name, spec)
+        cursor = page_cursor(context, self.obj.name, sort, rows[-1]) if has_more and rows else None
         return Page(self._shown(connection, rows), cursor)
 
     def count(
@@ -133,51 +182,50 @@ class RecordService:
     def suggest(self, text: str | None = None, *, limit: int = 10) -> list[tuple[int, str]]:
         """(id, title) of records matching `text`, for a lookup field's autocomplete; same access rules as lists.
 
-        Records whose title starts with `text` come first (an index range where the title is
-        indexed), then the other search matches (query/search.py), each group by title, no
-        record twice, at most `limit` in all.
+        Records whose title starts with `text` come first, by title (an index range where the
+        title is indexed), then the other search matches (query/search.py), newest first; no
+        record twice, at most `limit` in all. The title is shown as the record id where the
+        user may not read it. Raises PermissionDenied without read access, QueryError for a
+        malformed text.
         """
         with self._reading("read") as connection:  # one operation: the title's visibility as of its rights
-            title = self.obj.title_field
-            if title and self.session.policy is not None and title in self.session.policy.hidden_fields(self.obj.name):
-                title = None  # a title the user may not read is neither shown nor used to sort
-            sort = (title,) if title else ("id",)
-            text = text.strip() if isinstance(text, str) else text
-            records: dict[int, Record] = {}
-            if text and title and "startswith" in self.runtime.field_types.operators(self.obj.fields[title],
-                                                                                     self.runtime.registry):
-                prefixed = QuerySpec(filter={title: {"startswith": text}}, sort=sort, limit=limit)
-                records.update((record.id, record) for record in self._page(connection, prefixed).records)
-            if len(records) < limit:
-                searched = QuerySpec(search=text or None, sort=sort, limit=limit)
-                for record in self._page(connection, searched).records:
-                    records.setdefault(record.id, record)
-        shown = [(record.id, record.get(title) if title else None) for record in list(records.values())[:limit]]
-        return [(record_id, str(record_id if value is None else value)) for record_id, value in shown]
+            found = self.suggestions(connection, text, limit=limit)
+        return [(suggestion.record.id, suggestion.title) for suggestion in found]
 
-    def title_matches(self, text: str, *, limit: int = 10) -> list[tuple[int, str]]:
-        """(id, title) of records whose title holds every word of `text`, shortest title first.
+    def suggestions(self, connection: Connection, text: str | None, *, limit: int) -> list["Suggestion"]:
+        """`suggest`'s records on an operation's connection (UserContext.reading), for callers that read several objects in one operation.
 
-        For ranking a search (records/global_search.py): a title equal to the text, whatever
-        its case or width, is among the first. Empty when the title is not searchable by this
-        user (not indexed, hidden or masked for them). Same access rules as lists.
+        Checks the read permission as the operation's rights say (PermissionDenied). With no
+        text, the first records by title.
         """
-        with self._reading("read") as connection:
-            title = self.obj.title_field
-            context = self.query_context()
-            clause = search_clause(context, self.obj.name, text, within=(title,)) if title else false()
-            if not title or not isinstance(clause, SearchMatch):
-                return []
-            table = self.table
-            ids = connection.execute(
-                select(table.c.id).where(where_clause(context, self.obj.name, QuerySpec(), clause))
-                .order_by(func.length(table.c[title]), table.c[title], table.c.id).limit(limit)).scalars().all()
-            if not ids:
-                return []
-            page = self._page(connection, QuerySpec(filter={"id": {"in": list(ids)}}, limit=len(ids)))
-            titles = {record.id: record.get(title) for record in page.records}
-        return [(record_id, str(record_id if titles.get(record_id) is None else titles[record_id]))
-                for record_id in ids if record_id in titles]
+        self._allowed(("read",))
+        title = self.obj.title_field
+        if title and self.session.policy is not None and title in self.session.policy.hidden_fields(self.obj.name):
+            title = None  # a title the user may not read is neither shown nor used to sort
+        text = text.strip() if isinstance(text, str) else text
+        if not text:
+            records = self._page(connection, QuerySpec(sort=(title,) if title else ("id",), limit=limit)).records
+            return [Suggestion(record, _title(record, title), False) for record in records]
+        searched = self._page(connection, QuerySpec(search=text, limit=limit))  # newest first
+        prefixed: dict[int, Record] = {}
+        if title and (searched.has_more or not self._title_indexed(title)) and "startswith" in \
+                self.runtime.field_types.operators(self.obj.fields[title], self.runtime.registry):
+            for prefix in title_prefixes(text):
+                spec = QuerySpec(filter={title: {"startswith": prefix}}, sort=(title,), limit=limit)
+                prefixed.update((record.id, record) for record in self._page(connection, spec).records)
+        elif title:
+            # Every match is in hand, and a title starting with the text is one of them (the title is indexed).
+            prefixed = {record.id: record for record in searched.records
+                        if any(_title_starts(record.get(title), prefix) for prefix in title_prefixes(text))}
+        found = {record_id: Suggestion(record, _title(record, title), True)
+                 for record_id, record in sorted(prefixed.items(), key=lambda item: _title(item[1], title))}
+        for record in searched.records:
+            found.setdefault(record.id, Suggestion(record, _title(record, title), False))
+        return list(found.values())[:limit]
+
+    def _title_indexed(self, title: str) -> bool:
+        """Whether this user's search looks in the title, so every title starting with a text is a search match."""
+        return title in search_fields(self.query_context(), self.obj.name)
 
     def export(self, filter: Mapping[str, Any] | Sequence[Any] | None = None, *, sort: Sequence[str] = (),
                search: str | None = None, fields: Sequence[str] | None = None, format: str = "csv",

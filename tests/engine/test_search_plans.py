@@ -1,0 +1,115 @@
+"""A search page without a sort is read in the search index's order, on SQLite and on PostgreSQL.
+
+Newest first (query/search_pages.py): no statement of the page may sort its rows or read
+the whole account table; SQLite reads the FTS5 table first and each account by its primary
+key, PostgreSQL reads accounts in id order along an index (the primary key, or owner_id, id
+for a rep; few matches: among the matching ids; many: walking it and testing each record's
+search row). How plans are read:
+conftest.PlanReader (PostgreSQL with sequential and bitmap scans priced out).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import insert, text
+
+from crmkit.engine import Crm
+from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor, search_pages
+from crmkit.engine.query.search_index import SearchIndex, rebuild_index
+
+ROWS = 400
+MOMENT = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def crm(module_database_url) -> Iterator[Crm]:
+    """The standard CRM with ROWS accounts (every third named "... Industries", every tenth "... 张伟"), indexed."""
+    instance = Crm.open(module_database_url)
+    try:
+        instance.install("default_crm")
+        table = instance.runtime.table("account")
+        rows = [{"name": _name(n), "owner_id": 1 + n % 5, "created_at": MOMENT, "updated_at": MOMENT, "version": 1}
+                for n in range(ROWS)]
+        with instance.engine.begin() as connection:
+            connection.execute(insert(table), rows)
+            index = SearchIndex.of(instance.runtime.registry, instance.runtime.field_types, "account")
+            rebuild_index(connection, instance.runtime.schema, index)
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("ANALYZE"))
+        yield instance
+    finally:
+        instance.close()
+
+
+def _name(number: int) -> str:
+    if number % 10 == 0:
+        return f"星辰科技 张伟 {number}"
+    return f"Wonka Industries {number}" if number % 3 == 0 else f"Acme Trading {number}"
+
+
+def context(crm: Crm, owner: int | None = None) -> QueryContext:
+    """An admin's query context, or that of a sales rep who sees only the accounts they own."""
+    runtime = crm.runtime
+
+    def row_filter(object_name: str) -> Any:
+        return runtime.table(object_name).c.owner_id == owner if owner is not None else None
+
+    return QueryContext(runtime.registry, runtime.schema, runtime.field_types, row_filter=row_filter)
+
+
+def page_plans(crm: Crm, plan_reader, spec: QuerySpec, owner: int | None = None) -> list:
+    def read() -> None:
+        with crm.engine.connect() as connection:
+            rows = fetch_rows(connection, context(crm, owner), "account", spec)
+            assert rows, "the search finds accounts"
+    return plan_reader(crm.engine).plans(read)
+
+
+def assert_index_order(crm: Crm, plans: list) -> None:
+    assert plans, "no statement was run"
+    for plan in plans:
+        assert not plan.sorts, f"the page is sorted after reading:\n{plan}"
+        assert not plan.full_scans("account"), f"the page reads all of account:\n{plan}"
+    if crm.engine.dialect.name == "sqlite":
+        assert any(line.startswith("SCAN crmkit_account_search VIRTUAL TABLE") for plan in plans
+                   for line in plan.lines), "\n\n".join(map(str, plans))
+    else:  # the primary key, or (for a rep) the index on owner_id, id: both give id order
+        assert any(index == "account_pkey" or index.startswith("ix_account_owner_id") for plan in plans
+                   for index in plan.indexes), "\n\n".join(map(str, plans))
+
+
+def second_page_cursor(crm: Crm, spec: QuerySpec, owner: int | None = None) -> str:
+    ctx = context(crm, owner)
+    with crm.engine.connect() as connection:
+        rows = fetch_rows(connection, ctx, "account", spec)
+    return page_cursor(ctx, "account", ("-id",), rows[spec.limit - 1]._mapping)
+
+
+@pytest.fixture(params=["few", "many"])
+def matches(request, monkeypatch) -> str:
+    """PostgreSQL's two ways: few matches read by id among the ids, many walked along the primary key."""
+    if request.param == "many":
+        monkeypatch.setattr(search_pages, "COMMON_SHARE", -1.0)
+    return request.param
+
+
+@pytest.mark.parametrize("word", ["industries", "张伟", "xyzzy"])
+def test_a_search_page_without_a_sort_is_read_in_the_index_order(crm, plan_reader, matches, word):
+    spec = QuerySpec(search=word, limit=10)
+    if word == "xyzzy":
+        with crm.engine.connect() as connection:
+            assert fetch_rows(connection, context(crm), "account", spec) == []
+        return
+    assert_index_order(crm, page_plans(crm, plan_reader, spec))
+
+
+def test_the_second_page_of_a_search_is_read_in_the_index_order(crm, plan_reader, matches):
+    spec = QuerySpec(search="industries", limit=10)
+    after = second_page_cursor(crm, spec)
+    assert_index_order(crm, page_plans(crm, plan_reader, QuerySpec(search="industries", limit=10, after=after)))
+
+
+def test_a_reps_search_is_read_in_the_index_order(crm, plan_reader, matches):
+    assert_index_order(crm, page_plans(crm, plan_reader, QuerySpec(search="industries", limit=5), owner=2))

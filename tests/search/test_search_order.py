@@ -1,0 +1,192 @@
+"""The order of a search: newest first unless the caller names a sort (query/sorting.py `page_sort`).
+
+Every rule is checked on each way a page can be read (query/search_pages.py): on
+PostgreSQL few matches are read by id among the matching ids, many by walking the records
+newest first, and a walk that finds no full page falls back to every match; the limits
+that choose between them are made tiny here so that a handful of records takes each path.
+"""
+from __future__ import annotations
+
+import pytest
+
+from crmkit.engine.query import search_pages
+from crmkit.engine.records.global_search import Match
+from tests.conftest import add_users
+
+PACKAGE = """
+package: ordered
+version: "1.0.0"
+roles:
+  rep: {label: Rep}
+permission_sets:
+  sales:
+    roles: [rep]
+    objects:
+      company: [create, read, edit]
+objects:
+  company:
+    title_field: name
+    sharing: private
+    default_sort: [name]
+    fields:
+      name: {type: text, searchable: true}
+      city: {type: text}
+  person:
+    title_field: name
+    default_sort: [name]
+    fields:
+      name: {type: text, searchable: true}
+"""
+
+#: (FEW_MATCHES, WALKED, COMMON_SHARE) for PostgreSQL's paths: few matches read by id; many, walked
+#: after reading the ids; a walk too short for a page (every match read instead); a common word walked first.
+PATHS = {"few": (10_000, 5_000, 1.0), "walk": (2, 1_000, 1.0), "fallback": (2, 3, 1.0), "common": (2, 1_000, -1.0)}
+
+
+@pytest.fixture(params=list(PATHS))
+def path(request, monkeypatch):
+    few, walked, common = PATHS[request.param]
+    monkeypatch.setattr(search_pages, "FEW_MATCHES", few)
+    monkeypatch.setattr(search_pages, "WALKED", walked)
+    monkeypatch.setattr(search_pages, "COMMON_SHARE", common)
+    return request.param
+
+
+@pytest.fixture
+def companies(crm, install):
+    install(PACKAGE)
+    return crm.as_system().records("company")
+
+
+def _create(records, names: list[str], **values) -> list[int]:
+    return [records.create({"name": name, **values}).id for name in names]
+
+
+def _all_pages(records, limit: int, **options) -> list[list[int]]:
+    """The ids of every page of a query, following the cursors to the end."""
+    pages, after = [], None
+    while True:
+        page = records.query(limit=limit, after=after, **options)
+        pages.append([record.id for record in page.records])
+        if page.next_cursor is None:
+            return pages
+        after = page.next_cursor
+
+
+def test_a_search_without_a_sort_is_newest_first_not_in_the_default_sort(companies, path):
+    ids = _create(companies, ["Acme Zeta", "Acme Alpha", "Other", "Acme Mid"])
+    page = companies.query(search="acme")
+    assert [record.id for record in page.records] == [ids[3], ids[1], ids[0]]
+
+
+def test_a_list_without_a_search_keeps_the_default_sort(companies):
+    _create(companies, ["Acme Zeta", "Acme Alpha", "Acme Mid"])
+    assert [record["name"] for record in companies.query().records] == ["Acme Alpha", "Acme Mid", "Acme Zeta"]
+
+
+@pytest.mark.parametrize("sort", [("name",), ("-name",)])
+def test_an_explicit_sort_is_honoured_even_when_it_is_the_default(companies, path, sort):
+    _create(companies, ["Acme Zeta", "Acme Alpha", "Other", "Acme Mid"])
+    names = [record["name"] for record in companies.query(search="acme", sort=sort).records]
+    assert names == sorted(["Acme Zeta", "Acme Alpha", "Acme Mid"], reverse=sort[0].startswith("-"))
+
+
+def test_an_explicit_id_sort_reads_oldest_first(companies, path):
+    ids = _create(companies, ["Acme 1", "Acme 2", "Acme 3"])
+    assert [record.id for record in companies.query(search="acme", sort=("id",)).records] == ids
+
+
+def test_keyset_pages_of_a_search_hold_every_match_once_newest_first(companies, path):
+    matching = []
+    for number in range(23):
+        matching.extend(_create(companies, [f"Acme {number}"]))
+        _create(companies, [f"Other {number}"])
+    pages = _all_pages(companies, 5, search="acme")
+    assert [len(page) for page in pages] == [5, 5, 5, 5, 3]
+    assert [record_id for page in pages for record_id in page] == sorted(matching, reverse=True)
+
+
+def test_keyset_pages_of_an_explicitly_sorted_search_hold_every_match_once(companies, path):
+    names = [f"Acme {letter}" for letter in "qwertyuiopasdfg"]
+    _create(companies, names)
+    pages = _all_pages(companies, 4, search="acme", sort=("name",))
+    found = [companies.get(record_id)["name"] for page in pages for record_id in page]
+    assert found == sorted(names)
+
+
+def test_a_filtered_search_is_newest_first_among_the_filtered(companies, path):
+    shanghai = _create(companies, ["Acme A", "Acme B"], city="Shanghai")
+    _create(companies, ["Acme C", "Acme D", "Acme E"], city="Berlin")
+    shanghai += _create(companies, ["Acme F"], city="Shanghai")
+    page = companies.query({"city": "Shanghai"}, search="acme", limit=2)
+    assert [record.id for record in page.records] == [shanghai[2], shanghai[1]]
+    rest = companies.query({"city": "Shanghai"}, search="acme", limit=2, after=page.next_cursor)
+    assert [record.id for record in rest.records] == [shanghai[0]] and rest.next_cursor is None
+
+
+def test_a_rep_pages_through_only_their_own_matches(crm, companies, path):
+    users = add_users(crm, [("rep1", "rep", ["sales"]), ("rep2", "rep", ["sales"])])
+    first, second = (crm.as_user(users[name]).records("company") for name in ("rep1", "rep2"))
+    own = []
+    for number in range(9):
+        own.extend(_create(first, [f"Acme own {number}"]))
+        _create(second, [f"Acme theirs {number}", f"Acme more {number}"])
+    pages = _all_pages(first, 4, search="acme")
+    assert [record_id for page in pages for record_id in page] == sorted(own, reverse=True)
+
+
+def test_no_match_and_a_punctuation_search_find_nothing(companies, path):
+    _create(companies, ["Acme"])
+    assert companies.query(search="xyzzy").records == []
+    assert companies.query(search="%").records == []
+
+
+def test_a_cursor_of_a_search_page_is_refused_for_the_default_sorted_list(companies):
+    from crmkit.engine.query import QueryError
+
+    _create(companies, ["Acme 1", "Acme 2", "Acme 3"])
+    page = companies.query(search="acme", limit=1)
+    with pytest.raises(QueryError, match="another sort order"):
+        companies.query(limit=1, after=page.next_cursor)
+
+
+def test_suggest_offers_title_prefixes_by_title_then_other_matches_newest_first(companies, path):
+    _create(companies, ["Acme Zeta", "Old Acme", "Acme Alpha", "New Acme"])
+    assert [title for _, title in companies.suggest("acme")] == ["Acme Alpha", "Acme Zeta", "New Acme", "Old Acme"]
+
+
+def test_global_search_ranks_exact_then_prefix_titles_then_the_newest_other_matches(crm, install):
+    install(PACKAGE)
+    system = crm.as_system()
+    companies, people = system.records("company"), system.records("person")
+    companies.create({"name": "Old Acme"})
+    people.create({"name": "Acme Beta"})
+    companies.create({"name": "acme"})
+    people.create({"name": "Newer Acme"})
+    companies.create({"name": "Acme Alpha"})
+    hits = system.search("Acme")
+    assert [(hit.title, hit.match) for hit in hits] == [
+        ("acme", Match.EXACT_TITLE), ("Acme Alpha", Match.TITLE_PREFIX), ("Acme Beta", Match.TITLE_PREFIX),
+        ("Newer Acme", Match.OTHER), ("Old Acme", Match.OTHER)]
+
+
+def test_global_search_is_one_operation_on_one_connection(crm, install):
+    from sqlalchemy import event
+
+    install(PACKAGE)
+    users = add_users(crm, [("rep1", "rep", ["sales"])])
+    context = crm.as_user(users["rep1"])
+    context.records("company").create({"name": "Acme"})
+    context.search("acme")  # the access policy reads once, on a connection of its own, whether any share exists
+    checkouts = []
+
+    def checked_out(*args) -> None:
+        checkouts.append(args)
+
+    event.listen(crm.engine, "checkout", checked_out)
+    try:
+        hits = context.search("acme")
+    finally:
+        event.remove(crm.engine, "checkout", checked_out)
+    assert [hit.title for hit in hits] == ["Acme"]
+    assert len(checkouts) == 1
