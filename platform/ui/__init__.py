@@ -1,0 +1,1 @@
+"""crmkit.ui: the web application."""
