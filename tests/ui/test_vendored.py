@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -14,6 +15,7 @@ TEMPLATES = REPOSITORY / "platform" / "ui" / "templates"
 def vendor_script():
     spec = importlib.util.spec_from_file_location("vendor_static", REPOSITORY / "scripts" / "vendor_static.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("vendor_static", module)  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
