@@ -70,7 +70,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
              frame_options="DENY", permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"})
     register_error_handlers(app)
     app.before_request(require_sign_in)
-    app.after_request(no_store_for_signed_in)
+    app.after_request(no_store)
     app.context_processor(page_context)
     register_blueprints(app)
     return app
@@ -96,6 +96,9 @@ def register_blueprints(app: Flask) -> None:
 
 def require_sign_in() -> Response | None:
     """Loads the signed-in user; a page that needs one sends everyone else to /login (htmx: HX-Redirect)."""
+    if request.endpoint == "static":  # the same files for everyone: no database read for them
+        g.user = None
+        return None
     sessions.load_signed_in_user()
     if g.user is not None or sessions.is_public(request.endpoint):
         return None
@@ -108,7 +111,7 @@ def require_sign_in() -> Response | None:
     return redirect(target)
 
 
-def no_store_for_signed_in(response: Response) -> Response:
+def no_store(response: Response) -> Response:
     """Pages are never cached (the static files may be), so Back after sign-out shows nothing of a user's data."""
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"

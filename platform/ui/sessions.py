@@ -58,7 +58,10 @@ def load_signed_in_user() -> None:
 
 
 def sign_in(token: str, user: User) -> None:
-    """A fresh cookie for the new login session (nothing of the signed-out cookie is kept)."""
+    """A fresh cookie for the new login session (nothing of the previous cookie is kept, its login session ends)."""
+    previous = session.get(LOGIN_TOKEN)
+    if previous and previous != token:
+        authenticator().logout(previous)
     session.clear()
     session[LOGIN_TOKEN] = token
     session.permanent = True

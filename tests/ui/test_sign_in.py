@@ -85,3 +85,16 @@ def test_a_deactivated_user_is_signed_out_at_their_next_request(app, signed_in, 
     SystemDirectory(app.extensions["crmkit"].crm).deactivate(web_crm.users["rep2"])
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_signing_in_again_ends_the_previous_login_session(app, client, signed_in):
+    signed_in("rep7")
+    first = client.get_cookie("crmkit_session").value
+    token = csrf_token(client.get("/settings").get_data(as_text=True))
+    response = client.post("/login", data={"username": "rep7", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    replay = app.test_client()
+    replay.environ_base["REMOTE_ADDR"] = client.environ_base["REMOTE_ADDR"]
+    replay.set_cookie("crmkit_session", first)
+    assert replay.get("/").status_code == 302
+    assert client.get("/").status_code == 200
