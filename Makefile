@@ -19,8 +19,10 @@ $(STAMP): setup.cfg pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
+# Sets up instance/ (first time: prints the administrator's password), then serves the web UI.
 run: $(STAMP)
 	$(BIN)/crmkit setup
+	$(BIN)/crmkit serve --host 127.0.0.1 --port 5000
 
 # pytest's exit code 5 means it ran no test: that fails too, with a sentence saying so.
 test: $(STAMP)

@@ -297,6 +297,21 @@ def setup(context: click.Context, count: int) -> None:
                    f"{crmkit} user set-password --password-stdin {admin.username}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="The port.")
+@click.pass_context
+@friendly_errors
+def serve(context: click.Context, host: str, port: int) -> None:
+    """Serve the web application with the development server (production: gunicorn, see README)."""
+    from crmkit.ui import create_app
+
+    app = create_app(open_crm(context))
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"crmkit is at http://{shown_host}:{port}/  (stop with Ctrl+C)")
+    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+
+
 # -- users and API tokens --------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ LAYER_RULES = {
     "sandbox": {"crmkit.metadata", "crmkit.engine", "crmkit.ui", "crmkit.cli", "sqlalchemy", "flask"},
     "engine": {"crmkit.demo", "crmkit.ui", "crmkit.cli", "flask"},
     "demo": {"crmkit.ui", "crmkit.cli", "flask"},
+    "ui": {"crmkit.cli", "crmkit.demo", "sqlalchemy"},
 }
 
 

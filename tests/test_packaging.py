@@ -15,7 +15,9 @@ import pytest
 REPOSITORY = Path(__file__).resolve().parent.parent
 SOURCES = ("setup.cfg", "pyproject.toml", "README.md", "platform", "apps", "plugins")
 DATA_FOLDERS = {"apps": "crmkit/apps", "plugins": "crmkit/bundled_plugins",
-                "platform/metadata/schemas": "crmkit/metadata/schemas"}
+                "platform/metadata/schemas": "crmkit/metadata/schemas",
+                "platform/ui/templates": "crmkit/ui/templates", "platform/ui/static": "crmkit/ui/static",
+                "platform/ui/translations": "crmkit/ui/translations"}
 
 
 def shipped_files(folder: str) -> set[str]:
@@ -43,7 +45,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return dist / result.stdout.strip().splitlines()[-1], result.stdout + result.stderr
 
 
-def test_the_wheel_carries_the_schemas_the_standard_crm_and_the_plugins(built: tuple[Path, str]) -> None:
+def test_the_wheel_carries_the_schemas_the_standard_crm_the_plugins_and_the_web_ui_files(built: tuple[Path, str]) -> None:
     wheel, _ = built
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder, target in DATA_FOLDERS.items():
@@ -88,3 +90,33 @@ def test_an_installed_wheel_sets_up_the_standard_crm_from_another_folder(
     assert lines[1] == str(installed / "crmkit" / "bundled_plugins")
     assert "plugins:crmkit_plugin_china_fields" in lines[2]
     assert lines[-1] == "Installed: default_crm 1.0.0"
+
+
+def test_an_installed_wheel_serves_the_web_ui_in_chinese_from_another_folder(
+        built: tuple[Path, str], tmp_path: Path) -> None:
+    wheel, _ = built
+    installed = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(installed)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    libraries = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), *sorted(libraries)]),
+                   "CRMKIT_SECRET_KEY": "a-secret-key-for-the-packaging-test-only-0123456789"}
+    script = (
+        "import sys\n"
+        "from crmkit.engine import Crm\n"
+        "from crmkit.ui import create_app\n"
+        "import crmkit.ui\n"
+        "print(crmkit.ui.__file__)\n"
+        "app = create_app(Crm.open(sys.argv[1]))\n"
+        "client = app.test_client()\n"
+        "page = client.get('/login', headers={'Accept-Language': 'zh-CN'}).get_data(as_text=True)\n"
+        "print('登录' in page, 'name=\"username\"' in page)\n"
+        "with client.get('/static/vendor/htmx/htmx.min.js') as response:\n"
+        "    print(response.status_code)\n")
+    result = subprocess.run([sys.executable, "-S", "-c", script, f"sqlite:///{tmp_path / 'crm.db'}"],
+                            cwd=elsewhere, env=environment, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(str(installed))
+    assert lines[1:] == ["True True", "200"]

@@ -64,6 +64,21 @@ class LoginThrottled(AuthenticationError):
         self.retry_at = retry_at
 
 
+class CurrentPasswordWrong(AuthenticationError):
+    status = 403
+    title = "Password not changed"
+
+    def __init__(self) -> None:
+        super().__init__("the current password is incorrect.")
+
+
+class SessionEnded(AuthenticationError):
+    title = "Signed out"
+
+    def __init__(self) -> None:
+        super().__init__("your session has ended; sign in again.")
+
+
 @dataclass(frozen=True)
 class LoginSession:
     token: str
@@ -168,6 +183,37 @@ class Authenticator:
             connection.execute(delete(sessions).where(sessions.c.token_hash == digest))
             self.log.record("logout", user_id=user_id, username=self._username(connection, user_id),
                             connection=connection)
+
+    def change_password(self, token: str, current_password: str, new_password: str, *,
+                        address: str | None = None) -> None:
+        """The signed-in user of `token` changes their own password; their other sessions end, this one stays.
+
+        Raises SessionEnded if the session is over, LoginThrottled while sign-ins of the user or
+        the address are locked, CurrentPasswordWrong (counted as a failed sign-in, so guessing
+        is throttled the same way) and UserError for a new password the policy refuses.
+        """
+        from crmkit.engine.security.users import SystemDirectory
+
+        user = self.session_user(token, address=address)
+        if user is None:
+            raise SessionEnded()
+        address = clip(address, ADDRESS_LENGTH)
+        now = self._clock()
+        users = self._table("user")
+        with self._crm.engine.connect() as connection:
+            retry_at = self._retry_at(connection, user.username, address, now)
+            row = connection.execute(select(users.c.id, users.c.active, users.c.password_hash)
+                                     .where(users.c.id == user.id)).first()
+        if retry_at is not None:
+            self._record_failure(user.username, address, now, "password_change.throttled", user.id,
+                                 {"retry_at": retry_at.isoformat()})
+            raise LoginThrottled(retry_at, now)
+        reason = _failure_reason(row, current_password if isinstance(current_password, str) else "")
+        if reason:
+            self._record_failure(user.username, address, now, "password_change.failed", user.id, {"reason": reason})
+            raise CurrentPasswordWrong()
+        SystemDirectory(self._crm, clock=self._clock).set_password(user.id, new_password, actor_id=user.id,
+                                                                   keep_session=token)
 
     def end_sessions(self, user_id: int, *, actor_id: int | None = None) -> int:
         """Ends every session of the user (signs them out everywhere); returns how many ended."""

@@ -246,6 +246,25 @@ class SystemDirectory:
             self._change(connection, user_id, {"password_hash": password_hash}, "password.changed", {"by": actor_id})
             end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)
 
+    def set_preferences(self, user_id: int, *, language: str | None = None, timezone: str | None = None,
+                        actor_id: int | None = None) -> User:
+        """Changes the user's language and/or time zone (None keeps it); returns the updated User.
+
+        UserError for an unknown user, a language Babel does not know or a time zone name the
+        IANA database lacks; nothing is changed then.
+        """
+        values = {}
+        if language is not None:
+            values["language"] = checked_language(language)
+        if timezone is not None:
+            values["timezone"] = checked_timezone(timezone)
+        self.get(user_id)
+        if values:
+            with write_transaction(self.crm.write_engine) as connection:
+                self._change(connection, user_id, values, "preferences.changed", {"by": actor_id, **values})
+                rights_changed(connection, self.crm.runtime)  # contexts carry the language and time zone
+        return self.get(user_id)
+
     def set_role(self, user_id: int, role: str | None, *, actor_id: int | None = None) -> None:
         """Gives the user a role of the installed metadata (None: no role); UserError for an unknown role."""
         role = self._known_role(role) if role else None

@@ -1,0 +1,118 @@
+"""`create_app`: the Flask application over one Crm, with a blueprint per concern."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from flask import Flask, Response, g, redirect, request, url_for
+from flask_babel import get_locale
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from crmkit.engine.crm import Crm
+from crmkit.engine.database import default_database_url, sqlite_file
+from crmkit.engine.security.authentication import Authenticator
+from crmkit.errors import CrmkitError
+from crmkit.ui import sessions
+from crmkit.ui.config import merged_settings, secret_key
+from crmkit.ui.errors import register_error_handlers
+from crmkit.ui.i18n import init_i18n
+from crmkit.ui.navigation import navigation
+
+#: The Content Security Policy: scripts and styles only from this site's files, no inline
+#: script, no eval; images may be data: URIs (Bootstrap draws its icons that way).
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+@dataclass(frozen=True)
+class UiState:
+    """What the application keeps for its lifetime: app.extensions["crmkit"]."""
+
+    crm: Crm
+    authenticator: Authenticator
+
+
+def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) -> Flask:
+    """The web application over `crm` (default: Crm.open() on CRMKIT_DATABASE_URL or instance/crmkit.db).
+
+    `config` overrides Flask and crmkit settings (crmkit/ui/config.py): for example
+    {"SECRET_KEY": ..., "SESSION_COOKIE_SECURE": True, "CRMKIT_PROXY_COUNT": 1}. Raises
+    ConfigurationError (a CrmkitError) when a server database has no secret key, and the
+    engine's DatabaseError when the database cannot be opened.
+    """
+    settings = merged_settings(config)
+    if crm is None:
+        crm = Crm.open(settings.get("CRMKIT_DATABASE_URL") or default_database_url(), create=False)
+    settings["SECRET_KEY"] = secret_key(sqlite_file(crm.engine.url), settings.get("SECRET_KEY"))
+    app = Flask(__name__)
+    app.config.update(settings)
+    app.session_interface = sessions.CookieSessions()
+    if app.config["CRMKIT_PROXY_COUNT"]:
+        count = app.config["CRMKIT_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+    app.extensions["crmkit"] = UiState(crm, Authenticator(crm, session_idle=app.config["CRMKIT_SESSION_IDLE"]))
+    init_i18n(app)
+    CSRFProtect(app)
+    Talisman(app, force_https=False, session_cookie_secure=False, session_cookie_http_only=True,
+             content_security_policy=CONTENT_SECURITY_POLICY, referrer_policy="same-origin",
+             frame_options="DENY", permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"})
+    register_error_handlers(app)
+    app.before_request(require_sign_in)
+    app.after_request(no_store)
+    app.context_processor(page_context)
+    register_blueprints(app)
+    return app
+
+
+def page_context() -> dict[str, Any]:
+    """What every page's layout needs: its language and, for a signed-in user, the navigation."""
+    apps: tuple = ()
+    if g.get("user") is not None:
+        try:
+            apps = navigation(sessions.user_context())
+        except CrmkitError:  # the page is already about a problem (the database is down): no navigation then
+            apps = ()
+    return {"page_language": str(get_locale() or "en"), "nav_apps": apps}
+
+
+def register_blueprints(app: Flask) -> None:
+    from crmkit.ui.views import auth, home, search, settings
+
+    for module in (auth, home, search, settings):
+        app.register_blueprint(module.blueprint)
+
+
+def require_sign_in() -> Response | None:
+    """Loads the signed-in user; a page that needs one sends everyone else to /login (htmx: HX-Redirect)."""
+    if request.endpoint == "static":  # the same files for everyone: no database read for them
+        g.user = None
+        return None
+    sessions.load_signed_in_user()
+    if g.user is not None or sessions.is_public(request.endpoint):
+        return None
+    target = url_for("auth.login", next=request.full_path.rstrip("?")) if request.method == "GET" \
+        else url_for("auth.login")
+    if request.headers.get("HX-Request") == "true":
+        response = Response(status=401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def no_store(response: Response) -> Response:
+    """Pages are never cached (the static files may be), so Back after sign-out shows nothing of a user's data."""
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    return response

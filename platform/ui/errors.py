@@ -1,0 +1,106 @@
+"""Every error answers with a friendly page (or, to an htmx request, a partial) and its status; never a traceback.
+
+- CrmkitError (the engine's one base): its status, a heading in the user's language and
+  the engine's sentence.
+- A signed-in user who no longer exists or whose session ended: back to /login.
+- HTTP errors (404, 405, a refused CSRF token, ...): their status with crmkit's own words.
+- Anything else is a bug: logged with its traceback on the server, answered with 500.
+
+An htmx request gets the message as a partial placed in the page's message area
+(`HX-Retarget: #messages`), so the part of the page that asked is left as it was.
+"""
+from __future__ import annotations
+
+from flask import Flask, Response, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from crmkit.engine.security.access import UnknownUser
+from crmkit.engine.security.authentication import SessionEnded
+from crmkit.errors import CrmkitError
+from crmkit.ui.sessions import sign_out
+
+HEADINGS = {
+    400: _l("Request not possible"),
+    401: _l("Sign-in needed"),
+    403: _l("Not allowed"),
+    404: _l("Not found"),
+    405: _l("Request not possible"),
+    409: _l("Conflict"),
+    413: _l("Request too large"),
+    422: _l("Not saved"),
+    429: _l("Too many attempts"),
+    500: _l("Something went wrong"),
+    503: _l("Service unavailable"),
+}
+EXPLANATIONS = {
+    400: _l("The request could not be understood."),
+    403: _l("You do not have permission to open this page."),
+    404: _l("There is no page at this address. Check the address, or start again from the home page."),
+    405: _l("This page cannot be used that way."),
+    413: _l("What was sent is too large."),
+    500: _l("An unexpected problem occurred on the server. It has been logged; please try again later."),
+}
+CSRF_EXPLANATION = _l("The form had expired or did not come from this site. Reload the page and try again.")
+
+
+def heading(status: int) -> str:
+    return str(HEADINGS.get(status) or HEADINGS[500 if status >= 500 else 400])
+
+
+def sentence(text: str) -> str:
+    """The engine's message as a sentence on a page: capitalised first letter."""
+    return text[:1].upper() + text[1:] if text else text
+
+
+def error_response(status: int, message: str) -> Response:
+    """The error as a page, or as a partial for htmx; always with `status`."""
+    if request.headers.get("HX-Request") == "true":
+        response = Response(render_template("errors/partial.html", status=status, heading=heading(status),
+                                            message=message), status=status)
+        response.headers["HX-Retarget"] = "#messages"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return Response(render_template("errors/page.html", status=status, heading=heading(status), message=message),
+                    status=status)
+
+
+def to_login() -> Response:
+    sign_out()
+    target = url_for("auth.login")
+    if request.headers.get("HX-Request") == "true":
+        response = Response(status=401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def crmkit_error(error: CrmkitError) -> Response:
+    if isinstance(error, (UnknownUser, SessionEnded)):
+        return to_login()
+    return error_response(error.status, sentence(error.message))
+
+
+def http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    if isinstance(error, CSRFError):
+        return error_response(400, str(CSRF_EXPLANATION))
+    explanation = EXPLANATIONS.get(status) or EXPLANATIONS[500 if status >= 500 else 400]
+    response = error_response(status, str(explanation))
+    if status == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def unexpected_error(error: Exception) -> Response:
+    from flask import current_app
+
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    return error_response(500, str(EXPLANATIONS[500]))
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(CrmkitError, crmkit_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)

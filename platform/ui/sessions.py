@@ -1,0 +1,115 @@
+"""Who is signed in: the session cookie, the engine's login session, and the request's UserContext.
+
+Three things are called session here, kept apart by name (engine/context.py):
+- the **cookie** (Flask's signed `session`): carries the login token, the CSRF secret and,
+  before sign-in, the chosen language; HttpOnly, SameSite=Lax, Secure over https;
+- the **login session** (`crmkit_login_session`, engine/security/authentication.py): the
+  server-side record the token names; logout deletes it, so an old cookie signs in no one;
+- the **UserContext** (`crm.as_user`): the engine's view of the signed-in user, made once
+  per request (`user_context()`), through which every view reads and writes.
+"""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+
+from crmkit.engine.context import UserContext
+from crmkit.engine.crm import Crm
+from crmkit.engine.security.authentication import Authenticator
+from crmkit.engine.security.users import User
+
+LOGIN_TOKEN = "login"
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure on every https request (and always if SESSION_COOKIE_SECURE)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+def crm() -> Crm:
+    return current_app.extensions["crmkit"].crm
+
+
+def authenticator() -> Authenticator:
+    return current_app.extensions["crmkit"].authenticator
+
+
+def client_address() -> str | None:
+    return request.remote_addr
+
+
+def load_signed_in_user() -> None:
+    """Sets g.user from the cookie's login token (None when signed out or the login session ended)."""
+    g.user = None
+    token = session.get(LOGIN_TOKEN)
+    if not token:
+        return
+    user = authenticator().session_user(token, address=client_address())
+    if user is None:
+        session.pop(LOGIN_TOKEN, None)
+        return
+    g.user = user
+
+
+def sign_in(token: str, user: User) -> None:
+    """A fresh cookie for the new login session (nothing of the previous cookie is kept, its login session ends)."""
+    previous = session.get(LOGIN_TOKEN)
+    if previous and previous != token:
+        authenticator().logout(previous)
+    session.clear()
+    session[LOGIN_TOKEN] = token
+    session.permanent = True
+    g.user = user
+
+
+def sign_out() -> None:
+    """Ends the login session on the server and empties the cookie."""
+    token = session.get(LOGIN_TOKEN)
+    if token:
+        authenticator().logout(token)
+    session.clear()
+    g.user = None
+
+
+def login_token() -> str | None:
+    return session.get(LOGIN_TOKEN)
+
+
+def user_context() -> UserContext:
+    """The signed-in user's engine context for this request, made on first use and reused after."""
+    context = g.get("user_context")
+    if context is None:
+        context = g.user_context = crm().as_user(g.user.id)
+    return context
+
+
+def public(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks a view that answers without sign-in (the sign-in page itself, language choice)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return view(*args, **kwargs)
+
+    wrapper.crmkit_public = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def is_public(endpoint: str | None) -> bool:
+    if endpoint is None or endpoint == "static":
+        return True
+    view = current_app.view_functions.get(endpoint)
+    return bool(getattr(view, "crmkit_public", False))
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """`target` if it is a path on this site ('/search?q=x'), else `default`: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else default

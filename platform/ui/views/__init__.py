@@ -1,0 +1,1 @@
+"""The blueprints of the web application, one module per concern."""

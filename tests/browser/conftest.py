@@ -1,0 +1,85 @@
+"""Browser tests: Playwright drives Debian's Chromium against a crmkit server started on 127.0.0.1.
+
+Without /usr/bin/chromium (or CRMKIT_CHROMIUM) these tests are skipped, saying why, unless
+CRMKIT_REQUIRE_BROWSER=1 (as .ci/run sets), which turns the skip into a failure: CI never
+passes by skipping. Playwright's own browser downloads are never used.
+Screenshots go to tests/browser/screenshots/ (git-ignored) for a person to look at.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.webapp import PASSWORD, WebCrm, build_web_crm
+
+CHROMIUM = os.environ.get("CRMKIT_CHROMIUM", "/usr/bin/chromium")
+REQUIRE_BROWSER = os.environ.get("CRMKIT_REQUIRE_BROWSER") == "1"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def chromium_problem() -> str | None:
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)) and not shutil.which(CHROMIUM):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CRMKIT_CHROMIUM)"
+    return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def require_chromium() -> None:
+    problem = chromium_problem()
+    if problem:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"{problem}, and CRMKIT_REQUIRE_BROWSER=1 requires it")
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, Any]:
+    """pytest-playwright's launch options: Debian's Chromium, headless, quiet."""
+    return {"executable_path": CHROMIUM, "headless": True, "args": CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def web_crm(tmp_path_factory: pytest.TempPathFactory) -> WebCrm:
+    return build_web_crm(tmp_path_factory.mktemp("browser"))
+
+
+@pytest.fixture(scope="session")
+def base_url(web_crm: WebCrm) -> Iterator[str]:
+    """The address of a crmkit server on a free port of 127.0.0.1, for the whole session."""
+    from werkzeug.serving import make_server
+
+    from crmkit.engine import Crm
+    from crmkit.ui import create_app
+
+    crm = Crm.open(web_crm.url)
+    app = create_app(crm, {"SECRET_KEY": "browser-test-secret-key-0123456789-abcdefghij"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="crmkit-test-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    crm.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    return SCREENSHOTS
+
+
+def sign_in(page, username: str, password: str = PASSWORD) -> None:
+    """Signs in through the form, as a person would, and waits for the home page."""
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/")

@@ -1,0 +1,81 @@
+"""A signed-in user changes their own password, language and time zone (the web UI's settings page)."""
+from __future__ import annotations
+
+import pytest
+
+from crmkit.engine.security.audit import SecurityLog
+from crmkit.engine.security.authentication import (
+    Authenticator, CurrentPasswordWrong, LoginFailed, LoginThrottled, SessionEnded,
+)
+from crmkit.engine.security.users import UserError
+
+PASSWORD = "correct horse battery"
+NEW = "a brand new passphrase"
+HOME = "203.0.113.9"
+
+
+@pytest.fixture
+def auth(crm, clock):
+    return Authenticator(crm, clock=clock)
+
+
+@pytest.fixture
+def alice(directory):
+    return directory.create_user("alice", password=PASSWORD)
+
+
+def test_changing_the_own_password_keeps_this_session_and_ends_the_others(auth, alice):
+    here, elsewhere = auth.login("alice", PASSWORD), auth.login("alice", PASSWORD)
+    auth.change_password(here.token, PASSWORD, NEW, address=HOME)
+    assert auth.session_user(here.token).id == alice.id
+    assert auth.session_user(elsewhere.token) is None
+    with pytest.raises(LoginFailed):
+        auth.login("alice", PASSWORD)
+    assert auth.login("alice", NEW).user.id == alice.id
+
+
+def test_a_wrong_current_password_changes_nothing_and_counts_as_a_failed_sign_in(auth, alice, crm):
+    here = auth.login("alice", PASSWORD)
+    with pytest.raises(CurrentPasswordWrong, match="current password is incorrect"):
+        auth.change_password(here.token, "not my password at all", NEW, address=HOME)
+    assert auth.login("alice", PASSWORD).user.id == alice.id
+    assert [entry["event"] for entry in SecurityLog(crm).entries(event="password_change.failed")] == [
+        "password_change.failed"]
+
+
+def test_guessing_the_current_password_is_throttled_like_sign_ins(auth, alice):
+    here = auth.login("alice", PASSWORD)
+    for _ in range(auth.max_failures):
+        with pytest.raises(CurrentPasswordWrong):
+            auth.change_password(here.token, "a wrong guess here", NEW, address=HOME)
+    with pytest.raises(LoginThrottled):
+        auth.change_password(here.token, PASSWORD, NEW, address=HOME)
+
+
+def test_a_new_password_the_policy_refuses_is_a_sentence(auth, alice):
+    here = auth.login("alice", PASSWORD)
+    with pytest.raises(UserError, match="fewer than 12 characters"):
+        auth.change_password(here.token, PASSWORD, "short", address=HOME)
+
+
+def test_an_ended_session_cannot_change_the_password(auth, alice):
+    here = auth.login("alice", PASSWORD)
+    auth.logout(here.token)
+    with pytest.raises(SessionEnded):
+        auth.change_password(here.token, PASSWORD, NEW)
+
+
+def test_language_and_time_zone_are_checked_stored_and_logged(directory, alice, crm):
+    changed = directory.set_preferences(alice.id, language="zh_cn", timezone="Asia/Shanghai", actor_id=alice.id)
+    assert (changed.language, changed.timezone) == ("zh-CN", "Asia/Shanghai")
+    assert crm.as_user(alice.id).actor.language == "zh-CN"
+    [entry] = SecurityLog(crm).entries(event="preferences.changed")
+    assert entry["detail"] == {"by": alice.id, "language": "zh-CN", "timezone": "Asia/Shanghai"}
+
+
+@pytest.mark.parametrize("change, message", [({"language": "klingon"}, "not a known language"),
+                                             ({"timezone": "Mars/Olympus"}, "not a time zone")])
+def test_an_unknown_language_or_time_zone_changes_nothing(directory, alice, change, message):
+    with pytest.raises(UserError, match=message):
+        directory.set_preferences(alice.id, **change)
+    assert (directory.get(alice.id).language, directory.get(alice.id).timezone) == ("en", "UTC")

@@ -1,0 +1,110 @@
+"""The pages of the web application's foundation: home and navigation, search, settings, language."""
+from __future__ import annotations
+
+from tests.ui.conftest import post_form
+from tests.webapp import PASSWORD, SCRIPT_PAYLOAD
+
+
+def test_home_lists_the_objects_the_user_may_read_grouped_by_package(signed_in):
+    html = signed_in("wang").get("/").get_data(as_text=True)
+    assert "Welcome, 王伟" in html
+    assert "Standard CRM" in html and 'href="/o/account">Accounts<' in html and 'href="/o/opportunity"' in html
+    assert 'href="/o/probe"' in html  # the probe package grants sales reps read on it
+
+
+def test_navigation_leaves_out_objects_without_read_access(app, signed_in, web_crm):
+    from crmkit.engine.security.users import SystemDirectory
+
+    SystemDirectory(app.extensions["crmkit"].crm).create_user("nobody", password=PASSWORD)
+    html = signed_in("nobody").get("/").get_data(as_text=True)
+    assert 'href="/o/' not in html
+    assert "You have no access to any records yet." in html
+
+
+def test_search_finds_what_the_user_may_see_grouped_by_object_and_links_to_the_record(signed_in, web_crm):
+    html = signed_in("wang").get("/search?q=traders").get_data(as_text=True)
+    assert "Wang Visible Traders" in html
+    assert "Li Hidden Traders" not in html  # li's private account
+    assert '<h2 class="h5" id="hits-account">Accounts' in html
+    assert "1 record found for “traders”." in html
+    assert 'href="/r/account/' in html
+
+
+def test_the_administrator_finds_every_record(signed_in):
+    html = signed_in("admin").get("/search?q=traders").get_data(as_text=True)
+    assert "Wang Visible Traders" in html and "Li Hidden Traders" in html
+    assert "2 records found" in html
+
+
+def test_a_search_without_hits_or_without_text_says_so(signed_in):
+    client = signed_in("li")
+    assert "Nothing found for “zzzqqq”." in client.get("/search?q=zzzqqq").get_data(as_text=True)
+    assert 'id="search-summary"' not in client.get("/search").get_data(as_text=True)
+
+
+def test_an_overlong_search_is_refused_with_a_sentence(signed_in):
+    response = signed_in("li").get("/search", query_string={"q": "x" * 201})
+    assert response.status_code == 400
+    assert "A search is at most 200 characters." in response.get_data(as_text=True)
+
+
+def test_switching_to_chinese_changes_the_texts_the_labels_and_the_profile(app, signed_in, web_crm):
+    from crmkit.engine.security.users import SystemDirectory
+
+    client = signed_in("rep3")
+    response = post_form(client, "/", "/language", {"language": "zh", "next": "/search?q=traders"})
+    assert response.headers["Location"] == "/search?q=traders"
+    html = client.get("/").get_data(as_text=True)
+    assert '<html lang="zh">' in html
+    assert "标准 CRM" in html and ">客户<" in html and "退出登录" in html
+    assert f"探针们 {SCRIPT_PAYLOAD}" not in html and "探针们 &lt;script&gt;" in html
+    assert SystemDirectory(app.extensions["crmkit"].crm).get(web_crm.users["rep3"]).language == "zh"
+    post_form(client, "/", "/language", {"language": "en"})
+    assert ">Accounts<" in client.get("/").get_data(as_text=True)
+
+
+def test_before_sign_in_the_language_choice_is_kept_in_the_cookie(client):
+    post_form(client, "/login", "/language", {"language": "zh", "next": "/login"})
+    assert "用户名" in client.get("/login").get_data(as_text=True)
+
+
+def test_settings_change_language_and_time_zone(signed_in):
+    client = signed_in("rep4")
+    response = post_form(client, "/settings", "/settings/preferences", {"language": "zh", "timezone": "Asia/Shanghai"})
+    assert response.status_code == 302
+    html = client.get("/settings").get_data(as_text=True)
+    assert "您的设置已保存。" in html
+    assert "<option selected>Asia/Shanghai</option>" in html
+
+
+def test_settings_refuse_an_unknown_time_zone_and_keep_the_old_one(signed_in):
+    client = signed_in("rep5")
+    response = post_form(client, "/settings", "/settings/preferences", {"language": "en", "timezone": "Mars/Base"})
+    assert response.status_code == 422
+    assert "That time zone is not known." in response.get_data(as_text=True)
+    assert "<option selected>UTC</option>" in client.get("/settings").get_data(as_text=True)
+
+
+def test_changing_the_password_needs_the_current_one_and_keeps_this_session(app, client, signed_in):
+    signed_in("rep6")
+    wrong = post_form(client, "/settings", "/settings/password", {
+        "current_password": "not it at all", "new_password": "a new long passphrase",
+        "confirm_password": "a new long passphrase"})
+    assert wrong.status_code == 403 and "The current password is incorrect." in wrong.get_data(as_text=True)
+    differ = post_form(client, "/settings", "/settings/password", {
+        "current_password": PASSWORD, "new_password": "a new long passphrase", "confirm_password": "another"})
+    assert differ.status_code == 422
+    weak = post_form(client, "/settings", "/settings/password", {
+        "current_password": PASSWORD, "new_password": "short", "confirm_password": "short"})
+    assert weak.status_code == 422 and "fewer than 12 characters" in weak.get_data(as_text=True)
+    done = post_form(client, "/settings", "/settings/password", {
+        "current_password": PASSWORD, "new_password": "a new long passphrase",
+        "confirm_password": "a new long passphrase"})
+    assert done.status_code == 302
+    assert "Your password has been changed." in client.get("/settings").get_data(as_text=True)
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "10.99.0.1"
+    from tests.ui.conftest import sign_in
+
+    assert sign_in(other, "rep6", PASSWORD).status_code == 401
+    assert sign_in(other, "rep6", "a new long passphrase").status_code == 302

@@ -1,0 +1,59 @@
+"""A standard CRM with users and records for the web application's tests (tests/ui, tests/browser).
+
+Users (password PASSWORD): admin (permission set admin), wang and li (sales reps, who see
+only their own accounts), plus spare reps for tests that change a user. Records: one
+account of each rep, and an object and a record whose label and name are XSS payloads.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+PASSWORD = "correct horse battery staple"
+SCRIPT_PAYLOAD = "<script>alert('xss')</script>"
+IMAGE_PAYLOAD = '"><img src=x onerror=alert(1)>'
+
+PROBE_PACKAGE = json.dumps({
+    "package": "probe", "version": "1.0.0", "depends_on": ["default_crm"],
+    "label": {"en": f"Probe {IMAGE_PAYLOAD}", "zh": f"探针 {IMAGE_PAYLOAD}"},
+    "permission_sets": {"probe_user": {"roles": ["sales_rep"], "objects": {"probe": ["create", "read", "edit"]}}},
+    "objects": {"probe": {
+        "label": {"en": f"Probe {SCRIPT_PAYLOAD}", "zh": f"探针 {SCRIPT_PAYLOAD}"},
+        "plural_label": {"en": f"Probes {SCRIPT_PAYLOAD}", "zh": f"探针们 {SCRIPT_PAYLOAD}"},
+        "title_field": "name",
+        "fields": {"name": {"type": "text", "required": True, "searchable": True}}}},
+}, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class WebCrm:
+    url: str
+    users: dict[str, int]
+
+
+def build_web_crm(folder: Path, spare_users: int = 8) -> WebCrm:
+    """Installs the standard CRM and the probe package in `folder`/crm.db, with users and records."""
+    from crmkit.engine import Crm
+    from crmkit.engine.security.users import SystemDirectory
+
+    url = f"sqlite:///{folder / 'crm.db'}"
+    crm = Crm.open(url)
+    try:
+        crm.install("default_crm")
+        probe = folder / "probe.json"
+        probe.write_text(PROBE_PACKAGE, encoding="utf-8")
+        crm.install(probe)
+        directory = SystemDirectory(crm)
+        users = {"admin": directory.create_user("admin", display_name="Administrator", password=PASSWORD,
+                                                permission_sets=["admin"]).id}
+        for name, display in [("wang", "王伟"), ("li", "李娜")] + [(f"rep{n}", f"Rep {n}") for n in range(spare_users)]:
+            users[name] = directory.create_user(name, display_name=display, password=PASSWORD, role="sales_rep").id
+        wang, li = crm.as_user(users["wang"]), crm.as_user(users["li"])
+        wang.records("account").create({"name": "Wang Visible Traders"})
+        wang.records("account").create({"name": f"Wang {SCRIPT_PAYLOAD}"})
+        li.records("account").create({"name": "Li Hidden Traders"})
+        wang.records("probe").create({"name": f"Probe record {IMAGE_PAYLOAD}"})
+    finally:
+        crm.close()
+    return WebCrm(url, users)
