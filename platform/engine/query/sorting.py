@@ -15,15 +15,18 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import (
-    BindParameter, ColumnElement, Connection, Select, and_, bindparam, false, literal, literal_column, or_, select, union_all,
+    BindParameter, ColumnElement, Connection, Select, and_, bindparam, false, literal, literal_column, or_, select, union,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BooleanClauseList
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.errors import QueryError, unknown_field
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
-from crmkit.engine.query.filters import QueryContext, resolve_field
+from crmkit.engine.query.filters import QueryContext, compile_filter, resolve_field
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
 from crmkit.engine.query.search import SearchMatch, planned_search, where_clause
@@ -270,6 +273,9 @@ def _first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: S
                 keys: Sequence[SortKey], search: ColumnElement | None) -> Select:
     """The page from the top (or `spec.offset`); a list's first page without filter or search is built once."""
     def build() -> Select:
+        branches = _row_filter_branches(ctx, object_name)
+        if branches and not spec.offset and search is None and spec.search is None:
+            return _branch_by_branch(ctx, object_name, spec, columns, keys, branches, [], spec.limit + 1)
         stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
         if spec.offset:
             stmt = stmt.offset(spec.offset)
@@ -399,14 +405,56 @@ def _remembered_keyset_page(ctx: QueryContext, object_name: str, keys: Sequence[
 
     def build() -> Select:
         spec = QuerySpec(sort=tuple(key.text for key in keys))
-        stmt = select(*_columns(ctx, object_name, None, keys)).where(where_clause(ctx, object_name, spec))
         named = [None if value is None else bindparam(f"after_{number}", type_=key.column.type)
                  for number, (key, value) in enumerate(zip(keys, values))]
+        branches = _row_filter_branches(ctx, object_name)
+        if branches:
+            return _branch_by_branch(ctx, object_name, spec, None, keys, branches, _ascending_after(keys, named), limit)
+        stmt = select(*_columns(ctx, object_name, None, keys)).where(where_clause(ctx, object_name, spec))
         return _keyset_page(stmt, keys, named, limit)
 
     statement = _remembered(("after", id(ctx.schema.table(object_name)), _keys_identity(keys),
                              id(ctx.restriction(object_name)), empty, limit), build)
     return statement, {f"after_{number}": value for number, value in enumerate(values) if value is not None}
+
+
+def _row_filter_branches(ctx: QueryContext, object_name: str) -> list[ColumnElement] | None:
+    """The branches of a row filter that is an OR (owned, shared with the user, a sharing rule); else None."""
+    restriction = ctx.restriction(object_name)
+    if isinstance(restriction, BooleanClauseList) and restriction.operator is operators.or_ \
+            and len(restriction.clauses) > 1:
+        return list(restriction.clauses)
+    return None
+
+
+def _branch_by_branch(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
+                      keys: Sequence[SortKey], branches: Sequence[ColumnElement], after: Sequence[ColumnElement],
+                      limit: int) -> Select:
+    """An ascending or first page under a row filter that is an OR, read one branch at a time.
+
+    No index serves `owner_id = :me OR id IN (<shared with me>)` in sort order, so both
+    databases walked the sort's index testing every row (PostgreSQL) or read every visible
+    record and sorted them (SQLite): 60 to 90 ms for a sales rep with one share among
+    1,000,000 accounts. Each branch instead reads its own first `limit` ids in sort order
+    (the owner branch along the owner twin index, the shares by primary key), and the page
+    is the first `limit` of their union: any record among the page's is among its branch's
+    first. The whole filter is tested again on those few rows.
+    """
+    table = ctx.schema.table(object_name)
+    chosen = compile_filter(ctx, object_name, spec.filter)
+    firsts = [select(table.c.id).where(chosen, branch, *after).order_by(*order_terms(keys)).limit(limit)
+              .correlate(None).subquery() for branch in branches]
+    ids = union(*(select(first.c.id) for first in firsts))
+    return (select(*_columns(ctx, object_name, columns, keys))
+            .where(table.c.id.in_(ids), where_clause(ctx, object_name, spec), *after)
+            .order_by(*order_terms(keys)).limit(limit))
+
+
+def _ascending_after(keys: Sequence[SortKey], values: Sequence[Any]) -> list[ColumnElement]:
+    """The conditions of the rows after `values` in an ascending order: the exact test, and the index range."""
+    first, value = keys[0], values[0]
+    exact = after_clause(keys, values)
+    return [exact] if value is None else [exact, first.column >= _bound(first, value)]
 
 
 def _keyset_page(stmt: Select, keys: Sequence[SortKey], values: Sequence[Any], limit: int) -> Select:
