@@ -19,6 +19,7 @@ LINES = [
     "search common word 'Industries'", "search rare word 'Zorblax'", "search no match 'xyzzy'",
     "search two-character Chinese name '张伟'", "startswith 'wonka industries 12'",
     "lookup autocomplete suggest('wonka 12')", "page of 50: sales rep vs admin (private)",
+    "page of 50: sales rep with a shared record vs admin",
     "export 300 rows as CSV", "create 20 one by one", "bulk insert 100",
 ]
 

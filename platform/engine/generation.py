@@ -16,10 +16,10 @@ which waits for every operation holding it and makes every later one wait. An op
 that began first finishes before the migration changes anything; one that begins later
 waits for the migration to commit, and then reads the new generation: in READ COMMITTED a
 statement takes its snapshot after the locks of its tables are granted (tests:
-test_running_upgrades.py). So a read costs no row lock: no transaction id, no MultiXact
-under concurrency, no written page, as a FOR KEY SHARE row lock did (measured: see
-docs/query.md, "Performance"). On SQLite a writer holds the database's write lock and a
-reader works on one snapshot, which gives the same.
+test_running_upgrades.py). So a read takes no row lock: no transaction id, no MultiXact
+under concurrency, no written page, as the FOR KEY SHARE row lock before it did. On
+SQLite a writer holds the database's write lock and a reader works on one snapshot,
+which gives the same.
 """
 from __future__ import annotations
 
