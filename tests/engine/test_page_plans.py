@@ -177,6 +177,14 @@ def test_a_reps_pages_with_shared_records_hold_every_visible_record_once_in_orde
     assert len(expected) == ROWS // 5 + len(SHARED)
 
 
+def test_the_page_query_without_its_limit_still_reads_every_visible_record(crm):
+    """An export drops build_select's limit: no branch of the rep's row filter keeps a limit of its own."""
+    statement = build_select(context(crm, owner=3, shared=SHARED), "account", QuerySpec(sort=("name",), limit=5))
+    with crm.engine.connect() as connection:
+        rows = connection.execute(statement.limit(None)).all()
+    assert len(rows) == ROWS // 5 + len(SHARED)
+
+
 def test_the_default_sort_of_every_standard_object_is_served_by_an_index(crm, plan_reader):
     objects = crm.runtime.registry.objects
     assert {"account", "contact", "lead", "opportunity"} <= set(objects)

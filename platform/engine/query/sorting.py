@@ -266,14 +266,18 @@ def build_select(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: 
     if spec.after:
         stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
         return _keyset_page(stmt, keys, decode_cursor(keys, spec.after), spec.limit + 1)
-    return _first_page(ctx, object_name, spec, columns, keys, search)
+    return _first_page(ctx, object_name, spec, columns, keys, search, by_branch=False)
 
 
 def _first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
-                keys: Sequence[SortKey], search: ColumnElement | None) -> Select:
-    """The page from the top (or `spec.offset`); a list's first page without filter or search is built once."""
+                keys: Sequence[SortKey], search: ColumnElement | None, *, by_branch: bool = True) -> Select:
+    """The page from the top (or `spec.offset`); a list's first page without filter or search is built once.
+
+    `by_branch=False` for `build_select`, whose callers may drop the limit (an export reads
+    every row): a page read branch by branch has a limit in each branch.
+    """
     def build() -> Select:
-        branches = _row_filter_branches(ctx, object_name)
+        branches = _row_filter_branches(ctx, object_name) if by_branch else None
         if branches and not spec.offset and search is None and spec.search is None:
             return _branch_by_branch(ctx, object_name, spec, columns, keys, branches, [], spec.limit + 1)
         stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
@@ -285,7 +289,7 @@ def _first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: S
         return build()
     restriction = ctx.restriction(object_name)
     return _remembered(("first", id(ctx.schema.table(object_name)), _keys_identity(keys), id(restriction),
-                        spec.limit, spec.offset), build)
+                        spec.limit, spec.offset, by_branch), build)
 
 
 #: Page statements built once and reused (see `_remembered`); emptied when it holds this many.
