@@ -121,7 +121,8 @@ def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] 
 def read_lines(bench: Bench, users: dict[str, list[int]], rows: int) -> list[Result]:
     """Every read line, in the order printed."""
     return [*page_lines(bench, rows), count_line(bench), *search_lines(bench, users), startswith_line(bench),
-            suggest_line(bench), security_line(bench, users, rows), export_line(bench, rows)]
+            suggest_line(bench), security_line(bench, users, rows), shared_line(bench, users, rows),
+            export_line(bench, rows)]
 
 
 def _check(ours: list[int], raw: list[int]) -> str:
@@ -251,6 +252,22 @@ def security_line(bench: Bench, users: dict[str, list[int]], rows: int) -> Resul
     return Result(f"page of {PAGE}: sales rep vs admin (private)", bench.median(lambda: rep.query(limit=PAGE)),
                   bench.median(lambda: admin.query(limit=PAGE)), Target("<= 1.5x admin", ratio=1.5),
                   f"account sharing is private: the rep sees {seen:,} of {rows:,}; raw column = admin")
+
+
+def shared_line(bench: Bench, users: dict[str, list[int]], rows: int) -> Result:
+    """The same for a sales rep with one record shared with them: their row filter is `owner = me OR id IN (shared)`."""
+    rep_id = users["sales_rep"][-2]
+    admin = bench.crm.as_user(users["admin"][0])
+    rep = bench.crm.as_user(rep_id).records("account")
+    if not any(record.values["owner_id"] != rep_id for record in rep.query(limit=PAGE).records):
+        table = bench.table
+        other = bench.raw(bench.name_order(select(table.c.id).where(table.c.owner_id != rep_id)).limit(1))[0].id
+        admin.sharing.share("account", other, user_id=rep_id)
+        rep = bench.crm.as_user(rep_id).records("account")
+    accounts = admin.records("account")
+    return Result(f"page of {PAGE}: sales rep with a shared record vs admin", bench.median(lambda: rep.query(limit=PAGE)),
+                  bench.median(lambda: accounts.query(limit=PAGE)), Target("<= 1.5x admin", ratio=1.5),
+                  "owner = me OR id IN (shared): each branch read along its own index")
 
 
 def export_line(bench: Bench, rows: int) -> Result:

@@ -22,6 +22,7 @@ LINES = [
     "global search no match 'xyzzy'", "global search two-character Chinese name '张伟'",
     "startswith 'wonka industries 12'",
     "lookup autocomplete suggest('wonka 12')", "page of 50: sales rep vs admin (private)",
+    "page of 50: sales rep with a shared record vs admin",
     "export 300 rows as CSV", "create 20 one by one", "bulk insert 100",
 ]
 

@@ -22,13 +22,13 @@ they are taken. Inside a transaction the rights stay as they were when it starte
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from sqlalchemy import ColumnElement, Connection
 
-from crmkit.engine.database import write_transaction
+from crmkit.engine.database import ConnectionLost, write_transaction
 from crmkit.engine.generation import operation_state
 from crmkit.engine.records.clock import clock_functions, local_today
 from crmkit.engine.records.record import Actor
@@ -70,8 +70,8 @@ class UserContext:
         """
         if self.policy is None or self._connection is not None:
             return
-        with self.crm.engine.connect() as connection:
-            self._start_operation(connection)
+        with self.reading():
+            pass
 
     @property
     def row_filter(self) -> RowFilter | None:
@@ -143,8 +143,8 @@ class UserContext:
         if self._connection is not None:
             yield self._connection
             return
-        with write_transaction(self.crm.write_engine) as connection:
-            self._start_operation(connection)
+        with ExitStack() as stack:
+            connection = self._started(stack, lambda: write_transaction(self.crm.write_engine))
             self._connection = connection
             try:
                 yield connection
@@ -157,9 +157,30 @@ class UserContext:
         if self._connection is not None:
             yield self._connection
             return
-        with self.crm.engine.connect() as connection:
-            self._start_operation(connection)
-            yield connection
+        with ExitStack() as stack:
+            yield self._started(stack, self.crm.engine.connect)
+
+    def _started(self, stack: ExitStack, opened: Callable[[], AbstractContextManager[Connection]]) -> Connection:
+        """A connection from `opened()` on which the operation read was done, closed with `stack`.
+
+        A pooled connection the server dropped (a restart, a failover, an idle timeout) fails
+        on that first statement (ConnectionLost), before the operation has done anything:
+        SQLAlchemy discards it (and the pool's other connections as old as it), and the
+        operation starts once more on a new one. This replaces a ping before every checkout
+        (`pool_pre_ping`), which cost a round trip per operation (database.py).
+        """
+        retried = False
+        while True:
+            try:
+                with ExitStack() as opening:
+                    connection = opening.enter_context(opened())
+                    self._start_operation(connection)
+                    stack.push(opening.pop_all())
+                    return connection
+            except ConnectionLost:
+                if retried:
+                    raise
+                retried = True
 
     def _start_operation(self, connection: Connection) -> None:
         """Before each operation, one statement on its connection: the metadata generation and the rights version.

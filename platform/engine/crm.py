@@ -115,7 +115,7 @@ class Crm:
 
         `progress(object, done, total)` is told how far long steps (building a search index) have come.
 
-        The migration holds the metadata generation's row from its start (generation.py) and
+        The migration locks the metadata generation's table from its start (generation.py) and
         counts one more generation when it commits, so other processes and other Crm objects
         on the same database reload the new metadata before their next operation.
         """
@@ -180,8 +180,8 @@ class Crm:
     def ensure_current(self, connection: Connection, generation: int | None = None) -> Runtime:
         """The runtime for an operation starting on `connection`, reloaded first if another process upgraded.
 
-        One read of one row by primary key (generation.py); on PostgreSQL it also holds that
-        row until `connection`'s transaction ends, so no migration runs in the middle of the
+        One read of one row by primary key (generation.py); on PostgreSQL the read's table lock
+        lasts until `connection`'s transaction ends, so no migration runs in the middle of the
         operation. A caller that has read the generation on `connection` already (a
         UserContext reads it with the rights version: generation.operation_state) passes
         it as `generation`. Raises MigrationError if the installed metadata no longer validates.

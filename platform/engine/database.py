@@ -2,12 +2,21 @@
 
 Every problem a user can cause here is a `DatabaseError` (a CrmkitError) with a sentence:
 an unsupported or malformed URL, a database that does not exist yet, a server that cannot
-be reached, and a database that stays busy (locked by another writer) past the busy timeout.
-Driver errors are translated in one place, the engine's `handle_error` event.
+be reached, a database that stays busy (locked by another writer) past the busy timeout,
+and a connection the server dropped. Driver errors are translated in one place, the
+engine's `handle_error` event.
+
+PostgreSQL connections are pooled without a ping before each checkout (`pool_pre_ping`
+cost a round trip per operation): a connection unused for `IDLE_PING_SECONDS` is pinged
+when it is next taken, and a connection that turns out dropped on an operation's first
+statement is replaced and the operation started again (context.py `UserContext._started`).
+They run with `jit=off`: the engine's statements are short index reads, and JIT compiling
+a statement whose cost estimate passes `jit_above_cost` took longer than running it.
 """
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from contextlib import contextmanager
@@ -15,7 +24,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from crmkit.errors import CrmkitError
 
@@ -28,6 +37,10 @@ SUPPORTED = "crmkit works with SQLite (sqlite:///path/to/crm.db) and PostgreSQL 
 #: PostgreSQL SQLSTATEs that mean "another transaction is in the way; the same request may succeed later":
 #: serialization failure, deadlock, lock not available (PostgreSQL manual, appendix A).
 BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+#: Seconds a pooled PostgreSQL connection may sit unused before its next checkout pings the server.
+IDLE_PING_SECONDS = 10.0
+#: Settings of every PostgreSQL connection crmkit opens (libpq `options`).
+POSTGRES_SETTINGS = "-c jit=off"
 
 
 class DatabaseError(CrmkitError):
@@ -70,6 +83,12 @@ class NumberOutOfRange(CrmkitError):
 
     status = 400
     title = "Number out of range"
+
+
+class ConnectionLost(DatabaseError):
+    """The server dropped the connection in the middle of a request (a restart, a failover, a timeout)."""
+
+    title = "Connection lost"
 
 
 class DatabaseBusy(DatabaseError):
@@ -135,11 +154,43 @@ def connect(url: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY
         _configure_sqlite(engine, in_memory=path is None, busy_timeout=busy_timeout)
     else:
         try:
-            engine = create_engine(parsed, pool_pre_ping=True)
+            engine = create_engine(parsed, connect_args={"options": _postgres_options(parsed)})
         except ImportError:
             raise DatabaseURLError("PostgreSQL needs the psycopg package: pip install 'crmkit[postgres]'.") from None
+        _ping_when_idle(engine)
     _translate_errors(engine, parsed)
     return engine
+
+
+def _postgres_options(parsed: URL) -> str:
+    """The URL's own libpq `options` (a search_path, say) followed by crmkit's settings."""
+    given = parsed.query.get("options")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    return f"{given} {POSTGRES_SETTINGS}" if given else POSTGRES_SETTINGS
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only when it sat unused for IDLE_PING_SECONDS or more.
+
+    A dropped one is then replaced before anyone uses it (DisconnectionError makes the pool
+    connect again); one dropped while in use recently is found by the operation's first
+    statement instead (see the module docstring).
+    """
+    @event.listens_for(engine, "checkin")
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info["crmkit_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.pop("crmkit_idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise DisconnectionError() from error
+            raise
 
 
 def no_database(url: str) -> NoDatabase:
@@ -208,7 +259,8 @@ def _translate_errors(engine: Engine, parsed: URL) -> None:
     @event.listens_for(engine, "handle_error")
     def on_error(context: Any) -> None:
         error = context.original_exception
-        translated = _unstorable(error) or _out_of_range(error) or _busy(error) or (_unreachable(error, parsed) if context.connection is None else None)
+        translated = (_unstorable(error) or _out_of_range(error) or _busy(error) or _lost(context)
+                      or (_unreachable(error, parsed) if context.connection is None else None))
         if translated is not None:
             raise translated from None
 
@@ -242,6 +294,14 @@ def _busy(error: BaseException) -> DatabaseBusy | None:
         return DatabaseBusy("the database is busy: another change got in the way of this one, and nothing was "
                             "changed. Try again in a moment.")
     return None
+
+
+def _lost(context: Any) -> ConnectionLost | None:
+    """A connection that was open and is gone; SQLAlchemy discards it (and older pooled ones) all the same."""
+    if context.connection is None or not context.is_disconnect:
+        return None
+    return ConnectionLost("the connection to the database server was lost before this request finished (the server "
+                          "may have restarted). Check whether a change you made was saved, then try again.")
 
 
 def _unreachable(error: BaseException, parsed: URL) -> DatabaseError | None:

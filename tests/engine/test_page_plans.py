@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, or_, text
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor
@@ -60,28 +60,34 @@ def _fill(crm: Crm) -> None:
             connection.execute(text("ANALYZE"))
 
 
-def context(crm: Crm, owner: int | None = None) -> QueryContext:
-    """An admin's query context, or a sales rep's: a private object's row filter is `owner_id = <them>`."""
+def context(crm: Crm, owner: int | None = None, shared: tuple[int, ...] = ()) -> QueryContext:
+    """An admin's query context, or a sales rep's: a private object's row filter is `owner_id = <them>`,
+    OR `id IN <shared>` when records are shared with them (the shape AccessPolicy gives it)."""
     runtime = crm.runtime
 
     def row_filter(object_name: str) -> Any:
         private = runtime.registry.object(object_name).sharing == "private"
-        return runtime.table(object_name).c.owner_id == owner if owner is not None and private else None
+        if owner is None or not private:
+            return None
+        table = runtime.table(object_name)
+        return or_(table.c.owner_id == owner, table.c.id.in_(shared)) if shared else table.c.owner_id == owner
 
     return QueryContext(runtime.registry, runtime.schema, runtime.field_types, row_filter=row_filter)
 
 
-def page_plans(crm: Crm, plan_reader, object_name: str, spec: QuerySpec, owner: int | None = None) -> list:
+def page_plans(crm: Crm, plan_reader, object_name: str, spec: QuerySpec, owner: int | None = None,
+               shared: tuple[int, ...] = ()) -> list:
     """The plans of the statements that read one page the record service's way (fetch_rows)."""
     def read() -> None:
         with crm.engine.connect() as connection:
-            fetch_rows(connection, context(crm, owner), object_name, spec)
+            fetch_rows(connection, context(crm, owner, shared), object_name, spec)
     return plan_reader(crm.engine).plans(read)
 
 
-def middle_cursor(crm: Crm, object_name: str, sort: tuple[str, ...], owner: int | None = None) -> str:
+def middle_cursor(crm: Crm, object_name: str, sort: tuple[str, ...], owner: int | None = None,
+                  shared: tuple[int, ...] = ()) -> str:
     """A cursor after the record in the middle of the list in `sort` order."""
-    ctx = context(crm, owner)
+    ctx = context(crm, owner, shared)
     with crm.engine.connect() as connection:
         rows = fetch_rows(connection, ctx, object_name, QuerySpec(sort=sort, limit=1000))
     return page_cursor(ctx, object_name, sort, rows[len(rows) // 2]._mapping)
@@ -137,6 +143,46 @@ def test_a_reps_page_of_a_private_object_uses_the_owner_twin_index(crm, plan_rea
     spec = QuerySpec(sort=sort, limit=5, after=middle_cursor(crm, "account", sort or ("name",), owner=3)
                      if sort else None)
     assert_index_order(page_plans(crm, plan_reader, "account", spec, owner=3), "account", "ix_account_owner_id_name")
+
+
+SHARED = (2, 7, 12)  # records of owners other than 3 (owner_id = 1 + n % 5), shared with owner 3
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["first page", "keyset page"])
+def test_a_reps_page_with_shared_records_reads_each_branch_along_an_index(crm, plan_reader, after):
+    """owner = me OR id IN (shared) is served by no index in sort order: each branch is read by its own."""
+    cursor = middle_cursor(crm, "account", ("name",), owner=3, shared=SHARED) if after else None
+    plans = page_plans(crm, plan_reader, "account", QuerySpec(sort=("name",), limit=5, after=cursor), owner=3,
+                       shared=SHARED)
+    assert plans
+    for plan in plans:
+        assert "ix_account_owner_id_name" in plan.indexes, str(plan)
+        assert not plan.full_scans("account"), str(plan)
+
+
+@pytest.mark.parametrize("sort", [("name",), ("-name",)], ids=["ascending", "descending"])
+def test_a_reps_pages_with_shared_records_hold_every_visible_record_once_in_order(crm, sort):
+    ctx = context(crm, owner=3, shared=SHARED)
+    with crm.engine.connect() as connection:
+        everything = fetch_rows(connection, context(crm), "account", QuerySpec(sort=sort, limit=1000))
+        expected = [row.id for row in everything if row.owner_id == 3 or row.id in SHARED]
+        seen, cursor = [], None
+        while True:
+            rows = fetch_rows(connection, ctx, "account", QuerySpec(sort=sort, limit=7, after=cursor))
+            seen += [row.id for row in rows[:7]]
+            if len(rows) <= 7:
+                break
+            cursor = page_cursor(ctx, "account", sort, rows[6]._mapping)
+    assert seen == expected
+    assert len(expected) == ROWS // 5 + len(SHARED)
+
+
+def test_the_page_query_without_its_limit_still_reads_every_visible_record(crm):
+    """An export drops build_select's limit: no branch of the rep's row filter keeps a limit of its own."""
+    statement = build_select(context(crm, owner=3, shared=SHARED), "account", QuerySpec(sort=("name",), limit=5))
+    with crm.engine.connect() as connection:
+        rows = connection.execute(statement.limit(None)).all()
+    assert len(rows) == ROWS // 5 + len(SHARED)
 
 
 def test_the_default_sort_of_every_standard_object_is_served_by_an_index(crm, plan_reader):

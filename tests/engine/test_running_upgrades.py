@@ -107,3 +107,58 @@ def test_on_postgresql_an_upgrade_waits_for_an_operation_that_started_before_it(
     finally:
         admin.close()
         worker.close()
+
+
+def test_on_postgresql_an_upgrade_waits_for_a_read_that_started_before_it(postgres_url, write_package):
+    """A read takes no row lock, yet no migration runs between its first statement and its last."""
+    import threading
+
+    admin, worker = Crm.open(postgres_url), Crm.open(postgres_url)
+    try:
+        admin.install(write_package(item_package("1.0.0", SIX_PLACES), "v1.yaml"))
+        admin.as_system().records("item").create({"name": "first", "price": Decimal("1.5")})
+        upgraded = threading.Event()
+        upgrade = threading.Thread(target=lambda: (
+            admin.install(write_package(item_package("1.1.0", TWO_PLACES), "v2.yaml")), upgraded.set()))
+        items = worker.as_system().records("item")
+        with worker.as_system().reading() as connection:  # an operation under way: its first read is done
+            upgrade.start()
+            assert not upgraded.wait(1.0)  # the migration waits for the read to end
+            raw = connection.execute(text("SELECT price FROM item")).scalar_one()
+            assert str(raw) == "1.500000"  # six places: the column is as the operation found it
+        upgrade.join(30)
+        assert upgraded.is_set()
+        assert [r["price"] for r in items.query().records] == [Decimal("1.50")]
+    finally:
+        admin.close()
+        worker.close()
+
+
+def test_on_postgresql_an_operation_that_starts_during_an_upgrade_waits_and_follows_it(postgres_url,
+                                                                                         write_package):
+    """In READ COMMITTED the operation's first read sees the upgrade it waited for, not the state before it."""
+    import threading
+
+    from crmkit.engine.generation import advance, lock_for_migration
+    from crmkit.engine.tables import METADATA_STATE
+
+    admin, worker = Crm.open(postgres_url), Crm.open(postgres_url)
+    try:
+        admin.install(write_package(item_package("1.0.0", SIX_PLACES), "v1.yaml"))
+        items = worker.as_system().records("item")
+        items.query()
+        loaded = worker.runtime
+        read = threading.Event()
+        reader = threading.Thread(target=lambda: (items.query(), read.set()))
+        state = admin.runtime.system_table(METADATA_STATE)
+        with admin.engine.begin() as migration:  # a migration by hand: lock, change, count one more
+            lock_for_migration(migration, state)
+            advance(migration, state)
+            reader.start()
+            assert not read.wait(1.0)  # the operation waits for the migration to commit
+        reader.join(30)
+        assert read.is_set()
+        assert worker.runtime is not loaded  # it read the new generation, so it reloaded the metadata
+    finally:
+        admin.close()
+        worker.close()

@@ -12,16 +12,21 @@ import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, false, literal, literal_column, or_, select, union_all
+from sqlalchemy import (
+    BindParameter, ColumnElement, Connection, Select, and_, bindparam, false, literal, literal_column, or_, select, union,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BooleanClauseList
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.errors import QueryError, unknown_field
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
-from crmkit.engine.query.filters import QueryContext, resolve_field
+from crmkit.engine.query.filters import QueryContext, compile_filter, resolve_field
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
 from crmkit.engine.query.search import SearchMatch, planned_search, search_clause, where_clause
@@ -172,7 +177,8 @@ def _beyond(key: SortKey, value: Any) -> ColumnElement | None:
 
 def _bound(key: SortKey, value: Any) -> Any:
     # A typed parameter: SQLAlchemy refuses `column > True` with a plain Python boolean.
-    return literal(value, key.column.type)
+    # A named one (a remembered statement's) is used as it is; its value comes with the execution.
+    return value if isinstance(value, BindParameter) else literal(value, key.column.type)
 
 
 def page_cursor(ctx: QueryContext, object_name: str, sort: Sequence[str], row: Mapping[str, Any]) -> str:
@@ -281,12 +287,62 @@ def build_select(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: 
     spec = replace(spec, sort=page_sort(ctx, object_name, spec))
     keys = sort_keys(ctx, object_name, spec.sort)
     _check_page(spec)
-    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
     if spec.after:
+        stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
         return _keyset_page(stmt, keys, decode_cursor(keys, spec.after), spec.limit + 1)
-    if spec.offset:
-        stmt = stmt.offset(spec.offset)
-    return stmt.order_by(*order_terms(keys)).limit(spec.limit + 1)
+    return _first_page(ctx, object_name, spec, columns, keys, search, by_branch=False)
+
+
+def _first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
+                keys: Sequence[SortKey], search: ColumnElement | None, *, by_branch: bool = True) -> Select:
+    """The page from the top (or `spec.offset`); a list's first page without filter or search is built once.
+
+    `by_branch=False` for `build_select`, whose callers may drop the limit (an export reads
+    every row): a page read branch by branch has a limit in each branch.
+    """
+    def build() -> Select:
+        branches = _row_filter_branches(ctx, object_name) if by_branch else None
+        if branches and not spec.offset and search is None and spec.search is None:
+            return _branch_by_branch(ctx, object_name, spec, columns, keys, branches, [], spec.limit + 1)
+        stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
+        if spec.offset:
+            stmt = stmt.offset(spec.offset)
+        return stmt.order_by(*order_terms(keys)).limit(spec.limit + 1)
+
+    if spec.filter or spec.search is not None or search is not None or columns is not None:
+        return build()
+    table, restriction = ctx.schema.table(object_name), ctx.restriction(object_name)
+    return _remembered(("first", id(table), _keys_identity(keys), id(restriction), spec.limit, spec.offset, by_branch),
+                       (table, restriction, *(key.column for key in keys)), build)
+
+
+#: Page statements built once and reused (see `_remembered`); emptied when it holds this many.
+REMEMBERED_STATEMENTS = 512
+_STATEMENTS: dict[tuple, tuple[Any, tuple]] = {}
+
+
+def _remembered(key: tuple, anchors: tuple, build: Callable[[], Any]) -> Any:
+    """The statement `build()` made for `key` before, else a new one, kept for next time.
+
+    Reusing the statement object saves building it and SQLAlchemy's walk over it for its
+    cache key (memoised on the object): a tenth of a page's time. The key names objects by
+    id() (the table, the sort columns, the row filter); `anchors` are those objects, kept
+    alive beside the statement, so no other object can take one of their ids while the
+    entry lives (a statement read branch by branch holds only the row filter's branches,
+    not the filter itself: without its anchor, another user's filter could take its id
+    and be served this user's statement). The keys hold no filter or search: statements
+    with them are built each time.
+    """
+    entry = _STATEMENTS.get(key)
+    if entry is None:
+        if len(_STATEMENTS) >= REMEMBERED_STATEMENTS:
+            _STATEMENTS.clear()
+        entry = _STATEMENTS[key] = (build(), anchors)
+    return entry[0]
+
+
+def _keys_identity(keys: Sequence[SortKey]) -> tuple:
+    return tuple((id(key.column), key.descending, key.nullable) for key in keys)
 
 
 def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
@@ -320,10 +376,13 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
     if values is None and search is not None and connection.dialect.name == "postgresql":
         return connection.execute(_matches_then_sorted(ctx, object_name, spec, columns, keys, search)).all()
     if values is None:
-        return connection.execute(build_select(ctx, object_name, spec, columns, search=search)).all()
-    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
+        return connection.execute(_first_page(ctx, object_name, spec, columns, keys, search)).all()
     limit = spec.limit + 1
     first, value = keys[0], values[0]
+    if (value is None or not first.descending) and not spec.filter and spec.search is None and columns is None:
+        statement, parameters = _remembered_keyset_page(ctx, object_name, keys, values, limit)
+        return connection.execute(statement, parameters).all()
+    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
     if value is None or not first.descending:
         return connection.execute(_keyset_page(stmt, keys, values, limit)).all()
     head = stmt.where(after_clause(keys, values), first.column <= _bound(first, value))
@@ -376,6 +435,70 @@ def _first_rows_tested(connection: Connection, ctx: QueryContext, object_name: s
     return rows if len(rows) == limit else None
 
 
+def _remembered_keyset_page(ctx: QueryContext, object_name: str, keys: Sequence[SortKey], values: Sequence[Any],
+                            limit: int) -> tuple[Select, dict[str, Any]]:
+    """An ascending keyset page without filter or search: the statement built once, the cursor's values bound.
+
+    The values travel as parameters (`after_0`, ...), so one statement serves every cursor
+    with the same empty values (an empty value is an IS NULL test, not a parameter).
+    """
+    empty = tuple(value is None for value in values)
+
+    def build() -> Select:
+        spec = QuerySpec(sort=tuple(key.text for key in keys))
+        named = [None if value is None else bindparam(f"after_{number}", type_=key.column.type)
+                 for number, (key, value) in enumerate(zip(keys, values))]
+        branches = _row_filter_branches(ctx, object_name)
+        if branches:
+            return _branch_by_branch(ctx, object_name, spec, None, keys, branches, _ascending_after(keys, named), limit)
+        stmt = select(*_columns(ctx, object_name, None, keys)).where(where_clause(ctx, object_name, spec))
+        return _keyset_page(stmt, keys, named, limit)
+
+    table, restriction = ctx.schema.table(object_name), ctx.restriction(object_name)
+    statement = _remembered(("after", id(table), _keys_identity(keys), id(restriction), empty, limit),
+                            (table, restriction, *(key.column for key in keys)), build)
+    return statement, {f"after_{number}": value for number, value in enumerate(values) if value is not None}
+
+
+def _row_filter_branches(ctx: QueryContext, object_name: str) -> list[ColumnElement] | None:
+    """The branches of a row filter that is an OR (owned, shared with the user, a sharing rule); else None."""
+    restriction = ctx.restriction(object_name)
+    if isinstance(restriction, BooleanClauseList) and restriction.operator is operators.or_ \
+            and len(restriction.clauses) > 1:
+        return list(restriction.clauses)
+    return None
+
+
+def _branch_by_branch(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
+                      keys: Sequence[SortKey], branches: Sequence[ColumnElement], after: Sequence[ColumnElement],
+                      limit: int) -> Select:
+    """An ascending or first page under a row filter that is an OR, read one branch at a time.
+
+    No index serves `owner_id = :me OR id IN (<shared with me>)` in sort order, so both
+    databases walked the sort's index testing every row (PostgreSQL) or read every visible
+    record and sorted them (SQLite): 60 to 90 ms for a sales rep with one share among
+    1,000,000 accounts. Each branch instead reads its own first `limit` ids in sort order
+    (the owner branch along the owner twin index, the shares by primary key), and the page
+    is the first `limit` of their union: any record among the page's is among its branch's
+    first. The whole filter is tested again on those few rows.
+    """
+    table = ctx.schema.table(object_name)
+    chosen = compile_filter(ctx, object_name, spec.filter)
+    firsts = [select(table.c.id).where(chosen, branch, *after).order_by(*order_terms(keys)).limit(limit)
+              .correlate(None).subquery() for branch in branches]
+    ids = union(*(select(first.c.id) for first in firsts))
+    return (select(*_columns(ctx, object_name, columns, keys))
+            .where(table.c.id.in_(ids), where_clause(ctx, object_name, spec), *after)
+            .order_by(*order_terms(keys)).limit(limit))
+
+
+def _ascending_after(keys: Sequence[SortKey], values: Sequence[Any]) -> list[ColumnElement]:
+    """The conditions of the rows after `values` in an ascending order: the exact test, and the index range."""
+    first, value = keys[0], values[0]
+    exact = after_clause(keys, values)
+    return [exact] if value is None else [exact, first.column >= _bound(first, value)]
+
+
 def _keyset_page(stmt: Select, keys: Sequence[SortKey], values: Sequence[Any], limit: int) -> Select:
     """The rows after a cursor, read from an index range instead of scanned from the top.
 
@@ -410,6 +533,9 @@ def _columns(ctx: QueryContext, object_name: str, names: Sequence[str] | None, k
     table = ctx.schema.table(object_name)
     sorted_by = {key.name for key in keys}
     if names is None:
+        if all(key.column is table.c.get(key.name) for key in keys):
+            # Every column as stored: the table itself, whose statement cache key is a fraction of 30 columns'.
+            return [table]
         return [_selected(ctx, object_name, column.key) if column.key in sorted_by else column for column in table.c]
     hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
     for name in names:

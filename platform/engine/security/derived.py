@@ -25,7 +25,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import ColumnElement, Connection, and_, case, null, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, case, null, or_, select, type_coerce
 
 from crmkit.engine.records.propagation import rollup_subquery
 from crmkit.metadata.model import FieldDef, ObjectDef
@@ -66,6 +66,7 @@ class DerivedRules:
             for name, obj in self.registry.objects.items()}
         self.masks = self._masks()
         self._expressions: dict[tuple[str, str], ColumnElement | None] = {}
+        self._shown: dict[str, tuple[tuple[str, ...], Select] | None] = {}
 
     def per_user(self, object_name: str) -> frozenset[str]:
         """Fields of the object whose value this user sees differently from the stored one."""
@@ -95,6 +96,23 @@ class DerivedRules:
         if key not in self._expressions:
             self._expressions[key] = self._build(object_name, field_name)
         return self._expressions[key]
+
+    def shown_values(self, object_name: str) -> tuple[tuple[str, ...], Select] | None:
+        """(names, statement) reading this user's value of every recomputed or masked field the user may see,
+        for the records whose ids are bound as `ids`; None when every field is as stored.
+
+        Built once per session and object: the statement object is reused, so SQLAlchemy
+        finds it compiled without walking its correlated subqueries again (each page of a
+        sales rep's list reads it).
+        """
+        if object_name not in self._shown:
+            names = tuple(name for name in sorted(self.per_user(object_name))
+                          if name not in self.policy.hidden_fields(object_name))
+            table = self.policy.runtime.table(object_name)
+            columns = [self.expression(object_name, name).label(name) for name in names]
+            statement = select(table.c.id, *columns).where(table.c.id.in_(bindparam("ids", expanding=True)))
+            self._shown[object_name] = (names, statement) if names else None
+        return self._shown[object_name]
 
     def _build(self, object_name: str, field_name: str) -> ColumnElement | None:
         runtime = self.policy.runtime
@@ -172,14 +190,14 @@ def shown_derived(connection: Connection, policy: "AccessPolicy", obj: ObjectDef
     One query for the page, reading `DerivedRules.expression`: the very SQL that filters,
     sorts and counts use, so what `get` shows is what a filter matches.
     """
-    names = [name for name in sorted(policy.derived.per_user(obj.name)) if name not in policy.hidden_fields(obj.name)]
-    if not names or not rows:
+    if not rows:
         return
-    table = policy.runtime.table(obj.name)
-    columns = [policy.derived.expression(obj.name, name).label(name) for name in names]
-    ids = [row["id"] for row in rows]
-    values = {row.id: row for row in connection.execute(select(table.c.id, *columns).where(table.c.id.in_(ids)))}
+    shown = policy.derived.shown_values(obj.name)
+    if shown is None:
+        return
+    names, statement = shown
+    found = {values[0]: values for values in connection.execute(statement, {"ids": [row["id"] for row in rows]}).all()}
     for row in rows:
-        found = values.get(row["id"])
-        for name in names:
-            row[name] = getattr(found, name) if found is not None else None
+        values = found.get(row["id"])
+        for position, name in enumerate(names, 1):
+            row[name] = values[position] if values is not None else None
