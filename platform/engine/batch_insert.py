@@ -68,15 +68,18 @@ def _table_statement(table: Table, names: tuple[str, ...]) -> Any:
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys, all columns of `table`) in one statement on PostgreSQL.
+    """Insert `rows` (dicts keyed by columns of `table`) in one statement on PostgreSQL.
 
-    One row is a plain INSERT; on SQLite, and for a column PostgreSQL cannot send as an array,
-    an executemany. Nothing is returned: callers that need ids give them (PostgreSQL sequences).
+    Every column any row names is written, as NULL in rows without it. One row is a plain
+    INSERT; on SQLite, and for a column PostgreSQL cannot send as an array, an executemany.
+    Nothing is returned: callers that need ids give them (PostgreSQL sequences).
     """
     if not rows:
         return
-    names = tuple(rows[0])
+    names = tuple(dict.fromkeys(name for row in rows for name in row))
     if len(rows) == 1 or connection.dialect.name != "postgresql" or not can_unnest(table, names):
+        if any(len(row) != len(names) for row in rows):
+            rows = [{name: row.get(name) for name in names} for row in rows]
         connection.execute(insert(table), rows[0] if len(rows) == 1 else list(rows))
         return
     connection.execute(_table_statement(table, names), array_parameters(rows, names))

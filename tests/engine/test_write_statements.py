@@ -183,10 +183,12 @@ def test_insert_rows_keeps_every_value_exactly(crm, deals):
          "changed_at": moment, "changed_by": None},
         {"object": "deal", "record_id": 2, "operation": "update", "field": None, "old_value": None,
          "new_value": "NULL", "changed_at": moment.replace(tzinfo=None), "changed_by": 7},
+        {"object": "deal", "record_id": 3, "operation": "create", "changed_at": moment},  # the rest: NULL
     ]
     with crm.engine.begin() as connection:
         insert_rows(connection, table, rows)
-        found = connection.execute(select(table).where(table.c.record_id.in_([1, 2])).order_by(table.c.record_id)) \
-            .mappings().all()
+        found = connection.execute(select(table).where(table.c.record_id.in_([1, 2, 3]))
+                                   .order_by(table.c.record_id)).mappings().all()
     assert [{k: v for k, v in row.items() if k != "id"} for row in found] == [
-        rows[0], dict(rows[1], changed_at=moment)]
+        rows[0], dict(rows[1], changed_at=moment),
+        dict(rows[2], field=None, old_value=None, new_value=None, changed_by=None)]
