@@ -71,15 +71,22 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     """Insert `rows` (dicts keyed by columns of `table`) in one statement on PostgreSQL.
 
     Every column any row names is written, as NULL in rows without it. One row is a plain
-    INSERT; on SQLite, and for a column PostgreSQL cannot send as an array, an executemany.
+    INSERT; on SQLite, for a column PostgreSQL cannot send as an array, and when a value is a
+    list (a multi-picklist, a JSON array: an array parameter would read it as a dimension),
+    an executemany.
     Nothing is returned: callers that need ids give them (PostgreSQL sequences).
     """
     if not rows:
         return
     names = tuple(dict.fromkeys(name for row in rows for name in row))
-    if len(rows) == 1 or connection.dialect.name != "postgresql" or not can_unnest(table, names):
+    arrays = None
+    if len(rows) > 1 and connection.dialect.name == "postgresql" and can_unnest(table, names):
+        arrays = array_parameters(rows, names)
+        if any(isinstance(value, (list, tuple)) for values in arrays.values() for value in values):
+            arrays = None  # a list value (multi-picklist, JSON array) would read as an array dimension
+    if arrays is None:
         if any(len(row) != len(names) for row in rows):
             rows = [{name: row.get(name) for name in names} for row in rows]
         connection.execute(insert(table), rows[0] if len(rows) == 1 else list(rows))
         return
-    connection.execute(_table_statement(table, names), array_parameters(rows, names))
+    connection.execute(_table_statement(table, names), arrays)

@@ -184,11 +184,36 @@ def test_insert_rows_keeps_every_value_exactly(crm, deals):
         {"object": "deal", "record_id": 2, "operation": "update", "field": None, "old_value": None,
          "new_value": "NULL", "changed_at": moment.replace(tzinfo=None), "changed_by": 7},
         {"object": "deal", "record_id": 3, "operation": "create", "changed_at": moment},  # the rest: NULL
+        {"object": "deal", "record_id": 4, "operation": "update", "field": "tags", "old_value": ["a"],
+         "new_value": ["b", "星辰", "c"], "changed_at": moment, "changed_by": None},  # a list is not an array
     ]
     with crm.engine.begin() as connection:
         insert_rows(connection, table, rows)
-        found = connection.execute(select(table).where(table.c.record_id.in_([1, 2, 3]))
+        found = connection.execute(select(table).where(table.c.record_id.in_([1, 2, 3, 4]))
                                    .order_by(table.c.record_id)).mappings().all()
     assert [{k: v for k, v in row.items() if k != "id"} for row in found] == [
         rows[0], dict(rows[1], changed_at=moment),
-        dict(rows[2], field=None, old_value=None, new_value=None, changed_by=None)]
+        dict(rows[2], field=None, old_value=None, new_value=None, changed_by=None), rows[3]]
+
+
+MULTI = """
+package: multi
+version: "1.0.0"
+objects:
+  lead:
+    title_field: name
+    track_history: true
+    fields:
+      name: {type: text, required: true}
+      interests: {type: multi_picklist, options: [Software, Hardware, Services]}
+"""
+
+
+def test_bulk_rows_with_list_values_are_stored_whole(crm, install):
+    install(MULTI)
+    leads = crm.as_system().records("lead")
+    rows = [{"name": "A", "interests": ["Software", "Hardware", "Services"]}, {"name": "B", "interests": ["Hardware"]},
+            {"name": "C", "interests": None}]
+    leads.bulk_create(rows)
+    stored_rows = leads.query(sort=["name"]).records
+    assert [record.get("interests") for record in stored_rows] == [row["interests"] for row in rows]
