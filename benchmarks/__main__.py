@@ -25,13 +25,13 @@ from typing import Callable
 import time
 from pathlib import Path
 
-from benchmarks import data, django_orm
+from benchmarks import data, django_orm, django_same_work
 from benchmarks.databases import (
     DEFAULT_KEEP_FOLDER, DEFAULT_POSTGRES, BenchDatabase, postgres_database, postgres_problem, sqlite_database,
 )
 from benchmarks.reads import Bench, read_lines
 from benchmarks.report import HEADER, Result, format_time, line, summary
-from benchmarks.writes import prepare_copies, write_lines
+from benchmarks.writes import deal_stages, prepare_copies, write_lines
 from crmkit.engine import Crm
 
 PACKAGE = Path(__file__).resolve().parent / "bench_package.yaml"
@@ -52,6 +52,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", nargs="?", const=DEFAULT_KEEP_FOLDER, type=Path, default=None, metavar="FOLDER",
                         help="Keep the filled data for the next run (SQLite: in FOLDER, default instance/bench; "
                              "PostgreSQL: the database is kept).")
+    parser.add_argument("--writes-only", action="store_true",
+                        help="Measure only the create and bulk lines (the accounts are still filled to --rows).")
     parser.add_argument("--budget", type=positive_seconds, default=1.0,
                         help="Seconds each read measurement repeats its call for, taking the median (default 1).")
     chosen = parser.parse_args(argv)
@@ -128,12 +130,14 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> list
         accounts = django_orm.model_for(table, alias, dialect).objects.using(alias)
         print(HEADER, flush=True)
         results = []
-        for result in read_lines(Bench(crm, table, accounts, chosen.budget), users, chosen.rows):
+        for result in () if chosen.writes_only else read_lines(Bench(crm, table, accounts, chosen.budget), users,
+                                                                chosen.rows):
             results.append(result)
             print(line(result), flush=True)
-        raw_deals, django_deals = prepare_copies(crm)
+        raw_deals, django_deals, work_deals, work_history = prepare_copies(crm)
         deals = django_orm.model_for(django_deals, alias, dialect).objects.using(alias)
-        for result in write_lines(crm, raw_deals, deals, chosen.creates, chosen.bulk):
+        same_work = django_same_work.models_for(work_deals, work_history, alias, dialect, deal_stages(crm))
+        for result in write_lines(crm, raw_deals, deals, (*same_work, alias), chosen.creates, chosen.bulk):
             results.append(result)
             print(line(result), flush=True)
         print(flush=True)

@@ -12,7 +12,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Target:
-    """A goal from issue 8: at most `ratio` times the reference, and/or under `seconds`, or ahead of Django."""
+    """A goal from issue 8: at most `ratio` times the reference, and/or under `seconds`, or ahead of Django.
+
+    "Ahead of Django" is judged against Django doing the same work (validation, the formula,
+    history) where that column was measured, else against plain Django.
+    """
 
     text: str
     ratio: float | None = None
@@ -26,8 +30,9 @@ class Target:
             checks.append(result.ratio <= self.ratio)
         if self.seconds is not None:
             checks.append(result.ours < self.seconds)
-        if self.ahead_of_django and result.django is not None:
-            checks.append(result.ours < result.django)
+        django = result.django_work if result.django_work is not None else result.django
+        if self.ahead_of_django and django is not None:
+            checks.append(result.ours < django)
         return all(checks) if checks else None
 
 
@@ -35,12 +40,16 @@ NO_TARGET = Target("-")
 INDEXED_PAGE = Target("<= 1.5x, < 2 ms", ratio=1.5, seconds=0.002)
 SEARCH = Target("< 20 ms", seconds=0.020)
 STARTSWITH = Target("<= 2x", ratio=2.0)
-AHEAD_OF_DJANGO = Target("faster than Django", ahead_of_django=True)
+AHEAD_OF_DJANGO = Target("faster than Django", ahead_of_django=True)  # the same-work column where measured
 
 
 @dataclass(frozen=True)
 class Result:
-    """One line: crmkit's time, the hand-written reference's, and Django's where measured (seconds)."""
+    """One line: crmkit's time, the hand-written reference's, and Django's where measured (seconds).
+
+    `django` is plain Django (the same rows, computed beforehand, one INSERT each); `django_work`
+    is Django doing the same work as crmkit (validation, formula, history), for the write lines.
+    """
 
     name: str
     ours: float
@@ -48,6 +57,7 @@ class Result:
     target: Target = NO_TARGET
     note: str = ""
     django: float | None = None
+    django_work: float | None = None
 
     @property
     def ratio(self) -> float:
@@ -58,15 +68,17 @@ class Result:
         return self.target.met(self)
 
 
-HEADER = f"{'line':<54} {'crmkit':>10} {'raw Core':>10} {'ratio':>8} {'Django':>10}  {'target':<19} note"
+HEADER = (f"{'line':<54} {'crmkit':>10} {'raw Core':>10} {'ratio':>8} {'Django':>10} {'Dj. same':>10}  "
+          f"{'target':<19} note")
 
 
 def line(result: Result) -> str:
     """The result as one row of the table printed under HEADER."""
     mark = {True: "ok ", False: "NO ", None: "   "}[result.met]
     django = format_time(result.django) if result.django is not None else ""
+    work = format_time(result.django_work) if result.django_work is not None else ""
     return (f"{pad(result.name, 54)} {format_time(result.ours):>10} {format_time(result.raw):>10} "
-            f"{result.ratio:>7.2f}x {django:>10}  {mark}{result.target.text:<16} {result.note}")
+            f"{result.ratio:>7.2f}x {django:>10} {work:>10}  {mark}{result.target.text:<16} {result.note}")
 
 
 def pad(text: str, width: int) -> str:
@@ -87,7 +99,8 @@ def format_time(seconds: float) -> str:
 def summary(results_by_database: dict[str, list[Result]]) -> list[str]:
     """Which targets were met and which missed, per database, as printable lines."""
     lines = ["Targets (issue 8): indexed and keyset pages <= 1.5x raw and < 2 ms; search < 20 ms;",
-             "startswith <= 2x the index range; create and bulk ahead of Django's ORM."]
+             "startswith <= 2x the index range; create and bulk ahead of Django's ORM doing the same work",
+             "(Dj. same: full_clean, the formula in save(), a history row per record; Django: plain inserts)."]
     for database, results in results_by_database.items():
         judged = [result for result in results if result.met is not None]
         met = [result.name for result in judged if result.met]

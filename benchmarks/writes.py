@@ -1,18 +1,22 @@
-"""The write lines: create records one by one, and bulk insert, three ways on the same columns.
+"""The write lines: create records one by one, and bulk insert, four ways on the same columns.
 
 crmkit writes the bench package's `deal` (formula `expected`, a validation rule, field
-history on) through its public API; raw Core and Django's ORM write copies of the same
-table (same columns and indexes) with the formula computed by hand, one transaction per
-record for creates, batches of 1,000 for bulk.
+history on) through its public API. Raw Core and plain Django write copies of the same
+table (same columns and indexes) with rows computed beforehand: one INSERT per record.
+"Django doing the same work" (django_same_work.py) validates with `full_clean()`, computes
+the formula in `save()` and writes a history row in the same transaction, as a Django team
+would. One transaction per record for creates, batches of 1,000 for bulk.
 """
 from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Index, MetaData, Table, delete, insert
 
+from benchmarks import django_same_work
 from benchmarks.report import AHEAD_OF_DJANGO, Result, elapsed
 from crmkit.engine import Crm
 
@@ -47,25 +51,35 @@ def table_copy(table: Table, metadata: MetaData, suffix: str) -> Table:
     return copy
 
 
-def prepare_copies(crm: Crm) -> tuple[Table, Table]:
-    """Empty `deal`, its history and fresh copies `deal_raw` and `deal_django`; returns the copies."""
+def prepare_copies(crm: Crm) -> tuple[Table, Table, Table, Table]:
+    """Empty `deal`, its history and fresh copies: `deal_raw`, `deal_django`, `deal_samework` and
+    `crmkit_history_samework` (the same-work column's history); returns the copies in that order."""
     metadata = MetaData()
     deal = crm.runtime.table("deal")
-    raw, django = table_copy(deal, metadata, "raw"), table_copy(deal, metadata, "django")
     history = crm.runtime.system_table("crmkit_history")
+    copies = (table_copy(deal, metadata, "raw"), table_copy(deal, metadata, "django"),
+              table_copy(deal, metadata, "samework"), table_copy(history, metadata, "samework"))
     with crm.engine.begin() as connection:
         metadata.drop_all(connection)
         metadata.create_all(connection)
         connection.execute(delete(history).where(history.c.object == "deal"))
         connection.execute(delete(deal))
-    return raw, django
+    return copies
 
 
-def write_lines(crm: Crm, raw_table: Table, django_deals, creates: int, bulk: int) -> list[Result]:
+def deal_stages(crm: Crm) -> list[str]:
+    """The picklist values of `deal.stage`, for the same-work column's `choices`."""
+    return [option.value for option in crm.runtime.object("deal").fields["stage"].options]
+
+
+def write_lines(crm: Crm, raw_table: Table, django_deals, same_work: tuple[Any, Any, str], creates: int,
+                bulk: int) -> list[Result]:
     """Create `creates` records one by one, then bulk insert `bulk`, on each side.
 
-    `django_deals` is the QuerySet (`Model.objects.using(alias)`) over the `deal_django` copy.
+    `django_deals` is the QuerySet (`Model.objects.using(alias)`) over the `deal_django` copy;
+    `same_work` is (Deal model, History model, alias) of the same-work column.
     """
+    deal_model, history_model, alias = same_work
     records = crm.as_system().records("deal")
     rng = random.Random(1)
     values = [deal_values(rng, n) for n in range(creates)]
@@ -78,9 +92,11 @@ def write_lines(crm: Crm, raw_table: Table, django_deals, creates: int, bulk: in
     ours = elapsed(lambda: [records.create(row) for row in values])
     raw = elapsed(raw_creates)
     django = elapsed(lambda: [django_deals.create(**stored_row(row)) for row in values])
+    work = elapsed(lambda: [django_same_work.create_row(deal_model, history_model, alias, row) for row in values])
     lines = [Result(f"create {creates:,} one by one", ours, raw, AHEAD_OF_DJANGO,
                     f"per record: crmkit {ours / creates * 1e6:.0f} µs, raw {raw / creates * 1e6:.0f} µs, "
-                    f"Django {django / creates * 1e6:.0f} µs", django)]
+                    f"Django {django / creates * 1e6:.0f} µs, Django same work {work / creates * 1e6:.0f} µs",
+                    django, work)]
     values = [deal_values(rng, n) for n in range(bulk)]
 
     def raw_bulk() -> None:
@@ -93,6 +109,9 @@ def write_lines(crm: Crm, raw_table: Table, django_deals, creates: int, bulk: in
     raw = elapsed(raw_bulk)
     django = elapsed(lambda: django_deals.bulk_create(
         [django_deals.model(**stored_row(row)) for row in values], batch_size=BATCH))
+    work = elapsed(lambda: django_same_work.bulk_rows(deal_model, history_model, alias, values, BATCH))
     lines.append(Result(f"bulk insert {bulk:,}", ours, raw, AHEAD_OF_DJANGO,
-                        f"batches of {BATCH:,}; Django bulk_create(batch_size={BATCH:,})", django))
+                        f"batches of {BATCH:,}; per record: crmkit {ours / bulk * 1e6:.0f} µs, "
+                        f"raw {raw / bulk * 1e6:.0f} µs, Django {django / bulk * 1e6:.0f} µs, "
+                        f"Django same work {work / bulk * 1e6:.0f} µs", django, work))
     return lines

@@ -43,7 +43,7 @@ def assert_every_line(output: str, database: str) -> None:
     common = next(text for text in section.splitlines() if text.startswith("search common word"))
     assert " 0 on the page" not in common, "the bench's accounts are in the search index"
     creates = next(text for text in section.splitlines() if text.startswith("create 20"))
-    assert "Django" in creates and "faster than Django" in creates
+    assert "Django" in creates and "faster than Django" in creates and "Django same work" in creates
     assert f"{database} (" in output.split("Targets (issue 8)")[1], "the summary names the database"
 
 
@@ -81,3 +81,45 @@ def test_an_unreachable_postgresql_is_skipped_saying_why(monkeypatch, capsys):
     finally:
         for database in databases:
             database.cleanup()
+
+
+def test_django_doing_the_same_work_validates_computes_and_keeps_history_like_crmkit(tmp_path):
+    """The same-work column is a fair opponent: its rows equal crmkit's, it refuses what crmkit
+    refuses, and it writes a history row per record (one by one and in bulk)."""
+    from decimal import Decimal
+
+    from django.core.exceptions import ValidationError
+    from sqlalchemy import select
+
+    from benchmarks import django_orm, django_same_work
+    from benchmarks.__main__ import PACKAGE
+    from benchmarks.writes import deal_stages, deal_values, prepare_copies
+    from crmkit.engine import Crm
+    import random
+
+    url = f"sqlite:///{tmp_path / 'same.db'}"
+    crm = Crm.open(url)
+    try:
+        crm.install(PACKAGE)
+        django_orm.configure({"samework": url})
+        _, _, deals, history = prepare_copies(crm)
+        Deal, History = django_same_work.models_for(deals, history, "samework", "sqlite", deal_stages(crm))
+        rng = random.Random(3)
+        values = [deal_values(rng, number) for number in range(6)]
+        values[0]["amount"] = None
+        for row in values[:3]:
+            django_same_work.create_row(Deal, History, "samework", row)
+        django_same_work.bulk_rows(Deal, History, "samework", values[3:], 2)
+        ours = [crm.as_system().records("deal").create(row) for row in values]
+        with crm.engine.connect() as connection:
+            theirs = connection.execute(select(deals.c.expected, deals.c.probability).order_by(deals.c.id)).all()
+            logged = connection.execute(select(history.c.record_id, history.c.operation)).all()
+        assert [tuple(row) for row in theirs] == [(record.get("expected"), record.get("probability")) for record in ours]
+        assert sorted(record_id for record_id, _ in logged) == list(range(1, 7))
+        assert {operation for _, operation in logged} == {"create"}
+        for bad in ({"name": "x", "amount": Decimal(-1)}, {"amount": Decimal(5)}, {"name": "x", "stage": "Lunch"}):
+            with pytest.raises(ValidationError):
+                django_same_work.create_row(Deal, History, "samework", bad)
+    finally:
+        django_orm.close()
+        crm.close()

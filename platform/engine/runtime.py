@@ -51,5 +51,19 @@ class Runtime:
         return insert(self.system_table("crmkit_history"))
 
     @cached_property
+    def search_indexes(self) -> dict[str, Any]:
+        """{object: its SearchIndex or None}, filled as objects are written (search_index.SearchIndex.of)."""
+        return {}
+
+    def search_index(self, object_name: str) -> Any:
+        """The search index `object_name` has in this metadata (None: nothing to search), worked out once."""
+        indexes = self.search_indexes
+        if object_name not in indexes:
+            from crmkit.engine.query.search_index import SearchIndex
+
+            indexes[object_name] = SearchIndex.of(self.registry, self.field_types, object_name)
+        return indexes[object_name]
+
+    @cached_property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"

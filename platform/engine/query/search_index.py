@@ -17,10 +17,12 @@ field. The index is written in the write's transaction by the after-write step
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import ARRAY, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
+from sqlalchemy import ARRAY, BigInteger, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
+
+from crmkit.engine.batch_insert import ArrayColumn, array_parameters, unnest_insert
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.query.tokens import TOKENIZER_VERSION, index_tokens
@@ -72,8 +74,9 @@ class SearchIndex:
     def name(self) -> str:
         return search_table_name(self.object)
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
+        """The token column of each field, in `fields` order (worked out once: every write reads them)."""
         return tuple(token_column(name) for name in self.fields)
 
     @classmethod
@@ -131,30 +134,53 @@ def _id_column(connection: Connection) -> str:
 
 
 def remove_records(connection: Connection, index: SearchIndex, ids: Sequence[int]) -> None:
-    """Forget the tokens of these records."""
+    """Forget the tokens of these records (nothing is sent for no ids)."""
+    if not ids:
+        return
     key = _id_column(connection)
     target = table(index.name, column(key))
     for start in range(0, len(ids), BATCH):
         connection.execute(delete(target).where(target.c[key].in_(list(ids[start:start + BATCH]))))
 
 
+def index_entry(index: SearchIndex, row: Mapping[str, Any], sqlite: bool) -> dict[str, Any]:
+    """The search-table row of one record ({field: stored value}, with "id"): `record_id` and, per
+    token column, the tokens (SQLite: one space-separated text for FTS5; PostgreSQL: a list)."""
+    entry: dict[str, Any] = {"record_id": row["id"]}
+    for field_name, name in zip(index.fields, index.columns):
+        value = row.get(field_name)
+        tokens = index_tokens(None if value is None else str(value))
+        entry[name] = " ".join(tokens) if sqlite else tokens
+    return entry
+
+
 def add_records(connection: Connection, index: SearchIndex, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Index these rows ({field: stored value}, with "id"), which must not be in the index: one statement per batch."""
+    """Index these rows ({field: stored value}, with "id"), which must not be in the index: one statement per batch.
+
+    PostgreSQL: several rows go as one INSERT ... SELECT FROM unnest (engine/batch_insert.py),
+    each record's tokens as one space-separated text (tokens never hold a space) turned back
+    into the tsvector by `array_to_tsvector(string_to_array(...))`; SQLite: an executemany into FTS5.
+    """
     sqlite = connection.dialect.name == "sqlite"
-    statement = _insert_statement(index.name, index.columns, sqlite)
     batch: list[dict[str, Any]] = []
     for row in rows:
-        entry: dict[str, Any] = {"record_id": row["id"]}
-        for field_name, name in zip(index.fields, index.columns):
-            value = row.get(field_name)
-            tokens = index_tokens(None if value is None else str(value))
-            entry[name] = " ".join(tokens) if sqlite else tokens
-        batch.append(entry)
+        batch.append(index_entry(index, row, sqlite))
         if len(batch) >= BATCH:
-            connection.execute(statement, batch)
+            _write_entries(connection, index, batch, sqlite)
             batch = []
     if batch:
-        connection.execute(statement, batch)
+        _write_entries(connection, index, batch, sqlite)
+
+
+def _write_entries(connection: Connection, index: SearchIndex, entries: list[dict[str, Any]], sqlite: bool) -> None:
+    if sqlite or len(entries) == 1:
+        connection.execute(_insert_statement(index.name, index.columns, sqlite), entries)
+        return
+    for entry in entries:
+        for name in index.columns:
+            entry[name] = " ".join(entry[name])
+    names = ("record_id", *index.columns)
+    connection.execute(_unnest_statement(index.name, index.columns), array_parameters(entries, names))
 
 
 @lru_cache(maxsize=256)
@@ -162,11 +188,24 @@ def _insert_statement(table_name: str, columns: tuple[str, ...], sqlite: bool) -
     """The INSERT of one index's rows, built once: every create runs it."""
     key = "rowid" if sqlite else "id"
     target = table(table_name, column(key), *(column(name) for name in columns))
+    return insert(target).values({key: bindparam("record_id"), **token_values(columns, sqlite)})
+
+
+def token_values(columns: Sequence[str], sqlite: bool) -> dict[str, Any]:
+    """{token column: the SQL value of its bound parameter of the same name} (PostgreSQL: a tsvector
+    from the token list), for INSERTs of one record's search row."""
     if sqlite:
-        values = {name: bindparam(name) for name in columns}
-    else:
-        values = {name: func.array_to_tsvector(bindparam(name, type_=ARRAY(Text))) for name in columns}
-    return insert(target).values({key: bindparam("record_id"), **values})
+        return {name: bindparam(name) for name in columns}
+    return {name: func.array_to_tsvector(bindparam(name, type_=ARRAY(Text))) for name in columns}
+
+
+@lru_cache(maxsize=256)
+def _unnest_statement(table_name: str, columns: tuple[str, ...]) -> Any:
+    """PostgreSQL: the INSERT of many records' search rows in one statement (record_id and token texts)."""
+    target = table(table_name, column("id"), *(column(name) for name in columns))
+    to_vector = lambda text: func.array_to_tsvector(func.string_to_array(text, " "))  # noqa: E731
+    return unnest_insert(target, [ArrayColumn("id", BigInteger(), parameter="record_id"),
+                                  *(ArrayColumn(name, Text(), to_vector) for name in columns)])
 
 
 def reindex_records(connection: Connection, schema: Schema, index: SearchIndex, ids: Iterable[int]) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NoReturn, Se
 
 from sqlalchemy import Connection
 
-from crmkit.engine.query.search_index import SearchIndex, add_records, reindex_records, remove_records
+from crmkit.engine.query.search_index import add_records, reindex_records, remove_records
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.propagation import Propagator
@@ -133,16 +133,27 @@ def before_save(context: "UserContext", draft: RecordDraft) -> RecordDraft:
     return draft
 
 
-def after_write(connection: Connection, context: "UserContext", events: Sequence[RecordEvent]) -> None:
-    """The one step after every write: history, propagation, the after-save hook (in that order).
+#: Steps of `after_write` a write may have done itself, with its own statement.
+HISTORY_STEP, SEARCH_STEP = "history", "search"
+#: What a PostgreSQL create writes in its INSERT (records/create_statement.py): its history and search rows.
+WRITTEN_WITH_RECORD = frozenset({HISTORY_STEP, SEARCH_STEP})
+
+
+def after_write(connection: Connection, context: "UserContext", events: Sequence[RecordEvent], *,
+                written: frozenset[str] = frozenset()) -> None:
+    """The one step after every write: history, propagation, search index, the after-save hook (in that order).
 
     `events` may span objects and operations (a delete and its cascade); they are handled
-    in the order given. Runs on `connection`, inside the write's transaction.
+    in the order given. Runs on `connection`, inside the write's transaction. `written` names
+    steps the write already did for every one of `events` (HISTORY_STEP: their history rows;
+    SEARCH_STEP: the search rows of created records), which are then not done again;
+    records propagation rewrote are still indexed again from their stored values.
     """
     if not events:
         return
     runtime = context.runtime
-    _history(connection, context, events)
+    if HISTORY_STEP not in written:
+        _history(connection, context, events)
     propagator = Propagator(connection, runtime)
     for object_name, group in _runs(events):
         if group[0].operation is Operation.ERASE:  # no previous values: propagate what `changed` names
@@ -150,7 +161,7 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
                 propagator.fields_changed(object_name, [event.record_id], set(event.changed), depth=0)
         else:
             propagator.records_written(object_name, [(event.previous, event.current) for event in group])
-    _search_index(connection, context, events, propagator.rewritten)
+    _search_index(connection, context, events, propagator.rewritten, created_indexed=SEARCH_STEP in written)
     hook = runtime.hooks.crmkit_after_save
     for event in events:
         hook(context=context, event=event)
@@ -161,29 +172,30 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
 def _history(connection: Connection, context: "UserContext", events: Sequence[RecordEvent]) -> None:
     registry = context.runtime.registry
     rows = [row for event in events if registry.object(event.object).track_history
-            for row in history_rows(event.object, event.record_id, event.operation.value, event.previous,
+            for row in history_rows(event.object, event.record_id, _WORDS[event.operation], event.previous,
                                     event.current, event.actor.user_id, event.at)]
     write_history(connection, context.runtime, rows)
 
 
+#: Each operation's stored word (Enum.value is a descriptor call: this is a dict lookup).
+_WORDS = {operation: operation.value for operation in Operation}
+
+
 def _search_index(connection: Connection, context: "UserContext", events: Sequence[RecordEvent],
-                  rewritten: Mapping[str, set[int]]) -> None:
+                  rewritten: Mapping[str, set[int]], created_indexed: bool = False) -> None:
     """Keep each written object's search index current: a batch of statements per object, not one per record.
 
-    Created, restored and updated records are indexed from the event's values; erased ones and
-    those propagation rewrote (stored formulas) are read again; deleted ones are removed.
+    Created, restored and updated records are indexed from the event's values (created ones
+    not when `created_indexed`: their INSERT wrote their search row); erased ones and those
+    propagation rewrote (stored formulas) are read again; deleted ones are removed.
     """
     runtime = context.runtime
-    indexes: dict[str, SearchIndex | None] = {}
-
-    def index_of(object_name: str) -> SearchIndex | None:
-        if object_name not in indexes:
-            indexes[object_name] = SearchIndex.of(runtime.registry, runtime.field_types, object_name)
-        return indexes[object_name]
+    index_of = runtime.search_index
 
     removed: dict[str, set[int]] = {}
     added: dict[str, dict[int, Mapping[str, Any]]] = {}
-    stale: dict[str, set[int]] = {name: set(ids) for name, ids in rewritten.items() if index_of(name) is not None}
+    stale: dict[str, set[int]] = {name: set(ids) for name, ids in rewritten.items()
+                                  if ids and index_of(name) is not None}
     for event in events:
         index = index_of(event.object)
         if index is None:
@@ -192,6 +204,8 @@ def _search_index(connection: Connection, context: "UserContext", events: Sequen
             removed.setdefault(event.object, set()).add(event.record_id)
         elif event.operation is Operation.ERASE:
             stale.setdefault(event.object, set()).add(event.record_id)
+        elif created_indexed and event.operation is Operation.CREATE:
+            continue
         elif event.previous is None or event.changed & set(index.fields):
             if event.previous is not None:
                 removed.setdefault(event.object, set()).add(event.record_id)
@@ -203,7 +217,8 @@ def _search_index(connection: Connection, context: "UserContext", events: Sequen
         remove_records(connection, index, sorted(removed.get(object_name, set()) - again))
         add_records(connection, index, [row for record_id, row in added.get(object_name, {}).items()
                                         if record_id not in again])
-        reindex_records(connection, runtime.schema, index, again)
+        if again:
+            reindex_records(connection, runtime.schema, index, again)
 
 
 def _runs(events: Sequence[RecordEvent]) -> Iterator[tuple[str, list[RecordEvent]]]:

@@ -6,6 +6,7 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy import Connection
 
+from crmkit.engine.batch_insert import insert_rows
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.runtime import Runtime
 from crmkit.metadata.model import SYSTEM_FIELDS
@@ -37,6 +38,9 @@ def history_rows(
 
 
 def write_history(connection: Connection, runtime: Runtime, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert history rows (as `history_rows` makes them): one statement, however many rows."""
     rows = list(rows)
-    if rows:
-        connection.execute(runtime.history_insert, rows[0] if len(rows) == 1 else rows)
+    if len(rows) == 1:
+        connection.execute(runtime.history_insert, rows[0])
+    elif rows:
+        insert_rows(connection, runtime.system_table("crmkit_history"), rows)

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from crmkit.engine.fieldtypes import coerce
+from crmkit.engine.records.create_statement import CreateStatement, create_statement
 from crmkit.engine.records.dependent import dependent_fields, dependent_picklist_errors
 from crmkit.engine.records.errors import RecordValidationError
 from crmkit.engine.records.evaluation import Evaluator, load_related
@@ -54,6 +55,21 @@ class SavePipeline:
         self.insert_statement = insert(self.table).returning(self.table.c.id)
         self.update_statement = update(self.table).where(
             self.table.c.id == bindparam("_record_id"), self.table.c.version == bindparam("_expected_version"))
+        #: PostgreSQL: the one-statement creates (record, history row, search row), per set of value names.
+        self._create_statements: dict[tuple[str, ...], CreateStatement] = {}
+
+    def create_statement(self, names: tuple[str, ...]) -> CreateStatement | None:
+        """PostgreSQL: the statement writing a new record with the columns `names`, its history row
+        and its search row at once (records/create_statement.py); None on SQLite."""
+        if self.runtime.is_sqlite:
+            return None
+        found = self._create_statements.get(names)
+        if found is None:
+            runtime = self.runtime
+            found = self._create_statements[names] = create_statement(
+                self.table, runtime.system_table("crmkit_history"), self.obj.name, names, self.obj.track_history,
+                runtime.search_index(self.obj.name))
+        return found
 
     def prepare(
         self,

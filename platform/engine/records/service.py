@@ -22,7 +22,9 @@ from crmkit.engine.query.tokens import normalise
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import RecordNotFound, RecordValidationError, StaleRecordError
-from crmkit.engine.records.events import Operation, RecordDraft, RecordEvent, after_write, before_save
+from crmkit.engine.records.events import (
+    WRITTEN_WITH_RECORD, Operation, RecordDraft, RecordEvent, after_write, before_save,
+)
 from crmkit.engine.records.pipeline import Prepared, SavePipeline
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
@@ -308,9 +310,15 @@ class RecordService:
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
         values.pop("id", None)
+        together = pipeline.create_statement(tuple(values))
         with constraint_errors(obj, values):
-            values["id"] = connection.execute(pipeline.insert_statement, values).scalar_one()
-        after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)])
+            if together is None:
+                values["id"] = connection.execute(pipeline.insert_statement, values).scalar_one()
+            else:  # PostgreSQL: the record, its history row and its search row in one statement
+                values["id"] = connection.execute(together.statement,
+                                                  together.parameters(values, actor.user_id, now)).scalar_one()
+        after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)],
+                    written=WRITTEN_WITH_RECORD if together is not None else frozenset())
         return Record(obj.name, values)
 
     def before_save(self, connection: Connection, values: dict[str, Any], previous: Mapping[str, Any] | None,

@@ -1,0 +1,92 @@
+"""Many rows into one table in one statement: PostgreSQL `unnest` of one array per column.
+
+psycopg's executemany sends one INSERT per row (pipelined, so few network waits, but the
+server binds and runs each one). On PostgreSQL a batch is instead written as
+
+    INSERT INTO t (a, b) SELECT u.a, u.b FROM unnest(:a::A[], :b::B[]) AS u(a, b)
+
+with one array parameter per column: one statement for the whole batch, 3-5x cheaper for
+the server on 1,000 rows, and its text does not depend on the row count, so SQLAlchemy
+compiles it once. Each array item goes through the column type's own bind processing
+(UTC timestamps, exact decimals, JSON text), exactly as in a row-by-row INSERT. SQLite runs
+executemany in-process (no round trips), which is as fast as it gets there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Mapping, Sequence
+
+from sqlalchemy import Connection, Table, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.expression import ColumnElement, TableClause
+from sqlalchemy.types import TypeEngine
+
+
+@dataclass(frozen=True)
+class ArrayColumn:
+    """One column of an unnest INSERT: its name, the type of its items, an optional SQL expression
+    applied to each unnested item (e.g. turning token text into a tsvector), and the name of its
+    array parameter (default: the column's name)."""
+
+    name: str
+    type: TypeEngine
+    wrap: Callable[[ColumnElement], ColumnElement] | None = None
+    parameter: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.parameter or self.name
+
+
+def unnest_insert(target: TableClause, columns: Sequence[ArrayColumn]) -> Any:
+    """PostgreSQL: `INSERT INTO target (columns) SELECT ... FROM unnest(one array per column)`.
+
+    The statement's parameters are named by `ArrayColumn.key`; give them `array_parameters(rows, keys)`.
+    """
+    keys = [column.key for column in columns]
+    source = func.unnest(*(bindparam(column.key, type_=ARRAY(column.type)) for column in columns)) \
+        .table_valued(*keys).render_derived()
+    selected = [column.wrap(source.c[column.key]) if column.wrap else source.c[column.key] for column in columns]
+    return insert(target).from_select([column.name for column in columns], select(*selected))
+
+
+def array_parameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    """{column: [its value in each row, in row order]}; a row without the column gives None."""
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def can_unnest(table: Table, names: Sequence[str]) -> bool:
+    """Whether every column's values can travel as one PostgreSQL array (not when a column is an array itself)."""
+    return not any(isinstance(getattr(table.c[name].type, "impl_instance", table.c[name].type), ARRAY)
+                   or getattr(table.c[name].type, "_is_array", False) for name in names)
+
+
+@lru_cache(maxsize=512)
+def _table_statement(table: Table, names: tuple[str, ...]) -> Any:
+    return unnest_insert(table, [ArrayColumn(name, table.c[name].type) for name in names])
+
+
+def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (dicts keyed by columns of `table`) in one statement on PostgreSQL.
+
+    Every column any row names is written, as NULL in rows without it. One row is a plain
+    INSERT; on SQLite, for a column PostgreSQL cannot send as an array, and when a value is a
+    list (a multi-picklist, a JSON array: an array parameter would read it as a dimension),
+    an executemany.
+    Nothing is returned: callers that need ids give them (PostgreSQL sequences).
+    """
+    if not rows:
+        return
+    names = tuple(dict.fromkeys(name for row in rows for name in row))
+    arrays = None
+    if len(rows) > 1 and connection.dialect.name == "postgresql" and can_unnest(table, names):
+        arrays = array_parameters(rows, names)
+        if any(isinstance(value, (list, tuple)) for values in arrays.values() for value in values):
+            arrays = None  # a list value (multi-picklist, JSON array) would read as an array dimension
+    if arrays is None:
+        if any(len(row) != len(names) for row in rows):
+            rows = [{name: row.get(name) for name in names} for row in rows]
+        connection.execute(insert(table), rows[0] if len(rows) == 1 else list(rows))
+        return
+    connection.execute(_table_statement(table, names), arrays)
