@@ -153,6 +153,13 @@ def checked_label(label: str | Mapping[str, str] | None) -> str | Mapping[str, s
 
 
 class SystemDirectory:
+    """Every account change, with no permission check: for the command line and the platform itself.
+
+    `actor_id` is only written to the security log. A signed-in user changes accounts through
+    UserAdministration (security/administration.py, needs manage_users) and their own through
+    MyAccount (security/account.py), which check the acting user's rights and then call here.
+    """
+
     def __init__(self, crm: "Crm", *, clock: Clock | None = None) -> None:
         self.crm = crm
         self._clock = clock or utc_now
@@ -245,6 +252,22 @@ class SystemDirectory:
         with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"password_hash": password_hash}, "password.changed", {"by": actor_id})
             end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)
+
+    def set_preferences(self, user_id: int, *, language: str | None = None, timezone: str | None = None,
+                        display_name: str | None = None, actor_id: int | None = None) -> User:
+        """Change the given ones of the user's language, time zone and display name; UserError for a bad value."""
+        values: dict[str, Any] = {}
+        if language is not None:
+            values["language"] = checked_language(language)
+        if timezone is not None:
+            values["timezone"] = checked_timezone(timezone)
+        if display_name is not None:
+            values["display_name"] = checked_name(display_name, "display", 200)
+        if values:
+            with write_transaction(self.crm.write_engine) as connection:
+                self._change(connection, user_id, values, "user.preferences_changed",
+                             {"by": actor_id, "changed": sorted(values)})
+        return self.get(user_id)
 
     def set_role(self, user_id: int, role: str | None, *, actor_id: int | None = None) -> None:
         """Gives the user a role of the installed metadata (None: no role); UserError for an unknown role."""
