@@ -19,6 +19,7 @@ version: "1.0.0"
 roles:
   manager: {label: {en: Manager, zh: 经理}}
   rep: {parent: manager, label: {en: Sales rep, zh: 销售代表}}
+  it_lead: {label: {en: IT lead, zh: 信息技术主管}}
 permission_sets:
   selling:
     roles: [manager, rep]
@@ -30,6 +31,7 @@ permission_sets:
       deal.margin: [read, edit]
       memo.code: [read, edit]
   user_manager:
+    roles: [it_lead]
     system: [manage_users]
   memo_reader:
     objects:

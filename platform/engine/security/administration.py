@@ -55,10 +55,13 @@ class UserAdministration:
         return self.directory.get(user_id)
 
     def permission_sets_of(self, user_id: int) -> frozenset[str]:
-        """The user's own grants plus those given to their role."""
+        """Every permission set the user holds: their grants, grants to their role, and the sets
+        whose metadata lists their role (`roles:`), as the access policy counts them."""
         self._require()
-        self.directory.get(user_id)
-        return self.directory.permission_sets_of(user_id)
+        role = self.directory.get(user_id).role
+        declared = {name for name, definition in self.context.runtime.registry.permission_sets.items()
+                    if role and role in definition.roles}
+        return self.directory.permission_sets_of(user_id) | declared
 
     def teams_of(self, user_id: int) -> list[int]:
         self._require()
