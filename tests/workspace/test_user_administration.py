@@ -177,3 +177,20 @@ def test_a_deactivated_user_cannot_use_their_account_service(office):
     SystemDirectory(office.crm).deactivate(office.ids["rep_a"])
     with pytest.raises(UnknownUser):
         mine.set_preferences(language="zh")
+
+
+@pytest.mark.parametrize("service, page", [
+    ("crmkit.engine.workspace.saved_views:SavedViews", "saved-views.md"),
+    ("crmkit.engine.workspace.recent_items:RecentItems", "recent-items.md"),
+    ("crmkit.engine.security.administration:UserAdministration", "user-administration.md"),
+    ("crmkit.engine.security.account:MyAccount", "user-administration.md"),
+])
+def test_every_public_method_of_the_ui_services_is_documented(service, page):
+    import importlib
+    from pathlib import Path
+
+    module, _, name = service.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    text = (Path(__file__).resolve().parents[2] / "docs" / page).read_text(encoding="utf-8")
+    methods = [attribute for attribute in vars(cls) if not attribute.startswith("_") and callable(getattr(cls, attribute))]
+    assert methods and [method for method in methods if f".{method}(" not in text] == []
