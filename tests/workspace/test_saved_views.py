@@ -156,6 +156,10 @@ def test_the_query_is_checked_against_the_fields_the_user_may_see_when_saved(off
             rep.create("deal", "Bad", **bad)
     with pytest.raises(SavedViewError, match="1 to 150"):
         rep.create("deal", " ")
+    with pytest.raises(SavedViewError, match="at most 20 languages"):
+        rep.create("deal", {f"x{n}": "name" for n in range(21)})
+    with pytest.raises(SavedViewError, match="too long to save"):
+        rep.create("deal", "Huge", filter={"name": {"in": [f"name {n}" for n in range(3000)]}})
     assert rep.available("deal") == []
     assert views(office, "finance").create("deal", "Margins", filter={"margin": {"gt": "0"}}).id
 
@@ -196,8 +200,9 @@ def test_without_read_permission_on_the_object_there_are_no_views_of_it(office):
     with pytest.raises(PermissionDenied):
         SavedViews(office.crm.as_user(nobody)).create("deal", "Deals")
     everyone = views(office, "admin").create("deal", "All", shared_with="everyone")
-    with pytest.raises(PermissionDenied):
-        SavedViews(office.crm.as_user(nobody)).open(everyone.id)
+    for attempt in (SavedViews(office.crm.as_user(nobody)).open, SavedViews(office.crm.as_user(nobody)).get):
+        with pytest.raises(PermissionDenied):
+            attempt(everyone.id)
 
 
 def test_the_system_session_has_no_saved_views(office):

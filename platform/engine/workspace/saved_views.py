@@ -28,6 +28,7 @@ deletes shared ones (never another user's private view, which they cannot even s
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -50,7 +51,10 @@ if TYPE_CHECKING:
 
 SHARED_WITH = ("private", "team", "role", "everyone")
 NAME_LENGTH = 150
+MAX_LANGUAGES = 20
 MAX_COLUMNS = 50
+#: Characters of a stored filter's JSON: a list's filter is typed or clicked, never a data dump.
+MAX_FILTER_LENGTH = 20_000
 _KEEP: Any = object()
 
 
@@ -190,7 +194,9 @@ class SavedViews:
     def get(self, view_id: int) -> SavedView:
         """A view the user may use; SavedViewNotFound for a missing one and for one they may not see."""
         with self.context.reading() as connection:
-            return self._usable(connection, view_id)
+            view = self._usable(connection, view_id)
+        self.context.policy.require(view.object, "read")
+        return view
 
     def available(self, object_name: str) -> list[SavedView]:
         """The views of `object_name` the user may use: their own first, then shared ones, each by name."""
@@ -327,6 +333,9 @@ class SavedViews:
         search = (search or "").strip() or None
         search_terms(search)
         stored = normalised_filter(filter)
+        if stored is not None and len(json.dumps(stored, ensure_ascii=False)) > MAX_FILTER_LENGTH:
+            raise SavedViewError(f"the filter is too long to save; a saved filter has at most "
+                                 f"{MAX_FILTER_LENGTH:,} characters.")
         compile_filter(context, name, stored)
         return ListQuery(filter=stored, sort=sort, search=search, columns=columns)
 
@@ -363,11 +372,11 @@ class SavedViews:
 def _checked_label(name: Any) -> str | dict[str, str]:
     """A plain name (1 to 150 characters) or {language: name}; SavedViewError otherwise."""
     texts = dict(name) if isinstance(name, Mapping) else {"": name}
-    if not texts:
-        raise SavedViewError("a view needs a name.")
+    if not texts or len(texts) > MAX_LANGUAGES:
+        raise SavedViewError(f"a view needs a name, in at most {MAX_LANGUAGES} languages.")
     cleaned = {}
     for language, text in texts.items():
-        if not isinstance(language, str) or not isinstance(text, str):
+        if not isinstance(language, str) or not isinstance(text, str) or len(language) > 16:
             raise SavedViewError("a view's name is text, or text per language such as {'en': ..., 'zh': ...}.")
         text = checked_text(text.strip(), "view name")
         if not text or len(text) > NAME_LENGTH:
