@@ -25,7 +25,7 @@ Each layer keeps its own subclasses next to the code that raises them:
       UnstorableText, NumberOutOfRange  crmkit.engine  400 (text or a number no database takes)
       RecordError        crmkit.engine       400 "Request not possible" (not found, invalid, stale, ...)
         PermissionDenied, UnknownUser, AuthenticationError, UserError, DemoError,
-        SavedViewError, PasswordChangeThrottled (crmkit.engine.workspace, .security.account)
+        SavedViewError (crmkit.engine.saved_views), PasswordChangeThrottled (.security.account)
 """
 from __future__ import annotations
 

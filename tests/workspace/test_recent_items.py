@@ -8,7 +8,7 @@ from crmkit.engine import RecordNotFound
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.users import SystemDirectory
-from crmkit.engine.workspace.recent_items import CAP, RecentItems
+from crmkit.engine.recent_items import CAP, RecentItems
 
 
 def recent(office, name):

@@ -9,8 +9,8 @@ from sqlalchemy import inspect
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.users import SystemDirectory
-from crmkit.engine.workspace.list_query import ListQuery
-from crmkit.engine.workspace.saved_views import (
+from crmkit.engine.list_query import ListQuery
+from crmkit.engine.saved_views import (
     SavedViewError,
     SavedViewNotFound,
     SavedViews,

@@ -180,8 +180,8 @@ def test_a_deactivated_user_cannot_use_their_account_service(office):
 
 
 @pytest.mark.parametrize("service, page", [
-    ("crmkit.engine.workspace.saved_views:SavedViews", "saved-views.md"),
-    ("crmkit.engine.workspace.recent_items:RecentItems", "recent-items.md"),
+    ("crmkit.engine.saved_views:SavedViews", "saved-views.md"),
+    ("crmkit.engine.recent_items:RecentItems", "recent-items.md"),
     ("crmkit.engine.security.administration:UserAdministration", "user-administration.md"),
     ("crmkit.engine.security.account:MyAccount", "user-administration.md"),
 ])
@@ -194,3 +194,11 @@ def test_every_public_method_of_the_ui_services_is_documented(service, page):
     text = (Path(__file__).resolve().parents[2] / "docs" / page).read_text(encoding="utf-8")
     methods = [attribute for attribute in vars(cls) if not attribute.startswith("_") and callable(getattr(cls, attribute))]
     assert methods and [method for method in methods if f".{method}(" not in text] == []
+
+
+def test_without_any_administrator_the_last_administrator_rule_does_not_get_in_the_way(office):
+    SystemDirectory(office.crm).revoke("admin", user_id=office.ids["admin"])  # the command line may leave none
+    system = UserAdministration(office.crm.as_system())
+    system.set_role(office.ids["rep_b"], "manager")
+    system.deactivate(office.ids["rep_b"])
+    assert system.user(office.ids["rep_b"]).role == "manager"

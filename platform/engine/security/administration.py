@@ -96,7 +96,8 @@ class UserAdministration:
         actor = self._require_over(user_id)
         if actor is not None and user_id == actor:
             raise UserError("you cannot deactivate your own account; ask another administrator.")
-        self._keep_an_administrator(self._admins() - {user_id}, "deactivated")
+        admins = self._admins()
+        self._keep_an_administrator(admins, admins - {user_id}, "deactivated")
         self.directory.deactivate(user_id, actor_id=actor)
 
     def activate(self, user_id: int) -> None:
@@ -108,7 +109,7 @@ class UserAdministration:
         actor = self._require_over(user_id)
         if role:
             self._require_role_grantable(role)
-        self._keep_an_administrator(self._admins(role_of=(user_id, role)), "given that role")
+        self._keep_an_administrator(self._admins(), self._admins(role_of=(user_id, role)), "given that role")
         self.directory.set_role(user_id, role, actor_id=actor)
 
     def grant(self, permission_set: str, *, user_id: int | None = None, role: str | None = None) -> None:
@@ -123,7 +124,7 @@ class UserAdministration:
         self._require_grantable(permission_set)
         if permission_set == ADMIN_PERMISSION_SET:
             remaining = self._admins(without_user_grant=user_id, without_role_grant=role)
-            self._keep_an_administrator(remaining, "left without the admin permission set")
+            self._keep_an_administrator(self._admins(), remaining, "left without the admin permission set")
         self.directory.revoke(permission_set, user_id=user_id, role=role, actor_id=actor)
 
     def reset_password(self, user_id: int, password: str | None = None) -> str | None:
@@ -184,8 +185,10 @@ class UserAdministration:
             if role in definition.roles:
                 self._require_grantable(name)
 
-    def _keep_an_administrator(self, remaining: set[int], change: str) -> None:
-        if not remaining:
+    @staticmethod
+    def _keep_an_administrator(before: set[int], after: set[int], change: str) -> None:
+        """UserError when a change would leave no active administrator where there is one now."""
+        if before and not after:
             raise UserError(f"this is the last active administrator, so they cannot be {change}; make someone "
                             "else an administrator first.")
 

@@ -19,7 +19,7 @@ from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.audit import SecurityLog
-from crmkit.engine.workspace.recent_items import forget_record
+from crmkit.engine.recent_items import forget_record
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 if TYPE_CHECKING:

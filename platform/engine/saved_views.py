@@ -44,7 +44,7 @@ from crmkit.engine.records.errors import RecordError
 from crmkit.engine.records.service import Page, RecordService
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.users import checked_text
-from crmkit.engine.workspace.list_query import ListQuery, normalised_filter
+from crmkit.engine.list_query import ListQuery, normalised_filter
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
