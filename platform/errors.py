@@ -24,7 +24,8 @@ Each layer keeps its own subclasses next to the code that raises them:
       DatabaseError      crmkit.engine       503 "Database unavailable" (busy, unreachable, missing, bad URL)
       UnstorableText, NumberOutOfRange  crmkit.engine  400 (text or a number no database takes)
       RecordError        crmkit.engine       400 "Request not possible" (not found, invalid, stale, ...)
-        PermissionDenied, UnknownUser, AuthenticationError, UserError, DemoError
+        PermissionDenied, UnknownUser, AuthenticationError, UserError, DemoError,
+        SavedViewError (crmkit.engine.saved_views)
 """
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.security.tables import define_security_tables
+from crmkit.engine.workspace_tables import define_workspace_tables
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
@@ -276,8 +277,9 @@ METADATA_STATE = "crmkit_metadata_state"
 
 
 def define_system_tables(metadata: MetaData) -> None:
-    """The platform's own tables: installed packages, counters, history, recycle bin, security."""
+    """The platform's own tables: installed packages, counters, history, recycle bin, security, saved views and recent items."""
     define_security_tables(metadata)
+    define_workspace_tables(metadata)
     Table(
         "crmkit_package", metadata,
         Column("name", String(63), primary_key=True),

@@ -1,8 +1,8 @@
 """Privacy requests (GDPR, CCPA): export everything stored about a person, or erase it.
 
 Erasure anonymises the person's personal fields and the history entries of those fields,
-and removes the record's copies from the recycle bin; numbers, picklists and links stay,
-so aggregate figures (pipeline totals, counts) do not change.
+and removes the record's copies from the recycle bin and from every user's recent items;
+numbers, picklists and links stay, so aggregate figures (pipeline totals, counts) do not change.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.audit import SecurityLog
+from crmkit.engine.recent_items import forget_record
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ class Privacy:
             bin_table = self.runtime.system_table("crmkit_recycle_bin")
             connection.execute(delete(bin_table).where(bin_table.c.object == object_name,
                                                        bin_table.c.record_id == record_id))
+            forget_record(connection, self.runtime, object_name, record_id)  # no one's recent items name it
             self._log("privacy.erased", object_name, record_id, connection=connection, fields=sorted(erased))
         hidden = self.session.policy.hidden_fields(object_name) if self.session.policy is not None else frozenset()
         return sorted(erased - hidden)

@@ -153,6 +153,13 @@ def checked_label(label: str | Mapping[str, str] | None) -> str | Mapping[str, s
 
 
 class SystemDirectory:
+    """Every account change, with no permission check: for the command line and the platform itself.
+
+    `actor_id` is only written to the security log. A signed-in user changes accounts through
+    UserAdministration (security/administration.py, needs manage_users) and their own through
+    MyAccount (security/account.py), which check the acting user's rights and then call here.
+    """
+
     def __init__(self, crm: "Crm", *, clock: Clock | None = None) -> None:
         self.crm = crm
         self._clock = clock or utc_now
@@ -247,17 +254,20 @@ class SystemDirectory:
             end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)
 
     def set_preferences(self, user_id: int, *, language: str | None = None, timezone: str | None = None,
-                        actor_id: int | None = None) -> User:
-        """Changes the user's language and/or time zone (None keeps it); returns the updated User.
+                        display_name: str | None = None, actor_id: int | None = None) -> User:
+        """Changes the given ones of the user's language, time zone and display name (None keeps it).
 
-        UserError for an unknown user, a language Babel does not know or a time zone name the
-        IANA database lacks; nothing is changed then.
+        Returns the updated User. UserError for an unknown user, a language Babel does not
+        know, a time zone name the IANA database lacks or a bad display name; nothing is
+        changed then. Logged as `preferences.changed` with the new values.
         """
-        values = {}
+        values: dict[str, Any] = {}
         if language is not None:
             values["language"] = checked_language(language)
         if timezone is not None:
             values["timezone"] = checked_timezone(timezone)
+        if display_name is not None:
+            values["display_name"] = checked_name(display_name, "display", 200)
         self.get(user_id)
         if values:
             with write_transaction(self.crm.write_engine) as connection:

@@ -1,0 +1,214 @@
+"""User administration for a signed-in administrator: every call checks the acting user's rights.
+
+    admin = UserAdministration(crm.as_user(admin_id))
+    wang = admin.create_user("wang", role="sales_rep", language="zh", timezone="Asia/Shanghai")
+    admin.grant("export", user_id=wang.id)
+    password = admin.reset_password(wang.id)        # generated, shown once; wang's sessions end
+    admin.deactivate(wang.id)
+
+Every method needs the `manage_users` platform permission (the built-in `admin` permission set
+has it), read afresh at each call; without it PermissionDenied. The system session
+(`crm.as_system()`) may do everything, as the command line does through SystemDirectory.
+
+What a user manager who is not an administrator (holds `manage_users` without `admin`) may not
+do, since it would let them raise their own rights or take over an administrator's account:
+grant, revoke or give through a role a permission set carrying platform permissions
+(`admin`, or any set with `system:` entries), nor change, reset or deactivate an
+administrator. Nobody deactivates themselves, and the last active administrator keeps the
+`admin` permission set. Every change writes a security-log entry naming the acting user
+(`detail["by"]`), as SystemDirectory does.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from sqlalchemy import false, or_, select
+
+from crmkit.engine.security.access import PermissionDenied
+from crmkit.engine.security.passwords import generate_password
+from crmkit.engine.security.users import SystemDirectory, User, UserError
+from crmkit.metadata.model import ADMIN_PERMISSION_SET
+
+if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
+    from crmkit.engine.security.audit import Clock
+
+MANAGE_USERS = "manage_users"
+
+
+class UserAdministration:
+    """The account changes of an administrator's page, for one acting user (see the module docstring)."""
+
+    def __init__(self, context: "UserContext", *, clock: "Clock | None" = None) -> None:
+        self.context = context
+        self.directory = SystemDirectory(context.crm, clock=clock)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def users(self, *, active_only: bool = False) -> list[User]:
+        """Every user by username (active ones only if asked); never a password hash."""
+        self._require()
+        return self.directory.list(active_only=active_only)
+
+    def user(self, user_id: int) -> User:
+        self._require()
+        return self.directory.get(user_id)
+
+    def permission_sets_of(self, user_id: int) -> frozenset[str]:
+        """Every permission set the user holds: their grants, grants to their role, and the sets
+        whose metadata lists their role (`roles:`), as the access policy counts them."""
+        self._require()
+        role = self.directory.get(user_id).role
+        declared = {name for name, definition in self.context.runtime.registry.permission_sets.items()
+                    if role and role in definition.roles}
+        return self.directory.permission_sets_of(user_id) | declared
+
+    def teams_of(self, user_id: int) -> list[int]:
+        self._require()
+        self.directory.get(user_id)
+        return self.directory.teams_of(user_id)
+
+    # -- changing ------------------------------------------------------------------------
+
+    def create_user(self, username: str, *, display_name: str | None = None, email: str | None = None,
+                    password: str | None = None, role: str | None = None, language: str = "en",
+                    timezone: str = "UTC", permission_sets: Iterable[str] = ()) -> User:
+        """A new active user (without a password they cannot sign in until one is set)."""
+        actor = self._require()
+        permission_sets = list(permission_sets)
+        for name in permission_sets:
+            self._require_grantable(name)
+        if role:
+            self._require_role_grantable(role)
+        return self.directory.create_user(username, display_name=display_name, email=email, password=password,
+                                          role=role, language=language, timezone=timezone,
+                                          permission_sets=permission_sets, actor_id=actor)
+
+    def update_user(self, user_id: int, *, display_name: str | None = None, language: str | None = None,
+                    timezone: str | None = None) -> User:
+        """Change the given ones of a user's display name, language and time zone."""
+        actor = self._require_over(user_id)
+        return self.directory.set_preferences(user_id, display_name=display_name, language=language,
+                                              timezone=timezone, actor_id=actor)
+
+    def deactivate(self, user_id: int) -> None:
+        """The user can no longer sign in and their sessions end; not oneself, nor the last administrator."""
+        actor = self._require_over(user_id)
+        if actor is not None and user_id == actor:
+            raise UserError("you cannot deactivate your own account; ask another administrator.")
+        admins = self._admins()
+        self._keep_an_administrator(admins, admins - {user_id}, "deactivated")
+        self.directory.deactivate(user_id, actor_id=actor)
+
+    def activate(self, user_id: int) -> None:
+        actor = self._require_over(user_id)
+        self.directory.activate(user_id, actor_id=actor)
+
+    def set_role(self, user_id: int, role: str | None) -> None:
+        """Give the user a role of the installed metadata (None: no role)."""
+        actor = self._require_over(user_id)
+        if role:
+            self._require_role_grantable(role)
+        self._keep_an_administrator(self._admins(), self._admins(role_of=(user_id, role)), "given that role")
+        self.directory.set_role(user_id, role, actor_id=actor)
+
+    def grant(self, permission_set: str, *, user_id: int | None = None, role: str | None = None) -> None:
+        """Give a permission set to one user or to everyone with a role."""
+        actor = self._require() if user_id is None else self._require_over(user_id)
+        self._require_grantable(permission_set)
+        self.directory.grant(permission_set, user_id=user_id, role=role, actor_id=actor)
+
+    def revoke(self, permission_set: str, *, user_id: int | None = None, role: str | None = None) -> None:
+        """Take a permission set back from a user or a role; the last administrator keeps `admin`."""
+        actor = self._require() if user_id is None else self._require_over(user_id)
+        self._require_grantable(permission_set)
+        if permission_set == ADMIN_PERMISSION_SET:
+            remaining = self._admins(without_user_grant=user_id, without_role_grant=role)
+            self._keep_an_administrator(self._admins(), remaining, "left without the admin permission set")
+        self.directory.revoke(permission_set, user_id=user_id, role=role, actor_id=actor)
+
+    def reset_password(self, user_id: int, password: str | None = None) -> str | None:
+        """Set a user's password (checked against the policy) and end their sessions.
+
+        Without `password` a random one is generated and returned, to be shown once; with one, None.
+        """
+        actor = self._require_over(user_id)
+        generated = generate_password() if password is None else None
+        self.directory.set_password(user_id, generated or password, actor_id=actor)
+        return generated
+
+    def create_team(self, name: str, label: str | Mapping[str, str] | None = None) -> int:
+        return self.directory.create_team(name, label, actor_id=self._require())
+
+    def add_to_team(self, team_id: int, user_id: int) -> None:
+        self.directory.add_to_team(team_id, user_id, actor_id=self._require())
+
+    def remove_from_team(self, team_id: int, user_id: int) -> None:
+        self.directory.remove_from_team(team_id, user_id, actor_id=self._require())
+
+    # -- checks --------------------------------------------------------------------------
+
+    def _require(self) -> int | None:
+        """The acting user's id (None for the system session); PermissionDenied without manage_users."""
+        self.context.refresh_rights()
+        policy = self.context.policy
+        if policy is None:
+            return None
+        if MANAGE_USERS not in policy.system and not policy.is_admin:
+            raise PermissionDenied("managing users needs the manage_users permission; ask an administrator.")
+        return policy.user.user_id
+
+    def _is_admin(self) -> bool:
+        return self.context.policy is None or self.context.policy.is_admin
+
+    def _require_over(self, user_id: int) -> int | None:
+        """`_require`, and an administrator's account is changed only by an administrator."""
+        actor = self._require()
+        self.directory.get(user_id)  # UserError for an unknown user
+        if not self._is_admin() and user_id in self._admins():
+            raise PermissionDenied("only an administrator can change an administrator's account.")
+        return actor
+
+    def _require_grantable(self, permission_set: str) -> None:
+        """A user manager who is not an administrator gives only sets without platform permissions."""
+        if self._is_admin():
+            return
+        definition = self.context.runtime.registry.permission_sets.get(permission_set)
+        if permission_set == ADMIN_PERMISSION_SET or (definition is not None and definition.system):
+            raise PermissionDenied(f"only an administrator can grant or revoke the permission set "
+                                   f"{permission_set!r}: it carries platform permissions.")
+
+    def _require_role_grantable(self, role: str) -> None:
+        if self._is_admin():
+            return
+        for name, definition in self.context.runtime.registry.permission_sets.items():
+            if role in definition.roles:
+                self._require_grantable(name)
+
+    @staticmethod
+    def _keep_an_administrator(before: set[int], after: set[int], change: str) -> None:
+        """UserError when a change would leave no active administrator where there is one now."""
+        if before and not after:
+            raise UserError(f"this is the last active administrator, so they cannot be {change}; make someone "
+                            "else an administrator first.")
+
+    def _admins(self, *, without_user_grant: int | None = None, without_role_grant: str | None = None,
+                role_of: tuple[int, str | None] | None = None) -> set[int]:
+        """Ids of active users holding the admin set, as they would after the change the arguments describe."""
+        runtime = self.context.runtime
+        users, grants = runtime.system_table("crmkit_user"), runtime.system_table("crmkit_grant")
+        definition = runtime.registry.permission_sets.get(ADMIN_PERMISSION_SET)
+        with self.context.crm.engine.connect() as connection:
+            granted = connection.execute(select(grants.c.user_id, grants.c.role).where(
+                grants.c.permission_set == ADMIN_PERMISSION_SET)).all()
+            admin_roles = {row.role for row in granted if row.role is not None and row.role != without_role_grant}
+            admin_roles |= set(definition.roles) if definition is not None else set()
+            direct = {row.user_id for row in granted if row.user_id is not None and row.user_id != without_user_grant}
+            rows = connection.execute(select(users.c.id, users.c.role).where(
+                users.c.active.is_(True), or_(users.c.id.in_(direct) if direct else false(),
+                                              users.c.role.in_(sorted(admin_roles)) if admin_roles else false(),
+                                              users.c.id == (role_of[0] if role_of else -1)))).all()
+        roles = {row.id: row.role for row in rows}
+        if role_of is not None and role_of[0] in roles:
+            roles[role_of[0]] = role_of[1]
+        return {user_id for user_id, role in roles.items() if user_id in direct or role in admin_roles}

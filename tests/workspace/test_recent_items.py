@@ -1,0 +1,149 @@
+"""Recent items: a cheap capped upsert per view or edit, read back through the user's own permissions."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from crmkit.engine import RecordNotFound
+from crmkit.engine.records.errors import RecordError
+from crmkit.engine.security.access import PermissionDenied
+from crmkit.engine.security.users import SystemDirectory
+from crmkit.engine.recent_items import CAP, RecentItems
+
+
+def recent(office, name):
+    return RecentItems(office.session(name))
+
+
+def stored_rows(office, **where) -> int:
+    table = office.crm.runtime.system_table("crmkit_recent_item")
+    query = select(func.count()).select_from(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    with office.crm.engine.connect() as connection:
+        return connection.execute(query).scalar()
+
+
+def test_recent_records_come_back_newest_first_across_objects_with_their_titles(office):
+    rep = office.session("rep_a")
+    acme = rep.records("deal").create({"name": "Acme renewal"})
+    memo = rep.records("memo").create({"body": "call back"})
+    beta = rep.records("deal").create({"name": "Beta 新单"})
+    mine = recent(office, "rep_a")
+    mine.touch("deal", acme.id)
+    mine.touch("memo", memo.id)
+    mine.touch("deal", beta.id, "edited")
+    items = mine.items()
+    assert [(item.object, item.id, item.title, item.action) for item in items] == [
+        ("deal", beta.id, "Beta 新单", "edited"), ("memo", memo.id, str(memo.id), "viewed"),
+        ("deal", acme.id, "Acme renewal", "viewed")]
+    assert items[0].at > items[1].at > items[2].at
+    assert [item.id for item in mine.items(limit=1)] == [beta.id]
+    assert recent(office, "rep_b").items() == []
+
+
+def test_touching_again_moves_the_record_to_the_top_in_one_row(office):
+    rep = office.session("rep_a")
+    first, second = (rep.records("deal").create({"name": name}) for name in ("First", "Second"))
+    mine = recent(office, "rep_a")
+    mine.touch("deal", first.id)
+    mine.touch("deal", second.id)
+    mine.touch("deal", first.id, "edited")
+    assert [(item.title, item.action) for item in mine.items()] == [("First", "edited"), ("Second", "viewed")]
+    assert stored_rows(office, user_id=office.ids["rep_a"]) == 2
+
+
+def test_each_user_keeps_at_most_the_cap_dropping_the_oldest(office):
+    records = office.session("rep_a").records("memo")
+    created = [records.create({"body": f"memo {n}"}) for n in range(CAP + 5)]
+    mine = recent(office, "rep_a")
+    for memo in created:
+        mine.touch("memo", memo.id)
+    recent(office, "rep_b").touch("deal", office.session("rep_b").records("deal").create({"name": "B"}).id)
+    assert stored_rows(office, user_id=office.ids["rep_a"]) == CAP
+    assert stored_rows(office, user_id=office.ids["rep_b"]) == 1
+    assert [item.id for item in mine.items(limit=CAP)] == [memo.id for memo in reversed(created[5:])]
+
+
+def test_a_record_shared_away_since_leaks_nothing_not_even_its_title(office):
+    deal = office.session("rep_a").records("deal").create({"name": "Secret merger"})
+    share = office.session("rep_a").sharing.share("deal", deal.id, user_id=office.ids["rep_b"])
+    theirs = recent(office, "rep_b")
+    theirs.touch("deal", deal.id)
+    assert [item.title for item in theirs.items()] == ["Secret merger"]
+    office.session("rep_a").sharing.unshare(share)
+    assert theirs.items() == []
+    assert "Secret merger" not in repr(theirs.items())
+
+
+def test_a_record_in_the_recycle_bin_is_left_out_until_it_is_restored(office):
+    rep = office.session("rep_a")
+    deal = rep.records("deal").create({"name": "Gone for now"})
+    mine = recent(office, "rep_a")
+    mine.touch("deal", deal.id)
+    batch = rep.records("deal").delete(deal.id)
+    assert mine.items() == []
+    rep.recycle_bin.restore(batch)
+    assert [item.title for item in mine.items()] == ["Gone for now"]
+
+
+def test_an_erased_record_is_removed_from_everyones_recent_items(office):
+    deal = office.session("rep_a").records("deal").create({"name": "Li Lei"})
+    recent(office, "rep_a").touch("deal", deal.id)
+    recent(office, "boss").touch("deal", deal.id)
+    office.session("admin").privacy.erase("deal", deal.id)
+    assert stored_rows(office, object="deal", record_id=deal.id) == 0
+    assert recent(office, "rep_a").items() == [] and recent(office, "boss").items() == []
+
+
+def test_a_title_the_user_may_not_read_shows_as_the_record_id(office):
+    memo = office.session("finance").records("memo").create({"code": "M-77 layoffs", "body": "x"})
+    boss = recent(office, "boss")  # above finance's role: sees the memo, not its protected code
+    boss.touch("memo", memo.id)
+    assert [item.title for item in boss.items()] == [str(memo.id)]
+    recent(office, "finance").touch("memo", memo.id)
+    assert [item.title for item in recent(office, "finance").items()] == ["M-77 layoffs"]
+
+
+def test_a_record_the_user_cannot_see_is_not_recorded(office):
+    deal = office.session("rep_a").records("deal").create({"name": "A's"})
+    with pytest.raises(RecordNotFound):
+        recent(office, "rep_b").touch("deal", deal.id)
+    with pytest.raises(RecordNotFound):
+        recent(office, "rep_b").touch("deal", 10**30)
+    assert stored_rows(office, user_id=office.ids["rep_b"]) == 0
+    nobody = SystemDirectory(office.crm).create_user("nobody").id
+    with pytest.raises(PermissionDenied):
+        RecentItems(office.crm.as_user(nobody)).touch("deal", deal.id)
+
+
+def test_losing_the_object_permission_hides_its_recent_records(office):
+    directory = SystemDirectory(office.crm)
+    reader = directory.create_user("reader", permission_sets=["memo_reader"]).id
+    memo = office.session("admin").records("memo").create({"body": "for all"})
+    office.session("admin").sharing.share("memo", memo.id, user_id=reader)
+    theirs = RecentItems(office.crm.as_user(reader))
+    theirs.touch("memo", memo.id)
+    assert [item.id for item in theirs.items()] == [memo.id]
+    directory.revoke("memo_reader", user_id=reader)
+    assert theirs.items() == []
+
+
+def test_bad_input_is_refused_with_a_sentence(office):
+    mine = recent(office, "rep_a")
+    deal = office.session("rep_a").records("deal").create({"name": "X"})
+    with pytest.raises(RecordError, match="viewed or edited"):
+        mine.touch("deal", deal.id, "liked")
+    for limit in (0, CAP + 1, True, "5"):
+        with pytest.raises(RecordError, match=f"from 1 to {CAP}"):
+            mine.items(limit=limit)
+    with pytest.raises(RecordError, match="belong to a user"):
+        RecentItems(office.crm.as_system())
+
+
+def test_clearing_forgets_only_the_users_own_items(office):
+    deal = office.session("rep_a").records("deal").create({"name": "Shared"})
+    recent(office, "rep_a").touch("deal", deal.id)
+    recent(office, "boss").touch("deal", deal.id)
+    recent(office, "rep_a").clear()
+    assert recent(office, "rep_a").items() == [] and len(recent(office, "boss").items()) == 1
