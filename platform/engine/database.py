@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
-
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -133,6 +132,18 @@ def sqlite_file(parsed: URL) -> Path | None:
     return Path(database)
 
 
+def _create_private(path: Path) -> None:
+    """Creates a new SQLite file readable by its owner alone (mode 0600); an existing file is left as it is.
+
+    The database holds password hashes and session digests. SQLite gives its -wal and -shm
+    files the database file's mode, so they are private too.
+    """
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
 def connect(url: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
     """An Engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and transactional DDL.
 
@@ -147,6 +158,7 @@ def connect(url: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                _create_private(path)
             except OSError as error:
                 raise DatabaseError(f"cannot create the folder {path.parent} for the SQLite database: "
                                     f"{error.strerror or error}.") from None

@@ -106,3 +106,16 @@ def test_postgresql_connections_run_without_jit_and_keep_the_urls_options(shop, 
         assert connection.exec_driver_sql("SHOW jit").scalar_one() == "off"
         schema = postgres_url.rsplit("search_path%3D", 1)[1]
         assert connection.exec_driver_sql("SHOW search_path").scalar_one() == schema
+
+
+def test_a_new_sqlite_database_file_is_readable_by_its_owner_alone(tmp_path):
+    # It holds password hashes and session digests (shared hosts, backups copied around).
+    from crmkit.engine.crm import Crm
+
+    path = tmp_path / "instance" / "crmkit.db"
+    crm = Crm.open(f"sqlite:///{path}")
+    try:
+        crm.install("default_crm")
+    finally:
+        crm.close()
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -43,13 +43,27 @@ def test_a_wrong_current_password_changes_nothing_and_counts_as_a_failed_sign_in
         "password_change.failed"]
 
 
-def test_guessing_the_current_password_is_throttled_like_sign_ins(auth, alice):
+def test_guessing_the_current_password_is_throttled_like_sign_ins(auth, alice, clock):
     here = auth.login("alice", PASSWORD)
+    clock.advance(seconds=1)  # failures count from the user's last successful sign-in on
     for _ in range(auth.max_failures):
         with pytest.raises(CurrentPasswordWrong):
             auth.change_password(here.token, "a wrong guess here", NEW, address=HOME)
     with pytest.raises(LoginThrottled):
         auth.change_password(here.token, PASSWORD, NEW, address=HOME)
+
+
+def test_one_users_wrong_current_passwords_do_not_lock_out_colleagues_at_the_same_address(auth, alice, directory,
+                                                                                          clock):
+    directory.create_user("bob", password=PASSWORD)
+    here = auth.login("alice", PASSWORD, address=HOME)
+    clock.advance(seconds=1)
+    for _ in range(auth.max_failures):
+        with pytest.raises(CurrentPasswordWrong):
+            auth.change_password(here.token, "a wrong guess here", NEW, address=HOME)
+    assert auth.login("bob", PASSWORD, address=HOME).user.username == "bob"
+    with pytest.raises(LoginThrottled):  # alice's own guessing stays throttled
+        auth.change_password(here.token, PASSWORD, NEW, address="198.51.100.7")
 
 
 def test_a_new_password_the_policy_refuses_is_a_sentence(auth, alice):

@@ -188,9 +188,11 @@ class Authenticator:
                         address: str | None = None) -> None:
         """The signed-in user of `token` changes their own password; their other sessions end, this one stays.
 
-        Raises SessionEnded if the session is over, LoginThrottled while sign-ins of the user or
-        the address are locked, CurrentPasswordWrong (counted as a failed sign-in, so guessing
-        is throttled the same way) and UserError for a new password the policy refuses.
+        Raises SessionEnded if the session is over, LoginThrottled while sign-ins of the user
+        are locked, CurrentPasswordWrong (counted as a failed sign-in of the user, so guessing
+        is throttled the same way; not counted against the address, so one user's typing does
+        not lock out colleagues behind the same address) and UserError for a new password the
+        policy refuses.
         """
         from crmkit.engine.security.users import SystemDirectory
 
@@ -201,16 +203,19 @@ class Authenticator:
         now = self._clock()
         users = self._table("user")
         with self._crm.engine.connect() as connection:
-            retry_at = self._retry_at(connection, user.username, address, now)
+            # Counted against the user alone: one user's mistyped passwords must not lock
+            # everyone who signs in from the same address (an office behind one NAT).
+            retry_at = self._retry_at(connection, user.username, None, now)
             row = connection.execute(select(users.c.id, users.c.active, users.c.password_hash)
                                      .where(users.c.id == user.id)).first()
         if retry_at is not None:
             self._record_failure(user.username, address, now, "password_change.throttled", user.id,
-                                 {"retry_at": retry_at.isoformat()})
+                                 {"retry_at": retry_at.isoformat()}, count_address=False)
             raise LoginThrottled(retry_at, now)
         reason = _failure_reason(row, current_password if isinstance(current_password, str) else "")
         if reason:
-            self._record_failure(user.username, address, now, "password_change.failed", user.id, {"reason": reason})
+            self._record_failure(user.username, address, now, "password_change.failed", user.id, {"reason": reason},
+                                 count_address=False)
             raise CurrentPasswordWrong()
         SystemDirectory(self._crm, clock=self._clock).set_password(user.id, new_password, actor_id=user.id,
                                                                    keep_session=token)
@@ -252,10 +257,11 @@ class Authenticator:
         return max(ends, default=None)
 
     def _record_failure(self, name: str, address: str | None, now: datetime, event: str, user_id: int | None,
-                        detail: dict[str, Any]) -> None:
+                        detail: dict[str, Any], *, count_address: bool = True) -> None:
+        """Counts a failed attempt against the username (and the address unless `count_address` is False) and logs it."""
         with write_transaction(self._crm.write_engine) as connection:
             connection.execute(insert(self._table("login_attempt")).values(
-                username=name, address=address, at=now, success=False))
+                username=name, address=address if count_address else None, at=now, success=False))
             self.log.record(event, user_id=user_id, username=name, address=address, detail=detail,
                             connection=connection)
 

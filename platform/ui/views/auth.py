@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import format_time, gettext as _, refresh
+from babel.dates import format_time
+from flask_babel import get_locale, gettext as _, refresh
 
 from crmkit.engine.security.authentication import LoginFailed, LoginThrottled
 from crmkit.engine.security.users import SystemDirectory
@@ -16,11 +17,15 @@ blueprint = Blueprint("auth", __name__)
 
 
 def throttled_message(error: LoginThrottled) -> str:
-    """The engine's lockout as a sentence in the page's language (the sign-in page shows times in UTC)."""
+    """The engine's lockout as a sentence in the page's language, its time in UTC on every page.
+
+    Babel's own format_time, not Flask-Babel's: that one converts to the signed-in user's time
+    zone, and the sentence says UTC.
+    """
     seconds = (error.retry_at - datetime.now(timezone.utc)).total_seconds()
     minutes = max(1, -(-int(seconds) // 60))
     return _("Too many failed sign-in attempts. Try again in %(minutes)d minutes (after %(time)s UTC).",
-             minutes=minutes, time=format_time(error.retry_at, "HH:mm"))
+             minutes=minutes, time=format_time(error.retry_at, "HH:mm", tzinfo=timezone.utc, locale=get_locale()))
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
