@@ -51,6 +51,9 @@ class FormSectionView:
     title: Label
     columns: int
     widgets: tuple[Widget, ...]
+    #: Names of the widgets whose change asks for the form again (htmx, at `refresh_url`).
+    controllers: frozenset[str] = frozenset()
+    refresh_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -267,13 +270,12 @@ def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDe
             if item.help:
                 widget = replace(widget, help=presenter.show.label(item.help))
             widget = allowed_choices(widget, fdef, values)
-            if refresh_url and item.name in controllers and widget.control != "readonly":
-                widget = replace(widget, attributes=widget.attributes + (
-                    ("hx-post", refresh_url), ("hx-trigger", "change"), ("hx-target", f"#{FORM_FIELDS_ID}"),
-                    ("hx-swap", "outerHTML"), ("hx-include", "closest form")))
             widgets.append(widget)
         if widgets:
-            sections.append(FormSectionView(section.name, section.title, section.columns, tuple(widgets)))
+            sections.append(FormSectionView(
+                section.name, section.title, section.columns, tuple(widgets),
+                frozenset(w.name for w in widgets if w.name in controllers and w.control != "readonly"),
+                refresh_url))
     return tuple(sections)
 
 
