@@ -22,7 +22,7 @@ function crmkitLookups(root) {
       return;
     }
     var address = "/o/" + encodeURIComponent(select.dataset.lookupObject) + "/suggest?q=";
-    new window.TomSelect(select, {
+    var control = new window.TomSelect(select, {
       valueField: "value",
       labelField: "text",
       searchField: [],
@@ -37,6 +37,11 @@ function crmkitLookups(root) {
           .catch(function () { callback(); });
       }
     });
+    // The label now names Tom Select's input; the original select is kept only to submit the value.
+    select.setAttribute("aria-hidden", "true");
+    if (select.getAttribute("aria-describedby")) {
+      control.control_input.setAttribute("aria-describedby", select.getAttribute("aria-describedby"));
+    }
   });
 }
 
