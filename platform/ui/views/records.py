@@ -17,6 +17,7 @@ from crmkit.engine.records.errors import RecordValidationError, StaleRecordError
 from crmkit.engine.records.record import Record
 from crmkit.metadata.model import ObjectDef
 from crmkit.ui import record_views as views
+from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import label_text
 from crmkit.ui.sessions import user_context
 
@@ -65,7 +66,7 @@ def form_page(context: UserContext, obj: ObjectDef, presenter: FieldPresenter, *
               form: Any = None, errors: Mapping[str, list[str]] | None = None, status: int = 200,
               conflict: tuple[views.ShownField, ...] | None = None, version: int | None = None) -> Response:
     """The create or edit form (or, to htmx, its body), keeping what was typed and showing the engine's errors."""
-    errors = errors or {}
+    errors = {name: [sentence(message) for message in messages] for name, messages in (errors or {}).items()}
     layout = context.runtime.registry.layout(obj.name)
     prefill = None if form is not None else request.args.to_dict()
     titles = views.form_lookup_titles(context, obj, record, form if form is not None else prefill)
