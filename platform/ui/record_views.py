@@ -33,6 +33,8 @@ class ShownField:
     name: str
     label: str
     display: Display
+    #: Whether the detail page offers to edit it in place (the engine still checks the save).
+    editable: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,19 +155,28 @@ def highlights(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, 
 def detail_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, layout: Layout,
                     record: Mapping[str, Any], titles: Mapping[tuple[str, int], str]) -> tuple[ShownSection, ...]:
     """The form's sections as read-only rows; `visible_when` applied to the stored values."""
+    may_edit = may(context, obj.name, "edit")
     visibility = form_visibility(layout, record, context.runtime.functions)
     sections = []
     for section in layout.form or ():
         if section.name in visibility.hidden_sections:
             continue
-        names = tuple(item.name for item in section.fields
-                      if item.name in obj.fields and visibility.shows(item.name)
-                      and may_read_field(context, obj, item.name))
+        items = [item for item in section.fields
+                 if item.name in obj.fields and visibility.shows(item.name) and may_read_field(context, obj, item.name)]
+        names = tuple(item.name for item in items)
         if names:
             sections.append(ShownSection(section.name, section.title, section.columns, tuple(
-                ShownField(name, presenter.label(obj.fields[name]), shown)
-                for name, shown in zip(names, displays(presenter, obj, names, record, titles)))))
+                ShownField(item.name, presenter.label(obj.fields[item.name]), shown,
+                           may_edit and inline_editable(context, presenter, obj, item.name, item.read_only))
+                for item, shown in zip(items, displays(presenter, obj, names, record, titles)))))
     return tuple(sections)
+
+
+def inline_editable(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, name: str,
+                    read_only: bool = False) -> bool:
+    """Whether a field can be typed into by this user: not computed or read-only, and they may edit it."""
+    return not read_only and name in obj.fields and presenter.editable(obj.fields[name]) \
+        and may_edit_field(context, obj, name)
 
 
 def related_rows(context: UserContext, presenter: FieldPresenter, layout: Layout, record_id: int

@@ -108,3 +108,19 @@ def test_record_pages_fit_a_390_pixel_phone_and_pass_axe(browser: Browser, base_
     assert serious == [], f"{kind}: {serious}"
     assert errors == []
     context.close()
+
+
+def test_inline_edit_of_one_field(page: Page, screenshots: Path) -> None:
+    errors = console_errors(page)
+    sign_in(page, "rep5")
+    create_account(page, "Inline Edit Works")
+    industry = page.locator('dd[data-field="industry"]')
+    industry.get_by_role("button", name="Edit Industry").click()
+    industry.get_by_label("Industry").select_option("Energy")
+    page.screenshot(path=screenshots / "record-inline-edit.png", full_page=False)
+    industry.get_by_role("button", name="Save Industry").click()
+    expect(industry).to_contain_text("Energy")
+    expect(industry.get_by_role("button", name="Edit Industry")).to_be_visible()
+    page.reload()
+    expect(page.locator('dd[data-field="industry"]')).to_contain_text("Energy")
+    assert errors == []

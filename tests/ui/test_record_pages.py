@@ -251,3 +251,40 @@ def test_a_dependent_picklist_offers_only_what_its_controlling_value_allows(web_
             ["", "Price"]
     finally:
         crm.close()
+
+
+def test_a_field_is_edited_in_place_on_the_detail_page(signed_in: Callable, web_crm: WebCrm) -> None:
+    client = signed_in("rep7")
+    created = post(client, "/o/account/new", "/o/account/new", {"name": "Inline Ltd"})
+    account = record_id(created.headers["Location"])
+    detail = client.get(f"/r/account/{account}").get_data(as_text=True)
+    field = f"/r/account/{account}/field/industry"
+    assert f'hx-get="{field}"' in detail
+    assert f'hx-get="/r/account/{account}/field/contact_count"' not in detail  # a rollup is not editable
+    editor = client.get(field, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert '<select class="form-select" id="inline-industry" name="industry"' in editor
+    saved = client.post(field, data={"industry": "Energy", "version": input_value(editor, "version"),
+                                     "csrf_token": csrf_token(detail)}, headers={"HX-Request": "true"})
+    assert saved.status_code == 200 and "Energy" in text_of(saved) and "<select" not in saved.get_data(as_text=True)
+    name_field = f"/r/account/{account}/field/name"
+    refused = client.post(name_field, data={"name": "", "version": str(int(input_value(editor, "version")) + 1),
+                                            "csrf_token": csrf_token(detail)}, headers={"HX-Request": "true"})
+    assert refused.status_code == 422 and "Is required." in text_of(refused)
+    stale = client.post(name_field, data={"name": "Late", "version": input_value(editor, "version"),
+                                          "csrf_token": csrf_token(detail)}, headers={"HX-Request": "true"})
+    assert stale.status_code == 409 and "Someone saved this record meanwhile." in text_of(stale)
+    assert client.get(f"/r/account/{account}/field/no_such_field").status_code == 404
+
+
+def test_a_field_the_rep_may_not_edit_offers_no_inline_editor(signed_in: Callable, web_crm: WebCrm) -> None:
+    client = signed_in("wang")
+    crm = engine(web_crm)
+    try:
+        probe = crm.as_user(web_crm.users["wang"]).records("probe").query({}).records[0]
+    finally:
+        crm.close()
+    detail = client.get(f"/r/probe/{probe.id}").get_data(as_text=True)
+    assert f'hx-get="/r/probe/{probe.id}/field/note"' not in detail
+    assert f'hx-get="/r/probe/{probe.id}/field/name"' in detail
+    shown = client.get(f"/r/probe/{probe.id}/field/note", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<input" not in shown

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from crmkit.engine.context import UserContext
@@ -185,3 +185,72 @@ def suggest(object_name: str) -> Response:
     text = request.args.get("q", "").strip()[:200]
     found = context.records(object_name).suggest(text or None, limit=SUGGESTIONS)
     return jsonify([{"value": str(record_id), "text": title} for record_id, title in found])
+
+
+# ---- inline edit -------------------------------------------------------------------------
+
+
+def field_parts(object_name: str, record_id: int, field_name: str):
+    """The record and one field of its layout's form the user may read; 404 for any other name."""
+    context, obj, presenter = parts(object_name)
+    record = context.records(object_name).get(record_id)
+    item = context.runtime.registry.layout(object_name).form_field(field_name)
+    if item is None or field_name not in obj.fields or not views.may_read_field(context, obj, field_name):
+        abort(404)
+    editable = views.may(context, object_name, "edit") and \
+        views.inline_editable(context, presenter, obj, field_name, item.read_only)
+    return context, obj, presenter, record, obj.fields[field_name], editable
+
+
+def inline_value(context: UserContext, obj: ObjectDef, presenter: FieldPresenter, record: Record, fdef: Any,
+                 editable: bool) -> Response:
+    titles = views.lookup_titles(context, obj, [record])
+    shown = views.ShownField(fdef.name, presenter.label(fdef),
+                             presenter.display(fdef, record, views.title_of(fdef, record, titles)), editable)
+    return Response(render_template("records/inline_value.html", obj=obj, record=record, f=shown,
+                                    record_url=record_url))
+
+
+def inline_editor(context: UserContext, obj: ObjectDef, presenter: FieldPresenter, record: Record, fdef: Any, *,
+                  typed: list[str] | None = None, errors: list[str] = (), status: int = 200,
+                  conflict: views.ShownField | None = None) -> Response:
+    inline_presenter = FieldPresenter(presenter.field_types, presenter.registry, presenter.show, "inline-")
+    titles = views.form_lookup_titles(context, obj, record, request.form if typed is not None else None)
+    title = titles.get((fdef.to, views._as_id(typed[-1] if typed else record.get(fdef.name)))) \
+        if fdef.type == "lookup" else None
+    widget = inline_presenter.widget(fdef, record, typed=typed, title=title)
+    values = views.stored_values(context, obj, record, presenter.submitted(obj, request.form) if typed else {})
+    widget = views.allowed_choices(widget, fdef, values)
+    return Response(render_template("records/inline_edit.html", obj=obj, record=record, w=widget,
+                                    errors=[sentence(message) for message in errors], conflict=conflict),
+                    status=status)
+
+
+@blueprint.route("/r/<object_name>/<int:record_id>/field/<field_name>", methods=["GET", "POST"])
+def inline(object_name: str, record_id: int, field_name: str) -> Response:
+    """One field of the detail page: GET its editor (`?show=1`: its value), POST saves it alone."""
+    context, obj, presenter, record, fdef, editable = field_parts(object_name, record_id, field_name)
+    if request.method == "GET":
+        if request.args.get("show") or not editable:
+            return inline_value(context, obj, presenter, record, fdef, editable)
+        return inline_editor(context, obj, presenter, record, fdef)
+    values = presenter.submitted(obj, request.form, names=[field_name])
+    typed = request.form.getlist(field_name)
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        version = record.version
+    try:
+        updated = context.records(object_name).update(record_id, values, version=version)
+    except RecordValidationError as error:
+        # Its own errors, then any other the save ran into (a validation rule), named by field.
+        messages = list(error.errors.get(field_name, [])) + views.error_lists(obj, presenter, error.errors,
+                                                                               [field_name])
+        return inline_editor(context, obj, presenter, record, fdef, typed=typed, errors=messages, status=422)
+    except StaleRecordError:
+        current = context.records(object_name).get(record_id)
+        theirs = views.changed_by_others(presenter, obj, current, values, views.lookup_titles(context, obj, [current]))
+        return inline_editor(context, obj, presenter, current, fdef, typed=typed, status=409,
+                             conflict=theirs[0] if theirs else views.ShownField(fdef.name, presenter.label(fdef),
+                                                                                presenter.display(fdef, current)))
+    return inline_value(context, obj, presenter, updated, fdef, editable)
