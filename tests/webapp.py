@@ -66,3 +66,23 @@ def build_web_crm(folder: Path, spare_users: int = 8) -> WebCrm:
     finally:
         crm.close()
     return WebCrm(url, users)
+
+
+def record_page_users(url: str, names: tuple[str, ...]) -> dict[str, int]:
+    """Sales reps of the record-page tests' own (`rec_<name>`), made once per database: no other
+    test signs them in or changes their language or password. Returns {name: user id}."""
+    from crmkit.engine import Crm
+    from crmkit.engine.security.users import SystemDirectory
+
+    crm = Crm.open(url)
+    try:
+        directory = SystemDirectory(crm)
+        users = {}
+        for name in names:
+            username = f"rec_{name}"
+            user = directory.by_username(username) or directory.create_user(
+                username, display_name=f"Rec {name}", password=PASSWORD, role="sales_rep")
+            users[username] = user.id
+        return users
+    finally:
+        crm.close()

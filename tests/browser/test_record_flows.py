@@ -9,6 +9,13 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import sign_in
 from tests.browser.test_foundation_flows import AXE, console_errors
+from tests.webapp import WebCrm, record_page_users
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reps(web_crm: WebCrm) -> dict[str, int]:
+    """This module's own sales reps, so no other test's sign-ins or settings reach them."""
+    return record_page_users(web_crm.url, ("b5", "b6", "b7"))
 
 
 def unexpected(errors: list[str]) -> list[str]:
@@ -28,7 +35,7 @@ def create_account(page: Page, name: str) -> str:
 
 def test_create_an_account_and_a_contact_under_it(page: Page, screenshots: Path) -> None:
     errors = console_errors(page)
-    sign_in(page, "rep5")
+    sign_in(page, "rec_b5")
     account_path = create_account(page, "Harbour Logistics")
     expect(page.get_by_role("status")).to_have_text("Account “Harbour Logistics” was created.")
     expect(page.get_by_text(re.compile(r"^ACC-\d{5}$"))).to_be_visible()
@@ -52,7 +59,7 @@ def test_create_an_account_and_a_contact_under_it(page: Page, screenshots: Path)
 
 def test_a_field_error_then_save_with_the_lookup_picked_by_typing(page: Page, screenshots: Path) -> None:
     errors = console_errors(page)
-    sign_in(page, "rep6")
+    sign_in(page, "rec_b6")
     create_account(page, "Lantern Foods")
     page.goto("/o/contact/new")
     page.get_by_label("First Name").fill("Ada")
@@ -80,7 +87,7 @@ def test_a_field_error_then_save_with_the_lookup_picked_by_typing(page: Page, sc
 
 def test_a_picklist_that_controls_a_section_shows_it_when_changed(page: Page) -> None:
     errors = console_errors(page)
-    sign_in(page, "rep6")
+    sign_in(page, "rec_b6")
     page.goto("/o/opportunity/new")
     expect(page.get_by_label("Loss Reason")).to_have_count(0)
     with page.expect_response("**/o/opportunity/form"):
@@ -95,7 +102,7 @@ def test_record_pages_fit_a_390_pixel_phone_and_pass_axe(browser: Browser, base_
     context = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844}, device_scale_factor=1)
     page = context.new_page()
     errors = console_errors(page)
-    sign_in(page, "rep7")
+    sign_in(page, "rec_b7")
     detail = create_account(page, f"Phone Width {kind}")
     page.goto({"detail": detail, "new": "/o/contact/new", "edit": f"{detail}/edit"}[kind])
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{kind} scrolls sideways at 390 px"
@@ -112,7 +119,7 @@ def test_record_pages_fit_a_390_pixel_phone_and_pass_axe(browser: Browser, base_
 
 def test_inline_edit_of_one_field(page: Page, screenshots: Path) -> None:
     errors = console_errors(page)
-    sign_in(page, "rep5")
+    sign_in(page, "rec_b5")
     create_account(page, "Inline Edit Works")
     industry = page.locator('dd[data-field="industry"]')
     industry.get_by_role("button", name="Edit Industry").click()

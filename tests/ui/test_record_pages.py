@@ -9,7 +9,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.ui.conftest import csrf_token
-from tests.webapp import IMAGE_PAYLOAD, SCRIPT_PAYLOAD, WebCrm
+from tests.webapp import IMAGE_PAYLOAD, SCRIPT_PAYLOAD, WebCrm, record_page_users
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reps(web_crm: WebCrm) -> dict[str, int]:
+    """This module's own sales reps (rec_1 ... rec_7), so no other test's sign-ins or settings reach them."""
+    return record_page_users(web_crm.url, tuple(str(n) for n in range(1, 8)))
 
 
 def engine(web_crm: WebCrm):
@@ -39,7 +45,7 @@ def input_value(page: str, name: str) -> str | None:
 
 
 def test_create_an_account_then_a_contact_under_it_from_its_related_list(signed_in: Callable) -> None:
-    client = signed_in("rep1")
+    client = signed_in("rec_1")
     created = post(client, "/o/account/new", "/o/account/new", {"name": "Harbour Logistics", "type": "Customer",
                                                                 "industry": "Logistics"})
     assert created.status_code == 303
@@ -65,7 +71,7 @@ def test_create_an_account_then_a_contact_under_it_from_its_related_list(signed_
 
 
 def test_a_field_error_keeps_what_was_typed_and_then_the_record_saves(signed_in: Callable) -> None:
-    client = signed_in("rep2")
+    client = signed_in("rec_2")
     refused = post(client, "/o/contact/new", "/o/contact/new",
                    {"first_name": "Ada", "last_name": "", "email": "not an address", "title": "CTO"})
     assert refused.status_code == 422
@@ -89,15 +95,15 @@ def test_a_field_error_keeps_what_was_typed_and_then_the_record_saves(signed_in:
 
 
 def test_an_edit_saved_meanwhile_by_someone_else_is_explained_with_their_values(signed_in: Callable,
-                                                                                web_crm: WebCrm) -> None:
-    client = signed_in("rep3")
+                                                                                web_crm: WebCrm, reps) -> None:
+    client = signed_in("rec_3")
     created = post(client, "/o/account/new", "/o/account/new", {"name": "Old Name Ltd"})
     account = record_id(created.headers["Location"])
     form = client.get(f"/r/account/{account}/edit").get_data(as_text=True)
     version = input_value(form, "version")
     crm = engine(web_crm)
     try:
-        crm.as_user(web_crm.users["rep3"]).records("account").update(account, {"name": "Their Name Ltd"},
+        crm.as_user(reps["rec_3"]).records("account").update(account, {"name": "Their Name Ltd"},
                                                                      version=int(version))
     finally:
         crm.close()
@@ -116,7 +122,7 @@ def test_an_edit_saved_meanwhile_by_someone_else_is_explained_with_their_values(
 
 
 def test_formulas_rollups_and_autonumbers_are_read_only_and_shown_computed(signed_in: Callable) -> None:
-    client = signed_in("rep4")
+    client = signed_in("rec_4")
     created = post(client, "/o/account/new", "/o/account/new", {"name": "Formula Works"})
     account = record_id(created.headers["Location"])
     post(client, "/o/contact/new", "/o/contact/new", {"first_name": "Li", "last_name": "Lei", "phone": "123456",
@@ -137,7 +143,7 @@ def test_a_rep_cannot_open_another_reps_record_and_it_looks_like_none(signed_in:
         hidden = crm.as_user(web_crm.users["li"]).records("account").query({"name": "Li Hidden Traders"}).records[0].id
     finally:
         crm.close()
-    client = signed_in("wang")
+    client = signed_in("rec_1")
     for path in (f"/r/account/{hidden}", f"/r/account/{hidden}/edit", f"/r/account/{hidden}/delete"):
         response = client.get(path)
         assert response.status_code == 404, path
@@ -150,11 +156,11 @@ def test_a_rep_cannot_open_another_reps_record_and_it_looks_like_none(signed_in:
 
 
 def test_a_field_the_rep_may_read_but_not_edit_is_shown_read_only_and_refused(signed_in: Callable,
-                                                                              web_crm: WebCrm) -> None:
-    client = signed_in("wang")
+                                                                              web_crm: WebCrm, reps) -> None:
+    client = signed_in("rec_2")
     crm = engine(web_crm)
     try:
-        probe = crm.as_user(web_crm.users["wang"]).records("probe").query({}).records[0]
+        probe = crm.as_user(reps["rec_2"]).records("probe").create({"name": "Probe with a note"})
         crm.as_system().records("probe").update(probe.id, {"note": "Set by an admin"}, version=probe.version)
     finally:
         crm.close()
@@ -167,8 +173,9 @@ def test_a_field_the_rep_may_read_but_not_edit_is_shown_read_only_and_refused(si
     assert "Set by an admin" in text_of(client.get(f"/r/probe/{probe.id}"))
 
 
-def test_delete_asks_first_and_moves_the_record_to_the_recycle_bin(signed_in: Callable, web_crm: WebCrm) -> None:
-    client = signed_in("rep5")
+def test_delete_asks_first_and_moves_the_record_to_the_recycle_bin(signed_in: Callable, web_crm: WebCrm,
+                                                                  reps) -> None:
+    client = signed_in("rec_5")
     created = post(client, "/o/account/new", "/o/account/new", {"name": "Short Lived"})
     account = record_id(created.headers["Location"])
     confirm = client.get(f"/r/account/{account}/delete")
@@ -180,28 +187,30 @@ def test_delete_asks_first_and_moves_the_record_to_the_recycle_bin(signed_in: Ca
     assert client.get(f"/r/account/{account}").status_code == 404
     crm = engine(web_crm)
     try:
-        entries = crm.as_user(web_crm.users["rep5"]).recycle_bin.entries("account")
+        entries = crm.as_user(reps["rec_5"]).recycle_bin.entries("account")
     finally:
         crm.close()
     assert [entry["title"] for entry in entries if entry["record_id"] == account] == ["Short Lived"]
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
-def test_payloads_are_escaped_on_detail_and_form_in_every_field(signed_in: Callable, web_crm: WebCrm,
+def test_payloads_are_escaped_on_detail_and_form_in_every_field(signed_in: Callable, web_crm: WebCrm, reps,
                                                                 language: str) -> None:
-    client = signed_in("wang")
+    user = {"en": "rec_3", "zh": "rec_4"}[language]
+    client = signed_in(user)
     client.post("/language", data={"language": language,
                                    "csrf_token": csrf_token(client.get("/settings").get_data(as_text=True))})
     crm = engine(web_crm)
     try:
-        wang = crm.as_user(web_crm.users["wang"])
+        wang = crm.as_user(reps[user])
         account = wang.records("account").create({
             "name": f"Acct {SCRIPT_PAYLOAD}", "description": f"{IMAGE_PAYLOAD}\n{SCRIPT_PAYLOAD}",
             "phone": "+86 10 1234 5678",
             "billing_city": IMAGE_PAYLOAD})
         contact = wang.records("contact").create({"last_name": SCRIPT_PAYLOAD, "first_name": IMAGE_PAYLOAD, "phone": "+86 10 1234 5678",
                                                   "account": account.id, "title": SCRIPT_PAYLOAD})
-        probe = wang.records("probe").query({}).records[0]
+        probe = wang.records("probe").create({"name": f"Probe {IMAGE_PAYLOAD}", "kind": "a",
+                                              "details": f"{SCRIPT_PAYLOAD}\n{IMAGE_PAYLOAD}"})
     finally:
         crm.close()
     pages = [f"/r/account/{account.id}", f"/r/account/{account.id}/edit", f"/r/contact/{contact.id}",
@@ -216,7 +225,7 @@ def test_payloads_are_escaped_on_detail_and_form_in_every_field(signed_in: Calla
 
 
 def test_visible_when_and_dependent_picklists_follow_what_is_typed(signed_in: Callable) -> None:
-    client = signed_in("rep6")
+    client = signed_in("rec_6")
     form = client.get("/o/opportunity/new").get_data(as_text=True)
     assert 'name="loss_reason"' not in form  # its section shows only for a lost deal
     assert re.search(r'hx-post="/o/opportunity/form" hx-trigger="change"[^>]*>\s*<div class="mb-3">\s*'
@@ -234,13 +243,13 @@ def test_visible_when_and_dependent_picklists_follow_what_is_typed(signed_in: Ca
     assert 'name="loss_reason"' not in open_deal
 
 
-def test_a_dependent_picklist_offers_only_what_its_controlling_value_allows(web_crm: WebCrm) -> None:
+def test_a_dependent_picklist_offers_only_what_its_controlling_value_allows(web_crm: WebCrm, reps) -> None:
     from crmkit.engine.fieldtypes.presenter import FieldPresenter
     from crmkit.ui.record_views import allowed_choices
 
     crm = engine(web_crm)
     try:
-        presenter = FieldPresenter.for_context(crm.as_user(web_crm.users["rep6"]))
+        presenter = FieldPresenter.for_context(crm.as_user(reps["rec_6"]))
         loss_reason = presenter.registry.object("opportunity").fields["loss_reason"]
         offered = presenter.widget(loss_reason, None)
         assert [c.value for c in allowed_choices(offered, loss_reason, {"stage": "Negotiation"}).choices] == [""]
@@ -254,7 +263,7 @@ def test_a_dependent_picklist_offers_only_what_its_controlling_value_allows(web_
 
 
 def test_a_field_is_edited_in_place_on_the_detail_page(signed_in: Callable, web_crm: WebCrm) -> None:
-    client = signed_in("rep7")
+    client = signed_in("rec_7")
     created = post(client, "/o/account/new", "/o/account/new", {"name": "Inline Ltd"})
     account = record_id(created.headers["Location"])
     detail = client.get(f"/r/account/{account}").get_data(as_text=True)
@@ -276,11 +285,11 @@ def test_a_field_is_edited_in_place_on_the_detail_page(signed_in: Callable, web_
     assert client.get(f"/r/account/{account}/field/no_such_field").status_code == 404
 
 
-def test_a_field_the_rep_may_not_edit_offers_no_inline_editor(signed_in: Callable, web_crm: WebCrm) -> None:
-    client = signed_in("wang")
+def test_a_field_the_rep_may_not_edit_offers_no_inline_editor(signed_in: Callable, web_crm: WebCrm, reps) -> None:
+    client = signed_in("rec_5")
     crm = engine(web_crm)
     try:
-        probe = crm.as_user(web_crm.users["wang"]).records("probe").query({}).records[0]
+        probe = crm.as_user(reps["rec_5"]).records("probe").create({"name": "Probe of rec 5"})
     finally:
         crm.close()
     detail = client.get(f"/r/probe/{probe.id}").get_data(as_text=True)
