@@ -259,7 +259,7 @@ def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDe
     string; `errors` the engine's field errors (a field with one is never hidden).
     `refresh_url` is where a controlling field's change asks for the form again (htmx).
     """
-    typed_source = form if form is not None else _prefill_form(prefill or {})
+    typed_source = form if form is not None else PrefillForm(prefill or {})
     submitted = presenter.submitted(obj, typed_source)
     values = stored_values(context, obj, row, submitted)
     visibility: Visibility = form_visibility(layout, values, context.runtime.functions, tuple(errors))
@@ -275,7 +275,7 @@ def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDe
                 continue
             typed = typed_source.getlist(item.name) if item.name in typed_source else None
             editable = not item.read_only and may_edit_field(context, obj, item.name)
-            title = titles.get((fdef.to, _as_id(typed[-1] if typed else (row or {}).get(item.name)))) \
+            title = titles.get((fdef.to, as_id(typed[-1] if typed else (row or {}).get(item.name)))) \
                 if fdef.type == "lookup" else None
             widget = presenter.widget(fdef, row, typed=typed if editable else None, title=title, editable=editable)
             if item.help:
@@ -290,14 +290,15 @@ def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDe
     return tuple(sections)
 
 
-def _as_id(value: Any) -> int | None:
+def as_id(value: Any) -> int | None:
+    """A form's record id as an int; None for anything else."""
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-class _prefill_form(dict):
+class PrefillForm(dict):
     """Query-string values for a new record, read like a submitted form (one value per key)."""
 
     def getlist(self, key: str) -> list[str]:
@@ -312,7 +313,7 @@ def form_lookup_titles(context: UserContext, obj: ObjectDef, row: Mapping[str, A
         for fdef in obj.fields.values():
             if fdef.type == "lookup" and fdef.name in form:
                 chosen = form.getlist(fdef.name) if hasattr(form, "getlist") else [form[fdef.name]]
-                values[fdef.name] = _as_id(chosen[-1]) if chosen else None
+                values[fdef.name] = as_id(chosen[-1]) if chosen else None
     return lookup_titles(context, obj, [values])
 
 

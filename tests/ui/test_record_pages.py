@@ -150,6 +150,7 @@ def test_a_rep_cannot_open_another_reps_record_and_it_looks_like_none(signed_in:
         assert f"There is no account record with id {hidden}." in text_of(response)
         assert "Li Hidden" not in response.get_data(as_text=True)
     assert client.get("/r/account/987654321").status_code == 404
+    assert client.get("/o/service_case/new").status_code == 403  # reps may read cases, not create them
     tried = post(client, "/", f"/r/account/{hidden}/edit", {"name": "Taken over", "version": "1"})
     assert tried.status_code == 404
     assert client.get("/o/account/suggest?q=Li").get_json() == []

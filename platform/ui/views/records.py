@@ -6,7 +6,7 @@ that does not exist), runs the save pipeline and moves deleted records to the re
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,7 +15,7 @@ from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.records.errors import RecordValidationError, StaleRecordError
 from crmkit.engine.records.record import Record
-from crmkit.metadata.model import ObjectDef
+from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.ui import record_views as views
 from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import label_text
@@ -98,6 +98,9 @@ def saved(obj: ObjectDef, record: Record, message: str) -> Response:
 @blueprint.route("/o/<object_name>/new", methods=["GET", "POST"])
 def new(object_name: str) -> Response:
     context, obj, presenter = parts(object_name)
+    if context.policy is not None:  # no form for an object the user may not create in (403)
+        context.refresh_rights()
+        context.policy.require(object_name, "create")
     if request.method == "GET":
         return form_page(context, obj, presenter, record=None)
     # Blank fields are left out, so the engine's defaults (expressions too) apply.
@@ -190,8 +193,10 @@ def suggest(object_name: str) -> Response:
 # ---- inline edit -------------------------------------------------------------------------
 
 
-def field_parts(object_name: str, record_id: int, field_name: str):
-    """The record and one field of its layout's form the user may read; 404 for any other name."""
+def field_parts(object_name: str, record_id: int, field_name: str
+                ) -> tuple[UserContext, ObjectDef, FieldPresenter, Record, FieldDef, bool]:
+    """The record and one field of its layout's form the user may read (404 for any other name),
+    and whether they may edit it in place."""
     context, obj, presenter = parts(object_name)
     record = context.records(object_name).get(record_id)
     item = context.runtime.registry.layout(object_name).form_field(field_name)
@@ -202,8 +207,9 @@ def field_parts(object_name: str, record_id: int, field_name: str):
     return context, obj, presenter, record, obj.fields[field_name], editable
 
 
-def inline_value(context: UserContext, obj: ObjectDef, presenter: FieldPresenter, record: Record, fdef: Any,
+def inline_value(context: UserContext, obj: ObjectDef, presenter: FieldPresenter, record: Record, fdef: FieldDef,
                  editable: bool) -> Response:
+    """The field's value as the detail page shows it, with its Edit button when `editable`."""
     titles = views.lookup_titles(context, obj, [record])
     shown = views.ShownField(fdef.name, presenter.label(fdef),
                              presenter.display(fdef, record, views.title_of(fdef, record, titles)), editable)
@@ -211,12 +217,13 @@ def inline_value(context: UserContext, obj: ObjectDef, presenter: FieldPresenter
                                     record_url=record_url))
 
 
-def inline_editor(context: UserContext, obj: ObjectDef, presenter: FieldPresenter, record: Record, fdef: Any, *,
-                  typed: list[str] | None = None, errors: list[str] = (), status: int = 200,
+def inline_editor(context: UserContext, obj: ObjectDef, presenter: FieldPresenter, record: Record, fdef: FieldDef, *,
+                  typed: list[str] | None = None, errors: Sequence[str] = (), status: int = 200,
                   conflict: views.ShownField | None = None) -> Response:
+    """A one-field form for `fdef`, holding `typed` (else the stored value), the errors and a conflict's value."""
     inline_presenter = FieldPresenter(presenter.field_types, presenter.registry, presenter.show, "inline-")
     titles = views.form_lookup_titles(context, obj, record, request.form if typed is not None else None)
-    title = titles.get((fdef.to, views._as_id(typed[-1] if typed else record.get(fdef.name)))) \
+    title = titles.get((fdef.to, views.as_id(typed[-1] if typed else record.get(fdef.name)))) \
         if fdef.type == "lookup" else None
     widget = inline_presenter.widget(fdef, record, typed=typed, title=title)
     values = views.stored_values(context, obj, record, presenter.submitted(obj, request.form) if typed else {})
