@@ -17,12 +17,20 @@ IMAGE_PAYLOAD = '"><img src=x onerror=alert(1)>'
 PROBE_PACKAGE = json.dumps({
     "package": "probe", "version": "1.0.0", "depends_on": ["default_crm"],
     "label": {"en": f"Probe {IMAGE_PAYLOAD}", "zh": f"探针 {IMAGE_PAYLOAD}"},
-    "permission_sets": {"probe_user": {"roles": ["sales_rep"], "objects": {"probe": ["create", "read", "edit"]}}},
+    "permission_sets": {"probe_user": {"roles": ["sales_rep"], "objects": {"probe": ["create", "read", "edit"]},
+                                       "fields": {"probe.note": ["read"]}}},
     "objects": {"probe": {
         "label": {"en": f"Probe {SCRIPT_PAYLOAD}", "zh": f"探针 {SCRIPT_PAYLOAD}"},
         "plural_label": {"en": f"Probes {SCRIPT_PAYLOAD}", "zh": f"探针们 {SCRIPT_PAYLOAD}"},
         "title_field": "name",
-        "fields": {"name": {"type": "text", "required": True, "searchable": True}}}},
+        "fields": {
+            "name": {"type": "text", "required": True, "searchable": True},
+            # Readable but not editable by reps (the probe_user set grants read only).
+            "note": {"type": "text", "label": {"en": "Note", "zh": "备注"}},
+            "kind": {"type": "picklist", "label": {"en": f"Kind {SCRIPT_PAYLOAD}", "zh": f"种类 {SCRIPT_PAYLOAD}"},
+                     "options": [{"value": "a", "label": {"en": f"Option {IMAGE_PAYLOAD}", "zh": f"选项 {IMAGE_PAYLOAD}"}}]},
+            "details": {"type": "textarea", "help": {"en": f"Help {SCRIPT_PAYLOAD}", "zh": f"帮助 {SCRIPT_PAYLOAD}"}},
+        }}},
 }, ensure_ascii=False)
 
 
@@ -53,7 +61,28 @@ def build_web_crm(folder: Path, spare_users: int = 8) -> WebCrm:
         wang.records("account").create({"name": "Wang Visible Traders"})
         wang.records("account").create({"name": f"Wang {SCRIPT_PAYLOAD}"})
         li.records("account").create({"name": "Li Hidden Traders"})
-        wang.records("probe").create({"name": f"Probe record {IMAGE_PAYLOAD}"})
+        wang.records("probe").create({"name": f"Probe record {IMAGE_PAYLOAD}", "kind": "a",
+                                      "details": f"Line one {SCRIPT_PAYLOAD}\nLine two {IMAGE_PAYLOAD}"})
     finally:
         crm.close()
     return WebCrm(url, users)
+
+
+def record_page_users(url: str, names: tuple[str, ...]) -> dict[str, int]:
+    """Sales reps of the record-page tests' own (`rec_<name>`), made once per database: no other
+    test signs them in or changes their language or password. Returns {name: user id}."""
+    from crmkit.engine import Crm
+    from crmkit.engine.security.users import SystemDirectory
+
+    crm = Crm.open(url)
+    try:
+        directory = SystemDirectory(crm)
+        users = {}
+        for name in names:
+            username = f"rec_{name}"
+            user = directory.by_username(username) or directory.create_user(
+                username, display_name=f"Rec {name}", password=PASSWORD, role="sales_rep")
+            users[username] = user.id
+        return users
+    finally:
+        crm.close()

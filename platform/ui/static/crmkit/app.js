@@ -9,3 +9,41 @@ document.addEventListener("htmx:configRequest", function (event) {
     event.detail.headers["X-CSRFToken"] = meta.content;
   }
 });
+
+// Lookup inputs: a select holding the current record becomes an autocomplete over the
+// object's suggestions (/o/<object>/suggest?q=), when Tom Select is on the page. Without
+// it (or without script) the select still submits the current value.
+function crmkitLookups(root) {
+  if (typeof window.TomSelect === "undefined") {
+    return;
+  }
+  root.querySelectorAll("select[data-lookup-object]").forEach(function (select) {
+    if (select.tomselect || !select.dataset.lookupObject) {
+      return;
+    }
+    var address = "/o/" + encodeURIComponent(select.dataset.lookupObject) + "/suggest?q=";
+    var control = new window.TomSelect(select, {
+      valueField: "value",
+      labelField: "text",
+      searchField: [],
+      maxOptions: 20,
+      allowEmptyOption: true,
+      preload: "focus",
+      placeholder: select.dataset.placeholder || "",
+      load: function (query, callback) {
+        fetch(address + encodeURIComponent(query), {credentials: "same-origin", headers: {"Accept": "application/json"}})
+          .then(function (response) { return response.ok ? response.json() : []; })
+          .then(callback)
+          .catch(function () { callback(); });
+      }
+    });
+    // The label now names Tom Select's input; the original select is kept only to submit the value.
+    select.setAttribute("aria-hidden", "true");
+    if (select.getAttribute("aria-describedby")) {
+      control.control_input.setAttribute("aria-describedby", select.getAttribute("aria-describedby"));
+    }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", function () { crmkitLookups(document); });
+document.addEventListener("htmx:afterSettle", function (event) { crmkitLookups(event.target); });

@@ -1,0 +1,133 @@
+"""A record's detail page and forms in a real browser: create, related records, errors, lookups, phone width, axe."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import sign_in
+from tests.browser.test_foundation_flows import AXE, console_errors
+from tests.webapp import WebCrm, record_page_users
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reps(web_crm: WebCrm) -> dict[str, int]:
+    """This module's own sales reps, so no other test's sign-ins or settings reach them."""
+    return record_page_users(web_crm.url, ("b5", "b6", "b7"))
+
+
+def unexpected(errors: list[str]) -> list[str]:
+    """Console errors other than htmx's note of a 422 answer (a form refused by the engine, shown on purpose)."""
+    return [error for error in errors if not error.startswith("Response Status Error Code 422")]
+
+
+def create_account(page: Page, name: str) -> str:
+    """Creates an account through its form; returns the detail page's path."""
+    page.goto("/o/account/new")
+    page.get_by_label("Account Name").fill(name)
+    page.get_by_label("Type", exact=True).select_option("Customer")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    return re.sub(r"^https?://[^/]+", "", page.url)
+
+
+def test_create_an_account_and_a_contact_under_it(page: Page, screenshots: Path) -> None:
+    errors = console_errors(page)
+    sign_in(page, "rec_b5")
+    account_path = create_account(page, "Harbour Logistics")
+    expect(page.get_by_role("status")).to_have_text("Account “Harbour Logistics” was created.")
+    expect(page.get_by_text(re.compile(r"^ACC-\d{5}$"))).to_be_visible()
+    page.screenshot(path=screenshots / "record-account.png", full_page=True)
+    contacts = page.get_by_role("region", name="Contacts")
+    contacts.get_by_role("link", name="New Contacts").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New Contact")
+    expect(page.locator(".ts-wrapper").filter(has_text="Harbour Logistics")).to_be_visible()  # prefilled lookup
+    page.get_by_label("First Name").fill("Mei")
+    page.get_by_label("Last Name").fill("Chen")
+    page.get_by_label("Email", exact=True).fill("mei.chen@example.com")
+    page.screenshot(path=screenshots / "record-contact-form.png", full_page=True)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mei Chen")
+    account_link = page.get_by_role("region", name="Contact Information").get_by_role("link", name="Harbour Logistics")
+    expect(account_link).to_have_attribute("href", account_path)
+    account_link.click()
+    expect(page.get_by_role("region", name="Contacts").get_by_role("link", name="Mei Chen")).to_be_visible()
+    assert errors == []
+
+
+def test_a_field_error_then_save_with_the_lookup_picked_by_typing(page: Page, screenshots: Path) -> None:
+    errors = console_errors(page)
+    sign_in(page, "rec_b6")
+    create_account(page, "Lantern Foods")
+    page.goto("/o/contact/new")
+    page.get_by_label("First Name").fill("Ada")
+    page.get_by_label("Email", exact=True).fill("not an address")
+    page.get_by_label("Title", exact=True).fill("CTO")
+    with page.expect_response(lambda response: response.request.method == "POST") as answer:
+        page.get_by_role("button", name="Save").click()
+    assert answer.value.status == 422
+    expect(page.get_by_role("alert")).to_contain_text("The record was not saved.")
+    expect(page.get_by_label("Email", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#field-last_name-errors")).to_be_visible()
+    expect(page.get_by_label("First Name")).to_have_value("Ada")
+    expect(page.get_by_label("Title", exact=True)).to_have_value("CTO")
+    page.screenshot(path=screenshots / "record-form-errors.png", full_page=True)
+    page.get_by_label("Last Name").fill("Lovelace")
+    page.get_by_label("Email", exact=True).fill("ada@example.com")
+    page.get_by_role("combobox", name="Account").focus()  # Tom Select over /o/account/suggest
+    page.keyboard.type("Lant")
+    page.get_by_role("option", name="Lantern Foods").click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ada Lovelace")
+    expect(page.get_by_role("region", name="Contact Information").get_by_role("link", name="Lantern Foods")).to_be_visible()
+    assert unexpected(errors) == []
+
+
+def test_a_picklist_that_controls_a_section_shows_it_when_changed(page: Page) -> None:
+    errors = console_errors(page)
+    sign_in(page, "rec_b6")
+    page.goto("/o/opportunity/new")
+    expect(page.get_by_label("Loss Reason")).to_have_count(0)
+    with page.expect_response("**/o/opportunity/form"):
+        page.get_by_label("Stage").select_option("Closed Lost")
+    expect(page.get_by_label("Loss Reason")).to_be_visible()
+    assert errors == []
+
+
+@pytest.mark.parametrize("kind", ["detail", "new", "edit"])
+def test_record_pages_fit_a_390_pixel_phone_and_pass_axe(browser: Browser, base_url: str, screenshots: Path,
+                                                         kind: str) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    page = context.new_page()
+    errors = console_errors(page)
+    sign_in(page, "rec_b7")
+    detail = create_account(page, f"Phone Width {kind}")
+    page.goto({"detail": detail, "new": "/o/contact/new", "edit": f"{detail}/edit"}[kind])
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{kind} scrolls sideways at 390 px"
+    page.screenshot(path=screenshots / f"phone-record-{kind}.png", full_page=True)
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [f"{violation['id']} ({violation['impact']}): {violation['help']} -- "
+               f"{[node['target'] for node in violation['nodes']][:3]}"
+               for violation in result["violations"] if violation["impact"] in ("serious", "critical")]
+    assert serious == [], f"{kind}: {serious}"
+    assert errors == []
+    context.close()
+
+
+def test_inline_edit_of_one_field(page: Page, screenshots: Path) -> None:
+    errors = console_errors(page)
+    sign_in(page, "rec_b5")
+    create_account(page, "Inline Edit Works")
+    industry = page.locator('dd[data-field="industry"]')
+    industry.get_by_role("button", name="Edit Industry").click()
+    industry.get_by_label("Industry").select_option("Energy")
+    page.screenshot(path=screenshots / "record-inline-edit.png", full_page=False)
+    industry.get_by_role("button", name="Save Industry").click()
+    expect(industry).to_contain_text("Energy")
+    expect(industry.get_by_role("button", name="Edit Industry")).to_be_visible()
+    page.reload()
+    expect(page.locator('dd[data-field="industry"]')).to_contain_text("Energy")
+    assert errors == []
