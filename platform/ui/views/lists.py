@@ -46,12 +46,12 @@ def list_view(object_name: str) -> Response:
     except QueryError as error:
         obj = records.obj
         template = "list_results.html" if partial else "list.html"
-        body = render_template(template, page=None, obj=obj, problem=sentence(error.message),
+        body = render_template(template, page=None, obj=obj, problem=sentence(error.message), partial=partial,
                                args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
                                search=request.args.get("q", ""))
         return Response(body, status=400)
     template = "list_results.html" if partial else "list.html"
-    return Response(render_template(template, page=page, obj=page.obj, problem=None, args=page.args,
+    return Response(render_template(template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
                                     query_url=query_url, record_url=record_url, search=page.search))
 
 
