@@ -129,6 +129,16 @@ def sorted_by(args: MultiDict, name: str, state: str) -> MultiDict:
     return changed
 
 
+def user_names(context: UserContext) -> dict[int, str]:
+    """Every user's display name by id, read once per request (one query; users are people, not a big table)."""
+    from flask import g
+
+    names = g.get("crmkit_user_names")
+    if names is None:
+        names = g.crmkit_user_names = {user.id: user.display_name for user in SystemDirectory(context.crm).list()}
+    return names
+
+
 def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequence[Any]) -> dict[tuple[str, int], str]:
     """(object or "user", id) -> title of the records and users the page's lookups point at, read with the user's rights.
 
@@ -148,12 +158,8 @@ def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequen
     registry = context.runtime.registry
     for target, ids in wanted.items():
         if target == "user":
-            directory = SystemDirectory(context.crm)
-            for user_id in ids:
-                try:
-                    titles[("user", user_id)] = directory.get(user_id).display_name
-                except Exception:  # noqa: BLE001 - a removed user is shown as "Record N"
-                    continue
+            names = user_names(context)
+            titles.update((("user", user_id), names[user_id]) for user_id in ids if user_id in names)
             continue
         title_field = registry.object(target).title_field
         if title_field is None:
@@ -179,7 +185,8 @@ def with_lookup_choices(context: UserContext, fdef: FieldDef, field_filter: Fiel
             continue
         try:
             if fdef.to is None:
-                pairs = [(str(user.id), user.display_name) for user in SystemDirectory(context.crm).list(active_only=True)]
+                pairs = [(str(user_id), name) for user_id, name in
+                         sorted(user_names(context).items(), key=lambda item: item[1].casefold())]
             else:
                 pairs = [(str(record_id), title) for record_id, title in
                          context.records(fdef.to).suggest(None, limit=LOOKUP_CHOICES)]
