@@ -60,6 +60,41 @@ def ensure_database(url: str) -> None:
     admin.dispose()
 
 
+def measure(crm: Crm, app, directory: SystemDirectory, label: str, user_id: int, budget: float) -> None:
+    """Prints the engine calls' and the list page's times for one signed-in user."""
+    client = app.test_client()
+    username = directory.get(user_id).username
+    client.post("/login", data={"username": username, "password": PASSWORD})
+    context = crm.as_user(user_id)
+    records = context.records("account")
+    sort = crm.runtime.registry.layout("account").list.sort
+
+    def engine_calls() -> None:
+        records.query(None, sort=sort, limit=50)
+        records.count(None, cap=10_000)
+
+    first = client.get("/o/account").get_data(as_text=True)
+    assert 'id="list-count"' in first, first[-2000:]
+    next_link = re.search(r'rel="next" href="([^"]+)"', first)[1].replace("&amp;", "&")
+    cursor = re.search(r"after=([^&]+)", next_link)[1]
+
+    def engine_next() -> None:
+        records.query(None, sort=sort, limit=50, after=cursor)
+        records.count(None, cap=10_000)
+
+    engine = median_ms(engine_calls, budget)
+    page = median_ms(lambda: client.get("/o/account"), budget)
+    engine2 = median_ms(engine_next, budget)
+    page2 = median_ms(lambda: client.get(next_link), budget)
+    p95 = p95_ms(lambda: client.get(next_link), 60)
+    search = median_ms(lambda: client.get("/o/account?q=acme"), budget)
+    print(f"{label:<8} {'engine calls, first page':<34} {engine:8.1f}")
+    print(f"{label:<8} {'list page, first page':<34} {page:8.1f} {page / engine:6.2f}x")
+    print(f"{label:<8} {'engine calls, after a cursor':<34} {engine2:8.1f}")
+    print(f"{label:<8} {'list page, after a cursor':<34} {page2:8.1f} {page2 / engine2:6.2f}x  p95 {p95:.1f} ms")
+    print(f"{label:<8} {'list page, search q=acme':<34} {search:8.1f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.list_page", description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True)
@@ -84,37 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{options.rows:,} accounts on {crm.engine.dialect.name}; medians of {options.budget:g} s each")
     print(f"{'user':<8} {'what':<34} {'ms':>8} {'ratio':>7}")
     for label, user_id in (("admin", users["admin"][0]), ("rep", rep_id)):
-        client = app.test_client()
-        username = directory.get(user_id).username
-        client.post("/login", data={"username": username, "password": PASSWORD})
-        context = crm.as_user(user_id)
-        records = context.records("account")
-        sort = crm.runtime.registry.layout("account").list.sort
-
-        def engine_calls() -> None:
-            records.query(None, sort=sort, limit=50)
-            records.count(None, cap=10_000)
-
-        first = client.get("/o/account").get_data(as_text=True)
-        assert 'id="list-count"' in first, first[-2000:]
-        next_link = re.search(r'rel="next" href="([^"]+)"', first)[1].replace("&amp;", "&")
-        cursor = re.search(r"after=([^&]+)", next_link)[1]
-
-        def engine_next() -> None:
-            records.query(None, sort=sort, limit=50, after=cursor)
-            records.count(None, cap=10_000)
-
-        engine = median_ms(engine_calls, options.budget)
-        page = median_ms(lambda: client.get("/o/account"), options.budget)
-        engine2 = median_ms(engine_next, options.budget)
-        page2 = median_ms(lambda: client.get(next_link), options.budget)
-        p95 = p95_ms(lambda: client.get(next_link), 60)
-        search = median_ms(lambda: client.get("/o/account?q=acme"), options.budget)
-        print(f"{label:<8} {'engine calls, first page':<34} {engine:8.1f}")
-        print(f"{label:<8} {'list page, first page':<34} {page:8.1f} {page / engine:6.2f}x")
-        print(f"{label:<8} {'engine calls, after a cursor':<34} {engine2:8.1f}")
-        print(f"{label:<8} {'list page, after a cursor':<34} {page2:8.1f} {page2 / engine2:6.2f}x  p95 {p95:.1f} ms")
-        print(f"{label:<8} {'list page, search q=acme':<34} {search:8.1f}")
+        measure(crm, app, directory, label, user_id, options.budget)
     crm.close()
     if options.drop:
         target = make_url(options.database)
