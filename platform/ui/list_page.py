@@ -202,8 +202,11 @@ def with_lookup_choices(context: UserContext, fdef: FieldDef, field_filter: Fiel
 
 
 def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, limit: int | None = None,
-                    currency: str | None = None) -> ListPage:
+                    currency: str | None = None, with_filters: bool = True) -> ListPage:
     """The list page of `object_name` for the query-string `args` (request.args).
+
+    `with_filters=False` leaves the filter panel out (an htmx request replacing the results
+    only), saving the lookup filters' choices.
 
     Raises UnknownObject (404) for an object that does not exist, PermissionDenied (403)
     without read access, QueryError (400) for a query string the engine refuses (a bad
@@ -235,7 +238,7 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
                           else None)
         for fdef in fields)) for record in page.records)
     filters = []
-    for fdef in fields:
+    for fdef in fields if with_filters else ():
         field_filter = presenter.list_filter(fdef, given)
         if any(control.control == "lookup" for control in field_filter.controls):
             field_filter = with_lookup_choices(context, fdef, field_filter, presenter.show.text("any"))

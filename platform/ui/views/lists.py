@@ -42,7 +42,7 @@ def list_view(object_name: str) -> Response:
     partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "list-results"
     records = context.records(object_name)  # UnknownObject: 404 before anything else
     try:
-        page = build_list_page(context, object_name, request.args)
+        page = build_list_page(context, object_name, request.args, with_filters=not partial)
     except QueryError as error:
         obj = records.obj
         template = "list_results.html" if partial else "list.html"
