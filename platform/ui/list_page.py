@@ -38,8 +38,9 @@ PAGE_KEYS = ("back",)
 PAGING_KEYS = ("after", "back")
 FIRST_PAGE = "-"
 MAX_BACK = 20
-#: How many records the count reads exactly before it says "more than" (or PostgreSQL estimates).
-COUNT_CAP = 10_000
+#: How many records the count reads exactly before it says "more than" (or PostgreSQL estimates):
+#: a search matching a million rows then reads 1,001 of them to count, not 10,001.
+COUNT_CAP = 1_000
 #: Records a lookup filter offers to choose from (the chosen one is always offered too).
 LOOKUP_CHOICES = 50
 #: Field types a list cannot be sorted by (the engine refuses them).
