@@ -22,7 +22,7 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, request, session
-from flask_babel import Babel
+from flask_babel import Babel, format_decimal
 
 from crmkit.metadata.model import Label
 
@@ -96,4 +96,5 @@ def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["label"] = label_text
+    app.jinja_env.filters["number"] = format_decimal
     app.jinja_env.globals["ui_languages"] = UI_LANGUAGES

@@ -47,3 +47,20 @@ function crmkitLookups(root) {
 
 document.addEventListener("DOMContentLoaded", function () { crmkitLookups(document); });
 document.addEventListener("htmx:afterSettle", function (event) { crmkitLookups(event.target); });
+
+// A list's filter form sends only the controls that hold a value, so the address it pushes
+// into the history reads like a hand-written one (?q=acme&stage__in=Won) and stays short.
+document.addEventListener("htmx:configRequest", function (event) {
+  var form = event.detail.elt;
+  if (event.detail.verb !== "get" || !form || form.id !== "list-form") {
+    return;
+  }
+  var parameters = event.detail.parameters;
+  Object.keys(parameters).forEach(function (key) {
+    var value = parameters[key];
+    var blank = Array.isArray(value) ? value.every(function (item) { return item === ""; }) : value === "";
+    if (blank) {
+      delete parameters[key];
+    }
+  });
+});

@@ -1,0 +1,262 @@
+"""The list page of one object (`/o/<object>`): what it shows, read through the engine's services only.
+
+    page = build_list_page(user_context(), "account", request.args)
+    page.columns, page.rows, page.count, page.next_args, page.previous_args
+
+The query string is the view: filters, `q`, `sort` and `after` are the query language's
+query-string form (engine/query/querystring.py), passed on unchanged. One key is the page's
+own and is taken out before the engine sees it: `back`, repeated, the cursors of the pages
+before this one (`-` for the first page), so "previous" works with the engine's keyset
+cursors (which only go forward) and the address stays bookmarkable. At most
+`MAX_BACK` are kept; beyond them "previous" returns to the first page.
+
+Permissions are the engine's: rows come from `records(object).query` (a rep's row filter),
+columns leave out the fields the engine's policy hides from the user, lookup titles are
+read with `records(target).query` (a title the user may not read shows as "Record 7").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from werkzeug.datastructures import MultiDict
+
+from crmkit.engine.context import UserContext
+from crmkit.engine.fieldtypes.display import Display
+from crmkit.engine.fieldtypes.list_filters import FieldFilter
+from crmkit.engine.fieldtypes.presenter import FieldPresenter
+from crmkit.engine.fieldtypes.widgets import Choice
+from crmkit.engine.query.counting import Count
+from crmkit.engine.query.querystring import QuerySpec, parse_query_string
+from crmkit.engine.security.access import PermissionDenied
+from crmkit.engine.security.users import SystemDirectory
+from crmkit.metadata.model import FieldDef, ObjectDef
+
+#: Query-string keys of the page itself, never passed to the engine.
+PAGE_KEYS = ("back",)
+#: Keys dropped when the view changes (a new filter, sort or search starts at the first page).
+PAGING_KEYS = ("after", "back")
+FIRST_PAGE = "-"
+MAX_BACK = 20
+#: How many records the count reads exactly before it says "more than" (or PostgreSQL estimates):
+#: a search matching a million rows then reads 1,001 of them to count, not 10,001.
+COUNT_CAP = 1_000
+#: Records a lookup filter offers to choose from (the chosen one is always offered too).
+LOOKUP_CHOICES = 50
+#: Field types a list cannot be sorted by (the engine refuses them).
+UNSORTABLE = frozenset({"multi_picklist"})
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: the field, its label in the user's language, and how the list is sorted by it now."""
+
+    field: FieldDef
+    label: str
+    #: "ascending", "descending" or "none": the `aria-sort` of the header.
+    sorted: str
+    #: The query-string arguments of the list sorted by this column (the other way when it already is); None: not sortable.
+    sort_args: MultiDict | None
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    cells: tuple[Display, ...]
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """Everything the list template shows; `args` are the view's query-string arguments (without paging)."""
+
+    obj: ObjectDef
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    count: Count
+    filters: tuple[FieldFilter, ...]
+    search: str
+    args: MultiDict
+    next_args: MultiDict | None
+    previous_args: MultiDict | None
+    first_args: MultiDict | None
+    filtered: bool
+
+
+def engine_args(args: MultiDict) -> MultiDict:
+    """The query-string arguments the engine reads: the page's own keys taken out."""
+    return MultiDict([(key, value) for key, value in args.items(multi=True) if key not in PAGE_KEYS])
+
+
+def without(args: MultiDict, keys: Sequence[str]) -> MultiDict:
+    return MultiDict([(key, value) for key, value in args.items(multi=True) if key not in keys])
+
+
+def effective_sort(spec: QuerySpec, layout_sort: Sequence[str]) -> tuple[str, ...]:
+    """The sort the page asks for: the query string's, else (without a search) the layout's; () is the engine's default."""
+    if spec.sort:
+        return tuple(spec.sort)
+    if spec.search:
+        return ()  # a search with no sort is newest first (docs/query.md)
+    return tuple(layout_sort)
+
+
+def visible_columns(context: UserContext, presenter: FieldPresenter, obj: ObjectDef,
+                    names: Sequence[str]) -> list[FieldDef]:
+    """The layout's list columns the user may read (the engine's field permissions), as field definitions."""
+    hidden = context.policy.hidden_fields(obj.name) if context.policy is not None else frozenset()
+    fields = []
+    for name in names:
+        if name in hidden:
+            continue
+        try:
+            fields.append(presenter.field(obj, name))
+        except KeyError:
+            continue
+    return fields
+
+
+def sort_state(name: str, sort: Sequence[str]) -> str:
+    if sort and sort[0] == name:
+        return "ascending"
+    if sort and sort[0] == f"-{name}":
+        return "descending"
+    return "none"
+
+
+def sorted_by(args: MultiDict, name: str, state: str) -> MultiDict:
+    """The view's arguments sorted by `name`: ascending first, descending when it already is ascending."""
+    changed = without(args, PAGING_KEYS + ("sort",))
+    changed.add("sort", f"-{name}" if state == "ascending" else name)
+    return changed
+
+
+def user_names(context: UserContext) -> dict[int, str]:
+    """Every user's display name by id, read once per request (one query; users are people, not a big table)."""
+    from flask import g
+
+    names = g.get("crmkit_user_names")
+    if names is None:
+        names = g.crmkit_user_names = {user.id: user.display_name for user in SystemDirectory(context.crm).list()}
+    return names
+
+
+def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequence[Any]) -> dict[tuple[str, int], str]:
+    """(object or "user", id) -> title of the records and users the page's lookups point at, read with the user's rights.
+
+    One query per target object (the ids of this page only); users' display names from the
+    engine's directory. A record the user may not read, or whose title is hidden, has none.
+    """
+    wanted: dict[str, set[int]] = {}
+    for fdef in fields:
+        if fdef.type != "lookup":
+            continue
+        target = fdef.to or "user"
+        for row in rows:
+            value = row.get(fdef.name)
+            if isinstance(value, int):
+                wanted.setdefault(target, set()).add(value)
+    titles: dict[tuple[str, int], str] = {}
+    registry = context.runtime.registry
+    for target, ids in wanted.items():
+        if target == "user":
+            names = user_names(context)
+            titles.update((("user", user_id), names[user_id]) for user_id in ids if user_id in names)
+            continue
+        title_field = registry.object(target).title_field
+        if title_field is None:
+            continue
+        try:
+            found = context.records(target).query({"id": {"in": sorted(ids)}}, limit=len(ids))
+        except PermissionDenied:
+            continue
+        for record in found.records:
+            if record.get(title_field) not in (None, ""):
+                titles[(target, record.id)] = str(record.get(title_field))
+    return titles
+
+
+def with_lookup_choices(context: UserContext, fdef: FieldDef, field_filter: FieldFilter, any_label: str) -> FieldFilter:
+    """A lookup's filter with records to choose from: the user's first records by title (or the active users)."""
+    from dataclasses import replace
+
+    controls = []
+    for control in field_filter.controls:
+        if control.control != "lookup":
+            controls.append(control)
+            continue
+        try:
+            if fdef.to is None:
+                pairs = [(str(user_id), name) for user_id, name in
+                         sorted(user_names(context).items(), key=lambda item: item[1].casefold())]
+            else:
+                pairs = [(str(record_id), title) for record_id, title in
+                         context.records(fdef.to).suggest(None, limit=LOOKUP_CHOICES)]
+        except PermissionDenied:
+            pairs = []
+        chosen = {choice.value for choice in control.choices if choice.selected}
+        titled = dict(pairs)
+        given = tuple(Choice(choice.value, titled.get(choice.value, choice.label), True) for choice in control.choices)
+        offered = tuple(Choice(value, label, False) for value, label in pairs if value not in chosen)
+        blank = () if control.multiple else (Choice("", any_label, not chosen),)
+        controls.append(replace(control, choices=blank + given + offered))
+    return replace(field_filter, controls=tuple(controls))
+
+
+def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, limit: int | None = None,
+                    currency: str | None = None, with_filters: bool = True) -> ListPage:
+    """The list page of `object_name` for the query-string `args` (request.args).
+
+    `with_filters=False` leaves the filter panel out (an htmx request replacing the results
+    only), saving the lookup filters' choices.
+
+    Raises UnknownObject (404) for an object that does not exist, PermissionDenied (403)
+    without read access, QueryError (400) for a query string the engine refuses (a bad
+    filter value, an unknown field, a cursor made for another sort): each a sentence.
+    """
+    records = context.records(object_name)
+    obj = records.obj
+    presenter = FieldPresenter.for_context(context, currency=currency, id_prefix="filter-")
+    layout = context.runtime.registry.layout(obj.name)
+    list_layout = layout.list
+    column_names = list_layout.columns if list_layout is not None else (obj.title_field or "id",)
+    layout_sort = list_layout.sort if list_layout is not None else ()
+    given = engine_args(args)
+    spec = parse_query_string(given)
+    sort = effective_sort(spec, layout_sort)
+    page = records.query(spec.filter, sort=sort, search=spec.search, limit=limit or spec.limit, after=spec.after)
+    count = records.count(spec.filter, search=spec.search, cap=COUNT_CAP)
+    fields = visible_columns(context, presenter, obj, column_names)
+    view_args = without(args, PAGING_KEYS)
+    columns = []
+    for fdef in fields:
+        state = sort_state(fdef.name, sort)
+        sortable = fdef.type not in UNSORTABLE
+        columns.append(Column(fdef, presenter.label(fdef), state,
+                              sorted_by(view_args, fdef.name, state) if sortable else None))
+    titles = lookup_titles(context, fields, page.records)
+    rows = tuple(Row(record.id, tuple(
+        presenter.display(fdef, record, titles.get((fdef.to or "user", record.get(fdef.name))) if fdef.type == "lookup"
+                          else None)
+        for fdef in fields)) for record in page.records)
+    filters = []
+    for fdef in fields if with_filters else ():
+        field_filter = presenter.list_filter(fdef, given)
+        if any(control.control == "lookup" for control in field_filter.controls):
+            field_filter = with_lookup_choices(context, fdef, field_filter, presenter.show.text("any"))
+        filters.append(field_filter)
+    back = [value for value in args.getlist("back") if value][-MAX_BACK:]
+    next_args = previous_args = first_args = None
+    if page.next_cursor:
+        next_args = MultiDict(view_args)
+        next_args.add("after", page.next_cursor)
+        for cursor in (back + [spec.after or FIRST_PAGE])[-MAX_BACK:]:
+            next_args.add("back", cursor)
+    if spec.after:
+        first_args = MultiDict(view_args)
+        previous_args = MultiDict(view_args)
+        if back and back[-1] != FIRST_PAGE:
+            previous_args.add("after", back[-1])
+            for cursor in back[:-1]:
+                previous_args.add("back", cursor)
+    return ListPage(obj, tuple(columns), rows, count, tuple(filters), spec.search or "", view_args,
+                    next_args, previous_args, first_args, spec.filter is not None)

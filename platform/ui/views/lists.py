@@ -1,0 +1,75 @@
+"""The list view of every object: /o/<object> (filters, sort, search and page in the query string) and its CSV export.
+
+An htmx request (the live search, the filter form, a sort header, a page link) gets the
+results part only (`list_results.html`), and pushes the full address into the history,
+so what is on screen is always a bookmarkable URL. Errors the user can cause (a bad filter
+value, a cursor made for another sort) are shown as the engine's sentence with status 400,
+beside the filters, never as a 500.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
+from werkzeug.datastructures import MultiDict
+
+from crmkit.engine.query.errors import QueryError
+from crmkit.engine.query.querystring import parse_query_string
+from crmkit.ui.errors import sentence
+from crmkit.ui.list_page import PAGING_KEYS, build_list_page, effective_sort, engine_args, without
+from crmkit.ui.sessions import user_context
+
+blueprint = Blueprint("lists", __name__)
+
+
+def query_url(object_name: str, args: MultiDict | None, endpoint: str = "lists.list_view") -> str:
+    """The list's (or its export's) address with `args` as its query string (repeated keys kept)."""
+    base = url_for(endpoint, object_name=object_name)
+    if not args:
+        return base
+    return f"{base}?{urlencode(list(args.items(multi=True)))}"
+
+
+def record_url(object_name: str | None, record_id: int) -> str | None:
+    """A record's detail page; None for users (owner_id, created_by), who have no record page."""
+    return f"/r/{object_name}/{record_id}" if object_name else None
+
+
+@blueprint.route("/o/<object_name>")
+def list_view(object_name: str) -> Response:
+    context = user_context()
+    partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "list-results"
+    records = context.records(object_name)  # UnknownObject: 404 before anything else
+    try:
+        page = build_list_page(context, object_name, request.args, with_filters=not partial)
+    except QueryError as error:
+        obj = records.obj
+        template = "list_results.html" if partial else "list.html"
+        body = render_template(template, page=None, obj=obj, problem=sentence(error.message), partial=partial,
+                               args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
+                               search=request.args.get("q", ""))
+        return Response(body, status=400)
+    template = "list_results.html" if partial else "list.html"
+    return Response(render_template(template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
+                                    query_url=query_url, record_url=record_url, search=page.search))
+
+
+@blueprint.route("/o/<object_name>/export.csv")
+def export_csv(object_name: str) -> Response:
+    """The current view (filter, search, sort; every page) as CSV, through the engine's export (the export permission)."""
+    context = user_context()
+    records = context.records(object_name)
+    spec = parse_query_string(engine_args(without(request.args, PAGING_KEYS)))
+    layout = context.runtime.registry.layout(records.obj.name)
+    sort = effective_sort(spec, layout.list.sort if layout.list is not None else ())
+    stream = records.export(spec.filter, sort=sort, search=spec.search)  # PermissionDenied, QueryError: sentences
+
+    def lines() -> Iterator[bytes]:
+        with stream:
+            for line in stream:
+                yield line.encode("utf-8")
+
+    response = Response(stream_with_context(lines()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{records.obj.name}.csv"'
+    return response
