@@ -21,6 +21,7 @@ from crmkit.engine.context import UserContext
 from crmkit.engine.crm import Crm
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.engine.security.users import User
+from crmkit.ui.i18n import select_locale
 
 LOGIN_TOKEN = "login"
 
@@ -69,11 +70,17 @@ def sign_in(token: str, user: User) -> None:
 
 
 def sign_out() -> None:
-    """Ends the login session on the server and empties the cookie."""
+    """Ends the login session on the server and empties the cookie, keeping only the page language.
+
+    The signed-out pages (and the next sign-in page) stay in the language the user worked in,
+    not the browser's Accept-Language.
+    """
+    language = select_locale()
     token = session.get(LOGIN_TOKEN)
     if token:
         authenticator().logout(token)
     session.clear()
+    session["language"] = language
     g.user = None
 
 

@@ -36,6 +36,13 @@ def test_the_administrator_finds_every_record(signed_in):
     assert "2 records found" in html
 
 
+def test_a_full_page_of_hits_says_there_may_be_more_instead_of_a_total(app, signed_in, monkeypatch):
+    monkeypatch.setitem(app.config, "CRMKIT_SEARCH_LIMIT", 1)
+    html = signed_in("admin").get("/search?q=traders").get_data(as_text=True)
+    assert "The best 1 matches for “traders” are shown; there may be more." in html
+    assert "records found" not in html
+
+
 def test_a_search_without_hits_or_without_text_says_so(signed_in):
     client = signed_in("li")
     assert "Nothing found for “zzzqqq”." in client.get("/search?q=zzzqqq").get_data(as_text=True)

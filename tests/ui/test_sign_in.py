@@ -98,3 +98,15 @@ def test_signing_in_again_ends_the_previous_login_session(app, client, signed_in
     replay.set_cookie("crmkit_session", first)
     assert replay.get("/").status_code == 302
     assert client.get("/").status_code == 200
+
+
+def test_a_user_who_signs_out_keeps_the_language_they_worked_in(app, client, signed_in):
+    from crmkit.engine.security.users import SystemDirectory
+
+    directory = SystemDirectory(app.extensions["crmkit"].crm)
+    user = directory.create_user("zh_signout", password=PASSWORD)
+    directory.set_preferences(user.id, language="zh")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-US,en;q=0.9"  # the browser asks for English
+    signed_in("zh_signout")
+    post_form(client, "/", "/logout", {})
+    assert "您已退出登录。" in client.get("/login").get_data(as_text=True)

@@ -37,17 +37,19 @@ def grouped(hits: list[SearchHit], labels: dict[str, Label]) -> list[HitGroup]:
 def results() -> Response:
     text = request.args.get("q", "").strip()
     groups, problem, status = [], None, 200
+    limit = current_app.config["CRMKIT_SEARCH_LIMIT"]
     if len(text) > MAX_QUERY_LENGTH:
         problem, status = _("A search is at most %(length)d characters.", length=MAX_QUERY_LENGTH), 400
     elif text:
         context = user_context()
         try:
-            hits = context.search(text, limit=current_app.config["CRMKIT_SEARCH_LIMIT"])
+            hits = context.search(text, limit=limit)
         except QueryError as error:
             problem, status = error.message, error.status
         else:
             registry = context.runtime.registry
             groups = grouped(hits, {hit.object: registry.object(hit.object).plural_label for hit in hits})
-    page = render_template("search.html", q=text, groups=groups, problem=problem,
-                           count=sum(len(group.hits) for group in groups))
+    count = sum(len(group.hits) for group in groups)
+    # A full page of hits says so: the total of every object is not counted (a search box, not a report).
+    page = render_template("search.html", q=text, groups=groups, problem=problem, count=count, capped=count >= limit)
     return Response(page, status=status)
