@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 from babel.dates import format_time
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, gettext as _, refresh
 
 from crmkit.engine.security.authentication import LoginFailed, LoginThrottled
-from crmkit.engine.security.users import SystemDirectory
+from crmkit.engine.security.account import MyAccount
 from crmkit.ui import sessions
 from crmkit.ui.i18n import UI_LANGUAGES
 from crmkit.ui.sessions import public
@@ -67,7 +67,7 @@ def language() -> Response:
         flash(_("That language is not available."), "warning")
         return redirect(target)
     if g.user is not None:
-        g.user = SystemDirectory(sessions.crm()).set_preferences(g.user.id, language=chosen, actor_id=g.user.id)
+        g.user = MyAccount(sessions.user_context()).set_preferences(language=chosen)
     else:
         session["language"] = chosen
     refresh()

@@ -8,7 +8,8 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from flask_babel import gettext as _, refresh
 
 from crmkit.engine.security.authentication import CurrentPasswordWrong, LoginThrottled
-from crmkit.engine.security.users import SystemDirectory, UserError
+from crmkit.engine.security.account import MyAccount
+from crmkit.engine.security.users import UserError
 from crmkit.ui import sessions
 from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import UI_LANGUAGES, ui_language
@@ -59,8 +60,7 @@ def change_preferences() -> Response:
     if language not in UI_LANGUAGES:
         return settings_page(422, preferences=_("That language is not available."))
     try:
-        g.user = SystemDirectory(sessions.crm()).set_preferences(g.user.id, language=language, timezone=timezone,
-                                                                 actor_id=g.user.id)
+        g.user = MyAccount(sessions.user_context()).set_preferences(language=language, timezone=timezone)
     except UserError:
         return settings_page(422, preferences=_("That time zone is not known."))
     refresh()  # the confirmation in the new language
