@@ -1,0 +1,67 @@
+"""Records counted (and one field totalled) per value of a field, in one grouped SQL query.
+
+    >>> group_totals(connection, ctx, "opportunity", QuerySpec(filter={"owner_id": 7}), "stage", "amount")
+    [GroupTotal(value='Prospecting', count=12, total=Decimal('48000.00')), GroupTotal(value=None, count=1, ...)]
+
+The kanban board's column headers: how many records each column holds and what they add up
+to. The records are those `spec` selects (filter, search) within the caller's row filter, the
+same `where_clause` as lists and counts, so a rep's board counts only what they may see. The
+grouping and summed fields are resolved like any field of a query (`resolve_field`): a hidden
+field is refused as unknown, and a derived value (a rollup over the children the caller sees)
+is totalled as the caller sees it. The sum runs in SQL, exactly (`ExactDecimal`'s SUM).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from crmkit.engine.query.errors import QueryError
+from crmkit.engine.query.filters import QueryContext, resolve_field
+from crmkit.engine.query.querystring import QuerySpec
+from crmkit.engine.query.search import where_clause
+
+#: Value types a group may be formed by: one stored choice per record.
+GROUPABLE = frozenset({"picklist"})
+#: Value kinds whose values can be totalled.
+SUMMABLE = frozenset({"integer", "decimal"})
+
+
+@dataclass(frozen=True)
+class GroupTotal:
+    """One value of the grouping field (None: records with no value), its record count and the sum's total.
+
+    `total` is None when no sum was asked for, or when every record of the group has the summed field empty.
+    """
+
+    value: Any
+    count: int
+    total: Decimal | int | None = None
+
+
+def group_totals(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec, group_by: str,
+                 sum_field: str | None = None) -> list[GroupTotal]:
+    """Count the records `spec` selects (sort and page ignored) per value of `group_by`, totalling `sum_field`.
+
+    One `SELECT group_by, COUNT(*), SUM(sum_field) ... GROUP BY group_by` over the filtered
+    records; groups come in no particular order (the caller orders them, by the picklist's
+    options). Raises QueryError for an unknown or hidden field, a `group_by` that is not a
+    picklist or a `sum_field` that is not a number.
+    """
+    group = resolve_field(ctx, object_name, group_by)
+    if group.value_type not in GROUPABLE:
+        raise QueryError(f"cannot group {object_name} by '{group_by}', a {group.value_type} field; "
+                         "records are grouped by a picklist.")
+    columns = [group.column.label("value"), func.count().label("count")]
+    if sum_field is not None:
+        summed = resolve_field(ctx, object_name, sum_field)
+        if summed.value_kind not in SUMMABLE:
+            raise QueryError(f"cannot total '{sum_field}', a {summed.value_type} field; totals are of numbers.")
+        columns.append(func.sum(summed.column).label("total"))
+    table = ctx.schema.table(object_name)
+    statement = select(*columns).select_from(table).where(where_clause(ctx, object_name, spec)) \
+        .group_by(group.column)
+    return [GroupTotal(row.value, row.count, row.total if sum_field is not None else None)
+            for row in connection.execute(statement)]
