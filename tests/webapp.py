@@ -68,9 +68,11 @@ def build_web_crm(folder: Path, spare_users: int = 8) -> WebCrm:
     return WebCrm(url, users)
 
 
-def record_page_users(url: str, names: tuple[str, ...]) -> dict[str, int]:
-    """Sales reps of the record-page tests' own (`rec_<name>`), made once per database: no other
-    test signs them in or changes their language or password. Returns {name: user id}."""
+def record_page_users(url: str, names: tuple[str, ...], prefix: str = "rec_", role: str = "sales_rep",
+                      language: str = "en") -> dict[str, int]:
+    """Users of one test module's own (`<prefix><name>`, sales reps unless `role` says otherwise), made
+    once per database: no other test signs them in or changes their language or password.
+    Returns {username: user id}."""
     from crmkit.engine import Crm
     from crmkit.engine.security.users import SystemDirectory
 
@@ -79,9 +81,10 @@ def record_page_users(url: str, names: tuple[str, ...]) -> dict[str, int]:
         directory = SystemDirectory(crm)
         users = {}
         for name in names:
-            username = f"rec_{name}"
+            username = f"{prefix}{name}"
             user = directory.by_username(username) or directory.create_user(
-                username, display_name=f"Rec {name}", password=PASSWORD, role="sales_rep")
+                username, display_name=f"{prefix.strip('_').title()} {name}", password=PASSWORD, role=role,
+                language=language)
             users[username] = user.id
         return users
     finally:

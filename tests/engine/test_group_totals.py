@@ -53,12 +53,13 @@ def deals(crm, install):
     return reps
 
 
-def by_value(totals) -> dict:
-    return {group.value: (group.count, group.total) for group in totals}
+def by_value(grouping) -> dict:
+    return {group.value: (group.count, group.total) for group in grouping.groups}
 
 
 def test_the_administrator_sees_every_records_count_and_exact_total(crm, deals):
     totals = crm.as_system().records("deal").group_totals("stage", sum="amount")
+    assert totals.summed == "amount" and totals.of("Lost").count == 1 and totals.of("Nothing").count == 0
     assert by_value(totals) == {"Open": (3, Decimal("5100.11")), "Won": (1, Decimal("1000.00")),
                                 "Lost": (1, Decimal("3.33")), None: (1, None)}
 
@@ -79,6 +80,7 @@ def test_the_filter_and_search_of_the_list_apply(crm, deals):
 
 def test_a_sum_field_the_user_may_not_read_gives_no_total(crm, deals):
     totals = crm.as_user(deals["wang"]).records("deal").group_totals("stage", sum="margin")
+    assert totals.summed is None
     assert by_value(totals) == {"Open": (2, None), "Won": (1, None), None: (1, None)}
     assert by_value(crm.as_system().records("deal").group_totals("stage", sum="margin"))["Open"] == \
         (3, Decimal("3.00"))

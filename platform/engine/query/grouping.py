@@ -41,6 +41,21 @@ class GroupTotal:
     total: Decimal | int | None = None
 
 
+@dataclass(frozen=True)
+class Grouping:
+    """The groups of `RecordService.group_totals`; `summed` names the totalled field (None: no totals)."""
+
+    groups: tuple[GroupTotal, ...]
+    summed: str | None = None
+
+    def of(self, value: Any) -> GroupTotal:
+        """The group of `value` (None: no value); an empty group (count 0) when no record has it."""
+        for group in self.groups:
+            if group.value == value:
+                return group
+        return GroupTotal(value, 0, None)
+
+
 def group_totals(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec, group_by: str,
                  sum_field: str | None = None) -> list[GroupTotal]:
     """Count the records `spec` selects (sort and page ignored) per value of `group_by`, totalling `sum_field`.

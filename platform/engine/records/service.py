@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 from sqlalchemy import Connection, Table, case, select
 
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
-from crmkit.engine.query.grouping import GroupTotal, group_totals
+from crmkit.engine.query.grouping import Grouping, group_totals
 from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.engine.query.search import search_fields
 from crmkit.engine.query.tokens import normalise
@@ -184,19 +184,20 @@ class RecordService:
 
     def group_totals(self, group_by: str, *, sum: str | None = None,
                      filter: Mapping[str, Any] | Sequence[Any] | None = None,
-                     search: str | None = None) -> list[GroupTotal]:
+                     search: str | None = None) -> Grouping:
         """Per value of the picklist `group_by`, how many matching records the user may see, and
         their total of `sum` (a kanban board's columns; query/grouping.py), in one grouped query.
 
-        A `sum` field the user may not read is not totalled (every `total` is None); a hidden
-        `group_by` is refused like an unknown field. Raises QueryError, PermissionDenied.
+        A `sum` field the user may not read is not totalled (`summed` None, every `total` None);
+        a hidden `group_by` is refused like an unknown field. Raises QueryError, PermissionDenied.
         """
         with self._reading("read") as connection:
             policy = self.session.policy
             if sum is not None and policy is not None and sum in policy.hidden_fields(self.obj.name):
                 sum = None
             spec = QuerySpec(filter=filter, search=search)
-            return group_totals(connection, self.query_context(), self.obj.name, spec, group_by, sum)
+            groups = group_totals(connection, self.query_context(), self.obj.name, spec, group_by, sum)
+            return Grouping(tuple(groups), sum)
 
     def suggest(self, text: str | None = None, *, limit: int = 10) -> list[tuple[int, str]]:
         """(id, title) of records matching `text`, for a lookup field's autocomplete; same access rules as lists.

@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.querystring import parse_query_string
 from crmkit.ui.errors import sentence
+from crmkit.ui.kanban_page import board_layout
 from crmkit.ui.list_page import PAGING_KEYS, build_list_page, effective_sort, engine_args, without
 from crmkit.ui.sessions import user_context
 
@@ -29,6 +30,11 @@ def query_url(object_name: str, args: MultiDict | None, endpoint: str = "lists.l
     if not args:
         return base
     return f"{base}?{urlencode(list(args.items(multi=True)))}"
+
+
+def board_link(object_name: str) -> str | None:
+    """The board's address for the list page's view switcher; None when the object has no board for the user."""
+    return url_for("kanban.board", object_name=object_name) if board_layout(user_context(), object_name) else None
 
 
 def record_url(object_name: str | None, record_id: int) -> str | None:
@@ -48,11 +54,12 @@ def list_view(object_name: str) -> Response:
         template = "list_results.html" if partial else "list.html"
         body = render_template(template, page=None, obj=obj, problem=sentence(error.message), partial=partial,
                                args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
-                               search=request.args.get("q", ""))
+                               search=request.args.get("q", ""), board_link=board_link(obj.name))
         return Response(body, status=400)
     template = "list_results.html" if partial else "list.html"
     return Response(render_template(template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
-                                    query_url=query_url, record_url=record_url, search=page.search))
+                                    query_url=query_url, record_url=record_url, search=page.search,
+                                    board_link=None if partial else board_link(page.obj.name)))
 
 
 @blueprint.route("/o/<object_name>/export.csv")

@@ -1,0 +1,201 @@
+"""The kanban board of one object (`/o/<object>/kanban`): what it shows, read through the engine's services only.
+
+    board = build_board(user_context(), "opportunity", request.args)
+    board.columns[0].label, board.columns[0].count, board.columns[0].total, board.columns[0].cards
+
+The board is the object's effective layout's `kanban` (docs/layouts.md): one column per
+option of the picklist `group_by`, in the picklist's order, then any retired value records
+still hold, then "no value" when the field is not required (or some record has none). Each
+column's count and total come from `records.group_totals` (one grouped SQL query with the
+user's row filter; a `sum` the user may not read is not totalled); its cards are the first
+CARDS records of `records.query` (the list's sort, keyset pages through `after`). The query
+string is the list page's (filters, `q`, `sort`), so a filtered list has a filtered board;
+`column` and `after` ask for the next cards of one column.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+from urllib.parse import urlencode
+
+from werkzeug.datastructures import MultiDict
+
+from crmkit.engine.context import UserContext
+from crmkit.engine.fieldtypes.display import Display
+from crmkit.engine.fieldtypes.presenter import FieldPresenter
+from crmkit.engine.query.grouping import Grouping
+from crmkit.engine.query.querystring import QuerySpec, parse_query_string
+from crmkit.engine.records.record import Record
+from crmkit.metadata.layouts import KanbanLayout
+from crmkit.metadata.model import FieldDef, ObjectDef
+from crmkit.ui.list_page import effective_sort, engine_args, lookup_titles, visible_columns, without
+from crmkit.ui.record_views import may, may_edit_field, may_read_field, record_title
+
+#: Cards a column shows at first, and each "more" adds.
+CARDS = 20
+#: The board's own query-string keys: which column the next cards are of, and where they start.
+BOARD_KEYS = ("column", "after", "back", "limit")
+#: The form value of the "no value" column.
+NO_VALUE = ""
+
+
+@dataclass(frozen=True)
+class Card:
+    """One record on the board: its title and the layout's `card` fields the user may read."""
+
+    id: int
+    version: int
+    title: str
+    fields: tuple[tuple[str, Display], ...]
+    #: The column key (the stored value, "" for none) the card is in.
+    column: str
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    """One value of the picklist: its label, count and formatted total (None: not totalled), and cards."""
+
+    key: str
+    label: str
+    count: int
+    total: str | None
+    cards: tuple[Card, ...]
+    #: The query-string arguments of this column's next cards; None when every card is shown.
+    more_args: MultiDict | None
+    #: Whether cards may be moved into it (a value the user may choose: not a retired option).
+    target: bool
+
+
+@dataclass(frozen=True)
+class Board:
+    """Everything the board template shows; `args` are the view's arguments (the list's filters, search, sort)."""
+
+    obj: ObjectDef
+    layout: KanbanLayout
+    group_label: str
+    sum_label: str | None
+    columns: tuple[BoardColumn, ...]
+    #: (key, label, whether cards may move into it) of every column, for the "Move to" choices.
+    choices: tuple[tuple[str, str, bool], ...]
+    args: MultiDict
+    #: `args` as a query string: sent with a move, so the answer counts the columns of the same view.
+    view: str
+    search: str
+    filtered: bool
+    may_move: bool
+
+
+def board_layout(context: UserContext, object_name: str) -> KanbanLayout | None:
+    """The object's board if it has one whose `group_by` the user may read (else None: no board for them)."""
+    obj = context.runtime.registry.object(object_name)
+    layout = context.runtime.registry.layout(object_name).board
+    if layout is None or layout.group_by not in obj.fields or not may_read_field(context, obj, layout.group_by):
+        return None
+    return layout
+
+
+def may_move(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, group_by: str) -> bool:
+    """Whether the user may move cards: edit the object and the `group_by` field (the engine checks every move)."""
+    return may(context, obj.name, "edit") and may_edit_field(context, obj, group_by) and \
+        presenter.editable(obj.fields[group_by])
+
+
+def column_filter(spec: QuerySpec, group_by: str, key: str) -> dict:
+    """The view's filter narrowed to one column's value ("" : no value)."""
+    condition = {group_by: {"is_null": True}} if key == NO_VALUE else {group_by: {"eq": key}}
+    return {"and": [spec.filter, condition]} if spec.filter else condition
+
+
+def column_keys(fdef: FieldDef, grouping: Grouping) -> list[tuple[str, bool]]:
+    """(key, whether cards may move into it) of every column, in the picklist's order."""
+    options = [option.value for option in fdef.options]
+    retired = sorted(str(group.value) for group in grouping.groups
+                     if group.value is not None and group.value not in options)
+    keys = [(value, True) for value in options] + [(value, False) for value in retired]
+    if not fdef.required or grouping.of(None).count:
+        keys.append((NO_VALUE, not fdef.required))
+    return keys
+
+
+def column_label(presenter: FieldPresenter, fdef: FieldDef, key: str, none_label: str) -> str:
+    return none_label if key == NO_VALUE else presenter.display_value(fdef, key).text
+
+
+def total_text(presenter: FieldPresenter, obj: ObjectDef, grouping: Grouping, value: Any) -> str | None:
+    """A column's total formatted like its field (money in the user's locale, exact); None when not totalled."""
+    if grouping.summed is None:
+        return None
+    total = grouping.of(value).total
+    return presenter.display_value(obj.fields[grouping.summed], 0 if total is None else total).text
+
+
+def cards_of(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, card_fields: Sequence[FieldDef],
+             records: Sequence[Record], key: str) -> tuple[Card, ...]:
+    """The cards of `records`: titles, and card fields with lookups titled as the user may read them."""
+    titles = lookup_titles(context, card_fields, records)
+    return tuple(Card(record.id, record.version, record_title(obj, record), tuple(
+        (presenter.label(fdef), presenter.display(fdef, record, titles.get((fdef.to or "user", record.get(fdef.name)))
+                                                  if fdef.type == "lookup" else None))
+        for fdef in card_fields), key) for record in records)
+
+
+def summaries(context: UserContext, object_name: str, args: MultiDict, none_label: str,
+              currency: str | None = None) -> list[tuple[str, int, str | None]]:
+    """(column key, count, formatted total) of every column for the view `args`: the board's headers after a move."""
+    layout = board_layout(context, object_name)
+    if layout is None:
+        return []
+    obj = context.runtime.registry.object(object_name)
+    presenter = FieldPresenter.for_context(context, currency=currency)
+    spec = parse_query_string(engine_args(without(args, BOARD_KEYS)))
+    grouping = context.records(object_name).group_totals(layout.group_by, sum=layout.sum, filter=spec.filter,
+                                                         search=spec.search)
+    return [(key, grouping.of(key or None).count, total_text(presenter, obj, grouping, key or None))
+            for key, _ in column_keys(obj.fields[layout.group_by], grouping)]
+
+
+def build_board(context: UserContext, object_name: str, args: MultiDict, *, none_label: str,
+                currency: str | None = None, only: str | None = None) -> Board:
+    """The board of `object_name` for the query-string `args` (request.args); `only`: that column's cards alone.
+
+    `column` and `after` in `args` start one column's cards at a cursor (its "more").
+    Raises UnknownObject (404), PermissionDenied (403) without read access, QueryError (400)
+    for a query string the engine refuses; LookupError when the object has no board for the user.
+    """
+    records = context.records(object_name)
+    obj = records.obj
+    layout = board_layout(context, obj.name)
+    if layout is None:
+        raise LookupError(object_name)
+    presenter = FieldPresenter.for_context(context, currency=currency)
+    group_field = obj.fields[layout.group_by]
+    view_args = without(args, BOARD_KEYS)
+    spec = parse_query_string(engine_args(view_args))
+    list_layout = context.runtime.registry.layout(obj.name).list
+    sort = effective_sort(spec, list_layout.sort if list_layout is not None else ())
+    grouping = records.group_totals(layout.group_by, sum=layout.sum, filter=spec.filter, search=spec.search)
+    card_fields = [fdef for fdef in visible_columns(context, presenter, obj, layout.card) if fdef.name != obj.title_field]
+    continued, after = args.get("column"), args.get("after") or None
+    keys = column_keys(group_field, grouping)
+    choices = tuple((key, column_label(presenter, group_field, key, none_label), target) for key, target in keys)
+    columns = []
+    for key, label, target in choices:
+        if only is not None and key != only:
+            continue
+        page = records.query(column_filter(spec, layout.group_by, key), sort=sort, search=spec.search, limit=CARDS,
+                             after=after if continued == key else None)
+        more_args = None
+        if page.next_cursor:
+            more_args = MultiDict(view_args)
+            more_args.add("column", key)
+            more_args.add("after", page.next_cursor)
+        group = grouping.of(key or None)
+        columns.append(BoardColumn(key, label, group.count,
+                                   total_text(presenter, obj, grouping, key or None),
+                                   cards_of(context, presenter, obj, card_fields, page.records, key),
+                                   more_args, target))
+    summed = obj.fields[layout.sum] if grouping.summed else None
+    return Board(obj, layout, presenter.label(group_field), presenter.label(summed) if summed else None,
+                 tuple(columns), choices, view_args, urlencode(list(view_args.items(multi=True))), spec.search or "",
+                 spec.filter is not None,
+                 may_move(context, presenter, obj, layout.group_by))

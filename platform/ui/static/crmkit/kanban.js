@@ -1,0 +1,140 @@
+// The kanban board (/o/<object>/kanban): drag a card to another column (SortableJS), or use its
+// "Move to" form (keyboard); either posts the new value with the card's version. The server
+// answers the columns' new counts and totals, or the engine's sentence: the card goes back to
+// the column it came from and the sentence is read out (#kanban-message, aria-live).
+"use strict";
+
+(function () {
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  function say(text, ok) {
+    var box = document.getElementById("kanban-message");
+    if (!box) {
+      return;
+    }
+    box.className = "kanban-message alert py-2 " + (ok ? "alert-success" : "alert-danger");
+    box.textContent = text || "";
+  }
+
+  function byColumn(board, selector, key) {
+    var found = null;
+    board.querySelectorAll(selector).forEach(function (element) {
+      if (element.dataset.column === key) {
+        found = element;
+      }
+    });
+    return found;
+  }
+
+  function showCounts(board, columns) {
+    (columns || []).forEach(function (column) {
+      var section = byColumn(board, "section.kanban-column", column.key);
+      if (!section) {
+        return;
+      }
+      var count = section.querySelector(".kanban-count");
+      var total = section.querySelector(".kanban-total");
+      if (count) {
+        count.textContent = column.count;
+      }
+      if (total && column.total !== null) {
+        total.textContent = column.total;
+      }
+    });
+  }
+
+  function settle(card, key, version) {
+    card.dataset.column = key;
+    card.dataset.version = String(version);
+    var form = card.querySelector("form.kanban-move");
+    if (form) {
+      form.elements.version.value = String(version);
+      form.elements.value.value = key;
+    }
+  }
+
+  // Posts the move; `putBack` returns the card where it was when the server refuses it.
+  function move(board, card, key, putBack) {
+    var data = new FormData();
+    data.append("value", key);
+    data.append("version", card.dataset.version);
+    data.append("view", board.dataset.view || "");
+    card.setAttribute("aria-busy", "true");
+    fetch(card.dataset.moveUrl, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: {"Accept": "application/json", "X-CSRFToken": csrfToken()}
+    }).then(function (response) {
+      return response.json().catch(function () { return {message: board.dataset.failed}; })
+        .then(function (body) { return {ok: response.ok, body: body}; });
+    }).then(function (answer) {
+      card.removeAttribute("aria-busy");
+      if (answer.ok) {
+        settle(card, key, answer.body.version);
+        showCounts(board, answer.body.columns);
+        say(answer.body.message, true);
+      } else {
+        putBack();
+        say(answer.body.message || board.dataset.failed, false);
+      }
+    }).catch(function () {
+      card.removeAttribute("aria-busy");
+      putBack();
+      say(board.dataset.failed, false);
+    });
+  }
+
+  function start(board) {
+    if (!board.dataset.mayMove) {
+      return;
+    }
+    if (typeof window.Sortable !== "undefined") {
+      board.querySelectorAll("ul.kanban-cards").forEach(function (list) {
+        window.Sortable.create(list, {
+          group: "kanban", handle: ".kanban-handle", draggable: ".kanban-card", animation: 150,
+          forceFallback: true,
+          onEnd: function (event) {
+            if (event.from === event.to) {
+              return;
+            }
+            var from = event.from, card = event.item, oldIndex = event.oldIndex;
+            move(board, card, event.to.dataset.column, function () {
+              from.insertBefore(card, from.children[oldIndex] || null);
+            });
+          }
+        });
+      });
+    }
+    // The keyboard way: the card's "Move to" form, sent by script, moves the card the same way.
+    board.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.classList || !form.classList.contains("kanban-move")) {
+        return;
+      }
+      event.preventDefault();
+      var card = form.closest(".kanban-card");
+      var key = form.elements.value.value;
+      var target = byColumn(board, "ul.kanban-cards", key);
+      if (!card || !target || key === card.dataset.column) {
+        return;
+      }
+      var from = card.parentNode, next = card.nextSibling;
+      target.insertBefore(card, target.firstChild);
+      form.elements.value.focus();
+      move(board, card, key, function () {
+        from.insertBefore(card, next);
+        form.elements.value.value = card.dataset.column;
+        form.elements.value.focus();
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var board = document.getElementById("kanban-board");
+    if (board) {
+      start(board);
+    }
+  });
+}());

@@ -1,0 +1,123 @@
+"""The kanban board of an object (/o/<object>/kanban) and moving a card (POST /r/<object>/<id>/move).
+
+A move is an ordinary update of the board's `group_by` field through the engine, carrying the
+version the card was shown with (optimistic lock): the engine's validation rules, required
+fields, dependent picklists and permissions all apply. The board's script (static/crmkit/
+kanban.js) posts with `Accept: application/json` and gets the columns' new counts and totals,
+or the engine's sentence with 422 (refused), 409 (changed meanwhile), 403 or 404, and puts
+the card back. Without script the "Move to" form posts and the board is shown again.
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_decimal, get_translations, gettext as _
+from werkzeug.datastructures import MultiDict
+
+from crmkit.engine.fieldtypes.presenter import FieldPresenter
+from crmkit.engine.query.errors import QueryError
+from crmkit.engine.records.errors import RecordValidationError, StaleRecordError
+from crmkit.engine.security.access import PermissionDenied
+from crmkit.errors import CrmkitError
+from crmkit.ui import record_views as views
+from crmkit.ui.errors import error_response, sentence
+from crmkit.ui.kanban_page import NO_VALUE, board_layout, build_board, may_move, summaries
+from crmkit.ui.sessions import user_context
+from crmkit.ui.views.lists import query_url, record_url
+
+blueprint = Blueprint("kanban", __name__)
+
+
+def board_url(object_name: str, args: MultiDict | None = None) -> str:
+    """The board's address with the view's arguments (filters, search, sort)."""
+    return query_url(object_name, args, "kanban.board")
+
+
+def no_value_label() -> str:
+    return _("No value")
+
+
+@blueprint.route("/o/<object_name>/kanban")
+def board(object_name: str) -> Response:
+    """The board; to htmx with `column`, that column's next cards only (its "more")."""
+    context = user_context()
+    records = context.records(object_name)  # UnknownObject: 404 first
+    partial = request.headers.get("HX-Request") == "true" and "column" in request.args
+    try:
+        shown = build_board(context, object_name, request.args, none_label=no_value_label(),
+                            only=request.args.get("column") if partial else None)
+    except LookupError:
+        abort(404)
+    except QueryError as error:
+        body = render_template("kanban.html", board=None, obj=records.obj, problem=sentence(error.message),
+                               search=request.args.get("q", ""), args=request.args, query_url=query_url,
+                               board_url=board_url, record_url=record_url)
+        return Response(body, status=400)
+    if partial:
+        if not shown.columns:
+            abort(404)
+        return Response(render_template("kanban_cards.html", board=shown, column=shown.columns[0],
+                                        board_url=board_url, record_url=record_url))
+    return Response(render_template("kanban.html", board=shown, obj=shown.obj, problem=None, search=shown.search,
+                                    args=shown.args, query_url=query_url, board_url=board_url,
+                                    record_url=record_url))
+
+
+def wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def refused(status: int, message: str) -> Response:
+    """A refused move: JSON for the board's script, else the error page; always with `status`."""
+    if wants_json():
+        response = jsonify({"message": message})
+        response.status_code = status
+        return response
+    return error_response(status, message)
+
+
+def column_counts(object_name: str, view: MultiDict) -> list[dict[str, str | None]]:
+    """The columns' headers for the board's view, after a move: key, count text, total text."""
+    return [{"key": key, "total": total, "count": get_translations().ngettext(
+        "%(num)s record", "%(num)s records", count) % {"num": format_decimal(count)}}
+            for key, count, total in summaries(user_context(), object_name, view, no_value_label())]
+
+
+@blueprint.route("/r/<object_name>/<int:record_id>/move", methods=["POST"])
+def move(object_name: str, record_id: int) -> Response:
+    """Set the board's `group_by` field of one record to `value` ("" : none) at `version`."""
+    context = user_context()
+    records = context.records(object_name)
+    obj = records.obj
+    layout = board_layout(context, object_name)
+    if layout is None:
+        abort(404)
+    view = MultiDict(parse_qsl(request.form.get("view", ""), keep_blank_values=True))
+    value = request.form.get("value", NO_VALUE)
+    try:
+        version = int(request.form.get("version", ""))
+    except ValueError:
+        return refused(400, _("The card's version is missing; reload the board."))
+    presenter = FieldPresenter.for_context(context)
+    try:
+        if not may_move(context, presenter, obj, layout.group_by):
+            raise PermissionDenied(f"you may not change {obj.name}.{layout.group_by}.")
+        updated = records.update(record_id, {layout.group_by: value or None}, version=version)
+    except RecordValidationError as error:
+        messages = views.error_lists(obj, presenter, error.errors, [])
+        return refused(422, " ".join(sentence(message) for message in messages))
+    except StaleRecordError:
+        return refused(409, _("Someone changed this record since the board was shown, so it was not moved. "
+                              "Reload the board to see it as it is now."))
+    except CrmkitError as error:  # PermissionDenied (403), RecordNotFound (404), ...
+        return refused(error.status, sentence(error.message))
+    title = views.record_title(obj, updated)
+    column = presenter.display_value(obj.fields[layout.group_by], updated.get(layout.group_by)).text \
+        if updated.get(layout.group_by) else no_value_label()
+    message = _("“%(title)s” moved to %(column)s.", title=title, column=column)
+    if wants_json():
+        return jsonify({"message": message, "version": updated.version, "columns": column_counts(object_name, view)})
+    flash(message, "success")
+    return redirect(board_url(object_name, view), 303)
+
