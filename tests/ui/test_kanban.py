@@ -107,7 +107,8 @@ def test_the_list_and_the_board_link_to_each_other_keeping_the_view(signed_in: C
 def test_labels_and_money_in_the_users_language(signed_in: Callable, people) -> None:
     page = signed_in("kb_3").get("/o/opportunity/kanban").get_data(as_text=True)
     assert ">初步接洽</h3>" in page and "商机" in page
-    assert "0 条记录" in column(page, "Proposal") or "0 条" in column(page, "Proposal")
+    assert "0 条记录 · 金额: US$0.00" in column(page, "Negotiation")
+    assert ">看板</a>" in page and ">移动</button>" in page
 
 
 def test_a_move_saves_the_stage_and_answers_the_new_counts(signed_in: Callable, web_crm, deals) -> None:
