@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request
 from flask_babel import format_decimal, get_translations, gettext as _
 from werkzeug.datastructures import MultiDict
 
