@@ -15,7 +15,7 @@ string is the list page's (filters, `q`, `sort`), so a filtered list has a filte
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
@@ -129,18 +129,16 @@ def total_text(presenter: FieldPresenter, obj: ObjectDef, grouping: Grouping, va
     return presenter.display_value(obj.fields[grouping.summed], 0 if total is None else total).text
 
 
-def cards_of(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, card_fields: Sequence[FieldDef],
-             records: Sequence[Record], key: str) -> tuple[Card, ...]:
-    """The cards of `records`: titles, and card fields with lookups titled as the user may read them."""
-    titles = lookup_titles(context, card_fields, records)
+def cards_of(presenter: FieldPresenter, obj: ObjectDef, card_fields: Sequence[FieldDef], records: Sequence[Record],
+             key: str, titles: Mapping[tuple[str, int], str]) -> tuple[Card, ...]:
+    """The cards of `records`: titles, and card fields with lookups titled from `titles` (list_page.lookup_titles)."""
     return tuple(Card(record.id, record.version, record_title(obj, record), tuple(
         (presenter.label(fdef), presenter.display(fdef, record, titles.get((fdef.to or "user", record.get(fdef.name)))
                                                   if fdef.type == "lookup" else None))
         for fdef in card_fields), key) for record in records)
 
 
-def summaries(context: UserContext, object_name: str, args: MultiDict, none_label: str,
-              currency: str | None = None) -> list[tuple[str, int, str | None]]:
+def summaries(context: UserContext, object_name: str, args: MultiDict, currency: str | None = None) -> list[tuple[str, int, str | None]]:
     """(column key, count, formatted total) of every column for the view `args`: the board's headers after a move."""
     layout = board_layout(context, object_name)
     if layout is None:
@@ -178,21 +176,25 @@ def build_board(context: UserContext, object_name: str, args: MultiDict, *, none
     continued, after = args.get("column"), args.get("after") or None
     keys = column_keys(group_field, grouping)
     choices = tuple((key, column_label(presenter, group_field, key, none_label), target) for key, target in keys)
+    pages = {}
+    for key, _label, _target in choices:
+        if (only is None or key == only) and (grouping.of(key or None).count or continued == key):
+            pages[key] = records.query(column_filter(spec, layout.group_by, key), sort=sort, search=spec.search,
+                                       limit=CARDS, after=after if continued == key else None)
+    titles = lookup_titles(context, card_fields, [record for page in pages.values() for record in page.records])
     columns = []
     for key, label, target in choices:
         if only is not None and key != only:
             continue
-        page = records.query(column_filter(spec, layout.group_by, key), sort=sort, search=spec.search, limit=CARDS,
-                             after=after if continued == key else None)
+        page = pages.get(key)
         more_args = None
-        if page.next_cursor:
+        if page is not None and page.next_cursor:
             more_args = MultiDict(view_args)
             more_args.add("column", key)
             more_args.add("after", page.next_cursor)
-        group = grouping.of(key or None)
-        columns.append(BoardColumn(key, label, group.count,
+        columns.append(BoardColumn(key, label, grouping.of(key or None).count,
                                    total_text(presenter, obj, grouping, key or None),
-                                   cards_of(context, presenter, obj, card_fields, page.records, key),
+                                   cards_of(presenter, obj, card_fields, page.records if page else [], key, titles),
                                    more_args, target))
     summed = obj.fields[layout.sum] if grouping.summed else None
     return Board(obj, layout, presenter.label(group_field), presenter.label(summed) if summed else None,

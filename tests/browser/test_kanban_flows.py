@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import sign_in
-from tests.browser.test_foundation_flows import AXE, console_errors
+from tests.browser.test_foundation_flows import console_errors, serious_violations
 from tests.webapp import WebCrm, record_page_users
 
 
@@ -82,12 +82,7 @@ def test_drag_a_refused_move_and_a_keyboard_move_on_the_board(page: Page, screen
     expect(move_to).to_be_focused()
     page.screenshot(path=screenshots / "kanban-board.png", full_page=True)
 
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    serious = [f"{violation['id']} ({violation['impact']}): {violation['help']} -- "
-               f"{[node['target'] for node in violation['nodes']][:3]}"
-               for violation in result["violations"] if violation["impact"] in ("serious", "critical")]
-    assert serious == []
+    assert serious_violations(page) == []
 
     page.reload()  # the moves were saved
     expect(column(page, "Qualification").locator(".kanban-card", has_text="Kb Drag")).to_be_visible()

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.ui.conftest import csrf_token
-from tests.webapp import WebCrm, record_page_users
+from tests.webapp import IMAGE_PAYLOAD, SCRIPT_PAYLOAD, WebCrm, record_page_users
 
 JSON = {"Accept": "application/json"}
 
@@ -178,3 +178,13 @@ def test_more_cards_of_one_column(signed_in: Callable, web_crm, people) -> None:
     assert re.findall(r'class="kanban-title[^>]*>(Kb Many \d\d)', rest.get_data(as_text=True)) == \
         ["Kb Many 02", "Kb Many 01", "Kb Many 00"]
     assert "<section" not in rest.get_data(as_text=True) and "Show more" not in rest.get_data(as_text=True)
+
+
+def test_labels_values_and_titles_on_the_board_are_escaped(signed_in: Callable) -> None:
+    """The probe object's labels, option and record name are script and image payloads (tests/webapp.py)."""
+    response = signed_in("wang").get("/o/probe/kanban")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert SCRIPT_PAYLOAD not in page and IMAGE_PAYLOAD not in page
+    assert "Probe record &#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    assert ">No value</h3>" in page  # kind is not required

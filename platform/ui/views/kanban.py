@@ -50,6 +50,8 @@ def board(object_name: str) -> Response:
     except LookupError:
         abort(404)
     except QueryError as error:
+        if partial:  # a "more" whose cursor the engine refuses: the sentence in the page's message area
+            return error_response(400, sentence(error.message))
         body = render_template("kanban.html", board=None, obj=records.obj, problem=sentence(error.message),
                                search=request.args.get("q", ""), args=request.args, query_url=query_url,
                                board_url=board_url, record_url=record_url)
@@ -78,10 +80,15 @@ def refused(status: int, message: str) -> Response:
 
 
 def column_counts(object_name: str, view: MultiDict) -> list[dict[str, str | None]]:
-    """The columns' headers for the board's view, after a move: key, count text, total text."""
+    """The columns' headers for the board's view, after a move: key, count text, total text
+    (none for a view the engine refuses: the move is saved, the board keeps its headers)."""
+    try:
+        counted = summaries(user_context(), object_name, view)
+    except QueryError:
+        return []
     return [{"key": key, "total": total, "count": get_translations().ngettext(
         "%(num)s record", "%(num)s records", count) % {"num": format_decimal(count)}}
-            for key, count, total in summaries(user_context(), object_name, view, no_value_label())]
+            for key, count, total in counted]
 
 
 @blueprint.route("/r/<object_name>/<int:record_id>/move", methods=["POST"])
