@@ -13,7 +13,7 @@ from tests.webapp import WebCrm, record_page_users
 
 @pytest.fixture(scope="module")
 def seller(web_crm: WebCrm) -> str:
-    """This module's own rep (kb_b1) with three opportunities: two in Prospecting, one in Proposal."""
+    """This module's own rep (kb_b1) with opportunities: two in Prospecting, one in Proposal, 21 in Closed Won."""
     from crmkit.engine import Crm
 
     users = record_page_users(web_crm.url, ("b1",), prefix="kb_")
@@ -25,6 +25,9 @@ def seller(web_crm: WebCrm) -> str:
                                     ("Kb Lost", "Proposal", "10")):
             context.records("opportunity").create({"name": name, "account": account, "stage": stage,
                                                    "amount": amount})
+        crm.as_system().records("opportunity").bulk_create(
+            {"name": f"Kb Won {number:02}", "account": account, "stage": "Closed Won", "amount": "1",
+             "owner_id": users["kb_b1"]} for number in range(21))
     finally:
         crm.close()
     return "kb_b1"
@@ -83,6 +86,12 @@ def test_drag_a_refused_move_and_a_keyboard_move_on_the_board(page: Page, screen
     page.screenshot(path=screenshots / "kanban-board.png", full_page=True)
 
     assert serious_violations(page) == []
+
+    won = column(page, "Closed Won")
+    expect(won.locator(".kanban-card")).to_have_count(20)
+    won.get_by_role("link", name="Show more Closed Won").click()  # htmx appends the next cards
+    expect(won.locator(".kanban-card")).to_have_count(21)
+    expect(won.get_by_role("link", name="Show more Closed Won")).to_have_count(0)
 
     page.reload()  # the moves were saved
     expect(column(page, "Qualification").locator(".kanban-card", has_text="Kb Drag")).to_be_visible()
