@@ -77,6 +77,8 @@ class Board:
     columns: tuple[BoardColumn, ...]
     #: (key, label, whether cards may move into it) of every column, for the "Move to" choices.
     choices: tuple[tuple[str, str, bool], ...]
+    #: The layout's `card` fields the user may read (the title field left out: it is the card's heading).
+    card_fields: tuple[FieldDef, ...]
     args: MultiDict
     #: `args` as a query string: sent with a move, so the answer counts the columns of the same view.
     view: str
@@ -138,27 +140,24 @@ def cards_of(presenter: FieldPresenter, obj: ObjectDef, card_fields: Sequence[Fi
         for fdef in card_fields), key) for record in records)
 
 
-def summaries(context: UserContext, object_name: str, args: MultiDict, currency: str | None = None) -> list[tuple[str, int, str | None]]:
-    """(column key, count, formatted total) of every column for the view `args`: the board's headers after a move."""
-    layout = board_layout(context, object_name)
-    if layout is None:
-        return []
-    obj = context.runtime.registry.object(object_name)
+def card_of(context: UserContext, board: Board, record: Record, currency: str | None = None) -> Card:
+    """One record's card on `board` (after a move: its fields as saved now, formulas recomputed)."""
     presenter = FieldPresenter.for_context(context, currency=currency)
-    spec = parse_query_string(engine_args(without(args, BOARD_KEYS)))
-    grouping = context.records(object_name).group_totals(layout.group_by, sum=layout.sum, filter=spec.filter,
-                                                         search=spec.search)
-    return [(key, grouping.of(key or None).count, total_text(presenter, obj, grouping, key or None))
-            for key, _ in column_keys(obj.fields[layout.group_by], grouping)]
+    value = record.get(board.layout.group_by)
+    key = NO_VALUE if value is None else str(value)
+    return cards_of(presenter, board.obj, board.card_fields, [record], key,
+                    lookup_titles(context, board.card_fields, [record]))[0]
 
 
 def build_board(context: UserContext, object_name: str, args: MultiDict, *, none_label: str,
-                currency: str | None = None, only: str | None = None) -> Board:
-    """The board of `object_name` for the query-string `args` (request.args); `only`: that column's cards alone.
+                currency: str | None = None, only: str | None = None, with_cards: bool = True) -> Board:
+    """The board of `object_name` for the query-string `args` (request.args).
 
-    `column` and `after` in `args` start one column's cards at a cursor (its "more").
-    Raises UnknownObject (404), PermissionDenied (403) without read access, QueryError (400)
-    for a query string the engine refuses; LookupError when the object has no board for the user.
+    `only`: that column alone; `with_cards=False`: the columns' counts and totals without
+    cards (the headers after a move). `column` and `after` in `args` start one column's
+    cards at a cursor (its "more"). Raises UnknownObject (404), PermissionDenied (403)
+    without read access, QueryError (400) for a query string the engine refuses;
+    LookupError when the object has no board for the user.
     """
     records = context.records(object_name)
     obj = records.obj
@@ -172,20 +171,18 @@ def build_board(context: UserContext, object_name: str, args: MultiDict, *, none
     list_layout = context.runtime.registry.layout(obj.name).list
     sort = effective_sort(spec, list_layout.sort if list_layout is not None else ())
     grouping = records.group_totals(layout.group_by, sum=layout.sum, filter=spec.filter, search=spec.search)
-    card_fields = [fdef for fdef in visible_columns(context, presenter, obj, layout.card) if fdef.name != obj.title_field]
+    card_fields = tuple(fdef for fdef in visible_columns(context, presenter, obj, layout.card)
+                        if fdef.name != obj.title_field)
     continued, after = args.get("column"), args.get("after") or None
-    keys = column_keys(group_field, grouping)
-    choices = tuple((key, column_label(presenter, group_field, key, none_label), target) for key, target in keys)
-    pages = {}
-    for key, _label, _target in choices:
-        if (only is None or key == only) and (grouping.of(key or None).count or continued == key):
-            pages[key] = records.query(column_filter(spec, layout.group_by, key), sort=sort, search=spec.search,
-                                       limit=CARDS, after=after if continued == key else None)
+    choices = tuple((key, column_label(presenter, group_field, key, none_label), target)
+                    for key, target in column_keys(group_field, grouping))
+    shown = [choice for choice in choices if only is None or choice[0] == only]
+    pages = {key: records.query(column_filter(spec, layout.group_by, key), sort=sort, search=spec.search, limit=CARDS,
+                                after=after if continued == key else None)
+             for key, _, _ in shown if with_cards and (grouping.of(key or None).count or continued == key)}
     titles = lookup_titles(context, card_fields, [record for page in pages.values() for record in page.records])
     columns = []
-    for key, label, target in choices:
-        if only is not None and key != only:
-            continue
+    for key, label, target in shown:
         page = pages.get(key)
         more_args = None
         if page is not None and page.next_cursor:
@@ -198,6 +195,5 @@ def build_board(context: UserContext, object_name: str, args: MultiDict, *, none
                                    more_args, target))
     summed = obj.fields[layout.sum] if grouping.summed else None
     return Board(obj, layout, presenter.label(group_field), presenter.label(summed) if summed else None,
-                 tuple(columns), choices, view_args, urlencode(list(view_args.items(multi=True))), spec.search or "",
-                 spec.filter is not None,
-                 may_move(context, presenter, obj, layout.group_by))
+                 tuple(columns), choices, card_fields, view_args, urlencode(list(view_args.items(multi=True))),
+                 spec.search or "", spec.filter is not None, may_move(context, presenter, obj, layout.group_by))

@@ -63,6 +63,7 @@ def test_drag_a_refused_move_and_a_keyboard_move_on_the_board(page: Page, screen
     expect(message).to_have_text("“Kb Drag” moved to Qualification.")
     expect(column(page, "Qualification").locator(".kanban-count")).to_have_text("1 record")
     expect(column(page, "Qualification").locator(".kanban-total")).to_have_text("$100.00")
+    expect(page.locator(".kanban-card", has_text="Kb Drag")).to_contain_text("Expected Revenue: $20.00")  # 20%
     expect(column(page, "Prospecting").locator(".kanban-count")).to_have_text("1 record")
     expect(column(page, "Prospecting").locator(".kanban-total")).to_have_text("$50.50")
 

@@ -48,6 +48,10 @@ def text_of(response) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
 
 
+def text_of_html(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
 def column(page: str, key: str) -> str:
     """The text of one column of the board page (its header and cards)."""
     match = re.search(rf'<section class="kanban-column" data-column="{re.escape(key)}".*?</section>', page, re.S)
@@ -123,6 +127,8 @@ def test_a_move_saves_the_stage_and_answers_the_new_counts(signed_in: Callable, 
     columns = {entry["key"]: (entry["count"], entry["total"]) for entry in body["columns"]}
     assert columns["Qualification"] == ("0 records", "$0.00") and columns["Negotiation"] == ("1 record", "$300.00")
     assert version_of(web_crm, record) == ("Negotiation", version + 1)
+    assert f'data-record="{record}" data-version="{version + 1}"' in body["card"]  # the card as saved now
+    assert "Expected Revenue: $240.00" in text_of_html(body["card"])  # 80% of 300: the formula followed the stage
     # Without script the form posts and the board is shown again, keeping the view.
     plain = move(client, record, "Qualification", version + 1, view="amount__gte=100")
     assert plain.status_code == 303 and plain.headers["Location"] == "/o/opportunity/kanban?amount__gte=100"

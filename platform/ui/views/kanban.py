@@ -9,6 +9,7 @@ the card back. Without script the "Move to" form posts and the board is shown ag
 """
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request
@@ -18,11 +19,12 @@ from werkzeug.datastructures import MultiDict
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.records.errors import RecordValidationError, StaleRecordError
+from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.errors import CrmkitError
 from crmkit.ui import record_views as views
 from crmkit.ui.errors import error_response, sentence
-from crmkit.ui.kanban_page import NO_VALUE, board_layout, build_board, may_move, summaries
+from crmkit.ui.kanban_page import NO_VALUE, board_layout, build_board, card_of, may_move
 from crmkit.ui.sessions import user_context
 from crmkit.ui.views.lists import query_url, record_url
 
@@ -79,16 +81,20 @@ def refused(status: int, message: str) -> Response:
     return error_response(status, message)
 
 
-def column_counts(object_name: str, view: MultiDict) -> list[dict[str, str | None]]:
-    """The columns' headers for the board's view, after a move: key, count text, total text
-    (none for a view the engine refuses: the move is saved, the board keeps its headers)."""
+def after_move(object_name: str, view: MultiDict, record: Record) -> dict[str, Any]:
+    """What the board's script needs after a move: the card as saved now (HTML) and every column's
+    count and total for the board's view (none for a view the engine refuses: the move is saved)."""
+    context = user_context()
     try:
-        counted = summaries(user_context(), object_name, view)
+        shown = build_board(context, object_name, view, none_label=no_value_label(), with_cards=False)
     except QueryError:
-        return []
-    return [{"key": key, "total": total, "count": get_translations().ngettext(
-        "%(num)s record", "%(num)s records", count) % {"num": format_decimal(count)}}
-            for key, count, total in counted]
+        return {}
+    card = card_of(context, shown, record)
+    columns = [{"key": column.key, "total": column.total, "count": get_translations().ngettext(
+        "%(num)s record", "%(num)s records", column.count) % {"num": format_decimal(column.count)}}
+        for column in shown.columns]
+    return {"columns": columns, "card": render_template("kanban_moved.html", board=shown, moved=card,
+                                                         record_url=record_url)}
 
 
 @blueprint.route("/r/<object_name>/<int:record_id>/move", methods=["POST"])
@@ -124,7 +130,7 @@ def move(object_name: str, record_id: int) -> Response:
         if updated.get(layout.group_by) else no_value_label()
     message = _("“%(title)s” moved to %(column)s.", title=title, column=column)
     if wants_json():
-        return jsonify({"message": message, "version": updated.version, "columns": column_counts(object_name, view)})
+        return jsonify({"message": message, "version": updated.version, **after_move(object_name, view, updated)})
     flash(message, "success")
     return redirect(board_url(object_name, view), 303)
 

@@ -56,6 +56,22 @@
     }
   }
 
+  // The card as saved now (the server's HTML: formulas such as a probability follow the new
+  // value), in place of the one shown; the focus stays on its "Move to" select if it was there.
+  function replaceCard(card, text) {
+    var holder = document.createElement("template");
+    holder.innerHTML = text.trim();
+    var fresh = holder.content.firstElementChild;
+    if (!fresh) {
+      return;
+    }
+    var focused = card.contains(document.activeElement);
+    card.replaceWith(fresh);
+    if (focused && fresh.querySelector("select")) {
+      fresh.querySelector("select").focus();
+    }
+  }
+
   // Posts the move; `putBack` returns the card where it was when the server refuses it.
   function move(board, card, key, putBack) {
     var data = new FormData();
@@ -74,6 +90,9 @@
       if (answer.ok) {
         settle(card, key, answer.body.version);
         showCounts(board, answer.body.columns);
+        if (answer.body.card) {
+          replaceCard(card, answer.body.card);
+        }
         say(answer.body.message, true);
       } else {
         putBack();
