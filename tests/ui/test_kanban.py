@@ -155,7 +155,8 @@ def test_a_user_who_may_not_edit_sees_no_move_controls_and_is_refused(signed_in:
     assert 'id="move-' not in page and "kanban-handle" not in page and "data-may-move" not in page
     _, version = version_of(web_crm, deals["Kb Alpha"])
     refused = move(client, deals["Kb Alpha"], "Negotiation", version, **JSON)
-    assert refused.status_code == 403 and refused.get_json()["message"]
+    assert refused.status_code == 403
+    assert refused.get_json() == {"message": "You may not change the Stage of Opportunities."}
     assert move(client, deals["Kb Alpha"], "Negotiation", version).status_code == 403
     assert version_of(web_crm, deals["Kb Alpha"]) == ("Proposal", version)
 

@@ -3,8 +3,8 @@
 A move is an ordinary update of the board's `group_by` field through the engine, carrying the
 version the card was shown with (optimistic lock): the engine's validation rules, required
 fields, dependent picklists and permissions all apply. The board's script (static/crmkit/
-kanban.js) posts with `Accept: application/json` and gets the columns' new counts and totals,
-or the engine's sentence with 422 (refused), 409 (changed meanwhile), 403 or 404, and puts
+kanban.js) posts with `Accept: application/json` and gets the card as saved and the columns'
+new counts and totals, or the engine's sentence with 422 (refused), 409 (changed meanwhile), 403 or 404, and puts
 the card back. Without script the "Move to" form posts and the board is shown again.
 """
 from __future__ import annotations
@@ -20,10 +20,10 @@ from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.records.errors import RecordValidationError, StaleRecordError
 from crmkit.engine.records.record import Record
-from crmkit.engine.security.access import PermissionDenied
 from crmkit.errors import CrmkitError
 from crmkit.ui import record_views as views
 from crmkit.ui.errors import error_response, sentence
+from crmkit.ui.i18n import label_text
 from crmkit.ui.kanban_page import NO_VALUE, board_layout, build_board, card_of, may_move
 from crmkit.ui.sessions import user_context
 from crmkit.ui.views.lists import query_url, record_url
@@ -106,16 +106,17 @@ def move(object_name: str, record_id: int) -> Response:
     layout = board_layout(context, object_name)
     if layout is None:
         abort(404)
+    presenter = FieldPresenter.for_context(context)
+    if not may_move(context, presenter, obj, layout.group_by):  # the policy's answer; the engine checks again
+        return refused(403, _("You may not change the %(field)s of %(objects)s.",
+                              field=presenter.label(obj.fields[layout.group_by]), objects=label_text(obj.plural_label)))
     view = MultiDict(parse_qsl(request.form.get("view", ""), keep_blank_values=True))
     value = request.form.get("value", NO_VALUE)
     try:
         version = int(request.form.get("version", ""))
     except ValueError:
         return refused(400, _("The card's version is missing; reload the board."))
-    presenter = FieldPresenter.for_context(context)
     try:
-        if not may_move(context, presenter, obj, layout.group_by):
-            raise PermissionDenied(f"you may not change {obj.name}.{layout.group_by}.")
         updated = records.update(record_id, {layout.group_by: value or None}, version=version)
     except RecordValidationError as error:
         messages = views.error_lists(obj, presenter, error.errors, [])
@@ -123,7 +124,7 @@ def move(object_name: str, record_id: int) -> Response:
     except StaleRecordError:
         return refused(409, _("Someone changed this record since the board was shown, so it was not moved. "
                               "Reload the board to see it as it is now."))
-    except CrmkitError as error:  # PermissionDenied (403), RecordNotFound (404), ...
+    except CrmkitError as error:  # PermissionDenied (403: row access), RecordNotFound (404), ...
         return refused(error.status, sentence(error.message))
     title = views.record_title(obj, updated)
     column = presenter.display_value(obj.fields[layout.group_by], updated.get(layout.group_by)).text \
