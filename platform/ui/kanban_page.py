@@ -1,6 +1,6 @@
 """The kanban board of one object (`/o/<object>/kanban`): what it shows, read through the engine's services only.
 
-    board = build_board(user_context(), "opportunity", request.args)
+    board = build_board(user_context(), "opportunity", request.args, none_label="No value")
     board.columns[0].label, board.columns[0].count, board.columns[0].total, board.columns[0].cards
 
 The board is the object's effective layout's `kanban` (docs/layouts.md): one column per

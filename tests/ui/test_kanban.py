@@ -98,6 +98,9 @@ def test_the_list_and_the_board_link_to_each_other_keeping_the_view(signed_in: C
     client = signed_in("kb_1")
     listed = client.get("/o/opportunity?amount__gte=100").get_data(as_text=True)
     assert 'href="/o/opportunity/kanban?amount__gte=100">Board</a>' in listed
+    results = client.get("/o/opportunity?q=alpha", headers={"HX-Request": "true", "HX-Target": "list-results"})
+    assert 'hx-swap-oob="true"' in results.get_data(as_text=True)  # the live search keeps the Board link in step
+    assert 'href="/o/opportunity/kanban?q=alpha">Board</a>' in results.get_data(as_text=True)
     board = client.get("/o/opportunity/kanban?amount__gte=100")
     page = board.get_data(as_text=True)
     assert 'href="/o/opportunity?amount__gte=100">List</a>' in page

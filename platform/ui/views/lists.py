@@ -59,7 +59,7 @@ def list_view(object_name: str) -> Response:
     template = "list_results.html" if partial else "list.html"
     return Response(render_template(template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
                                     query_url=query_url, record_url=record_url, search=page.search,
-                                    board_link=None if partial else board_link(page.obj.name)))
+                                    board_link=board_link(page.obj.name)))
 
 
 @blueprint.route("/o/<object_name>/export.csv")
