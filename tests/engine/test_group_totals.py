@@ -34,12 +34,24 @@ objects:
 """
 
 
-@pytest.fixture
-def deals(crm, install):
-    """Two reps (wang, li) owning deals; reps may not read `margin`."""
+@pytest.fixture(scope="module")
+def crm(module_database_url, tmp_path_factory):
+    """One database per module (the tests only read it) with the deals package installed."""
+    from crmkit.engine import Crm
+
+    instance = Crm.open(module_database_url)
+    package = tmp_path_factory.mktemp("deals") / "deals.yaml"
+    package.write_text(DEALS, encoding="utf-8")
+    instance.install(package)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="module")
+def deals(crm):
+    """Two reps (wang, li) owning deals; reps may not read `margin`. Returns {username: user id}."""
     from crmkit.engine.security.users import SystemDirectory
 
-    install(DEALS)
     directory = SystemDirectory(crm)
     reps = {name: directory.create_user(name, role="rep").id for name in ("wang", "li")}
     rows = {"wang": [("a", "Open", "100.10", 1), ("b", "Open", "0.01", 2), ("c", "Won", "1000", None),
