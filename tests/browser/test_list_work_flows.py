@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import rep_with_accounts, sign_in
 from tests.browser.test_foundation_flows import AXE, console_errors
-from tests.webapp import PASSWORD, WebCrm
+from tests.webapp import WebCrm
 
 ACCOUNTS = [("Bulker Alpha", "Hot"), ("Bulker Bravo", "Cold"), ("Bulker Charlie", "Cold"), ("Bulker Delta", "Hot"),
             ("Bulker Echo", "Warm")]
@@ -19,17 +19,7 @@ ACCOUNTS = [("Bulker Alpha", "Hot"), ("Bulker Bravo", "Cold"), ("Bulker Charlie"
 @pytest.fixture(scope="module")
 def bulker(web_crm: WebCrm, base_url: str) -> str:
     """A rep of their own with five accounts (private: no other rep sees them)."""
-    from crmkit.engine import Crm
-    from crmkit.engine.security.users import SystemDirectory
-
-    crm = Crm.open(web_crm.url)
-    try:
-        user = SystemDirectory(crm).create_user("bulker", display_name="Bulker", password=PASSWORD, role="sales_rep")
-        for name, rating in ACCOUNTS:
-            crm.as_user(user.id).records("account").create({"name": name, "rating": rating})
-    finally:
-        crm.close()
-    return "bulker"
+    return rep_with_accounts(web_crm.url, "bulker", [{"name": name, "rating": rating} for name, rating in ACCOUNTS])
 
 
 def row_names(page: Page) -> list[str]:

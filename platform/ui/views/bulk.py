@@ -16,11 +16,12 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
+from crmkit.engine.records.service import RecordService
 from crmkit.engine.records.bulk_changes import MAX_RECORDS, BulkResult
 from crmkit.metadata.model import ObjectDef
 from crmkit.ui.bulk_page import bulk_actions, bulk_report, selection, selection_values, titles
-from crmkit.ui.record_views import allowed_choices
 from crmkit.ui.sessions import safe_next, user_context
 
 blueprint = Blueprint("bulk", __name__)
@@ -31,8 +32,16 @@ def list_address(obj: ObjectDef) -> str:
     return safe_next(request.values.get("next"), url_for("lists.list_view", object_name=obj.name))
 
 
-def chosen_or_problem(obj: ObjectDef) -> tuple[dict[Any, int | None], Response | None]:
-    """The chosen records of the request, or a 400 page when there are none or too many."""
+def bulk_request(object_name: str, permission: str
+                 ) -> tuple[UserContext, RecordService, dict[Any, int | None], Response | None]:
+    """The user's context, the object's records (UnknownObject 404; PermissionDenied 403 without
+    `permission`), the chosen records, and a 400 page when there are none or too many."""
+    context = user_context()
+    records = context.records(object_name)
+    if context.policy is not None:
+        context.refresh_rights()
+        context.policy.require(object_name, permission)
+    obj = records.obj
     chosen = selection(request.values.getlist("record"))
     problem = None
     if not chosen:
@@ -40,9 +49,9 @@ def chosen_or_problem(obj: ObjectDef) -> tuple[dict[Any, int | None], Response |
     elif len(chosen) > MAX_RECORDS:
         problem = _("At most %(num)s records can be changed at once.", num=MAX_RECORDS)
     if problem is None:
-        return chosen, None
+        return context, records, chosen, None
     body = render_template("bulk/problem.html", obj=obj, problem=problem, back=list_address(obj))
-    return chosen, Response(body, status=400)
+    return context, records, chosen, Response(body, status=400)
 
 
 def finished(obj: ObjectDef, result: BulkResult, done: str, kind: str, named: dict[int, str] | None = None
@@ -61,12 +70,10 @@ def finished(obj: ObjectDef, result: BulkResult, done: str, kind: str, named: di
 @blueprint.route("/o/<object_name>/bulk/edit", methods=["GET", "POST"])
 def edit(object_name: str) -> Response:
     """GET: the field (`field`) and its widget for the chosen records; POST: set it on each of them."""
-    context = user_context()
-    records = context.records(object_name)
-    obj = records.obj
-    chosen, problem = chosen_or_problem(obj)
+    context, records, chosen, problem = bulk_request(object_name, "edit")
     if problem is not None:
         return problem
+    obj = records.obj
     actions = bulk_actions(context, obj)
     editable = dict(actions.fields)
     name = request.values.get("field", "")
@@ -77,9 +84,9 @@ def edit(object_name: str) -> Response:
         count = len(result.succeeded)
         return finished(obj, result, ngettext("%(num)s record was updated.", "%(num)s records were updated.",
                                               count), "edit")
-    widget = None
-    if name in editable:
-        widget = allowed_choices(presenter.widget(obj.fields[name], None), obj.fields[name], {})
+    # Every option of a dependent picklist: the chosen records may have different controlling
+    # values, and the engine refuses the value for each record it does not fit (a per-record failure).
+    widget = presenter.widget(obj.fields[name], None) if name in editable else None
     status = 422 if request.method == "POST" or (name and name not in editable) else 200
     body = render_template("bulk/edit.html", obj=obj, actions=actions, field=name if widget else "", widget=widget,
                            chosen=selection_values(chosen), count=len(chosen),
@@ -91,12 +98,10 @@ def edit(object_name: str) -> Response:
 @blueprint.route("/o/<object_name>/bulk/delete", methods=["GET", "POST"])
 def delete(object_name: str) -> Response:
     """GET asks for confirmation; POST moves each chosen record (and its cascade) to the recycle bin."""
-    context = user_context()
-    records = context.records(object_name)
-    obj = records.obj
-    chosen, problem = chosen_or_problem(obj)
+    context, records, chosen, problem = bulk_request(object_name, "delete")
     if problem is not None:
         return problem
+    obj = records.obj
     if request.method == "POST":
         named = titles(context, obj, list(chosen))  # before they go to the recycle bin
         result = records.delete_many(chosen)  # PermissionDenied (403) without the delete permission
