@@ -44,6 +44,10 @@ def test_save_a_view_and_reopen_it(page: Page, bulker: str) -> None:
     assert row_names(page) == ["Bulker Delta", "Bulker Alpha"]
     page.reload()  # the address is the view
     assert row_names(page) == ["Bulker Delta", "Bulker Alpha"]
+    page.get_by_role("link", name="Bulker Delta").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Bulker Delta")
+    page.get_by_role("button", name="Recent").click()  # the menu loads when opened
+    expect(page.locator("#recent-items")).to_contain_text("Bulker Delta")
     assert errors == []
 
 

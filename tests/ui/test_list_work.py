@@ -217,3 +217,23 @@ def test_opening_a_record_puts_it_in_the_recent_menu_and_on_the_home_page_until_
     engine.as_system().records("account").update(record.id, {"owner_id": reps["rec_lw1"]}, version=record.version)
     assert "Recently Opened Rocket" not in client.get("/recent").get_data(as_text=True)
     assert "Recently Opened Rocket" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_rep_without_delete_or_field_edit_rights_is_offered_neither_and_refused_both(signed_in: Callable,
+                                                                                      engine, reps) -> None:
+    probe = engine.as_user(reps["rec_lw1"]).records("probe").create({"name": "Probe of lw1"})
+    client = signed_in("rec_lw1")
+    page = client.get("/o/probe").get_data(as_text=True)
+    assert "Delete selected" not in page and "Edit selected" in page
+    assert '<option value="note">' not in page  # readable, not editable for reps
+    assert client.get(f"/o/probe/bulk/delete?record={probe.id}").status_code == 403
+    refused = post(client, "/o/probe", "/o/probe/bulk/edit", [*chosen(probe), ("field", "note"), ("note", "x")])
+    assert refused.status_code == 422
+    assert engine.as_system().records("probe").get(probe.id)["note"] is None
+
+
+def test_a_view_of_another_object_is_not_found_on_this_list(signed_in: Callable, engine, reps) -> None:
+    from crmkit.engine.saved_views import SavedViews
+
+    contacts = SavedViews(engine.as_user(reps["rec_lw1"])).create("contact", "Contacts of lw1")
+    assert signed_in("rec_lw1").get(f"/o/account?view={contacts.id}").status_code == 404
