@@ -237,3 +237,15 @@ def test_a_view_of_another_object_is_not_found_on_this_list(signed_in: Callable,
 
     contacts = SavedViews(engine.as_user(reps["rec_lw1"])).create("contact", "Contacts of lw1")
     assert signed_in("rec_lw1").get(f"/o/account?view={contacts.id}").status_code == 404
+
+
+def test_an_htmx_results_request_in_a_view_refreshes_the_views_bar_out_of_band(signed_in: Callable, engine,
+                                                                               reps) -> None:
+    from crmkit.engine.saved_views import SavedViews
+
+    view = SavedViews(engine.as_user(reps["rec_lw2"])).create("account", "By name", sort=["name"])
+    response = signed_in("rec_lw2").get(f"/o/account?view={view.id}&sort=-name",
+                                        headers={"HX-Request": "true", "HX-Target": "list-results"})
+    page = response.get_data(as_text=True)
+    assert 'id="list-views" hx-swap-oob="true"' in page and MODIFIED in page
+    assert 'name="list_args" value="sort=-name"' in page

@@ -59,9 +59,9 @@ def list_view(object_name: str) -> Response:
     return Response(render_template(template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
                                     query_url=query_url, record_url=record_url, search=page.search, views=state,
                                     bulk=bulk_actions(context, page.obj),
-                                    column_choices=[] if partial else column_choices(
-                                        context, FieldPresenter.for_context(context), page.obj,
-                                        [column.field.name for column in page.columns])))
+                                    column_choices=column_choices(context, FieldPresenter.for_context(context),
+                                                                  page.obj, [column.field.name
+                                                                             for column in page.columns])))
 
 
 @blueprint.route("/o/<object_name>/export.csv")
