@@ -50,10 +50,9 @@ class ReportLine:
 def bulk_actions(context: UserContext, obj: ObjectDef) -> BulkActions:
     """The bulk actions and editable fields of `obj` for the user (object and field permissions)."""
     presenter = FieldPresenter.for_context(context)
-    may_edit = may(context, obj.name, "edit")
     fields = tuple((name, presenter.label(fdef)) for name, fdef in obj.fields.items()
-                   if may_edit and inline_editable(context, presenter, obj, name)) if may_edit else ()
-    return BulkActions(may_edit and bool(fields), may(context, obj.name, "delete"), fields)
+                   if inline_editable(context, presenter, obj, name)) if may(context, obj.name, "edit") else ()
+    return BulkActions(bool(fields), may(context, obj.name, "delete"), fields)
 
 
 def selection(values: Sequence[str]) -> dict[Any, int | None]:

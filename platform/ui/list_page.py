@@ -4,8 +4,9 @@
     page.columns, page.rows, page.count, page.next_args, page.previous_args
 
 The query string is the view: filters, `q`, `sort` and `after` are the query language's
-query-string form (engine/query/querystring.py), passed on unchanged. One key is the page's
-own and is taken out before the engine sees it: `back`, repeated, the cursors of the pages
+query-string form (engine/query/querystring.py), passed on unchanged. The page's own keys
+are taken out before the engine sees them: `view` and `columns` (a saved view and the
+column chooser, list_views.py), and `back`, repeated, the cursors of the pages
 before this one (`-` for the first page), so "previous" works with the engine's keyset
 cursors (which only go forward) and the address stays bookmarkable. At most
 `MAX_BACK` are kept; beyond them "previous" returns to the first page.
