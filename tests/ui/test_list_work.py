@@ -249,3 +249,20 @@ def test_an_htmx_results_request_in_a_view_refreshes_the_views_bar_out_of_band(s
     page = response.get_data(as_text=True)
     assert 'id="list-views" hx-swap-oob="true"' in page and MODIFIED in page
     assert 'name="list_args" value="sort=-name"' in page
+
+
+def test_save_stores_the_list_on_screen_over_the_open_view_and_the_default_can_be_dropped(
+        signed_in: Callable, engine, reps) -> None:
+    from crmkit.engine.saved_views import SavedViews
+
+    views = SavedViews(engine.as_user(reps["rec_lw4"]))
+    view = views.create("account", "Working list", sort=["name"])
+    views.set_default("account", view.id)
+    client = signed_in("rec_lw4")
+    saved = post(client, "/o/account", f"/o/account/views/{view.id}/save",
+                 {"list_args": "q=Doomed&sort=-name", "columns": "name,phone"})
+    assert saved.status_code == 303 and view_id(saved.headers["Location"]) == view.id
+    stored = views.get(view.id).query
+    assert (stored.search, stored.sort, stored.columns) == ("Doomed", ("-name",), ("name", "phone"))
+    assert post(client, "/o/account", "/o/account/views/default", {}).status_code == 303
+    assert views.default("account") is None
