@@ -100,3 +100,14 @@ def rep_with_accounts(url: str, username: str, accounts: list[dict[str, Any]]) -
     finally:
         crm.close()
     return username
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each (run by the test, not the page)."""
+    from tests.browser.test_foundation_flows import AXE
+
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{violation['id']} ({violation['impact']}): {violation['help']} -- "
+            f"{[node['target'] for node in violation['nodes']][:3]}"
+            for violation in result["violations"] if violation["impact"] in ("serious", "critical")]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import rep_with_accounts, sign_in
-from tests.browser.test_foundation_flows import AXE, console_errors
+from tests.browser.conftest import rep_with_accounts, serious_violations, sign_in
+from tests.browser.test_foundation_flows import console_errors
 from tests.webapp import WebCrm
 
 ACCOUNTS = [("Lister Alpha Co", "Technology"), ("Lister Beta Co", "Finance"), ("Lister Gamma Co", "Technology")]
@@ -86,9 +86,4 @@ def test_the_list_page_has_no_serious_or_critical_accessibility_violations(page:
     sign_in(page, lister)
     page.goto("/o/account?sort=name")
     page.get_by_text("Filters", exact=True).click()
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    serious = [f"{violation['id']} ({violation['impact']}): {violation['help']} -- "
-               f"{[node['target'] for node in violation['nodes']][:3]}"
-               for violation in result["violations"] if violation["impact"] in ("serious", "critical")]
-    assert serious == []
+    assert serious_violations(page) == []

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import rep_with_accounts, sign_in
-from tests.browser.test_foundation_flows import AXE, console_errors
+from tests.browser.conftest import rep_with_accounts, serious_violations, sign_in
+from tests.browser.test_foundation_flows import console_errors
 from tests.webapp import WebCrm
 
 ACCOUNTS = [("Bulker Alpha", "Hot"), ("Bulker Bravo", "Cold"), ("Bulker Charlie", "Cold"), ("Bulker Delta", "Hot"),
@@ -84,7 +84,7 @@ def test_bulk_delete_with_select_all(page: Page, bulker: str, browser: Browser, 
     expect(page.locator("#list-results tbody tr")).to_have_count(2)
     page.get_by_role("checkbox", name="Select all records on this page").check()
     expect(page.locator("#bulk-count")).to_have_text("2 selected")
-    run_axe(page)
+    assert serious_violations(page) == []
     page.screenshot(path=screenshots / "list-bulk-selected.png", full_page=True)
     page.get_by_role("button", name="Delete selected").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Delete 2 records?")
@@ -103,11 +103,3 @@ def test_bulk_delete_with_select_all(page: Page, bulker: str, browser: Browser, 
     small.screenshot(path=screenshots / "phone-list-bulk.png", full_page=True)
     phone.close()
 
-
-def run_axe(page: Page) -> None:
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    serious = [f"{violation['id']} ({violation['impact']}): {violation['help']} -- "
-               f"{[node['target'] for node in violation['nodes']][:3]}"
-               for violation in result["violations"] if violation["impact"] in ("serious", "critical")]
-    assert serious == []

@@ -54,11 +54,20 @@ def bulk_request(object_name: str, permission: str
     return context, records, chosen, Response(body, status=400)
 
 
-def finished(obj: ObjectDef, result: BulkResult, done: str, kind: str, named: dict[int, str] | None = None
-             ) -> Response:
-    """Back to the list with `done` when every record was saved; otherwise the per-record report."""
+def done_message(kind: str, count: int) -> str:
+    if kind == "delete":
+        return ngettext("%(num)s record was moved to the recycle bin.",
+                        "%(num)s records were moved to the recycle bin.", count)
+    return ngettext("%(num)s record was updated.", "%(num)s records were updated.", count)
+
+
+def finished(obj: ObjectDef, result: BulkResult, kind: str, named: dict[int, str] | None = None) -> Response:
+    """Back to the list with a message when every record was saved; otherwise the per-record report.
+
+    `kind` is "edit" or "delete"; `named`: the titles read before a delete.
+    """
     if result.complete:
-        flash(done, "success")
+        flash(done_message(kind, len(result.succeeded)), "success")
         return redirect(list_address(obj), 303)
     context = user_context()
     saved, failed = bulk_report(context, FieldPresenter.for_context(context), obj, result, named)
@@ -80,10 +89,8 @@ def edit(object_name: str) -> Response:
     presenter = FieldPresenter.for_context(context, id_prefix="bulk-")
     if request.method == "POST" and name in editable:
         values = presenter.submitted(obj, request.form, names=[name]) or {name: None}
-        result = records.update_many(chosen, values)  # PermissionDenied (403) without the edit permission
-        count = len(result.succeeded)
-        return finished(obj, result, ngettext("%(num)s record was updated.", "%(num)s records were updated.",
-                                              count), "edit")
+        # PermissionDenied (403) without the edit permission; each record's problem is in the result
+        return finished(obj, records.update_many(chosen, values), "edit")
     # Every option of a dependent picklist: the chosen records may have different controlling
     # values, and the engine refuses the value for each record it does not fit (a per-record failure).
     widget = presenter.widget(obj.fields[name], None) if name in editable else None
@@ -104,11 +111,7 @@ def delete(object_name: str) -> Response:
     obj = records.obj
     if request.method == "POST":
         named = titles(context, obj, list(chosen))  # before they go to the recycle bin
-        result = records.delete_many(chosen)  # PermissionDenied (403) without the delete permission
-        count = len(result.succeeded)
-        return finished(obj, result, ngettext("%(num)s record was moved to the recycle bin.",
-                                              "%(num)s records were moved to the recycle bin.", count),
-                        "delete", named)
+        return finished(obj, records.delete_many(chosen), "delete", named)
     body = render_template("bulk/delete.html", obj=obj, chosen=selection_values(chosen), count=len(chosen),
                            shown=titles(context, obj, list(chosen)), back=list_address(obj))
     return Response(body)
