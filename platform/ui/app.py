@@ -88,9 +88,9 @@ def page_context() -> dict[str, Any]:
 
 
 def register_blueprints(app: Flask) -> None:
-    from crmkit.ui.views import auth, home, kanban, lists, records, search, settings
+    from crmkit.ui.views import auth, bulk, home, kanban, lists, recent, records, saved_views, search, settings
 
-    for module in (auth, home, kanban, lists, records, search, settings):
+    for module in (auth, home, kanban, lists, records, search, settings, bulk, saved_views, recent):
         app.register_blueprint(module.blueprint)
 
 

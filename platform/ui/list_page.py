@@ -4,8 +4,9 @@
     page.columns, page.rows, page.count, page.next_args, page.previous_args
 
 The query string is the view: filters, `q`, `sort` and `after` are the query language's
-query-string form (engine/query/querystring.py), passed on unchanged. One key is the page's
-own and is taken out before the engine sees it: `back`, repeated, the cursors of the pages
+query-string form (engine/query/querystring.py), passed on unchanged. The page's own keys
+are taken out before the engine sees them: `view` and `columns` (a saved view and the
+column chooser, list_views.py), and `back`, repeated, the cursors of the pages
 before this one (`-` for the first page), so "previous" works with the engine's keyset
 cursors (which only go forward) and the address stays bookmarkable. At most
 `MAX_BACK` are kept; beyond them "previous" returns to the first page.
@@ -32,8 +33,8 @@ from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.users import SystemDirectory
 from crmkit.metadata.model import FieldDef, ObjectDef
 
-#: Query-string keys of the page itself, never passed to the engine.
-PAGE_KEYS = ("back",)
+#: Query-string keys of the page itself, never passed to the engine (`view` and `columns`: list_views.py).
+PAGE_KEYS = ("back", "view", "columns")
 #: Keys dropped when the view changes (a new filter, sort or search starts at the first page).
 PAGING_KEYS = ("after", "back")
 FIRST_PAGE = "-"
@@ -63,6 +64,8 @@ class Column:
 class Row:
     id: int
     cells: tuple[Display, ...]
+    #: The version the row was read at: a bulk edit or delete of it refuses a record changed since.
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -203,8 +206,10 @@ def with_lookup_choices(context: UserContext, fdef: FieldDef, field_filter: Fiel
 
 
 def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, limit: int | None = None,
-                    currency: str | None = None, with_filters: bool = True) -> ListPage:
+                    currency: str | None = None, with_filters: bool = True, columns: Sequence[str] = ()) -> ListPage:
     """The list page of `object_name` for the query-string `args` (request.args).
+
+    `columns` (field names) replace the layout's list columns (a saved view's, the column chooser's).
 
     `with_filters=False` leaves the filter panel out (an htmx request replacing the results
     only), saving the lookup filters' choices.
@@ -218,7 +223,7 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
     presenter = FieldPresenter.for_context(context, currency=currency, id_prefix="filter-")
     layout = context.runtime.registry.layout(obj.name)
     list_layout = layout.list
-    column_names = list_layout.columns if list_layout is not None else (obj.title_field or "id",)
+    column_names = tuple(columns) or (list_layout.columns if list_layout is not None else (obj.title_field or "id",))
     layout_sort = list_layout.sort if list_layout is not None else ()
     given = engine_args(args)
     spec = parse_query_string(given)
@@ -227,17 +232,17 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
     count = records.count(spec.filter, search=spec.search, cap=COUNT_CAP)
     fields = visible_columns(context, presenter, obj, column_names)
     view_args = without(args, PAGING_KEYS)
-    columns = []
+    shown_columns = []
     for fdef in fields:
         state = sort_state(fdef.name, sort)
         sortable = fdef.type not in UNSORTABLE
-        columns.append(Column(fdef, presenter.label(fdef), state,
+        shown_columns.append(Column(fdef, presenter.label(fdef), state,
                               sorted_by(view_args, fdef.name, state) if sortable else None))
     titles = lookup_titles(context, fields, page.records)
     rows = tuple(Row(record.id, tuple(
         presenter.display(fdef, record, titles.get((fdef.to or "user", record.get(fdef.name))) if fdef.type == "lookup"
                           else None)
-        for fdef in fields)) for record in page.records)
+        for fdef in fields), record.version) for record in page.records)
     filters = []
     for fdef in fields if with_filters else ():
         field_filter = presenter.list_filter(fdef, given)
@@ -258,5 +263,5 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
             previous_args.add("after", back[-1])
             for cursor in back[:-1]:
                 previous_args.add("back", cursor)
-    return ListPage(obj, tuple(columns), rows, count, tuple(filters), spec.search or "", view_args,
+    return ListPage(obj, tuple(shown_columns), rows, count, tuple(filters), spec.search or "", view_args,
                     next_args, previous_args, first_args, spec.filter is not None)

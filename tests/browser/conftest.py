@@ -83,3 +83,31 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/")
+
+
+def rep_with_accounts(url: str, username: str, accounts: list[dict[str, Any]]) -> str:
+    """A sales rep of a test module's own (private accounts: no other rep sees them) with `accounts`;
+    returns the username, whose password is PASSWORD."""
+    from crmkit.engine import Crm
+    from crmkit.engine.security.users import SystemDirectory
+
+    crm = Crm.open(url)
+    try:
+        user = SystemDirectory(crm).create_user(username, display_name=username.title(), password=PASSWORD,
+                                                role="sales_rep")
+        for values in accounts:
+            crm.as_user(user.id).records("account").create(values)
+    finally:
+        crm.close()
+    return username
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each (run by the test, not the page)."""
+    from tests.browser.test_foundation_flows import AXE
+
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{violation['id']} ({violation['impact']}): {violation['help']} -- "
+            f"{[node['target'] for node in violation['nodes']][:3]}"
+            for violation in result["violations"] if violation["impact"] in ("serious", "critical")]

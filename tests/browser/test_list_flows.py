@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import sign_in
-from tests.browser.test_foundation_flows import AXE, console_errors
-from tests.webapp import PASSWORD, WebCrm
+from tests.browser.conftest import rep_with_accounts, serious_violations, sign_in
+from tests.browser.test_foundation_flows import console_errors
+from tests.webapp import WebCrm
 
 ACCOUNTS = [("Lister Alpha Co", "Technology"), ("Lister Beta Co", "Finance"), ("Lister Gamma Co", "Technology")]
 
@@ -17,17 +17,8 @@ ACCOUNTS = [("Lister Alpha Co", "Technology"), ("Lister Beta Co", "Finance"), ("
 @pytest.fixture(scope="module")
 def lister(web_crm: WebCrm, base_url: str) -> str:
     """A rep of their own with three accounts (private: no other rep sees them)."""
-    from crmkit.engine import Crm
-    from crmkit.engine.security.users import SystemDirectory
-
-    crm = Crm.open(web_crm.url)
-    try:
-        user = SystemDirectory(crm).create_user("lister", display_name="Lister", password=PASSWORD, role="sales_rep")
-        for name, industry in ACCOUNTS:
-            crm.as_user(user.id).records("account").create({"name": name, "industry": industry})
-    finally:
-        crm.close()
-    return "lister"
+    return rep_with_accounts(web_crm.url, "lister", [{"name": name, "industry": industry}
+                                                     for name, industry in ACCOUNTS])
 
 
 def row_names(page: Page) -> list[str]:
@@ -95,9 +86,4 @@ def test_the_list_page_has_no_serious_or_critical_accessibility_violations(page:
     sign_in(page, lister)
     page.goto("/o/account?sort=name")
     page.get_by_text("Filters", exact=True).click()
-    page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    serious = [f"{violation['id']} ({violation['impact']}): {violation['help']} -- "
-               f"{[node['target'] for node in violation['nodes']][:3]}"
-               for violation in result["violations"] if violation["impact"] in ("serious", "critical")]
-    assert serious == []
+    assert serious_violations(page) == []

@@ -187,3 +187,15 @@ def test_a_formula_read_through_a_lookup_stays_current_when_the_parent_changes_a
         thread.join()
     assert crm.as_system().records("kid").get(results["create_child"])["pname"] == "New"
     crm.close()
+
+
+def test_bulk_edit_and_delete_run_history_and_rollups_per_record(all_types, projects, companies):
+    acme = companies.create({"name": "Acme"})
+    chosen = [projects.create({"name": f"P{n}", "budget": n, "company": acme.id}) for n in (1, 2, 3)]
+    result = projects.update_many({project.id: project.version for project in chosen}, {"budget": 10})
+    assert result.succeeded == tuple(project.id for project in chosen) and result.complete
+    assert companies.get(acme.id)["total_budget"] == Decimal(30)
+    assert ("budget", "10.00") in [(row["field"], row["new_value"]) for row in projects.history(chosen[0].id)]
+    deleted = projects.delete_many([project.id for project in chosen[:2]])
+    assert deleted.succeeded == (chosen[0].id, chosen[1].id)
+    assert companies.get(acme.id)["total_budget"] == Decimal(10) and companies.get(acme.id)["project_count"] == 1

@@ -34,6 +34,7 @@ from crmkit.metadata.model import ObjectDef
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
+    from crmkit.engine.records.bulk_changes import BulkResult
     from crmkit.engine.runtime import Runtime
 
 
@@ -307,6 +308,23 @@ class RecordService:
             if version is not None and current["version"] != version:
                 raise StaleRecordError(self.obj.name, record_id, version, current["version"])
             return Deleter(connection, self.session).delete(self.obj.name, current)
+
+    def update_many(self, records: "Mapping[Any, int | None] | Sequence[Any]", values: Mapping[str, Any]
+                    ) -> "BulkResult":
+        """Set `values` on each of `records` ({id: version} or [id]), each saved on its own (bulk_changes.py).
+
+        PermissionDenied without the edit permission, RecordError beyond MAX_RECORDS (200) ids;
+        the rest is reported per record in the BulkResult.
+        """
+        from crmkit.engine.records.bulk_changes import update_many
+
+        return update_many(self, records, values)
+
+    def delete_many(self, records: "Mapping[Any, int | None] | Sequence[Any]") -> "BulkResult":
+        """Move each of `records` ({id: version} or [id]) to the recycle bin on its own (bulk_changes.py)."""
+        from crmkit.engine.records.bulk_changes import delete_many
+
+        return delete_many(self, records)
 
     def bulk_create(self, rows: Iterable[Mapping[str, Any]], *, batch_size: int = 1000) -> int:
         """Create many records through the same pipeline, written in batches; returns how many."""

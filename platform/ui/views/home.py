@@ -5,10 +5,14 @@ from flask import Blueprint, render_template
 
 from crmkit.ui.navigation import navigation
 from crmkit.ui.sessions import user_context
+from crmkit.ui.views.recent import recent_items
 
 blueprint = Blueprint("home", __name__)
 
 
 @blueprint.route("/")
 def index() -> str:
-    return render_template("home.html", apps=navigation(user_context()))
+    context = user_context()
+    items = recent_items(context)
+    labels = {item.object: context.runtime.registry.object(item.object).label for item in items}
+    return render_template("home.html", apps=navigation(context), recent=items, labels=labels)

@@ -14,11 +14,14 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
 from werkzeug.datastructures import MultiDict
 
+from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.querystring import parse_query_string
 from crmkit.ui.errors import sentence
+from crmkit.ui.bulk_page import bulk_actions
 from crmkit.ui.kanban_page import board_layout
 from crmkit.ui.list_page import PAGING_KEYS, build_list_page, effective_sort, engine_args, without
+from crmkit.ui.list_views import column_choices, open_list_view
 from crmkit.ui.sessions import user_context
 
 blueprint = Blueprint("lists", __name__)
@@ -47,19 +50,26 @@ def list_view(object_name: str) -> Response:
     context = user_context()
     partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "list-results"
     records = context.records(object_name)  # UnknownObject: 404 before anything else
+    state = None
     try:
-        page = build_list_page(context, object_name, request.args, with_filters=not partial)
+        state = open_list_view(context, object_name, request.args)  # SavedViewNotFound 404, SavedViewUnusable 409
+        page = build_list_page(context, object_name, state.args, with_filters=not partial, columns=state.columns)
     except QueryError as error:
         obj = records.obj
         template = "list_results.html" if partial else "list.html"
         body = render_template(template, page=None, obj=obj, problem=sentence(error.message), partial=partial,
                                args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
-                               search=request.args.get("q", ""), board_link=board_link(obj.name))
+                               search=request.args.get("q", ""), board_link=board_link(obj.name), views=state,
+                               bulk=None, column_choices=[])
         return Response(body, status=400)
     template = "list_results.html" if partial else "list.html"
     return Response(render_template(template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
-                                    query_url=query_url, record_url=record_url, search=page.search,
-                                    board_link=board_link(page.obj.name)))
+                                    query_url=query_url, record_url=record_url, search=page.search, views=state,
+                                    board_link=board_link(page.obj.name),
+                                    bulk=bulk_actions(context, page.obj),
+                                    column_choices=column_choices(context, FieldPresenter.for_context(context),
+                                                                  page.obj, [column.field.name
+                                                                             for column in page.columns])))
 
 
 @blueprint.route("/o/<object_name>/export.csv")

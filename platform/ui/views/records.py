@@ -20,6 +20,7 @@ from crmkit.ui import record_views as views
 from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import label_text
 from crmkit.ui.sessions import user_context
+from crmkit.ui.views.recent import record_touched
 
 blueprint = Blueprint("records", __name__)
 #: The most suggestions a lookup input offers at once.
@@ -48,6 +49,7 @@ def is_htmx() -> bool:
 def detail(object_name: str, record_id: int) -> str:
     context, obj, presenter = parts(object_name)
     record = context.records(object_name).get(record_id)
+    record_touched(context, object_name, record_id)
     layout = context.runtime.registry.layout(object_name)
     titles = {**views.lookup_titles(context, obj, [record]), ("user", g.user.id): g.user.display_name}
     return render_template(
@@ -86,6 +88,7 @@ def form_page(context: UserContext, obj: ObjectDef, presenter: FieldPresenter, *
 
 
 def saved(obj: ObjectDef, record: Record, message: str) -> Response:
+    record_touched(user_context(), obj.name, record.id, "edited")
     flash(message, "success")
     target = record_url(obj.name, record.id)
     if is_htmx():
@@ -260,4 +263,5 @@ def inline(object_name: str, record_id: int, field_name: str) -> Response:
         return inline_editor(context, obj, presenter, current, fdef, typed=typed, status=409,
                              conflict=theirs[0] if theirs else views.ShownField(fdef.name, presenter.label(fdef),
                                                                                 presenter.display(fdef, current)))
+    record_touched(context, object_name, record_id, "edited")
     return inline_value(context, obj, presenter, updated, fdef, editable)

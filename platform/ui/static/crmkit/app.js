@@ -59,7 +59,8 @@ document.addEventListener("htmx:configRequest", function (event) {
   Object.keys(parameters).forEach(function (key) {
     var value = parameters[key];
     var blank = Array.isArray(value) ? value.every(function (item) { return item === ""; }) : value === "";
-    if (blank) {
+    // In a saved view an emptied search stays (?view=3&q=): the view as changed, not the view as saved.
+    if (blank && !(key === "q" && parameters.view)) {
       delete parameters[key];
     }
   });

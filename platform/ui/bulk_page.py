@@ -1,0 +1,105 @@
+"""What the list's bulk actions show: the fields a bulk edit may set, the chosen records, and a result per record.
+
+    actions = bulk_actions(context, obj)              # may_edit, may_delete, fields (name, label)
+    chosen = selection(request.args.getlist("record"))   # {id: version}: "12:3" is record 12 read at version 3
+    report = bulk_report(context, presenter, obj, chosen, context.records(obj.name).update_many(chosen, values))
+
+The records themselves are read and changed through the engine only (RecordService.query,
+update_many, delete_many): a chosen record the user may not see has no title here and is
+reported with the engine's "not found" sentence, exactly like an id no record has.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from crmkit.engine.context import UserContext
+from crmkit.engine.fieldtypes.presenter import FieldPresenter
+from crmkit.engine.query.inputs import is_record_id
+from crmkit.engine.records.bulk_changes import BulkResult
+from crmkit.engine.records.errors import RECORD_ERRORS
+from crmkit.engine.security.access import PermissionDenied
+from crmkit.metadata.model import ObjectDef
+from crmkit.ui.errors import sentence
+from crmkit.ui.record_views import inline_editable, may, record_title
+
+
+@dataclass(frozen=True)
+class BulkActions:
+    """The bulk actions a user's rights allow on a list (the engine still checks every record)."""
+
+    may_edit: bool
+    may_delete: bool
+    #: (field name, label) of the fields a bulk edit may set: those the user may type into.
+    fields: tuple[tuple[str, str], ...]
+
+    @property
+    def any(self) -> bool:
+        return self.may_edit or self.may_delete
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """One record of a bulk result: its id, title (None when the user may not see it) and messages."""
+
+    id: Any
+    title: str | None
+    messages: tuple[str, ...] = ()
+
+
+def bulk_actions(context: UserContext, obj: ObjectDef) -> BulkActions:
+    """The bulk actions and editable fields of `obj` for the user (object and field permissions)."""
+    presenter = FieldPresenter.for_context(context)
+    fields = tuple((name, presenter.label(fdef)) for name, fdef in obj.fields.items()
+                   if inline_editable(context, presenter, obj, name)) if may(context, obj.name, "edit") else ()
+    return BulkActions(bool(fields), may(context, obj.name, "delete"), fields)
+
+
+def selection(values: Sequence[str]) -> dict[Any, int | None]:
+    """{id: version} of the chosen rows' values ("12:3"; "12": as it is now); text that is no id is kept as given."""
+    chosen: dict[Any, int | None] = {}
+    for value in values:
+        record, _, version = value.partition(":")
+        record_id: Any = int(record) if record.isdigit() else record
+        chosen.setdefault(record_id, int(version) if version.isdigit() else None)
+    return chosen
+
+
+def selection_values(chosen: Mapping[Any, int | None]) -> list[str]:
+    """The form values of a selection again (hidden inputs of a confirmation page)."""
+    return [f"{record_id}:{version}" if version is not None else str(record_id) for record_id, version in chosen.items()]
+
+
+def titles(context: UserContext, obj: ObjectDef, ids: Sequence[Any]) -> dict[int, str]:
+    """{id: title} of the chosen records the user may see (one query through their row filter)."""
+    wanted = sorted({record_id for record_id in ids if is_record_id(record_id)})
+    if not wanted:
+        return {}
+    try:
+        page = context.records(obj.name).query({"id": {"in": wanted}}, limit=len(wanted))
+    except PermissionDenied:
+        return {}
+    return {record.id: record_title(obj, record) for record in page.records}
+
+
+def bulk_report(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, result: BulkResult,
+                named: Mapping[int, str] | None = None) -> tuple[tuple[ReportLine, ...], tuple[ReportLine, ...]]:
+    """(saved, failed) lines of a bulk result, with the engine's sentences and the titles the user may see:
+    `named` (read before a delete), else as they are now."""
+    if named is None:
+        named = titles(context, obj, [*result.succeeded, *(failure.id for failure in result.failed)])
+    saved = tuple(ReportLine(record_id, named.get(record_id)) for record_id in result.succeeded)
+    failed = []
+    for failure in result.failed:
+        messages = [_field_message(presenter, obj, name, message) for name, texts in failure.errors.items()
+                    for message in texts] or [sentence(failure.message)]
+        failed.append(ReportLine(failure.id, named.get(failure.id) if failure.status != 404 else None,
+                                 tuple(messages)))
+    return saved, tuple(failed)
+
+
+def _field_message(presenter: FieldPresenter, obj: ObjectDef, name: str, message: str) -> str:
+    """A field-level message with the field's label ("Stage: is not one of the options."); a record-level one alone."""
+    if name == RECORD_ERRORS or name not in obj.fields:
+        return sentence(message)
+    return f"{presenter.label(obj.fields[name])}: {message}"
