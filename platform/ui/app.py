@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crmkit.engine.crm import Crm
 from crmkit.engine.database import default_database_url, sqlite_file
+from crmkit.engine.security.administration import UserAdministration
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.errors import CrmkitError
 from crmkit.ui import sessions
@@ -79,18 +80,20 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
 def page_context() -> dict[str, Any]:
     """What every page's layout needs: its language and, for a signed-in user, the navigation."""
     apps: tuple = ()
+    administers = False
     if g.get("user") is not None:
         try:
             apps = navigation(sessions.user_context())
+            administers = UserAdministration(sessions.user_context()).allowed()
         except CrmkitError:  # the page is already about a problem (the database is down): no navigation then
             apps = ()
-    return {"page_language": str(get_locale() or "en"), "nav_apps": apps}
+    return {"page_language": str(get_locale() or "en"), "nav_apps": apps, "nav_administration": administers}
 
 
 def register_blueprints(app: Flask) -> None:
-    from crmkit.ui.views import auth, home, lists, records, search, settings
+    from crmkit.ui.views import admin, admin_access, auth, home, lists, records, search, settings
 
-    for module in (auth, home, lists, records, search, settings):
+    for module in (auth, home, lists, records, search, settings, admin, admin_access):
         app.register_blueprint(module.blueprint)
 
 

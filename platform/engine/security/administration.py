@@ -79,6 +79,11 @@ class UserAdministration:
         self._require()
         return self.directory.find(text, active=active, after=after, limit=limit)
 
+    def by_username(self, username: str) -> User | None:
+        """The user with that username (any case), or None."""
+        self._require()
+        return self.directory.by_username(username)
+
     def permission_sets_of(self, user_id: int) -> frozenset[str]:
         """Every permission set the user holds: their grants, grants to their role, and the sets
         whose metadata lists their role (`roles:`), as the access policy counts them."""
