@@ -9,7 +9,7 @@ import pytest
 
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.engine.security.users import SystemDirectory
-from tests.ui.conftest import csrf_token, post_form, sign_in
+from tests.ui.conftest import csrf_token, post_form
 from tests.webapp import PASSWORD, SCRIPT_PAYLOAD
 
 _NAMES = itertools.count(1)
@@ -55,8 +55,7 @@ def test_a_user_without_manage_users_gets_403_on_every_admin_address_and_sees_no
         response = client.post(action, data={"csrf_token": token, "permission_set": "admin", "role": "",
                                              "username": "mallory", "name": "evil"})
         assert response.status_code == 403, action
-    assert "admin" not in SystemDirectory(target and client.application.extensions["crmkit"].crm) \
-        .permission_sets_of(target.id)
+    assert "admin" not in SystemDirectory(client.application.extensions["crmkit"].crm).permission_sets_of(target.id)
 
 
 def test_the_admin_link_leads_to_the_user_list_with_roles_sets_teams_and_last_sign_in(admin, person, directory):
@@ -74,19 +73,23 @@ def test_the_admin_link_leads_to_the_user_list_with_roles_sets_teams_and_last_si
     assert html.count("<tr>") == 2  # the header and the one user found
 
 
-def test_the_list_pages_by_username_and_filters_active_and_inactive_users(admin, person, directory):
-    first, second = person(display_name="Pager one"), person(display_name="Pager two")
-    directory.deactivate(second.id)
-    active = admin.get("/admin/users", query_string={"q": "pager"}).get_data(as_text=True)
-    assert first.username in active and second.username not in active
-    inactive = admin.get("/admin/users", query_string={"q": "pager", "status": "inactive"}).get_data(as_text=True)
-    assert second.username in inactive and first.username not in inactive
+def test_the_list_pages_by_username_and_filters_active_and_inactive_users(admin, person, directory, monkeypatch):
     from crmkit.ui.views import admin as views
-    pages = [admin.get("/admin/users", query_string={"status": "all"}).get_data(as_text=True)]
-    assert views.PAGE_SIZE == 50
-    link = re.search(r'href="(/admin/users\?[^"]*after=[^"]*)"', pages[0])
-    if link:  # more than a page of users in the shared database: the next page starts after the last one
-        assert admin.get(link[1].replace("&amp;", "&")).status_code == 200
+
+    tag = f"pager{next(_NAMES)}"
+    people = [person(display_name=f"{tag} {n}") for n in range(4)]
+    directory.deactivate(people[3].id)
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    first = admin.get("/admin/users", query_string={"q": tag}).get_data(as_text=True)
+    assert [f">{user.username}<" in first for user in people] == [True, True, False, False]
+    link = re.search(r'href="(/admin/users\?[^"]*after=[^"]*)"', first)[1].replace("&amp;", "&")
+    second = admin.get(link).get_data(as_text=True)
+    assert [f">{user.username}<" in second for user in people] == [False, False, True, False]  # the inactive one left out
+    assert "Next page" not in second and "First page" in second
+    inactive = admin.get("/admin/users", query_string={"q": tag, "status": "inactive"}).get_data(as_text=True)
+    assert [f">{user.username}<" in inactive for user in people] == [False, False, False, True]
+    every = admin.get("/admin/users", query_string={"q": tag, "status": "all", "after": people[1].username})
+    assert [f">{user.username}<" in every.get_data(as_text=True) for user in people] == [False, False, True, True]
 
 
 def test_an_administrator_creates_a_user_with_a_generated_password_shown_once(admin, app):
