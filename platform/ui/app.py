@@ -80,14 +80,22 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
 def page_context() -> dict[str, Any]:
     """What every page's layout needs: its language and, for a signed-in user, the navigation."""
     apps: tuple = ()
-    administers = False
     if g.get("user") is not None:
         try:
             apps = navigation(sessions.user_context())
-            administers = UserAdministration(sessions.user_context()).allowed()
         except CrmkitError:  # the page is already about a problem (the database is down): no navigation then
             apps = ()
-    return {"page_language": str(get_locale() or "en"), "nav_apps": apps, "nav_administration": administers}
+    return {"page_language": str(get_locale() or "en"), "nav_apps": apps, "nav_administration": may_administer}
+
+
+def may_administer() -> bool:
+    """Whether the user menu links the admin pages: asked of the engine only when a full page's menu is drawn."""
+    if g.get("user") is None:
+        return False
+    try:
+        return UserAdministration(sessions.user_context()).allowed()
+    except CrmkitError:
+        return False
 
 
 def register_blueprints(app: Flask) -> None:

@@ -261,8 +261,23 @@ def test_the_roles_page_shows_the_hierarchy_and_grants_and_revokes_sets_of_a_rol
     assert post(admin, "/admin/roles/support_agent/revoke", {"permission_set": "marketing_user"},
                 page="/admin/roles").status_code == 302
     assert "marketing_user" not in directory.permission_sets_of(agent.id)
-    refused = post(admin, "/admin/roles/no_such_role/grant", {"permission_set": "marketing_user"}, page="/admin/roles")
-    assert refused.status_code in (409, 422)
+    unknown_set = post(admin, "/admin/roles/support_agent/grant", {"permission_set": "nonesuch"}, page="/admin/roles")
+    html = unknown_set.get_data(as_text=True)
+    assert unknown_set.status_code == 422 and 'id="role-support_agent-permission_set-problem"' in html
+    assert "There is no permission set &#39;nonesuch&#39;" in html
+    assert post(admin, "/admin/roles/no_such_role/grant", {"permission_set": "marketing_user"},
+                page="/admin/roles").status_code == 404
+
+
+def test_team_labels_are_escaped_on_every_admin_page(admin, person, directory):
+    target = person()
+    team = directory.create_team(f"xss{next(_NAMES)}", {"en": SCRIPT_PAYLOAD, "zh": SCRIPT_PAYLOAD})
+    directory.add_to_team(team, target.id)
+    directory.set_preferences(target.id, display_name=SCRIPT_PAYLOAD)
+    for address in ("/admin/teams", f"/admin/teams/{team}", f"/admin/users/{target.id}",
+                    f"/admin/users?q={target.username}"):
+        html = admin.get(address).get_data(as_text=True)
+        assert SCRIPT_PAYLOAD not in html and "&lt;script&gt;" in html, address
 
 
 def test_labels_are_in_the_users_language(admin, person):
@@ -273,6 +288,8 @@ def test_labels_are_in_the_users_language(admin, person):
     try:
         html = admin_zh.get(f"/admin/users/{target.id}").get_data(as_text=True)
         assert "重置密码" in html and "角色" in html
+        assert "销售代表" in html and "销售用户" in html  # the role's and the permission set's Chinese labels
+        assert "销售经理" in admin_zh.get("/admin/roles").get_data(as_text=True)
     finally:
         token = csrf_token(admin_zh.get("/").get_data(as_text=True))
         admin_zh.post("/language", data={"language": "en", "csrf_token": token})

@@ -44,7 +44,9 @@ def grant_to_role(role: str) -> Response | tuple[str, int]:
     try:
         administration().grant(name, role=role)
     except UserError as error:
-        return roles_page(*refused(f"role-{role}", error, ("permission_set", "role")))
+        if error.field == "role":  # no installed package defines it: there is no such page to grant on
+            abort(404)
+        return roles_page(*refused(f"role-{role}", error, ("permission_set",)))
     flash(_("Everyone with the role %(role)s now holds the permission set %(set)s.", role=role, set=set_label(name)),
           "success")
     return redirect(url_for("admin_access.roles"))
