@@ -76,6 +76,16 @@ def language_options(current: str) -> list[tuple[str, str]]:
     return options if current in UI_LANGUAGES else [(current, current), *options]
 
 
+def set_label(name: str) -> str:
+    """A permission set's label in the user's language (its name if the metadata has no such set)."""
+    return labels_of(permission_set_choices(sessions.user_context().runtime.registry)).get(name, name)
+
+
+def role_label(name: str) -> str:
+    """A role's label in the user's language (its name if the metadata has no such role)."""
+    return labels_of(role_choices(sessions.user_context().runtime.registry)).get(name, name)
+
+
 # -- the list ------------------------------------------------------------------------------
 
 
@@ -206,8 +216,7 @@ def grant(user_id: int) -> Response | tuple[str, int]:
     except UserError as error:
         return user_page(target, *refused("grant", error, ("permission_set",)))
     return changed(target, _("%(name)s now holds the permission set %(set)s.", name=target.username,
-                             set=labels_of(permission_set_choices(sessions.user_context().runtime.registry))
-                             .get(name, name)))
+                             set=set_label(name)))
 
 
 @blueprint.route("/users/<int:user_id>/revoke", methods=["POST"])
@@ -219,8 +228,7 @@ def revoke(user_id: int) -> Response | tuple[str, int]:
     except UserError as error:
         return user_page(target, *refused("grants", error, ()))
     return changed(target, _("The permission set %(set)s was revoked from %(name)s.", name=target.username,
-                             set=labels_of(permission_set_choices(sessions.user_context().runtime.registry))
-                             .get(name, name)))
+                             set=set_label(name)))
 
 
 @blueprint.route("/users/<int:user_id>/deactivate", methods=["POST"])

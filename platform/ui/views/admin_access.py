@@ -10,10 +10,11 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 
 from crmkit.engine.security.users import Team, UserError
-from crmkit.ui import sessions
 from crmkit.ui.errors import sentence
-from crmkit.ui.admin_forms import Problems, labels_of, permission_set_choices, refused, team_label
-from crmkit.ui.views.admin import administration, form_text, page_context, require_manage_users
+from crmkit.ui.admin_forms import Problems, refused, team_label
+from crmkit.ui.views.admin import (
+    administration, form_text, page_context, require_manage_users, role_label, set_label,
+)
 
 blueprint = Blueprint("admin_access", __name__, url_prefix="/admin")
 blueprint.before_request(require_manage_users)
@@ -32,10 +33,6 @@ def roles_page(problems: Problems | None = None, status: int = 200) -> tuple[str
                            **page_context()), status
 
 
-def set_label(name: str) -> str:
-    return labels_of(permission_set_choices(sessions.user_context().runtime.registry)).get(name, name)
-
-
 @blueprint.route("/roles/<role>/grant", methods=["POST"])
 def grant_to_role(role: str) -> Response | tuple[str, int]:
     name = form_text("permission_set")
@@ -47,7 +44,7 @@ def grant_to_role(role: str) -> Response | tuple[str, int]:
         if error.field == "role":  # no installed package defines it: there is no such page to grant on
             abort(404)
         return roles_page(*refused(f"role-{role}", error, ("permission_set",)))
-    flash(_("Everyone with the role %(role)s now holds the permission set %(set)s.", role=role, set=set_label(name)),
+    flash(_("Everyone with the role %(role)s now holds the permission set %(set)s.", role=role_label(role), set=set_label(name)),
           "success")
     return redirect(url_for("admin_access.roles"))
 
@@ -59,7 +56,7 @@ def revoke_from_role(role: str) -> Response | tuple[str, int]:
         administration().revoke(name, role=role)
     except UserError as error:
         return roles_page(*refused(f"role-{role}", error, ()))
-    flash(_("The permission set %(set)s was revoked from the role %(role)s.", role=role, set=set_label(name)),
+    flash(_("The permission set %(set)s was revoked from the role %(role)s.", role=role_label(role), set=set_label(name)),
           "success")
     return redirect(url_for("admin_access.roles"))
 
