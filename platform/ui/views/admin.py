@@ -214,7 +214,7 @@ def grant(user_id: int) -> Response | tuple[str, int]:
     try:
         administration().grant(name, user_id=target.id)
     except UserError as error:
-        return user_page(target, *refused("grant", error, ("permission_set",)))
+        return user_page(target, *refused("grant", error, ("permission_set",)), {"permission_set": name})
     return changed(target, _("%(name)s now holds the permission set %(set)s.", name=target.username,
                              set=set_label(name)))
 

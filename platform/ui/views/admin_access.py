@@ -28,9 +28,9 @@ def roles() -> str:
     return roles_page()[0]
 
 
-def roles_page(problems: Problems | None = None, status: int = 200) -> tuple[str, int]:
+def roles_page(problems: Problems | None = None, status: int = 200, typed_set: str = "") -> tuple[str, int]:
     return render_template("admin/roles.html", role_list=administration().roles(), problems=problems or Problems(),
-                           **page_context()), status
+                           typed_set=typed_set, **page_context()), status
 
 
 @blueprint.route("/roles/<role>/grant", methods=["POST"])
@@ -43,7 +43,7 @@ def grant_to_role(role: str) -> Response | tuple[str, int]:
     except UserError as error:
         if error.field == "role":  # no installed package defines it: there is no such page to grant on
             abort(404)
-        return roles_page(*refused(f"role-{role}", error, ("permission_set",)))
+        return roles_page(*refused(f"role-{role}", error, ("permission_set",)), typed_set=name)
     flash(_("Everyone with the role %(role)s now holds the permission set %(set)s.", role=role_label(role), set=set_label(name)),
           "success")
     return redirect(url_for("admin_access.roles"))
