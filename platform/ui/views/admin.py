@@ -128,10 +128,10 @@ def create_user() -> Response | tuple[str, int]:
     values["password_mode"] = mode
     password = request.form.get("password", "")
     problem = password_problem(mode, password, request.form.get("confirm_password", ""))
-    if not values["username"]:
-        return new_user_page(values, Problems("create", {"username": _("Type a username.")}), 422)
-    if problem:
-        return new_user_page(values, Problems("create", {"password": problem}), 422)
+    missing = {"username": _("Type a username.")} if not values["username"] else {}
+    if missing or problem:
+        return new_user_page(values, Problems("create", {**missing, **({"password": problem} if problem else {})}),
+                             422)
     generated = generate_password() if mode == "generate" else None
     try:
         created = administration().create_user(
