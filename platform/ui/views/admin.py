@@ -104,7 +104,7 @@ def users() -> str:
     admin = administration()
     page = admin.find_users(text, active=STATUSES[status], after=after, limit=PAGE_SIZE)
     ids = [user.id for user in page.users]
-    return render_template("admin/users.html", page=page, q=text, status=status, after=after,
+    return render_template("admin_users.html", page=page, q=text, status=status, after=after,
                            held=admin.permission_sets_held(ids), teams=admin.team_memberships(ids),
                            **page_context())
 
@@ -114,7 +114,7 @@ def users() -> str:
 
 @blueprint.route("/users/new")
 def new_user() -> str:
-    return render_template("admin/user_new.html", values={"language": g.user.language if g.user.language in
+    return render_template("admin_user_new.html", values={"language": g.user.language if g.user.language in
                                                           UI_LANGUAGES else "en", "timezone": g.user.timezone,
                                                           "password_mode": "generate"},
                            problems=Problems(), **page_context())
@@ -142,13 +142,13 @@ def create_user() -> Response | tuple[str, int]:
         problems, status = refused("create", error, USER_INPUTS)
         return new_user_page(values, problems, status)
     if generated:
-        return render_template("admin/password_shown.html", user=created, password=generated, created=True), 201
+        return render_template("admin_password_shown.html", user=created, password=generated, created=True), 201
     flash(_("User %(name)s was created.", name=created.username), "success")
     return redirect(url_for("admin.user", user_id=created.id))
 
 
 def new_user_page(values: dict[str, str], problems: Problems, status: int) -> tuple[str, int]:
-    return render_template("admin/user_new.html", values=values, problems=problems, **page_context()), status
+    return render_template("admin_user_new.html", values=values, problems=problems, **page_context()), status
 
 
 # -- one user ------------------------------------------------------------------------------
@@ -167,7 +167,7 @@ def user_page(target: User, problems: Problems | None = None, status: int = 200,
     joined = {team.id for team in member_of}
     typed = {"display_name": target.display_name, "email": target.email or "", "language": target.language,
              "timezone": target.timezone, "role": target.role or "", **(values or {})}
-    page = render_template("admin/user.html", target=target, held=admin.permission_sets_held([target.id])[target.id],
+    page = render_template("admin_user.html", target=target, held=admin.permission_sets_held([target.id])[target.id],
                            member_of=member_of, team_options=[(team.id, team_label(team.label, team.name))
                                                                 for team in admin.teams() if team.id not in joined],
                            problems=problems or Problems(), values=typed,
@@ -261,7 +261,7 @@ def reset_password(user_id: int) -> Response | tuple[str, int]:
     except UserError as error:
         return user_page(target, *refused("password", error, ("password",)), {"password_mode": mode})
     if generated:
-        return render_template("admin/password_shown.html", user=target, password=generated, created=False), 200
+        return render_template("admin_password_shown.html", user=target, password=generated, created=False), 200
     return changed(target, _("The password of %(name)s was changed; their sessions have ended.", name=target.username))
 
 

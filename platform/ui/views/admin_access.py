@@ -29,7 +29,7 @@ def roles() -> str:
 
 
 def roles_page(problems: Problems | None = None, status: int = 200, typed_set: str = "") -> tuple[str, int]:
-    return render_template("admin/roles.html", role_list=administration().roles(), problems=problems or Problems(),
+    return render_template("admin_roles.html", role_list=administration().roles(), problems=problems or Problems(),
                            typed_set=typed_set, **page_context()), status
 
 
@@ -71,7 +71,7 @@ def teams() -> str:
 
 def teams_page(problems: Problems | None = None, status: int = 200,
                values: dict[str, str] | None = None) -> tuple[str, int]:
-    return render_template("admin/teams.html", team_list=administration().teams(), problems=problems or Problems(),
+    return render_template("admin_teams.html", team_list=administration().teams(), problems=problems or Problems(),
                            values=values or {}, **page_context()), status
 
 
@@ -103,7 +103,7 @@ def team(team_id: int) -> str:
 
 def team_page(found: Team, problems: Problems | None = None, status: int = 200,
               values: dict[str, str] | None = None) -> tuple[str, int]:
-    return render_template("admin/team.html", team=found, members=administration().team_members(found.id),
+    return render_template("admin_team.html", team=found, members=administration().team_members(found.id),
                            problems=problems or Problems(), values=values or {}, **page_context()), status
 
 
