@@ -380,12 +380,20 @@ def user_create(context: click.Context, username: str, password_stdin: bool, **o
 def user_list(context: click.Context, active_only: bool) -> None:
     """List users with their state, role, permission sets and last sign-in."""
     directory = open_directory(context)
-    for entry in directory.list(active_only=active_only):
-        sets = ",".join(sorted(directory.permission_sets_of(entry.id))) or "-"
+    users = directory.list(active_only=active_only)
+    held = directory.permission_sets_held(entry.id for entry in users)
+    for entry in users:
+        sets = shown_permission_sets(held[entry.id])
         last = f"{entry.last_login_at:%Y-%m-%d %H:%M}" if entry.last_login_at else "never"
         state = "active" if entry.active else "inactive"
         click.echo(f"{entry.id:>5}  {entry.username:<24} {entry.display_name:<24} {state:<9} "
                    f"{entry.role or '-':<16} {sets:<24} last sign-in {last}")
+
+
+def shown_permission_sets(held) -> str:
+    """"export,sales_rep (via role)": sets granted to the user, then those held only through their role."""
+    names = sorted(held.direct) + [f"{name} (via role)" for name in sorted(held.only_through_role)]
+    return ",".join(names) or "-"
 
 
 @user.command("deactivate")
@@ -451,14 +459,21 @@ def change_grants(directory, username: str, permission_sets: tuple[str, ...], *,
 
     target = named_user(directory, username)
     if revoke:
-        missing = [name for name in permission_sets if name not in directory.permission_sets_of(target.id)]
+        held = directory.permission_sets_held([target.id])[target.id]
+        through_role = [name for name in permission_sets if name in held.only_through_role]
+        if through_role:
+            raise UserError(f"{target.username} holds {', '.join(repr(name) for name in through_role)} through "
+                            f"their role {target.role!r}, not by a grant of their own; nothing was revoked. "
+                            "Change their role, or the role's grants.")
+        missing = [name for name in permission_sets if name not in held.direct]
         if missing:
             raise UserError(f"{target.username} does not have {', '.join(repr(name) for name in missing)}; "
                             "nothing was revoked. See their permission sets with: crmkit user list")
     change = directory.revoke if revoke else directory.grant
     for name in permission_sets:
         change(name, user_id=target.id)
-    now = ", ".join(sorted(directory.permission_sets_of(target.id))) or "none"
+    now = shown_permission_sets(directory.permission_sets_held([target.id])[target.id]).replace(",", ", ")
+    now = "none" if now == "-" else now
     click.echo(f"{'Revoked' if revoke else 'Granted'} {', '.join(permission_sets)}; {target.username} now has: {now}.")
 
 

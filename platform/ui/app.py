@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crmkit.engine.crm import Crm
 from crmkit.engine.database import default_database_url, sqlite_file
+from crmkit.engine.security.administration import UserAdministration
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.errors import CrmkitError
 from crmkit.ui import sessions
@@ -84,13 +85,25 @@ def page_context() -> dict[str, Any]:
             apps = navigation(sessions.user_context())
         except CrmkitError:  # the page is already about a problem (the database is down): no navigation then
             apps = ()
-    return {"page_language": str(get_locale() or "en"), "nav_apps": apps}
+    return {"page_language": str(get_locale() or "en"), "nav_apps": apps, "nav_administration": may_administer}
+
+
+def may_administer() -> bool:
+    """Whether the user menu links the admin pages: asked of the engine only when a full page's menu is drawn."""
+    if g.get("user") is None:
+        return False
+    try:
+        return UserAdministration(sessions.user_context()).allowed()
+    except CrmkitError:
+        return False
 
 
 def register_blueprints(app: Flask) -> None:
-    from crmkit.ui.views import auth, bulk, home, kanban, lists, recent, records, saved_views, search, settings
+    from crmkit.ui.views import (admin, admin_access, auth, bulk, home, kanban, lists, recent, records, saved_views,
+                                 search, settings)
 
-    for module in (auth, home, kanban, lists, records, search, settings, bulk, saved_views, recent):
+    for module in (auth, home, kanban, lists, records, search, settings, bulk, saved_views, recent, admin,
+                   admin_access):
         app.register_blueprint(module.blueprint)
 
 

@@ -133,3 +133,14 @@ def test_setup_creates_the_first_admin_once_with_a_random_password(run, database
     assert second.exit_code == 0
     assert "Password" not in second.output and "Administrator" not in second.output
     assert [user.username for user in SystemDirectory(database).list()] == ["admin"]
+
+
+def test_user_list_shows_the_permission_sets_a_user_holds_through_their_role(run, roles):
+    run("user", "create", "alice", "--role", "sales_rep", "--permission-set", "export")
+    SystemDirectory(roles).grant("sales", role="sales_rep")
+    line = run("user", "list").output.splitlines()[0]
+    assert "export,sales (via role)" in line
+    refused = run("user", "revoke", "alice", "sales")
+    assert refused.exit_code == 1 and "through their role 'sales_rep'" in refused.output
+    assert run("user", "grant", "alice", "reports").output == (
+        "Granted reports; alice now has: export, reports, sales (via role).\n")

@@ -1,7 +1,10 @@
 """User administration and a user's own account, through services that check the acting user's rights."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
+from sqlalchemy import insert
 
 from crmkit.engine.security.access import PermissionDenied, UnknownUser
 from crmkit.engine.security.account import MyAccount
@@ -172,3 +175,98 @@ def test_without_any_administrator_the_last_administrator_rule_does_not_get_in_t
     system.set_role(office.ids["rep_b"], "manager")
     system.deactivate(office.ids["rep_b"])
     assert system.user(office.ids["rep_b"]).role == "manager"
+
+
+# -- which permission sets a user holds: one reading for the checks, the directory and the pages --
+
+
+def test_every_reader_of_a_users_permission_sets_agrees_with_the_access_checks(office):
+    """rep_a holds `selling` only because the metadata lists role `rep` under `roles:`."""
+    directory, admin = SystemDirectory(office.crm), admin_of(office)
+    rep_a, finance = office.ids["rep_a"], office.ids["finance"]
+    directory.grant("memo_reader", role="rep")
+    for user_id in (rep_a, finance, office.ids["boss"], office.ids["admin"]):
+        checks = office.crm.as_user(user_id).policy.user.permission_sets
+        assert directory.permission_sets_of(user_id) == admin.permission_sets_of(user_id) == checks
+    assert directory.permission_sets_of(rep_a) == {"selling", "memo_reader"}
+    held = admin.permission_sets_held([rep_a, finance])
+    assert (held[rep_a].direct, held[rep_a].through_role) == (frozenset(), {"selling", "memo_reader"})
+    assert (held[finance].direct, held[finance].only_through_role) == ({"finance"}, {"selling", "memo_reader"})
+
+
+def test_the_role_hierarchy_lists_metadata_roles_under_their_parents_and_roles_only_the_database_names(office):
+    directory = SystemDirectory(office.crm)
+    directory.grant("memo_reader", role="rep")
+    grants = office.crm.runtime.system_table("crmkit_grant")
+    with office.crm.engine.begin() as connection:  # left by a package uninstalled since: no longer defined
+        connection.execute(insert(grants).values(permission_set="finance", role="retired_role",
+                                                 granted_at=datetime.now(timezone.utc)))
+    roles = {role.name: role for role in admin_of(office).roles()}
+    assert [(role.name, role.depth, role.defined) for role in admin_of(office).roles()] == [
+        ("it_lead", 0, True), ("manager", 0, True), ("rep", 1, True), ("retired_role", 0, False)]
+    assert roles["rep"].permission_sets.direct == {"memo_reader"}
+    assert roles["rep"].permission_sets.through_role == {"selling"}
+    assert roles["it_lead"].permission_sets.through_role == {"user_manager"}
+    assert roles["rep"].label.get("zh") == "销售代表" and roles["retired_role"].label is None
+
+
+def test_users_are_found_by_name_username_or_email_a_page_at_a_time(office):
+    admin = admin_of(office)
+    admin.update_user(office.ids["boss"], display_name="Big Boss", email="chief@example.com")
+    assert [user.username for user in admin.find_users("CHIEF").users] == ["boss"]
+    assert [user.username for user in admin.find_users("big b").users] == ["boss"]
+    assert [user.username for user in admin.find_users("rep_").users] == ["rep_a", "rep_b"]
+    assert admin.find_users("100%_").users == ()  # LIKE wildcards are plain text
+    first = admin.find_users(limit=2)
+    assert [user.username for user in first.users] == ["admin", "boss"] and first.after == "boss"
+    rest = admin.find_users(after=first.after, limit=10)
+    assert [user.username for user in rest.users] == ["finance", "rep_a", "rep_b"] and rest.after is None
+    admin.deactivate(office.ids["rep_b"])
+    assert [user.username for user in admin.find_users("rep", active=False).users] == ["rep_b"]
+    assert [user.username for user in admin.find_users("rep", active=True).users] == ["rep_a"]
+    admin.update_user(office.ids["boss"], email="")
+    assert admin.user(office.ids["boss"]).email is None
+
+
+def test_teams_and_their_members_are_read_through_the_checked_service(office):
+    admin = admin_of(office)
+    south = admin.create_team("south", {"en": "South", "zh": "南区"})
+    admin.add_to_team(south, office.ids["rep_a"])
+    assert [team.name for team in admin.teams()] == ["north", "south"]
+    assert [user.username for user in admin.team_members(office.north)] == ["finance", "rep_a"]
+    memberships = admin.team_memberships([office.ids["rep_a"], office.ids["boss"]])
+    assert [team.name for team in memberships[office.ids["rep_a"]]] == ["north", "south"]
+    assert memberships[office.ids["boss"]] == []
+    with pytest.raises(UserError, match="no team with id 999") as unknown:
+        admin.team(999)
+    assert unknown.value.field == "team"
+    rep = admin_of(office, "rep_a")
+    for call in (rep.teams, lambda: rep.team_members(south), lambda: rep.find_users(), rep.roles,
+                 lambda: rep.permission_sets_held([office.ids["rep_b"]]), rep.require):
+        with pytest.raises(PermissionDenied):
+            call()
+    assert not rep.allowed() and admin.allowed()
+
+
+def test_a_refused_account_change_names_the_input_it_is_about(office):
+    admin = admin_of(office)
+    cases = [(lambda: admin.create_user("x"), "username"), (lambda: admin.create_user("rep_a"), "username"),
+             (lambda: admin.create_user("ok_name", email="nope"), "email"),
+             (lambda: admin.create_user("ok_name", language="xx-zz-1"), "language"),
+             (lambda: admin.create_user("ok_name", timezone="Mars/Olympus"), "timezone"),
+             (lambda: admin.create_user("ok_name", password="short"), "password"),
+             (lambda: admin.create_user("ok_name", role="pilot"), "role"),
+             (lambda: admin.update_user(office.ids["boss"], display_name=" "), "display_name")]
+    for call, field in cases:
+        with pytest.raises(UserError) as refused:
+            call()
+        assert refused.value.field == field, refused.value.message
+
+
+def test_the_last_active_administrator_cannot_be_deactivated_even_by_the_system_session(office):
+    system = UserAdministration(office.crm.as_system())
+    with pytest.raises(UserError, match="last active administrator"):
+        system.deactivate(office.ids["admin"])
+    with pytest.raises(UserError, match="last active administrator"):
+        system.revoke("admin", user_id=office.ids["admin"])
+    assert system.user(office.ids["admin"]).active

@@ -18,6 +18,7 @@ from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.derived import DerivedRules, formula_reads
+from crmkit.engine.security.holdings import permission_sets_held
 from crmkit.metadata.model import ADMIN_PERMISSION_SET, OBJECT_PERMISSIONS, FieldDef, ObjectDef
 
 READ, EDIT = "read", "edit"
@@ -68,17 +69,11 @@ def load_user_rights(connection: Connection, runtime: Runtime, user_id: int) -> 
     team_rows = connection.execute(
         select(teams.c.id, teams.c.name).join(members, members.c.team_id == teams.c.id).where(members.c.user_id == user_id)
     ).all()
-    grants = runtime.system_table("crmkit_grant")
-    granted = connection.execute(select(grants.c.permission_set).where(
-        or_(grants.c.user_id == user_id, grants.c.role == row.role) if row.role else grants.c.user_id == user_id
-    )).scalars()
-    sets = set(granted)
-    if row.role:
-        sets |= {name for name, definition in runtime.registry.permission_sets.items() if row.role in definition.roles}
+    sets = permission_sets_held(connection, runtime, {user_id: row.role})[user_id].all
     return UserRights(
         user_id=user_id, role=row.role, visible_owner_ids=tuple(sorted({user_id, *subordinates})),
         team_ids=tuple(sorted(team.id for team in team_rows)), team_names=frozenset(team.name for team in team_rows),
-        permission_sets=frozenset(sets), language=row.language, timezone=row.timezone,
+        permission_sets=sets, language=row.language, timezone=row.timezone,
     )
 
 

@@ -20,20 +20,38 @@ administrator. Nobody deactivates themselves, and the last active administrator 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from sqlalchemy import false, or_, select
 
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.passwords import generate_password
-from crmkit.engine.security.users import SystemDirectory, User, UserError
-from crmkit.metadata.model import ADMIN_PERMISSION_SET
+from crmkit.engine.security.holdings import HeldPermissionSets
+from crmkit.engine.security.users import SystemDirectory, Team, User, UserError, UserPage
+from crmkit.metadata.model import ADMIN_PERMISSION_SET, Label
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
     from crmkit.engine.security.audit import Clock
 
 MANAGE_USERS = "manage_users"
+
+
+@dataclass(frozen=True)
+class RoleSummary:
+    """A role as the admin pages list it."""
+
+    name: str
+    #: The metadata's label; None for a role only the database names.
+    label: Label | None
+    parent: str | None
+    #: 0 for a top role, 1 below it, ...
+    depth: int
+    #: Whether the installed metadata defines the role.
+    defined: bool
+    #: `direct`: granted to the role; `through_role`: listing it in the metadata's `roles:`.
+    permission_sets: HeldPermissionSets
 
 
 class UserAdministration:
@@ -54,14 +72,83 @@ class UserAdministration:
         self._require()
         return self.directory.get(user_id)
 
+    def find_users(self, text: str = "", *, active: bool | None = None, after: str | None = None,
+                   limit: int = 50) -> UserPage:
+        """One page of users by username whose username, display name or email contains `text`
+        (SystemDirectory.find: keyset paging, `after` the previous page's `UserPage.after`)."""
+        self._require()
+        return self.directory.find(text, active=active, after=after, limit=limit)
+
+    def by_username(self, username: str) -> User | None:
+        """The user with that username (any case), or None."""
+        self._require()
+        return self.directory.by_username(username)
+
     def permission_sets_of(self, user_id: int) -> frozenset[str]:
         """Every permission set the user holds: their grants, grants to their role, and the sets
         whose metadata lists their role (`roles:`), as the access policy counts them."""
         self._require()
-        role = self.directory.get(user_id).role
-        declared = {name for name, definition in self.context.runtime.registry.permission_sets.items()
-                    if role and role in definition.roles}
-        return self.directory.permission_sets_of(user_id) | declared
+        self.directory.get(user_id)
+        return self.directory.permission_sets_of(user_id)
+
+    def permission_sets_held(self, user_ids: Iterable[int]) -> dict[int, HeldPermissionSets]:
+        """{user id: HeldPermissionSets}: each user's sets granted directly and held through their role."""
+        self._require()
+        return self.directory.permission_sets_held(user_ids)
+
+    def roles(self) -> list[RoleSummary]:
+        """The role hierarchy, each parent before its children (depth-first by name), then roles that only
+        the database names (a user's or a grant's role no installed package defines), with their sets."""
+        self._require()
+        registry = self.context.runtime.registry
+        sets = self.directory.role_permission_sets()
+        children: dict[str | None, list[str]] = {}
+        for name, definition in registry.roles.items():
+            parent = definition.parent if definition.parent in registry.roles else None
+            children.setdefault(parent, []).append(name)
+        ordered: list[RoleSummary] = []
+
+        def visit(parent: str | None, depth: int) -> None:
+            for name in sorted(children.get(parent, ())):
+                definition = registry.roles[name]
+                ordered.append(RoleSummary(name, definition.label, definition.parent, depth, True,
+                                           sets.get(name, HeldPermissionSets())))
+                visit(name, depth + 1)
+
+        visit(None, 0)
+        for name in sorted((self.directory.stored_roles() | set(sets)) - set(registry.roles)):
+            ordered.append(RoleSummary(name, None, None, 0, False, sets.get(name, HeldPermissionSets())))
+        return ordered
+
+    def teams(self) -> list[Team]:
+        """Every team by name."""
+        self._require()
+        return self.directory.teams()
+
+    def team(self, team_id: int) -> Team:
+        self._require()
+        return self.directory.team(team_id)
+
+    def team_members(self, team_id: int) -> list[User]:
+        self._require()
+        return self.directory.team_members(team_id)
+
+    def team_memberships(self, user_ids: Iterable[int]) -> dict[int, list[Team]]:
+        """{user id: their teams} for a page of users, in one query."""
+        self._require()
+        return self.directory.team_memberships(user_ids)
+
+    def allowed(self) -> bool:
+        """Whether the acting user may manage users now (for showing the way to the admin pages)."""
+        try:
+            self._require()
+        except PermissionDenied:
+            return False
+        return True
+
+    def require(self) -> None:
+        """PermissionDenied unless the acting user may manage users (every other method checks it too)."""
+        self._require()
 
     def teams_of(self, user_id: int) -> list[int]:
         self._require()
@@ -85,11 +172,11 @@ class UserAdministration:
                                           permission_sets=permission_sets, actor_id=actor)
 
     def update_user(self, user_id: int, *, display_name: str | None = None, language: str | None = None,
-                    timezone: str | None = None) -> User:
-        """Change the given ones of a user's display name, language and time zone."""
+                    timezone: str | None = None, email: str | None = None) -> User:
+        """Change the given ones of a user's display name, language, time zone and email ("" removes it)."""
         actor = self._require_over(user_id)
         return self.directory.set_preferences(user_id, display_name=display_name, language=language,
-                                              timezone=timezone, actor_id=actor)
+                                              timezone=timezone, email=email, actor_id=actor)
 
     def deactivate(self, user_id: int) -> None:
         """The user can no longer sign in and their sessions end; not oneself, nor the last administrator."""

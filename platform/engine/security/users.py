@@ -19,12 +19,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from babel import Locale, UnknownLocaleError
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from crmkit.engine.database import write_transaction
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
+from crmkit.engine.security.holdings import HeldPermissionSets, permission_sets_held, role_permission_sets
 from crmkit.engine.security.rights import rights_changed
 from crmkit.engine.security.passwords import check_password_policy, generate_password, hash_password, token_digest
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
@@ -41,9 +42,34 @@ NAME_LENGTH = 63
 
 
 class UserError(RecordError):
-    """A request about users, teams, grants or tokens that cannot be carried out, as a sentence."""
+    """A request about users, teams, grants or tokens that cannot be carried out, as a sentence.
+
+    `field` names the input the sentence is about, when it is about one ("username",
+    "display_name", "email", "language", "timezone", "password", "role", "permission_set",
+    "team"), so a form can show it beside that input; None for the request as a whole.
+    """
 
     title = "User change not possible"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Team:
+    id: int
+    name: str
+    #: A text, or {language: text}; None: the name is shown.
+    label: str | Mapping[str, str] | None
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One page of users by username: `after` is the username to pass for the next page (None: the last page)."""
+
+    users: "tuple[User, ...]"
+    after: str | None
 
 
 @dataclass(frozen=True)
@@ -76,7 +102,8 @@ def normalize_username(username: str) -> str:
 def checked_username(username: str) -> str:
     name = normalize_username(username)
     if not USERNAME_PATTERN.fullmatch(name):
-        raise UserError(f"{username!r} is not a valid username: use 2 to 150 letters, digits, '.', '_', '-' or '@'.")
+        raise UserError(f"{username!r} is not a valid username: use 2 to 150 letters, digits, '.', '_', '-' or '@'.",
+                        field="username")
     return name
 
 
@@ -90,7 +117,8 @@ def checked_language(language: str) -> str:
     match = LANGUAGE_PATTERN.fullmatch(str(language).strip().lower().replace("_", "-"))
     tag = match and match[1] + (f"-{match[2].upper()}" if match[2] else "")
     if not tag or not _known_locale(tag):
-        raise UserError(f"{language!r} is not a known language: use a code like 'en', 'zh', 'zh-CN' or 'de'.")
+        raise UserError(f"{language!r} is not a known language: use a code like 'en', 'zh', 'zh-CN' or 'de'.",
+                        field="language")
     return tag
 
 
@@ -109,39 +137,40 @@ def _timezones() -> frozenset[str]:
 
 def checked_timezone(name: str) -> str:
     if name not in _timezones():
-        raise UserError(f"{name!r} is not a time zone name; use one like 'UTC', 'Europe/Berlin' or 'Asia/Shanghai'.")
+        raise UserError(f"{name!r} is not a time zone name; use one like 'UTC', 'Europe/Berlin' or 'Asia/Shanghai'.",
+                        field="timezone")
     return name
 
 
 def checked_password(password: str, username: str) -> str:
     problems = check_password_policy(password, username=username)
     if problems:
-        raise UserError(f"the password is not acceptable: it {'; it '.join(problems)}.")
+        raise UserError(f"the password is not acceptable: it {'; it '.join(problems)}.", field="password")
     return password
 
 
-def checked_text(value: str, what: str) -> str:
+def checked_text(value: str, what: str, field: str | None = None) -> str:
     """`value` if a database can store it: no NUL character and no unpaired surrogate."""
     if UNSTORABLE.search(value):
         raise UserError(f"the {what} contains a character that cannot be stored (a NUL character or half of a "
-                        "surrogate pair); remove it.")
+                        "surrogate pair); remove it.", field=field)
     return value
 
 
 def checked_email(email: str | None) -> str | None:
-    email = checked_text((email or "").strip(), "email address")
+    email = checked_text((email or "").strip(), "email address", "email")
     if not email:
         return None
     local, at, domain = email.rpartition("@")
     if not (local and at and domain) or len(email) > 254 or any(ch.isspace() for ch in email):
-        raise UserError(f"{email!r} is not an email address.")
+        raise UserError(f"{email!r} is not an email address.", field="email")
     return email
 
 
-def checked_name(value: str, what: str, length: int = NAME_LENGTH) -> str:
-    name = checked_text(str(value).strip(), f"{what} name")
+def checked_name(value: str, what: str, length: int = NAME_LENGTH, field: str | None = None) -> str:
+    name = checked_text(str(value).strip(), f"{what} name", field)
     if not name or len(name) > length:
-        raise UserError(f"a {what} name must have 1 to {length} characters; {value!r} does not.")
+        raise UserError(f"a {what} name must have 1 to {length} characters; {value!r} does not.", field=field)
     return name
 
 
@@ -177,7 +206,8 @@ class SystemDirectory:
         name = checked_username(username)
         now = self._clock()
         row = {"username": name,
-               "display_name": checked_text((display_name or "").strip()[:200], "display name") or name,
+               "display_name": checked_text((display_name or "").strip()[:200], "display name", "display_name")
+               or name,
                "email": checked_email(email), "active": True, "language": checked_language(language),
                "timezone": checked_timezone(timezone), "role": self._known_role(role) if role else None,
                "password_hash": hash_password(checked_password(password, name)) if password is not None else None,
@@ -187,7 +217,7 @@ class SystemDirectory:
         try:
             with write_transaction(self.crm.write_engine) as connection:
                 if connection.execute(select(table.c.id).where(table.c.username == name)).first():
-                    raise UserError(f"the username {name!r} is already taken.")
+                    raise UserError(f"the username {name!r} is already taken.", field="username")
                 user_id = connection.execute(insert(table).values(row).returning(table.c.id)).scalar_one()
                 self.log.record("user.created", user_id=user_id, username=name, connection=connection,
                                 detail={"by": actor_id, "role": row["role"]})
@@ -195,7 +225,7 @@ class SystemDirectory:
                 for permission_set in dict.fromkeys(sets):
                     self._grant(connection, permission_set, user_id, None, actor_id)
         except IntegrityError:
-            raise UserError(f"the username {name!r} is already taken.") from None
+            raise UserError(f"the username {name!r} is already taken.", field="username") from None
         return self.get(user_id)
 
     def create_first_admin(self, username: str = "admin") -> tuple[User, str] | None:
@@ -226,6 +256,31 @@ class SystemDirectory:
     def list(self, active_only: bool = False) -> list[User]:
         return self._users(self._table("user").c.active.is_(True)) if active_only else self._users()
 
+    def find(self, text: str = "", *, active: bool | None = None, after: str | None = None,
+             limit: int = 50) -> UserPage:
+        """One page of users by username: those whose username, display name or email contains `text`
+        (case-insensitive), active or inactive ones only if `active` says so, after the username `after`.
+
+        Keyset paging on the unique username (never OFFSET); `limit` is 1 to 500. The filter and
+        the page are SQL with bound parameters.
+        """
+        table = self._table("user")
+        conditions = []
+        text = checked_text(str(text or "").strip()[:200], "search text")
+        if text:
+            conditions.append(or_(*(func.lower(table.c[name]).contains(text.lower(), autoescape=True)
+                                    for name in ("username", "display_name", "email"))))
+        if active is not None:
+            conditions.append(table.c.active.is_(active))
+        if after:
+            conditions.append(table.c.username > checked_text(str(after), "page cursor"))
+        limit = max(1, min(int(limit), 500))
+        query = select(*user_columns(table)).where(*conditions).order_by(table.c.username).limit(limit + 1)
+        with self.crm.engine.connect() as connection:
+            users = [user_from_row(row) for row in connection.execute(query)]
+        more = len(users) > limit
+        return UserPage(tuple(users[:limit]), users[limit - 1].username if more else None)
+
     def _users(self, *conditions: Any) -> list[User]:
         table = self._table("user")
         query = select(*user_columns(table)).where(*conditions).order_by(table.c.username)
@@ -254,8 +309,10 @@ class SystemDirectory:
             end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)
 
     def set_preferences(self, user_id: int, *, language: str | None = None, timezone: str | None = None,
-                        display_name: str | None = None, actor_id: int | None = None) -> User:
-        """Changes the given ones of the user's language, time zone and display name (None keeps it).
+                        display_name: str | None = None, email: str | None = None,
+                        actor_id: int | None = None) -> User:
+        """Changes the given ones of the user's language, time zone, display name and email (None keeps it;
+        an empty email removes it).
 
         Returns the updated User. UserError for an unknown user, a language Babel does not
         know, a time zone name the IANA database lacks or a bad display name; nothing is
@@ -267,7 +324,9 @@ class SystemDirectory:
         if timezone is not None:
             values["timezone"] = checked_timezone(timezone)
         if display_name is not None:
-            values["display_name"] = checked_name(display_name, "display", 200)
+            values["display_name"] = checked_name(display_name, "display", 200, "display_name")
+        if email is not None:
+            values["email"] = checked_email(email)
         self.get(user_id)
         if values:
             with write_transaction(self.crm.write_engine) as connection:
@@ -331,6 +390,45 @@ class SystemDirectory:
                 self.log.record("team.member_removed", user_id=user_id, username=username, connection=connection,
                                 detail={"team_id": team_id, "team": team, "by": actor_id})
 
+    def teams(self) -> list[Team]:
+        """Every team by name."""
+        table = self._table("team")
+        with self.crm.engine.connect() as connection:
+            return [Team(row.id, row.name, row.label)
+                    for row in connection.execute(select(table.c.id, table.c.name, table.c.label).order_by(table.c.name))]
+
+    def team(self, team_id: int) -> Team:
+        """The team; UserError for an unknown one."""
+        table = self._table("team")
+        if not is_record_id(team_id):
+            raise UserError(f"there is no team with id {shown(team_id)}: a team id is a whole number.", field="team")
+        with self.crm.engine.connect() as connection:
+            row = connection.execute(select(table.c.id, table.c.name, table.c.label).where(table.c.id == team_id)).first()
+        if row is None:
+            raise UserError(f"there is no team with id {team_id}.", field="team")
+        return Team(row.id, row.name, row.label)
+
+    def team_members(self, team_id: int) -> list[User]:
+        """The team's members by username (UserError for an unknown team)."""
+        self.team(team_id)
+        members = self._table("team_member")
+        return self._users(self._table("user").c.id.in_(
+            select(members.c.user_id).where(members.c.team_id == team_id)))
+
+    def team_memberships(self, user_ids: Iterable[int]) -> dict[int, list[Team]]:
+        """{user id: their teams by name} for the given users (a page of them), in one query."""
+        ids = sorted({user_id for user_id in user_ids if is_record_id(user_id)})
+        if not ids:
+            return {}
+        members, teams = self._table("team_member"), self._table("team")
+        query = select(members.c.user_id, teams.c.id, teams.c.name, teams.c.label).join(
+            teams, teams.c.id == members.c.team_id).where(members.c.user_id.in_(ids)).order_by(teams.c.name)
+        found: dict[int, list[Team]] = {user_id: [] for user_id in ids}
+        with self.crm.engine.connect() as connection:
+            for row in connection.execute(query):
+                found[row.user_id].append(Team(row.id, row.name, row.label))
+        return found
+
     def teams_of(self, user_id: int) -> list[int]:
         members = self._table("team_member")
         query = select(members.c.team_id).where(members.c.user_id == user_id).order_by(members.c.team_id)
@@ -376,11 +474,34 @@ class SystemDirectory:
                                 detail={"permission_set": permission_set, "role": role, "by": actor_id})
 
     def permission_sets_of(self, user_id: int) -> frozenset[str]:
-        """The user's own grants plus those of their role."""
-        grants, users = self._table("grant"), self._table("user")
-        role = select(users.c.role).where(users.c.id == user_id).scalar_subquery()
-        query = select(grants.c.permission_set).where(or_(
-            grants.c.user_id == user_id, and_(grants.c.user_id.is_(None), grants.c.role == role)))
+        """Every permission set the user holds, as the access checks count them: their own grants, grants
+        to their role and the sets whose metadata lists their role (`roles:`); empty for an unknown user."""
+        held = self.permission_sets_held([user_id]).get(user_id)
+        return held.all if held is not None else frozenset()
+
+    def permission_sets_held(self, user_ids: Iterable[int]) -> dict[int, HeldPermissionSets]:
+        """{user id: HeldPermissionSets} (granted directly / through the role) for the given existing users:
+        two queries for any number of them (security/holdings.py)."""
+        ids = sorted({user_id for user_id in user_ids if is_record_id(user_id)})
+        if not ids:
+            return {}
+        users = self._table("user")
+        with self.crm.engine.connect() as connection:
+            roles = {row.id: row.role for row in connection.execute(
+                select(users.c.id, users.c.role).where(users.c.id.in_(ids)))}
+            return permission_sets_held(connection, self.crm.runtime, roles)
+
+    def role_permission_sets(self) -> dict[str, HeldPermissionSets]:
+        """{role: sets}: granted to the role (`direct`) and listing it in the metadata (`through_role`), for
+        every role of the metadata or of a stored grant."""
+        with self.crm.engine.connect() as connection:
+            return role_permission_sets(connection, self.crm.runtime)
+
+    def stored_roles(self) -> frozenset[str]:
+        """Roles named by a user or a grant in the database (those of an uninstalled package included)."""
+        users, grants = self._table("user"), self._table("grant")
+        query = select(users.c.role).where(users.c.role.is_not(None)).union(
+            select(grants.c.role).where(grants.c.role.is_not(None)))
         with self.crm.engine.connect() as connection:
             return frozenset(connection.execute(query).scalars())
 
@@ -415,7 +536,8 @@ class SystemDirectory:
         if role not in roles:
             known = f"the roles are: {', '.join(sorted(roles))}" if roles else \
                 "no installed package defines roles; install one first (crmkit install PACKAGE)"
-            raise UserError(f"there is no role {role!r}.{did_you_mean(role, roles)} {known[:1].upper()}{known[1:]}.")
+            raise UserError(f"there is no role {role!r}.{did_you_mean(role, roles)} {known[:1].upper()}{known[1:]}.",
+                            field="role")
         return role
 
     def _known_permission_set(self, permission_set: str) -> str:
@@ -424,7 +546,7 @@ class SystemDirectory:
         sets = self.crm.registry.permission_sets
         if permission_set not in sets:
             raise UserError(f"there is no permission set {permission_set!r}.{did_you_mean(permission_set, sets)} "
-                            f"The permission sets are: {', '.join(sorted(sets))}.")
+                            f"The permission sets are: {', '.join(sorted(sets))}.", field="permission_set")
         return permission_set
 
     def _username(self, connection: Connection, user_id: int) -> str:

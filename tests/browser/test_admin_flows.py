@@ -1,0 +1,80 @@
+"""The administration pages in a real browser: an administrator creates a user and grants a permission
+set, the new user signs in and has what the grant allows; accessibility; a 390 px phone."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import sign_in
+from tests.browser.test_foundation_flows import AXE, console_errors
+
+ADMIN_PAGES = ("/admin/users", "/admin/users/new", "/admin/roles", "/admin/teams")
+
+
+def serious_violations(page: Page) -> list[str]:
+    page.evaluate(AXE.read_text(encoding="utf-8"))  # run by the test harness, not by the page: CSP is not involved
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{violation['id']} ({violation['impact']}): {violation['help']} -- "
+            f"{[node['target'] for node in violation['nodes']][:3]}"
+            for violation in result["violations"] if violation["impact"] in ("serious", "critical")]
+
+
+def test_an_administrator_creates_a_user_grants_a_set_and_the_user_has_what_it_allows(
+        page: Page, screenshots: Path) -> None:
+    errors = console_errors(page)
+    sign_in(page, "admin")
+    page.locator("#user-menu").click()
+    page.get_by_role("link", name="Administration").click()
+    expect(page).to_have_url(re.compile(r"/admin/users$"))
+    page.get_by_role("link", name="New user").click()
+    page.get_by_label("Username").fill("campaigner")
+    page.get_by_label("Display name").fill("Cam Paigner")
+    page.get_by_label("Role").select_option(label="Support agent")
+    page.get_by_role("button", name="Create user").click()
+    password = page.locator("#shown-password").inner_text()
+    assert len(password) >= 16
+    page.get_by_role("link", name="Continue to campaigner").click()
+    expect(page.get_by_role("heading", name="Cam Paigner")).to_be_visible()
+    expect(page.locator("#permission-sets")).to_contain_text("Support user")  # through the role
+    page.get_by_label("Grant a permission set", exact=True).select_option(label="Marketing user")
+    page.get_by_role("button", name="Grant", exact=True).click()
+    expect(page.locator("#messages")).to_contain_text("campaigner now holds the permission set Marketing user.")
+    expect(page.locator("#permission-sets")).to_contain_text("Marketing user")
+    assert serious_violations(page) == [], page.url
+    page.screenshot(path=screenshots / "admin-user.png", full_page=True)
+    for address in ADMIN_PAGES:
+        page.goto(address + ("?status=all" if address == "/admin/users" else ""))
+        assert serious_violations(page) == [], address
+    page.goto("/admin/users?q=campaigner")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.screenshot(path=screenshots / "admin-users.png", full_page=True)
+
+    page.context.clear_cookies()
+    sign_in(page, "campaigner", password)
+    page.goto("/o/campaign")  # the granted Marketing user set: campaigns, which the role alone does not give
+    expect(page.get_by_role("heading", level=1)).to_have_text("Campaigns")
+    page.locator("#user-menu").click()
+    expect(page.get_by_role("link", name="Administration")).to_have_count(0)
+    assert page.goto("/admin/users").status == 403
+    assert errors == []
+
+
+def test_the_admin_pages_fit_a_390_pixel_phone(browser: Browser, base_url: str, screenshots: Path) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    page = context.new_page()
+    errors = console_errors(page)
+    sign_in(page, "admin")
+    for address, name in (("/admin/users?status=all", "phone-admin-users.png"), ("/admin/roles", None),
+                          ("/admin/users/new", None)):
+        page.goto(address)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, address
+        if name:
+            page.screenshot(path=screenshots / name, full_page=True)
+    page.goto("/admin/users?status=all")
+    page.locator("tbody a").first.click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=screenshots / "phone-admin-user.png", full_page=True)
+    assert errors == []
+    context.close()
