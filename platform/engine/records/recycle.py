@@ -225,6 +225,16 @@ class RecycleBin:
             return [{**self._shown_entry(connection, dict(row._mapping)), "may_purge": self.may_purge(row.object)}
                     for row in connection.execute(query)]
 
+    def entry(self, batch: str) -> dict[str, Any]:
+        """The entry of `batch`, shaped as `entries` gives it; RecordNotFound for one the user may not see."""
+        query = select(self.table).where(self.table.c.batch == str(batch)[:64], self.table.c.is_root == 1,
+                                         *self._visible())
+        with self.session.reading() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                raise RecordNotFound("recycle bin", batch)
+            return {**self._shown_entry(connection, dict(row._mapping)), "may_purge": self.may_purge(row.object)}
+
     def objects(self) -> list[str]:
         """The objects of which the bin holds entries the user may see (by name), for a filter."""
         query = select(self.table.c.object).where(self.table.c.is_root == 1, *self._visible()).distinct()

@@ -7,8 +7,9 @@ Two sources are read, each newest first with a limit in SQL, and the two short l
 
 - history (`crmkit_history`, objects with `track_history`): one entry per changed field,
   and one per create, delete and restore. The entries of fields the user may not read
-  (security/shaping.history_withheld) are left out in the query itself, so neither their
-  values nor the fact that they changed shows, and a page is never short because of them.
+  (security/shaping.history_withheld), and of fields the object no longer has, are left out
+  in the query itself, so neither their values nor the fact that they changed shows, and a
+  page is never short because of them.
 - activities: records of the activity objects (ACTIVITY_OBJECTS) whose lookups point at the
   record, as the user may see them: the object needs `read`, the lookup must be a field
   they may read, and the row filter of the object applies (security/access.py).
@@ -133,9 +134,10 @@ def _history(service: "RecordService", connection: Connection, record_id: int,
     table = service.runtime.system_table("crmkit_history")
     query = select(table).where(table.c.object == service.object_name, table.c.record_id == record_id,
                                 _after(table.c.changed_at, table.c.id, HISTORY, cursor))
-    hidden = history_withheld(service.session.policy, service.object_name)
-    if hidden:
-        query = query.where(or_(table.c.field.is_(None), table.c.field.not_in(sorted(hidden))))
+    # An allow-list: the object's fields now, less those withheld; a removed field's entries stay out too,
+    # since whether the user could read it is no longer known.
+    shown = (set(service.obj.fields) | {"owner_id"}) - history_withheld(service.session.policy, service.object_name)
+    query = query.where(or_(table.c.field.is_(None), table.c.field.in_(sorted(shown))))
     query = query.order_by(table.c.changed_at.desc(), table.c.id.desc()).limit(limit)
     return [HistoryEntry(row.changed_at, row.id, row.operation, row.field, row.old_value, row.new_value,
                          row.changed_by) for row in connection.execute(query)]
