@@ -187,3 +187,17 @@ def test_the_history_page_is_read_along_its_index(shop, crm, plan_reader):
     (history,) = [plan for plan in plans if "crmkit_history" in str(plan) or HISTORY_INDEX in plan.indexes]
     assert HISTORY_INDEX in history.indexes, str(history)
     assert not history.sorts, str(history)
+
+
+def test_migrate_builds_the_history_index_of_a_database_written_before_it(shop, crm):
+    from sqlalchemy import inspect
+
+    from crmkit.engine.tables import RETIRED_HISTORY_INDEX
+
+    with crm.engine.begin() as connection:  # what crmkit built before the timeline
+        connection.exec_driver_sql(f"DROP INDEX {HISTORY_INDEX}")
+        connection.exec_driver_sql(f"CREATE INDEX {RETIRED_HISTORY_INDEX} ON crmkit_history (object, record_id, id)")
+    crm.migrate()
+    with crm.engine.connect() as connection:
+        names = {index["name"] for index in inspect(connection).get_indexes("crmkit_history")}
+    assert HISTORY_INDEX in names and RETIRED_HISTORY_INDEX not in names
