@@ -201,3 +201,18 @@ def test_migrate_builds_the_history_index_of_a_database_written_before_it(shop, 
     with crm.engine.connect() as connection:
         names = {index["name"] for index in inspect(connection).get_indexes("crmkit_history")}
     assert HISTORY_INDEX in names and RETIRED_HISTORY_INDEX not in names
+
+
+def test_activities_linked_through_a_lookup_the_user_may_not_read_are_left_out(shop, install, crm):
+    install(PACKAGE.replace('version: "1.0.0"', 'version: "1.1.0"').replace(
+        "      account.discount: [read, edit]\n", "      account.discount: [read, edit]\n      note.account: [read, edit]\n"))
+    manager = crm.as_user(shop["ids"]["manager"])
+    account = manager.records("account").create({"name": "Linked"})
+    note = manager.records("note").create({"subject": "Linked privately", "account": account.id,
+                                           "owner_id": shop["ids"]["rep1"]})
+    rep1 = crm.as_user(shop["ids"]["rep1"])
+    assert rep1.records("note").get(note.id)["subject"] == "Linked privately"  # the note, not its link
+
+    assert [e.record["subject"] for e in entries(manager, account.id) if isinstance(e, ActivityEntry)] == [
+        "Linked privately"]
+    assert not [e for e in entries(rep1, account.id) if isinstance(e, ActivityEntry)]
