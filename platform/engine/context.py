@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import ColumnElement, Connection
 
@@ -117,6 +117,12 @@ class UserContext:
         from crmkit.engine.records.global_search import search_objects
 
         return search_objects(self, text, objects, limit)
+
+    def user_names(self, user_ids: "Iterable[object]") -> dict[int, str]:
+        """{user id: display name} of the users a page names (security/people.py)."""
+        from crmkit.engine.security.people import user_names
+
+        return user_names(self, user_ids)
 
     @property
     def recycle_bin(self) -> "RecycleBin":

@@ -30,7 +30,7 @@ from crmkit.engine.extensions import Extensions, default_extensions
 from crmkit.engine.generation import advance, lock_for_migration, read_generation
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
 from crmkit.engine.migrations.search_steps import outdated_search_indexes
-from crmkit.engine.migrations.upgrades import outdated_storage
+from crmkit.engine.migrations.upgrades import outdated_storage, upgrade_history_index
 from crmkit.engine.query.search_index import Progress
 from crmkit.engine.records.pipeline import SavePipeline
 from crmkit.engine.records.propagation import Propagator
@@ -129,6 +129,7 @@ class Crm:
             recompute = Recomputer(runtime)
             Applier(connection, registry, runtime.schema, self.extensions.field_types, recompute, progress).apply(
                 plan, list(registry.packages.values()), sources)
+            upgrade_history_index(connection, runtime.system_table("crmkit_history"))
             if is_sqlite(self.engine):
                 _check_foreign_keys(connection)
             rights_changed(connection, runtime)  # permission sets, roles and sharing rules come from metadata

@@ -272,6 +272,10 @@ def build_schema(registry: Registry, field_types: FieldTypes) -> Schema:
     return Schema(metadata, tables)
 
 
+#: The index a record's history is read by: (object, record_id, changed_at, id).
+HISTORY_INDEX = "ix_crmkit_history_time"
+#: The history index crmkit built before HISTORY_INDEX (object, record_id, id): `crmkit migrate` replaces it.
+RETIRED_HISTORY_INDEX = "ix_crmkit_history_record"
 #: The system table holding the installed metadata's generation.
 METADATA_STATE = "crmkit_metadata_state"
 
@@ -330,7 +334,8 @@ def define_system_tables(metadata: MetaData) -> None:
         Column("changed_by", BigInteger(), nullable=True),
         sqlite_autoincrement=True,
     )
-    Index("ix_crmkit_history_record", history.c.object, history.c.record_id, history.c.id)
+    # A record's history newest first, a page at a time (records/timeline.py), and oldest first (history()).
+    Index(HISTORY_INDEX, history.c.object, history.c.record_id, history.c.changed_at, history.c.id)
     bin_table = Table(
         "crmkit_recycle_bin", metadata,
         Column("id", RecordId, primary_key=True, autoincrement=True),

@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from crmkit.engine.fieldtypes.base import FieldType, coerce, error_messages, to_json
+from crmkit.engine.fieldtypes.base import FieldType, coerce, error_messages, from_json, to_json
 from crmkit.engine.fieldtypes.builtin import BUILTIN_TYPES
 from crmkit.hookspecs import hookimpl
 from crmkit.metadata.model import FieldDef, frozen_map
 
-__all__ = ["FieldType", "FieldTypes", "coerce", "error_messages", "to_json"]
+__all__ = ["FieldType", "FieldTypes", "coerce", "error_messages", "from_json", "to_json"]
 
 
 @hookimpl

@@ -129,5 +129,22 @@ def to_json(value: Any) -> Any:
     return value
 
 
+def from_json(column_type: Any, value: Any) -> Any:
+    """A value as `to_json` wrote it (history, recycle bin) back into what a column of `column_type` stores."""
+    if value is None:
+        return None
+    try:
+        python_type = column_type.python_type
+    except NotImplementedError:
+        return value
+    if python_type is datetime and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if python_type is date and isinstance(value, str):
+        return date.fromisoformat(value)
+    if python_type is Decimal and isinstance(value, (str, int)):
+        return Decimal(value)
+    return value
+
+
 def describe_types(types: Mapping[str, FieldType]) -> dict[str, str]:
     return {name: field_type.kind.description for name, field_type in sorted(types.items())}

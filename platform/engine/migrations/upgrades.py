@@ -11,7 +11,7 @@ from typing import Iterable
 from sqlalchemy import Connection, Table, inspect
 
 from crmkit.engine.migrations.conversion import floating_columns
-from crmkit.engine.tables import system_columns
+from crmkit.engine.tables import RETIRED_HISTORY_INDEX, system_columns
 
 
 def outdated_storage(connection: Connection, tables: Iterable[Table]) -> list[str]:
@@ -37,3 +37,19 @@ def outdated_storage(connection: Connection, tables: Iterable[Table]) -> list[st
     if floating:
         problems.append(f"{', '.join(floating)} still hold inexact floating-point numbers")
     return problems
+
+
+def upgrade_history_index(connection: Connection, history: Table) -> None:
+    """Build the history table's indexes an older crmkit did not, and drop the one they replace.
+
+    Run by every install and `crmkit migrate`: a database written before the timeline had
+    its history indexed by (object, record_id, id) only, which cannot give a record's
+    history newest first by time without sorting all of it.
+    """
+    present = {index["name"] for index in inspect(connection).get_indexes(history.name)}
+    for index in history.indexes:
+        if index.name not in present:
+            index.create(connection)
+    if RETIRED_HISTORY_INDEX in present:
+        quote = connection.dialect.identifier_preparer.quote
+        connection.exec_driver_sql(f"DROP INDEX {quote(RETIRED_HISTORY_INDEX)}")

@@ -6,17 +6,17 @@ cleared (set_null). Restoring the batch puts all of it back, with the same ids.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 
-from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.fieldtypes import from_json, to_json
 from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import CascadeDeleteError, DeleteRestrictedError, RecordNotFound, RestoreError
 from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.records.propagation import Propagator
+from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.shaping import readable_field, shown_deleted, shown_title
 
 if TYPE_CHECKING:
@@ -200,21 +200,52 @@ class RecycleBin:
         """The session's current runtime (it follows upgrades: Crm.ensure_current)."""
         return self.session.runtime
 
-    def entries(self, object_name: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
-        """Deleted records (those deleted directly, not by cascade), newest first.
+    def entries(self, object_name: str | None = None, *, limit: int = 50, before: int | None = None
+                ) -> list[dict[str, Any]]:
+        """Deleted records (those deleted directly, not by cascade) the user may see, newest first.
 
-        Each entry: batch, object, record_id, title, data (the record's values as JSON),
-        cleared_links ({child object: {lookup: [ids]}}), deleted_at, deleted_by. What the user
-        may not read is left out as in `get` (security/shaping.py): hidden fields, a hidden
-        title, rollups over children the user cannot all see, and cleared links the user
-        cannot see (a hidden lookup, or records outside their row filter).
+        Who sees what (`_visible`): a user sees what they deleted themselves, and every deletion
+        of the objects on which they have `modify_all` (administrators: all). `before` is the
+        `id` of the last entry of the previous page (a keyset: pass it for the next page).
+
+        Each entry: id (its place in the bin), batch, object, record_id, title, data (the
+        record's values as JSON), cleared_links ({child object: {lookup: [ids]}}), deleted_at,
+        deleted_by, may_purge (whether `purge` would be allowed). What the user may not read is
+        left out as in `get` (security/shaping.py): hidden fields, a hidden title, rollups over
+        children the user cannot all see, and cleared links the user cannot see (a hidden
+        lookup, or records outside their row filter).
         """
         query = select(self.table).where(self.table.c.is_root == 1, *self._visible())
         if object_name:
             query = query.where(self.table.c.object == object_name)
+        if before is not None:
+            query = query.where(self.table.c.id < before)
         query = query.order_by(self.table.c.id.desc()).limit(limit)
         with self.session.reading() as connection:
-            return [self._shown_entry(connection, dict(row._mapping)) for row in connection.execute(query)]
+            return [{**self._shown_entry(connection, dict(row._mapping)), "may_purge": self.may_purge(row.object)}
+                    for row in connection.execute(query)]
+
+    def entry(self, batch: str) -> dict[str, Any]:
+        """The entry of `batch`, shaped as `entries` gives it; RecordNotFound for one the user may not see."""
+        query = select(self.table).where(self.table.c.batch == str(batch)[:64], self.table.c.is_root == 1,
+                                         *self._visible())
+        with self.session.reading() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                raise RecordNotFound("recycle bin", batch)
+            return {**self._shown_entry(connection, dict(row._mapping)), "may_purge": self.may_purge(row.object)}
+
+    def objects(self) -> list[str]:
+        """The objects of which the bin holds entries the user may see (by name), for a filter."""
+        query = select(self.table.c.object).where(self.table.c.is_root == 1, *self._visible()).distinct()
+        with self.session.reading() as connection:
+            return sorted(connection.execute(query).scalars())
+
+    def may_purge(self, object_name: str) -> bool:
+        """Whether the user may delete entries of `object_name` for good: it needs `delete` on the object
+        (besides seeing the entry); the system session may."""
+        policy = self.session.policy
+        return policy is None or (object_name in self.runtime.registry.objects and policy.can(object_name, "delete"))
 
     def _shown_entry(self, connection: Connection, entry: dict[str, Any]) -> dict[str, Any]:
         policy = self.session.policy
@@ -249,11 +280,17 @@ class RecycleBin:
         return [record_id for record_id in ids if record_id in readable]
 
     def restore(self, batch: str) -> list[tuple[str, int]]:
-        """Put a deleted batch back: records with their ids, cascaded records, cleared lookups."""
+        """Put a deleted batch back: records with their ids, cascaded records, cleared lookups.
+
+        Returns (object, id) of every record restored, the one deleted directly first.
+        RecordNotFound for a batch the user may not see (`_visible`); RestoreError (409) when
+        a unique value is taken meanwhile or the object is no longer installed.
+        """
         with self.session.writing() as connection:
             root = connection.execute(select(self.table.c.id).where(
                 self.table.c.batch == batch, self.table.c.is_root == 1, *self._visible())).first()
-            rows = connection.execute(select(self.table).where(self.table.c.batch == batch).order_by(self.table.c.id.desc())).all()
+            rows = connection.execute(select(self.table).where(self.table.c.batch == batch)
+                                      .order_by(self.table.c.is_root.desc(), self.table.c.id.desc())).all()
             if not rows or root is None:
                 raise RecordNotFound("recycle bin", batch)
             now = self.session.now()
@@ -264,12 +301,19 @@ class RecycleBin:
             return restored
 
     def purge(self, batch: str) -> int:
-        """Delete a batch from the bin for good; returns how many records it held."""
+        """Delete a batch from the bin for good; returns how many records it held.
+
+        RecordNotFound for a batch the user may not see (as for one that is not there);
+        PermissionDenied unless they may delete records of its object (`may_purge`).
+        """
         with self.session.writing() as connection:
-            root = connection.execute(select(self.table.c.id).where(
+            root = connection.execute(select(self.table.c.object).where(
                 self.table.c.batch == batch, self.table.c.is_root == 1, *self._visible())).first()
             if root is None:
                 raise RecordNotFound("recycle bin", batch)
+            if not self.may_purge(root.object):
+                raise PermissionDenied(f"you may not delete {root.object} records for good: it needs the permission "
+                                       "to delete them; ask an administrator.")
             return connection.execute(delete(self.table).where(self.table.c.batch == batch)).rowcount
 
     def _visible(self) -> list:
@@ -286,7 +330,7 @@ class RecycleBin:
             raise RestoreError(f"{object_name} records cannot be restored: the object is no longer installed.")
         obj = self.runtime.object(object_name)
         table = self.runtime.table(object_name)
-        values = {name: _from_json(table.c[name].type, value) for name, value in entry["data"].items() if name in table.c}
+        values = {name: from_json(table.c[name].type, value) for name, value in entry["data"].items() if name in table.c}
         for fdef in obj.fields.values():
             if fdef.is_lookup and values.get(fdef.name) is not None:
                 target = self.runtime.table(fdef.to)
@@ -332,20 +376,3 @@ def _unique_conflict(policy: Any, object_name: str, record_id: int, field_name: 
                 f"'{field_name}', which must be unique.")
     return (f"{object_name} {record_id} cannot be restored: another record now uses one of its unique values, "
             f"in a field you may not see; ask someone who can see it.")
-
-
-def _from_json(column_type: Any, value: Any) -> Any:
-    """A JSON value from the bin back into what the column stores."""
-    if value is None:
-        return None
-    try:
-        python_type = column_type.python_type
-    except NotImplementedError:
-        return value
-    if python_type is datetime:
-        return datetime.fromisoformat(value)
-    if python_type is date:
-        return date.fromisoformat(value)
-    if python_type is Decimal:
-        return Decimal(value)
-    return value

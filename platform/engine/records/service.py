@@ -28,6 +28,7 @@ from crmkit.engine.records.events import (
 )
 from crmkit.engine.records.pipeline import Prepared, SavePipeline
 from crmkit.engine.records.record import Record
+from crmkit.engine.records.timeline import PAGE_SIZE, TimelinePage, read_timeline
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.shaping import history_withheld, shown_errors, shown_rows
 from crmkit.metadata.model import ObjectDef
@@ -261,15 +262,31 @@ class RecordService:
         return export_records(self, filter, sort=sort, search=search, fields=fields, format=format, bom=bom)
 
     def history(self, record_id: int) -> list[dict[str, Any]]:
-        """The record's field history, oldest first."""
+        """The record's whole field history, oldest first; the entries of fields the user may not read are left out.
+
+        Each entry: id, object, record_id, operation, field, old_value, new_value (JSON),
+        changed_at, changed_by. For a page at a time, newest first, see `timeline`.
+        """
         with self._reading("read") as connection:
             table = self.runtime.system_table("crmkit_history")
             hidden = history_withheld(self.session.policy, self.obj.name)
             self._load(connection, record_id)
             rows = connection.execute(
-                select(table).where(table.c.object == self.obj.name, table.c.record_id == record_id).order_by(table.c.id)
+                select(table).where(table.c.object == self.obj.name, table.c.record_id == record_id)
+                .order_by(table.c.changed_at, table.c.id)
             )
             return [dict(row._mapping) for row in rows if row.field not in hidden]
+
+    def timeline(self, record_id: int, *, after: str | None = None, limit: int = PAGE_SIZE) -> TimelinePage:
+        """The record's field history and the activities pointing at it, newest first, `limit` entries a page.
+
+        `after` is the previous page's `next_cursor`. RecordNotFound for a record the user may
+        not read; QueryError for a damaged cursor. What the user may not see is left out:
+        records/timeline.py says how.
+        """
+        with self._reading("read") as connection:
+            self._load(connection, record_id)
+            return read_timeline(self, connection, record_id, after, limit)
 
     def query_context(self) -> QueryContext:
         actor = self.session.actor

@@ -20,6 +20,7 @@ from crmkit.ui import record_views as views
 from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import label_text
 from crmkit.ui.sessions import user_context
+from crmkit.ui.timeline_view import timeline_page
 from crmkit.ui.views.recent import record_touched
 
 blueprint = Blueprint("records", __name__)
@@ -52,8 +53,10 @@ def detail(object_name: str, record_id: int) -> str:
     record_touched(context, object_name, record_id)
     layout = context.runtime.registry.layout(object_name)
     titles = {**views.lookup_titles(context, obj, [record]), ("user", g.user.id): g.user.display_name}
+    timeline, older_url = timeline_page(context, presenter, obj, record_id)
     return render_template(
         "records/detail.html", obj=obj, record=record, title=views.record_title(obj, record),
+        timeline=timeline, older_url=older_url,
         highlights=views.highlights(context, presenter, obj, layout, record, titles),
         sections=views.detail_sections(context, presenter, obj, layout, record, titles),
         related=views.related_rows(context, presenter, layout, record_id),
@@ -177,7 +180,7 @@ def delete(object_name: str, record_id: int) -> Response:
     except ValueError:
         version = None
     records.delete(record_id, version=version)
-    flash(_("“%(title)s” was moved to the recycle bin.", title=title), "success")
+    flash(_("“%(title)s” was moved to the recycle bin.", title=title), "success")  # the bin: /recycle-bin
     return redirect(f"/o/{object_name}", 303)
 
 

@@ -65,3 +65,13 @@ document.addEventListener("htmx:configRequest", function (event) {
     }
   });
 });
+
+// A timeline's "Older entries" button is replaced by the entries it loaded: keyboard and
+// screen-reader users are taken to the first of them instead of losing their place.
+document.addEventListener("htmx:afterSettle", function () {
+  var first = document.querySelector("[data-timeline-first]");
+  if (first) {
+    first.removeAttribute("data-timeline-first");
+    first.focus();
+  }
+});
