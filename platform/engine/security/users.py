@@ -26,7 +26,9 @@ from crmkit.engine.database import write_transaction
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
 from crmkit.engine.security.rights import rights_changed
-from crmkit.engine.security.passwords import check_password_policy, generate_password, hash_password, token_digest
+from crmkit.engine.security.passwords import (
+    PasswordAssessment, assess_password, generate_password, hash_password, token_digest,
+)
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.metadata.errors import did_you_mean
@@ -113,10 +115,27 @@ def checked_timezone(name: str) -> str:
     return name
 
 
-def checked_password(password: str, username: str) -> str:
-    problems = check_password_policy(password, username=username)
-    if problems:
-        raise UserError(f"the password is not acceptable: it {'; it '.join(problems)}.")
+class PasswordRefused(UserError):
+    """A new password the policy refuses: the sentence says why and how to choose a better one.
+
+    `assessment` keeps the parts (problem codes, zxcvbn's warning and suggestions) for a user
+    interface that words them in the user's language.
+    """
+
+    status = 422
+
+    def __init__(self, assessment: PasswordAssessment) -> None:
+        phrases = "; it ".join(problem.phrase for problem in assessment.problems)
+        advice = " ".join(filter(None, [assessment.warning, *assessment.suggestions]))
+        super().__init__(f"the password is not acceptable: it {phrases}." + (f" {advice}" if advice else ""))
+        self.assessment = assessment
+
+
+def checked_password(password: str, username: str, context: Iterable[str | None] = ()) -> str:
+    """`password` if the policy accepts it for the user (context: their display name and email); else PasswordRefused."""
+    assessment = assess_password(password, username=username, context=[text for text in context if text])
+    if not assessment.acceptable:
+        raise PasswordRefused(assessment)
     return password
 
 
@@ -180,8 +199,9 @@ class SystemDirectory:
                "display_name": checked_text((display_name or "").strip()[:200], "display name") or name,
                "email": checked_email(email), "active": True, "language": checked_language(language),
                "timezone": checked_timezone(timezone), "role": self._known_role(role) if role else None,
-               "password_hash": hash_password(checked_password(password, name)) if password is not None else None,
                "created_at": now, "updated_at": now}
+        if password is not None:
+            row["password_hash"] = hash_password(checked_password(password, name, (row["display_name"], row["email"])))
         sets = [self._known_permission_set(s) for s in permission_sets]
         table = self._table("user")
         try:
@@ -248,7 +268,7 @@ class SystemDirectory:
                      keep_session: str | None = None) -> None:
         """Checks the policy, stores the new hash and ends every session except `keep_session` (a session token)."""
         user = self.get(user_id)
-        password_hash = hash_password(checked_password(password, user.username))
+        password_hash = hash_password(checked_password(password, user.username, (user.display_name, user.email)))
         with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"password_hash": password_hash}, "password.changed", {"by": actor_id})
             end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)
