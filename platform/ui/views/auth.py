@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from babel.dates import format_time
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import get_locale, gettext as _, refresh
+from flask_babel import get_locale, gettext as _, ngettext, refresh
 
 from crmkit.engine.security.authentication import LoginFailed, LoginThrottled
 from crmkit.engine.security.account import MyAccount
@@ -24,8 +24,9 @@ def throttled_message(error: LoginThrottled) -> str:
     """
     seconds = (error.retry_at - datetime.now(timezone.utc)).total_seconds()
     minutes = max(1, -(-int(seconds) // 60))
-    return _("Too many failed sign-in attempts. Try again in %(minutes)d minutes (after %(time)s UTC).",
-             minutes=minutes, time=format_time(error.retry_at, "HH:mm", tzinfo=timezone.utc, locale=get_locale()))
+    return ngettext("Too many failed sign-in attempts. Try again in %(num)d minute (after %(time)s UTC).",
+                    "Too many failed sign-in attempts. Try again in %(num)d minutes (after %(time)s UTC).",
+                    minutes, time=format_time(error.retry_at, "HH:mm", tzinfo=timezone.utc, locale=get_locale()))
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
