@@ -12,10 +12,8 @@ is the account the change is about; `detail["by"]` is the acting user's id, if a
 from __future__ import annotations
 
 import re
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from babel import Locale, UnknownLocaleError
@@ -26,6 +24,7 @@ from crmkit.engine.database import write_transaction
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
 from crmkit.engine.security.rights import rights_changed
+from crmkit.engine.security.timezones import checked_timezone
 from crmkit.engine.security.passwords import (
     PasswordAssessment, assess_password, generate_password, hash_password, token_digest,
 )
@@ -102,17 +101,6 @@ def _known_locale(tag: str) -> bool:
     except (ValueError, UnknownLocaleError):
         return False
     return True
-
-
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def checked_timezone(name: str) -> str:
-    if name not in _timezones():
-        raise UserError(f"{name!r} is not a time zone name; use one like 'UTC', 'Europe/Berlin' or 'Asia/Shanghai'.")
-    return name
 
 
 class PasswordRefused(UserError):
@@ -284,11 +272,11 @@ class SystemDirectory:
         values: dict[str, Any] = {}
         if language is not None:
             values["language"] = checked_language(language)
-        if timezone is not None:
+        current = self.get(user_id)
+        if timezone is not None and timezone != current.timezone:  # a zone stored before the list narrowed stays
             values["timezone"] = checked_timezone(timezone)
         if display_name is not None:
             values["display_name"] = checked_name(display_name, "display", 200)
-        self.get(user_id)
         if values:
             with write_transaction(self.crm.write_engine) as connection:
                 self._change(connection, user_id, values, "preferences.changed", {"by": actor_id, **values})
