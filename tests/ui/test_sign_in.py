@@ -61,7 +61,7 @@ def test_signing_out_ends_the_login_session_on_the_server(app, client, signed_in
     signed_in("wang")
     old_cookie = client.get_cookie("crmkit_session").value
     response = post_form(client, "/", "/logout", {})
-    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert "You have signed out." in client.get("/login").get_data(as_text=True)
     # The cookie from before sign-out, replayed (the Back button, a copied cookie), opens nothing.
     replay = app.test_client()

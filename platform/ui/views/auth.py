@@ -55,7 +55,7 @@ def login() -> Response | str:
 def logout() -> Response:
     sessions.sign_out()
     flash(_("You have signed out."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.login"), code=303)
 
 
 @blueprint.route("/language", methods=["POST"])
@@ -66,10 +66,10 @@ def language() -> Response:
     target = sessions.safe_next(request.form.get("next"))
     if chosen not in UI_LANGUAGES:
         flash(_("That language is not available."), "warning")
-        return redirect(target)
+        return redirect(target, code=303)
     if g.user is not None:
         g.user = MyAccount(sessions.user_context()).set_preferences(language=chosen)
     else:
         session["language"] = chosen
     refresh()
-    return redirect(target)
+    return redirect(target, code=303)
