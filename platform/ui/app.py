@@ -88,9 +88,9 @@ def page_context() -> dict[str, Any]:
 
 
 def register_blueprints(app: Flask) -> None:
-    from crmkit.ui.views import auth, home, lists, records, search, settings
+    from crmkit.ui.views import auth, home, lists, records, search, settings, users
 
-    for module in (auth, home, lists, records, search, settings):
+    for module in (auth, home, lists, records, search, settings, users):
         app.register_blueprint(module.blueprint)
 
 
