@@ -184,7 +184,7 @@ def with_lookup_choices(context: UserContext, fdef: FieldDef, field_filter: Fiel
             continue
         try:
             if fdef.to is None:
-                chosen_ids = [int(choice.value) for choice in control.choices if choice.value.isdigit()]
+                chosen_ids = [int(choice.value) for choice in control.choices if choice.value.isdecimal()]
                 pairs = [(str(user.id), user.display_name) for user in UserNames(context).names(chosen_ids).values()]
                 control = replace(control, attributes=control.attributes + (("data-lookup-url", USER_SUGGESTIONS),))
             else:

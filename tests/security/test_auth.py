@@ -184,6 +184,19 @@ def test_throttling_answers_the_same_for_unknown_and_real_usernames(auth, alice)
     assert messages[0] == messages[1]
 
 
+def test_the_limits_are_shared_by_every_process_using_the_database(auth, alice, crm, clock, database_url):
+    from crmkit.engine import Crm
+
+    other_process = Crm.open(database_url)
+    try:
+        elsewhere = Authenticator(other_process, clock=clock)
+        fail(auth, auth.max_failures, address=AWAY)
+        with pytest.raises(LoginThrottled):
+            elsewhere.login("alice", PASSWORD, address=AWAY)
+    finally:
+        other_process.close()
+
+
 def test_the_wait_grows_from_the_base_delay_and_stops_at_the_maximum():
     from crmkit.engine.security.throttling import ThrottlePolicy
 

@@ -68,3 +68,9 @@ def test_the_record_page_names_an_owner_other_than_the_viewer(app, signed_in):
     [account] = crm.as_system().records("account").query({"name": "Li Hidden Traders"}, limit=1).records
     html = signed_in("admin").get(f"/r/account/{account.id}").get_data(as_text=True)
     assert "李娜" in html
+
+
+@pytest.mark.parametrize("value", ["²", "abc", "9" * 40, "-1", "%00"])
+def test_an_owner_filter_value_that_is_no_user_id_names_nobody_and_breaks_nothing(signed_in, value):
+    response = signed_in("wang").get(f"/o/account?owner_id__eq={value}")
+    assert response.status_code in (200, 400)
