@@ -28,7 +28,7 @@ from crmkit.engine.security.audit import ADDRESS_LENGTH, USERNAME_LENGTH, Clock,
 from crmkit.engine.security.passwords import (
     hash_password, needs_rehash, spend_verification_time, token_digest, verify_password,
 )
-from crmkit.engine.security.throttling import SignInThrottle, ThrottlePolicy
+from crmkit.engine.security.throttling import SignInThrottle, ThrottlePolicy, ThrottleVerdict
 from crmkit.engine.security.users import User, end_sessions_in, normalize_username, user_columns, user_from_row
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ class Authenticator:
         return SignInThrottle(self.throttle, self._table("login_attempt"))
 
     def _log_throttled(self, kind: str, name: str, address: str | None, now: datetime, user_id: int | None,
-                       verdict: Any) -> None:
+                       verdict: ThrottleVerdict) -> None:
         """Logs a refused attempt (not counted as a failure); an account over its limit gets its own event."""
         event = "login.account_throttled" if verdict.reason == "account" else f"{kind}.throttled"
         with write_transaction(self._crm.write_engine) as connection:
