@@ -42,12 +42,12 @@ def test_suggestions_match_the_start_of_the_display_name_or_username_active_firs
     assert len(names.suggest(None, limit=1000)) == len(people)
 
 
-@pytest.mark.parametrize("text", ["%", "_", "\\", "100%", "' OR 1=1 --", "\x00li", "x" * 10_000])
-def test_suggestion_text_is_taken_literally(crm, people, text):
-    found = UserNames(crm.as_user(people["wang"])).suggest(text)
-    assert [user.display_name for user in found] == (["100% Sales_Team"] if text == "100%" else
-                                                     ["Liam O'Neil", "Lily Chen", "李娜", "Linus Gone"]
-                                                     if text == "\x00li" else [])
+def test_suggestion_text_is_taken_literally(crm, people):
+    names = UserNames(crm.as_user(people["wang"]))
+    for text in ["%", "_", "\\", "' OR 1=1 --", "x" * 10_000]:
+        assert names.suggest(text) == [], text
+    assert [user.display_name for user in names.suggest("100%")] == ["100% Sales_Team"]
+    assert [user.display_name for user in names.suggest("\x00li")] == ["Liam O'Neil", "Lily Chen", "李娜", "Linus Gone"]
 
 
 def test_a_deactivated_user_reads_no_names(crm, directory, people):
