@@ -119,10 +119,10 @@ class UserContext:
         return search_objects(self, text, objects, limit)
 
     def user_names(self, user_ids: "Iterable[object]") -> dict[int, str]:
-        """{user id: display name} of the users a page names (security/people.py)."""
-        from crmkit.engine.security.people import user_names
+        """{user id: display name} of the users a page names (security/user_names.py: UserNames, the one reader)."""
+        from crmkit.engine.security.user_names import UserNames
 
-        return user_names(self, user_ids)
+        return {user_id: user.display_name for user_id, user in UserNames(self).names(user_ids).items()}
 
     @property
     def recycle_bin(self) -> "RecycleBin":

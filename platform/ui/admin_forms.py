@@ -11,11 +11,12 @@ from typing import Mapping
 
 from flask_babel import gettext as _
 
-from crmkit.engine.security.users import UserError
+from crmkit.engine.security.users import PasswordRefused, UserError
 from crmkit.metadata.model import Label
 from crmkit.metadata.registry import Registry
 from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import label_text
+from crmkit.ui.password_feedback import refusal_sentence
 
 #: Status of a form the engine refused because of an input (the input is shown again with it).
 FIELD_ERROR = 422
@@ -46,6 +47,8 @@ class Problems:
 def refused(form: str, error: UserError, inputs: tuple[str, ...]) -> tuple[Problems, int]:
     """The engine's refusal as Problems of `form`: beside its input when it names one the form has (422),
     else above the form (409: the change conflicts with the accounts as they are)."""
+    if isinstance(error, PasswordRefused) and "password" in inputs:  # zxcvbn's advice, in the user's language
+        return Problems(form, {"password": refusal_sentence(error)}), FIELD_ERROR
     if error.field in inputs:
         return Problems(form, {error.field: sentence(error.message)}), FIELD_ERROR
     return Problems(form, general=sentence(error.message)), CONFLICT

@@ -30,7 +30,7 @@ from crmkit.engine.fieldtypes.widgets import Choice
 from crmkit.engine.query.counting import Count
 from crmkit.engine.query.querystring import QuerySpec, parse_query_string
 from crmkit.engine.security.access import PermissionDenied
-from crmkit.engine.security.users import SystemDirectory
+from crmkit.engine.security.user_names import UserNames
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 #: Query-string keys of the page itself, never passed to the engine (`view` and `columns`: list_views.py).
@@ -133,21 +133,12 @@ def sorted_by(args: MultiDict, name: str, state: str) -> MultiDict:
     return changed
 
 
-def user_names(context: UserContext) -> dict[int, str]:
-    """Every user's display name by id, read once per request (one query; users are people, not a big table)."""
-    from flask import g
-
-    names = g.get("crmkit_user_names")
-    if names is None:
-        names = g.crmkit_user_names = {user.id: user.display_name for user in SystemDirectory(context.crm).list()}
-    return names
-
-
 def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequence[Any]) -> dict[tuple[str, int], str]:
     """(object or "user", id) -> title of the records and users the page's lookups point at, read with the user's rights.
 
     One query per target object (the ids of this page only); users' display names from the
-    engine's directory. A record the user may not read, or whose title is hidden, has none.
+    engine's UserNames (the owners of this page only). A record the user may not read, or
+    whose title is hidden, has none.
     """
     wanted: dict[str, set[int]] = {}
     for fdef in fields:
@@ -162,8 +153,7 @@ def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequen
     registry = context.runtime.registry
     for target, ids in wanted.items():
         if target == "user":
-            names = user_names(context)
-            titles.update((("user", user_id), names[user_id]) for user_id in ids if user_id in names)
+            titles.update((("user", user_id), user.display_name) for user_id, user in UserNames(context).names(ids).items())
             continue
         title_field = registry.object(target).title_field
         if title_field is None:
@@ -178,8 +168,16 @@ def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequen
     return titles
 
 
+#: Where a user lookup's filter (owner, created by) gets its suggestions: an autocomplete, not a list of every user.
+USER_SUGGESTIONS = "/users/suggest"
+
+
 def with_lookup_choices(context: UserContext, fdef: FieldDef, field_filter: FieldFilter, any_label: str) -> FieldFilter:
-    """A lookup's filter with records to choose from: the user's first records by title (or the active users)."""
+    """A lookup's filter with records to choose from: the user's first records by title.
+
+    A user lookup offers only the chosen users, named; others come from USER_SUGGESTIONS
+    as the user types (the `data-lookup-url` attribute; app.js makes it an autocomplete).
+    """
     from dataclasses import replace
 
     controls = []
@@ -189,8 +187,9 @@ def with_lookup_choices(context: UserContext, fdef: FieldDef, field_filter: Fiel
             continue
         try:
             if fdef.to is None:
-                pairs = [(str(user_id), name) for user_id, name in
-                         sorted(user_names(context).items(), key=lambda item: item[1].casefold())]
+                chosen_ids = [int(choice.value) for choice in control.choices if choice.value.isdecimal()]
+                pairs = [(str(user.id), user.display_name) for user in UserNames(context).names(chosen_ids).values()]
+                control = replace(control, attributes=control.attributes + (("data-lookup-url", USER_SUGGESTIONS),))
             else:
                 pairs = [(str(record_id), title) for record_id, title in
                          context.records(fdef.to).suggest(None, limit=LOOKUP_CHOICES)]

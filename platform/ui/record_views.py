@@ -16,6 +16,7 @@ from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.fieldtypes.widgets import Widget
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.security.access import PermissionDenied
+from crmkit.engine.security.user_names import UserNames
 from crmkit.errors import CrmkitError
 from crmkit.metadata.derived_layout import title_field
 from crmkit.metadata.layouts import Layout, RelatedList
@@ -98,7 +99,8 @@ def lookup_titles(context: UserContext, obj: ObjectDef, rows: Sequence[Mapping[s
     """{(target object, id): title} for the lookups of `rows`, read with the user's rights.
 
     One query per target object; a record the user may not see gets no title (the display
-    then says "Record 7"), so nothing about it leaks.
+    then says "Record 7"), so nothing about it leaks. The users the rows name (owner,
+    created by, updated by) get their display names, keyed ("user", id), from UserNames.
     """
     wanted: dict[str, set[int]] = {}
     for fdef in obj.fields.values():
@@ -116,6 +118,8 @@ def lookup_titles(context: UserContext, obj: ObjectDef, rows: Sequence[Mapping[s
             continue
         target_def = registry.object(target)
         titles.update({(target, record.id): record_title(target_def, record) for record in page.records})
+    people = {row.get(name) for row in rows for name in USER_FIELDS if isinstance(row.get(name), int)}
+    titles.update((("user", user.id), user.display_name) for user in UserNames(context).names(people).values())
     return titles
 
 

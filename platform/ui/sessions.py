@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from functools import wraps
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import HTTPException
 
 from crmkit.engine.context import UserContext
 from crmkit.engine.crm import Crm
@@ -114,9 +115,37 @@ def is_public(endpoint: str | None) -> bool:
     return bool(getattr(view, "crmkit_public", False))
 
 
+#: Pages never returned to after signing in or choosing a language: the sign-in pages themselves.
+NOT_A_DESTINATION = frozenset({"auth.login", "auth.logout", "auth.language", "static"})
+MAX_NEXT_LENGTH = 2048
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
-    """`target` if it is a path on this site ('/search?q=x'), else `default`: never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """`target` if it is a page of this site a browser may open with GET ('/search?q=x'), else `default`.
+
+    Never an open redirect (OWASP Unvalidated Redirects and Forwards Cheat Sheet): only a
+    path on this site, with no scheme or host ('https:', '//evil', '/\\evil'), no control
+    character (a browser drops tabs and newlines, so '/\t/evil' would become '//evil'),
+    and none of these once percent-decoded ('/%2F%2Fevil'). Nor a page that answers only
+    POST (/logout: reloading it would fail) or a sign-in page (/login, /logout, /language):
+    those fall back to `default`, the home page.
+    """
+    if not isinstance(target, str) or not target or len(target) > MAX_NEXT_LENGTH:
         return default
+    for form in (target, unquote(target)):
+        if not form.startswith("/") or form.startswith("//") or "\\" in form or \
+                any(ord(character) < 32 or ord(character) == 127 for character in form):
+            return default
     parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else default
+    if parts.scheme or parts.netloc:
+        return default
+    return target if _opens_with_get(unquote(parts.path)) else default
+
+
+def _opens_with_get(path: str) -> bool:
+    """True if `path` is a page of this application that answers GET and is not a sign-in page."""
+    try:
+        endpoint, _ = current_app.url_map.bind("localhost").match(path, method="GET")
+    except HTTPException:  # 404, 405 (POST only) and redirects to another address alike
+        return False
+    return endpoint not in NOT_A_DESTINATION

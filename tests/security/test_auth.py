@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from crmkit.engine.security import authentication
 from crmkit.engine.security.audit import SecurityLog
-from crmkit.engine.security.authentication import Authenticator, LoginFailed, LoginThrottled, locked_until
+from crmkit.engine.security.authentication import Authenticator, LoginFailed, LoginThrottled
 from crmkit.engine.security.passwords import password_hasher
 from crmkit.engine.security.tokens import TokenStore
 from crmkit.engine.security.users import UserError
@@ -105,56 +105,106 @@ def test_a_password_hashed_with_old_parameters_is_rehashed_on_login(auth, alice,
 # -- throttling ----------------------------------------------------------------------------
 
 
-def test_too_many_failures_for_a_username_lock_it_until_the_lockout_ends(auth, alice, crm, clock):
-    fail(auth, 4)
-    clock.advance(minutes=5)
-    fail(auth, 1, address=AWAY)
-    with pytest.raises(LoginThrottled) as caught:
-        auth.login("alice", PASSWORD, address="192.0.2.77")
-    assert str(caught.value) == "too many failed sign-in attempts; try again in 15 minutes (after 09:20 UTC)."
-    clock.advance(minutes=10)
-    with pytest.raises(LoginThrottled, match="try again in 5 minutes"):  # trying while locked does not extend it
-        auth.login("alice", PASSWORD)
-    clock.advance(minutes=5)
-    assert auth.login("alice", PASSWORD).user.id == alice.id
-    [_, first] = SecurityLog(crm).entries(event="login.throttled")
-    assert (first["username"], first["address"]) == ("alice", "192.0.2.77")
-    assert [a["success"] for a in rows(crm, "crmkit_login_attempt")].count(False) == 7
+def test_an_attacker_at_one_address_cannot_lock_out_the_user_at_another(auth, alice, crm, clock):
+    attacker = "192.0.2.66"
+    for _ in range(auth.max_failures):
+        fail(auth, 1, address=attacker)
+    with pytest.raises(LoginThrottled) as caught:  # the attacker's address waits, even with the right password
+        auth.login("alice", PASSWORD, address=attacker)
+    assert str(caught.value) == "too many failed sign-in attempts; try again in 1 minute (after 09:00 UTC)."
+    assert auth.login("alice", PASSWORD, address=HOME).user.id == alice.id  # alice at home is not slowed
+    [entry] = SecurityLog(crm).entries(event="login.throttled")
+    assert (entry["username"], entry["address"], entry["detail"]["limit"]) == ("alice", attacker, "pair")
 
 
-def test_too_many_failures_from_an_address_lock_the_address(auth, alice, directory):
+def test_each_further_failure_doubles_the_wait_up_to_the_maximum(auth, alice, clock):
+    attacker, waits = "192.0.2.66", []
+    fail(auth, auth.max_failures, address=attacker)
+    for _ in range(8):
+        with pytest.raises(LoginThrottled) as caught:
+            auth.login("alice", WRONG, address=attacker)
+        waits.append(caught.value.retry_at - clock.now)
+        clock.now = caught.value.retry_at
+        fail(auth, 1, address=attacker)
+    assert [wait.total_seconds() for wait in waits] == [30, 60, 120, 240, 480, 900, 900, 900]
+
+
+def test_tries_while_waiting_neither_extend_the_wait_nor_count(auth, alice, crm, clock):
+    fail(auth, auth.max_failures, address=AWAY)
+    for _ in range(20):
+        with pytest.raises(LoginThrottled):
+            auth.login("alice", WRONG, address=AWAY)
+    clock.advance(seconds=30)
+    assert auth.login("alice", PASSWORD, address=AWAY).user.id == alice.id
+    assert [a["success"] for a in rows(crm, "crmkit_login_attempt")].count(False) == auth.max_failures
+
+
+def test_one_address_trying_many_usernames_is_throttled_whatever_the_username(auth, alice, directory):
     directory.create_user("bob", password=PASSWORD)
-    for username in ["alice", "bob", "carol", "dave", "erin"]:
-        fail(auth, 1, username=username)
-    with pytest.raises(LoginThrottled):
-        auth.login("bob", PASSWORD, address=HOME)
-    assert auth.login("bob", PASSWORD, address=AWAY).user.username == "bob"
+    attacker = "192.0.2.66"
+    for number in range(auth.throttle.address_free):
+        fail(auth, 1, username=f"user{number}", address=attacker)
+    with pytest.raises(LoginThrottled) as caught:
+        auth.login("bob", PASSWORD, address=attacker)
+    assert caught.value.retry_at is not None
+    assert auth.login("bob", PASSWORD, address=HOME).user.username == "bob"
+
+
+def test_a_distributed_guess_hits_the_account_limit_for_a_while_but_not_the_users_known_address(alice, crm, clock):
+    from crmkit.engine.security.throttling import ThrottlePolicy
+
+    auth = Authenticator(crm, clock=clock, throttle=ThrottlePolicy(account_limit=12))  # 100 by default
+    auth.login("alice", PASSWORD, address=HOME)  # alice's usual address
+    clock.advance(minutes=1)
+    for number in range(auth.throttle.account_limit):
+        fail(auth, 1, address=f"198.51.{number // 250}.{number % 250}")
+    with pytest.raises(LoginThrottled):  # a new address, even with the right password
+        auth.login("alice", PASSWORD, address="192.0.2.200")
+    assert auth.login("alice", PASSWORD, address=HOME).user.id == alice.id
+    [entry] = SecurityLog(crm).entries(event="login.account_throttled")
+    assert (entry["username"], entry["address"], entry["detail"]["limit"]) == ("alice", "192.0.2.200", "account")
+    clock.advance(hours=1)  # time-limited: the failures leave the window
+    assert auth.login("alice", PASSWORD, address="192.0.2.200").user.id == alice.id
 
 
 def test_failures_outside_the_window_or_before_a_success_do_not_add_up(auth, alice, clock):
     fail(auth, 4)
-    clock.advance(minutes=16)
-    fail(auth, 4, address=AWAY)
-    auth.login("alice", PASSWORD, address=AWAY)
-    fail(auth, 4, address="192.0.2.77")
-    assert auth.login("alice", PASSWORD, address="192.0.2.77")
+    clock.advance(minutes=61)
+    fail(auth, 4)
+    auth.login("alice", PASSWORD, address=HOME)
+    fail(auth, 4)
+    assert auth.login("alice", PASSWORD, address=HOME)
 
 
-def test_unknown_usernames_are_throttled_like_real_ones(auth):
-    fail(auth, 5, username="nobody", address=None)
-    with pytest.raises(LoginThrottled):
-        auth.login("nobody", PASSWORD)
+def test_throttling_answers_the_same_for_unknown_and_real_usernames(auth, alice):
+    messages = []
+    for username in ("alice", "nobody"):
+        fail(auth, auth.max_failures, username=username, address=AWAY)
+        with pytest.raises(LoginThrottled) as caught:
+            auth.login(username, PASSWORD, address=AWAY)
+        messages.append((str(caught.value), caught.value.status))
+    assert messages[0] == messages[1]
 
 
-def test_locked_until_ignores_attempts_made_while_locked(clock):
-    minute = timedelta(minutes=1)
-    rules = {"max_failures": 3, "window": 10 * minute, "lockout": 15 * minute}
-    start = clock.now
-    assert locked_until([start, start + minute], **rules) is None
-    assert locked_until([start, start + 11 * minute, start + 22 * minute], **rules) is None
-    locked = [start, start + minute, start + 2 * minute]
-    assert locked_until(locked, **rules) == start + 17 * minute
-    assert locked_until(locked + [start + 10 * minute, start + 16 * minute], **rules) == start + 17 * minute
+def test_the_limits_are_shared_by_every_process_using_the_database(auth, alice, crm, clock, database_url):
+    from crmkit.engine import Crm
+
+    other_process = Crm.open(database_url)
+    try:
+        elsewhere = Authenticator(other_process, clock=clock)
+        fail(auth, auth.max_failures, address=AWAY)
+        with pytest.raises(LoginThrottled):
+            elsewhere.login("alice", PASSWORD, address=AWAY)
+    finally:
+        other_process.close()
+
+
+def test_the_wait_grows_from_the_base_delay_and_stops_at_the_maximum():
+    from crmkit.engine.security.throttling import ThrottlePolicy
+
+    policy = ThrottlePolicy(base_delay=timedelta(seconds=10), max_delay=timedelta(minutes=1))
+    assert [policy.delay(n, free=3) for n in (0, 2)] == [None, None]
+    assert [policy.delay(n, free=3).total_seconds() for n in (3, 4, 5, 6, 100_000)] == [10, 20, 40, 60, 60]
 
 
 # -- sessions ------------------------------------------------------------------------------

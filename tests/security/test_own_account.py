@@ -87,9 +87,53 @@ def test_language_and_time_zone_are_checked_stored_and_logged(directory, alice, 
     assert entry["detail"] == {"by": alice.id, "language": "zh-CN", "timezone": "Asia/Shanghai"}
 
 
-@pytest.mark.parametrize("change, message", [({"language": "klingon"}, "not a known language"),
-                                             ({"timezone": "Mars/Olympus"}, "not a time zone")])
+@pytest.mark.parametrize("change, message", [
+    ({"language": "klingon"}, "not a known language"),
+    ({"timezone": "Mars/Olympus"}, "not a time zone"),
+    # Names zoneinfo knows that name no place, or only alias one: refused in the engine.
+    ({"timezone": "localtime"}, "not a time zone"),
+    ({"timezone": "Factory"}, "not a time zone"),
+    ({"timezone": "posixrules"}, "not a time zone"),
+    ({"timezone": "Etc/GMT+8"}, "not a time zone"),
+    ({"timezone": "SystemV/PST8PDT"}, "not a time zone"),
+    ({"timezone": "US/Pacific"}, "old name of a time zone; use 'America/Los_Angeles' instead"),
+    ({"timezone": "PRC"}, "use 'Asia/Shanghai' instead"),
+    ({"timezone": ""}, "not a time zone"),
+])
 def test_an_unknown_language_or_time_zone_changes_nothing(directory, alice, change, message):
     with pytest.raises(UserError, match=message):
         directory.set_preferences(alice.id, **change)
     assert (directory.get(alice.id).language, directory.get(alice.id).timezone) == ("en", "UTC")
+
+
+def test_the_time_zones_offered_are_the_places_of_the_iana_database_and_utc():
+    from crmkit.engine.security.timezones import canonical_timezones
+
+    zones = canonical_timezones()
+    assert {"UTC", "Asia/Shanghai", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Europe/Amsterdam"} <= zones
+    assert not zones & {"localtime", "Factory", "posixrules", "Etc/GMT+8", "US/Pacific", "PRC", "GMT", "Etc/UTC"}
+    assert 300 < len(zones) < 500
+
+
+def test_my_account_and_user_administration_refuse_a_zone_that_names_no_place(crm, directory, alice):
+    from crmkit.engine.security.account import MyAccount
+    from crmkit.engine.security.administration import UserAdministration
+
+    admin = directory.create_user("boss", password=PASSWORD, permission_sets=["admin"])
+    with pytest.raises(UserError, match="not a time zone"):
+        MyAccount(crm.as_user(alice.id)).set_preferences(timezone="localtime")
+    with pytest.raises(UserError, match="not a time zone"):
+        UserAdministration(crm.as_user(admin.id)).update_user(alice.id, timezone="Factory")
+    with pytest.raises(UserError, match="not a time zone"):
+        UserAdministration(crm.as_user(admin.id)).create_user("carol", timezone="Etc/GMT-14")
+    assert directory.get(alice.id).timezone == "UTC"
+
+
+def test_a_zone_stored_before_the_list_narrowed_may_stay_while_other_preferences_change(crm, directory, alice):
+    from sqlalchemy import update
+
+    users = crm.runtime.system_table("crmkit_user")
+    with crm.engine.begin() as connection:
+        connection.execute(update(users).where(users.c.id == alice.id).values(timezone="US/Pacific"))
+    changed = directory.set_preferences(alice.id, language="zh", timezone="US/Pacific")
+    assert (changed.language, changed.timezone) == ("zh", "US/Pacific")

@@ -18,16 +18,52 @@ PASSWORD = "correct horse battery"
 # -- passwords ---------------------------------------------------------------------------
 
 
+GUESSABLE = "is too easy to guess"
+CONTEXT = "contains the username, a part of the name or email address, or the name crmkit"
+
+
 @pytest.mark.parametrize("password, problems", [
     ("correct horse battery", []),
-    ("short", ["has fewer than 12 characters"]),
-    ("123456789012", ["is only digits"]),
-    ("12345", ["has fewer than 12 characters", "is only digits"]),
-    ("Alice.Example", ["is the same as the username"]),
-    ("x" * 1025, ["has more than 1024 characters"]),
+    ("short", ["has fewer than 12 characters", GUESSABLE]),
+    ("123456789012", [GUESSABLE]),
+    ("12345", ["has fewer than 12 characters", GUESSABLE]),
+    ("Alice.Example", ["is the same as the username", GUESSABLE]),
+    ("x" * 1025, ["has more than 1024 characters", GUESSABLE]),
+    # NIST SP 800-63B 5.1.1.2: common passwords, repeats and sequences, context words.
+    ("password1234", [GUESSABLE]),
+    ("aaaaaaaaaaaa", [GUESSABLE]),
+    ("qwertyuiopasdf", [GUESSABLE]),
+    ("abcdefghijklmnop", [GUESSABLE]),
+    ("P@ssw0rd2024!", [GUESSABLE]),
+    ("iloveyou123456", [GUESSABLE]),
+    ("adminadminadmin", [GUESSABLE]),
+    ("alice.example horse battery", [CONTEXT]),
+    ("crmkit horse battery", [CONTEXT]),
+    ("CRMKIT-crmkit-2024", [CONTEXT]),
+    ("wonderland horse battery", [CONTEXT]),       # a word of the display name
+    ("acmecorp staple horse", [CONTEXT]),          # the email's domain
 ])
 def test_password_policy_names_every_problem(password, problems):
-    assert check_password_policy(password, username="alice.example") == problems
+    assert check_password_policy(password, username="alice.example",
+                                 context=["Alice Wonderland", "alice@acmecorp.example"]) == problems
+
+
+def test_a_refused_password_says_why_and_how_to_choose_a_better_one(directory):
+    from crmkit.engine.security.users import PasswordRefused
+
+    with pytest.raises(PasswordRefused) as caught:
+        directory.create_user("admin", password="adminadminadmin")
+    assert str(caught.value) == (
+        "the password is not acceptable: it contains the username, a part of the name or email address, or the "
+        'name crmkit; it is too easy to guess. Repeats like "abcabcabc" are only slightly harder to guess than '
+        '"abc". Add another word or two. Uncommon words are better. Avoid repeated words and characters.')
+    assert caught.value.status == 422
+    assert [problem.code for problem in caught.value.assessment.problems] == ["context", "guessable"]
+    alice = directory.create_user("alice", display_name="Alice Wonderland", email="alice@acmecorp.example")
+    for weak in ("wonderland forever and ever", "acmecorp forever and ever", "password1234"):
+        with pytest.raises(PasswordRefused):  # a reset or change checks against the user's own name and email
+            directory.set_password(alice.id, weak)
+    directory.set_password(alice.id, generate_password())
 
 
 def test_hashes_are_argon2id_salted_and_verify_only_the_right_password():
@@ -113,8 +149,8 @@ def test_bad_usernames_languages_time_zones_and_emails_are_refused_with_the_rule
 def test_a_weak_password_is_refused_with_everything_wrong_with_it(directory):
     with pytest.raises(UserError) as caught:
         directory.create_user("carol", password="12345")
-    assert str(caught.value) == ("the password is not acceptable: it has fewer than 12 characters; "
-                                 "it is only digits.")
+    assert str(caught.value).startswith("the password is not acceptable: it has fewer than 12 characters; "
+                                        "it is too easy to guess. ")
     with pytest.raises(UserError, match="it is the same as the username"):
         directory.create_user("carol.example", password="Carol.Example")
 

@@ -1,6 +1,8 @@
 """The pages of the web application's foundation: home and navigation, search, settings, language."""
 from __future__ import annotations
 
+import pytest
+
 from tests.ui.conftest import post_form
 from tests.webapp import PASSWORD, SCRIPT_PAYLOAD
 
@@ -78,18 +80,59 @@ def test_before_sign_in_the_language_choice_is_kept_in_the_cookie(client):
 def test_settings_change_language_and_time_zone(signed_in):
     client = signed_in("rep4")
     response = post_form(client, "/settings", "/settings/preferences", {"language": "zh", "timezone": "Asia/Shanghai"})
-    assert response.status_code == 302
+    assert response.status_code == 303 and response.headers["Location"] == "/settings"  # redirect after post
     html = client.get("/settings").get_data(as_text=True)
     assert "您的设置已保存。" in html
-    assert "<option selected>Asia/Shanghai</option>" in html
+    assert '<option value="Asia/Shanghai" selected>(UTC+08:00) 上海</option>' in html
+    assert '<optgroup label="亚洲">' in html
 
 
-def test_settings_refuse_an_unknown_time_zone_and_keep_the_old_one(signed_in):
+@pytest.mark.parametrize("zone", ["Mars/Base", "localtime", "Factory", "posixrules", "Etc/GMT+8", "US/Pacific"])
+def test_settings_refuse_a_zone_that_names_no_place_and_keep_the_old_one(signed_in, zone):
     client = signed_in("rep5")
-    response = post_form(client, "/settings", "/settings/preferences", {"language": "en", "timezone": "Mars/Base"})
+    response = post_form(client, "/settings", "/settings/preferences", {"language": "zh", "timezone": zone})
+    page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "That time zone is not known." in response.get_data(as_text=True)
-    assert "<option selected>UTC</option>" in client.get("/settings").get_data(as_text=True)
+    assert "That time zone is not known. Choose one from the list." in page
+    assert '<option value="zh" lang="zh" selected>' in page  # what was chosen stays chosen
+    assert '<option value="UTC" selected>(UTC+00:00) UTC</option>' in client.get("/settings").get_data(as_text=True)
+    assert ">localtime<" not in page and ">Factory<" not in page
+
+
+def test_a_failed_settings_form_leaves_the_browser_on_an_address_that_reloads(signed_in):
+    client = signed_in("rep5")
+    for action, data in [("/settings/preferences", {"language": "xx", "timezone": "UTC"}),
+                         ("/settings/password", {"current_password": "x", "new_password": "y",
+                                                 "confirm_password": "z"})]:
+        assert post_form(client, "/settings", action, data).status_code == 422
+        reloaded = client.get(action)  # what reload (or opening the address again) does
+        assert reloaded.status_code == 200 and 'id="timezone"' in reloaded.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("weak, why", [
+    ("password1234", "This is a very common password."),
+    ("aaaaaaaaaaaa", 'Repeats like &#34;aaa&#34; are easy to guess.'),
+    ("rep7rep7rep7rep7", "The password contains your username"),
+])
+def test_a_weak_new_password_is_refused_saying_why_and_how_to_choose_better(signed_in, weak, why):
+    client = signed_in("rep7")
+    response = post_form(client, "/settings", "/settings/password", {
+        "current_password": PASSWORD, "new_password": weak, "confirm_password": weak})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and why in page
+    assert "Add another word or two. Uncommon words are better." in page or "unrelated words" in page
+    assert weak not in page  # a password is never sent back
+
+
+def test_a_weak_password_is_refused_in_chinese_too(signed_in):
+    client = signed_in("rep7")
+    post_form(client, "/settings", "/language", {"language": "zh", "next": "/settings"})
+    response = post_form(client, "/settings", "/settings/password", {
+        "current_password": PASSWORD, "new_password": "password1234", "confirm_password": "password1234"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "密码太容易被猜到。" in page and "这是一个非常常见的密码。" in page
+    post_form(client, "/settings", "/language", {"language": "en", "next": "/settings"})
 
 
 def test_changing_the_password_needs_the_current_one_and_keeps_this_session(app, client, signed_in):
@@ -97,17 +140,17 @@ def test_changing_the_password_needs_the_current_one_and_keeps_this_session(app,
     wrong = post_form(client, "/settings", "/settings/password", {
         "current_password": "not it at all", "new_password": "a new long passphrase",
         "confirm_password": "a new long passphrase"})
-    assert wrong.status_code == 403 and "The current password is incorrect." in wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and "The current password is incorrect." in wrong.get_data(as_text=True)
     differ = post_form(client, "/settings", "/settings/password", {
         "current_password": PASSWORD, "new_password": "a new long passphrase", "confirm_password": "another"})
     assert differ.status_code == 422
     weak = post_form(client, "/settings", "/settings/password", {
         "current_password": PASSWORD, "new_password": "short", "confirm_password": "short"})
-    assert weak.status_code == 422 and "fewer than 12 characters" in weak.get_data(as_text=True)
+    assert weak.status_code == 422 and "The password needs at least 12 characters." in weak.get_data(as_text=True)
     done = post_form(client, "/settings", "/settings/password", {
         "current_password": PASSWORD, "new_password": "a new long passphrase",
         "confirm_password": "a new long passphrase"})
-    assert done.status_code == 302
+    assert done.status_code == 303
     assert "Your password has been changed." in client.get("/settings").get_data(as_text=True)
     other = app.test_client()
     other.environ_base["REMOTE_ADDR"] = "10.99.0.1"

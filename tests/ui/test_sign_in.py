@@ -27,17 +27,29 @@ def test_a_wrong_password_says_so_without_telling_whether_the_user_exists(client
     assert client.get("/").status_code == 302
 
 
-def test_repeated_failures_are_throttled_with_the_engines_lockout(client):
-    for _ in range(5):
-        assert sign_in(client, "rep1", "wrong password again").status_code == 401
-    response = sign_in(client, "rep1", PASSWORD)
-    assert response.status_code == 429
-    assert "Too many failed sign-in attempts. Try again in 15 minutes" in response.get_data(as_text=True)
+def test_an_attacker_is_throttled_but_cannot_lock_the_user_out_from_another_address(app):
+    attacker, user = app.test_client(), app.test_client()
+    attacker.environ_base["REMOTE_ADDR"], user.environ_base["REMOTE_ADDR"] = "192.0.2.66", "192.0.2.67"
+    pages = {}
+    for username in ("rep1", "nobody-by-this-name"):  # a real and an unknown username answer alike
+        for _ in range(5):
+            assert sign_in(attacker, username, "wrong password again").status_code == 401
+        response = sign_in(attacker, username, PASSWORD)
+        assert response.status_code == 429
+        pages[username] = response.get_data(as_text=True).replace(username, "USERNAME")
+        assert "Too many failed sign-in attempts. Try again in 1 minute (after" in pages[username]
+    assert pages["rep1"] == pages["nobody-by-this-name"].replace(csrf_token(pages["nobody-by-this-name"]),
+                                                               csrf_token(pages["rep1"]))
+    assert sign_in(user, "rep1").status_code == 302  # the real user, at their own address
 
 
 def test_the_next_address_never_leaves_the_site(client):
     token = csrf_token(client.get("/login").get_data(as_text=True))
-    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"):
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)", "https:evil.example",
+                   "/%2F%2Fevil.example", "/%5Cevil.example", "/\t/evil.example", "/\n/evil.example", "%2F%2Fevil.example",
+                   "///evil.example", "/%252F%252Fevil.example/../", "\\\\evil.example",
+                   # pages a browser cannot open with GET, and the sign-in pages themselves
+                   "/logout", "/language", "/login", "/login?next=/o/account", "/no-such-page"):
         response = client.post("/login", data={"username": "li", "password": PASSWORD, "csrf_token": token,
                                                "next": target})
         assert response.headers["Location"] == "/", target
@@ -49,7 +61,7 @@ def test_signing_out_ends_the_login_session_on_the_server(app, client, signed_in
     signed_in("wang")
     old_cookie = client.get_cookie("crmkit_session").value
     response = post_form(client, "/", "/logout", {})
-    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert "You have signed out." in client.get("/login").get_data(as_text=True)
     # The cookie from before sign-out, replayed (the Back button, a copied cookie), opens nothing.
     replay = app.test_client()
@@ -110,3 +122,18 @@ def test_a_user_who_signs_out_keeps_the_language_they_worked_in(app, client, sig
     signed_in("zh_signout")
     post_form(client, "/", "/logout", {})
     assert "您已退出登录。" in client.get("/login").get_data(as_text=True)
+
+
+def test_after_signing_in_the_next_page_is_kept_when_it_is_a_page_of_the_site(client):
+    for target in ("/o/account?q=traders&sort=-name", "/settings", "/search?q=%E7%8E%8B"):
+        token = csrf_token(client.get(f"/login?next={target}").get_data(as_text=True))
+        response = client.post("/login", data={"username": "li", "password": PASSWORD, "csrf_token": token,
+                                               "next": target})
+        assert response.headers["Location"] == target
+        client.delete_cookie("crmkit_session")
+
+
+def test_a_signed_in_user_sent_to_login_with_next_logout_goes_home(signed_in):
+    client = signed_in("li")
+    response = client.get("/login?next=/logout")
+    assert response.status_code == 302 and response.headers["Location"] == "/"

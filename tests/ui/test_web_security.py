@@ -35,7 +35,7 @@ def test_htmx_requests_send_the_token_in_a_header_which_is_accepted(signed_in):
     token = csrf_token(client.get("/").get_data(as_text=True))
     response = client.post("/language", data={"language": "en", "next": "/"},
                            headers={"X-CSRFToken": token, "HX-Request": "true"})
-    assert response.status_code == 302
+    assert response.status_code == 303
     with client.get("/static/crmkit/app.js") as response:
         script = response.get_data(as_text=True)
     assert "htmx:configRequest" in script and "X-CSRFToken" in script

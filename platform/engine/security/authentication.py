@@ -7,18 +7,19 @@
 
 Only a session token's SHA-256 is stored. Unknown users, wrong passwords and inactive
 users fail with the same message after the same argon2 work, so neither the message nor
-the time taken tells whether an account exists.
+the time taken tells whether an account exists. Failed attempts are throttled per
+(username, address), per address and per account (throttling.py), never by a lock that
+an attacker who knows a username could set off.
 """
 from __future__ import annotations
 
 import math
 import secrets
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from crmkit.engine.database import write_transaction
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
@@ -27,6 +28,7 @@ from crmkit.engine.security.audit import ADDRESS_LENGTH, USERNAME_LENGTH, Clock,
 from crmkit.engine.security.passwords import (
     hash_password, needs_rehash, spend_verification_time, token_digest, verify_password,
 )
+from crmkit.engine.security.throttling import SignInThrottle, ThrottlePolicy, ThrottleVerdict
 from crmkit.engine.security.users import User, end_sessions_in, normalize_username, user_columns, user_from_row
 
 if TYPE_CHECKING:
@@ -34,10 +36,6 @@ if TYPE_CHECKING:
 
 #: last_seen_at (and so the idle expiry) is written at most this often, not on every request.
 SEEN_GRANULARITY = timedelta(minutes=1)
-#: Failures older than this many lockout-plus-window spans never matter for a lock in force now.
-LOOKBACK_SPANS = 2
-#: At most this many recent failures are read per check, however busy an attacker was.
-MAX_FAILURES_READ = 200
 USER_AGENT_LENGTH = 512
 
 
@@ -86,36 +84,23 @@ class LoginSession:
     expires_at: datetime
 
 
-def locked_until(failures: Sequence[datetime], *, max_failures: int, window: timedelta,
-                 lockout: timedelta) -> datetime | None:
-    """When the lock that `failures` (oldest first) caused ends; attempts made while locked do not count."""
-    counted: deque[datetime] = deque()
-    until = None
-    for at in failures:
-        if until is not None and at < until:
-            continue
-        counted.append(at)
-        while counted[0] <= at - window:
-            counted.popleft()
-        if len(counted) >= max_failures:
-            until = at + lockout
-            counted.clear()
-    return until
-
-
 class Authenticator:
+    """Signs users in and out and keeps their sessions; failed attempts are throttled by `throttle` (throttling.py)."""
+
     def __init__(self, crm: "Crm", *, session_idle: timedelta = timedelta(hours=8),
-                 session_absolute: timedelta = timedelta(days=7), max_failures: int = 5,
-                 failure_window: timedelta = timedelta(minutes=15), lockout: timedelta = timedelta(minutes=15),
+                 session_absolute: timedelta = timedelta(days=7), throttle: ThrottlePolicy | None = None,
                  clock: Clock | None = None) -> None:
         self._crm = crm
         self.session_idle = session_idle
         self.session_absolute = session_absolute
-        self.max_failures = max_failures
-        self.failure_window = failure_window
-        self.lockout = lockout
+        self.throttle = throttle or ThrottlePolicy()
         self._clock = clock or utc_now
         self.log = SecurityLog(crm, clock=self._clock)
+
+    @property
+    def max_failures(self) -> int:
+        """Failures of one username from one address before its tries are slowed down."""
+        return self.throttle.pair_free
 
     def _table(self, name: str):
         return self._crm.runtime.system_table(f"crmkit_{name}")
@@ -131,13 +116,13 @@ class Authenticator:
         now = self._clock()
         users = self._table("user")
         with self._crm.engine.connect() as connection:
-            retry_at = self._retry_at(connection, name, address, now)
+            verdict = self._throttle().check(connection, name, address, now)
             row = connection.execute(select(users.c.id, users.c.active, users.c.password_hash)
                                      .where(users.c.username == name)).first()
         user_id = row.id if row is not None else None
-        if retry_at is not None:
-            self._record_failure(name, address, now, "login.throttled", user_id, {"retry_at": retry_at.isoformat()})
-            raise LoginThrottled(retry_at, now)
+        if verdict.retry_at is not None:
+            self._log_throttled("login", name, address, now, user_id, verdict)
+            raise LoginThrottled(verdict.retry_at, now)
         reason = _failure_reason(row, password)
         if reason:
             self._record_failure(name, address, now, "login.failed", user_id, {"reason": reason})
@@ -188,11 +173,11 @@ class Authenticator:
                         address: str | None = None) -> None:
         """The signed-in user of `token` changes their own password; their other sessions end, this one stays.
 
-        Raises SessionEnded if the session is over, LoginThrottled while sign-ins of the user
-        are locked, CurrentPasswordWrong (counted as a failed sign-in of the user, so guessing
-        is throttled the same way; not counted against the address, so one user's typing does
-        not lock out colleagues behind the same address) and UserError for a new password the
-        policy refuses.
+        Raises SessionEnded if the session is over, LoginThrottled while the user's guesses
+        are slowed down, CurrentPasswordWrong (counted as a failed sign-in of the user without
+        an address, so guessing is throttled like sign-ins and counts towards the account's
+        limit, but one user's typing never slows down colleagues behind the same address) and
+        PasswordRefused (a UserError) for a new password the policy refuses.
         """
         from crmkit.engine.security.users import SystemDirectory
 
@@ -203,15 +188,14 @@ class Authenticator:
         now = self._clock()
         users = self._table("user")
         with self._crm.engine.connect() as connection:
-            # Counted against the user alone: one user's mistyped passwords must not lock
-            # everyone who signs in from the same address (an office behind one NAT).
-            retry_at = self._retry_at(connection, user.username, None, now)
+            # Counted as failures without an address: one user's mistyped passwords must not
+            # slow down everyone who signs in from the same address (an office behind one NAT).
+            verdict = self._throttle().check(connection, user.username, None, now)
             row = connection.execute(select(users.c.id, users.c.active, users.c.password_hash)
                                      .where(users.c.id == user.id)).first()
-        if retry_at is not None:
-            self._record_failure(user.username, address, now, "password_change.throttled", user.id,
-                                 {"retry_at": retry_at.isoformat()}, count_address=False)
-            raise LoginThrottled(retry_at, now)
+        if verdict.retry_at is not None:
+            self._log_throttled("password_change", user.username, address, now, user.id, verdict)
+            raise LoginThrottled(verdict.retry_at, now)
         reason = _failure_reason(row, current_password if isinstance(current_password, str) else "")
         if reason:
             self._record_failure(user.username, address, now, "password_change.failed", user.id, {"reason": reason},
@@ -236,29 +220,20 @@ class Authenticator:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _retry_at(self, connection: Connection, name: str, address: str | None, now: datetime) -> datetime | None:
-        """When the username or the address may try again, if either is locked now."""
-        attempts = self._table("login_attempt")
-        since = now - LOOKBACK_SPANS * (self.failure_window + self.lockout)
-        last_success = connection.execute(select(func.max(attempts.c.at)).where(
-            attempts.c.username == name, attempts.c.success.is_(True))).scalar()
-        checks = [(attempts.c.username == name, max(since, last_success or since))]
-        if address:
-            checks.append((attempts.c.address == address, since))  # a success never clears an address
-        ends = []
-        for condition, after in checks:
-            query = (select(attempts.c.at).where(condition, attempts.c.success.is_(False), attempts.c.at > after)
-                     .order_by(attempts.c.at.desc()).limit(MAX_FAILURES_READ))
-            failures = list(reversed(connection.execute(query).scalars().all()))
-            until = locked_until(failures, max_failures=self.max_failures, window=self.failure_window,
-                                 lockout=self.lockout)
-            if until is not None and until > now:
-                ends.append(until)
-        return max(ends, default=None)
+    def _throttle(self) -> SignInThrottle:
+        return SignInThrottle(self.throttle, self._table("login_attempt"))
+
+    def _log_throttled(self, kind: str, name: str, address: str | None, now: datetime, user_id: int | None,
+                       verdict: ThrottleVerdict) -> None:
+        """Logs a refused attempt (not counted as a failure); an account over its limit gets its own event."""
+        event = "login.account_throttled" if verdict.reason == "account" else f"{kind}.throttled"
+        with write_transaction(self._crm.write_engine) as connection:
+            self.log.record(event, user_id=user_id, username=name, address=address, connection=connection,
+                            detail={"retry_at": verdict.retry_at.isoformat(), "limit": verdict.reason})
 
     def _record_failure(self, name: str, address: str | None, now: datetime, event: str, user_id: int | None,
                         detail: dict[str, Any], *, count_address: bool = True) -> None:
-        """Counts a failed attempt against the username (and the address unless `count_address` is False) and logs it."""
+        """Counts a failed attempt against the username (and its address unless `count_address` is False) and logs it."""
         with write_transaction(self._crm.write_engine) as connection:
             connection.execute(insert(self._table("login_attempt")).values(
                 username=name, address=address if count_address else None, at=now, success=False))

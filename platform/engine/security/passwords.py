@@ -3,7 +3,8 @@
     stored = hash_password("correct horse battery")
     verify_password(stored, "correct horse battery")     # True
     needs_rehash(stored)                                 # True once the parameters were raised
-    check_password_policy("123456789012", username="bob")  # ["is only digits"]
+    check_password_policy("password1234", username="bob")  # ["is too easy to guess"]
+    assess_password("bob-crmkit-2024", username="bob")     # problems, zxcvbn's warning and suggestions
 
 Production uses argon2-cffi's recommended parameters. The test suite sets
 CRMKIT_FAST_PASSWORD_HASH=1 for cheap parameters; it is honoured only while pytest is
@@ -13,12 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import sys
+import threading
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 FAST_HASH_VARIABLE = "CRMKIT_FAST_PASSWORD_HASH"
 MIN_LENGTH = 12
@@ -74,24 +80,125 @@ def _dummy_hash(fast: bool) -> str:
     return _hasher(fast).hash(secrets.token_urlsafe(16))
 
 
-def check_password_policy(password: str, *, username: str | None = None) -> list[str]:
-    """What is wrong with `password` as phrases ("has fewer than 12 characters"); empty when it is acceptable."""
+#: zxcvbn's score (0 to 4) a password needs: 3 is "safely unguessable" (about 10^8 guesses or more),
+#: the level its authors and OWASP's Authentication Cheat Sheet recommend refusing below.
+MIN_SCORE = 3
+#: zxcvbn refuses longer input; the first 72 characters are rated (a longer password passes on length anyway).
+ZXCVBN_MAX_LENGTH = 72
+#: Context words shorter than this are not looked for inside a password ("li" is in "reliable").
+CONTEXT_WORD_LENGTH = 4
+#: The product's own name: NIST SP 800-63B 5.1.1.2 names "the name of the service" as a context word.
+SERVICE_WORDS = ("crmkit",)
+#: Top-level and common mail domain labels: no clue to the user, so not context words.
+_MAIL_LABELS = frozenset({"com", "net", "org", "edu", "gov", "mail", "gmail", "outlook", "hotmail", "yahoo", "example"})
+_zxcvbn_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PasswordProblem:
+    """One reason a password is refused: `code` for translations, `phrase` in English ("has fewer than 12 characters")."""
+
+    code: str
+    phrase: str
+
+
+@dataclass(frozen=True)
+class PasswordAssessment:
+    """What the policy says of a password: its problems (empty: acceptable) and zxcvbn's advice in English.
+
+    `warning` is zxcvbn's sentence about what makes it guessable ("" if none); `suggestions`
+    are sentences saying how to make a better one. Both come from zxcvbn's fixed set of texts
+    (zxcvbn/feedback.py), so a user interface can translate them.
+    """
+
+    problems: tuple[PasswordProblem, ...]
+    warning: str = ""
+    suggestions: tuple[str, ...] = ()
+    score: int = 4
+
+    @property
+    def acceptable(self) -> bool:
+        return not self.problems
+
+
+def context_words(*texts: str | None) -> tuple[str, ...]:
+    """Lowercased words a password must not be built on: the texts themselves, their parts, and the product's name.
+
+    `texts` are the username, display name and email address (any may be None): an email
+    gives its local part and its domain's labels ("wang.wei@acme.cn" -> "wang.wei", "wang",
+    "wei", "acme"), a display name its words.
+    """
+    words: list[str] = list(SERVICE_WORDS)
+    for text in texts:
+        if not text:
+            continue
+        text = str(text).strip().lower()
+        local, _, domain = text.partition("@")
+        pieces = [text, local] + re.split(r"[^\w]+", local) + re.split(r"[^\w]+", domain)
+        words.extend(piece for piece in pieces if piece and piece not in _MAIL_LABELS)
+    return tuple(dict.fromkeys(words))
+
+
+def assess_password(password: str, *, username: str | None = None, context: Sequence[str] = ()) -> PasswordAssessment:
+    """The policy of NIST SP 800-63B 5.1.1.2 for `password`: length, storable, not guessable, not built on context.
+
+    - at least MIN_LENGTH (12) and at most MAX_LENGTH (1024) characters, no composition rules;
+    - not the username, and no context word (`context`, see `context_words`; the username and
+      "crmkit" always) of 4 or more characters inside it;
+    - zxcvbn (dictionaries of common passwords, names, English words, keyboard patterns,
+      repeats, sequences, dates) with the context words as user inputs rates it at least
+      MIN_SCORE; else zxcvbn's warning and suggestions say why and how to choose better.
+    """
     problems = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"has fewer than {MIN_LENGTH} characters")
+        problems.append(PasswordProblem("too_short", f"has fewer than {MIN_LENGTH} characters"))
     if len(password) > MAX_LENGTH:
-        problems.append(f"has more than {MAX_LENGTH} characters")
-    if password.isdigit():
-        problems.append("is only digits")
+        problems.append(PasswordProblem("too_long", f"has more than {MAX_LENGTH} characters"))
     if any(character == "\x00" or "\ud800" <= character <= "\udfff" for character in password):
-        problems.append("contains a character that cannot be stored (a NUL character or half of a surrogate pair)")
-    if username and password.strip().lower() == username.strip().lower():
-        problems.append("is the same as the username")
-    return problems
+        problems.append(PasswordProblem("unstorable", "contains a character that cannot be stored (a NUL character or "
+                                                      "half of a surrogate pair)"))
+        return PasswordAssessment(tuple(problems), suggestions=("Remove that character.",), score=0)
+    words = context_words(username, *context)
+    lowered = password.strip().lower()
+    if username and lowered == normalized(username):
+        problems.append(PasswordProblem("username", "is the same as the username"))
+    elif any(len(word) >= CONTEXT_WORD_LENGTH and word in lowered for word in words) or \
+            (username and len(normalized(username)) >= 3 and normalized(username) in lowered):
+        problems.append(PasswordProblem("context", "contains the username, a part of the name or email address, "
+                                                   "or the name crmkit"))
+    rating = _rate(password, words)
+    feedback = rating["feedback"]
+    suggestions = tuple(feedback.get("suggestions") or ())
+    if rating["score"] < MIN_SCORE:
+        problems.append(PasswordProblem("guessable", "is too easy to guess"))
+        suggestions = suggestions or ("Add another word or two. Uncommon words are better.",)
+    elif problems:
+        suggestions = ("Use a few unrelated words that have nothing to do with you or this service.",)
+    if not problems:
+        return PasswordAssessment((), score=rating["score"])
+    return PasswordAssessment(tuple(problems), feedback.get("warning") or "", suggestions, rating["score"])
+
+
+def normalized(username: str) -> str:
+    return str(username).strip().lower()
+
+
+def _rate(password: str, words: Sequence[str]) -> dict:
+    """zxcvbn's rating; serialised, because zxcvbn keeps the user inputs in a module-level dictionary."""
+    with _zxcvbn_lock:
+        return zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=list(words))
+
+
+def check_password_policy(password: str, *, username: str | None = None, context: Sequence[str] = ()) -> list[str]:
+    """What is wrong with `password` as phrases ("has fewer than 12 characters"); empty when it is acceptable.
+
+    `context` are further texts the password must not be built on (display name, email): see assess_password.
+    """
+    return [problem.phrase for problem in assess_password(password, username=username, context=context).problems]
 
 
 def generate_password() -> str:
-    """A random password that meets the policy, for a new account or a reset."""
+    """A random password that meets the policy, for a new account or a reset (24 URL-safe characters, 144 bits)."""
     while True:
         password = secrets.token_urlsafe(GENERATED_BYTES)
         if not check_password_policy(password):

@@ -1,7 +1,7 @@
 """The platform's security tables: users, teams, grants, shares, sessions, tokens, the security log."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, MetaData, String, Table, Text, func
 
 from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 
@@ -14,7 +14,7 @@ def define_security_tables(metadata: MetaData) -> None:
 
 def define_people(metadata: MetaData) -> None:
     """Users and teams."""
-    Table(
+    user = Table(
         "crmkit_user", metadata,
         Column("id", RecordId, primary_key=True, autoincrement=True),
         Column("username", String(150), nullable=False, unique=True),
@@ -30,6 +30,9 @@ def define_people(metadata: MetaData) -> None:
         Column("last_login_at", UtcDateTime(), nullable=True),
         sqlite_autoincrement=True,
     )
+    # Owner autocomplete (security/user_names.py): a prefix match on the lowercased display name.
+    Index("ix_crmkit_user_display_name", func.lower(user.c.display_name).label("display_name_lower"),
+          postgresql_ops={"display_name_lower": "text_pattern_ops"})
     Table(
         "crmkit_team", metadata,
         Column("id", RecordId, primary_key=True, autoincrement=True),

@@ -12,10 +12,8 @@ is the account the change is about; `detail["by"]` is the acting user's id, if a
 from __future__ import annotations
 
 import re
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from babel import Locale, UnknownLocaleError
@@ -27,7 +25,10 @@ from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
 from crmkit.engine.security.holdings import HeldPermissionSets, permission_sets_held, role_permission_sets
 from crmkit.engine.security.rights import rights_changed
-from crmkit.engine.security.passwords import check_password_policy, generate_password, hash_password, token_digest
+from crmkit.engine.security.timezones import checked_timezone
+from crmkit.engine.security.passwords import (
+    PasswordAssessment, assess_password, generate_password, hash_password, token_digest,
+)
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.metadata.errors import did_you_mean
@@ -130,22 +131,28 @@ def _known_locale(tag: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+class PasswordRefused(UserError):
+    """A new password the policy refuses: the sentence says why and how to choose a better one.
+
+    `assessment` keeps the parts (problem codes, zxcvbn's warning and suggestions) for a user
+    interface that words them in the user's language.
+    """
+
+    status = 422
+
+    def __init__(self, assessment: PasswordAssessment) -> None:
+        phrases = "; it ".join(problem.phrase for problem in assessment.problems)
+        advice = " ".join(filter(None, [assessment.warning, *assessment.suggestions]))
+        super().__init__(f"the password is not acceptable: it {phrases}." + (f" {advice}" if advice else ""),
+                         field="password")
+        self.assessment = assessment
 
 
-def checked_timezone(name: str) -> str:
-    if name not in _timezones():
-        raise UserError(f"{name!r} is not a time zone name; use one like 'UTC', 'Europe/Berlin' or 'Asia/Shanghai'.",
-                        field="timezone")
-    return name
-
-
-def checked_password(password: str, username: str) -> str:
-    problems = check_password_policy(password, username=username)
-    if problems:
-        raise UserError(f"the password is not acceptable: it {'; it '.join(problems)}.", field="password")
+def checked_password(password: str, username: str, context: Iterable[str | None] = ()) -> str:
+    """`password` if the policy accepts it for the user (context: their display name and email); else PasswordRefused."""
+    assessment = assess_password(password, username=username, context=[text for text in context if text])
+    if not assessment.acceptable:
+        raise PasswordRefused(assessment)
     return password
 
 
@@ -210,8 +217,9 @@ class SystemDirectory:
                or name,
                "email": checked_email(email), "active": True, "language": checked_language(language),
                "timezone": checked_timezone(timezone), "role": self._known_role(role) if role else None,
-               "password_hash": hash_password(checked_password(password, name)) if password is not None else None,
                "created_at": now, "updated_at": now}
+        if password is not None:
+            row["password_hash"] = hash_password(checked_password(password, name, (row["display_name"], row["email"])))
         sets = [self._known_permission_set(s) for s in permission_sets]
         table = self._table("user")
         try:
@@ -303,7 +311,7 @@ class SystemDirectory:
                      keep_session: str | None = None) -> None:
         """Checks the policy, stores the new hash and ends every session except `keep_session` (a session token)."""
         user = self.get(user_id)
-        password_hash = hash_password(checked_password(password, user.username))
+        password_hash = hash_password(checked_password(password, user.username, (user.display_name, user.email)))
         with write_transaction(self.crm.write_engine) as connection:
             self._change(connection, user_id, {"password_hash": password_hash}, "password.changed", {"by": actor_id})
             end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)
@@ -321,7 +329,8 @@ class SystemDirectory:
         values: dict[str, Any] = {}
         if language is not None:
             values["language"] = checked_language(language)
-        if timezone is not None:
+        current = self.get(user_id)
+        if timezone is not None and timezone != current.timezone:  # a zone stored before the list narrowed stays
             values["timezone"] = checked_timezone(timezone)
         if display_name is not None:
             values["display_name"] = checked_name(display_name, "display", 200, "display_name")

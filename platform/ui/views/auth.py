@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from babel.dates import format_time
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import get_locale, gettext as _, refresh
+from flask_babel import get_locale, gettext as _, ngettext, refresh
 
 from crmkit.engine.security.authentication import LoginFailed, LoginThrottled
 from crmkit.engine.security.account import MyAccount
@@ -24,8 +24,9 @@ def throttled_message(error: LoginThrottled) -> str:
     """
     seconds = (error.retry_at - datetime.now(timezone.utc)).total_seconds()
     minutes = max(1, -(-int(seconds) // 60))
-    return _("Too many failed sign-in attempts. Try again in %(minutes)d minutes (after %(time)s UTC).",
-             minutes=minutes, time=format_time(error.retry_at, "HH:mm", tzinfo=timezone.utc, locale=get_locale()))
+    return ngettext("Too many failed sign-in attempts. Try again in %(num)d minute (after %(time)s UTC).",
+                    "Too many failed sign-in attempts. Try again in %(num)d minutes (after %(time)s UTC).",
+                    minutes, time=format_time(error.retry_at, "HH:mm", tzinfo=timezone.utc, locale=get_locale()))
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -54,7 +55,7 @@ def login() -> Response | str:
 def logout() -> Response:
     sessions.sign_out()
     flash(_("You have signed out."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.login"), code=303)
 
 
 @blueprint.route("/language", methods=["POST"])
@@ -65,10 +66,10 @@ def language() -> Response:
     target = sessions.safe_next(request.form.get("next"))
     if chosen not in UI_LANGUAGES:
         flash(_("That language is not available."), "warning")
-        return redirect(target)
+        return redirect(target, code=303)
     if g.user is not None:
         g.user = MyAccount(sessions.user_context()).set_preferences(language=chosen)
     else:
         session["language"] = chosen
     refresh()
-    return redirect(target)
+    return redirect(target, code=303)

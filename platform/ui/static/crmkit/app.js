@@ -11,17 +11,19 @@ document.addEventListener("htmx:configRequest", function (event) {
 });
 
 // Lookup inputs: a select holding the current record becomes an autocomplete over the
-// object's suggestions (/o/<object>/suggest?q=), when Tom Select is on the page. Without
-// it (or without script) the select still submits the current value.
+// object's suggestions (/o/<object>/suggest?q=), or over its data-lookup-url (a user lookup:
+// /users/suggest?q=), when Tom Select is on the page. Without it (or without script) the
+// select still submits the current value.
 function crmkitLookups(root) {
   if (typeof window.TomSelect === "undefined") {
     return;
   }
-  root.querySelectorAll("select[data-lookup-object]").forEach(function (select) {
-    if (select.tomselect || !select.dataset.lookupObject) {
+  root.querySelectorAll("select[data-lookup-object], select[data-lookup-url]").forEach(function (select) {
+    if (select.tomselect || !(select.dataset.lookupObject || select.dataset.lookupUrl)) {
       return;
     }
-    var address = "/o/" + encodeURIComponent(select.dataset.lookupObject) + "/suggest?q=";
+    var address = select.dataset.lookupUrl ? select.dataset.lookupUrl + "?q=" :
+      "/o/" + encodeURIComponent(select.dataset.lookupObject) + "/suggest?q=";
     var control = new window.TomSelect(select, {
       valueField: "value",
       labelField: "text",
