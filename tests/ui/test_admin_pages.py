@@ -125,7 +125,7 @@ def test_creating_a_user_with_a_password_set_by_the_administrator_redirects_with
     ({"timezone": "Mars/Olympus"}, "timezone", "is not a time zone name"),
     ({"role": "pilot"}, "role", "There is no role &#39;pilot&#39;"),
     ({"password_mode": "set", "password": "short", "confirm_password": "short"}, "password",
-     "The password is not acceptable"),
+     "The password needs at least 12 characters."),
     ({"password_mode": "set", "password": PASSWORD, "confirm_password": "other"}, "password", "differ"),
 ])
 def test_a_refused_new_user_shows_the_sentence_beside_its_input_and_keeps_what_was_typed(admin, data, field,

@@ -23,7 +23,7 @@ from crmkit.ui import sessions
 from crmkit.ui.admin_forms import (
     Problems, labels_of, password_problem, permission_set_choices, refused, role_choices, team_label,
 )
-from crmkit.ui.i18n import UI_LANGUAGES, ui_language
+from crmkit.ui.i18n import UI_LANGUAGES, label_language
 from crmkit.ui.time_zones import time_zone_groups
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -63,7 +63,7 @@ def page_context(*extra_zones: str) -> dict[str, Any]:
     """Choices every admin form offers, with labels in the user's language."""
     registry = sessions.user_context().runtime.registry
     roles, sets = role_choices(registry), permission_set_choices(registry)
-    zones = [(choice.value, choice.label) for group in time_zone_groups(ui_language()) for choice in group.zones]
+    zones = [(choice.value, choice.label) for group in time_zone_groups(label_language()) for choice in group.zones]
     chosen = {value for value, _label in zones}
     zones += [(zone, zone) for zone in extra_zones if zone and zone not in chosen]  # a stored zone may stay
     return {"role_options": [(role.name, role.text) for role in roles], "role_labels": labels_of(roles),
