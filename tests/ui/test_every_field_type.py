@@ -1,0 +1,226 @@
+"""Every flow of the web application over a field of every field type (tests/packages/every_field_type.yaml).
+
+A CRM of its own: the shared one plus the package, whose `specimen` object holds a field of
+every registered field type, a layout with sections, `visible_when`, a dependent picklist
+and a validation rule. Sales reps get the package's permission set, which hides `secret`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import yaml
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.ui.conftest import csrf_token, sign_in
+from tests.ui.test_record_pages import input_value, post, record_id, text_of
+from tests.webapp import PASSWORD, build_web_crm
+
+PACKAGE = Path(__file__).resolve().parents[1] / "packages" / "every_field_type.yaml"
+CREDIT_CODE = "91350100M000100Y43"
+TODAY = date.today()
+#: What a person types into every widget of the new-record form (multi-picklists: several values).
+TYPED = {
+    "name": "Complete specimen", "notes": "Line one\nLine two", "headcount": "42", "score": "3.142",
+    "budget": "1234.5", "discount": "12.5", "active": "true", "starts_on": "2026-03-01",
+    "kickoff": "2026-03-01T09:30:00", "email": "complete@example.com", "phone": "+86 10 8888 8888",
+    "website": "example.com", "stage": "Lost", "loss_reason": "Price", "tags": ["Red", "Blue"],
+    "mobile": "138 1234 5678", "credit_code": CREDIT_CODE, "secret": "kept from reps",
+}
+
+
+@pytest.fixture(scope="module")
+def specimen_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    from crmkit.engine import Crm
+    from crmkit.engine.security.users import SystemDirectory
+    from crmkit.ui import create_app
+
+    folder: Path = tmp_path_factory.mktemp("specimens")
+    web = build_web_crm(folder, spare_users=0)
+    crm = Crm.open(web.url)
+    crm.install(PACKAGE)
+    SystemDirectory(crm).create_user("zhou", display_name="周杰", password=PASSWORD, role="sales_rep", language="zh")
+    wang, li = crm.as_user(web.users["wang"]), crm.as_user(web.users["li"])
+    group = wang.records("specimen_group").create({"name": "North group"}).id
+    rows = [
+        {"name": "Apple specimen", "headcount": 5, "budget": "100", "discount": "10", "starts_on": TODAY,
+         "kickoff": "2026-01-05T08:00:00Z", "stage": "Working", "tags": ["Red"], "group": group, "active": True,
+         "email": "apple@example.com", "mobile": "13800000001"},
+        {"name": "Berry specimen", "headcount": 500, "budget": "9000", "starts_on": TODAY - timedelta(days=400),
+         "stage": "Lost", "loss_reason": "Timing", "tags": ["Green", "Blue"], "active": False},
+        {"name": "Cherry specimen", "score": "7.5", "starts_on": TODAY - timedelta(days=3), "notes": "=1+2",
+         "website": "https://cherry.example.com", "phone": "+1 555 0100"},
+    ]
+    ids = [wang.records("specimen").create(row).id for row in rows]
+    wang.records("specimen_item").create({"name": "Apple item", "specimen": ids[0]})
+    li.records("specimen").create({"name": "Li private specimen"})
+    app = create_app(crm, {"SECRET_KEY": "every-field-type-test-secret-key-0123456789"})
+    app.config.update(group=group, specimens=ids)
+    yield app
+    crm.close()
+
+
+@pytest.fixture
+def as_user(specimen_app: Flask) -> Callable[[str], FlaskClient]:
+    def signed(username: str) -> FlaskClient:
+        client = specimen_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.8.{len(username)}.{sum(map(ord, username)) % 250}"
+        assert sign_in(client, username).status_code == 302
+        return client
+    return signed
+
+
+def names(html: str) -> list[str]:
+    """The record titles of the list's rows, in order."""
+    return re.findall(r'<th scope="row" class="fw-normal"><a href="/r/specimen/\d+">([^<]*)</a>', html)
+
+
+def test_the_package_has_a_field_of_every_registered_field_type(catalog):
+    package = yaml.safe_load(PACKAGE.read_text(encoding="utf-8"))
+    used = {fdef["type"] for fdef in package["objects"]["specimen"]["fields"].values()}
+    assert set(catalog.kinds) - used == set(), f"add a field of each new type to {PACKAGE.name}"
+
+
+def test_a_record_with_every_widget_filled_is_created_shown_edited_and_edited_in_place(as_user, specimen_app):
+    client = as_user("wang")
+    typed = {**TYPED, "group": str(specimen_app.config["group"])}
+    del typed["secret"]  # hidden from reps: not in their form
+    form = client.get("/o/specimen/new").get_data(as_text=True)
+    assert 'name="secret"' not in form and 'name="loss_reason"' not in form  # hidden field; visible_when
+    for name in set(typed) - {"loss_reason"}:
+        assert f'name="{name}"' in form, name
+    created = post(client, "/o/specimen/new", "/o/specimen/new", typed)
+    assert created.status_code == 303, text_of(created)
+    specimen = record_id(created.headers["Location"])
+    detail = text_of(client.get(f"/r/specimen/{specimen}"))
+    for shown in ["Complete specimen", "SP-0", "Line one", "42", "3.142", "1,234.50", "12.50%", "Yes", "Mar 1, 2026",
+                  "complete@example.com", "+86 10 8888 8888", "https://example.com", "Lost", "Price", "Red", "Blue",
+                  "North group", "246.90", "138 1234 5678", CREDIT_CODE, "Main", "Numbers", "Contact"]:
+        assert shown in detail, shown
+    assert "kept from reps" not in detail and "Secret" not in detail
+
+    edit = client.get(f"/r/specimen/{specimen}/edit").get_data(as_text=True)
+    assert input_value(edit, "headcount") == "42" and input_value(edit, "starts_on") == "2026-03-01"
+    assert re.search(r'<option value="Price" selected>', edit) and re.search(r'<option value="Blue" selected>', edit)
+    changed = {**typed, "headcount": "43", "tags": ["Green"], "version": input_value(edit, "version")}
+    assert post(client, f"/r/specimen/{specimen}/edit", f"/r/specimen/{specimen}/edit", changed).status_code == 303
+
+    page = client.get(f"/r/specimen/{specimen}").get_data(as_text=True)
+    for name, value, shown in [
+            ("headcount", "44", "44"), ("budget", "10", "$10.00"), ("kickoff", "2026-04-01T10:00:00", "Apr 1, 2026"),
+            ("website", "https://other.example.com", "https://other.example.com"), ("loss_reason", "", "No value"),
+            ("stage", "Working", "Working"), ("tags", "Red", "Red"), ("notes", "Edited in place", "Edited in place"),
+            ("mobile", "13900000000", "139 0000 0000"), ("active", "", "No")]:
+        field = f"/r/specimen/{specimen}/field/{name}"
+        editor = client.get(field, headers={"HX-Request": "true"})
+        assert editor.status_code == 200, name
+        saved = client.post(field, data={name: value, "version": input_value(editor.get_data(as_text=True), "version"),
+                                         "csrf_token": csrf_token(page)}, headers={"HX-Request": "true"})
+        assert saved.status_code == 200 and shown in text_of(saved), (name, text_of(saved))
+    detail = text_of(client.get(f"/r/specimen/{specimen}"))
+    assert "Edited in place" not in detail and "Details" not in detail  # its section shows only while active
+
+
+def test_each_widget_refuses_what_its_type_cannot_store_and_keeps_what_was_typed(as_user):
+    client = as_user("wang")
+    bad = {"name": "", "headcount": "4.5", "score": "many", "budget": "1e30", "discount": "120",
+           "starts_on": "31/02/2026", "kickoff": "tomorrow", "email": "not-an-email", "phone": "call me",
+           "website": "javascript:alert(1)", "stage": "Unknown", "tags": ["Purple"], "group": "999999",
+           "mobile": "12812345678", "credit_code": "91350100M000100Y44"}
+    refused = post(client, "/o/specimen/new", "/o/specimen/new", bad)
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    for name in set(bad) - {"tags"}:
+        assert f'id="field-{name}-errors"' in page, name
+    assert 'id="field-tags-errors"' in page
+    assert input_value(page, "score") == "many" and input_value(page, "email") == "not-an-email"
+
+
+def test_a_validation_rule_and_a_dependent_picklist_are_explained_beside_their_fields(as_user):
+    client = as_user("wang")
+    dependent = post(client, "/o/specimen/new", "/o/specimen/new",
+                     {"name": "Rule breaker", "stage": "Working", "loss_reason": "Price"})
+    assert dependent.status_code == 422
+    assert "No value is allowed while Stage is 'Working'; leave it empty." in text_of(dependent)
+    assert 'name="loss_reason"' in dependent.get_data(as_text=True)  # a field with an error is shown
+    rule = post(client, "/o/specimen/new", "/o/specimen/new", {"name": "Rule breaker", "discount": "60"})
+    assert rule.status_code == 422 and "A discount over 50% needs a budget." in text_of(rule)
+    assert 'id="field-discount-errors"' in rule.get_data(as_text=True)
+
+
+def test_every_column_is_shown_and_a_rep_never_sees_the_hidden_field_or_others_records(as_user):
+    admin = as_user("admin").get("/o/specimen").get_data(as_text=True)
+    wang = as_user("wang").get("/o/specimen").get_data(as_text=True)
+    for label in ["Name", "Code", "Notes", "Headcount", "Score", "Budget", "Discount", "Active", "Starts on",
+                  "Kickoff", "Email", "Phone", "Website", "Stage", "Loss reason", "Tags", "Group", "Margin", "Items",
+                  "Mobile", "Credit code", "Owner"]:
+        assert f">{label}<" in admin, label
+        assert f">{label}<" in wang, label
+    assert ">Secret<" in admin and ">Secret<" not in wang
+    assert "Li private specimen" in admin and "Li private specimen" not in wang
+    assert "Apple specimen" in wang and "SP-0001" in wang and "North group" in wang and "Red" in wang
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("starts_on=last_n_days:7", ["Apple specimen", "Cherry specimen"]),
+    ("starts_on=today", ["Apple specimen"]),
+    (f"starts_on__gte={TODAY - timedelta(days=500)}&starts_on__lte={TODAY - timedelta(days=100)}", ["Berry specimen"]),
+    ("kickoff__gte=2026-01-05&kickoff__lte=2026-01-05", ["Apple specimen"]),
+    ("headcount__gte=10&headcount__lte=1000", ["Berry specimen"]),
+    ("budget__gte=50&budget__lte=200", ["Apple specimen"]),
+    ("score__gte=7", ["Cherry specimen"]),
+    ("discount__is_null=false", ["Apple specimen"]),
+    ("stage__in=Working&stage__in=Lost", ["Apple specimen", "Berry specimen"]),
+    ("loss_reason__in=Timing", ["Berry specimen"]),
+    ("tags__contains=Blue", ["Berry specimen"]),
+    ("active__eq=false", ["Berry specimen"]),
+    ("item_count__gte=1", ["Apple specimen"]),
+    ("margin__gte=1000", ["Berry specimen"]),
+    ("email__contains=APPLE", ["Apple specimen"]),
+    ("mobile__startswith=138000", ["Apple specimen"]),
+    ("website__contains=cherry", ["Cherry specimen"]),
+    ("notes__contains==1", ["Cherry specimen"]),
+    ("q=berry", ["Berry specimen"]),
+])
+def test_every_filter_widget_narrows_the_list(as_user, query, expected):
+    found = [name for name in names(as_user("wang").get(f"/o/specimen?{query}").get_data(as_text=True))
+             if name != "Complete specimen"]  # made by another test of this module
+    assert found == expected
+
+
+def test_the_lookup_filter_and_the_owner_filter(as_user, specimen_app):
+    client = as_user("wang")
+    html = client.get(f"/o/specimen?group__eq={specimen_app.config['group']}").get_data(as_text=True)
+    assert "Apple specimen" in names(html)
+    assert f'<option value="{specimen_app.config["group"]}" selected>North group</option>' in html
+    assert "Berry specimen" in names(client.get("/o/specimen?group__is_null=true").get_data(as_text=True))
+
+
+def test_the_csv_export_has_every_readable_field_and_neutralises_formulas(as_user):
+    response = as_user("wang").get("/o/specimen/export.csv?sort=name")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    by_name = {row["name"]: row for row in rows}
+    assert {"code", "notes", "headcount", "score", "budget", "discount", "active", "starts_on", "kickoff", "email",
+            "phone", "website", "stage", "loss_reason", "tags", "group", "margin", "item_count", "mobile",
+            "credit_code", "owner_id"} <= set(rows[0])
+    assert "secret" not in rows[0] and "Li private specimen" not in by_name
+    assert by_name["Cherry specimen"]["notes"] == "'=1+2"  # OWASP CSV injection: shown as text, never run
+    assert by_name["Berry specimen"]["tags"] == "Green;Blue" and by_name["Apple specimen"]["headcount"] == "5"
+
+
+def test_search_and_lookup_suggestions_find_only_what_the_user_may_see(as_user, specimen_app):
+    wang = as_user("wang")
+    assert "Berry specimen" in text_of(wang.get("/search?q=berry"))
+    assert "Li private specimen" not in text_of(wang.get("/search?q=private"))
+    assert "Li private specimen" in text_of(as_user("admin").get("/search?q=private"))
+    suggested = json.loads(wang.get("/o/specimen_group/suggest?q=north").get_data(as_text=True))
+    assert suggested == [{"value": str(specimen_app.config["group"]), "text": "North group"}]
+    assert json.loads(wang.get("/o/specimen/suggest?q=private").get_data(as_text=True)) == []
