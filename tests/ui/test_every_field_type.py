@@ -17,11 +17,12 @@ from typing import Callable, Iterator
 import pytest
 import yaml
 from flask import Flask
+from markupsafe import escape
 from flask.testing import FlaskClient
 
 from tests.ui.conftest import csrf_token, sign_in
 from tests.ui.test_record_pages import input_value, post, record_id, text_of
-from tests.webapp import PASSWORD, build_web_crm
+from tests.webapp import IMAGE_PAYLOAD, PASSWORD, SCRIPT_PAYLOAD, build_web_crm
 
 PACKAGE = Path(__file__).resolve().parents[1] / "packages" / "every_field_type.yaml"
 CREDIT_CODE = "91350100M000100Y43"
@@ -224,3 +225,109 @@ def test_search_and_lookup_suggestions_find_only_what_the_user_may_see(as_user, 
     suggested = json.loads(wang.get("/o/specimen_group/suggest?q=north").get_data(as_text=True))
     assert suggested == [{"value": str(specimen_app.config["group"]), "text": "North group"}]
     assert json.loads(wang.get("/o/specimen/suggest?q=private").get_data(as_text=True)) == []
+
+
+# ---- stored script in every field type and every label ------------------------------------------------------------
+
+PAYLOADS = f" {SCRIPT_PAYLOAD}{IMAGE_PAYLOAD}"
+#: Keys whose values are texts a person reads: labels, titles, help, validation messages.
+LABEL_KEYS = frozenset({"label", "plural_label", "title", "help", "message"})
+#: What a spreadsheet would run (OWASP CSV injection), stored in text fields.
+SPREADSHEET_FORMULA = "=cmd|' /C calc'!A0"
+
+
+def with_payloads(node: object, key: str | None = None) -> object:
+    """The package with both payloads appended to every label, plural label, section title, help text,
+    option label and validation message, in every language."""
+    if key in LABEL_KEYS and isinstance(node, str):
+        return node + PAYLOADS
+    if key in LABEL_KEYS and isinstance(node, dict):
+        return {language: text + PAYLOADS for language, text in node.items()}
+    if isinstance(node, dict):
+        return {name: with_payloads(value, name) for name, value in node.items()}
+    if isinstance(node, list):
+        return [with_payloads(item) for item in node]
+    return node
+
+
+@pytest.fixture(scope="module")
+def payload_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    from crmkit.engine import Crm
+    from crmkit.ui import create_app
+
+    folder: Path = tmp_path_factory.mktemp("payloads")
+    web = build_web_crm(folder, spare_users=0)
+    crm = Crm.open(web.url)
+    package = folder / "every_field_type.json"
+    package.write_text(json.dumps(with_payloads(yaml.safe_load(PACKAGE.read_text(encoding="utf-8")))),
+                       encoding="utf-8")
+    crm.install(package)
+    wang = crm.as_user(web.users["wang"])
+    group = wang.records("specimen_group").create({"name": f"Group{PAYLOADS}"}).id
+    specimen = wang.records("specimen").create({
+        "name": f"Specimen{PAYLOADS}", "notes": f"{SPREADSHEET_FORMULA}\n{SCRIPT_PAYLOAD}\n{IMAGE_PAYLOAD}",
+        "stage": "Lost", "loss_reason": "Price", "tags": ["Red", "Blue"], "group": group, "headcount": 3,
+        "budget": "10", "starts_on": TODAY, "kickoff": "2026-01-05T08:00:00Z", "email": "payload@example.com",
+        "website": "https://example.com/?q=<script>", "phone": "+86 10 8888 8888", "mobile": "13800000009",
+        "credit_code": CREDIT_CODE}).id
+    wang.records("specimen_item").create({"name": f"Item{PAYLOADS}", "specimen": specimen})
+    app = create_app(crm, {"SECRET_KEY": "every-field-type-payload-secret-key-0123456789"})
+    app.config.update(group=group, specimen=specimen)
+    yield app
+    crm.close()
+
+
+def assert_escaped(html: str, where: str) -> None:
+    assert "<script>alert" not in html and "<img src=x" not in html, where
+    assert "&lt;script&gt;alert(" in html or "&lt;img src=x onerror=alert(1)&gt;" in html, where
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_payloads_in_every_field_type_and_label_are_escaped_on_every_view(payload_app: Flask, language: str):
+    client = payload_app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"10.7.7.{len(language)}"
+    assert sign_in(client, "wang").status_code == 302
+    home = client.get("/").get_data(as_text=True)
+    client.post("/language", data={"language": language, "csrf_token": csrf_token(home)})
+    specimen, group = payload_app.config["specimen"], payload_app.config["group"]
+    detail = client.get(f"/r/specimen/{specimen}").get_data(as_text=True)
+    fields = re.findall(rf'hx-get="/r/specimen/{specimen}/field/(\w+)"', detail)
+    assert {"name", "notes", "stage", "loss_reason", "tags", "group", "email", "website"} <= set(fields)
+    pages = ["/", "/o/specimen", f"/o/specimen?q=Specimen&stage__in=Lost&tags__contains=Red&group__eq={group}",
+             f"/o/specimen?name__contains={IMAGE_PAYLOAD}&notes__contains={SCRIPT_PAYLOAD}",
+             "/o/specimen/new", f"/r/specimen/{specimen}", f"/r/specimen/{specimen}/edit",
+             f"/r/specimen/{specimen}/delete", f"/r/specimen_group/{group}", "/search?q=Specimen",
+             f"/search?q={SCRIPT_PAYLOAD}"] + [f"/r/specimen/{specimen}/field/{name}" for name in fields]
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 200, page
+        assert_escaped(response.get_data(as_text=True), page)
+    shown = str(escape(PAYLOADS))
+    form = client.get(f"/r/specimen/{specimen}/edit").get_data(as_text=True)
+    labels = {"en": ["Main", "Stage", "New", "Several lines of text.", "In percent; over 50 needs a budget."],
+              "zh": ["主要信息", "阶段", "新建", "多行文字。", "百分数；超过 50 须填写预算。"]}[language]
+    for label in labels:  # a section title, a field label, an option label, the field's and the layout's help
+        assert label + shown in form, label
+    listed = client.get("/o/specimen").get_data(as_text=True)
+    assert {"en": "Specimens", "zh": "样本"}[language] + shown in listed  # the plural label
+
+    typed = {name: f"{name}{PAYLOADS}" for name in TYPED} | {"tags": [f"tags{PAYLOADS}"], "group": PAYLOADS}
+    refused = post(client, "/o/specimen/new", "/o/specimen/new", typed)
+    assert refused.status_code == 422
+    assert_escaped(refused.get_data(as_text=True), "the refused form")
+    refreshed = post(client, "/o/specimen/new", "/o/specimen/form", typed, **{"HX-Request": "true"})
+    assert_escaped(refreshed.get_data(as_text=True), "the form refreshed by visible_when")
+    inline = client.post(f"/r/specimen/{specimen}/field/headcount", headers={"HX-Request": "true"},
+                         data={"headcount": PAYLOADS, "version": "1", "csrf_token": csrf_token(detail)})
+    assert inline.status_code == 422
+    assert_escaped(inline.get_data(as_text=True), "the refused inline editor")
+
+    suggested = client.get(f"/o/specimen_group/suggest?q=Group")
+    assert suggested.mimetype == "application/json" and suggested.headers["X-Content-Type-Options"] == "nosniff"
+    assert suggested.get_json() == [{"value": str(group), "text": f"Group{PAYLOADS}"}]  # data, shown as text
+
+    export = client.get("/o/specimen/export.csv")
+    assert export.mimetype == "text/csv"
+    row = next(csv.DictReader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
+    assert row["notes"] == f"'{SPREADSHEET_FORMULA}\n{SCRIPT_PAYLOAD}\n{IMAGE_PAYLOAD}"
+    assert row["name"] == f"Specimen{PAYLOADS}"
