@@ -322,7 +322,7 @@ def test_payloads_in_every_field_type_and_label_are_escaped_on_every_view(payloa
     assert inline.status_code == 422
     assert_escaped(inline.get_data(as_text=True), "the refused inline editor")
 
-    suggested = client.get(f"/o/specimen_group/suggest?q=Group")
+    suggested = client.get("/o/specimen_group/suggest?q=Group")
     assert suggested.mimetype == "application/json" and suggested.headers["X-Content-Type-Options"] == "nosniff"
     assert suggested.get_json() == [{"value": str(group), "text": f"Group{PAYLOADS}"}]  # data, shown as text
 
@@ -331,3 +331,28 @@ def test_payloads_in_every_field_type_and_label_are_escaped_on_every_view(payloa
     row = next(csv.DictReader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
     assert row["notes"] == f"'{SPREADSHEET_FORMULA}\n{SCRIPT_PAYLOAD}\n{IMAGE_PAYLOAD}"
     assert row["name"] == f"Specimen{PAYLOADS}"
+
+
+def test_the_engines_errors_are_shown_in_the_users_language(as_user):
+    client = as_user("zhou")  # a sales rep whose profile language is Chinese
+    bad = {"name": "", "headcount": "4.5", "score": "many", "budget": "1e30", "discount": "120",
+           "starts_on": "31/02/2026", "kickoff": "tomorrow", "email": "not-an-email", "phone": "call me",
+           "website": "javascript:alert(1)", "tags": ["Purple"], "stage": "Working", "loss_reason": "Price"}
+    refused = post(client, "/o/specimen/new", "/o/specimen/new", bad)
+    assert refused.status_code == 422
+    text = text_of(refused)
+    for sentence in ["此字段为必填项。", "不是有效的整数。", "不是有效的数字。", "整数部分最多 16 位", "必须大于或等于 0 且小于或等于 100。",
+                     "不是有效的日期。", "不是有效的日期时间。", "不是有效的邮箱地址。", "不是有效的电话号码。",
+                     "不是有效的网址（须为 http 或 https 地址）。", "必须是以下选项之一：Red, Green, Blue。"]:
+        assert sentence in text, sentence
+    assert "Not a valid" not in text and "is required" not in text
+    refused = post(client, "/o/specimen/new", "/o/specimen/new", {"name": "规则", "discount": "60"})
+    assert "折扣超过 50% 时须填写预算。" in text_of(refused)  # a validation rule's own zh message
+    refused = post(client, "/o/specimen/new", "/o/specimen/new", {"name": "规则", "stage": "Working", "loss_reason": "Price"})
+    assert "阶段为“进行中”时此字段须留空。" in text_of(refused)  # a dependent picklist
+    missing = client.get("/r/specimen/987654")
+    assert missing.status_code == 404 and "不存在 id 为 987654 的 specimen 记录。" in text_of(missing)
+    denied = client.get("/o/product/new")
+    assert denied.status_code == 403 and "你没有新建产品的权限。" in text_of(denied)
+    english = as_user("wang").get("/r/specimen/987654")
+    assert "There is no specimen record with id 987654." in text_of(english)
