@@ -22,9 +22,8 @@ from flask.testing import FlaskClient
 
 from tests.ui.conftest import csrf_token, sign_in
 from tests.ui.test_record_pages import input_value, post, record_id, text_of
-from tests.webapp import IMAGE_PAYLOAD, PASSWORD, SCRIPT_PAYLOAD, build_web_crm
+from tests.webapp import EVERY_FIELD_TYPE, IMAGE_PAYLOAD, PASSWORD, SCRIPT_PAYLOAD, build_every_field_type_crm
 
-PACKAGE = Path(__file__).resolve().parents[1] / "packages" / "every_field_type.yaml"
 CREDIT_CODE = "91350100M000100Y43"
 TODAY = date.today()
 #: What a person types into every widget of the new-record form (multi-picklists: several values).
@@ -43,10 +42,8 @@ def specimen_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from crmkit.engine.security.users import SystemDirectory
     from crmkit.ui import create_app
 
-    folder: Path = tmp_path_factory.mktemp("specimens")
-    web = build_web_crm(folder, spare_users=0)
+    web = build_every_field_type_crm(tmp_path_factory.mktemp("specimens"))
     crm = Crm.open(web.url)
-    crm.install(PACKAGE)
     SystemDirectory(crm).create_user("zhou", display_name="周杰", password=PASSWORD, role="sales_rep", language="zh")
     wang, li = crm.as_user(web.users["wang"]), crm.as_user(web.users["li"])
     group = wang.records("specimen_group").create({"name": "North group"}).id
@@ -84,9 +81,9 @@ def names(html: str) -> list[str]:
 
 
 def test_the_package_has_a_field_of_every_registered_field_type(catalog):
-    package = yaml.safe_load(PACKAGE.read_text(encoding="utf-8"))
+    package = yaml.safe_load(EVERY_FIELD_TYPE.read_text(encoding="utf-8"))
     used = {fdef["type"] for fdef in package["objects"]["specimen"]["fields"].values()}
-    assert set(catalog.kinds) - used == set(), f"add a field of each new type to {PACKAGE.name}"
+    assert set(catalog.kinds) - used == set(), f"add a field of each new type to {EVERY_FIELD_TYPE.name}"
 
 
 def test_a_record_with_every_widget_filled_is_created_shown_edited_and_edited_in_place(as_user, specimen_app):
@@ -256,12 +253,11 @@ def payload_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from crmkit.ui import create_app
 
     folder: Path = tmp_path_factory.mktemp("payloads")
-    web = build_web_crm(folder, spare_users=0)
-    crm = Crm.open(web.url)
     package = folder / "every_field_type.json"
-    package.write_text(json.dumps(with_payloads(yaml.safe_load(PACKAGE.read_text(encoding="utf-8")))),
+    package.write_text(json.dumps(with_payloads(yaml.safe_load(EVERY_FIELD_TYPE.read_text(encoding="utf-8")))),
                        encoding="utf-8")
-    crm.install(package)
+    web = build_every_field_type_crm(folder, package)
+    crm = Crm.open(web.url)
     wang = crm.as_user(web.users["wang"])
     group = wang.records("specimen_group").create({"name": f"Group{PAYLOADS}"}).id
     specimen = wang.records("specimen").create({
