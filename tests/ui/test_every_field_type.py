@@ -20,7 +20,7 @@ from flask import Flask
 from markupsafe import escape
 from flask.testing import FlaskClient
 
-from tests.ui.conftest import csrf_token, sign_in
+from tests.ui.conftest import csrf_token, list_titles, signed_in_client
 from tests.ui.test_record_pages import input_value, post, record_id, text_of
 from tests.webapp import EVERY_FIELD_TYPE, IMAGE_PAYLOAD, PASSWORD, SCRIPT_PAYLOAD, build_every_field_type_crm
 
@@ -67,17 +67,12 @@ def specimen_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 @pytest.fixture
 def as_user(specimen_app: Flask) -> Callable[[str], FlaskClient]:
-    def signed(username: str) -> FlaskClient:
-        client = specimen_app.test_client()
-        client.environ_base["REMOTE_ADDR"] = f"10.8.{len(username)}.{sum(map(ord, username)) % 250}"
-        assert sign_in(client, username).status_code == 302
-        return client
-    return signed
+    return lambda username: signed_in_client(specimen_app, username, 8)
 
 
 def names(html: str) -> list[str]:
     """The record titles of the list's rows, in order."""
-    return re.findall(r'<th scope="row" class="fw-normal"><a href="/r/specimen/\d+">([^<]*)</a>', html)
+    return list_titles(html, "specimen")
 
 
 def test_the_package_has_a_field_of_every_registered_field_type(catalog):
@@ -280,9 +275,7 @@ def assert_escaped(html: str, where: str) -> None:
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_payloads_in_every_field_type_and_label_are_escaped_on_every_view(payload_app: Flask, language: str):
-    client = payload_app.test_client()
-    client.environ_base["REMOTE_ADDR"] = f"10.7.7.{len(language)}"
-    assert sign_in(client, "wang").status_code == 302
+    client = signed_in_client(payload_app, "wang", 7)
     home = client.get("/").get_data(as_text=True)
     client.post("/language", data={"language": language, "csrf_token": csrf_token(home)})
     specimen, group = payload_app.config["specimen"], payload_app.config["group"]
