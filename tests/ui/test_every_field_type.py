@@ -60,7 +60,7 @@ def specimen_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     wang.records("specimen_item").create({"name": "Apple item", "specimen": ids[0]})
     li.records("specimen").create({"name": "Li private specimen"})
     app = create_app(crm, {"SECRET_KEY": "every-field-type-test-secret-key-0123456789"})
-    app.config.update(group=group, specimens=ids)
+    app.config.update(group=group, specimens=ids, users=web.users)
     yield app
     crm.close()
 
@@ -194,6 +194,11 @@ def test_the_lookup_filter_and_the_owner_filter(as_user, specimen_app):
     assert "Apple specimen" in names(html)
     assert f'<option value="{specimen_app.config["group"]}" selected>North group</option>' in html
     assert "Berry specimen" in names(client.get("/o/specimen?group__is_null=true").get_data(as_text=True))
+    users = specimen_app.config["users"]
+    assert "Apple specimen" in names(client.get(f"/o/specimen?owner_id__eq={users['wang']}").get_data(as_text=True))
+    assert names(client.get(f"/o/specimen?owner_id__eq={users['li']}").get_data(as_text=True)) == []  # not hers to see
+    admin = as_user("admin").get(f"/o/specimen?owner_id__eq={users['li']}").get_data(as_text=True)
+    assert names(admin) == ["Li private specimen"]
 
 
 def test_the_csv_export_has_every_readable_field_and_neutralises_formulas(as_user):
