@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Mapping
+from itertools import chain
+from typing import Mapping, Sequence
 
 from crmkit.metadata.model import Label
 
@@ -165,15 +166,16 @@ VALIDATION_FAILED = Message("the record is not valid: {summary}", "记录无效�
 CATALOG: tuple[Message, ...] = tuple(value for value in dict(globals()).values() if isinstance(value, Message))
 
 
-def translated(sentence: str, language: str) -> str:
+def translated(sentence: str, language: str, extra: Sequence[Message] = ()) -> str:
     """`sentence`, an English message of the engine, in `language` ('zh', 'zh-CN', 'en'); else unchanged.
 
+    `extra` are more templates, tried after the catalog: plugins' own (Extensions.messages).
     Only whole sentences are translated: a text no template matches from start to end is
     returned as it is (English, or a message already in the user's language).
     """
     if not sentence or Label.of({"en": "en", "zh": "zh"}).get(language) == "en":
         return sentence  # the sentence is English already
-    for message in CATALOG:
+    for message in chain(CATALOG, extra):
         match = message.pattern.fullmatch(sentence)
         if match:
             return message.in_language(language, **match.groupdict())

@@ -14,18 +14,27 @@ from tests.conftest import add_users
 CHINESE = re.compile("[\u4e00-\u9fff]")
 
 
-@pytest.mark.parametrize("message", CATALOG, ids=lambda message: message.en[:40])
+def plugin_messages():
+    from crmkit.engine.extensions import default_extensions
+
+    return default_extensions().messages
+
+
+TEMPLATES = CATALOG + plugin_messages()
+
+
+@pytest.mark.parametrize("message", TEMPLATES, ids=lambda message: message.en[:40])
 def test_every_template_has_a_chinese_text_with_the_same_placeholders(message):
     assert CHINESE.search(message.zh), message.en
     assert set(PLACEHOLDER.findall(message.zh)) == set(PLACEHOLDER.findall(message.en))
 
 
-@pytest.mark.parametrize("message", CATALOG, ids=lambda message: message.en[:40])
+@pytest.mark.parametrize("message", TEMPLATES, ids=lambda message: message.en[:40])
 def test_every_english_sentence_is_read_back_and_translated_by_its_own_template(message):
     params = {name: next(iter(message.words[name])) if name in message.words else f"<{name} {index}>"
               for index, name in enumerate(PLACEHOLDER.findall(message.en))}
     english = message(**params)
-    assert translated(english, "zh-CN") == message.in_language("zh", **params)
+    assert translated(english, "zh-CN", plugin_messages()) == message.in_language("zh", **params)
     assert translated(english, "en") == translated(english, "de") == english
 
 
@@ -82,3 +91,11 @@ def test_a_refusal_of_the_permission_rules_is_told_in_chinese(crm, all_types):
         crm.as_user(nobody).records("project").create({"name": "P"})
     assert denied.value.message == "you do not have permission to create Projects."
     assert translated(denied.value.message, "zh") == "你没有新建Projects的权限。"
+
+
+def test_a_plugins_own_messages_are_translated_after_the_engines(crm):
+    from crmkit.bundled_plugins.china_fields import CODE_MISTYPED, NOT_A_MOBILE
+
+    assert NOT_A_MOBILE in crm.extensions.messages and CODE_MISTYPED in crm.extensions.messages
+    assert translated(NOT_A_MOBILE(), "zh", crm.extensions.messages) == "不是有效的中国大陆手机号码（以 1 开头的 11 位数字）。"
+    assert translated(NOT_A_MOBILE(), "zh") == NOT_A_MOBILE()  # without the plugin's templates: as written

@@ -331,13 +331,15 @@ def test_the_engines_errors_are_shown_in_the_users_language(as_user):
     client = as_user("zhou")  # a sales rep whose profile language is Chinese
     bad = {"name": "", "headcount": "4.5", "score": "many", "budget": "1e30", "discount": "120",
            "starts_on": "31/02/2026", "kickoff": "tomorrow", "email": "not-an-email", "phone": "call me",
-           "website": "javascript:alert(1)", "tags": ["Purple"], "stage": "Working", "loss_reason": "Price"}
+           "website": "javascript:alert(1)", "tags": ["Purple"], "mobile": "12812345678",
+           "credit_code": "91350100M000100Y44"}
     refused = post(client, "/o/specimen/new", "/o/specimen/new", bad)
     assert refused.status_code == 422
     text = text_of(refused)
     for sentence in ["此字段为必填项。", "不是有效的整数。", "不是有效的数字。", "整数部分最多 16 位", "必须大于或等于 0 且小于或等于 100。",
                      "不是有效的日期。", "不是有效的日期时间。", "不是有效的邮箱地址。", "不是有效的电话号码。",
-                     "不是有效的网址（须为 http 或 https 地址）。", "必须是以下选项之一：Red, Green, Blue。"]:
+                     "不是有效的网址（须为 http 或 https 地址）。", "必须是以下选项之一：Red, Green, Blue。",
+                     "不是有效的中国大陆手机号码", "统一社会信用代码有误"]:  # the plugin's own messages too
         assert sentence in text, sentence
     assert "Not a valid" not in text and "is required" not in text
     refused = post(client, "/o/specimen/new", "/o/specimen/new", {"name": "规则", "discount": "60"})
