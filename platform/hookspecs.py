@@ -29,6 +29,12 @@ def crmkit_sandbox_functions():
 
 
 @hookspec
+def crmkit_messages():
+    """Return a list of crmkit.engine.messages.Message: the plugin's own sentences users see (its field
+    types' errors) with their Chinese text, so screens show them in the user's language (docs/errors.md)."""
+
+
+@hookspec
 def crmkit_metadata_packages():
     """Return a list of paths to metadata packages (files or folders) this plugin ships."""
 

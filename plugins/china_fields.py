@@ -18,6 +18,7 @@ from crmkit.engine.fieldtypes import FieldType
 from crmkit.engine.fieldtypes.display import Display
 from crmkit.engine.fieldtypes.inputs import CleanText
 from crmkit.engine.fieldtypes.presentation import Presentation
+from crmkit.engine.messages import Message
 from crmkit.hookspecs import hookimpl
 from crmkit.metadata.catalog import FieldKind
 
@@ -25,6 +26,13 @@ MOBILE = re.compile(r"1[3-9][0-9]{9}")
 #: The 31 characters of a credit code, in the order that gives each its value (GB 32100-2015).
 CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+#: The plugin's sentences, in English and Chinese (returned by crmkit_messages, docs/errors.md).
+NOT_A_MOBILE = Message("Not a valid mainland China mobile number (11 digits starting with 1).",
+                       "不是有效的中国大陆手机号码（以 1 开头的 11 位数字）。")
+CODE_SHAPE = Message("A Unified Social Credit Code has 18 characters: digits and capital letters except I, O, S, V "
+                     "and Z.", "统一社会信用代码为 18 位：数字和除 I、O、S、V、Z 以外的大写字母。")
+CODE_MISTYPED = Message("This Unified Social Credit Code is mistyped: its last character does not match.",
+                        "统一社会信用代码有误：最后一位校验码不符。")
 
 
 class NormalisedText(CleanText):
@@ -52,7 +60,7 @@ class MainlandMobile(NormalisedText):
         if not digits:
             return None
         if not MOBILE.fullmatch(digits):
-            raise ValidationError("Not a valid mainland China mobile number (11 digits starting with 1).")
+            raise ValidationError(NOT_A_MOBILE())
         return digits
 
 
@@ -70,10 +78,9 @@ class CreditCode(NormalisedText):
         if not code:
             return None
         if len(code) != 18 or any(char not in CODE_ALPHABET for char in code):
-            raise ValidationError("A Unified Social Credit Code has 18 characters: digits and capital letters "
-                                  "except I, O, S, V and Z.")
+            raise ValidationError(CODE_SHAPE())
         if credit_code_check_character(code[:17]) != code[17]:
-            raise ValidationError("This Unified Social Credit Code is mistyped: its last character does not match.")
+            raise ValidationError(CODE_MISTYPED())
         return code
 
 
@@ -112,3 +119,8 @@ CHINA_FIELD_TYPES = (
 @hookimpl
 def crmkit_field_types() -> list[FieldType]:
     return list(CHINA_FIELD_TYPES)
+
+
+@hookimpl
+def crmkit_messages() -> list[Message]:
+    return [NOT_A_MOBILE, CODE_SHAPE, CODE_MISTYPED]

@@ -15,6 +15,7 @@ from crmkit.engine.extensions import Extensions
 from crmkit.engine.fieldtypes import FieldType
 from crmkit.engine.fieldtypes.builtin import BUILTIN_TYPES
 from crmkit.engine.fieldtypes.inputs import WholeNumber
+from crmkit.engine.messages import Message
 from crmkit.hookspecs import hookimpl
 from crmkit.metadata.catalog import FieldKind
 from crmkit.plugins import PluginError, make_plugin_manager
@@ -26,6 +27,7 @@ STARS = FieldType(
     input_field=lambda fdef: WholeNumber(validate=validate.Range(min=1, max=fdef.extra.get("out_of", 5))),
     widget="stars",
 )
+TOO_MANY_STARS = Message("At most {count} stars.", "最多 {count} 颗星。")
 
 
 class SalesPlugin:
@@ -46,6 +48,10 @@ class SalesPlugin:
     @hookimpl
     def crmkit_metadata_packages(self):
         return [self.package_dir / "reviews.yaml"]
+
+    @hookimpl
+    def crmkit_messages(self):
+        return [TOO_MANY_STARS]
 
     @hookimpl
     def crmkit_before_save(self, context, draft):
@@ -83,6 +89,13 @@ def test_builtin_field_types_are_registered_through_the_hook():
     manager = make_plugin_manager(load_entry_points=False, plugin_dirs=[])
     names = {field_type.name for result in manager.hook.crmkit_field_types() for field_type in result}
     assert names == {field_type.name for field_type in BUILTIN_TYPES}
+
+
+def test_a_plugins_messages_are_translated_like_the_engines(plugin_crm):
+    from crmkit.engine.messages import translated
+
+    assert TOO_MANY_STARS in plugin_crm.extensions.messages
+    assert translated("At most 5 stars.", "zh-CN", plugin_crm.extensions.messages) == "最多 5 颗星。"
 
 
 def test_builtin_sandbox_functions_are_registered_through_the_hook():

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PASSWORD = "correct horse battery staple"
+#: The package with a field of every field type (tests/ui/test_every_field_type.py, tests/browser/test_every_field_type.py).
+EVERY_FIELD_TYPE = Path(__file__).resolve().parent / "packages" / "every_field_type.yaml"
 SCRIPT_PAYLOAD = "<script>alert('xss')</script>"
 IMAGE_PAYLOAD = '"><img src=x onerror=alert(1)>'
 
@@ -66,6 +68,19 @@ def build_web_crm(folder: Path, spare_users: int = 8) -> WebCrm:
     finally:
         crm.close()
     return WebCrm(url, users)
+
+
+def build_every_field_type_crm(folder: Path, package: Path = EVERY_FIELD_TYPE) -> WebCrm:
+    """The CRM of `build_web_crm` (no spare users) with `package` (the every-field-type package) installed."""
+    from crmkit.engine import Crm
+
+    web = build_web_crm(folder, spare_users=0)
+    crm = Crm.open(web.url)
+    try:
+        crm.install(package)
+    finally:
+        crm.close()
+    return web
 
 
 def record_page_users(url: str, names: tuple[str, ...], prefix: str = "rec_", role: str = "sales_rep",

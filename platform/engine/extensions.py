@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 import pluggy
 
 from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.messages import Message
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.model import frozen_map
 
@@ -18,6 +19,8 @@ class Extensions:
     field_types: FieldTypes
     functions: Mapping[str, Callable[..., Any]]
     catalog: Catalog
+    #: Plugins' own messages (crmkit_messages), translated like the engine's (crmkit.engine.messages).
+    messages: tuple[Message, ...] = ()
 
     @classmethod
     def from_plugins(cls, manager: pluggy.PluginManager) -> "Extensions":
@@ -26,7 +29,8 @@ class Extensions:
         for contribution in reversed(manager.hook.crmkit_sandbox_functions()):
             functions.update(contribution or {})
         catalog = Catalog.build((t.kind for t in field_types.types.values()), functions)
-        return cls(manager, field_types, frozen_map(functions), catalog)
+        messages = tuple(message for contribution in manager.hook.crmkit_messages() for message in contribution or ())
+        return cls(manager, field_types, frozen_map(functions), catalog, messages)
 
     def package_paths(self) -> list[Path]:
         """Metadata packages that plugins ship, by package folder or file."""

@@ -16,10 +16,12 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from crmkit.engine.messages import translated
 from crmkit.engine.security.access import UnknownUser
 from crmkit.engine.security.authentication import SessionEnded
 from crmkit.errors import CrmkitError
-from crmkit.ui.sessions import sign_out
+from crmkit.ui.i18n import label_language
+from crmkit.ui.sessions import crm, sign_out
 
 HEADINGS = {
     400: _l("Request not possible"),
@@ -50,7 +52,9 @@ def heading(status: int) -> str:
 
 
 def sentence(text: str) -> str:
-    """The engine's message as a sentence on a page: capitalised first letter."""
+    """The engine's message as a sentence on a page: in the user's language (crmkit.engine.messages,
+    docs/errors.md), with a capital first letter."""
+    text = translated(text, label_language(), crm().extensions.messages)
     return text[:1].upper() + text[1:] if text else text
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -50,24 +51,33 @@ def web_crm(tmp_path_factory: pytest.TempPathFactory) -> WebCrm:
     return build_web_crm(tmp_path_factory.mktemp("browser"))
 
 
-@pytest.fixture(scope="session")
-def base_url(web_crm: WebCrm) -> Iterator[str]:
-    """The address of a crmkit server on a free port of 127.0.0.1, for the whole session."""
+@contextmanager
+def serving(url: str, secret: str = "browser-test-secret-key-0123456789-abcdefghij") -> Iterator[str]:
+    """A crmkit server over the database at `url` on a free port of 127.0.0.1; yields its address."""
     from werkzeug.serving import make_server
 
     from crmkit.engine import Crm
     from crmkit.ui import create_app
 
-    crm = Crm.open(web_crm.url)
-    app = create_app(crm, {"SECRET_KEY": "browser-test-secret-key-0123456789-abcdefghij"})
+    crm = Crm.open(url)
+    app = create_app(crm, {"SECRET_KEY": secret})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="crmkit-test-server", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    crm.close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        crm.close()
+
+
+@pytest.fixture(scope="session")
+def base_url(web_crm: WebCrm) -> Iterator[str]:
+    """The address of a crmkit server on a free port of 127.0.0.1, for the whole session."""
+    with serving(web_crm.url) as address:
+        yield address
 
 
 @pytest.fixture(scope="session")

@@ -59,6 +59,20 @@ def post_form(client: FlaskClient, page: str, action: str, data: dict[str, str])
     return client.post(action, data={**data, "csrf_token": token})
 
 
+def signed_in_client(app: Flask, username: str, network: int) -> FlaskClient:
+    """A test client of `app` signed in as `username`, from an address of its own in 10.`network`.x.y
+    (so one module's sign-ins never throttle another's)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"10.{network}.{len(username)}.{sum(map(ord, username)) % 250}"
+    assert sign_in(client, username).status_code == 302
+    return client
+
+
+def list_titles(html: str, object_name: str) -> list[str]:
+    """The record titles of a list page's rows, in order."""
+    return re.findall(rf'<th scope="row" class="fw-normal"><a href="/r/{object_name}/\d+">([^<]*)</a>', html)
+
+
 @pytest.fixture
 def signed_in(client: FlaskClient) -> Callable[[str], FlaskClient]:
     def as_user(username: str) -> FlaskClient:

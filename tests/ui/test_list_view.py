@@ -15,9 +15,8 @@ from typing import Iterator
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
-from tests.ui.conftest import sign_in
+from tests.ui.conftest import list_titles, signed_in_client
 from tests.webapp import PASSWORD, SCRIPT_PAYLOAD, build_web_crm
 
 GADGETS = json.dumps({
@@ -78,17 +77,12 @@ def list_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 @pytest.fixture
 def as_user(list_app: Flask):
-    def signed(username: str) -> FlaskClient:
-        client = list_app.test_client()
-        client.environ_base["REMOTE_ADDR"] = f"10.9.{len(username)}.{sum(map(ord, username)) % 250}"
-        assert sign_in(client, username).status_code == 302
-        return client
-    return signed
+    return lambda username: signed_in_client(list_app, username, 9)
 
 
 def names(html: str) -> list[str]:
     """The record titles of the list's rows, in order."""
-    return re.findall(r'<th scope="row" class="fw-normal"><a href="/r/gadget/\d+">([^<]*)</a>', html)
+    return list_titles(html, "gadget")
 
 
 def test_columns_come_from_the_layout_and_titles_link_to_the_record(as_user):

@@ -8,6 +8,7 @@ from marshmallow import validate
 from sqlalchemy import BigInteger, Boolean, Date, String, Text
 
 from crmkit.engine.columns import ExactDecimal, JsonList, UtcDateTime
+from crmkit.engine import messages
 from crmkit.engine.fieldtypes import inputs
 from crmkit.engine.fieldtypes.base import FieldType, TypeLookup
 from crmkit.metadata.catalog import FieldKind
@@ -134,12 +135,12 @@ BUILTIN_TYPES: tuple[FieldType, ...] = (
     ),
     FieldType(
         _kind("email", "text", "An email address.", searchable=True),
-        _text_column(254), _text_input(254, validate.Email(error="Not a valid email address.")), widget="email",
+        _text_column(254), _text_input(254, validate.Email(error=messages.NOT_EMAIL())), widget="email",
     ),
     FieldType(
         _kind("phone", "text", "A phone number, such as +86 10 8888 8888.", searchable=True),
         _text_column(40),
-        _text_input(40, validate.Regexp(inputs.PHONE, error="Not a valid phone number.")), widget="tel",
+        _text_input(40, validate.Regexp(inputs.PHONE, error=messages.NOT_PHONE())), widget="tel",
     ),
     FieldType(
         _kind("url", "text", "An http or https web address; https:// is put in front when no scheme is given."),

@@ -11,6 +11,8 @@ from babel import Locale, UnknownLocaleError
 from babel.numbers import NumberFormatError, get_decimal_symbol, get_group_symbol, parse_decimal
 from marshmallow import ValidationError, fields, validate
 
+from crmkit.engine import messages
+
 
 #: Characters no database column can hold: NUL (PostgreSQL text refuses it, SQLite cuts text at it in
 #: some tools) and lone surrogates (U+D800-U+DFFF: half of a UTF-16 pair, not encodable as UTF-8, RFC 3629).
@@ -126,9 +128,7 @@ def number_text(value: Any, language: str | None = None) -> Any:
     except (NumberFormatError, ArithmeticError, ValueError):
         local = None
     if plain is not None and local is not None and plain != local:
-        raise ValidationError(
-            f"'{text}' is ambiguous: it is {plain} written plainly but {local} as written in {locale.english_name}; "
-            "write it without group separators.")
+        raise ValidationError(messages.AMBIGUOUS_NUMBER(text=text, plain=plain, local=local, locale=locale.english_name))
     number = plain if plain is not None else local
     if number is None:
         raise NotANumber(f"'{text}' is not a number.")
@@ -144,7 +144,7 @@ BIGGEST_INTEGER = 2**63 - 1
 
 def within_64_bits(number: int) -> int:
     if abs(number) > BIGGEST_INTEGER:
-        raise ValidationError("The number is too large.")
+        raise ValidationError(messages.TOO_LARGE())
     return number
 
 
@@ -159,7 +159,7 @@ class NumberText:
 class WholeNumber(NumberText, BlankIsNone, fields.Integer):
     """An integer; '12' and 12.0 are accepted, 12.5 is not silently cut."""
 
-    default_error_messages = {"invalid": "Not a valid whole number."}
+    default_error_messages = {"invalid": messages.NOT_WHOLE_NUMBER()}
     native_types = (int,)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -240,8 +240,7 @@ class ExactNumber(NumberText, BlankIsNone, fields.Decimal):
         return number.copy_abs() if number.is_zero() else number  # no negative zero: -0 is 0
 
     def _too_large(self) -> str:
-        return (f"The number must have at most {self.digits} digits before the decimal point "
-                f"(between -{self.limit - self.quantum:,} and {self.limit - self.quantum:,}).")
+        return messages.TOO_MANY_DIGITS(digits=self.digits, limit=f"{self.limit - self.quantum:,}")
 
 
 class CalendarDate(BlankIsNone, fields.Date):
@@ -265,7 +264,7 @@ def in_utc(moment: datetime) -> datetime:
     try:
         return moment.astimezone(timezone.utc)
     except OverflowError:
-        raise ValidationError("The date and time is outside the supported range (years 1 to 9999 in UTC).") from None
+        raise ValidationError(messages.OUT_OF_RANGE_MOMENT()) from None
 
 
 class UtcTimestamp(BlankIsNone, fields.AwareDateTime):
@@ -303,7 +302,7 @@ class WebAddress(CleanText):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(validate=validate.URL(relative=False, require_tld=False, schemes={"http", "https"},
-                                               error="Not a valid web address (an http or https URL)."), **kwargs)
+                                               error=messages.NOT_WEB_ADDRESS()), **kwargs)
 
     def _native(self, value: str) -> str | None:
         return with_scheme(super()._native(value))

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from sqlalchemy.exc import IntegrityError
 
+from crmkit.engine import messages
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.tables import constraint_name, field_indexes
 from crmkit.metadata.model import ObjectDef
@@ -29,12 +30,12 @@ SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
 
 def duplicate_message(obj: ObjectDef, value: Any) -> str:
     """What a field hears when its unique value is taken (the pipeline's sequential check says the same)."""
-    return f"{value!r} is already used by another {obj.name} record."
+    return messages.DUPLICATE(value=repr(value), object=obj.name)
 
 
 def combination_message(obj: ObjectDef, columns: Sequence[str], values: Mapping[str, Any]) -> str:
     shown = ", ".join(f"{name} {values.get(name)!r}" for name in columns)
-    return f"another {obj.name} record already has this combination ({shown}), which must be unique."
+    return messages.COMBINATION(object=obj.name, values=shown)
 
 
 def violated_columns(error: IntegrityError, obj: ObjectDef) -> tuple[str, ...] | None:

@@ -11,21 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Collection, Mapping
 
-from crmkit.metadata.model import FieldDef, Label, ObjectDef
-
-NOT_ALLOWED = Label.of({
-    "en": "'{value}' is not allowed while {controlling} is '{controlling_value}'; allowed: {allowed}.",
-    "zh": "{controlling}为“{controlling_value}”时不能选择“{value}”；可选：{allowed}。",
-})
-NONE_ALLOWED = Label.of({
-    "en": "no value is allowed while {controlling} is '{controlling_value}'; leave it empty.",
-    "zh": "{controlling}为“{controlling_value}”时此字段须留空。",
-})
-CONTROLLING_EMPTY = Label.of({
-    "en": "choose {controlling} first: '{value}' is allowed only with some values of it.",
-    "zh": "请先选择{controlling}：“{value}”只适用于其部分取值。",
-})
-
+from crmkit.engine.messages import CONTROLLING_EMPTY, NONE_ALLOWED, NOT_ALLOWED
+from crmkit.metadata.model import FieldDef, ObjectDef
 
 def dependent_fields(obj: ObjectDef) -> tuple[FieldDef, ...]:
     """The picklists of `obj` whose options depend on another picklist."""
@@ -71,4 +58,4 @@ def _message(obj: ObjectDef, fdef: FieldDef, value: str, controlling_value: Any,
         template = CONTROLLING_EMPTY
     else:
         template = NOT_ALLOWED if allowed else NONE_ALLOWED
-    return template.get(language).format(**parts)
+    return template.in_language(language, **parts)

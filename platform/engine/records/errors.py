@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from crmkit.engine import messages
 from crmkit.errors import CrmkitError
 
 #: Key of errors that belong to the record as a whole rather than one field.
@@ -23,9 +24,9 @@ class RecordValidationError(RecordError):
     title = "Invalid record"
 
     def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
-        self.errors = {field: list(messages) for field, messages in errors.items()}
-        summary = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in self.errors.items())
-        super().__init__(f"the record is not valid: {summary}")
+        self.errors = {field: list(texts) for field, texts in errors.items()}
+        summary = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in self.errors.items())
+        super().__init__(messages.VALIDATION_FAILED(summary=summary))
 
 
 class RecordNotFound(RecordError):
@@ -35,7 +36,7 @@ class RecordNotFound(RecordError):
     title = "Not found"
 
     def __init__(self, object_name: str, record_id: object) -> None:
-        super().__init__(f"there is no {object_name} record with id {record_id}.")
+        super().__init__(messages.NO_RECORD(object=object_name, id=record_id))
         self.object_name = object_name
         self.record_id = record_id
 
@@ -47,10 +48,7 @@ class StaleRecordError(RecordError):
     title = "Changed by someone else"
 
     def __init__(self, object_name: str, record_id: object, expected: int, actual: int) -> None:
-        super().__init__(
-            f"{object_name} {record_id} was changed by someone else (you edited version {expected}, "
-            f"it is now at version {actual}); reload it and apply your change again."
-        )
+        super().__init__(messages.STALE(object=object_name, id=record_id, expected=expected, actual=actual))
         self.expected = expected
         self.actual = actual
 
@@ -90,10 +88,7 @@ class CascadeDeleteError(RecordError):
     title = "Cannot delete"
 
     def __init__(self, object_name: str, record_id: object) -> None:
-        super().__init__(
-            f"{object_name} {record_id} cannot be deleted: it has related records that would be deleted with it "
-            f"and that you may not delete. Ask their owners or an administrator to delete or move them first."
-        )
+        super().__init__(messages.CASCADE_REFUSED(object=object_name, id=record_id))
         self.object_name = object_name
         self.record_id = record_id
 

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 import marshmallow
 from marshmallow import Schema, ValidationError
 
+from crmkit.engine import messages
 from crmkit.engine.fieldtypes import FieldTypes, coerce, error_messages
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 
@@ -69,14 +70,14 @@ def _input_problem(obj: ObjectDef, name: str, field_types: FieldTypes, system: b
     if name in SETTABLE_SYSTEM_FIELDS:
         return None
     if name in SYSTEM_FIELDS:
-        return "is set by the platform and cannot be changed."
+        return messages.SYSTEM_FIELD()
     fdef = obj.fields.get(name)
     if fdef is None:
         from crmkit.metadata.errors import did_you_mean
 
-        return f"is not a field of {obj.name}.{did_you_mean(name, obj.fields)}"
+        return messages.NOT_A_FIELD(object=obj.name) + did_you_mean(name, obj.fields)
     if not field_types[fdef.type].writable:
-        return f"is computed ({fdef.type}) and cannot be set."
+        return messages.COMPUTED(type=fdef.type)
     if fdef.read_only and not system:
-        return "is read-only."
+        return messages.READ_ONLY()
     return None

@@ -13,7 +13,9 @@ from typing import Any, Callable, Mapping, Sequence
 from marshmallow import ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from crmkit.engine import messages
 from crmkit.engine.fieldtypes import coerce
+from crmkit.engine.records.constraints import duplicate_message
 from crmkit.engine.records.create_statement import CreateStatement, create_statement
 from crmkit.engine.records.dependent import dependent_fields, dependent_picklist_errors
 from crmkit.engine.records.errors import RecordValidationError
@@ -99,14 +101,15 @@ class SavePipeline:
             values = dict(previous)
             values.update(clean)
         related = load_related(connection, self.runtime, self.obj, values)
-        for name in self.required:
-            if values.get(name) is None and (previous is None or name in clean or previous.get(name) is None):
-                errors.setdefault(name, []).append("is required.")
+        for name in self.required:  # a value refused above is not also said to be missing
+            if values.get(name) is None and name not in errors and (previous is None or name in clean
+                                                                    or previous.get(name) is None):
+                errors.setdefault(name, []).append(messages.REQUIRED())
         self._check_dependents(values, None if previous is None else clean, errors, language)
         if check_lookups:
             self._check_lookups(connection, values, clean, errors, row_filter)
             if clean.get("owner_id") is not None and self.missing_owners(connection, {clean["owner_id"]}):
-                errors.setdefault("owner_id", []).append(f"there is no active user with id {clean['owner_id']}.")
+                errors.setdefault("owner_id", []).append(messages.NO_ACTIVE_USER(id=clean["owner_id"]))
         if errors:
             raise RecordValidationError(errors)
         operation = "create" if previous is None else "update"
@@ -131,7 +134,7 @@ class SavePipeline:
         errors: dict[str, list[str]] = {}
         for name in changed:
             if name in self.required and values.get(name) is None:
-                errors.setdefault(name, []).append("is required.")
+                errors.setdefault(name, []).append(messages.REQUIRED())
         self._check_dependents(values, changed, errors, language)
         self._check_lookups(connection, values, set(changed), errors, None)
         if errors:
@@ -147,9 +150,9 @@ class SavePipeline:
         """Dependent picklists (records.dependent); a field already refused keeps its first error only."""
         if not self.dependents:
             return
-        for name, messages in dependent_picklist_errors(self.obj, self.dependents, values, given, language).items():
+        for name, texts in dependent_picklist_errors(self.obj, self.dependents, values, given, language).items():
             if name not in errors:
-                errors[name] = messages
+                errors[name] = texts
 
     def _apply_defaults(self, values: dict[str, Any], clean: Mapping[str, Any], related, errors, clock) -> None:
         for fdef in self.defaulted:
@@ -192,7 +195,7 @@ class SavePipeline:
             if visible is not None:
                 query = query.where(visible)
             if connection.execute(query).first() is None:
-                errors.setdefault(fdef.name, []).append(f"there is no {fdef.to} record with id {target_id}.")
+                errors.setdefault(fdef.name, []).append(messages.NO_RECORD(object=fdef.to, id=target_id))
 
     def missing_owners(self, connection: Connection, ids: set[int]) -> set[int]:
         """Which of `ids` are not active users: records are owned by people who can sign in."""
@@ -209,4 +212,4 @@ class SavePipeline:
             if previous is not None:
                 query = query.where(self.table.c.id != previous["id"])
             if connection.execute(query.limit(1)).first() is not None:
-                errors.setdefault(name, []).append(f"{value!r} is already used by another {self.obj.name} record.")
+                errors.setdefault(name, []).append(duplicate_message(self.obj, value))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, Table, case, select
 
+from crmkit.engine import messages
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
 from crmkit.engine.query.grouping import Grouping, group_totals
 from crmkit.engine.query.inputs import is_record_id, shown
@@ -319,9 +320,7 @@ class RecordService:
             current = self._load(connection, record_id, lock=True, level="edit")
             policy = self.session.policy
             if policy is not None and not policy.may_delete(self.obj.name, current):
-                raise PermissionDenied(
-                    f"you may not delete {self.obj.name} {record_id}: only its owner, users in roles above the "
-                    "owner's and users who may modify all of them can delete it; ask its owner.")
+                raise PermissionDenied(messages.MAY_NOT_DELETE(object=self.obj.name, id=record_id))
             if version is not None and current["version"] != version:
                 raise StaleRecordError(self.obj.name, record_id, version, current["version"])
             return Deleter(connection, self.session).delete(self.obj.name, current)
@@ -449,7 +448,7 @@ class RecordService:
             raise RecordNotFound(self.obj.name, record_id)
         values = dict(row._mapping)
         if editable is not None and not values.pop(EDITABLE):
-            raise PermissionDenied(f"you may see {self.obj.name} {record_id} but not change it.")
+            raise PermissionDenied(messages.SEE_NOT_CHANGE(object=self.obj.name, id=record_id))
         return values
 
     @contextmanager
@@ -496,9 +495,9 @@ class RecordService:
             elif name not in fields:
                 continue
             elif not policy.can_read_field(object_name, name):
-                errors[name] = [f"is not a field of {object_name}."]
+                errors[name] = [messages.NOT_A_FIELD(object=object_name)]
             elif not policy.can_edit_field(object_name, name):
-                errors[name] = ["you may see this field but not change it."]
+                errors[name] = [messages.READ_NOT_EDIT()]
         if errors:
             raise RecordValidationError(errors)
 
@@ -515,13 +514,12 @@ class RecordService:
         if previous is not None and owner == previous.get("owner_id"):
             return None
         if owner is None:
-            return "a record must keep an owner; give it to someone instead." if previous is not None else None
+            return messages.KEEP_AN_OWNER() if previous is not None else None
         if previous is not None and not policy.has_full_access(self.obj.name, previous.get("owner_id")):
             label = self.obj.plural_label.get(self.session.actor.language)
-            return (f"only the record's owner, people above the owner, or those who may modify all {label} "
-                    f"can give it to someone else.")
+            return messages.OWNER_ONLY_GIVES(objects=label)
         if not (policy.can(self.obj.name, "modify_all") or owner in policy.user.visible_owner_ids):
-            return "you may only give records to yourself or to people below you."
+            return messages.GIVE_ONLY_BELOW()
         return None
 
     def _owner_value(self, given: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import ColumnElement, Connection, false, or_, select
 
+from crmkit.engine import messages
 from crmkit.engine.query import QueryContext, compile_filter
 from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.engine.records.errors import RecordError
@@ -123,7 +124,7 @@ class AccessPolicy:
     def require(self, object_name: str, permission: str) -> None:
         if not self.can(object_name, permission):
             label = self.registry.object(object_name).plural_label.get(self.user.language)
-            raise PermissionDenied(f"you do not have permission to {permission.replace('_', ' ')} {label}.")
+            raise PermissionDenied(messages.NO_PERMISSION(action=permission.replace("_", " "), objects=label))
 
     def has_full_access(self, object_name: str, owner_id: Any) -> bool:
         """Whether the user may give away or share a record owned by `owner_id`: ownership, not just edit access.

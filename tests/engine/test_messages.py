@@ -1,0 +1,101 @@
+"""The engine's messages: every template has a Chinese text, and what users cause comes out in their language."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from crmkit.engine import RecordValidationError
+from crmkit.engine.messages import CATALOG, PLACEHOLDER, translated
+from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
+from crmkit.engine.security.access import PermissionDenied
+from tests.conftest import add_users
+
+CHINESE = re.compile("[\u4e00-\u9fff]")
+
+
+def plugin_messages():
+    from crmkit.engine.extensions import default_extensions
+
+    return default_extensions().messages
+
+
+TEMPLATES = CATALOG + plugin_messages()
+
+
+@pytest.mark.parametrize("message", TEMPLATES, ids=lambda message: message.en[:40])
+def test_every_template_has_a_chinese_text_with_the_same_placeholders(message):
+    assert CHINESE.search(message.zh), message.en
+    assert set(PLACEHOLDER.findall(message.zh)) == set(PLACEHOLDER.findall(message.en))
+
+
+@pytest.mark.parametrize("message", TEMPLATES, ids=lambda message: message.en[:40])
+def test_every_english_sentence_is_read_back_and_translated_by_its_own_template(message):
+    params = {name: next(iter(message.words[name])) if name in message.words else f"<{name} {index}>"
+              for index, name in enumerate(PLACEHOLDER.findall(message.en))}
+    english = message(**params)
+    assert translated(english, "zh-CN", plugin_messages()) == message.in_language("zh", **params)
+    assert translated(english, "en") == translated(english, "de") == english
+
+
+def test_a_sentence_no_template_matches_is_left_as_it_is():
+    assert translated("Budget must not be negative", "zh") == "Budget must not be negative"
+    assert translated("预算不能为负", "zh") == "预算不能为负"
+    assert translated("", "zh") == ""
+
+
+def test_a_permission_word_is_translated_too():
+    refusal = "you do not have permission to modify all Projects."
+    assert translated(refusal, "zh") == "你没有修改全部Projects的权限。"
+
+
+BAD_PROJECT = {"name": "", "headcount": "4.5", "score": "many", "budget": "1e30", "discount": "120",
+               "billable": "maybe", "starts_on": "31/02/2026", "kickoff": "tomorrow", "contact_email": "not-an-email",
+               "contact_phone": "call me", "website": "javascript:alert(1)", "status": "Unknown", "tags": ["Purple"],
+               "company": 999999, "legacy_code": "x" * 21, "margin": 1, "created_at": "2020-01-01", "nosuch": 1,
+               "owner_id": 999999}
+
+
+def test_every_field_error_of_every_built_in_type_has_a_chinese_sentence(projects):
+    with pytest.raises(RecordValidationError) as refused:
+        projects.create(BAD_PROJECT)
+    errors = refused.value.errors
+    assert set(errors) == set(BAD_PROJECT)
+    assert str(refused.value).startswith("the record is not valid: ")  # logs, the CLI and the API stay English
+    for field, texts in errors.items():
+        for text in texts:
+            assert not CHINESE.search(text), (field, text)
+            assert CHINESE.search(translated(text, "zh-CN")), (field, text)
+    assert translated(errors["name"][0], "zh") == "此字段为必填项。"
+    assert translated(errors["status"][0], "zh") == "必须是以下选项之一：Planned, Active, Done。"
+
+
+def test_lookups_unique_values_versions_and_missing_records_are_told_in_chinese(projects, companies):
+    with pytest.raises(RecordValidationError) as refused:
+        projects.create({"name": "P", "company": 999999})
+    assert translated(refused.value.errors["company"][0], "zh") == "不存在 id 为 999999 的 company 记录。"
+    project = projects.create({"name": "P"})
+    projects.update(project.id, {"name": "P2"}, version=project.version)
+    with pytest.raises(StaleRecordError) as stale:
+        projects.update(project.id, {"name": "P3"}, version=project.version)
+    assert translated(stale.value.message, "zh") == \
+        f"project {project.id} 已被他人修改（你编辑的是第 1 版，现在是第 2 版）；请重新加载后再修改。"
+    with pytest.raises(RecordNotFound) as missing:
+        projects.get(987654)
+    assert translated(missing.value.message, "zh") == "不存在 id 为 987654 的 project 记录。"
+
+
+def test_a_refusal_of_the_permission_rules_is_told_in_chinese(crm, all_types):
+    nobody = add_users(crm, [("nobody", None, [])])["nobody"]
+    with pytest.raises(PermissionDenied) as denied:
+        crm.as_user(nobody).records("project").create({"name": "P"})
+    assert denied.value.message == "you do not have permission to create Projects."
+    assert translated(denied.value.message, "zh") == "你没有新建Projects的权限。"
+
+
+def test_a_plugins_own_messages_are_translated_after_the_engines(crm):
+    from crmkit.bundled_plugins.china_fields import CODE_MISTYPED, NOT_A_MOBILE
+
+    assert NOT_A_MOBILE in crm.extensions.messages and CODE_MISTYPED in crm.extensions.messages
+    assert translated(NOT_A_MOBILE(), "zh", crm.extensions.messages) == "不是有效的中国大陆手机号码（以 1 开头的 11 位数字）。"
+    assert translated(NOT_A_MOBILE(), "zh") == NOT_A_MOBILE()  # without the plugin's templates: as written
