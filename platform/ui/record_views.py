@@ -201,7 +201,9 @@ def related_rows(context: UserContext, presenter: FieldPresenter, layout: Layout
             continue
         columns = readable_names(context, child, related.columns or (title_field(child) or "id",))
         titles = lookup_titles(context, child, page.records)
-        rows = tuple((row.id, displays(presenter, child, columns, row, titles)) for row in page.records)
+        shown = [(presenter.field(child, name), presenter.displayer(presenter.field(child, name))) for name in columns]
+        rows = tuple((row.id, tuple(display(row, title_of(fdef, row, titles)) for fdef, display in shown))
+                     for row in page.records)
         lists.append(RelatedRows(
             related, related.title or child.plural_label, columns,
             tuple(presenter.label(presenter.field(child, name)) for name in columns), rows, page.has_more,
