@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from crmkit.engine.fieldtypes.display import Display
@@ -68,3 +69,8 @@ def cell_html(d: Display, record_url: RecordUrl | None = None) -> Markup:
 def cells_html(cells: Sequence[Display], record_url: RecordUrl | None = None) -> Markup:
     """Several `<td>`s of one list row, in order (one call per row instead of one per cell)."""
     return Markup("".join(cell_html(d, record_url) for d in cells))
+
+
+def install(environment: Environment) -> None:
+    """Makes display_html, cell_html and cells_html globals of `environment` (the app's, or a test's)."""
+    environment.globals.update(display_html=display_html, cell_html=cell_html, cells_html=cells_html)
