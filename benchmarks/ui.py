@@ -53,6 +53,8 @@ PAGES_PER_SECOND = 150
 LOAD_CLIENTS = 8
 WORKERS, THREADS = 2, 4
 CHILDREN = 6
+#: Seconds gunicorn's workers may take to load the application and answer.
+STARTUP = 120
 
 
 @dataclass(frozen=True)
@@ -184,17 +186,21 @@ def start_gunicorn(url: str, port: int) -> subprocess.Popen:
                "--threads", str(THREADS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                "crmkit.ui:create_app()"]
     server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    end = time.monotonic() + 60
+    end = time.monotonic() + STARTUP
     while time.monotonic() < end:
         if server.poll() is not None:
             raise SystemExit(f"make bench: gunicorn stopped: {server.stderr.read().decode()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        try:  # the port opens before the workers have loaded the application: wait for a page
+            connection = HTTPConnection("127.0.0.1", port, timeout=STARTUP)
+            connection.request("GET", "/login")
+            if connection.getresponse().status == 200:
                 return server
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.2)
+        finally:
+            connection.close()
     server.terminate()
-    raise SystemExit("make bench: gunicorn did not answer within 60 seconds.")
+    raise SystemExit(f"make bench: gunicorn did not answer within {STARTUP} seconds.")
 
 
 def http_sign_in(port: int) -> str:

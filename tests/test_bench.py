@@ -1,7 +1,8 @@
 """`make bench` runs end to end on tiny data, so it cannot rot: every line on each database.
 
-Timing belongs to `make bench`, not here: these runs use 300 accounts and a 10 ms budget
-per measurement, and check what the bench prints, not how fast anything is.
+Timing belongs to `make bench`, not here: these runs use 300 accounts, a 10 ms budget per
+measurement and half a second of load on gunicorn, and check what the bench prints, not how
+fast anything is.
 """
 from __future__ import annotations
 
@@ -23,13 +24,14 @@ LINES = [
     "startswith 'wonka industries 12'",
     "lookup autocomplete suggest('wonka 12')", "page of 50: sales rep vs admin (private)",
     "page of 50: sales rep with a shared record vs admin",
-    "export 300 rows as CSV", "create 20 one by one", "bulk insert 100",
+    "export 300 rows as CSV", "UI list page (50 rows)", "UI detail page (3 related lists)",
+    "create 20 one by one", "bulk insert 100", "UI list page under load:",
 ]
 
 
 def run_bench(*arguments: str) -> str:
     command = [sys.executable, "-m", "benchmarks", "--rows", "300", "--creates", "20", "--bulk", "100",
-               "--budget", "0.01", *arguments]
+               "--budget", "0.01", "--load-seconds", "0.5", *arguments]
     result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -45,6 +47,9 @@ def assert_every_line(output: str, database: str) -> None:
     creates = next(text for text in section.splitlines() if text.startswith("create 20"))
     assert "Django" in creates and "faster than Django" in creates and "Django same work" in creates
     assert f"{database} (" in output.split("Targets (issue 8)")[1], "the summary names the database"
+    load = next(text for text in section.splitlines() if text.startswith("UI list page under load:"))
+    assert "pages/s" in load and "errors" not in load, load
+    assert "UI list page under load (" in output.split("Targets (issue 9)")[1]
 
 
 def test_the_bench_runs_on_sqlite():

@@ -58,9 +58,13 @@ def record_url(target: str, record_id: int) -> str:
 
 def render_all(macros, presenter: FieldPresenter, fdef: FieldDef, row, errors=(), title=None) -> dict[str, str]:
     shown = presenter.display(fdef, row, title)
+    cell = str(macros["display"].cell(shown, record_url))
+    # A list formats a column once (presenter.displayer) and writes a row's cells in one call: the same cells.
+    assert presenter.displayer(fdef)(row, title) == shown
+    assert str(display_html.cells_html((shown, shown), record_url)) == cell * 2
     return {
         "display": str(macros["display"].row(presenter.label(fdef), shown, record_url)),
-        "cell": str(macros["display"].cell(shown, record_url)),
+        "cell": cell,
         "input": str(macros["input"].field(presenter.widget(fdef, row, title=title), list(errors))),
         "filter": str(macros["filter"].field(presenter.list_filter(fdef, {}))),
     }
