@@ -8,12 +8,13 @@ and the macros of fields/display.html, which delegate here). A list page has hun
 cells: one Python call per cell costs a few microseconds where a Jinja macro per cell cost
 tens (docs/ui.md, "Speed").
 
-Every text, attribute value and address is escaped with markupsafe's `escape`, exactly as the
-templates' autoescape does; only `href`s the engine checked (http, https, mailto, tel) and
+Every text, attribute value and address is escaped exactly as markupsafe's `escape` (the
+templates' autoescape) does it; only `href`s the engine checked (http, https, mailto, tel) and
 `record_url`'s addresses become links. No inline script or style.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 from jinja2 import Environment
@@ -24,6 +25,16 @@ from crmkit.engine.fieldtypes.display import Display
 #: record_url(object name, record id) -> the record's address, or None (a user has no record page).
 RecordUrl = Callable[[str, int], "str | None"]
 
+#: The characters markupsafe's escape replaces; most values have none and are used as they are.
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _escaped(value: object) -> str:
+    """`value` as text escaped exactly as markupsafe's `escape` (and so autoescape) does it."""
+    text = value if isinstance(value, str) else str(value)
+    return text if _SPECIAL.search(text) is None else str(escape(text))
+
+
 _BLANK = '<span class="text-body-secondary" aria-hidden="true">&mdash;</span><span class="visually-hidden">'
 
 
@@ -31,27 +42,27 @@ def _value(d: Display, record_url: RecordUrl | None) -> str:
     """The inner HTML of `d` as a plain str (every piece escaped), for display_html and cell_html."""
     kind = d.kind
     if kind == "text":
-        return escape(d.text)
+        return _escaped(d.text)
     if kind == "number":
-        return f'<span class="text-nowrap">{escape(d.text)}</span>'
+        return f'<span class="text-nowrap">{_escaped(d.text)}</span>'
     if kind == "empty":
-        return f"{_BLANK}{escape(d.text)}</span>"
+        return f"{_BLANK}{_escaped(d.text)}</span>"
     if kind == "hidden":
-        return f'<span class="text-body-secondary fst-italic">{escape(d.text)}</span>'
+        return f'<span class="text-body-secondary fst-italic">{_escaped(d.text)}</span>'
     if kind in ("date", "datetime"):
-        return f'<time datetime="{escape(d.iso)}">{escape(d.text)}</time>'
+        return f'<time datetime="{_escaped(d.iso)}">{_escaped(d.text)}</time>'
     if kind == "link" and d.href:
         blank = ' target="_blank"' if d.href.startswith("http") else ""
-        return f'<a href="{escape(d.href)}" rel="noopener noreferrer nofollow"{blank}>{escape(d.text)}</a>'
+        return f'<a href="{_escaped(d.href)}" rel="noopener noreferrer nofollow"{blank}>{_escaped(d.text)}</a>'
     if kind == "lookup" and record_url is not None and d.target and d.record_id is not None:
-        return f'<a href="{escape(record_url(d.target, d.record_id))}">{escape(d.text)}</a>'
+        return f'<a href="{_escaped(record_url(d.target, d.record_id))}">{_escaped(d.text)}</a>'
     if kind == "lines":
-        return "<br>".join(escape(line) for line in d.lines)
+        return "<br>".join(_escaped(line) for line in d.lines)
     if kind == "list":
-        items = "".join(f'<li class="list-inline-item"><span class="badge text-bg-light border">{escape(item)}</span></li>'
+        items = "".join(f'<li class="list-inline-item"><span class="badge text-bg-light border">{_escaped(item)}</span></li>'
                         for item in d.items)
         return f'<ul class="list-inline mb-0">{items}</ul>'
-    return escape(d.text)
+    return _escaped(d.text)
 
 
 def display_html(d: Display, record_url: RecordUrl | None = None) -> Markup:
