@@ -58,6 +58,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Seconds each read measurement repeats its call for, taking the median (default 1).")
     parser.add_argument("--load-seconds", type=positive_seconds, default=10.0,
                         help="Seconds the load generator drives the list page under gunicorn (default 10).")
+    parser.add_argument("--gunicorn-threads", type=at_least(0), default=ui.THREADS,
+                        help=f"Threads per gunicorn worker for the load line (default {ui.THREADS}; 0: sync workers).")
     chosen = parser.parse_args(argv)
     for url in chosen.database or ():
         if url != "sqlite" and not url.startswith(("sqlite", "postgresql")):
@@ -145,7 +147,7 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
         for result in write_lines(crm, raw_deals, deals, (*same_work, alias), chosen.creates, chosen.bulk):
             results.append(result)
             print(line(result), flush=True)
-        load = None if chosen.writes_only else ui.throughput(database.url, chosen.load_seconds)
+        load = None if chosen.writes_only else ui.throughput(database.url, chosen.load_seconds, chosen.gunicorn_threads)
         if load is not None:
             print(load.line(), flush=True)
         print(flush=True)

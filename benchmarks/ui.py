@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from http.client import HTTPConnection
@@ -66,6 +66,8 @@ class Load:
     p95: float
     errors: int
     tool: str
+    #: Threads per gunicorn worker; 0 for the sync worker class.
+    threads: int = THREADS
 
     @property
     def per_second(self) -> float:
@@ -78,9 +80,10 @@ class Load:
     def line(self) -> str:
         mark = "ok" if self.met else "NO"
         errors = f", {self.errors} errors" if self.errors else ""
+        workers = f"{WORKERS} gthread workers x {self.threads} threads" if self.threads else f"{WORKERS} sync workers"
         return (f"UI list page under load: {self.per_second:,.0f} pages/s, p95 {self.p95 * 1e3:.1f} ms "
-                f"({LOAD_CLIENTS} keep-alive clients, {self.tool}, gunicorn {WORKERS} gthread workers x {THREADS} "
-                f"threads{errors})  {mark} target >= {PAGES_PER_SECOND} pages/s")
+                f"({LOAD_CLIENTS} keep-alive clients, {self.tool}, gunicorn {workers}{errors})  "
+                f"{mark} target >= {PAGES_PER_SECOND} pages/s")
 
 
 def samples(call: Callable[[], object], budget: float, least: int = 20) -> list[float]:
@@ -165,7 +168,7 @@ def ui_lines(crm: Crm, users: dict[str, list[int]], rows: int, budget: float) ->
         response = client.get(path)
         if response.status_code != 200:
             raise SystemExit(f"make bench: {path} answered {response.status_code}, not 200.")
-        page = samples(lambda: client.get(path), budget)
+        page = samples(lambda address=path: client.get(address), budget)
         bare = samples(engine, budget)
         ours, reference, late = statistics.median(page), statistics.median(bare), p95(page)
         yield Result(name, ours, reference, target,
@@ -179,12 +182,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(url: str, port: int) -> subprocess.Popen:
-    """gunicorn serving crmkit on the bench database at 127.0.0.1:`port`, once it answers."""
+def start_gunicorn(url: str, port: int, threads: int = THREADS) -> subprocess.Popen:
+    """gunicorn serving crmkit on the bench database at 127.0.0.1:`port` (gthread workers with `threads`
+    threads each; 0: sync workers), once it answers."""
     environment = {**os.environ, "CRMKIT_DATABASE_URL": url, "CRMKIT_SECRET_KEY": SECRET}
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "gthread",
-               "--threads", str(THREADS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-               "crmkit.ui:create_app()"]
+    kind = ["--worker-class", "gthread", "--threads", str(threads)] if threads else ["--worker-class", "sync"]
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), *kind,
+               "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "crmkit.ui:create_app()"]
     server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     end = time.monotonic() + STARTUP
     while time.monotonic() < end:
@@ -286,10 +290,10 @@ def wrk_load(wrk: str, port: int, cookie: str, path: str, seconds: float) -> Loa
     return Load(requests, microseconds / 1e6, late / 1e6, errors, "wrk")
 
 
-def throughput(url: str, seconds: float) -> Load:
+def throughput(url: str, seconds: float, threads: int = THREADS) -> Load:
     """The list page's throughput under gunicorn on the database at `url` (see the module docstring)."""
     port = free_port()
-    server = start_gunicorn(url, port)
+    server = start_gunicorn(url, port, threads)
     try:
         cookie = http_sign_in(port)
         path = "/o/account"
@@ -298,8 +302,8 @@ def throughput(url: str, seconds: float) -> Load:
         if wrk is None:
             print("wrk is not installed (apt-get install wrk), so a Python client drives the load; it takes some of "
                   "the same two cores, so the pages per second are lower than wrk would show.", flush=True)
-            return python_load(port, cookie, path, seconds)
-        return wrk_load(wrk, port, cookie, path, seconds)
+            return replace(python_load(port, cookie, path, seconds), threads=threads)
+        return replace(wrk_load(wrk, port, cookie, path, seconds), threads=threads)
     finally:
         server.terminate()
         try:
