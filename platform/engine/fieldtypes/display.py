@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
-from babel.numbers import get_currency_precision, get_currency_symbol
+from babel.numbers import get_currency_precision, get_currency_symbol, get_decimal_symbol, get_group_symbol
 
 from crmkit.engine.fieldtypes.inputs import input_locale
 from crmkit.engine.fieldtypes.presentation import Presentation
@@ -132,6 +132,28 @@ def _money_pattern(language: str, currency: str, places: int) -> Any:
     return pattern
 
 
+@lru_cache(maxsize=512)
+def _money_writer(language: str, currency: str, places: int) -> Callable[[Decimal], str] | None:
+    """A faster writer of amounts for the common currency patterns (groups of three, no scale,
+    no quotes), giving exactly what NumberPattern.apply gives; None for the other patterns."""
+    pattern = _money_pattern(language, currency, places)
+    if pattern is None or pattern.grouping != (3, 3) or pattern.scale or pattern.exp_prec or "@" in pattern.pattern \
+            or pattern.int_prec[0] > 1 or not pattern.number_pattern \
+            or any("'" in part for part in (*pattern.prefix, *pattern.suffix)):
+        return None
+    locale = input_locale(language)
+    group, point = get_group_symbol(locale), get_decimal_symbol(locale)
+    if "'" in group + point:  # apply() drops what stands between two quotes, even its own separators
+        return None
+    (positive, negative), (after, after_negative) = pattern.prefix, pattern.suffix
+
+    def write(number: Decimal) -> str:
+        digits = f"{abs(number):,.{places}f}".replace(",", "\0").replace(".", point).replace("\0", group)
+        return f"{negative}{digits}{after_negative}" if number.is_signed() else f"{positive}{digits}{after}"
+
+    return write
+
+
 @lru_cache(maxsize=64)
 def _currency_places(currency: str) -> int:
     return get_currency_precision(currency)
@@ -153,6 +175,9 @@ def format_money(amount: Any, show: Presentation) -> str:
     """
     number = exact_decimal(amount)
     wanted = max(_places(number.normalize()) if number else 0, _currency_places(show.currency))
+    write = _money_writer(show.language, show.currency, wanted)
+    if write is not None:
+        return write(number)
     pattern = _money_pattern(show.language, show.currency, wanted)
     if pattern is None:
         return _apply(show.locale.currency_formats["standard"], number, show, wanted, currency=show.currency,
