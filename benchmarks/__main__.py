@@ -56,8 +56,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Measure only the create and bulk lines (the accounts are still filled to --rows).")
     parser.add_argument("--budget", type=positive_seconds, default=1.0,
                         help="Seconds each read measurement repeats its call for, taking the median (default 1).")
-    parser.add_argument("--load-seconds", type=positive_seconds, default=10.0,
-                        help="Seconds the load generator drives the list page under gunicorn (default 10).")
+    parser.add_argument("--load-seconds", type=seconds_or_none, default=10.0,
+                        help="Seconds the load generator drives the list page under gunicorn (default 10; 0: "
+                             "no load line).")
     parser.add_argument("--gunicorn-threads", type=at_least(0), default=ui.THREADS,
                         help=f"Threads per gunicorn worker for the load line (default {ui.THREADS}; 0: sync workers).")
     chosen = parser.parse_args(argv)
@@ -88,6 +89,11 @@ def positive_seconds(text: str) -> float:
     if not seconds > 0:
         raise argparse.ArgumentTypeError("give a number of seconds above 0")
     return seconds
+
+
+def seconds_or_none(text: str) -> float:
+    """An argparse type: 0 (leave the measurement out) or a positive number of seconds."""
+    return 0.0 if text.strip() in ("0", "0.0") else positive_seconds(text)
 
 
 def bench_databases(chosen: argparse.Namespace) -> list[BenchDatabase]:
@@ -147,7 +153,8 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
         for result in write_lines(crm, raw_deals, deals, (*same_work, alias), chosen.creates, chosen.bulk):
             results.append(result)
             print(line(result), flush=True)
-        load = None if chosen.writes_only else ui.throughput(database.url, chosen.load_seconds, chosen.gunicorn_threads)
+        load = None if chosen.writes_only or not chosen.load_seconds else \
+            ui.throughput(database.url, chosen.load_seconds, chosen.gunicorn_threads)
         if load is not None:
             print(load.line(), flush=True)
         print(flush=True)
