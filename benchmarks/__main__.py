@@ -25,7 +25,7 @@ from typing import Callable
 import time
 from pathlib import Path
 
-from benchmarks import data, django_orm, django_same_work
+from benchmarks import data, django_orm, django_same_work, ui
 from benchmarks.databases import (
     DEFAULT_KEEP_FOLDER, DEFAULT_POSTGRES, BenchDatabase, postgres_database, postgres_problem, sqlite_database,
 )
@@ -56,6 +56,11 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Measure only the create and bulk lines (the accounts are still filled to --rows).")
     parser.add_argument("--budget", type=positive_seconds, default=1.0,
                         help="Seconds each read measurement repeats its call for, taking the median (default 1).")
+    parser.add_argument("--load-seconds", type=seconds_or_none, default=10.0,
+                        help="Seconds the load generator drives the list page under gunicorn (default 10; 0: "
+                             "no load line).")
+    parser.add_argument("--gunicorn-threads", type=at_least(0), default=ui.THREADS,
+                        help=f"Threads per gunicorn worker for the load line (default {ui.THREADS}; 0: sync workers).")
     chosen = parser.parse_args(argv)
     for url in chosen.database or ():
         if url != "sqlite" and not url.startswith(("sqlite", "postgresql")):
@@ -84,6 +89,11 @@ def positive_seconds(text: str) -> float:
     if not seconds > 0:
         raise argparse.ArgumentTypeError("give a number of seconds above 0")
     return seconds
+
+
+def seconds_or_none(text: str) -> float:
+    """An argparse type: 0 (leave the measurement out) or a positive number of seconds."""
+    return 0.0 if text.strip() in ("0", "0.0") else positive_seconds(text)
 
 
 def bench_databases(chosen: argparse.Namespace) -> list[BenchDatabase]:
@@ -118,8 +128,8 @@ def set_up(crm: Crm, rows: int) -> dict[str, list[int]]:
     return users
 
 
-def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> list[Result]:
-    """Every line on one database, printed as it is measured."""
+def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tuple[list[Result], ui.Load | None]:
+    """Every line on one database, printed as it is measured; and the list page's throughput (not with --writes-only)."""
     print(f"== {database.label} ({database.location}): {chosen.rows:,} accounts; raw = hand-written SQLAlchemy Core on the same data",
           flush=True)
     crm = Crm.open(database.url)
@@ -134,14 +144,21 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> list
                                                                 chosen.rows):
             results.append(result)
             print(line(result), flush=True)
+        for result in () if chosen.writes_only else ui.ui_lines(crm, users, chosen.rows, chosen.budget):
+            results.append(result)
+            print(line(result), flush=True)
         raw_deals, django_deals, work_deals, work_history = prepare_copies(crm)
         deals = django_orm.model_for(django_deals, alias, dialect).objects.using(alias)
         same_work = django_same_work.models_for(work_deals, work_history, alias, dialect, deal_stages(crm))
         for result in write_lines(crm, raw_deals, deals, (*same_work, alias), chosen.creates, chosen.bulk):
             results.append(result)
             print(line(result), flush=True)
+        load = None if chosen.writes_only or not chosen.load_seconds else \
+            ui.throughput(database.url, chosen.load_seconds, chosen.gunicorn_threads)
+        if load is not None:
+            print(load.line(), flush=True)
         print(flush=True)
-        return results
+        return results, load
     finally:
         django_orm.close()
         crm.close()
@@ -153,13 +170,17 @@ def main(argv: list[str] | None = None) -> None:
     aliases = {f"{database.dialect}{number}": database for number, database in enumerate(databases)}
     django_orm.configure({alias: database.url for alias, database in aliases.items()})
     results: dict[str, list[Result]] = {}
+    loads: dict[str, tuple[str, bool]] = {}
     try:
         for alias, database in aliases.items():
-            results[f"{database.label} ({database.location})"] = run(database, alias, chosen)
+            name = f"{database.label} ({database.location})"
+            results[name], load = run(database, alias, chosen)
+            if load is not None:
+                loads[name] = (f"UI list page under load ({load.per_second:,.0f} pages/s)", load.met)
     finally:
         for database in databases:
             database.cleanup()
-    print("\n".join(summary(results)))
+    print("\n".join(summary(results, loads)))
 
 
 if __name__ == "__main__":

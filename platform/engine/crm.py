@@ -12,7 +12,7 @@ from dataclasses import replace
 from contextlib import contextmanager
 from pathlib import Path
 from datetime import datetime
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, MetaData, inspect, select, update
 
@@ -27,7 +27,7 @@ from crmkit.engine.database import (
     writer,
 )
 from crmkit.engine.extensions import Extensions, default_extensions
-from crmkit.engine.generation import advance, lock_for_migration, read_generation
+from crmkit.engine.generation import advance, lock_for_migration, operation_state, read_generation
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
 from crmkit.engine.migrations.search_steps import outdated_search_indexes
 from crmkit.engine.migrations.upgrades import outdated_storage, upgrade_history_index
@@ -39,7 +39,7 @@ from crmkit.engine.records.clock import utc_now
 from crmkit.engine.records.record import Actor
 from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.audit import SecurityLog
-from crmkit.engine.security.rights import rights_changed, rights_version
+from crmkit.engine.security.rights import rights_changed, version_column
 from crmkit.engine.context import UserContext
 from crmkit.engine.tables import METADATA_STATE, define_system_tables
 from crmkit.metadata import load_package, package_from_documents
@@ -47,6 +47,12 @@ from crmkit.metadata.errors import MetadataError
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
 from crmkit.metadata.source import SourceDocument
+
+if TYPE_CHECKING:
+    from crmkit.engine.security.access import AccessPolicy
+
+#: Users whose compiled rights Crm.as_user keeps (all of them are dropped when more sign in).
+KEPT_POLICIES = 10_000
 
 
 class Crm:
@@ -59,6 +65,9 @@ class Crm:
         self.clock: Callable[[], datetime] = utc_now
         self._ensure_system_tables(create)
         self._sources: dict[str, str] = {}
+        #: user id -> (runtime, rights version, AccessPolicy): as_user reuses a user's compiled rights
+        #: while neither the metadata nor the rights version moved (security/rights.py).
+        self._policies: dict[int, tuple[Runtime, int, "AccessPolicy"]] = {}
         with self.engine.connect() as connection:
             self._reload(connection)
 
@@ -154,18 +163,31 @@ class Crm:
         """A session acting as an active user: every read and write is limited by their permissions.
 
         UnknownUser for an unknown or inactive user, or an id that is not an int. The context
-        follows the user's rights as they change: see UserContext.refresh_rights.
+        follows the user's rights as they change: see UserContext.refresh_rights. One read
+        (the metadata generation and the rights version, as every operation starts); the user's
+        compiled rights (AccessPolicy) are read and kept the first time and reused while neither
+        moved, since every change of rights advances the version (security/rights.py).
         """
         from crmkit.engine.security.access import AccessPolicy, load_user_rights
 
         with self.engine.connect() as connection:
-            self.ensure_current(connection)
+            generation, version = operation_state(connection, self._runtime.system_table(METADATA_STATE),
+                                                  version_column(self._runtime.system_table("crmkit_counter")))
+            self.ensure_current(connection, generation)
             self._require_current_storage()
             runtime = self._runtime
-            version = rights_version(connection, runtime)  # read first: a change after it is seen next time
-            user = load_user_rights(connection, runtime, user_id)
+            version = version or 0  # read first: a change after it is seen next time
+            kept = self._policies.get(user_id) if type(user_id) is int else None
+            if kept is not None and kept[0] is runtime and kept[1] == version:
+                policy = kept[2]
+            else:
+                policy = AccessPolicy(runtime, load_user_rights(connection, runtime, user_id))
+                if len(self._policies) >= KEPT_POLICIES:
+                    self._policies.clear()
+                self._policies[user_id] = (runtime, version, policy)
+        user = policy.user
         actor = Actor(user_id=user_id, language=language or user.language, timezone=timezone or user.timezone)
-        return UserContext(self, actor, AccessPolicy(runtime, user), rights_version=version)
+        return UserContext(self, actor, policy, rights_version=version)
 
     def as_system(self, *, language: str = "en") -> UserContext:
         """A session for the platform itself (jobs, migrations, demo data): no sharing restrictions."""

@@ -238,10 +238,11 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
         shown_columns.append(Column(fdef, presenter.label(fdef), state,
                               sorted_by(view_args, fdef.name, state) if sortable else None))
     titles = lookup_titles(context, fields, page.records)
+    shown = [(presenter.displayer(fdef), fdef.name, (fdef.to or "user") if fdef.type == "lookup" else None)
+             for fdef in fields]  # each column's formatting looked up once, not per cell
     rows = tuple(Row(record.id, tuple(
-        presenter.display(fdef, record, titles.get((fdef.to or "user", record.get(fdef.name))) if fdef.type == "lookup"
-                          else None)
-        for fdef in fields), record.version) for record in page.records)
+        display(record, titles.get((target, record.get(name))) if target is not None else None)
+        for display, name, target in shown), record.version) for record in page.records)
     filters = []
     for fdef in fields if with_filters else ():
         field_filter = presenter.list_filter(fdef, given)

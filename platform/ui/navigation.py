@@ -8,9 +8,14 @@ the engine still checks every request, the navigation only leaves out what would
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from crmkit.engine.context import UserContext
 from crmkit.metadata.model import Label
+
+if TYPE_CHECKING:
+    from crmkit.engine.security.access import AccessPolicy
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,28 @@ def may_read(context: UserContext, object_name: str) -> bool:
     return policy is None or policy.can(object_name, "read")
 
 
+#: The navigation of each compiled set of rights: Crm.as_user reuses a user's AccessPolicy
+#: until their rights or the metadata change, and a changed one is a new object (a new entry).
+_BUILT: "WeakKeyDictionary[AccessPolicy, tuple[App, ...]]" = WeakKeyDictionary()
+
+
 def navigation(context: UserContext) -> tuple[App, ...]:
-    """The apps with at least one readable object, in the registry's package order (dependencies first)."""
+    """The apps with at least one readable object, in the registry's package order (dependencies first).
+
+    Built once per compiled set of rights (the user's AccessPolicy, which belongs to one
+    version of the metadata) and kept while that lives.
+    """
     context.refresh_rights()
+    policy = context.policy
+    if policy is None:
+        return _build(context)
+    built = _BUILT.get(policy)
+    if built is None:
+        built = _BUILT[policy] = _build(context)
+    return built
+
+
+def _build(context: UserContext) -> tuple[App, ...]:
     registry = context.runtime.registry
     apps = []
     for package in registry.packages.values():

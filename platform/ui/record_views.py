@@ -95,8 +95,9 @@ def record_title(obj: ObjectDef, row: Mapping[str, Any]) -> str:
     return str(row.get("id") if value in (None, "") else value)
 
 
-def lookup_titles(context: UserContext, obj: ObjectDef, rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
-    """{(target object, id): title} for the lookups of `rows`, read with the user's rights.
+def lookup_titles(context: UserContext, obj: ObjectDef, rows: Sequence[Mapping[str, Any]],
+                  names: Sequence[str] | None = None) -> dict[tuple[str, int], str]:
+    """{(target object, id): title} for the lookups of `rows` (only the fields `names`, when given), read with the user's rights.
 
     One query per target object; a record the user may not see gets no title (the display
     then says "Record 7"), so nothing about it leaks. The users the rows name (owner,
@@ -104,7 +105,7 @@ def lookup_titles(context: UserContext, obj: ObjectDef, rows: Sequence[Mapping[s
     """
     wanted: dict[str, set[int]] = {}
     for fdef in obj.fields.values():
-        if fdef.type == "lookup" and fdef.to:
+        if fdef.type == "lookup" and fdef.to and (names is None or fdef.name in names):
             wanted.setdefault(fdef.to, set()).update(
                 row[fdef.name] for row in rows if isinstance(row.get(fdef.name), int))
     titles: dict[tuple[str, int], str] = {}
@@ -204,8 +205,10 @@ def related_rows(context: UserContext, presenter: FieldPresenter, layout: Layout
         except PermissionDenied:
             continue
         columns = readable_names(context, child, related.columns or (title_field(child) or "id",))
-        titles = lookup_titles(context, child, page.records)
-        rows = tuple((row.id, displays(presenter, child, columns, row, titles)) for row in page.records)
+        titles = lookup_titles(context, child, page.records, columns)  # the shown columns' lookups only
+        shown = [(presenter.field(child, name), presenter.displayer(presenter.field(child, name))) for name in columns]
+        rows = tuple((row.id, tuple(display(row, title_of(fdef, row, titles)) for fdef, display in shown))
+                     for row in page.records)
         lists.append(RelatedRows(
             related, related.title or child.plural_label, columns,
             tuple(presenter.label(presenter.field(child, name)) for name in columns), rows, page.has_more,

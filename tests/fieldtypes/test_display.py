@@ -6,7 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from crmkit.engine.fieldtypes.display import Display, format_money, format_number, safe_link
+from babel.numbers import get_currency_precision
+
+from crmkit.engine.fieldtypes.display import (
+    Display, exact_decimal, format_money, format_number, format_percentage, safe_link,
+)
 from crmkit.engine.fieldtypes.presentation import Presentation
 
 from .conftest import MOMENT, PACKAGES, USERS, sample_value
@@ -182,3 +186,26 @@ def test_moments_outside_fields_such_as_a_timeline_entry_read_the_same_way():
     assert format_date_value(MOMENT, ZH).text == "2025年1月1日 04:30:00"
     assert format_date_value(date(2024, 12, 31), EN).text == "Dec 31, 2024"
     assert format_date_value(datetime(2024, 12, 31, 20, 30), EN).iso == "2024-12-31T15:30:00-05:00"  # naive is UTC
+
+
+@pytest.mark.parametrize("language", ["en", "zh", "de", "de-CH", "fr", "hi", "ar", "fa", "ja", "pt-BR"])
+def test_amounts_are_written_as_babel_writes_them_with_the_patterns_made_once(language):
+    """format_money and format_percentage keep each locale's pattern (and, for common currency
+    patterns, a faster writer): every amount reads exactly as Babel's NumberPattern writes it."""
+    import random
+
+    from crmkit.engine.fieldtypes.display import _apply, _places
+
+    rng = random.Random(language)
+    amounts = [Decimal(0), Decimal("-0.5"), Decimal("0.125"), Decimal("1E+3"), 1234567.891, -42,
+               *(Decimal(rng.randrange(-10**12, 10**12)) / 10**rng.randrange(0, 5) for _ in range(40))]
+    for currency in ("USD", "CNY", "JPY", "KWD"):
+        show = Presentation.of(language, "UTC", currency)
+        pattern = show.locale.currency_formats["standard"]
+        for amount in amounts:
+            number = exact_decimal(amount)
+            places = max(_places(number.normalize()) if number else 0, get_currency_precision(currency))
+            assert format_money(amount, show) == _apply(pattern, number, show, places, currency=currency,
+                                                        currency_digits=False), (language, currency, amount)
+            assert format_percentage(amount, show) == _apply(show.locale.percent_formats[None], number.scaleb(-2),
+                                                             show, _places(number))

@@ -1,6 +1,7 @@
 """The field macros (crmkit/ui/templates/fields/) render display, inputs and filters safely and accessibly.
 
-Rendered with a plain jinja2 Environment with autoescape on, as Flask renders them.
+Rendered with a plain jinja2 Environment with autoescape on and crmkit's display globals
+(crmkit/ui/display_html.py), as Flask renders them.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from crmkit.engine.fieldtypes.presentation import Presentation
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.metadata.model import FieldDef, Label, PicklistOption
+from crmkit.ui import display_html
 
 from .conftest import PACKAGES, USERS, sample_value
 
@@ -24,6 +26,7 @@ XSS = "\"'><script>alert(1)</script><img src=x onerror=alert(1)>"
 @pytest.fixture(scope="module")
 def macros():
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
+    display_html.install(environment)
     return {name: environment.get_template(f"fields/{name}.html").module for name in ("display", "input", "filter")}
 
 
@@ -55,9 +58,13 @@ def record_url(target: str, record_id: int) -> str:
 
 def render_all(macros, presenter: FieldPresenter, fdef: FieldDef, row, errors=(), title=None) -> dict[str, str]:
     shown = presenter.display(fdef, row, title)
+    cell = str(macros["display"].cell(shown, record_url))
+    # A list formats a column once (presenter.displayer) and writes a row's cells in one call: the same cells.
+    assert presenter.displayer(fdef)(row, title) == shown
+    assert str(display_html.cells_html((shown, shown), record_url)) == cell * 2
     return {
         "display": str(macros["display"].row(presenter.label(fdef), shown, record_url)),
-        "cell": str(macros["display"].cell(shown, record_url)),
+        "cell": cell,
         "input": str(macros["input"].field(presenter.widget(fdef, row, title=title), list(errors))),
         "filter": str(macros["filter"].field(presenter.list_filter(fdef, {}))),
     }

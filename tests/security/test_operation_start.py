@@ -185,3 +185,23 @@ def test_an_export_closed_early_releases_its_connection(crm, desk):
     stream.close()
     assert crm.engine.pool.checkedout() == checked_out
     assert list(stream) == []
+
+
+def test_as_user_reuses_compiled_rights_until_another_process_changes_them(crm, desk, other_process):
+    """A web request makes a context per request: the rights are compiled once, and a change
+    anywhere (a revoked grant, a changed language, a deactivation) is in the next context."""
+    first, second = crm.as_user(desk["rep"]), crm.as_user(desk["rep"])
+    assert second.policy is first.policy and second.policy.can("ticket", "export")
+    assert crm.as_user(desk["boss"]).policy is not first.policy
+    other_process.revoke("exporting", user_id=desk["rep"])
+    revoked = crm.as_user(desk["rep"])
+    assert revoked.policy is not first.policy and not revoked.policy.can("ticket", "export")
+    with pytest.raises(PermissionDenied, match="export"):
+        revoked.records("ticket").export()
+    other_process.set_preferences(desk["rep"], language="zh", timezone="Asia/Shanghai")
+    assert crm.as_user(desk["rep"]).actor.language == "zh"
+    other_process.deactivate(desk["rep"])
+    with pytest.raises(UnknownUser):
+        crm.as_user(desk["rep"])
+    with pytest.raises(UnknownUser):
+        crm.as_user(True)  # not the id 1, whatever is kept under it

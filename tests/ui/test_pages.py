@@ -17,10 +17,14 @@ def test_home_lists_the_objects_the_user_may_read_grouped_by_package(signed_in):
 def test_navigation_leaves_out_objects_without_read_access(app, signed_in, web_crm):
     from crmkit.engine.security.users import SystemDirectory
 
-    SystemDirectory(app.extensions["crmkit"].crm).create_user("nobody", password=PASSWORD)
-    html = signed_in("nobody").get("/").get_data(as_text=True)
+    directory = SystemDirectory(app.extensions["crmkit"].crm)
+    nobody = directory.create_user("nobody", password=PASSWORD)
+    client = signed_in("nobody")
+    html = client.get("/").get_data(as_text=True)
     assert 'href="/o/' not in html
     assert "You have no access to any records yet." in html
+    directory.grant("sales_user", user_id=nobody.id)  # the navigation is kept per set of rights: this is a new one
+    assert 'href="/o/account">Accounts<' in client.get("/").get_data(as_text=True)
 
 
 def test_search_finds_what_the_user_may_see_grouped_by_object_and_links_to_the_record(signed_in, web_crm):

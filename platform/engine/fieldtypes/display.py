@@ -14,13 +14,15 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlsplit
 
 from babel.dates import format_date, format_datetime
 from babel.lists import format_list
-from babel.numbers import get_currency_precision, get_currency_symbol
+from babel.numbers import get_currency_precision, get_currency_symbol, get_decimal_symbol, get_group_symbol
 
+from crmkit.engine.fieldtypes.inputs import input_locale
 from crmkit.engine.fieldtypes.presentation import Presentation
 from crmkit.metadata.model import FieldDef
 
@@ -102,29 +104,91 @@ def _apply(pattern: Any, number: Decimal, show: Presentation, places: int, **kwa
     return pattern.apply(number, show.locale, **kwargs)
 
 
+@lru_cache(maxsize=512)
+def _pattern(language: str, kind: str, places: int) -> Any:
+    """The locale's decimal or percent pattern (`kind`) with exactly `places` decimals, made once and kept."""
+    locale = input_locale(language)
+    pattern = copy.copy(locale.decimal_formats[None] if kind == "decimal" else locale.percent_formats[None])
+    pattern.frac_prec = (places, places)
+    return pattern
+
+
+@lru_cache(maxsize=512)
+def _money_pattern(language: str, currency: str, places: int) -> Any:
+    """The locale's currency pattern with the currency's symbol (or code) already in place and `places`
+    decimals, made once and kept; None when the pattern spells the currency's name (it depends on the amount)."""
+    locale = input_locale(language)
+    pattern = copy.copy(locale.currency_formats["standard"])
+    if any("¤¤¤" in part for part in (*pattern.prefix, *pattern.suffix)):
+        return None
+    symbol = get_currency_symbol(currency, locale)
+
+    def spelled(part: str) -> str:  # as NumberPattern.apply does it, in the same order
+        return part.replace("¤¤", currency.upper()).replace("¤", symbol)
+
+    pattern.prefix = tuple(spelled(part) for part in pattern.prefix)
+    pattern.suffix = tuple(spelled(part) for part in pattern.suffix)
+    pattern.frac_prec = (places, places)
+    return pattern
+
+
+@lru_cache(maxsize=512)
+def _money_writer(language: str, currency: str, places: int) -> Callable[[Decimal], str] | None:
+    """A faster writer of amounts for the common currency patterns (groups of three, no scale,
+    no quotes), giving exactly what NumberPattern.apply gives; None for the other patterns."""
+    pattern = _money_pattern(language, currency, places)
+    if pattern is None or pattern.grouping != (3, 3) or pattern.scale or pattern.exp_prec or "@" in pattern.pattern \
+            or pattern.int_prec[0] > 1 or not pattern.number_pattern \
+            or any("'" in part for part in (*pattern.prefix, *pattern.suffix)):
+        return None
+    locale = input_locale(language)
+    group, point = get_group_symbol(locale), get_decimal_symbol(locale)
+    if "'" in group + point:  # apply() drops what stands between two quotes, even its own separators
+        return None
+    (positive, negative), (after, after_negative) = pattern.prefix, pattern.suffix
+
+    def write(number: Decimal) -> str:
+        digits = f"{abs(number):,.{places}f}".replace(",", "\0").replace(".", point).replace("\0", group)
+        return f"{negative}{digits}{after_negative}" if number.is_signed() else f"{positive}{digits}{after}"
+
+    return write
+
+
+@lru_cache(maxsize=64)
+def _currency_places(currency: str) -> int:
+    return get_currency_precision(currency)
+
+
 def format_number(number: Any, show: Presentation, places: int | None = None) -> str:
     """A number in the user's locale, keeping every decimal it has (at least `places`): '1,234,567.89'."""
     number = exact_decimal(number)
     wanted = max(_places(number), places or 0)
-    return _apply(show.locale.decimal_formats[None], number, show, wanted)
+    return _pattern(show.language, "decimal", wanted).apply(number, show.locale)
 
 
 def format_money(amount: Any, show: Presentation) -> str:
     """An amount in the presentation's currency and locale, exact: '$1,234,567.89', '¥0.30'.
 
     At least the currency's usual decimals are shown ('$0.30', '¥1,234' for yen), more if
-    the amount has digits there that are not zero ('$0.125'): never rounded.
+    the amount has digits there that are not zero ('$0.125'): never rounded. The pattern of
+    each language, currency and number of decimals is made once (a list page formats hundreds).
     """
     number = exact_decimal(amount)
-    pattern = show.locale.currency_formats["standard"]
-    wanted = max(_places(number.normalize()) if number else 0, get_currency_precision(show.currency))
-    return _apply(pattern, number, show, wanted, currency=show.currency, currency_digits=False)
+    wanted = max(_places(number.normalize()) if number else 0, _currency_places(show.currency))
+    write = _money_writer(show.language, show.currency, wanted)
+    if write is not None:
+        return write(number)
+    pattern = _money_pattern(show.language, show.currency, wanted)
+    if pattern is None:
+        return _apply(show.locale.currency_formats["standard"], number, show, wanted, currency=show.currency,
+                      currency_digits=False)
+    return pattern.apply(number, show.locale)
 
 
 def format_percentage(number: Any, show: Presentation) -> str:
     """A percent field's value (12.5 means 12.5 %) in the locale's percent pattern: '12.5%'."""
     number = exact_decimal(number)
-    return _apply(show.locale.percent_formats[None], number.scaleb(-2), show, _places(number))
+    return _pattern(show.language, "percent", _places(number)).apply(number.scaleb(-2), show.locale)
 
 
 def currency_symbol(show: Presentation) -> str:
@@ -283,12 +347,16 @@ def lookup_display(fdef: FieldDef, value: Any, show: Presentation, title: str | 
     return Display("lookup", str(text), target=fdef.to, record_id=record_id)
 
 
-def default_display(widget: str, value_kind: str, fdef: FieldDef, value: Any, show: Presentation) -> Display:
-    """The built-in formatting of a value that is not empty: by widget name, else by value kind, else as text."""
+def default_formatter(widget: str, value_kind: str) -> Callable[[FieldDef, Any, Presentation], Display]:
+    """The built-in formatting of values that are not empty: by widget name, else by value kind, else as text."""
     if widget == "number" and value_kind == "integer":
-        return _integer(value, show)
-    formatter = BY_WIDGET.get(widget) or BY_VALUE_KIND.get(value_kind) or BY_WIDGET["text"]
-    return formatter(fdef, value, show)
+        return BY_VALUE_KIND["integer"]
+    return BY_WIDGET.get(widget) or BY_VALUE_KIND.get(value_kind) or BY_WIDGET["text"]
+
+
+def default_display(widget: str, value_kind: str, fdef: FieldDef, value: Any, show: Presentation) -> Display:
+    """The built-in formatting of a value that is not empty (default_formatter applied to it)."""
+    return default_formatter(widget, value_kind)(fdef, value, show)
 
 
 def as_display(result: "Display | str | None", show: Presentation) -> Display:

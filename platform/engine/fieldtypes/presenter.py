@@ -16,12 +16,12 @@ or the related record).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from crmkit.engine.fieldtypes import FieldType, FieldTypes
 from crmkit.engine.fieldtypes.builtin import BUILTIN_TYPES
 from crmkit.engine.fieldtypes.display import (
-    Display, as_display, currency_symbol, default_display, empty, hidden, is_empty, lookup_display,
+    Display, as_display, currency_symbol, default_formatter, empty, hidden, is_empty, lookup_display,
 )
 from crmkit.engine.fieldtypes.list_filters import FILTER_OPERATORS, FieldFilter, filter_controls, given_values
 from crmkit.engine.fieldtypes.presentation import Presentation
@@ -111,12 +111,38 @@ class FieldPresenter:
         """A stored value of the field as the user reads it; `title` is a lookup's record title."""
         if is_empty(value):
             return empty(self.show)
+        return self._formatter(fdef)(value, title)
+
+    def displayer(self, fdef: FieldDef) -> Callable[[Mapping[str, Any], "str | None"], Display]:
+        """`display(fdef, row, title)` with the field's type and formatter looked up once, for a column of many rows.
+
+            shown = presenter.displayer(fdef)
+            cells = [shown(row, titles.get(row.get(fdef.name))) for row in page.records]
+
+        The same Display as `display` gives, row by row (hidden, empty, or the formatted value).
+        """
+        name, formatter = fdef.name, self._formatter(fdef)
+        hidden_value, empty_value = hidden(self.show), empty(self.show)
+
+        def shown(row: Mapping[str, Any], title: str | None = None) -> Display:
+            if name not in row:
+                return hidden_value
+            value = row[name]
+            return empty_value if is_empty(value) else formatter(value, title)
+
+        return shown
+
+    def _formatter(self, fdef: FieldDef) -> Callable[[Any, "str | None"], Display]:
+        """(value that is not empty, lookup title) -> Display, for the field's value type."""
         field_type, value_def = self.value_field(fdef)
-        if field_type.formatter is not None:
-            return as_display(field_type.formatter(value_def, value, self.show), self.show)
+        show = self.show
+        own = field_type.formatter
+        if own is not None:
+            return lambda value, title: as_display(own(value_def, value, show), show)
         if field_type.kind.value_kind == "reference":
-            return lookup_display(value_def, value, self.show, title)
-        return default_display(field_type.form_widget, field_type.kind.value_kind, value_def, value, self.show)
+            return lambda value, title: lookup_display(value_def, value, show, title)
+        builtin = default_formatter(field_type.form_widget, field_type.kind.value_kind)
+        return lambda value, title: builtin(value_def, value, show)
 
     # ---- forms ----------------------------------------------------------------------------
 
