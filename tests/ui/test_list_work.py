@@ -196,7 +196,9 @@ def test_a_rep_may_not_share_a_view_with_everyone_and_is_not_offered_to(signed_i
     assert refused.status_code == 403
 
 
-def test_the_column_chooser_orders_the_columns_and_a_hidden_field_is_never_a_column(signed_in: Callable) -> None:
+def test_the_column_chooser_orders_the_columns_and_a_hidden_field_is_never_a_column(signed_in: Callable, engine,
+                                                                                 reps) -> None:
+    accounts(engine, reps, "lw2", "Columned account")  # a row, whichever tests ran before
     client = signed_in("rec_lw2")
     page = client.get("/o/account?columns=phone&columns=name").get_data(as_text=True)
     assert re.findall(r'<th scope="col" class="text-nowrap"[^>]*>\s*<a[^>]*>([^<]+?)\s*<', page) == ["Phone", "Account Name"]
