@@ -28,7 +28,7 @@ Keyset pages (`after`: the last id of the previous page) start below that id the
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import Connection, column, select, table, true
 
@@ -48,20 +48,24 @@ COMMON_SHARE = 0.04
 
 def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
                        selected: Sequence[Any], match: SearchMatch, *, descending: bool,
-                       after: int | None) -> list[Any]:
+                       after: int | None, read: Callable[[Any], list[Any]] | None = None) -> list[Any]:
     """The rows of one search page sorted by id alone (descending: newest first), at most spec.limit + 1.
 
     `selected` are the columns to read, `match` the search (query/search.py `search_clause`),
     `after` the id the page starts after (a keyset page) or None (the first page); the filter
-    and the caller's row filter of `spec` apply. See the module docstring for the plans.
+    and the caller's row filter of `spec` apply; `read` executes a statement of rows (by
+    default `connection.execute(...).all()`; query/sorting.py adds the caller's derived
+    values with it). See the module docstring for the plans.
     """
+    if read is None:
+        def read(statement: Any) -> list[Any]:
+            return connection.execute(statement).all()
     if connection.dialect.name == "sqlite":
-        return connection.execute(_fts_ordered(ctx, object_name, spec, selected, match, descending, after)).all()
+        return read(_fts_ordered(ctx, object_name, spec, selected, match, descending, after))
     source = ctx.schema.table(object_name)
     unsearched = where_clause(ctx, object_name, spec, true())
     def walk() -> list[Any]:
-        return connection.execute(_walked(source, selected, unsearched, match, descending, after,
-                                          spec.limit + 1)).all()
+        return read(_walked(source, selected, unsearched, match, descending, after, spec.limit + 1))
 
     walked = _expected_share(connection, match) > COMMON_SHARE
     if walked:
@@ -75,14 +79,14 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         ids = sorted((record_id for record_id in ids if _beyond(record_id, after, descending)), reverse=descending)
         if not ids:
             return []
-        return connection.execute(_id_ordered(select(*selected).where(one_of(source.c.id, ids), unsearched),
-                                              source.c.id, descending, spec.limit + 1)).all()
+        return read(_id_ordered(select(*selected).where(one_of(source.c.id, ids), unsearched),
+                                source.c.id, descending, spec.limit + 1))
     if not walked:
         rows = walk()
         if len(rows) > spec.limit:
             return rows
     everything = select(*selected).where(match.as_set(), unsearched, *_after(source.c.id, after, descending))
-    return connection.execute(_id_ordered(everything, source.c.id, descending, spec.limit + 1)).all()
+    return read(_id_ordered(everything, source.c.id, descending, spec.limit + 1))
 
 
 def _expected_share(connection: Connection, match: SearchMatch) -> float:
