@@ -239,6 +239,6 @@ def test_a_reps_derived_values_are_read_in_the_page_statement_along_the_owner_tw
     assert "ix_account_owner_id_name" in plan.indexes, str(plan)
     assert not plan.full_scans("account"), str(plan)
     sorts = [line for line in plan.lines if "TEMP B-TREE FOR ORDER BY" in line or re.match(r"\s*(->\s+)?Sort\b", line)]
-    assert len(sorts) == 1, str(plan)  # the page's rows, not every record of the rep
+    assert len(sorts) <= 1, str(plan)  # at most the page's rows (PostgreSQL keeps the index order), not every record
     assert page.records and {record.values["owner_id"] for record in page.records} == {rep.id}
     assert {record.values["open_opportunity_count"] for record in page.records} == {0}  # none of theirs: not stored
