@@ -17,7 +17,8 @@ costs what a rare one does. Each database reads it its own way:
   finds no full page, one read of at most FEW_MATCHES + 1 ids decides:
   - none: nothing more is read;
   - few: the page is read by primary key among those ids, newest first (`id IN (ids)
-    ORDER BY id DESC LIMIT n`, an index scan that stops at a full page);
+    ORDER BY id DESC LIMIT n`, an index scan that stops at a full page); without a filter
+    or a row filter every id is a row of the page, so only the newest n ids are sent;
   - many: the records are walked along the primary key, newest first, and each is tested
     against its own search row, at most WALKED of them; when those hold no full page
     (the matches lie further back, or the filter or the row filter keeps few of them),
@@ -79,6 +80,10 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         ids = sorted((record_id for record_id in ids if _beyond(record_id, after, descending)), reverse=descending)
         if not ids:
             return []
+        if not spec.filter and ctx.restriction(object_name) is None:
+            # Every match is a row of the page's order (the index is written with its records, in
+            # the same transaction): the newest limit + 1 ids are the page, not thousands sent back.
+            ids = ids[:spec.limit + 1]
         return read(_id_ordered(select(*selected).where(one_of(source.c.id, ids), unsearched),
                                 source.c.id, descending, spec.limit + 1))
     if not walked:
