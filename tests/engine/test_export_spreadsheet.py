@@ -91,3 +91,39 @@ def test_json_exports_keep_values_as_stored(leads):
     leads.create({"name": "=1+1", "amount": "-5"})
     (row,) = leads.export(fields=["name", "amount"], format="json")
     assert row == {"name": "=1+1", "amount": "-5.00"}
+
+
+TRICKY_ROWS = [
+    ["Acme", None, 12, "", "plain"],
+    ["a,b", 'say "hi"', "two\nlines", "cr\rhere", "=1+1"],
+    ["  -1", "\u3000@x", "\u00a0+2", True, [1, "@vip"]],
+    [""],
+    [None],
+    ["星辰科技, 张伟"],
+]
+
+
+@pytest.mark.parametrize("row", TRICKY_ROWS, ids=range(len(TRICKY_ROWS)))
+def test_lines_written_together_are_the_lines_the_csv_module_writes_one_by_one(row):
+    """The export writes plain lines itself and leaves quoting to the csv module (records/export.py)."""
+    from decimal import Decimal
+    from datetime import date
+
+    from crmkit.engine.records.export import _csv_line, _csv_lines, spreadsheet_cell
+
+    for values in (row, [*row, Decimal("-0.50"), date(2024, 3, 1), 1.5]):
+        assert _csv_lines([values]) == [_csv_line([spreadsheet_cell(value) for value in values])]
+
+
+def test_a_user_s_export_and_the_platform_s_have_the_same_lines(crm, leads):
+    """The platform's rows are taken as stored, a user's are shaped first (security/shaping.py): the same text."""
+    from crmkit.engine.security.users import SystemDirectory
+
+    leads.create({"name": "Acme, Inc.", "notes": "=1+1", "amount": "-5", "due": "2024-03-01"})
+    leads.create({"name": "星辰科技", "stage": "+Won", "tags": ["@vip", "new"], "quantity": 3})
+    admin = SystemDirectory(crm).create_user("export_admin", permission_sets=["admin"])
+    fields = ["tags", "name", "id", "notes", "amount", "due", "stage", "quantity"]
+    for chosen in (fields, None):
+        ours = list(leads.export(fields=chosen, sort=["name"]))
+        assert list(crm.as_user(admin.id).records("lead").export(fields=chosen, sort=["name"])) == ours
+        assert len(ours) == 3

@@ -7,6 +7,7 @@ table and a whole second on a million rows. How plans are read: conftest.PlanRea
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -218,3 +219,26 @@ def test_startswith_reads_a_range_of_the_case_folded_index(crm, plan_reader, pre
             filter={"name": {"startswith": prefix}}, limit=1000))
     assert sorted(row.name for row in rows) == sorted(
         f"Account {n:03d}" for n in range(ROWS) if n % 10 and f"account {n:03d}".startswith(prefix.lower()))
+
+
+def test_a_reps_derived_values_are_read_in_the_page_statement_along_the_owner_twin_index(crm, plan_reader):
+    """A sales rep sees account rollups over opportunities recomputed over those they may see
+    (security/derived.py): they are read in the page's own statement, whose page is still read
+    along the owner twin index; only the page's rows are sorted again (query/sorting.py `with_derived`)."""
+    from crmkit.engine.security.users import SystemDirectory
+
+    rep = SystemDirectory(crm).create_user("plans_rep", role="sales_rep")
+    accounts = crm.as_user(rep.id).records("account")
+    assert "open_opportunity_count" in dict(accounts.session.policy.derived.shown_columns("account"))
+    reader = plan_reader(crm.engine)
+    with reader.reads() as seen:
+        page = accounts.query(limit=20)
+    reads = [(sql, parameters) for sql, parameters in seen if re.search(r"\b(FROM|JOIN) account\b", sql)]
+    assert len(reads) == 1, "\n\n".join(sql for sql, _ in reads)
+    plan = reader.explain(*reads[0])
+    assert "ix_account_owner_id_name" in plan.indexes, str(plan)
+    assert not plan.full_scans("account"), str(plan)
+    sorts = [line for line in plan.lines if "TEMP B-TREE FOR ORDER BY" in line or re.match(r"\s*(->\s+)?Sort\b", line)]
+    assert len(sorts) <= 1, str(plan)  # at most the page's rows (PostgreSQL keeps the index order), not every record
+    assert page.records and {record.values["owner_id"] for record in page.records} == {rep.id}
+    assert {record.values["open_opportunity_count"] for record in page.records} == {0}  # none of theirs: not stored

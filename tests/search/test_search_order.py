@@ -7,6 +7,8 @@ that choose between them are made tiny here so that a handful of records takes e
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from crmkit.engine.query import search_pages
@@ -190,3 +192,19 @@ def test_global_search_is_one_operation_on_one_connection(crm, install):
         event.remove(crm.engine, "checkout", checked_out)
     assert [hit.title for hit in hits] == ["Acme"]
     assert len(checkouts) == 1
+
+
+def test_a_few_matches_page_without_filters_reads_only_its_own_ids(crm, companies, plan_reader, monkeypatch):
+    """PostgreSQL, few matches, no filter and no row filter: the page's newest limit + 1 ids are
+    sent back, not every match's (query/search_pages.py); the pages still hold every match once."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reads the FTS5 index in id order instead")
+    monkeypatch.setattr(search_pages, "COMMON_SHARE", 1.0)
+    ids = _create(companies, [f"Acme {number}" for number in range(12)])
+    with plan_reader(crm.engine).reads() as seen:
+        page = companies.query(search="acme", limit=3)
+    assert [record.id for record in page.records] == ids[::-1][:3]
+    pages = [parameters for statement, parameters in seen if "FROM company" in statement and "ORDER BY company.id" in statement]
+    assert len(pages) == 1, seen
+    assert len([name for name in pages[0] if re.fullmatch(r"id_\d+_\d+", name)]) == 4, pages  # limit + 1 ids
+    assert sum(_all_pages(companies, 5, search="acme"), []) == ids[::-1]

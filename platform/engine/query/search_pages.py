@@ -17,7 +17,8 @@ costs what a rare one does. Each database reads it its own way:
   finds no full page, one read of at most FEW_MATCHES + 1 ids decides:
   - none: nothing more is read;
   - few: the page is read by primary key among those ids, newest first (`id IN (ids)
-    ORDER BY id DESC LIMIT n`, an index scan that stops at a full page);
+    ORDER BY id DESC LIMIT n`, an index scan that stops at a full page); without a filter
+    or a row filter every id is a row of the page, so only the newest n ids are sent;
   - many: the records are walked along the primary key, newest first, and each is tested
     against its own search row, at most WALKED of them; when those hold no full page
     (the matches lie further back, or the filter or the row filter keeps few of them),
@@ -28,7 +29,7 @@ Keyset pages (`after`: the last id of the previous page) start below that id the
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import Connection, column, select, table, true
 
@@ -48,20 +49,24 @@ COMMON_SHARE = 0.04
 
 def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
                        selected: Sequence[Any], match: SearchMatch, *, descending: bool,
-                       after: int | None) -> list[Any]:
+                       after: int | None, read: Callable[[Any], list[Any]] | None = None) -> list[Any]:
     """The rows of one search page sorted by id alone (descending: newest first), at most spec.limit + 1.
 
     `selected` are the columns to read, `match` the search (query/search.py `search_clause`),
     `after` the id the page starts after (a keyset page) or None (the first page); the filter
-    and the caller's row filter of `spec` apply. See the module docstring for the plans.
+    and the caller's row filter of `spec` apply; `read` executes a statement of rows (by
+    default `connection.execute(...).all()`; query/sorting.py adds the caller's derived
+    values with it). See the module docstring for the plans.
     """
+    if read is None:
+        def read(statement: Any) -> list[Any]:
+            return connection.execute(statement).all()
     if connection.dialect.name == "sqlite":
-        return connection.execute(_fts_ordered(ctx, object_name, spec, selected, match, descending, after)).all()
+        return read(_fts_ordered(ctx, object_name, spec, selected, match, descending, after))
     source = ctx.schema.table(object_name)
     unsearched = where_clause(ctx, object_name, spec, true())
     def walk() -> list[Any]:
-        return connection.execute(_walked(source, selected, unsearched, match, descending, after,
-                                          spec.limit + 1)).all()
+        return read(_walked(source, selected, unsearched, match, descending, after, spec.limit + 1))
 
     walked = _expected_share(connection, match) > COMMON_SHARE
     if walked:
@@ -75,14 +80,18 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         ids = sorted((record_id for record_id in ids if _beyond(record_id, after, descending)), reverse=descending)
         if not ids:
             return []
-        return connection.execute(_id_ordered(select(*selected).where(one_of(source.c.id, ids), unsearched),
-                                              source.c.id, descending, spec.limit + 1)).all()
+        if not spec.filter and ctx.restriction(object_name) is None:
+            # Every match is a row of the page's order (the index is written with its records, in
+            # the same transaction): the newest limit + 1 ids are the page, not thousands sent back.
+            ids = ids[:spec.limit + 1]
+        return read(_id_ordered(select(*selected).where(one_of(source.c.id, ids), unsearched),
+                                source.c.id, descending, spec.limit + 1))
     if not walked:
         rows = walk()
         if len(rows) > spec.limit:
             return rows
     everything = select(*selected).where(match.as_set(), unsearched, *_after(source.c.id, after, descending))
-    return connection.execute(_id_ordered(everything, source.c.id, descending, spec.limit + 1)).all()
+    return read(_id_ordered(everything, source.c.id, descending, spec.limit + 1))
 
 
 def _expected_share(connection: Connection, match: SearchMatch) -> float:

@@ -346,7 +346,8 @@ def _keys_identity(keys: Sequence[SortKey]) -> tuple:
 
 
 def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
-               columns: Sequence[str] | None = None) -> list[Any]:
+               columns: Sequence[str] | None = None,
+               derived: Sequence[tuple[str, ColumnElement]] = ()) -> list[Any]:
     """The page's rows, as `build_select` selects them, in as few index-ordered reads as possible.
 
     For a descending keyset page, the range after the cursor is read first and the empty
@@ -355,42 +356,80 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
     the search index's own order (query/search_pages.py); a search sorted by fields is
     planned against the search index first (query/search.py `planned_search`), and costs a
     sort of its matches when they are many.
+
+    `derived` ((name, expression) pairs: the caller's values of recomputed or masked fields,
+    security/derived.py `DerivedRules.shown_columns`) replaces those columns in every row
+    read, in the same statement as the page (`with_derived`).
     """
     spec = replace(spec, sort=page_sort(ctx, object_name, spec))
     keys = sort_keys(ctx, object_name, spec.sort)
     _check_page(spec)
     values = decode_cursor(keys, spec.after) if spec.after else None
+
+    def read(statement: Any, parameters: Mapping[str, Any] | None = None, *, remembered: bool = False) -> list[Any]:
+        statement = with_derived(ctx, object_name, statement, keys, derived, remembered=remembered)
+        return connection.execute(statement, parameters).all()
+
     if spec.search and len(keys) == 1 and not spec.offset:
         match = search_clause(ctx, object_name, spec.search)
         if not isinstance(match, SearchMatch):  # a blank search, or one that can match nothing
-            return connection.execute(build_select(ctx, object_name, spec, columns, search=match)).all()
+            return read(build_select(ctx, object_name, spec, columns, search=match))
         return id_ordered_matches(connection, ctx, object_name, spec, _columns(ctx, object_name, columns, keys), match,
-                                  descending=keys[0].descending, after=values[0] if values else None)
+                                  descending=keys[0].descending, after=values[0] if values else None, read=read)
     search = planned_search(connection, ctx, object_name, spec.search) if spec.search else None
     if isinstance(search, SearchMatch) and search.per_row:
         if values is None and not spec.offset:
-            rows = _first_rows_tested(connection, ctx, object_name, spec, columns, keys, search)
+            rows = _first_rows_tested(read, ctx, object_name, spec, columns, keys, search)
             if rows is not None:
                 return rows
         search = search.as_set()
     if values is None and search is not None and connection.dialect.name == "postgresql":
-        return connection.execute(_matches_then_sorted(ctx, object_name, spec, columns, keys, search)).all()
+        return read(_matches_then_sorted(ctx, object_name, spec, columns, keys, search))
     if values is None:
-        return connection.execute(_first_page(ctx, object_name, spec, columns, keys, search)).all()
+        remembered = not (spec.filter or spec.search is not None or search is not None or columns is not None)
+        return read(_first_page(ctx, object_name, spec, columns, keys, search), remembered=remembered)
     limit = spec.limit + 1
     first, value = keys[0], values[0]
     if (value is None or not first.descending) and not spec.filter and spec.search is None and columns is None:
         statement, parameters = _remembered_keyset_page(ctx, object_name, keys, values, limit)
-        return connection.execute(statement, parameters).all()
+        return read(statement, parameters, remembered=True)
     stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
     if value is None or not first.descending:
-        return connection.execute(_keyset_page(stmt, keys, values, limit)).all()
+        return read(_keyset_page(stmt, keys, values, limit))
     head = stmt.where(after_clause(keys, values), first.column <= _bound(first, value))
-    rows = connection.execute(head.order_by(*order_terms(keys)).limit(limit)).all()
+    rows = read(head.order_by(*order_terms(keys)).limit(limit))
     if len(rows) < limit:
         tail = stmt.where(first.column.is_(None)).order_by(*order_terms(keys)).limit(limit - len(rows))
-        rows.extend(connection.execute(tail).all())
+        rows.extend(read(tail))
     return rows
+
+
+def with_derived(ctx: QueryContext, object_name: str, statement: Any, keys: Sequence[SortKey],
+                 derived: Sequence[tuple[str, ColumnElement]], *, remembered: bool = False) -> Any:
+    """`statement` (a page: at most a page of rows, in `keys`' order) with `derived` read beside its rows.
+
+    `SELECT page.*, <derived> FROM (<statement>) AS page JOIN <table> ON <table>.id = page.id
+    ORDER BY <keys>`: the page is read as before (its plan unchanged), and the derived values
+    (correlated subqueries) are computed for its rows alone, in the same statement, instead
+    of a second read for the page's ids. Columns of `derived`'s names in the page are
+    replaced. `remembered`: the statement is one `_remembered` keeps, so the wrapped one is
+    kept beside it (its cache key is not walked again). No `derived`: `statement` unchanged.
+    """
+    if not derived:
+        return statement
+
+    def build() -> Select:
+        page = statement.subquery("page")
+        table = ctx.schema.table(object_name)
+        replaced = {name for name, _ in derived}
+        outer = [SortKey(key.name, page.c[key.name], key.descending, key.value_kind, key.nullable) for key in keys]
+        kept = [column for column in page.c if column.key not in replaced]
+        return (select(*kept, *(expression.label(name) for name, expression in derived))
+                .select_from(page.join(table, table.c.id == page.c.id)).order_by(*order_terms(outer)))
+
+    if not remembered:
+        return build()
+    return _remembered(("derived", id(statement), id(derived)), (statement, derived), build)
 
 
 def _matches_then_sorted(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
@@ -414,7 +453,7 @@ def _matches_then_sorted(ctx: QueryContext, object_name: str, spec: QuerySpec, c
 TESTED_FIRST = 2_000
 
 
-def _first_rows_tested(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+def _first_rows_tested(read: Callable[[Any], list[Any]], ctx: QueryContext, object_name: str, spec: QuerySpec,
                        columns: Sequence[str] | None, keys: Sequence[SortKey], search: SearchMatch) -> list[Any] | None:
     """The first page of a search for a common word, from the first TESTED_FIRST records in sort order; None if short.
 
@@ -431,7 +470,7 @@ def _first_rows_tested(connection: Connection, ctx: QueryContext, object_name: s
     outer = [SortKey(key.name, first.c[key.name], key.descending, key.value_kind) for key in keys]
     statement = (select(first).where(search.row_by_row(first.c.id))
                  .order_by(*order_terms(outer)).limit(limit))
-    rows = connection.execute(statement).all()
+    rows = read(statement)
     return rows if len(rows) == limit else None
 
 

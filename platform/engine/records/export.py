@@ -108,25 +108,33 @@ class ExportStream(Iterator[Any]):
         header = [("\ufeff" if self._bom else "") + _csv_line(self._columns)] if self._format == "csv" else []
         self._pending = chain(header, self._output(first))
 
-    def _next_batch(self) -> list[dict[str, Any]] | None:
-        """The next rows as the user may see them (security/shaping.py); None after the last."""
+    def _next_batch(self) -> list[Sequence[Any]] | None:
+        """The next rows as the user may see them (security/shaping.py), as values in the order of
+        the export's columns; None after the last. The platform's own session sees rows as stored:
+        their values are taken as they come, without a dict per row."""
         rows = next(self._batches, None)
         if rows is None:
             return None
         service = self._service
-        names = rows[0]._fields
+        names, columns = rows[0]._fields, self._columns
+        policy = service.session.policy
+        if policy is None:
+            if tuple(columns) == names[:len(columns)]:
+                return rows if len(columns) == len(names) else [row[:len(columns)] for row in rows]
+            positions = [names.index(name) for name in columns]
+            return [[row[position] for position in positions] for row in rows]
         values = [dict(zip(names, row)) for row in rows]
-        return shown_rows(self._connection, service.runtime, service.session.policy, service.obj, values)
+        shown = shown_rows(self._connection, service.runtime, policy, service.obj, values)
+        return [[row.get(name) for name in columns] for row in shown]
 
-    def _output(self, rows: list[dict[str, Any]] | None) -> Iterator[Any]:
+    def _output(self, rows: list[Sequence[Any]] | None) -> Iterator[Any]:
         if not rows:
             return iter(())
         self._count += len(rows)
         columns = self._columns
         if self._format == "json":
-            return ({name: to_json(row.get(name)) for name in columns} for row in rows)
-        line = _LineWriter()
-        return (line([spreadsheet_cell(row.get(name)) for name in columns]) for row in rows)
+            return ({name: to_json(value) for name, value in zip(columns, row)} for row in rows)
+        return iter(_csv_lines(rows))
 
     def __iter__(self) -> "ExportStream":
         return self
@@ -214,6 +222,43 @@ def neutralise_formula(text: str) -> str:
     if text.startswith(FORMULA_STARTS) or text.lstrip(" \t\r\n\u3000\u00a0").startswith(FORMULA_STARTS):
         return "'" + text
     return text
+
+
+#: The first characters after which a text cell needs a closer look (neutralise_formula).
+_LOOK_CLOSER = frozenset(FORMULA_STARTS) | frozenset(" \r\n\u3000\u00a0")
+#: What makes the csv module quote a cell (with "\r\n" as terminator, `_LineWriter`).
+_QUOTED = ('"', "\r", "\n")
+
+
+def _cell(value: Any) -> str:
+    """`spreadsheet_cell` as text, with the common values (text, whole numbers, empty) taken first."""
+    kind = type(value)
+    if kind is str:
+        return neutralise_formula(value) if value and value[0] in _LOOK_CLOSER else value
+    if value is None:
+        return ""
+    if kind is int:
+        return str(value)
+    return str(spreadsheet_cell(value))
+
+
+def _csv_lines(rows: list[Sequence[Any]]) -> list[str]:
+    """One CSV line per row of values, as `_csv_line` writes it.
+
+    A line whose cells hold no comma, quote or line break is the cells joined by commas; the
+    csv module writes only the others (and a single empty cell, which it quotes).
+    """
+    lines, line_writer, closer, cell = [], None, _LOOK_CLOSER, _cell
+    for row in rows:
+        cells = ["" if value is None else value if type(value) is str and not (value and value[0] in closer)
+                 else cell(value) for value in row]
+        line = ",".join(cells)
+        if len(cells) > 1 and line.count(",") == len(cells) - 1 and not any(mark in line for mark in _QUOTED):
+            lines.append(line + "\n")
+        else:
+            line_writer = line_writer or _LineWriter()
+            lines.append(line_writer(cells))
+    return lines
 
 
 def _csv_line(values: Sequence[Any]) -> str:

@@ -163,14 +163,16 @@ class RecordService:
     def _page(self, connection: Connection, spec: QuerySpec) -> Page:
         """The page `spec` asks for, read on an operation's connection (rights already checked)."""
         context = self.query_context()
-        fetched = fetch_rows(connection, context, self.obj.name, spec)
+        policy = self.session.policy
+        derived = policy.derived.shown_columns(self.obj.name) if policy is not None else ()
+        fetched = fetch_rows(connection, context, self.obj.name, spec, derived=derived)  # one statement with them
         names = fetched[0]._fields if fetched else ()
         rows = [dict(zip(names, row)) for row in fetched]
         has_more = len(rows) > spec.limit
         rows = rows[:spec.limit]
         sort = page_sort(context, self.obj.name, spec)
         cursor = page_cursor(context, self.obj.name, sort, rows[-1]) if has_more and rows else None
-        return Page(self._shown(connection, rows), cursor)
+        return Page(self._shown(connection, rows, derived_read=True), cursor)
 
     def count(
         self,
@@ -531,9 +533,11 @@ class RecordService:
         except RecordValidationError:
             return given
 
-    def _shown(self, connection: Connection, rows: list[dict[str, Any]]) -> list[Record]:
-        """Records as this session may see them: hidden fields removed, rollups over visible children."""
+    def _shown(self, connection: Connection, rows: list[dict[str, Any]], *, derived_read: bool = False) -> list[Record]:
+        """Records as this session may see them: hidden fields removed, rollups over visible children
+        (`derived_read`: the rows hold the user's derived values already, security/shaping.py)."""
         obj = self.obj
-        return [Record(obj.name, row) for row in shown_rows(connection, self.runtime, self.session.policy, obj, rows)]
+        return [Record(obj.name, row) for row in shown_rows(connection, self.runtime, self.session.policy, obj, rows,
+                                                            derived_read=derived_read)]
 
 

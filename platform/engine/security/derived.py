@@ -67,6 +67,7 @@ class DerivedRules:
         self.masks = self._masks()
         self._expressions: dict[tuple[str, str], ColumnElement | None] = {}
         self._shown: dict[str, tuple[tuple[str, ...], Select] | None] = {}
+        self._columns: dict[str, tuple[tuple[str, ColumnElement], ...]] = {}
 
     def per_user(self, object_name: str) -> frozenset[str]:
         """Fields of the object whose value this user sees differently from the stored one."""
@@ -106,13 +107,26 @@ class DerivedRules:
         sales rep's list reads it).
         """
         if object_name not in self._shown:
-            names = tuple(name for name in sorted(self.per_user(object_name))
-                          if name not in self.policy.hidden_fields(object_name))
+            shown = self.shown_columns(object_name)
+            names = tuple(name for name, _ in shown)
             table = self.policy.runtime.table(object_name)
-            columns = [self.expression(object_name, name).label(name) for name in names]
+            columns = [expression.label(name) for name, expression in shown]
             statement = select(table.c.id, *columns).where(table.c.id.in_(bindparam("ids", expanding=True)))
             self._shown[object_name] = (names, statement) if names else None
         return self._shown[object_name]
+
+    def shown_columns(self, object_name: str) -> tuple[tuple[str, ColumnElement], ...]:
+        """(name, expression) of every recomputed or masked field the user may see (empty: all as stored).
+
+        The same fields and SQL as `shown_values`, for a page statement that reads them with
+        its rows (query/sorting.py `fetch_rows`). The tuple is built once per session and
+        object, so callers may remember statements made from it by its identity.
+        """
+        if object_name not in self._columns:
+            names = tuple(name for name in sorted(self.per_user(object_name))
+                          if name not in self.policy.hidden_fields(object_name))
+            self._columns[object_name] = tuple((name, self.expression(object_name, name)) for name in names)
+        return self._columns[object_name]
 
     def _build(self, object_name: str, field_name: str) -> ColumnElement | None:
         runtime = self.policy.runtime

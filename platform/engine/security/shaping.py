@@ -35,16 +35,18 @@ HIDDEN_FIELD_ERROR = "the record cannot be saved because of a field you may not 
 
 
 def shown_rows(connection: Connection, runtime: Runtime, policy: "AccessPolicy | None", obj: ObjectDef,
-               rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+               rows: list[dict[str, Any]], *, derived_read: bool = False) -> list[dict[str, Any]]:
     """`rows` of live records of `obj` (dicts of stored values) as the user may see them.
 
     Recomputed rollups and masked formulas are read in one query for all rows (the SQL the
-    query layer filters and sorts by); the dicts are changed in place and returned without
-    the hidden keys.
+    query layer filters and sorts by), unless `derived_read`: the rows already hold the
+    user's values (read with the page, `DerivedRules.shown_columns`). The dicts are changed
+    in place and returned without the hidden keys.
     """
     if policy is None or not rows:
         return rows
-    shown_derived(connection, policy, obj, rows)
+    if not derived_read:
+        shown_derived(connection, policy, obj, rows)
     hidden = policy.hidden_fields(obj.name)
     if not hidden:
         return rows
