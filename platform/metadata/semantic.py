@@ -248,7 +248,7 @@ def autonumber_format_problem(text: str) -> str | None:
 def _number_spec(spec: str) -> bool:
     if spec == "":
         return True
-    return len(spec) <= 4 and spec.endswith("d") and spec[:-1].isdigit()
+    return len(spec) <= 4 and spec.endswith("d") and spec[:-1].isascii() and spec[:-1].isdigit()
 
 
 def _no_field(obj: ObjectDef, name: str, what: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
-from crmkit.engine.query.inputs import is_record_id
+from crmkit.engine.query.inputs import is_record_id, ascii_whole_number
 from crmkit.engine.records.bulk_changes import BulkResult
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.security.access import PermissionDenied
@@ -60,8 +60,9 @@ def selection(values: Sequence[str]) -> dict[Any, int | None]:
     chosen: dict[Any, int | None] = {}
     for value in values:
         record, _, version = value.partition(":")
-        record_id: Any = int(record) if record.isdigit() else record
-        chosen.setdefault(record_id, int(version) if version.isdigit() else None)
+        number = ascii_whole_number(record)
+        record_id: Any = record if number is None else number
+        chosen.setdefault(record_id, ascii_whole_number(version))
     return chosen
 
 

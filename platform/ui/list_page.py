@@ -28,6 +28,7 @@ from crmkit.engine.fieldtypes.list_filters import FieldFilter
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.fieldtypes.widgets import Choice
 from crmkit.engine.query.counting import Count
+from crmkit.engine.query.inputs import ascii_whole_number
 from crmkit.engine.query.querystring import QuerySpec, parse_query_string
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.user_names import UserNames
@@ -187,7 +188,8 @@ def with_lookup_choices(context: UserContext, fdef: FieldDef, field_filter: Fiel
             continue
         try:
             if fdef.to is None:
-                chosen_ids = [int(choice.value) for choice in control.choices if choice.value.isdecimal()]
+                chosen_ids = [number for choice in control.choices
+                              if (number := ascii_whole_number(choice.value)) is not None]
                 pairs = [(str(user.id), user.display_name) for user in UserNames(context).names(chosen_ids).values()]
                 control = replace(control, attributes=control.attributes + (("data-lookup-url", USER_SUGGESTIONS),))
             else:

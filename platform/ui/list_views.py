@@ -25,6 +25,7 @@ from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.list_query import ListQuery
 from crmkit.engine.query.filters import SYSTEM_DEFS
+from crmkit.engine.query.inputs import ascii_whole_number
 from crmkit.engine.saved_views import SavedView, SavedViewError, SavedViewNotFound, SavedViews
 from crmkit.metadata.model import ObjectDef
 
@@ -98,7 +99,8 @@ def open_list_view(context: UserContext, object_name: str, args: MultiDict) -> L
     default = _default(views, object_name)
     opened = None
     if wanted and wanted != NO_VIEW:
-        opened = views.open(int(wanted) if wanted.isdigit() else wanted)
+        number = ascii_whole_number(wanted)
+        opened = views.open(wanted if number is None else number)
         if opened.view.object != object_name:  # a view of another object: not found here
             raise SavedViewNotFound(wanted)
     elif not wanted and default is not None and not is_given(args):

@@ -268,3 +268,32 @@ def test_save_stores_the_list_on_screen_over_the_open_view_and_the_default_can_b
     assert (stored.search, stored.sort, stored.columns) == ("Doomed", ("-name",), ("name", "phone"))
     assert post(client, "/o/account", "/o/account/views/default", {}).status_code == 303
     assert views.default("account") is None
+
+
+# ---- odd addresses -----------------------------------------------------------------------
+
+#: Characters str.isdigit() calls digits that int() refuses ('²') or reads as another script's digits ('٣').
+ODD_DIGITS = ("²", "٣", "1²")
+
+
+@pytest.mark.parametrize("odd", ODD_DIGITS)
+def test_an_id_written_with_other_digits_is_a_clear_refusal_never_a_server_error(signed_in: Callable, odd: str) -> None:
+    client = signed_in("rec_lw3")
+    for address in (f"/o/account/bulk/edit?record={odd}&field=rating", f"/o/account/bulk/edit?record=1:{odd}",
+                    f"/o/account/bulk/delete?record={odd}", f"/o/account?view={odd}",
+                    f"/recycle-bin?before={odd}", f"/recycle-bin?restored=account/{odd}"):
+        assert client.get(address).status_code in (200, 400, 404), address
+    refused = post(client, "/o/account", "/o/account/views/default", {"view": odd})
+    assert refused.status_code in (303, 400, 404)
+
+
+def test_a_saved_view_is_changed_only_through_the_address_of_its_own_object(signed_in: Callable, engine,
+                                                                            reps) -> None:
+    from crmkit.engine.saved_views import SavedViews
+
+    mine = SavedViews(engine.as_user(reps["rec_lw3"])).create("opportunity", "My deals", filter={"name": "x"})
+    client = signed_in("rec_lw3")
+    for action, data in (("rename", {"name": "Renamed"}), ("save", {"list_args": "rating=Hot"}), ("delete", {})):
+        assert post(client, "/o/account", f"/o/account/views/{mine.id}/{action}", data).status_code == 404
+    kept = SavedViews(engine.as_user(reps["rec_lw3"])).get(mine.id)
+    assert kept.name() == "My deals" and kept.query.filter == {"name": "x"}

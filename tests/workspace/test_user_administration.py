@@ -21,8 +21,8 @@ def admin_of(office, name="admin"):
 
 
 def user_manager(office):
-    """A user who holds manage_users but not the admin permission set."""
-    manager = SystemDirectory(office.crm).create_user("keeper", permission_sets=["user_manager"]).id
+    """A user who holds manage_users but not the admin permission set (and sells, as the reps do)."""
+    manager = SystemDirectory(office.crm).create_user("keeper", permission_sets=["user_manager", "selling"]).id
     return manager, UserAdministration(office.crm.as_user(manager))
 
 
@@ -82,12 +82,13 @@ def test_rights_are_read_again_at_every_call(office):
 def test_a_user_manager_who_is_not_an_administrator_cannot_raise_rights_or_take_over_an_administrator(office):
     manager, keeper = user_manager(office)
     rep_b = office.ids["rep_b"]
-    keeper.grant("memo_reader", user_id=rep_b)  # a set without platform permissions is fine
-    keeper.set_role(rep_b, "manager")
+    SystemDirectory(office.crm).grant("memo_reader", user_id=manager)
+    keeper.grant("memo_reader", user_id=rep_b)  # a set the manager holds, without platform permissions, is fine
+    keeper.set_role(rep_b, "manager")  # a role whose sets (selling) the manager holds
     for attempt in (lambda: keeper.grant("admin", user_id=manager), lambda: keeper.grant("user_manager", user_id=rep_b),
                     lambda: keeper.grant("admin", role="rep"), lambda: keeper.create_user("x", permission_sets=["admin"]),
                     lambda: keeper.revoke("user_manager", user_id=manager)):
-        with pytest.raises(PermissionDenied, match="only an administrator can grant or revoke"):
+        with pytest.raises(PermissionDenied, match="only an administrator can grant or revoke|your own access"):
             attempt()
     admin = office.ids["admin"]
     for attempt in (lambda: keeper.reset_password(admin, "a takeover passphrase"), lambda: keeper.deactivate(admin),
@@ -96,6 +97,46 @@ def test_a_user_manager_who_is_not_an_administrator_cannot_raise_rights_or_take_
             attempt()
     assert "admin" not in SystemDirectory(office.crm).permission_sets_of(manager)
     assert SystemDirectory(office.crm).get(admin).display_name == "admin"
+
+
+def test_a_user_manager_grants_only_what_they_hold_and_never_to_themselves_or_their_own_role(office):
+    manager, keeper = user_manager(office)
+    directory = SystemDirectory(office.crm)
+    rep_b = office.ids["rep_b"]
+    with pytest.raises(PermissionDenied, match="only permission sets you hold yourself, and 'finance'"):
+        keeper.grant("finance", user_id=rep_b)  # else: grant it to rep_b, reset rep_b's password, sign in as rep_b
+    with pytest.raises(PermissionDenied, match="only permission sets you hold yourself"):
+        keeper.create_user("newcomer", permission_sets=["memo_reader"])
+    with pytest.raises(PermissionDenied, match="your own access"):
+        keeper.grant("memo_reader", user_id=manager)
+    directory.set_role(manager, "rep")
+    directory.grant("memo_reader", user_id=manager)
+    with pytest.raises(PermissionDenied, match="your own role"):
+        keeper.grant("memo_reader", role="rep")
+    with pytest.raises(PermissionDenied, match="your own access"):
+        keeper.set_role(manager, "manager")
+    assert directory.permission_sets_of(manager) == {"user_manager", "selling", "memo_reader"}
+    assert "finance" not in directory.permission_sets_of(rep_b)
+
+
+def test_a_user_manager_cannot_take_over_an_account_holding_more_than_they_do(office):
+    _, keeper = user_manager(office)
+    finance = office.ids["finance"]  # holds finance (protected fields), which the manager does not
+    for attempt in (lambda: keeper.reset_password(finance), lambda: keeper.deactivate(finance),
+                    lambda: keeper.update_user(finance, email="mine@example.com"),
+                    lambda: keeper.set_role(finance, None), lambda: keeper.revoke("finance", user_id=finance)):
+        with pytest.raises(PermissionDenied, match="holds permission sets you do not \\(finance\\)"):
+            attempt()
+    assert SystemDirectory(office.crm).get(finance).email is None
+
+
+def test_nobody_sets_their_own_password_through_user_administration(office):
+    admin = admin_of(office)
+    with pytest.raises(PermissionDenied, match="your settings page"):
+        admin.reset_password(office.ids["admin"], "another long passphrase here")
+    manager, keeper = user_manager(office)
+    with pytest.raises(PermissionDenied, match="your settings page"):
+        keeper.reset_password(manager)
 
 
 def test_a_role_that_carries_platform_permissions_is_given_only_by_an_administrator(office):

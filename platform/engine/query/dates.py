@@ -12,6 +12,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crmkit.engine.query.errors import QueryError
+from crmkit.engine.query.inputs import ascii_whole_number
 
 DayRange = tuple[date, date]
 
@@ -98,7 +99,7 @@ def resolve_relative_date(text: str, today: date) -> DayRange | None:
 
 def _counted(direction: str, unit: str, number: str, today: date) -> DayRange:
     limit = MAX_DAYS if unit == "days" else MAX_MONTHS
-    if not number.strip().isdigit() or not 1 <= int(number) <= limit:
+    if ascii_whole_number(number.strip()) is None or not 1 <= int(number) <= limit:
         raise QueryError(f"'{direction}_n_{unit}:{number}' needs a whole number of {unit} from 1 to {limit:,}, "
                          f"e.g. {direction}_n_{unit}:30.")
     count = int(number)

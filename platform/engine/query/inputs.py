@@ -31,6 +31,12 @@ class UnsearchableText(QueryError, UnstorableText):
     """Query text (a filter value, a search, a field name) holding a NUL character or a lone surrogate."""
 
 
+def ascii_whole_number(text: str) -> int | None:
+    """`text` as a whole number of ASCII digits 0-9, else None: '²' and '٣' are digits to str.isdigit
+    but not numbers an address or a form carries (int('²') raises)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def is_record_id(value: Any) -> bool:
     """Whether `value` could be a stored id: an int (not a bool) in the 64-bit range."""
     return type(value) is int and INT64_MIN <= value <= INT64_MAX

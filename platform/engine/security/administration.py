@@ -10,13 +10,21 @@ Every method needs the `manage_users` platform permission (the built-in `admin` 
 has it), read afresh at each call; without it PermissionDenied. The system session
 (`crm.as_system()`) may do everything, as the command line does through SystemDirectory.
 
-What a user manager who is not an administrator (holds `manage_users` without `admin`) may not
-do, since it would let them raise their own rights or take over an administrator's account:
-grant, revoke or give through a role a permission set carrying platform permissions
-(`admin`, or any set with `system:` entries), nor change, reset or deactivate an
-administrator. Nobody deactivates themselves, and the last active administrator keeps the
-`admin` permission set. Every change writes a security-log entry naming the acting user
-(`detail["by"]`), as SystemDirectory does.
+A user manager who is not an administrator (holds `manage_users` without `admin`) is kept
+from raising their own rights, directly or through an account they can take over by setting
+its password (the escalation rule of Kubernetes RBAC, "you may only grant what you hold"):
+
+- they grant, revoke or give through a role only permission sets they hold themselves, and
+  none carrying platform permissions (`admin`, or any set with `system:` entries);
+- they change, reset, deactivate or re-role only users holding no set they do not hold
+  themselves (so not an administrator, nor a CEO or a privacy officer above them);
+- they do not change their own access: no grant or revoke to themselves or their own role,
+  no new role for themselves.
+
+Nobody sets their own password here (administrators included): that is MyAccount's, which asks
+for the current one (the "session left open" case). Nobody deactivates themselves, and the
+last active administrator keeps the `admin` permission set. Every change writes a
+security-log entry naming the acting user (`detail["by"]`), as SystemDirectory does.
 """
 from __future__ import annotations
 
@@ -193,7 +201,7 @@ class UserAdministration:
 
     def set_role(self, user_id: int, role: str | None) -> None:
         """Give the user a role of the installed metadata (None: no role)."""
-        actor = self._require_over(user_id)
+        actor = self._require_over(user_id, access=True)
         if role:
             self._require_role_grantable(role)
         self._keep_an_administrator(self._admins(), self._admins(role_of=(user_id, role)), "given that role")
@@ -201,13 +209,15 @@ class UserAdministration:
 
     def grant(self, permission_set: str, *, user_id: int | None = None, role: str | None = None) -> None:
         """Give a permission set to one user or to everyone with a role."""
-        actor = self._require() if user_id is None else self._require_over(user_id)
+        actor = self._require() if user_id is None else self._require_over(user_id, access=True)
+        self._require_not_own_role(role)
         self._require_grantable(permission_set)
         self.directory.grant(permission_set, user_id=user_id, role=role, actor_id=actor)
 
     def revoke(self, permission_set: str, *, user_id: int | None = None, role: str | None = None) -> None:
         """Take a permission set back from a user or a role; the last administrator keeps `admin`."""
-        actor = self._require() if user_id is None else self._require_over(user_id)
+        actor = self._require() if user_id is None else self._require_over(user_id, access=True)
+        self._require_not_own_role(role)
         self._require_grantable(permission_set)
         if permission_set == ADMIN_PERMISSION_SET:
             remaining = self._admins(without_user_grant=user_id, without_role_grant=role)
@@ -218,8 +228,12 @@ class UserAdministration:
         """Set a user's password (checked against the policy) and end their sessions.
 
         Without `password` a random one is generated and returned, to be shown once; with one, None.
+        Not one's own: PermissionDenied (MyAccount.change_password asks for the current password).
         """
         actor = self._require_over(user_id)
+        if actor is not None and user_id == actor:
+            raise PermissionDenied("change your own password on your settings page, which asks for the current "
+                                   "one.")
         generated = generate_password() if password is None else None
         self.directory.set_password(user_id, generated or password, actor_id=actor)
         return generated
@@ -248,29 +262,53 @@ class UserAdministration:
     def _is_admin(self) -> bool:
         return self.context.policy is None or self.context.policy.is_admin
 
-    def _require_over(self, user_id: int) -> int | None:
-        """`_require`, and an administrator's account is changed only by an administrator."""
+    def _require_over(self, user_id: int, *, access: bool = False) -> int | None:
+        """`_require`, and for a user manager who is not an administrator: the user holds no set the
+        actor does not (an administrator's account is changed only by an administrator), and, for a
+        change of access (`access`), the user is not the actor."""
         actor = self._require()
         self.directory.get(user_id)  # UserError for an unknown user
-        if not self._is_admin() and user_id in self._admins():
+        if self._is_admin():
+            return actor
+        if user_id in self._admins():
             raise PermissionDenied("only an administrator can change an administrator's account.")
+        if access and user_id == actor:
+            raise PermissionDenied("you cannot change your own access; ask an administrator.")
+        beyond = self.directory.permission_sets_of(user_id) - self._actor_sets()
+        if beyond and user_id != actor:
+            raise PermissionDenied(f"only an administrator can change this account: it holds permission sets "
+                                   f"you do not ({', '.join(sorted(beyond))}).")
         return actor
 
+    def _actor_sets(self) -> frozenset[str]:
+        """The permission sets the acting user holds (directly and through their role)."""
+        return self.directory.permission_sets_of(self.context.policy.user.user_id)
+
+    def _require_not_own_role(self, role: str | None) -> None:
+        """A user manager who is not an administrator does not change their own role's access."""
+        if role is None or self._is_admin():
+            return
+        if self.directory.get(self.context.policy.user.user_id).role == role:
+            raise PermissionDenied("you cannot change the access of your own role; ask an administrator.")
+
     def _require_grantable(self, permission_set: str) -> None:
-        """A user manager who is not an administrator gives only sets without platform permissions."""
+        """A user manager who is not an administrator gives only sets they hold, without platform permissions."""
         if self._is_admin():
             return
         definition = self.context.runtime.registry.permission_sets.get(permission_set)
         if permission_set == ADMIN_PERMISSION_SET or (definition is not None and definition.system):
             raise PermissionDenied(f"only an administrator can grant or revoke the permission set "
                                    f"{permission_set!r}: it carries platform permissions.")
+        if permission_set not in self._actor_sets():
+            raise PermissionDenied(f"you can grant or revoke only permission sets you hold yourself, and "
+                                   f"{permission_set!r} is not one of them; ask an administrator.")
 
     def _require_role_grantable(self, role: str) -> None:
+        """Every set a role carries (its grants and the metadata's `roles:`) must be grantable by the actor."""
         if self._is_admin():
             return
-        for name, definition in self.context.runtime.registry.permission_sets.items():
-            if role in definition.roles:
-                self._require_grantable(name)
+        for name in sorted(self.directory.role_permission_sets().get(role, HeldPermissionSets()).all):
+            self._require_grantable(name)
 
     @staticmethod
     def _keep_an_administrator(before: set[int], after: set[int], change: str) -> None:

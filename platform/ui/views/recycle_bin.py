@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
-from crmkit.engine.query.inputs import is_record_id
+from crmkit.engine.query.inputs import is_record_id, ascii_whole_number
 from crmkit.engine.query.filters import SYSTEM_DEFS
 from crmkit.engine.records.errors import RecordError
 from crmkit.metadata.model import Label
@@ -49,7 +49,7 @@ def bin_entries(context: UserContext, presenter: FieldPresenter, entries: list[M
 def restored_record(context: UserContext) -> dict[str, Any] | None:
     """The record named by ?restored=<object>/<id> (after a restore), if the user may read it."""
     object_name, _slash, record_id = request.args.get("restored", "").partition("/")
-    if object_name not in context.runtime.registry.objects or not record_id.isdigit() \
+    if object_name not in context.runtime.registry.objects or ascii_whole_number(record_id) is None \
             or not is_record_id(int(record_id)):
         return None
     obj = context.runtime.registry.object(object_name)
@@ -66,7 +66,8 @@ def bin_page(context: UserContext, *, problem: str | None = None, status: int = 
     bin = context.recycle_bin
     object_name = request.args.get("object") or None
     before = request.args.get("before", "")
-    before_id = int(before) if before.isdigit() and is_record_id(int(before)) else None
+    before_id = ascii_whole_number(before)
+    before_id = before_id if is_record_id(before_id) else None
     found = bin.entries(object_name, limit=PAGE_SIZE + 1, before=before_id)
     entries = bin_entries(context, presenter, found[:PAGE_SIZE])
     registry = context.runtime.registry

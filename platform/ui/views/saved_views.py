@@ -16,7 +16,8 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from crmkit.engine.list_query import ListQuery
-from crmkit.engine.saved_views import SavedViews
+from crmkit.engine.query.inputs import ascii_whole_number
+from crmkit.engine.saved_views import SavedViewNotFound, SavedViews
 from crmkit.ui.list_views import NO_VIEW, chosen_columns, list_query
 from crmkit.ui.sessions import user_context
 
@@ -40,6 +41,12 @@ def views_of(object_name: str) -> SavedViews:
     return SavedViews(context)
 
 
+def view_in_address(views: SavedViews, object_name: str, view_id: int) -> None:
+    """SavedViewNotFound (404) unless the view is one of `object_name`'s, as its address says."""
+    if views.get(view_id).object != object_name:
+        raise SavedViewNotFound(view_id)
+
+
 @blueprint.route("/o/<object_name>/views", methods=["POST"])
 def create(object_name: str) -> Response:
     """Save the list as a new view ("Save as"): name, sharing (private, role, everyone)."""
@@ -57,6 +64,7 @@ def create(object_name: str) -> Response:
 def save(object_name: str, view_id: int) -> Response:
     """Save the list over the open view (its owner; an administrator for a shared one)."""
     views = views_of(object_name)
+    view_in_address(views, object_name, view_id)
     query = submitted_query()
     view = views.update(view_id, filter=query.filter, columns=query.columns, sort=query.sort, search=query.search)
     flash(_("The view “%(name)s” was saved.", name=view.name(views.context.actor.language)), "success")
@@ -66,6 +74,7 @@ def save(object_name: str, view_id: int) -> Response:
 @blueprint.route("/o/<object_name>/views/<int:view_id>/rename", methods=["POST"])
 def rename(object_name: str, view_id: int) -> Response:
     views = views_of(object_name)
+    view_in_address(views, object_name, view_id)
     view = views.rename(view_id, request.form.get("name", ""))
     flash(_("The view was renamed to “%(name)s”.", name=view.name(views.context.actor.language)), "success")
     return to_view(object_name, view.id)
@@ -74,6 +83,7 @@ def rename(object_name: str, view_id: int) -> Response:
 @blueprint.route("/o/<object_name>/views/<int:view_id>/delete", methods=["POST"])
 def delete(object_name: str, view_id: int) -> Response:
     views = views_of(object_name)
+    view_in_address(views, object_name, view_id)
     name = views.get(view_id).name(views.context.actor.language)
     views.delete(view_id)
     flash(_("The view “%(name)s” was deleted.", name=name), "success")
@@ -85,7 +95,7 @@ def set_default(object_name: str) -> Response:
     """Make a view (`view`) the user's default of the object; no `view`: the plain list again."""
     views = views_of(object_name)
     given = request.form.get("view", "")
-    view_id = int(given) if given.isdigit() else None
+    view_id = ascii_whole_number(given)
     views.set_default(object_name, view_id)
     if view_id is None:
         flash(_("The list opens without a view from now on."), "success")

@@ -32,10 +32,17 @@ function crmkitLookups(root) {
       allowEmptyOption: true,
       preload: "focus",
       placeholder: select.dataset.placeholder || "",
+      // The server decides what matches (prefixes, Chinese pairs, pinyin), so nothing is filtered
+      // here: each answer replaces the previous one's options (the chosen record stays), or the
+      // first 20 loaded on focus would hide what was typed for.
       load: function (query, callback) {
+        var self = this;
         fetch(address + encodeURIComponent(query), {credentials: "same-origin", headers: {"Accept": "application/json"}})
           .then(function (response) { return response.ok ? response.json() : []; })
-          .then(callback)
+          .then(function (options) {
+            self.clearOptions();
+            callback(options);
+          })
           .catch(function () { callback(); });
       }
     });
