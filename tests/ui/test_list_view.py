@@ -187,10 +187,12 @@ def test_export_streams_the_current_view_as_csv(as_user):
     assert 'href="/o/gadget/export.csv?status__in=New&amp;sort=-name"' in page
 
 
-def test_export_without_the_export_permission_is_refused_with_a_sentence(as_user):
+def test_export_without_the_export_permission_is_refused_with_a_sentence_and_not_offered(as_user):
     response = as_user("wang").get("/o/account/export.csv")
     assert response.status_code == 403
     assert "Traceback" not in response.get_data(as_text=True)
+    assert 'id="list-export"' not in as_user("wang").get("/o/account").get_data(as_text=True)
+    assert 'id="list-export"' in as_user("wang").get("/o/gadget").get_data(as_text=True)
 
 
 def test_a_rep_sees_only_their_rows_and_no_hidden_field(as_user):

@@ -22,6 +22,7 @@ from crmkit.ui.bulk_page import bulk_actions
 from crmkit.ui.kanban_page import board_layout
 from crmkit.ui.list_page import PAGING_KEYS, build_list_page, effective_sort, engine_args, without
 from crmkit.ui.list_views import column_choices, open_list_view
+from crmkit.ui.record_views import may
 from crmkit.ui.sessions import user_context
 
 blueprint = Blueprint("lists", __name__)
@@ -60,12 +61,12 @@ def list_view(object_name: str) -> Response:
         body = render_template(template, page=None, obj=obj, problem=sentence(error.message), partial=partial,
                                args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
                                search=request.args.get("q", ""), board_link=board_link(obj.name), views=state,
-                               bulk=None, column_choices=[])
+                               bulk=None, column_choices=[], may_export=may(context, obj.name, "export"))
         return Response(body, status=400)
     template = "list_results.html" if partial else "list.html"
     return Response(render_template(template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
                                     query_url=query_url, record_url=record_url, search=page.search, views=state,
-                                    board_link=board_link(page.obj.name),
+                                    board_link=board_link(page.obj.name), may_export=may(context, page.obj.name, "export"),
                                     bulk=bulk_actions(context, page.obj),
                                     column_choices=column_choices(context, FieldPresenter.for_context(context),
                                                                   page.obj, [column.field.name
