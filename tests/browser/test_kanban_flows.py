@@ -1,6 +1,7 @@
 """The kanban board in a real browser: drag a card, a move the engine refuses, a move by keyboard, phone width, axe."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,9 @@ def test_drag_a_refused_move_and_a_keyboard_move_on_the_board(page: Page, screen
     expect(column(page, "Prospecting").locator(".kanban-total")).to_have_text("$50.50")
 
     drag(page, page.locator(".kanban-card", has_text="Kb Lost"), column(page, "Closed Lost"))
-    expect(message).to_have_text("Loss Reason: Give the reason the opportunity was lost.")
+    expect(message).to_have_text("“Kb Lost” was not moved: Loss Reason: Give the reason the opportunity was lost."
+                                 "Edit the record")
+    expect(message.get_by_role("link", name="Edit the record")).to_have_attribute("href", re.compile(r"/edit$"))
     expect(message).to_have_class("kanban-message alert py-2 alert-danger")
     expect(column(page, "Proposal").locator(".kanban-card", has_text="Kb Lost")).to_be_visible()  # put back
     expect(column(page, "Closed Lost").locator(".kanban-card")).to_have_count(0)

@@ -143,7 +143,9 @@ def test_a_move_the_engine_refuses_answers_its_sentence(signed_in: Callable, web
     _, version = version_of(web_crm, record)
     refused = move(client, record, "Closed Lost", version, **JSON)
     assert refused.status_code == 422
-    assert refused.get_json() == {"message": "Loss Reason: Give the reason the opportunity was lost."}
+    assert refused.get_json() == {"message": "“Kb Beta” was not moved: Loss Reason: Give the reason the opportunity was "
+                                             "lost.",
+                                  "fix": {"url": f"/r/opportunity/{record}/edit", "text": "Edit the record"}}
     stale = move(client, record, "Negotiation", version - 1 if version > 1 else version + 5, **JSON)
     assert stale.status_code == 409 and "Someone changed this record" in stale.get_json()["message"]
     assert version_of(web_crm, record) == ("Proposal", version)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_decimal, get_translations, gettext as _
 from werkzeug.datastructures import MultiDict
 
@@ -72,10 +72,12 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def refused(status: int, message: str) -> Response:
-    """A refused move: JSON for the board's script, else the error page; always with `status`."""
+def refused(status: int, message: str, *, fix_url: str | None = None) -> Response:
+    """A refused move: JSON for the board's script (`fix`: where to change the record so it may
+    move), else the error page; always with `status`."""
     if wants_json():
-        response = jsonify({"message": message})
+        response = jsonify({"message": message, **({"fix": {"url": fix_url, "text": _("Edit the record")}}
+                                                   if fix_url else {})})
         response.status_code = status
         return response
     return error_response(status, message)
@@ -120,7 +122,10 @@ def move(object_name: str, record_id: int) -> Response:
         updated = records.update(record_id, {layout.group_by: value or None}, version=version)
     except RecordValidationError as error:
         messages = views.error_lists(obj, presenter, error.errors, [])
-        return refused(422, " ".join(sentence(message) for message in messages))
+        title = views.record_title(obj, records.get(record_id))  # it was read for the update: visible
+        return refused(422, _("“%(title)s” was not moved: %(reason)s", title=title,
+                              reason=" ".join(sentence(message) for message in messages)),
+                       fix_url=url_for("records.edit", object_name=object_name, record_id=record_id))
     except StaleRecordError:
         return refused(409, _("Someone changed this record since the board was shown, so it was not moved. "
                               "Reload the board to see it as it is now."))

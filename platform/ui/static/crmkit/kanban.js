@@ -10,13 +10,20 @@
     return meta ? meta.content : "";
   }
 
-  function say(text, ok) {
+  function say(text, ok, fix) {
     var box = document.getElementById("kanban-message");
     if (!box) {
       return;
     }
     box.className = "kanban-message alert py-2 " + (ok ? "alert-success" : "alert-danger");
     box.textContent = text || "";
+    if (fix && fix.url && fix.url.charAt(0) === "/" && fix.url.charAt(1) !== "/") {  // a page of this site only
+      var link = document.createElement("a");
+      link.href = fix.url;
+      link.className = "alert-link ms-1";
+      link.textContent = fix.text || "";
+      box.appendChild(link);
+    }
   }
 
   function byColumn(board, selector, key) {
@@ -96,7 +103,7 @@
         say(answer.body.message, true);
       } else {
         putBack();
-        say(answer.body.message || board.dataset.failed, false);
+        say(answer.body.message || board.dataset.failed, false, answer.body.fix);
       }
     }).catch(function () {
       card.removeAttribute("aria-busy");

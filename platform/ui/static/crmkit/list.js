@@ -69,3 +69,22 @@
   document.addEventListener("DOMContentLoaded", refresh);
   document.addEventListener("htmx:afterSettle", refresh);
 })();
+
+// On a phone the open filter panel fills the screen: once "Apply filters" has brought the
+// results, the panel folds and the results' count comes into view.
+document.addEventListener("htmx:afterSwap", function (event) {
+  var target = event.detail.target;
+  var trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+  if (!target || target.id !== "list-results" || !trigger || trigger.type !== "submit" ||
+      !window.matchMedia("(max-width: 575.98px)").matches) {
+    return;
+  }
+  var panel = document.querySelector("details.list-filters");
+  if (panel && panel.open) {
+    panel.open = false;
+    var count = document.getElementById("list-count");
+    if (count) {
+      count.scrollIntoView({block: "start"});
+    }
+  }
+});
