@@ -19,10 +19,13 @@ $(STAMP): setup.cfg pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
-# Sets up instance/ (first time: prints the administrator's password), then serves the web UI.
+# Sets up instance/ (first time: prints the administrator's password), then serves the web UI
+# on http://$(HOST):$(PORT)/ (another port: make run PORT=5001).
+HOST ?= 127.0.0.1
+PORT ?= 5000
 run: $(STAMP)
 	$(BIN)/crmkit setup
-	$(BIN)/crmkit serve --host 127.0.0.1 --port 5000
+	$(BIN)/crmkit serve --host $(HOST) --port $(PORT)
 
 # pytest's exit code 5 means it ran no test: that fails too, with a sentence saying so.
 test: $(STAMP)

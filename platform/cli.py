@@ -1,9 +1,12 @@
 """The `crmkit` command: a thin shell over engine services that turns errors into sentences."""
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import shlex
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -306,6 +309,14 @@ def serve(context: click.Context, host: str, port: int) -> None:
     """Serve the web application with the development server (production: gunicorn, see README)."""
     from crmkit.ui import create_app
 
+    try:  # before saying where crmkit is: a port another program holds is a sentence, not a half-start
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        reason = "another program is using it" if error.errno == errno.EADDRINUSE else os.strerror(error.errno or 0)
+        raise click.ClickException(f"crmkit cannot listen on {host} port {port}: {reason}. Start it on another port: "
+                                   f"crmkit serve --port {port + 1 if port < 65535 else 5000} "
+                                   "(or make run PORT=...).") from None
     app = create_app(open_crm(context))
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"crmkit is at http://{shown_host}:{port}/  (stop with Ctrl+C)")

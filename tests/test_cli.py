@@ -219,3 +219,14 @@ def test_the_python_api_installs_a_shipped_package_by_name(sqlite_url):
         assert [p["name"] for p in crm.installed_packages()] == ["default_crm"]
     finally:
         crm.close()
+
+
+def test_serve_on_a_port_another_program_holds_is_a_sentence_naming_another_port(run):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", str(port))
+    assert result.exit_code == 1
+    assert f"crmkit cannot listen on 127.0.0.1 port {port}: another program is using it." in result.output
+    assert "crmkit is at" not in result.output and "Traceback" not in result.output
