@@ -21,6 +21,7 @@ from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.metadata.model import ObjectDef
 from crmkit.ui.errors import sentence
+from crmkit.ui.i18n import labelled
 from crmkit.ui.record_views import inline_editable, may, record_title
 
 
@@ -103,4 +104,4 @@ def _field_message(presenter: FieldPresenter, obj: ObjectDef, name: str, message
     """A field-level message with the field's label ("Stage: is not one of the options."); a record-level one alone."""
     if name == RECORD_ERRORS or name not in obj.fields:
         return sentence(message)
-    return f"{presenter.label(obj.fields[name])}: {message}"
+    return labelled(presenter.label(obj.fields[name]), message)

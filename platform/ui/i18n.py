@@ -22,7 +22,7 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, request, session
-from flask_babel import Babel, format_decimal
+from flask_babel import Babel, format_decimal, gettext
 
 from crmkit.metadata.model import Label
 
@@ -87,6 +87,16 @@ def label_text(label: Label | Any) -> str:
     return "" if label is None else str(label)
 
 
+def with_colon(label: str) -> str:
+    """`label` followed by the language's colon ('Stage:', '阶段：'): the `colon` filter of templates."""
+    return gettext("%(label)s:", label=label)
+
+
+def labelled(label: str, text: str) -> str:
+    """'Stage: text' in English, '阶段：text' in Chinese (full-width colon, no space)."""
+    return gettext("%(label)s: %(text)s", label=label, text=text)
+
+
 def init_i18n(app: Flask) -> None:
     """Compiles the catalogs for `app` and installs Flask-Babel with crmkit's selectors and the `label` filter."""
     folder = Path(tempfile.mkdtemp(prefix="crmkit-translations-"))
@@ -96,5 +106,6 @@ def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["label"] = label_text
+    app.jinja_env.filters["colon"] = with_colon
     app.jinja_env.filters["number"] = format_decimal
     app.jinja_env.globals["ui_languages"] = UI_LANGUAGES

@@ -22,6 +22,7 @@ from crmkit.metadata.derived_layout import title_field
 from crmkit.metadata.layouts import Layout, RelatedList
 from crmkit.metadata.model import FieldDef, Label, ObjectDef
 from crmkit.metadata.visibility import Visibility, form_visibility
+from crmkit.ui.i18n import labelled
 
 #: The id of the element holding a form's sections; an htmx refresh replaces it.
 FORM_FIELDS_ID = "record-form-fields"
@@ -331,7 +332,7 @@ def error_lists(obj: ObjectDef, presenter: FieldPresenter, errors: Mapping[str, 
     for name, texts in errors.items():
         if name != RECORD_ERRORS and name not in placed:
             label = presenter.label(presenter.field(obj, name)) if (name in obj.fields or name == "owner_id") else name
-            messages.extend(f"{label}: {text}" for text in texts)
+            messages.extend(labelled(label, text) for text in texts)
     return messages
 
 
