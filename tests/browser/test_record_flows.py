@@ -79,6 +79,7 @@ def test_a_field_error_then_save_with_the_lookup_picked_by_typing(page: Page, sc
         page.get_by_role("button", name="Save").click()
     assert answer.value.status == 422
     expect(page.get_by_role("alert")).to_contain_text("The record was not saved.")
+    expect(page.locator("#record-errors")).to_be_focused()  # taken to the summary, not left on a moved button
     expect(page.get_by_label("Email", exact=True)).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#field-last_name-errors")).to_be_visible()
     expect(page.get_by_label("First Name")).to_have_value("Ada")

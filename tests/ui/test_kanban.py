@@ -114,7 +114,7 @@ def test_the_list_and_the_board_link_to_each_other_keeping_the_view(signed_in: C
 def test_labels_and_money_in_the_users_language(signed_in: Callable, people) -> None:
     page = signed_in("kb_3").get("/o/opportunity/kanban").get_data(as_text=True)
     assert ">初步接洽</h3>" in page and "商机" in page
-    assert "0 条记录 · 金额: US$0.00" in column(page, "Negotiation")
+    assert "0 条记录 · 金额： US$0.00" in column(page, "Negotiation")
     assert ">看板</a>" in page and ">列表</a>" in page
 
 

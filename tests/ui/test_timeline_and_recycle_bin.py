@@ -78,7 +78,7 @@ def test_the_timeline_speaks_the_users_language_and_time_zone(signed_in: Callabl
     account = account_with_history(crm, reps, "rec_tl5")
     page = signed_in("rec_tl5").get(f"/r/account/{account}")
     text = text_of(page)
-    assert "时间线" in text and "评级" in text and re.search(r"评级\s*: 从 \S+ 改为 \S+", text) and "创建了记录" in text
+    assert "时间线" in text and "评级" in text and re.search(r"评级\s*： ?从 \S+ 改为 \S+", text) and "创建了记录" in text
     assert re.search(r'<time datetime="[^"]+\+08:00">', page.get_data(as_text=True))
 
 

@@ -84,3 +84,15 @@ document.addEventListener("htmx:afterSettle", function () {
     first.focus();
   }
 });
+
+// A form the engine refused (422) comes back with its summary of errors: keyboard and
+// screen-reader users are taken to it instead of staying on a button that moved away.
+document.addEventListener("htmx:afterSettle", function (event) {
+  var xhr = event.detail.xhr;
+  var summary = document.getElementById("record-errors");
+  if (!xhr || xhr.status !== 422 || !summary || !event.detail.target.contains(summary)) {
+    return;
+  }
+  summary.setAttribute("tabindex", "-1");
+  summary.focus();
+});
