@@ -121,6 +121,8 @@ def test_every_widget_on_a_phone_create_fix_an_error_edit_in_place_and_filter(br
     with page.expect_response(re.compile(r"/o/specimen\?.*stage__in=Lost")):
         page.get_by_role("button", name="Apply filters").click()
     expect(page.get_by_role("link", name="Phone specimen")).to_be_visible()
+    expect(page.locator("details.list-filters")).not_to_have_attribute("open", "")  # folded: the results show
+    page.locator("details.list-filters summary").click()
     page.locator("#filter-headcount-gte").fill("50")
     with page.expect_response(re.compile(r"/o/specimen\?.*headcount__gte=50")):
         page.get_by_role("button", name="Apply filters").click()

@@ -90,7 +90,7 @@ document.addEventListener("htmx:afterSettle", function () {
 document.addEventListener("htmx:afterSettle", function (event) {
   var xhr = event.detail.xhr;
   var summary = document.getElementById("record-errors");
-  if (!xhr || xhr.status !== 422 || !summary || !event.detail.target.contains(summary)) {
+  if (!xhr || xhr.status !== 422 || !summary) {  // the form swapped itself (outerHTML): its old target is gone
     return;
   }
   summary.setAttribute("tabindex", "-1");
