@@ -413,8 +413,11 @@ def shown_permission_sets(held) -> str:
 @friendly_errors
 def user_deactivate(context: click.Context, username: str) -> None:
     """Stop a user from signing in and end their sessions (their data stays)."""
+    from crmkit.engine.security.administration import UserAdministration
+
     directory = open_directory(context)
-    directory.deactivate(named_user(directory, username).id)
+    # Through the checked service as the system: the last active administrator stays one.
+    UserAdministration(directory.crm.as_system()).deactivate(named_user(directory, username).id)
     click.echo(f"Deactivated {username}; their sessions have ended.")
 
 
@@ -480,7 +483,10 @@ def change_grants(directory, username: str, permission_sets: tuple[str, ...], *,
         if missing:
             raise UserError(f"{target.username} does not have {', '.join(repr(name) for name in missing)}; "
                             "nothing was revoked. See their permission sets with: crmkit user list")
-    change = directory.revoke if revoke else directory.grant
+    from crmkit.engine.security.administration import UserAdministration
+
+    administration = UserAdministration(directory.crm.as_system())  # the last administrator keeps `admin`
+    change = administration.revoke if revoke else administration.grant
     for name in permission_sets:
         change(name, user_id=target.id)
     now = shown_permission_sets(directory.permission_sets_held([target.id])[target.id]).replace(",", ", ")

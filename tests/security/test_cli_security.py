@@ -147,3 +147,12 @@ def test_user_list_shows_the_permission_sets_a_user_holds_through_their_role(run
     assert refused.exit_code == 1 and "through their role 'sales_rep'" in refused.output
     assert run("user", "grant", "alice", "reports").output == (
         "Granted reports; alice now has: export, reports, sales (via role).\n")
+
+
+def test_the_command_line_keeps_the_last_active_administrator(run, roles):
+    run("user", "create", "root", "--permission-set", "admin")
+    deactivate = run("user", "deactivate", "root")
+    assert deactivate.exit_code == 1 and "this is the last active administrator" in deactivate.output
+    revoke = run("user", "revoke", "root", "admin")
+    assert revoke.exit_code == 1 and "this is the last active administrator" in revoke.output
+    assert "admin" in run("user", "list").output.split("root", 1)[1].splitlines()[0]
