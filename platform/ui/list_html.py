@@ -1,42 +1,66 @@
-"""A list row's selection box as HTML: one Python call per row instead of a Jinja macro with two `_()`.
+"""Parts of the list page repeated per row or per field, as HTML: one Python call each instead of Jinja.
 
-    select_cell_html(row)   # Markup('<td class="list-select"><input ... aria-label="Select Acme"></td>')
+    select_cell_html(row)            # Markup('<td class="list-select"><input ... aria-label="Select Acme"></td>')
+    column_choices_html(choices)     # the column chooser's <li>s (list_columns.html)
 
-The markup and texts are list_select.html's `row` macro's, which delegates here (as the macros
-of fields/display.html delegate to display_html.py): the box sends `record=<id>:<version>` to
-the bulk bar's form and is labelled with the record's title, escaped exactly as the
-template's autoescape and newstyle `_()` do it (docs/ui.md, "Speed").
+A list page has fifty rows and its column chooser every readable field; as Jinja each
+costs a macro call or a loop turn with one or two `_()` (docs/ui.md, "Speed"). The markup
+and texts are the templates' own (list_select.html's `row` macro delegates here, as the
+macros of fields/display.html delegate to display_html.py); every value is escaped exactly
+as the templates' autoescape and newstyle `_()` escape it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from jinja2 import Environment
 from markupsafe import Markup
 
+from crmkit.ui.display_html import escaped
 from crmkit.ui.i18n import request_translations
 
 if TYPE_CHECKING:
     from crmkit.ui.list_page import Row
 
 
-def _(text: str) -> Markup:
-    """`text` in the request's language, as a format string whose values get escaped (Jinja's newstyle `_()`)."""
-    return Markup(request_translations().ugettext(text))
+def _(text: str) -> str:
+    """`text` in the request's language: a format string whose values the caller escapes (Jinja's newstyle `_()` does so)."""
+    return request_translations().ugettext(text)
 
 
 def select_cell_html(row: "Row") -> Markup:
     """The `<td>` with the row's checkbox for the bulk bar, labelled "Select <title>" ("Record 7" without a title)."""
     first = row.cells[0] if row.cells else None
     if first is not None and first.kind not in ("empty", "hidden"):
-        title = first.text
+        title = escaped(first.text)
     else:
-        title = _("Record %(id)s") % {"id": row.id}
+        title = _("Record %(id)s") % {"id": escaped(row.id)}
     label = _("Select %(title)s") % {"title": title}
-    return Markup('<td class="list-select"><input class="form-check-input list-select-row" type="checkbox" '
-                  'name="record" form="list-bulk" value="%s:%s" aria-label="%s"></td>') % (row.id, row.version, label)
+    return Markup(f'<td class="list-select"><input class="form-check-input list-select-row" type="checkbox" '
+                  f'name="record" form="list-bulk" value="{escaped(row.id)}:{escaped(row.version)}" '
+                  f'aria-label="{label}"></td>')
+
+
+def column_choices_html(choices: Iterable[tuple[str, str, bool]]) -> Markup:
+    """The column chooser's items for (field name, label, shown): a box to show it, Move up and Move down buttons."""
+    up, down = _("Move %(column)s up"), _("Move %(column)s down")
+    items = []
+    for name, label, shown in choices:
+        name, label = escaped(name), escaped(label)
+        checked = " checked" if shown else ""
+        items.append(
+            f'\n        <li class="d-flex align-items-center gap-1 py-1" data-column="{name}">\n'
+            f'          <input class="form-check-input mt-0" type="checkbox" name="columns" value="{name}" '
+            f'id="column-{name}"{checked}>\n'
+            f'          <label class="form-check-label me-auto" for="column-{name}">{label}</label>\n'
+            f'          <button type="button" class="btn btn-sm btn-link py-0" data-move="up" '
+            f'aria-label="{up % {"column": label}}">↑</button>\n'
+            f'          <button type="button" class="btn btn-sm btn-link py-0" data-move="down" '
+            f'aria-label="{down % {"column": label}}">↓</button>\n'
+            f'        </li>')
+    return Markup("".join(items))
 
 
 def install(environment: Environment) -> None:
-    """Makes select_cell_html a global of `environment`."""
-    environment.globals["select_cell_html"] = select_cell_html
+    """Makes select_cell_html and column_choices_html globals of `environment`."""
+    environment.globals.update(select_cell_html=select_cell_html, column_choices_html=column_choices_html)

@@ -205,3 +205,46 @@ def test_as_user_reuses_compiled_rights_until_another_process_changes_them(crm, 
         crm.as_user(desk["rep"])
     with pytest.raises(UnknownUser):
         crm.as_user(True)  # not the id 1, whatever is kept under it
+
+
+def test_a_snapshot_reads_on_one_connection_after_one_operation_read_and_keeps_the_row_filter(crm, desk, other_process):
+    boss, rep = crm.as_user(desk["boss"]), crm.as_user(desk["rep"])
+    boss.records("ticket").create({"name": "the boss's"})
+    mine = rep.records("ticket").create({"name": "the rep's"})
+    rep.records("ticket").query()  # what a policy reads once and keeps (access.py) is read before counting
+    statements: list[str] = []
+    checkouts: list[object] = []
+
+    def executed(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    def checked_out(*args) -> None:
+        checkouts.append(args)
+
+    event.listen(crm.engine, "before_cursor_execute", executed)
+    event.listen(crm.engine.pool, "checkout", checked_out)
+    try:
+        with rep.snapshot():  # a page's reads: the list, its count, a record, the owners' names
+            tickets = rep.records("ticket")
+            assert [record.id for record in tickets.query().records] == [mine.id]
+            assert tickets.count().value == 1
+            assert tickets.get(mine.id)["name"] == "the rep's"
+            assert set(rep.user_names([desk["rep"]])) == {desk["rep"]}
+            with rep.snapshot():  # nested: the same connection
+                assert "margin" not in tickets.get(mine.id)
+            other_process.revoke("exporting", user_id=desk["rep"])
+            tickets.query()  # the snapshot keeps the rights it started with, as a transaction does
+        state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
+        assert len(checkouts) == 1 and len(state_reads) == 1, statements
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", executed)
+        event.remove(crm.engine.pool, "checkout", checked_out)
+    with pytest.raises(PermissionDenied, match="export"):  # the next operation after it reads the rights again
+        rep.records("ticket").export()
+
+
+def test_a_write_inside_a_snapshot_is_a_transaction_of_its_own(crm, desk):
+    rep = crm.as_user(desk["rep"])
+    with rep.snapshot():
+        created = rep.records("ticket").create({"name": "written"})
+    assert crm.as_user(desk["boss"]).records("ticket").get(created.id)["name"] == "written"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterator
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, g, render_template, request, stream_with_context, url_for
 from werkzeug.datastructures import MultiDict
 
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
@@ -29,7 +29,10 @@ blueprint = Blueprint("lists", __name__)
 
 def query_url(object_name: str, args: MultiDict | None, endpoint: str = "lists.list_view") -> str:
     """The list's (or its export's) address with `args` as its query string (repeated keys kept)."""
-    base = url_for(endpoint, object_name=object_name)
+    addresses = g.setdefault("crmkit_list_addresses", {})  # a page links its list a dozen times: built once
+    base = addresses.get((endpoint, object_name))
+    if base is None:
+        base = addresses[(endpoint, object_name)] = url_for(endpoint, object_name=object_name)
     if not args:
         return base
     return f"{base}?{urlencode(list(args.items(multi=True)))}"
