@@ -300,6 +300,19 @@ def _picklist(fdef: FieldDef, value: Any, show: Presentation) -> Display:
     return Display("text", _option_label(fdef, value, show))
 
 
+def picklist_formatter(fdef: FieldDef, show: Presentation) -> Callable[[Any], Display]:
+    """`_picklist` for one field and user, its options' labels looked up once: value -> Display (a list's column)."""
+    labels: dict[str, str] = {}
+    for option in fdef.options:
+        labels.setdefault(option.value, _option_label(fdef, option.value, show))
+
+    def formatted(value: Any) -> Display:
+        label = labels.get(value) if isinstance(value, str) else None
+        return Display("text", label) if label is not None else _picklist(fdef, value, show)
+
+    return formatted
+
+
 def _multi_picklist(fdef: FieldDef, value: Any, show: Presentation) -> Display:
     values = value if isinstance(value, (list, tuple)) else [value]
     items = tuple(_option_label(fdef, item, show) for item in values)
