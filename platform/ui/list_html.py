@@ -1,5 +1,6 @@
 """Parts of the list page repeated per row or per field, as HTML: one Python call each instead of Jinja.
 
+    rows_html(page.rows, "account", record_url, selectable=True)   # the table's <tr>s (list_results.html)
     select_cell_html(row)            # Markup('<td class="list-select"><input ... aria-label="Select Acme"></td>')
     column_choices_html(choices)     # the column chooser's <li>s (list_columns.html)
 
@@ -11,12 +12,12 @@ as the templates' autoescape and newstyle `_()` escape it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from jinja2 import Environment
 from markupsafe import Markup
 
-from crmkit.ui.display_html import escaped
+from crmkit.ui.display_html import RecordUrl, cell_html, cells_html, escaped
 from crmkit.ui.i18n import request_translations
 
 if TYPE_CHECKING:
@@ -41,6 +42,30 @@ def select_cell_html(row: "Row") -> Markup:
                   f'aria-label="{label}"></td>')
 
 
+def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, selectable: bool) -> Markup:
+    """The list table's rows: the selection box (when `selectable`), the first cell as the record's link, the cells.
+
+    The first cell is a `<th scope="row">` linking the record (its title, or "Record 7" when it
+    has none the user may see); a first cell that is itself a link (a lookup, a web address)
+    stays a cell of its own.
+    """
+    parts = []
+    for row in rows:
+        first = row.cells[0] if row.cells else None
+        if first is None:
+            head = ""
+        elif first.kind not in ("lookup", "link"):
+            text = _("Record %(id)s") % {"id": escaped(row.id)} if first.kind in ("empty", "hidden") \
+                else escaped(first.text)
+            head = (f'\n      <th scope="row" class="fw-normal"><a href="{escaped(record_url(object_name, row.id))}">'
+                    f'{text}</a></th>')
+        else:
+            head = f"\n      {cell_html(first, record_url)}"
+        select = select_cell_html(row) if selectable else ""
+        parts.append(f"\n    <tr>{select}{head}\n      {cells_html(row.cells[1:], record_url)}\n    </tr>")
+    return Markup("".join(parts))
+
+
 def column_choices_html(choices: Iterable[tuple[str, str, bool]]) -> Markup:
     """The column chooser's items for (field name, label, shown): a box to show it, Move up and Move down buttons."""
     up, down = _("Move %(column)s up"), _("Move %(column)s down")
@@ -62,5 +87,6 @@ def column_choices_html(choices: Iterable[tuple[str, str, bool]]) -> Markup:
 
 
 def install(environment: Environment) -> None:
-    """Makes select_cell_html and column_choices_html globals of `environment`."""
-    environment.globals.update(select_cell_html=select_cell_html, column_choices_html=column_choices_html)
+    """Makes rows_html, select_cell_html and column_choices_html globals of `environment`."""
+    environment.globals.update(rows_html=rows_html, select_cell_html=select_cell_html,
+                               column_choices_html=column_choices_html)
