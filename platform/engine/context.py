@@ -58,6 +58,8 @@ class UserContext:
         self.policy = policy
         self._rights_version = rights_version
         self._connection: Connection | None = None
+        #: The connection of a `snapshot()` block, which reads share; None outside one.
+        self._snapshot: Connection | None = None
         self._runtime = crm.runtime
 
     def refresh_rights(self) -> None:
@@ -68,7 +70,7 @@ class UserContext:
         if the user was deactivated. Records operations need not call it: they do the same
         read on their own connection as they start (`reading`, `writing`).
         """
-        if self.policy is None or self._connection is not None:
+        if self.policy is None or self._connection is not None or self._snapshot is not None:
             return
         with self.reading():
             pass
@@ -158,10 +160,30 @@ class UserContext:
                 self._connection = None
 
     @contextmanager
+    def snapshot(self) -> Iterator["UserContext"]:
+        """Group several reads (a page's) on one connection: one operation read for all of them.
+
+        The reads inside share the connection, the metadata and the rights of its start, as
+        a transaction's do: a page of six engine calls pays one connection checkout and one
+        operation read instead of six (on PostgreSQL, round trips). A write inside runs in a
+        transaction of its own, as outside, and the block's later reads need not see it: use
+        it for pages that only read. Nested in a transaction or another snapshot, it adds nothing.
+        """
+        if self._connection is not None or self._snapshot is not None:
+            yield self
+            return
+        with ExitStack() as stack:
+            self._snapshot = self._started(stack, self.crm.engine.connect)
+            try:
+                yield self
+            finally:
+                self._snapshot = None
+
+    @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """The connection of a read: the open transaction's, or a new one started with the operation read."""
-        if self._connection is not None:
-            yield self._connection
+        """The connection of a read: the open transaction's or snapshot's, or a new one started with the operation read."""
+        if self._connection is not None or self._snapshot is not None:
+            yield self._connection or self._snapshot
             return
         with ExitStack() as stack:
             yield self._started(stack, self.crm.engine.connect)

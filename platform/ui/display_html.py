@@ -29,7 +29,7 @@ RecordUrl = Callable[[str, int], "str | None"]
 _SPECIAL = re.compile(r"[&<>\"']")
 
 
-def _escaped(value: object) -> str:
+def escaped(value: object) -> str:
     """`value` as text escaped exactly as markupsafe's `escape` (and so autoescape) does it."""
     text = value if isinstance(value, str) else str(value)
     return text if _SPECIAL.search(text) is None else str(escape(text))
@@ -42,27 +42,27 @@ def _value(d: Display, record_url: RecordUrl | None) -> str:
     """The inner HTML of `d` as a plain str (every piece escaped), for display_html and cell_html."""
     kind = d.kind
     if kind == "text":
-        return _escaped(d.text)
+        return escaped(d.text)
     if kind == "number":
-        return f'<span class="text-nowrap">{_escaped(d.text)}</span>'
+        return f'<span class="text-nowrap">{escaped(d.text)}</span>'
     if kind == "empty":
-        return f"{_BLANK}{_escaped(d.text)}</span>"
+        return f"{_BLANK}{escaped(d.text)}</span>"
     if kind == "hidden":
-        return f'<span class="text-body-secondary fst-italic">{_escaped(d.text)}</span>'
+        return f'<span class="text-body-secondary fst-italic">{escaped(d.text)}</span>'
     if kind in ("date", "datetime"):
-        return f'<time datetime="{_escaped(d.iso)}">{_escaped(d.text)}</time>'
+        return f'<time datetime="{escaped(d.iso)}">{escaped(d.text)}</time>'
     if kind == "link" and d.href:
         blank = ' target="_blank"' if d.href.startswith("http") else ""
-        return f'<a href="{_escaped(d.href)}" rel="noopener noreferrer nofollow"{blank}>{_escaped(d.text)}</a>'
+        return f'<a href="{escaped(d.href)}" rel="noopener noreferrer nofollow"{blank}>{escaped(d.text)}</a>'
     if kind == "lookup" and record_url is not None and d.target and d.record_id is not None:
-        return f'<a href="{_escaped(record_url(d.target, d.record_id))}">{_escaped(d.text)}</a>'
+        return f'<a href="{escaped(record_url(d.target, d.record_id))}">{escaped(d.text)}</a>'
     if kind == "lines":
-        return "<br>".join(_escaped(line) for line in d.lines)
+        return "<br>".join(escaped(line) for line in d.lines)
     if kind == "list":
-        items = "".join(f'<li class="list-inline-item"><span class="badge text-bg-light border">{_escaped(item)}</span></li>'
+        items = "".join(f'<li class="list-inline-item"><span class="badge text-bg-light border">{escaped(item)}</span></li>'
                         for item in d.items)
         return f'<ul class="list-inline mb-0">{items}</ul>'
-    return _escaped(d.text)
+    return escaped(d.text)
 
 
 def display_html(d: Display, record_url: RecordUrl | None = None) -> Markup:

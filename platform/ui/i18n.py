@@ -22,7 +22,7 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, request, session
-from flask_babel import Babel, format_decimal, gettext
+from flask_babel import Babel, format_decimal, get_translations, gettext
 
 from crmkit.metadata.model import Label
 
@@ -97,6 +97,23 @@ def labelled(label: str, text: str) -> str:
     return gettext("%(label)s: %(text)s", label=label, text=text)
 
 
+def request_translations() -> Any:
+    """The catalog of this request's language, as Flask-Babel's get_translations gives it, looked up once per language.
+
+    Templates call `_()` a hundred times a page; Flask-Babel looks the locale and catalog up
+    again on each call (docs/ui.md, "Speed"). Kept in `g` with the locale it was made for:
+    a sign-in or a language change within the request (flask_babel.refresh) gets the new one.
+    """
+    state = g.get("_flask_babel")
+    locale = getattr(state, "babel_locale", None)
+    kept = g.get("_crmkit_translations")
+    if kept is not None and locale is not None and kept[0] is locale:
+        return kept[1]
+    translations = get_translations()
+    g._crmkit_translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
+    return translations
+
+
 def init_i18n(app: Flask) -> None:
     """Compiles the catalogs for `app` and installs Flask-Babel with crmkit's selectors and the `label` filter."""
     folder = Path(tempfile.mkdtemp(prefix="crmkit-translations-"))
@@ -105,6 +122,13 @@ def init_i18n(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(folder)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda text: request_translations().ugettext(text),
+        ngettext=lambda singular, plural, number: request_translations().ungettext(singular, plural, number),
+        newstyle=True,
+        pgettext=lambda context, text: request_translations().upgettext(context, text),
+        npgettext=lambda context, singular, plural, number: request_translations().unpgettext(
+            context, singular, plural, number))
     app.jinja_env.filters["label"] = label_text
     app.jinja_env.filters["colon"] = with_colon
     app.jinja_env.filters["number"] = format_decimal

@@ -1,7 +1,7 @@
 """The field macros (crmkit/ui/templates/fields/) render display, inputs and filters safely and accessibly.
 
-Rendered with a plain jinja2 Environment with autoescape on and crmkit's display globals
-(crmkit/ui/display_html.py), as Flask renders them.
+Rendered with a plain jinja2 Environment with autoescape on and crmkit's display and filter globals
+(crmkit/ui/display_html.py, crmkit/ui/filter_html.py), as Flask renders them.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from crmkit.engine.fieldtypes.presentation import Presentation
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.metadata.model import FieldDef, Label, PicklistOption
-from crmkit.ui import display_html
+from crmkit.ui import display_html, filter_html
 
 from .conftest import PACKAGES, USERS, sample_value
 
@@ -27,6 +27,7 @@ XSS = "\"'><script>alert(1)</script><img src=x onerror=alert(1)>"
 def macros():
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
     display_html.install(environment)
+    filter_html.install(environment)
     return {name: environment.get_template(f"fields/{name}.html").module for name in ("display", "input", "filter")}
 
 

@@ -7,6 +7,9 @@ connection (context.py, generation.py, security/rights.py).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import pytest
 from sqlalchemy import event
 
@@ -53,6 +56,27 @@ def desk(crm, install):
     boss = directory.create_user("boss", password=PASSWORD, role="boss", permission_sets=["exporting"])
     rep = directory.create_user("rep", password=PASSWORD, role="rep", permission_sets=["exporting"])
     return {"boss": boss.id, "rep": rep.id}
+
+
+@contextmanager
+def counted(crm: Crm) -> Iterator[tuple[list[str], list[object]]]:
+    """(statements sent, connections checked out) on `crm`'s engine while the block runs."""
+    statements: list[str] = []
+    checkouts: list[object] = []
+
+    def executed(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    def checked_out(*args) -> None:
+        checkouts.append(args)
+
+    event.listen(crm.engine, "before_cursor_execute", executed)
+    event.listen(crm.engine.pool, "checkout", checked_out)
+    try:
+        yield statements, checkouts
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", executed)
+        event.remove(crm.engine.pool, "checkout", checked_out)
 
 
 @pytest.fixture
@@ -110,23 +134,11 @@ def test_an_operation_reads_the_generation_and_the_rights_version_once_on_its_ow
     rep = crm.as_user(desk["rep"])
     tickets = rep.records("ticket")
     ticket = tickets.create({"name": "counted"})
-    statements: list[str] = []
-    checkouts: list[object] = []
-
-    def executed(connection, cursor, statement, *rest) -> None:
-        statements.append(statement)
-
-    def checked_out(*args) -> None:
-        checkouts.append(args)
-
     operations = (lambda: tickets.get(ticket.id), lambda: tickets.query(),
-                  lambda: tickets.update(ticket.id, {"name": f"again {len(statements)}"},
-                                         version=tickets.get(ticket.id).version))
+                  lambda: tickets.update(ticket.id, {"name": "again"}, version=tickets.get(ticket.id).version))
     for operation in operations:  # what a policy reads once and keeps (access.py) is read before counting
         operation()
-    event.listen(crm.engine, "before_cursor_execute", executed)
-    event.listen(crm.engine.pool, "checkout", checked_out)
-    try:
+    with counted(crm) as (statements, checkouts):
         for operation in operations[:2]:
             statements.clear()
             checkouts.clear()
@@ -141,9 +153,6 @@ def test_an_operation_reads_the_generation_and_the_rights_version_once_on_its_ow
         tickets.update(ticket.id, {"name": "last"}, version=current.version)
         state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql or "crmkit_counter" in sql]
         assert len(checkouts) == 1 and len(state_reads) == 1
-    finally:
-        event.remove(crm.engine, "before_cursor_execute", executed)
-        event.remove(crm.engine.pool, "checkout", checked_out)
 
 
 def test_an_export_streamed_over_several_pages_keeps_the_order_rows_and_fields_of_the_list(crm, desk, monkeypatch):
@@ -205,3 +214,32 @@ def test_as_user_reuses_compiled_rights_until_another_process_changes_them(crm, 
         crm.as_user(desk["rep"])
     with pytest.raises(UnknownUser):
         crm.as_user(True)  # not the id 1, whatever is kept under it
+
+
+def test_a_snapshot_reads_on_one_connection_after_one_operation_read_and_keeps_the_row_filter(crm, desk, other_process):
+    boss, rep = crm.as_user(desk["boss"]), crm.as_user(desk["rep"])
+    boss.records("ticket").create({"name": "the boss's"})
+    mine = rep.records("ticket").create({"name": "the rep's"})
+    rep.records("ticket").query()  # what a policy reads once and keeps (access.py) is read before counting
+    with counted(crm) as (statements, checkouts):
+        with rep.snapshot():  # a page's reads: the list, its count, a record, the owners' names
+            tickets = rep.records("ticket")
+            assert [record.id for record in tickets.query().records] == [mine.id]
+            assert tickets.count().value == 1
+            assert tickets.get(mine.id)["name"] == "the rep's"
+            assert set(rep.user_names([desk["rep"]])) == {desk["rep"]}
+            with rep.snapshot():  # nested: the same connection
+                assert "margin" not in tickets.get(mine.id)
+            other_process.revoke("exporting", user_id=desk["rep"])
+            tickets.query()  # the snapshot keeps the rights it started with, as a transaction does
+    state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
+    assert len(checkouts) == 1 and len(state_reads) == 1, statements
+    with pytest.raises(PermissionDenied, match="export"):  # the next operation after it reads the rights again
+        rep.records("ticket").export()
+
+
+def test_a_write_inside_a_snapshot_is_a_transaction_of_its_own(crm, desk):
+    rep = crm.as_user(desk["rep"])
+    with rep.snapshot():
+        created = rep.records("ticket").create({"name": "written"})
+    assert crm.as_user(desk["boss"]).records("ticket").get(created.id)["name"] == "written"

@@ -247,3 +247,26 @@ def test_the_list_speaks_chinese(list_app, as_user):
         SystemDirectory(list_app.extensions["crmkit"].crm).by_username("zhao").id, language="zh")
     html = as_user("zhao").get("/o/gadget").get_data(as_text=True)
     assert "1 条记录" in html and "导出 CSV" in html and "筛选" in html and "搜索小工具" in html
+
+
+def test_a_list_page_reads_the_rights_once_for_all_its_engine_calls(as_user, list_app):
+    """The page's reads share one connection and one operation read (UserContext.snapshot; docs/ui.md, "Speed")."""
+    from sqlalchemy import event
+
+    client = as_user("wang")
+    client.get("/o/gadget")  # what a policy reads once and keeps (access.py) is read before counting
+    engine = list_app.extensions["crmkit"].crm.engine
+    statements: list[str] = []
+
+    def executed(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        html = client.get("/o/gadget?status=New").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+    assert "Alpha gadget" in html and "Zhao private gadget" not in html and "alpha-secret" not in html
+    operation_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
+    assert len(operation_reads) == 2, statements  # the request's context (Crm.as_user) and the page's snapshot
+    assert len([sql for sql in statements if sql != "BEGIN"]) <= 10, statements

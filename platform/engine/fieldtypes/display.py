@@ -253,10 +253,15 @@ def _email(value: Any, show: Presentation) -> Display:
     return Display("link", text, href=href) if href else Display("text", text)
 
 
+#: What starts a phone number's extension ("x12", "ext. 12", "#12"), and what is not a digit.
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|#)\s*", re.IGNORECASE)
+_NOT_DIGIT = re.compile(r"[^0-9]")
+
+
 def tel_link(number: str) -> str | None:
     """A `tel:` link of a phone number (RFC 3966 global form when it starts with +), or None if it has no digits."""
-    main = re.split(r"\s*(?:x|ext\.?|#)\s*", number, maxsplit=1, flags=re.IGNORECASE)[0]
-    digits = re.sub(r"[^0-9]", "", main)
+    main = _EXTENSION.split(number, maxsplit=1)[0]
+    digits = _NOT_DIGIT.sub("", main)
     if not digits:
         return None
     return f"tel:{'+' if main.strip().startswith('+') else ''}{digits}"
@@ -293,6 +298,19 @@ def _option_label(fdef: FieldDef, value: Any, show: Presentation) -> str:
 
 def _picklist(fdef: FieldDef, value: Any, show: Presentation) -> Display:
     return Display("text", _option_label(fdef, value, show))
+
+
+def picklist_formatter(fdef: FieldDef, show: Presentation) -> Callable[[Any], Display]:
+    """`_picklist` for one field and user, its options' labels looked up once: value -> Display (a list's column)."""
+    labels: dict[str, str] = {}
+    for option in fdef.options:
+        labels.setdefault(option.value, _option_label(fdef, option.value, show))
+
+    def formatted(value: Any) -> Display:
+        label = labels.get(value) if isinstance(value, str) else None
+        return Display("text", label) if label is not None else _picklist(fdef, value, show)
+
+    return formatted
 
 
 def _multi_picklist(fdef: FieldDef, value: Any, show: Presentation) -> Display:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from crmkit.engine.fieldtypes import FieldType, FieldTypes
 from crmkit.engine.fieldtypes.builtin import BUILTIN_TYPES
 from crmkit.engine.fieldtypes.display import (
-    Display, as_display, currency_symbol, default_formatter, empty, hidden, is_empty, lookup_display,
+    BY_WIDGET, Display, as_display, currency_symbol, default_formatter, empty, hidden, is_empty, lookup_display,
+    picklist_formatter,
 )
 from crmkit.engine.fieldtypes.list_filters import FILTER_OPERATORS, FieldFilter, filter_controls, given_values
 from crmkit.engine.fieldtypes.presentation import Presentation
@@ -142,6 +143,9 @@ class FieldPresenter:
         if field_type.kind.value_kind == "reference":
             return lambda value, title: lookup_display(value_def, value, show, title)
         builtin = default_formatter(field_type.form_widget, field_type.kind.value_kind)
+        if builtin is BY_WIDGET["select"]:  # a picklist's labels looked up once per column, not per cell
+            picklist = picklist_formatter(value_def, show)
+            return lambda value, title: picklist(value)
         return lambda value, title: builtin(value_def, value, show)
 
     # ---- forms ----------------------------------------------------------------------------

@@ -54,7 +54,6 @@ class UserNames:
         self.context = context
 
     def _users(self):
-        self.context.refresh_rights()  # UnknownUser for a deactivated acting user
         return self.context.runtime.system_table("crmkit_user")
 
     def names(self, user_ids: Iterable[int]) -> dict[int, UserName]:
@@ -69,7 +68,8 @@ class UserNames:
             return {}
         users = self._users()
         query = select(users.c.id, users.c.display_name, users.c.active).where(users.c.id.in_(wanted))
-        with self.context.crm.engine.connect() as connection:
+        # The operation read first, on the query's connection: UnknownUser for a deactivated acting user.
+        with self.context.reading() as connection:
             return {row.id: UserName(row.id, row.display_name, row.active) for row in connection.execute(query)}
 
     def suggest(self, text: str | None, *, limit: int = 10) -> list[UserName]:
@@ -86,5 +86,5 @@ class UserNames:
             query = query.where(or_(func.lower(users.c.display_name).like(pattern, escape="\\"),
                                     users.c.username.like(pattern, escape="\\")))
         query = query.order_by(users.c.active.desc(), func.lower(users.c.display_name), users.c.id).limit(limit)
-        with self.context.crm.engine.connect() as connection:
+        with self.context.reading() as connection:
             return [UserName(row.id, row.display_name, row.active) for row in connection.execute(query)]

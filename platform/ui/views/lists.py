@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterator
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, g, render_template, request, stream_with_context, url_for
 from werkzeug.datastructures import MultiDict
 
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
@@ -30,7 +30,10 @@ blueprint = Blueprint("lists", __name__)
 
 def query_url(object_name: str, args: MultiDict | None, endpoint: str = "lists.list_view") -> str:
     """The list's (or its export's) address with `args` as its query string (repeated keys kept)."""
-    base = url_for(endpoint, object_name=object_name)
+    addresses = g.setdefault("crmkit_list_addresses", {})  # a page links its list a dozen times: built once
+    base = addresses.get((endpoint, object_name))
+    if base is None:
+        base = addresses[(endpoint, object_name)] = url_for(endpoint, object_name=object_name)
     if not args:
         return base
     return f"{base}?{urlencode(list(args.items(multi=True)))}"
@@ -52,25 +55,29 @@ def list_view(object_name: str) -> Response:
     partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "list-results"
     records = context.records(object_name)  # UnknownObject: 404 before anything else
     state = None
-    try:
-        state = open_list_view(context, object_name, request.args)  # SavedViewNotFound 404, SavedViewUnusable 409
-        page = build_list_page(context, object_name, state.args, with_filters=not partial, columns=state.columns)
-    except QueryError as error:
-        obj = records.obj
-        template = "list_results.html" if partial else "list.html"
-        body = render_template(template, page=None, obj=obj, problem=sentence(error.message), partial=partial,
-                               args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
-                               search=request.args.get("q", ""), board_link=board_link(obj.name), views=state,
-                               bulk=None, column_choices=[], may_export=may(context, obj.name, "export"))
-        return Response(body, status=400)
     template = "list_results.html" if partial else "list.html"
-    return Response(render_template(template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
-                                    query_url=query_url, record_url=record_url, search=page.search, views=state,
-                                    board_link=board_link(page.obj.name), may_export=may(context, page.obj.name, "export"),
-                                    bulk=bulk_actions(context, page.obj),
-                                    column_choices=column_choices(context, FieldPresenter.for_context(context),
-                                                                  page.obj, [column.field.name
-                                                                             for column in page.columns])))
+    # The page only reads: its engine calls share one connection and one operation read (docs/ui.md, "Speed").
+    with context.snapshot():
+        try:
+            state = open_list_view(context, object_name, request.args)  # SavedViewNotFound 404, SavedViewUnusable 409
+            page = build_list_page(context, object_name, state.args, with_filters=not partial, columns=state.columns)
+        except QueryError as error:
+            problem = sentence(error.message)
+        else:
+            return Response(render_template(
+                template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
+                query_url=query_url, record_url=record_url, search=page.search, views=state,
+                board_link=board_link(page.obj.name), bulk=bulk_actions(context, page.obj),
+                may_export=may(context, page.obj.name, "export"),
+                column_choices=column_choices(context, FieldPresenter.for_context(context), page.obj,
+                                              [column.field.name for column in page.columns])))
+    # Outside the snapshot: a refused query may have ended its transaction (PostgreSQL).
+    obj = records.obj
+    body = render_template(template, page=None, obj=obj, problem=problem, partial=partial,
+                           args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
+                           search=request.args.get("q", ""), board_link=board_link(obj.name), views=state,
+                           bulk=None, column_choices=[], may_export=may(context, obj.name, "export"))
+    return Response(body, status=400)
 
 
 @blueprint.route("/o/<object_name>/export.csv")

@@ -1,0 +1,92 @@
+"""Parts of the list page repeated per row or per field, as HTML: one Python call each instead of Jinja.
+
+    rows_html(page.rows, "account", record_url, selectable=True)   # the table's <tr>s (list_results.html)
+    select_cell_html(row)            # Markup('<td class="list-select"><input ... aria-label="Select Acme"></td>')
+    column_choices_html(choices)     # the column chooser's <li>s (list_columns.html)
+
+A list page has fifty rows and its column chooser every readable field; as Jinja each
+costs a macro call or a loop turn with one or two `_()` (docs/ui.md, "Speed"). The markup
+and texts are the templates' own (list_select.html's `row` macro delegates here, as the
+macros of fields/display.html delegate to display_html.py); every value is escaped exactly
+as the templates' autoescape and newstyle `_()` escape it.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from jinja2 import Environment
+from markupsafe import Markup
+
+from crmkit.ui.display_html import RecordUrl, cell_html, cells_html, escaped
+from crmkit.ui.i18n import request_translations
+
+if TYPE_CHECKING:
+    from crmkit.ui.list_page import Row
+
+
+def _(text: str) -> str:
+    """`text` in the request's language: a format string whose values the caller escapes (Jinja's newstyle `_()` does so)."""
+    return request_translations().ugettext(text)
+
+
+def select_cell_html(row: "Row") -> Markup:
+    """The `<td>` with the row's checkbox for the bulk bar, labelled "Select <title>" ("Record 7" without a title)."""
+    first = row.cells[0] if row.cells else None
+    if first is not None and first.kind not in ("empty", "hidden"):
+        title = escaped(first.text)
+    else:
+        title = _("Record %(id)s") % {"id": escaped(row.id)}
+    label = _("Select %(title)s") % {"title": title}
+    return Markup(f'<td class="list-select"><input class="form-check-input list-select-row" type="checkbox" '
+                  f'name="record" form="list-bulk" value="{escaped(row.id)}:{escaped(row.version)}" '
+                  f'aria-label="{label}"></td>')
+
+
+def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, selectable: bool) -> Markup:
+    """The list table's rows: the selection box (when `selectable`), the first cell as the record's link, the cells.
+
+    The first cell is a `<th scope="row">` linking the record (its title, or "Record 7" when it
+    has none the user may see); a first cell that is itself a link (a lookup, a web address)
+    stays a cell of its own.
+    """
+    parts = []
+    for row in rows:
+        first = row.cells[0] if row.cells else None
+        if first is None:
+            head = ""
+        elif first.kind not in ("lookup", "link"):
+            text = _("Record %(id)s") % {"id": escaped(row.id)} if first.kind in ("empty", "hidden") \
+                else escaped(first.text)
+            head = (f'\n      <th scope="row" class="fw-normal"><a href="{escaped(record_url(object_name, row.id))}">'
+                    f'{text}</a></th>')
+        else:
+            head = f"\n      {cell_html(first, record_url)}"
+        select = select_cell_html(row) if selectable else ""
+        parts.append(f"\n    <tr>{select}{head}\n      {cells_html(row.cells[1:], record_url)}\n    </tr>")
+    return Markup("".join(parts))
+
+
+def column_choices_html(choices: Iterable[tuple[str, str, bool]]) -> Markup:
+    """The column chooser's items for (field name, label, shown): a box to show it, Move up and Move down buttons."""
+    up, down = _("Move %(column)s up"), _("Move %(column)s down")
+    items = []
+    for name, label, shown in choices:
+        name, label = escaped(name), escaped(label)
+        checked = " checked" if shown else ""
+        items.append(
+            f'\n        <li class="d-flex align-items-center gap-1 py-1" data-column="{name}">\n'
+            f'          <input class="form-check-input mt-0" type="checkbox" name="columns" value="{name}" '
+            f'id="column-{name}"{checked}>\n'
+            f'          <label class="form-check-label me-auto" for="column-{name}">{label}</label>\n'
+            f'          <button type="button" class="btn btn-sm btn-link py-0" data-move="up" '
+            f'aria-label="{up % {"column": label}}">↑</button>\n'
+            f'          <button type="button" class="btn btn-sm btn-link py-0" data-move="down" '
+            f'aria-label="{down % {"column": label}}">↓</button>\n'
+            f'        </li>')
+    return Markup("".join(items))
+
+
+def install(environment: Environment) -> None:
+    """Makes rows_html, select_cell_html and column_choices_html globals of `environment`."""
+    environment.globals.update(rows_html=rows_html, select_cell_html=select_cell_html,
+                               column_choices_html=column_choices_html)
