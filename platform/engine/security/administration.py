@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 from sqlalchemy import false, or_, select
 
+from crmkit.engine import messages
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.passwords import generate_password
 from crmkit.engine.security.holdings import HeldPermissionSets
@@ -182,7 +183,7 @@ class UserAdministration:
         """The user can no longer sign in and their sessions end; not oneself, nor the last administrator."""
         actor = self._require_over(user_id)
         if actor is not None and user_id == actor:
-            raise UserError("you cannot deactivate your own account; ask another administrator.")
+            raise UserError(messages.DEACTIVATE_YOURSELF())
         admins = self._admins()
         self._keep_an_administrator(admins, admins - {user_id}, "deactivated")
         self.directory.deactivate(user_id, actor_id=actor)
@@ -242,7 +243,7 @@ class UserAdministration:
         if policy is None:
             return None
         if MANAGE_USERS not in policy.system and not policy.is_admin:
-            raise PermissionDenied("managing users needs the manage_users permission; ask an administrator.")
+            raise PermissionDenied(messages.MANAGE_USERS_NEEDED())
         return policy.user.user_id
 
     def _is_admin(self) -> bool:
@@ -253,7 +254,7 @@ class UserAdministration:
         actor = self._require()
         self.directory.get(user_id)  # UserError for an unknown user
         if not self._is_admin() and user_id in self._admins():
-            raise PermissionDenied("only an administrator can change an administrator's account.")
+            raise PermissionDenied(messages.ADMIN_CHANGES_ADMIN())
         return actor
 
     def _require_grantable(self, permission_set: str) -> None:
@@ -262,8 +263,7 @@ class UserAdministration:
             return
         definition = self.context.runtime.registry.permission_sets.get(permission_set)
         if permission_set == ADMIN_PERMISSION_SET or (definition is not None and definition.system):
-            raise PermissionDenied(f"only an administrator can grant or revoke the permission set "
-                                   f"{permission_set!r}: it carries platform permissions.")
+            raise PermissionDenied(messages.ADMIN_GRANTS_SET(name=repr(permission_set)))
 
     def _require_role_grantable(self, role: str) -> None:
         if self._is_admin():
@@ -276,8 +276,7 @@ class UserAdministration:
     def _keep_an_administrator(before: set[int], after: set[int], change: str) -> None:
         """UserError when a change would leave no active administrator where there is one now."""
         if before and not after:
-            raise UserError(f"this is the last active administrator, so they cannot be {change}; make someone "
-                            "else an administrator first.")
+            raise UserError(messages.LAST_ADMIN(change=change))
 
     def _admins(self, *, without_user_grant: int | None = None, without_role_grant: str | None = None,
                 role_of: tuple[int, str | None] | None = None) -> set[int]:
