@@ -29,6 +29,7 @@ from typing import Callable, Mapping, Sequence
 from crmkit.metadata.model import Label
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+HAN = re.compile("[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Message:
     def in_language(self, language: str, **params: object) -> str:
         """The sentence in `language` (a tag such as 'zh-CN'; English when there is no text for it)."""
         shown = {name: self._word(name, str(value), language) for name, value in params.items()}
-        return Label.of({"en": self.en, "zh": self.zh}).get(language).format(**shown)
+        return _filled(Label.of({"en": self.en, "zh": self.zh}).get(language), shown)
 
     def _word(self, name: str, value: str, language: str) -> str:
         translations = (self.words.get(name) or self.open_words.get(name) or {}).get(value)
@@ -80,6 +81,23 @@ class Message:
             position = match.end()
         parts.append(re.escape(self.en[position:]))
         return re.compile("".join(parts), re.DOTALL)
+
+
+def _filled(template: str, shown: Mapping[str, str]) -> str:
+    """`template` with its placeholders filled; the space around a placeholder is left out where Chinese
+    meets Chinese ("的 {object} 记录" with 客户 is "的客户记录"; with account it stays "的 account 记录")."""
+    parts, position, previous = [], 0, ""
+    for match in [*PLACEHOLDER.finditer(template), None]:
+        literal = template[position:match.start() if match else len(template)]
+        value = shown[match[1]] if match else ""
+        if literal.startswith(" ") and HAN.match(previous[-1:]) and HAN.match(literal[1:2] or value[:1]):
+            literal = literal[1:]
+        if literal.endswith(" ") and HAN.match(value[:1]) and HAN.match(literal[-2:-1] or previous[-1:]):
+            literal = literal[:-1]
+        parts += [literal, value]
+        if match:
+            position, previous = match.end(), value
+    return "".join(parts)
 
 
 def _zh(**words: str) -> dict[str, dict[str, str]]:
@@ -282,8 +300,8 @@ NOT_A_SORT_FIELD = Message("{item} is not a sort field; write a field name, with
                            "{item} 不是排序字段；请写字段名，降序时在前面加 '-'。")
 SORT_OWN_FIELDS = Message("lists sort by their own fields, not by '{name}' of a linked record.",
                           "列表只能按自身的字段排序，不能按关联记录的“{name}”排序。")
-UNSORTABLE = Message("{object} cannot be sorted by {name} ({type}); sort by another field.",
-                     "{object} 不能按 {name}（{type}）排序；请按其他字段排序。")
+UNSORTABLE = Message("{object} cannot be sorted by {field} ({type}); sort by another field.",
+                     "{object} 不能按 {field}（{type}）排序；请按其他字段排序。")
 INVALID_CURSOR = Message("this page link (cursor) is damaged or out of date; start again from the first page.",
                          "此分页链接（游标）已损坏或已过期；请从第一页重新开始。")
 CURSOR_OTHER_SORT = Message(
@@ -399,12 +417,13 @@ SUMMARY_PART = re.compile(r"(?:^|; )(\w+): ")
 
 
 def translated(sentence: str, language: str, extra: Sequence[Message] = (),
-               names: Callable[[str], str | None] | None = None) -> str:
+               names: Callable[[str, str | None], str | None] | None = None) -> str:
     """`sentence`, an English message of the engine, in `language` ('zh', 'zh-CN', 'en'); else unchanged.
 
     `extra` are more templates, tried after the catalog: plugins' own (Extensions.messages).
-    `names` gives an object's label in `language` for its API name (None: not an object),
-    used for `{object}` placeholders; without it objects are named as the engine wrote them.
+    `names(object, field)` gives the label in `language` of an object (field None) or of one of
+    its fields, by API name (None: no such object or field); it names `{object}` and, in a
+    sentence that names its object, `{field}` placeholders. Without it they stay API names.
     Only whole sentences are translated: a text no template matches from start to end is
     returned as it is (English, or a message already in the user's language). The sentences
     inside a sentence (`Message.inner`) are translated the same way.
@@ -419,13 +438,15 @@ def translated(sentence: str, language: str, extra: Sequence[Message] = (),
                 inner = _summary if kind == "summary" else translated
                 params[name] = inner(params[name], language, extra, names)
             if names is not None and params.get("object"):
-                params["object"] = names(params["object"]) or params["object"]
+                if params.get("field"):
+                    params["field"] = names(params["object"], params["field"]) or params["field"]
+                params["object"] = names(params["object"], None) or params["object"]
             return message.in_language(language, **params)
     return sentence
 
 
 def _summary(summary: str, language: str, extra: Sequence[Message],
-             names: Callable[[str], str | None] | None) -> str:
+             names: Callable[[str, str | None], str | None] | None) -> str:
     """A validation summary with each field's sentence translated: "name: 此字段为必填项。; ..."."""
     starts = list(SUMMARY_PART.finditer(summary))
     if not starts or starts[0].start() != 0:
@@ -434,4 +455,4 @@ def _summary(summary: str, language: str, extra: Sequence[Message],
     for index, start in enumerate(starts):
         end = starts[index + 1].start() if index + 1 < len(starts) else len(summary)
         parts.append(f"{start[1]}: {translated(summary[start.end():end], language, extra, names)}")
-    return "; ".join(parts)
+    return Label.of({"en": "; ", "zh": "；"}).get(language).join(parts)

@@ -107,7 +107,7 @@ def _sort_key(ctx: QueryContext, object_name: str, item: Any) -> SortKey:
         raise QueryError(messages.SORT_OWN_FIELDS(name=name))
     info = resolve_field(ctx, object_name, name)
     if info.value_kind == "list" or info.value_type in UNSORTABLE_TYPES:
-        raise QueryError(messages.UNSORTABLE(object=object_name, name=name, type=info.value_type))
+        raise QueryError(messages.UNSORTABLE(object=object_name, field=name, type=info.value_type))
     stored = ctx.schema.table(object_name).c[name]
     nullable = info.column is not stored or bool(stored.nullable)
     return SortKey(name, info.column, descending, info.value_kind, nullable)
