@@ -15,7 +15,8 @@ The same catalog holds the English texts of marshmallow's own messages that reac
     translated("is required.", "en")                                 # 'is required.'
 
 Templates use `{name}` placeholders only, without conversions or format specifications: a
-caller formats a value first (`value=repr(value)`). tests/engine/test_messages.py checks
+caller formats a value first (`value=repr(value)`); a brace of the sentence itself is doubled
+(`{{"stage": "Won"}}`), as str.format reads it. tests/engine/test_messages.py checks
 that every template has a Chinese text with the same placeholders.
 """
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Message:
         """A regular expression matching the English sentence, capturing each placeholder's value."""
         parts, seen, position = [], set(), 0
         for match in PLACEHOLDER.finditer(self.en):
-            parts.append(re.escape(self.en[position:match.start()]))
+            parts.append(_literal(self.en[position:match.start()]))
             name = match[1]
             if name in seen:
                 parts.append(f"(?P={name})")
@@ -79,8 +80,13 @@ class Message:
                 parts.append(f"(?P<{name}>.+?)")
             seen.add(name)
             position = match.end()
-        parts.append(re.escape(self.en[position:]))
+        parts.append(_literal(self.en[position:]))
         return re.compile("".join(parts), re.DOTALL)
+
+
+def _literal(text: str) -> str:
+    """The text between placeholders as a pattern: `{{` and `}}` (str.format's braces) are one brace."""
+    return re.escape(text.replace("{{", "{").replace("}}", "}"))
 
 
 def _filled(template: str, shown: Mapping[str, str]) -> str:
@@ -88,7 +94,7 @@ def _filled(template: str, shown: Mapping[str, str]) -> str:
     meets Chinese ("的 {object} 记录" with 客户 is "的客户记录"; with account it stays "的 account 记录")."""
     parts, position, previous = [], 0, ""
     for match in [*PLACEHOLDER.finditer(template), None]:
-        literal = template[position:match.start() if match else len(template)]
+        literal = template[position:match.start() if match else len(template)].replace("{{", "{").replace("}}", "}")
         value = shown[match[1]] if match else ""
         if literal.startswith(" ") and HAN.match(previous[-1:]) and HAN.match(literal[1:2] or value[:1]):
             literal = literal[1:]
@@ -117,7 +123,8 @@ SYSTEM_FIELD = Message("is set by the platform and cannot be changed.", "由平�
 COMPUTED = Message("is computed ({type}) and cannot be set.", "是计算字段（{type}），不能设置。")
 READ_ONLY = Message("is read-only.", "此字段为只读。")
 READ_NOT_EDIT = Message("you may see this field but not change it.", "你可以查看此字段，但不能修改。")
-NO_RECORD = Message("there is no {object} record with id {id}.", "不存在 id 为 {id} 的 {object} 记录。")
+NO_RECORD = Message("there is no {object} record with id {id}.", "不存在 id 为 {id} 的 {object} 记录。",
+                    open_words={"object": _zh(recycle_bin="回收站", share="共享")})
 NO_ACTIVE_USER = Message("there is no active user with id {id}.", "不存在 id 为 {id} 的启用用户。")
 DUPLICATE = Message("{value} is already used by another {object} record.", "{value} 已被另一条 {object} 记录使用。")
 COMBINATION = Message("another {object} record already has this combination ({values}), which must be unique.",
@@ -211,6 +218,19 @@ RESTORE_UNIQUE_UNSEEN = Message(
     "{object} {id} cannot be restored: another record now uses one of its unique values, in a field you may not "
     "see; ask someone who can see it.",
     "{object} {id} 无法恢复：另一条记录现在使用了它的某个唯一值，该值位于你无权查看的字段中；请联系能查看该字段的人。")
+PURGE_REFUSED = Message(
+    "you may not delete {object} records for good: it needs the permission to delete them; ask an administrator.",
+    "你不能永久删除 {object} 记录：这需要删除此类记录的权限；请联系管理员。")
+BULK_AS_TEXT = Message("name the records as a list of ids or as {{id: version}}, not as one text.",
+                       "请以 id 列表或 {{id: 版本}} 的形式指定记录，而不是一段文本。")
+SHARE_EDITORS_ONLY = Message("only those who may edit {object} {id} can share it.",
+                             "只有可以编辑 {object} {id} 的用户才能共享它。")
+SHARE_OWNERS_ONLY = Message(
+    "only the owner of {object} {id}, people above the owner, or those who may modify all of its records can "
+    "share it or see its shares.",
+    "只有 {object} {id} 的所有人、所有人的上级或可修改全部此类记录的用户才能共享它或查看其共享。")
+SHARE_WITH_ONE = Message("share with exactly one user or one team.", "请只共享给一个用户或一个团队。")
+EXPORT_UNKNOWN_FIELDS = Message("{object} has no field {fields} to export.", "{object} 没有可导出的字段 {fields}。")
 BULK_TOO_MANY = Message("at most {max} records can be changed at once; {count} were chosen.",
                         "一次最多只能修改 {max} 条记录；你选择了 {count} 条。")
 
@@ -238,6 +258,22 @@ UNKNOWN_FIELD_OPERATOR = Message(
     "e.g. amount__gte=100.",
     "{object} 没有字段“{name}”。要在查询字符串中使用运算符，请写成 字段__运算符，例如 amount__gte=100。")
 UNKNOWN_FIELD = Message("{object} has no field '{name}'.", "{object} 没有字段“{name}”。")
+NOT_A_DICTIONARY = Message("a filter must be a dictionary of conditions such as {{\"stage\": \"Won\"}}, not {node}.",
+                           "筛选条件必须是由条件组成的字典，例如 {{\"stage\": \"Won\"}}，而不是 {node}。")
+LIST_OF_CONDITIONS = Message(
+    "'{key}' takes a list of conditions, e.g. {{\"{key}\": [{{\"stage\": \"Won\"}}, {{\"amount\": {{\"gt\": 100}}}}]}}.",
+    "“{key}”需要一个条件列表，例如 {{\"{key}\": [{{\"stage\": \"Won\"}}, {{\"amount\": {{\"gt\": 100}}}}]}}。")
+NOT_A_FIELD_NAME = Message("{key} is not a field name.", "{key} 不是字段名。")
+NO_OPERATOR = Message("the condition on {key} names no operator; e.g. {{\"{key}\": {{\"eq\": ...}}}}.",
+                      "{key} 的条件没有指定运算符；例如 {{\"{key}\": {{\"eq\": ...}}}}。")
+FILTER_NOT_JSON = Message("'filter' is not valid JSON: {error}.", "'filter' 不是有效的 JSON：{error}。")
+FILTER_NOT_AN_OBJECT = Message("'filter' must be a JSON object of conditions, e.g. filter={{\"or\": [...]}}.",
+                               "'filter' 必须是由条件组成的 JSON 对象，例如 filter={{\"or\": [...]}}。")
+COUNTED_DAYS = Message("'{word}' needs a whole number of {unit} from 1 to {limit}, e.g. {example}.",
+                       "“{word}”需要 1 到 {limit} 之间的整数（{unit}），例如 {example}。",
+                       open_words={"unit": _zh(days="天数", months="月数")})
+SEARCH_RESULTS_COUNT = Message("the number of search results must be a whole number from 1 to {max}.",
+                               "搜索结果的数量必须是 1 到 {max} 之间的整数。")
 NOT_A_LOOKUP = Message(
     "'{head}' is not a lookup field of {object}, so '{key}' cannot reach another object's field; "
     "lookup fields: {lookups}.",
@@ -380,6 +416,11 @@ OLD_TIME_ZONE = Message("{zone} is an old name of a time zone; use {target} inst
                         "{zone} 是时区的旧名称；请改用 {target}。")
 NOT_A_TIME_ZONE = Message("{zone} is not a time zone name; use one like 'UTC', 'Europe/Berlin' or 'Asia/Shanghai'.",
                           "{zone} 不是时区名称；请使用 'UTC'、'Europe/Berlin' 或 'Asia/Shanghai' 这样的名称。")
+LOGIN_FAILED = Message("the username or password is incorrect.", "用户名或密码不正确。")
+CURRENT_PASSWORD_WRONG = Message("the current password is incorrect.", "当前密码不正确。")
+SESSION_ENDED = Message("your session has ended; sign in again.", "你的会话已结束；请重新登录。")
+TOO_MANY_NAMED = Message("at most {max} users can be named at once; {count} were asked for.",
+                         "一次最多只能查询 {max} 个用户；请求了 {count} 个。")
 NO_TOKEN = Message("there is no API token with id {id}.", "不存在 id 为 {id} 的 API 令牌。")
 USER_DEACTIVATED = Message("{username} is deactivated; activate the user before creating a token.",
                            "{username} 已停用；请先启用该用户再创建令牌。")
@@ -390,6 +431,10 @@ VIEW_UNUSABLE = Message(
     "the view {name} filters on fields you cannot see or that no longer exist, so it cannot be used; ask its owner "
     "to change it, or choose another view.",
     "视图 {name} 的筛选条件使用了你无权查看或已不存在的字段，因此无法使用；请让其所有人修改，或选择其他视图。")
+VIEW_OWNER_ONLY = Message("only the owner of the view {name} or an administrator can change or delete it.",
+                          "只有视图 {name} 的所有人或管理员才能修改或删除它。")
+VIEW_NAME_TEXT = Message("a view's name is text, or text per language such as {{'en': ..., 'zh': ...}}.",
+                         "视图名称是文本，或按语言分别给出的文本，例如 {{'en': ..., 'zh': ...}}。")
 VIEW_OF_ANOTHER_OBJECT = Message("saved view {id} is a view of another object, not of {object}.",
                                  "已保存视图 {id} 属于另一个对象，而不是 {object}。")
 VIEW_COLUMNS = Message("a view shows 1 to {max} different columns; name each field once.",

@@ -303,8 +303,7 @@ class SavedViews:
             raise SavedViewNotFound(view_id)
         view = _view(row)
         if view.owner_id != self._user_id and not self.context.policy.is_admin:
-            raise PermissionDenied(f"only the owner of the view {view.name(self.context.actor.language)!r} or an "
-                                   "administrator can change or delete it.")
+            raise PermissionDenied(messages.VIEW_OWNER_ONLY(name=repr(view.name(self.context.actor.language))))
         return view
 
     def _require_admin(self, what: str) -> None:
@@ -375,7 +374,7 @@ def _checked_label(name: Any) -> str | dict[str, str]:
     cleaned = {}
     for language, text in texts.items():
         if not isinstance(language, str) or not isinstance(text, str) or len(language) > 16:
-            raise SavedViewError("a view's name is text, or text per language such as {'en': ..., 'zh': ...}.")
+            raise SavedViewError(messages.VIEW_NAME_TEXT())
         text = checked_text(text.strip(), "view name")
         if not text or len(text) > NAME_LENGTH:
             raise SavedViewError(messages.VIEW_NAME_LENGTH(max=NAME_LENGTH, name=repr(text)))

@@ -100,8 +100,8 @@ def resolve_relative_date(text: str, today: date) -> DayRange | None:
 def _counted(direction: str, unit: str, number: str, today: date) -> DayRange:
     limit = MAX_DAYS if unit == "days" else MAX_MONTHS
     if not number.strip().isdigit() or not 1 <= int(number) <= limit:
-        raise QueryError(f"'{direction}_n_{unit}:{number}' needs a whole number of {unit} from 1 to {limit:,}, "
-                         f"e.g. {direction}_n_{unit}:30.")
+        raise QueryError(messages.COUNTED_DAYS(word=f"{direction}_n_{unit}:{number}", unit=unit, limit=f"{limit:,}",
+                                               example=f"{direction}_n_{unit}:30"))
     count = int(number)
     if unit == "days":
         return _days(today, 1 - count, count) if direction == "last" else _days(today, 0, count)

@@ -144,20 +144,19 @@ class _Compiler:
         if isinstance(node, (list, tuple)):
             return and_(true(), *(self.node(item, depth + 1) for item in node))
         if not isinstance(node, Mapping):
-            raise QueryError(f"a filter must be a dictionary of conditions such as {{\"stage\": \"Won\"}}, not {node!r}.")
+            raise QueryError(messages.NOT_A_DICTIONARY(node=repr(node)))
         return and_(true(), *(self.entry(key, value, depth) for key, value in node.items()))
 
     def entry(self, key: Any, value: Any, depth: int) -> ColumnElement:
         if key in ("and", "or"):
             if not isinstance(value, (list, tuple)):
-                raise QueryError(f"'{key}' takes a list of conditions, e.g. {{\"{key}\": [{{\"stage\": \"Won\"}}, "
-                                 "{\"amount\": {\"gt\": 100}}]}.")
+                raise QueryError(messages.LIST_OF_CONDITIONS(key=key))
             parts = [self.node(item, depth + 1) for item in value]
             return and_(true(), *parts) if key == "and" else or_(false(), *parts)
         if key == "not":
             return not_(func.coalesce(self.node(value, depth + 1), false()))
         if not isinstance(key, str) or not key:
-            raise QueryError(f"{key!r} is not a field name.")
+            raise QueryError(messages.NOT_A_FIELD_NAME(key=repr(key)))
         return self.field(checked_text(key, "a field name in the filter"), value)
 
     def field(self, key: str, spec: Any) -> ColumnElement:
@@ -191,7 +190,7 @@ def _operations(info: FieldInfo, key: str, spec: Any) -> list[tuple[str, Any]]:
     """The (operator, value) pairs of one field's condition, shorthands expanded."""
     if isinstance(spec, Mapping):
         if not spec:
-            raise QueryError(f"the condition on {key} names no operator; e.g. {{\"{key}\": {{\"eq\": ...}}}}.")
+            raise QueryError(messages.NO_OPERATOR(key=key))
         return [(str(op), value) for op, value in spec.items()]
     if spec is None:
         return [("is_null", True)]

@@ -126,11 +126,11 @@ def _filter(conditions: dict[str, dict[str, list[str]]], given_json: str | None)
     try:
         parsed = json.loads(given_json)
     except ValueError as error:
-        raise QueryError(f"'filter' is not valid JSON: {error}.") from None
+        raise QueryError(messages.FILTER_NOT_JSON(error=error)) from None
     except RecursionError:
         raise QueryError(messages.FILTER_NESTS_TOO_DEEPLY()) from None
     if not isinstance(parsed, (dict, list)):
-        raise QueryError("'filter' must be a JSON object of conditions, e.g. filter={\"or\": [...]}.")
+        raise QueryError(messages.FILTER_NOT_AN_OBJECT())
     return {"and": [parsed, plain]} if plain else ({"and": parsed} if isinstance(parsed, list) else parsed)
 
 

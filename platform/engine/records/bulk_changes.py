@@ -67,7 +67,7 @@ class BulkResult:
 def chosen_records(records: Mapping[Any, int | None] | Sequence[Any]) -> dict[Any, int | None]:
     """{id: version or None} from a mapping or a list of ids; duplicates once. RecordError beyond MAX_RECORDS."""
     if isinstance(records, (str, bytes)):
-        raise RecordError("name the records as a list of ids or as {id: version}, not as one text.")
+        raise RecordError(messages.BULK_AS_TEXT())
     chosen = dict(records) if isinstance(records, Mapping) else dict.fromkeys(records)
     if len(chosen) > MAX_RECORDS:
         raise RecordError(messages.BULK_TOO_MANY(max=MAX_RECORDS, count=f"{len(chosen):,}"))

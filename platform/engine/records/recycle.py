@@ -313,8 +313,7 @@ class RecycleBin:
             if root is None:
                 raise RecordNotFound("recycle bin", batch)
             if not self.may_purge(root.object):
-                raise PermissionDenied(f"you may not delete {root.object} records for good: it needs the permission "
-                                       "to delete them; ask an administrator.")
+                raise PermissionDenied(messages.PURGE_REFUSED(object=root.object))
             return connection.execute(delete(self.table).where(self.table.c.batch == batch)).rowcount
 
     def _visible(self) -> list:
