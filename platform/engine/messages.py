@@ -238,14 +238,14 @@ BULK_TOO_MANY = Message("at most {max} records can be changed at once; {count} w
 #: The characters no database stores, as the refusals name them (an unpaired surrogate keeps its code point).
 CHARACTER_WORDS = _zh(**{"a NUL character (U+0000)": "NUL 字符（U+0000）"})
 UNSTORABLE_VALUE = Message("Contains {character} at position {position}, which cannot be stored; remove it.",
-                           "第 {position} 个字符是{character}，无法存储；请删除它。",
+                           "第 {position} 个字符是 {character}，无法存储；请删除它。",
                            open_words={"character": CHARACTER_WORDS})
 UNSTORABLE_ANYWHERE = Message(
     "a value contains a character that cannot be stored or searched for (a NUL character or half of a surrogate "
     "pair); remove it and try again.",
     "某个值包含无法存储或搜索的字符（NUL 字符或半个代理对）；请删除后重试。")
 UNSEARCHABLE = Message("{what} contains {character}, which cannot be stored or searched for; remove it.",
-                       "{what}包含{character}，无法存储或搜索；请删除它。",
+                       "{what} 包含 {character}，无法存储或搜索；请删除它。",
                        open_words={"character": CHARACTER_WORDS,
                                    "what": _zh(the_search="搜索内容", the_sort_order="排序",
                                                a_field_name_in_the_filter="筛选条件中的字段名")})
@@ -372,10 +372,10 @@ NOT_A_LANGUAGE = Message("{tag} is not a known language: use a code like 'en', '
 USER_TEXT_UNSTORABLE = Message(
     "the {what} contains a character that cannot be stored (a NUL character or half of a surrogate pair); "
     "remove it.",
-    "{what}包含无法存储的字符（NUL 字符或半个代理对）；请删除它。", open_words={"what": USER_TEXT_WORDS})
+    "{what} 包含无法存储的字符（NUL 字符或半个代理对）；请删除它。", open_words={"what": USER_TEXT_WORDS})
 NOT_AN_EMAIL_ADDRESS = Message("{email} is not an email address.", "{email} 不是邮箱地址。")
 NAME_LENGTH = Message("a {what} name must have 1 to {length} characters; {value} does not.",
-                      "{what}名称必须为 1 到 {length} 个字符；{value} 不符合。", open_words={"what": NAME_WORDS})
+                      "{what} 名称必须为 1 到 {length} 个字符；{value} 不符合。", open_words={"what": NAME_WORDS})
 USERNAME_TAKEN = Message("the username {username} is already taken.", "用户名 {username} 已被占用。")
 NO_USER_NUMBER = Message("there is no user with id {id}: a user id is a whole number.",
                          "不存在 id 为 {id} 的用户：用户 id 是整数。")
