@@ -11,6 +11,8 @@ An htmx request gets the message as a partial placed in the page's message area
 """
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 from flask import Flask, Response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -66,6 +68,11 @@ def sentence(text: str) -> str:
 
     text = translated(text, language, crm().extensions.messages, label)
     return text[:1].upper() + text[1:] if text else text
+
+
+def field_sentences(errors: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
+    """A RecordValidationError's {field: [message, ...]} with each message a `sentence` (the user's language)."""
+    return {name: [sentence(message) for message in messages] for name, messages in (errors or {}).items()}
 
 
 def error_response(status: int, message: str) -> Response:

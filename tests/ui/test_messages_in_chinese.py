@@ -6,7 +6,6 @@ reading Chinese except msg_other, so no other test's sign-ins or languages reach
 """
 from __future__ import annotations
 
-import re
 from typing import Callable, Iterator
 
 import pytest
@@ -18,9 +17,6 @@ from tests.ui.conftest import csrf_token
 from tests.ui.test_kanban import JSON, move
 from tests.ui.test_list_work import chosen, text_of
 from tests.webapp import PASSWORD, WebCrm, record_page_users
-
-CHINESE = re.compile("[\u4e00-\u9fff]")
-
 
 @pytest.fixture(scope="module")
 def users(web_crm: WebCrm) -> dict[str, int]:
@@ -115,4 +111,9 @@ def test_a_refused_kanban_move_is_told_in_chinese(signed_in: Callable, crm: Crm,
     assert missing.status_code == 404
     assert missing.get_json()["message"] == f"不存在 id 为 {theirs.id} 的商机记录。"
     nonsense = move(client, deal.id, "Nonsense", deal.version, **JSON)
-    assert nonsense.status_code == 422 and CHINESE.search(nonsense.get_json()["message"])
+    assert nonsense.status_code == 422 and nonsense.get_json()["message"].startswith("销售阶段: 必须是以下选项之一：")
+
+
+def test_a_bad_global_search_is_told_in_chinese(signed_in: Callable) -> None:
+    refused = signed_in("msg_rep").get("/search", query_string={"q": " ".join(["w"] * 40)})
+    assert refused.status_code == 400 and "搜索内容有 40 个词；最多" in text_of(refused)
