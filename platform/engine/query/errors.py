@@ -5,7 +5,7 @@ from typing import Iterable
 
 from crmkit.engine import messages
 from crmkit.errors import CrmkitError
-from crmkit.metadata.errors import did_you_mean
+from crmkit.metadata.errors import closest
 
 
 class QueryError(CrmkitError):
@@ -16,7 +16,7 @@ class QueryError(CrmkitError):
 
 
 def unknown_field(object_name: str, name: str, candidates: Iterable[str]) -> QueryError:
-    suggestion = did_you_mean(name, candidates)[len(" Did you mean '"):-len("'?")]
+    suggestion = closest(name, candidates)
     if suggestion:
         return QueryError(messages.UNKNOWN_FIELD_MAYBE(object=object_name, name=name, suggestion=suggestion))
     if "__" in name:

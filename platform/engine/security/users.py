@@ -32,7 +32,7 @@ from crmkit.engine.security.passwords import (
 )
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.inputs import is_record_id, shown
-from crmkit.metadata.errors import did_you_mean
+from crmkit.metadata.errors import closest
 from crmkit.metadata.model import ADMIN_PERMISSION_SET
 
 if TYPE_CHECKING:
@@ -543,7 +543,7 @@ class SystemDirectory:
         role = checked_name(role, "role")
         roles = self.crm.registry.roles
         if role not in roles:
-            suggestion = did_you_mean(role, roles)[len(" Did you mean '"):-len("'?")]
+            suggestion = closest(role, roles)
             listed = ", ".join(sorted(roles))
             raise UserError(messages.NO_ROLES_INSTALLED(role=repr(role)) if not roles else
                             messages.NO_ROLE_MAYBE(role=repr(role), suggestion=suggestion, roles=listed) if suggestion
@@ -555,7 +555,7 @@ class SystemDirectory:
         permission_set = checked_name(permission_set, "permission set")
         sets = self.crm.registry.permission_sets
         if permission_set not in sets:
-            suggestion = did_you_mean(permission_set, sets)[len(" Did you mean '"):-len("'?")]
+            suggestion = closest(permission_set, sets)
             listed = ", ".join(sorted(sets))
             raise UserError(messages.NO_PERMISSION_SET_MAYBE(name=repr(permission_set), suggestion=suggestion,
                                                              sets=listed) if suggestion else
