@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 
+from crmkit.engine import messages
 from crmkit.errors import CrmkitError
 
 DATABASE_URL_VARIABLE = "CRMKIT_DATABASE_URL"
@@ -281,8 +282,7 @@ def _unstorable(error: BaseException) -> UnstorableText | None:
     """The last line of defence: input paths refuse such text by name (a field error) before any SQL runs."""
     text = str(error)
     if isinstance(error, UnicodeEncodeError) or "cannot contain NUL" in text:
-        return UnstorableText("a value contains a character that cannot be stored or searched for (a NUL character "
-                              "or half of a surrogate pair); remove it and try again.")
+        return UnstorableText(messages.UNSTORABLE_ANYWHERE())
     return None
 
 

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.querystring import LISTED, RESERVED, parse_query_string
 from crmkit.engine.query.filters import OPERATORS
@@ -62,7 +63,7 @@ def normalised_filter(filter: Any) -> dict | None:
     try:
         document = json.loads(json.dumps(filter, default=str, ensure_ascii=False))
     except (TypeError, ValueError, RecursionError):
-        raise QueryError("the filter cannot be stored: use text, numbers, true/false, lists and mappings.") from None
+        raise QueryError(messages.FILTER_CANNOT_BE_STORED()) from None
     if isinstance(document, list):
         document = {"and": document} if document else None
     return document or None

@@ -15,7 +15,8 @@ The same catalog holds the English texts of marshmallow's own messages that reac
     translated("is required.", "en")                                 # 'is required.'
 
 Templates use `{name}` placeholders only, without conversions or format specifications: a
-caller formats a value first (`value=repr(value)`). tests/engine/test_messages.py checks
+caller formats a value first (`value=repr(value)`); a brace of the sentence itself is doubled
+(`{{"stage": "Won"}}`), as str.format reads it. tests/engine/test_messages.py checks
 that every template has a Chinese text with the same placeholders.
 """
 from __future__ import annotations
@@ -24,11 +25,12 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from crmkit.metadata.model import Label
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
+HAN = re.compile("[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,18 @@ class Message:
     """One sentence in English (`en`) and Chinese (`zh`), with `{name}` placeholders.
 
     `words` translates the values of a placeholder that is itself a word of the engine
-    ({"action": {"delete": {"zh": "删除"}}}); other values are shown as they are.
+    ({"action": {"delete": {"zh": "删除"}}}), and the sentence is read only with one of
+    them there; `open_words` translates the words it knows and leaves any other value as it
+    is. `inner` names placeholders whose value is itself a sentence of the engine
+    ("sentence") or a validation summary "field: sentence; field: sentence" ("summary"):
+    `translated` translates those values too. Other values are shown as they are.
     """
 
     en: str
     zh: str
     words: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    open_words: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    inner: Mapping[str, str] = field(default_factory=dict)
 
     def __call__(self, **params: object) -> str:
         """The English sentence with `params` filled in (what errors carry)."""
@@ -50,10 +58,10 @@ class Message:
     def in_language(self, language: str, **params: object) -> str:
         """The sentence in `language` (a tag such as 'zh-CN'; English when there is no text for it)."""
         shown = {name: self._word(name, str(value), language) for name, value in params.items()}
-        return Label.of({"en": self.en, "zh": self.zh}).get(language).format(**shown)
+        return _filled(Label.of({"en": self.en, "zh": self.zh}).get(language), shown)
 
     def _word(self, name: str, value: str, language: str) -> str:
-        translations = self.words.get(name, {}).get(value)
+        translations = (self.words.get(name) or self.open_words.get(name) or {}).get(value)
         return Label.of({"en": value, **translations}).get(language) if translations else value
 
     @cached_property
@@ -61,7 +69,7 @@ class Message:
         """A regular expression matching the English sentence, capturing each placeholder's value."""
         parts, seen, position = [], set(), 0
         for match in PLACEHOLDER.finditer(self.en):
-            parts.append(re.escape(self.en[position:match.start()]))
+            parts.append(_literal(self.en[position:match.start()]))
             name = match[1]
             if name in seen:
                 parts.append(f"(?P={name})")
@@ -72,8 +80,30 @@ class Message:
                 parts.append(f"(?P<{name}>.+?)")
             seen.add(name)
             position = match.end()
-        parts.append(re.escape(self.en[position:]))
+        parts.append(_literal(self.en[position:]))
         return re.compile("".join(parts), re.DOTALL)
+
+
+def _literal(text: str) -> str:
+    """The text between placeholders as a pattern: `{{` and `}}` (str.format's braces) are one brace."""
+    return re.escape(text.replace("{{", "{").replace("}}", "}"))
+
+
+def _filled(template: str, shown: Mapping[str, str]) -> str:
+    """`template` with its placeholders filled; the space around a placeholder is left out where Chinese
+    meets Chinese ("的 {object} 记录" with 客户 is "的客户记录"; with account it stays "的 account 记录")."""
+    parts, position, previous = [], 0, ""
+    for match in [*PLACEHOLDER.finditer(template), None]:
+        literal = template[position:match.start() if match else len(template)].replace("{{", "{").replace("}}", "}")
+        value = shown[match[1]] if match else ""
+        if literal.startswith(" ") and HAN.match(previous[-1:]) and HAN.match(literal[1:2] or value[:1]):
+            literal = literal[1:]
+        if literal.endswith(" ") and HAN.match(value[:1]) and HAN.match(literal[-2:-1] or previous[-1:]):
+            literal = literal[:-1]
+        parts += [literal, value]
+        if match:
+            position, previous = match.end(), value
+    return "".join(parts)
 
 
 def _zh(**words: str) -> dict[str, dict[str, str]]:
@@ -93,7 +123,8 @@ SYSTEM_FIELD = Message("is set by the platform and cannot be changed.", "由平�
 COMPUTED = Message("is computed ({type}) and cannot be set.", "是计算字段（{type}），不能设置。")
 READ_ONLY = Message("is read-only.", "此字段为只读。")
 READ_NOT_EDIT = Message("you may see this field but not change it.", "你可以查看此字段，但不能修改。")
-NO_RECORD = Message("there is no {object} record with id {id}.", "不存在 id 为 {id} 的 {object} 记录。")
+NO_RECORD = Message("there is no {object} record with id {id}.", "不存在 id 为 {id} 的 {object} 记录。",
+                    open_words={"object": _zh(recycle_bin="回收站", share="共享")})
 NO_ACTIVE_USER = Message("there is no active user with id {id}.", "不存在 id 为 {id} 的启用用户。")
 DUPLICATE = Message("{value} is already used by another {object} record.", "{value} 已被另一条 {object} 记录使用。")
 COMBINATION = Message("another {object} record already has this combination ({values}), which must be unique.",
@@ -160,23 +191,327 @@ OWNER_ONLY_GIVES = Message(
     "只有记录的所有人、所有人的上级或可修改全部{objects}的用户才能把它转给他人。")
 GIVE_ONLY_BELOW = Message("you may only give records to yourself or to people below you.",
                           "你只能把记录转给自己或你的下级。")
-VALIDATION_FAILED = Message("the record is not valid: {summary}", "记录无效：{summary}")
+VALIDATION_FAILED = Message("the record is not valid: {summary}", "记录无效：{summary}", inner={"summary": "summary"})
+
+# ---- deleting, the recycle bin, bulk changes -----------------------------------------------------------------------
+RESTRICTED_UNSEEN = Message(
+    "{object} {id} cannot be deleted: records you may not see still point to it and their lookup is set to "
+    "on_delete: restrict. Delete or re-link them first (ask someone who can see them).",
+    "{object} {id} 无法删除：仍有你无权查看的记录指向它，且它们的查找字段设置为 on_delete: restrict。"
+    "请先删除这些记录或改为关联其他记录（请联系能查看它们的人）。")
+RESTRICTED_ALSO_UNSEEN = Message(
+    "{object} {id} cannot be deleted: {listed} and records you may not see still point to it and their lookup is "
+    "set to on_delete: restrict. Delete or re-link them first (ask someone who can see them).",
+    "{object} {id} 无法删除：仍有 {listed} 以及你无权查看的记录指向它，且它们的查找字段设置为 on_delete: restrict。"
+    "请先删除这些记录或改为关联其他记录（请联系能查看它们的人）。")
+RESTRICTED = Message(
+    "{object} {id} cannot be deleted: {listed} still point to it and their lookup is set to on_delete: restrict. "
+    "Delete or re-link them first.",
+    "{object} {id} 无法删除：仍有 {listed} 指向它，且它们的查找字段设置为 on_delete: restrict。"
+    "请先删除这些记录或改为关联其他记录。")
+RESTORE_UNINSTALLED = Message("{object} records cannot be restored: the object is no longer installed.",
+                              "{object} 记录无法恢复：该对象已不再安装。")
+RESTORE_UNIQUE = Message(
+    "{object} {id} cannot be restored: another record now uses {value} in '{field}', which must be unique.",
+    "{object} {id} 无法恢复：另一条记录现在在“{field}”中使用了 {value}，该字段的值必须唯一。")
+RESTORE_UNIQUE_UNSEEN = Message(
+    "{object} {id} cannot be restored: another record now uses one of its unique values, in a field you may not "
+    "see; ask someone who can see it.",
+    "{object} {id} 无法恢复：另一条记录现在使用了它的某个唯一值，该值位于你无权查看的字段中；请联系能查看该字段的人。")
+PURGE_REFUSED = Message(
+    "you may not delete {object} records for good: it needs the permission to delete them; ask an administrator.",
+    "你不能永久删除 {object} 记录：这需要删除此类记录的权限；请联系管理员。")
+BULK_AS_TEXT = Message("name the records as a list of ids or as {{id: version}}, not as one text.",
+                       "请以 id 列表或 {{id: 版本}} 的形式指定记录，而不是一段文本。")
+SHARE_EDITORS_ONLY = Message("only those who may edit {object} {id} can share it.",
+                             "只有可以编辑 {object} {id} 的用户才能共享它。")
+SHARE_OWNERS_ONLY = Message(
+    "only the owner of {object} {id}, people above the owner, or those who may modify all of its records can "
+    "share it or see its shares.",
+    "只有 {object} {id} 的所有人、所有人的上级或可修改全部此类记录的用户才能共享它或查看其共享。")
+SHARE_WITH_ONE = Message("share with exactly one user or one team.", "请只共享给一个用户或一个团队。")
+EXPORT_UNKNOWN_FIELDS = Message("{object} has no field {fields} to export.", "{object} 没有可导出的字段 {fields}。")
+BULK_TOO_MANY = Message("at most {max} records can be changed at once; {count} were chosen.",
+                        "一次最多只能修改 {max} 条记录；你选择了 {count} 条。")
+
+# ---- text no database can store ----------------------------------------------------------------------------------
+#: The characters no database stores, as the refusals name them (an unpaired surrogate keeps its code point).
+CHARACTER_WORDS = _zh(**{"a NUL character (U+0000)": "NUL 字符（U+0000）"})
+UNSTORABLE_VALUE = Message("Contains {character} at position {position}, which cannot be stored; remove it.",
+                           "第 {position} 个字符是 {character}，无法存储；请删除它。",
+                           open_words={"character": CHARACTER_WORDS})
+UNSTORABLE_ANYWHERE = Message(
+    "a value contains a character that cannot be stored or searched for (a NUL character or half of a surrogate "
+    "pair); remove it and try again.",
+    "某个值包含无法存储或搜索的字符（NUL 字符或半个代理对）；请删除后重试。")
+UNSEARCHABLE = Message("{what} contains {character}, which cannot be stored or searched for; remove it.",
+                       "{what} 包含 {character}，无法存储或搜索；请删除它。",
+                       open_words={"character": CHARACTER_WORDS,
+                                   "what": _zh(the_search="搜索内容", the_sort_order="排序",
+                                               a_field_name_in_the_filter="筛选条件中的字段名")})
+
+# ---- filters, sorting, searching, pages (crmkit.engine.query) ----------------------------------------------------
+UNKNOWN_FIELD_MAYBE = Message("{object} has no field '{name}'. Did you mean '{suggestion}'?",
+                              "{object} 没有字段“{name}”。你是否想输入“{suggestion}”？")
+UNKNOWN_FIELD_OPERATOR = Message(
+    "{object} has no field '{name}'. To use an operator in a query string, write field__operator, "
+    "e.g. amount__gte=100.",
+    "{object} 没有字段“{name}”。要在查询字符串中使用运算符，请写成 字段__运算符，例如 amount__gte=100。")
+UNKNOWN_FIELD = Message("{object} has no field '{name}'.", "{object} 没有字段“{name}”。")
+NOT_A_DICTIONARY = Message("a filter must be a dictionary of conditions such as {{\"stage\": \"Won\"}}, not {node}.",
+                           "筛选条件必须是由条件组成的字典，例如 {{\"stage\": \"Won\"}}，而不是 {node}。")
+LIST_OF_CONDITIONS = Message(
+    "'{key}' takes a list of conditions, e.g. {{\"{key}\": [{{\"stage\": \"Won\"}}, {{\"amount\": {{\"gt\": 100}}}}]}}.",
+    "“{key}”需要一个条件列表，例如 {{\"{key}\": [{{\"stage\": \"Won\"}}, {{\"amount\": {{\"gt\": 100}}}}]}}。")
+NOT_A_FIELD_NAME = Message("{key} is not a field name.", "{key} 不是字段名。")
+NO_OPERATOR = Message("the condition on {key} names no operator; e.g. {{\"{key}\": {{\"eq\": ...}}}}.",
+                      "{key} 的条件没有指定运算符；例如 {{\"{key}\": {{\"eq\": ...}}}}。")
+FILTER_NOT_JSON = Message("'filter' is not valid JSON: {error}.", "'filter' 不是有效的 JSON：{error}。")
+FILTER_NOT_AN_OBJECT = Message("'filter' must be a JSON object of conditions, e.g. filter={{\"or\": [...]}}.",
+                               "'filter' 必须是由条件组成的 JSON 对象，例如 filter={{\"or\": [...]}}。")
+COUNTED_DAYS = Message("'{word}' needs a whole number of {unit} from 1 to {limit}, e.g. {example}.",
+                       "“{word}”需要 1 到 {limit} 之间的整数（{unit}），例如 {example}。",
+                       open_words={"unit": _zh(days="天数", months="月数")})
+SEARCH_RESULTS_COUNT = Message("the number of search results must be a whole number from 1 to {max}.",
+                               "搜索结果的数量必须是 1 到 {max} 之间的整数。")
+NOT_A_LOOKUP = Message(
+    "'{head}' is not a lookup field of {object}, so '{key}' cannot reach another object's field; "
+    "lookup fields: {lookups}.",
+    "“{head}”不是 {object} 的查找字段，因此“{key}”无法使用其他对象的字段；查找字段：{lookups}。")
+TWO_LOOKUPS = Message("'{key}' goes through more than one lookup; filters reach one level deep, like '{example}'.",
+                      "“{key}”跨越了多个查找字段；筛选条件只能跨一层，例如“{example}”。")
+FILTER_TOO_DEEP = Message("the filter nests 'and', 'or' and 'not' more than {max} levels deep; simplify it.",
+                          "筛选条件中 'and'、'or'、'not' 的嵌套超过 {max} 层；请简化。")
+NOT_AN_OPERATOR = Message("'{op}' is not an operator (in the condition on {key}); operators: {allowed}.",
+                          "“{op}”不是运算符（在 {key} 的条件中）；可用的运算符：{allowed}。")
+OPERATOR_NOT_FOR = Message("the operator '{op}' cannot be used on {key} ({type}); allowed: {allowed}.",
+                           "运算符“{op}”不能用于 {key}（{type}）；可用：{allowed}。")
+TOO_MANY_CONDITIONS = Message("the filter has more than {max} conditions; narrow it down.",
+                              "筛选条件超过 {max} 个；请缩小范围。")
+BETWEEN_TWO_VALUES = Message("'between' on {key} takes two values [low, high], not {value}.",
+                             "{key} 上的 'between' 需要两个值 [下限, 上限]，而不是 {value}。")
+TOO_MANY_VALUES = Message("'{op}' on {key} got {count} values; at most {max} are allowed.",
+                          "{key} 上的“{op}”收到了 {count} 个值；最多允许 {max} 个。")
+IS_NULL_FLAG = Message("'is_null' on {key} takes true or false, not {value}.",
+                       "{key} 上的 'is_null' 只能是 true 或 false，而不是 {value}。")
+NEEDS_A_VALUE = Message("'{op}' on {key} needs a value.", "{key} 上的“{op}”需要一个值。")
+NEEDS_TEXT = Message("'{op}' on {key} needs some text, not {value}.", "{key} 上的“{op}”需要文本，而不是 {value}。")
+TEXT_TOO_LONG = Message("'{op}' on {key} got {count} characters of text; at most {max} are allowed.",
+                        "{key} 上的“{op}”收到了 {count} 个字符；最多允许 {max} 个。")
+VALUE_NEEDS_TEXT = Message("{value} is not a valid value for {key}: it needs text.",
+                           "{value} 不是 {key} 的有效值：需要文本。")
+BAD_VALUE = Message("'{value}' is not a valid value for {key}: {reason}", "“{value}”不是 {key} 的有效值：{reason}",
+                    inner={"reason": "sentence"})
+OUTSIDE_CALENDAR = Message("'{text}' reaches outside the calendar (years 1 to 9999).",
+                           "“{text}”超出了日历范围（1 年至 9999 年）。")
+NOT_A_QUERY_ZONE = Message("'{name}' is not a known time zone; use a name such as 'UTC' or 'Asia/Shanghai'.",
+                           "“{name}”不是已知的时区；请使用 'UTC' 或 'Asia/Shanghai' 这样的名称。")
+GIVEN_TWICE = Message("'{key}' is given {count} times; give it once.", "“{key}”出现了 {count} 次；只能出现一次。")
+ONE_VALUE_ONLY = Message("'{key}' is given {count} times; an operator like '{op}' takes one value.",
+                         "“{key}”出现了 {count} 次；“{op}”这样的运算符只接受一个值。")
+OPERATOR_WITHOUT_FIELD = Message("'{key}' names an operator but no field; write field__{op}=value.",
+                                 "“{key}”只有运算符而没有字段；请写成 字段__{op}=值。")
+NOT_A_SORT_ORDER = Message(
+    "'{text}' is not a sort order; write field names separated by commas, with '-' before a field to sort it "
+    "descending, e.g. sort=-amount,name.",
+    "“{text}”不是排序方式；请写出以逗号分隔的字段名，降序的字段前加 '-'，例如 sort=-amount,name。")
+TWO_VALUES_COMMA = Message("'{key}' takes two values separated by a comma, e.g. {key}=10,20.",
+                           "“{key}”需要两个以逗号分隔的值，例如 {key}=10,20。")
+TRUE_OR_FALSE = Message("'{key}' takes true or false, not '{value}'.", "“{key}”只能是 true 或 false，而不是“{value}”。")
+FILTER_NESTS_TOO_DEEPLY = Message("'filter' nests too deeply.", "'filter' 嵌套太深。")
+WHOLE_NUMBER_RANGE = Message("'{name}' must be a whole number from {low} to {high}, not {value}.",
+                             "“{name}”必须是 {low} 到 {high} 之间的整数，而不是 {value}。")
+WHOLE_NUMBER_FROM = Message("'{name}' must be a whole number from {low} or more, not {value}.",
+                            "“{name}”必须是不小于 {low} 的整数，而不是 {value}。")
+SEARCH_TOO_LONG = Message("the search has {count} characters; use at most {max}.",
+                          "搜索内容有 {count} 个字符；最多 {max} 个。")
+SEARCH_TOO_MANY_WORDS = Message("the search has {count} words; use at most {max}.", "搜索内容有 {count} 个词；最多 {max} 个。")
+NOT_SEARCHABLE = Message(
+    "{object} has no searchable fields; mark a text field 'searchable: true' or give the object a title field.",
+    "{object} 没有可搜索的字段；请把某个文本字段标记为 'searchable: true'，或为该对象设置标题字段。")
+SORT_TWICE = Message("the sort order names {name} twice.", "排序中 {name} 出现了两次。")
+SORT_TOO_MANY = Message("a list can be sorted by at most {max} fields, not {count}.",
+                        "列表最多可按 {max} 个字段排序，而不是 {count} 个。")
+NOT_A_SORT_FIELD = Message("{item} is not a sort field; write a field name, with '-' before it for descending.",
+                           "{item} 不是排序字段；请写字段名，降序时在前面加 '-'。")
+SORT_OWN_FIELDS = Message("lists sort by their own fields, not by '{name}' of a linked record.",
+                          "列表只能按自身的字段排序，不能按关联记录的“{name}”排序。")
+UNSORTABLE = Message("{object} cannot be sorted by {field} ({type}); sort by another field.",
+                     "{object} 不能按 {field}（{type}）排序；请按其他字段排序。")
+INVALID_CURSOR = Message("this page link (cursor) is damaged or out of date; start again from the first page.",
+                         "此分页链接（游标）已损坏或已过期；请从第一页重新开始。")
+CURSOR_OTHER_SORT = Message(
+    "this page link (cursor) was made for another sort order ({made}), not {order}; start again from the first page.",
+    "此分页链接（游标）是为另一种排序（{made}）生成的，而不是 {order}；请从第一页重新开始。")
+PAGE_SIZE = Message("the page size (limit) must be a whole number from 1 to {max}, not {value}.",
+                    "每页条数（limit）必须是 1 到 {max} 之间的整数，而不是 {value}。")
+OFFSET_RANGE = Message("the offset must be a whole number from 0 to {max}, not {value}.",
+                       "偏移量（offset）必须是 0 到 {max} 之间的整数，而不是 {value}。")
+CURSOR_OR_OFFSET = Message("give either a cursor (after) or an offset, not both.",
+                           "请只指定游标（after）或偏移量（offset）之一，不能同时指定。")
+NOT_GROUPABLE = Message("cannot group {object} by '{field}', a {type} field; records are grouped by a picklist.",
+                        "不能按“{field}”（{type} 字段）对 {object} 分组；记录只能按选项列表字段分组。")
+NOT_SUMMABLE = Message("cannot total '{field}', a {type} field; totals are of numbers.",
+                       "不能对“{field}”（{type} 字段）求和；只能对数字求和。")
+TIMELINE_PAGE = Message("a timeline page holds 1 to {max} entries.", "时间线每页包含 1 到 {max} 条。")
+FILTER_CANNOT_BE_STORED = Message("the filter cannot be stored: use text, numbers, true/false, lists and mappings.",
+                                  "筛选条件无法保存：请只使用文本、数字、true/false、列表和映射。")
+RECENT_ITEMS_COUNT = Message("the number of recent items must be a whole number from 1 to {max}.",
+                             "最近访问项的数量必须是 1 到 {max} 之间的整数。")
+
+# ---- users, teams, roles and grants (crmkit.engine.security) -----------------------------------------------------
+#: The things a user administrator names, as UserError's sentences call them.
+USER_TEXT_WORDS = _zh(email_address="邮箱地址", display_name="显示名称", search_text="搜索文本", page_cursor="分页游标",
+                      label="标签", team_name="团队名称", role_name="角色名称", permission_set_name="权限集名称",
+                      view_name="视图名称", token_name="令牌名称")
+NAME_WORDS = _zh(team="团队", role="角色", permission_set="权限集", display="显示", token="令牌")
+NOT_A_USERNAME = Message("{username} is not a valid username: use 2 to 150 letters, digits, '.', '_', '-' or '@'.",
+                         "{username} 不是有效的用户名：请使用 2 到 150 个字母、数字或 '.'、'_'、'-'、'@'。")
+NOT_A_LANGUAGE = Message("{tag} is not a known language: use a code like 'en', 'zh', 'zh-CN' or 'de'.",
+                         "{tag} 不是已知的语言：请使用 'en'、'zh'、'zh-CN' 或 'de' 这样的代码。")
+USER_TEXT_UNSTORABLE = Message(
+    "the {what} contains a character that cannot be stored (a NUL character or half of a surrogate pair); "
+    "remove it.",
+    "{what} 包含无法存储的字符（NUL 字符或半个代理对）；请删除它。", open_words={"what": USER_TEXT_WORDS})
+NOT_AN_EMAIL_ADDRESS = Message("{email} is not an email address.", "{email} 不是邮箱地址。")
+NAME_LENGTH = Message("a {what} name must have 1 to {length} characters; {value} does not.",
+                      "{what} 名称必须为 1 到 {length} 个字符；{value} 不符合。", open_words={"what": NAME_WORDS})
+USERNAME_TAKEN = Message("the username {username} is already taken.", "用户名 {username} 已被占用。")
+NO_USER_NUMBER = Message("there is no user with id {id}: a user id is a whole number.",
+                         "不存在 id 为 {id} 的用户：用户 id 是整数。")
+NO_USER = Message("there is no user with id {id}.", "不存在 id 为 {id} 的用户。")
+TEAM_TAKEN = Message("there is already a team named {name}.", "已存在名为 {name} 的团队。")
+VIEW_NO_TEAM = Message("there is no team with id {id} to share the view with.", "不存在可共享此视图的团队（id 为 {id}）。")
+NO_TEAM_NUMBER = Message("there is no team with id {id}: a team id is a whole number.",
+                         "不存在 id 为 {id} 的团队：团队 id 是整数。")
+NO_TEAM = Message("there is no team with id {id}.", "不存在 id 为 {id} 的团队。")
+GRANT_TO_ONE = Message("a permission set is granted to a user or to a role: give exactly one of them.",
+                       "权限集授予一个用户或一个角色：请只指定其中之一。")
+NO_ROLE_MAYBE = Message("there is no role {role}. Did you mean '{suggestion}'? The roles are: {roles}.",
+                        "不存在角色 {role}。你是否想输入“{suggestion}”？现有角色：{roles}。")
+NO_ROLE = Message("there is no role {role}. The roles are: {roles}.", "不存在角色 {role}。现有角色：{roles}。")
+NO_ROLES_INSTALLED = Message(
+    "there is no role {role}. No installed package defines roles; install one first (crmkit install PACKAGE).",
+    "不存在角色 {role}。已安装的包都没有定义角色；请先安装一个（crmkit install PACKAGE）。")
+NO_PERMISSION_SET_MAYBE = Message(
+    "there is no permission set {name}. Did you mean '{suggestion}'? The permission sets are: {sets}.",
+    "不存在权限集 {name}。你是否想输入“{suggestion}”？现有权限集：{sets}。")
+NO_PERMISSION_SET = Message("there is no permission set {name}. The permission sets are: {sets}.",
+                            "不存在权限集 {name}。现有权限集：{sets}。")
+LAST_ADMIN = Message(
+    "this is the last active administrator, so they cannot be {change}; make someone else an administrator first.",
+    "这是最后一位启用的管理员，因此不能{change}；请先让其他人成为管理员。",
+    words={"change": _zh(deactivated="被停用", given_that_role="改为该角色",
+                         left_without_the_admin_permission_set="失去管理员权限集")})
+DEACTIVATE_YOURSELF = Message("you cannot deactivate your own account; ask another administrator.",
+                              "你不能停用自己的账户；请联系其他管理员。")
+MANAGE_USERS_NEEDED = Message("managing users needs the manage_users permission; ask an administrator.",
+                              "管理用户需要 manage_users 权限；请联系管理员。")
+ADMIN_CHANGES_ADMIN = Message("only an administrator can change an administrator's account.",
+                              "只有管理员才能修改管理员的账户。")
+ADMIN_GRANTS_SET = Message(
+    "only an administrator can grant or revoke the permission set {name}: it carries platform permissions.",
+    "只有管理员才能授予或撤销权限集 {name}：它包含平台权限。")
+ADMIN_OWN_ACCESS = Message("you cannot change your own access; ask an administrator.",
+                           "你不能修改自己的访问权限；请联系管理员。")
+ADMIN_OWN_ROLE = Message("you cannot change the access of your own role; ask an administrator.",
+                         "你不能修改自己所属角色的访问权限；请联系管理员。")
+ADMIN_HOLDS_MORE = Message(
+    "only an administrator can change this account: it holds permission sets you do not ({names}).",
+    "只有管理员才能修改此账户：它拥有你没有的权限集（{names}）。")
+ADMIN_GRANTS_ONLY_HELD = Message(
+    "you can grant or revoke only permission sets you hold yourself, and {name} is not one of them; ask an "
+    "administrator.",
+    "你只能授予或撤销自己拥有的权限集，而 {name} 不在其中；请联系管理员。")
+OWN_PASSWORD_IN_SETTINGS = Message(
+    "change your own password on your settings page, which asks for the current one.",
+    "请在“设置”页面修改你自己的密码，那里会要求输入当前密码。")
+OLD_TIME_ZONE = Message("{zone} is an old name of a time zone; use {target} instead.",
+                        "{zone} 是时区的旧名称；请改用 {target}。")
+NOT_A_TIME_ZONE = Message("{zone} is not a time zone name; use one like 'UTC', 'Europe/Berlin' or 'Asia/Shanghai'.",
+                          "{zone} 不是时区名称；请使用 'UTC'、'Europe/Berlin' 或 'Asia/Shanghai' 这样的名称。")
+LOGIN_FAILED = Message("the username or password is incorrect.", "用户名或密码不正确。")
+CURRENT_PASSWORD_WRONG = Message("the current password is incorrect.", "当前密码不正确。")
+SESSION_ENDED = Message("your session has ended; sign in again.", "你的会话已结束；请重新登录。")
+TOO_MANY_NAMED = Message("at most {max} users can be named at once; {count} were asked for.",
+                         "一次最多只能查询 {max} 个用户；请求了 {count} 个。")
+NO_TOKEN = Message("there is no API token with id {id}.", "不存在 id 为 {id} 的 API 令牌。")
+USER_DEACTIVATED = Message("{username} is deactivated; activate the user before creating a token.",
+                           "{username} 已停用；请先启用该用户再创建令牌。")
+
+# ---- saved views (crmkit.engine.saved_views) ---------------------------------------------------------------------
+NO_SAVED_VIEW = Message("there is no saved view with id {id}.", "不存在 id 为 {id} 的已保存视图。")
+VIEW_UNUSABLE = Message(
+    "the view {name} filters on fields you cannot see or that no longer exist, so it cannot be used; ask its owner "
+    "to change it, or choose another view.",
+    "视图 {name} 的筛选条件使用了你无权查看或已不存在的字段，因此无法使用；请让其所有人修改，或选择其他视图。")
+VIEW_OWNER_ONLY = Message("only the owner of the view {name} or an administrator can change or delete it.",
+                          "只有视图 {name} 的所有人或管理员才能修改或删除它。")
+VIEW_NAME_TEXT = Message("a view's name is text, or text per language such as {{'en': ..., 'zh': ...}}.",
+                         "视图名称是文本，或按语言分别给出的文本，例如 {{'en': ..., 'zh': ...}}。")
+VIEW_OF_ANOTHER_OBJECT = Message("saved view {id} is a view of another object, not of {object}.",
+                                 "已保存视图 {id} 属于另一个对象，而不是 {object}。")
+VIEW_COLUMNS = Message("a view shows 1 to {max} different columns; name each field once.",
+                       "视图显示 1 到 {max} 个不同的列；每个字段只能出现一次。")
+VIEW_NOT_A_COLUMN = Message("{column} is not a column: name a field of {object}.", "{column} 不是列：请指定 {object} 的字段。")
+VIEW_FILTER_TOO_LONG = Message("the filter is too long to save; a saved filter has at most {max} characters.",
+                               "筛选条件太长，无法保存；保存的筛选条件最多 {max} 个字符。")
+VIEW_SHARED_WITH = Message("a view is shared with one of: {choices}; not {given}.",
+                           "视图只能共享给以下之一：{choices}；不能是 {given}。")
+VIEW_NO_ROLE = Message("there is no role {role} to share the view with.", "不存在可共享此视图的角色 {role}。")
+VIEW_NAME_LANGUAGES = Message("a view needs a name, in at most {max} languages.", "视图需要名称，最多可用 {max} 种语言。")
+VIEW_NAME_LENGTH = Message("a view's name has 1 to {max} characters; {name} does not.",
+                           "视图名称须为 1 到 {max} 个字符；{name} 不符合。")
+ADMINS_ONLY = Message("only administrators may {what}.", "只有管理员才能{what}。", open_words={"what": _zh(
+    see_every_shared_view="查看所有共享视图", share_a_view_with_everyone="把视图共享给所有人",
+    share_a_view_with_a_role_other_than_their_own="把视图共享给其他角色",
+    share_a_view_with_a_team_they_are_not_a_member_of="把视图共享给自己不在其中的团队")})
 
 #: Every template, most specific first: `translated` uses the first that matches the whole sentence.
 CATALOG: tuple[Message, ...] = tuple(value for value in dict(globals()).values() if isinstance(value, Message))
 
 
-def translated(sentence: str, language: str, extra: Sequence[Message] = ()) -> str:
+#: Where a validation summary ("name: is required.; stage: Must be one of: A, B.") starts a field's part.
+SUMMARY_PART = re.compile(r"(?:^|; )(\w+): ")
+
+
+def translated(sentence: str, language: str, extra: Sequence[Message] = (),
+               names: Callable[[str, str | None], str | None] | None = None) -> str:
     """`sentence`, an English message of the engine, in `language` ('zh', 'zh-CN', 'en'); else unchanged.
 
     `extra` are more templates, tried after the catalog: plugins' own (Extensions.messages).
+    `names(object, field)` gives the label in `language` of an object (field None) or of one of
+    its fields, by API name (None: no such object or field); it names `{object}` and, in a
+    sentence that names its object, `{field}` placeholders. Without it they stay API names.
     Only whole sentences are translated: a text no template matches from start to end is
-    returned as it is (English, or a message already in the user's language).
+    returned as it is (English, or a message already in the user's language). The sentences
+    inside a sentence (`Message.inner`) are translated the same way.
     """
     if not sentence or Label.of({"en": "en", "zh": "zh"}).get(language) == "en":
         return sentence  # the sentence is English already
     for message in chain(CATALOG, extra):
         match = message.pattern.fullmatch(sentence)
         if match:
-            return message.in_language(language, **match.groupdict())
+            params = match.groupdict()
+            for name, kind in message.inner.items():
+                inner = _summary if kind == "summary" else translated
+                params[name] = inner(params[name], language, extra, names)
+            if names is not None and params.get("object"):
+                if params.get("field"):
+                    params["field"] = names(params["object"], params["field"]) or params["field"]
+                params["object"] = names(params["object"], None) or params["object"]
+            return message.in_language(language, **params)
     return sentence
+
+
+def _summary(summary: str, language: str, extra: Sequence[Message],
+             names: Callable[[str, str | None], str | None] | None) -> str:
+    """A validation summary with each field's sentence translated: "name: 此字段为必填项。; ..."."""
+    starts = list(SUMMARY_PART.finditer(summary))
+    if not starts or starts[0].start() != 0:
+        return translated(summary, language, extra, names)
+    parts = []
+    for index, start in enumerate(starts):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(summary)
+        parts.append(f"{start[1]}: {translated(summary[start.end():end], language, extra, names)}")
+    return Label.of({"en": "; ", "zh": "；"}).get(language).join(parts)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, and_, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from crmkit.engine import messages
 from crmkit.engine.query.inputs import is_record_id
 from crmkit.engine.records.errors import RecordError, RecordNotFound
 from crmkit.engine.records.service import RecordService
@@ -80,7 +81,7 @@ class RecentItems:
     def items(self, limit: int = 20) -> list[RecentItem]:
         """Up to `limit` (1 to CAP) records the user may still see, newest first, titled as they see them."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= CAP:
-            raise RecordError(f"the number of recent items must be a whole number from 1 to {CAP}.")
+            raise RecordError(messages.RECENT_ITEMS_COUNT(max=CAP))
         table = self._table
         with self.context.reading() as connection:
             rows = connection.execute(select(table.c.object, table.c.record_id, table.c.action, table.c.at)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sqlalchemy import Connection, and_, delete, false, insert, or_, select, update
 
+from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.filters import compile_filter, resolve_field
 from crmkit.engine.query.inputs import is_record_id, shown
@@ -71,7 +72,7 @@ class SavedViewNotFound(SavedViewError):
     title = "Not found"
 
     def __init__(self, view_id: object) -> None:
-        super().__init__(f"there is no saved view with id {shown(view_id)}.")
+        super().__init__(messages.NO_SAVED_VIEW(id=shown(view_id)))
 
 
 class SavedViewUnusable(SavedViewError):
@@ -233,10 +234,8 @@ class SavedViews:
                 compile_filter(context, view.object, view.query.filter)
                 search_terms(view.query.search)
             except QueryError:
-                raise SavedViewUnusable(
-                    f"the view {view.name(self.context.actor.language)!r} filters on fields you cannot see or that "
-                    "no longer exist, so it cannot be used; ask its owner to change it, or choose another view."
-                ) from None
+                raise SavedViewUnusable(messages.VIEW_UNUSABLE(name=repr(view.name(self.context.actor.language)))) \
+                    from None
             sort = tuple(item for item in view.query.sort if _usable_field(context, view.object, item.lstrip("-")))
             columns = tuple(name for name in view.query.columns if _usable_field(context, view.object, name))
             withheld = len(view.query.sort) - len(sort) + len(view.query.columns) - len(columns)
@@ -257,7 +256,7 @@ class SavedViews:
         table = self._defaults
         with self.context.writing() as connection:
             if view_id is not None and self._usable(connection, view_id).object != object_name:
-                raise SavedViewError(f"saved view {view_id} is a view of another object, not of {object_name}.")
+                raise SavedViewError(messages.VIEW_OF_ANOTHER_OBJECT(id=view_id, object=object_name))
             connection.execute(delete(table).where(table.c.user_id == self._user_id, table.c.object == object_name))
             if view_id is not None:
                 connection.execute(insert(table).values(user_id=self._user_id, object=object_name, view_id=view_id))
@@ -304,13 +303,12 @@ class SavedViews:
             raise SavedViewNotFound(view_id)
         view = _view(row)
         if view.owner_id != self._user_id and not self.context.policy.is_admin:
-            raise PermissionDenied(f"only the owner of the view {view.name(self.context.actor.language)!r} or an "
-                                   "administrator can change or delete it.")
+            raise PermissionDenied(messages.VIEW_OWNER_ONLY(name=repr(view.name(self.context.actor.language))))
         return view
 
     def _require_admin(self, what: str) -> None:
         if not self.context.policy.is_admin:
-            raise PermissionDenied(f"only administrators may {what}.")
+            raise PermissionDenied(messages.ADMINS_ONLY(what=what))
 
     def _checked_query(self, records: RecordService, filter: Any, columns: Sequence[str], sort: Sequence[str],
                        search: str | None) -> ListQuery:
@@ -323,10 +321,10 @@ class SavedViews:
             raise SavedViewError("columns and sort are lists of field names, not one text.")
         columns, sort = tuple(columns), tuple(sort)
         if len(columns) > MAX_COLUMNS or len(set(columns)) != len(columns):
-            raise SavedViewError(f"a view shows 1 to {MAX_COLUMNS} different columns; name each field once.")
+            raise SavedViewError(messages.VIEW_COLUMNS(max=MAX_COLUMNS))
         for column in columns:
             if not isinstance(column, str) or "." in column:
-                raise SavedViewError(f"{column!r} is not a column: name a field of {name}.")
+                raise SavedViewError(messages.VIEW_NOT_A_COLUMN(column=repr(column), object=name))
             resolve_field(context, name, column)
         if sort:
             sort_keys(context, name, sort)
@@ -334,8 +332,7 @@ class SavedViews:
         search_terms(search)
         stored = normalised_filter(filter)
         if stored is not None and len(json.dumps(stored, ensure_ascii=False)) > MAX_FILTER_LENGTH:
-            raise SavedViewError(f"the filter is too long to save; a saved filter has at most "
-                                 f"{MAX_FILTER_LENGTH:,} characters.")
+            raise SavedViewError(messages.VIEW_FILTER_TOO_LONG(max=f"{MAX_FILTER_LENGTH:,}"))
         compile_filter(context, name, stored)
         return ListQuery(filter=stored, sort=sort, search=search, columns=columns)
 
@@ -343,7 +340,7 @@ class SavedViews:
                          team_id: int | None) -> dict[str, Any]:
         """The sharing columns; PermissionDenied when the user may not share that widely."""
         if shared_with not in SHARED_WITH:
-            raise SavedViewError(f"a view is shared with one of: {', '.join(SHARED_WITH)}; not {shared_with!r}.")
+            raise SavedViewError(messages.VIEW_SHARED_WITH(choices=", ".join(SHARED_WITH), given=repr(shared_with)))
         user = self.context.policy.user
         if shared_with != "role":
             role = None
@@ -351,14 +348,14 @@ class SavedViews:
             team_id = None
         if shared_with == "role":
             if role not in self.context.runtime.registry.roles:
-                raise SavedViewError(f"there is no role {role!r} to share the view with.")
+                raise SavedViewError(messages.VIEW_NO_ROLE(role=repr(role)))
             if role != user.role:
                 self._require_admin("share a view with a role other than their own")
         if shared_with == "team":
             teams = self.context.runtime.system_table("crmkit_team")
             if not is_record_id(team_id) or connection.execute(
                     select(teams.c.id).where(teams.c.id == team_id)).first() is None:
-                raise SavedViewError(f"there is no team with id {shown(team_id)} to share the view with.")
+                raise SavedViewError(messages.VIEW_NO_TEAM(id=shown(team_id)))
             if team_id not in user.team_ids:
                 self._require_admin("share a view with a team they are not a member of")
         if shared_with == "everyone":
@@ -373,14 +370,14 @@ def _checked_label(name: Any) -> str | dict[str, str]:
     """A plain name (1 to 150 characters) or {language: name}; SavedViewError otherwise."""
     texts = dict(name) if isinstance(name, Mapping) else {"": name}
     if not texts or len(texts) > MAX_LANGUAGES:
-        raise SavedViewError(f"a view needs a name, in at most {MAX_LANGUAGES} languages.")
+        raise SavedViewError(messages.VIEW_NAME_LANGUAGES(max=MAX_LANGUAGES))
     cleaned = {}
     for language, text in texts.items():
         if not isinstance(language, str) or not isinstance(text, str) or len(language) > 16:
-            raise SavedViewError("a view's name is text, or text per language such as {'en': ..., 'zh': ...}.")
+            raise SavedViewError(messages.VIEW_NAME_TEXT())
         text = checked_text(text.strip(), "view name")
         if not text or len(text) > NAME_LENGTH:
-            raise SavedViewError(f"a view's name has 1 to {NAME_LENGTH} characters; {text!r} does not.")
+            raise SavedViewError(messages.VIEW_NAME_LENGTH(max=NAME_LENGTH, name=repr(text)))
         cleaned[language] = text
     return cleaned[""] if "" in cleaned else cleaned
 

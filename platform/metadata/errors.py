@@ -77,9 +77,15 @@ class UnknownObject(CrmkitError, KeyError):
         self.name = name
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A ` Did you mean 'x'?` suffix, or '' when nothing is close."""
+def closest(word: str, candidates: Iterable[str]) -> str:
+    """The candidate closest to `word` (a likely typo of it), or '' when nothing is close."""
     import difflib
 
     matches = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f" Did you mean '{matches[0]}'?" if matches else ""
+    return matches[0] if matches else ""
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """A ` Did you mean 'x'?` suffix, or '' when nothing is close."""
+    match = closest(word, candidates)
+    return f" Did you mean '{match}'?" if match else ""

@@ -104,4 +104,4 @@ def _field_message(presenter: FieldPresenter, obj: ObjectDef, name: str, message
     """A field-level message with the field's label ("Stage: is not one of the options."); a record-level one alone."""
     if name == RECORD_ERRORS or name not in obj.fields:
         return sentence(message)
-    return labelled(presenter.label(obj.fields[name]), message)
+    return labelled(presenter.label(obj.fields[name]), sentence(message))

@@ -11,6 +11,8 @@ An htmx request gets the message as a partial placed in the page's message area
 """
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 from flask import Flask, Response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -53,9 +55,24 @@ def heading(status: int) -> str:
 
 def sentence(text: str) -> str:
     """The engine's message as a sentence on a page: in the user's language (crmkit.engine.messages,
-    docs/errors.md), with a capital first letter."""
-    text = translated(text, label_language(), crm().extensions.messages)
+    docs/errors.md), objects named by their label in it, with a capital first letter."""
+    language = label_language()
+    objects = crm().registry.objects
+
+    def label(object_name: str, field_name: str | None) -> str | None:
+        obj = objects.get(object_name)
+        if obj is None or field_name is None:
+            return obj.label.get(language) if obj is not None else None
+        field = obj.fields.get(field_name)
+        return field.label.get(language) if field is not None and field.label is not None else None
+
+    text = translated(text, language, crm().extensions.messages, label)
     return text[:1].upper() + text[1:] if text else text
+
+
+def field_sentences(errors: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
+    """A RecordValidationError's {field: [message, ...]} with each message a `sentence` (the user's language)."""
+    return {name: [sentence(message) for message in messages] for name, messages in (errors or {}).items()}
 
 
 def error_response(status: int, message: str) -> Response:

@@ -7,7 +7,8 @@ import pytest
 
 from crmkit.engine import RecordValidationError
 from crmkit.engine.messages import CATALOG, PLACEHOLDER, translated
-from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
+from crmkit.engine.messages import BAD_VALUE, LIST_OF_CONDITIONS, NOT_DATE, UNKNOWN_FIELD, UNSEARCHABLE
+from crmkit.engine.records.errors import DeleteRestrictedError, RecordNotFound, StaleRecordError
 from crmkit.engine.security.access import PermissionDenied
 from tests.conftest import add_users
 
@@ -99,3 +100,34 @@ def test_a_plugins_own_messages_are_translated_after_the_engines(crm):
     assert NOT_A_MOBILE in crm.extensions.messages and CODE_MISTYPED in crm.extensions.messages
     assert translated(NOT_A_MOBILE(), "zh", crm.extensions.messages) == "不是有效的中国大陆手机号码（以 1 开头的 11 位数字）。"
     assert translated(NOT_A_MOBILE(), "zh") == NOT_A_MOBILE()  # without the plugin's templates: as written
+
+
+def test_sentences_inside_a_sentence_are_translated_too():
+    assert translated(BAD_VALUE(value="31/02", key="closed_on", reason=NOT_DATE()), "zh") == \
+        "“31/02”不是 closed_on 的有效值：不是有效的日期。"
+    summary = "the record is not valid: name: is required.; status: Must be one of: A, B."
+    assert translated(summary, "zh") == "记录无效：name: 此字段为必填项。；status: 必须是以下选项之一：A, B。"
+
+
+def test_objects_and_their_fields_are_named_by_the_labels_names_gives():
+    labels = {("account", None): "客户", ("product", None): "产品", ("product", "product_code"): "产品编码"}
+    names = lambda obj, field: labels.get((obj, field))  # noqa: E731
+    assert translated("there is no account record with id 7.", "zh", names=names) == "不存在 id 为 7 的客户记录。"
+    assert translated("there is no widget record with id 7.", "zh", names=names) == "不存在 id 为 7 的 widget 记录。"
+    restore = "product 3 cannot be restored: another record now uses 'X-1' in 'product_code', which must be unique."
+    assert translated(restore, "zh", names=names) == \
+        "产品 3 无法恢复：另一条记录现在在“产品编码”中使用了 'X-1'，该字段的值必须唯一。"
+    assert translated(UNKNOWN_FIELD(object="account", name="ratin"), "en", names=names) == \
+        "account has no field 'ratin'."  # English stays as the engine wrote it
+
+
+def test_a_delete_restriction_braces_and_open_words_read_back():
+    refused = DeleteRestrictedError("account", 7, {"商机 (opportunity.account)": 2}, unseen=True)
+    assert translated(refused.message, "zh").startswith("account 7 无法删除：仍有 2 商机 (opportunity.account) 以及你无权查看的记录")
+    assert LIST_OF_CONDITIONS(key="or") == \
+        """'or' takes a list of conditions, e.g. {"or": [{"stage": "Won"}, {"amount": {"gt": 100}}]}."""
+    assert translated(LIST_OF_CONDITIONS(key="or"), "zh").startswith("“or”需要一个条件列表，例如 {\"or\": [{")
+    assert translated(UNSEARCHABLE(what="the search", character="a NUL character (U+0000)"), "zh") == \
+        "搜索内容包含 NUL 字符（U+0000），无法存储或搜索；请删除它。"
+    assert translated(UNSEARCHABLE(what="the condition on name", character="an unpaired surrogate (U+D800, half of "
+                                   "a character)"), "zh").startswith("the condition on name 包含 an unpaired")

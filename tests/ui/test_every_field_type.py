@@ -347,7 +347,7 @@ def test_the_engines_errors_are_shown_in_the_users_language(as_user):
     refused = post(client, "/o/specimen/new", "/o/specimen/new", {"name": "规则", "stage": "Working", "loss_reason": "Price"})
     assert "阶段为“进行中”时此字段须留空。" in text_of(refused)  # a dependent picklist
     missing = client.get("/r/specimen/987654")
-    assert missing.status_code == 404 and "不存在 id 为 987654 的 specimen 记录。" in text_of(missing)
+    assert missing.status_code == 404 and "不存在 id 为 987654 的样本记录。" in text_of(missing)
     denied = client.get("/o/product/new")
     assert denied.status_code == 403 and "你没有新建产品的权限。" in text_of(denied)
     english = as_user("wang").get("/r/specimen/987654")

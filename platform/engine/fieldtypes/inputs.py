@@ -30,8 +30,7 @@ def storable(value: Any) -> Any:
             character = found.group()
             what = "a NUL character (U+0000)" if character == "\x00" else \
                 f"an unpaired surrogate (U+{ord(character):04X}, half of a character)"
-            raise ValidationError(f"Contains {what} at position {found.start() + 1}, which cannot be stored; "
-                                  "remove it.")
+            raise ValidationError(messages.UNSTORABLE_VALUE(character=what, position=found.start() + 1))
     return value
 
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.inputs import ascii_whole_number
 
@@ -94,14 +95,14 @@ def resolve_relative_date(text: str, today: date) -> DayRange | None:
     except QueryError:
         raise
     except (OverflowError, ValueError):
-        raise QueryError(f"'{text}' reaches outside the calendar (years 1 to 9999).") from None
+        raise QueryError(messages.OUTSIDE_CALENDAR(text=text)) from None
 
 
 def _counted(direction: str, unit: str, number: str, today: date) -> DayRange:
     limit = MAX_DAYS if unit == "days" else MAX_MONTHS
     if ascii_whole_number(number.strip()) is None or not 1 <= int(number) <= limit:
-        raise QueryError(f"'{direction}_n_{unit}:{number}' needs a whole number of {unit} from 1 to {limit:,}, "
-                         f"e.g. {direction}_n_{unit}:30.")
+        raise QueryError(messages.COUNTED_DAYS(word=f"{direction}_n_{unit}:{number}", unit=unit, limit=f"{limit:,}",
+                                               example=f"{direction}_n_{unit}:30"))
     count = int(number)
     if unit == "days":
         return _days(today, 1 - count, count) if direction == "last" else _days(today, 0, count)
@@ -112,7 +113,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise QueryError(f"'{name}' is not a known time zone; use a name such as 'UTC' or 'Asia/Shanghai'.") from None
+        raise QueryError(messages.NOT_A_QUERY_ZONE(name=name)) from None
 
 
 def today_in(timezone_name: str) -> date:
@@ -155,7 +156,7 @@ def date_span(value: Any, kind: str, today: date | None, timezone_name: str, key
     try:
         return Span(day_start_utc(days[0], timezone_name), day_start_utc(days[1], timezone_name))
     except OverflowError:
-        raise QueryError(f"'{value}' reaches outside the calendar (years 1 to 9999).") from None
+        raise QueryError(messages.OUTSIDE_CALENDAR(text=value)) from None
 
 
 def _plain_date(value: Any, key: str) -> date | None:
@@ -165,7 +166,7 @@ def _plain_date(value: Any, key: str) -> date | None:
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
-            raise QueryError(f"'{value}' is not a valid value for {key}: Not a valid date.") from None
+            raise QueryError(messages.BAD_VALUE(value=value, key=key, reason=messages.NOT_DATE())) from None
     return None
 
 
@@ -173,4 +174,4 @@ def _next_day(day: date, value: Any) -> date:
     try:
         return day + timedelta(days=1)
     except OverflowError:
-        raise QueryError(f"'{value}' reaches outside the calendar (years 1 to 9999).") from None
+        raise QueryError(messages.OUTSIDE_CALENDAR(text=value)) from None

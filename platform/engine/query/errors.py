@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from crmkit.engine import messages
 from crmkit.errors import CrmkitError
-from crmkit.metadata.errors import did_you_mean
+from crmkit.metadata.errors import closest
 
 
 class QueryError(CrmkitError):
@@ -15,11 +16,12 @@ class QueryError(CrmkitError):
 
 
 def unknown_field(object_name: str, name: str, candidates: Iterable[str]) -> QueryError:
-    hint = did_you_mean(name, candidates)
-    message = f"{object_name} has no field '{name}'.{hint}"
-    if "__" in name and not hint:
-        message += " To use an operator in a query string, write field__operator, e.g. amount__gte=100."
-    return QueryError(message)
+    suggestion = closest(name, candidates)
+    if suggestion:
+        return QueryError(messages.UNKNOWN_FIELD_MAYBE(object=object_name, name=name, suggestion=suggestion))
+    if "__" in name:
+        return QueryError(messages.UNKNOWN_FIELD_OPERATOR(object=object_name, name=name))
+    return QueryError(messages.UNKNOWN_FIELD(object=object_name, name=name))
 
 
 def allowed(items: Iterable[str]) -> str:

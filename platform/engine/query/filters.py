@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Integer, Text, and_, case, false, func, li
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from crmkit.engine import messages
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.fieldtypes.inputs import ExactNumber
 from crmkit.engine.query.dates import Span, date_span
@@ -116,11 +117,10 @@ def resolve_path(ctx: QueryContext, object_name: str, key: str) -> tuple[FieldIn
     lookup = resolve_field(ctx, object_name, head)
     if not (lookup.fdef.is_lookup and lookup.fdef.to):
         lookups = [f.name for f in ctx.object(object_name).fields.values() if f.is_lookup and f.to]
-        raise QueryError(f"'{head}' is not a lookup field of {object_name}, so '{key}' cannot reach another "
-                         f"object's field; lookup fields: {allowed(lookups) or 'none'}.")
+        raise QueryError(messages.NOT_A_LOOKUP(head=head, object=object_name, key=key,
+                                               lookups=allowed(lookups) or "none"))
     if "." in tail:
-        raise QueryError(f"'{key}' goes through more than one lookup; filters reach one level deep, "
-                         f"like '{head}.{tail.split('.')[0]}'.")
+        raise QueryError(messages.TWO_LOOKUPS(key=key, example=f"{head}.{tail.split('.')[0]}"))
     return lookup, resolve_field(ctx, lookup.fdef.to, tail)
 
 
@@ -140,24 +140,23 @@ class _Compiler:
 
     def node(self, node: Any, depth: int) -> ColumnElement:
         if depth > MAX_DEPTH:
-            raise QueryError(f"the filter nests 'and', 'or' and 'not' more than {MAX_DEPTH} levels deep; simplify it.")
+            raise QueryError(messages.FILTER_TOO_DEEP(max=MAX_DEPTH))
         if isinstance(node, (list, tuple)):
             return and_(true(), *(self.node(item, depth + 1) for item in node))
         if not isinstance(node, Mapping):
-            raise QueryError(f"a filter must be a dictionary of conditions such as {{\"stage\": \"Won\"}}, not {node!r}.")
+            raise QueryError(messages.NOT_A_DICTIONARY(node=repr(node)))
         return and_(true(), *(self.entry(key, value, depth) for key, value in node.items()))
 
     def entry(self, key: Any, value: Any, depth: int) -> ColumnElement:
         if key in ("and", "or"):
             if not isinstance(value, (list, tuple)):
-                raise QueryError(f"'{key}' takes a list of conditions, e.g. {{\"{key}\": [{{\"stage\": \"Won\"}}, "
-                                 "{\"amount\": {\"gt\": 100}}]}.")
+                raise QueryError(messages.LIST_OF_CONDITIONS(key=key))
             parts = [self.node(item, depth + 1) for item in value]
             return and_(true(), *parts) if key == "and" else or_(false(), *parts)
         if key == "not":
             return not_(func.coalesce(self.node(value, depth + 1), false()))
         if not isinstance(key, str) or not key:
-            raise QueryError(f"{key!r} is not a field name.")
+            raise QueryError(messages.NOT_A_FIELD_NAME(key=repr(key)))
         return self.field(checked_text(key, "a field name in the filter"), value)
 
     def field(self, key: str, spec: Any) -> ColumnElement:
@@ -173,13 +172,13 @@ class _Compiler:
 
     def operator(self, info: FieldInfo, key: str, op: str, value: Any) -> ColumnElement:
         if op not in OPERATORS:
-            raise QueryError(f"'{op}' is not an operator (in the condition on {key}); operators: {allowed(OPERATORS)}.")
+            raise QueryError(messages.NOT_AN_OPERATOR(op=op, key=key, allowed=allowed(OPERATORS)))
         if op not in info.operators:
-            raise QueryError(f"the operator '{op}' cannot be used on {key} ({info.value_type}); "
-                             f"allowed: {allowed(info.operators)}.")
+            raise QueryError(messages.OPERATOR_NOT_FOR(op=op, key=key, type=info.value_type,
+                                                       allowed=allowed(info.operators)))
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
-            raise QueryError(f"the filter has more than {MAX_CONDITIONS} conditions; narrow it down.")
+            raise QueryError(messages.TOO_MANY_CONDITIONS(max=MAX_CONDITIONS))
         operand = _Coercer(self.ctx, info, key).operand(op, checked_texts(value, f"the condition on {key}"))
         column = info.column
         if info.value_kind == "list" and op == "contains":
@@ -191,7 +190,7 @@ def _operations(info: FieldInfo, key: str, spec: Any) -> list[tuple[str, Any]]:
     """The (operator, value) pairs of one field's condition, shorthands expanded."""
     if isinstance(spec, Mapping):
         if not spec:
-            raise QueryError(f"the condition on {key} names no operator; e.g. {{\"{key}\": {{\"eq\": ...}}}}.")
+            raise QueryError(messages.NO_OPERATOR(key=key))
         return [(str(op), value) for op, value in spec.items()]
     if spec is None:
         return [("is_null", True)]
@@ -214,7 +213,7 @@ class _Coercer:
             return [self.one(item) for item in self.many(op, value)]
         if op == "between":
             if not isinstance(value, (list, tuple)) or len(value) != 2:
-                raise QueryError(f"'between' on {self.key} takes two values [low, high], not {value!r}.")
+                raise QueryError(messages.BETWEEN_TWO_VALUES(key=self.key, value=repr(value)))
             return [self.required(op, item) for item in value]
         if op in ("contains", "startswith"):
             return [self.text(item, op) for item in self.many(op, value) or [""]]
@@ -223,28 +222,29 @@ class _Coercer:
     def many(self, op: str, value: Any) -> list[Any]:
         items = list(value) if isinstance(value, (list, tuple)) else [value]
         if len(items) > MAX_VALUES:
-            raise QueryError(f"'{op}' on {self.key} got {len(items):,} values; at most {MAX_VALUES:,} are allowed.")
+            raise QueryError(messages.TOO_MANY_VALUES(op=op, key=self.key, count=f"{len(items):,}",
+                                                     max=f"{MAX_VALUES:,}"))
         return items
 
     def flag(self, value: Any) -> bool:
         try:
             return bool(ma_fields.Boolean().deserialize(value))
         except ValidationError:
-            raise QueryError(f"'is_null' on {self.key} takes true or false, not {value!r}.") from None
+            raise QueryError(messages.IS_NULL_FLAG(key=self.key, value=repr(value))) from None
 
     def required(self, op: str, value: Any) -> Any:
         result = self.one(value)
         if result is None:
-            raise QueryError(f"'{op}' on {self.key} needs a value.")
+            raise QueryError(messages.NEEDS_A_VALUE(op=op, key=self.key))
         return result
 
     def text(self, value: Any, op: str) -> str:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)) or str(value) == "":
-            raise QueryError(f"'{op}' on {self.key} needs some text, not {value!r}.")
+            raise QueryError(messages.NEEDS_TEXT(op=op, key=self.key, value=repr(value)))
         text = str(value)
         if len(text) > MAX_SEARCH_LENGTH:
-            raise QueryError(f"'{op}' on {self.key} got {len(text):,} characters of text; at most "
-                             f"{MAX_SEARCH_LENGTH:,} are allowed.")
+            raise QueryError(messages.TEXT_TOO_LONG(op=op, key=self.key, count=f"{len(text):,}",
+                                                    max=f"{MAX_SEARCH_LENGTH:,}"))
         return json.dumps(text, ensure_ascii=False) if self.info.value_kind == "list" else text
 
     def one(self, value: Any) -> Any:
@@ -259,7 +259,7 @@ class _Coercer:
                 return span
         if kind == "text":
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-                raise QueryError(f"{value!r} is not a valid value for {self.key}: it needs text.")
+                raise QueryError(messages.VALUE_NEEDS_TEXT(value=repr(value), key=self.key))
             return str(value).strip() or None
         return self.deserialize(value)
 
@@ -274,7 +274,7 @@ class _Coercer:
         try:
             return self.input.deserialize(value, language=self.ctx.language)
         except ValidationError as error:
-            raise QueryError(f"'{value}' is not a valid value for {self.key}: {_first(error.messages)}") from None
+            raise QueryError(messages.BAD_VALUE(value=value, key=self.key, reason=_first(error.messages))) from None
 
 
 def _value_fdef(ctx: QueryContext, fdef: FieldDef) -> FieldDef:

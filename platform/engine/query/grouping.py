@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.filters import QueryContext, resolve_field
 from crmkit.engine.query.querystring import QuerySpec
@@ -67,13 +68,12 @@ def group_totals(connection: Connection, ctx: QueryContext, object_name: str, sp
     """
     group = resolve_field(ctx, object_name, group_by)
     if group.value_type not in GROUPABLE:
-        raise QueryError(f"cannot group {object_name} by '{group_by}', a {group.value_type} field; "
-                         "records are grouped by a picklist.")
+        raise QueryError(messages.NOT_GROUPABLE(object=object_name, field=group_by, type=group.value_type))
     columns = [group.column.label("value"), func.count().label("count")]
     if sum_field is not None:
         summed = resolve_field(ctx, object_name, sum_field)
         if summed.value_kind not in SUMMABLE:
-            raise QueryError(f"cannot total '{sum_field}', a {summed.value_type} field; totals are of numbers.")
+            raise QueryError(messages.NOT_SUMMABLE(field=sum_field, type=summed.value_type))
         columns.append(func.sum(summed.column).label("total"))
     table = ctx.schema.table(object_name)
     statement = select(*columns).select_from(table).where(where_clause(ctx, object_name, spec)) \

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmkit.engine import messages
 from crmkit.engine.database import UnstorableText
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.errors import QueryError
@@ -57,7 +58,7 @@ def checked_text(text: str, what: str) -> str:
     """`text` if every character can be compared in SQL; QueryError naming the character otherwise."""
     character = unstorable_character(text)
     if character is not None:
-        raise UnsearchableText(f"{what} contains {character}, which cannot be stored or searched for; remove it.")
+        raise UnsearchableText(messages.UNSEARCHABLE(what=what, character=character))
     return text
 
 
@@ -79,5 +80,5 @@ def shown(value: Any) -> str:
 def whole_number(value: Any, name: str, low: int, high: int) -> int:
     """`value` if it is an int (not a bool) from `low` to `high`; else QueryError saying the range."""
     if type(value) is not int or not low <= value <= high:
-        raise QueryError(f"'{name}' must be a whole number from {low:,} to {high:,}, not {shown(value)}.")
+        raise QueryError(messages.WHOLE_NUMBER_RANGE(name=name, low=f"{low:,}", high=f"{high:,}", value=shown(value)))
     return value

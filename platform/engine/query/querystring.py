@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.filters import OPERATORS
 
@@ -48,7 +49,7 @@ def parse_query_string(args: Mapping[str, Any]) -> QuerySpec:
             continue  # HTML forms send blank inputs; a blank value means "no condition"
         if key in RESERVED:
             if len(values) > 1:
-                raise QueryError(f"'{key}' is given {len(values)} times; give it once.")
+                raise QueryError(messages.GIVEN_TWICE(key=key, count=len(values)))
             options[key] = values[0]
             continue
         name, op = split_key(key)
@@ -68,7 +69,7 @@ def split_key(key: str) -> tuple[str, str]:
     name, separator, op = key.rpartition("__")
     if separator and op in OPERATORS:
         if not name:
-            raise QueryError(f"'{key}' names an operator but no field; write field__{op}=value.")
+            raise QueryError(messages.OPERATOR_WITHOUT_FIELD(key=key, op=op))
         return name, op
     return key, "eq"
 
@@ -77,8 +78,7 @@ def parse_sort(text: str) -> tuple[str, ...]:
     """`-amount,name` -> ("-amount", "name"); the fields themselves are checked against the object later."""
     parts = tuple(part.strip() for part in text.split(","))
     if any(part in ("", "-") for part in parts) and text.strip():
-        raise QueryError(f"'{text}' is not a sort order; write field names separated by commas, "
-                         "with '-' before a field to sort it descending, e.g. sort=-amount,name.")
+        raise QueryError(messages.NOT_A_SORT_ORDER(text=text))
     return tuple(part for part in parts if part)
 
 
@@ -96,15 +96,15 @@ def _operand(key: str, op: str, values: list[str]) -> tuple[str, Any]:
     if op == "between":
         parts = [part.strip() for part in values[0].split(",")]
         if len(values) > 1 or len(parts) != 2 or not all(parts):
-            raise QueryError(f"'{key}' takes two values separated by a comma, e.g. {key}=10,20.")
+            raise QueryError(messages.TWO_VALUES_COMMA(key=key))
         return op, parts
     if op == "is_null":
         flag = FLAGS.get(values[0].strip().lower())
         if flag is None or len(values) > 1:
-            raise QueryError(f"'{key}' takes true or false, not '{values[0]}'.")
+            raise QueryError(messages.TRUE_OR_FALSE(key=key, value=values[0]))
         return op, flag
     if len(values) > 1 and op not in MERGED:
-        raise QueryError(f"'{key}' is given {len(values)} times; an operator like '{op}' takes one value.")
+        raise QueryError(messages.ONE_VALUE_ONLY(key=key, count=len(values), op=op))
     if op == "eq" and len(values) > 1:
         return "in", values
     return op, values if len(values) > 1 else values[0]
@@ -126,11 +126,11 @@ def _filter(conditions: dict[str, dict[str, list[str]]], given_json: str | None)
     try:
         parsed = json.loads(given_json)
     except ValueError as error:
-        raise QueryError(f"'filter' is not valid JSON: {error}.") from None
+        raise QueryError(messages.FILTER_NOT_JSON(error=error)) from None
     except RecursionError:
-        raise QueryError("'filter' nests too deeply.") from None
+        raise QueryError(messages.FILTER_NESTS_TOO_DEEPLY()) from None
     if not isinstance(parsed, (dict, list)):
-        raise QueryError("'filter' must be a JSON object of conditions, e.g. filter={\"or\": [...]}.")
+        raise QueryError(messages.FILTER_NOT_AN_OBJECT())
     return {"and": [parsed, plain]} if plain else ({"and": parsed} if isinstance(parsed, list) else parsed)
 
 
@@ -139,6 +139,7 @@ def _whole(name: str, text: str | None, default: int, low: int, high: int | None
         return default
     value = text.strip()
     if not value.isascii() or not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
-        upper = f" to {high:,}" if high is not None else " or more"
-        raise QueryError(f"'{name}' must be a whole number from {low}{upper}, not '{text}'.")
+        if high is None:
+            raise QueryError(messages.WHOLE_NUMBER_FROM(name=name, low=low, value=f"'{text}'"))
+        raise QueryError(messages.WHOLE_NUMBER_RANGE(name=name, low=low, high=f"{high:,}", value=f"'{text}'"))
     return int(value)

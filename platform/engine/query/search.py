@@ -29,6 +29,7 @@ from sqlalchemy.sql.expression import ClauseElement, bindparam
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean
 
+from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.filters import QueryContext, compile_filter
 from crmkit.engine.query.inputs import MAX_SEARCH_LENGTH, checked_text
@@ -64,10 +65,10 @@ def search_terms(text: str | None) -> list[Term]:
     if text is not None and not isinstance(text, str):
         raise QueryError(f"the search must be text, not {text!r}.")
     if text and len(text) > MAX_SEARCH_LENGTH:
-        raise QueryError(f"the search has {len(text):,} characters; use at most {MAX_SEARCH_LENGTH:,}.")
+        raise QueryError(messages.SEARCH_TOO_LONG(count=f"{len(text):,}", max=f"{MAX_SEARCH_LENGTH:,}"))
     words = checked_text(text or "", "the search").split()
     if len(words) > MAX_TERMS:
-        raise QueryError(f"the search has {len(words)} words; use at most {MAX_TERMS}.")
+        raise QueryError(messages.SEARCH_TOO_MANY_WORDS(count=len(words), max=MAX_TERMS))
     return [tuple(tokens) for tokens in map(query_tokens, words) if tokens]
 
 
@@ -87,8 +88,7 @@ def search_clause(ctx: QueryContext, object_name: str, text: str | None,
     if not names and (within is not None or stored):
         return false()  # every searchable field is hidden from (or masked for) this caller: nothing to find
     if not names:
-        raise QueryError(f"{object_name} has no searchable fields; mark a text field 'searchable: true' "
-                         "or give the object a title field.")
+        raise QueryError(messages.NOT_SEARCHABLE(object=object_name))
     return SearchMatch(ctx.schema.table(object_name).c.id, search_table_name(object_name),
                        tuple(token_column(name) for name in names), tuple(terms),
                        positions=tuple(stored.index(name) for name in names))

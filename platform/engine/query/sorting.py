@@ -23,6 +23,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from crmkit.engine import messages
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.errors import QueryError, unknown_field
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
@@ -38,7 +39,7 @@ UNSORTABLE_TYPES = frozenset({"textarea"})
 #: Cursor decimals: no stored number reaches 10^38 (the largest precision), nor needs more characters.
 MAX_DECIMAL = Decimal(10) ** 38
 MAX_DECIMAL_TEXT = 100
-INVALID_CURSOR = "this page link (cursor) is damaged or out of date; start again from the first page."
+INVALID_CURSOR = messages.INVALID_CURSOR()
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,13 @@ def sort_keys(ctx: QueryContext, object_name: str, sort: Sequence[str] | str) ->
     for item in given or ctx.object(object_name).default_sort:
         key = _sort_key(ctx, object_name, item)
         if any(existing.name == key.name for existing in keys):
-            raise QueryError(f"the sort order names {key.name} twice.")
+            raise QueryError(messages.SORT_TWICE(name=key.name))
         keys.append(key)
         if key.name == "id":
             break  # id is unique: later keys could never matter
     fields = len([key for key in keys if key.name != "id"])
     if fields > MAX_SORT_FIELDS:
-        raise QueryError(f"a list can be sorted by at most {MAX_SORT_FIELDS} fields, not {fields}.")
+        raise QueryError(messages.SORT_TOO_MANY(max=MAX_SORT_FIELDS, count=fields))
     if not keys or keys[-1].name != "id":
         id_column = ctx.schema.table(object_name).c.id
         keys.append(SortKey("id", id_column, keys[0].descending if keys else False, "integer", nullable=False))
@@ -98,15 +99,15 @@ def sort_keys(ctx: QueryContext, object_name: str, sort: Sequence[str] | str) ->
 
 def _sort_key(ctx: QueryContext, object_name: str, item: Any) -> SortKey:
     if not isinstance(item, str) or item.lstrip("-") == "":
-        raise QueryError(f"{item!r} is not a sort field; write a field name, with '-' before it for descending.")
+        raise QueryError(messages.NOT_A_SORT_FIELD(item=repr(item)))
     checked_text(item, "the sort order")
     descending = item.startswith("-")
     name = item[1:] if descending else item
     if "." in name:
-        raise QueryError(f"lists sort by their own fields, not by '{name}' of a linked record.")
+        raise QueryError(messages.SORT_OWN_FIELDS(name=name))
     info = resolve_field(ctx, object_name, name)
     if info.value_kind == "list" or info.value_type in UNSORTABLE_TYPES:
-        raise QueryError(f"{object_name} cannot be sorted by {name} ({info.value_type}); sort by another field.")
+        raise QueryError(messages.UNSORTABLE(object=object_name, field=name, type=info.value_type))
     stored = ctx.schema.table(object_name).c[name]
     nullable = info.column is not stored or bool(stored.nullable)
     return SortKey(name, info.column, descending, info.value_kind, nullable)
@@ -206,8 +207,7 @@ def decode_cursor(keys: Sequence[SortKey], cursor: str) -> list[Any]:
         raise QueryError(INVALID_CURSOR)
     order = [key.text for key in keys]
     if data["s"] != order:
-        raise QueryError(f"this page link (cursor) was made for another sort order ({','.join(map(str, data['s']))}), "
-                         f"not {','.join(order)}; start again from the first page.")
+        raise QueryError(messages.CURSOR_OTHER_SORT(made=",".join(map(str, data["s"])), order=",".join(order)))
     if len(data["v"]) != len(keys) or data["v"][-1] is None:
         raise QueryError(INVALID_CURSOR)
     return [_from_json(key, value) for key, value in zip(keys, data["v"])]
@@ -561,11 +561,11 @@ def _keyset_page(stmt: Select, keys: Sequence[SortKey], values: Sequence[Any], l
 
 def _check_page(spec: QuerySpec) -> None:
     if isinstance(spec.limit, bool) or not isinstance(spec.limit, int) or not 1 <= spec.limit <= MAX_LIMIT:
-        raise QueryError(f"the page size (limit) must be a whole number from 1 to {MAX_LIMIT:,}, not {spec.limit!r}.")
+        raise QueryError(messages.PAGE_SIZE(max=f"{MAX_LIMIT:,}", value=repr(spec.limit)))
     if isinstance(spec.offset, bool) or not isinstance(spec.offset, int) or not 0 <= spec.offset <= INT64_MAX:
-        raise QueryError(f"the offset must be a whole number from 0 to {INT64_MAX:,}, not {spec.offset!r}.")
+        raise QueryError(messages.OFFSET_RANGE(max=f"{INT64_MAX:,}", value=repr(spec.offset)))
     if spec.after and spec.offset:
-        raise QueryError("give either a cursor (after) or an offset, not both.")
+        raise QueryError(messages.CURSOR_OR_OFFSET())
 
 
 def _columns(ctx: QueryContext, object_name: str, names: Sequence[str] | None, keys: Sequence[SortKey]) -> list[Any]:

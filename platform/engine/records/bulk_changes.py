@@ -29,6 +29,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
+from crmkit.engine import messages
 from crmkit.engine.records.errors import RecordError, RecordValidationError
 from crmkit.errors import CrmkitError
 
@@ -66,10 +67,10 @@ class BulkResult:
 def chosen_records(records: Mapping[Any, int | None] | Sequence[Any]) -> dict[Any, int | None]:
     """{id: version or None} from a mapping or a list of ids; duplicates once. RecordError beyond MAX_RECORDS."""
     if isinstance(records, (str, bytes)):
-        raise RecordError("name the records as a list of ids or as {id: version}, not as one text.")
+        raise RecordError(messages.BULK_AS_TEXT())
     chosen = dict(records) if isinstance(records, Mapping) else dict.fromkeys(records)
     if len(chosen) > MAX_RECORDS:
-        raise RecordError(f"at most {MAX_RECORDS} records can be changed at once; {len(chosen):,} were chosen.")
+        raise RecordError(messages.BULK_TOO_MANY(max=MAX_RECORDS, count=f"{len(chosen):,}"))
     return chosen
 
 

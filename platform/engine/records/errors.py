@@ -66,13 +66,9 @@ class DeleteRestrictedError(RecordError):
     def __init__(self, object_name: str, record_id: object, blockers: Mapping[str, int], *,
                  unseen: bool = False) -> None:
         listed = ", ".join(f"{count} {name}" for name, count in blockers.items())
-        if unseen:
-            listed = f"{listed} and records you may not see" if listed else "records you may not see"
-        advice = "Delete or re-link them first" + (" (ask someone who can see them)." if unseen else ".")
-        super().__init__(
-            f"{object_name} {record_id} cannot be deleted: {listed} still point to it and their lookup "
-            f"is set to on_delete: restrict. {advice}"
-        )
+        message = messages.RESTRICTED if not unseen else \
+            messages.RESTRICTED_ALSO_UNSEEN if listed else messages.RESTRICTED_UNSEEN
+        super().__init__(message(object=object_name, id=record_id, listed=listed))
         self.blockers = dict(blockers)
         self.unseen = unseen
 

@@ -24,6 +24,7 @@ from contextlib import ExitStack
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
+from crmkit.engine import messages
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query import QueryError, QuerySpec, build_select
 from crmkit.engine.security.audit import SecurityLog
@@ -187,7 +188,8 @@ def _columns(service: "RecordService", fields: Sequence[str] | None) -> list[str
         return visible
     unknown = [name for name in fields if name not in visible]
     if unknown:
-        raise QueryError(f"{service.obj.name} has no field {', '.join(repr(n) for n in unknown)} to export.")
+        raise QueryError(messages.EXPORT_UNKNOWN_FIELDS(object=service.obj.name,
+                                                         fields=", ".join(repr(n) for n in unknown)))
     return list(fields)
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Sequence
 
+from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.search import search_fields, search_terms
 from crmkit.engine.query.tokens import normalise
@@ -58,7 +59,7 @@ def search_objects(context: "UserContext", text: str, objects: Sequence[str] | N
     Raises QueryError for a malformed search or limit, UnknownObject for a name no object has.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"the number of search results must be a whole number from 1 to {MAX_LIMIT}.")
+        raise QueryError(messages.SEARCH_RESULTS_COUNT(max=MAX_LIMIT))
     if not search_terms(text):
         return []
     wanted = normalise(text.strip())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 
+from crmkit.engine import messages
 from crmkit.engine.fieldtypes import from_json, to_json
 from crmkit.engine.records.constraints import constraint_errors
 from crmkit.engine.records.errors import CascadeDeleteError, DeleteRestrictedError, RecordNotFound, RestoreError
@@ -312,8 +313,7 @@ class RecycleBin:
             if root is None:
                 raise RecordNotFound("recycle bin", batch)
             if not self.may_purge(root.object):
-                raise PermissionDenied(f"you may not delete {root.object} records for good: it needs the permission "
-                                       "to delete them; ask an administrator.")
+                raise PermissionDenied(messages.PURGE_REFUSED(object=root.object))
             return connection.execute(delete(self.table).where(self.table.c.batch == batch)).rowcount
 
     def _visible(self) -> list:
@@ -327,7 +327,7 @@ class RecycleBin:
     def _restore_row(self, connection: Connection, entry: dict[str, Any], now: datetime) -> tuple[str, int]:
         object_name = entry["object"]
         if object_name not in self.runtime.registry.objects:
-            raise RestoreError(f"{object_name} records cannot be restored: the object is no longer installed.")
+            raise RestoreError(messages.RESTORE_UNINSTALLED(object=object_name))
         obj = self.runtime.object(object_name)
         table = self.runtime.table(object_name)
         values = {name: from_json(table.c[name].type, value) for name, value in entry["data"].items() if name in table.c}
@@ -372,7 +372,5 @@ class RecycleBin:
 def _unique_conflict(policy: Any, object_name: str, record_id: int, field_name: str, value: Any) -> str:
     """Why a restore clashes with a unique value; a field the user may not read is named by neither name nor value."""
     if readable_field(policy, object_name, field_name):
-        return (f"{object_name} {record_id} cannot be restored: another record now uses {value!r} in "
-                f"'{field_name}', which must be unique.")
-    return (f"{object_name} {record_id} cannot be restored: another record now uses one of its unique values, "
-            f"in a field you may not see; ask someone who can see it.")
+        return messages.RESTORE_UNIQUE(object=object_name, id=record_id, value=repr(value), field=field_name)
+    return messages.RESTORE_UNIQUE_UNSEEN(object=object_name, id=record_id)

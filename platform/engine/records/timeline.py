@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, or_, select, true
 
+from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.sorting import INVALID_CURSOR, MAX_CURSOR_LENGTH
 from crmkit.engine.records.record import Record
@@ -117,7 +118,7 @@ def read_timeline(service: "RecordService", connection: Connection, record_id: i
     or a limit outside 1..MAX_PAGE_SIZE.
     """
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise QueryError(f"a timeline page holds 1 to {MAX_PAGE_SIZE} entries.")
+        raise QueryError(messages.TIMELINE_PAGE(max=MAX_PAGE_SIZE))
     cursor = decode_cursor(after) if after is not None else None
     entries: list[TimelineEntry] = list(_history(service, connection, record_id, cursor, limit + 1))
     for child, vias in activity_sources(service):

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 from sqlalchemy import false, or_, select
 
+from crmkit.engine import messages
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.passwords import generate_password
 from crmkit.engine.security.holdings import HeldPermissionSets
@@ -190,7 +191,7 @@ class UserAdministration:
         """The user can no longer sign in and their sessions end; not oneself, nor the last administrator."""
         actor = self._require_over(user_id)
         if actor is not None and user_id == actor:
-            raise UserError("you cannot deactivate your own account; ask another administrator.")
+            raise UserError(messages.DEACTIVATE_YOURSELF())
         admins = self._admins()
         self._keep_an_administrator(admins, admins - {user_id}, "deactivated")
         self.directory.deactivate(user_id, actor_id=actor)
@@ -232,8 +233,7 @@ class UserAdministration:
         """
         actor = self._require_over(user_id)
         if actor is not None and user_id == actor:
-            raise PermissionDenied("change your own password on your settings page, which asks for the current "
-                                   "one.")
+            raise PermissionDenied(messages.OWN_PASSWORD_IN_SETTINGS())
         generated = generate_password() if password is None else None
         self.directory.set_password(user_id, generated or password, actor_id=actor)
         return generated
@@ -256,7 +256,7 @@ class UserAdministration:
         if policy is None:
             return None
         if MANAGE_USERS not in policy.system and not policy.is_admin:
-            raise PermissionDenied("managing users needs the manage_users permission; ask an administrator.")
+            raise PermissionDenied(messages.MANAGE_USERS_NEEDED())
         return policy.user.user_id
 
     def _is_admin(self) -> bool:
@@ -271,13 +271,12 @@ class UserAdministration:
         if self._is_admin():
             return actor
         if user_id in self._admins():
-            raise PermissionDenied("only an administrator can change an administrator's account.")
+            raise PermissionDenied(messages.ADMIN_CHANGES_ADMIN())
         if access and user_id == actor:
-            raise PermissionDenied("you cannot change your own access; ask an administrator.")
+            raise PermissionDenied(messages.ADMIN_OWN_ACCESS())
         beyond = self.directory.permission_sets_of(user_id) - self._actor_sets()
         if beyond and user_id != actor:
-            raise PermissionDenied(f"only an administrator can change this account: it holds permission sets "
-                                   f"you do not ({', '.join(sorted(beyond))}).")
+            raise PermissionDenied(messages.ADMIN_HOLDS_MORE(names=", ".join(sorted(beyond))))
         return actor
 
     def _actor_sets(self) -> frozenset[str]:
@@ -289,7 +288,7 @@ class UserAdministration:
         if role is None or self._is_admin():
             return
         if self.directory.get(self.context.policy.user.user_id).role == role:
-            raise PermissionDenied("you cannot change the access of your own role; ask an administrator.")
+            raise PermissionDenied(messages.ADMIN_OWN_ROLE())
 
     def _require_grantable(self, permission_set: str) -> None:
         """A user manager who is not an administrator gives only sets they hold, without platform permissions."""
@@ -297,11 +296,9 @@ class UserAdministration:
             return
         definition = self.context.runtime.registry.permission_sets.get(permission_set)
         if permission_set == ADMIN_PERMISSION_SET or (definition is not None and definition.system):
-            raise PermissionDenied(f"only an administrator can grant or revoke the permission set "
-                                   f"{permission_set!r}: it carries platform permissions.")
+            raise PermissionDenied(messages.ADMIN_GRANTS_SET(name=repr(permission_set)))
         if permission_set not in self._actor_sets():
-            raise PermissionDenied(f"you can grant or revoke only permission sets you hold yourself, and "
-                                   f"{permission_set!r} is not one of them; ask an administrator.")
+            raise PermissionDenied(messages.ADMIN_GRANTS_ONLY_HELD(name=repr(permission_set)))
 
     def _require_role_grantable(self, role: str) -> None:
         """Every set a role carries (its grants and the metadata's `roles:`) must be grantable by the actor."""
@@ -314,8 +311,7 @@ class UserAdministration:
     def _keep_an_administrator(before: set[int], after: set[int], change: str) -> None:
         """UserError when a change would leave no active administrator where there is one now."""
         if before and not after:
-            raise UserError(f"this is the last active administrator, so they cannot be {change}; make someone "
-                            "else an administrator first.")
+            raise UserError(messages.LAST_ADMIN(change=change))
 
     def _admins(self, *, without_user_grant: int | None = None, without_role_grant: str | None = None,
                 role_of: tuple[int, str | None] | None = None) -> set[int]:

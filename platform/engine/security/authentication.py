@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from crmkit.engine import messages
 from crmkit.engine.database import write_transaction
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.records.errors import RecordError
@@ -48,7 +49,7 @@ class LoginFailed(AuthenticationError):
     """One message for every reason, so that it does not reveal which usernames exist."""
 
     def __init__(self) -> None:
-        super().__init__("the username or password is incorrect.")
+        super().__init__(messages.LOGIN_FAILED())
 
 
 class LoginThrottled(AuthenticationError):
@@ -67,14 +68,14 @@ class CurrentPasswordWrong(AuthenticationError):
     title = "Password not changed"
 
     def __init__(self) -> None:
-        super().__init__("the current password is incorrect.")
+        super().__init__(messages.CURRENT_PASSWORD_WRONG())
 
 
 class SessionEnded(AuthenticationError):
     title = "Signed out"
 
     def __init__(self) -> None:
-        super().__init__("your session has ended; sign in again.")
+        super().__init__(messages.SESSION_ENDED())
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select
 
+from crmkit.engine import messages
 from crmkit.engine.records.errors import RecordError, RecordNotFound
 from crmkit.engine.security.access import EDIT, READ, PermissionDenied
 from crmkit.engine.security.audit import SecurityLog
@@ -35,7 +36,7 @@ class Sharing:
               access: str = READ) -> int:
         """Share a record the acting user may edit and has full access to; returns the share's id."""
         if (user_id is None) == (team_id is None):
-            raise RecordError("share with exactly one user or one team.")
+            raise RecordError(messages.SHARE_WITH_ONE())
         if access not in (READ, EDIT):
             raise RecordError(f"access must be '{READ}' or '{EDIT}', not {access!r}.")
         with self.session.writing() as connection:
@@ -80,10 +81,9 @@ class Sharing:
         editable = policy.row_filter(object_name, EDIT)
         if not policy.can(object_name, EDIT) or (
                 editable is not None and connection.execute(query.where(editable)).first() is None):
-            raise PermissionDenied(f"only those who may edit {object_name} {record_id} can share it.")
+            raise PermissionDenied(messages.SHARE_EDITORS_ONLY(object=object_name, id=record_id))
         if not policy.has_full_access(object_name, row.owner_id):
-            raise PermissionDenied(f"only the owner of {object_name} {record_id}, people above the owner, or those "
-                                   f"who may modify all of its records can share it or see its shares.")
+            raise PermissionDenied(messages.SHARE_OWNERS_ONLY(object=object_name, id=record_id))
 
     def _log(self, connection, event: str, **detail: Any) -> None:
         SecurityLog(self.session.crm).record(event, connection=connection,

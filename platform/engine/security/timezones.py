@@ -21,6 +21,8 @@ from pathlib import Path
 
 from babel.core import get_global
 
+from crmkit.engine import messages
+
 UTC = "UTC"
 #: Prefixes of names that are not places (or only aliases of places).
 NOT_PLACES = ("Etc/", "SystemV/", "US/", "Brazil/", "Canada/", "Chile/", "Mexico/", "posix/", "right/")
@@ -70,6 +72,5 @@ def checked_timezone(name: str) -> str:
     shown = repr(name) if isinstance(name, str) else "that value"
     target = _links().get(name) if isinstance(name, str) else None
     if target in canonical_timezones():
-        raise UserError(f"{shown} is an old name of a time zone; use {target!r} instead.", field="timezone")
-    raise UserError(f"{shown} is not a time zone name; use one like 'UTC', 'Europe/Berlin' or 'Asia/Shanghai'.",
-                    field="timezone")
+        raise UserError(messages.OLD_TIME_ZONE(zone=shown, target=repr(target)), field="timezone")
+    raise UserError(messages.NOT_A_TIME_ZONE(zone=shown), field="timezone")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
 
+from crmkit.engine import messages
 from crmkit.engine.database import write_transaction
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
 from crmkit.engine.security.passwords import token_digest
@@ -56,7 +57,7 @@ class TokenStore:
         """A new token for an active user; the returned `token` is the only time the secret exists in full."""
         name = checked_text(str(name).strip(), "token name")
         if not name or len(name) > NAME_LENGTH:
-            raise UserError(f"a token name must have 1 to {NAME_LENGTH} characters; {name!r} does not.")
+            raise UserError(messages.NAME_LENGTH(what="token", length=NAME_LENGTH, value=repr(name)))
         now = self._clock()
         if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
             raise UserError("a token's expiry must be a timezone-aware time in the future.")
@@ -66,9 +67,9 @@ class TokenStore:
         with write_transaction(self._crm.write_engine) as connection:
             user = connection.execute(select(users.c.username, users.c.active).where(users.c.id == user_id)).first()
             if user is None:
-                raise UserError(f"there is no user with id {user_id}.")
+                raise UserError(messages.NO_USER(id=user_id))
             if not user.active:
-                raise UserError(f"{user.username!r} is deactivated; activate the user before creating a token.")
+                raise UserError(messages.USER_DEACTIVATED(username=repr(user.username)))
             token_id = connection.execute(insert(tokens).values(
                 user_id=user_id, name=name, prefix=prefix, token_hash=token_digest(token), created_at=now,
                 expires_at=expires_at).returning(tokens.c.id)).scalar_one()
@@ -115,7 +116,7 @@ class TokenStore:
         with write_transaction(self._crm.write_engine) as connection:
             row = connection.execute(query).first()
             if row is None or (user_id is not None and row.user_id != user_id):
-                raise UserError(f"there is no API token with id {token_id}.")
+                raise UserError(messages.NO_TOKEN(id=token_id))
             if row.revoked_at is not None:
                 return
             connection.execute(update(tokens).where(tokens.c.id == token_id).values(revoked_at=self._clock()))

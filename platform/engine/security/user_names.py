@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy import func, or_, select
 
+from crmkit.engine import messages
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.inputs import is_record_id
 from crmkit.engine.security.users import UserError
@@ -63,7 +64,7 @@ class UserNames:
         """
         wanted = sorted({user_id for user_id in user_ids if is_record_id(user_id)})
         if len(wanted) > MAX_IDS:
-            raise UserError(f"at most {MAX_IDS:,} users can be named at once; {len(wanted):,} were asked for.")
+            raise UserError(messages.TOO_MANY_NAMED(max=f"{MAX_IDS:,}", count=f"{len(wanted):,}"))
         if not wanted:
             return {}
         users = self._users()

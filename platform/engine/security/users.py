@@ -20,6 +20,7 @@ from babel import Locale, UnknownLocaleError
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from crmkit.engine import messages
 from crmkit.engine.database import write_transaction
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
@@ -31,7 +32,7 @@ from crmkit.engine.security.passwords import (
 )
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.inputs import is_record_id, shown
-from crmkit.metadata.errors import did_you_mean
+from crmkit.metadata.errors import closest
 from crmkit.metadata.model import ADMIN_PERMISSION_SET
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def normalize_username(username: str) -> str:
 def checked_username(username: str) -> str:
     name = normalize_username(username)
     if not USERNAME_PATTERN.fullmatch(name):
-        raise UserError(f"{username!r} is not a valid username: use 2 to 150 letters, digits, '.', '_', '-' or '@'.",
+        raise UserError(messages.NOT_A_USERNAME(username=repr(username)),
                         field="username")
     return name
 
@@ -118,7 +119,7 @@ def checked_language(language: str) -> str:
     match = LANGUAGE_PATTERN.fullmatch(str(language).strip().lower().replace("_", "-"))
     tag = match and match[1] + (f"-{match[2].upper()}" if match[2] else "")
     if not tag or not _known_locale(tag):
-        raise UserError(f"{language!r} is not a known language: use a code like 'en', 'zh', 'zh-CN' or 'de'.",
+        raise UserError(messages.NOT_A_LANGUAGE(tag=repr(language)),
                         field="language")
     return tag
 
@@ -159,8 +160,7 @@ def checked_password(password: str, username: str, context: Iterable[str | None]
 def checked_text(value: str, what: str, field: str | None = None) -> str:
     """`value` if a database can store it: no NUL character and no unpaired surrogate."""
     if UNSTORABLE.search(value):
-        raise UserError(f"the {what} contains a character that cannot be stored (a NUL character or half of a "
-                        "surrogate pair); remove it.", field=field)
+        raise UserError(messages.USER_TEXT_UNSTORABLE(what=what), field=field)
     return value
 
 
@@ -170,14 +170,14 @@ def checked_email(email: str | None) -> str | None:
         return None
     local, at, domain = email.rpartition("@")
     if not (local and at and domain) or len(email) > 254 or any(ch.isspace() for ch in email):
-        raise UserError(f"{email!r} is not an email address.", field="email")
+        raise UserError(messages.NOT_AN_EMAIL_ADDRESS(email=repr(email)), field="email")
     return email
 
 
 def checked_name(value: str, what: str, length: int = NAME_LENGTH, field: str | None = None) -> str:
     name = checked_text(str(value).strip(), f"{what} name", field)
     if not name or len(name) > length:
-        raise UserError(f"a {what} name must have 1 to {length} characters; {value!r} does not.", field=field)
+        raise UserError(messages.NAME_LENGTH(what=what, length=length, value=repr(value)), field=field)
     return name
 
 
@@ -225,7 +225,7 @@ class SystemDirectory:
         try:
             with write_transaction(self.crm.write_engine) as connection:
                 if connection.execute(select(table.c.id).where(table.c.username == name)).first():
-                    raise UserError(f"the username {name!r} is already taken.", field="username")
+                    raise UserError(messages.USERNAME_TAKEN(username=repr(name)), field="username")
                 user_id = connection.execute(insert(table).values(row).returning(table.c.id)).scalar_one()
                 self.log.record("user.created", user_id=user_id, username=name, connection=connection,
                                 detail={"by": actor_id, "role": row["role"]})
@@ -233,7 +233,7 @@ class SystemDirectory:
                 for permission_set in dict.fromkeys(sets):
                     self._grant(connection, permission_set, user_id, None, actor_id)
         except IntegrityError:
-            raise UserError(f"the username {name!r} is already taken.", field="username") from None
+            raise UserError(messages.USERNAME_TAKEN(username=repr(name)), field="username") from None
         return self.get(user_id)
 
     def create_first_admin(self, username: str = "admin") -> tuple[User, str] | None:
@@ -249,10 +249,10 @@ class SystemDirectory:
 
     def get(self, user_id: int) -> User:
         if not is_record_id(user_id):
-            raise UserError(f"there is no user with id {shown(user_id)}: a user id is a whole number.")
+            raise UserError(messages.NO_USER_NUMBER(id=shown(user_id)))
         found = self._users(self._table("user").c.id == user_id)
         if not found:
-            raise UserError(f"there is no user with id {user_id}.")
+            raise UserError(messages.NO_USER(id=user_id))
         return found[0]
 
     def by_username(self, username: str) -> User | None:
@@ -368,7 +368,7 @@ class SystemDirectory:
         table = self._table("team")
         with write_transaction(self.crm.write_engine) as connection:
             if connection.execute(select(table.c.id).where(table.c.name == name)).first():
-                raise UserError(f"there is already a team named {name!r}.")
+                raise UserError(messages.TEAM_TAKEN(name=repr(name)))
             team_id = connection.execute(
                 insert(table).values(name=name, label=label).returning(table.c.id)).scalar_one()
             self.log.record("team.created", detail={"team_id": team_id, "team": name, "by": actor_id},
@@ -410,11 +410,11 @@ class SystemDirectory:
         """The team; UserError for an unknown one."""
         table = self._table("team")
         if not is_record_id(team_id):
-            raise UserError(f"there is no team with id {shown(team_id)}: a team id is a whole number.", field="team")
+            raise UserError(messages.NO_TEAM_NUMBER(id=shown(team_id)), field="team")
         with self.crm.engine.connect() as connection:
             row = connection.execute(select(table.c.id, table.c.name, table.c.label).where(table.c.id == team_id)).first()
         if row is None:
-            raise UserError(f"there is no team with id {team_id}.", field="team")
+            raise UserError(messages.NO_TEAM(id=team_id), field="team")
         return Team(row.id, row.name, row.label)
 
     def team_members(self, team_id: int) -> list[User]:
@@ -447,10 +447,10 @@ class SystemDirectory:
     def _team_and_user(self, connection: Connection, team_id: int, user_id: int) -> tuple[str, str]:
         teams = self._table("team")
         if not is_record_id(team_id):
-            raise UserError(f"there is no team with id {shown(team_id)}: a team id is a whole number.")
+            raise UserError(messages.NO_TEAM_NUMBER(id=shown(team_id)))
         team = connection.execute(select(teams.c.name).where(teams.c.id == team_id)).scalar()
         if team is None:
-            raise UserError(f"there is no team with id {team_id}.")
+            raise UserError(messages.NO_TEAM(id=team_id))
         return team, self._username(connection, user_id)
 
     # -- grants --------------------------------------------------------------------------
@@ -535,7 +535,7 @@ class SystemDirectory:
     @staticmethod
     def _grantee(user_id: int | None, role: str | None) -> str | None:
         if (user_id is None) == (role is None):
-            raise UserError("a permission set is granted to a user or to a role: give exactly one of them.")
+            raise UserError(messages.GRANT_TO_ONE())
         return checked_name(role, "role") if role is not None else None
 
     def _known_role(self, role: str) -> str:
@@ -543,10 +543,11 @@ class SystemDirectory:
         role = checked_name(role, "role")
         roles = self.crm.registry.roles
         if role not in roles:
-            known = f"the roles are: {', '.join(sorted(roles))}" if roles else \
-                "no installed package defines roles; install one first (crmkit install PACKAGE)"
-            raise UserError(f"there is no role {role!r}.{did_you_mean(role, roles)} {known[:1].upper()}{known[1:]}.",
-                            field="role")
+            suggestion = closest(role, roles)
+            listed = ", ".join(sorted(roles))
+            raise UserError(messages.NO_ROLES_INSTALLED(role=repr(role)) if not roles else
+                            messages.NO_ROLE_MAYBE(role=repr(role), suggestion=suggestion, roles=listed) if suggestion
+                            else messages.NO_ROLE(role=repr(role), roles=listed), field="role")
         return role
 
     def _known_permission_set(self, permission_set: str) -> str:
@@ -554,17 +555,20 @@ class SystemDirectory:
         permission_set = checked_name(permission_set, "permission set")
         sets = self.crm.registry.permission_sets
         if permission_set not in sets:
-            raise UserError(f"there is no permission set {permission_set!r}.{did_you_mean(permission_set, sets)} "
-                            f"The permission sets are: {', '.join(sorted(sets))}.", field="permission_set")
+            suggestion = closest(permission_set, sets)
+            listed = ", ".join(sorted(sets))
+            raise UserError(messages.NO_PERMISSION_SET_MAYBE(name=repr(permission_set), suggestion=suggestion,
+                                                             sets=listed) if suggestion else
+                            messages.NO_PERMISSION_SET(name=repr(permission_set), sets=listed), field="permission_set")
         return permission_set
 
     def _username(self, connection: Connection, user_id: int) -> str:
         if not is_record_id(user_id):
-            raise UserError(f"there is no user with id {shown(user_id)}: a user id is a whole number.")
+            raise UserError(messages.NO_USER_NUMBER(id=shown(user_id)))
         users = self._table("user")
         username = connection.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
         if username is None:
-            raise UserError(f"there is no user with id {user_id}.")
+            raise UserError(messages.NO_USER(id=user_id))
         return username
 
 

@@ -22,7 +22,7 @@ from crmkit.engine.records.errors import RecordValidationError, StaleRecordError
 from crmkit.engine.records.record import Record
 from crmkit.errors import CrmkitError
 from crmkit.ui import record_views as views
-from crmkit.ui.errors import error_response, sentence
+from crmkit.ui.errors import error_response, field_sentences, sentence
 from crmkit.ui.i18n import label_text
 from crmkit.ui.kanban_page import NO_VALUE, board_layout, build_board, card_of, may_move
 from crmkit.ui.sessions import user_context
@@ -121,10 +121,9 @@ def move(object_name: str, record_id: int) -> Response:
     try:
         updated = records.update(record_id, {layout.group_by: value or None}, version=version)
     except RecordValidationError as error:
-        messages = views.error_lists(obj, presenter, error.errors, [])
+        reasons = " ".join(views.error_lists(obj, presenter, field_sentences(error.errors), []))
         title = views.record_title(obj, records.get(record_id))  # it was read for the update: visible
-        return refused(422, _("“%(title)s” was not moved: %(reason)s", title=title,
-                              reason=" ".join(sentence(message) for message in messages)),
+        return refused(422, _("“%(title)s” was not moved: %(reason)s", title=title, reason=reasons),
                        fix_url=url_for("records.edit", object_name=object_name, record_id=record_id))
     except StaleRecordError:
         return refused(409, _("Someone changed this record since the board was shown, so it was not moved. "

@@ -17,7 +17,7 @@ from crmkit.engine.records.errors import RecordValidationError, StaleRecordError
 from crmkit.engine.records.record import Record
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.ui import record_views as views
-from crmkit.ui.errors import sentence
+from crmkit.ui.errors import field_sentences, sentence
 from crmkit.ui.i18n import label_text
 from crmkit.ui.sessions import user_context
 from crmkit.ui.timeline_view import timeline_page
@@ -71,7 +71,7 @@ def form_page(context: UserContext, obj: ObjectDef, presenter: FieldPresenter, *
               form: Any = None, errors: Mapping[str, list[str]] | None = None, status: int = 200,
               conflict: tuple[views.ShownField, ...] | None = None, version: int | None = None) -> Response:
     """The create or edit form (or, to htmx, its body), keeping what was typed and showing the engine's errors."""
-    errors = {name: [sentence(message) for message in messages] for name, messages in (errors or {}).items()}
+    errors = field_sentences(errors)
     layout = context.runtime.registry.layout(obj.name)
     prefill = None if form is not None else request.args.to_dict()
     titles = views.form_lookup_titles(context, obj, record, form if form is not None else prefill)
@@ -257,8 +257,8 @@ def inline(object_name: str, record_id: int, field_name: str) -> Response:
         updated = context.records(object_name).update(record_id, values, version=version)
     except RecordValidationError as error:
         # Its own errors, then any other the save ran into (a validation rule), named by field.
-        messages = list(error.errors.get(field_name, [])) + views.error_lists(obj, presenter, error.errors,
-                                                                               [field_name])
+        errors = field_sentences(error.errors)
+        messages = errors.get(field_name, []) + views.error_lists(obj, presenter, errors, [field_name])
         return inline_editor(context, obj, presenter, record, fdef, typed=typed, errors=messages, status=422)
     except StaleRecordError:
         current = context.records(object_name).get(record_id)

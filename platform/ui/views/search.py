@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.records.global_search import SearchHit
 from crmkit.metadata.model import Label
+from crmkit.ui.errors import sentence
 from crmkit.ui.sessions import user_context
 
 blueprint = Blueprint("search", __name__)
@@ -45,7 +46,7 @@ def results() -> Response:
         try:
             hits = context.search(text, limit=limit)
         except QueryError as error:
-            problem, status = error.message, error.status
+            problem, status = sentence(error.message), error.status
         else:
             registry = context.runtime.registry
             groups = grouped(hits, {hit.object: registry.object(hit.object).plural_label for hit in hits})
