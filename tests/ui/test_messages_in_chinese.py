@@ -54,7 +54,7 @@ def test_a_bulk_edit_report_tells_each_failure_in_chinese(signed_in: Callable, c
     client = signed_in("msg_rep")
     report = text_of(post(client, "/o/account", "/o/account/bulk/edit",
                           [*chosen(fresh, stale, theirs), ("field", "employees"), ("employees", "many")]))
-    assert "Msg Fresh 员工人数: 不是有效的整数。" in report  # the field's label and the engine's sentence
+    assert "Msg Fresh 员工人数：不是有效的整数。" in report  # the field's label and the engine's sentence
     assert f"客户 {stale.id} 已被他人修改（你编辑的是第 1 版，现在是第 2 版）；请重新加载后再修改。" in report
     assert f"不存在 id 为 {theirs.id} 的客户记录。" in report  # the object's label, as for an id no record has
     assert "Not a valid" not in report and "There is no" not in report and "Msg Theirs" not in report
@@ -106,7 +106,7 @@ def test_a_refused_kanban_move_is_told_in_chinese(signed_in: Callable, crm: Crm,
             {"name": "Msg Their Account"}).id, "stage": "Proposal"})
     client = signed_in("msg_rep")
     lost = move(client, deal.id, "Closed Lost", deal.version, **JSON)
-    assert lost.status_code == 422 and lost.get_json()["message"] == "输单原因: 输单时请填写输单原因。"
+    assert lost.status_code == 422 and lost.get_json()["message"] == "“Msg Deal”未移动：输单原因：输单时请填写输单原因。"
     missing = move(client, theirs.id, "Negotiation", theirs.version, **JSON)
     assert missing.status_code == 404
     assert missing.get_json()["message"] == f"不存在 id 为 {theirs.id} 的商机记录。"
