@@ -111,7 +111,7 @@ def test_a_refused_kanban_move_is_told_in_chinese(signed_in: Callable, crm: Crm,
     assert missing.status_code == 404
     assert missing.get_json()["message"] == f"不存在 id 为 {theirs.id} 的商机记录。"
     nonsense = move(client, deal.id, "Nonsense", deal.version, **JSON)
-    assert nonsense.status_code == 422 and nonsense.get_json()["message"].startswith("销售阶段: 必须是以下选项之一：")
+    assert nonsense.status_code == 422 and nonsense.get_json()["message"].startswith("“Msg Deal”未移动：销售阶段：必须是以下选项之一：")
 
 
 def test_a_bad_global_search_is_told_in_chinese(signed_in: Callable) -> None:
