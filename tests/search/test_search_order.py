@@ -208,7 +208,7 @@ def test_a_few_matches_page_without_filters_is_one_statement_binding_no_ids(crm,
     searches = [(statement, parameters) for statement, parameters in seen if "crmkit_company_search" in statement]
     assert len(searches) == 1, seen
     statement, parameters = searches[0]
-    assert "MATERIALIZED" in statement and "ORDER BY company.id DESC" in statement, statement
+    assert "MATERIALIZED" in statement and "ORDER BY newest.id DESC" in statement, statement
     assert not [name for name in parameters if re.fullmatch(r"id_\d+_\d+", name)], parameters
     assert not [statement for statement, _ in seen if statement.lstrip().upper().startswith("EXPLAIN")], seen
     assert sum(_all_pages(companies, 5, search="acme"), []) == ids[::-1]

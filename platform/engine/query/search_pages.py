@@ -104,16 +104,19 @@ def _newest_matches(source, selected: Sequence[Any], match: SearchMatch, descend
                     limit: int):
     """PostgreSQL, no filter: the records of the first `limit` matching ids in id order, read from the GIN index.
 
-    `WITH found AS MATERIALIZED (SELECT id FROM <search table> WHERE <match>) SELECT ... WHERE id IN
-    (SELECT id FROM found [WHERE id < :after] ORDER BY id DESC LIMIT n) ORDER BY id DESC LIMIT n`:
-    the CTE keeps the matches a bitmap read of the index (left to itself, PostgreSQL may walk
-    the search table's primary key for them, every row of it for a word nobody holds).
+    `WITH found AS MATERIALIZED (SELECT id FROM <search table> WHERE <match>) SELECT ... FROM
+    (SELECT id FROM found [WHERE id < :after] ORDER BY id DESC LIMIT n) AS newest JOIN <table>
+    ON <table>.id = newest.id ORDER BY newest.id DESC`: the CTE keeps the matches a bitmap read
+    of the index (left to itself, PostgreSQL may walk the search table's primary key for them,
+    every row of it for a word nobody holds); only their ids are sorted (a top-n heapsort), and
+    each record of the page is read by its primary key in that order, no row sorted.
     """
     index = table(match.index_table, column("id"))
     found = select(index.c.id).where(IndexCondition(match)).cte("found").prefix_with("MATERIALIZED")
     newest = _id_ordered(select(found.c.id).where(*_after(found.c.id, after, descending)), found.c.id,
-                         descending, limit)
-    return _id_ordered(select(*selected).where(source.c.id.in_(newest)), source.c.id, descending, limit)
+                         descending, limit).subquery("newest")
+    statement = select(*selected).select_from(newest.join(source, source.c.id == newest.c.id))
+    return _id_ordered(statement, newest.c.id, descending, limit)
 
 
 def _fts_ordered(ctx: QueryContext, object_name: str, spec: QuerySpec, selected: Sequence[Any], match: SearchMatch,
