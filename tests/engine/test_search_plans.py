@@ -96,11 +96,14 @@ def second_page_cursor(crm: Crm, spec: QuerySpec, owner: int | None = None) -> s
     return page_cursor(ctx, "account", ("-id",), rows[spec.limit - 1]._mapping)
 
 
-@pytest.fixture(params=["few", "many"])
+@pytest.fixture(params=["few", "many", "index walk"])
 def matches(request, monkeypatch) -> str:
-    """PostgreSQL's two ways: few matches read by id among the ids, many walked along the primary key."""
+    """PostgreSQL's ways: few matches read by id among the ids, many walked along the primary key,
+    and (no filter) a word the statistics know walked along the search table's primary key."""
     if request.param == "many":
         monkeypatch.setattr(search_pages, "COMMON_SHARE", -1.0)
+    if request.param == "index walk":
+        monkeypatch.setattr(search_pages, "expected_share", lambda _connection, _match, known=False: float(known))
     return request.param
 
 

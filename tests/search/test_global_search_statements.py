@@ -72,5 +72,8 @@ def test_the_common_word_guess_is_the_planners_own_estimate(crm, probe, monkeypa
             expected = search_statistics.expected_share(connection, match)
             # the planner rounds its row estimate to a whole number of rows
             assert expected * 600 == pytest.approx(planned * 600, abs=1.0), words
+        known = {words: search_statistics.expected_share(connection, search_clause(ctx, "account", words), known=True)
+                 for words in ["xyzzy", "张伟", "acm"]}
+        assert known["xyzzy"] == 0.0 and known["张伟"] > 0.5 and known["acm"] > 0.5  # a word nobody holds: not guessed
         before = search_statistics.table_statistics(connection, "crmkit_account_search")
         assert search_statistics.table_statistics(connection, "crmkit_account_search") is before  # kept

@@ -40,17 +40,24 @@ objects:
       name: {type: text, searchable: true}
 """
 
-#: (FEW_MATCHES, WALKED, COMMON_SHARE) for PostgreSQL's paths: few matches read by id; many, walked
-#: after reading the ids; a walk too short for a page (every match read instead); a common word walked first.
-PATHS = {"few": (10_000, 5_000, 1.0), "walk": (2, 1_000, 1.0), "fallback": (2, 3, 1.0), "common": (2, 1_000, -1.0)}
+#: (FEW_MATCHES, WALKED, COMMON_SHARE, INDEX_WALKED) for PostgreSQL's paths: few matches read by id;
+#: many, walked after reading the ids; a walk too short for a page (every match read instead); a
+#: common word walked first; without a filter, a word the statistics know walked along the search
+#: table's primary key ("index walk"), or that walk too short for a page (the newest matching ids instead).
+PATHS = {"few": (10_000, 5_000, 1.0, 0), "walk": (2, 1_000, 1.0, 0), "fallback": (2, 3, 1.0, 0),
+         "common": (2, 1_000, -1.0, 0), "index walk": (10_000, 5_000, 1.0, 1_000),
+         "short index walk": (10_000, 5_000, 1.0, 2)}
 
 
 @pytest.fixture(params=list(PATHS))
 def path(request, monkeypatch):
-    few, walked, common = PATHS[request.param]
+    few, walked, common, index_walked = PATHS[request.param]
     monkeypatch.setattr(search_pages, "FEW_MATCHES", few)
     monkeypatch.setattr(search_pages, "WALKED", walked)
     monkeypatch.setattr(search_pages, "COMMON_SHARE", common)
+    if index_walked:  # every word counts as known to be held by every record
+        monkeypatch.setattr(search_pages, "INDEX_WALKED", index_walked)
+        monkeypatch.setattr(search_pages, "expected_share", lambda _connection, _match, known=False: float(known))
     return request.param
 
 

@@ -16,8 +16,11 @@ costs what a rare one does. Each database reads it its own way:
   expect more than COMMON_SHARE of all records to match (query/search_statistics.py works
   that out from `pg_stats`, read once per search table every few minutes: no statement per
   search). Otherwise, without a filter or a row filter, every match is a row of the page,
-  so one statement reads the page: the records of the newest limit + 1 ids of the bitmap
-  (`_newest_matches`). With a filter or a row filter, or when the walk finds no full page,
+  so one statement reads the page: when the statistics know the word to be held by at
+  least (limit + 1) / INDEX_WALKED of the records, the newest INDEX_WALKED rows of the search
+  table along its own primary key (`_index_walked`: 4 ms for 张伟 at 1,000,000 records,
+  where its bitmap visits 4,500 pages in 19 ms); else, or when that walk holds no full
+  page, the records of the newest limit + 1 ids of the bitmap (`_newest_matches`). With a filter or a row filter, or when the walk finds no full page,
   one read of at most FEW_MATCHES + 1 ids decides:
   - none: nothing more is read;
   - few: the page is read by primary key among those ids, newest first (`id IN (ids)
@@ -49,6 +52,11 @@ WALKED = 5_000
 #: page to walk the records before reading any match. The planner guesses about 2% for a word it
 #: knows nothing of (no match, say), so this sits above that; a wrong guess costs one bounded walk.
 COMMON_SHARE = 0.04
+#: PostgreSQL, no filter: the most rows of the search table a page reads along its primary key, newest
+#: first, for a word the statistics know to be held by at least (limit + 1) / INDEX_WALKED of the
+#: records (张伟, 0.5%: about 10,000 rows, cheaper than a bitmap of its 5,000 matches scattered over
+#: as many pages of the search table).
+INDEX_WALKED = 20_000
 
 
 def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
@@ -80,6 +88,10 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
     elif not spec.filter and ctx.restriction(object_name) is None:
         # Every match is a row of the page (the index is written with its records, in the same
         # transaction): the page is the records of the newest limit + 1 matching ids, in one statement.
+        if expected_share(connection, match, known=True) * INDEX_WALKED >= spec.limit + 1:
+            rows = read(_index_walked(source, selected, match, descending, after, spec.limit + 1))
+            if len(rows) > spec.limit:
+                return rows
         return read(_newest_matches(source, selected, match, descending, after, spec.limit + 1))
     ids = connection.execute(SearchIds(match, FEW_MATCHES + 1)).scalars().all()
     if not ids:
@@ -115,6 +127,23 @@ def _newest_matches(source, selected: Sequence[Any], match: SearchMatch, descend
     found = select(index.c.id).where(IndexCondition(match)).cte("found").prefix_with("MATERIALIZED")
     newest = _id_ordered(select(found.c.id).where(*_after(found.c.id, after, descending)), found.c.id,
                          descending, limit).subquery("newest")
+    statement = select(*selected).select_from(newest.join(source, source.c.id == newest.c.id))
+    return _id_ordered(statement, newest.c.id, descending, limit)
+
+
+def _index_walked(source, selected: Sequence[Any], match: SearchMatch, descending: bool, after: int | None,
+                  limit: int):
+    """PostgreSQL, no filter: the records of the first `limit` matching ids among the newest INDEX_WALKED rows of the search table.
+
+    `SELECT ... FROM (SELECT id FROM (SELECT * FROM <search table> ORDER BY id DESC LIMIT :walked)
+    AS recent WHERE <match> ORDER BY id DESC LIMIT n) AS newest JOIN <table> ...`: the inner LIMIT
+    bounds the walk along the search table's primary key; the outer stops at a full page.
+    """
+    index = table(match.index_table, column("id"), *(column(name) for name in match.columns))
+    recent = _id_ordered(select(index).where(*_after(index.c.id, after, descending)), index.c.id, descending,
+                         INDEX_WALKED).subquery("recent")
+    newest = _id_ordered(select(recent.c.id).where(IndexCondition(match)), recent.c.id, descending,
+                         limit).subquery("newest")
     statement = select(*selected).select_from(newest.join(source, source.c.id == newest.c.id))
     return _id_ordered(statement, newest.c.id, descending, limit)
 

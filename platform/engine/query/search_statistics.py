@@ -69,8 +69,13 @@ _KEPT: dict[tuple[str, str], TableStatistics] = {}
 _LOCK = Lock()
 
 
-def expected_share(connection: Connection, match: SearchMatch) -> float:
-    """The share of the search table's rows `match` is expected to match (0 to 1), as PostgreSQL's planner guesses it."""
+def expected_share(connection: Connection, match: SearchMatch, *, known: bool = False) -> float:
+    """The share of the search table's rows `match` is expected to match (0 to 1), as PostgreSQL's planner guesses it.
+
+    known=True counts only what the statistics know: a token that is not among the common
+    ones (nor, for a prefix, the start of one), and a column without statistics, count as 0
+    instead of the planner's default guess (a word nobody holds is guessed at 0.5-2%).
+    """
     statistics = table_statistics(connection, match.index_table)
     if statistics.rows <= FEW_MATCHES:
         return 0.0
@@ -78,20 +83,30 @@ def expected_share(connection: Connection, match: SearchMatch) -> float:
     for term in match.terms:
         missed = 1.0
         for name in match.columns:
-            missed *= 1.0 - term_share(statistics.columns.get(name), term)
+            missed *= 1.0 - term_share(statistics.columns.get(name), term, known=known)
         share *= 1.0 - missed
     return share
 
 
-def term_share(column: ColumnStatistics | None, term: Term) -> float:
+def term_share(column: ColumnStatistics | None, term: Term, *, known: bool = False) -> float:
     """The share of rows whose column holds every token of `term` (each token independent of the others)."""
     share = 1.0
     for token, prefix in term:
-        share *= _token_share(column, token, prefix)
+        share *= _token_share(column, token, prefix, known)
     return share
 
 
-def _token_share(column: ColumnStatistics | None, token: str, prefix: bool) -> float:
+def _token_share(column: ColumnStatistics | None, token: str, prefix: bool, known: bool = False) -> float:
+    if known:
+        if column is None:
+            return 0.0
+        if not prefix:
+            return column.shares.get(token, 0.0)
+        matched = 0.0
+        for common, share in column.shares.items():
+            if common.startswith(token):
+                matched += share - matched * share
+        return matched
     if column is None:
         return DEFAULT_MATCH_SHARE * 4 if prefix else DEFAULT_MATCH_SHARE
     unknown = min(DEFAULT_MATCH_SHARE, column.smallest / 2)
