@@ -25,7 +25,9 @@ ids is cheap whatever the word. The guess only chooses the plan: every plan find
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from dataclasses import dataclass
+from functools import cached_property
 from threading import Lock
 from typing import Mapping
 
@@ -54,6 +56,29 @@ class ColumnStatistics:
 
     shares: Mapping[str, float]
     smallest: float
+
+    @cached_property
+    def ordered(self) -> tuple[str, ...]:
+        """The common tokens in code point order: those starting with a prefix are next to each other."""
+        return tuple(sorted(self.shares))
+
+    @cached_property
+    def every(self) -> float:
+        """The share of rows holding any common token (each independent of the others), at most 1."""
+        every = 0.0
+        for share in self.shares.values():
+            every += share - every * share
+        return min(max(every, 0.0), 1.0)
+
+    def prefixed(self, prefix: str) -> float:
+        """The share of rows holding a common token starting with `prefix` (each independent), at most 1."""
+        matched = 0.0
+        for token in self.ordered[bisect_left(self.ordered, prefix):]:
+            if not token.startswith(prefix):
+                break
+            share = self.shares[token]
+            matched += share - matched * share
+        return min(max(matched, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -100,13 +125,7 @@ def _token_share(column: ColumnStatistics | None, token: str, prefix: bool, know
     if known:
         if column is None:
             return 0.0
-        if not prefix:
-            return column.shares.get(token, 0.0)
-        matched = 0.0
-        for common, share in column.shares.items():
-            if common.startswith(token):
-                matched += share - matched * share
-        return matched
+        return column.prefixed(token) if prefix else column.shares.get(token, 0.0)
     if column is None:
         return DEFAULT_MATCH_SHARE * 4 if prefix else DEFAULT_MATCH_SHARE
     unknown = min(DEFAULT_MATCH_SHARE, column.smallest / 2)
@@ -114,13 +133,8 @@ def _token_share(column: ColumnStatistics | None, token: str, prefix: bool, know
         return column.shares.get(token, unknown)
     if len(column.shares) < PREFIX_MINIMUM:
         return DEFAULT_MATCH_SHARE * 4
-    matched = every = 0.0
-    for common, share in column.shares.items():
-        if common.startswith(token):
-            matched += share - matched * share
-        every += share - every * share
-    matched, every = min(max(matched, 0.0), 1.0), min(max(every, 0.0), 1.0)
-    return max(unknown, matched + (1.0 - every) * (matched / len(column.shares)))
+    matched = column.prefixed(token)
+    return max(unknown, matched + (1.0 - column.every) * (matched / len(column.shares)))
 
 
 def table_statistics(connection: Connection, table_name: str) -> TableStatistics:
