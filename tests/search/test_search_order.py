@@ -40,17 +40,24 @@ objects:
       name: {type: text, searchable: true}
 """
 
-#: (FEW_MATCHES, WALKED, COMMON_SHARE) for PostgreSQL's paths: few matches read by id; many, walked
-#: after reading the ids; a walk too short for a page (every match read instead); a common word walked first.
-PATHS = {"few": (10_000, 5_000, 1.0), "walk": (2, 1_000, 1.0), "fallback": (2, 3, 1.0), "common": (2, 1_000, -1.0)}
+#: (FEW_MATCHES, WALKED, COMMON_SHARE, INDEX_WALKED) for PostgreSQL's paths: few matches read by id;
+#: many, walked after reading the ids; a walk too short for a page (every match read instead); a
+#: common word walked first; without a filter, a word the statistics know walked along the search
+#: table's primary key ("index walk"), or that walk too short for a page (the newest matching ids instead).
+PATHS = {"few": (10_000, 5_000, 1.0, 0), "walk": (2, 1_000, 1.0, 0), "fallback": (2, 3, 1.0, 0),
+         "common": (2, 1_000, -1.0, 0), "index walk": (10_000, 5_000, 1.0, 1_000),
+         "short index walk": (10_000, 5_000, 1.0, 2)}
 
 
 @pytest.fixture(params=list(PATHS))
 def path(request, monkeypatch):
-    few, walked, common = PATHS[request.param]
+    few, walked, common, index_walked = PATHS[request.param]
     monkeypatch.setattr(search_pages, "FEW_MATCHES", few)
     monkeypatch.setattr(search_pages, "WALKED", walked)
     monkeypatch.setattr(search_pages, "COMMON_SHARE", common)
+    if index_walked:  # every word counts as known to be held by every record
+        monkeypatch.setattr(search_pages, "INDEX_WALKED", index_walked)
+        monkeypatch.setattr(search_pages, "expected_share", lambda _connection, _match, known=False: float(known))
     return request.param
 
 
@@ -194,9 +201,10 @@ def test_global_search_is_one_operation_on_one_connection(crm, install):
     assert len(checkouts) == 1
 
 
-def test_a_few_matches_page_without_filters_reads_only_its_own_ids(crm, companies, plan_reader, monkeypatch):
-    """PostgreSQL, few matches, no filter and no row filter: the page's newest limit + 1 ids are
-    sent back, not every match's (query/search_pages.py); the pages still hold every match once."""
+def test_a_few_matches_page_without_filters_is_one_statement_binding_no_ids(crm, companies, plan_reader, monkeypatch):
+    """PostgreSQL, few matches, no filter and no row filter: one statement reads the records of
+    the newest limit + 1 matching ids (query/search_pages.py `_newest_matches`): no id is sent
+    back and forth, no statement asks the planner for an estimate; the pages still hold every match once."""
     if crm.engine.dialect.name != "postgresql":
         pytest.skip("SQLite reads the FTS5 index in id order instead")
     monkeypatch.setattr(search_pages, "COMMON_SHARE", 1.0)
@@ -204,7 +212,10 @@ def test_a_few_matches_page_without_filters_reads_only_its_own_ids(crm, companie
     with plan_reader(crm.engine).reads() as seen:
         page = companies.query(search="acme", limit=3)
     assert [record.id for record in page.records] == ids[::-1][:3]
-    pages = [parameters for statement, parameters in seen if "FROM company" in statement and "ORDER BY company.id" in statement]
-    assert len(pages) == 1, seen
-    assert len([name for name in pages[0] if re.fullmatch(r"id_\d+_\d+", name)]) == 4, pages  # limit + 1 ids
+    searches = [(statement, parameters) for statement, parameters in seen if "crmkit_company_search" in statement]
+    assert len(searches) == 1, seen
+    statement, parameters = searches[0]
+    assert "MATERIALIZED" in statement and "ORDER BY newest.id DESC" in statement, statement
+    assert not [name for name in parameters if re.fullmatch(r"id_\d+_\d+", name)], parameters
+    assert not [statement for statement, _ in seen if statement.lstrip().upper().startswith("EXPLAIN")], seen
     assert sum(_all_pages(companies, 5, search="acme"), []) == ids[::-1]

@@ -11,6 +11,12 @@ title), then the other matches, newest first (by creation time, across objects).
 object offers at most `limit` candidates: titles starting with the text (an index range
 on an indexed title), then its other matches newest first (the search index's own order,
 query/search_pages.py), so no object sorts all its matches.
+
+On PostgreSQL every statement is a round trip, and most objects hold no match for most
+texts: one statement first asks every object's search index whether it holds any match
+(`objects_with_matches`: the GIN index alone, each object's own fields the user may search),
+and only those objects are read. An object whose statistics expect a common word is not
+asked (its bitmap costs more than its page) and is read directly.
 """
 from __future__ import annotations
 
@@ -19,15 +25,20 @@ from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Sequence
 
+from sqlalchemy import Connection, column, exists, literal, select, table, union_all
+
 from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
-from crmkit.engine.query.search import search_fields, search_terms
+from crmkit.engine.query.search import IndexCondition, SearchMatch, search_clause, search_fields, search_terms
+from crmkit.engine.query.search_pages import COMMON_SHARE
+from crmkit.engine.query.search_statistics import expected_share
 from crmkit.engine.query.tokens import normalise
 from crmkit.engine.records.service import Suggestion
 from crmkit.engine.security.access import PermissionDenied
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
+    from crmkit.engine.query.filters import QueryContext
 
 #: Hits returned when the caller gives no limit, and the most they may ask for.
 DEFAULT_LIMIT = 20
@@ -66,10 +77,12 @@ def search_objects(context: "UserContext", text: str, objects: Sequence[str] | N
     names = list(context.runtime.registry.objects) if objects is None else list(dict.fromkeys(objects))
     found: list[tuple[str, Suggestion]] = []
     with context.reading() as connection:  # one operation for every object
-        for name in names:
-            service = context.records(name)
+        services = {name: context.records(name) for name in names}
+        skipped = objects_without_matches(connection, {name: service.query_context() for name, service in services.items()},
+                                          text)
+        for name, service in services.items():
             try:
-                if not search_fields(service.query_context(), name):
+                if name in skipped or not search_fields(service.query_context(), name):
                     continue
                 found.extend((name, suggestion) for suggestion in service.suggestions(connection, text, limit=limit))
             except PermissionDenied:
@@ -79,6 +92,36 @@ def search_objects(context: "UserContext", text: str, objects: Sequence[str] | N
     created = {(name, suggestion.record.id): _moment(suggestion.record.get("created_at")) for name, suggestion in found}
     hits.sort(key=lambda hit: _rank(hit, created[hit.object, hit.id]))
     return hits[:limit]
+
+
+def objects_without_matches(connection: Connection, contexts: "dict[str, QueryContext]", text: str) -> set[str]:
+    """PostgreSQL: the objects whose search index holds no match for `text` in the fields each caller may search.
+
+    One statement, `SELECT 'account' WHERE EXISTS (SELECT 1 FROM found_0) UNION ALL ...`, each
+    object's matches a MATERIALIZED CTE so that PostgreSQL reads them from the GIN index
+    (left to itself it may walk a large search table row by row looking for a first match,
+    every row of it for a word nobody holds); EXISTS stops at the first match. Objects whose
+    statistics expect a common word (query/search_statistics.py) are not asked. It reads the
+    index alone, not the records: whether the caller may read the object or a matching
+    record is decided when an object is read, so this only spares reads (SQLite: none,
+    every statement there is in-process).
+    """
+    if connection.dialect.name != "postgresql":
+        return set()
+    asked = []
+    for number, (name, ctx) in enumerate(contexts.items()):
+        match = search_clause(ctx, name, text) if search_fields(ctx, name) else None
+        if not isinstance(match, SearchMatch) or expected_share(connection, match) > COMMON_SHARE:
+            continue
+        index = table(match.index_table, column("id"))
+        found = select(index.c.id).where(IndexCondition(match)).cte(f"found_{number}").prefix_with("MATERIALIZED")
+        asked.append((name, select(literal(name).label("object")).where(exists(select(found.c.id)))))
+    if not asked:
+        return set()
+    statements = [statement for _name, statement in asked]
+    statement = statements[0] if len(statements) == 1 else union_all(*statements)
+    held = set(connection.execute(statement).scalars())
+    return {name for name, _statement in asked if name not in held}
 
 
 def _rank(hit: SearchHit, created: float) -> tuple:

@@ -1,0 +1,163 @@
+"""How many records a search is expected to match, from PostgreSQL's statistics, without a round trip per search.
+
+    >>> expected_share(connection, match)      # 0.06: about 6% of the records hold the word
+
+A PostgreSQL search page first guesses whether its words are common (query/search_pages.py):
+a common word's newest matches are found by walking the records, a rare word's by reading
+its ids from the GIN index. The guess used to be the planner's (an EXPLAIN of the index
+read: a round trip and a plan per search, per object for a global search). ANALYZE keeps the
+same knowledge in `pg_stats`: for each tsvector column its most common tokens
+(`most_common_elems`) and the share of rows holding each (`most_common_elem_freqs`, followed
+by the smallest and largest of those shares). They are read once per search table and kept
+for STATISTICS_SECONDS, and the share is worked out here as the planner works it out
+(PostgreSQL's tsselfuncs.c `tsquery_opr_selec`), so a search costs no statement for its guess:
+
+- an exact token: its share when it is among the common ones, else half the smallest
+  common share (at most DEFAULT_MATCH_SHARE);
+- a prefix: the common tokens starting with it, combined as independent events and
+  extrapolated to the tokens not counted (at least what an exact token would get);
+- the tokens of one term in one column: the product; a term over several columns: any
+  of them (1 - the product of the misses); several terms: the product.
+
+A table of at most FEW_MATCHES rows (or never analyzed) counts as 0: reading its matching
+ids is cheap whatever the word. The guess only chooses the plan: every plan finds the same rows.
+"""
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from dataclasses import dataclass
+from functools import cached_property
+from threading import Lock
+from typing import Mapping
+
+from sqlalchemy import Connection, text
+
+from crmkit.engine.query.search import FEW_MATCHES, SearchMatch, Term
+
+#: Seconds the statistics of one search table are kept before they are read again.
+STATISTICS_SECONDS = 300.0
+#: PostgreSQL's DEFAULT_TS_MATCH_SEL: the share guessed for a token without statistics.
+DEFAULT_MATCH_SHARE = 0.005
+#: Fewer common tokens than this and PostgreSQL does not extrapolate a prefix's share.
+PREFIX_MINIMUM = 100
+
+_STATISTICS_SQL = text(
+    "SELECT c.reltuples, s.attname, s.most_common_elems::text::text[] AS tokens, "
+    "s.most_common_elem_freqs AS shares "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname "
+    "WHERE c.oid = to_regclass(quote_ident(:table_name))")
+
+
+@dataclass(frozen=True)
+class ColumnStatistics:
+    """One tsvector column's common tokens: {token: share of rows holding it}, and the smallest share."""
+
+    shares: Mapping[str, float]
+    smallest: float
+
+    @cached_property
+    def ordered(self) -> tuple[str, ...]:
+        """The common tokens in code point order: those starting with a prefix are next to each other."""
+        return tuple(sorted(self.shares))
+
+    @cached_property
+    def every(self) -> float:
+        """The share of rows holding any common token (each independent of the others), at most 1."""
+        every = 0.0
+        for share in self.shares.values():
+            every += share - every * share
+        return min(max(every, 0.0), 1.0)
+
+    def prefixed(self, prefix: str) -> float:
+        """The share of rows holding a common token starting with `prefix` (each independent), at most 1."""
+        matched = 0.0
+        for token in self.ordered[bisect_left(self.ordered, prefix):]:
+            if not token.startswith(prefix):
+                break
+            share = self.shares[token]
+            matched += share - matched * share
+        return min(max(matched, 0.0), 1.0)
+
+
+@dataclass(frozen=True)
+class TableStatistics:
+    """A search table's row estimate (-1: never analyzed) and its columns' statistics (absent: none gathered)."""
+
+    rows: float
+    columns: Mapping[str, ColumnStatistics]
+    read_at: float
+
+
+_KEPT: dict[tuple[str, str], TableStatistics] = {}
+_LOCK = Lock()
+
+
+def expected_share(connection: Connection, match: SearchMatch, *, known: bool = False) -> float:
+    """The share of the search table's rows `match` is expected to match (0 to 1), as PostgreSQL's planner guesses it.
+
+    known=True counts only what the statistics know: a token that is not among the common
+    ones (nor, for a prefix, the start of one), and a column without statistics, count as 0
+    instead of the planner's default guess (a word nobody holds is guessed at 0.5-2%).
+    """
+    statistics = table_statistics(connection, match.index_table)
+    if statistics.rows <= FEW_MATCHES:
+        return 0.0
+    share = 1.0
+    for term in match.terms:
+        missed = 1.0
+        for name in match.columns:
+            missed *= 1.0 - term_share(statistics.columns.get(name), term, known=known)
+        share *= 1.0 - missed
+    return share
+
+
+def term_share(column: ColumnStatistics | None, term: Term, *, known: bool = False) -> float:
+    """The share of rows whose column holds every token of `term` (each token independent of the others)."""
+    share = 1.0
+    for token, prefix in term:
+        share *= _token_share(column, token, prefix, known)
+    return share
+
+
+def _token_share(column: ColumnStatistics | None, token: str, prefix: bool, known: bool = False) -> float:
+    if known:
+        if column is None:
+            return 0.0
+        return column.prefixed(token) if prefix else column.shares.get(token, 0.0)
+    if column is None:
+        return DEFAULT_MATCH_SHARE * 4 if prefix else DEFAULT_MATCH_SHARE
+    unknown = min(DEFAULT_MATCH_SHARE, column.smallest / 2)
+    if not prefix:
+        return column.shares.get(token, unknown)
+    if len(column.shares) < PREFIX_MINIMUM:
+        return DEFAULT_MATCH_SHARE * 4
+    matched = column.prefixed(token)
+    return max(unknown, matched + (1.0 - column.every) * (matched / len(column.shares)))
+
+
+def table_statistics(connection: Connection, table_name: str) -> TableStatistics:
+    """The kept statistics of `table_name` (read again after STATISTICS_SECONDS): one small catalog query."""
+    key = (connection.engine.url.render_as_string(hide_password=True), table_name)
+    now = time.monotonic()
+    kept = _KEPT.get(key)
+    if kept is not None and now - kept.read_at < STATISTICS_SECONDS:
+        return kept
+    rows, columns = -1.0, {}
+    for row in connection.execute(_STATISTICS_SQL, {"table_name": table_name}):
+        rows = float(row.reltuples)
+        if row.attname is not None and row.tokens and row.shares:
+            tokens, shares = list(row.tokens), [float(share) for share in row.shares]
+            columns[row.attname] = ColumnStatistics(dict(zip(tokens, shares)), shares[len(tokens)]
+                                                    if len(shares) > len(tokens) else min(shares))
+    statistics = TableStatistics(rows, columns, now)
+    with _LOCK:
+        _KEPT[key] = statistics
+    return statistics
+
+
+def forget_statistics() -> None:
+    """Drop every kept statistic (tests; after a bulk load and ANALYZE, the next search reads them again)."""
+    with _LOCK:
+        _KEPT.clear()

@@ -1,0 +1,79 @@
+"""Global search reads only the objects whose index holds a match (records/global_search.py
+`objects_without_matches`), and a PostgreSQL search page guesses common words from pg_stats
+(query/search_statistics.py) exactly as the planner does, without a statement per search."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import column, select, table, text
+
+from crmkit.engine.query import search_statistics
+from crmkit.engine.query.counting import planner_estimate
+from crmkit.engine.query.search import IndexCondition, search_clause
+
+
+def _accounts(crm, users) -> None:
+    """rep1's own Quokka One, rep2's Quokka Two, and rep1's account found only through its secret (hidden from reps)."""
+    crm.as_user(users["rep1"]).records("account").create({"name": "Quokka One"})
+    crm.as_user(users["rep2"]).records("account").create({"name": "Quokka Two"})
+    system = crm.as_system().records("account")
+    hidden = system.create({"name": "Plain", "secret": "zebrafish quokka"})
+    system.update(hidden.id, {"owner_id": users["rep1"]}, version=hidden.version)
+
+
+def test_a_reps_global_search_finds_neither_another_reps_records_nor_hidden_field_matches(crm, probe, users):
+    _accounts(crm, users)
+    rep1 = crm.as_user(users["rep1"])
+    assert [(hit.object, hit.title) for hit in rep1.search("quokka")] == [("account", "Quokka One")]
+    assert rep1.search("zebrafish") == []  # only the secret field holds it: the rep may not read it
+    assert rep1.search("two") == []  # only rep2's account holds it
+    admin = crm.as_user(users["admin"])
+    assert {hit.title for hit in admin.search("quokka")} == {"Quokka One", "Quokka Two", "Plain"}
+    assert [hit.title for hit in admin.search("zebrafish")] == ["Plain"]
+
+
+def test_global_search_asks_every_index_in_one_statement_and_reads_only_objects_with_matches(
+        crm, probe, users, plan_reader):
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's statements are in-process: every object is read directly")
+    _accounts(crm, users)
+    crm.as_system().records("lead").create({"name": "Quokka Lead"})
+    admin = crm.as_user(users["admin"])
+    with plan_reader(crm.engine).reads() as seen:
+        assert {hit.object for hit in admin.search("quokka")} == {"account", "lead"}
+    asked = [statement for statement, _ in seen if "UNION ALL" in statement and "EXISTS" in statement]
+    assert len(asked) == 1 and all(f"crmkit_{name}_search" in asked[0] for name in ("account", "contact", "lead", "deal"))
+    read = {name for name in ("account", "contact", "lead", "deal")
+            for statement, _ in seen if statement not in asked and re.search(rf"\b(FROM|JOIN) {name}\b", statement)}
+    assert read == {"account", "lead"}, seen
+    with plan_reader(crm.engine).reads() as seen:
+        assert admin.search("xyzzy") == []
+    assert [statement for statement, _ in seen if "_search" in statement] == asked  # nothing read but the question
+
+
+def test_the_common_word_guess_is_the_planners_own_estimate(crm, probe, monkeypatch):
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("pg_stats is PostgreSQL's")
+    system = crm.as_system().records("account")
+    system.bulk_create([{"name": f"{'Acme' if number % 3 else 'Zeta'} {number} 张伟" if number % 7 else f"Other {number}"}
+                        for number in range(600)])
+    with crm.engine.begin() as connection:
+        connection.execute(text("ANALYZE crmkit_account_search"))
+    search_statistics.forget_statistics()
+    monkeypatch.setattr(search_statistics, "FEW_MATCHES", 0)
+    ctx = system.query_context()
+    with crm.engine.connect() as connection:
+        for words in ["acme", "acm", "zeta 张伟", "张伟", "xyzzy", "12", "other 5"]:
+            match = search_clause(ctx, "account", words)
+            index = table(match.index_table, column("id"))
+            planned = (planner_estimate(connection, select(index.c.id).where(IndexCondition(match)))
+                       / planner_estimate(connection, select(index.c.id)))
+            expected = search_statistics.expected_share(connection, match)
+            # the planner rounds its row estimate to a whole number of rows
+            assert expected * 600 == pytest.approx(planned * 600, abs=1.0), words
+        known = {words: search_statistics.expected_share(connection, search_clause(ctx, "account", words), known=True)
+                 for words in ["xyzzy", "张伟", "acm"]}
+        assert known["xyzzy"] == 0.0 and known["张伟"] > 0.5 and known["acm"] > 0.5  # a word nobody holds: not guessed
+        before = search_statistics.table_statistics(connection, "crmkit_account_search")
+        assert search_statistics.table_statistics(connection, "crmkit_account_search") is before  # kept
