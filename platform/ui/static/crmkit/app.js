@@ -40,6 +40,10 @@ function crmkitLookups(root) {
         fetch(address + encodeURIComponent(query), {credentials: "same-origin", headers: {"Accept": "application/json"}})
           .then(function (response) { return response.ok ? response.json() : []; })
           .then(function (options) {
+            if (query !== self.inputValue()) {  // an answer for text typed earlier, arriving late: not shown
+              callback();
+              return;
+            }
             self.clearOptions();
             callback(options);
           })
