@@ -63,8 +63,11 @@ def test_every_widget_on_a_phone_create_fix_an_error_edit_in_place_and_filter(br
     with page.expect_response("**/o/specimen/form"):
         field(page, "stage").select_option("Lost")  # shows the dependent loss reason
     field(page, "loss_reason").select_option("Price")
+    # The refreshed fields get their autocomplete once htmx has settled them: wait for it, then type.
+    expect(page.locator("#field-group.tomselected")).to_have_count(1)
     page.get_by_role("combobox", name="Group").focus()  # Tom Select over /o/specimen_group/suggest
-    page.keyboard.type("Nor")
+    with page.expect_response(re.compile(r"/o/specimen_group/suggest\?q=Nor")):
+        page.keyboard.type("Nor")
     page.get_by_role("option", name="North group").click()
     field(page, "tags").select_option(["Red", "Blue"])
     field(page, "active").check()
