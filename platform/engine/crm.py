@@ -14,7 +14,7 @@ from pathlib import Path
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, MetaData, inspect, select, update
+from sqlalchemy import Connection, Engine, inspect, select, update
 
 from crmkit.shipped import shipped_package
 from crmkit.engine.database import (
@@ -41,7 +41,7 @@ from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.audit import SecurityLog
 from crmkit.engine.security.rights import rights_changed, version_column
 from crmkit.engine.context import UserContext
-from crmkit.engine.tables import METADATA_STATE, define_system_tables
+from crmkit.engine.tables import METADATA_STATE, system_metadata
 from crmkit.metadata import load_package, package_from_documents
 from crmkit.metadata.errors import MetadataError
 from crmkit.metadata.model import Package
@@ -225,8 +225,7 @@ class Crm:
 
     @staticmethod
     def _read_generation(connection: Connection) -> int:
-        metadata = MetaData()
-        define_system_tables(metadata)
+        metadata = system_metadata()
         return read_generation(connection, metadata.tables[METADATA_STATE])
 
     def _set_runtime(self, registry: Registry, connection: Connection) -> None:
@@ -245,8 +244,7 @@ class Crm:
 
     def _ensure_system_tables(self, create: bool) -> None:
         """Create missing system tables; a prepared database is only read, so opening never waits for a writer."""
-        metadata = MetaData()
-        define_system_tables(metadata)
+        metadata = system_metadata()
         with self.engine.connect() as connection:
             existing = set(inspect(connection).get_table_names())
         missing = [table for name, table in metadata.tables.items() if name not in existing]
@@ -260,8 +258,7 @@ class Crm:
                 lock_for_migration(connection, metadata.tables[METADATA_STATE])  # creates the row
 
     def _installed_packages(self, connection: Connection) -> list[Package]:
-        metadata = MetaData()
-        define_system_tables(metadata)
+        metadata = system_metadata()
         table = metadata.tables["crmkit_package"]
         rows = connection.execute(select(table.c.name, table.c.documents, table.c.source)).all()
         packages = []

@@ -43,7 +43,7 @@ class Runtime:
         return self.schema.table(name)
 
     def system_table(self, name: str) -> Table:
-        return self.schema.metadata.tables[name]
+        return self.schema.system_table(name)
 
     @cached_property
     def history_insert(self):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -250,18 +251,42 @@ def _lower_c_key(key: PrefixKey, compiler, **kw) -> str:
 
 @dataclass(frozen=True)
 class Schema:
-    """The tables of one Registry, in one SQLAlchemy MetaData."""
+    """The tables of one Registry (`metadata`: the objects' tables) beside the platform's own tables.
+
+    The system tables are the same for every registry, so they live in one MetaData shared by
+    the whole process (`system_metadata()`); object tables never reference them.
+    """
 
     metadata: MetaData
     tables: Mapping[str, Table]
 
     def table(self, name: str) -> Table:
+        """The table of object `name`; KeyError for an unknown object."""
         return self.tables[name]
+
+    def system_table(self, name: str) -> Table:
+        """The platform's table `name` (crmkit_user, crmkit_history, ...); KeyError for an unknown one."""
+        return system_metadata().tables[name]
+
+
+_system_metadata: list[MetaData] = []
+_system_metadata_lock = threading.Lock()
+
+
+def system_metadata() -> MetaData:
+    """The platform's own tables, defined once per process; read it, never add tables to it."""
+    if not _system_metadata:
+        with _system_metadata_lock:
+            if not _system_metadata:
+                metadata = MetaData()
+                define_system_tables(metadata)
+                _system_metadata.append(metadata)
+    return _system_metadata[0]
 
 
 def build_schema(registry: Registry, field_types: FieldTypes) -> Schema:
+    """The objects' tables of `registry`, in a MetaData of their own (lookups reference each other)."""
     metadata = MetaData()
-    define_system_tables(metadata)
     tables: dict[str, Table] = {}
     for obj in registry.objects.values():
         columns = system_columns() + [field_column(f, field_types, registry) for f in obj.fields.values()]

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import threading
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
@@ -48,14 +50,35 @@ def _validator_for(schema_text: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_text))
 
 
+# Documents already found valid, by a digest of (schema, data): installing the same package
+# again (every upgrade check, every test's fresh database) skips the JSON Schema walk, which is
+# most of the time a package load takes. Only valid documents are kept, so a document with
+# problems is always explained anew, with its own file's lines and columns.
+KEPT_VALID_DOCUMENTS = 256
+_valid: dict[str, None] = {}
+_valid_lock = threading.Lock()
+
+
 def check_document(document: SourceDocument, catalog: Catalog) -> list[Problem]:
-    """Every place where `document` does not have the shape of a package."""
-    schema = package_schema(catalog)
-    validator = _validator_for(json.dumps(schema, sort_keys=True))
+    """Every place where `document` does not have the shape of a package (an empty list: none).
+
+    A document whose data was found valid against the same schema before is not walked again.
+    """
+    schema_text = json.dumps(package_schema(catalog), sort_keys=True)
+    digest = hashlib.sha256(f"{schema_text}\0{document.data!r}".encode("utf-8", "surrogatepass")).hexdigest()
+    if digest in _valid:
+        return []
+    validator = _validator_for(schema_text)
     problems: list[Problem] = []
     for error in validator.iter_errors(document.data):
         problems.extend(_explain(error, document))
-    return _deduplicate(problems)
+    problems = _deduplicate(problems)
+    if not problems:
+        with _valid_lock:
+            if len(_valid) >= KEPT_VALID_DOCUMENTS:
+                _valid.pop(next(iter(_valid)))
+            _valid[digest] = None
+    return problems
 
 
 def _deduplicate(problems: Iterable[Problem]) -> list[Problem]:

@@ -94,7 +94,7 @@ class Applier:
         self._execute(f"ALTER TABLE {self.quote(step.old_name)} RENAME TO {self.quote(step.object)}")
         # The platform's own rows name objects too: history, counters, the bin and shares follow the rename.
         for name in ("crmkit_history", "crmkit_counter", "crmkit_recycle_bin", "crmkit_share", "crmkit_retired"):
-            table = self.schema.metadata.tables[name]
+            table = self.schema.system_table(name)
             self.connection.execute(update(table).where(table.c.object == step.old_name).values(object=step.object))
 
     def _RetireTable(self, step: RetireTable) -> None:
@@ -127,10 +127,10 @@ class Applier:
         self._execute(f"ALTER TABLE {table} RENAME COLUMN {self.quote(step.old_name)} TO {self.quote(step.field)}")
         # The platform's own rows name fields too: history and the recycle bin's copies follow the rename,
         # so a restore keeps the value and field-level security applies under the new name.
-        history = self.schema.metadata.tables["crmkit_history"]
+        history = self.schema.system_table("crmkit_history")
         self.connection.execute(update(history).where(history.c.object == step.object, history.c.field == step.old_name)
                                 .values(field=step.field))
-        rename_in_recycle_bin(self.connection, self.schema.metadata.tables["crmkit_recycle_bin"], step.object,
+        rename_in_recycle_bin(self.connection, self.schema.system_table("crmkit_recycle_bin"), step.object,
                               step.old_name, step.field)
 
     def _ChangeColumnType(self, step: ChangeColumnType) -> None:
@@ -238,7 +238,7 @@ class Applier:
         self._execute(f"DROP TABLE {self.quote(step.object)}")
         self._unretire(step.object, "")
         for name in ("crmkit_history", "crmkit_recycle_bin"):
-            table = self.schema.metadata.tables[name]
+            table = self.schema.system_table(name)
             self.connection.execute(delete(table).where(table.c.object == step.object))
 
     def _add_column(self, object_name: str, field_name: str, column_name: str) -> None:
@@ -276,17 +276,17 @@ class Applier:
 
     def _retire(self, object_name: str, field_name: str, note: str = "") -> None:
         """Record a kept table ("" field) or column, with its definition as JSON so a revival can compare."""
-        table = self.schema.metadata.tables["crmkit_retired"]
+        table = self.schema.system_table("crmkit_retired")
         self._unretire(object_name, field_name)
         self.connection.execute(insert(table).values(object=object_name, field=field_name, retired_at=_now(),
                                                      note=note or None))
 
     def _unretire(self, object_name: str, field_name: str) -> None:
-        table = self.schema.metadata.tables["crmkit_retired"]
+        table = self.schema.system_table("crmkit_retired")
         self.connection.execute(delete(table).where(table.c.object == object_name, table.c.field == field_name))
 
     def _record(self, plan: MigrationPlan, packages: Sequence[Package], sources: Mapping[str, str]) -> None:
-        table = self.schema.metadata.tables["crmkit_package"]
+        table = self.schema.system_table("crmkit_package")
         now = _now()
         for package in packages:
             exists = self.connection.execute(select(table.c.name).where(table.c.name == package.name)).first()
@@ -297,7 +297,7 @@ class Applier:
                 self.connection.execute(update(table).where(table.c.name == package.name).values(values))
             else:
                 self.connection.execute(insert(table).values(name=package.name, installed_at=now, **values))
-        log = self.schema.metadata.tables["crmkit_migration"]
+        log = self.schema.system_table("crmkit_migration")
         self.connection.execute(insert(log).values(
             applied_at=now,
             packages=[{"name": p.name, "version": p.version} for p in packages],
