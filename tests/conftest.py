@@ -1,6 +1,8 @@
 """Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL.
 
-PostgreSQL tests get a schema of their own, so parallel workers never collide. Without a
+PostgreSQL tests get a schema of their own, so parallel workers never collide; tests on
+`database_url` get one that already holds the system tables, put back afterwards as it was
+(PreparedSchemas), and `postgres_url` gives an empty one. Without a
 reachable server they are skipped with the reason shown, unless CRMKIT_REQUIRE_POSTGRES=1
 (as in CI), which turns the skip into a failure.
 """
@@ -74,9 +76,129 @@ def _postgres_schema() -> Iterator[str]:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    """A PostgreSQL URL whose search_path is a fresh, empty schema, dropped afterwards."""
     with _postgres_schema() as url:
         yield url
+
+
+class PreparedSchemas:
+    """PostgreSQL schemas that hold the platform's own tables, handed to one test at a time.
+
+    Creating the nineteen system tables and dropping them again is most of what a test on
+    PostgreSQL costs (a second on a loaded machine). After a test its schema is put back as
+    `Crm.open` left it: every other table dropped, the system tables emptied and their first
+    rows and sequences restored. A schema whose tables, columns, indexes or constraints no
+    longer match what they were when it was prepared (a test that altered them) is dropped
+    instead of reused, so no test sees another's leftovers.
+    """
+
+    def __init__(self) -> None:
+        #: (schema, its system tables' first rows, its catalog fingerprint) ready for a test.
+        self.free: list[tuple[str, tuple, tuple]] = []
+        self.made: list[str] = []
+
+    @staticmethod
+    def url(schema: str) -> str:
+        return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+    @staticmethod
+    def connect():
+        import psycopg
+
+        return psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True)
+
+    def take(self) -> tuple[str, tuple, tuple]:
+        if self.free:
+            return self.free.pop()
+        from crmkit.engine import Crm
+        from crmkit.engine.tables import system_metadata
+
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with self.connect() as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+        self.made.append(schema)
+        Crm.open(self.url(schema)).close()
+        with self.connect() as connection:
+            rows = []
+            for name in sorted(system_metadata().tables):
+                cursor = connection.execute(f'SELECT * FROM "{schema}"."{name}"')
+                found = cursor.fetchall()
+                if found:
+                    rows.append((name, tuple(f'"{column.name}"' for column in cursor.description), tuple(found)))
+            return schema, tuple(rows), self.fingerprint(connection, schema)
+
+    def give_back(self, schema: str, rows: tuple, fingerprint: tuple) -> None:
+        from crmkit.engine.query.search_statistics import forget_statistics
+        from crmkit.engine.tables import system_metadata
+
+        forget_statistics()  # kept per URL, and the URL is used again
+        system = set(system_metadata().tables)
+        try:
+            with self.connect() as connection:
+                with connection.transaction():
+                    connection.execute("SET LOCAL lock_timeout = '5s'")
+                    tables = [name for (name,) in connection.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))]
+                    dropped = [f'"{schema}"."{name}"' for name in tables if name not in system]
+                    if dropped:
+                        connection.execute(f"DROP TABLE {', '.join(dropped)} CASCADE")
+                    # DELETE and setval, not TRUNCATE: the tables hold a few rows, and TRUNCATE
+                    # would give each table and index new files (slower than the DDL it replaces).
+                    connection.execute("; ".join(f'DELETE FROM "{schema}"."{name}"' for name in tables
+                                                 if name in system))
+                    connection.execute(
+                        "SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = %s AND c.relkind = 'S'", (schema,))
+                    for name, columns, values in rows:
+                        marks = ", ".join(["%s"] * len(columns))
+                        for row in values:
+                            connection.execute(f'INSERT INTO "{schema}"."{name}" ({", ".join(columns)}) '
+                                               f"VALUES ({marks})", row)
+                if self.fingerprint(connection, schema) == fingerprint:
+                    self.free.append((schema, rows, fingerprint))
+                    return
+        except Exception:  # a lock still held, or a table a test changed: this schema is not reused
+            pass
+        self.drop(schema)
+
+    @staticmethod
+    def fingerprint(connection, schema: str) -> tuple:
+        """Every relation of `schema` with its columns, and every constraint and index definition."""
+        columns = connection.execute(
+            "SELECT c.relname, c.relkind, a.attname, a.atttypid, a.atttypmod, a.attnotnull "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE n.nspname = %s ORDER BY 1, 3", (schema,)).fetchall()
+        definitions = connection.execute(
+            "SELECT conname, contype, conkey, confkey, conbin IS NULL FROM pg_constraint k "
+            "JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = %s "
+            "UNION ALL SELECT indexname || ' ' || indexdef, 'i', NULL, NULL, true FROM pg_indexes WHERE schemaname = %s "
+            "ORDER BY 1", (schema, schema)).fetchall()
+        return tuple(columns), tuple(definitions)
+
+    def drop(self, schema: str) -> None:
+        with contextlib.suppress(Exception), self.connect() as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    def drop_all(self) -> None:
+        for schema in self.made:
+            self.drop(schema)
+
+
+@pytest.fixture(scope="session")
+def prepared_schemas() -> Iterator[PreparedSchemas]:
+    schemas = PreparedSchemas()
+    yield schemas
+    schemas.drop_all()
+
+
+@pytest.fixture
+def prepared_postgres_url(prepared_schemas) -> Iterator[str]:
+    """A PostgreSQL URL whose schema holds the system tables `Crm.open` creates, and nothing else."""
+    require_postgres()
+    schema, rows, fingerprint = prepared_schemas.take()
+    yield prepared_schemas.url(schema)
+    prepared_schemas.give_back(schema, rows, fingerprint)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -108,7 +230,7 @@ def database_url(request, tmp_path) -> str:
     """Each test using this runs twice: on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'crm.db'}"
-    return request.getfixturevalue("postgres_url")
+    return request.getfixturevalue("prepared_postgres_url")
 
 
 @pytest.fixture
