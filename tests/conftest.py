@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import textwrap
 import uuid
 from pathlib import Path
@@ -225,11 +226,31 @@ def generous_script_wall_clock(monkeypatch) -> None:
     monkeypatch.setattr(script, "DEFAULT_WALL_SECONDS", TEST_SCRIPT_WALL_SECONDS)
 
 
+@pytest.fixture(scope="session")
+def prepared_sqlite_file(tmp_path_factory) -> Path:
+    """A SQLite database file as `Crm.open` leaves a new one (the system tables), made once."""
+    import sqlite3
+
+    from crmkit.engine import Crm
+
+    path = tmp_path_factory.mktemp("prepared") / "crm.db"
+    Crm.open(f"sqlite:///{path}").close()
+    with contextlib.closing(sqlite3.connect(path)) as connection:  # one file, nothing left in a WAL
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> str:
-    """Each test using this runs twice: on SQLite and on PostgreSQL."""
+    """Each test using this runs twice: on SQLite and on PostgreSQL, each time in a database of its own.
+
+    The database already holds the system tables, as `Crm.open` creates them: on SQLite a
+    copy of a file prepared once, on PostgreSQL a schema of `prepared_postgres_url`.
+    """
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'crm.db'}"
+        path = tmp_path / "crm.db"
+        shutil.copyfile(request.getfixturevalue("prepared_sqlite_file"), path)
+        return f"sqlite:///{path}"
     return request.getfixturevalue("prepared_postgres_url")
 
 
