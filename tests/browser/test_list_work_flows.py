@@ -103,3 +103,26 @@ def test_bulk_delete_with_select_all(page: Page, bulker: str, browser: Browser, 
     small.screenshot(path=screenshots / "phone-list-bulk.png", full_page=True)
     phone.close()
 
+
+
+def test_bulk_edit_keeps_the_typed_value_across_a_change_of_field_and_a_refused_value(
+        page: Page, web_crm: WebCrm, base_url: str) -> None:
+    errors = console_errors(page)
+    rep = rep_with_accounts(web_crm.url, "carrier", [{"name": "Carrier One"}, {"name": "Carrier Two"}])
+    sign_in(page, rep)
+    page.goto("/o/account?q=Carrier")
+    page.get_by_role("checkbox", name="Select all records on this page").check()
+    page.get_by_label("Field", exact=True).select_option("employees")
+    page.get_by_role("button", name="Edit selected").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit 2 records")
+    page.locator("#bulk-edit-form").evaluate("form => { form.noValidate = true; }")  # the engine's check, not the browser's
+    page.get_by_label("Employees").fill("-5")
+    page.get_by_role("button", name="Apply to 2 records").click()
+    expect(page.get_by_label("Employees")).to_have_value("-5")  # kept, and the error is beside it
+    expect(page.locator("#bulk-employees-errors")).to_be_visible()
+    page.get_by_label("Employees").fill("2500")
+    page.get_by_label("Field to change").select_option("annual_revenue")  # number to currency: kept
+    expect(page.get_by_label("Annual Revenue")).to_have_value("2500")
+    page.get_by_role("button", name="Apply to 2 records").click()
+    expect(page.locator("#messages")).to_contain_text("2 records were updated.")
+    assert errors == []
