@@ -78,3 +78,29 @@ def test_the_admin_pages_fit_a_390_pixel_phone(browser: Browser, base_url: str, 
     page.screenshot(path=screenshots / "phone-admin-user.png", full_page=True)
     assert errors == []
     context.close()
+
+
+def test_a_reset_password_repeat_that_differs_is_said_before_the_form_is_sent(page: Page) -> None:
+    errors = console_errors(page)
+    sign_in(page, "admin")
+    page.goto("/admin/users?q=rep1")
+    page.locator("tbody a").first.click()
+    address = page.url
+    page.get_by_label("Set this password").check()
+    page.get_by_label("New password").fill("a fresh passphrase for the rep")
+    repeat = page.get_by_label("Repeat the password")
+    repeat.fill("a fresh passphrase for the cat")
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.get_by_role("button", name="Reset password").click()
+    problem = page.locator("#password-confirm-problem")
+    expect(problem).to_have_text("The password and its confirmation differ.")
+    expect(problem).to_be_visible()
+    expect(repeat).to_have_attribute("aria-invalid", "true")
+    expect(repeat).to_be_focused()  # taken to the box to fix
+    assert posts == [] and page.url == address  # not sent: the browser said it first
+    repeat.fill("a fresh passphrase for the rep")  # typed to match: the message goes
+    expect(problem).to_have_text("")
+    expect(problem).to_be_hidden()
+    assert page.locator('input[name="username"][autocomplete="username"]').is_hidden()
+    assert errors == []

@@ -1,6 +1,8 @@
 """The pages of the web application's foundation: home and navigation, search, settings, language."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.ui.conftest import post_form
@@ -148,6 +150,8 @@ def test_changing_the_password_needs_the_current_one_and_keeps_this_session(app,
     differ = post_form(client, "/settings", "/settings/password", {
         "current_password": PASSWORD, "new_password": "a new long passphrase", "confirm_password": "another"})
     assert differ.status_code == 422
+    beside = re.search(r'id="confirm_password-problem" class="invalid-feedback"[^>]*>([^<]+)<', differ.get_data(as_text=True))
+    assert beside and "differ" in beside[1]  # beside the repeat box, not above the form
     weak = post_form(client, "/settings", "/settings/password", {
         "current_password": PASSWORD, "new_password": "short", "confirm_password": "short"})
     assert weak.status_code == 422 and "The password needs at least 12 characters." in weak.get_data(as_text=True)
