@@ -29,6 +29,25 @@ def test_navigation_leaves_out_objects_without_read_access(app, signed_in, web_c
     assert 'href="/o/account">Accounts<' in client.get("/").get_data(as_text=True)
 
 
+def test_a_detail_object_is_no_tab_and_is_reached_from_its_masters_related_list(app, signed_in):
+    from crmkit.ui.navigation import build_apps, detail_master
+
+    client = signed_in("admin")
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/o/quote"' in home and 'href="/o/quote_line"' not in home  # quote line items: details of a quote
+    crm = app.extensions["crmkit"].crm
+    quote = crm.as_system().records("quote").create({"name": "Navigation Quote"})
+    registry = crm.registry
+    assert detail_master(registry, "quote_line") == "quote"
+    assert detail_master(registry, "contact") is None  # its account lookup is not required
+    assert detail_master(registry, "quote") is None  # its opportunity lookup cascades but is not required
+    assert client.get("/o/quote_line").status_code == 200  # the address still works
+    tabs = {tab.object for built in build_apps(registry, lambda name: name != "quote") for tab in built.tabs}
+    assert "quote_line" in tabs  # a master the user may not read leaves the details nowhere else to be found
+    detail = client.get(f"/r/quote/{quote.id}").get_data(as_text=True)
+    assert f'href="/o/quote_line/new?quote={quote.id}"' in detail and f'href="/o/quote_line?quote={quote.id}"' in detail
+
+
 def test_search_finds_what_the_user_may_see_grouped_by_object_and_links_to_the_record(signed_in, web_crm):
     html = signed_in("wang").get("/search?q=traders").get_data(as_text=True)
     assert "Wang Visible Traders" in html
