@@ -149,6 +149,25 @@ def test_a_new_record_form_leaves_out_read_only_fields_and_sections_with_nothing
     assert 'id="field-account_number-label"' in edit_form and "Sales Summary" in edit_form  # kept when editing
 
 
+def test_record_forms_ask_the_browser_not_to_fill_their_controls_with_the_users_own_details(
+        signed_in: Callable) -> None:
+    client = signed_in("rec_4")
+    created = post(client, "/o/account/new", "/o/account/new", {"name": "Autofill Free Ltd"})
+    account = record_id(created.headers["Location"])
+    saved = post(client, "/o/contact/new", "/o/contact/new", {"first_name": "Ann", "last_name": "Fill",
+                                                              "email": "ann@example.com", "account": str(account)})
+    assert saved.status_code == 303, saved.get_data(as_text=True)[-3000:]
+    for address in ("/o/contact/new", f"/r/contact/{record_id(saved.headers['Location'])}/edit"):
+        page = client.get(address).get_data(as_text=True)
+        fields = page[page.index('id="record-form-fields"'):]
+        controls = re.findall(r"<(?:input|select|textarea)\b[^>]*>", fields)
+        typed = [c for c in controls if 'type="hidden"' not in c and 'type="checkbox"' not in c
+                 and 'type="submit"' not in c]
+        assert len(typed) > 5, address
+        assert [c for c in typed if 'autocomplete="off"' not in c] == [], address
+        assert re.search(r'<input[^>]*type="email"[^>]*name="email"', fields)  # the email keyboard and check stay
+
+
 def test_a_rep_cannot_open_another_reps_record_and_it_looks_like_none(signed_in: Callable,
                                                                       web_crm: WebCrm) -> None:
     crm = engine(web_crm)
