@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import goto, ready, sign_in
 from tests.webapp import PASSWORD, WebCrm
 
 LONG_ACCOUNT = {"name": "Supercalifragilistic International Holdings Limited", "phone": "+1 (555) 010-0199-1234",
@@ -67,7 +67,7 @@ def test_table_values_stay_on_one_line_and_wide_tables_scroll_in_their_own_regio
     try:
         sign_in(page, username)
         for address in ("/o/account", "/o/contact", f"/r/account/{account_id}"):
-            page.goto(address)
+            goto(page, address)
             assert page.evaluate(WRAPPED_CELLS) == [], f"values wrap on {address} at {width} px"
             assert page.evaluate("document.documentElement.scrollWidth") <= width, \
                 f"{address} scrolls sideways at {width} px"

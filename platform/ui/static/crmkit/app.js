@@ -141,3 +141,12 @@ document.addEventListener("submit", function (event) {
     repeat.focus();
   }
 });
+
+// The page's script is ready: every script of the page has set itself up (htmx, lookups, the
+// list's and the board's own, which run before this file) and htmx has processed the page.
+// `<html data-crmkit-ready="true">` says so; browser tests wait for it before they interact
+// (tests/browser/conftest.py: ready), so no click or keystroke reaches a page whose script
+// is still loading.
+document.addEventListener("DOMContentLoaded", function () {
+  window.setTimeout(function () { document.documentElement.dataset.crmkitReady = "true"; }, 0);
+});
