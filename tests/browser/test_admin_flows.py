@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import goto, ready, sign_in
+from tests.browser.conftest import goto, sign_in
 from tests.browser.test_foundation_flows import AXE, console_errors
 
 ADMIN_PAGES = ("/admin/users", "/admin/users/new", "/admin/roles", "/admin/teams")

@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import goto, ready, serving, sign_in
+from tests.browser.conftest import goto, serving, sign_in
 from tests.browser.test_foundation_flows import AXE
 from tests.browser.test_record_flows import unexpected
 from tests.browser.test_foundation_flows import console_errors

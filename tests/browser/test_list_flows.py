@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import goto, ready, rep_with_accounts, serious_violations, sign_in
+from tests.browser.conftest import goto, rep_with_accounts, serious_violations, sign_in
 from tests.browser.test_foundation_flows import console_errors
 from tests.webapp import WebCrm
 

@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import goto, ready, sign_in
+from tests.browser.conftest import goto, sign_in
 from tests.browser.test_foundation_flows import console_errors
 
 

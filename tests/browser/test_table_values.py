@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import goto, ready, sign_in
+from tests.browser.conftest import goto, sign_in
 from tests.webapp import PASSWORD, WebCrm
 
 LONG_ACCOUNT = {"name": "Supercalifragilistic International Holdings Limited", "phone": "+1 (555) 010-0199-1234",
