@@ -76,10 +76,12 @@ def team_label(label: str | Mapping[str, str] | None, name: str) -> str:
     return label_text(Label.of(label)) if label else name
 
 
-def password_problem(mode: str, password: str, confirm: str) -> str:
-    """What is wrong with the password part of a form before the engine checks its policy ("" if nothing)."""
+def password_problems(mode: str, password: str, confirm: str) -> dict[str, str]:
+    """What is wrong with the password part of a form before the engine checks its policy, by input:
+    {"password": ...} when none was typed, {"confirm_password": ...} when the repeat differs; {} if nothing.
+    (The page's script says the repeat differs before the form is sent; this is the check that counts.)"""
     if mode == "set" and not password:
-        return _("Type a password, or choose to generate one.")
+        return {"password": _("Type a password, or choose to generate one.")}
     if mode == "set" and password != confirm:
-        return _("The password and its confirmation differ.")
-    return ""
+        return {"confirm_password": _("The password and its confirmation differ.")}
+    return {}

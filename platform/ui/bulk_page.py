@@ -3,6 +3,8 @@
     actions = bulk_actions(context, obj)              # may_edit, may_delete, fields (name, label)
     chosen = selection(request.args.getlist("record"))   # {id: version}: "12:3" is record 12 read at version 3
     report = bulk_report(context, presenter, obj, chosen, context.records(obj.name).update_many(chosen, values))
+    carried_values(presenter, obj, "industry", "description", ["Logistics"])   # ["Logistics"]: text to text
+    value_errors(result, "employees")    # ["is not a number"]: every record refused the value itself
 
 The records themselves are read and changed through the engine only (RecordService.query,
 update_many, delete_many): a chosen record the user may not see has no title here and is
@@ -17,9 +19,9 @@ from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.inputs import is_record_id, ascii_whole_number
 from crmkit.engine.records.bulk_changes import BulkResult
+from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.security.access import PermissionDenied
-from crmkit.metadata.model import ObjectDef
 from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import labelled
 from crmkit.ui.record_views import inline_editable, may, record_title
@@ -105,3 +107,51 @@ def _field_message(presenter: FieldPresenter, obj: ObjectDef, name: str, message
     if name == RECORD_ERRORS or name not in obj.fields:
         return sentence(message)
     return labelled(presenter.label(obj.fields[name]), sentence(message))
+
+
+#: Widgets whose typed text another widget of the same family takes as it is (the engine checks it on apply).
+WIDGET_FAMILIES = ({"text", "textarea", "email", "tel", "url"}, {"number", "currency", "percent"})
+
+
+def carried_values(presenter: FieldPresenter, obj: ObjectDef, previous: str, name: str,
+                   values: Sequence[str]) -> list[str] | None:
+    """What was typed for field `previous` as the value of field `name`, when the bulk form changes field.
+
+    Kept when the new field's type takes it: the same widget (a lookup to the same object; a
+    picklist only the values it offers), or text to text and number to number widgets. None
+    when nothing was typed or the type does not take it (the new field's box starts empty).
+    """
+    typed = [value for value in values if value != ""]
+    if not typed or previous not in obj.fields or name not in obj.fields:
+        return None
+    if previous == name:
+        return list(values)
+    old, new = obj.fields[previous], obj.fields[name]
+    old_widget, new_widget = _form_widget(presenter, old), _form_widget(presenter, new)
+    if old_widget == new_widget:
+        if new_widget in ("select", "multiselect"):
+            offered = {option.value for option in new.options if not option.inactive}
+            kept = [value for value in typed if value in offered]
+            return kept or None
+        if new_widget == "lookup" and old.to != new.to:
+            return None
+        return list(values)
+    if any(old_widget in family and new_widget in family for family in WIDGET_FAMILIES):
+        return list(values)
+    return None
+
+
+def _form_widget(presenter: FieldPresenter, fdef: FieldDef) -> str:
+    return presenter.field_types[fdef.type].form_widget
+
+
+def value_errors(result: BulkResult, name: str) -> list[str] | None:
+    """The errors of the value itself: when no record was saved and every one was refused with the
+    same field errors, all about field `name` (a number field given "many"); None otherwise (the
+    result is then a per-record report)."""
+    if result.succeeded or not result.failed:
+        return None
+    first = dict(result.failed[0].errors)
+    if set(first) != {name} or any(dict(failure.errors) != first for failure in result.failed[1:]):
+        return None
+    return [sentence(message) for message in first[name]]

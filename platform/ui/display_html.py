@@ -53,7 +53,8 @@ def _value(d: Display, record_url: RecordUrl | None) -> str:
         return f'<time datetime="{escaped(d.iso)}">{escaped(d.text)}</time>'
     if kind == "link" and d.href:
         blank = ' target="_blank"' if d.href.startswith("http") else ""
-        return f'<a href="{escaped(d.href)}" rel="noopener noreferrer nofollow"{blank}>{escaped(d.text)}</a>'
+        nowrap = ' class="text-nowrap"' if d.href.startswith("tel:") else ""  # a phone number never splits
+        return f'<a href="{escaped(d.href)}" rel="noopener noreferrer nofollow"{blank}{nowrap}>{escaped(d.text)}</a>'
     if kind == "lookup" and record_url is not None and d.target and d.record_id is not None:
         return f'<a href="{escaped(record_url(d.target, d.record_id))}">{escaped(d.text)}</a>'
     if kind == "lines":

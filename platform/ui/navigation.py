@@ -4,11 +4,17 @@ The metadata has no apps, tabs or icons of its own yet, so they are derived: a p
 an app (its label), and its objects, in the order the package declares them, are its tabs
 (plural labels). An object is shown when the engine's access policy grants `read` on it;
 the engine still checks every request, the navigation only leaves out what would refuse.
+
+A **detail object** is no tab: one with a required lookup that cascades on delete
+(`required: true`, `on_delete: cascade`) to another object, its master, whose layout lists it
+as a related list through that lookup (a quote's line items). Its records only exist inside
+a master's, so they are reached from the master's detail page (`detail_master`). When the
+user may not read the master, the detail object is a tab after all (nothing else leads to it).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from weakref import WeakKeyDictionary
 
 from crmkit.engine.context import UserContext
@@ -16,6 +22,7 @@ from crmkit.metadata.model import Label
 
 if TYPE_CHECKING:
     from crmkit.engine.security.access import AccessPolicy
+    from crmkit.metadata.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,44 @@ def navigation(context: UserContext) -> tuple[App, ...]:
 
 
 def _build(context: UserContext) -> tuple[App, ...]:
-    registry = context.runtime.registry
+    return build_apps(context.runtime.registry, lambda name: may_read(context, name))
+
+
+def build_apps(registry: "Registry", readable: Callable[[str], bool]) -> tuple[App, ...]:
+    """The apps and their tabs for a user who may read the objects `readable(name)` says, detail
+    objects left out when their master is readable; apps without a tab are left out."""
     apps = []
     for package in registry.packages.values():
-        tabs = tuple(Tab(name, registry.objects[name].label, registry.objects[name].plural_label)
-                     for name in package.objects if name in registry.objects and may_read(context, name))
+        tabs = []
+        for name in package.objects:
+            if name not in registry.objects or not readable(name):
+                continue
+            master = detail_master(registry, name)
+            if master is not None and readable(master):
+                continue  # reached from the master's related list
+            obj = registry.objects[name]
+            tabs.append(Tab(name, obj.label, obj.plural_label))
         if tabs:
-            apps.append(App(package.name, package.label or Label.of(package.name), tabs))
+            apps.append(App(package.name, package.label or Label.of(package.name), tuple(tabs)))
     return tuple(apps)
+
+
+def detail_master(registry: "Registry", name: str) -> str | None:
+    """The master object of the detail object `name`, or None when it is none.
+
+    `name` is a detail of `master` when one of its lookups is required, cascades on delete and
+    points at `master` (another object), and `master`'s layout shows `name` as a related list
+    through that lookup: deleting the master deletes its details, and its detail page is where
+    they are listed and created ("New" prefills the lookup).
+        detail_master(registry, "quote_line")   # "quote"
+        detail_master(registry, "contact")      # None: its account lookup is not required
+    """
+    obj = registry.objects[name]
+    for fdef in obj.fields.values():
+        if not (fdef.type == "lookup" and fdef.required and fdef.on_delete == "cascade" and fdef.to
+                and fdef.to != name and fdef.to in registry.objects):
+            continue
+        related = registry.layout(fdef.to).related or ()
+        if any(item.object == name and item.via == fdef.name for item in related):
+            return fdef.to
+    return None

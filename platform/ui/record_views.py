@@ -262,7 +262,9 @@ def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDe
                   titles: Mapping[tuple[str, int], str] = {}) -> tuple[FormSectionView, ...]:
     """The form's sections with one widget per field the user may read.
 
-    `row` is the stored record (None: a new record, static defaults shown); `form` what the
+    `row` is the stored record (None: a new record, static defaults shown, and no read-only
+    field: formulas, rollups, autonumbers, system fields and fields the user may not edit have
+    nothing to show before the save, so they and sections of only them are left out); `form` what the
     browser sent (kept as typed); `prefill` values for a new record's fields from the query
     string; `errors` the engine's field errors (a field with one is never hidden).
     `refresh_url` is where a controlling field's change asks for the form again (htmx).
@@ -286,6 +288,8 @@ def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDe
             title = titles.get((fdef.to, as_id(typed[-1] if typed else (row or {}).get(item.name)))) \
                 if fdef.type == "lookup" else None
             widget = presenter.widget(fdef, row, typed=typed if editable else None, title=title, editable=editable)
+            if row is None and widget.read_only:
+                continue  # a new record has no value to show here yet (a formula, rollup, autonumber, system field)
             if item.help:
                 widget = replace(widget, help=presenter.show.label(item.help))
             widget = allowed_choices(widget, fdef, values)

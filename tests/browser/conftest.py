@@ -86,13 +86,33 @@ def screenshots() -> Path:
     return SCREENSHOTS
 
 
+def ready(page) -> None:
+    """Waits until the page's own script is ready: static/crmkit/app.js marks `<html data-crmkit-ready>`
+    once every script of the page has set itself up and htmx has processed it.
+
+    Call it before interacting with what script drives (htmx forms and live search, lookups,
+    the board's drag and drop, the bulk bar), after the test knows the new page is the one shown
+    (`goto` does both; after a click that opens a page, expect its heading or address first):
+    the page it left was ready too.
+    """
+    page.wait_for_function("document.documentElement.dataset.crmkitReady === 'true'")
+
+
+def goto(page, address: str):
+    """page.goto(address), then `ready`: the page is loaded and its script set up. Returns the response."""
+    response = page.goto(address)
+    ready(page)
+    return response
+
+
 def sign_in(page, username: str, password: str = PASSWORD) -> None:
-    """Signs in through the form, as a person would, and waits for the home page."""
-    page.goto("/login")
+    """Signs in through the form, as a person would, and waits for the home page and its script."""
+    goto(page, "/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/")
+    ready(page)
 
 
 def rep_with_accounts(url: str, username: str, accounts: list[dict[str, Any]]) -> str:

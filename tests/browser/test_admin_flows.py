@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import goto, sign_in
 from tests.browser.test_foundation_flows import AXE, console_errors
 
 ADMIN_PAGES = ("/admin/users", "/admin/users/new", "/admin/roles", "/admin/teams")
@@ -45,19 +45,19 @@ def test_an_administrator_creates_a_user_grants_a_set_and_the_user_has_what_it_a
     assert serious_violations(page) == [], page.url
     page.screenshot(path=screenshots / "admin-user.png", full_page=True)
     for address in ADMIN_PAGES:
-        page.goto(address + ("?status=all" if address == "/admin/users" else ""))
+        goto(page, address + ("?status=all" if address == "/admin/users" else ""))
         assert serious_violations(page) == [], address
-    page.goto("/admin/users?q=campaigner")
+    goto(page, "/admin/users?q=campaigner")
     expect(page.locator("tbody tr")).to_have_count(1)
     page.screenshot(path=screenshots / "admin-users.png", full_page=True)
 
     page.context.clear_cookies()
     sign_in(page, "campaigner", password)
-    page.goto("/o/campaign")  # the granted Marketing user set: campaigns, which the role alone does not give
+    goto(page, "/o/campaign")  # the granted Marketing user set: campaigns, which the role alone does not give
     expect(page.get_by_role("heading", level=1)).to_have_text("Campaigns")
     page.locator("#user-menu").click()
     expect(page.get_by_role("link", name="Administration")).to_have_count(0)
-    assert page.goto("/admin/users").status == 403
+    assert goto(page, "/admin/users").status == 403
     assert errors == []
 
 
@@ -68,13 +68,39 @@ def test_the_admin_pages_fit_a_390_pixel_phone(browser: Browser, base_url: str, 
     sign_in(page, "admin")
     for address, name in (("/admin/users?status=all", "phone-admin-users.png"), ("/admin/roles", None),
                           ("/admin/users/new", None)):
-        page.goto(address)
+        goto(page, address)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, address
         if name:
             page.screenshot(path=screenshots / name, full_page=True)
-    page.goto("/admin/users?status=all")
+    goto(page, "/admin/users?status=all")
     page.locator("tbody a").first.click()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=screenshots / "phone-admin-user.png", full_page=True)
     assert errors == []
     context.close()
+
+
+def test_a_reset_password_repeat_that_differs_is_said_before_the_form_is_sent(page: Page) -> None:
+    errors = console_errors(page)
+    sign_in(page, "admin")
+    goto(page, "/admin/users?q=rep1")
+    page.locator("tbody a").first.click()
+    address = page.url
+    page.get_by_label("Set this password").check()
+    page.get_by_label("New password").fill("a fresh passphrase for the rep")
+    repeat = page.get_by_label("Repeat the password")
+    repeat.fill("a fresh passphrase for the cat")
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.get_by_role("button", name="Reset password").click()
+    problem = page.locator("#password-confirm-problem")
+    expect(problem).to_have_text("The password and its confirmation differ.")
+    expect(problem).to_be_visible()
+    expect(repeat).to_have_attribute("aria-invalid", "true")
+    expect(repeat).to_be_focused()  # taken to the box to fix
+    assert posts == [] and page.url == address  # not sent: the browser said it first
+    repeat.fill("a fresh passphrase for the rep")  # typed to match: the message goes
+    expect(problem).to_have_text("")
+    expect(problem).to_be_hidden()
+    assert page.locator('input[name="username"][autocomplete="username"]').is_hidden()
+    assert errors == []

@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import serving, sign_in
+from tests.browser.conftest import goto, serving, sign_in
 from tests.browser.test_foundation_flows import AXE
 from tests.browser.test_record_flows import unexpected
 from tests.browser.test_foundation_flows import console_errors
@@ -56,7 +56,7 @@ def test_every_widget_on_a_phone_create_fix_an_error_edit_in_place_and_filter(br
     page = context.new_page()
     errors = console_errors(page)
     sign_in(page, "wang")
-    page.goto("/o/specimen/new")
+    goto(page, "/o/specimen/new")
     fits(page, 390)
     assert serious_violations(page) == []
     field(page, "name").fill("Phone specimen")
@@ -114,7 +114,7 @@ def test_every_widget_on_a_phone_create_fix_an_error_edit_in_place_and_filter(br
     fits(page, 390)
     detail = page.url
 
-    page.goto("/o/specimen")
+    goto(page, "/o/specimen")
     fits(page, 390)
     page.locator("details.list-filters summary").click()
     page.locator("#filter-stage-in").select_option(["Lost"])
@@ -140,6 +140,6 @@ def test_every_widget_on_a_phone_create_fix_an_error_edit_in_place_and_filter(br
     sign_in(page, "wang")
     for name, path in [("form", "/o/specimen/new"), ("detail", re.sub(r"^https?://[^/]+", "", detail)),
                        ("list", "/o/specimen")]:
-        page.goto(path)
+        goto(page, path)
         page.screenshot(path=screenshots / f"every-field-type-{name}.png", full_page=True)
     desktop.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import goto, ready, sign_in
 
 AXE = Path(__file__).resolve().parents[2] / "platform" / "ui" / "static" / "vendor" / "axe-core" / "axe.min.js"
 PAGES = {"login": "/login", "home": "/", "search": "/search?q=traders", "settings": "/settings"}
@@ -28,7 +28,7 @@ def console_errors(page: Page) -> list[str]:
 
 def test_sign_in_after_a_wrong_password(page: Page, screenshots: Path) -> None:
     errors = console_errors(page)
-    page.goto("/")
+    goto(page, "/")
     expect(page).to_have_url(re.compile(r"/login\?next=/$"))
     page.get_by_label("Username").fill("wang")
     page.get_by_label("Password").fill("not the right password")
@@ -46,7 +46,7 @@ def test_sign_in_after_a_wrong_password(page: Page, screenshots: Path) -> None:
 def test_signing_out_ends_the_session_for_the_back_button_and_an_old_cookie(page: Page, browser: Browser,
                                                                              base_url: str) -> None:
     sign_in(page, "rep0")
-    page.goto("/settings")
+    goto(page, "/settings")
     cookies = page.context.cookies()
     page.get_by_role("button", name="Rep 0").click()
     page.get_by_role("button", name="Sign out").click()
@@ -57,7 +57,7 @@ def test_signing_out_ends_the_session_for_the_back_button_and_an_old_cookie(page
     replay = browser.new_context(base_url=base_url)
     replay.add_cookies(cookies)
     stolen = replay.new_page()
-    stolen.goto("/")
+    goto(stolen, "/")
     expect(stolen).to_have_url(f"{base_url}/login?next=/")
     replay.close()
 
@@ -67,17 +67,17 @@ def test_switching_to_chinese(page: Page, screenshots: Path) -> None:
     page.get_by_role("button", name="Rep 1").click()
     page.get_by_role("button", name="中文").click()
     expect(page.locator("html")).to_have_attribute("lang", "zh")
+    ready(page)  # the menus are Bootstrap's script
     expect(page.get_by_role("button", name="标准 CRM")).to_be_visible()
     page.get_by_role("button", name="标准 CRM").click()
     expect(page.get_by_role("navigation").get_by_role("link", name="客户", exact=True)).to_be_visible()
     page.screenshot(path=screenshots / "home-zh.png", full_page=True)
-    page.goto("/settings")
+    goto(page, "/settings")
     expect(page.get_by_role("heading", name="设置")).to_be_visible()
 
 
 def test_htmx_requests_carry_the_csrf_token(page: Page) -> None:
-    sign_in(page, "rep2")
-    page.wait_for_function("window.htmx !== undefined")
+    sign_in(page, "rep2")  # ready: htmx is loaded and set up
     with page.expect_response("**/language") as answer:
         page.evaluate("htmx.ajax('POST', '/language', {target: '#messages', swap: 'none', "
                       "values: {language: 'zh', next: '/'}})")
@@ -104,7 +104,7 @@ def test_pages_fit_a_390_pixel_phone(browser: Browser, base_url: str, screenshot
     errors = console_errors(page)
     if name != "login":
         sign_in(page, "rep3")
-    page.goto(PAGES[name])
+    goto(page, PAGES[name])
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{name} scrolls sideways at 390 px"
     if name != "login":
         toggler = page.get_by_role("button", name="Show the navigation")
@@ -122,7 +122,7 @@ def test_pages_fit_a_390_pixel_phone(browser: Browser, base_url: str, screenshot
 def test_no_serious_or_critical_accessibility_violations(page: Page, name: str) -> None:
     if name != "login":
         sign_in(page, "rep4")
-    page.goto(PAGES[name])
+    goto(page, PAGES[name])
     assert serious_violations(page) == [], name
 
 

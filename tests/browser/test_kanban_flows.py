@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import goto, ready, sign_in
 from tests.browser.test_foundation_flows import console_errors, serious_violations
 from tests.webapp import WebCrm, record_page_users
 
@@ -53,9 +53,10 @@ def test_drag_a_refused_move_and_a_keyboard_move_on_the_board(page: Page, screen
     errors = console_errors(page)
     page.set_viewport_size({"width": 2100, "height": 900})  # every stage's column on screen
     sign_in(page, seller)
-    page.goto("/o/opportunity")
+    goto(page, "/o/opportunity")
     page.get_by_role("link", name="Board", exact=True).click()
     expect(page.get_by_role("link", name="Board", exact=True)).to_have_attribute("aria-current", "page")
+    ready(page)  # drag and drop is the board's script
     expect(column(page, "Prospecting").locator(".kanban-count")).to_have_text("2 records")
     expect(column(page, "Prospecting").locator(".kanban-total")).to_have_text("$150.50")
     message = page.locator("#kanban-message")
@@ -110,7 +111,7 @@ def test_the_board_at_phone_width_scrolls_inside_its_own_box(browser: Browser, b
     page = context.new_page()
     errors = console_errors(page)
     sign_in(page, seller)
-    page.goto("/o/opportunity/kanban")
+    goto(page, "/o/opportunity/kanban")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the board page scrolls sideways at 390 px"
     board = page.locator("#kanban-board")
     assert board.evaluate("element => element.scrollWidth > element.clientWidth")  # the columns scroll in the board

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import rep_with_accounts, serious_violations, sign_in
+from tests.browser.conftest import goto, rep_with_accounts, serious_violations, sign_in
 from tests.browser.test_foundation_flows import console_errors
 from tests.webapp import WebCrm
 
@@ -28,7 +28,7 @@ def row_names(page: Page) -> list[str]:
 def test_filter_sort_and_search_a_list(page: Page, lister: str, screenshots: Path) -> None:
     errors = console_errors(page)
     sign_in(page, lister)
-    page.goto("/o/account")
+    goto(page, "/o/account")
     expect(page.get_by_role("heading", level=1)).to_have_text("Accounts")
     expect(page.locator("#list-count")).to_have_text("3 records")
     assert row_names(page) == ["Lister Alpha Co", "Lister Beta Co", "Lister Gamma Co"]
@@ -62,7 +62,7 @@ def test_filter_sort_and_search_a_list(page: Page, lister: str, screenshots: Pat
 
 def test_a_bad_filter_value_is_shown_as_a_sentence(page: Page, lister: str) -> None:
     sign_in(page, lister)
-    page.goto("/o/account?annual_revenue__gte=lots")
+    goto(page, "/o/account?annual_revenue__gte=lots")
     expect(page.get_by_role("alert")).to_contain_text("is not a valid value for annual_revenue")
 
 
@@ -71,7 +71,7 @@ def test_the_list_fits_a_390_pixel_phone(browser: Browser, base_url: str, lister
     page = context.new_page()
     errors = console_errors(page)
     sign_in(page, lister)
-    page.goto("/o/account")
+    goto(page, "/o/account")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the list page scrolls sideways at 390 px"
     table = page.locator(".list-table")
     assert table.evaluate("element => element.scrollWidth > element.clientWidth")  # the table scrolls in its box
@@ -84,6 +84,6 @@ def test_the_list_fits_a_390_pixel_phone(browser: Browser, base_url: str, lister
 
 def test_the_list_page_has_no_serious_or_critical_accessibility_violations(page: Page, lister: str) -> None:
     sign_in(page, lister)
-    page.goto("/o/account?sort=name")
+    goto(page, "/o/account?sort=name")
     page.get_by_text("Filters", exact=True).click()
     assert serious_violations(page) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import rep_with_accounts, serious_violations, sign_in
+from tests.browser.conftest import goto, ready, rep_with_accounts, serious_violations, sign_in
 from tests.browser.test_foundation_flows import console_errors
 from tests.webapp import WebCrm
 
@@ -29,14 +29,14 @@ def row_names(page: Page) -> list[str]:
 def test_save_a_view_and_reopen_it(page: Page, bulker: str) -> None:
     errors = console_errors(page)
     sign_in(page, bulker)
-    page.goto("/o/account?rating__in=Hot&sort=-name")
+    goto(page, "/o/account?rating__in=Hot&sort=-name")
     assert row_names(page) == ["Bulker Delta", "Bulker Alpha"]
     page.get_by_text("Save as…").click()
     page.get_by_label("View name").fill("Hot accounts")
     page.get_by_role("button", name="Save as new view").click()
     expect(page).to_have_url(re.compile(r"/o/account\?view=\d+$"))
     expect(page.locator("#messages")).to_contain_text("The view “Hot accounts” was saved.")
-    page.goto("/o/account?view=all")
+    goto(page, "/o/account?view=all")
     expect(page.locator("#list-results tbody tr")).to_have_count(5)
     page.locator("#view-picker").click()
     page.get_by_role("link", name="Hot accounts").click()
@@ -54,7 +54,7 @@ def test_save_a_view_and_reopen_it(page: Page, bulker: str) -> None:
 def test_bulk_edit_three_records(page: Page, bulker: str) -> None:
     errors = console_errors(page)
     sign_in(page, bulker)
-    page.goto("/o/account?view=all&q=Bulker&columns=name,rating")
+    goto(page, "/o/account?view=all&q=Bulker&columns=name,rating")
     count = page.locator("#bulk-count")
     expect(count).to_have_text("0 selected")
     expect(page.get_by_role("button", name="Edit selected")).to_be_disabled()
@@ -80,7 +80,7 @@ def test_bulk_delete_with_select_all(page: Page, bulker: str, browser: Browser, 
                                      screenshots: Path) -> None:
     errors = console_errors(page)
     sign_in(page, bulker)
-    page.goto("/o/account?view=all&q=Bulker&rating__in=Hot")
+    goto(page, "/o/account?view=all&q=Bulker&rating__in=Hot")
     expect(page.locator("#list-results tbody tr")).to_have_count(2)
     page.get_by_role("checkbox", name="Select all records on this page").check()
     expect(page.locator("#bulk-count")).to_have_text("2 selected")
@@ -96,10 +96,34 @@ def test_bulk_delete_with_select_all(page: Page, bulker: str, browser: Browser, 
     phone = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844}, device_scale_factor=1)
     small = phone.new_page()
     sign_in(small, bulker)
-    small.goto("/o/account?view=all&q=Bulker")
+    goto(small, "/o/account?view=all&q=Bulker")
     small.get_by_role("checkbox", name="Select Bulker Bravo").check()
     small.get_by_text("Columns", exact=True).click()
     assert small.evaluate("document.documentElement.scrollWidth") <= 390, "the list scrolls sideways at 390 px"
     small.screenshot(path=screenshots / "phone-list-bulk.png", full_page=True)
     phone.close()
 
+
+
+def test_bulk_edit_keeps_the_typed_value_across_a_change_of_field_and_a_refused_value(
+        page: Page, web_crm: WebCrm, base_url: str) -> None:
+    errors = console_errors(page)
+    rep = rep_with_accounts(web_crm.url, "carrier", [{"name": "Carrier One"}, {"name": "Carrier Two"}])
+    sign_in(page, rep)
+    goto(page, "/o/account?q=Carrier")
+    page.get_by_role("checkbox", name="Select all records on this page").check()
+    page.get_by_label("Field", exact=True).select_option("employees")
+    page.get_by_role("button", name="Edit selected").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit 2 records")
+    ready(page)  # choosing another field asks for its box through htmx
+    page.locator("#bulk-edit-form").evaluate("form => { form.noValidate = true; }")  # the engine's check, not the browser's
+    page.get_by_label("Employees").fill("-5")
+    page.get_by_role("button", name="Apply to 2 records").click()
+    expect(page.get_by_label("Employees")).to_have_value("-5")  # kept, and the error is beside it
+    expect(page.locator("#bulk-employees-errors")).to_be_visible()
+    page.get_by_label("Employees").fill("2500")
+    page.get_by_label("Field to change").select_option("annual_revenue")  # number to currency: kept
+    expect(page.get_by_label("Annual Revenue")).to_have_value("2500")
+    page.get_by_role("button", name="Apply to 2 records").click()
+    expect(page.locator("#messages")).to_contain_text("2 records were updated.")
+    assert errors == []

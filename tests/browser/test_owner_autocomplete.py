@@ -5,14 +5,14 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import goto, sign_in
 from tests.browser.test_foundation_flows import console_errors
 
 
 def test_the_owner_filter_suggests_users_as_one_types_and_filters_by_the_chosen_one(page: Page) -> None:
     errors = console_errors(page)
     sign_in(page, "admin")
-    page.goto("/o/account")
+    goto(page, "/o/account")
     page.get_by_text("Filters", exact=True).click()
     owner = page.get_by_role("group", name="Owner").get_by_role("combobox", name="Is", exact=True)
     owner.focus()  # by keyboard, as a person tabbing through the filters would

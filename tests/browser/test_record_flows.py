@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import goto, ready, sign_in
 from tests.browser.test_foundation_flows import AXE, console_errors
 from tests.webapp import WebCrm, record_page_users
 
@@ -25,11 +25,12 @@ def unexpected(errors: list[str]) -> list[str]:
 
 def create_account(page: Page, name: str) -> str:
     """Creates an account through its form; returns the detail page's path."""
-    page.goto("/o/account/new")
+    goto(page, "/o/account/new")
     page.get_by_label("Account Name").fill(name)
     page.get_by_label("Type", exact=True).select_option("Customer")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    ready(page)  # the detail page's inline editors are htmx
     return re.sub(r"^https?://[^/]+", "", page.url)
 
 
@@ -43,6 +44,7 @@ def test_create_an_account_and_a_contact_under_it(page: Page, screenshots: Path)
     contacts = page.get_by_role("region", name="Contacts")
     contacts.get_by_role("link", name="New Contacts").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("New Contact")
+    ready(page)
     expect(page.locator(".ts-wrapper").filter(has_text="Harbour Logistics")).to_be_visible()  # prefilled lookup
     page.get_by_label("First Name").fill("Mei")
     page.get_by_label("Last Name").fill("Chen")
@@ -71,7 +73,7 @@ def test_a_field_error_then_save_with_the_lookup_picked_by_typing(page: Page, sc
     errors = console_errors(page)
     sign_in(page, "rec_b6")
     create_account(page, "Lantern Foods")
-    page.goto("/o/contact/new")
+    goto(page, "/o/contact/new")
     page.get_by_label("First Name").fill("Ada")
     page.get_by_label("Email", exact=True).fill("not an address")
     page.get_by_label("Title", exact=True).fill("CTO")
@@ -99,7 +101,7 @@ def test_a_field_error_then_save_with_the_lookup_picked_by_typing(page: Page, sc
 def test_a_picklist_that_controls_a_section_shows_it_when_changed(page: Page) -> None:
     errors = console_errors(page)
     sign_in(page, "rec_b6")
-    page.goto("/o/opportunity/new")
+    goto(page, "/o/opportunity/new")
     expect(page.get_by_label("Loss Reason")).to_have_count(0)
     with page.expect_response("**/o/opportunity/form"):
         page.get_by_label("Stage").select_option("Closed Lost")
@@ -115,7 +117,7 @@ def test_record_pages_fit_a_390_pixel_phone_and_pass_axe(browser: Browser, base_
     errors = console_errors(page)
     sign_in(page, "rec_b7")
     detail = create_account(page, f"Phone Width {kind}")
-    page.goto({"detail": detail, "new": "/o/contact/new", "edit": f"{detail}/edit"}[kind])
+    goto(page, {"detail": detail, "new": "/o/contact/new", "edit": f"{detail}/edit"}[kind])
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{kind} scrolls sideways at 390 px"
     page.screenshot(path=screenshots / f"phone-record-{kind}.png", full_page=True)
     page.evaluate(AXE.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import goto, ready, sign_in
 from tests.browser.test_foundation_flows import AXE, console_errors
 from tests.browser.test_record_flows import create_account
 from tests.webapp import WebCrm, record_page_users
@@ -65,6 +65,7 @@ def test_delete_a_record_restore_it_from_the_bin_and_read_its_timeline(page: Pag
     expect(page.get_by_role("status")).to_contain_text("“Phoenix Freight” was restored.")
     page.get_by_role("link", name="Open the restored record").click()
     page.wait_for_url(f"**{record_path}")
+    ready(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("Phoenix Freight")
 
     timeline = page.get_by_role("region", name="Timeline")
@@ -94,7 +95,7 @@ def test_older_timeline_entries_load_in_place_and_take_the_focus(page: Page, web
         crm.close()
     errors = console_errors(page)
     sign_in(page, "rec_bin1")
-    page.goto(f"/r/account/{record.id}")
+    goto(page, f"/r/account/{record.id}")
     entries = page.get_by_role("region", name="Timeline").locator("li.timeline-entry")
     expect(entries).to_have_count(20)
     page.get_by_role("link", name="Older entries").click()

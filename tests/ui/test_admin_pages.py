@@ -126,7 +126,7 @@ def test_creating_a_user_with_a_password_set_by_the_administrator_redirects_with
     ({"role": "pilot"}, "role", "There is no role &#39;pilot&#39;"),
     ({"password_mode": "set", "password": "short", "confirm_password": "short"}, "password",
      "The password needs at least 12 characters."),
-    ({"password_mode": "set", "password": PASSWORD, "confirm_password": "other"}, "password", "differ"),
+    ({"password_mode": "set", "password": PASSWORD, "confirm_password": "other"}, "confirm", "differ"),
 ])
 def test_a_refused_new_user_shows_the_sentence_beside_its_input_and_keeps_what_was_typed(admin, data, field,
                                                                                         sentence):
@@ -135,7 +135,7 @@ def test_a_refused_new_user_shows_the_sentence_beside_its_input_and_keeps_what_w
     response = post(admin, "/admin/users/new", typed, page="/admin/users/new")
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    problem = re.search(rf'id="create-{field}-problem" class="invalid-feedback">([^<]+)<', html)
+    problem = re.search(rf'id="create-{field}-problem" class="invalid-feedback"[^>]*>([^<]+)<', html)
     assert problem and sentence in problem[1], html
     assert f'id="create-{field}"' in html and 'aria-invalid="true"' in html
     if data.get("username") != "":
@@ -221,6 +221,32 @@ def test_a_password_reset_is_generated_and_shown_once_or_set_by_the_administrato
                                                                "confirm_password": "12345"})
     assert weak.status_code == 422 and 'id="password-password-problem"' in weak.get_data(as_text=True)
     assert 'id="password-mode-set" value="set" checked' in weak.get_data(as_text=True)
+
+
+def test_a_reset_whose_repeat_differs_says_so_beside_the_repeat_box(admin, person) -> None:
+    target = person()
+    response = post(admin, f"/admin/users/{target.id}/password",
+                    {"password_mode": "set", "password": "a fresh passphrase for the rep", "confirm_password": "other"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    problem = re.search(r'id="password-confirm-problem" class="invalid-feedback"[^>]*>([^<]+)<', page)
+    assert problem and "differ" in problem[1]
+    assert re.search(r'<input id="password-confirm"[^>]*class="form-control is-invalid"[^>]*'
+                     r'aria-describedby="password-confirm-problem" aria-invalid="true"', page, re.S)
+    assert 'id="password-password-problem"' not in page  # the new password itself was fine
+
+
+def test_the_password_forms_carry_the_html_specs_autocomplete_tokens(admin, person) -> None:
+    target = person()
+    page = admin.get(f"/admin/users/{target.id}").get_data(as_text=True)
+    form = re.search(r'<form method="post" action="/admin/users/\d+/password".*?</form>', page, re.S)[0]
+    # whose password it is, for a password manager: a username box that is never shown or focused
+    assert re.search(rf'<input type="text" name="username" value="{target.username}" autocomplete="username" '
+                     r'readonly hidden>', form)
+    assert len(re.findall(r'type="password" autocomplete="new-password"', form)) == 2
+    new_user = admin.get("/admin/users/new").get_data(as_text=True)
+    assert re.search(r'id="create-username"[^>]*autocomplete="username"', new_user)
+    assert 'name="username" value="" autocomplete="username" readonly hidden' not in new_user  # its own box shows
 
 
 def test_teams_are_created_and_members_added_and_removed(admin, person, directory):

@@ -97,13 +97,41 @@ def test_a_partial_bulk_edit_reports_each_failure_and_reveals_nothing_of_records
     assert engine.as_system().records("account").get(theirs.id)["rating"] == "Cold"
 
 
-def test_a_value_the_engine_refuses_is_reported_per_record_with_the_fields_label(signed_in: Callable, engine,
-                                                                               reps) -> None:
+def test_a_value_every_record_refuses_is_shown_beside_the_value_box_with_what_was_typed(
+        signed_in: Callable, engine, reps) -> None:
     one, two = accounts(engine, reps, "lw2", "Invalid One", "Invalid Two")
     response = post(signed_in("rec_lw2"), "/o/account", "/o/account/bulk/edit",
                     [*chosen(one, two), ("field", "employees"), ("employees", "many")])
     assert response.status_code == 422
-    assert text_of(response).count("Employees:") == 2
+    page = response.get_data(as_text=True)
+    errors = re.search(r'<div id="bulk-employees-errors"[^>]*>(.*?)</div>\s*</div>', page, re.S)
+    assert errors and re.sub(r"<[^>]+>", "", errors[1]).strip(), "the error is not beside the value box"
+    assert re.search(r'<input[^>]*id="bulk-employees"[^>]*value="many"[^>]*aria-invalid="true"', page)
+    assert "Invalid One" in page and "Employees:" not in text_of(response)  # no per-record report
+    assert engine.as_system().records("account").get(one.id)["employees"] is None
+
+
+def test_the_field_and_its_value_are_one_form_and_a_typed_value_survives_a_change_of_field(
+        signed_in: Callable, engine, reps) -> None:
+    one, two = accounts(engine, reps, "lw2", "Carry One", "Carry Two")
+    client = signed_in("rec_lw2")
+    page = client.get("/o/account/bulk/edit", query_string=[*chosen(one, two), ("field", "rating")]
+                      ).get_data(as_text=True)
+    form = re.search(r'<form method="post"[^>]*id="bulk-edit-form">(.*?)</form>', page, re.S)
+    assert form and 'name="field"' in form[1] and 'id="bulk-rating"' in form[1]
+    assert 'id="bulk-choose-field"' not in page  # no second form for choosing the field
+
+    def choose(previous: str, typed: str, field: str) -> str:
+        response = post(client, "/o/account", "/o/account/bulk/edit", [
+            *chosen(one, two), ("action", "choose"), ("previous", previous), (previous, typed), ("field", field)])
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    assert re.search(r'id="bulk-annual_revenue"[^>]*value="2500"', choose("employees", "2500", "annual_revenue"))
+    assert re.search(r'id="bulk-billing_state"[^>]*value="Zhejiang"', choose("billing_city", "Zhejiang", "billing_state"))
+    assert re.search(r'id="bulk-employees"[^>]*value=""', choose("billing_city", "Hangzhou", "employees"))
+    assert '<option value="Hot" selected>' not in choose("rating", "Hot", "type")  # not one of its options
+    assert engine.as_system().records("account").get(one.id)["annual_revenue"] is None  # choosing saves nothing
 
 
 def test_no_selection_too_many_or_a_field_the_rep_may_not_change_is_a_sentence_not_a_traceback(

@@ -1,6 +1,8 @@
 """The pages of the web application's foundation: home and navigation, search, settings, language."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.ui.conftest import post_form
@@ -25,6 +27,25 @@ def test_navigation_leaves_out_objects_without_read_access(app, signed_in, web_c
     assert "You have no access to any records yet." in html
     directory.grant("sales_user", user_id=nobody.id)  # the navigation is kept per set of rights: this is a new one
     assert 'href="/o/account">Accounts<' in client.get("/").get_data(as_text=True)
+
+
+def test_a_detail_object_is_no_tab_and_is_reached_from_its_masters_related_list(app, signed_in):
+    from crmkit.ui.navigation import build_apps, detail_master
+
+    client = signed_in("admin")
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/o/quote"' in home and 'href="/o/quote_line"' not in home  # quote line items: details of a quote
+    crm = app.extensions["crmkit"].crm
+    quote = crm.as_system().records("quote").create({"name": "Navigation Quote"})
+    registry = crm.registry
+    assert detail_master(registry, "quote_line") == "quote"
+    assert detail_master(registry, "contact") is None  # its account lookup is not required
+    assert detail_master(registry, "quote") is None  # its opportunity lookup cascades but is not required
+    assert client.get("/o/quote_line").status_code == 200  # the address still works
+    tabs = {tab.object for built in build_apps(registry, lambda name: name != "quote") for tab in built.tabs}
+    assert "quote_line" in tabs  # a master the user may not read leaves the details nowhere else to be found
+    detail = client.get(f"/r/quote/{quote.id}").get_data(as_text=True)
+    assert f'href="/o/quote_line/new?quote={quote.id}"' in detail and f'href="/o/quote_line?quote={quote.id}"' in detail
 
 
 def test_search_finds_what_the_user_may_see_grouped_by_object_and_links_to_the_record(signed_in, web_crm):
@@ -148,6 +169,8 @@ def test_changing_the_password_needs_the_current_one_and_keeps_this_session(app,
     differ = post_form(client, "/settings", "/settings/password", {
         "current_password": PASSWORD, "new_password": "a new long passphrase", "confirm_password": "another"})
     assert differ.status_code == 422
+    beside = re.search(r'id="confirm_password-problem" class="invalid-feedback"[^>]*>([^<]+)<', differ.get_data(as_text=True))
+    assert beside and "differ" in beside[1]  # beside the repeat box, not above the form
     weak = post_form(client, "/settings", "/settings/password", {
         "current_password": PASSWORD, "new_password": "short", "confirm_password": "short"})
     assert weak.status_code == 422 and "The password needs at least 12 characters." in weak.get_data(as_text=True)

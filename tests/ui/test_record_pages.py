@@ -136,6 +136,38 @@ def test_formulas_rollups_and_autonumbers_are_read_only_and_shown_computed(signe
     assert 'name="expected_revenue"' not in new_form and 'name="name"' in new_form
 
 
+def test_a_new_record_form_leaves_out_read_only_fields_and_sections_with_nothing_to_type(signed_in: Callable) -> None:
+    client = signed_in("rec_4")
+    new_form = client.get("/o/account/new").get_data(as_text=True)
+    for name in ("account_number", "contact_count", "pipeline_amount", "won_amount"):  # autonumber, rollups
+        assert f'id="field-{name}-label"' not in new_form, name
+    assert "Sales Summary" not in new_form  # a section of rollups only
+    assert 'name="name"' in new_form and "Account Information" in new_form
+    assert 'id="field-expected_revenue-label"' not in client.get("/o/opportunity/new").get_data(as_text=True)
+    created = post(client, "/o/account/new", "/o/account/new", {"name": "Nothing To Type Ltd"})
+    edit_form = client.get(f"/r/account/{record_id(created.headers['Location'])}/edit").get_data(as_text=True)
+    assert 'id="field-account_number-label"' in edit_form and "Sales Summary" in edit_form  # kept when editing
+
+
+def test_record_forms_ask_the_browser_not_to_fill_their_controls_with_the_users_own_details(
+        signed_in: Callable) -> None:
+    client = signed_in("rec_4")
+    created = post(client, "/o/account/new", "/o/account/new", {"name": "Autofill Free Ltd"})
+    account = record_id(created.headers["Location"])
+    saved = post(client, "/o/contact/new", "/o/contact/new", {"first_name": "Ann", "last_name": "Fill",
+                                                              "email": "ann@example.com", "account": str(account)})
+    assert saved.status_code == 303, saved.get_data(as_text=True)[-3000:]
+    for address in ("/o/contact/new", f"/r/contact/{record_id(saved.headers['Location'])}/edit"):
+        page = client.get(address).get_data(as_text=True)
+        fields = page[page.index('id="record-form-fields"'):]
+        controls = re.findall(r"<(?:input|select|textarea)\b[^>]*>", fields)
+        typed = [c for c in controls if 'type="hidden"' not in c and 'type="checkbox"' not in c
+                 and 'type="submit"' not in c]
+        assert len(typed) > 5, address
+        assert [c for c in typed if 'autocomplete="off"' not in c] == [], address
+        assert re.search(r'<input[^>]*type="email"[^>]*name="email"', fields)  # the email keyboard and check stay
+
+
 def test_a_rep_cannot_open_another_reps_record_and_it_looks_like_none(signed_in: Callable,
                                                                       web_crm: WebCrm) -> None:
     crm = engine(web_crm)
@@ -167,6 +199,7 @@ def test_a_field_the_rep_may_read_but_not_edit_is_shown_read_only_and_refused(si
         crm.close()
     form = client.get(f"/r/probe/{probe.id}/edit").get_data(as_text=True)
     assert 'name="note"' not in form and "Set by an admin" in form
+    assert 'id="field-note-label"' not in client.get("/o/probe/new").get_data(as_text=True)  # nothing to type
     refused = post(client, f"/r/probe/{probe.id}/edit", f"/r/probe/{probe.id}/edit",
                    {"note": "Changed by a rep", "version": str(probe.version + 1)})
     assert refused.status_code == 422

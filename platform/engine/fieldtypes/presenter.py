@@ -239,6 +239,12 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _attributes(field_type: FieldType, fdef: FieldDef, widget: str) -> dict[str, str]:
+    """A widget's HTML attributes: its type's (limits, keyboard) and `autocomplete="off"` on every
+    control but a checkbox. A record form describes a record, not the signed-in user: the HTML
+    autofill tokens (`email`, `tel`, `url`, `name`...) mean the user's own details, so a browser
+    would fill a contact's email with the user's own, and remembered entries of other forms
+    would be offered. A field type that declares its own token (`input_attributes`, e.g.
+    `tel-national`) keeps it; the input types (email, tel, url, number) stay for keyboards and checks."""
     if widget in ("number", "currency", "percent"):
         attributes = number_attributes(fdef, widget, field_type.kind.value_kind)
     elif widget in ("text", "textarea", "email", "tel", "url"):
@@ -247,6 +253,8 @@ def _attributes(field_type: FieldType, fdef: FieldDef, widget: str) -> dict[str,
         attributes = {"step": "1"}  # stored moments keep their seconds: a minute step would refuse them
     else:
         attributes = {}
+    if widget != "checkbox":
+        attributes["autocomplete"] = "off"
     if field_type.input_attributes is not None:
         attributes.update({str(key): str(value) for key, value in field_type.input_attributes(fdef).items()})
     return attributes

@@ -21,7 +21,7 @@ from crmkit.engine.security.passwords import generate_password
 from crmkit.engine.security.users import User, UserError
 from crmkit.ui import sessions
 from crmkit.ui.admin_forms import (
-    Problems, labels_of, password_problem, permission_set_choices, refused, role_choices, team_label,
+    Problems, labels_of, password_problems, permission_set_choices, refused, role_choices, team_label,
 )
 from crmkit.ui.i18n import UI_LANGUAGES, label_language
 from crmkit.ui.time_zones import time_zone_groups
@@ -129,11 +129,10 @@ def create_user() -> Response | tuple[str, int]:
     mode = "set" if request.form.get("password_mode") == "set" else "generate"
     values["password_mode"] = mode
     password = request.form.get("password", "")
-    problem = password_problem(mode, password, request.form.get("confirm_password", ""))
+    problems = password_problems(mode, password, request.form.get("confirm_password", ""))
     missing = {"username": _("Type a username.")} if not values["username"] else {}
-    if missing or problem:
-        return new_user_page(values, Problems("create", {**missing, **({"password": problem} if problem else {})}),
-                             422)
+    if missing or problems:
+        return new_user_page(values, Problems("create", {**missing, **problems}), 422)
     generated = generate_password() if mode == "generate" else None
     try:
         created = administration().create_user(
@@ -255,9 +254,9 @@ def reset_password(user_id: int) -> Response | tuple[str, int]:
     target = known_user(user_id)
     mode = "set" if request.form.get("password_mode") == "set" else "generate"
     password = request.form.get("password", "")
-    problem = password_problem(mode, password, request.form.get("confirm_password", ""))
-    if problem:
-        return user_page(target, Problems("password", {"password": problem}), 422, {"password_mode": mode})
+    problems = password_problems(mode, password, request.form.get("confirm_password", ""))
+    if problems:
+        return user_page(target, Problems("password", problems), 422, {"password_mode": mode})
     try:
         generated = administration().reset_password(target.id, password if mode == "set" else None)
     except UserError as error:

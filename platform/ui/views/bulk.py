@@ -21,7 +21,8 @@ from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.records.service import RecordService
 from crmkit.engine.records.bulk_changes import MAX_RECORDS, BulkResult
 from crmkit.metadata.model import ObjectDef
-from crmkit.ui.bulk_page import bulk_actions, bulk_report, selection, selection_values, titles
+from crmkit.ui.bulk_page import (bulk_actions, bulk_report, carried_values, selection, selection_values, titles,
+                                 value_errors)
 from crmkit.ui.sessions import safe_next, user_context
 
 blueprint = Blueprint("bulk", __name__)
@@ -78,27 +79,44 @@ def finished(obj: ObjectDef, result: BulkResult, kind: str, named: dict[int, str
 
 @blueprint.route("/o/<object_name>/bulk/edit", methods=["GET", "POST"])
 def edit(object_name: str) -> Response:
-    """GET: the field (`field`) and its widget for the chosen records; POST: set it on each of them."""
+    """One form: the field to change (`field`; the first the user may change when none is given) and its value.
+
+    GET shows it. POST sets the value on each chosen record; a value every record refused for
+    the same reason (a number field given "many") is shown again with that error beside it
+    (422). POST with `action=choose` (the field select's change, through htmx, or its button
+    without script) shows the form for the chosen field, carrying what was typed for the field
+    before (`previous`) where the new field's type takes it (bulk_page.carried_values).
+    """
     context, records, chosen, problem = bulk_request(object_name, "edit")
     if problem is not None:
         return problem
     obj = records.obj
     actions = bulk_actions(context, obj)
     editable = dict(actions.fields)
-    name = request.values.get("field", "")
+    name = request.values.get("field", "") or (actions.fields[0][0] if actions.fields else "")
     presenter = FieldPresenter.for_context(context, id_prefix="bulk-")
-    if request.method == "POST" and name in editable:
+    choosing = request.method == "POST" and request.form.get("action") == "choose"
+    typed: list[str] | None = None
+    errors: list[str] = []
+    if request.method == "POST" and name in editable and not choosing:
         values = presenter.submitted(obj, request.form, names=[name]) or {name: None}
         # PermissionDenied (403) without the edit permission; each record's problem is in the result
-        return finished(obj, records.update_many(chosen, values), "edit")
+        result = records.update_many(chosen, values)
+        refused = value_errors(result, name)
+        if refused is None:
+            return finished(obj, result, "edit")
+        typed, errors = request.form.getlist(name), refused
+    elif choosing and name in editable:
+        previous = request.form.get("previous", "")
+        typed = carried_values(presenter, obj, previous, name, request.form.getlist(previous))
     # Every option of a dependent picklist: the chosen records may have different controlling
     # values, and the engine refuses the value for each record it does not fit (a per-record failure).
-    widget = presenter.widget(obj.fields[name], None) if name in editable else None
-    status = 422 if request.method == "POST" or (name and name not in editable) else 200
+    widget = presenter.widget(obj.fields[name], None, typed=typed) if name in editable else None
+    status = 422 if errors or (name and name not in editable) else 200
     body = render_template("bulk/edit.html", obj=obj, actions=actions, field=name if widget else "", widget=widget,
-                           chosen=selection_values(chosen), count=len(chosen),
+                           errors=errors, chosen=selection_values(chosen), count=len(chosen),
                            shown=titles(context, obj, list(chosen)), back=list_address(obj),
-                           problem=_("Choose a field you may change.") if status == 422 else None)
+                           problem=_("Choose a field you may change.") if name and name not in editable else None)
     return Response(body, status=status)
 
 

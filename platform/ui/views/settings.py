@@ -53,7 +53,7 @@ def change_password() -> Response:
         return settings_page()
     current, new = request.form.get("current_password", ""), request.form.get("new_password", "")
     if new != request.form.get("confirm_password", ""):
-        return settings_page(422, password=_("The new password and its confirmation differ."))
+        return settings_page(422, confirm=_("The new password and its confirmation differ."))  # beside the repeat box
     try:
         sessions.authenticator().change_password(sessions.login_token() or "", current, new,
                                                  address=sessions.client_address())

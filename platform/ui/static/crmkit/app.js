@@ -100,3 +100,53 @@ document.addEventListener("htmx:afterSettle", function (event) {
   summary.setAttribute("tabindex", "-1");
   summary.focus();
 });
+
+// A password's repeat box (data-repeat-of: the id of the first box) says that the two differ,
+// beside itself, when the form is about to be sent (it is then not sent, and the box has the
+// focus); the message goes as soon as the two match. Not when the box is left: a message
+// appearing then would move the button being clicked away from the pointer. The server checks
+// again. Only while the form sets a password ("Set this password" chosen, when it offers the
+// choice). Its message is the box's data-mismatch, in the page's language.
+function crmkitRepeatDiffers(repeat) {
+  var first = document.getElementById(repeat.dataset.repeatOf);
+  var mode = repeat.form ? repeat.form.querySelector('input[name="password_mode"]:checked') : null;
+  return Boolean(first) && (!mode || mode.value === "set") && first.value !== repeat.value;
+}
+
+function crmkitShowRepeat(repeat, differs) {
+  var problem = document.getElementById(repeat.id + "-problem");
+  repeat.classList.toggle("is-invalid", differs);
+  if (differs) {
+    repeat.setAttribute("aria-invalid", "true");
+  } else {
+    repeat.removeAttribute("aria-invalid");
+  }
+  if (problem) {
+    problem.textContent = differs ? repeat.dataset.mismatch : "";
+  }
+}
+
+document.addEventListener("input", function (event) {
+  var repeat = event.target.closest && event.target.closest("input[data-repeat-of]");
+  if (repeat && !crmkitRepeatDiffers(repeat)) {
+    crmkitShowRepeat(repeat, false);  // typed to the end: the message goes as soon as they match
+  }
+});
+
+document.addEventListener("submit", function (event) {
+  var repeat = event.target.querySelector("input[data-repeat-of]");
+  if (repeat && crmkitRepeatDiffers(repeat)) {
+    event.preventDefault();
+    crmkitShowRepeat(repeat, true);
+    repeat.focus();
+  }
+});
+
+// The page's script is ready: every script of the page has set itself up (htmx, lookups, the
+// list's and the board's own, which run before this file) and htmx has processed the page.
+// `<html data-crmkit-ready="true">` says so; browser tests wait for it before they interact
+// (tests/browser/conftest.py: ready), so no click or keystroke reaches a page whose script
+// is still loading.
+document.addEventListener("DOMContentLoaded", function () {
+  window.setTimeout(function () { document.documentElement.dataset.crmkitReady = "true"; }, 0);
+});
