@@ -1,6 +1,8 @@
 """The pages of the web application's foundation: home and navigation, search, settings, language."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.ui.conftest import post_form
@@ -47,6 +49,7 @@ def test_a_full_page_of_hits_says_there_may_be_more_instead_of_a_total(app, sign
     html = signed_in("admin").get("/search?q=traders").get_data(as_text=True)
     assert "The best 1 matches for “traders” are shown; there may be more." in html
     assert "records found" not in html
+    assert len(re.findall(r'<a href="/r/account/\d+">[^<]*Traders</a>', html)) == 1  # the hits are shown too
 
 
 def test_a_search_without_hits_or_without_text_says_so(signed_in):
