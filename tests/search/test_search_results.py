@@ -8,7 +8,7 @@ import pytest
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.highlight import highlight
 from crmkit.engine.query.search import search_terms
-from crmkit.engine.query.tokens import pinyin_spans, pinyin_tokens
+from crmkit.engine.query.tokens import normalise, pinyin_spans, pinyin_tokens, runs, spans
 from crmkit.engine.records.global_search import too_short
 
 
@@ -53,6 +53,12 @@ def test_pinyin_spans_match_exactly_where_the_indexed_pinyin_words_start_with_th
         for token in {word[:length] for word in words for length in range(1, len(word) + 1)} | {"q", "xyz", "keji"}:
             assert bool(pinyin_spans(run, token)) == any(word.startswith(token) for word in words), (run, token)
     assert pinyin_spans("单雄信", "dan") == [(0, 1)]  # a surname's other reading
+
+
+def test_spans_are_the_runs_tokens_are_made_of_at_their_places_in_the_text_as_typed():
+    for text in ["Acme 上海科技 ＡＢＣ123 é", "carol.young@acme-energy.com +86 138", "Straße ﬁle", "नमस्ते दुनिया",
+                 "İstanbul", "e\u0301clair", ""]:
+        assert [(kind, normalise(text[start:end])) for kind, start, end in spans(text)] == list(runs(text)), text
 
 
 def test_too_short_means_no_term_of_two_letters_and_no_chinese():

@@ -54,40 +54,47 @@ def highlight(text: str, terms: Sequence[Term], *, width: int | None = None) -> 
     with "…" where text is left out. Whitespace runs (line breaks too) become one space.
     """
     text = " ".join(text.split())
-    plain, by_pinyin = _held_tokens(text)
+    found_runs = spans(text)
+    runs = [(kind, normalise(text[start:end])) for kind, start, end in found_runs]
+    plain = _plain_tokens(runs)
+    by_pinyin: list[str] | None = None  # worked out only when a Latin term is not held as a word
     matched, pinyin = set(), set()
     for number, term in enumerate(terms):
-        if all(_holds(plain, token, prefix) for token, prefix in term):
+        missing = [(token, prefix) for token, prefix in term if not _holds(plain, token, prefix)]
+        if not missing:
             matched.add(number)
-        elif all(_holds(plain, token, prefix) or (prefix and _holds(by_pinyin, token, prefix)) for token, prefix in term):
+            continue
+        if not all(prefix for _token, prefix in missing):
+            continue  # a Chinese token not held: pinyin cannot make up for it
+        if by_pinyin is None:
+            by_pinyin = [word for kind, run in runs if kind == "cjk" for word in pinyin_tokens(run)]
+        if all(_holds(by_pinyin, token, prefix) for token, prefix in missing):
             matched.add(number)
             pinyin.add(number)
-    marks = _marks(text[:MAX_MARKED_TEXT], [terms[number] for number in sorted(matched)])
+    marked_runs = [(kind, start, end) for kind, start, end in found_runs if end <= MAX_MARKED_TEXT]
+    marks = _marks(text, marked_runs, [terms[number] for number in sorted(matched)]) if matched else []
     return Highlight(_segments(text, marks, width), frozenset(matched), frozenset(pinyin))
 
 
-def _held_tokens(text: str) -> tuple[list[str], list[str]]:
-    """The tokens the index holds for `text`: its words and Chinese characters and pairs; its pinyin words."""
-    plain: list[str] = []
-    by_pinyin: list[str] = []
-    for kind, start, end in spans(text):
-        run = normalise(text[start:end])
+def _plain_tokens(runs: list[tuple[str, str]]) -> set[str]:
+    """The tokens the index holds for a text's (kind, normalised run)s, pinyin aside: words, Chinese characters and pairs."""
+    plain: set[str] = set()
+    for kind, run in runs:
         if kind == "cjk":
-            plain.extend([*run, *(run[i:i + 2] for i in range(len(run) - 1))])
-            by_pinyin.extend(pinyin_tokens(run))
+            plain.update([*run, *(run[i:i + 2] for i in range(len(run) - 1))])
         else:
-            plain.append(run[:MAX_TOKEN])
-    return plain, by_pinyin
+            plain.add(run[:MAX_TOKEN])
+    return plain
 
 
-def _holds(tokens: list[str], token: str, prefix: bool) -> bool:
+def _holds(tokens: "set[str] | list[str]", token: str, prefix: bool) -> bool:
     return any(held.startswith(token) for held in tokens) if prefix else token in tokens
 
 
-def _marks(text: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
-    """(start, end) of every match of the terms' tokens in `text`, merged and in order."""
+def _marks(text: str, runs: list[tuple[str, int, int]], terms: Sequence[Term]) -> list[tuple[int, int]]:
+    """(start, end) of every match of the terms' tokens in the `runs` (tokens.py `spans`) of `text`, merged and in order."""
     found: list[tuple[int, int]] = []
-    for kind, start, end in spans(text):
+    for kind, start, end in runs:
         original = text[start:end]
         run = normalise(original)
         for term in terms:
@@ -107,6 +114,8 @@ def _marks(text: str, terms: Sequence[Term]) -> list[tuple[int, int]]:
 
 def _covering(original: str, length: int) -> int:
     """How many characters of `original` normalise to at least `length` characters (ß is ss, ﬁ is fi)."""
+    if original.isascii():
+        return min(length, len(original))
     for count in range(1, len(original) + 1):
         if len(normalise(original[:count])) >= length:
             return count

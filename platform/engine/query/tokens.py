@@ -22,6 +22,7 @@ is 2,047 bytes), and a field keeps at most MAX_TOKENS distinct ones within MAX_T
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -40,6 +41,9 @@ MAX_TOKENS = 20_000
 #: Bytes (UTF-8, one separator each) of the tokens kept per field value: PostgreSQL's tsvector
 #: holds at most 1,048,575 bytes of lexemes (its MAXSTRPOS), so a field keeps less, on both databases.
 MAX_TOKEN_BYTES = 1_000_000
+
+#: A run of ASCII letters or of ASCII digits: the runs of an ASCII text.
+_ASCII_RUN = re.compile(r"[A-Za-z]+|[0-9]+")
 
 _CJK_RANGES = (
     (0x1100, 0x11FF),    # Hangul Jamo
@@ -197,11 +201,13 @@ def spans(text: str) -> list[tuple[str, int, int]]:
     Each character is classed by its normalised form, so full-width ＡＢＣ is a word; used to
     mark where a search matched in the text a user sees (query/highlight.py).
     """
+    if text.isascii():  # the common case, at C speed: ASCII has no marks and no CJK
+        return [("digit" if match[0].isdigit() else "letter", match.start(), match.end())
+                for match in _ASCII_RUN.finditer(text)]
     found: list[tuple[str, int, int]] = []
     kind, start = "", 0
     for position, character in enumerate(text):
-        normal = normalise(character)
-        current = _kind(normal[0]) if normal else ""
+        current = _normal_kind(character)
         if current == "mark":
             current = kind if kind in ("letter", "digit") else ""
         if current != kind:
@@ -211,6 +217,13 @@ def spans(text: str) -> list[tuple[str, int, int]]:
     if kind:
         found.append((kind, start, len(text)))
     return found
+
+
+@lru_cache(maxsize=1 << 16)
+def _normal_kind(character: str) -> str:
+    """The kind of a character as the user typed it, by its normalised form."""
+    normal = normalise(character)
+    return _kind(normal[0]) if normal else ""
 
 
 def query_tokens(term: str) -> list[tuple[str, bool]]:

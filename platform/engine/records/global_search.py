@@ -25,7 +25,7 @@ records of it match (counted through the same index, capped like a list's count)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Sequence
@@ -111,9 +111,9 @@ def search_objects(context: "UserContext", text: str, objects: Sequence[str] | N
     if not terms:
         return []
     found = _find(context, text, objects, limit, count_cap=None)
-    hits = [hit for name, each in found.items() for hit in _hits(context, name, each, terms, text)]
+    hits = [hit for name, each in found.items() for hit in _ranked(name, each, text)]
     hits.sort(key=lambda hit: hit.rank)
-    return [hit.hit for hit in hits[:limit]]
+    return [_described(context, hit, found[hit.hit.object], terms) for hit in hits[:limit]]
 
 
 def search_by_object(context: "UserContext", text: str, objects: Sequence[str] | None = None, *,
@@ -134,14 +134,15 @@ def search_by_object(context: "UserContext", text: str, objects: Sequence[str] |
         return []
     groups = []
     for name, each in _find(context, text, objects, per_object, count_cap=max(count_cap, per_object)).items():
-        ranked = sorted(_hits(context, name, each, terms, text), key=lambda hit: hit.rank)
+        ranked = sorted(_ranked(name, each, text), key=lambda hit: hit.rank)
         if not ranked:
             continue
         count = each.count or Count(len(ranked), "exact")
         if count.value < len(ranked):  # a title starting with the text that the search itself does not hold
             count = Count(len(ranked), count.kind)
         label = context.runtime.registry.object(name).plural_label
-        groups.append((ranked[0].rank, ObjectHits(name, label, count, tuple(hit.hit for hit in ranked))))
+        hits = tuple(_described(context, hit, each, terms) for hit in ranked)
+        groups.append((ranked[0].rank, ObjectHits(name, label, count, hits)))
     return [group for _rank, group in sorted(groups, key=lambda item: item[0])]
 
 
@@ -183,21 +184,28 @@ def _find(context: "UserContext", text: str, objects: Sequence[str] | None, limi
 
 @dataclass(frozen=True)
 class _Ranked:
+    """A hit without its details yet (they are worked out for the hits kept), its rank, and its record."""
+
     hit: SearchHit
     rank: tuple
+    suggestion: Suggestion
 
 
-def _hits(context: "UserContext", name: str, found: _Found, terms: list[Term], text: str) -> list[_Ranked]:
-    """The object's suggestions as hits with their details and rank."""
-    obj = context.runtime.registry.object(name)
+def _ranked(name: str, found: _Found, text: str) -> list[_Ranked]:
+    """The object's suggestions as hits with their rank."""
     wanted = normalise(text.strip())
     ranked = []
     for suggestion in found.suggestions:
-        details = described(suggestion.record, obj, suggestion.title, found.fields, terms)
-        hit = SearchHit(name, suggestion.record.id, suggestion.title, _match(normalise(suggestion.title), wanted),
-                        details.title, details.fields, details.pinyin)
-        ranked.append(_Ranked(hit, _rank(hit, _moment(suggestion.record.get("created_at")))))
+        hit = SearchHit(name, suggestion.record.id, suggestion.title, _match(normalise(suggestion.title), wanted))
+        ranked.append(_Ranked(hit, _rank(hit, _moment(suggestion.record.get("created_at"))), suggestion))
     return ranked
+
+
+def _described(context: "UserContext", ranked: _Ranked, found: _Found, terms: list[Term]) -> SearchHit:
+    """The hit with its marked title, matched fields and pinyin flag (records/search_snippets.py)."""
+    hit, suggestion = ranked.hit, ranked.suggestion
+    details = described(suggestion.record, context.runtime.registry.object(hit.object), hit.title, found.fields, terms)
+    return replace(hit, title_segments=details.title, fields=details.fields, pinyin=details.pinyin)
 
 
 def objects_without_matches(connection: Connection, contexts: "dict[str, QueryContext]", text: str) -> set[str]:
