@@ -187,6 +187,10 @@ def test_script_in_records_is_shown_as_text_around_the_marks(as_user):
     plain = hit(group(page, "dossier"), "Plain dossier")
     assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt; and &#34;&gt;&lt;img src=x onerror=alert(1)&gt; " \
            "<mark>Quasar</mark>" in plain
+    probes = group(search(as_user("wang"), "probe record"), "probe")  # an object label holding a payload
+    assert SCRIPT_PAYLOAD not in probes and IMAGE_PAYLOAD not in probes
+    assert "See all Probes &lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt; found (1)" in probes
+    assert "<mark>Probe</mark> <mark>record</mark> &#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in probes
     marked_tag = search(as_user("admin"), "script")
     assert "&lt;<mark>script</mark>&gt;alert(&#39;xss&#39;)&lt;/<mark>script</mark>&gt;" in marked_tag
     assert "<script>" not in marked_tag.replace('<script src="', "")
