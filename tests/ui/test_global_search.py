@@ -229,6 +229,8 @@ def test_the_preview_is_empty_for_too_little_text_and_says_when_nothing_matches(
     none = client.get("/search/preview", query_string={"q": "zzqqxx"}, headers={"HX-Request": "true"})
     assert "没有找到与“zzqqxx”匹配的记录。" in text_of(none.get_data(as_text=True))
     assert "“zzqqxx”的全部结果" in text_of(none.get_data(as_text=True))
+    refused = client.get("/search/preview", query_string={"q": " ".join(["ww"] * 40)}, headers={"HX-Request": "true"})
+    assert "搜索内容有 40 个词；最多" in text_of(refused.get_data(as_text=True))  # the engine's sentence, in the list
 
 
 def test_the_preview_follows_the_users_permissions_and_escapes(as_user):
