@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from crmkit.engine.security.sharing import Sharing
     from crmkit.engine.records.pipeline import SavePipeline
     from crmkit.engine.records.recycle import RecycleBin
-    from crmkit.engine.records.global_search import SearchHit
+    from crmkit.engine.records.global_search import ObjectHits, SearchHit
 
 RowFilter = Callable[[str], "ColumnElement[bool] | None"]
 
@@ -119,6 +119,13 @@ class UserContext:
         from crmkit.engine.records.global_search import search_objects
 
         return search_objects(self, text, objects, limit)
+
+    def search_by_object(self, text: str, *, objects: "Sequence[str] | None" = None, per_object: int = 10,
+                         count_cap: int = 1000) -> list["ObjectHits"]:
+        """The best hits of each object matching `text`, with each object's count (records/global_search.py)."""
+        from crmkit.engine.records.global_search import search_by_object
+
+        return search_by_object(self, text, objects, per_object=per_object, count_cap=count_cap)
 
     def user_names(self, user_ids: "Iterable[object]") -> dict[int, str]:
         """{user id: display name} of the users a page names (security/user_names.py: UserNames, the one reader)."""

@@ -42,7 +42,11 @@ def default_settings() -> dict[str, Any]:
         # Number of proxies in front whose X-Forwarded-For/-Proto headers are trusted (0: none).
         "CRMKIT_PROXY_COUNT": int(os.environ.get("CRMKIT_PROXY_COUNT") or 0),
         "CRMKIT_SESSION_IDLE": timedelta(hours=8),
-        "CRMKIT_SEARCH_LIMIT": 50,
+        # The search page: hits shown per object, and each object's count capped here (1,000+).
+        "CRMKIT_SEARCH_PER_OBJECT": 10,
+        "CRMKIT_SEARCH_COUNT_CAP": 1000,
+        # Hits in the header search box's dropdown.
+        "CRMKIT_SEARCH_PREVIEW": 6,
     }
 
 

@@ -88,8 +88,8 @@ def test_htmx_requests_carry_the_csrf_token(page: Page) -> None:
 
 def test_global_search_finds_only_what_the_user_may_see(page: Page, screenshots: Path) -> None:
     sign_in(page, "wang")
-    page.get_by_role("searchbox", name="Search all records").fill("traders")
-    page.get_by_role("searchbox", name="Search all records").press("Enter")
+    page.get_by_role("combobox", name="Search all records").fill("traders")
+    page.get_by_role("combobox", name="Search all records").press("Enter")
     expect(page).to_have_url(re.compile(r"/search\?q=traders$"))
     expect(page.get_by_role("link", name="Wang Visible Traders")).to_have_attribute("href", re.compile(r"^/r/account/\d+$"))
     expect(page.get_by_text("Li Hidden Traders")).to_have_count(0)
@@ -112,7 +112,7 @@ def test_pages_fit_a_390_pixel_phone(browser: Browser, base_url: str, screenshot
         toggler.click()
         expect(page.locator("#main-nav.show")).to_be_visible()  # Bootstrap's script runs under the CSP
         page.wait_for_function("!document.querySelector('.collapsing')")
-        expect(page.get_by_role("searchbox", name="Search all records").first).to_be_visible()
+        expect(page.get_by_role("combobox", name="Search all records").first).to_be_visible()
     page.screenshot(path=screenshots / f"phone-{name}.png", full_page=True)
     assert errors == []
     context.close()

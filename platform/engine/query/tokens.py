@@ -22,6 +22,7 @@ is 2,047 bytes), and a field keeps at most MAX_TOKENS distinct ones within MAX_T
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -40,6 +41,9 @@ MAX_TOKENS = 20_000
 #: Bytes (UTF-8, one separator each) of the tokens kept per field value: PostgreSQL's tsvector
 #: holds at most 1,048,575 bytes of lexemes (its MAXSTRPOS), so a field keeps less, on both databases.
 MAX_TOKEN_BYTES = 1_000_000
+
+#: A run of ASCII letters or of ASCII digits: the runs of an ASCII text.
+_ASCII_RUN = re.compile(r"[A-Za-z]+|[0-9]+")
 
 _CJK_RANGES = (
     (0x1100, 0x11FF),    # Hangul Jamo
@@ -163,6 +167,63 @@ def _all_readings(character: str) -> tuple[str, ...]:
     readings = pinyin(character, style=Style.NORMAL, heteronym=True, errors=lambda _characters: None)
     found = readings[0] if readings else []
     return tuple(reading.lower() for reading in found if reading.isascii() and reading.isalpha())
+
+
+def pinyin_spans(run: str, token: str) -> list[tuple[int, int]]:
+    """Where the Latin search token `token` matches `run` (normalised Chinese text) through its pinyin.
+
+    The same readings and spans as `pinyin_tokens`: a match wherever one of the words that
+    function indexes starts with `token`. Each match is (start, end), the characters of `run`
+    whose syllables (or initials) the token covers: "zhangw" covers 张伟 of 张伟明, "keji"
+    covers 科技, "xc" covers 星辰. [] when nothing matches or the run has no pinyin.
+    """
+    readings = _syllables(run)
+    if readings is None or not token:
+        return []
+    starts = [(i, readings[i:i + PINYIN_SPAN]) for i in range(len(readings))]
+    starts += [(0, [reading, *readings[1:PINYIN_SPAN]]) for reading in _all_readings(run[0]) if reading != readings[0]]
+    found: dict[tuple[int, int], None] = {}
+    for start, span in starts:
+        if "".join(span)[:MAX_TOKEN].startswith(token):
+            covered = length = 0
+            while length < len(token):
+                length += len(span[covered])
+                covered += 1
+            found[(start, start + covered)] = None
+        if len(span) > 1 and "".join(syllable[0] for syllable in span).startswith(token):
+            found[(start, start + len(token))] = None
+    return list(found)
+
+
+def spans(text: str) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of the runs of `text` as `runs` finds them, as positions in `text` itself (not normalised).
+
+    Each character is classed by its normalised form, so full-width ＡＢＣ is a word; used to
+    mark where a search matched in the text a user sees (query/highlight.py).
+    """
+    if text.isascii():  # the common case, at C speed: ASCII has no marks and no CJK
+        return [("digit" if match[0].isdigit() else "letter", match.start(), match.end())
+                for match in _ASCII_RUN.finditer(text)]
+    found: list[tuple[str, int, int]] = []
+    kind, start = "", 0
+    for position, character in enumerate(text):
+        current = _normal_kind(character)
+        if current == "mark":
+            current = kind if kind in ("letter", "digit") else ""
+        if current != kind:
+            if kind:
+                found.append((kind, start, position))
+            kind, start = current, position
+    if kind:
+        found.append((kind, start, len(text)))
+    return found
+
+
+@lru_cache(maxsize=1 << 16)
+def _normal_kind(character: str) -> str:
+    """The kind of a character as the user typed it, by its normalised form."""
+    normal = normalise(character)
+    return _kind(normal[0]) if normal else ""
 
 
 def query_tokens(term: str) -> list[tuple[str, bool]]:

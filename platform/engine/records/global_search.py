@@ -17,10 +17,15 @@ texts: one statement first asks every object's search index whether it holds any
 (`objects_with_matches`: the GIN index alone, each object's own fields the user may search),
 and only those objects are read. An object whose statistics expect a common word is not
 asked (its bitmap costs more than its page) and is read directly.
+
+Each hit carries what a search page shows of it (records/search_snippets.py): its title
+and up to three matched fields with the matched words marked, and whether it matched only
+through pinyin. `search_by_object` gives the best hits of each object with how many
+records of it match (counted through the same index, capped like a list's count).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Sequence
@@ -28,13 +33,18 @@ from typing import TYPE_CHECKING, Sequence
 from sqlalchemy import Connection, column, exists, literal, select, table, union_all
 
 from crmkit.engine import messages
+from crmkit.engine.query.counting import Count, count_records
 from crmkit.engine.query.errors import QueryError
-from crmkit.engine.query.search import IndexCondition, SearchMatch, search_clause, search_fields, search_terms
+from crmkit.engine.query.highlight import Segment
+from crmkit.engine.query.querystring import QuerySpec
+from crmkit.engine.query.search import IndexCondition, SearchMatch, Term, search_clause, search_fields, search_terms
 from crmkit.engine.query.search_pages import COMMON_SHARE
 from crmkit.engine.query.search_statistics import expected_share
 from crmkit.engine.query.tokens import normalise
+from crmkit.engine.records.search_snippets import FieldMatch, described
 from crmkit.engine.records.service import Suggestion
 from crmkit.engine.security.access import PermissionDenied
+from crmkit.metadata.model import Label
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -55,12 +65,39 @@ class Match(IntEnum):
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One record found: its object, id, title as the user may see it (the id when hidden), and how it matched."""
+    """One record found: its object, id, title as the user may see it (the id when hidden), and how it matched.
+
+    `title_segments`: the title with the matched words marked; `fields`: up to three other
+    fields the search matched, each a marked snippet; `pinyin`: some term matched only
+    through the pinyin of Chinese text (records/search_snippets.py).
+    """
 
     object: str
     id: int
     title: str
     match: Match
+    title_segments: tuple[Segment, ...] = ()
+    fields: tuple[FieldMatch, ...] = ()
+    pinyin: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectHits:
+    """One object's part of a search: its plural label, how many records match (a Count), and the best hits."""
+
+    object: str
+    label: Label
+    count: Count
+    hits: tuple[SearchHit, ...]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What one object offered: its suggestions, the fields the user's search looked in, and its count."""
+
+    suggestions: list[Suggestion]
+    fields: list[str]
+    count: Count | None
 
 
 def search_objects(context: "UserContext", text: str, objects: Sequence[str] | None = None,
@@ -69,29 +106,106 @@ def search_objects(context: "UserContext", text: str, objects: Sequence[str] | N
 
     Raises QueryError for a malformed search or limit, UnknownObject for a name no object has.
     """
+    _checked_limit(limit)
+    terms = search_terms(text)
+    if not terms:
+        return []
+    found = _find(context, text, objects, limit, count_cap=None)
+    hits = [hit for name, each in found.items() for hit in _ranked(name, each, text)]
+    hits.sort(key=lambda hit: hit.rank)
+    return [_described(context, hit, found[hit.hit.object], terms) for hit in hits[:limit]]
+
+
+def search_by_object(context: "UserContext", text: str, objects: Sequence[str] | None = None, *,
+                     per_object: int = 10, count_cap: int = 1000) -> list[ObjectHits]:
+    """The best `per_object` hits of each object holding matches for `text`, with how many match.
+
+    Objects come in the order of their best hit (the ranking of `search_objects`); an object
+    without a hit is left out. Each count is the object's list count for the same search
+    (`records.count(search=text, cap=...)`: exact up to the larger of `count_cap` and
+    `per_object`), never fewer than the hits shown. Raises QueryError for a malformed
+    search, `per_object` or `count_cap`.
+    """
+    _checked_limit(per_object)
+    if isinstance(count_cap, bool) or not isinstance(count_cap, int) or count_cap < 1:
+        raise QueryError(f"count_cap must be a whole number of at least 1, not {count_cap!r}.")
+    terms = search_terms(text)
+    if not terms:
+        return []
+    groups = []
+    for name, each in _find(context, text, objects, per_object, count_cap=max(count_cap, per_object)).items():
+        ranked = sorted(_ranked(name, each, text), key=lambda hit: hit.rank)
+        if not ranked:
+            continue
+        count = each.count or Count(len(ranked), "exact")
+        if count.value < len(ranked):  # a title starting with the text that the search itself does not hold
+            count = Count(len(ranked), count.kind)
+        label = context.runtime.registry.object(name).plural_label
+        hits = tuple(_described(context, hit, each, terms) for hit in ranked)
+        groups.append((ranked[0].rank, ObjectHits(name, label, count, hits)))
+    return [group for _rank, group in sorted(groups, key=lambda item: item[0])]
+
+
+def too_short(text: str) -> bool:
+    """Whether a search box's text is too short to search: no term of two letters or digits and no Chinese,
+    Japanese or Korean character ("a", "7", "a b"; but "ab" and "张" are searches). QueryError as `search_terms`."""
+    return not any(not prefix or len(token) >= 2 for term in search_terms(text) for token, prefix in term)
+
+
+def _checked_limit(limit: object) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise QueryError(messages.SEARCH_RESULTS_COUNT(max=MAX_LIMIT))
-    if not search_terms(text):
-        return []
-    wanted = normalise(text.strip())
+
+
+def _find(context: "UserContext", text: str, objects: Sequence[str] | None, limit: int,
+          count_cap: int | None) -> dict[str, _Found]:
+    """Each object's candidates for `text` (and, with `count_cap`, its count), read in one operation."""
     names = list(context.runtime.registry.objects) if objects is None else list(dict.fromkeys(objects))
-    found: list[tuple[str, Suggestion]] = []
+    found: dict[str, _Found] = {}
     with context.reading() as connection:  # one operation for every object
         services = {name: context.records(name) for name in names}
         skipped = objects_without_matches(connection, {name: service.query_context() for name, service in services.items()},
                                           text)
         for name, service in services.items():
             try:
-                if name in skipped or not search_fields(service.query_context(), name):
+                ctx = service.query_context()
+                fields = search_fields(ctx, name) if name not in skipped else []
+                if not fields:
                     continue
-                found.extend((name, suggestion) for suggestion in service.suggestions(connection, text, limit=limit))
+                suggestions = service.suggestions(connection, text, limit=limit)
+                count = None
+                if count_cap is not None and suggestions:
+                    count = count_records(connection, ctx, name, QuerySpec(search=text), cap=count_cap)
             except PermissionDenied:
                 continue
-    hits = [SearchHit(name, suggestion.record.id, suggestion.title, _match(normalise(suggestion.title), wanted))
-            for name, suggestion in found]
-    created = {(name, suggestion.record.id): _moment(suggestion.record.get("created_at")) for name, suggestion in found}
-    hits.sort(key=lambda hit: _rank(hit, created[hit.object, hit.id]))
-    return hits[:limit]
+            found[name] = _Found(suggestions, fields, count)
+    return found
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """A hit without its details yet (they are worked out for the hits kept), its rank, and its record."""
+
+    hit: SearchHit
+    rank: tuple
+    suggestion: Suggestion
+
+
+def _ranked(name: str, found: _Found, text: str) -> list[_Ranked]:
+    """The object's suggestions as hits with their rank."""
+    wanted = normalise(text.strip())
+    ranked = []
+    for suggestion in found.suggestions:
+        hit = SearchHit(name, suggestion.record.id, suggestion.title, _match(normalise(suggestion.title), wanted))
+        ranked.append(_Ranked(hit, _rank(hit, _moment(suggestion.record.get("created_at"))), suggestion))
+    return ranked
+
+
+def _described(context: "UserContext", ranked: _Ranked, found: _Found, terms: list[Term]) -> SearchHit:
+    """The hit with its marked title, matched fields and pinyin flag (records/search_snippets.py)."""
+    hit, suggestion = ranked.hit, ranked.suggestion
+    details = described(suggestion.record, context.runtime.registry.object(hit.object), hit.title, found.fields, terms)
+    return replace(hit, title_segments=details.title, fields=details.fields, pinyin=details.pinyin)
 
 
 def objects_without_matches(connection: Connection, contexts: "dict[str, QueryContext]", text: str) -> set[str]:

@@ -1,13 +1,19 @@
-"""The global search: /search?q=text, hits grouped by object, as the engine lets the user see them."""
+"""The global search: /search?q=text (hits grouped by object, with counts and snippets) and
+/search/preview?q=text (the header box's dropdown of the best few hits across objects).
+
+Everything shown comes from the engine's global search (records/global_search.py), which
+applies the user's permissions, row filters and field-level security; the view only renders
+it. A text the engine would match almost everything with ("a") is not sent (`too_short`).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from crmkit.engine.query.errors import QueryError
-from crmkit.engine.records.global_search import SearchHit
+from crmkit.engine.records.global_search import ObjectHits, SearchHit, too_short
 from crmkit.metadata.model import Label
 from crmkit.ui.errors import sentence
 from crmkit.ui.sessions import user_context
@@ -18,39 +24,73 @@ MAX_QUERY_LENGTH = 200
 
 
 @dataclass(frozen=True)
-class HitGroup:
-    """The hits of one object, in the engine's ranking."""
+class Outcome:
+    """What a search text led to: a problem sentence (with its status), a hint that it is too short, or results."""
 
-    object: str
-    label: Label
-    hits: tuple[SearchHit, ...]
+    problem: str | None = None
+    status: int = 200
+    too_short: bool = False
 
 
-def grouped(hits: list[SearchHit], labels: dict[str, Label]) -> list[HitGroup]:
-    """Groups in the order of each object's best hit; hits keep their order inside a group."""
-    groups: dict[str, list[SearchHit]] = {}
-    for hit in hits:
-        groups.setdefault(hit.object, []).append(hit)
-    return [HitGroup(name, labels[name], tuple(found)) for name, found in groups.items()]
+def checked(text: str) -> Outcome:
+    """Whether `text` can be searched: too long (400), too short (a hint), or malformed (the engine's sentence)."""
+    if len(text) > MAX_QUERY_LENGTH:
+        return Outcome(_("A search is at most %(length)d characters.", length=MAX_QUERY_LENGTH), 400)
+    try:
+        return Outcome(too_short=too_short(text))
+    except QueryError as error:
+        return Outcome(sentence(error.message), error.status)
 
 
 @blueprint.route("/search")
 def results() -> Response:
     text = request.args.get("q", "").strip()
-    groups, problem, status = [], None, 200
-    limit = current_app.config["CRMKIT_SEARCH_LIMIT"]
-    if len(text) > MAX_QUERY_LENGTH:
-        problem, status = _("A search is at most %(length)d characters.", length=MAX_QUERY_LENGTH), 400
-    elif text:
-        context = user_context()
+    outcome, groups = checked(text) if text else Outcome(), []
+    if text and outcome.problem is None and not outcome.too_short:
         try:
-            hits = context.search(text, limit=limit)
+            groups = user_context().search_by_object(text, per_object=current_app.config["CRMKIT_SEARCH_PER_OBJECT"],
+                                                     count_cap=current_app.config["CRMKIT_SEARCH_COUNT_CAP"])
         except QueryError as error:
-            problem, status = sentence(error.message), error.status
+            outcome = Outcome(sentence(error.message), error.status)
+    page = render_template("search/page.html", q=text, groups=groups, outcome=outcome, total=total(groups))
+    return Response(page, status=outcome.status)
+
+
+@dataclass(frozen=True)
+class Total:
+    """The records found in every object: `exact` unless some object's count was capped or estimated."""
+
+    value: int
+    exact: bool
+    objects: int
+
+
+def total(groups: list[ObjectHits]) -> Total:
+    return Total(sum(group.count.value for group in groups), all(group.count.exact for group in groups), len(groups))
+
+
+@blueprint.route("/search/preview")
+def preview() -> Response:
+    """The header box's dropdown (an htmx partial): the best few hits, then "All results"; empty for no text."""
+    text = request.args.get("q", "").strip()
+    if request.headers.get("HX-Request") != "true":
+        return redirect(url_for("search.results", q=text) if text else url_for("search.results"))
+    outcome, hits, labels = checked(text) if text else Outcome(too_short=True), [], {}
+    if outcome.problem is None and not outcome.too_short:
+        try:
+            context = user_context()
+            hits = context.search(text, limit=current_app.config["CRMKIT_SEARCH_PREVIEW"])
+        except QueryError as error:
+            outcome = Outcome(sentence(error.message), error.status)
         else:
-            registry = context.runtime.registry
-            groups = grouped(hits, {hit.object: registry.object(hit.object).plural_label for hit in hits})
-    count = sum(len(group.hits) for group in groups)
-    # A full page of hits says so: the total of every object is not counted (a search box, not a report).
-    page = render_template("search.html", q=text, groups=groups, problem=problem, count=count, capped=count >= limit)
-    return Response(page, status=status)
+            labels = object_labels(context, hits)
+    if outcome.too_short:
+        return Response("", status=200)  # nothing to show: the dropdown closes
+    return Response(render_template("search/preview.html", q=text, hits=hits, labels=labels, problem=outcome.problem),
+                    status=200)
+
+
+def object_labels(context, hits: list[SearchHit]) -> dict[str, Label]:
+    """{object name: its label} for the objects of `hits`."""
+    registry = context.runtime.registry
+    return {hit.object: registry.object(hit.object).label for hit in hits}

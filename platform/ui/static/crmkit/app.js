@@ -150,3 +150,118 @@ document.addEventListener("submit", function (event) {
 document.addEventListener("DOMContentLoaded", function () {
   window.setTimeout(function () { document.documentElement.dataset.crmkitReady = "true"; }, 0);
 });
+
+// The header's search box is a combobox (WAI-ARIA APG "list autocomplete"): htmx fills the
+// listbox #search-preview with the best hits as the user types; focus stays in the box while
+// ArrowDown/ArrowUp choose an option (aria-activedescendant), Enter opens the chosen one (or,
+// with none chosen, submits the form to the full search page), Escape closes the list.
+(function () {
+  function parts() {
+    var input = document.getElementById("global-search");
+    var list = document.getElementById("search-preview");
+    return input && list ? {input: input, list: list} : null;
+  }
+
+  function options(list) {
+    return Array.prototype.slice.call(list.querySelectorAll('a[role="option"]'));
+  }
+
+  function choose(found, index) {
+    options(found.list).forEach(function (option, position) {
+      var chosen = position === index;
+      option.setAttribute("aria-selected", chosen ? "true" : "false");
+      option.classList.toggle("active", chosen);
+      if (chosen) {
+        found.input.setAttribute("aria-activedescendant", option.id);
+        option.scrollIntoView({block: "nearest"});
+      }
+    });
+    if (index < 0) {
+      found.input.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  function show(found, open) {
+    found.list.hidden = !open;
+    found.input.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) {
+      choose(found, -1);
+    }
+  }
+
+  // An answer for text typed earlier (the box has changed since it was asked) is not shown.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var found = parts();
+    if (!found || event.detail.target !== found.list) {
+      return;
+    }
+    var asked = new URL(event.detail.pathInfo.finalRequestPath || event.detail.pathInfo.requestPath,
+      window.location.origin).searchParams.get("q") || "";
+    if (asked.trim() !== found.input.value.trim()) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var found = parts();
+    if (found && event.detail.target === found.list) {
+      show(found, found.list.children.length > 0 && document.activeElement === found.input);
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var found = parts();
+    if (!found || event.target !== found.input) {
+      return;
+    }
+    var all = options(found.list);
+    var current = all.findIndex(function (option) { return option.getAttribute("aria-selected") === "true"; });
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!all.length) {
+        return;
+      }
+      event.preventDefault();
+      show(found, true);
+      var step = event.key === "ArrowDown" ? 1 : -1;
+      choose(found, current < 0 ? (step > 0 ? 0 : all.length - 1) : (current + step + all.length) % all.length);
+    } else if (event.key === "Enter" && !found.list.hidden && current >= 0) {
+      event.preventDefault();
+      window.location.assign(all[current].href);
+    } else if (event.key === "Escape" && !found.list.hidden) {
+      event.preventDefault();
+      show(found, false);
+    }
+  });
+
+  document.addEventListener("input", function (event) {
+    var found = parts();
+    if (found && event.target === found.input && !found.input.value.trim()) {
+      show(found, false);
+      found.list.replaceChildren();
+    }
+  });
+
+  // Leaving the search form (a click elsewhere, Tab past the button) closes the list.
+  document.addEventListener("focusout", function (event) {
+    var found = parts();
+    var form = found && found.input.form;
+    if (form && form.contains(event.target) && !form.contains(event.relatedTarget)) {
+      show(found, false);
+    }
+  });
+
+  // A press on an option keeps the focus in the box (some browsers do not focus a clicked link), so the click lands.
+  document.addEventListener("mousedown", function (event) {
+    var found = parts();
+    if (found && found.list.contains(event.target)) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("focusin", function (event) {
+    var found = parts();
+    if (found && event.target === found.input && found.list.children.length && found.input.value.trim()) {
+      show(found, true);
+    }
+  });
+})();
