@@ -31,6 +31,7 @@ def fits_a_phone(page: Page, name: str, screenshots: Path, *, axe: bool) -> None
     """The page at 390 px: no sideways scrolling, a screenshot, and (if `axe`) no serious axe finding."""
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
+    ready(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{name} scrolls sideways at 390 px"
     page.screenshot(path=screenshots / f"phone-{name}.png", full_page=True)
     if axe:
@@ -52,10 +53,12 @@ def test_delete_a_record_restore_it_from_the_bin_and_read_its_timeline(page: Pag
     page.get_by_role("link", name="Delete").click()
     page.get_by_role("button", name="Delete").click()
     expect(page.locator("#messages")).to_contain_text("“Phoenix Freight” was moved to the recycle bin.")
+    ready(page)  # the user menu is Bootstrap's dropdown
 
     page.get_by_role("button", name="Rec bin1").click()  # the user menu
     page.get_by_role("link", name="Recycle bin").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Recycle bin")
+    ready(page)
     row = page.get_by_role("row").filter(has_text="Phoenix Freight")
     expect(row).to_contain_text("Rec bin1")
     page.screenshot(path=screenshots / "recycle-bin.png", full_page=True)
