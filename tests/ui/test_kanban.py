@@ -14,7 +14,7 @@ from tests.webapp import IMAGE_PAYLOAD, SCRIPT_PAYLOAD, WebCrm, record_page_user
 JSON = {"Accept": "application/json"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def people(web_crm: WebCrm) -> dict[str, int]:
     """This module's own users: reps kb_1 to kb_3 (kb_3 reads Chinese) and kb_ceo, who may read but not edit."""
     users = record_page_users(web_crm.url, ("1", "2"), prefix="kb_")

@@ -18,7 +18,7 @@ from tests.ui.test_kanban import JSON, move
 from tests.ui.test_list_work import chosen, text_of
 from tests.webapp import PASSWORD, WebCrm, record_page_users
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def users(web_crm: WebCrm) -> dict[str, int]:
     found = record_page_users(web_crm.url, ("rep",), prefix="msg_", language="zh")
     found.update(record_page_users(web_crm.url, ("other",), prefix="msg_"))
@@ -114,6 +114,6 @@ def test_a_refused_kanban_move_is_told_in_chinese(signed_in: Callable, crm: Crm,
     assert nonsense.status_code == 422 and nonsense.get_json()["message"].startswith("“Msg Deal”未移动：销售阶段：必须是以下选项之一：")
 
 
-def test_a_bad_global_search_is_told_in_chinese(signed_in: Callable) -> None:
+def test_a_bad_global_search_is_told_in_chinese(signed_in: Callable, users) -> None:
     refused = signed_in("msg_rep").get("/search", query_string={"q": " ".join(["w"] * 40)})
     assert refused.status_code == 400 and "搜索内容有 40 个词；最多" in text_of(refused)

@@ -14,7 +14,7 @@ from tests.ui.test_record_pages import engine, post, text_of
 from tests.webapp import SCRIPT_PAYLOAD, WebCrm, record_page_users
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def reps(web_crm: WebCrm) -> dict[str, int]:
     """This module's own sales reps (rec_tl1 ... rec_tl5); rec_tl5 reads the pages in Chinese."""
     users = record_page_users(web_crm.url, ("tl1", "tl2", "tl3", "tl4", "tl5"))
