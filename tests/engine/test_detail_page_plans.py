@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import insert, inspect, or_, text
+from sqlalchemy import insert, inspect, text
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows
