@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import insert, inspect, text
+from sqlalchemy import insert, inspect, select, text, update
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows
@@ -38,7 +38,8 @@ def crm(module_database_url) -> Iterator[Crm]:
 
 
 def _fill(crm: Crm) -> None:
-    """ROWS accounts (one in 30 a subsidiary), ROWS rows of each child object, half linked to one of PARENTS accounts."""
+    """ROWS rows in every table: accounts (one in 30 a subsidiary), and half of every other object's rows
+    linked through each of its lookups to one of the first PARENTS records."""
     runtime = crm.runtime
 
     def row(n: int, **values: Any) -> dict[str, Any]:
@@ -57,6 +58,16 @@ def _fill(crm: Crm) -> None:
             row(n, name=f"Deal {n}", close_date=date(2030, 1 + n % 12, 1), account=parent(n)) for n in range(ROWS)])
         connection.execute(insert(runtime.table("activity")), [
             row(n, subject=f"Call {n}", due_date=date(2030, 1 + n % 12, 1), account=parent(n)) for n in range(ROWS)])
+        filled = ("account", "contact", "opportunity", "activity")
+        for name in runtime.registry.objects:
+            if name not in filled:
+                connection.execute(insert(runtime.table(name)), [row(n) for n in range(ROWS)])
+        for name, obj in runtime.registry.objects.items():  # every other lookup: half the rows linked to a parent
+            table = runtime.table(name)
+            for via in (f.name for f in obj.fields.values() if f.is_lookup and not f.unique):
+                if connection.execute(select(table.c[via]).where(table.c[via].is_not(None)).limit(1)).first() is None \
+                        and (name, via) != ("account", "parent_account"):
+                    connection.execute(update(table).where(table.c.id % 2 == 0).values({via: 1 + table.c.id % PARENTS}))
         connection.execute(text("ANALYZE"))
 
 
