@@ -169,11 +169,21 @@ def lookup_indexes(obj: ObjectDef, registry: Registry) -> list[tuple[str, tuple[
                             if item.object == obj.name and item.via == fdef.name), None)
             if related is not None:
                 sort = sort_fields(tuple(related.sort) or obj.default_sort)
-        if not all(name in columns and name != fdef.name for name in sort):
-            sort = ()
+        if not all(name in columns and name != fdef.name and _orderable(obj, name) for name in sort):
+            sort = ()  # a list sorted by what no index should hold (long text) is sorted after reading
         fields = (fdef.name, *sort)
         result.append((constraint_name("ix", obj.name, fields), fields))
     return result
+
+
+#: Field types no lookup index continues with: long text (a b-tree entry has a size limit on
+#: PostgreSQL) and multi-valued fields; lists are not sorted by them (query/sorting.py).
+UNORDERED_TYPES = frozenset({"textarea", "multi_picklist"})
+
+
+def _orderable(obj: ObjectDef, name: str) -> bool:
+    fdef = obj.fields.get(name)
+    return fdef is None or fdef.type not in UNORDERED_TYPES
 
 
 @dataclass(frozen=True)

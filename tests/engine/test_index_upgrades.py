@@ -176,3 +176,13 @@ def test_a_failed_lookup_index_upgrade_leaves_the_old_indexes(crm, install, monk
     with pytest.raises(RuntimeError):
         crm.migrate()
     assert set(indexes(crm, "purchase")) == before
+
+
+def test_a_related_list_sorted_by_long_text_keeps_a_lookup_index_without_it(crm, install):
+    """A b-tree entry has a size limit on PostgreSQL: an index never holds a textarea (that list is sorted after reading)."""
+    install(ORDERS.replace("      number: {type: integer, label: Number}\n",
+                           "      number: {type: integer, label: Number}\n      notes: {type: textarea, label: Notes}\n")
+            .replace("sort: [-number]", "sort: [notes]"))
+    found = indexes(crm, "purchase")
+    assert "ix_purchase_customer" in found and found["ix_purchase_customer"]["column_names"] == ["customer", "id"]
+    assert not [name for name in found if "notes" in name]
