@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, Connection
 
 from crmkit.engine.database import ConnectionLost, write_transaction
 from crmkit.engine.generation import operation_state
+from crmkit.engine.prepared import end_read
 from crmkit.engine.records.clock import clock_functions, local_today
 from crmkit.engine.records.record import Actor
 from crmkit.engine.records.service import RecordService
@@ -183,6 +184,7 @@ class UserContext:
             self._snapshot = self._started(stack, self.crm.engine.connect)
             try:
                 yield self
+                end_read(self._snapshot)
             finally:
                 self._snapshot = None
 
@@ -193,7 +195,9 @@ class UserContext:
             yield self._connection or self._snapshot
             return
         with ExitStack() as stack:
-            yield self._started(stack, self.crm.engine.connect)
+            connection = self._started(stack, self.crm.engine.connect)
+            yield connection
+            end_read(connection)  # committed, not rolled back: psycopg keeps its prepared statements (prepared.py)
 
     def _started(self, stack: ExitStack, opened: Callable[[], AbstractContextManager[Connection]]) -> Connection:
         """A connection from `opened()` on which the operation read was done, closed with `stack`.

@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from crmkit.engine import messages
+from crmkit.engine.prepared import literal_page_limits
 from crmkit.errors import CrmkitError
 
 DATABASE_URL_VARIABLE = "CRMKIT_DATABASE_URL"
@@ -171,6 +172,7 @@ def connect(url: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY
         except ImportError:
             raise DatabaseURLError("PostgreSQL needs the psycopg package: pip install 'crmkit[postgres]'.") from None
         _ping_when_idle(engine)
+        literal_page_limits(engine)
     _translate_errors(engine, parsed)
     return engine
 

@@ -26,7 +26,7 @@ from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.security.tables import define_security_tables
 from crmkit.engine.workspace_tables import define_workspace_tables
-from crmkit.metadata.model import FieldDef, ObjectDef
+from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
 #: PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1); longer names are silently cut there.
@@ -87,17 +87,18 @@ def field_column(fdef: FieldDef, field_types: FieldTypes, registry: Registry) ->
 
 
 def field_indexes(obj: ObjectDef) -> list[tuple[str, tuple[str, ...], bool]]:
-    """(name, fields, unique) of every ordered index the object's metadata asks for.
+    """(name, fields, unique) of every ordered index over all rows the object's metadata asks for.
 
-    Fields marked indexed, unique, lookups and autonumbers; the declared `indexes`; a private
-    object's owner_id twins; and one for the default sort (its fields, `id` dropped; shared with
-    an index of exactly those fields): a user's first page is never a full sort.
+    Fields marked indexed, unique, and autonumbers; the declared `indexes`; a private object's
+    owner_id twins; and one for the default sort (its fields, `id` dropped; shared with an
+    index of exactly those fields): a user's first page is never a full sort. Lookups, indexed
+    or not, get the partial index of `lookup_indexes` instead (a unique lookup: its unique index).
     """
     wanted: dict[tuple[str, ...], bool] = {}
     for fdef in obj.fields.values():
         if fdef.unique:
             wanted[(fdef.name,)] = True
-        elif fdef.indexed or fdef.is_lookup or fdef.type == "autonumber":
+        elif (fdef.indexed and not fdef.is_lookup) or fdef.type == "autonumber":
             wanted.setdefault((fdef.name,), fdef.type == "autonumber")
     twins: list[tuple[str, ...]] = []
     for index in obj.indexes:
@@ -124,15 +125,66 @@ def default_sort_fields(obj: ObjectDef) -> tuple[str, ...]:
 
     () when there is none, or it mixes directions (a b-tree is read in one direction; see docs/query.md).
     """
+    return sort_fields(obj.default_sort)
+
+
+def sort_fields(sort: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields of a sort (["-due_date"], [last_name, first_name]) an index can serve in order.
+
+    `id` and what follows dropped; () when it mixes directions.
+    """
     names: list[str] = []
     directions = set()
-    for item in obj.default_sort:
+    for item in sort:
         name = item.lstrip("-")
         if name == "id":
             break
         names.append(name)
         directions.add(item.startswith("-"))
     return tuple(names) if len(directions) == 1 else ()
+
+
+def lookup_indexes(obj: ObjectDef, registry: Registry) -> list[tuple[str, tuple[str, ...]]]:
+    """(name, fields) of the index of each lookup of `obj`: the lookup, then its related list's sort.
+
+    The related list of records of `obj` on the detail page of the record a lookup points at
+    reads `WHERE lookup = :id ORDER BY <its sort>, id LIMIT n`, so the index leads with the
+    lookup and continues with the sort's fields (when one direction; `sort_fields`): the list
+    is one range of the index, read in order, however many children the record has.
+
+    Only rows whose lookup is set are indexed (IndexSpec.present): a lookup that is mostly
+    empty (the parent account of most accounts) then neither bloats the index nor skews the
+    planner's statistics; an index over every row counted all the empty values as one key
+    with a hundred thousand rows, and SQLite walked the sort's index instead, reading every
+    account to find a parent's few subsidiaries. An equality on the lookup implies it is set,
+    so both databases use the partial index for it. A unique lookup keeps its unique index.
+    """
+    result: list[tuple[str, tuple[str, ...]]] = []
+    columns = set(obj.fields) | set(SYSTEM_FIELDS)
+    for fdef in obj.fields.values():
+        if not fdef.is_lookup or fdef.unique:
+            continue
+        sort: tuple[str, ...] = ()
+        if fdef.to in registry.objects:
+            related = next((item for item in registry.layout(fdef.to).related or ()
+                            if item.object == obj.name and item.via == fdef.name), None)
+            if related is not None:
+                sort = sort_fields(tuple(related.sort) or obj.default_sort)
+        if not all(name in columns and name != fdef.name and _orderable(obj, name) for name in sort):
+            sort = ()  # a list sorted by what no index should hold (long text) is sorted after reading
+        fields = (fdef.name, *sort)
+        result.append((constraint_name("ix", obj.name, fields), fields))
+    return result
+
+
+#: Field types no lookup index continues with: long text (a b-tree entry has a size limit on
+#: PostgreSQL) and multi-valued fields; lists are not sorted by them (query/sorting.py).
+UNORDERED_TYPES = frozenset({"textarea", "multi_picklist"})
+
+
+def _orderable(obj: ObjectDef, name: str) -> bool:
+    fdef = obj.fields.get(name)
+    return fdef is None or fdef.type not in UNORDERED_TYPES
 
 
 @dataclass(frozen=True)
@@ -142,12 +194,15 @@ class IndexSpec:
     `kind` "order": a b-tree over `columns` in the order lists are read (`id` last, so the
     order is total like every ORDER BY the engine emits; see `OrderKey`). `kind` "prefix":
     the case-folded text of one field, read as a range by `startswith` (see `PrefixKey`).
+    `present`: the column a row must have set to be in the index (a partial index
+    `WHERE <present> IS NOT NULL`; a lookup's index, `lookup_indexes`), or None for every row.
     """
 
     name: str
     fields: tuple[str, ...]
     unique: bool = False
     kind: str = "order"
+    present: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -160,7 +215,11 @@ class IndexSpec:
         """The SQLAlchemy Index over `table`: the same definition on every database, compiled for each."""
         if self.kind == "prefix":
             return Index(self.name, PrefixKey(table.c[self.fields[0]]))
-        return Index(self.name, *(OrderKey(table.c[name]) for name in self.columns), unique=self.unique)
+        where = {}
+        if self.present is not None:
+            condition = table.c[self.present].is_not(None)
+            where = {"sqlite_where": condition, "postgresql_where": condition}
+        return Index(self.name, *(OrderKey(table.c[name]) for name in self.columns), unique=self.unique, **where)
 
 
 def prefix_fields(obj: ObjectDef, field_types: FieldTypes, registry: Registry) -> list[str]:
@@ -179,6 +238,9 @@ def prefix_fields(obj: ObjectDef, field_types: FieldTypes, registry: Registry) -
 def index_specs(obj: ObjectDef, field_types: FieldTypes, registry: Registry) -> list[IndexSpec]:
     """Every index the engine builds on the object's table, in creation order."""
     specs = [IndexSpec(name, fields, unique) for name, fields, unique in field_indexes(obj)]
+    taken = {spec.name for spec in specs}
+    specs += [IndexSpec(name, fields, present=fields[0]) for name, fields in lookup_indexes(obj, registry)
+              if name not in taken]  # an index over every row of exactly these fields serves the list too
     specs.append(IndexSpec(owner_index_name(obj.name), ("owner_id",)))
     specs += [IndexSpec(constraint_name("ip", obj.name, (name,)), (name,), kind="prefix")
               for name in prefix_fields(obj, field_types, registry)]

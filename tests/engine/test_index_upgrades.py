@@ -104,3 +104,85 @@ def test_a_new_index_in_an_analysed_sqlite_database_gets_its_statistics(crm, ins
     with crm.engine.connect() as connection:
         analysed = {row[0] for row in connection.exec_driver_sql("SELECT idx FROM sqlite_stat1")}
     assert {"ix_customer_email", "ip_customer_email"} <= analysed
+
+
+ORDERS = """\
+package: orders
+version: "1.0.0"
+objects:
+  customer:
+    label: Customer
+    default_sort: [name]
+    fields:
+      name: {type: text, label: Name}
+    layouts:
+      related:
+        - {object: purchase, via: customer, columns: [number], sort: [-number]}
+  purchase:
+    label: Purchase
+    default_sort: [number]
+    fields:
+      number: {type: integer, label: Number}
+      customer: {type: lookup, label: Customer, to: customer}
+      referrer: {type: lookup, label: Referred by, to: customer}
+"""
+
+
+def test_migrate_replaces_a_lookup_index_over_every_row_by_the_related_lists_partial_index(crm, install,
+                                                                                          plan_reader):
+    """crmkit before 0.x indexed a lookup as (lookup, id) over every row: the related list was sorted after reading."""
+    install(ORDERS)
+    with crm.engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_purchase_customer_number")
+        connection.exec_driver_sql("DROP INDEX ix_purchase_referrer")
+        connection.exec_driver_sql("CREATE INDEX ix_purchase_customer ON purchase (customer, id)")
+        connection.exec_driver_sql("CREATE INDEX ix_purchase_referrer ON purchase (referrer, id)")
+    runtime = crm.runtime
+    ctx = QueryContext(runtime.registry, runtime.schema, runtime.field_types)
+
+    def related_plans() -> list:
+        def read() -> None:
+            with crm.engine.connect() as connection:
+                fetch_rows(connection, ctx, "purchase", QuerySpec(filter={"customer": 1}, sort=("-number",), limit=5))
+        return plan_reader(crm.engine).plans(read)
+
+    assert any(plan.sorts for plan in related_plans())
+    plan = crm.migrate()
+    assert {(type(step), step.name) for step in plan.steps} == {
+        (CreateIndex, "ix_purchase_customer_number"), (DropIndex, "ix_purchase_customer"),
+        (RebuildIndex, "ix_purchase_referrer")}, plan.describe()
+    assert "rows without referrer" in plan.describe()
+    found = indexes(crm, "purchase")
+    where = f"{crm.engine.dialect.name}_where"
+    assert str(found["ix_purchase_customer_number"]["dialect_options"][where]).strip("()") == "customer IS NOT NULL"
+    assert str(found["ix_purchase_referrer"]["dialect_options"][where]).strip("()") == "referrer IS NOT NULL"
+    assert not any(plan.sorts for plan in related_plans())
+    assert all("ix_purchase_customer_number" in plan.indexes for plan in related_plans())
+    assert crm.migrate().is_empty
+
+
+def test_a_failed_lookup_index_upgrade_leaves_the_old_indexes(crm, install, monkeypatch):
+    from crmkit.engine.migrations import applier
+
+    install(ORDERS)
+    with crm.engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_purchase_customer_number")
+        connection.exec_driver_sql("CREATE INDEX ix_purchase_customer ON purchase (customer, id)")
+    before = set(indexes(crm, "purchase"))
+
+    def fail(self, step) -> None:
+        raise RuntimeError("the disk is full")
+    monkeypatch.setattr(applier.Applier, "_DropIndex", fail)
+    with pytest.raises(RuntimeError):
+        crm.migrate()
+    assert set(indexes(crm, "purchase")) == before
+
+
+def test_a_related_list_sorted_by_long_text_keeps_a_lookup_index_without_it(crm, install):
+    """A b-tree entry has a size limit on PostgreSQL: an index never holds a textarea (that list is sorted after reading)."""
+    install(ORDERS.replace("      number: {type: integer, label: Number}\n",
+                           "      number: {type: integer, label: Number}\n      notes: {type: textarea, label: Notes}\n")
+            .replace("sort: [-number]", "sort: [notes]"))
+    found = indexes(crm, "purchase")
+    assert "ix_purchase_customer" in found and found["ix_purchase_customer"]["column_names"] == ["customer", "id"]
+    assert not [name for name in found if "notes" in name]

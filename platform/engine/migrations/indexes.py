@@ -18,6 +18,9 @@ from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
 #: The prefixes of the names the engine gives its indexes (tables.IndexSpec).
 PREFIXES = ("ix", "ux", "ip")
 #: The column of a reflected PostgreSQL expression index `lower(name::text)` (the COLLATE is not reflected).
+#: The condition of a partial index over the rows where a column is set, as reflected:
+#: `account IS NOT NULL` (SQLite, as written), `(account IS NOT NULL)` (PostgreSQL).
+NOT_NULL = re.compile(r'^\(*"?([^"()\s]+)"? IS NOT NULL\)*$', re.IGNORECASE)
 LOWERED = re.compile(r'^lower\(\(?"?([^"():]+)"?\)?(?:::[a-z ]+)?\)$')
 
 
@@ -47,6 +50,9 @@ def stale_reason(spec: IndexSpec, reflected: Mapping[str, Any], table: Table, di
         return None if columns == spec.fields and folded else "not case-folded"
     if bool(reflected.get("unique")) != spec.unique:
         return "unique" if reflected.get("unique") else "not unique"
+    present = _present(reflected, dialect)
+    if present != spec.present:
+        return f"rows without {spec.present}" if present is None else f"only rows with {present}"
     wanted = spec.columns
     if dialect == "sqlite" and columns == spec.fields:
         wanted = spec.fields  # SQLite appends the rowid (id) to every index itself: the same order
@@ -60,6 +66,18 @@ def stale_reason(spec: IndexSpec, reflected: Mapping[str, Any], table: Table, di
                                                         else "ascending")
             return f"{name} sorted {found}"
     return None
+
+
+def _present(reflected: Mapping[str, Any], dialect: str) -> str | None:
+    """The column of a partial index `WHERE <column> IS NOT NULL` (IndexSpec.present); None for a full index.
+
+    Another condition (not one the engine writes) is returned as its text, so it never matches a spec.
+    """
+    condition = (reflected.get("dialect_options") or {}).get(f"{dialect}_where")
+    if condition is None:
+        return None
+    match = NOT_NULL.match(str(condition).strip())
+    return match.group(1) if match else str(condition)
 
 
 def _lowered(reflected: Mapping[str, Any]) -> str | None:

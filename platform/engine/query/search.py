@@ -287,13 +287,14 @@ def planned_search(connection: Connection, ctx: QueryContext, object_name: str, 
 
 
 def where_clause(ctx: QueryContext, object_name: str, spec: QuerySpec,
-                 search: ColumnElement | None = None) -> ColumnElement:
+                 search: ColumnElement | None = None, *, chosen: ColumnElement | None = None) -> ColumnElement:
     """The records a spec selects, whatever the page: filter AND search AND the caller's row filter.
 
-    `search` replaces the search clause of `spec.search` (a `planned_search` of it).
+    `search` replaces the search clause of `spec.search` (a `planned_search` of it); `chosen`
+    the compiled `spec.filter` (with its values as named parameters: query/shapes.py).
     """
     found = search if search is not None else search_clause(ctx, object_name, spec.search)
-    parts = [compile_filter(ctx, object_name, spec.filter), found]
+    parts = [chosen if chosen is not None else compile_filter(ctx, object_name, spec.filter), found]
     restriction = ctx.restriction(object_name)
     if restriction is not None:
         parts.append(restriction)

@@ -32,6 +32,7 @@ from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
 from crmkit.engine.query.search import SearchMatch, planned_search, search_clause, where_clause
 from crmkit.engine.query.search_pages import id_ordered_matches
+from crmkit.engine.query.shapes import ValueShape
 
 MAX_SORT_FIELDS = 5
 MAX_CURSOR_LENGTH = 4096
@@ -294,22 +295,26 @@ def build_select(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: 
 
 
 def _first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
-                keys: Sequence[SortKey], search: ColumnElement | None, *, by_branch: bool = True) -> Select:
+                keys: Sequence[SortKey], search: ColumnElement | None, *, by_branch: bool = True,
+                chosen: ColumnElement | None = None) -> Select:
     """The page from the top (or `spec.offset`); a list's first page without filter or search is built once.
 
     `by_branch=False` for `build_select`, whose callers may drop the limit (an export reads
-    every row): a page read branch by branch has a limit in each branch.
+    every row): a page read branch by branch has a limit in each branch. `chosen`: the
+    compiled filter, built by the caller (`_filtered_first_page`); the statement is then not kept here.
     """
     def build() -> Select:
         branches = _row_filter_branches(ctx, object_name) if by_branch else None
         if branches and not spec.offset and search is None and spec.search is None:
-            return _branch_by_branch(ctx, object_name, spec, columns, keys, branches, [], spec.limit + 1)
-        stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
+            return _branch_by_branch(ctx, object_name, spec, columns, keys, branches, [], spec.limit + 1,
+                                     chosen=chosen)
+        stmt = select(*_columns(ctx, object_name, columns, keys)).where(
+            where_clause(ctx, object_name, spec, search, chosen=chosen))
         if spec.offset:
             stmt = stmt.offset(spec.offset)
         return stmt.order_by(*order_terms(keys)).limit(spec.limit + 1)
 
-    if spec.filter or spec.search is not None or search is not None or columns is not None:
+    if spec.filter or spec.search is not None or search is not None or columns is not None or chosen is not None:
         return build()
     table, restriction = ctx.schema.table(object_name), ctx.restriction(object_name)
     return _remembered(("first", id(table), _keys_identity(keys), id(restriction), spec.limit, spec.offset, by_branch),
@@ -339,6 +344,35 @@ def _remembered(key: tuple, anchors: tuple, build: Callable[[], Any]) -> Any:
             _STATEMENTS.clear()
         entry = _STATEMENTS[key] = (build(), anchors)
     return entry[0]
+
+
+def _filtered_first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, keys: Sequence[SortKey]
+                         ) -> tuple[Select, dict[str, Any]] | None:
+    """A filtered list's first page (or page at `spec.offset`): one statement per filter shape, the values bound.
+
+    The filter is compiled for this request; a statement built before for a filter of the
+    same fields, operators and structure (query/shapes.py) is reused with this filter's
+    values as its parameters (`filter_0`, ...), so only the first request of a shape builds
+    the page statement and walks it for SQLAlchemy's cache key. The user's row filter is
+    part of the key by identity, as for an unfiltered page (`_remembered`): a statement is
+    never served to a user whose row filter is another object. None when the filter has no
+    shape (it is then built per request).
+    """
+    shape = ValueShape.of(compile_filter(ctx, object_name, spec.filter))
+    if shape is None:
+        return None
+
+    def build() -> Select:
+        return _first_page(ctx, object_name, spec, None, keys, None, chosen=shape.parametrized(FILTER_PARAMETER))
+
+    table, restriction = ctx.schema.table(object_name), ctx.restriction(object_name)
+    statement = _remembered(("filtered", id(table), _keys_identity(keys), id(restriction), spec.limit, spec.offset,
+                             shape.key), (table, restriction, *(key.column for key in keys)), build)
+    return statement, shape.values(FILTER_PARAMETER)
+
+
+#: The prefix of the parameters a filtered page statement binds its filter's values to.
+FILTER_PARAMETER = "filter"
 
 
 def _keys_identity(keys: Sequence[SortKey]) -> tuple:
@@ -385,6 +419,10 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
         search = search.as_set()
     if values is None and search is not None and connection.dialect.name == "postgresql":
         return read(_matches_then_sorted(ctx, object_name, spec, columns, keys, search))
+    if values is None and spec.filter and spec.search is None and search is None and columns is None:
+        filtered = _filtered_first_page(ctx, object_name, spec, keys)
+        if filtered is not None:
+            return read(*filtered, remembered=True)
     if values is None:
         remembered = not (spec.filter or spec.search is not None or search is not None or columns is not None)
         return read(_first_page(ctx, object_name, spec, columns, keys, search), remembered=remembered)
@@ -510,7 +548,7 @@ def _row_filter_branches(ctx: QueryContext, object_name: str) -> list[ColumnElem
 
 def _branch_by_branch(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
                       keys: Sequence[SortKey], branches: Sequence[ColumnElement], after: Sequence[ColumnElement],
-                      limit: int) -> Select:
+                      limit: int, *, chosen: ColumnElement | None = None) -> Select:
     """An ascending or first page under a row filter that is an OR, read one branch at a time.
 
     No index serves `owner_id = :me OR id IN (<shared with me>)` in sort order, so both
@@ -522,12 +560,12 @@ def _branch_by_branch(ctx: QueryContext, object_name: str, spec: QuerySpec, colu
     first. The whole filter is tested again on those few rows.
     """
     table = ctx.schema.table(object_name)
-    chosen = compile_filter(ctx, object_name, spec.filter)
+    chosen = compile_filter(ctx, object_name, spec.filter) if chosen is None else chosen
     firsts = [select(table.c.id).where(chosen, branch, *after).order_by(*order_terms(keys)).limit(limit)
               .correlate(None).subquery() for branch in branches]
     ids = union(*(select(first.c.id) for first in firsts))
     return (select(*_columns(ctx, object_name, columns, keys))
-            .where(table.c.id.in_(ids), where_clause(ctx, object_name, spec), *after)
+            .where(table.c.id.in_(ids), where_clause(ctx, object_name, spec, chosen=chosen), *after)
             .order_by(*order_terms(keys)).limit(limit))
 
 
