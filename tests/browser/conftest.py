@@ -95,7 +95,9 @@ def ready(page) -> None:
     (`goto` does both; after a click that opens a page, expect its heading or address first):
     the page it left was ready too.
     """
-    page.wait_for_function("document.documentElement.dataset.crmkitReady === 'true'")
+    # A selector, not wait_for_function: a predicate that has to be polled is evaluated with
+    # eval() in the page, which the application's Content-Security-Policy refuses.
+    page.locator("html[data-crmkit-ready='true']").wait_for(state="attached")
 
 
 def goto(page, address: str):

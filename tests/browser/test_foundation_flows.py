@@ -111,7 +111,7 @@ def test_pages_fit_a_390_pixel_phone(browser: Browser, base_url: str, screenshot
         expect(toggler).to_be_visible()
         toggler.click()
         expect(page.locator("#main-nav.show")).to_be_visible()  # Bootstrap's script runs under the CSP
-        page.wait_for_function("!document.querySelector('.collapsing')")
+        expect(page.locator(".collapsing")).to_have_count(0)
         expect(page.get_by_role("combobox", name="Search all records").first).to_be_visible()
     page.screenshot(path=screenshots / f"phone-{name}.png", full_page=True)
     assert errors == []
