@@ -129,6 +129,13 @@ NO_ACTIVE_USER = Message("there is no active user with id {id}.", "不存在 id 
 DUPLICATE = Message("{value} is already used by another {object} record.", "{value} 已被另一条 {object} 记录使用。")
 COMBINATION = Message("another {object} record already has this combination ({values}), which must be unique.",
                       "另一条 {object} 记录已有相同的组合（{values}），该组合必须唯一。")
+COMBINATION_WITH_HIDDEN = Message(
+    "another {object} record already has the same values ({values}) together with fields you may not see, "
+    "which must be unique together.",
+    "另一条 {object} 记录的这些值（{values}）与您无权查看的字段组合相同，该组合必须唯一。")
+COMBINATION_ALL_HIDDEN = Message(
+    "another {object} record already has the same values in fields you may not see, which must be unique together.",
+    "另一条 {object} 记录在您无权查看的字段中的值相同，这些值的组合必须唯一。")
 
 # ---- values a field type cannot store (crmkit's inputs and marshmallow's own texts) ---------------------------
 NOT_WHOLE_NUMBER = Message("Not a valid whole number.", "不是有效的整数。")

@@ -99,7 +99,7 @@ def _create_chunk(service: "RecordService", chunk: list[Mapping[str, Any]], offs
                           version=1)
             if values.get("owner_id") is None:
                 values["owner_id"] = actor.user_id
-        with constraint_errors(obj, None):
+        with constraint_errors(obj, None, service._hidden()):
             ids = _insert_many(connection, service, prepared)
         for values, record_id in zip(prepared, ids):
             values["id"] = record_id

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crmkit.engine import messages
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
+from crmkit.engine.security.shaping import HIDDEN_FIELD_ERROR
 from crmkit.engine.tables import constraint_name, field_indexes
 from crmkit.metadata.model import ObjectDef
 
@@ -33,9 +34,16 @@ def duplicate_message(obj: ObjectDef, value: Any) -> str:
     return messages.DUPLICATE(value=repr(value), object=obj.name)
 
 
-def combination_message(obj: ObjectDef, columns: Sequence[str], values: Mapping[str, Any]) -> str:
-    shown = ", ".join(f"{name} {values.get(name)!r}" for name in columns)
-    return messages.COMBINATION(object=obj.name, values=shown)
+def combination_message(obj: ObjectDef, columns: Sequence[str], values: Mapping[str, Any],
+                        hidden: frozenset[str] = frozenset()) -> str:
+    """The sentence of a repeated combination; a field in `hidden` (the user may not read it) is
+    neither named nor quoted, only said to be there."""
+    shown = ", ".join(f"{name} {values.get(name)!r}" for name in columns if name not in hidden)
+    if not any(name in hidden for name in columns):
+        return messages.COMBINATION(object=obj.name, values=shown)
+    if not shown:
+        return messages.COMBINATION_ALL_HIDDEN(object=obj.name)
+    return messages.COMBINATION_WITH_HIDDEN(object=obj.name, values=shown)
 
 
 def violated_columns(error: IntegrityError, obj: ObjectDef) -> tuple[str, ...] | None:
@@ -60,11 +68,30 @@ def violated_lookup(error: IntegrityError, obj: ObjectDef) -> str | None:
                 None)
 
 
-def field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any] | None) -> dict[str, list[str]] | None:
+def field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any] | None,
+                 hidden: frozenset[str] = frozenset()) -> dict[str, list[str]] | None:
     """{field: [message]} for a unique or lookup violation at a write; None for anything else.
 
     `values` are the written values (None: several rows were written, so the value is not known).
+    `hidden`: the fields the writing user may not read; their names and values are never told
+    (an error of such a field becomes the record-level HIDDEN_FIELD_ERROR, as the pipeline's own).
     """
+    errors = _field_errors(error, obj, values, hidden)
+    if errors is None or not hidden:
+        return errors
+    shown: dict[str, list[str]] = {}
+    for name, texts in errors.items():
+        if name in hidden:
+            record_errors = shown.setdefault(RECORD_ERRORS, [])
+            if HIDDEN_FIELD_ERROR not in record_errors:
+                record_errors.append(HIDDEN_FIELD_ERROR)
+        else:
+            shown.setdefault(name, []).extend(texts)
+    return shown
+
+
+def _field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any] | None,
+                  hidden: frozenset[str]) -> dict[str, list[str]] | None:
     lookup = violated_lookup(error, obj)
     if lookup is not None:
         target = obj.fields[lookup].to
@@ -74,7 +101,7 @@ def field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any
     if columns is None:
         return None
     if values is None:
-        names = ", ".join(columns) or "a unique field"
+        names = ", ".join(name for name in columns if name not in hidden) or "a unique field"
         return {columns[0] if len(columns) == 1 else RECORD_ERRORS: [
             f"another {obj.name} record saved at the same time uses the same {names}; nothing was written. "
             "Check the values and try again."]}
@@ -82,7 +109,7 @@ def field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any
         return {columns[0]: [duplicate_message(obj, values.get(columns[0]))]}
     if not columns:
         return {RECORD_ERRORS: [f"another {obj.name} record already uses one of these values, which must be unique."]}
-    return {RECORD_ERRORS: [combination_message(obj, columns, values)]}
+    return {RECORD_ERRORS: [combination_message(obj, columns, values, hidden)]}
 
 
 class ConcurrentDuplicate(RecordValidationError):
@@ -94,12 +121,16 @@ class ConcurrentDuplicate(RecordValidationError):
 
 
 @contextmanager
-def constraint_errors(obj: ObjectDef, values: Mapping[str, Any] | None) -> Iterator[None]:
-    """Around a write: the database's unique and lookup violations become RecordValidationError."""
+def constraint_errors(obj: ObjectDef, values: Mapping[str, Any] | None,
+                      hidden: frozenset[str] = frozenset()) -> Iterator[None]:
+    """Around a write: the database's unique and lookup violations become RecordValidationError.
+
+    `hidden`: the fields the writing user may not read (AccessPolicy.hidden_fields), never named
+    nor quoted in the error (field_errors)."""
     try:
         yield
     except IntegrityError as error:
-        errors = field_errors(error, obj, values)
+        errors = field_errors(error, obj, values, hidden)
         if errors is None:
             raise
         if values is None and violated_columns(error, obj) is not None:

@@ -342,7 +342,8 @@ class RecycleBin:
                                                         values[fdef.name]))
         values["version"] = (values.get("version") or 0) + 1
         values["updated_at"] = now
-        with constraint_errors(obj, values):
+        policy = self.session.policy
+        with constraint_errors(obj, values, policy.hidden_fields(object_name) if policy is not None else frozenset()):
             connection.execute(insert(table).values(values))
         # What the record reads may have changed while it was in the bin (a renamed account,
         # a child added or removed): its own rollups and formulas are recomputed, not restored.

@@ -248,6 +248,11 @@ class RecordService:
             found.setdefault(record.id, Suggestion(record, _title(record, title), False))
         return list(found.values())[:limit]
 
+    def _hidden(self) -> frozenset[str]:
+        """The fields of this object the session may not read (none for the system)."""
+        policy = self.session.policy
+        return policy.hidden_fields(self.obj.name) if policy is not None else frozenset()
+
     def _title_indexed(self, title: str) -> bool:
         """Whether this user's search looks in the title, so every title starting with a text is a search match."""
         return title in search_fields(self.query_context(), self.obj.name)
@@ -365,7 +370,7 @@ class RecordService:
             values["owner_id"] = actor.user_id
         values.pop("id", None)
         together = pipeline.create_statement(tuple(values))
-        with constraint_errors(obj, values):
+        with constraint_errors(obj, values, self._hidden()):
             if together is None:
                 values["id"] = connection.execute(pipeline.insert_statement, values).scalar_one()
             else:  # PostgreSQL: the record, its history row and its search row in one statement
@@ -401,7 +406,7 @@ class RecordService:
         if not changes:
             return Record(self.obj.name, current)
         changes.update(updated_at=now, updated_by=actor.user_id, version=version + 1)
-        with constraint_errors(self.obj, prepared.values):
+        with constraint_errors(self.obj, prepared.values, self._hidden()):
             result = connection.execute(self.pipeline.update_statement,
                                         {**changes, "_record_id": record_id, "_expected_version": version})
         if result.rowcount != 1:

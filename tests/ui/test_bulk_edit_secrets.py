@@ -1,0 +1,72 @@
+"""What the bulk edit form tells a user about fields they may not read: nothing.
+
+A CRM of its own (the shared one plus a `vault` package): a vault's `code` is unique together
+with its `region`, and the region is readable only by holders of `vault_regions`. Users:
+admin (every field), wang (a sales rep, who may edit vaults but not read their region).
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from flask import Flask
+
+from tests.ui.conftest import csrf_token, signed_in_client
+from tests.webapp import build_web_crm
+
+VAULTS = json.dumps({
+    "package": "vaults", "version": "1.0.0", "depends_on": ["default_crm"], "label": "Vaults",
+    "permission_sets": {
+        "vault_user": {"roles": ["sales_rep"], "objects": {"vault": ["create", "read", "edit", "delete"]}},
+        "vault_regions": {"roles": [], "fields": {"vault.region": ["read", "edit"]}},
+    },
+    "objects": {"vault": {
+        "label": {"en": "Vault", "zh": "保险库"}, "plural_label": {"en": "Vaults", "zh": "保险库"},
+        "sharing": "public_read_write", "title_field": "code",
+        "fields": {
+            "code": {"type": "text", "required": True, "label": {"en": "Code", "zh": "代码"}},
+            "region": {"type": "text", "label": {"en": "Region", "zh": "区域"}},
+        },
+        "indexes": [{"fields": ["code", "region"], "unique": True}],
+    }},
+}, ensure_ascii=False)
+SECRET_REGION = "Area Fifty-One"
+
+
+@pytest.fixture(scope="module")
+def vault_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, dict[str, int]]]:
+    from crmkit.engine import Crm
+    from crmkit.ui import create_app
+
+    folder: Path = tmp_path_factory.mktemp("vaults")
+    web = build_web_crm(folder, spare_users=0)
+    crm = Crm.open(web.url)
+    (folder / "vaults.json").write_text(VAULTS, encoding="utf-8")
+    crm.install(folder / "vaults.json")
+    vaults = crm.as_user(web.users["admin"]).records("vault")
+    ids = {code: vaults.create({"code": code, "region": SECRET_REGION}).id for code in ("V-100", "V-200")}
+    app = create_app(crm, {"SECRET_KEY": "bulk-secrets-test-secret-key-0123456789"})
+    yield app, ids
+    crm.close()
+
+
+def test_a_duplicate_combination_refused_by_a_bulk_edit_never_quotes_a_field_the_user_may_not_read(vault_app):
+    app, ids = vault_app
+    client = signed_in_client(app, "wang", 97)
+    page = client.get("/o/vault/bulk/edit", query_string=[("record", str(ids["V-200"])), ("field", "code")])
+    assert page.status_code == 200 and SECRET_REGION not in page.get_data(as_text=True)
+    response = client.post("/o/vault/bulk/edit", data={
+        "record": str(ids["V-200"]), "field": "code", "code": "V-100", "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert response.status_code == 422
+    text = html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+    assert "must be unique" in text  # the refusal is told
+    assert SECRET_REGION not in text and "region" not in text.lower()  # but not the hidden field, nor its value
+    admin = signed_in_client(app, "admin", 97)
+    page = admin.get("/o/vault/bulk/edit", query_string=[("record", str(ids["V-200"])), ("field", "code")])
+    refused = admin.post("/o/vault/bulk/edit", data={
+        "record": str(ids["V-200"]), "field": "code", "code": "V-100", "csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert SECRET_REGION in html.unescape(refused.get_data(as_text=True))  # who may read it is told the combination
