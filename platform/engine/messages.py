@@ -172,6 +172,8 @@ NOT_ALLOWED = Message("'{value}' is not allowed while {controlling} is '{control
                       "{controlling}为“{controlling_value}”时不能选择“{value}”；可选：{allowed}。")
 NONE_ALLOWED = Message("no value is allowed while {controlling} is '{controlling_value}'; leave it empty.",
                        "{controlling}为“{controlling_value}”时此字段须留空。")
+DEPENDS_ON_HIDDEN = Message("'{value}' is not allowed with the value of a field you may not see.",
+                            "“{value}”与您无权查看的字段的值不相符，不能选择。")
 CONTROLLING_EMPTY = Message("choose {controlling} first: '{value}' is allowed only with some values of it.",
                             "请先选择{controlling}：“{value}”只适用于其部分取值。")
 

@@ -1,7 +1,8 @@
 """What the bulk edit form tells a user about fields they may not read: nothing.
 
 A CRM of its own (the shared one plus a `vault` package): a vault's `code` is unique together
-with its `region`, and the region is readable only by holders of `vault_regions`. Users:
+with its `region`, and its `lane` is a dependent picklist controlled by its `tier`; the region
+and the tier are readable only by holders of `vault_regions`. Users:
 admin (every field), wang (a sales rep, who may edit vaults but not read their region).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ VAULTS = json.dumps({
     "package": "vaults", "version": "1.0.0", "depends_on": ["default_crm"], "label": "Vaults",
     "permission_sets": {
         "vault_user": {"roles": ["sales_rep"], "objects": {"vault": ["create", "read", "edit", "delete"]}},
-        "vault_regions": {"roles": [], "fields": {"vault.region": ["read", "edit"]}},
+        "vault_regions": {"roles": [], "fields": {"vault.region": ["read", "edit"], "vault.tier": ["read", "edit"]}},
     },
     "objects": {"vault": {
         "label": {"en": "Vault", "zh": "保险库"}, "plural_label": {"en": "Vaults", "zh": "保险库"},
@@ -30,6 +31,11 @@ VAULTS = json.dumps({
         "fields": {
             "code": {"type": "text", "required": True, "label": {"en": "Code", "zh": "代码"}},
             "region": {"type": "text", "label": {"en": "Region", "zh": "区域"}},
+            "tier": {"type": "picklist", "label": {"en": "Tier", "zh": "等级"},
+                     "options": [{"value": "Bullion", "label": {"en": "Bullion", "zh": "金条"}},
+                                 {"value": "Pewter", "label": {"en": "Pewter", "zh": "锡器"}}]},
+            "lane": {"type": "picklist", "label": {"en": "Lane", "zh": "通道"}, "controlling_field": "tier",
+                     "options": ["Express", "Slow"], "dependent_values": {"Bullion": ["Express"], "Pewter": ["Slow"]}},
         },
         "indexes": [{"fields": ["code", "region"], "unique": True}],
     }},
@@ -48,7 +54,7 @@ def vault_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask,
     (folder / "vaults.json").write_text(VAULTS, encoding="utf-8")
     crm.install(folder / "vaults.json")
     vaults = crm.as_user(web.users["admin"]).records("vault")
-    ids = {code: vaults.create({"code": code, "region": SECRET_REGION}).id for code in ("V-100", "V-200")}
+    ids = {code: vaults.create({"code": code, "region": SECRET_REGION, "tier": "Bullion"}).id for code in ("V-100", "V-200")}
     app = create_app(crm, {"SECRET_KEY": "bulk-secrets-test-secret-key-0123456789"})
     yield app, ids
     crm.close()
@@ -70,3 +76,22 @@ def test_a_duplicate_combination_refused_by_a_bulk_edit_never_quotes_a_field_the
     refused = admin.post("/o/vault/bulk/edit", data={
         "record": str(ids["V-200"]), "field": "code", "code": "V-100", "csrf_token": csrf_token(page.get_data(as_text=True))})
     assert SECRET_REGION in html.unescape(refused.get_data(as_text=True))  # who may read it is told the combination
+
+
+def bulk_edit(client, record_id: int, field: str, value: str):
+    page = client.get("/o/vault/bulk/edit", query_string=[("record", str(record_id)), ("field", field)])
+    assert page.status_code == 200
+    return client.post("/o/vault/bulk/edit", data={"record": str(record_id), "field": field, field: value,
+                                                    "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def test_a_dependent_value_refused_because_of_a_hidden_controlling_field_names_neither_that_field_nor_its_value(
+        vault_app):
+    app, ids = vault_app
+    refused = bulk_edit(signed_in_client(app, "wang", 97), ids["V-100"], "lane", "Slow")
+    assert refused.status_code == 422
+    text = html.unescape(re.sub(r"<[^>]+>", " ", refused.get_data(as_text=True)))
+    assert "'Slow' is not allowed with the value of a field you may not see." in text  # beside the value
+    assert "Tier" not in text and "Bullion" not in text and "allowed:" not in text  # nor what the hidden tier is
+    admin = bulk_edit(signed_in_client(app, "admin", 97), ids["V-100"], "lane", "Slow")
+    assert "while Tier is 'Bullion'; allowed: Express." in html.unescape(admin.get_data(as_text=True))

@@ -5,13 +5,16 @@
 Checked on create, and on update whenever the dependent field or its controlling field is
 given, so changing the stage of a deal with a loss reason asks for the reason to be cleared;
 an update that touches neither leaves values stored before the rule existed alone. The error
-is a field error on the dependent field, in the acting user's language (en or zh).
+is a field error on the dependent field, in the acting user's language (en or zh). When the
+acting user may not read the controlling field, the error names neither it, nor its value,
+nor the options that value allows ("'Slow' is not allowed with the value of a field you may
+not see.").
 """
 from __future__ import annotations
 
 from typing import Any, Collection, Mapping
 
-from crmkit.engine.messages import CONTROLLING_EMPTY, NONE_ALLOWED, NOT_ALLOWED
+from crmkit.engine.messages import CONTROLLING_EMPTY, DEPENDS_ON_HIDDEN, NONE_ALLOWED, NOT_ALLOWED
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 def dependent_fields(obj: ObjectDef) -> tuple[FieldDef, ...]:
@@ -21,11 +24,12 @@ def dependent_fields(obj: ObjectDef) -> tuple[FieldDef, ...]:
 
 def dependent_picklist_errors(
     obj: ObjectDef, fields: Collection[FieldDef], values: Mapping[str, Any], given: Collection[str] | None,
-    language: str,
+    language: str, hidden: Collection[str] = frozenset(),
 ) -> dict[str, list[str]]:
     """{field: [message]} for each dependent picklist in `values` its controlling value does not allow.
 
-    `given` names the fields the caller set (None on create: every field is checked).
+    `given` names the fields the caller set (None on create: every field is checked); `hidden`
+    the fields the acting user may not read (a controlling field among them is never told).
     """
     errors: dict[str, list[str]] = {}
     for fdef in fields:
@@ -39,14 +43,17 @@ def dependent_picklist_errors(
         allowed = fdef.allowed_values(controlling_value)
         refused = [item for item in chosen if item not in allowed]
         if refused:
-            errors[fdef.name] = [_message(obj, fdef, refused[0], controlling_value, allowed, language)]
+            errors[fdef.name] = [_message(obj, fdef, refused[0], controlling_value, allowed, language,
+                                          fdef.controlling_field in hidden)]
     return errors
 
 
 def _message(obj: ObjectDef, fdef: FieldDef, value: str, controlling_value: Any, allowed: tuple[str, ...],
-             language: str) -> str:
+             language: str, controlling_hidden: bool = False) -> str:
     controlling = obj.fields[fdef.controlling_field]
     labels = {option.value: option.label.get(language) for option in fdef.options}
+    if controlling_hidden:
+        return DEPENDS_ON_HIDDEN.in_language(language, value=labels.get(value, value))
     parts = {
         "value": labels.get(value, value),
         "controlling": controlling.label.get(language),

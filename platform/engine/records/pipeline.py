@@ -8,7 +8,7 @@ One instance per object and runtime; it holds no per-record state.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from marshmallow import ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -84,10 +84,12 @@ class SavePipeline:
         row_filter=None,
         check_lookups: bool = True,
         clock: Mapping[str, Callable[..., Any]] | None = None,
+        hidden: Collection[str] = frozenset(),
     ) -> Prepared:
         """Run everything before the write; raises RecordValidationError with every problem found.
 
-        `clock` holds the acting user's `today()`/`now()` for defaults and rules (records.clock).
+        `clock` holds the acting user's `today()`/`now()` for defaults and rules (records.clock);
+        `hidden` the fields the acting user may not read, whose values no message quotes.
         """
         clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system,
                                      known=self.input_problems, language=language)
@@ -105,7 +107,7 @@ class SavePipeline:
             if values.get(name) is None and name not in errors and (previous is None or name in clean
                                                                     or previous.get(name) is None):
                 errors.setdefault(name, []).append(messages.REQUIRED())
-        self._check_dependents(values, None if previous is None else clean, errors, language)
+        self._check_dependents(values, None if previous is None else clean, errors, language, hidden)
         if check_lookups:
             self._check_lookups(connection, values, clean, errors, row_filter)
             if clean.get("owner_id") is not None and self.missing_owners(connection, {clean["owner_id"]}):
@@ -129,13 +131,13 @@ class SavePipeline:
 
     def recheck(self, connection: Connection, values: dict[str, Any], changed: Sequence[str], *,
                 previous: Mapping[str, Any] | None, language: str,
-                clock: Mapping[str, Callable[..., Any]] | None = None) -> None:
+                clock: Mapping[str, Callable[..., Any]] | None = None, hidden: Collection[str] = frozenset()) -> None:
         """After a before-save hook changed `changed`: formulas, rules, required, lookups and unique again."""
         errors: dict[str, list[str]] = {}
         for name in changed:
             if name in self.required and values.get(name) is None:
                 errors.setdefault(name, []).append(messages.REQUIRED())
-        self._check_dependents(values, changed, errors, language)
+        self._check_dependents(values, changed, errors, language, hidden)
         self._check_lookups(connection, values, set(changed), errors, None)
         if errors:
             raise RecordValidationError(errors)
@@ -146,11 +148,13 @@ class SavePipeline:
         if errors:
             raise RecordValidationError(errors)
 
-    def _check_dependents(self, values, given, errors: dict[str, list[str]], language: str) -> None:
+    def _check_dependents(self, values, given, errors: dict[str, list[str]], language: str,
+                          hidden: Collection[str] = frozenset()) -> None:
         """Dependent picklists (records.dependent); a field already refused keeps its first error only."""
         if not self.dependents:
             return
-        for name, texts in dependent_picklist_errors(self.obj, self.dependents, values, given, language).items():
+        for name, texts in dependent_picklist_errors(self.obj, self.dependents, values, given, language,
+                                                     hidden).items():
             if name not in errors:
                 errors[name] = texts
 

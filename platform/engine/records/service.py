@@ -389,7 +389,7 @@ class RecordService:
                                                       self.pipeline.coerce_one))
         if draft.changed:
             self.pipeline.recheck(connection, values, draft.changed, previous=previous, language=actor.language,
-                                  clock=clock)
+                                  clock=clock, hidden=self._hidden())
         return values
 
     def _update(self, connection: Connection, record_id: int, input_values: Mapping[str, Any], version: int) -> Record:
@@ -426,7 +426,7 @@ class RecordService:
         try:
             return self.pipeline.prepare(connection, input_values, previous=previous, system=actor.system,
                                          language=actor.language, row_filter=self.session.row_filter,
-                                         check_lookups=check_lookups, clock=clock)
+                                         check_lookups=check_lookups, clock=clock, hidden=self._hidden())
         except RecordValidationError as error:
             if self.session.policy is None:
                 raise
