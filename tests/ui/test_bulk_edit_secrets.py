@@ -95,3 +95,43 @@ def test_a_dependent_value_refused_because_of_a_hidden_controlling_field_names_n
     assert "Tier" not in text and "Bullion" not in text and "allowed:" not in text  # nor what the hidden tier is
     admin = bulk_edit(signed_in_client(app, "admin", 97), ids["V-100"], "lane", "Slow")
     assert "while Tier is 'Bullion'; allowed: Express." in html.unescape(admin.get_data(as_text=True))
+
+
+class StampsTheRegion:
+    """A `crmkit_before_save` hook that refuses a vault coded 'V-STAMP' on its (hidden) region, quoting it."""
+
+    from crmkit.hookspecs import hookimpl
+
+    @hookimpl
+    def crmkit_before_save(self, context, draft):
+        if draft.object == "vault" and draft.values.get("code") == "V-STAMP":
+            draft.refuse(f"no stamped vault may stay in {draft['region']}.", field="region")
+
+
+@pytest.fixture(scope="module")
+def hooked_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, dict[str, int]]]:
+    from crmkit.engine import Crm
+    from crmkit.engine.extensions import Extensions
+    from crmkit.plugins import make_plugin_manager
+    from crmkit.ui import create_app
+
+    folder: Path = tmp_path_factory.mktemp("hooked-vaults")
+    web = build_web_crm(folder, spare_users=0)
+    manager = make_plugin_manager(load_entry_points=False, plugin_dirs=[], extra_plugins=[StampsTheRegion()])
+    crm = Crm.open(web.url, extensions=Extensions.from_plugins(manager))
+    (folder / "vaults.json").write_text(VAULTS, encoding="utf-8")
+    crm.install(folder / "vaults.json")
+    vaults = crm.as_system().records("vault")
+    ids = {"V-300": vaults.create({"code": "V-300", "region": SECRET_REGION}).id}
+    app = create_app(crm, {"SECRET_KEY": "bulk-hooked-test-secret-key-0123456789"})
+    yield app, ids
+    crm.close()
+
+
+def test_a_save_hook_refusing_on_a_hidden_field_is_told_without_that_field_or_its_value(hooked_app):
+    app, ids = hooked_app
+    refused = bulk_edit(signed_in_client(app, "wang", 98), ids["V-300"], "code", "V-STAMP")
+    assert refused.status_code == 422
+    text = html.unescape(re.sub(r"<[^>]+>", " ", refused.get_data(as_text=True)))
+    assert "a field you may not see" in text
+    assert SECRET_REGION not in text and "Region" not in text

@@ -382,14 +382,20 @@ class RecordService:
 
     def before_save(self, connection: Connection, values: dict[str, Any], previous: Mapping[str, Any] | None,
                     clock: Mapping[str, Any]) -> dict[str, Any]:
-        """The `crmkit_before_save` hook on validated values; what it changed is checked again."""
+        """The `crmkit_before_save` hook on validated values; what it changed is checked again.
+
+        A hook may set (or refuse) a field the user may not read: its errors are told as `_prepare`'s are.
+        """
         actor = self.session.actor
         operation = Operation.CREATE if previous is None else Operation.UPDATE
-        draft = before_save(self.session, RecordDraft(self.obj.name, operation, previous, actor, values,
-                                                      self.pipeline.coerce_one))
-        if draft.changed:
-            self.pipeline.recheck(connection, values, draft.changed, previous=previous, language=actor.language,
-                                  clock=clock, hidden=self._hidden())
+        try:
+            draft = before_save(self.session, RecordDraft(self.obj.name, operation, previous, actor, values,
+                                                          self.pipeline.coerce_one))
+            if draft.changed:
+                self.pipeline.recheck(connection, values, draft.changed, previous=previous, language=actor.language,
+                                      clock=clock, hidden=self._hidden())
+        except RecordValidationError as error:
+            raise self._told(error) from None
         return values
 
     def _update(self, connection: Connection, record_id: int, input_values: Mapping[str, Any], version: int) -> Record:
@@ -428,9 +434,13 @@ class RecordService:
                                          language=actor.language, row_filter=self.session.row_filter,
                                          check_lookups=check_lookups, clock=clock, hidden=self._hidden())
         except RecordValidationError as error:
-            if self.session.policy is None:
-                raise
-            raise RecordValidationError(shown_errors(self.session.policy, self.obj.name, error.errors)) from None
+            raise self._told(error) from None
+
+    def _told(self, error: RecordValidationError) -> RecordValidationError:
+        """`error` as this session may be told it: errors of fields it may not read become one record-level sentence."""
+        if not set(error.errors) & self._hidden():
+            return error
+        return RecordValidationError(shown_errors(self.session.policy, self.obj.name, error.errors))
 
     def _load(self, connection: Connection, record_id: Any, *, lock: bool = False, level: str = "read") -> dict[str, Any]:
         """The stored record, if this session may read it (and with level="edit", change it).
