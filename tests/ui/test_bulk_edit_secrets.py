@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 
 from tests.ui.conftest import csrf_token, signed_in_client
-from tests.webapp import build_web_crm
+from tests.webapp import IMAGE_PAYLOAD, SCRIPT_PAYLOAD, build_web_crm
 
 VAULTS = json.dumps({
     "package": "vaults", "version": "1.0.0", "depends_on": ["default_crm"], "label": "Vaults",
@@ -31,6 +31,7 @@ VAULTS = json.dumps({
         "fields": {
             "code": {"type": "text", "required": True, "label": {"en": "Code", "zh": "代码"}},
             "region": {"type": "text", "label": {"en": "Region", "zh": "区域"}},
+            "weight": {"type": "integer", "label": {"en": "Weight", "zh": "重量"}},
             "tier": {"type": "picklist", "label": {"en": "Tier", "zh": "等级"},
                      "options": [{"value": "Bullion", "label": {"en": "Bullion", "zh": "金条"}},
                                  {"value": "Pewter", "label": {"en": "Pewter", "zh": "锡器"}}]},
@@ -135,3 +136,12 @@ def test_a_save_hook_refusing_on_a_hidden_field_is_told_without_that_field_or_it
     text = html.unescape(re.sub(r"<[^>]+>", " ", refused.get_data(as_text=True)))
     assert "a field you may not see" in text
     assert SECRET_REGION not in text and "Region" not in text
+
+
+@pytest.mark.parametrize("field, value", [("weight", SCRIPT_PAYLOAD), ("weight", IMAGE_PAYLOAD),
+                                          ("lane", SCRIPT_PAYLOAD), ("code", f"V-100{IMAGE_PAYLOAD}")])
+def test_a_refused_or_quoted_value_is_shown_as_text(vault_app, field, value):
+    app, ids = vault_app
+    response = bulk_edit(signed_in_client(app, "wang", 97), ids["V-200"], field, value)
+    page = response.get_data(as_text=True)
+    assert SCRIPT_PAYLOAD not in page and IMAGE_PAYLOAD not in page
