@@ -8,6 +8,10 @@ contact's company, and a lead's title `name` is readable only with `names`.
 """
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import text
+
+from crmkit.engine.query.counting import Count
 from tests.conftest import add_users
 
 
@@ -61,3 +65,22 @@ def test_a_hidden_field_changes_no_count_and_no_order_of_objects(crm, probe, use
         [("account", 1), ("contact", 1)], [("contact", 1), ("account", 1)])
     assert [(group.object, group.count.value) for group in rep1.search_by_object("capybarine")] == [("contact", 1)]
     assert [(group.object, group.count.value) for group in rep1.search_by_object("kestrelia")] == [("account", 3)]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_count_beyond_the_cap_is_no_estimate_of_records_the_user_may_not_see(crm, probe, users):
+    """PostgreSQL's planner estimates from statistics of the whole table: for rep1, who sees 12
+    of 3,012 accounts naming "acme", it said "~284", telling how many of rep2's accounts match."""
+    system = crm.as_system().records("account")
+    system.bulk_create([{"name": f"Acme {n}", "owner_id": users["rep2"]} for n in range(3000)])
+    system.bulk_create([{"name": f"Acme mine {n}", "owner_id": users["rep1"]} for n in range(12)])
+    system.bulk_create([{"name": f"Other {n}", "owner_id": users["rep1"]} for n in range(300)])
+    with crm.engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+    rep1 = crm.as_user(users["rep1"])
+    assert [(group.object, group.count) for group in rep1.search_by_object("acme", count_cap=10)] == \
+        [("account", Count(10, "at_least"))]
+    assert rep1.records("account").count(search="acme", cap=10) == Count(10, "at_least")
+    assert rep1.records("account").count(search="acme", cap=20) == Count(12, "exact")
+    # who sees every account is still given the estimate
+    assert crm.as_user(users["admin"]).records("account").count(search="acme", cap=10).kind == "estimate"
