@@ -48,3 +48,13 @@ def test_a_word_held_only_by_a_hidden_field_finds_and_counts_nothing(as_user):
         # and the hidden field does not change the count of a word it shares with a readable one
         counted = search(client, "nightjar")
         assert '<span class="badge text-bg-secondary search-count">1</span>' in group(counted, "dossier")
+
+
+@pytest.mark.parametrize("raw", ["q=%00acme", "q=%ED%A0%80acme", "q=%FF%FEacme", "q=acme&q=%3Cscript%3E", "q=" + "a%20" * 150,
+                                 "q=%E2%80%AEacme", "q=" + "%E5%BC%A0" * 70])
+def test_odd_bytes_in_the_query_are_a_page_or_a_sentence_never_a_crash(as_user, raw):
+    client = as_user("wang")
+    for address in (f"/search?{raw}", f"/search/preview?{raw}"):
+        response = client.get(address, headers={"HX-Request": "true"})
+        assert response.status_code in (200, 400), (address, response.status_code)
+        assert "Traceback" not in response.get_data(as_text=True)
