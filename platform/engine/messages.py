@@ -267,6 +267,10 @@ UNKNOWN_FIELD_OPERATOR = Message(
     "e.g. amount__gte=100.",
     "{object} 没有字段“{name}”。要在查询字符串中使用运算符，请写成 字段__运算符，例如 amount__gte=100。")
 UNKNOWN_FIELD = Message("{object} has no field '{name}'.", "{object} 没有字段“{name}”。")
+# Raised by crmkit.metadata (errors.py UnknownObject), which cannot import this catalog: same words.
+UNKNOWN_OBJECT_MAYBE = Message("there is no object named '{name}'. Did you mean '{suggestion}'?",
+                               "没有名为“{name}”的对象。你是否想输入“{suggestion}”？")
+UNKNOWN_OBJECT = Message("there is no object named '{name}'.", "没有名为“{name}”的对象。")
 NOT_A_DICTIONARY = Message("a filter must be a dictionary of conditions such as {{\"stage\": \"Won\"}}, not {node}.",
                            "筛选条件必须是由条件组成的字典，例如 {{\"stage\": \"Won\"}}，而不是 {node}。")
 LIST_OF_CONDITIONS = Message(

@@ -98,6 +98,22 @@ def test_a_field_error_then_save_with_the_lookup_picked_by_typing(page: Page, sc
     assert unexpected(errors) == []
 
 
+def test_enter_in_a_lookup_picks_the_first_record_matching_the_typed_text_not_none(page: Page) -> None:
+    sign_in(page, "rec_b7")
+    create_account(page, "Quokka Logistics")
+    goto(page, "/o/contact/new")
+    page.get_by_label("Last Name").fill("Enter")
+    page.get_by_label("Email", exact=True).fill("enter@example.com")
+    page.get_by_role("combobox", name="Account").focus()
+    with page.expect_response(lambda response: "/o/account/suggest?q=Quokka" in response.url):
+        page.keyboard.type("Quokka")
+    expect(page.get_by_role("option", name="Quokka Logistics")).to_have_class(re.compile(r"\bactive\b"))
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter")
+    expect(page.get_by_role("region", name="Contact Information").get_by_role("link", name="Quokka Logistics")).to_be_visible()
+
+
 def test_a_picklist_that_controls_a_section_shows_it_when_changed(page: Page) -> None:
     errors = console_errors(page)
     sign_in(page, "rec_b6")

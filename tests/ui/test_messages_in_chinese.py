@@ -117,3 +117,12 @@ def test_a_refused_kanban_move_is_told_in_chinese(signed_in: Callable, crm: Crm,
 def test_a_bad_global_search_is_told_in_chinese(signed_in: Callable, users) -> None:
     refused = signed_in("msg_rep").get("/search", query_string={"q": " ".join(["w"] * 40)})
     assert refused.status_code == 400 and "搜索内容有 40 个词；最多" in text_of(refused)
+
+
+def test_an_address_naming_no_object_is_told_in_chinese(signed_in: Callable, users) -> None:
+    client = signed_in("msg_rep")
+    unknown = client.get("/o/nosuch")
+    assert unknown.status_code == 404 and "没有名为“nosuch”的对象。" in text_of(unknown)
+    assert "There is no object" not in text_of(unknown)
+    typo = client.get("/o/acount")
+    assert typo.status_code == 404 and "没有名为“acount”的对象。你是否想输入“account”？" in text_of(typo)

@@ -46,6 +46,12 @@ function crmkitLookups(root) {
             }
             self.clearOptions();
             callback(options);
+            // Tom Select makes the current value active (on a new form: the empty "None"); for
+            // typed text the first record that matches it is what Enter should pick.
+            var first = query && options.length ? self.getOption(options[0].value) : null;
+            if (first) {
+              self.setActiveOption(first);
+            }
           })
           .catch(function () { callback(); });
       }
