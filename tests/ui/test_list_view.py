@@ -136,6 +136,16 @@ def test_the_filter_controls_hold_the_values_of_the_query_string(as_user, list_a
     assert names(html) == []  # acme's gadget is New and made today: nothing has all four
 
 
+def test_a_plain_field_in_the_address_such_as_a_related_lists_view_all_shows_in_the_filter_panel(as_user, list_app):
+    acme = list_app.config["acme"]
+    html = as_user("wang").get(f"/o/gadget?account={acme}").get_data(as_text=True)
+    assert names(html) == ["Alpha gadget"]
+    assert "<details class=\"mb-3 list-filters\" open>" in html
+    assert f'<option value="{acme}" selected>Acme Gadget Buyer</option>' in html  # so the next search keeps it
+    html = as_user("wang").get("/o/gadget?status=Used").get_data(as_text=True)
+    assert '<option value="Used" selected>Used</option>' in html
+
+
 def test_a_lookup_filter_finds_the_records_pointing_at_the_chosen_one(as_user, list_app):
     html = as_user("wang").get(f"/o/gadget?account__eq={list_app.config['acme']}").get_data(as_text=True)
     assert names(html) == ["Alpha gadget"]

@@ -179,6 +179,10 @@ def filter_controls(operator: str, fdef: FieldDef, widget: str, value_kind: str,
         return [control(param, "empty", control="select", choices=_choices(pairs, given_values(args, param)[-1:]))]
     param = f"{name}__{operator}"
     given = given_values(args, param)
+    if operator in ("eq", "in") and (widget == "lookup" or fdef.options):
+        # `account=16` (a related list's "View all", a link someone wrote) is the same filter: the
+        # control shows it, so the list says how it is filtered and the next search keeps it.
+        given += [value for value in given_values(args, name) if value not in given]
     if widget == "lookup" and operator in ("eq", "in"):
         chosen = given[-1:] if operator == "eq" else given
         pairs = [(value, lookup_title or show.text("record", id=value)) for value in chosen]
