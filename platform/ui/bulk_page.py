@@ -19,9 +19,9 @@ from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.inputs import is_record_id, ascii_whole_number
 from crmkit.engine.records.bulk_changes import BulkResult
-from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.security.access import PermissionDenied
+from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import labelled
 from crmkit.ui.record_views import inline_editable, may, record_title

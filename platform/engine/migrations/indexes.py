@@ -17,10 +17,10 @@ from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
 
 #: The prefixes of the names the engine gives its indexes (tables.IndexSpec).
 PREFIXES = ("ix", "ux", "ip")
-#: The column of a reflected PostgreSQL expression index `lower(name::text)` (the COLLATE is not reflected).
 #: The condition of a partial index over the rows where a column is set, as reflected:
 #: `account IS NOT NULL` (SQLite, as written), `(account IS NOT NULL)` (PostgreSQL).
 NOT_NULL = re.compile(r'^\(*"?([^"()\s]+)"? IS NOT NULL\)*$', re.IGNORECASE)
+#: The column of a reflected PostgreSQL expression index `lower(name::text)` (the COLLATE is not reflected).
 LOWERED = re.compile(r'^lower\(\(?"?([^"():]+)"?\)?(?:::[a-z ]+)?\)$')
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crmkit.engine import messages
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
-from crmkit.engine.security.shaping import HIDDEN_FIELD_ERROR
+from crmkit.engine.security.shaping import errors_without
 from crmkit.engine.tables import constraint_name, field_indexes
 from crmkit.metadata.model import ObjectDef
 
@@ -77,17 +77,7 @@ def field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any
     (an error of such a field becomes the record-level HIDDEN_FIELD_ERROR, as the pipeline's own).
     """
     errors = _field_errors(error, obj, values, hidden)
-    if errors is None or not hidden:
-        return errors
-    shown: dict[str, list[str]] = {}
-    for name, texts in errors.items():
-        if name in hidden:
-            record_errors = shown.setdefault(RECORD_ERRORS, [])
-            if HIDDEN_FIELD_ERROR not in record_errors:
-                record_errors.append(HIDDEN_FIELD_ERROR)
-        else:
-            shown.setdefault(name, []).extend(texts)
-    return shown
+    return errors if errors is None or not hidden else errors_without(hidden, errors)
 
 
 def _field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any] | None,

@@ -18,7 +18,7 @@ from crmkit.engine.records.errors import CascadeDeleteError, DeleteRestrictedErr
 from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.security.access import PermissionDenied
-from crmkit.engine.security.shaping import readable_field, shown_deleted, shown_title
+from crmkit.engine.security.shaping import hidden_fields, readable_field, shown_deleted, shown_title
 
 if TYPE_CHECKING:
     from crmkit.engine.runtime import Runtime
@@ -342,8 +342,7 @@ class RecycleBin:
                                                         values[fdef.name]))
         values["version"] = (values.get("version") or 0) + 1
         values["updated_at"] = now
-        policy = self.session.policy
-        with constraint_errors(obj, values, policy.hidden_fields(object_name) if policy is not None else frozenset()):
+        with constraint_errors(obj, values, hidden_fields(self.session.policy, object_name)):
             connection.execute(insert(table).values(values))
         # What the record reads may have changed while it was in the bin (a renamed account,
         # a child added or removed): its own rollups and formulas are recomputed, not restored.

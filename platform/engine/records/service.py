@@ -31,7 +31,7 @@ from crmkit.engine.records.pipeline import Prepared, SavePipeline
 from crmkit.engine.records.record import Record
 from crmkit.engine.records.timeline import PAGE_SIZE, TimelinePage, read_timeline
 from crmkit.engine.security.access import PermissionDenied
-from crmkit.engine.security.shaping import history_withheld, shown_errors, shown_rows
+from crmkit.engine.security.shaping import hidden_fields, history_withheld, shown_errors, shown_rows
 from crmkit.metadata.model import ObjectDef
 
 if TYPE_CHECKING:
@@ -250,8 +250,7 @@ class RecordService:
 
     def _hidden(self) -> frozenset[str]:
         """The fields of this object the session may not read (none for the system)."""
-        policy = self.session.policy
-        return policy.hidden_fields(self.obj.name) if policy is not None else frozenset()
+        return hidden_fields(self.session.policy, self.obj.name)
 
     def _title_indexed(self, title: str) -> bool:
         """Whether this user's search looks in the title, so every title starting with a text is a search match."""

@@ -18,7 +18,7 @@ A policy of None is the platform's own system session: it sees everything as sto
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Mapping, Sequence
 
 from sqlalchemy import Connection
 
@@ -92,10 +92,19 @@ def readable_field(policy: "AccessPolicy | None", object_name: str, field_name: 
     return policy is None or field_name not in policy.hidden_fields(object_name)
 
 
+def hidden_fields(policy: "AccessPolicy | None", object_name: str) -> frozenset[str]:
+    """The fields of `object_name` the user may not read (none for the system, whose policy is None)."""
+    return policy.hidden_fields(object_name) if policy is not None else frozenset()
+
+
 def shown_errors(policy: "AccessPolicy | None", object_name: str,
                  errors: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """Field errors with those of hidden fields replaced by one record-level sentence."""
-    hidden = policy.hidden_fields(object_name) if policy is not None else frozenset()
+    return errors_without(hidden_fields(policy, object_name), errors)
+
+
+def errors_without(hidden: Collection[str], errors: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Field errors with those of the fields in `hidden` replaced by one record-level sentence."""
     shown: dict[str, list[str]] = {}
     for name, messages in errors.items():
         if name in hidden:
