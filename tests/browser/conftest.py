@@ -100,6 +100,21 @@ def ready(page) -> None:
     page.locator("html[data-crmkit-ready='true']").wait_for(state="attached")
 
 
+def lookup_box(page, field: str):
+    """The text box of a form's lookup `field` once Tom Select has set it up (static/crmkit/app.js:
+    crmkitLookups), for a test to focus and type into.
+
+    Waits for Tom Select's own input (`#field-<field>-ts-control`), not for the select: while htmx
+    settles a swapped form (a refresh, a refused save), the new select wears the old one's attributes
+    for 20 ms, and keys typed then reach the bare select instead of the autocomplete.
+    """
+    from playwright.sync_api import expect
+
+    box = page.locator(f"#field-{field}-ts-control")
+    expect(box).to_be_visible()
+    return box
+
+
 def goto(page, address: str):
     """page.goto(address), then `ready`: the page is loaded and its script set up. Returns the response."""
     response = page.goto(address)

@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import goto, serving, sign_in
+from tests.browser.conftest import goto, lookup_box, serving, sign_in
 from tests.browser.test_foundation_flows import AXE
 from tests.browser.test_record_flows import unexpected
 from tests.browser.test_foundation_flows import console_errors
@@ -63,9 +63,7 @@ def test_every_widget_on_a_phone_create_fix_an_error_edit_in_place_and_filter(br
     with page.expect_response("**/o/specimen/form"):
         field(page, "stage").select_option("Lost")  # shows the dependent loss reason
     field(page, "loss_reason").select_option("Price")
-    # The refreshed fields get their autocomplete once htmx has settled them: wait for it, then type.
-    expect(page.locator("#field-group.tomselected")).to_have_count(1)
-    page.get_by_role("combobox", name="Group").focus()  # Tom Select over /o/specimen_group/suggest
+    lookup_box(page, "group").focus()  # the refreshed form's Tom Select over /o/specimen_group/suggest
     with page.expect_response(re.compile(r"/o/specimen_group/suggest\?q=Nor")):
         page.keyboard.type("Nor")
     page.get_by_role("option", name="North group").click()
