@@ -14,6 +14,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
+from crmkit.engine import sqlite_aggregates
 from crmkit.metadata.semantic import MAX_NUMBER_PRECISION
 
 #: A 64-bit key on PostgreSQL; on SQLite an INTEGER so it is the rowid (AUTOINCREMENT never reuses ids).
@@ -158,11 +159,42 @@ def _compare_between_steps(expr: Any, op: Any, number: Decimal, scale: int) -> C
     return high(operators.ge)
 
 
+class ExactSum(FunctionElement):
+    """SUM(column), exact in whatever order the rows are read, typed as the column.
+
+    PostgreSQL sums bigint and NUMERIC exactly. On SQLite, `exact=True` uses
+    `sqlite_aggregates.EXACT_SUM` (unbounded while adding; refused only when the total does
+    not fit 64 bits); `exact=False` is the built-in SUM, about 8x faster, which raises
+    `database.SumOverflow` when its running total passes 64 bits: the caller then asks again
+    with `exact=True` (as `query.grouping.group_totals` does).
+    """
+
+    inherit_cache = True
+    _traverse_internals = [*FunctionElement._traverse_internals, ("exact", InternalTraversal.dp_boolean)]
+
+    def __init__(self, column: Any, exact: bool = True) -> None:
+        self.type = getattr(column, "type", None) or Integer()
+        self.exact = exact
+        super().__init__(column)
+
+
+@compiles(ExactSum)
+def _sum_default(element: ExactSum, compiler, **kw: Any) -> str:
+    return f"sum({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(ExactSum, "sqlite")
+def _sum_sqlite(element: ExactSum, compiler, **kw: Any) -> str:
+    name = sqlite_aggregates.EXACT_SUM if element.exact else "sum"
+    return f"{name}({compiler.process(element.clauses, **kw)})"
+
+
 class ExactAverage(FunctionElement):
     """AVG(column) as the target's exact decimal, rounded half away from zero to its scale.
 
     PostgreSQL averages NUMERIC exactly. On SQLite AVG would return a float, so the average
-    is computed from SUM and COUNT in integer arithmetic on the scaled integers instead.
+    is computed from the scaled integers by `sqlite_aggregates.EXACT_AVERAGE`, in unbounded
+    integers (a total past 64 bits is no problem; an average past them is refused).
     """
 
     inherit_cache = True
@@ -191,13 +223,7 @@ def _average_sqlite(element: ExactAverage, compiler, **kw: Any) -> str:
     source_type = getattr(argument, "type", None)
     source_scale = source_type.scale if isinstance(source_type, ExactDecimal) else 0
     factor = 10 ** max(element.type.scale - source_scale, 0)
-    value = compiler.process(argument, **kw)
-    total, count = f"sum({value})", f"count({value})"
-    # SUM / COUNT in the target's units, rounded half away from zero, without leaving 64-bit integers:
-    # whole part (total / count) * factor, plus the remainder's share (2 r f + sign * count) / (2 count).
-    sign_count = f"(CASE WHEN {total} < 0 THEN -{count} ELSE {count} END)"
-    return (f"(({total} / {count}) * {factor} + "
-            f"(2 * ({total} % {count}) * {factor} + {sign_count}) / (2 * {count}))")
+    return f"{sqlite_aggregates.EXACT_AVERAGE}({compiler.process(argument, **kw)}, {factor})"
 
 
 class UtcDateTime(TypeDecorator):

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 
-from crmkit.engine import messages
+from crmkit.engine import messages, sqlite_aggregates
 from crmkit.engine.prepared import literal_page_limits
 from crmkit.errors import CrmkitError
 
@@ -84,6 +84,11 @@ class NumberOutOfRange(CrmkitError):
 
     status = 400
     title = "Number out of range"
+
+
+class SumOverflow(NumberOutOfRange):
+    """SQLite's built-in SUM failed because its running total passed 64 bits, which depends on the
+    order it read the rows in: the caller computes the total again with `columns.ExactSum(exact=True)`."""
 
 
 class ConnectionLost(DatabaseError):
@@ -241,6 +246,7 @@ def _configure_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> N
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
+        sqlite_aggregates.register(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
@@ -293,8 +299,10 @@ def _out_of_range(error: BaseException) -> NumberOutOfRange | None:
     if isinstance(error, OverflowError) or getattr(error, "sqlstate", None) == "22003":  # numeric_value_out_of_range
         return NumberOutOfRange("a number in the request is too large or too small: whole numbers go from "
                                 f"{-(2**63):,} to {2**63 - 1:,}.")
-    if str(error) == "integer overflow":  # SQLite's SUM past 64 bits (a total over the records a user may see)
-        return NumberOutOfRange("a total is beyond what SQLite computes exactly (whole numbers from "
+    if str(error) == "integer overflow":  # SQLite's built-in SUM: its running total passed 64 bits
+        return SumOverflow("a total passed the whole numbers SQLite adds natively; it is computed again exactly.")
+    if "'finalize' method raised error" in str(error):  # sqlite_aggregates: the exact total itself does not fit
+        return NumberOutOfRange("a total is beyond what SQLite stores (whole numbers from "
                                 f"{-(2**63):,} to {2**63 - 1:,}); PostgreSQL computes it.")
     return None
 

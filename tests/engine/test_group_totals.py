@@ -106,3 +106,38 @@ def test_fields_that_cannot_be_grouped_or_totalled_are_refused(crm, deals):
         records.group_totals("stage", sum="note")
     with pytest.raises(QueryError, match="deal has no field 'nothing'"):
         records.group_totals("nothing")
+
+
+def test_a_column_total_that_fits_is_exact_whatever_order_the_records_are_read_in(crm_single):
+    """SQLite's built-in SUM stops when its running total passes 64 bits, which depends on the order
+    it reads the records in; the total is then computed again exactly, as PostgreSQL computes it."""
+    records = crm_single.as_system().records("deal")
+    for title, seats in (("a", 2**62), ("b", 2**62), ("c", -(2**62)), ("d", 1)):
+        records.create({"name": title, "stage": "Open", "seats": seats})
+    assert by_value(records.group_totals("stage", sum="seats")) == {"Open": (4, 2**62 + 1)}
+
+
+def test_a_column_total_beyond_64_bits_is_a_sentence_on_sqlite_and_exact_on_postgresql(crm_single):
+    from crmkit.engine.database import NumberOutOfRange
+
+    records = crm_single.as_system().records("deal")
+    for title in ("a", "b"):
+        records.create({"name": title, "stage": "Won", "seats": 2**62 + 2**61})
+    if crm_single.engine.dialect.name == "sqlite":
+        with pytest.raises(NumberOutOfRange, match="beyond what SQLite stores"):
+            records.group_totals("stage", sum="seats")
+    else:
+        assert by_value(records.group_totals("stage", sum="seats")) == {"Won": (2, 2 * (2**62 + 2**61))}
+
+
+@pytest.fixture
+def crm_single(database_url, tmp_path):
+    """A database of the test's own with the deals package: these tests write records."""
+    from crmkit.engine import Crm
+
+    instance = Crm.open(database_url)
+    package = tmp_path / "deals.yaml"
+    package.write_text(DEALS, encoding="utf-8")
+    instance.install(package)
+    yield instance
+    instance.close()

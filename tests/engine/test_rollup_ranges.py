@@ -92,6 +92,28 @@ def test_a_total_beyond_the_rollup_refuses_the_save_and_writes_nothing(ledger, f
     assert "third" not in [r["name"] for r in deals.query({}).records]
 
 
+@pytest.mark.parametrize("field,big", [("count", 2**62), ("amount", Decimal("600000000000000000"))])
+def test_a_total_that_fits_is_stored_whatever_order_the_children_are_read_in(ledger, field, big):
+    """The database reads the deals along the lookup's index (account, then name): the two large
+    ones before the one that cancels them. A running total past the column's range on the way is
+    no reason to refuse a save whose total fits (SQLite's built-in SUM would stop at 64 bits)."""
+    accounts, deals = ledger.records("account"), ledger.records("deal")
+    account = accounts.create({"name": "A"}).id
+    deals.create({"name": "c cancels", "account": account, field: -big})
+    deals.create({"name": "a large", "account": account, field: big})
+    deals.create({"name": "b large", "account": account, field: big})
+    rollup = "units" if field == "count" else "pipeline"
+    assert accounts.get(account)[rollup] == big
+
+
+def test_an_average_of_children_whose_total_passes_64_bits_is_exact(ledger):
+    region = ledger.records("region").create({"name": "R"}).id
+    largest = 10**16 - 1  # the most the average (16 digits before the point) holds
+    ledger.records("deal").bulk_create([{"name": f"d{n}", "region": region, "count": largest} for n in range(1000)])
+    # Each count, and their average, fits; their total (about 1e19) is beyond 64 bits.
+    assert ledger.records("region").get(region)["typical_count"] == Decimal(largest)
+
+
 def test_an_update_or_a_move_that_would_overflow_is_refused_too(ledger):
     accounts, deals = ledger.records("account"), ledger.records("deal")
     first, second = accounts.create({"name": "A"}).id, accounts.create({"name": "B"}).id
@@ -147,10 +169,10 @@ def test_a_rollup_over_the_children_a_user_sees_is_exact_beyond_the_stored_range
     crm.as_system().records("deal").create({"name": "a hidden", "account": account, "count": -(2**62),
                                             "amount": -LARGEST})
     mine.create({"name": "b", "account": account, "count": 2**62 + 1, "amount": LARGEST})
-    if crm.engine.dialect.name == "sqlite":  # SQLite's SUM stops at 64 bits: a sentence, never a raw error
+    if crm.engine.dialect.name == "sqlite":  # SQLite stores no total past 64 bits: a sentence, never a raw error
         from crmkit.engine.database import NumberOutOfRange
 
-        with pytest.raises(NumberOutOfRange, match="beyond what SQLite computes exactly"):
+        with pytest.raises(NumberOutOfRange, match="beyond what SQLite stores"):
             crm.as_user(rep.id).records("account").get(account)
         return
     seen = crm.as_user(rep.id).records("account").get(account)

@@ -8,7 +8,7 @@ to. The records are those `spec` selects (filter, search) within the caller's ro
 same `where_clause` as lists and counts, so a rep's board counts only what they may see. The
 grouping and summed fields are resolved like any field of a query (`resolve_field`): a hidden
 field is refused as unknown, and a derived value (a rollup over the children the caller sees)
-is totalled as the caller sees it. The sum runs in SQL, exactly (`ExactDecimal`'s SUM).
+is totalled as the caller sees it. The sum runs in SQL, exactly in any read order (`columns.ExactSum`).
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from crmkit.engine import messages
+from crmkit.engine.columns import ExactSum
+from crmkit.engine.database import SumOverflow
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.filters import QueryContext, resolve_field
 from crmkit.engine.query.querystring import QuerySpec
@@ -74,9 +76,15 @@ def group_totals(connection: Connection, ctx: QueryContext, object_name: str, sp
         summed = resolve_field(ctx, object_name, sum_field)
         if summed.value_kind not in SUMMABLE:
             raise QueryError(messages.NOT_SUMMABLE(field=sum_field, type=summed.value_type))
-        columns.append(func.sum(summed.column).label("total"))
     table = ctx.schema.table(object_name)
-    statement = select(*columns).select_from(table).where(where_clause(ctx, object_name, spec)) \
-        .group_by(group.column)
-    return [GroupTotal(row.value, row.count, row.total if sum_field is not None else None)
-            for row in connection.execute(statement)]
+
+    def statement(exact: bool) -> Any:
+        totals = [ExactSum(summed.column, exact=exact).label("total")] if sum_field is not None else []
+        return select(*columns, *totals).select_from(table).where(where_clause(ctx, object_name, spec)) \
+            .group_by(group.column)
+
+    try:
+        rows = connection.execute(statement(exact=False)).all()  # the database's own SUM: fastest
+    except SumOverflow:  # SQLite's running total passed 64 bits: add again exactly (the total may fit)
+        rows = connection.execute(statement(exact=True)).all()
+    return [GroupTotal(row.value, row.count, row.total if sum_field is not None else None) for row in rows]

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, Select, func, select, update
 from sqlalchemy.sql.util import ClauseAdapter
 
-from crmkit.engine.columns import exact_average
+from crmkit.engine.columns import ExactSum, exact_average
 from crmkit.engine.query import QueryContext, compile_filter
 from crmkit.engine.records.evaluation import Evaluator, load_related
 from crmkit.engine.records.rollup_range import RangeGuard
@@ -22,7 +22,8 @@ from crmkit.metadata.registry import RollupLink
 MAX_DEPTH = 8
 BATCH = 500
 
-AGGREGATES = {"sum": func.sum, "min": func.min, "max": func.max, "count": func.count}
+#: Exact in any read order on both databases (columns.ExactSum): a rollup decides whether a save is refused.
+AGGREGATES = {"sum": ExactSum, "min": func.min, "max": func.max, "count": func.count}
 
 
 class Propagator:
