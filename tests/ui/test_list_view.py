@@ -191,8 +191,8 @@ def test_export_streams_the_current_view_as_csv(as_user):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="gadget.csv"'
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert [row["name"] for row in rows] == [f"Payload {SCRIPT_PAYLOAD}", "Alpha gadget"]
-    assert "secret" not in rows[0]  # a field hidden from the rep is not a column
+    assert [row["Name"] for row in rows] == [f"Payload {SCRIPT_PAYLOAD}", "Alpha gadget"]
+    assert "Secret" not in rows[0]  # a field hidden from the rep is not a column
     page = as_user("wang").get("/o/gadget?status__in=New&sort=-name").get_data(as_text=True)
     assert 'href="/o/gadget/export.csv?status__in=New&amp;sort=-name"' in page
 
