@@ -102,6 +102,54 @@ def test_unique_values_are_unique_and_lookups_point_at_existing_records(filled):
     assert sum(row["account"] is not None for row in contacts) > len(contacts) / 2
 
 
+def disagreeing_links(crm: Crm) -> dict[str, tuple[int, int]]:
+    """For each record lookup B and lookup A whose object B's object points to with a field f (an opportunity's
+    contact and account; a contact has an account): "object.B.f=A" -> (rows where B's record's f differs from A,
+    rows where both are set and B's record has an f)."""
+    found = {}
+    objects = crm.registry.objects
+    with crm.engine.connect() as connection:
+        for obj in objects.values():
+            table = crm.runtime.table(obj.name)
+            lookups = {name: fdef for name, fdef in obj.fields.items() if fdef.is_lookup}
+            for b, b_def in lookups.items():
+                target = crm.runtime.table(b_def.to).alias("target")
+                for f, f_def in objects[b_def.to].fields.items():
+                    for a, a_def in lookups.items():
+                        if a == b or not f_def.is_lookup or f_def.to != a_def.to:
+                            continue
+                        joined = table.join(target, target.c.id == table.c[b])
+                        both = [table.c[a].is_not(None), target.c[f].is_not(None)]
+                        total = connection.execute(select(func.count()).select_from(joined).where(*both)).scalar()
+                        wrong = connection.execute(select(func.count()).select_from(joined).where(
+                            *both, target.c[f] != table.c[a])).scalar()
+                        found[f"{obj.name}.{b}.{f}={a}"] = (wrong, total)
+    return found
+
+
+def test_related_demo_records_belong_to_one_company(filled):
+    links = disagreeing_links(filled.crm)
+    assert {"opportunity.contact.account=account", "activity.opportunity.account=account",
+            "activity.contact.account=account", "quote.opportunity.account=account", "quote.contact.account=account",
+            "service_case.contact.account=account", "contact.reports_to.account=account"} <= set(links)
+    assert {name: counts for name, counts in links.items() if counts[0]} == {}
+    assert links["opportunity.contact.account=account"][1] > 10 and links["activity.contact.account=account"][1] > 10
+
+
+def test_related_records_texts_speak_of_their_accounts_company(filled):
+    from crmkit.demo.values import pools
+
+    companies = {company.name: company for language in pools().companies for company in language}
+    crm = filled.crm
+    accounts = {row["id"]: row for row in rows(crm, "account")}
+    deals = [(row["name"], companies[accounts[row["account"]]["name"]]) for row in rows(crm, "opportunity")]
+    assert deals and all(name.startswith(company.short) for name, company in deals)  # "Acme Software - CloudCRM"
+    mails = [(row["email"], accounts[row["account"]]) for row in rows(crm, "contact")
+             if row["email"] and row["account"] is not None]
+    assert len(mails) > 10
+    assert all(email.endswith("@" + companies[account["name"]].domain) for email, account in mails)
+
+
 def test_half_english_half_chinese(filled):
     names = [row["name"] for row in rows(filled.crm, "account")]
     chinese = sum(not name.isascii() for name in names)

@@ -5,7 +5,8 @@
 
 Driven only by metadata: objects are filled parents first, each field gets a value that
 fits its type, options and limits (and, by its name, looks like what it holds), computed
-fields are left to the engine. Rows are checked against the object's validation rules
+fields are left to the engine, and a record's lookups name records of one family (a deal's
+contact works at the deal's account: demo/links.py). Rows are checked against the object's validation rules
 before they are sent, and repaired or dropped, so one odd rule never stops the run. Every
 record goes through `records.bulk_create`, the same pipeline users' saves go through.
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import func, select
 
+from crmkit.demo.links import LinkPlan, ParentIndexes
 from crmkit.demo.values import Maker, RowContext, ValueMakers, object_kind, pools, sibling_before
 from crmkit.engine.records.bulk import BulkValidationError
 from crmkit.engine.records.errors import RecordError
@@ -74,11 +76,12 @@ class DemoGenerator:
         counts = plan_counts([registry.object(name) for name in order], count)
         session = self.crm.as_system()
         id_pools = IdPools(self.crm)
+        parents = ParentIndexes(self.crm)
         today = datetime.now(timezone.utc).date()
         created: dict[str, int] = {}
         for name in order:
             filler = ObjectFiller(session, registry.object(name), id_pools, random.Random(f"{self.seed}:{name}"),
-                                  ValueMakers(registry.object(name), today, pools()), owners)
+                                  ValueMakers(registry.object(name), today, pools()), owners, parents)
             created[name] = filler.fill(counts[name], progress)
             if filler.rejected:
                 self.rejected[name] = filler.rejected
@@ -191,7 +194,7 @@ class ObjectFiller:
     """Creates one object's demo records in batches."""
 
     def __init__(self, session: "UserContext", obj: ObjectDef, id_pools: IdPools, rng: random.Random,
-                 makers: ValueMakers, owners: Sequence[int] = ()) -> None:
+                 makers: ValueMakers, owners: Sequence[int] = (), parents: ParentIndexes | None = None) -> None:
         self.session = session
         self.owners = list(owners)
         self.obj = obj
@@ -206,6 +209,8 @@ class ObjectFiller:
         self.evaluator = session.pipeline(obj.name).evaluator
         self.defaulted = [f for f in obj.fields.values() if f.default is not None or f.default_expression]
         self.has_formulas = bool(self.runtime.registry.formula_order.get(obj.name))
+        #: Lookups that must name records of one family (a deal's contact at the deal's account): demo/links.py.
+        self.links = LinkPlan(obj, self.runtime.registry.objects, parents or ParentIndexes(session.crm))
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -266,6 +271,7 @@ class ObjectFiller:
             written = self._write(records, rows)
             if written:
                 self.id_pools.record_created(self.obj.name, written)
+                self.links.batch_written()
                 created += written
                 if progress is not None:
                     progress(written)
@@ -284,12 +290,21 @@ class ObjectFiller:
     def _row(self, number: int) -> RowContext:
         row = RowContext(self.rng, self.pools, number)
         values, rng = row.values, self.rng
-        for plan in self.plans:
-            if not plan.required and rng.random() < plan.blank:
-                continue
-            value = plan.make(row)
-            if value is not None:
-                values[plan.name] = value
+        # Lookups first: the texts follow the company they lead to (demo/links.py).
+        for lookups in (True, False):
+            for plan in self.plans:
+                if self.obj.fields[plan.name].is_lookup != lookups:
+                    continue
+                if not plan.required and rng.random() < plan.blank:
+                    continue
+                value = plan.make(row)
+                if value is not None:
+                    values[plan.name] = value
+            if lookups and self.links:
+                self.links.reconcile(values, rng)
+                company = self.links.company_of(values)
+                if company is not None:
+                    row.belong_to(*company, self.pools)
         return row
 
     def _valid_row(self, number: int) -> dict[str, Any] | None:
@@ -309,6 +324,8 @@ class ObjectFiller:
                     value = plan.make(row)
                     if value is not None:
                         row.values[name] = value
+            if self.links:
+                self.links.reconcile(row.values, self.rng)
         return None
 
     def _broken_rule_inputs(self, values: Mapping[str, Any]) -> frozenset[str] | None:

@@ -261,6 +261,16 @@ class RowContext:
         self.number = number
         self.values: dict[str, Any] = {}
 
+    def belong_to(self, company: Company, zh: bool, pools: Pools) -> None:
+        """Make the record about `company` (the account it is linked to): its name, domain and city, and
+        its language, with a person of that language (a contact at 北京星辰科技 is 王伟, wei.wang@...)."""
+        if zh != self.zh:
+            people, cities = pools.people[zh], pools.cities[zh]
+            self.person = people[self.rng.randrange(len(people))]
+            self.city = cities[self.rng.randrange(len(cities))]
+        self.zh, self.company = zh, company
+        self.city = company.city or self.city
+
     def pick(self, pairs: Sequence[tuple[str, ...]]) -> str:
         """One (English, Chinese) pair, in this record's language."""
         return pairs[self.rng.randrange(len(pairs))][self.zh]

@@ -489,23 +489,30 @@ SUMMARY_PART = re.compile(r"(?:^|; )(\w+): ")
 
 
 def translated(sentence: str, language: str, extra: Sequence[Message] = (),
-               names: Callable[[str, str | None], str | None] | None = None) -> str:
+               names: Callable[[str, str | None], str | None] | None = None, subject: str | None = None) -> str:
     """`sentence`, an English message of the engine, in `language` ('zh', 'zh-CN', 'en'); else unchanged.
 
     `extra` are more templates, tried after the catalog: plugins' own (Extensions.messages).
     `names(object, field)` gives the label in `language` of an object (field None) or of one of
     its fields, by API name (None: no such object or field); it names `{object}` and, in a
     sentence that names its object, `{field}` placeholders. Without it they stay API names.
+    `subject` is the object the sentence is about when the sentence does not say (a list's or
+    a record's object: a filter's "'abc' is not a valid value for amount"): with `names`, a
+    `{key}` or `{field}` placeholder holding one of its fields' API names is named by the
+    field's label, in English too ("... for Amount", "……不是 金额 的有效值").
     Only whole sentences are translated: a text no template matches from start to end is
     returned as it is (English, or a message already in the user's language). The sentences
     inside a sentence (`Message.inner`) are translated the same way.
     """
-    if not sentence or Label.of({"en": "en", "zh": "zh"}).get(language) == "en":
-        return sentence  # the sentence is English already
+    english = Label.of({"en": "en", "zh": "zh"}).get(language) == "en"
+    if not sentence or (english and (subject is None or names is None)):
+        return sentence  # the sentence is English already, with no field to name
     for message in chain(CATALOG, extra):
         match = message.pattern.fullmatch(sentence)
         if match:
             params = match.groupdict()
+            if english and not _names_a_field(params, subject, names):
+                return sentence
             for name, kind in message.inner.items():
                 inner = _summary if kind == "summary" else translated
                 params[name] = inner(params[name], language, extra, names)
@@ -513,8 +520,24 @@ def translated(sentence: str, language: str, extra: Sequence[Message] = (),
                 if params.get("field"):
                     params["field"] = names(params["object"], params["field"]) or params["field"]
                 params["object"] = names(params["object"], None) or params["object"]
+            elif names is not None and subject is not None:
+                for name in SUBJECT_FIELD_PLACEHOLDERS:
+                    if params.get(name):
+                        params[name] = names(subject, params[name]) or params[name]
             return message.in_language(language, **params)
     return sentence
+
+
+#: Placeholders that name a field of the sentence's subject when the sentence names no object.
+SUBJECT_FIELD_PLACEHOLDERS = ("key", "field")
+
+
+def _names_a_field(params: Mapping[str, str], subject: str | None, names: Callable[[str, str | None], str | None] | None
+                   ) -> bool:
+    """Whether an English sentence's placeholders name a field of `subject` by its API name (so it reads better labelled)."""
+    if params.get("object") or subject is None or names is None:
+        return False
+    return any(params.get(name) and names(subject, params[name]) for name in SUBJECT_FIELD_PLACEHOLDERS)
 
 
 def _summary(summary: str, language: str, extra: Sequence[Message],

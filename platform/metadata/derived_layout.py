@@ -140,7 +140,9 @@ def derive_kanban(obj: ObjectDef, catalog: Catalog, columns: ListLayout | None =
     total = money[0] if money else None
     shown = (columns or derive_list(obj, catalog)).columns
     title = title_field(obj)
-    card = [name for name in shown if name not in (title, group.name, total.name if total else None)]
+    # The summed field first: each card shows the figure its column's total adds up.
+    card = ([total.name] if total else []) + [name for name in shown
+                                               if name not in (title, group.name, total.name if total else None)]
     return KanbanLayout(group_by=group.name, sum=total.name if total else None, card=tuple(card[:CARD_FIELDS]))
 
 

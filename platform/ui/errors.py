@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from flask import Flask, Response, redirect, render_template, request, url_for
+from flask import Flask, Response, has_request_context, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
 from crmkit.engine.messages import translated
 from crmkit.engine.security.access import UnknownUser
 from crmkit.engine.security.authentication import SessionEnded
@@ -53,9 +54,16 @@ def heading(status: int) -> str:
     return str(HEADINGS.get(status) or HEADINGS[500 if status >= 500 else 400])
 
 
-def sentence(text: str) -> str:
+def sentence(text: str, subject: str | None = None) -> str:
     """The engine's message as a sentence on a page: in the user's language (crmkit.engine.messages,
-    docs/errors.md), objects named by their label in it, with a capital first letter."""
+    docs/errors.md), objects named by their label in it, with a capital first letter.
+
+    `subject` is the object the page is about (default: the address's `<object_name>`, as in
+    /o/<object_name> and /r/<object_name>/<id>): a sentence that names one of its fields
+    without naming the object (a bad filter value, "'abc' is not a valid value for amount")
+    names the field by its label."""
+    if subject is None and has_request_context() and request.view_args:
+        subject = request.view_args.get("object_name")
     language = label_language()
     objects = crm().registry.objects
 
@@ -64,9 +72,10 @@ def sentence(text: str) -> str:
         if obj is None or field_name is None:
             return obj.label.get(language) if obj is not None else None
         field = obj.fields.get(field_name)
-        return field.label.get(language) if field is not None and field.label is not None else None
+        label = field.label if field is not None else SYSTEM_LABELS.get(field_name)
+        return label.get(language) if label is not None else None
 
-    text = translated(text, language, crm().extensions.messages, label)
+    text = translated(text, language, crm().extensions.messages, label, subject if subject in objects else None)
     return text[:1].upper() + text[1:] if text else text
 
 

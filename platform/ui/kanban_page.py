@@ -123,6 +123,15 @@ def column_label(presenter: FieldPresenter, fdef: FieldDef, key: str, none_label
     return none_label if key == NO_VALUE else presenter.display_value(fdef, key).text
 
 
+def card_names(layout: KanbanLayout) -> tuple[str, ...]:
+    """The fields a card shows: the layout's `card`, with the summed field first when it does not list it,
+    so every card shows the figure its column's total adds up (a total of Amount over cards showing
+    Expected revenue would not add up to what the user reads)."""
+    if layout.sum is None or layout.sum in layout.card:
+        return tuple(layout.card)
+    return (layout.sum, *layout.card)
+
+
 def total_text(presenter: FieldPresenter, obj: ObjectDef, grouping: Grouping, value: Any) -> str | None:
     """A column's total formatted like its field (money in the user's locale, exact); None when not totalled."""
     if grouping.summed is None:
@@ -171,7 +180,7 @@ def build_board(context: UserContext, object_name: str, args: MultiDict, *, none
     list_layout = context.runtime.registry.layout(obj.name).list
     sort = effective_sort(spec, list_layout.sort if list_layout is not None else ())
     grouping = records.group_totals(layout.group_by, sum=layout.sum, filter=spec.filter, search=spec.search)
-    card_fields = tuple(fdef for fdef in visible_columns(context, presenter, obj, layout.card)
+    card_fields = tuple(fdef for fdef in visible_columns(context, presenter, obj, card_names(layout))
                         if fdef.name != obj.title_field)
     continued, after = args.get("column"), args.get("after") or None
     choices = tuple((key, column_label(presenter, group_field, key, none_label), target)

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.display import Display
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
-from crmkit.engine.fieldtypes.widgets import Widget
+from crmkit.engine.fieldtypes.widgets import Widget, input_text
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.user_names import UserNames
@@ -272,6 +272,9 @@ def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDe
     typed_source = form if form is not None else PrefillForm(prefill or {})
     submitted = presenter.submitted(obj, typed_source)
     values = stored_values(context, obj, row, submitted)
+    left_to_save: frozenset[str] = frozenset()
+    if row is None and form is None:  # a new form shows the defaults a save would fill in, as values to change
+        typed_source, values, left_to_save = with_defaults(context, presenter, obj, typed_source, values)
     visibility: Visibility = form_visibility(layout, values, context.runtime.functions, tuple(errors))
     controllers = controlling_fields(obj, layout)
     sections = []
@@ -292,6 +295,8 @@ def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDe
                 continue  # a new record has no value to show here yet (a formula, rollup, autonumber, system field)
             if item.help:
                 widget = replace(widget, help=presenter.show.label(item.help))
+            if item.name in left_to_save:
+                widget = replace(widget, hint=" ".join(filter(None, (widget.hint, presenter.show.text("default_on_save")))))
             widget = allowed_choices(widget, fdef, values)
             widgets.append(widget)
         if widgets:
@@ -308,6 +313,35 @@ def as_id(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+#: Widgets whose default a new form shows as typed text (a lookup's would need its record's title: left to the save).
+TYPED_DEFAULT_WIDGETS = frozenset({"text", "textarea", "email", "tel", "url", "number", "currency", "percent", "date",
+                                   "datetime", "select"})
+
+
+def with_defaults(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, prefill: "PrefillForm",
+                  values: Mapping[str, Any]) -> tuple["PrefillForm", dict[str, Any], frozenset[str]]:
+    """A new form's prefill with the defaults of the fields it does not prefill, as a user sees and edits
+    them (a close date three months from today, an opening time of now), like Salesforce's new record page.
+
+    Returns the prefill with their text, the form's values with the defaults, and the fields
+    whose default expression the form cannot show (it reads a record not chosen yet, or the
+    widget is a lookup): their widgets say the save fills them in. Static defaults need
+    nothing here: widgets show them already (FieldPresenter.widget).
+    """
+    defaults = context.records(obj.name).new_record_defaults(values)
+    shown = PrefillForm(prefill)
+    left: set[str] = set()
+    for fdef in obj.fields.values():
+        if not fdef.default_expression or fdef.name in prefill:
+            continue
+        widget = presenter.field_types[fdef.type].form_widget
+        if fdef.name in defaults and widget in TYPED_DEFAULT_WIDGETS:
+            shown[fdef.name] = input_text(widget, defaults[fdef.name], presenter.show)
+        else:
+            left.add(fdef.name)
+    return shown, {**values, **defaults}, frozenset(left)
 
 
 class PrefillForm(dict):

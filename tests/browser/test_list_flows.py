@@ -63,7 +63,7 @@ def test_filter_sort_and_search_a_list(page: Page, lister: str, screenshots: Pat
 def test_a_bad_filter_value_is_shown_as_a_sentence(page: Page, lister: str) -> None:
     sign_in(page, lister)
     goto(page, "/o/account?annual_revenue__gte=lots")
-    expect(page.get_by_role("alert")).to_contain_text("is not a valid value for annual_revenue")
+    expect(page.get_by_role("alert")).to_contain_text("is not a valid value for Annual Revenue")  # the label, not the API name
 
 
 def test_the_list_fits_a_390_pixel_phone(browser: Browser, base_url: str, lister: str, screenshots: Path) -> None:

@@ -160,3 +160,50 @@ def test_inline_edit_of_one_field(page: Page, screenshots: Path) -> None:
     page.reload()
     expect(page.locator('dd[data-field="industry"]')).to_contain_text("Energy")
     assert errors == []
+
+
+def test_inline_editors_work_from_the_keyboard_escape_cancels_and_the_focus_comes_back(page: Page) -> None:
+    errors = console_errors(page)
+    sign_in(page, "rec_b6")
+    create_account(page, "Keyboard Editing")
+    for field, label, control in [("phone", "Phone", "input"), ("industry", "Industry", "select"),
+                                  ("parent_account", "Parent Account", "lookup")]:
+        cell = page.locator(f'dd[data-field="{field}"]')
+        edit = cell.get_by_role("button", name=f"Edit {label}", exact=True)
+        edit.focus()
+        page.keyboard.press("Enter")
+        expect(cell.locator("form.inline-editor")).to_be_visible()
+        if control == "lookup":  # the focus is in Tom Select's box; its list is closed with a first Escape
+            expect(cell.locator(".ts-control input")).to_be_focused()
+            page.keyboard.type("zz")
+            page.keyboard.press("Escape")
+            expect(cell.locator("form.inline-editor")).to_be_visible()
+        else:
+            expect(cell.get_by_label(label, exact=True)).to_be_focused()
+            if control == "input":
+                page.keyboard.type("+86 10 1234 5678")
+        page.keyboard.press("Escape")
+        expect(cell.locator("form.inline-editor")).to_have_count(0)
+        expect(edit).to_be_focused()  # the keyboard user is where they were
+    expect(page.locator('dd[data-field="phone"]')).not_to_contain_text("1234 5678")  # cancelled: nothing saved
+
+    phone = page.locator('dd[data-field="phone"]')
+    phone.get_by_role("button", name="Edit Phone", exact=True).click()
+    page.keyboard.type("+86 10 8765 4321")
+    page.keyboard.press("Enter")  # saves
+    expect(phone).to_contain_text("8765 4321")
+    expect(phone.get_by_role("button", name="Edit Phone", exact=True)).to_be_focused()
+    assert unexpected(errors) == []
+
+
+def test_the_list_pages_pop_up_panels_close_on_escape(page: Page) -> None:
+    sign_in(page, "rec_b7")
+    goto(page, "/o/account")
+    columns = page.locator("details#list-columns")
+    columns.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(columns).to_have_attribute("open", "")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Escape")
+    expect(columns).not_to_have_attribute("open", "")
+    expect(columns.locator("summary")).to_be_focused()

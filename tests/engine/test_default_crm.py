@@ -320,6 +320,18 @@ def test_an_activity_is_a_task_due_today_unless_told_otherwise(session):
     assert list(refused.value.errors) == ["end_time"]
 
 
+def test_a_new_records_defaults_are_given_before_the_save_as_the_save_computes_them(session):
+    from crmkit.sandbox.functions import add_months
+
+    today = datetime.now(timezone.utc).date()
+    deal = session.records("opportunity").new_record_defaults()
+    assert deal["close_date"] == add_months(today, 3) and deal["stage"] == "Prospecting"
+    assert "close_date" not in session.records("opportunity").new_record_defaults({"close_date": date(2031, 1, 31)})
+    line = session.records("quote_line").new_record_defaults()  # `product.list_price` needs a product: the save's
+    assert "unit_price" not in line and line["quantity"] == 1
+    assert session.records("activity").new_record_defaults()["due_date"] == today
+
+
 def test_a_case_is_numbered_and_needs_a_resolution_to_close(session):
     cases = session.records("service_case")
     case = cases.create({"subject": "无法登录系统", "origin": "WeChat"})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 import pytest
 
@@ -91,6 +92,13 @@ def test_json_exports_keep_values_as_stored(leads):
     leads.create({"name": "=1+1", "amount": "-5"})
     (row,) = leads.export(fields=["name", "amount"], format="json")
     assert row == {"name": "=1+1", "amount": "-5.00"}
+
+
+def test_value_exports_give_the_stored_values_and_name_their_columns(leads):
+    leads.create({"name": "=1+1", "amount": "-5"})
+    with leads.export(fields=["name", "amount"], format="values") as stream:
+        assert stream.columns == ("name", "amount")
+        assert list(stream) == [{"name": "=1+1", "amount": Decimal("-5.00")}]
 
 
 TRICKY_ROWS = [

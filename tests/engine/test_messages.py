@@ -121,6 +121,18 @@ def test_objects_and_their_fields_are_named_by_the_labels_names_gives():
         "account has no field 'ratin'."  # English stays as the engine wrote it
 
 
+def test_a_sentence_about_a_field_of_its_subject_names_the_field_by_its_label_in_english_too():
+    labels = {"en": {("opportunity", "amount"): "Amount"}, "zh": {("opportunity", "amount"): "金额"}}
+    bad = BAD_VALUE(value="abc", key="amount", reason=NOT_DATE())
+    for language, expected in [("en", "'abc' is not a valid value for Amount: Not a valid date."),
+                               ("zh", "“abc”不是金额的有效值：不是有效的日期。")]:
+        names = lambda obj, field, language=language: labels[language].get((obj, field))  # noqa: E731
+        assert translated(bad, language, names=names, subject="opportunity") == expected
+        assert translated(BAD_VALUE(value="abc", key="nosuch", reason=NOT_DATE()), language, names=names,
+                          subject="opportunity").count("nosuch") == 1  # not a field: named as given
+    assert translated(bad, "en", names=lambda obj, field: "Amount") == bad  # no subject: as the engine wrote it
+
+
 def test_a_delete_restriction_braces_and_open_words_read_back():
     refused = DeleteRestrictedError("account", 7, {"商机 (opportunity.account)": 2}, unseen=True)
     assert translated(refused.message, "zh").startswith("account 7 无法删除：仍有 2 商机 (opportunity.account) 以及你无权查看的记录")

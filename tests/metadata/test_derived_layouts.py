@@ -135,6 +135,7 @@ def test_the_board_prefers_status_and_sums_the_amount(shop):
     board = shop.layout("purchase").board
     assert (board.group_by, board.sum) == ("status", "amount")
     assert board.group_by not in board.card and len(board.card) <= 3
+    assert board.card[0] == "amount"  # each card shows the figure its column's total adds up
     assert shop.layout("note").board is None  # no picklist, no board
 
 

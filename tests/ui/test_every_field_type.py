@@ -44,7 +44,8 @@ def specimen_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
     web = build_every_field_type_crm(tmp_path_factory.mktemp("specimens"))
     crm = Crm.open(web.url)
-    SystemDirectory(crm).create_user("zhou", display_name="周杰", password=PASSWORD, role="sales_rep", language="zh")
+    zhou = SystemDirectory(crm).create_user("zhou", display_name="周杰", password=PASSWORD, role="sales_rep",
+                                            language="zh", timezone="Asia/Shanghai")
     wang, li = crm.as_user(web.users["wang"]), crm.as_user(web.users["li"])
     group = wang.records("specimen_group").create({"name": "North group"}).id
     rows = [
@@ -59,6 +60,10 @@ def specimen_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     ids = [wang.records("specimen").create(row).id for row in rows]
     wang.records("specimen_item").create({"name": "Apple item", "specimen": ids[0]})
     li.records("specimen").create({"name": "Li private specimen"})
+    crm.as_user(zhou.id).records("specimen").create(
+        {"name": "周的样本", "stage": "Lost", "loss_reason": "Price", "tags": ["Red", "Blue"], "group": group,
+         "budget": "-5", "score": "1234567.125", "kickoff": "2026-01-05T20:30:00Z", "starts_on": "2026-02-28",
+         "active": False, "notes": "+86 starts like a formula"})
     app = create_app(crm, {"SECRET_KEY": "every-field-type-test-secret-key-0123456789"})
     app.config.update(group=group, specimens=ids, users=web.users)
     yield app
@@ -201,17 +206,53 @@ def test_the_lookup_filter_and_the_owner_filter(as_user, specimen_app):
     assert names(admin) == ["Li private specimen"]
 
 
-def test_the_csv_export_has_every_readable_field_and_neutralises_formulas(as_user):
-    response = as_user("wang").get("/o/specimen/export.csv?sort=name")
-    assert response.status_code == 200
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    by_name = {row["name"]: row for row in rows}
-    assert {"code", "notes", "headcount", "score", "budget", "discount", "active", "starts_on", "kickoff", "email",
-            "phone", "website", "stage", "loss_reason", "tags", "group", "margin", "item_count", "mobile",
-            "credit_code", "owner_id"} <= set(rows[0])
-    assert "secret" not in rows[0] and "Li private specimen" not in by_name
-    assert by_name["Cherry specimen"]["notes"] == "'=1+2"  # OWASP CSV injection: shown as text, never run
-    assert by_name["Berry specimen"]["tags"] == "Green;Blue" and by_name["Apple specimen"]["headcount"] == "5"
+def exported(client: FlaskClient, address: str) -> list[dict[str, str]]:
+    """The rows of a CSV export, by column label; the file starts with Excel's UTF-8 byte order mark."""
+    response = client.get(address)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text[1:])))
+
+
+def test_the_csv_export_is_what_the_user_reads_in_cells_a_spreadsheet_keeps(as_user):
+    rows = exported(as_user("wang"), "/o/specimen/export.csv?sort=name")
+    by_name = {row["Name"]: row for row in rows}
+    assert {"ID", "Code", "Notes", "Headcount", "Score", "Budget", "Discount", "Active", "Starts on", "Kickoff", "Email",
+            "Phone", "Website", "Stage", "Loss reason", "Tags", "Group", "Margin", "Items", "Mobile", "Credit code",
+            "Owner", "Created", "Last modified"} == set(rows[0]) - {"Name"}  # labels; the hidden Secret is no column
+    assert "Li private specimen" not in by_name and "周的样本" not in by_name  # the rep's own rows only
+    apple, berry, cherry = by_name["Apple specimen"], by_name["Berry specimen"], by_name["Cherry specimen"]
+    assert apple["Group"] == "North group" and berry["Group"] == ""  # a lookup is its record's title
+    assert apple["Owner"] == "王伟"  # a user lookup is the user's display name
+    assert berry["Stage"] == "Lost" and berry["Loss reason"] == "Timing" and berry["Tags"] == "Green; Blue"
+    assert apple["Headcount"] == "5" and apple["Budget"] == "100.00" and berry["Budget"] == "9000.00"  # exact, no $
+    assert apple["Margin"] == "20.00" and apple["Items"] == "1" and cherry["Score"] == "7.500"
+    assert apple["Discount"] == "10.00" and apple["Active"] == "TRUE" and berry["Active"] == "FALSE"
+    assert apple["Starts on"] == TODAY.isoformat() and apple["Kickoff"] == "2026-01-05 08:00:00"  # Wang: UTC
+    assert cherry["Notes"] == "'=1+2"  # OWASP CSV injection: shown as text, never run
+
+
+def test_the_csv_export_speaks_the_users_language_and_time_zone_and_keeps_numbers_numbers(as_user):
+    (row,) = exported(as_user("zhou"), "/o/specimen/export.csv")
+    assert {"名称", "阶段", "丢失原因", "标签", "组", "预算", "得分", "启动时间", "开始日期", "有效", "负责人"} <= set(row)
+    assert "机密" not in row
+    assert (row["阶段"], row["丢失原因"], row["标签"], row["组"]) == ("已丢失", "价格", "红; 蓝", "North group")
+    assert row["预算"] == "-5.00" and row["得分"] == "1234567.125"  # a negative number stays a number: no "'"
+    assert row["启动时间"] == "2026-01-06 04:30:00" and row["开始日期"] == "2026-02-28"  # Asia/Shanghai, ISO
+    assert row["有效"] == "FALSE" and row["负责人"] == "周杰" and row["备注"] == "'+86 starts like a formula"
+
+
+def test_the_csv_export_streams_in_batches_reading_titles_per_batch(as_user, monkeypatch):
+    import crmkit.ui.csv_export as csv_export
+
+    monkeypatch.setattr(csv_export, "BATCH", 1)
+    calls = []
+    original = csv_export.lookup_titles
+    monkeypatch.setattr(csv_export, "lookup_titles", lambda *args: calls.append(len(args[2])) or original(*args))
+    rows = exported(as_user("wang"), "/o/specimen/export.csv?sort=name")
+    assert len(rows) >= 3 and calls == [1] * len(rows)  # one row at a time, each row's titles read with it
+    assert {row["Name"]: row["Group"] for row in rows}["Apple specimen"] == "North group"
 
 
 def test_search_and_lookup_suggestions_find_only_what_the_user_may_see(as_user, specimen_app):
@@ -322,9 +363,11 @@ def test_payloads_in_every_field_type_and_label_are_escaped_on_every_view(payloa
 
     export = client.get("/o/specimen/export.csv")
     assert export.mimetype == "text/csv"
-    row = next(csv.DictReader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
-    assert row["notes"] == f"'{SPREADSHEET_FORMULA}\n{SCRIPT_PAYLOAD}\n{IMAGE_PAYLOAD}"
-    assert row["name"] == f"Specimen{PAYLOADS}"
+    row = next(csv.DictReader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))  # by label, as typed
+    label = {"en": {"notes": "Notes", "name": "Name", "group": "Group"},
+             "zh": {"notes": "备注", "name": "名称", "group": "组"}}[language]
+    assert row[label["notes"] + PAYLOADS] == f"'{SPREADSHEET_FORMULA}\n{SCRIPT_PAYLOAD}\n{IMAGE_PAYLOAD}"
+    assert row[label["name"] + PAYLOADS] == f"Specimen{PAYLOADS}" and row[label["group"] + PAYLOADS] == f"Group{PAYLOADS}"
 
 
 def test_the_engines_errors_are_shown_in_the_users_language(as_user):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import re
+from decimal import Decimal
 from typing import Callable
 
 import pytest
@@ -85,13 +86,31 @@ def test_the_board_has_a_column_per_stage_with_the_reps_own_counts_and_totals(si
     stages = re.findall(r'<section class="kanban-column" data-column="([^"]*)"', page)
     assert stages == ["Prospecting", "Qualification", "Needs Analysis", "Proposal", "Negotiation", "Closed Won",
                       "Closed Lost"]  # stage is required: no "no value" column
-    assert "2 records · Amount: $1,000.75" in column(page, "Proposal")  # kb_2's 99,999 is not counted
+    assert "2 records · Sum of Amount: $1,000.75" in column(page, "Proposal")  # kb_2's 99,999 is not counted
     assert "Kb Other" not in page and "99,999" not in page
-    assert "1 record · Amount: $300.00" in column(page, "Qualification")
-    assert "0 records · Amount: $0.00" in column(page, "Negotiation")
+    assert "1 record · Sum of Amount: $300.00" in column(page, "Qualification")
+    assert "0 records · Sum of Amount: $0.00" in column(page, "Negotiation")
     assert f'<a class="kanban-title fw-semibold" href="/r/opportunity/{deals["Kb Alpha"]}">Kb Alpha</a>' in page
     assert "kb_1 Account" in column(page, "Proposal")  # a card field: the account's title
     assert 'id="move-' in page and 'class="kanban-handle' in page
+
+
+def test_each_card_shows_the_figure_its_columns_total_adds_up_and_the_header_says_what_it_sums(
+        signed_in: Callable, deals) -> None:
+    proposal = column(signed_in("kb_1").get("/o/opportunity/kanban").get_data(as_text=True), "Proposal")
+    assert "Sum of Amount: $1,000.75" in proposal
+    shown = [Decimal(figure.replace(",", "")) for figure in re.findall(r"(?<!Sum of )Amount: \$([\d,.]+)", proposal)]
+    assert sorted(shown) == [Decimal("0.25"), Decimal("1000.50")] and sum(shown) == Decimal("1000.75")
+
+
+def test_a_board_whose_cards_leave_out_its_sum_shows_the_summed_field_first() -> None:
+    from crmkit.metadata.layouts import KanbanLayout
+    from crmkit.ui.kanban_page import card_names
+
+    assert card_names(KanbanLayout(group_by="stage", sum="amount", card=("account", "expected_revenue"))) == (
+        "amount", "account", "expected_revenue")
+    assert card_names(KanbanLayout(group_by="stage", sum="amount", card=("account", "amount"))) == ("account", "amount")
+    assert card_names(KanbanLayout(group_by="stage", sum=None, card=("account",))) == ("account",)
 
 
 def test_the_list_and_the_board_link_to_each_other_keeping_the_view(signed_in: Callable, deals) -> None:
@@ -104,7 +123,7 @@ def test_the_list_and_the_board_link_to_each_other_keeping_the_view(signed_in: C
     board = client.get("/o/opportunity/kanban?amount__gte=100")
     page = board.get_data(as_text=True)
     assert 'href="/o/opportunity?amount__gte=100">List</a>' in page
-    assert "1 record · Amount: $1,000.50" in column(page, "Proposal") and "Kb Beta" not in page
+    assert "1 record · Sum of Amount: $1,000.50" in column(page, "Proposal") and "Kb Beta" not in page
     assert "The board shows the records of the filtered view." in text_of(board)
     assert client.get("/o/opportunity/kanban?amount__gte=lots").status_code == 400
     assert "Board</a>" not in client.get("/o/contact").get_data(as_text=True)  # contact: kanban false
@@ -114,7 +133,7 @@ def test_the_list_and_the_board_link_to_each_other_keeping_the_view(signed_in: C
 def test_labels_and_money_in_the_users_language(signed_in: Callable, people) -> None:
     page = signed_in("kb_3").get("/o/opportunity/kanban").get_data(as_text=True)
     assert ">初步接洽</h3>" in page and "商机" in page
-    assert "0 条记录 · 金额： US$0.00" in column(page, "Negotiation")
+    assert "0 条记录 · 金额合计： US$0.00" in column(page, "Negotiation")  # what the header sums, in Chinese
     assert ">看板</a>" in page and ">列表</a>" in page
 
 

@@ -191,8 +191,8 @@ def test_export_streams_the_current_view_as_csv(as_user):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == 'attachment; filename="gadget.csv"'
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert [row["name"] for row in rows] == [f"Payload {SCRIPT_PAYLOAD}", "Alpha gadget"]
-    assert "secret" not in rows[0]  # a field hidden from the rep is not a column
+    assert [row["Name"] for row in rows] == [f"Payload {SCRIPT_PAYLOAD}", "Alpha gadget"]
+    assert "Secret" not in rows[0]  # a field hidden from the rep is not a column
     page = as_user("wang").get("/o/gadget?status__in=New&sort=-name").get_data(as_text=True)
     assert 'href="/o/gadget/export.csv?status__in=New&amp;sort=-name"' in page
 
@@ -229,7 +229,7 @@ def test_stored_script_is_escaped_in_cells(as_user):
 
 def test_a_bad_filter_value_is_a_sentence_beside_the_filters_not_a_500(as_user):
     client = as_user("wang")
-    for query, words in [("price__gte=abc", "is not a valid value for price"),
+    for query, words in [("price__gte=abc", "is not a valid value for Price"),
                          ("after=garbage", "cursor"), ("sort=nosuchfield", "nosuchfield"),
                          ("price__between=1", "takes two values")]:
         response = client.get(f"/o/gadget?{query}")
@@ -238,6 +238,14 @@ def test_a_bad_filter_value_is_a_sentence_beside_the_filters_not_a_500(as_user):
         assert words in html and 'id="list-problem"' in html and 'id="list-search"' in html, query
     partial = client.get("/o/gadget?price__gte=abc", headers={"HX-Request": "true", "HX-Target": "list-results"})
     assert partial.status_code == 400 and "<html" not in partial.get_data(as_text=True)
+
+
+def test_a_bad_filter_value_names_the_field_by_its_label_on_every_page_of_the_object(as_user):
+    client = as_user("wang")
+    for address in ("/o/gadget?price__gte=abc", "/o/gadget?made_on__gte=someday", "/o/gadget/export.csv?price__gt=x"):
+        text = client.get(address).get_data(as_text=True)
+        assert re.search(r"for (Price|Made on)|on (Price|Made on)", text), address
+        assert not re.search(r"for (price|made_on)\b|on (price|made_on)\b", text), address
 
 
 def test_an_empty_list_and_a_view_without_matches_say_so(as_user):

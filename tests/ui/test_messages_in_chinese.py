@@ -75,7 +75,7 @@ def test_a_bad_list_filter_is_told_in_chinese(signed_in: Callable) -> None:
     assert unknown.status_code == 400 and "客户没有字段“ratin”。你是否想输入“rating”？" in text_of(unknown)
     assert "客户没有字段“nosuch”。" in text_of(client.get("/o/account?sort=-nosuch"))
     value = text_of(client.get("/o/account?employees__gte=many"))
-    assert "“many”不是 employees 的有效值：不是有效的整数。" in value  # the reason inside is translated too
+    assert "“many”不是员工人数的有效值：不是有效的整数。" in value  # the reason inside is translated too
     assert "has no field" not in value and "is not a valid value" not in value
     board = client.get("/o/opportunity/kanban?amount__between=1")
     assert board.status_code == 400

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import pytest
@@ -134,6 +135,37 @@ def test_formulas_rollups_and_autonumbers_are_read_only_and_shown_computed(signe
     assert re.search(r'id="field-contact_count"[^>]*>\s*(<[^>]+>)*1<', form)  # the rollup, computed
     new_form = client.get("/o/opportunity/new").get_data(as_text=True)
     assert 'name="expected_revenue"' not in new_form and 'name="name"' in new_form
+
+
+def test_a_new_form_shows_the_defaults_a_save_fills_in_as_values_to_see_and_change(signed_in: Callable) -> None:
+    from crmkit.sandbox.functions import add_months
+
+    client = signed_in("rec_6")  # time zone UTC
+    today = datetime.now(timezone.utc).date()
+    opportunity = client.get("/o/opportunity/new").get_data(as_text=True)
+    assert input_value(opportunity, "close_date") == add_months(today, 3).isoformat()  # required, defaulted
+    assert re.search(r'<option value="Prospecting" selected>', opportunity)  # a static default, as before
+    assert "Fields marked * are required." in html.unescape(opportunity)
+    assert input_value(client.get("/o/activity/new").get_data(as_text=True), "due_date") == today.isoformat()
+    assert input_value(client.get("/o/quote/new").get_data(as_text=True), "expiration_date") == \
+        (today + timedelta(days=30)).isoformat()
+    line = client.get("/o/quote_line/new").get_data(as_text=True)  # unit price: the product's list price, not chosen yet
+    assert input_value(line, "unit_price") == "" and "If left empty, it gets its default when saved." in line
+    assert input_value(client.get("/o/opportunity/new?close_date=2031-01-31").get_data(as_text=True),
+                       "close_date") == "2031-01-31"  # a prefilled value wins over the default
+
+    created = post(client, "/o/account/new", "/o/account/new", {"name": "Defaults Shown Ltd"})
+    account = str(record_id(created.headers["Location"]))
+    saved = post(client, "/o/opportunity/new", "/o/opportunity/new",
+                 {"name": "Changed default", "account": account, "stage": "Prospecting", "close_date": "2030-06-30"})
+    assert saved.status_code == 303
+    assert "Jun 30, 2030" in text_of(client.get(saved.headers["Location"]))  # the user's change, not the default
+
+
+def test_a_new_form_shows_a_moment_default_in_the_users_time_zone(signed_in: Callable) -> None:
+    before = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    opened = input_value(signed_in("admin").get("/o/service_case/new").get_data(as_text=True), "opened_at")
+    assert opened and before <= datetime.fromisoformat(opened) <= datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def test_a_new_record_form_leaves_out_read_only_fields_and_sections_with_nothing_to_type(signed_in: Callable) -> None:

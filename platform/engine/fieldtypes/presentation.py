@@ -41,6 +41,7 @@ TEXTS: dict[str, Label] = {
         ("record", "Record {id}", "记录 {id}"),
         ("search_records", "Type to search", "输入以搜索"),
         ("retired_option", "{label} (no longer offered)", "{label}（已停用）"),
+        ("default_on_save", "If left empty, it gets its default when saved.", "留空则在保存时填入默认值。"),
     )
 }
 

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 #: Rows fetched from the database (and shaped for the user) at a time.
 PAGE = 1000
-FORMATS = ("csv", "json")
+#: csv: lines of text; json: JSON-ready dicts; values: dicts of the values as stored (for a caller writing its own file).
+FORMATS = ("csv", "json", "values")
 
 
 def export_records(
@@ -48,7 +49,9 @@ def export_records(
     format: str = "csv",
     bom: bool = True,
 ) -> "ExportStream":
-    """Yield the header and one CSV line per record (str), or one dict per record for `format="json"`.
+    """Yield the header and one CSV line per record (str), or one dict per record for `format="json"`
+    (values as JSON: dates ISO, decimals as text) or `format="values"` (the stored values: Decimal,
+    date, datetime in UTC, lookup ids; `ExportStream.columns` names them in order).
 
     CSV lines end in "\n"; write them encoded as UTF-8. With `bom` (the default) the header
     starts with U+FEFF, the UTF-8 byte order mark Excel needs to read non-Latin text; pass
@@ -135,7 +138,15 @@ class ExportStream(Iterator[Any]):
         columns = self._columns
         if self._format == "json":
             return ({name: to_json(value) for name, value in zip(columns, row)} for row in rows)
+        if self._format == "values":
+            return (dict(zip(columns, row)) for row in rows)
         return iter(_csv_lines(rows))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The exported fields' API names, in the order of the CSV header (id first, then the
+        fields the user may read, owner_id, created_at, updated_at)."""
+        return tuple(self._columns)
 
     def __iter__(self) -> "ExportStream":
         return self

@@ -24,6 +24,7 @@ from crmkit.engine.records.inputs import build_input_schema, coerce_input
 from crmkit.engine.runtime import Runtime
 from crmkit.metadata.model import ObjectDef
 from crmkit.sandbox import SandboxError
+from crmkit.sandbox.expression import compile_expression
 
 
 @dataclass
@@ -173,6 +174,33 @@ class SavePipeline:
                 values[fdef.name] = coerce(self.input_schema.fields[fdef.name], raw)
             except ValidationError as error:
                 errors.setdefault(fdef.name, []).append(f"its default {raw!r} is not valid: {error.messages}")
+
+    def form_defaults(self, values: Mapping[str, Any], clock: Mapping[str, Callable[..., Any]]) -> dict[str, Any]:
+        """The defaults a new record's form shows before the save: field name -> stored value.
+
+        For each field with a default (a value or an expression) that `values` (the stored
+        values the form holds already, e.g. a prefilled parent) does not give, computed as a
+        save computes it with `clock` (the actor's today()/now()). An expression that reads
+        a lookup's record (`product.list_price`) is left out: it needs a record the form has
+        not chosen yet, and reading it is the save's business; so is one that fails or gives
+        a value its field refuses. Nothing is read from the database.
+        """
+        lookups = {fdef.name for fdef in self.lookups}
+        known = {name: None for name in self.obj.fields}
+        known.update(values)
+        shown: dict[str, Any] = {}
+        for fdef in self.defaulted:
+            if values.get(fdef.name) is not None:
+                continue
+            if fdef.default_expression and compile_expression(fdef.default_expression).names & lookups:
+                continue
+            try:
+                raw = self.evaluator.default(fdef, known, {}, clock)
+                if raw is not None:
+                    shown[fdef.name] = coerce(self.input_schema.fields[fdef.name], raw)
+            except (SandboxError, ValidationError):
+                continue
+        return shown
 
     def missing_targets(self, connection: Connection, fdef, ids: set[int], row_filter) -> set[int]:
         """Which of `ids` do not exist (or are not visible) in the lookup's target object: one query."""

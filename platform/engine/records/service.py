@@ -248,6 +248,20 @@ class RecordService:
             found.setdefault(record.id, Suggestion(record, _title(record, title), False))
         return list(found.values())[:limit]
 
+    def new_record_defaults(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The defaults a new record's form shows, so the user sees (and may change) what a save would fill in.
+
+        `values`: the stored values the form already holds (a prefilled parent); returns
+        {field: stored value} for the other fields the user may read that have a default: a
+        static one, or an expression computed with the user's today()/now() (a close date
+        three months from today), as the save would. An expression reading a lookup's record
+        is left to the save (SavePipeline.form_defaults). Reads nothing from the database.
+        """
+        session = self.session
+        hidden = self._hidden()
+        defaults = self.pipeline.form_defaults(values or {}, session.clock_functions(session.now()))
+        return {name: value for name, value in defaults.items() if name not in hidden}
+
     def _hidden(self) -> frozenset[str]:
         """The fields of this object the session may not read (none for the system)."""
         return hidden_fields(self.session.policy, self.obj.name)

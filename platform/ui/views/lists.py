@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.querystring import parse_query_string
+from crmkit.ui.csv_export import readable_csv
 from crmkit.ui.errors import sentence
 from crmkit.ui.bulk_page import bulk_actions
 from crmkit.ui.kanban_page import board_layout
@@ -82,18 +83,19 @@ def list_view(object_name: str) -> Response:
 
 @blueprint.route("/o/<object_name>/export.csv")
 def export_csv(object_name: str) -> Response:
-    """The current view (filter, search, sort; every page) as CSV, through the engine's export (the export permission)."""
+    """The current view (filter, search, sort; every page) as CSV for people (labels, titles; csv_export.py),
+    streamed through the engine's export (the export permission)."""
     context = user_context()
     records = context.records(object_name)
     spec = parse_query_string(engine_args(without(request.args, PAGING_KEYS)))
     layout = context.runtime.registry.layout(records.obj.name)
     sort = effective_sort(spec, layout.list.sort if layout.list is not None else ())
-    stream = records.export(spec.filter, sort=sort, search=spec.search)  # PermissionDenied, QueryError: sentences
+    # Labels, titles and option labels as the user reads them (csv_export.py); PermissionDenied, QueryError: sentences.
+    text = readable_csv(context, records, spec.filter, sort=sort, search=spec.search)
 
     def lines() -> Iterator[bytes]:
-        with stream:
-            for line in stream:
-                yield line.encode("utf-8")
+        for piece in text:
+            yield piece.encode("utf-8")
 
     response = Response(stream_with_context(lines()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{records.obj.name}.csv"'

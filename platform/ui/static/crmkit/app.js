@@ -107,6 +107,67 @@ document.addEventListener("htmx:afterSettle", function (event) {
   summary.focus();
 });
 
+// A detail page's inline editor (records/inline_edit.html, in the field's <dd>) is keyboard-usable
+// like a dialog: when it opens its first control takes the focus; Escape cancels it, as its
+// Cancel button does (not while a lookup's or a select's own list is open: Escape closes that
+// first); and once the value is back (cancelled or saved) the focus returns to the field's Edit
+// button, so keyboard and screen-reader users keep their place. A refused save (422) keeps the
+// editor and puts the focus on the control the error is about.
+function crmkitFocusControl(root) {
+  var control = root.querySelector("select.is-invalid, input.is-invalid, textarea.is-invalid") ||
+    root.querySelector("input:not([type=hidden]), select, textarea");
+  if (control && control.tomselect) {  // a lookup: the box one types into, not the hidden select
+    control = control.tomselect.control_input;
+  }
+  if (control) {
+    control.focus();
+  }
+}
+
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape" || event.defaultPrevented || !event.target.closest) {
+    return;
+  }
+  var editor = event.target.closest("form.inline-editor");
+  var cancel = editor ? editor.querySelector("[data-inline-cancel]") : null;
+  if (cancel) {
+    event.preventDefault();
+    cancel.click();
+    return;
+  }
+  // The list page's pop-up panels (saved views' "Save as", "Rename", "Delete"; "Columns") fold on
+  // Escape and give the focus back to the button that opened them.
+  var panel = event.target.closest("details.list-views-panel[open]");
+  if (panel) {
+    event.preventDefault();
+    panel.open = false;
+    panel.querySelector("summary").focus();
+  }
+});
+
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var element = event.detail.elt;
+  var cell = element && element.closest ? element.closest("dd") : null;
+  if (cell && (element.classList.contains("inline-edit") || element.closest("form.inline-editor"))) {
+    cell.dataset.inlineFocus = "true";  // this cell's swap moves the focus (see the listener below)
+  }
+});
+
+document.addEventListener("htmx:afterSettle", function (event) {
+  var cell = event.detail.target;
+  if (!cell || !cell.dataset || cell.dataset.inlineFocus !== "true") {
+    return;
+  }
+  delete cell.dataset.inlineFocus;
+  var editor = cell.querySelector("form.inline-editor");
+  var edit = cell.querySelector("button.inline-edit");
+  if (editor) {
+    crmkitFocusControl(editor);
+  } else if (edit) {
+    edit.focus();
+  }
+});
+
 // A password's repeat box (data-repeat-of: the id of the first box) says that the two differ,
 // beside itself, when the form is about to be sent (it is then not sent, and the box has the
 // focus); the message goes as soon as the two match. Not when the box is left: a message
