@@ -1,11 +1,12 @@
 """Automation rules in the save: before-save actions change the record, after-save actions become outbox rows.
 
-Before the write (service.RecordService.before_save), after the validation rules and before
-the `crmkit_before_save` hook: each active rule of the object whose triggers include the
-save's operation and which has update_record actions is taken in declared order; its
-condition is evaluated on the values as earlier rules left them, and when true its
-update_record actions set their fields (coerced as system input). Formulas, validation
-rules and stage transitions then run again on the changed values (SavePipeline.recheck).
+Before the write (records/pipeline.py, SavePipeline.prepare), once the values are coerced,
+defaulted, checked for required fields and lookups and their formulas computed, and before
+the validation rules and stage transitions: each active rule of the object whose triggers
+include the save's operation and which has update_record actions is taken in declared
+order; its condition is evaluated on the values as earlier rules left them, and when true
+its update_record actions set their fields (coerced as system input). Formulas are computed
+again, then the validation rules and transitions check the record as it will be saved.
 
 In the after-write step (records/events.py, step 5), in the write's transaction: each
 active rule whose triggers include the event's operation and which has after-save actions
@@ -53,6 +54,11 @@ class AutomationOrigin:
     depth: int
     chain: frozenset[str]
     outbox_id: int | None = None
+
+
+def before_save_rules(obj: ObjectDef, operation: str, origin: AutomationOrigin | None) -> list[AutomationRule]:
+    """The rules with update_record actions that fire on `operation` ("create", "update") for this origin."""
+    return _rules(obj, operation, origin, before=True) if obj.automations else []
 
 
 def _rules(obj: ObjectDef, operation: str, origin: AutomationOrigin | None, *, before: bool) -> list[AutomationRule]:

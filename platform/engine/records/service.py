@@ -2,9 +2,9 @@
 
 Every write runs the whole save pipeline in one transaction:
 
-    coercion and field validation -> defaults -> formulas -> validation rules
-    -> before-save automation (update_record actions) -> `crmkit_before_save` hook
-    -> (formulas and rules again, when either changed a value) -> write (optimistic lock on `version`)
+    coercion and field validation -> defaults -> formulas
+    -> before-save automation (update_record actions; formulas again) -> validation rules and stage transitions
+    -> `crmkit_before_save` hook (formulas and rules again, if it changed a value) -> write (optimistic lock)
     -> after-write step (events.py): history -> rollups and dependent formulas -> search index
        -> `crmkit_after_save` hook -> automation outbox rows
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 from sqlalchemy import Connection, Table, case, select
 
 from crmkit.engine import messages
-from crmkit.engine.automation.rules import run_before_save
+from crmkit.engine.automation.rules import before_save_rules, run_before_save
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
 from crmkit.engine.query.grouping import Grouping, group_totals
 from crmkit.engine.query.inputs import is_record_id, shown
@@ -383,20 +383,17 @@ class RecordService:
 
     def before_save(self, connection: Connection, values: dict[str, Any], previous: Mapping[str, Any] | None,
                     clock: Mapping[str, Any]) -> dict[str, Any]:
-        """Before-save automation (automation/rules.py), then the `crmkit_before_save` hook, on validated
-        values; what they changed is checked again (formulas, validation rules, stage transitions).
+        """The `crmkit_before_save` hook on validated values; what it changed is checked again.
 
         A hook may set (or refuse) a field the user may not read: its errors are told as `_prepare`'s are.
         """
         actor = self.session.actor
         operation = Operation.CREATE if previous is None else Operation.UPDATE
         try:
-            changed = run_before_save(self.session, connection, self.pipeline, values, previous, clock)
             draft = before_save(self.session, RecordDraft(self.obj.name, operation, previous, actor, values,
                                                           self.pipeline.coerce_one))
-            changed += [name for name in draft.changed if name not in changed]
-            if changed:
-                self.pipeline.recheck(connection, values, changed, previous=previous, language=actor.language,
+            if draft.changed:
+                self.pipeline.recheck(connection, values, draft.changed, previous=previous, language=actor.language,
                                       clock=clock, hidden=self._hidden())
         except RecordValidationError as error:
             raise self._told(error) from None
@@ -433,10 +430,15 @@ class RecordService:
                  check_lookups: bool = True) -> Prepared:
         """The save pipeline for this session; errors about fields the user may not read name neither field nor value."""
         actor = self.session.actor
+        automate = None
+        if before_save_rules(self.obj, "create" if previous is None else "update", self.session.automation):
+            def automate(connection: Connection, values: dict[str, Any]) -> list[str]:
+                return run_before_save(self.session, connection, self.pipeline, values, previous, clock)
         try:
             return self.pipeline.prepare(connection, input_values, previous=previous, system=actor.system,
                                          language=actor.language, row_filter=self.session.row_filter,
-                                         check_lookups=check_lookups, clock=clock, hidden=self._hidden())
+                                         check_lookups=check_lookups, clock=clock, hidden=self._hidden(),
+                                         automate=automate)
         except RecordValidationError as error:
             raise self._told(error) from None
 
