@@ -566,16 +566,20 @@ def worker(context: click.Context, workers: int, once: bool) -> None:
     from crmkit.engine.automation.queue import AutomationQueue
 
     crm = open_crm(context)
-    if once:
-        outcomes = crm.outbox.work_due()
-        for outbox_id, outcome in outcomes.items():
-            click.echo(f"{outbox_id:>8}  {outcome}")
-        click.echo(f"Worked {len(outcomes)} outbox row(s).")
-        return
-    crm.queue = AutomationQueue.open(crm)
-    crm.outbox.requeue()
-    click.echo(f"crmkit worker: {workers} thread(s) on {crm.queue.huey.storage.__class__.__name__} (stop with Ctrl+C)")
-    crm.queue.consumer(workers=workers).run()
+    try:
+        if once:
+            outcomes = crm.outbox.work_due()
+            for outbox_id, outcome in outcomes.items():
+                click.echo(f"{outbox_id:>8}  {outcome}")
+            click.echo(f"Worked {len(outcomes)} outbox row(s).")
+            return
+        crm.queue = AutomationQueue.open(crm)
+        crm.outbox.requeue()
+        storage = crm.queue.huey.storage.__class__.__name__
+        click.echo(f"crmkit worker: {workers} thread(s) on {storage} (stop with Ctrl+C)")
+        crm.queue.consumer(workers=workers).run()
+    finally:
+        crm.close()
 
 
 @main.command()
@@ -588,14 +592,18 @@ def worker(context: click.Context, workers: int, once: bool) -> None:
 def outbox(context: click.Context, status: str | None, limit: int, replay_ids: tuple[int, ...]) -> None:
     """List the automation outbox, newest first, or replay dead rows."""
     crm = open_crm(context)
-    if replay_ids:
-        replayed = crm.outbox.replay(list(replay_ids))
-        click.echo(f"Replayed {len(replayed)} row(s): {', '.join(map(str, replayed))}. crmkit worker will do them.")
-        return
-    for row in crm.outbox.rows(status=status, limit=limit):
-        error = f"  {row['last_error']}" if row["last_error"] else ""
-        click.echo(f"{row['id']:>8}  {row['status']:<8} {row['rule']:<40} {row['object']} {row['record_id']}  "
-                   f"{row['kind']}  attempts {row['attempts']}{error}")
+    try:
+        if replay_ids:
+            replayed = crm.outbox.replay(list(replay_ids))
+            click.echo(f"Replayed {len(replayed)} row(s): {', '.join(map(str, replayed))}. "
+                       "crmkit worker will do them.")
+            return
+        for row in crm.outbox.rows(status=status, limit=limit):
+            error = f"  {row['last_error']}" if row["last_error"] else ""
+            click.echo(f"{row['id']:>8}  {row['status']:<8} {row['rule']:<40} {row['object']} {row['record_id']}  "
+                       f"{row['kind']}  attempts {row['attempts']}{error}")
+    finally:
+        crm.close()
 
 
 if __name__ == "__main__":
