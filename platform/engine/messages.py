@@ -178,14 +178,14 @@ CONTROLLING_EMPTY = Message("choose {controlling} first: '{value}' is allowed on
                             "请先选择{controlling}：“{value}”只适用于其部分取值。")
 
 # ---- stage transitions (built in the user's language by engine.automation.transitions) ---------------------------
-MOVE_NOT_ALLOWED = Message("{field} cannot move from '{previous}' to '{value}'; from '{previous}' it can move to: {allowed}.",
-                           "{field}不能从“{previous}”改为“{value}”；从“{previous}”只能改为：{allowed}。")
-MOVE_NOWHERE = Message("{field} cannot change once it is '{previous}'.", "{field}为“{previous}”后不能再修改。")
-NOT_INITIAL = Message("a new record cannot start with {field} '{value}'; it starts at: {allowed}.",
-                      "新记录的{field}不能是“{value}”；只能从以下值开始：{allowed}。")
+MOVE_NOT_ALLOWED = Message("cannot move from '{previous}' to '{value}'; from '{previous}' it can move to: {allowed}.",
+                           "不能从“{previous}”改为“{value}”；从“{previous}”只能改为：{allowed}。")
+MOVE_NOWHERE = Message("cannot change once it is '{previous}'.", "为“{previous}”后不能再修改。")
+NOT_INITIAL = Message("a new record cannot start at '{value}'; it starts at: {allowed}.",
+                      "新记录不能从“{value}”开始；只能从以下值开始：{allowed}。")
 REQUIRED_ON_MOVE = Message("is required when {field} moves to '{value}'.", "{field}改为“{value}”时此字段为必填项。")
-MOVE_CONDITION = Message("{field} cannot move from '{previous}' to '{value}' now: the move's condition is not met.",
-                         "{field}现在不能从“{previous}”改为“{value}”：不满足此变更的条件。")
+MOVE_CONDITION = Message("cannot move from '{previous}' to '{value}' now: the move's condition is not met.",
+                         "现在不能从“{previous}”改为“{value}”：不满足此变更的条件。")
 MOVE_UNCHECKED = Message("the condition of the move of {field} to '{value}' could not be checked: {reason}",
                          "{field}改为“{value}”的条件无法检查：{reason}")
 

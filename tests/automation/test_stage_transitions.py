@@ -23,7 +23,7 @@ def deals(sales):
 def test_a_move_no_transition_lists_is_refused_naming_where_it_can_go(deals):
     deal = deals.create({"name": "D"})
     assert refused(lambda: deals.update(deal.id, {"stage": "Won"}, version=deal.version)) == {
-        "stage": ["Stage cannot move from 'New' to 'Won'; from 'New' it can move to: Qualified, Lost."]}
+        "stage": ["cannot move from 'New' to 'Won'; from 'New' it can move to: Qualified, Lost."]}
     assert deals.get(deal.id)["stage"] == "New"
     moved = deals.update(deal.id, {"stage": "Qualified"}, version=deal.version)
     assert moved["stage"] == "Qualified"
@@ -40,7 +40,7 @@ def test_a_value_no_move_leaves_is_final(deals):
 
 def test_a_new_record_starts_at_an_initial_value(deals):
     assert refused(lambda: deals.create({"name": "D", "stage": "Won", "next_step": "Ship"})) == {
-        "stage": ["a new record cannot start with Stage 'Won'; it starts at: New."]}
+        "stage": ["a new record cannot start at 'Won'; it starts at: New."]}
     assert deals.create({"name": "D", "stage": "New"})["stage"] == "New"
 
 
@@ -54,14 +54,14 @@ def test_a_move_requires_its_fields_and_its_condition(deals):
     won = deals.update(qualified.id, {"stage": "Won", "amount": "10"}, version=qualified.version)
     assert won["stage"] == "Won"
     assert refused(lambda: deals.update(won.id, {"stage": "New"}, version=won.version)) == {
-        "stage": ["Stage cannot move from 'Won' to 'New'; from 'Won' it can move to: Lost."]}
+        "stage": ["cannot move from 'Won' to 'New'; from 'Won' it can move to: Lost."]}
 
 
 def test_refusals_are_in_the_users_language(crm, deals):
     deal = deals.create({"name": "D"})
     chinese = crm.as_system(language="zh").records("deal")
     assert refused(lambda: chinese.update(deal.id, {"stage": "Won"}, version=deal.version)) == {
-        "stage": ["Stage不能从“New”改为“Won”；从“New”只能改为：Qualified、Lost。"]}
+        "stage": ["不能从“New”改为“Won”；从“New”只能改为：Qualified、Lost。"]}
     assert refused(lambda: chinese.update(deal.id, {"stage": "Lost"}, version=deal.version)) == {
         "loss_reason": ["Stage改为“Lost”时此字段为必填项。"]}
     qualified = deals.update(deal.id, {"stage": "Qualified"}, version=deal.version)
@@ -72,7 +72,7 @@ def test_refusals_are_in_the_users_language(crm, deals):
 def test_english_refusals_are_translated_by_the_catalog():
     from crmkit.engine.messages import translated
 
-    assert translated("Stage cannot change once it is 'Won'.", "zh") == "Stage为“Won”后不能再修改。"
+    assert translated("cannot change once it is 'Won'.", "zh") == "为“Won”后不能再修改。"
     assert translated("is required when Stage moves to 'Lost'.", "zh-CN") == "Stage改为“Lost”时此字段为必填项。"
 
 
@@ -83,14 +83,14 @@ def test_bulk_edit_refuses_each_record_whose_move_is_not_allowed(deals):
     result = deals.update_many({new.id: new.version, qualified.id: qualified.version}, {"stage": "Won", "amount": "5"})
     assert result.succeeded == (qualified.id,)
     (failure,) = result.failed
-    assert failure.id == new.id and failure.status == 422 and "Stage cannot move from 'New' to 'Won'" in failure.message
+    assert failure.id == new.id and failure.status == 422 and "cannot move from 'New' to 'Won'" in failure.message
     assert deals.get(new.id)["stage"] == "New"
 
 
 def test_an_import_refuses_rows_that_start_at_a_value_initial_does_not_allow(deals):
     with pytest.raises(BulkValidationError) as caught:
         deals.bulk_create([{"name": "ok"}, {"name": "won already", "stage": "Won", "next_step": "Ship"}])
-    assert caught.value.row_errors == {2: {"stage": ["a new record cannot start with Stage 'Won'; it starts at: New."]}}
+    assert caught.value.row_errors == {2: {"stage": ["a new record cannot start at 'Won'; it starts at: New."]}}
     assert deals.count().value == 0
 
 
@@ -106,7 +106,7 @@ def test_a_before_save_hook_that_sets_a_refused_stage_is_refused_too(crm, deals)
     crm.extensions.plugin_manager.register(Jump(), name="jump")
     try:
         deal = deals.create({"name": "D"})
-        assert "Stage cannot move from 'New' to 'Won'" in refused(
+        assert "cannot move from 'New' to 'Won'" in refused(
             lambda: deals.update(deal.id, {"amount": "3"}, version=deal.version))["stage"][0]
     finally:
         crm.extensions.plugin_manager.unregister(name="jump")
@@ -118,7 +118,7 @@ def test_a_record_from_before_the_transitions_with_a_blank_stage_may_take_an_ini
         connection.exec_driver_sql(f"UPDATE deal SET stage = NULL WHERE id = {deal.id}")
     blank = deals.get(deal.id)
     assert refused(lambda: deals.update(deal.id, {"stage": "Won"}, version=blank.version))["stage"] == [
-        "a new record cannot start with Stage 'Won'; it starts at: New."]
+        "a new record cannot start at 'Won'; it starts at: New."]
     assert deals.update(deal.id, {"stage": "New"}, version=blank.version)["stage"] == "New"
 
 

@@ -41,7 +41,7 @@ def transition_errors(obj: ObjectDef, previous: Mapping[str, Any] | None, values
         if before is None:
             if transitions.initial is not None and value not in transitions.initial:
                 errors.setdefault(fdef.name, []).append(messages.NOT_INITIAL.in_language(
-                    language, field=fdef.label.get(language), value=_label(fdef, value, language),
+                    language, value=_label(fdef, value, language),
                     allowed=_labels(fdef, transitions.initial, language)))
             continue
         _check_move(fdef, transitions, before, value, namespace, functions, language, errors, obj)
@@ -50,21 +50,21 @@ def transition_errors(obj: ObjectDef, previous: Mapping[str, Any] | None, values
 
 def _check_move(fdef: FieldDef, transitions: StageTransitions, before: Any, value: Any, namespace, functions,
                 language: str, errors: dict[str, list[str]], obj: ObjectDef) -> None:
-    words = {"field": fdef.label.get(language), "previous": _label(fdef, before, language),
-             "value": _label(fdef, value, language)}
+    words = {"previous": _label(fdef, before, language), "value": _label(fdef, value, language)}
+    field = fdef.label.get(language)
     move = transitions.move(before, value)
     if move is None:
         allowed = transitions.targets(before, fdef.option_values)
         if allowed:
             text = messages.MOVE_NOT_ALLOWED.in_language(language, allowed=_labels(fdef, allowed, language), **words)
         else:
-            text = messages.MOVE_NOWHERE.in_language(language, field=words["field"], previous=words["previous"])
+            text = messages.MOVE_NOWHERE.in_language(language, previous=words["previous"])
         errors.setdefault(fdef.name, []).append(text)
         return
     for name in move.requires:
         if _blank(namespace.get(name)):
             errors.setdefault(name, []).append(messages.REQUIRED_ON_MOVE.in_language(
-                language, field=words["field"], value=words["value"]))
+                language, field=field, value=words["value"]))
     if not move.condition:
         return
     try:
@@ -73,7 +73,7 @@ def _check_move(fdef: FieldDef, transitions: StageTransitions, before: Any, valu
         logger.warning("the condition of the move of %s.%s to %r could not be checked for record %s: %s", obj.name,
                        fdef.name, value, namespace.get("id"), error)
         errors.setdefault(RECORD_ERRORS, []).append(messages.MOVE_UNCHECKED.in_language(
-            language, field=words["field"], value=words["value"], reason=str(error)))
+            language, field=field, value=words["value"], reason=str(error)))
         return
     if not allowed_now:
         text = move.message.get(language) if move.message else messages.MOVE_CONDITION.in_language(language, **words)
