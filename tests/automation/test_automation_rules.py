@@ -102,3 +102,28 @@ def test_an_inactive_rule_does_nothing(crm, write_package, sales):
                               .replace("won_needs_next_step", "never").replace("stage == 'Won' and", "False and")))
     _, won = won_deal(sales)
     assert won["next_step"] is None and outbox_rows(crm) == []
+
+
+def test_a_rule_on_restored_writes_its_row_with_the_restore(crm, install, sales):
+    install("""
+    package: restore_rules
+    version: "1.0.0"
+    depends_on: [deals]
+    extends:
+      deal:
+        automations:
+          - name: back
+            on: [restored]
+            actions: [{type: create_record, object: task, set: {subject: "'Back: ' + name", deal: id}}]
+    """, "restore_rules.yaml")
+    deals = sales.records("deal")
+    deal = deals.create({"name": "Phoenix"})
+    batch = deals.delete(deal.id)
+    sales.recycle_bin.restore(batch)
+    rows = sorted(crm.outbox.rows(), key=lambda row: row["id"])
+    assert [(row["rule"], row["operation"]) for row in rows] == [("deal.lost_task", "delete"),
+                                                                 ("deal.back", "restore")]
+    assert rows[1]["payload"] == {"object": "task", "values": {"subject": "Back: Phoenix", "deal": deal.id}}
+    crm.outbox.work_due()
+    assert sorted(task["subject"] for task in sales.records("task").query().records) == [
+        "Back: Phoenix", "Deleted Phoenix"]

@@ -130,3 +130,13 @@ def test_a_condition_that_cannot_be_checked_refuses_the_move(crm, write_package,
     deal = deals.update(deal.id, {"stage": "Qualified"}, version=deal.version)
     errors = refused(lambda: deals.update(deal.id, {"stage": "Won"}, version=deal.version))
     assert errors["_record"][0].startswith("the condition of the move of Stage to 'Won' could not be checked:")
+
+
+def test_allowed_targets_name_the_values_a_record_may_move_to(sales):
+    from crmkit.engine.automation.transitions import allowed_targets
+
+    deal = sales.runtime.object("deal")
+    assert allowed_targets(deal, "stage", None) == ("New",)  # a new record: `initial`
+    assert allowed_targets(deal, "stage", "New") == ("New", "Qualified", "Lost")
+    assert allowed_targets(deal, "stage", "Lost") == ("Lost", "New")
+    assert allowed_targets(deal, "name", "x") is None  # no transitions: any value

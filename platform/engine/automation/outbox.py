@@ -39,7 +39,7 @@ BACKOFF = (30, 120, 600, 3600)
 #: Attempts before a failing row is dead.
 MAX_ATTEMPTS = len(BACKOFF) + 1
 #: A pending row handed to the queue this long ago without being done is handed again (a lost task).
-REQUEUE_AFTER = timedelta(minutes=5)
+REQUEUE_AFTER = timedelta(minutes=2)
 #: Errors that say nothing about the action itself: the same row may work in a moment.
 TRANSIENT = (StaleRecordError, DatabaseBusy, ConnectionLost)
 
