@@ -22,6 +22,7 @@ they do at run time in crmkit.engine.automation (docs/automation.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from dataclasses import field as _field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -78,10 +79,20 @@ class AutomationRule:
     package: str = ""
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
 
-    @property
+    @cached_property
     def operations(self) -> frozenset[str]:
         """The record operations ("create", "update", ...) this rule fires on."""
         return frozenset().union(*(TRIGGERS[trigger] for trigger in self.triggers))
+
+    @cached_property
+    def acts_before_save(self) -> bool:
+        """Whether any action changes the record before it is saved (update_record)."""
+        return any(action.before_save for action in self.actions)
+
+    @cached_property
+    def acts_after_save(self) -> bool:
+        """Whether any action is done after the save, through the outbox."""
+        return not all(action.before_save for action in self.actions)
 
     def key(self, object_name: str) -> str:
         """`object.rule`: the rule's name across objects (the outbox and the recursion chain use it)."""

@@ -62,10 +62,11 @@ def before_save_rules(obj: ObjectDef, operation: str, origin: AutomationOrigin |
 
 
 def _rules(obj: ObjectDef, operation: str, origin: AutomationOrigin | None, *, before: bool) -> list[AutomationRule]:
-    chain = origin.chain if origin is not None else frozenset()
+    chain = origin.chain if origin is not None else None
     return [rule for rule in obj.automations
-            if rule.active and operation in rule.operations and rule.key(obj.name) not in chain
-            and any(action.before_save is before for action in rule.actions)]
+            if rule.active and operation in rule.operations
+            and (rule.acts_before_save if before else rule.acts_after_save)
+            and not (chain and rule.key(obj.name) in chain)]
 
 
 def run_before_save(context: "UserContext", connection: Connection, pipeline: "SavePipeline",
@@ -82,8 +83,10 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
         return []
     related = load_related(connection, pipeline.runtime, obj, values)
     changed: list[str] = []
+    names, functions = pipeline.evaluator.scope(values, related, previous, clock)
     for rule in rules:
-        names, functions = pipeline.evaluator.scope(values, related, previous, clock)
+        if changed:  # later rules see what earlier ones set
+            names, functions = pipeline.evaluator.scope(values, related, previous, clock)
         try:
             if rule.condition and not compile_expression(rule.condition).evaluate(names, functions):
                 continue
@@ -102,8 +105,7 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
 
 def _values(action: AutomationAction, names: Mapping[str, Any], functions: Mapping[str, Any]) -> dict[str, Any]:
     """Each of the action's expressions evaluated (SandboxError if one cannot be)."""
-    return {name: _plain(compile_expression(source).evaluate(dict(names), dict(functions)))
-            for name, source in action.set.items()}
+    return {name: _plain(compile_expression(source).evaluate(names, functions)) for name, source in action.set.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -141,7 +143,7 @@ def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, r
     chain = sorted((origin.chain if origin is not None else frozenset()) | {rule.key(obj.name)})
     rows: list[dict[str, Any]] = []
     try:
-        fires = not rule.condition or compile_expression(rule.condition).evaluate(dict(names), dict(functions))
+        fires = not rule.condition or compile_expression(rule.condition).evaluate(names, functions)
         if not fires:
             return []
         for number, action in enumerate(rule.actions):

@@ -68,7 +68,7 @@ def _check_move(fdef: FieldDef, transitions: StageTransitions, before: Any, valu
     if not move.condition:
         return
     try:
-        allowed_now = compile_expression(move.condition).evaluate(dict(namespace), dict(functions))
+        allowed_now = compile_expression(move.condition).evaluate(namespace, functions)
     except SandboxError as error:
         logger.warning("the condition of the move of %s.%s to %r could not be checked for record %s: %s", obj.name,
                        fdef.name, value, namespace.get("id"), error)
