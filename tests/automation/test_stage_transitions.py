@@ -140,3 +140,26 @@ def test_allowed_targets_name_the_values_a_record_may_move_to(sales):
     assert allowed_targets(deal, "stage", "New") == ("New", "Qualified", "Lost")
     assert allowed_targets(deal, "stage", "Lost") == ("Lost", "New")
     assert allowed_targets(deal, "name", "x") is None  # no transitions: any value
+
+
+def test_a_move_requiring_a_field_the_user_may_not_read_names_neither_the_field_nor_its_value(crm, install, sales):
+    from tests.conftest import add_users
+
+    install("""
+    package: deal_security
+    version: "1.0.0"
+    depends_on: [deals]
+    permission_sets:
+      rep:
+        objects: {deal: [create, read, edit]}
+      manager:
+        fields: {deal.loss_reason: [read, edit]}
+    """, "deal_security.yaml")
+    rep = crm.as_user(add_users(crm, [("rep", None, ["rep"])])["rep"]).records("deal")
+    deal = rep.create({"name": "D"})
+    assert "loss_reason" not in deal
+    errors = refused(lambda: rep.update(deal.id, {"stage": "Lost"}, version=deal.version))
+    assert list(errors) == ["_record"]  # the record-level sentence of security/shaping.py
+    assert "loss_reason" not in str(errors) and "Loss reason" not in str(errors) and "Lost" not in str(errors)
+    assert refused(lambda: rep.update(deal.id, {"stage": "Won"}, version=deal.version)) == {
+        "stage": ["cannot move from 'New' to 'Won'; from 'New' it can move to: Qualified, Lost."]}
