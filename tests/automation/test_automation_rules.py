@@ -34,7 +34,8 @@ def test_the_after_save_actions_are_outbox_rows_with_the_values_computed_at_the_
     assert (related["rule"], related["kind"], related["status"], related["depth"]) == (
         "deal.won", "update_related", "pending", 1)
     assert related["payload"] == {"object": "account", "record_id": account.id, "values": {"rating": "Hot"}}
-    assert created["payload"] == {"object": "task", "values": {"subject": "Kick-off Acme deal", "deal": won.id}}
+    assert created["payload"] == {"object": "task", "values": {"subject": "Kick-off Acme deal", "deal": won.id,
+                                                               "owner_id": None}}  # the deal's owner
     assert created["chain"] == ["deal.won"] and created["next_attempt_at"] == clock.moment
     assert (created["object"], created["record_id"], created["operation"]) == ("deal", won.id, "update")
     assert sales.records("account").get(account.id)["rating"] is None  # nothing done before a worker does it
@@ -58,7 +59,7 @@ def test_a_rule_on_deleted_writes_its_row_with_the_delete(sales, crm):
     deals.delete(deal.id)
     (row,) = outbox_rows(crm)
     assert (row["rule"], row["operation"], row["payload"]) == (
-        "deal.lost_task", "delete", {"object": "task", "values": {"subject": "Deleted Gone"}})
+        "deal.lost_task", "delete", {"object": "task", "values": {"subject": "Deleted Gone", "owner_id": None}})
 
 
 def test_an_empty_lookup_gives_no_update_related_row(sales, crm):
@@ -123,7 +124,20 @@ def test_a_rule_on_restored_writes_its_row_with_the_restore(crm, install, sales)
     rows = sorted(crm.outbox.rows(), key=lambda row: row["id"])
     assert [(row["rule"], row["operation"]) for row in rows] == [("deal.lost_task", "delete"),
                                                                  ("deal.back", "restore")]
-    assert rows[1]["payload"] == {"object": "task", "values": {"subject": "Back: Phoenix", "deal": deal.id}}
+    assert rows[1]["payload"]["values"] == {"subject": "Back: Phoenix", "deal": deal.id, "owner_id": None}
     crm.outbox.work_due()
     assert sorted(task["subject"] for task in sales.records("task").query().records) == [
         "Back: Phoenix", "Deleted Phoenix"]
+
+
+def test_a_created_record_belongs_to_the_owner_of_the_record_that_triggered_it(crm, sales):
+    from tests.conftest import add_users
+
+    owner = add_users(crm, [("deal_owner", None, [])])["deal_owner"]
+    deals = sales.records("deal")
+    deal = deals.create({"name": "Owned", "amount": "5", "owner_id": owner})
+    deal = deals.update(deal.id, {"stage": "Qualified"}, version=deal.version)
+    deals.update(deal.id, {"stage": "Won"}, version=deal.version)
+    crm.outbox.work_due()
+    (task,) = sales.records("task").query().records
+    assert task["owner_id"] == owner and task["created_by"] is None

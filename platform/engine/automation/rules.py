@@ -185,5 +185,8 @@ def _payload(context: "UserContext", obj: ObjectDef, action: AutomationAction, n
         if target_id is None:
             return None  # the lookup is empty: there is no record to change
         return {"object": obj.fields[action.lookup].to, "record_id": target_id, "values": values}
+    # A created record belongs to the triggering record's owner (not to the platform, whom no one
+    # below an administrator would see it through), unless the action says otherwise.
+    values.setdefault("owner_id", names.get("owner_id"))
     return {"object": action.object, "values": values}
 
