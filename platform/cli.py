@@ -553,5 +553,58 @@ def token_revoke(context: click.Context, token_id: int) -> None:
     click.echo(f"Revoked token {token_id}.")
 
 
+# -- automation: the worker and the outbox -----------------------------------------------------
+
+
+@main.command()
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker threads.")
+@click.option("--once", is_flag=True, help="Work every due outbox row now, say what became of each, and exit.")
+@click.pass_context
+@friendly_errors
+def worker(context: click.Context, workers: int, once: bool) -> None:
+    """Work the automation outbox: the huey queue (CRMKIT_REDIS_URL, else a SQLite file) until stopped."""
+    from crmkit.engine.automation.queue import AutomationQueue
+
+    crm = open_crm(context)
+    try:
+        if once:
+            outcomes = crm.outbox.work_due()
+            for outbox_id, outcome in outcomes.items():
+                click.echo(f"{outbox_id:>8}  {outcome}")
+            click.echo(f"Worked {len(outcomes)} outbox row(s).")
+            return
+        crm.queue = AutomationQueue.open(crm)
+        crm.outbox.requeue()
+        storage = crm.queue.huey.storage.__class__.__name__
+        click.echo(f"crmkit worker: {workers} thread(s) on {storage} (stop with Ctrl+C)")
+        crm.queue.consumer(workers=workers).run()
+    finally:
+        crm.close()
+
+
+@main.command()
+@click.option("--status", type=click.Choice(["pending", "done", "dead", "stopped"]), help="Only rows of this status.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--replay", "replay_ids", multiple=True, type=int, metavar="ID",
+              help="Make this dead row pending again (repeatable).")
+@click.pass_context
+@friendly_errors
+def outbox(context: click.Context, status: str | None, limit: int, replay_ids: tuple[int, ...]) -> None:
+    """List the automation outbox, newest first, or replay dead rows."""
+    crm = open_crm(context)
+    try:
+        if replay_ids:
+            replayed = crm.outbox.replay(list(replay_ids))
+            click.echo(f"Replayed {len(replayed)} row(s): {', '.join(map(str, replayed))}. "
+                       "crmkit worker will do them.")
+            return
+        for row in crm.outbox.rows(status=status, limit=limit):
+            error = f"  {row['last_error']}" if row["last_error"] else ""
+            click.echo(f"{row['id']:>8}  {row['status']:<8} {row['rule']:<40} {row['object']} {row['record_id']}  "
+                       f"{row['kind']}  attempts {row['attempts']}{error}")
+    finally:
+        crm.close()
+
+
 if __name__ == "__main__":
     main()

@@ -32,6 +32,17 @@ def test_every_metadata_key_is_documented(key):
     assert f"| `{key}` |" in read("metadata.md")
 
 
+def automation_keys() -> set[str]:
+    definitions = load_schema("package")["$defs"]
+    return {key for name in ("automation", "automation_action", "transitions", "stage_move")
+            for key in definitions[name]["properties"]}
+
+
+@pytest.mark.parametrize("key", sorted(automation_keys()))
+def test_every_automation_key_is_documented(key):
+    assert f"| `{key}` |" in read("automation.md")
+
+
 def layout_keys() -> set[str]:
     return {key for definition in load_schema("layout")["$defs"].values()
             for key in definition.get("properties", {})}

@@ -39,6 +39,7 @@ from crmkit.engine.security.rights import version_column
 from crmkit.engine.tables import METADATA_STATE
 
 if TYPE_CHECKING:
+    from crmkit.engine.automation.rules import AutomationOrigin
     from crmkit.engine.crm import Crm
     from crmkit.engine.security.access import AccessPolicy
     from crmkit.engine.security.privacy import Privacy
@@ -62,6 +63,10 @@ class UserContext:
         #: The connection of a `snapshot()` block, which reads share; None outside one.
         self._snapshot: Connection | None = None
         self._runtime = crm.runtime
+        #: The outbox row whose action this context's saves do (the worker's), else None (automation/rules.py).
+        self.automation: "AutomationOrigin | None" = None
+        #: Outbox rows written by the open transaction, handed to the queue once it commits.
+        self.outbox_ids: list[int] = []
 
     def refresh_rights(self) -> None:
         """Load the user's rights again if they changed since they were loaded (see the module docstring).
@@ -159,6 +164,7 @@ class UserContext:
         if self._connection is not None:
             yield self._connection
             return
+        self.outbox_ids = []
         with ExitStack() as stack:
             connection = self._started(stack, lambda: write_transaction(self.crm.write_engine))
             self._connection = connection
@@ -166,6 +172,9 @@ class UserContext:
                 yield connection
             finally:
                 self._connection = None
+        written, self.outbox_ids = self.outbox_ids, []
+        if written:  # committed: the queue may take them now (rows it misses are requeued, automation/outbox.py)
+            self.crm.dispatch_outbox(written)
 
     @contextmanager
     def snapshot(self) -> Iterator["UserContext"]:

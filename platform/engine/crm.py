@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import replace
 from contextlib import contextmanager
@@ -49,6 +50,8 @@ from crmkit.metadata.registry import Registry
 from crmkit.metadata.source import SourceDocument
 
 if TYPE_CHECKING:
+    from crmkit.engine.automation.outbox import Outbox
+    from crmkit.engine.automation.queue import AutomationQueue
     from crmkit.engine.security.access import AccessPolicy
 
 #: Users whose compiled rights Crm.as_user keeps (all of them are dropped when more sign in).
@@ -68,6 +71,9 @@ class Crm:
         #: user id -> (runtime, rights version, AccessPolicy): as_user reuses a user's compiled rights
         #: while neither the metadata nor the rights version moved (security/rights.py).
         self._policies: dict[int, tuple[Runtime, int, "AccessPolicy"]] = {}
+        #: Where committed outbox ids go (automation/queue.py `AutomationQueue`); None: they wait for a
+        #: worker's periodic requeue. `crmkit worker` and `crmkit serve` set it.
+        self.queue: "AutomationQueue | None" = None
         with self.engine.connect() as connection:
             self._reload(connection)
 
@@ -193,6 +199,22 @@ class Crm:
         """A session for the platform itself (jobs, migrations, demo data): no sharing restrictions."""
         self._require_current_storage()
         return UserContext(self, Actor(system=True, language=language))
+
+    def dispatch_outbox(self, outbox_ids: Sequence[int]) -> None:
+        """Hand committed outbox rows to the queue; a queue that fails is logged, never the saver's error."""
+        if self.queue is None:
+            return
+        try:
+            self.queue.enqueue(outbox_ids)
+        except Exception:  # the rows are safe in the outbox: the periodic requeue hands them on later
+            logging.getLogger("crmkit.automation").exception("the queue did not take outbox rows %s", list(outbox_ids))
+
+    @property
+    def outbox(self) -> "Outbox":
+        """The automation outbox: work, retry, list and replay its rows (automation/outbox.py)."""
+        from crmkit.engine.automation.outbox import Outbox
+
+        return Outbox(self)
 
     def pipeline(self, object_name: str) -> SavePipeline:
         runtime, pipelines = self._runtime, self._pipelines

@@ -177,6 +177,23 @@ DEPENDS_ON_HIDDEN = Message("'{value}' is not allowed with the value of a field 
 CONTROLLING_EMPTY = Message("choose {controlling} first: '{value}' is allowed only with some values of it.",
                             "请先选择{controlling}：“{value}”只适用于其部分取值。")
 
+# ---- stage transitions (built in the user's language by engine.automation.transitions) ---------------------------
+MOVE_NOT_ALLOWED = Message("cannot move from '{previous}' to '{value}'; from '{previous}' it can move to: {allowed}.",
+                           "不能从“{previous}”改为“{value}”；从“{previous}”只能改为：{allowed}。")
+MOVE_NOWHERE = Message("cannot change once it is '{previous}'.", "为“{previous}”后不能再修改。")
+NOT_INITIAL = Message("a new record cannot start at '{value}'; it starts at: {allowed}.",
+                      "新记录不能从“{value}”开始；只能从以下值开始：{allowed}。")
+REQUIRED_ON_MOVE = Message("is required when {field} moves to '{value}'.", "{field}改为“{value}”时此字段为必填项。")
+MOVE_CONDITION = Message("cannot move from '{previous}' to '{value}' now: the move's condition is not met.",
+                         "现在不能从“{previous}”改为“{value}”：不满足此变更的条件。")
+MOVE_UNCHECKED = Message("the condition of the move of {field} to '{value}' could not be checked: {reason}",
+                         "{field}改为“{value}”的条件无法检查：{reason}")
+
+# ---- automation rules --------------------------------------------------------------------------------------------
+RULE_FAILED = Message("the automation rule '{rule}' could not run: {reason}", "自动化规则“{rule}”无法运行：{reason}")
+DEPTH_REACHED = Message("not run: automation rules triggered each other {limit} times in a row, the limit.",
+                        "未运行：自动化规则已连续相互触发 {limit} 次，达到上限。")
+
 # ---- records as a whole: not found, changed meanwhile, refused ----------------------------------------------------
 STALE = Message(
     "{object} {id} was changed by someone else (you edited version {expected}, it is now at version {actual}); "

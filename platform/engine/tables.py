@@ -22,6 +22,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement, Grouping
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from crmkit.engine.automation.tables import define_automation_tables
 from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.security.tables import define_security_tables
@@ -371,6 +372,7 @@ def define_system_tables(metadata: MetaData) -> None:
     """The platform's own tables: installed packages, counters, history, recycle bin, security, saved views and recent items."""
     define_security_tables(metadata)
     define_workspace_tables(metadata)
+    define_automation_tables(metadata)
     Table(
         "crmkit_package", metadata,
         Column("name", String(63), primary_key=True),

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
+    from crmkit.metadata.automation import AutomationRule, StageTransitions
     from crmkit.metadata.layouts import Layout
 
 DEFAULT_LANGUAGE = "en"
@@ -241,6 +242,10 @@ class ObjectDef:
     sharing: str = DEFAULT_SHARING
     sharing_parent: str | None = None
     sharing_rules: tuple[SharingRule, ...] = ()
+    #: Automation rules, in the order they run (crmkit.metadata.automation, docs/automation.md).
+    automations: "tuple[AutomationRule, ...]" = ()
+    #: Stage transitions by picklist field name.
+    transitions: "Mapping[str, StageTransitions]" = _field(default_factory=frozen_map)
     #: The layout as declared (and changed by extensions); None parts are derived (crmkit.metadata.derived_layout).
     layout: "Layout | None" = _field(default=None, compare=False)
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
@@ -255,6 +260,8 @@ class Extension:
     fields: Mapping[str, FieldDef]
     validations: tuple[ValidationRule, ...] = ()
     indexes: tuple[IndexDef, ...] = ()
+    automations: "tuple[AutomationRule, ...]" = ()
+    transitions: "Mapping[str, StageTransitions]" = _field(default_factory=frozen_map)
     #: Layout parts this package adds or replaces (crmkit.metadata.layouts.merge_layouts).
     layout: "Layout | None" = _field(default=None, compare=False)
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
+from crmkit.metadata.automation_checks import check_automation
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.errors import MetadataError, UnknownObject, did_you_mean
 from crmkit.metadata.derived_layout import effective_layout
@@ -97,6 +98,7 @@ class Registry:
         analyses: dict[str, dict[str, ExpressionReport]] = {}
         for obj in objects.values():
             analyses[obj.name] = check_object(ObjectScope(obj, objects, catalog), report)
+            analyses[obj.name].update(check_automation(ObjectScope(obj, objects, catalog), report))
             check_sharing(obj, roles, objects, report)
             check_layout(ObjectScope(obj, objects, catalog), report)
         check_permission_sets(permission_sets, roles, objects, report)
@@ -194,8 +196,23 @@ def _extend(target: ObjectDef, extension: Extension, report: Reporter) -> Object
         fields=frozen_map(fields),
         validations=target.validations + extension.validations,
         indexes=target.indexes + extension.indexes,
+        automations=target.automations + extension.automations,
+        transitions=_merged_transitions(target, extension, report),
         layout=merge_layouts(target.layout, extension.layout),
     )
+
+
+def _merged_transitions(target: ObjectDef, extension: Extension, report: Reporter):
+    """The target's stage transitions and the extension's; one picklist's moves are declared in one place."""
+    merged = dict(target.transitions)
+    for name, transitions in extension.transitions.items():
+        if name in merged:
+            report.at(transitions.location, f"{target.name}.{name} already has stage transitions (from the package "
+                                            f"'{merged[name].package}'); a picklist's moves are declared once.",
+                      at_key=True)
+            continue
+        merged[name] = transitions
+    return frozen_map(merged)
 
 
 def _check_cycles(objects: Mapping[str, ObjectDef], analyses, report: Reporter) -> None:

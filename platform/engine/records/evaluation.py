@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 from marshmallow import ValidationError
 from sqlalchemy import Connection, select
 
+from crmkit.engine.automation.transitions import transition_errors
 from crmkit.engine.fieldtypes import coerce, error_messages
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.runtime import Runtime
@@ -105,6 +106,11 @@ class Evaluator:
             functions = {**functions, **clock}
         return functions
 
+    def scope(self, values: Mapping[str, Any], related: Mapping[str, RecordView], previous: Mapping[str, Any] | None,
+              clock: Mapping[str, Callable[..., Any]] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(names, functions) an expression over `values` sees: what formulas and rules see (automation rules too)."""
+        return self._namespace(values, related), self._functions(values, previous, clock)
+
     def default(self, fdef: FieldDef, values: Mapping[str, Any], related: Mapping[str, RecordView],
                 clock: Mapping[str, Callable[..., Any]] | None = None) -> Any:
         if fdef.default_expression:
@@ -128,7 +134,11 @@ class Evaluator:
         namespace = self._namespace(values, related)
         functions = self._functions(values, previous, clock)
         self._compute(values, namespace, functions, None)
-        return self._check(namespace, functions, operation, language)
+        errors = self._check(namespace, functions, operation, language)
+        if self.obj.transitions:
+            for name, texts in transition_errors(self.obj, previous, values, namespace, functions, language).items():
+                errors.setdefault(name, []).extend(texts)
+        return errors
 
     def compute_formulas(
         self,

@@ -9,7 +9,7 @@ write's transaction and always in this order:
     2. propagation  rollups of parent records, formulas of records reading the changed ones
     3. search       the search index of the written records and of those propagation rewrote
     4. after-save   the `crmkit_after_save` hook, once per event
-    5. outbox       the automation outbox row (next issue; see `after_write`)
+    5. outbox       the outbox rows of the automation rules' after-save actions (automation/rules.py)
 
 An exception in any step rolls the whole write back. Before the write, creates and
 updates hand a `RecordDraft` to the `crmkit_before_save` hook (see `before_save`).
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NoReturn, Se
 
 from sqlalchemy import Connection
 
+from crmkit.engine.automation.rules import write_outbox
 from crmkit.engine.query.search_index import add_records, reindex_records, remove_records
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.history import history_rows, write_history
@@ -141,7 +142,7 @@ WRITTEN_WITH_RECORD = frozenset({HISTORY_STEP, SEARCH_STEP})
 
 def after_write(connection: Connection, context: "UserContext", events: Sequence[RecordEvent], *,
                 written: frozenset[str] = frozenset()) -> None:
-    """The one step after every write: history, propagation, search index, the after-save hook (in that order).
+    """The one step after every write: history, propagation, search index, the after-save hook, the outbox (in that order).
 
     `events` may span objects and operations (a delete and its cascade); they are handled
     in the order given. Runs on `connection`, inside the write's transaction. `written` names
@@ -165,8 +166,9 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
     hook = runtime.hooks.crmkit_after_save
     for event in events:
         hook(context=context, event=event)
-    # Step 4, the automation outbox (next issue): one row per event, written here on
-    # `connection`, so automation and webhooks see exactly the writes that commit.
+    # The automation outbox, written here on `connection`: its rows exist exactly when the write commits,
+    # and the context hands their ids to the queue after the commit (UserContext.writing).
+    context.outbox_ids.extend(write_outbox(connection, context, events))
 
 
 def _history(connection: Connection, context: "UserContext", events: Sequence[RecordEvent]) -> None:

@@ -1,7 +1,8 @@
-"""The save pipeline before the write: coercion, defaults, formulas, validation rules.
+"""The save pipeline before the write: coercion, defaults, formulas, automation, validation rules.
 
-    coercion and field validation -> defaults -> formulas -> validation rules
-    -> (before-save hook, write, after-write step: see service.py and events.py)
+    coercion and field validation -> defaults -> required, dependent picklists, lookups
+    -> formulas -> before-save automation (formulas again) -> validation rules and stage transitions
+    -> unique values -> (before-save hook, write, after-write step: see service.py and events.py)
 
 One instance per object and runtime; it holds no per-record state.
 """
@@ -86,11 +87,15 @@ class SavePipeline:
         check_lookups: bool = True,
         clock: Mapping[str, Callable[..., Any]] | None = None,
         hidden: Collection[str] = frozenset(),
+        automate: Callable[[Connection, dict[str, Any]], list[str]] | None = None,
     ) -> Prepared:
         """Run everything before the write; raises RecordValidationError with every problem found.
 
         `clock` holds the acting user's `today()`/`now()` for defaults and rules (records.clock);
-        `hidden` the fields the acting user may not read, whose values no message quotes.
+        `hidden` the fields the acting user may not read, whose values no message quotes;
+        `automate` the before-save automation (automation/rules.py), run on the values with
+        their formulas computed, before the validation rules: it changes `values` and returns
+        the names it set.
         """
         clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system,
                                      known=self.input_problems, language=language)
@@ -115,12 +120,27 @@ class SavePipeline:
                 errors.setdefault("owner_id", []).append(messages.NO_ACTIVE_USER(id=clean["owner_id"]))
         if errors:
             raise RecordValidationError(errors)
+        if automate is not None:
+            related = self._automated(connection, values, related, previous, automate, errors, language, hidden)
         operation = "create" if previous is None else "update"
         errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock))
         self._check_unique(connection, values, previous, errors)
         if errors:
             raise RecordValidationError(errors)
         return Prepared(values, frozenset(clean))
+
+    def _automated(self, connection: Connection, values: dict[str, Any], related, previous, automate,
+                   errors: dict[str, list[str]], language: str, hidden: Collection[str]):
+        """Before-save automation on values whose formulas are computed; the related records it now reads."""
+        self.evaluator.compute_formulas(values, related, previous)
+        changed = automate(connection, values)
+        if not changed:
+            return related
+        self._check_dependents(values, changed, errors, language, hidden)
+        self._check_lookups(connection, values, set(changed), errors, None)
+        if errors:
+            raise RecordValidationError(errors)
+        return load_related(connection, self.runtime, self.obj, values)
 
     def coerce_one(self, name: str, value: Any) -> Any:
         """One value a before-save hook sets, coerced like system input; RecordValidationError if refused."""

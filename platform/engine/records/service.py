@@ -2,10 +2,11 @@
 
 Every write runs the whole save pipeline in one transaction:
 
-    coercion and field validation -> defaults -> formulas -> validation rules
-    -> `crmkit_before_save` hook -> write (optimistic lock on `version`)
-    -> after-write step (events.py): history -> rollups and dependent formulas
-       -> `crmkit_after_save` hook -> (automation outbox)
+    coercion and field validation -> defaults -> formulas
+    -> before-save automation (update_record actions; formulas again) -> validation rules and stage transitions
+    -> `crmkit_before_save` hook (formulas and rules again, if it changed a value) -> write (optimistic lock)
+    -> after-write step (events.py): history -> rollups and dependent formulas -> search index
+       -> `crmkit_after_save` hook -> automation outbox rows
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 from sqlalchemy import Connection, Table, case, select
 
 from crmkit.engine import messages
+from crmkit.engine.automation.rules import before_save_rules, run_before_save
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
 from crmkit.engine.query.grouping import Grouping, group_totals
 from crmkit.engine.query.inputs import is_record_id, shown
@@ -442,10 +444,15 @@ class RecordService:
                  check_lookups: bool = True) -> Prepared:
         """The save pipeline for this session; errors about fields the user may not read name neither field nor value."""
         actor = self.session.actor
+        automate = None
+        if before_save_rules(self.obj, "create" if previous is None else "update", self.session.automation):
+            def automate(connection: Connection, values: dict[str, Any]) -> list[str]:
+                return run_before_save(self.session, connection, self.pipeline, values, previous, clock)
         try:
             return self.pipeline.prepare(connection, input_values, previous=previous, system=actor.system,
                                          language=actor.language, row_filter=self.session.row_filter,
-                                         check_lookups=check_lookups, clock=clock, hidden=self._hidden())
+                                         check_lookups=check_lookups, clock=clock, hidden=self._hidden(),
+                                         automate=automate)
         except RecordValidationError as error:
             raise self._told(error) from None
 

@@ -1,0 +1,8 @@
+"""crmkit.engine.automation: stage transitions, automation rules and their outbox (docs/automation.md).
+
+    transitions.py  moves of a picklist refused in the save pipeline, on every write path
+    rules.py        before-save actions, and the outbox rows of after-save actions
+    outbox.py       the outbox table's life: claim, done, retry with backoff, dead letters, requeue
+    actions.py      what the worker does for one outbox row
+    queue.py        the huey queue that carries outbox ids to `crmkit worker`
+"""

@@ -1,0 +1,167 @@
+"""The outbox's life: a pending row is done once, retried with backoff, or dead for an admin to replay.
+
+    crm.outbox.work(outbox_id)   # what the queue's task does; "done", "retry", "dead" or "skipped"
+    crm.outbox.requeue()         # pending rows whose delivery never finished, handed to the queue again
+    crm.outbox.work_due()        # every due row, now, in this process (tests, `crmkit worker --once`)
+    crm.outbox.rows(status="dead"); crm.outbox.replay(outbox_id)
+
+`work` claims the row (PostgreSQL: FOR UPDATE SKIP LOCKED, so two workers never do one row
+at once; SQLite: the write lock), performs its action and marks it done in ONE transaction:
+a worker killed half-way leaves the row pending and unchanged, and the periodic requeue
+hands it to another worker, which does it once. A failure is recorded in a transaction of
+its own: an error the action's own data causes (a validation error, a deleted record, a
+refused permission: a CrmkitError other than a stale record or a busy database) makes the
+row dead at once; any other error is retried after BACKOFF[attempt] seconds, and the row
+is dead after MAX_ATTEMPTS. Every moment comes from `Crm.clock`, so tests move time
+instead of sleeping.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Sequence
+
+from sqlalchemy import Connection, select, update
+
+from crmkit.engine.automation.actions import perform
+from crmkit.engine.automation.rules import AutomationOrigin
+from crmkit.engine.database import ConnectionLost, DatabaseBusy
+from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
+from crmkit.errors import CrmkitError
+
+if TYPE_CHECKING:
+    from crmkit.engine.crm import Crm
+
+logger = logging.getLogger("crmkit.automation")
+
+#: Seconds to wait before the 2nd, 3rd, ... attempt.
+BACKOFF = (30, 120, 600, 3600)
+#: Attempts before a failing row is dead.
+MAX_ATTEMPTS = len(BACKOFF) + 1
+#: A pending row handed to the queue this long ago without being done is handed again (a lost task).
+REQUEUE_AFTER = timedelta(minutes=2)
+#: Errors that say nothing about the action itself: the same row may work in a moment.
+TRANSIENT = (StaleRecordError, DatabaseBusy, ConnectionLost)
+
+
+class OutboxRowNotFound(RecordNotFound):
+    def __init__(self, outbox_id: Any) -> None:
+        super().__init__("outbox", outbox_id)
+
+
+class Outbox:
+    """The automation outbox of one database, worked as the platform."""
+
+    def __init__(self, crm: "Crm") -> None:
+        self.crm = crm
+        self.table = crm.runtime.system_table("crmkit_outbox")
+
+    def work(self, outbox_id: int) -> str:
+        """Do the row's action if it is pending and due; returns what became of it.
+
+        "done"; "retry" (failed, pending again from its next attempt); "dead"; "skipped" (not
+        pending, not yet due, or being done by another worker right now).
+        """
+        context = self.crm.as_system()
+        now = self.crm.clock()
+        try:
+            with context.writing() as connection:
+                row = self._claim(connection, outbox_id, now)
+                if row is None:
+                    return "skipped"
+                context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id)
+                perform(context, row.kind, row.payload)
+                connection.execute(update(self.table).where(self.table.c.id == row.id).values(
+                    status="done", attempts=row.attempts + 1, finished_at=now, last_error=None))
+            return "done"
+        except Exception as error:  # recorded on the row; nothing of the action was kept
+            return self._failed(outbox_id, error)
+
+    def _claim(self, connection: Connection, outbox_id: int, now) -> Any:
+        table = self.table
+        query = select(table).where(table.c.id == outbox_id, table.c.status == "pending",
+                                    table.c.next_attempt_at <= now)
+        if connection.dialect.name != "sqlite":
+            query = query.with_for_update(skip_locked=True)
+        return connection.execute(query).first()
+
+    def _failed(self, outbox_id: int, error: Exception) -> str:
+        table, now = self.table, self.crm.clock()
+        text = error.message if isinstance(error, CrmkitError) else f"{type(error).__name__}: {error}"
+        with self.crm.as_system().writing() as connection:
+            row = connection.execute(select(table.c.attempts, table.c.rule).where(
+                table.c.id == outbox_id, table.c.status == "pending")).first()
+            if row is None:
+                return "skipped"
+            attempts = row.attempts + 1
+            permanent = isinstance(error, CrmkitError) and not isinstance(error, TRANSIENT)
+            dead = permanent or attempts >= MAX_ATTEMPTS
+            if dead:
+                values = {"status": "dead", "finished_at": now}
+                logger.error("outbox row %s (%s) is dead after %d attempt(s): %s", outbox_id, row.rule, attempts, text)
+            else:
+                later = now + timedelta(seconds=BACKOFF[attempts - 1])
+                values = {"next_attempt_at": later, "queued_at": later}
+                logger.warning("outbox row %s (%s) failed, attempt %d; again at %s: %s", outbox_id, row.rule,
+                               attempts, later.isoformat(), text)
+            connection.execute(update(table).where(table.c.id == outbox_id).values(
+                attempts=attempts, last_error=text, **values))
+        if dead:
+            return "dead"
+        if self.crm.queue is not None:
+            self.crm.queue.enqueue([outbox_id], eta=values["next_attempt_at"])
+        return "retry"
+
+    def due(self, *, limit: int = 500) -> list[int]:
+        """Ids of pending rows due now (oldest first), whatever their queued_at: what `work_due` does."""
+        table = self.table
+        with self.crm.engine.connect() as connection:
+            return list(connection.execute(
+                select(table.c.id).where(table.c.status == "pending", table.c.next_attempt_at <= self.crm.clock())
+                .order_by(table.c.next_attempt_at, table.c.id).limit(limit)).scalars())
+
+    def work_due(self, *, limit: int = 500) -> dict[int, str]:
+        """Work every due row in this process, in order: {outbox id: outcome}. Rows they cause wait for the next call."""
+        return {outbox_id: self.work(outbox_id) for outbox_id in self.due(limit=limit)}
+
+    def requeue(self, *, limit: int = 1000) -> list[int]:
+        """Pending rows due, last handed to the queue more than REQUEUE_AFTER ago: handed again; returns their ids.
+
+        A worker killed after taking a task, a queue that lost it, a web process that
+        committed and died before enqueueing: each leaves such a row.
+        """
+        table, now = self.table, self.crm.clock()
+        with self.crm.as_system().writing() as connection:
+            ids = list(connection.execute(
+                select(table.c.id).where(table.c.status == "pending", table.c.next_attempt_at <= now,
+                                         table.c.queued_at <= now - REQUEUE_AFTER)
+                .order_by(table.c.id).limit(limit)).scalars())
+            if ids:
+                connection.execute(update(table).where(table.c.id.in_(ids)).values(queued_at=now))
+        if ids and self.crm.queue is not None:
+            self.crm.queue.enqueue(ids)
+        return ids
+
+    def rows(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Outbox rows, newest first (all, or those of one status such as "dead")."""
+        table = self.table
+        query = select(table).order_by(table.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(table.c.status == status)
+        with self.crm.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def replay(self, outbox_ids: Sequence[int]) -> list[int]:
+        """Make dead rows pending again, due now, with their attempts reset; returns those replayed."""
+        table, now = self.table, self.crm.clock()
+        with self.crm.as_system().writing() as connection:
+            ids = list(connection.execute(select(table.c.id).where(
+                table.c.id.in_(list(outbox_ids)), table.c.status == "dead")).scalars())
+            for outbox_id in outbox_ids:
+                if outbox_id not in ids:
+                    raise OutboxRowNotFound(outbox_id)
+            connection.execute(update(table).where(table.c.id.in_(ids)).values(
+                status="pending", attempts=0, next_attempt_at=now, queued_at=now, finished_at=None))
+        if self.crm.queue is not None:
+            self.crm.queue.enqueue(ids)
+        return ids

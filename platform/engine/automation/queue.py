@@ -1,0 +1,89 @@
+"""The task queue that carries outbox ids to workers: huey, embedded by default, Redis to scale out.
+
+    queue = AutomationQueue.open(crm)     # SqliteHuey in its own file, or RedisHuey with CRMKIT_REDIS_URL
+    crm.queue = queue                     # saves hand their committed outbox ids to it
+    queue.consumer(workers=2).run()       # `crmkit worker`
+
+The queue holds only ids: the outbox rows in the main database are the record of truth
+(huey loses the task a killed worker was running; the periodic `requeue` task hands such
+rows on again every minute, automation/outbox.py). SQLite-backed huey locks its whole file,
+so it never shares the CRM's database file. Tasks are registered under fixed names, so a web
+process and a worker that open the queue alike agree on them.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from huey import RedisHuey, SqliteHuey, crontab
+from huey.api import Huey
+
+if TYPE_CHECKING:
+    from crmkit.engine.crm import Crm
+
+#: Where the embedded queue lives when the CRM's database is not a SQLite file.
+DEFAULT_QUEUE_FILE = "instance/crmkit-queue.db"
+DELIVER_TASK = "crmkit.automation.deliver"
+REQUEUE_TASK = "crmkit.automation.requeue"
+
+
+def queue_file(database_url: str) -> str:
+    """The embedded queue's file: CRMKIT_QUEUE_FILE, else beside a SQLite database (`crm.db` -> `crm-queue.db`)."""
+    given = os.environ.get("CRMKIT_QUEUE_FILE")
+    if given:
+        return given
+    if database_url.startswith("sqlite:///") and database_url != "sqlite:///:memory:":
+        path = Path(database_url.removeprefix("sqlite:///").split("?", 1)[0])
+        return str(path.with_name(f"{path.stem}-queue.db"))
+    return DEFAULT_QUEUE_FILE
+
+
+class AutomationQueue:
+    """A huey instance with crmkit's two tasks bound to one Crm."""
+
+    def __init__(self, crm: "Crm", huey: Huey) -> None:
+        self.crm = crm
+        self.huey = huey
+
+        @huey.task(name=DELIVER_TASK)
+        def deliver(outbox_id: int) -> str:
+            return crm.outbox.work(outbox_id)
+
+        @huey.periodic_task(crontab(minute="*"), name=REQUEUE_TASK)
+        def requeue() -> list[int]:
+            return crm.outbox.requeue()
+
+        self.deliver, self.requeue = deliver, requeue
+
+    @classmethod
+    def open(cls, crm: "Crm", *, redis_url: str | None = None, path: str | None = None) -> "AutomationQueue":
+        """RedisHuey at `redis_url` (else CRMKIT_REDIS_URL), else SqliteHuey in `path` (else `queue_file`)."""
+        redis_url = redis_url or os.environ.get("CRMKIT_REDIS_URL")
+        if redis_url:
+            return cls(crm, RedisHuey("crmkit", url=redis_url, results=False))
+        filename = path or queue_file(crm.engine.url.render_as_string(hide_password=True))
+        Path(filename).parent.mkdir(parents=True, exist_ok=True)
+        return cls(crm, SqliteHuey("crmkit", filename=filename, results=False))
+
+    def enqueue(self, outbox_ids: Sequence[int], *, eta: datetime | None = None) -> None:
+        """Hand `outbox_ids` to the workers, now or at `eta` (a moment of `Crm.clock`)."""
+        delay = max(0.0, (eta - self.crm.clock()).total_seconds()) if eta is not None else None
+        for outbox_id in outbox_ids:
+            if delay:
+                self.deliver.schedule((outbox_id,), delay=delay)
+            else:
+                self.deliver(outbox_id)
+
+    def work_one(self) -> bool:
+        """Take the next ready task and run it in this thread (tests, `crmkit worker --once`); False if none."""
+        task = self.huey.dequeue()
+        if task is None:
+            return False
+        self.huey.execute(task)
+        return True
+
+    def consumer(self, *, workers: int = 1):
+        """huey's consumer for these tasks (threads), running the periodic requeue too: `.run()` blocks."""
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)

@@ -1,0 +1,192 @@
+"""Automation rules in the save: before-save actions change the record, after-save actions become outbox rows.
+
+Before the write (records/pipeline.py, SavePipeline.prepare), once the values are coerced,
+defaulted, checked for required fields and lookups and their formulas computed, and before
+the validation rules and stage transitions: each active rule of the object whose triggers
+include the save's operation and which has update_record actions is taken in declared
+order; its condition is evaluated on the values as earlier rules left them, and when true
+its update_record actions set their fields (coerced as system input). Formulas are computed
+again, then the validation rules and transitions check the record as it will be saved.
+
+In the after-write step (records/events.py, step 5), in the write's transaction: each
+active rule whose triggers include the event's operation and which has after-save actions
+is evaluated on the stored record (with `previous()` and `changed()` on update), and each
+of its after-save actions becomes one outbox row holding the values it computed, so the
+worker applies what the record said at its save. A condition or value that cannot be
+computed gives a `dead` row with the reason (and a log line) instead of refusing the save.
+
+Recursion: a save made by the worker for an outbox row carries that row's depth and chain
+of rules (`AutomationOrigin`). Rules in the chain do not fire again (a rule never fires on a
+change it caused, directly or down its chain); rows beyond MAX_DEPTH are written `stopped`
+with the reason and logged as an error, and never run.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from sqlalchemy import Connection, insert
+
+from crmkit.engine import messages
+from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
+from crmkit.engine.records.evaluation import load_related
+from crmkit.metadata.automation import AutomationAction, AutomationRule
+from crmkit.metadata.model import ObjectDef
+from crmkit.sandbox import RecordView, SandboxError, compile_expression
+
+if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
+    from crmkit.engine.records.events import RecordEvent
+    from crmkit.engine.records.pipeline import SavePipeline
+
+logger = logging.getLogger("crmkit.automation")
+
+#: The most automation steps in one chain: a person's save is step 1, a save the worker makes for it step 2, ...
+MAX_DEPTH = 5
+
+
+@dataclass(frozen=True)
+class AutomationOrigin:
+    """Why a save happens: the outbox row the worker is doing (its depth and chain of rule keys)."""
+
+    depth: int
+    chain: frozenset[str]
+    outbox_id: int | None = None
+
+
+def before_save_rules(obj: ObjectDef, operation: str, origin: AutomationOrigin | None) -> list[AutomationRule]:
+    """The rules with update_record actions that fire on `operation` ("create", "update") for this origin."""
+    return _rules(obj, operation, origin, before=True) if obj.automations else []
+
+
+def _rules(obj: ObjectDef, operation: str, origin: AutomationOrigin | None, *, before: bool) -> list[AutomationRule]:
+    chain = origin.chain if origin is not None else None
+    return [rule for rule in obj.automations
+            if rule.active and operation in rule.operations
+            and (rule.acts_before_save if before else rule.acts_after_save)
+            and not (chain and rule.key(obj.name) in chain)]
+
+
+def run_before_save(context: "UserContext", connection: Connection, pipeline: "SavePipeline",
+                    values: dict[str, Any], previous: Mapping[str, Any] | None,
+                    clock: Mapping[str, Callable[..., Any]]) -> list[str]:
+    """Apply the update_record actions of the rules that fire; returns the fields they set, in order.
+
+    RecordValidationError when a condition or value cannot be computed (the save is refused,
+    as for a validation rule that cannot be checked) or a value does not fit its field.
+    """
+    obj = pipeline.obj
+    rules = _rules(obj, "create" if previous is None else "update", context.automation, before=True)
+    if not rules:
+        return []
+    related = load_related(connection, pipeline.runtime, obj, values)
+    changed: list[str] = []
+    names, functions = pipeline.evaluator.scope(values, related, previous, clock)
+    for rule in rules:
+        if changed:  # later rules see what earlier ones set
+            names, functions = pipeline.evaluator.scope(values, related, previous, clock)
+        try:
+            if rule.condition and not compile_expression(rule.condition).evaluate(names, functions):
+                continue
+            for action in rule.actions:
+                if action.before_save:
+                    for name, raw in _values(action, names, functions).items():
+                        values[name] = pipeline.coerce_one(name, raw)
+                        if name not in changed:
+                            changed.append(name)
+        except SandboxError as error:
+            logger.warning("automation rule %s could not run for %s record %s: %s", rule.key(obj.name), obj.name,
+                           values.get("id") or "(new)", error)
+            raise RecordValidationError({RECORD_ERRORS: [messages.RULE_FAILED(rule=rule.name, reason=str(error))]}) from None
+    return changed
+
+
+def _values(action: AutomationAction, names: Mapping[str, Any], functions: Mapping[str, Any]) -> dict[str, Any]:
+    """Each of the action's expressions evaluated (SandboxError if one cannot be)."""
+    return {name: _plain(compile_expression(source).evaluate(names, functions)) for name, source in action.set.items()}
+
+
+def _plain(value: Any) -> Any:
+    """A related record given as a value (`set: {account: account}`) is its id."""
+    if isinstance(value, RecordView):
+        return getattr(value, "id", None) if value else None
+    return value
+
+
+def write_outbox(connection: Connection, context: "UserContext", events: Sequence["RecordEvent"]) -> list[int]:
+    """The outbox rows of the after-save actions `events` fire, written on `connection`; returns their ids."""
+    runtime, origin = context.runtime, context.automation
+    ids: list[int] = []
+    for event in events:
+        obj = runtime.registry.objects.get(event.object)
+        if obj is None or not obj.automations:
+            continue
+        rules = _rules(obj, event.operation.value, origin, before=False)
+        if not rules:
+            continue
+        values = dict(event.current if event.current is not None else event.previous or {})
+        related = load_related(connection, runtime, obj, values)
+        previous = event.previous if event.current is not None else None
+        names, functions = context.pipeline(obj.name).evaluator.scope(
+            values, related, previous, context.clock_functions(event.at))
+        for rule in rules:
+            ids.extend(_rule_rows(connection, context, obj, rule, event, names, functions))
+    return ids
+
+
+def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, rule: AutomationRule,
+               event: "RecordEvent", names, functions) -> list[int]:
+    origin = context.automation
+    depth = 1 if origin is None else origin.depth + 1
+    chain = sorted((origin.chain if origin is not None else frozenset()) | {rule.key(obj.name)})
+    rows: list[dict[str, Any]] = []
+    try:
+        fires = not rule.condition or compile_expression(rule.condition).evaluate(names, functions)
+        if not fires:
+            return []
+        for number, action in enumerate(rule.actions):
+            if not action.before_save:
+                payload = _payload(context, obj, action, names, functions)
+                if payload is not None:
+                    rows.append({"action": number, "kind": action.type, "payload": payload, "status": "pending",
+                                 "last_error": None})
+    except SandboxError as error:
+        logger.error("automation rule %s could not run for %s record %s: %s", rule.key(obj.name), obj.name,
+                     event.record_id, error)
+        rows = [{"action": 0, "kind": rule.actions[0].type, "payload": None, "status": "dead",
+                 "last_error": messages.RULE_FAILED(rule=rule.name, reason=str(error))}]
+    if depth > MAX_DEPTH:
+        logger.error("automation rule %s for %s record %s stopped: its chain (%s) reached the depth limit of %d",
+                     rule.key(obj.name), obj.name, event.record_id, " -> ".join(chain), MAX_DEPTH)
+        for row in rows:
+            row.update(status="stopped", last_error=messages.DEPTH_REACHED(limit=MAX_DEPTH))
+    table = context.runtime.system_table("crmkit_outbox")
+    ids = []
+    for row in rows:
+        row.update(object=obj.name, record_id=event.record_id, operation=event.operation.value,
+                   rule=rule.key(obj.name), depth=depth, chain=chain, attempts=0, next_attempt_at=event.at,
+                   queued_at=event.at, actor_id=event.actor.user_id, created_at=event.at,
+                   finished_at=None if row["status"] == "pending" else event.at)
+        record_id = connection.execute(insert(table).returning(table.c.id), row).scalar_one()
+        if row["status"] == "pending":
+            ids.append(record_id)
+    return ids
+
+
+def _payload(context: "UserContext", obj: ObjectDef, action: AutomationAction, names, functions
+             ) -> dict[str, Any] | None:
+    """What the worker is to do, with the values computed now; None when there is nothing to do."""
+    values = {name: to_json(value) for name, value in _values(action, names, functions).items()}
+    if action.type == "update_related":
+        target_id = names.get(action.lookup)
+        target_id = getattr(target_id, "id", None) if isinstance(target_id, RecordView) else target_id
+        if target_id is None:
+            return None  # the lookup is empty: there is no record to change
+        return {"object": obj.fields[action.lookup].to, "record_id": target_id, "values": values}
+    # A created record belongs to the triggering record's owner (not to the platform, whom no one
+    # below an administrator would see it through), unless the action says otherwise.
+    values.setdefault("owner_id", names.get("owner_id"))
+    return {"object": action.object, "values": values}
+

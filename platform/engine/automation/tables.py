@@ -1,0 +1,47 @@
+"""The automation outbox table, created with the other system tables (engine/tables.py).
+
+One row per after-save action a save decided on, written in the save's own transaction
+(records/events.py, step 5), so the row exists exactly when the save committed. The row
+is the record of truth of that action: the queue only carries its id.
+"""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+
+from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
+
+#: pending: to be done (again, from next_attempt_at); done; dead: failed for good, waiting for an admin's
+#: replay; stopped: not run because its chain of rules reached the depth limit.
+STATUSES = ("pending", "done", "dead", "stopped")
+
+
+def define_automation_tables(metadata: MetaData) -> None:
+    """crmkit_outbox."""
+    outbox = Table(
+        "crmkit_outbox", metadata,
+        Column("id", RecordId, primary_key=True, autoincrement=True),
+        #: The record whose save decided the action, and the rule ("object.rule") and its action's position.
+        Column("object", String(63), nullable=False),
+        Column("record_id", BigInteger(), nullable=False),
+        Column("operation", String(16), nullable=False),
+        Column("rule", String(127), nullable=False),
+        Column("action", Integer(), nullable=False),
+        Column("kind", String(63), nullable=False),
+        #: What to do, computed at the save: {"object", "record_id"?, "values"} (values as JSON text).
+        Column("payload", JsonDocument(), nullable=True),
+        #: How many automation steps led here (1: a person's save) and the rules on the way ("object.rule").
+        Column("depth", Integer(), nullable=False),
+        Column("chain", JsonDocument(), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("attempts", Integer(), nullable=False, default=0),
+        Column("next_attempt_at", UtcDateTime(), nullable=False),
+        #: When the id was last handed to the queue; the periodic requeue hands it again only long after.
+        Column("queued_at", UtcDateTime(), nullable=False),
+        Column("last_error", Text(), nullable=True),
+        Column("actor_id", BigInteger(), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("finished_at", UtcDateTime(), nullable=True),
+        sqlite_autoincrement=True,
+    )
+    Index("ix_crmkit_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+    Index("ix_crmkit_outbox_record", outbox.c.object, outbox.c.record_id)

@@ -1,0 +1,179 @@
+"""Automation in the model: rules (`automations:`) and stage transitions (`transitions:`) of an object.
+
+    objects:
+      opportunity:
+        transitions:
+          stage:
+            moves:
+              - {from: Prospecting, to: [Qualification, Closed Lost]}
+              - {from: "*", to: Closed Lost, requires: [loss_reason]}
+        automations:
+          - name: won_follow_up
+            on: [updated]
+            condition: "changed('stage') and stage == 'Closed Won'"
+            actions:
+              - {type: update_record, set: {next_step: "'Hand over to delivery'"}}
+              - {type: create_record, object: activity, set: {subject: "'Kick-off: ' + name", opportunity: "id"}}
+
+Frozen dataclasses built from schema-checked documents (builder.py calls `build_automations`
+and `build_transitions`); the checks that they make sense are in automation_checks.py, what
+they do at run time in crmkit.engine.automation (docs/automation.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from dataclasses import field as _field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from crmkit.metadata.model import NOWHERE, Label, SourceLocation, frozen_map
+
+if TYPE_CHECKING:
+    from crmkit.metadata.source import SourceDocument
+
+#: The triggers a rule may name, and the record operations (events.Operation values) each fires on.
+TRIGGERS: Mapping[str, frozenset[str]] = frozen_map({
+    "created": frozenset({"create"}),
+    "updated": frozenset({"update"}),
+    "saved": frozenset({"create", "update"}),
+    "deleted": frozenset({"delete"}),
+    "restored": frozenset({"restore"}),
+})
+#: Actions that change the triggering record inside its save, before the write.
+BEFORE_SAVE_ACTIONS = frozenset({"update_record"})
+#: Actions done after the save commits, through the outbox.
+AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record"})
+#: In a move's `from` or `to`: any value.
+ANY_VALUE = "*"
+
+
+@dataclass(frozen=True)
+class AutomationAction:
+    """One thing a rule does: `type` (update_record, update_related, create_record) with its values.
+
+    `set` maps a field name (of this record, of the lookup's target, or of `object`) to an
+    expression over the triggering record.
+    """
+
+    type: str
+    set: Mapping[str, str]
+    lookup: str | None = None
+    object: str | None = None
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+    @property
+    def before_save(self) -> bool:
+        return self.type in BEFORE_SAVE_ACTIONS
+
+
+@dataclass(frozen=True)
+class AutomationRule:
+    """When one of `triggers` happens to a record and `condition` holds (or there is none), do `actions`."""
+
+    name: str
+    triggers: tuple[str, ...]
+    actions: tuple[AutomationAction, ...]
+    condition: str | None = None
+    label: Label = _field(default_factory=Label)
+    active: bool = True
+    package: str = ""
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+    @cached_property
+    def operations(self) -> frozenset[str]:
+        """The record operations ("create", "update", ...) this rule fires on."""
+        return frozenset().union(*(TRIGGERS[trigger] for trigger in self.triggers))
+
+    @cached_property
+    def acts_before_save(self) -> bool:
+        """Whether any action changes the record before it is saved (update_record)."""
+        return any(action.before_save for action in self.actions)
+
+    @cached_property
+    def acts_after_save(self) -> bool:
+        """Whether any action is done after the save, through the outbox."""
+        return not all(action.before_save for action in self.actions)
+
+    def key(self, object_name: str) -> str:
+        """`object.rule`: the rule's name across objects (the outbox and the recursion chain use it)."""
+        return f"{object_name}.{self.name}"
+
+
+@dataclass(frozen=True)
+class StageMove:
+    """A move from any of `sources` to any of `targets` (ANY_VALUE: every value)."""
+
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    condition: str | None = None
+    message: Label = _field(default_factory=Label)
+    requires: tuple[str, ...] = ()
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+    def matches(self, previous: Any, value: Any) -> bool:
+        """Whether this move is from `previous` to `value`."""
+        return (ANY_VALUE in self.sources or previous in self.sources) and (
+            ANY_VALUE in self.targets or value in self.targets)
+
+
+@dataclass(frozen=True)
+class StageTransitions:
+    """The allowed moves between the values of the picklist `field`; any other change of it is refused."""
+
+    field: str
+    moves: tuple[StageMove, ...]
+    #: The values a new record may start with; None: any.
+    initial: tuple[str, ...] | None = None
+    package: str = ""
+    location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+
+    def move(self, previous: Any, value: Any) -> StageMove | None:
+        """The first declared move from `previous` to `value`; None when the move is not allowed."""
+        return next((move for move in self.moves if move.matches(previous, value)), None)
+
+    def targets(self, previous: Any, options: Sequence[str]) -> tuple[str, ...]:
+        """The values of `options` a record holding `previous` may move to (before conditions)."""
+        return tuple(value for value in options if value != previous and self.move(previous, value) is not None)
+
+
+def _values(given: str | Sequence[str]) -> tuple[str, ...]:
+    return (given,) if isinstance(given, str) else tuple(given)
+
+
+def build_automations(document: "SourceDocument", package: str, base: tuple,
+                      specs: Sequence[Mapping[str, Any]]) -> tuple[AutomationRule, ...]:
+    from crmkit.metadata.builder import location
+
+    rules = []
+    for index, spec in enumerate(specs):
+        path = base + ("automations", index)
+        actions = tuple(
+            AutomationAction(type=action["type"], set=frozen_map(action.get("set") or {}), lookup=action.get("lookup"),
+                             object=action.get("object"),
+                             location=location(document, path + ("actions", number), at_key=False))
+            for number, action in enumerate(spec.get("actions") or ()))
+        rules.append(AutomationRule(
+            name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),
+            label=Label.of(spec.get("label"), spec["name"]), active=bool(spec.get("active", True)), package=package,
+            location=location(document, path, at_key=False)))
+    return tuple(rules)
+
+
+def build_transitions(document: "SourceDocument", package: str, base: tuple,
+                      specs: Mapping[str, Mapping[str, Any]]) -> Mapping[str, StageTransitions]:
+    from crmkit.metadata.builder import location
+
+    built = {}
+    for field_name, spec in specs.items():
+        path = base + ("transitions", field_name)
+        moves = tuple(
+            StageMove(sources=_values(move["from"]), targets=_values(move["to"]), condition=move.get("condition"),
+                      message=Label.of(move["message"]) if move.get("message") else Label(),
+                      requires=tuple(move.get("requires") or ()),
+                      location=location(document, path + ("moves", number), at_key=False))
+            for number, move in enumerate(spec.get("moves") or ()))
+        initial = spec.get("initial")
+        built[field_name] = StageTransitions(field=field_name, moves=moves,
+                                             initial=tuple(initial) if initial else None, package=package,
+                                             location=location(document, path))
+    return frozen_map(built)
