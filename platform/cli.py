@@ -317,10 +317,16 @@ def serve(context: click.Context, host: str, port: int) -> None:
         raise click.ClickException(f"crmkit cannot listen on {host} port {port}: {reason}. Start it on another port: "
                                    f"crmkit serve --port {port + 1 if port < 65535 else 5000} "
                                    "(or make run PORT=...).") from None
-    app = create_app(open_crm(context))
+    from crmkit.engine.automation.queue import AutomationQueue
+
+    crm = open_crm(context)
+    app = create_app(crm)
+    crm.queue = AutomationQueue.open(crm)
+    crm.outbox.requeue()  # what a stopped server or worker left undone
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"crmkit is at http://{shown_host}:{port}/  (stop with Ctrl+C)")
-    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    with crm.queue.embedded():  # development: automation runs in this process (production: crmkit worker)
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
 
 
 # -- users and API tokens --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from crmkit.engine.automation.queue import AutomationQueue
 from crmkit.engine.crm import Crm
 from crmkit.engine.database import default_database_url, sqlite_file
 from crmkit.engine.security.administration import UserAdministration
@@ -49,14 +50,17 @@ class UiState:
 def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) -> Flask:
     """The web application over `crm` (default: Crm.open() on CRMKIT_DATABASE_URL or instance/crmkit.db).
 
+    When it opens the CRM itself, saves hand their automation (outbox ids) to the task queue
+    (engine/automation/queue.py) for `crmkit worker`; a given `crm` keeps its own `queue`.
     `config` overrides Flask and crmkit settings (crmkit/ui/config.py): for example
     {"SECRET_KEY": ..., "SESSION_COOKIE_SECURE": True, "CRMKIT_PROXY_COUNT": 1}. Raises
     ConfigurationError (a CrmkitError) when a server database has no secret key, and the
     engine's DatabaseError when the database cannot be opened.
     """
     settings = merged_settings(config)
-    if crm is None:
+    if crm is None:  # a production server (gunicorn): saves hand their automation to `crmkit worker`
         crm = Crm.open(settings.get("CRMKIT_DATABASE_URL") or default_database_url(), create=False)
+        crm.queue = AutomationQueue.open(crm)
     settings["SECRET_KEY"] = secret_key(sqlite_file(crm.engine.url), settings.get("SECRET_KEY"))
     app = Flask(__name__)
     app.config.update(settings)

@@ -4,7 +4,9 @@ chains of rules stopped at the depth limit."""
 from __future__ import annotations
 
 import logging
+import signal
 import textwrap
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -220,6 +222,20 @@ def test_a_save_hands_its_rows_to_the_queue_after_commit_and_a_worker_does_them(
     while crm.queue.work_one():
         pass
     assert set(statuses(crm).values()) == {"done"} and tasks(sales) == ["Kick-off Queued deal"]
+
+
+def test_the_development_server_works_the_queue_in_threads_of_its_own_and_keeps_its_ctrl_c(sales, crm, tmp_path):
+    """`crmkit serve` runs the queue's consumer inside the server (queue.embedded): huey's consumer
+    installs signal handlers as it starts, which would leave Ctrl+C to a consumer nobody asked."""
+    crm.queue = AutomationQueue.open(crm, path=str(tmp_path / "queue.db"))
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    with crm.queue.embedded():
+        assert {signum: signal.getsignal(signum) for signum in handlers} == handlers
+        won_deal(sales, "Served deal")
+        deadline = time.monotonic() + 30  # a handoff between threads, not a clock: bounded, polled
+        while set(statuses(crm).values()) != {"done"} and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert set(statuses(crm).values()) == {"done"} and tasks(sales) == ["Kick-off Served deal"]
 
 
 def test_a_row_another_worker_holds_is_skipped_not_done_twice(sales, crm, database_url):

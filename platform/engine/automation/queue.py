@@ -13,9 +13,11 @@ process and a worker that open the queue alike agree on them.
 from __future__ import annotations
 
 import os
+import signal
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
@@ -86,4 +88,24 @@ class AutomationQueue:
 
     def consumer(self, *, workers: int = 1):
         """huey's consumer for these tasks (threads), running the periodic requeue too: `.run()` blocks."""
-        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+        # An idle worker polls the embedded (SQLite) queue at most a second apart (huey's default
+        # backs off to 10 s): a save's actions start within about a second. Redis blocks instead.
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True, max_delay=1.0)
+
+    @contextmanager
+    def embedded(self, *, workers: int = 1) -> Iterator[None]:
+        """Works the queue in threads of this process while the block runs (`crmkit serve`, development).
+
+        huey's consumer installs its own handlers for SIGINT, SIGTERM and SIGHUP when it starts;
+        the process's handlers are put back, so Ctrl+C still stops the server, and the consumer's
+        threads are told to stop when the block ends. Production runs `crmkit worker` instead.
+        """
+        consumer = self.consumer(workers=workers)
+        kept = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        consumer.start()
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
+        try:
+            yield
+        finally:
+            consumer.stop(graceful=False)
