@@ -210,6 +210,27 @@ class SavedViews:
         language = self.context.actor.language
         return sorted(views, key=lambda v: (v.owner_id != self._user_id, v.name(language).casefold(), v.id))
 
+    def menu(self, object_name: str) -> tuple[list[SavedView], SavedView | None]:
+        """`available(object_name)` and `default(object_name)` in one statement (the list page's menu of views).
+
+        The default is the user's default view of the object if it is among the available ones,
+        else None, as `default` gives it. PermissionDenied without the object's read permission.
+        """
+        records = RecordService(self.context, object_name)
+        table, defaults = self._table, self._defaults
+        is_default = and_(defaults.c.view_id == table.c.id, defaults.c.user_id == self._user_id,
+                          defaults.c.object == object_name)
+        with self.context.reading() as connection:
+            self.context.policy.require(records.object_name, "read")
+            rows = connection.execute(select(table, defaults.c.view_id.label("crmkit_default_of"))
+                                      .outerjoin(defaults, is_default)
+                                      .where(table.c.object == object_name, self._visible())
+                                      .order_by(table.c.id)).all()
+        views = [_view(row) for row in rows]
+        default = next((view for view, row in zip(views, rows) if row.crmkit_default_of is not None), None)
+        language = self.context.actor.language
+        return sorted(views, key=lambda v: (v.owner_id != self._user_id, v.name(language).casefold(), v.id)), default
+
     def shared_views(self, object_name: str) -> list[SavedView]:
         """Every shared view of `object_name`, for an administrator tidying them; PermissionDenied for others."""
         with self.context.reading() as connection:

@@ -72,15 +72,20 @@ def display_html(d: Display, record_url: RecordUrl | None = None) -> Markup:
     return Markup(_value(d, record_url))
 
 
+def _cell(d: Display, record_url: RecordUrl | None) -> str:
+    if d.kind == "number":
+        return f'<td class="text-end">{_value(d, record_url)}</td>'
+    return f"<td>{_value(d, record_url)}</td>"
+
+
 def cell_html(d: Display, record_url: RecordUrl | None = None) -> Markup:
     """One `<td>` of a list table; numbers align to the end."""
-    start = '<td class="text-end">' if d.numeric else "<td>"
-    return Markup(f"{start}{_value(d, record_url)}</td>")
+    return Markup(_cell(d, record_url))
 
 
 def cells_html(cells: Sequence[Display], record_url: RecordUrl | None = None) -> Markup:
     """Several `<td>`s of one list row, in order (one call per row instead of one per cell)."""
-    return Markup("".join(cell_html(d, record_url) for d in cells))
+    return Markup("".join([_cell(d, record_url) for d in cells]))
 
 
 def install(environment: Environment) -> None:

@@ -104,13 +104,13 @@ def request_translations() -> Any:
     again on each call (docs/ui.md, "Speed"). Kept in `g` with the locale it was made for:
     a sign-in or a language change within the request (flask_babel.refresh) gets the new one.
     """
-    state = g.get("_flask_babel")
-    locale = getattr(state, "babel_locale", None)
-    kept = g.get("_crmkit_translations")
+    here = g._get_current_object()  # one look-up of the request's `g`: the proxy costs more than the rest
+    locale = getattr(getattr(here, "_flask_babel", None), "babel_locale", None)
+    kept = getattr(here, "_crmkit_translations", None)
     if kept is not None and locale is not None and kept[0] is locale:
         return kept[1]
     translations = get_translations()
-    g._crmkit_translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
+    here._crmkit_translations = (getattr(getattr(here, "_flask_babel", None), "babel_locale", None), translations)
     return translations
 
 

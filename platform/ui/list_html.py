@@ -31,15 +31,20 @@ def _(text: str) -> str:
 
 def select_cell_html(row: "Row") -> Markup:
     """The `<td>` with the row's checkbox for the bulk bar, labelled "Select <title>" ("Record 7" without a title)."""
+    return Markup(_select_cell(row, _("Record %(id)s"), _("Select %(title)s")))
+
+
+def _select_cell(row: "Row", untitled: str, select: str) -> str:
+    """select_cell_html with the two texts already translated (`untitled`: "Record %(id)s", `select`: "Select %(title)s")."""
     first = row.cells[0] if row.cells else None
     if first is not None and first.kind not in ("empty", "hidden"):
         title = escaped(first.text)
     else:
-        title = _("Record %(id)s") % {"id": escaped(row.id)}
-    label = _("Select %(title)s") % {"title": title}
-    return Markup(f'<td class="list-select"><input class="form-check-input list-select-row" type="checkbox" '
-                  f'name="record" form="list-bulk" value="{escaped(row.id)}:{escaped(row.version)}" '
-                  f'aria-label="{label}"></td>')
+        title = untitled % {"id": escaped(row.id)}
+    label = select % {"title": title}
+    return (f'<td class="list-select"><input class="form-check-input list-select-row" type="checkbox" '
+            f'name="record" form="list-bulk" value="{escaped(row.id)}:{escaped(row.version)}" '
+            f'aria-label="{label}"></td>')
 
 
 def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, selectable: bool) -> Markup:
@@ -49,19 +54,19 @@ def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, se
     has none the user may see); a first cell that is itself a link (a lookup, a web address)
     stays a cell of its own.
     """
+    untitled, select_text = _("Record %(id)s"), _("Select %(title)s")  # looked up once a page, not per row
     parts = []
     for row in rows:
         first = row.cells[0] if row.cells else None
         if first is None:
             head = ""
         elif first.kind not in ("lookup", "link"):
-            text = _("Record %(id)s") % {"id": escaped(row.id)} if first.kind in ("empty", "hidden") \
-                else escaped(first.text)
+            text = untitled % {"id": escaped(row.id)} if first.kind in ("empty", "hidden") else escaped(first.text)
             head = (f'\n      <th scope="row" class="fw-normal"><a href="{escaped(record_url(object_name, row.id))}">'
                     f'{text}</a></th>')
         else:
             head = f"\n      {cell_html(first, record_url)}"
-        select = select_cell_html(row) if selectable else ""
+        select = _select_cell(row, untitled, select_text) if selectable else ""
         parts.append(f"\n    <tr>{select}{head}\n      {cells_html(row.cells[1:], record_url)}\n    </tr>")
     return Markup("".join(parts))
 

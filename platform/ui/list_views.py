@@ -26,7 +26,7 @@ from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.list_query import ListQuery
 from crmkit.engine.query.filters import SYSTEM_DEFS
 from crmkit.engine.query.inputs import ascii_whole_number
-from crmkit.engine.saved_views import SavedView, SavedViewError, SavedViewNotFound, SavedViews
+from crmkit.engine.saved_views import SavedView, SavedViewNotFound, SavedViews
 from crmkit.metadata.model import ObjectDef
 
 VIEW_KEY, COLUMNS_KEY = "view", "columns"
@@ -96,7 +96,7 @@ def open_list_view(context: UserContext, object_name: str, args: MultiDict) -> L
     """
     views = SavedViews(context)
     wanted = args.get(VIEW_KEY, "")
-    default = _default(views, object_name)
+    available, default = views.menu(object_name)  # one statement for the menu and the default
     opened = None
     if wanted and wanted != NO_VIEW:
         number = ascii_whole_number(wanted)
@@ -124,7 +124,7 @@ def open_list_view(context: UserContext, object_name: str, args: MultiDict) -> L
     user_id = context.policy.user.user_id
     choices = tuple(ViewChoice(choice.id, choice.name(context.actor.language), choice.owner_id == user_id,
                                choice.is_shared, default is not None and choice.id == default.id)
-                    for choice in views.available(object_name))
+                    for choice in available)
     may_change = view is not None and (view.owner_id == user_id or (view.is_shared and context.policy.is_admin))
     return ListViewState(view, expanded, columns, choices, modified, opened.withheld if opened else 0,
                          may_change, sharing_choices(context), default.id if default is not None else None)
@@ -150,9 +150,3 @@ def column_choices(context: UserContext, presenter: FieldPresenter, obj: ObjectD
     ordered = [name for name in shown if name in names] + [name for name in names if name not in shown]
     return [(name, presenter.label(presenter.field(obj, name)), name in shown) for name in ordered]
 
-
-def _default(views: SavedViews, object_name: str) -> SavedView | None:
-    try:
-        return views.default(object_name)
-    except SavedViewError:
-        return None

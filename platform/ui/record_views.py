@@ -98,7 +98,7 @@ def record_title(obj: ObjectDef, row: Mapping[str, Any]) -> str:
 
 def lookup_titles(context: UserContext, obj: ObjectDef, rows: Sequence[Mapping[str, Any]],
                   names: Sequence[str] | None = None) -> dict[tuple[str, int], str]:
-    """{(target object, id): title} for the lookups of `rows` (only the fields `names`, when given), read with the user's rights.
+    """{(target object, id): title} for the lookups of `rows` (only the fields `names`, when given, users' too), read with the user's rights.
 
     One query per target object; a record the user may not see gets no title (the display
     then says "Record 7"), so nothing about it leaks. The users the rows name (owner,
@@ -120,7 +120,8 @@ def lookup_titles(context: UserContext, obj: ObjectDef, rows: Sequence[Mapping[s
             continue
         target_def = registry.object(target)
         titles.update({(target, record.id): record_title(target_def, record) for record in page.records})
-    people = {row.get(name) for row in rows for name in USER_FIELDS if isinstance(row.get(name), int)}
+    shown_users = [name for name in USER_FIELDS if names is None or name in names]  # a related list's columns only
+    people = {row.get(name) for row in rows for name in shown_users if isinstance(row.get(name), int)}
     titles.update((("user", user.id), user.display_name) for user in UserNames(context).names(people).values())
     return titles
 

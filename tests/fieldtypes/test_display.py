@@ -209,3 +209,25 @@ def test_amounts_are_written_as_babel_writes_them_with_the_patterns_made_once(la
                                                         currency_digits=False), (language, currency, amount)
             assert format_percentage(amount, show) == _apply(show.locale.percent_formats[None], number.scaleb(-2),
                                                              show, _places(number))
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_the_fast_displays_of_built_in_types_equal_checked_ones(presenter_for, registries, package):
+    """Built-in formatters make their Displays without __post_init__ (display.plain); each must equal
+    the Display its fields would make through the checks, link addresses included, and stay frozen."""
+    import dataclasses
+
+    presenter = presenter_for(package, "en", "UTC")
+    for obj in registries[package].objects.values():
+        for fdef in obj.fields.values():
+            field_type, value_def = presenter.value_field(fdef)
+            values = [sample_value(field_type, value_def)]
+            if field_type.form_widget in ("text", "tel", "email", "url"):
+                values += ["+86 (10) 5555-0100 x12", "no digits", "https://example.com/a?b=1"]
+            for value in values:
+                shown = presenter.displayer(fdef)({fdef.name: value}, "Acme")
+                checked = Display(**{field.name: getattr(shown, field.name) for field in dataclasses.fields(Display)})
+                assert shown == checked and hash(shown) == hash(checked), (obj.name, fdef.name)
+                assert dataclasses.replace(shown) == shown
+                with pytest.raises(dataclasses.FrozenInstanceError):
+                    shown.text = "changed"

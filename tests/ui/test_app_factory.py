@@ -78,3 +78,15 @@ def test_crmkit_serve_without_a_database_says_how_to_make_one(tmp_path):
     result = CliRunner().invoke(main, ["--database", f"sqlite:///{tmp_path / 'crm.db'}", "serve"])
     assert result.exit_code == 2
     assert "there is no crmkit database" in result.output and "Traceback" not in result.output
+
+
+def test_the_addresses_templates_keep_follow_the_script_root_the_app_is_mounted_at(empty_crm):
+    """Templates keep the addresses of static files and argument-free pages (app.template_url_for) per script
+    root: the same app served under /crm and at / links each its own way, every time."""
+    app = create_app(empty_crm, {"SECRET_KEY": "k" * 40})
+    client = app.test_client()
+    for _ in range(2):
+        mounted = client.get("/login", environ_overrides={"SCRIPT_NAME": "/crm"}).get_data(as_text=True)
+        plain = client.get("/login").get_data(as_text=True)
+        assert 'href="/crm/static/crmkit/app.css"' in mounted and 'href="/static/crmkit/app.css"' not in mounted
+        assert 'href="/static/crmkit/app.css"' in plain and "/crm/" not in plain

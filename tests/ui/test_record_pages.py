@@ -363,3 +363,32 @@ def test_a_field_the_rep_may_not_edit_offers_no_inline_editor(signed_in: Callabl
     assert f'hx-get="/r/probe/{probe.id}/field/name"' in detail
     shown = client.get(f"/r/probe/{probe.id}/field/note", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<input" not in shown
+
+
+def test_a_detail_page_reads_the_rights_once_for_its_reads_after_the_recent_item(signed_in: Callable, app) -> None:
+    """Titles, names, the timeline, the related lists and the menu share one snapshot (docs/ui.md, "Speed"):
+    one operation read each for the request's context, the record, the recent item's write, and the rest."""
+    from sqlalchemy import event
+
+    client = signed_in("rec_7")
+    created = post(client, "/o/account/new", "/o/account/new", {"name": "Xerophant Holdings"})
+    account = record_id(created.headers["Location"])
+    contact = post(client, f"/o/contact/new?account={account}", "/o/contact/new",
+                   {"first_name": "Lan", "last_name": "Xerophy", "email": "lan.xerophy@example.com",
+                    "account": str(account)})
+    assert contact.status_code == 303, contact.get_data(as_text=True)
+    client.get(f"/r/account/{account}")  # what a policy reads once and keeps is read before counting
+    engine = app.extensions["crmkit"].crm.engine
+    statements: list[str] = []
+
+    def executed(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        page = client.get(f"/r/account/{account}").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+    assert "Xerophant Holdings" in page and f'href="{contact.headers["Location"]}"' in page
+    operation_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
+    assert len(operation_reads) == 4, statements

@@ -227,6 +227,35 @@ def test_a_default_view_per_user_and_object_lasts_while_the_user_may_use_it(offi
     rep_b.set_default("deal", None)
 
 
+def test_the_menu_is_the_available_views_and_the_default_read_at_once(office):
+    """SavedViews.menu (the list page's one statement) agrees with available and default as they change."""
+    rep_a, rep_b = views(office, "rep_a"), views(office, "rep_b")
+    own = rep_b.create("deal", "Mine menu")
+    shared = rep_a.create("deal", "Reps menu", shared_with="role", role="rep")
+    rep_a.create("deal", "Private menu")
+
+    def agrees() -> None:
+        for user in (rep_a, rep_b):
+            assert user.menu("deal") == (user.available("deal"), user.default("deal"))
+            assert user.menu("memo") == (user.available("memo"), user.default("memo"))
+
+    agrees()
+    rep_b.set_default("deal", shared.id)
+    agrees()
+    assert rep_b.menu("deal")[1].id == shared.id and rep_a.menu("deal")[1] is None
+    rep_a.update(shared.id, shared_with="private")
+    agrees()
+    assert rep_b.menu("deal")[1] is None  # no longer theirs to use
+    rep_b.set_default("deal", own.id)
+    agrees()
+    for view in (own, shared):
+        (rep_b if view is own else rep_a).delete(view.id)
+    agrees()
+    directory = SystemDirectory(office.crm)
+    with pytest.raises(PermissionDenied):
+        SavedViews(office.crm.as_user(directory.create_user("nobody_menu").id)).menu("deal")
+
+
 @pytest.mark.parametrize("query", [
     ListQuery(filter={"stage": "Won", "amount": {"gte": "100"}}, sort=("-amount", "name"), search="acme 张"),
     ListQuery(filter={"stage": {"in": ["Won", "Lost"]}, "name": {"is_null": False}}),

@@ -52,7 +52,7 @@ class Display:
     record_id: int | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in DISPLAY_KINDS:
+        if self.kind not in _DISPLAY_KINDS:
             raise ValueError(f"'{self.kind}' is not a display kind; use one of {', '.join(DISPLAY_KINDS)}.")
         if self.href is not None and safe_link(self.href) is None:
             raise ValueError(f"'{self.href}' is not a safe link target (http, https, mailto or tel).")
@@ -64,6 +64,25 @@ class Display:
 
     def __str__(self) -> str:
         return self.text
+
+
+_DISPLAY_KINDS = frozenset(DISPLAY_KINDS)
+_NEW = object.__new__
+
+
+def plain(kind: str, text: str, iso: str | None = None, target: str | None = None,
+          record_id: int | None = None) -> Display:
+    """`Display(kind, text, iso=iso, target=target, record_id=record_id)` made without `__post_init__`'s checks,
+    for this module's formatters, which give only kinds of DISPLAY_KINDS and no `href` (nothing to check).
+
+    A list page makes hundreds of Displays; a frozen dataclass's `__init__` sets each field
+    with a call of its own. The result equals the one `Display(...)` makes. Not for a value
+    with a link (`href`): those go through `Display`, which checks the address.
+    """
+    shown = _NEW(Display)
+    shown.__dict__.update(kind=kind, text=text, iso=iso, href=None, lines=(), items=(), target=target,
+                          record_id=record_id)
+    return shown
 
 
 #: A plugin's formatter: (field definition, stored value, presentation) -> Display, or plain text.
@@ -206,14 +225,14 @@ def local_moment(moment: datetime, show: Presentation) -> datetime:
 
 def _date(value: Any, show: Presentation) -> Display:
     day = value.date() if isinstance(value, datetime) else value
-    return Display("date", format_date(day, "medium", locale=show.locale), iso=day.isoformat())
+    return plain("date", format_date(day, "medium", locale=show.locale), iso=day.isoformat())
 
 
 def _datetime(value: Any, show: Presentation) -> Display:
     if not isinstance(value, datetime):
         return _date(value, show)
     moment = local_moment(value, show)
-    return Display("datetime", format_datetime(moment, "medium", locale=show.locale), iso=moment.isoformat())
+    return plain("datetime", format_datetime(moment, "medium", locale=show.locale), iso=moment.isoformat())
 
 
 # ---- links ---------------------------------------------------------------------------------
@@ -244,13 +263,14 @@ def safe_link(address: Any) -> str | None:
 
 def _url(value: Any, show: Presentation) -> Display:
     text = str(value)
-    return Display("link", text, href=safe_link(text)) if safe_link(text) else Display("text", text)
+    href = safe_link(text)
+    return Display("link", text, href=href) if href else plain("text", text)
 
 
 def _email(value: Any, show: Presentation) -> Display:
     text = str(value)
     href = safe_link("mailto:" + quote(text, safe="@.+-_!#$&'*/=?^`{|}~")) if "@" in text else None
-    return Display("link", text, href=href) if href else Display("text", text)
+    return Display("link", text, href=href) if href else plain("text", text)
 
 
 #: What starts a phone number's extension ("x12", "ext. 12", "#12"), and what is not a digit.
@@ -270,13 +290,17 @@ def tel_link(number: str) -> str | None:
 def _phone(value: Any, show: Presentation) -> Display:
     text = str(value)
     href = tel_link(text)
-    return Display("link", text, href=href) if href else Display("text", text)
+    if not href:
+        return plain("text", text)
+    shown = plain("link", text)  # tel_link gives "tel:", perhaps "+", then digits only: a safe link as made
+    shown.__dict__["href"] = href
+    return shown
 
 
 # ---- the rest ------------------------------------------------------------------------------
 
 def _text(value: Any, show: Presentation) -> Display:
-    return Display("text", str(value))
+    return plain("text", value if type(value) is str else str(value))
 
 
 def _lines(value: Any, show: Presentation) -> Display:
@@ -286,7 +310,7 @@ def _lines(value: Any, show: Presentation) -> Display:
 
 
 def _boolean(value: Any, show: Presentation) -> Display:
-    return Display("boolean", show.text("yes" if value else "no"))
+    return plain("boolean", show.text("yes" if value else "no"))
 
 
 def _option_label(fdef: FieldDef, value: Any, show: Presentation) -> str:
@@ -297,7 +321,7 @@ def _option_label(fdef: FieldDef, value: Any, show: Presentation) -> str:
 
 
 def _picklist(fdef: FieldDef, value: Any, show: Presentation) -> Display:
-    return Display("text", _option_label(fdef, value, show))
+    return plain("text", _option_label(fdef, value, show))
 
 
 def picklist_formatter(fdef: FieldDef, show: Presentation) -> Callable[[Any], Display]:
@@ -308,7 +332,7 @@ def picklist_formatter(fdef: FieldDef, show: Presentation) -> Callable[[Any], Di
 
     def formatted(value: Any) -> Display:
         label = labels.get(value) if isinstance(value, str) else None
-        return Display("text", label) if label is not None else _picklist(fdef, value, show)
+        return plain("text", label) if label is not None else _picklist(fdef, value, show)
 
     return formatted
 
@@ -322,20 +346,20 @@ def _multi_picklist(fdef: FieldDef, value: Any, show: Presentation) -> Display:
 
 
 def _integer(value: Any, show: Presentation) -> Display:
-    return Display("number", format_number(value, show))
+    return plain("number", format_number(value, show))
 
 
 def _decimal(fdef: FieldDef, value: Any, show: Presentation) -> Display:
-    return Display("number", format_number(value, show, fdef.scale))
+    return plain("number", format_number(value, show, fdef.scale))
 
 
 #: Formatters by the name of a built-in type's widget; plugin types without a formatter use their value kind's.
 BY_WIDGET: Mapping[str, Callable[[FieldDef, Any, Presentation], Display]] = {
-    "text": lambda fdef, value, show: _text(value, show),
+    "text": lambda fdef, value, show: plain("text", value if type(value) is str else str(value)),
     "textarea": lambda fdef, value, show: _lines(value, show),
     "number": _decimal,
-    "currency": lambda fdef, value, show: Display("number", format_money(value, show)),
-    "percent": lambda fdef, value, show: Display("number", format_percentage(value, show)),
+    "currency": lambda fdef, value, show: plain("number", format_money(value, show)),
+    "percent": lambda fdef, value, show: plain("number", format_percentage(value, show)),
     "checkbox": lambda fdef, value, show: _boolean(value, show),
     "date": lambda fdef, value, show: _date(value, show),
     "datetime": lambda fdef, value, show: _datetime(value, show),
@@ -362,7 +386,7 @@ def lookup_display(fdef: FieldDef, value: Any, show: Presentation, title: str | 
     """A link to another record: its title as the caller read it (with the user's rights), else 'Record 42'."""
     record_id = int(value)
     text = title if title not in (None, "") else show.text("record", id=record_id)
-    return Display("lookup", str(text), target=fdef.to, record_id=record_id)
+    return plain("lookup", str(text), target=fdef.to, record_id=record_id)
 
 
 def default_formatter(widget: str, value_kind: str) -> Callable[[FieldDef, Any, Presentation], Display]:

@@ -17,9 +17,10 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, delete, insert, select, update
 
 from crmkit.engine import messages
 from crmkit.engine.database import write_transaction
@@ -85,6 +86,16 @@ class LoginSession:
     expires_at: datetime
 
 
+
+@lru_cache(maxsize=8)
+def _session_user_query(sessions: Table, users: Table) -> Select:
+    """The sign-in check's statement (a login session and its user by the token's digest, `:token_hash`),
+    built once per pair of tables: every request of a signed-in user runs it."""
+    return (select(sessions.c.created_at.label("session_created_at"), sessions.c.last_seen_at,
+                   sessions.c.expires_at, sessions.c.address.label("session_address"), *user_columns(users))
+            .join(users, users.c.id == sessions.c.user_id).where(sessions.c.token_hash == bindparam("token_hash")))
+
+
 class Authenticator:
     """Signs users in and out and keeps their sessions; failed attempts are throttled by `throttle` (throttling.py)."""
 
@@ -136,12 +147,9 @@ class Authenticator:
             return None
         sessions, users = self._table("login_session"), self._table("user")
         digest = token_digest(token)
-        query = (select(sessions.c.created_at.label("session_created_at"), sessions.c.last_seen_at,
-                        sessions.c.expires_at, sessions.c.address.label("session_address"), *user_columns(users))
-                 .join(users, users.c.id == sessions.c.user_id).where(sessions.c.token_hash == digest))
         now = self._clock()
         with self._crm.engine.connect() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(_session_user_query(sessions, users), {"token_hash": digest}).first()
         if row is None:
             return None
         if row.expires_at <= now:

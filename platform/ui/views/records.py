@@ -50,18 +50,21 @@ def is_htmx() -> bool:
 def detail(object_name: str, record_id: int) -> str:
     context, obj, presenter = parts(object_name)
     record = context.records(object_name).get(record_id)
-    record_touched(context, object_name, record_id)
+    record_touched(context, object_name, record_id)  # a write: before the snapshot, which only reads
     layout = context.runtime.registry.layout(object_name)
-    titles = {**views.lookup_titles(context, obj, [record]), ("user", g.user.id): g.user.display_name}
-    timeline, older_url = timeline_page(context, presenter, obj, record_id)
-    return render_template(
-        "records/detail.html", obj=obj, record=record, title=views.record_title(obj, record),
-        timeline=timeline, older_url=older_url,
-        highlights=views.highlights(context, presenter, obj, layout, record, titles),
-        sections=views.detail_sections(context, presenter, obj, layout, record, titles),
-        related=views.related_rows(context, presenter, layout, record_id),
-        may_edit=views.may(context, object_name, "edit"), may_delete=views.may(context, object_name, "delete"),
-        record_url=record_url)
+    # The rest only reads: lookup titles, names, the timeline, the related lists and the menu's rights
+    # share one connection and one operation read (docs/ui.md, "Speed"), as the list page's do.
+    with context.snapshot():
+        titles = {**views.lookup_titles(context, obj, [record]), ("user", g.user.id): g.user.display_name}
+        timeline, older_url = timeline_page(context, presenter, obj, record_id)
+        return render_template(
+            "records/detail.html", obj=obj, record=record, title=views.record_title(obj, record),
+            timeline=timeline, older_url=older_url,
+            highlights=views.highlights(context, presenter, obj, layout, record, titles),
+            sections=views.detail_sections(context, presenter, obj, layout, record, titles),
+            related=views.related_rows(context, presenter, layout, record_id),
+            may_edit=views.may(context, object_name, "edit"), may_delete=views.may(context, object_name, "delete"),
+            record_url=record_url)
 
 
 # ---- forms -------------------------------------------------------------------------------
