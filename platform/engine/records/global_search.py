@@ -6,11 +6,20 @@ is a record the user could open. Objects the user may not read, and objects with
 the user may search, are skipped without a word. The whole search is one operation: one
 connection, the user's rights read once, every object read on it.
 
-Hits are ranked: the title equal to the text first, then titles starting with it (each by
-title), then the other matches, newest first (by creation time, across objects). Each
-object offers at most `limit` candidates: titles starting with the text (an index range
-on an indexed title), then its other matches newest first (the search index's own order,
-query/search_pages.py), so no object sorts all its matches.
+Hits are ranked by where the text matched, then by object, so that a record named by the
+text comes before the records that mention it:
+1. titles equal to the text (EXACT_TITLE);
+2. titles that match the text themselves: starting with it (TITLE_PREFIX) or holding every
+   term where a word of the title starts (TITLE_WORD: "Acme" in "The Acme Corp"; a Chinese
+   title has no spaces, so 华创 anywhere in 上海华创软件有限公司 or 有限公司 at its end);
+3. the other matches (OTHER, found through another field), newest first (by creation time).
+Within the first two, objects come in the order their package declares them (the order of
+the navigation's tabs: an account before the activities about it), then prefixes before
+words, then by title. Each object offers at most `limit` candidates: titles starting with
+the text (an index range on an indexed title), then its other matches newest first (the
+search index's own order, query/search_pages.py), so no object sorts all its matches; an
+older record whose title holds the text in the middle can be left out of a busy object's
+candidates by newer matches.
 
 On PostgreSQL every statement is a round trip, and most objects hold no match for most
 texts: one statement first asks every object's search index whether it holds any match
@@ -35,7 +44,7 @@ from sqlalchemy import Connection, column, exists, literal, select, table, union
 from crmkit.engine import messages
 from crmkit.engine.query.counting import Count, count_records
 from crmkit.engine.query.errors import QueryError
-from crmkit.engine.query.highlight import Segment
+from crmkit.engine.query.highlight import Segment, holds_every_term
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import IndexCondition, SearchMatch, Term, search_clause, search_fields, search_terms
 from crmkit.engine.query.search_pages import COMMON_SHARE
@@ -59,8 +68,12 @@ class Match(IntEnum):
     """How well a hit matches, best first."""
 
     EXACT_TITLE = 0
+    #: The title starts with the text.
     TITLE_PREFIX = 1
-    OTHER = 2
+    #: The title holds every term at the start of a word (a Chinese term anywhere), but does not start with the text.
+    TITLE_WORD = 2
+    #: Found through another field.
+    OTHER = 3
 
 
 @dataclass(frozen=True)
@@ -111,7 +124,8 @@ def search_objects(context: "UserContext", text: str, objects: Sequence[str] | N
     if not terms:
         return []
     found = _find(context, text, objects, limit, count_cap=None)
-    hits = [hit for name, each in found.items() for hit in _ranked(name, each, text)]
+    order = _object_order(context)
+    hits = [hit for name, each in found.items() for hit in _ranked(name, each, text, terms, order)]
     hits.sort(key=lambda hit: hit.rank)
     return [_described(context, hit, found[hit.hit.object], terms) for hit in hits[:limit]]
 
@@ -133,8 +147,9 @@ def search_by_object(context: "UserContext", text: str, objects: Sequence[str] |
     if not terms:
         return []
     groups = []
+    order = _object_order(context)
     for name, each in _find(context, text, objects, per_object, count_cap=max(count_cap, per_object)).items():
-        ranked = sorted(_ranked(name, each, text), key=lambda hit: hit.rank)
+        ranked = sorted(_ranked(name, each, text, terms, order), key=lambda hit: hit.rank)
         if not ranked:
             continue
         count = each.count or Count(len(ranked), "exact")
@@ -191,14 +206,23 @@ class _Ranked:
     suggestion: Suggestion
 
 
-def _ranked(name: str, found: _Found, text: str) -> list[_Ranked]:
-    """The object's suggestions as hits with their rank."""
+def _ranked(name: str, found: _Found, text: str, terms: list[Term], order: dict[str, int]) -> list[_Ranked]:
+    """The object's suggestions as hits with their rank (`order`: each object's position, `_object_order`)."""
     wanted = normalise(text.strip())
     ranked = []
     for suggestion in found.suggestions:
-        hit = SearchHit(name, suggestion.record.id, suggestion.title, _match(normalise(suggestion.title), wanted))
-        ranked.append(_Ranked(hit, _rank(hit, _moment(suggestion.record.get("created_at"))), suggestion))
+        hit = SearchHit(name, suggestion.record.id, suggestion.title, _match(suggestion.title, wanted, terms))
+        rank = _rank(hit, order.get(name, len(order)), _moment(suggestion.record.get("created_at")))
+        ranked.append(_Ranked(hit, rank, suggestion))
     return ranked
+
+
+def _object_order(context: "UserContext") -> dict[str, int]:
+    """Each object's position in the order the packages declare them (the navigation's tabs)."""
+    registry = context.runtime.registry
+    names = [name for package in registry.packages.values() for name in package.objects if name in registry.objects]
+    names.extend(name for name in registry.objects if name not in names)
+    return {name: position for position, name in enumerate(dict.fromkeys(names))}
 
 
 def _described(context: "UserContext", ranked: _Ranked, found: _Found, terms: list[Term]) -> SearchHit:
@@ -238,11 +262,12 @@ def objects_without_matches(connection: Connection, contexts: "dict[str, QueryCo
     return {name for name, _statement in asked if name not in held}
 
 
-def _rank(hit: SearchHit, created: float) -> tuple:
-    """Exact and prefix title matches by title; the other matches newest first."""
+def _rank(hit: SearchHit, position: int, created: float) -> tuple:
+    """Exact titles, then title matches, each by object position (prefixes before words) and title; then the
+    other matches newest first."""
     if hit.match is Match.OTHER:
-        return (hit.match, "", -created, hit.object, -hit.id)
-    return (hit.match, normalise(hit.title), 0.0, hit.object, hit.id)
+        return (2, 0, 0, -created, hit.object, -hit.id)
+    return (0 if hit.match is Match.EXACT_TITLE else 1, position, int(hit.match), 0.0, normalise(hit.title), hit.id)
 
 
 def _moment(value: object) -> float:
@@ -250,7 +275,11 @@ def _moment(value: object) -> float:
     return value.timestamp() if isinstance(value, datetime) else float("-inf")
 
 
-def _match(title: str, wanted: str) -> Match:
-    if title == wanted:
+def _match(title: str, wanted: str, terms: list[Term]) -> Match:
+    """How the title the user sees matches the search text (`wanted`: normalised) and its terms."""
+    normal = normalise(title)
+    if normal == wanted:
         return Match.EXACT_TITLE
-    return Match.TITLE_PREFIX if title.startswith(wanted) else Match.OTHER
+    if normal.startswith(wanted):
+        return Match.TITLE_PREFIX
+    return Match.TITLE_WORD if holds_every_term(title, terms) else Match.OTHER
