@@ -39,7 +39,11 @@ from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Sequence
 
-from sqlalchemy import Connection, column, exists, literal, select, table, union_all
+from sqlalchemy import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from crmkit.engine import messages
 from crmkit.engine.query.counting import Count, count_records
@@ -235,31 +239,54 @@ def _described(context: "UserContext", ranked: _Ranked, found: _Found, terms: li
 def objects_without_matches(connection: Connection, contexts: "dict[str, QueryContext]", text: str) -> set[str]:
     """PostgreSQL: the objects whose search index holds no match for `text` in the fields each caller may search.
 
-    One statement, `SELECT 'account' WHERE EXISTS (SELECT 1 FROM found_0) UNION ALL ...`, each
-    object's matches a MATERIALIZED CTE so that PostgreSQL reads them from the GIN index
-    (left to itself it may walk a large search table row by row looking for a first match,
-    every row of it for a word nobody holds); EXISTS stops at the first match. Objects whose
-    statistics expect a common word (query/search_statistics.py) are not asked. It reads the
-    index alone, not the records: whether the caller may read the object or a matching
-    record is decided when an object is read, so this only spares reads (SQLite: none,
-    every statement there is in-process).
+    One statement (`HeldMatches`): each object's matches a MATERIALIZED CTE so that PostgreSQL
+    reads them from the GIN index (left to itself it may walk a large search table row by row
+    looking for a first match, every row of it for a word nobody holds); EXISTS stops at the
+    first match. Objects whose statistics expect a common word (query/search_statistics.py)
+    are not asked. It reads the index alone, not the records: whether the caller may read the
+    object or a matching record is decided when an object is read, so this only spares reads
+    (SQLite: none, every statement there is in-process).
     """
     if connection.dialect.name != "postgresql":
         return set()
-    asked = []
-    for number, (name, ctx) in enumerate(contexts.items()):
+    asked: list[tuple[str, SearchMatch]] = []
+    for name, ctx in contexts.items():
         match = search_clause(ctx, name, text) if search_fields(ctx, name) else None
-        if not isinstance(match, SearchMatch) or expected_share(connection, match) > COMMON_SHARE:
-            continue
-        index = table(match.index_table, column("id"))
-        found = select(index.c.id).where(IndexCondition(match)).cte(f"found_{number}").prefix_with("MATERIALIZED")
-        asked.append((name, select(literal(name).label("object")).where(exists(select(found.c.id)))))
+        if isinstance(match, SearchMatch) and expected_share(connection, match) <= COMMON_SHARE:
+            asked.append((name, match))
     if not asked:
         return set()
-    statements = [statement for _name, statement in asked]
-    statement = statements[0] if len(statements) == 1 else union_all(*statements)
-    held = set(connection.execute(statement).scalars())
-    return {name for name, _statement in asked if name not in held}
+    held = set(connection.execute(HeldMatches(tuple(match for _name, match in asked))).scalars())
+    return {name for number, (name, _match) in enumerate(asked) if number not in held}
+
+
+class HeldMatches(Executable, ClauseElement):
+    """PostgreSQL: the positions in `matches` of those whose search index holds at least one match.
+
+    `WITH found_0 AS MATERIALIZED (SELECT id FROM <search table> WHERE <match>), ... SELECT 0
+    WHERE EXISTS (SELECT 1 FROM found_0) UNION ALL SELECT 1 WHERE ...`, written straight from
+    the matches (their search text in their own bound parameters), so that the statement costs
+    one cache key and, per shape, one compilation, instead of a CTE, a select and a literal
+    built per object and search.
+    """
+
+    __visit_name__ = "crmkit_held_matches"
+    inherit_cache = True
+    _traverse_internals = [("matches", InternalTraversal.dp_clauseelement_tuple),
+                           *Executable._executable_traverse_internals]
+
+    def __init__(self, matches: tuple[SearchMatch, ...]) -> None:
+        self.matches = matches
+
+
+@compiles(HeldMatches)
+def _held_matches(element: HeldMatches, compiler, **kw) -> str:
+    quote = compiler.preparer.quote
+    found = [f"found_{number} AS MATERIALIZED (SELECT id FROM {quote(match.index_table)} "
+             f"WHERE {compiler.process(IndexCondition(match), **kw)})"
+             for number, match in enumerate(element.matches)]
+    held = [f"SELECT {number} WHERE EXISTS (SELECT 1 FROM found_{number})" for number in range(len(element.matches))]
+    return f"WITH {', '.join(found)} " + " UNION ALL ".join(held)
 
 
 def _rank(hit: SearchHit, position: int, created: float) -> tuple:
