@@ -50,6 +50,7 @@ def test_global_search_asks_every_index_in_one_statement_and_reads_only_objects_
     with plan_reader(crm.engine).reads() as seen:
         assert admin.search("xyzzy") == []
     assert [statement for statement, _ in seen if "_search" in statement] == asked  # nothing read but the question
+    assert "quokka" not in asked[0] and "xyzzy" not in asked[0]  # the words travel as bound parameters: one statement per shape
 
 
 def test_the_common_word_guess_is_the_planners_own_estimate(crm, probe, monkeypatch):
