@@ -1,5 +1,5 @@
 """Global search reads only the objects whose index holds a match (records/global_search.py
-`objects_without_matches`), and a PostgreSQL search page guesses common words from pg_stats
+`objects_without_matches`, on both databases), and a PostgreSQL search page guesses common words from pg_stats
 (query/search_statistics.py) exactly as the planner does, without a statement per search."""
 from __future__ import annotations
 
@@ -35,8 +35,6 @@ def test_a_reps_global_search_finds_neither_another_reps_records_nor_hidden_fiel
 
 def test_global_search_asks_every_index_in_one_statement_and_reads_only_objects_with_matches(
         crm, probe, users, plan_reader):
-    if crm.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's statements are in-process: every object is read directly")
     _accounts(crm, users)
     crm.as_system().records("lead").create({"name": "Quokka Lead"})
     admin = crm.as_user(users["admin"])

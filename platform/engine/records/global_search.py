@@ -21,11 +21,12 @@ search index's own order, query/search_pages.py), so no object sorts all its mat
 older record whose title holds the text in the middle can be left out of a busy object's
 candidates by newer matches.
 
-On PostgreSQL every statement is a round trip, and most objects hold no match for most
-texts: one statement first asks every object's search index whether it holds any match
-(`objects_with_matches`: the GIN index alone, each object's own fields the user may search),
-and only those objects are read. An object whose statistics expect a common word is not
-asked (its bitmap costs more than its page) and is read directly.
+Most objects hold no match for most texts, and reading one costs a statement (on
+PostgreSQL a round trip) and the Python that builds its page: one statement first asks
+every object's search index whether it holds any match (`objects_without_matches`: the
+index alone, each object's own fields the user may search), and only those objects are
+read. On PostgreSQL an object whose statistics expect a common word is not asked (its
+bitmap costs more than its page) and is read directly.
 
 Each hit carries what a search page shows of it (records/search_snippets.py): its title
 and up to three matched fields with the matched words marked, and whether it matched only
@@ -237,22 +238,22 @@ def _described(context: "UserContext", ranked: _Ranked, found: _Found, terms: li
 
 
 def objects_without_matches(connection: Connection, contexts: "dict[str, QueryContext]", text: str) -> set[str]:
-    """PostgreSQL: the objects whose search index holds no match for `text` in the fields each caller may search.
+    """The objects whose search index holds no match for `text` in the fields each caller may search.
 
-    One statement (`HeldMatches`): each object's matches a MATERIALIZED CTE so that PostgreSQL
-    reads them from the GIN index (left to itself it may walk a large search table row by row
-    looking for a first match, every row of it for a word nobody holds); EXISTS stops at the
-    first match. Objects whose statistics expect a common word (query/search_statistics.py)
-    are not asked. It reads the index alone, not the records: whether the caller may read the
-    object or a matching record is decided when an object is read, so this only spares reads
-    (SQLite: none, every statement there is in-process).
+    One statement (`HeldMatches`); EXISTS stops at an object's first match. On PostgreSQL
+    each object's matches are a MATERIALIZED CTE so that PostgreSQL reads them from the GIN
+    index (left to itself it may walk a large search table row by row looking for a first
+    match, every row of it for a word nobody holds), and objects whose statistics expect a
+    common word (query/search_statistics.py) are not asked. SQLite asks its FTS5 tables (a
+    few microseconds each, where reading an object costs a page's Python). It reads the index
+    alone, not the records: whether the caller may read the object or a matching record is
+    decided when an object is read, so this only spares reads.
     """
-    if connection.dialect.name != "postgresql":
-        return set()
+    postgres = connection.dialect.name == "postgresql"
     asked: list[tuple[str, SearchMatch]] = []
     for name, ctx in contexts.items():
         match = search_clause(ctx, name, text) if search_fields(ctx, name) else None
-        if isinstance(match, SearchMatch) and expected_share(connection, match) <= COMMON_SHARE:
+        if isinstance(match, SearchMatch) and (not postgres or expected_share(connection, match) <= COMMON_SHARE):
             asked.append((name, match))
     if not asked:
         return set()
@@ -261,10 +262,11 @@ def objects_without_matches(connection: Connection, contexts: "dict[str, QueryCo
 
 
 class HeldMatches(Executable, ClauseElement):
-    """PostgreSQL: the positions in `matches` of those whose search index holds at least one match.
+    """The positions in `matches` of those whose search index holds at least one match.
 
-    `WITH found_0 AS MATERIALIZED (SELECT id FROM <search table> WHERE <match>), ... SELECT 0
-    WHERE EXISTS (SELECT 1 FROM found_0) UNION ALL SELECT 1 WHERE ...`, written straight from
+    PostgreSQL: `WITH found_0 AS MATERIALIZED (SELECT id FROM <search table> WHERE <match>), ...
+    SELECT 0 WHERE EXISTS (SELECT 1 FROM found_0) UNION ALL SELECT 1 WHERE ...`; SQLite:
+    `SELECT 0 WHERE EXISTS (SELECT 1 FROM <fts table> WHERE <fts table> MATCH ?) UNION ALL ...`; written straight from
     the matches (their search text in their own bound parameters), so that the statement costs
     one cache key and, per shape, one compilation, instead of a CTE, a select and a literal
     built per object and search.
@@ -282,6 +284,10 @@ class HeldMatches(Executable, ClauseElement):
 @compiles(HeldMatches)
 def _held_matches(element: HeldMatches, compiler, **kw) -> str:
     quote = compiler.preparer.quote
+    if compiler.dialect.name == "sqlite":
+        return " UNION ALL ".join(
+            f"SELECT {number} WHERE EXISTS (SELECT 1 FROM {quote(match.index_table)} "
+            f"WHERE {compiler.process(IndexCondition(match), **kw)})" for number, match in enumerate(element.matches))
     found = [f"found_{number} AS MATERIALIZED (SELECT id FROM {quote(match.index_table)} "
              f"WHERE {compiler.process(IndexCondition(match), **kw)})"
              for number, match in enumerate(element.matches)]
