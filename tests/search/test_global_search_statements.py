@@ -76,3 +76,27 @@ def test_the_common_word_guess_is_the_planners_own_estimate(crm, probe, monkeypa
         assert known["xyzzy"] == 0.0 and known["张伟"] > 0.5 and known["acm"] > 0.5  # a word nobody holds: not guessed
         before = search_statistics.table_statistics(connection, "crmkit_account_search")
         assert search_statistics.table_statistics(connection, "crmkit_account_search") is before  # kept
+
+
+def test_an_object_whose_statistics_know_the_word_is_read_without_asking_its_index(crm, probe, users, plan_reader,
+                                                                                   monkeypatch):
+    """Asking would cost a bitmap of every match for an answer the statistics already give (张伟 in a large table)."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("pg_stats is PostgreSQL's")
+    from crmkit.engine.records import global_search
+
+    crm.as_system().records("account").bulk_create([{"name": f"Acme {number} 张伟"} for number in range(300)])
+    with crm.engine.begin() as connection:
+        connection.execute(text("ANALYZE crmkit_account_search"))
+    search_statistics.forget_statistics()
+    monkeypatch.setattr(search_statistics, "FEW_MATCHES", 0)
+    monkeypatch.setattr(global_search, "COMMON_SHARE", 1.0)  # no word is too common to ask about
+    admin = crm.as_user(users["admin"])
+    asked = {}
+    for word in ("张伟", "xyzzy"):
+        with plan_reader(crm.engine).reads() as seen:
+            hits = admin.search(word)
+        asked[word] = [statement for statement, _ in seen if "UNION ALL" in statement and "EXISTS" in statement]
+        assert {hit.object for hit in hits} == ({"account"} if word == "张伟" else set())
+    assert "crmkit_account_search" not in asked["张伟"][0] and "crmkit_contact_search" in asked["张伟"][0]
+    assert "crmkit_account_search" in asked["xyzzy"][0]  # a word the statistics do not know is asked about

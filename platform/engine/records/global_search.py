@@ -25,8 +25,8 @@ Most objects hold no match for most texts, and reading one costs a statement (on
 PostgreSQL a round trip) and the Python that builds its page: one statement first asks
 every object's search index whether it holds any match (`objects_without_matches`: the
 index alone, each object's own fields the user may search), and only those objects are
-read. On PostgreSQL an object whose statistics expect a common word is not asked (its
-bitmap costs more than its page) and is read directly.
+read. On PostgreSQL an object whose statistics expect a common word, or know the word to
+be held, is not asked (its bitmap costs more than its page) and is read directly.
 
 Each hit carries what a search page shows of it (records/search_snippets.py): its title
 and up to three matched fields with the matched words marked, and whether it matched only
@@ -244,8 +244,9 @@ def objects_without_matches(connection: Connection, contexts: "dict[str, QueryCo
     each object's matches are a MATERIALIZED CTE so that PostgreSQL reads them from the GIN
     index (left to itself it may walk a large search table row by row looking for a first
     match, every row of it for a word nobody holds), and objects whose statistics expect a
-    common word (query/search_statistics.py) are not asked. SQLite asks its FTS5 tables (a
-    few microseconds each, where reading an object costs a page's Python). It reads the index
+    common word or know the word to be held (query/search_statistics.py) are read without
+    asking. SQLite asks its FTS5 tables (a few microseconds each, where reading an object
+    costs a page's Python). It reads the index
     alone, not the records: whether the caller may read the object or a matching record is
     decided when an object is read, so this only spares reads.
     """
@@ -253,12 +254,19 @@ def objects_without_matches(connection: Connection, contexts: "dict[str, QueryCo
     asked: list[tuple[str, SearchMatch]] = []
     for name, ctx in contexts.items():
         match = search_clause(ctx, name, text) if search_fields(ctx, name) else None
-        if isinstance(match, SearchMatch) and (not postgres or expected_share(connection, match) <= COMMON_SHARE):
+        if isinstance(match, SearchMatch) and (not postgres or _worth_asking(connection, match)):
             asked.append((name, match))
     if not asked:
         return set()
     held = set(connection.execute(HeldMatches(tuple(match for _name, match in asked))).scalars())
     return {name for number, (name, _match) in enumerate(asked) if number not in held}
+
+
+def _worth_asking(connection: Connection, match: SearchMatch) -> bool:
+    """PostgreSQL: whether to ask an object's index for a first match before reading it: not when its statistics
+    expect a common word (its bitmap costs more than its page), nor when they know the word to be held (张伟 in
+    a large table of people: the answer is yes, after a bitmap of all its matches)."""
+    return expected_share(connection, match) <= COMMON_SHARE and not expected_share(connection, match, known=True)
 
 
 class HeldMatches(Executable, ClauseElement):
