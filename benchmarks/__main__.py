@@ -2,6 +2,7 @@
 
     make bench                                   # SQLite, and PostgreSQL if it answers
     make bench BENCH_ARGS="--rows 300000 --keep"
+    make bench BENCH_ARGS="--rows 200000 --keep --lines search,suggest"   # a few read lines only
     python -m benchmarks --database sqlite --database postgresql+psycopg://postgres@127.0.0.1/test
 
 The standard CRM (apps/default_crm.yaml) is installed on each database and its `account`
@@ -29,7 +30,7 @@ from benchmarks import data, django_orm, django_same_work, ui
 from benchmarks.databases import (
     DEFAULT_KEEP_FOLDER, DEFAULT_POSTGRES, BenchDatabase, postgres_database, postgres_problem, sqlite_database,
 )
-from benchmarks.reads import Bench, read_lines
+from benchmarks.reads import GROUPS, Bench, read_lines
 from benchmarks.report import HEADER, Result, format_time, line, summary
 from benchmarks.writes import deal_stages, prepare_copies, write_lines
 from crmkit.engine import Crm
@@ -54,6 +55,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                              "PostgreSQL: the database is kept).")
     parser.add_argument("--writes-only", action="store_true",
                         help="Measure only the create and bulk lines (the accounts are still filled to --rows).")
+    parser.add_argument("--lines", type=line_groups, default=None, metavar="GROUP,...",
+                        help="Measure only these groups of read lines, and no UI, write or load line: "
+                             f"{', '.join(GROUPS)} (default: every line).")
     parser.add_argument("--budget", type=positive_seconds, default=1.0,
                         help="Seconds each read measurement repeats its call for, taking the median (default 1).")
     parser.add_argument("--load-seconds", type=seconds_or_none, default=10.0,
@@ -79,6 +83,15 @@ def at_least(low: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{number:,} is too small; give at least {low:,}")
         return number
     return whole
+
+
+def line_groups(text: str) -> tuple[str, ...]:
+    """An argparse type: comma-separated names of read-line groups (reads.GROUPS)."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in GROUPS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"name groups among {', '.join(GROUPS)}, not {text!r}")
+    return names
 
 
 def positive_seconds(text: str) -> float:
@@ -140,10 +153,14 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
         accounts = django_orm.model_for(table, alias, dialect).objects.using(alias)
         print(HEADER, flush=True)
         results = []
+        groups = chosen.lines or GROUPS
         for result in () if chosen.writes_only else read_lines(Bench(crm, table, accounts, chosen.budget), users,
-                                                                chosen.rows):
+                                                                chosen.rows, groups):
             results.append(result)
             print(line(result), flush=True)
+        if chosen.lines:  # only the read lines named
+            print(flush=True)
+            return results, None
         for result in () if chosen.writes_only else ui.ui_lines(crm, users, chosen.rows, chosen.budget):
             results.append(result)
             print(line(result), flush=True)

@@ -59,6 +59,20 @@ def test_the_bench_runs_on_sqlite():
     assert "PostgreSQL" not in output.split("Targets (issue 8)")[1]
 
 
+def test_lines_measures_only_the_groups_named(capsys):
+    output = run_bench("--database", "sqlite", "--lines", "suggest,search")
+    section = output.split("== SQLite")[1].split("\n\n")[0]
+    assert "lookup autocomplete suggest('wonka 12')" in section and "global search no match" in section
+    for left_out in ("page of 50, default sort", "page of 50: sales rep", "export", "UI list page", "create 20",
+                     "bulk insert"):
+        assert left_out not in section, left_out
+    from benchmarks import __main__ as bench
+
+    with pytest.raises(SystemExit):
+        bench.options(["--lines", "search,pages2"])
+    assert "name groups among pages, count, search" in capsys.readouterr().err
+
+
 @pytest.mark.postgres
 def test_the_bench_runs_on_postgresql_in_a_database_of_its_own():
     require_postgres()

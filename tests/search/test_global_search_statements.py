@@ -1,5 +1,5 @@
 """Global search reads only the objects whose index holds a match (records/global_search.py
-`objects_without_matches`), and a PostgreSQL search page guesses common words from pg_stats
+`objects_without_matches`, on both databases), and a PostgreSQL search page guesses common words from pg_stats
 (query/search_statistics.py) exactly as the planner does, without a statement per search."""
 from __future__ import annotations
 
@@ -35,8 +35,6 @@ def test_a_reps_global_search_finds_neither_another_reps_records_nor_hidden_fiel
 
 def test_global_search_asks_every_index_in_one_statement_and_reads_only_objects_with_matches(
         crm, probe, users, plan_reader):
-    if crm.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's statements are in-process: every object is read directly")
     _accounts(crm, users)
     crm.as_system().records("lead").create({"name": "Quokka Lead"})
     admin = crm.as_user(users["admin"])
@@ -50,6 +48,7 @@ def test_global_search_asks_every_index_in_one_statement_and_reads_only_objects_
     with plan_reader(crm.engine).reads() as seen:
         assert admin.search("xyzzy") == []
     assert [statement for statement, _ in seen if "_search" in statement] == asked  # nothing read but the question
+    assert "quokka" not in asked[0] and "xyzzy" not in asked[0]  # the words travel as bound parameters: one statement per shape
 
 
 def test_the_common_word_guess_is_the_planners_own_estimate(crm, probe, monkeypatch):
@@ -77,3 +76,27 @@ def test_the_common_word_guess_is_the_planners_own_estimate(crm, probe, monkeypa
         assert known["xyzzy"] == 0.0 and known["张伟"] > 0.5 and known["acm"] > 0.5  # a word nobody holds: not guessed
         before = search_statistics.table_statistics(connection, "crmkit_account_search")
         assert search_statistics.table_statistics(connection, "crmkit_account_search") is before  # kept
+
+
+def test_an_object_whose_statistics_know_the_word_is_read_without_asking_its_index(crm, probe, users, plan_reader,
+                                                                                   monkeypatch):
+    """Asking would cost a bitmap of every match for an answer the statistics already give (张伟 in a large table)."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("pg_stats is PostgreSQL's")
+    from crmkit.engine.records import global_search
+
+    crm.as_system().records("account").bulk_create([{"name": f"Acme {number} 张伟"} for number in range(300)])
+    with crm.engine.begin() as connection:
+        connection.execute(text("ANALYZE crmkit_account_search"))
+    search_statistics.forget_statistics()
+    monkeypatch.setattr(search_statistics, "FEW_MATCHES", 0)
+    monkeypatch.setattr(global_search, "COMMON_SHARE", 1.0)  # no word is too common to ask about
+    admin = crm.as_user(users["admin"])
+    asked = {}
+    for word in ("张伟", "xyzzy"):
+        with plan_reader(crm.engine).reads() as seen:
+            hits = admin.search(word)
+        asked[word] = [statement for statement, _ in seen if "UNION ALL" in statement and "EXISTS" in statement]
+        assert {hit.object for hit in hits} == ({"account"} if word == "张伟" else set())
+    assert "crmkit_account_search" not in asked["张伟"][0] and "crmkit_contact_search" in asked["张伟"][0]
+    assert "crmkit_account_search" in asked["xyzzy"][0]  # a word the statistics do not know is asked about

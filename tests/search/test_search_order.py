@@ -164,7 +164,7 @@ def test_suggest_offers_title_prefixes_by_title_then_other_matches_newest_first(
     assert [title for _, title in companies.suggest("acme")] == ["Acme Alpha", "Acme Zeta", "New Acme", "Old Acme"]
 
 
-def test_global_search_ranks_exact_then_prefix_titles_then_the_newest_other_matches(crm, install):
+def test_global_search_ranks_exact_titles_then_title_matches_by_object_then_the_newest_other_matches(crm, install):
     install(PACKAGE)
     system = crm.as_system()
     companies, people = system.records("company"), system.records("person")
@@ -173,10 +173,12 @@ def test_global_search_ranks_exact_then_prefix_titles_then_the_newest_other_matc
     companies.create({"name": "acme"})
     people.create({"name": "Newer Acme"})
     companies.create({"name": "Acme Alpha"})
+    companies.create({"name": "Globex", "city": "Acme"})
+    people.create({"name": "Li Lei"})
     hits = system.search("Acme")
     assert [(hit.title, hit.match) for hit in hits] == [
-        ("acme", Match.EXACT_TITLE), ("Acme Alpha", Match.TITLE_PREFIX), ("Acme Beta", Match.TITLE_PREFIX),
-        ("Newer Acme", Match.OTHER), ("Old Acme", Match.OTHER)]
+        ("acme", Match.EXACT_TITLE), ("Acme Alpha", Match.TITLE_PREFIX), ("Old Acme", Match.TITLE_WORD),
+        ("Acme Beta", Match.TITLE_PREFIX), ("Newer Acme", Match.TITLE_WORD)]
 
 
 def test_global_search_is_one_operation_on_one_connection(crm, install):
@@ -219,3 +221,59 @@ def test_a_few_matches_page_without_filters_is_one_statement_binding_no_ids(crm,
     assert not [name for name in parameters if re.fullmatch(r"id_\d+_\d+", name)], parameters
     assert not [statement for statement, _ in seen if statement.lstrip().upper().startswith("EXPLAIN")], seen
     assert sum(_all_pages(companies, 5, search="acme"), []) == ids[::-1]
+
+
+CRM_PACKAGE = """
+package: trial
+version: "1.0.0"
+objects:
+  account:
+    title_field: name
+    fields:
+      name: {type: text, searchable: true}
+  lead:
+    title_field: name
+    fields:
+      name: {type: text, searchable: true}
+      company: {type: text, searchable: true}
+  activity:
+    title_field: subject
+    fields:
+      subject: {type: text, searchable: true}
+      notes: {type: text, searchable: true}
+"""
+
+
+@pytest.fixture
+def trial(crm, install):
+    """A new user's trial: an account, then newer leads and activities that mention it (their titles too)."""
+    install(CRM_PACKAGE)
+    system = crm.as_system()
+    for name in ("上海华创软件有限公司", "北京星辰科技有限公司", "The Acme Corporation"):
+        system.records("account").create({"name": name})
+    for name, company in (("曹佳怡", "上海华创软件有限公司"), ("王芳", "北京星辰科技有限公司"), ("Jane Roe", "Acme")):
+        system.records("lead").create({"name": name, "company": company})
+    for subject in ("华创软件项目启动会", "有限公司年检提醒", "Acme kickoff", "Call"):
+        system.records("activity").create({"subject": subject, "notes": "上海华创软件有限公司 Acme"})
+    return system
+
+
+@pytest.mark.parametrize("text, account", [("华创", "上海华创软件有限公司"), ("有限公司", "北京星辰科技有限公司"),
+                                           ("acme", "The Acme Corporation")])
+def test_an_account_named_by_the_text_ranks_before_newer_records_mentioning_it(trial, text, account):
+    """Queries of a new user's trial (华创, 有限公司): the account whose name holds the text came after newer
+    leads and activities. A title holding the text is a title match, and title matches go by object order."""
+    hits = trial.search(text)
+    assert (hits[0].object, hits[0].match) == ("account", Match.TITLE_WORD)
+    assert account in [hit.title for hit in hits if hit.object == "account"]
+    assert [group.object for group in trial.search_by_object(text)][0] == "account"
+    assert all(hit.match is Match.OTHER for hit in hits if hit.object == "lead")  # found by their company
+
+
+def test_an_exact_title_ranks_first_whatever_its_object_and_a_prefix_before_a_word(trial):
+    trial.records("activity").create({"subject": "华创"})
+    hits = trial.search("华创")
+    assert [(hit.object, hit.title, hit.match) for hit in hits[:3]] == [
+        ("activity", "华创", Match.EXACT_TITLE), ("account", "上海华创软件有限公司", Match.TITLE_WORD),
+        ("activity", "华创软件项目启动会", Match.TITLE_PREFIX)]
+    assert {hit.match for hit in hits[3:]} == {Match.OTHER}

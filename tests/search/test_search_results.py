@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crmkit.engine.query.errors import QueryError
-from crmkit.engine.query.highlight import highlight
+from crmkit.engine.query.highlight import highlight, holds_every_term, may_match
 from crmkit.engine.query.search import search_terms
 from crmkit.engine.query.tokens import normalise, pinyin_spans, pinyin_tokens, runs, spans
 from crmkit.engine.records.global_search import too_short
@@ -59,6 +59,24 @@ def test_spans_are_the_runs_tokens_are_made_of_at_their_places_in_the_text_as_ty
     for text in ["Acme 上海科技 ＡＢＣ123 é", "carol.young@acme-energy.com +86 138", "Straße ﬁle", "नमस्ते दुनिया",
                  "İstanbul", "e\u0301clair", ""]:
         assert [(kind, normalise(text[start:end])) for kind, start, end in spans(text)] == list(runs(text)), text
+
+
+TEXTS = ["Acme Holdings 12345", "上海华创软件有限公司", "ÄRZTE GmbH", "张伟", "Zhang Wei 张伟", "ﬁne ＡＢＣ", "x-ray 2024"]
+QUERIES = ["acme", "hold 123", "华创", "有限公司", "ärz", "zhang", "zw", "张", "fine abc", "ray 20", "xyz", "软件 acme",
+           "shanghai", "上海 hua"]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_cheap_tests_agree_with_highlight(query):
+    """may_match is only a shortcut: when it says no, highlight finds no term; holds_every_term is
+    highlight finding every term without pinyin."""
+    terms = search_terms(query)
+    for text in TEXTS:
+        found = highlight(text, terms)
+        if not may_match(text, terms):
+            assert not found.terms, (text, query)
+        assert holds_every_term(text, terms) == (found.terms == set(range(len(terms))) and not found.pinyin), \
+            (text, query)
 
 
 def test_too_short_means_no_term_of_two_letters_and_no_chinese():

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from crmkit.engine.query.search import Term
-from crmkit.engine.query.tokens import MAX_TOKEN, normalise, pinyin_spans, pinyin_tokens, spans
+from crmkit.engine.query.tokens import MAX_TOKEN, is_cjk, normalise, pinyin_spans, pinyin_tokens, runs, spans
 
 #: One piece of a text: (text, whether a search term matched it).
 Segment = tuple[str, bool]
@@ -74,6 +74,34 @@ def highlight(text: str, terms: Sequence[Term], *, width: int | None = None) -> 
     marked_runs = [(kind, start, end) for kind, start, end in found_runs if end <= MAX_MARKED_TEXT]
     marks = _marks(text, marked_runs, [terms[number] for number in sorted(matched)]) if matched else []
     return Highlight(_segments(text, marks, width), frozenset(matched), frozenset(pinyin))
+
+
+def may_match(text: str, terms: Sequence[Term]) -> bool:
+    """False when `highlight(text, terms)` certainly matches no term (a cheap test before it): some token of each
+    term is neither in the text as written (normalised) nor a Latin prefix that the pinyin of Chinese text may hold."""
+    normal = normalise(text)
+    chinese: bool | None = None
+    for term in terms:
+        missing = [prefix for token, prefix in term if token not in normal]
+        if not missing:
+            return True
+        if all(missing):
+            if chinese is None:
+                chinese = not normal.isascii() and any(is_cjk(character) for character in normal)
+            if chinese:
+                return True
+    return False
+
+
+def holds_every_term(text: str, terms: Sequence[Term]) -> bool:
+    """Whether `text` itself matches every term by the index's rule, pinyin aside: `highlight(text, terms)`
+    matching each term plainly, without working out its marks (a few microseconds for a title)."""
+    tokens = [token for term in terms for token in term]
+    normal = normalise(text)
+    if not tokens or not all(token in normal for token, _prefix in tokens):
+        return False  # the common answer for a hit found by another field, at C speed
+    plain = _plain_tokens(list(runs(text)))
+    return all(_holds(plain, token, prefix) for token, prefix in tokens)
 
 
 def _plain_tokens(runs: list[tuple[str, str]]) -> set[str]:

@@ -71,3 +71,44 @@ def _json_each(element: ValueList, compiler, **kw: Any) -> str:
     stored = [convert(value) if convert is not None else value for value in element.values]
     values = bindparam(None, json.dumps(stored, ensure_ascii=False, default=str))
     return f"{compiler.process(element.column, **kw)} IN (SELECT value FROM json_each({compiler.process(values, **kw)}))"
+
+
+def one_of_ids(column: Any, ids: Sequence[int]) -> ColumnElement:
+    """`column IN ids` for whole-number ids read from the database (a search's matches): up to INLINE_VALUES
+    bound one by one, more as one text parameter `"1,2,3"` (`IdList`), cheap to send and cached by shape."""
+    if len(ids) <= INLINE_VALUES:
+        return column.in_(list(ids))
+    return IdList(column, ids)
+
+
+class IdList(ColumnElement):
+    """`column` is one of `ids`, sent as one bound text of comma-separated whole numbers.
+
+    PostgreSQL reads it as `column = ANY (string_to_array(:ids, ',')::bigint[])`, SQLite as
+    `column IN (SELECT value FROM json_each('[' || :ids || ']'))`. Unlike `ValueList` the
+    parameter is made here, with the element, so the statement cache extracts its value: one
+    compilation per statement shape, whatever the ids (and a driver converts one string, not
+    thousands of numbers).
+    """
+
+    __visit_name__ = "crmkit_id_list"
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("ids", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any, ids: Sequence[int]) -> None:
+        self.column = column
+        self.ids = bindparam(None, ",".join(str(int(value)) for value in ids), unique=True)
+
+
+@compiles(IdList, "postgresql")
+def _id_array(element: IdList, compiler, **kw: Any) -> str:
+    return (f"{compiler.process(element.column, **kw)} = ANY (CAST(string_to_array({compiler.process(element.ids, **kw)}, ',') "
+            "AS BIGINT[]))")
+
+
+@compiles(IdList)
+def _id_json(element: IdList, compiler, **kw: Any) -> str:
+    return (f"{compiler.process(element.column, **kw)} IN (SELECT value FROM json_each('[' || "
+            f"{compiler.process(element.ids, **kw)} || ']'))")

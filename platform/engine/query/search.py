@@ -33,7 +33,7 @@ from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.filters import QueryContext, compile_filter
 from crmkit.engine.query.inputs import MAX_SEARCH_LENGTH, checked_text
-from crmkit.engine.query.lists import one_of
+from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search_index import indexed_fields, search_table_name, token_column
 from crmkit.engine.query.tokens import query_tokens
@@ -283,7 +283,7 @@ def planned_search(connection: Connection, ctx: QueryContext, object_name: str, 
     ids = connection.execute(SearchIds(clause, FEW_MATCHES + 1)).scalars().all()
     if not ids:
         return false()
-    return clause.row_by_row() if len(ids) > FEW_MATCHES else one_of(clause.id_column, ids)
+    return clause.row_by_row() if len(ids) > FEW_MATCHES else one_of_ids(clause.id_column, ids)
 
 
 def where_clause(ctx: QueryContext, object_name: str, spec: QuerySpec,

@@ -41,7 +41,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import Connection, column, select, table, true
 
 from crmkit.engine.query.filters import QueryContext
-from crmkit.engine.query.lists import one_of
+from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import FEW_MATCHES, IndexCondition, SearchIds, SearchMatch, where_clause
 from crmkit.engine.query.search_statistics import expected_share
@@ -102,7 +102,7 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
             return []
         if not spec.filter and ctx.restriction(object_name) is None:
             ids = ids[:spec.limit + 1]  # a common word's walk found no full page: the rest are few
-        return read(_id_ordered(select(*selected).where(one_of(source.c.id, ids), unsearched),
+        return read(_id_ordered(select(*selected).where(one_of_ids(source.c.id, ids), unsearched),
                                 source.c.id, descending, spec.limit + 1))
     if not walked:
         rows = walk()

@@ -6,17 +6,27 @@ is a record the user could open. Objects the user may not read, and objects with
 the user may search, are skipped without a word. The whole search is one operation: one
 connection, the user's rights read once, every object read on it.
 
-Hits are ranked: the title equal to the text first, then titles starting with it (each by
-title), then the other matches, newest first (by creation time, across objects). Each
-object offers at most `limit` candidates: titles starting with the text (an index range
-on an indexed title), then its other matches newest first (the search index's own order,
-query/search_pages.py), so no object sorts all its matches.
+Hits are ranked by where the text matched, then by object, so that a record named by the
+text comes before the records that mention it:
+1. titles equal to the text (EXACT_TITLE);
+2. titles that match the text themselves: starting with it (TITLE_PREFIX) or holding every
+   term where a word of the title starts (TITLE_WORD: "Acme" in "The Acme Corp"; a Chinese
+   title has no spaces, so 华创 anywhere in 上海华创软件有限公司 or 有限公司 at its end);
+3. the other matches (OTHER, found through another field), newest first (by creation time).
+Within the first two, objects come in the order their package declares them (the order of
+the navigation's tabs: an account before the activities about it), then prefixes before
+words, then by title. Each object offers at most `limit` candidates: titles starting with
+the text (an index range on an indexed title), then its other matches newest first (the
+search index's own order, query/search_pages.py), so no object sorts all its matches; an
+older record whose title holds the text in the middle can be left out of a busy object's
+candidates by newer matches.
 
-On PostgreSQL every statement is a round trip, and most objects hold no match for most
-texts: one statement first asks every object's search index whether it holds any match
-(`objects_with_matches`: the GIN index alone, each object's own fields the user may search),
-and only those objects are read. An object whose statistics expect a common word is not
-asked (its bitmap costs more than its page) and is read directly.
+Most objects hold no match for most texts, and reading one costs a statement (on
+PostgreSQL a round trip) and the Python that builds its page: one statement first asks
+every object's search index whether it holds any match (`objects_without_matches`: the
+index alone, each object's own fields the user may search), and only those objects are
+read. On PostgreSQL an object whose statistics expect a common word, or know the word to
+be held, is not asked (its bitmap costs more than its page) and is read directly.
 
 Each hit carries what a search page shows of it (records/search_snippets.py): its title
 and up to three matched fields with the matched words marked, and whether it matched only
@@ -30,12 +40,16 @@ from datetime import datetime
 from enum import IntEnum
 from typing import TYPE_CHECKING, Sequence
 
-from sqlalchemy import Connection, column, exists, literal, select, table, union_all
+from sqlalchemy import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from crmkit.engine import messages
 from crmkit.engine.query.counting import Count, count_records
 from crmkit.engine.query.errors import QueryError
-from crmkit.engine.query.highlight import Segment
+from crmkit.engine.query.highlight import Segment, holds_every_term
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import IndexCondition, SearchMatch, Term, search_clause, search_fields, search_terms
 from crmkit.engine.query.search_pages import COMMON_SHARE
@@ -59,8 +73,12 @@ class Match(IntEnum):
     """How well a hit matches, best first."""
 
     EXACT_TITLE = 0
+    #: The title starts with the text.
     TITLE_PREFIX = 1
-    OTHER = 2
+    #: The title holds every term at the start of a word (a Chinese term anywhere), but does not start with the text.
+    TITLE_WORD = 2
+    #: Found through another field.
+    OTHER = 3
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,8 @@ def search_objects(context: "UserContext", text: str, objects: Sequence[str] | N
     if not terms:
         return []
     found = _find(context, text, objects, limit, count_cap=None)
-    hits = [hit for name, each in found.items() for hit in _ranked(name, each, text)]
+    order = _object_order(context)
+    hits = [hit for name, each in found.items() for hit in _ranked(name, each, text, terms, order)]
     hits.sort(key=lambda hit: hit.rank)
     return [_described(context, hit, found[hit.hit.object], terms) for hit in hits[:limit]]
 
@@ -133,8 +152,9 @@ def search_by_object(context: "UserContext", text: str, objects: Sequence[str] |
     if not terms:
         return []
     groups = []
+    order = _object_order(context)
     for name, each in _find(context, text, objects, per_object, count_cap=max(count_cap, per_object)).items():
-        ranked = sorted(_ranked(name, each, text), key=lambda hit: hit.rank)
+        ranked = sorted(_ranked(name, each, text, terms, order), key=lambda hit: hit.rank)
         if not ranked:
             continue
         count = each.count or Count(len(ranked), "exact")
@@ -191,14 +211,23 @@ class _Ranked:
     suggestion: Suggestion
 
 
-def _ranked(name: str, found: _Found, text: str) -> list[_Ranked]:
-    """The object's suggestions as hits with their rank."""
+def _ranked(name: str, found: _Found, text: str, terms: list[Term], order: dict[str, int]) -> list[_Ranked]:
+    """The object's suggestions as hits with their rank (`order`: each object's position, `_object_order`)."""
     wanted = normalise(text.strip())
     ranked = []
     for suggestion in found.suggestions:
-        hit = SearchHit(name, suggestion.record.id, suggestion.title, _match(normalise(suggestion.title), wanted))
-        ranked.append(_Ranked(hit, _rank(hit, _moment(suggestion.record.get("created_at"))), suggestion))
+        hit = SearchHit(name, suggestion.record.id, suggestion.title, _match(suggestion.title, wanted, terms))
+        rank = _rank(hit, order.get(name, len(order)), _moment(suggestion.record.get("created_at")))
+        ranked.append(_Ranked(hit, rank, suggestion))
     return ranked
+
+
+def _object_order(context: "UserContext") -> dict[str, int]:
+    """Each object's position in the order the packages declare them (the navigation's tabs)."""
+    registry = context.runtime.registry
+    names = [name for package in registry.packages.values() for name in package.objects if name in registry.objects]
+    names.extend(name for name in registry.objects if name not in names)
+    return {name: position for position, name in enumerate(dict.fromkeys(names))}
 
 
 def _described(context: "UserContext", ranked: _Ranked, found: _Found, terms: list[Term]) -> SearchHit:
@@ -209,40 +238,77 @@ def _described(context: "UserContext", ranked: _Ranked, found: _Found, terms: li
 
 
 def objects_without_matches(connection: Connection, contexts: "dict[str, QueryContext]", text: str) -> set[str]:
-    """PostgreSQL: the objects whose search index holds no match for `text` in the fields each caller may search.
+    """The objects whose search index holds no match for `text` in the fields each caller may search.
 
-    One statement, `SELECT 'account' WHERE EXISTS (SELECT 1 FROM found_0) UNION ALL ...`, each
-    object's matches a MATERIALIZED CTE so that PostgreSQL reads them from the GIN index
-    (left to itself it may walk a large search table row by row looking for a first match,
-    every row of it for a word nobody holds); EXISTS stops at the first match. Objects whose
-    statistics expect a common word (query/search_statistics.py) are not asked. It reads the
-    index alone, not the records: whether the caller may read the object or a matching
-    record is decided when an object is read, so this only spares reads (SQLite: none,
-    every statement there is in-process).
+    One statement (`HeldMatches`); EXISTS stops at an object's first match. On PostgreSQL
+    each object's matches are a MATERIALIZED CTE so that PostgreSQL reads them from the GIN
+    index (left to itself it may walk a large search table row by row looking for a first
+    match, every row of it for a word nobody holds), and objects whose statistics expect a
+    common word or know the word to be held (query/search_statistics.py) are read without
+    asking. SQLite asks its FTS5 tables (a few microseconds each, where reading an object
+    costs a page's Python). It reads the index
+    alone, not the records: whether the caller may read the object or a matching record is
+    decided when an object is read, so this only spares reads.
     """
-    if connection.dialect.name != "postgresql":
-        return set()
-    asked = []
-    for number, (name, ctx) in enumerate(contexts.items()):
+    postgres = connection.dialect.name == "postgresql"
+    asked: list[tuple[str, SearchMatch]] = []
+    for name, ctx in contexts.items():
         match = search_clause(ctx, name, text) if search_fields(ctx, name) else None
-        if not isinstance(match, SearchMatch) or expected_share(connection, match) > COMMON_SHARE:
-            continue
-        index = table(match.index_table, column("id"))
-        found = select(index.c.id).where(IndexCondition(match)).cte(f"found_{number}").prefix_with("MATERIALIZED")
-        asked.append((name, select(literal(name).label("object")).where(exists(select(found.c.id)))))
+        if isinstance(match, SearchMatch) and (not postgres or _worth_asking(connection, match)):
+            asked.append((name, match))
     if not asked:
         return set()
-    statements = [statement for _name, statement in asked]
-    statement = statements[0] if len(statements) == 1 else union_all(*statements)
-    held = set(connection.execute(statement).scalars())
-    return {name for name, _statement in asked if name not in held}
+    held = set(connection.execute(HeldMatches(tuple(match for _name, match in asked))).scalars())
+    return {name for number, (name, _match) in enumerate(asked) if number not in held}
 
 
-def _rank(hit: SearchHit, created: float) -> tuple:
-    """Exact and prefix title matches by title; the other matches newest first."""
+def _worth_asking(connection: Connection, match: SearchMatch) -> bool:
+    """PostgreSQL: whether to ask an object's index for a first match before reading it: not when its statistics
+    expect a common word (its bitmap costs more than its page), nor when they know the word to be held (张伟 in
+    a large table of people: the answer is yes, after a bitmap of all its matches)."""
+    return expected_share(connection, match) <= COMMON_SHARE and not expected_share(connection, match, known=True)
+
+
+class HeldMatches(Executable, ClauseElement):
+    """The positions in `matches` of those whose search index holds at least one match.
+
+    PostgreSQL: `WITH found_0 AS MATERIALIZED (SELECT id FROM <search table> WHERE <match>), ...
+    SELECT 0 WHERE EXISTS (SELECT 1 FROM found_0) UNION ALL SELECT 1 WHERE ...`; SQLite:
+    `SELECT 0 WHERE EXISTS (SELECT 1 FROM <fts table> WHERE <fts table> MATCH ?) UNION ALL ...`; written straight from
+    the matches (their search text in their own bound parameters), so that the statement costs
+    one cache key and, per shape, one compilation, instead of a CTE, a select and a literal
+    built per object and search.
+    """
+
+    __visit_name__ = "crmkit_held_matches"
+    inherit_cache = True
+    _traverse_internals = [("matches", InternalTraversal.dp_clauseelement_tuple),
+                           *Executable._executable_traverse_internals]
+
+    def __init__(self, matches: tuple[SearchMatch, ...]) -> None:
+        self.matches = matches
+
+
+@compiles(HeldMatches)
+def _held_matches(element: HeldMatches, compiler, **kw) -> str:
+    quote = compiler.preparer.quote
+    if compiler.dialect.name == "sqlite":
+        return " UNION ALL ".join(
+            f"SELECT {number} WHERE EXISTS (SELECT 1 FROM {quote(match.index_table)} "
+            f"WHERE {compiler.process(IndexCondition(match), **kw)})" for number, match in enumerate(element.matches))
+    found = [f"found_{number} AS MATERIALIZED (SELECT id FROM {quote(match.index_table)} "
+             f"WHERE {compiler.process(IndexCondition(match), **kw)})"
+             for number, match in enumerate(element.matches)]
+    held = [f"SELECT {number} WHERE EXISTS (SELECT 1 FROM found_{number})" for number in range(len(element.matches))]
+    return f"WITH {', '.join(found)} " + " UNION ALL ".join(held)
+
+
+def _rank(hit: SearchHit, position: int, created: float) -> tuple:
+    """Exact titles, then title matches, each by object position (prefixes before words) and title; then the
+    other matches newest first."""
     if hit.match is Match.OTHER:
-        return (hit.match, "", -created, hit.object, -hit.id)
-    return (hit.match, normalise(hit.title), 0.0, hit.object, hit.id)
+        return (2, 0, 0, -created, hit.object, -hit.id)
+    return (0 if hit.match is Match.EXACT_TITLE else 1, position, int(hit.match), 0.0, normalise(hit.title), hit.id)
 
 
 def _moment(value: object) -> float:
@@ -250,7 +316,11 @@ def _moment(value: object) -> float:
     return value.timestamp() if isinstance(value, datetime) else float("-inf")
 
 
-def _match(title: str, wanted: str) -> Match:
-    if title == wanted:
+def _match(title: str, wanted: str, terms: list[Term]) -> Match:
+    """How the title the user sees matches the search text (`wanted`: normalised) and its terms."""
+    normal = normalise(title)
+    if normal == wanted:
         return Match.EXACT_TITLE
-    return Match.TITLE_PREFIX if title.startswith(wanted) else Match.OTHER
+    if normal.startswith(wanted):
+        return Match.TITLE_PREFIX
+    return Match.TITLE_WORD if holds_every_term(title, terms) else Match.OTHER

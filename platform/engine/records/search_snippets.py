@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from crmkit.engine.query.highlight import Highlight, Segment, Term, highlight
+from crmkit.engine.query.highlight import Highlight, Segment, Term, highlight, may_match
 from crmkit.engine.records.record import Record
 from crmkit.metadata.model import Label, ObjectDef
 
@@ -47,14 +47,19 @@ class Details:
 def described(record: Record, obj: ObjectDef, title: str, fields: Sequence[str], terms: Sequence[Term]) -> Details:
     """The details of one hit: `record` as the user sees it, `title` its title text, `fields` those the search looked in."""
     title_field = obj.title_field if obj.title_field in record.values else None
+    marked = highlight(title, terms) if title_field else None
     found: list[tuple[str, Highlight]] = []
     for name in fields:
         value = record.values.get(name)
-        if value is not None and str(value).strip():
+        if value is None or not str(value).strip() or not may_match(str(value), terms):
+            continue  # a field holding no term adds nothing (the cheap test spares most fields their highlight)
+        if name == title_field and marked is not None and str(value) == title:
+            found.append((name, marked))  # the title, marked once: it is not shown as a field
+        else:
             found.append((name, highlight(str(value), terms, width=SNIPPET_WIDTH)))
     plainly = set().union(*(found_here.terms - found_here.pinyin for _name, found_here in found))
     by_pinyin = set().union(*(found_here.pinyin for _name, found_here in found))
     shown = tuple(FieldMatch(name, obj.fields[name].label, found_here.segments, bool(found_here.pinyin))
                   for name, found_here in found if found_here.terms and name != title_field)[:MAX_FIELDS]
-    marked_title = highlight(title, terms).segments if title_field else ((title, False),)
+    marked_title = marked.segments if marked is not None else ((title, False),)
     return Details(marked_title, shown, bool(by_pinyin - plainly))
