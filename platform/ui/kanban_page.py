@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
 
+from crmkit.engine.automation.transitions import allowed_targets
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.display import Display
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
@@ -85,6 +86,14 @@ class Board:
     search: str
     filtered: bool
     may_move: bool
+    #: Column key -> the keys of the columns a card in it may move to (its own included): the choices
+    #: that may be chosen, less the moves the field's stage transitions do not list.
+    targets: Mapping[str, tuple[str, ...]]
+
+    def choices_for(self, column: str) -> tuple[tuple[str, str], ...]:
+        """(key, label) of the "Move to" choices of a card in `column`: its own column, then the ones it may move to."""
+        allowed = self.targets.get(column, (column,))
+        return tuple((key, label) for key, label, _ in self.choices if key in allowed)
 
 
 def board_layout(context: UserContext, object_name: str) -> KanbanLayout | None:
@@ -117,6 +126,19 @@ def column_keys(fdef: FieldDef, grouping: Grouping) -> list[tuple[str, bool]]:
     if not fdef.required or grouping.of(None).count:
         keys.append((NO_VALUE, not fdef.required))
     return keys
+
+
+def move_targets(obj: ObjectDef, field: str, choices: Sequence[tuple[str, str, bool]]) -> dict[str, tuple[str, ...]]:
+    """Column key -> the keys a card in that column may move to, its own first: the columns cards may
+    move into whose value the field's stage transitions allow from the card's value (computed once
+    per column, not per card: a move's `condition` reads the record, so a move with one stays offered
+    and the engine decides it). The "no value" column stays a target where it is one: clearing is not a move."""
+    targets = {}
+    for key, _, _ in choices:
+        allowed = allowed_targets(obj, field, key or None)
+        targets[key] = (key, *(other for other, _, target in choices if target and other != key and (
+            allowed is None or other == NO_VALUE or other in allowed)))
+    return targets
 
 
 def column_label(presenter: FieldPresenter, fdef: FieldDef, key: str, none_label: str) -> str:
@@ -205,4 +227,5 @@ def build_board(context: UserContext, object_name: str, args: MultiDict, *, none
     summed = obj.fields[layout.sum] if grouping.summed else None
     return Board(obj, layout, presenter.label(group_field), presenter.label(summed) if summed else None,
                  tuple(columns), choices, card_fields, view_args, urlencode(list(view_args.items(multi=True))),
-                 spec.search or "", spec.filter is not None, may_move(context, presenter, obj, layout.group_by))
+                 spec.search or "", spec.filter is not None, may_move(context, presenter, obj, layout.group_by),
+                 move_targets(obj, layout.group_by, choices))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
+from crmkit.engine.automation.transitions import allowed_targets
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.display import Display
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
@@ -257,6 +258,19 @@ def allowed_choices(widget: Widget, fdef: FieldDef, values: Mapping[str, Any]) -
                                          if choice.value == "" or choice.value in allowed or choice.selected))
 
 
+def stage_choices(widget: Widget, obj: ObjectDef, fdef: FieldDef, row: Mapping[str, Any] | None) -> Widget:
+    """A picklist with stage transitions offers only the values the record may move to from its stored
+    value (a new record, or one without a value: the `initial` values), the blank choice (clearing is
+    not a move) and the one chosen. A move with a `condition` stays offered: the engine decides it on save."""
+    if widget.control != "select" or widget.multiple:
+        return widget
+    allowed = allowed_targets(obj, fdef.name, (row or {}).get(fdef.name))
+    if allowed is None:
+        return widget
+    return replace(widget, choices=tuple(choice for choice in widget.choices
+                                         if choice.value == "" or choice.value in allowed or choice.selected))
+
+
 def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, layout: Layout, *,
                   row: Mapping[str, Any] | None, form: Any = None, errors: Mapping[str, Sequence[str]] = {},
                   prefill: Mapping[str, str] | None = None, refresh_url: str | None = None,
@@ -298,7 +312,7 @@ def form_sections(context: UserContext, presenter: FieldPresenter, obj: ObjectDe
                 widget = replace(widget, help=presenter.show.label(item.help))
             if item.name in left_to_save:
                 widget = replace(widget, hint=" ".join(filter(None, (widget.hint, presenter.show.text("default_on_save")))))
-            widget = allowed_choices(widget, fdef, values)
+            widget = stage_choices(allowed_choices(widget, fdef, values), obj, fdef, row)
             widgets.append(widget)
         if widgets:
             sections.append(FormSectionView(

@@ -163,3 +163,23 @@ def test_a_move_requiring_a_field_the_user_may_not_read_names_neither_the_field_
     assert "loss_reason" not in str(errors) and "Loss reason" not in str(errors) and "Lost" not in str(errors)
     assert refused(lambda: rep.update(deal.id, {"stage": "Won"}, version=deal.version)) == {
         "stage": ["cannot move from 'New' to 'Won'; from 'New' it can move to: Qualified, Lost."]}
+
+
+def test_a_forms_picklist_offers_a_new_record_only_its_initial_values_and_a_stored_one_its_moves(sales):
+    from crmkit.engine.fieldtypes.presenter import FieldPresenter
+    from crmkit.ui.record_views import stage_choices
+
+    deal = sales.runtime.object("deal")
+    presenter = FieldPresenter.for_context(sales)
+
+    def offered(row, typed=None):
+        widget = presenter.widget(deal.fields["stage"], row, typed=typed)
+        return [choice.value for choice in stage_choices(widget, deal, deal.fields["stage"], row).choices]
+
+    assert offered(None) == ["", "New"]  # a new record: `initial` (blank: clearing is not a move)
+    assert offered({"stage": "Qualified"}) == ["", "Qualified", "Won", "Lost"]  # Won's condition: the engine's
+    assert offered({"stage": "Won"}) == ["", "Won", "Lost"]
+    assert offered({"stage": None}) == ["", "New"]  # a record older than the transitions starts like a new one
+    assert offered({"stage": "New"}, typed=["Won"]) == ["", "New", "Qualified", "Won", "Lost"]  # the value typed stays
+    name = presenter.widget(deal.fields["name"], None)
+    assert stage_choices(name, deal, deal.fields["name"], None) is name  # no transitions: left alone

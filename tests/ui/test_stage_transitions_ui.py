@@ -3,6 +3,7 @@ CRM's opportunity stage are refused with the engine's sentence, in the user's la
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Callable
 
@@ -87,3 +88,71 @@ def test_a_bulk_edit_of_the_stage_saves_the_allowed_moves_and_reports_the_refuse
     stages = {record.id: engine.as_system().records("opportunity").get(record.id)["stage"]
               for record in (lost, won, open_deal)}
     assert stages == {lost.id: "Qualification", won.id: "Closed Won", open_deal.id: "Qualification"}
+
+
+# ---- offering only the moves the transitions allow -------------------------------------------
+
+OPEN_STAGES = ["Prospecting", "Qualification", "Needs Analysis", "Proposal", "Negotiation"]
+
+
+def options(page: str, select_id: str) -> list[tuple[str, str]]:
+    """(value, label) of every option of the select `select_id` of `page`."""
+    match = re.search(rf'<select[^>]* id="{re.escape(select_id)}"[^>]*>(.*?)</select>', page, re.S)
+    assert match, select_id
+    return [(html.unescape(value), html.unescape(label.strip()))
+            for value, label in re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', match[1])]
+
+
+def test_a_cards_move_to_menu_lists_only_the_stages_its_record_may_move_to(signed_in: Callable, engine,
+                                                                           people) -> None:
+    won = deal(engine, people, "st_1", "St Menu Won", "Closed Won")
+    lost = deal(engine, people, "st_1", "St Menu Lost", "Closed Lost")
+    open_deal = deal(engine, people, "st_1", "St Menu Open", "Proposal", amount=None)
+    page = signed_in("st_1").get("/o/opportunity/kanban").get_data(as_text=True)
+    assert [value for value, _ in options(page, f"move-{won.id}")] == ["Closed Won"]  # no move leaves it
+    assert [value for value, _ in options(page, f"move-{lost.id}")] == [*OPEN_STAGES, "Closed Lost"]
+    # Closed Won `requires` an amount this deal lacks: still offered, the engine says why on the move
+    assert [value for value, _ in options(page, f"move-{open_deal.id}")] == [*OPEN_STAGES, "Closed Won",
+                                                                             "Closed Lost"]
+    targets = re.search(r"data-targets='([^']*)'", page)
+    assert targets and json.loads(html.unescape(targets[1]))["Closed Won"] == ["Closed Won"]
+    assert json.loads(html.unescape(targets[1]))["Closed Lost"] == ["Closed Lost", *OPEN_STAGES]
+
+
+def test_the_move_to_menu_in_chinese_leaves_out_the_won_stage_for_a_lost_deal(signed_in: Callable, engine,
+                                                                             people) -> None:
+    lost = deal(engine, people, "st_2", "St Menu Lost Zh", "Closed Lost")
+    page = signed_in("st_2").get("/o/opportunity/kanban").get_data(as_text=True)
+    labels = [label for _, label in options(page, f"move-{lost.id}")]
+    assert labels[-1] == "输单" and "初步接洽" in labels and "赢单" not in labels
+
+
+def test_the_form_and_inline_edit_offer_only_the_stages_the_record_may_move_to(signed_in: Callable, engine,
+                                                                                people) -> None:
+    won = deal(engine, people, "st_1", "St Form Won", "Closed Won")
+    lost = deal(engine, people, "st_1", "St Form Lost", "Closed Lost")
+    client = signed_in("st_1")
+    edit = client.get(f"/r/opportunity/{won.id}/edit").get_data(as_text=True)
+    assert [value for value, _ in options(edit, "field-stage") if value] == ["Closed Won"]
+    edit = client.get(f"/r/opportunity/{lost.id}/edit").get_data(as_text=True)
+    assert [value for value, _ in options(edit, "field-stage") if value] == [*OPEN_STAGES, "Closed Lost"]
+    inline = client.get(f"/r/opportunity/{lost.id}/field/stage").get_data(as_text=True)
+    assert [value for value, _ in options(inline, "inline-stage") if value] == [*OPEN_STAGES, "Closed Lost"]
+    new = client.get("/o/opportunity/new").get_data(as_text=True)  # no `initial`: a new deal may start anywhere
+    assert [value for value, _ in options(new, "field-stage") if value] == [*OPEN_STAGES, "Closed Won",
+                                                                            "Closed Lost"]
+
+
+def test_a_form_redisplayed_after_a_refused_move_keeps_the_value_typed(signed_in: Callable, engine, people) -> None:
+    won = deal(engine, people, "st_2", "St Form Won Zh", "Closed Won")
+    client = signed_in("st_2")
+    inline = client.get(f"/r/opportunity/{won.id}/field/stage").get_data(as_text=True)
+    assert [label for value, label in options(inline, "inline-stage") if value] == ["赢单"]
+    token = csrf_token(client.get(f"/r/opportunity/{won.id}").get_data(as_text=True))
+    refused = client.post(f"/r/opportunity/{won.id}/field/stage",
+                          data={"stage": "Proposal", "version": str(won.version), "csrf_token": token})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert [value for value, _ in options(page, "inline-stage") if value] == ["Proposal", "Closed Won"]
+    assert "为“赢单”后不能再修改。" in text_of(refused), text_of(refused)
+    assert engine.as_system().records("opportunity").get(won.id)["stage"] == "Closed Won"

@@ -236,7 +236,7 @@ def inline_editor(context: UserContext, obj: ObjectDef, presenter: FieldPresente
         if fdef.type == "lookup" else None
     widget = inline_presenter.widget(fdef, record, typed=typed, title=title)
     values = views.stored_values(context, obj, record, presenter.submitted(obj, request.form) if typed else {})
-    widget = views.allowed_choices(widget, fdef, values)
+    widget = views.stage_choices(views.allowed_choices(widget, fdef, values), obj, fdef, record)
     return Response(render_template("records/inline_edit.html", obj=obj, record=record, w=widget,
                                     errors=[sentence(message) for message in errors], conflict=conflict),
                     status=status)

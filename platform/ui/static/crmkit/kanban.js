@@ -2,6 +2,9 @@
 // "Move to" form (keyboard); either posts the new value with the card's version. The server
 // answers the columns' new counts and totals, or the engine's sentence: the card goes back to
 // the column it came from and the sentence is read out (#kanban-message, aria-live).
+// The board's data-targets names, per column, the columns its cards may move to (the field's
+// stage transitions, docs/automation.md): while a card is dragged the others are marked
+// (.kanban-refused, aria-disabled) and refuse the drop, which is then not sent.
 "use strict";
 
 (function () {
@@ -112,6 +115,33 @@
     });
   }
 
+  // Whether a card in column `from` may move to column `to` (the board's data-targets; any without it).
+  function allowed(board, from, to) {
+    var targets;
+    try {
+      targets = JSON.parse(board.dataset.targets || "null");
+    } catch (error) {
+      targets = null;
+    }
+    if (!targets || !Object.prototype.hasOwnProperty.call(targets, from)) {
+      return from === to || !targets;
+    }
+    return targets[from].indexOf(to) !== -1;
+  }
+
+  // While `card` is dragged, the columns it may not move to say so; `card` null: none.
+  function markRefused(board, card) {
+    board.querySelectorAll("section.kanban-column").forEach(function (section) {
+      var refused = card !== null && !allowed(board, card.dataset.column, section.dataset.column);
+      section.classList.toggle("kanban-refused", refused);
+      if (refused) {
+        section.setAttribute("aria-disabled", "true");
+      } else {
+        section.removeAttribute("aria-disabled");
+      }
+    });
+  }
+
   function start(board) {
     if (!board.dataset.mayMove) {
       return;
@@ -119,10 +149,21 @@
     if (typeof window.Sortable !== "undefined") {
       board.querySelectorAll("ul.kanban-cards").forEach(function (list) {
         window.Sortable.create(list, {
-          group: "kanban", handle: ".kanban-handle", draggable: ".kanban-card", animation: 150,
+          group: {name: "kanban", pull: true, put: function (to, from, dragged) {
+            return allowed(board, dragged.dataset.column, to.el.dataset.column);
+          }},
+          handle: ".kanban-handle", draggable: ".kanban-card", animation: 150,
           forceFallback: true,
+          onStart: function (event) {
+            markRefused(board, event.item);
+          },
           onEnd: function (event) {
+            markRefused(board, null);
             if (event.from === event.to) {
+              return;
+            }
+            if (!allowed(board, event.item.dataset.column, event.to.dataset.column)) {
+              event.from.insertBefore(event.item, event.from.children[event.oldIndex] || null);
               return;
             }
             var from = event.from, card = event.item, oldIndex = event.oldIndex;
@@ -143,7 +184,7 @@
       var card = form.closest(".kanban-card");
       var key = form.elements.value.value;
       var target = byColumn(board, "ul.kanban-cards", key);
-      if (!card || !target || key === card.dataset.column) {
+      if (!card || !target || key === card.dataset.column || !allowed(board, card.dataset.column, key)) {
         return;
       }
       var from = card.parentNode, next = card.nextSibling;
