@@ -183,3 +183,15 @@ def test_a_forms_picklist_offers_a_new_record_only_its_initial_values_and_a_stor
     assert offered({"stage": "New"}, typed=["Won"]) == ["", "New", "Qualified", "Won", "Lost"]  # the value typed stays
     name = presenter.widget(deal.fields["name"], None)
     assert stage_choices(name, deal, deal.fields["name"], None) is name  # no transitions: left alone
+
+
+def test_a_save_refused_before_its_rules_run_also_says_the_move_is_not_allowed(sales):
+    deals = sales.records("deal")
+    deal = deals.create({"name": "D"})
+    errors = refused(lambda: deals.update(deal.id, {"name": "", "stage": "Won"}, version=deal.version))
+    assert errors == {"name": ["is required."],
+                      "stage": ["cannot move from 'New' to 'Won'; from 'New' it can move to: Qualified, Lost."]}
+    errors = refused(lambda: deals.create({"name": "", "stage": "Won"}))
+    assert errors["stage"] == ["a new record cannot start at 'Won'; it starts at: New."]
+    errors = refused(lambda: deals.update(deal.id, {"name": "", "stage": "Qualified"}, version=deal.version))
+    assert errors == {"name": ["is required."]}  # a listed move: its condition waits for the rules

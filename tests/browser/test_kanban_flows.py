@@ -118,3 +118,33 @@ def test_the_board_at_phone_width_scrolls_inside_its_own_box(browser: Browser, b
     page.screenshot(path=screenshots / "phone-kanban.png", full_page=True)
     assert errors == []
     context.close()
+
+
+def test_a_card_dragged_over_a_stage_it_may_not_move_to_is_refused_there_and_nothing_is_sent(
+        page: Page, seller: str) -> None:
+    errors = console_errors(page)
+    page.set_viewport_size({"width": 2100, "height": 900})
+    sign_in(page, seller)
+    goto(page, "/o/opportunity/kanban")
+    ready(page)
+    moves = []
+    page.on("request", lambda request: moves.append(request.url) if request.url.endswith("/move") else None)
+    won = column(page, "Closed Won")
+    card = won.locator(".kanban-card").first
+    title = card.locator(".kanban-title").inner_text()
+    expect(card.get_by_role("combobox")).to_have_text("Closed Won")  # no move leaves Closed Won: its one choice
+    handle = card.locator(".kanban-handle").bounding_box()
+    drop = column(page, "Proposal").locator("ul.kanban-cards").bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 20, handle["y"] + 20, steps=5)
+    page.mouse.move(drop["x"] + drop["width"] / 2, drop["y"] + drop["height"] / 2, steps=15)
+    expect(column(page, "Proposal")).to_have_class(re.compile(r"\bkanban-refused\b"))
+    expect(column(page, "Proposal")).to_have_attribute("aria-disabled", "true")
+    expect(won).not_to_have_class(re.compile(r"\bkanban-refused\b"))
+    page.mouse.up()
+    expect(column(page, "Proposal")).not_to_have_class(re.compile(r"\bkanban-refused\b"))
+    expect(won.locator(".kanban-card", has_text=title)).to_be_visible()
+    expect(column(page, "Proposal").locator(".kanban-card", has_text=title)).to_have_count(0)
+    expect(page.locator("#kanban-message")).to_have_text("")
+    assert moves == [] and errors == []

@@ -156,3 +156,21 @@ def test_a_form_redisplayed_after_a_refused_move_keeps_the_value_typed(signed_in
     assert [value for value, _ in options(page, "inline-stage") if value] == ["Proposal", "Closed Won"]
     assert "为“赢单”后不能再修改。" in text_of(refused), text_of(refused)
     assert engine.as_system().records("opportunity").get(won.id)["stage"] == "Closed Won"
+
+
+def test_a_bulk_edit_in_chinese_names_each_refused_record_with_the_engines_sentence(signed_in: Callable, engine,
+                                                                                 people) -> None:
+    won = deal(engine, people, "st_2", "St Bulk Won", "Closed Won")
+    lost = deal(engine, people, "st_2", "St Bulk Lost", "Closed Lost")
+    client = signed_in("st_2")
+    token = csrf_token(client.get("/o/opportunity").get_data(as_text=True))
+    pairs = [("record", f"{record.id}:{record.version}") for record in (won, lost)]
+    response = client.post("/o/opportunity/bulk/edit", data=MultiDict(
+        [*pairs, ("field", "stage"), ("stage", "Closed Won"), ("csrf_token", token)]))
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "1 条已更新，1 条未更新。" in text
+    # the dependent picklist refuses the kept loss reason, and the move itself is said to be refused too
+    assert ("未保存 St Bulk Lost 输单原因：销售阶段为“赢单”时此字段须留空。 销售阶段：不能从“输单”改为“赢单”；"
+            "从“输单”只能改为：初步接洽、需求确认、需求分析、方案报价、商务谈判。") in text, text
+    assert engine.as_system().records("opportunity").get(lost.id)["stage"] == "Closed Lost"

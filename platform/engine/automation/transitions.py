@@ -32,35 +32,61 @@ def transition_errors(obj: ObjectDef, previous: Mapping[str, Any] | None, values
                       language: str) -> dict[str, list[str]]:
     """{field: [sentence]} for every move of `values` (from `previous`, None on create) that is refused."""
     errors: dict[str, list[str]] = {}
+    for fdef, transitions, before, value in _changes(obj, previous, values):
+        unlisted = _unlisted(fdef, transitions, before, value, language)
+        if unlisted is not None:
+            errors.setdefault(fdef.name, []).append(unlisted)
+        elif before is not None:
+            _check_move(fdef, transitions, before, value, namespace, functions, language, errors, obj)
+    return errors
+
+
+def unlisted_move_errors(obj: ObjectDef, previous: Mapping[str, Any] | None, values: Mapping[str, Any],
+                         language: str) -> dict[str, list[str]]:
+    """{field: [sentence]} for every change of `values` that no move lists (or `initial` does not allow):
+    what needs no formula or condition, so a save refused before its rules run (a blank required field,
+    a dependent picklist) also says that the move itself is not allowed."""
+    errors: dict[str, list[str]] = {}
+    for fdef, transitions, before, value in _changes(obj, previous, values):
+        unlisted = _unlisted(fdef, transitions, before, value, language)
+        if unlisted is not None:
+            errors.setdefault(fdef.name, []).append(unlisted)
+    return errors
+
+
+def _changes(obj: ObjectDef, previous: Mapping[str, Any] | None, values: Mapping[str, Any]):
+    """(field, its transitions, value before or None, new value) of each governed field `values` changes."""
     for transitions in obj.transitions.values():
         fdef = obj.fields[transitions.field]
         value = values.get(fdef.name)
         before = previous.get(fdef.name) if previous is not None else None
-        if value is None or value == before:
-            continue
-        if before is None:
-            if transitions.initial is not None and value not in transitions.initial:
-                errors.setdefault(fdef.name, []).append(messages.NOT_INITIAL.in_language(
-                    language, value=_label(fdef, value, language),
-                    allowed=_labels(fdef, transitions.initial, language)))
-            continue
-        _check_move(fdef, transitions, before, value, namespace, functions, language, errors, obj)
-    return errors
+        if value is not None and value != before:
+            yield fdef, transitions, before, value
+
+
+def _unlisted(fdef: FieldDef, transitions: StageTransitions, before: Any, value: Any, language: str) -> str | None:
+    """The sentence refusing a start `initial` does not allow or a move no move lists; None for a listed one."""
+    if before is None:
+        if transitions.initial is not None and value not in transitions.initial:
+            return messages.NOT_INITIAL.in_language(language, value=_label(fdef, value, language),
+                                                    allowed=_labels(fdef, transitions.initial, language))
+        return None
+    if transitions.move(before, value) is not None:
+        return None
+    allowed = transitions.targets(before, fdef.option_values)
+    if allowed:
+        return messages.MOVE_NOT_ALLOWED.in_language(
+            language, previous=_label(fdef, before, language), value=_label(fdef, value, language),
+            allowed=_labels(fdef, allowed, language))
+    return messages.MOVE_NOWHERE.in_language(language, previous=_label(fdef, before, language))
 
 
 def _check_move(fdef: FieldDef, transitions: StageTransitions, before: Any, value: Any, namespace, functions,
                 language: str, errors: dict[str, list[str]], obj: ObjectDef) -> None:
+    """The `requires` and `condition` of the listed move from `before` to `value`."""
     words = {"previous": _label(fdef, before, language), "value": _label(fdef, value, language)}
     field = fdef.label.get(language)
     move = transitions.move(before, value)
-    if move is None:
-        allowed = transitions.targets(before, fdef.option_values)
-        if allowed:
-            text = messages.MOVE_NOT_ALLOWED.in_language(language, allowed=_labels(fdef, allowed, language), **words)
-        else:
-            text = messages.MOVE_NOWHERE.in_language(language, previous=words["previous"])
-        errors.setdefault(fdef.name, []).append(text)
-        return
     for name in move.requires:
         if _blank(namespace.get(name)):
             errors.setdefault(name, []).append(messages.REQUIRED_ON_MOVE.in_language(

@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from crmkit.engine import messages
+from crmkit.engine.automation.transitions import unlisted_move_errors
 from crmkit.engine.fieldtypes import coerce
 from crmkit.engine.records.constraints import duplicate_message
 from crmkit.engine.records.create_statement import CreateStatement, create_statement
@@ -118,8 +119,7 @@ class SavePipeline:
             self._check_lookups(connection, values, clean, errors, row_filter)
             if clean.get("owner_id") is not None and self.missing_owners(connection, {clean["owner_id"]}):
                 errors.setdefault("owner_id", []).append(messages.NO_ACTIVE_USER(id=clean["owner_id"]))
-        if errors:
-            raise RecordValidationError(errors)
+        self._refuse_early(errors, previous, values, language)
         if automate is not None:
             related = self._automated(connection, values, related, previous, automate, errors, language, hidden)
         operation = "create" if previous is None else "update"
@@ -128,6 +128,19 @@ class SavePipeline:
         if errors:
             raise RecordValidationError(errors)
         return Prepared(values, frozenset(clean))
+
+    def _refuse_early(self, errors: dict[str, list[str]], previous: Mapping[str, Any] | None,
+                      values: Mapping[str, Any], language: str) -> None:
+        """Raise RecordValidationError when `errors` (found before the formulas and rules) has any, with
+        the stage moves no transition lists (a field already refused keeps its own error): the user
+        learns at once that the move itself is not allowed, not only after fixing the other errors."""
+        if not errors:
+            return
+        if self.obj.transitions:
+            for name, texts in unlisted_move_errors(self.obj, previous, values, language).items():
+                if name not in errors:
+                    errors[name] = texts
+        raise RecordValidationError(errors)
 
     def _automated(self, connection: Connection, values: dict[str, Any], related, previous, automate,
                    errors: dict[str, list[str]], language: str, hidden: Collection[str]):
@@ -138,8 +151,7 @@ class SavePipeline:
             return related
         self._check_dependents(values, changed, errors, language, hidden)
         self._check_lookups(connection, values, set(changed), errors, None)
-        if errors:
-            raise RecordValidationError(errors)
+        self._refuse_early(errors, previous, values, language)
         return load_related(connection, self.runtime, self.obj, values)
 
     def coerce_one(self, name: str, value: Any) -> Any:
@@ -160,8 +172,7 @@ class SavePipeline:
                 errors.setdefault(name, []).append(messages.REQUIRED())
         self._check_dependents(values, changed, errors, language, hidden)
         self._check_lookups(connection, values, set(changed), errors, None)
-        if errors:
-            raise RecordValidationError(errors)
+        self._refuse_early(errors, previous, values, language)
         related = load_related(connection, self.runtime, self.obj, values)
         operation = "create" if previous is None else "update"
         errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock))
