@@ -142,6 +142,7 @@ def test_a_card_dragged_over_a_stage_it_may_not_move_to_is_refused_there_and_not
     expect(column(page, "Proposal")).to_have_class(re.compile(r"\bkanban-refused\b"))
     expect(column(page, "Proposal")).to_have_attribute("aria-disabled", "true")
     expect(won).not_to_have_class(re.compile(r"\bkanban-refused\b"))
+    expect(column(page, "Proposal").locator(".kanban-card", has_text=title)).to_have_count(0)  # not let in
     page.mouse.up()
     expect(column(page, "Proposal")).not_to_have_class(re.compile(r"\bkanban-refused\b"))
     expect(won.locator(".kanban-card", has_text=title)).to_be_visible()

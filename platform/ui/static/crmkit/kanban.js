@@ -115,14 +115,21 @@
     });
   }
 
-  // Whether a card in column `from` may move to column `to` (the board's data-targets; any without it).
-  function allowed(board, from, to) {
-    var targets;
-    try {
-      targets = JSON.parse(board.dataset.targets || "null");
-    } catch (error) {
-      targets = null;
+  // The board's data-targets (column key -> the keys its cards may move to), read once; null: any move.
+  function targetsOf(board) {
+    if (board.targets === undefined) {
+      try {
+        board.targets = JSON.parse(board.dataset.targets || "null");
+      } catch (error) {
+        board.targets = null;
+      }
     }
+    return board.targets;
+  }
+
+  // Whether a card in column `from` may move to column `to` (the engine still checks the move).
+  function allowed(board, from, to) {
+    var targets = targetsOf(board);
     if (!targets || !Object.prototype.hasOwnProperty.call(targets, from)) {
       return from === to || !targets;
     }
