@@ -386,6 +386,26 @@ def assert_derived_values_fresh():
 
 
 
+def analyze_own_tables(connection) -> None:
+    """Take statistics of the tables of `connection`'s database (SQLite) or schema (PostgreSQL), and no others.
+
+    A bare `ANALYZE` on PostgreSQL reads every table of the whole database, other workers'
+    schemas too, and inside a transaction holds a lock on each until commit: a worker's DDL
+    then waits for it, and one that already holds a lock this ANALYZE wants deadlocks with it
+    (PostgreSQL cancels one of the two, failing a fixture or a test of another module).
+    """
+    if connection.dialect.name != "postgresql":
+        connection.exec_driver_sql("ANALYZE")
+        return
+    from sqlalchemy import text
+
+    tables = connection.execute(text(
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = current_schema() "
+        "ORDER BY tablename")).scalars().all()
+    if tables:
+        connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+
+
 class QueryPlan:
     """The plan a database chose for one statement, read alike on SQLite and PostgreSQL.
 

@@ -6,7 +6,10 @@ account of each rep, and an object and a record whose label and name are XSS pay
 """
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +45,30 @@ class WebCrm:
     users: dict[str, int]
 
 
+#: spare_users -> (a database `_install_web_crm` made, its users): built once per test process.
+_BUILT: dict[int, tuple[Path, dict[str, int]]] = {}
+
+
 def build_web_crm(folder: Path, spare_users: int = 8) -> WebCrm:
+    """The standard CRM and the probe package in `folder`/crm.db, with users and records.
+
+    Installing takes seconds; the first call of a process with this `spare_users` installs
+    into a folder of its own (removed at exit) and every call copies that file, so each
+    caller still gets a database of its own.
+    """
+    built = _BUILT.get(spare_users)
+    if built is None:
+        made = Path(tempfile.mkdtemp(prefix="crmkit-web-"))
+        atexit.register(shutil.rmtree, made, True)
+        built = _BUILT[spare_users] = (made / "crm.db", _install_web_crm(made, spare_users).users)
+        assert not (made / "crm.db-wal").exists(), "closed, the database is one file to copy"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(built[0], folder / "crm.db")  # its mode too (0600, database.py)
+    (folder / "probe.json").write_text(PROBE_PACKAGE, encoding="utf-8")
+    return WebCrm(f"sqlite:///{folder / 'crm.db'}", dict(built[1]))
+
+
+def _install_web_crm(folder: Path, spare_users: int) -> WebCrm:
     """Installs the standard CRM and the probe package in `folder`/crm.db, with users and records."""
     from crmkit.engine import Crm
     from crmkit.engine.security.users import SystemDirectory

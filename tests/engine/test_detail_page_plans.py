@@ -14,11 +14,12 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import insert, inspect, select, text, update
+from sqlalchemy import insert, inspect, select, update
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows
 from crmkit.engine.tables import lookup_indexes
+from tests.conftest import analyze_own_tables
 
 ROWS = 300
 PARENTS = 10
@@ -68,7 +69,7 @@ def _fill(crm: Crm) -> None:
                 if connection.execute(select(table.c[via]).where(table.c[via].is_not(None)).limit(1)).first() is None \
                         and (name, via) != ("account", "parent_account"):
                     connection.execute(update(table).where(table.c.id % 2 == 0).values({via: 1 + table.c.id % PARENTS}))
-        connection.execute(text("ANALYZE"))
+        analyze_own_tables(connection)
 
 
 def rep_context(crm: Crm, owner: int | None) -> QueryContext:

@@ -12,11 +12,12 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import insert, or_, text
+from sqlalchemy import insert, or_
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor
 from crmkit.engine.query.sorting import build_select
+from tests.conftest import analyze_own_tables
 
 ROWS = 300
 MOMENT = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -58,7 +59,7 @@ def _fill(crm: Crm) -> None:
                     row.update(name=None if n % 10 == 0 else f"Account {n:03d}", industry=INDUSTRIES[n % 3])
             connection.execute(insert(runtime.table(name)), rows)
         if connection.dialect.name == "postgresql":
-            connection.execute(text("ANALYZE"))
+            analyze_own_tables(connection)
 
 
 def context(crm: Crm, owner: int | None = None, shared: tuple[int, ...] = ()) -> QueryContext:

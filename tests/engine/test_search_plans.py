@@ -13,11 +13,12 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor, search_pages
 from crmkit.engine.query.search_index import SearchIndex, rebuild_index
+from tests.conftest import analyze_own_tables
 
 ROWS = 400
 MOMENT = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -37,7 +38,7 @@ def crm(module_database_url) -> Iterator[Crm]:
             index = SearchIndex.of(instance.runtime.registry, instance.runtime.field_types, "account")
             rebuild_index(connection, instance.runtime.schema, index)
             if connection.dialect.name == "postgresql":
-                connection.execute(text("ANALYZE"))
+                analyze_own_tables(connection)
         yield instance
     finally:
         instance.close()
