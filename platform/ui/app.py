@@ -96,9 +96,11 @@ _FIXED_ADDRESSES: "WeakKeyDictionary[Flask, dict[tuple[str, str, str | None], st
 def template_url_for(endpoint: str, **values: Any) -> str:
     """Templates' `url_for`: Flask's, with the addresses that take no values but a static file's name kept.
 
-    Any other argument (a record id, `_external`, a query value) goes to Flask's url_for each time.
+    Any other argument (a record id, `_external`, a query value) goes to Flask's url_for each time,
+    and so does a blueprint-relative endpoint (".index": its address depends on the request's blueprint).
     """
-    if values and (endpoint != "static" or len(values) != 1 or "filename" not in values):
+    if endpoint.startswith(".") or (values and (endpoint != "static" or len(values) != 1
+                                                or "filename" not in values)):
         return url_for(endpoint, **values)
     app = current_app._get_current_object()
     kept = _FIXED_ADDRESSES.setdefault(app, {})

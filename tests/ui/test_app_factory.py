@@ -90,3 +90,20 @@ def test_the_addresses_templates_keep_follow_the_script_root_the_app_is_mounted_
         plain = client.get("/login").get_data(as_text=True)
         assert 'href="/crm/static/crmkit/app.css"' in mounted and 'href="/static/crmkit/app.css"' not in mounted
         assert 'href="/static/crmkit/app.css"' in plain and "/crm/" not in plain
+
+
+def test_a_blueprint_relative_address_is_built_for_the_blueprint_of_each_request(empty_crm):
+    """url_for(".x") names the endpoint x of the request's own blueprint (a plugin's templates may use it):
+    kept once, it would point every later page at the first blueprint's x."""
+    from flask import Blueprint, render_template_string
+
+    app = create_app(empty_crm, {"SECRET_KEY": "k" * 40})
+    for name in ("first", "second"):
+        blueprint = Blueprint(name, __name__, url_prefix=f"/{name}")
+        blueprint.add_url_rule("/here", "here", lambda: render_template_string('{{ url_for(".here") }}'))
+        app.register_blueprint(blueprint)
+    from crmkit.ui.app import template_url_for
+
+    for path, expected in (("/first/here", "/first/here"), ("/second/here", "/second/here")):
+        with app.test_request_context(path):
+            assert template_url_for(".here") == expected
