@@ -21,6 +21,7 @@ Each run is in the run log (trigger `manual`): `done`, or `refused` with the sen
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,8 +134,9 @@ def _run_one(context: "UserContext", object_name: str, rule: AutomationRule, rec
                 related = load_related(connection, context.runtime, obj, stored)
                 names, functions = pipeline.evaluator.scope(stored, related, None, clock)
             event = _ManualEvent(obj.name, current["id"], context.actor, now)
-            if rule.acts_after_save:
-                context.outbox_ids.extend(_rule_rows(connection, context, obj, rule, event, names, functions))
+            if rule.acts_after_save:  # its condition held before the before-save actions changed the record
+                decided = dataclasses.replace(rule, condition=None)
+                context.outbox_ids.extend(_rule_rows(connection, context, obj, decided, event, names, functions))
             runlog.write(connection, context, [_entry(context, obj.name, current["id"], rule, "done", started)])
         return ManualOutcome(record_id, "done")
     except RecordNotFound:
