@@ -31,6 +31,10 @@ permission_sets:
     roles: [support]
     objects:
       ticket: [read]
+  margins:
+    roles: [boss]
+    fields:
+      ticket.margin: [read]
 objects:
   ticket:
     title_field: name
@@ -40,7 +44,13 @@ objects:
       priority: {type: picklist, options: [Low, High]}
       score: {type: integer}
       note: {type: text}
+      margin: {type: currency}
     automations:
+      - name: margin_moved
+        on: [updated]
+        condition: "changed('margin')"
+        actions:
+          - {type: notify, to: owner, message: "'Margin now ' + text(margin)"}
       - name: tell
         on: [updated]
         condition: "changed('priority') and priority == 'High'"
@@ -100,6 +110,17 @@ def test_a_role_member_who_can_read_the_record_is_told_and_marks_it_read(crm, de
     assert Notifications(crm.as_user(desk["rep"])).mark_read([note.id]) == 0  # not theirs
     assert helper.mark_read([note.id]) == 1 and helper.unread_count() == 0
     assert helper.mark_all_read() == 0 and helper.list()[0].read_at is not None
+
+
+def test_nobody_is_told_a_value_they_may_not_read(crm, desk):
+    system = crm.as_system()
+    for owner in ("rep", "boss"):
+        ticket = system.records("ticket").create({"name": owner, "owner_id": desk[owner]})
+        system.records("ticket").update(ticket.id, {"margin": "12.5"}, version=ticket.version)
+    assert {row["payload"]["reads"] == [["ticket", "margin"]] for row in crm.outbox.rows()} == {True}
+    crm.outbox.work_due()
+    assert Notifications(crm.as_user(desk["rep"])).unread_count() == 0  # the margin is hidden from reps
+    assert [note.message for note in Notifications(crm.as_user(desk["boss"])).list()] == ["Margin now 12.50"]
 
 
 def test_a_notify_row_done_twice_tells_nobody_twice(crm, desk):

@@ -9,7 +9,8 @@ The worker writes them (`deliver`, the notify action of automation/actions.py) f
 row, in the transaction that marks the row done; (outbox id, user) is unique, so a row done
 twice tells nobody twice. A recipient is told only if they may read the record now (their
 object permission and row filter), so a notification never points at a record they cannot
-open. The message was computed when the record was saved (`message:` of the action).
+open, nor one whose message quotes a field (of the record, or of a record a lookup names) they
+may not read. The message was computed when the record was saved (`message:` of the action).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, func, insert, select, update
 
 from crmkit.engine.security.access import UnknownUser
+from crmkit.engine.security.shaping import readable_field
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -97,8 +99,9 @@ def deliver(context: "UserContext", connection: Connection, payload: Mapping[str
             rule: str) -> list[int]:
     """Write the notifications of one notify outbox row on `connection`; returns the users told.
 
-    payload: {"object", "record_id", "message", "users": [user id], "roles": [role name]}.
-    A role's members are its active users now; each recipient must be able to read the record.
+    payload: {"object", "record_id", "message", "users": [user id], "roles": [role name],
+    "reads": [[object, field]] the message quotes}. A role's members are its active users now; each
+    recipient must be able to read the record and every field the message quotes.
     """
     crm, runtime = context.crm, context.runtime
     users_table = runtime.system_table("crmkit_user")
@@ -129,6 +132,10 @@ def _may_read(context: "UserContext", connection: Connection, user_id: int, payl
     object_name = payload["object"]
     if policy is not None and not policy.can(object_name, "read"):
         return False
+    for read_object, read_field in payload.get("reads") or ():  # the message quotes only what they may read
+        if policy is not None and (not policy.can(read_object, "read")
+                                   or not readable_field(policy, read_object, read_field)):
+            return False
     table = context.runtime.table(object_name)
     query = select(table.c.id).where(table.c.id == payload["record_id"])
     restriction = policy.row_filter(object_name) if policy is not None else None

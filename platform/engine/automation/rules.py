@@ -255,7 +255,12 @@ def notify_payload(obj: ObjectDef, action: AutomationAction, names: Mapping[str,
 
     None when nobody is named (an empty owner) and no role is. SandboxError if the message cannot be computed.
     """
-    message = compile_expression(action.message or "''").evaluate(names, functions)
+    compiled = compile_expression(action.message or "''")
+    message = compiled.evaluate(names, functions)
+    # The fields the message quotes ([object, field]): a recipient who may not read one of them is not told.
+    read = {(obj.name, name) for name in compiled.names if name in obj.fields}
+    read |= {(obj.fields[path[0]].to, path[1]) for path in compiled.attribute_paths
+             if path[0] in obj.fields and obj.fields[path[0]].is_lookup and len(path) > 1}
     users, roles = [], []
     for recipient in action.to:
         if recipient.startswith("role:"):
@@ -267,4 +272,4 @@ def notify_payload(obj: ObjectDef, action: AutomationAction, names: Mapping[str,
     if not users and not roles:
         return None
     return {"object": obj.name, "record_id": names.get("id"), "message": "" if message is None else str(message),
-            "users": users, "roles": roles}
+            "users": users, "roles": roles, "reads": sorted([list(pair) for pair in read])}
