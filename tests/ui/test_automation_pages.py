@@ -142,6 +142,7 @@ def test_the_run_log_page_is_for_administrators_with_filters_and_dead_letters_re
     (dead,) = [row for row in crm.outbox.rows(status="dead") if row["rule"] == "ticket.bump_parent"]
     assert client_of(app, "agent").get("/admin/automation").status_code == 403
     boss = client_of(app, "boss")
+    assert 'href="/admin/automation"' in boss.get("/admin/users").get_data(as_text=True)  # the admin tabs
     page = boss.get("/admin/automation", query_string={"outcome": "dead"}).get_data(as_text=True)
     assert "ticket.bump_parent" in page and 'data-outcome="done"' not in page
     assert f"/admin/automation/outbox/{dead['id']}" in page

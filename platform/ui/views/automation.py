@@ -41,13 +41,19 @@ TRIGGER_LABELS = {"create": _l("Created"), "update": _l("Updated"), "delete": _l
 
 @blueprint.app_context_processor
 def automation_helpers() -> dict[str, Any]:
-    """`manual_rules_for(object)`: the manual rules the signed-in user may run (no query: their rights)."""
+    """`manual_rules_for(object)`: the manual rules the signed-in user may run; `may_see_runs()`: whether they
+    are an administrator (the run log's tab). Neither reads the database: the user's rights are loaded."""
     def manual_rules_for(object_name: str) -> list:
         try:
             return manual_rules(user_context(), object_name)
         except Exception:  # no signed-in user (an error page): no buttons
             return []
-    return {"manual_rules_for": manual_rules_for, "outcome_labels": OUTCOME_LABELS, "trigger_labels": TRIGGER_LABELS}
+    def may_see_runs() -> bool:
+        policy = user_context().policy
+        return policy is None or policy.is_admin
+
+    return {"manual_rules_for": manual_rules_for, "may_see_runs": may_see_runs, "outcome_labels": OUTCOME_LABELS,
+            "trigger_labels": TRIGGER_LABELS}
 
 
 def _record_address(object_name: str, record_id: Any) -> str:
