@@ -137,3 +137,11 @@ def test_pruning_is_a_periodic_task_of_the_queue(sales, crm, tmp_path, clock):
     table = crm.runtime.system_table("crmkit_automation_run")
     with crm.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(table)).scalar_one() == 0
+
+
+def test_an_after_save_value_that_cannot_be_computed_is_a_dead_entry_written_with_the_save(crm, install, clock):
+    install(DEALS.replace("{rating: \"'Hot'\"}", "{note: \"text(1 // (amount - amount))\"}"))
+    _, won = won_deal(crm.as_system())
+    dead = runs(crm, outcome="dead")
+    assert [(run.record_id, run.actions, run.at) for run in dead] == [(won.id, ("update_related", "create_record"), clock.moment)]
+    assert dead[0].error.startswith("the automation rule 'won' could not run")

@@ -217,7 +217,8 @@ def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, r
     if unrun:  # dead (could not be computed) or stopped (depth): their run ends here, at the save
         runlog.write(connection, context, [runlog.entry(
             at=event.at, object_name=obj.name, record_id=event.record_id, rule=rule.key(obj.name),
-            trigger=event.operation.value, actions=[row["kind"] for row in unrun], outcome=unrun[0]["status"],
+            trigger=event.operation.value, actions=[action.type for action in rule.actions if not action.before_save],
+            outcome=unrun[0]["status"],
             duration_ms=0, error=unrun[0]["last_error"], actor_id=event.actor.user_id,
             outbox_id=origin.outbox_id if origin is not None else None)])
     for row in rows:
