@@ -145,3 +145,12 @@ def test_an_after_save_value_that_cannot_be_computed_is_a_dead_entry_written_wit
     dead = runs(crm, outcome="dead")
     assert [(run.record_id, run.actions, run.at) for run in dead] == [(won.id, ("update_related", "create_record"), clock.moment)]
     assert dead[0].error.startswith("the automation rule 'won' could not run")
+
+
+def test_a_bulk_create_logs_each_records_before_save_rules_with_that_records_id(crm, install, clock):
+    install(DEALS.replace("on: [updated]", "on: [saved]").replace("changed('stage') and stage == 'Won'",
+                                                                  "amount is not None"))
+    deals = crm.as_system().records("deal")
+    deals.bulk_create([{"name": "A"}, {"name": "B", "amount": "2"}, {"name": "C"}, {"name": "D", "amount": "4"}])
+    ids = {record["name"]: record.id for record in deals.query(sort=["id"]).records}
+    assert sorted(run.record_id for run in runs(crm)) == [ids["B"], ids["D"]]
