@@ -38,11 +38,13 @@ TRIGGERS: Mapping[str, frozenset[str]] = frozen_map({
     "saved": frozenset({"create", "update"}),
     "deleted": frozenset({"delete"}),
     "restored": frozenset({"restore"}),
+    # A person's click on the record's button or a list's bulk action (engine/automation/manual.py).
+    "manual": frozenset({"manual"}),
 })
 #: Actions that change the triggering record inside its save, before the write.
-BEFORE_SAVE_ACTIONS = frozenset({"update_record"})
+BEFORE_SAVE_ACTIONS = frozenset({"update_record", "run_script"})
 #: Actions done after the save commits, through the outbox.
-AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record"})
+AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record", "notify"})
 #: In a move's `from` or `to`: any value.
 ANY_VALUE = "*"
 
@@ -60,6 +62,13 @@ class AutomationAction:
     lookup: str | None = None
     object: str | None = None
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+    #: run_script: the script's source, and lower limits than the sandbox's defaults ({cpu_seconds, memory_mb,
+    #: wall_seconds}).
+    script: str | None = None
+    limits: Mapping[str, float] | None = None
+    #: notify: who is told ("owner", a lookup-to-user field, "role:<name>") and the message (an expression).
+    to: tuple[str, ...] = ()
+    message: str | None = None
 
     @property
     def before_save(self) -> bool:
@@ -150,7 +159,10 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
         actions = tuple(
             AutomationAction(type=action["type"], set=frozen_map(action.get("set") or {}), lookup=action.get("lookup"),
                              object=action.get("object"),
-                             location=location(document, path + ("actions", number), at_key=False))
+                             location=location(document, path + ("actions", number), at_key=False),
+                             script=action.get("script"),
+                             limits=frozen_map(action["limits"]) if action.get("limits") else None,
+                             to=_values(action["to"]) if action.get("to") else (), message=action.get("message"))
             for number, action in enumerate(spec.get("actions") or ()))
         rules.append(AutomationRule(
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),

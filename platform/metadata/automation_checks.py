@@ -16,9 +16,10 @@ from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
 from crmkit.metadata.semantic import ObjectScope, Reporter
+from crmkit.metadata.automation_action_checks import EXTRA_ACTION_CHECKS, not_for as _not_for
 
 #: Triggers whose record is being saved, so that it can still be changed before the write.
-SAVING_TRIGGERS = frozenset({"created", "updated", "saved"})
+SAVING_TRIGGERS = frozenset({"created", "updated", "saved", "manual"})
 
 
 def check_automation(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionReport]:
@@ -49,6 +50,14 @@ def _rule(scope: ObjectScope, rule: AutomationRule, report: Reporter) -> dict[st
         analyses[f"automation:{rule.name}"] = _expression(scope, rule.condition, "condition", report,
                                                           rule.location, "condition")
     for number, action in enumerate(rule.actions):
+        if action.type in EXTRA_ACTION_CHECKS:
+            analyses.update(EXTRA_ACTION_CHECKS[action.type](scope, rule, number, action, report))
+            continue
+        _not_for(action, report, ("to", "message"), "notify")
+        _not_for(action, report, ("script", "limits"), "run_script")
+        if not action.set:
+            report.at(action.location, f"a {action.type} action needs 'set': field name -> expression giving its "
+                                       "value.")
         target = _action_target(scope, rule, action, report)
         for name, source in action.set.items():
             if target is not None:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 DEFAULT_QUEUE_FILE = "instance/crmkit-queue.db"
 DELIVER_TASK = "crmkit.automation.deliver"
 REQUEUE_TASK = "crmkit.automation.requeue"
+#: Daily, 03:17 UTC: the run log, done outbox rows and read notifications past their retention (automation/runlog.py).
+PRUNE_TASK = "crmkit.automation.prune"
 
 
 def queue_file(database_url: str) -> str:
@@ -58,6 +60,14 @@ class AutomationQueue:
             return crm.outbox.requeue()
 
         self.deliver, self.requeue = deliver, requeue
+
+        @huey.periodic_task(crontab(minute="17", hour="3"), name=PRUNE_TASK)
+        def prune() -> dict[str, int]:
+            from crmkit.engine.automation.runlog import prune as prune_logs
+
+            return prune_logs(crm)
+
+        self.prune = prune
 
     @classmethod
     def open(cls, crm: "Crm", *, redis_url: str | None = None, path: str | None = None) -> "AutomationQueue":

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NoReturn, Se
 from sqlalchemy import Connection
 
 from crmkit.engine.automation.rules import write_outbox
+from crmkit.engine.automation.runlog import flush_pending as flush_pending_runs
 from crmkit.engine.query.search_index import add_records, reindex_records, remove_records
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.history import history_rows, write_history
@@ -169,6 +170,7 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
     # The automation outbox, written here on `connection`: its rows exist exactly when the write commits,
     # and the context hands their ids to the queue after the commit (UserContext.writing).
     context.outbox_ids.extend(write_outbox(connection, context, events))
+    flush_pending_runs(connection, context, events)
 
 
 def _history(connection: Connection, context: "UserContext", events: Sequence[RecordEvent]) -> None:
