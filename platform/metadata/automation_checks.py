@@ -17,8 +17,9 @@ from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
 from crmkit.metadata.semantic import ObjectScope, Reporter
 
-#: Triggers whose record is being saved, so that it can still be changed before the write.
-SAVING_TRIGGERS = frozenset({"created", "updated", "saved"})
+#: Triggers whose record is being saved, so that it can still be changed before the write; and the
+#: time-based ones, whose update_record changes the record through the outbox (automation_time.py).
+SAVING_TRIGGERS = frozenset({"created", "updated", "saved", "scheduled", "relative"})
 
 
 def check_automation(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionReport]:
@@ -44,6 +45,9 @@ def _expression(scope: ObjectScope, source: str, kind: str, report: Reporter, lo
 
 
 def _rule(scope: ObjectScope, rule: AutomationRule, report: Reporter) -> dict[str, ExpressionReport]:
+    from crmkit.metadata.automation_time_checks import check_time_trigger
+
+    check_time_trigger(scope, rule, report)
     analyses = {}
     if rule.condition:
         analyses[f"automation:{rule.name}"] = _expression(scope, rule.condition, "condition", report,
