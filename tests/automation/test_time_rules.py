@@ -215,3 +215,24 @@ def test_worker_once_does_the_time_based_work_that_is_due(crm, leads, clock, dat
     assert result.exit_code == 0, result.output
     assert "planned runs: 1 fired, 0 skipped" in result.output
     assert subjects(crm) == ["Follow up Qian"]
+
+
+def test_two_workers_firing_at_the_same_moment_write_each_record_once(crm, leads, clock, database_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crmkit.engine import Crm
+
+    ids = [leads.create({"name": f"L{number}"}).id for number in range(30)]
+    run_scheduled(crm)
+    moment = datetime(2026, 6, 2, 2, 0, tzinfo=SHANGHAI)
+    workers = [Crm.open(database_url) for _ in range(2)]
+    for worker in workers:
+        worker.clock = lambda: moment
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda worker: run_scheduled(worker, batch=4), workers))
+    finally:
+        for worker in workers:
+            worker.close()
+    assert sum(result.get("lead.nightly", 0) for result in results) == 30
+    assert sorted(row["record_id"] for row in crm.outbox.rows(limit=100)) == ids
