@@ -37,10 +37,19 @@ if TYPE_CHECKING:
 _WATCHED: dict[int, tuple[AutomationRule, frozenset[str]]] = {}
 
 
-def relative_rules(obj: ObjectDef) -> list[AutomationRule]:
+#: Each object's active relative rules, by object identity: the save of an object without any pays one lookup.
+_RELATIVE: dict[int, tuple[ObjectDef, tuple[AutomationRule, ...]]] = {}
+
+
+def relative_rules(obj: ObjectDef) -> tuple[AutomationRule, ...]:
     """The active relative rules of `obj`."""
-    return [rule for rule in obj.automations
-            if rule.active and rule.timing is not None and "relative" in rule.triggers]
+    kept = _RELATIVE.get(id(obj))
+    if kept is not None and kept[0] is obj:
+        return kept[1]
+    rules = tuple(rule for rule in obj.automations
+                  if rule.active and rule.timing is not None and "relative" in rule.triggers)
+    _RELATIVE[id(obj)] = (obj, rules)
+    return rules
 
 
 def watched_fields(rule: AutomationRule) -> frozenset[str]:
