@@ -1,6 +1,6 @@
 """The standard CRM's time-based rules on a controllable clock: a follow-up task for a lead still New
 after 3 days, case escalation when the first-response target passes, and the customer pool (公海):
-a warning 7 days before, then the account returns to the pool, where every sales rep sees it."""
+a warning 7 days before, then the account returns to the pool, for an administrator to hand on."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -88,10 +88,9 @@ def test_an_idle_account_is_warned_then_returns_to_the_pool_and_a_rep_claims_it(
     pooled = accounts.get(idle.id)
     assert (pooled["in_pool"], pooled["owner_id"], pooled["pool_warned_on"]) == (True, None, None)
     assert accounts.get(busy.id)["in_pool"] is False
+    assert [record.id for record in crm.as_user(rep).records("account").query().records] == [busy.id]
     other = add_users(crm, [("other", "sales_rep", ["sales_user"])])["other"]
-    seen = crm.as_user(other).records("account")
-    assert [record.id for record in seen.query().records] == [idle.id]  # the pool: every rep sees it
-    # Taking an account from the pool is giving it an owner, which the transfer rule keeps to those who may
-    # modify all accounts (docs/permissions.md); the pool flag drops with it.
+    # Handing an account on from the pool is giving it an owner, which the transfer rule keeps to those who
+    # may modify all accounts (docs/permissions.md); the pool flag drops with it.
     claimed = standard.records("account").update(idle.id, {"owner_id": other}, version=pooled.version)
     assert (claimed["in_pool"], claimed["owner_id"]) == (False, other)
