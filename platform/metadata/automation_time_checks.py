@@ -5,7 +5,8 @@
 - the cron expression is one croniter reads (5 fields, or a nickname such as @daily);
 - each time zone is an IANA name (zoneinfo), e.g. Asia/Shanghai;
 - a timing names a date or datetime field of the object and exactly one of `before` / `after`;
-- `where` names fields of the object (the values are checked by the query language when it runs).
+- `where` names fields of the object (the values are checked by the query language when it runs);
+- the condition does not use changed() or previous(): no save fires the rule.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from crmkit.metadata.automation_time import TIME_TRIGGERS
 from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.model import SYSTEM_FIELDS
 from crmkit.metadata.semantic import ObjectScope, Reporter
+from crmkit.sandbox import SandboxError, compile_expression
 
 #: Value types a `timing` may start from (a formula's `returns` counts).
 MOMENT_TYPES = frozenset({"date", "datetime"})
@@ -45,6 +47,19 @@ def check_time_trigger(scope: ObjectScope, rule: AutomationRule, report: Reporte
         _timing(scope, rule, report)
     if rule.where is not None:
         _where_fields(scope, rule, rule.where, report)
+    if timed and rule.condition:
+        _no_previous(rule, timed[0], report)
+
+
+def _no_previous(rule: AutomationRule, trigger: str, report: Reporter) -> None:
+    """changed() and previous() compare with the stored record on a save; the clock fires no save."""
+    try:
+        names = compile_expression(rule.condition).names
+    except SandboxError:
+        return  # reported by the condition's own check
+    for helper in sorted(names & {"changed", "previous"}):
+        report.at(rule.location, f"a {trigger} rule fires without a save, so its condition cannot use {helper}(); "
+                                 "compare with the record's values instead.", "condition")
 
 
 def _presence(rule: AutomationRule, report: Reporter, triggered: bool, key: str, given: bool) -> None:

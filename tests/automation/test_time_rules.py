@@ -122,6 +122,19 @@ def test_the_condition_is_checked_again_when_the_run_fires(crm, leads, clock):
     assert subjects(crm) == [] and planned(crm)[0][3] == "skipped"
 
 
+def test_a_condition_that_cannot_be_evaluated_is_planned_and_fires_a_dead_row_with_the_reason(crm, write_package,
+                                                                                              install, clock):
+    crm.install(write_package(TIMED.replace("condition: \"status == 'New'\"",
+                                            "condition: \"1 / len(note or '') > 0\"")))
+    lead = crm.as_system().records("lead").create({"name": "Wu"})
+    assert [status for _, _, _, status in planned(crm)] == ["pending"]
+    clock.advance(hours=4)
+    assert run_due_planned(crm) == {"done": 1, "skipped": 0}
+    (row,) = crm.outbox.rows()
+    assert (row["status"], row["record_id"]) == ("dead", lead.id)
+    assert row["last_error"].startswith("the automation rule 'follow_up' could not run:")
+
+
 def test_a_date_field_plans_at_midnight_in_the_timing_zone_and_moving_it_plans_again(crm, leads, clock):
     lead = leads.create({"name": "Sun", "status": "Working", "close_date": "2026-06-20"})
     midnight = datetime(2026, 6, 20, tzinfo=SHANGHAI)

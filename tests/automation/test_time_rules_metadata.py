@@ -65,6 +65,8 @@ RULE = """      - name: r
     ('on: [scheduled]\n        schedule: {cron: "@daily"}\n        where: {stauts: New}',
      ":16:16: the filter names 'stauts', which is not a field of lead. Did you mean 'status'?"),
     ("on: [saved]\n        where: {status: New}", ":15:9: 'where' selects the records of a scheduled rule"),
+    ("on: [relative]\n        timing: {field: close_date, after: 1 day}\n        condition: \"changed('status')\"",
+     ":16:20: a relative rule fires without a save, so its condition cannot use changed()"),
 ])
 def test_each_mistake_is_a_sentence_at_its_place(write_package, catalog, body, expected):
     found = problems(write_package, catalog, RULE.format(body=body))
