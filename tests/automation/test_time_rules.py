@@ -249,3 +249,24 @@ def test_two_workers_firing_at_the_same_moment_write_each_record_once(crm, leads
             worker.close()
     assert sum(result.get("lead.nightly", 0) for result in results) == 30
     assert sorted(row["record_id"] for row in crm.outbox.rows(limit=100)) == ids
+
+
+def test_two_workers_taking_due_planned_runs_at_once_fire_each_run_once(crm, leads, clock, database_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crmkit.engine import Crm
+
+    for number in range(30):
+        leads.create({"name": f"L{number}"})
+    moment = clock.moment + timedelta(hours=4)
+    workers = [Crm.open(database_url) for _ in range(2)]
+    for worker in workers:
+        worker.clock = lambda: moment
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda worker: run_due_planned(worker, batch=4), workers))
+    finally:
+        for worker in workers:
+            worker.close()
+    assert sum(result["done"] for result in results) == 30
+    assert len(crm.outbox.rows(limit=100)) == 30
