@@ -26,6 +26,7 @@ from functools import cached_property
 from dataclasses import field as _field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from crmkit.metadata.automation_time import Schedule, Timing, build_schedule, build_timing, build_where
 from crmkit.metadata.model import NOWHERE, Label, SourceLocation, frozen_map
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ TRIGGERS: Mapping[str, frozenset[str]] = frozen_map({
     "restored": frozenset({"restore"}),
     # A person's click on the record's button or a list's bulk action (engine/automation/manual.py).
     "manual": frozenset({"manual"}),
+    # Fired by the clock, never by a save (automation_time.py).
+    "scheduled": frozenset(),
+    "relative": frozenset(),
 })
 #: Actions that change the triggering record inside its save, before the write.
 BEFORE_SAVE_ACTIONS = frozenset({"update_record", "run_script"})
@@ -87,6 +91,11 @@ class AutomationRule:
     active: bool = True
     package: str = ""
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+    #: `on: [scheduled]`: when it fires, and `where`, the filter selecting its records (automation_time.py).
+    schedule: Schedule | None = None
+    where: Mapping[str, Any] | None = None
+    #: `on: [relative]`: when it fires for each record, from a date field.
+    timing: Timing | None = None
 
     @cached_property
     def operations(self) -> frozenset[str]:
@@ -167,7 +176,8 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
         rules.append(AutomationRule(
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),
             label=Label.of(spec.get("label"), spec["name"]), active=bool(spec.get("active", True)), package=package,
-            location=location(document, path, at_key=False)))
+            location=location(document, path, at_key=False), schedule=build_schedule(spec.get("schedule")),
+            where=build_where(spec.get("where")), timing=build_timing(spec.get("timing"))))
     return tuple(rules)
 
 

@@ -18,8 +18,9 @@ from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
 from crmkit.metadata.semantic import ObjectScope, Reporter
 from crmkit.metadata.automation_action_checks import EXTRA_ACTION_CHECKS, not_for as _not_for
 
-#: Triggers whose record is being saved, so that it can still be changed before the write.
-SAVING_TRIGGERS = frozenset({"created", "updated", "saved", "manual"})
+#: Triggers whose record is being saved, so that it can still be changed before the write; and the
+#: time-based ones, whose update_record changes the record through the outbox (automation_time.py).
+SAVING_TRIGGERS = frozenset({"created", "updated", "saved", "manual", "scheduled", "relative"})
 
 
 def check_automation(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionReport]:
@@ -45,6 +46,9 @@ def _expression(scope: ObjectScope, source: str, kind: str, report: Reporter, lo
 
 
 def _rule(scope: ObjectScope, rule: AutomationRule, report: Reporter) -> dict[str, ExpressionReport]:
+    from crmkit.metadata.automation_time_checks import check_time_trigger
+
+    check_time_trigger(scope, rule, report)
     analyses = {}
     if rule.condition:
         analyses[f"automation:{rule.name}"] = _expression(scope, rule.condition, "condition", report,

@@ -31,6 +31,8 @@ DELIVER_TASK = "crmkit.automation.deliver"
 REQUEUE_TASK = "crmkit.automation.requeue"
 #: Daily, 03:17 UTC: the run log, done outbox rows and read notifications past their retention (automation/runlog.py).
 PRUNE_TASK = "crmkit.automation.prune"
+#: Each minute: scheduled rules whose moment came, and planned runs of relative rules that are due.
+TIME_TASK = "crmkit.automation.time_based"
 
 
 def queue_file(database_url: str) -> str:
@@ -68,6 +70,13 @@ class AutomationQueue:
             return prune_logs(crm)
 
         self.prune = prune
+        @huey.periodic_task(crontab(minute="*"), name=TIME_TASK)
+        def time_based() -> dict:
+            from crmkit.engine.automation.due import run_time_based
+
+            return run_time_based(crm)
+
+        self.time_based = time_based
 
     @classmethod
     def open(cls, crm: "Crm", *, redis_url: str | None = None, path: str | None = None) -> "AutomationQueue":
