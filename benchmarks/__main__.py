@@ -30,6 +30,7 @@ from benchmarks import data, django_orm, django_same_work, ui
 from benchmarks.databases import (
     DEFAULT_KEEP_FOLDER, DEFAULT_POSTGRES, BenchDatabase, postgres_database, postgres_problem, sqlite_database,
 )
+from benchmarks.automation import automation_lines
 from benchmarks.reads import GROUPS, Bench, read_lines
 from benchmarks.report import HEADER, Result, format_time, line, summary
 from benchmarks.writes import deal_stages, prepare_copies, write_lines
@@ -50,6 +51,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Accounts to fill (default 1,000,000; at least 10).")
     parser.add_argument("--creates", type=at_least(1), default=10_000, help="Records created one by one (default 10,000).")
     parser.add_argument("--bulk", type=at_least(1), default=100_000, help="Records bulk inserted (default 100,000).")
+    parser.add_argument("--jobs", type=at_least(1), default=5_000,
+                        help="Outbox jobs worked through each queue by two workers (default 5,000); the rules "
+                             "line updates --creates records.")
     parser.add_argument("--keep", nargs="?", const=DEFAULT_KEEP_FOLDER, type=Path, default=None, metavar="FOLDER",
                         help="Keep the filled data for the next run (SQLite: in FOLDER, default instance/bench; "
                              "PostgreSQL: the database is kept).")
@@ -168,6 +172,9 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
         deals = django_orm.model_for(django_deals, alias, dialect).objects.using(alias)
         same_work = django_same_work.models_for(work_deals, work_history, alias, dialect, deal_stages(crm))
         for result in write_lines(crm, raw_deals, deals, (*same_work, alias), chosen.creates, chosen.bulk):
+            results.append(result)
+            print(line(result), flush=True)
+        for result in () if chosen.writes_only else automation_lines(crm, chosen.creates, chosen.jobs):
             results.append(result)
             print(line(result), flush=True)
         load = None if chosen.writes_only or not chosen.load_seconds else \
