@@ -42,7 +42,10 @@ TRIGGERS: Mapping[str, frozenset[str]] = frozen_map({
 #: Actions that change the triggering record inside its save, before the write.
 BEFORE_SAVE_ACTIONS = frozenset({"update_record"})
 #: Actions done after the save commits, through the outbox.
-AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record"})
+AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record", "send_email", "call_webhook"})
+#: After-save actions that reach outside the database (email, webhooks): claimed, delivered, then marked
+#: done (crmkit.engine.automation.deliveries), not done inside the marking transaction.
+DELIVERY_ACTIONS = frozenset({"send_email", "call_webhook"})
 #: In a move's `from` or `to`: any value.
 ANY_VALUE = "*"
 
@@ -60,6 +63,14 @@ class AutomationAction:
     lookup: str | None = None
     object: str | None = None
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+    #: send_email: the object's template, the recipients (field, lookup.field, owner, an address), the language.
+    template: str | None = None
+    to: tuple[str, ...] = ()
+    language: str | None = None
+    #: call_webhook: where to POST, the environment variable holding the signing secret, the fields sent.
+    url: str | None = None
+    secret_env: str | None = None
+    fields: tuple[str, ...] = ()
 
     @property
     def before_save(self) -> bool:
@@ -150,7 +161,10 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
         actions = tuple(
             AutomationAction(type=action["type"], set=frozen_map(action.get("set") or {}), lookup=action.get("lookup"),
                              object=action.get("object"),
-                             location=location(document, path + ("actions", number), at_key=False))
+                             location=location(document, path + ("actions", number), at_key=False),
+                             template=action.get("template"), to=tuple(action.get("to") or ()),
+                             language=action.get("language"), url=action.get("url"),
+                             secret_env=action.get("secret_env"), fields=tuple(action.get("fields") or ()))
             for number, action in enumerate(spec.get("actions") or ()))
         rules.append(AutomationRule(
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from crmkit.metadata.automation import ANY_VALUE, AutomationAction, AutomationRule, StageTransitions
+from crmkit.metadata.automation import ANY_VALUE, DELIVERY_ACTIONS, AutomationAction, AutomationRule, StageTransitions
+from crmkit.metadata.delivery_checks import check_delivery_action, check_email_templates
 from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
@@ -33,6 +34,7 @@ def check_automation(scope: ObjectScope, report: Reporter) -> dict[str, Expressi
         analyses.update(_rule(scope, rule, report))
     for transitions in scope.obj.transitions.values():
         analyses.update(_transitions(scope, transitions, report))
+    check_email_templates(scope, report)
     return analyses
 
 
@@ -49,6 +51,9 @@ def _rule(scope: ObjectScope, rule: AutomationRule, report: Reporter) -> dict[st
         analyses[f"automation:{rule.name}"] = _expression(scope, rule.condition, "condition", report,
                                                           rule.location, "condition")
     for number, action in enumerate(rule.actions):
+        if action.type in DELIVERY_ACTIONS:
+            check_delivery_action(scope, action, report)
+            continue
         target = _action_target(scope, rule, action, report)
         for name, source in action.set.items():
             if target is not None:

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 from sqlalchemy import Connection, select, update
 
 from crmkit.engine.automation.actions import perform
+from crmkit.engine.automation.deliveries import deliver, settle_abandoned, take_lease
 from crmkit.engine.automation.rules import AutomationOrigin
 from crmkit.engine.database import ConnectionLost, DatabaseBusy
 from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
 from crmkit.errors import CrmkitError
+from crmkit.metadata.automation import DELIVERY_ACTIONS
 
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
@@ -69,10 +71,16 @@ class Outbox:
                 row = self._claim(connection, outbox_id, now)
                 if row is None:
                     return "skipped"
-                context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id)
-                perform(context, row.kind, row.payload)
-                connection.execute(update(self.table).where(self.table.c.id == row.id).values(
-                    status="done", attempts=row.attempts + 1, finished_at=now, last_error=None))
+                if row.kind in DELIVERY_ACTIONS:  # claimed here, delivered outside the transaction (deliveries.py)
+                    lease = take_lease(connection, self, row, now)
+                else:
+                    lease = None
+                    context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id)
+                    perform(context, row.kind, row.payload)
+                    connection.execute(update(self.table).where(self.table.c.id == row.id).values(
+                        status="done", attempts=row.attempts + 1, finished_at=now, last_error=None))
+            if lease is not None:
+                return deliver(self, row, lease)
             return "done"
         except Exception as error:  # recorded on the row; nothing of the action was kept
             return self._failed(outbox_id, error)
@@ -131,6 +139,7 @@ class Outbox:
         committed and died before enqueueing: each leaves such a row.
         """
         table, now = self.table, self.crm.clock()
+        settle_abandoned(self)  # emails whose worker died during SMTP DATA: dead, never resent
         with self.crm.as_system().writing() as connection:
             ids = list(connection.execute(
                 select(table.c.id).where(table.c.status == "pending", table.c.next_attempt_at <= now,

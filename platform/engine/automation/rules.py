@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from sqlalchemy import Connection, insert
 
 from crmkit.engine import messages
+from crmkit.engine.automation.deliveries import delivery_payload
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.evaluation import load_related
-from crmkit.metadata.automation import AutomationAction, AutomationRule
+from crmkit.metadata.automation import DELIVERY_ACTIONS, AutomationAction, AutomationRule
 from crmkit.metadata.model import ObjectDef
 from crmkit.sandbox import RecordView, SandboxError, compile_expression
 
@@ -148,7 +149,8 @@ def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, r
             return []
         for number, action in enumerate(rule.actions):
             if not action.before_save:
-                payload = _payload(context, obj, action, names, functions)
+                payload = (delivery_payload(obj, action, event) if action.type in DELIVERY_ACTIONS
+                           else _payload(context, obj, action, names, functions))
                 if payload is not None:
                     rows.append({"action": number, "kind": action.type, "payload": payload, "status": "pending",
                                  "last_error": None})
