@@ -9,7 +9,7 @@ from crmkit.engine.automation import deliveries, smtp
 from crmkit.engine.automation.deliveries import LEASE
 from crmkit.engine.automation.outbox import REQUEUE_AFTER
 from crmkit.engine.automation.unsubscribe import UnsubscribeLinkInvalid, record_opt_out
-from tests.automation.delivery_fixtures import body, hook_server, mailing, smtp_server  # noqa: F401
+from tests.automation.delivery_fixtures import body
 
 
 class Killed(BaseException):
