@@ -160,3 +160,19 @@ def test_marketing_mail_is_not_sent_to_a_record_marked_opted_out(mailing, crm, s
     mailing.records("person").create({"name": "offer", "email": "gus@example.com", "email_opt_out": True})
     work_all(crm)
     assert smtp_server.messages == []
+
+
+def test_the_owner_is_a_recipient_through_their_account_email(mailing, crm, smtp_server):
+    from sqlalchemy import update
+
+    from tests.conftest import add_users
+
+    owner = add_users(crm, [("olga", None, [])])["olga"]
+    users = crm.runtime.system_table("crmkit_user")
+    with crm.engine.begin() as connection:
+        connection.execute(update(users).where(users.c.id == owner).values(email="olga@example.com",
+                                                                           display_name="Olga K"))
+    mailing.records("person").create({"name": "Ola", "owner_id": owner})
+    work_all(crm)
+    (recipients, message), = smtp_server.messages
+    assert recipients == ["olga@example.com", "ops@example.com"] and body(message).strip() == "Hello Ola, from Olga K"

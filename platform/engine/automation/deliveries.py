@@ -195,12 +195,9 @@ def _set(outbox: "Outbox", outbox_id: int, current: str, lease: datetime | None,
 
 
 def _finish(outbox: "Outbox", outbox_id: int, status: str, lease: datetime | None, note: str | None = None) -> str:
-    table = outbox.table
-    with outbox.crm.as_system().writing() as connection:
-        attempts = connection.execute(
-            table.select().with_only_columns(table.c.attempts).where(table.c.id == outbox_id)).scalar_one()
-    _set(outbox, outbox_id, status, lease, status="done", attempts=attempts + 1, finished_at=outbox.crm.clock(),
-         last_error=note)
+    """Step 5: the row is done (`note`: why nothing was sent, when nothing was)."""
+    _set(outbox, outbox_id, status, lease, status="done", attempts=outbox.table.c.attempts + 1,
+         finished_at=outbox.crm.clock(), last_error=note)
     return "done"
 
 
