@@ -14,6 +14,9 @@ refused permission: a CrmkitError other than a stale record or a busy database) 
 row dead at once; any other error is retried after BACKOFF[attempt] seconds, and the row
 is dead after MAX_ATTEMPTS. Every moment comes from `Crm.clock`, so tests move time
 instead of sleeping.
+
+send_email and call_webhook rows cannot be done inside a transaction: the claim gives them a
+lease instead, and deliveries.py sends them and marks them done (claim -> send -> done).
 """
 from __future__ import annotations
 
