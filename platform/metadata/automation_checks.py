@@ -54,6 +54,9 @@ def _rule(scope: ObjectScope, rule: AutomationRule, report: Reporter) -> dict[st
         if action.type in DELIVERY_ACTIONS:
             check_delivery_action(scope, action, report)
             continue
+        if not action.set and action.type in ("update_record", "update_related", "create_record"):
+            report.at(action.location, f"this {action.type} action needs 'set': field name -> an expression giving "
+                                       "its value.")
         target = _action_target(scope, rule, action, report)
         for name, source in action.set.items():
             if target is not None:

@@ -93,3 +93,8 @@ def test_marketing_mail_must_go_to_one_person_who_can_opt_out(write_package, cat
     base = BASE.replace("      hello:\n", "      hello:\n        marketing: true\n")
     found = problems(write_package, catalog, "- {type: send_email, template: hello, to: [email, owner]}", base)
     assert any("marketing mail goes to one person who can opt out" in problem for problem in found)
+
+
+def test_an_update_action_still_needs_set_now_that_the_schema_allows_actions_without_it(write_package, catalog):
+    found = problems(write_package, catalog, "- {type: update_record}")
+    assert any("this update_record action needs 'set'" in problem for problem in found), found
