@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy import Connection, update
+from standardwebhooks import Webhook
 
+from crmkit.engine import messages
 from crmkit.engine.automation.actions import ActionRefused
 from crmkit.engine.automation.recipients import Recipient, recipients, template_variables
 from crmkit.engine.automation.smtp import DataRefused, SmtpSettings, SmtpTransaction
@@ -56,10 +59,6 @@ logger = logging.getLogger("crmkit.automation")
 #: How long a claimed row is left to its worker before another may take it (longer than an SMTP
 #: attempt's timeouts, a template's render and a webhook's timeouts together).
 LEASE = timedelta(minutes=5)
-#: What an admin reads on a row whose message may or may not have been taken by the server.
-UNKNOWN = ("the worker stopped while the SMTP server was taking the message, so it may have been delivered "
-           "(Message-ID {message_id}); it is not sent again by itself: look in the recipient's mailbox, "
-           "then replay the row if it did not arrive.")
 
 
 def delivery_payload(obj: ObjectDef, action: AutomationAction, event: "RecordEvent") -> dict[str, Any]:
@@ -105,13 +104,13 @@ def _send_email(outbox: "Outbox", row: Any, lease: datetime) -> str:
     obj = crm.runtime.registry.objects.get(payload["object"])
     template = obj.email_templates.get(payload["template"]) if obj is not None else None
     if template is None:
-        raise ActionRefused(f"the email template '{payload['template']}' of {payload['object']} no longer exists.")
+        raise ActionRefused(messages.EMAIL_TEMPLATE_GONE(template=payload["template"], object=payload["object"]))
     context = crm.as_system()
     found = recipients(context, obj, payload["record"], payload["to"])
     if template.marketing:
         found = _not_opted_out(outbox, found)
     if not found:
-        _finish(outbox, row.id, "pending", lease, note="not sent: no recipient (none given, or every one opted out).")
+        _finish(outbox, row.id, "pending", lease, note=messages.EMAIL_NO_RECIPIENT())
         return "done"
     settings = SmtpSettings.from_environment()
     variables = template_variables(context, obj, payload["record"])
@@ -124,7 +123,7 @@ def _send_email(outbox: "Outbox", row: Any, lease: datetime) -> str:
     try:
         parts = render_parts(sources, variables)
     except SandboxError as error:
-        raise ActionRefused(f"the email template '{template.name}' could not be rendered: {error}") from None
+        raise ActionRefused(messages.EMAIL_NOT_RENDERED(template=template.name, reason=str(error))) from None
     message = _message(settings, row.id, [item.address for item in found], parts, link, crm.clock())
     with SmtpTransaction(settings, [item.address for item in found]) as smtp:
         smtp.envelope()
@@ -135,7 +134,9 @@ def _send_email(outbox: "Outbox", row: Any, lease: datetime) -> str:
         except DataRefused:
             raise
         except Exception as error:
-            raise _Unknown(UNKNOWN.format(message_id=message["Message-ID"]) + f" ({type(error).__name__})") from None
+            logger.error("outbox row %s: SMTP DATA failed without an answer: %s: %s", row.id, type(error).__name__,
+                         error)
+            raise _Unknown(messages.EMAIL_MAY_HAVE_BEEN_DELIVERED(message_id=message["Message-ID"])) from None
     return _finish(outbox, row.id, SENDING, None)
 
 
@@ -163,15 +164,10 @@ def _message(settings: SmtpSettings, outbox_id: int, to: list[str], parts: Mappi
 
 
 def _call_webhook(outbox: "Outbox", row: Any) -> None:
-    import os
-
-    from standardwebhooks import Webhook
-
     payload = row.payload
     secret = os.environ.get(payload["secret_env"] or "")
     if not secret:
-        raise ActionRefused(f"the webhook's signing secret is not set: set the environment variable "
-                            f"{payload['secret_env']}.")
+        raise ActionRefused(messages.WEBHOOK_SECRET_MISSING(variable=payload["secret_env"]))
     now = outbox.crm.clock()
     body = json.dumps({"type": f"{payload['object']}.{payload['event']}", "timestamp": now.isoformat(),
                        "data": {"object": payload["object"], "id": payload["record_id"],
@@ -218,7 +214,7 @@ def settle_abandoned(outbox: "Outbox") -> list[int]:
         for row in rows:
             connection.execute(update(table).where(table.c.id == row.id, table.c.status == SENDING).values(
                 status="dead", attempts=row.attempts + 1, finished_at=now,
-                last_error=UNKNOWN.format(message_id=message_id(row.id, domain))))
+                last_error=messages.EMAIL_MAY_HAVE_BEEN_DELIVERED(message_id=message_id(row.id, domain))))
             logger.error("outbox row %s (%s): its worker stopped during SMTP DATA; not sent again", row.id, row.rule)
     return [row.id for row in rows]
 

@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from types import TracebackType
 from typing import Sequence
 
+from crmkit.engine import messages
 from crmkit.engine.automation.actions import ActionRefused
 
 #: Seconds a connection or an SMTP reply may take before the attempt fails (and is retried).
@@ -34,7 +35,7 @@ class DataRefused(Exception):
     """The server answered DATA with an error: the message was not taken (safe to send again)."""
 
     def __init__(self, code: int, reply: str) -> None:
-        super().__init__(f"the SMTP server refused the message: {code} {reply}")
+        super().__init__(messages.SMTP_REFUSED_MESSAGE(reply=f"{code} {reply}"))
         self.code = code
 
 
@@ -64,7 +65,7 @@ class SmtpSettings:
         if not host or not sender:
             missing = " and ".join(name for name, value in (("CRMKIT_SMTP_HOST", host), ("CRMKIT_SMTP_FROM", sender))
                                    if not value)
-            raise MailNotConfigured(f"email is not configured: set {missing} (docs/automation.md).")
+            raise MailNotConfigured(messages.EMAIL_NOT_CONFIGURED(variables=missing))
         use_ssl, starttls = _flag(env.get("CRMKIT_SMTP_SSL")), _flag(env.get("CRMKIT_SMTP_STARTTLS"))
         port = int(env.get("CRMKIT_SMTP_PORT") or (465 if use_ssl else 587 if starttls else 25))
         return cls(host=host, port=port, sender=sender, user=env.get("CRMKIT_SMTP_USER") or None,
@@ -114,7 +115,7 @@ class SmtpTransaction:
             client.login(settings.user, settings.password or "")
         code, reply = client.mail(settings.sender)
         if code != 250:
-            self._refused(code, reply, "the sender")
+            self._refused(code, reply, messages.SMTP_REFUSED_SENDER)
         accepted = []
         for address in self.recipients:
             code, reply = client.rcpt(address)
@@ -123,13 +124,12 @@ class SmtpTransaction:
             elif code < 500:
                 raise smtplib.SMTPResponseException(code, reply)
         if not accepted:
-            self._refused(code, reply, "every recipient")
+            self._refused(code, reply, messages.SMTP_REFUSED_RECIPIENTS)
 
     @staticmethod
-    def _refused(code: int, reply: bytes, what: str) -> None:
-        text = reply.decode(errors="replace")
+    def _refused(code: int, reply: bytes, message: messages.Message) -> None:
         if code >= 500:
-            raise ActionRefused(f"the SMTP server refused {what}: {code} {text}")
+            raise ActionRefused(message(reply=f"{code} {reply.decode(errors='replace')}"))
         raise smtplib.SMTPResponseException(code, reply)
 
     def data(self, message: EmailMessage) -> None:

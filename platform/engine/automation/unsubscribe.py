@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Connection, insert, select
 
+from crmkit.engine import messages
 from crmkit.engine.records.errors import RecordError, RecordNotFound
 
 if TYPE_CHECKING:
@@ -55,8 +56,7 @@ def unsubscribe_url(crm: "Crm", address: str, object_name: str | None, record_id
 
     base = (os.environ.get(BASE_URL_VARIABLE) or "").rstrip("/")
     if not base:
-        raise ActionRefused(f"marketing mail needs an unsubscribe link: set {BASE_URL_VARIABLE} to the web "
-                            "address of crmkit (for example https://crm.example.com).")
+        raise ActionRefused(messages.EMAIL_NEEDS_BASE_URL(variable=BASE_URL_VARIABLE))
     token = _serializer(crm).dumps([address.lower(), object_name, record_id])
     return f"{base}/unsubscribe/{token}"
 
@@ -66,7 +66,7 @@ def read_token(crm: "Crm", token: str) -> OptOut:
     try:
         address, object_name, record_id = _serializer(crm).loads(token)
     except (BadSignature, ValueError, TypeError):
-        raise UnsubscribeLinkInvalid("this unsubscribe link is not valid.") from None
+        raise UnsubscribeLinkInvalid(messages.UNSUBSCRIBE_LINK_INVALID()) from None
     return OptOut(str(address), object_name, record_id)
 
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import certifi
 import urllib3
 
+from crmkit.engine import messages
 from crmkit.engine.automation.actions import ActionRefused
 
 HOSTS_VARIABLE = "CRMKIT_WEBHOOK_HOSTS"
@@ -66,7 +67,7 @@ def checked_address(host: str, port: int) -> str:
     """The address to connect to for `host`, after the checks above. WebhookRefused, or OSError
     (socket.gaierror) when the name does not resolve now (retried)."""
     if not host_allowed(host):
-        raise WebhookRefused(f"the webhook's host '{host}' is not allowed: add it to {HOSTS_VARIABLE}.")
+        raise WebhookRefused(messages.WEBHOOK_HOST_NOT_ALLOWED(host=host, variable=HOSTS_VARIABLE))
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     allowed = _private_allowed()
     addresses = []
@@ -76,8 +77,8 @@ def checked_address(host: str, port: int) -> str:
             address = address.ipv4_mapped
         internal = not address.is_global or address.is_multicast
         if internal and not any(address in network for network in allowed):
-            raise WebhookRefused(f"the webhook's host '{host}' resolves to {address}, an internal address; "
-                                 f"add its network to {PRIVATE_NETWORKS_VARIABLE} to allow it.")
+            raise WebhookRefused(messages.WEBHOOK_INTERNAL_ADDRESS(host=host, address=str(address),
+                                                                   variable=PRIVATE_NETWORKS_VARIABLE))
         addresses.append(str(address))
     if not addresses:
         raise OSError(f"'{host}' has no address")
@@ -92,7 +93,7 @@ def post_webhook(url: str, body: bytes, headers: Mapping[str, str], *, timeout: 
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookRefused(f"'{url}' is not an http or https URL.")
+        raise WebhookRefused(messages.WEBHOOK_NOT_HTTP(url=url))
     port = parts.port or (443 if parts.scheme == "https" else 80)
     address = checked_address(parts.hostname, port)
     timeouts = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout)
@@ -113,5 +114,5 @@ def post_webhook(url: str, body: bytes, headers: Mapping[str, str], *, timeout: 
     if 200 <= response.status < 300:
         return response.status
     if response.status == 410:
-        raise WebhookRefused(f"the webhook's target is gone (410): {answer[:200]}")
-    raise WebhookFailed(f"the webhook's target answered {response.status}: {answer[:200]}")
+        raise WebhookRefused(messages.WEBHOOK_GONE(answer=answer[:200]))
+    raise WebhookFailed(messages.WEBHOOK_ERROR_STATUS(status=str(response.status), answer=answer[:200]))
