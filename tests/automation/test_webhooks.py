@@ -94,3 +94,23 @@ def test_a_missing_secret_makes_the_row_dead_with_the_variable_named(mailing, cr
     (row,) = hook_rows(crm)
     assert crm.outbox.work(row["id"]) == "dead"
     assert "set the environment variable CRMKIT_TEST_HOOK_SECRET" in hook_rows(crm)[0]["last_error"]
+
+
+def test_the_connection_goes_to_the_address_that_was_checked_so_dns_rebinding_cannot_redirect_it(
+        mailing, crm, hook_server, monkeypatch):
+    monkeypatch.setenv("CRMKIT_WEBHOOK_PRIVATE_NETWORKS", "127.0.0.1/32")
+    checked = socket.getaddrinfo  # the fixture's resolver: hooks.test -> 127.0.0.1
+    answers = []
+
+    def rebinding(host, *args, **kwargs):  # the first answer is checked; any later one points elsewhere
+        answers.append(host)
+        if host == "hooks.test" and len(answers) > 1:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("203.0.113.9", 80))]
+        return checked(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    scored(mailing)
+    (row,) = hook_rows(crm)
+    assert crm.outbox.work(row["id"]) == "done"
+    assert answers.count("hooks.test") == 1 and len(hook_server[1].received) == 1
+    assert hook_server[1].received[0][1]["Host"].startswith("hooks.test:")
