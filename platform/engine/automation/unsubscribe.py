@@ -18,6 +18,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Connection, insert, select
 
 from crmkit.engine import messages
+from crmkit.engine.database import sqlite_file
+from crmkit.engine.secret_key import secret_key
 from crmkit.engine.records.errors import RecordError, RecordNotFound
 
 if TYPE_CHECKING:
@@ -43,10 +45,6 @@ class OptOut(NamedTuple):
 
 
 def _serializer(crm: "Crm") -> URLSafeSerializer:
-    # The web sessions' key (ui/config.py decides it; it imports no Flask).
-    from crmkit.engine.database import sqlite_file
-    from crmkit.ui.config import secret_key
-
     return URLSafeSerializer(secret_key(sqlite_file(crm.engine.url)), salt=_SALT)
 
 
