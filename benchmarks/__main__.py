@@ -26,7 +26,7 @@ from typing import Callable
 import time
 from pathlib import Path
 
-from benchmarks import data, django_orm, django_same_work, ui
+from benchmarks import data, django_orm, django_same_work, email_latency, ui
 from benchmarks.databases import (
     DEFAULT_KEEP_FOLDER, DEFAULT_POSTGRES, BenchDatabase, postgres_database, postgres_problem, sqlite_database,
 )
@@ -69,6 +69,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                              "no load line).")
     parser.add_argument("--gunicorn-threads", type=at_least(0), default=ui.THREADS,
                         help=f"Threads per gunicorn worker for the load line (default {ui.THREADS}; 0: sync workers).")
+    parser.add_argument("--emails", type=at_least(0), default=200,
+                        help="Emails for the commit -> SMTP latency line (benchmarks/email_latency.py; default 200, "
+                             "0: no email line).")
     chosen = parser.parse_args(argv)
     for url in chosen.database or ():
         if url != "sqlite" and not url.startswith(("sqlite", "postgresql")):
@@ -201,6 +204,12 @@ def main(argv: list[str] | None = None) -> None:
             results[name], load = run(database, alias, chosen)
             if load is not None:
                 loads[name] = (f"UI list page under load ({load.per_second:,.0f} pages/s)", load.met)
+        if chosen.emails and not chosen.lines:
+            print("== Email: commit -> received at a local SMTP server, embedded queue (a fresh SQLite database)")
+            print(HEADER, flush=True)
+            email = email_latency.measure(chosen.emails)
+            print(line(email) + "\n", flush=True)
+            results["Email (SQLite, embedded queue)"] = [email]
     finally:
         for database in databases:
             database.cleanup()

@@ -597,7 +597,8 @@ def worker(context: click.Context, workers: int, once: bool) -> None:
 
 
 @main.command()
-@click.option("--status", type=click.Choice(["pending", "done", "dead", "stopped"]), help="Only rows of this status.")
+@click.option("--status", type=click.Choice(["pending", "done", "dead", "stopped", "sending"]),
+              help="Only rows of this status.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--replay", "replay_ids", multiple=True, type=int, metavar="ID",
               help="Make this dead row pending again (repeatable).")

@@ -194,6 +194,43 @@ RULE_FAILED = Message("the automation rule '{rule}' could not run: {reason}", "�
 DEPTH_REACHED = Message("not run: automation rules triggered each other {limit} times in a row, the limit.",
                         "未运行：自动化规则已连续相互触发 {limit} 次，达到上限。")
 
+# ---- email and webhooks of automation rules (automation/deliveries.py), kept on their outbox rows ----------------
+EMAIL_NOT_CONFIGURED = Message("email is not configured: set {variables} (docs/automation.md).",
+                               "邮件尚未配置：请设置 {variables}（见 docs/automation.md）。")
+EMAIL_TEMPLATE_GONE = Message("the email template '{template}' of {object} no longer exists.",
+                              "{object} 的邮件模板“{template}”已不存在。")
+EMAIL_NOT_RENDERED = Message("the email template '{template}' could not be rendered: {reason}",
+                             "邮件模板“{template}”无法生成：{reason}")
+EMAIL_NO_RECIPIENT = Message("not sent: no recipient (none given, or every one opted out).",
+                             "未发送：没有收件人（未提供，或都已退订）。")
+EMAIL_MAY_HAVE_BEEN_DELIVERED = Message(
+    "the worker stopped while the SMTP server was taking the message, so it may have been delivered "
+    "(Message-ID {message_id}); it is not sent again by itself: look in the recipient's mailbox, then replay the "
+    "row if it did not arrive.",
+    "SMTP 服务器接收邮件时工作进程中断，邮件可能已送达（Message-ID {message_id}）；系统不会自动重发：请先确认收件人是否收到，"
+    "未收到再重放此行。")
+EMAIL_NEEDS_BASE_URL = Message(
+    "marketing mail needs an unsubscribe link: set {variable} to the web address of crmkit (for example "
+    "https://crm.example.com).",
+    "营销邮件需要退订链接：请将 {variable} 设为 crmkit 的网址（例如 https://crm.example.com）。")
+SMTP_REFUSED_SENDER = Message("the SMTP server refused the sender: {reply}", "SMTP 服务器拒绝了发件人：{reply}")
+SMTP_REFUSED_RECIPIENTS = Message("the SMTP server refused every recipient: {reply}",
+                                  "SMTP 服务器拒绝了所有收件人：{reply}")
+SMTP_REFUSED_MESSAGE = Message("the SMTP server refused the message: {reply}", "SMTP 服务器拒收了邮件：{reply}")
+WEBHOOK_NOT_HTTP = Message("'{url}' is not an http or https URL.", "“{url}”不是 http 或 https 网址。")
+WEBHOOK_HOST_NOT_ALLOWED = Message("the webhook's host '{host}' is not allowed: add it to {variable}.",
+                                   "Webhook 的主机“{host}”不在允许范围内：请将其加入 {variable}。")
+WEBHOOK_INTERNAL_ADDRESS = Message(
+    "the webhook's host '{host}' resolves to {address}, an internal address; add its network to {variable} to "
+    "allow it.",
+    "Webhook 的主机“{host}”解析为内部地址 {address}；如需允许，请将其网段加入 {variable}。")
+WEBHOOK_GONE = Message("the webhook's target is gone (410): {answer}", "Webhook 的目标已不存在（410）：{answer}")
+WEBHOOK_ERROR_STATUS = Message("the webhook's target answered {status}: {answer}",
+                               "Webhook 的目标返回了 {status}：{answer}")
+WEBHOOK_SECRET_MISSING = Message("the webhook's signing secret is not set: set the environment variable {variable}.",
+                                 "Webhook 的签名密钥未设置：请设置环境变量 {variable}。")
+UNSUBSCRIBE_LINK_INVALID = Message("this unsubscribe link is not valid.", "此退订链接无效。")
+
 # ---- records as a whole: not found, changed meanwhile, refused ----------------------------------------------------
 STALE = Message(
     "{object} {id} was changed by someone else (you edited version {expected}, it is now at version {actual}); "

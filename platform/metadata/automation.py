@@ -48,7 +48,10 @@ TRIGGERS: Mapping[str, frozenset[str]] = frozen_map({
 #: Actions that change the triggering record inside its save, before the write.
 BEFORE_SAVE_ACTIONS = frozenset({"update_record", "run_script"})
 #: Actions done after the save commits, through the outbox.
-AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record", "notify"})
+AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record", "notify", "send_email", "call_webhook"})
+#: After-save actions that reach outside the database (email, webhooks): claimed, delivered, then marked
+#: done (crmkit.engine.automation.deliveries), not done inside the marking transaction.
+DELIVERY_ACTIONS = frozenset({"send_email", "call_webhook"})
 #: In a move's `from` or `to`: any value.
 ANY_VALUE = "*"
 
@@ -70,9 +73,18 @@ class AutomationAction:
     #: wall_seconds}).
     script: str | None = None
     limits: Mapping[str, float] | None = None
-    #: notify: who is told ("owner", a lookup-to-user field, "role:<name>") and the message (an expression).
+    #: notify: who is told ("owner", a lookup-to-user field, "role:<name>"); send_email: the recipients (field,
+    #: lookup.field, owner, an address).
     to: tuple[str, ...] = ()
+    #: notify: the message (an expression).
     message: str | None = None
+    #: send_email: the object's template and the language.
+    template: str | None = None
+    language: str | None = None
+    #: call_webhook: where to POST, the environment variable holding the signing secret, the fields sent.
+    url: str | None = None
+    secret_env: str | None = None
+    fields: tuple[str, ...] = ()
 
     @property
     def before_save(self) -> bool:
@@ -171,7 +183,9 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
                              location=location(document, path + ("actions", number), at_key=False),
                              script=action.get("script"),
                              limits=frozen_map(action["limits"]) if action.get("limits") else None,
-                             to=_values(action["to"]) if action.get("to") else (), message=action.get("message"))
+                             to=_values(action["to"]) if action.get("to") else (), message=action.get("message"),
+                             template=action.get("template"), language=action.get("language"), url=action.get("url"),
+                             secret_env=action.get("secret_env"), fields=tuple(action.get("fields") or ()))
             for number, action in enumerate(spec.get("actions") or ()))
         rules.append(AutomationRule(
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),

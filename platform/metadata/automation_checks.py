@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from crmkit.metadata.automation import ANY_VALUE, AutomationAction, AutomationRule, StageTransitions
+from crmkit.metadata.automation import ANY_VALUE, DELIVERY_ACTIONS, AutomationAction, AutomationRule, StageTransitions
+from crmkit.metadata.delivery_checks import check_delivery_action, check_email_templates
 from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
@@ -35,6 +36,7 @@ def check_automation(scope: ObjectScope, report: Reporter) -> dict[str, Expressi
         analyses.update(_rule(scope, rule, report))
     for transitions in scope.obj.transitions.values():
         analyses.update(_transitions(scope, transitions, report))
+    check_email_templates(scope, report)
     return analyses
 
 
@@ -57,11 +59,14 @@ def _rule(scope: ObjectScope, rule: AutomationRule, report: Reporter) -> dict[st
         if action.type in EXTRA_ACTION_CHECKS:
             analyses.update(EXTRA_ACTION_CHECKS[action.type](scope, rule, number, action, report))
             continue
+        if action.type in DELIVERY_ACTIONS:
+            check_delivery_action(scope, action, report)
+            continue
         _not_for(action, report, ("to", "message"), "notify")
         _not_for(action, report, ("script", "limits"), "run_script")
         if not action.set:
-            report.at(action.location, f"a {action.type} action needs 'set': field name -> expression giving its "
-                                       "value.")
+            report.at(action.location, f"this {action.type} action needs 'set': field name -> an expression giving "
+                                       "its value.")
         target = _action_target(scope, rule, action, report)
         for name, source in action.set.items():
             if target is not None:

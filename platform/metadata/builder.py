@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from crmkit.metadata.automation import build_automations, build_transitions
+from crmkit.metadata.email_templates import build_email_templates
 from crmkit.metadata.layout_builder import build_layout
 from crmkit.metadata.model import (
     DEFAULT_SHARING,
@@ -104,6 +105,7 @@ def build_object(document: SourceDocument, package: str, name: str, spec: Mappin
         transitions=build_transitions(document, package, base, spec.get("transitions") or {}),
         layout=build_layout(document, base, spec.get("layouts")),
         location=location(document, base),
+        email_templates=build_email_templates(document, package, base, spec.get("email_templates") or {}),
     )
 
 
@@ -119,6 +121,7 @@ def build_extension(document: SourceDocument, package: str, name: str, spec: Map
         transitions=build_transitions(document, package, base, spec.get("transitions") or {}),
         layout=build_layout(document, base, spec.get("layouts")),
         location=location(document, base),
+        email_templates=build_email_templates(document, package, base, spec.get("email_templates") or {}),
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
     from crmkit.metadata.automation import AutomationRule, StageTransitions
+    from crmkit.metadata.email_templates import EmailTemplate
     from crmkit.metadata.layouts import Layout
 
 DEFAULT_LANGUAGE = "en"
@@ -249,6 +250,8 @@ class ObjectDef:
     #: The layout as declared (and changed by extensions); None parts are derived (crmkit.metadata.derived_layout).
     layout: "Layout | None" = _field(default=None, compare=False)
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+    #: Email templates by name, for send_email actions (crmkit.metadata.email_templates).
+    email_templates: "Mapping[str, EmailTemplate]" = _field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,7 @@ class Extension:
     #: Layout parts this package adds or replaces (crmkit.metadata.layouts.merge_layouts).
     layout: "Layout | None" = _field(default=None, compare=False)
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+    email_templates: "Mapping[str, EmailTemplate]" = _field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True)

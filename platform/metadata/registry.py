@@ -199,6 +199,7 @@ def _extend(target: ObjectDef, extension: Extension, report: Reporter) -> Object
         automations=target.automations + extension.automations,
         transitions=_merged_transitions(target, extension, report),
         layout=merge_layouts(target.layout, extension.layout),
+        email_templates=frozen_map({**target.email_templates, **extension.email_templates}),
     )
 
 

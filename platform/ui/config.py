@@ -3,29 +3,20 @@
 Settings come from, in order: the `config` mapping given to create_app, environment
 variables, then the defaults below. The secret key signs the session cookie; it is
 CRMKIT_SECRET_KEY when set, else (for the embedded SQLite database only) a random key
-generated once and kept in `secret_key` beside the database file. A PostgreSQL
-deployment runs several processes, possibly on several machines, so it must be given one.
+generated once and kept in `secret_key` beside the database file (crmkit.engine.secret_key,
+which the engine's signed links share). A PostgreSQL deployment runs several processes,
+possibly on several machines, so it must be given one.
 """
 from __future__ import annotations
 
 import os
-import secrets
-import tempfile
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Mapping
 
-from crmkit.errors import CrmkitError
-
-SECRET_KEY_VARIABLE = "CRMKIT_SECRET_KEY"
-SECRET_KEY_FILE = "secret_key"
-
-
-class ConfigurationError(CrmkitError):
-    """The application cannot start as configured; the message says what to set."""
-
-    status = 500
-    title = "Configuration problem"
+# The key lives in the engine, which signs with it too (unsubscribe links); re-exported for the app.
+from crmkit.engine.secret_key import (  # noqa: F401
+    SECRET_KEY_FILE, SECRET_KEY_VARIABLE, ConfigurationError, secret_key, stored_secret,
+)
 
 
 def default_settings() -> dict[str, Any]:
@@ -52,47 +43,6 @@ def default_settings() -> dict[str, Any]:
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def secret_key(database_file: Path | None, configured: str | None = None) -> str:
-    """The key that signs session cookies: `configured`, CRMKIT_SECRET_KEY, or the SQLite database's own.
-
-    `database_file` is the SQLite database's file (None for a server database or an
-    in-memory one). Raises ConfigurationError when there is no key and no file to keep one beside.
-    """
-    key = configured or os.environ.get(SECRET_KEY_VARIABLE)
-    if key:
-        return key
-    if database_file is None:
-        raise ConfigurationError(
-            f"set {SECRET_KEY_VARIABLE} to a long random value (the same for every web process), for example "
-            "the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'.")
-    return stored_secret(database_file.resolve().parent / SECRET_KEY_FILE)
-
-
-def stored_secret(path: Path) -> str:
-    """The key kept in `path`, created (readable by its owner only) the first time.
-
-    Several processes may start at once: the key is written to a temporary file and linked
-    into place, so each of them reads the one key that won.
-    """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
-        try:
-            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-                handle.write(secrets.token_urlsafe(48))
-            os.chmod(temporary, 0o600)
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                pass
-        finally:
-            os.unlink(temporary)
-    key = path.read_text(encoding="ascii").strip()
-    if len(key) < 32:
-        raise ConfigurationError(f"the secret key in {path} is too short; delete the file to have a new one made.")
-    return key
 
 
 def merged_settings(config: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -96,3 +96,7 @@ def won_deal(sales, name: str = "Big deal", amount: str = "5000"):
     deal = deals.create({"name": name, "account": account.id, "amount": amount})
     deal = deals.update(deal.id, {"stage": "Qualified"}, version=deal.version)
     return account, deals.update(deal.id, {"stage": "Won"}, version=deal.version)
+
+
+# The email and webhook tests' fixtures (a local SMTP server, a local HTTP server, the mailing package).
+from tests.automation.delivery_fixtures import hook_server, mailing, smtp_server  # noqa: E402, F401

@@ -63,7 +63,7 @@ def test_manual_notify_and_script_rules_are_kept_as_written(write_package, catal
     ("""
      automations:
        - {name: a, on: [created], actions: [{type: update_record}]}
-     """, "a update_record action needs 'set'"),
+     """, "this update_record action needs 'set'"),
     ("""
      automations:
        - {name: a, on: [created], actions: [{type: run_script, script: "result = None", limits: {cpu_seconds: 60}}]}

@@ -5,4 +5,9 @@
     outbox.py       the outbox table's life: claim, done, retry with backoff, dead letters, requeue
     actions.py      what the worker does for one outbox row
     queue.py        the huey queue that carries outbox ids to `crmkit worker`
+    deliveries.py   send_email and call_webhook rows: claim -> send -> done, at most one email per row
+    recipients.py   who an email goes to, and what its template sees
+    smtp.py         SMTP settings (CRMKIT_SMTP_*) and one message's SMTP transaction in steps
+    unsubscribe.py  signed one-click unsubscribe links and the opt-outs they record
+    webhooks.py     the signed POST, to allowed hosts only, checked after DNS resolution
 """

@@ -14,6 +14,9 @@ refused permission: a CrmkitError other than a stale record or a busy database) 
 row dead at once; any other error is retried after BACKOFF[attempt] seconds, and the row
 is dead after MAX_ATTEMPTS. Every moment comes from `Crm.clock`, so tests move time
 instead of sleeping.
+
+send_email and call_webhook rows cannot be done inside a transaction: the claim gives them a
+lease instead, and deliveries.py sends them and marks them done (claim -> send -> done).
 """
 from __future__ import annotations
 
@@ -26,10 +29,12 @@ from sqlalchemy import Connection, select, update
 
 from crmkit.engine.automation import runlog
 from crmkit.engine.automation.actions import perform
+from crmkit.engine.automation.deliveries import deliver, settle_abandoned, take_lease
 from crmkit.engine.automation.rules import AutomationOrigin
 from crmkit.engine.database import ConnectionLost, DatabaseBusy
 from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
 from crmkit.errors import CrmkitError
+from crmkit.metadata.automation import DELIVERY_ACTIONS
 
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
@@ -44,13 +49,6 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 REQUEUE_AFTER = timedelta(minutes=2)
 #: Errors that say nothing about the action itself: the same row may work in a moment.
 TRANSIENT = (StaleRecordError, DatabaseBusy, ConnectionLost)
-
-
-def _run_entry(row: Any, now, outcome: str, duration_ms: int, error: str | None = None) -> dict[str, Any]:
-    """The run log entry of outbox row `row` ending (or failing an attempt) now."""
-    return runlog.entry(at=now, object_name=row.object, record_id=row.record_id, rule=row.rule,
-                        trigger=row.operation, actions=[row.kind], outcome=outcome, duration_ms=duration_ms,
-                        error=error, actor_id=row.actor_id, outbox_id=row.id)
 
 
 class OutboxRowNotFound(RecordNotFound):
@@ -79,11 +77,17 @@ class Outbox:
                 row = self._claim(connection, outbox_id, now)
                 if row is None:
                     return "skipped"
-                context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id)
-                perform(context, row.kind, row.payload)
-                connection.execute(update(self.table).where(self.table.c.id == row.id).values(
-                    status="done", attempts=row.attempts + 1, finished_at=now, last_error=None))
-                runlog.write(connection, self.crm, [_run_entry(row, now, "done", runlog.elapsed_ms(started))])
+                if row.kind in DELIVERY_ACTIONS:  # claimed here, delivered outside the transaction (deliveries.py)
+                    lease = take_lease(connection, self, row, now)
+                else:
+                    lease = None
+                    context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id)
+                    perform(context, row.kind, row.payload)
+                    connection.execute(update(self.table).where(self.table.c.id == row.id).values(
+                        status="done", attempts=row.attempts + 1, finished_at=now, last_error=None))
+                    runlog.write(connection, self.crm, [runlog.outbox_entry(row, now, "done", runlog.elapsed_ms(started))])
+            if lease is not None:
+                return deliver(self, row, lease, started)
             return "done"
         except Exception as error:  # recorded on the row; nothing of the action was kept
             return self._failed(outbox_id, error, started)
@@ -117,7 +121,7 @@ class Outbox:
                                attempts, later.isoformat(), text)
             connection.execute(update(table).where(table.c.id == outbox_id).values(
                 attempts=attempts, last_error=text, **values))
-            runlog.write(connection, self.crm, [_run_entry(row, now, "dead" if dead else "failed",
+            runlog.write(connection, self.crm, [runlog.outbox_entry(row, now, "dead" if dead else "failed",
                                                            runlog.elapsed_ms(started), text)])
         if dead:
             return "dead"
@@ -144,6 +148,7 @@ class Outbox:
         committed and died before enqueueing: each leaves such a row.
         """
         table, now = self.table, self.crm.clock()
+        settle_abandoned(self)  # emails whose worker died during SMTP DATA: dead, never resent
         with self.crm.as_system().writing() as connection:
             ids = list(connection.execute(
                 select(table.c.id).where(table.c.status == "pending", table.c.next_attempt_at <= now,

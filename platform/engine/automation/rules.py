@@ -32,10 +32,11 @@ from sqlalchemy import Connection, insert
 from crmkit.engine import messages
 from crmkit.engine.automation import runlog
 from crmkit.engine.automation.scripts import run_record_script
+from crmkit.engine.automation.deliveries import delivery_payload
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.evaluation import load_related
-from crmkit.metadata.automation import AutomationAction, AutomationRule
+from crmkit.metadata.automation import DELIVERY_ACTIONS, AutomationAction, AutomationRule
 from crmkit.metadata.model import ObjectDef
 from crmkit.sandbox import RecordView, SandboxError, compile_expression
 
@@ -195,7 +196,8 @@ def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, r
             return []
         for number, action in enumerate(rule.actions):
             if not action.before_save:
-                payload = _payload(context, obj, action, names, functions)
+                payload = (delivery_payload(obj, action, event) if action.type in DELIVERY_ACTIONS
+                           else _payload(context, obj, action, names, functions))
                 if payload is not None and action.type == "notify":
                     payload["rule"] = rule.key(obj.name)
                 if payload is not None:

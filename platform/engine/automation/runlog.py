@@ -74,6 +74,13 @@ def entry(*, at: datetime, object_name: str, record_id: int | None, rule: str, t
             "actor_id": actor_id, "outbox_id": outbox_id}
 
 
+def outbox_entry(row: Any, now, outcome: str, duration_ms: int, error: str | None = None) -> dict[str, Any]:
+    """The entry of outbox row `row` (a crmkit_outbox row) ending, or failing an attempt, `now`."""
+    return entry(at=now, object_name=row.object, record_id=row.record_id, rule=row.rule, trigger=row.operation,
+                 actions=[row.kind], outcome=outcome, duration_ms=duration_ms, error=error, actor_id=row.actor_id,
+                 outbox_id=row.id)
+
+
 def write(connection: Connection, context_or_crm: Any, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert `rows` (from `entry`) on `connection`, inside the caller's transaction."""
     if rows:

@@ -15,6 +15,8 @@ from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 #: pending: to be done (again, from next_attempt_at); done; dead: failed for good, waiting for an admin's
 #: replay; stopped: not run because its chain of rules reached the depth limit.
 STATUSES = ("pending", "done", "dead", "stopped")
+#: An email whose SMTP transaction reached DATA: never sent again by the platform (deliveries.py).
+SENDING = "sending"
 
 
 def define_automation_tables(metadata: MetaData) -> None:
@@ -49,3 +51,17 @@ def define_automation_tables(metadata: MetaData) -> None:
     Index("ix_crmkit_outbox_record", outbox.c.object, outbox.c.record_id)
     define_runlog_tables(metadata)
     define_time_tables(metadata)
+    define_delivery_tables(metadata)
+
+
+def define_delivery_tables(metadata: MetaData) -> None:
+    """crmkit_email_opt_out: addresses that asked for no more marketing mail (docs/automation.md, "Unsubscribe")."""
+    Table(
+        "crmkit_email_opt_out", metadata,
+        #: Lower-cased, so that "Ann@Example.com" and "ann@example.com" are one person.
+        Column("address", String(320), primary_key=True),
+        #: The record whose marketing mail carried the link, if any.
+        Column("object", String(63), nullable=True),
+        Column("record_id", BigInteger(), nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+    )
