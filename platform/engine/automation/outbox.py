@@ -169,6 +169,12 @@ class Outbox:
         with self.crm.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
+    def row(self, outbox_id: int) -> dict[str, Any] | None:
+        """One outbox row as stored (column -> value), or None when there is none with that id."""
+        with self.crm.engine.connect() as connection:
+            found = connection.execute(select(self.table).where(self.table.c.id == outbox_id)).first()
+        return dict(found._mapping) if found is not None else None
+
     def replay(self, outbox_ids: Sequence[int]) -> list[int]:
         """Make dead rows pending again, due now, with their attempts reset; returns those replayed."""
         table, now = self.table, self.crm.clock()

@@ -20,7 +20,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import select
 
 from crmkit.engine.automation.manual import ManualOutcome, manual_rules, run_manual
 from crmkit.engine.automation.notifications import Notifications
@@ -172,18 +171,10 @@ def admin_runs() -> str:
 def admin_outbox_row(outbox_id: int) -> str:
     """One outbox row as stored: its rule, action, payload, attempts and error (administrators)."""
     _runs_service()
-    row = _outbox_row(outbox_id)
+    row = user_context().crm.outbox.row(outbox_id)
     if row is None:
         abort(404)
     return render_template("automation/outbox_row.html", row=row, record_address=_record_address)
-
-
-def _outbox_row(outbox_id: int) -> dict[str, Any] | None:
-    context = user_context()
-    table = context.runtime.system_table("crmkit_outbox")
-    with context.reading() as connection:
-        row = connection.execute(select(table).where(table.c.id == outbox_id)).first()
-    return dict(row._mapping) if row is not None else None
 
 
 @blueprint.route("/admin/automation/outbox/<int:outbox_id>/replay", methods=["POST"])
