@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from crmkit.metadata.model import NOWHERE, Label, SourceLocation, frozen_map
 
 if TYPE_CHECKING:
+    from crmkit.metadata.assignment import OwnerAssignment
     from crmkit.metadata.source import SourceDocument
 
 #: The triggers a rule may name, and the record operations (events.Operation values) each fires on.
@@ -40,7 +41,7 @@ TRIGGERS: Mapping[str, frozenset[str]] = frozen_map({
     "restored": frozenset({"restore"}),
 })
 #: Actions that change the triggering record inside its save, before the write.
-BEFORE_SAVE_ACTIONS = frozenset({"update_record"})
+BEFORE_SAVE_ACTIONS = frozenset({"update_record", "assign_owner"})
 #: Actions done after the save commits, through the outbox.
 AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record"})
 #: In a move's `from` or `to`: any value.
@@ -60,6 +61,10 @@ class AutomationAction:
     lookup: str | None = None
     object: str | None = None
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+    #: For assign_owner: how the owner is picked (crmkit.metadata.assignment).
+    assignment: "OwnerAssignment | None" = None
+    #: For an action type a plugin registers: its `options:` (checked against the plugin's JSON Schema).
+    options: Mapping[str, Any] = _field(default_factory=frozen_map)
 
     @property
     def before_save(self) -> bool:
@@ -142,6 +147,7 @@ def _values(given: str | Sequence[str]) -> tuple[str, ...]:
 
 def build_automations(document: "SourceDocument", package: str, base: tuple,
                       specs: Sequence[Mapping[str, Any]]) -> tuple[AutomationRule, ...]:
+    from crmkit.metadata.assignment import build_assignment
     from crmkit.metadata.builder import location
 
     rules = []
@@ -150,7 +156,9 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
         actions = tuple(
             AutomationAction(type=action["type"], set=frozen_map(action.get("set") or {}), lookup=action.get("lookup"),
                              object=action.get("object"),
-                             location=location(document, path + ("actions", number), at_key=False))
+                             location=location(document, path + ("actions", number), at_key=False),
+                             assignment=build_assignment(document, path + ("actions", number), action),
+                             options=frozen_map(action.get("options") or {}))
             for number, action in enumerate(spec.get("actions") or ()))
         rules.append(AutomationRule(
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),

@@ -66,6 +66,8 @@ def _action_target(scope: ObjectScope, rule: AutomationRule, action: AutomationA
         if getattr(action, key) is not None and action.type != needed_by:
             report.at(action.location, f"'{key}' does not apply to a {action.type} action; it is for {needed_by}.",
                       key, at_key=True)
+    if action.type not in ("update_record", "update_related", "create_record"):
+        return None  # assign_owner and plugins' action types: assignment_checks.py
     if action.type == "update_record":
         late = [trigger for trigger in rule.triggers if trigger not in SAVING_TRIGGERS]
         if late:

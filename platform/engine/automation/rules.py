@@ -29,6 +29,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from sqlalchemy import Connection, insert
 
 from crmkit.engine import messages
+from crmkit.engine.automation.action_types import plugin_payload
+from crmkit.engine.automation.assignment import pick_owner
+from crmkit.engine.automation.scoring import needs_scoring, score
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.evaluation import load_related
@@ -79,7 +82,7 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
     """
     obj = pipeline.obj
     rules = _rules(obj, "create" if previous is None else "update", context.automation, before=True)
-    if not rules:
+    if not rules and obj.scoring is None:
         return []
     related = load_related(connection, pipeline.runtime, obj, values)
     changed: list[str] = []
@@ -90,8 +93,15 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
         try:
             if rule.condition and not compile_expression(rule.condition).evaluate(names, functions):
                 continue
-            for action in rule.actions:
-                if action.before_save:
+            for number, action in enumerate(rule.actions):
+                if action.type == "assign_owner" and action.assignment is not None:  # assign_owner (automation/assignment.py)
+                    owner = pick_owner(connection, pipeline.runtime, obj, f"{rule.key(obj.name)}.{number}",
+                                       action.assignment, values, context.now())
+                    if owner is not None and owner != values.get("owner_id"):
+                        values["owner_id"] = owner
+                        if "owner_id" not in changed:
+                            changed.append("owner_id")
+                elif action.before_save:
                     for name, raw in _values(action, names, functions).items():
                         values[name] = pipeline.coerce_one(name, raw)
                         if name not in changed:
@@ -100,6 +110,18 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
             logger.warning("automation rule %s could not run for %s record %s: %s", rule.key(obj.name), obj.name,
                            values.get("id") or "(new)", error)
             raise RecordValidationError({RECORD_ERRORS: [messages.RULE_FAILED(rule=rule.name, reason=str(error))]}) from None
+    if needs_scoring(obj, values, previous, changed):  # scoring sees what the rules set (automation/scoring.py)
+        if changed:
+            related = load_related(connection, pipeline.runtime, obj, values)
+            pipeline.evaluator.compute_formulas(values, related, previous)
+        names, functions = pipeline.evaluator.scope(values, related, previous, clock)
+        field = obj.scoring.field
+        fresh = pipeline.coerce_one(field, score(obj.scoring, names, functions, object_name=obj.name,
+                                                 record_id=values.get("id")))
+        if fresh != values.get(field) or previous is None:
+            values[field] = fresh
+            if field not in changed:
+                changed.append(field)
     return changed
 
 
@@ -179,6 +201,8 @@ def _payload(context: "UserContext", obj: ObjectDef, action: AutomationAction, n
              ) -> dict[str, Any] | None:
     """What the worker is to do, with the values computed now; None when there is nothing to do."""
     values = {name: to_json(value) for name, value in _values(action, names, functions).items()}
+    if action.type in context.runtime.extensions.action_types:  # a plugin's action type
+        return plugin_payload(obj.name, names.get("id"), action.options, values)
     if action.type == "update_related":
         target_id = names.get(action.lookup)
         target_id = getattr(target_id, "id", None) if isinstance(target_id, RecordView) else target_id
