@@ -144,9 +144,7 @@ def _scoring(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionReport
     analyses = {}
     whole = kind is not None and kind.value_kind == "integer"
     for number, rule in enumerate(scoring.rules):
-        if isinstance(rule.points, bool) or not isinstance(rule.points, (int, float)):
-            report.at(rule.location, f"points must be a number, not {rule.points!r}.", "points")
-        elif whole and rule.points != int(rule.points):
+        if whole and rule.points != int(rule.points):  # the schema made sure it is a number
             report.at(rule.location, f"'{scoring.field}' holds whole numbers, so points must be whole; "
                                      f"{rule.points} is not.", "points")
         result = analyse(rule.condition, obj, scope.objects, scope.catalog.function_names, "condition")
