@@ -612,5 +612,27 @@ def outbox(context: click.Context, status: str | None, limit: int, replay_ids: t
         crm.close()
 
 
+
+@main.command()
+@click.argument("object_name", metavar="OBJECT")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Records read and rescored per transaction.")
+@click.pass_context
+@friendly_errors
+def rescore(context: click.Context, object_name: str, batch_size: int) -> None:
+    """Recompute the score of every existing record of OBJECT from its scoring rules, in batches."""
+    from crmkit.engine.automation.scoring import rescore as rescore_records
+
+    crm = open_crm(context)
+    try:
+        if crm.runtime.registry.object(object_name).scoring is None:
+            raise click.ClickException(f"{object_name} has no scoring rules; declare them under 'scoring:' "
+                                       "(docs/automation.md, \"Scoring\").")
+        changed = rescore_records(crm, object_name, batch_size=batch_size)
+        click.echo(f"Rescored {object_name}: {changed:,} score(s) changed.")
+    finally:
+        crm.close()
+
+
 if __name__ == "__main__":
     main()
