@@ -283,7 +283,12 @@ def setup(context: click.Context, count: int) -> None:
         click.echo(plan.describe())
     first_admin = SystemDirectory(crm).create_first_admin()
     if fresh:
-        owners = [first_admin[0].id] if first_admin else []
+        from crmkit.demo.users import demo_owners
+
+        people = demo_owners(crm)  # the users the package's assignment rules give records to
+        owners = ([first_admin[0].id] if first_admin else []) + [person.id for person in people]
+        if people:
+            click.echo(f"Demo users (no password until one is set): {', '.join(p.username for p in people)}")
         with click.progressbar(length=count, label="Creating demo records", file=sys.stderr) as bar:
             created = DemoGenerator(crm, seed=42).fill(count, progress=bar.update, owners=owners)
         click.echo(f"Demo data: {sum(created.values()):,} records in {len(created)} objects.")
