@@ -165,3 +165,23 @@ def test_a_plugin_cannot_replace_a_built_in_action_type():
     twice = ActionType.of("ping", lambda context, payload: None)
     with pytest.raises(ValueError, match="two plugins define the automation action type 'ping'"):
         collect_action_types([[twice], [twice]])
+
+
+def test_scoring_is_declared_once_per_object_also_through_extends(write_package, catalog):
+    extra = """
+    package: extra
+    version: "1.0.0"
+    depends_on: [leads]
+    extends:
+      lead:
+        scoring:
+          field: score
+          rules: [{condition: "status == 'Working'", points: 5}]
+    """
+    plain = LEADS.replace("    automations:\n", "      score: {type: integer}\n    automations:\n")
+    registry = validate_paths([write_package(plain), write_package(extra, "extra.yaml")], catalog)
+    assert registry.object("lead").scoring.package == "extra"
+    with pytest.raises(MetadataError) as caught:
+        validate_paths([write_package(SCORED), write_package(extra, "extra.yaml")], catalog)
+    assert "lead already has scoring (from the package 'leads'); an object's scoring is declared once." in str(
+        caught.value)
