@@ -48,3 +48,7 @@ def test_setup_creates_demo_sales_reps_who_own_demo_records(tmp_path):
         assert arrived["owner_id"] in {rep.id for rep in reps}
     finally:
         crm.close()
+    rescored = CliRunner().invoke(main, ["--database", url, "rescore", "lead", "--batch-size", "7"])
+    assert (rescored.exit_code, rescored.output) == (0, "Rescored lead: 0 score(s) changed.\n")
+    refused = CliRunner().invoke(main, ["--database", url, "rescore", "account"])
+    assert refused.exit_code == 1 and "account has no scoring rules; declare them under 'scoring:'" in refused.output
