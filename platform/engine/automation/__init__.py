@@ -5,4 +5,7 @@
     outbox.py       the outbox table's life: claim, done, retry with backoff, dead letters, requeue
     actions.py      what the worker does for one outbox row
     queue.py        the huey queue that carries outbox ids to `crmkit worker`
+    assignment.py   the assign_owner action: round robin, least loaded, a rule table; the locked turn counter
+    scoring.py      scoring rules in the save, and `rescore` for existing records
+    action_types.py action types plugins register (crmkit_automation_actions)
 """

@@ -7,6 +7,9 @@ include the save's operation and which has update_record actions is taken in dec
 order; its condition is evaluated on the values as earlier rules left them, and when true
 its update_record actions set their fields (coerced as system input). Formulas are computed
 again, then the validation rules and transitions check the record as it will be saved.
+An assign_owner action sets `owner_id` (automation/assignment.py); after the rules, an object
+with `scoring:` gets its score when the save creates it or changes a field the conditions
+read (automation/scoring.py).
 
 In the after-write step (records/events.py, step 5), in the write's transaction: each
 active rule whose triggers include the event's operation and which has after-save actions
