@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 #: How an assign_owner action picks the owner.
 STRATEGIES = ("round_robin", "least_loaded", "rules")
 #: The keys of an assign_owner action (besides `type`): what `AutomationAction.assignment` is built from.
-ASSIGNMENT_KEYS = frozenset({"strategy", "role", "team", "user", "open", "rules", "fallback"})
+ASSIGNMENT_KEYS = frozenset({"strategy", "role", "team", "user", "open", "rules", "fallback", "keep_own"})
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,8 @@ class OwnerAssignment:
     open: Mapping[str, Any] | None = None
     rules: tuple[AssignmentRule, ...] = ()
     fallback: OwnerPool | None = None
+    #: Whether a person saving the record who is one of the eligible users keeps it (takes no one's turn).
+    keep_own: bool = False
     #: The assignment keys written (a check refuses them on other action types).
     given: tuple[str, ...] = _field(default=(), compare=False)
 
@@ -141,7 +143,7 @@ def build_assignment(document: "SourceDocument", path: tuple, spec: Mapping[str,
     return OwnerAssignment(strategy=spec.get("strategy", "round_robin"), pool=_pool(spec),
                            open=frozen_map(spec["open"]) if isinstance(spec.get("open"), dict) else spec.get("open"),
                            rules=rules, fallback=_pool(spec["fallback"]) if spec.get("fallback") else None,
-                           given=given)
+                           keep_own=bool(spec.get("keep_own", False)), given=given)
 
 
 def build_scoring(document: "SourceDocument", package: str, base: tuple,

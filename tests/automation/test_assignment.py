@@ -145,3 +145,13 @@ def test_two_concurrent_creates_never_get_the_same_turn(crm, reps):
         assert other.is_alive(), "the second save must wait for the first one's turn"
     other.join(timeout=30)
     assert (results["first"], results["second"]) == (reps["ben"], reps["cat"])
+
+
+
+def test_with_keep_own_an_eligible_person_keeps_the_record_they_save_and_others_are_assigned(crm, install, reps):
+    install(leads_with("{type: assign_owner, strategy: round_robin, role: sales_rep, keep_own: true}")
+            .replace("objects:\n", "permission_sets:\n  leads_user:\n    roles: [sales_rep, support]\n"
+                                    "    objects: {lead: [create, read, edit]}\nobjects:\n", 1))
+    assert crm.as_user(reps["cat"]).records("lead").create({"name": "Cat's own"})["owner_id"] == reps["cat"]
+    assert crm.as_user(reps["sue"]).records("lead").create({"name": "From support"})["owner_id"] == reps["ann"]
+    assert owners(crm.as_system(), 1) == [reps["ben"]]  # cat's own lead took no turn

@@ -25,6 +25,9 @@ def test_new_leads_are_assigned_in_turn_and_scored(crm, clock):
     kept = leads.create({"last_name": "Own", "company": "Mine", "email": "own@x.example", "owner_id": reps["boss"]})
     assert [hot["owner_id"], cold["owner_id"]] == [reps["rep_a"], reps["rep_b"]]
     assert kept["owner_id"] == reps["boss"]  # entered with its owner: not reassigned
+    own = crm.as_user(reps["rep_b"]).records("lead").create({"last_name": "Zhao", "company": "Own", "email": "z@own.example"})
+    assert own["owner_id"] == reps["rep_b"]  # a rep entering a lead keeps it (keep_own) ...
+    assert leads.create({"last_name": "Next", "company": "N", "email": "n@n.example"})["owner_id"] == reps["rep_a"]  # ... no turn
     assert (hot["score"], cold["score"], kept["score"]) == (10 + 30 + 10 + 20 + 5, 10 - 10, 10)
     warmer = leads.update(cold.id, {"rating": "Warm"}, version=cold.version)
     assert warmer["score"] == 25 and warmer["owner_id"] == reps["rep_b"]  # assignment is for new leads only

@@ -105,11 +105,13 @@ def _plain(value: Any) -> Any:
 
 
 def pick_owner(connection: Connection, runtime: "Runtime", obj: ObjectDef, key: str, assignment: OwnerAssignment,
-               values: Mapping[str, Any], now: datetime) -> int | None:
+               values: Mapping[str, Any], now: datetime, actor_id: int | None = None) -> int | None:
     """The owner `assignment` gives the record holding `values`; None (logged) when nobody is eligible.
 
     `key` names the action ("object.rule.number"); each pool it draws from has its own counter.
+    With `keep_own`, an `actor_id` among the eligible users is the owner (no turn is taken).
     """
+    keep = actor_id if assignment.keep_own else None
     if assignment.strategy == "rules":
         rule = next((rule for rule in assignment.rules if rule.matches(values)), None)
         pool, part = (rule.pool, f"rule{assignment.rules.index(rule)}") if rule else (assignment.fallback, "fallback")
@@ -117,14 +119,15 @@ def pick_owner(connection: Connection, runtime: "Runtime", obj: ObjectDef, key: 
             logger.info("assignment %s: no rule matches %s record %s and there is no fallback; the owner stays",
                         key, obj.name, values.get("id") or "(new)")
             return None
-        return _in_turn(connection, runtime, obj, f"{key}:{part}", pool, None, values, now, least_loaded=False)
+        return _in_turn(connection, runtime, obj, f"{key}:{part}", pool, None, values, now, least_loaded=False,
+                        keep=keep)
     return _in_turn(connection, runtime, obj, key, assignment.pool, assignment.open, values, now,
-                    least_loaded=assignment.strategy == "least_loaded")
+                    least_loaded=assignment.strategy == "least_loaded", keep=keep)
 
 
 def _in_turn(connection: Connection, runtime: "Runtime", obj: ObjectDef, key: str, pool: OwnerPool,
              open_filter: Mapping[str, Any] | None, values: Mapping[str, Any], now: datetime, *,
-             least_loaded: bool) -> int | None:
+             least_loaded: bool, keep: int | None) -> int | None:
     counter = f"{key}:{pool.key()}"
     last = take_turn(connection, runtime, counter, now)  # first: the lock orders concurrent saves
     candidates = eligible_users(connection, runtime, pool)
@@ -132,6 +135,8 @@ def _in_turn(connection: Connection, runtime: "Runtime", obj: ObjectDef, key: st
         logger.warning("assignment %s: no active user in %s to own %s record %s; the owner stays %s", key,
                        pool.describe(), obj.name, values.get("id") or "(new)", values.get("owner_id") or "as it is")
         return None
+    if keep is not None and keep in candidates:
+        return keep
     ordered = in_turn(candidates, last)
     if least_loaded:
         load = open_load(connection, runtime, obj, candidates, open_filter)

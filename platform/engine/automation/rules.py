@@ -99,7 +99,7 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
             for number, action in enumerate(rule.actions):
                 if action.type == "assign_owner" and action.assignment is not None:  # assign_owner (automation/assignment.py)
                     owner = pick_owner(connection, pipeline.runtime, obj, f"{rule.key(obj.name)}.{number}",
-                                       action.assignment, values, context.now())
+                                       action.assignment, values, context.now(), context.actor.user_id)
                     if owner is not None and owner != values.get("owner_id"):
                         values["owner_id"] = owner
                         if "owner_id" not in changed:
