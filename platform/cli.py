@@ -569,7 +569,8 @@ def token_revoke(context: click.Context, token_id: int) -> None:
 
 @main.command()
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker threads.")
-@click.option("--once", is_flag=True, help="Work every due outbox row now, say what became of each, and exit.")
+@click.option("--once", is_flag=True, help="Fire the time-based rules that are due, work every due outbox row now, "
+                                          "say what became of each, and exit.")
 @click.pass_context
 @friendly_errors
 def worker(context: click.Context, workers: int, once: bool) -> None:
@@ -579,6 +580,13 @@ def worker(context: click.Context, workers: int, once: bool) -> None:
     crm = open_crm(context)
     try:
         if once:
+            from crmkit.engine.automation.due import run_time_based
+
+            timed = run_time_based(crm)  # time-based rules due now write their outbox rows first
+            for rule, rows in timed["scheduled"].items():
+                click.echo(f"scheduled rule {rule}: {rows} outbox row(s)")
+            if any(timed["relative"].values()):
+                click.echo(f"planned runs: {timed['relative']['done']} fired, {timed['relative']['skipped']} skipped")
             outcomes = crm.outbox.work_due()
             for outbox_id, outcome in outcomes.items():
                 click.echo(f"{outbox_id:>8}  {outcome}")

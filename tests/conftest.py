@@ -240,6 +240,38 @@ def prepared_sqlite_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def default_crm_sqlite_file(tmp_path_factory) -> Path:
+    """A SQLite file with apps/default_crm.yaml installed and no records, made once per worker.
+
+    Copy it (`default_crm_copy`); opening it would change it for the tests after.
+    """
+    import sqlite3
+
+    from crmkit.engine import Crm
+
+    path = tmp_path_factory.mktemp("default_crm") / "crm.db"
+    crm = Crm.open(f"sqlite:///{path}")
+    try:
+        crm.install(REPOSITORY / "apps" / "default_crm.yaml")
+    finally:
+        crm.close()
+    with contextlib.closing(sqlite3.connect(path)) as connection:  # one file, nothing left in a WAL
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def default_crm_copy(default_crm_sqlite_file, tmp_path) -> Callable[[str], str]:
+    """`default_crm_copy("a")`: the URL of a new copy (tmp_path/a.db) of the installed standard CRM."""
+    def copy(name: str = "crm") -> str:
+        path = tmp_path / f"{name}.db"
+        shutil.copyfile(default_crm_sqlite_file, path)
+        return f"sqlite:///{path}"
+
+    return copy
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> str:
     """Each test using this runs twice: on SQLite and on PostgreSQL, each time in a database of its own.

@@ -53,14 +53,13 @@ def assert_every_line(output: str, database: str, *, load: bool = False) -> None
         assert "UI list page under load (" in output.split("Targets (issue 9)")[1]
 
 
-def test_the_bench_runs_on_sqlite():
-    output = run_bench("--database", "sqlite", "--load-seconds", "0.5")
+def test_the_bench_runs_on_sqlite_and_lines_measures_only_the_groups_named(tmp_path, capsys):
+    kept = tmp_path / "bench"
+    output = run_bench("--database", "sqlite", "--load-seconds", "0.5", "--keep", str(kept))
     assert_every_line(output, "SQLite", load=True)
     assert "PostgreSQL" not in output.split("Targets (issue 8)")[1]
 
-
-def test_lines_measures_only_the_groups_named(capsys):
-    output = run_bench("--database", "sqlite", "--lines", "suggest,search")
+    output = run_bench("--database", "sqlite", "--keep", str(kept), "--lines", "suggest,search")  # the kept data
     section = output.split("== SQLite")[1].split("\n\n")[0]
     assert "lookup autocomplete suggest('wonka 12')" in section and "global search no match" in section
     for left_out in ("page of 50, default sort", "page of 50: sales rep", "export", "UI list page", "create 20",

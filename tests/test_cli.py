@@ -1,6 +1,9 @@
 """The `crmkit` command: sentences and exit codes, never tracebacks."""
 from __future__ import annotations
 
+import contextlib
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -101,10 +104,22 @@ def test_commands_that_need_a_database_never_create_one(tmp_path, command):
     assert not path.parent.exists()
 
 
+@pytest.fixture(scope="module")
+def set_up_file(tmp_path_factory) -> Path:
+    """A SQLite file `crmkit setup --records 0` made once for the module (copied by `crm_db`)."""
+    path = tmp_path_factory.mktemp("set_up") / "crm.db"
+    result = CliRunner().invoke(main, ["--database", f"sqlite:///{path}", "setup", "--records", "0"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with contextlib.closing(sqlite3.connect(path)) as connection:  # one file, nothing left in a WAL
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture
-def crm_db(run):
-    """A database with the standard CRM installed and no demo data."""
-    assert run("setup", "--records", "0").exit_code == 0
+def crm_db(run, set_up_file):
+    """A database with the standard CRM installed and no demo data (a copy of what setup made)."""
+    shutil.copyfile(set_up_file, run.database_url.removeprefix("sqlite:///"))
     return run
 
 

@@ -1,6 +1,7 @@
 """Demo data: realistic, valid, deterministic for a seed, and for any installed package."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -42,9 +43,11 @@ class Filled:
 
 
 @pytest.fixture(scope="module")
-def filled(tmp_path_factory) -> Iterator[Filled]:
+def filled(default_crm_sqlite_file, tmp_path_factory) -> Iterator[Filled]:
     """The standard CRM filled once with 400 demo records (seed 7), shared by the read-only tests."""
-    crm = open_installed(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'crm.db'}")
+    path = tmp_path_factory.mktemp("demo") / "crm.db"
+    shutil.copyfile(default_crm_sqlite_file, path)
+    crm = Crm.open(f"sqlite:///{path}")
     reported: list[int] = []
     generator = DemoGenerator(crm, seed=7)
     created = generator.fill(400, progress=reported.append)
@@ -178,10 +181,10 @@ def test_values_look_like_what_the_fields_hold(filled):
 # -- determinism and repeated runs ----------------------------------------------------------------
 
 
-def test_the_same_seed_gives_the_same_data_and_another_seed_other_data(tmp_path):
+def test_the_same_seed_gives_the_same_data_and_another_seed_other_data(default_crm_copy):
     data = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        crm = open_installed(f"sqlite:///{tmp_path / name}.db")
+        crm = Crm.open(default_crm_copy(name))
         DemoGenerator(crm, seed=seed).fill(120)
         data.append(stored_data(crm))
         crm.close()
@@ -189,8 +192,8 @@ def test_the_same_seed_gives_the_same_data_and_another_seed_other_data(tmp_path)
     assert data[0] != data[2]
 
 
-def test_a_second_run_adds_records_without_unique_clashes(sqlite_url):
-    crm = open_installed(sqlite_url)
+def test_a_second_run_adds_records_without_unique_clashes(default_crm_copy):
+    crm = Crm.open(default_crm_copy())
     first = DemoGenerator(crm, seed=1).fill(60)
     second = DemoGenerator(crm, seed=1).fill(60)
     assert len(rows(crm, "product")) == first["product"] + second["product"]
@@ -199,15 +202,15 @@ def test_a_second_run_adds_records_without_unique_clashes(sqlite_url):
     crm.close()
 
 
-def test_tiny_counts_still_give_a_few_of_each(sqlite_url):
-    crm = open_installed(sqlite_url)
+def test_tiny_counts_still_give_a_few_of_each(default_crm_copy):
+    crm = Crm.open(default_crm_copy())
     created = DemoGenerator(crm).fill(1)
     assert set(created) == set(crm.registry.objects) and all(count >= 3 for count in created.values())
     crm.close()
 
 
-def test_only_the_objects_asked_for(sqlite_url):
-    crm = open_installed(sqlite_url)
+def test_only_the_objects_asked_for(default_crm_copy):
+    crm = Crm.open(default_crm_copy())
     created = DemoGenerator(crm).fill(40, objects=["contact", "account"])
     assert list(created) == ["account", "contact"]
     assert rows(crm, "lead") == []

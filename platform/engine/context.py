@@ -67,6 +67,10 @@ class UserContext:
         self.automation: "AutomationOrigin | None" = None
         #: Outbox rows written by the open transaction, handed to the queue once it commits.
         self.outbox_ids: list[int] = []
+        #: Run log entries of before-save rules of records being created, waiting for their ids (automation/runlog.py).
+        self.pending_runs: list[tuple[str, list[dict[str, Any]]]] = []
+        #: Run log entries of rules that refused a save: written once the save's transaction has ended.
+        self.failed_runs: list[dict[str, Any]] = []
 
     def refresh_rights(self) -> None:
         """Load the user's rights again if they changed since they were loaded (see the module docstring).
@@ -165,13 +169,21 @@ class UserContext:
             yield self._connection
             return
         self.outbox_ids = []
-        with ExitStack() as stack:
-            connection = self._started(stack, lambda: write_transaction(self.crm.write_engine))
-            self._connection = connection
-            try:
-                yield connection
-            finally:
-                self._connection = None
+        self.pending_runs, self.failed_runs = [], []
+        try:
+            with ExitStack() as stack:
+                connection = self._started(stack, lambda: write_transaction(self.crm.write_engine))
+                self._connection = connection
+                try:
+                    yield connection
+                finally:
+                    self._connection = None
+        finally:
+            failed, self.failed_runs, self.pending_runs = self.failed_runs, [], []
+            if failed:  # the save rolled back; why its rule refused it is kept in a transaction of its own
+                from crmkit.engine.automation.runlog import write_failed
+
+                write_failed(self.crm, failed)
         written, self.outbox_ids = self.outbox_ids, []
         if written:  # committed: the queue may take them now (rows it misses are requeued, automation/outbox.py)
             self.crm.dispatch_outbox(written)

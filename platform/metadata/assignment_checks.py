@@ -24,8 +24,6 @@ from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, SourceLocation
 from crmkit.metadata.semantic import ObjectScope, Reporter
 
-#: The built-in actions that set fields with `set`.
-SETTING_ACTIONS = frozenset({"update_record", "update_related", "create_record"})
 #: Number kinds a score may be kept in.
 SCORE_KINDS = frozenset({"integer", "decimal"})
 
@@ -48,9 +46,6 @@ def _action_type(scope: ObjectScope, action: AutomationAction, builtin: frozense
         hint = did_you_mean(action.type, known) or f" Action types are: {', '.join(known)}."
         report.at(action.location, f"'{action.type}' is not an automation action type.{hint}", "type")
         return
-    if action.type in SETTING_ACTIONS and not action.set:
-        report.at(action.location, f"a {action.type} action needs 'set': field name -> an expression giving its "
-                                   "value.")
     if action.type == "assign_owner" and action.set:
         report.at(action.location, "an assign_owner action picks the owner itself; remove 'set' (or use an "
                                    "update_record action to set other fields).", "set", at_key=True)

@@ -26,6 +26,7 @@ from functools import cached_property
 from dataclasses import field as _field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from crmkit.metadata.automation_time import Schedule, Timing, build_schedule, build_timing, build_where
 from crmkit.metadata.model import NOWHERE, Label, SourceLocation, frozen_map
 
 if TYPE_CHECKING:
@@ -39,11 +40,16 @@ TRIGGERS: Mapping[str, frozenset[str]] = frozen_map({
     "saved": frozenset({"create", "update"}),
     "deleted": frozenset({"delete"}),
     "restored": frozenset({"restore"}),
+    # A person's click on the record's button or a list's bulk action (engine/automation/manual.py).
+    "manual": frozenset({"manual"}),
+    # Fired by the clock, never by a save (automation_time.py).
+    "scheduled": frozenset(),
+    "relative": frozenset(),
 })
 #: Actions that change the triggering record inside its save, before the write.
-BEFORE_SAVE_ACTIONS = frozenset({"update_record", "assign_owner"})
+BEFORE_SAVE_ACTIONS = frozenset({"update_record", "run_script", "assign_owner"})
 #: Actions done after the save commits, through the outbox.
-AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record"})
+AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record", "notify"})
 #: In a move's `from` or `to`: any value.
 ANY_VALUE = "*"
 
@@ -65,6 +71,13 @@ class AutomationAction:
     assignment: "OwnerAssignment | None" = None
     #: For an action type a plugin registers: its `options:` (checked against the plugin's JSON Schema).
     options: Mapping[str, Any] = _field(default_factory=frozen_map)
+    #: run_script: the script's source, and lower limits than the sandbox's defaults ({cpu_seconds, memory_mb,
+    #: wall_seconds}).
+    script: str | None = None
+    limits: Mapping[str, float] | None = None
+    #: notify: who is told ("owner", a lookup-to-user field, "role:<name>") and the message (an expression).
+    to: tuple[str, ...] = ()
+    message: str | None = None
 
     @property
     def before_save(self) -> bool:
@@ -83,6 +96,11 @@ class AutomationRule:
     active: bool = True
     package: str = ""
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+    #: `on: [scheduled]`: when it fires, and `where`, the filter selecting its records (automation_time.py).
+    schedule: Schedule | None = None
+    where: Mapping[str, Any] | None = None
+    #: `on: [relative]`: when it fires for each record, from a date field.
+    timing: Timing | None = None
 
     @cached_property
     def operations(self) -> frozenset[str]:
@@ -157,13 +175,17 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
             AutomationAction(type=action["type"], set=frozen_map(action.get("set") or {}), lookup=action.get("lookup"),
                              object=action.get("object"),
                              location=location(document, path + ("actions", number), at_key=False),
+                             script=action.get("script"),
+                             limits=frozen_map(action["limits"]) if action.get("limits") else None,
+                             to=_values(action["to"]) if action.get("to") else (), message=action.get("message"),
                              assignment=build_assignment(document, path + ("actions", number), action),
                              options=frozen_map(action.get("options") or {}))
             for number, action in enumerate(spec.get("actions") or ()))
         rules.append(AutomationRule(
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),
             label=Label.of(spec.get("label"), spec["name"]), active=bool(spec.get("active", True)), package=package,
-            location=location(document, path, at_key=False)))
+            location=location(document, path, at_key=False), schedule=build_schedule(spec.get("schedule")),
+            where=build_where(spec.get("where")), timing=build_timing(spec.get("timing"))))
     return tuple(rules)
 
 

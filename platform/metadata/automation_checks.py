@@ -16,9 +16,11 @@ from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
 from crmkit.metadata.semantic import ObjectScope, Reporter
+from crmkit.metadata.automation_action_checks import EXTRA_ACTION_CHECKS, not_for as _not_for
 
-#: Triggers whose record is being saved, so that it can still be changed before the write.
-SAVING_TRIGGERS = frozenset({"created", "updated", "saved"})
+#: Triggers whose record is being saved, so that it can still be changed before the write; and the
+#: time-based ones, whose update_record changes the record through the outbox (automation_time.py).
+SAVING_TRIGGERS = frozenset({"created", "updated", "saved", "manual", "scheduled", "relative"})
 
 
 def check_automation(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionReport]:
@@ -44,11 +46,22 @@ def _expression(scope: ObjectScope, source: str, kind: str, report: Reporter, lo
 
 
 def _rule(scope: ObjectScope, rule: AutomationRule, report: Reporter) -> dict[str, ExpressionReport]:
+    from crmkit.metadata.automation_time_checks import check_time_trigger
+
+    check_time_trigger(scope, rule, report)
     analyses = {}
     if rule.condition:
         analyses[f"automation:{rule.name}"] = _expression(scope, rule.condition, "condition", report,
                                                           rule.location, "condition")
     for number, action in enumerate(rule.actions):
+        if action.type in EXTRA_ACTION_CHECKS:
+            analyses.update(EXTRA_ACTION_CHECKS[action.type](scope, rule, number, action, report))
+            continue
+        _not_for(action, report, ("to", "message"), "notify")
+        _not_for(action, report, ("script", "limits"), "run_script")
+        if not action.set and action.type in ("update_record", "update_related", "create_record"):
+            report.at(action.location, f"a {action.type} action needs 'set': field name -> expression giving its "
+                                       "value.")
         target = _action_target(scope, rule, action, report)
         for name, source in action.set.items():
             if target is not None:

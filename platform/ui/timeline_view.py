@@ -16,7 +16,7 @@ from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes import from_json
 from crmkit.engine.fieldtypes.display import Display
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
-from crmkit.engine.records.timeline import PAGE_SIZE, ActivityEntry, HistoryEntry, TimelinePage
+from crmkit.engine.records.timeline import PAGE_SIZE, ActivityEntry, HistoryEntry, RunEntry, TimelinePage
 from crmkit.metadata.derived_layout import title_field
 from crmkit.metadata.model import FieldDef, Label, ObjectDef
 from crmkit.ui import record_views as views
@@ -42,6 +42,10 @@ class TimelineItem:
     record_id: int | None = None
     title: str | None = None
     details: tuple[views.ShownField, ...] = ()
+    #: run (an automation rule that fired): the rule's label, trigger, action kinds, outcome, duration and,
+    #: for administrators only (the engine leaves it out otherwise), the error sentence.
+    run: RunEntry | None = None
+    rule_label: Label | None = None
 
 
 def timeline_page(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, record_id: int,
@@ -69,7 +73,9 @@ def timeline_items(context: UserContext, presenter: FieldPresenter, obj: ObjectD
     items = []
     for entry in page.entries:
         when = presenter.display_value(moment, entry.at)
-        if isinstance(entry, HistoryEntry):
+        if isinstance(entry, RunEntry):
+            items.append(TimelineItem("run", when, None, run=entry, rule_label=_rule_label(obj, entry)))
+        elif isinstance(entry, HistoryEntry):
             items.append(_history_item(presenter, obj, entry, values, titles, when, people.get(entry.changed_by)))
         else:
             items.append(_activity_item(context, presenter, registry.object(entry.object), entry, when,
@@ -120,3 +126,10 @@ def _activity_item(context: UserContext, presenter: FieldPresenter, child: Objec
                     for name, display in zip(columns, shown))
     return TimelineItem("activity", when, who, object_label=child.label, object_name=child.name,
                         record_id=entry.id, title=views.record_title(child, entry.record), details=details)
+
+
+def _rule_label(obj: ObjectDef, entry: RunEntry) -> Label:
+    """The rule's label from the metadata; its name when the rule is gone."""
+    name = entry.rule.split(".", 1)[-1]
+    rule = next((rule for rule in obj.automations if rule.name == name), None)
+    return rule.label if rule is not None else Label.of(name)

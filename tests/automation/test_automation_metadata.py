@@ -162,7 +162,7 @@ def with_deal(rules: str = "", transitions: str = "") -> str:
     ("""
      automations:
        - {name: a, on: [changed], actions: [{type: create_record, object: task, set: {subject: name}}]}
-     """, "", 'must be one of created, updated, saved, deleted, restored, not "changed".'),
+     """, "", 'must be one of created, updated, saved, deleted, restored, manual, scheduled, relative, not "changed".'),
     ("""
      automations:
        - {name: a, on: [created], actions: [{type: send_fax, set: {subject: name}}]}

@@ -126,6 +126,23 @@ USERS = {  # name: (role, directly granted permission sets)
 def world(crm, install):
     """The sample company: users, a team, accounts owned across the hierarchy, deals and contacts."""
     install(PACKAGE)
+    return build_world(crm)
+
+
+@pytest.fixture(scope="module")
+def shared_world(module_database_url, tmp_path_factory):
+    """The sample company built once per module and database, for tests that only read it."""
+    from crmkit.engine import Crm
+
+    crm = Crm.open(module_database_url)
+    package = tmp_path_factory.mktemp("matrix") / "package.yaml"
+    package.write_text(PACKAGE, encoding="utf-8")
+    crm.install(package)
+    yield build_world(crm)
+    crm.close()
+
+
+def build_world(crm) -> dict:
     runtime = crm.runtime
     now = datetime.now(timezone.utc)
     ids: dict[str, int] = {}
@@ -183,7 +200,8 @@ READABLE_ACCOUNTS = {
 
 
 @pytest.mark.parametrize("user", sorted(READABLE_ACCOUNTS))
-def test_lists_counts_search_and_reads_by_id_show_exactly_what_the_user_may_see(world, user):
+def test_lists_counts_search_and_reads_by_id_show_exactly_what_the_user_may_see(shared_world, user):
+    world = shared_world
     accounts = session(world, user).records("account")
     expected = READABLE_ACCOUNTS[user]
     assert names(accounts.query(limit=100)) == expected

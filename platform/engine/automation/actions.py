@@ -33,10 +33,22 @@ def create_record(context: "UserContext", payload: Mapping[str, Any]) -> None:
     context.records(payload["object"]).create(dict(payload["values"]))
 
 
+def notify(context: "UserContext", payload: Mapping[str, Any]) -> None:
+    """Tell `payload["users"]` and the members of `payload["roles"]` `payload["message"]` about the record
+    (automation/notifications.py), once per outbox row."""
+    from crmkit.engine.automation.notifications import deliver
+
+    origin = context.automation
+    with context.writing() as connection:  # the worker's open transaction: done with the row's `done` mark
+        deliver(context, connection, payload, origin.outbox_id if origin is not None else None,
+                payload.get("rule", ""))
+
+
 #: Action kind -> what does it; plugins' actions join here in a later step (docs/automation.md).
 ACTIONS: dict[str, Callable[["UserContext", Mapping[str, Any]], None]] = {
     "update_related": update_related,
     "create_record": create_record,
+    "notify": notify,
 }
 
 

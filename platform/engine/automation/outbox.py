@@ -18,11 +18,13 @@ instead of sleeping.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlalchemy import Connection, select, update
 
+from crmkit.engine.automation import runlog
 from crmkit.engine.automation.actions import perform
 from crmkit.engine.automation.rules import AutomationOrigin
 from crmkit.engine.database import ConnectionLost, DatabaseBusy
@@ -42,6 +44,13 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 REQUEUE_AFTER = timedelta(minutes=2)
 #: Errors that say nothing about the action itself: the same row may work in a moment.
 TRANSIENT = (StaleRecordError, DatabaseBusy, ConnectionLost)
+
+
+def _run_entry(row: Any, now, outcome: str, duration_ms: int, error: str | None = None) -> dict[str, Any]:
+    """The run log entry of outbox row `row` ending (or failing an attempt) now."""
+    return runlog.entry(at=now, object_name=row.object, record_id=row.record_id, rule=row.rule,
+                        trigger=row.operation, actions=[row.kind], outcome=outcome, duration_ms=duration_ms,
+                        error=error, actor_id=row.actor_id, outbox_id=row.id)
 
 
 class OutboxRowNotFound(RecordNotFound):
@@ -64,6 +73,7 @@ class Outbox:
         """
         context = self.crm.as_system()
         now = self.crm.clock()
+        started = time.perf_counter()
         try:
             with context.writing() as connection:
                 row = self._claim(connection, outbox_id, now)
@@ -73,9 +83,10 @@ class Outbox:
                 perform(context, row.kind, row.payload)
                 connection.execute(update(self.table).where(self.table.c.id == row.id).values(
                     status="done", attempts=row.attempts + 1, finished_at=now, last_error=None))
+                runlog.write(connection, self.crm, [_run_entry(row, now, "done", runlog.elapsed_ms(started))])
             return "done"
         except Exception as error:  # recorded on the row; nothing of the action was kept
-            return self._failed(outbox_id, error)
+            return self._failed(outbox_id, error, started)
 
     def _claim(self, connection: Connection, outbox_id: int, now) -> Any:
         table = self.table
@@ -85,11 +96,11 @@ class Outbox:
             query = query.with_for_update(skip_locked=True)
         return connection.execute(query).first()
 
-    def _failed(self, outbox_id: int, error: Exception) -> str:
+    def _failed(self, outbox_id: int, error: Exception, started: float) -> str:
         table, now = self.table, self.crm.clock()
         text = error.message if isinstance(error, CrmkitError) else f"{type(error).__name__}: {error}"
         with self.crm.as_system().writing() as connection:
-            row = connection.execute(select(table.c.attempts, table.c.rule).where(
+            row = connection.execute(select(table).where(
                 table.c.id == outbox_id, table.c.status == "pending")).first()
             if row is None:
                 return "skipped"
@@ -106,6 +117,8 @@ class Outbox:
                                attempts, later.isoformat(), text)
             connection.execute(update(table).where(table.c.id == outbox_id).values(
                 attempts=attempts, last_error=text, **values))
+            runlog.write(connection, self.crm, [_run_entry(row, now, "dead" if dead else "failed",
+                                                           runlog.elapsed_ms(started), text)])
         if dead:
             return "dead"
         if self.crm.queue is not None:

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 DEFAULT_QUEUE_FILE = "instance/crmkit-queue.db"
 DELIVER_TASK = "crmkit.automation.deliver"
 REQUEUE_TASK = "crmkit.automation.requeue"
+#: Daily, 03:17 UTC: the run log, done outbox rows and read notifications past their retention (automation/runlog.py).
+PRUNE_TASK = "crmkit.automation.prune"
+#: Each minute: scheduled rules whose moment came, and planned runs of relative rules that are due.
+TIME_TASK = "crmkit.automation.time_based"
 
 
 def queue_file(database_url: str) -> str:
@@ -58,6 +62,21 @@ class AutomationQueue:
             return crm.outbox.requeue()
 
         self.deliver, self.requeue = deliver, requeue
+
+        @huey.periodic_task(crontab(minute="17", hour="3"), name=PRUNE_TASK)
+        def prune() -> dict[str, int]:
+            from crmkit.engine.automation.runlog import prune as prune_logs
+
+            return prune_logs(crm)
+
+        self.prune = prune
+        @huey.periodic_task(crontab(minute="*"), name=TIME_TASK)
+        def time_based() -> dict:
+            from crmkit.engine.automation.due import run_time_based
+
+            return run_time_based(crm)
+
+        self.time_based = time_based
 
     @classmethod
     def open(cls, crm: "Crm", *, redis_url: str | None = None, path: str | None = None) -> "AutomationQueue":

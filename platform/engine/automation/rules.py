@@ -26,12 +26,15 @@ with the reason and logged as an error, and never run.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from sqlalchemy import Connection, insert
 
 from crmkit.engine import messages
+from crmkit.engine.automation import runlog
+from crmkit.engine.automation.scripts import run_record_script
 from crmkit.engine.automation.action_types import plugin_payload
 from crmkit.engine.automation.assignment import pick_owner
 from crmkit.engine.automation.scoring import needs_scoring, score
@@ -89,10 +92,12 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
         return []
     related = load_related(connection, pipeline.runtime, obj, values)
     changed: list[str] = []
+    entries: list[dict[str, Any]] = []
     names, functions = pipeline.evaluator.scope(values, related, previous, clock)
     for rule in rules:
         if changed:  # later rules see what earlier ones set
             names, functions = pipeline.evaluator.scope(values, related, previous, clock)
+        started = time.perf_counter()
         try:
             if rule.condition and not compile_expression(rule.condition).evaluate(names, functions):
                 continue
@@ -105,14 +110,25 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
                         if "owner_id" not in changed:
                             changed.append("owner_id")
                 elif action.before_save:
-                    for name, raw in _values(action, names, functions).items():
+                    for name, raw in before_save_values(obj, action, names, functions, values, previous).items():
                         values[name] = pipeline.coerce_one(name, raw)
                         if name not in changed:
                             changed.append(name)
-        except SandboxError as error:
+        except (SandboxError, RecordValidationError) as error:
             logger.warning("automation rule %s could not run for %s record %s: %s", rule.key(obj.name), obj.name,
                            values.get("id") or "(new)", error)
-            raise RecordValidationError({RECORD_ERRORS: [messages.RULE_FAILED(rule=rule.name, reason=str(error))]}) from None
+            reason = str(error) if isinstance(error, SandboxError) else _sentences(error)
+            text = messages.RULE_FAILED(rule=rule.name, reason=reason)
+            context.failed_runs.append(_run_entry(context, obj, rule, previous, "refused", started, error=text,
+                                                  before=True))
+            if isinstance(error, SandboxError):
+                raise RecordValidationError({RECORD_ERRORS: [text]}) from None
+            raise
+        entries.append(_run_entry(context, obj, rule, previous, "done", started, before=True))
+    if previous is None:  # the record's id is known after the write: records/events.py writes them then
+        context.pending_runs.append((obj.name, entries))
+    else:
+        runlog.write(connection, context, entries)
     if needs_scoring(obj, values, previous, changed):  # scoring sees what the rules set (automation/scoring.py)
         if changed:
             related = load_related(connection, pipeline.runtime, obj, values)
@@ -126,6 +142,37 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
             if field not in changed:
                 changed.append(field)
     return changed
+
+
+def before_save_values(obj: ObjectDef, action: AutomationAction, names: Mapping[str, Any],
+                       functions: Mapping[str, Any], values: Mapping[str, Any],
+                       previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """{field: raw value} a before-save action sets: its `set` expressions, or what its script returned.
+
+    SandboxError when an expression or the script cannot run (or hits a sandbox limit).
+    """
+    if action.type == "run_script":
+        return run_record_script(obj, action, values, previous)
+    return _values(action, names, functions)
+
+
+def _run_entry(context: "UserContext", obj: ObjectDef, rule: AutomationRule, previous: Mapping[str, Any] | None,
+               outcome: str, started: float, *, error: str | None = None, before: bool,
+               trigger: str | None = None) -> dict[str, Any]:
+    """A run log entry for `rule` on this record (its actions before or after the save)."""
+    return runlog.entry(at=context.now(), object_name=obj.name,
+                        record_id=previous.get("id") if previous is not None else None, rule=rule.key(obj.name),
+                        trigger=trigger or ("create" if previous is None else "update"),
+                        actions=[action.type for action in rule.actions if action.before_save == before],
+                        outcome=outcome, duration_ms=runlog.elapsed_ms(started), error=error,
+                        actor_id=context.actor.user_id,
+                        outbox_id=context.automation.outbox_id if context.automation is not None else None)
+
+
+def _sentences(error: RecordValidationError) -> str:
+    """A validation error's sentences in one line (field names, no values beyond what the sentences say)."""
+    return "; ".join(f"{field}: {text}" if field != RECORD_ERRORS else text
+                     for field, texts in error.errors.items() for text in texts)
 
 
 def _values(action: AutomationAction, names: Mapping[str, Any], functions: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,6 +221,8 @@ def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, r
         for number, action in enumerate(rule.actions):
             if not action.before_save:
                 payload = _payload(context, obj, action, names, functions)
+                if payload is not None and action.type == "notify":
+                    payload["rule"] = rule.key(obj.name)
                 if payload is not None:
                     rows.append({"action": number, "kind": action.type, "payload": payload, "status": "pending",
                                  "last_error": None})
@@ -189,6 +238,14 @@ def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, r
             row.update(status="stopped", last_error=messages.DEPTH_REACHED(limit=MAX_DEPTH))
     table = context.runtime.system_table("crmkit_outbox")
     ids = []
+    unrun = [row for row in rows if row["status"] != "pending"]
+    if unrun:  # dead (could not be computed) or stopped (depth): their run ends here, at the save
+        runlog.write(connection, context, [runlog.entry(
+            at=event.at, object_name=obj.name, record_id=event.record_id, rule=rule.key(obj.name),
+            trigger=event.operation.value, actions=[action.type for action in rule.actions if not action.before_save],
+            outcome=unrun[0]["status"],
+            duration_ms=0, error=unrun[0]["last_error"], actor_id=event.actor.user_id,
+            outbox_id=origin.outbox_id if origin is not None else None)])
     for row in rows:
         row.update(object=obj.name, record_id=event.record_id, operation=event.operation.value,
                    rule=rule.key(obj.name), depth=depth, chain=chain, attempts=0, next_attempt_at=event.at,
@@ -203,6 +260,8 @@ def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, r
 def _payload(context: "UserContext", obj: ObjectDef, action: AutomationAction, names, functions
              ) -> dict[str, Any] | None:
     """What the worker is to do, with the values computed now; None when there is nothing to do."""
+    if action.type == "notify":
+        return notify_payload(obj, action, names, functions)
     values = {name: to_json(value) for name, value in _values(action, names, functions).items()}
     if action.type in context.runtime.extensions.action_types:  # a plugin's action type
         return plugin_payload(obj.name, names.get("id"), action.options, values)
@@ -217,3 +276,28 @@ def _payload(context: "UserContext", obj: ObjectDef, action: AutomationAction, n
     values.setdefault("owner_id", names.get("owner_id"))
     return {"object": action.object, "values": values}
 
+
+def notify_payload(obj: ObjectDef, action: AutomationAction, names: Mapping[str, Any],
+                   functions: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A notify row's payload: the message computed now, the user ids named by fields, the roles by name.
+
+    None when nobody is named (an empty owner) and no role is. SandboxError if the message cannot be computed.
+    """
+    compiled = compile_expression(action.message or "''")
+    message = compiled.evaluate(names, functions)
+    # The fields the message quotes ([object, field]): a recipient who may not read one of them is not told.
+    read = {(obj.name, name) for name in compiled.names if name in obj.fields}
+    read |= {(obj.fields[path[0]].to, path[1]) for path in compiled.attribute_paths
+             if path[0] in obj.fields and obj.fields[path[0]].is_lookup and len(path) > 1}
+    users, roles = [], []
+    for recipient in action.to:
+        if recipient.startswith("role:"):
+            roles.append(recipient[5:])
+        else:
+            user = names.get("owner_id" if recipient in ("owner", "owner_id") else recipient)
+            if user is not None:
+                users.append(int(user))
+    if not users and not roles:
+        return None
+    return {"object": obj.name, "record_id": names.get("id"), "message": "" if message is None else str(message),
+            "users": users, "roles": roles, "reads": sorted([list(pair) for pair in read])}

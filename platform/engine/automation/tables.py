@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
 
+from crmkit.engine.automation.runlog_tables import define_runlog_tables
+from crmkit.engine.automation.time_tables import define_time_tables
 from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 
 #: pending: to be done (again, from next_attempt_at); done; dead: failed for good, waiting for an admin's
@@ -45,6 +47,8 @@ def define_automation_tables(metadata: MetaData) -> None:
     )
     Index("ix_crmkit_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
     Index("ix_crmkit_outbox_record", outbox.c.object, outbox.c.record_id)
+    define_runlog_tables(metadata)
+    define_time_tables(metadata)
 
 
 def define_assignment_tables(metadata: MetaData) -> None:

@@ -10,6 +10,7 @@ write's transaction and always in this order:
     3. search       the search index of the written records and of those propagation rewrote
     4. after-save   the `crmkit_after_save` hook, once per event
     5. outbox       the outbox rows of the automation rules' after-save actions (automation/rules.py)
+    6. planning     the planned runs of relative (date-based) rules (automation/planning.py)
 
 An exception in any step rolls the whole write back. Before the write, creates and
 updates hand a `RecordDraft` to the `crmkit_before_save` hook (see `before_save`).
@@ -24,7 +25,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NoReturn, Se
 
 from sqlalchemy import Connection
 
+from crmkit.engine.automation.planning import plan_runs
 from crmkit.engine.automation.rules import write_outbox
+from crmkit.engine.automation.runlog import flush_pending as flush_pending_runs
 from crmkit.engine.query.search_index import add_records, reindex_records, remove_records
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.history import history_rows, write_history
@@ -169,6 +172,9 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
     # The automation outbox, written here on `connection`: its rows exist exactly when the write commits,
     # and the context hands their ids to the queue after the commit (UserContext.writing).
     context.outbox_ids.extend(write_outbox(connection, context, events))
+    flush_pending_runs(connection, context, events)
+    # The planned runs of relative rules (automation/planning.py), kept current in the same transaction.
+    plan_runs(connection, context, events)
 
 
 def _history(connection: Connection, context: "UserContext", events: Sequence[RecordEvent]) -> None:

@@ -14,6 +14,9 @@ Two sources are read, each newest first with a limit in SQL, and the two short l
   record, as the user may see them: the object needs `read`, the lookup must be a field
   they may read, and the row filter of the object applies (security/access.py).
 
+- runs (`crmkit_automation_run`): the automation rules that fired on the record
+  (automation/runlog.py), without their error sentence unless the user is an administrator.
+
 Entries are ordered by (moment, source, id), newest first: history by `changed_at`,
 activities by `created_at`. The cursor holds the last entry's key; each source is read
 from just after it (a keyset), so no entry is skipped or shown twice as records change.
@@ -44,6 +47,8 @@ ACTIVITY_OBJECTS = frozenset({"activity", "task", "event", "call", "meeting", "n
 PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 #: The source key of history entries; activities use their object's name.
 HISTORY = ""
+#: The source key of run log entries (no object name starts with "@").
+RUNS = "@run"
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,26 @@ class ActivityEntry:
         return self.at, self.record.object, self.record.id
 
 
-TimelineEntry = HistoryEntry | ActivityEntry
+@dataclass(frozen=True)
+class RunEntry:
+    """An automation rule that fired on the record (automation/runlog.py): its rule, trigger, the kinds of its
+    actions, outcome and duration. `error` is given to administrators only (it may quote values)."""
+
+    at: datetime
+    id: int
+    rule: str
+    trigger: str
+    actions: tuple[str, ...]
+    outcome: str
+    duration_ms: int
+    error: str | None
+
+    @property
+    def key(self) -> tuple[datetime, str, int]:
+        return self.at, RUNS, self.id
+
+
+TimelineEntry = HistoryEntry | ActivityEntry | RunEntry
 
 
 @dataclass(frozen=True)
@@ -121,6 +145,7 @@ def read_timeline(service: "RecordService", connection: Connection, record_id: i
         raise QueryError(messages.TIMELINE_PAGE(max=MAX_PAGE_SIZE))
     cursor = decode_cursor(after) if after is not None else None
     entries: list[TimelineEntry] = list(_history(service, connection, record_id, cursor, limit + 1))
+    entries.extend(_runs(service, connection, record_id, cursor, limit + 1))
     for child, vias in activity_sources(service):
         entries.extend(_activities(service, connection, child, vias, record_id, cursor, limit + 1))
     entries.sort(key=lambda entry: entry.key, reverse=True)
@@ -142,6 +167,23 @@ def _history(service: "RecordService", connection: Connection, record_id: int,
     query = query.order_by(table.c.changed_at.desc(), table.c.id.desc()).limit(limit)
     return [HistoryEntry(row.changed_at, row.id, row.operation, row.field, row.old_value, row.new_value,
                          row.changed_by) for row in connection.execute(query)]
+
+
+def _runs(service: "RecordService", connection: Connection, record_id: int,
+          cursor: tuple[datetime, str, int] | None, limit: int) -> list[RunEntry]:
+    """The newest `limit` run log entries of the record after `cursor` (the caller checked it may be read).
+
+    Entries hold the rule, trigger, action kinds and outcome, never field values; the error
+    sentence (which may quote values) is shown to administrators only.
+    """
+    table = service.runtime.system_table("crmkit_automation_run")
+    policy = service.session.policy
+    with_error = policy is None or policy.is_admin
+    query = select(table).where(table.c.object == service.object_name, table.c.record_id == record_id,
+                                _after(table.c.at, table.c.id, RUNS, cursor))
+    query = query.order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
+    return [RunEntry(row.at, row.id, row.rule, row.trigger, tuple(row.actions or ()), row.outcome, row.duration_ms,
+                     row.error if with_error else None) for row in connection.execute(query)]
 
 
 def _activities(service: "RecordService", connection: Connection, child: str, vias: Sequence[str], record_id: int,

@@ -1,0 +1,152 @@
+"""In-app notifications: what a `notify` action tells users, their unread count and marking them read.
+
+    notes = Notifications(crm.as_user(7))
+    notes.unread_count()            # the top bar's badge: one indexed count
+    notes.list(limit=50)            # newest first, with the record each is about
+    notes.mark_read([3, 4]); notes.mark_all_read()
+
+The worker writes them (`deliver`, the notify action of automation/actions.py) for an outbox
+row, in the transaction that marks the row done; (outbox id, user) is unique, so a row done
+twice tells nobody twice. A recipient is told only if they may read the record now (their
+object permission and row filter), so a notification never points at a record they cannot
+open, nor one whose message quotes a field (of the record, or of a record a lookup names) they
+may not read. The message was computed when the record was saved (`message:` of the action).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from crmkit.engine.security.access import UnknownUser
+from crmkit.engine.security.shaping import readable_field
+
+if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
+
+TABLE = "crmkit_notification"
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    object: str
+    record_id: int
+    message: str
+    rule: str
+    created_at: datetime
+    read_at: datetime | None
+
+    @property
+    def unread(self) -> bool:
+        return self.read_at is None
+
+
+class Notifications:
+    """The acting user's own notifications (every method reads or changes only theirs)."""
+
+    def __init__(self, context: "UserContext") -> None:
+        self.context = context
+        self.user_id = context.actor.user_id
+        self.table = context.runtime.system_table(TABLE)
+
+    def unread_count(self) -> int:
+        """How many are unread: one count by the (user_id, read_at) index; 0 for the platform itself."""
+        if self.user_id is None:
+            return 0
+        table = self.table
+        with self.context.reading() as connection:
+            return connection.execute(select(func.count()).select_from(table).where(
+                table.c.user_id == self.user_id, table.c.read_at.is_(None))).scalar_one()
+
+    def list(self, *, unread_only: bool = False, before: int | None = None, limit: int = 50) -> list[Notification]:
+        """Newest first; `before`: only those with a smaller id (the next page)."""
+        table = self.table
+        query = select(table).where(table.c.user_id == self.user_id).order_by(table.c.id.desc()).limit(
+            max(1, min(limit, MAX_PAGE)))
+        if unread_only:
+            query = query.where(table.c.read_at.is_(None))
+        if before is not None:
+            query = query.where(table.c.id < before)
+        with self.context.reading() as connection:
+            return [Notification(row.id, row.object, row.record_id, row.message, row.rule, row.created_at,
+                                 row.read_at) for row in connection.execute(query)]
+
+    def mark_read(self, ids: Iterable[int]) -> int:
+        """Mark these of the user's notifications read (others' ids are ignored); returns how many changed."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return 0
+        table = self.table
+        with self.context.writing() as connection:
+            return connection.execute(update(table).where(
+                table.c.user_id == self.user_id, table.c.id.in_(ids), table.c.read_at.is_(None)).values(
+                read_at=self.context.now())).rowcount
+
+    def mark_all_read(self) -> int:
+        """Mark every unread notification of the user read; returns how many changed."""
+        table = self.table
+        with self.context.writing() as connection:
+            return connection.execute(update(table).where(
+                table.c.user_id == self.user_id, table.c.read_at.is_(None)).values(
+                read_at=self.context.now())).rowcount
+
+
+def deliver(context: "UserContext", connection: Connection, payload: Mapping[str, Any], outbox_id: int | None,
+            rule: str) -> list[int]:
+    """Write the notifications of one notify outbox row on `connection`; returns the users told.
+
+    payload: {"object", "record_id", "message", "users": [user id], "roles": [role name],
+    "reads": [[object, field]] the message quotes}. A role's members are its active users now; each
+    recipient must be able to read the record and every field the message quotes.
+    """
+    crm, runtime = context.crm, context.runtime
+    users_table = runtime.system_table("crmkit_user")
+    wanted = {int(user) for user in payload.get("users") or () if user is not None}
+    roles = list(payload.get("roles") or ())
+    if roles:
+        wanted.update(connection.execute(select(users_table.c.id).where(
+            users_table.c.role.in_(roles), users_table.c.active.is_(True))).scalars())
+    told = [user for user in sorted(wanted) if _may_read(context, connection, user, payload)]
+    if told:
+        table = runtime.system_table(TABLE)
+        already = set(connection.execute(select(table.c.user_id).where(
+            table.c.outbox_id == outbox_id, table.c.user_id.in_(told))).scalars()) if outbox_id is not None else set()
+        rows = [{"user_id": user, "object": payload["object"], "record_id": payload["record_id"],
+                 "message": payload["message"], "rule": rule, "outbox_id": outbox_id,
+                 "created_at": crm.clock(), "read_at": None} for user in told if user not in already]
+        if rows:
+            connection.execute(insert(table), rows)
+    return told
+
+
+def _may_read(context: "UserContext", connection: Connection, user_id: int, payload: Mapping[str, Any]) -> bool:
+    """Whether the active user `user_id` may read the record now (object permission and row filter)."""
+    try:
+        policy = context.crm.as_user(user_id).policy
+    except UnknownUser:  # inactive or gone: told nothing
+        return False
+    object_name = payload["object"]
+    if policy is not None and not policy.can(object_name, "read"):
+        return False
+    for read_object, read_field in payload.get("reads") or ():  # the message quotes only what they may read
+        if policy is not None and (not policy.can(read_object, "read")
+                                   or not readable_field(policy, read_object, read_field)):
+            return False
+    table = context.runtime.table(object_name)
+    query = select(table.c.id).where(table.c.id == payload["record_id"])
+    restriction = policy.row_filter(object_name) if policy is not None else None
+    if restriction is not None:
+        query = query.where(restriction)
+    return connection.execute(query).first() is not None
+
+
+def unread_counts(context: "UserContext", user_ids: Sequence[int]) -> dict[int, int]:
+    """{user id: unread count} (tests and admin tools)."""
+    table = context.runtime.system_table(TABLE)
+    with context.reading() as connection:
+        return dict(connection.execute(select(table.c.user_id, func.count()).where(
+            table.c.user_id.in_(list(user_ids)), table.c.read_at.is_(None)).group_by(table.c.user_id)).all())
