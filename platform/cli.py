@@ -283,7 +283,12 @@ def setup(context: click.Context, count: int) -> None:
         click.echo(plan.describe())
     first_admin = SystemDirectory(crm).create_first_admin()
     if fresh:
-        owners = [first_admin[0].id] if first_admin else []
+        from crmkit.demo.users import demo_owners
+
+        people = demo_owners(crm)  # the users the package's assignment rules give records to
+        owners = ([first_admin[0].id] if first_admin else []) + [person.id for person in people]
+        if people:
+            click.echo(f"Demo users (no password until one is set): {', '.join(p.username for p in people)}")
         with click.progressbar(length=count, label="Creating demo records", file=sys.stderr) as bar:
             created = DemoGenerator(crm, seed=42).fill(count, progress=bar.update, owners=owners)
         click.echo(f"Demo data: {sum(created.values()):,} records in {len(created)} objects.")
@@ -617,6 +622,28 @@ def outbox(context: click.Context, status: str | None, limit: int, replay_ids: t
             error = f"  {row['last_error']}" if row["last_error"] else ""
             click.echo(f"{row['id']:>8}  {row['status']:<8} {row['rule']:<40} {row['object']} {row['record_id']}  "
                        f"{row['kind']}  attempts {row['attempts']}{error}")
+    finally:
+        crm.close()
+
+
+
+@main.command()
+@click.argument("object_name", metavar="OBJECT")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Records read and rescored per transaction.")
+@click.pass_context
+@friendly_errors
+def rescore(context: click.Context, object_name: str, batch_size: int) -> None:
+    """Recompute the score of every existing record of OBJECT from its scoring rules, in batches."""
+    from crmkit.engine.automation.scoring import rescore as rescore_records
+
+    crm = open_crm(context)
+    try:
+        if crm.runtime.registry.object(object_name).scoring is None:
+            raise click.ClickException(f"{object_name} has no scoring rules; declare them under 'scoring:' "
+                                       "(docs/automation.md, \"Scoring\").")
+        changed = rescore_records(crm, object_name, batch_size=batch_size)
+        click.echo(f"Rescored {object_name}: {changed:,} score(s) changed.")
     finally:
         crm.close()
 

@@ -56,3 +56,12 @@ def crmkit_after_save(context: "UserContext", event: "RecordEvent") -> None:
     Runs after history and propagation, once per record written, cascades included.
     Raising rolls the whole write back.
     """
+
+
+@hookspec
+def crmkit_automation_actions():
+    """Return a list of crmkit.engine.automation.action_types.ActionType: automation action types this plugin adds.
+
+    Each is done after the save, through the outbox, by the worker (docs/automation.md,
+    "Action types from plugins"); metadata names it as `type:` with its `options:`.
+    """

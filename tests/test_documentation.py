@@ -34,8 +34,9 @@ def test_every_metadata_key_is_documented(key):
 
 def automation_keys() -> set[str]:
     definitions = load_schema("package")["$defs"]
-    return {key for name in ("automation", "automation_action", "transitions", "stage_move")
-            for key in definitions[name]["properties"]}
+    return {key for name in ("automation", "automation_action", "transitions", "stage_move", "assignment_rule",
+                             "scoring") for key in definitions[name]["properties"]} | set(
+        definitions["scoring"]["properties"]["rules"]["items"]["properties"])
 
 
 @pytest.mark.parametrize("key", sorted(automation_keys()))

@@ -170,3 +170,22 @@ def test_every_hook_has_a_test_here():
     hooks = [name for name in dir(hookspecs) if name.startswith("crmkit_")]
     untested = [name for name in hooks if source.count(f"def {name}(") == 0]
     assert untested == []
+
+
+class ChatPlugin:
+    """A plugin adding an automation action type (the full path is tests/automation/test_assignment_metadata.py)."""
+
+    @hookimpl
+    def crmkit_automation_actions(self):
+        from crmkit.engine.automation.action_types import ActionType
+
+        return [ActionType.of("post_to_chat", lambda context, payload: None,
+                              options_schema={"type": "object", "required": ["channel"]})]
+
+
+def test_a_plugins_automation_action_type_reaches_the_catalog_metadata_validates_against():
+    manager = make_plugin_manager(load_entry_points=False, plugin_dirs=[], extra_plugins=[ChatPlugin()])
+    extensions = Extensions.from_plugins(manager)
+    assert set(extensions.action_types) == {"post_to_chat"}
+    assert dict(extensions.catalog.action_kinds["post_to_chat"].options_schema) == {
+        "type": "object", "required": ["channel"]}

@@ -1,12 +1,13 @@
 """What plugins contributed, gathered once: field types, helper functions, packages."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import pluggy
 
+from crmkit.engine.automation.action_types import collect_action_types
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.messages import Message
 from crmkit.metadata.catalog import Catalog
@@ -21,6 +22,8 @@ class Extensions:
     catalog: Catalog
     #: Plugins' own messages (crmkit_messages), translated like the engine's (crmkit.engine.messages).
     messages: tuple[Message, ...] = ()
+    #: Automation action types plugins register (crmkit_automation_actions), by name.
+    action_types: Mapping[str, Any] = field(default_factory=frozen_map)
 
     @classmethod
     def from_plugins(cls, manager: pluggy.PluginManager) -> "Extensions":
@@ -28,9 +31,11 @@ class Extensions:
         functions: dict[str, Callable[..., Any]] = {}
         for contribution in reversed(manager.hook.crmkit_sandbox_functions()):
             functions.update(contribution or {})
-        catalog = Catalog.build((t.kind for t in field_types.types.values()), functions)
+        action_types = collect_action_types(manager.hook.crmkit_automation_actions())
+        catalog = Catalog.build((t.kind for t in field_types.types.values()), functions,
+                                (action.kind for action in action_types.values()))
         messages = tuple(message for contribution in manager.hook.crmkit_messages() for message in contribution or ())
-        return cls(manager, field_types, frozen_map(functions), catalog, messages)
+        return cls(manager, field_types, frozen_map(functions), catalog, messages, action_types)
 
     def package_paths(self) -> list[Path]:
         """Metadata packages that plugins ship, by package folder or file."""

@@ -22,7 +22,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement, Grouping
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from crmkit.engine.automation.tables import define_automation_tables
+from crmkit.engine.automation.tables import define_assignment_tables, define_automation_tables
 from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.security.tables import define_security_tables
@@ -373,6 +373,7 @@ def define_system_tables(metadata: MetaData) -> None:
     define_security_tables(metadata)
     define_workspace_tables(metadata)
     define_automation_tables(metadata)
+    define_assignment_tables(metadata)
     Table(
         "crmkit_package", metadata,
         Column("name", String(63), primary_key=True),

@@ -30,6 +30,7 @@ from crmkit.metadata.automation_time import Schedule, Timing, build_schedule, bu
 from crmkit.metadata.model import NOWHERE, Label, SourceLocation, frozen_map
 
 if TYPE_CHECKING:
+    from crmkit.metadata.assignment import OwnerAssignment
     from crmkit.metadata.source import SourceDocument
 
 #: The triggers a rule may name, and the record operations (events.Operation values) each fires on.
@@ -46,7 +47,7 @@ TRIGGERS: Mapping[str, frozenset[str]] = frozen_map({
     "relative": frozenset(),
 })
 #: Actions that change the triggering record inside its save, before the write.
-BEFORE_SAVE_ACTIONS = frozenset({"update_record", "run_script"})
+BEFORE_SAVE_ACTIONS = frozenset({"update_record", "run_script", "assign_owner"})
 #: Actions done after the save commits, through the outbox.
 AFTER_SAVE_ACTIONS = frozenset({"update_related", "create_record", "notify", "send_email", "call_webhook"})
 #: After-save actions that reach outside the database (email, webhooks): claimed, delivered, then marked
@@ -69,6 +70,10 @@ class AutomationAction:
     lookup: str | None = None
     object: str | None = None
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+    #: For assign_owner: how the owner is picked (crmkit.metadata.assignment).
+    assignment: "OwnerAssignment | None" = None
+    #: For an action type a plugin registers: its `options:` (checked against the plugin's JSON Schema).
+    options: Mapping[str, Any] = _field(default_factory=frozen_map)
     #: run_script: the script's source, and lower limits than the sandbox's defaults ({cpu_seconds, memory_mb,
     #: wall_seconds}).
     script: str | None = None
@@ -172,6 +177,7 @@ def _values(given: str | Sequence[str]) -> tuple[str, ...]:
 
 def build_automations(document: "SourceDocument", package: str, base: tuple,
                       specs: Sequence[Mapping[str, Any]]) -> tuple[AutomationRule, ...]:
+    from crmkit.metadata.assignment import build_assignment
     from crmkit.metadata.builder import location
 
     rules = []
@@ -185,7 +191,9 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
                              limits=frozen_map(action["limits"]) if action.get("limits") else None,
                              to=_values(action["to"]) if action.get("to") else (), message=action.get("message"),
                              template=action.get("template"), language=action.get("language"), url=action.get("url"),
-                             secret_env=action.get("secret_env"), fields=tuple(action.get("fields") or ()))
+                             secret_env=action.get("secret_env"), fields=tuple(action.get("fields") or ()),
+                             assignment=build_assignment(document, path + ("actions", number), action),
+                             options=frozen_map(action.get("options") or {}))
             for number, action in enumerate(spec.get("actions") or ()))
         rules.append(AutomationRule(
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),

@@ -64,7 +64,7 @@ def _rule(scope: ObjectScope, rule: AutomationRule, report: Reporter) -> dict[st
             continue
         _not_for(action, report, ("to", "message"), "notify")
         _not_for(action, report, ("script", "limits"), "run_script")
-        if not action.set:
+        if not action.set and action.type in ("update_record", "update_related", "create_record"):
             report.at(action.location, f"this {action.type} action needs 'set': field name -> an expression giving "
                                        "its value.")
         target = _action_target(scope, rule, action, report)
@@ -84,6 +84,8 @@ def _action_target(scope: ObjectScope, rule: AutomationRule, action: AutomationA
         if getattr(action, key) is not None and action.type != needed_by:
             report.at(action.location, f"'{key}' does not apply to a {action.type} action; it is for {needed_by}.",
                       key, at_key=True)
+    if action.type not in ("update_record", "update_related", "create_record"):
+        return None  # assign_owner and plugins' action types: assignment_checks.py
     if action.type == "update_record":
         late = [trigger for trigger in rule.triggers if trigger not in SAVING_TRIGGERS]
         if late:

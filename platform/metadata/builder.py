@@ -4,6 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
+from crmkit.metadata.assignment import build_scoring
 from crmkit.metadata.automation import build_automations, build_transitions
 from crmkit.metadata.email_templates import build_email_templates
 from crmkit.metadata.layout_builder import build_layout
@@ -103,6 +104,7 @@ def build_object(document: SourceDocument, package: str, name: str, spec: Mappin
                             for index, rule in enumerate(spec.get("sharing_rules") or ())),
         automations=build_automations(document, package, base, spec.get("automations") or ()),
         transitions=build_transitions(document, package, base, spec.get("transitions") or {}),
+        scoring=build_scoring(document, package, base, spec.get("scoring")),
         layout=build_layout(document, base, spec.get("layouts")),
         location=location(document, base),
         email_templates=build_email_templates(document, package, base, spec.get("email_templates") or {}),
@@ -119,6 +121,7 @@ def build_extension(document: SourceDocument, package: str, name: str, spec: Map
         indexes=build_indexes(spec.get("indexes") or ()),
         automations=build_automations(document, package, base, spec.get("automations") or ()),
         transitions=build_transitions(document, package, base, spec.get("transitions") or {}),
+        scoring=build_scoring(document, package, base, spec.get("scoring")),
         layout=build_layout(document, base, spec.get("layouts")),
         location=location(document, base),
         email_templates=build_email_templates(document, package, base, spec.get("email_templates") or {}),

@@ -49,18 +49,36 @@ class FieldKind:
 
 
 @dataclass(frozen=True)
+class ActionKind:
+    """An automation action type a plugin registers, as metadata sees it (crmkit.engine.automation.action_types)."""
+
+    name: str
+    #: JSON Schema of the action's `options:` (an object schema); empty: any options.
+    options_schema: Mapping[str, Any] = field(default_factory=frozen_map)
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Catalog:
     kinds: Mapping[str, FieldKind]
     function_names: frozenset[str] = frozenset()
+    #: Automation action types plugins register (the built-in ones are crmkit.metadata.automation's).
+    action_kinds: Mapping[str, ActionKind] = field(default_factory=frozen_map)
 
     @classmethod
-    def build(cls, kinds: Iterable[FieldKind], function_names: Iterable[str] = ()) -> "Catalog":
+    def build(cls, kinds: Iterable[FieldKind], function_names: Iterable[str] = (),
+              action_kinds: Iterable[ActionKind] = ()) -> "Catalog":
         by_name: dict[str, FieldKind] = {}
         for kind in kinds:
             if kind.name in by_name:
                 raise ValueError(f"two plugins define the field type {kind.name!r}")
             by_name[kind.name] = kind
-        return cls(frozen_map(by_name), frozenset(function_names))
+        actions: dict[str, ActionKind] = {}
+        for action in action_kinds:
+            if action.name in actions:
+                raise ValueError(f"two plugins define the automation action type {action.name!r}")
+            actions[action.name] = action
+        return cls(frozen_map(by_name), frozenset(function_names), frozen_map(actions))
 
     def kind(self, name: str) -> FieldKind | None:
         return self.kinds.get(name)

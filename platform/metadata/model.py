@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
+    from crmkit.metadata.assignment import Scoring
     from crmkit.metadata.automation import AutomationRule, StageTransitions
     from crmkit.metadata.email_templates import EmailTemplate
     from crmkit.metadata.layouts import Layout
@@ -247,6 +248,8 @@ class ObjectDef:
     automations: "tuple[AutomationRule, ...]" = ()
     #: Stage transitions by picklist field name.
     transitions: "Mapping[str, StageTransitions]" = _field(default_factory=frozen_map)
+    #: Scoring rules and the number field they keep the score in (crmkit.metadata.assignment).
+    scoring: "Scoring | None" = None
     #: The layout as declared (and changed by extensions); None parts are derived (crmkit.metadata.derived_layout).
     layout: "Layout | None" = _field(default=None, compare=False)
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
@@ -265,6 +268,7 @@ class Extension:
     indexes: tuple[IndexDef, ...] = ()
     automations: "tuple[AutomationRule, ...]" = ()
     transitions: "Mapping[str, StageTransitions]" = _field(default_factory=frozen_map)
+    scoring: "Scoring | None" = None
     #: Layout parts this package adds or replaces (crmkit.metadata.layouts.merge_layouts).
     layout: "Layout | None" = _field(default=None, compare=False)
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)

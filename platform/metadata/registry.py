@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
+from crmkit.metadata.assignment_checks import check_assignment
 from crmkit.metadata.automation_checks import check_automation
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.errors import MetadataError, UnknownObject, did_you_mean
@@ -99,6 +100,7 @@ class Registry:
         for obj in objects.values():
             analyses[obj.name] = check_object(ObjectScope(obj, objects, catalog), report)
             analyses[obj.name].update(check_automation(ObjectScope(obj, objects, catalog), report))
+            analyses[obj.name].update(check_assignment(ObjectScope(obj, objects, catalog), roles, report))
             check_sharing(obj, roles, objects, report)
             check_layout(ObjectScope(obj, objects, catalog), report)
         check_permission_sets(permission_sets, roles, objects, report)
@@ -198,9 +200,22 @@ def _extend(target: ObjectDef, extension: Extension, report: Reporter) -> Object
         indexes=target.indexes + extension.indexes,
         automations=target.automations + extension.automations,
         transitions=_merged_transitions(target, extension, report),
+        scoring=_merged_scoring(target, extension, report),
         layout=merge_layouts(target.layout, extension.layout),
         email_templates=frozen_map({**target.email_templates, **extension.email_templates}),
     )
+
+
+def _merged_scoring(target: ObjectDef, extension: Extension, report: Reporter):
+    """The target's scoring, or the extension's: an object's scoring is declared in one place."""
+    if extension.scoring is None:
+        return target.scoring
+    if target.scoring is not None:
+        report.at(extension.scoring.location, f"{target.name} already has scoring (from the package "
+                                              f"'{target.scoring.package}'); an object's scoring is declared once.",
+                  at_key=True)
+        return target.scoring
+    return extension.scoring
 
 
 def _merged_transitions(target: ObjectDef, extension: Extension, report: Reporter):

@@ -166,7 +166,7 @@ def with_deal(rules: str = "", transitions: str = "") -> str:
     ("""
      automations:
        - {name: a, on: [created], actions: [{type: send_fax, set: {subject: name}}]}
-     """, "", "must be one of update_record, update_related, create_record"),
+     """, "", "'send_fax' is not an automation action type. Action types are: assign_owner, create_record"),
 ])
 def test_each_mistake_is_a_sentence_at_its_place(write_package, catalog, rules, transitions, expected):
     found = problems(write_package, catalog, with_deal(rules, transitions))

@@ -135,7 +135,9 @@ def test_setup_creates_the_first_admin_once_with_a_random_password(run, database
     second = run("setup", "--records", "1")
     assert second.exit_code == 0
     assert "Password" not in second.output and "Administrator" not in second.output
-    assert [user.username for user in SystemDirectory(database).list()] == ["admin"]
+    # One administrator; the others are the demo sales reps (crmkit.demo.users), who have no password.
+    assert sorted(user.username for user in SystemDirectory(database).list()) == [
+        "admin", "emma.clark", "li.wei", "wang.fang"]
 
 
 def test_user_list_shows_the_permission_sets_a_user_holds_through_their_role(run, roles):

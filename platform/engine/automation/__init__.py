@@ -10,4 +10,7 @@
     smtp.py         SMTP settings (CRMKIT_SMTP_*) and one message's SMTP transaction in steps
     unsubscribe.py  signed one-click unsubscribe links and the opt-outs they record
     webhooks.py     the signed POST, to allowed hosts only, checked after DNS resolution
+    assignment.py   the assign_owner action: round robin, least loaded, a rule table; the locked turn counter
+    scoring.py      scoring rules in the save, and `rescore` for existing records
+    action_types.py action types plugins register (crmkit_automation_actions)
 """

@@ -55,6 +55,8 @@ ACTIONS: dict[str, Callable[["UserContext", Mapping[str, Any]], None]] = {
 def perform(context: "UserContext", kind: str, payload: Mapping[str, Any] | None) -> None:
     """Do one outbox row's action on `context` (whose open transaction marks the row done)."""
     action = ACTIONS.get(kind)
+    if action is None and kind in context.runtime.extensions.action_types:  # a plugin's (action_types.py)
+        action = context.runtime.extensions.action_types[kind].perform
     if action is None or payload is None:
         raise ActionRefused(f"the outbox row has no action to do ({kind}).")
     action(context, payload)

@@ -7,6 +7,9 @@ include the save's operation and which has update_record actions is taken in dec
 order; its condition is evaluated on the values as earlier rules left them, and when true
 its update_record actions set their fields (coerced as system input). Formulas are computed
 again, then the validation rules and transitions check the record as it will be saved.
+An assign_owner action sets `owner_id` (automation/assignment.py); after the rules, an object
+with `scoring:` gets its score when the save creates it or changes a field the conditions
+read (automation/scoring.py).
 
 In the after-write step (records/events.py, step 5), in the write's transaction: each
 active rule whose triggers include the event's operation and which has after-save actions
@@ -33,6 +36,9 @@ from crmkit.engine import messages
 from crmkit.engine.automation import runlog
 from crmkit.engine.automation.scripts import run_record_script
 from crmkit.engine.automation.deliveries import delivery_payload
+from crmkit.engine.automation.action_types import plugin_payload
+from crmkit.engine.automation.assignment import pick_owner
+from crmkit.engine.automation.scoring import needs_scoring, score
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.evaluation import load_related
@@ -83,7 +89,7 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
     """
     obj = pipeline.obj
     rules = _rules(obj, "create" if previous is None else "update", context.automation, before=True)
-    if not rules:
+    if not rules and obj.scoring is None:
         return []
     related = load_related(connection, pipeline.runtime, obj, values)
     changed: list[str] = []
@@ -96,8 +102,15 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
         try:
             if rule.condition and not compile_expression(rule.condition).evaluate(names, functions):
                 continue
-            for action in rule.actions:
-                if action.before_save:
+            for number, action in enumerate(rule.actions):
+                if action.type == "assign_owner" and action.assignment is not None:  # assign_owner (automation/assignment.py)
+                    owner = pick_owner(connection, pipeline.runtime, obj, f"{rule.key(obj.name)}.{number}",
+                                       action.assignment, values, context.now(), context.actor.user_id)
+                    if owner is not None and owner != values.get("owner_id"):
+                        values["owner_id"] = owner
+                        if "owner_id" not in changed:
+                            changed.append("owner_id")
+                elif action.before_save:
                     for name, raw in before_save_values(obj, action, names, functions, values, previous).items():
                         values[name] = pipeline.coerce_one(name, raw)
                         if name not in changed:
@@ -117,6 +130,18 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
         context.pending_runs.append((obj.name, entries))
     else:
         runlog.write(connection, context, entries)
+    if needs_scoring(obj, values, previous, changed):  # scoring sees what the rules set (automation/scoring.py)
+        if changed:
+            related = load_related(connection, pipeline.runtime, obj, values)
+            pipeline.evaluator.compute_formulas(values, related, previous)
+        names, functions = pipeline.evaluator.scope(values, related, previous, clock)
+        field = obj.scoring.field
+        fresh = pipeline.coerce_one(field, score(obj.scoring, names, functions, object_name=obj.name,
+                                                 record_id=values.get("id")))
+        if fresh != values.get(field) or previous is None:
+            values[field] = fresh
+            if field not in changed:
+                changed.append(field)
     return changed
 
 
@@ -240,6 +265,8 @@ def _payload(context: "UserContext", obj: ObjectDef, action: AutomationAction, n
     if action.type == "notify":
         return notify_payload(obj, action, names, functions)
     values = {name: to_json(value) for name, value in _values(action, names, functions).items()}
+    if action.type in context.runtime.extensions.action_types:  # a plugin's action type
+        return plugin_payload(obj.name, names.get("id"), action.options, values)
     if action.type == "update_related":
         target_id = names.get(action.lookup)
         target_id = getattr(target_id, "id", None) if isinstance(target_id, RecordView) else target_id

@@ -65,3 +65,21 @@ def define_delivery_tables(metadata: MetaData) -> None:
         Column("record_id", BigInteger(), nullable=True),
         Column("created_at", UtcDateTime(), nullable=False),
     )
+
+
+def define_assignment_tables(metadata: MetaData) -> None:
+    """crmkit_assignment_turn: where each round robin stands (engine/automation/assignment.py).
+
+    One row per counter ("object.rule.action" and the pool); an assignment updates its row
+    before reading it, so the row lock (PostgreSQL) or the write lock (SQLite) makes two
+    concurrent saves take their turns one after the other, never the same one.
+    """
+    Table(
+        "crmkit_assignment_turn", metadata,
+        Column("key", String(255), primary_key=True),
+        #: The user given the last record, or None before the first; the next turn is the next user by id.
+        Column("last_user_id", BigInteger(), nullable=True),
+        #: How many turns were taken: the row's update is what serialises concurrent assignments.
+        Column("turns", BigInteger(), nullable=False, default=0),
+        Column("updated_at", UtcDateTime(), nullable=False),
+    )

@@ -445,7 +445,8 @@ class RecordService:
         """The save pipeline for this session; errors about fields the user may not read name neither field nor value."""
         actor = self.session.actor
         automate = None
-        if before_save_rules(self.obj, "create" if previous is None else "update", self.session.automation):
+        if before_save_rules(self.obj, "create" if previous is None else "update", self.session.automation) \
+                or self.obj.scoring is not None:
             def automate(connection: Connection, values: dict[str, Any]) -> list[str]:
                 return run_before_save(self.session, connection, self.pipeline, values, previous, clock)
         try:
