@@ -87,6 +87,8 @@ class AutomationRule:
     active: bool = True
     package: str = ""
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
+    #: The object a package-level rule is for (None for a rule written under its object).
+    object: str | None = None
 
     @cached_property
     def operations(self) -> frozenset[str]:
@@ -167,7 +169,7 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
         rules.append(AutomationRule(
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),
             label=Label.of(spec.get("label"), spec["name"]), active=bool(spec.get("active", True)), package=package,
-            location=location(document, path, at_key=False)))
+            location=location(document, path, at_key=False), object=spec.get("object")))
     return tuple(rules)
 
 

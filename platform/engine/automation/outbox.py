@@ -79,7 +79,7 @@ class Outbox:
                 row = self._claim(connection, outbox_id, now)
                 if row is None:
                     return "skipped"
-                context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id)
+                context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id, row.actor_id)
                 perform(context, row.kind, row.payload)
                 connection.execute(update(self.table).where(self.table.c.id == row.id).values(
                     status="done", attempts=row.attempts + 1, finished_at=now, last_error=None))
