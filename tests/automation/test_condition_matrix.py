@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy import select
 
-from crmkit.engine import Crm
+from crmkit.engine import Crm, RecordValidationError
 from crmkit.engine.automation.manual import run_manual
 from crmkit.engine.automation.notifications import Notifications
 from tests.automation.conftest import START, Clock
@@ -116,6 +116,14 @@ permission_sets:
     fields:
       name: {type: text, required: true}
       note: {type: text}
+      status: {type: picklist, options: [Draft, Approved], default: Draft}
+    transitions:
+      status:
+        moves:
+          - from: Draft
+            to: Approved
+            condition: "user.role == 'boss' and today().year == 2026 and previous('status') == 'Draft'"
+            message: {en: Only a boss approves., zh: 只有主管可以批准。}
     automations:
       - name: chain
         on: [updated]
@@ -232,3 +240,13 @@ def test_the_worker_acts_for_the_user_whose_save_wrote_the_row(matrix):
     notes = [note.message for note in Notifications(crm.as_user(users["rep"])).list(limit=200)
              if note.message.startswith("chained")]
     assert notes == ["chained for rep"]
+
+
+def test_a_stage_move_condition_reads_the_acting_user_and_the_clock(matrix):
+    crm, users = matrix
+    deal = crm.as_system().records("deal").create({"name": "Approve me", "owner_id": users["rep"]})
+    with pytest.raises(RecordValidationError) as refused:
+        crm.as_user(users["rep"]).records("deal").update(deal.id, {"status": "Approved"}, version=deal.version)
+    assert refused.value.errors == {"status": ["Only a boss approves."]}
+    approved = crm.as_user(users["boss"]).records("deal").update(deal.id, {"status": "Approved"}, version=deal.version)
+    assert approved["status"] == "Approved"
