@@ -125,12 +125,19 @@ permission_sets:
             condition: "user.role == 'boss' and today().year == 2026 and previous('status') == 'Draft'"
             message: {en: Only a boss approves., zh: 只有主管可以批准。}
     automations:
-      - name: chain
+      - name: stamp
         on: [updated]
-        condition: "changed('note') and note == 'chain'"
+        condition: "changed('note') and note == 'stamp'"
         actions:
-          - {type: create_record, object: task, set: {subject: "'chain'"}}
-""" + "".join(_deal_object(trigger) for trigger in TRIGGERS)
+          - {type: update_record, set: {note: "'by ' + user.username + ' on ' + text(today())"}}
+""" + "".join(_deal_object(trigger) for trigger in TRIGGERS) + """automations:
+  - name: chain
+    object: deal
+    on: [updated]
+    condition: "changed('note') and note == 'chain'"
+    actions:
+      - {type: create_record, object: task, set: {subject: "'chain'"}}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +232,9 @@ def test_each_rule_fires_exactly_when_its_condition_holds_and_each_action_acts_o
 
 
 def test_the_worker_acts_for_the_user_whose_save_wrote_the_row(matrix):
-    """A rule fired by a save the worker makes reads, as `user`, the person whose save started the chain."""
+    """A rule fired by a save the worker makes reads, as `user`, the person whose save started the chain.
+
+    (The first rule of the chain, `chain`, is a package-level rule: `automations:` at the top, naming deal.)"""
     crm, users = matrix
     for who in ("rep", "boss"):
         deal = crm.as_system().records("deal").create({"name": "Chain", "owner_id": users["rep"]})
@@ -250,3 +259,10 @@ def test_a_stage_move_condition_reads_the_acting_user_and_the_clock(matrix):
     assert refused.value.errors == {"status": ["Only a boss approves."]}
     approved = crm.as_user(users["boss"]).records("deal").update(deal.id, {"status": "Approved"}, version=deal.version)
     assert approved["status"] == "Approved"
+
+
+def test_a_set_value_reads_the_acting_user_and_the_clock(matrix):
+    crm, users = matrix
+    deal = crm.as_system().records("deal").create({"name": "Stamp", "owner_id": users["rep"]})
+    stamped = crm.as_user(users["rep"]).records("deal").update(deal.id, {"note": "stamp"}, version=deal.version)
+    assert stamped["note"] == "by rep on 2026-06-01"
