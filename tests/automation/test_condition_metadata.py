@@ -159,3 +159,10 @@ def test_object_is_only_for_package_level_rules(write_package, catalog):
     text = shop().replace("      - name: first\n", "      - name: first\n        object: account\n")
     (problem,) = problems(write_package, catalog, text)
     assert where(problem) == "p0.yaml:" + line_of(text, "object: account") and "'object' is for package-level" in problem
+
+
+def test_a_stage_move_condition_reads_the_same_names(write_package, catalog):
+    text = DEALS.replace('condition: "amount is not None and amount > 0"',
+                         'condition: "amount is not None and user.rol == \'boss\'"')
+    (problem,) = problems(write_package, catalog, text)
+    assert where(problem) == "p0.yaml:" + line_of(text, "user.rol") and "Did you mean 'role'?" in problem
