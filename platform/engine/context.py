@@ -117,9 +117,14 @@ class UserContext:
         """The acting user's calendar date now, in their time zone."""
         return local_today(self.now(), self.actor.timezone)
 
-    def clock_functions(self, moment: datetime) -> dict[str, Callable[..., Any]]:
-        """`today()` and `now()` for expressions evaluated at `moment` on this user's behalf."""
-        return clock_functions(moment, self.actor.timezone)
+    def clock_functions(self, moment: datetime) -> dict[str, Any]:
+        """`today()` and `now()` for expressions evaluated at `moment` on this user's behalf, and `user`.
+
+        `user` is the acting user as a record (automation/acting_user.py), read only if an expression reads it.
+        """
+        from crmkit.engine.automation.acting_user import USER_NAME, acting_user
+
+        return {**clock_functions(moment, self.actor.timezone), USER_NAME: acting_user(self)}
 
     def records(self, object_name: str) -> RecordService:
         return RecordService(self, object_name)

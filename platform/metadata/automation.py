@@ -113,6 +113,8 @@ class AutomationRule:
     where: Mapping[str, Any] | None = None
     #: `on: [relative]`: when it fires for each record, from a date field.
     timing: Timing | None = None
+    #: The object a package-level rule is for (None for a rule written under its object).
+    object: str | None = None
 
     @cached_property
     def operations(self) -> frozenset[str]:
@@ -199,7 +201,7 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),
             label=Label.of(spec.get("label"), spec["name"]), active=bool(spec.get("active", True)), package=package,
             location=location(document, path, at_key=False), schedule=build_schedule(spec.get("schedule")),
-            where=build_where(spec.get("where")), timing=build_timing(spec.get("timing"))))
+            where=build_where(spec.get("where")), timing=build_timing(spec.get("timing")), object=spec.get("object")))
     return tuple(rules)
 
 

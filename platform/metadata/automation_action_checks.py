@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from crmkit.metadata.automation import AutomationAction, AutomationRule
+from crmkit.metadata.automation_names import AUTOMATION_NAMES
 from crmkit.metadata.errors import did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.names import IDENTIFIER
@@ -53,7 +54,8 @@ def check_notify(scope: ObjectScope, rule: AutomationRule, number: int, action: 
         report.at(action.location, "a notify action needs 'message': an expression giving the text, such as "
                                    "\"'Deal won: ' + name\".")
         return {}
-    result = analyse(action.message, scope.obj, scope.objects, scope.catalog.function_names, "message")
+    result = analyse(action.message, scope.obj, scope.objects, scope.catalog.function_names, "message",
+                     AUTOMATION_NAMES)
     for problem in result.problems:
         report.at(action.location, problem, "message")
     return {f"automation:{rule.name}:{number}:message": result}

@@ -18,6 +18,7 @@ from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef
 from crmkit.metadata.semantic import ObjectScope, Reporter
 from crmkit.metadata.automation_action_checks import EXTRA_ACTION_CHECKS, not_for as _not_for
+from crmkit.metadata.automation_names import AUTOMATION_NAMES
 
 #: Triggers whose record is being saved, so that it can still be changed before the write; and the
 #: time-based ones, whose update_record changes the record through the outbox (automation_time.py).
@@ -33,6 +34,10 @@ def check_automation(scope: ObjectScope, report: Reporter) -> dict[str, Expressi
             report.at(rule.location, f"two automation rules of {scope.obj.name} are named '{rule.name}'; rename one.",
                       "name")
         seen.add(rule.name)
+        if rule.object is not None and rule.object != scope.obj.name:
+            report.at(rule.location, f"a rule written under {scope.obj.name} is that object's; 'object' is for "
+                                     "package-level rules (automations: at the top of a package). Remove it.",
+                      "object", at_key=True)
         analyses.update(_rule(scope, rule, report))
     for transitions in scope.obj.transitions.values():
         analyses.update(_transitions(scope, transitions, report))
@@ -41,7 +46,7 @@ def check_automation(scope: ObjectScope, report: Reporter) -> dict[str, Expressi
 
 
 def _expression(scope: ObjectScope, source: str, kind: str, report: Reporter, location, *option) -> ExpressionReport:
-    result = analyse(source, scope.obj, scope.objects, scope.catalog.function_names, kind)
+    result = analyse(source, scope.obj, scope.objects, scope.catalog.function_names, kind, AUTOMATION_NAMES)
     for message in result.problems:
         report.at(location, message, *option)
     return result

@@ -76,6 +76,8 @@ def build_package(documents: Sequence[SourceDocument]) -> Package:
         extends=frozen_map(extends),
         roles=frozen_map(roles),
         permission_sets=frozen_map(permission_sets),
+        automations=tuple(rule for doc in documents
+                          for rule in build_automations(doc, name, (), doc.data.get("automations") or ())),
         documents=tuple(doc.data for doc in documents),
         files=tuple(doc.file for doc in documents),
     )

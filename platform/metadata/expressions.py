@@ -39,11 +39,17 @@ def analyse(
     objects: Mapping[str, ObjectDef],
     function_names: Iterable[str],
     kind: str = "expression",
+    extra_names: Mapping[str, frozenset[str]] | None = None,
 ) -> ExpressionReport:
-    """Compile-check `source` and resolve every name it uses against `obj`'s fields."""
+    """Compile-check `source` and resolve every name it uses against `obj`'s fields.
+
+    `extra_names` maps names the expression may also read (automation's `user`) to the
+    attributes each has; a field of the same name shadows one.
+    """
     function_names = frozenset(function_names)
+    extra = {name: attributes for name, attributes in (extra_names or {}).items() if name not in obj.fields}
     # Fields and engine functions shadow built-ins, so only other built-in calls are folded as constants.
-    scope = (*obj.fields, *SYSTEM_FIELDS, *function_names, *RECORD_FUNCTIONS)
+    scope = (*obj.fields, *SYSTEM_FIELDS, *function_names, *RECORD_FUNCTIONS, *extra)
     compile_problems = check_expression(source, scope)
     if compile_problems:
         messages = tuple(
@@ -52,17 +58,22 @@ def analyse(
         return ExpressionReport(messages, frozenset(), frozenset())
     compiled = compile_expression(source)
     functions = set(function_names) | RECORD_FUNCTIONS | set(SAFE_BUILTINS)
-    known = set(obj.fields) | set(SYSTEM_FIELDS)
+    known = set(obj.fields) | set(SYSTEM_FIELDS) | set(extra)
     problems: list[str] = []
     local: set[str] = set()
     for name in sorted(compiled.names):
         if name in obj.fields or name in SYSTEM_FIELDS:
             local.add(name)
-        elif name not in functions:
+        elif name not in functions and name not in extra:
             hint = did_you_mean(name, known | functions)
             problems.append(f"the {kind} uses '{name}', which is neither a field of {obj.name} nor a helper function.{hint}")
     related: set[tuple[str, str]] = set()
     for path in sorted(compiled.attribute_paths):
+        if path[0] in extra:
+            if len(path) > 1 and path[1] not in extra[path[0]]:
+                hint = did_you_mean(path[1], extra[path[0]]) or f" It has: {', '.join(sorted(extra[path[0]]))}."
+                problems.append(f"the {kind} reads '{path[0]}.{path[1]}', but '{path[0]}' has no '{path[1]}'.{hint}")
+            continue
         problem = _check_path(path, obj, objects)
         if problem:
             problems.append(f"the {kind} {problem}")

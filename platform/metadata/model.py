@@ -286,6 +286,8 @@ class Package:
     extends: Mapping[str, Extension] = _field(default_factory=frozen_map)
     roles: Mapping[str, RoleDef] = _field(default_factory=frozen_map)
     permission_sets: Mapping[str, PermissionSetDef] = _field(default_factory=frozen_map)
+    #: Package-level automation rules (`automations:` at the top), each naming its object (package_automations.py).
+    automations: tuple[Any, ...] = ()
     #: The documents as written (plain data), kept so an installation can be recorded and replayed.
     documents: tuple[Mapping[str, Any], ...] = _field(default=(), compare=False, repr=False)
     files: tuple[str, ...] = _field(default=(), compare=False)

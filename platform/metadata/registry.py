@@ -6,6 +6,7 @@ from typing import Iterable, Mapping, Sequence
 
 from crmkit.metadata.assignment_checks import check_assignment
 from crmkit.metadata.automation_checks import check_automation
+from crmkit.metadata.package_automations import attach_package_automations
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.errors import MetadataError, UnknownObject, did_you_mean
 from crmkit.metadata.derived_layout import effective_layout
@@ -92,6 +93,9 @@ class Registry:
         report = Reporter(documents={doc.file: doc for doc in documents})
         ordered = _order_packages(packages, report)
         objects = _merge_objects(ordered, report)
+        by_name = {package.name: package for package in ordered}
+        attach_package_automations(ordered, objects, {package.name: _dependencies(package, by_name) | {package.name}
+                                                      for package in ordered}, report)
         roles = merge_roles(ordered, report)
         permission_sets = merge_permission_sets(ordered, report)
         if report.problems:

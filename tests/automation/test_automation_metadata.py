@@ -165,8 +165,8 @@ def with_deal(rules: str = "", transitions: str = "") -> str:
      """, "", 'must be one of created, updated, saved, deleted, restored, manual, scheduled, relative, not "changed".'),
     ("""
      automations:
-       - {name: a, on: [created], actions: [{type: send_fax, set: {subject: name}}]}
-     """, "", "'send_fax' is not an automation action type. Action types are: assign_owner, create_record"),
+       - {name: a, on: [created], actions: [{type: teleport, set: {subject: name}}]}
+     """, "", "'teleport' is not an automation action type. Action types are: assign_owner, call_webhook, create_record"),
 ])
 def test_each_mistake_is_a_sentence_at_its_place(write_package, catalog, rules, transitions, expected):
     found = problems(write_package, catalog, with_deal(rules, transitions))

@@ -81,7 +81,7 @@ class Outbox:
                     lease = take_lease(connection, self, row, now)
                 else:
                     lease = None
-                    context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id)
+                    context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id, row.actor_id)
                     perform(context, row.kind, row.payload)
                     connection.execute(update(self.table).where(self.table.c.id == row.id).values(
                         status="done", attempts=row.attempts + 1, finished_at=now, last_error=None))

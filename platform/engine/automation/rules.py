@@ -64,6 +64,8 @@ class AutomationOrigin:
     depth: int
     chain: frozenset[str]
     outbox_id: int | None = None
+    #: The user whose save wrote the outbox row (`user` in the conditions its saves fire; automation/acting_user.py).
+    actor_id: int | None = None
 
 
 def before_save_rules(obj: ObjectDef, operation: str, origin: AutomationOrigin | None) -> list[AutomationRule]:
@@ -251,7 +253,7 @@ def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, r
     for row in rows:
         row.update(object=obj.name, record_id=event.record_id, operation=event.operation.value,
                    rule=rule.key(obj.name), depth=depth, chain=chain, attempts=0, next_attempt_at=event.at,
-                   queued_at=event.at, actor_id=event.actor.user_id, created_at=event.at,
+                   queued_at=event.at, actor_id=_actor_id(event, origin), created_at=event.at,
                    finished_at=None if row["status"] == "pending" else event.at)
         record_id = connection.execute(insert(table).returning(table.c.id), row).scalar_one()
         if row["status"] == "pending":
@@ -303,3 +305,10 @@ def notify_payload(obj: ObjectDef, action: AutomationAction, names: Mapping[str,
         return None
     return {"object": obj.name, "record_id": names.get("id"), "message": "" if message is None else str(message),
             "users": users, "roles": roles, "reads": sorted([list(pair) for pair in read])}
+
+
+def _actor_id(event: "RecordEvent", origin: AutomationOrigin | None) -> int | None:
+    """Whose save a row comes from: the event's user, or down a chain of rules the user who started it."""
+    if event.actor.user_id is None and origin is not None:
+        return origin.actor_id
+    return event.actor.user_id
