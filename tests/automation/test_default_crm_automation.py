@@ -55,3 +55,20 @@ def test_setup_creates_demo_sales_reps_who_own_demo_records(tmp_path):
     assert (rescored.exit_code, rescored.output) == (0, "Rescored lead: 0 score(s) changed.\n")
     refused = CliRunner().invoke(main, ["--database", url, "rescore", "account"])
     assert refused.exit_code == 1 and "account has no scoring rules; declare them under 'scoring:'" in refused.output
+
+
+def test_a_lead_who_registers_on_the_website_is_welcomed_once_in_both_languages(crm, clock, smtp_server):
+    crm.install(DEFAULT_CRM)
+    add_users(crm, [("rep_a", "sales_rep", [])])  # the lead's owner, by round robin: named in the message
+    leads = crm.as_system().records("lead")
+    leads.create({"last_name": "王", "first_name": "芳", "company": "星辰", "email": "wang@xc.example", "source": "Web"})
+    leads.create({"last_name": "Phone", "company": "P", "email": "p@p.example", "source": "Phone Inquiry"})
+    leads.create({"last_name": "Quiet", "company": "Q", "email": "q@q.example", "source": "Web", "email_opt_out": True})
+    outcomes = crm.outbox.work_due()
+    assert list(outcomes.values()) == ["done"]  # only the web lead with an address who did not opt out
+    (recipients, message), = smtp_server.messages
+    assert recipients == ["wang@xc.example"]
+    assert message["Subject"] == "感谢您的关注 / Thank you for registering, 芳"
+    text = message.get_body(("plain",)).get_content()
+    assert "王芳，您好" in text and "Hello 芳 王" in text and "rep_a" in text
+    assert crm.outbox.work_due() == {} and len(smtp_server.messages) == 1
