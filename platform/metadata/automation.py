@@ -145,6 +145,8 @@ class StageMove:
     condition: str | None = None
     message: Label = _field(default_factory=Label)
     requires: tuple[str, ...] = ()
+    #: What the move does (as an automation rule's actions: before the save, or through the outbox after it).
+    actions: tuple[AutomationAction, ...] = ()
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
 
     def matches(self, previous: Any, value: Any) -> bool:
@@ -177,32 +179,64 @@ def _values(given: str | Sequence[str]) -> tuple[str, ...]:
     return (given,) if isinstance(given, str) else tuple(given)
 
 
+def build_action(document: "SourceDocument", path: tuple, action: Mapping[str, Any]) -> AutomationAction:
+    """The action at `path` of `document` (a rule's or a stage move's `actions` item)."""
+    from crmkit.metadata.assignment import build_assignment
+    from crmkit.metadata.builder import location
+
+    return AutomationAction(
+        type=action["type"], set=frozen_map(action.get("set") or {}), lookup=action.get("lookup"),
+        object=action.get("object"), location=location(document, path, at_key=False), script=action.get("script"),
+        limits=frozen_map(action["limits"]) if action.get("limits") else None,
+        to=_values(action["to"]) if action.get("to") else (), message=action.get("message"),
+        template=action.get("template"), language=action.get("language"), url=action.get("url"),
+        secret_env=action.get("secret_env"), fields=tuple(action.get("fields") or ()),
+        assignment=build_assignment(document, path, action), options=frozen_map(action.get("options") or {}))
+
+
 def build_automations(document: "SourceDocument", package: str, base: tuple,
                       specs: Sequence[Mapping[str, Any]]) -> tuple[AutomationRule, ...]:
-    from crmkit.metadata.assignment import build_assignment
     from crmkit.metadata.builder import location
 
     rules = []
     for index, spec in enumerate(specs):
         path = base + ("automations", index)
-        actions = tuple(
-            AutomationAction(type=action["type"], set=frozen_map(action.get("set") or {}), lookup=action.get("lookup"),
-                             object=action.get("object"),
-                             location=location(document, path + ("actions", number), at_key=False),
-                             script=action.get("script"),
-                             limits=frozen_map(action["limits"]) if action.get("limits") else None,
-                             to=_values(action["to"]) if action.get("to") else (), message=action.get("message"),
-                             template=action.get("template"), language=action.get("language"), url=action.get("url"),
-                             secret_env=action.get("secret_env"), fields=tuple(action.get("fields") or ()),
-                             assignment=build_assignment(document, path + ("actions", number), action),
-                             options=frozen_map(action.get("options") or {}))
-            for number, action in enumerate(spec.get("actions") or ()))
+        actions = tuple(build_action(document, path + ("actions", number), action)
+                        for number, action in enumerate(spec.get("actions") or ()))
         rules.append(AutomationRule(
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),
             label=Label.of(spec.get("label"), spec["name"]), active=bool(spec.get("active", True)), package=package,
             location=location(document, path, at_key=False), schedule=build_schedule(spec.get("schedule")),
             where=build_where(spec.get("where")), timing=build_timing(spec.get("timing")), object=spec.get("object")))
     return tuple(rules)
+
+
+def move_rules(by_field: Mapping[str, StageTransitions]) -> tuple[AutomationRule, ...]:
+    """The rules that do the `actions` of stage moves: `<field>_move_<n>` for the n-th move (from 1) that has some.
+
+    Each fires on an update that makes its move: the field changed, and this move is the first
+    declared one listing the old and the new value (the one the transition check decided by).
+    """
+    rules = []
+    for transitions in by_field.values():
+        name = transitions.field
+        for number, move in enumerate(transitions.moves):
+            if not move.actions:
+                continue
+            earlier = [f"not ({_matches(name, other)})" for other in transitions.moves[:number]]
+            condition = " and ".join([f"changed({name!r})", f"({_matches(name, move)})", *earlier])
+            rules.append(AutomationRule(
+                name=f"{name}_move_{number + 1}", triggers=("updated",), actions=move.actions, condition=condition,
+                label=Label.of({"en": f"{name}: {', '.join(move.sources)} -> {', '.join(move.targets)}"}),
+                package=transitions.package, location=move.location))
+    return tuple(rules)
+
+
+def _matches(field_name: str, move: StageMove) -> str:
+    """An expression true when the record moves from one of `move`'s sources to one of its targets."""
+    sources = "True" if ANY_VALUE in move.sources else f"previous({field_name!r}) in {tuple(move.sources)!r}"
+    targets = "True" if ANY_VALUE in move.targets else f"{field_name} in {tuple(move.targets)!r}"
+    return f"{sources} and {targets}"
 
 
 def build_transitions(document: "SourceDocument", package: str, base: tuple,
@@ -216,6 +250,8 @@ def build_transitions(document: "SourceDocument", package: str, base: tuple,
             StageMove(sources=_values(move["from"]), targets=_values(move["to"]), condition=move.get("condition"),
                       message=Label.of(move["message"]) if move.get("message") else Label(),
                       requires=tuple(move.get("requires") or ()),
+                      actions=tuple(build_action(document, path + ("moves", number, "actions", index), action)
+                                    for index, action in enumerate(move.get("actions") or ())),
                       location=location(document, path + ("moves", number), at_key=False))
             for number, move in enumerate(spec.get("moves") or ()))
         initial = spec.get("initial")

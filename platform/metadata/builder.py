@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from crmkit.metadata.assignment import build_scoring
-from crmkit.metadata.automation import build_automations, build_transitions
+from crmkit.metadata.automation import build_automations, build_transitions, move_rules
 from crmkit.metadata.email_templates import build_email_templates
 from crmkit.metadata.layout_builder import build_layout
 from crmkit.metadata.model import (
@@ -104,8 +104,8 @@ def build_object(document: SourceDocument, package: str, name: str, spec: Mappin
         sharing_parent=spec.get("sharing_parent"),
         sharing_rules=tuple(build_sharing_rule(document, base + ("sharing_rules", index), rule)
                             for index, rule in enumerate(spec.get("sharing_rules") or ())),
-        automations=build_automations(document, package, base, spec.get("automations") or ()),
-        transitions=build_transitions(document, package, base, spec.get("transitions") or {}),
+        transitions=(transitions := build_transitions(document, package, base, spec.get("transitions") or {})),
+        automations=build_automations(document, package, base, spec.get("automations") or ()) + move_rules(transitions),
         scoring=build_scoring(document, package, base, spec.get("scoring")),
         layout=build_layout(document, base, spec.get("layouts")),
         location=location(document, base),
@@ -121,8 +121,8 @@ def build_extension(document: SourceDocument, package: str, name: str, spec: Map
         fields=build_fields(document, package, base, spec.get("fields") or {}),
         validations=build_validations(document, package, base, spec.get("validations") or ()),
         indexes=build_indexes(spec.get("indexes") or ()),
-        automations=build_automations(document, package, base, spec.get("automations") or ()),
-        transitions=build_transitions(document, package, base, spec.get("transitions") or {}),
+        transitions=(transitions := build_transitions(document, package, base, spec.get("transitions") or {})),
+        automations=build_automations(document, package, base, spec.get("automations") or ()) + move_rules(transitions),
         scoring=build_scoring(document, package, base, spec.get("scoring")),
         layout=build_layout(document, base, spec.get("layouts")),
         location=location(document, base),

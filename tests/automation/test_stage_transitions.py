@@ -195,3 +195,59 @@ def test_a_save_refused_before_its_rules_run_also_says_the_move_is_not_allowed(s
     assert errors["stage"] == ["a new record cannot start at 'Won'; it starts at: New."]
     errors = refused(lambda: deals.update(deal.id, {"name": "", "stage": "Qualified"}, version=deal.version))
     assert errors == {"name": ["is required."]}  # a listed move: its condition waits for the rules
+
+
+MOVES_WITH_ACTIONS = """
+package: tickets
+version: "1.0.0"
+objects:
+  ticket:
+    title_field: name
+    fields:
+      name: {type: text, required: true}
+      status: {type: picklist, options: [Open, Pending, Closed], default: Open}
+      closed_note: {type: text}
+    transitions:
+      status:
+        moves:
+          - from: Open
+            to: Closed
+            actions: [{type: update_record, set: {closed_note: "'closed at once'"}}]
+          - from: "*"
+            to: Closed
+            actions:
+              - {type: update_record, set: {closed_note: "'closed after waiting'"}}
+              - {type: create_record, object: audit, set: {what: "'closed ' + name"}}
+          - {from: "*", to: "*"}
+  audit:
+    fields:
+      what: {type: text, required: true}
+"""
+
+
+def test_a_moves_actions_run_when_the_record_makes_that_move_and_only_then(crm, install, clock):
+    install(MOVES_WITH_ACTIONS)
+    tickets = crm.as_system().records("ticket")
+    direct = tickets.create({"name": "T1"})
+    direct = tickets.update(direct.id, {"status": "Closed"}, version=direct.version)
+    assert direct["closed_note"] == "closed at once"  # the first move listing Open -> Closed decides
+    waited = tickets.create({"name": "T2"})
+    waited = tickets.update(waited.id, {"status": "Pending"}, version=waited.version)
+    assert waited["closed_note"] is None  # a move without actions does nothing
+    waited = tickets.update(waited.id, {"status": "Closed", "name": "T2b"}, version=waited.version)
+    assert waited["closed_note"] == "closed after waiting"
+    kept = tickets.update(waited.id, {"name": "T2c"}, version=waited.version)  # no move: nothing runs again
+    assert list(crm.outbox.work_due().values()) == ["done"]
+    assert [row["what"] for row in crm.as_system().records("audit").query().records] == ["closed T2b"]
+    assert kept["closed_note"] == "closed after waiting"
+    assert {row["rule"] for row in crm.outbox.rows()} == {"ticket.status_move_2"}
+
+
+def test_a_moves_actions_are_checked_where_they_are_written(crm, write_package):
+    from crmkit.metadata import MetadataError
+
+    path = write_package(MOVES_WITH_ACTIONS.replace("{closed_note:", "{closing:", 1))  # the first move's action
+    with pytest.raises(MetadataError) as caught:
+        crm.install(path)
+    problems = [line for line in str(caught.value).splitlines() if "closing" in line]
+    assert problems and problems[0].startswith(f"{path}:15:51: 'closing' is not a field of ticket."), problems
