@@ -76,7 +76,7 @@ def test_rows_the_queue_never_got_are_requeued_after_a_while_and_done_once(sales
     assert crm.outbox.requeue() == []  # too soon: they may still be on their way
     clock.advance(seconds=REQUEUE_AFTER.total_seconds())
     requeued = crm.outbox.requeue()
-    assert len(requeued) == 2 and len(crm.queue.huey) == 2
+    assert len(requeued) == 2 and len(crm.queue.huey) == 1  # one task carries both ids
     assert crm.outbox.requeue() == []  # handed on once, not every minute
     while crm.queue.work_one():
         pass
@@ -218,10 +218,24 @@ def test_the_embedded_queue_is_a_sqlite_file_of_its_own_and_redis_when_configure
 def test_a_save_hands_its_rows_to_the_queue_after_commit_and_a_worker_does_them(sales, crm, tmp_path):
     crm.queue = AutomationQueue.open(crm, path=str(tmp_path / "queue.db"))
     won_deal(sales, "Queued deal")
-    assert len(crm.queue.huey) == 2
+    assert len(crm.queue.huey) == 1  # the save's two rows, in one task: one transaction for both
     while crm.queue.work_one():
         pass
     assert set(statuses(crm).values()) == {"done"} and tasks(sales) == ["Kick-off Queued deal"]
+
+
+def test_a_task_of_many_rows_commits_the_good_ones_and_retries_only_the_one_that_failed(sales, crm, clock):
+    won = [won_deal(sales, f"Deal {number}") for number in range(3)]
+    rows = crm.outbox.rows(limit=100)
+    gone = won[1][0]  # the second deal's account, which its update_related row changes
+    sales.records("account").delete(gone.id)
+    failing = next(row for row in rows if row["kind"] == "update_related" and row["payload"]["record_id"] == gone.id)
+    outcomes = crm.outbox.work_many([row["id"] for row in rows] + [999_999])
+    assert outcomes.pop(failing["id"]) == "dead" and outcomes.pop(999_999) == "skipped"
+    assert set(outcomes.values()) == {"done"}
+    assert sorted(tasks(sales)) == ["Kick-off Deal 0", "Kick-off Deal 1", "Kick-off Deal 2"]
+    assert crm.outbox.work_many([row["id"] for row in rows]) == dict.fromkeys(sorted(row["id"] for row in rows),
+                                                                               "skipped")
 
 
 def test_the_development_server_works_the_queue_in_threads_of_its_own_and_keeps_its_ctrl_c(sales, crm, tmp_path):

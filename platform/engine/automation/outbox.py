@@ -1,6 +1,7 @@
 """The outbox's life: a pending row is done once, retried with backoff, or dead for an admin to replay.
 
-    crm.outbox.work(outbox_id)   # what the queue's task does; "done", "retry", "dead" or "skipped"
+    crm.outbox.work(outbox_id)   # one row: "done", "retry", "dead" or "skipped"
+    crm.outbox.work_many(ids)    # what the queue's task does: several rows, one commit, a savepoint each
     crm.outbox.requeue()         # pending rows whose delivery never finished, handed to the queue again
     crm.outbox.work_due()        # every due row, now, in this process (tests, `crmkit worker --once`)
     crm.outbox.rows(status="dead"); crm.outbox.replay(outbox_id)
@@ -37,6 +38,7 @@ from crmkit.errors import CrmkitError
 from crmkit.metadata.automation import DELIVERY_ACTIONS
 
 if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
     from crmkit.engine.crm import Crm
 
 logger = logging.getLogger("crmkit.automation")
@@ -91,6 +93,82 @@ class Outbox:
             return "done"
         except Exception as error:  # recorded on the row; nothing of the action was kept
             return self._failed(outbox_id, error, started)
+
+    def work_many(self, outbox_ids: Sequence[int]) -> dict[int, str]:
+        """Do several rows in one transaction, each in a savepoint of its own: {outbox id: outcome} (as `work`).
+
+        What the queue's task does with the ids of one save or one requeue (at most BATCH): one
+        commit for all of them instead of one each. The rows are claimed together (PostgreSQL:
+        FOR UPDATE SKIP LOCKED); a row whose action fails is rolled back to its savepoint alone
+        and recorded as `work` records it (retried or dead), after the others commit done.
+        send_email and call_webhook rows are done one by one by `work` (claim -> send -> done).
+        If the transaction itself fails (a lost connection), each row is done on its own.
+        """
+        ids = sorted(set(outbox_ids))
+        if len(ids) == 1:
+            return {ids[0]: self.work(ids[0])}
+        context, now = self.crm.as_system(), self.crm.clock()
+        outcomes: dict[int, str] = {}
+        failures: list[tuple[int, Exception, float]] = []
+        alone: list[int] = []
+        try:
+            with context.writing() as connection:
+                rows = self._claim_many(connection, ids, now)
+                done, entries = [], []
+                for row in rows:
+                    if row.kind in DELIVERY_ACTIONS:
+                        alone.append(row.id)
+                        continue
+                    started = time.perf_counter()
+                    error = self._perform_in_savepoint(context, connection, row)
+                    if error is not None:
+                        failures.append((row.id, error, started))
+                        continue
+                    done.append(row.id)
+                    entries.append(runlog.outbox_entry(row, now, "done", runlog.elapsed_ms(started)))
+                if done:
+                    table = self.table
+                    connection.execute(update(table).where(table.c.id.in_(done)).values(
+                        status="done", attempts=table.c.attempts + 1, finished_at=now, last_error=None))
+                    runlog.write(connection, self.crm, entries)
+        except Exception:  # nothing of the batch was kept: each row on its own, as `work` does it
+            logger.warning("a batch of %d outbox rows failed as a whole; working them one by one", len(ids),
+                           exc_info=True)
+            return {outbox_id: self.work(outbox_id) for outbox_id in ids}
+        outcomes.update(dict.fromkeys(done, "done"))
+        for outbox_id, error, started in failures:
+            outcomes[outbox_id] = self._failed(outbox_id, error, started)
+        for outbox_id in alone:
+            outcomes[outbox_id] = self.work(outbox_id)
+        for outbox_id in ids:
+            outcomes.setdefault(outbox_id, "skipped")
+        return outcomes
+
+    @staticmethod
+    def _perform_in_savepoint(context: "UserContext", connection: Connection, row: Any) -> Exception | None:
+        """Perform `row`'s action in a savepoint; on failure roll back to it (and forget what it queued)."""
+        queued, planned = len(context.outbox_ids), len(context.pending_runs)
+        savepoint = connection.begin_nested()
+        try:
+            context.automation = AutomationOrigin(row.depth, frozenset(row.chain), row.id, row.actor_id)
+            perform(context, row.kind, row.payload)
+            savepoint.commit()
+            return None
+        except Exception as error:  # recorded by the caller; nothing of this row's action is kept
+            savepoint.rollback()
+            del context.outbox_ids[queued:]
+            del context.pending_runs[planned:]
+            return error
+        finally:
+            context.automation = None
+
+    def _claim_many(self, connection: Connection, outbox_ids: Sequence[int], now) -> list[Any]:
+        table = self.table
+        query = select(table).where(table.c.id.in_(list(outbox_ids)), table.c.status == "pending",
+                                    table.c.next_attempt_at <= now).order_by(table.c.id)
+        if connection.dialect.name != "sqlite":
+            query = query.with_for_update(skip_locked=True)
+        return connection.execute(query).all()
 
     def _claim(self, connection: Connection, outbox_id: int, now) -> Any:
         table = self.table

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 #: Where the embedded queue lives when the CRM's database is not a SQLite file.
 DEFAULT_QUEUE_FILE = "instance/crmkit-queue.db"
 DELIVER_TASK = "crmkit.automation.deliver"
+#: The most outbox ids one task carries: a worker does them in one transaction (Outbox.work_many).
+BATCH = 50
 REQUEUE_TASK = "crmkit.automation.requeue"
 #: Daily, 03:17 UTC: the run log, done outbox rows and read notifications past their retention (automation/runlog.py).
 PRUNE_TASK = "crmkit.automation.prune"
@@ -54,8 +56,9 @@ class AutomationQueue:
         self.huey = huey
 
         @huey.task(name=DELIVER_TASK)
-        def deliver(outbox_id: int) -> str:
-            return crm.outbox.work(outbox_id)
+        def deliver(outbox_ids: int | list[int]) -> dict[int, str]:
+            ids = [outbox_ids] if isinstance(outbox_ids, int) else outbox_ids  # one id: a task queued by 0.x
+            return crm.outbox.work_many(ids)
 
         @huey.periodic_task(crontab(minute="*"), name=REQUEUE_TASK)
         def requeue() -> list[int]:
@@ -89,13 +92,15 @@ class AutomationQueue:
         return cls(crm, SqliteHuey("crmkit", filename=filename, results=False))
 
     def enqueue(self, outbox_ids: Sequence[int], *, eta: datetime | None = None) -> None:
-        """Hand `outbox_ids` to the workers, now or at `eta` (a moment of `Crm.clock`)."""
+        """Hand `outbox_ids` to the workers, now or at `eta` (a moment of `Crm.clock`), BATCH ids a task."""
         delay = max(0.0, (eta - self.crm.clock()).total_seconds()) if eta is not None else None
-        for outbox_id in outbox_ids:
+        ids = list(outbox_ids)
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start:start + BATCH]
             if delay:
-                self.deliver.schedule((outbox_id,), delay=delay)
+                self.deliver.schedule((chunk,), delay=delay)
             else:
-                self.deliver(outbox_id)
+                self.deliver(chunk)
 
     def work_one(self) -> bool:
         """Take the next ready task and run it in this thread (tests, `crmkit worker --once`); False if none."""
