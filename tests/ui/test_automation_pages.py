@@ -27,6 +27,7 @@ permission_sets:
       ticket: [read]
 objects:
   ticket:
+    label: {en: Support Ticket, zh: 工单}
     title_field: name
     sharing: private
     fields:
@@ -172,3 +173,14 @@ def test_a_notification_says_when_in_the_users_time_zone_and_language(desk):
     page = client_of(app, "zhou.agent").get("/notifications").get_data(as_text=True)
     assert f"{beijing.year}年{beijing.month}月{beijing.day}日 {beijing:%H:%M:%S}" in page
     assert "UTC" not in page.split('id="notifications"')[1]
+
+
+def test_the_run_log_names_objects_by_their_labels(desk):
+    app, crm, users = desk
+    ticket = crm.as_user(users["agent"]).records("ticket").create({"name": "Labelled", "priority": "Low"})
+    from crmkit.engine.automation.manual import run_manual
+    run_manual(crm.as_user(users["agent"]), "ticket", "escalate", [ticket.id])
+    label = "Support Ticket"  # not its name: the page shows labels
+    page = client_of(app, "boss").get("/admin/automation", query_string={"object": "ticket"}).get_data(as_text=True)
+    assert f'<option value="ticket" selected>{label}</option>' in page
+    assert f">{label} #{ticket.id}</a>" in page

@@ -166,9 +166,11 @@ def admin_runs() -> str:
         if len(runs) == 50 else None
     registry = context.runtime.registry
     objects = sorted(name for name, obj in registry.objects.items() if obj.automations)
+    object_labels = {name: obj.label for name, obj in registry.objects.items()}  # shown in the user's language
     dead = context.crm.outbox.rows(status="dead", limit=100)
     return render_template("automation/admin_runs.html", runs=runs, older=older, filters=filters, objects=objects,
-                           outcomes=OUTCOMES, dead=dead, record_address=_record_address)
+                           outcomes=OUTCOMES, dead=dead, record_address=_record_address,
+                           object_labels=object_labels)
 
 
 @blueprint.route("/admin/automation/outbox/<int:outbox_id>")
