@@ -1,5 +1,6 @@
-"""A manual rule's send_email and call_webhook actions: the button and the bulk action queue the message
-with the record as the run left it, the worker sends it, and the refusal names the rule as the button does."""
+"""A manual rule's send_email action: the button and the bulk action queue the message with the record as
+the run left it, the worker sends it, and the refusal names the rule as the button does. Marketing mail's
+List-Unsubscribe header is the bracketed URL itself."""
 from __future__ import annotations
 
 import textwrap
@@ -49,3 +50,13 @@ def test_a_manual_rule_sends_its_email_with_the_record_as_the_run_saved_it(crm, 
     assert message["Subject"] == "News for Ann (Sent)" and body(message).strip() == "Hello Ann"
     again = run_manual(editor, "member", "send_news", [ann.id])[ann.id]
     assert (again.outcome, again.error) == ("refused", "规则“发送简讯”不适用于这条记录。")
+
+
+def test_the_unsubscribe_header_is_the_bracketed_link_itself_not_an_encoded_word(mailing, crm, smtp_server):
+    mailing.records("person").create({"name": "offer", "email": "fay@example.com"})
+    while crm.outbox.work_due():
+        pass
+    (raw,) = smtp_server.raw
+    header = next(line for line in raw.decode("ascii").split("\r\n") if line.startswith("List-Unsubscribe:"))
+    assert header.startswith("List-Unsubscribe: <https://crm.example.com/unsubscribe/") and header.endswith(">")
+    assert "=?" not in header  # RFC 2369: mail clients read the URL from the brackets, never from RFC 2047 words
