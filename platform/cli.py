@@ -618,7 +618,10 @@ def outbox(context: click.Context, status: str | None, limit: int, replay_ids: t
             click.echo(f"Replayed {len(replayed)} row(s): {', '.join(map(str, replayed))}. "
                        "crmkit worker will do them.")
             return
-        for row in crm.outbox.rows(status=status, limit=limit):
+        rows = crm.outbox.rows(status=status, limit=limit)
+        if not rows:
+            click.echo(f"No outbox rows{f' with status {status}' if status else ''}.")
+        for row in rows:
             error = f"  {row['last_error']}" if row["last_error"] else ""
             click.echo(f"{row['id']:>8}  {row['status']:<8} {row['rule']:<40} {row['object']} {row['record_id']}  "
                        f"{row['kind']}  attempts {row['attempts']}{error}")

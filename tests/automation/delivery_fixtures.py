@@ -80,8 +80,10 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages = []
+        self.raw = []  # the bytes of each message as the server took them
 
     async def handle_DATA(self, server, session, envelope):
+        self.raw.append(envelope.original_content)
         message = message_from_bytes(envelope.original_content, policy=policy.default)
         self.messages.append((list(envelope.rcpt_tos), message))
         return "250 OK"

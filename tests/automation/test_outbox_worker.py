@@ -122,7 +122,7 @@ def test_replaying_a_row_that_is_not_dead_is_refused(sales, crm):
 
     won_deal(sales)
     pending = crm.outbox.rows()[0]["id"]
-    with pytest.raises(RecordNotFound, match=f"there is no outbox record with id {pending}"):
+    with pytest.raises(RecordNotFound, match=f"outbox row {pending} is pending, not dead: only dead rows can be replayed"):
         crm.outbox.replay([pending])
 
 
@@ -283,3 +283,7 @@ def test_the_worker_and_outbox_commands(sales, crm, database_url):
     assert run("outbox", "--replay", str(dead_id)).startswith(f"Replayed 1 row(s): {dead_id}.")
     refused = runner.invoke(main, ["--database", database_url, "outbox", "--replay", str(dead_id + 1000)])
     assert refused.exit_code != 0 and f"there is no outbox record with id {dead_id + 1000}" in refused.output
+    assert run("outbox", "--status", "stopped") == "No outbox rows with status stopped.\n"
+    done_id = crm.outbox.rows(status="done")[0]["id"]
+    not_dead = runner.invoke(main, ["--database", database_url, "outbox", "--replay", str(done_id)])
+    assert not_dead.exit_code != 0 and f"outbox row {done_id} is done, not dead" in not_dead.output

@@ -27,6 +27,7 @@ permission_sets:
       ticket: [read]
 objects:
   ticket:
+    label: {en: Support Ticket, zh: 工单}
     title_field: name
     sharing: private
     fields:
@@ -151,3 +152,35 @@ def test_the_run_log_page_is_for_administrators_with_filters_and_dead_letters_re
     replayed = boss.post(f"/admin/automation/outbox/{dead['id']}/replay", data={"csrf_token": csrf_token(row_page)})
     assert replayed.status_code == 303
     assert next(row for row in crm.outbox.rows() if row["id"] == dead["id"])["status"] == "pending"
+
+
+def test_a_notification_says_when_in_the_users_time_zone_and_language(desk):
+    from datetime import timedelta, timezone
+
+    from crmkit.engine.automation.manual import run_manual
+    from crmkit.engine.automation.notifications import Notifications
+    from crmkit.engine.security.users import SystemDirectory
+
+    app, crm, users = desk
+    zhou = SystemDirectory(crm).create_user("zhou.agent", password=PASSWORD, role="agent", language="zh",
+                                            timezone="Asia/Shanghai").id
+    ticket = crm.as_user(zhou).records("ticket").create({"name": "打印机", "priority": "Low"})
+    run_manual(crm.as_user(zhou), "ticket", "escalate", [ticket.id])
+    crm.outbox.work_due()
+    (note,) = Notifications(crm.as_user(zhou)).list()
+    at = note.created_at.replace(tzinfo=note.created_at.tzinfo or timezone.utc)
+    beijing = at.astimezone(timezone(timedelta(hours=8)))
+    page = client_of(app, "zhou.agent").get("/notifications").get_data(as_text=True)
+    assert f"{beijing.year}年{beijing.month}月{beijing.day}日 {beijing:%H:%M:%S}" in page
+    assert "UTC" not in page.split('id="notifications"')[1]
+
+
+def test_the_run_log_names_objects_by_their_labels(desk):
+    app, crm, users = desk
+    ticket = crm.as_user(users["agent"]).records("ticket").create({"name": "Labelled", "priority": "Low"})
+    from crmkit.engine.automation.manual import run_manual
+    run_manual(crm.as_user(users["agent"]), "ticket", "escalate", [ticket.id])
+    label = "Support Ticket"  # not its name: the page shows labels
+    page = client_of(app, "boss").get("/admin/automation", query_string={"object": "ticket"}).get_data(as_text=True)
+    assert f'<option value="ticket" selected>{label}</option>' in page
+    assert f">{label} #{ticket.id}</a>" in page

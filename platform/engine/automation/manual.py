@@ -25,7 +25,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from crmkit.engine import messages
 from crmkit.engine.automation import runlog
@@ -75,6 +75,9 @@ class _ManualEvent:
     record_id: int
     actor: Actor
     at: datetime
+    #: The record as stored after the run's before-save actions (send_email and call_webhook read it).
+    current: Mapping[str, Any]
+    previous: None = None
 
     class operation:  # noqa: N801 - read as event.operation.value
         value = MANUAL
@@ -122,7 +125,8 @@ def _run_one(context: "UserContext", object_name: str, rule: AutomationRule, rec
             related = load_related(connection, context.runtime, obj, current)
             names, functions = pipeline.evaluator.scope(current, related, None, clock)
             if rule.condition and not compile_expression(rule.condition).evaluate(names, functions):
-                raise _Refused(NOT_APPLICABLE.in_language(context.actor.language, rule=rule.name))
+                raise _Refused(NOT_APPLICABLE.in_language(context.actor.language,
+                                                         rule=rule.label.get(context.actor.language)))
             values: dict[str, Any] = {}
             for action in rule.actions:
                 if action.before_save:
@@ -133,7 +137,7 @@ def _run_one(context: "UserContext", object_name: str, rule: AutomationRule, rec
                 stored = {**current, **stored}
                 related = load_related(connection, context.runtime, obj, stored)
                 names, functions = pipeline.evaluator.scope(stored, related, None, clock)
-            event = _ManualEvent(obj.name, current["id"], context.actor, now)
+            event = _ManualEvent(obj.name, current["id"], context.actor, now, stored)
             if rule.acts_after_save:  # its condition held before the before-save actions changed the record
                 decided = dataclasses.replace(rule, condition=None)
                 context.outbox_ids.extend(_rule_rows(connection, context, obj, decided, event, names, functions))

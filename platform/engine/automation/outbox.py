@@ -34,6 +34,7 @@ from crmkit.engine.automation.deliveries import deliver, settle_abandoned, take_
 from crmkit.engine.automation.rules import AutomationOrigin
 from crmkit.engine.database import ConnectionLost, DatabaseBusy
 from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
+from crmkit.engine.messages import Message
 from crmkit.errors import CrmkitError
 from crmkit.metadata.automation import DELIVERY_ACTIONS
 
@@ -56,6 +57,21 @@ TRANSIENT = (StaleRecordError, DatabaseBusy, ConnectionLost)
 class OutboxRowNotFound(RecordNotFound):
     def __init__(self, outbox_id: Any) -> None:
         super().__init__("outbox", outbox_id)
+
+
+#: Replaying a row that exists but is not dead (crmkit outbox --replay 3 on a done row).
+NOT_DEAD = Message("outbox row {id} is {status}, not dead: only dead rows can be replayed "
+                   "(crmkit outbox --status dead lists them).",
+                   "发件箱第 {id} 行的状态是 {status}，不是 dead：只能重放 dead 的行（crmkit outbox --status dead 可列出）。")
+
+
+class OutboxRowNotDead(OutboxRowNotFound):
+    """The row exists but is pending, done, stopped or sending: there is nothing to replay."""
+
+    def __init__(self, outbox_id: Any, status: str) -> None:
+        super().__init__(outbox_id)
+        self.message = NOT_DEAD(id=outbox_id, status=status)
+        self.args = (self.message,)
 
 
 class Outbox:
@@ -257,11 +273,14 @@ class Outbox:
         """Make dead rows pending again, due now, with their attempts reset; returns those replayed."""
         table, now = self.table, self.crm.clock()
         with self.crm.as_system().writing() as connection:
-            ids = list(connection.execute(select(table.c.id).where(
-                table.c.id.in_(list(outbox_ids)), table.c.status == "dead")).scalars())
+            found = dict(connection.execute(select(table.c.id, table.c.status).where(
+                table.c.id.in_(list(outbox_ids)))).all())
             for outbox_id in outbox_ids:
-                if outbox_id not in ids:
+                if outbox_id not in found:
                     raise OutboxRowNotFound(outbox_id)
+                if found[outbox_id] != "dead":
+                    raise OutboxRowNotDead(outbox_id, found[outbox_id])
+            ids = [outbox_id for outbox_id, status in found.items() if status == "dead"]
             connection.execute(update(table).where(table.c.id.in_(ids)).values(
                 status="pending", attempts=0, next_attempt_at=now, queued_at=now, finished_at=None))
         if self.crm.queue is not None:

@@ -137,6 +137,9 @@ class SmtpTransaction:
         exception (a lost connection, a timeout) leaves it unknown whether the server took it."""
         assert self.client is not None, "envelope() first"
         try:
-            self.client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+            # Headers folded at RFC 5322's 998 characters: at 78, Python's email package writes a header with a
+            # long unbreakable word (the List-Unsubscribe <URL>) as an RFC 2047 encoded-word, which mail clients
+            # do not read as a URL (RFC 2369 wants the bracketed URL itself). Bodies are encoded already.
+            self.client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n", max_line_length=998)))
         except smtplib.SMTPDataError as error:
             raise DataRefused(error.smtp_code, error.smtp_error.decode(errors="replace")) from None

@@ -25,6 +25,8 @@ from crmkit.engine.automation.manual import ManualOutcome, manual_rules, run_man
 from crmkit.engine.automation.notifications import Notifications
 from crmkit.engine.automation.runlog import AutomationRuns
 from crmkit.engine.automation.runlog_tables import OUTCOMES
+from crmkit.engine.fieldtypes.presenter import FieldPresenter
+from crmkit.engine.query.filters import SYSTEM_DEFS
 from crmkit.engine.records.errors import RecordNotFound
 from crmkit.ui.bulk_page import selection, selection_values, titles
 from crmkit.ui.sessions import safe_next, user_context
@@ -116,7 +118,9 @@ def notifications() -> str:
     before = request.args.get("before", type=int)
     items = notes.list(before=before, limit=50)
     older = url_for(".notifications", before=items[-1].id) if len(items) == 50 else None
-    return render_template("automation/notifications.html", items=items, older=older,
+    presenter = FieldPresenter.for_context(user_context())  # the user's time zone and locale, as the timeline
+    shown_at = {note.id: presenter.display_value(SYSTEM_DEFS["created_at"], note.created_at) for note in items}
+    return render_template("automation/notifications.html", items=items, older=older, shown_at=shown_at,
                            record_address=_record_address)
 
 
@@ -162,9 +166,11 @@ def admin_runs() -> str:
         if len(runs) == 50 else None
     registry = context.runtime.registry
     objects = sorted(name for name, obj in registry.objects.items() if obj.automations)
+    object_labels = {name: obj.label for name, obj in registry.objects.items()}  # shown in the user's language
     dead = context.crm.outbox.rows(status="dead", limit=100)
     return render_template("automation/admin_runs.html", runs=runs, older=older, filters=filters, objects=objects,
-                           outcomes=OUTCOMES, dead=dead, record_address=_record_address)
+                           outcomes=OUTCOMES, dead=dead, record_address=_record_address,
+                           object_labels=object_labels)
 
 
 @blueprint.route("/admin/automation/outbox/<int:outbox_id>")
