@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from crmkit.cli import main
 from crmkit.demo.users import assignment_roles, demo_owners
-from crmkit.engine import Crm
+from crmkit.engine import Crm, RecordValidationError
 from crmkit.engine.automation.scoring import rescore
 from tests.conftest import add_users
 
@@ -72,3 +73,19 @@ def test_a_lead_who_registers_on_the_website_is_welcomed_once_in_both_languages(
     text = message.get_body(("plain",)).get_content()
     assert "王芳，您好" in text and "Hello 芳 王" in text and "rep_a" in text
     assert crm.outbox.work_due() == {} and len(smtp_server.messages) == 1
+
+
+def test_an_opportunity_is_won_only_with_an_amount_whether_it_moves_there_or_is_entered_won(crm):
+    crm.install(DEFAULT_CRM)
+    system = crm.as_system()
+    account = system.records("account").create({"name": "Acme"})
+    deals = system.records("opportunity")
+    values = {"name": "Deal", "account": account.id, "close_date": "2026-12-01"}
+    with pytest.raises(RecordValidationError) as entered:
+        deals.create({**values, "stage": "Closed Won"})
+    assert entered.value.errors == {"amount": ["A won opportunity needs an amount."]}
+    open_deal = deals.create({**values, "stage": "Prospecting"})
+    with pytest.raises(RecordValidationError) as moved:
+        deals.update(open_deal.id, {"stage": "Closed Won"}, version=open_deal.version)
+    assert moved.value.errors == {"amount": ["is required when Stage moves to 'Closed Won'."]}
+    assert deals.create({**values, "stage": "Closed Won", "amount": "10"})["stage"] == "Closed Won"
