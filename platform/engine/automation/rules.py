@@ -34,6 +34,7 @@ from sqlalchemy import Connection, insert
 
 from crmkit.engine import messages
 from crmkit.engine.automation import runlog
+from crmkit.engine.automation.notify_reads import quoted_fields
 from crmkit.engine.automation.scripts import run_record_script
 from crmkit.engine.automation.deliveries import delivery_payload
 from crmkit.engine.automation.action_types import plugin_payload
@@ -290,9 +291,7 @@ def notify_payload(obj: ObjectDef, action: AutomationAction, names: Mapping[str,
     compiled = compile_expression(action.message or "''")
     message = compiled.evaluate(names, functions)
     # The fields the message quotes ([object, field]): a recipient who may not read one of them is not told.
-    read = {(obj.name, name) for name in compiled.names if name in obj.fields}
-    read |= {(obj.fields[path[0]].to, path[1]) for path in compiled.attribute_paths
-             if path[0] in obj.fields and obj.fields[path[0]].is_lookup and len(path) > 1}
+    read = quoted_fields(obj, compiled)
     users, roles = [], []
     for recipient in action.to:
         if recipient.startswith("role:"):
