@@ -86,3 +86,19 @@ def test_a_lookup_used_as_text_quotes_the_related_records_name(told):
 def test_a_message_quoting_only_readable_fields_reaches_everyone_named(told):
     assert told("'Now ' + priority + ', was ' + text(previous('priority'))") == {
         "boss": ["Now High, was Low"], "rep": ["Now High, was Low"]}
+
+
+def test_a_value_of_a_related_record_is_told_only_to_who_may_see_that_record(crm, install, clock):
+    install(DESK.replace("  vendor:\n    fields:", "  vendor:\n    sharing: private\n    fields:\n      rating: {type: integer}")
+            .replace("MESSAGE", "'Vendor rating ' + text(vendor.rating)"))
+    directory, system = SystemDirectory(crm), crm.as_system()
+    users = {role: directory.create_user(role, password=PASSWORD, role=role).id for role in ("boss", "rep")}
+    vendor = system.records("vendor").create({"name": "Acme", "rating": 3, "owner_id": users["boss"]})
+    for role, user in users.items():
+        ticket = system.records("ticket").create({"subject": role, "priority": "Low", "vendor": vendor.id,
+                                                  "owner_id": user})
+        system.records("ticket").update(ticket.id, {"priority": "High"}, version=ticket.version)
+    crm.outbox.work_due()
+    # The rep may read their ticket, but not the boss's private vendor: the ticket's page shows no title for it.
+    assert [note.message for note in Notifications(crm.as_user(users["boss"])).list()] == ["Vendor rating 3"]
+    assert Notifications(crm.as_user(users["rep"])).list() == []

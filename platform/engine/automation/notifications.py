@@ -100,7 +100,7 @@ def deliver(context: "UserContext", connection: Connection, payload: Mapping[str
     """Write the notifications of one notify outbox row on `connection`; returns the users told.
 
     payload: {"object", "record_id", "message", "users": [user id], "roles": [role name],
-    "reads": [[object, field]] the message quotes}. A role's members are its active users now; each
+    "reads": [[object, field]] the message quotes, "related": [[object, id]] the related records it quotes}. A role's members are its active users now; each
     recipient must be able to read the record and every field the message quotes.
     """
     crm, runtime = context.crm, context.runtime
@@ -124,7 +124,8 @@ def deliver(context: "UserContext", connection: Connection, payload: Mapping[str
 
 
 def _may_read(context: "UserContext", connection: Connection, user_id: int, payload: Mapping[str, Any]) -> bool:
-    """Whether the active user `user_id` may read the record now (object permission and row filter)."""
+    """Whether the active user `user_id` may read the record now (object permission and row filter), every
+    field the message quotes, and every related record it quotes a value of."""
     try:
         policy = context.crm.as_user(user_id).policy
     except UnknownUser:  # inactive or gone: told nothing
@@ -136,12 +137,18 @@ def _may_read(context: "UserContext", connection: Connection, user_id: int, payl
         if policy is not None and (not policy.can(read_object, "read")
                                    or not readable_field(policy, read_object, read_field)):
             return False
-    table = context.runtime.table(object_name)
-    query = select(table.c.id).where(table.c.id == payload["record_id"])
-    restriction = policy.row_filter(object_name) if policy is not None else None
-    if restriction is not None:
-        query = query.where(restriction)
-    return connection.execute(query).first() is not None
+    # The record, and each related record the message quotes a value of ("related": [[object, id]]).
+    for read_object, record_id in [[object_name, payload["record_id"]], *(payload.get("related") or ())]:
+        if policy is not None and not policy.can(read_object, "read"):
+            return False
+        table = context.runtime.table(read_object)
+        query = select(table.c.id).where(table.c.id == record_id)
+        restriction = policy.row_filter(read_object) if policy is not None else None
+        if restriction is not None:
+            query = query.where(restriction)
+        if connection.execute(query).first() is None:
+            return False
+    return True
 
 
 def unread_counts(context: "UserContext", user_ids: Sequence[int]) -> dict[int, int]:

@@ -7,6 +7,10 @@ An expression reads a field not only by its name (`margin`) and a lookup's field
 lookup used as a value (`text(account)`) reads as the related record's `name`
 (crmkit.sandbox.RecordView.__str__). A `previous`/`changed` whose argument is not a plain
 string could name any field, so every field of the object counts as quoted then.
+
+A value of a related record is quoted only to who may read that record (its row filter), as
+the record page shows a lookup's title only to who may see the record: `quoted_lookups` names
+the lookups whose record the message reads, and the payload carries their ids.
 """
 from __future__ import annotations
 
@@ -39,3 +43,15 @@ def quoted_fields(obj: ObjectDef, compiled: CompiledExpression) -> set[tuple[str
               and fields[node.id].is_lookup):
             read.add((fields[node.id].to, SHOWN_AS))
     return read
+
+
+def quoted_lookups(obj: ObjectDef, compiled: CompiledExpression) -> set[str]:
+    """The lookup fields of `obj` whose related record `compiled` reads a value of (`account.rating`, `text(account)`)."""
+    fields = obj.fields
+    lookups = {path[0] for path in compiled.attribute_paths
+               if path[0] in fields and fields[path[0]].is_lookup and len(path) > 1}
+    tree = ast.parse(compiled.source.strip(), mode="eval")
+    bases = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    lookups |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and id(node) not in bases
+                and node.id in fields and fields[node.id].is_lookup}
+    return lookups

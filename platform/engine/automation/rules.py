@@ -34,7 +34,7 @@ from sqlalchemy import Connection, insert
 
 from crmkit.engine import messages
 from crmkit.engine.automation import runlog
-from crmkit.engine.automation.notify_reads import quoted_fields
+from crmkit.engine.automation.notify_reads import quoted_fields, quoted_lookups
 from crmkit.engine.automation.scripts import run_record_script
 from crmkit.engine.automation.deliveries import delivery_payload
 from crmkit.engine.automation.action_types import plugin_payload
@@ -292,6 +292,8 @@ def notify_payload(obj: ObjectDef, action: AutomationAction, names: Mapping[str,
     message = compiled.evaluate(names, functions)
     # The fields the message quotes ([object, field]): a recipient who may not read one of them is not told.
     read = quoted_fields(obj, compiled)
+    related = sorted({(obj.fields[lookup].to, int(record_id)) for lookup in quoted_lookups(obj, compiled)
+                      if (record_id := getattr(names.get(lookup), "id", None)) is not None})
     users, roles = [], []
     for recipient in action.to:
         if recipient.startswith("role:"):
@@ -303,7 +305,8 @@ def notify_payload(obj: ObjectDef, action: AutomationAction, names: Mapping[str,
     if not users and not roles:
         return None
     return {"object": obj.name, "record_id": names.get("id"), "message": "" if message is None else str(message),
-            "users": users, "roles": roles, "reads": sorted([list(pair) for pair in read])}
+            "users": users, "roles": roles, "reads": sorted([list(pair) for pair in read]),
+            "related": [list(pair) for pair in related]}
 
 
 def _actor_id(event: "RecordEvent", origin: AutomationOrigin | None) -> int | None:
