@@ -34,6 +34,7 @@ from sqlalchemy import Connection, insert
 
 from crmkit.engine import messages
 from crmkit.engine.automation import runlog
+from crmkit.engine.automation.rule_errors import told
 from crmkit.engine.automation.notify_reads import quoted_fields, quoted_lookups
 from crmkit.engine.automation.scripts import run_record_script
 from crmkit.engine.automation.deliveries import delivery_payload
@@ -126,7 +127,7 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
             context.failed_runs.append(_run_entry(context, obj, rule, previous, "refused", started, error=text,
                                                   before=True))
             if isinstance(error, SandboxError):
-                raise RecordValidationError({RECORD_ERRORS: [text]}) from None
+                raise RecordValidationError({RECORD_ERRORS: [told(context, rule.name, reason)]}) from None
             raise
         entries.append(_run_entry(context, obj, rule, previous, "done", started, before=True))
     if previous is None:  # the record's id is known after the write: records/events.py writes them then
