@@ -49,3 +49,14 @@ def test_an_allowed_private_network_also_allows_it_carried_inside_ipv6(monkeypat
     resolving_to(monkeypatch, "64:ff9b::7f00:1")
     with pytest.raises(WebhookRefused, match="an internal address"):
         checked_address("hooks.example.org", 443)
+
+
+def test_credentials_in_the_url_never_leave_in_the_host_header(hook_server, monkeypatch):
+    from crmkit.engine.automation.webhooks import post_webhook
+
+    server, hooks = hook_server
+    monkeypatch.setenv("CRMKIT_WEBHOOK_PRIVATE_NETWORKS", "127.0.0.1/32")
+    port = server.server_address[1]
+    assert post_webhook(f"http://admin:hunter2@hooks.test:{port}/in", b"{}", {}) == 204
+    (path, headers, _), = hooks.received
+    assert headers["Host"] == f"hooks.test:{port}" and "hunter2" not in str(headers)

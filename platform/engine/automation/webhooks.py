@@ -19,7 +19,7 @@ import ipaddress
 import os
 import socket
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import certifi
 import urllib3
@@ -116,6 +116,13 @@ def checked_address(host: str, port: int) -> str:
     return addresses[0]
 
 
+def host_header(parts: SplitResult) -> str:
+    """The Host header of a URL (RFC 9110 section 7.2): its host and port, never the `user:password@`
+    userinfo, which would hand the URL's credentials to every proxy and log on the way."""
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
+
+
 def post_webhook(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = READ_TIMEOUT) -> int:
     """POST `body` to `url` with `headers`, connecting to the checked address; returns the 2xx status.
 
@@ -136,7 +143,7 @@ def post_webhook(url: str, body: bytes, headers: Mapping[str, str], *, timeout: 
         pool = urllib3.HTTPConnectionPool(address, port, timeout=timeouts, retries=False)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     with pool:
-        response = pool.urlopen("POST", path, body=body, headers={**headers, "Host": parts.netloc},
+        response = pool.urlopen("POST", path, body=body, headers={**headers, "Host": host_header(parts)},
                                 redirect=False, retries=False, preload_content=False)
         try:
             answer = response.read(MAX_RESPONSE_BYTES, decode_content=False).decode(errors="replace")
