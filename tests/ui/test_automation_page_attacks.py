@@ -63,3 +63,13 @@ def test_the_outbox_pages_and_replay_are_for_administrators_only(desk):  # noqa:
     assert agent.post("/admin/automation/outbox/1/replay", data={"csrf_token": token}).status_code == 403
     boss = client_of(app, "boss")
     assert boss.post("/admin/automation/outbox/1/replay").status_code == 400  # no CSRF token
+
+
+def test_odd_numbers_in_the_notification_forms_and_pages_are_no_error(desk):  # noqa: F811
+    app, _, _ = desk
+    agent = client_of(app, "agent")
+    token = csrf_token(agent.get("/notifications").get_data(as_text=True))
+    for odd in ("²", "٣", str(2**70), "-1"):
+        assert agent.post("/notifications/read", data={"id": odd, "csrf_token": token}).status_code == 303, odd
+    assert agent.get("/notifications", query_string={"before": str(2**70)}).status_code == 200
+    assert client_of(app, "boss").get("/admin/automation", query_string={"before": str(2**70)}).status_code == 200

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, is_record_id
 from crmkit.engine.security.access import UnknownUser
 from crmkit.engine.security.shaping import readable_field
 
@@ -70,14 +71,14 @@ class Notifications:
         if unread_only:
             query = query.where(table.c.read_at.is_(None))
         if before is not None:
-            query = query.where(table.c.id < before)
+            query = query.where(table.c.id < id_bound(before))
         with self.context.reading() as connection:
             return [Notification(row.id, row.object, row.record_id, row.message, row.rule, row.created_at,
                                  row.read_at) for row in connection.execute(query)]
 
     def mark_read(self, ids: Iterable[int]) -> int:
         """Mark these of the user's notifications read (others' ids are ignored); returns how many changed."""
-        ids = [int(i) for i in ids]
+        ids = [int(i) for i in ids if is_record_id(int(i))]  # one past 64 bits is nobody's (and fails in SQL)
         if not ids:
             return 0
         table = self.table
@@ -93,6 +94,12 @@ class Notifications:
             return connection.execute(update(table).where(
                 table.c.user_id == self.user_id, table.c.read_at.is_(None)).values(
                 read_at=self.context.now())).rowcount
+
+
+def id_bound(before: int) -> int:
+    """A page cursor (`id < before`) within the 64-bit ids the database stores: past the top it means no
+    bound, below the bottom nothing (a bigger number fails in SQL, OverflowError on SQLite)."""
+    return max(INT64_MIN, min(int(before), INT64_MAX))
 
 
 def deliver(context: "UserContext", connection: Connection, payload: Mapping[str, Any], outbox_id: int | None,
