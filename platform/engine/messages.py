@@ -191,6 +191,10 @@ MOVE_UNCHECKED = Message("the condition of the move of {field} to '{value}' coul
 
 # ---- automation rules --------------------------------------------------------------------------------------------
 RULE_FAILED = Message("the automation rule '{rule}' could not run: {reason}", "自动化规则“{rule}”无法运行：{reason}")
+# What a user who is not an administrator is told of a rule that could not run: its reason may quote values
+# (of fields hidden from them, of records they cannot see); the run log keeps it for administrators.
+RULE_FAILED_WITHHELD = Message("the automation rule '{rule}' could not run; an administrator can see why in the "
+                               "automation log.", "自动化规则“{rule}”无法运行；管理员可在自动化日志中查看原因。")
 DEPTH_REACHED = Message("not run: automation rules triggered each other {limit} times in a row, the limit.",
                         "未运行：自动化规则已连续相互触发 {limit} 次，达到上限。")
 

@@ -17,6 +17,7 @@ from .policy import (
     ScriptError,
     compile_restricted,
 )
+from .child_environment import child_environment
 from .worker import MEMORY_EXIT_CODE, decode_special, encode_special
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def run_script(source: str, variables: dict[str, Any], *, cpu_seconds: float | N
     request = _encode_request(source, variables, cpu_seconds, memory_mb)
     try:
         completed = subprocess.run(_WORKER_COMMAND, input=request, capture_output=True,
-                                   timeout=wall_seconds, check=False)
+                                   timeout=wall_seconds, check=False, env=child_environment())
     except subprocess.TimeoutExpired:
         raise SandboxLimitError(f"the script ran longer than {_seconds(wall_seconds)}") from None
     return _read_response(completed, cpu_seconds, memory_mb)

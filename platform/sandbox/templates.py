@@ -24,6 +24,7 @@ from pathlib import Path
 
 from jinja2 import TemplateSyntaxError
 
+from .child_environment import child_environment
 from .policy import SandboxError, SandboxLimitError
 from .template_child import MEMORY_EXIT_CODE, environment
 
@@ -76,7 +77,7 @@ def render_parts(parts: Mapping[str, str], variables: Mapping[str, Any], *, cpu_
                           "memory_mb": memory_mb, "max_chars": MAX_OUTPUT_CHARS}, default=str).encode()
     try:
         completed = subprocess.run(_WORKER_COMMAND, input=request, capture_output=True, timeout=wall_seconds,
-                                   check=False)
+                                   check=False, env=child_environment())
     except subprocess.TimeoutExpired:
         raise SandboxLimitError(f"the template took longer than {wall_seconds:g} seconds to render") from None
     if completed.returncode < 0:  # SIGXCPU / SIGKILL from the processor-time limit

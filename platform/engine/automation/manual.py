@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from crmkit.engine import messages
 from crmkit.engine.automation import runlog
+from crmkit.engine.automation.rule_errors import told
 from crmkit.engine.automation.rules import _rule_rows, before_save_values
 from crmkit.engine.messages import Message
 from crmkit.engine.records.errors import RecordError, RecordNotFound, RecordValidationError
@@ -149,10 +150,11 @@ def _run_one(context: "UserContext", object_name: str, rule: AutomationRule, rec
     except (_Refused, SandboxError, RecordValidationError, PermissionDenied) as error:
         if isinstance(error, SandboxError):
             text = messages.RULE_FAILED.in_language(context.actor.language, rule=rule.name, reason=str(error))
+            shown = told(context, rule.name, str(error), context.actor.language)
         else:
-            text = error.message if hasattr(error, "message") else str(error)
+            text = shown = error.message if hasattr(error, "message") else str(error)
         runlog.write_failed(context.crm, [_entry(context, obj.name, record_id, rule, "refused", started, text)])
-        return ManualOutcome(record_id, "refused", text,
+        return ManualOutcome(record_id, "refused", shown,
                              error.errors if isinstance(error, RecordValidationError) else None)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, is_record_id
 from crmkit.engine.security.access import UnknownUser
 from crmkit.engine.security.shaping import readable_field
 
@@ -70,14 +71,14 @@ class Notifications:
         if unread_only:
             query = query.where(table.c.read_at.is_(None))
         if before is not None:
-            query = query.where(table.c.id < before)
+            query = query.where(table.c.id < id_bound(before))
         with self.context.reading() as connection:
             return [Notification(row.id, row.object, row.record_id, row.message, row.rule, row.created_at,
                                  row.read_at) for row in connection.execute(query)]
 
     def mark_read(self, ids: Iterable[int]) -> int:
         """Mark these of the user's notifications read (others' ids are ignored); returns how many changed."""
-        ids = [int(i) for i in ids]
+        ids = [int(i) for i in ids if is_record_id(int(i))]  # one past 64 bits is nobody's (and fails in SQL)
         if not ids:
             return 0
         table = self.table
@@ -95,12 +96,18 @@ class Notifications:
                 read_at=self.context.now())).rowcount
 
 
+def id_bound(before: int) -> int:
+    """A page cursor (`id < before`) within the 64-bit ids the database stores: past the top it means no
+    bound, below the bottom nothing (a bigger number fails in SQL, OverflowError on SQLite)."""
+    return max(INT64_MIN, min(int(before), INT64_MAX))
+
+
 def deliver(context: "UserContext", connection: Connection, payload: Mapping[str, Any], outbox_id: int | None,
             rule: str) -> list[int]:
     """Write the notifications of one notify outbox row on `connection`; returns the users told.
 
     payload: {"object", "record_id", "message", "users": [user id], "roles": [role name],
-    "reads": [[object, field]] the message quotes}. A role's members are its active users now; each
+    "reads": [[object, field]] the message quotes, "related": [[object, id]] the related records it quotes}. A role's members are its active users now; each
     recipient must be able to read the record and every field the message quotes.
     """
     crm, runtime = context.crm, context.runtime
@@ -124,7 +131,8 @@ def deliver(context: "UserContext", connection: Connection, payload: Mapping[str
 
 
 def _may_read(context: "UserContext", connection: Connection, user_id: int, payload: Mapping[str, Any]) -> bool:
-    """Whether the active user `user_id` may read the record now (object permission and row filter)."""
+    """Whether the active user `user_id` may read the record now (object permission and row filter), every
+    field the message quotes, and every related record it quotes a value of."""
     try:
         policy = context.crm.as_user(user_id).policy
     except UnknownUser:  # inactive or gone: told nothing
@@ -136,12 +144,18 @@ def _may_read(context: "UserContext", connection: Connection, user_id: int, payl
         if policy is not None and (not policy.can(read_object, "read")
                                    or not readable_field(policy, read_object, read_field)):
             return False
-    table = context.runtime.table(object_name)
-    query = select(table.c.id).where(table.c.id == payload["record_id"])
-    restriction = policy.row_filter(object_name) if policy is not None else None
-    if restriction is not None:
-        query = query.where(restriction)
-    return connection.execute(query).first() is not None
+    # The record, and each related record the message quotes a value of ("related": [[object, id]]).
+    for read_object, record_id in [[object_name, payload["record_id"]], *(payload.get("related") or ())]:
+        if policy is not None and not policy.can(read_object, "read"):
+            return False
+        table = context.runtime.table(read_object)
+        query = select(table.c.id).where(table.c.id == record_id)
+        restriction = policy.row_filter(read_object) if policy is not None else None
+        if restriction is not None:
+            query = query.where(restriction)
+        if connection.execute(query).first() is None:
+            return False
+    return True
 
 
 def unread_counts(context: "UserContext", user_ids: Sequence[int]) -> dict[int, int]:

@@ -34,6 +34,8 @@ from sqlalchemy import Connection, insert
 
 from crmkit.engine import messages
 from crmkit.engine.automation import runlog
+from crmkit.engine.automation.rule_errors import told
+from crmkit.engine.automation.notify_reads import quoted_fields, quoted_lookups
 from crmkit.engine.automation.scripts import run_record_script
 from crmkit.engine.automation.deliveries import delivery_payload
 from crmkit.engine.automation.action_types import plugin_payload
@@ -125,7 +127,7 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
             context.failed_runs.append(_run_entry(context, obj, rule, previous, "refused", started, error=text,
                                                   before=True))
             if isinstance(error, SandboxError):
-                raise RecordValidationError({RECORD_ERRORS: [text]}) from None
+                raise RecordValidationError({RECORD_ERRORS: [told(context, rule.name, reason)]}) from None
             raise
         entries.append(_run_entry(context, obj, rule, previous, "done", started, before=True))
     if previous is None:  # the record's id is known after the write: records/events.py writes them then
@@ -290,9 +292,9 @@ def notify_payload(obj: ObjectDef, action: AutomationAction, names: Mapping[str,
     compiled = compile_expression(action.message or "''")
     message = compiled.evaluate(names, functions)
     # The fields the message quotes ([object, field]): a recipient who may not read one of them is not told.
-    read = {(obj.name, name) for name in compiled.names if name in obj.fields}
-    read |= {(obj.fields[path[0]].to, path[1]) for path in compiled.attribute_paths
-             if path[0] in obj.fields and obj.fields[path[0]].is_lookup and len(path) > 1}
+    read = quoted_fields(obj, compiled)
+    related = sorted({(obj.fields[lookup].to, int(record_id)) for lookup in quoted_lookups(obj, compiled)
+                      if (record_id := getattr(names.get(lookup), "id", None)) is not None})
     users, roles = [], []
     for recipient in action.to:
         if recipient.startswith("role:"):
@@ -304,7 +306,8 @@ def notify_payload(obj: ObjectDef, action: AutomationAction, names: Mapping[str,
     if not users and not roles:
         return None
     return {"object": obj.name, "record_id": names.get("id"), "message": "" if message is None else str(message),
-            "users": users, "roles": roles, "reads": sorted([list(pair) for pair in read])}
+            "users": users, "roles": roles, "reads": sorted([list(pair) for pair in read]),
+            "related": [list(pair) for pair in related]}
 
 
 def _actor_id(event: "RecordEvent", origin: AutomationOrigin | None) -> int | None:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, delete, insert, select
 
 from crmkit.engine.database import write_transaction
+from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, is_record_id
 from crmkit.engine.security.access import PermissionDenied
 
 if TYPE_CHECKING:
@@ -170,9 +171,11 @@ class AutomationRuns:
         if outcome:
             query = query.where(table.c.outcome == outcome)
         if record_id is not None:
+            if not is_record_id(record_id):
+                return []
             query = query.where(table.c.record_id == record_id)
         if before is not None:
-            query = query.where(table.c.id < before)
+            query = query.where(table.c.id < max(INT64_MIN, min(int(before), INT64_MAX)))  # within 64 bits
         with self.context.reading() as connection:
             return [Run.of(row) for row in connection.execute(query)]
 

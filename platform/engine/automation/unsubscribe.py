@@ -3,6 +3,7 @@
     link = unsubscribe_url(crm, "ann@example.com", "contact", 7)   # CRMKIT_BASE_URL + /unsubscribe/<token>
     record_opt_out(crm, token)      # the web route (crmkit.ui): the address joins crmkit_email_opt_out,
                                     # and the record's `email_opt_out` field (if it has one) becomes true
+                                    # while an email field of the record still holds the address
     opted_out(connection, addresses) -> the addresses that opted out
 
 The token is signed with the same key as the web sessions (CRMKIT_SECRET_KEY, or the SQLite
@@ -85,9 +86,16 @@ def record_opt_out(crm: "Crm", token: str) -> OptOut:
                 record = records.get(opt_out.record_id)
             except RecordNotFound:
                 return opt_out
-            if not record[OPT_OUT_FIELD]:
+            if not record[OPT_OUT_FIELD] and _still_holds(obj, record, opt_out.address):
                 records.update(record.id, {OPT_OUT_FIELD: True}, version=record.version)
     return opt_out
+
+
+def _still_holds(obj, record, address: str) -> bool:
+    """Whether an email field of `record` still holds `address` (any case): a link of mail sent before the
+    record's address changed opts out that address, not the person the record now names."""
+    return any(fdef.type == "email" and str(record[name] or "").lower() == address
+               for name, fdef in obj.fields.items())
 
 
 def opted_out(connection: Connection, crm: "Crm", addresses: Iterable[str]) -> set[str]:

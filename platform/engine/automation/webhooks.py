@@ -6,7 +6,8 @@ internal address.
 SSRF (OWASP SSRF Prevention Cheat Sheet): the URL's host must be listed in
 CRMKIT_WEBHOOK_HOSTS (comma-separated names; `*.example.com` for its subdomains). Its name is
 then resolved, and if ANY address it resolves to is private, loopback, link-local, multicast,
-reserved or otherwise not global, the call is refused, unless that address lies in a network
+reserved or otherwise not global, or is an IPv6 address that carries such an IPv4 address inside it
+(6to4, Teredo, NAT64, IPv4-compatible), the call is refused, unless that address lies in a network
 listed in CRMKIT_WEBHOOK_PRIVATE_NETWORKS (e.g. `10.1.0.0/16`, `127.0.0.1/32`). The connection
 is then made to the address that was checked (the Host header and TLS name stay the URL's),
 so a name that resolves differently a moment later (DNS rebinding) cannot redirect it.
@@ -18,7 +19,7 @@ import ipaddress
 import os
 import socket
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import certifi
 import urllib3
@@ -63,6 +64,37 @@ def _private_allowed() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return [ipaddress.ip_network(entry, strict=False) for entry in _list(PRIVATE_NETWORKS_VARIABLE)]
 
 
+#: IPv6 networks that reach an IPv4 address (or a network of their own) rather than an IPv6 host: the
+#: NAT64 local-use prefix (RFC 8215) and the deprecated site-local addresses (RFC 3879). Python's
+#: `is_global` calls them global, yet a NAT64 gateway or an old router takes them inside.
+_NOT_GLOBAL_V6 = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("fec0::/10"))
+#: IPv6 prefixes whose last 32 bits are an IPv4 address the packet is delivered to: the NAT64 well-known
+#: prefix (RFC 6052) and the deprecated IPv4-compatible addresses (RFC 4291 section 2.5.5.1).
+_EMBEDS_V4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
+def internal_addresses(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[
+        ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The internal addresses a connection to `address` may reach: `address` itself when it is private,
+    loopback, link-local, multicast, reserved or in _NOT_GLOBAL_V6, and every IPv4 address an IPv6 address
+    carries inside it that is (6to4 RFC 3056, Teredo RFC 4380, NAT64 RFC 6052, IPv4-compatible), since the
+    packet is delivered there. [] for an address on the Internet."""
+    reached: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            reached.append(address.ipv4_mapped)
+        if address.sixtofour is not None:
+            reached.append(address.sixtofour)
+        if address.teredo is not None:
+            reached.extend(address.teredo)
+        if any(address in network for network in _EMBEDS_V4):
+            reached.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    internal = [seen for seen in reached if not seen.is_global or seen.is_multicast]
+    if not address.is_global or address.is_multicast or any(address in network for network in _NOT_GLOBAL_V6):
+        internal.insert(0, address)
+    return internal
+
+
 def checked_address(host: str, port: int) -> str:
     """The address to connect to for `host`, after the checks above. WebhookRefused, or OSError
     (socket.gaierror) when the name does not resolve now (retried)."""
@@ -75,14 +107,20 @@ def checked_address(host: str, port: int) -> str:
         address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
-        internal = not address.is_global or address.is_multicast
-        if internal and not any(address in network for network in allowed):
+        if any(not any(seen in network for network in allowed) for seen in internal_addresses(address)):
             raise WebhookRefused(messages.WEBHOOK_INTERNAL_ADDRESS(host=host, address=str(address),
                                                                    variable=PRIVATE_NETWORKS_VARIABLE))
         addresses.append(str(address))
     if not addresses:
         raise OSError(f"'{host}' has no address")
     return addresses[0]
+
+
+def host_header(parts: SplitResult) -> str:
+    """The Host header of a URL (RFC 9110 section 7.2): its host and port, never the `user:password@`
+    userinfo, which would hand the URL's credentials to every proxy and log on the way."""
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def post_webhook(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = READ_TIMEOUT) -> int:
@@ -105,7 +143,7 @@ def post_webhook(url: str, body: bytes, headers: Mapping[str, str], *, timeout: 
         pool = urllib3.HTTPConnectionPool(address, port, timeout=timeouts, retries=False)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     with pool:
-        response = pool.urlopen("POST", path, body=body, headers={**headers, "Host": parts.netloc},
+        response = pool.urlopen("POST", path, body=body, headers={**headers, "Host": host_header(parts)},
                                 redirect=False, retries=False, preload_content=False)
         try:
             answer = response.read(MAX_RESPONSE_BYTES, decode_content=False).decode(errors="replace")

@@ -27,6 +27,7 @@ from crmkit.engine.automation.runlog import AutomationRuns
 from crmkit.engine.automation.runlog_tables import OUTCOMES
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.filters import SYSTEM_DEFS
+from crmkit.engine.query.inputs import ascii_whole_number
 from crmkit.engine.records.errors import RecordNotFound
 from crmkit.ui.bulk_page import selection, selection_values, titles
 from crmkit.ui.sessions import safe_next, user_context
@@ -134,7 +135,7 @@ def badge() -> str:
 def mark_read() -> Response:
     """Mark the given notifications (`id`, repeated) read; with `open`, go on to that record."""
     notes = Notifications(user_context())
-    ids = [int(value) for value in request.form.getlist("id") if value.isdigit()]
+    ids = [number for value in request.form.getlist("id") if (number := ascii_whole_number(value)) is not None]
     notes.mark_read(ids)
     target = request.form.get("open", "")
     return redirect(safe_next(target, url_for(".notifications")), 303)
