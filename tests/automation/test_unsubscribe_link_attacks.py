@@ -43,3 +43,25 @@ def test_a_token_cannot_be_forged_for_another_address_or_record(crm, link):
     for candidate in (forged.rstrip("=") + "." + signature, token + "x", "", "." + signature):
         with pytest.raises(UnsubscribeLinkInvalid):
             read_token(crm, candidate)
+
+
+def test_the_same_link_used_twice_at_once_opts_out_once_without_an_error(crm, link, database_url):
+    """A mail client's one-click POST and the person's click can arrive together: neither is a server error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from crmkit.engine import Crm
+
+    people, person, token = link
+    others = [Crm.open(database_url) for _ in range(4)]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda other: record_opt_out(other, token).address, others))
+    finally:
+        for other in others:
+            other.close()
+    assert results == ["fay@example.com"] * 4
+    assert people.get(person.id)["email_opt_out"] is True
+    with crm.engine.connect() as connection:
+        from crmkit.engine.automation.unsubscribe import opted_out
+
+        assert opted_out(connection, crm, ["fay@example.com"]) == {"fay@example.com"}

@@ -16,12 +16,14 @@ import os
 from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from crmkit.engine import messages
 from crmkit.engine.database import sqlite_file
 from crmkit.engine.secret_key import secret_key
-from crmkit.engine.records.errors import RecordError, RecordNotFound
+from crmkit.engine.records.errors import RecordError, RecordNotFound, StaleRecordError
 
 if TYPE_CHECKING:
     from crmkit.engine.crm import Crm
@@ -75,19 +77,24 @@ def record_opt_out(crm: "Crm", token: str) -> OptOut:
     context = crm.as_system()
     table = crm.runtime.system_table("crmkit_email_opt_out")
     with context.writing() as connection:
-        known = connection.execute(select(table.c.address).where(table.c.address == opt_out.address)).first()
-        if known is None:
-            connection.execute(insert(table).values(address=opt_out.address, object=opt_out.object,
-                                                    record_id=opt_out.record_id, created_at=crm.clock()))
-        obj = crm.runtime.registry.objects.get(opt_out.object or "")
-        if obj is not None and OPT_OUT_FIELD in obj.fields and opt_out.record_id is not None:
-            records = context.records(obj.name)
+        # Two requests at once (a mail client's one-click POST and the person's click): the second insert does nothing.
+        dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        connection.execute(dialect_insert(table).values(
+            address=opt_out.address, object=opt_out.object, record_id=opt_out.record_id, created_at=crm.clock())
+            .on_conflict_do_nothing(index_elements=[table.c.address]))
+    obj = crm.runtime.registry.objects.get(opt_out.object or "")
+    if obj is not None and OPT_OUT_FIELD in obj.fields and opt_out.record_id is not None:
+        records = context.records(obj.name)
+        for _ in range(2):  # a concurrent save of the record (the same opt-out, or an edit): read it again once
             try:
                 record = records.get(opt_out.record_id)
+                if not record[OPT_OUT_FIELD] and _still_holds(obj, record, opt_out.address):
+                    records.update(record.id, {OPT_OUT_FIELD: True}, version=record.version)
+                break
             except RecordNotFound:
-                return opt_out
-            if not record[OPT_OUT_FIELD] and _still_holds(obj, record, opt_out.address):
-                records.update(record.id, {OPT_OUT_FIELD: True}, version=record.version)
+                break
+            except StaleRecordError:
+                continue
     return opt_out
 
 
