@@ -26,12 +26,13 @@ LINES = [
     "page of 50: sales rep with a shared record vs admin",
     "export 300 rows as CSV", "UI list page (50 rows)", "UI detail page (3 related lists)",
     "create 20 one by one", "bulk insert 100",
+    "update 20 records, 20 rules that do not match", "queue: 40 jobs, 2 workers, embedded (SQLite file)",
 ]
 
 
 def run_bench(*arguments: str) -> str:
     command = [sys.executable, "-m", "benchmarks", "--rows", "300", "--creates", "20", "--bulk", "100",
-               "--budget", "0.01", *arguments]
+               "--jobs", "40", "--budget", "0.01", *arguments]
     result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -42,6 +43,7 @@ def assert_every_line(output: str, database: str, *, load: bool = False) -> None
     for name in LINES:
         assert name in section, f"{database}: no line {name!r}"
     assert "ROWS DIFFER" not in section
+    assert "queue: 40 jobs, 2 workers, Redis" in section or "queue line on Redis skipped: " in section
     common = next(text for text in section.splitlines() if text.startswith("search common word"))
     assert " 0 on the page" not in common, "the bench's accounts are in the search index"
     creates = next(text for text in section.splitlines() if text.startswith("create 20"))
@@ -55,8 +57,9 @@ def assert_every_line(output: str, database: str, *, load: bool = False) -> None
 
 def test_the_bench_runs_on_sqlite_and_lines_measures_only_the_groups_named(tmp_path, capsys):
     kept = tmp_path / "bench"
-    output = run_bench("--database", "sqlite", "--load-seconds", "0.5", "--keep", str(kept))
+    output = run_bench("--database", "sqlite", "--load-seconds", "0.5", "--keep", str(kept), "--emails", "5")
     assert_every_line(output, "SQLite", load=True)
+    assert "email: commit -> received at SMTP (p50; 5 emails)" in output
     assert "PostgreSQL" not in output.split("Targets (issue 8)")[1]
 
     output = run_bench("--database", "sqlite", "--keep", str(kept), "--lines", "suggest,search")  # the kept data
@@ -76,7 +79,7 @@ def test_the_bench_runs_on_sqlite_and_lines_measures_only_the_groups_named(tmp_p
 def test_the_bench_runs_on_postgresql_in_a_database_of_its_own():
     require_postgres()
     name = f"crmkit_bench_t_{uuid.uuid4().hex[:10]}"
-    output = run_bench("--database", POSTGRES_URL, "--pg-database", name, "--load-seconds", "0")  # the load: SQLite's test
+    output = run_bench("--database", POSTGRES_URL, "--pg-database", name, "--load-seconds", "0", "--emails", "0")  # the load: SQLite's test
     assert_every_line(output, "PostgreSQL")
     assert f"database {name}" in output or f"schema {name}" in output  # a schema where CREATE DATABASE is refused
     import psycopg

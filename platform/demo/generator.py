@@ -347,6 +347,7 @@ class ObjectFiller:
     def _namespace(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The record as the engine's rules will see it: defaults, formulas, and empty related records."""
         namespace = {name: None for name in self.obj.fields}
+        namespace["id"] = None  # a new record: rules such as "id is None and ..." judge it as the engine will
         namespace.update(values)
         related = {name: EMPTY_RECORD for name in self.runtime.registry.related_reads.get(self.obj.name, {})}
         evaluator = self.evaluator

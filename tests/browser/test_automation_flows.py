@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ready, serving
+from tests.browser.conftest import goto, ready, serving
 from tests.ui.test_automation_pages import DESK
 from tests.webapp import PASSWORD
 
@@ -33,14 +33,12 @@ def desk_server(tmp_path_factory) -> Iterator[tuple[str, object, dict[str, int]]
 
 def test_a_manual_button_runs_the_rule_and_the_owner_is_notified(page: Page, desk_server) -> None:
     address, crm, ids = desk_server
-    page.goto(f"{address}/login")
-    ready(page)
+    goto(page, f"{address}/login")
     page.get_by_label("Username").fill("agent")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{address}/")
-    page.goto(f"{address}/r/ticket/{ids['ticket']}")
-    ready(page)
+    goto(page, f"{address}/r/ticket/{ids['ticket']}")
     page.get_by_role("button", name="Escalate").click()
     expect(page.get_by_role("status").filter(has_text="The rule ran.")).to_be_visible()
     expect(page.locator(".record-highlights")).to_contain_text("High")
