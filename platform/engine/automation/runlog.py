@@ -157,6 +157,18 @@ class AutomationRuns:
         self.context = context
         self.table = context.runtime.system_table(RUN_TABLE)
 
+    def dead_letters(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The outbox's dead rows, newest first (Outbox.rows)."""
+        return self.context.crm.outbox.rows(status="dead", limit=limit)
+
+    def outbox_row(self, outbox_id: int) -> dict[str, Any] | None:
+        """One outbox row as stored, or None (Outbox.row)."""
+        return self.context.crm.outbox.row(outbox_id)
+
+    def replay(self, outbox_ids: Sequence[int]) -> list[int]:
+        """Make dead rows pending again (Outbox.replay; OutboxRowNotFound for one that is not dead)."""
+        return self.context.crm.outbox.replay(outbox_ids)
+
     def runs(self, *, object: str | None = None, rule: str | None = None, outcome: str | None = None,
              record_id: int | None = None, before: int | None = None, limit: int = 50) -> list[Run]:
         """Entries newest first, of one object / rule ("object.rule" or its name) / outcome if given;

@@ -9,7 +9,8 @@ write's transaction and always in this order:
     2. propagation  rollups of parent records, formulas of records reading the changed ones
     3. search       the search index of the written records and of those propagation rewrote
     4. after-save   the `crmkit_after_save` hook, once per event
-    5. outbox       the outbox rows of the automation rules' after-save actions (automation/rules.py)
+    5. outbox       the outbox rows of the automation rules' after-save actions (automation/rules.py), and the
+                    run log entries of the before-save rules of created records (automation/runlog.py)
     6. planning     the planned runs of relative (date-based) rules (automation/planning.py)
 
 An exception in any step rolls the whole write back. Before the write, creates and

@@ -168,7 +168,7 @@ def admin_runs() -> str:
     registry = context.runtime.registry
     objects = sorted(name for name, obj in registry.objects.items() if obj.automations)
     object_labels = {name: obj.label for name, obj in registry.objects.items()}  # shown in the user's language
-    dead = context.crm.outbox.rows(status="dead", limit=100)
+    dead = service.dead_letters(limit=100)
     return render_template("automation/admin_runs.html", runs=runs, older=older, filters=filters, objects=objects,
                            outcomes=OUTCOMES, dead=dead, record_address=_record_address,
                            object_labels=object_labels)
@@ -177,8 +177,7 @@ def admin_runs() -> str:
 @blueprint.route("/admin/automation/outbox/<int:outbox_id>")
 def admin_outbox_row(outbox_id: int) -> str:
     """One outbox row as stored: its rule, action, payload, attempts and error (administrators)."""
-    _runs_service()
-    row = user_context().crm.outbox.row(outbox_id)
+    row = _runs_service().outbox_row(outbox_id)
     if row is None:
         abort(404)
     return render_template("automation/outbox_row.html", row=row, record_address=_record_address)
@@ -187,9 +186,9 @@ def admin_outbox_row(outbox_id: int) -> str:
 @blueprint.route("/admin/automation/outbox/<int:outbox_id>/replay", methods=["POST"])
 def admin_replay(outbox_id: int) -> Response:
     """Make a dead row pending again (Outbox.replay); back to the admin page with a message."""
-    _runs_service()
+    service = _runs_service()
     try:
-        user_context().crm.outbox.replay([outbox_id])
+        service.replay([outbox_id])
         flash(_("The action will be tried again."), "success")
     except RecordNotFound:
         flash(_("Only an action that failed for good can be replayed."), "warning")
