@@ -1,0 +1,4 @@
+"""crmkit.engine.reports: reports and dashboards declared in metadata, computed in SQL (docs/reports.md).
+
+    result.py   the shapes a report run returns (the UI, the API and exports read only these)
+"""
