@@ -15,7 +15,7 @@ Shapes (every key always present for its kind):
 - "pie", "donut", "funnel": `items` ([{name, value, text, link}]) over the first level; a
   funnel's items also carry `conversion`: the stage's value over the previous stage's as a
   percentage text ("" for the first stage or when the previous is zero).
-- "gauge": `value`, `text`, `target`, `target_text`, `ratio_text` (value over target) and
+- "gauge": `value`, `text`, `target`, `target_label`, `target_text`, `ratio_text` (value over target) and
   `max` (the larger of the target and the value).
 - "kpi": `text` (the grand total), `change` (a fraction, or None without a previous period or
   when it was zero), `change_text` ("+12.5%"), `direction` ("up", "down" or "flat"),
@@ -63,10 +63,11 @@ def value_column(result: ReportResult, widget: WidgetDef) -> ResultColumn:
 
 
 def chart_spec(result: ReportResult, widget: WidgetDef, show: Presentation, *, link: Link | None = None,
-               previous: ReportResult | None = None) -> dict[str, Any]:
+               previous: ReportResult | None = None, target_label: str = "Target") -> dict[str, Any]:
     """The data `widget` draws from `result` (see the module docstring for each kind's keys).
 
-    `previous` is the same report over the previous period (a KPI's comparison). Raises
+    `previous` is the same report over the previous period (a KPI's comparison);
+    `target_label` names a gauge's target in the viewer's language. Raises
     KeyError when the widget's `value` is not a column of the result.
     """
     column = value_column(result, widget)
@@ -78,7 +79,7 @@ def chart_spec(result: ReportResult, widget: WidgetDef, show: Presentation, *, l
     elif widget.chart in ITEM_CHARTS:
         spec["items"] = _items(result, column, show, links, conversion=widget.chart == "funnel")
     elif widget.chart == "gauge":
-        spec.update(_gauge(result, widget, column, show))
+        spec.update(_gauge(result, widget, column, show), target_label=target_label)
     elif widget.chart == "kpi":
         spec.update(_kpi(result, column, show, previous))
     return spec
