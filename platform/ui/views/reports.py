@@ -208,7 +208,7 @@ def updated_text(result: Any, show: Presentation) -> str:
     age = datetime.now(timezone.utc) - moment
     if age.total_seconds() < 5:
         return _("Updated just now")
-    return _("Updated %(age)s", age=format_timedelta(age, add_direction=True, locale=show.locale))
+    return _("Updated %(age)s", age=format_timedelta(-age, add_direction=True, locale=show.locale))
 
 
 @blueprint.route("/dashboards/<name>/widgets/<int:index>")

@@ -1,6 +1,7 @@
-// Dashboard and report charts: each `[data-chart]` element names a <script type="application/json">
-// block (crmkit/ui/charts.py's spec: texts already in the viewer's language and locale) that this
-// file draws with ECharts. No inline script or style: tooltips use ECharts' richText mode (drawn
+// Dashboard and report charts: each `[data-chart]` element holds its chart's data as JSON
+// (crmkit/ui/charts.py's spec: texts already in the viewer's language and locale), which this
+// file draws with ECharts. (An attribute rather than a <script type="application/json"> block:
+// htmx, with allowScriptTags off, drops script elements from the widgets it swaps in.) No inline script or style: tooltips use ECharts' richText mode (drawn
 // in the chart itself, not as HTML with style attributes), so the Content Security Policy keeps
 // `style-src 'self'`. A click on a bar, slice, stage or point opens its drill-down address.
 "use strict";
@@ -82,8 +83,9 @@
       tooltip: tooltip({trigger: "item", formatter: function () { return spec.value_label + ": " + spec.text; }}),
       series: [{
         type: "gauge", min: 0, max: spec.max, progress: {show: true, width: 14},
-        axisLine: {lineStyle: {width: 14}}, pointer: {show: false},
-        axisLabel: {formatter: compact(spec.locale), distance: 20},
+        axisLine: {lineStyle: {width: 14}}, pointer: {show: false}, splitNumber: 4,
+        axisTick: {show: false}, splitLine: {length: 8, distance: 4},
+        axisLabel: {formatter: compact(spec.locale), distance: 18},
         title: {show: true, offsetCenter: [0, "70%"]},
         detail: {valueAnimation: false, offsetCenter: [0, "20%"], fontSize: 20,
                  formatter: function () { return spec.text + (spec.ratio_text ? "\n" + spec.ratio_text : ""); }},
@@ -110,11 +112,7 @@
     if (element.dataset.chartDrawn === "true") {
       return;
     }
-    var source = document.getElementById(element.dataset.chart);
-    if (!source) {
-      return;
-    }
-    var spec = JSON.parse(source.textContent);
+    var spec = JSON.parse(element.dataset.chart);
     var chart = window.echarts.init(element, null, {locale: spec.locale, renderer: "canvas"});
     chart.setOption(option(spec));
     chart.on("click", function (params) {
