@@ -151,7 +151,7 @@ def _matrix(result: ReportResult, show: Presentation, link: Link, total_label: s
 
 def _tabular(result: ReportResult, show: Presentation, record_link: Callable[[int], str | None],
              total_label: str) -> ReportTable:
-    columns = getattr(result, "columns", ()) or (result.group_columns + result.value_columns)
+    columns = result.columns or (result.group_columns + result.value_columns)
     header = (tuple(HeaderCell(column.label, number=column.format not in ("text", "date", "datetime"))
                     for column in columns),)
     rows = []

@@ -66,10 +66,10 @@ def runnable(context: UserContext) -> dict[str, Any]:
 
 def find_report(context: UserContext, name: str) -> Any:
     """The report `name` if the user may run it; otherwise the engine's refusal (unknown: 404, not allowed: 403)."""
-    report = runnable(context).get(name)
-    if report is None:
-        context.reports.run(name)  # raises the engine's sentence for this report and user
-        abort(404)
+    report = context.reports.get(name)  # ReportError 404 for an unknown one
+    if report.name not in runnable(context):
+        context.reports.run(report)  # raises the engine's refusal for this user (403)
+        abort(403)
     return report
 
 
