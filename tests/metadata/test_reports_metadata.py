@@ -61,9 +61,11 @@ reports:
   deal_count:
     object: deal
     kind: summary
+    date_field: close_date
     group_by: [{field: stage}]
 dashboards:
   overview:
+    filters: [date_range]
     widgets:
       - {report: by_stage, chart: kpi, compare: previous_period}
       - {report: deal_count, chart: pie}
