@@ -2,15 +2,12 @@
 
     chosen = dashboard_filters(request.args, today=date(2026, 12, 2))
     chosen.date_range          # (date(2026, 10, 1), date(2026, 12, 31)) for ?period=this_quarter
-    chosen.previous_range      # (date(2026, 7, 1), date(2026, 9, 30)): a KPI's comparison
     chosen.engine_filters()    # {"date_range": ..., "owner_ids": [7], "team_id": None}
 
 Keys: `period` (one of PERIODS; "custom" reads `from` and `to`, ISO dates, either may be
 blank; no period: all dates, unless `from` or `to` is given, which means "custom"), `owner` (a user id) and `team` (a team id). A value that is not
 one of these raises FilterProblem with a sentence in the viewer's language (the page shows
-it, 400). The previous period of a calendar period is the one before it (last month for
-this month); of a custom or rolling range, the same number of days just before it; an
-open-ended range has none.
+it, 400). A KPI's previous period is the engine's (`context.dashboards.previous`).
 """
 from __future__ import annotations
 
@@ -47,7 +44,6 @@ class DashboardFilters:
 
     period: str = ""
     date_range: tuple[date | None, date | None] | None = None
-    previous_range: tuple[date, date] | None = None
     owner_id: int | None = None
     team_id: int | None = None
     args: tuple[tuple[str, str], ...] = ()
@@ -57,11 +53,10 @@ class DashboardFilters:
         return {"date_range": self.date_range, "owner_ids": [self.owner_id] if self.owner_id is not None else None,
                 "team_id": self.team_id}
 
-    def previous_filters(self) -> dict[str, Any] | None:
-        """The same filters over the previous period; None when there is none."""
-        if self.previous_range is None:
-            return None
-        return {**self.engine_filters(), "date_range": self.previous_range}
+    @property
+    def closed_range(self) -> bool:
+        """Whether the date range has both ends (a KPI then has a previous period to compare with)."""
+        return self.date_range is not None and None not in self.date_range
 
 
 def _month_start(day: date, back: int = 0) -> date:
@@ -77,17 +72,14 @@ def _month_span(day: date, months: int, back: int) -> tuple[date, date]:
     return start, end
 
 
-def period_range(period: str, today: date) -> tuple[tuple[date, date], tuple[date, date]] | None:
-    """(the range, the previous range) of a calendar or rolling period ending today; None for "" and "custom"."""
+def period_range(period: str, today: date) -> tuple[date, date] | None:
+    """The first and last day of a calendar period holding today (or the one before), or of a rolling
+    period ending today; None for "" and "custom"."""
     spans = {"month": 1, "quarter": 3, "year": 12}
     if period.startswith(("this_", "last_")) and period.split("_", 1)[1] in spans:
-        months = spans[period.split("_", 1)[1]]
-        back = 0 if period.startswith("this_") else 1
-        return _month_span(today, months, back), _month_span(today, months, back + 1)
+        return _month_span(today, spans[period.split("_", 1)[1]], 0 if period.startswith("this_") else 1)
     if period in ("last_30_days", "last_90_days"):
-        days = int(period.split("_")[1])
-        start = today - timedelta(days=days - 1)
-        return (start, today), (start - timedelta(days=days), start - timedelta(days=1))
+        return today - timedelta(days=int(period.split("_")[1]) - 1), today
     return None
 
 
@@ -119,21 +111,15 @@ def dashboard_filters(args: Mapping[str, str], today: date) -> DashboardFilters:
         raise FilterProblem(str(_l("“%(value)s” is not a choice for %(filter)s.", value=period,
                                    filter=_l("Date range"))))
     date_range: tuple[date | None, date | None] | None = None
-    previous: tuple[date, date] | None = None
     if period == "custom":
         start, end = _day(args.get("from"), str(_l("From"))), _day(args.get("to"), str(_l("To")))
         if start is not None and end is not None and start > end:
             raise FilterProblem(str(_l("The date range ends before it starts.")))
         if start is not None or end is not None:
             date_range = (start, end)
-        if start is not None and end is not None:
-            days = (end - start).days + 1
-            previous = (start - timedelta(days=days), start - timedelta(days=1))
     elif period:
-        spans = period_range(period, today)
-        assert spans is not None
-        date_range, previous = spans
+        date_range = period_range(period, today)
     owner = _whole(args.get("owner"), str(_l("Owner")))
     team = _whole(args.get("team"), str(_l("Team")))
     kept = tuple((key, str(args.get(key))) for key in FILTER_KEYS if args.get(key))
-    return DashboardFilters(period, date_range, previous, owner, team, kept)
+    return DashboardFilters(period, date_range, owner, team, kept)

@@ -174,7 +174,7 @@ def dashboard(name: str) -> Response:
     context = user_context()
     board = context.dashboards.get(name)
     chosen, problem = chosen_filters(context)
-    reports = runnable(context)
+    reports = context.runtime.registry.reports
     widgets = [(index, widget, widget.title if widget.title else
                 (reports[widget.report].label if widget.report in reports else Label.of(widget.report)))
                for index, widget in enumerate(board.widgets)]
@@ -224,10 +224,9 @@ def widget(name: str, index: int) -> Response:
     show = presentation(context)
     try:
         result = context.dashboards.widget(name, index, **chosen.engine_filters())
-        previous_filters = chosen.previous_filters()
-        previous = context.dashboards.widget(name, index, **previous_filters) \
-            if definition.chart == "kpi" and definition.compare and previous_filters else None
-        report = runnable(context).get(definition.report)
+        previous = context.dashboards.previous(name, index, **chosen.engine_filters()) \
+            if definition.chart == "kpi" and definition.compare else None
+        report = context.runtime.registry.reports.get(definition.report)
     except CrmkitError as error:
         return Response(render_template("reports/widget_error.html", message=sentence(error.message)),
                         status=error.status)
