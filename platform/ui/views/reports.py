@@ -10,6 +10,7 @@ not hold the others back, and again whenever the dashboard's filters change.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ from crmkit.ui.dashboard_filters import PERIODS, DashboardFilters, FilterProblem
 from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import label_language
 from crmkit.ui.list_page import visible_columns, with_lookup_choices
+from crmkit.ui.record_views import may
 from crmkit.ui.report_page import list_address, report_table, result_json
 from crmkit.ui.sessions import user_context
 
@@ -110,14 +112,18 @@ def report_page(name: str) -> Response:
         filters_shown.append(field_filter)
     try:
         filters = parse_query_string(given).filter
-    except QueryError as error:
+        result = context.reports.run(name, filters=filters)
+    except (QueryError, CrmkitError) as error:
+        if not isinstance(error, QueryError) and error.status not in (400, 422):
+            raise  # not allowed, unknown: the error page
         problem = sentence(error.message, subject=obj.name)
+        status = 400 if isinstance(error, QueryError) else error.status
         if request.args.get("format") == "json":
-            return Response(jsonify({"error": problem}).get_data(), status=400, mimetype="application/json")
+            return Response(json.dumps({"error": problem}, ensure_ascii=False), status=status,
+                            mimetype="application/json")
         return Response(render_template("reports/report.html", report=report, obj=obj, table=None, problem=problem,
                                         filters=filters_shown, filtered=True, export_query="", result=None),
-                        status=400)
-    result = context.reports.run(name, filters=filters)
+                        status=status)
     if request.args.get("format") == "json":
         return jsonify(result_json(result))
     show = presentation(context)
@@ -126,7 +132,8 @@ def report_page(name: str) -> Response:
     export_query = urlencode(list(given.items(multi=True)))
     return Response(render_template("reports/report.html", report=report, obj=obj, table=table, problem=None,
                                     filters=filters_shown, filtered=bool(given), export_query=export_query,
-                                    result=result, updated=updated_text(result, show)))
+                                    result=result, updated=updated_text(result, show),
+                                    may_export=may(context, obj.name, "export")))
 
 
 @blueprint.route("/reports/<name>/export.<fmt>")
