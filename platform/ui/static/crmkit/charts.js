@@ -68,7 +68,8 @@
                 label: {show: true, position: "inside", formatter: label}, data: data};
     } else {
       series = {type: "pie", radius: spec.kind === "donut" ? ["45%", "70%"] : "70%",
-                label: {formatter: function (params) { return params.name + "\n" + params.percent + "%"; }},
+                // Shares beside the slices, names in the legend and tooltips: long names never run off a narrow card.
+                label: {formatter: "{d}%"}, labelLine: {length: 6, length2: 6},
                 data: data};
     }
     return {
