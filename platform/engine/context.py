@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from crmkit.engine.records.recycle import RecycleBin
     from crmkit.engine.reports.service import ReportService
     from crmkit.engine.records.global_search import ObjectHits, SearchHit
+    from crmkit.engine.reports.dashboards import DashboardService
 
 RowFilter = Callable[[str], "ColumnElement[bool] | None"]
 
@@ -105,6 +106,19 @@ class UserContext:
 
         self.refresh_rights()
         return Sharing(self)
+
+    @property
+    def dashboards(self) -> "DashboardService":
+        """The dashboards this user may see and their widgets' results (reports/dashboards.py)."""
+        from crmkit.engine.reports.dashboards import DashboardService
+
+        self.refresh_rights()
+        return DashboardService(self)
+
+    @property
+    def rights_version(self) -> int:
+        """The rights version the user's rights were loaded at (security/rights.py); 0 for the system context."""
+        return self._rights_version
 
     @property
     def runtime(self) -> Runtime:

@@ -108,6 +108,11 @@ class Crm:
     def registry(self) -> Registry:
         return self._runtime.registry
 
+    @property
+    def generation(self) -> int:
+        """The metadata generation this Crm has loaded: counted up by every install or migration (generation.py)."""
+        return self._generation
+
     def installed_packages(self) -> list[dict]:
         """Name, version, source and dates of every installed package."""
         table = self._runtime.system_table("crmkit_package")

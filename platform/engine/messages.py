@@ -198,6 +198,16 @@ RULE_FAILED_WITHHELD = Message("the automation rule '{rule}' could not run; an a
 DEPTH_REACHED = Message("not run: automation rules triggered each other {limit} times in a row, the limit.",
                         "未运行：自动化规则已连续相互触发 {limit} 次，达到上限。")
 
+# ---- dashboards (engine.reports.dashboards) ----------------------------------------------------------------------
+NO_DASHBOARD = Message("there is no dashboard named {name}.", "不存在名为 {name} 的仪表板。")
+NO_WIDGET = Message("the dashboard {name} has no widget {index}; its widgets are numbered from 0 to fewer than {count}.",
+                    "仪表板 {name} 没有编号为 {index} 的组件；其组件编号从 0 开始，小于 {count}。")
+WIDGET_NOT_AVAILABLE = Message("this widget is not available to you: it shows records you may not read.",
+                               "此组件对你不可用：它显示你无权查看的记录。")
+FILTER_NOT_OFFERED = Message("the dashboard {name} has no {filter} filter; the filters it offers: {offered}.",
+                             "仪表板 {name} 没有{filter}筛选；可用的筛选：{offered}。",
+                             open_words={"filter": _zh(date_range="日期范围", owner="负责人", team="团队")})
+
 # ---- email and webhooks of automation rules (automation/deliveries.py), kept on their outbox rows ----------------
 EMAIL_NOT_CONFIGURED = Message("email is not configured: set {variables} (docs/automation.md).",
                                "邮件尚未配置：请设置 {variables}（见 docs/automation.md）。")

@@ -25,6 +25,7 @@ from crmkit.metadata.model import (
     ValidationRule,
     frozen_map,
 )
+from crmkit.metadata.report_builder import build_dashboards, build_reports, package_fiscal_start
 from crmkit.metadata.source import SourceDocument
 
 _FIELD_KEYS = frozenset(
@@ -78,6 +79,10 @@ def build_package(documents: Sequence[SourceDocument]) -> Package:
         permission_sets=frozen_map(permission_sets),
         automations=tuple(rule for doc in documents
                           for rule in build_automations(doc, name, (), doc.data.get("automations") or ())),
+        reports=frozen_map({key: report for doc in documents for key, report in build_reports(doc, name).items()}),
+        dashboards=frozen_map({key: board for doc in documents
+                               for key, board in build_dashboards(doc, name).items()}),
+        fiscal_year_start_month=package_fiscal_start(documents),
         documents=tuple(doc.data for doc in documents),
         files=tuple(doc.file for doc in documents),
     )

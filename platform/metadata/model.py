@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from crmkit.metadata.automation import AutomationRule, StageTransitions
     from crmkit.metadata.email_templates import EmailTemplate
     from crmkit.metadata.layouts import Layout
+    from crmkit.metadata.reports import DashboardDef, ReportDef
 
 DEFAULT_LANGUAGE = "en"
 
@@ -288,6 +289,11 @@ class Package:
     permission_sets: Mapping[str, PermissionSetDef] = _field(default_factory=frozen_map)
     #: Package-level automation rules (`automations:` at the top), each naming its object (package_automations.py).
     automations: tuple[Any, ...] = ()
+    #: Reports and dashboards (`reports:`, `dashboards:`), by name (crmkit.metadata.reports, docs/reports.md).
+    reports: "Mapping[str, ReportDef]" = _field(default_factory=frozen_map)
+    dashboards: "Mapping[str, DashboardDef]" = _field(default_factory=frozen_map)
+    #: The month (1-12) its fiscal year starts in, or None when the package does not say.
+    fiscal_year_start_month: int | None = None
     #: The documents as written (plain data), kept so an installation can be recorded and replayed.
     documents: tuple[Mapping[str, Any], ...] = _field(default=(), compare=False, repr=False)
     files: tuple[str, ...] = _field(default=(), compare=False)

@@ -7,6 +7,8 @@ from typing import Iterable, Mapping, Sequence
 from crmkit.metadata.assignment_checks import check_assignment
 from crmkit.metadata.automation_checks import check_automation
 from crmkit.metadata.package_automations import attach_package_automations
+from crmkit.metadata.package_reports import merge_analytics
+from crmkit.metadata.report_checks import check_analytics
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.errors import MetadataError, UnknownObject, did_you_mean
 from crmkit.metadata.derived_layout import effective_layout
@@ -14,6 +16,7 @@ from crmkit.metadata.expressions import ExpressionReport, FieldRef, find_cycle, 
 from crmkit.metadata.layout_checks import check_layout
 from crmkit.metadata.layouts import Layout, merge_layouts
 from crmkit.metadata.model import Extension, FieldDef, ObjectDef, Package, PermissionSetDef, RoleDef, frozen_map
+from crmkit.metadata.reports import DashboardDef, ReportDef
 from crmkit.metadata.security_checks import (
     check_permission_sets,
     check_sharing,
@@ -66,6 +69,11 @@ class Registry:
     permission_sets: Mapping[str, PermissionSetDef] = field(default_factory=frozen_map)
     #: object -> its effective layout: the declared parts, the others derived (docs/layouts.md).
     layouts: Mapping[str, Layout] = field(default_factory=frozen_map)
+    #: Reports and dashboards of every installed package, by name (docs/reports.md).
+    reports: Mapping[str, ReportDef] = field(default_factory=frozen_map)
+    dashboards: Mapping[str, DashboardDef] = field(default_factory=frozen_map)
+    #: The month (1-12) the fiscal year starts in, for fiscal buckets: the packages' setting, default 1.
+    fiscal_year_start_month: int = 1
 
     def object(self, name: str) -> ObjectDef:
         try:
@@ -94,8 +102,9 @@ class Registry:
         ordered = _order_packages(packages, report)
         objects = _merge_objects(ordered, report)
         by_name = {package.name: package for package in ordered}
-        attach_package_automations(ordered, objects, {package.name: _dependencies(package, by_name) | {package.name}
-                                                      for package in ordered}, report)
+        visible = {package.name: _dependencies(package, by_name) | {package.name} for package in ordered}
+        attach_package_automations(ordered, objects, visible, report)
+        analytics = merge_analytics(ordered, visible, report)
         roles = merge_roles(ordered, report)
         permission_sets = merge_permission_sets(ordered, report)
         if report.problems:
@@ -108,6 +117,7 @@ class Registry:
             check_sharing(obj, roles, objects, report)
             check_layout(ObjectScope(obj, objects, catalog), report)
         check_permission_sets(permission_sets, roles, objects, report)
+        check_analytics(analytics, objects, catalog, visible, report)
         if not report.problems:
             _check_cycles(objects, analyses, report)
         if report.problems:
@@ -116,7 +126,9 @@ class Registry:
         labels = {package.name: package.label for package in ordered}
         layouts = {obj.name: effective_layout(obj, objects, catalog, labels) for obj in objects.values()}
         return replace(registry, roles=frozen_map(roles), role_descendants=role_descendants(roles),
-                       permission_sets=frozen_map(permission_sets), layouts=frozen_map(layouts))
+                       permission_sets=frozen_map(permission_sets), layouts=frozen_map(layouts),
+                       reports=analytics.reports, dashboards=analytics.dashboards,
+                       fiscal_year_start_month=analytics.fiscal_year_start_month)
 
     def with_packages(self, packages: Sequence[Package], documents: Iterable[SourceDocument] = ()) -> "Registry":
         """A new registry with `packages` added or replacing installed ones of the same name."""
