@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from crmkit.engine.security.sharing import Sharing
     from crmkit.engine.records.pipeline import SavePipeline
     from crmkit.engine.records.recycle import RecycleBin
+    from crmkit.engine.reports.service import ReportService
     from crmkit.engine.records.global_search import ObjectHits, SearchHit
     from crmkit.engine.reports.dashboards import DashboardService
 
@@ -142,6 +143,13 @@ class UserContext:
 
     def records(self, object_name: str) -> RecordService:
         return RecordService(self, object_name)
+
+    @property
+    def reports(self) -> "ReportService":
+        """Reports this user may run, with drill-down and exports (reports/service.py)."""
+        from crmkit.engine.reports.service import ReportService
+
+        return ReportService(self)
 
     def search(self, text: str, *, objects: "Sequence[str] | None" = None, limit: int = 20) -> list["SearchHit"]:
         """Records of any object matching `text`, best first, as the user may see them (records/global_search.py)."""

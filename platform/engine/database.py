@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 
-from crmkit.engine import messages, sqlite_aggregates
+from crmkit.engine import messages, sqlite_aggregates, sqlite_time
 from crmkit.engine.prepared import literal_page_limits
 from crmkit.errors import CrmkitError
 
@@ -247,6 +247,7 @@ def _configure_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> N
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
         sqlite_aggregates.register(dbapi_connection)
+        sqlite_time.register(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:

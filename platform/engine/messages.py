@@ -548,6 +548,38 @@ ADMINS_ONLY = Message("only administrators may {what}.", "只有管理员才能{
     share_a_view_with_a_role_other_than_their_own="把视图共享给其他角色",
     share_a_view_with_a_team_they_are_not_a_member_of="把视图共享给自己不在其中的团队")})
 
+# ---- reports (crmkit.engine.reports, crmkit.engine.query.aggregate) ----------------------------------------------
+NO_REPORT = Message("there is no report named '{name}'.", "不存在名为“{name}”的报表。")
+REPORT_NOT_RUNNABLE = Message("the report '{report}' cannot be run: {reason}", "报表“{report}”无法运行：{reason}",
+                              inner={"reason": "sentence"})
+REPORT_NOT_READABLE = Message("the report '{report}' cannot be run for you: {reason}",
+                              "报表“{report}”无法为你运行：{reason}", inner={"reason": "sentence"})
+REPORT_PAGE_FILTER = Message("the report '{report}' can be filtered on the page by {allowed}, not by '{field}'.",
+                             "报表“{report}”在页面上只能按 {allowed} 筛选，不能按“{field}”筛选。")
+REPORT_NOT_GROUPABLE = Message("'{field}' is a {type} field: a report cannot group by it.",
+                               "“{field}”是 {type} 字段：报表不能按它分组。")
+REPORT_BUCKET_NEEDS_DATE = Message("'{field}' is a {type} field: date buckets need a date or date/time field.",
+                                   "“{field}”是 {type} 字段：日期分段需要日期或日期时间字段。")
+REPORT_RANGES_NEED_NUMBER = Message("'{field}' is a {type} field: ranges need a number field.",
+                                    "“{field}”是 {type} 字段：数值区间需要数字字段。")
+REPORT_AGGREGATE_NEEDS_FIELD = Message("the {function} of aggregate '{name}' needs a field.",
+                                       "汇总“{name}”的 {function} 需要一个字段。")
+REPORT_NOT_AGGREGATED = Message("'{field}' is a {type} field: {function} needs {needed}.",
+                                "“{field}”是 {type} 字段：{function} 需要{needed}。",
+                                words={"needed": _zh(**{"a number field": "数字字段",
+                                                        "a number, date or text field": "数字、日期或文本字段",
+                                                        "a field with one value": "单值字段",
+                                                        "date fields": "日期字段"})})
+REPORT_DAYS_BETWEEN = Message("days_between names two fields: [start, end].", "days_between 需要两个字段：[开始, 结束]。")
+REPORT_EXPORT_FORMAT = Message("a report is exported as csv or xlsx, not '{format}'.",
+                               "报表只能导出为 csv 或 xlsx，不能导出为“{format}”。")
+REPORT_KEY = Message("the report '{report}' has no group {key}: give one value per grouping level, as the report returned it.",
+                     "报表“{report}”没有分组 {key}：请按报表返回的样子为每个分组层级给出一个值。")
+REPORT_DATE_RANGE = Message("a date range is (first day, last day), each a date or None; not {value}.",
+                            "日期范围是（第一天，最后一天），每个是日期或 None；不能是 {value}。")
+REPORT_NO_TEAM = Message("there is no team with id {id}.", "不存在 id 为 {id} 的团队。")
+REPORT_NONE = Message("(none)", "（无）")
+
 #: Every template, most specific first: `translated` uses the first that matches the whole sentence.
 CATALOG: tuple[Message, ...] = tuple(value for value in dict(globals()).values() if isinstance(value, Message))
 

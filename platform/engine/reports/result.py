@@ -10,7 +10,8 @@ row filter of every query); nothing here is computed from rows pulled into Pytho
     (('Prospecting',), {'deals': 12, 'total': Decimal('48000.00')})
 
 Shapes by kind:
-- tabular: `rows` holds one ResultRow per record (key = (), values by column name, `record_id`);
+- tabular: `columns` names the report's columns; `rows` holds one ResultRow per record (values by
+  column name, a lookup's value as its record's title, `record_id`);
   `groups` is empty; `grand_total` holds the aggregates over every matching row.
 - summary: `groups` holds one ResultGroup per distinct key at each level. A group of level
   n (1-based) has a key of n values; the deepest level's groups are the detail rows, the
@@ -94,3 +95,5 @@ class ReportResult:
     grand_total: dict[str, Any] = field(default_factory=dict)
     computed_at: datetime | None = None
     truncated: bool = False
+    #: tabular only: the report's columns in order (ResultRow.values are keyed by their names).
+    columns: tuple[ResultColumn, ...] = ()
