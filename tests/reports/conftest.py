@@ -47,6 +47,21 @@ objects:
       close_date: {type: date}
       closed_at: {type: datetime}
       account: {type: lookup, to: account}
+reports:
+  deals_by_stage:
+    label: {en: Deals by stage, zh: 按阶段的交易}
+    object: deal
+    kind: summary
+    group_by:
+      - field: stage
+    aggregates:
+      - {name: deals, function: count}
+      - {name: total, function: sum, field: amount}
+  account_list:
+    label: {en: Accounts, zh: 客户}
+    object: account
+    kind: tabular
+    columns: [name, industry]
 """
 
 U = timezone.utc

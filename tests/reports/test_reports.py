@@ -333,3 +333,23 @@ def test_summary_formulas_give_none_on_division_by_zero():
     assert formula_value("won / closed", {"won": 3, "closed": 4}, "percent") == 0.75
     assert formula_value("(total - cost) / cost", {"total": Decimal("150"), "cost": Decimal("100")}, "number") == 0.5
     assert formula_value("total * 2", {"total": None}, "money") is None
+
+
+# ---- installed reports ----------------------------------------------------------------------
+
+def test_installed_reports_are_run_by_name_and_listed_for_those_who_may_read_their_object(sales):
+    from crmkit.engine.security.users import SystemDirectory
+
+    wang = sales.crm.as_user(sales.users["wang"])
+    assert [r.name for r in wang.reports.names()] == ["account_list", "deals_by_stage"]
+    result = wang.reports.run("deals_by_stage")
+    assert result.label == "Deals by stage" and result.grand_total == \
+        {"deals": len(sales.seen_by("wang")), "total": figures(sales.seen_by("wang"))["total"]}
+    outsider = SystemDirectory(sales.crm).create_user("outsider_reports")
+    assert sales.crm.as_user(outsider.id).reports.names() == []
+    with pytest.raises(ReportError, match="there is no report named 'nothing'") as unknown:
+        wang.reports.run("nothing")
+    assert unknown.value.status == 404
+    from crmkit.engine.messages import translated
+
+    assert translated(unknown.value.message, "zh") == "不存在名为“nothing”的报表。"
