@@ -21,6 +21,7 @@ Shapes (every key always present for its kind):
   when it was zero), `change_text` ("+12.5%"), `direction` ("up", "down" or "flat"),
   `previous_text`.
 - "table": nothing more (the widget shows the report's table).
+Every spec has `empty`: True when a chart of groups has none (the widget says so instead of drawing axes).
 
 `link(key, column_key)` gives the drill-down address of a group (its key; a matrix cell's
 column key too), or None; the spec's links are None without it.
@@ -82,6 +83,8 @@ def chart_spec(result: ReportResult, widget: WidgetDef, show: Presentation, *, l
         spec.update(_gauge(result, widget, column, show), target_label=target_label)
     elif widget.chart == "kpi":
         spec.update(_kpi(result, column, show, previous))
+    spec["empty"] = (widget.chart in CATEGORY_CHARTS and not spec["categories"]) or \
+        (widget.chart in ITEM_CHARTS and not spec["items"])
     return spec
 
 

@@ -36,6 +36,8 @@ def value_text(value: Any, column: ResultColumn, show: Presentation) -> str:
         return str(value)
     kind = column.format
     if isinstance(value, float):
+        if kind == "money":
+            return format_money(_rounded(Decimal(repr(value)), 2), show)
         if kind == "percent" and column.field_type == "formula":
             return format_percent(value, "#,##0.#%", locale=show.locale)
         if kind == "percent":

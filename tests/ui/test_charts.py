@@ -58,6 +58,13 @@ def test_a_bar_chart_plots_the_first_level_with_texts_in_the_locale_and_a_link_p
     assert series["links"][0] == "/o/opportunity?key=Prospecting"
 
 
+def test_a_chart_of_no_groups_is_empty():
+    nothing = ReportResult(report="p", kind="summary", label="P", group_columns=(STAGE,), value_columns=(DEALS,))
+    assert chart_spec(nothing, WidgetDef(report="p", chart="bar"), EN)["empty"] is True
+    assert chart_spec(nothing, WidgetDef(report="p", chart="funnel"), EN)["empty"] is True
+    assert chart_spec(FUNNEL, WidgetDef(report="p", chart="funnel"), EN)["empty"] is False
+
+
 def test_without_a_value_the_first_aggregate_is_plotted_and_an_unknown_value_is_an_error():
     assert chart_spec(FUNNEL, WidgetDef(report="p", chart="bar"), EN)["series"][0]["values"] == [10.0, 4.0, 1.0]
     with pytest.raises(KeyError):

@@ -181,3 +181,18 @@ def test_bad_dashboard_filters_unknown_dashboards_and_widgets_are_messages(wang,
     assert "不是" in page(chinese, "/dashboards/deals/widgets/0?from=2026-13-01", status=400)
     page(wang, "/dashboards/nothing", status=404)
     page(wang, "/dashboards/deals/widgets/99", status=404)
+
+
+@pytest.mark.parametrize("username", ["admin", "rpt_zh"])
+def test_every_standard_report_and_dashboard_widget_renders(app, username):
+    client = signed_in_client(app, username, 62)
+    registry = app.extensions["crmkit"].crm.registry
+    for name in registry.reports:
+        body = page(client, f"/reports/{name}")
+        assert "report-table" in body, name
+        assert isinstance(json.loads(page(client, f"/reports/{name}?format=json"))["grand_total"], dict)
+    for name, board in registry.dashboards.items():
+        page(client, f"/dashboards/{name}?period=this_year")
+        for index in range(len(board.widgets)):
+            body = page(client, f"/dashboards/{name}/widgets/{index}?period=this_year")
+            assert "widget-problem" not in body, (name, index, body)
