@@ -54,6 +54,17 @@ def test_every_layout_key_is_documented(key):
     assert f"| `{key}` |" in read("layouts.md")
 
 
+def report_keys() -> set[str]:
+    definitions = load_schema("package")["$defs"]
+    return {key for name in ("report", "grouping", "report_aggregate", "report_formula", "dashboard", "widget")
+            for key in definitions[name]["properties"]}
+
+
+@pytest.mark.parametrize("key", sorted(report_keys()))
+def test_every_report_key_is_documented(key):
+    assert f"| `{key}` |" in read("reports.md")
+
+
 def security_keys() -> set[str]:
     definitions = load_schema("package")["$defs"]
     return set(definitions["role"]["properties"]) | set(definitions["permission_set"]["properties"]) | set(

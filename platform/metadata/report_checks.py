@@ -272,6 +272,10 @@ class _ReportCheck:
                                 position)
             elif aggregate.field:
                 fdef = self.field(aggregate.field, *where, "field")
+                kind = self.catalog.kind(fdef.value_type) if fdef is not None else None
+                if kind is not None and kind.value_kind == "list" and function in ("count", "count_distinct"):
+                    self.at(f"cannot {function} '{aggregate.field}', a {fdef.value_type} field holding several "
+                            "values; count records instead (no field).", *where, "field")
                 if fdef is not None and function in ("sum", "avg") and not self.is_number(fdef):
                     self.at(f"cannot {function} '{aggregate.field}', a {fdef.value_type} field; {function} adds "
                             f"numbers{self.suggest(self.is_number)}, or use count.", *where, "field")
@@ -310,9 +314,8 @@ class _ReportCheck:
             allowed = list(definition.columns)
             what = "one of its columns"
         else:
-            allowed = [a.name for a in definition.aggregates] + [f.name for f in definition.formulas] + [
-                g.field for g in (*definition.group_by, *definition.columns_by)]
-            what = "an aggregate, formula or grouping field of the report"
+            allowed = [a.name for a in definition.aggregates] + [f.name for f in definition.formulas]
+            what = "an aggregate or formula of the report (groups are otherwise in their natural order)"
         for index, key in enumerate(definition.sort):
             name = key.removeprefix("-")
             if name not in allowed:
