@@ -25,7 +25,8 @@ LAST_MONTH = TODAY.replace(day=1) - timedelta(days=1)
 DEALS = [("wang", "Wang prospect", "Prospecting", "1000.00", TODAY),
          ("wang", "Wang proposal", "Proposal", "2000.50", TODAY),
          ("wang", "Wang won", "Closed Won", "500.00", LAST_MONTH),
-         ("li", "Li prospect", "Prospecting", "7000.00", TODAY)]
+         ("li", "Li prospect", "Prospecting", "7000.00", TODAY),
+         ("rpt_zh", "张的交易", "Proposal", "300.00", TODAY)]
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +37,14 @@ def app(tmp_path_factory) -> Flask:
     web = build_web_crm(tmp_path_factory.mktemp("reports"))
     crm = Crm.open(web.url)
     crm.install(PACKAGE)
+    users = {**web.users, **record_page_users(web.url, ("zh",), prefix="rpt_", language="zh")}
     accounts = {}
     for owner, name, stage, amount, close in DEALS:
-        context = crm.as_user(web.users[owner])
+        context = crm.as_user(users[owner])
         if owner not in accounts:
             accounts[owner] = context.records("account").create({"name": f"{owner} deals account"}).id
         context.records("opportunity").create({"name": name, "stage": stage, "amount": amount, "close_date": close,
                                               "account": accounts[owner]})
-    record_page_users(web.url, ("zh",), prefix="rpt_", language="zh")
     record_page_users(web.url, ("nobody",), prefix="rpt_", role=None)
     yield create_app(crm, {"SECRET_KEY": SECRET})
     crm.close()

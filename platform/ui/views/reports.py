@@ -110,30 +110,35 @@ def report_page(name: str) -> Response:
         if any(control.control == "lookup" for control in field_filter.controls):
             field_filter = with_lookup_choices(context, fdef, field_filter, presenter.show.text("any"))
         filters_shown.append(field_filter)
-    try:
-        filters = parse_query_string(given).filter
-        result = context.reports.run(name, filters=filters)
-    except (QueryError, CrmkitError) as error:
-        if not isinstance(error, QueryError) and error.status not in (400, 422):
-            raise  # not allowed, unknown: the error page
-        problem = sentence(error.message, subject=obj.name)
-        status = 400 if isinstance(error, QueryError) else error.status
-        if request.args.get("format") == "json":
-            return Response(json.dumps({"error": problem}, ensure_ascii=False), status=status,
-                            mimetype="application/json")
-        return Response(render_template("reports/report.html", report=report, obj=obj, table=None, problem=problem,
-                                        filters=filters_shown, filtered=True, export_query="", result=None),
-                        status=status)
+    # The run and the drill-down filter of every group and cell share one connection (docs/ui.md, "Speed").
+    with context.snapshot():
+        try:
+            filters = parse_query_string(given).filter
+            result = context.reports.run(name, filters=filters)
+        except (QueryError, CrmkitError) as error:
+            if not isinstance(error, QueryError) and error.status not in (400, 422):
+                raise  # not allowed, unknown: the error page
+            problem = sentence(error.message, subject=obj.name)
+            status = 400 if isinstance(error, QueryError) else error.status
+        else:
+            if request.args.get("format") == "json":
+                return jsonify(result_json(result))
+            show = presentation(context)
+            table = report_table(result, show, link=drilldown_links(context, report, filters=filters),
+                                 record_link=lambda record_id: f"/r/{report.object}/{record_id}",
+                                 total_label=_("Total"))
+            export_query = urlencode(list(given.items(multi=True)))
+            return Response(render_template(
+                "reports/report.html", report=report, obj=obj, table=table, problem=None, filters=filters_shown,
+                filtered=bool(given), export_query=export_query, result=result, updated=updated_text(result, show),
+                may_export=may(context, obj.name, "export")))
+    # Outside the snapshot: a refused run may have ended its transaction (PostgreSQL).
     if request.args.get("format") == "json":
-        return jsonify(result_json(result))
-    show = presentation(context)
-    table = report_table(result, show, link=drilldown_links(context, report, filters=filters),
-                         record_link=lambda record_id: f"/r/{report.object}/{record_id}", total_label=_("Total"))
-    export_query = urlencode(list(given.items(multi=True)))
-    return Response(render_template("reports/report.html", report=report, obj=obj, table=table, problem=None,
-                                    filters=filters_shown, filtered=bool(given), export_query=export_query,
-                                    result=result, updated=updated_text(result, show),
-                                    may_export=may(context, obj.name, "export")))
+        return Response(json.dumps({"error": problem}, ensure_ascii=False), status=status,
+                        mimetype="application/json")
+    return Response(render_template("reports/report.html", report=report, obj=obj, table=None, problem=problem,
+                                    filters=filters_shown, filtered=True, export_query="", result=None),
+                    status=status)
 
 
 @blueprint.route("/reports/<name>/export.<fmt>")
@@ -229,14 +234,23 @@ def widget(name: str, index: int) -> Response:
     if problem:
         return Response(render_template("reports/widget_error.html", message=problem), status=400)
     show = presentation(context)
-    try:
-        result = context.dashboards.widget(name, index, **chosen.engine_filters())
-        previous = context.dashboards.previous(name, index, **chosen.engine_filters()) \
-            if definition.chart == "kpi" and definition.compare else None
-        report = context.runtime.registry.reports.get(definition.report)
-    except CrmkitError as error:
-        return Response(render_template("reports/widget_error.html", message=sentence(error.message)),
-                        status=error.status)
+    with context.snapshot():  # the widget's run and its elements' drill-down filters: one connection
+        try:
+            result = context.dashboards.widget(name, index, **chosen.engine_filters())
+            previous = context.dashboards.previous(name, index, **chosen.engine_filters()) \
+                if definition.chart == "kpi" and definition.compare else None
+        except CrmkitError as error:
+            refused = error
+        else:
+            return widget_response(context, board, index, definition, result, previous, chosen, show)
+    return Response(render_template("reports/widget_error.html", message=sentence(refused.message)),
+                    status=refused.status)
+
+
+def widget_response(context: UserContext, board: Any, index: int, definition: Any, result: Any, previous: Any,
+                    chosen: DashboardFilters, show: Presentation) -> Response:
+    """The widget's body: its chart data (or KPI, or table), a link to its report and the figures' age."""
+    report = context.runtime.registry.reports.get(definition.report)
     link = drilldown_links(context, report, **chosen.engine_filters()) if report is not None else None
     try:
         spec = chart_spec(result, definition, show, link=link, previous=previous, target_label=_("Target"))
