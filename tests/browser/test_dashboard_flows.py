@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import goto, ready, serving, sign_in
+from tests.browser.conftest import goto, ready, serious_violations, serving, sign_in
 from tests.browser.test_foundation_flows import console_errors
 from tests.webapp import build_web_crm, record_page_users
 
@@ -69,6 +69,7 @@ def test_the_dashboard_draws_its_charts_and_a_funnel_stage_opens_its_records(bro
     expect(page.locator(".widget-updated").first).to_contain_text("Updated")
     page.screenshot(path=str(screenshots / "dashboard_sales_en.png"), full_page=True)
     assert errors == []
+    assert serious_violations(page) == []
 
     funnel = page.locator(".dashboard-chart[data-chart-kind='funnel']").bounding_box()
     page.mouse.click(funnel["x"] + funnel["width"] / 2, funnel["y"] + funnel["height"] * 0.15)  # the widest: Prospecting
