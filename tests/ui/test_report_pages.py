@@ -96,6 +96,9 @@ def test_a_summary_shows_only_the_reps_figures_with_a_grand_total_and_drill_down
     assert drilled_filter(proposal)["and"][-1] == {"stage": "Proposal"}
     listed = page(wang, proposal)
     assert "Wang proposal" in listed and "Wang prospect" not in listed
+    bars = chart(body)  # the page's chart: the first value over the first level, a link per bar
+    assert bars["kind"] == "bar" and bars["series"][0]["values"] == [1.0, 1.0, 1.0]
+    assert bars["series"][0]["links"][bars["categories"].index("Proposal")] == proposal
 
 
 def test_page_filters_narrow_the_report_and_a_bad_one_is_a_sentence(wang):

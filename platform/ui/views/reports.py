@@ -29,6 +29,7 @@ from crmkit.engine.security.user_names import UserNames
 from crmkit.engine.security.users import SystemDirectory
 from crmkit.errors import CrmkitError
 from crmkit.metadata.model import Label
+from crmkit.metadata.reports import WidgetDef
 from crmkit.ui.charts import chart_spec
 from crmkit.ui.dashboard_filters import PERIODS, DashboardFilters, FilterProblem, dashboard_filters
 from crmkit.ui.errors import sentence
@@ -124,14 +125,15 @@ def report_page(name: str) -> Response:
             if request.args.get("format") == "json":
                 return jsonify(result_json(result))
             show = presentation(context)
-            table = report_table(result, show, link=drilldown_links(context, report, filters=filters),
+            link = drilldown_links(context, report, filters=filters)
+            table = report_table(result, show, link=link,
                                  record_link=lambda record_id: f"/r/{report.object}/{record_id}",
                                  total_label=_("Total"))
             export_query = urlencode(list(given.items(multi=True)))
             return Response(render_template(
                 "reports/report.html", report=report, obj=obj, table=table, problem=None, filters=filters_shown,
                 filtered=bool(given), export_query=export_query, result=result, updated=updated_text(result, show),
-                may_export=may(context, obj.name, "export")))
+                may_export=may(context, obj.name, "export"), spec=report_chart(result, show, link)))
     # Outside the snapshot: a refused run may have ended its transaction (PostgreSQL).
     if request.args.get("format") == "json":
         return Response(json.dumps({"error": problem}, ensure_ascii=False), status=status,
@@ -139,6 +141,15 @@ def report_page(name: str) -> Response:
     return Response(render_template("reports/report.html", report=report, obj=obj, table=None, problem=problem,
                                     filters=filters_shown, filtered=True, export_query="", result=None),
                     status=status)
+
+
+def report_chart(result: Any, show: Presentation, link: Any) -> dict[str, Any] | None:
+    """A report page's chart: its first value over the first grouping level as bars (a matrix's column groups
+    stacked); None for a tabular report or one without groups."""
+    if result.kind == "tabular" or not result.value_columns or not any(group.level == 1 for group in result.groups):
+        return None
+    chart = "stacked_bar" if result.kind == "matrix" else "bar"
+    return chart_spec(result, WidgetDef(report=result.report, chart=chart), show, link=link)
 
 
 @blueprint.route("/reports/<name>/export.<fmt>")
