@@ -32,6 +32,7 @@ from benchmarks.databases import (
 )
 from benchmarks.automation import automation_lines
 from benchmarks.reads import GROUPS, Bench, read_lines
+from benchmarks.summaries import report_lines
 from benchmarks.report import HEADER, Result, format_time, line, summary
 from benchmarks.writes import deal_stages, prepare_copies, write_lines
 from crmkit.engine import Crm
@@ -49,6 +50,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                         help="The PostgreSQL database the bench creates and fills (default crmkit_bench).")
     parser.add_argument("--rows", type=at_least(10), default=1_000_000,
                         help="Accounts to fill (default 1,000,000; at least 10).")
+    parser.add_argument("--opportunities", type=at_least(10), default=None,
+                        help="Opportunities to fill for the report lines (default: as many as --rows).")
     parser.add_argument("--creates", type=at_least(1), default=10_000, help="Records created one by one (default 10,000).")
     parser.add_argument("--bulk", type=at_least(1), default=100_000, help="Records bulk inserted (default 100,000).")
     parser.add_argument("--jobs", type=at_least(1), default=5_000,
@@ -61,7 +64,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Measure only the create and bulk lines (the accounts are still filled to --rows).")
     parser.add_argument("--lines", type=line_groups, default=None, metavar="GROUP,...",
                         help="Measure only these groups of read lines, and no UI, write or load line: "
-                             f"{', '.join(GROUPS)} (default: every line).")
+                             f"{', '.join(GROUPS)}, reports (default: every line).")
     parser.add_argument("--budget", type=positive_seconds, default=1.0,
                         help="Seconds each read measurement repeats its call for, taking the median (default 1).")
     parser.add_argument("--load-seconds", type=seconds_or_none, default=10.0,
@@ -95,9 +98,9 @@ def at_least(low: int) -> Callable[[str], int]:
 def line_groups(text: str) -> tuple[str, ...]:
     """An argparse type: comma-separated names of read-line groups (reads.GROUPS)."""
     names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in GROUPS]
+    unknown = [name for name in names if name not in (*GROUPS, "reports")]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"name groups among {', '.join(GROUPS)}, not {text!r}")
+        raise argparse.ArgumentTypeError(f"name groups among {', '.join(GROUPS)}, reports, not {text!r}")
     return names
 
 
@@ -136,14 +139,16 @@ def bench_databases(chosen: argparse.Namespace) -> list[BenchDatabase]:
     return found
 
 
-def set_up(crm: Crm, rows: int) -> dict[str, list[int]]:
-    """Install the standard CRM and the bench package, create the users, fill the accounts; prints times."""
+def set_up(crm: Crm, rows: int, opportunities: int) -> dict[str, list[int]]:
+    """Install the standard CRM and the bench package, create the users, fill the accounts and opportunities; prints times."""
     start = time.perf_counter()
     crm.install("default_crm", PACKAGE)
     users = data.create_users(crm)
     owners = [user_id for role, _ in data.HIERARCHY for user_id in users[role]]
     added = data.fill_accounts(crm, rows, owners)
-    print(f"setup (not measured): standard CRM installed, {len(owners)} owners, {added:,} accounts added "
+    deals = data.fill_opportunities(crm, opportunities, owners)
+    print(f"setup (not measured): standard CRM installed, {len(owners)} owners, {added:,} accounts and "
+          f"{deals:,} opportunities added "
           f"in {format_time(time.perf_counter() - start)}", flush=True)
     return users
 
@@ -154,7 +159,8 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
           flush=True)
     crm = Crm.open(database.url)
     try:
-        users = set_up(crm, chosen.rows)
+        opportunities = chosen.opportunities or chosen.rows
+        users = set_up(crm, chosen.rows, opportunities)
         table = crm.runtime.table("account")
         dialect = crm.engine.dialect.name
         accounts = django_orm.model_for(table, alias, dialect).objects.using(alias)
@@ -165,6 +171,10 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
                                                                 chosen.rows, groups):
             results.append(result)
             print(line(result), flush=True)
+        if not chosen.writes_only and (not chosen.lines or "reports" in chosen.lines):
+            for result in report_lines(Bench(crm, table, accounts, chosen.budget), users, opportunities):
+                results.append(result)
+                print(line(result), flush=True)
         if chosen.lines:  # only the read lines named
             print(flush=True)
             return results, None

@@ -149,3 +149,43 @@ def _copy(crm: Crm, table_name: str, rows: list[dict]) -> None:
 def batches(items: list, size: int) -> Iterator[list]:
     for offset in range(0, len(items), size):
         yield items[offset:offset + size]
+
+
+def opportunity_row(rng: random.Random, number: int, owner_id: int, account_id: int, stages: list[str],
+                    types: list[str], now: datetime) -> dict:
+    """One opportunity as the table stores it: a stage, type, amount and close date over about three years."""
+    return {
+        "name": f"Deal {number}", "account": account_id, "stage": rng.choice(stages),
+        "type": rng.choice(types + [None]),
+        "amount": Decimal(rng.randrange(100_00, 500_000_00)) / 100 if number % 17 else None,
+        "close_date": (now - timedelta(days=rng.randrange(-365, 730))).date(), "owner_id": owner_id,
+        "created_at": now - timedelta(seconds=number), "updated_at": now, "version": 1,
+    }
+
+
+def fill_opportunities(crm: Crm, total: int, owners: list[int], batch: int = 20_000) -> int:
+    """Top `opportunity` up to `total` rows (each on a random account) and ANALYZE; returns how many were added."""
+    table = crm.runtime.table("opportunity")
+    accounts = crm.runtime.table("account")
+    fields = crm.runtime.object("opportunity").fields
+    stages = [option.value for option in fields["stage"].options]
+    types = [option.value for option in fields["type"].options]
+    with crm.engine.connect() as connection:
+        present = connection.execute(select(func.count()).select_from(table)).scalar_one()
+        first, last = connection.execute(select(func.min(accounts.c.id), func.max(accounts.c.id))).one()
+    if present >= total or first is None:
+        return 0
+    rng = random.Random(present)
+    now = datetime.now(timezone.utc)
+    for offset in range(present, total, batch):
+        rows = [opportunity_row(rng, n, owners[rng.randrange(len(owners))], rng.randint(first, last), stages, types,
+                                now) for n in range(offset, min(total, offset + batch))]
+        if crm.engine.dialect.name == "postgresql":
+            _copy(crm, table.name, rows)
+        else:
+            with crm.engine.begin() as connection:
+                connection.execute(insert(table), rows)
+        _progress("filling opportunity", offset + len(rows) - present, total - present)
+    with crm.engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+    return total - present

@@ -24,6 +24,8 @@ LINES = [
     "startswith 'wonka industries 12'",
     "lookup autocomplete suggest('wonka 12')", "page of 50: sales rep vs admin (private)",
     "page of 50: sales rep with a shared record vs admin",
+    "summary report grouped by two fields and a month bucket over 300 opportunities, admin",
+    "summary report grouped by two fields and a month bucket over 300 opportunities, a sales rep (private)",
     "export 300 rows as CSV", "UI list page (50 rows)", "UI detail page (3 related lists)",
     "create 20 one by one", "bulk insert 100",
     "update 20 records, 20 rules that do not match", "queue: 40 jobs, 2 workers, embedded (SQLite file)",

@@ -27,6 +27,7 @@ def merge_analytics(packages: Sequence[Package], visible: Mapping[str, set[str]]
     reports: dict[str, ReportDef] = {}
     dashboards: dict[str, DashboardDef] = {}
     for package in packages:
+        _twice_in_package(package, report)
         for name, definition in package.reports.items():
             if name in reports:
                 report.at(definition.location, f"a report named '{name}' is already defined by the package "
@@ -41,6 +42,16 @@ def merge_analytics(packages: Sequence[Package], visible: Mapping[str, set[str]]
             dashboards[name] = board
     return Analytics(reports=frozen_map(reports), dashboards=frozen_map(dashboards),
                      fiscal_year_start_month=_fiscal_start(packages, visible, report))
+
+
+def _twice_in_package(package: Package, report: Reporter) -> None:
+    """A report or dashboard name declared in two files of one folder package (the later file's is kept)."""
+    for key, kept in (("reports", package.reports), ("dashboards", package.dashboards)):
+        files = [name for data in package.documents for name in (data.get(key) or {})]
+        for name in sorted({name for name in files if files.count(name) > 1}):
+            noun = key[:-1]
+            report.at(kept[name].location, f"the {noun} '{name}' is declared in more than one file of the package "
+                                           f"'{package.name}'; keep one, or rename the other.", at_key=True)
 
 
 def report_object_problem(definition: ReportDef, objects: Mapping[str, ObjectDef],

@@ -210,3 +210,12 @@ def test_the_fiscal_year_is_one_setting_for_packages_that_do_not_depend_on_each_
 ])
 def test_formulas_are_parsed_never_run(expression, names, problem):
     assert formula_names(expression) == (names, problem)
+
+
+def test_a_report_is_declared_once_in_a_folder_package(write_package, catalog):
+    write_package(HEAD + summary(""), "shop/package.yaml")
+    part = write_package(summary(""), "shop/more.yaml")
+    with pytest.raises(MetadataError) as caught:
+        validate_paths([part.parent], catalog)
+    assert ("shop/package.yaml:21:3: the report 'r' is declared in more than one file of the package 'shop'; keep one, "
+            "or rename the other.") in str(caught.value)

@@ -129,6 +129,23 @@ def test_every_aggregate_subtotal_and_total_of_a_summary_matches_the_rows(sales)
     assert [c.name for c in result.value_columns][-2:] == ["win_rate", "per_account"]
 
 
+def test_subtotals_added_up_from_the_finest_groups_match_the_rows(sales):
+    """Without a distinct count, SQLite sums the finest groups up level by level (PostgreSQL: grouping sets)."""
+    addable = tuple(a for a in AGGREGATES if a.function != "count_distinct")
+    result = sales.crm.as_user(sales.users["li"]).reports.run(report(
+        group_by=(Grouping("account"), Grouping("opened_on", bucket="quarter"), Grouping("stage")),
+        aggregates=addable))
+    rows = sales.seen_by("li")
+    quarter = lambda row: date(row["opened_on"].year, (row["opened_on"].month - 1) // 3 * 3 + 1, 1)  # noqa: E731
+    names = [a.name for a in addable]
+    expected = {key: {name: values[name] for name in names} for key, values in
+                expected_groups(rows, [lambda row: row["account"], quarter, lambda row: row["stage"]]).items()}
+    assert as_found(result) == expected
+    assert result.grand_total == {name: figures(rows)[name] for name in names}
+    labels = {g.key[0]: g.labels[0] for g in result.groups if g.level == 1}
+    assert labels == {**{i: n for n, i in sales.accounts.items() if i in labels}, None: "(none)"}
+
+
 def test_a_rep_under_private_sharing_gets_only_their_rows_in_every_figure(sales):
     for rep in ("wang", "li"):
         result = sales.crm.as_user(sales.users[rep]).reports.run(report(group_by=(Grouping("stage"),)))

@@ -346,18 +346,13 @@ def grouped_rows(connection: Connection, keys: Sequence[KeySpec], measures: Sequ
     except SumOverflow:  # SQLite's running total passed 64 bits: add again exactly (the total may fit)
         rows = connection.execute(statement(exact=True)).all()
     count = len(keys)
-    results = []
-    partials = [partial for m in measures for partial in m.partials]
-    for row in rows:
-        set_index = int(row[count])
-        values = list(row[count + 1:count + 1 + len(partials)])
-        finished, position = {}, 0
-        for m in measures:
-            finished[m.name] = finish(m, values[position:position + len(m.partials)])
-            position += len(m.partials)
-        members = sets[set_index]
-        results.append(GroupedRow(set_index, tuple(row[i] if i in members else None for i in range(count)), finished))
-    return results
+    slices, position = [], count + 1
+    for m in measures:
+        slices.append((m.name, m, position, position + len(m.partials)))
+        position += len(m.partials)
+    # A key a set leaves out is NULL in its rows (GROUPING SETS, or the NULL of its UNION ALL branch).
+    return [GroupedRow(row[count], tuple(row[:count]),
+                       {name: finish(m, row[start:end]) for name, m, start, end in slices}) for row in rows]
 
 
 def grouped_statement(keys: Sequence[KeySpec], measures: Sequence[Measure], sets: Sequence[tuple[int, ...]],
@@ -387,8 +382,11 @@ def grouped_statement(keys: Sequence[KeySpec], measures: Sequence[Measure], sets
     if all(partial.function in ROLLUP for partial in partials):
         finest = select(*key_columns, *aggregates(inner, False)).group_by(*key_columns).cte("finest")
         finest_keys = [finest.c[f"k{i}"] for i in range(len(keys))]
-        return union_all(*(_one_level(finest, finest_keys, members, index, aggregates(finest, True))
-                           for index, members in enumerate(sets)))
+        # The finest set is the CTE's rows as they are; each coarser one adds them up.
+        every = select(*finest_keys, literal(0, Integer).label("grouping_set"),
+                       *(finest.c[f"a{i}"] for i in range(len(partials))))
+        return union_all(every, *(_one_level(finest, finest_keys, members, index, aggregates(finest, True))
+                                  for index, members in enumerate(sets) if index > 0))
     return union_all(*(_one_level(inner, key_columns, members, index, aggregates(inner, False))
                        for index, members in enumerate(sets)))
 

@@ -136,16 +136,21 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
                 if members == tuple(range(len(members))) and len(members) <= n and len(members) > 0}
     made: dict[tuple, ResultGroup] = {}
     order: dict[tuple, tuple] = {}
-    for row in found:
+    parents: dict[tuple, tuple[tuple, tuple]] = {}  # raw key -> (shown key, labels), filled coarsest first
+    for row in sorted(found, key=lambda row: row_sets.get(row.set_index, 0)):
         level = row_sets.get(row.set_index)
         if level is None:
             continue
         raw = row.keys[:level]
-        key = tuple(_shown_key(keys[i], raw[i]) for i in range(level))
-        labels = tuple(labeller.label(i, raw[i]) for i in range(level))
-        values = _with_formulas(report, row.values)
-        made[key] = ResultGroup(level, key, labels, values)
-        order[key] = labeller.order(level - 1, raw[level - 1], labels[-1])
+        parent = parents.get(raw[:-1])
+        last = level - 1
+        label = labeller.label(last, raw[last])
+        key = (parent[0] if parent else ()) + (_shown_key(keys[last], raw[last]),)
+        labels = (parent[1] if parent else ()) + (label,)
+        parents[raw] = (key, labels)
+        made[key] = ResultGroup(level, key, labels, _with_formulas(report, row.values) if report.formulas
+                                else row.values)
+        order[key] = labeller.order(last, raw[last], label)
     value_names = {a.name for a in aggregates_of(report)} | {f.name for f in report.formulas}
     sort = [item for item in report.sort if item.lstrip("-") in value_names]
     children: dict[tuple, list[tuple]] = {}

@@ -58,6 +58,7 @@ class KeyLabeller:
     def __init__(self, connection: Connection, ctx: QueryContext, keys: Sequence[KeySpec], values: Sequence[set],
                  language: str, user_names: UserNames) -> None:
         self.ctx, self.keys, self.language = ctx, keys, language
+        self._labels: dict[tuple[int, Any], str] = {}
         self.names: list[Mapping[Any, str]] = []
         for key, seen in zip(keys, values):
             target = lookup_target(key)
@@ -69,6 +70,16 @@ class KeyLabeller:
                 self.names.append({})
 
     def label(self, level: int, value: Any) -> str:
+        """The label of one key value of one level (worked out once per value)."""
+        try:
+            return self._labels[(level, value)]
+        except KeyError:
+            made = self._labels[(level, value)] = self._label(level, value)
+            return made
+        except TypeError:  # an unhashable value: not remembered
+            return self._label(level, value)
+
+    def _label(self, level: int, value: Any) -> str:
         if value is None:
             return none_label(self.language)
         key = self.keys[level]
