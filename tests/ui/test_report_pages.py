@@ -145,7 +145,7 @@ def test_the_dashboard_draws_a_grid_of_widgets_that_load_on_their_own(wang, chin
     body = page(wang, "/dashboards/deals?period=this_month")
     addresses = re.findall(r'hx-get="(/dashboards/deals/widgets/\d+[^"]*)"\s+hx-trigger="load"', body)
     assert len(addresses) == 7 and addresses[0] == "/dashboards/deals/widgets/0?period=this_month"
-    assert "Deal funnel" in body and 'class="col-12 col-lg-4"' in body
+    assert "Deal funnel" in body and 'class="col-12 col-md-6 col-lg-4"' in body
     zh = page(chinese, "/dashboards/deals")
     assert "<h1 class=\"h3 mb-0 me-auto\">交易</h1>" in zh and "交易漏斗" in zh and "日期范围" in zh
     assert "交易" in page(chinese, "/dashboards")
