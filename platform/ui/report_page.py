@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urlencode
 
 from crmkit.engine.fieldtypes.presentation import Presentation
+from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
 from crmkit.engine.reports.result import ReportResult, ResultColumn, ResultGroup
 from crmkit.ui.report_values import value_text
 
@@ -79,6 +80,14 @@ def report_table(result: ReportResult, show: Presentation, *, link: Link = no_li
     return _summary(result, show, link, total_label)
 
 
+def column_label(column: ResultColumn, show: Presentation) -> str:
+    """A column's heading: its label, or a system field's own label (owner_id: "Owner", "负责人") when the
+    result names it by its field name."""
+    if column.label == column.name and column.name in SYSTEM_LABELS:
+        return SYSTEM_LABELS[column.name].get(show.language)
+    return column.label
+
+
 def figures(values: dict[str, Any], columns: Sequence[ResultColumn], show: Presentation,
             address: str | None = None) -> tuple[Cell, ...]:
     return tuple(Cell(value_text(values.get(column.name), column, show), address) for column in columns)
@@ -107,7 +116,8 @@ def _group_label(group: ResultGroup) -> str:
 
 def _summary(result: ReportResult, show: Presentation, link: Link, total_label: str) -> ReportTable:
     depth = max((group.level for group in result.groups), default=1)
-    header = (tuple([HeaderCell(" / ".join(column.label for column in result.group_columns), number=False)]
+    header = (tuple([HeaderCell(" / ".join(column_label(column, show) for column in result.group_columns),
+                                number=False)]
                     + [HeaderCell(column.label) for column in result.value_columns]),)
     rows = []
     for group in ordered_groups(result.groups):
@@ -124,7 +134,7 @@ def _summary(result: ReportResult, show: Presentation, link: Link, total_label: 
 def _matrix(result: ReportResult, show: Presentation, link: Link, total_label: str) -> ReportTable:
     values = result.value_columns
     span = len(values)
-    corner = " / ".join(column.label for column in result.group_columns)
+    corner = " / ".join(column_label(column, show) for column in result.group_columns)
     top = [HeaderCell(corner, number=False)] + [HeaderCell(" / ".join(labels), span)
                                                 for labels in result.column_labels] + [HeaderCell(total_label, span)]
     header: tuple[tuple[HeaderCell, ...], ...] = (tuple(top),)
@@ -152,7 +162,7 @@ def _matrix(result: ReportResult, show: Presentation, link: Link, total_label: s
 def _tabular(result: ReportResult, show: Presentation, record_link: Callable[[int], str | None],
              total_label: str) -> ReportTable:
     columns = result.columns or (result.group_columns + result.value_columns)
-    header = (tuple(HeaderCell(column.label, number=column.format not in ("text", "date", "datetime"))
+    header = (tuple(HeaderCell(column_label(column, show), number=column.format not in ("text", "date", "datetime"))
                     for column in columns),)
     rows = []
     for row in result.rows:

@@ -117,6 +117,19 @@ def test_a_gauge_measures_against_a_number_or_an_aggregate_of_the_report():
     assert over["target"] == 15.0 and over["max"] == 80000.5
 
 
+def test_a_summary_table_is_a_tree_of_groups_with_subtotals_headed_in_the_viewers_language():
+    from crmkit.ui.report_page import report_table
+
+    named_by_field = ReportResult(**{**BY_OWNER_AND_STAGE.__dict__,
+                                     "group_columns": (ResultColumn("owner_id", "owner_id", "lookup", "text"), STAGE)})
+    table = report_table(named_by_field, ZH, link=link)
+    assert [cell.text for cell in table.header[0]] == ["负责人 / Stage", "Total"]
+    assert [(row.level, row.heading.text, row.subtotal) for row in table.rows] == [
+        (1, "Wang", True), (2, "Won", False), (2, "Lost", False), (1, "Li", True), (2, "Lost", False)]
+    assert table.rows[2].cells[0].text == "¥200.00" and table.rows[2].heading.link == "/o/opportunity?key=7-Lost"
+    assert table.total.cells[0].text == "¥350.00"
+
+
 def test_values_read_in_the_viewers_locale():
     assert value_text(Decimal("1234.5"), TOTAL, ZH) == "¥1,234.50"
     assert value_text(0.4567, WIN_RATE, EN) == "45.7%"
