@@ -1,8 +1,10 @@
 """The report compiler: groupings and aggregates of one object compiled to ONE grouped SQL statement.
 
-    >>> plan = GroupedQuery.build(ctx, "opportunity", where, keys=[stage, close_month], measures=[deals, total],
-    ...                           sets=[(0, 1), (0,), ()], dialect="postgresql")
-    >>> rows = plan.run(connection)   # [(set index, key values, measure values), ...]
+    >>> keys = [group_key(ctx, "opportunity", "stage", dialect=d), group_key(ctx, "opportunity", "close_date",
+    ...                                                                       bucket="month", dialect=d)]
+    >>> measures = [measure(ctx, "opportunity", "total", "sum", field="amount", dialect=d)]
+    >>> grouped_rows(connection, keys, measures, [(0, 1), (0,), ()], table, where_clause(ctx, "opportunity", spec))
+    [GroupedRow(set_index=0, keys=('Won', date(2026, 5, 1)), values={'total': Decimal('1200.00')}), ...]
 
 It sits beside the filter compiler and reuses its paths: every field is resolved with
 `resolve_field` / `resolve_path` (a hidden field is refused as unknown; a derived field is
@@ -50,8 +52,6 @@ GROUPABLE_KINDS = frozenset({"text", "integer", "decimal", "date", "datetime", "
 NUMBER_KINDS = frozenset({"integer", "decimal"})
 DATE_KINDS = frozenset({"date", "datetime"})
 USER_LOOKUPS = frozenset({"owner_id", "created_by", "updated_by"})
-
-DAY_UNITS = ("day", "week", "month", "quarter", "year")
 
 
 # ---- field values ---------------------------------------------------------------------------
