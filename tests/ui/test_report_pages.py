@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
+from crmkit.engine.security.users import SystemDirectory
 from tests.ui.conftest import SECRET, signed_in_client
 from tests.webapp import build_web_crm, record_page_users
 
@@ -46,6 +47,8 @@ def app(tmp_path_factory) -> Flask:
         context.records("opportunity").create({"name": name, "stage": stage, "amount": amount, "close_date": close,
                                               "account": accounts[owner]})
     record_page_users(web.url, ("nobody",), prefix="rpt_", role=None)
+    directory = SystemDirectory(crm)
+    directory.add_to_team(directory.create_team("rpt_east", {"en": "East", "zh": "华东"}), users["wang"])
     yield create_app(crm, {"SECRET_KEY": SECRET})
     crm.close()
 
@@ -214,3 +217,20 @@ def test_labels_titles_and_group_labels_that_are_markup_are_shown_as_text(app, u
     spec = chart(page(client, "/dashboards/probes/widgets/0"))  # wang's probe record's kind is a markup label
     if username == "wang":
         assert spec["items"][0]["name"] == 'Option "><img src=x onerror=alert(1)>'
+
+
+def test_the_owner_and_team_filters_narrow_every_widget(app, chinese):
+    admin = signed_in_client(app, "admin", 64)
+    board = page(admin, "/dashboards/deals")
+    team = re.search(r'<option value="(\d+)">East</option>', board)[1]
+    assert f'<option value="{team}">华东</option>' in page(chinese, "/dashboards/deals")
+
+    def prospecting(query: str) -> float:
+        items = chart(page(admin, f"/dashboards/deals/widgets/0{query}"))["items"]
+        return {item["name"]: item["value"] for item in items}["Prospecting"]
+
+    wang = SystemDirectory(app.extensions["crmkit"].crm).by_username("wang").id
+    assert prospecting("") == 2  # wang's and li's
+    assert prospecting(f"?team={team}") == 1 and prospecting(f"?owner={wang}") == 1
+    chosen = page(admin, f"/dashboards/deals?owner={wang}")
+    assert f'<option value="{wang}" selected>王伟</option>' in chosen  # the owner box names the chosen user

@@ -26,10 +26,12 @@ from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.querystring import parse_query_string
 from crmkit.engine.security.user_names import UserNames
-from crmkit.engine.security.users import SystemDirectory
+from crmkit.engine.security.users import SystemDirectory, Team
 from crmkit.errors import CrmkitError
 from crmkit.metadata.model import Label
-from crmkit.metadata.reports import WidgetDef
+from crmkit.engine.reports.result import ReportResult
+from crmkit.metadata.reports import DashboardDef, ReportDef, WidgetDef
+from crmkit.ui.charts import Link
 from crmkit.ui.charts import chart_spec
 from crmkit.ui.dashboard_filters import PERIODS, DashboardFilters, FilterProblem, dashboard_filters
 from crmkit.ui.errors import sentence
@@ -51,7 +53,7 @@ def presentation(context: UserContext) -> Presentation:
     return Presentation.for_actor(context.actor)
 
 
-def drilldown_links(context: UserContext, report: Any, **filters: Any):
+def drilldown_links(context: UserContext, report: ReportDef, **filters: Any) -> Link:
     """`link(key, column_key)`: the list of the records behind a group or cell, or None when the engine gives none."""
     def link(key: tuple, column_key: tuple | None = None) -> str | None:
         try:
@@ -62,12 +64,12 @@ def drilldown_links(context: UserContext, report: Any, **filters: Any):
     return link
 
 
-def runnable(context: UserContext) -> dict[str, Any]:
+def runnable(context: UserContext) -> dict[str, ReportDef]:
     """{name: ReportDef} of the reports the user may run."""
     return {report.name: report for report in context.reports.names()}
 
 
-def find_report(context: UserContext, name: str) -> Any:
+def find_report(context: UserContext, name: str) -> ReportDef:
     """The report `name` if the user may run it; otherwise the engine's refusal (unknown: 404, not allowed: 403)."""
     report = context.reports.get(name)  # ReportError 404 for an unknown one
     if report.name not in runnable(context):
@@ -76,7 +78,7 @@ def find_report(context: UserContext, name: str) -> Any:
     return report
 
 
-def page_filter_args(report: Any, args: MultiDict) -> MultiDict:
+def page_filter_args(report: ReportDef, args: MultiDict) -> MultiDict:
     """The query-string arguments that filter a page filter's field (`stage`, `amount__gte`); the rest are left out."""
     allowed = set(report.page_filters)
     return MultiDict([(key, value) for key, value in args.items(multi=True)
@@ -88,7 +90,7 @@ def index() -> Response:
     context = user_context()
     registry = context.runtime.registry
     language = label_language()
-    by_object: dict[str, list[Any]] = {}
+    by_object: dict[str, list[ReportDef]] = {}
     for report in context.reports.names():
         by_object.setdefault(report.object, []).append(report)
     groups = sorted(((registry.objects[name].plural_label if name in registry.objects else Label.of(name), reports)
@@ -143,7 +145,7 @@ def report_page(name: str) -> Response:
                     status=status)
 
 
-def report_chart(result: Any, show: Presentation, link: Any) -> dict[str, Any] | None:
+def report_chart(result: ReportResult, show: Presentation, link: Link) -> dict[str, Any] | None:
     """A report page's chart: its first value over the first grouping level as bars (a matrix's column groups
     stacked); None for a tabular report or one without groups."""
     if result.kind == "tabular" or not result.value_columns or not any(group.level == 1 for group in result.groups):
@@ -216,14 +218,12 @@ def dashboard(name: str) -> Response:
                                     teams=teams, team_label=team_label), status=status)
 
 
-def team_label(team: Any) -> str:
-    label = team.label
-    if isinstance(label, dict):
-        return Label(label).get(label_language()) or team.name
-    return label or team.name
+def team_label(team: Team) -> str:
+    """A team's label in the user's language, else its name."""
+    return Label.of(team.label).get(label_language()) or team.name
 
 
-def updated_text(result: Any, show: Presentation) -> str:
+def updated_text(result: ReportResult, show: Presentation) -> str:
     """"Updated 30 seconds ago" from the result's `computed_at` (a cached widget's age); "" without it."""
     if result.computed_at is None:
         return ""
@@ -258,8 +258,9 @@ def widget(name: str, index: int) -> Response:
                     status=refused.status)
 
 
-def widget_response(context: UserContext, board: Any, index: int, definition: Any, result: Any, previous: Any,
-                    chosen: DashboardFilters, show: Presentation) -> Response:
+def widget_response(context: UserContext, board: DashboardDef, index: int, definition: WidgetDef,
+                    result: ReportResult, previous: ReportResult | None, chosen: DashboardFilters,
+                    show: Presentation) -> Response:
     """The widget's body: its chart data (or KPI, or table), a link to its report and the figures' age."""
     report = context.runtime.registry.reports.get(definition.report)
     link = drilldown_links(context, report, **chosen.engine_filters()) if report is not None else None
@@ -277,5 +278,5 @@ def widget_response(context: UserContext, board: Any, index: int, definition: An
                                     report=report, compare=bool(definition.compare), chosen=chosen))
 
 
-def result_object(report: Any) -> str:
+def result_object(report: ReportDef | None) -> str:
     return report.object if report is not None else ""
