@@ -273,8 +273,9 @@ def widget_response(context: UserContext, board: DashboardDef, index: int, defin
     table = report_table(result, show, link=link or (lambda key, column_key=None: None),
                          record_link=lambda record_id: f"/r/{result_object(report)}/{record_id}",
                          total_label=_("Total")) if definition.chart == "table" else None
+    title = definition.title if definition.title else (report.label if report is not None else Label.of(result.label))
     return Response(render_template("reports/widget.html", board=board, index=index, widget=definition, spec=spec,
-                                    table=table, result=result, updated=updated_text(result, show),
+                                    table=table, result=result, updated=updated_text(result, show), title=title,
                                     report=report, compare=bool(definition.compare), chosen=chosen))
 
 
