@@ -144,7 +144,9 @@ def bucket_sql(column: Any, kind: str, bucket: str, fiscal_start: int, zone: str
     shift = fiscal_start - 1 if bucket.startswith("fiscal_") else 0
     unit = bucket.removeprefix("fiscal_")
     if dialect == "postgresql":
-        local = func.timezone(literal(zone), column) if kind == "datetime" else cast(column, Date)
+        # A local timestamp without time zone: date_trunc then works on the viewer's calendar,
+        # whatever the session's TimeZone (a date cast to timestamptz would use the session's).
+        local = func.timezone(literal(zone), column) if kind == "datetime" else cast(column, DateTime())
         if shift:
             local = local - cast(literal(f"{shift} months"), INTERVAL)
         truncated = func.date_trunc(unit, local)
