@@ -350,6 +350,11 @@ def test_summary_formulas_give_none_on_division_by_zero():
     assert formula_value("won / closed", {"won": 3, "closed": 4}, "percent") == 0.75
     assert formula_value("(total - cost) / cost", {"total": Decimal("150"), "cost": Decimal("100")}, "number") == 0.5
     assert formula_value("total * 2", {"total": None}, "money") is None
+    from crmkit.engine.query import QueryError
+
+    for code in ("__import__('os')", "won ** 2", "won if won else 1"):
+        with pytest.raises(QueryError, match="may use only aggregate names, numbers"):
+            formula_value(code, {"won": 1})
 
 
 # ---- installed reports ----------------------------------------------------------------------
