@@ -169,6 +169,46 @@ def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequen
     return titles
 
 
+#: Value types whose Display is the same for every equal value (of that exact type): a column's cells of such
+#: values are formatted once a page. Not Decimal (1.0 and 1.00 are equal but keep their decimals), floats or moments.
+_MEMO_TYPES = frozenset({str, int, bool})
+
+
+def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Sequence[Any],
+              titles: dict[tuple[str, int], str]) -> tuple[Row, ...]:
+    """The rows of a page: each column's formatting looked up once (`presenter.displayer`), and each column's
+    repeated values (a picklist's, an owner's, a boolean's) formatted once a page, the same Display shared.
+
+    A Display is a pure function of the value, the lookup's title and the user's presentation, so a
+    shared one equals the one formatting each cell would give.
+    """
+    columns = []
+    for fdef in fields:
+        target = (fdef.to or "user") if fdef.type == "lookup" else None
+        columns.append((presenter.displayer(fdef), fdef.name, target, {}))
+    memo_types = _MEMO_TYPES
+    rows = []
+    for record in records:
+        values = record.values  # the row's mapping itself: Record's Mapping methods cost a call or two each
+        cells = []
+        for display, name, target, seen in columns:
+            value = values.get(name, _ABSENT)
+            title = titles.get((target, value)) if target is not None else None
+            if value.__class__ in memo_types:
+                key = (value.__class__, value, title)
+                shown = seen.get(key)
+                if shown is None:
+                    shown = seen[key] = display(values, title)
+            else:
+                shown = display(values, title)
+            cells.append(shown)
+        rows.append(Row(record.id, tuple(cells), record.version))
+    return tuple(rows)
+
+
+_ABSENT = object()
+
+
 #: Where a user lookup's filter (owner, created by) gets its suggestions: an autocomplete, not a list of every user.
 USER_SUGGESTIONS = "/users/suggest"
 
@@ -240,11 +280,7 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
         shown_columns.append(Column(fdef, presenter.label(fdef), state,
                               sorted_by(view_args, fdef.name, state) if sortable else None))
     titles = lookup_titles(context, fields, page.records)
-    shown = [(presenter.displayer(fdef), fdef.name, (fdef.to or "user") if fdef.type == "lookup" else None)
-             for fdef in fields]  # each column's formatting looked up once, not per cell
-    rows = tuple(Row(record.id, tuple(
-        display(record, titles.get((target, record.get(name))) if target is not None else None)
-        for display, name, target in shown), record.version) for record in page.records)
+    rows = page_rows(presenter, fields, page.records, titles)
     filters = []
     for fdef in fields if with_filters else ():
         field_filter = presenter.list_filter(fdef, given)
