@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from jinja2 import Environment
 from markupsafe import Markup
 
-from crmkit.ui.display_html import RecordUrl, cell_html, cells_html, escaped
+from crmkit.ui.display_html import RecordUrl, cell_html, escaped
 from crmkit.ui.i18n import request_translations
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, se
     """
     untitled, select_text = _("Record %(id)s"), _("Select %(title)s")  # looked up once a page, not per row
     parts = []
+    drawn: dict[int, str] = {}  # a Display shared by many cells (a picklist's value, an owner) is drawn once
     for row in rows:
         first = row.cells[0] if row.cells else None
         if first is None:
@@ -67,7 +68,16 @@ def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, se
         else:
             head = f"\n      {cell_html(first, record_url)}"
         select = _select_cell(row, untitled, select_text) if selectable else ""
-        parts.append(f"\n    <tr>{select}{head}\n      {cells_html(row.cells[1:], record_url)}\n    </tr>")
+        cells = []
+        for cell in row.cells[1:]:
+            if cell.kind == "text":  # most cells: `_cell`'s markup of plain text, inline
+                cells.append(f"<td>{escaped(cell.text)}</td>")
+                continue
+            html = drawn.get(id(cell))
+            if html is None:
+                html = drawn[id(cell)] = cell_html(cell, record_url)
+            cells.append(html)
+        parts.append(f"\n    <tr>{select}{head}\n      {''.join(cells)}\n    </tr>")
     return Markup("".join(parts))
 
 
