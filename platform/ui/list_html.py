@@ -12,7 +12,9 @@ as the templates' autoescape and newstyle `_()` escape it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from jinja2 import Environment
 from markupsafe import Markup
@@ -58,6 +60,14 @@ def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, se
     parts = []
     drawn: dict[int, str] = {}  # a Display shared by many cells (a picklist's value, an owner) is drawn once
     for row in rows:
+        # A row's markup depends on these only; its cells compare equal (the same shared Displays, list_page.page_rows,
+        # or equal ones) exactly when they would be drawn the same.
+        key = (object_name, row.id, row.version, selectable, untitled, select_text, record_url)
+        with _kept_lock:
+            kept = _kept_rows.get(key)
+        if kept is not None and kept[0] == row.cells:
+            parts.append(kept[1])
+            continue
         first = row.cells[0] if row.cells else None
         if first is None:
             head = ""
@@ -77,8 +87,20 @@ def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, se
             if html is None:
                 html = drawn[id(cell)] = cell_html(cell, record_url)
             cells.append(html)
-        parts.append(f"\n    <tr>{select}{head}\n      {''.join(cells)}\n    </tr>")
+        html = f"\n    <tr>{select}{head}\n      {''.join(cells)}\n    </tr>"
+        parts.append(html)
+        with _kept_lock:
+            _kept_rows[key] = (row.cells, html)
+            while len(_kept_rows) > KEPT_ROWS:
+                _kept_rows.popitem(last=False)
     return Markup("".join(parts))
+
+
+#: Rows' markup kept across requests (the same first page is asked for again and again), least recently drawn
+#: out first; each entry holds the cells it was drawn from and is used only for equal cells.
+KEPT_ROWS = 2048
+_kept_rows: "OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], str]]" = OrderedDict()
+_kept_lock = threading.Lock()
 
 
 def column_choices_html(choices: Iterable[tuple[str, str, bool]]) -> Markup:
