@@ -16,6 +16,7 @@ or the related record).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from crmkit.engine.fieldtypes import FieldType, FieldTypes
@@ -51,6 +52,13 @@ SYSTEM_LABELS: Mapping[str, Label] = {
 assert set(SYSTEM_LABELS) == set(SYSTEM_FIELDS)
 
 
+@lru_cache(maxsize=None)
+def _system_field(name: str) -> FieldDef:
+    """A system field's definition with its label, read-only: one object per name (a list page's memo of shown
+    values keeps a column per field definition, list_page.py)."""
+    return replace(SYSTEM_DEFS[name], label=SYSTEM_LABELS[name], read_only=True)
+
+
 @dataclass(frozen=True)
 class FieldPresenter:
     """Display, widgets and list filters of fields for one user (`show`), from the installed field types."""
@@ -75,7 +83,7 @@ class FieldPresenter:
         if name in obj.fields:
             return obj.fields[name]
         if name in SYSTEM_DEFS:
-            return replace(SYSTEM_DEFS[name], label=SYSTEM_LABELS[name], read_only=True)
+            return _system_field(name)
         raise KeyError(name)
 
     def label(self, fdef: FieldDef) -> str:
