@@ -1,0 +1,503 @@
+"""Importing a CSV or spreadsheet file into one object's records.
+
+    imports = ImportService(crm.as_user(alice), "contact")
+    report = imports.dry_run("contacts.csv", ImportOptions(duplicates="skip"))   # writes nothing
+    report.errors            # [RowError(row=7, column="Email", field="email", message="...")]
+    report = imports.import_file("contacts.csv", ImportOptions(duplicates="skip"), progress=print)
+    imports.resume(report.job_id)                                                # after a crash
+
+What happens to each row, in file order:
+
+1. Its cells are read for the mapped fields (transfer/cells.py); lookup cells are resolved
+   to records by external id or name (transfer/lookups.py), through the user's row filter.
+2. With `upsert_on`, a row whose value of that (unique) field is held by a stored record
+   updates that record. Otherwise, with a duplicate action, a row matching a stored record
+   (or an earlier row of the file) by the duplicate rule (transfer/duplicates.py) is
+   refused (block), left out (skip) or written into that record (merge: its non-empty cells
+   replace the stored values). Other rows create records.
+3. Creates go through the save pipeline's bulk path (records/bulk.py), updates through the
+   single-record update (optimistic lock, edit rights per record): defaults, coercion,
+   formulas, validation rules, history, rollups, search index, and automation unless the
+   import turns it off.
+
+Each batch of `batch_size` rows is one transaction, which also adds the batch's counts and
+refused rows to the import job (transfer/jobs.py): a crash loses no committed batch and
+`resume` starts after the last one. A refused row is reported with the row number a
+spreadsheet shows (the header is row 1), its column and field, and the reason; the other
+rows of its batch are written.
+
+Permissions (engine-enforced, as for any save): create and import on the object, and edit
+when rows may update records (upsert, merge); a mapped column whose field the user may not
+edit is refused before anything is read, naming the column.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+
+from sqlalchemy import select
+
+from crmkit.engine import messages
+from crmkit.engine.automation.rules import AutomationOrigin
+from crmkit.engine.records.bulk import insert_prepared, prepare_rows
+from crmkit.engine.records.constraints import duplicates_within
+from crmkit.engine.records.errors import RecordError, RecordValidationError
+from crmkit.engine.security.access import PermissionDenied
+from crmkit.engine.transfer import jobs
+from crmkit.engine.transfer.cells import cell_reader
+from crmkit.engine.transfer.duplicates import ACTIONS, DEFAULT_REGION, DuplicateRule
+from crmkit.engine.transfer.files import ImportFileError, Table, cell_text, read_table
+from crmkit.engine.transfer.jobs import BatchCounts, ImportJob, RowError
+from crmkit.engine.transfer.lookups import resolve_lookups
+from crmkit.engine.transfer.mapping import checked_mapping, guess_mapping, save_mapping, saved_mapping
+
+if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
+
+#: progress(rows done, rows in the file), called after each committed batch.
+Progress = Callable[[int, int], None]
+#: Rows a preview shows.
+PREVIEW_ROWS = 5
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to import a file; stored with the job, so a resume works the same way.
+
+    mapping: {column header: field name or label, or None to leave it out}; None guesses it
+    from the header (transfer/mapping.py), `saved_mapping` names a mapping saved before, and
+    `save_mapping_as` keeps the mapping used under that name. `upsert_on`: a unique field
+    whose value finds the record to update. `duplicates`: block, skip or merge (None: no
+    duplicate check), by `duplicate_rule` (email, phone, name); `region`: the phone region
+    for numbers without a country code. `automation`: False saves without firing automation
+    rules. `batch_size`: rows per transaction.
+    """
+
+    mapping: Mapping[str, str | None] | None = None
+    saved_mapping: str | None = None
+    save_mapping_as: str | None = None
+    upsert_on: str | None = None
+    duplicates: str | None = None
+    duplicate_rule: str = "email"
+    region: str = DEFAULT_REGION
+    automation: bool = True
+    batch_size: int = 1000
+
+    def stored(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["mapping"] = dict(self.mapping) if self.mapping is not None else None
+        return values
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What a mapping screen shows: the file's header, the mapping (guessed or given) and the first rows."""
+
+    header: tuple[str, ...]
+    mapping: Mapping[str, str]
+    rows: tuple[tuple[str, ...], ...]
+    total: int
+    encoding: str | None
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """The outcome of a dry run or an import: counts, the refused rows (all for a dry run), and the job."""
+
+    rows: int
+    created: int
+    updated: int
+    skipped: int
+    failed: int
+    errors: tuple[RowError, ...] = ()
+    job_id: int | None = None
+    status: str = "done"
+    mapping: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_job(cls, job: ImportJob, errors: Sequence[RowError]) -> "ImportReport":
+        return cls(job.rows_done, job.created, job.updated, job.skipped, job.failed, tuple(errors), job.id,
+                   job.status, dict(job.options.get("mapping") or {}))
+
+
+class ImportService:
+    """Imports into one object for one UserContext (see the module docstring)."""
+
+    def __init__(self, context: "UserContext", object_name: str) -> None:
+        self.context = context
+        self.records = context.records(object_name)
+        self.object_name = object_name
+
+    # -- before importing ---------------------------------------------------------------
+
+    def preview(self, path: str | Path, options: ImportOptions = ImportOptions()) -> ImportPreview:
+        """The header, the mapping the import would use and the first rows; ImportFileError, PermissionDenied."""
+        table = read_table(path)
+        with self.records._reading(*self._permissions(options)) as connection:
+            mapping = self._mapping(connection, table, options)
+        rows = tuple(tuple(cell_text(cell) for cell in cells) for _, cells in islice(table.rows(), PREVIEW_ROWS))
+        return ImportPreview(table.header, mapping, rows, sum(1 for _ in table.rows()), table.encoding)
+
+    def dry_run(self, path: str | Path, options: ImportOptions = ImportOptions(),
+                progress: Progress | None = None) -> ImportReport:
+        """Every row checked as the import would, nothing written: the counts it would reach and every error."""
+        table = read_table(path)
+        total = sum(1 for _ in table.rows())
+        counts, errors = BatchCounts(), []
+        with self.records._reading(*self._permissions(options)) as connection:
+            mapping = self._mapping(connection, table, options)
+        plan = _Plan(self, table, options, mapping)
+        seen: dict[str, _Row] = {}
+        for batch in _batches(table.rows(), options.batch_size):
+            with self.records._reading(*self._permissions(options)) as connection:
+                done, refused = _Batch(self, plan, connection, write=False, seen=seen).run(batch)
+            counts, errors = _added(counts, done), errors + refused
+            if progress is not None:
+                progress(counts.rows, total)
+        return ImportReport(counts.rows, counts.created, counts.updated, counts.skipped, counts.failed,
+                            tuple(errors), None, "dry run", mapping)
+
+    # -- importing ----------------------------------------------------------------------
+
+    def import_file(self, path: str | Path, options: ImportOptions = ImportOptions(),
+                    progress: Progress | None = None) -> ImportReport:
+        """Start an import job for the file and run it to the end (`start`, then `resume`)."""
+        return self.resume(self.start(path, options), progress)
+
+    def start(self, path: str | Path, options: ImportOptions = ImportOptions()) -> int:
+        """Check the file, the mapping and the rights, and record a pending import job; returns its id.
+
+        ImportFileError (file, mapping, options), PermissionDenied (rights, a column the user may not edit).
+        """
+        if options.duplicates is not None and options.duplicates not in ACTIONS:
+            raise ImportFileError(messages.IMPORT_DUPLICATE_ACTION(action=options.duplicates,
+                                                                   actions=", ".join(ACTIONS)))
+        table = read_table(path)
+        total = sum(1 for _ in table.rows())
+        session = self.context
+        with self.records._writing(*self._permissions(options)) as connection:
+            mapping = self._mapping(connection, table, options)
+            _Plan(self, table, options, mapping)  # checks the upsert field and duplicate rule now
+            now = session.now()
+            if options.save_mapping_as:
+                save_mapping(connection, session.runtime.system_table(jobs.MAPPING), self.object_name,
+                             options.save_mapping_as, mapping, session.actor.user_id, now)
+            stored = {**options.stored(), "mapping": mapping, "saved_mapping": None, "save_mapping_as": None}
+            return jobs.create_job(connection, session.runtime, object_name=self.object_name,
+                                   user_id=session.actor.user_id, source=str(Path(path).resolve()),
+                                   options=stored, rows_total=total, now=now)
+
+    def resume(self, job_id: int, progress: Progress | None = None) -> ImportReport:
+        """Run the job from the first row no committed batch holds, to the end; its report.
+
+        A job that is done is reported as it is. Each batch checks the rights again (a right
+        revoked meanwhile stops the import: the job is marked failed and can be resumed).
+        """
+        job = self.job(job_id)
+        if job.status != "done":
+            options = ImportOptions(**{**job.options, "mapping": job.options["mapping"]})
+            table = read_table(job.source)
+            plan = _Plan(self, table, options, dict(job.options["mapping"]))
+            self._run(job, table, plan, options, progress)
+            job = self.job(job_id)
+        return ImportReport.of_job(job, self.errors(job_id, limit=1000))
+
+    def _run(self, job: ImportJob, table: Table, plan: "_Plan", options: ImportOptions,
+             progress: Progress | None) -> None:
+        session, runtime = self.context, self.context.runtime
+        done, total = job.rows_done, job.rows_total or 0
+        try:
+            with self._automation(options.automation):
+                for batch in _batches(islice(table.rows(), job.rows_done, None), options.batch_size):
+                    with self.records._writing(*self._permissions(options)) as connection:
+                        counts, refused = _Batch(self, plan, connection, write=True).run(batch)
+                        jobs.advance(connection, runtime, job.id, counts, refused, session.now())
+                    done += counts.rows
+                    if progress is not None:
+                        progress(done, total)
+        except (RecordError, ImportFileError) as error:
+            with session.writing() as connection:
+                jobs.set_status(connection, runtime, job.id, "failed", session.now(), str(error))
+            raise
+        with session.writing() as connection:
+            jobs.set_status(connection, runtime, job.id, "done", session.now())
+
+    # -- reading jobs -------------------------------------------------------------------
+
+    def job(self, job_id: int) -> ImportJob:
+        """The import job (one the user started; the system sees all); UnknownImportJob otherwise."""
+        session = self.context
+        with session.reading() as connection:
+            return jobs.read_job(connection, session.runtime, job_id,
+                                 None if session.actor.system else session.actor.user_id)
+
+    def errors(self, job_id: int, *, limit: int | None = None) -> list[RowError]:
+        """The job's refused rows, in row order."""
+        self.job(job_id)
+        with self.context.reading() as connection:
+            return jobs.read_errors(connection, self.context.runtime, job_id, limit=limit)
+
+    def error_report(self, job_id: int) -> Iterator[str]:
+        """The job's refused rows as CSV lines (row, column, field, message), for download."""
+        return jobs.error_csv(self.errors(job_id))
+
+    # -- shared -------------------------------------------------------------------------
+
+    def _permissions(self, options: ImportOptions) -> tuple[str, ...]:
+        updates = options.upsert_on is not None or options.duplicates == "merge"
+        return ("create", "import", "edit") if updates else ("create", "import")
+
+    def _mapping(self, connection: Any, table: Table, options: ImportOptions) -> dict[str, str]:
+        """The checked mapping of `options` (given, saved or guessed), with every field editable by the user."""
+        obj, field_types = self.records.obj, self.context.runtime.field_types
+        given = options.mapping
+        if given is None and options.saved_mapping:
+            given = saved_mapping(connection, self.context.runtime.system_table(jobs.MAPPING), obj.name,
+                                  options.saved_mapping)
+            if given is None:
+                raise ImportFileError(messages.IMPORT_NO_SAVED_MAPPING(name=options.saved_mapping, object=obj.name))
+        mapping = checked_mapping(obj, field_types, table.header,
+                                  given if given is not None else guess_mapping(obj, field_types, table.header))
+        policy = self.context.policy
+        if policy is not None:
+            for column, name in mapping.items():
+                if name != "owner_id" and not policy.can_read_field(obj.name, name):
+                    raise ImportFileError(messages.IMPORT_NOT_IMPORTABLE(column=column, field=name, object=obj.name))
+                if name != "owner_id" and not policy.can_edit_field(obj.name, name):
+                    raise PermissionDenied(messages.IMPORT_FIELD_NOT_EDITABLE(column=column, field=name))
+        return mapping
+
+    @contextmanager
+    def _automation(self, on: bool) -> Iterator[None]:
+        """With `on` False, saves fire no automation rule: every rule is in the saves' chain (automation/rules.py)."""
+        if on:
+            yield
+            return
+        session = self.context
+        kept = session.automation
+        keys = frozenset(rule.key(obj.name) for obj in session.runtime.registry.objects.values()
+                         for rule in obj.automations)
+        session.automation = AutomationOrigin(depth=0, chain=keys | (kept.chain if kept else frozenset()))
+        try:
+            yield
+        finally:
+            session.automation = kept
+
+
+def _batches(rows: Iterator[tuple[int, list[Any]]], size: int) -> Iterator[list[tuple[int, list[Any]]]]:
+    rows = iter(rows)
+    while batch := list(islice(rows, max(1, size))):
+        yield batch
+
+
+def _added(counts: BatchCounts, more: BatchCounts) -> BatchCounts:
+    return BatchCounts(*(a + b for a, b in zip(asdict(counts).values(), asdict(more).values())))
+
+
+class _Plan:
+    """The mapping turned into column readers, and the upsert field and duplicate rule checked."""
+
+    def __init__(self, service: ImportService, table: Table, options: ImportOptions, mapping: Mapping[str, str]):
+        obj, field_types = service.records.obj, service.context.runtime.field_types
+        self.options = options
+        self.columns: list[tuple[int, str]] = [(table.header.index(column), name) for column, name in mapping.items()]
+        self.column_of = {name: column for column, name in mapping.items()}
+        self.lookups = {name for _, name in self.columns if name == "owner_id" or obj.fields[name].is_lookup}
+        self.readers = {name: cell_reader(obj.fields.get(name), field_types[obj.fields[name].type].kind.value_kind)
+                        for _, name in self.columns if name not in self.lookups}
+        self.upsert_on = options.upsert_on
+        if self.upsert_on is not None:
+            fdef = obj.fields.get(self.upsert_on)
+            if fdef is None or not fdef.unique:
+                raise ImportFileError(messages.IMPORT_UPSERT_NOT_UNIQUE(field=self.upsert_on, object=obj.name))
+            if self.upsert_on not in self.column_of:
+                raise ImportFileError(messages.IMPORT_UPSERT_NOT_MAPPED(field=self.upsert_on))
+        self.rule = (DuplicateRule.of(obj, options.duplicate_rule, region=options.region)
+                     if options.duplicates else None)
+
+
+@dataclass
+class _Row:
+    number: int
+    values: dict[str, Any]
+    #: (id, version) of the stored record this row updates; None: it creates one.
+    target: tuple[int, int] | None = None
+    key: str | None = None
+    #: Problems found before the save pipeline (a lookup naming no record): the row is checked on, never written.
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _Batch:
+    """One batch of rows: read, matched, checked and (with `write`) written on one connection."""
+
+    def __init__(self, service: ImportService, plan: _Plan, connection: Any, *, write: bool,
+                 seen: dict[str, _Row] | None = None) -> None:
+        self.service, self.plan, self.connection, self.write = service, plan, connection, write
+        #: A dry run's rows of earlier batches by duplicate key (an import finds them stored).
+        self.seen = seen if seen is not None else {}
+        self.records = service.records
+        self.errors: list[RowError] = []
+        self.counts = {"created": 0, "updated": 0, "skipped": 0}
+
+    def run(self, batch: list[tuple[int, list[Any]]]) -> tuple[BatchCounts, list[RowError]]:
+        rows = self._read(batch)
+        rows = self._matched(rows)
+        creates = [row for row in rows if row.target is None]
+        updates = [row for row in rows if row.target is not None]
+        self._create(creates)
+        self._update(updates)
+        failed = len({error.row for error in self.errors})
+        return BatchCounts(len(batch), self.counts["created"], self.counts["updated"], self.counts["skipped"],
+                           failed), sorted(self.errors, key=lambda error: error.row)
+
+    def _refuse(self, number: int, problems: Mapping[str, Sequence[str]]) -> None:
+        for name, sentences in problems.items():
+            for sentence in sentences:
+                self.errors.append(RowError(number, self.plan.column_of.get(name), name if name in
+                                            self.records.obj.fields or name == "owner_id" else None, sentence))
+
+    def _read(self, batch: list[tuple[int, list[Any]]]) -> list[_Row]:
+        """Cells to input values; lookup texts resolved to ids (a row naming no single record is refused)."""
+        plan = self.plan
+        rows, texts = [], []
+        for number, cells in batch:
+            values, named = {}, {}
+            for index, name in plan.columns:
+                cell = cells[index] if index < len(cells) else None
+                if name in plan.lookups:
+                    text = cell_text(cell)
+                    if text:
+                        named[name] = text
+                else:
+                    value = plan.readers[name](cell)
+                    if value is not None:
+                        values[name] = value
+            rows.append(_Row(number, values))
+            texts.append(named)
+        if not plan.lookups:
+            return rows
+        wanted: dict[str, set[str]] = {}
+        for named in texts:
+            for name, text in named.items():
+                wanted.setdefault(name, set()).add(text)
+        resolved = resolve_lookups(self.connection, self.service.context, self.records.obj.fields, wanted)
+        for row, named in zip(rows, texts):
+            for name, text in named.items():
+                record_id, why = resolved.get(name, text)
+                if record_id is None:
+                    row.problems[name] = [why]
+                else:
+                    row.values[name] = record_id
+        return rows
+
+    def _matched(self, rows: list[_Row]) -> list[_Row]:
+        """Rows given their stored record (upsert, duplicates); duplicates blocked, skipped or merged."""
+        plan, obj, table = self.plan, self.records.obj, self.records.table
+        visible = self.service.context.row_filter(obj.name) if self.service.context.row_filter else None
+        if plan.upsert_on is not None:
+            column = table.c[plan.upsert_on]
+            values = {row.values.get(plan.upsert_on) for row in rows} - {None}
+            found = {}
+            if values:
+                query = select(column, table.c.id, table.c.version).where(column.in_(sorted(values, key=str)))
+                found = {value: (record_id, version) for value, record_id, version in
+                         self.connection.execute(query if visible is None else query.where(visible))}
+            for row in rows:
+                row.target = found.get(row.values.get(plan.upsert_on))
+        rule = plan.rule
+        if rule is None:
+            return rows
+        for row in rows:
+            row.key = rule.key(row.values.get(rule.field)) if rule.field in row.values else None
+        keys = {row.key for row in rows if row.key is not None and row.target is None}
+        stored: dict[str, tuple[int, int]] = {}
+        if keys and rule.field in obj.fields:
+            column = table.c[rule.field]
+            query = select(table.c.id, table.c.version, column).where(
+                rule.candidates(column, keys, self.connection.dialect.name)).order_by(table.c.id)
+            for record_id, version, value in self.connection.execute(query if visible is None else query.where(visible)):
+                stored.setdefault(rule.key(value), (record_id, version))
+        kept: list[_Row] = []
+        earlier = self.seen
+        action = plan.options.duplicates
+        for row in rows:
+            if row.target is not None or row.key is None:
+                kept.append(row)
+                continue
+            match = stored.get(row.key)
+            first = earlier.get(row.key)
+            if match is None and first is None:
+                earlier[row.key] = row
+                kept.append(row)
+            elif action == "block":
+                sentence = (messages.IMPORT_DUPLICATE_STORED(object=obj.name, rule=rule.kind, id=match[0])
+                            if match is not None else messages.IMPORT_DUPLICATE_IN_FILE(rule=rule.kind,
+                                                                                        row=first.number))
+                self._refuse(row.number, {rule.field: [sentence]})
+            elif action == "skip":
+                self.counts["skipped"] += 1
+            elif match is not None:
+                row.target = match
+                kept.append(row)
+            else:  # merge into the earlier row of the file: its later non-empty cells win
+                first.values.update(row.values)
+                self.counts["updated"] += 1
+        if self.write:
+            earlier.clear()  # committed with the batch: the next batch finds them stored
+        return kept
+
+    def _create(self, rows: list[_Row]) -> None:
+        if not rows:
+            return
+        records, now = self.records, self.service.context.now()
+        prepared, errors = prepare_rows(records, self.connection, [row.values for row in rows], now)
+        for index, row in enumerate(rows):
+            if row.problems or index in errors:
+                self._refuse(row.number, {**errors.get(index, {}), **row.problems})
+        valid_at = [index for index, row in enumerate(rows) if index not in errors]
+        prepared = [values for index, values in zip(valid_at, prepared) if not rows[index].problems]
+        valid = [rows[index] for index in valid_at if not rows[index].problems]
+        clashes = duplicates_within(records.obj, prepared, 0)
+        if clashes:
+            for number, problems in clashes.items():
+                self._refuse(valid[number - 1].number, problems)
+            prepared = [values for index, values in enumerate(prepared) if index + 1 not in clashes]
+        if self.write:
+            insert_prepared(records, self.connection, prepared, now)
+        self.counts["created"] += len(prepared)
+
+    def _update(self, rows: list[_Row]) -> None:
+        records = self.records
+        versions: dict[int, int] = {}
+        for row in rows:
+            record_id, version = row.target
+            version = versions.get(record_id, version)
+            try:
+                if row.problems:
+                    self._check_update(record_id, row.values)
+                    self._refuse(row.number, row.problems)
+                    continue
+                if self.write:
+                    with self.connection.begin_nested():
+                        record = records._update(self.connection, record_id, row.values, version)
+                    versions[record_id] = record.values["version"]
+                else:
+                    self._check_update(record_id, row.values)
+            except RecordValidationError as error:
+                self._refuse(row.number, {**error.errors, **row.problems})
+                continue
+            except RecordError as error:
+                self._refuse(row.number, {"": [str(error)]})
+                continue
+            self.counts["updated"] += 1
+
+    def _check_update(self, record_id: int, values: Mapping[str, Any]) -> None:
+        """A dry run's update: the record may be edited and the values pass the pipeline."""
+        records, context = self.records, self.service.context
+        current = records._load(self.connection, record_id, level="edit")
+        records._check_field_access(values, previous=current)
+        clock = context.clock_functions(context.now())
+        records._prepare(self.connection, values, previous=current, clock=clock)
