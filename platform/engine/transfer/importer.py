@@ -131,6 +131,14 @@ class ImportService:
         self.records = context.records(object_name)
         self.object_name = object_name
 
+    @classmethod
+    def for_job(cls, context: "UserContext", job_id: int) -> "ImportService":
+        """The service of the object import `job_id` writes to (one the user started); UnknownImportJob."""
+        with context.reading() as connection:
+            job = jobs.read_job(connection, context.runtime, job_id,
+                                None if context.actor.system else context.actor.user_id)
+        return cls(context, job.object)
+
     # -- before importing ---------------------------------------------------------------
 
     def preview(self, path: str | Path, options: ImportOptions = ImportOptions()) -> ImportPreview:
