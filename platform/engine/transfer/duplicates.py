@@ -7,9 +7,10 @@
 - email: the address trimmed and lower-cased (the part before @ is case-insensitive in practice).
 - phone: the number in E.164 (phonenumberslite), read with `region` for numbers written
   without a country code. A number that starts with "+" or "00" is read as international
-  whatever the region: with region CN, "(415) 555-2671" would otherwise become a Chinese
-  number (STACK.md trap 6), so a number that is not valid in the region is kept as its
-  digits only. Text that is no phone number gives no key.
+  whatever the region. phonenumbers with region CN takes "(415) 555-2671" for a valid
+  Chinese number (STACK.md trap 6): in region CN only a number with its trunk 0 or an
+  11-digit mobile number is read as Chinese; others, and numbers not valid in their
+  region, are kept as their digits. Text without digits gives no key.
 - name: the object's title field, NFKC, case folded, spaces collapsed ("ACME  Ltd" = "acme ltd").
 
 `candidates` narrows the stored records to compare with a few keys in SQL (an index on the
@@ -106,6 +107,11 @@ def phone_key(text: str, region: str = DEFAULT_REGION) -> str | None:
     international = written.startswith("+") or (written.startswith("00") and not written.startswith("000"))
     if written.startswith("00") and not written.startswith("+"):
         written = "+" + written.lstrip("0")
+    if not international and region == "CN" and not (digits.startswith("0") or
+                                                     (len(digits) == 11 and digits.startswith("1"))):
+        # Written in China, a number has its trunk 0 (010 8888 8888) or is a mobile (138 0013 8000);
+        # phonenumbers alone takes "(415) 555-2671" for a Chinese number.
+        return digits
     try:
         number = phonenumbers.parse(written, None if international else region)
     except phonenumbers.NumberParseException:

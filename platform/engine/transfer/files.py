@@ -123,8 +123,6 @@ def _cell(value: Any) -> Any:
     """A spreadsheet cell as an input value: whole floats as int, the rest as they are ("" when empty)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, datetime) and value.time() == time(0):
-        return value  # the field decides: a date field takes its date
     return value
 
 
