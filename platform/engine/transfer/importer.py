@@ -419,7 +419,7 @@ class _Batch:
         if rule is None:
             return rows
         for row in rows:
-            row.key = rule.key(row.values.get(rule.field)) if rule.field in row.values else None
+            row.key = rule.key(self._compared_value(row.values, rule.field))
         keys = {row.key for row in rows if row.key is not None and row.target is None}
         stored: dict[str, tuple[int, int]] = {}
         if keys and rule.field in obj.fields:
@@ -456,6 +456,19 @@ class _Batch:
         if self.write:
             earlier.clear()  # committed with the batch: the next batch finds them stored
         return kept
+
+    def _compared_value(self, values: Mapping[str, Any], name: str) -> Any:
+        """The row's value of the duplicate rule's field; a formula title (a person's full name) computed from it."""
+        fdef = self.records.obj.fields.get(name)
+        if name in values or fdef is None or fdef.formula is None:
+            return values.get(name)
+        computed = dict.fromkeys(self.records.obj.fields)
+        computed.update(values)
+        try:
+            self.records.pipeline.evaluator.compute_formulas(computed, {}, None, only=frozenset({name}))
+        except Exception:  # a formula reading related records cannot be computed here: no key, no match
+            return None
+        return computed.get(name)
 
     def _create(self, rows: list[_Row]) -> None:
         if not rows:
