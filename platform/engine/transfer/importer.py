@@ -141,6 +141,11 @@ class ImportService:
 
     # -- before importing ---------------------------------------------------------------
 
+    def require(self, options: ImportOptions = ImportOptions()) -> None:
+        """PermissionDenied unless the user may import into the object now (create and import; edit for updates)."""
+        with self.records._reading(*self._permissions(options)):
+            pass
+
     def preview(self, path: str | Path, options: ImportOptions = ImportOptions()) -> ImportPreview:
         """The header, the mapping the import would use and the first rows; ImportFileError, PermissionDenied."""
         table = read_table(path)

@@ -42,6 +42,11 @@ def query_url(object_name: str, args: MultiDict | None, endpoint: str = "lists.l
     return f"{base}?{urlencode(list(args.items(multi=True)))}"
 
 
+def may_import(context, object_name: str) -> bool:
+    """Whether the list offers an import (the engine checks again when it runs)."""
+    return may(context, object_name, "create") and may(context, object_name, "import")
+
+
 def board_link(object_name: str) -> str | None:
     """The board's address for the list page's view switcher; None when the object has no board for the user."""
     return url_for("kanban.board", object_name=object_name) if board_layout(user_context(), object_name) else None
@@ -71,7 +76,7 @@ def list_view(object_name: str) -> Response:
                 template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
                 query_url=query_url, record_url=record_url, search=page.search, views=state,
                 board_link=board_link(page.obj.name), bulk=bulk_actions(context, page.obj),
-                may_export=may(context, page.obj.name, "export"),
+                may_export=may(context, page.obj.name, "export"), may_import=may_import(context, page.obj.name),
                 column_choices=column_choices(context, FieldPresenter.for_context(context), page.obj,
                                               [column.field.name for column in page.columns])))
     # Outside the snapshot: a refused query may have ended its transaction (PostgreSQL).
@@ -79,7 +84,8 @@ def list_view(object_name: str) -> Response:
     body = render_template(template, page=None, obj=obj, problem=problem, partial=partial,
                            args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
                            search=request.args.get("q", ""), board_link=board_link(obj.name), views=state,
-                           bulk=None, column_choices=[], may_export=may(context, obj.name, "export"))
+                           bulk=None, column_choices=[], may_export=may(context, obj.name, "export"),
+                           may_import=may_import(context, obj.name))
     return Response(body, status=400)
 
 
