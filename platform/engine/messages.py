@@ -349,6 +349,11 @@ IMPORT_DUPLICATE_STORED = Message("a {object} record with the same {rule} exists
                                   "已存在 {rule} 相同的 {object} 记录：#{id}。")
 IMPORT_DUPLICATE_IN_FILE = Message("row {row} of the file has the same {rule}.", "文件第 {row} 行的 {rule} 与此相同。")
 IMPORT_NO_JOB = Message("there is no import {id} of yours.", "不存在你的导入任务 {id}。")
+MERGE_CHOICE = Message("choose one record to keep and 1 to {max} other records to merge into it.",
+                       "请选择一条要保留的记录，以及 1 到 {max} 条要合并到其中的其他记录。")
+MERGE_VALUE = Message("the value of {field} cannot be taken from record {id}: it is not one of the merged records, "
+                      "or not a field you may edit.",
+                      "不能从记录 {id} 取 {field} 的值：它不是被合并的记录之一，或该字段你无权修改。")
 DUPLICATE_RULE_UNKNOWN = Message("duplicates are found by {rules}, not {rule}.",
                                  "只能按 {rules} 查找重复记录，不能按 {rule}。")
 DUPLICATE_RULE_NO_FIELD = Message("{object} has no field to find duplicates by {rule}.",
