@@ -75,3 +75,13 @@ def test_a_record_cannot_be_merged_into_itself(merging, crm):
     keep = crm.as_system().records("person").create({"last_name": "A"})
     with pytest.raises(MergeError, match="choose one record to keep"):
         merging.merge(keep.id, [keep.id])
+
+
+def test_the_duplicates_of_one_record_are_found_by_each_rule_the_object_has(crm, merging):
+    persons = crm.as_system().records("person")
+    first = persons.create({"last_name": "Wang", "email": "wang@example.cn"})
+    second = persons.create({"last_name": "Li", "email": " WANG@example.cn"})
+    persons.create({"last_name": "Zhao", "email": "zhao@example.cn"})
+    assert merging.rules() == ["email", "phone", "name"]
+    assert merging.duplicates_of(first.id, "email") == [second.id]
+    assert merging.duplicates_of(first.id, "phone") == []

@@ -108,6 +108,39 @@ class MergeService:
         alike = sorted((ids for ids in groups.values() if len(ids) > 1), key=lambda ids: ids[0])
         return alike[:limit]
 
+    def rules(self) -> list[str]:
+        """The duplicate rules this object has a field for (email, phone, name), in that order."""
+        from crmkit.engine.transfer.duplicates import RULES
+        from crmkit.engine.transfer.files import ImportFileError
+
+        found = []
+        for rule in RULES:
+            try:
+                DuplicateRule.of(self.records.obj, rule)
+            except ImportFileError:
+                continue
+            found.append(rule)
+        return found
+
+    def duplicates_of(self, record_id: int, rule: str = "email", *, region: str = DEFAULT_REGION,
+                      limit: int = 20) -> list[int]:
+        """Ids of the records alike `record_id` by `rule` that the user may read, lowest first (RecordNotFound)."""
+        records = self.records
+        found = DuplicateRule.of(records.obj, rule, region=region)
+        table = records.table
+        column = table.c[found.field]
+        with records._reading("read") as connection:
+            key = found.key(records._load(connection, record_id).get(found.field))
+            if key is None:
+                return []
+            query = select(table.c.id, column).where(
+                found.candidates(column, [key], connection.dialect.name), table.c.id != record_id).order_by(table.c.id)
+            visible = self.context.row_filter(records.obj.name) if self.context.row_filter else None
+            if visible is not None:
+                query = query.where(visible)
+            alike = [other for other, value in connection.execute(query) if found.key(value) == key]
+        return alike[:limit]
+
     def merge(self, survivor: int, merged: Sequence[int], values: Mapping[str, int] | None = None) -> MergeResult:
         """Merge `merged` into `survivor`, taking each field of `values` from the merged record it names.
 
