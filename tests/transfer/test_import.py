@@ -190,3 +190,16 @@ def test_merging_into_records_needs_the_edit_permission_and_jobs_are_the_users_o
     jobs = crm.runtime.system_table("crmkit_import_job")
     with crm.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(jobs)).scalar_one() == 1
+
+
+def test_an_import_started_on_the_web_is_run_by_a_queue_worker(crm, people, csv_file, tmp_path):
+    from crmkit.engine.automation.queue import AutomationQueue
+    from crmkit.engine.transfer.background import start_in_background
+
+    crm.queue = AutomationQueue.open(crm, path=str(tmp_path / "queue.db"))
+    job_id = people.start(csv_file("Last Name\nA\nB\n"))
+    start_in_background(crm, job_id)
+    assert people.job(job_id).status == "pending"  # queued, not run by the caller
+    while crm.queue.work_one():
+        pass
+    assert (people.job(job_id).status, people.job(job_id).created) == ("done", 2)

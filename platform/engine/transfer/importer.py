@@ -38,20 +38,17 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from sqlalchemy import select
 
 from crmkit.engine import messages
 from crmkit.engine.automation.rules import AutomationOrigin
-from crmkit.engine.records.bulk import insert_prepared, prepare_rows
-from crmkit.engine.records.constraints import duplicates_within
-from crmkit.engine.records.errors import RecordError, RecordValidationError
+from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.transfer import jobs
+from crmkit.engine.transfer.batch import ImportBatch, ImportRow
 from crmkit.engine.transfer.cells import cell_reader
 from crmkit.engine.transfer.duplicates import ACTIONS, DEFAULT_REGION, DuplicateRule
 from crmkit.engine.transfer.files import ImportFileError, Table, cell_text, read_table
 from crmkit.engine.transfer.jobs import BatchCounts, ImportJob, RowError
-from crmkit.engine.transfer.lookups import resolve_lookups
 from crmkit.engine.transfer.mapping import checked_mapping, guess_mapping, save_mapping, saved_mapping
 
 if TYPE_CHECKING:
@@ -162,11 +159,11 @@ class ImportService:
         counts, errors = BatchCounts(), []
         with self.records._reading(*self._permissions(options)) as connection:
             mapping = self._mapping(connection, table, options)
-        plan = _Plan(self, table, options, mapping)
-        seen: dict[str, _Row] = {}
+        plan = ImportPlan(self, table, options, mapping)
+        seen: dict[str, ImportRow] = {}
         for batch in _batches(table.rows(), options.batch_size):
             with self.records._reading(*self._permissions(options)) as connection:
-                done, refused = _Batch(self, plan, connection, write=False, seen=seen).run(batch)
+                done, refused = ImportBatch(self, plan, connection, write=False, seen=seen).run(batch)
             counts, errors = _added(counts, done), errors + refused
             if progress is not None:
                 progress(counts.rows, total)
@@ -193,7 +190,7 @@ class ImportService:
         session = self.context
         with self.records._writing(*self._permissions(options)) as connection:
             mapping = self._mapping(connection, table, options)
-            _Plan(self, table, options, mapping)  # checks the upsert field and duplicate rule now
+            ImportPlan(self, table, options, mapping)  # checks the upsert field and duplicate rule now
             now = session.now()
             if options.save_mapping_as:
                 save_mapping(connection, session.runtime.system_table(jobs.MAPPING), self.object_name,
@@ -213,12 +210,12 @@ class ImportService:
         if job.status != "done":
             options = ImportOptions(**{**job.options, "mapping": job.options["mapping"]})
             table = read_table(job.source)
-            plan = _Plan(self, table, options, dict(job.options["mapping"]))
+            plan = ImportPlan(self, table, options, dict(job.options["mapping"]))
             self._run(job, table, plan, options, progress)
             job = self.job(job_id)
         return ImportReport.of_job(job, self.errors(job_id, limit=1000))
 
-    def _run(self, job: ImportJob, table: Table, plan: "_Plan", options: ImportOptions,
+    def _run(self, job: ImportJob, table: Table, plan: "ImportPlan", options: ImportOptions,
              progress: Progress | None) -> None:
         session, runtime = self.context, self.context.runtime
         done, total = job.rows_done, job.rows_total or 0
@@ -226,7 +223,7 @@ class ImportService:
             with self._automation(options.automation):
                 for batch in _batches(islice(table.rows(), job.rows_done, None), options.batch_size):
                     with self.records._writing(*self._permissions(options)) as connection:
-                        counts, refused = _Batch(self, plan, connection, write=True).run(batch)
+                        counts, refused = ImportBatch(self, plan, connection, write=True).run(batch)
                         jobs.advance(connection, runtime, job.id, counts, refused, session.now())
                     done += counts.rows
                     if progress is not None:
@@ -310,7 +307,7 @@ def _added(counts: BatchCounts, more: BatchCounts) -> BatchCounts:
     return BatchCounts(*(a + b for a, b in zip(asdict(counts).values(), asdict(more).values())))
 
 
-class _Plan:
+class ImportPlan:
     """The mapping turned into column readers, and the upsert field and duplicate rule checked."""
 
     def __init__(self, service: ImportService, table: Table, options: ImportOptions, mapping: Mapping[str, str]):
@@ -330,200 +327,3 @@ class _Plan:
                 raise ImportFileError(messages.IMPORT_UPSERT_NOT_MAPPED(field=self.upsert_on))
         self.rule = (DuplicateRule.of(obj, options.duplicate_rule, region=options.region)
                      if options.duplicates else None)
-
-
-@dataclass
-class _Row:
-    number: int
-    values: dict[str, Any]
-    #: (id, version) of the stored record this row updates; None: it creates one.
-    target: tuple[int, int] | None = None
-    key: str | None = None
-    #: Problems found before the save pipeline (a lookup naming no record): the row is checked on, never written.
-    problems: dict[str, list[str]] = field(default_factory=dict)
-
-
-class _Batch:
-    """One batch of rows: read, matched, checked and (with `write`) written on one connection."""
-
-    def __init__(self, service: ImportService, plan: _Plan, connection: Any, *, write: bool,
-                 seen: dict[str, _Row] | None = None) -> None:
-        self.service, self.plan, self.connection, self.write = service, plan, connection, write
-        #: A dry run's rows of earlier batches by duplicate key (an import finds them stored).
-        self.seen = seen if seen is not None else {}
-        self.records = service.records
-        self.errors: list[RowError] = []
-        self.counts = {"created": 0, "updated": 0, "skipped": 0}
-
-    def run(self, batch: list[tuple[int, list[Any]]]) -> tuple[BatchCounts, list[RowError]]:
-        rows = self._read(batch)
-        rows = self._matched(rows)
-        creates = [row for row in rows if row.target is None]
-        updates = [row for row in rows if row.target is not None]
-        self._create(creates)
-        self._update(updates)
-        failed = len({error.row for error in self.errors})
-        return BatchCounts(len(batch), self.counts["created"], self.counts["updated"], self.counts["skipped"],
-                           failed), sorted(self.errors, key=lambda error: error.row)
-
-    def _refuse(self, number: int, problems: Mapping[str, Sequence[str]]) -> None:
-        for name, sentences in problems.items():
-            for sentence in sentences:
-                self.errors.append(RowError(number, self.plan.column_of.get(name), name if name in
-                                            self.records.obj.fields or name == "owner_id" else None, sentence))
-
-    def _read(self, batch: list[tuple[int, list[Any]]]) -> list[_Row]:
-        """Cells to input values; lookup texts resolved to ids (a row naming no single record is refused)."""
-        plan = self.plan
-        rows, texts = [], []
-        for number, cells in batch:
-            values, named = {}, {}
-            for index, name in plan.columns:
-                cell = cells[index] if index < len(cells) else None
-                if name in plan.lookups:
-                    text = cell_text(cell)
-                    if text:
-                        named[name] = text
-                else:
-                    value = plan.readers[name](cell)
-                    if value is not None:
-                        values[name] = value
-            rows.append(_Row(number, values))
-            texts.append(named)
-        if not plan.lookups:
-            return rows
-        wanted: dict[str, set[str]] = {}
-        for named in texts:
-            for name, text in named.items():
-                wanted.setdefault(name, set()).add(text)
-        resolved = resolve_lookups(self.connection, self.service.context, self.records.obj.fields, wanted)
-        for row, named in zip(rows, texts):
-            for name, text in named.items():
-                record_id, why = resolved.get(name, text)
-                if record_id is None:
-                    row.problems[name] = [why]
-                else:
-                    row.values[name] = record_id
-        return rows
-
-    def _matched(self, rows: list[_Row]) -> list[_Row]:
-        """Rows given their stored record (upsert, duplicates); duplicates blocked, skipped or merged."""
-        plan, obj, table = self.plan, self.records.obj, self.records.table
-        visible = self.service.context.row_filter(obj.name) if self.service.context.row_filter else None
-        if plan.upsert_on is not None:
-            column = table.c[plan.upsert_on]
-            values = {row.values.get(plan.upsert_on) for row in rows} - {None}
-            found = {}
-            if values:
-                query = select(column, table.c.id, table.c.version).where(column.in_(sorted(values, key=str)))
-                found = {value: (record_id, version) for value, record_id, version in
-                         self.connection.execute(query if visible is None else query.where(visible))}
-            for row in rows:
-                row.target = found.get(row.values.get(plan.upsert_on))
-        rule = plan.rule
-        if rule is None:
-            return rows
-        for row in rows:
-            row.key = rule.key(self._compared_value(row.values, rule.field))
-        keys = {row.key for row in rows if row.key is not None and row.target is None}
-        stored: dict[str, tuple[int, int]] = {}
-        if keys and rule.field in obj.fields:
-            column = table.c[rule.field]
-            query = select(table.c.id, table.c.version, column).where(
-                rule.candidates(column, keys, self.connection.dialect.name)).order_by(table.c.id)
-            for record_id, version, value in self.connection.execute(query if visible is None else query.where(visible)):
-                stored.setdefault(rule.key(value), (record_id, version))
-        kept: list[_Row] = []
-        earlier = self.seen
-        action = plan.options.duplicates
-        for row in rows:
-            if row.target is not None or row.key is None:
-                kept.append(row)
-                continue
-            match = stored.get(row.key)
-            first = earlier.get(row.key)
-            if match is None and first is None:
-                earlier[row.key] = row
-                kept.append(row)
-            elif action == "block":
-                sentence = (messages.IMPORT_DUPLICATE_STORED(object=obj.name, rule=rule.kind, id=match[0])
-                            if match is not None else messages.IMPORT_DUPLICATE_IN_FILE(rule=rule.kind,
-                                                                                        row=first.number))
-                self._refuse(row.number, {rule.field: [sentence]})
-            elif action == "skip":
-                self.counts["skipped"] += 1
-            elif match is not None:
-                row.target = match
-                kept.append(row)
-            else:  # merge into the earlier row of the file: its later non-empty cells win
-                first.values.update(row.values)
-                self.counts["updated"] += 1
-        if self.write:
-            earlier.clear()  # committed with the batch: the next batch finds them stored
-        return kept
-
-    def _compared_value(self, values: Mapping[str, Any], name: str) -> Any:
-        """The row's value of the duplicate rule's field; a formula title (a person's full name) computed from it."""
-        fdef = self.records.obj.fields.get(name)
-        if name in values or fdef is None or fdef.formula is None:
-            return values.get(name)
-        computed = dict.fromkeys(self.records.obj.fields)
-        computed.update(values)
-        try:
-            self.records.pipeline.evaluator.compute_formulas(computed, {}, None, only=frozenset({name}))
-        except Exception:  # a formula reading related records cannot be computed here: no key, no match
-            return None
-        return computed.get(name)
-
-    def _create(self, rows: list[_Row]) -> None:
-        if not rows:
-            return
-        records, now = self.records, self.service.context.now()
-        prepared, errors = prepare_rows(records, self.connection, [row.values for row in rows], now)
-        for index, row in enumerate(rows):
-            if row.problems or index in errors:
-                self._refuse(row.number, {**errors.get(index, {}), **row.problems})
-        valid_at = [index for index, row in enumerate(rows) if index not in errors]
-        prepared = [values for index, values in zip(valid_at, prepared) if not rows[index].problems]
-        valid = [rows[index] for index in valid_at if not rows[index].problems]
-        clashes = duplicates_within(records.obj, prepared, 0)
-        if clashes:
-            for number, problems in clashes.items():
-                self._refuse(valid[number - 1].number, problems)
-            prepared = [values for index, values in enumerate(prepared) if index + 1 not in clashes]
-        if self.write:
-            insert_prepared(records, self.connection, prepared, now)
-        self.counts["created"] += len(prepared)
-
-    def _update(self, rows: list[_Row]) -> None:
-        records = self.records
-        versions: dict[int, int] = {}
-        for row in rows:
-            record_id, version = row.target
-            version = versions.get(record_id, version)
-            try:
-                if row.problems:
-                    self._check_update(record_id, row.values)
-                    self._refuse(row.number, row.problems)
-                    continue
-                if self.write:
-                    with self.connection.begin_nested():
-                        record = records._update(self.connection, record_id, row.values, version)
-                    versions[record_id] = record.values["version"]
-                else:
-                    self._check_update(record_id, row.values)
-            except RecordValidationError as error:
-                self._refuse(row.number, {**error.errors, **row.problems})
-                continue
-            except RecordError as error:
-                self._refuse(row.number, {"": [str(error)]})
-                continue
-            self.counts["updated"] += 1
-
-    def _check_update(self, record_id: int, values: Mapping[str, Any]) -> None:
-        """A dry run's update: the record may be edited and the values pass the pipeline."""
-        records, context = self.records, self.service.context
-        current = records._load(self.connection, record_id, level="edit")
-        records._check_field_access(values, previous=current)
-        clock = context.clock_functions(context.now())
-        records._prepare(self.connection, values, previous=current, clock=clock)
