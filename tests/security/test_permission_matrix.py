@@ -123,10 +123,17 @@ USERS = {  # name: (role, directly granted permission sets)
 
 
 @pytest.fixture
-def world(crm, install):
+def world(crm, write_package, state_snapshots):
     """The sample company: users, a team, accounts owned across the hierarchy, deals and contacts."""
-    install(PACKAGE)
-    return build_world(crm)
+    path = write_package(PACKAGE)
+
+    def build(crm) -> dict:
+        crm.install(path)
+        world = build_world(crm)
+        del world["crm"]
+        return world
+
+    return {**state_snapshots.apply(crm, "permission matrix world", build, {"acme": path}), "crm": crm}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,247 @@
+"""Databases in the state a fixture's setup leaves them: built once per worker, handed to each test.
+
+Installing a package and creating a sample company's users and records takes a second or
+more per test (most of it DDL on PostgreSQL), and many tests only need that state to start
+from. `StateSnapshots.apply(crm, key, build)` runs `build(crm)` for real the first time a
+worker meets `key` on a database kind, keeps what the database then holds, and from then on
+puts that state into the test's (untouched) database instead of building it again:
+
+- SQLite: the kept file is copied into the test's file through SQLite's backup API.
+- PostgreSQL: a schema holding the built state is swapped in by name (ALTER SCHEMA RENAME)
+  for the test's own; after the test it is put back as it was built (rows and sequences
+  restored, checked against a fingerprint of its tables, columns, indexes and constraints,
+  or dropped when a test altered them) and swapped out again, so the next test gets it.
+
+The Crm the test holds is pointed at the new state (pool emptied, metadata read again), so the
+test sees exactly what `build` left, on either database. When the database is not untouched
+(rows already written, packages installed, a clock of its own), `build` simply runs.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import shutil
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Hashable
+
+
+@dataclass(frozen=True)
+class PostgresState:
+    """What a built schema holds: each table's rows (COPY text), each sequence's position, the fingerprint."""
+
+    tables: tuple[tuple[str, bytes], ...]
+    sequences: tuple[tuple[str, int, bool], ...]
+    fingerprint: tuple
+
+
+def _system_row_count(connection) -> int:
+    from sqlalchemy import func, select, union_all
+
+    from crmkit.engine.tables import system_metadata
+
+    counts = [select(func.count().label("n")).select_from(table) for table in system_metadata().tables.values()]
+    return sum(connection.execute(union_all(*counts)).scalars())
+
+
+def _untouched(crm, pristine_rows: int) -> bool:
+    """Whether `crm`'s database still is as `Crm.open` made it, and the Crm is on the default clock."""
+    from crmkit.engine.records.clock import utc_now
+
+    if crm.clock is not utc_now or crm.registry.packages:
+        return False
+    with crm.engine.connect() as connection:
+        return _system_row_count(connection) == pristine_rows
+
+
+def _set_sources(crm, sources: dict[str, Path]) -> None:
+    from sqlalchemy import update
+
+    from crmkit.engine.tables import system_metadata
+
+    if not sources:
+        return
+    table = system_metadata().tables["crmkit_package"]
+    with crm.engine.begin() as connection:
+        for name, path in sources.items():
+            connection.execute(update(table).where(table.c.name == name).values(source=str(Path(path).resolve())))
+
+
+def _read_again(crm) -> None:
+    """Point `crm` at what its database holds now (new connections, the installed metadata read again)."""
+    from crmkit.engine.query.search_statistics import forget_statistics
+
+    forget_statistics()
+    crm.engine.dispose()
+    with crm.engine.connect() as connection:
+        crm._reload(connection)
+
+
+class StateSnapshots:
+    def __init__(self, folder: Path, prepared_sqlite_file: Callable[[], Path], prepared_schemas) -> None:
+        self.folder = folder
+        self.prepared_sqlite_file = prepared_sqlite_file
+        self.schemas = prepared_schemas
+        #: key -> (built SQLite file, the value build returned, system rows of an untouched database)
+        self.sqlite: dict[Hashable, tuple[Path, Any, int]] = {}
+        #: key -> (the value build returned, system rows of an untouched schema)
+        self.postgres: dict[Hashable, tuple[Any, int]] = {}
+        #: key -> schemas holding the built state, ready to swap in, with what they hold
+        self.free: dict[Hashable, list[tuple[str, PostgresState]]] = {}
+
+    def apply(self, crm, key: Hashable, build: Callable[[Any], Any], sources: dict[str, Path] | None = None) -> Any:
+        """`build(crm)`'s effect on `crm`'s database, and (a deep copy of) its value.
+
+        `build` gets a Crm on a database as `Crm.open` leaves it; its value must not hold that
+        Crm (it is closed afterwards). Keys name a build: the same key, the same state.
+        `sources` ({package name: file}): where the test's own copy of each installed package
+        is, recorded as the package's source as installing it from there would have.
+        """
+        apply = self._apply_sqlite if crm.engine.dialect.name == "sqlite" else self._apply_postgres
+        swapped, value = apply(crm, key, build)
+        if not swapped:  # build ran on the test's own database
+            return value
+        _set_sources(crm, sources or {})
+        _read_again(crm)
+        return copy.deepcopy(value)
+
+    # -- SQLite ------------------------------------------------------------------------------
+
+    def _apply_sqlite(self, crm, key, build):
+        from crmkit.engine import Crm
+
+        if key not in self.sqlite:
+            path = self.folder / f"{uuid.uuid4().hex}.db"
+            shutil.copyfile(self.prepared_sqlite_file(), path)
+            built = Crm.open(f"sqlite:///{path}")
+            try:
+                with built.engine.connect() as connection:
+                    pristine = _system_row_count(connection)
+                value = build(built)
+            finally:
+                built.close()
+            with contextlib.closing(sqlite3.connect(path)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.sqlite[key] = (path, value, pristine)
+        path, value, pristine = self.sqlite[key]
+        if not _untouched(crm, pristine):
+            return False, build(crm)
+        crm.engine.dispose()
+        target = crm.engine.url.database
+        with contextlib.closing(sqlite3.connect(path)) as source, contextlib.closing(sqlite3.connect(target)) as into:
+            source.backup(into)
+        return True, value
+
+    # -- PostgreSQL ---------------------------------------------------------------------------
+
+    def _apply_postgres(self, crm, key, build):
+        from crmkit.engine import Crm
+
+        if key not in self.postgres or not self.free.get(key):
+            schema, rows, _ = self.schemas.take()
+            built = Crm.open(self.schemas.url(schema))
+            try:
+                with built.engine.connect() as connection:
+                    pristine = _system_row_count(connection)
+                value = build(built)
+            finally:
+                built.close()
+            with self.schemas.connect() as connection:
+                state = self._read_state(connection, schema)
+            self.postgres.setdefault(key, (value, pristine))
+            self.free.setdefault(key, []).append((schema, state))
+        value, pristine = self.postgres[key]
+        own = crm.engine.url.query.get("options", "").partition("search_path=")[2]
+        if own not in self.schemas.lent or own in self.schemas.restorers or not _untouched(crm, pristine):
+            return False, build(crm)
+        built_schema, state = self.free[key].pop()
+        crm.engine.dispose()
+        with self.schemas.connect() as connection:
+            self._swap(connection, own, built_schema)
+        self.schemas.restorers[own] = lambda: self._give_back(key, own, built_schema, state)
+        return True, value
+
+    @staticmethod
+    def _swap(connection, one: str, other: str) -> None:
+        spare = f"swap_{uuid.uuid4().hex[:12]}"
+        with connection.transaction():
+            connection.execute("SET LOCAL lock_timeout = '5s'")
+            connection.execute(f'ALTER SCHEMA "{one}" RENAME TO "{spare}"')
+            connection.execute(f'ALTER SCHEMA "{other}" RENAME TO "{one}"')
+            connection.execute(f'ALTER SCHEMA "{spare}" RENAME TO "{other}"')
+
+    def _give_back(self, key, own: str, built_schema: str, state: PostgresState) -> None:
+        """After the test: the built state (now named `own`) restored and swapped out, the test's schema back."""
+        from crmkit.engine.query.search_statistics import forget_statistics
+
+        forget_statistics()
+        with self.schemas.connect() as connection:
+            restored = self._restore(connection, own, state)
+            if restored:
+                self._swap(connection, own, built_schema)
+                self.free[key].append((built_schema, state))
+                return
+            with connection.transaction():  # a test changed its tables: not reused
+                connection.execute(f'DROP SCHEMA "{own}" CASCADE')
+                connection.execute(f'ALTER SCHEMA "{built_schema}" RENAME TO "{own}"')
+
+    @classmethod
+    def _read_state(cls, connection, schema: str) -> PostgresState:
+        tables = []
+        with connection.cursor() as cursor:
+            for (name,) in connection.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (schema,)).fetchall():
+                data = bytearray()
+                with cursor.copy(f'COPY "{schema}"."{name}" TO STDOUT') as copying:
+                    for chunk in copying:
+                        data += chunk
+                tables.append((name, bytes(data)))
+        sequences = []
+        for (name,) in connection.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind = 'S' ORDER BY 1", (schema,)).fetchall():
+            last, called = connection.execute(f'SELECT last_value, is_called FROM "{schema}"."{name}"').fetchone()
+            sequences.append((name, last, called))
+        return PostgresState(tuple(tables), tuple(sequences), cls.fingerprint(connection, schema))
+
+    @classmethod
+    def _restore(cls, connection, schema: str, state: PostgresState) -> bool:
+        """Put `schema` back to `state`; False when its tables no longer match (or it is locked)."""
+        try:
+            with connection.transaction():
+                connection.execute("SET LOCAL lock_timeout = '5s'")
+                connection.execute("SET LOCAL session_replication_role = replica")  # no foreign key checks
+                kept = {name for name, _ in state.tables}
+                tables = [name for (name,) in connection.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))]
+                dropped = [f'"{schema}"."{name}"' for name in tables if name not in kept]
+                if dropped:
+                    connection.execute(f"DROP TABLE {', '.join(dropped)} CASCADE")
+                connection.execute("; ".join(f'DELETE FROM "{schema}"."{name}"' for name in sorted(kept)))
+                with connection.cursor() as cursor:
+                    for name, data in state.tables:
+                        if data:
+                            with cursor.copy(f'COPY "{schema}"."{name}" FROM STDIN') as copying:
+                                copying.write(data)
+                for name, last, called in state.sequences:
+                    connection.execute("SELECT setval(%s, %s, %s)", (f'"{schema}"."{name}"', last, called))
+            return cls.fingerprint(connection, schema) == state.fingerprint
+        except Exception:  # a lock still held, or a table a test changed
+            return False
+
+    @staticmethod
+    def fingerprint(connection, schema: str) -> tuple:
+        """Every relation of `schema` with its columns, and every constraint and index, whatever the schema's name."""
+        columns = connection.execute(
+            "SELECT c.relname, c.relkind, a.attname, a.atttypid, a.atttypmod, a.attnotnull "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE n.nspname = %s ORDER BY 1, 3", (schema,)).fetchall()
+        definitions = connection.execute(
+            "SELECT conname, contype, conkey, confkey, conbin IS NULL FROM pg_constraint k "
+            "JOIN pg_namespace n ON n.oid = k.connamespace WHERE n.nspname = %s "
+            "UNION ALL SELECT indexname || ' ' || replace(indexdef, ' ON ' || %s || '.', ' ON '), 'i', NULL, NULL, "
+            "true FROM pg_indexes WHERE schemaname = %s ORDER BY 1", (schema, schema, schema)).fetchall()
+        return tuple(columns), tuple(definitions)
