@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import shutil
 import sqlite3
 import uuid
@@ -56,17 +57,17 @@ def _untouched(crm, pristine_rows: int) -> bool:
         return _system_row_count(connection) == pristine_rows
 
 
-def _set_sources(crm, sources: dict[str, Path]) -> None:
+def _move_sources(crm, built_from: str | None, source: str | os.PathLike | None) -> None:
+    """Installed packages recorded as read from `built_from` are recorded as read from `source`."""
     from sqlalchemy import update
 
     from crmkit.engine.tables import system_metadata
 
-    if not sources:
+    if built_from is None or source is None:
         return
     table = system_metadata().tables["crmkit_package"]
     with crm.engine.begin() as connection:
-        for name, path in sources.items():
-            connection.execute(update(table).where(table.c.name == name).values(source=str(Path(path).resolve())))
+        connection.execute(update(table).where(table.c.source == built_from).values(source=str(Path(source).resolve())))
 
 
 def _read_again(crm) -> None:
@@ -84,84 +85,111 @@ class StateSnapshots:
         self.folder = folder
         self.prepared_sqlite_file = prepared_sqlite_file
         self.schemas = prepared_schemas
-        #: key -> (built SQLite file, the value build returned, system rows of an untouched database)
-        self.sqlite: dict[Hashable, tuple[Path, Any, int]] = {}
-        #: key -> (the value build returned, system rows of an untouched schema)
-        self.postgres: dict[Hashable, tuple[Any, int]] = {}
-        #: key -> schemas holding the built state, ready to swap in, with what they hold
-        self.free: dict[Hashable, list[tuple[str, PostgresState]]] = {}
+        self._pristine: list[int] = []
+        #: keys whose build raised on a new database: built on the test's own, every time
+        self.failing: set[Hashable] = set()
+        #: key -> (built SQLite file, the value build returned, the source it was built from)
+        self.sqlite: dict[Hashable, tuple[Path, Any, str | None]] = {}
+        #: key -> the value build returned
+        self.postgres: dict[Hashable, Any] = {}
+        #: key -> schemas holding the built state, ready to swap in: with what they hold, the source built from
+        self.free: dict[Hashable, list[tuple[str, PostgresState, str | None]]] = {}
 
-    def apply(self, crm, key: Hashable, build: Callable[[Any], Any], sources: dict[str, Path] | None = None) -> Any:
-        """`build(crm)`'s effect on `crm`'s database, and (a deep copy of) its value.
+    def pristine_rows(self) -> int:
+        """How many rows the system tables of a database as `Crm.open` leaves it hold."""
+        if not self._pristine:
+            from sqlalchemy import create_engine
+
+            engine = create_engine(f"sqlite:///{self.prepared_sqlite_file()}")
+            try:
+                with engine.connect() as connection:
+                    self._pristine.append(_system_row_count(connection))
+            finally:
+                engine.dispose()
+        return self._pristine[0]
+
+    def apply(self, crm, key: Hashable, build: Callable[[Any], Any], *, source: str | os.PathLike | None = None,
+              fresh: Callable[[Any], Any] = copy.deepcopy) -> Any:
+        """`build(crm)`'s effect on `crm`'s database, and `fresh(build's value)`.
 
         `build` gets a Crm on a database as `Crm.open` leaves it; its value must not hold that
-        Crm (it is closed afterwards). Keys name a build: the same key, the same state.
-        `sources` ({package name: file}): where the test's own copy of each installed package
-        is, recorded as the package's source as installing it from there would have.
+        Crm (it is closed afterwards). Keys name a build: the same key, the same state. `source`:
+        the package file build installs, as this test wrote it; the state records it as the
+        installed package's source, as installing this test's file would have.
+        When `crm`'s database is not untouched (or build raises on a new database), build runs on it.
         """
-        apply = self._apply_sqlite if crm.engine.dialect.name == "sqlite" else self._apply_postgres
-        swapped, value = apply(crm, key, build)
-        if not swapped:  # build ran on the test's own database
-            return value
-        _set_sources(crm, sources or {})
+        if key in self.failing or not _untouched(crm, self.pristine_rows()):
+            return build(crm)
+        if crm.engine.dialect.name == "sqlite":
+            found = self._apply_sqlite(crm, key, build, source)
+        else:
+            found = self._apply_postgres(crm, key, build, source)
+        if found is None:
+            return build(crm)
+        value, built_from = found
+        _move_sources(crm, built_from, source)
         _read_again(crm)
-        return copy.deepcopy(value)
+        return fresh(value)
 
     # -- SQLite ------------------------------------------------------------------------------
 
-    def _apply_sqlite(self, crm, key, build):
+    def _apply_sqlite(self, crm, key, build, source):
         from crmkit.engine import Crm
 
+        target = crm.engine.url.database
+        if not target or target == ":memory:" or not Path(target).exists():
+            return None
         if key not in self.sqlite:
             path = self.folder / f"{uuid.uuid4().hex}.db"
             shutil.copyfile(self.prepared_sqlite_file(), path)
             built = Crm.open(f"sqlite:///{path}")
             try:
-                with built.engine.connect() as connection:
-                    pristine = _system_row_count(connection)
                 value = build(built)
+            except Exception:
+                self.failing.add(key)
+                return None
             finally:
                 built.close()
             with contextlib.closing(sqlite3.connect(path)) as connection:
                 connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self.sqlite[key] = (path, value, pristine)
-        path, value, pristine = self.sqlite[key]
-        if not _untouched(crm, pristine):
-            return False, build(crm)
+            self.sqlite[key] = (path, value, None if source is None else str(Path(source).resolve()))
+        path, value, built_from = self.sqlite[key]
         crm.engine.dispose()
-        target = crm.engine.url.database
-        with contextlib.closing(sqlite3.connect(path)) as source, contextlib.closing(sqlite3.connect(target)) as into:
-            source.backup(into)
-        return True, value
+        with contextlib.closing(sqlite3.connect(path)) as kept, contextlib.closing(sqlite3.connect(target)) as into:
+            kept.backup(into)
+        return value, built_from
 
     # -- PostgreSQL ---------------------------------------------------------------------------
 
-    def _apply_postgres(self, crm, key, build):
+    def _apply_postgres(self, crm, key, build, source):
         from crmkit.engine import Crm
 
-        if key not in self.postgres or not self.free.get(key):
-            schema, rows, _ = self.schemas.take()
+        own = crm.engine.url.query.get("options", "").partition("search_path=")[2]
+        if own not in self.schemas.lent or own in self.schemas.restorers:
+            return None
+        if not self.free.get(key):
+            schema, rows, fingerprint = self.schemas.take()
             built = Crm.open(self.schemas.url(schema))
             try:
-                with built.engine.connect() as connection:
-                    pristine = _system_row_count(connection)
                 value = build(built)
-            finally:
+            except Exception:
                 built.close()
+                self.failing.add(key)
+                self.schemas.give_back(schema, rows, fingerprint)
+                return None
+            built.close()
             with self.schemas.connect() as connection:
                 state = self._read_state(connection, schema)
-            self.postgres.setdefault(key, (value, pristine))
-            self.free.setdefault(key, []).append((schema, state))
-        value, pristine = self.postgres[key]
-        own = crm.engine.url.query.get("options", "").partition("search_path=")[2]
-        if own not in self.schemas.lent or own in self.schemas.restorers or not _untouched(crm, pristine):
-            return False, build(crm)
-        built_schema, state = self.free[key].pop()
+            self.postgres.setdefault(key, value)
+            built_from = None if source is None else str(Path(source).resolve())
+            self.free.setdefault(key, []).append((schema, state, built_from))
+        value = self.postgres[key]
+        built_schema, state, built_from = self.free[key].pop()
         crm.engine.dispose()
         with self.schemas.connect() as connection:
             self._swap(connection, own, built_schema)
-        self.schemas.restorers[own] = lambda: self._give_back(key, own, built_schema, state)
-        return True, value
+        self.schemas.restorers[own] = lambda: self._give_back(key, own, built_schema, state, built_from)
+        return value, built_from
 
     @staticmethod
     def _swap(connection, one: str, other: str) -> None:
@@ -172,7 +200,7 @@ class StateSnapshots:
             connection.execute(f'ALTER SCHEMA "{other}" RENAME TO "{one}"')
             connection.execute(f'ALTER SCHEMA "{spare}" RENAME TO "{other}"')
 
-    def _give_back(self, key, own: str, built_schema: str, state: PostgresState) -> None:
+    def _give_back(self, key, own: str, built_schema: str, state: PostgresState, built_from: str | None) -> None:
         """After the test: the built state (now named `own`) restored and swapped out, the test's schema back."""
         from crmkit.engine.query.search_statistics import forget_statistics
 
@@ -181,7 +209,7 @@ class StateSnapshots:
             restored = self._restore(connection, own, state)
             if restored:
                 self._swap(connection, own, built_schema)
-                self.free[key].append((built_schema, state))
+                self.free[key].append((built_schema, state, built_from))
                 return
             with connection.transaction():  # a test changed its tables: not reused
                 connection.execute(f'DROP SCHEMA "{own}" CASCADE')
