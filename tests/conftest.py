@@ -348,19 +348,11 @@ def write_package(tmp_path) -> Callable[[str, str], Path]:
 
 
 @pytest.fixture
-def install(crm, write_package, state_snapshots) -> Callable[[str], object]:
-    """Install a package given as YAML text into the test's database.
-
-    Into a database nothing was done to yet, the state installing that text leaves is copied
-    (tests/snapshots.py: installed for real once per worker and database kind); otherwise
-    it is installed. Either way the test's database holds the package, installed from the
-    test's own file, and the migration plan is returned.
-    """
+def install(crm, write_package) -> Callable[[str], object]:
+    """Install a package given as YAML text into the test's database."""
 
     def install_text(text: str, name: str = "package.yaml"):
-        path = write_package(text, name)
-        return state_snapshots.apply(crm, ("install", text), lambda built: built.install(path), source=path,
-                                     fresh=lambda plan: plan)
+        return crm.install(write_package(text, name))
 
     return install_text
 

@@ -2,12 +2,14 @@
 
 Installing a package and creating a sample company's users and records takes a second or
 more per test (most of it DDL on PostgreSQL), and many tests only need that state to start
-from. `StateSnapshots.apply(crm, key, build)` runs `build(crm)` for real the first time a
-worker meets `key` on a database kind, keeps what the database then holds, and from then on
-puts that state into the test's (untouched) database instead of building it again:
+from. `StateSnapshots.apply(crm, key, build)` runs `build(crm)` on the test's own database the
+first time a worker meets `key` on a database kind (most states are built by one test only,
+and cost nothing extra); after that it puts the state `build` leaves into the test's
+(untouched) database instead of building it again:
 
-- SQLite: the kept file is copied into the test's file through SQLite's backup API.
-- PostgreSQL: a schema holding the built state is swapped in by name (ALTER SCHEMA RENAME)
+- SQLite: the first test's database, copied after build, is copied into the test's file
+  through SQLite's backup API.
+- PostgreSQL: a schema holding the state (built the second time) is swapped in by name (ALTER SCHEMA RENAME)
   for the test's own; after the test it is put back as it was built (rows and sequences
   restored, checked against a fingerprint of its tables, columns, indexes and constraints,
   or dropped when a test altered them) and swapped out again, so the next test gets it.
@@ -88,6 +90,8 @@ class StateSnapshots:
         self._pristine: list[int] = []
         #: keys whose build raised on a new database: built on the test's own, every time
         self.failing: set[Hashable] = set()
+        #: (dialect, key) built once already, on the first test's own database
+        self.seen: set[tuple[str, Hashable]] = set()
         #: key -> (built SQLite file, the value build returned, the source it was built from)
         self.sqlite: dict[Hashable, tuple[Path, Any, str | None]] = {}
         #: key -> the value build returned
@@ -120,6 +124,12 @@ class StateSnapshots:
         """
         if key in self.failing or not _untouched(crm, self.pristine_rows()):
             return build(crm)
+        if (crm.engine.dialect.name, key) not in self.seen:  # a state one test builds costs nothing extra
+            self.seen.add((crm.engine.dialect.name, key))
+            value = build(crm)
+            if crm.engine.dialect.name == "sqlite":
+                self._keep_sqlite(crm, key, value, source)
+            return value
         if crm.engine.dialect.name == "sqlite":
             found = self._apply_sqlite(crm, key, build, source)
         else:
@@ -132,6 +142,16 @@ class StateSnapshots:
         return fresh(value)
 
     # -- SQLite ------------------------------------------------------------------------------
+
+    def _keep_sqlite(self, crm, key, value, source) -> None:
+        """What build just left in `crm`'s (SQLite file) database, kept for the next test."""
+        database = crm.engine.url.database
+        if not database or database == ":memory:" or not Path(database).exists():
+            return
+        path = self.folder / f"{uuid.uuid4().hex}.db"
+        with contextlib.closing(sqlite3.connect(database)) as built, contextlib.closing(sqlite3.connect(path)) as into:
+            built.backup(into)
+        self.sqlite[key] = (path, value, None if source is None else str(Path(source).resolve()))
 
     def _apply_sqlite(self, crm, key, build, source):
         from crmkit.engine import Crm
