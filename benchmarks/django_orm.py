@@ -17,11 +17,21 @@ _models: dict[tuple[str, str], Any] = {}
 
 
 def configure(databases: dict[str, str]) -> None:
-    """Set up Django once for this process, one alias per bench database (alias -> SQLAlchemy URL)."""
+    """Set up Django once for this process, one alias per bench database (alias -> SQLAlchemy URL).
+
+    Called again (the test suite runs the bench and other Django work in one process), it adds
+    the aliases Django does not know yet.
+    """
     import django
     from django.conf import settings
 
     if settings.configured:
+        missing = {alias: url for alias, url in databases.items() if alias not in settings.DATABASES}
+        if missing:
+            from django.db import connections
+
+            settings.DATABASES.update({alias: _django_database(url) for alias, url in missing.items()})
+            connections.__dict__.pop("settings", None)  # a cached_property: read DATABASES again
         return
     settings.configure(
         DATABASES={"default": _django_database(next(iter(databases.values()))),

@@ -97,6 +97,10 @@ class PreparedSchemas:
         #: (schema, its system tables' first rows, its catalog fingerprint) ready for a test.
         self.free: list[tuple[str, tuple, tuple]] = []
         self.made: list[str] = []
+        #: Schemas lent to a test now (prepared_postgres_url), and what to do with one before it is
+        #: given back (tests/snapshots.py swaps a built state in for the test, and out again).
+        self.lent: set[str] = set()
+        self.restorers: dict[str, Callable[[], None]] = {}
 
     @staticmethod
     def url(schema: str) -> str:
@@ -198,8 +202,28 @@ def prepared_postgres_url(prepared_schemas) -> Iterator[str]:
     """A PostgreSQL URL whose schema holds the system tables `Crm.open` creates, and nothing else."""
     require_postgres()
     schema, rows, fingerprint = prepared_schemas.take()
-    yield prepared_schemas.url(schema)
+    prepared_schemas.lent.add(schema)
+    try:
+        yield prepared_schemas.url(schema)
+    finally:
+        prepared_schemas.lent.discard(schema)
+        restore = prepared_schemas.restorers.pop(schema, None)
+        if restore is not None:
+            restore()
     prepared_schemas.give_back(schema, rows, fingerprint)
+
+
+@pytest.fixture(scope="session")
+def state_snapshots(tmp_path_factory, prepared_schemas):
+    """`state_snapshots.apply(crm, key, build)`: the state `build(crm)` leaves, built once per worker (tests/snapshots.py).
+
+    For fixtures on `crm` (a `database_url` database) that install packages and create records
+    many tests start from: each test still gets a database of its own, holding that state.
+    """
+    from tests.snapshots import StateSnapshots
+
+    return StateSnapshots(tmp_path_factory.mktemp("snapshots"),
+                          lambda: _prepared_sqlite_file(tmp_path_factory), prepared_schemas)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -226,9 +250,18 @@ def generous_script_wall_clock(monkeypatch) -> None:
     monkeypatch.setattr(script, "DEFAULT_WALL_SECONDS", TEST_SCRIPT_WALL_SECONDS)
 
 
+_PREPARED_SQLITE: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def prepared_sqlite_file(tmp_path_factory) -> Path:
     """A SQLite database file as `Crm.open` leaves a new one (the system tables), made once."""
+    return _prepared_sqlite_file(tmp_path_factory)
+
+
+def _prepared_sqlite_file(tmp_path_factory) -> Path:
+    if _PREPARED_SQLITE:
+        return _PREPARED_SQLITE[0]
     import sqlite3
 
     from crmkit.engine import Crm
@@ -237,6 +270,7 @@ def prepared_sqlite_file(tmp_path_factory) -> Path:
     Crm.open(f"sqlite:///{path}").close()
     with contextlib.closing(sqlite3.connect(path)) as connection:  # one file, nothing left in a WAL
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _PREPARED_SQLITE.append(path)
     return path
 
 

@@ -28,7 +28,7 @@ def _matrix():
 
 
 _MATRIX = _matrix()
-world = _MATRIX.world  # the fixture; it installs through `install`, extended below
+world = _MATRIX.world  # the fixture; it installs `matrix_package`, extended below
 session, names = _MATRIX.session, _MATRIX.names
 
 
@@ -69,6 +69,12 @@ def _extended(package: str) -> str:
 def install(install):
     """The matrix's `install`, given the matrix package with the derived fields above."""
     return lambda text, name="package.yaml": install(_extended(text), name)
+
+
+@pytest.fixture
+def matrix_package() -> str:
+    """The matrix's package with the derived fields above, for `world`."""
+    return _extended(_MATRIX.PACKAGE)
 
 
 def ids_of(page) -> list[int]:

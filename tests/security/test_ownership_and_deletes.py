@@ -13,7 +13,7 @@ import pytest
 from crmkit.engine import CascadeDeleteError, RecordNotFound, RecordValidationError
 from crmkit.engine.security.access import PermissionDenied
 
-from .test_permission_matrix import PACKAGE, move_east2_deal_off_a1, session, world
+from .test_permission_matrix import PACKAGE, matrix_package, move_east2_deal_off_a1, session, world
 
 #: The matrix's package, one version on: reps may import accounts; contacts have tasks (private,
 #: deleted with their contact) and accounts have visits (everyone edits them, only admins delete them).

@@ -123,10 +123,23 @@ USERS = {  # name: (role, directly granted permission sets)
 
 
 @pytest.fixture
-def world(crm, install):
+def matrix_package() -> str:
+    """The package `world` installs (test_derived_values.py adds derived fields to it)."""
+    return PACKAGE
+
+
+@pytest.fixture
+def world(crm, write_package, state_snapshots, matrix_package):
     """The sample company: users, a team, accounts owned across the hierarchy, deals and contacts."""
-    install(PACKAGE)
-    return build_world(crm)
+    path = write_package(matrix_package)
+
+    def build(crm) -> dict:
+        crm.install(path)
+        world = build_world(crm)
+        del world["crm"]
+        return world
+
+    return {**state_snapshots.apply(crm, ("permission matrix world", matrix_package), build, source=path), "crm": crm}
 
 
 @pytest.fixture(scope="module")

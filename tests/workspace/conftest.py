@@ -78,20 +78,29 @@ class Office:
 
 
 @pytest.fixture
-def office(crm, install) -> Office:
-    from crmkit.engine.security.users import SystemDirectory
+def office(crm, write_package, state_snapshots) -> Office:
+    """The package installed, then (on a StepClock) its people and team made: once per worker, copied per test."""
+    path = write_package(PACKAGE)
 
-    install(PACKAGE)
+    def build(built) -> tuple[dict[str, int], int, datetime]:
+        from crmkit.engine.security.users import SystemDirectory
+
+        built.install(path)
+        built.clock = StepClock()
+        directory = SystemDirectory(built)
+        ids = {
+            "rep_a": directory.create_user("rep_a", role="rep").id,
+            "rep_b": directory.create_user("rep_b", role="rep").id,
+            "boss": directory.create_user("boss", role="manager").id,
+            "finance": directory.create_user("finance", role="rep", permission_sets=["finance"]).id,
+            "admin": directory.create_user("admin", permission_sets=["admin"]).id,
+        }
+        north = directory.create_team("north", {"en": "North", "zh": "北区"})
+        directory.add_to_team(north, ids["rep_a"])
+        directory.add_to_team(north, ids["finance"])
+        return ids, north, built.clock.now
+
+    ids, north, now = state_snapshots.apply(crm, ("workspace office", PACKAGE), build, source=path)
     crm.clock = StepClock()
-    directory = SystemDirectory(crm)
-    ids = {
-        "rep_a": directory.create_user("rep_a", role="rep").id,
-        "rep_b": directory.create_user("rep_b", role="rep").id,
-        "boss": directory.create_user("boss", role="manager").id,
-        "finance": directory.create_user("finance", role="rep", permission_sets=["finance"]).id,
-        "admin": directory.create_user("admin", permission_sets=["admin"]).id,
-    }
-    north = directory.create_team("north", {"en": "North", "zh": "北区"})
-    directory.add_to_team(north, ids["rep_a"])
-    directory.add_to_team(north, ids["finance"])
+    crm.clock.now = now  # where the clock the people were made on stopped
     return Office(crm, ids, north)
