@@ -158,7 +158,7 @@ def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequen
     registry = context.runtime.registry
     for target, ids in wanted.items():
         if target == "user":
-            titles.update((("user", user_id), user.display_name) for user_id, user in UserNames(context).names(ids).items())
+            titles.update((("user", user_id), name) for user_id, name in user_titles(context, ids).items())
             continue
         title_field = registry.object(target).title_field
         if title_field is None:
@@ -171,6 +171,35 @@ def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequen
             if record.get(title_field) not in (None, ""):
                 titles[(target, record.id)] = str(record.get(title_field))
     return titles
+
+
+#: Users' display names kept for owner columns (ids x names), while the metadata and the rights version stay.
+MAX_KEPT_NAMES = 4096
+#: (runtime, rights version, {user id: display name}): one generation at a time, started over when either moves.
+_kept_names: tuple[Any, int, dict[int, str]] = (None, -1, {})
+
+
+def user_titles(context: UserContext, ids: set[int]) -> dict[int, str]:
+    """{user id: display name} of the users among `ids` that exist, read with UserNames (every user may read
+    every user's display name) and kept across requests: only ids not kept yet are read.
+
+    Exact, not merely brief: every change of a display name (SystemDirectory.set_preferences, create_user)
+    advances the rights version in its own transaction, and the context read that version in its operation read,
+    before these names; a name kept under one (runtime, version) was read at or after that version's state.
+    """
+    global _kept_names
+    runtime, version = context.runtime, context.rights_version
+    kept_runtime, kept_version, names = _kept_names
+    if kept_runtime is not runtime or kept_version != version:
+        names = {}
+        _kept_names = (runtime, version, names)
+    missing = [user_id for user_id in ids if user_id not in names]
+    if missing:
+        read = {user_id: user.display_name for user_id, user in UserNames(context).names(missing).items()}
+        if len(names) + len(read) > MAX_KEPT_NAMES:
+            names.clear()
+        names.update(read)
+    return {user_id: names[user_id] for user_id in ids if user_id in names}
 
 
 #: Value types whose Display is the same for every equal value (of that exact type). Decimals by their text

@@ -1,4 +1,5 @@
-"""The list's filter panel is kept per rights, language and query string (list_page.page_filters): never stale."""
+"""What the list page keeps across requests is never stale: the filter panel (per rights, language and query
+string: list_page.page_filters) and the owners' names (per rights version: list_page.user_titles)."""
 from __future__ import annotations
 
 from tests.ui.conftest import post_form
@@ -46,3 +47,19 @@ def test_the_kept_filter_panel_follows_the_users_language(signed_in):
     assert ">客户名称<" in chinese and ">全部<" in chinese and ">Account Name<" not in chinese and ">Any<" not in chinese
     post_form(client, "/", "/language", {"language": "en", "next": "/"})
     assert filter_panel(client.get("/o/account").get_data(as_text=True)) == english
+
+
+def test_a_renamed_owner_is_named_anew_in_the_list(app, signed_in):
+    from crmkit.engine.security.users import SystemDirectory
+
+    crm = app.extensions["crmkit"].crm
+    directory = SystemDirectory(crm)
+    user = directory.create_user("naming", display_name="Before Rename", password=PASSWORD)
+    directory.grant("sales_user", user_id=user.id)
+    crm.as_user(user.id).records("account").create({"name": "Renamed Owner Ltd"})
+    client = signed_in("naming")
+    assert ">Before Rename<" in client.get("/o/account").get_data(as_text=True)
+    assert ">Before Rename<" in client.get("/o/account").get_data(as_text=True)  # kept...
+    directory.set_preferences(user.id, display_name="After Rename")
+    html = client.get("/o/account").get_data(as_text=True)
+    assert ">After Rename<" in html and "Before Rename" not in html  # ...and read again once it changed
