@@ -193,13 +193,15 @@ def user_titles(context: UserContext, ids: set[int]) -> dict[int, str]:
     if kept_runtime is not runtime or kept_version != version:
         names = {}
         _kept_names = (runtime, version, names)
-    missing = [user_id for user_id in ids if user_id not in names]
-    if missing:
+    found = {user_id: name for user_id in ids if (name := names.get(user_id)) is not None}
+    missing = [user_id for user_id in ids if user_id not in found]
+    if missing:  # another thread may empty `names` meanwhile: what this request found stays in `found`
         read = {user_id: user.display_name for user_id, user in UserNames(context).names(missing).items()}
         if len(names) + len(read) > MAX_KEPT_NAMES:
             names.clear()
         names.update(read)
-    return {user_id: names[user_id] for user_id in ids if user_id in names}
+        found.update(read)
+    return found
 
 
 #: Value types whose Display is the same for every equal value (of that exact type). Decimals by their text
