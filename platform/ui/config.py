@@ -28,6 +28,10 @@ def default_settings() -> dict[str, Any]:
         # False: Secure whenever the request came over https (sessions.py); True: always.
         "SESSION_COOKIE_SECURE": _flag(os.environ.get("CRMKIT_SECURE_COOKIES")),
         "PERMANENT_SESSION_LIFETIME": timedelta(days=7),
+        # The cookie is signed and sent when it changes (sign-in, language, CSRF secret), not on every page: the
+        # login session it names ends at most 7 days after sign-in (Authenticator.session_absolute), when the
+        # cookie set at sign-in expires, so re-signing it on each request (Flask's default) kept nothing longer.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the signed-in session
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         # Number of proxies in front whose X-Forwarded-For/-Proto headers are trusted (0: none).

@@ -40,8 +40,25 @@ def control_html(c: FilterControl) -> Markup:
                   f'{_attributes(c.attributes)}>')
 
 
+#: Filters drawn, by the FieldFilter object: a kept filter panel (list_page.page_filters) is the same objects
+#: from request to request, so each is drawn once. Emptied when full.
+MAX_DRAWN = 1024
+_drawn: dict[int, tuple[FieldFilter, Markup]] = {}
+
+
 def filter_html(f: FieldFilter) -> Markup:
     """The filter of one field: a fieldset with its label as legend and one labelled control per input."""
+    drawn = _drawn.get(id(f))
+    if drawn is not None and drawn[0] is f:  # the entry holds its filter: the id names no other one
+        return drawn[1]
+    markup = _filter_html(f)
+    if len(_drawn) >= MAX_DRAWN:
+        _drawn.clear()
+    _drawn[id(f)] = (f, markup)
+    return markup
+
+
+def _filter_html(f: FieldFilter) -> Markup:
     controls = "".join(
         f'\n<div class="col-12{" col-sm-6" if c.operator == "between" else ""}">\n'
         f'<label class="form-label small mb-0" for="{escaped(c.id)}">{escaped(c.label)}</label>\n'

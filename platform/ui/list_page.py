@@ -36,6 +36,7 @@ from crmkit.engine.query.querystring import QuerySpec, parse_query_string
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.user_names import UserNames
 from crmkit.metadata.model import FieldDef, ObjectDef
+from crmkit.ui.fragments import FragmentCache
 
 #: Query-string keys of the page itself, never passed to the engine (`view` and `columns`: list_views.py).
 PAGE_KEYS = ("back", "view", "columns")
@@ -157,7 +158,7 @@ def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequen
     registry = context.runtime.registry
     for target, ids in wanted.items():
         if target == "user":
-            titles.update((("user", user_id), user.display_name) for user_id, user in UserNames(context).names(ids).items())
+            titles.update((("user", user_id), name) for user_id, name in user_titles(context, ids).items())
             continue
         title_field = registry.object(target).title_field
         if title_field is None:
@@ -170,6 +171,37 @@ def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequen
             if record.get(title_field) not in (None, ""):
                 titles[(target, record.id)] = str(record.get(title_field))
     return titles
+
+
+#: Users' display names kept for owner columns (ids x names), while the metadata and the rights version stay.
+MAX_KEPT_NAMES = 4096
+#: (runtime, rights version, {user id: display name}): one generation at a time, started over when either moves.
+_kept_names: tuple[Any, int, dict[int, str]] = (None, -1, {})
+
+
+def user_titles(context: UserContext, ids: set[int]) -> dict[int, str]:
+    """{user id: display name} of the users among `ids` that exist, read with UserNames (every user may read
+    every user's display name) and kept across requests: only ids not kept yet are read.
+
+    Exact, not merely brief: every change of a display name (SystemDirectory.set_preferences, create_user)
+    advances the rights version in its own transaction, and the context read that version in its operation read,
+    before these names; a name kept under one (runtime, version) was read at or after that version's state.
+    """
+    global _kept_names
+    runtime, version = context.runtime, context.rights_version
+    kept_runtime, kept_version, names = _kept_names
+    if kept_runtime is not runtime or kept_version != version:
+        names = {}
+        _kept_names = (runtime, version, names)
+    found = {user_id: name for user_id in ids if (name := names.get(user_id)) is not None}
+    missing = [user_id for user_id in ids if user_id not in found]
+    if missing:  # another thread may empty `names` meanwhile: what this request found stays in `found`
+        read = {user_id: user.display_name for user_id, user in UserNames(context).names(missing).items()}
+        if len(names) + len(read) > MAX_KEPT_NAMES:
+            names.clear()
+        names.update(read)
+        found.update(read)
+    return found
 
 
 #: Value types whose Display is the same for every equal value (of that exact type). Decimals by their text
@@ -278,6 +310,48 @@ def with_lookup_choices(context: UserContext, fdef: FieldDef, field_filter: Fiel
     return replace(field_filter, controls=tuple(controls))
 
 
+#: Filter panels kept (users x objects x query strings); the least recently used goes first.
+MAX_KEPT_FILTERS = 256
+#: A query string longer than this (in key-value pairs) gets its filter panel made, not kept.
+MAX_KEPT_ARGS = 40
+_KEPT_FILTERS = FragmentCache(MAX_KEPT_FILTERS)
+
+
+def page_filters(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, fields: Sequence[FieldDef],
+                 given: MultiDict) -> tuple[FieldFilter, ...]:
+    """The filter panel of the page's columns holding the values of `given` (the engine's query-string args).
+
+    Kept across requests when it reads nothing from the database: no record lookup among the columns (its
+    choices are the user's first records, read each time) and no user chosen in a user lookup's filter (their
+    names are read). The key is the user's compiled rights (the AccessPolicy object, new whenever the rights
+    version or the metadata generation moves, so a revoked field right or a renamed label is a new key), the
+    language, time zone and currency, the columns and the query string; the same tuple of FieldFilters is
+    returned, so `filter_html` draws each once (filter_html.py).
+    """
+    policy = context.policy
+    presentation = presenter.show
+    arguments = tuple(given.items(multi=True))
+    key = None
+    if policy is not None and len(arguments) <= MAX_KEPT_ARGS:
+        key = (id(policy), obj.name, tuple(fdef.name for fdef in fields), presentation.language,
+               presentation.timezone, presentation.currency, presenter.id_prefix, arguments)
+        kept = _KEPT_FILTERS.get(key)
+        if kept is not None and kept[0] is policy:  # the entry holds its policy: the id names no other one
+            return kept[1]
+    filters = []
+    reads = False
+    for fdef in fields:
+        field_filter = presenter.list_filter(fdef, given)
+        lookups = [control for control in field_filter.controls if control.control == "lookup"]
+        if lookups:
+            reads = reads or fdef.to is not None or any(control.choices for control in lookups)
+            field_filter = with_lookup_choices(context, fdef, field_filter, presentation.text("any"))
+        filters.append(field_filter)
+    if key is not None and not reads:
+        _KEPT_FILTERS.put(key, (policy, tuple(filters)))
+    return tuple(filters)
+
+
 def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, limit: int | None = None,
                     currency: str | None = None, with_filters: bool = True, columns: Sequence[str] = ()) -> ListPage:
     """The list page of `object_name` for the query-string `args` (request.args).
@@ -313,12 +387,7 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
                               sorted_by(view_args, fdef.name, state) if sortable else None))
     titles = lookup_titles(context, fields, page.records)
     rows = page_rows(presenter, fields, page.records, titles)
-    filters = []
-    for fdef in fields if with_filters else ():
-        field_filter = presenter.list_filter(fdef, given)
-        if any(control.control == "lookup" for control in field_filter.controls):
-            field_filter = with_lookup_choices(context, fdef, field_filter, presenter.show.text("any"))
-        filters.append(field_filter)
+    filters = page_filters(context, presenter, obj, fields, given) if with_filters else ()
     back = [value for value in args.getlist("back") if value][-MAX_BACK:]
     next_args = previous_args = first_args = None
     if page.next_cursor:
@@ -333,5 +402,5 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
             previous_args.add("after", back[-1])
             for cursor in back[:-1]:
                 previous_args.add("back", cursor)
-    return ListPage(obj, tuple(shown_columns), rows, count, tuple(filters), spec.search or "", view_args,
+    return ListPage(obj, tuple(shown_columns), rows, count, filters, spec.search or "", view_args,
                     next_args, previous_args, first_args, spec.filter is not None)
