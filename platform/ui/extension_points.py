@@ -59,6 +59,14 @@ def form_widgets(manager: "pluggy.PluginManager") -> Mapping[str, FormWidget]:
     return found
 
 
+def plugin_chart_data(crm_extensions: Any, spec: dict[str, Any], result: Any, widget: Any,
+                      show: Any) -> dict[str, Any]:
+    """`spec` (crmkit.ui.charts.chart_spec's: kind, locale, value_label, empty) with the data of the widget's
+    plugin kind merged in, when `widget.chart` is one (crmkit_dashboard_widgets); else `spec` as it is."""
+    kind = crm_extensions.widget_kinds.get(widget.chart)
+    return spec if kind is None else {**spec, **kind.chart_data(result, widget, show)}
+
+
 def install(app: Flask, crm: "Crm") -> None:
     """Hand the application to the plugins of `crm` (module docstring); raises what crmkit_startup raises."""
     manager = crm.extensions.plugin_manager
@@ -79,4 +87,5 @@ def install(app: Flask, crm: "Crm") -> None:
         return Response(script.read_bytes(), mimetype="text/javascript")
 
     app.add_url_rule("/plugin-widgets/<kind>.js", "plugin_widget_script", widget_script)
+    app.jinja_env.globals["plugin_widget_scripts"] = tuple(sorted(scripts))  # dashboard.html loads them
     manager.hook.crmkit_startup(crm=crm, app=app)
