@@ -130,7 +130,12 @@ class UserContext:
 
     @property
     def rights_version(self) -> int:
-        """The rights version the user's rights were loaded at (security/rights.py); 0 for the system context."""
+        """The rights version the user's rights were loaded at (security/rights.py); 0 for the system context.
+
+        A lazily made context (`Crm.as_user(lazy=True)`) checks its rights first, as `policy` does.
+        """
+        if self._unchecked:
+            self.refresh_rights()
         return self._rights_version
 
     @property
