@@ -114,10 +114,10 @@ def crmkit_web_routes(app: "Flask") -> None:
 
 @hookspec
 def crmkit_api_routes(blueprint: "Blueprint") -> None:
-    """Called once by the REST API (`/api/v1`) with its blueprint before it is registered.
+    """Called once per application with a blueprint at the REST API's prefix (`/api/v1`), before it is registered.
 
-    Add endpoints with `@blueprint.route(...)`; they share the API's token authentication
-    and error format.
+    The API layer calls it through crmkit.plugins.add_api_routes and gives the blueprint its
+    token authentication and error format. Add endpoints with `@blueprint.route(...)`.
     """
 
 
