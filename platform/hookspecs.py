@@ -72,6 +72,16 @@ def crmkit_automation_actions():
 
 
 @hookspec
+def crmkit_automation_triggers():
+    """Return a list of crmkit.engine.automation.trigger_types.TriggerType: automation triggers this plugin adds.
+
+    A rule lists one in `on:` beside the built-in triggers; it fires after a write of the
+    trigger's operations when the trigger's `fires(event)` (a RecordEvent) is true, and its
+    after-save actions become outbox rows like a built-in trigger's (docs/automation.md).
+    """
+
+
+@hookspec
 def crmkit_dashboard_widgets():
     """Return a list of crmkit.engine.reports.widget_kinds.DashboardWidgetKind: dashboard chart kinds this plugin adds.
 

@@ -58,6 +58,17 @@ class ActionKind:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class TriggerKind:
+    """An automation trigger a plugin registers, as metadata sees it (crmkit.engine.automation.trigger_types):
+    a name a rule's `on:` may list, and the record operations ("create", "update", "delete", "restore") it
+    is tested on."""
+
+    name: str
+    operations: frozenset[str] = frozenset()
+    description: str = ""
+
+
 #: A dashboard chart kind's own check: (widget, report) -> (message, key) problems (crmkit.metadata.reports shapes).
 ChartCheck = Callable[[Any, Any], Iterable[tuple[str, str]]]
 
@@ -89,10 +100,13 @@ class Catalog:
     action_kinds: Mapping[str, ActionKind] = field(default_factory=frozen_map)
     #: Dashboard widget kinds plugins register (the built-in ones are crmkit.metadata.reports.CHART_KINDS).
     chart_kinds: Mapping[str, ChartKind] = field(default_factory=frozen_map)
+    #: Automation triggers plugins register (the built-in ones are crmkit.metadata.automation.TRIGGERS).
+    trigger_kinds: Mapping[str, TriggerKind] = field(default_factory=frozen_map)
 
     @classmethod
     def build(cls, kinds: Iterable[FieldKind], function_names: Iterable[str] = (),
-              action_kinds: Iterable[ActionKind] = (), chart_kinds: Iterable[ChartKind] = ()) -> "Catalog":
+              action_kinds: Iterable[ActionKind] = (), chart_kinds: Iterable[ChartKind] = (),
+              trigger_kinds: Iterable[TriggerKind] = ()) -> "Catalog":
         by_name: dict[str, FieldKind] = {}
         for kind in kinds:
             if kind.name in by_name:
@@ -108,7 +122,13 @@ class Catalog:
             if chart.name in charts:
                 raise ValueError(f"two plugins define the dashboard widget kind {chart.name!r}")
             charts[chart.name] = chart
-        return cls(frozen_map(by_name), frozenset(function_names), frozen_map(actions), frozen_map(charts))
+        triggers: dict[str, TriggerKind] = {}
+        for trigger in trigger_kinds:
+            if trigger.name in triggers:
+                raise ValueError(f"two plugins define the automation trigger {trigger.name!r}")
+            triggers[trigger.name] = trigger
+        return cls(frozen_map(by_name), frozenset(function_names), frozen_map(actions), frozen_map(charts),
+                   frozen_map(triggers))
 
     def kind(self, name: str) -> FieldKind | None:
         return self.kinds.get(name)

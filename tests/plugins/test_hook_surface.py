@@ -292,3 +292,93 @@ def test_a_plugin_command_runs_under_crmkit_and_is_listed(board_plugin):
     assert (result.exit_code, result.output) == (0, "hello Li\n")
     listing = CliRunner().invoke(cli, ["--help"])
     assert "board-hello" in listing.output and "install" in listing.output
+
+
+# ---- automation triggers ---------------------------------------------------------------
+
+DOUBLING = """
+package: doubling
+version: "1.0.0"
+objects:
+  task:
+    fields:
+      subject: {type: text}
+  deal:
+    title_field: name
+    fields:
+      name: {type: text}
+      amount: {type: currency}
+    automations:
+      - name: celebrate
+        on: [amount_doubled]
+        condition: "amount > 100"
+        actions:
+          - {type: create_record, object: task, set: {subject: "'Doubled: ' + name"}}
+"""
+
+
+def doubled(event):
+    previous, current = event.previous["amount"], event.current["amount"]
+    return "amount" in event.changed and bool(previous) and current >= 2 * previous
+
+
+class DoublingPlugin:
+    @hookimpl
+    def crmkit_automation_triggers(self):
+        from crmkit.engine.automation.trigger_types import TriggerType
+
+        return [TriggerType.of("amount_doubled", doubled, operations={"update"})]
+
+
+@pytest.fixture
+def doubling_crm(database_url, write_package):
+    crm = Crm.open(database_url, extensions=extensions_with(DoublingPlugin()))
+    crm.install(write_package(DOUBLING))
+    yield crm
+    crm.close()
+
+
+def test_a_plugin_trigger_fires_its_rules_after_save_actions_when_its_test_holds(doubling_crm):
+    deals, tasks = doubling_crm.as_system().records("deal"), doubling_crm.as_system().records("task")
+    deal = deals.create({"name": "Harbour", "amount": 40})
+    for change in [{"amount": 80},  # doubled, but the rule's condition (amount > 100) does not hold
+                   {"amount": 150},  # not doubled
+                   {"amount": 120}, {"name": "Harbour Ltd"}]:  # amount unchanged
+        deal = deals.update(deal.id, change, version=deal.version)
+    doubling_crm.outbox.work_due()
+    assert tasks.count().value == 0
+    deals.update(deal.id, {"amount": 240}, version=deal.version)  # doubled, and the condition holds
+    doubling_crm.outbox.work_due()
+    assert [task["subject"] for task in tasks.query().records] == ["Doubled: Harbour Ltd"]
+
+
+def test_a_rule_on_a_plugin_trigger_may_not_change_the_record_before_its_save(doubling_crm, tmp_path):
+    from crmkit.metadata.errors import MetadataError
+
+    package = tmp_path / "late.yaml"
+    package.write_text(DOUBLING.replace("{type: create_record, object: task, set: {subject: \"'Doubled: ' + name\"}}",
+                                        "{type: update_record, set: {name: \"'x'\"}}"), encoding="utf-8")
+    with pytest.raises(MetadataError, match="on amount_doubled cannot use it; use update_related or create_record"):
+        doubling_crm.install(package)
+
+
+def test_without_the_plugin_its_trigger_is_unknown(tmp_path):
+    from crmkit.metadata.errors import MetadataError
+
+    crm = Crm.open(f"sqlite:///{tmp_path / 'plain.db'}")
+    try:
+        package = tmp_path / "doubling.yaml"
+        package.write_text(DOUBLING, encoding="utf-8")
+        with pytest.raises(MetadataError, match="amount_doubled"):
+            crm.install(package)
+    finally:
+        crm.close()
+
+
+def test_a_trigger_may_not_take_a_built_in_name_or_an_unknown_operation():
+    from crmkit.engine.automation.trigger_types import TriggerType, collect_trigger_types
+
+    with pytest.raises(ValueError, match="'saved' is built in"):
+        collect_trigger_types([[TriggerType.of("saved", doubled)]])
+    with pytest.raises(ValueError, match="not on erase"):
+        TriggerType.of("erased_twice", doubled, operations={"erase"})
