@@ -34,6 +34,7 @@ from benchmarks.automation import automation_lines
 from benchmarks.reads import GROUPS, Bench, read_lines
 from benchmarks.summaries import report_lines
 from benchmarks.report import HEADER, Result, format_time, line, summary
+from benchmarks.transfer import transfer_lines
 from benchmarks.writes import deal_stages, prepare_copies, write_lines
 from crmkit.engine import Crm
 
@@ -57,6 +58,10 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=at_least(1), default=5_000,
                         help="Outbox jobs worked through each queue by two workers (default 5,000); the rules "
                              "line updates --creates records.")
+    parser.add_argument("--imports", type=at_least(1), default=100_000,
+                        help="Contacts imported from a CSV file with duplicates on email skipped (default 100,000).")
+    parser.add_argument("--exports", type=at_least(1), default=None,
+                        help="Accounts exported as CSV and as XLSX, time and peak memory (default: all of --rows).")
     parser.add_argument("--keep", nargs="?", const=DEFAULT_KEEP_FOLDER, type=Path, default=None, metavar="FOLDER",
                         help="Keep the filled data for the next run (SQLite: in FOLDER, default instance/bench; "
                              "PostgreSQL: the database is kept).")
@@ -188,6 +193,10 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
             results.append(result)
             print(line(result), flush=True)
         for result in () if chosen.writes_only else automation_lines(crm, chosen.creates, chosen.jobs):
+            results.append(result)
+            print(line(result), flush=True)
+        exports = min(chosen.exports or chosen.rows, chosen.rows)
+        for result in () if chosen.writes_only else transfer_lines(crm, chosen.imports, exports):
             results.append(result)
             print(line(result), flush=True)
         load = None if chosen.writes_only or not chosen.load_seconds else \

@@ -685,5 +685,109 @@ def rescore(context: click.Context, object_name: str, batch_size: int) -> None:
         crm.close()
 
 
+def import_mapping(given: tuple[str, ...]) -> tuple[dict[str, str] | None, str | None]:
+    """--mapping as (mapping, saved mapping name): a JSON file {column: field}, COLUMN=FIELD pairs, or a saved name."""
+    import json
+
+    if not given:
+        return None, None
+    if len(given) == 1 and "=" not in given[0]:
+        if Path(given[0]).is_file():
+            try:
+                return {str(k): v for k, v in json.loads(Path(given[0]).read_text(encoding="utf-8")).items()}, None
+            except (ValueError, AttributeError):
+                raise click.BadParameter(f"{given[0]} is not a JSON object of column: field.") from None
+        return None, given[0]
+    pairs = [item.partition("=") for item in given]
+    if any(not sep for _, sep, _ in pairs):
+        raise click.BadParameter("give COLUMN=FIELD pairs, a JSON file or a saved mapping's name.")
+    return {column.strip(): field.strip() or None for column, _, field in pairs}, None
+
+
+def acting_context(crm, username: str | None):
+    """The context a transfer command works as: --as USER, else the system (which skips permissions)."""
+    if username is None:
+        return crm.as_system()
+    from crmkit.engine.security.users import SystemDirectory
+
+    return crm.as_user(named_user(SystemDirectory(crm), username).id)
+
+
+def show_import(report, error_file: str | None, errors) -> None:
+    """The counts, the first refused rows, and the whole error report written to --errors."""
+    verb = "Would import" if report.job_id is None else "Imported"
+    job = f" (import {report.job_id}, {report.status})" if report.job_id is not None else ""
+    click.echo(f"{verb} {report.rows:,} row(s): {report.created:,} created, {report.updated:,} updated, "
+               f"{report.skipped:,} skipped, {report.failed:,} failed{job}.")
+    for error in report.errors[:20]:
+        where = f", column {error.column}" if error.column else ""
+        click.echo(f"  row {error.row}{where}: {error.message}", err=True)
+    if len(report.errors) > 20 or (report.failed and not report.errors):
+        click.echo(f"  ... and more: see {error_file or 'the report (--errors FILE)'}.", err=True)
+    if error_file:
+        Path(error_file).write_text("".join(errors), encoding="utf-8")
+        click.echo(f"Wrote the refused rows to {error_file}.")
+
+
+@main.command("import")
+@click.argument("object_name", metavar="OBJECT", required=False)
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", multiple=True, metavar="NAME|FILE.json|COLUMN=FIELD",
+              help="Column to field: a saved mapping, a JSON file, or COLUMN=FIELD (repeatable). Default: guessed "
+                   "from the header (labels in English or Chinese, API names).")
+@click.option("--save-mapping", metavar="NAME", help="Keep the mapping used under this name.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report every error; write nothing.")
+@click.option("--upsert-on", metavar="FIELD", help="Update the record holding the row's value of this unique field.")
+@click.option("--duplicates", type=click.Choice(["block", "skip", "merge"]),
+              help="What to do with a row matching a stored record (or an earlier row) by --match.")
+@click.option("--match", "rule", type=click.Choice(["email", "phone", "name"]), default="email", show_default=True,
+              help="How duplicates are found.")
+@click.option("--region", default="CN", show_default=True, help="Phone numbers without +country are read in it.")
+@click.option("--no-automation", is_flag=True, help="Save without firing automation rules.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 50_000),
+              help="Rows per transaction.")
+@click.option("--as", "username", metavar="USER", help="Import as this user, with their rights (default: system).")
+@click.option("--resume", "job_id", type=int, metavar="ID", help="Continue import ID where it stopped.")
+@click.option("--errors", "error_file", type=click.Path(dir_okay=False), help="Write the refused rows as CSV here.")
+@click.pass_context
+@friendly_errors
+def import_records(context: click.Context, object_name: str | None, file: str | None, mapping: tuple[str, ...],
+                   save_mapping: str | None, dry_run: bool, upsert_on: str | None, duplicates: str | None,
+                   rule: str, region: str, no_automation: bool, batch_size: int, username: str | None,
+                   job_id: int | None, error_file: str | None) -> None:
+    """Import records of OBJECT from FILE (CSV in any common encoding, XLSX, XLS), in batches, with a progress bar."""
+    from crmkit.engine.transfer.importer import ImportOptions, ImportService
+
+    if job_id is None and (object_name is None or file is None):
+        raise click.UsageError("give OBJECT and FILE, or --resume ID.")
+    crm = open_crm(context)
+    try:
+        user = acting_context(crm, username)
+        imports = ImportService.for_job(user, job_id) if job_id is not None else ImportService(user, object_name)
+        columns, saved = import_mapping(mapping)
+        options = ImportOptions(mapping=columns, saved_mapping=saved, save_mapping_as=save_mapping,
+                                upsert_on=upsert_on, duplicates=duplicates, duplicate_rule=rule, region=region,
+                                automation=not no_automation, batch_size=batch_size)
+        with click.progressbar(length=1, label=f"Importing {imports.object_name}", file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            if dry_run:
+                report = imports.dry_run(file, options, progress)
+            else:
+                report = imports.resume(job_id if job_id is not None else imports.start(file, options), progress)
+        errors = imports.error_report(report.job_id) if report.job_id is not None else _report_lines(report)
+        show_import(report, error_file, errors)
+    finally:
+        crm.close()
+
+
+def _report_lines(report):
+    from crmkit.engine.transfer.jobs import error_csv
+
+    return error_csv(report.errors)
+
+
 if __name__ == "__main__":
     main()

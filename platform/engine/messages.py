@@ -311,6 +311,54 @@ EXPORT_UNKNOWN_FIELDS = Message("{object} has no field {fields} to export.", "{o
 BULK_TOO_MANY = Message("at most {max} records can be changed at once; {count} were chosen.",
                         "一次最多只能修改 {max} 条记录；你选择了 {count} 条。")
 
+# ---- imports (engine/transfer) --------------------------------------------------------------------------------------
+IMPORT_NO_FILE = Message("there is no file {path} to import.", "没有要导入的文件 {path}。")
+IMPORT_ENCODING = Message("the file's text encoding cannot be told; save it as UTF-8 CSV and import it again.",
+                          "无法识别文件的文本编码；请另存为 UTF-8 CSV 后重新导入。")
+IMPORT_NO_HEADER = Message("the file has no header row: its first row must name the columns.",
+                           "文件没有标题行：第一行必须是各列的名称。")
+IMPORT_BAD_SPREADSHEET = Message("the spreadsheet {name} cannot be read ({reason}).",
+                                 "无法读取电子表格 {name}（{reason}）。")
+IMPORT_NO_COLUMN = Message("the file has no column {column}; its columns are: {columns}.",
+                           "文件中没有列 {column}；文件的列为：{columns}。")
+IMPORT_NOT_IMPORTABLE = Message("the column {column} cannot go to {field}: {object} has no field of that name "
+                                "that an import may set.",
+                                "列 {column} 不能导入到 {field}：{object} 没有可导入的同名字段。")
+IMPORT_FIELD_TWICE = Message("two columns go to the field {field}; map it from one column only.",
+                             "有两列都对应字段 {field}；请只让一列对应它。")
+IMPORT_NOTHING_MAPPED = Message("no column of the file matches a field of {object}; map the columns to fields.",
+                                "文件中没有任何列对应 {object} 的字段；请为各列指定字段。")
+IMPORT_FIELD_NOT_EDITABLE = Message("the column {column} goes to the field {field}, which you may not edit: "
+                                    "leave the column out of the import.",
+                                    "列 {column} 对应字段 {field}，你无权修改该字段：请不要导入这一列。")
+IMPORT_NO_SAVED_MAPPING = Message("there is no saved mapping {name} for {object}.",
+                                  "{object} 没有名为 {name} 的已保存映射。")
+IMPORT_DUPLICATE_ACTION = Message("duplicates are handled by {actions}, not {action}.",
+                                  "重复记录的处理方式只能是 {actions}，不能是 {action}。")
+IMPORT_UPSERT_NOT_UNIQUE = Message("{object} records are matched for an update by a unique field; {field} is not one.",
+                                   "只能按唯一字段匹配要更新的 {object} 记录；{field} 不是唯一字段。")
+IMPORT_UPSERT_NOT_MAPPED = Message("no column goes to {field}, the field records are matched by.",
+                                   "没有任何列对应用于匹配记录的字段 {field}。")
+IMPORT_LOOKUP_MISSING = Message("there is no {object} record {value}.", "不存在 {object} 记录 {value}。")
+IMPORT_LOOKUP_AMBIGUOUS = Message("{count} {object} records are called {value}; name it by a unique field.",
+                                  "有 {count} 条 {object} 记录都叫 {value}；请用唯一字段指明。")
+IMPORT_OWNER_MISSING = Message("there is no active user {value}.", "不存在有效用户 {value}。")
+IMPORT_OWNER_AMBIGUOUS = Message("several users are called {value}; give the username.",
+                                 "有多个用户都叫 {value}；请填写用户名。")
+IMPORT_DUPLICATE_STORED = Message("a {object} record with the same {rule} exists already: #{id}.",
+                                  "已存在 {rule} 相同的 {object} 记录：#{id}。")
+IMPORT_DUPLICATE_IN_FILE = Message("row {row} of the file has the same {rule}.", "文件第 {row} 行的 {rule} 与此相同。")
+IMPORT_NO_JOB = Message("there is no import {id} of yours.", "不存在你的导入任务 {id}。")
+MERGE_CHOICE = Message("choose one record to keep and 1 to {max} other records to merge into it.",
+                       "请选择一条要保留的记录，以及 1 到 {max} 条要合并到其中的其他记录。")
+MERGE_VALUE = Message("the value of {field} cannot be taken from record {id}: it is not one of the merged records, "
+                      "or not a field you may edit.",
+                      "不能从记录 {id} 取 {field} 的值：它不是被合并的记录之一，或该字段你无权修改。")
+DUPLICATE_RULE_UNKNOWN = Message("duplicates are found by {rules}, not {rule}.",
+                                 "只能按 {rules} 查找重复记录，不能按 {rule}。")
+DUPLICATE_RULE_NO_FIELD = Message("{object} has no field to find duplicates by {rule}.",
+                                  "{object} 没有可用于按 {rule} 查找重复记录的字段。")
+
 # ---- text no database can store ----------------------------------------------------------------------------------
 #: The characters no database stores, as the refusals name them (an unpaired surrogate keeps its code point).
 CHARACTER_WORDS = _zh(**{"a NUL character (U+0000)": "NUL 字符（U+0000）"})

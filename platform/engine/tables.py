@@ -26,6 +26,7 @@ from crmkit.engine.automation.tables import define_assignment_tables, define_aut
 from crmkit.engine.columns import JsonDocument, RecordId, UtcDateTime
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.security.tables import define_security_tables
+from crmkit.engine.transfer.tables import define_transfer_tables
 from crmkit.engine.workspace_tables import define_workspace_tables
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
@@ -374,6 +375,7 @@ def define_system_tables(metadata: MetaData) -> None:
     define_workspace_tables(metadata)
     define_automation_tables(metadata)
     define_assignment_tables(metadata)
+    define_transfer_tables(metadata)
     Table(
         "crmkit_package", metadata,
         Column("name", String(63), primary_key=True),

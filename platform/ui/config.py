@@ -38,6 +38,8 @@ def default_settings() -> dict[str, Any]:
         "CRMKIT_SEARCH_COUNT_CAP": 1000,
         # Hits in the header search box's dropdown.
         "CRMKIT_SEARCH_PREVIEW": 6,
+        # Uploaded import files, kept so a resume (and a queue worker) can read them again.
+        "CRMKIT_IMPORT_FOLDER": os.environ.get("CRMKIT_IMPORT_FOLDER") or "instance/imports",
     }
 
 

@@ -212,7 +212,8 @@ def test_the_embedded_queue_is_a_sqlite_file_of_its_own_and_redis_when_configure
     shared = AutomationQueue.open(crm)  # no connection is made until a task is enqueued
     assert isinstance(shared.huey, RedisHuey)
     assert sorted(name.rsplit(".", 3)[-3:] == ["crmkit", "automation", "deliver"] or name.endswith(".requeue")
-                  or name.endswith((".prune", ".time_based")) for name in shared.huey._registry._registry) == [True] * 4
+                  or name.endswith((".prune", ".time_based", ".transfer.import"))
+                  for name in shared.huey._registry._registry) == [True] * 5
 
 
 def test_a_save_hands_its_rows_to_the_queue_after_commit_and_a_worker_does_them(sales, crm, tmp_path):

@@ -231,6 +231,30 @@ def test_export_without_the_export_permission_is_refused_with_a_sentence_and_not
     assert 'id="list-export"' in as_user("wang").get("/o/gadget").get_data(as_text=True)
 
 
+def test_export_streams_the_current_view_as_xlsx_with_typed_cells_and_text_never_a_formula(as_user, tmp_path):
+    from python_calamine import CalamineWorkbook
+
+    response = as_user("wang").get("/o/gadget/export.xlsx?status__in=New&sort=-name")
+    assert response.status_code == 200 and response.headers["Content-Disposition"] == \
+        'attachment; filename="gadget.xlsx"'
+    path = tmp_path / "gadget.xlsx"
+    path.write_bytes(response.get_data())
+    header, *rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    assert "Name" in header and "Secret" not in header
+    assert [row[header.index("Name")] for row in rows] == [f"Payload {SCRIPT_PAYLOAD}", "Alpha gadget"]
+    page = as_user("wang").get("/o/gadget?status__in=New&sort=-name").get_data(as_text=True)
+    assert 'href="/o/gadget/export.xlsx?status__in=New&amp;sort=-name"' in page
+
+
+def test_export_streams_the_current_view_as_json_for_programs(as_user):
+    response = as_user("wang").get("/o/gadget/export.json?status__in=New&sort=-name")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    rows = response.get_json()
+    assert [row["name"] for row in rows] == [f"Payload {SCRIPT_PAYLOAD}", "Alpha gadget"]
+    assert all("secret" not in row for row in rows)
+    assert as_user("wang").get("/o/account/export.json").status_code == 403
+
+
 def test_a_rep_sees_only_their_rows_and_no_hidden_field(as_user):
     html = as_user("wang").get("/o/gadget?limit=200").get_data(as_text=True)
     assert "Zhao private gadget" not in html and "Alpha gadget" in html

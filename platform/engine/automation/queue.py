@@ -35,6 +35,8 @@ REQUEUE_TASK = "crmkit.automation.requeue"
 PRUNE_TASK = "crmkit.automation.prune"
 #: Each minute: scheduled rules whose moment came, and planned runs of relative rules that are due.
 TIME_TASK = "crmkit.automation.time_based"
+#: An import job started on the web (engine/transfer/background.py): run or resumed by a worker.
+IMPORT_TASK = "crmkit.transfer.import"
 
 
 def queue_file(database_url: str) -> str:
@@ -49,7 +51,7 @@ def queue_file(database_url: str) -> str:
 
 
 class AutomationQueue:
-    """A huey instance with crmkit's two tasks bound to one Crm."""
+    """A huey instance with crmkit's tasks (automation, import jobs) bound to one Crm."""
 
     def __init__(self, crm: "Crm", huey: Huey) -> None:
         self.crm = crm
@@ -81,6 +83,14 @@ class AutomationQueue:
 
         self.time_based = time_based
 
+        @huey.task(name=IMPORT_TASK)
+        def run_import(job_id: int) -> None:
+            from crmkit.engine.transfer.background import run_import_job
+
+            run_import_job(crm, job_id)
+
+        self.run_import = run_import
+
     @classmethod
     def open(cls, crm: "Crm", *, redis_url: str | None = None, path: str | None = None) -> "AutomationQueue":
         """RedisHuey at `redis_url` (else CRMKIT_REDIS_URL), else SqliteHuey in `path` (else `queue_file`)."""
@@ -101,6 +111,10 @@ class AutomationQueue:
                 self.deliver.schedule((chunk,), delay=delay)
             else:
                 self.deliver(chunk)
+
+    def enqueue_import(self, job_id: int) -> None:
+        """Hand an import job to the workers (it reads its file from where the job says)."""
+        self.run_import(job_id)
 
     def work_one(self) -> bool:
         """Take the next ready task and run it in this thread (tests, `crmkit worker --once`); False if none."""

@@ -6,8 +6,9 @@ exactly as a single create does; the writes, autonumbers and the after-write ste
 """
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Table, func, insert, select
 
@@ -71,41 +72,63 @@ def bulk_create(service: "RecordService", rows: Iterable[Mapping[str, Any]], *, 
 def _create_chunk(service: "RecordService", chunk: list[Mapping[str, Any]], offset: int) -> int:
     """Check and insert one batch in one transaction; BulkValidationError (nothing written) for bad rows."""
     session = service.session
-    actor = session.actor
     with service._writing(*PERMISSIONS) as connection:
-        runtime, obj = service.runtime, service.obj  # as installed now: writing() follows upgrades
         now = session.now()
-        clock = session.clock_functions(now)
-        prepared, errors = [], {}
-        for index, row in enumerate(chunk):
-            try:
-                service._check_field_access(row, previous=None)
-                values = service._prepare(connection, row, previous=None, check_lookups=False,
-                                          clock=clock).values
-                prepared.append(service.before_save(connection, values, None, clock))
-            except RecordValidationError as error:
-                errors[offset + index + 1] = error.errors
+        prepared, errors = prepare_rows(service, connection, chunk, now)
+        errors = {offset + index + 1: found for index, found in errors.items()}
         if not errors:
             errors = _missing_lookups(connection, service, prepared, offset)
         if not errors:
-            errors = duplicates_within(obj, prepared, offset)
+            errors = duplicates_within(service.obj, prepared, offset)
         if errors:
             raise BulkValidationError(errors)
-        for fdef in service.pipeline.autonumbers:
-            for values, text in zip(prepared, allocate_numbers(connection, runtime, obj.name, fdef, len(prepared))):
-                values[fdef.name] = text
-        for values in prepared:
-            values.update(created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id,
-                          version=1)
-            if values.get("owner_id") is None:
-                values["owner_id"] = actor.user_id
-        with constraint_errors(obj, None, service._hidden()):
-            ids = _insert_many(connection, service, prepared)
-        for values, record_id in zip(prepared, ids):
-            values["id"] = record_id
-        after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)
-                                          for values in prepared])
+        insert_prepared(service, connection, prepared, now)
     return len(prepared)
+
+
+def prepare_rows(service: "RecordService", connection, rows: Sequence[Mapping[str, Any]], now: datetime
+                 ) -> tuple[list[dict[str, Any]], dict[int, dict[str, list[str]]]]:
+    """The save pipeline up to the write for each row: (values of the valid rows in order, {row index: errors}).
+
+    Field access, coercion, defaults, formulas, validation rules and the before-save hook,
+    as a single create does; lookups are not checked here (`_missing_lookups` does a batch).
+    """
+    clock = service.session.clock_functions(now)
+    prepared, errors = [], {}
+    for index, row in enumerate(rows):
+        try:
+            service._check_field_access(row, previous=None)
+            values = service._prepare(connection, row, previous=None, check_lookups=False, clock=clock).values
+            prepared.append(service.before_save(connection, values, None, clock))
+        except RecordValidationError as error:
+            errors[index] = error.errors
+    return prepared, errors
+
+
+def insert_prepared(service: "RecordService", connection, prepared: list[dict[str, Any]], now: datetime) -> list[int]:
+    """Write prepared rows (autonumbers, system columns, one multi-row INSERT) and run the after-write step.
+
+    Sets each row's "id" and returns the ids in order; ConcurrentDuplicate (a RecordValidationError)
+    when a unique value was taken meanwhile.
+    """
+    if not prepared:
+        return []
+    runtime, obj, actor = service.runtime, service.obj, service.session.actor
+    for fdef in service.pipeline.autonumbers:
+        for values, text in zip(prepared, allocate_numbers(connection, runtime, obj.name, fdef, len(prepared))):
+            values[fdef.name] = text
+    for values in prepared:
+        values.update(created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id,
+                      version=1)
+        if values.get("owner_id") is None:
+            values["owner_id"] = actor.user_id
+    with constraint_errors(obj, None, service._hidden()):
+        ids = _insert_many(connection, service, prepared)
+    for values, record_id in zip(prepared, ids):
+        values["id"] = record_id
+    after_write(connection, service.session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)
+                                              for values in prepared])
+    return ids
 
 
 def _missing_lookups(connection, service: "RecordService", rows: list[dict[str, Any]], offset: int) -> dict:

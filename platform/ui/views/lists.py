@@ -1,4 +1,5 @@
-"""The list view of every object: /o/<object> (filters, sort, search and page in the query string) and its CSV export.
+"""The list view of every object: /o/<object> (filters, sort, search and page in the query string) and its exports
+(CSV and XLSX for people, JSON for programs).
 
 An htmx request (the live search, the filter form, a sort header, a page link) gets the
 results part only (`list_results.html`), and pushes the full address into the history,
@@ -18,6 +19,7 @@ from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.querystring import parse_query_string
 from crmkit.ui.csv_export import readable_csv
+from crmkit.ui.list_export import json_lines, readable_xlsx
 from crmkit.ui.errors import sentence
 from crmkit.ui.bulk_page import bulk_actions
 from crmkit.ui.kanban_page import board_layout
@@ -44,6 +46,11 @@ def query_url(object_name: str, args: MultiDict | None, endpoint: str = "lists.l
     address = f"{base}?{urlencode(list(args.items(multi=True)))}"
     built[(endpoint, object_name, id(args))] = (args, address)
     return address
+
+
+def may_import(context, object_name: str) -> bool:
+    """Whether the list offers an import (the engine checks again when it runs)."""
+    return may(context, object_name, "create") and may(context, object_name, "import")
 
 
 def board_link(object_name: str) -> str | None:
@@ -75,7 +82,7 @@ def list_view(object_name: str) -> Response:
                 template, page=page, obj=page.obj, problem=None, args=page.args, partial=partial,
                 query_url=query_url, record_url=record_url, search=page.search, views=state,
                 board_link=board_link(page.obj.name), bulk=bulk_actions(context, page.obj),
-                may_export=may(context, page.obj.name, "export"),
+                may_export=may(context, page.obj.name, "export"), may_import=may_import(context, page.obj.name),
                 column_choices=column_choices(context, FieldPresenter.for_context(context), page.obj,
                                               [column.field.name for column in page.columns])))
     # Outside the snapshot: a refused query may have ended its transaction (PostgreSQL).
@@ -83,7 +90,8 @@ def list_view(object_name: str) -> Response:
     body = render_template(template, page=None, obj=obj, problem=problem, partial=partial,
                            args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
                            search=request.args.get("q", ""), board_link=board_link(obj.name), views=state,
-                           bulk=None, column_choices=[], may_export=may(context, obj.name, "export"))
+                           bulk=None, column_choices=[], may_export=may(context, obj.name, "export"),
+                           may_import=may_import(context, obj.name))
     return Response(body, status=400)
 
 
@@ -105,4 +113,34 @@ def export_csv(object_name: str) -> Response:
 
     response = Response(stream_with_context(lines()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{records.obj.name}.csv"'
+    return response
+
+
+
+@blueprint.route("/o/<object_name>/export.xlsx")
+def export_xlsx(object_name: str) -> Response:
+    """The current view as an XLSX workbook for people (list_export.py), through the engine's export."""
+    return _export(object_name, "xlsx", lambda context, records, spec, sort: readable_xlsx(
+        context, records, spec.filter, sort=sort, search=spec.search),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@blueprint.route("/o/<object_name>/export.json")
+def export_json(object_name: str) -> Response:
+    """The current view as a JSON array for programs (API names, stored values; list_export.py)."""
+    return _export(object_name, "json", lambda context, records, spec, sort: json_lines(
+        records, spec.filter, sort=sort, search=spec.search), "application/json")
+
+
+def _export(object_name: str, kind: str, write, mimetype: str) -> Response:
+    """An export of the current view (filter, search, sort; every page), streamed; the export permission,
+    the row filter and field access as for CSV. PermissionDenied, QueryError: sentences, before any byte."""
+    context = user_context()
+    records = context.records(object_name)
+    spec = parse_query_string(engine_args(without(request.args, PAGING_KEYS)))
+    layout = context.runtime.registry.layout(records.obj.name)
+    sort = effective_sort(spec, layout.list.sort if layout.list is not None else ())
+    chunks = write(context, records, spec, sort)
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{records.obj.name}.{kind}"'
     return response

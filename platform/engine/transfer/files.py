@@ -1,0 +1,137 @@
+"""Reading an import file as rows of cells: CSV in any common encoding, XLSX and XLS.
+
+    table = read_table("contacts.csv")
+    table.header                   # ('Last Name', 'Email', ...)
+    for number, cells in table.rows(): ...   # number: the row as a spreadsheet shows it (header is 1)
+
+CSV bytes are decoded as strict UTF-8 (with or without a byte order mark) first, then as
+strict GB18030 (what Chinese Excel writes as "CSV": GBK is a subset), and only then as
+charset-normalizer guesses: a guesser misreads short GBK samples (STACK.md, trap 6), while
+strict decoding fails loudly on the wrong encoding. Spreadsheets (.xlsx, .xlsm, .xls, .ods)
+are read with python-calamine, the first sheet; numbers Excel holds as floats but that are
+whole (a phone number, 13800138000.0) are given as whole numbers.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from crmkit.engine import messages
+from crmkit.errors import CrmkitError
+
+#: File name endings read as spreadsheets; anything else is read as CSV.
+SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+
+
+class ImportFileError(CrmkitError):
+    """The file cannot be read as a table (no header, unknown encoding, a broken spreadsheet)."""
+
+    title = "File cannot be read"
+    status = 400
+
+
+@dataclass(frozen=True)
+class Table:
+    """A file's header cells and a way to read its data rows again from the start (a resume re-reads)."""
+
+    header: tuple[str, ...]
+    rows: Callable[[], Iterator[tuple[int, list[Any]]]]
+    encoding: str | None = None
+
+
+def read_table(path: str | Path) -> Table:
+    """The table in the file at `path`: CSV, or a spreadsheet by its name's ending (SPREADSHEETS).
+
+    Rows are (row number as a spreadsheet shows it, cells); wholly empty rows are left out
+    but counted. Raises ImportFileError for a file without a header row, in an encoding
+    that cannot be told, or a spreadsheet calamine cannot read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFileError(messages.IMPORT_NO_FILE(path=str(path)))
+    if path.suffix.lower() in SPREADSHEETS:
+        return _spreadsheet(path)
+    text, encoding = decode(path.read_bytes())
+    return _csv(text, encoding)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """(text, encoding name) of CSV bytes, as the module docstring says; ImportFileError if none fits."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise ImportFileError(messages.IMPORT_ENCODING())
+    return str(best), best.encoding
+
+
+def _csv(text: str, encoding: str) -> Table:
+    sample = text[:64 * 1024]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    header = next(csv.reader(io.StringIO(text), dialect), None)
+    if not header or not any(cell.strip() for cell in header):
+        raise ImportFileError(messages.IMPORT_NO_HEADER())
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        reader = csv.reader(io.StringIO(text), dialect)
+        next(reader, None)
+        for number, cells in enumerate(reader, start=2):
+            if any(cell.strip() for cell in cells):
+                yield number, cells
+
+    return Table(tuple(cell.strip() for cell in header), rows, encoding)
+
+
+def _spreadsheet(path: Path) -> Table:
+    from python_calamine import CalamineWorkbook
+
+    def sheet():
+        try:
+            return CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        except Exception as error:  # calamine raises its own error types per format
+            raise ImportFileError(messages.IMPORT_BAD_SPREADSHEET(name=path.name, reason=str(error))) from None
+
+    first = next(iter(sheet().iter_rows()), None)
+    if not first or not any(cell_text(cell) for cell in first):
+        raise ImportFileError(messages.IMPORT_NO_HEADER())
+    header = tuple(cell_text(cell) for cell in first)
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        iterator = iter(sheet().iter_rows())
+        next(iterator, None)
+        for number, cells in enumerate(iterator, start=2):
+            values = [_cell(cell) for cell in cells]
+            if any(value != "" for value in values):
+                yield number, values
+
+    return Table(header, rows)
+
+
+def _cell(value: Any) -> Any:
+    """A spreadsheet cell as an input value: whole floats as int, the rest as they are ("" when empty)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: empty for None, ISO 8601 for dates, whole floats without ".0"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (date, datetime, time)):
+        return value.isoformat()
+    return str(value).strip()

@@ -1,0 +1,59 @@
+"""`crmkit import`: a thin shell over ImportService (SQLite; the service's own tests cover both databases)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from crmkit.cli import main
+from crmkit.engine import Crm
+from tests.transfer.conftest import PACKAGE
+
+
+@pytest.fixture
+def run(sqlite_url, tmp_path):
+    crm = Crm.open(sqlite_url)
+    package = tmp_path / "package.yaml"
+    package.write_text(PACKAGE, encoding="utf-8")
+    crm.install(package)
+    crm.as_system().records("company").create({"name": "Acme", "erp_code": "C-001"})
+    crm.close()
+
+    def invoke(*args: str):
+        return CliRunner().invoke(main, ["--database", sqlite_url, *map(str, args)], catch_exceptions=False)
+
+    return invoke
+
+
+def test_import_prints_counts_and_the_refused_rows_and_writes_the_report(run, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes("姓,电子邮箱,公司\n王,wang@example.cn,Acme\n,li@example.cn,Acme\n".encode("gbk"))
+    result = run("import", "person", path, "--errors", tmp_path / "errors.csv")
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 row(s): 1 created, 0 updated, 0 skipped, 1 failed (import 1, done)." in result.output
+    assert "row 3, column 姓: is required." in result.output
+    assert (tmp_path / "errors.csv").read_text(encoding="utf-8-sig").splitlines()[1] == "3,姓,last_name,is required."
+
+
+def test_a_dry_run_writes_nothing_and_a_mapping_can_be_given_as_pairs_or_json(run, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Nom,Courriel\nDupont,d@example.fr\n", encoding="utf-8")
+    result = run("import", "person", path, "--dry-run", "--mapping", "Nom=last_name", "--mapping", "Courriel=email")
+    assert "Would import 1 row(s): 1 created" in result.output
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"Nom": "last_name", "Courriel": "email"}), encoding="utf-8")
+    result = run("import", "person", path, "--mapping", mapping, "--duplicates", "skip", "--no-automation")
+    assert "1 created" in result.output
+    again = run("import", "person", path, "--mapping", mapping, "--duplicates", "skip")
+    assert "0 created, 0 updated, 1 skipped" in again.output
+
+
+def test_resume_continues_a_job_by_its_id_and_a_mistake_is_a_sentence(run, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Last Name\nA\n", encoding="utf-8")
+    assert "1 created" in run("import", "person", path).output
+    assert "(import 1, done)" in run("import", "--resume", 1).output
+    result = run("import", "--resume", 9)
+    assert result.exit_code == 1 and "there is no import 9 of yours." in result.output
+    assert run("import", "person").exit_code == 2
