@@ -67,7 +67,41 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group()
+class PluginCommands(click.Group):
+    """The `crmkit` group: its own commands, and those plugins add (crmkit_cli_commands, docs/plugins.md).
+
+    Plugins are asked once, on the first name that is not a built-in command or when the
+    commands are listed (`crmkit --help`), so a built-in command starts without them.
+    """
+
+    def __init__(self, *args: Any, plugin_manager: Callable[[], Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plugin_manager = plugin_manager
+        self._plugins_asked = False
+
+    def _ask_plugins(self) -> None:
+        if self._plugins_asked:
+            return
+        self._plugins_asked = True
+        if self._plugin_manager is None:
+            from crmkit.plugins import default_plugin_manager
+
+            self._plugin_manager = default_plugin_manager
+        self._plugin_manager().hook.crmkit_cli_commands(cli=self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self._plugins_asked:
+            self._ask_plugins()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._ask_plugins()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=PluginCommands)
 @click.option("--database", "database_url", envvar=DATABASE_URL_VARIABLE, default=None, metavar="URL",
               help=f"Database URL (default: ${DATABASE_URL_VARIABLE}, else sqlite:///{DEFAULT_DATABASE_FILE}).")
 @click.pass_context

@@ -99,3 +99,11 @@ def _folder_plugins(directory: Path) -> list[Any]:
 @lru_cache(maxsize=1)
 def default_plugin_manager() -> pluggy.PluginManager:
     return make_plugin_manager()
+
+
+def add_api_routes(blueprint: Any, manager: pluggy.PluginManager | None = None) -> None:
+    """Let plugins add endpoints to the REST API's `blueprint` (crmkit_api_routes), before it is registered.
+
+    The API layer calls this with its Flask blueprint and the plugin manager of its Crm
+    (`crm.extensions.plugin_manager`; default: the default plugin manager)."""
+    (manager or default_plugin_manager()).hook.crmkit_api_routes(blueprint=blueprint)

@@ -20,10 +20,17 @@ DATA_FOLDERS = {"apps": "crmkit/apps", "plugins": "crmkit/bundled_plugins",
                 "platform/ui/translations": "crmkit/ui/translations"}
 
 
+def plugin_distributions() -> list[Path]:
+    """plugins/NAME/ folders with a pyproject.toml: distributions of their own (pip install ./plugins/NAME)."""
+    return sorted(path.parent for path in (REPOSITORY / "plugins").glob("*/pyproject.toml"))
+
+
 def shipped_files(folder: str) -> set[str]:
     root = REPOSITORY / folder
+    own = [distribution.relative_to(root) for distribution in plugin_distributions() if distribution.is_relative_to(root)]
     return {path.relative_to(root).as_posix() for path in root.rglob("*")
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"}
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+            and not any(path.relative_to(root).is_relative_to(distribution) for distribution in own)}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +60,14 @@ def test_the_wheel_carries_the_schemas_the_standard_crm_the_plugins_and_the_web_
         assert expected, f"{folder} is empty"
         missing = {f"{target}/{name}" for name in expected} - names
         assert missing == set(), f"missing from the wheel: {sorted(missing)}"
+
+
+def test_the_plugin_distributions_in_plugins_are_not_inside_crmkits_wheel(built: tuple[Path, str]) -> None:
+    wheel, _ = built
+    names = zipfile.ZipFile(wheel).namelist()
+    assert len(plugin_distributions()) >= 3
+    for distribution in plugin_distributions():
+        assert not [name for name in names if name.startswith(f"crmkit/bundled_plugins/{distribution.name}/")]
 
 
 def test_the_build_warns_about_no_missing_package(built: tuple[Path, str]) -> None:

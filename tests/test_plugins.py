@@ -1,6 +1,7 @@
 """Plugins extend every layer through hooks; built-in behaviour uses the same hooks."""
 from __future__ import annotations
 
+import re
 import types
 from decimal import Decimal
 from pathlib import Path
@@ -164,12 +165,26 @@ def test_a_broken_folder_plugin_names_its_file(tmp_path):
         make_plugin_manager(load_entry_points=False, plugin_dirs=[tmp_path])
 
 
-def test_every_hook_has_a_test_here():
+#: The modules that implement each hook in a plugin of their own and exercise it where crmkit calls it.
+HOOK_TEST_MODULES = (Path(__file__), Path(__file__).parent / "plugins" / "test_hook_surface.py")
+PLUGIN_DOCUMENTATION = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("crmkit_"))
+
+
+def test_every_hook_has_a_test():
     """Datasette's rule: a hook without a test is a hook that silently breaks."""
-    source = Path(__file__).read_text(encoding="utf-8")
-    hooks = [name for name in dir(hookspecs) if name.startswith("crmkit_")]
-    untested = [name for name in hooks if source.count(f"def {name}(") == 0]
+    source = "".join(path.read_text(encoding="utf-8") for path in HOOK_TEST_MODULES)
+    untested = [name for name in HOOKS if f"def {name}(" not in source]
     assert untested == []
+
+
+def test_every_hook_is_documented_with_its_signature_and_an_example():
+    """docs/plugins.md has a `### name(arguments)` section per hook whose example implements it."""
+    text = PLUGIN_DOCUMENTATION.read_text(encoding="utf-8")
+    sections = dict(re.findall(r"^### (crmkit_\w+)\(.*?\)\n(.*?)(?=^#{2,3} )", text + "\n## ", re.S | re.M))
+    assert sorted(sections) == HOOKS
+    missing_example = [name for name, body in sections.items() if f"def {name}(" not in body]
+    assert missing_example == []
 
 
 class ChatPlugin:

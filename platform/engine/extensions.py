@@ -1,4 +1,4 @@
-"""What plugins contributed, gathered once: field types, helper functions, packages."""
+"""What plugins contributed, gathered once: field types, helper functions, packages, action and widget kinds."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,8 +8,10 @@ from typing import Any, Callable, Mapping
 import pluggy
 
 from crmkit.engine.automation.action_types import collect_action_types
+from crmkit.engine.automation.trigger_types import collect_trigger_types
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.messages import Message
+from crmkit.engine.reports.widget_kinds import collect_widget_kinds
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.model import frozen_map
 
@@ -24,6 +26,10 @@ class Extensions:
     messages: tuple[Message, ...] = ()
     #: Automation action types plugins register (crmkit_automation_actions), by name.
     action_types: Mapping[str, Any] = field(default_factory=frozen_map)
+    #: Dashboard widget kinds plugins register (crmkit_dashboard_widgets), by name.
+    widget_kinds: Mapping[str, Any] = field(default_factory=frozen_map)
+    #: Automation triggers plugins register (crmkit_automation_triggers), by name.
+    trigger_types: Mapping[str, Any] = field(default_factory=frozen_map)
 
     @classmethod
     def from_plugins(cls, manager: pluggy.PluginManager) -> "Extensions":
@@ -32,10 +38,15 @@ class Extensions:
         for contribution in reversed(manager.hook.crmkit_sandbox_functions()):
             functions.update(contribution or {})
         action_types = collect_action_types(manager.hook.crmkit_automation_actions())
+        widget_kinds = collect_widget_kinds(manager.hook.crmkit_dashboard_widgets())
+        trigger_types = collect_trigger_types(manager.hook.crmkit_automation_triggers())
         catalog = Catalog.build((t.kind for t in field_types.types.values()), functions,
-                                (action.kind for action in action_types.values()))
+                                (action.kind for action in action_types.values()),
+                                (widget.kind for widget in widget_kinds.values()),
+                                (trigger.kind for trigger in trigger_types.values()))
         messages = tuple(message for contribution in manager.hook.crmkit_messages() for message in contribution or ())
-        return cls(manager, field_types, frozen_map(functions), catalog, messages, action_types)
+        return cls(manager, field_types, frozen_map(functions), catalog, messages, action_types, widget_kinds,
+                   trigger_types)
 
     def package_paths(self) -> list[Path]:
         """Metadata packages that plugins ship, by package folder or file."""

@@ -118,8 +118,9 @@ class AutomationRule:
 
     @cached_property
     def operations(self) -> frozenset[str]:
-        """The record operations ("create", "update", ...) this rule fires on."""
-        return frozenset().union(*(TRIGGERS[trigger] for trigger in self.triggers))
+        """The record operations ("create", "update", ...) this rule's built-in triggers fire on (a plugin's
+        trigger, crmkit_automation_triggers, fires through its own test: engine/automation/trigger_types.py)."""
+        return frozenset().union(*(TRIGGERS.get(trigger, frozenset()) for trigger in self.triggers))
 
     @cached_property
     def acts_before_save(self) -> bool:

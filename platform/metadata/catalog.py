@@ -8,7 +8,7 @@ importing the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from crmkit.metadata.model import frozen_map
 
@@ -59,15 +59,54 @@ class ActionKind:
 
 
 @dataclass(frozen=True)
+class TriggerKind:
+    """An automation trigger a plugin registers, as metadata sees it (crmkit.engine.automation.trigger_types):
+    a name a rule's `on:` may list, and the record operations ("create", "update", "delete", "restore") it
+    is tested on."""
+
+    name: str
+    operations: frozenset[str] = frozenset()
+    description: str = ""
+
+
+#: A dashboard chart kind's own check: (widget, report) -> (message, key) problems (crmkit.metadata.reports shapes).
+ChartCheck = Callable[[Any, Any], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class ChartKind:
+    """A dashboard widget kind a plugin registers, as metadata sees it (crmkit.engine.reports.widget_kinds).
+
+    `groups`: True when it draws the groups of a summary or matrix report (a report without
+    group_by is refused), False when it draws a total. `check(widget, report)` yields
+    `(message, key)` for the widget's problems of the kind's own, each reported at the
+    widget's `key` (such as "chart" or "value").
+    """
+
+    name: str
+    groups: bool = True
+    check: ChartCheck | None = None
+    description: str = ""
+
+    def problems(self, widget: Any, report: Any) -> Iterator[tuple[str, str]]:
+        yield from (self.check(widget, report) or ()) if self.check is not None else ()
+
+
+@dataclass(frozen=True)
 class Catalog:
     kinds: Mapping[str, FieldKind]
     function_names: frozenset[str] = frozenset()
     #: Automation action types plugins register (the built-in ones are crmkit.metadata.automation's).
     action_kinds: Mapping[str, ActionKind] = field(default_factory=frozen_map)
+    #: Dashboard widget kinds plugins register (the built-in ones are crmkit.metadata.reports.CHART_KINDS).
+    chart_kinds: Mapping[str, ChartKind] = field(default_factory=frozen_map)
+    #: Automation triggers plugins register (the built-in ones are crmkit.metadata.automation.TRIGGERS).
+    trigger_kinds: Mapping[str, TriggerKind] = field(default_factory=frozen_map)
 
     @classmethod
     def build(cls, kinds: Iterable[FieldKind], function_names: Iterable[str] = (),
-              action_kinds: Iterable[ActionKind] = ()) -> "Catalog":
+              action_kinds: Iterable[ActionKind] = (), chart_kinds: Iterable[ChartKind] = (),
+              trigger_kinds: Iterable[TriggerKind] = ()) -> "Catalog":
         by_name: dict[str, FieldKind] = {}
         for kind in kinds:
             if kind.name in by_name:
@@ -78,7 +117,18 @@ class Catalog:
             if action.name in actions:
                 raise ValueError(f"two plugins define the automation action type {action.name!r}")
             actions[action.name] = action
-        return cls(frozen_map(by_name), frozenset(function_names), frozen_map(actions))
+        charts: dict[str, ChartKind] = {}
+        for chart in chart_kinds:
+            if chart.name in charts:
+                raise ValueError(f"two plugins define the dashboard widget kind {chart.name!r}")
+            charts[chart.name] = chart
+        triggers: dict[str, TriggerKind] = {}
+        for trigger in trigger_kinds:
+            if trigger.name in triggers:
+                raise ValueError(f"two plugins define the automation trigger {trigger.name!r}")
+            triggers[trigger.name] = trigger
+        return cls(frozen_map(by_name), frozenset(function_names), frozen_map(actions), frozen_map(charts),
+                   frozen_map(triggers))
 
     def kind(self, name: str) -> FieldKind | None:
         return self.kinds.get(name)

@@ -18,7 +18,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
-from crmkit.metadata.catalog import Catalog
+from crmkit.metadata.catalog import Catalog, ChartKind
 from crmkit.metadata.clock import DATE_KINDS, SYSTEM_MOMENTS
 from crmkit.metadata.derived_layout import is_numeric
 from crmkit.metadata.errors import did_you_mean
@@ -57,7 +57,7 @@ def check_analytics(analytics: Analytics, objects: Mapping[str, ObjectDef], cata
             continue
         _ReportCheck(definition, objects[definition.object], objects, catalog, report).run()
     for board in analytics.dashboards.values():
-        check_dashboard(board, analytics.reports, visible, report)
+        check_dashboard(board, analytics.reports, visible, report, catalog)
 
 
 def formula_names(expression: str) -> tuple[set[str], str | None]:
@@ -324,8 +324,12 @@ class _ReportCheck:
 
 
 def check_dashboard(board: DashboardDef, reports: Mapping[str, ReportDef], visible: Mapping[str, set[str]],
-                    report: Reporter) -> None:
-    """Problems of one dashboard's widgets, each at the widget's key."""
+                    report: Reporter, catalog: Catalog | None = None) -> None:
+    """Problems of one dashboard's widgets, each at the widget's key.
+
+    A widget of a plugin's kind (`catalog.chart_kinds`) gets the checks every widget gets and
+    then the kind's own (ChartKind.problems)."""
+    plugin_kinds = catalog.chart_kinds if catalog is not None else {}
     allowed = visible.get(board.package, {board.package})
     names = sorted(name for name, item in reports.items() if item.package in allowed)
     for widget in board.widgets:
@@ -335,11 +339,14 @@ def check_dashboard(board: DashboardDef, reports: Mapping[str, ReportDef], visib
             report.at(widget.location, f"the widget draws the report '{widget.report}', which is not a report "
                                        f"of this package or of one it depends on.{hint}", "report")
             continue
-        for message, key in _widget_problems(board, widget, target):
+        kind = plugin_kinds.get(widget.chart)
+        problems = _widget_problems(board, widget, target, kind)
+        for message, key in problems if kind is None else [*problems, *kind.problems(widget, target)]:
             report.at(widget.location, message, key)
 
 
-def _widget_problems(board: DashboardDef, widget: WidgetDef, target: ReportDef) -> Iterator[tuple[str, str]]:
+def _widget_problems(board: DashboardDef, widget: WidgetDef, target: ReportDef,
+                     kind: ChartKind | None = None) -> Iterator[tuple[str, str]]:
     figures = [a.name for a in target.aggregates] + [f.name for f in target.formulas]
     if widget.value is not None and widget.value not in figures:
         yield _unknown_figure(widget.value, target, figures), "value"
@@ -347,7 +354,7 @@ def _widget_problems(board: DashboardDef, widget: WidgetDef, target: ReportDef) 
         yield (f"the report '{target.name}' is tabular, so it is drawn as chart: table; a {widget.chart} draws "
                "a summary or matrix report."), "chart"
     elif (target.kind != "tabular" and widget.chart not in TOTAL_CHARTS and widget.chart != "table"
-          and not target.group_by):
+          and (kind is None or kind.groups) and not target.group_by):
         yield (f"a {widget.chart} draws the groups of a report, and '{target.name}' has no group_by; "
                "use chart: kpi, or group the report."), "chart"
     if widget.chart == "gauge":

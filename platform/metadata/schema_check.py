@@ -42,6 +42,12 @@ def package_schema(catalog: Catalog) -> dict[str, Any]:
     for kind in catalog.kinds.values():
         for option, option_schema in kind.option_schemas.items():
             field_properties.setdefault(option, option_schema)
+    if catalog.trigger_kinds:
+        on = schema["$defs"]["automation"]["properties"]["on"]["items"]
+        on["enum"] = [*on["enum"], *sorted(set(catalog.trigger_kinds) - set(on["enum"]))]
+    if catalog.chart_kinds:
+        chart = schema["$defs"]["widget"]["properties"]["chart"]
+        chart["enum"] = [*chart["enum"], *sorted(set(catalog.chart_kinds) - set(chart["enum"]))]
     return schema
 
 

@@ -52,14 +52,17 @@ def web_crm(tmp_path_factory: pytest.TempPathFactory) -> WebCrm:
 
 
 @contextmanager
-def serving(url: str, secret: str = "browser-test-secret-key-0123456789-abcdefghij") -> Iterator[str]:
-    """A crmkit server over the database at `url` on a free port of 127.0.0.1; yields its address."""
+def serving(url: str, secret: str = "browser-test-secret-key-0123456789-abcdefghij",
+            extensions: Any = None) -> Iterator[str]:
+    """A crmkit server over the database at `url` on a free port of 127.0.0.1; yields its address.
+
+    `extensions`: the plugins' contributions the Crm opens with (default: the installed plugins')."""
     from werkzeug.serving import make_server
 
     from crmkit.engine import Crm
     from crmkit.ui import create_app
 
-    crm = Crm.open(url)
+    crm = Crm.open(url, extensions=extensions)
     app = create_app(crm, {"SECRET_KEY": secret})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="crmkit-test-server", daemon=True)

@@ -201,6 +201,8 @@ def write_outbox(connection: Connection, context: "UserContext", events: Sequenc
         if obj is None or not obj.automations:
             continue
         rules = _rules(obj, event.operation.value, origin, before=False)
+        if runtime.extensions.trigger_types:
+            rules = _with_plugin_triggers(obj, rules, event, origin, runtime.extensions.trigger_types)
         if not rules:
             continue
         values = dict(event.current if event.current is not None else event.previous or {})
@@ -211,6 +213,20 @@ def write_outbox(connection: Connection, context: "UserContext", events: Sequenc
         for rule in rules:
             ids.extend(_rule_rows(connection, context, obj, rule, event, names, functions))
     return ids
+
+
+def _with_plugin_triggers(obj: ObjectDef, rules: list[AutomationRule], event: "RecordEvent",
+                          origin: AutomationOrigin | None, trigger_types: Mapping[str, Any]) -> list[AutomationRule]:
+    """`rules` and the rules with after-save actions that a plugin's trigger in their `on:` fires for `event`,
+    in declared order (crmkit_automation_triggers, automation/trigger_types.py)."""
+    chain = origin.chain if origin is not None else None
+    chosen = {id(rule) for rule in rules}
+    for rule in obj.automations:
+        if (id(rule) not in chosen and rule.active and rule.acts_after_save
+                and not (chain and rule.key(obj.name) in chain)
+                and any(trigger in trigger_types and trigger_types[trigger].fired_by(event) for trigger in rule.triggers)):
+            chosen.add(id(rule))
+    return [rule for rule in obj.automations if id(rule) in chosen]
 
 
 def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, rule: AutomationRule,

@@ -16,7 +16,7 @@ from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.records.errors import RecordValidationError, StaleRecordError
 from crmkit.engine.records.record import Record
 from crmkit.metadata.model import FieldDef, ObjectDef
-from crmkit.ui import record_views as views
+from crmkit.ui import extension_points, record_views as views
 from crmkit.ui.errors import field_sentences, sentence
 from crmkit.ui.i18n import label_text
 from crmkit.ui.sessions import user_context
@@ -64,6 +64,7 @@ def detail(object_name: str, record_id: int) -> str:
             sections=views.detail_sections(context, presenter, obj, layout, record, titles),
             related=views.related_rows(context, presenter, layout, record_id),
             may_edit=views.may(context, object_name, "edit"), may_delete=views.may(context, object_name, "delete"),
+            panels=extension_points.detail_panels(context.runtime.extensions.plugin_manager, context, object_name, record),
             record_url=record_url)
 
 

@@ -33,6 +33,7 @@ from crmkit.engine.reports.result import ReportResult
 from crmkit.metadata.reports import DashboardDef, ReportDef, WidgetDef
 from crmkit.ui.charts import Link
 from crmkit.ui.charts import chart_spec
+from crmkit.ui.extension_points import plugin_chart_data
 from crmkit.ui.dashboard_filters import PERIODS, DashboardFilters, FilterProblem, dashboard_filters
 from crmkit.ui.errors import sentence
 from crmkit.ui.i18n import label_language
@@ -265,7 +266,8 @@ def widget_response(context: UserContext, board: DashboardDef, index: int, defin
     report = context.runtime.registry.reports.get(definition.report)
     link = drilldown_links(context, report, **chosen.engine_filters()) if report is not None else None
     try:
-        spec = chart_spec(result, definition, show, link=link, previous=previous, target_label=_("Target"))
+        spec = plugin_chart_data(context.runtime.extensions, chart_spec(
+            result, definition, show, link=link, previous=previous, target_label=_("Target")), result, definition, show)
     except KeyError as missing:
         return Response(render_template("reports/widget_error.html", message=_(
             "The widget plots “%(value)s”, which report %(report)s does not have.", value=missing.args[0],

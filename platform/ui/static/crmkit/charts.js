@@ -6,6 +6,12 @@
 // `style-src 'self'`. A click on a bar, slice, stage or point opens its drill-down address.
 "use strict";
 
+// Dashboard widget kinds of plugins (docs/plugins.md, crmkit_dashboard_widgets): each kind's script
+// (/plugin-widgets/KIND.js, loaded after this file) calls
+// `window.crmkitCharts.register("kind", function (spec, echarts) { return anEChartsOption; })`.
+window.crmkitCharts = window.crmkitCharts || {kinds: {}};
+window.crmkitCharts.register = function (kind, build) { window.crmkitCharts.kinds[kind] = build; };
+
 (function () {
   if (typeof window.echarts === "undefined") {
     return;
@@ -97,7 +103,10 @@
 
   function option(spec) {
     var built;
-    if (spec.kind === "funnel" || spec.kind === "pie" || spec.kind === "donut") {
+    var plugin = window.crmkitCharts.kinds[spec.kind];
+    if (plugin) {
+      built = plugin(spec, window.echarts);
+    } else if (spec.kind === "funnel" || spec.kind === "pie" || spec.kind === "donut") {
       built = itemOption(spec);
     } else if (spec.kind === "gauge") {
       built = gaugeOption(spec);
