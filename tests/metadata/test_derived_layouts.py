@@ -1,6 +1,7 @@
 """Every object of every package gets a sensible layout, derived where none is declared."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,22 +12,27 @@ from crmkit.metadata.derived_layout import derive_layout, title_field
 from crmkit.metadata.layout_checks import check_layout
 from crmkit.metadata.semantic import ObjectScope, Reporter
 from crmkit.shipped import default_crm_path
+from tests.webapp import PROBE_PACKAGE
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PACKAGE_FILES = sorted([*REPOSITORY.glob("apps/*.yaml"), *REPOSITORY.glob("tests/packages/*.yaml")])
 
 
-def registry_of(path: Path, catalog):
-    """The package at `path` validated with the standard CRM when it depends on it."""
+def registry_of(path: Path, catalog, probe: Path):
+    """The package at `path` validated with the standard CRM (and the web tests' probe package) when it depends on them."""
     text = path.read_text(encoding="utf-8")
     paths = [path] if path == default_crm_path() or "default_crm" not in text else [default_crm_path(), path]
+    if re.search(r"depends_on:.*\bprobe\b", text):
+        paths.insert(1, probe)
     return validate_paths(paths, catalog)
 
 
 @pytest.fixture(scope="module")
-def objects_of_every_package(catalog) -> list[tuple[object, str]]:
+def objects_of_every_package(catalog, tmp_path_factory) -> list[tuple[object, str]]:
     """(registry, object name) for every object of every package under apps/ and tests/packages/."""
-    return [(registry, name) for registry in (registry_of(path, catalog) for path in PACKAGE_FILES)
+    probe = tmp_path_factory.mktemp("probe") / "probe.json"
+    probe.write_text(PROBE_PACKAGE, encoding="utf-8")
+    return [(registry, name) for registry in (registry_of(path, catalog, probe) for path in PACKAGE_FILES)
             for name in registry.objects]
 
 
