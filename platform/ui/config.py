@@ -38,6 +38,10 @@ def default_settings() -> dict[str, Any]:
         "CRMKIT_SEARCH_COUNT_CAP": 1000,
         # Hits in the header search box's dropdown.
         "CRMKIT_SEARCH_PREVIEW": 6,
+        # The REST API (docs/api.md): calls per token (Flask-Limiter's notation; "" turns limits off),
+        # counted in Redis when CRMKIT_REDIS_URL is set, so the limit holds across workers.
+        "CRMKIT_API_RATE_LIMIT": os.environ.get("CRMKIT_API_RATE_LIMIT", "600 per minute; 20 per second"),
+        "CRMKIT_REDIS_URL": os.environ.get("CRMKIT_REDIS_URL") or None,
     }
 
 

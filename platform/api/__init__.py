@@ -1,0 +1,31 @@
+"""crmkit.api: the REST API at /api/v1, the engine's services as JSON, described by an OpenAPI document.
+
+    app.register_blueprint(...)   # done by crmkit.ui.create_app through `install(app)`
+
+Every call is authenticated by an API token (`Authorization: Bearer crmkit_...`,
+engine/security/tokens.py) and works through the token user's UserContext, so the engine
+checks every permission; errors are RFC 9457 problem+json (problems.py); calls are rate
+limited per token (limits.py). docs/api.md describes every endpoint.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+from crmkit.api.blueprint import COOKIE_READABLE, PREFIX, blueprint, is_api_request
+
+__all__ = ["COOKIE_READABLE", "PREFIX", "blueprint", "install", "is_api_request"]
+
+
+def install(app: Flask) -> None:
+    """Registers the API on `app`: its blueprint, rate limits, request ids and problem+json errors.
+
+    The blueprint is exempt from CSRF (its calls carry a bearer token, never the session cookie).
+    """
+    from crmkit.api import composite, describe, docs, problems, records, reports  # noqa: F401  (routes, handlers)
+    from crmkit.api.limits import install_limits
+
+    install_limits(app, blueprint)
+    app.register_blueprint(blueprint)
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(blueprint)

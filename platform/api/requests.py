@@ -1,0 +1,111 @@
+"""Reading what an API call sends: its JSON body, its If-Match version, its list parameters."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from flask import Response, request
+from werkzeug.datastructures import MultiDict
+
+from crmkit.api.problems import PreconditionRequired, Problem, UnsupportedMediaType
+from crmkit.engine.context import UserContext
+from crmkit.engine.query.querystring import QuerySpec, parse_query_string
+from crmkit.engine.records.record import Record
+from crmkit.metadata.model import ObjectDef
+
+#: Query parameters of a list that are the API's own, not the list page's (engine/query/querystring.py).
+API_PARAMETERS = ("fields", "count", "exact", "lang")
+FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
+ENTITY_TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def json_body() -> dict[str, Any]:
+    """The body as a JSON object; 415 unless it is application/json, 400 unless it is an object."""
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as application/json.")
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, RecursionError):
+        raise Problem("the body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise Problem("the body must be a JSON object.")
+    return body
+
+
+def record_values(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's values from a body: `{"name": ...}`, or the same under "fields" (the change feed's shape)."""
+    values = body.get("fields") if set(body) == {"fields"} and isinstance(body.get("fields"), dict) else body
+    return dict(values)
+
+
+def version_from(text: str | None, *, required: bool) -> int | None:
+    """The record version an If-Match header carries ("3", "\\"3\\"" or W/"3"); 428 when required and missing."""
+    if text is None or not text.strip():
+        if required:
+            raise PreconditionRequired("send the version you read as 'If-Match: \"<version>\"' (the record's ETag).")
+        return None
+    found = ENTITY_TAG.match(text)
+    if found is None:
+        raise Problem(f"If-Match must hold a record version such as \"3\", not {text!r}.")
+    return int(found[1])
+
+
+def etag(record: Record) -> str:
+    return f'"{record.version}"'
+
+
+def flag(name: str) -> bool:
+    value = (request.args.get(name) or "").strip().lower()
+    if value not in FLAGS:
+        raise Problem(f"{name} must be true or false, not {value!r}.")
+    return FLAGS[value]
+
+
+def list_spec() -> QuerySpec:
+    """Filter, search, sort and page of a list call: the list page's query string (engine/query/querystring.py)."""
+    args = MultiDict([(key, value) for key, value in request.args.items(multi=True) if key not in API_PARAMETERS])
+    return parse_query_string(args)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The fields a list or get returns: every readable one (None), or those named by `fields=`."""
+
+    names: tuple[str, ...] | None
+
+    @classmethod
+    def from_request(cls, context: UserContext, obj: ObjectDef) -> "Selection":
+        text = (request.args.get("fields") or "").strip()
+        if not text:
+            return cls(None)
+        names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+        readable = readable_fields(context, obj)
+        unknown = [name for name in names if name not in readable]
+        if unknown:
+            raise Problem(f"{obj.name} has no field {unknown[0]!r} you may read; fields are "
+                          f"{', '.join(sorted(readable))}.")
+        return cls(names)
+
+    def shown(self, record: Record) -> dict[str, Any]:
+        values = record.to_json()
+        if self.names is None:
+            return values
+        return {name: values.get(name) for name in ("id", "version", *self.names)}
+
+
+def readable_fields(context: UserContext, obj: ObjectDef) -> set[str]:
+    """Names of the object's fields (system ones too) this user may read."""
+    from crmkit.metadata.model import SYSTEM_FIELDS
+
+    policy = context.policy
+    hidden = policy.hidden_fields(obj.name) if policy is not None else frozenset()
+    return {name for name in (*SYSTEM_FIELDS, *obj.fields) if name not in hidden}
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str), status=status,
+                        mimetype="application/json")
+    response.headers.update(headers or {})
+    return response
