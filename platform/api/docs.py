@@ -6,7 +6,6 @@ web application's strict Content Security Policy): every path, its parameters, b
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from flask import Response, render_template
 
@@ -15,15 +14,21 @@ from crmkit.api.openapi import openapi_document
 from crmkit.api.requests import json_response
 from crmkit.metadata.registry import Registry
 
-_DOCUMENTS: "WeakKeyDictionary[Registry, dict[str, Any]]" = WeakKeyDictionary()
+#: The documents of the registries last served, by id: (registry, document), the registry kept so its id stays its own.
+_DOCUMENTS: dict[int, tuple[Registry, dict[str, Any]]] = {}
+KEPT_DOCUMENTS = 4
 
 
 def current_document() -> dict[str, Any]:
     """The OpenAPI document of the installed metadata, built once per installed registry."""
     runtime = context().runtime
-    document = _DOCUMENTS.get(runtime.registry)
-    if document is None:
-        document = _DOCUMENTS[runtime.registry] = openapi_document(runtime.registry, runtime.field_types)
+    kept = _DOCUMENTS.get(id(runtime.registry))
+    if kept is not None and kept[0] is runtime.registry:
+        return kept[1]
+    document = openapi_document(runtime.registry, runtime.field_types)
+    if len(_DOCUMENTS) >= KEPT_DOCUMENTS:
+        _DOCUMENTS.clear()
+    _DOCUMENTS[id(runtime.registry)] = (runtime.registry, document)
     return document
 
 
