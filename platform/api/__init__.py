@@ -21,7 +21,7 @@ def install(app: Flask) -> None:
 
     The blueprint is exempt from CSRF (its calls carry a bearer token, never the session cookie).
     """
-    from crmkit.api import composite, describe, docs, problems, records, reports  # noqa: F401  (routes, handlers)
+    from crmkit.api import changes, composite, describe, docs, problems, records, reports  # noqa: F401  (routes, handlers)
     from crmkit.api.limits import install_limits
 
     install_limits(app, blueprint)
