@@ -11,6 +11,7 @@ and the docs page also open for a user signed in to the web application (a brows
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -21,6 +22,7 @@ from flask import Blueprint, Response, current_app, g, request
 from crmkit.engine.context import UserContext
 from crmkit.engine.crm import Crm
 from crmkit.engine.security.tokens import TokenStore
+from crmkit.engine.security.users import User
 from crmkit.errors import CrmkitError
 
 PREFIX = "/api/v1"
@@ -77,7 +79,7 @@ def authenticate() -> None:
     """Sets g.api_user and g.api_context from the bearer token; Unauthenticated (401) without one."""
     g.api_started = time.perf_counter()
     token = bearer_token()
-    user = TokenStore(crm()).authenticate(token) if token else None
+    user = checked_token(token) if token else None
     if user is None and request.endpoint in COOKIE_READABLE and request.method == "GET":
         user = g.get("user")  # the web application's signed-in user (a browser reading the docs)
     if user is None:
@@ -85,6 +87,30 @@ def authenticate() -> None:
                               if token is None else "the API token is unknown, revoked or expired.")
     g.api_user = user
     g.api_context = crm().as_user(user.id, language=requested_language())
+
+
+#: Seconds a token found valid is trusted without asking the database again: a revoked or expired
+#: token stops working within this time on every worker (a deactivated user at once: as_user checks).
+TOKEN_TRUSTED_SECONDS = 5.0
+KEPT_TOKENS = 1024
+
+
+def checked_token(token: str) -> User | None:
+    """The token's user (TokenStore.authenticate), trusted for TOKEN_TRUSTED_SECONDS per worker."""
+    kept: dict[str, tuple[User, float]] = current_app.extensions.setdefault("crmkit_api_tokens", {})
+    key = hashlib.sha256(token.encode()).hexdigest()
+    found = kept.get(key)
+    now = time.monotonic()
+    if found is not None and now - found[1] < TOKEN_TRUSTED_SECONDS:
+        return found[0]
+    user = TokenStore(crm()).authenticate(token)
+    if user is None:
+        kept.pop(key, None)
+        return None
+    if len(kept) >= KEPT_TOKENS:
+        kept.clear()
+    kept[key] = (user, now)
+    return user
 
 
 @blueprint.after_request

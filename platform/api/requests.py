@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Mapping
 
 from flask import Response, request
@@ -11,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from crmkit.api.problems import PreconditionRequired, Problem, UnsupportedMediaType
 from crmkit.engine.context import UserContext
+from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.querystring import QuerySpec, parse_query_string
 from crmkit.engine.records.record import Record
 from crmkit.metadata.model import ObjectDef
@@ -88,8 +91,9 @@ class Selection:
                           f"{', '.join(sorted(readable))}.")
         return cls(names)
 
-    def shown(self, record: Record) -> dict[str, Any]:
-        values = record.to_json()
+    def shown(self, record: Record) -> Mapping[str, Any]:
+        """The record's values to answer with (stored values: `json_response` writes them as Record.to_json would)."""
+        values = record.values
         if self.names is None:
             return values
         return {name: values.get(name) for name in ("id", "version", *self.names)}
@@ -104,8 +108,25 @@ def readable_fields(context: UserContext, obj: ObjectDef) -> set[str]:
     return {name for name in (*SYSTEM_FIELDS, *obj.fields) if name not in hidden}
 
 
+def json_value(value: Any) -> Any:
+    """What json.dumps cannot write itself, as `to_json` writes it: decimals as text, dates ISO 8601, mappings."""
+    kind = type(value)
+    if kind is Decimal:
+        return str(value)
+    if kind is datetime or kind is date:
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return dict(value)
+    converted = to_json(value)
+    if converted is value:
+        raise TypeError(f"{kind.__name__} is not JSON")
+    return converted
+
+
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    response = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str), status=status,
-                        mimetype="application/json")
+    """`body` as application/json; stored values (Decimal, date, datetime) are written by `json_value`,
+    so a page of records is encoded in one pass of the C encoder."""
+    response = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=json_value),
+                        status=status, mimetype="application/json")
     response.headers.update(headers or {})
     return response

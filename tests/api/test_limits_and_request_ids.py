@@ -72,3 +72,16 @@ def test_a_request_id_is_kept_or_made_and_logged(api_app, api_crm, caplog):
     assert made.headers["X-Request-Id"] != "bad id <script>" and len(made.headers["X-Request-Id"]) == 32
     problem = _get(api_app, token, "/api/v1/objects/nothing", **{"X-Request-Id": "lost-1"})
     assert problem.get_json()["request_id"] == "lost-1" and problem.headers["X-Request-Id"] == "lost-1"
+
+
+def test_a_revoked_token_stops_working_once_its_trust_runs_out(api_crm, monkeypatch):
+    from crmkit.api import blueprint
+    from crmkit.engine.security.tokens import TokenStore
+
+    app = make_app(api_crm.crm)
+    store = TokenStore(api_crm.crm)
+    issued = store.create(api_crm.users["wang"], "revoked soon")
+    assert _get(app, issued.token).status_code == 200
+    store.revoke(issued.id)
+    monkeypatch.setattr(blueprint, "TOKEN_TRUSTED_SECONDS", 0.0)
+    assert _get(app, issued.token).status_code == 401
