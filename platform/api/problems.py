@@ -94,7 +94,10 @@ def crmkit_problem(error: CrmkitError) -> Response:
     operation = getattr(error, "operation", None)
     if operation is not None:
         extra["operation"] = operation
-    return problem(error.status, error.title, localized(error.message, subject), **extra)
+    response = problem(error.status, error.title, localized(error.message, subject), **extra)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="crmkit"'
+    return response
 
 
 def http_problem(error: HTTPException) -> Response:
