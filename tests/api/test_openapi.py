@@ -36,6 +36,8 @@ def test_the_docs_page_lists_every_operation_without_scripts(api, api_app, api_c
     html = page.get_data(as_text=True)
     assert "GET /api/v1/objects/account/{record_id}" in html and "<script" not in html
     assert api_app.test_client().get("/api/v1/docs").status_code == 401  # neither a token nor a signed-in browser
+    chinese = api("wang").get("/docs", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "参数" in chinese and "数据结构" in chinese
 
 
 @pytest.fixture(scope="module")
