@@ -65,6 +65,12 @@ LIBRARIES = (
             "sha512-Kk8wLQPlS+yi1ZEf48a4+fzHa4yxjC30M/Sr2AnQu+f/MPwvvX9XjZ6OWejiz8crBsLwSq8GHqaxaET7u6ux0A==",
             {"Sortable.min.js": "sortablejs/Sortable.min.js", "LICENSE": "sortablejs/LICENSE"},
             "kanban drag and drop, touch screens too."),
+    Library("echarts", "6.1.0", "Apache-2.0",
+            "sha512-q0yaFPggC9FUdsWH4blavRWFmxdrIodbkoKNAjJudAI6CA9gNPxHtV2RcZNEepZVlk4yvBYkOkbk6HIVpIyHZA==",
+            {"dist/echarts.min.js": "echarts/echarts.min.js", "LICENSE": "echarts/LICENSE",
+             "NOTICE": "echarts/NOTICE"},
+            "dashboard charts (loaded by the dashboard and report pages): the full build, which has funnel, "
+            "gauge and the Chinese locale built in."),
     Library("axe-core", "4.14.1", "MPL-2.0",
             "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
             {"axe.min.js": "axe-core/axe.min.js", "LICENSE": "axe-core/LICENSE"},

@@ -579,6 +579,10 @@ REPORT_DATE_RANGE = Message("a date range is (first day, last day), each a date 
                             "日期范围是（第一天，最后一天），每个是日期或 None；不能是 {value}。")
 REPORT_NO_TEAM = Message("there is no team with id {id}.", "不存在 id 为 {id} 的团队。")
 REPORT_NONE = Message("(none)", "（无）")
+REPORT_FORMULA = Message("the summary formula {expression} may use only aggregate names, numbers, + - * / and "
+                         "parentheses.", "汇总公式 {expression} 只能使用汇总名称、数字、+ - * / 和括号。")
+REPORT_FORMULA_NAME = Message("the summary formula names '{name}', which is no aggregate of the report.",
+                              "汇总公式引用了“{name}”，它不是该报表的汇总。")
 
 #: Every template, most specific first: `translated` uses the first that matches the whole sentence.
 CATALOG: tuple[Message, ...] = tuple(value for value in dict(globals()).values() if isinstance(value, Message))

@@ -137,11 +137,11 @@ def may_administer() -> bool:
 
 def register_blueprints(app: Flask) -> None:
     from crmkit.ui.views import (admin, admin_access, auth, bulk, home, kanban, lists, recent, records, recycle_bin,
-                                 saved_views, search, settings, timeline, unsubscribe, users)
+                                 reports, saved_views, search, settings, timeline, unsubscribe, users)
     from crmkit.ui.views import automation
 
     for module in (auth, home, kanban, lists, records, search, settings, bulk, saved_views, recent, admin,
-                   admin_access, recycle_bin, timeline, users, automation):
+                   admin_access, recycle_bin, timeline, users, automation, reports):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(unsubscribe.blueprint)  # marketing mail's one-click link (no sign-in)
     api.install(app)  # /api/v1: bearer tokens, problem+json, rate limits (docs/api.md)

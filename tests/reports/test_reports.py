@@ -350,6 +350,11 @@ def test_summary_formulas_give_none_on_division_by_zero():
     assert formula_value("won / closed", {"won": 3, "closed": 4}, "percent") == 0.75
     assert formula_value("(total - cost) / cost", {"total": Decimal("150"), "cost": Decimal("100")}, "number") == 0.5
     assert formula_value("total * 2", {"total": None}, "money") is None
+    from crmkit.engine.query import QueryError
+
+    for code in ("__import__('os')", "won ** 2", "won if won else 1"):
+        with pytest.raises(QueryError, match="may use only aggregate names, numbers"):
+            formula_value(code, {"won": 1})
 
 
 # ---- installed reports ----------------------------------------------------------------------
@@ -370,3 +375,33 @@ def test_installed_reports_are_run_by_name_and_listed_for_those_who_may_read_the
     from crmkit.engine.messages import translated
 
     assert translated(unknown.value.message, "zh") == "不存在名为“nothing”的报表。"
+
+
+def test_a_total_that_fits_is_exact_in_any_read_order_and_one_beyond_64_bits_is_a_sentence_on_sqlite(
+        database_url, tmp_path):
+    """SQLite's SUM stops when its running total passes 64 bits; the report then adds again exactly."""
+    from crmkit.engine import Crm
+    from crmkit.engine.database import NumberOutOfRange
+
+    crm = Crm.open(database_url)
+    try:
+        package = tmp_path / "tally.yaml"
+        package.write_text('package: tally\nversion: "1.0.0"\nobjects:\n  tally:\n    fields:\n'
+                           '      kind: {type: picklist, options: [A, B]}\n      n: {type: integer}\n', encoding="utf-8")
+        crm.install(package)
+        records = crm.as_system().records("tally")
+        for kind, n in (("A", 2**62), ("A", 2**62), ("A", -(2**62)), ("A", 1), ("B", 2**62 + 2**61), ("B", 2**62 + 2**61)):
+            records.create({"kind": kind, "n": n})
+        definition = ReportDef(name="tally", label=Label.of("Tally"), object="tally", kind="summary",
+                               group_by=(Grouping("kind"),), aggregates=(Aggregate("total", "sum", field="n"),),
+                               filter={"kind": "A"})
+        assert as_found(crm.as_system().reports.run(definition)) == {("A",): {"total": 2**62 + 1}}
+        both = ReportDef(name="tally", label=Label.of("Tally"), object="tally", kind="summary",
+                         group_by=(Grouping("kind"),), aggregates=(Aggregate("total", "sum", field="n"),))
+        if crm.engine.dialect.name == "sqlite":
+            with pytest.raises(NumberOutOfRange, match="beyond what SQLite stores"):
+                crm.as_system().reports.run(both)
+        else:
+            assert as_found(crm.as_system().reports.run(both))[("B",)] == {"total": 2 * (2**62 + 2**61)}
+    finally:
+        crm.close()

@@ -26,11 +26,13 @@ def test_the_vendored_files_match_the_record_and_the_pins():
 
 def test_the_record_names_version_licence_and_files_of_each_library():
     record = {entry["name"]: entry for entry in json.loads((STATIC / "vendor" / "VENDORED.json").read_text())}
-    assert set(record) == {"htmx.org", "bootstrap", "tom-select", "sortablejs", "axe-core"}
+    assert set(record) == {"htmx.org", "bootstrap", "tom-select", "sortablejs", "echarts", "axe-core"}
     assert record["htmx.org"]["version"].startswith("2.0.")
     assert record["bootstrap"]["version"].startswith("5.3.")
     assert record["tom-select"]["version"].startswith("2.6.")
     assert record["sortablejs"]["version"].startswith("1.15.")
+    assert record["echarts"]["version"].startswith("6.")
+    assert set(record["echarts"]["files"]) == {"echarts/echarts.min.js", "echarts/LICENSE", "echarts/NOTICE"}
     for entry in record.values():
         assert entry["licence"] and entry["integrity"].startswith("sha512-")
         assert any(name.endswith("/LICENSE") for name in entry["files"]), entry["name"]

@@ -1,8 +1,10 @@
 """The report compiler: groupings and aggregates of one object compiled to ONE grouped SQL statement.
 
-    >>> plan = GroupedQuery.build(ctx, "opportunity", where, keys=[stage, close_month], measures=[deals, total],
-    ...                           sets=[(0, 1), (0,), ()], dialect="postgresql")
-    >>> rows = plan.run(connection)   # [(set index, key values, measure values), ...]
+    >>> keys = [group_key(ctx, "opportunity", "stage", dialect=d), group_key(ctx, "opportunity", "close_date",
+    ...                                                                       bucket="month", dialect=d)]
+    >>> measures = [measure(ctx, "opportunity", "total", "sum", field="amount", dialect=d)]
+    >>> grouped_rows(connection, keys, measures, [(0, 1), (0,), ()], table, where_clause(ctx, "opportunity", spec))
+    [GroupedRow(set_index=0, keys=('Won', date(2026, 5, 1)), values={'total': Decimal('1200.00')}), ...]
 
 It sits beside the filter compiler and reuses its paths: every field is resolved with
 `resolve_field` / `resolve_path` (a hidden field is refused as unknown; a derived field is
@@ -50,8 +52,6 @@ GROUPABLE_KINDS = frozenset({"text", "integer", "decimal", "date", "datetime", "
 NUMBER_KINDS = frozenset({"integer", "decimal"})
 DATE_KINDS = frozenset({"date", "datetime"})
 USER_LOOKUPS = frozenset({"owner_id", "created_by", "updated_by"})
-
-DAY_UNITS = ("day", "week", "month", "quarter", "year")
 
 
 # ---- field values ---------------------------------------------------------------------------
@@ -144,7 +144,9 @@ def bucket_sql(column: Any, kind: str, bucket: str, fiscal_start: int, zone: str
     shift = fiscal_start - 1 if bucket.startswith("fiscal_") else 0
     unit = bucket.removeprefix("fiscal_")
     if dialect == "postgresql":
-        local = func.timezone(literal(zone), column) if kind == "datetime" else cast(column, Date)
+        # A local timestamp without time zone: date_trunc then works on the viewer's calendar,
+        # whatever the session's TimeZone (a date cast to timestamptz would use the session's).
+        local = func.timezone(literal(zone), column) if kind == "datetime" else cast(column, DateTime())
         if shift:
             local = local - cast(literal(f"{shift} months"), INTERVAL)
         truncated = func.date_trunc(unit, local)

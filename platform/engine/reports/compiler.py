@@ -137,10 +137,10 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
     made: dict[tuple, ResultGroup] = {}
     order: dict[tuple, tuple] = {}
     parents: dict[tuple, tuple[tuple, tuple]] = {}  # raw key -> (shown key, labels), filled coarsest first
-    for row in sorted(found, key=lambda row: row_sets.get(row.set_index, 0)):
-        level = row_sets.get(row.set_index)
-        if level is None:
-            continue
+    leveled = [(row_sets[row.set_index], row) for row in found if row.set_index in row_sets]
+    leveled.sort(key=lambda pair: pair[0])
+    formulas = bool(report.formulas)
+    for level, row in leveled:
         raw = row.keys[:level]
         parent = parents.get(raw[:-1])
         last = level - 1
@@ -148,8 +148,7 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
         key = (parent[0] if parent else ()) + (_shown_key(keys[last], raw[last]),)
         labels = (parent[1] if parent else ()) + (label,)
         parents[raw] = (key, labels)
-        made[key] = ResultGroup(level, key, labels, _with_formulas(report, row.values) if report.formulas
-                                else row.values)
+        made[key] = ResultGroup(level, key, labels, _with_formulas(report, row.values) if formulas else row.values)
         order[key] = labeller.order(last, raw[last], label)
     value_names = {a.name for a in aggregates_of(report)} | {f.name for f in report.formulas}
     sort = [item for item in report.sort if item.lstrip("-") in value_names]
@@ -158,6 +157,8 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
         children.setdefault(key[:-1], []).append(key)
 
     def sibling_order(key: tuple) -> tuple:
+        if not sort:
+            return order[key]
         values = made[key].values
         parts = []
         for item in sort:
@@ -169,11 +170,13 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
     result: list[ResultGroup] = []
 
     def walk(parent: tuple) -> None:
-        for key in sorted(children.get(parent, []), key=sibling_order):
+        for key in sorted(children[parent], key=sibling_order):
             result.append(made[key])
-            walk(key)
+            if key in children:
+                walk(key)
 
-    walk(())
+    if () in children:
+        walk(())
     return tuple(result)
 
 

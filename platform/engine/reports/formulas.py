@@ -16,6 +16,7 @@ import ast
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Mapping
 
+from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 
 _OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
@@ -27,15 +28,13 @@ def parse(expression: str) -> ast.expr:
     try:
         tree = ast.parse(str(expression), mode="eval").body
     except SyntaxError:
-        raise QueryError(f"the summary formula {expression!r} is not arithmetic over aggregates.") from None
+        raise QueryError(messages.REPORT_FORMULA(expression=repr(expression))) from None
     for node in ast.walk(tree):
         if not isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Load, ast.USub, ast.UAdd,
                                  *_OPERATORS)):
-            raise QueryError(f"the summary formula {expression!r} may use only aggregate names, numbers, "
-                             "+ - * / and parentheses.")
+            raise QueryError(messages.REPORT_FORMULA(expression=repr(expression)))
         if isinstance(node, ast.Constant) and (isinstance(node.value, bool) or not isinstance(node.value, (int, float))):
-            raise QueryError(f"the summary formula {expression!r} may use only aggregate names, numbers, "
-                             "+ - * / and parentheses.")
+            raise QueryError(messages.REPORT_FORMULA(expression=repr(expression)))
     return tree
 
 
@@ -59,7 +58,7 @@ def _evaluate(node: ast.expr, values: Mapping[str, Any]) -> Decimal | None:
         return Decimal(repr(node.value)) if isinstance(node.value, float) else Decimal(node.value)
     if isinstance(node, ast.Name):
         if node.id not in values:
-            raise QueryError(f"the summary formula names '{node.id}', which is no aggregate of the report.")
+            raise QueryError(messages.REPORT_FORMULA_NAME(name=node.id))
         value = values[node.id]
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             return None

@@ -59,6 +59,10 @@ class KeyLabeller:
                  language: str, user_names: UserNames) -> None:
         self.ctx, self.keys, self.language = ctx, keys, language
         self._labels: dict[tuple[int, Any], str] = {}
+        self._is_lookup = [lookup_target(key) is not None for key in keys]
+        #: Per level, a picklist's values in their options' order (empty for buckets, ranges and other fields).
+        self._options = [{} if key.bucket or key.ranges else
+                         {option.value: i for i, option in enumerate(key.value.info.fdef.options)} for key in keys]
         self.names: list[Mapping[Any, str]] = []
         for key, seen in zip(keys, values):
             target = lookup_target(key)
@@ -99,12 +103,11 @@ class KeyLabeller:
         """A sort key for siblings: picklists in their options' order, lookups by title, others by value; no value last."""
         if value is None:
             return (2, 0, "")
-        key = self.keys[level]
-        if lookup_target(key) is not None:
+        if self._is_lookup[level]:
             return (0, 0, label.casefold())
-        options = [option.value for option in key.value.info.fdef.options]
-        if not key.bucket and not key.ranges and value in options:
-            return (0, options.index(value), "")
+        position = self._options[level].get(value) if not isinstance(value, (list, dict)) else None
+        if position is not None:
+            return (0, position, "")
         return (1, value, "") if not isinstance(value, str) else (1, 0, value)
 
 
