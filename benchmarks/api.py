@@ -1,6 +1,6 @@
 """The API line: a list page of 50 accounts through a live server, against the bare engine call.
 
-A werkzeug server (threaded) serves the app on 127.0.0.1 in this process; one keep-alive
+A werkzeug server (threaded, HTTP/1.1) serves the app on 127.0.0.1 in this process; one keep-alive
 client asks `GET /api/v1/objects/account?limit=50` with the administrator's API token (token
 check, the UserContext, the engine's query, JSON, security headers and the HTTP round trip).
 The reference is `records("account").query(None, limit=50)` called directly with the same
@@ -14,7 +14,7 @@ import threading
 from http.client import HTTPConnection
 from typing import Iterator
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from benchmarks.report import Result, Target
 from benchmarks.ui import SECRET, p95, samples
@@ -25,6 +25,15 @@ API_TARGET = Target("<= 2x", ratio=2.0)
 PATH = "/api/v1/objects/account?limit=50"
 
 
+class KeepAlive(WSGIRequestHandler):
+    """HTTP/1.1, so the client's connection is kept between calls (as behind any proxy); no access log."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
 def api_lines(crm: Crm, users: dict[str, list[int]], budget: float) -> Iterator[Result]:
     """The API list page of 50 over HTTP against `records.query` (the same user, the same page)."""
     from crmkit.ui import create_app
@@ -32,7 +41,7 @@ def api_lines(crm: Crm, users: dict[str, list[int]], budget: float) -> Iterator[
     admin = users["admin"][0]
     token = TokenStore(crm).create(admin, "bench").token
     app = create_app(crm, {"SECRET_KEY": SECRET, "CRMKIT_API_RATE_LIMIT": ""})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAlive)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     connection = HTTPConnection("127.0.0.1", server.server_port, timeout=60)
