@@ -89,3 +89,27 @@ def test_webhooks_post_the_change_feeds_payload():
     assert change_payload("account", "update", 7, {"name": "Acme"}, at) == {
         "type": "account.update", "timestamp": "2026-12-02T10:00:00+00:00",
         "data": {"object": "account", "id": 7, "fields": {"name": "Acme"}}}
+
+
+def test_changes_younger_than_the_settle_time_wait_for_a_later_read(api_crm):
+    from datetime import timedelta
+
+    from crmkit.engine.records.changes import ChangeFeed
+
+    admin = api_crm.crm.as_user(api_crm.users["admin"])
+    start = ChangeFeed(admin).read(None, limit=1000, settle=timedelta(0))
+    while start.changes:
+        start = ChangeFeed(admin).read(start.next_cursor, limit=1000, settle=timedelta(0))
+    record = admin.records("account").create({"name": "Too Young"})
+    waiting = ChangeFeed(admin).read(start.next_cursor, settle=timedelta(hours=1))
+    assert waiting.changes == [] and waiting.next_cursor == start.next_cursor
+    settled = ChangeFeed(admin).read(start.next_cursor, settle=timedelta(0))
+    assert [change["data"]["id"] for change in settled.changes] == [record.id]
+
+
+def test_a_bulk_create_is_fed_record_by_record(feed_app, api_crm):
+    start = _cursor_now(feed_app, api_crm)
+    admin = api_crm.crm.as_user(api_crm.users["admin"])
+    admin.records("account").bulk_create([{"name": f"Bulk {number}"} for number in range(3)])
+    fed = [change["data"]["fields"]["name"] for change in _latest(feed_app, api_crm, "admin", start)]
+    assert fed == ["Bulk 0", "Bulk 1", "Bulk 2"]
