@@ -200,6 +200,26 @@ class Crm:
         actor = Actor(user_id=user_id, language=language or user.language, timezone=timezone or user.timezone)
         return UserContext(self, actor, policy, rights_version=version)
 
+    def as_user_deferred(self, user_id: int, *, language: str | None = None,
+                         timezone: str | None = None) -> UserContext:
+        """`as_user` without its read when this process holds the user's compiled rights already.
+
+        The context starts from the rights `as_user` kept for the user; its first operation does
+        the operation read every operation does (UserContext._start_operation) and loads the
+        rights again if the metadata or the rights version moved since, and UnknownUser for a
+        user deactivated meanwhile. So it checks exactly what `as_user` checks, one statement
+        later: read `policy` only after an operation (or `refresh_rights()`). With no rights
+        kept for the user it is `as_user`. One read fewer per API call.
+        """
+        kept = self._policies.get(user_id) if type(user_id) is int else None
+        if kept is None or kept[0] is not self._runtime:
+            return self.as_user(user_id, language=language, timezone=timezone)
+        self._require_current_storage()
+        runtime, version, policy = kept
+        user = policy.user
+        actor = Actor(user_id=user_id, language=language or user.language, timezone=timezone or user.timezone)
+        return UserContext(self, actor, policy, rights_version=version)
+
     def as_system(self, *, language: str = "en") -> UserContext:
         """A session for the platform itself (jobs, migrations, demo data): no sharing restrictions."""
         self._require_current_storage()

@@ -88,3 +88,18 @@ def test_a_revoked_token_stops_working_once_its_trust_runs_out(api_crm, monkeypa
     store.revoke(issued.id)
     monkeypatch.setattr(calls, "TOKEN_TRUSTED_SECONDS", 0.0)
     assert _get(app, issued.token).status_code == 401
+
+
+def test_a_user_deactivated_since_their_last_call_is_refused_at_once(api_crm):
+    """The token is still trusted (5 s), but the call's first operation reads the rights version (as every does)."""
+    from crmkit.engine.security.tokens import TokenStore
+    from crmkit.engine.security.users import SystemDirectory
+
+    app = make_app(api_crm.crm)
+    directory = SystemDirectory(api_crm.crm)
+    user = directory.create_user("deactivated_soon", display_name="Soon", role="sales_rep")
+    token = TokenStore(api_crm.crm).create(user.id, "soon").token
+    assert _get(app, token, "/api/v1/objects/account?limit=1").status_code == 200
+    directory.deactivate(user.id)
+    refused = _get(app, token, "/api/v1/objects/account?limit=1")
+    assert refused.status_code == 401 and refused.headers["Content-Type"] == "application/problem+json"
