@@ -86,8 +86,8 @@ def authenticate() -> None:
         raise Unauthenticated("a valid API token is needed: send it as 'Authorization: Bearer <token>'."
                               if token is None else "the API token is unknown, revoked or expired.")
     g.api_user = user
-    # The rights this process holds for the user; the call's first engine operation checks they are current.
-    g.api_context = crm().as_user_deferred(user.id, language=requested_language())
+    # lazy: the rights this process holds for the user, checked by the call's first engine operation.
+    g.api_context = crm().as_user(user.id, language=requested_language(), timezone=user.timezone, lazy=True)
 
 
 #: Seconds a token found valid is trusted without asking the database again: a revoked or expired

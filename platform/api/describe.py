@@ -32,7 +32,6 @@ def readable_objects(user: UserContext) -> list[ObjectDef]:
 @blueprint.get("/objects")
 def objects_view() -> Response:
     user = context()
-    user.refresh_rights()  # the policy is read before any operation: make it current first
     language = user.actor.language
     return json_response({"data": [{"name": obj.name, "label": obj.label.get(language),
                                     "plural_label": obj.plural_label.get(language),
@@ -43,7 +42,6 @@ def objects_view() -> Response:
 @blueprint.get("/objects/<object_name>/describe")
 def describe_view(object_name: str) -> Response:
     user = context()
-    user.refresh_rights()
     obj = user.records(object_name).obj  # UnknownObject (404) for an object not installed
     if user.policy is not None:
         user.policy.require(obj.name, "read")

@@ -85,7 +85,6 @@ class Selection:
         if not text:
             return cls(None)
         names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-        context.refresh_rights()  # read before the list's operation: current rights, not those kept
         readable = readable_fields(context, obj)
         unknown = [name for name in names if name not in readable]
         if unknown:

@@ -55,12 +55,14 @@ RowFilter = Callable[[str], "ColumnElement[bool] | None"]
 
 class UserContext:
     def __init__(self, crm: "Crm", actor: Actor, policy: "AccessPolicy | None" = None, *,
-                 rights_version: int = 0) -> None:
+                 rights_version: int = 0, unchecked: bool = False) -> None:
         self.crm = crm
         self.actor = actor
-        #: What the user may do; None only for the platform's own system session.
-        self.policy = policy
+        self._policy = policy
         self._rights_version = rights_version
+        #: Made from kept rights without reading (Crm.as_user(lazy=True)): the first use of `policy` or `runtime`,
+        #: or the first operation, does the operation read (and loads the rights again if they moved).
+        self._unchecked = unchecked and policy is not None
         self._connection: Connection | None = None
         #: The connection of a `snapshot()` block, which reads share; None outside one.
         self._snapshot: Connection | None = None
@@ -74,6 +76,17 @@ class UserContext:
         #: Run log entries of rules that refused a save: written once the save's transaction has ended.
         self.failed_runs: list[dict[str, Any]] = []
 
+    @property
+    def policy(self) -> "AccessPolicy | None":
+        """What the user may do; None only for the platform's own system session."""
+        if self._unchecked:
+            self.refresh_rights()
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: "AccessPolicy | None") -> None:
+        self._policy = policy
+
     def refresh_rights(self) -> None:
         """Load the user's rights again if they changed since they were loaded (see the module docstring).
 
@@ -82,7 +95,7 @@ class UserContext:
         if the user was deactivated. Records operations need not call it: they do the same
         read on their own connection as they start (`reading`, `writing`).
         """
-        if self.policy is None or self._connection is not None or self._snapshot is not None:
+        if self._policy is None or self._connection is not None or self._snapshot is not None:
             return
         with self.reading():
             pass
@@ -117,11 +130,18 @@ class UserContext:
 
     @property
     def rights_version(self) -> int:
-        """The rights version the user's rights were loaded at (security/rights.py); 0 for the system context."""
+        """The rights version the user's rights were loaded at (security/rights.py); 0 for the system context.
+
+        A lazily made context (`Crm.as_user(lazy=True)`) checks its rights first, as `policy` does.
+        """
+        if self._unchecked:
+            self.refresh_rights()
         return self._rights_version
 
     @property
     def runtime(self) -> Runtime:
+        if self._unchecked:
+            self.refresh_rights()
         return self._runtime
 
     def now(self) -> datetime:
@@ -278,7 +298,8 @@ class UserContext:
         deactivated meanwhile.
         """
         tables = self.crm.runtime
-        if self.policy is None:
+        self._unchecked = False  # this read is the check a lazily made context waits for
+        if self._policy is None:
             generation, = operation_state(connection, tables.system_table(METADATA_STATE))
             self._runtime = self.crm.ensure_current(connection, generation)
             return
@@ -290,5 +311,6 @@ class UserContext:
         runtime = self.crm.ensure_current(connection, generation)
         if runtime is self._runtime and version == self._rights_version:
             return
-        user = load_user_rights(connection, runtime, self.policy.user.user_id)
+        user = load_user_rights(connection, runtime, self._policy.user.user_id)
         self.policy, self._runtime, self._rights_version = AccessPolicy(runtime, user), runtime, version
+        self.crm.keep_policy(user.user_id, runtime, version, self._policy)

@@ -12,12 +12,14 @@ as the templates' autoescape and newstyle `_()` escape it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from jinja2 import Environment
 from markupsafe import Markup
 
-from crmkit.ui.display_html import RecordUrl, cell_html, cells_html, escaped
+from crmkit.ui.display_html import RecordUrl, cell_html, escaped
 from crmkit.ui.i18n import request_translations
 
 if TYPE_CHECKING:
@@ -56,7 +58,16 @@ def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, se
     """
     untitled, select_text = _("Record %(id)s"), _("Select %(title)s")  # looked up once a page, not per row
     parts = []
+    drawn: dict[int, str] = {}  # a Display shared by many cells (a picklist's value, an owner) is drawn once
     for row in rows:
+        # A row's markup depends on these only; its cells compare equal (the same shared Displays, list_page.page_rows,
+        # or equal ones) exactly when they would be drawn the same.
+        key = (object_name, row.id, row.version, selectable, untitled, select_text, record_url)
+        with _kept_lock:
+            kept = _kept_rows.get(key)
+        if kept is not None and kept[0] == row.cells:
+            parts.append(kept[1])
+            continue
         first = row.cells[0] if row.cells else None
         if first is None:
             head = ""
@@ -67,8 +78,29 @@ def rows_html(rows: Sequence["Row"], object_name: str, record_url: RecordUrl, se
         else:
             head = f"\n      {cell_html(first, record_url)}"
         select = _select_cell(row, untitled, select_text) if selectable else ""
-        parts.append(f"\n    <tr>{select}{head}\n      {cells_html(row.cells[1:], record_url)}\n    </tr>")
+        cells = []
+        for cell in row.cells[1:]:
+            if cell.kind == "text":  # most cells: `_cell`'s markup of plain text, inline
+                cells.append(f"<td>{escaped(cell.text)}</td>")
+                continue
+            html = drawn.get(id(cell))
+            if html is None:
+                html = drawn[id(cell)] = cell_html(cell, record_url)
+            cells.append(html)
+        html = f"\n    <tr>{select}{head}\n      {''.join(cells)}\n    </tr>"
+        parts.append(html)
+        with _kept_lock:
+            _kept_rows[key] = (row.cells, html)
+            while len(_kept_rows) > KEPT_ROWS:
+                _kept_rows.popitem(last=False)
     return Markup("".join(parts))
+
+
+#: Rows' markup kept across requests (the same first page is asked for again and again), least recently drawn
+#: out first; each entry holds the cells it was drawn from and is used only for equal cells.
+KEPT_ROWS = 2048
+_kept_rows: "OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], str]]" = OrderedDict()
+_kept_lock = threading.Lock()
 
 
 def column_choices_html(choices: Iterable[tuple[str, str, bool]]) -> Markup:

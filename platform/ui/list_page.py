@@ -17,7 +17,10 @@ read with `records(target).query` (a title the user may not read shows as "Recor
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Sequence
 
 from werkzeug.datastructures import MultiDict
@@ -169,6 +172,75 @@ def lookup_titles(context: UserContext, fields: Sequence[FieldDef], rows: Sequen
     return titles
 
 
+#: Value types whose Display is the same for every equal value (of that exact type). Decimals by their text
+#: (1.0 and 1.00 are equal but keep their decimals); not floats or moments.
+_MEMO_TYPES = frozenset({str, int, bool, Decimal})
+#: Columns (a field for one presentation) whose shown values are kept across requests, and values kept per column:
+#: the same first page is asked for again and again, and its cells need not be formatted again.
+KEPT_COLUMNS = 256
+KEPT_VALUES = 4096
+_kept_columns: "OrderedDict[tuple[Any, int], tuple[FieldDef, dict[tuple[Any, ...], Display]]]" = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _column_memo(presenter: FieldPresenter, fdef: FieldDef) -> dict[tuple[Any, ...], Display]:
+    """Shown values of a column: kept across requests (bounded) when the field's type formats with a built-in
+    formatter (a pure function of value, title and presentation); a page's own for a plugin's formatter, which
+    may show what changes with time ("3 days ago")."""
+    if presenter.value_field(fdef)[0].formatter is not None:
+        return {}
+    key = (presenter.show, id(fdef))
+    with _kept_lock:
+        kept = _kept_columns.get(key)
+        if kept is None or kept[0] is not fdef:  # the entry holds its field: the id names no other one
+            kept = _kept_columns[key] = (fdef, {})
+            while len(_kept_columns) > KEPT_COLUMNS:
+                _kept_columns.popitem(last=False)
+        else:
+            _kept_columns.move_to_end(key)
+    if len(kept[1]) > KEPT_VALUES:
+        kept[1].clear()
+    return kept[1]
+
+
+def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Sequence[Any],
+              titles: dict[tuple[str, int], str]) -> tuple[Row, ...]:
+    """The rows of a page: each column's formatting looked up once (`presenter.displayer`), and a value
+    (a picklist's, an owner's with its title, a name, an amount) formatted once and its Display shared:
+    within the page, and across requests for built-in formatting (`_column_memo`).
+
+    A built-in Display is a pure function of the value (of its exact type; a decimal's text), the lookup's
+    title, the field's definition and the user's presentation, so a shared one equals the one formatting
+    the cell again would give.
+    """
+    columns = []
+    for fdef in fields:
+        target = (fdef.to or "user") if fdef.type == "lookup" else None
+        columns.append((presenter.displayer(fdef), fdef.name, target, _column_memo(presenter, fdef)))
+    memo_types = _MEMO_TYPES
+    rows = []
+    for record in records:
+        values = record.values  # the row's mapping itself: Record's Mapping methods cost a call or two each
+        cells = []
+        for display, name, target, seen in columns:
+            value = values.get(name, _ABSENT)
+            title = titles.get((target, value)) if target is not None else None
+            kind = value.__class__
+            if kind in memo_types:
+                key = (kind, str(value) if kind is Decimal else value, title)
+                shown = seen.get(key)
+                if shown is None:
+                    shown = seen[key] = display(values, title)
+            else:
+                shown = display(values, title)
+            cells.append(shown)
+        rows.append(Row(record.id, tuple(cells), record.version))
+    return tuple(rows)
+
+
+_ABSENT = object()
+
+
 #: Where a user lookup's filter (owner, created by) gets its suggestions: an autocomplete, not a list of every user.
 USER_SUGGESTIONS = "/users/suggest"
 
@@ -240,11 +312,7 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
         shown_columns.append(Column(fdef, presenter.label(fdef), state,
                               sorted_by(view_args, fdef.name, state) if sortable else None))
     titles = lookup_titles(context, fields, page.records)
-    shown = [(presenter.displayer(fdef), fdef.name, (fdef.to or "user") if fdef.type == "lookup" else None)
-             for fdef in fields]  # each column's formatting looked up once, not per cell
-    rows = tuple(Row(record.id, tuple(
-        display(record, titles.get((target, record.get(name))) if target is not None else None)
-        for display, name, target in shown), record.version) for record in page.records)
+    rows = page_rows(presenter, fields, page.records, titles)
     filters = []
     for fdef in fields if with_filters else ():
         field_filter = presenter.list_filter(fdef, given)

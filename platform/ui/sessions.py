@@ -93,7 +93,9 @@ def user_context() -> UserContext:
     """The signed-in user's engine context for this request, made on first use and reused after."""
     context = g.get("user_context")
     if context is None:
-        context = g.user_context = crm().as_user(g.user.id)
+        # Lazy: the login session was checked this request; the first engine call does the operation read.
+        user = g.user
+        context = g.user_context = crm().as_user(user.id, language=user.language, timezone=user.timezone, lazy=True)
     return context
 
 

@@ -161,6 +161,10 @@ def test_groups_by_owner_are_labelled_with_their_names_and_sorted_by_an_aggregat
     expected = expected_groups(sales.rows, [lambda row: row["owner_id"]])
     assert as_found(result) == expected
     assert [group.labels for group in result.groups] == [("Wang Fang",), ("Li Lei",)]  # 24 deals, then 12
+    assert result.group_columns[0].label == "Owner"
+    in_chinese = sales.crm.as_user(sales.users["boss"], language="zh").reports.run(
+        report(group_by=(Grouping("owner_id"),)))
+    assert in_chinese.group_columns[0].label == "负责人"
 
 
 @pytest.mark.parametrize("viewer, zone", [("boss", "Europe/Berlin"), ("wang", "Asia/Shanghai")])

@@ -216,6 +216,25 @@ def test_as_user_reuses_compiled_rights_until_another_process_changes_them(crm, 
         crm.as_user(True)  # not the id 1, whatever is kept under it
 
 
+def test_a_lazy_context_of_kept_rights_reads_nothing_until_used_and_then_follows_a_change(crm, desk, other_process):
+    """A web request's context (its login session was just checked): the page's first engine call is the check."""
+    crm.as_user(desk["rep"])  # compiles and keeps the rep's rights
+    with counted(crm) as (statements, checkouts):
+        lazy = crm.as_user(desk["rep"], lazy=True, language="zh")
+    assert statements == [] and checkouts == [] and lazy.actor.language == "zh"
+    other_process.revoke("exporting", user_id=desk["rep"])
+    with counted(crm) as (statements, checkouts):
+        with lazy.snapshot():
+            assert not lazy.policy.can("ticket", "export")  # the snapshot's read saw the change
+    assert len(checkouts) == 1
+    with pytest.raises(PermissionDenied, match="export"):
+        crm.as_user(desk["rep"], lazy=True).records("ticket").export()
+    assert crm.as_user(desk["rep"], lazy=True).policy is lazy.policy  # the rights loaded again are kept for the next
+    other_process.deactivate(desk["rep"])
+    with pytest.raises(UnknownUser):
+        crm.as_user(desk["rep"], lazy=True).records("ticket").query()
+
+
 def test_a_snapshot_reads_on_one_connection_after_one_operation_read_and_keeps_the_row_filter(crm, desk, other_process):
     boss, rep = crm.as_user(desk["boss"]), crm.as_user(desk["rep"])
     boss.records("ticket").create({"name": "the boss's"})

@@ -16,13 +16,14 @@ or the related record).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from crmkit.engine.fieldtypes import FieldType, FieldTypes
 from crmkit.engine.fieldtypes.builtin import BUILTIN_TYPES
 from crmkit.engine.fieldtypes.display import (
     BY_WIDGET, Display, as_display, currency_symbol, default_formatter, empty, hidden, is_empty, lookup_display,
-    picklist_formatter,
+    picklist_formatter, plain,
 )
 from crmkit.engine.fieldtypes.list_filters import FILTER_OPERATORS, FieldFilter, filter_controls, given_values
 from crmkit.engine.fieldtypes.presentation import Presentation
@@ -51,6 +52,13 @@ SYSTEM_LABELS: Mapping[str, Label] = {
 assert set(SYSTEM_LABELS) == set(SYSTEM_FIELDS)
 
 
+@lru_cache(maxsize=None)
+def _system_field(name: str) -> FieldDef:
+    """A system field's definition with its label, read-only: one object per name (a list page's memo of shown
+    values keeps a column per field definition, list_page.py)."""
+    return replace(SYSTEM_DEFS[name], label=SYSTEM_LABELS[name], read_only=True)
+
+
 @dataclass(frozen=True)
 class FieldPresenter:
     """Display, widgets and list filters of fields for one user (`show`), from the installed field types."""
@@ -75,7 +83,7 @@ class FieldPresenter:
         if name in obj.fields:
             return obj.fields[name]
         if name in SYSTEM_DEFS:
-            return replace(SYSTEM_DEFS[name], label=SYSTEM_LABELS[name], read_only=True)
+            return _system_field(name)
         raise KeyError(name)
 
     def label(self, fdef: FieldDef) -> str:
@@ -145,6 +153,8 @@ class FieldPresenter:
         if field_type.kind.value_kind == "reference":
             return lambda value, title: lookup_display(value_def, value, show, title)
         builtin = default_formatter(field_type.form_widget, field_type.kind.value_kind)
+        if builtin is BY_WIDGET["text"]:  # the commonest column: BY_WIDGET["text"] itself, one call less a cell
+            return lambda value, title: plain("text", value if type(value) is str else str(value))
         if builtin is BY_WIDGET["select"]:  # a picklist's labels looked up once per column, not per cell
             picklist = picklist_formatter(value_def, show)
             return lambda value, title: picklist(value)

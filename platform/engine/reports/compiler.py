@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from crmkit.engine.query.aggregate import (GroupedRow, KeySpec, Measure, field_value, group_key, grouped_rows,
                                            measure)
+from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
 from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import where_clause
@@ -190,13 +191,20 @@ def _negated(value: Any) -> Any:
 
 # ---- columns --------------------------------------------------------------------------------
 
+def _own_label(obj: Any, name: str, language: str) -> str:
+    """A field's label in `language`; a system field's (owner_id: "Owner", "负责人") from the field presenter's table."""
+    if name in obj.fields:
+        return obj.fields[name].label.get(language)
+    return SYSTEM_LABELS[name].get(language) if name in SYSTEM_LABELS else name
+
+
 def _field_label(ctx: QueryContext, object_name: str, path: str, language: str) -> str:
     value = field_value(ctx, object_name, path)
     own = ctx.object(value.info.object_name)
-    label = own.fields[value.info.name].label.get(language) if value.info.name in own.fields else value.info.name
+    label = _own_label(own, value.info.name, language)
     if value.lookup is None:
         return label
-    head = ctx.object(object_name).fields[value.lookup.name].label.get(language)
+    head = _own_label(ctx.object(object_name), value.lookup.name, language)
     return f"{head} › {label}"
 
 

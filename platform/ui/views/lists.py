@@ -37,7 +37,13 @@ def query_url(object_name: str, args: MultiDict | None, endpoint: str = "lists.l
         base = addresses[(endpoint, object_name)] = url_for(endpoint, object_name=object_name)
     if not args:
         return base
-    return f"{base}?{urlencode(list(args.items(multi=True)))}"
+    built = g.setdefault("crmkit_list_queries", {})  # a sort header and a page link give theirs twice (href, hx-get)
+    kept = built.get((endpoint, object_name, id(args)))
+    if kept is not None and kept[0] is args:
+        return kept[1]
+    address = f"{base}?{urlencode(list(args.items(multi=True)))}"
+    built[(endpoint, object_name, id(args))] = (args, address)
+    return address
 
 
 def board_link(object_name: str) -> str | None:
@@ -54,11 +60,11 @@ def record_url(object_name: str | None, record_id: int) -> str | None:
 def list_view(object_name: str) -> Response:
     context = user_context()
     partial = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "list-results"
-    records = context.records(object_name)  # UnknownObject: 404 before anything else
     state = None
     template = "list_results.html" if partial else "list.html"
     # The page only reads: its engine calls share one connection and one operation read (docs/ui.md, "Speed").
     with context.snapshot():
+        records = context.records(object_name)  # UnknownObject: 404 before anything else
         try:
             state = open_list_view(context, object_name, request.args)  # SavedViewNotFound 404, SavedViewUnusable 409
             page = build_list_page(context, object_name, state.args, with_filters=not partial, columns=state.columns)
