@@ -30,6 +30,7 @@ from benchmarks import data, django_orm, django_same_work, email_latency, ui
 from benchmarks.databases import (
     DEFAULT_KEEP_FOLDER, DEFAULT_POSTGRES, BenchDatabase, postgres_database, postgres_problem, sqlite_database,
 )
+from benchmarks.api import api_lines
 from benchmarks.automation import automation_lines
 from benchmarks.reads import GROUPS, Bench, read_lines
 from benchmarks.summaries import report_lines
@@ -184,6 +185,9 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
             print(flush=True)
             return results, None
         for result in () if chosen.writes_only else ui.ui_lines(crm, users, chosen.rows, chosen.budget):
+            results.append(result)
+            print(line(result), flush=True)
+        for result in () if chosen.writes_only else api_lines(crm, users, chosen.budget):
             results.append(result)
             print(line(result), flush=True)
         raw_deals, django_deals, work_deals, work_history = prepare_copies(crm)

@@ -27,6 +27,7 @@ LINES = [
     "summary report grouped by two fields and a month bucket over 300 opportunities, admin",
     "summary report grouped by two fields and a month bucket over 300 opportunities, a sales rep (private)",
     "export 300 rows as CSV", "UI list page (50 rows)", "UI detail page (3 related lists)",
+    "API list page of 50 (HTTP, JSON)",
     "create 20 one by one", "bulk insert 100",
     "update 20 records, 20 rules that do not match", "queue: 40 jobs, 2 workers, embedded (SQLite file)",
     "import 300 contacts, dedup on email", "export 300 accounts as CSV, peak memory",

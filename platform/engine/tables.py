@@ -428,6 +428,19 @@ def define_system_tables(metadata: MetaData) -> None:
     )
     # A record's history newest first, a page at a time (records/timeline.py), and oldest first (history()).
     Index(HISTORY_INDEX, history.c.object, history.c.record_id, history.c.changed_at, history.c.id)
+    # The change log: one row per record written, by every write path, in the write's transaction
+    # (records/changes.py); the API's change feed reads it in id order (GET /api/v1/changes).
+    Table(
+        "crmkit_change", metadata,
+        Column("id", RecordId, primary_key=True, autoincrement=True),
+        Column("object", String(63), nullable=False),
+        Column("record_id", BigInteger(), nullable=False),
+        Column("operation", String(16), nullable=False),
+        Column("fields", JsonDocument(), nullable=False),
+        Column("changed_at", UtcDateTime(), nullable=False),
+        Column("changed_by", BigInteger(), nullable=True),
+        sqlite_autoincrement=True,
+    )
     bin_table = Table(
         "crmkit_recycle_bin", metadata,
         Column("id", RecordId, primary_key=True, autoincrement=True),

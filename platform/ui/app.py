@@ -11,6 +11,7 @@ from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from crmkit import api
 from crmkit.engine.automation.queue import AutomationQueue
 from crmkit.engine.crm import Crm
 from crmkit.engine.database import default_database_url, sqlite_file
@@ -145,12 +146,18 @@ def register_blueprints(app: Flask) -> None:
                    admin_access, recycle_bin, timeline, users, automation, reports, imports, merges):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(unsubscribe.blueprint)  # marketing mail's one-click link (no sign-in)
+    api.install(app)  # /api/v1: bearer tokens, problem+json, rate limits (docs/api.md)
 
 
 def require_sign_in() -> Response | None:
     """Loads the signed-in user; a page that needs one sends everyone else to /login (htmx: HX-Redirect)."""
     if request.endpoint == "static":  # the same files for everyone: no database read for them
         g.user = None
+        return None
+    if api.is_api_request():  # a bearer token signs API calls in (crmkit/api); the docs also open to a browser
+        g.user = None
+        if request.endpoint in api.COOKIE_READABLE and "Authorization" not in request.headers:
+            sessions.load_signed_in_user()
         return None
     sessions.load_signed_in_user()
     if g.user is not None or sessions.is_public(request.endpoint):

@@ -1,4 +1,4 @@
-"""Keeping the message catalogs current: extract crmkit.ui's texts and merge them into every .po file.
+"""Keeping the message catalogs current: extract crmkit.ui's (and crmkit.api's pages') texts and merge them into every .po file.
 
     python -m crmkit.ui.catalogs          # after changing a text; then translate what is new
 
@@ -18,16 +18,19 @@ from babel.messages.pofile import read_po, write_po
 from crmkit.ui.i18n import DOMAIN, TRANSLATIONS, catalog_files
 
 SOURCE = Path(__file__).resolve().parent
+#: Folders whose texts the catalogs hold: the web UI's, and the API's pages (its docs page, rendered by this app).
+SOURCES = (SOURCE, SOURCE.parent / "api")
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
 
 
 def extracted() -> Catalog:
-    """Every text of crmkit.ui's Python code and templates, as a catalog template."""
+    """Every text of crmkit.ui's (and crmkit.api's) Python code and templates, as a catalog template."""
     template = Catalog(domain=DOMAIN, project="crmkit")
-    for _, _, message, comments, context in extract_from_dir(str(SOURCE), METHODS, keywords=KEYWORDS,
-                                                               comment_tags=("Translators:",)):
-        template.add(message, None, auto_comments=comments, context=context)
+    for folder in SOURCES:
+        for _, _, message, comments, context in extract_from_dir(str(folder), METHODS, keywords=KEYWORDS,
+                                                                   comment_tags=("Translators:",)):
+            template.add(message, None, auto_comments=comments, context=context)
     return template
 
 

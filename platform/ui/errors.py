@@ -18,6 +18,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from crmkit.api import is_api_request
+from crmkit.api.problems import app_problem
 from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
 from crmkit.engine.messages import translated
 from crmkit.engine.security.access import UnknownUser
@@ -107,12 +109,16 @@ def to_login() -> Response:
 
 
 def crmkit_error(error: CrmkitError) -> Response:
+    if is_api_request():
+        return app_problem(error)
     if isinstance(error, (UnknownUser, SessionEnded)):
         return to_login()
     return error_response(error.status, sentence(error.message))
 
 
 def http_error(error: HTTPException) -> Response:
+    if is_api_request():  # an unrouted address under /api/v1, or a method it does not take
+        return app_problem(error)
     status = error.code or 500
     if isinstance(error, CSRFError):
         return error_response(400, str(CSRF_EXPLANATION))
@@ -126,6 +132,8 @@ def http_error(error: HTTPException) -> Response:
 def unexpected_error(error: Exception) -> Response:
     from flask import current_app
 
+    if is_api_request():
+        return app_problem(error)
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     return error_response(500, str(EXPLANATIONS[500]))
 

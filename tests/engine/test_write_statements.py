@@ -115,9 +115,10 @@ def test_a_postgresql_create_writes_record_history_and_search_row_in_one_stateme
         assert len(writes) == 1, writes
         assert "INSERT INTO deal " in writes[0].replace('"', "")
         assert "INSERT INTO crmkit_history " in writes[0] and "INSERT INTO crmkit_deal_search " in writes[0]
+        assert "INSERT INTO crmkit_change " in writes[0]
     else:
-        assert [len(inserts_into(writes, table)) for table in ("deal", "crmkit_history", "crmkit_deal_search")] \
-            == [1, 1, 1]
+        assert [len(inserts_into(writes, table)) for table in ("deal", "crmkit_history", "crmkit_deal_search",
+                                                               "crmkit_change")] == [1, 1, 1, 1]
 
 
 def test_the_one_statement_create_writes_the_rows_the_separate_statements_write(crm, deals, monkeypatch):
@@ -130,10 +131,19 @@ def test_the_one_statement_create_writes_the_rows_the_separate_statements_write(
     history, search = stored(crm, together)
     assert len(history) == len(VALUES) and len(search) == len(VALUES)
     assert all(dict(row)["operation"] == "create" for row in history)
+    assert changes(crm, together) == changes(crm, apart) and len(changes(crm, together)) == len(VALUES)
     session = crm.as_system()
     for word in ("张伟", "zhangwei", "école", "globex"):
         found = {record.id for record in session.records("deal").query(search=word).records}
         assert found & set(together) and found & set(apart), word
+
+
+def changes(crm, record_ids: list[int]) -> list[tuple]:
+    """The change-log rows of `record_ids` in order, without their own ids (the feed's record of each create)."""
+    log = crm.runtime.system_table("crmkit_change")
+    with crm.engine.connect() as connection:
+        rows = connection.execute(select(log).where(log.c.record_id.in_(record_ids)).order_by(log.c.id)).mappings()
+        return [(row["object"], row["operation"], row["fields"], row["changed_at"], row["changed_by"]) for row in rows]
 
 
 def test_a_create_that_propagation_rewrites_is_indexed_once_with_its_stored_values(crm, deals):

@@ -45,6 +45,7 @@ from crmkit.engine.automation.smtp import DataRefused, SmtpSettings, SmtpTransac
 from crmkit.engine.automation.tables import SENDING
 from crmkit.engine.automation.unsubscribe import opted_out, unsubscribe_url
 from crmkit.engine.automation.webhooks import post_webhook
+from crmkit.engine.records.changes import change_payload
 from crmkit.engine.fieldtypes import to_json
 from crmkit.metadata.automation import AutomationAction
 from crmkit.metadata.model import ObjectDef
@@ -174,9 +175,9 @@ def _call_webhook(outbox: "Outbox", row: Any) -> None:
     if not secret:
         raise ActionRefused(messages.WEBHOOK_SECRET_MISSING(variable=payload["secret_env"]))
     now = outbox.crm.clock()
-    body = json.dumps({"type": f"{payload['object']}.{payload['event']}", "timestamp": now.isoformat(),
-                       "data": {"object": payload["object"], "id": payload["record_id"],
-                                "fields": payload["fields"]}}, separators=(",", ":"), ensure_ascii=False)
+    # The change feed's format too (GET /api/v1/changes): one receiver handles both.
+    body = json.dumps(change_payload(payload["object"], payload["event"], payload["record_id"], payload["fields"], now),
+                      separators=(",", ":"), ensure_ascii=False)
     webhook_id = f"crmkit-outbox-{row.id}"
     signature = Webhook(secret).sign(webhook_id, now, body)
     post_webhook(payload["url"], body.encode(), {

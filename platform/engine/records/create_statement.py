@@ -1,12 +1,13 @@
-"""A create's writes in one statement on PostgreSQL: the record, its history row, its search-index row.
+"""A create's writes in one statement on PostgreSQL: the record, its history, search-index and change-log rows.
 
     WITH created AS (INSERT INTO deal (...) VALUES (...) RETURNING id),
          history AS (INSERT INTO crmkit_history (...) SELECT ..., created.id, ... FROM created),
-         search AS (INSERT INTO crmkit_deal_search (id, ...) SELECT created.id, array_to_tsvector(...) FROM created)
+         search AS (INSERT INTO crmkit_deal_search (id, ...) SELECT created.id, array_to_tsvector(...) FROM created),
+         changes AS (INSERT INTO crmkit_change (...) SELECT ..., created.id, ... FROM created)
     SELECT id FROM created
 
-Three round trips become one. The history and search rows are exactly those the after-write
-step would write (history.history_rows, search_index.index_entry), and `after_write` is told
+Four round trips become one. The history, search and change rows are exactly those the after-write
+step would write (history.history_rows, search_index.index_entry, changes.change_rows), and `after_write` is told
 that they are written (events.WRITTEN_WITH_RECORD); propagation, a search-index refresh of
 records it rewrote, and the after-save hook run as for any write. SQLite has no
 data-modifying CTEs and no network round trips to save: it keeps the separate statements.
@@ -20,10 +21,13 @@ from typing import Any, Mapping
 from sqlalchemy import ARRAY, Table, Text, bindparam, column, func, insert, select, table
 
 from crmkit.engine.query.search_index import SearchIndex, index_entry
+from crmkit.engine.records.changes import change_fields
 from crmkit.engine.records.history import history_rows
 
-#: Prefixes of the history row's and the search row's parameters: field names start with a letter.
-HISTORY, SEARCH = "_history_", "_search_"
+#: Prefixes of the history, search and change rows' parameters: field names start with a letter.
+HISTORY, SEARCH, CHANGE = "_history_", "_search_", "_change_"
+#: The change-log columns bound as parameters (record_id comes from the inserted row).
+CHANGE_COLUMNS = ("object", "operation", "fields", "changed_at", "changed_by")
 #: The history columns bound as parameters (record_id comes from the inserted row).
 HISTORY_COLUMNS = ("object", "operation", "field", "old_value", "new_value", "changed_at", "changed_by")
 
@@ -46,13 +50,16 @@ class CreateStatement:
         if self.index is not None:
             entry = index_entry(self.index, {**values, "id": 0}, sqlite=False)
             parameters.update({SEARCH + name: entry[name] for name in self.index.columns})
+        parameters.update({CHANGE + "object": self.object, CHANGE + "operation": "create",
+                           CHANGE + "fields": change_fields(values), CHANGE + "changed_at": at,
+                           CHANGE + "changed_by": actor_id})
         return parameters
 
 
 def create_statement(record_table: Table, history_table: Table, object_name: str, names: tuple[str, ...],
-                     history: bool, index: SearchIndex | None) -> CreateStatement:
+                     history: bool, index: SearchIndex | None, change_table: Table) -> CreateStatement:
     """The PostgreSQL statement inserting a record with the columns `names` (and, when `history`,
-    its history row; with an `index`, its search row) and returning its id."""
+    its history row; with an `index`, its search row; always its change-log row) and returning its id."""
     created = insert(record_table).values({name: bindparam(name, type_=record_table.c[name].type) for name in names}) \
         .returning(record_table.c.id).cte("created")
     statement = select(created.c.id)
@@ -66,4 +73,8 @@ def create_statement(record_table: Table, history_table: Table, object_name: str
         tokens = [func.array_to_tsvector(bindparam(SEARCH + name, type_=ARRAY(Text))) for name in index.columns]
         statement = statement.add_cte(insert(target).from_select(
             ["id", *index.columns], select(created.c.id, *tokens)).cte("search"))
+    changed = [bindparam(CHANGE + name, type_=change_table.c[name].type) for name in CHANGE_COLUMNS]
+    statement = statement.add_cte(insert(change_table).from_select(
+        [CHANGE_COLUMNS[0], "record_id", *CHANGE_COLUMNS[1:]], select(changed[0], created.c.id, *changed[1:]))
+        .cte("changes"))
     return CreateStatement(object_name, statement, history, index)

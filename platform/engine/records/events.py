@@ -12,6 +12,7 @@ write's transaction and always in this order:
     5. outbox       the outbox rows of the automation rules' after-save actions (automation/rules.py), and the
                     run log entries of the before-save rules of created records (automation/runlog.py)
     6. planning     the planned runs of relative (date-based) rules (automation/planning.py)
+    7. changes      the change log the API's change feed reads (records/changes.py)
 
 An exception in any step rolls the whole write back. Before the write, creates and
 updates hand a `RecordDraft` to the `crmkit_before_save` hook (see `before_save`).
@@ -30,6 +31,7 @@ from crmkit.engine.automation.planning import plan_runs
 from crmkit.engine.automation.rules import write_outbox
 from crmkit.engine.automation.runlog import flush_pending as flush_pending_runs
 from crmkit.engine.query.search_index import add_records, reindex_records, remove_records
+from crmkit.engine.records.changes import write_changes
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.propagation import Propagator
@@ -139,9 +141,9 @@ def before_save(context: "UserContext", draft: RecordDraft) -> RecordDraft:
 
 
 #: Steps of `after_write` a write may have done itself, with its own statement.
-HISTORY_STEP, SEARCH_STEP = "history", "search"
-#: What a PostgreSQL create writes in its INSERT (records/create_statement.py): its history and search rows.
-WRITTEN_WITH_RECORD = frozenset({HISTORY_STEP, SEARCH_STEP})
+HISTORY_STEP, SEARCH_STEP, CHANGES_STEP = "history", "search", "changes"
+#: What a PostgreSQL create writes in its INSERT (records/create_statement.py): its history, search and change rows.
+WRITTEN_WITH_RECORD = frozenset({HISTORY_STEP, SEARCH_STEP, CHANGES_STEP})
 
 
 def after_write(connection: Connection, context: "UserContext", events: Sequence[RecordEvent], *,
@@ -151,7 +153,8 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
     `events` may span objects and operations (a delete and its cascade); they are handled
     in the order given. Runs on `connection`, inside the write's transaction. `written` names
     steps the write already did for every one of `events` (HISTORY_STEP: their history rows;
-    SEARCH_STEP: the search rows of created records), which are then not done again;
+    SEARCH_STEP: the search rows of created records; CHANGES_STEP: their change-log rows), which are then
+    not done again;
     records propagation rewrote are still indexed again from their stored values.
     """
     if not events:
@@ -176,6 +179,9 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
     flush_pending_runs(connection, context, events)
     # The planned runs of relative rules (automation/planning.py), kept current in the same transaction.
     plan_runs(connection, context, events)
+    # The change log the API's change feed reads (records/changes.py), committed with the write.
+    if CHANGES_STEP not in written:
+        write_changes(connection, context.runtime, events)
 
 
 def _history(connection: Connection, context: "UserContext", events: Sequence[RecordEvent]) -> None:

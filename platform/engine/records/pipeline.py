@@ -64,8 +64,8 @@ class SavePipeline:
         self._create_statements: dict[tuple[str, ...], CreateStatement] = {}
 
     def create_statement(self, names: tuple[str, ...]) -> CreateStatement | None:
-        """PostgreSQL: the statement writing a new record with the columns `names`, its history row
-        and its search row at once (records/create_statement.py); None on SQLite."""
+        """PostgreSQL: the statement writing a new record with the columns `names`, its history row,
+        search row and change-log row at once (records/create_statement.py); None on SQLite."""
         if self.runtime.is_sqlite:
             return None
         found = self._create_statements.get(names)
@@ -73,7 +73,7 @@ class SavePipeline:
             runtime = self.runtime
             found = self._create_statements[names] = create_statement(
                 self.table, runtime.system_table("crmkit_history"), self.obj.name, names, self.obj.track_history,
-                runtime.search_index(self.obj.name))
+                runtime.search_index(self.obj.name), runtime.system_table("crmkit_change"))
         return found
 
     def prepare(

@@ -301,6 +301,21 @@ class RecycleBin:
             connection.execute(delete(self.table).where(self.table.c.batch == batch))
             return restored
 
+    def batch_of(self, object_name: str, record_id: int) -> str:
+        """The bin batch in which `record_id` of `object_name` was deleted directly (not by a cascade).
+
+        RecordNotFound when the bin holds no such entry the user may see (`_visible`).
+        """
+        query = (select(self.table.c.batch).where(self.table.c.object == object_name,
+                                                  self.table.c.record_id == record_id,
+                                                  self.table.c.is_root == 1, *self._visible())
+                 .order_by(self.table.c.id.desc()).limit(1))
+        with self.session.reading() as connection:
+            batch = connection.execute(query).scalar()
+        if batch is None:
+            raise RecordNotFound(object_name, record_id)
+        return batch
+
     def purge(self, batch: str) -> int:
         """Delete a batch from the bin for good; returns how many records it held.
 

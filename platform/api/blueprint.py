@@ -1,0 +1,134 @@
+"""The /api/v1 blueprint and what every call does first: a request id, then the token's user.
+
+    GET /api/v1/objects/account HTTP/1.1
+    Authorization: Bearer crmkit_1a2b3c4d_...
+    Accept-Language: zh-CN            # or ?lang=zh: labels and messages in that language
+
+`g.api_context` is then the token user's UserContext (crm.as_user) in the caller's language;
+every view works through it, so the engine checks every permission. A call without a
+valid token gets 401 problem+json with `WWW-Authenticate: Bearer`. The OpenAPI document
+and the docs page also open for a user signed in to the web application (a browser).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+import uuid
+
+from flask import Blueprint, Response, current_app, g, request
+
+from crmkit.engine.context import UserContext
+from crmkit.engine.crm import Crm
+from crmkit.engine.security.tokens import TokenStore
+from crmkit.engine.security.users import User
+from crmkit.errors import CrmkitError
+
+PREFIX = "/api/v1"
+blueprint = Blueprint("api", __name__, url_prefix=PREFIX, template_folder="templates")
+logger = logging.getLogger("crmkit.api")
+
+#: Endpoints a browser signed in to the web application may open without a token (read-only pages).
+COOKIE_READABLE = frozenset({"api.openapi", "api.docs"})
+#: A request id a caller may send: letters, digits and `._:-`, up to 128 characters; others are replaced.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class Unauthenticated(CrmkitError):
+    status = 401
+    title = "Authentication needed"
+
+
+def is_api_request() -> bool:
+    """Whether the current request is addressed to the API (routed or not: a 404 under /api/v1 too)."""
+    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
+
+
+def crm() -> Crm:
+    return current_app.extensions["crmkit"].crm
+
+
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (RFC 6750 section 2.1), else None."""
+    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def requested_language() -> str | None:
+    """The caller's language: ?lang=, else the first of Accept-Language; None leaves the user's own."""
+    given = (request.args.get("lang") or "").strip()
+    if not given and request.accept_languages:
+        given = request.accept_languages[0][0]
+    return given[:35] if given and given != "*" and re.fullmatch(r"[A-Za-z0-9-_]+", given) else None
+
+
+def language() -> str:
+    """The language labels and messages are given in for this call."""
+    context = g.get("api_context")
+    return context.actor.language if context is not None else requested_language() or "en"
+
+
+def context() -> UserContext:
+    """The authenticated caller's UserContext (set by `authenticate`)."""
+    return g.api_context
+
+
+@blueprint.before_request
+def authenticate() -> None:
+    """Sets g.api_user and g.api_context from the bearer token; Unauthenticated (401) without one."""
+    g.api_started = time.perf_counter()
+    token = bearer_token()
+    user = checked_token(token) if token else None
+    if user is None and request.endpoint in COOKIE_READABLE and request.method == "GET":
+        user = g.get("user")  # the web application's signed-in user (a browser reading the docs)
+    if user is None:
+        raise Unauthenticated("a valid API token is needed: send it as 'Authorization: Bearer <token>'."
+                              if token is None else "the API token is unknown, revoked or expired.")
+    g.api_user = user
+    # lazy: the rights this process holds for the user, checked by the call's first engine operation.
+    g.api_context = crm().as_user(user.id, language=requested_language(), timezone=user.timezone, lazy=True)
+
+
+#: Seconds a token found valid is trusted without asking the database again: a revoked or expired
+#: token stops working within this time on every worker (a deactivated user at once: as_user checks).
+TOKEN_TRUSTED_SECONDS = 5.0
+KEPT_TOKENS = 1024
+
+
+def checked_token(token: str) -> User | None:
+    """The token's user (TokenStore.authenticate), trusted for TOKEN_TRUSTED_SECONDS per worker."""
+    kept: dict[str, tuple[User, float]] = current_app.extensions.setdefault("crmkit_api_tokens", {})
+    key = hashlib.sha256(token.encode()).hexdigest()
+    found = kept.get(key)
+    now = time.monotonic()
+    if found is not None and now - found[1] < TOKEN_TRUSTED_SECONDS:
+        return found[0]
+    user = TokenStore(crm()).authenticate(token)
+    if user is None:
+        kept.pop(key, None)
+        return None
+    if len(kept) >= KEPT_TOKENS:
+        kept.clear()
+    kept[key] = (user, now)
+    return user
+
+
+@blueprint.after_request
+def log_call(response: Response) -> Response:
+    """One log line per call, with its request id, user, status and milliseconds."""
+    started = g.get("api_started")
+    user = g.get("api_user")
+    logger.info("%s %s -> %s (%s ms, user %s)", request.method, request.full_path.rstrip("?"), response.status_code,
+                round((time.perf_counter() - started) * 1000, 1) if started else "-",
+                user.id if user is not None else "-")
+    return response
+
+
+def request_id() -> str:
+    """This request's id: the caller's X-Request-Id when it is a sensible one, else a new one."""
+    found = g.get("request_id")
+    if found is None:
+        given = request.headers.get("X-Request-Id", "")
+        found = g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return found

@@ -1,0 +1,133 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), never a traceback.
+
+    HTTP/1.1 422 Unprocessable Content
+    Content-Type: application/problem+json
+
+    {"type": "about:blank", "title": "Invalid record", "status": 422,
+     "detail": "the record is not valid: name: is required.",
+     "errors": {"name": ["is required."]}, "request_id": "5f0c..."}
+
+A CrmkitError (the engine's one error base) gives its title, status and message, in the
+caller's language; a RecordValidationError adds `errors`, keyed by field name (record-wide
+ones under `_record`). HTTP errors (404, 405, 415, 429, ...) are problems too; anything else
+is logged with its traceback and answered 500 with a sentence.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from crmkit.api.blueprint import blueprint, crm, language, logger, request_id
+from crmkit.engine.messages import translated
+from crmkit.engine.records.errors import RecordValidationError
+from crmkit.errors import CrmkitError
+
+PROBLEM_JSON = "application/problem+json"
+
+#: Sentences for HTTP errors that are not the engine's.
+HTTP_DETAILS = {
+    400: "the request could not be understood.",
+    401: "a valid API token is needed.",
+    403: "you may not do this.",
+    404: "there is nothing at this address.",
+    405: "this address does not take that method.",
+    406: "the API answers with application/json only.",
+    413: "what was sent is too large.",
+    415: "send the body as application/json.",
+    429: "too many requests for this token: wait before trying again.",
+    500: "an unexpected problem occurred on the server; it has been logged.",
+}
+
+
+class Problem(CrmkitError):
+    """A problem of the API itself (not the engine's): a bad header, body or parameter."""
+
+
+class PreconditionFailed(CrmkitError):
+    status = 412
+    title = "Changed by someone else"
+
+
+class PreconditionRequired(CrmkitError):
+    status = 428
+    title = "Version needed"
+
+
+class UnsupportedMediaType(CrmkitError):
+    status = 415
+    title = "Unsupported media type"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    """A problem+json response (RFC 9457 section 3.1 members, plus `request_id` and any `extra`)."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra,
+            "request_id": request_id()}
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype=PROBLEM_JSON)
+
+
+def localized(message: str, subject: str | None = None) -> str:
+    """An engine sentence in the caller's language (engine/messages.py), objects and fields named by their labels."""
+    objects = crm().registry.objects
+    lang = language()
+
+    def label(object_name: str, field_name: str | None) -> str | None:
+        obj = objects.get(object_name)
+        if obj is None:
+            return None
+        if field_name is None:
+            return obj.label.get(lang)
+        field = obj.fields.get(field_name)
+        return field.label.get(lang) if field is not None else None
+
+    return translated(message, lang, crm().extensions.messages, label, subject if subject in objects else None)
+
+
+def crmkit_problem(error: CrmkitError) -> Response:
+    subject = (request.view_args or {}).get("object_name")
+    extra: dict[str, Any] = {}
+    errors = error.errors if isinstance(error, RecordValidationError) else getattr(error, "field_errors", None)
+    if errors:
+        extra["errors"] = {name: [localized(text, subject) for text in texts] for name, texts in errors.items()}
+    operation = getattr(error, "operation", None)
+    if operation is not None:
+        extra["operation"] = operation
+    response = problem(error.status, error.title, localized(error.message, subject), **extra)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="crmkit"'
+    return response
+
+
+def http_problem(error: HTTPException) -> Response:
+    status = error.code or 500
+    detail = HTTP_DETAILS.get(status) or HTTP_DETAILS[500 if status >= 500 else 400]
+    response = problem(status, error.name, detail)
+    if status == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    if status == 429:
+        limit = getattr(error, "limit", None)
+        retry = getattr(getattr(error, "response", None), "headers", {}).get("Retry-After") if error else None
+        response.headers["Retry-After"] = str(retry or (limit.limit.get_expiry() if limit is not None else 60))
+    return response
+
+
+def unexpected_problem(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return http_problem(error)
+    if isinstance(error, CrmkitError):
+        return crmkit_problem(error)
+    logger.exception("Unhandled error on %s %s", request.method, request.path)
+    return problem(500, "Internal Server Error", HTTP_DETAILS[500])
+
+
+blueprint.register_error_handler(CrmkitError, crmkit_problem)
+blueprint.register_error_handler(HTTPException, http_problem)
+blueprint.register_error_handler(Exception, unexpected_problem)
+
+
+def app_problem(error: Exception) -> Response:
+    """The problem for an error the app-wide handlers caught under /api/v1 (an unrouted 404 or 405)."""
+    current_app.logger.debug("API problem outside the blueprint: %r", error)
+    return unexpected_problem(error)

@@ -1,0 +1,181 @@
+"""The change log every write appends to, the change feed that reads it, and their one payload format.
+
+    change_payload("account", "update", 42, {"name": "Acme", ...}, at)
+    -> {"type": "account.update", "timestamp": "2026-12-02T10:00:00+00:00",
+        "data": {"object": "account", "id": 42, "fields": {"name": "Acme", ...}}}
+
+That payload is what automation's call_webhook POSTs (automation/deliveries.py) and what each
+item of the change feed is, so one receiver handles both. `write_changes` runs in the
+after-write step (events.py), inside the write's transaction: a change is logged exactly when
+the write commits. `ChangeFeed(context).read(since)` gives the changes after a cursor that
+the user may see: the records they may read now (deleted ones: if they see every record of
+the object, or deleted it themselves), without the fields they may not read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from sqlalchemy import Connection, select
+
+from crmkit.engine.batch_insert import insert_rows
+from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.query.errors import QueryError
+
+if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
+    from crmkit.engine.records.events import RecordEvent
+    from crmkit.engine.runtime import Runtime
+
+CHANGE_TABLE = "crmkit_change"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+#: Rows read per statement while looking for changes the user may see.
+SCAN_BATCH = 1000
+#: Log rows a read looks at, at most, before answering (with a cursor past what it skipped).
+MAX_SCANNED = 20_000
+#: Ids given out by transactions still open may commit after higher ones on PostgreSQL: a read
+#: leaves the last seconds of changes for the next one, so a cursor never skips a late commit.
+SETTLE = {"postgresql": timedelta(seconds=5)}
+DELETED = "delete"
+
+
+def change_payload(object_name: str, operation: str, record_id: int, fields: Mapping[str, Any],
+                   at: datetime) -> dict[str, Any]:
+    """A change as webhooks and the change feed give it: {"type", "timestamp", "data": {object, id, fields}}."""
+    return {"type": f"{object_name}.{operation}", "timestamp": at.isoformat(),
+            "data": {"object": object_name, "id": record_id, "fields": dict(fields)}}
+
+
+def change_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's stored values as a change's `fields`: JSON (to_json), the id left to the change's own `id`."""
+    return {name: to_json(value) for name, value in values.items() if name != "id"}
+
+
+def change_rows(events: Sequence["RecordEvent"]) -> list[dict[str, Any]]:
+    """The change-log rows of `events`: the record's stored values after the write (before it, for a delete)."""
+    return [{"object": event.object, "record_id": event.record_id, "operation": event.operation.value,
+             "fields": change_fields(event.current if event.current is not None else event.previous or {}),
+             "changed_at": event.at, "changed_by": event.actor.user_id} for event in events]
+
+
+def write_changes(connection: Connection, runtime: "Runtime", events: Sequence["RecordEvent"]) -> None:
+    """Append `events` to the change log on the write's connection: one statement, however many."""
+    rows = change_rows(events)
+    if rows:
+        insert_rows(connection, runtime.system_table(CHANGE_TABLE), rows)
+
+
+def parse_cursor(text: str | None) -> int:
+    """A feed cursor (the text `read` returned as `next_cursor`) as the log id it stands for; 0 for none."""
+    if text is None or not text.strip():
+        return 0
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise QueryError(f"since must be a cursor the change feed gave (next_cursor), not {text!r}.")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """Changes after a cursor, oldest first (each a `change_payload`), and the cursor to read on from."""
+
+    changes: list[dict[str, Any]]
+    next_cursor: str
+
+
+class ChangeFeed:
+    """The change log as one user may see it."""
+
+    def __init__(self, context: "UserContext") -> None:
+        self.context = context
+
+    def read(self, since: str | None = None, *, limit: int = DEFAULT_LIMIT,
+             settle: timedelta | None = None) -> ChangePage:
+        """Up to `limit` changes after `since` the user may see; QueryError for a bad cursor or limit.
+
+        `settle` (default: 5 s on PostgreSQL, none on SQLite, whose writes commit in id order)
+        leaves changes younger than that for a later read. `next_cursor` is past every row
+        looked at, shown or not, so reading on never sees one twice.
+        """
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise QueryError(f"limit must be a whole number from 1 to {MAX_LIMIT:,}.")
+        after = parse_cursor(since)
+        table = self.context.runtime.system_table(CHANGE_TABLE)
+        shown: list[Any] = []
+        scanned = 0
+        with self.context.reading() as connection:
+            if settle is None:
+                settle = SETTLE.get(connection.dialect.name, timedelta(0))
+            horizon = self.context.now() - settle
+            while len(shown) < limit and scanned < MAX_SCANNED:
+                rows = connection.execute(select(table).where(table.c.id > after).order_by(table.c.id)
+                                          .limit(SCAN_BATCH)).all()
+                settled = _until_young(rows, horizon)
+                visible = self._visible(connection, settled)
+                if len(shown) + len(visible) >= limit:
+                    taken = visible[:limit - len(shown)]
+                    shown.extend(taken)
+                    after = taken[-1].id
+                    break
+                shown.extend(visible)
+                if settled:
+                    after = settled[-1].id
+                scanned += len(settled)
+                if len(settled) < len(rows) or len(rows) < SCAN_BATCH:
+                    break
+        return ChangePage([change_payload(row.object, row.operation, row.record_id, row.fields, row.changed_at)
+                           for row in shown], str(after))
+
+    def _visible(self, connection: Connection, rows: Sequence[Any]) -> list[Any]:
+        """`rows` the user may see, in order, with the fields they may not read left out."""
+        policy = self.context.policy
+        registry = self.context.runtime.registry
+        if policy is None:
+            return [_Shown(row, dict(row.fields or {})) for row in rows if row.object in registry.objects]
+        readable_ids: dict[str, set[int]] = {}
+        for name in {row.object for row in rows}:
+            if name not in registry.objects or not policy.can(name, "read"):
+                readable_ids[name] = set()
+                continue
+            ids = {row.record_id for row in rows if row.object == name and row.operation != DELETED}
+            restriction = policy.row_filter(name)
+            if restriction is None or not ids:
+                readable_ids[name] = ids
+                continue
+            table = self.context.runtime.table(name)
+            readable_ids[name] = set(connection.execute(
+                select(table.c.id).where(table.c.id.in_(sorted(ids)), restriction)).scalars())
+        visible = []
+        for row in rows:
+            if row.object not in registry.objects or not policy.can(row.object, "read"):
+                continue
+            if row.operation == DELETED:
+                if policy.row_filter(row.object) is not None and row.changed_by != self.context.actor.user_id:
+                    continue
+            elif row.record_id not in readable_ids[row.object]:
+                continue
+            hidden = policy.hidden_fields(row.object)
+            visible.append(_Shown(row, {name: value for name, value in (row.fields or {}).items()
+                                        if name not in hidden}))
+        return visible
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A log row as the user sees it (its fields filtered)."""
+
+    row: Any
+    fields: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
+
+
+def _until_young(rows: Sequence[Any], horizon: datetime) -> list[Any]:
+    """The rows before the first one written after `horizon` (rows are in id order)."""
+    for index, row in enumerate(rows):
+        if row.changed_at > horizon:
+            return list(rows[:index])
+    return list(rows)

@@ -1,0 +1,105 @@
+"""Rate limits per token (across workers with Redis) and request ids in answers and logs."""
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from typing import Iterator
+
+import pytest
+
+from tests.api.conftest import make_app
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A Redis server of this module's own on a free port (skipped where redis-server is not installed)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                                "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _get(app, token: str, path: str = "/api/v1/objects", **headers: str):
+    return app.test_client().get(path, headers={"Authorization": f"Bearer {token}", **headers})
+
+
+def test_a_token_over_its_limit_gets_429_with_retry_after(api_crm):
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="3 per minute")
+    statuses = [_get(app, api_crm.tokens["wang"]).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    refused = _get(app, api_crm.tokens["wang"])
+    assert refused.status_code == 429
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert refused.get_json()["status"] == 429
+    assert _get(app, api_crm.tokens["li"]).status_code == 200  # another token counts on its own
+
+
+def test_the_limit_holds_across_workers_sharing_redis(api_crm, redis_url):
+    workers = [make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="3 per minute", CRMKIT_REDIS_URL=redis_url)
+               for _ in range(2)]
+    token = api_crm.tokens["admin"]
+    assert [_get(workers[number % 2], token).status_code for number in range(3)] == [200, 200, 200]
+    assert _get(workers[1], token).status_code == 429
+    assert _get(workers[0], token).status_code == 429
+
+
+def test_a_request_id_is_kept_or_made_and_logged(api_app, api_crm, caplog):
+    token = api_crm.tokens["wang"]
+    with caplog.at_level(logging.INFO, logger="crmkit.api"):
+        given = _get(api_app, token, **{"X-Request-Id": "erp-sync-42"})
+    assert given.headers["X-Request-Id"] == "erp-sync-42"
+    assert any(getattr(record, "request_id", None) == "erp-sync-42" for record in caplog.records)
+    made = _get(api_app, token, **{"X-Request-Id": "bad id <script>"})
+    assert made.headers["X-Request-Id"] != "bad id <script>" and len(made.headers["X-Request-Id"]) == 32
+    problem = _get(api_app, token, "/api/v1/objects/nothing", **{"X-Request-Id": "lost-1"})
+    assert problem.get_json()["request_id"] == "lost-1" and problem.headers["X-Request-Id"] == "lost-1"
+
+
+def test_a_revoked_token_stops_working_once_its_trust_runs_out(api_crm, monkeypatch):
+    import importlib
+
+    from crmkit.engine.security.tokens import TokenStore
+
+    calls = importlib.import_module("crmkit.api.blueprint")  # the module, not the Blueprint of that name
+
+    app = make_app(api_crm.crm)
+    store = TokenStore(api_crm.crm)
+    issued = store.create(api_crm.users["wang"], "revoked soon")
+    assert _get(app, issued.token).status_code == 200
+    store.revoke(issued.id)
+    monkeypatch.setattr(calls, "TOKEN_TRUSTED_SECONDS", 0.0)
+    assert _get(app, issued.token).status_code == 401
+
+
+def test_a_user_deactivated_since_their_last_call_is_refused_at_once(api_crm):
+    """The token is still trusted (5 s), but the call's first operation reads the rights version (as every does)."""
+    from crmkit.engine.security.tokens import TokenStore
+    from crmkit.engine.security.users import SystemDirectory
+
+    app = make_app(api_crm.crm)
+    directory = SystemDirectory(api_crm.crm)
+    user = directory.create_user("deactivated_soon", display_name="Soon", role="sales_rep")
+    token = TokenStore(api_crm.crm).create(user.id, "soon").token
+    assert _get(app, token, "/api/v1/objects/account?limit=1").status_code == 200
+    directory.deactivate(user.id)
+    refused = _get(app, token, "/api/v1/objects/account?limit=1")
+    assert refused.status_code == 401 and refused.headers["Content-Type"] == "application/problem+json"

@@ -1,0 +1,85 @@
+"""The OpenAPI document: generated from the installed metadata, valid OpenAPI 3.1, and true of the live API.
+
+The schemathesis test serves the app with werkzeug on 127.0.0.1 and sends a few generated
+calls to each operation of a few objects: no answer may be a server error or contradict the
+document (status, content type, body schema).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import pytest
+from openapi_spec_validator import validate
+from werkzeug.serving import make_server
+
+#: The objects whose operations schemathesis calls (every platform path is called too).
+CALLED_OBJECTS = ("account", "contact", "opportunity")
+EXAMPLES_PER_OPERATION = 4
+
+
+def test_the_document_is_valid_openapi_3_1_with_every_installed_object(api):
+    document = api("wang").get("/openapi.json").get_json()
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+    assert "/api/v1/objects/account/{record_id}" in document["paths"]
+    assert "/api/v1/objects/account/{record_id}/related/contact" in document["paths"]
+    account = document["components"]["schemas"]["account"]["properties"]
+    assert account["annual_revenue"]["type"] == ["string", "null"]  # money is exact text, never a float
+    assert document["components"]["schemas"]["account.input"]["properties"]["industry"]["enum"][0] == "Technology" \
+        or "enum" in document["components"]["schemas"]["account.input"]["properties"]["industry"]
+
+
+def test_the_docs_page_lists_every_operation_without_scripts(api, api_app, api_crm):
+    page = api("wang").get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "GET /api/v1/objects/account/{record_id}" in html and "<script" not in html
+    assert api_app.test_client().get("/api/v1/docs").status_code == 401  # neither a token nor a signed-in browser
+    chinese = api("wang").get("/docs", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "参数" in chinese and "数据结构" in chinese
+
+
+@pytest.fixture(scope="module")
+def live_server(api_app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, api_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_schemathesis_finds_no_server_error_and_no_answer_contradicting_the_document(api, api_crm, live_server):
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import (content_type_conformance, not_a_server_error, response_schema_conformance,
+                                     status_code_conformance)
+
+    client = api("admin")
+    for number in range(3):
+        client.post("/objects/account", {"name": f"Schemathesis {number}"})
+    document = client.get("/openapi.json").get_json()
+    schema = schemathesis.openapi.from_dict(document)
+    headers = {"Authorization": f"Bearer {api_crm.tokens['admin']}"}
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    called = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        parts = operation.path.split("/")
+        if len(parts) > 4 and parts[3] == "objects" and parts[4] not in CALLED_OBJECTS:
+            continue
+        if len(parts) > 7 and parts[6] == "related" and parts[7] not in CALLED_OBJECTS:
+            continue
+
+        @settings(max_examples=EXAMPLES_PER_OPERATION, database=None, deadline=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def call(case) -> None:
+            case.call_and_validate(base_url=live_server, headers=headers, checks=checks)
+
+        call()
+        called += 1
+    assert called >= 30
