@@ -80,18 +80,34 @@ def _csv(text: str, encoding: str) -> Table:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    header = next(csv.reader(io.StringIO(text), dialect), None)
+    try:
+        header = next(csv.reader(io.StringIO(text), dialect), None)
+    except csv.Error as error:
+        raise _unreadable(1, error) from None
     if not header or not any(cell.strip() for cell in header):
         raise ImportFileError(messages.IMPORT_NO_HEADER())
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         reader = csv.reader(io.StringIO(text), dialect)
         next(reader, None)
-        for number, cells in enumerate(reader, start=2):
+        number = 1
+        while True:
+            number += 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:  # a cell beyond csv.field_size_limit(): refused, not a raw parser error
+                raise _unreadable(number, error) from None
             if any(cell.strip() for cell in cells):
                 yield number, cells
 
     return Table(tuple(cell.strip() for cell in header), rows, encoding)
+
+
+def _unreadable(row: int, error: csv.Error) -> ImportFileError:
+    """The refusal of a CSV row the reader cannot parse (a cell larger than its field limit)."""
+    return ImportFileError(messages.IMPORT_BAD_CSV(row=row, reason=str(error), limit=f"{csv.field_size_limit():,}"))
 
 
 def _spreadsheet(path: Path) -> Table:
