@@ -34,3 +34,44 @@ def test_a_csv_cell_too_large_to_read_is_refused_with_a_sentence(crm, importing,
     with pytest.raises(ImportFileError, match="too large"):
         importing.dry_run(path)
     assert crm.as_system().records("person").count().value == 0
+
+
+ROLES = """
+package: attack_import_roles
+version: "1.0.0"
+depends_on: [attack_import]
+roles:
+  boss: {}
+  rep: {parent: boss}
+permission_sets:
+  importers:
+    objects:
+      person: [create, read, edit, import]
+"""
+
+
+@pytest.fixture
+def staff(crm, importing, install):
+    """the boss (boss@corp.cn) and a rep below, both importers, none managing users."""
+    from crmkit.engine.security.users import SystemDirectory
+
+    install(ROLES, "roles.yaml")
+    directory = SystemDirectory(crm)
+    return {name: directory.create_user(name, display_name=f"The {name}", email=f"{name}@corp.cn", role=name,
+                                        permission_sets=["importers"]).id for name in ("boss", "rep")}
+
+
+def test_an_owner_cell_does_not_tell_a_user_without_manage_users_whose_email_it_is(crm, staff, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Last Name,Owner\nA,boss@corp.cn\nB,nobody@corp.cn\nC,rep@corp.cn\n", encoding="utf-8")
+    report = ImportService(crm.as_user(staff["rep"]), "person").dry_run(path)
+    problems = {error.row: error.message for error in report.errors}
+    # Emails are for user administration (security/user_names.py): a real one reads as an unknown user.
+    assert "boss@corp.cn" in problems[2] and "no active user" in problems[2]
+    assert "no active user" in problems[3] and "no active user" in problems[4]
+
+
+def test_a_user_manager_names_owners_by_email(crm, staff, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Last Name,Owner\nA,rep@corp.cn\n", encoding="utf-8")
+    assert ImportService(crm.as_system(), "person").dry_run(path).created == 1
