@@ -320,6 +320,10 @@ IMPORT_NO_HEADER = Message("the file has no header row: its first row must name 
 IMPORT_BAD_CSV = Message("row {row} of the file cannot be read as CSV ({reason}); a cell may be too large "
                          "(at most {limit} characters) or a quote left open.",
                          "文件第 {row} 行无法按 CSV 读取（{reason}）；可能某个单元格过大（最多 {limit} 个字符）或引号未闭合。")
+IMPORT_SPREADSHEET_TOO_LARGE = Message("the spreadsheet {name} unpacks to {size} MB, more than the {limit} MB an "
+                                       "import reads; split it into smaller files or save it as CSV.",
+                                       "电子表格 {name} 解压后为 {size} MB，超过导入可读取的 {limit} MB；"
+                                       "请拆分为较小的文件或另存为 CSV。")
 IMPORT_BAD_SPREADSHEET = Message("the spreadsheet {name} cannot be read ({reason}).",
                                  "无法读取电子表格 {name}（{reason}）。")
 IMPORT_NO_COLUMN = Message("the file has no column {column}; its columns are: {columns}.",

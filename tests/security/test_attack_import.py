@@ -75,3 +75,16 @@ def test_a_user_manager_names_owners_by_email(crm, staff, tmp_path):
     path = tmp_path / "people.csv"
     path.write_text("Last Name,Owner\nA,rep@corp.cn\n", encoding="utf-8")
     assert ImportService(crm.as_system(), "person").dry_run(path).created == 1
+
+
+def test_a_spreadsheet_unpacking_beyond_the_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import zipfile
+
+    from crmkit.engine.transfer import files
+
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", " " * 3_000_000)  # a few KB packed
+    monkeypatch.setattr(files, "MAX_UNPACKED", 2_000_000)
+    with pytest.raises(ImportFileError, match="unpacks to"):
+        files.read_table(path)

@@ -25,6 +25,9 @@ from crmkit.errors import CrmkitError
 
 #: File name endings read as spreadsheets; anything else is read as CSV.
 SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+#: The most bytes a zipped spreadsheet (XLSX, XLSM, XLSB, ODS) may unpack to: a zip bomb is refused before
+#: calamine reads it (a 16 MB upload of repeated XML could otherwise unpack to gigabytes).
+MAX_UNPACKED = 512 * 1024 * 1024
 
 
 class ImportFileError(CrmkitError):
@@ -110,8 +113,27 @@ def _unreadable(row: int, error: csv.Error) -> ImportFileError:
     return ImportFileError(messages.IMPORT_BAD_CSV(row=row, reason=str(error), limit=f"{csv.field_size_limit():,}"))
 
 
+def _check_unpacked(path: Path) -> None:
+    """ImportFileError when the zip inside a spreadsheet declares more than MAX_UNPACKED bytes in all.
+
+    The sizes are the zip directory's; a member that unpacks beyond its declared size is
+    stopped by the zip reader's own check (calamine's and Python's alike raise on a mismatch).
+    """
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return  # an old .xls, or a broken file calamine refuses with its reason
+    with zipfile.ZipFile(path) as archive:
+        size = sum(member.file_size for member in archive.infolist())
+    if size > MAX_UNPACKED:
+        raise ImportFileError(messages.IMPORT_SPREADSHEET_TOO_LARGE(
+            name=path.name, size=f"{size // (1024 * 1024):,}", limit=f"{MAX_UNPACKED // (1024 * 1024):,}"))
+
+
 def _spreadsheet(path: Path) -> Table:
     from python_calamine import CalamineWorkbook
+
+    _check_unpacked(path)
 
     def sheet():
         try:
