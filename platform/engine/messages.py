@@ -317,6 +317,13 @@ IMPORT_ENCODING = Message("the file's text encoding cannot be told; save it as U
                           "无法识别文件的文本编码；请另存为 UTF-8 CSV 后重新导入。")
 IMPORT_NO_HEADER = Message("the file has no header row: its first row must name the columns.",
                            "文件没有标题行：第一行必须是各列的名称。")
+IMPORT_BAD_CSV = Message("row {row} of the file cannot be read as CSV ({reason}); a cell may be too large "
+                         "(at most {limit} characters) or a quote left open.",
+                         "文件第 {row} 行无法按 CSV 读取（{reason}）；可能某个单元格过大（最多 {limit} 个字符）或引号未闭合。")
+IMPORT_SPREADSHEET_TOO_LARGE = Message("the spreadsheet {name} unpacks to {size} MB, more than the {limit} MB an "
+                                       "import reads; split it into smaller files or save it as CSV.",
+                                       "电子表格 {name} 解压后为 {size} MB，超过导入可读取的 {limit} MB；"
+                                       "请拆分为较小的文件或另存为 CSV。")
 IMPORT_BAD_SPREADSHEET = Message("the spreadsheet {name} cannot be read ({reason}).",
                                  "无法读取电子表格 {name}（{reason}）。")
 IMPORT_NO_COLUMN = Message("the file has no column {column}; its columns are: {columns}.",

@@ -173,16 +173,15 @@ def bucket_sql(column: Any, kind: str, bucket: str, fiscal_start: int, zone: str
     return type_coerce(result, Date())
 
 
-def bucket_end(start: date, bucket: str) -> date:
-    """The first day after the bucket starting on `start`."""
+def bucket_end(start: date, bucket: str) -> date | None:
+    """The first day after the bucket starting on `start`; None when that day is past the last date (9999-12-31)."""
     unit = bucket.removeprefix("fiscal_")
-    if unit == "day":
-        return start + timedelta(days=1)
-    if unit == "week":
-        return start + timedelta(days=7)
+    if unit in ("day", "week"):
+        days = 1 if unit == "day" else 7
+        return start + timedelta(days=days) if (date.max - start).days >= days else None
     months = {"month": 1, "quarter": 3, "year": 12}[unit]
     index = start.year * 12 + start.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
+    return date(index // 12, index % 12 + 1, 1) if index // 12 <= date.max.year else None
 
 
 # ---- aggregates -----------------------------------------------------------------------------

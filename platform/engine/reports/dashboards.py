@@ -102,7 +102,8 @@ def widget_cache(crm: "Crm") -> WidgetCache:
 
 
 def previous_period(date_range: DateRange | None) -> tuple[date, date] | None:
-    """The period just before `date_range` (inclusive dates), of equal length; None for an open-ended range.
+    """The period just before `date_range` (inclusive dates), of equal length; None for an open-ended range
+    or one with no period before it (it starts too near 0001-01-01).
 
     Whole calendar months go back as many months ((2026-10-01, 2026-12-31) -> (2026-07-01,
     2026-09-30)); any other range goes back as many days.
@@ -112,11 +113,15 @@ def previous_period(date_range: DateRange | None) -> tuple[date, date] | None:
     start, end = date_range
     if end < start:
         return None
-    if start.day == 1 and (end + timedelta(days=1)).day == 1:
+    if start.day == 1 and (end == date.max or (end + timedelta(days=1)).day == 1):
         months = (end.year - start.year) * 12 + end.month - start.month + 1
         index = start.year * 12 + start.month - 1 - months
+        if index // 12 < date.min.year:
+            return None  # before the first day a date can hold
         return date(index // 12, index % 12 + 1, 1), start - timedelta(days=1)
     days = (end - start).days + 1
+    if (start - date.min).days < days:
+        return None
     return start - timedelta(days=days), start - timedelta(days=1)
 
 

@@ -273,7 +273,8 @@ def _condition(report: ReportDef, spec: KeySpec, value: Any) -> dict[str, Any]:
             raise ReportError(messages.REPORT_KEY(report=report.name, key=repr(value)), status=422) from None
         if isinstance(start, datetime):
             start = start.date()
-        return {path: {"gte": start.isoformat(), "lt": bucket_end(start, spec.bucket).isoformat()}}
+        end = bucket_end(start, spec.bucket)  # None for the last bucket a date can hold: no upper bound
+        return {path: {"gte": start.isoformat(), "lt": end.isoformat()} if end is not None else {"gte": start.isoformat()}}
     if spec.ranges:
         index = range_index(value, spec.ranges)
         if index is None:

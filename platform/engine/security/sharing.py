@@ -58,6 +58,7 @@ class Sharing:
             self._require_full_access(connection, row.object, row.record_id)
             connection.execute(delete(self.table).where(self.table.c.id == share_id))
             self._log(connection, "record.unshared", object=row.object, record_id=row.record_id, share_id=share_id)
+            rights_changed(connection, self.runtime)  # what was kept under the old rights (widgets) is not served
 
     def shares(self, object_name: str, record_id: int) -> list[dict[str, Any]]:
         with self.session.reading() as connection:

@@ -25,6 +25,9 @@ from crmkit.errors import CrmkitError
 
 #: File name endings read as spreadsheets; anything else is read as CSV.
 SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+#: The most bytes a zipped spreadsheet (XLSX, XLSM, XLSB, ODS) may unpack to: a zip bomb is refused before
+#: calamine reads it (a 16 MB upload of repeated XML could otherwise unpack to gigabytes).
+MAX_UNPACKED = 512 * 1024 * 1024
 
 
 class ImportFileError(CrmkitError):
@@ -80,22 +83,57 @@ def _csv(text: str, encoding: str) -> Table:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    header = next(csv.reader(io.StringIO(text), dialect), None)
+    try:
+        header = next(csv.reader(io.StringIO(text), dialect), None)
+    except csv.Error as error:
+        raise _unreadable(1, error) from None
     if not header or not any(cell.strip() for cell in header):
         raise ImportFileError(messages.IMPORT_NO_HEADER())
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         reader = csv.reader(io.StringIO(text), dialect)
         next(reader, None)
-        for number, cells in enumerate(reader, start=2):
+        number = 1
+        while True:
+            number += 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:  # a cell beyond csv.field_size_limit(): refused, not a raw parser error
+                raise _unreadable(number, error) from None
             if any(cell.strip() for cell in cells):
                 yield number, cells
 
     return Table(tuple(cell.strip() for cell in header), rows, encoding)
 
 
+def _unreadable(row: int, error: csv.Error) -> ImportFileError:
+    """The refusal of a CSV row the reader cannot parse (a cell larger than its field limit)."""
+    return ImportFileError(messages.IMPORT_BAD_CSV(row=row, reason=str(error), limit=f"{csv.field_size_limit():,}"))
+
+
+def _check_unpacked(path: Path) -> None:
+    """ImportFileError when the zip inside a spreadsheet declares more than MAX_UNPACKED bytes in all.
+
+    The sizes are the zip directory's; a member that unpacks beyond its declared size is
+    stopped by the zip reader's own check (calamine's and Python's alike raise on a mismatch).
+    """
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return  # an old .xls, or a broken file calamine refuses with its reason
+    with zipfile.ZipFile(path) as archive:
+        size = sum(member.file_size for member in archive.infolist())
+    if size > MAX_UNPACKED:
+        raise ImportFileError(messages.IMPORT_SPREADSHEET_TOO_LARGE(
+            name=path.name, size=f"{size // (1024 * 1024):,}", limit=f"{MAX_UNPACKED // (1024 * 1024):,}"))
+
+
 def _spreadsheet(path: Path) -> Table:
     from python_calamine import CalamineWorkbook
+
+    _check_unpacked(path)
 
     def sheet():
         try:

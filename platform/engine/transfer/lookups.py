@@ -5,7 +5,8 @@ the related object (an external id such as an ERP customer number), its title fi
 name, matched exactly), or its id written as "#12". The owner column names a user by
 username, email or display name. Each batch resolves its distinct texts with one query
 per related object and field, through the user's row filter: a record the user may not
-see is not found, exactly like a missing one.
+see is not found, exactly like a missing one. A user is named by email only by who may
+manage users (emails are user administration's, security/user_names.py).
 """
 from __future__ import annotations
 
@@ -94,9 +95,10 @@ def _users(connection: Connection, context: Any, texts: set[str]) -> tuple[dict,
     users = context.runtime.system_table("crmkit_user")
     ids: dict[str, int] = {}
     problems: dict[str, str] = {}
-    query = select(users.c.id, users.c.username, users.c.email, users.c.display_name).where(
-        users.c.active.is_(True),
-        or_(users.c.username.in_(texts), users.c.email.in_(texts), users.c.display_name.in_(texts)))
+    # Emails are for user administration (security/user_names.py): matched only for who may manage users,
+    # else an owner cell would tell which address belongs to which user.
+    names = [users.c.username, users.c.display_name] + ([users.c.email] if _may_manage_users(context) else [])
+    query = select(users.c.id, *names).where(users.c.active.is_(True), or_(*(name.in_(texts) for name in names)))
     matches: dict[str, set[int]] = {}
     for user_id, *names in connection.execute(query):
         for name in names:
@@ -110,3 +112,11 @@ def _users(connection: Connection, context: Any, texts: set[str]) -> tuple[dict,
             problems[text] = (messages.IMPORT_OWNER_AMBIGUOUS(value=repr(text)) if found
                               else messages.IMPORT_OWNER_MISSING(value=repr(text)))
     return ids, problems
+
+
+def _may_manage_users(context: Any) -> bool:
+    """Whether the importing user may read users' emails: the system, administrators and `manage_users` holders."""
+    from crmkit.engine.security.administration import MANAGE_USERS
+
+    policy = context.policy
+    return policy is None or policy.is_admin or MANAGE_USERS in policy.system

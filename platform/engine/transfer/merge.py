@@ -56,7 +56,8 @@ class MergeError(RecordError):
 
 @dataclass(frozen=True)
 class MergeResult:
-    """What a merge did: the survivor, the merged ids, children re-parented per "object.field", the bin batches."""
+    """What a merge did: the survivor, the merged ids, children re-parented per "object.field" (only those the
+    user may read are counted), the bin batches."""
 
     survivor: int
     merged: tuple[int, ...]
@@ -79,7 +80,7 @@ class MergeService:
         At most `limit` groups. ImportFileError for an unknown rule or an object without its field.
         """
         records = self.records
-        found = DuplicateRule.of(records.obj, rule, region=region)
+        found = self._rule(rule, region)
         table = records.table
         column = table.c[found.field]
         with records._reading("read") as connection:
@@ -108,6 +109,17 @@ class MergeService:
         alike = sorted((ids for ids in groups.values() if len(ids) > 1), key=lambda ids: ids[0])
         return alike[:limit]
 
+    def _rule(self, rule: str, region: str) -> DuplicateRule:
+        """The rule `rule` of this object; ImportFileError, as for an object without its field, when the
+        user may not read that field (grouping by it would tell which records share a value they cannot see)."""
+        found = DuplicateRule.of(self.records.obj, rule, region=region)
+        policy = self.context.policy
+        if policy is not None and found.field in policy.hidden_fields(self.object_name):
+            from crmkit.engine.transfer.files import ImportFileError
+
+            raise ImportFileError(messages.DUPLICATE_RULE_NO_FIELD(rule=rule, object=self.object_name))
+        return found
+
     def rules(self) -> list[str]:
         """The duplicate rules this object has a field for (email, phone, name), in that order."""
         from crmkit.engine.transfer.duplicates import RULES
@@ -116,7 +128,7 @@ class MergeService:
         found = []
         for rule in RULES:
             try:
-                DuplicateRule.of(self.records.obj, rule)
+                self._rule(rule, DEFAULT_REGION)
             except ImportFileError:
                 continue
             found.append(rule)
@@ -126,7 +138,7 @@ class MergeService:
                       limit: int = 20) -> list[int]:
         """Ids of the records alike `record_id` by `rule` that the user may read, lowest first (RecordNotFound)."""
         records = self.records
-        found = DuplicateRule.of(records.obj, rule, region=region)
+        found = self._rule(rule, region)
         table = records.table
         column = table.c[found.field]
         with records._reading("read") as connection:
@@ -164,7 +176,7 @@ class MergeService:
             taken = self._taken(keeper, others, values or {})
             if taken:
                 records._update(connection, survivor, taken, keeper["version"])
-            reparented = self._reparent(connection, survivor, merged)
+            reparented, seen = self._reparent(connection, survivor, merged)
             from crmkit.engine.records.recycle import Deleter
 
             deleter = Deleter(connection, session)
@@ -173,7 +185,7 @@ class MergeService:
             SecurityLog(session.crm).record("records.merged", user_id=session.actor.user_id, connection=connection,
                                             detail={"object": obj.name, "survivor": survivor, "merged": merged,
                                                     "fields": sorted(taken), "reparented": reparented})
-        return MergeResult(survivor, tuple(merged), reparented, batches)
+        return MergeResult(survivor, tuple(merged), seen, batches)
 
     def _taken(self, keeper: Mapping[str, Any], others: list[Mapping[str, Any]], values: Mapping[str, int]
                ) -> dict[str, Any]:
@@ -197,11 +209,17 @@ class MergeService:
                 taken[name] = filled
         return taken
 
-    def _reparent(self, connection: Any, survivor: int, merged: list[int]) -> dict[str, int]:
-        """Point every lookup at a merged record to the survivor; {"object.field": records moved}."""
+    def _reparent(self, connection: Any, survivor: int, merged: list[int]) -> tuple[dict[str, int], dict[str, int]]:
+        """Point every lookup at a merged record to the survivor.
+
+        Returns ({"object.field": records moved}, the same counting only records the user may
+        read): every child is moved, but the user is told only of those they may see (the
+        security log keeps the full counts).
+        """
         runtime, session = self.context.runtime, self.context
         actor, now = session.actor, session.now()
         moved: dict[str, int] = {}
+        seen: dict[str, int] = {}
         for child in runtime.registry.objects.values():
             for fdef in child.fields.values():
                 if not fdef.is_lookup or fdef.to != self.object_name:
@@ -214,6 +232,11 @@ class MergeService:
                 if not rows:
                     continue
                 ids = [row["id"] for row in rows]
+                visible = session.row_filter(child.name) if session.row_filter else None
+                shown = len(ids) if visible is None else connection.scalar(
+                    select(func.count()).select_from(table).where(table.c.id.in_(ids), visible))
+                if shown:
+                    seen[f"{child.name}.{fdef.name}"] = shown
                 connection.execute(update(table).where(table.c.id.in_(ids)).values(
                     {fdef.name: survivor, "version": table.c.version + 1, "updated_at": now,
                      "updated_by": actor.user_id}))
@@ -223,7 +246,7 @@ class MergeService:
                           for row in rows]
                 after_write(connection, session, events)
                 moved[f"{child.name}.{fdef.name}"] = len(rows)
-        return moved
+        return moved, seen
 
 
 def _digits(column: Any) -> Any:
