@@ -347,7 +347,7 @@ IMPORT_UPSERT_NOT_UNIQUE = Message("{object} records are matched for an update b
 IMPORT_UPSERT_NOT_MAPPED = Message("no column goes to {field}, the field records are matched by.",
                                    "没有任何列对应用于匹配记录的字段 {field}。")
 IMPORT_LOOKUP_MISSING = Message("there is no {object} record {value}.", "不存在 {object} 记录 {value}。")
-IMPORT_LOOKUP_AMBIGUOUS = Message("{count} {object} records are called {value}; name it by a unique field.",
+IMPORT_LOOKUP_AMBIGUOUS = Message("{count} records of {object} are called {value}; name it by a unique field.",
                                   "有 {count} 条 {object} 记录都叫 {value}；请用唯一字段指明。")
 IMPORT_OWNER_MISSING = Message("there is no active user {value}.", "不存在有效用户 {value}。")
 IMPORT_OWNER_AMBIGUOUS = Message("several users are called {value}; give the username.",
