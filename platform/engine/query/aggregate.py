@@ -34,7 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Sequence
+from operator import itemgetter
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import (BigInteger, ColumnElement, Connection, Date, DateTime, Integer, and_, case, cast, func, literal,
                         literal_column, null, select, tuple_, type_coerce, union_all)
@@ -347,13 +348,21 @@ def grouped_rows(connection: Connection, keys: Sequence[KeySpec], measures: Sequ
     except SumOverflow:  # SQLite's running total passed 64 bits: add again exactly (the total may fit)
         rows = connection.execute(statement(exact=True)).all()
     count = len(keys)
-    slices, position = [], count + 1
+    readers, position = [], count + 1
     for m in measures:
-        slices.append((m.name, m, position, position + len(m.partials)))
+        readers.append((m.name, _reader(m, position, position + len(m.partials))))
         position += len(m.partials)
     # A key a set leaves out is NULL in its rows (GROUPING SETS, or the NULL of its UNION ALL branch).
-    return [GroupedRow(row[count], tuple(row[:count]),
-                       {name: finish(m, row[start:end]) for name, m, start, end in slices}) for row in rows]
+    return [GroupedRow(row[count], tuple(row[:count]), {name: read(row) for name, read in readers}) for row in rows]
+
+
+def _reader(m: Measure, start: int, end: int) -> Callable[[Sequence[Any]], Any]:
+    """How one measure's value is read from a row of the grouped statement (its partials at start:end)."""
+    if m.finish == "value" and m.unit is None:
+        return itemgetter(start)  # the partial as it is: what `finish` returns, without a slice per row
+    if m.finish == "count":
+        return lambda row: int(row[start] or 0)
+    return lambda row: finish(m, row[start:end])
 
 
 def grouped_statement(keys: Sequence[KeySpec], measures: Sequence[Measure], sets: Sequence[tuple[int, ...]],

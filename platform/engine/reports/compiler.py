@@ -66,7 +66,8 @@ def run_report(connection: Connection, ctx: QueryContext, report: ReportDef, fil
     n, m = len(rows_by), len(columns_by)
     sets = [tuple(range(k)) + tuple(n + j for j in range(c)) for k in range(n, -1, -1) for c in range(m, -1, -1)]
     found = grouped_rows(connection, keys, measures, sets, base, where)
-    seen = [{row.keys[i] for row in found} for i in range(len(keys))]
+    # The key values of each level, for the labels that read names (lookups); other levels need none.
+    seen = [{row.keys[i] for row in found} if lookup_target(key) is not None else set() for i, key in enumerate(keys)]
     labeller = KeyLabeller(connection, ctx, keys, seen, language, user_names)
     groups = _groups(report, found, sets, labeller, n, m)
     group_columns = tuple(_group_column(ctx, object_name, g, k, language) for g, k in zip(rows_by, keys))
@@ -131,35 +132,48 @@ def _with_formulas(report: ReportDef, values: Mapping[str, Any]) -> dict[str, An
 
 def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple[int, ...]], labeller: KeyLabeller,
             n: int, m: int) -> tuple[ResultGroup, ...]:
-    """The row groups of every level (no column key), depth first: each group, then its subgroups."""
+    """The row groups of every level (no column key), depth first: each group, then its subgroups.
+
+    Per group the work is a few dictionary lookups: a key value's shown form, label and sort
+    key are worked out once per level and value (a month or a stage recurs in many groups).
+    """
     keys = labeller.keys
     row_sets = {index: len(members) for index, members in enumerate(sets)
                 if members == tuple(range(len(members))) and len(members) <= n and len(members) > 0}
     made: dict[tuple, ResultGroup] = {}
     order: dict[tuple, tuple] = {}
-    parents: dict[tuple, tuple[tuple, tuple]] = {}  # raw key -> (shown key, labels), filled coarsest first
+    children: dict[tuple, list[tuple]] = {}
+    parents: dict[tuple, tuple[tuple, tuple]] = {(): ((), ())}  # raw key -> (shown key, labels), coarsest first
+    seen: list[dict[Any, tuple[Any, str, tuple]]] = [{} for _ in keys]  # per level: value -> (shown, label, order)
     leveled = [(row_sets[row.set_index], row) for row in found if row.set_index in row_sets]
-    leveled.sort(key=lambda pair: pair[0])
+    leveled.sort(key=_level_of)
     formulas = bool(report.formulas)
     for level, row in leveled:
         raw = row.keys[:level]
-        parent = parents.get(raw[:-1])
         last = level - 1
-        label = labeller.label(last, raw[last])
-        key = (parent[0] if parent else ()) + (_shown_key(keys[last], raw[last]),)
-        labels = (parent[1] if parent else ()) + (label,)
-        parents[raw] = (key, labels)
-        made[key] = ResultGroup(level, key, labels, _with_formulas(report, row.values) if formulas else row.values)
-        order[key] = labeller.order(last, raw[last], label)
+        value = raw[last]
+        try:
+            shown, label, position = seen[last][value]
+        except KeyError:
+            label = labeller.label(last, value)
+            shown, position = _shown_key(keys[last], value), labeller.order(last, value, label)
+            seen[last][value] = (shown, label, position)
+        except TypeError:  # an unhashable value: worked out each time
+            label = labeller.label(last, value)
+            shown, position = _shown_key(keys[last], value), labeller.order(last, value, label)
+        parent = parents.get(raw[:-1])
+        parent_key, parent_labels = parent if parent is not None else ((), ())
+        key = parent_key + (shown,)
+        parents[raw] = (key, parent_labels + (label,))
+        if key not in made:
+            children.setdefault(parent_key, []).append(key)
+        made[key] = ResultGroup(level, key, parents[raw][1],
+                                _with_formulas(report, row.values) if formulas else row.values)
+        order[key] = position
     value_names = {a.name for a in aggregates_of(report)} | {f.name for f in report.formulas}
     sort = [item for item in report.sort if item.lstrip("-") in value_names]
-    children: dict[tuple, list[tuple]] = {}
-    for key in made:
-        children.setdefault(key[:-1], []).append(key)
 
     def sibling_order(key: tuple) -> tuple:
-        if not sort:
-            return order[key]
         values = made[key].values
         parts = []
         for item in sort:
@@ -171,7 +185,7 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
     result: list[ResultGroup] = []
 
     def walk(parent: tuple) -> None:
-        for key in sorted(children[parent], key=sibling_order):
+        for key in sorted(children[parent], key=sibling_order if sort else order.__getitem__):
             result.append(made[key])
             if key in children:
                 walk(key)
@@ -179,6 +193,10 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
     if () in children:
         walk(())
     return tuple(result)
+
+
+def _level_of(pair: tuple[int, GroupedRow]) -> int:
+    return pair[0]
 
 
 def _negated(value: Any) -> Any:
