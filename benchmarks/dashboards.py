@@ -38,6 +38,7 @@ def dashboard_lines(bench: Bench, users: dict[str, list[int]], opportunities: in
     app = create_app(crm, {"SECRET_KEY": SECRET})
     user_table = crm.runtime.system_table("crmkit_user")
     cache = widget_cache(crm)
+    page, widget = f"/dashboards/{DASHBOARD}", f"/dashboards/{DASHBOARD}/widgets/0"
     for who, user_id in (("admin", users["admin"][0]), ("a sales rep (private)", users["sales_rep"][-1])):
         SystemDirectory(crm).set_password(user_id, PASSWORD)
         with crm.engine.connect() as connection:
@@ -52,8 +53,6 @@ def dashboard_lines(bench: Bench, users: dict[str, list[int]], opportunities: in
             return ""
 
         login_cookie(get, post, username)
-        page, widget = f"/dashboards/{DASHBOARD}", f"/dashboards/{DASHBOARD}/widgets/0"
-
         def visible(client=client) -> int:
             cache.clear()
             shell = client.get(page)
