@@ -164,13 +164,14 @@ def bucket_sql(column: Any, kind: str, bucket: str, fiscal_start: int, zone: str
         result = func.date(source, "-6 days", "weekday 1")
     else:
         month = func.date(source, "start of month", f"-{shift} months") if shift else func.date(source, "start of month")
+        forward = (f"+{shift} months",) if shift else ()
         if unit == "month":
             result = month
         elif unit == "year":
-            result = func.date(month, "start of year", f"+{shift} months")
-        else:  # quarter: back to the quarter's first month
-            back = (cast(func.strftime("%m", month), Integer) - 1) % 3
-            result = func.date(month, literal("-").concat(cast(back, Integer)).concat(" months"), f"+{shift} months")
+            result = func.date(month, "start of year", *forward)
+        else:  # quarter: back to the quarter's first month (the month number of `source` itself without a shift)
+            back = (cast(func.strftime("%m", month if shift else source), Integer) - 1) % 3
+            result = func.date(month, literal("-").concat(cast(back, Integer)).concat(" months"), *forward)
     return type_coerce(result, Date())
 
 
