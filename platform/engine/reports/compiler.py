@@ -144,32 +144,34 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
     order: dict[tuple, tuple] = {}
     children: dict[tuple, list[tuple]] = {}
     parents: dict[tuple, tuple[tuple, tuple]] = {(): ((), ())}  # raw key -> (shown key, labels), coarsest first
-    seen: list[dict[Any, tuple[Any, str, tuple]]] = [{} for _ in keys]  # per level: value -> (shown, label, order)
-    leveled = [(row_sets[row.set_index], row) for row in found if row.set_index in row_sets]
-    leveled.sort(key=_level_of)
+    by_level: list[list[GroupedRow]] = [[] for _ in range(n + 1)]
+    for row in found:
+        level = row_sets.get(row.set_index)
+        if level is not None:
+            by_level[level].append(row)
     formulas = bool(report.formulas)
-    for level, row in leveled:
-        raw = row.keys[:level]
-        last = level - 1
-        value = raw[last]
-        try:
-            shown, label, position = seen[last][value]
-        except KeyError:
-            label = labeller.label(last, value)
-            shown, position = _shown_key(keys[last], value), labeller.order(last, value, label)
-            seen[last][value] = (shown, label, position)
-        except TypeError:  # an unhashable value: worked out each time
-            label = labeller.label(last, value)
-            shown, position = _shown_key(keys[last], value), labeller.order(last, value, label)
-        parent = parents.get(raw[:-1])
-        parent_key, parent_labels = parent if parent is not None else ((), ())
-        key = parent_key + (shown,)
-        parents[raw] = (key, parent_labels + (label,))
-        if key not in made:
-            children.setdefault(parent_key, []).append(key)
-        made[key] = ResultGroup(level, key, parents[raw][1],
-                                _with_formulas(report, row.values) if formulas else row.values)
-        order[key] = position
+    for level in range(1, n + 1):
+        last, spec = level - 1, keys[level - 1]
+        seen: dict[Any, tuple[Any, str, tuple]] = {}  # value -> (shown, label, order)
+        for row in by_level[level]:
+            raw = row.keys[:level]
+            value = raw[last]
+            try:
+                shown, label, position = seen[value]
+            except KeyError:
+                label = labeller.label(last, value)
+                shown, position = _shown_key(spec, value), labeller.order(last, value, label)
+                seen[value] = (shown, label, position)
+            except TypeError:  # an unhashable value: worked out each time
+                label = labeller.label(last, value)
+                shown, position = _shown_key(spec, value), labeller.order(last, value, label)
+            parent_key, parent_labels = parents.get(raw[:-1]) or ((), ())
+            key, labels = parent_key + (shown,), parent_labels + (label,)
+            parents[raw] = (key, labels)
+            if key not in made:
+                children.setdefault(parent_key, []).append(key)
+            made[key] = ResultGroup(level, key, labels, _with_formulas(report, row.values) if formulas else row.values)
+            order[key] = position
     value_names = {a.name for a in aggregates_of(report)} | {f.name for f in report.formulas}
     sort = [item for item in report.sort if item.lstrip("-") in value_names]
 
@@ -193,10 +195,6 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
     if () in children:
         walk(())
     return tuple(result)
-
-
-def _level_of(pair: tuple[int, GroupedRow]) -> int:
-    return pair[0]
 
 
 def _negated(value: Any) -> Any:
