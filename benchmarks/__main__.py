@@ -22,6 +22,7 @@ PostgreSQL: the database crmkit_bench is kept).
 from __future__ import annotations
 
 import argparse
+from itertools import chain
 from typing import Callable
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from benchmarks.databases import (
 )
 from benchmarks.api import api_lines
 from benchmarks.automation import automation_lines
+from benchmarks.dashboards import dashboard_lines
 from benchmarks.reads import GROUPS, Bench, read_lines
 from benchmarks.summaries import report_lines
 from benchmarks.report import HEADER, Result, format_time, line, summary
@@ -178,7 +180,9 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
             results.append(result)
             print(line(result), flush=True)
         if not chosen.writes_only and (not chosen.lines or "reports" in chosen.lines):
-            for result in report_lines(Bench(crm, table, accounts, chosen.budget), users, opportunities):
+            reports_bench = Bench(crm, table, accounts, chosen.budget)
+            for result in chain(report_lines(reports_bench, users, opportunities),
+                                dashboard_lines(reports_bench, users, opportunities)):
                 results.append(result)
                 print(line(result), flush=True)
         if chosen.lines:  # only the read lines named

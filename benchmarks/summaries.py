@@ -6,18 +6,26 @@ the grand total (the report compiler: query/aggregate.py). The reference is the 
 developer would write for the same figures on the same table: `GROUP BY ROLLUP(...)` on
 PostgreSQL, and on SQLite (no ROLLUP) the finest groups once in a CTE, each coarser level
 summed from them with UNION ALL. Both are measured as an administrator and as a sales rep
-under the standard CRM's private sharing (the reference adds `owner_id = :rep`, the rep's
-row filter in the bench's data: a rep at the bottom of the hierarchy, nothing shared). The
-line checks that both sides give the same grand total.
+under the standard CRM's private sharing: the rep at the bottom of the hierarchy, with
+SHARED_WITH_REP opportunities of others shared with them directly and SHARED_WITH_TEAM
+with a team of theirs (made once; --keep keeps them). The reference for the rep computes
+the same figures with the same visibility rule written by hand, in the same statement:
+the rows owned by the rep or by users in roles below theirs (from crmkit_user, the roles
+from the metadata), plus the rows shared with the rep or one of their teams that they do
+not own (from crmkit_share and crmkit_team_member), as a UNION ALL of the two branches so
+that each is read along its own index. The line checks that both sides give the same
+grand total.
 """
 from __future__ import annotations
 
 from typing import Iterator
 
-from sqlalchemy import Date, Integer, cast, func, literal, null, select, union_all
+from sqlalchemy import Date, Integer, cast, func, literal, not_, null, or_, select, text, union_all
 
 from benchmarks.reads import Bench
 from benchmarks.report import Result, Target
+from crmkit.engine import Crm
+from crmkit.engine.security.users import SystemDirectory
 from crmkit.metadata.model import Label
 from crmkit.metadata.reports import Aggregate, Grouping, ReportDef
 
@@ -30,18 +38,75 @@ REPORT = ReportDef(
     aggregates=(Aggregate("deals", "count"), Aggregate("total", "sum", field="amount")))
 
 
-def hand_written(bench: Bench, owner: int | None):
-    """The reference statement (see the module docstring)."""
+#: Opportunities of other owners shared with the bench's rep directly, and with a team the rep is in.
+SHARED_WITH_REP, SHARED_WITH_TEAM = 150, 50
+TEAM = "bench_report_team"
+
+
+def share_with_rep(crm: Crm, admin: int, rep: int) -> int:
+    """Share opportunities of others with `rep` (SHARED_WITH_REP) and with a team of theirs (SHARED_WITH_TEAM),
+    spread over the table, through the engine's sharing API; nothing when done before. Returns the shares made."""
+    shares = crm.runtime.system_table("crmkit_share")
+    table = crm.runtime.table("opportunity")
+    with crm.engine.connect() as connection:
+        if connection.scalar(select(func.count()).select_from(shares).where(shares.c.object == "opportunity")):
+            return 0
+        total = connection.scalar(select(func.count()).select_from(table))
+        step = max(1, total // (2 * (SHARED_WITH_REP + SHARED_WITH_TEAM)))
+        ids = list(connection.scalars(select(table.c.id).where(table.c.owner_id != rep, table.c.id % step == 0)
+                                      .order_by(table.c.id).limit(SHARED_WITH_REP + SHARED_WITH_TEAM)))
+    directory = SystemDirectory(crm)
+    team = next((found.id for found in directory.teams() if found.name == TEAM), None)
+    if team is None:
+        team = directory.create_team(TEAM)
+        directory.add_to_team(team, rep)
+    sharing = crm.as_user(admin).sharing
+    for number, record_id in enumerate(ids):
+        if number < SHARED_WITH_REP:
+            sharing.share("opportunity", record_id, user_id=rep)
+        else:
+            sharing.share("opportunity", record_id, team_id=team)
+    with crm.engine.begin() as connection:
+        connection.execute(text("ANALYZE"))  # the planner's statistics of the new shares, as after the fill
+    return len(ids)
+
+
+def visible_to(bench: Bench, rep: int, columns: list) -> object:
+    """The rows of opportunity `rep` may read, as a developer writes the private sharing rule by hand.
+
+    Owned by the rep or by a user in a role below theirs, UNION ALL shared with the rep or one
+    of their teams and not owned so (a record in both branches counts once).
+    """
+    crm = bench.crm
+    table = crm.runtime.table("opportunity")
+    users, shares = crm.runtime.system_table("crmkit_user"), crm.runtime.system_table("crmkit_share")
+    members = crm.runtime.system_table("crmkit_team_member")
+    with crm.engine.connect() as connection:
+        role = connection.scalar(select(users.c.role).where(users.c.id == rep))
+    below = sorted(crm.runtime.registry.role_descendants.get(role, frozenset())) if role else []
+    owners = select(users.c.id).where(or_(users.c.id == rep, users.c.role.in_(below)) if below else users.c.id == rep)
+    owned = table.c.owner_id.in_(owners)
+    shared = table.c.id.in_(select(shares.c.record_id).where(
+        shares.c.object == "opportunity",
+        or_(shares.c.user_id == rep, shares.c.team_id.in_(select(members.c.team_id).where(members.c.user_id == rep)))))
+    mine = select(*columns).where(owned)
+    others = select(*columns).where(shared, or_(table.c.owner_id.is_(None), not_(owned)))
+    return union_all(mine, others).subquery("visible")
+
+
+def hand_written(bench: Bench, rep: int | None):
+    """The reference statement (see the module docstring); `rep` None: the administrator (every row)."""
     table = bench.crm.runtime.table("opportunity")
-    where = [table.c.owner_id == owner] if owner is not None else []
+    if rep is not None:
+        table = visible_to(bench, rep, [table.c.stage, table.c.type, table.c.close_date, table.c.amount])
     if bench.postgres:
         month = cast(func.date_trunc("month", table.c.close_date), Date)
         keys = [table.c.stage, table.c.type, month]
-        return select(*keys, func.count(), func.sum(table.c.amount)).where(*where).group_by(func.rollup(*keys))
+        return select(*keys, func.count(), func.sum(table.c.amount)).group_by(func.rollup(*keys))
     month = func.date(table.c.close_date, "start of month")
     finest = (select(table.c.stage.label("stage"), table.c.type.label("type"), month.label("month"),
                      func.count().label("deals"), func.sum(table.c.amount).label("total"))
-              .where(*where).group_by(table.c.stage, table.c.type, month).cte("finest"))
+              .group_by(table.c.stage, table.c.type, month).cte("finest"))
     levels = []
     for depth in (3, 2, 1, 0):
         keys = [finest.c.stage, finest.c.type, finest.c.month][:depth]
@@ -53,10 +118,11 @@ def hand_written(bench: Bench, owner: int | None):
 
 def report_lines(bench: Bench, users: dict[str, list[int]], opportunities: int) -> Iterator[Result]:
     """The report line as an administrator, then as a sales rep under private sharing."""
-    for who, user_id, owner in (("admin", users["admin"][0], None),
-                                ("a sales rep (private)", users["sales_rep"][-1], users["sales_rep"][-1])):
+    admin, rep = users["admin"][0], users["sales_rep"][-1]
+    share_with_rep(bench.crm, admin, rep)
+    for who, user_id, restricted in (("admin", admin, None), ("a sales rep (private)", rep, rep)):
         reports = bench.crm.as_user(user_id).reports
-        statement = hand_written(bench, owner)
+        statement = hand_written(bench, restricted)
         ours = reports.run(REPORT)
         rows = bench.raw(statement)
         # The grand total: PostgreSQL's ROLLUP row without a stage (every deal has one); SQLite's level 0.

@@ -120,14 +120,16 @@ def prepare(crm: Crm, users: dict[str, list[int]], rows: int) -> int:
     return account_id
 
 
-def login_cookie(get: Callable[[str], tuple[str, str]], post: Callable[[str, str, str], str]) -> str:
-    """Signs the administrator in through /login (with its CSRF token); returns the session cookie ("session=...").
+def login_cookie(get: Callable[[str], tuple[str, str]], post: Callable[[str, str, str], str],
+                 username: str = "admin0") -> str:
+    """Signs `username` (the administrator by default; password PASSWORD) in through /login (with its CSRF
+    token); returns the session cookie ("session=...").
 
     `get(path)` returns (body, cookie) and `post(path, body, cookie)` the new cookie.
     """
     body, cookie = get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', body)[1]
-    form = urlencode({"csrf_token": token, "username": "admin0", "password": PASSWORD, "next": "/"})
+    form = urlencode({"csrf_token": token, "username": username, "password": PASSWORD, "next": "/"})
     return post("/login", form, cookie)
 
 

@@ -26,6 +26,8 @@ LINES = [
     "page of 50: sales rep with a shared record vs admin",
     "summary report grouped by two fields and a month bucket over 300 opportunities, admin",
     "summary report grouped by two fields and a month bucket over 300 opportunities, a sales rep (private)",
+    "dashboard's first widget visible (page + widget) over 300 opportunities, admin",
+    "dashboard's first widget visible (page + widget) over 300 opportunities, a sales rep (private)",
     "export 300 rows as CSV", "UI list page (50 rows)", "UI detail page (3 related lists)",
     "API list page of 50 (HTTP, JSON)",
     "create 20 one by one", "bulk insert 100",

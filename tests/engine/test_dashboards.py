@@ -204,3 +204,13 @@ def test_the_cache_is_bounded_and_forgets_the_least_recently_used():
     assert cache.get("a", START) == 1
     cache.put("c", 3, START)
     assert (cache.get("a", START), cache.get("b", START), cache.get("c", START), len(cache)) == (1, None, 3, 2)
+
+
+def test_clearing_the_cache_forgets_every_result_and_it_fills_again():
+    cache = WidgetCache(size=4, max_age=60)
+    cache.put("a", 1, START)
+    cache.put("b", 2, START)
+    cache.clear()
+    assert (cache.get("a", START), cache.get("b", START), len(cache)) == (None, None, 0)
+    cache.put("a", 3, START)
+    assert cache.get("a", START) == 3

@@ -155,6 +155,33 @@ def test_a_rep_under_private_sharing_gets_only_their_rows_in_every_figure(sales)
         assert result.grand_total["deals"] < len(sales.rows)
 
 
+def test_a_rep_with_records_shared_to_them_and_their_team_counts_each_visible_row_once(sales):
+    """The row filter with shares (`owner = me OR id IN shared`; on PostgreSQL `id = ANY(ARRAY(...))`): every
+    figure over the rep's own rows and the rows shared with them or their team, a row shared twice and a row
+    they own and is shared counted once; the other rep sees none of them."""
+    boss = sales.crm.as_user(sales.users["boss"]).sharing
+    wang, li = sales.users["wang"], sales.users["li"]
+    lis = [row for row in sales.rows if row["owner_id"] == li]
+    own = next(row for row in sales.rows if row["owner_id"] == wang)
+    made = [boss.share("deal", lis[0]["id"], user_id=wang), boss.share("deal", lis[1]["id"], user_id=wang, access="edit"),
+            boss.share("deal", lis[2]["id"], team_id=sales.team), boss.share("deal", lis[2]["id"], user_id=wang),
+            boss.share("deal", own["id"], team_id=sales.team)]
+    try:
+        visible = sales.seen_by("wang") + lis[:3]
+        context = sales.crm.as_user(wang)
+        levels = [lambda row: row["stage"], lambda row: month(row["close_date"])]
+        result = context.reports.run(report(group_by=(Grouping("stage"), Grouping("close_date", bucket="month"))))
+        assert as_found(result) == expected_groups(visible, levels)
+        assert result.grand_total == figures(visible)
+        assert context.records("deal").count(exact=True).value == len(visible)
+        others = sales.crm.as_user(li).reports.run(report(group_by=(Grouping("stage"),)))
+        assert others.grand_total == figures(sales.seen_by("li"))
+    finally:
+        for share_id in made:
+            boss.unshare(share_id)
+    assert sales.crm.as_user(wang).reports.run(report()).grand_total == figures(sales.seen_by("wang"))
+
+
 def test_groups_by_owner_are_labelled_with_their_names_and_sorted_by_an_aggregate(sales):
     result = sales.crm.as_user(sales.users["boss"]).reports.run(report(group_by=(Grouping("owner_id"),),
                                                                        sort=("-deals",)))

@@ -66,7 +66,8 @@ def run_report(connection: Connection, ctx: QueryContext, report: ReportDef, fil
     n, m = len(rows_by), len(columns_by)
     sets = [tuple(range(k)) + tuple(n + j for j in range(c)) for k in range(n, -1, -1) for c in range(m, -1, -1)]
     found = grouped_rows(connection, keys, measures, sets, base, where)
-    seen = [{row.keys[i] for row in found} for i in range(len(keys))]
+    # The key values of each level, for the labels that read names (lookups); other levels need none.
+    seen = [{row.keys[i] for row in found} if lookup_target(key) is not None else set() for i, key in enumerate(keys)]
     labeller = KeyLabeller(connection, ctx, keys, seen, language, user_names)
     groups = _groups(report, found, sets, labeller, n, m)
     group_columns = tuple(_group_column(ctx, object_name, g, k, language) for g, k in zip(rows_by, keys))
@@ -131,35 +132,50 @@ def _with_formulas(report: ReportDef, values: Mapping[str, Any]) -> dict[str, An
 
 def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple[int, ...]], labeller: KeyLabeller,
             n: int, m: int) -> tuple[ResultGroup, ...]:
-    """The row groups of every level (no column key), depth first: each group, then its subgroups."""
+    """The row groups of every level (no column key), depth first: each group, then its subgroups.
+
+    Per group the work is a few dictionary lookups: a key value's shown form, label and sort
+    key are worked out once per level and value (a month or a stage recurs in many groups).
+    """
     keys = labeller.keys
     row_sets = {index: len(members) for index, members in enumerate(sets)
                 if members == tuple(range(len(members))) and len(members) <= n and len(members) > 0}
     made: dict[tuple, ResultGroup] = {}
     order: dict[tuple, tuple] = {}
-    parents: dict[tuple, tuple[tuple, tuple]] = {}  # raw key -> (shown key, labels), filled coarsest first
-    leveled = [(row_sets[row.set_index], row) for row in found if row.set_index in row_sets]
-    leveled.sort(key=lambda pair: pair[0])
+    children: dict[tuple, list[tuple]] = {}
+    parents: dict[tuple, tuple[tuple, tuple]] = {(): ((), ())}  # raw key -> (shown key, labels), coarsest first
+    by_level: list[list[GroupedRow]] = [[] for _ in range(n + 1)]
+    for row in found:
+        level = row_sets.get(row.set_index)
+        if level is not None:
+            by_level[level].append(row)
     formulas = bool(report.formulas)
-    for level, row in leveled:
-        raw = row.keys[:level]
-        parent = parents.get(raw[:-1])
-        last = level - 1
-        label = labeller.label(last, raw[last])
-        key = (parent[0] if parent else ()) + (_shown_key(keys[last], raw[last]),)
-        labels = (parent[1] if parent else ()) + (label,)
-        parents[raw] = (key, labels)
-        made[key] = ResultGroup(level, key, labels, _with_formulas(report, row.values) if formulas else row.values)
-        order[key] = labeller.order(last, raw[last], label)
+    for level in range(1, n + 1):
+        last, spec = level - 1, keys[level - 1]
+        seen: dict[Any, tuple[Any, str, tuple]] = {}  # value -> (shown, label, order)
+        for row in by_level[level]:
+            raw = row.keys[:level]
+            value = raw[last]
+            try:
+                shown, label, position = seen[value]
+            except KeyError:
+                label = labeller.label(last, value)
+                shown, position = _shown_key(spec, value), labeller.order(last, value, label)
+                seen[value] = (shown, label, position)
+            except TypeError:  # an unhashable value: worked out each time
+                label = labeller.label(last, value)
+                shown, position = _shown_key(spec, value), labeller.order(last, value, label)
+            parent_key, parent_labels = parents.get(raw[:-1]) or ((), ())
+            key, labels = parent_key + (shown,), parent_labels + (label,)
+            parents[raw] = (key, labels)
+            if key not in made:
+                children.setdefault(parent_key, []).append(key)
+            made[key] = ResultGroup(level, key, labels, _with_formulas(report, row.values) if formulas else row.values)
+            order[key] = position
     value_names = {a.name for a in aggregates_of(report)} | {f.name for f in report.formulas}
     sort = [item for item in report.sort if item.lstrip("-") in value_names]
-    children: dict[tuple, list[tuple]] = {}
-    for key in made:
-        children.setdefault(key[:-1], []).append(key)
 
     def sibling_order(key: tuple) -> tuple:
-        if not sort:
-            return order[key]
         values = made[key].values
         parts = []
         for item in sort:
@@ -171,7 +187,7 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
     result: list[ResultGroup] = []
 
     def walk(parent: tuple) -> None:
-        for key in sorted(children[parent], key=sibling_order):
+        for key in sorted(children[parent], key=sibling_order if sort else order.__getitem__):
             result.append(made[key])
             if key in children:
                 walk(key)

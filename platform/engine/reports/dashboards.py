@@ -84,6 +84,11 @@ class WidgetCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every kept result (the next `get` of any key is None), e.g. to measure a widget computed afresh."""
+        with self._lock:
+            self._items.clear()
+
     def __len__(self) -> int:
         return len(self._items)
 
