@@ -56,12 +56,43 @@ function crmkitLookups(root) {
           .catch(function () { callback(); });
       }
     });
+    crmkitKeepClosedAfterEscape(control);
     // The label now names Tom Select's input; the original select is kept only to submit the value.
     select.setAttribute("aria-hidden", "true");
     if (select.getAttribute("aria-describedby")) {
       control.control_input.setAttribute("aria-describedby", select.getAttribute("aria-describedby"));
     }
   });
+}
+
+// A lookup's list closed with Escape stays closed until the user asks for it again: types, presses
+// ArrowDown or ArrowUp, presses the box, or leaves and comes back. Without this Tom Select opens
+// it again by itself when its pause after the last keystroke ends (300 ms) or when the search for
+// text typed just before Escape comes back, and the next Escape, meant for what holds the lookup
+// (an inline editor cancels, see below), only closes the list again. Escape with the list closed
+// is never taken by Tom Select.
+function crmkitKeepClosedAfterEscape(control) {
+  var dismissed = false;
+  var open = control.open;
+  control.hook("instead", "open", function () {
+    if (!dismissed) {
+      open.apply(control, arguments);
+    }
+  });
+  function asked() {
+    dismissed = false;
+  }
+  // Capturing on the wrapper: seen before Tom Select's own handlers on the box inside it.
+  control.wrapper.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      dismissed = dismissed || control.isOpen;
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      asked();
+    }
+  }, true);
+  control.wrapper.addEventListener("mousedown", asked, true);
+  control.wrapper.addEventListener("focusout", asked, true);
+  control.control_input.addEventListener("input", asked);
 }
 
 document.addEventListener("DOMContentLoaded", function () { crmkitLookups(document); });
