@@ -251,6 +251,59 @@ def test_two_workers_firing_at_the_same_moment_write_each_record_once(crm, leads
     assert sorted(row["record_id"] for row in crm.outbox.rows(limit=100)) == ids
 
 
+def test_a_worker_that_claimed_a_firing_waits_out_a_lock_on_it_and_fires_every_record(crm, leads, clock, monkeypatch):
+    """A lock on the state row does not mean its holder goes on with the firing: on PostgreSQL a
+    second worker's claim that found the moment taken keeps the row locked to its commit, and a
+    batch that fails rolls back. The worker that claimed waits, then fires everything, at once."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from crmkit.engine.automation import scheduled as scheduled_module
+
+    if crm.runtime.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no row locks to wait for")
+    ids = [leads.create({"name": f"L{number}"}).id for number in range(9)]
+    run_scheduled(crm)
+    clock.moment = datetime(2026, 6, 2, 2, 0, tzinfo=SHANGHAI)
+    state, real = crm.runtime.system_table("crmkit_schedule_state"), scheduled_module._batch
+    first_batch_over = threading.Event()
+    with crm.engine.connect() as holder:
+        holder_pid = holder.execute(text("SELECT pg_backend_pid()")).scalar()
+        holder.rollback()
+
+        def release_once_the_worker_waits() -> None:
+            deadline = time.monotonic() + 30  # a handoff between connections, not a clock: bounded, polled
+            while not first_batch_over.is_set() and time.monotonic() < deadline:
+                if holder.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted"
+                                       " AND :pid = ANY(pg_blocking_pids(pid))"), {"pid": holder_pid}).scalar():
+                    break
+                time.sleep(0.02)
+            holder.rollback()  # the holder ends without moving the firing on
+
+        releaser = threading.Thread(target=release_once_the_worker_waits)
+
+        def first_batch_meets_a_lock(context, firing, after, size):
+            if not first_batch_over.is_set():
+                holder.execute(select(state).where(state.c.rule == "lead.nightly").with_for_update())
+                releaser.start()
+            try:
+                return real(context, firing, after, size)
+            finally:
+                first_batch_over.set()
+
+        monkeypatch.setattr(scheduled_module, "_batch", first_batch_meets_a_lock)
+        try:
+            assert run_scheduled(crm, batch=4) == {"lead.nightly": 9}
+        finally:
+            first_batch_over.set()
+            if releaser.ident is not None:
+                releaser.join(timeout=60)
+    assert sorted(row["record_id"] for row in crm.outbox.rows(limit=100)) == ids
+    assert run_scheduled(crm, batch=4) == {}
+
+
 def test_two_workers_taking_due_planned_runs_at_once_fire_each_run_once(crm, leads, clock, database_url):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -39,8 +39,51 @@ def test_typing_in_the_header_box_shows_hits_and_enter_opens_the_chosen_one(page
 
     box = page.get_by_role("combobox", name="Search all records")
     box.press_sequentially("starl", delay=40)
-    expect(page.get_by_role("listbox").get_by_role("option").first).to_contain_text("Starlight Optics")
+    options = page.get_by_role("listbox").get_by_role("option")
+    # The answer for all the typed text, not one for "star" shown while "l" was on its way (a slow machine).
+    expect(options.last).to_have_text("All results for “starl”")
+    expect(options.first).to_contain_text("Starlight Optics")
     box.press("ArrowUp")  # from none chosen: the last option, "All results"
     box.press("Enter")
     expect(page).to_have_url(re.compile(r"/search\?q=starl$"))
     expect(page.locator(".search-hit mark")).to_have_text("Starl")
+
+
+def test_escape_closes_the_list_and_an_answer_coming_after_it_does_not_open_it_again(page: Page,
+                                                                                     web_crm: WebCrm) -> None:
+    rep = rep_with_accounts(web_crm.url, "late_answer_rep", [{"name": "Starlight Optics"}])
+    sign_in(page, rep)
+    box = page.get_by_role("combobox", name="Search all records")
+    preview = page.locator("#search-preview")
+    box.press_sequentially("star", delay=40)
+    expect(preview.get_by_role("option").last).to_have_text("All results for “star”")
+    # A slow network on cue: the page holds the request for "starl" until the test lets it go.
+    page.evaluate("""() => {
+        const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+        let release;
+        const released = new Promise((resolve) => { release = resolve; });
+        window.crmkitTestRelease = release;
+        XMLHttpRequest.prototype.open = function (method, address, ...rest) {
+            this.crmkitTestAddress = String(address);
+            return open.call(this, method, address, ...rest);
+        };
+        XMLHttpRequest.prototype.send = function (...body) {
+            if (!this.crmkitTestAddress.includes("q=starl")) {
+                return send.apply(this, body);
+            }
+            document.documentElement.dataset.testHeld = "starl";
+            released.then(() => send.apply(this, body));
+        };
+    }""")
+    box.press("l")
+    expect(page.locator("html[data-test-held='starl']")).to_be_attached()  # htmx has asked for "starl"
+    box.press("Escape")
+    expect(preview).to_be_hidden()
+    page.evaluate("window.crmkitTestRelease()")
+    expect(preview.locator("a[role=option]").last).to_have_text("All results for “starl”")  # the answer came
+    expect(preview).to_be_hidden()  # and did not open the list Escape closed
+    expect(box).to_have_attribute("aria-expanded", "false")
+    expect(box).to_have_value("starl")
+    box.press("ArrowDown")  # the user asks for it: open, on its first option
+    expect(preview).to_be_visible()
+    expect(preview.get_by_role("option").first).to_have_attribute("aria-selected", "true")

@@ -9,8 +9,8 @@ down for three nights fires once, not three times) and works the records in batc
 BATCH, in id order: the `where:` filter runs in SQL (crmkit.engine.query, as the platform,
 with `today` in the schedule's time zone), the `condition` in the sandbox on each record
 that passed, and each batch's outbox rows commit with the advance of the row's `after_id`.
-Several workers: the claim succeeds for one; a batch re-reads the row locked and goes on only
-if it is still where that worker left it. A worker that dies leaves `after_id` where its last
+Several workers: the claim succeeds for one; a batch re-reads the row locked (waiting for a
+lock another worker holds) and goes on only if it is still where that worker left it. A worker that dies leaves `after_id` where its last
 batch committed, and the next run goes on from there. A new rule starts counting from the
 moment it is first seen (it does not fire for moments before it existed).
 """
@@ -127,7 +127,13 @@ def _batch(context: "UserContext", firing: Firing, after: int, size: int) -> tup
     with context.writing() as connection:
         query = select(state.c.after_id).where(state.c.rule == key, state.c.due_at == firing.at)
         if connection.dialect.name != "sqlite":
-            query = query.with_for_update(skip_locked=True)
+            # Wait for the lock, never skip it: a lock on the row does not mean its holder goes on
+            # with the firing. PostgreSQL keeps a row locked to the end of a conditional UPDATE's
+            # transaction even when the re-checked row no longer matches (another worker's
+            # failed claim), and a batch that rolls back releases it without moving on.
+            # Skipping such a row would make the worker that claimed the firing give up on it.
+            # After the wait the row is read as its holder left it, and `after` decides.
+            query = query.with_for_update()
         if connection.execute(query).scalar() != after:
             return None
         try:

@@ -56,12 +56,43 @@ function crmkitLookups(root) {
           .catch(function () { callback(); });
       }
     });
+    crmkitKeepClosedAfterEscape(control);
     // The label now names Tom Select's input; the original select is kept only to submit the value.
     select.setAttribute("aria-hidden", "true");
     if (select.getAttribute("aria-describedby")) {
       control.control_input.setAttribute("aria-describedby", select.getAttribute("aria-describedby"));
     }
   });
+}
+
+// A lookup's list closed with Escape stays closed until the user asks for it again: types, presses
+// ArrowDown or ArrowUp, presses the box, or leaves and comes back. Without this Tom Select opens
+// it again by itself when its pause after the last keystroke ends (300 ms) or when the search for
+// text typed just before Escape comes back, and the next Escape, meant for what holds the lookup
+// (an inline editor cancels, see below), only closes the list again. Escape with the list closed
+// is never taken by Tom Select.
+function crmkitKeepClosedAfterEscape(control) {
+  var dismissed = false;
+  var open = control.open;
+  control.hook("instead", "open", function () {
+    if (!dismissed) {
+      open.apply(control, arguments);
+    }
+  });
+  function asked() {
+    dismissed = false;
+  }
+  // Capturing on the wrapper: seen before Tom Select's own handlers on the box inside it.
+  control.wrapper.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      dismissed = dismissed || control.isOpen;
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      asked();
+    }
+  }, true);
+  control.wrapper.addEventListener("mousedown", asked, true);
+  control.wrapper.addEventListener("focusout", asked, true);
+  control.control_input.addEventListener("input", asked);
 }
 
 document.addEventListener("DOMContentLoaded", function () { crmkitLookups(document); });
@@ -221,8 +252,11 @@ document.addEventListener("DOMContentLoaded", function () {
 // The header's search box is a combobox (WAI-ARIA APG "list autocomplete"): htmx fills the
 // listbox #search-preview with the best hits as the user types; focus stays in the box while
 // ArrowDown/ArrowUp choose an option (aria-activedescendant), Enter opens the chosen one (or,
-// with none chosen, submits the form to the full search page), Escape closes the list.
+// with none chosen, submits the form to the full search page), Escape closes the list, which then
+// stays closed until the user types again, presses ArrowDown/ArrowUp or comes back to the box: the
+// answer for text typed just before Escape, arriving after it, fills the list but does not open it.
 (function () {
+  var dismissed = false;
   function parts() {
     var input = document.getElementById("global-search");
     var list = document.getElementById("search-preview");
@@ -272,7 +306,7 @@ document.addEventListener("DOMContentLoaded", function () {
   document.addEventListener("htmx:afterSwap", function (event) {
     var found = parts();
     if (found && event.detail.target === found.list) {
-      show(found, found.list.children.length > 0 && document.activeElement === found.input);
+      show(found, !dismissed && found.list.children.length > 0 && document.activeElement === found.input);
     }
   });
 
@@ -288,6 +322,7 @@ document.addEventListener("DOMContentLoaded", function () {
         return;
       }
       event.preventDefault();
+      dismissed = false;
       show(found, true);
       var step = event.key === "ArrowDown" ? 1 : -1;
       choose(found, current < 0 ? (step > 0 ? 0 : all.length - 1) : (current + step + all.length) % all.length);
@@ -296,12 +331,16 @@ document.addEventListener("DOMContentLoaded", function () {
       window.location.assign(all[current].href);
     } else if (event.key === "Escape" && !found.list.hidden) {
       event.preventDefault();
+      dismissed = true;
       show(found, false);
     }
   });
 
   document.addEventListener("input", function (event) {
     var found = parts();
+    if (found && event.target === found.input) {
+      dismissed = false;
+    }
     if (found && event.target === found.input && !found.input.value.trim()) {
       show(found, false);
       found.list.replaceChildren();
@@ -327,7 +366,11 @@ document.addEventListener("DOMContentLoaded", function () {
 
   document.addEventListener("focusin", function (event) {
     var found = parts();
-    if (found && event.target === found.input && found.list.children.length && found.input.value.trim()) {
+    if (!found || event.target !== found.input) {
+      return;
+    }
+    dismissed = false;
+    if (found.list.children.length && found.input.value.trim()) {
       show(found, true);
     }
   });
