@@ -38,6 +38,8 @@ class ProcessMemoryStorage(Storage, MovingWindowSupport):
         #: key -> [count, the moment the count expires] (fixed windows).
         self._counters: dict[str, list[float]] = {}
         self._calls = 0
+        #: Seconds since the epoch now (a test may set another clock).
+        self.clock = time.time
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -49,7 +51,7 @@ class ProcessMemoryStorage(Storage, MovingWindowSupport):
         """Take `amount` entries in the window of `expiry` seconds ending now, if at most `limit` are then taken."""
         if amount > limit:
             return False
-        now = time.time()
+        now = self.clock()
         with self._lock:
             self._tick(now)
             times = self._pruned(key, now, expiry)
@@ -60,7 +62,7 @@ class ProcessMemoryStorage(Storage, MovingWindowSupport):
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         """(when the oldest entry in the window was taken, how many are taken); (now, 0) for none."""
-        now = time.time()
+        now = self.clock()
         with self._lock:
             times = self._pruned(key, now, expiry)
             return (times[0], len(times)) if times else (now, 0)
@@ -83,7 +85,7 @@ class ProcessMemoryStorage(Storage, MovingWindowSupport):
     # -- fixed windows ---------------------------------------------------------------
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
+        now = self.clock()
         with self._lock:
             self._tick(now)
             counter = self._counter(key, now)
@@ -94,11 +96,11 @@ class ProcessMemoryStorage(Storage, MovingWindowSupport):
 
     def get(self, key: str) -> int:
         with self._lock:
-            counter = self._counter(key, time.time())
+            counter = self._counter(key, self.clock())
             return int(counter[0]) if counter is not None else 0
 
     def get_expiry(self, key: str) -> float:
-        now = time.time()
+        now = self.clock()
         with self._lock:
             counter = self._counter(key, now)
             return counter[1] if counter is not None else now
