@@ -43,13 +43,18 @@ def transfer_lines(crm: Crm, imports: int, exports: int) -> Iterator[Result]:
 
 
 def contacts_file(folder: Path, count: int) -> Path:
-    """A CSV of `count` contacts with the standard CRM's English labels; every tenth repeats an email."""
+    """A CSV of `count` contacts with the standard CRM's English labels; every tenth repeats an email.
+
+    The addresses are at a domain of this run's own, so a kept database (--keep), which holds the
+    contacts of earlier runs, gets as many new contacts as the first run did.
+    """
     path = folder / "contacts.csv"
+    domain = f"run{time.time_ns():x}.example.com"
     with path.open("w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["First Name", "Last Name", "Email", "Phone", "Title"])
         for number in range(count):
-            email = f"person{number}@example.com" if number % 10 else f"PERSON{max(number - 5, 1)}@example.com"
+            email = f"person{number}@{domain}" if number % 10 else f"PERSON{max(number - 5, 1)}@{domain}"
             writer.writerow(["Wei", f"Li{number}", email, f"1380013{number % 10_000:04d}", "Buyer"])
     return path
 
