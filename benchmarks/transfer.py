@@ -6,29 +6,33 @@
   read with the csv module, deduplicated in a Python set and written with one Core
   executemany per 1,000 rows into a plain copy of the table.
 - export: --exports accounts (default: all of --rows) streamed as CSV and as XLSX through
-  the engine's export; raw = a Core select written by the csv module (CSV) or XlsxWriter
-  (XLSX). The note gives the process's peak resident memory growth while each export ran,
-  sampled every 20 ms from /proc: flat memory means a few MB whatever the row count.
+  the engine's export; raw = a Core select (server-side cursor) written by the csv module
+  (CSV) or XlsxWriter (XLSX). Each export runs in a process of its own
+  (benchmarks/export_memory.py), once for a tenth of the rows and once for all of them; the
+  note gives both peaks of resident memory (VmHWM) above what the process held before the
+  export: flat memory means the two peaks are about the same whatever the row count.
 """
 from __future__ import annotations
 
 import csv
-import io
+import json
 import os
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
-from sqlalchemy import MetaData, Table, insert, select
+from sqlalchemy import MetaData, Table, insert
 
 from benchmarks.report import NO_TARGET, Result, Target
 from crmkit.engine import Crm
 from crmkit.engine.transfer.importer import ImportOptions, ImportService
-from crmkit.engine.transfer.spreadsheet import xlsx_chunks
 
+#: The folder `python -m benchmarks` runs from (the export processes import `benchmarks` from it).
+ROOT = Path(__file__).resolve().parent.parent
 IMPORT_TARGET = Target("< 60 s", seconds=60.0)
 
 
@@ -39,13 +43,18 @@ def transfer_lines(crm: Crm, imports: int, exports: int) -> Iterator[Result]:
 
 
 def contacts_file(folder: Path, count: int) -> Path:
-    """A CSV of `count` contacts with the standard CRM's English labels; every tenth repeats an email."""
+    """A CSV of `count` contacts with the standard CRM's English labels; every tenth repeats an email.
+
+    The addresses are at a domain of this run's own, so a kept database (--keep), which holds the
+    contacts of earlier runs, gets as many new contacts as the first run did.
+    """
     path = folder / "contacts.csv"
+    domain = f"run{time.time_ns():x}.example.com"
     with path.open("w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["First Name", "Last Name", "Email", "Phone", "Title"])
         for number in range(count):
-            email = f"person{number}@example.com" if number % 10 else f"PERSON{max(number - 5, 1)}@example.com"
+            email = f"person{number}@{domain}" if number % 10 else f"PERSON{max(number - 5, 1)}@{domain}"
             writer.writerow(["Wei", f"Li{number}", email, f"1380013{number % 10_000:04d}", "Buyer"])
     return path
 
@@ -53,12 +62,13 @@ def contacts_file(folder: Path, count: int) -> Path:
 def import_line(crm: Crm, count: int) -> Result:
     with tempfile.TemporaryDirectory() as folder:
         path = contacts_file(Path(folder), count)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         report = ImportService(crm.as_system(), "contact").import_file(path, ImportOptions(duplicates="skip"))
-        ours = time.perf_counter() - start
+        ours, cpu = time.perf_counter() - start, time.process_time() - cpu
         raw = _raw_import(crm, path)
     note = (f"{report.created:,} created, {report.skipped:,} duplicates skipped, {report.failed:,} failed; "
-            f"{count / ours:,.0f} rows/s")
+            f"{count / ours:,.0f} rows/s; this process's CPU {cpu:.1f} s (the database server's not counted); "
+            f"load {os.getloadavg()[0]:.1f}")
     return Result(f"import {count:,} contacts, dedup on email", ours, raw, IMPORT_TARGET, note)
 
 
@@ -95,75 +105,30 @@ def _raw_import(crm: Crm, path: Path) -> float:
 
 
 def export_lines(crm: Crm, count: int) -> Iterator[Result]:
-    records = crm.as_system().records("account")
-    table = crm.runtime.table("account")
-    last = crm.engine.connect().execute(select(table.c.id).order_by(table.c.id).offset(count - 1).limit(1)).scalar()
-    window = {"id": {"lte": last}} if last is not None else None
-    columns = list(records.export(window, format="values").columns)
+    """CSV and XLSX exports of `count` accounts, each run in a process of its own (benchmarks/export_memory.py).
 
-    def ours_csv() -> int:
-        return sum(len(line) for line in records.export(window, sort=("id",)))
-
-    def ours_xlsx() -> int:
-        stream = records.export(window, sort=("id",), format="values")
-        rows = ([row.get(name) for name in columns] for row in stream)
-        return sum(len(chunk) for chunk in xlsx_chunks(columns, rows))
-
-    def raw_rows() -> Iterator:
-        query = select(*(table.c[name] for name in columns)).order_by(table.c.id)
-        if last is not None:
-            query = query.where(table.c.id <= last)
-        with crm.engine.connect() as connection:
-            yield from connection.execution_options(stream_results=True, yield_per=1000).execute(query)
-
-    def raw_csv() -> int:
-        buffer, size = io.StringIO(), 0
-        writer = csv.writer(buffer)
-        for row in raw_rows():
-            writer.writerow(row)
-            if buffer.tell() > 65536:
-                size += buffer.tell()
-                buffer.seek(0)
-                buffer.truncate()
-        return size + buffer.tell()
-
-    def raw_xlsx() -> int:
-        return sum(len(chunk) for chunk in xlsx_chunks(columns, (list(row) for row in raw_rows())))
-
-    for kind, ours, raw in (("CSV", ours_csv, raw_csv), ("XLSX", ours_xlsx, raw_xlsx)):
-        seconds, grown, size = measured(ours)
-        raw_seconds = measured(raw)[0]
-        yield Result(f"export {count:,} accounts as {kind}, peak memory", seconds, raw_seconds, NO_TARGET,
-                     f"peak memory +{grown / 2**20:,.0f} MB while exporting; file {size / 2**20:,.1f} MB")
+    The time is the export of `count` rows; the note gives the peak resident memory above what the
+    process held before it (VmHWM) for `count` rows and for a tenth of them: flat memory means the
+    two are about the same.
+    """
+    url = crm.engine.url.render_as_string(hide_password=False)
+    smaller = max(1, count // 10)
+    for kind in ("CSV", "XLSX"):
+        ours = {rows: exported(url, f"ours-{kind.lower()}", rows) for rows in (smaller, count)}
+        raw = {rows: exported(url, f"raw-{kind.lower()}", rows) for rows in (smaller, count)}
+        mb = 2**20
+        note = (f"peak memory +{ours[smaller]['peak'] / mb:,.0f} MB at {smaller:,} rows, "
+                f"+{ours[count]['peak'] / mb:,.0f} MB at {count:,} (raw: +{raw[smaller]['peak'] / mb:,.0f}, "
+                f"+{raw[count]['peak'] / mb:,.0f} MB); {smaller:,} rows in {ours[smaller]['seconds']:.1f} s; "
+                f"file {ours[count]['bytes'] / mb:,.1f} MB")
+        yield Result(f"export {count:,} accounts as {kind}, peak memory", ours[count]["seconds"],
+                     raw[count]["seconds"], NO_TARGET, note)
 
 
-def measured(function: Callable[[], int]) -> tuple[float, int, int]:
-    """(seconds, peak growth of resident memory in bytes, what the function returned)."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    peak = [resident(page)]
-    base = peak[0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.02):
-            peak[0] = max(peak[0], resident(page))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    start = time.perf_counter()
-    try:
-        size = function()
-    finally:
-        seconds = time.perf_counter() - start
-        done.set()
-        sampler.join()
-    return seconds, max(0, max(peak[0], resident(page)) - base), size
-
-
-def resident(page: int) -> int:
-    """This process's resident memory in bytes (Linux /proc; 0 elsewhere)."""
-    try:
-        with open("/proc/self/statm") as file:
-            return int(file.read().split()[1]) * page
-    except OSError:
-        return 0
+def exported(url: str, kind: str, rows: int) -> dict[str, float]:
+    """{"seconds", "bytes", "peak", "rss_before"} of one export in a fresh process (benchmarks/export_memory.py)."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.export_memory", url, kind, str(rows)],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"make bench: the {kind} export of {rows:,} rows failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -117,6 +117,8 @@ def checked_token(token: str) -> User | None:
 @blueprint.after_request
 def log_call(response: Response) -> Response:
     """One log line per call, with its request id, user, status and milliseconds."""
+    if not logger.isEnabledFor(logging.INFO):  # its values are not even worked out then
+        return response
     started = g.get("api_started")
     user = g.get("api_user")
     logger.info("%s %s -> %s (%s ms, user %s)", request.method, request.full_path.rstrip("?"), response.status_code,

@@ -2,7 +2,8 @@
 
 Limits: CRMKIT_API_RATE_LIMIT (default "600 per minute; 20 per second", Flask-Limiter's
 notation) per token, counted in Redis when CRMKIT_REDIS_URL is set (so the limit holds across
-every worker and machine) and in the process's memory otherwise. A call over the limit gets
+every worker and machine) and in the process's memory otherwise (limit_storage.py: without
+the timer thread limits' own memory storage starts on nearly every call). A call over the limit gets
 429 problem+json with `Retry-After` (seconds) and the X-RateLimit-* headers.
 
 Request ids: a caller's `X-Request-Id` (letters, digits, `._:-`, up to 128) is kept, else one is
@@ -18,6 +19,7 @@ from flask import Blueprint, Flask, Response, has_request_context, request
 from flask_limiter import Limiter
 
 from crmkit.api.blueprint import bearer_token, is_api_request, logger, request_id
+from crmkit.api.limit_storage import ProcessMemoryStorage
 
 DEFAULT_RATE_LIMIT = "600 per minute; 20 per second"
 
@@ -32,7 +34,7 @@ def token_key() -> str:
 
 def storage_uri(app: Flask) -> str:
     redis_url = app.config.get("CRMKIT_REDIS_URL")
-    return redis_url if redis_url else "memory://"
+    return redis_url if redis_url else ProcessMemoryStorage.STORAGE_SCHEME[0] + "://"
 
 
 class RequestIdFilter(logging.Filter):

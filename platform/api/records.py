@@ -59,17 +59,20 @@ def list_records(service: RecordService, spec: QuerySpec, selection: Selection, 
 
 @blueprint.get("/objects/<object_name>")
 def list_view(object_name: str) -> Response:
-    service = context().records(object_name)
-    body = list_records(service, list_spec(), Selection.from_request(context(), service.obj),
-                        count=flag("count"), exact=flag("exact"))
+    # One connection and one operation read for the call's engine reads (the service, the page, the count).
+    with context().snapshot() as user:
+        service = user.records(object_name)
+        body = list_records(service, list_spec(), Selection.from_request(user, service.obj),
+                            count=flag("count"), exact=flag("exact"))
     return json_response(body)
 
 
 @blueprint.get("/objects/<object_name>/<int:record_id>")
 def get_record(object_name: str, record_id: int) -> Response:
-    service = context().records(object_name)
-    selection = Selection.from_request(context(), service.obj)
-    record = service.get(record_id)
+    with context().snapshot() as user:
+        service = user.records(object_name)
+        selection = Selection.from_request(user, service.obj)
+        record = service.get(record_id)
     return json_response(selection.shown(record), headers={"ETag": etag(record)})
 
 
@@ -97,16 +100,16 @@ def restore_record(object_name: str, record_id: int) -> Response:
 
 @blueprint.get("/objects/<object_name>/<int:record_id>/related/<child>")
 def related_records(object_name: str, record_id: int, child: str) -> Response:
-    user = context()
-    user.records(object_name).get(record_id)  # 404 for a record the user may not read
-    service = user.records(child)
-    via = related_lookup(user, object_name, child, request.args.get("via"))
-    spec = list_spec()
-    condition = {via: record_id}
-    spec = QuerySpec(filter={"and": [condition, spec.filter]} if spec.filter else condition, sort=spec.sort,
-                     search=spec.search, limit=spec.limit, offset=spec.offset, after=spec.after)
-    body = list_records(service, spec, Selection.from_request(user, service.obj), count=flag("count"),
-                        exact=flag("exact"))
+    with context().snapshot() as user:
+        user.records(object_name).get(record_id)  # 404 for a record the user may not read
+        service = user.records(child)
+        via = related_lookup(user, object_name, child, request.args.get("via"))
+        spec = list_spec()
+        condition = {via: record_id}
+        spec = QuerySpec(filter={"and": [condition, spec.filter]} if spec.filter else condition, sort=spec.sort,
+                         search=spec.search, limit=spec.limit, offset=spec.offset, after=spec.after)
+        body = list_records(service, spec, Selection.from_request(user, service.obj), count=flag("count"),
+                            exact=flag("exact"))
     return json_response(body)
 
 

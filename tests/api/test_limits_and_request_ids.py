@@ -103,3 +103,37 @@ def test_a_user_deactivated_since_their_last_call_is_refused_at_once(api_crm):
     directory.deactivate(user.id)
     refused = _get(app, token, "/api/v1/objects/account?limit=1")
     assert refused.status_code == 401 and refused.headers["Content-Type"] == "application/problem+json"
+
+
+def test_limits_without_redis_count_in_process_memory_and_free_their_window():
+    from limits import parse
+    from limits.strategies import MovingWindowRateLimiter
+
+    from crmkit.api.limit_storage import SWEEP_EVERY, ProcessMemoryStorage
+
+    storage = ProcessMemoryStorage()
+    now = [1_000.0]
+    storage.clock = lambda: now[0]
+    limiter = MovingWindowRateLimiter(storage)
+    per_minute = parse("3 per minute")
+    assert [limiter.hit(per_minute, "token:a") for _ in range(4)] == [True, True, True, False]
+    assert limiter.hit(per_minute, "token:b")  # each token counts on its own
+    now[0] += 30
+    assert not limiter.hit(per_minute, "token:a")
+    assert storage.get_moving_window("crmkit/token:a", 3, 60) == (now[0], 0)  # an unknown key: nothing taken
+    now[0] += 30.5  # the first three calls are more than a minute old now
+    assert limiter.hit(per_minute, "token:a")
+    stats = limiter.get_window_stats(per_minute, "token:a")
+    assert stats.remaining == 2
+    now[0] += 61
+    for number in range(SWEEP_EVERY):  # a sweep drops the keys whose window is empty
+        storage.acquire_entry(f"other:{number % 7}", 10_000, 60)
+    assert set(storage._windows) <= {f"other:{number}" for number in range(7)}
+
+
+def test_the_apps_limits_without_redis_use_the_process_memory_storage(api_crm):
+    from crmkit.api.limit_storage import ProcessMemoryStorage
+
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="3 per minute")
+    limiter, = app.extensions["limiter"]  # Flask-Limiter keeps its limiters in a set
+    assert isinstance(limiter.storage, ProcessMemoryStorage)

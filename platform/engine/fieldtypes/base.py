@@ -105,8 +105,11 @@ def coerce(field: ma_fields.Field, value: Any, language: str | None = None) -> A
     database can hold (NUL, lone surrogates) is refused here for every field type, plugin
     types included.
     """
+    checked = storable(value)
     fast = getattr(field, "coerce", None)
-    return storable(fast(storable(value), language) if fast is not None else field.deserialize(storable(value)))
+    result = fast(checked, language) if fast is not None else field.deserialize(checked)
+    # The value itself given back (text already trimmed, a number as it was) was checked above.
+    return result if result is checked else storable(result)
 
 
 def error_messages(messages: Any) -> list[str]:

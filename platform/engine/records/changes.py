@@ -50,7 +50,12 @@ def change_payload(object_name: str, operation: str, record_id: int, fields: Map
 
 def change_fields(values: Mapping[str, Any]) -> dict[str, Any]:
     """A record's stored values as a change's `fields`: JSON (to_json), the id left to the change's own `id`."""
-    return {name: to_json(value) for name, value in values.items() if name != "id"}
+    plain = _PLAIN
+    return {name: value if type(value) in plain else to_json(value) for name, value in values.items() if name != "id"}
+
+
+#: Values `to_json` gives back as they are (the common ones, taken without a call: an import writes a change per row).
+_PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 def change_rows(events: Sequence["RecordEvent"]) -> list[dict[str, Any]]:

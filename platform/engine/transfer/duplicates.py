@@ -13,8 +13,9 @@
   region, are kept as their digits. Text without digits gives no key.
 - name: the object's title field, NFKC, case folded, spaces collapsed ("ACME  Ltd" = "acme ltd").
 
-`candidates` narrows the stored records to compare with a few keys in SQL (an index on the
-email column, the last 8 digits of a phone), and the keys are then compared in Python.
+`candidates` narrows the stored records to compare with a few keys in SQL (the case-insensitive
+index of the email or title column, the last 8 digits of a phone), and the keys are then
+compared in Python.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import Any, Iterable
 from sqlalchemy import ColumnElement, func
 
 from crmkit.engine import messages
+from crmkit.engine.tables import PrefixKey
 from crmkit.engine.transfer.files import ImportFileError
 from crmkit.metadata.model import ObjectDef
 
@@ -78,10 +80,13 @@ class DuplicateRule:
     def candidates(self, column: ColumnElement, keys: Iterable[str], dialect: str) -> ColumnElement[bool]:
         """A condition on the stored column that every record with one of `keys` meets (a few others too)."""
         keys = sorted(set(keys))
+        # Email and name: the column folded as its case-insensitive index folds it (PrefixKey: PostgreSQL
+        # lower(value) COLLATE "C", SQLite COLLATE NOCASE), so a batch's keys are found through that index
+        # instead of by reading every stored record. Stored addresses need no trim: a save strips text.
         if self.kind == "email":
-            return func.lower(func.trim(column)).in_(keys)
+            return PrefixKey(column).in_(keys)
         if self.kind == "name":
-            return func.lower(column).in_(sorted({key.lower() for key in keys}))
+            return PrefixKey(column).in_(sorted({key.lower() for key in keys}))
         tails = sorted({_NOT_DIGITS.sub("", key)[-8:] for key in keys})
         digits = column
         for mark in (" ", "-", "(", ")", ".", "+", "/"):
