@@ -114,9 +114,15 @@ objects:
 
 
 def test_global_search_reads_an_objects_titles_starting_with_the_text_only_where_one_exists(crm, install,
-                                                                                            plan_reader):
-    """The statement that asks the indexes also asks whether any title starts with the text (an index range); an
-    object's page of such titles, read after its matches when those fill a page, is read only where one does."""
+                                                                                            plan_reader, monkeypatch):
+    """PostgreSQL: of an object read without asking its index (statistics expecting many matches), the statement
+    that asks the indexes asks whether any title starts with the text (an index range); the object's page of such
+    titles, read after its matches when those fill a page, is read only where one does."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite asks every index, and a page costs it no round trip")
+    from crmkit.engine.records import global_search
+
+    monkeypatch.setattr(global_search, "_worth_asking", lambda _connection, _match: False)  # as for a common word
     install(TITLED)
     system = crm.as_system()
     firms = system.records("firm")
@@ -128,7 +134,7 @@ def test_global_search_reads_an_objects_titles_starting_with_the_text_only_where
         with plan_reader(crm.engine).reads() as seen:
             titles = [hit.title for hit in system.search(text, objects=["firm"], limit=2)]
         reads = [statement for statement, _ in seen
-                 if re.search(r"\b(FROM|JOIN) firm\b", statement) and "UNION ALL" not in statement]
+                 if re.search(r"\b(FROM|JOIN) firm\b", statement) and "WHERE EXISTS (SELECT 1 FROM" not in statement]
         return titles, reads
 
     titles, reads = firm_reads("quokka")

@@ -28,10 +28,11 @@ index alone, each object's own fields the user may search), and only those objec
 read. On PostgreSQL an object whose statistics expect a common word, or know the word to
 be held, is not asked (its bitmap costs more than its page) and is read directly. The same
 statement asks, of each object whose title is read by `startswith` as an index range,
-whether any title starts with the text (RecordService.title_prefix_condition): an object
-whose matches fill its candidates reads its titles starting with the text after them
-(another round trip), and that read is left out where none does (张伟 in account names,
-which start with a company: 3 statements at 1,000,000 accounts instead of 4).
+whether any title starts with the text (RecordService.title_prefix_condition), of the
+objects read without asking: an object whose matches fill its candidates reads its titles
+starting with the text after them (another round trip), and that read is left out where
+none does (张伟 in account names, which start with a company: 3 statements at 1,000,000
+accounts instead of 4).
 
 Each hit carries what a search page shows of it (records/search_snippets.py): its title
 and up to three matched fields with the matched words marked, and whether it matched only
@@ -43,7 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.ext.compiler import compiles
@@ -189,13 +190,8 @@ def _find(context: "UserContext", text: str, objects: Sequence[str] | None, limi
     found: dict[str, _Found] = {}
     with context.reading() as connection:  # one operation for every object
         services = {name: context.records(name) for name in names}
-        titles = {}
-        for name, service in services.items():
-            condition = service.title_prefix_condition(text)
-            if condition is not None:
-                titles[name] = (context.runtime.schema.table(name), condition)
         skipped, untitled = _held(connection, {name: service.query_context() for name, service in services.items()},
-                                  text, titles)
+                                  text, lambda name: services[name].title_prefix_condition(text))
         for name, service in services.items():
             try:
                 ctx = service.query_context()
@@ -265,24 +261,32 @@ def objects_without_matches(connection: Connection, contexts: "dict[str, QueryCo
 
 
 def _held(connection: Connection, contexts: "dict[str, QueryContext]", text: str,
-          titles: "dict[str, tuple[Any, ColumnElement]]") -> tuple[set[str], set[str]]:
-    """`objects_without_matches`, and in the same statement the objects of `titles` without a title starting with `text`.
+          title_condition: "Callable[[str], ColumnElement | None] | None" = None) -> tuple[set[str], set[str]]:
+    """`objects_without_matches`, and in the same statement the objects without a title starting with `text` among
+    those PostgreSQL reads without asking.
 
-    `titles`: {object: (its table, RecordService.title_prefix_condition)}. A title is an
-    index range (EXISTS stops at the first), asked of every record, seen or not: it only
-    spares the page of titles an object's suggestions would read after its matches
-    (global search's account for 张伟: a round trip that finds nothing).
+    `title_condition(object)`: RecordService.title_prefix_condition, an index range (EXISTS
+    stops at the first), asked of every record, seen or not: it only spares the page of
+    titles an object's suggestions read after its matches when those fill a page. That is
+    likely where the statistics expect many matches (the objects not asked about: global
+    search's account for 张伟, a round trip that finds nothing), so only those are asked; on
+    SQLite a page costs no round trip, and nothing is asked.
     """
     postgres = connection.dialect.name == "postgresql"
     asked: list[tuple[str, SearchMatch]] = []
+    titles: dict[str, tuple[str, ColumnElement]] = {}
     for name, ctx in contexts.items():
         match = search_clause(ctx, name, text) if search_fields(ctx, name) else None
-        if isinstance(match, SearchMatch) and (not postgres or _worth_asking(connection, match)):
+        if not isinstance(match, SearchMatch):
+            continue
+        if not postgres or _worth_asking(connection, match):
             asked.append((name, match))
+        elif title_condition is not None and (condition := title_condition(name)) is not None:
+            titles[name] = (ctx.schema.table(name).name, condition)
     if not asked and not titles:
         return set(), set()
     held = set(connection.execute(HeldMatches(tuple(match for _name, match in asked),
-                                              tuple(source.name for source, _condition in titles.values()),
+                                              tuple(table_name for table_name, _condition in titles.values()),
                                               tuple(condition for _source, condition in titles.values()))).scalars())
     without = {name for number, (name, _match) in enumerate(asked) if number not in held}
     untitled = {name for number, name in enumerate(titles, start=len(asked)) if number not in held}
