@@ -100,3 +100,45 @@ def test_an_object_whose_statistics_know_the_word_is_read_without_asking_its_ind
         assert {hit.object for hit in hits} == ({"account"} if word == "张伟" else set())
     assert "crmkit_account_search" not in asked["张伟"][0] and "crmkit_contact_search" in asked["张伟"][0]
     assert "crmkit_account_search" in asked["xyzzy"][0]  # a word the statistics do not know is asked about
+
+
+TITLED = """
+package: titled
+version: "1.0.0"
+objects:
+  firm:
+    title_field: name
+    fields:
+      name: {type: text, searchable: true, indexed: true}
+"""
+
+
+def test_global_search_reads_an_objects_titles_starting_with_the_text_only_where_one_exists(crm, install,
+                                                                                            plan_reader, monkeypatch):
+    """PostgreSQL: of an object read without asking its index (statistics expecting many matches), the statement
+    that asks the indexes asks whether any title starts with the text (an index range); the object's page of such
+    titles, read after its matches when those fill a page, is read only where one does."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite asks every index, and a page costs it no round trip")
+    from crmkit.engine.records import global_search
+
+    monkeypatch.setattr(global_search, "_worth_asking", lambda _connection, _match: False)  # as for a common word
+    install(TITLED)
+    system = crm.as_system()
+    firms = system.records("firm")
+    firms.create({"name": "Quokka First"})  # the oldest: left out of the newest matches, found by its title
+    for number in range(3):
+        firms.create({"name": f"Blue Quokka Zebra {number}"})
+
+    def firm_reads(text: str) -> tuple[list[str], list[str]]:
+        with plan_reader(crm.engine).reads() as seen:
+            titles = [hit.title for hit in system.search(text, objects=["firm"], limit=2)]
+        reads = [statement for statement, _ in seen
+                 if re.search(r"\b(FROM|JOIN) firm\b", statement) and "WHERE EXISTS (SELECT 1 FROM" not in statement]
+        return titles, reads
+
+    titles, reads = firm_reads("quokka")
+    assert titles[0] == "Quokka First" and len(reads) == 2  # the newest matches, then the titles starting with it
+    titles, reads = firm_reads("zebra")
+    assert len(titles) == 2 and all(title.startswith("Blue Quokka Zebra") for title in titles)
+    assert len(reads) == 1  # no title starts with "zebra": its matches alone

@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import Connection, Table, case, select
+from sqlalchemy import ColumnElement, Connection, Table, case, or_, select
 
 from crmkit.engine import messages
 from crmkit.engine.automation.rules import before_save_rules, run_before_save
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
+from crmkit.engine.query.filters import compile_filter
 from crmkit.engine.query.grouping import Grouping, group_totals
 from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.engine.query.search import search_fields
@@ -34,6 +35,7 @@ from crmkit.engine.records.record import Record
 from crmkit.engine.records.timeline import PAGE_SIZE, TimelinePage, read_timeline
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.shaping import hidden_fields, history_withheld, shown_errors, shown_rows
+from crmkit.engine.tables import prefix_fields
 from crmkit.metadata.model import ObjectDef
 
 if TYPE_CHECKING:
@@ -219,11 +221,15 @@ class RecordService:
             found = self.suggestions(connection, text, limit=limit)
         return [(suggestion.record.id, suggestion.title) for suggestion in found]
 
-    def suggestions(self, connection: Connection, text: str | None, *, limit: int) -> list["Suggestion"]:
+    def suggestions(self, connection: Connection, text: str | None, *, limit: int,
+                    titles_held: bool | None = None) -> list["Suggestion"]:
         """`suggest`'s records on an operation's connection (UserContext.reading), for callers that read several objects in one operation.
 
         Checks the read permission as the operation's rights say (PermissionDenied). With no
-        text, the first records by title.
+        text, the first records by title. `titles_held`: False when the caller has asked
+        already whether any record's title starts with the text (`title_prefix_condition`,
+        records/global_search.py) and none does, so no page of such titles is read; None
+        when it has not asked.
         """
         self._allowed(("read",))
         title = self.obj.title_field
@@ -237,7 +243,7 @@ class RecordService:
         prefixed: dict[int, Record] = {}
         if title and (searched.has_more or not self._title_indexed(title)) and "startswith" in \
                 self.runtime.field_types.operators(self.obj.fields[title], self.runtime.registry):
-            for prefix in title_prefixes(text):
+            for prefix in title_prefixes(text) if titles_held is not False else ():
                 spec = QuerySpec(filter={title: {"startswith": prefix}}, sort=(title,), limit=limit)
                 prefixed.update((record.id, record) for record in self._page(connection, spec).records)
         elif title:
@@ -267,6 +273,28 @@ class RecordService:
     def _hidden(self) -> frozenset[str]:
         """The fields of this object the session may not read (none for the system)."""
         return hidden_fields(self.session.policy, self.obj.name)
+
+    def title_prefix_condition(self, text: str) -> ColumnElement | None:
+        """What a record's title must meet to be among `suggestions`' titles starting with `text`, or None.
+
+        The OR of the `startswith` filters those pages read (one per `title_prefixes`
+        variant), without the caller's row filter: a record the caller may not see can meet
+        it, so it only tells where no such title exists. None where that is not one index
+        range (no title, a title the user may not read or sees through a derived expression,
+        a title without a prefix index) or the text is blank.
+        """
+        title = self.obj.title_field
+        text = text.strip() if isinstance(text, str) else ""
+        policy = self.session.policy
+        if not title or not text or (policy is not None and title in policy.hidden_fields(self.obj.name)):
+            return None
+        if policy is not None and policy.derived_expression(self.obj.name, title) is not None:
+            return None
+        if title not in prefix_fields(self.obj, self.runtime.field_types, self.runtime.registry):
+            return None
+        ctx = self.query_context()
+        return or_(*(compile_filter(ctx, self.obj.name, {title: {"startswith": prefix}})
+                     for prefix in title_prefixes(text)))
 
     def _title_indexed(self, title: str) -> bool:
         """Whether this user's search looks in the title, so every title starting with a text is a search match."""
