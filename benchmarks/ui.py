@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -68,6 +69,8 @@ class Load:
     tool: str
     #: Threads per gunicorn worker; 0 for the sync worker class.
     threads: int = THREADS
+    #: CPU seconds the load generator itself used (it shares the machine's cores with gunicorn); None: not measured.
+    generator_cpu: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -81,8 +84,10 @@ class Load:
         mark = "ok" if self.met else "NO"
         errors = f", {self.errors} errors" if self.errors else ""
         workers = f"{WORKERS} gthread workers x {self.threads} threads" if self.threads else f"{WORKERS} sync workers"
+        generator = "" if self.generator_cpu is None or not self.seconds else \
+            f" using {self.generator_cpu / self.seconds:.0%} of a core"
         return (f"UI list page under load: {self.per_second:,.0f} pages/s, p95 {self.p95 * 1e3:.1f} ms "
-                f"({LOAD_CLIENTS} keep-alive clients, {self.tool}, gunicorn {workers}{errors})  "
+                f"({LOAD_CLIENTS} keep-alive clients, {self.tool}{generator}, gunicorn {workers}{errors})  "
                 f"{mark} target >= {PAGES_PER_SECOND} pages/s")
 
 
@@ -256,7 +261,7 @@ def python_load(port: int, cookie: str, path: str, seconds: float) -> Load:
         finally:
             connection.close()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     threads = [threading.Thread(target=client, args=(number,)) for number in range(LOAD_CLIENTS)]
     for thread in threads:
         thread.start()
@@ -264,7 +269,7 @@ def python_load(port: int, cookie: str, path: str, seconds: float) -> Load:
         thread.join()
     every = [latency for times in latencies for latency in times]
     return Load(len(every), time.perf_counter() - started, p95(every) if every else 0.0, sum(errors),
-                "Python http.client threads")
+                "Python http.client threads", generator_cpu=time.process_time() - cpu)
 
 
 WRK_SCRIPT = """
@@ -278,6 +283,7 @@ end
 
 def wrk_load(wrk: str, port: int, cookie: str, path: str, seconds: float) -> Load:
     """`wrk` with LOAD_CLIENTS connections on 2 threads for `seconds` (at least 1)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "report.lua"
         script.write_text(WRK_SCRIPT)
@@ -287,8 +293,10 @@ def wrk_load(wrk: str, port: int, cookie: str, path: str, seconds: float) -> Loa
     found = re.search(r"crmkit (\d+) (\d+) (\d+) (\d+)", output.stdout)
     if found is None:
         raise SystemExit(f"make bench: wrk printed no summary: {output.stdout[-1000:]} {output.stderr[-1000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk has ended: its CPU time is counted here
+    used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     requests, microseconds, late, errors = (int(value) for value in found.groups())
-    return Load(requests, microseconds / 1e6, late / 1e6, errors, "wrk")
+    return Load(requests, microseconds / 1e6, late / 1e6, errors, "wrk", generator_cpu=used)
 
 
 def throughput(url: str, seconds: float, threads: int = THREADS) -> Load:
