@@ -3,6 +3,7 @@
     make bench                                   # SQLite, and PostgreSQL if it answers
     make bench BENCH_ARGS="--rows 300000 --keep"
     make bench BENCH_ARGS="--rows 200000 --keep --lines search,suggest"   # a few read lines only
+    make bench BENCH_ARGS="--keep --lines ui"    # the UI list and detail pages and the load line only
     python -m benchmarks --database sqlite --database postgresql+psycopg://postgres@127.0.0.1/test
 
 The standard CRM (apps/default_crm.yaml) is installed on each database and its `account`

@@ -243,16 +243,26 @@ def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Se
 
     A built-in Display is a pure function of the value (of its exact type; a decimal's text), the lookup's
     title, the field's definition and the user's presentation, so a shared one equals the one formatting
-    the cell again would give.
+    the cell again would give. When every column formats with a built-in formatter, a whole row is kept across
+    requests too (`_kept_row`): the same first page is asked for again and again.
     """
     columns = []
     for fdef in fields:
         target = (fdef.to or "user") if fdef.type == "lookup" else None
         columns.append((presenter.displayer(fdef), fdef.name, target, _column_memo(presenter, fdef)))
+    lookups = tuple((name, target) for _, name, target, _ in columns if target is not None)
+    built_in = all(presenter.value_field(fdef)[0].formatter is None for fdef in fields)
+    shape = _row_shape(presenter, fields) if built_in else None
     memo_types = _MEMO_TYPES
     rows = []
     for record in records:
         values = record.values  # the row's mapping itself: Record's Mapping methods cost a call or two each
+        row_titles = tuple(titles.get((target, values.get(name))) for name, target in lookups)
+        if shape is not None:
+            row = _kept_row(shape, record.id, values, row_titles)
+            if row is not None:
+                rows.append(row)
+                continue
         cells = []
         for display, name, target, seen in columns:
             value = values.get(name, _ABSENT)
@@ -266,8 +276,52 @@ def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Se
             else:
                 shown = display(values, title)
             cells.append(shown)
-        rows.append(Row(record.id, tuple(cells), record.version))
+        row = Row(record.id, tuple(cells), record.version)
+        if shape is not None:
+            _keep_row(shape, values, row_titles, row)
+        rows.append(row)
     return tuple(rows)
+
+
+#: Rows kept across requests (list pages x rows), least recently used out first: (presentation, columns' ids,
+#: record id) -> (the record's values, their types, the texts of its Decimals, its lookups' titles, the Row, the
+#: columns it was made for: the entry holds them, so the ids name no other field definitions).
+KEPT_PAGE_ROWS = 2048
+_kept_page_rows: "OrderedDict[tuple[Any, ...], tuple[Any, ...]]" = OrderedDict()
+
+
+def _row_shape(presenter: FieldPresenter, fields: Sequence[FieldDef]) -> tuple[Any, tuple[int, ...], tuple[FieldDef, ...]]:
+    """(presentation, the columns' ids, the columns): what a kept row is looked up by, and the columns it must hold."""
+    columns = tuple(fields)
+    return presenter.show, tuple(map(id, columns)), columns
+
+
+def _decimal_texts(values: dict[str, Any]) -> tuple[str, ...]:
+    """The texts of a row's Decimals: 1.0 and 1.00 are equal values but are shown with their own decimals."""
+    return tuple(str(value) for value in values.values() if value.__class__ is Decimal)
+
+
+def _kept_row(shape: tuple[Any, ...], record_id: Any, values: dict[str, Any], titles: tuple[Any, ...]) -> Row | None:
+    """The Row kept for this record in these columns and presentation, if it was made from the same values (equal,
+    of the same types, Decimals with the same text) and lookup titles; else None. Its cells are then exactly the
+    ones formatting it again would give (built-in formatting is a pure function of those)."""
+    with _kept_lock:
+        kept = _kept_page_rows.get((shape[0], shape[1], record_id))
+    if kept is None or kept[5] is not shape[2] and any(a is not b for a, b in zip(kept[5], shape[2])) \
+            or kept[3] != titles or kept[0] != values or kept[1] != tuple(map(type, values.values())) \
+            or kept[2] != _decimal_texts(values):
+        return None
+    return kept[4]
+
+
+def _keep_row(shape: tuple[Any, ...], values: dict[str, Any], titles: tuple[Any, ...], row: Row) -> None:
+    entry = (dict(values), tuple(map(type, values.values())), _decimal_texts(values), titles, row, shape[2])
+    key = (shape[0], shape[1], row.id)
+    with _kept_lock:
+        _kept_page_rows[key] = entry
+        _kept_page_rows.move_to_end(key)
+        while len(_kept_page_rows) > KEPT_PAGE_ROWS:
+            _kept_page_rows.popitem(last=False)
 
 
 _ABSENT = object()
