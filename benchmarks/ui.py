@@ -4,7 +4,8 @@ list page's throughput under gunicorn.
 Server time is measured through Flask's test client (one WSGI call each: session cookie,
 sign-in check, the engine calls, the template, CSRF token, security headers), signed in as
 the administrator, with p50 and p95 over repeated requests; the reference is the same
-engine calls made directly with the same user's context:
+engine calls made directly with the same user's context, each call made right after a
+request (paired_samples), so both meet the same load of a shared machine:
 
 - list page `/o/account`: `records.query` (first page of 50 in the layout's sort) and
   `records.count` (capped as the page caps it);
@@ -103,6 +104,26 @@ def samples(call: Callable[[], object], budget: float, least: int = 20) -> list[
     return times
 
 
+def paired_samples(first: Callable[[], object], second: Callable[[], object], budget: float,
+                   least: int = 20) -> tuple[list[float], list[float]]:
+    """Seconds of `first` and of `second`, called in turn (one warm-up each first) for about 2 x `budget` seconds,
+    at least `least` of each: both meet the same moments of a shared machine's load, so their ratio does not swing
+    with what other processes did while only one of them was measured."""
+    first()
+    second()
+    ones: list[float] = []
+    twos: list[float] = []
+    end = time.perf_counter() + 2 * budget
+    while time.perf_counter() < end or len(ones) < least:
+        start = time.perf_counter()
+        first()
+        middle = time.perf_counter()
+        second()
+        ones.append(middle - start)
+        twos.append(time.perf_counter() - middle)
+    return ones, twos
+
+
 def p95(times: list[float]) -> float:
     return statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
 
@@ -174,8 +195,7 @@ def ui_lines(crm: Crm, users: dict[str, list[int]], rows: int, budget: float) ->
         if response.status_code != 200:
             raise SystemExit(f"make bench: {path} answered {response.status_code}, not 200.")
         least = 20 if budget >= 0.1 else 3  # enough for a p95; a smoke run (tests/test_bench.py) takes a few
-        page = samples(lambda address=path: client.get(address), budget, least)
-        bare = samples(engine, budget, least)
+        page, bare = paired_samples(lambda address=path: client.get(address), engine, budget, least)
         ours, reference, late = statistics.median(page), statistics.median(bare), p95(page)
         yield Result(name, ours, reference, target,
                      f"p50 {ours * 1e3:.1f} ms, p95 {late * 1e3:.1f} ms; engine calls p95 {p95(bare) * 1e3:.1f} ms",
