@@ -95,8 +95,6 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
 #: record's address is kept too (its id is an argument), so the table is emptied when it reaches MAX_ADDRESSES.
 _KEPT_ADDRESSES: "WeakKeyDictionary[Flask, dict[tuple[Any, ...], str]]" = WeakKeyDictionary()
 MAX_ADDRESSES = 4096
-#: Argument types whose text in an address is a function of the value (and type) alone.
-_ADDRESS_VALUE_TYPES = (str, int)
 
 
 def template_url_for(endpoint: str, **values: Any) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterator
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, g, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, g, render_template, request, stream_with_context
 from werkzeug.datastructures import MultiDict
 
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
