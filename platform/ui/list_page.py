@@ -296,26 +296,34 @@ def _row_shape(presenter: FieldPresenter, fields: Sequence[FieldDef]) -> tuple[A
     return presenter.show, tuple(map(id, columns)), columns
 
 
-def _decimal_texts(values: dict[str, Any]) -> tuple[str, ...]:
+def _decimal_texts(values: dict[str, Any], types: tuple[type, ...]) -> tuple[str, ...]:
     """The texts of a row's Decimals: 1.0 and 1.00 are equal values but are shown with their own decimals."""
+    if Decimal not in types:
+        return ()
     return tuple(str(value) for value in values.values() if value.__class__ is Decimal)
 
 
 def _kept_row(shape: tuple[Any, ...], record_id: Any, values: dict[str, Any], titles: tuple[Any, ...]) -> Row | None:
     """The Row kept for this record in these columns and presentation, if it was made from the same values (equal,
     of the same types, Decimals with the same text) and lookup titles; else None. Its cells are then exactly the
-    ones formatting it again would give (built-in formatting is a pure function of those)."""
+    ones formatting it again would give (built-in formatting is a pure function of those).
+
+    The key holds the columns' ids and the entry the columns themselves, so while it lives no other field
+    definition has one of those ids: an entry found is one made for these very columns.
+    """
     with _kept_lock:
         kept = _kept_page_rows.get((shape[0], shape[1], record_id))
-    if kept is None or kept[5] is not shape[2] and any(a is not b for a, b in zip(kept[5], shape[2])) \
-            or kept[3] != titles or kept[0] != values or kept[1] != tuple(map(type, values.values())) \
-            or kept[2] != _decimal_texts(values):
+    if kept is None or kept[3] != titles or kept[0] != values:
+        return None
+    types = tuple(map(type, values.values()))
+    if kept[1] != types or kept[2] != _decimal_texts(values, types):
         return None
     return kept[4]
 
 
 def _keep_row(shape: tuple[Any, ...], values: dict[str, Any], titles: tuple[Any, ...], row: Row) -> None:
-    entry = (dict(values), tuple(map(type, values.values())), _decimal_texts(values), titles, row, shape[2])
+    types = tuple(map(type, values.values()))
+    entry = (dict(values), types, _decimal_texts(values, types), titles, row, shape[2])
     key = (shape[0], shape[1], row.id)
     with _kept_lock:
         _kept_page_rows[key] = entry
