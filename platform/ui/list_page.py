@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Sequence
 
 from werkzeug.datastructures import MultiDict
@@ -246,23 +247,32 @@ def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Se
     the cell again would give. When every column formats with a built-in formatter, a whole row is kept across
     requests too (`_kept_row`): the same first page is asked for again and again.
     """
-    columns = []
-    for fdef in fields:
-        target = (fdef.to or "user") if fdef.type == "lookup" else None
-        columns.append((presenter.displayer(fdef), fdef.name, target, _column_memo(presenter, fdef)))
-    lookups = tuple((name, target) for _, name, target, _ in columns if target is not None)
-    built_in = all(presenter.value_field(fdef)[0].formatter is None for fdef in fields)
+    columns: list[tuple[Any, str, str | None, dict[tuple[Any, ...], Display]]] = []  # made at the first row not kept
+    lookups = tuple((fdef.name, fdef.to or "user") for fdef in fields if fdef.type == "lookup")
+    built_in = bool(fields) and all(presenter.value_field(fdef)[0].formatter is None for fdef in fields)
     shape = _row_shape(presenter, fields) if built_in else None
+    names = tuple(fdef.name for fdef in fields)
+    pick = itemgetter(*names) if len(names) > 1 else lambda values: (values[names[0]],)  # the shown values, in C
     memo_types = _MEMO_TYPES
     rows = []
     for record in records:
         values = record.values  # the row's mapping itself: Record's Mapping methods cost a call or two each
-        row_titles = tuple(titles.get((target, values.get(name))) for name, target in lookups)
+        shown_values = None
         if shape is not None:
-            row = _kept_row(shape, record.id, values, row_titles)
+            try:
+                shown_values = (values["version"], *pick(values))
+            except KeyError:  # a column the row does not carry (hidden): formatted cell by cell
+                shown_values = None
+        if shown_values is not None:
+            row_titles = tuple(titles.get((target, values.get(name))) for name, target in lookups)
+            row = _kept_row(shape, record.id, shown_values, row_titles)
             if row is not None:
                 rows.append(row)
                 continue
+        if not columns:
+            for fdef in fields:
+                target = (fdef.to or "user") if fdef.type == "lookup" else None
+                columns.append((presenter.displayer(fdef), fdef.name, target, _column_memo(presenter, fdef)))
         cells = []
         for display, name, target, seen in columns:
             value = values.get(name, _ABSENT)
@@ -277,59 +287,60 @@ def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Se
                 shown = display(values, title)
             cells.append(shown)
         row = Row(record.id, tuple(cells), record.version)
-        if shape is not None:
-            _keep_row(shape, values, row_titles, row)
+        if shown_values is not None:
+            _keep_row(shape, shown_values, row_titles, row)
         rows.append(row)
     return tuple(rows)
 
 
-#: Rows kept across requests (list pages x rows), least recently used out first: (presentation, columns' ids,
-#: record id) -> (the record's values, their types, the texts of its Decimals, its lookups' titles, the Row, the
-#: columns it was made for: the entry holds them, so the ids name no other field definitions).
+#: Rows kept across requests, least recently used out first: (presentation, columns' ids) -> the columns (the entry
+#: holds them, so the ids name no other field definitions while it lives) and {record id: (the record's version and
+#: shown values, their types, the texts of its Decimals, its lookups' titles, the Row)}.
+KEPT_ROW_SHAPES = 64
 KEPT_PAGE_ROWS = 2048
-_kept_page_rows: "OrderedDict[tuple[Any, ...], tuple[Any, ...]]" = OrderedDict()
+_kept_page_rows: "OrderedDict[tuple[Any, ...], tuple[tuple[FieldDef, ...], dict[Any, tuple[Any, ...]]]]" = OrderedDict()
 
 
-def _row_shape(presenter: FieldPresenter, fields: Sequence[FieldDef]) -> tuple[Any, tuple[int, ...], tuple[FieldDef, ...]]:
-    """(presentation, the columns' ids, the columns): what a kept row is looked up by, and the columns it must hold."""
+def _row_shape(presenter: FieldPresenter, fields: Sequence[FieldDef]) -> dict[Any, tuple[Any, ...]]:
+    """The kept rows of these columns in the user's presentation (looked up once a page, not per row)."""
     columns = tuple(fields)
-    return presenter.show, tuple(map(id, columns)), columns
-
-
-def _decimal_texts(values: dict[str, Any], types: tuple[type, ...]) -> tuple[str, ...]:
-    """The texts of a row's Decimals: 1.0 and 1.00 are equal values but are shown with their own decimals."""
-    if Decimal not in types:
-        return ()
-    return tuple(str(value) for value in values.values() if value.__class__ is Decimal)
-
-
-def _kept_row(shape: tuple[Any, ...], record_id: Any, values: dict[str, Any], titles: tuple[Any, ...]) -> Row | None:
-    """The Row kept for this record in these columns and presentation, if it was made from the same values (equal,
-    of the same types, Decimals with the same text) and lookup titles; else None. Its cells are then exactly the
-    ones formatting it again would give (built-in formatting is a pure function of those).
-
-    The key holds the columns' ids and the entry the columns themselves, so while it lives no other field
-    definition has one of those ids: an entry found is one made for these very columns.
-    """
+    key = (presenter.show, tuple(map(id, columns)))
     with _kept_lock:
-        kept = _kept_page_rows.get((shape[0], shape[1], record_id))
-    if kept is None or kept[3] != titles or kept[0] != values:
+        kept = _kept_page_rows.get(key)
+        if kept is None:
+            kept = _kept_page_rows[key] = (columns, {})
+            while len(_kept_page_rows) > KEPT_ROW_SHAPES:
+                _kept_page_rows.popitem(last=False)
+        else:
+            _kept_page_rows.move_to_end(key)
+    if len(kept[1]) > KEPT_PAGE_ROWS:
+        kept[1].clear()
+    return kept[1]
+
+
+def _decimal_texts(values: tuple[Any, ...]) -> tuple[str, ...]:
+    """The texts of a row's Decimals: 1.0 and 1.00 are equal values but are shown with their own decimals."""
+    return tuple(str(value) for value in values if value.__class__ is Decimal)
+
+
+def _kept_row(shape: dict[Any, tuple[Any, ...]], record_id: Any, values: tuple[Any, ...],
+              titles: tuple[Any, ...]) -> Row | None:
+    """The Row kept for this record, if it was made from the same version and shown values (equal, of the same
+    types, Decimals with the same text) and lookup titles; else None. Its cells are then exactly the ones
+    formatting it again would give: a built-in formatter's Display is a pure function of the column's value and
+    title (`presenter.displayer`)."""
+    kept = shape.get(record_id)
+    if kept is None or kept[0] != values or kept[3] != titles:
         return None
-    types = tuple(map(type, values.values()))
-    if kept[1] != types or kept[2] != _decimal_texts(values, types):
+    types = tuple(map(type, values))
+    if kept[1] != types or (Decimal in types and kept[2] != _decimal_texts(values)):
         return None
     return kept[4]
 
 
-def _keep_row(shape: tuple[Any, ...], values: dict[str, Any], titles: tuple[Any, ...], row: Row) -> None:
-    types = tuple(map(type, values.values()))
-    entry = (dict(values), types, _decimal_texts(values, types), titles, row, shape[2])
-    key = (shape[0], shape[1], row.id)
-    with _kept_lock:
-        _kept_page_rows[key] = entry
-        _kept_page_rows.move_to_end(key)
-        while len(_kept_page_rows) > KEPT_PAGE_ROWS:
-            _kept_page_rows.popitem(last=False)
+def _keep_row(shape: dict[Any, tuple[Any, ...]], values: tuple[Any, ...], titles: tuple[Any, ...], row: Row) -> None:
+    types = tuple(map(type, values))
+    shape[row.id] = (values, types, _decimal_texts(values) if Decimal in types else (), titles, row)
 
 
 _ABSENT = object()
