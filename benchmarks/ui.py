@@ -5,7 +5,10 @@ Server time is measured through Flask's test client (one WSGI call each: session
 sign-in check, the engine calls, the template, CSRF token, security headers), signed in as
 the administrator, with p50 and p95 over repeated requests; the reference is the same
 engine calls made directly with the same user's context, each call made right after a
-request (paired_samples), so both meet the same load of a shared machine:
+request (paired_samples), so both meet the same load of a shared machine. The note adds the
+ratio of this process's CPU time (the page's to its engine calls'): on a loaded machine the
+wall-clock ratio grows with the load (a longer request is preempted more often), the CPU
+ratio much less; on PostgreSQL it leaves out the server's own work:
 
 - list page `/o/account`: `records.query` (first page of 50 in the layout's sort) and
   `records.count` (capped as the page caps it);
@@ -105,23 +108,27 @@ def samples(call: Callable[[], object], budget: float, least: int = 20) -> list[
 
 
 def paired_samples(first: Callable[[], object], second: Callable[[], object], budget: float,
-                   least: int = 20) -> tuple[list[float], list[float]]:
+                   least: int = 20) -> tuple[list[float], list[float], float]:
     """Seconds of `first` and of `second`, called in turn (one warm-up each first) for about 2 x `budget` seconds,
     at least `least` of each: both meet the same moments of a shared machine's load, so their ratio does not swing
-    with what other processes did while only one of them was measured."""
+    with what other processes did while only one of them was measured. Also the ratio of the CPU time this
+    process spent in all the calls of `first` to that in `second` (a database server's own work not counted)."""
     first()
     second()
     ones: list[float] = []
     twos: list[float] = []
+    cpu_first = cpu_second = 0.0
     end = time.perf_counter() + 2 * budget
     while time.perf_counter() < end or len(ones) < least:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         first()
-        middle = time.perf_counter()
+        middle, cpu_middle = time.perf_counter(), time.process_time()
         second()
         ones.append(middle - start)
         twos.append(time.perf_counter() - middle)
-    return ones, twos
+        cpu_first += cpu_middle - cpu
+        cpu_second += time.process_time() - cpu_middle
+    return ones, twos, cpu_first / cpu_second if cpu_second else 0.0
 
 
 def p95(times: list[float]) -> float:
@@ -195,11 +202,11 @@ def ui_lines(crm: Crm, users: dict[str, list[int]], rows: int, budget: float) ->
         if response.status_code != 200:
             raise SystemExit(f"make bench: {path} answered {response.status_code}, not 200.")
         least = 20 if budget >= 0.1 else 3  # enough for a p95; a smoke run (tests/test_bench.py) takes a few
-        page, bare = paired_samples(lambda address=path: client.get(address), engine, budget, least)
+        page, bare, cpu = paired_samples(lambda address=path: client.get(address), engine, budget, least)
         ours, reference, late = statistics.median(page), statistics.median(bare), p95(page)
         yield Result(name, ours, reference, target,
-                     f"p50 {ours * 1e3:.1f} ms, p95 {late * 1e3:.1f} ms; engine calls p95 {p95(bare) * 1e3:.1f} ms",
-                     p95=late)
+                     f"p50 {ours * 1e3:.1f} ms, p95 {late * 1e3:.1f} ms; engine calls p95 {p95(bare) * 1e3:.1f} ms; "
+                     f"CPU {cpu:.2f}x", p95=late)
 
 
 def free_port() -> int:
