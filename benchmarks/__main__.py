@@ -3,6 +3,7 @@
     make bench                                   # SQLite, and PostgreSQL if it answers
     make bench BENCH_ARGS="--rows 300000 --keep"
     make bench BENCH_ARGS="--rows 200000 --keep --lines search,suggest"   # a few read lines only
+    make bench BENCH_ARGS="--keep --lines ui"    # the UI list and detail pages and the load line only
     python -m benchmarks --database sqlite --database postgresql+psycopg://postgres@127.0.0.1/test
 
 The standard CRM (apps/default_crm.yaml) is installed on each database and its `account`
@@ -71,8 +72,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--writes-only", action="store_true",
                         help="Measure only the create and bulk lines (the accounts are still filled to --rows).")
     parser.add_argument("--lines", type=line_groups, default=None, metavar="GROUP,...",
-                        help="Measure only these groups of read lines, and no UI, write or load line: "
-                             f"{', '.join(GROUPS)}, reports (default: every line).")
+                        help="Measure only these groups of lines, and no write line: "
+                             f"{', '.join(GROUPS)}, reports, ui (the UI list and detail pages and the load line) "
+                             "(default: every line).")
     parser.add_argument("--budget", type=positive_seconds, default=1.0,
                         help="Seconds each read measurement repeats its call for, taking the median (default 1).")
     parser.add_argument("--load-seconds", type=seconds_or_none, default=10.0,
@@ -106,9 +108,9 @@ def at_least(low: int) -> Callable[[str], int]:
 def line_groups(text: str) -> tuple[str, ...]:
     """An argparse type: comma-separated names of read-line groups (reads.GROUPS)."""
     names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in (*GROUPS, "reports")]
+    unknown = [name for name in names if name not in (*GROUPS, "reports", "ui")]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"name groups among {', '.join(GROUPS)}, reports, not {text!r}")
+        raise argparse.ArgumentTypeError(f"name groups among {', '.join(GROUPS)}, reports, ui, not {text!r}")
     return names
 
 
@@ -185,9 +187,17 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
                                 dashboard_lines(reports_bench, users, opportunities)):
                 results.append(result)
                 print(line(result), flush=True)
-        if chosen.lines:  # only the read lines named
+        if chosen.lines:  # only the groups named
+            load = None
+            if "ui" in chosen.lines:
+                for result in ui.ui_lines(crm, users, chosen.rows, chosen.budget):
+                    results.append(result)
+                    print(line(result), flush=True)
+                if chosen.load_seconds:
+                    load = ui.throughput(database.url, chosen.load_seconds, chosen.gunicorn_threads)
+                    print(load.line(), flush=True)
             print(flush=True)
-            return results, None
+            return results, load
         for result in () if chosen.writes_only else ui.ui_lines(crm, users, chosen.rows, chosen.budget):
             results.append(result)
             print(line(result), flush=True)

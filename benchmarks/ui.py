@@ -4,7 +4,11 @@ list page's throughput under gunicorn.
 Server time is measured through Flask's test client (one WSGI call each: session cookie,
 sign-in check, the engine calls, the template, CSRF token, security headers), signed in as
 the administrator, with p50 and p95 over repeated requests; the reference is the same
-engine calls made directly with the same user's context:
+engine calls made directly with the same user's context, each call made right after a
+request (paired_samples), so both meet the same load of a shared machine. The note adds the
+ratio of this process's CPU time (the page's to its engine calls'): on a loaded machine the
+wall-clock ratio grows with the load (a longer request is preempted more often), the CPU
+ratio much less; on PostgreSQL it leaves out the server's own work:
 
 - list page `/o/account`: `records.query` (first page of 50 in the layout's sort) and
   `records.count` (capped as the page caps it);
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -68,6 +73,8 @@ class Load:
     tool: str
     #: Threads per gunicorn worker; 0 for the sync worker class.
     threads: int = THREADS
+    #: CPU seconds the load generator itself used (it shares the machine's cores with gunicorn); None: not measured.
+    generator_cpu: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -81,8 +88,10 @@ class Load:
         mark = "ok" if self.met else "NO"
         errors = f", {self.errors} errors" if self.errors else ""
         workers = f"{WORKERS} gthread workers x {self.threads} threads" if self.threads else f"{WORKERS} sync workers"
+        generator = "" if self.generator_cpu is None or not self.seconds else \
+            f" using {self.generator_cpu / self.seconds:.0%} of a core"
         return (f"UI list page under load: {self.per_second:,.0f} pages/s, p95 {self.p95 * 1e3:.1f} ms "
-                f"({LOAD_CLIENTS} keep-alive clients, {self.tool}, gunicorn {workers}{errors})  "
+                f"({LOAD_CLIENTS} keep-alive clients, {self.tool}{generator}, gunicorn {workers}{errors})  "
                 f"{mark} target >= {PAGES_PER_SECOND} pages/s")
 
 
@@ -96,6 +105,30 @@ def samples(call: Callable[[], object], budget: float, least: int = 20) -> list[
         call()
         times.append(time.perf_counter() - start)
     return times
+
+
+def paired_samples(first: Callable[[], object], second: Callable[[], object], budget: float,
+                   least: int = 20) -> tuple[list[float], list[float], float]:
+    """Seconds of `first` and of `second`, called in turn (one warm-up each first) for about 2 x `budget` seconds,
+    at least `least` of each: both meet the same moments of a shared machine's load, so their ratio does not swing
+    with what other processes did while only one of them was measured. Also the ratio of the CPU time this
+    process spent in all the calls of `first` to that in `second` (a database server's own work not counted)."""
+    first()
+    second()
+    ones: list[float] = []
+    twos: list[float] = []
+    cpu_first = cpu_second = 0.0
+    end = time.perf_counter() + 2 * budget
+    while time.perf_counter() < end or len(ones) < least:
+        start, cpu = time.perf_counter(), time.process_time()
+        first()
+        middle, cpu_middle = time.perf_counter(), time.process_time()
+        second()
+        ones.append(middle - start)
+        twos.append(time.perf_counter() - middle)
+        cpu_first += cpu_middle - cpu
+        cpu_second += time.process_time() - cpu_middle
+    return ones, twos, cpu_first / cpu_second if cpu_second else 0.0
 
 
 def p95(times: list[float]) -> float:
@@ -171,12 +204,11 @@ def ui_lines(crm: Crm, users: dict[str, list[int]], rows: int, budget: float) ->
         if response.status_code != 200:
             raise SystemExit(f"make bench: {path} answered {response.status_code}, not 200.")
         least = 20 if budget >= 0.1 else 3  # enough for a p95; a smoke run (tests/test_bench.py) takes a few
-        page = samples(lambda address=path: client.get(address), budget, least)
-        bare = samples(engine, budget, least)
+        page, bare, cpu = paired_samples(lambda address=path: client.get(address), engine, budget, least)
         ours, reference, late = statistics.median(page), statistics.median(bare), p95(page)
         yield Result(name, ours, reference, target,
-                     f"p50 {ours * 1e3:.1f} ms, p95 {late * 1e3:.1f} ms; engine calls p95 {p95(bare) * 1e3:.1f} ms",
-                     p95=late)
+                     f"p50 {ours * 1e3:.1f} ms, p95 {late * 1e3:.1f} ms; engine calls p95 {p95(bare) * 1e3:.1f} ms; "
+                     f"CPU {cpu:.2f}x", p95=late)
 
 
 def free_port() -> int:
@@ -258,7 +290,7 @@ def python_load(port: int, cookie: str, path: str, seconds: float) -> Load:
         finally:
             connection.close()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     threads = [threading.Thread(target=client, args=(number,)) for number in range(LOAD_CLIENTS)]
     for thread in threads:
         thread.start()
@@ -266,7 +298,7 @@ def python_load(port: int, cookie: str, path: str, seconds: float) -> Load:
         thread.join()
     every = [latency for times in latencies for latency in times]
     return Load(len(every), time.perf_counter() - started, p95(every) if every else 0.0, sum(errors),
-                "Python http.client threads")
+                "Python http.client threads", generator_cpu=time.process_time() - cpu)
 
 
 WRK_SCRIPT = """
@@ -280,6 +312,7 @@ end
 
 def wrk_load(wrk: str, port: int, cookie: str, path: str, seconds: float) -> Load:
     """`wrk` with LOAD_CLIENTS connections on 2 threads for `seconds` (at least 1)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "report.lua"
         script.write_text(WRK_SCRIPT)
@@ -289,8 +322,10 @@ def wrk_load(wrk: str, port: int, cookie: str, path: str, seconds: float) -> Loa
     found = re.search(r"crmkit (\d+) (\d+) (\d+) (\d+)", output.stdout)
     if found is None:
         raise SystemExit(f"make bench: wrk printed no summary: {output.stdout[-1000:]} {output.stderr[-1000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk has ended: its CPU time is counted here
+    used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     requests, microseconds, late, errors = (int(value) for value in found.groups())
-    return Load(requests, microseconds / 1e6, late / 1e6, errors, "wrk")
+    return Load(requests, microseconds / 1e6, late / 1e6, errors, "wrk", generator_cpu=used)
 
 
 def throughput(url: str, seconds: float, threads: int = THREADS) -> Load:

@@ -6,6 +6,7 @@ prints, not how fast anything is.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -62,6 +63,7 @@ def assert_every_line(output: str, database: str, *, load: bool = False) -> None
     if load:  # gunicorn on the bench database, driven for half a second
         measured = next(text for text in section.splitlines() if text.startswith("UI list page under load:"))
         assert "pages/s" in measured and "errors" not in measured, measured
+        assert re.search(r"using \d+% of a core", measured), measured  # the load generator's own CPU
         assert "UI list page under load (" in output.split("Targets (issue 9)")[1]
 
 
@@ -83,6 +85,14 @@ def test_the_bench_runs_on_sqlite_and_lines_measures_only_the_groups_named(tmp_p
     assert "lookup autocomplete suggest('wonka 12')" in section and "global search no match" in section
     for left_out in ("page of 50, default sort", "page of 50: sales rep", "export", "UI list page", "create 20",
                      "bulk insert"):
+        assert left_out not in section, left_out
+
+    # The UI group alone: the list and detail pages against their engine calls, no read or write line.
+    bench.main([*TINY, "--database", "sqlite", "--keep", str(kept), "--lines", "ui", "--load-seconds", "0"])
+    output = capsys.readouterr().out
+    section = output.split("== SQLite")[1].split("\n\n")[0]
+    assert "UI list page (50 rows)" in section and "UI detail page (3 related lists)" in section
+    for left_out in ("page of 50, default sort", "lookup autocomplete", "create 20", "UI list page under load"):
         assert left_out not in section, left_out
 
     with pytest.raises(SystemExit):

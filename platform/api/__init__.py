@@ -9,7 +9,7 @@ limited per token (limits.py). docs/api.md describes every endpoint.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
 
 from crmkit.api.blueprint import COOKIE_READABLE, PREFIX, authenticate, blueprint, is_api_request
 
@@ -35,6 +35,11 @@ def install(app: Flask) -> None:
         app.register_blueprint(plugins)
         if csrf is not None:
             csrf.exempt(plugins)
+    # Only these blueprints are limited (no default or application-wide limits): the limiter need not look at
+    # any other request (every page of the web application), which it would otherwise resolve limits for and
+    # find none, on each request.
+    limited = frozenset({blueprint.name} | ({plugins.name} if plugins is not None else set()))
+    limiter.request_filter(lambda: request.blueprint not in limited)
 
 
 def plugin_blueprint(app: Flask) -> Blueprint | None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, delete, false, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, false, insert, or_, select, update
 
 from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
@@ -217,15 +217,16 @@ class SavedViews:
         else None, as `default` gives it. PermissionDenied without the object's read permission.
         """
         records = RecordService(self.context, object_name)
-        table, defaults = self._table, self._defaults
-        is_default = and_(defaults.c.view_id == table.c.id, defaults.c.user_id == self._user_id,
-                          defaults.c.object == object_name)
+        user = self.context.policy.user
+        statement = _menu_statement(self._table, self._defaults, bool(user.role), bool(user.team_ids))
+        values: dict[str, Any] = {"user_id": user.user_id, "object": object_name}
+        if user.role:
+            values["role"] = user.role
+        if user.team_ids:
+            values["team_ids"] = list(user.team_ids)
         with self.context.reading() as connection:
             self.context.policy.require(records.object_name, "read")
-            rows = connection.execute(select(table, defaults.c.view_id.label("crmkit_default_of"))
-                                      .outerjoin(defaults, is_default)
-                                      .where(table.c.object == object_name, self._visible())
-                                      .order_by(table.c.id)).all()
+            rows = connection.execute(statement, values).all()
         views = [_view(row) for row in rows]
         default = next((view for view, row in zip(views, rows) if row.crmkit_default_of is not None), None)
         language = self.context.actor.language
@@ -424,3 +425,32 @@ def _view(row: Any) -> SavedView:
 
 
 __all__ = ["OpenedView", "SavedView", "SavedViewError", "SavedViewNotFound", "SavedViewUnusable", "SavedViews"]
+
+
+#: The menu's statement per (views table, defaults table, with a role, with teams): built once, run with the user's
+#: values as bound parameters (SavedViews.menu runs on every list page). The tables are held to check identity.
+_MENU_STATEMENTS: dict[tuple[int, int, bool, bool], tuple[Any, Any, Any]] = {}
+
+
+def _menu_statement(table: Any, defaults: Any, with_role: bool, with_teams: bool) -> Any:
+    """The menu's SELECT: the views of an object the user may use (SavedViews._visible, with bound values
+    `user_id`, `role`, `team_ids`), each with the user's default (`crmkit_default_of`), in id order."""
+    key = (id(table), id(defaults), with_role, with_teams)
+    kept = _MENU_STATEMENTS.get(key)
+    if kept is not None and kept[0] is table and kept[1] is defaults:
+        return kept[2]
+    user_id, object_name = bindparam("user_id"), bindparam("object")
+    clauses = [table.c.owner_id == user_id, table.c.shared_with == "everyone"]
+    if with_role:
+        clauses.append(and_(table.c.shared_with == "role", table.c.shared_role == bindparam("role")))
+    if with_teams:
+        clauses.append(and_(table.c.shared_with == "team",
+                            table.c.shared_team_id.in_(bindparam("team_ids", expanding=True))))
+    is_default = and_(defaults.c.view_id == table.c.id, defaults.c.user_id == user_id,
+                      defaults.c.object == object_name)
+    statement = (select(table, defaults.c.view_id.label("crmkit_default_of"))
+                 .outerjoin(defaults, is_default)
+                 .where(table.c.object == object_name, or_(*clauses))
+                 .order_by(table.c.id))
+    _MENU_STATEMENTS[key] = (table, defaults, statement)
+    return statement

@@ -90,28 +90,45 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     return app
 
 
-#: Addresses of endpoints without arguments (the menu's) and of static files, by application, script root,
-#: endpoint and file: the same for every request (the app has no url_defaults), built once instead of on
-#: each of a page's ~20 url_for calls.
-_FIXED_ADDRESSES: "WeakKeyDictionary[Flask, dict[tuple[str, str, str | None], str]]" = WeakKeyDictionary()
+#: Addresses built by templates and views, by application, script root, endpoint and arguments: the same for every
+#: request (the app has no url_defaults), built once instead of on each of a page's ~20 url_for calls. Bounded: a
+#: record's address is kept too (its id is an argument), so the table is emptied when it reaches MAX_ADDRESSES.
+_KEPT_ADDRESSES: "WeakKeyDictionary[Flask, dict[tuple[Any, ...], str]]" = WeakKeyDictionary()
+MAX_ADDRESSES = 4096
 
 
 def template_url_for(endpoint: str, **values: Any) -> str:
-    """Templates' `url_for`: Flask's, with the addresses that take no values but a static file's name kept.
+    """Templates' `url_for`: Flask's, with the address kept per application, script root, endpoint and arguments.
 
-    Any other argument (a record id, `_external`, a query value) goes to Flask's url_for each time,
-    and so does a blueprint-relative endpoint (".index": its address depends on the request's blueprint).
+    Kept only for arguments that are plain texts or whole numbers (an object's name, a record id, a
+    static file) and none of Flask's own (`_external`, `_anchor`, `_method`, `_scheme`): those, other
+    values (a list, an object) and a blueprint-relative endpoint (".index": its address depends on the
+    request's blueprint) go to Flask's url_for each time. BuildError is raised as Flask raises it.
     """
-    if endpoint.startswith(".") or (values and (endpoint != "static" or len(values) != 1
-                                                or "filename" not in values)):
+    if endpoint.startswith("."):
         return url_for(endpoint, **values)
+    key: tuple[Any, ...]
+    if not values:
+        key = (request.script_root, endpoint)
+    else:
+        parts = []
+        for name, value in values.items():
+            kind = value.__class__
+            if name.startswith("_") or (kind is not str and kind is not int):
+                return url_for(endpoint, **values)
+            parts.append((name, kind, value))
+        parts.sort()
+        key = (request.script_root, endpoint, *parts)
     app = current_app._get_current_object()
-    kept = _FIXED_ADDRESSES.setdefault(app, {})
-    key = (request.script_root, endpoint, values.get("filename"))
+    kept = _KEPT_ADDRESSES.get(app)
+    if kept is None:
+        kept = _KEPT_ADDRESSES.setdefault(app, {})
     address = kept.get(key)
     if address is None:
         address = url_for(endpoint, **values)
-        if not app.url_default_functions and len(kept) < 512:
+        if not app.url_default_functions:
+            if len(kept) >= MAX_ADDRESSES:
+                kept.clear()
             kept[key] = address
     return address
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
+from weakref import WeakKeyDictionary
 
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
@@ -50,12 +51,26 @@ class ReportLine:
     messages: tuple[str, ...] = ()
 
 
+#: The bulk actions of each compiled set of rights (a user's AccessPolicy: a new one whenever their rights, their
+#: language or the metadata change), by object and presentation: every list page asks for them.
+_KEPT_ACTIONS: "WeakKeyDictionary[Any, dict[tuple[str, Any], BulkActions]]" = WeakKeyDictionary()
+
+
 def bulk_actions(context: UserContext, obj: ObjectDef) -> BulkActions:
-    """The bulk actions and editable fields of `obj` for the user (object and field permissions)."""
+    """The bulk actions and editable fields of `obj` for the user (object and field permissions), kept per
+    compiled rights, object and presentation (the labels' language)."""
     presenter = FieldPresenter.for_context(context)
+    policy = context.policy
+    kept = _KEPT_ACTIONS.setdefault(policy, {}) if policy is not None else None
+    key = (obj.name, presenter.show)
+    if kept is not None and (actions := kept.get(key)) is not None:
+        return actions
     fields = tuple((name, presenter.label(fdef)) for name, fdef in obj.fields.items()
                    if inline_editable(context, presenter, obj, name)) if may(context, obj.name, "edit") else ()
-    return BulkActions(bool(fields), may(context, obj.name, "delete"), fields)
+    actions = BulkActions(bool(fields), may(context, obj.name, "delete"), fields)
+    if kept is not None:
+        kept[key] = actions
+    return actions
 
 
 def selection(values: Sequence[str]) -> dict[Any, int | None]:

@@ -104,8 +104,17 @@ _kept_lock = threading.Lock()
 
 
 def column_choices_html(choices: Iterable[tuple[str, str, bool]]) -> Markup:
-    """The column chooser's items for (field name, label, shown): a box to show it, Move up and Move down buttons."""
+    """The column chooser's items for (field name, label, shown): a box to show it, Move up and Move down buttons.
+
+    Kept across requests (a bounded table, emptied when full) under the choices and the two translated texts,
+    which are all the markup depends on: the same list is opened again and again with the same columns.
+    """
     up, down = _("Move %(column)s up"), _("Move %(column)s down")
+    choices = tuple(choices)
+    key = (choices, up, down)
+    kept = _kept_choices.get(key)
+    if kept is not None:
+        return kept
     items = []
     for name, label, shown in choices:
         name, label = escaped(name), escaped(label)
@@ -120,7 +129,17 @@ def column_choices_html(choices: Iterable[tuple[str, str, bool]]) -> Markup:
             f'          <button type="button" class="btn btn-sm btn-link py-0" data-move="down" '
             f'aria-label="{down % {"column": label}}">↓</button>\n'
             f'        </li>')
-    return Markup("".join(items))
+    html = Markup("".join(items))
+    with _kept_lock:
+        if len(_kept_choices) >= KEPT_CHOICES:
+            _kept_choices.clear()
+        _kept_choices[key] = html
+    return html
+
+
+#: Column choosers' markup kept (objects x languages x column choices); emptied when full.
+KEPT_CHOICES = 256
+_kept_choices: dict[tuple[Any, ...], Markup] = {}
 
 
 def install(environment: Environment) -> None:

@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Sequence
 
 from werkzeug.datastructures import MultiDict
@@ -243,16 +244,35 @@ def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Se
 
     A built-in Display is a pure function of the value (of its exact type; a decimal's text), the lookup's
     title, the field's definition and the user's presentation, so a shared one equals the one formatting
-    the cell again would give.
+    the cell again would give. When every column formats with a built-in formatter, a whole row is kept across
+    requests too (`_kept_row`): the same first page is asked for again and again.
     """
-    columns = []
-    for fdef in fields:
-        target = (fdef.to or "user") if fdef.type == "lookup" else None
-        columns.append((presenter.displayer(fdef), fdef.name, target, _column_memo(presenter, fdef)))
+    columns: list[tuple[Any, str, str | None, dict[tuple[Any, ...], Display]]] = []  # made at the first row not kept
+    lookups = tuple((fdef.name, fdef.to or "user") for fdef in fields if fdef.type == "lookup")
+    built_in = bool(fields) and all(presenter.value_field(fdef)[0].formatter is None for fdef in fields)
+    shape = _row_shape(presenter, fields) if built_in else None
+    names = tuple(fdef.name for fdef in fields)
+    pick = itemgetter(*names) if len(names) > 1 else lambda values: (values[names[0]],)  # the shown values, in C
     memo_types = _MEMO_TYPES
     rows = []
     for record in records:
         values = record.values  # the row's mapping itself: Record's Mapping methods cost a call or two each
+        shown_values = None
+        if shape is not None:
+            try:
+                shown_values = (values["version"], *pick(values))
+            except KeyError:  # a column the row does not carry (hidden): formatted cell by cell
+                shown_values = None
+        if shown_values is not None:
+            row_titles = tuple(titles.get((target, values.get(name))) for name, target in lookups)
+            row = _kept_row(shape, record.id, shown_values, row_titles)
+            if row is not None:
+                rows.append(row)
+                continue
+        if not columns:
+            for fdef in fields:
+                target = (fdef.to or "user") if fdef.type == "lookup" else None
+                columns.append((presenter.displayer(fdef), fdef.name, target, _column_memo(presenter, fdef)))
         cells = []
         for display, name, target, seen in columns:
             value = values.get(name, _ABSENT)
@@ -266,8 +286,61 @@ def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Se
             else:
                 shown = display(values, title)
             cells.append(shown)
-        rows.append(Row(record.id, tuple(cells), record.version))
+        row = Row(record.id, tuple(cells), record.version)
+        if shown_values is not None:
+            _keep_row(shape, shown_values, row_titles, row)
+        rows.append(row)
     return tuple(rows)
+
+
+#: Rows kept across requests, least recently used out first: (presentation, columns' ids) -> the columns (the entry
+#: holds them, so the ids name no other field definitions while it lives) and {record id: (the record's version and
+#: shown values, their types, the texts of its Decimals, its lookups' titles, the Row)}.
+KEPT_ROW_SHAPES = 64
+KEPT_PAGE_ROWS = 2048
+_kept_page_rows: "OrderedDict[tuple[Any, ...], tuple[tuple[FieldDef, ...], dict[Any, tuple[Any, ...]]]]" = OrderedDict()
+
+
+def _row_shape(presenter: FieldPresenter, fields: Sequence[FieldDef]) -> dict[Any, tuple[Any, ...]]:
+    """The kept rows of these columns in the user's presentation (looked up once a page, not per row)."""
+    columns = tuple(fields)
+    key = (presenter.show, tuple(map(id, columns)))
+    with _kept_lock:
+        kept = _kept_page_rows.get(key)
+        if kept is None:
+            kept = _kept_page_rows[key] = (columns, {})
+            while len(_kept_page_rows) > KEPT_ROW_SHAPES:
+                _kept_page_rows.popitem(last=False)
+        else:
+            _kept_page_rows.move_to_end(key)
+    if len(kept[1]) > KEPT_PAGE_ROWS:
+        kept[1].clear()
+    return kept[1]
+
+
+def _decimal_texts(values: tuple[Any, ...]) -> tuple[str, ...]:
+    """The texts of a row's Decimals: 1.0 and 1.00 are equal values but are shown with their own decimals."""
+    return tuple(str(value) for value in values if value.__class__ is Decimal)
+
+
+def _kept_row(shape: dict[Any, tuple[Any, ...]], record_id: Any, values: tuple[Any, ...],
+              titles: tuple[Any, ...]) -> Row | None:
+    """The Row kept for this record, if it was made from the same version and shown values (equal, of the same
+    types, Decimals with the same text) and lookup titles; else None. Its cells are then exactly the ones
+    formatting it again would give: a built-in formatter's Display is a pure function of the column's value and
+    title (`presenter.displayer`)."""
+    kept = shape.get(record_id)
+    if kept is None or kept[0] != values or kept[3] != titles:
+        return None
+    types = tuple(map(type, values))
+    if kept[1] != types or (Decimal in types and kept[2] != _decimal_texts(values)):
+        return None
+    return kept[4]
+
+
+def _keep_row(shape: dict[Any, tuple[Any, ...]], values: tuple[Any, ...], titles: tuple[Any, ...], row: Row) -> None:
+    types = tuple(map(type, values))
+    shape[row.id] = (values, types, _decimal_texts(values) if Decimal in types else (), titles, row)
 
 
 _ABSENT = object()

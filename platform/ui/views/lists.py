@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterator
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, g, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, g, render_template, request, stream_with_context
 from werkzeug.datastructures import MultiDict
 
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
@@ -21,6 +21,7 @@ from crmkit.engine.query.querystring import parse_query_string
 from crmkit.ui.csv_export import readable_csv
 from crmkit.ui.list_export import json_lines, readable_xlsx
 from crmkit.ui.errors import sentence
+from crmkit.ui.app import template_url_for
 from crmkit.ui.bulk_page import bulk_actions
 from crmkit.ui.kanban_page import board_layout
 from crmkit.ui.list_page import PAGING_KEYS, build_list_page, effective_sort, engine_args, without
@@ -36,7 +37,7 @@ def query_url(object_name: str, args: MultiDict | None, endpoint: str = "lists.l
     addresses = g.setdefault("crmkit_list_addresses", {})  # a page links its list a dozen times: built once
     base = addresses.get((endpoint, object_name))
     if base is None:
-        base = addresses[(endpoint, object_name)] = url_for(endpoint, object_name=object_name)
+        base = addresses[(endpoint, object_name)] = template_url_for(endpoint, object_name=object_name)
     if not args:
         return base
     built = g.setdefault("crmkit_list_queries", {})  # a sort header and a page link give theirs twice (href, hx-get)
@@ -55,7 +56,8 @@ def may_import(context, object_name: str) -> bool:
 
 def board_link(object_name: str) -> str | None:
     """The board's address for the list page's view switcher; None when the object has no board for the user."""
-    return url_for("kanban.board", object_name=object_name) if board_layout(user_context(), object_name) else None
+    return template_url_for("kanban.board", object_name=object_name) if board_layout(user_context(), object_name) \
+        else None
 
 
 def record_url(object_name: str | None, record_id: int) -> str | None:
