@@ -347,11 +347,17 @@ def grouped_rows(connection: Connection, keys: Sequence[KeySpec], measures: Sequ
     def statement(exact: bool) -> Any:
         return grouped_statement(keys, measures, sets, base, where, dialect, exact)
 
+    return read_grouped(connection, len(keys), measures, statement)
+
+
+def read_grouped(connection: Connection, count: int, measures: Sequence[Measure],
+                 statement: Callable[[bool], Any]) -> list[GroupedRow]:
+    """`grouped_rows` with the statement given: `statement(exact)` is `grouped_statement(..., exact)` for the
+    same `count` keys and `measures` (a caller may keep the statements it built, reports/compiler.py)."""
     try:
-        rows = connection.execute(statement(exact=False)).all()
+        rows = connection.execute(statement(False)).all()
     except SumOverflow:  # SQLite's running total passed 64 bits: add again exactly (the total may fit)
-        rows = connection.execute(statement(exact=True)).all()
-    count = len(keys)
+        rows = connection.execute(statement(True)).all()
     readers, position = [], count + 1
     for m in measures:
         readers.append((m.name, _reader(m, position, position + len(m.partials))))
