@@ -24,7 +24,7 @@ from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import where_clause
 from crmkit.engine.reports.formulas import formula_value
 from crmkit.engine.reports.labels import KeyLabeller, UserNames, lookup_target, range_key, titles
-from crmkit.engine.reports.result import ReportResult, ResultColumn, ResultGroup, ResultRow
+from crmkit.engine.reports.result import ReportResult, ResultColumn, ResultGroup, ResultRow, result_group
 from crmkit.metadata.model import Label
 from crmkit.metadata.reports import DEFAULT_TABULAR_LIMIT, MAX_TABULAR_LIMIT, Aggregate, Grouping, ReportDef
 
@@ -234,10 +234,11 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
     formulas = bool(report.formulas)
     for level in range(1, n + 1):
         last, spec = level - 1, keys[level - 1]
+        deepest = level == n  # its groups are no one's parent: not remembered in `parents`
         seen: dict[Any, tuple[Any, str, tuple]] = {}  # value -> (shown, label, order)
         for row in by_level[level]:
-            raw = row.keys[:level]
-            value = raw[last]
+            row_keys = row.keys
+            value = row_keys[last]
             try:
                 shown, label, position = seen[value]
             except KeyError:
@@ -247,12 +248,13 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
             except TypeError:  # an unhashable value: worked out each time
                 label = labeller.label(last, value)
                 shown, position = _shown_key(spec, value), labeller.order(last, value, label)
-            parent_key, parent_labels = parents.get(raw[:-1]) or ((), ())
+            parent_key, parent_labels = parents.get(row_keys[:last]) or ((), ())
             key, labels = parent_key + (shown,), parent_labels + (label,)
-            parents[raw] = (key, labels)
+            if not deepest:
+                parents[row_keys[:level]] = (key, labels)
             if key not in made:
                 children.setdefault(parent_key, []).append(key)
-            made[key] = ResultGroup(level, key, labels, _with_formulas(report, row.values) if formulas else row.values)
+            made[key] = result_group(level, key, labels, _with_formulas(report, row.values) if formulas else row.values)
             order[key] = position
     value_names = {a.name for a in aggregates_of(report)} | {f.name for f in report.formulas}
     sort = [item for item in report.sort if item.lstrip("-") in value_names]
