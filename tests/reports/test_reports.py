@@ -436,3 +436,35 @@ def test_a_total_that_fits_is_exact_in_any_read_order_and_one_beyond_64_bits_is_
             assert as_found(crm.as_system().reports.run(both))[("B",)] == {"total": 2 * (2**62 + 2**61)}
     finally:
         crm.close()
+
+
+def test_a_kept_statement_is_never_served_to_another_user_nor_after_the_rights_changed(sales):
+    """One definition run by users of other rights, and by one context across a grant and a revoke: a run's
+    statement is kept per rights (reports/compiler.py `_plan`), so each run sees exactly what its rights allow."""
+    from crmkit.engine.security.users import SystemDirectory
+
+    by_stage = report(group_by=(Grouping("stage"),), aggregates=AGGREGATES[:1])
+    with_margin = report(group_by=(Grouping("stage"),),
+                         aggregates=(*AGGREGATES[:1], Aggregate("m", "sum", field="margin")))
+    for rep in ("li", "wang", "li", "boss", "wang"):
+        result = sales.crm.as_user(sales.users[rep]).reports.run(by_stage)
+        assert as_found(result) == {key: {"deals": values["deals"]} for key, values in
+                                    expected_groups(sales.seen_by(rep), [lambda row: row["stage"]]).items()}
+    li = sales.crm.as_user(sales.users["li"]).reports
+    assert li.run(with_margin).grand_total["m"] == sum(row["margin"] or 0 for row in sales.seen_by("li"))
+    with pytest.raises(ReportError, match="deal has no field 'margin'"):
+        sales.crm.as_user(sales.users["wang"]).reports.run(with_margin)
+    assert li.run(with_margin).grand_total["m"] == sum(row["margin"] or 0 for row in sales.seen_by("li"))
+
+    directory = SystemDirectory(sales.crm)
+    newcomer = directory.create_user("kept_plan_rep", role="rep").id
+    reports = sales.crm.as_user(newcomer).reports
+    with pytest.raises(ReportError, match="deal has no field 'margin'"):
+        reports.run(with_margin)
+    directory.grant("finance", user_id=newcomer)
+    try:
+        assert reports.run(with_margin).grand_total == {"deals": 0, "m": None}  # sees no deal, may read margin
+    finally:
+        directory.revoke("finance", user_id=newcomer)
+    with pytest.raises(ReportError, match="deal has no field 'margin'"):
+        reports.run(with_margin)

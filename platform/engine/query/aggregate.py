@@ -347,17 +347,40 @@ def grouped_rows(connection: Connection, keys: Sequence[KeySpec], measures: Sequ
     def statement(exact: bool) -> Any:
         return grouped_statement(keys, measures, sets, base, where, dialect, exact)
 
+    return read_grouped(connection, len(keys), measures, statement)
+
+
+def read_grouped(connection: Connection, count: int, measures: Sequence[Measure],
+                 statement: Callable[[bool], Any]) -> list[GroupedRow]:
+    """`grouped_rows` with the statement given: `statement(exact)` is `grouped_statement(..., exact)` for the
+    same `count` keys and `measures` (a caller may keep the statements it built, reports/compiler.py)."""
     try:
-        rows = connection.execute(statement(exact=False)).all()
+        rows = connection.execute(statement(False)).all()
     except SumOverflow:  # SQLite's running total passed 64 bits: add again exactly (the total may fit)
-        rows = connection.execute(statement(exact=True)).all()
-    count = len(keys)
-    readers, position = [], count + 1
+        rows = connection.execute(statement(True)).all()
+    # Each measure's first partial taken as it is, in one call per row; then the counts made whole numbers
+    # (a count is one already, but for a NULL) and the other finishes (averages, days) worked out.
+    names, firsts, counts, finished, position = [], [], [], [], count + 1
     for m in measures:
-        readers.append((m.name, _reader(m, position, position + len(m.partials))))
+        names.append(m.name)
+        firsts.append(position)
+        if m.finish == "count":
+            counts.append(m.name)
+        elif not (m.finish == "value" and m.unit is None):
+            finished.append((m.name, _reader(m, position, position + len(m.partials))))
         position += len(m.partials)
-    # A key a set leaves out is NULL in its rows (GROUPING SETS, or the NULL of its UNION ALL branch).
-    return [GroupedRow(row[count], tuple(row[:count]), {name: read(row) for name, read in readers}) for row in rows]
+    take = itemgetter(*firsts) if len(firsts) > 1 else (lambda row: (row[firsts[0]],)) if firsts else (lambda row: ())
+    made = []
+    for row in rows:
+        values = dict(zip(names, take(row)))
+        for name in counts:
+            if type(values[name]) is not int:
+                values[name] = int(values[name] or 0)
+        for name, read in finished:
+            values[name] = read(row)
+        # A key a set leaves out is NULL in its rows (GROUPING SETS, or the NULL of its UNION ALL branch).
+        made.append(GroupedRow(row[count], tuple(row[:count]), values))
+    return made
 
 
 def _reader(m: Measure, start: int, end: int) -> Callable[[Sequence[Any]], Any]:

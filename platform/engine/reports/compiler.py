@@ -10,20 +10,21 @@ labels and the order of groups.
 """
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy import Connection, select
 
 from crmkit.engine.query.aggregate import (GroupedRow, KeySpec, Measure, field_value, group_key, grouped_rows,
-                                           measure)
+                                           grouped_statement, measure, read_grouped)
 from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
 from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import where_clause
 from crmkit.engine.reports.formulas import formula_value
 from crmkit.engine.reports.labels import KeyLabeller, UserNames, lookup_target, range_key, titles
-from crmkit.engine.reports.result import ReportResult, ResultColumn, ResultGroup, ResultRow
+from crmkit.engine.reports.result import ReportResult, ResultColumn, ResultGroup, ResultRow, result_group
 from crmkit.metadata.model import Label
 from crmkit.metadata.reports import DEFAULT_TABULAR_LIMIT, MAX_TABULAR_LIMIT, Aggregate, Grouping, ReportDef
 
@@ -39,40 +40,44 @@ def aggregates_of(report: ReportDef) -> tuple[Aggregate, ...]:
 
 
 def run_report(connection: Connection, ctx: QueryContext, report: ReportDef, filter: Any, *, language: str,
-               fiscal_start: int, user_names: UserNames) -> ReportResult:
+               fiscal_start: int, user_names: UserNames, rights: object | None = None) -> ReportResult:
     """Run `report` with `filter` (the report's own filter and the page's, in the filter language) for `ctx`'s caller.
+
+    `rights`: the object standing for the caller's rights in `ctx` (their AccessPolicy, one per
+    user, metadata and rights version; the runtime for the system context): given, a summary or
+    matrix report's statement is built once per rights, report, filter, language, zone and day
+    and reused (`_plan`); None: built for this run only.
 
     Raises QueryError for a field the caller cannot read (refused as unknown) or cannot be
     grouped or aggregated as declared, and for a malformed filter.
     """
     dialect = connection.dialect.name
-    object_name = report.object
-    base = ctx.schema.table(object_name)
-    where = where_clause(ctx, object_name, QuerySpec(filter=filter))
-    aggregates = aggregates_of(report)
-    measures = [measure(ctx, object_name, a.name, a.function, field=a.field, where=a.where,
-                        days_between=a.days_between, dialect=dialect) for a in aggregates]
-    value_columns = _value_columns(ctx, report, aggregates, language)
-    common = dict(report=report.name, kind=report.kind, label=report.label.get(language), value_columns=value_columns)
     if report.kind == "tabular":
+        object_name = report.object
+        base = ctx.schema.table(object_name)
+        where = where_clause(ctx, object_name, QuerySpec(filter=filter))
+        aggregates = aggregates_of(report)
+        measures = [measure(ctx, object_name, a.name, a.function, field=a.field, where=a.where,
+                            days_between=a.days_between, dialect=dialect) for a in aggregates]
+        value_columns = _value_columns(ctx, report, aggregates, language)
         rows, truncated = _tabular_rows(connection, ctx, report, where, language, user_names)
         total = grouped_rows(connection, [], measures, [()], base, where)
-        return ReportResult(group_columns=(), columns=tabular_columns(ctx, report, language), rows=rows,
-                            grand_total=_with_formulas(report, total[0].values),
-                            truncated=truncated, computed_at=_now(), **common)
-    rows_by = list(report.group_by)
-    columns_by = list(report.columns_by) if report.kind == "matrix" else []
-    keys = [_key(ctx, object_name, g, fiscal_start, dialect) for g in rows_by + columns_by]
-    n, m = len(rows_by), len(columns_by)
-    sets = [tuple(range(k)) + tuple(n + j for j in range(c)) for k in range(n, -1, -1) for c in range(m, -1, -1)]
-    found = grouped_rows(connection, keys, measures, sets, base, where)
+        return ReportResult(report=report.name, kind=report.kind, label=report.label.get(language),
+                            value_columns=value_columns, group_columns=(), columns=tabular_columns(ctx, report, language),
+                            rows=rows, grand_total=_with_formulas(report, total[0].values),
+                            truncated=truncated, computed_at=_now())
+    plan = _plan(ctx, report, filter, language, fiscal_start, dialect, rights)
+    keys, sets, n, m = plan.keys, plan.sets, plan.n, plan.m
+    common = dict(report=report.name, kind=report.kind, label=report.label.get(language),
+                  value_columns=plan.value_columns)
+    found = read_grouped(connection, len(keys), plan.measures, plan.statement)
     # The key values of each level, for the labels that read names (lookups); other levels need none.
     seen = [{row.keys[i] for row in found} if lookup_target(key) is not None else set() for i, key in enumerate(keys)]
     labeller = KeyLabeller(connection, ctx, keys, seen, language, user_names)
     groups = _groups(report, found, sets, labeller, n, m)
-    group_columns = tuple(_group_column(ctx, object_name, g, k, language) for g, k in zip(rows_by, keys))
+    group_columns = plan.group_columns
     grand = next((row.values for row in found if sets[row.set_index] == ()), None)
-    grand_total = _with_formulas(report, grand if grand is not None else _empty(measures))
+    grand_total = _with_formulas(report, grand if grand is not None else _empty(plan.measures))
     if report.kind != "matrix":
         return ReportResult(group_columns=group_columns, groups=groups, grand_total=grand_total,
                             computed_at=_now(), **common)
@@ -91,12 +96,89 @@ def run_report(connection: Connection, ctx: QueryContext, report: ReportDef, fil
             cells[(row_part, column_part)] = _with_formulas(report, row.values)
         elif column_part:
             column_totals[column_part] = _with_formulas(report, row.values)
-    column_group_columns = tuple(_group_column(ctx, object_name, g, k, language)
-                                 for g, k in zip(columns_by, keys[n:]))
+    column_group_columns = plan.column_group_columns
     return ReportResult(group_columns=group_columns, groups=groups, grand_total=grand_total,
                         column_group_columns=column_group_columns, column_keys=column_keys,
                         column_labels=column_labels, cells=cells, column_totals=column_totals,
                         computed_at=_now(), **common)
+
+
+class _Plan:
+    """What a summary or matrix run builds before it reads: its keys, measures, grouping sets, columns and statement.
+
+    Made from the report, the filter and the caller's query context only (nothing read from
+    the database), so a plan made for the same of these serves again (`_plan`).
+    The statement of each `exact` (query/aggregate.py `grouped_statement`) is built on
+    first use and kept: reusing the statement object also saves SQLAlchemy's walk over it
+    for its compiled-cache key (memoised on the object).
+    """
+
+    __slots__ = ("keys", "measures", "sets", "n", "m", "value_columns", "group_columns", "column_group_columns",
+                 "_base", "_where", "_dialect", "_statements")
+
+    def __init__(self, ctx: QueryContext, report: ReportDef, filter: Any, language: str, fiscal_start: int,
+                 dialect: str) -> None:
+        object_name = report.object
+        self._base = ctx.schema.table(object_name)
+        self._where = where_clause(ctx, object_name, QuerySpec(filter=filter))
+        aggregates = aggregates_of(report)
+        self.measures = tuple(measure(ctx, object_name, a.name, a.function, field=a.field, where=a.where,
+                                      days_between=a.days_between, dialect=dialect) for a in aggregates)
+        self.value_columns = _value_columns(ctx, report, aggregates, language)
+        rows_by = list(report.group_by)
+        columns_by = list(report.columns_by) if report.kind == "matrix" else []
+        self.keys = tuple(_key(ctx, object_name, g, fiscal_start, dialect) for g in rows_by + columns_by)
+        n, m = self.n, self.m = len(rows_by), len(columns_by)
+        self.sets = tuple(tuple(range(k)) + tuple(n + j for j in range(c))
+                          for k in range(n, -1, -1) for c in range(m, -1, -1))
+        self.group_columns = tuple(_group_column(ctx, object_name, g, k, language) for g, k in zip(rows_by, self.keys))
+        self.column_group_columns = tuple(_group_column(ctx, object_name, g, k, language)
+                                          for g, k in zip(columns_by, self.keys[n:]))
+        self._dialect = dialect
+        self._statements: dict[bool, Any] = {}
+
+    def statement(self, exact: bool) -> Any:
+        made = self._statements.get(exact)
+        if made is None:
+            made = self._statements[exact] = grouped_statement(self.keys, self.measures, self.sets, self._base,
+                                                               self._where, self._dialect, exact)
+        return made
+
+
+#: Plans kept for reuse (see `_plan`); emptied when it holds this many.
+REMEMBERED_PLANS = 256
+_PLANS: dict[tuple, tuple[_Plan, tuple]] = {}
+
+
+def _plan(ctx: QueryContext, report: ReportDef, filter: Any, language: str, fiscal_start: int, dialect: str,
+          rights: object | None) -> _Plan:
+    """The plan of this run: one made before for the same rights, report, filter and context, else a new one.
+
+    The key holds everything a plan is made from: `rights` (the caller's AccessPolicy: their
+    row filters, hidden fields and derived values, for one user at one rights version and
+    metadata), the report, the metadata objects of `ctx`, by identity; the filter (as JSON),
+    both languages, the time zone, the day (relative dates) and the fiscal year start, by
+    value. Objects named by id() are kept alive beside the plan (`anchors`), so no other
+    object can take one of their ids while the entry lives: a plan is never served to
+    another user, nor after their rights or the metadata changed. Without `rights`, or with
+    a filter JSON cannot hold, the plan is made for this run only.
+    """
+    if rights is None:
+        return _Plan(ctx, report, filter, language, fiscal_start, dialect)
+    try:
+        shown = json.dumps(filter, sort_keys=True)
+    except (TypeError, ValueError):
+        return _Plan(ctx, report, filter, language, fiscal_start, dialect)
+    anchors = (rights, report, ctx.registry, ctx.schema, ctx.field_types)
+    key = (*(id(anchor) for anchor in anchors), shown, language, ctx.language, ctx.timezone, ctx.today,
+           fiscal_start, dialect)
+    entry = _PLANS.get(key)
+    if entry is None:
+        plan = _Plan(ctx, report, filter, language, fiscal_start, dialect)
+        if len(_PLANS) >= REMEMBERED_PLANS:
+            _PLANS.clear()
+        entry = _PLANS[key] = (plan, anchors)
+    return entry[0]
 
 
 def _now() -> datetime:
@@ -152,10 +234,11 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
     formulas = bool(report.formulas)
     for level in range(1, n + 1):
         last, spec = level - 1, keys[level - 1]
+        deepest = level == n  # its groups are no one's parent: not remembered in `parents`
         seen: dict[Any, tuple[Any, str, tuple]] = {}  # value -> (shown, label, order)
         for row in by_level[level]:
-            raw = row.keys[:level]
-            value = raw[last]
+            row_keys = row.keys
+            value = row_keys[last]
             try:
                 shown, label, position = seen[value]
             except KeyError:
@@ -165,12 +248,13 @@ def _groups(report: ReportDef, found: Sequence[GroupedRow], sets: Sequence[tuple
             except TypeError:  # an unhashable value: worked out each time
                 label = labeller.label(last, value)
                 shown, position = _shown_key(spec, value), labeller.order(last, value, label)
-            parent_key, parent_labels = parents.get(raw[:-1]) or ((), ())
+            parent_key, parent_labels = parents.get(row_keys[:last]) or ((), ())
             key, labels = parent_key + (shown,), parent_labels + (label,)
-            parents[raw] = (key, labels)
+            if not deepest:
+                parents[row_keys[:level]] = (key, labels)
             if key not in made:
                 children.setdefault(parent_key, []).append(key)
-            made[key] = ResultGroup(level, key, labels, _with_formulas(report, row.values) if formulas else row.values)
+            made[key] = result_group(level, key, labels, _with_formulas(report, row.values) if formulas else row.values)
             order[key] = position
     value_names = {a.name for a in aggregates_of(report)} | {f.name for f in report.formulas}
     sort = [item for item in report.sort if item.lstrip("-") in value_names]

@@ -88,10 +88,11 @@ class ReportService:
         with self._refusals(report), context.snapshot(), context.reading() as connection:
             self._require(report, "read")
             combined = self._parts(connection, report, filters, date_range, owner_ids, team_id)
-            runtime = context.runtime
+            runtime, policy = context.runtime, context.policy
+            # The statement is kept per rights (the policy: one user's, at one metadata and rights version).
             return run_report(connection, self._query_context(), report, combined,
                               language=context.actor.language, fiscal_start=_fiscal_start(runtime.registry),
-                              user_names=self._user_names)
+                              user_names=self._user_names, rights=policy if policy is not None else runtime)
 
     def drilldown(self, name: str | ReportDef, key: Sequence[Any], column_key: Sequence[Any] | None = None, *,
                   filters: Mapping[str, Any] | None = None, date_range: tuple[date | None, date | None] | None = None,
