@@ -101,6 +101,7 @@ class PreparedSchemas:
         #: given back (tests/snapshots.py swaps a built state in for the test, and out again).
         self.lent: set[str] = set()
         self.restorers: dict[str, Callable[[], None]] = {}
+        self._connection = None
 
     @staticmethod
     def url(schema: str) -> str:
@@ -132,36 +133,43 @@ class PreparedSchemas:
                     rows.append((name, tuple(f'"{column.name}"' for column in cursor.description), tuple(found)))
             return schema, tuple(rows), self.fingerprint(connection, schema)
 
+    def _kept_connection(self):
+        """One connection for putting schemas back (autocommit, a 5 s lock timeout), made again when lost."""
+        if self._connection is None or self._connection.closed or self._connection.broken:
+            self._connection = self.connect()
+            self._connection.execute("SET lock_timeout = '5s'")
+        return self._connection
+
     def give_back(self, schema: str, rows: tuple, fingerprint: tuple) -> None:
+        from psycopg import sql
+
         from crmkit.engine.query.search_statistics import forget_statistics
         from crmkit.engine.tables import system_metadata
 
         forget_statistics()  # kept per URL, and the URL is used again
         system = set(system_metadata().tables)
         try:
-            with self.connect() as connection:
-                with connection.transaction():
-                    connection.execute("SET LOCAL lock_timeout = '5s'")
-                    tables = [name for (name,) in connection.execute(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))]
-                    dropped = [f'"{schema}"."{name}"' for name in tables if name not in system]
-                    if dropped:
-                        connection.execute(f"DROP TABLE {', '.join(dropped)} CASCADE")
-                    # DELETE and setval, not TRUNCATE: the tables hold a few rows, and TRUNCATE
-                    # would give each table and index new files (slower than the DDL it replaces).
-                    connection.execute("; ".join(f'DELETE FROM "{schema}"."{name}"' for name in tables
-                                                 if name in system))
-                    connection.execute(
-                        "SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE n.nspname = %s AND c.relkind = 'S'", (schema,))
-                    for name, columns, values in rows:
-                        marks = ", ".join(["%s"] * len(columns))
-                        for row in values:
-                            connection.execute(f'INSERT INTO "{schema}"."{name}" ({", ".join(columns)}) '
-                                               f"VALUES ({marks})", row)
-                if self.fingerprint(connection, schema) == fingerprint:
-                    self.free.append((schema, rows, fingerprint))
-                    return
+            connection = self._kept_connection()
+            tables = [name for (name,) in connection.execute(
+                "SELECT relname FROM pg_class WHERE relnamespace = CAST(%s AS regnamespace) AND relkind IN ('r', 'p')",
+                (f'"{schema}"',))]
+            dropped = [f'"{schema}"."{name}"' for name in tables if name not in system]
+            # One script, so one round trip: the server runs it as one transaction (all or nothing).
+            # DELETE and setval, not TRUNCATE: the tables hold a few rows, and TRUNCATE
+            # would give each table and index new files (slower than the DDL it replaces).
+            script = [f"DROP TABLE {', '.join(dropped)} CASCADE"] if dropped else []
+            script += [f'DELETE FROM "{schema}"."{name}"' for name in tables if name in system]
+            script.append(sql.SQL("SELECT setval(c.oid, 1, false) FROM pg_class c "
+                                  "WHERE c.relnamespace = CAST({} AS regnamespace) AND c.relkind = 'S'").format(
+                sql.Literal(f'"{schema}"')).as_string(connection))
+            for name, columns, values in rows:
+                script += [sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    sql.Identifier(schema, name), sql.SQL(", ".join(columns)),
+                    sql.SQL(", ").join(sql.Literal(value) for value in row)).as_string(connection) for row in values]
+            connection.execute("; ".join(script))
+            if self.fingerprint(connection, schema) == fingerprint:
+                self.free.append((schema, rows, fingerprint))
+                return
         except Exception:  # a lock still held, or a table a test changed: this schema is not reused
             pass
         self.drop(schema)
@@ -188,6 +196,9 @@ class PreparedSchemas:
     def drop_all(self) -> None:
         for schema in self.made:
             self.drop(schema)
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 @pytest.fixture(scope="session")

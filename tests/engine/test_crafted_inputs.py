@@ -38,13 +38,39 @@ NOT_IDS = ["1", True, 1.0, None, [1]]
 UNSEARCHABLE = ["a\x00b", "\x00", "a\ud800", "\udfff"]
 
 
+@pytest.fixture(scope="module")
+def shared_crm(module_database_url, tmp_path_factory):
+    """The package and three accounts, made once per module and database kind: every test here
+    only reads them or is refused before anything is written."""
+    import textwrap
+
+    from crmkit.engine import Crm
+
+    path = tmp_path_factory.mktemp("crafted") / "crafted.yaml"
+    path.write_text(textwrap.dedent(PACKAGE).lstrip(), encoding="utf-8")
+    crm = Crm.open(module_database_url)
+    try:
+        crm.install(path)
+        records = crm.as_system().records("account")
+        for index, (name, revenue) in enumerate([("Acme", "1.50"), ("Beta", "2.25"), ("Gamma", "3.00")]):
+            records.create({"name": name, "size": index + 1, "revenue": revenue, "founded": f"2020-01-0{index + 1}"})
+        yield crm
+    finally:
+        crm.close()
+
+
 @pytest.fixture
-def accounts(crm, install):
-    install(PACKAGE)
-    records = crm.as_system().records("account")
-    for index, (name, revenue) in enumerate([("Acme", "1.50"), ("Beta", "2.25"), ("Gamma", "3.00")]):
-        records.create({"name": name, "size": index + 1, "revenue": revenue, "founded": f"2020-01-0{index + 1}"})
-    return records
+def crm(shared_crm):
+    """This module's tests work on the shared database (shared_crm), not on one of their own."""
+    return shared_crm
+
+
+@pytest.fixture
+def accounts(shared_crm):
+    yield shared_crm.as_system().records("account")
+    # Refused operations write nothing: the next test finds the same three accounts.
+    assert {record["name"] for record in shared_crm.as_system().records("account").query().records} == \
+        {"Acme", "Beta", "Gamma"}
 
 
 def names(page) -> set[str]:

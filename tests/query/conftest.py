@@ -1,6 +1,7 @@
 """A small CRM model and a fresh database per test, on SQLite and on PostgreSQL.
 
-On PostgreSQL every test gets its own schema (q_<random>), so parallel runs never collide.
+On PostgreSQL every test gets a schema of its own (q_<random>), so parallel runs never collide:
+made once with the model's tables and emptied after each test for the next (QuerySchemas).
 Without a reachable server the PostgreSQL half is skipped with the reason shown, unless
 CRMKIT_REQUIRE_POSTGRES=1 (then it fails).
 """
@@ -212,6 +213,81 @@ def postgres_ddl(postgres_admin: Engine | str, model: Model) -> str:
     return ";\n".join(statements)
 
 
+class QuerySchemas:
+    """PostgreSQL schemas holding the model's (empty) tables, handed to one test at a time.
+
+    Creating a schema with the model's tables, indexes and search tables, and dropping it
+    again, is most of what a query test on PostgreSQL costs. After a test its schema is
+    emptied (DELETE, every sequence back to 1) and handed to the next test; a schema whose
+    relations are no longer those it was made with is dropped instead of reused.
+    """
+
+    def __init__(self, admin: Engine, ddl: str, model: Model) -> None:
+        self.admin = admin
+        self.ddl = ddl
+        self.model = model
+        #: (schema, its tables, its sequences, its relations) ready for a test
+        self.free: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple]] = []
+        self.made: list[str] = []
+
+    @staticmethod
+    def _relations(connection: Connection, schema: str) -> tuple:
+        return tuple(connection.execute(text(
+            "SELECT c.relname, c.relkind, c.relnatts FROM pg_class c WHERE c.relnamespace = CAST(:schema AS regnamespace) "
+            "ORDER BY 1"), {"schema": schema}).all())
+
+    def take(self) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple]:
+        if self.free:
+            return self.free.pop()
+        schema = f"q_{secrets.token_hex(6)}"
+        with self.admin.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"; SET LOCAL search_path TO "{schema}"; {self.ddl}')
+            _create_search_indexes(connection, self.model)
+        self.made.append(schema)
+        with self.admin.connect() as connection:
+            relations = self._relations(connection, schema)
+        tables = tuple(name for name, kind, _ in relations if kind == "r")
+        sequences = tuple(name for name, kind, _ in relations if kind == "S")
+        return schema, tables, sequences, relations
+
+    def give_back(self, schema: str, tables: tuple[str, ...], sequences: tuple[str, ...], relations: tuple) -> None:
+        from crmkit.engine.query.search_statistics import forget_statistics
+
+        forget_statistics()  # kept per URL, and the URL is used again
+        try:
+            with self.admin.begin() as connection:
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                if self._relations(connection, schema) == relations:
+                    # DELETE and setval, not TRUNCATE: the tables hold a few rows (see tests/conftest.py).
+                    connection.exec_driver_sql("; ".join(
+                        [f'DELETE FROM "{schema}"."{name}"' for name in tables] +
+                        [f"SELECT setval('\"{schema}\".\"{name}\"', 1, false)" for name in sequences]))
+                    self.free.append((schema, tables, sequences, relations))
+                    return
+        except Exception:  # a lock still held: this schema is not reused
+            pass
+        self.drop(schema)
+
+    def drop(self, schema: str) -> None:
+        try:
+            with self.admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        except Exception:
+            pass
+
+    def drop_all(self) -> None:
+        for schema in self.made:
+            self.drop(schema)
+
+
+@pytest.fixture(scope="session")
+def query_schemas(request: pytest.FixtureRequest, model: Model) -> Iterator[QuerySchemas]:
+    admin = _require(request.getfixturevalue("postgres_admin"))
+    schemas = QuerySchemas(admin, request.getfixturevalue("postgres_ddl"), model)
+    yield schemas
+    schemas.drop_all()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, model: Model) -> Iterator[Db]:
     if request.param == "sqlite":
@@ -223,16 +299,11 @@ def db(request: pytest.FixtureRequest, model: Model) -> Iterator[Db]:
         yield sqlite_db
         sqlite_db.close()
         return
-    admin = _require(request.getfixturevalue("postgres_admin"))
-    ddl = request.getfixturevalue("postgres_ddl")
-    schema_name = f"q_{secrets.token_hex(6)}"
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema_name}"; SET LOCAL search_path TO "{schema_name}"; {ddl}')
-        _create_search_indexes(connection, model)
-    postgres_db = Db(connect(f"{POSTGRES_URL}?options=-csearch_path%3D{schema_name}"), model)
+    schemas = request.getfixturevalue("query_schemas")
+    taken = schemas.take()
+    postgres_db = Db(connect(f"{POSTGRES_URL}?options=-csearch_path%3D{taken[0]}"), model)
     try:
         yield postgres_db
     finally:
         postgres_db.close()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
+        schemas.give_back(*taken)
