@@ -62,7 +62,9 @@ window.crmkitCharts.register = function (kind, build) { window.crmkitCharts.kind
 
   function itemOption(spec) {
     var data = spec.items.map(function (item) {
-      return {name: item.name, value: item.value, text: item.text, link: item.link, conversion: item.conversion};
+      // A funnel's width is the deals that reached at least the stage (charts.py), so it narrows downwards.
+      var width = item.reached === undefined || item.reached === null ? item.value : item.reached;
+      return {name: item.name, value: width, text: item.text, link: item.link, conversion: item.conversion};
     });
     var label = function (params) {
       var text = params.name + ": " + (params.data.text || "–");
