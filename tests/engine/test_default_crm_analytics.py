@@ -166,3 +166,13 @@ def test_an_agent_sees_the_service_dashboard_and_no_deal_figures(history):
     with pytest.raises(DashboardError) as refused:
         agent.dashboards.widget("sales", 0)
     assert refused.value.status == 403
+
+
+def test_the_sales_cycle_counts_only_won_deals_with_both_dates(history):
+    """The measure says what it counts itself, whatever filter its report has (or is given later)."""
+    report = history.crm.registry.reports["deal_size_and_cycle"]
+    [cycle] = [aggregate for aggregate in report.aggregates if aggregate.name == "cycle_days"]
+    assert cycle.where == {"stage": "Closed Won", "created_at": {"is_null": False},
+                           "close_date": {"is_null": False}}
+    # Lost and open deals (B, D, E, F) would pull the average around; only A and C count.
+    assert totals(history.crm.as_system(), "deal_size_and_cycle")["cycle_days"] == Decimal("14.50")
