@@ -198,3 +198,14 @@ def test_a_kpi_or_gauge_is_named_by_its_figure_not_by_a_report_of_several(histor
     assert widget_title(WidgetDef(report=report.name, chart="bar", value="deal_size"), report) == report.label
     assert widget_title(WidgetDef(report=report.name, chart="kpi", title=Label.of("Mine")), report).get() == "Mine"
     assert widget_title(WidgetDef(report="gone", chart="kpi"), None).get() == "gone"
+
+
+def test_the_funnels_leave_their_dead_ends_out(history):
+    """A funnel counts what reached each step: lost deals and unqualified leads reached none (docs/reports.md)."""
+    registry = history.crm.registry
+    funnels = {widget.report for board in registry.dashboards.values() for widget in board.widgets
+               if widget.chart == "funnel"}
+    assert funnels == {"sales_funnel", "lead_funnel"}
+    assert registry.reports["lead_funnel"].filter == {"status": {"ne": "Unqualified"}}
+    leads = by_key(history.crm.as_system().reports.run("lead_funnel"))
+    assert leads == {("Working",): {"leads": 2}, ("Qualified",): {"leads": 2}}
