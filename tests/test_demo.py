@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -292,3 +293,38 @@ def test_unique_required_cycles_and_hard_rules_in_any_package(sqlite_url, write_
 
 def test_every_rollup_and_formula_equals_a_fresh_recomputation(filled, assert_derived_values_fresh):
     assert_derived_values_fresh(filled.crm)
+
+
+def test_closed_deals_were_created_before_they_closed_over_a_spread_of_days(filled):
+    deals = rows(filled.crm, "opportunity")
+    now = datetime.now(timezone.utc)
+    closed = [deal for deal in deals if deal["stage"] in ("Closed Won", "Closed Lost")]
+    cycles = [(deal["close_date"] - deal["created_at"].date()).days for deal in closed]
+    assert closed and all(7 <= days <= 181 for days in cycles)
+    assert len(set(cycles)) > len(cycles) // 2  # spread, not one figure
+    assert all(aware(deal["created_at"]) <= now for deal in deals)
+    # The record's history starts when it was created.
+    history = filled.crm.runtime.system_table("crmkit_history")
+    with filled.crm.engine.connect() as connection:
+        created = dict(connection.execute(select(history.c.record_id, history.c.changed_at).where(
+            history.c.object == "opportunity", history.c.operation == "create")).all())
+    assert created and all(aware(created[deal["id"]]) == aware(deal["created_at"])
+                           for deal in deals if deal["id"] in created)
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def test_the_pipeline_has_won_lost_and_open_deals_in_a_realistic_mix(default_crm_copy):
+    crm = Crm.open(default_crm_copy("mix"))
+    try:
+        DemoGenerator(crm, seed=42).fill(1500, objects=["account", "contact", "opportunity"])
+        stages = [deal["stage"] for deal in rows(crm, "opportunity")]
+        lost = [deal for deal in rows(crm, "opportunity") if deal["stage"] == "Closed Lost"]
+    finally:
+        crm.close()
+    share = {stage: stages.count(stage) / len(stages) for stage in set(stages)}
+    assert 0.1 < share["Closed Won"] < 0.35 and 0.07 < share["Closed Lost"] < 0.3
+    assert share["Prospecting"] > share["Negotiation"] > 0  # the pipeline narrows
+    assert all(deal["loss_reason"] for deal in lost)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import bisect
 import random
 from array import array
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 
 from crmkit.demo.links import LinkPlan, ParentIndexes
-from crmkit.demo.values import Maker, RowContext, ValueMakers, object_kind, pools, sibling_before
+from crmkit.demo.values import CLOSED_WORDS, Maker, RowContext, ValueMakers, object_kind, pools, sibling_before
 from crmkit.engine.records.bulk import BulkValidationError
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.records.evaluation import record_functions
@@ -200,6 +200,8 @@ class ObjectFiller:
         self.obj = obj
         self.id_pools = id_pools
         self.rng = rng
+        #: Creation moments have their own sequence, so the field values stay those of the seed.
+        self.dates_rng = random.Random(f"{rng.getstate()[1][:4]}:created")
         self.runtime = session.runtime
         self.pools = pools()
         self.rejected = 0
@@ -268,8 +270,9 @@ class ObjectFiller:
                 if self.owners:
                     row["owner_id"] = self.owners[number % len(self.owners)]
                 rows.append(row)
-            written = self._write(records, rows)
+            written, kept = self._write(records, rows)
             if written:
+                self._backdate(own_pool.last_id, kept)
                 self.id_pools.record_created(self.obj.name, written)
                 self.links.batch_written()
                 created += written
@@ -362,16 +365,72 @@ class ObjectFiller:
         namespace.update(related)
         return namespace
 
-    def _write(self, records: Any, rows: list[dict[str, Any]]) -> int:
-        """Write the rows; rows the engine still refuses are dropped and the rest written again."""
+    def _write(self, records: Any, rows: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+        """Write the rows; rows the engine still refuses are dropped and the rest written again.
+
+        Returns (how many were written, the rows written in order)."""
         while rows:
             try:
-                return records.bulk_create(rows, batch_size=BATCH_SIZE)
+                return records.bulk_create(rows, batch_size=BATCH_SIZE), rows
             except BulkValidationError as error:
                 refused = {number - 1 for number in error.row_errors}
                 self.rejected += len(refused)
                 rows = [row for index, row in enumerate(rows) if index not in refused]
-        return 0
+        return 0, []
+
+    def _backdate(self, last_id: int, rows: list[dict[str, Any]]) -> None:
+        """Give the records just written (ids after `last_id`, in the rows' order) a creation moment in the past.
+
+        The engine stamps every record "now"; demo records would then be created after the
+        deals they closed. Each record's `created_at` (and its "create" history entry) is set
+        before its earliest recent date (`creation_moment`). Skipped when others wrote to the
+        table meanwhile (the ids would not match the rows)."""
+        if not rows:
+            return
+        table = self.runtime.table(self.obj.name)
+        history = self.runtime.system_table("crmkit_history")
+        now = datetime.now(timezone.utc)
+        with self.session.crm.engine.begin() as connection:
+            ids = list(connection.execute(select(table.c.id).where(table.c.id > last_id).order_by(table.c.id)
+                                          .limit(len(rows) + 1)).scalars())
+            if len(ids) != len(rows):
+                return
+            moments = [{"demo_record_id": record_id, "demo_created_at": creation_moment(row, self.obj, self.dates_rng, now)}
+                       for record_id, row in zip(ids, rows)]
+            connection.execute(update(table).where(table.c.id == bindparam("demo_record_id"))
+                               .values(created_at=bindparam("demo_created_at")), moments)
+            connection.execute(update(history).where(history.c.object == self.obj.name,
+                                                     history.c.record_id == bindparam("demo_record_id"),
+                                                     history.c.operation == "create")
+                               .values(changed_at=bindparam("demo_created_at")), moments)
+
+
+#: Dates further back than this (a birthday, a founding year) do not date a record's creation.
+RECENT_DAYS = 2 * 365
+
+
+def creation_moment(values: Mapping[str, Any], obj: ObjectDef, rng: random.Random, now: datetime) -> datetime:
+    """When a demo record was created: before its earliest date of the last two years, never after `now`.
+
+    A closed record (its stage or status says so: a won or lost deal, a resolved case) was
+    created 7 to 180 days (skewed towards a few weeks) before that date, so a sales cycle
+    from creation to close is positive and spread; an open one 0 to 120 days before it."""
+    earliest = now
+    floor = now - timedelta(days=RECENT_DAYS)
+    for name, value in values.items():
+        fdef = obj.fields.get(name)
+        if fdef is None or fdef.type not in ("date", "datetime") or value is None:
+            continue
+        moment = value if isinstance(value, datetime) else \
+            datetime(value.year, value.month, value.day, tzinfo=timezone.utc) if isinstance(value, date) else None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        if moment is not None and floor <= moment < earliest:
+            earliest = moment
+    closed = any(isinstance(values.get(name), str) and any(word in values[name].lower() for word in CLOSED_WORDS)
+                 for name in ("stage", "status"))
+    days = 7 + int(173 * rng.random() ** 2) if closed else int(120 * rng.random() ** 1.5)
+    return earliest - timedelta(days=days, hours=rng.randint(1, 10), minutes=rng.choice((0, 15, 30, 45)))
 
 
 def _fill_sequence(obj: ObjectDef) -> list[FieldDef]:

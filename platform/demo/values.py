@@ -7,6 +7,8 @@ addresses and web domains stay plain ASCII.
 """
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 from dataclasses import dataclass
@@ -417,6 +419,10 @@ class ValueMakers:
                 return lambda row: row.rng.choice(female if row.person.female else male)
         if "country" in name:
             return lambda row: row.city.country if row.city.country in values else row.rng.choice(values)
+        if name in ("stage", "status"):
+            mixed = _outcome_mix(values)
+            if mixed is not None:
+                return mixed
         return lambda row: values[row.rng.randrange(len(values))]
 
     def _multi_picklist(self, fdef: FieldDef) -> Maker:
@@ -667,6 +673,33 @@ def _unique(fdef: FieldDef, make: Maker) -> Maker:
 
         return text
     return lambda row: None
+
+
+#: Shares of a pipeline's records that end won and lost; the rest are open, more in the early stages.
+WON_SHARE, LOST_SHARE = 0.22, 0.18
+
+
+def _outcome_mix(values: Sequence[str]) -> Maker | None:
+    """A stage or status with won and lost values (a sales pipeline): a realistic mix, not a uniform pick.
+
+    About 22% won and 18% lost (each spread over its values), the rest open over the other
+    values in their order, earlier stages holding more (weights n, n-1, ..., 1), as pipelines
+    narrow. None when the values have no won or no lost value (not a pipeline)."""
+    won = [value for value in values if "won" in value.lower() or "win" in value.lower().split()]
+    lost = [value for value in values if "lost" in value.lower() or "loss" in value.lower()]
+    open_ = [value for value in values if value not in won and value not in lost]
+    if not won or not lost or not open_:
+        return None
+    weights = [WON_SHARE / len(won)] * len(won) + [LOST_SHARE / len(lost)] * len(lost)
+    rank_total = len(open_) * (len(open_) + 1) / 2
+    weights += [(1 - WON_SHARE - LOST_SHARE) * (len(open_) - index) / rank_total for index in range(len(open_))]
+    choices = won + lost + open_
+    cumulative = list(itertools.accumulate(weights))
+
+    def pick(row: RowContext) -> str:
+        return choices[min(len(choices) - 1, bisect.bisect_right(cumulative, row.rng.random() * cumulative[-1]))]
+
+    return pick
 
 
 def _only_when_lost(make: Maker) -> Maker:

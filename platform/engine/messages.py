@@ -634,6 +634,8 @@ REPORT_DATE_RANGE = Message("a date range is (first day, last day), each a date 
                             "日期范围是（第一天，最后一天），每个是日期或 None；不能是 {value}。")
 REPORT_NO_TEAM = Message("there is no team with id {id}.", "不存在 id 为 {id} 的团队。")
 REPORT_NONE = Message("(none)", "（无）")
+#: The group of records with no date (a date bucket) or no number (a range): named by what is missing.
+REPORT_NO_FIELD = Message("No {field}", "无{field}")
 REPORT_FORMULA = Message("the summary formula {expression} may use only aggregate names, numbers, + - * / and "
                          "parentheses.", "汇总公式 {expression} 只能使用汇总名称、数字、+ - * / 和括号。")
 REPORT_FORMULA_NAME = Message("the summary formula names '{name}', which is no aggregate of the report.",

@@ -120,6 +120,28 @@ class DashboardDef:
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
 
 
+#: Charts of one figure: without a title they are named by that figure, not by the report.
+FIGURE_CHARTS = ("kpi", "gauge")
+
+
+def widget_title(widget: WidgetDef, report: ReportDef | None) -> Label:
+    """The heading a widget shows: its `title`; else, for a KPI or gauge, the label of the figure
+    it shows (its `value`'s aggregate or formula, "Won revenue"), since the report's label may
+    name other figures too ("Average deal size and sales cycle"); else the report's label, or
+    the report's name when the report is missing."""
+    if widget.title:
+        return widget.title
+    if report is None:
+        return Label.of(widget.report)
+    if widget.chart in FIGURE_CHARTS:
+        measures = (*report.aggregates, *report.formulas)
+        chosen = next((m for m in measures if m.name == widget.value), None) if widget.value else \
+            (measures[0] if measures else None)
+        if chosen is not None and chosen.label:
+            return chosen.label
+    return report.label
+
+
 @dataclass(frozen=True)
 class Analytics:
     """A package's (or a registry's merged) reports and dashboards, by name, and its fiscal year start."""

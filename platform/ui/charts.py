@@ -13,8 +13,13 @@ Shapes (every key always present for its kind):
   with the widget's `series` (a second grouping level) or a matrix's column groups, one series
   per value of it, stacked for stacked_bar and area.
 - "pie", "donut", "funnel": `items` ([{name, value, text, link}]) over the first level; a
-  funnel's items also carry `conversion`: the stage's value over the previous stage's as a
-  percentage text ("" for the first stage or when the previous is zero).
+  funnel's items also carry `reached` (a count funnel: the stage's count plus the counts of every
+  later stage, i.e. the records that reached at least this stage; else the value) and
+  `conversion`: the stage's `reached` over the previous stage's as a percentage text, never above
+  100% ("" for the first stage, when the previous is zero, or for a funnel of a non-count value,
+  whose stages do not add up). The stage order is the result's (a picklist's option order);
+  dead-end stages (Closed Lost) belong outside the funnel: its report filters them out
+  (docs/reports.md, "Funnels").
 - "gauge": `value`, `text`, `target`, `target_label`, `target_text`, `ratio_text` (value over target) and
   `max` (the larger of the target and the value).
 - "kpi": `text` (the grand total), `change` (a fraction, or None without a previous period or
@@ -144,18 +149,31 @@ def _matrix_series(result: ReportResult, column: ResultColumn, show: Presentatio
 def _items(result: ReportResult, column: ResultColumn, show: Presentation, link: Link,
            conversion: bool) -> list[dict[str, Any]]:
     items = []
-    before: float | None = None
-    for position, group in enumerate(first_level(result)):
+    for group in first_level(result):
         value = group.values.get(column.name)
-        number = chart_number(value)
-        item: dict[str, Any] = {"name": _label(group), "value": number, "text": value_text(value, column, show),
-                                "link": link(group.key, None)}
-        if conversion:
-            item["conversion"] = "" if position == 0 or not before or number is None else \
-                format_percent(number / before, "#,##0.#%", locale=show.locale)
-            before = number
-        items.append(item)
+        items.append({"name": _label(group), "value": chart_number(value), "text": value_text(value, column, show),
+                      "link": link(group.key, None)})
+    if conversion:
+        _funnel_conversion(items, counts=column.field_type == "count", show=show)
     return items
+
+
+def _funnel_conversion(items: list[dict[str, Any]], *, counts: bool, show: Presentation) -> None:
+    """Sets each funnel stage's `reached` and `conversion` (see the module docstring).
+
+    A stage's reached count is its own count plus every later stage's (suffix sums over the
+    already aggregated groups, a handful of numbers), so conversion is reached(k) / reached(k-1)
+    and never exceeds 100%."""
+    reached = 0.0
+    for item in reversed(items):
+        reached += item["value"] or 0.0
+        item["reached"] = reached if counts else item["value"]
+    before: float | None = None
+    for position, item in enumerate(items):
+        number = item["reached"]
+        item["conversion"] = "" if not counts or position == 0 or not before or number is None else \
+            format_percent(number / before, "#,##0.#%", locale=show.locale)
+        before = number
 
 
 def target_value(widget: WidgetDef, result: ReportResult) -> Any:

@@ -53,6 +53,15 @@ def charts_drawn(page: Page) -> None:
     expect(page.locator(".widget-empty")).to_have_count(1)
 
 
+def kpis_on_one_line(page: Page) -> bool:
+    """Whether every KPI figure is one line that its card holds (no break inside "US$184,850.00")."""
+    return page.evaluate("""() => [...document.querySelectorAll(".kpi-value")].every(element => {
+        const style = getComputedStyle(element);
+        return style.whiteSpace === "nowrap" && element.scrollWidth <= element.clientWidth + 1
+            && element.getBoundingClientRect().height < 2 * parseFloat(style.fontSize);
+    })""")
+
+
 def test_the_dashboard_draws_its_charts_and_a_funnel_stage_opens_its_records(browser: Browser, deals_url: str,
                                                                             screenshots: Path) -> None:
     context = browser.new_context(base_url=deals_url, viewport=DESKTOP, device_scale_factor=1)
@@ -96,7 +105,18 @@ def test_the_chinese_dashboard_shows_chinese_labels_and_filters_reload_the_widge
     funnel = page.locator(".dashboard-chart[data-chart-kind='funnel']")
     expect(funnel).to_have_attribute("aria-label", re.compile("图.*初步接洽"))
     expect(page.locator(".widget-updated").first).to_contain_text("更新")
+    expect(page.locator(".kpi-value").first).to_have_text("US$9,000.00")
     page.screenshot(path=str(screenshots / "dashboard_sales_zh.png"), full_page=True)
+    for width in (1280, 900):  # four KPIs a row (a quarter of the page), then two
+        page.set_viewport_size({"width": width, "height": 1600})
+        assert kpis_on_one_line(page), width
+    page.set_viewport_size(DESKTOP)
+    # The gauge's target sits below the arc's ends, where the 0 and maximum tick labels are (about 71% down).
+    gauge_title = page.evaluate("""() => {
+        const chart = echarts.getInstanceByDom(document.querySelector(".dashboard-chart[data-chart-kind='gauge']"));
+        return chart.getOption().series[0].title.offsetCenter[1];
+    }""")
+    assert float(gauge_title.rstrip("%")) > 85
 
     page.get_by_label("日期范围").select_option("last_year")  # every deal closes months from now: none last year
     expect(page).to_have_url(re.compile("period=last_year"))

@@ -166,3 +166,46 @@ def test_an_agent_sees_the_service_dashboard_and_no_deal_figures(history):
     with pytest.raises(DashboardError) as refused:
         agent.dashboards.widget("sales", 0)
     assert refused.value.status == 403
+
+
+def test_the_sales_cycle_counts_only_won_deals_with_both_dates(history):
+    """The measure says what it counts itself, whatever filter its report has (or is given later)."""
+    report = history.crm.registry.reports["deal_size_and_cycle"]
+    [cycle] = [aggregate for aggregate in report.aggregates if aggregate.name == "cycle_days"]
+    assert cycle.where == {"stage": "Closed Won", "created_at": {"is_null": False},
+                           "close_date": {"is_null": False}}
+    # Lost and open deals (B, D, E, F) would pull the average around; only A and C count.
+    assert totals(history.crm.as_system(), "deal_size_and_cycle")["cycle_days"] == Decimal("14.50")
+
+
+def test_a_kpi_or_gauge_is_named_by_its_figure_not_by_a_report_of_several(history):
+    from crmkit.metadata.model import Label
+    from crmkit.metadata.reports import WidgetDef, widget_title
+
+    registry = history.crm.registry
+    first = registry.dashboards["sales"].widgets[0]
+    assert widget_title(first, registry.reports[first.report]).get("en") == "Won revenue"
+    assert widget_title(first, registry.reports[first.report]).get("zh") == "赢单收入"
+    # Every figure of the standard dashboards is named for itself, in both languages.
+    figures = [widget for board in registry.dashboards.values() for widget in board.widgets
+               if widget.chart in ("kpi", "gauge")]
+    assert len(figures) == 11
+    assert all(widget.title.texts.get("en") and widget.title.texts.get("zh") for widget in figures)
+    # Without a title, a KPI falls back to its figure's label; a chart of groups to the report's.
+    report = registry.reports["deal_size_and_cycle"]
+    assert widget_title(WidgetDef(report=report.name, chart="kpi", value="deal_size"), report).get("en") == \
+        "Average deal size"
+    assert widget_title(WidgetDef(report=report.name, chart="bar", value="deal_size"), report) == report.label
+    assert widget_title(WidgetDef(report=report.name, chart="kpi", title=Label.of("Mine")), report).get() == "Mine"
+    assert widget_title(WidgetDef(report="gone", chart="kpi"), None).get() == "gone"
+
+
+def test_the_funnels_leave_their_dead_ends_out(history):
+    """A funnel counts what reached each step: lost deals and unqualified leads reached none (docs/reports.md)."""
+    registry = history.crm.registry
+    funnels = {widget.report for board in registry.dashboards.values() for widget in board.widgets
+               if widget.chart == "funnel"}
+    assert funnels == {"sales_funnel", "lead_funnel"}
+    assert registry.reports["lead_funnel"].filter == {"status": {"ne": "Unqualified"}}
+    leads = by_key(history.crm.as_system().reports.run("lead_funnel"))
+    assert leads == {("Working",): {"leads": 2}, ("Qualified",): {"leads": 2}}

@@ -248,7 +248,19 @@ def test_numeric_ranges_are_half_open_and_keyed_by_their_lower_bound(sales):
         return "<100.10" if amount < Decimal("100.10") else Decimal("100.10") if amount < 50000 else 50000
 
     assert as_found(result) == expected_groups(sales.rows, [band])
-    assert [g.labels[0] for g in result.groups] == ["< 100.10", "100.10–50,000", "≥ 50,000", "(none)"]
+    assert [g.labels[0] for g in result.groups] == ["< 100.10", "100.10–50,000", "≥ 50,000", "No amount"]
+
+
+def test_the_empty_group_of_a_bucket_or_range_is_named_by_the_missing_field_in_each_language(sales):
+    by_month = report(group_by=(Grouping("closed_at", bucket="month"),), aggregates=AGGREGATES[:1])
+    by_range = report(group_by=(Grouping("amount", ranges=(100,)),), aggregates=AGGREGATES[:1])
+    for language, no_date, no_amount in (("en", "No closed at", "No amount"), ("zh", "无Closed at", "无Amount")):
+        context = sales.crm.as_user(sales.users["boss"], language=language)
+        assert context.reports.run(by_month).groups[-1].labels == (no_date,)
+        assert context.reports.run(by_range).groups[-1].labels == (no_amount,)
+    # Other groupings keep "(none)": a deal without an account.
+    assert sales.crm.as_user(sales.users["boss"]).reports.run(
+        report(group_by=(Grouping("account"),))).groups[-1].labels == ("(none)",)
 
 
 # ---- matrix and tabular ---------------------------------------------------------------------

@@ -74,8 +74,25 @@ def test_without_a_value_the_first_aggregate_is_plotted_and_an_unknown_value_is_
 def test_a_funnel_labels_each_stage_with_its_conversion_from_the_stage_before():
     items = chart_spec(FUNNEL, WidgetDef(report="p", chart="funnel", value="deals"), ZH, link=link)["items"]
     assert [item["name"] for item in items] == ["Prospecting", "Proposal", "Closed Won"]
-    assert [item["conversion"] for item in items] == ["", "40%", "25%"]
+    # Reached at least the stage: Prospecting 10+4+1, Proposal 4+1, Closed Won 1.
+    assert [item["reached"] for item in items] == [15.0, 5.0, 1.0]
+    assert [item["conversion"] for item in items] == ["", "33.3%", "20%"]
+    assert [item["value"] for item in items] == [10.0, 4.0, 1.0]
     assert items[1]["link"] == "/o/opportunity?key=Proposal"
+
+
+def test_a_funnel_conversion_never_exceeds_100_percent_when_a_later_stage_holds_more_deals():
+    more_later = ReportResult(
+        report="p", kind="summary", label="P", group_columns=(STAGE,), value_columns=(DEALS, TOTAL),
+        groups=(group(1, ("Qualification",), ("Qualification",), deals=10, total=Decimal("1")),
+                group(1, ("Needs Analysis",), ("Needs Analysis",), deals=12, total=Decimal("5")),
+                group(1, ("Closed Won",), ("Closed Won",), deals=3, total=Decimal("9"))),
+        grand_total={"deals": 25, "total": Decimal("15")})
+    items = chart_spec(more_later, WidgetDef(report="p", chart="funnel", value="deals"), EN)["items"]
+    assert [item["conversion"] for item in items] == ["", "60%", "20%"]
+    # A sum does not add up over stages the way deals do: no conversion is claimed for it.
+    amounts = chart_spec(more_later, WidgetDef(report="p", chart="funnel", value="total"), EN)["items"]
+    assert [item["conversion"] for item in amounts] == ["", "", ""]
 
 
 def test_a_stacked_bar_with_series_draws_one_series_per_second_level_value():

@@ -162,7 +162,10 @@ def test_a_funnel_widget_has_the_reps_stages_with_conversion_links_and_its_age(w
     body = page(wang, "/dashboards/deals/widgets/0")
     spec = chart(body)
     items = {item["name"]: item for item in spec["items"]}
-    assert items["Prospecting"]["value"] == 1 and items["Proposal"]["conversion"] == "100%"
+    assert items["Prospecting"]["value"] == 1 and items["Proposal"]["value"] == 1
+    # Conversion over deals that reached at least the stage: 2 of the 3 that reached Prospecting.
+    assert [items[name]["reached"] for name in ("Prospecting", "Proposal")] == [3, 2]
+    assert items["Proposal"]["conversion"] == "66.7%"
     assert drilled_filter(items["Proposal"]["link"])["and"][-1] == {"stage": "Proposal"}
     assert re.search(r'class="widget-updated">Updated (just now|\d+ seconds? ago)<', body)
 

@@ -25,6 +25,18 @@ def none_label(language: str) -> str:
     return messages.REPORT_NONE.in_language(language)
 
 
+def missing_label(key: KeySpec, language: str) -> str:
+    """The group of a date bucket or number range without a value, named by the field: "No last activity",
+    "无最近跟进日期", "No won revenue" (a bucket's empty group is not a period, and "(none)" beside
+    "< 10,000" reads like a range). "(none)" when the field has no label."""
+    label = key.value.info.fdef.label.get(language) if key.value.info.fdef is not None else ""
+    if not label:
+        return none_label(language)
+    if not language.lower().startswith("zh"):
+        label = " ".join(word if word.isupper() else word[:1].lower() + word[1:] for word in label.split(" "))
+    return messages.REPORT_NO_FIELD.in_language(language, field=label)
+
+
 def lookup_target(key: KeySpec) -> str | None:
     """The object a lookup key's ids belong to; "user" for owners and other users; None for other keys."""
     info = key.value.info
@@ -84,9 +96,9 @@ class KeyLabeller:
             return self._label(level, value)
 
     def _label(self, level: int, value: Any) -> str:
-        if value is None:
-            return none_label(self.language)
         key = self.keys[level]
+        if value is None:
+            return missing_label(key, self.language) if key.bucket or key.ranges else none_label(self.language)
         if key.bucket:
             return bucket_label(value, key.bucket, key.fiscal_start, self.language)
         if key.ranges:

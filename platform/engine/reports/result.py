@@ -55,7 +55,7 @@ class ResultGroup:
 
     `key` holds the stored values used for drill-down (a picklist's stored value, a lookup's
     record id, a bucket's first day as a date, a range's lower bound; None for "no value");
-    `labels` the same values as shown to the viewer ("Q3 FY2026", "10,000–50,000", "(none)").
+    `labels` the same values as shown to the viewer ("Q3 FY2026", "10,000–50,000", "(none)"; "No last activity" for a bucket or range without a value).
     """
 
     level: int

@@ -30,7 +30,7 @@ from crmkit.engine.security.users import SystemDirectory, Team
 from crmkit.errors import CrmkitError
 from crmkit.metadata.model import Label
 from crmkit.engine.reports.result import ReportResult
-from crmkit.metadata.reports import DashboardDef, ReportDef, WidgetDef
+from crmkit.metadata.reports import DashboardDef, ReportDef, WidgetDef, widget_title
 from crmkit.ui.charts import Link
 from crmkit.ui.charts import chart_spec
 from crmkit.ui.extension_points import plugin_chart_data
@@ -201,8 +201,7 @@ def dashboard(name: str) -> Response:
     board = context.dashboards.get(name)
     chosen, problem = chosen_filters(context)
     reports = context.runtime.registry.reports
-    widgets = [(index, widget, widget.title if widget.title else
-                (reports[widget.report].label if widget.report in reports else Label.of(widget.report)))
+    widgets = [(index, widget, widget_title(widget, reports.get(widget.report)))
                for index, widget in enumerate(board.widgets)]
     query = urlencode(chosen.args)
     status = 400 if problem else 200
@@ -275,7 +274,7 @@ def widget_response(context: UserContext, board: DashboardDef, index: int, defin
     table = report_table(result, show, link=link or (lambda key, column_key=None: None),
                          record_link=lambda record_id: f"/r/{result_object(report)}/{record_id}",
                          total_label=_("Total")) if definition.chart == "table" else None
-    title = definition.title if definition.title else (report.label if report is not None else Label.of(result.label))
+    title = widget_title(definition, report) if report is not None or definition.title else Label.of(result.label)
     return Response(render_template("reports/widget.html", board=board, index=index, widget=definition, spec=spec,
                                     table=table, result=result, updated=updated_text(result, show), title=title,
                                     report=report, compare=bool(definition.compare), chosen=chosen))

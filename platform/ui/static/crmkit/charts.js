@@ -62,7 +62,9 @@ window.crmkitCharts.register = function (kind, build) { window.crmkitCharts.kind
 
   function itemOption(spec) {
     var data = spec.items.map(function (item) {
-      return {name: item.name, value: item.value, text: item.text, link: item.link, conversion: item.conversion};
+      // A funnel's width is the deals that reached at least the stage (charts.py), so it narrows downwards.
+      var width = item.reached === undefined || item.reached === null ? item.value : item.reached;
+      return {name: item.name, value: width, text: item.text, link: item.link, conversion: item.conversion};
     });
     var label = function (params) {
       var text = params.name + ": " + (params.data.text || "–");
@@ -93,8 +95,11 @@ window.crmkitCharts.register = function (kind, build) { window.crmkitCharts.kind
         axisLine: {lineStyle: {width: 14}}, pointer: {show: false}, splitNumber: 4,
         axisTick: {show: false}, splitLine: {length: 8, distance: 4},
         axisLabel: {formatter: compact(spec.locale), distance: 18},
-        title: {show: true, offsetCenter: [0, "70%"]},
-        detail: {valueAnimation: false, offsetCenter: [0, "20%"], fontSize: 20,
+        // The target below the arc's ends (0 and the maximum sit at about 63% down), small, so it never
+        // covers their tick labels; the figure and its share of the target in the middle.
+        center: ["50%", "55%"], radius: "80%",
+        title: {show: true, offsetCenter: [0, "92%"], fontSize: 12, overflow: "truncate", width: 220},
+        detail: {valueAnimation: false, offsetCenter: [0, "15%"], fontSize: 18, lineHeight: 24,
                  formatter: function () { return spec.text + (spec.ratio_text ? "\n" + spec.ratio_text : ""); }},
         data: [{value: spec.value, name: spec.target_text ? spec.target_label + " " + spec.target_text : ""}]
       }]
