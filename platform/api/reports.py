@@ -22,6 +22,7 @@ from crmkit.api.problems import Problem
 from crmkit.api.requests import json_response
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.reports.result import ReportResult
+from crmkit.metadata.reports import widget_title
 
 
 def _value(value: Any) -> Any:
@@ -125,9 +126,11 @@ def dashboard_view(name: str) -> Response:
     language = user.actor.language
     dashboards = user.dashboards
     board = dashboards.get(name)
+    reports = user.runtime.registry.reports
     return json_response({"name": board.name, "label": board.label.get(language), "filters": list(board.filters),
                           "widgets": [{"index": index, "report": widget.report, "chart": widget.chart,
-                                       "title": widget.title.get(language) or None,
+                                       # The heading the web page shows (metadata/reports.py widget_title).
+                                       "title": widget_title(widget, reports.get(widget.report)).get(language) or None,
                                        "available": dashboards.available(name, index)}
                                       for index, widget in enumerate(board.widgets)]})
 

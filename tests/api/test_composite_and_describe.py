@@ -83,6 +83,8 @@ def test_reports_and_dashboard_widgets_are_json(api):
     assert funnel.get_json()["kind"] in ("summary", "matrix", "tabular")
     board = client.get("/dashboards/sales").get_json()
     assert board["widgets"] and board["widgets"][0]["index"] == 0
+    # Each widget is named as on the web page: its title, else its figure's or its report's label.
+    assert all(isinstance(w["title"], str) and w["title"] for w in board["widgets"]), board["widgets"]
     widget = client.get("/dashboards/sales/widgets/0")
     assert widget.status_code == 200 and "label" in widget.get_json()
     assert client.get("/reports/no_such_report").status_code == 404
