@@ -86,8 +86,6 @@ def _kind(character: str) -> str:
     return ""
 
 
-#: Runs of ASCII letters or digits: what `runs` finds in ASCII text (lowercased), one regular expression pass.
-_ASCII_RUN = re.compile(r"[a-z]+|[0-9]+")
 
 
 def runs(text: str) -> Iterator[tuple[str, str]]:
@@ -95,7 +93,7 @@ def runs(text: str) -> Iterator[tuple[str, str]]:
     if text.isascii():
         # ASCII is its own NFKC form and casefolds to lowercase; it has no CJK and no combining mark,
         # so its runs are the maximal runs of ASCII letters or digits (an import's emails, names, numbers).
-        for found in _ASCII_RUN.finditer(text.lower()):
+        for found in _ASCII_RUN.finditer(text.lower()):  # lowercased, so [A-Za-z] finds [a-z]
             run = found.group()
             yield ("digit" if run[0] <= "9" else "letter"), run
         return
