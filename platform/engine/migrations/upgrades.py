@@ -9,15 +9,20 @@ from __future__ import annotations
 from typing import Iterable
 
 from sqlalchemy import Connection, Table, inspect
+from sqlalchemy.engine import Inspector
 
 from crmkit.engine.migrations.conversion import floating_columns
 from crmkit.engine.tables import RETIRED_HISTORY_INDEX, system_columns
 
 
-def outdated_storage(connection: Connection, tables: Iterable[Table]) -> list[str]:
-    """Phrases naming what `tables` (the installed objects' tables) lack or store the old way; [] when current."""
+def outdated_storage(connection: Connection, tables: Iterable[Table], inspector: Inspector | None = None) -> list[str]:
+    """Phrases naming what `tables` (the installed objects' tables) lack or store the old way; [] when current.
+
+    `inspector`: one made on `connection` by the caller for this operation, so the catalogue is
+    read once for all its checks (its answers are kept: pass none made before DDL on `connection`).
+    """
     tables = list(tables)
-    inspector = inspect(connection)
+    inspector = inspector or inspect(connection)
     present = set(inspector.get_table_names())
     wanted = [c.name for c in system_columns()]
     problems = []
@@ -33,7 +38,7 @@ def outdated_storage(connection: Connection, tables: Iterable[Table]) -> list[st
         if missing:
             problems.append(f"{table.name} lacks the system column{'s' if len(missing) > 1 else ''} "
                             f"{', '.join(missing)}")
-    floating = floating_columns(connection, [t for t in tables if t.name in present])
+    floating = floating_columns(connection, [t for t in tables if t.name in present], inspector)
     if floating:
         problems.append(f"{', '.join(floating)} still hold inexact floating-point numbers")
     return problems
