@@ -278,8 +278,12 @@ class Crm:
 
     def _set_runtime(self, registry: Registry, connection: Connection) -> None:
         runtime = Runtime(self.engine, registry, self.extensions)
-        self._outdated = outdated_storage(connection, runtime.schema.tables.values()) + outdated_search_indexes(
-            connection, registry, self.extensions.field_types)
+        # One inspector for both checks: the table list is read once. It is made here, on this
+        # connection and after the caller read the generation, so it never outlives DDL or sees an
+        # older state than the metadata it checks.
+        inspector = inspect(connection)
+        self._outdated = outdated_storage(connection, runtime.schema.tables.values(), inspector) + \
+            outdated_search_indexes(connection, registry, self.extensions.field_types, inspector)
         self._pipelines: dict[str, SavePipeline] = {}
         self._runtime = runtime
 
@@ -301,7 +305,11 @@ class Crm:
         if not create and "crmkit_package" not in existing:
             raise no_database(self.engine.url.render_as_string(hide_password=False))
         with write_transaction(self.engine) as connection:
-            metadata.create_all(connection, tables=missing)
+            # Listed again inside the write transaction (another process may have created some
+            # meanwhile), once, instead of create_all's check of every table one by one.
+            existing = set(inspect(connection).get_table_names())
+            missing = [table for name, table in metadata.tables.items() if name not in existing]
+            metadata.create_all(connection, tables=missing, checkfirst=False)
             if any(table.name == METADATA_STATE for table in missing):
                 lock_for_migration(connection, metadata.tables[METADATA_STATE])  # creates the row
 

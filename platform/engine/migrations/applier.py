@@ -76,7 +76,8 @@ class Applier:
             raise MigrationError(f"the migration was refused; nothing was changed:\n{reasons}")
         created = [self.schema.table(step.object) for step in plan.steps if isinstance(step, CreateTable)]
         if created:
-            self.schema.metadata.create_all(self.connection, tables=created)
+            # The planner found none of them, on this connection under the migration lock: no check again.
+            self.schema.metadata.create_all(self.connection, tables=created, checkfirst=False)
             for new_table in created:  # with its (empty) search index
                 index = SearchIndex.of(self.registry, self.field_types, new_table.name)
                 if index is not None:

@@ -156,12 +156,15 @@ def declared_form(connection: Connection, table_name: str, column_name: str) -> 
     return StoredForm(int(match.group(2))) if match else StoredForm()
 
 
-def floating_columns(connection: Connection, tables: Iterable[Table]) -> list[str]:
-    """`object.field` of every decimal column a SQLite database still holds as floating point."""
+def floating_columns(connection: Connection, tables: Iterable[Table], inspector: Inspector | None = None) -> list[str]:
+    """`object.field` of every decimal column a SQLite database still holds as floating point.
+
+    `inspector`: the caller's for this operation on `connection` (read no DDL since), or a new one.
+    """
     if connection.dialect.name != "sqlite":
         return []
     found = []
-    inspector = inspect(connection)
+    inspector = inspector or inspect(connection)
     for source in tables:
         decimals = [c for c in source.c if isinstance(c.type, ExactDecimal)]
         if not decimals or not inspector.has_table(source.name):

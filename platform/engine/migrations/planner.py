@@ -106,7 +106,8 @@ def plan_migration(
     # Computed values are filled last, from columns that every earlier step has already converted.
     steps = [s for s in steps if not isinstance(s, Recompute)] + [s for s in steps if isinstance(s, Recompute)]
     steps.extend(_purge_steps(context, steps, purge, existing_tables))
-    steps.extend(search_index_steps(connection, new, field_types, steps))  # last: they read what came before
+    # Last: they read what came before. Planning runs no DDL, so the one inspector's answers hold throughout.
+    steps.extend(search_index_steps(connection, new, field_types, steps, inspector))
     notes = tuple(_notes(steps))
     return MigrationPlan(tuple(steps), notes)
 

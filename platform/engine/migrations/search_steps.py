@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, inspect
+from sqlalchemy.engine import Inspector
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.migrations.steps import (
@@ -49,11 +50,14 @@ class DropSearchIndex(Step):
 
 
 def search_index_steps(connection: Connection, new: Registry, field_types: FieldTypes,
-                       steps: Sequence[Step]) -> Iterator[Step]:
-    """The search-index steps that go after `steps` (which they read) to match `new`."""
+                       steps: Sequence[Step], inspector: Inspector | None = None) -> Iterator[Step]:
+    """The search-index steps that go after `steps` (which they read) to match `new`.
+
+    `inspector`: the planner's, made on `connection` for this plan (no DDL ran since), or a new one.
+    """
     candidates = set(new.objects) | {step.object for step in steps if isinstance(step, (RetireTable, PurgeTable))} | {
         step.old_name for step in steps if isinstance(step, RenameTable)}
-    stored = stored_search_columns(connection, candidates)
+    stored = stored_search_columns(connection, candidates, inspector)
     touched: dict[str, set[str]] = {}
     rebuilt: set[str] = set()
     dropped: set[str] = set()
@@ -82,9 +86,13 @@ def search_index_steps(connection: Connection, new: Registry, field_types: Field
             yield BuildSearchIndex(name, fields=index.fields)
 
 
-def stored_search_columns(connection: Connection, objects: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """object -> token columns of its search table in the database, for those of `objects` that have one."""
-    inspector = inspect(connection)
+def stored_search_columns(connection: Connection, objects: Iterable[str],
+                          inspector: Inspector | None = None) -> dict[str, tuple[str, ...]]:
+    """object -> token columns of its search table in the database, for those of `objects` that have one.
+
+    `inspector`: the caller's for this operation on `connection` (no DDL ran since), or a new one.
+    """
+    inspector = inspector or inspect(connection)
     tables = set(inspector.get_table_names())
     names = {name: search_table_name(name) for name in objects if search_table_name(name) in tables}
     if not names:
@@ -94,9 +102,13 @@ def stored_search_columns(connection: Connection, objects: Iterable[str]) -> dic
     return {name: by_table.get(table, ()) for name, table in names.items()}
 
 
-def outdated_search_indexes(connection: Connection, registry: Registry, field_types: FieldTypes) -> list[str]:
-    """Phrases naming the objects whose search index is missing or laid out for other fields; [] when current."""
-    stored = stored_search_columns(connection, registry.objects)
+def outdated_search_indexes(connection: Connection, registry: Registry, field_types: FieldTypes,
+                            inspector: Inspector | None = None) -> list[str]:
+    """Phrases naming the objects whose search index is missing or laid out for other fields; [] when current.
+
+    `inspector`: the caller's for this operation on `connection` (no DDL ran since), or a new one.
+    """
+    stored = stored_search_columns(connection, registry.objects, inspector)
     problems = []
     for name in registry.objects:
         index = SearchIndex.of(registry, field_types, name)

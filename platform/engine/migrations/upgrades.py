@@ -8,16 +8,22 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import Connection, Table, inspect
+from sqlalchemy import Connection, Table, column, func, inspect, select
+from sqlalchemy import table as table_clause
+from sqlalchemy.engine import Inspector
 
 from crmkit.engine.migrations.conversion import floating_columns
 from crmkit.engine.tables import RETIRED_HISTORY_INDEX, system_columns
 
 
-def outdated_storage(connection: Connection, tables: Iterable[Table]) -> list[str]:
-    """Phrases naming what `tables` (the installed objects' tables) lack or store the old way; [] when current."""
+def outdated_storage(connection: Connection, tables: Iterable[Table], inspector: Inspector | None = None) -> list[str]:
+    """Phrases naming what `tables` (the installed objects' tables) lack or store the old way; [] when current.
+
+    `inspector`: one made on `connection` by the caller for this operation, so the catalogue is
+    read once for all its checks (its answers are kept: pass none made before DDL on `connection`).
+    """
     tables = list(tables)
-    inspector = inspect(connection)
+    inspector = inspector or inspect(connection)
     present = set(inspector.get_table_names())
     wanted = [c.name for c in system_columns()]
     problems = []
@@ -33,7 +39,7 @@ def outdated_storage(connection: Connection, tables: Iterable[Table]) -> list[st
         if missing:
             problems.append(f"{table.name} lacks the system column{'s' if len(missing) > 1 else ''} "
                             f"{', '.join(missing)}")
-    floating = floating_columns(connection, [t for t in tables if t.name in present])
+    floating = floating_columns(connection, [t for t in tables if t.name in present], inspector)
     if floating:
         problems.append(f"{', '.join(floating)} still hold inexact floating-point numbers")
     return problems
@@ -46,10 +52,31 @@ def upgrade_history_index(connection: Connection, history: Table) -> None:
     its history indexed by (object, record_id, id) only, which cannot give a record's
     history newest first by time without sorting all of it.
     """
-    present = {index["name"] for index in inspect(connection).get_indexes(history.name)}
+    present = index_names(connection, history.name)
     for index in history.indexes:
         if index.name not in present:
             index.create(connection)
     if RETIRED_HISTORY_INDEX in present:
         quote = connection.dialect.identifier_preparer.quote
         connection.exec_driver_sql(f"DROP INDEX {quote(RETIRED_HISTORY_INDEX)}")
+
+
+_PG_INDEX = table_clause("pg_index", column("indexrelid"), column("indrelid"), schema="pg_catalog")
+_PG_CLASS = table_clause("pg_class", column("oid"), column("relname"), schema="pg_catalog")
+
+
+def index_names(connection: Connection, table_name: str) -> set[str]:
+    """Names of every index on `table_name` (its primary key's too); empty when there is no such table.
+
+    One catalogue read: the inspector's get_indexes takes four on PostgreSQL (the table's oid,
+    the indexes, their access methods and operator classes) and one more per index on SQLite,
+    for details where only names are needed. PostgreSQL finds the table as the inspector does,
+    by the search_path (to_regclass); SQLite lists it with PRAGMA index_list.
+    """
+    quoted = connection.dialect.identifier_preparer.quote(table_name)
+    if connection.dialect.name == "sqlite":
+        return {row[1] for row in connection.exec_driver_sql(f"PRAGMA index_list({quoted})")}
+    regclass = func.to_regclass(quoted)
+    query = select(_PG_CLASS.c.relname).select_from(
+        _PG_INDEX.join(_PG_CLASS, _PG_CLASS.c.oid == _PG_INDEX.c.indexrelid)).where(_PG_INDEX.c.indrelid == regclass)
+    return set(connection.execute(query).scalars())
