@@ -190,6 +190,9 @@ MOVE_UNCHECKED = Message("the condition of the move of {field} to '{value}' coul
                          "{field}改为“{value}”的条件无法检查：{reason}")
 
 # ---- automation rules --------------------------------------------------------------------------------------------
+RUN_LOG_ADMINS_ONLY = Message("the automation run log is for administrators.", "自动化运行日志仅供管理员查看。")
+ACTION_FAILED_NO_DETAIL = Message("it gave no detail; the server's log has more.", "未提供详情；服务器日志中有更多信息。")
+ACTION_FAILED = Message("the action failed: {reason}", "动作执行失败：{reason}", inner={"reason": "sentence"})
 RULE_FAILED = Message("the automation rule '{rule}' could not run: {reason}", "自动化规则“{rule}”无法运行：{reason}")
 # What a user who is not an administrator is told of a rule that could not run: its reason may quote values
 # (of fields hidden from them, of records they cannot see); the run log keeps it for administrators.
@@ -559,6 +562,8 @@ ADMIN_GRANTS_ONLY_HELD = Message(
     "you can grant or revoke only permission sets you hold yourself, and {name} is not one of them; ask an "
     "administrator.",
     "你只能授予或撤销自己拥有的权限集，而 {name} 不在其中；请联系管理员。")
+PRIVACY_PERMISSION_NEEDED = Message("privacy requests need the manage_privacy permission.",
+                                    "隐私请求需要 manage_privacy 权限。")
 OWN_PASSWORD_IN_SETTINGS = Message(
     "change your own password on your settings page, which asks for the current one.",
     "请在“设置”页面修改你自己的密码，那里会要求输入当前密码。")
