@@ -639,6 +639,13 @@ REPORT_DATE_RANGE = Message("a date range is (first day, last day), each a date 
                             "日期范围是（第一天，最后一天），每个是日期或 None；不能是 {value}。")
 REPORT_NO_TEAM = Message("there is no team with id {id}.", "不存在 id 为 {id} 的团队。")
 REPORT_NONE = Message("(none)", "（无）")
+#: Date buckets that CLDR has no skeleton for (reports/labels.py): an ISO week, a fiscal year and its quarters.
+#: Labels, not sentences: kept out of CATALOG (a global Message), so `translated` never reads a sentence as one.
+BUCKET_LABELS: Mapping[str, Message] = {
+    "week": Message("{year}-W{week}", "{year}年第{week}周"),
+    "fiscal_year": Message("FY{year}", "{year}财年"),
+    "fiscal_quarter": Message("FY{year} Q{quarter}", "{year}财年第{quarter}季度"),
+}
 REPORT_FORMULA = Message("the summary formula {expression} may use only aggregate names, numbers, + - * / and "
                          "parentheses.", "汇总公式 {expression} 只能使用汇总名称、数字、+ - * / 和括号。")
 REPORT_FORMULA_NAME = Message("the summary formula names '{name}', which is no aggregate of the report.",
