@@ -9,7 +9,7 @@ import shutil
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 
@@ -293,6 +293,14 @@ def demo(context: click.Context, count: int, objects: tuple[str, ...], seed: int
         created = generator.fill(count, objects=objects or None, progress=bar.update)
     for name, number in created.items():
         click.echo(f"{name:<24} {number:>10,}")
+    _say_held_rules(generator.held_rules)
+
+
+def _say_held_rules(held: Sequence[str]) -> None:
+    """One line saying which automation rules the demo data did not fire (they email or call webhooks)."""
+    if held:
+        click.echo(f"Automation that sends email or calls webhooks was off for the demo records "
+                   f"(not fired: {', '.join(held)}).")
 
 
 @main.command()
@@ -323,9 +331,11 @@ def setup(context: click.Context, count: int) -> None:
         owners = ([first_admin[0].id] if first_admin else []) + [person.id for person in people]
         if people:
             click.echo(f"Demo users (no password until one is set): {', '.join(p.username for p in people)}")
+        generator = DemoGenerator(crm, seed=42)
         with click.progressbar(length=count, label="Creating demo records", file=sys.stderr) as bar:
-            created = DemoGenerator(crm, seed=42).fill(count, progress=bar.update, owners=owners)
+            created = generator.fill(count, progress=bar.update, owners=owners)
         click.echo(f"Demo data: {sum(created.values()):,} records in {len(created)} objects.")
+        _say_held_rules(generator.held_rules)
     installed = ", ".join(f"{p['name']} {p['version']}" for p in crm.installed_packages())
     click.echo(f"Database: {context.obj['database_url']}")
     click.echo(f"Installed: {installed}")

@@ -205,6 +205,21 @@ def test_setup_says_how_to_run_crmkit_again_with_the_same_database(run):
     assert ".venv/bin/crmkit" not in try_line or Path(".venv/bin/crmkit").exists()
 
 
+def test_setup_demo_data_queues_no_email_and_says_so_once(run):
+    from crmkit.engine import Crm
+
+    result = run("setup", "--records", "150")
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "sends email or calls webhooks was off" in line]
+    assert len(said) == 1 and "lead.welcome_web_lead" in said[0]
+    crm = Crm.open(run.database_url)
+    try:
+        kinds = {row["kind"] for row in crm.outbox.rows(limit=1000)}
+        assert not kinds & {"send_email", "call_webhook"}
+    finally:
+        crm.close()
+
+
 def test_validate_hints_at_installed_dependencies(run, write_package):
     assert run("setup", "--records", "0").exit_code == 0
     path = write_package('package: extra\nversion: "1.0.0"\ndepends_on: [default_crm]\n'

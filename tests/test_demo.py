@@ -182,6 +182,21 @@ def test_values_look_like_what_the_fields_hold(filled):
 # -- determinism and repeated runs ----------------------------------------------------------------
 
 
+def test_demo_records_fire_no_rule_that_emails_or_calls_webhooks_unless_asked(default_crm_copy):
+    crm = Crm.open(default_crm_copy())
+    generator = DemoGenerator(crm, seed=3)
+    generator.fill(200, objects=["lead"])
+    assert generator.held_rules == ["lead.welcome_web_lead"]
+    kinds = [row["kind"] for row in crm.outbox.rows(limit=1000)]
+    assert "send_email" not in kinds
+    web_leads = [row for row in rows(crm, "lead") if row["source"] == "Web" and row["email"] and not row["email_opt_out"]]
+    assert web_leads  # the rule would have fired for them
+    loud = DemoGenerator(crm, seed=4)
+    loud.fill(200, objects=["lead"], outgoing=True)
+    assert loud.held_rules == [] and "send_email" in [row["kind"] for row in crm.outbox.rows(limit=1000)]
+    crm.close()
+
+
 def test_the_same_seed_gives_the_same_data_and_another_seed_other_data(default_crm_copy):
     data = []
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):

@@ -5,11 +5,15 @@ web application's strict Content Security Policy): every path, its parameters, b
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from flask import Response, render_template
+from flask_babel import force_locale
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
-from crmkit.api.blueprint import blueprint, context
+from crmkit.api.blueprint import blueprint, context, language
 from crmkit.api.openapi import openapi_document
 from crmkit.api.requests import json_response
 from crmkit.metadata.registry import Registry
@@ -37,10 +41,29 @@ def openapi() -> Response:
     return json_response(current_document())
 
 
+#: CommonMark with raw HTML off: a `<tag>` in a description is shown as text, never as markup.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False})
+
+
+@lru_cache(maxsize=2048)
+def markdown(text: str | None, inline: bool = False) -> Markup:
+    """A description's Markdown as safe HTML (`inline`: no paragraph around it, for a table cell or a list item).
+
+    Raw HTML is escaped (html off), and links are limited to markdown-it's safe schemes."""
+    if not text:
+        return Markup("")
+    return Markup(_MARKDOWN.renderInline(text) if inline else _MARKDOWN.render(text))
+
+
 @blueprint.get("/docs")
 def docs() -> Response:
+    """The page in the caller's language (as the API's labels and messages: ?lang=, Accept-Language, the profile)."""
+    from crmkit.ui.i18n import ui_language
+
     document = current_document()
     operations = [(path, method.upper(), operation) for path, item in document["paths"].items()
                   for method, operation in item.items()]
-    return Response(render_template("api/docs.html", document=document, operations=operations,
-                                    schemas=document["components"]["schemas"]), mimetype="text/html")
+    with force_locale(ui_language(language())):
+        page = render_template("api/docs.html", document=document, operations=operations,
+                               schemas=document["components"]["schemas"], markdown=markdown)
+    return Response(page, mimetype="text/html")

@@ -21,7 +21,8 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from crmkit.api.blueprint import blueprint, crm, language, logger, request_id
-from crmkit.engine.messages import translated
+from crmkit.engine import messages
+from crmkit.engine.messages import title_in, translated
 from crmkit.engine.records.errors import RecordValidationError
 from crmkit.errors import CrmkitError
 
@@ -29,16 +30,16 @@ PROBLEM_JSON = "application/problem+json"
 
 #: Sentences for HTTP errors that are not the engine's.
 HTTP_DETAILS = {
-    400: "the request could not be understood.",
-    401: "a valid API token is needed.",
-    403: "you may not do this.",
-    404: "there is nothing at this address.",
-    405: "this address does not take that method.",
-    406: "the API answers with application/json only.",
-    413: "what was sent is too large.",
-    415: "send the body as application/json.",
-    429: "too many requests for this token: wait before trying again.",
-    500: "an unexpected problem occurred on the server; it has been logged.",
+    400: messages.HTTP_BAD_REQUEST(),
+    401: messages.HTTP_TOKEN_NEEDED(),
+    403: messages.HTTP_FORBIDDEN(),
+    404: messages.HTTP_NOT_FOUND(),
+    405: messages.HTTP_METHOD(),
+    406: messages.HTTP_JSON_ONLY(),
+    413: messages.HTTP_TOO_LARGE(),
+    415: messages.HTTP_SEND_JSON(),
+    429: messages.HTTP_TOO_MANY(),
+    500: messages.HTTP_SERVER_ERROR(),
 }
 
 
@@ -62,8 +63,11 @@ class UnsupportedMediaType(CrmkitError):
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
-    """A problem+json response (RFC 9457 section 3.1 members, plus `request_id` and any `extra`)."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra,
+    """A problem+json response (RFC 9457 section 3.1 members, plus `request_id` and any `extra`).
+
+    `title` is given in English (an error's `title`, an HTTP status's name) and answered in the
+    caller's language, like `detail` (messages.title_in)."""
+    body = {"type": "about:blank", "title": title_in(title, language(), status), "status": status, "detail": detail, **extra,
             "request_id": request_id()}
     return Response(json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype=PROBLEM_JSON)
 
@@ -103,7 +107,7 @@ def crmkit_problem(error: CrmkitError) -> Response:
 def http_problem(error: HTTPException) -> Response:
     status = error.code or 500
     detail = HTTP_DETAILS.get(status) or HTTP_DETAILS[500 if status >= 500 else 400]
-    response = problem(status, error.name, detail)
+    response = problem(status, error.name, localized(detail))
     if status == 405 and getattr(error, "valid_methods", None):
         response.headers["Allow"] = ", ".join(error.valid_methods)
     if status == 429:
@@ -119,7 +123,7 @@ def unexpected_problem(error: Exception) -> Response:
     if isinstance(error, CrmkitError):
         return crmkit_problem(error)
     logger.exception("Unhandled error on %s %s", request.method, request.path)
-    return problem(500, "Internal Server Error", HTTP_DETAILS[500])
+    return problem(500, "Internal Server Error", localized(HTTP_DETAILS[500]))
 
 
 blueprint.register_error_handler(CrmkitError, crmkit_problem)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import random
 from array import array
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
@@ -22,6 +23,7 @@ from sqlalchemy import bindparam, func, select, update
 
 from crmkit.demo.links import LinkPlan, ParentIndexes
 from crmkit.demo.values import CLOSED_WORDS, Maker, RowContext, ValueMakers, object_kind, pools, sibling_before
+from crmkit.engine.automation.rules import rules_held
 from crmkit.engine.records.bulk import BulkValidationError
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.records.evaluation import record_functions
@@ -55,14 +57,20 @@ class DemoGenerator:
         self.seed = seed
         #: Rows given up on per object (they broke a validation rule no repair could satisfy).
         self.rejected: dict[str, int] = {}
+        #: The automation rules (keys such as "lead.welcome") the last `fill` held: those that email or call webhooks.
+        self.held_rules: list[str] = []
 
     def fill(self, count: int, *, objects: Sequence[str] | None = None,
-             progress: Callable[[int], None] | None = None, owners: Sequence[int] = ()) -> dict[str, int]:
+             progress: Callable[[int], None] | None = None, owners: Sequence[int] = (),
+             outgoing: bool = False) -> dict[str, int]:
         """Create about `count` records spread over the installed objects (parents first); returns created per object.
 
         `objects` limits the run to some objects (their lookups then use records already there);
         `progress` is called with the number of records each batch created; `owners` are the
-        user ids records are given to in turn (none: no owner).
+        user ids records are given to in turn (none: no owner). Without `outgoing`, automation
+        rules that send email or call webhooks do not fire for the demo records (made-up people
+        get no welcome email, and a CRM without SMTP gets no dead letters); the other rules do.
+        `held_rules` then names the rules held.
         """
         registry = self.crm.registry
         if count <= 0:
@@ -79,12 +87,14 @@ class DemoGenerator:
         parents = ParentIndexes(self.crm)
         today = datetime.now(timezone.utc).date()
         created: dict[str, int] = {}
-        for name in order:
-            filler = ObjectFiller(session, registry.object(name), id_pools, random.Random(f"{self.seed}:{name}"),
-                                  ValueMakers(registry.object(name), today, pools()), owners, parents)
-            created[name] = filler.fill(counts[name], progress)
-            if filler.rejected:
-                self.rejected[name] = filler.rejected
+        with (nullcontext(frozenset()) if outgoing else rules_held(session, outgoing_only=True)) as held:
+            self.held_rules = sorted(held)
+            for name in order:
+                filler = ObjectFiller(session, registry.object(name), id_pools, random.Random(f"{self.seed}:{name}"),
+                                      ValueMakers(registry.object(name), today, pools()), owners, parents)
+                created[name] = filler.fill(counts[name], progress)
+                if filler.rejected:
+                    self.rejected[name] = filler.rejected
         return created
 
 

@@ -190,6 +190,9 @@ MOVE_UNCHECKED = Message("the condition of the move of {field} to '{value}' coul
                          "{field}改为“{value}”的条件无法检查：{reason}")
 
 # ---- automation rules --------------------------------------------------------------------------------------------
+RUN_LOG_ADMINS_ONLY = Message("the automation run log is for administrators.", "自动化运行日志仅供管理员查看。")
+ACTION_FAILED_NO_DETAIL = Message("it gave no detail; the server's log has more.", "未提供详情；服务器日志中有更多信息。")
+ACTION_FAILED = Message("the action failed: {reason}", "动作执行失败：{reason}", inner={"reason": "sentence"})
 RULE_FAILED = Message("the automation rule '{rule}' could not run: {reason}", "自动化规则“{rule}”无法运行：{reason}")
 # What a user who is not an administrator is told of a rule that could not run: its reason may quote values
 # (of fields hidden from them, of records they cannot see); the run log keeps it for administrators.
@@ -559,6 +562,8 @@ ADMIN_GRANTS_ONLY_HELD = Message(
     "you can grant or revoke only permission sets you hold yourself, and {name} is not one of them; ask an "
     "administrator.",
     "你只能授予或撤销自己拥有的权限集，而 {name} 不在其中；请联系管理员。")
+PRIVACY_PERMISSION_NEEDED = Message("privacy requests need the manage_privacy permission.",
+                                    "隐私请求需要 manage_privacy 权限。")
 OWN_PASSWORD_IN_SETTINGS = Message(
     "change your own password on your settings page, which asks for the current one.",
     "请在“设置”页面修改你自己的密码，那里会要求输入当前密码。")
@@ -636,10 +641,68 @@ REPORT_NO_TEAM = Message("there is no team with id {id}.", "不存在 id 为 {id
 REPORT_NONE = Message("(none)", "（无）")
 #: The group of records with no date (a date bucket) or no number (a range): named by what is missing.
 REPORT_NO_FIELD = Message("No {field}", "无{field}")
+#: Date buckets that CLDR has no skeleton for (reports/labels.py): an ISO week, a fiscal year and its quarters.
+#: Labels, not sentences: kept out of CATALOG (a global Message), so `translated` never reads a sentence as one.
+BUCKET_LABELS: Mapping[str, Message] = {
+    "week": Message("{year}-W{week}", "{year}年第{week}周"),
+    "fiscal_year": Message("FY{year}", "{year}财年"),
+    "fiscal_quarter": Message("FY{year} Q{quarter}", "{year}财年第{quarter}季度"),
+}
 REPORT_FORMULA = Message("the summary formula {expression} may use only aggregate names, numbers, + - * / and "
                          "parentheses.", "汇总公式 {expression} 只能使用汇总名称、数字、+ - * / 和括号。")
 REPORT_FORMULA_NAME = Message("the summary formula names '{name}', which is no aggregate of the report.",
                               "汇总公式引用了“{name}”，它不是该报表的汇总。")
+
+# ---- problem titles (CrmkitError.title, the API's problem+json `title`) and the API's HTTP error sentences ---------
+#: Each error class's short heading by its English text, in Chinese: `title_in` gives it in a caller's language.
+#: tests/api checks that every CrmkitError subclass's title is here.
+TITLES: Mapping[str, str] = {
+    "Admin code failed": "管理员代码运行失败", "Admin code too costly": "管理员代码耗费过多",
+    "Authentication needed": "需要身份验证", "Automation action refused": "自动化动作被拒绝",
+    "Cannot delete": "无法删除", "Cannot restore": "无法恢复", "Changed by someone else": "已被他人修改",
+    "Configuration problem": "配置问题", "Connection lost": "连接中断", "Dashboard not available": "仪表板不可用",
+    "Database busy": "数据库繁忙", "Database unavailable": "数据库不可用", "Demo data not possible": "无法创建演示数据",
+    "Email not configured": "邮件尚未配置", "File cannot be read": "无法读取文件",
+    "Invalid database URL": "数据库网址无效", "Invalid metadata": "元数据无效", "Invalid query": "查询无效",
+    "Invalid record": "记录无效", "Invalid records": "记录无效", "Invalid text": "文本无效",
+    "Merge not possible": "无法合并", "Migration refused": "迁移被拒绝", "No database": "没有数据库",
+    "Not allowed": "不允许", "Not found": "未找到", "Number out of range": "数字超出范围",
+    "Password not changed": "密码未修改", "Plugin not loaded": "插件未加载", "Report not available": "报表不可用",
+    "Request not possible": "无法处理请求", "Sign-in failed": "登录失败", "Signed out": "已退出登录",
+    "Too many attempts": "尝试次数过多", "Unknown object": "未知对象", "Unknown report": "未知报表",
+    "Unknown team": "未知团队", "Unknown user": "未知用户", "Unsubscribe link not valid": "退订链接无效",
+    "Unsupported media type": "不支持的媒体类型", "User change not possible": "无法修改用户",
+    "Version needed": "需要版本号", "View not saved": "视图未保存", "View not usable": "视图不可用",
+    "Webhook refused": "Webhook 被拒绝",
+}
+
+#: HTTP errors that are not the engine's, by status code, in Chinese (the English text is the status's name).
+HTTP_TITLES: Mapping[int, str] = {
+    400: "请求无效", 401: "需要身份验证", 403: "禁止访问", 404: "未找到", 405: "不支持该方法", 406: "无法接受",
+    409: "冲突", 412: "前提条件不满足", 413: "请求内容过大", 415: "不支持的媒体类型", 422: "无法处理的内容",
+    428: "需要前提条件", 429: "请求过多", 500: "服务器内部错误", 503: "服务不可用",
+}
+
+
+def title_in(title: str, language: str, status: int | None = None) -> str:
+    """A problem's title in `language` ('en', 'zh', 'zh-CN'): a TITLES heading, else the HTTP status's
+    (HTTP_TITLES, when `status` is given and `title` is not an engine title); else `title` unchanged."""
+    chinese = TITLES.get(title) or (HTTP_TITLES.get(status) if status is not None else None)
+    return Label.of({"en": title, "zh": chinese}).get(language) if chinese else title
+
+
+HTTP_BAD_REQUEST = Message("the request could not be understood.", "无法理解该请求。")
+HTTP_TOKEN_NEEDED = Message("a valid API token is needed.", "需要有效的 API 令牌。")
+HTTP_FORBIDDEN = Message("you may not do this.", "你无权执行此操作。")
+HTTP_NOT_FOUND = Message("there is nothing at this address.", "此地址下没有内容。")
+HTTP_METHOD = Message("this address does not take that method.", "此地址不接受该方法。")
+HTTP_JSON_ONLY = Message("the API answers with application/json only.", "API 只以 application/json 应答。")
+HTTP_TOO_LARGE = Message("what was sent is too large.", "发送的内容过大。")
+HTTP_SEND_JSON = Message("send the body as application/json.", "请以 application/json 发送请求体。")
+HTTP_TOO_MANY = Message("too many requests for this token: wait before trying again.",
+                        "此令牌的请求过多：请稍后再试。")
+HTTP_SERVER_ERROR = Message("an unexpected problem occurred on the server; it has been logged.",
+                            "服务器发生意外问题；已记录日志。")
 
 #: Every template, most specific first: `translated` uses the first that matches the whole sentence.
 CATALOG: tuple[Message, ...] = tuple(value for value in dict(globals()).values() if isinstance(value, Message))
@@ -672,11 +735,13 @@ def translated(sentence: str, language: str, extra: Sequence[Message] = (),
         match = message.pattern.fullmatch(sentence)
         if match:
             params = match.groupdict()
-            if english and not _names_a_field(params, subject, names):
+            if english and not _names_a_field(params, subject, names) and "summary" not in message.inner.values():
                 return sentence
             for name, kind in message.inner.items():
-                inner = _summary if kind == "summary" else translated
-                params[name] = inner(params[name], language, extra, names)
+                if kind == "summary":
+                    params[name] = _summary(params[name], language, extra, names, subject)
+                else:
+                    params[name] = translated(params[name], language, extra, names)
             if names is not None and params.get("object"):
                 if params.get("field"):
                     params["field"] = names(params["object"], params["field"]) or params["field"]
@@ -702,13 +767,19 @@ def _names_a_field(params: Mapping[str, str], subject: str | None, names: Callab
 
 
 def _summary(summary: str, language: str, extra: Sequence[Message],
-             names: Callable[[str, str | None], str | None] | None) -> str:
-    """A validation summary with each field's sentence translated: "name: 此字段为必填项。; ..."."""
+             names: Callable[[str, str | None], str | None] | None, subject: str | None = None) -> str:
+    """A validation summary with each field's sentence translated: "name: 此字段为必填项。; ...".
+
+    With `names` and `subject` (the record's object), each field is named by its label in
+    `language`: "名称：此字段为必填项。；评分：必须是以下选项之一：A, B。" ("Name: is required." in English)."""
     starts = list(SUMMARY_PART.finditer(summary))
     if not starts or starts[0].start() != 0:
         return translated(summary, language, extra, names)
+    labelled = names is not None and subject is not None
+    colon = Label.of({"en": ": ", "zh": "："}).get(language) if labelled else ": "
     parts = []
     for index, start in enumerate(starts):
         end = starts[index + 1].start() if index + 1 < len(starts) else len(summary)
-        parts.append(f"{start[1]}: {translated(summary[start.end():end], language, extra, names)}")
+        field = (names(subject, start[1]) if labelled else None) or start[1]
+        parts.append(f"{field}{colon}{translated(summary[start.end():end], language, extra, names, subject)}")
     return Label.of({"en": "; ", "zh": "；"}).get(language).join(parts)

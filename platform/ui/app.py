@@ -77,6 +77,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
              content_security_policy=CONTENT_SECURITY_POLICY, referrer_policy="same-origin",
              frame_options="DENY", permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"})
     register_error_handlers(app)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.before_request(require_sign_in)
     app.after_request(no_store)
     app.context_processor(page_context)
@@ -166,9 +167,16 @@ def register_blueprints(app: Flask) -> None:
     api.install(app)  # /api/v1: bearer tokens, problem+json, rate limits (docs/api.md)
 
 
+def favicon() -> Response:
+    """/favicon.ico, which browsers ask for on any page (the API's and plugins' too): the SVG icon, for a day."""
+    response = redirect(url_for("static", filename="crmkit/favicon.svg"), code=301)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 def require_sign_in() -> Response | None:
     """Loads the signed-in user; a page that needs one sends everyone else to /login (htmx: HX-Redirect)."""
-    if request.endpoint == "static":  # the same files for everyone: no database read for them
+    if request.endpoint in ("static", "favicon"):  # the same files for everyone: no database read for them
         g.user = None
         return None
     if api.is_api_request():  # a bearer token signs API calls in (crmkit/api); the docs also open to a browser
@@ -190,6 +198,6 @@ def require_sign_in() -> Response | None:
 
 def no_store(response: Response) -> Response:
     """Pages are never cached (the static files may be), so Back after sign-out shows nothing of a user's data."""
-    if request.endpoint != "static":
+    if request.endpoint not in ("static", "favicon"):
         response.headers["Cache-Control"] = "no-store"
     return response

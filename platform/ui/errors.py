@@ -11,6 +11,7 @@ An htmx request gets the message as a partial placed in the page's message area
 """
 from __future__ import annotations
 
+import re
 from typing import Mapping, Sequence
 
 from flask import Flask, Response, has_request_context, redirect, render_template, request, url_for
@@ -21,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from crmkit.api import is_api_request
 from crmkit.api.problems import app_problem
 from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
+from crmkit.engine import messages
 from crmkit.engine.messages import translated
 from crmkit.engine.security.access import UnknownUser
 from crmkit.engine.security.authentication import SessionEnded
@@ -138,7 +140,26 @@ def unexpected_error(error: Exception) -> Response:
     return error_response(500, str(EXPLANATIONS[500]))
 
 
+#: An exception's class name before its message ("MailNotConfigured: email is not configured: ..."), as run log
+#: entries and outbox rows written before they were kept as sentences still have it.
+CLASS_NAME_PREFIX = re.compile(r"^[A-Z][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*: (?=\S)")
+
+
+def run_error(text: str | None) -> str:
+    """An automation run's or outbox row's error as a sentence in the user's language, without a class name.
+
+    "MailNotConfigured: email is not configured: set ..." (an entry of an older version) reads
+    "The action failed: email is not configured: set ..." (in Chinese for a zh user); "" for None."""
+    if not text:
+        return ""
+    prefix = CLASS_NAME_PREFIX.match(text)
+    if prefix:
+        text = messages.ACTION_FAILED(reason=text[prefix.end():])
+    return sentence(text)
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.jinja_env.filters["run_error"] = run_error
     app.register_error_handler(CrmkitError, crmkit_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)

@@ -69,6 +69,41 @@ def test_problems_are_in_the_callers_language(api):
     assert problem["errors"]["name"] == ["此字段为必填项。"]
 
 
+def test_a_problems_title_and_its_field_errors_speak_the_callers_language_with_field_labels(api):
+    for client, headers in ((api("zh"), {}), (api("wang"), {"Accept-Language": "zh-CN"})):
+        response = client.post("/objects/account", {"name": "Acme", "rating": "Lukewarm"}, headers=headers)
+        assert response.status_code == 422
+        problem = response.get_json()
+        assert problem["title"] == "记录无效"
+        assert problem["detail"].startswith("记录无效：客户评级：")  # the field by its label, not "rating: "
+        assert "rating" not in problem["detail"]
+        assert list(problem["errors"]) == ["rating"]  # keyed by API name for programs
+    english = api("wang").post("/objects/account", {"name": "Acme", "rating": "Lukewarm"}).get_json()
+    assert english["title"] == "Invalid record" and english["detail"].startswith("the record is not valid: Rating: ")
+    missing = api("zh").get("/objects/account/999999999").get_json()
+    assert missing["title"] == "未找到" and "999999999" in missing["detail"]
+    unrouted = api("zh").get("/no/such/address", headers={"Accept-Language": "zh-CN"})  # no token read: no profile
+    assert unrouted.status_code == 404
+    assert unrouted.get_json()["title"] == "未找到" and unrouted.get_json()["detail"] == "此地址下没有内容。"
+
+
+def test_every_error_title_has_a_chinese_text():
+    import crmkit.api.problems  # noqa: F401  (the modules that define error classes)
+    import crmkit.cli  # noqa: F401
+    import crmkit.ui  # noqa: F401
+    from crmkit.engine.messages import TITLES
+    from crmkit.errors import CrmkitError
+
+    def every(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from every(sub)
+
+    titles = {cls.title for cls in every(CrmkitError) if cls.__module__.startswith("crmkit.")}
+    assert len(titles) > 20
+    assert sorted(titles - set(TITLES)) == []
+
+
 def test_the_objects_list_names_what_the_caller_may_read(api):
     objects = {row["name"]: row for row in api("wang").get("/objects").get_json()["data"]}
     assert "account" in objects and objects["account"]["permissions"]["read"] is True

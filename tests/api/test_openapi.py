@@ -40,6 +40,24 @@ def test_the_docs_page_lists_every_operation_without_scripts(api, api_app, api_c
     assert "参数" in chinese and "数据结构" in chinese
 
 
+def test_the_docs_page_renders_markdown_safely_speaks_the_users_language_and_has_an_icon(api, api_app):
+    html = api("wang").get("/docs").get_data(as_text=True)
+    assert "<code>Authorization: Bearer &lt;API token&gt;</code>" in html  # Markdown, with its HTML escaped
+    assert "`Authorization" not in html and "<API token>" not in html
+    assert 'rel="icon"' in html and "crmkit/favicon.svg" in html
+    profile = api("zh").get("/docs").get_data(as_text=True)  # a zh user's token, no Accept-Language
+    assert '<html lang="zh">' in profile and "参数" in profile and "数据结构" in profile
+    icon = api_app.test_client().get("/favicon.ico")
+    assert icon.status_code == 301 and icon.headers["Location"].endswith("/static/crmkit/favicon.svg")
+
+
+def test_markdown_in_a_description_cannot_inject_markup():
+    from crmkit.api.docs import markdown
+
+    shown = str(markdown("<script>alert(1)</script> [x](javascript:alert(1)) **bold**", inline=True))
+    assert "<script" not in shown and 'href="javascript' not in shown and "<strong>bold</strong>" in shown
+
+
 @pytest.fixture(scope="module")
 def live_server(api_app) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, api_app, threaded=True)

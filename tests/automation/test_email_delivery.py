@@ -119,6 +119,18 @@ def test_an_unreachable_server_is_retried_with_the_error_visible(mailing, crm, c
     assert crm.outbox.work(row["id"]) == "done" and len(smtp_server.messages) == 1
 
 
+def test_without_smtp_configured_the_row_is_dead_at_once_with_a_sentence_saying_what_to_set(
+        mailing, crm, smtp_server, monkeypatch):
+    monkeypatch.delenv("CRMKIT_SMTP_HOST")
+    mailing.records("person").create({"name": "Fay", "email": "fay@example.com"})
+    (row,) = email_rows(crm)
+    assert crm.outbox.work(row["id"]) == "dead"  # retrying cannot help until the configuration changes
+    dead = email_rows(crm)[0]
+    assert dead["attempts"] == 1
+    assert dead["last_error"] == "email is not configured: set CRMKIT_SMTP_HOST (docs/automation.md)."
+    assert smtp_server.messages == []
+
+
 def smtp_server_port() -> int:
     import os
 

@@ -63,7 +63,7 @@ def test_failed_attempts_and_dead_letters_are_logged_with_their_error(sales, crm
     monkeypatch.setitem(actions.ACTIONS, "create_record", broken)
     crm.outbox.work_due()
     (failed,) = runs(crm, outcome="failed")
-    assert failed.actions == ("create_record",) and failed.error == "RuntimeError: away"
+    assert failed.actions == ("create_record",) and failed.error == "the action failed: away"
     assert runs(crm, outcome="dead") == []
 
 

@@ -237,6 +237,22 @@ def test_fiscal_years_starting_in_april_are_named_by_the_year_they_end_in(sales)
     assert labels[(date(2024, 4, 1), date(2025, 1, 1))] == ("FY2025", "FY2025 Q4")
 
 
+def test_date_bucket_labels_are_in_the_viewers_language_and_keep_their_keys(sales):
+    chinese = sales.crm.as_user(sales.users["boss"], language="zh-CN")
+    groups = (Grouping("close_date", bucket="fiscal_year", fiscal_year_start_month=4),
+              Grouping("close_date", bucket="fiscal_quarter", fiscal_year_start_month=4))
+    labels = {g.key: g.labels for g in chinese.reports.run(report(group_by=groups)).groups}
+    assert labels[(date(2024, 4, 1), date(2025, 1, 1))] == ("2025财年", "2025财年第4季度")
+    for bucket, key, label in (("quarter", date(2024, 1, 1), "2024年第1季度"), ("month", date(2024, 1, 1), "2024年1月"),
+                               ("week", date(2024, 1, 1), "2024年第1周"), ("year", date(2024, 1, 1), "2024年")):
+        result = chinese.reports.run(report(group_by=(Grouping("opened_on", bucket=bucket),), aggregates=AGGREGATES[:1]))
+        found = [g.labels for g in result.groups if g.key == (key,)]
+        assert found == [(label,)], bucket
+    english = sales.crm.as_user(sales.users["boss"]).reports.run(
+        report(group_by=(Grouping("opened_on", bucket="quarter"),), aggregates=AGGREGATES[:1]))
+    assert [g.labels for g in english.groups if g.key == (date(2024, 1, 1),)] == [("2024 Q1",)]
+
+
 def test_numeric_ranges_are_half_open_and_keyed_by_their_lower_bound(sales):
     result = sales.crm.as_user(sales.users["boss"]).reports.run(report(
         group_by=(Grouping("amount", ranges=(Decimal("100.10"), 50000)),)))

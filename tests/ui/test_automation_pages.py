@@ -184,3 +184,29 @@ def test_the_run_log_names_objects_by_their_labels(desk):
     page = client_of(app, "boss").get("/admin/automation", query_string={"object": "ticket"}).get_data(as_text=True)
     assert f'<option value="ticket" selected>{label}</option>' in page
     assert f">{label} #{ticket.id}</a>" in page
+
+
+def test_a_chinese_user_is_refused_the_run_log_and_reads_run_errors_in_chinese_without_class_names(desk):
+    from sqlalchemy import update
+
+    from crmkit.engine.automation.runlog import RUN_TABLE
+    from crmkit.engine.security.users import SystemDirectory
+
+    app, crm, users = desk
+    directory = SystemDirectory(crm)
+    directory.create_user("zhao.agent", password=PASSWORD, role="agent", language="zh")
+    directory.create_user("zhao.boss", password=PASSWORD, permission_sets=["admin"], language="zh")
+    refused = client_of(app, "zhao.agent").get("/admin/automation")
+    assert refused.status_code == 403
+    assert "自动化运行日志仅供管理员查看" in refused.get_data(as_text=True)
+    assert "administrators" not in refused.get_data(as_text=True)
+    ticket = crm.as_user(users["agent"]).records("ticket").create({"name": "Mail", "priority": "Low"})
+    from crmkit.engine.automation.manual import run_manual
+    run_manual(crm.as_user(users["agent"]), "ticket", "escalate", [ticket.id])
+    table = crm.runtime.system_table(RUN_TABLE)
+    with crm.engine.begin() as connection:  # an entry as an older version wrote it: the class name first
+        connection.execute(update(table).where(table.c.record_id == ticket.id).values(
+            error="MailNotConfigured: email is not configured: set CRMKIT_SMTP_HOST (docs/automation.md)."))
+    page = client_of(app, "zhao.boss").get("/admin/automation", query_string={"object": "ticket"}).get_data(as_text=True)
+    assert "MailNotConfigured" not in page
+    assert "动作执行失败：邮件尚未配置：请设置 CRMKIT_SMTP_HOST" in page

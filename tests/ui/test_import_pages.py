@@ -82,6 +82,8 @@ def test_an_import_runs_in_the_background_and_its_page_shows_progress_and_the_re
         time.sleep(0.1)
     assert "2 of 2 rows: 1 created, 0 updated, 0 skipped, 1 refused." in html
     assert "hx-trigger" not in html  # a finished import stops polling
+    assert '<progress id="import-progress-bar"' in html and 'max="2" value="2"' in html
+    assert "style=" not in html  # the CSP (style-src 'self') would block an inline width
     report = admin.get(f"{page}/errors.csv").get_data(as_text=True)
     assert "3,姓,last_name,is required." in report
 

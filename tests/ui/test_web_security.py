@@ -73,6 +73,22 @@ def test_every_page_has_a_content_security_policy_without_inline_script_or_eval(
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_no_template_has_a_style_attribute_an_event_handler_or_an_inline_script():
+    """Every template of the UI and the API, read as source: the CSP blocks these, so a page would silently break."""
+    import re
+    from pathlib import Path
+
+    import crmkit.ui
+
+    root = Path(crmkit.ui.__file__).parent.parent
+    pattern = re.compile(r"<[a-zA-Z][^>]*\s(style|on[a-z]+)\s*=|<script(?![^>]*\ssrc=)[^>]*>")
+    found = [f"{path.relative_to(root)}: {match.group(0)[:60]}"
+             for path in sorted(root.rglob("templates/**/*.html"))
+             for match in pattern.finditer(re.sub(r"\{#.*?#\}", "", path.read_text(encoding="utf-8"), flags=re.S))]
+    assert list(root.rglob("templates/**/*.html")), "no template found"
+    assert found == []
+
+
 def test_the_session_cookie_is_http_only_same_site_lax_and_secure_over_https(app):
     http = app.test_client()
     cookie = sign_in(http, "li").headers["Set-Cookie"]

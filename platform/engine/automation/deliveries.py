@@ -41,7 +41,7 @@ from crmkit.engine import messages
 from crmkit.engine.automation import runlog
 from crmkit.engine.automation.actions import ActionRefused
 from crmkit.engine.automation.recipients import Recipient, recipients, template_variables
-from crmkit.engine.automation.smtp import DataRefused, SmtpSettings, SmtpTransaction
+from crmkit.engine.automation.smtp import DataRefused, MailNotConfigured, SmtpSettings, SmtpTransaction
 from crmkit.engine.automation.tables import SENDING
 from crmkit.engine.automation.unsubscribe import opted_out, unsubscribe_url
 from crmkit.engine.automation.webhooks import post_webhook
@@ -235,5 +235,5 @@ def settle_abandoned(outbox: "Outbox") -> list[int]:
 def _domain() -> str:
     try:
         return SmtpSettings.from_environment().domain
-    except RuntimeError:
+    except MailNotConfigured:
         return "crmkit.invalid"

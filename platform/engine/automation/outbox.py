@@ -34,6 +34,7 @@ from crmkit.engine.automation.deliveries import deliver, settle_abandoned, take_
 from crmkit.engine.automation.rules import AutomationOrigin
 from crmkit.engine.database import ConnectionLost, DatabaseBusy
 from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
+from crmkit.engine import messages
 from crmkit.engine.messages import Message
 from crmkit.errors import CrmkitError
 from crmkit.metadata.automation import DELIVERY_ACTIONS
@@ -196,7 +197,9 @@ class Outbox:
 
     def _failed(self, outbox_id: int, error: Exception, started: float) -> str:
         table, now = self.table, self.crm.clock()
-        text = error.message if isinstance(error, CrmkitError) else f"{type(error).__name__}: {error}"
+        # A sentence in words, never an exception's class name: the run log and the outbox page show it translated.
+        text = error.message if isinstance(error, CrmkitError) else messages.ACTION_FAILED(
+            reason=str(error).strip() or messages.ACTION_FAILED_NO_DETAIL())
         with self.crm.as_system().writing() as connection:
             row = connection.execute(select(table).where(
                 table.c.id == outbox_id, table.c.status == "pending")).first()

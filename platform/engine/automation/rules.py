@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, insert
 
@@ -68,6 +69,27 @@ class AutomationOrigin:
     outbox_id: int | None = None
     #: The user whose save wrote the outbox row (`user` in the conditions its saves fire; automation/acting_user.py).
     actor_id: int | None = None
+
+
+@contextmanager
+def rules_held(context: "UserContext", *, outgoing_only: bool = False) -> Iterator[frozenset[str]]:
+    """Within the block, `context`'s saves fire no automation rule (every rule is put in their chain);
+    with `outgoing_only`, only the rules with an action that reaches outside (send_email, call_webhook).
+
+    Yields the keys of the rules held ("lead.welcome"). The importer's "without automation" and
+    the demo data (which sends no email to made-up people) use it."""
+    kept = context.automation
+    keys = frozenset(rule.key(obj.name) for obj in context.runtime.registry.objects.values()
+                     for rule in obj.automations
+                     if not outgoing_only or any(action.type in DELIVERY_ACTIONS for action in rule.actions))
+    context.automation = AutomationOrigin(depth=kept.depth if kept else 0,
+                                          chain=keys | (kept.chain if kept else frozenset()),
+                                          outbox_id=kept.outbox_id if kept else None,
+                                          actor_id=kept.actor_id if kept else None)
+    try:
+        yield keys
+    finally:
+        context.automation = kept
 
 
 def before_save_rules(obj: ObjectDef, operation: str, origin: AutomationOrigin | None) -> list[AutomationRule]:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, delete, insert, select
 
+from crmkit.engine import messages
 from crmkit.engine.database import write_transaction
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, is_record_id
 from crmkit.engine.security.access import PermissionDenied
@@ -153,7 +154,7 @@ class AutomationRuns:
     def __init__(self, context: "UserContext") -> None:
         policy = context.policy
         if policy is not None and not policy.is_admin:
-            raise PermissionDenied("the automation run log is for administrators.")
+            raise PermissionDenied(messages.RUN_LOG_ADMINS_ONLY())
         self.context = context
         self.table = context.runtime.system_table(RUN_TABLE)
 

@@ -27,8 +27,13 @@ from crmkit.engine.automation.actions import ActionRefused
 DEFAULT_TIMEOUT = 30.0
 
 
-class MailNotConfigured(RuntimeError):
-    """CRMKIT_SMTP_HOST or CRMKIT_SMTP_FROM is not set: the row is retried, with this sentence, until it is."""
+class MailNotConfigured(ActionRefused):
+    """CRMKIT_SMTP_HOST or CRMKIT_SMTP_FROM is not set: the row is dead after one attempt, with this sentence.
+
+    Retrying cannot help until the configuration changes, so it is not retried (an ActionRefused is
+    permanent); an administrator replays the dead row once email is configured."""
+
+    title = "Email not configured"
 
 
 class DataRefused(Exception):

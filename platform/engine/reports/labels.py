@@ -11,6 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_skeleton
 from sqlalchemy import Connection, and_, select
 
 from crmkit.engine import messages
@@ -140,10 +142,30 @@ def fiscal_year(start: date, fiscal_start: int) -> int:
     return start.year + (1 if fiscal_start != 1 and start.month >= fiscal_start else 0)
 
 
+#: Babel's skeletons (CLDR) for the calendar buckets: the locale's own order and words ("2026年第1季度", "2026年1月").
+BUCKET_SKELETONS = {"day": "yMMMd", "month": "yMMM", "quarter": "yQQQ", "year": "y"}
+
+
+def _locale(language: str) -> Locale | None:
+    """The Babel locale of a language tag ('zh', 'zh-CN'); None for English and for a tag Babel does not know."""
+    if language.split("-")[0].split("_")[0].lower() in ("", "en"):
+        return None
+    try:
+        return Locale.parse(language.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return None
+
+
 def bucket_label(start: date, bucket: str, fiscal_start: int, language: str) -> str:
-    """"2024-03-04" (day), "2024-W10" (ISO week), "2024-03", "2024 Q1", "2024", "FY2027 Q1", "FY2027"."""
+    """A date bucket's label in `language`: for English "2024-03-04" (day), "2024-W10" (ISO week), "2024-03",
+    "2024 Q1", "2024", "FY2027 Q1", "FY2027" (sortable, as before); for another language the locale's
+    own form from Babel (zh: "2024年3月4日", "2024年第10周", "2024年3月", "2024年第1季度", "2024年",
+    "2027财年第1季度", "2027财年"). Weeks are ISO weeks, numbered as ISO numbers them."""
     if isinstance(start, datetime):
         start = start.date()
+    locale = _locale(language)
+    if locale is not None:
+        return _localised(start, bucket, fiscal_start, language, locale)
     if bucket == "day":
         return start.isoformat()
     if bucket == "week":
@@ -160,6 +182,20 @@ def bucket_label(start: date, bucket: str, fiscal_start: int, language: str) -> 
         return f"FY{year}"
     quarter = ((start.month - fiscal_start) % 12) // 3 + 1
     return f"FY{year} Q{quarter}"
+
+
+def _localised(start: date, bucket: str, fiscal_start: int, language: str, locale: Locale) -> str:
+    skeleton = BUCKET_SKELETONS.get(bucket)
+    if skeleton is not None:
+        return format_skeleton(skeleton, start, locale=locale)
+    if bucket == "week":
+        year, week, _ = start.isocalendar()
+        return messages.BUCKET_LABELS["week"].in_language(language, year=year, week=week)
+    year = fiscal_year(start, fiscal_start)
+    if bucket == "fiscal_year":
+        return messages.BUCKET_LABELS["fiscal_year"].in_language(language, year=year)
+    quarter = ((start.month - fiscal_start) % 12) // 3 + 1
+    return messages.BUCKET_LABELS["fiscal_quarter"].in_language(language, year=year, quarter=quarter)
 
 
 def range_bounds(index: int, boundaries: Sequence[Any]) -> tuple[Any, Any]:

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from sqlalchemy import delete, select, update
 
+from crmkit.engine import messages
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.records.propagation import Propagator
@@ -45,7 +46,7 @@ class Privacy:
         self.session = session
         policy = session.policy
         if policy is not None and "manage_privacy" not in policy.system and not policy.is_admin:
-            raise PermissionDenied("privacy requests need the manage_privacy permission.")
+            raise PermissionDenied(messages.PRIVACY_PERMISSION_NEEDED())
 
     @property
     def runtime(self) -> "Runtime":

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 
 from crmkit.engine import messages
-from crmkit.engine.automation.rules import AutomationOrigin
+from crmkit.engine.automation.rules import rules_held
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.transfer import jobs
@@ -286,15 +286,8 @@ class ImportService:
         if on:
             yield
             return
-        session = self.context
-        kept = session.automation
-        keys = frozenset(rule.key(obj.name) for obj in session.runtime.registry.objects.values()
-                         for rule in obj.automations)
-        session.automation = AutomationOrigin(depth=0, chain=keys | (kept.chain if kept else frozenset()))
-        try:
+        with rules_held(self.context):
             yield
-        finally:
-            session.automation = kept
 
 
 def _batches(rows: Iterator[tuple[int, list[Any]]], size: int) -> Iterator[list[tuple[int, list[Any]]]]:
