@@ -55,15 +55,23 @@ def markdown(text: str | None, inline: bool = False) -> Markup:
     return Markup(_MARKDOWN.renderInline(text) if inline else _MARKDOWN.render(text))
 
 
+#: The languages the web catalogs hold (the API may not import crmkit.ui: tests/test_layout.py).
+_CATALOG_LANGUAGES = ("en", "zh")
+
+
+def _catalog_language(tag: str | None) -> str:
+    """The catalog for a language tag: 'zh-CN' -> 'zh'; one without a catalog -> 'en'."""
+    base = (tag or "").replace("_", "-").split("-")[0].lower()
+    return base if base in _CATALOG_LANGUAGES else "en"
+
+
 @blueprint.get("/docs")
 def docs() -> Response:
     """The page in the caller's language (as the API's labels and messages: ?lang=, Accept-Language, the profile)."""
-    from crmkit.ui.i18n import ui_language
-
     document = current_document()
     operations = [(path, method.upper(), operation) for path, item in document["paths"].items()
                   for method, operation in item.items()]
-    with force_locale(ui_language(language())):
+    with force_locale(_catalog_language(language())):
         page = render_template("api/docs.html", document=document, operations=operations,
                                schemas=document["components"]["schemas"], markdown=markdown)
     return Response(page, mimetype="text/html")
