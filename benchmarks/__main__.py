@@ -73,7 +73,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Measure only the create and bulk lines (the accounts are still filled to --rows).")
     parser.add_argument("--lines", type=line_groups, default=None, metavar="GROUP,...",
                         help="Measure only these groups of lines, and no write line: "
-                             f"{', '.join(GROUPS)}, reports, ui (the UI list and detail pages and the load line) "
+                             f"{', '.join(GROUPS)}, reports, ui (the UI list and detail pages and the load line), "
+                             "api (the API list page through gunicorn) "
                              "(default: every line).")
     parser.add_argument("--budget", type=positive_seconds, default=1.0,
                         help="Seconds each read measurement repeats its call for, taking the median (default 1).")
@@ -108,9 +109,9 @@ def at_least(low: int) -> Callable[[str], int]:
 def line_groups(text: str) -> tuple[str, ...]:
     """An argparse type: comma-separated names of read-line groups (reads.GROUPS)."""
     names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in (*GROUPS, "reports", "ui")]
+    unknown = [name for name in names if name not in (*GROUPS, "reports", "ui", "api")]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"name groups among {', '.join(GROUPS)}, reports, ui, not {text!r}")
+        raise argparse.ArgumentTypeError(f"name groups among {', '.join(GROUPS)}, reports, ui, api, not {text!r}")
     return names
 
 
@@ -196,12 +197,16 @@ def run(database: BenchDatabase, alias: str, chosen: argparse.Namespace) -> tupl
                 if chosen.load_seconds:
                     load = ui.throughput(database.url, chosen.load_seconds, chosen.gunicorn_threads)
                     print(load.line(), flush=True)
+            if "api" in chosen.lines:
+                for result in api_lines(crm, database.url, users, chosen.budget):
+                    results.append(result)
+                    print(line(result), flush=True)
             print(flush=True)
             return results, load
         for result in () if chosen.writes_only else ui.ui_lines(crm, users, chosen.rows, chosen.budget):
             results.append(result)
             print(line(result), flush=True)
-        for result in () if chosen.writes_only else api_lines(crm, users, chosen.budget):
+        for result in () if chosen.writes_only else api_lines(crm, database.url, users, chosen.budget):
             results.append(result)
             print(line(result), flush=True)
         raw_deals, django_deals, work_deals, work_history = prepare_copies(crm)

@@ -217,10 +217,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(url: str, port: int, threads: int = THREADS) -> subprocess.Popen:
+def start_gunicorn(url: str, port: int, threads: int = THREADS, settings: dict[str, str] | None = None) -> subprocess.Popen:
     """gunicorn serving crmkit on the bench database at 127.0.0.1:`port` (gthread workers with `threads`
-    threads each; 0: sync workers), once it answers."""
-    environment = {**os.environ, "CRMKIT_DATABASE_URL": url, "CRMKIT_SECRET_KEY": SECRET}
+    threads each; 0: sync workers), once it answers; `settings` are more CRMKIT_* environment variables."""
+    environment = {**os.environ, "CRMKIT_DATABASE_URL": url, "CRMKIT_SECRET_KEY": SECRET, **(settings or {})}
     kind = ["--worker-class", "gthread", "--threads", str(threads)] if threads else ["--worker-class", "sync"]
     command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), *kind,
                "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "crmkit.ui:create_app()"]

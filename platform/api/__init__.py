@@ -9,7 +9,7 @@ limited per token (limits.py). docs/api.md describes every endpoint.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask
 
 from crmkit.api.blueprint import COOKIE_READABLE, PREFIX, authenticate, blueprint, is_api_request
 
@@ -22,24 +22,19 @@ def install(app: Flask) -> None:
     The blueprint is exempt from CSRF (its calls carry a bearer token, never the session cookie).
     """
     from crmkit.api import changes, composite, describe, docs, problems, records, reports  # noqa: F401  (routes, handlers)
-    from crmkit.api.limits import DEFAULT_RATE_LIMIT, install_limits
+    from crmkit.api.limits import install_limits
 
     plugins = plugin_blueprint(app)
-    limiter = install_limits(app, blueprint)
+    limited = frozenset({blueprint.name} | ({plugins.name} if plugins is not None else set()))
+    install_limits(app, limited)
     app.register_blueprint(blueprint)
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(blueprint)
     if plugins is not None:
-        limiter.limit(lambda: app.config.get("CRMKIT_API_RATE_LIMIT") or DEFAULT_RATE_LIMIT)(plugins)
         app.register_blueprint(plugins)
         if csrf is not None:
             csrf.exempt(plugins)
-    # Only these blueprints are limited (no default or application-wide limits): the limiter need not look at
-    # any other request (every page of the web application), which it would otherwise resolve limits for and
-    # find none, on each request.
-    limited = frozenset({blueprint.name} | ({plugins.name} if plugins is not None else set()))
-    limiter.request_filter(lambda: request.blueprint not in limited)
 
 
 def plugin_blueprint(app: Flask) -> Blueprint | None:

@@ -42,7 +42,12 @@ class Unauthenticated(CrmkitError):
 
 def is_api_request() -> bool:
     """Whether the current request is addressed to the API (routed or not: a 404 under /api/v1 too)."""
-    return request.path == PREFIX or request.path.startswith(PREFIX + "/")
+    return is_api_path(request.path)
+
+
+def is_api_path(path: str) -> bool:
+    """Whether `path` (a request's, after the script root) is the API's: /api/v1 or under it."""
+    return path == PREFIX or path.startswith(PREFIX + "/")
 
 
 def crm() -> Crm:

@@ -111,9 +111,8 @@ def http_problem(error: HTTPException) -> Response:
     if status == 405 and getattr(error, "valid_methods", None):
         response.headers["Allow"] = ", ".join(error.valid_methods)
     if status == 429:
-        limit = getattr(error, "limit", None)
-        retry = getattr(getattr(error, "response", None), "headers", {}).get("Retry-After") if error else None
-        response.headers["Retry-After"] = str(retry or (limit.limit.get_expiry() if limit is not None else 60))
+        retry = getattr(error, "retry_after", None)  # limits.py: whole seconds
+        response.headers["Retry-After"] = str(retry if isinstance(retry, int) else 60)
     return response
 
 

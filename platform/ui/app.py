@@ -7,7 +7,6 @@ from weakref import WeakKeyDictionary
 
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_babel import get_locale
-from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -22,6 +21,7 @@ from crmkit.ui import sessions
 from crmkit.ui.config import merged_settings, secret_key
 from crmkit.ui import display_html, extension_points, filter_html, fragments, list_html
 from crmkit.ui.errors import register_error_handlers
+from crmkit.ui.security_headers import SecurityHeaders
 from crmkit.ui.i18n import init_i18n
 from crmkit.ui.navigation import navigation
 
@@ -73,9 +73,9 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     app.extensions["crmkit"] = UiState(crm, Authenticator(crm, session_idle=app.config["CRMKIT_SESSION_IDLE"]))
     init_i18n(app)
     CSRFProtect(app)
-    Talisman(app, force_https=False, session_cookie_secure=False, session_cookie_http_only=True,
-             content_security_policy=CONTENT_SECURITY_POLICY, referrer_policy="same-origin",
-             frame_options="DENY", permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"})
+    SecurityHeaders(app, force_https=False, session_cookie_secure=False, session_cookie_http_only=True,
+                    content_security_policy=CONTENT_SECURITY_POLICY, referrer_policy="same-origin",
+                    frame_options="DENY", permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"})
     register_error_handlers(app)
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.before_request(require_sign_in)

@@ -44,7 +44,7 @@ def default_settings() -> dict[str, Any]:
         "CRMKIT_SEARCH_PREVIEW": 6,
         # Uploaded import files, kept so a resume (and a queue worker) can read them again.
         "CRMKIT_IMPORT_FOLDER": os.environ.get("CRMKIT_IMPORT_FOLDER") or "instance/imports",
-        # The REST API (docs/api.md): calls per token (Flask-Limiter's notation; "" turns limits off),
+        # The REST API (docs/api.md): calls per token (the `limits` library's notation; "" turns limits off),
         # counted in Redis when CRMKIT_REDIS_URL is set, so the limit holds across workers.
         "CRMKIT_API_RATE_LIMIT": os.environ.get("CRMKIT_API_RATE_LIMIT", "600 per minute; 20 per second"),
         "CRMKIT_REDIS_URL": os.environ.get("CRMKIT_REDIS_URL") or None,

@@ -15,9 +15,11 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, g, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.wrappers import Request
 from werkzeug.exceptions import HTTPException
 
+from crmkit.api.blueprint import is_api_path
 from crmkit.engine.context import UserContext
 from crmkit.engine.crm import Crm
 from crmkit.engine.security.authentication import Authenticator
@@ -28,7 +30,17 @@ LOGIN_TOKEN = "login"
 
 
 class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed cookie, marked Secure on every https request (and always if SESSION_COOKIE_SECURE)."""
+    """Flask's signed cookie, marked Secure on every https request (and always if SESSION_COOKIE_SECURE).
+
+    An API call with an `Authorization` header has no cookie session: the bearer token signs it
+    in (crmkit/api/blueprint.py), so its cookie is neither verified nor written back (a null
+    session, which refuses writes).
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if "Authorization" in request.headers and is_api_path(request.path):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure

@@ -53,6 +53,39 @@ def test_a_token_over_its_limit_gets_429_with_retry_after(api_crm):
     assert _get(app, api_crm.tokens["li"]).status_code == 200  # another token counts on its own
 
 
+def test_every_limited_answer_tells_the_limit_nearest_to_running_out(api_crm):
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="100 per hour; 4 per minute")
+    first = _get(app, api_crm.tokens["wang"])
+    assert first.headers["X-RateLimit-Limit"] == "4" and first.headers["X-RateLimit-Remaining"] == "3"
+    assert 0 < int(first.headers["X-RateLimit-Reset"]) - time.time() <= 61
+    for _ in range(3):
+        _get(app, api_crm.tokens["wang"])
+    refused = _get(app, api_crm.tokens["wang"])
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "X-RateLimit-Limit" not in make_app(api_crm.crm).test_client().get("/login").headers  # only API calls
+
+
+def test_calls_without_a_token_are_counted_per_client_address(api_crm):
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    assert [client.get("/api/v1/objects").status_code for _ in range(3)] == [401, 401, 429]
+    assert _get(app, api_crm.tokens["wang"]).status_code == 200  # a token counts on its own
+
+
+def test_limits_off_leave_no_rate_headers(api_app, api_crm):
+    answer = _get(api_app, api_crm.tokens["wang"])
+    assert answer.status_code == 200 and "X-RateLimit-Limit" not in answer.headers
+
+
+@pytest.mark.parametrize("text", ["lots per minute", "5 per fortnight", "5/"])
+def test_a_rate_limit_that_is_not_one_stops_the_app_saying_how_to_write_it(api_crm, text):
+    from crmkit.engine.secret_key import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="is not a rate limit: write for example '600 per minute"):
+        make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT=text)
+
+
 def test_the_limit_holds_across_workers_sharing_redis(api_crm, redis_url):
     workers = [make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="3 per minute", CRMKIT_REDIS_URL=redis_url)
                for _ in range(2)]
@@ -135,5 +168,4 @@ def test_the_apps_limits_without_redis_use_the_process_memory_storage(api_crm):
     from crmkit.api.limit_storage import ProcessMemoryStorage
 
     app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="3 per minute")
-    limiter, = app.extensions["limiter"]  # Flask-Limiter keeps its limiters in a set
-    assert isinstance(limiter.storage, ProcessMemoryStorage)
+    assert isinstance(app.extensions["crmkit_api_limits"].storage, ProcessMemoryStorage)

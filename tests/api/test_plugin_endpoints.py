@@ -44,3 +44,16 @@ def test_a_plugin_endpoint_refuses_a_caller_without_a_token_as_problem_json(plug
 
 def test_an_application_without_plugin_endpoints_has_no_plugin_blueprint(api_app):
     assert "api_plugins" not in api_app.blueprints
+
+
+def test_a_plugin_endpoint_counts_against_the_tokens_rate_limit(api_crm, module_database_url):
+    extensions = Extensions.from_plugins(make_plugin_manager(load_entry_points=False, extra_plugins=[WhoAmI()]))
+    crm = Crm.open(module_database_url, extensions=extensions)
+    try:
+        client = make_app(crm, CRMKIT_API_RATE_LIMIT="2 per minute").test_client()
+        headers = {"Authorization": f"Bearer {api_crm.tokens['wang']}"}
+        answers = [client.get(path, headers=headers) for path in ("/api/v1/whoami", "/api/v1/objects", "/api/v1/whoami")]
+        assert [answer.status_code for answer in answers] == [200, 200, 429]
+        assert answers[2].headers["Content-Type"] == "application/problem+json"
+    finally:
+        crm.close()

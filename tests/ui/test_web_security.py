@@ -101,6 +101,30 @@ def test_the_session_cookie_is_http_only_same_site_lax_and_secure_over_https(app
     assert all(flag in response.headers["Set-Cookie"] for flag in ("HttpOnly", "SameSite=Lax", "Secure"))
 
 
+def test_strict_transport_security_is_sent_over_https_only_however_requests_alternate(app):
+    client = app.test_client()
+    for base in ("https://localhost", "http://localhost", "https://localhost", "http://localhost"):
+        response = client.get("/login", base_url=base)
+        assert ("Strict-Transport-Security" in response.headers) == base.startswith("https"), base
+        assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Referrer-Policy"] == "same-origin"
+    behind_proxy = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert behind_proxy.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_an_api_call_with_a_token_neither_reads_nor_rewrites_the_browsers_session_cookie(app, signed_in):
+    from flask import request
+
+    client = signed_in("wang")
+    answer = client.get("/api/v1/objects", headers={"Authorization": "Bearer crmkit_unknown"})
+    assert answer.status_code == 401 and "Set-Cookie" not in answer.headers
+    assert client.get("/o/account").status_code == 200  # the browser is still signed in
+    sessions = app.session_interface
+    with app.test_request_context("/api/v1/objects", headers={"Authorization": "Bearer x"}):
+        assert sessions.is_null_session(sessions.open_session(app, request))
+    with app.test_request_context("/o/account", headers={"Authorization": "Bearer x"}):
+        assert not sessions.is_null_session(sessions.open_session(app, request))
+
+
 def test_secure_cookies_can_be_required_even_over_http(web_crm):
     from crmkit.engine import Crm
     from crmkit.ui import create_app
