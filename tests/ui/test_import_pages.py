@@ -97,3 +97,13 @@ def test_a_user_without_the_import_permission_is_refused_and_not_offered_the_pag
     wang = signed_in_client(import_app, "wang", 12)
     assert wang.get("/o/contact/import").status_code == 403
     assert 'id="list-import"' not in wang.get("/o/contact").get_data(as_text=True)
+
+
+def test_an_upload_token_names_a_file_only_for_the_user_who_uploaded_it(admin, import_app):
+    form = mapping_form(upload(admin).get_data(as_text=True))
+    rep = signed_in_client(import_app, "wang", 12)
+    token = csrf_token(rep.get("/o/contact/import").get_data(as_text=True))
+    for action in ("check", "start"):
+        refused = rep.post(f"/o/contact/import/{action}", data={**form, "csrf_token": token})
+        assert refused.status_code == 400, action
+    assert admin.post("/o/contact/import/check", data=form).status_code == 200  # the uploader still can

@@ -46,11 +46,19 @@ def import_folder() -> Path:
     return folder
 
 
+def upload_folder() -> Path:
+    """The signed-in user's own folder of uploads: a token names a file only in its uploader's folder."""
+    folder = import_folder() / f"user-{user_context().actor.user_id}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def uploaded_path(token: str) -> Path:
-    """The kept upload named by the form's token; 400 for anything else (no path from the browser is trusted)."""
-    if not _UPLOAD.match(token or "") or not (import_folder() / token).is_file():
+    """The signed-in user's kept upload named by the form's token; 400 for anything else: no path from the
+    browser is trusted, and another user's token (seen over a shoulder, in a log) names nothing here."""
+    if not _UPLOAD.match(token or "") or not (upload_folder() / token).is_file():
         abort(400)
-    return import_folder() / token
+    return upload_folder() / token
 
 
 def field_choices(service: ImportService) -> list[tuple[str, str]]:
@@ -113,7 +121,7 @@ def upload(object_name: str) -> Response:
                                problem=sentence(_choose_file(ENDINGS)))
         return Response(body, status=400)
     token = f"{uuid.uuid4().hex}{ending}"
-    sent.save(import_folder() / token)
+    sent.save(upload_folder() / token)
     try:
         return mapping_page(service, token, sent.filename or token)
     except CrmkitError as error:  # the file cannot be read, or nothing in it maps
