@@ -210,3 +210,21 @@ def test_a_chinese_user_is_refused_the_run_log_and_reads_run_errors_in_chinese_w
     page = client_of(app, "zhao.boss").get("/admin/automation", query_string={"object": "ticket"}).get_data(as_text=True)
     assert "MailNotConfigured" not in page
     assert "动作执行失败：邮件尚未配置：请设置 CRMKIT_SMTP_HOST" in page
+
+
+def test_a_notification_about_a_record_since_moved_away_shows_neither_its_message_nor_a_way_to_it(desk):
+    from crmkit.engine.automation.manual import run_manual
+    from crmkit.engine.security.users import SystemDirectory
+
+    app, crm, users = desk
+    qian = SystemDirectory(crm).create_user("qian.agent", password=PASSWORD, role="agent", language="zh").id
+    ticket = crm.as_user(qian).records("ticket").create({"name": "Merger plan", "priority": "Low"})
+    run_manual(crm.as_user(qian), "ticket", "escalate", [ticket.id])
+    crm.outbox.work_due()
+    client = client_of(app, "qian.agent")
+    assert "Escalated: Merger plan" in client.get("/notifications").get_data(as_text=True)
+    current = crm.as_system().records("ticket").get(ticket.id)
+    crm.as_system().records("ticket").update(ticket.id, {"owner_id": users["boss"]}, version=current.version)
+    page = client.get("/notifications").get_data(as_text=True).split('id="notifications"')[1]
+    assert "Merger plan" not in page and "您已无法打开此记录。" in page
+    assert f"/r/ticket/{ticket.id}" not in page

@@ -40,6 +40,9 @@ class Notification:
     rule: str
     created_at: datetime
     read_at: datetime | None
+    #: False when the user may no longer read the record (its owner, sharing or their rights changed
+    #: since, or it was deleted): `message` is then "", as it may quote the record's values.
+    available: bool = True
 
     @property
     def unread(self) -> bool:
@@ -72,9 +75,33 @@ class Notifications:
             query = query.where(table.c.read_at.is_(None))
         if before is not None:
             query = query.where(table.c.id < id_bound(before))
-        with self.context.reading() as connection:
-            return [Notification(row.id, row.object, row.record_id, row.message, row.rule, row.created_at,
-                                 row.read_at) for row in connection.execute(query)]
+        with self.context.snapshot() as context, context.reading() as connection:
+            rows = connection.execute(query).all()
+            readable = self._readable(rows)
+        return [Notification(row.id, row.object, row.record_id, row.message if (row.object, row.record_id) in readable
+                             else "", row.rule, row.created_at, row.read_at, (row.object, row.record_id) in readable)
+                for row in rows]
+
+    def _readable(self, rows: Sequence[Any]) -> set[tuple[str, int]]:
+        """(object, record id) of the rows' records the user may read now: one query per object, through the
+        engine (object permission, row filter; deleted records are not found), in the open snapshot.
+
+        A notification was delivered only to who could read its record then (`deliver`); this asks again,
+        so one about a record since reassigned, unshared or deleted shows nothing of it.
+        """
+        wanted: dict[str, set[int]] = {}
+        for row in rows:
+            wanted.setdefault(row.object, set()).add(row.record_id)
+        found: set[tuple[str, int]] = set()
+        policy = self.context.policy
+        for object_name, ids in wanted.items():
+            if object_name not in self.context.runtime.registry.objects:
+                continue  # the object was removed from the metadata since
+            if policy is not None and not policy.can(object_name, "read"):
+                continue
+            page = self.context.records(object_name).query({"id": sorted(ids)}, limit=len(ids))
+            found.update((object_name, record.id) for record in page.records)
+        return found
 
     def mark_read(self, ids: Iterable[int]) -> int:
         """Mark these of the user's notifications read (others' ids are ignored); returns how many changed."""
