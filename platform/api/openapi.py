@@ -167,6 +167,8 @@ COMMON_SCHEMAS: dict[str, Any] = {
                 "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                                "detail": {"type": "string"}, "request_id": {"type": "string"},
                                "operation": {"type": "integer", "description": "composite: the failing operation"},
+                               "oldest_cursor": {"type": "string", "description": "changes (410): the oldest cursor "
+                                                 "the change log still holds every change after"},
                                "errors": {"type": "object", "description": "field name -> sentences",
                                           "additionalProperties": {"type": "array", "items": {"type": "string"}}}},
                 "required": ["title", "status", "detail"]},
@@ -256,7 +258,8 @@ def platform_paths() -> dict[str, Any]:
             "changes", "Record changes since a cursor", "platform",
             {"200": _json({"$ref": "#/components/schemas/Changes"}, "changes, oldest first")},
             parameters=[_parameter("since", "query", {"type": "string", "maxLength": 40},
-                                   "the previous answer's next_cursor (none: from the start)"),
+                                   "the previous answer's next_cursor (none: from the oldest change kept; "
+                                   "a cursor from before changes the log no longer keeps: 410)"),
                         _parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
                                    "changes per answer (default 100)")])},
     }

@@ -98,6 +98,7 @@ def crmkit_problem(error: CrmkitError) -> Response:
     operation = getattr(error, "operation", None)
     if operation is not None:
         extra["operation"] = operation
+    extra.update(getattr(error, "problem_extra", None) or {})  # members an error adds (ChangesExpired's cursor)
     response = problem(error.status, error.title, localized(error.message, subject), **extra)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="crmkit"'

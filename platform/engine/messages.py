@@ -486,6 +486,11 @@ PAGE_SIZE = Message("the page size (limit) must be a whole number from 1 to {max
                     "每页条数（limit）必须是 1 到 {max} 之间的整数，而不是 {value}。")
 OFFSET_RANGE = Message("the offset must be a whole number from 0 to {max}, not {value}.",
                        "偏移量（offset）必须是 0 到 {max} 之间的整数，而不是 {value}。")
+CHANGES_EXPIRED = Message(
+    "the changes after cursor {after} are no longer kept (the change log keeps the last {days} days): read the "
+    "records again (a full sync), then read the changes from cursor {oldest} on.",
+    "游标 {after} 之后的变更已不再保留（变更日志只保留最近 {days} 天）：请重新读取记录（完整同步），"
+    "然后从游标 {oldest} 开始读取变更。")
 CURSOR_OR_OFFSET = Message("give either a cursor (after) or an offset, not both.",
                            "请只指定游标（after）或偏移量（offset）之一，不能同时指定。")
 NOT_GROUPABLE = Message("cannot group {object} by '{field}', a {type} field; records are grouped by a picklist.",
@@ -662,7 +667,7 @@ TITLES: Mapping[str, str] = {
     "Cannot delete": "无法删除", "Cannot restore": "无法恢复", "Changed by someone else": "已被他人修改",
     "Configuration problem": "配置问题", "Connection lost": "连接中断", "Dashboard not available": "仪表板不可用",
     "Database busy": "数据库繁忙", "Database unavailable": "数据库不可用", "Demo data not possible": "无法创建演示数据",
-    "Email not configured": "邮件尚未配置", "File cannot be read": "无法读取文件",
+    "Email not configured": "邮件尚未配置", "File cannot be read": "无法读取文件", "Gone": "已不再保留",
     "Invalid database URL": "数据库网址无效", "Invalid metadata": "元数据无效", "Invalid query": "查询无效",
     "Invalid record": "记录无效", "Invalid records": "记录无效", "Invalid text": "文本无效",
     "Merge not possible": "无法合并", "Migration refused": "迁移被拒绝", "No database": "没有数据库",

@@ -31,7 +31,8 @@ DELIVER_TASK = "crmkit.automation.deliver"
 #: The most outbox ids one task carries: a worker does them in one transaction (Outbox.work_many).
 BATCH = 50
 REQUEUE_TASK = "crmkit.automation.requeue"
-#: Daily, 03:17 UTC: the run log, done outbox rows and read notifications past their retention (automation/runlog.py).
+#: Daily, 03:17 UTC: the run log, done outbox rows and read notifications past their retention (automation/runlog.py),
+#: and the change log's changes past theirs (records/changes.py).
 PRUNE_TASK = "crmkit.automation.prune"
 #: Each minute: scheduled rules whose moment came, and planned runs of relative rules that are due.
 TIME_TASK = "crmkit.automation.time_based"
@@ -71,8 +72,9 @@ class AutomationQueue:
         @huey.periodic_task(crontab(minute="17", hour="3"), name=PRUNE_TASK)
         def prune() -> dict[str, int]:
             from crmkit.engine.automation.runlog import prune as prune_logs
+            from crmkit.engine.records.changes import CHANGE_TABLE, prune_changes
 
-            return prune_logs(crm)
+            return {**prune_logs(crm), CHANGE_TABLE: prune_changes(crm)}
 
         self.prune = prune
         @huey.periodic_task(crontab(minute="*"), name=TIME_TASK)

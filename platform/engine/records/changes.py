@@ -10,21 +10,34 @@ after-write step (events.py), inside the write's transaction: a change is logged
 the write commits. `ChangeFeed(context).read(since)` gives the changes after a cursor that
 the user may see: the records they may read now (deleted ones: if they see every record of
 the object, or deleted it themselves), without the fields they may not read.
+
+The log keeps CRMKIT_CHANGE_RETENTION_DAYS (default 30) days: `prune_changes` (the daily
+automation prune task, automation/queue.py) deletes older rows, oldest first, and records the
+last id it removed. A cursor from before that id would silently skip what was removed, so
+reading from it raises ChangesExpired (410) instead, naming the oldest cursor still complete:
+the caller syncs the records again and reads on from there (as Salesforce's Change Data
+Capture refuses a replay id past its retention window).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
+from crmkit.engine import messages
 from crmkit.engine.batch_insert import insert_rows
+from crmkit.engine.database import write_transaction
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.errors import QueryError
+from crmkit.errors import CrmkitError
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
+    from crmkit.engine.crm import Crm
     from crmkit.engine.records.events import RecordEvent
     from crmkit.engine.runtime import Runtime
 
@@ -39,6 +52,84 @@ MAX_SCANNED = 20_000
 #: leaves the last seconds of changes for the next one, so a cursor never skips a late commit.
 SETTLE = {"postgresql": timedelta(seconds=5)}
 DELETED = "delete"
+#: Days a change is kept, unless CRMKIT_CHANGE_RETENTION_DAYS says otherwise.
+DEFAULT_RETENTION_DAYS = 30
+#: Log rows one pruning transaction removes at most (each batch commits on its own: short write locks).
+PRUNE_BATCH = 5000
+#: The crmkit_counter row holding the last log id pruning removed (no object's name starts with crmkit_).
+PRUNED_THROUGH = ("crmkit_change", "pruned_through")
+
+
+class ChangesExpired(CrmkitError):
+    """410: the cursor is from before changes the log has since removed (`oldest_cursor`: read on from there)."""
+
+    status = 410
+    title = "Gone"
+
+    def __init__(self, message: str, oldest_cursor: str) -> None:
+        super().__init__(message)
+        self.oldest_cursor = oldest_cursor
+        #: Added to the API's problem document.
+        self.problem_extra = {"oldest_cursor": oldest_cursor}
+
+
+def change_retention() -> timedelta:
+    """How long changes are kept: CRMKIT_CHANGE_RETENTION_DAYS (a whole number of days >= 1), else 30 days.
+
+    ValueError naming the variable when it is set to anything else.
+    """
+    given = os.environ.get("CRMKIT_CHANGE_RETENTION_DAYS", "").strip()
+    if not given:
+        return timedelta(days=DEFAULT_RETENTION_DAYS)
+    if not given.isdigit() or int(given) < 1:
+        raise ValueError(f"CRMKIT_CHANGE_RETENTION_DAYS must be a whole number of days (1 or more), not {given!r}.")
+    return timedelta(days=int(given))
+
+
+def prune_changes(crm: "Crm", *, keep: timedelta | None = None) -> int:
+    """Delete the log's changes older than `keep` (default `change_retention()`), oldest first, in batches of
+    PRUNE_BATCH rows each committed with the new `pruned_through` id; returns how many were deleted.
+
+    Rows are taken in id order (the primary key: no index on the time is needed) up to the first one
+    written after the cutoff, so what is left is every change from an id on.
+    """
+    cutoff = crm.clock() - (keep if keep is not None else change_retention())
+    table = crm.runtime.system_table(CHANGE_TABLE)
+    counters = crm.runtime.system_table("crmkit_counter")
+    deleted = 0
+    while True:
+        with write_transaction(crm.write_engine) as connection:
+            rows = connection.execute(select(table.c.id, table.c.changed_at).order_by(table.c.id)
+                                      .limit(PRUNE_BATCH)).all()
+            old = [row.id for row in rows if row.changed_at < cutoff]
+            last = old[-1] if old else None
+            if last is not None:
+                deleted += connection.execute(delete(table).where(table.c.id <= last)).rowcount
+                _keep_pruned_through(connection, counters, last)
+        if last is None or len(old) < len(rows) or len(rows) < PRUNE_BATCH:
+            return deleted
+
+
+def _keep_pruned_through(connection: Connection, counters: Any, last: int) -> None:
+    """Set the `pruned_through` counter to `last` (it only grows: ids are removed oldest first)."""
+    key = (counters.c.object == PRUNED_THROUGH[0]) & (counters.c.field == PRUNED_THROUGH[1])
+    if connection.execute(update(counters).where(key).values(value=last)).rowcount == 0:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        connection.execute(dialect.insert(counters).values(object=PRUNED_THROUGH[0], field=PRUNED_THROUGH[1],
+                                                           value=last).on_conflict_do_nothing())
+
+
+def _retention_days() -> str:
+    try:
+        return str(change_retention().days)
+    except ValueError:  # a bad setting is the prune task's error to report, not this reader's
+        return "CRMKIT_CHANGE_RETENTION_DAYS"
+
+
+def pruned_through(connection: Connection, counters: Any) -> int:
+    """The last change-log id pruning removed; 0 before any was."""
+    return connection.execute(select(counters.c.value).where(
+        counters.c.object == PRUNED_THROUGH[0], counters.c.field == PRUNED_THROUGH[1])).scalar() or 0
 
 
 def change_payload(object_name: str, operation: str, record_id: int, fields: Mapping[str, Any],
@@ -111,6 +202,11 @@ class ChangeFeed:
         shown: list[Any] = []
         scanned = 0
         with self.context.reading() as connection:
+            removed = pruned_through(connection, self.context.runtime.system_table("crmkit_counter"))
+            if since is not None and since.strip() and after < removed:  # no cursor: a new reader starts at the oldest
+                raise ChangesExpired(messages.CHANGES_EXPIRED(after=after, days=_retention_days(), oldest=removed),
+                                     str(removed))
+            after = max(after, removed)
             if settle is None:
                 settle = SETTLE.get(connection.dialect.name, timedelta(0))
             horizon = self.context.now() - settle
