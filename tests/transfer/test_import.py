@@ -83,6 +83,23 @@ def test_an_import_resumes_after_a_crash_where_its_last_batch_ended(crm, people,
     assert [name for (name,) in stored(crm, "last_name")] == [f"P{n}" for n in range(7)]
 
 
+def test_a_second_runner_of_the_same_job_never_imports_a_row_twice(crm, people, csv_file):
+    """A Resume clicked while the job runs (or a queue retry): whichever runner writes a batch first carries on,
+    the other stops at its next batch without writing it."""
+    path = csv_file("Last Name\n" + "".join(f"R{n}\n" for n in range(7)))
+    job_id = people.start(path, ImportOptions(batch_size=3))
+    second: list[object] = []
+
+    def meanwhile(done: int, total: int) -> None:
+        if not second:  # after the first runner's first batch: a second runner takes the job to its end
+            second.append(people.resume(job_id))
+
+    first = people.resume(job_id, meanwhile)
+    assert (second[0].status, second[0].created) == ("done", 7)
+    assert (first.status, first.created, first.rows) == ("done", 7, 7)
+    assert sorted(name for (name,) in stored(crm, "last_name")) == [f"R{n}" for n in range(7)]
+
+
 def test_a_finished_import_resumed_again_changes_nothing(crm, people, csv_file):
     report = people.import_file(csv_file("Last Name\nA\n"))
     assert people.resume(report.job_id).created == 1 and len(stored(crm, "id")) == 1

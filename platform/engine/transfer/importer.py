@@ -32,12 +32,12 @@ edit is refused before anything is read, naming the column.
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
-
 
 from crmkit.engine import messages
 from crmkit.engine.automation.rules import rules_held
@@ -50,6 +50,8 @@ from crmkit.engine.transfer.duplicates import ACTIONS, DEFAULT_REGION, Duplicate
 from crmkit.engine.transfer.files import ImportFileError, Table, cell_text, read_table
 from crmkit.engine.transfer.jobs import BatchCounts, ImportJob, RowError
 from crmkit.engine.transfer.mapping import checked_mapping, guess_mapping, save_mapping, saved_mapping
+
+logger = logging.getLogger("crmkit.transfer")
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -223,11 +225,16 @@ class ImportService:
             with self._automation(options.automation):
                 for batch in _batches(islice(table.rows(), job.rows_done, None), options.batch_size):
                     with self.records._writing(*self._permissions(options)) as connection:
+                        if not jobs.claim_batch(connection, runtime, job.id, done, session.now()):
+                            raise _Overtaken()
                         counts, refused = ImportBatch(self, plan, connection, write=True).run(batch)
                         jobs.advance(connection, runtime, job.id, counts, refused, session.now())
                     done += counts.rows
                     if progress is not None:
                         progress(done, total)
+        except _Overtaken:  # another runner of this job wrote the batch: it carries on, this one stops
+            logger.info("import %s: another runner is at row %s; this one stops", job.id, done)
+            return
         except (RecordError, ImportFileError) as error:
             with session.writing() as connection:
                 jobs.set_status(connection, runtime, job.id, "failed", session.now(), str(error))
@@ -288,6 +295,10 @@ class ImportService:
             return
         with rules_held(self.context):
             yield
+
+
+class _Overtaken(Exception):
+    """Raised inside a batch's transaction (rolling it back) when another runner of the job got there first."""
 
 
 def _batches(rows: Iterator[tuple[int, list[Any]]], size: int) -> Iterator[list[tuple[int, list[Any]]]]:

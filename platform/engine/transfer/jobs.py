@@ -100,6 +100,17 @@ def read_job(connection: Connection, runtime: Any, job_id: int, user_id: int | N
     return ImportJob.of(row)
 
 
+def claim_batch(connection: Connection, runtime: Any, job_id: int, rows_done: int, now: datetime) -> bool:
+    """Whether this runner may write the job's next batch: the job still stands at `rows_done` rows and is not
+    done. Run first in the batch's transaction: the job row's update locks it (PostgreSQL; SQLite's write
+    lock), so a second runner of the same job (a Resume clicked while it runs, a queue retry) waits, then finds
+    the count moved on and stops instead of importing the same rows again."""
+    table = runtime.system_table(JOB)
+    return connection.execute(update(table).where(
+        table.c.id == job_id, table.c.rows_done == rows_done, table.c.status != "done").values(
+        status="running", updated_at=now)).rowcount == 1
+
+
 def advance(connection: Connection, runtime: Any, job_id: int, counts: BatchCounts, errors: Sequence[RowError],
             now: datetime) -> None:
     """Add a batch's counts and error rows to the job, on the batch's own connection (its transaction)."""
