@@ -2,7 +2,8 @@
 
 Limits: CRMKIT_API_RATE_LIMIT (default "600 per minute; 20 per second", the notation of the
 `limits` library: "<amount> per <second|minute|hour|day>", several separated by ";"; "" turns
-them off) per token, per client address for calls without one. Each is a moving window, counted
+them off) per token, per client address for calls without one (and, besides its own counter, for
+a call whose token fails authentication: made-up tokens do not escape). Each is a moving window, counted
 in Redis when CRMKIT_REDIS_URL is set (so the limit holds across every worker and machine) and
 in the process's memory otherwise (limit_storage.py). A call over a limit gets 429 problem+json
 with `Retry-After` (seconds until the window lets one more call in); every limited call's answer
@@ -48,6 +49,11 @@ def token_key() -> str:
     token = bearer_token()
     if token:
         return "token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return address_key()
+
+
+def address_key() -> str:
+    """The client address's counter (behind CRMKIT_PROXY_COUNT proxies, the address they forwarded for)."""
     return "address:" + (request.remote_addr or "-")
 
 
@@ -90,7 +96,21 @@ class RateLimits:
         in whole seconds) when one is full."""
         if not self.items or request.blueprint not in self.blueprints:
             return
-        key = token_key()
+        self._hit(token_key())
+
+    def count_refused_token(self) -> None:
+        """After a limited call whose token failed authentication: one more call counted against the client
+        address as well; TooManyRequests (429) when one of its limits is full.
+
+        A made-up token is a counter of its own (token_key), so without this a caller sending a new one
+        each time would never be limited, and each would cost a token lookup in the database.
+        """
+        if not self.items or request.blueprint not in self.blueprints:
+            return
+        self._hit(address_key())
+
+    def _hit(self, key: str) -> None:
+        """One more call counted against each limit for `key`, the key of the answer's X-RateLimit-* headers."""
         strategy = self.strategy
         g.api_rate_key = key
         for item in self.items:
