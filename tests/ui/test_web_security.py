@@ -270,3 +270,24 @@ def test_the_kept_security_headers_are_talismans_own_on_every_kind_of_answer_how
         assert ours.get("/test/failing").status_code == 500
     finally:
         crm.close()
+
+
+def test_a_signed_in_browser_reads_the_api_docs_with_its_cookie_which_no_api_call_changes(app, web_crm, signed_in):
+    from crmkit.engine import Crm
+    from crmkit.engine.security.tokens import TokenStore
+
+    client = signed_in("wang")
+    crm = Crm.open(web_crm.url)
+    try:
+        token = TokenStore(crm).create(web_crm.users["wang"], "browser test").token
+    finally:
+        crm.close()
+    for path in ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/docs?lang=zh"):
+        assert client.get(path).status_code == 200, path  # the browser's cookie, no token
+    assert client.get("/api/v1/objects").status_code == 401  # the cookie opens only the read-only docs
+    assert client.post("/api/v1/docs").status_code in (401, 405)
+    for authorization in (f"Bearer {token}", "Bearer crmkit_unknown", "Basic d2FuZzpzZWNyZXQ="):
+        answer = client.get("/api/v1/docs", headers={"Authorization": authorization})
+        assert answer.status_code == (200 if authorization.endswith(token) else 401), authorization
+        assert "Set-Cookie" not in answer.headers  # the call's answer neither rewrites nor clears the cookie
+    assert client.get("/o/account").status_code == 200 and client.get("/api/v1/docs").status_code == 200
