@@ -85,11 +85,10 @@ def authenticate() -> None:
     g.api_started = time.perf_counter()
     token = bearer_token()
     user = checked_token(token) if token else None
-    if user is None and token is not None:
-        # counted per client address too (limits.py): a new made-up token each call is no way around the limit
+    if token is not None:  # counted per token once it is known valid, else per client address (limits.py)
         limits = current_app.extensions.get("crmkit_api_limits")
         if limits is not None:
-            limits.count_refused_token()
+            limits.count_token(valid=user is not None)
     if user is None and request.endpoint in COOKIE_READABLE and request.method == "GET":
         user = g.get("user")  # the web application's signed-in user (a browser reading the docs)
     if user is None:

@@ -184,6 +184,27 @@ def test_a_new_made_up_token_on_each_call_is_counted_against_the_client_address(
     assert other.status_code == 401 and other.headers["X-RateLimit-Remaining"] == "1"  # another address's own count
 
 
+def test_a_token_that_fails_is_no_counter_of_its_own_in_the_storage(api_crm):
+    from flask import Flask
+
+    from crmkit.api.limits import KEY_PREFIX, token_key
+
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="5 per minute")
+    for _ in range(2):
+        assert _get(app, "crmkit_made_up").status_code == 401
+    assert _get(app, api_crm.tokens["wang"]).status_code == 200
+    limits = app.extensions["crmkit_api_limits"]
+    (item,) = limits.items
+
+    def remaining(token: str) -> int:
+        with Flask(__name__).test_request_context(headers={"Authorization": f"Bearer {token}"}):
+            return limits.strategy.get_window_stats(item, KEY_PREFIX, token_key()).remaining
+
+    assert remaining("crmkit_made_up") == 5  # nothing kept for it (a window's worth of them would fill memory)
+    assert remaining(api_crm.tokens["wang"]) == 4
+    assert app.test_client().get("/api/v1/objects").headers["X-RateLimit-Remaining"] == "2"  # the address's: 3 calls
+
+
 def test_behind_proxies_made_up_tokens_count_per_forwarded_address_which_a_caller_cannot_choose_without(api_crm):
     import uuid
 
