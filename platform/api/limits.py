@@ -44,9 +44,10 @@ DEFAULT_RATE_LIMIT = "600 per minute; 20 per second"
 KEY_PREFIX = "crmkit-api"
 
 
-def token_key() -> str:
-    """Whose calls a limit counts: the token's (its SHA-256, never the token itself), else the client address."""
-    token = bearer_token()
+def token_key(token: str | None = None) -> str:
+    """Whose calls a limit counts: the token's (`token`, else the call's bearer token; its SHA-256, never the token
+    itself), else the client address."""
+    token = token or bearer_token()
     if token:
         return "token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
     return address_key()
@@ -99,9 +100,10 @@ class RateLimits:
             return
         self._hit(address_key())
 
-    def count_token(self, valid: bool) -> None:
+    def count_token(self, valid_token: str | None) -> None:
         """After a limited call's bearer token was checked (blueprint.authenticate): one more call counted against
-        the token's limits if it is `valid`, else against its client address's; TooManyRequests when one is full.
+        the limits of `valid_token`, or for None (the token failed) its client address's; TooManyRequests
+        when one is full.
 
         A token that fails is no counter of its own: a caller sending a new made-up token each time would
         otherwise never be limited (each costing a token lookup in the database), and every one would leave a
@@ -109,7 +111,7 @@ class RateLimits:
         """
         if not self.items or request.blueprint not in self.blueprints:
             return
-        self._hit(token_key() if valid else address_key())
+        self._hit(token_key(valid_token) if valid_token else address_key())
 
     def _hit(self, key: str) -> None:
         """One more call counted against each limit for `key`, the key of the answer's X-RateLimit-* headers."""
