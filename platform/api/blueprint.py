@@ -85,6 +85,10 @@ def authenticate() -> None:
     g.api_started = time.perf_counter()
     token = bearer_token()
     user = checked_token(token) if token else None
+    if token is not None:  # counted per token once it is known valid, else per client address (limits.py)
+        limits = current_app.extensions.get("crmkit_api_limits")
+        if limits is not None:
+            limits.count_token(token if user is not None else None)
     if user is None and request.endpoint in COOKIE_READABLE and request.method == "GET":
         user = g.get("user")  # the web application's signed-in user (a browser reading the docs)
     if user is None:

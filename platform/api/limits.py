@@ -2,7 +2,8 @@
 
 Limits: CRMKIT_API_RATE_LIMIT (default "600 per minute; 20 per second", the notation of the
 `limits` library: "<amount> per <second|minute|hour|day>", several separated by ";"; "" turns
-them off) per token, per client address for calls without one. Each is a moving window, counted
+them off) per valid token, per client address for calls without one or whose token fails (a made-up
+token is no counter of its own, so a new one each call escapes nothing). Each is a moving window, counted
 in Redis when CRMKIT_REDIS_URL is set (so the limit holds across every worker and machine) and
 in the process's memory otherwise (limit_storage.py). A call over a limit gets 429 problem+json
 with `Retry-After` (seconds until the window lets one more call in); every limited call's answer
@@ -14,7 +15,7 @@ not go through Flask-Limiter, which wraps the same library: its per-call general
 and default limits resolved and filtered on every request, exemptions, meta limits) cost about
 0.2 ms an API call, a quarter of what the whole call may add to the engine's work (issue 12's
 target: a list page within 2x the bare engine call). What is left here is one hit per limit
-before the call and one window read per limit for the headers.
+(before the call, or right after its token is checked) and one window read per limit for the headers.
 
 Request ids: a caller's `X-Request-Id` (letters, digits, `._:-`, up to 128) is kept, else one is
 made; it is returned in `X-Request-Id`, in every problem's `request_id`, and set as
@@ -43,11 +44,17 @@ DEFAULT_RATE_LIMIT = "600 per minute; 20 per second"
 KEY_PREFIX = "crmkit-api"
 
 
-def token_key() -> str:
-    """Whose calls a limit counts: the token's (its SHA-256, never the token itself), else the client address."""
-    token = bearer_token()
+def token_key(token: str | None = None) -> str:
+    """Whose calls a limit counts: the token's (`token`, else the call's bearer token; its SHA-256, never the token
+    itself), else the client address."""
+    token = token or bearer_token()
     if token:
         return "token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return address_key()
+
+
+def address_key() -> str:
+    """The client address's counter (behind CRMKIT_PROXY_COUNT proxies, the address they forwarded for)."""
     return "address:" + (request.remote_addr or "-")
 
 
@@ -86,11 +93,28 @@ class RateLimits:
         return cls(items, storage, MovingWindowRateLimiter(storage), blueprints)
 
     def check(self) -> None:
-        """Before a limited call: one more call counted against each limit; TooManyRequests (429, its `retry_after`
-        in whole seconds) when one is full."""
+        """Before a limited call without a bearer token: one more call counted against each limit of its client
+        address; TooManyRequests (429, its `retry_after` in whole seconds) when one is full. A call with a token
+        is counted by `count_token` once its token is checked."""
+        if not self.items or request.blueprint not in self.blueprints or bearer_token():
+            return
+        self._hit(address_key())
+
+    def count_token(self, valid_token: str | None) -> None:
+        """After a limited call's bearer token was checked (blueprint.authenticate): one more call counted against
+        the limits of `valid_token`, or for None (the token failed) its client address's; TooManyRequests
+        when one is full.
+
+        A token that fails is no counter of its own: a caller sending a new made-up token each time would
+        otherwise never be limited (each costing a token lookup in the database), and every one would leave a
+        counter in the storage for a whole window.
+        """
         if not self.items or request.blueprint not in self.blueprints:
             return
-        key = token_key()
+        self._hit(token_key(valid_token) if valid_token else address_key())
+
+    def _hit(self, key: str) -> None:
+        """One more call counted against each limit for `key`, the key of the answer's X-RateLimit-* headers."""
         strategy = self.strategy
         g.api_rate_key = key
         for item in self.items:

@@ -169,3 +169,66 @@ def test_the_apps_limits_without_redis_use_the_process_memory_storage(api_crm):
 
     app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="3 per minute")
     assert isinstance(app.extensions["crmkit_api_limits"].storage, ProcessMemoryStorage)
+
+
+def test_a_new_made_up_token_on_each_call_is_counted_against_the_client_address(api_crm):
+    import uuid
+
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="2 per minute")
+    statuses = [_get(app, f"crmkit_{uuid.uuid4().hex}").status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]  # each made-up token is a counter of its own, the address is not
+    assert app.test_client().get("/api/v1/objects").status_code == 429  # nor a call without a token after them
+    assert _get(app, api_crm.tokens["wang"]).status_code == 200  # a valid token still counts on its own
+    other = app.test_client().get("/api/v1/objects", headers={"Authorization": "Bearer crmkit_made_up"},
+                                  environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other.status_code == 401 and other.headers["X-RateLimit-Remaining"] == "1"  # another address's own count
+
+
+def test_a_token_that_fails_is_no_counter_of_its_own_in_the_storage(api_crm):
+    from flask import Flask
+
+    from crmkit.api.limits import KEY_PREFIX, token_key
+
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="5 per minute")
+    for _ in range(2):
+        assert _get(app, "crmkit_made_up").status_code == 401
+    assert _get(app, api_crm.tokens["wang"]).status_code == 200
+    limits = app.extensions["crmkit_api_limits"]
+    (item,) = limits.items
+
+    def remaining(token: str) -> int:
+        with Flask(__name__).test_request_context(headers={"Authorization": f"Bearer {token}"}):
+            return limits.strategy.get_window_stats(item, KEY_PREFIX, token_key()).remaining
+
+    assert remaining("crmkit_made_up") == 5  # nothing kept for it (a window's worth of them would fill memory)
+    assert remaining(api_crm.tokens["wang"]) == 4
+    assert app.test_client().get("/api/v1/objects").headers["X-RateLimit-Remaining"] == "2"  # the address's: 3 calls
+
+
+def test_behind_proxies_made_up_tokens_count_per_forwarded_address_which_a_caller_cannot_choose_without(api_crm):
+    import uuid
+
+    proxied = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="2 per minute", CRMKIT_PROXY_COUNT=1)
+    forwarded = [_get(proxied, f"crmkit_{uuid.uuid4().hex}", **{"X-Forwarded-For": "198.51.100.9"}).status_code
+                 for _ in range(3)]
+    assert forwarded == [401, 401, 429]
+    assert _get(proxied, "crmkit_made_up", **{"X-Forwarded-For": "198.51.100.10"}).status_code == 401
+    direct = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="2 per minute")  # no proxy: X-Forwarded-For is ignored
+    spoofed = [_get(direct, f"crmkit_{uuid.uuid4().hex}", **{"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+               for n in range(3)]
+    assert spoofed == [401, 401, 429]
+
+
+def test_a_token_differing_in_case_or_scheme_spelling_is_no_fresh_counter(api_crm):
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="3 per minute")
+    token = api_crm.tokens["wang"]
+    client = app.test_client()
+    spellings = (f"Bearer {token}", f"bearer {token}", f"BEARER   {token}\t", f"Bearer {token.upper()}",
+                 f"Bearer {token.lower()}")
+    statuses = [client.get("/api/v1/objects", headers={"Authorization": spelling}).status_code
+                for spelling in spellings]
+    assert statuses[:3] == [200, 200, 200]  # the scheme's case and the spaces around the token: the same token
+    assert statuses[3:] == [401, 401]  # another case is another (unknown) token, counted per address as well
+    assert [client.get("/api/v1/objects").status_code for _ in range(2)] == [401, 429]
+    assert client.head("/api/v1/objects", headers={"Authorization": f"Bearer {token}"}).status_code == 429
+    assert client.options("/api/v1/objects", headers={"Authorization": f"Bearer {token}"}).status_code == 429

@@ -70,3 +70,34 @@ def test_a_deleted_record_keeps_its_notification_but_not_its_message(crm, desk):
     crm.as_user(rep).records("ticket").delete(tickets["kept"].id)
     assert messages(crm, rep)[tickets["kept"].id] == ("", False)
     assert messages(crm, rep)[tickets["moved"].id] == ("Secret moved is urgent", True)
+
+
+def test_losing_the_objects_read_permission_hides_every_message_about_its_records(crm, desk, install):
+    rep, boss, tickets = desk
+    install(DESK.replace('version: "1.0.0"', 'version: "1.0.1"').replace("roles: [boss, rep]", "roles: [boss]"))
+    assert messages(crm, rep) == {tickets["kept"].id: ("", False), tickets["moved"].id: ("", False)}
+    assert Notifications(crm.as_user(rep)).unread_count() == 2
+    assert messages(crm, boss) == {}  # the boss was told nothing, and sees none of the rep's
+
+
+def test_an_object_removed_from_the_metadata_leaves_its_notifications_without_message(crm, desk, install):
+    rep, _, tickets = desk
+    without_tickets = DESK.split("objects:\n  ticket:")[0].replace('version: "1.0.0"', 'version: "2.0.0"')
+    install(without_tickets.replace("      ticket: [create, read, edit, delete]\n", "      {}\n")
+            .replace("    objects:\n      {}\n", "    objects: {}\n") + "objects:\n  note:\n    fields:\n"
+            "      text: {type: text}\n")
+    assert "ticket" not in crm.runtime.registry.objects
+    assert messages(crm, rep) == {tickets["kept"].id: ("", False), tickets["moved"].id: ("", False)}
+
+
+def test_a_full_page_of_notifications_about_as_many_records_keeps_every_readable_message(crm, desk):
+    from crmkit.engine.automation.notifications import MAX_PAGE
+
+    rep, _, _ = desk
+    system = crm.as_system()
+    for number in range(MAX_PAGE):
+        ticket = system.records("ticket").create({"subject": f"T{number}", "priority": "Low", "owner_id": rep})
+        system.records("ticket").update(ticket.id, {"priority": "High"}, version=ticket.version)
+    crm.outbox.work_due()
+    notes = Notifications(crm.as_user(rep)).list(limit=MAX_PAGE)
+    assert len(notes) == MAX_PAGE and all(note.available and note.message.endswith(" is urgent") for note in notes)

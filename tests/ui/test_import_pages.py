@@ -107,3 +107,19 @@ def test_an_upload_token_names_a_file_only_for_the_user_who_uploaded_it(admin, i
         refused = rep.post(f"/o/contact/import/{action}", data={**form, "csrf_token": token})
         assert refused.status_code == 400, action
     assert admin.post("/o/contact/import/check", data=form).status_code == 200  # the uploader still can
+
+
+def test_no_spelling_of_a_path_reaches_another_users_upload_or_a_file_outside_ones_own_folder(admin, import_app):
+    form = mapping_form(upload(admin).get_data(as_text=True))
+    folder = Path(import_app.config["CRMKIT_IMPORT_FOLDER"])
+    kept = next(folder.glob(f"user-*/{form['upload']}"))  # the uploader's own folder
+    (folder / form["upload"]).write_bytes(kept.read_bytes())  # a file left in the shared folder (an older upload)
+    rep = signed_in_client(import_app, "wang", 12)
+    token = csrf_token(rep.get("/o/contact/import").get_data(as_text=True))
+    spellings = (form["upload"], f"../{kept.parent.name}/{form['upload']}", f"{kept.parent.name}/{form['upload']}",
+                 f"../{form['upload']}", str(kept), f"{form['upload']}\n", form["upload"].upper(), "", "..")
+    for spelling in spellings:
+        for action in ("check", "start"):
+            refused = rep.post(f"/o/contact/import/{action}", data={**form, "upload": spelling, "csrf_token": token})
+            assert refused.status_code == 400, (action, spelling)
+    assert kept.is_file() and admin.post("/o/contact/import/check", data=form).status_code == 200

@@ -216,3 +216,78 @@ def test_the_search_text_itself_is_escaped(signed_in):
     html = client.get("/search", query_string={"q": SCRIPT_PAYLOAD}).get_data(as_text=True)
     assert SCRIPT_PAYLOAD not in html
     assert "&lt;script&gt;" in html
+
+
+SECURITY_HEADERS = ("Content-Security-Policy", "Strict-Transport-Security", "X-Frame-Options", "Referrer-Policy",
+                    "Permissions-Policy", "X-Content-Type-Options", "Feature-Policy", "Document-Policy")
+
+
+def test_the_kept_security_headers_are_talismans_own_on_every_kind_of_answer_however_requests_alternate(
+        web_crm, monkeypatch):
+    """Error pages, redirects, static files, HEAD, API problems, https and http in turn, and a view with options of
+    its own (as `@talisman(...)` sets them): each answer carries exactly the headers Talisman itself would set."""
+    from flask_talisman import Talisman
+
+    import crmkit.ui.app
+    from crmkit.engine import Crm
+    from crmkit.ui import create_app
+
+    def build() -> Flask:
+        built = create_app(crm, {"SECRET_KEY": SECRET, "PROPAGATE_EXCEPTIONS": False})
+
+        def failing() -> str:
+            raise RuntimeError("a fault")
+
+        def framed() -> str:
+            return "framed"
+
+        for view in (failing, framed):
+            view.crmkit_public = True  # type: ignore[attr-defined]
+            built.add_url_rule(f"/test/{view.__name__}", view.__name__, view)
+        framed.talisman_view_options = {"frame_options": "SAMEORIGIN",  # type: ignore[attr-defined]
+                                        "content_security_policy": {"default-src": "'self'"}}
+        return built
+
+    crm = Crm.open(web_crm.url)
+    try:
+        kept = build()
+        monkeypatch.setattr(crmkit.ui.app, "SecurityHeaders", Talisman)
+        talisman = build()
+        requests = [("GET", "/login", {}), ("GET", "/test/framed", {}), ("GET", "/no/such/page", {}),
+                    ("GET", "/test/failing", {}), ("GET", "/favicon.ico", {}), ("GET", "/static/crmkit/favicon.svg", {}),
+                    ("HEAD", "/login", {}), ("GET", "/api/v1/objects", {"Authorization": "Bearer crmkit_unknown"}),
+                    ("GET", "/api/v1/no/such/path", {}), ("GET", "/", {}), ("GET", "/login", {"X-Forwarded-Proto": "https"})]
+        ours, theirs = kept.test_client(), talisman.test_client()
+        for base in ("https://localhost", "http://localhost", "http://localhost", "https://localhost"):
+            for method, path, headers in requests:
+                with ours.open(path, method=method, headers=headers, base_url=base) as answer, \
+                        theirs.open(path, method=method, headers=headers, base_url=base) as expected:
+                    assert answer.status_code == expected.status_code
+                    assert {name: answer.headers.getlist(name) for name in SECURITY_HEADERS} == \
+                        {name: expected.headers.getlist(name) for name in SECURITY_HEADERS}, (base, method, path)
+        framed = ours.get("/test/framed")
+        assert framed.headers["X-Frame-Options"] == "SAMEORIGIN" and ours.get("/login").headers["X-Frame-Options"] == "DENY"
+        assert ours.get("/test/failing").status_code == 500
+    finally:
+        crm.close()
+
+
+def test_a_signed_in_browser_reads_the_api_docs_with_its_cookie_which_no_api_call_changes(app, web_crm, signed_in):
+    from crmkit.engine import Crm
+    from crmkit.engine.security.tokens import TokenStore
+
+    client = signed_in("wang")
+    crm = Crm.open(web_crm.url)
+    try:
+        token = TokenStore(crm).create(web_crm.users["wang"], "browser test").token
+    finally:
+        crm.close()
+    for path in ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/docs?lang=zh"):
+        assert client.get(path).status_code == 200, path  # the browser's cookie, no token
+    assert client.get("/api/v1/objects").status_code == 401  # the cookie opens only the read-only docs
+    assert client.post("/api/v1/docs").status_code in (401, 405)
+    for authorization in (f"Bearer {token}", "Bearer crmkit_unknown", "Basic d2FuZzpzZWNyZXQ="):
+        answer = client.get("/api/v1/docs", headers={"Authorization": authorization})
+        assert answer.status_code == (200 if authorization.endswith(token) else 401), authorization
+        assert "Set-Cookie" not in answer.headers  # the call's answer neither rewrites nor clears the cookie
+    assert client.get("/o/account").status_code == 200 and client.get("/api/v1/docs").status_code == 200
