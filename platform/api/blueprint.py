@@ -108,7 +108,7 @@ KEPT_TOKENS = 1024
 def checked_token(token: str) -> User | None:
     """The token's user (TokenStore.authenticate), trusted for TOKEN_TRUSTED_SECONDS per worker."""
     kept: dict[str, tuple[User, float]] = current_app.extensions.setdefault("crmkit_api_tokens", {})
-    key = hashlib.sha256(token.encode()).hexdigest()
+    key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
     found = kept.get(key)
     now = time.monotonic()
     if found is not None and now - found[1] < TOKEN_TRUSTED_SECONDS:

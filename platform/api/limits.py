@@ -49,7 +49,7 @@ def token_key(token: str | None = None) -> str:
     itself), else the client address."""
     token = token or bearer_token()
     if token:
-        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+        return "token:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return address_key()
 
 

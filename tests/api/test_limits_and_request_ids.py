@@ -232,3 +232,10 @@ def test_a_token_differing_in_case_or_scheme_spelling_is_no_fresh_counter(api_cr
     assert [client.get("/api/v1/objects").status_code for _ in range(2)] == [401, 429]
     assert client.head("/api/v1/objects", headers={"Authorization": f"Bearer {token}"}).status_code == 429
     assert client.options("/api/v1/objects", headers={"Authorization": f"Bearer {token}"}).status_code == 429
+
+
+@pytest.mark.parametrize("token", ["crmkit_\udcff", "\udcff", "crmkit_令牌"])
+def test_a_token_no_server_would_send_is_refused_not_crashed_on(api_crm, token):
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="100 per minute")
+    answer = app.test_client().get("/api/v1/objects", environ_overrides={"HTTP_AUTHORIZATION": f"Bearer {token}"})
+    assert answer.status_code == 401 and answer.headers["Content-Type"] == "application/problem+json"

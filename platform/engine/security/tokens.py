@@ -79,7 +79,7 @@ class TokenStore:
 
     def authenticate(self, token: str) -> User | None:
         """The token's user, or None if the token is unknown, revoked or expired, or the user is inactive."""
-        if not isinstance(token, str) or not token.startswith(f"{TOKEN_SCHEME}_"):
+        if not isinstance(token, str) or not token.isascii() or not token.startswith(f"{TOKEN_SCHEME}_"):
             return None
         tokens, users = self._table("api_token"), self._table("user")
         digest = token_digest(token)
