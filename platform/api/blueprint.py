@@ -89,7 +89,7 @@ def authenticate() -> None:
         limits = current_app.extensions.get("crmkit_api_limits")
         if limits is not None:
             limits.count_token(token if user is not None else None)
-    if user is None and request.endpoint in COOKIE_READABLE and request.method == "GET":
+    if user is None and request.endpoint in COOKIE_READABLE and request.method in ("GET", "HEAD"):
         user = g.get("user")  # the web application's signed-in user (a browser reading the docs)
     if user is None:
         raise Unauthenticated("a valid API token is needed: send it as 'Authorization: Bearer <token>'."

@@ -284,6 +284,7 @@ def test_a_signed_in_browser_reads_the_api_docs_with_its_cookie_which_no_api_cal
         crm.close()
     for path in ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/docs?lang=zh"):
         assert client.get(path).status_code == 200, path  # the browser's cookie, no token
+        assert client.head(path).status_code == 200, path
     assert client.get("/api/v1/objects").status_code == 401  # the cookie opens only the read-only docs
     assert client.post("/api/v1/docs").status_code in (401, 405)
     for authorization in (f"Bearer {token}", "Bearer crmkit_unknown", "Basic d2FuZzpzZWNyZXQ="):
