@@ -79,9 +79,10 @@ class _Noting(dict):
     parent with `in` and `[]`)."""
 
     uncovered: bool = False
+    covered: frozenset[str] = COVERED_NAMES
 
     def __contains__(self, key: object) -> bool:
-        if key not in COVERED_NAMES and dict.__contains__(self, key):
+        if key not in self.covered and dict.__contains__(self, key):
             self.uncovered = True
         return dict.__contains__(self, key)
 
@@ -131,25 +132,45 @@ def _key(context: Context) -> tuple[Hashable, Any] | None:
 def navigation_html(context: Context) -> Markup:
     """navigation.html rendered with the page's variables, kept per user, rights, language and search text."""
     keyed = _key(context)
-    cache = fragment_cache()
+    return kept_render(context, "navigation.html", fragment_cache(),
+                       None if keyed is None else (keyed[0], (keyed[1],)))
+
+
+def kept_render(context: Context, template_name: str, cache: FragmentCache,
+                keyed: tuple[Hashable, tuple[Any, ...]] | None, covered: frozenset[str] = frozenset(),
+                attributes: dict[str, dict[str, Any]] | None = None) -> Markup:
+    """`template_name` rendered with the page's variables, kept in `cache` under keyed = (key, held objects).
+
+    A kept text is used only while its entry holds the very same objects (`held`, compared by identity: their
+    ids may be part of the key, and the entry keeps them alive so no other object takes their id). The render
+    is kept only when it read nothing the key does not cover (`_render`); None: rendered, not kept. The CSRF
+    token and the page's address are filled in for this request either way.
+    """
     kept = cache.get(keyed[0]) if keyed is not None else None
-    if kept is not None and kept[0] is keyed[1]:
+    if kept is not None and len(kept[0]) == len(keyed[1]) and all(
+            mine is theirs for mine, theirs in zip(kept[0], keyed[1])):
         text = kept[1]
     else:
-        text, keep = _render(context)
+        text, keep = _render(context, template_name, covered, attributes)
         if keyed is not None and keep:
             cache.put(keyed[0], (keyed[1], text))
     return Markup(_filled(text))
 
 
-def _render(context: Context) -> tuple[str, bool]:
-    """navigation.html with markers for the CSRF token and the page's address; whether it read only covered things."""
+def _render(context: Context, template_name: str = "navigation.html", covered: frozenset[str] = frozenset(),
+            attributes: dict[str, dict[str, Any]] | None = None) -> tuple[str, bool]:
+    """`template_name` rendered with the page's variables, markers for the CSRF token and the page's address;
+    whether it read only covered things: COVERED_NAMES and `covered`, and of `g`, `request` and the names in
+    `attributes` ({name: {attribute: value}}) only the attributes given (`g.user`, `request.full_path`)."""
     environment: Environment = context.environment
-    template = environment.get_template("navigation.html")
+    template = environment.get_template(template_name)
     variables = _Noting(context.get_all())
+    variables.covered = COVERED_NAMES | covered
     variables["csrf_token"] = lambda: CSRF_MARK
     variables["g"] = _Attributes(g._get_current_object(), {"user": g.get("user")}, variables)
     variables["request"] = _Attributes(request._get_current_object(), {"full_path": FULL_PATH_MARK}, variables)
+    for name, values in (attributes or {}).items():
+        variables[name] = _Attributes(variables[name], values, variables)
     text = "".join(template.root_render_func(template.new_context(variables, shared=True)))
     return text, not variables.uncovered
 
