@@ -66,6 +66,8 @@ class UserContext:
         self._connection: Connection | None = None
         #: The connection of a `snapshot()` block, which reads share; None outside one.
         self._snapshot: Connection | None = None
+        #: A connection the caller holds, lent for the first snapshot (`lend_read`); None once used or given back.
+        self._lent: Connection | None = None
         self._runtime = crm.runtime
         #: The outbox row whose action this context's saves do (the worker's), else None (automation/rules.py).
         self.automation: "AutomationOrigin | None" = None
@@ -215,6 +217,7 @@ class UserContext:
         if self._connection is not None:
             yield self._connection
             return
+        self.return_lent()
         self.outbox_ids = []
         self.pending_runs, self.failed_runs = [], []
         try:
@@ -235,6 +238,26 @@ class UserContext:
         if written:  # committed: the queue may take them now (rows it misses are requeued, automation/outbox.py)
             self.crm.dispatch_outbox(written)
 
+    def lend_read(self, connection: Connection) -> None:
+        """Lend the context an open connection of `crm.engine` on which the caller began a read (a web request's
+        sign-in check): if the context's first operation is a `snapshot()`, the snapshot does its operation read
+        on that connection and continues its transaction, instead of checking out a connection and beginning
+        another (on SQLite a BEGIN and a ROLLBACK fewer, on PostgreSQL the round trips of both). The snapshot's
+        reads then see the database as the caller's read did, which is the moment the snapshot starts in any case
+        unless something was written between them: lend only when nothing is (a page that only reads until its
+        snapshot, such as a GET). Any other operation first, or `return_lent()`, ends the lent read unused.
+
+        The caller keeps the connection and closes it (after the snapshot, or at the end of its request); the
+        context never closes it, and leaves no transaction open on it.
+        """
+        self._lent = connection
+
+    def return_lent(self) -> None:
+        """End the lent connection's read and forget it (`lend_read`); nothing when none is lent."""
+        lent, self._lent = self._lent, None
+        if lent is not None:
+            _end_transaction(lent)
+
     @contextmanager
     def snapshot(self) -> Iterator["UserContext"]:
         """Group several reads (a page's) on one connection: one operation read for all of them.
@@ -249,7 +272,7 @@ class UserContext:
             yield self
             return
         with ExitStack() as stack:
-            self._snapshot = self._started(stack, self.crm.engine.connect)
+            self._snapshot = self._started(stack, self._lent_or_new)
             try:
                 yield self
                 end_read(self._snapshot)
@@ -257,11 +280,25 @@ class UserContext:
                 self._snapshot = None
 
     @contextmanager
+    def _lent_or_new(self) -> Iterator[Connection]:
+        """The lent connection, its transaction ended when the block ends (left open to its holder); else a new one."""
+        lent, self._lent = self._lent, None
+        if lent is None or lent.closed or lent.invalidated:
+            with self.crm.engine.connect() as connection:
+                yield connection
+            return
+        try:
+            yield lent
+        finally:
+            _end_transaction(lent)
+
+    @contextmanager
     def reading(self) -> Iterator[Connection]:
         """The connection of a read: the open transaction's or snapshot's, or a new one started with the operation read."""
         if self._connection is not None or self._snapshot is not None:
             yield self._connection or self._snapshot
             return
+        self.return_lent()
         with ExitStack() as stack:
             connection = self._started(stack, self.crm.engine.connect)
             yield connection
@@ -314,3 +351,13 @@ class UserContext:
         user = load_user_rights(connection, runtime, self._policy.user.user_id)
         self.policy, self._runtime, self._rights_version = AccessPolicy(runtime, user), runtime, version
         self.crm.keep_policy(user.user_id, runtime, version, self._policy)
+
+
+def _end_transaction(connection: Connection) -> None:
+    """End a read's transaction on a connection left open (PostgreSQL: COMMIT, keeping prepared statements);
+    nothing on one closed or lost (its holder closes it)."""
+    if connection.closed or connection.invalidated:
+        return
+    end_read(connection)
+    if connection.in_transaction():
+        connection.rollback()

@@ -80,6 +80,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.before_request(require_sign_in)
     app.after_request(no_store)
+    app.teardown_request(sessions.release_read_connection)
     app.context_processor(page_context)
     app.jinja_env.globals["url_for"] = template_url_for
     display_html.install(app.jinja_env)

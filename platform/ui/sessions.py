@@ -46,17 +46,37 @@ def client_address() -> str | None:
     return request.remote_addr
 
 
+#: Methods of requests that only read until their page's snapshot: their sign-in check's connection is lent to it.
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+
 def load_signed_in_user() -> None:
-    """Sets g.user from the cookie's login token (None when signed out or the login session ended)."""
+    """Sets g.user from the cookie's login token (None when signed out or the login session ended).
+
+    A GET or HEAD reads the login session on a connection the request keeps (g.crmkit_read_connection, closed
+    by `release_read_connection` when the request ends) and lends it to the user's context (`user_context`):
+    the page's snapshot continues that read instead of checking out another connection (docs/ui.md, "Speed").
+    """
     g.user = None
     token = session.get(LOGIN_TOKEN)
     if not token:
         return
-    user = authenticator().session_user(token, address=client_address())
+    connection = None
+    if request.method in READING_METHODS:
+        connection = g.crmkit_read_connection = crm().engine.connect()
+    user = authenticator().session_user(token, address=client_address(), connection=connection)
     if user is None:
+        release_read_connection()
         session.pop(LOGIN_TOKEN, None)
         return
     g.user = user
+
+
+def release_read_connection(_error: BaseException | None = None) -> None:
+    """Closes the request's sign-in connection, if it has one (a teardown of every request)."""
+    connection = g.pop("crmkit_read_connection", None)
+    if connection is not None:
+        connection.close()
 
 
 def sign_in(token: str, user: User) -> None:
@@ -96,6 +116,9 @@ def user_context() -> UserContext:
         # Lazy: the login session was checked this request; the first engine call does the operation read.
         user = g.user
         context = g.user_context = crm().as_user(user.id, language=user.language, timezone=user.timezone, lazy=True)
+        connection = g.get("crmkit_read_connection")
+        if connection is not None:  # the sign-in check's read: the page's snapshot continues it
+            context.lend_read(connection)
     return context
 
 

@@ -141,15 +141,25 @@ class Authenticator:
             raise LoginFailed()
         return self._start_session(row, password, name, address, user_agent, now)
 
-    def session_user(self, token: str, *, address: str | None = None) -> User | None:
-        """The session's user, or None if the token is unknown, the session expired or the user is inactive."""
+    def session_user(self, token: str, *, address: str | None = None,
+                     connection: Connection | None = None) -> User | None:
+        """The session's user, or None if the token is unknown, the session expired or the user is inactive.
+
+        The login session is read on `connection` when given (a connection of the Crm's engine the caller holds:
+        a web request lends it to its UserContext's snapshot, UserContext.lend_read), its transaction left to the
+        caller; else on a connection of its own. An expired session's removal and the last-seen time are written
+        in transactions of their own either way.
+        """
         if not isinstance(token, str) or not token:
             return None
         sessions, users = self._table("login_session"), self._table("user")
         digest = token_digest(token)
         now = self._clock()
-        with self._crm.engine.connect() as connection:
+        if connection is not None:
             row = connection.execute(_session_user_query(sessions, users), {"token_hash": digest}).first()
+        else:
+            with self._crm.engine.connect() as own:
+                row = own.execute(_session_user_query(sessions, users), {"token_hash": digest}).first()
         if row is None:
             return None
         if row.expires_at <= now:
