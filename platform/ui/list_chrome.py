@@ -22,7 +22,8 @@ The key is everything the template reads (`CHROME_NAMES`):
 
 A page with a saved view open is drawn every time (its forms show the view itself). If the
 template reads a name outside CHROME_NAMES, or a `g`/`request`/`page` attribute the key does not
-cover, the render is not kept (drawn every time: never stale, only slower).
+cover, the render is not kept (drawn every time: never stale, only slower); so is a `page` or `views` attribute
+outside PAGE_ATTRIBUTES and VIEWS_ATTRIBUTES.
 """
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ CHROME_NAMES = frozenset({
 })
 #: What of `page` the template reads: the filter panel and whether it filters (never the rows or the count).
 PAGE_ATTRIBUTES = ("filters", "filtered")
+#: What of `views` (ListViewState) the template reads: all but the arguments with paging (`args`), through the
+#: list arguments a "Save" stores (`saved_args`), so the pages of one view share their chrome.
+VIEWS_ATTRIBUTES = ("view", "saved_args", "choices", "columns", "modified", "withheld", "may_change", "sharing",
+                    "default_id")
 
 
 def _items(args: Any) -> tuple[tuple[str, str], ...]:
@@ -67,7 +72,7 @@ def _key(context: Context) -> tuple[Hashable, tuple[Any, ...]] | None:
         return None
     held = (policy, values["obj"], page.filters, values["bulk"])
     key = (TEMPLATE, *map(id, held), user, str(values["page_language"]), request.script_root,
-           values["board_link"], values["search"], page.filtered, _items(values["args"]), _items(views.args),
+           values["board_link"], values["search"], page.filtered, _items(values["args"]), _items(views.saved_args),
            views.choices, views.columns, views.modified, views.withheld, views.may_change, views.sharing,
            views.default_id, tuple(values["column_choices"]), bool(values["columns_chosen"]))
     try:
@@ -81,8 +86,11 @@ def _key(context: Context) -> tuple[Hashable, tuple[Any, ...]] | None:
 def list_chrome_html(context: Context) -> Markup:
     """list_chrome.html rendered with the page's variables, kept per user, rights, language, object and view."""
     keyed = _key(context)
-    page = context.resolve_or_missing("page")
-    attributes = {"page": {name: getattr(page, name) for name in PAGE_ATTRIBUTES}} if keyed is not None else {}
+    attributes = {}
+    if keyed is not None:
+        page, views = context.resolve_or_missing("page"), context.resolve_or_missing("views")
+        attributes = {"page": {name: getattr(page, name) for name in PAGE_ATTRIBUTES},
+                      "views": {name: getattr(views, name) for name in VIEWS_ATTRIBUTES}}
     return kept_render(context, TEMPLATE, chrome_cache(), keyed, CHROME_NAMES, attributes)
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from crmkit.engine import Crm
 from crmkit.engine.security.access import PermissionDenied, UnknownUser
@@ -262,3 +262,44 @@ def test_a_write_inside_a_snapshot_is_a_transaction_of_its_own(crm, desk):
     with rep.snapshot():
         created = rep.records("ticket").create({"name": "written"})
     assert crm.as_user(desk["boss"]).records("ticket").get(created.id)["name"] == "written"
+
+
+def test_a_snapshot_continues_a_read_lent_by_its_caller_and_ends_its_transaction(crm, desk):
+    from crmkit.engine.security.authentication import Authenticator
+
+    authenticator = Authenticator(crm)
+    token = authenticator.login("rep", PASSWORD).token
+    rep = crm.as_user(desk["rep"])
+    mine = rep.records("ticket").create({"name": "the rep's"})
+    rep.records("ticket").query()  # what a policy reads once and keeps (access.py) is read before counting
+    with crm.engine.connect() as held:  # a web request's: its sign-in check reads on it
+        with counted(crm) as (statements, checkouts):
+            assert authenticator.session_user(token, connection=held).id == desk["rep"]
+            context = crm.as_user(desk["rep"], lazy=True)
+            context.lend_read(held)
+            with context.snapshot():
+                assert [record.id for record in context.records("ticket").query().records] == [mine.id]
+        assert checkouts == []  # the sign-in check, the operation read and the page: one connection, the caller's
+        assert statements.count("BEGIN") <= 1  # one transaction (SQLite's BEGIN; PostgreSQL's is implicit)
+        assert len([sql for sql in statements if "crmkit_metadata_state" in sql]) == 1
+        assert not held.closed and not held.in_transaction()  # left to its holder, with no read open on it
+
+
+def test_an_operation_other_than_a_snapshot_ends_the_lent_read_and_the_snapshot_after_it_sees_its_write(crm, desk):
+    rep = crm.as_user(desk["rep"])
+    rep.records("ticket").query()
+    with crm.engine.connect() as held:
+        assert held.execute(select(func.count()).select_from(crm.runtime.table("ticket"))).scalar_one() == 0
+        rep.lend_read(held)
+        created = rep.records("ticket").create({"name": "written after the lent read began"})
+        assert not held.in_transaction()  # the write ended the lent read unused
+        with counted(crm) as (statements, checkouts):
+            with rep.snapshot():
+                assert rep.records("ticket").get(created.id)["name"] == "written after the lent read began"
+        assert len(checkouts) == 1  # a connection of its own, not the lent one's old read
+    reader = crm.as_user(desk["boss"])
+    with crm.engine.connect() as held:
+        held.execute(select(func.count()).select_from(crm.runtime.table("ticket"))).scalar_one()
+        reader.lend_read(held)
+        reader.records("ticket").query()  # a read outside a snapshot: on a connection of its own, lent one ended
+        assert not held.in_transaction() and not held.closed
