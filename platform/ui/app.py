@@ -20,7 +20,7 @@ from crmkit.engine.security.authentication import Authenticator
 from crmkit.errors import CrmkitError
 from crmkit.ui import sessions
 from crmkit.ui.config import merged_settings, secret_key
-from crmkit.ui import display_html, extension_points, filter_html, fragments, list_chrome, list_html
+from crmkit.ui import display_html, extension_points, filter_html, fragments, list_html, list_parts
 from crmkit.ui.errors import register_error_handlers
 from crmkit.ui.i18n import init_i18n
 from crmkit.ui.navigation import navigation
@@ -87,7 +87,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     list_html.install(app.jinja_env)
     filter_html.install(app.jinja_env)
     fragments.install(app)
-    list_chrome.install(app)
+    list_parts.install(app)
     register_blueprints(app)
     extension_points.install(app, crm)  # plugins' routes, form widgets and widget scripts; then crmkit_startup
     return app

@@ -1,6 +1,7 @@
-"""The list page above its results is kept rendered (crmkit/ui/list_chrome.py) and never stale: it follows the
-user's rights, language and saved views, and carries each request's own CSRF token and address; and a list page
-signs its user in and reads its page on one connection (sessions.load_signed_in_user, UserContext.lend_read)."""
+"""The list page's two parts are kept rendered (crmkit/ui/list_parts.py) and never stale: the part above the results
+follows the user's rights, language and saved views and carries each request's own CSRF token and address; the
+results follow the records (renamed, added, deleted) and the rights. And a list page signs its user in and reads its
+page on one connection (sessions.load_signed_in_user, UserContext.lend_read)."""
 from __future__ import annotations
 
 import re
@@ -33,7 +34,7 @@ def sales_user(app, username: str, *sets: str) -> None:
 def test_the_chrome_is_drawn_once_and_carries_each_pages_own_csrf_token_and_address(app, signed_in):
     sales_user(app, "chrome_kept")
     client = signed_in("chrome_kept")
-    cache = app.extensions["crmkit_list_chrome"]
+    cache = app.extensions["crmkit_list_parts"]["list_chrome.html"]
     kept = len(cache)
     first = client.get("/o/account").get_data(as_text=True)
     assert len(cache) == kept + 1
@@ -111,3 +112,49 @@ def test_a_signed_out_cookie_opens_no_page_on_the_kept_connection(app, signed_in
     response = client.get("/o/account")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert app.extensions["crmkit"].crm.engine.pool.checkedout() == 0
+
+
+def results(html: str) -> str:
+    """The kept results of a list page: the count, exports, table and pages."""
+    start = html.index('<div id="list-results"')
+    return html[start:html.index("</main>", start)]
+
+
+def test_the_kept_results_follow_a_renamed_added_or_deleted_record(app, signed_in):
+    sales_user(app, "results_data")
+    client = signed_in("results_data")
+    user = app.extensions["crmkit"].crm.as_user(_user_id(app, "results_data"))
+    cache = app.extensions["crmkit_list_parts"]["list_results.html"]
+    first = user.records("account").create({"name": "Aardvark Results Ltd"})
+    before = results(client.get("/o/account").get_data(as_text=True))
+    kept = len(cache)
+    assert results(client.get("/o/account").get_data(as_text=True)) == before and len(cache) == kept  # kept
+    assert "Aardvark Results Ltd" in before and "1 record" in before
+    user.records("account").update(first.id, {"name": "Aardvark Renamed Ltd"}, version=first.version)
+    renamed = results(client.get("/o/account").get_data(as_text=True))
+    assert "Aardvark Renamed Ltd" in renamed and "Aardvark Results Ltd" not in renamed
+    second = user.records("account").create({"name": "Aardvark Second Ltd"})
+    added = results(client.get("/o/account").get_data(as_text=True))
+    assert "Aardvark Second Ltd" in added and "2 records" in added
+    user.records("account").delete(second.id)
+    assert "Aardvark Second Ltd" not in results(client.get("/o/account").get_data(as_text=True))
+
+
+def test_the_kept_results_follow_a_right_to_export_granted_and_revoked(app, signed_in):
+    from crmkit.engine.security.users import SystemDirectory
+
+    sales_user(app, "results_rights")
+    client = signed_in("results_rights")
+    directory = SystemDirectory(app.extensions["crmkit"].crm)
+    user_id = _user_id(app, "results_rights")
+    assert 'id="list-export"' not in results(client.get("/o/account").get_data(as_text=True))
+    directory.grant("sales_management", user_id=user_id)
+    assert 'id="list-export"' in results(client.get("/o/account").get_data(as_text=True))
+    directory.revoke("sales_management", user_id=user_id)
+    assert 'id="list-export"' not in results(client.get("/o/account").get_data(as_text=True))
+
+
+def _user_id(app, username: str) -> int:
+    from crmkit.engine.security.users import SystemDirectory
+
+    return SystemDirectory(app.extensions["crmkit"].crm).by_username(username).id
