@@ -20,7 +20,7 @@ from crmkit.engine.security.authentication import Authenticator
 from crmkit.errors import CrmkitError
 from crmkit.ui import sessions
 from crmkit.ui.config import merged_settings, secret_key
-from crmkit.ui import display_html, extension_points, filter_html, fragments, list_html, list_parts
+from crmkit.ui import csrf_tokens, display_html, extension_points, filter_html, fragments, list_html, list_parts
 from crmkit.ui.errors import register_error_handlers
 from crmkit.ui.i18n import init_i18n
 from crmkit.ui.navigation import navigation
@@ -73,6 +73,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     app.extensions["crmkit"] = UiState(crm, Authenticator(crm, session_idle=app.config["CRMKIT_SESSION_IDLE"]))
     init_i18n(app)
     CSRFProtect(app)
+    app.jinja_env.globals["csrf_token"] = csrf_tokens.csrf_token  # generate_csrf's tokens, signed once a second
     Talisman(app, force_https=False, session_cookie_secure=False, session_cookie_http_only=True,
              content_security_policy=CONTENT_SECURITY_POLICY, referrer_policy="same-origin",
              frame_options="DENY", permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"})

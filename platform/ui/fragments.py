@@ -178,9 +178,9 @@ def _render(context: Context, template_name: str = "navigation.html", covered: f
 def _filled(text: str) -> str:
     """A kept fragment with this request's CSRF token and address in place of the markers."""
     if CSRF_MARK in text:
-        from flask_wtf.csrf import generate_csrf
+        from crmkit.ui.csrf_tokens import csrf_token
 
-        text = text.replace(CSRF_MARK, escaped(generate_csrf()))
+        text = text.replace(CSRF_MARK, escaped(csrf_token()))
     if NEXT_MARK in text:
         full_path = request.full_path
         text = text.replace(FULL_PATH_MARK, escaped(full_path)).replace(NEXT_MARK, escaped(full_path.rstrip("?")))
