@@ -73,7 +73,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     app.extensions["crmkit"] = UiState(crm, Authenticator(crm, session_idle=app.config["CRMKIT_SESSION_IDLE"]))
     init_i18n(app)
     CSRFProtect(app)
-    app.jinja_env.globals["csrf_token"] = csrf_tokens.csrf_token  # generate_csrf's tokens, signed once a second
+    csrf_tokens.install(app)  # generate_csrf's tokens, signed once a second
     Talisman(app, force_https=False, session_cookie_secure=False, session_cookie_http_only=True,
              content_security_policy=CONTENT_SECURITY_POLICY, referrer_policy="same-origin",
              frame_options="DENY", permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"})

@@ -15,6 +15,7 @@ request without a secret yet, or with another key, field name or secret, goes th
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import current_app, g, session
 from flask_wtf.csrf import generate_csrf
@@ -56,3 +57,14 @@ def _keep(key: tuple[object, str, str], token: str) -> None:
         _kept = (now, tokens)
     if isinstance(key[2], str):
         tokens[key] = token
+
+
+def install(app: Any) -> None:
+    """Templates' `csrf_token()` is `csrf_token`: as the global and as the page variable Flask-WTF's CSRFProtect
+    sets (a context processor, which a later one overrides); call after CSRFProtect(app)."""
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(_template_variables)
+
+
+def _template_variables() -> dict[str, Any]:
+    return {"csrf_token": csrf_token}

@@ -25,13 +25,33 @@ from crmkit.engine.security.users import User
 from crmkit.ui.i18n import select_locale
 
 LOGIN_TOKEN = "login"
+#: Cookie serializers kept (one per signing key and fallback keys an application has had).
+MAX_SERIALIZERS = 8
 
 
 class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed cookie, marked Secure on every https request (and always if SESSION_COOKIE_SECURE)."""
+    """Flask's signed cookie, marked Secure on every https request (and always if SESSION_COOKIE_SECURE).
+
+    Its serializer is built once per signing key and fallback keys, not twice a request (open and save):
+    the same itsdangerous URLSafeTimedSerializer Flask builds, checking and signing exactly as it does.
+    """
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], Any] = {}
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            if len(self._serializers) >= MAX_SERIALIZERS:  # keys rotated again and again: start over
+                self._serializers.clear()
+            serializer = self._serializers[key] = super().get_signing_serializer(app)
+        return serializer
 
 
 def crm() -> Crm:

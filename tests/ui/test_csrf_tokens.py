@@ -64,3 +64,10 @@ def test_two_browsers_get_tokens_of_their_own_and_one_is_refused_for_the_other(a
     assert refused.status_code == 400
     accepted = first.post("/language", data={"language": "en", "next": "/", "csrf_token": mine})
     assert accepted.status_code in (302, 303)
+
+
+def test_pages_make_their_tokens_with_it(app):
+    with app.test_request_context("/"):
+        variables: dict = {}
+        app.update_template_context(variables)
+        assert variables["csrf_token"] is csrf_token and app.jinja_env.globals["csrf_token"] is csrf_token
