@@ -18,7 +18,7 @@ from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
-from crmkit.engine.context import UserContext
+from crmkit.engine.context import UserContext, operation_state_columns
 from crmkit.engine.crm import Crm
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.engine.security.users import User
@@ -75,16 +75,19 @@ def load_signed_in_user() -> None:
 
     A GET or HEAD reads the login session on a connection the request keeps (g.crmkit_read_connection, closed
     by `release_read_connection` when the request ends) and lends it to the user's context (`user_context`):
-    the page's snapshot continues that read instead of checking out another connection (docs/ui.md, "Speed").
+    the page's snapshot continues that read instead of checking out another connection, and starts from the
+    metadata generation and rights version read in the same statement (docs/ui.md, "Speed").
     """
     g.user = None
     token = session.get(LOGIN_TOKEN)
     if not token:
         return
-    connection = None
+    connection, columns = None, ()
     if request.method in READING_METHODS:
         connection = g.crmkit_read_connection = crm().engine.connect()
-    user = authenticator().session_user(token, address=client_address(), connection=connection)
+        columns = operation_state_columns(crm().runtime)  # the page's operation read, in the same statement
+    user, g.crmkit_read_state = authenticator().session_user_reading(token, columns, address=client_address(),
+                                                                     connection=connection)
     if user is None:
         release_read_connection()
         session.pop(LOGIN_TOKEN, None)
@@ -138,7 +141,7 @@ def user_context() -> UserContext:
         context = g.user_context = crm().as_user(user.id, language=user.language, timezone=user.timezone, lazy=True)
         connection = g.get("crmkit_read_connection")
         if connection is not None:  # the sign-in check's read: the page's snapshot continues it
-            context.lend_read(connection)
+            context.lend_read(connection, g.get("crmkit_read_state", ()))
     return context
 
 

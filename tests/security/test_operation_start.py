@@ -303,3 +303,25 @@ def test_an_operation_other_than_a_snapshot_ends_the_lent_read_and_the_snapshot_
         reader.lend_read(held)
         reader.records("ticket").query()  # a read outside a snapshot: on a connection of its own, lent one ended
         assert not held.in_transaction() and not held.closed
+
+
+def test_a_snapshot_starts_from_the_state_read_with_the_lent_read_and_follows_a_right_revoked_before_it(
+        crm, desk, other_process):
+    from crmkit.engine.context import operation_state_columns
+    from crmkit.engine.security.authentication import Authenticator
+
+    authenticator = Authenticator(crm)
+    token = authenticator.login("rep", PASSWORD).token
+    crm.as_user(desk["rep"]).records("ticket").export()  # rights with the export permission compiled and kept
+    other_process.revoke("exporting", user_id=desk["rep"])
+    with crm.engine.connect() as held:
+        with counted(crm) as (statements, checkouts):
+            user, state = authenticator.session_user_reading(token, operation_state_columns(crm.runtime),
+                                                             connection=held)
+            context = crm.as_user(user.id, lazy=True)  # made from the kept rights, without reading
+            context.lend_read(held, state)
+            with context.snapshot():
+                with pytest.raises(PermissionDenied, match="export"):
+                    context.records("ticket").export()
+        state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
+        assert len(state_reads) == 1 and "crmkit_login_session" in state_reads[0] and checkouts == []

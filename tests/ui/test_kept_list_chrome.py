@@ -91,17 +91,25 @@ def test_a_list_page_signs_in_and_reads_on_one_connection(app, signed_in):
     engine = app.extensions["crmkit"].crm.engine
     client.get("/o/account")  # the rights are compiled and kept by the first page
     checkouts: list[object] = []
+    statements: list[str] = []
 
     def checked_out(*args) -> None:
         checkouts.append(args)
 
+    def executed(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
     event.listen(engine.pool, "checkout", checked_out)
+    event.listen(engine, "before_cursor_execute", executed)
     try:
         assert client.get("/o/account").status_code == 200
     finally:
         event.remove(engine.pool, "checkout", checked_out)
+        event.remove(engine, "before_cursor_execute", executed)
     assert len(checkouts) == 1  # the sign-in check's connection, lent to the page's snapshot
     assert engine.pool.checkedout() == 0  # and given back when the request ended
+    state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
+    assert len(state_reads) == 1 and "crmkit_login_session" in state_reads[0]  # read with the sign-in check
 
 
 def test_a_signed_out_cookie_opens_no_page_on_the_kept_connection(app, signed_in):
