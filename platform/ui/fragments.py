@@ -21,6 +21,7 @@ and is rendered on every request as before: never stale, only slower.
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from typing import Any, Hashable
@@ -149,12 +150,13 @@ def kept_render(context: Context, template_name: str, cache: FragmentCache,
     kept = cache.get(keyed[0]) if keyed is not None else None
     if kept is not None and len(kept[0]) == len(keyed[1]) and all(
             mine is theirs for mine, theirs in zip(kept[0], keyed[1])):
-        text = kept[1]
+        pieces = kept[1]
     else:
         text, keep = _render(context, template_name, covered, attributes)
+        pieces = _pieces(text)
         if keyed is not None and keep:
-            cache.put(keyed[0], (keyed[1], text))
-    return Markup(_filled(text))
+            cache.put(keyed[0], (keyed[1], pieces))
+    return Markup(_filled(pieces))
 
 
 def _render(context: Context, template_name: str = "navigation.html", covered: frozenset[str] = frozenset(),
@@ -175,16 +177,35 @@ def _render(context: Context, template_name: str = "navigation.html", covered: f
     return text, not variables.uncovered
 
 
-def _filled(text: str) -> str:
-    """A kept fragment with this request's CSRF token and address in place of the markers."""
-    if CSRF_MARK in text:
-        from crmkit.ui.csrf_tokens import csrf_token
+#: The markers, the page's address with its "?" first (NEXT_MARK is its beginning).
+_MARKERS = re.compile(f"({re.escape(CSRF_MARK)}|{re.escape(FULL_PATH_MARK)}|{re.escape(NEXT_MARK)})")
 
-        text = text.replace(CSRF_MARK, escaped(csrf_token()))
-    if NEXT_MARK in text:
-        full_path = request.full_path
-        text = text.replace(FULL_PATH_MARK, escaped(full_path)).replace(NEXT_MARK, escaped(full_path.rstrip("?")))
-    return text
+
+def _pieces(text: str) -> tuple[str, ...]:
+    """A rendered fragment cut at its markers: texts at even places, markers at odd ones (re.split)."""
+    return tuple(_MARKERS.split(text))
+
+
+def _filled(pieces: tuple[str, ...]) -> str:
+    """A kept fragment (`_pieces`) with this request's CSRF token and address in place of the markers."""
+    if len(pieces) == 1:
+        return pieces[0]
+    values: dict[str, str] = {}
+    parts = list(pieces)
+    for place in range(1, len(parts), 2):
+        marker = parts[place]
+        value = values.get(marker)
+        if value is None:
+            if marker == CSRF_MARK:
+                from crmkit.ui.csrf_tokens import csrf_token
+
+                value = escaped(csrf_token())
+            else:
+                full_path = request.full_path
+                value = escaped(full_path if marker == FULL_PATH_MARK else full_path.rstrip("?"))
+            values[marker] = value
+        parts[place] = value
+    return "".join(parts)
 
 
 def install(app: Any) -> None:
