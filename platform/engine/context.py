@@ -245,12 +245,13 @@ class UserContext:
 
     def lend_read(self, connection: Connection, state: tuple[Any, ...] = ()) -> None:
         """Lend the context an open connection of `crm.engine` on which the caller began a read (a web request's
-        sign-in check): if the context's first operation is a `snapshot()`, the snapshot does its operation read
-        on that connection and continues its transaction, instead of checking out a connection and beginning
-        another (on SQLite a BEGIN and a ROLLBACK fewer, on PostgreSQL the round trips of both). The snapshot's
-        reads then see the database as the caller's read did, which is the moment the snapshot starts in any case
-        unless something was written between them: lend only when nothing is (a page that only reads until its
-        snapshot, such as a GET). Any other operation first, or `return_lent()`, ends the lent read unused.
+        sign-in check): if the context's first operation is a read (a `snapshot()`, a read outside one, the rights
+        check of `policy`), it does its operation read on that connection and continues its transaction, instead
+        of checking out a connection and beginning another (on SQLite a BEGIN and a ROLLBACK fewer, on PostgreSQL
+        the round trips of both). Its reads then see the database as the caller's read did, which is the moment it
+        starts in any case unless something was written between them: lend only when nothing is (a page that only
+        reads until then, such as a GET). A write first, or `return_lent()`, ends the lent read unused; after the
+        first read the context reads on connections of its own.
 
         `state`: the values of `operation_state_columns(crm.runtime)` the caller read in that read (with its
         sign-in check, in the same statement): the snapshot then starts from them instead of reading them again,
@@ -311,9 +312,8 @@ class UserContext:
         if self._connection is not None or self._snapshot is not None:
             yield self._connection or self._snapshot
             return
-        self.return_lent()
         with ExitStack() as stack:
-            connection = self._started(stack, self.crm.engine.connect)
+            connection = self._started(stack, self._lent_or_new)
             yield connection
             end_read(connection)  # committed, not rolled back: psycopg keeps its prepared statements (prepared.py)
 

@@ -285,7 +285,7 @@ def test_a_snapshot_continues_a_read_lent_by_its_caller_and_ends_its_transaction
         assert not held.closed and not held.in_transaction()  # left to its holder, with no read open on it
 
 
-def test_an_operation_other_than_a_snapshot_ends_the_lent_read_and_the_snapshot_after_it_sees_its_write(crm, desk):
+def test_a_write_first_ends_the_lent_read_and_the_snapshot_after_it_sees_its_write_a_read_continues_it(crm, desk):
     rep = crm.as_user(desk["rep"])
     rep.records("ticket").query()
     with crm.engine.connect() as held:
@@ -298,11 +298,15 @@ def test_an_operation_other_than_a_snapshot_ends_the_lent_read_and_the_snapshot_
                 assert rep.records("ticket").get(created.id)["name"] == "written after the lent read began"
         assert len(checkouts) == 1  # a connection of its own, not the lent one's old read
     reader = crm.as_user(desk["boss"])
+    reader.records("ticket").query()
     with crm.engine.connect() as held:
         held.execute(select(func.count()).select_from(crm.runtime.table("ticket"))).scalar_one()
         reader.lend_read(held)
-        reader.records("ticket").query()  # a read outside a snapshot: on a connection of its own, lent one ended
-        assert not held.in_transaction() and not held.closed
+        with counted(crm) as (statements, checkouts):
+            reader.records("ticket").query()  # a read outside a snapshot first: it continues the lent read...
+            assert checkouts == [] and not held.in_transaction() and not held.closed  # ...and ends it
+            reader.records("ticket").query()  # the next read: on a connection of its own
+            assert len(checkouts) == 1
 
 
 def test_a_snapshot_starts_from_the_state_read_with_the_lent_read_and_follows_a_right_revoked_before_it(
