@@ -104,6 +104,13 @@ class UserContext:
         """
         if self._policy is None or self._connection is not None or self._snapshot is not None:
             return
+        if self._lent is not None and self._lent_state:  # read with the lent read (lend_read): no statement, and
+            self._starting_state, self._lent_state = self._lent_state, ()  # the lent read stays for the next read
+            try:
+                self._start_operation(self._lent)
+            finally:
+                self._starting_state = ()
+            return
         with self.reading():
             pass
 
