@@ -10,12 +10,15 @@ Three things are called session here, kept apart by name (engine/context.py):
 """
 from __future__ import annotations
 
+import copy
+import time
 from functools import wraps
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
 from werkzeug.exceptions import HTTPException
 
 from crmkit.engine.context import UserContext, operation_state_columns
@@ -27,20 +30,50 @@ from crmkit.ui.i18n import select_locale
 LOGIN_TOKEN = "login"
 #: Cookie serializers kept (one per signing key and fallback keys an application has had).
 MAX_SERIALIZERS = 8
+#: Checked cookies kept (browsers signed in); emptied when full.
+MAX_OPENED = 4096
 
 
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed cookie, marked Secure on every https request (and always if SESSION_COOKIE_SECURE).
 
     Its serializer is built once per signing key and fallback keys, not twice a request (open and save):
-    the same itsdangerous URLSafeTimedSerializer Flask builds, checking and signing exactly as it does.
+    the same itsdangerous URLSafeTimedSerializer Flask builds, checking and signing exactly as it does; and a
+    cookie checked once is not checked again while it is valid (`open_session`).
     """
 
     def __init__(self) -> None:
         self._serializers: dict[tuple[Any, ...], Any] = {}
+        #: Cookies checked: (signing key, fallback keys, cookie) -> (its data, when it was signed: epoch seconds).
+        self._opened: dict[tuple[Any, ...], tuple[Any, int]] = {}
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        """Flask's `open_session`, with a cookie already checked kept with its data and signing time: the same
+        cookie (byte for byte, under the same keys) is not checked again (HMAC, base64, JSON) while it is younger
+        than PERMANENT_SESSION_LIFETIME; an older one goes through itsdangerous, which refuses it as before.
+        Each request gets a session of its own (a deep copy: flashed messages are lists)."""
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()), value)
+        kept = self._opened.get(key)
+        if kept is not None and 0 <= int(time.time()) - kept[1] <= max_age:  # itsdangerous' own age test
+            return self.session_class(copy.deepcopy(kept[0]))
+        try:
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if len(self._opened) >= MAX_OPENED:
+            self._opened.clear()
+        self._opened[key] = (copy.deepcopy(data), int(signed_at.timestamp()))
+        return self.session_class(data)
 
     def get_signing_serializer(self, app: Flask) -> Any:
         if not app.secret_key:
