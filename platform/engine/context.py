@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import date, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import ColumnElement, Connection
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, Table
 
 from crmkit.engine.database import ConnectionLost, write_transaction
-from crmkit.engine.generation import operation_state
+from crmkit.engine.generation import generation_column, operation_state
 from crmkit.engine.prepared import end_read
 from crmkit.engine.records.clock import clock_functions, local_today
 from crmkit.engine.records.record import Actor
@@ -66,6 +67,12 @@ class UserContext:
         self._connection: Connection | None = None
         #: The connection of a `snapshot()` block, which reads share; None outside one.
         self._snapshot: Connection | None = None
+        #: A connection the caller holds, lent for the first snapshot (`lend_read`); None once used or given back.
+        self._lent: Connection | None = None
+        #: The operation state (generation, rights version) read with the lent read; () when not read with it.
+        self._lent_state: tuple[Any, ...] = ()
+        #: The lent state, while the snapshot taking the lent connection starts its operation on it.
+        self._starting_state: tuple[Any, ...] = ()
         self._runtime = crm.runtime
         #: The outbox row whose action this context's saves do (the worker's), else None (automation/rules.py).
         self.automation: "AutomationOrigin | None" = None
@@ -96,6 +103,13 @@ class UserContext:
         read on their own connection as they start (`reading`, `writing`).
         """
         if self._policy is None or self._connection is not None or self._snapshot is not None:
+            return
+        if self._lent is not None and self._lent_state:  # read with the lent read (lend_read): no statement, and
+            self._starting_state, self._lent_state = self._lent_state, ()  # the lent read stays for the next read
+            try:
+                self._start_operation(self._lent)
+            finally:
+                self._starting_state = ()
             return
         with self.reading():
             pass
@@ -215,6 +229,7 @@ class UserContext:
         if self._connection is not None:
             yield self._connection
             return
+        self.return_lent()
         self.outbox_ids = []
         self.pending_runs, self.failed_runs = [], []
         try:
@@ -235,6 +250,32 @@ class UserContext:
         if written:  # committed: the queue may take them now (rows it misses are requeued, automation/outbox.py)
             self.crm.dispatch_outbox(written)
 
+    def lend_read(self, connection: Connection, state: tuple[Any, ...] = ()) -> None:
+        """Lend the context an open connection of `crm.engine` on which the caller began a read (a web request's
+        sign-in check): if the context's first operation is a read (a `snapshot()`, a read outside one, the rights
+        check of `policy`), it does its operation read on that connection and continues its transaction, instead
+        of checking out a connection and beginning another (on SQLite a BEGIN and a ROLLBACK fewer, on PostgreSQL
+        the round trips of both). Its reads then see the database as the caller's read did, which is the moment it
+        starts in any case unless something was written between them: lend only when nothing is (a page that only
+        reads until then, such as a GET). A write first, or `return_lent()`, ends the lent read unused; after the
+        first read the context reads on connections of its own.
+
+        `state`: the values of `operation_state_columns(crm.runtime)` the caller read in that read (with its
+        sign-in check, in the same statement): the snapshot then starts from them instead of reading them again,
+        as if its operation read had been that statement. () reads them as usual.
+
+        The caller keeps the connection and closes it (after the snapshot, or at the end of its request); the
+        context never closes it, and leaves no transaction open on it.
+        """
+        self._lent = connection
+        self._lent_state = tuple(state) if len(state) == 2 else ()
+
+    def return_lent(self) -> None:
+        """End the lent connection's read and forget it (`lend_read`); nothing when none is lent."""
+        lent, self._lent, self._lent_state = self._lent, None, ()
+        if lent is not None:
+            _end_transaction(lent)
+
     @contextmanager
     def snapshot(self) -> Iterator["UserContext"]:
         """Group several reads (a page's) on one connection: one operation read for all of them.
@@ -249,12 +290,28 @@ class UserContext:
             yield self
             return
         with ExitStack() as stack:
-            self._snapshot = self._started(stack, self.crm.engine.connect)
+            self._snapshot = self._started(stack, self._lent_or_new)
             try:
                 yield self
                 end_read(self._snapshot)
             finally:
                 self._snapshot = None
+
+    @contextmanager
+    def _lent_or_new(self) -> Iterator[Connection]:
+        """The lent connection, its transaction ended when the block ends (left open to its holder); else a new one."""
+        lent, self._lent = self._lent, None
+        state, self._lent_state = self._lent_state, ()
+        if lent is None or lent.closed or lent.invalidated:
+            with self.crm.engine.connect() as connection:
+                yield connection
+            return
+        self._starting_state = state  # _start_operation takes it, as the opening statement's
+        try:
+            yield lent
+        finally:
+            self._starting_state = ()
+            _end_transaction(lent)
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -263,7 +320,7 @@ class UserContext:
             yield self._connection or self._snapshot
             return
         with ExitStack() as stack:
-            connection = self._started(stack, self.crm.engine.connect)
+            connection = self._started(stack, self._lent_or_new)
             yield connection
             end_read(connection)  # committed, not rolled back: psycopg keeps its prepared statements (prepared.py)
 
@@ -305,8 +362,13 @@ class UserContext:
             return
         from crmkit.engine.security.access import AccessPolicy, load_user_rights
 
-        generation, version = operation_state(connection, tables.system_table(METADATA_STATE),
-                                              version_column(tables.system_table("crmkit_counter")))
+        state, self._starting_state = self._starting_state, ()
+        if state:  # read by the lent read's statement, on this connection, in this transaction (lend_read)
+            generation, version = state
+            generation = generation or 0
+        else:
+            generation, version = operation_state(connection, tables.system_table(METADATA_STATE),
+                                                  version_column(tables.system_table("crmkit_counter")))
         version = version or 0
         runtime = self.crm.ensure_current(connection, generation)
         if runtime is self._runtime and version == self._rights_version:
@@ -314,3 +376,24 @@ class UserContext:
         user = load_user_rights(connection, runtime, self._policy.user.user_id)
         self.policy, self._runtime, self._rights_version = AccessPolicy(runtime, user), runtime, version
         self.crm.keep_policy(user.user_id, runtime, version, self._policy)
+
+
+def operation_state_columns(runtime: Runtime) -> tuple[ScalarSelect, ScalarSelect]:
+    """The metadata generation and the rights version as scalar subqueries, to read with another statement (a
+    web request's sign-in check) and hand to `UserContext.lend_read` as its `state`; the same objects per runtime."""
+    return _state_columns(runtime.system_table(METADATA_STATE), runtime.system_table("crmkit_counter"))
+
+
+@lru_cache(maxsize=16)
+def _state_columns(state: Table, counters: Table) -> tuple[ScalarSelect, ScalarSelect]:
+    return generation_column(state), version_column(counters)
+
+
+def _end_transaction(connection: Connection) -> None:
+    """End a read's transaction on a connection left open (PostgreSQL: COMMIT, keeping prepared statements);
+    nothing on one closed or lost (its holder closes it)."""
+    if connection.closed or connection.invalidated:
+        return
+    end_read(connection)
+    if connection.in_transaction():
+        connection.rollback()

@@ -38,6 +38,11 @@ def read_generation(connection: Connection, table: Table) -> int:
     return operation_state(connection, table)[0]
 
 
+def generation_column(table: Table) -> ScalarSelect:
+    """The generation as a scalar subquery (NULL without the row), to read alongside another statement's values."""
+    return select(table.c.generation).where(table.c.id == ROW_ID).scalar_subquery()
+
+
 def operation_state(connection: Connection, table: Table, *alongside: ScalarSelect) -> tuple[int, ...]:
     """(generation, *values of `alongside`) in ONE statement: what an operation reads before anything else.
 

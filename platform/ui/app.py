@@ -19,7 +19,7 @@ from crmkit.engine.security.authentication import Authenticator
 from crmkit.errors import CrmkitError
 from crmkit.ui import sessions
 from crmkit.ui.config import merged_settings, secret_key
-from crmkit.ui import display_html, extension_points, filter_html, fragments, list_html
+from crmkit.ui import csrf_tokens, display_html, extension_points, filter_html, fragments, list_html, list_parts
 from crmkit.ui.errors import register_error_handlers
 from crmkit.ui.security_headers import SecurityHeaders
 from crmkit.ui.i18n import init_i18n
@@ -73,6 +73,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     app.extensions["crmkit"] = UiState(crm, Authenticator(crm, session_idle=app.config["CRMKIT_SESSION_IDLE"]))
     init_i18n(app)
     CSRFProtect(app)
+    csrf_tokens.install(app)  # generate_csrf's tokens, signed once a second
     SecurityHeaders(app, force_https=False, session_cookie_secure=False, session_cookie_http_only=True,
                     content_security_policy=CONTENT_SECURITY_POLICY, referrer_policy="same-origin",
                     frame_options="DENY", permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"})
@@ -80,12 +81,14 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.before_request(require_sign_in)
     app.after_request(no_store)
+    app.teardown_request(sessions.release_read_connection)
     app.context_processor(page_context)
     app.jinja_env.globals["url_for"] = template_url_for
     display_html.install(app.jinja_env)
     list_html.install(app.jinja_env)
     filter_html.install(app.jinja_env)
     fragments.install(app)
+    list_parts.install(app)
     register_blueprints(app)
     extension_points.install(app, crm)  # plugins' routes, form widgets and widget scripts; then crmkit_startup
     return app

@@ -21,6 +21,7 @@ and is rendered on every request as before: never stale, only slower.
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from typing import Any, Hashable
@@ -79,9 +80,10 @@ class _Noting(dict):
     parent with `in` and `[]`)."""
 
     uncovered: bool = False
+    covered: frozenset[str] = COVERED_NAMES
 
     def __contains__(self, key: object) -> bool:
-        if key not in COVERED_NAMES and dict.__contains__(self, key):
+        if key not in self.covered and dict.__contains__(self, key):
             self.uncovered = True
         return dict.__contains__(self, key)
 
@@ -131,39 +133,79 @@ def _key(context: Context) -> tuple[Hashable, Any] | None:
 def navigation_html(context: Context) -> Markup:
     """navigation.html rendered with the page's variables, kept per user, rights, language and search text."""
     keyed = _key(context)
-    cache = fragment_cache()
+    return kept_render(context, "navigation.html", fragment_cache(),
+                       None if keyed is None else (keyed[0], (keyed[1],)))
+
+
+def kept_render(context: Context, template_name: str, cache: FragmentCache,
+                keyed: tuple[Hashable, tuple[Any, ...]] | None, covered: frozenset[str] = frozenset(),
+                attributes: dict[str, dict[str, Any]] | None = None) -> Markup:
+    """`template_name` rendered with the page's variables, kept in `cache` under keyed = (key, held objects).
+
+    A kept text is used only while its entry holds the very same objects (`held`, compared by identity: their
+    ids may be part of the key, and the entry keeps them alive so no other object takes their id). The render
+    is kept only when it read nothing the key does not cover (`_render`); None: rendered, not kept. The CSRF
+    token and the page's address are filled in for this request either way.
+    """
     kept = cache.get(keyed[0]) if keyed is not None else None
-    if kept is not None and kept[0] is keyed[1]:
-        text = kept[1]
+    if kept is not None and len(kept[0]) == len(keyed[1]) and all(
+            mine is theirs for mine, theirs in zip(kept[0], keyed[1])):
+        pieces = kept[1]
     else:
-        text, keep = _render(context)
+        text, keep = _render(context, template_name, covered, attributes)
+        pieces = _pieces(text)
         if keyed is not None and keep:
-            cache.put(keyed[0], (keyed[1], text))
-    return Markup(_filled(text))
+            cache.put(keyed[0], (keyed[1], pieces))
+    return Markup(_filled(pieces))
 
 
-def _render(context: Context) -> tuple[str, bool]:
-    """navigation.html with markers for the CSRF token and the page's address; whether it read only covered things."""
+def _render(context: Context, template_name: str = "navigation.html", covered: frozenset[str] = frozenset(),
+            attributes: dict[str, dict[str, Any]] | None = None) -> tuple[str, bool]:
+    """`template_name` rendered with the page's variables, markers for the CSRF token and the page's address;
+    whether it read only covered things: COVERED_NAMES and `covered`, and of `g`, `request` and the names in
+    `attributes` ({name: {attribute: value}}) only the attributes given (`g.user`, `request.full_path`)."""
     environment: Environment = context.environment
-    template = environment.get_template("navigation.html")
+    template = environment.get_template(template_name)
     variables = _Noting(context.get_all())
+    variables.covered = COVERED_NAMES | covered
     variables["csrf_token"] = lambda: CSRF_MARK
     variables["g"] = _Attributes(g._get_current_object(), {"user": g.get("user")}, variables)
     variables["request"] = _Attributes(request._get_current_object(), {"full_path": FULL_PATH_MARK}, variables)
+    for name, values in (attributes or {}).items():
+        variables[name] = _Attributes(variables[name], values, variables)
     text = "".join(template.root_render_func(template.new_context(variables, shared=True)))
     return text, not variables.uncovered
 
 
-def _filled(text: str) -> str:
-    """A kept fragment with this request's CSRF token and address in place of the markers."""
-    if CSRF_MARK in text:
-        from flask_wtf.csrf import generate_csrf
+#: The markers, the page's address with its "?" first (NEXT_MARK is its beginning).
+_MARKERS = re.compile(f"({re.escape(CSRF_MARK)}|{re.escape(FULL_PATH_MARK)}|{re.escape(NEXT_MARK)})")
 
-        text = text.replace(CSRF_MARK, escaped(generate_csrf()))
-    if NEXT_MARK in text:
-        full_path = request.full_path
-        text = text.replace(FULL_PATH_MARK, escaped(full_path)).replace(NEXT_MARK, escaped(full_path.rstrip("?")))
-    return text
+
+def _pieces(text: str) -> tuple[str, ...]:
+    """A rendered fragment cut at its markers: texts at even places, markers at odd ones (re.split)."""
+    return tuple(_MARKERS.split(text))
+
+
+def _filled(pieces: tuple[str, ...]) -> str:
+    """A kept fragment (`_pieces`) with this request's CSRF token and address in place of the markers."""
+    if len(pieces) == 1:
+        return pieces[0]
+    values: dict[str, str] = {}
+    parts = list(pieces)
+    for place in range(1, len(parts), 2):
+        marker = parts[place]
+        value = values.get(marker)
+        if value is None:
+            if marker == CSRF_MARK:
+                from crmkit.ui.csrf_tokens import csrf_token
+
+                value = escaped(csrf_token())
+            else:
+                full_path = request.full_path
+                value = escaped(full_path if marker == FULL_PATH_MARK else full_path.rstrip("?"))
+            values[marker] = value
+        parts[place] = value
+    return "".join(parts)
 
 
 def install(app: Any) -> None:

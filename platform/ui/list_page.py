@@ -420,9 +420,10 @@ def page_filters(context: UserContext, presenter: FieldPresenter, obj: ObjectDef
             reads = reads or fdef.to is not None or any(control.choices for control in lookups)
             field_filter = with_lookup_choices(context, fdef, field_filter, presentation.text("any"))
         filters.append(field_filter)
+    panel = tuple(filters)
     if key is not None and not reads:
-        _KEPT_FILTERS.put(key, (policy, tuple(filters)))
-    return tuple(filters)
+        _KEPT_FILTERS.put(key, (policy, panel))  # the very tuple returned: the list's chrome is kept by its identity
+    return panel
 
 
 def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, limit: int | None = None,

@@ -17,7 +17,8 @@ them, whether a view is theirs to change, and whether they may share it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
+from weakref import WeakKeyDictionary
 
 from werkzeug.datastructures import MultiDict
 
@@ -141,12 +142,35 @@ def sharing_choices(context: UserContext) -> tuple[str, ...]:
     return tuple(choices)
 
 
+#: The column chooser of each compiled set of rights (a user's AccessPolicy: a new one whenever their rights or the
+#: metadata change), by object, presentation (the labels' language) and shown columns; emptied when it grows past
+#: MAX_KEPT_CHOICES (a user choosing many column sets).
+_KEPT_CHOICES: "WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[tuple[str, str, bool], ...]]]" = \
+    WeakKeyDictionary()
+MAX_KEPT_CHOICES = 64
+
+
 def column_choices(context: UserContext, presenter: FieldPresenter, obj: ObjectDef,
-                   shown: Sequence[str]) -> list[tuple[str, str, bool]]:
-    """(name, label, shown) of every field the user may read as a column: the shown ones first, in order."""
-    hidden = context.policy.hidden_fields(obj.name) if context.policy is not None else frozenset()
+                   shown: Sequence[str]) -> tuple[tuple[str, str, bool], ...]:
+    """(name, label, shown) of every field the user may read as a column: the shown ones first, in order.
+
+    Kept per compiled rights, object, presentation and shown columns (the field permissions and labels come
+    from the rights and the metadata, which make a new AccessPolicy when they change).
+    """
+    policy = context.policy
+    key = (obj.name, id(obj), presenter.show, tuple(shown))
+    kept = _KEPT_CHOICES.get(policy) if policy is not None else None
+    if kept is not None and (choices := kept.get(key)) is not None:
+        return choices
+    hidden = policy.hidden_fields(obj.name) if policy is not None else frozenset()
     names = [name for name in (*obj.fields, *SYSTEM_COLUMNS) if name not in hidden
              and (name in obj.fields or name in SYSTEM_DEFS)]
     ordered = [name for name in shown if name in names] + [name for name in names if name not in shown]
-    return [(name, presenter.label(presenter.field(obj, name)), name in shown) for name in ordered]
+    choices = tuple((name, presenter.label(presenter.field(obj, name)), name in shown) for name in ordered)
+    if policy is not None:
+        kept = _KEPT_CHOICES.setdefault(policy, {})
+        if len(kept) >= MAX_KEPT_CHOICES:
+            kept.clear()
+        kept[key] = choices
+    return choices
 

@@ -10,40 +10,89 @@ Three things are called session here, kept apart by name (engine/context.py):
 """
 from __future__ import annotations
 
+import copy
+import time
 from functools import wraps
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, g, request, session
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from flask.wrappers import Request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
 from werkzeug.exceptions import HTTPException
 
 from crmkit.api.blueprint import is_api_path
-from crmkit.engine.context import UserContext
+from crmkit.engine.context import UserContext, operation_state_columns
 from crmkit.engine.crm import Crm
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.engine.security.users import User
 from crmkit.ui.i18n import select_locale
 
 LOGIN_TOKEN = "login"
+#: Cookie serializers kept (one per signing key and fallback keys an application has had).
+MAX_SERIALIZERS = 8
+#: Checked cookies kept (browsers signed in); emptied when full.
+MAX_OPENED = 4096
 
 
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed cookie, marked Secure on every https request (and always if SESSION_COOKIE_SECURE).
+
+    Its serializer is built once per signing key and fallback keys, not twice a request (open and save):
+    the same itsdangerous URLSafeTimedSerializer Flask builds, checking and signing exactly as it does; and a
+    cookie checked once is not checked again while it is valid (`open_session`).
 
     An API call with an `Authorization` header has no cookie session: the bearer token signs it
     in (crmkit/api/blueprint.py), so its cookie is neither verified nor written back (a null
     session, which refuses writes).
     """
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
-        if "Authorization" in request.headers and is_api_path(request.path):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], Any] = {}
+        #: Cookies checked: (signing key, fallback keys, cookie) -> (its data, when it was signed: epoch seconds).
+        self._opened: dict[tuple[Any, ...], tuple[Any, int]] = {}
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        """Flask's `open_session`, with a cookie already checked kept with its data and signing time: the same
+        cookie (byte for byte, under the same keys) is not checked again (HMAC, base64, JSON) while it is younger
+        than PERMANENT_SESSION_LIFETIME; an older one goes through itsdangerous, which refuses it as before.
+        Each request gets a session of its own (a deep copy: flashed messages are lists); an API call with an
+        Authorization header gets the null session (the class docstring)."""
+        if "Authorization" in request.headers and is_api_path(request.path):
+            return self.make_null_session(app)
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()), value)
+        kept = self._opened.get(key)
+        if kept is not None and 0 <= int(time.time()) - kept[1] <= max_age:  # itsdangerous' own age test
+            return self.session_class(copy.deepcopy(kept[0]))
+        try:
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if len(self._opened) >= MAX_OPENED:
+            self._opened.clear()
+        self._opened[key] = (copy.deepcopy(data), int(signed_at.timestamp()))
+        return self.session_class(data)
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            if len(self._serializers) >= MAX_SERIALIZERS:  # keys rotated again and again: start over
+                self._serializers.clear()
+            serializer = self._serializers[key] = super().get_signing_serializer(app)
+        return serializer
 
 
 def crm() -> Crm:
@@ -58,17 +107,40 @@ def client_address() -> str | None:
     return request.remote_addr
 
 
+#: Methods of requests that only read until their page's snapshot: their sign-in check's connection is lent to it.
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+
 def load_signed_in_user() -> None:
-    """Sets g.user from the cookie's login token (None when signed out or the login session ended)."""
+    """Sets g.user from the cookie's login token (None when signed out or the login session ended).
+
+    A GET or HEAD reads the login session on a connection the request keeps (g.crmkit_read_connection, closed
+    by `release_read_connection` when the request ends) and lends it to the user's context (`user_context`):
+    the page's snapshot continues that read instead of checking out another connection, and starts from the
+    metadata generation and rights version read in the same statement (docs/ui.md, "Speed").
+    """
     g.user = None
     token = session.get(LOGIN_TOKEN)
     if not token:
         return
-    user = authenticator().session_user(token, address=client_address())
+    connection, columns = None, ()
+    if request.method in READING_METHODS:
+        connection = g.crmkit_read_connection = crm().engine.connect()
+        columns = operation_state_columns(crm().runtime)  # the page's operation read, in the same statement
+    user, g.crmkit_read_state = authenticator().session_user_reading(token, columns, address=client_address(),
+                                                                     connection=connection)
     if user is None:
+        release_read_connection()
         session.pop(LOGIN_TOKEN, None)
         return
     g.user = user
+
+
+def release_read_connection(_error: BaseException | None = None) -> None:
+    """Closes the request's sign-in connection, if it has one (a teardown of every request)."""
+    connection = g.pop("crmkit_read_connection", None)
+    if connection is not None:
+        connection.close()
 
 
 def sign_in(token: str, user: User) -> None:
@@ -108,6 +180,9 @@ def user_context() -> UserContext:
         # Lazy: the login session was checked this request; the first engine call does the operation read.
         user = g.user
         context = g.user_context = crm().as_user(user.id, language=user.language, timezone=user.timezone, lazy=True)
+        connection = g.get("crmkit_read_connection")
+        if connection is not None:  # the sign-in check's read: the page's snapshot continues it
+            context.lend_read(connection, g.get("crmkit_read_state", ()))
     return context
 
 

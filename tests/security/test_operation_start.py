@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from crmkit.engine import Crm
 from crmkit.engine.security.access import PermissionDenied, UnknownUser
@@ -262,3 +262,70 @@ def test_a_write_inside_a_snapshot_is_a_transaction_of_its_own(crm, desk):
     with rep.snapshot():
         created = rep.records("ticket").create({"name": "written"})
     assert crm.as_user(desk["boss"]).records("ticket").get(created.id)["name"] == "written"
+
+
+def test_a_snapshot_continues_a_read_lent_by_its_caller_and_ends_its_transaction(crm, desk):
+    from crmkit.engine.security.authentication import Authenticator
+
+    authenticator = Authenticator(crm)
+    token = authenticator.login("rep", PASSWORD).token
+    rep = crm.as_user(desk["rep"])
+    mine = rep.records("ticket").create({"name": "the rep's"})
+    rep.records("ticket").query()  # what a policy reads once and keeps (access.py) is read before counting
+    with crm.engine.connect() as held:  # a web request's: its sign-in check reads on it
+        with counted(crm) as (statements, checkouts):
+            assert authenticator.session_user(token, connection=held).id == desk["rep"]
+            context = crm.as_user(desk["rep"], lazy=True)
+            context.lend_read(held)
+            with context.snapshot():
+                assert [record.id for record in context.records("ticket").query().records] == [mine.id]
+        assert checkouts == []  # the sign-in check, the operation read and the page: one connection, the caller's
+        assert statements.count("BEGIN") <= 1  # one transaction (SQLite's BEGIN; PostgreSQL's is implicit)
+        assert len([sql for sql in statements if "crmkit_metadata_state" in sql]) == 1
+        assert not held.closed and not held.in_transaction()  # left to its holder, with no read open on it
+
+
+def test_a_write_first_ends_the_lent_read_and_the_snapshot_after_it_sees_its_write_a_read_continues_it(crm, desk):
+    rep = crm.as_user(desk["rep"])
+    rep.records("ticket").query()
+    with crm.engine.connect() as held:
+        assert held.execute(select(func.count()).select_from(crm.runtime.table("ticket"))).scalar_one() == 0
+        rep.lend_read(held)
+        created = rep.records("ticket").create({"name": "written after the lent read began"})
+        assert not held.in_transaction()  # the write ended the lent read unused
+        with counted(crm) as (statements, checkouts):
+            with rep.snapshot():
+                assert rep.records("ticket").get(created.id)["name"] == "written after the lent read began"
+        assert len(checkouts) == 1  # a connection of its own, not the lent one's old read
+    reader = crm.as_user(desk["boss"])
+    reader.records("ticket").query()
+    with crm.engine.connect() as held:
+        held.execute(select(func.count()).select_from(crm.runtime.table("ticket"))).scalar_one()
+        reader.lend_read(held)
+        with counted(crm) as (statements, checkouts):
+            reader.records("ticket").query()  # a read outside a snapshot first: it continues the lent read...
+            assert checkouts == [] and not held.in_transaction() and not held.closed  # ...and ends it
+            reader.records("ticket").query()  # the next read: on a connection of its own
+            assert len(checkouts) == 1
+
+
+def test_a_snapshot_starts_from_the_state_read_with_the_lent_read_and_follows_a_right_revoked_before_it(
+        crm, desk, other_process):
+    from crmkit.engine.context import operation_state_columns
+    from crmkit.engine.security.authentication import Authenticator
+
+    authenticator = Authenticator(crm)
+    token = authenticator.login("rep", PASSWORD).token
+    crm.as_user(desk["rep"]).records("ticket").export()  # rights with the export permission compiled and kept
+    other_process.revoke("exporting", user_id=desk["rep"])
+    with crm.engine.connect() as held:
+        with counted(crm) as (statements, checkouts):
+            user, state = authenticator.session_user_reading(token, operation_state_columns(crm.runtime),
+                                                             connection=held)
+            context = crm.as_user(user.id, lazy=True)  # made from the kept rights, without reading
+            context.lend_read(held, state)
+            with context.snapshot():
+                with pytest.raises(PermissionDenied, match="export"):
+                    context.records("ticket").export()
+        state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
+        assert len(state_reads) == 1 and "crmkit_login_session" in state_reads[0] and checkouts == []

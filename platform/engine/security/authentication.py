@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, ScalarSelect, Select, Table, bindparam, delete, insert, select, update
 
 from crmkit.engine import messages
 from crmkit.engine.database import write_transaction
@@ -88,11 +88,12 @@ class LoginSession:
 
 
 @lru_cache(maxsize=8)
-def _session_user_query(sessions: Table, users: Table) -> Select:
-    """The sign-in check's statement (a login session and its user by the token's digest, `:token_hash`),
-    built once per pair of tables: every request of a signed-in user runs it."""
+def _session_user_query(sessions: Table, users: Table, alongside: tuple[ScalarSelect, ...] = ()) -> Select:
+    """The sign-in check's statement (a login session and its user by the token's digest, `:token_hash`, then the
+    scalar subqueries `alongside`), built once per pair of tables: every request of a signed-in user runs it."""
     return (select(sessions.c.created_at.label("session_created_at"), sessions.c.last_seen_at,
-                   sessions.c.expires_at, sessions.c.address.label("session_address"), *user_columns(users))
+                   sessions.c.expires_at, sessions.c.address.label("session_address"), *user_columns(users),
+                   *alongside)
             .join(users, users.c.id == sessions.c.user_id).where(sessions.c.token_hash == bindparam("token_hash")))
 
 
@@ -141,17 +142,40 @@ class Authenticator:
             raise LoginFailed()
         return self._start_session(row, password, name, address, user_agent, now)
 
-    def session_user(self, token: str, *, address: str | None = None) -> User | None:
-        """The session's user, or None if the token is unknown, the session expired or the user is inactive."""
+    def session_user(self, token: str, *, address: str | None = None,
+                     connection: Connection | None = None) -> User | None:
+        """The session's user, or None if the token is unknown, the session expired or the user is inactive.
+
+        The login session is read on `connection` when given (a connection of the Crm's engine the caller holds:
+        a web request lends it to its UserContext's snapshot, UserContext.lend_read), its transaction left to the
+        caller; else on a connection of its own. An expired session's removal and the last-seen time are written
+        in transactions of their own either way.
+        """
+        return self.session_user_reading(token, (), address=address, connection=connection)[0]
+
+    def session_user_reading(self, token: str, alongside: tuple[ScalarSelect, ...], *, address: str | None = None,
+                             connection: Connection | None = None) -> tuple[User | None, tuple[Any, ...]]:
+        """`session_user`, with the values of the scalar subqueries `alongside` read in the same statement
+        (a web request's operation state: context.operation_state_columns); () when there is no such session."""
         if not isinstance(token, str) or not token:
-            return None
+            return None, ()
         sessions, users = self._table("login_session"), self._table("user")
         digest = token_digest(token)
         now = self._clock()
-        with self._crm.engine.connect() as connection:
-            row = connection.execute(_session_user_query(sessions, users), {"token_hash": digest}).first()
+        query = _session_user_query(sessions, users, alongside)
+        if connection is not None:
+            row = connection.execute(query, {"token_hash": digest}).first()
+        else:
+            with self._crm.engine.connect() as own:
+                row = own.execute(query, {"token_hash": digest}).first()
         if row is None:
-            return None
+            return None, ()
+        return self._checked_session_user(row, digest, now, address), tuple(row[len(row) - len(alongside):])
+
+    def _checked_session_user(self, row: Any, digest: str, now: datetime, address: str | None) -> User | None:
+        """The user of a login session's row; None when it expired (then deleted) or the user is inactive; the
+        session's last-seen time and address written when due."""
+        sessions = self._table("login_session")
         if row.expires_at <= now:
             with write_transaction(self._crm.write_engine) as connection:
                 connection.execute(delete(sessions).where(sessions.c.token_hash == digest))

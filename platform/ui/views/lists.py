@@ -85,6 +85,7 @@ def list_view(object_name: str) -> Response:
                 query_url=query_url, record_url=record_url, search=page.search, views=state,
                 board_link=board_link(page.obj.name), bulk=bulk_actions(context, page.obj),
                 may_export=may(context, page.obj.name, "export"), may_import=may_import(context, page.obj.name),
+                columns_chosen=bool(request.args.getlist("columns")),
                 column_choices=column_choices(context, FieldPresenter.for_context(context), page.obj,
                                               [column.field.name for column in page.columns])))
     # Outside the snapshot: a refused query may have ended its transaction (PostgreSQL).
@@ -92,7 +93,8 @@ def list_view(object_name: str) -> Response:
     body = render_template(template, page=None, obj=obj, problem=problem, partial=partial,
                            args=without(request.args, PAGING_KEYS), query_url=query_url, record_url=record_url,
                            search=request.args.get("q", ""), board_link=board_link(obj.name), views=state,
-                           bulk=None, column_choices=[], may_export=may(context, obj.name, "export"),
+                           bulk=None, column_choices=[], columns_chosen=bool(request.args.getlist("columns")),
+                           may_export=may(context, obj.name, "export"),
                            may_import=may_import(context, obj.name))
     return Response(body, status=400)
 
