@@ -1,0 +1,116 @@
+"""A page's rows with one user's derived values (recomputed rollups, masked formulas) read beside them.
+
+    >>> derived = DerivedColumns(correlated=(("masked_formula", case(...)),),
+    ...                          grouped=(RollupGroup(opportunity.c.account, owner_id == 7, (("won_amount", sum_, type_, False),)),))
+    >>> statement = derived_page(table, page_statement, derived, lambda page: [page.c.name, page.c.id])
+
+Which values a user sees recomputed or masked is decided in security/derived.py; this
+module only reads them. A masked formula and a rollup that has no grouped form are one
+correlated expression each, computed for the page's rows alone. The rollups over one
+child object through one lookup, restricted by the user's row filter on that child
+(`RollupGroup`), are read in one grouped pass over the children of the page's records:
+
+    WITH page AS (<the page: at most limit+1 rows, in sort order>)
+    SELECT page.*, coalesce(rollups_0.open_count, 0) AS open_count, rollups_0.won_amount ...
+    FROM page LEFT OUTER JOIN (
+        SELECT opportunity.account AS parent_id,
+               count(*) FILTER (WHERE <open>) AS open_count, sum(amount) FILTER (WHERE <won>) AS won_amount
+        FROM opportunity
+        WHERE opportunity.account IN (SELECT page.id FROM page) AND <the user's row filter>
+        GROUP BY opportunity.account) AS rollups_0 ON rollups_0.parent_id = page.id
+    ORDER BY <the sort keys over page>
+
+Why: as one correlated subquery per rollup and row (the form before), a sales rep's page of
+50 accounts ran 4 x 51 lookups of the opportunity index (one per rollup over opportunity)
+and 2 x 51 of activity's, plus 51 primary-key lookups joining the page back to account
+for the subqueries to correlate to. Measured on the bench's 1,000,000 accounts and
+1,000,000 opportunities, the page statement took 0.42 ms on SQLite and 1.05 ms on PostgreSQL
+(the page alone: 0.15 / 0.25 ms); read as above, 0.25 / 0.55 ms. Plans (EXPLAIN QUERY PLAN
+on SQLite, EXPLAIN ANALYZE on PostgreSQL, rep with ANALYZEd tables): the page CTE is read
+once along the owner twin index (`ix_account_owner_id_name`, 51 rows) and materialised;
+each grouped read looks up the child's lookup index once per page id (SQLite: `SEARCH
+opportunity USING INDEX ix_opportunity_account_... (account=?)` under `LIST SUBQUERY`;
+PostgreSQL: a nested loop over the page's ids with an index scan per id, or a hash semi
+join), aggregates the few children found, and is joined to the page by its parent id
+(SQLite builds an automatic index on the 51 groups). Only the page's rows are sorted at the
+end, as before.
+
+The values are the same as the correlated form's (records/propagation.py `grouped_rollup`):
+a parent none of whose children the user sees gets no grouped row, hence NULL, or 0 for a
+count; a child the rollup's condition leaves out is left out of the aggregate by FILTER.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import ColumnElement, Select, func, select, type_coerce
+
+
+@dataclass(frozen=True, eq=False)
+class RollupGroup:
+    """Rollups over one child object through one lookup, as one user sees them: one grouped read per page."""
+
+    #: The child's lookup column to the parent object (its table is what the group reads).
+    via: Any
+    #: The user's row filter on the child object; None: every child.
+    restriction: ColumnElement | None
+    #: (field name, aggregate with its condition as FILTER, the field's column type, a count: 0 where no child).
+    measures: tuple[tuple[str, ColumnElement, Any, bool], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class DerivedColumns:
+    """The derived fields one user sees with other values than the stored ones, for one object.
+
+    Compared by identity: built once per session and object (security/derived.py), so page
+    statements made with it may be remembered by its id.
+    """
+
+    #: (name, expression correlated to the object's table): masked formulas, rollups without a grouped form.
+    correlated: tuple[tuple[str, ColumnElement], ...] = ()
+    grouped: tuple[RollupGroup, ...] = ()
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(name for name, _ in self.correlated) | frozenset(
+            name for group in self.grouped for name, *_ in group.measures)
+
+    def __bool__(self) -> bool:
+        return bool(self.correlated or self.grouped)
+
+
+NO_DERIVED = DerivedColumns()
+
+
+def derived_page(table: Any, statement: Any, derived: DerivedColumns,
+                 order: Callable[[Any], Sequence[Any]]) -> Select:
+    """`statement` (a page of `table`'s rows, with their `id`) with `derived`'s values in place of the stored ones.
+
+    `order(page)` gives the ORDER BY terms over the page's columns (the page's own order).
+    Correlated expressions need the table beside the page (joined by id); grouped rollups
+    read the page's ids from a CTE (see the module docstring).
+    """
+    page = statement.cte("page") if derived.grouped else statement.subquery("page")
+    replaced = derived.names
+    columns: list[Any] = [column for column in page.c if column.key not in replaced]
+    source: Any = page
+    if derived.correlated:
+        source = source.join(table, table.c.id == page.c.id)
+        columns += [expression.label(name) for name, expression in derived.correlated]
+    for number, group in enumerate(derived.grouped):
+        totals = _grouped_totals(page, group).subquery(f"rollups_{number}")
+        source = source.outerjoin(totals, totals.c.parent_id == page.c.id)
+        for name, _, column_type, counts in group.measures:
+            value = func.coalesce(totals.c[name], 0) if counts else totals.c[name]
+            columns.append(type_coerce(value, column_type).label(name))
+    return select(*columns).select_from(source).order_by(*order(page))
+
+
+def _grouped_totals(page: Any, group: RollupGroup) -> Select:
+    """`SELECT via AS parent_id, <measures> FROM child WHERE via IN (<page ids>) AND <restriction> GROUP BY via`."""
+    statement = (select(group.via.label("parent_id"), *(measure.label(name) for name, measure, *_ in group.measures))
+                 .where(group.via.in_(select(page.c.id))))
+    if group.restriction is not None:
+        statement = statement.where(group.restriction)
+    return statement.group_by(group.via)
