@@ -74,3 +74,20 @@ def test_a_reps_pages_filtered_and_sorted_by_a_rollup_agree_with_the_page_values
     assert [record.values["name"] for record in [*ordered.records, *rest.records]] == ["A", "C", "B"]
     assert {record.values["name"] for record in records.query({"open_opportunity_count": 0}).records} == {"B", "C"}
     assert {record.values["name"] for record in records.query({"won_amount": {"gt": 6}}).records} == {"A"}
+
+
+def test_lists_in_a_grouped_rollup_read_are_bound_value_by_value():
+    """An `IN` list is one expanding parameter that SQLAlchemy spells out again at every execution;
+    a grouped read binds its fixed lists value by value, so its text is rendered once (query/derived_page.py)."""
+    from sqlalchemy import String, column, select, table
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from crmkit.engine.query.derived_page import one_by_one
+
+    deals = table("opportunity", column("stage", String))
+    condition = deals.c.stage.not_in(["Closed Won", "Closed Lost"]) | deals.c.stage.in_([])
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        assert select(deals).where(condition).compile(dialect=dialect).post_compile_params  # expanding before
+        compiled = select(deals).where(one_by_one(condition)).compile(dialect=dialect)
+        assert [parameter.value for parameter in compiled.post_compile_params] == [[]]  # the empty list is kept
+        assert sorted(value for value in compiled.params.values() if value) == ["Closed Lost", "Closed Won"]

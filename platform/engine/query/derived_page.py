@@ -44,7 +44,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import ColumnElement, Select, func, select, type_coerce
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select, type_coerce
+from sqlalchemy.sql.elements import ClauseList, Grouping
+from sqlalchemy.sql.visitors import replacement_traverse
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,8 +111,27 @@ def derived_page(table: Any, statement: Any, derived: DerivedColumns,
 
 def _grouped_totals(page: Any, group: RollupGroup) -> Select:
     """`SELECT via AS parent_id, <measures> FROM child WHERE via IN (<page ids>) AND <restriction> GROUP BY via`."""
-    statement = (select(group.via.label("parent_id"), *(measure.label(name) for name, measure, *_ in group.measures))
-                 .where(group.via.in_(select(page.c.id))))
+    measures = [one_by_one(measure).label(name) for name, measure, *_ in group.measures]
+    statement = select(group.via.label("parent_id"), *measures).where(group.via.in_(select(page.c.id)))
     if group.restriction is not None:
-        statement = statement.where(group.restriction)
+        statement = statement.where(one_by_one(group.restriction))
     return statement.group_by(group.via)
+
+
+def one_by_one(clause: ColumnElement) -> ColumnElement:
+    """`clause` with each list of values of an `IN` bound value by value: `stage NOT IN (?, ?)`.
+
+    SQLAlchemy binds `column.in_([...])` as one "expanding" parameter, and then renders the
+    statement's text again at every execution to spell the list out (a regular-expression
+    pass over the whole SQL, a tenth of a millisecond for a rep's page statement, whose
+    rollup conditions hold such lists). A rollup's condition and a row filter are fixed for
+    the session, so their lists are fixed too: bound one by one, the text is rendered once.
+    An empty list keeps its expanding parameter (SQLAlchemy writes it as an always-false test).
+    """
+    def bound(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.expanding and isinstance(element.value, (list, tuple)) \
+                and element.value:
+            return Grouping(ClauseList(*(bindparam(None, value, type_=element.type) for value in element.value)))
+        return None
+
+    return replacement_traverse(clause, {}, bound)
