@@ -63,6 +63,10 @@ def test_a_reps_page_shows_the_rollups_over_the_children_they_see(reps):
     for name, record_id in accounts.items():
         shown = records.get(record_id)
         assert {field: shown[field] for field in ROLLUPS} == page[name], name
+    # A search's page (read through the search index first) shows the same values.
+    found = records.query(search="A", limit=10).records
+    assert [record.values["name"] for record in found] == ["A"]
+    assert {name: found[0].values[name] for name in ROLLUPS} == page["A"]
 
 
 def test_a_reps_pages_filtered_and_sorted_by_a_rollup_agree_with_the_page_values(reps):
@@ -91,3 +95,25 @@ def test_lists_in_a_grouped_rollup_read_are_bound_value_by_value():
         compiled = select(deals).where(one_by_one(condition)).compile(dialect=dialect)
         assert [parameter.value for parameter in compiled.post_compile_params] == [[]]  # the empty list is kept
         assert sorted(value for value in compiled.params.values() if value) == ["Closed Lost", "Closed Won"]
+
+
+def test_a_page_that_is_not_one_select_of_the_table_gets_the_same_values_wrapped(reps):
+    """A UNION of two reads cannot take joins itself: it is wrapped as a CTE, and shows the same values."""
+    from sqlalchemy import select, union_all
+
+    from crmkit.engine.query.derived_page import derived_page
+
+    records, accounts = reps
+    table = records.runtime.table("account")
+    derived = records.session.policy.derived.page_columns("account")
+    assert derived.grouped
+    mine = select(table).where(table.c.owner_id == records.session.actor.user_id)
+    page = union_all(mine.where(table.c.name < "B"), mine.where(table.c.name >= "B"))
+    statement = derived_page(table, page, derived, lambda wrapped: [wrapped.c.name, wrapped.c.id])
+    assert "WITH page AS" in str(statement)
+    with records.runtime.engine.connect() as connection:
+        rows = connection.execute(statement).mappings().all()
+    assert [row["name"] for row in rows] == ["A", "B", "C"]
+    for row in rows:
+        shown = records.get(accounts[row["name"]])
+        assert {field: row[field] for field in ROLLUPS} == {field: shown[field] for field in ROLLUPS}, row["name"]

@@ -228,7 +228,7 @@ def test_a_reps_derived_values_are_read_in_the_page_statement_along_the_owner_tw
     """A sales rep sees account rollups over opportunities recomputed over those they may see
     (security/derived.py): they are read in the page's own statement, whose page is still read
     along the owner twin index; the rollups over one child object are one grouped read of the
-    page's children (query/derived_page.py), and only the page's rows are sorted again."""
+    page's children (query/derived_page.py), and no step sorts more than the page's rows."""
     from crmkit.engine.security.users import SystemDirectory
 
     rep = SystemDirectory(crm).create_user("plans_rep", role="sales_rep")
