@@ -115,11 +115,13 @@ TRICKY_ROWS = [
 def test_lines_written_together_are_the_lines_the_csv_module_writes_one_by_one(row):
     """The export writes plain lines itself and leaves quoting to the csv module (records/export.py)."""
     from decimal import Decimal
-    from datetime import date
+    from datetime import date, datetime, timezone
 
     from crmkit.engine.records.export import _csv_line, _csv_lines, spreadsheet_cell
 
-    for values in (row, [*row, Decimal("-0.50"), date(2024, 3, 1), 1.5]):
+    typed = [Decimal("-0.50"), Decimal("1E+3"), date(2024, 3, 1), datetime(2024, 3, 1, 12, 30, tzinfo=timezone.utc),
+             1.5, False, 0]
+    for values in (row, [*row, *typed]):
         assert _csv_lines([values]) == [_csv_line([spreadsheet_cell(value) for value in values])]
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from crmkit.engine import messages
 from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.query.derived_page import NO_DERIVED, DerivedColumns, derived_page
 from crmkit.engine.query.errors import QueryError, unknown_field
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import QueryContext, compile_filter, resolve_field
@@ -381,7 +382,7 @@ def _keys_identity(keys: Sequence[SortKey]) -> tuple:
 
 def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
                columns: Sequence[str] | None = None,
-               derived: Sequence[tuple[str, ColumnElement]] = ()) -> list[Any]:
+               derived: DerivedColumns = NO_DERIVED) -> list[Any]:
     """The page's rows, as `build_select` selects them, in as few index-ordered reads as possible.
 
     For a descending keyset page, the range after the cursor is read first and the empty
@@ -391,9 +392,9 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
     planned against the search index first (query/search.py `planned_search`), and costs a
     sort of its matches when they are many.
 
-    `derived` ((name, expression) pairs: the caller's values of recomputed or masked fields,
-    security/derived.py `DerivedRules.shown_columns`) replaces those columns in every row
-    read, in the same statement as the page (`with_derived`).
+    `derived` (the caller's values of recomputed or masked fields, security/derived.py
+    `DerivedRules.page_columns`) replaces those columns in every row read, in the same
+    statement as the page (`with_derived`).
     """
     spec = replace(spec, sort=page_sort(ctx, object_name, spec))
     keys = sort_keys(ctx, object_name, spec.sort)
@@ -443,27 +444,25 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
 
 
 def with_derived(ctx: QueryContext, object_name: str, statement: Any, keys: Sequence[SortKey],
-                 derived: Sequence[tuple[str, ColumnElement]], *, remembered: bool = False) -> Any:
+                 derived: DerivedColumns, *, remembered: bool = False) -> Any:
     """`statement` (a page: at most a page of rows, in `keys`' order) with `derived` read beside its rows.
 
-    `SELECT page.*, <derived> FROM (<statement>) AS page JOIN <table> ON <table>.id = page.id
-    ORDER BY <keys>`: the page is read as before (its plan unchanged), and the derived values
-    (correlated subqueries) are computed for its rows alone, in the same statement, instead
-    of a second read for the page's ids. Columns of `derived`'s names in the page are
-    replaced. `remembered`: the statement is one `_remembered` keeps, so the wrapped one is
-    kept beside it (its cache key is not walked again). No `derived`: `statement` unchanged.
+    The page is read as before (its plan unchanged), and the derived values are computed
+    for its rows alone, in the same statement, instead of a second read for the page's ids
+    (query/derived_page.py: grouped rollups, correlated expressions). Columns of `derived`'s
+    names in the page are replaced. `remembered`: the statement is one `_remembered` keeps,
+    so the wrapped one is kept beside it (its cache key is not walked again). No `derived`:
+    `statement` unchanged.
     """
     if not derived:
         return statement
 
     def build() -> Select:
-        page = statement.subquery("page")
-        table = ctx.schema.table(object_name)
-        replaced = {name for name, _ in derived}
-        outer = [SortKey(key.name, page.c[key.name], key.descending, key.value_kind, key.nullable) for key in keys]
-        kept = [column for column in page.c if column.key not in replaced]
-        return (select(*kept, *(expression.label(name) for name, expression in derived))
-                .select_from(page.join(table, table.c.id == page.c.id)).order_by(*order_terms(outer)))
+        def order(page: Any) -> list[NullsSmallest]:
+            return order_terms([SortKey(key.name, page.c[key.name], key.descending, key.value_kind, key.nullable)
+                                for key in keys])
+
+        return derived_page(ctx.schema.table(object_name), statement, derived, order)
 
     if not remembered:
         return build()

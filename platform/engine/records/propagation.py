@@ -7,6 +7,7 @@ are recomputed for the records pointing at it. Each change may cause further cha
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, Select, func, select, update
@@ -205,14 +206,15 @@ def rollup_subquery(runtime: Runtime, parent: str, field: str, restriction: Any 
 
     The one definition of a rollup's value: the stored value (`restriction` None, every
     child) and the value a user sees (`restriction`: the user's row filter on the child
-    object, security/derived.py) are both this statement. Correlated to the parent table;
-    a rollup over the same object (employee.manager) reads its children through an alias.
+    object, security/derived.py) are both this statement, and `grouped_rollup` is the same
+    aggregate, condition and restriction read for many parents at once. Correlated to the
+    parent table; a rollup over the same object (employee.manager) reads its children
+    through an alias.
     """
     rollup = runtime.registry.object(parent).fields[field].rollup
     parent_table = runtime.table(parent)
     child = runtime.table(rollup.child_object)
-    condition = (compile_filter(QueryContext(runtime.registry, runtime.schema, runtime.field_types),
-                                rollup.child_object, dict(rollup.condition)) if rollup.condition else None)
+    condition = _rollup_condition(runtime, rollup)
     if child is parent_table:
         # The children must be an alias, or the subquery would compare each row with itself.
         child = child.alias("rollup_child")
@@ -226,6 +228,50 @@ def rollup_subquery(runtime: Runtime, parent: str, field: str, restriction: Any 
         if clause is not None:
             subquery = subquery.where(clause)
     return subquery.correlate(parent_table)
+
+
+@dataclass(frozen=True)
+class GroupedRollup:
+    """A rollup as one aggregate column of a grouped read over its child table (`grouped_rollup`)."""
+
+    child_object: str
+    #: The child's lookup column to the parent: the read is grouped by it.
+    via: Any
+    #: The aggregate, its rollup's condition as its FILTER (WHERE ...): the children the condition leaves out count for nothing.
+    measure: Any
+    #: A count: a parent no child row reaches has 0, not NULL (the other aggregates of no rows are NULL).
+    counts: bool
+
+
+def grouped_rollup(runtime: Runtime, parent: str, field: str) -> GroupedRollup | None:
+    """Rollup `parent.field` as an aggregate for `SELECT via, <measure> FROM child WHERE <restriction> GROUP BY via`.
+
+    The value it gives each parent equals `rollup_subquery`'s over the same restriction:
+    both aggregate the children meeting the rollup's condition (a WHERE there, the
+    aggregate's FILTER here) and the restriction; a parent without any such child gets the
+    aggregate over no rows (0 for a count, which the caller fills in for a parent the grouped
+    read has no row for, NULL otherwise). None where that form does not apply: a rollup
+    over its own object (read through an alias) and an average (its SQL is not a single
+    aggregate call a FILTER can follow).
+    """
+    rollup = runtime.registry.object(parent).fields[field].rollup
+    if rollup.child_object == parent or rollup.aggregate not in AGGREGATES:
+        return None
+    child = runtime.table(rollup.child_object)
+    measure = rollup_measure(rollup.aggregate, child.c[rollup.field] if rollup.field else None,
+                             runtime.table(parent).c[field].type)
+    condition = _rollup_condition(runtime, rollup)
+    if condition is not None:
+        measure = measure.filter(condition)
+    return GroupedRollup(rollup.child_object, child.c[rollup.via], measure, rollup.aggregate == "count")
+
+
+def _rollup_condition(runtime: Runtime, rollup) -> Any:
+    """The rollup's condition on its child object as SQL; None without one."""
+    if not rollup.condition:
+        return None
+    return compile_filter(QueryContext(runtime.registry, runtime.schema, runtime.field_types),
+                          rollup.child_object, dict(rollup.condition))
 
 
 def rollup_measure(aggregate: str, column: Any, result_type: Any) -> Any:

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, Table, case, or_, select
 from crmkit.engine import messages
 from crmkit.engine.automation.rules import before_save_rules, run_before_save
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
+from crmkit.engine.query.derived_page import NO_DERIVED
 from crmkit.engine.query.filters import compile_filter
 from crmkit.engine.query.grouping import Grouping, group_totals
 from crmkit.engine.query.inputs import is_record_id, shown
@@ -168,7 +169,7 @@ class RecordService:
         """The page `spec` asks for, read on an operation's connection (rights already checked)."""
         context = self.query_context()
         policy = self.session.policy
-        derived = policy.derived.shown_columns(self.obj.name) if policy is not None else ()
+        derived = policy.derived.page_columns(self.obj.name) if policy is not None else NO_DERIVED
         fetched = fetch_rows(connection, context, self.obj.name, spec, derived=derived)  # one statement with them
         names = fetched[0]._fields if fetched else ()
         rows = [dict(zip(names, row)) for row in fetched]

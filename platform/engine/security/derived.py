@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, case, null, or_, select, type_coerce
 
-from crmkit.engine.records.propagation import rollup_subquery
+from crmkit.engine.query.derived_page import DerivedColumns, RollupGroup
+from crmkit.engine.records.propagation import grouped_rollup, rollup_subquery
 from crmkit.metadata.model import FieldDef, ObjectDef
 from crmkit.sandbox import SandboxError, compile_expression
 
@@ -68,6 +69,7 @@ class DerivedRules:
         self._expressions: dict[tuple[str, str], ColumnElement | None] = {}
         self._shown: dict[str, tuple[tuple[str, ...], Select] | None] = {}
         self._columns: dict[str, tuple[tuple[str, ColumnElement], ...]] = {}
+        self._pages: dict[str, DerivedColumns] = {}
 
     def per_user(self, object_name: str) -> frozenset[str]:
         """Fields of the object whose value this user sees differently from the stored one."""
@@ -118,8 +120,8 @@ class DerivedRules:
     def shown_columns(self, object_name: str) -> tuple[tuple[str, ColumnElement], ...]:
         """(name, expression) of every recomputed or masked field the user may see (empty: all as stored).
 
-        The same fields and SQL as `shown_values`, for a page statement that reads them with
-        its rows (query/sorting.py `fetch_rows`). The tuple is built once per session and
+        The same fields and SQL as `shown_values`; a page reads them as `page_columns` arranges
+        them (query/sorting.py `fetch_rows`). The tuple is built once per session and
         object, so callers may remember statements made from it by its identity.
         """
         if object_name not in self._columns:
@@ -127,6 +129,45 @@ class DerivedRules:
                           if name not in self.policy.hidden_fields(object_name))
             self._columns[object_name] = tuple((name, self.expression(object_name, name)) for name in names)
         return self._columns[object_name]
+
+    def page_columns(self, object_name: str) -> DerivedColumns:
+        """`shown_columns` as a page reads them (query/derived_page.py): the rollups over one child object
+        through one lookup grouped into one read of that child per page, the other fields correlated.
+
+        The same fields, each with the same value as its `expression`: a grouped rollup is
+        `grouped_rollup`'s aggregate over the children this user may see (`row_filter` of the
+        child). A group whose read would need another table than the child's beside it (a
+        row filter naming the parent outside a subquery) stays correlated. Built once per
+        session and object, so page statements made from it may be remembered by its identity.
+        """
+        if object_name not in self._pages:
+            self._pages[object_name] = self._page_columns(object_name)
+        return self._pages[object_name]
+
+    def _page_columns(self, object_name: str) -> DerivedColumns:
+        runtime = self.policy.runtime
+        parent = runtime.table(object_name)
+        recomputed = self.recomputed.get(object_name, frozenset())
+        correlated, groups = [], {}
+        for name, expression in self.shown_columns(object_name):
+            grouped = grouped_rollup(runtime, object_name, name) if name in recomputed else None
+            if grouped is None:
+                correlated.append((name, expression))
+            else:
+                groups.setdefault((grouped.child_object, grouped.via.key), []).append((name, grouped))
+        built = []
+        for (child, _), members in groups.items():
+            restriction = self.policy.row_filter(child)
+            via = members[0][1].via
+            measures = tuple((name, grouped.measure, parent.c[name].type, grouped.counts) for name, grouped in members)
+            read = select(via, *(measure for _, measure, _, _ in measures))
+            if restriction is not None:
+                read = read.where(restriction)
+            if [table for table in read.get_final_froms()] != [via.table]:
+                correlated.extend((name, self.expression(object_name, name)) for name, _ in members)
+                continue
+            built.append(RollupGroup(via, restriction, measures))
+        return DerivedColumns(tuple(correlated), tuple(built))
 
     def _build(self, object_name: str, field_name: str) -> ColumnElement | None:
         runtime = self.policy.runtime
