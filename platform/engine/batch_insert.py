@@ -22,6 +22,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.expression import ColumnElement, TableClause
 from sqlalchemy.types import TypeEngine
 
+from crmkit.engine.precompiled import execute_compiled
+
 
 @dataclass(frozen=True)
 class ArrayColumn:
@@ -63,6 +65,11 @@ def can_unnest(table: Table, names: Sequence[str]) -> bool:
 
 
 @lru_cache(maxsize=512)
+def _row_statement(table: Table) -> Any:
+    return insert(table)
+
+
+@lru_cache(maxsize=512)
 def _table_statement(table: Table, names: tuple[str, ...]) -> Any:
     return unnest_insert(table, [ArrayColumn(name, table.c[name].type) for name in names])
 
@@ -87,6 +94,9 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     if arrays is None:
         if any(len(row) != len(names) for row in rows):
             rows = [{name: row.get(name) for name in names} for row in rows]
-        connection.execute(insert(table), rows[0] if len(rows) == 1 else list(rows))
+        if len(rows) == 1:  # a create's row: the statement and its compilation are kept (engine/precompiled.py)
+            execute_compiled(connection, _row_statement(table), rows[0])
+        else:
+            connection.execute(insert(table), list(rows))
         return
     connection.execute(_table_statement(table, names), arrays)
