@@ -146,4 +146,4 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
         else:
             connection.execute(insert(table), list(rows))
         return
-    connection.execute(_table_statement(table, names), arrays)
+    execute_compiled(connection, _table_statement(table, names), arrays)

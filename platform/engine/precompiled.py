@@ -13,7 +13,9 @@ parameter names), and runs the text with `Connection.exec_driver_sql`:
 - the SQL is SQLAlchemy's own compilation of the Core statement, values travel as bound
   parameters processed by the same type processors (UTC timestamps, exact decimals, JSON);
 - the connection's events still run: error translation (`handle_error`), statement
-  listeners, PostgreSQL's prepared statements (the same text is prepared after 5 runs).
+  listeners, PostgreSQL's prepared statements (the same text is prepared after 5 runs);
+- on PostgreSQL (psycopg), array parameters (a bulk batch's columns, engine/batch_insert.py)
+  are sent in binary format, which psycopg writes several times faster than text (`_binary`).
 
 A statement whose compilation needs per-call work is run as usual by `connection.execute`
 instead: Python-side column defaults to compute, IN lists expanded or values rendered at
@@ -21,11 +23,12 @@ execution, result columns whose values need processing.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, CursorResult, Integer, String
+from sqlalchemy import ARRAY, Connection, CursorResult, Integer, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeEngine
@@ -97,17 +100,27 @@ def compile_once(statement: Executable, dialect: Dialect, names: tuple[str, ...]
         return None
     processors = compiled._bind_processors
     escaped = compiled.escaped_bind_names or {}
-    order = compiled.positiontup if compiled.positional else list(compiled.binds)
+    order = compiled.positiontup if compiled.positional else list(dict.fromkeys(compiled.bind_names.values()))
     if order is None:
         return None
     slots = []
+    sql = compiled.string
     for name in order:
         bind = compiled.binds[name]
         default = _REQUIRED if bind.required else bind.effective_value
         if bind.callable is not None:
             return None
         slots.append((name, escaped.get(name, name), processors.get(name), default))
-    return Compiled(compiled.string, tuple(slots), bool(compiled.positional))
+        if dialect.driver == "psycopg" and isinstance(bind.type, ARRAY):
+            sql = _binary(sql, escaped.get(name, name))
+    return Compiled(sql, tuple(slots), bool(compiled.positional))
+
+
+def _binary(sql: str, key: str) -> str:
+    """psycopg: the parameter `key` sent in binary format (`%(key)b`). An array goes item by item either
+    way, but in text psycopg quotes and escapes each item with a Python regular expression (2-4 µs an
+    item of text or a timestamp, 0.2 µs in binary): a bulk batch sends thousands of items."""
+    return re.sub(rf"(?<!%)%\({re.escape(key)}\)s", lambda _: f"%({key})b", sql)
 
 
 def _plain_result(column_type: TypeEngine, dialect: Dialect) -> bool:

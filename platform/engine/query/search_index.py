@@ -184,7 +184,7 @@ def _write_entries(connection: Connection, index: SearchIndex, entries: list[dic
         for name in index.columns:
             entry[name] = " ".join(entry[name])
     names = ("record_id", *index.columns)
-    connection.execute(_unnest_statement(index.name, index.columns), array_parameters(entries, names))
+    execute_compiled(connection, _unnest_statement(index.name, index.columns), array_parameters(entries, names))
 
 
 @lru_cache(maxsize=256)
