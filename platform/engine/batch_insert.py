@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import JSON, Connection, Table, Text, bindparam, cast, func, insert, select
@@ -131,8 +132,8 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     arrays = None
     if len(rows) > 1 and connection.dialect.name == "postgresql" and can_unnest(table, names):
         arrays = array_parameters(rows, names)
-        if any(isinstance(value, (list, tuple)) for name, values in arrays.items() if not _is_document(table, name)
-               for value in values):
+        if any(any(map(isinstance, values, repeat((list, tuple)))) for name, values in arrays.items()
+               if not _is_document(table, name)):
             arrays = None  # a list value (multi-picklist) would read as an array dimension
         else:
             for name in names:
