@@ -89,7 +89,7 @@ def alternated(sides: Sequence[Callable[[list], object]], rows: list, rounds: in
     for number, offset in enumerate(range(0, len(rows), size)):
         chunk = rows[offset:offset + size]
         for index in [(number + turn) % len(sides) for turn in range(len(sides))]:
-            totals[index] += elapsed(lambda: sides[index](chunk))
+            totals[index] += elapsed(lambda side=sides[index], part=chunk: side(part))
     return totals
 
 
