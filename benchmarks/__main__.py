@@ -11,7 +11,8 @@ table filled to --rows (default 1,000,000) with mixed English and Chinese names,
 200 users in its role hierarchy; the bench package's `deal` takes the writes. Each
 database gets a table of lines (crmkit time, raw Core time, ratio, Django time where
 measured, the issue 8 target and whether it was met, a note), then a summary lists the
-targets met and missed. Times are medians of repeated calls (writes and export: one run).
+targets met and missed. Times are medians of repeated calls (export: one run; writes: the
+sides taking turns in rounds, each side's slices summed, benchmarks/writes.py).
 Asserts nothing.
 
 Setup is not measured but printed: filling 1,000,000 accounts took 106 s on SQLite and 63 s

@@ -6,13 +6,18 @@ table (same columns and indexes) with rows computed beforehand: one INSERT per r
 "Django doing the same work" (django_same_work.py) validates with `full_clean()`, computes
 the formula in `save()` and writes a history row in the same transaction, as a Django team
 would. One transaction per record for creates, batches of 1,000 for bulk.
+
+The four sides take turns (`alternated`): each round every side writes its next slice of
+rows, the order of the sides rotating from round to round, and each side's time is the sum
+of its slices. On a shared machine whose load moves during a run, every side then meets the
+same load, and the ratios stay fair; on an idle machine the sums equal one long run each.
 """
 from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import Index, MetaData, Table, delete, insert
 
@@ -22,6 +27,8 @@ from crmkit.engine import Crm
 
 STAGES = ["Prospecting", "Qualification", "Proposal", "Negotiation", "Won", "Lost"]
 BATCH = 1000
+#: Rounds the sides take turns in (fewer when there are fewer rows or batches).
+ROUNDS = 10
 
 
 def deal_values(rng: random.Random, number: int) -> dict:
@@ -72,9 +79,23 @@ def deal_stages(crm: Crm) -> list[str]:
     return [option.value for option in crm.runtime.object("deal").fields["stage"].options]
 
 
+def alternated(sides: Sequence[Callable[[list], object]], rows: list, rounds: int, unit: int = 1) -> list[float]:
+    """Seconds each side takes to write `rows`, the sides taking turns: `rows` is cut into up to
+    `rounds` slices (of whole multiples of `unit` rows: bulk batches stay whole), and in round
+    number n the sides run on slice n in an order rotated by n. Returns one sum per side."""
+    units = -(-len(rows) // unit)
+    size = -(-units // min(rounds, units)) * unit
+    totals = [0.0] * len(sides)
+    for number, offset in enumerate(range(0, len(rows), size)):
+        chunk = rows[offset:offset + size]
+        for index in [(number + turn) % len(sides) for turn in range(len(sides))]:
+            totals[index] += elapsed(lambda side=sides[index], part=chunk: side(part))
+    return totals
+
+
 def write_lines(crm: Crm, raw_table: Table, django_deals, same_work: tuple[Any, Any, str], creates: int,
                 bulk: int) -> list[Result]:
-    """Create `creates` records one by one, then bulk insert `bulk`, on each side.
+    """Create `creates` records one by one, then bulk insert `bulk`, on each side (taking turns).
 
     `django_deals` is the QuerySet (`Model.objects.using(alias)`) over the `deal_django` copy;
     `same_work` is (Deal model, History model, alias) of the same-work column.
@@ -84,32 +105,36 @@ def write_lines(crm: Crm, raw_table: Table, django_deals, same_work: tuple[Any, 
     rng = random.Random(1)
     values = [deal_values(rng, n) for n in range(creates)]
 
-    def raw_creates() -> None:
-        for row in map(stored_row, values):
+    def raw_creates(chunk: list[dict]) -> None:
+        for row in map(stored_row, chunk):
             with crm.engine.begin() as connection:
                 connection.execute(insert(raw_table), row)
 
-    ours = elapsed(lambda: [records.create(row) for row in values])
-    raw = elapsed(raw_creates)
-    django = elapsed(lambda: [django_deals.create(**stored_row(row)) for row in values])
-    work = elapsed(lambda: [django_same_work.create_row(deal_model, history_model, alias, row) for row in values])
+    ours, raw, django, work = alternated([
+        lambda chunk: [records.create(row) for row in chunk],
+        raw_creates,
+        lambda chunk: [django_deals.create(**stored_row(row)) for row in chunk],
+        lambda chunk: [django_same_work.create_row(deal_model, history_model, alias, row) for row in chunk],
+    ], values, ROUNDS)
     lines = [Result(f"create {creates:,} one by one", ours, raw, AHEAD_OF_DJANGO,
                     f"per record: crmkit {ours / creates * 1e6:.0f} µs, raw {raw / creates * 1e6:.0f} µs, "
                     f"Django {django / creates * 1e6:.0f} µs, Django same work {work / creates * 1e6:.0f} µs",
                     django, work)]
     values = [deal_values(rng, n) for n in range(bulk)]
 
-    def raw_bulk() -> None:
-        rows = [stored_row(row) for row in values]
+    def raw_bulk(chunk: list[dict]) -> None:
+        rows = [stored_row(row) for row in chunk]
         for offset in range(0, len(rows), BATCH):
             with crm.engine.begin() as connection:
                 connection.execute(insert(raw_table), rows[offset:offset + BATCH])
 
-    ours = elapsed(lambda: records.bulk_create(values, batch_size=BATCH))
-    raw = elapsed(raw_bulk)
-    django = elapsed(lambda: django_deals.bulk_create(
-        [django_deals.model(**stored_row(row)) for row in values], batch_size=BATCH))
-    work = elapsed(lambda: django_same_work.bulk_rows(deal_model, history_model, alias, values, BATCH))
+    ours, raw, django, work = alternated([
+        lambda chunk: records.bulk_create(chunk, batch_size=BATCH),
+        raw_bulk,
+        lambda chunk: django_deals.bulk_create([django_deals.model(**stored_row(row)) for row in chunk],
+                                               batch_size=BATCH),
+        lambda chunk: django_same_work.bulk_rows(deal_model, history_model, alias, chunk, BATCH),
+    ], values, ROUNDS, BATCH)
     lines.append(Result(f"bulk insert {bulk:,}", ours, raw, AHEAD_OF_DJANGO,
                         f"batches of {BATCH:,}; per record: crmkit {ours / bulk * 1e6:.0f} µs, "
                         f"raw {raw / bulk * 1e6:.0f} µs, Django {django / bulk * 1e6:.0f} µs, "

@@ -29,6 +29,8 @@ from sqlalchemy import Connection, ScalarSelect, Select, Table, insert, select, 
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import Executable, ClauseElement
 
+from crmkit.engine.precompiled import execute_compiled
+
 #: The id of the single row.
 ROW_ID = 1
 
@@ -52,7 +54,7 @@ def operation_state(connection: Connection, table: Table, *alongside: ScalarSele
     the row (a database prepared before it existed) the generation is 0 and the other
     values are still read.
     """
-    row = connection.execute(_state_query(table, alongside)).first()
+    row = execute_compiled(connection, _state_query(table, alongside), {}).first()
     if row is not None:
         return (row[0] or 0, *row[1:])
     if not alongside:

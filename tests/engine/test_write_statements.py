@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import MetaData, Table, event, select, text
+from sqlalchemy import MetaData, Table, Text, event, select, text
 
 from crmkit.engine.batch_insert import insert_rows
 from crmkit.engine.records.pipeline import SavePipeline
@@ -227,3 +227,25 @@ def test_bulk_rows_with_list_values_are_stored_whole(crm, install):
     leads.bulk_create(rows)
     stored_rows = leads.query(sort=["name"]).records
     assert [record.get("interests") for record in stored_rows] == [row["interests"] for row in rows]
+
+
+def test_json_documents_of_a_batch_travel_as_one_parameter_and_are_stored_as_written(crm, deals):
+    """PostgreSQL sends a batch's documents as one JSON array (engine/batch_insert.py): lists, the
+    string "null", nested quotes and backslashes come back as given, SQL NULL stays NULL."""
+    table = crm.runtime.system_table("crmkit_history")
+    moment = datetime(2026, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    documents = [["a", "星辰"], "null", {"q": "say \"hi\" \\ there", "n": None}, None, 0, []]
+    rows = [{"object": "deal", "record_id": 100 + number, "operation": "update", "field": "x", "old_value": value,
+             "new_value": {"at": number}, "changed_at": moment, "changed_by": None}
+            for number, value in enumerate(documents)]
+    with Statements(crm.engine) as sent, crm.engine.begin() as connection:
+        insert_rows(connection, table, rows)
+    if crm.engine.dialect.name == "postgresql":
+        assert len(inserts_into(sent, "crmkit_history")) == 1
+    with crm.engine.connect() as connection:
+        found = connection.execute(select(table.c.old_value, table.c.new_value, table.c.record_id)
+                                   .where(table.c.record_id >= 100).order_by(table.c.id)).all()
+        raw = connection.execute(select(table.c.old_value.cast(Text)).where(table.c.record_id == 103)).scalar()
+    assert [tuple(row) for row in found] == [(value, {"at": number}, 100 + number)
+                                            for number, value in enumerate(documents)]
+    assert raw is None

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from sqlalchemy import ARRAY, BigInteger, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
 
 from crmkit.engine.batch_insert import ArrayColumn, array_parameters, unnest_insert
+from crmkit.engine.precompiled import execute_compiled
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.query.tokens import TOKENIZER_VERSION, index_tokens
@@ -173,14 +174,17 @@ def add_records(connection: Connection, index: SearchIndex, rows: Iterable[Mappi
 
 
 def _write_entries(connection: Connection, index: SearchIndex, entries: list[dict[str, Any]], sqlite: bool) -> None:
-    if sqlite or len(entries) == 1:
+    if len(entries) == 1:  # a create's row: its statement's compilation is kept (engine/precompiled.py)
+        execute_compiled(connection, _insert_statement(index.name, index.columns, sqlite), entries[0])
+        return
+    if sqlite:
         connection.execute(_insert_statement(index.name, index.columns, sqlite), entries)
         return
     for entry in entries:
         for name in index.columns:
             entry[name] = " ".join(entry[name])
     names = ("record_id", *index.columns)
-    connection.execute(_unnest_statement(index.name, index.columns), array_parameters(entries, names))
+    execute_compiled(connection, _unnest_statement(index.name, index.columns), array_parameters(entries, names))
 
 
 @lru_cache(maxsize=256)

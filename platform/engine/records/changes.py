@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sqlalchemy import Connection, delete, select, update
@@ -141,12 +142,24 @@ def change_payload(object_name: str, operation: str, record_id: int, fields: Map
 
 def change_fields(values: Mapping[str, Any]) -> dict[str, Any]:
     """A record's stored values as a change's `fields`: JSON (to_json), the id left to the change's own `id`."""
-    plain = _PLAIN
-    return {name: value if type(value) in plain else to_json(value) for name, value in values.items() if name != "id"}
+    plain, direct = _PLAIN, _DIRECT
+    fields = {}
+    for name, value in values.items():
+        kind = type(value)
+        if kind in plain:
+            fields[name] = value
+        elif kind in direct:
+            fields[name] = direct[kind](value)
+        else:
+            fields[name] = to_json(value)
+    fields.pop("id", None)
+    return fields
 
 
 #: Values `to_json` gives back as they are (the common ones, taken without a call: an import writes a change per row).
 _PLAIN = frozenset({str, int, bool, float, type(None)})
+#: What `to_json` does with the other common stored types, found by the exact type (a bulk create writes a change per row).
+_DIRECT = {Decimal: str, date: date.isoformat, datetime: datetime.isoformat}
 
 
 def change_rows(events: Sequence["RecordEvent"]) -> list[dict[str, Any]]:

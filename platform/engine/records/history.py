@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from crmkit.engine.batch_insert import insert_rows
 from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.precompiled import execute_compiled
 from crmkit.engine.runtime import Runtime
 from crmkit.metadata.model import SYSTEM_FIELDS
 
@@ -41,6 +42,6 @@ def write_history(connection: Connection, runtime: Runtime, rows: Iterable[Mappi
     """Insert history rows (as `history_rows` makes them): one statement, however many rows."""
     rows = list(rows)
     if len(rows) == 1:
-        connection.execute(runtime.history_insert, rows[0])
+        execute_compiled(connection, runtime.history_insert, rows[0])
     elif rows:
         insert_rows(connection, runtime.system_table("crmkit_history"), rows)

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, Table, case, or_, select
 
 from crmkit.engine import messages
 from crmkit.engine.automation.rules import before_save_rules, run_before_save
+from crmkit.engine.precompiled import execute_compiled
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
 from crmkit.engine.query.derived_page import NO_DERIVED
 from crmkit.engine.query.filters import compile_filter
@@ -416,10 +417,10 @@ class RecordService:
         together = pipeline.create_statement(tuple(values))
         with constraint_errors(obj, values, self._hidden()):
             if together is None:
-                values["id"] = connection.execute(pipeline.insert_statement, values).scalar_one()
+                values["id"] = execute_compiled(connection, pipeline.insert_statement, values).scalar_one()
             else:  # PostgreSQL: the record, its history row and its search row in one statement
-                values["id"] = connection.execute(together.statement,
-                                                  together.parameters(values, actor.user_id, now)).scalar_one()
+                values["id"] = execute_compiled(connection, together.statement,
+                                                together.parameters(values, actor.user_id, now)).scalar_one()
         after_write(connection, session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)],
                     written=WRITTEN_WITH_RECORD if together is not None else frozenset())
         return Record(obj.name, values)
