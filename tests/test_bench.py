@@ -170,6 +170,13 @@ def test_django_doing_the_same_work_validates_computes_and_keeps_history_like_cr
         for bad in ({"name": "x", "amount": Decimal(-1)}, {"amount": Decimal(5)}, {"name": "x", "stage": "Lunch"}):
             with pytest.raises(ValidationError):
                 django_same_work.create_row(Deal, History, "samework", bad)
+        from django.db import connections
+
+        with connections["samework"].cursor() as cursor:  # commits as crmkit's do: WAL, no fsync per commit
+            assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        with crm.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
     finally:
         django_orm.close()
         crm.close()
