@@ -222,7 +222,8 @@ def start_gunicorn(url: str, port: int, threads: int = THREADS, settings: dict[s
     threads each; 0: sync workers), once it answers; `settings` are more CRMKIT_* environment variables."""
     environment = {**os.environ, "CRMKIT_DATABASE_URL": url, "CRMKIT_SECRET_KEY": SECRET, **(settings or {})}
     kind = ["--worker-class", "gthread", "--threads", str(threads)] if threads else ["--worker-class", "sync"]
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), *kind,
+    heartbeat = ["--worker-tmp-dir", "/dev/shm"] if os.path.isdir("/dev/shm") else []  # as README deploys it
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), *kind, *heartbeat,
                "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "crmkit.ui:create_app()"]
     server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     end = time.monotonic() + STARTUP
