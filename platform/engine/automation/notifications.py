@@ -75,16 +75,16 @@ class Notifications:
             query = query.where(table.c.read_at.is_(None))
         if before is not None:
             query = query.where(table.c.id < id_bound(before))
-        with self.context.snapshot() as context, context.reading() as connection:
+        with self.context.reading() as connection:
             rows = connection.execute(query).all()
-            readable = self._readable(rows)
+            readable = self._readable(connection, rows)
         return [Notification(row.id, row.object, row.record_id, row.message if (row.object, row.record_id) in readable
                              else "", row.rule, row.created_at, row.read_at, (row.object, row.record_id) in readable)
                 for row in rows]
 
-    def _readable(self, rows: Sequence[Any]) -> set[tuple[str, int]]:
-        """(object, record id) of the rows' records the user may read now: one query per object, through the
-        engine (object permission, row filter; deleted records are not found), in the open snapshot.
+    def _readable(self, connection: Connection, rows: Sequence[Any]) -> set[tuple[str, int]]:
+        """(object, record id) of the rows' records that exist and the user may read now: one id query per object
+        (object permission, then the row filter, as the change feed's and the recycle bin's checks).
 
         A notification was delivered only to who could read its record then (`deliver`); this asks again,
         so one about a record since reassigned, unshared or deleted shows nothing of it.
@@ -92,15 +92,19 @@ class Notifications:
         wanted: dict[str, set[int]] = {}
         for row in rows:
             wanted.setdefault(row.object, set()).add(row.record_id)
+        runtime, policy = self.context.runtime, self.context.policy
         found: set[tuple[str, int]] = set()
-        policy = self.context.policy
         for object_name, ids in wanted.items():
-            if object_name not in self.context.runtime.registry.objects:
+            if object_name not in runtime.registry.objects:
                 continue  # the object was removed from the metadata since
             if policy is not None and not policy.can(object_name, "read"):
                 continue
-            page = self.context.records(object_name).query({"id": sorted(ids)}, limit=len(ids))
-            found.update((object_name, record.id) for record in page.records)
+            table = runtime.table(object_name)
+            query = select(table.c.id).where(table.c.id.in_(sorted(ids)))
+            restriction = policy.row_filter(object_name) if policy is not None else None
+            if restriction is not None:
+                query = query.where(restriction)
+            found.update((object_name, record_id) for record_id in connection.execute(query).scalars())
         return found
 
     def mark_read(self, ids: Iterable[int]) -> int:

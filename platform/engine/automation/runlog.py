@@ -22,7 +22,6 @@ CRMKIT_RUNLOG_RETENTION_DAYS days (default 90).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from crmkit.engine import messages
 from crmkit.engine.database import write_transaction
+from crmkit.engine.retention import retention_days
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, is_record_id
 from crmkit.engine.security.access import PermissionDenied
 
@@ -54,12 +54,7 @@ def retention() -> timedelta:
 
     ValueError naming the variable when it is set to anything else.
     """
-    given = os.environ.get("CRMKIT_RUNLOG_RETENTION_DAYS", "").strip()
-    if not given:
-        return timedelta(days=DEFAULT_RETENTION_DAYS)
-    if not given.isdigit() or int(given) < 1:
-        raise ValueError(f"CRMKIT_RUNLOG_RETENTION_DAYS must be a whole number of days (1 or more), not {given!r}.")
-    return timedelta(days=int(given))
+    return retention_days("CRMKIT_RUNLOG_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
 
 
 def elapsed_ms(started: float) -> int:

@@ -20,7 +20,6 @@ Capture refuses a replay id past its retention window).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -32,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crmkit.engine import messages
 from crmkit.engine.batch_insert import insert_rows
 from crmkit.engine.database import write_transaction
+from crmkit.engine.retention import retention_days
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.errors import QueryError
 from crmkit.errors import CrmkitError
@@ -79,12 +79,7 @@ def change_retention() -> timedelta:
 
     ValueError naming the variable when it is set to anything else.
     """
-    given = os.environ.get("CRMKIT_CHANGE_RETENTION_DAYS", "").strip()
-    if not given:
-        return timedelta(days=DEFAULT_RETENTION_DAYS)
-    if not given.isdigit() or int(given) < 1:
-        raise ValueError(f"CRMKIT_CHANGE_RETENTION_DAYS must be a whole number of days (1 or more), not {given!r}.")
-    return timedelta(days=int(given))
+    return retention_days("CRMKIT_CHANGE_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
 
 
 def prune_changes(crm: "Crm", *, keep: timedelta | None = None) -> int:
