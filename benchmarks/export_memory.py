@@ -1,19 +1,23 @@
-"""One export measured in a process of its own: seconds and peak resident memory (VmHWM).
+"""Exports measured in processes of their own: seconds and peak resident memory (VmHWM) of each.
 
-    python -m benchmarks.export_memory <database URL> <ours-csv|ours-xlsx|raw-csv|raw-xlsx> <rows>
+    python -m benchmarks.export_memory <database URL> <kind>[,<kind>...] <rows>[,<rows>...]
 
-prints one JSON line: {"seconds", "bytes" (the file's size), "peak" (bytes of resident memory the
-process reached above what it held just before the export), "rss_before"}. The process opens the
-database, warms the export up on one row, then resets its high-water mark (Linux:
-/proc/self/clear_refs "5") and exports the first <rows> accounts by id. Run once per size
-(benchmarks/transfer.py: 1/10 of the rows and all of them), the peaks show whether memory grows
-with the rows exported: a streamed export's stays the same.
+with kinds among ours-csv, ours-xlsx, raw-csv, raw-xlsx, prints one JSON line: a list with one
+{"kind", "rows", "seconds", "bytes" (the file's size), "peak" (bytes of resident memory the
+process reached above what it held just before the export), "rss_before"} per kind and row
+count, in that order. The process opens the database once and warms every kind up on one
+row (imports, compiled statements: not the rows' memory); then each export runs in a child
+forked from it, which opens a connection of its own on one row again, resets its high-water mark (Linux: /proc/self/clear_refs "5") and exports the first <rows> accounts by
+id. A fork is a fresh process as far as memory goes, without a second interpreter start
+(about 2 s each): benchmarks/transfer.py measures 1/10 of the rows and all of them, and the
+peaks show whether memory grows with the rows exported: a streamed export's stays the same.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 import sys
 import time
 from typing import Any, Callable, Iterator, Sequence
@@ -88,23 +92,55 @@ def exporters(crm: Crm, rows: int) -> dict[str, Callable[[int], int]]:
     return {"ours-csv": ours_csv, "ours-xlsx": ours_xlsx, "raw-csv": raw_csv, "raw-xlsx": raw_xlsx}
 
 
+def measured(crm: Crm, export: Callable[[int], int], rows: int) -> dict[str, float]:
+    """One export of `rows` accounts in a child process forked from this one: its seconds, bytes and peak."""
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: measure, write the figures to the pipe, and leave without cleanup
+        status = 1
+        try:
+            os.close(reading)
+            crm.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+            export(1)  # this process's own connection, opened before the high-water mark is reset
+            before = status_bytes("VmRSS")
+            reset_peak()
+            start = time.perf_counter()
+            size = export(rows)
+            seconds = time.perf_counter() - start
+            peak = status_bytes("VmHWM")
+            figures = {"seconds": seconds, "bytes": size, "peak": max(0, peak - before), "rss_before": before}
+            with os.fdopen(writing, "w") as pipe:
+                pipe.write(json.dumps(figures))
+            status = 0
+        except BaseException:  # noqa: B036 - the child reports any failure through its exit status and stderr
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    os.close(writing)
+    with os.fdopen(reading) as pipe:
+        text = pipe.read()
+    _, status = os.waitpid(child, 0)
+    if status != 0 or not text:
+        raise SystemExit(f"export_memory: the export of {rows:,} rows failed in its process (status {status}).")
+    return json.loads(text)
+
+
 def main(argv: list[str]) -> None:
-    url, kind, rows = argv[0], argv[1], int(argv[2])
-    if kind not in KINDS:
-        raise SystemExit(f"export_memory: the kind is one of {', '.join(KINDS)}, not {kind!r}")
+    url, kinds, counts = argv[0], argv[1].split(","), [int(rows) for rows in argv[2].split(",")]
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise SystemExit(f"export_memory: the kinds are among {', '.join(KINDS)}, not {', '.join(unknown)}")
     crm = Crm.open(url, create=False)
     try:
-        export = exporters(crm, rows)[kind]
-        export(1)  # imports, statements compiled, the first connection: not the rows' memory
-        before = status_bytes("VmRSS")
-        reset_peak()
-        start = time.perf_counter()
-        size = export(rows)
-        seconds = time.perf_counter() - start
-        peak = status_bytes("VmHWM")
+        chosen = exporters(crm, max(counts))
+        for kind in kinds:
+            chosen[kind](1)  # imports, statements compiled, the first connection: not the rows' memory
+        results = [{"kind": kind, "rows": rows, **measured(crm, chosen[kind], rows)} for kind in kinds for rows in counts]
     finally:
         crm.close()
-    print(json.dumps({"seconds": seconds, "bytes": size, "peak": max(0, peak - before), "rss_before": before}))
+    print(json.dumps(results))
 
 
 if __name__ == "__main__":

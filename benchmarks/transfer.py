@@ -7,8 +7,8 @@
   executemany per 1,000 rows into a plain copy of the table.
 - export: --exports accounts (default: all of --rows) streamed as CSV and as XLSX through
   the engine's export; raw = a Core select (server-side cursor) written by the csv module
-  (CSV) or XlsxWriter (XLSX). Each export runs in a process of its own
-  (benchmarks/export_memory.py), once for a tenth of the rows and once for all of them; the
+  (CSV) or XlsxWriter (XLSX). Each export runs in a process of its own, forked from one
+  that opened the database (benchmarks/export_memory.py), once for a tenth of the rows and once for all of them; the
   note gives both peaks of resident memory (VmHWM) above what the process held before the
   export: flat memory means the two peaks are about the same whatever the row count.
 """
@@ -113,9 +113,10 @@ def export_lines(crm: Crm, count: int) -> Iterator[Result]:
     """
     url = crm.engine.url.render_as_string(hide_password=False)
     smaller = max(1, count // 10)
+    figures = exported(url, ("ours-csv", "raw-csv", "ours-xlsx", "raw-xlsx"), (smaller, count))
     for kind in ("CSV", "XLSX"):
-        ours = {rows: exported(url, f"ours-{kind.lower()}", rows) for rows in (smaller, count)}
-        raw = {rows: exported(url, f"raw-{kind.lower()}", rows) for rows in (smaller, count)}
+        ours = {rows: figures[f"ours-{kind.lower()}", rows] for rows in (smaller, count)}
+        raw = {rows: figures[f"raw-{kind.lower()}", rows] for rows in (smaller, count)}
         mb = 2**20
         note = (f"peak memory +{ours[smaller]['peak'] / mb:,.0f} MB at {smaller:,} rows, "
                 f"+{ours[count]['peak'] / mb:,.0f} MB at {count:,} (raw: +{raw[smaller]['peak'] / mb:,.0f}, "
@@ -125,10 +126,11 @@ def export_lines(crm: Crm, count: int) -> Iterator[Result]:
                      raw[count]["seconds"], NO_TARGET, note)
 
 
-def exported(url: str, kind: str, rows: int) -> dict[str, float]:
-    """{"seconds", "bytes", "peak", "rss_before"} of one export in a fresh process (benchmarks/export_memory.py)."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks.export_memory", url, kind, str(rows)],
+def exported(url: str, kinds: tuple[str, ...], counts: tuple[int, ...]) -> dict[tuple[str, int], dict[str, float]]:
+    """{(kind, rows): {"seconds", "bytes", "peak", "rss_before"}}: each export in a process of its own (benchmarks/export_memory.py)."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.export_memory", url, ",".join(kinds),
+                           ",".join(str(rows) for rows in counts)],
                           cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"make bench: the {kind} export of {rows:,} rows failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"make bench: an export failed:\n{done.stderr[-2000:]}")
+    return {(item["kind"], item["rows"]): item for item in json.loads(done.stdout.strip().splitlines()[-1])}

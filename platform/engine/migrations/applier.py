@@ -4,8 +4,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from sqlalchemy import (
     Connection,
     Index,
@@ -258,7 +256,11 @@ class Applier:
                 self._execute(f"DROP INDEX {self.quote(index['name'])}")
         has_foreign_key = any(column_name in fk["constrained_columns"] for fk in inspector.get_foreign_keys(object_name))
         if self.sqlite and has_foreign_key:
-            # SQLite cannot drop a column that carries a foreign key; rebuild the table.
+            # SQLite cannot drop a column that carries a foreign key; rebuild the table. Alembic is
+            # imported here, for this one step: loading it costs every process start ~0.3 s.
+            from alembic.migration import MigrationContext
+            from alembic.operations import Operations
+
             operations = Operations(MigrationContext.configure(self.connection))
             with operations.batch_alter_table(object_name, recreate="always") as batch:
                 batch.drop_column(column_name)

@@ -26,7 +26,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin, pinyin
 from typing import Iterator
 
 #: Raised whenever index_tokens changes what it produces: indexes built by another version are rebuilt.
@@ -165,6 +164,8 @@ def _syllables(run: str) -> list[str] | None:
 
     Cached: names and company words repeat, and pypinyin takes ~30 µs a run.
     """
+    from pypinyin import lazy_pinyin  # loaded at the first Chinese text: its dictionaries take ~0.3 s
+
     syllables = lazy_pinyin(run, errors=lambda _characters: None)
     if len(syllables) != len(run) or not all(syllable.isascii() and syllable.isalpha() for syllable in syllables):
         return None
@@ -173,6 +174,8 @@ def _syllables(run: str) -> list[str] | None:
 
 @lru_cache(maxsize=1 << 14)
 def _all_readings(character: str) -> tuple[str, ...]:
+    from pypinyin import Style, pinyin
+
     readings = pinyin(character, style=Style.NORMAL, heteronym=True, errors=lambda _characters: None)
     found = readings[0] if readings else []
     return tuple(reading.lower() for reading in found if reading.isascii() and reading.isalpha())
