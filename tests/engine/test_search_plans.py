@@ -126,3 +126,34 @@ def test_the_second_page_of_a_search_is_read_in_the_index_order(crm, plan_reader
 
 def test_a_reps_search_is_read_in_the_index_order(crm, plan_reader, matches):
     assert_index_order(crm, page_plans(crm, plan_reader, QuerySpec(search="industries", limit=5), owner=2))
+
+
+@pytest.mark.parametrize(("words", "walked"), [("wonka zzz", True), ("xyzzy", False)])
+def test_a_search_with_a_common_word_and_one_the_statistics_do_not_know_walks_the_newest_index_rows(
+        crm, plan_reader, monkeypatch, words, walked):
+    """PostgreSQL: a bitmap of "wonka zzz" reads every search row holding "wonka", which pg_stats know to be common,
+    however few hold "zzz" too (a word they do not know): when the planner's guess says the newest rows of the
+    search table hold a page, they are walked instead (and, when they do not, the bitmap read after). A search
+    with no known word is read from its bitmap, cheap for a rare word. Every way gives the same page."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans: SQLite reads FTS5 in id order")
+    from crmkit.engine.query import search_clause, search_statistics
+
+    monkeypatch.setattr(search_statistics, "FEW_MATCHES", 0)  # the statistics of a small table count
+    monkeypatch.setattr(search_pages, "COMMON_SHARE", 1.0)  # no walk along the records first
+    monkeypatch.setattr(search_pages, "INDEX_WALKED", 1_000_000)  # the planner's guess says: the walk fills a page
+    search_statistics.forget_statistics()
+    spec = QuerySpec(search=words, limit=10)
+    try:
+        with crm.engine.connect() as connection:
+            match = search_clause(context(crm), "account", words)
+            assert search_statistics.expected_share(connection, match, known=True) == 0.0, "no word known alone"
+        with plan_reader(crm.engine).reads() as seen, crm.engine.connect() as connection:
+            rows = fetch_rows(connection, context(crm), "account", spec)
+        index_walked = [statement for statement, _ in seen if "AS recent" in statement]
+        assert bool(index_walked) == walked, [statement for statement, _ in seen]
+        monkeypatch.setattr(search_pages, "COSTLY_TERM", 2.0)  # never: the bitmap of every match
+        with crm.engine.connect() as connection:
+            assert [row.id for row in fetch_rows(connection, context(crm), "account", spec)] == [row.id for row in rows]
+    finally:
+        search_statistics.forget_statistics()

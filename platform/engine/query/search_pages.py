@@ -19,7 +19,9 @@ costs what a rare one does. Each database reads it its own way:
   so one statement reads the page: when the statistics know the word to be held by at
   least (limit + 1) / INDEX_WALKED of the records, the newest INDEX_WALKED rows of the search
   table along its own primary key (`_index_walked`: 4 ms for 张伟 at 1,000,000 records,
-  where its bitmap visits 4,500 pages in 19 ms); else, or when that walk holds no full
+  where its bitmap visits 4,500 pages in 19 ms), and so when one of the words is known to be
+  common and the planner's guess for all of them says the walk fills the page
+  (`_index_walk_fills`: "wonka 12"); else, or when that walk holds no full
   page, the records of the newest limit + 1 ids of the bitmap (`_newest_matches`). With a filter or a row filter, or when the walk finds no full page,
   one read of at most FEW_MATCHES + 1 ids decides:
   - none: nothing more is read;
@@ -44,7 +46,7 @@ from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import FEW_MATCHES, IndexCondition, SearchIds, SearchMatch, where_clause
-from crmkit.engine.query.search_statistics import expected_share
+from crmkit.engine.query.search_statistics import expected_share, largest_known_term
 
 #: PostgreSQL, many matches: how many records a page walks newest first, testing each, before it reads every match.
 WALKED = 5_000
@@ -57,6 +59,10 @@ COMMON_SHARE = 0.04
 #: records (张伟, 0.5%: about 10,000 rows, cheaper than a bitmap of its 5,000 matches scattered over
 #: as many pages of the search table).
 INDEX_WALKED = 20_000
+#: PostgreSQL, no filter: the share of the records a word must be known to be held by (planner statistics)
+#: for a bitmap of a search with it to cost more than the index walk. At 1,000,000 records a bitmap of
+#: "wonka 12" ("wonka": 4%) took 30-240 ms where the walk found its newest 11 matches in 6-10 ms (load 5).
+COSTLY_TERM = 0.01
 
 
 def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
@@ -88,7 +94,7 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
     elif not spec.filter and ctx.restriction(object_name) is None:
         # Every match is a row of the page (the index is written with its records, in the same
         # transaction): the page is the records of the newest limit + 1 matching ids, in one statement.
-        if expected_share(connection, match, known=True) * INDEX_WALKED >= spec.limit + 1:
+        if _index_walk_fills(connection, match, spec.limit + 1):
             rows = read(_index_walked(source, selected, match, descending, after, spec.limit + 1))
             if len(rows) > spec.limit:
                 return rows
@@ -110,6 +116,20 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
             return rows
     everything = select(*selected).where(match.as_set(), unsearched, *_after(source.c.id, after, descending))
     return read(_id_ordered(everything, source.c.id, descending, spec.limit + 1))
+
+
+def _index_walk_fills(connection: Connection, match: SearchMatch, rows: int) -> bool:
+    """PostgreSQL, no filter: whether the newest INDEX_WALKED rows of the search table are expected to hold `rows` matches.
+
+    Yes when the statistics know the words to be held that often (张伟). Also when they know
+    one of the words to be held by COSTLY_TERM of the records or more and the planner's guess
+    for all the words together says yes ("wonka 12": "wonka" 4%, "12" a prefix they know
+    nothing of): the bitmap the walk would save then reads that word's whole list of rows. A
+    wrong guess costs one bounded walk before the bitmap.
+    """
+    if expected_share(connection, match, known=True) * INDEX_WALKED >= rows:
+        return True
+    return largest_known_term(connection, match) >= COSTLY_TERM and expected_share(connection, match) * INDEX_WALKED >= rows
 
 
 def _newest_matches(source, selected: Sequence[Any], match: SearchMatch, descending: bool, after: int | None,

@@ -1,6 +1,7 @@
 """How many records a search is expected to match, from PostgreSQL's statistics, without a round trip per search.
 
     >>> expected_share(connection, match)      # 0.06: about 6% of the records hold the word
+    >>> largest_known_term(connection, match)  # the most common of its terms, as far as the statistics know
 
 A PostgreSQL search page first guesses whether its words are common (query/search_pages.py):
 a common word's newest matches are found by walking the records, a rare word's by reading
@@ -111,6 +112,26 @@ def expected_share(connection: Connection, match: SearchMatch, *, known: bool = 
             missed *= 1.0 - term_share(statistics.columns.get(name), term, known=known)
         share *= 1.0 - missed
     return share
+
+
+def largest_known_term(connection: Connection, match: SearchMatch) -> float:
+    """The share of the search table's rows (0 to 1) that the statistics know hold its most common term.
+
+    What a bitmap read of `match` costs grows with it: PostgreSQL's GIN index reads every term's
+    whole list of rows, even where the terms together match few ("wonka 12": "wonka" is held by
+    4% of the rows, both words by 0.1%). 0 where the statistics know none of the terms (as
+    `expected_share` with known=True).
+    """
+    statistics = table_statistics(connection, match.index_table)
+    if statistics.rows <= FEW_MATCHES:
+        return 0.0
+    largest = 0.0
+    for term in match.terms:
+        missed = 1.0
+        for name in match.columns:
+            missed *= 1.0 - term_share(statistics.columns.get(name), term, known=True)
+        largest = max(largest, 1.0 - missed)
+    return largest
 
 
 def term_share(column: ColumnStatistics | None, term: Term, *, known: bool = False) -> float:
