@@ -198,11 +198,14 @@ def run_on_driver(connection: Connection, sql: str, parameters: tuple[Any, ...] 
     """
     if not (_plain_connection(connection) and (beginning or _in_transaction(connection))):
         return connection.exec_driver_sql(sql, parameters)
-    listened = connection._has_events or connection.engine._has_events
+    dispatch = connection.dispatch
+    before = after = None
+    if connection._has_events or connection.engine._has_events:
+        before, after = dispatch.before_cursor_execute, dispatch.after_cursor_execute
     cursor = connection._dbapi_connection.cursor()
     try:
-        if listened:
-            for listener in connection.dispatch.before_cursor_execute:
+        if before:
+            for listener in before:
                 sql, parameters = listener(connection, cursor, sql, parameters, None, False)
         try:
             cursor.execute(sql, parameters)
@@ -215,8 +218,8 @@ def run_on_driver(connection: Connection, sql: str, parameters: tuple[Any, ...] 
             return connection.exec_driver_sql(sql, parameters)
         except BaseException as error:  # an interruption mid-statement: the connection is dropped, as usual
             connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
-        if listened:
-            connection.dispatch.after_cursor_execute(connection, cursor, sql, parameters, None, False)
+        if after:
+            after(connection, cursor, sql, parameters, None, False)
         rows = cursor.fetchall() if cursor.description is not None else []
         return DriverResult(rows, cursor.rowcount)
     finally:
