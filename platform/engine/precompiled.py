@@ -34,7 +34,8 @@ does by hand the parts of `exec_driver_sql` a caller can observe:
   engine's translations to DatabaseError sentences, then SQLAlchemy's IntegrityError and
   the like, which `records/constraints.py` turns into field errors); an error raised while
   binding values (a value sqlite3 cannot bind, such as an integer beyond 64 bits), before
-  the statement ran, is raised by running the statement once more the usual way;
+  the statement ran, is raised by running the statement once more the usual way (listeners
+  then see that statement twice);
 - rows come back as the driver gives them (`DriverResult`), as they would through a
   CursorResult for the plain results run here.
 
