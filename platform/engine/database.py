@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from crmkit.engine import messages, sqlite_aggregates, sqlite_time
+from crmkit.engine.precompiled import run_on_driver
 from crmkit.engine.prepared import literal_page_limits
 from crmkit.errors import CrmkitError
 
@@ -253,8 +254,10 @@ def _configure_sqlite(engine: Engine, in_memory: bool, busy_timeout: float) -> N
     def on_begin(connection) -> None:
         # A writer takes the write lock up front (IMMEDIATE), so two writers queue on the
         # busy timeout instead of failing when a read lock cannot be upgraded.
+        # On the DBAPI cursor (precompiled.run_on_driver): the execution context exec_driver_sql
+        # builds cost more than the BEGIN itself; listeners and error translation still run.
         immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        run_on_driver(connection, "BEGIN IMMEDIATE" if immediate else "BEGIN", beginning=True)
 
 
 def writer(engine: Engine) -> Engine:

@@ -36,11 +36,11 @@ def companies(crm, install, monkeypatch):
 def _statements(crm, call) -> list[tuple[str, bool]]:
     """Each statement `call` executes, and whether it came compiled from a cache: SQLAlchemy's statement
     cache, or the kept compilation of the operation's fixed statements (engine/precompiled.py, run as
-    driver SQL: no compiled object in the context)."""
+    driver SQL: no compiled object in the context, or on SQLite's direct path no context at all)."""
     seen: list[tuple[str, bool]] = []
 
     def before(_connection, _cursor, statement, _parameters, context, _many) -> None:
-        seen.append((statement, context.compiled is None or context.cache_hit == context.cache_hit.CACHE_HIT))
+        seen.append((statement, context is None or context.compiled is None or context.cache_hit == context.cache_hit.CACHE_HIT))
 
     event.listen(crm.engine, "before_cursor_execute", before)
     try:
