@@ -21,8 +21,11 @@ joined to the page statement itself (`_in_page`, for a page read from the object
         GROUP BY opportunity.account) AS rollups_0 ON rollups_0.parent_id = account.id
     WHERE <page> ORDER BY <sort> LIMIT 51
 
-Any other page statement (a UNION of two reads, a SELECT joined to another table) is
-wrapped instead: `WITH page AS (<the page>) SELECT page.*, ... FROM page LEFT OUTER JOIN
+A page read from the object's table joined to a CTE of its ids (`page_ids`: a sales rep's
+page merged from the branches of their row filter, query/sorting.py `merged_page`) is the
+same, its grouped reads taking `... IN (SELECT page_ids.id FROM page_ids)`: the ids are
+merged once, not again for each child object. Any other page statement (a UNION of two
+reads, a SELECT joined to another table) is wrapped instead: `WITH page AS (<the page>) SELECT page.*, ... FROM page LEFT OUTER JOIN
 (... IN (SELECT page.id FROM page) ...) ORDER BY <sort over page>`.
 
 Why: as one correlated subquery per rollup and row (the form before), a sales rep's page of
