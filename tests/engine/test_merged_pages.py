@@ -80,7 +80,7 @@ def pages(crm: Crm, context: QueryContext, sort: tuple[str, ...], limit: int) ->
         spec = QuerySpec(sort=sort, limit=limit, after=cursor)
         statements: list[str] = []
 
-        def seen(conn, cursor_, statement, *args) -> None:
+        def seen(conn, cursor_, statement, *args, statements=statements) -> None:
             statements.append(statement)
 
         event.listen(crm.engine, "before_cursor_execute", seen)

@@ -25,8 +25,9 @@ A page read from the object's table joined to a CTE of its ids (`page_ids`: a sa
 page merged from the branches of their row filter, query/sorting.py `merged_page`) is the
 same, its grouped reads taking `... IN (SELECT page_ids.id FROM page_ids)`: the ids are
 merged once, not again for each child object. Any other page statement (a UNION of two
-reads, a SELECT joined to another table) is wrapped instead: `WITH page AS (<the page>) SELECT page.*, ... FROM page LEFT OUTER JOIN
-(... IN (SELECT page.id FROM page) ...) ORDER BY <sort over page>`.
+reads, a SELECT joined to another table) is wrapped instead: `WITH page AS (<the page>)
+SELECT page.*, ... FROM page LEFT OUTER JOIN (... IN (SELECT page.id FROM page) ...)
+ORDER BY <sort over page>`.
 
 Why: as one correlated subquery per rollup and row (the form before), a sales rep's page of
 50 accounts ran 4 x 51 lookups of the opportunity index (one per rollup over opportunity)
@@ -102,8 +103,8 @@ def derived_page(table: Any, statement: Any, derived: DerivedColumns,
     A page read from `table` alone (a plain SELECT: a list's first page, a keyset page, a
     search's page of matched ids) gets the values in its own statement (`_in_page`); so does
     a page read from `table` joined to its ids (`page_ids`: a page read branch by branch),
-    whose rollups read those ids. Any other page (a UNION of two reads, a SELECT joined to another
-    table) is wrapped: `order(page)` gives the ORDER BY terms over the page's columns (its own order);
+    whose rollups read those ids. Any other page (a UNION of two reads, a SELECT joined to
+    another table) is wrapped: `order(page)` gives the ORDER BY terms over the page's columns (its own order);
     correlated expressions need the table beside the page (joined by id); grouped rollups
     read the page's ids from a CTE (see the module docstring).
     """
