@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import insert, or_
+from sqlalchemy import insert, or_, select
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor
@@ -252,3 +252,39 @@ def test_a_reps_derived_values_are_read_in_the_page_statement_along_the_owner_tw
     assert all(key.startswith("page.") or key in ("opportunity.account", "activity.account") for key in keys), str(plan)
     assert page.records and {record.values["owner_id"] for record in page.records} == {rep.id}
     assert {record.values["open_opportunity_count"] for record in page.records} == {0}  # none of theirs: not stored
+
+
+def test_a_reps_page_with_a_shared_record_merges_its_ids_once_and_reads_rollups_for_them(crm, plan_reader):
+    """With a record shared with them, a rep's page is the branches' first ids merged once (the page_ids CTE,
+    query/sorting.py `merged_page`), the rows read by primary key for them and the rollups over each child
+    object read for the same ids: the owner branch along the owner twin index, nothing of account read whole,
+    and no sort of more than the merged ids or the page's rows."""
+    from crmkit.engine.security.users import SystemDirectory
+
+    directory = SystemDirectory(crm)
+    rep = directory.create_user("plans_shared_rep", role="sales_rep")
+    table = crm.runtime.table("account")
+    with crm.engine.connect() as connection:  # an account someone else owns
+        other = connection.execute(select(table.c.id).where(table.c.owner_id != rep.id)
+                                   .order_by(table.c.id).limit(1)).scalar_one()
+    crm.as_system().sharing.share("account", other, user_id=rep.id)
+    accounts = crm.as_user(rep.id).records("account")
+    reader = plan_reader(crm.engine)
+    with reader.reads() as seen:
+        page = accounts.query(limit=5)
+    reads = [(sql, parameters) for sql, parameters in seen if re.search(r"\b(FROM|JOIN) account\b", sql)]
+    assert len(reads) == 1, "\n\n".join(sql for sql, _ in reads)
+    sql = reads[0][0]
+    assert sql.lstrip().startswith("WITH page_ids AS"), sql
+    assert sql.count("FROM opportunity") == 1 and sql.count("FROM activity") == 1, sql
+    assert sql.count("IN (SELECT page_ids.id") == 2, sql  # each child object's rollups: the merged ids
+    assert sql.count("FROM crmkit_share") == 1, sql  # the row filter is not tested again on the merged rows
+    plan = reader.explain(*reads[0])
+    assert "ix_account_owner_id_name" in plan.indexes, str(plan)
+    assert not plan.full_scans("account"), str(plan)
+    text = "\n".join(plan.lines)
+    keys = re.findall(r"Sort Key: (.*)", text)  # PostgreSQL: the branches' ids, the page's rows, children by account
+    assert all(key.startswith(("account", "page_ids.", "opportunity.account", "activity.account")) for key in keys), \
+        str(plan)
+    assert len(page.records) == 5
+    assert other in {record.id for record in accounts.query(limit=ROWS).records}

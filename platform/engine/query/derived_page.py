@@ -21,9 +21,13 @@ joined to the page statement itself (`_in_page`, for a page read from the object
         GROUP BY opportunity.account) AS rollups_0 ON rollups_0.parent_id = account.id
     WHERE <page> ORDER BY <sort> LIMIT 51
 
-Any other page statement (a UNION of two reads, a SELECT joined to another table) is
-wrapped instead: `WITH page AS (<the page>) SELECT page.*, ... FROM page LEFT OUTER JOIN
-(... IN (SELECT page.id FROM page) ...) ORDER BY <sort over page>`.
+A page read from the object's table joined to a CTE of its ids (`page_ids`: a sales rep's
+page merged from the branches of their row filter, query/sorting.py `merged_page`) is the
+same, its grouped reads taking `... IN (SELECT page_ids.id FROM page_ids)`: the ids are
+merged once, not again for each child object. Any other page statement (a UNION of two
+reads, a SELECT joined to another table) is wrapped instead: `WITH page AS (<the page>)
+SELECT page.*, ... FROM page LEFT OUTER JOIN (... IN (SELECT page.id FROM page) ...)
+ORDER BY <sort over page>`.
 
 Why: as one correlated subquery per rollup and row (the form before), a sales rep's page of
 50 accounts ran 4 x 51 lookups of the opportunity index (one per rollup over opportunity)
@@ -52,6 +56,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select, type_coerce
 from sqlalchemy.sql.elements import ClauseList, Grouping
+from sqlalchemy.sql.selectable import CTE, Join
 from sqlalchemy.sql.visitors import replacement_traverse
 
 
@@ -96,14 +101,20 @@ def derived_page(table: Any, statement: Any, derived: DerivedColumns,
     """`statement` (a page of `table`'s rows, with their `id`) with `derived`'s values in place of the stored ones.
 
     A page read from `table` alone (a plain SELECT: a list's first page, a keyset page, a
-    search's page of matched ids, a page read branch by branch) gets the values in its own
-    statement (`_in_page`). Any other page (a UNION of two reads, a SELECT joined to another
-    table) is wrapped: `order(page)` gives the ORDER BY terms over the page's columns (its own order);
+    search's page of matched ids) gets the values in its own statement (`_in_page`); so does
+    a page read from `table` joined to its ids (`page_ids`: a page read branch by branch),
+    whose rollups read those ids. Any other page (a UNION of two reads, a SELECT joined to
+    another table) is wrapped: `order(page)` gives the ORDER BY terms over the page's columns (its own order);
     correlated expressions need the table beside the page (joined by id); grouped rollups
     read the page's ids from a CTE (see the module docstring).
     """
-    if isinstance(statement, Select) and list(statement.get_final_froms()) == [table]:
-        return _in_page(table, statement, derived)
+    if isinstance(statement, Select):
+        froms = list(statement.get_final_froms())
+        if froms == [table]:
+            return _in_page(table, statement, derived, statement.with_only_columns(table.c.id))
+        ids = _page_ids(table, froms)
+        if ids is not None:
+            return _in_page(table, statement, derived, select(ids.c.id))
     page = statement.cte("page") if derived.grouped else statement.subquery("page")
     replaced = derived.names
     columns: list[Any] = [column for column in page.c if column.key not in replaced]
@@ -118,7 +129,34 @@ def derived_page(table: Any, statement: Any, derived: DerivedColumns,
     return select(*columns).select_from(source).order_by(*order(page))
 
 
-def _in_page(table: Any, statement: Select, derived: DerivedColumns) -> Select:
+def page_ids(ids: Select) -> CTE:
+    """`ids` (a page's ids, `id` among its columns, at most a page of rows) as the CTE a page statement joins.
+
+    A page statement `SELECT <table's columns> FROM <table> JOIN page_ids ON <table>.id =
+    page_ids.id ...` (query/sorting.py `merged_page`) gets its derived values in its own
+    statement, the rollups reading the CTE's ids: the page's ids are worked out once (the
+    database materialises a CTE read more than once), not once for the rows and again for
+    each child object's grouped read.
+    """
+    return ids.cte(PAGE_IDS)
+
+
+#: The name of the CTE of a page's ids (`page_ids`), by which derived_page knows it.
+PAGE_IDS = "page_ids"
+
+
+def _page_ids(table: Any, froms: Sequence[Any]) -> CTE | None:
+    """The `page_ids` CTE when `froms` is `table` joined to it on `id`, else None."""
+    if len(froms) != 1 or not isinstance(froms[0], Join):
+        return None
+    join = froms[0]
+    ids = join.right
+    if join.left is not table or not isinstance(ids, CTE) or ids.name != PAGE_IDS or "id" not in ids.c:
+        return None
+    return ids if join.onclause.compare(table.c.id == ids.c.id) else None
+
+
+def _in_page(table: Any, statement: Select, derived: DerivedColumns, ids: Select) -> Select:
     """The page statement itself with the derived values as columns: its rows are read as before.
 
     `SELECT account.<stored columns>, <correlated>, coalesce(rollups_0.x, 0) ... FROM account
@@ -129,13 +167,13 @@ def _in_page(table: Any, statement: Select, derived: DerivedColumns) -> Select:
     index in order (no sort step, no page copied into a CTE first) and probes each grouped
     read through an automatic index; PostgreSQL keeps the index scan and its order under
     nested-loop left joins. 8,000 SQLite VM instructions (x10) per rep page became 3,000 here,
-    against 2,000 for the administrator's page without derived values.
+    against 2,000 for the administrator's page without derived values. `ids`: the page's ids
+    for the grouped reads (the same statement selecting `id` alone, or the ids a page joins).
     """
     replaced = derived.names
     columns: list[Any] = [column for column in statement.selected_columns if column.key not in replaced]
     columns += [expression.label(name) for name, expression in derived.correlated]
-    ids = statement.with_only_columns(table.c.id)
-    source: Any = table
+    source: Any = statement.get_final_froms()[0]
     for number, group in enumerate(derived.grouped):
         totals = _grouped_totals(ids, group).subquery(f"rollups_{number}")
         source = source.outerjoin(totals, totals.c.parent_id == table.c.id)
