@@ -71,5 +71,5 @@ def dashboard_lines(bench: Bench, users: dict[str, list[int]], opportunities: in
 
         size = visible()
         yield Result(f"dashboard's first widget visible (page + widget) over {opportunities:,} opportunities, {who}",
-                     bench.median(visible), bench.median(engine), FIRST_WIDGET,
+                     *bench.paired(visible, engine), FIRST_WIDGET,
                      f"widget cache cleared before each; widget HTML {size:,} bytes")

@@ -150,6 +150,31 @@ def median_time(function: Callable[[], object], *, budget: float = 1.0, most: in
     return statistics.median(samples)
 
 
+def paired_medians(ours: Callable[[], object], raw: Callable[[], object], *, budget: float = 1.0, most: int = 200,
+                   firsts: tuple[float, float] | None = None) -> tuple[float, float]:
+    """Median seconds of `ours()` and of `raw()`, called in turn (ours, raw, ours, raw, ...) for about 2 x `budget`.
+
+    After one warm-up call of each (`firsts`: the times of calls already made, which are then
+    the warm-ups), each pair of calls meets the same moment of a shared machine's load, so
+    their ratio holds where two runs one after the other swing with what other processes did
+    meanwhile. A side slower than the budget is measured on its own, as `median_time` does.
+    """
+    first_ours, first_raw = firsts if firsts is not None else (timed(ours)[0], timed(raw)[0])
+    if first_ours >= budget or first_raw >= budget:
+        return (median_time(ours, budget=budget, most=most, first=first_ours),
+                median_time(raw, budget=budget, most=most, first=first_raw))
+    repeats = max(3, min(most, int(2 * budget / max(first_ours + first_raw, 1e-6))))
+    ones, twos = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ours()
+        middle = time.perf_counter()
+        raw()
+        ones.append(middle - start)
+        twos.append(time.perf_counter() - middle)
+    return statistics.median(ones), statistics.median(twos)
+
+
 def timed(function: Callable[[], T]) -> tuple[float, T]:
     """Seconds one call of `function()` takes, and what it returned."""
     start = time.perf_counter()

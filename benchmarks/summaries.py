@@ -132,6 +132,6 @@ def report_lines(bench: Bench, users: dict[str, list[int]], opportunities: int) 
             ("" if same else "; ROWS DIFFER")
         yield Result(f"summary report grouped by two fields and a month bucket over {opportunities:,} "
                      f"opportunities, {who}",
-                     bench.median(lambda reports=reports: reports.run(REPORT)),
-                     bench.median(lambda statement=statement: bench.raw(statement)),
+                     *bench.paired(lambda reports=reports: reports.run(REPORT),
+                                   lambda statement=statement: bench.raw(statement)),
                      WITHIN, note)
