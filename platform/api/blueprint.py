@@ -122,7 +122,8 @@ class TrustedTokens:
 def checked_token(token: str) -> User | None:
     """The token's user (TokenStore.authenticate), trusted for TOKEN_TRUSTED_SECONDS per worker (see there)."""
     the_crm = crm()
-    kept: TrustedTokens = current_app.extensions.setdefault("crmkit_api_tokens", TrustedTokens(the_crm.token_revocations))
+    kept: TrustedTokens = current_app.extensions.setdefault("crmkit_api_tokens",
+                                                            TrustedTokens(the_crm.token_revocations))
     if kept.revocations != the_crm.token_revocations:
         kept.users.clear()
         kept.revocations = the_crm.token_revocations

@@ -131,7 +131,8 @@ def test_json_bodies_are_written_alike_whatever_their_keys_and_values():
 
     from crmkit.api.requests import json_bytes
 
-    values = {"amount": Decimal("12.50"), "on": date(2030, 1, 2), "at": datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}
+    values = {"amount": Decimal("12.50"), "on": date(2030, 1, 2),
+              "at": datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}
     written = json.loads(json_bytes({"data": [values], "next_cursor": None}))
     assert written == {"data": [{"amount": "12.50", "on": "2030-01-02", "at": "2030-01-02T03:04:05+00:00"}],
                        "next_cursor": None}
