@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import time
-import uuid
+from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, current_app, g, request
 
@@ -63,8 +64,9 @@ def bearer_token() -> str | None:
 def requested_language() -> str | None:
     """The caller's language: ?lang=, else the first of Accept-Language; None leaves the user's own."""
     given = (request.args.get("lang") or "").strip()
-    if not given and request.accept_languages:
-        given = request.accept_languages[0][0]
+    if not given and request.headers.get("Accept-Language"):  # parsed only when sent
+        accepted = request.accept_languages
+        given = accepted[0][0] if accepted else ""
     return given[:35] if given and given != "*" and re.fullmatch(r"[A-Za-z0-9-_]+", given) else None
 
 
@@ -99,27 +101,46 @@ def authenticate() -> None:
     g.api_context = crm().as_user(user.id, language=requested_language(), timezone=user.timezone, lazy=True)
 
 
-#: Seconds a token found valid is trusted without asking the database again: a revoked or expired
-#: token stops working within this time on every worker (a deactivated user at once: as_user checks).
+#: Seconds a token found valid is trusted without asking the database again: a token revoked by another process
+#: (another gunicorn worker, `crmkit` on the command line) or expired stops working within this time on every
+#: worker; one revoked in this process (TokenStore.revoke) at once, as does a deactivated user (the call's first
+#: operation reads the rights version, which deactivating moves).
 TOKEN_TRUSTED_SECONDS = 5.0
 KEPT_TOKENS = 1024
 
 
+@dataclass
+class TrustedTokens:
+    """Tokens found valid lately (app.extensions["crmkit_api_tokens"]): SHA-256 of the token -> (its user, when it
+    was checked: time.monotonic()); emptied when this process revokes a token (`revocations` fell behind
+    Crm.token_revocations) or when KEPT_TOKENS are kept. Never the token itself."""
+
+    revocations: int = 0
+    users: dict[str, tuple[User, float]] = field(default_factory=dict)
+
+
 def checked_token(token: str) -> User | None:
-    """The token's user (TokenStore.authenticate), trusted for TOKEN_TRUSTED_SECONDS per worker."""
-    kept: dict[str, tuple[User, float]] = current_app.extensions.setdefault("crmkit_api_tokens", {})
+    """The token's user (TokenStore.authenticate), trusted for TOKEN_TRUSTED_SECONDS per worker (see there)."""
+    the_crm = crm()
+    kept: TrustedTokens = current_app.extensions.setdefault("crmkit_api_tokens",
+                                                            TrustedTokens(the_crm.token_revocations))
+    if kept.revocations != the_crm.token_revocations:
+        kept.users.clear()
+        kept.revocations = the_crm.token_revocations
     key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-    found = kept.get(key)
+    found = kept.users.get(key)
     now = time.monotonic()
     if found is not None and now - found[1] < TOKEN_TRUSTED_SECONDS:
         return found[0]
-    user = TokenStore(crm()).authenticate(token)
+    revocations = the_crm.token_revocations  # read before the lookup: a revocation during it empties the cache
+    user = TokenStore(the_crm).authenticate(token)
     if user is None:
-        kept.pop(key, None)
+        kept.users.pop(key, None)
         return None
-    if len(kept) >= KEPT_TOKENS:
-        kept.clear()
-    kept[key] = (user, now)
+    if len(kept.users) >= KEPT_TOKENS:
+        kept.users.clear()
+    if revocations == kept.revocations:
+        kept.users[key] = (user, now)
     return user
 
 
@@ -137,9 +158,10 @@ def log_call(response: Response) -> Response:
 
 
 def request_id() -> str:
-    """This request's id: the caller's X-Request-Id when it is a sensible one, else a new one."""
+    """This request's id: the caller's X-Request-Id when it is a sensible one, else a new one (32 random hex digits:
+    128 bits from os.urandom, as uuid4().hex had them less its 6 fixed bits, without building a UUID)."""
     found = g.get("request_id")
     if found is None:
         given = request.headers.get("X-Request-Id", "")
-        found = g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        found = g.request_id = given if given and REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
     return found

@@ -60,6 +60,21 @@ class ProcessMemoryStorage(Storage, MovingWindowSupport):
             times.extend([now] * amount)
             return True
 
+    def acquire_entry_with_window(self, key: str, limit: int, expiry: int, amount: int = 1) -> tuple[bool, float, int]:
+        """`acquire_entry` and then `get_moving_window` of the same key, under one lock: (whether the entries were
+        taken, when the oldest entry in the window was taken, how many are taken now); the oldest is now for none.
+
+        What the answer's X-RateLimit-* headers need, read in the same step as the hit (limits.py).
+        """
+        now = self.clock()
+        with self._lock:
+            self._tick(now)
+            times = self._pruned(key, now, expiry)
+            acquired = amount <= limit and len(times) + amount <= limit
+            if acquired:
+                times.extend([now] * amount)
+            return acquired, (times[0] if times else now), len(times)
+
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         """(when the oldest entry in the window was taken, how many are taken); (now, 0) for none."""
         now = self.clock()

@@ -15,7 +15,8 @@ not go through Flask-Limiter, which wraps the same library: its per-call general
 and default limits resolved and filtered on every request, exemptions, meta limits) cost about
 0.2 ms an API call, a quarter of what the whole call may add to the engine's work (issue 12's
 target: a list page within 2x the bare engine call). What is left here is one hit per limit
-(before the call, or right after its token is checked) and one window read per limit for the headers.
+(before the call, or right after its token is checked), which in the process's memory also reads the
+window the headers show (one lock, one step per limit); in Redis the headers read each window again.
 
 Request ids: a caller's `X-Request-Id` (letters, digits, `._:-`, up to 128) is kept, else one is
 made; it is returned in `X-Request-Id`, in every problem's `request_id`, and set as
@@ -114,31 +115,54 @@ class RateLimits:
         self._hit(token_key(valid_token) if valid_token else address_key())
 
     def _hit(self, key: str) -> None:
-        """One more call counted against each limit for `key`, the key of the answer's X-RateLimit-* headers."""
-        strategy = self.strategy
+        """One more call counted against each limit for `key`, the key of the answer's X-RateLimit-* headers.
+
+        In the process's memory (ProcessMemoryStorage) each limit's hit also reads its window, under the same
+        lock: g.api_rate_headers is then (limit, calls left, reset in epoch seconds) of the limit with the fewest
+        left once this call is counted, and `add_headers` reads nothing more. Other storages (Redis) are read
+        again by `add_headers`.
+        """
         g.api_rate_key = key
+        combined = getattr(self.storage, "acquire_entry_with_window", None)
+        if combined is None:
+            strategy = self.strategy
+            for item in self.items:
+                if not strategy.hit(item, KEY_PREFIX, key):
+                    reset = strategy.get_window_stats(item, KEY_PREFIX, key).reset_time
+                    raise TooManyRequests(retry_after=max(1, math.ceil(reset - time.time())))
+            return
+        tightest: tuple[int, int, float] | None = None
         for item in self.items:
-            if not strategy.hit(item, KEY_PREFIX, key):
-                reset = strategy.get_window_stats(item, KEY_PREFIX, key).reset_time
+            expiry = item.get_expiry()
+            acquired, oldest, taken = combined(item.key_for(KEY_PREFIX, key), item.amount, expiry)
+            left, reset = max(0, item.amount - taken), oldest + expiry
+            if not acquired:
+                g.api_rate_headers = (item.amount, 0, reset)
                 raise TooManyRequests(retry_after=max(1, math.ceil(reset - time.time())))
+            if tightest is None or left < tightest[1]:
+                tightest = (item.amount, left, reset)
+        g.api_rate_headers = tightest
 
     def add_headers(self, response: Response) -> Response:
         """X-RateLimit-* of the limit with the fewest calls left, on a limited call's answer (a 429's too)."""
-        key = g.get("api_rate_key")
-        if key is None:
-            return response
-        strategy = self.strategy
-        tightest = None
-        for item in self.items:
-            stats = strategy.get_window_stats(item, KEY_PREFIX, key)
-            if tightest is None or stats.remaining < tightest[1].remaining:
-                tightest = (item, stats)
-        if tightest is not None:
-            item, stats = tightest
-            headers = response.headers
-            headers["X-RateLimit-Limit"] = str(item.amount)
-            headers["X-RateLimit-Remaining"] = str(stats.remaining)
-            headers["X-RateLimit-Reset"] = str(math.ceil(stats.reset_time))
+        here = g._get_current_object()
+        shown = getattr(here, "api_rate_headers", None)
+        if shown is None:
+            key = getattr(here, "api_rate_key", None)
+            if key is None:
+                return response
+            strategy = self.strategy
+            for item in self.items:
+                stats = strategy.get_window_stats(item, KEY_PREFIX, key)
+                if shown is None or stats.remaining < shown[1]:
+                    shown = (item.amount, stats.remaining, stats.reset_time)
+            if shown is None:
+                return response
+        amount, left, reset = shown
+        headers = response.headers
+        headers["X-RateLimit-Limit"] = str(amount)
+        headers["X-RateLimit-Remaining"] = str(left)
+        headers["X-RateLimit-Reset"] = str(math.ceil(reset))
         return response
 
 

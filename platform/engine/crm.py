@@ -74,6 +74,9 @@ class Crm:
         #: Where committed outbox ids go (automation/queue.py `AutomationQueue`); None: they wait for a
         #: worker's periodic requeue. `crmkit worker` and `crmkit serve` set it.
         self.queue: "AutomationQueue | None" = None
+        #: How many API tokens this process has revoked (TokenStore.revoke): a cache of tokens found valid
+        #: (the API's, crmkit/api/blueprint.py) is emptied when it moves, so a revocation here holds at once.
+        self.token_revocations = 0
         with self.engine.connect() as connection:
             self._reload(connection)
 

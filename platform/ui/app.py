@@ -41,6 +41,30 @@ CONTENT_SECURITY_POLICY = {
 }
 
 
+class CrmkitFlask(Flask):
+    """Flask, with `ensure_sync`'s answer kept per function: Flask asks it of every hook and view on every request
+    (about 13 an API call), and each asks `inspect.iscoroutinefunction` again of the same functions."""
+
+    #: Plain functions found so far; emptied if it ever holds MAX_SYNC (functions made anew per request).
+    MAX_SYNC = 4096
+
+    def ensure_sync(self, func: Any) -> Any:
+        known = self.__dict__.get("_crmkit_sync")
+        if known is None:
+            known = self._crmkit_sync = set()
+        try:
+            if func in known:
+                return func
+        except TypeError:  # not hashable
+            return super().ensure_sync(func)
+        made = super().ensure_sync(func)
+        if made is func:  # not a coroutine function: Flask hands it back as it is
+            if len(known) >= self.MAX_SYNC:
+                known.clear()
+            known.add(func)
+        return made
+
+
 @dataclass(frozen=True)
 class UiState:
     """What the application keeps for its lifetime: app.extensions["crmkit"]."""
@@ -64,7 +88,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
         crm = Crm.open(settings.get("CRMKIT_DATABASE_URL") or default_database_url(), create=False)
         crm.queue = AutomationQueue.open(crm)
     settings["SECRET_KEY"] = secret_key(sqlite_file(crm.engine.url), settings.get("SECRET_KEY"))
-    app = Flask(__name__)
+    app = CrmkitFlask("crmkit.ui.app")  # the name Flask(__name__) gave it: templates, static files and logger
     app.config.update(settings)
     app.session_interface = sessions.CookieSessions()
     if app.config["CRMKIT_PROXY_COUNT"]:

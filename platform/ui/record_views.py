@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
+from jinja2.filters import do_urlencode as urlencode
+
 from crmkit.engine.automation.transitions import allowed_targets
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.display import Display
@@ -72,6 +74,9 @@ class RelatedRows:
     rows: tuple[tuple[int, tuple[Display, ...]], ...]
     has_more: bool
     may_create: bool
+    #: The query string of the links to all of them and to a new one ("account=7"; escaped as Jinja's urlencode
+    #: filter escapes a mapping, worked out once here instead of twice a list in the template).
+    query: str = ""
 
 
 def may(context: UserContext, object_name: str, permission: str) -> bool:
@@ -215,7 +220,8 @@ def related_rows(context: UserContext, presenter: FieldPresenter, layout: Layout
         lists.append(RelatedRows(
             related, related.title or child.plural_label, columns,
             tuple(presenter.label(presenter.field(child, name)) for name in columns), rows, page.has_more,
-            may(context, related.object, "create") and may_edit_field(context, child, related.via)))
+            may(context, related.object, "create") and may_edit_field(context, child, related.via),
+            urlencode({related.via: record_id})))
     return tuple(lists)
 
 

@@ -25,11 +25,18 @@ class SecurityHeaders(Talisman):
 
     def init_app(self, app: flask.Flask, **options: Any) -> None:
         self._kept: dict[bool, tuple[tuple[str, str], ...]] = {}
+        self._own_options: dict[str | None, bool] = {}
         super().init_app(app, **options)
 
     def _has_own_options(self) -> bool:
-        view = flask.current_app.view_functions.get(flask.request.endpoint)
-        return hasattr(view, "talisman_view_options")
+        """Whether the request's view has Talisman options of its own (`@talisman(...)`), kept per endpoint: a view's
+        options are set where it is defined, before it is registered."""
+        endpoint = flask.request.endpoint
+        own = self._own_options.get(endpoint)
+        if own is None:
+            view = flask.current_app.view_functions.get(endpoint)
+            own = self._own_options[endpoint] = hasattr(view, "talisman_view_options")
+        return own
 
     def _force_https(self) -> Response | None:
         """Talisman's redirect to https: nothing to do when neither it nor a secure session cookie is asked for."""
@@ -52,7 +59,19 @@ class SecurityHeaders(Talisman):
             scratch.headers = Headers()
             super()._set_response_headers(scratch)
             kept = self._kept[secure] = tuple(scratch.headers.items())
-        headers = response.headers
-        for name, value in kept:
-            headers[name] = value
+        set_headers(response.headers, kept)
         return response
+
+
+def set_headers(headers: Headers, pairs: tuple[tuple[str, str], ...]) -> None:
+    """Each of `pairs` set on `headers` as by assignment (a previous value replaced). `pairs` are headers Werkzeug
+    has checked already (read out of a Headers): when `headers` holds none of their names, the usual case, they are
+    appended as they are, without checking each value again and scanning the list once per name."""
+    entries = getattr(headers, "_list", None)
+    if type(entries) is list:
+        names = {name.lower() for name, _ in pairs}
+        if not any(name.lower() in names for name, _ in entries):
+            entries.extend(pairs)
+            return
+    for name, value in pairs:
+        headers[name] = value

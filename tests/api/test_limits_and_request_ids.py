@@ -1,6 +1,7 @@
 """Rate limits per token (across workers with Redis) and request ids in answers and logs."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import socket
@@ -121,6 +122,72 @@ def test_a_revoked_token_stops_working_once_its_trust_runs_out(api_crm, monkeypa
     store.revoke(issued.id)
     monkeypatch.setattr(calls, "TOKEN_TRUSTED_SECONDS", 0.0)
     assert _get(app, issued.token).status_code == 401
+
+
+def test_a_token_revoked_in_this_process_is_refused_at_once_though_still_trusted(api_crm):
+    """TOKEN_TRUSTED_SECONDS (5 s) bounds a revocation made elsewhere; one made here empties the trusted tokens."""
+    from crmkit.engine.security.tokens import TokenStore
+
+    app = make_app(api_crm.crm)
+    store = TokenStore(api_crm.crm)
+    revoked, kept = (store.create(api_crm.users["wang"], name) for name in ("revoked now", "kept on"))
+    assert _get(app, revoked.token).status_code == 200 and _get(app, kept.token).status_code == 200
+    store.revoke(revoked.id)
+    assert _get(app, revoked.token).status_code == 401
+    assert _get(app, kept.token).status_code == 200  # found valid again by the database, and trusted again
+
+
+def test_a_token_revoked_by_another_process_is_trusted_at_most_token_trusted_seconds(api_crm, monkeypatch):
+    import importlib
+
+    from sqlalchemy import update
+
+    from crmkit.engine.security.tokens import TokenStore
+
+    calls = importlib.import_module("crmkit.api.blueprint")
+    app = make_app(api_crm.crm)
+    issued = TokenStore(api_crm.crm).create(api_crm.users["wang"], "revoked elsewhere")
+    clock = [1_000.0]
+    monkeypatch.setattr(calls.time, "monotonic", lambda: clock[0])
+    assert _get(app, issued.token).status_code == 200
+    tokens = api_crm.crm.runtime.system_table("crmkit_api_token")
+    with api_crm.crm.write_engine.begin() as connection:  # as another worker's revoke: this process is not told
+        connection.execute(update(tokens).where(tokens.c.id == issued.id).values(revoked_at=api_crm.crm.clock()))
+    clock[0] += calls.TOKEN_TRUSTED_SECONDS - 0.5
+    assert _get(app, issued.token).status_code == 200  # still within its trust
+    clock[0] += 0.5
+    assert _get(app, issued.token).status_code == 401
+
+
+def test_the_rate_headers_read_with_the_hit_count_every_call(api_crm):
+    """In memory the hit reads its window in the same step; every call is still counted, the 429s too."""
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="5 per minute; 3 per second")
+    token = api_crm.tokens["wang"]
+    remaining = [_get(app, token).headers["X-RateLimit-Remaining"] for _ in range(3)]
+    assert remaining == ["2", "1", "0"]
+    refused = _get(app, token)
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Limit"] == "3"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    storage = app.extensions["crmkit_api_limits"].storage
+    per_minute = app.extensions["crmkit_api_limits"].items[0]
+    key = per_minute.key_for("crmkit-api", "token:" + hashlib.sha256(token.encode()).hexdigest()[:32])
+    assert storage.get_moving_window(key, 5, 60)[1] == 4  # the refused call counted against the minute too
+
+
+def test_the_memory_storage_hit_and_window_read_agree_with_limits_own_reads():
+    from crmkit.api.limit_storage import ProcessMemoryStorage
+
+    storage = ProcessMemoryStorage()
+    now = [500.0]
+    storage.clock = lambda: now[0]
+    assert storage.acquire_entry_with_window("k", 2, 60) == (True, 500.0, 1)
+    now[0] += 10
+    assert storage.acquire_entry_with_window("k", 2, 60) == (True, 500.0, 2)
+    assert storage.acquire_entry_with_window("k", 2, 60) == (False, 500.0, 2)
+    assert storage.get_moving_window("k", 2, 60) == (500.0, 2)
+    now[0] += 51  # the first entry left the window
+    assert storage.acquire_entry_with_window("k", 2, 60) == (True, 510.0, 2)
+    assert storage.acquire_entry_with_window("new", 0, 60) == (False, now[0], 0)
 
 
 def test_a_user_deactivated_since_their_last_call_is_refused_at_once(api_crm):

@@ -119,3 +119,29 @@ def test_a_call_without_a_valid_token_is_refused(api_app):
 def test_a_count_may_be_asked_exact(api):
     body = api("admin").get("/objects/account?exact=true&limit=1").get_json()
     assert body["count"]["exact"] is True and body["count"]["kind"] == "exact"
+
+
+def test_json_bodies_are_written_alike_whatever_their_keys_and_values():
+    """The fast path (plain text keys) and the fallbacks (other keys, huge integers) write the same JSON."""
+    import json
+    from datetime import date, datetime, timezone
+    from decimal import Decimal
+
+    from sqlalchemy.sql.elements import quoted_name
+
+    from crmkit.api.requests import json_bytes
+
+    values = {"amount": Decimal("12.50"), "on": date(2030, 1, 2),
+              "at": datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)}
+    written = json.loads(json_bytes({"data": [values], "next_cursor": None}))
+    assert written == {"data": [{"amount": "12.50", "on": "2030-01-02", "at": "2030-01-02T03:04:05+00:00"}],
+                       "next_cursor": None}
+    assert json.loads(json_bytes({quoted_name("name", None): "Acme", 7: "seven"})) == {"name": "Acme", "7": "seven"}
+    assert json.loads(json_bytes({"big": 2 ** 70})) == {"big": 2 ** 70}
+
+
+def test_listed_records_have_plain_text_keys(api_crm):
+    """RecordService's pages carry str keys (not SQLAlchemy's quoted_name), which orjson writes in its fast path."""
+    api_crm.crm.as_system().records("account").create({"name": "Plain Keys Ltd"})
+    page = api_crm.crm.as_system().records("account").query(None, limit=2)
+    assert page.records and all(type(key) is str for record in page.records for key in record.values)

@@ -172,7 +172,9 @@ class RecordService:
         policy = self.session.policy
         derived = policy.derived.page_columns(self.obj.name) if policy is not None else NO_DERIVED
         fetched = fetch_rows(connection, context, self.obj.name, spec, derived=derived)  # one statement with them
-        names = fetched[0]._fields if fetched else ()
+        # Plain str keys, not SQLAlchemy's quoted_name (a str subclass): JSON writers (the API's orjson) take
+        # them in their fast path, and they compare and hash exactly alike.
+        names = tuple(map(str, fetched[0]._fields)) if fetched else ()
         rows = [dict(zip(names, row)) for row in fetched]
         has_more = len(rows) > spec.limit
         rows = rows[:spec.limit]

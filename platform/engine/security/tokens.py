@@ -122,3 +122,4 @@ class TokenStore:
             connection.execute(update(tokens).where(tokens.c.id == token_id).values(revoked_at=self._clock()))
             self.log.record("token.revoked", user_id=row.user_id, username=row.username, connection=connection,
                             detail={"token_id": token_id, "name": row.name, "prefix": row.prefix, "by": actor_id})
+        self._crm.token_revocations += 1  # committed: this process's caches of valid tokens drop theirs
