@@ -94,10 +94,17 @@ class RateLimits:
         return cls(items, storage, MovingWindowRateLimiter(storage), blueprints)
 
     def check(self) -> None:
-        """Before a limited call without a bearer token: one more call counted against each limit of its client
-        address; TooManyRequests (429, its `retry_after` in whole seconds) when one is full. A call with a token
-        is counted by `count_token` once its token is checked."""
-        if not self.items or request.blueprint not in self.blueprints or bearer_token():
+        """Before a limited call without a bearer token, and before any request under /api/v1 that no endpoint
+        answers (a 404 or 405): one more call counted against each limit of its client address; TooManyRequests
+        (429, its `retry_after` in whole seconds) when one is full. A routed call with a token is counted by
+        `count_token` once its token is checked; an unrouted one's token is never checked, so it counts against
+        the address whatever token it carries (probing the API's paths is limited like calling them)."""
+        if not self.items:
+            return
+        if request.blueprint in self.blueprints:
+            if bearer_token():
+                return
+        elif request.blueprint is not None or request.url_rule is not None or not is_api_request():
             return
         self._hit(address_key())
 

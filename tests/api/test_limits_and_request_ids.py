@@ -306,3 +306,18 @@ def test_a_token_no_server_would_send_is_refused_not_crashed_on(api_crm, token):
     app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="100 per minute")
     answer = app.test_client().get("/api/v1/objects", environ_overrides={"HTTP_AUTHORIZATION": f"Bearer {token}"})
     assert answer.status_code == 401 and answer.headers["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/v1/records/account/1/nowhere"])
+def test_paths_under_the_api_that_no_endpoint_answers_are_counted_against_the_client_address(api_crm, path):
+    """Probing the API's paths (404s, with or without a token) is limited like calling them: a caller cannot
+    map the API or spend its resources for free, and a made-up token opens no counter of its own."""
+    app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    statuses = [client.get(path, headers={"Authorization": f"Bearer made-up-{number}"}).status_code
+                for number in range(3)]
+    assert statuses == [404, 404, 404]
+    refused = client.get(path)
+    assert refused.status_code == 429 and refused.headers["Content-Type"] == "application/problem+json"
+    assert _get(app, api_crm.tokens["wang"]).status_code == 200  # a valid token counts on its own
+    assert client.get("/login").status_code == 200  # the web pages are no API calls: not limited here
