@@ -1,0 +1,133 @@
+"""Attack on SQLite's direct driver path (precompiled.run_on_driver): every way a save can fail
+gives a field error or a sentence (a CrmkitError), never a driver error, and leaves nothing
+half-written; listeners still see each statement."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import event, text
+
+from crmkit.engine import Crm
+from crmkit.errors import CrmkitError
+
+PACKAGE = """
+package: attack4
+version: "1.0.0"
+objects:
+  deal:
+    title_field: name
+    track_history: true
+    fields:
+      name: {type: text, required: true, searchable: true}
+      code: {type: text, unique: true}
+      seats: {type: integer}
+      amount: {type: currency}
+"""
+
+
+@pytest.fixture
+def deals(crm, install):
+    install(PACKAGE)
+    return crm.as_system().records("deal")
+
+
+def counts(crm) -> tuple[int, int, int, int]:
+    with crm.engine.connect() as connection:
+        return tuple(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in (
+            "deal", "crmkit_history", "crmkit_deal_search", "crmkit_change"))
+
+
+def refused_cleanly(crm, deals, action) -> CrmkitError:
+    before = counts(crm)
+    with pytest.raises(Exception) as raised:
+        action()
+    assert isinstance(raised.value, CrmkitError), repr(raised.value)
+    assert counts(crm) == before
+    return raised.value
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "bad \udc80 text"])
+def test_unstorable_text_in_a_create_is_refused_without_a_trace(crm, deals, value):
+    refused_cleanly(crm, deals, lambda: deals.create({"name": value}))
+    record = deals.create({"name": "fine"})
+    refused_cleanly(crm, deals, lambda: deals.update(record.id, {"name": value}, version=record["version"]))
+    assert deals.get(record.id)["name"] == "fine"
+
+
+@pytest.mark.parametrize("value", [2 ** 63, -(2 ** 63) - 1, 2 ** 70])
+def test_an_integer_beyond_64_bits_is_refused_without_a_trace(crm, deals, value):
+    refused_cleanly(crm, deals, lambda: deals.create({"name": "big", "seats": value}))
+
+
+def test_a_unique_violation_is_a_field_error_and_nothing_else_is_written(crm, deals):
+    deals.create({"name": "one", "code": "X"})
+    error = refused_cleanly(crm, deals, lambda: deals.create({"name": "two", "code": "X"}))
+    assert "code" in getattr(error, "errors", {})
+
+
+def test_a_failure_after_some_statements_ran_rolls_the_whole_save_back(crm, deals, monkeypatch):
+    """The record's INSERT and its history ran on the driver; the change log's insert fails."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("the direct path is SQLite's")
+    deals.create({"name": "warm up"})  # compiled statements kept
+
+    def fail_on_change(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO crmkit_change"):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    before = counts(crm)
+    event.listen(crm.engine, "before_cursor_execute", fail_on_change)
+    try:
+        with pytest.raises(Exception):
+            deals.create({"name": "half"})
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", fail_on_change)
+    assert counts(crm) == before
+    assert deals.create({"name": "after"})["name"] == "after"
+
+
+def test_a_database_locked_by_another_writer_is_a_busy_sentence_and_nothing_is_written(sqlite_url, write_package):
+    crm = Crm.open(sqlite_url, busy_timeout=0.2)
+    try:
+        crm.install(write_package(PACKAGE))
+        deals = crm.as_system().records("deal")
+        record = deals.create({"name": "first"})
+        holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None, timeout=0)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            for action in (lambda: deals.create({"name": "blocked"}),
+                           lambda: deals.update(record.id, {"name": "blocked"}, version=record["version"]),
+                           lambda: deals.delete(record.id)):
+                with pytest.raises(Exception) as raised:
+                    action()
+                assert isinstance(raised.value, CrmkitError), repr(raised.value)
+                assert "busy" in str(raised.value)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert [found["name"] for found in deals.query().records] == ["first"]
+        assert deals.create({"name": "free again"})["name"] == "free again"
+    finally:
+        crm.close()
+
+
+def test_bulk_create_with_one_bad_row_writes_no_row(crm, deals):
+    with pytest.raises(Exception) as raised:
+        deals.bulk_create([{"name": "good"}, {"name": "bad\x00"}, {"name": "good too"}])
+    assert isinstance(raised.value, CrmkitError), repr(raised.value)
+    assert counts(crm)[0] == 0
+
+
+def test_delete_and_restore_through_the_recycle_bin_on_the_direct_path(crm, deals):
+    record = deals.create({"name": "to bin", "code": "B"})
+    batch = deals.delete(record.id)
+    clash = deals.create({"name": "clash", "code": "B"})
+    before = counts(crm)
+    with pytest.raises(Exception) as raised:
+        crm.as_system().recycle_bin.restore(batch)
+    assert isinstance(raised.value, CrmkitError), repr(raised.value)
+    assert counts(crm) == before
+    deals.delete(clash.id)
+    crm.as_system().recycle_bin.restore(batch)
+    assert deals.get(record.id)["code"] == "B"
