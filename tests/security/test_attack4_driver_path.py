@@ -131,3 +131,28 @@ def test_delete_and_restore_through_the_recycle_bin_on_the_direct_path(crm, deal
     deals.delete(clash.id)
     crm.as_system().recycle_bin.restore(batch)
     assert deals.get(record.id)["code"] == "B"
+
+
+def test_update_many_in_one_transaction_undoes_only_the_record_the_database_refused(crm, deals, monkeypatch):
+    """A savepoint per record: the database's unique refusal (the pipeline's own check bypassed)
+    undoes that record's statements, the others and the outer transaction stay."""
+    from crmkit.engine.records.pipeline import SavePipeline
+
+    first = deals.create({"name": "a", "code": "A"})
+    second = deals.create({"name": "b", "code": "B"})
+    third = deals.create({"name": "c"})
+    monkeypatch.setattr(SavePipeline, "_check_unique", lambda self, connection, values, previous, errors: None)
+    session = crm.as_system()
+    with session.transaction():
+        result = session.records("deal").update_many(
+            {first.id: first["version"], second.id: second["version"], third.id: third["version"]}, {"code": "B"})
+        outside = session.records("deal").create({"name": "same transaction"})
+    assert len(result.failed) == 2 and all(failure.status < 500 for failure in result.failed)
+    names = {record["name"]: record["code"] for record in deals.query().records}
+    # exactly one record holds B: whichever the savepoints let through, never two, never a lost outer write
+    assert list(names.values()).count("B") == 1 and "same transaction" in names
+    with crm.engine.connect() as connection:
+        history_codes = connection.execute(text(
+            "SELECT count(*) FROM crmkit_history WHERE object = 'deal' AND operation <> 'create' AND record_id IN (:a, :c)"
+        ), {"a": first.id, "c": third.id}).scalar_one()
+    assert history_codes == 0  # the refused updates left no history
