@@ -156,3 +156,29 @@ def test_update_many_in_one_transaction_undoes_only_the_record_the_database_refu
             "SELECT count(*) FROM crmkit_history WHERE object = 'deal' AND operation <> 'create' AND record_id IN (:a, :c)"
         ), {"a": first.id, "c": third.id}).scalar_one()
     assert history_codes == 0  # the refused updates left no history
+
+
+
+@pytest.mark.parametrize("hook", ["before_cursor_execute", "after_cursor_execute"])
+def test_an_error_raised_by_a_statement_listener_is_handled_as_on_the_usual_path(crm, deals, hook):
+    """exec_driver_sql runs the cursor listeners inside its error handling: a driver error raised there
+    goes through `handle_error` (the engine's translations: here SQLITE_BUSY becomes DatabaseBusy), and
+    the direct path must do the same, not let the raw sqlite3 error out."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("the direct path is SQLite's")
+    from crmkit.engine.database import DatabaseBusy
+    from crmkit.engine.precompiled import run_on_driver
+
+    def locked(conn, cursor, statement, *rest):
+        if statement.startswith("SELECT 42"):
+            raise sqlite3.OperationalError("database is locked")
+
+    event.listen(crm.engine, hook, locked)
+    try:
+        for run in (lambda connection: connection.exec_driver_sql("SELECT 42"),
+                    lambda connection: run_on_driver(connection, "SELECT 42")):
+            with crm.engine.begin() as connection:
+                with pytest.raises(DatabaseBusy):
+                    run(connection)
+    finally:
+        event.remove(crm.engine, hook, locked)
