@@ -75,7 +75,7 @@ def test_the_walk_and_the_bitmap_give_every_page_alike(crm, firms, monkeypatch, 
     for forced in (True, False):
         monkeypatch.setattr(search_pages, "_index_walk_fills", lambda connection, match, rows, forced=forced: forced)
         sent: list[str] = []
-        note = lambda conn, cursor, statement, *rest: sent.append(statement)  # noqa: E731
+        note = lambda conn, cursor, statement, *rest, sent=sent: sent.append(statement)  # noqa: E731
         event.listen(crm.engine, "before_cursor_execute", note)
         try:
             for words in SEARCHES:
