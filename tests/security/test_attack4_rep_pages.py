@@ -110,7 +110,8 @@ def expected_visible(crm, people, owned) -> set[int]:
 
 
 SORTS = [(), ("name",), ("-name",), ("score",), ("-score",), ("score", "-name"), ("-score", "name"), ("tier",),
-         ("-tier", "-name"), ("deals",)]
+         ("-tier", "-name"), ("deals",), ("owner_id", "name"), ("-owner_id",), ("-created_at",), ("-id",),
+         ("tier", "score", "-name")]
 
 
 @pytest.mark.parametrize("sort", SORTS, ids=lambda sort: ",".join(sort) or "default")
@@ -208,3 +209,16 @@ def test_rollups_on_a_reps_pages_count_only_deals_they_may_see(world, limit):
     for record_id, record in listed.items():
         one = rep.records("account").get(record_id)
         assert (record.values["deals"], record.values["pipeline"]) == (one.values["deals"], one.values["pipeline"])
+
+
+@pytest.mark.parametrize("limit", [2, 1000])
+def test_a_record_that_leaves_a_sharing_rules_criteria_leaves_the_reps_pages(world, limit):
+    crm, people, owned, team = world
+    key = owned["other"][2]
+    rep = crm.as_user(people["rep"])
+    assert key in {record.id for page in rep_pages(rep, ("-name",), limit) for record in page}
+    system = crm.as_system().records("account")
+    system.update(key, {"tier": "Silver"}, version=system.get(key)["version"])
+    for session in (rep, crm.as_user(people["rep"])):
+        assert key not in {record.id for page in rep_pages(session, ("-name",), limit) for record in page}
+        assert key not in {record.id for page in rep_pages(session, ("score", "name"), limit) for record in page}
