@@ -183,3 +183,49 @@ def test_an_error_raised_by_a_statement_listener_is_handled_as_on_the_usual_path
                     run(connection)
     finally:
         event.remove(crm.engine, hook, locked)
+
+
+AUTOMATION = """
+package: attack4auto
+version: "1.0.0"
+objects:
+  deal:
+    title_field: name
+    fields:
+      name: {type: text, required: true}
+    automations:
+      - name: kick_off
+        on: [created]
+        actions:
+          - {type: create_record, object: task, set: {subject: "'Kick-off ' + name", code: "'K'"}}
+  task:
+    title_field: subject
+    track_history: true
+    fields:
+      subject: {type: text, required: true, searchable: true}
+      code: {type: text, unique: true}
+"""
+
+
+def test_outbox_rows_whose_records_the_database_refuses_undo_only_their_savepoint(crm, install, monkeypatch):
+    """Three created deals queue three tasks with the same unique code: worked in one transaction, the
+    database's refusal of the second and third (the pipeline's own check bypassed) undoes their savepoints
+    alone; the first task is kept with its history and search rows, the others leave none."""
+    from crmkit.engine.records.pipeline import SavePipeline
+
+    install(AUTOMATION)
+    system = crm.as_system()
+    for number in range(3):
+        system.records("deal").create({"name": f"D{number}"})
+    rows = crm.outbox.rows(limit=100)
+    assert len(rows) == 3
+    monkeypatch.setattr(SavePipeline, "_check_unique", lambda self, connection, values, previous, errors: None)
+    outcomes = crm.outbox.work_many([row["id"] for row in rows])
+    assert sorted(outcomes.values()).count("done") == 1, outcomes
+    tasks = system.records("task").query().records
+    assert [task["code"] for task in tasks] == ["K"]
+    with crm.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM crmkit_history WHERE object = 'task'")).scalar_one() == 1
+        assert connection.execute(text("SELECT count(*) FROM crmkit_task_search")).scalar_one() == 1
+        assert connection.execute(text(
+            "SELECT count(*) FROM crmkit_change WHERE object = 'task'")).scalar_one() == 1
