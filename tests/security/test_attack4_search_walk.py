@@ -80,6 +80,8 @@ def test_the_walk_and_the_bitmap_give_every_page_alike(crm, firms, monkeypatch, 
         try:
             for words in SEARCHES:
                 assert every_page(firms, words, limit) == expected[words], (forced, words)
+                assert every_page(firms, words, limit, ("-id",)) == expected[words], (forced, words)
+                assert every_page(firms, words, limit, ("id",)) == expected[words][::-1], (forced, words)
         finally:
             event.remove(crm.engine, "before_cursor_execute", note)
         if crm.engine.dialect.name == "postgresql":
