@@ -229,3 +229,31 @@ def test_outbox_rows_whose_records_the_database_refuses_undo_only_their_savepoin
         assert connection.execute(text("SELECT count(*) FROM crmkit_task_search")).scalar_one() == 1
         assert connection.execute(text(
             "SELECT count(*) FROM crmkit_change WHERE object = 'task'")).scalar_one() == 1
+
+
+OVERFLOWING = """
+package: attack4big
+version: "1.0.0"
+objects:
+  deal:
+    title_field: name
+    track_history: true
+    fields:
+      name: {type: text, required: true, searchable: true}
+      seats: {type: integer}
+      huge: {type: formula, returns: integer, formula: "seats * 100000000000 if seats else 0"}
+"""
+
+
+
+def test_a_stored_formula_beyond_64_bits_is_stored_empty_with_its_reason(crm, install):
+    """Each input is in range; the formula's integer is not (10**9 * 10**11 = 10**20 > 2**63 - 1): the
+    value reaches no statement (no driver error on the direct path), the save keeps it empty and says why."""
+    install(OVERFLOWING)
+    deals = crm.as_system().records("deal")
+    fine = deals.create({"name": "fine", "seats": 3})
+    big = deals.create({"name": "big", "seats": 10 ** 9})
+    changed = deals.update(fine.id, {"seats": 10 ** 9}, version=fine["version"])
+    for record in (big, changed):
+        assert record["huge"] is None and "too large" in record.values["formula_errors"]["huge"]
+        assert deals.get(record.id)["huge"] is None
