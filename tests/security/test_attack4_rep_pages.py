@@ -222,3 +222,21 @@ def test_a_record_that_leaves_a_sharing_rules_criteria_leaves_the_reps_pages(wor
     for session in (rep, crm.as_user(people["rep"])):
         assert key not in {record.id for page in rep_pages(session, ("-name",), limit) for record in page}
         assert key not in {record.id for page in rep_pages(session, ("score", "name"), limit) for record in page}
+
+
+@pytest.mark.parametrize("limit", [2, 1000])
+def test_a_session_opened_before_the_rep_left_the_team_or_the_role_sees_no_more_than_a_new_one(world, limit):
+    """Rights change while a session is open (a long request, a worker): its next page follows them."""
+    crm, people, owned, team = world
+    rep = crm.as_user(people["rep"])
+    key = owned["other"][2]
+    below = owned["junior"][0]
+    seen = {record.id for page in rep_pages(rep, ("name",), limit) for record in page}
+    assert {key, below} <= seen
+    directory = SystemDirectory(crm)
+    directory.remove_from_team(team, people["rep"])
+    directory.set_role(people["rep"], "support")
+    fresh = {record.id for page in rep_pages(crm.as_user(people["rep"]), ("name",), limit) for record in page}
+    assert key not in fresh and below not in fresh
+    stale = {record.id for page in rep_pages(rep, ("name",), limit) for record in page}
+    assert stale == fresh
