@@ -302,3 +302,20 @@ def test_a_lookup_to_a_record_deleted_meanwhile_is_a_field_error_and_nothing_is_
     assert isinstance(raised.value, CrmkitError), repr(raised.value)
     assert "company" in getattr(raised.value, "errors", {}), raised.value
     assert counts(crm) == before
+
+
+@pytest.mark.parametrize("rows", [1, 3, 40])
+def test_bulk_create_refused_by_the_unique_index_writes_no_row(crm, deals, monkeypatch, rows):
+    """The pipeline's check passed (bypassed: another transaction committed the code meanwhile); the
+    database's unique index refuses one row of the batch: a field error, and none of the rows written."""
+    from crmkit.engine.records.pipeline import SavePipeline
+
+    deals.create({"name": "taken", "code": "T"})
+    monkeypatch.setattr(SavePipeline, "_check_unique", lambda self, connection, values, previous, errors: None)
+    before = counts(crm)
+    batch = [{"name": f"row {number}", "code": f"C{number}"} for number in range(rows)]
+    batch[rows // 2]["code"] = "T"
+    with pytest.raises(Exception) as raised:
+        deals.bulk_create(batch)
+    assert isinstance(raised.value, CrmkitError), repr(raised.value)
+    assert counts(crm) == before
