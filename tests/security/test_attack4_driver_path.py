@@ -94,12 +94,15 @@ def test_a_database_locked_by_another_writer_is_a_busy_sentence_and_nothing_is_w
         crm.install(write_package(PACKAGE))
         deals = crm.as_system().records("deal")
         record = deals.create({"name": "first"})
+        binned = deals.delete(deals.create({"name": "binned"}).id)
         holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None, timeout=0)
         holder.execute("BEGIN IMMEDIATE")
         try:
             for action in (lambda: deals.create({"name": "blocked"}),
                            lambda: deals.update(record.id, {"name": "blocked"}, version=record["version"]),
-                           lambda: deals.delete(record.id)):
+                           lambda: deals.delete(record.id),
+                           lambda: deals.bulk_create([{"name": "b1"}, {"name": "b2"}]),
+                           lambda: crm.as_system().recycle_bin.restore(binned)):
                 with pytest.raises(Exception) as raised:
                     action()
                 assert isinstance(raised.value, CrmkitError), repr(raised.value)
