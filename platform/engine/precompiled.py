@@ -30,9 +30,9 @@ does by hand the parts of `exec_driver_sql` a caller can observe:
 - the `before_cursor_execute` / `after_cursor_execute` listeners are called, with the same
   arguments but no execution context (None), so statement counts and plans in tests see
   every statement;
-- a driver error goes through the connection's own error handling (`handle_error`: the
-  engine's translations to DatabaseError sentences, then SQLAlchemy's IntegrityError and
-  the like, which `records/constraints.py` turns into field errors); an error raised while
+- a driver error, whether the statement, a listener or fetching the rows raised it, goes
+  through the connection's own error handling (`handle_error`: the engine's translations
+  to DatabaseError sentences, then SQLAlchemy's IntegrityError and the like, which `records/constraints.py` turns into field errors); an error raised while
   binding values (a value sqlite3 cannot bind, such as an integer beyond 64 bits), before
   the statement ran, is raised by running the statement once more the usual way (listeners
   then see that statement twice);
@@ -205,9 +205,12 @@ def run_on_driver(connection: Connection, sql: str, parameters: tuple[Any, ...] 
         before, after = dispatch.before_cursor_execute, dispatch.after_cursor_execute
     cursor = connection._dbapi_connection.cursor()
     try:
-        if before:
-            for listener in before:
-                sql, parameters = listener(connection, cursor, sql, parameters, None, False)
+        try:
+            if before:
+                for listener in before:
+                    sql, parameters = listener(connection, cursor, sql, parameters, None, False)
+        except BaseException as error:  # a listener's error is handled as exec_driver_sql handles it
+            connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
         try:
             cursor.execute(sql, parameters)
         except connection.dialect.loaded_dbapi.Error as error:
@@ -219,9 +222,12 @@ def run_on_driver(connection: Connection, sql: str, parameters: tuple[Any, ...] 
             return connection.exec_driver_sql(sql, parameters)
         except BaseException as error:  # an interruption mid-statement: the connection is dropped, as usual
             connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
-        if after:
-            after(connection, cursor, sql, parameters, None, False)
-        rows = cursor.fetchall() if cursor.description is not None else []
+        try:  # inside the error handling, as in exec_driver_sql: the listeners, then the rows fetched
+            if after:
+                after(connection, cursor, sql, parameters, None, False)
+            rows = cursor.fetchall() if cursor.description is not None else []
+        except BaseException as error:
+            connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
         return DriverResult(rows, cursor.rowcount)
     finally:
         cursor.close()
