@@ -279,17 +279,10 @@ objects:
 """
 
 
-def test_a_lookup_to_a_record_deleted_meanwhile_is_a_field_error_and_nothing_is_written(crm, install, monkeypatch,
-                                                                                         request):
-    """The pipeline's lookup check passed (bypassed here: a concurrent delete); the foreign key refuses."""
+def test_a_lookup_to_a_record_deleted_meanwhile_is_a_field_error_and_nothing_is_written(crm, install, monkeypatch):
+    """The pipeline's lookup check passed (bypassed here: a concurrent delete); the foreign key refuses. PostgreSQL
+    names the constraint; SQLite names none, and the lookup is the one the save fills."""
     from crmkit.engine.records.pipeline import SavePipeline
-
-    if crm.engine.dialect.name == "sqlite":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "records/constraints.py names the lookup from PostgreSQL's constraint name; SQLite's 'FOREIGN KEY "
-            "constraint failed' names none, so the raw IntegrityError passes. Latent: SQLite's writers are "
-            "serialised (BEGIN IMMEDIATE) and the lookup check runs in the writing transaction, so no delete "
-            "can come between; present before the direct path too.")))
 
     install(LOOKUPS)
     system = crm.as_system()

@@ -27,6 +27,8 @@ from crmkit.metadata.model import ObjectDef
 UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION = "23505", "23503"
 #: SQLite names the columns: "UNIQUE constraint failed: account.code, account.region".
 SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+#: SQLite's foreign key refusal, which names no column (sqlite.org/foreignkeys.html).
+SQLITE_FOREIGN_KEY = "FOREIGN KEY constraint failed"
 
 
 def duplicate_message(obj: ObjectDef, value: Any) -> str:
@@ -58,14 +60,22 @@ def violated_columns(error: IntegrityError, obj: ObjectDef) -> tuple[str, ...] |
     return None
 
 
-def violated_lookup(error: IntegrityError, obj: ObjectDef) -> str | None:
-    """The lookup field whose foreign key `error` reports (PostgreSQL names the constraint), or None."""
+def violated_lookup(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any] | None = None) -> str | None:
+    """The lookup field whose foreign key `error` reports, RECORD_ERRORS when it is one of several, or None.
+
+    PostgreSQL names the constraint (None: not a lookup's). SQLite says only "FOREIGN KEY
+    constraint failed": the lookup is the one `values` fill, or (several filled, or the
+    values not known) RECORD_ERRORS, the record as a whole.
+    """
     original = error.orig
-    if getattr(original, "sqlstate", None) != FOREIGN_KEY_VIOLATION:
+    if getattr(original, "sqlstate", None) == FOREIGN_KEY_VIOLATION:
+        name = getattr(getattr(original, "diag", None), "constraint_name", None)
+        return next((f.name for f in obj.fields.values()
+                     if f.is_lookup and constraint_name("fk", f.to, (f.name,)) == name), None)
+    if SQLITE_FOREIGN_KEY not in str(original):
         return None
-    name = getattr(getattr(original, "diag", None), "constraint_name", None)
-    return next((f.name for f in obj.fields.values() if f.is_lookup and constraint_name("fk", f.to, (f.name,)) == name),
-                None)
+    filled = [f.name for f in obj.fields.values() if f.is_lookup and values and values.get(f.name) is not None]
+    return filled[0] if len(filled) == 1 else RECORD_ERRORS
 
 
 def field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any] | None,
@@ -82,7 +92,10 @@ def field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any
 
 def _field_errors(error: IntegrityError, obj: ObjectDef, values: Mapping[str, Any] | None,
                   hidden: frozenset[str]) -> dict[str, list[str]] | None:
-    lookup = violated_lookup(error, obj)
+    lookup = violated_lookup(error, obj, values)
+    if lookup == RECORD_ERRORS:
+        return {RECORD_ERRORS: [f"a record one of this {obj.name}'s lookups names no longer exists (it was deleted "
+                                "while this one was saved); nothing was written. Check the lookups and try again."]}
     if lookup is not None:
         target = obj.fields[lookup].to
         shown = f" with id {values[lookup]}" if values and values.get(lookup) is not None else ""
