@@ -394,5 +394,5 @@ def test_a_detail_page_reads_the_rights_once_for_its_reads_and_the_record_once(s
     assert "Xerophant Holdings" in page and f'href="{contact.headers["Location"]}"' in page
     operation_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
     assert len(operation_reads) == 3, statements
-    record_reads = [sql for sql in statements if re.search(r"FROM account\s+WHERE account\.id = \?", sql)]
+    record_reads = [sql for sql in statements if re.search(r"FROM account\s+WHERE account\.id = ", sql)]
     assert len(record_reads) == 1, record_reads
