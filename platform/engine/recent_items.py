@@ -25,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from crmkit.engine import messages
 from crmkit.engine.query.inputs import is_record_id
 from crmkit.engine.records.errors import RecordError, RecordNotFound
+from crmkit.engine.records.record import Record
 from crmkit.engine.records.service import RecordService
 from crmkit.engine.runtime import Runtime
 
@@ -60,19 +61,25 @@ class RecentItems:
     def _table(self):
         return self.context.runtime.system_table("crmkit_recent_item")
 
-    def touch(self, object_name: str, record_id: int, action: str = "viewed") -> None:
+    def touch(self, object_name: str, record: "int | Record", action: str = "viewed") -> None:
         """Put a record the user may read at the top of their recent items.
 
-        RecordNotFound for a record they cannot see (as `get` would), PermissionDenied without
-        the object's read permission, RecordError for an action other than viewed or edited.
+        `record`: its id, or the Record this context's `records(object_name).get` returned:
+        while the user's rights are still those that read checked (`RecordService.read_here`),
+        its row is not read again (the detail page has just read it); any other Record is
+        checked by its id. A record deleted or shared away in between is left out when the
+        list is read, as any other is. RecordNotFound for a record they cannot see (as `get`
+        would), PermissionDenied without the object's read permission, RecordError for an
+        action other than viewed or edited.
         """
         if action not in ACTIONS:
             raise RecordError(f"a recent item was {' or '.join(ACTIONS)}, not {action!r}.")
         records = RecordService(self.context, object_name)
+        record_id = record.id if isinstance(record, Record) else record
         with self.context.writing() as connection:
-            policy = self.context.policy
+            policy = self.context.policy  # as this write's operation read left it
             policy.require(object_name, "read")
-            if not self._readable(connection, records, record_id):
+            if not records.read_here(record) and not self._readable(connection, records, record_id):
                 raise RecordNotFound(object_name, record_id)
             user_id = policy.user.user_id
             self._upsert(connection, user_id, object_name, record_id, action)

@@ -16,6 +16,7 @@ from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes import from_json
 from crmkit.engine.fieldtypes.display import Display
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
+from crmkit.engine.records.record import Record
 from crmkit.engine.records.timeline import PAGE_SIZE, ActivityEntry, HistoryEntry, RunEntry, TimelinePage
 from crmkit.metadata.derived_layout import title_field
 from crmkit.metadata.model import FieldDef, Label, ObjectDef
@@ -48,13 +49,16 @@ class TimelineItem:
     rule_label: Label | None = None
 
 
-def timeline_page(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, record_id: int,
+def timeline_page(context: UserContext, presenter: FieldPresenter, obj: ObjectDef, record: int | Record,
                   after: str | None = None) -> tuple[tuple[TimelineItem, ...], str | None]:
     """One page of the record's timeline as items, and the address of the older entries (None: no more).
 
-    RecordNotFound for a record the user may not read; QueryError for a damaged cursor.
+    `record`: its id, or the Record `get` returned in the same snapshot (the engine then does not
+    read it again: RecordService.timeline). RecordNotFound for a record the user may not read;
+    QueryError for a damaged cursor.
     """
-    page = context.records(obj.name).timeline(record_id, after=after, limit=PAGE_SIZE)
+    page = context.records(obj.name).timeline(record, after=after, limit=PAGE_SIZE)
+    record_id = record.id if isinstance(record, Record) else record
     older = url_for("timeline.older", object_name=obj.name, record_id=record_id, after=page.next_cursor) \
         if page.next_cursor else None
     return timeline_items(context, presenter, obj, page), older

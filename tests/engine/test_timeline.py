@@ -6,12 +6,15 @@ showing a user nothing they may not see (records/timeline.py), on SQLite and Pos
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import event
 
 from crmkit.engine import RecordNotFound
 from crmkit.engine.query import QueryError
+from crmkit.engine.records.record import Record
 from crmkit.engine.records.timeline import ActivityEntry, HistoryEntry
 from crmkit.engine.tables import HISTORY_INDEX
 from tests.conftest import add_users
@@ -216,3 +219,45 @@ def test_activities_linked_through_a_lookup_the_user_may_not_read_are_left_out(s
     assert [e.record["subject"] for e in entries(manager, account.id) if isinstance(e, ActivityEntry)] == [
         "Linked privately"]
     assert not [e for e in entries(rep1, account.id) if isinstance(e, ActivityEntry)]
+
+
+def account_reads(crm, call) -> list[str]:
+    """The reads of an account row by id that `call()` runs (the write engine shares the engine's events)."""
+    seen: list[str] = []
+
+    def executed(connection, cursor, statement, *rest) -> None:
+        seen.append(statement)
+
+    event.listen(crm.engine, "before_cursor_execute", executed)
+    try:
+        call()
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", executed)
+    return [sql for sql in seen if re.search(r"FROM account\s+WHERE account\.id = ", sql)]
+
+
+def test_the_record_read_in_the_same_operation_is_not_read_again_for_its_timeline(shop, crm):
+    rep1 = shop["rep1"]
+    account = rep1.records("account").create({"name": "Acme"})
+
+    def page_in_one_snapshot() -> None:
+        with rep1.snapshot():
+            shown = rep1.records("account").get(account.id)
+            page = rep1.records("account").timeline(shown)
+            assert [describe(entry) for entry in page.entries] == [("history", "create", None, None, None)]
+
+    assert len(account_reads(crm, page_in_one_snapshot)) == 1  # the get's only
+    read_before = rep1.records("account").get(account.id)  # another operation: checked again
+    assert len(account_reads(crm, lambda: rep1.records("account").timeline(read_before))) == 1
+
+
+def test_a_record_read_for_another_user_does_not_open_a_timeline_they_may_not_read(shop):
+    rep1, rep2 = shop["rep1"], shop["rep2"]
+    note = rep1.records("note").create({"subject": "Private"})
+    with rep1.snapshot():
+        read_for_rep1 = rep1.records("note").get(note.id)
+        with pytest.raises(RecordNotFound):
+            rep2.records("note").timeline(read_for_rep1)
+    with rep2.snapshot():
+        with pytest.raises(RecordNotFound):
+            rep2.records("note").timeline(Record("note", {"id": note.id}))

@@ -1,11 +1,17 @@
 """Recent items: a cheap capped upsert per view or edit, read back through the user's own permissions."""
 from __future__ import annotations
 
+import re
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Iterator
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from crmkit.engine import RecordNotFound
 from crmkit.engine.records.errors import RecordError
+from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.users import SystemDirectory
 from crmkit.engine.recent_items import CAP, RecentItems
@@ -147,3 +153,61 @@ def test_clearing_forgets_only_the_users_own_items(office):
     recent(office, "boss").touch("deal", deal.id)
     recent(office, "rep_a").clear()
     assert recent(office, "rep_a").items() == [] and len(recent(office, "boss").items()) == 1
+
+
+@contextmanager
+def statements_on(crm) -> Iterator[list[str]]:
+    """The SQL statements run on the CRM's engine (reads and writes) inside the block."""
+    seen: list[str] = []
+
+    def executed(connection, cursor, statement, *rest) -> None:
+        seen.append(statement)
+
+    event.listen(crm.engine, "before_cursor_execute", executed)  # the write engine shares its events
+    try:
+        yield seen
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", executed)
+
+
+def deal_reads(statements: list[str]) -> list[str]:
+    return [sql for sql in statements if re.search(r"FROM deal\s+WHERE deal\.id = ", sql)]
+
+
+def test_a_record_the_engine_just_read_for_the_user_is_recorded_without_reading_it_again(office):
+    rep = office.session("rep_a")
+    deal = rep.records("deal").create({"name": "Seen on its page"})
+    shown = rep.records("deal").get(deal.id)
+    with statements_on(office.crm) as statements:
+        RecentItems(rep).touch("deal", shown)
+    assert deal_reads(statements) == [] and statements
+    assert [item.title for item in RecentItems(rep).items()] == ["Seen on its page"]
+    with statements_on(office.crm) as statements:  # a bare id is checked, as before
+        RecentItems(rep).touch("deal", deal.id)
+    assert len(deal_reads(statements)) == 1, deal_reads(statements)
+
+
+def test_a_record_read_for_another_user_or_made_by_hand_is_checked_by_its_id(office):
+    deal = office.session("rep_a").records("deal").create({"name": "A's"})
+    read_for_a = office.session("rep_a").records("deal").get(deal.id)
+    rep_b = office.session("rep_b")
+    made = Record("deal", dict(read_for_a.values))
+    other = office.session("rep_b").records("deal").create({"name": "B's"})
+    copied = replace(rep_b.records("deal").get(other.id), values={**read_for_a.values})
+    for handed in (read_for_a, made, copied):  # never taken as read for rep_b: each is checked, and refused
+        with pytest.raises(RecordNotFound):
+            RecentItems(rep_b).touch("deal", handed)
+    with pytest.raises(RecordNotFound):  # a record read as a deal is not taken for a memo of the same id
+        RecentItems(office.session("rep_a")).touch("memo", read_for_a)
+    assert stored_rows(office, user_id=office.ids["rep_b"]) == 0
+
+
+def test_a_record_read_before_the_users_rights_changed_is_checked_again(office):
+    deal = office.session("rep_a").records("deal").create({"name": "A's"})
+    share = office.session("rep_a").sharing.share("deal", deal.id, user_id=office.ids["rep_b"])
+    rep_b = office.session("rep_b")
+    shown = rep_b.records("deal").get(deal.id)
+    office.session("rep_a").sharing.unshare(share)
+    with pytest.raises(RecordNotFound):
+        RecentItems(rep_b).touch("deal", shown)
+    assert stored_rows(office, user_id=office.ids["rep_b"]) == 0

@@ -1,7 +1,7 @@
 """A record as the engine hands it out: read-only values of one object's row."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from crmkit.engine.fieldtypes import to_json
@@ -21,10 +21,31 @@ class Actor:
 SYSTEM = Actor(system=True)
 
 
+@dataclass(frozen=True, eq=False)
+class ReadMark:
+    """Which engine read handed a record out: the UserContext it was read for, the rights that
+    read checked (the AccessPolicy object, None for the system session) and the connection of
+    its operation. Set only by `RecordService.get`; compared by identity only, so an engine
+    call handed the record back (`RecordService.timeline`, `RecentItems.touch`) can tell
+    that this user's rights were already applied to it in this operation and skip reading
+    the row again (records/service.py `read_here`). Never made from ids a caller gives.
+    """
+
+    context: Any
+    policy: Any
+    connection: Any
+    #: The object and id read, so a record copied with other values (`dataclasses.replace`) is not taken for it.
+    object: str
+    record_id: int
+
+
 @dataclass(frozen=True)
 class Record(Mapping[str, Any]):
     object: str
     values: Mapping[str, Any]
+    #: Which read handed it out (`ReadMark`); None for records not read by `RecordService.get`.
+    #: Not a value: left out of comparisons, hashing and repr.
+    read: ReadMark | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> int:

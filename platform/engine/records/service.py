@@ -11,7 +11,7 @@ Every write runs the whole save pipeline in one transaction:
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import ColumnElement, Connection, Table, case, or_, select
@@ -33,7 +33,7 @@ from crmkit.engine.records.events import (
     WRITTEN_WITH_RECORD, Operation, RecordDraft, RecordEvent, after_write, before_save,
 )
 from crmkit.engine.records.pipeline import Prepared, SavePipeline
-from crmkit.engine.records.record import Record
+from crmkit.engine.records.record import ReadMark, Record
 from crmkit.engine.records.timeline import PAGE_SIZE, TimelinePage, read_timeline
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.shaping import hidden_fields, history_withheld, shown_errors, shown_rows
@@ -138,9 +138,30 @@ class RecordService:
     # -- reading -------------------------------------------------------------------------
 
     def get(self, record_id: int) -> Record:
+        """The record as this user may see it; RecordNotFound for one they may not read (or none),
+        PermissionDenied without the object's read permission.
+
+        The record carries a `ReadMark` of this read (records/record.py), so that handing it
+        to `timeline` in the same operation (a `snapshot()` or `transaction()`), or to
+        `RecentItems.touch` while the user's rights are unchanged, does not read the row again.
+        """
         with self._reading("read") as connection:
             row = self._load(connection, record_id)
-            return self._shown(connection, [row])[0]
+            record = self._shown(connection, [row])[0]
+            return replace(record, read=ReadMark(self.session, self.session.policy, connection,
+                                                 self.object_name, record.id))
+
+    def read_here(self, record: Record, connection: Connection | None = None) -> bool:
+        """Whether `record` is one of this object's records that `get` read for this session with
+        the rights it holds now and, with `connection`, on that operation's connection: then
+        its row need not be read again to know the user may read it. False for anything else
+        (a record made by a caller, read for another user or object, or before the rights changed).
+        """
+        mark = record.read if isinstance(record, Record) else None
+        return (mark is not None and mark.object == record.object == self.object_name
+                and mark.record_id == record.id and mark.context is self.session
+                and mark.policy is self.session.policy
+                and (connection is None or mark.connection is connection))
 
     def query(
         self,
@@ -332,15 +353,19 @@ class RecordService:
             )
             return [dict(row._mapping) for row in rows if row.field not in hidden]
 
-    def timeline(self, record_id: int, *, after: str | None = None, limit: int = PAGE_SIZE) -> TimelinePage:
+    def timeline(self, record: "int | Record", *, after: str | None = None, limit: int = PAGE_SIZE) -> TimelinePage:
         """The record's field history and the activities pointing at it, newest first, `limit` entries a page.
 
-        `after` is the previous page's `next_cursor`. RecordNotFound for a record the user may
-        not read; QueryError for a damaged cursor. What the user may not see is left out:
-        records/timeline.py says how.
+        `record`: its id, or the Record `get` returned in this same operation (a `snapshot()`
+        or `transaction()`), whose row is then not read again (`read_here`); any other Record
+        is checked by its id. `after` is the previous page's `next_cursor`. RecordNotFound for
+        a record the user may not read; QueryError for a damaged cursor. What the user may not
+        see is left out: records/timeline.py says how.
         """
         with self._reading("read") as connection:
-            self._load(connection, record_id)
+            record_id = record.id if isinstance(record, Record) else record
+            if not self.read_here(record, connection):
+                self._load(connection, record_id)
             return read_timeline(self, connection, record_id, after, limit)
 
     def query_context(self) -> QueryContext:

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, render_template, request
 
 from crmkit.engine.recent_items import RecentItem, RecentItems
 from crmkit.engine.context import UserContext
+from crmkit.engine.records.record import Record
 from crmkit.errors import CrmkitError
 from crmkit.ui.sessions import user_context
 
@@ -24,10 +25,13 @@ def recent_items(context: UserContext, limit: int = MENU_ITEMS) -> list[RecentIt
     return RecentItems(context).items(limit=limit)
 
 
-def record_touched(context: UserContext, object_name: str, record_id: int, action: str = "viewed") -> None:
-    """Put the record at the top of the user's recent items; a problem recording it never spoils the page."""
+def record_touched(context: UserContext, object_name: str, record: int | Record, action: str = "viewed") -> None:
+    """Put the record at the top of the user's recent items; a problem recording it never spoils the page.
+
+    `record`: its id, or the Record the engine returned (`get`), which spares the engine reading it again.
+    """
     try:
-        RecentItems(context).touch(object_name, record_id, action)
+        RecentItems(context).touch(object_name, record, action)
     except CrmkitError:
         pass  # the record was just shown or saved; a lost "recent" entry is no reason to fail that
 

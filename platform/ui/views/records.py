@@ -51,15 +51,15 @@ def is_htmx() -> bool:
 @blueprint.route("/r/<object_name>/<int:record_id>")
 def detail(object_name: str, record_id: int) -> str:
     context, obj, presenter = parts(object_name)
-    record = context.records(object_name).get(record_id)
-    record_touched(context, object_name, record_id)  # a write: before the snapshot, which only reads
-    layout = context.runtime.registry.layout(object_name)
-    # The rest only reads: lookup titles, names, the timeline, the related lists and the menu's rights
-    # share one connection and one operation read (docs/ui.md, "Speed"), as the list page's do.
+    # The page only reads: the record, lookup titles, names, the timeline, the related lists and the menu's
+    # rights share one connection and one operation read (docs/ui.md, "Speed"), as the list page's do. The
+    # timeline is handed the record read here, so the engine does not read it again.
     with context.snapshot():
+        record = context.records(object_name).get(record_id)
+        layout = context.runtime.registry.layout(object_name)
         titles = {**views.lookup_titles(context, obj, [record]), ("user", g.user.id): g.user.display_name}
-        timeline, older_url = timeline_page(context, presenter, obj, record_id)
-        return render_template(
+        timeline, older_url = timeline_page(context, presenter, obj, record)
+        page = render_template(
             "records/detail.html", obj=obj, record=record, title=views.record_title(obj, record),
             timeline=timeline, older_url=older_url,
             highlights=views.highlights(context, presenter, obj, layout, record, titles),
@@ -68,6 +68,10 @@ def detail(object_name: str, record_id: int) -> str:
             may_edit=views.may(context, object_name, "edit"), may_delete=views.may(context, object_name, "delete"),
             panels=extension_points.detail_panels(context.runtime.extensions.plugin_manager, context, object_name, record),
             record_url=record_url)
+    # A write, after the snapshot (which only reads): handed the record read above, the engine puts it in the
+    # recent items without reading it again, unless the user's rights changed meanwhile.
+    record_touched(context, object_name, record)
+    return page
 
 
 # ---- forms -------------------------------------------------------------------------------
