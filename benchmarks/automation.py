@@ -65,10 +65,10 @@ def package() -> dict:
 
 def install(crm: Crm) -> None:
     """Install the automation package (once per database; a kept database has it already)."""
-    folder = Path(tempfile.mkdtemp(prefix="crmkit-bench-automation-"))
-    path = folder / "bench_automation.yaml"
-    path.write_text(yaml.safe_dump(package(), allow_unicode=True, sort_keys=False), encoding="utf-8")
-    crm.install(path)
+    with tempfile.TemporaryDirectory(prefix="crmkit-bench-automation-") as folder:
+        path = Path(folder) / "bench_automation.yaml"
+        path.write_text(yaml.safe_dump(package(), allow_unicode=True, sort_keys=False), encoding="utf-8")
+        crm.install(path)
 
 
 def automation_lines(crm: Crm, updates: int, jobs: int) -> Iterator[Result]:
@@ -97,9 +97,10 @@ def rules_line(crm: Crm, updates: int) -> Result:
 
 def queue_lines(crm: Crm, jobs: int) -> Iterator[Result]:
     """Jobs per second through the embedded queue, then through Redis if it answers."""
-    folder = Path(tempfile.mkdtemp(prefix="crmkit-bench-queue-"))
-    yield queue_line(crm, jobs, "embedded (SQLite file)", {"CRMKIT_QUEUE_FILE": str(folder / "queue.db")},
-                     AutomationQueue.open(crm, path=str(folder / "queue.db")))
+    with tempfile.TemporaryDirectory(prefix="crmkit-bench-queue-") as folder:
+        queue_file = str(Path(folder) / "queue.db")
+        yield queue_line(crm, jobs, "embedded (SQLite file)", {"CRMKIT_QUEUE_FILE": queue_file},
+                         AutomationQueue.open(crm, path=queue_file))
     problem = redis_problem(BENCH_REDIS_URL)
     if problem:
         print(f"queue line on Redis skipped: {problem}", flush=True)
