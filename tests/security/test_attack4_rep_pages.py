@@ -114,9 +114,8 @@ SORTS = [(), ("name",), ("-name",), ("score",), ("-score",), ("score", "-name"),
          ("tier", "score", "-name")]
 
 
-@pytest.mark.parametrize("sort", SORTS, ids=lambda sort: ",".join(sort) or "default")
-@pytest.mark.parametrize("limit", [2, 3, 1000])
-def test_a_reps_pages_are_the_admins_list_cut_to_what_they_may_see(world, sort, limit):
+def test_a_reps_pages_are_the_admins_list_cut_to_what_they_may_see(world):
+    """Every sort in SORTS, in pages of 3 and of 1000 (one world for them all: building it is most of the cost)."""
     crm, people, owned, team = world
     shared = owned["other"][2]  # Key tier: the team's rule; and a manual share of a Silver one
     other = crm.as_user(people["other"])
@@ -124,17 +123,23 @@ def test_a_reps_pages_are_the_admins_list_cut_to_what_they_may_see(world, sort, 
     visible = expected_visible(crm, people, owned) | {owned["other"][3]}
     assert shared in visible
     rep = crm.as_user(people["rep"])
-    try:
-        pages = rep_pages(rep, sort, limit)
-    except QueryError:
-        pytest.skip(f"sort {sort} refused")
-    seen = [record.id for page in pages for record in page]
-    if sort == ("deals",):  # the rep's rollup (their own deals), not the stored one over everyone's
-        counts = {record_id: rep.records("account").get(record_id)["deals"] for record_id in visible}
-        assert seen == sorted(visible, key=lambda record_id: (counts[record_id], record_id))
-    else:
-        assert seen == [record_id for record_id in admin_order(crm, sort) if record_id in visible]
-    assert all(len(page) == limit for page in pages[:-1])
+    refused = []
+    for sort in SORTS:
+        for limit in (3, 1000):
+            try:
+                pages = rep_pages(rep, sort, limit)
+            except QueryError:
+                refused.append(sort)
+                continue
+            seen = [record.id for page in pages for record in page]
+            if sort == ("deals",):  # the rep's rollup (their own deals), not the stored one over everyone's
+                counts = {record_id: rep.records("account").get(record_id)["deals"] for record_id in visible}
+                assert seen == sorted(visible, key=lambda record_id: (counts[record_id], record_id)), (sort, limit)
+            else:
+                assert seen == [record_id for record_id in admin_order(crm, sort) if record_id in visible], \
+                    (sort, limit)
+            assert all(len(page) == limit for page in pages[:-1]), (sort, limit)
+    assert not {(), ("name",), ("-name",), ("score", "-name")} & set(refused), refused
 
 
 @pytest.mark.parametrize("limit", [2, 1000])

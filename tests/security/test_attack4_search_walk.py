@@ -67,7 +67,7 @@ def oracle(firms, words: str) -> list[int]:
 
 
 @pytest.mark.parametrize("walked", [30, 1_000_000])
-@pytest.mark.parametrize("limit", [1, 4, 25])
+@pytest.mark.parametrize("limit", [4, 25])
 def test_the_walk_and_the_bitmap_give_every_page_alike(crm, firms, monkeypatch, walked, limit):
     expected = {words: oracle(firms, words) for words in SEARCHES}
     monkeypatch.setattr(search_pages, "COMMON_SHARE", 1.0)  # no walk along the records first
