@@ -102,15 +102,9 @@ def expected_share(connection: Connection, match: SearchMatch, *, known: bool = 
     ones (nor, for a prefix, the start of one), and a column without statistics, count as 0
     instead of the planner's default guess (a word nobody holds is guessed at 0.5-2%).
     """
-    statistics = table_statistics(connection, match.index_table)
-    if statistics.rows <= FEW_MATCHES:
-        return 0.0
     share = 1.0
-    for term in match.terms:
-        missed = 1.0
-        for name in match.columns:
-            missed *= 1.0 - term_share(statistics.columns.get(name), term, known=known)
-        share *= 1.0 - missed
+    for term_held in _term_shares(connection, match, known):
+        share *= term_held
     return share
 
 
@@ -122,16 +116,21 @@ def largest_known_term(connection: Connection, match: SearchMatch) -> float:
     4% of the rows, both words by 0.1%). 0 where the statistics know none of the terms (as
     `expected_share` with known=True).
     """
+    return max(_term_shares(connection, match, True), default=0.0)
+
+
+def _term_shares(connection: Connection, match: SearchMatch, known: bool) -> list[float]:
+    """Each term's share of the rows in any of the match's columns; [0.0] for a table of at most FEW_MATCHES rows."""
     statistics = table_statistics(connection, match.index_table)
     if statistics.rows <= FEW_MATCHES:
-        return 0.0
-    largest = 0.0
+        return [0.0]
+    shares = []
     for term in match.terms:
         missed = 1.0
         for name in match.columns:
-            missed *= 1.0 - term_share(statistics.columns.get(name), term, known=True)
-        largest = max(largest, 1.0 - missed)
-    return largest
+            missed *= 1.0 - term_share(statistics.columns.get(name), term, known=known)
+        shares.append(1.0 - missed)
+    return shares
 
 
 def term_share(column: ColumnStatistics | None, term: Term, *, known: bool = False) -> float:
