@@ -64,14 +64,6 @@ class SecurityHeaders(Talisman):
 
 
 def set_headers(headers: Headers, pairs: tuple[tuple[str, str], ...]) -> None:
-    """Each of `pairs` set on `headers` as by assignment (a previous value replaced). `pairs` are headers Werkzeug
-    has checked already (read out of a Headers): when `headers` holds none of their names, the usual case, they are
-    appended as they are, without checking each value again and scanning the list once per name."""
-    entries = getattr(headers, "_list", None)
-    if type(entries) is list:
-        names = {name.lower() for name, _ in pairs}
-        if not any(name.lower() in names for name, _ in entries):
-            entries.extend(pairs)
-            return
+    """Each of `pairs` set on `headers` as by assignment (a previous value replaced)."""
     for name, value in pairs:
         headers[name] = value
