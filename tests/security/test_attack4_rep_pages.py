@@ -66,8 +66,19 @@ TIERS = [None, "Gold", "Key", "Silver", "Gold", "Key", None, "Gold"]
 
 
 @pytest.fixture
-def world(crm, install):
-    install(PACKAGE)
+def world(crm, write_package, state_snapshots):
+    """Five users (a role tree and a team), eight accounts each for four of them, a deal on each.
+
+    Built once per worker and database kind (tests/snapshots.py); each test gets its own copy.
+    """
+    path = write_package(PACKAGE)
+    people, owned, team = state_snapshots.apply(crm, ("attack4 rep pages world", PACKAGE),
+                                                lambda crm: build_world(crm, path), source=path)
+    return crm, people, owned, team
+
+
+def build_world(crm, path) -> tuple[dict[str, int], dict[str, list[int]], int]:
+    crm.install(path)
     directory = SystemDirectory(crm)
     roles = {"boss": "boss", "rep": "rep", "junior": "junior", "other": "rep", "helper": "support"}
     people = {name: directory.create_user(name, role=role).id for name, role in roles.items()}
@@ -85,7 +96,7 @@ def world(crm, install):
                 with crm.engine.begin() as connection:
                     connection.execute(update(table).where(table.c.id == account.id).values(credit=100 * number))
             session.records("deal").create({"name": f"{owner} deal", "account": account.id, "amount": 10})
-    return crm, people, owned, team
+    return people, owned, team
 
 
 def admin_order(crm, sort: tuple[str, ...]) -> list[int]:

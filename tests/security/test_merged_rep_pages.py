@@ -20,12 +20,18 @@ ROLLUPS = ("open_opportunity_count", "pipeline_amount", "won_amount")
 
 
 @pytest.fixture
-def shared_world(crm):
+def shared_world(crm, state_snapshots):
     """wang and li (sales reps) with accounts named to tie and sort first and last; li shares three with wang.
 
     Every account of li's has an opportunity of li's, and wang's accounts one of wang's, and
     one li shares has one of wang's too: its stored totals count li's, which wang may not see.
+    Built once per worker and database kind (tests/snapshots.py); each test gets its own copy.
     """
+    people, ids, chosen = state_snapshots.apply(crm, "merged rep pages world", build_world, source=DEFAULT_CRM)
+    return crm, people, ids, chosen
+
+
+def build_world(crm) -> tuple[dict[str, int], dict[str, list[int]], tuple[int, int, int]]:
     crm.install(DEFAULT_CRM)
     directory = SystemDirectory(crm)
     people = {name: directory.create_user(name, role="sales_rep").id for name in ("wang", "li")}
@@ -46,7 +52,7 @@ def shared_world(crm):
     for record_id in (empty, tie, last):
         li.sharing.share("account", record_id, user_id=people["wang"])
     wang.records("opportunity").create({"name": "wang on li's", "account": tie, "amount": 7, "stage": "Prospecting"})
-    return crm, people, ids, (empty, tie, last)
+    return people, ids, (empty, tie, last)
 
 
 def read_all(records, sort: tuple[str, ...], limit: int) -> list[list]:
