@@ -162,7 +162,7 @@ class Crm:
                     "steps": [step.describe() for step in plan.steps]})
             generation = advance(connection, state)
         with self.engine.connect() as connection:
-            self._set_runtime(registry, connection)
+            self._set_runtime(registry, connection, runtime)  # the tables the migration just built
         self._generation = generation
         return replace(plan, notes=plan.notes + notes)
 
@@ -279,8 +279,9 @@ class Crm:
         metadata = system_metadata()
         return read_generation(connection, metadata.tables[METADATA_STATE])
 
-    def _set_runtime(self, registry: Registry, connection: Connection) -> None:
-        runtime = Runtime(self.engine, registry, self.extensions)
+    def _set_runtime(self, registry: Registry, connection: Connection, runtime: Runtime | None = None) -> None:
+        """Serve `registry` from now on; `runtime`: one already built for it (an install's), else one is built."""
+        runtime = runtime or Runtime(self.engine, registry, self.extensions)
         # One inspector for both checks: the table list is read once. It is made here, on this
         # connection and after the caller read the generation, so it never outlives DDL or sees an
         # older state than the metadata it checks.

@@ -12,7 +12,7 @@ import shutil
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import pytest
 
@@ -51,6 +51,31 @@ def web_crm(tmp_path_factory: pytest.TempPathFactory) -> WebCrm:
     return build_web_crm(tmp_path_factory.mktemp("browser"))
 
 
+def closing_responses(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterator[bytes]]:
+    """`app`, whose response bodies are closed even when the browser drops the connection mid-body.
+
+    Werkzeug's development server does not close a body it stops sending (a script download the
+    browser cancelled when the page moved on); the file a static response streams is then left to
+    the garbage collector, whose ResourceWarning the suite turns into an error in whatever test
+    runs next. gunicorn, which serves crmkit in production, closes it as PEP 3333 requires.
+    """
+    def wrapped(environ: dict, start_response: Callable) -> Iterator[bytes]:
+        body = app(environ, start_response)
+
+        def stream() -> Iterator[bytes]:
+            try:
+                for chunk in body:
+                    yield chunk
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+
+        return stream()
+
+    return wrapped
+
+
 @contextmanager
 def serving(url: str, secret: str = "browser-test-secret-key-0123456789-abcdefghij",
             extensions: Any = None) -> Iterator[str]:
@@ -64,7 +89,7 @@ def serving(url: str, secret: str = "browser-test-secret-key-0123456789-abcdefgh
 
     crm = Crm.open(url, extensions=extensions)
     app = create_app(crm, {"SECRET_KEY": secret})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, closing_responses(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="crmkit-test-server", daemon=True)
     thread.start()
     try:
