@@ -369,6 +369,23 @@ def install(crm, write_package) -> Callable[[str], object]:
 
 
 @pytest.fixture
+def install_once(crm, state_snapshots) -> Callable[[str | os.PathLike], object]:
+    """`install_once(path)`: the database as `crm.install(path)` leaves it, the migration run once per worker.
+
+    For fixtures whose tests start from an installed package rather than test installing it:
+    a later test on an untouched database gets the installed state copied in (tests/snapshots.py)
+    instead of running the migration's DDL again. The key is the file's name and text, so an
+    edited package is installed afresh. On a database already holding packages it just installs.
+    """
+    def install_path(path: str | os.PathLike):
+        path = Path(path)
+        key = ("installed", path.name, path.read_text(encoding="utf-8"))
+        return state_snapshots.apply(crm, key, lambda crm: crm.install(path), source=path)
+
+    return install_path
+
+
+@pytest.fixture
 def system(crm):
     """A system session: no sharing restrictions (security arrives with issue 3)."""
     return crm.as_system()

@@ -9,9 +9,9 @@ PACKAGES = Path(__file__).resolve().parent.parent / "packages"
 
 
 @pytest.fixture
-def all_types(crm):
+def all_types(crm, install_once):
     """A session on a database with tests/packages/all_types_v1.yaml installed."""
-    crm.install(PACKAGES / "all_types_v1.yaml")
+    install_once(PACKAGES / "all_types_v1.yaml")
     return crm.as_system()
 
 
@@ -58,7 +58,7 @@ objects:
 
 
 @pytest.fixture
-def organisation(crm, install):
+def organisation(crm, write_package, install_once):
     """A system context on a database with departments, employees, a self-lookup and rollups over both."""
-    install(ORGANISATION)
+    install_once(write_package(ORGANISATION))
     return crm.as_system()

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from crmkit.engine.security.users import SystemDirectory
+
+DEFAULT_CRM = Path(__file__).resolve().parents[2] / "apps" / "default_crm.yaml"
 
 ROLLUPS = ("open_opportunity_count", "pipeline_amount", "won_amount", "last_won_date",
            "completed_activity_count", "last_activity_date")
 
 
 @pytest.fixture
-def reps(crm):
+def reps(crm, install_once):
     """Two sales reps; rep "me" owns accounts A, B, C; the other rep owns opportunities and activities on them too."""
-    crm.install("default_crm")
+    install_once(DEFAULT_CRM)
     directory = SystemDirectory(crm)
     me, other = (directory.create_user(name, role="sales_rep").id for name in ("rep_me", "rep_other"))
     system = crm.as_system()

@@ -35,8 +35,8 @@ LARGEST = Decimal("999999999999999999")
 
 
 @pytest.fixture
-def ledger(crm, install):
-    install(TOTALS)
+def ledger(crm, write_package, install_once):
+    install_once(write_package(TOTALS))
     return crm.as_system()
 
 

@@ -67,8 +67,8 @@ def path(request, monkeypatch):
 
 
 @pytest.fixture
-def companies(crm, install):
-    install(PACKAGE)
+def companies(crm, write_package, install_once):
+    install_once(write_package(PACKAGE))
     return crm.as_system().records("company")
 
 
@@ -259,9 +259,9 @@ objects:
 
 
 @pytest.fixture
-def trial(crm, install):
+def trial(crm, write_package, install_once):
     """A new user's trial: an account, then newer leads and activities that mention it (their titles too)."""
-    install(CRM_PACKAGE)
+    install_once(write_package(CRM_PACKAGE))
     system = crm.as_system()
     for name in ("上海华创软件有限公司", "北京星辰科技有限公司", "The Acme Corporation"):
         system.records("account").create({"name": name})

@@ -13,8 +13,8 @@ DEFAULT_CRM = Path(__file__).resolve().parents[2] / "apps" / "default_crm.yaml"
 
 
 @pytest.fixture
-def company(crm):
-    crm.install(DEFAULT_CRM)
+def company(crm, install_once):
+    install_once(DEFAULT_CRM)
     directory = SystemDirectory(crm)
     people = {name: directory.create_user(name, role=role).id for name, role in [
         ("wang", "sales_rep"), ("li", "sales_rep"), ("zhang", "sales_manager"), ("chen", "ceo"),

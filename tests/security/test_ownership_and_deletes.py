@@ -13,7 +13,7 @@ import pytest
 from crmkit.engine import CascadeDeleteError, RecordNotFound, RecordValidationError
 from crmkit.engine.security.access import PermissionDenied
 
-from .test_permission_matrix import PACKAGE, matrix_package, move_east2_deal_off_a1, session, world
+from .test_permission_matrix import PACKAGE, move_east2_deal_off_a1, session, world
 
 #: The matrix's package, one version on: reps may import accounts; contacts have tasks (private,
 #: deleted with their contact) and accounts have visits (everyone edits them, only admins delete them).
@@ -46,8 +46,13 @@ EXTENDED = PACKAGE.replace('version: "1.0.0"', 'version: "1.1.0"').replace("""  
 
 
 @pytest.fixture
-def company(world, install):
-    install(EXTENDED)
+def matrix_package() -> str:
+    """The matrix's company, installed with the package one version on (EXTENDED)."""
+    return EXTENDED
+
+
+@pytest.fixture
+def company(world):
     return world
 
 
