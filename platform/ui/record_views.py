@@ -26,6 +26,7 @@ from crmkit.metadata.layouts import Layout, RelatedList
 from crmkit.metadata.model import FieldDef, Label, ObjectDef
 from crmkit.metadata.visibility import Visibility, form_visibility
 from crmkit.ui.i18n import labelled
+from crmkit.ui.list_page import stored_columns
 
 #: The id of the element holding a form's sections; an htmx refresh replaces it.
 FORM_FIELDS_ID = "record-form-fields"
@@ -207,12 +208,13 @@ def related_rows(context: UserContext, presenter: FieldPresenter, layout: Layout
         child = registry.object(related.object)
         if not may_read_field(context, child, related.via):
             continue
-        try:
-            page = context.records(related.object).query({related.via: record_id}, sort=related.sort,
-                                                          limit=related.rows)
+        columns = readable_names(context, child, related.columns or (title_field(child) or "id",))
+        records = context.records(related.object)
+        try:  # only the shown columns are read (list_page.stored_columns)
+            page = records.query({related.via: record_id}, sort=related.sort, limit=related.rows,
+                                 fields=stored_columns(records, columns))
         except PermissionDenied:
             continue
-        columns = readable_names(context, child, related.columns or (title_field(child) or "id",))
         titles = lookup_titles(context, child, page.records, columns)  # the shown columns' lookups only
         shown = [(presenter.field(child, name), presenter.displayer(presenter.field(child, name))) for name in columns]
         rows = tuple((row.id, tuple(display(row, title_of(fdef, row, titles)) for fdef, display in shown))
