@@ -105,7 +105,10 @@ class UserContext:
         if self._policy is None or self._connection is not None or self._snapshot is not None:
             return
         if self._lent is not None and self._lent_state:  # read with the lent read (lend_read): no statement, and
-            self._starting_state, self._lent_state = self._lent_state, ()  # the lent read stays for the next read
+            # the lent read and its state stay for the next read, whose operation read is then that same statement
+            # in the same transaction (a detail page asks for the rights before its snapshot: one statement fewer).
+            # A write first ends both unused (`writing` -> `return_lent`).
+            self._starting_state = self._lent_state
             try:
                 self._start_operation(self._lent)
             finally:

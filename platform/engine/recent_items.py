@@ -4,8 +4,9 @@
     recent.touch("account", acme.id)                 # after showing it; "edited" after a save
     recent.items(limit=10)                           # [RecentItem(object, id, title, action, at)]
 
-A touch is one upsert and one trim by index on the user's own rows: at most CAP (50) rows
-per user are kept, the oldest going first. Nothing is copied from the record: titles are
+A touch of a record already among the user's rows moves it to the top (one UPDATE); any other is one
+upsert and one trim by index on the user's own rows: at most CAP (50) rows per user are kept, the oldest
+going first. Nothing is copied from the record: titles are
 read when the list is read, through the user's own permissions (object read permission, row
 filter, field access), so a record shared away since, deleted to the recycle bin, or one
 whose title field the user may no longer see, shows nothing of itself: the first two are
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, delete, or_, select
+from sqlalchemy import Connection, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -82,6 +83,8 @@ class RecentItems:
             if not records.read_here(record) and not self._readable(connection, records, record_id):
                 raise RecordNotFound(object_name, record_id)
             user_id = policy.user.user_id
+            if self._moved_up(connection, user_id, object_name, record_id, action):
+                return  # a record already among them: the user's rows are as many as before, nothing to trim
             self._upsert(connection, user_id, object_name, record_id, action)
             self._trim(connection, user_id)
 
@@ -129,6 +132,16 @@ class RecentItems:
         if restriction is not None:
             query = query.where(restriction)
         return connection.execute(query).first() is not None
+
+    def _moved_up(self, connection: Connection, user_id: int, object_name: str, record_id: int, action: str) -> bool:
+        """Moves the user's row of this record to the top (action, now) if it has one; whether it had. A detail page
+        opened again (the commonest touch) is then one statement, not an upsert and a trim's read; a row another
+        transaction inserts meanwhile is met by the upsert that follows a miss."""
+        table = self._table
+        moved = connection.execute(update(table).where(
+            table.c.user_id == user_id, table.c.object == object_name, table.c.record_id == record_id,
+        ).values(action=action, at=self.context.now()))
+        return moved.rowcount == 1
 
     def _upsert(self, connection: Connection, user_id: int, object_name: str, record_id: int, action: str) -> None:
         runtime = self.context.runtime

@@ -124,6 +124,15 @@ def visible_columns(context: UserContext, presenter: FieldPresenter, obj: Object
     return fields
 
 
+def stored_columns(records: Any, names: Sequence[str]) -> tuple[str, ...] | None:
+    """`names` (the fields a page shows) for `records.query(fields=...)` (a RecordService): a page reads only the
+    columns it shows (a cell's Display is a function of its own field's value and lookup title), not the object's
+    thirty; None (every field) when one of them is not a column of the object's table."""
+    table = records.table
+    names = tuple(names)
+    return names if all(name in table.c for name in names) else None
+
+
 def sort_state(name: str, sort: Sequence[str]) -> str:
     if sort and sort[0] == name:
         return "ascending"
@@ -449,9 +458,10 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
     given = engine_args(args)
     spec = parse_query_string(given)
     sort = effective_sort(spec, layout_sort)
-    page = records.query(spec.filter, sort=sort, search=spec.search, limit=limit or spec.limit, after=spec.after)
-    count = records.count(spec.filter, search=spec.search, cap=COUNT_CAP)
     fields = visible_columns(context, presenter, obj, column_names)
+    page = records.query(spec.filter, sort=sort, search=spec.search, limit=limit or spec.limit, after=spec.after,
+                         fields=stored_columns(records, [fdef.name for fdef in fields]))
+    count = records.count(spec.filter, search=spec.search, cap=COUNT_CAP)
     view_args = without(args, PAGING_KEYS)
     shown_columns = []
     for fdef in fields:

@@ -19,13 +19,13 @@ from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.fieldtypes.widgets import Widget, input_text
 from crmkit.engine.records.errors import RECORD_ERRORS
 from crmkit.engine.security.access import PermissionDenied
-from crmkit.engine.security.user_names import UserNames
 from crmkit.errors import CrmkitError
 from crmkit.metadata.derived_layout import title_field
 from crmkit.metadata.layouts import Layout, RelatedList
 from crmkit.metadata.model import FieldDef, Label, ObjectDef
 from crmkit.metadata.visibility import Visibility, form_visibility
 from crmkit.ui.i18n import labelled
+from crmkit.ui.list_page import stored_columns, user_titles
 
 #: The id of the element holding a form's sections; an htmx refresh replaces it.
 FORM_FIELDS_ID = "record-form-fields"
@@ -108,7 +108,7 @@ def lookup_titles(context: UserContext, obj: ObjectDef, rows: Sequence[Mapping[s
 
     One query per target object; a record the user may not see gets no title (the display
     then says "Record 7"), so nothing about it leaks. The users the rows name (owner,
-    created by, updated by) get their display names, keyed ("user", id), from UserNames.
+    created by, updated by) get their display names, keyed ("user", id), from UserNames (kept: list_page.user_titles).
     """
     wanted: dict[str, set[int]] = {}
     for fdef in obj.fields.values():
@@ -128,7 +128,8 @@ def lookup_titles(context: UserContext, obj: ObjectDef, rows: Sequence[Mapping[s
         titles.update({(target, record.id): record_title(target_def, record) for record in page.records})
     shown_users = [name for name in USER_FIELDS if names is None or name in names]  # a related list's columns only
     people = {row.get(name) for row in rows for name in shown_users if isinstance(row.get(name), int)}
-    titles.update((("user", user.id), user.display_name) for user in UserNames(context).names(people).values())
+    # Kept across requests while the rights version stays (list_page.user_titles: every rename advances it).
+    titles.update((("user", user_id), name) for user_id, name in user_titles(context, people).items())
     return titles
 
 
@@ -207,12 +208,13 @@ def related_rows(context: UserContext, presenter: FieldPresenter, layout: Layout
         child = registry.object(related.object)
         if not may_read_field(context, child, related.via):
             continue
-        try:
-            page = context.records(related.object).query({related.via: record_id}, sort=related.sort,
-                                                          limit=related.rows)
+        columns = readable_names(context, child, related.columns or (title_field(child) or "id",))
+        records = context.records(related.object)
+        try:  # only the shown columns are read (list_page.stored_columns)
+            page = records.query({related.via: record_id}, sort=related.sort, limit=related.rows,
+                                 fields=stored_columns(records, columns))
         except PermissionDenied:
             continue
-        columns = readable_names(context, child, related.columns or (title_field(child) or "id",))
         titles = lookup_titles(context, child, page.records, columns)  # the shown columns' lookups only
         shown = [(presenter.field(child, name), presenter.displayer(presenter.field(child, name))) for name in columns]
         rows = tuple((row.id, tuple(display(row, title_of(fdef, row, titles)) for fdef, display in shown))

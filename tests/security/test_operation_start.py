@@ -329,3 +329,55 @@ def test_a_snapshot_starts_from_the_state_read_with_the_lent_read_and_follows_a_
                     context.records("ticket").export()
         state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
         assert len(state_reads) == 1 and "crmkit_login_session" in state_reads[0] and checkouts == []
+
+
+def test_rights_asked_for_before_the_snapshot_and_the_snapshot_both_start_from_the_lent_state(
+        crm, desk, other_process):
+    """A detail page asks for the user's rights (`policy`) before its snapshot: both start from the state read with
+    the sign-in check, on the lent connection, so neither reads it again; a right revoked before that read is
+    followed by both."""
+    from crmkit.engine.context import operation_state_columns
+    from crmkit.engine.security.authentication import Authenticator
+
+    authenticator = Authenticator(crm)
+    token = authenticator.login("rep", PASSWORD).token
+    crm.as_user(desk["rep"]).records("ticket").export()  # rights with the export permission compiled and kept
+    other_process.revoke("exporting", user_id=desk["rep"])
+    with crm.engine.connect() as held:
+        with counted(crm) as (statements, checkouts):
+            user, state = authenticator.session_user_reading(token, operation_state_columns(crm.runtime),
+                                                             connection=held)
+            context = crm.as_user(user.id, lazy=True)
+            context.lend_read(held, state)
+            assert not context.policy.can("ticket", "export")  # the rights check: the revoke is seen
+            with context.snapshot():
+                assert context.records("ticket").query().records == []
+                with pytest.raises(PermissionDenied, match="export"):
+                    context.records("ticket").export()
+        state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
+        assert len(state_reads) == 1 and "crmkit_login_session" in state_reads[0]
+        assert not held.in_transaction()
+
+
+def test_a_write_after_the_rights_check_ends_the_lent_read_and_its_state(crm, desk):
+    """The state kept after the rights check is given up with the lent read by a write: the next snapshot reads
+    on a connection of its own and sees the write."""
+    rep = crm.as_user(desk["rep"])
+    rep.records("ticket").query()
+    with crm.engine.connect() as held:
+        from crmkit.engine.context import operation_state_columns
+        from crmkit.engine.security.authentication import Authenticator
+
+        token = Authenticator(crm).login("rep", PASSWORD).token
+        user, state = Authenticator(crm).session_user_reading(token, operation_state_columns(crm.runtime),
+                                                              connection=held)
+        context = crm.as_user(user.id, lazy=True)
+        context.lend_read(held, state)
+        assert context.policy is not None
+        created = context.records("ticket").create({"name": "written after the rights check"})
+        assert not held.in_transaction()
+        with counted(crm) as (statements, checkouts):
+            with context.snapshot():
+                assert context.records("ticket").get(created.id)["name"] == "written after the rights check"
+        assert len(checkouts) == 1
+        assert len([sql for sql in statements if "crmkit_metadata_state" in sql]) == 1

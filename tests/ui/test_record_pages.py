@@ -367,7 +367,8 @@ def test_a_field_the_rep_may_not_edit_offers_no_inline_editor(signed_in: Callabl
 
 def test_a_detail_page_reads_the_rights_once_for_its_reads_and_the_record_once(signed_in: Callable, app) -> None:
     """The record, titles, names, the timeline, the related lists and the menu share one snapshot (docs/ui.md,
-    "Speed"): one operation read each for the request's context, the snapshot and the recent item's write. The
+    "Speed"): one operation read for the sign-in check, which the rights check before the snapshot and the
+    snapshot itself continue on its connection (UserContext.lend_read), and one for the recent item's write. The
     record's row is read once: the timeline and the recent item are handed the Record the engine read
     (RecordService.read_here), so neither reads it again."""
     from sqlalchemy import event
@@ -393,6 +394,6 @@ def test_a_detail_page_reads_the_rights_once_for_its_reads_and_the_record_once(s
         event.remove(engine, "before_cursor_execute", executed)
     assert "Xerophant Holdings" in page and f'href="{contact.headers["Location"]}"' in page
     operation_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
-    assert len(operation_reads) == 3, statements
+    assert len(operation_reads) == 2, statements
     record_reads = [sql for sql in statements if re.search(r"FROM account\s+WHERE account\.id = ", sql)]
     assert len(record_reads) == 1, record_reads

@@ -75,3 +75,22 @@ def test_the_record_page_names_an_owner_other_than_the_viewer(app, signed_in):
 def test_an_owner_filter_value_that_is_no_user_id_names_nobody_and_breaks_nothing(signed_in, value):
     response = signed_in("wang").get(f"/o/account?owner_id__eq={value}")
     assert response.status_code in (200, 400)
+
+
+def test_the_record_page_names_an_owner_once_and_a_renamed_owner_anew(app, signed_in, statements):
+    """The detail page's owner name is kept like the list's (list_page.user_titles): not read again while the
+    rights version stays, and read anew after a rename (which advances it)."""
+    from crmkit.engine.security.users import SystemDirectory
+
+    crm = app.extensions["crmkit"].crm
+    directory = SystemDirectory(crm)
+    owner = directory.create_user("detail.owner", display_name="Owner Before")
+    record = crm.as_system().records("account").create({"name": "Named Owner Traders", "owner_id": owner.id})
+    client = signed_in("admin")
+    assert "Owner Before" in client.get(f"/r/account/{record.id}").get_data(as_text=True)
+    statements.clear()
+    assert "Owner Before" in client.get(f"/r/account/{record.id}").get_data(as_text=True)
+    assert not [sql for sql in statements if "crmkit_user.display_name" in sql and "crmkit_user.id IN" in sql]
+    directory.set_preferences(owner.id, display_name="Owner After")
+    html = client.get(f"/r/account/{record.id}").get_data(as_text=True)
+    assert "Owner After" in html and "Owner Before" not in html

@@ -211,3 +211,28 @@ def test_a_record_read_before_the_users_rights_changed_is_checked_again(office):
     with pytest.raises(RecordNotFound):
         RecentItems(rep_b).touch("deal", shown)
     assert stored_rows(office, user_id=office.ids["rep_b"]) == 0
+
+
+def test_touching_a_record_already_among_them_is_one_update_and_drops_nothing(office):
+    """Opening a record's page again moves its row up with one UPDATE: no upsert, no trim read, and with the cap
+    reached no other row goes; a record not among them is upserted and trimmed as before."""
+    records = office.session("rep_a").records("memo")
+    created = [records.create({"body": f"memo {n}"}) for n in range(CAP)]
+    mine = recent(office, "rep_a")
+    for memo in created:
+        mine.touch("memo", memo.id)
+    oldest = created[0]
+    with statements_on(office.crm) as statements:
+        mine.touch("memo", oldest.id, "edited")
+    writes = [sql for sql in statements if "crmkit_recent_item" in sql]
+    assert len(writes) == 1 and writes[0].startswith("UPDATE crmkit_recent_item"), writes
+    assert stored_rows(office, user_id=office.ids["rep_a"]) == CAP
+    items = mine.items(limit=CAP)
+    assert (items[0].id, items[0].action) == (oldest.id, "edited") and len(items) == CAP
+    newer = records.create({"body": "one more"})
+    with statements_on(office.crm) as statements:
+        mine.touch("memo", newer.id)
+    assert any(sql.startswith("INSERT INTO crmkit_recent_item") for sql in statements)
+    assert stored_rows(office, user_id=office.ids["rep_a"]) == CAP
+    assert [item.id for item in mine.items(limit=2)] == [newer.id, oldest.id]
+    assert created[1].id not in {item.id for item in mine.items(limit=CAP)}  # the oldest not touched again went

@@ -290,6 +290,8 @@ def build_select(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: 
     spec = replace(spec, sort=page_sort(ctx, object_name, spec))
     keys = sort_keys(ctx, object_name, spec.sort)
     _check_page(spec)
+    if columns is not None:  # on every page: a remembered statement was checked for the user who built it
+        _check_columns(ctx, object_name, columns)
     if spec.after:
         stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec, search))
         return _keyset_page(stmt, keys, decode_cursor(keys, spec.after), spec.limit + 1)
@@ -316,11 +318,17 @@ def _first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: S
             stmt = stmt.offset(spec.offset)
         return stmt.order_by(*order_terms(keys)).limit(spec.limit + 1)
 
-    if spec.filter or spec.search is not None or search is not None or columns is not None or chosen is not None:
+    if spec.filter or spec.search is not None or search is not None or chosen is not None:
         return build()
     table, restriction = ctx.schema.table(object_name), ctx.restriction(object_name)
-    return _remembered(("first", id(table), _keys_identity(keys), id(restriction), spec.limit, spec.offset, by_branch),
-                       (table, restriction, *(key.column for key in keys)), build)
+    return _remembered(("first", id(table), _keys_identity(keys), id(restriction), spec.limit, spec.offset, by_branch,
+                        _columns_identity(columns)), (table, restriction, *(key.column for key in keys)), build)
+
+
+def _columns_identity(columns: Sequence[str] | None) -> tuple[str, ...] | None:
+    """The chosen columns' names as part of a remembered statement's key (None: every column). Whether the user
+    may read them is checked on every page (`fetch_rows`), not only when the statement is built."""
+    return None if columns is None else tuple(columns)
 
 
 #: Page statements built once and reused (see `_remembered`); emptied when it holds this many.
@@ -348,8 +356,8 @@ def _remembered(key: tuple, anchors: tuple, build: Callable[[], Any]) -> Any:
     return entry[0]
 
 
-def _filtered_first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, keys: Sequence[SortKey]
-                         ) -> tuple[Select, dict[str, Any]] | None:
+def _filtered_first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, keys: Sequence[SortKey],
+                         columns: Sequence[str] | None = None) -> tuple[Select, dict[str, Any]] | None:
     """A filtered list's first page (or page at `spec.offset`): one statement per filter shape, the values bound.
 
     The filter is compiled for this request; a statement built before for a filter of the
@@ -365,11 +373,12 @@ def _filtered_first_page(ctx: QueryContext, object_name: str, spec: QuerySpec, k
         return None
 
     def build() -> Select:
-        return _first_page(ctx, object_name, spec, None, keys, None, chosen=shape.parametrized(FILTER_PARAMETER))
+        return _first_page(ctx, object_name, spec, columns, keys, None, chosen=shape.parametrized(FILTER_PARAMETER))
 
     table, restriction = ctx.schema.table(object_name), ctx.restriction(object_name)
     statement = _remembered(("filtered", id(table), _keys_identity(keys), id(restriction), spec.limit, spec.offset,
-                             shape.key), (table, restriction, *(key.column for key in keys)), build)
+                             shape.key, _columns_identity(columns)), (table, restriction, *(key.column for key in keys)),
+                            build)
     return statement, shape.values(FILTER_PARAMETER)
 
 
@@ -400,6 +409,8 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
     spec = replace(spec, sort=page_sort(ctx, object_name, spec))
     keys = sort_keys(ctx, object_name, spec.sort)
     _check_page(spec)
+    if columns is not None:  # on every page: a remembered statement was checked for the user who built it
+        _check_columns(ctx, object_name, columns)
     values = decode_cursor(keys, spec.after) if spec.after else None
 
     def read(statement: Any, parameters: Mapping[str, Any] | None = None, *, remembered: bool = False) -> list[Any]:
@@ -421,12 +432,12 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
         search = search.as_set()
     if values is None and search is not None and connection.dialect.name == "postgresql":
         return read(_matches_then_sorted(ctx, object_name, spec, columns, keys, search))
-    if values is None and spec.filter and spec.search is None and search is None and columns is None:
-        filtered = _filtered_first_page(ctx, object_name, spec, keys)
+    if values is None and spec.filter and spec.search is None and search is None:
+        filtered = _filtered_first_page(ctx, object_name, spec, keys, columns)
         if filtered is not None:
             return read(*filtered, remembered=True)
     if values is None:
-        remembered = not (spec.filter or spec.search is not None or search is not None or columns is not None)
+        remembered = not (spec.filter or spec.search is not None or search is not None)
         return read(_first_page(ctx, object_name, spec, columns, keys, search), remembered=remembered)
     limit = spec.limit + 1
     first, value = keys[0], values[0]
@@ -648,12 +659,18 @@ def _columns(ctx: QueryContext, object_name: str, names: Sequence[str] | None, k
             # Every column as stored: the table itself, whose statement cache key is a fraction of 30 columns'.
             return [table]
         return [_selected(ctx, object_name, column.key) if column.key in sorted_by else column for column in table.c]
+    _check_columns(ctx, object_name, names)
+    wanted = [*names, "id", *(key.name for key in keys)]
+    return [_selected(ctx, object_name, name) if name in sorted_by else table.c[name] for name in dict.fromkeys(wanted)]
+
+
+def _check_columns(ctx: QueryContext, object_name: str, names: Sequence[str]) -> None:
+    """QueryError (unknown field) for a name among `names` the table does not store or the user may not read."""
+    table = ctx.schema.table(object_name)
     hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
     for name in names:
         if name not in table.c or name in hidden:
             raise unknown_field(object_name, str(name), [key for key in table.c.keys() if key not in hidden])
-    wanted = [*names, "id", *(key.name for key in keys)]
-    return [_selected(ctx, object_name, name) if name in sorted_by else table.c[name] for name in dict.fromkeys(wanted)]
 
 
 def _selected(ctx: QueryContext, object_name: str, name: str) -> Any:

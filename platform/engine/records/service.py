@@ -172,8 +172,15 @@ class RecordService:
         limit: int = 50,
         offset: int = 0,
         after: str | None = None,
+        fields: Sequence[str] | None = None,
     ) -> Page:
         """A page of records: filtered, searched, sorted; `after` continues from a previous page's cursor.
+
+        `fields`: read only these stored fields (with `id`, `version` and the sort's fields) instead of every
+        one, for a page that shows a few columns (the web UI's list and related lists): the records hold only
+        those keys, and a derived value (a rollup recomputed for the user) is read as with every field. None
+        (the default): every field. A field the user may not read, or one the object does not store, is refused
+        as an unknown field (QueryError), as in a filter.
 
         `sort` is honoured exactly when given. Without it, a search returns its matches newest
         first (descending id: the order the search index yields cheaply, so any search is a
@@ -185,14 +192,17 @@ class RecordService:
         """
         with self._reading("read") as connection:
             spec = QuerySpec(filter=filter, sort=tuple(sort), search=search, limit=limit, offset=offset, after=after)
-            return self._page(connection, spec)
+            return self._page(connection, spec, fields)
 
-    def _page(self, connection: Connection, spec: QuerySpec) -> Page:
-        """The page `spec` asks for, read on an operation's connection (rights already checked)."""
+    def _page(self, connection: Connection, spec: QuerySpec, fields: Sequence[str] | None = None) -> Page:
+        """The page `spec` asks for (only `fields`, see `query`), read on an operation's connection (rights
+        already checked)."""
         context = self.query_context()
         policy = self.session.policy
-        derived = policy.derived.page_columns(self.obj.name) if policy is not None else NO_DERIVED
-        fetched = fetch_rows(connection, context, self.obj.name, spec, derived=derived)  # one statement with them
+        columns = None if fields is None else tuple(dict.fromkeys(("id", "version", *fields)))
+        derived = policy.derived.page_columns(self.obj.name, columns) if policy is not None else NO_DERIVED
+        fetched = fetch_rows(connection, context, self.obj.name, spec, columns,
+                             derived=derived)  # one statement with them
         # Plain str keys, not SQLAlchemy's quoted_name (a str subclass): JSON writers (the API's orjson) take
         # them in their fast path, and they compare and hash exactly alike.
         names = tuple(map(str, fetched[0]._fields)) if fetched else ()

@@ -22,6 +22,7 @@ indexes).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -69,7 +70,7 @@ class DerivedRules:
         self._expressions: dict[tuple[str, str], ColumnElement | None] = {}
         self._shown: dict[str, tuple[tuple[str, ...], Select] | None] = {}
         self._columns: dict[str, tuple[tuple[str, ColumnElement], ...]] = {}
-        self._pages: dict[str, DerivedColumns] = {}
+        self._pages: dict[Any, DerivedColumns] = {}
 
     def per_user(self, object_name: str) -> frozenset[str]:
         """Fields of the object whose value this user sees differently from the stored one."""
@@ -130,7 +131,7 @@ class DerivedRules:
             self._columns[object_name] = tuple((name, self.expression(object_name, name)) for name in names)
         return self._columns[object_name]
 
-    def page_columns(self, object_name: str) -> DerivedColumns:
+    def page_columns(self, object_name: str, fields: "tuple[str, ...] | None" = None) -> DerivedColumns:
         """`shown_columns` as a page reads them (query/derived_page.py): the rollups over one child object
         through one lookup grouped into one read of that child per page, the other fields correlated.
 
@@ -139,7 +140,16 @@ class DerivedRules:
         child). A group whose read would need another table than the child's beside it (a
         row filter naming the parent outside a subquery) stays correlated. Built once per
         session and object, so page statements made from it may be remembered by its identity.
+
+        `fields`: only the derived fields among these names (a page reading only the columns it shows,
+        `RecordService.query(fields=...)`), built once per session, object and names; None: all of them.
         """
+        if fields is not None:
+            key = (object_name, fields)
+            chosen = self._pages.get(key)
+            if chosen is None:
+                chosen = self._pages[key] = only_fields(self.page_columns(object_name), frozenset(fields))
+            return chosen
         if object_name not in self._pages:
             self._pages[object_name] = self._page_columns(object_name)
         return self._pages[object_name]
@@ -256,3 +266,17 @@ def shown_derived(connection: Connection, policy: "AccessPolicy", obj: ObjectDef
         values = found.get(row["id"])
         for position, name in enumerate(names, 1):
             row[name] = values[position] if values is not None else None
+
+
+def only_fields(derived: DerivedColumns, names: frozenset[str]) -> DerivedColumns:
+    """`derived` with only the fields among `names` (a group whose fields are all left out is not read); `derived`
+    itself when it has none to leave out."""
+    if derived.names <= names:
+        return derived
+    groups = []
+    for group in derived.grouped:
+        measures = tuple(measure for measure in group.measures if measure[0] in names)
+        if measures:
+            groups.append(group if len(measures) == len(group.measures) else replace(group, measures=measures))
+    return DerivedColumns(tuple((name, expression) for name, expression in derived.correlated if name in names),
+                          tuple(groups))
