@@ -94,33 +94,35 @@ def alternated(sides: Sequence[Callable[[list], object]], rows: list, rounds: in
     return totals
 
 
-#: Records each side creates, one by one, for the WAL pages line (few enough that no automatic checkpoint,
-#: at 1,000 pages, empties the WAL in between).
-WAL_RECORDS = 20
+#: Records each side creates one by one for the WAL pages figure, in rounds of WAL_ROUND: few enough that no
+#: automatic checkpoint (at 1,000 pages) empties the WAL within a round; FTS5 merges its segments every few
+#: transactions, so the figure is an average over several rounds.
+WAL_RECORDS, WAL_ROUND = 100, 20
 
 
 def wal_pages(crm: Crm, sides: Sequence[Callable[[list], object]], rows: list[dict]) -> list[float] | None:
-    """SQLite: the WAL pages (frames) each side writes per record while creating `rows` one by one, after the
-    WAL was emptied (`wal_checkpoint(TRUNCATE)`) before each side; one figure per side. Every page a
-    transaction changes is one frame, and the checkpoints that copy them back to the database cost in
-    proportion. None on PostgreSQL, for an in-memory database, or when a reader kept the WAL from being
-    emptied."""
+    """SQLite: the WAL pages (frames) each side writes per record while creating `rows` one by one, WAL_ROUND
+    rows at a time, the WAL emptied (`wal_checkpoint(TRUNCATE)`) before each side's round; one average per side.
+    Every page a transaction changes is one frame, and the checkpoints that copy them back to the database
+    cost in proportion. None on PostgreSQL, for an in-memory database, or when a reader kept the WAL from
+    being emptied."""
     database = crm.engine.url.database
     if crm.engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
     wal = Path(f"{database}-wal")
     with crm.engine.connect() as connection:
         page_size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
-    pages = []
-    for side in sides:
-        with crm.engine.connect() as connection:
-            busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-        if busy or (wal.exists() and wal.stat().st_size > 0):
-            return None
-        side(rows)
-        size = wal.stat().st_size if wal.exists() else 0
-        pages.append(max(size - WAL_HEADER, 0) / (page_size + WAL_FRAME_HEADER) / len(rows))
-    return pages
+    frames = [0.0] * len(sides)
+    for offset in range(0, len(rows), WAL_ROUND):
+        for index, side in enumerate(sides):
+            with crm.engine.connect() as connection:
+                busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if busy or (wal.exists() and wal.stat().st_size > 0):
+                return None
+            side(rows[offset:offset + WAL_ROUND])
+            size = wal.stat().st_size if wal.exists() else 0
+            frames[index] += max(size - WAL_HEADER, 0) / (page_size + WAL_FRAME_HEADER)
+    return [count / len(rows) for count in frames]
 
 
 #: Bytes of the WAL file's header, and of each frame's header before its page (sqlite.org/fileformat.html).
