@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import Index, MetaData, Table, delete, insert
@@ -93,6 +94,41 @@ def alternated(sides: Sequence[Callable[[list], object]], rows: list, rounds: in
     return totals
 
 
+#: Records each side creates one by one for the WAL pages figure, in rounds of WAL_ROUND: few enough that no
+#: automatic checkpoint (at 1,000 pages) empties the WAL within a round; FTS5 merges its segments every few
+#: transactions, so the figure is an average over several rounds.
+WAL_RECORDS, WAL_ROUND = 100, 20
+
+
+def wal_pages(crm: Crm, sides: Sequence[Callable[[list], object]], rows: list[dict]) -> list[float] | None:
+    """SQLite: the WAL pages (frames) each side writes per record while creating `rows` one by one, WAL_ROUND
+    rows at a time, the WAL emptied (`wal_checkpoint(TRUNCATE)`) before each side's round; one average per side.
+    Every page a transaction changes is one frame, and the checkpoints that copy them back to the database
+    cost in proportion. None on PostgreSQL, for an in-memory database, or when a reader kept the WAL from
+    being emptied."""
+    database = crm.engine.url.database
+    if crm.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    wal = Path(f"{database}-wal")
+    with crm.engine.connect() as connection:
+        page_size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+    frames = [0.0] * len(sides)
+    for offset in range(0, len(rows), WAL_ROUND):
+        for index, side in enumerate(sides):
+            with crm.engine.connect() as connection:
+                busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if busy or (wal.exists() and wal.stat().st_size > 0):
+                return None
+            side(rows[offset:offset + WAL_ROUND])
+            size = wal.stat().st_size if wal.exists() else 0
+            frames[index] += max(size - WAL_HEADER, 0) / (page_size + WAL_FRAME_HEADER)
+    return [count / len(rows) for count in frames]
+
+
+#: Bytes of the WAL file's header, and of each frame's header before its page (sqlite.org/fileformat.html).
+WAL_HEADER, WAL_FRAME_HEADER = 32, 24
+
+
 def write_lines(crm: Crm, raw_table: Table, django_deals, same_work: tuple[Any, Any, str], creates: int,
                 bulk: int) -> list[Result]:
     """Create `creates` records one by one, then bulk insert `bulk`, on each side (taking turns).
@@ -110,16 +146,20 @@ def write_lines(crm: Crm, raw_table: Table, django_deals, same_work: tuple[Any, 
             with crm.engine.begin() as connection:
                 connection.execute(insert(raw_table), row)
 
-    ours, raw, django, work = alternated([
+    creating = [
         lambda chunk: [records.create(row) for row in chunk],
         raw_creates,
         lambda chunk: [django_deals.create(**stored_row(row)) for row in chunk],
         lambda chunk: [django_same_work.create_row(deal_model, history_model, alias, row) for row in chunk],
-    ], values, ROUNDS)
-    lines = [Result(f"create {creates:,} one by one", ours, raw, AHEAD_OF_DJANGO,
-                    f"per record: crmkit {ours / creates * 1e6:.0f} µs, raw {raw / creates * 1e6:.0f} µs, "
-                    f"Django {django / creates * 1e6:.0f} µs, Django same work {work / creates * 1e6:.0f} µs",
-                    django, work)]
+    ]
+    ours, raw, django, work = alternated(creating, values, ROUNDS)
+    note = (f"per record: crmkit {ours / creates * 1e6:.0f} µs, raw {raw / creates * 1e6:.0f} µs, "
+            f"Django {django / creates * 1e6:.0f} µs, Django same work {work / creates * 1e6:.0f} µs")
+    pages = wal_pages(crm, creating, [deal_values(random.Random(2), n) for n in range(WAL_RECORDS)])  # not timed
+    if pages is not None:
+        note += ("; WAL pages per record: " + ", ".join(
+            f"{name} {count:.1f}" for name, count in zip(("crmkit", "raw", "Django", "Django same work"), pages)))
+    lines = [Result(f"create {creates:,} one by one", ours, raw, AHEAD_OF_DJANGO, note, django, work)]
     values = [deal_values(rng, n) for n in range(bulk)]
 
     def raw_bulk(chunk: list[dict]) -> None:

@@ -121,6 +121,21 @@ class ExactDecimal(TypeDecorator):
             return int(number.scaleb(self.scale))
         return number
 
+    def bind_processor(self, dialect):
+        """`process_bind_param` in one function on SQLite, whose storage type processes nothing more (every
+        create binds its decimals with it: half the time of the generic chain); the generic chain elsewhere."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        scale, quantum = self.scale, self._quantum
+
+        def process(value: Any) -> int | None:
+            if value is None:
+                return None
+            if type(value) is not Decimal:
+                value = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+            return int(value.quantize(quantum, rounding=ROUND_HALF_UP).scaleb(scale))
+        return process
+
     def result_processor(self, dialect, coltype):
         """`process_result_value` with a fast path for what the drivers return (a report reads thousands of sums).
 
@@ -275,6 +290,24 @@ class UtcDateTime(TypeDecorator):
         value = value.astimezone(timezone.utc)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect):
+        """On SQLite, `process_bind_param` and SQLAlchemy's text of the UTC time in one function: the same text
+        (`YYYY-MM-DD HH:MM:SS.ffffff`, SQLAlchemy's storage format for SQLite, which `isoformat` writes alike for
+        years 1 to 9999) in about half the time; every write binds two to four timestamps. Anything but a
+        datetime takes the generic chain, as elsewhere."""
+        generic = super().bind_processor(dialect)
+        if dialect.name != "sqlite":
+            return generic
+        utc = timezone.utc
+
+        def process(value: Any) -> str | None:
+            if type(value) is not datetime:
+                return generic(value) if generic is not None else value
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=utc)
+            return value.astimezone(utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return process
+
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
@@ -308,6 +341,10 @@ class JsonList(TypeDecorator):
         return list
 
 
+#: `json.dumps(value, ensure_ascii=False, default=str)` made once: dumps builds an encoder per call when given options.
+_DOCUMENT_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class JsonDocument(TypeDecorator):
     """Any JSON document, as text on both databases (history values, recycle bin rows)."""
 
@@ -315,7 +352,7 @@ class JsonDocument(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect) -> str | None:
-        return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+        return None if value is None else _DOCUMENT_ENCODER.encode(value)
 
     def process_result_value(self, value: str | None, dialect) -> Any:
         return None if value is None else json.loads(value)

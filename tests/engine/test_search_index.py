@@ -287,6 +287,47 @@ def test_an_index_built_by_another_tokenizer_version_is_rebuilt_by_migrate(crm, 
         newer.close()
 
 
+def stored_merging(crm, object_name: str) -> int | None:
+    with crm.engine.connect() as connection:
+        return search_index.merging(connection, search_table_name(object_name))
+
+
+def test_sqlite_search_tables_merge_their_segments_at_two(crm, finder):
+    """New and rebuilt indexes merge a level's segments once it has two (search_index.AUTOMERGE)."""
+    if crm.engine.dialect.name != "sqlite":
+        with crm.engine.begin() as connection:  # FTS5 only: PostgreSQL has nothing to upgrade
+            assert search_index.upgrade_search_merging(connection, ["account", "contact"]) == []
+        return
+    assert search_index.AUTOMERGE == 2
+    assert stored_merging(crm, "account") == stored_merging(crm, "contact") == 2
+    with crm.engine.begin() as connection:
+        search_index.rebuild_index(connection, crm.runtime.schema, crm.runtime.search_index("account"))
+    assert stored_merging(crm, "account") == 2
+
+
+def test_migrate_sets_the_merging_of_indexes_an_older_crmkit_built(crm, finder, database_url):
+    add(finder, *(f"客户 {number}" for number in range(30)))
+    if crm.engine.dialect.name == "sqlite":
+        with crm.engine.begin() as connection:  # what an older crmkit left: no automerge row (FTS5's default, 4)
+            connection.exec_driver_sql(f"DELETE FROM {search_table_name('account')}_config WHERE k = 'automerge'")
+        assert stored_merging(crm, "account") is None
+    older = Crm.open(database_url)
+    try:
+        assert older.migrate().is_empty  # a setting, not a step: nothing to rebuild
+        if crm.engine.dialect.name == "sqlite":
+            assert stored_merging(older, "account") == stored_merging(older, "contact") == 2
+        context = older.as_system()
+        add(context, *(f"客户 new {number}" for number in range(30)))  # 30 more transactions, merged as they go
+        assert len(found(context, "客户")) == 60
+        assert found(context, "new") == {f"客户 new {number}" for number in range(30)}
+        if crm.engine.dialect.name == "sqlite":
+            with older.engine.connect() as connection:  # FTS5's own check of its segments against its rows
+                table = search_table_name("account")
+                connection.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
+    finally:
+        older.close()
+
+
 def test_chinese_is_found_by_its_pinyin_and_initials(finder):
     add(finder, "张伟", "星辰科技", "单雄信", "Acme")
     assert found(finder, "zhangwei") == {"张伟"}

@@ -7,6 +7,12 @@ holding the tokens (query/tokens.py) of each searchable field in a column of its
 - SQLite: an FTS5 table (rowid = record id) with the `ascii` tokenizer, which splits only
   on ASCII punctuation and spaces and so keeps our tokens exactly as they are (CJK pairs,
   casefolded words); `detail=column` keeps what column filters need and no positions.
+  FTS5 writes each transaction's rows as a new segment and merges segments as they pile up;
+  `automerge` is set to AUTOMERGE (2, SQLite's default is 4), so a level's segments are merged
+  as soon as there are two: a create then writes about one page fewer to the WAL (measured on
+  the bench's `deal`: 17.1 pages a create instead of 18.2), searches read fewer segments,
+  and building an index from scratch takes as long. `upgrade_search_merging` sets it on
+  indexes built before (every install and `crmkit migrate` runs it).
 - PostgreSQL: a table (id = record id) with one tsvector column per field, built with
   `array_to_tsvector` (no parser in between), and one multi-column GIN index.
 
@@ -33,6 +39,9 @@ from crmkit.metadata.registry import Registry
 
 #: Records read and indexed per statement when a whole table is (re)built.
 BATCH = 2000
+
+#: SQLite: FTS5's `automerge` of every search table (module docstring): merge a level's segments once it has two.
+AUTOMERGE = 2
 
 #: Called while an index is built: (object, records indexed so far, records in all).
 Progress = Callable[[str, int, int], None]
@@ -98,11 +107,43 @@ def create_index(connection: Connection, index: SearchIndex, *, gin: bool = True
         connection.exec_driver_sql(
             f"CREATE VIRTUAL TABLE {quote(index.name)} USING fts5({', '.join(columns)}, "
             "tokenize='ascii', detail='column', columnsize=0)")
+        set_merging(connection, index.name)
         return
     body = ", ".join(["id BIGINT PRIMARY KEY", *(f"{name} tsvector NOT NULL" for name in columns)])
     connection.exec_driver_sql(f"CREATE TABLE {quote(index.name)} ({body})")
     if gin:
         create_gin_index(connection, index)
+
+
+def set_merging(connection: Connection, table_name: str) -> None:
+    """SQLite: set FTS5's `automerge` of the search table `table_name` to AUTOMERGE (kept in its `_config` table)."""
+    quoted = connection.dialect.identifier_preparer.quote(table_name)
+    connection.exec_driver_sql(f"INSERT INTO {quoted}({quoted}, rank) VALUES ('automerge', {AUTOMERGE})")
+
+
+def merging(connection: Connection, table_name: str) -> int | None:
+    """SQLite: the `automerge` stored for the search table `table_name`; None when it was never set (FTS5 then
+    merges at its default, 4)."""
+    quoted = connection.dialect.identifier_preparer.quote(f"{table_name}_config")
+    row = connection.exec_driver_sql(f"SELECT v FROM {quoted} WHERE k = 'automerge'").first()
+    return None if row is None else int(row[0])
+
+
+def upgrade_search_merging(connection: Connection, object_names: Iterable[str]) -> list[str]:
+    """SQLite: set AUTOMERGE on the search tables of `object_names` that have another (indexes an older crmkit
+    built); returns the objects whose index was changed. Nothing on PostgreSQL, nor for objects without a search
+    table. Only a setting changes: no row is read or written again, and searches find the same records."""
+    if connection.dialect.name != "sqlite":
+        return []
+    present = {row[0] for row in connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%'")}
+    changed = []
+    for name in object_names:
+        table_name = search_table_name(name)
+        if table_name in present and merging(connection, table_name) != AUTOMERGE:
+            set_merging(connection, table_name)
+            changed.append(name)
+    return changed
 
 
 def create_gin_index(connection: Connection, index: SearchIndex) -> None:

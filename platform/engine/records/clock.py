@@ -25,7 +25,13 @@ def local_today(moment: datetime, timezone_name: str) -> date:
 def clock_functions(moment: datetime, timezone_name: str) -> dict[str, Callable[..., Any]]:
     """`today()` and `now()` for one save: fixed at `moment`, today in the actor's zone.
 
-    Fixed per save, so every rule of one save agrees on the date even across midnight.
+    Fixed per save, so every rule of one save agrees on the date even across midnight. The
+    date is worked out when `today()` is first called (most saves call neither).
     """
-    day = local_today(moment, timezone_name)
-    return {"today": lambda: day, "now": lambda: moment}
+    day: list[date] = []
+
+    def today() -> date:
+        if not day:
+            day.append(local_today(moment, timezone_name))
+        return day[0]
+    return {"today": today, "now": lambda: moment}

@@ -171,8 +171,9 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
             propagator.records_written(object_name, [(event.previous, event.current) for event in group])
     _search_index(connection, context, events, propagator.rewritten, created_indexed=SEARCH_STEP in written)
     hook = runtime.hooks.crmkit_after_save
-    for event in events:
-        hook(context=context, event=event)
+    if hook.get_hookimpls():  # a call without implementations costs more than the check
+        for event in events:
+            hook(context=context, event=event)
     # The automation outbox, written here on `connection`: its rows exist exactly when the write commits,
     # and the context hands their ids to the queue after the commit (UserContext.writing).
     context.outbox_ids.extend(write_outbox(connection, context, events))

@@ -468,6 +468,8 @@ class RecordService:
 
         A hook may set (or refuse) a field the user may not read: its errors are told as `_prepare`'s are.
         """
+        if not self.runtime.hooks.crmkit_before_save.get_hookimpls():
+            return values  # no plugin implements it: no draft to build, nothing a hook could change
         actor = self.session.actor
         operation = Operation.CREATE if previous is None else Operation.UPDATE
         try:
