@@ -187,15 +187,19 @@ def ui_lines(crm: Crm, users: dict[str, list[int]], rows: int, budget: float) ->
     layout = registry.layout("account")
     list_sort = layout.list.sort if layout.list is not None else ()
     accounts = context.records("account")
+    # The engine calls read the columns the pages show, as the pages do (list_page.stored_columns).
+    list_columns = layout.list.columns if layout.list is not None else None
+    related_lists = [(context.records(related.object), related) for related in layout.related or ()]
 
     def list_engine() -> None:
-        accounts.query(None, sort=list_sort, limit=50)
+        accounts.query(None, sort=list_sort, limit=50, fields=list_columns)
         accounts.count(None, cap=COUNT_CAP)
 
     def detail_engine() -> None:
         accounts.get(account_id)
-        for related in layout.related or ():
-            context.records(related.object).query({related.via: account_id}, sort=related.sort, limit=related.rows)
+        for records, related in related_lists:
+            records.query({related.via: account_id}, sort=related.sort, limit=related.rows,
+                          fields=related.columns or None)
 
     for name, path, engine, target in (
             ("UI list page (50 rows)", "/o/account", list_engine, LIST_TARGET),
