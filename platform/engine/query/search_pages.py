@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import Connection, column, select, table, true
 
+from crmkit.engine.query.derived_page import page_ids
 from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
@@ -185,8 +186,9 @@ def _fts_ordered(ctx: QueryContext, object_name: str, spec: QuerySpec, selected:
     walk = (select(source.c.id).select_from(index.join(source, source.c.id == index.c.rowid))
             .where(IndexCondition(match), where_clause(ctx, object_name, spec, true()),
                    *_after(index.c.rowid, after, descending)))
-    hits = _id_ordered(walk, index.c.rowid, descending, spec.limit + 1)
-    return _id_ordered(select(*selected).where(source.c.id.in_(hits)), source.c.id, descending, spec.limit + 1)
+    hits = page_ids(_id_ordered(walk, index.c.rowid, descending, spec.limit + 1))
+    return _id_ordered(select(*selected).where(source.c.id.in_(select(hits.c.id))), source.c.id, descending,
+                       spec.limit + 1)
 
 
 def _walked(source, selected: Sequence[Any], unsearched, match: SearchMatch, descending: bool, after: int | None,
