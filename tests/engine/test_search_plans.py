@@ -157,3 +157,99 @@ def test_a_search_with_a_common_word_and_one_the_statistics_do_not_know_walks_th
             assert [row.id for row in fetch_rows(connection, context(crm), "account", spec)] == [row.id for row in rows]
     finally:
         search_statistics.forget_statistics()
+
+
+def _reads_every_match(statement: str) -> bool:
+    """Whether a statement reads every match of a search from the GIN index (a bitmap): the newest matching ids
+    (`found AS MATERIALIZED`), the first FEW_MATCHES + 1 ids, or the set of matches."""
+    return ("AS MATERIALIZED" in statement or statement.startswith("SELECT id FROM crmkit_account_search")
+            or "IN (SELECT id FROM crmkit_account_search WHERE" in statement)
+
+
+@pytest.fixture
+def analyzed(crm, monkeypatch):
+    """PostgreSQL with statistics as a large table has them: they count (the table is not small), and they know
+    the common words alone (wonka, industries, acme, trading, the Chinese pairs: 10% of the rows or more), not
+    the numbers each account's name ends with (ANALYZE of 400 rows keeps every token)."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans: SQLite reads FTS5 in id order")
+    from crmkit.engine.query import search_statistics
+
+    monkeypatch.setattr(search_statistics, "FEW_MATCHES", 0)
+    search_statistics.forget_statistics()
+    read = search_statistics.table_statistics
+
+    def common_only(connection, table_name):
+        kept = read(connection, table_name)
+        columns = {name: search_statistics.ColumnStatistics(
+            {token: share for token, share in column.shares.items() if share >= 0.1}, 0.1)
+            for name, column in kept.columns.items()}
+        return search_statistics.TableStatistics(kept.rows, columns, kept.read_at)
+
+    monkeypatch.setattr(search_statistics, "table_statistics", common_only)
+    yield
+    search_statistics.forget_statistics()
+
+
+def _page(crm, plan_reader, spec: QuerySpec, owner: int | None) -> tuple[list[int], list[str]]:
+    with plan_reader(crm.engine).reads() as seen, crm.engine.connect() as connection:
+        rows = fetch_rows(connection, context(crm, owner), "account", spec)
+    return [row.id for row in rows], [statement for statement, _ in seen]
+
+
+@pytest.mark.parametrize(("owner", "limit", "walk"), [(None, 3, "AS recent"), (2, 1, "AS walked")])
+def test_a_short_prefix_the_statistics_do_not_know_is_judged_by_the_newest_rows_instead_of_read_as_a_bitmap(
+        crm, plan_reader, analyzed, monkeypatch, owner, limit, walk):
+    """PostgreSQL: "12" starts some 17,000 words of a million accounts' phone numbers and names, which the
+    statistics do not know; a bitmap of it reads every index key starting with it. Its share among the newest
+    search rows (`AS probed`) says that a bounded walk fills the page: the search table's newest rows for an
+    administrator, the rep's own records newest first for a rep. No statement reads every match, and the page
+    is the one the bitmap gives."""
+    from crmkit.engine.query import search_clause, search_statistics
+
+    with crm.engine.connect() as connection:
+        assert search_statistics.unknown_short_prefix(connection, search_clause(context(crm), "account", "12"))
+    spec = QuerySpec(search="12", limit=limit)
+    ids, statements = _page(crm, plan_reader, spec, owner)
+    assert any("AS probed" in statement for statement in statements), statements
+    assert any(walk in statement for statement in statements), statements
+    assert not any(_reads_every_match(statement) for statement in statements), statements
+    monkeypatch.setattr(search_pages, "unknown_short_prefix", lambda _connection, _match: False)
+    bitmap_ids, statements = _page(crm, plan_reader, spec, owner)
+    assert any(_reads_every_match(statement) for statement in statements), statements
+    assert ids == bitmap_ids and len(ids) == limit + 1
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+@pytest.mark.parametrize(("word", "limit"), [("12", 20), ("zq", 5), ("1", 5)])
+def test_a_short_prefix_finds_the_same_page_whichever_way_it_is_read(crm, plan_reader, analyzed, monkeypatch,
+                                                                     owner, word, limit):
+    """PostgreSQL: walked and found full, walked and found short (the bitmap after), or rare among the newest rows
+    (the bitmap at once: "zq"): the page is the one the bitmap alone gives, newest first."""
+    spec = QuerySpec(search=word, limit=limit)
+    ids, statements = _page(crm, plan_reader, spec, owner)
+    monkeypatch.setattr(search_pages, "unknown_short_prefix", lambda _connection, _match: False)
+    assert ids == _page(crm, plan_reader, spec, owner)[0]
+    assert ids == sorted(ids, reverse=True)
+    if word == "zq":
+        assert ids == [] and not any(" AS walked" in statement or "AS recent" in statement for statement in statements)
+
+
+def test_a_reps_word_the_statistics_know_to_be_common_is_walked_whatever_the_planner_guesses(
+        crm, plan_reader, monkeypatch):
+    """PostgreSQL: for a prefix of few common tokens ("1" in phone numbers: 64% of the bench's accounts) the
+    planner guesses 2%, below COMMON_SHARE; what the statistics know decides a rep's page: their own records
+    are walked newest first instead of reading every match. An administrator's page (every match a row of it)
+    walks the search table's newest rows instead, as before."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans: SQLite reads FTS5 in id order")
+    monkeypatch.setattr(search_pages, "expected_share", lambda _connection, _match, known=False: 0.5 if known else 0.0)
+    monkeypatch.setattr(search_pages, "unknown_short_prefix", lambda _connection, _match: False)
+    spec = QuerySpec(search="industries", limit=5)
+    rep_ids, statements = _page(crm, plan_reader, spec, 2)
+    assert any(" AS walked" in statement for statement in statements), statements
+    assert not any(_reads_every_match(statement) for statement in statements), statements
+    _ids, statements = _page(crm, plan_reader, spec, None)
+    assert not any(" AS walked" in statement for statement in statements), statements
+    monkeypatch.setattr(search_pages, "expected_share", lambda _connection, _match, known=False: 0.0)
+    assert rep_ids == _page(crm, plan_reader, spec, 2)[0]
