@@ -253,3 +253,46 @@ def test_a_reps_word_the_statistics_know_to_be_common_is_walked_whatever_the_pla
     assert not any(" AS walked" in statement for statement in statements), statements
     monkeypatch.setattr(search_pages, "expected_share", lambda _connection, _match, known=False: 0.0)
     assert rep_ids == _page(crm, plan_reader, spec, 2)[0]
+
+
+def _owned_page(crm, spec: QuerySpec, owner: int) -> list[int]:
+    with crm.engine.connect() as connection:
+        return [row.id for row in fetch_rows(connection, context(crm, owner), "account", spec)]
+
+
+@pytest.mark.parametrize("owner_walked", [2_000, 30, 3])
+def test_sqlite_walks_a_reps_own_records_for_a_word_common_among_the_newest(crm, plan_reader, monkeypatch, owner_walked):
+    """SQLite: a rep owning few of the records, searching a word many of the newest records hold ("industries":
+    30% of them here; 6% at the bench's million), has their own records walked newest first along the owner
+    index, each tested against its search row, instead of FTS5's matches walked until enough are theirs.
+    The page statement reads the owner index in order (no sort) and not the FTS5 table; the pages, first and
+    keyset, are the FTS5 walk's, whether the rep's records all fit the walk (2,000), the walk holds the page
+    (30) or too few of them do (3: the FTS5 walk after)."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan: PostgreSQL walks a rep's records by its statistics")
+    monkeypatch.setattr(search_pages, "OWNER_WALKED", owner_walked)
+    first = QuerySpec(search="industries", limit=5)
+    plans = page_plans(crm, plan_reader, first, owner=2)
+    def walks(plan) -> bool:
+        return (any("ix_account_owner_id (owner_id=?" in line for line in plan.lines)
+                and not any("crmkit_account_search VIRTUAL TABLE" in line for line in plan.lines))
+
+    assert any(walks(plan) for plan in plans), "\n\n".join(map(str, plans))
+    assert walks(plans[-1]) == (owner_walked != 3), "\n\n".join(map(str, plans))  # the statement of the page
+    assert not any(plan.sorts or plan.full_scans("account") for plan in plans), "\n\n".join(map(str, plans))
+    second = QuerySpec(search="industries", limit=5, after=second_page_cursor(crm, first, owner=2))
+    pages = [_owned_page(crm, spec, 2) for spec in (first, second)]
+    monkeypatch.setattr(search_pages, "COMMON_SHARE", 2.0)  # no word is common: FTS5 alone
+    assert pages == [_owned_page(crm, spec, 2) for spec in (first, second)]
+    assert len(pages[0]) == 6 and pages[0] == sorted(pages[0], reverse=True) and max(pages[1]) < min(pages[0][:5])
+
+
+def test_sqlite_reads_a_reps_rarer_word_and_a_word_typed_in_part_from_fts5(crm, plan_reader, monkeypatch):
+    """SQLite: the share among the newest records counts whole words ("industries" held whole; "indus" is typed
+    in part and counts as rare), and below COMMON_SHARE the FTS5 walk reads the page as before."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    for word, share in [("indus", search_pages.COMMON_SHARE), ("industries", 0.5)]:
+        monkeypatch.setattr(search_pages, "COMMON_SHARE", share)
+        plans = page_plans(crm, plan_reader, QuerySpec(search=word, limit=5), owner=2)
+        assert not any("ix_account_owner_id (owner_id=?" in line for plan in plans for line in plan.lines), word
