@@ -10,12 +10,23 @@ costs what a rare one does. Each database reads it its own way:
   query/search_index.py) and reads its index backwards just as well, so one statement
   joins the FTS5 table to the records, `ORDER BY <fts>.rowid DESC LIMIT n`: the filter and
   the row filter are tested on each match as it comes, and the read stops at a full page.
+  The page's ids are a CTE (`page_ids`) that the rollups a sales rep sees recomputed read
+  too (query/derived_page.py), so FTS5 is walked once per page. A sales rep (row filter
+  `owner_id = me`, no filter) searching a word that many of the newest records hold whole
+  (`_newest_share` > COMMON_SHARE: the newest 64 matches of its whole words, 0.06 ms) has
+  their own records walked instead (`_owner_walked`): newest first along the owner index,
+  at most OWNER_WALKED of them, each tested against its search row.
 - PostgreSQL: a GIN index hands out matches as a bitmap, in no useful order. For a common
   word the walk below comes first, since building the bitmap of a common word alone costs more than the page
   (25 ms for 60,000 matches of a prefix at 1,000,000 records): when the planner's statistics
   expect more than COMMON_SHARE of all records to match (query/search_statistics.py works
   that out from `pg_stats`, read once per search table every few minutes: no statement per
-  search). Otherwise, without a filter or a row filter, every match is a row of the page,
+  search); with a filter or a row filter also when the statistics know the word to be that
+  common (a prefix of few common tokens: the planner guesses 2% for "1", held by 64% of the
+  bench's accounts). A short prefix the statistics know nothing of ("12": `unknown_short_prefix`)
+  is judged by its share of the newest PROBED rows of the search table instead (`_probed_share`):
+  walked when that share says a walk fills the page, as the search table's newest rows without
+  a filter. Otherwise, without a filter or a row filter, every match is a row of the page,
   so one statement reads the page: when the statistics know the word to be held by at
   least (limit + 1) / INDEX_WALKED of the records, the newest INDEX_WALKED rows of the search
   table along its own primary key (`_index_walked`: 4 ms for 张伟 at 1,000,000 records,
@@ -209,9 +220,11 @@ def _fts_ordered(ctx: QueryContext, object_name: str, spec: QuerySpec, selected:
                  descending: bool, after: int | None):
     """SQLite: the records joined to their FTS5 rows, in the FTS5 table's rowid order (its doclists', unsorted).
 
-    `SELECT ... FROM <table> WHERE id IN (SELECT <table>.id FROM <fts> JOIN <table> ON
-    <table>.id = <fts>.rowid WHERE <fts> MATCH :q AND <filter> ORDER BY <fts>.rowid DESC LIMIT n)
-    ORDER BY id DESC LIMIT n` (SQLite reads an IN list in order: no sort): the walk over the
+    `WITH page_ids AS (SELECT <table>.id FROM <fts> JOIN <table> ON <table>.id = <fts>.rowid
+    WHERE <fts> MATCH :q AND <filter> ORDER BY <fts>.rowid DESC LIMIT n) SELECT ... FROM <table>
+    WHERE id IN (SELECT id FROM page_ids) ORDER BY id DESC LIMIT n` (SQLite reads an IN list in
+    order: no sort; the grouped rollups a rep sees read the same CTE, which SQLite then
+    materializes once: before it, a rep's page walked FTS5 three times): the walk over the
     matches reads no more of each record than its filter and row filter need, so SQLite tests them on an index
     that covers them where there is one (a sales rep's `owner_id = :me` on the owner index:
     some 10,000 matches tested for a page of 50 in 7 ms, where reading each record whole
