@@ -157,3 +157,142 @@ def test_a_search_with_a_common_word_and_one_the_statistics_do_not_know_walks_th
             assert [row.id for row in fetch_rows(connection, context(crm), "account", spec)] == [row.id for row in rows]
     finally:
         search_statistics.forget_statistics()
+
+
+def _reads_every_match(statement: str) -> bool:
+    """Whether a statement reads every match of a search from the GIN index (a bitmap): the newest matching ids
+    (`found AS MATERIALIZED`), the first FEW_MATCHES + 1 ids, or the set of matches."""
+    return ("AS MATERIALIZED" in statement or statement.startswith("SELECT id FROM crmkit_account_search")
+            or "IN (SELECT id FROM crmkit_account_search WHERE" in statement)
+
+
+@pytest.fixture
+def analyzed(crm, monkeypatch):
+    """PostgreSQL with statistics as a large table has them: they count (the table is not small), and they know
+    the common words alone (wonka, industries, acme, trading, the Chinese pairs: 10% of the rows or more), not
+    the numbers each account's name ends with (ANALYZE of 400 rows keeps every token)."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans: SQLite reads FTS5 in id order")
+    from crmkit.engine.query import search_statistics
+
+    monkeypatch.setattr(search_statistics, "FEW_MATCHES", 0)
+    search_statistics.forget_statistics()
+    read = search_statistics.table_statistics
+
+    def common_only(connection, table_name):
+        kept = read(connection, table_name)
+        columns = {name: search_statistics.ColumnStatistics(
+            {token: share for token, share in column.shares.items() if share >= 0.1}, 0.1)
+            for name, column in kept.columns.items()}
+        return search_statistics.TableStatistics(kept.rows, columns, kept.read_at)
+
+    monkeypatch.setattr(search_statistics, "table_statistics", common_only)
+    yield
+    search_statistics.forget_statistics()
+
+
+def _page(crm, plan_reader, spec: QuerySpec, owner: int | None) -> tuple[list[int], list[str]]:
+    with plan_reader(crm.engine).reads() as seen, crm.engine.connect() as connection:
+        rows = fetch_rows(connection, context(crm, owner), "account", spec)
+    return [row.id for row in rows], [statement for statement, _ in seen]
+
+
+@pytest.mark.parametrize(("owner", "limit", "walk"), [(None, 3, "AS recent"), (2, 1, "AS walked")])
+def test_a_short_prefix_the_statistics_do_not_know_is_judged_by_the_newest_rows_instead_of_read_as_a_bitmap(
+        crm, plan_reader, analyzed, monkeypatch, owner, limit, walk):
+    """PostgreSQL: "12" starts some 17,000 words of a million accounts' phone numbers and names, which the
+    statistics do not know; a bitmap of it reads every index key starting with it. Its share among the newest
+    search rows (`AS probed`) says that a bounded walk fills the page: the search table's newest rows for an
+    administrator, the rep's own records newest first for a rep. No statement reads every match, and the page
+    is the one the bitmap gives."""
+    from crmkit.engine.query import search_clause, search_statistics
+
+    with crm.engine.connect() as connection:
+        assert search_statistics.unknown_short_prefix(connection, search_clause(context(crm), "account", "12"))
+    spec = QuerySpec(search="12", limit=limit)
+    ids, statements = _page(crm, plan_reader, spec, owner)
+    assert any("AS probed" in statement for statement in statements), statements
+    assert any(walk in statement for statement in statements), statements
+    assert not any(_reads_every_match(statement) for statement in statements), statements
+    monkeypatch.setattr(search_pages, "unknown_short_prefix", lambda _connection, _match: False)
+    bitmap_ids, statements = _page(crm, plan_reader, spec, owner)
+    assert any(_reads_every_match(statement) for statement in statements), statements
+    assert ids == bitmap_ids and len(ids) == limit + 1
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+@pytest.mark.parametrize(("word", "limit"), [("12", 20), ("zq", 5), ("1", 5)])
+def test_a_short_prefix_finds_the_same_page_whichever_way_it_is_read(crm, plan_reader, analyzed, monkeypatch,
+                                                                     owner, word, limit):
+    """PostgreSQL: walked and found full, walked and found short (the bitmap after), or rare among the newest rows
+    (the bitmap at once: "zq"): the page is the one the bitmap alone gives, newest first."""
+    spec = QuerySpec(search=word, limit=limit)
+    ids, statements = _page(crm, plan_reader, spec, owner)
+    monkeypatch.setattr(search_pages, "unknown_short_prefix", lambda _connection, _match: False)
+    assert ids == _page(crm, plan_reader, spec, owner)[0]
+    assert ids == sorted(ids, reverse=True)
+    if word == "zq":
+        assert ids == [] and not any(" AS walked" in statement or "AS recent" in statement for statement in statements)
+
+
+def test_a_reps_word_the_statistics_know_to_be_common_is_walked_whatever_the_planner_guesses(
+        crm, plan_reader, monkeypatch):
+    """PostgreSQL: for a prefix of few common tokens ("1" in phone numbers: 64% of the bench's accounts) the
+    planner guesses 2%, below COMMON_SHARE; what the statistics know decides a rep's page: their own records
+    are walked newest first instead of reading every match. An administrator's page (every match a row of it)
+    walks the search table's newest rows instead, as before."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans: SQLite reads FTS5 in id order")
+    monkeypatch.setattr(search_pages, "expected_share", lambda _connection, _match, known=False: 0.5 if known else 0.0)
+    monkeypatch.setattr(search_pages, "unknown_short_prefix", lambda _connection, _match: False)
+    spec = QuerySpec(search="industries", limit=5)
+    rep_ids, statements = _page(crm, plan_reader, spec, 2)
+    assert any(" AS walked" in statement for statement in statements), statements
+    assert not any(_reads_every_match(statement) for statement in statements), statements
+    _ids, statements = _page(crm, plan_reader, spec, None)
+    assert not any(" AS walked" in statement for statement in statements), statements
+    monkeypatch.setattr(search_pages, "expected_share", lambda _connection, _match, known=False: 0.0)
+    assert rep_ids == _page(crm, plan_reader, spec, 2)[0]
+
+
+def _owned_page(crm, spec: QuerySpec, owner: int) -> list[int]:
+    with crm.engine.connect() as connection:
+        return [row.id for row in fetch_rows(connection, context(crm, owner), "account", spec)]
+
+
+@pytest.mark.parametrize("owner_walked", [2_000, 30, 3])
+def test_sqlite_walks_a_reps_own_records_for_a_word_common_among_the_newest(crm, plan_reader, monkeypatch, owner_walked):
+    """SQLite: a rep owning few of the records, searching a word many of the newest records hold ("industries":
+    30% of them here; 6% at the bench's million), has their own records walked newest first along the owner
+    index, each tested against its search row, instead of FTS5's matches walked until enough are theirs.
+    The page statement reads the owner index in order (no sort) and not the FTS5 table; the pages, first and
+    keyset, are the FTS5 walk's, whether the rep's records all fit the walk (2,000), the walk holds the page
+    (30) or too few of them do (3: the FTS5 walk after)."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan: PostgreSQL walks a rep's records by its statistics")
+    monkeypatch.setattr(search_pages, "OWNER_WALKED", owner_walked)
+    first = QuerySpec(search="industries", limit=5)
+    plans = page_plans(crm, plan_reader, first, owner=2)
+    def walks(plan) -> bool:
+        return (any("ix_account_owner_id (owner_id=?" in line for line in plan.lines)
+                and not any("crmkit_account_search VIRTUAL TABLE" in line for line in plan.lines))
+
+    assert any(walks(plan) for plan in plans), "\n\n".join(map(str, plans))
+    assert walks(plans[-1]) == (owner_walked != 3), "\n\n".join(map(str, plans))  # the statement of the page
+    assert not any(plan.sorts or plan.full_scans("account") for plan in plans), "\n\n".join(map(str, plans))
+    second = QuerySpec(search="industries", limit=5, after=second_page_cursor(crm, first, owner=2))
+    pages = [_owned_page(crm, spec, 2) for spec in (first, second)]
+    monkeypatch.setattr(search_pages, "COMMON_SHARE", 2.0)  # no word is common: FTS5 alone
+    assert pages == [_owned_page(crm, spec, 2) for spec in (first, second)]
+    assert len(pages[0]) == 6 and pages[0] == sorted(pages[0], reverse=True) and max(pages[1]) < min(pages[0][:5])
+
+
+def test_sqlite_reads_a_reps_rarer_word_and_a_word_typed_in_part_from_fts5(crm, plan_reader, monkeypatch):
+    """SQLite: the share among the newest records counts whole words ("industries" held whole; "indus" is typed
+    in part and counts as rare), and below COMMON_SHARE the FTS5 walk reads the page as before."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    for word, share in [("indus", search_pages.COMMON_SHARE), ("industries", 0.5)]:
+        monkeypatch.setattr(search_pages, "COMMON_SHARE", share)
+        plans = page_plans(crm, plan_reader, QuerySpec(search=word, limit=5), owner=2)
+        assert not any("ix_account_owner_id (owner_id=?" in line for plan in plans for line in plan.lines), word

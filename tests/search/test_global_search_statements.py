@@ -102,6 +102,46 @@ def test_an_object_whose_statistics_know_the_word_is_read_without_asking_its_ind
     assert "crmkit_account_search" in asked["xyzzy"][0]  # a word the statistics do not know is asked about
 
 
+
+def test_an_object_is_read_without_asking_its_index_about_a_short_prefix_its_statistics_do_not_know(
+        crm, probe, users, plan_reader, monkeypatch):
+    """A bitmap of "12" reads every index key starting with it (every number from 12 to 129,999,999 held): the
+    question costs more than the object's page, which judges the prefix by the newest rows instead
+    (query/search_pages.py). A longer prefix ("123"), or one the statistics know, is asked about as before;
+    the hits are the same either way."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("pg_stats is PostgreSQL's")
+    from crmkit.engine.records import global_search
+
+    crm.as_system().records("account").bulk_create([{"name": f"Acme {number}"} for number in range(300)])
+    with crm.engine.begin() as connection:
+        connection.execute(text("ANALYZE crmkit_account_search"))
+    search_statistics.forget_statistics()
+    monkeypatch.setattr(search_statistics, "FEW_MATCHES", 0)
+    read = search_statistics.table_statistics
+
+    def common_only(connection, table_name):  # as a large table's: "acme", not each number
+        kept = read(connection, table_name)
+        return search_statistics.TableStatistics(kept.rows, {
+            name: search_statistics.ColumnStatistics({token: share for token, share in column.shares.items()
+                                                      if share >= 0.1}, 0.1)
+            for name, column in kept.columns.items()}, kept.read_at)
+
+    monkeypatch.setattr(search_statistics, "table_statistics", common_only)
+    monkeypatch.setattr(global_search, "COMMON_SHARE", 1.0)  # no word is too common to ask about
+    admin = crm.as_user(users["admin"])
+    asked, found = {}, {}
+    for word in ("12", "123"):
+        with plan_reader(crm.engine).reads() as seen:
+            found[word] = {hit.title for hit in admin.search(word, limit=50)}
+        asked[word] = [statement for statement, _ in seen if "UNION ALL" in statement and "EXISTS" in statement]
+    assert "crmkit_account_search" not in asked["12"][0] and "crmkit_account_search" in asked["123"][0]
+    assert found["12"] == {"Acme 12", *(f"Acme {number}" for number in range(120, 130))}
+    assert found["123"] == {"Acme 123"}
+    monkeypatch.setattr(global_search, "unknown_short_prefix", lambda _connection, _match: False)
+    assert {hit.title for hit in admin.search("12", limit=50)} == found["12"]
+
+
 TITLED = """
 package: titled
 version: "1.0.0"

@@ -109,7 +109,7 @@ def derived_page(table: Any, statement: Any, derived: DerivedColumns,
     read the page's ids from a CTE (see the module docstring).
     """
     if isinstance(statement, Select):
-        froms = list(statement.get_final_froms())
+        froms = final_froms(statement)
         if froms == [table]:
             return _in_page(table, statement, derived, statement.with_only_columns(table.c.id))
         ids = _page_ids(table, froms)
@@ -127,6 +127,17 @@ def derived_page(table: Any, statement: Any, derived: DerivedColumns,
         source = source.outerjoin(totals, totals.c.parent_id == page.c.id)
         columns += _values(totals, group)
     return select(*columns).select_from(source).order_by(*order(page))
+
+
+def final_froms(statement: Select) -> list[Any]:
+    """The FROM elements `statement` renders (tables, joins, subqueries, CTEs), as `Select.get_final_froms()` gives them.
+
+    Worked out from the statement's own compile state, as SQLAlchemy 1.4 did: 2.1's
+    `get_final_froms` compiles the whole statement first (0.9 ms for a rep's search page at
+    the bench's 1,000,000 accounts, twice per page here; 0.03 ms this way). The same list for
+    any Core SELECT (tests/engine/test_derived_page.py).
+    """
+    return list(statement._compile_state_factory(statement, None)._get_display_froms())
 
 
 def page_ids(ids: Select) -> CTE:
@@ -173,7 +184,7 @@ def _in_page(table: Any, statement: Select, derived: DerivedColumns, ids: Select
     replaced = derived.names
     columns: list[Any] = [column for column in statement.selected_columns if column.key not in replaced]
     columns += [expression.label(name) for name, expression in derived.correlated]
-    source: Any = statement.get_final_froms()[0]
+    source: Any = final_froms(statement)[0]
     for number, group in enumerate(derived.grouped):
         totals = _grouped_totals(ids, group).subquery(f"rollups_{number}")
         source = source.outerjoin(totals, totals.c.parent_id == table.c.id)

@@ -10,12 +10,23 @@ costs what a rare one does. Each database reads it its own way:
   query/search_index.py) and reads its index backwards just as well, so one statement
   joins the FTS5 table to the records, `ORDER BY <fts>.rowid DESC LIMIT n`: the filter and
   the row filter are tested on each match as it comes, and the read stops at a full page.
+  The page's ids are a CTE (`page_ids`) that the rollups a sales rep sees recomputed read
+  too (query/derived_page.py), so FTS5 is walked once per page. A sales rep (row filter
+  `owner_id = me`, no filter) searching a word that many of the newest records hold whole
+  (`_newest_share` > COMMON_SHARE: the newest 64 matches of its whole words, 0.06 ms) has
+  their own records walked instead (`_owner_walked`): newest first along the owner index,
+  at most OWNER_WALKED of them, each tested against its search row.
 - PostgreSQL: a GIN index hands out matches as a bitmap, in no useful order. For a common
   word the walk below comes first, since building the bitmap of a common word alone costs more than the page
   (25 ms for 60,000 matches of a prefix at 1,000,000 records): when the planner's statistics
   expect more than COMMON_SHARE of all records to match (query/search_statistics.py works
   that out from `pg_stats`, read once per search table every few minutes: no statement per
-  search). Otherwise, without a filter or a row filter, every match is a row of the page,
+  search); with a filter or a row filter also when the statistics know the word to be that
+  common (a prefix of few common tokens: the planner guesses 2% for "1", held by 64% of the
+  bench's accounts). A short prefix the statistics know nothing of ("12": `unknown_short_prefix`)
+  is judged by its share of the newest PROBED rows of the search table instead (`_probed_share`):
+  walked when that share says a walk fills the page, as the search table's newest rows without
+  a filter. Otherwise, without a filter or a row filter, every match is a row of the page,
   so one statement reads the page: when the statistics know the word to be held by at
   least (limit + 1) / INDEX_WALKED of the records, the newest INDEX_WALKED rows of the search
   table along its own primary key (`_index_walked`: 4 ms for 张伟 at 1,000,000 records,
@@ -27,7 +38,9 @@ costs what a rare one does. Each database reads it its own way:
   - none: nothing more is read;
   - few: the page is read by primary key among those ids, newest first (`id IN (ids)
     ORDER BY id DESC LIMIT n`, an index scan that stops at a full page); without a filter
-    or a row filter every id is a row of the page, so only the newest n ids are sent;
+    or a row filter every id is a row of the page, so only the newest n ids are sent; with
+    one, the page's ids are found once, as a CTE (`page_ids`) that the rollups a rep sees
+    read too (a rep's 张伟: some 30 of 5,000 ids kept, filtered once instead of three times);
   - many: the records are walked along the primary key, newest first, and each is tested
     against its own search row, at most WALKED of them; when those hold no full page
     (the matches lie further back, or the filter or the row filter keeps few of them),
@@ -40,13 +53,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Connection, column, select, table, true
+from sqlalchemy import Column, Connection, column, func, select, table, true
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression
 
+from crmkit.engine.query.derived_page import page_ids
 from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import FEW_MATCHES, IndexCondition, SearchIds, SearchMatch, where_clause
-from crmkit.engine.query.search_statistics import expected_share, largest_known_term
+from crmkit.engine.query.search_statistics import expected_share, largest_known_term, unknown_short_prefix
 
 #: PostgreSQL, many matches: how many records a page walks newest first, testing each, before it reads every match.
 WALKED = 5_000
@@ -63,6 +79,13 @@ INDEX_WALKED = 20_000
 #: for a bitmap of a search with it to cost more than the index walk. At 1,000,000 records a bitmap of
 #: "wonka 12" ("wonka": 4%) took 30-240 ms where the walk found its newest 11 matches in 6-10 ms (load 5).
 COSTLY_TERM = 0.01
+#: PostgreSQL: the newest rows of the search table whose matches give the share of a search with a short prefix
+#: the statistics do not know (`_probed_share`): 2,000 rows tell a 1% share (some 20 matches) from 0.1% (some 2).
+PROBED = 2_000
+#: SQLite, a sales rep's common word: the most of their own records a page walks, newest first, testing each (`_owner_walked`).
+OWNER_WALKED = 2_000
+#: SQLite: the newest matches of a search's whole words that give its share among the newest records (`_newest_share`).
+NEWEST_PROBED = 64
 
 
 def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
@@ -80,21 +103,33 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         def read(statement: Any) -> list[Any]:
             return connection.execute(statement).all()
     if connection.dialect.name == "sqlite":
+        if (descending and not spec.filter and _owned_only(ctx, object_name)
+                and _newest_share(connection, ctx, object_name, match, after) > COMMON_SHARE):
+            rows = _owner_walked(connection, ctx, object_name, spec, selected, match, after, read)
+            if rows is not None:
+                return rows
         return read(_fts_ordered(ctx, object_name, spec, selected, match, descending, after))
     source = ctx.schema.table(object_name)
     unsearched = where_clause(ctx, object_name, spec, true())
     def walk() -> list[Any]:
         return read(_walked(source, selected, unsearched, match, descending, after, spec.limit + 1))
 
-    walked = expected_share(connection, match) > COMMON_SHARE
+    unfiltered = not spec.filter and ctx.restriction(object_name) is None
+    probed = _probed_share(connection, match) if unknown_short_prefix(connection, match) else None
+    if probed is not None:  # "12": the statistics cannot tell; the newest records can
+        walked = not unfiltered and probed * WALKED >= spec.limit + 1
+    else:  # a rep's "1": the planner guesses 2%, the statistics know 64% (phone numbers)
+        walked = (expected_share(connection, match) > COMMON_SHARE
+                  or (not unfiltered and expected_share(connection, match, known=True) > COMMON_SHARE))
     if walked:
         rows = walk()  # a common word: its newest matches are near
         if len(rows) > spec.limit:
             return rows
-    elif not spec.filter and ctx.restriction(object_name) is None:
+    elif unfiltered:
         # Every match is a row of the page (the index is written with its records, in the same
         # transaction): the page is the records of the newest limit + 1 matching ids, in one statement.
-        if _index_walk_fills(connection, match, spec.limit + 1):
+        if (_index_walk_fills(connection, match, spec.limit + 1) if probed is None
+                else probed * INDEX_WALKED >= spec.limit + 1):
             rows = read(_index_walked(source, selected, match, descending, after, spec.limit + 1))
             if len(rows) > spec.limit:
                 return rows
@@ -106,16 +141,37 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         ids = sorted((record_id for record_id in ids if _beyond(record_id, after, descending)), reverse=descending)
         if not ids:
             return []
-        if not spec.filter and ctx.restriction(object_name) is None:
+        if unfiltered:
             ids = ids[:spec.limit + 1]  # a common word's walk found no full page: the rest are few
-        return read(_id_ordered(select(*selected).where(one_of_ids(source.c.id, ids), unsearched),
-                                source.c.id, descending, spec.limit + 1))
+            return read(_id_ordered(select(*selected).where(one_of_ids(source.c.id, ids)), source.c.id, descending,
+                                    spec.limit + 1))
+        # The filter and the row filter may keep few of the ids (a rep's 张伟: some 30 of 5,000): the page's
+        # ids are found once, as a CTE that the page and the rollups a rep sees read (query/derived_page.py).
+        found = page_ids(_id_ordered(select(source.c.id).where(one_of_ids(source.c.id, ids), unsearched),
+                                     source.c.id, descending, spec.limit + 1))
+        return read(_id_ordered(select(*selected).select_from(source.join(found, source.c.id == found.c.id)),
+                                found.c.id, descending, spec.limit + 1))
     if not walked:
         rows = walk()
         if len(rows) > spec.limit:
             return rows
     everything = select(*selected).where(match.as_set(), unsearched, *_after(source.c.id, after, descending))
     return read(_id_ordered(everything, source.c.id, descending, spec.limit + 1))
+
+
+def _probed_share(connection: Connection, match: SearchMatch) -> float:
+    """PostgreSQL: the share (0 to 1) of the newest PROBED rows of the search table that `match` matches.
+
+    For a search the statistics cannot guess (search_statistics.py `unknown_short_prefix`):
+    `SELECT count(*) FROM (SELECT * FROM <search table> ORDER BY id DESC LIMIT :probed) AS
+    probed WHERE <match>`, a walk along the search table's primary key testing each row (0.5 ms
+    for "12" at 1,000,000 records, where its bitmap takes 18-70 ms). The newest rows are those a
+    page newest first walks, so their share is the one that says whether a walk fills the page.
+    """
+    index = table(match.index_table, column("id"), *(column(name) for name in match.columns))
+    newest = select(index).order_by(index.c.id.desc()).limit(PROBED).subquery("probed")
+    found = connection.execute(select(func.count()).select_from(newest).where(IndexCondition(match))).scalar_one()
+    return found / PROBED
 
 
 def _index_walk_fills(connection: Connection, match: SearchMatch, rows: int) -> bool:
@@ -172,9 +228,11 @@ def _fts_ordered(ctx: QueryContext, object_name: str, spec: QuerySpec, selected:
                  descending: bool, after: int | None):
     """SQLite: the records joined to their FTS5 rows, in the FTS5 table's rowid order (its doclists', unsorted).
 
-    `SELECT ... FROM <table> WHERE id IN (SELECT <table>.id FROM <fts> JOIN <table> ON
-    <table>.id = <fts>.rowid WHERE <fts> MATCH :q AND <filter> ORDER BY <fts>.rowid DESC LIMIT n)
-    ORDER BY id DESC LIMIT n` (SQLite reads an IN list in order: no sort): the walk over the
+    `WITH page_ids AS (SELECT <table>.id FROM <fts> JOIN <table> ON <table>.id = <fts>.rowid
+    WHERE <fts> MATCH :q AND <filter> ORDER BY <fts>.rowid DESC LIMIT n) SELECT ... FROM <table>
+    WHERE id IN (SELECT id FROM page_ids) ORDER BY id DESC LIMIT n` (SQLite reads an IN list in
+    order: no sort; the grouped rollups a rep sees read the same CTE, which SQLite then
+    materializes once: before it, a rep's page walked FTS5 three times): the walk over the
     matches reads no more of each record than its filter and row filter need, so SQLite tests them on an index
     that covers them where there is one (a sales rep's `owner_id = :me` on the owner index:
     some 10,000 matches tested for a page of 50 in 7 ms, where reading each record whole
@@ -185,8 +243,73 @@ def _fts_ordered(ctx: QueryContext, object_name: str, spec: QuerySpec, selected:
     walk = (select(source.c.id).select_from(index.join(source, source.c.id == index.c.rowid))
             .where(IndexCondition(match), where_clause(ctx, object_name, spec, true()),
                    *_after(index.c.rowid, after, descending)))
-    hits = _id_ordered(walk, index.c.rowid, descending, spec.limit + 1)
-    return _id_ordered(select(*selected).where(source.c.id.in_(hits)), source.c.id, descending, spec.limit + 1)
+    hits = page_ids(_id_ordered(walk, index.c.rowid, descending, spec.limit + 1))
+    return _id_ordered(select(*selected).where(source.c.id.in_(select(hits.c.id))), source.c.id, descending,
+                       spec.limit + 1)
+
+
+def _owned_only(ctx: QueryContext, object_name: str) -> bool:
+    """Whether the caller's row filter is `owner_id = <one user>` (a sales rep under private sharing, no share or rule).
+
+    Its records are then one range of the owner index (owner_id, id), newest first without a sort:
+    SQLite reads several owners' ranges (`owner_id IN (...)`) or an OR of branches only by sorting them.
+    """
+    restriction = ctx.restriction(object_name)
+    if not isinstance(restriction, BinaryExpression) or restriction.operator is not operators.eq:
+        return False
+    owner = restriction.left
+    return isinstance(owner, Column) and owner.name == "owner_id" and owner.table is ctx.schema.table(object_name)
+
+
+def _newest_share(connection: Connection, ctx: QueryContext, object_name: str, match: SearchMatch,
+                  after: int | None) -> float:
+    """SQLite: the share (0 to 1) of the newest records (below `after`) holding the search's tokens as whole words.
+
+    `SELECT min(rowid), count(*), (SELECT max(id) FROM <table>) FROM (SELECT rowid FROM <fts> WHERE
+    <fts> MATCH <the tokens, none a prefix> ORDER BY rowid DESC LIMIT :probed)`: the newest
+    NEWEST_PROBED matches over the ids they span. A whole word's list is read lazily, newest first
+    (0.06 ms for "industries" at 1,000,000 records), where a prefix ("industries"*) merges the lists
+    of every word starting with it before its first row (1.8 ms); the words held whole are some of
+    the prefix's matches, so the share is a floor of its share, and a word typed in part
+    ("indus") counts as rare: its page is read as before.
+    """
+    exact = tuple(tuple((token, False) for token, _prefix in term) for term in match.terms)
+    words = SearchMatch(match.id_column, match.index_table, match.columns, exact, positions=match.positions)
+    index = table(match.index_table, column("rowid"))
+    newest = _id_ordered(select(index.c.rowid).where(IndexCondition(words), *_after(index.c.rowid, after, True)),
+                         index.c.rowid, True, NEWEST_PROBED).subquery("newest")
+    top = select(func.max(ctx.schema.table(object_name).c.id)).scalar_subquery()
+    oldest, found, last = connection.execute(
+        select(func.min(newest.c.rowid), func.count(), top).select_from(newest)).one()
+    if not found:
+        return 0.0
+    first = last if after is None else min(last, after - 1)
+    return found / max(first - oldest + 1, found)
+
+
+def _owner_walked(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+                  selected: Sequence[Any], match: SearchMatch, after: int | None,
+                  read: Callable[[Any], list[Any]]) -> list[Any] | None:
+    """SQLite, a sales rep's common word: their newest OWNER_WALKED records along the owner index, each tested against its search row.
+
+    `SELECT id FROM <table> WHERE owner_id = :me AND id >= :bound [AND id < :after] AND EXISTS
+    (<its search row holds the words>) ORDER BY id DESC LIMIT n` (the page's ids, a CTE the
+    rollups read too): :bound, the id of the OWNER_WALKED-th newest of their records, is read
+    first from the same index. Where the FTS5 walk tests each match of the word (a rep owning
+    one record in 175: some 9,000 matches of "Industries" for a page of 50, 3.7 ms at
+    1,000,000 records), this tests some 850 of the rep's records (1.3 ms). None when those hold
+    no full page and the rep has older records: the FTS5 walk reads the page instead.
+    """
+    source = ctx.schema.table(object_name)
+    owned, below = ctx.restriction(object_name), _after(source.c.id, after, True)
+    bound = connection.execute(select(source.c.id).where(owned, *below).order_by(source.c.id.desc())
+                               .limit(1).offset(OWNER_WALKED - 1)).scalar()
+    walk = select(source.c.id).where(owned, *below, *([] if bound is None else [source.c.id >= bound]),
+                                     match.row_by_row(source.c.id))
+    hits = page_ids(_id_ordered(walk, source.c.id, True, spec.limit + 1))
+    rows = read(_id_ordered(select(*selected).where(source.c.id.in_(select(hits.c.id))), source.c.id, True,
+                            spec.limit + 1))
+    return rows if len(rows) > spec.limit or bound is None else None
 
 
 def _walked(source, selected: Sequence[Any], unsearched, match: SearchMatch, descending: bool, after: int | None,

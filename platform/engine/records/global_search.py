@@ -59,7 +59,7 @@ from crmkit.engine.query.highlight import Segment, holds_every_term
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import IndexCondition, SearchMatch, Term, search_clause, search_fields, search_terms
 from crmkit.engine.query.search_pages import COMMON_SHARE
-from crmkit.engine.query.search_statistics import expected_share
+from crmkit.engine.query.search_statistics import expected_share, unknown_short_prefix
 from crmkit.engine.query.tokens import normalise
 from crmkit.engine.records.search_snippets import FieldMatch, described
 from crmkit.engine.records.service import Suggestion
@@ -296,8 +296,10 @@ def _held(connection: Connection, contexts: "dict[str, QueryContext]", text: str
 def _worth_asking(connection: Connection, match: SearchMatch) -> bool:
     """PostgreSQL: whether to ask an object's index for a first match before reading it: not when its statistics
     expect a common word (its bitmap costs more than its page), nor when they know the word to be held (张伟 in
-    a large table of people: the answer is yes, after a bitmap of all its matches)."""
-    return expected_share(connection, match) <= COMMON_SHARE and not expected_share(connection, match, known=True)
+    a large table of people: the answer is yes, after a bitmap of all its matches), nor for a short prefix they do
+    not know ("12": its bitmap reads every index key starting with it; search_statistics.py `unknown_short_prefix`)."""
+    return (expected_share(connection, match) <= COMMON_SHARE and not expected_share(connection, match, known=True)
+            and not unknown_short_prefix(connection, match))
 
 
 class HeldMatches(Executable, ClauseElement):
