@@ -413,11 +413,12 @@ def write_package(tmp_path) -> Callable[[str, str], Path]:
 
 
 @pytest.fixture
-def install(crm, write_package) -> Callable[[str], object]:
-    """Install a package given as YAML text into the test's database."""
+def install(write_package, install_once) -> Callable[[str], object]:
+    """Install a package given as YAML text into the test's database (`install_once`: the first time in a worker
+    the migration runs; a later test starting from the same text gets its state copied in)."""
 
     def install_text(text: str, name: str = "package.yaml"):
-        return crm.install(write_package(text, name))
+        return install_once(write_package(text, name))
 
     return install_text
 
@@ -433,7 +434,9 @@ def install_once(crm, state_snapshots) -> Callable[[str | os.PathLike], object]:
     """
     def install_path(path: str | os.PathLike):
         path = Path(path)
-        key = ("installed", path.name, path.read_text(encoding="utf-8"))
+        # The plugins registered now are part of the key: a package may need one's field type.
+        plugins = tuple(sorted(str(name) for name, _ in crm.extensions.plugin_manager.list_name_plugin()))
+        key = ("installed", path.name, path.read_text(encoding="utf-8"), plugins)
         return state_snapshots.apply(crm, key, lambda crm: crm.install(path), source=path)
 
     return install_path
