@@ -62,7 +62,7 @@ from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import FEW_MATCHES, IndexCondition, SearchIds, SearchMatch, where_clause
-from crmkit.engine.query.search_statistics import expected_share, largest_known_term, unknown_short_prefix
+from crmkit.engine.query.search_statistics import expected_share, largest_known_term, short_prefix, unknown_short_prefix
 
 #: PostgreSQL, many matches: how many records a page walks newest first, testing each, before it reads every match.
 WALKED = 5_000
@@ -86,6 +86,9 @@ PROBED = 2_000
 OWNER_WALKED = 2_000
 #: SQLite: the newest matches of a search's whole words that give its share among the newest records (`_newest_share`).
 NEWEST_PROBED = 64
+#: SQLite, a short prefix ("1", "12"): the most of the caller's records a page walks, newest first, testing each,
+#: when the share of its newest PROBED records says the walk fills the page (`_probed_records_share`).
+SHORT_WALKED = 10_000
 
 
 def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
@@ -103,9 +106,16 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         def read(statement: Any) -> list[Any]:
             return connection.execute(statement).all()
     if connection.dialect.name == "sqlite":
-        if (descending and not spec.filter and _owned_only(ctx, object_name)
-                and _newest_share(connection, ctx, object_name, match, after) > COMMON_SHARE):
-            rows = _owner_walked(connection, ctx, object_name, spec, selected, match, after, read)
+        owned = descending and not spec.filter and _owned_only(ctx, object_name)
+        if descending and not spec.filter and (owned or ctx.restriction(object_name) is None) and short_prefix(match):
+            # "1", "12": FTS5 would merge every matching word's list first; the caller's newest records tell
+            # whether a bounded walk of them fills the page.
+            if _short_walk_fills(connection, ctx, object_name, match, after, spec.limit + 1):
+                rows = _owner_walked(connection, ctx, object_name, spec, selected, match, after, read, SHORT_WALKED)
+                if rows is not None:
+                    return rows
+        elif owned and _newest_share(connection, ctx, object_name, match, after) > COMMON_SHARE:
+            rows = _owner_walked(connection, ctx, object_name, spec, selected, match, after, read, OWNER_WALKED)
             if rows is not None:
                 return rows
         return read(_fts_ordered(ctx, object_name, spec, selected, match, descending, after))
@@ -287,24 +297,52 @@ def _newest_share(connection: Connection, ctx: QueryContext, object_name: str, m
     return found / max(first - oldest + 1, found)
 
 
-def _owner_walked(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
-                  selected: Sequence[Any], match: SearchMatch, after: int | None,
-                  read: Callable[[Any], list[Any]]) -> list[Any] | None:
-    """SQLite, a sales rep's common word: their newest OWNER_WALKED records along the owner index, each tested against its search row.
+def _short_walk_fills(connection: Connection, ctx: QueryContext, object_name: str, match: SearchMatch,
+                      after: int | None, rows: int) -> bool:
+    """SQLite, a short prefix: whether the caller's newest SHORT_WALKED records (below `after`) are expected to hold `rows` matches.
 
-    `SELECT id FROM <table> WHERE owner_id = :me AND id >= :bound [AND id < :after] AND EXISTS
-    (<its search row holds the words>) ORDER BY id DESC LIMIT n` (the page's ids, a CTE the
-    rollups read too): :bound, the id of the OWNER_WALKED-th newest of their records, is read
-    first from the same index. Where the FTS5 walk tests each match of the word (a rep owning
-    one record in 175: some 9,000 matches of "Industries" for a page of 50, 3.7 ms at
-    1,000,000 records), this tests some 850 of the rep's records (1.3 ms). None when those hold
-    no full page and the rep has older records: the FTS5 walk reads the page instead.
+    Judged by their newest PROBED records: `SELECT count(*) FILTER (WHERE EXISTS (<its search
+    row holds the terms>)), count(*) FROM (SELECT id FROM <table> [WHERE owner_id = :me] [AND
+    id < :after] ORDER BY id DESC LIMIT :probed) AS probed`, the records a walk newest first
+    reads first (an administrator's along the primary key, a rep's along the owner index),
+    each tested against its row of the FTS5 content table. A short prefix's FTS5 read merges
+    every matching word's list before its first row (search_statistics.py `short_prefix`):
+    "12" (1.7% of the bench's accounts) is walked; "zq", held by few, is read from FTS5 at
+    once, cheap for a rare prefix. Yes too when the caller has fewer than PROBED records: the
+    walk reads each of them, as the probe did.
     """
     source = ctx.schema.table(object_name)
-    owned, below = ctx.restriction(object_name), _after(source.c.id, after, True)
-    bound = connection.execute(select(source.c.id).where(owned, *below).order_by(source.c.id.desc())
-                               .limit(1).offset(OWNER_WALKED - 1)).scalar()
-    walk = select(source.c.id).where(owned, *below, *([] if bound is None else [source.c.id >= bound]),
+    restriction = ctx.restriction(object_name)
+    newest = _id_ordered(select(source.c.id).where(*([] if restriction is None else [restriction]),
+                                                   *_after(source.c.id, after, True)),
+                         source.c.id, True, PROBED).subquery("probed")
+    found, probed = connection.execute(
+        select(func.count().filter(match.row_by_row(newest.c.id)), func.count()).select_from(newest)).one()
+    return probed < PROBED or found * SHORT_WALKED >= rows * PROBED
+
+
+def _owner_walked(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+                  selected: Sequence[Any], match: SearchMatch, after: int | None,
+                  read: Callable[[Any], list[Any]], walked: int) -> list[Any] | None:
+    """SQLite: the caller's newest `walked` records, newest first, each tested against its search row.
+
+    The caller is a sales rep (row filter `owner_id = :me`: their records along the owner index)
+    or sees every record (row filter None: along the primary key); no filter.
+    `SELECT id FROM <table> WHERE [owner_id = :me AND] id >= :bound [AND id < :after] AND EXISTS
+    (<its search row holds the words>) ORDER BY id DESC LIMIT n` (the page's ids, a CTE the
+    rollups read too): :bound, the id of the `walked`-th newest of their records, is read
+    first from the same index. Where the FTS5 walk tests each match of the word (a rep owning
+    one record in 175: some 9,000 matches of "Industries" for a page of 50, 3.7 ms at
+    1,000,000 records), this tests some 850 of the rep's records (1.3 ms); for a short prefix
+    ("12") it reads no list of FTS5 at all. None when those hold no full page and the caller
+    has older records: the FTS5 walk reads the page instead.
+    """
+    source = ctx.schema.table(object_name)
+    restriction, below = ctx.restriction(object_name), _after(source.c.id, after, True)
+    owned = [] if restriction is None else [restriction]
+    bound = connection.execute(select(source.c.id).where(*owned, *below).order_by(source.c.id.desc())
+                               .limit(1).offset(walked - 1)).scalar()
+    walk = select(source.c.id).where(*owned, *below, *([] if bound is None else [source.c.id >= bound]),
                                      match.row_by_row(source.c.id))
     hits = page_ids(_id_ordered(walk, source.c.id, True, spec.limit + 1))
     rows = read(_id_ordered(select(*selected).where(source.c.id.in_(select(hits.c.id))), source.c.id, True,
