@@ -324,6 +324,7 @@ def test_sqlite_walks_the_newest_records_for_a_short_prefix_without_reading_ever
     if crm.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's plan")
     monkeypatch.setattr(search_pages, "PROBED", 50)
+    monkeypatch.setattr(search_pages, "OWNER_PROBED", 50)
     spec = QuerySpec(search=word, limit=3)
     with plan_reader(crm.engine).reads() as seen:
         pages = _pages(crm, spec, owner)
@@ -347,11 +348,12 @@ def test_sqlite_walks_the_newest_records_for_a_short_prefix_without_reading_ever
 def test_sqlite_reads_a_rare_short_prefix_from_fts5_and_a_short_walk_falls_back_to_it(crm, plan_reader, monkeypatch,
                                                                                        owner):
     """SQLite: a short prefix held by none of the newest records ("zq") is read from FTS5 at once, without a walk
-    (cheap for a rare prefix); a walk that holds no full page (SHORT_WALKED: the newest 5 records, none of them
+    (cheap for a rare prefix); a walk that holds no full page (SHORT_WALKED, OWNER_WALKED: the newest 5 records, none of them
     holding "1", for a page of 3) is followed by the FTS5 read, and the page is FTS5's."""
     if crm.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's plan")
     monkeypatch.setattr(search_pages, "PROBED", 50)
+    monkeypatch.setattr(search_pages, "OWNER_PROBED", 50)
     with plan_reader(crm.engine).reads() as seen:
         assert _owned_page(crm, QuerySpec(search="zq", limit=3), owner) == []
     statements = [statement for statement, _ in seen]
@@ -363,6 +365,7 @@ def test_sqlite_reads_a_rare_short_prefix_from_fts5_and_a_short_walk_falls_back_
     assert len(walked[0]) == 4
     monkeypatch.setattr(search_pages, "PROBED", 1)
     monkeypatch.setattr(search_pages, "SHORT_WALKED", 5)
+    monkeypatch.setattr(search_pages, "OWNER_WALKED", 5)
     monkeypatch.setattr(search_pages, "_short_walk_fills", lambda *_arguments: True)
     with plan_reader(crm.engine).reads() as seen:
         assert _pages(crm, spec, owner) == walked
@@ -375,7 +378,7 @@ def test_sqlite_reads_a_rare_short_prefix_from_fts5_and_a_short_walk_falls_back_
 @pytest.mark.parametrize(("words", "limit"), [("1", 4), ("12", 2), ("3", 4), ("39", 2), ("zq", 3), ("wonka 3", 3), ("张伟 1", 2)])
 def test_a_short_prefix_gives_the_same_pages_whichever_plan_reads_them(crm, monkeypatch, owner, words, limit):
     """Both databases: the first and keyset pages of a short prefix are the same, newest first, whether the newest
-    records are walked (filling the page or not, SQLite: SHORT_WALKED; PostgreSQL: WALKED), the index is read at
+    records are walked (filling the page or not, SQLite: SHORT_WALKED, OWNER_WALKED; PostgreSQL: WALKED), the index is read at
     once, or (PostgreSQL) the records are walked whatever the statistics say; and they are the records a sort by id
     gives, among those the caller sees."""
     spec = QuerySpec(search=words, limit=limit)
@@ -387,7 +390,8 @@ def test_a_short_prefix_gives_the_same_pages_whichever_plan_reads_them(crm, monk
     expected = [everything[:limit + 1], everything[limit:2 * limit + 1]] if everything else [[], []]
     assert pages == expected
     if crm.engine.dialect.name == "sqlite":
-        variants = [{"SHORT_WALKED": 2}, {"PROBED": 1}, {"short_prefix": lambda _match: False}]
+        variants = [{"SHORT_WALKED": 2, "OWNER_WALKED": 2}, {"PROBED": 1, "OWNER_PROBED": 1},
+                    {"short_prefix": lambda _match: False}]
     else:
         variants = [{"WALKED": 2}, {"COMMON_SHARE": -1.0},
                     {"unknown_short_prefix": lambda _connection, _match: True, "INDEX_WALKED": 3}]
