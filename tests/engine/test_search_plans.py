@@ -366,7 +366,8 @@ def test_sqlite_reads_a_rare_short_prefix_from_fts5_and_a_short_walk_falls_back_
     monkeypatch.setattr(search_pages, "PROBED", 1)
     monkeypatch.setattr(search_pages, "SHORT_WALKED", 5)
     monkeypatch.setattr(search_pages, "OWNER_WALKED", 5)
-    monkeypatch.setattr(search_pages, "_short_walk_fills", lambda *_arguments: True)
+    monkeypatch.setattr(search_pages, "_content_walk_fills", lambda *_arguments: True)
+    monkeypatch.setattr(search_pages, "_owner_walk_fills", lambda *_arguments: True)
     with plan_reader(crm.engine).reads() as seen:
         assert _pages(crm, spec, owner) == walked
     statements = [statement for statement, _ in seen]

@@ -170,10 +170,12 @@ class ContentHeld(ColumnElement):
     inherit_cache = True
     type = Boolean()
     _is_implicitly_boolean = True
-    _traverse_internals = [("match", InternalTraversal.dp_clauseelement)]
+    _traverse_internals = [("match", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string)]
 
-    def __init__(self, match: SearchMatch) -> None:
+    def __init__(self, match: SearchMatch, name: str | None = None) -> None:
         self.match = match
+        #: The name the query gives the content table's rows (a subquery's alias), or None: the table's own name.
+        self.name = name
 
 
 def content_table_name(match: SearchMatch) -> str:
@@ -278,7 +280,7 @@ def _index_condition_alone(element: IndexCondition, compiler, **kw) -> str:
 
 @compiles(ContentHeld)
 def _content_held(element: ContentHeld, compiler, **kw) -> str:
-    content = compiler.preparer.quote(content_table_name(element.match))
+    content = compiler.preparer.quote(element.name or content_table_name(element.match))
     return _sqlite_tokens_held(element.match, compiler, qualifier=f"{content}.", **kw)
 
 

@@ -19,7 +19,7 @@ costs what a rare one does. Each database reads it its own way:
   "wonka 12": search_statistics.py `short_prefix`) costs FTS5 a merge of the list of every
   word starting with it before its first row (280-390 ms for "1" at 1,000,000 records); with
   no filter, when the caller's newest records say a bounded walk fills the page
-  (`_short_walk_fills`), it is walked instead: for an administrator the newest SHORT_WALKED
+  (`_content_walk_fills`, `_owner_walk_fills`), it is walked instead: for an administrator the newest SHORT_WALKED
   rows of the FTS5 content table, each row's tokens tested (`_content_walked`); for a rep the
   owner walk above. FTS5 after a walk that does not fill the page.
 - PostgreSQL: a GIN index hands out matches as a bitmap, in no useful order. For a common
@@ -97,8 +97,8 @@ NEWEST_PROBED = 64
 #: newest first, testing each (`_content_walked`, 3.5 ms at most), when the share of the newest PROBED records
 #: says the walk fills the page: a share of 0.5% and more for a page of 50 ("12": 1.2%, FTS5 7 ms; "1": 280 ms).
 SHORT_WALKED = 10_000
-#: SQLite, a rep's short prefix: their newest records whose share tells whether their newest OWNER_WALKED hold
-#: the page (2.5% and more for a page of 50: "1"; their records are scattered, each looked up in the content
+#: SQLite, a rep's short prefix: their newest records whose share tells whether the prefix is common among them
+#: (`_owner_walk_fills`: above COMMON_SHARE, "1"; their records are scattered, each looked up in the content
 #: table, so "12" costs their walk 23 ms against FTS5's 11 at 1,000,000 records, load 8: FTS5 reads it).
 OWNER_PROBED = 200
 
@@ -123,11 +123,10 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
             # records tell whether a bounded walk of them fills the page.
             rows = None
             if ctx.restriction(object_name) is None:
-                if _short_walk_fills(connection, ctx, object_name, match, after, spec.limit + 1, PROBED, SHORT_WALKED):
+                if _content_walk_fills(connection, match, after, spec.limit + 1):
                     rows = _content_walked(connection, ctx, object_name, spec, selected, match, after, read)
             elif _owned_only(ctx, object_name):
-                if _short_walk_fills(connection, ctx, object_name, match, after, spec.limit + 1, OWNER_PROBED,
-                                     OWNER_WALKED):
+                if _owner_walk_fills(connection, ctx, object_name, match, after, spec.limit + 1):
                     rows = _owner_walked(connection, ctx, object_name, spec, selected, match, after, read)
             if rows is not None:
                 return rows
@@ -315,28 +314,42 @@ def _newest_share(connection: Connection, ctx: QueryContext, object_name: str, m
     return found / max(first - oldest + 1, found)
 
 
-def _short_walk_fills(connection: Connection, ctx: QueryContext, object_name: str, match: SearchMatch,
-                      after: int | None, rows: int, probed: int, walked: int) -> bool:
-    """SQLite, a short prefix: whether the caller's newest `walked` records (below `after`) are expected to hold `rows` matches.
+def _content_walk_fills(connection: Connection, match: SearchMatch, after: int | None, rows: int) -> bool:
+    """SQLite, an administrator's short prefix: whether the newest SHORT_WALKED rows of the FTS5 content table (below `after`) are expected to hold `rows` matches.
 
-    Judged by their newest `probed` records: `SELECT count(*) FILTER (WHERE EXISTS (<its search
-    row holds the terms>)), count(*) FROM (SELECT id FROM <table> [WHERE owner_id = :me] [AND
-    id < :after] ORDER BY id DESC LIMIT :probed) AS probed`, the records a walk newest first
-    reads first (an administrator's along the primary key, a rep's along the owner index),
-    each tested against its row of the FTS5 content table (1.2 ms for 2,000 at 1,000,000
-    records, load 9). "12" (1.2% of the bench's newest accounts) is walked for an
-    administrator; "zq", held by few, is read from FTS5 at once, cheap for a rare prefix. Yes
-    too when the caller has fewer than `probed` records: the walk reads each of them, as the
-    probe did.
+    Judged by its newest PROBED rows: `SELECT count(*) FILTER (WHERE <the row's token text
+    holds the terms>), count(*) FROM (SELECT * FROM <search table>_content [WHERE id < :after]
+    ORDER BY id DESC LIMIT :probed) AS probed`, the rows `_content_walked` reads first (0.9 ms
+    at 1,000,000 records). "12" (1.2% of the bench's newest accounts) is walked; "wonka 12"
+    (0.1%) and "zq", held by few, are read from FTS5 at once. Yes too when there are fewer than
+    PROBED rows: the walk reads each of them, as the probe did.
+    """
+    content = table(content_table_name(match), column("id"), *(column(f"c{position}") for position in match.positions))
+    newest = _id_ordered(select(content).where(*_after(content.c.id, after, True)), content.c.id, True,
+                         PROBED).subquery("probed")
+    found, probed = connection.execute(
+        select(func.count().filter(ContentHeld(match, "probed")), func.count()).select_from(newest)).one()
+    return probed < PROBED or found * SHORT_WALKED >= rows * PROBED
+
+
+def _owner_walk_fills(connection: Connection, ctx: QueryContext, object_name: str, match: SearchMatch,
+                      after: int | None, rows: int) -> bool:
+    """SQLite, a rep's short prefix: whether it is common among their newest records, so their newest OWNER_WALKED hold `rows` matches.
+
+    Judged by their newest OWNER_PROBED records along the owner index: `SELECT count(*) FILTER
+    (WHERE EXISTS (<its search row holds the terms>)), count(*) FROM (SELECT id FROM <table>
+    WHERE owner_id = :me [AND id < :after] ORDER BY id DESC LIMIT :probed) AS probed`. A rep's
+    records are scattered, each looked up in the content table, so the walk costs more per
+    record than FTS5 per match; FTS5's cost grows with the prefix's matches: a share above
+    COMMON_SHARE ("1": most records) is walked, "12" (1.2%: FTS5 8-18 ms, a walk 23) is not.
+    Yes too when the rep has fewer than OWNER_PROBED records: the walk reads each of them.
     """
     source = ctx.schema.table(object_name)
-    restriction = ctx.restriction(object_name)
-    newest = _id_ordered(select(source.c.id).where(*([] if restriction is None else [restriction]),
-                                                   *_after(source.c.id, after, True)),
-                         source.c.id, True, probed).subquery("probed")
-    found, read = connection.execute(
+    newest = _id_ordered(select(source.c.id).where(ctx.restriction(object_name), *_after(source.c.id, after, True)),
+                         source.c.id, True, OWNER_PROBED).subquery("probed")
+    found, probed = connection.execute(
         select(func.count().filter(match.row_by_row(newest.c.id)), func.count()).select_from(newest)).one()
-    return read < probed or found * walked >= rows * probed
+    return probed < OWNER_PROBED or (found > COMMON_SHARE * probed and found * OWNER_WALKED >= rows * probed)
 
 
 def _content_walked(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
