@@ -401,3 +401,23 @@ def test_a_short_prefix_gives_the_same_pages_whichever_plan_reads_them(crm, monk
             for name, value in variant.items():
                 patched.setattr(search_pages, name, value)
             assert _pages(crm, spec, owner) == pages, variant
+
+
+def test_sqlite_walks_a_reps_records_for_a_short_prefix_only_when_it_is_common_among_their_newest(
+        crm, plan_reader, monkeypatch):
+    """SQLite: a rep's records are scattered, so walking them costs more per record than FTS5 per match, and FTS5's
+    cost grows with the prefix's matches: "1" (held by 10 of rep 2's newest 50 here) is walked when that share is
+    above COMMON_SHARE, and read from FTS5 when it is not; the page is the same."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    monkeypatch.setattr(search_pages, "OWNER_PROBED", 50)
+    spec = QuerySpec(search="1", limit=3)
+    pages = []
+    for share, walked in [(0.1, True), (0.3, False)]:
+        monkeypatch.setattr(search_pages, "COMMON_SHARE", share)
+        with plan_reader(crm.engine).reads() as seen:
+            pages.append(_pages(crm, spec, 2))
+        statements = [statement for statement, _ in seen]
+        assert any("AS probed" in statement for statement in statements), statements
+        assert any(_fts5_reads(statement) for statement in statements) != walked, (share, statements)
+    assert pages[0] == pages[1] and len(pages[0][0]) == 4
