@@ -296,3 +296,128 @@ def test_sqlite_reads_a_reps_rarer_word_and_a_word_typed_in_part_from_fts5(crm, 
         monkeypatch.setattr(search_pages, "COMMON_SHARE", share)
         plans = page_plans(crm, plan_reader, QuerySpec(search=word, limit=5), owner=2)
         assert not any("ix_account_owner_id (owner_id=?" in line for plan in plans for line in plan.lines), word
+
+
+def _pages(crm, spec: QuerySpec, owner: int | None) -> list[list[int]]:
+    """The ids of a search's first page and of the keyset page after it."""
+    first = _owned_page(crm, spec, owner)
+    if len(first) <= spec.limit:
+        return [first, []]
+    second = QuerySpec(search=spec.search, limit=spec.limit, after=second_page_cursor(crm, spec, owner))
+    return [first, _owned_page(crm, second, owner)]
+
+
+def _fts5_reads(statement: str) -> bool:
+    """Whether a SQLite statement reads the FTS5 index (a MATCH: a prefix merges every matching word's list)."""
+    return " MATCH " in statement
+
+
+@pytest.mark.parametrize(("owner", "word"), [(None, "3"), (None, "39"), (2, "3"), (2, "2")])
+def test_sqlite_walks_the_newest_records_for_a_short_prefix_without_reading_every_match(
+        crm, plan_reader, monkeypatch, owner, word):
+    """SQLite: FTS5 merges the list of every word starting with a short prefix ("12": some 17,000 words at the bench's
+    million) before its first row. When the caller's newest records (here their newest 50, PROBED) say a bounded walk
+    fills the page, the records are walked newest first (an administrator's along the primary key, a rep's along
+    the owner index), each tested against its search row: no statement reads FTS5, none sorts or reads all of
+    account (a rep's along the owner index), and the first and keyset pages are those of FTS5 alone. (The newest accounts' names end in 399, 398, ...: "39" is
+    held by one of the newest 50 in five; rep 2 owns those ending in 396, 391, ...)"""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    monkeypatch.setattr(search_pages, "PROBED", 50)
+    monkeypatch.setattr(search_pages, "OWNER_PROBED", 50)
+    spec = QuerySpec(search=word, limit=3)
+    with plan_reader(crm.engine).reads() as seen:
+        pages = _pages(crm, spec, owner)
+    statements = [statement for statement, _ in seen]
+    assert any("AS probed" in statement for statement in statements), statements
+    assert not any(_fts5_reads(statement) for statement in statements), statements
+    plans = page_plans(crm, plan_reader, spec, owner)
+    assert not any(plan.sorts for plan in plans), "\n\n".join(map(str, plans))
+    if owner is not None:  # (an administrator's walk is SQLite's `SCAN account` in rowid order, stopped by its LIMIT)
+        assert not any(plan.full_scans("account") for plan in plans), "\n\n".join(map(str, plans))
+        assert any("ix_account_owner_id (owner_id=?" in line for plan in plans for line in plan.lines)
+    monkeypatch.setattr(search_pages, "short_prefix", lambda _match: False)
+    monkeypatch.setattr(search_pages, "COMMON_SHARE", 2.0)  # no owner walk either: FTS5 alone
+    with plan_reader(crm.engine).reads() as seen:
+        assert pages == _pages(crm, spec, owner)
+    assert any(_fts5_reads(statement) for statement, _ in seen)
+    assert len(pages[0]) == 4 and pages[0] == sorted(pages[0], reverse=True) and max(pages[1]) < min(pages[0][:3])
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+def test_sqlite_reads_a_rare_short_prefix_from_fts5_and_a_short_walk_falls_back_to_it(crm, plan_reader, monkeypatch,
+                                                                                       owner):
+    """SQLite: a short prefix held by none of the newest records ("zq") is read from FTS5 at once, without a walk
+    (cheap for a rare prefix); a walk that holds no full page (SHORT_WALKED, OWNER_WALKED: the newest 5 records, none of them
+    holding "1", for a page of 3) is followed by the FTS5 read, and the page is FTS5's."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    monkeypatch.setattr(search_pages, "PROBED", 50)
+    monkeypatch.setattr(search_pages, "OWNER_PROBED", 50)
+    with plan_reader(crm.engine).reads() as seen:
+        assert _owned_page(crm, QuerySpec(search="zq", limit=3), owner) == []
+    statements = [statement for statement, _ in seen]
+    assert any("AS probed" in statement for statement in statements), statements
+    assert any(_fts5_reads(statement) for statement in statements), statements
+    assert not any("page_ids" in statement and not _fts5_reads(statement) for statement in statements), statements
+    spec = QuerySpec(search="1", limit=3)
+    walked = _pages(crm, spec, owner)
+    assert len(walked[0]) == 4
+    monkeypatch.setattr(search_pages, "PROBED", 1)
+    monkeypatch.setattr(search_pages, "SHORT_WALKED", 5)
+    monkeypatch.setattr(search_pages, "OWNER_WALKED", 5)
+    monkeypatch.setattr(search_pages, "_content_walk_fills", lambda *_arguments: True)
+    monkeypatch.setattr(search_pages, "_owner_walk_fills", lambda *_arguments: True)
+    with plan_reader(crm.engine).reads() as seen:
+        assert _pages(crm, spec, owner) == walked
+    statements = [statement for statement, _ in seen]
+    assert any("page_ids" in statement and not _fts5_reads(statement) for statement in statements), statements
+    assert any(_fts5_reads(statement) for statement in statements), statements
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+@pytest.mark.parametrize(("words", "limit"), [("1", 4), ("12", 2), ("3", 4), ("39", 2), ("zq", 3), ("wonka 3", 3), ("张伟 1", 2)])
+def test_a_short_prefix_gives_the_same_pages_whichever_plan_reads_them(crm, monkeypatch, owner, words, limit):
+    """Both databases: the first and keyset pages of a short prefix are the same, newest first, whether the newest
+    records are walked (filling the page or not, SQLite: SHORT_WALKED, OWNER_WALKED; PostgreSQL: WALKED), the index is read at
+    once, or (PostgreSQL) the records are walked whatever the statistics say; and they are the records a sort by id
+    gives, among those the caller sees."""
+    spec = QuerySpec(search=words, limit=limit)
+    pages = _pages(crm, spec, owner)
+    with crm.engine.connect() as connection:
+        ctx = context(crm, owner)
+        everything = [row.id for row in fetch_rows(connection, ctx, "account",
+                                                   QuerySpec(search=words, sort=("-id",), limit=500))]
+    expected = [everything[:limit + 1], everything[limit:2 * limit + 1]] if everything else [[], []]
+    assert pages == expected
+    if crm.engine.dialect.name == "sqlite":
+        variants = [{"SHORT_WALKED": 2, "OWNER_WALKED": 2}, {"PROBED": 1, "OWNER_PROBED": 1},
+                    {"short_prefix": lambda _match: False}]
+    else:
+        variants = [{"WALKED": 2}, {"COMMON_SHARE": -1.0},
+                    {"unknown_short_prefix": lambda _connection, _match: True, "INDEX_WALKED": 3}]
+    for variant in variants:
+        with monkeypatch.context() as patched:
+            for name, value in variant.items():
+                patched.setattr(search_pages, name, value)
+            assert _pages(crm, spec, owner) == pages, variant
+
+
+def test_sqlite_walks_a_reps_records_for_a_short_prefix_only_when_it_is_common_among_their_newest(
+        crm, plan_reader, monkeypatch):
+    """SQLite: a rep's records are scattered, so walking them costs more per record than FTS5 per match, and FTS5's
+    cost grows with the prefix's matches: "1" (held by 10 of rep 2's newest 50 here) is walked when that share is
+    above COMMON_SHARE, and read from FTS5 when it is not; the page is the same."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    monkeypatch.setattr(search_pages, "OWNER_PROBED", 50)
+    spec = QuerySpec(search="1", limit=3)
+    pages = []
+    for share, walked in [(0.1, True), (0.3, False)]:
+        monkeypatch.setattr(search_pages, "COMMON_SHARE", share)
+        with plan_reader(crm.engine).reads() as seen:
+            pages.append(_pages(crm, spec, 2))
+        statements = [statement for statement, _ in seen]
+        assert any("AS probed" in statement for statement in statements), statements
+        assert any(_fts5_reads(statement) for statement in statements) != walked, (share, statements)
+    assert pages[0] == pages[1] and len(pages[0][0]) == 4

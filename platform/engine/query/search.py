@@ -158,6 +158,31 @@ class IndexCondition(ColumnElement):
         self.match = match
 
 
+class ContentHeld(ColumnElement):
+    """SQLite: the match tested on the row of the FTS5 content table (`<search table>_content`) a query reads.
+
+    For a walk of the content table itself, newest first (query/search_pages.py): `instr` of
+    each token in the row's stored token text, as `SearchMatch.row_by_row` tests a record's
+    row, without looking the row up again.
+    """
+
+    __visit_name__ = "crmkit_content_held"
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True
+    _traverse_internals = [("match", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string)]
+
+    def __init__(self, match: SearchMatch, name: str | None = None) -> None:
+        self.match = match
+        #: The name the query gives the content table's rows (a subquery's alias), or None: the table's own name.
+        self.name = name
+
+
+def content_table_name(match: SearchMatch) -> str:
+    """SQLite: the FTS5 content table of a match's search table, `<search table>_content` (id, c0, c1, ...)."""
+    return f"{match.index_table}_content"
+
+
 class SearchIds(Executable, ClauseElement):
     """`SELECT <id> FROM <search table> WHERE <match> LIMIT n`: the first ids a match finds, from the index alone."""
 
@@ -208,17 +233,18 @@ def _index_condition(element: SearchMatch, compiler, **kw) -> str:
     return " AND ".join(conditions)
 
 
-def _sqlite_tokens_held(element: SearchMatch, compiler, **kw) -> str:
+def _sqlite_tokens_held(element: SearchMatch, compiler, qualifier: str = "", **kw) -> str:
     """SQLite: the terms found in one row's stored token text (tokens separated by single spaces).
 
     The same rule as `fts5_query`: each term's tokens all in one column; a prefix token is
     the start of a stored token (' acm' in ' acme ltd'), any other a whole token (' 科技 ').
+    `qualifier`: the quoted content table's name and a dot, before each column, or "".
     """
     needles = iter([compiler.process(needle, **kw) for needle in element.needles])
     terms = []
     for term in element.terms:
         held = [next(needles) for _ in term]
-        per_column = [" AND ".join(f"instr(' ' || c{position} || ' ', {needle}) > 0" for needle in held)
+        per_column = [" AND ".join(f"instr(' ' || {qualifier}c{position} || ' ', {needle}) > 0" for needle in held)
                       for position in element.positions]
         terms.append("(" + " OR ".join(f"({condition})" for condition in per_column) + ")")
     return " AND ".join(terms)
@@ -240,7 +266,7 @@ def _search_match(element: SearchMatch, compiler, **kw) -> str:
         # even a rowid lookup through FTS5 costs ~0.1 ms: the row's tokens are read from the FTS5
         # table's own content table (`<table>_content`: id, c0, c1, ...; sqlite.org/fts5.html),
         # an ordinary table, and the terms looked for in their text.
-        content = compiler.preparer.quote(f"{element.index_table}_content")
+        content = compiler.preparer.quote(content_table_name(element))
         held = _sqlite_tokens_held(element, compiler, **kw)
         return f"EXISTS (SELECT 1 FROM {content} WHERE {content}.id = {record_id} AND {held})"
     # A scalar subquery: PostgreSQL cannot pull it up into a join, so it stays a test of each row read.
@@ -250,6 +276,12 @@ def _search_match(element: SearchMatch, compiler, **kw) -> str:
 @compiles(IndexCondition)
 def _index_condition_alone(element: IndexCondition, compiler, **kw) -> str:
     return _index_condition(element.match, compiler, **kw)
+
+
+@compiles(ContentHeld)
+def _content_held(element: ContentHeld, compiler, **kw) -> str:
+    content = compiler.preparer.quote(element.name or content_table_name(element.match))
+    return _sqlite_tokens_held(element.match, compiler, qualifier=f"{content}.", **kw)
 
 
 @compiles(SearchIds)

@@ -15,7 +15,13 @@ costs what a rare one does. Each database reads it its own way:
   `owner_id = me`, no filter) searching a word that many of the newest records hold whole
   (`_newest_share` > COMMON_SHARE: the newest 64 matches of its whole words, 0.06 ms) has
   their own records walked instead (`_owner_walked`): newest first along the owner index,
-  at most OWNER_WALKED of them, each tested against its search row.
+  at most OWNER_WALKED of them, each tested against its search row. A short prefix ("1", "12",
+  "wonka 12": search_statistics.py `short_prefix`) costs FTS5 a merge of the list of every
+  word starting with it before its first row (280-390 ms for "1" at 1,000,000 records); with
+  no filter, when the caller's newest records say a bounded walk fills the page
+  (`_content_walk_fills`, `_owner_walk_fills`), it is walked instead: for an administrator the newest SHORT_WALKED
+  rows of the FTS5 content table, each row's tokens tested (`_content_walked`); for a rep the
+  owner walk above. FTS5 after a walk that does not fill the page.
 - PostgreSQL: a GIN index hands out matches as a bitmap, in no useful order. For a common
   word the walk below comes first, since building the bitmap of a common word alone costs more than the page
   (25 ms for 60,000 matches of a prefix at 1,000,000 records): when the planner's statistics
@@ -61,8 +67,9 @@ from crmkit.engine.query.derived_page import page_ids
 from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
-from crmkit.engine.query.search import FEW_MATCHES, IndexCondition, SearchIds, SearchMatch, where_clause
-from crmkit.engine.query.search_statistics import expected_share, largest_known_term, unknown_short_prefix
+from crmkit.engine.query.search import (FEW_MATCHES, ContentHeld, IndexCondition, SearchIds, SearchMatch,
+                                        content_table_name, where_clause)
+from crmkit.engine.query.search_statistics import expected_share, largest_known_term, short_prefix, unknown_short_prefix
 
 #: PostgreSQL, many matches: how many records a page walks newest first, testing each, before it reads every match.
 WALKED = 5_000
@@ -86,6 +93,14 @@ PROBED = 2_000
 OWNER_WALKED = 2_000
 #: SQLite: the newest matches of a search's whole words that give its share among the newest records (`_newest_share`).
 NEWEST_PROBED = 64
+#: SQLite, an administrator's short prefix ("1", "12"): the most rows of the FTS5 content table a page walks,
+#: newest first, testing each (`_content_walked`, 3.5 ms at most), when the share of the newest PROBED records
+#: says the walk fills the page: a share of 0.5% and more for a page of 50 ("12": 1.2%, FTS5 7 ms; "1": 280 ms).
+SHORT_WALKED = 10_000
+#: SQLite, a rep's short prefix: their newest records whose share tells whether the prefix is common among them
+#: (`_owner_walk_fills`: above COMMON_SHARE, "1"; their records are scattered, each looked up in the content
+#: table, so "12" costs their walk 23 ms against FTS5's 11 at 1,000,000 records, load 8: FTS5 reads it).
+OWNER_PROBED = 200
 
 
 def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
@@ -103,8 +118,20 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         def read(statement: Any) -> list[Any]:
             return connection.execute(statement).all()
     if connection.dialect.name == "sqlite":
-        if (descending and not spec.filter and _owned_only(ctx, object_name)
-                and _newest_share(connection, ctx, object_name, match, after) > COMMON_SHARE):
+        if descending and not spec.filter and short_prefix(match):
+            # "1", "12": FTS5 would merge every matching word's list before its first row; the caller's newest
+            # records tell whether a bounded walk of them fills the page.
+            rows = None
+            if ctx.restriction(object_name) is None:
+                if _content_walk_fills(connection, match, after, spec.limit + 1):
+                    rows = _content_walked(connection, ctx, object_name, spec, selected, match, after, read)
+            elif _owned_only(ctx, object_name):
+                if _owner_walk_fills(connection, ctx, object_name, match, after, spec.limit + 1):
+                    rows = _owner_walked(connection, ctx, object_name, spec, selected, match, after, read)
+            if rows is not None:
+                return rows
+        elif (descending and not spec.filter and _owned_only(ctx, object_name)
+              and _newest_share(connection, ctx, object_name, match, after) > COMMON_SHARE):
             rows = _owner_walked(connection, ctx, object_name, spec, selected, match, after, read)
             if rows is not None:
                 return rows
@@ -287,18 +314,86 @@ def _newest_share(connection: Connection, ctx: QueryContext, object_name: str, m
     return found / max(first - oldest + 1, found)
 
 
+def _content_walk_fills(connection: Connection, match: SearchMatch, after: int | None, rows: int) -> bool:
+    """SQLite, an administrator's short prefix: whether the newest SHORT_WALKED rows of the FTS5 content table (below `after`) are expected to hold `rows` matches.
+
+    Judged by its newest PROBED rows: `SELECT count(*) FILTER (WHERE <the row's token text
+    holds the terms>), count(*) FROM (SELECT * FROM <search table>_content [WHERE id < :after]
+    ORDER BY id DESC LIMIT :probed) AS probed`, the rows `_content_walked` reads first (0.9 ms
+    at 1,000,000 records). "12" (1.2% of the bench's newest accounts) is walked; "wonka 12"
+    (0.1%) and "zq", held by few, are read from FTS5 at once. Yes too when there are fewer than
+    PROBED rows: the walk reads each of them, as the probe did.
+    """
+    content = table(content_table_name(match), column("id"), *(column(f"c{position}") for position in match.positions))
+    newest = _id_ordered(select(content).where(*_after(content.c.id, after, True)), content.c.id, True,
+                         PROBED).subquery("probed")
+    found, probed = connection.execute(
+        select(func.count().filter(ContentHeld(match, "probed")), func.count()).select_from(newest)).one()
+    return probed < PROBED or found * SHORT_WALKED >= rows * PROBED
+
+
+def _owner_walk_fills(connection: Connection, ctx: QueryContext, object_name: str, match: SearchMatch,
+                      after: int | None, rows: int) -> bool:
+    """SQLite, a rep's short prefix: whether it is common among their newest records, so their newest OWNER_WALKED hold `rows` matches.
+
+    Judged by their newest OWNER_PROBED records along the owner index: `SELECT count(*) FILTER
+    (WHERE EXISTS (<its search row holds the terms>)), count(*) FROM (SELECT id FROM <table>
+    WHERE owner_id = :me [AND id < :after] ORDER BY id DESC LIMIT :probed) AS probed`. A rep's
+    records are scattered, each looked up in the content table, so the walk costs more per
+    record than FTS5 per match; FTS5's cost grows with the prefix's matches: a share above
+    COMMON_SHARE ("1": most records) is walked, "12" (1.2%: FTS5 8-18 ms, a walk 23) is not.
+    Yes too when the rep has fewer than OWNER_PROBED records: the walk reads each of them.
+    """
+    source = ctx.schema.table(object_name)
+    newest = _id_ordered(select(source.c.id).where(ctx.restriction(object_name), *_after(source.c.id, after, True)),
+                         source.c.id, True, OWNER_PROBED).subquery("probed")
+    found, probed = connection.execute(
+        select(func.count().filter(match.row_by_row(newest.c.id)), func.count()).select_from(newest)).one()
+    return probed < OWNER_PROBED or (found > COMMON_SHARE * probed and found * OWNER_WALKED >= rows * probed)
+
+
+def _content_walked(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+                    selected: Sequence[Any], match: SearchMatch, after: int | None,
+                    read: Callable[[Any], list[Any]]) -> list[Any] | None:
+    """SQLite, an administrator's short prefix: the newest SHORT_WALKED rows of the FTS5 content table, each tested.
+
+    `SELECT <table>.id FROM <search table>_content JOIN <table> ON <table>.id = <content>.id
+    WHERE <content>.id >= :bound [AND <content>.id < :after] AND <its token text holds the
+    terms> ORDER BY <content>.id DESC LIMIT n` (the page's ids, a CTE): the content table is
+    an ordinary table keyed by record id, holding only the tokens, so walking it costs a third
+    of walking the records and looking each one's row up (1.5 ms against 4.8 for the newest
+    51 of "12" at 1,000,000 records, some 4,400 rows; FTS5 took 7 ms, and 280 ms for "1");
+    the join keeps only ids that are records, as FTS5's walk does. :bound, the id of its
+    SHORT_WALKED-th newest row, is read first along its primary key. None when those hold no
+    full page and older rows remain: the FTS5 walk reads the page instead.
+    """
+    source = ctx.schema.table(object_name)
+    content = table(content_table_name(match), column("id"))
+    bound = connection.execute(select(content.c.id).where(*_after(content.c.id, after, True))
+                               .order_by(content.c.id.desc()).limit(1).offset(SHORT_WALKED - 1)).scalar()
+    walk = (select(source.c.id).select_from(content.join(source, source.c.id == content.c.id))
+            .where(*_after(content.c.id, after, True), *([] if bound is None else [content.c.id >= bound]),
+                   ContentHeld(match)))
+    hits = page_ids(_id_ordered(walk, content.c.id, True, spec.limit + 1))
+    rows = read(_id_ordered(select(*selected).where(source.c.id.in_(select(hits.c.id))), source.c.id, True,
+                            spec.limit + 1))
+    return rows if len(rows) > spec.limit or bound is None else None
+
+
 def _owner_walked(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
                   selected: Sequence[Any], match: SearchMatch, after: int | None,
                   read: Callable[[Any], list[Any]]) -> list[Any] | None:
-    """SQLite, a sales rep's common word: their newest OWNER_WALKED records along the owner index, each tested against its search row.
+    """SQLite, a sales rep's common word or short prefix: their newest OWNER_WALKED records along the owner index, each tested against its search row.
 
     `SELECT id FROM <table> WHERE owner_id = :me AND id >= :bound [AND id < :after] AND EXISTS
     (<its search row holds the words>) ORDER BY id DESC LIMIT n` (the page's ids, a CTE the
     rollups read too): :bound, the id of the OWNER_WALKED-th newest of their records, is read
     first from the same index. Where the FTS5 walk tests each match of the word (a rep owning
     one record in 175: some 9,000 matches of "Industries" for a page of 50, 3.7 ms at
-    1,000,000 records), this tests some 850 of the rep's records (1.3 ms). None when those hold
-    no full page and the rep has older records: the FTS5 walk reads the page instead.
+    1,000,000 records), this tests some 850 of the rep's records (1.3 ms); for "1" (a short
+    prefix held by most records) some 80 of them (0.1 ms, where FTS5 merged the lists of every
+    word starting with "1" first: 390 ms). None when those hold no full page and the rep has
+    older records: the FTS5 walk reads the page instead.
     """
     source = ctx.schema.table(object_name)
     owned, below = ctx.restriction(object_name), _after(source.c.id, after, True)
