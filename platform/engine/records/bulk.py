@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Table, func, insert, select
 
-from crmkit.engine.batch_insert import insert_rows
+from crmkit.engine.batch_insert import Part, insert_rows, insert_together, table_part
+from crmkit.engine.query.search_index import index_part
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import ConcurrentDuplicate, constraint_errors, duplicates_within
 from crmkit.engine.records.errors import RecordValidationError
-from crmkit.engine.records.events import Operation, RecordEvent, after_write
+from crmkit.engine.records.changes import CHANGE_TABLE, change_rows
+from crmkit.engine.records.events import WRITTEN_WITH_RECORD, Operation, RecordEvent, after_write
+from crmkit.engine.records.history import history_rows
 
 if TYPE_CHECKING:
     from crmkit.engine.records.service import RecordService
@@ -122,13 +125,60 @@ def insert_prepared(service: "RecordService", connection, prepared: list[dict[st
                       version=1)
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
-    with constraint_errors(obj, None, service._hidden()):
-        ids = _insert_many(connection, service, prepared)
-    for values, record_id in zip(prepared, ids):
-        values["id"] = record_id
-    after_write(connection, service.session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)
-                                              for values in prepared])
+    ids = None if runtime.is_sqlite else _sequence_ids(connection, service.table, len(prepared))
+    if ids is not None:  # PostgreSQL: the records, their history, search and change rows in one statement
+        for values, record_id in zip(prepared, ids):
+            values["id"] = record_id
+        events = [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now) for values in prepared]
+        parts = _written_together(connection, service, prepared, events)
+        if parts is not None:
+            with constraint_errors(obj, None, service._hidden()):
+                insert_together(connection, parts)
+            after_write(connection, service.session, events, written=WRITTEN_WITH_RECORD)
+            return ids
+        with constraint_errors(obj, None, service._hidden()):
+            insert_rows(connection, service.table, prepared)
+    else:
+        with constraint_errors(obj, None, service._hidden()):
+            ids = _insert_many(connection, service, prepared)
+        for values, record_id in zip(prepared, ids):
+            values["id"] = record_id
+        events = [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now) for values in prepared]
+    after_write(connection, service.session, events)
     return ids
+
+
+#: Prefixes of the parameters of each table's part of a batch's one statement (`_written_together`).
+_RECORD, _HISTORY, _SEARCH, _CHANGE = "", "h_", "s_", "c_"
+
+
+def _written_together(connection, service: "RecordService", prepared: list[dict[str, Any]],
+                      events: list[RecordEvent]) -> list[Part] | None:
+    """PostgreSQL: the batch's records (with their ids) and the rows the after-write step would add for
+    them (history when the object tracks it, search rows when it has an index, change-log rows) as the
+    parts of ONE statement (batch_insert.insert_together): one round trip for the batch's writes, as a
+    single create has (records/create_statement.py). None when a table's rows cannot go as arrays
+    (a multi-picklist value): the writes are then made one table at a time."""
+    runtime, obj = service.runtime, service.obj
+    record = table_part(connection, service.table, prepared, _RECORD)
+    if record is None or len(prepared) < 2:
+        return None
+    parts = [record]
+    if obj.track_history:
+        rows = [row for event in events for row in history_rows(
+            obj.name, event.record_id, Operation.CREATE.value, None, event.current, event.actor.user_id, event.at)]
+        part = table_part(connection, runtime.system_table("crmkit_history"), rows, _HISTORY)
+        if part is None:
+            return None
+        parts.append(part)
+    index = runtime.search_index(obj.name)
+    if index is not None:
+        parts.append(index_part(index, [event.current for event in events], _SEARCH))
+    part = table_part(connection, runtime.system_table(CHANGE_TABLE), change_rows(events), _CHANGE)
+    if part is None:
+        return None
+    parts.append(part)
+    return parts
 
 
 def _missing_lookups(connection, service: "RecordService", rows: list[dict[str, Any]], offset: int) -> dict:
