@@ -125,26 +125,9 @@ def insert_prepared(service: "RecordService", connection, prepared: list[dict[st
                       version=1)
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
-    ids = None if runtime.is_sqlite else _sequence_ids(connection, service.table, len(prepared))
-    if ids is not None:  # PostgreSQL: the records, their history, search and change rows in one statement
-        for values, record_id in zip(prepared, ids):
-            values["id"] = record_id
-        events = [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now) for values in prepared]
-        parts = _written_together(connection, service, prepared, events)
-        if parts is not None:
-            with constraint_errors(obj, None, service._hidden()):
-                insert_together(connection, parts)
-            after_write(connection, service.session, events, written=WRITTEN_WITH_RECORD)
-            return ids
-        with constraint_errors(obj, None, service._hidden()):
-            insert_rows(connection, service.table, prepared)
-    else:
-        with constraint_errors(obj, None, service._hidden()):
-            ids = _insert_many(connection, service, prepared)
-        for values, record_id in zip(prepared, ids):
-            values["id"] = record_id
-        events = [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now) for values in prepared]
-    after_write(connection, service.session, events)
+    with constraint_errors(obj, None, service._hidden()):
+        ids, events, written = _insert_many(connection, service, prepared)
+    after_write(connection, service.session, events, written=written)
     return ids
 
 
@@ -200,29 +183,45 @@ def _missing_lookups(connection, service: "RecordService", rows: list[dict[str, 
     return errors
 
 
-def _insert_many(connection, service: "RecordService", rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows (one multi-row INSERT per batch) and return their ids in order.
+def _insert_many(connection, service: "RecordService", rows: list[dict[str, Any]]
+                 ) -> tuple[list[int], list[RecordEvent], frozenset[str]]:
+    """Insert rows (with their system columns; each gets its "id") and return (their ids in order,
+    their create events, the after-write steps already done for them: events.WRITTEN_WITH_RECORD or none).
 
     On SQLite the transaction holds the write lock and the table uses AUTOINCREMENT, so
     one executemany assigns consecutive ids ending at last_insert_rowid(); asking for
     ordered RETURNING instead would make SQLAlchemy send one statement per row. On
     PostgreSQL the ids are taken from the table's sequence first (one statement for the
-    batch) and written with the rows in one INSERT ... SELECT FROM unnest (engine/batch_insert.py):
-    several times cheaper for the server than an ordered INSERT ... RETURNING or one INSERT per row.
+    batch) and the rows are written with one INSERT ... SELECT FROM unnest (engine/batch_insert.py):
+    several times cheaper for the server than an ordered INSERT ... RETURNING or one INSERT per row;
+    their history, search and change-log rows go in the same statement (`_written_together`).
     """
-    table = service.table
+    table, obj, actor = service.table, service.obj, service.session.actor
+    now = rows[0]["created_at"]
+    written: frozenset[str] = frozenset()
     if service.runtime.is_sqlite:
         connection.execute(insert(table), rows)
         last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
-        return list(range(last - len(rows) + 1, last + 1))
-    ids = _sequence_ids(connection, table, len(rows))
-    if ids is None:  # no sequence owns the id column: let RETURNING say which ids were given
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(connection.execute(statement, rows).scalars())
+        ids = list(range(last - len(rows) + 1, last + 1))
+    else:
+        ids = _sequence_ids(connection, table, len(rows))
+        if ids is None:  # no sequence owns the id column: let RETURNING say which ids were given
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            ids = list(connection.execute(statement, rows).scalars())
+        else:
+            for values, record_id in zip(rows, ids):
+                values["id"] = record_id
+            events = [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now) for values in rows]
+            parts = _written_together(connection, service, rows, events)
+            if parts is None:
+                insert_rows(connection, table, rows)
+            else:
+                insert_together(connection, parts)
+                written = WRITTEN_WITH_RECORD
+            return ids, events, written
     for values, record_id in zip(rows, ids):
         values["id"] = record_id
-    insert_rows(connection, table, rows)
-    return ids
+    return ids, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now) for values in rows], written
 
 
 def _sequence_ids(connection, table: Table, count: int) -> list[int] | None:
