@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import JSON, Connection, Table, Text, bindparam, cast, func, insert, select
@@ -65,7 +66,25 @@ def unnest_insert(target: TableClause, columns: Sequence[ArrayColumn]) -> Any:
 
 def array_parameters(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
     """{column: [its value in each row, in row order]}; a row without the column gives None."""
+    if rows and len(names) > 1:
+        try:  # every row has every column (the usual batch): the rows transposed in C, not a .get per value
+            return dict(zip(names, map(list, zip(*map(itemgetter(*names), rows)))))
+        except KeyError:
+            pass
     return {name: [row.get(name) for row in rows] for name in names}
+
+
+def row_names(rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """Every column any of `rows` names, in order of first appearance (rows of a batch usually share
+    one set of names, compared in C, so each row's names are not walked one by one)."""
+    if not rows:
+        return ()
+    first = rows[0].keys()
+    names = dict.fromkeys(first)
+    for row in rows:
+        if row.keys() != first:
+            names.update(dict.fromkeys(row))
+    return tuple(names)
 
 
 def can_unnest(table: Table, names: Sequence[str]) -> bool:
@@ -132,28 +151,26 @@ def _always_null(column: Any) -> bool:
             and column.onupdate is None)
 
 
-def _written_names(table: Table, rows: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
-    """The columns any row names, less those NULL in every row that store NULL when left out
-    (`_always_null`): fewer arrays to build and send, and fewer for the server to unnest (a create's
-    history row has no field and no values; most records leave some fields empty)."""
-    names = dict.fromkeys(name for row in rows for name in row)
-    columns = table.c
-    return tuple(name for name in names
-                 if not _always_null(columns[name]) or any(row.get(name) is not None for row in rows))
-
-
 def table_arrays(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
                  ) -> tuple[tuple[str, ...], dict[str, Any]] | None:
     """PostgreSQL, several rows: (the columns written, {column: its values as one array parameter, or a
     document column's JSON array text}) for `_table_statement`; None where the rows cannot go as arrays
-    (SQLite, one row, an array column, a list value of a column other than a JSON document)."""
+    (SQLite, one row, an array column, a list value of a column other than a JSON document).
+
+    A column NULL in every row that stores NULL when left out (`_always_null`) is left out: fewer
+    arrays to build and send, and fewer for the server to unnest (a create's history row has no
+    field and no values; most records leave some fields empty).
+    """
     if len(rows) < 2 or connection.dialect.name != "postgresql":
         return None
-    names = tuple(dict.fromkeys(name for row in rows for name in row))
+    names = row_names(rows)
     if not can_unnest(table, names):
         return None
-    names = _written_names(table, rows) or names
     arrays = array_parameters(rows, names)
+    columns, count = table.c, len(rows)
+    written = tuple(name for name in names if arrays[name].count(None) != count or not _always_null(columns[name]))
+    if written and len(written) < len(names):
+        names, arrays = written, {name: arrays[name] for name in written}
     if any(any(map(isinstance, values, repeat((list, tuple)))) for name, values in arrays.items()
            if not _is_document(table, name)):
         return None  # a list value (multi-picklist) would read as an array dimension
@@ -176,7 +193,7 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
         return
     found = table_arrays(connection, table, rows)
     if found is None:
-        names = tuple(dict.fromkeys(name for row in rows for name in row))
+        names = row_names(rows)
         if any(len(row) != len(names) for row in rows):
             rows = [{name: row.get(name) for name in names} for row in rows]
         if len(rows) == 1:  # a create's row: the statement and its compilation are kept (engine/precompiled.py)
