@@ -18,6 +18,11 @@ JSON document through a Python regular expression (about 150 µs a change-log ro
 the rest of a bulk create's row), while one text parameter goes as it is. Each element is the
 document's own text (`json` keeps it byte for byte); a JSON `null` element is SQL NULL, as
 the column type never stores the text 'null'.
+
+Several tables' batches can go as ONE statement (`table_part`, `insert_together`): the unnest
+INSERTs of all but the first become data-modifying CTEs of the first, their parameters kept
+apart by a prefix per table. A bulk create's batch writes its records, history, search and
+change-log rows that way (records/bulk.py): one round trip and one statement for the server.
 """
 from __future__ import annotations
 

@@ -3,6 +3,13 @@
 Each row gets coercion, defaults, formulas, validation rules and the before-save hook
 exactly as a single create does; the writes, autonumbers and the after-write step
 (history, rollups, the after-save hook: events.py) are done per batch.
+
+Statements per batch on PostgreSQL: the rights' check, the batch's ids from the table's
+sequence, and ONE statement writing the records with their history, search-index and
+change-log rows (`_written_together`, as a single create does: records/create_statement.py);
+then whatever else the after-write step has to do (rollups, outbox, ...). SQLite keeps one
+executemany per table (no round trips to save there).
+tests/engine/test_bulk_and_concurrency.py pins these counts.
 """
 from __future__ import annotations
 
