@@ -263,3 +263,12 @@ def test_a_bulk_create_sends_a_fixed_number_of_statements_per_batch_and_writes_e
     assert [record_id for record_id, _ in logged][2:] == [record.id for record in created]
     assert logged[-1][1]["name"] == "Deal 249 星辰科技" and logged[-1][1]["expected"] == "124.50"
     assert histories == 252
+
+
+def test_a_bulk_create_with_multi_picklist_values_writes_each_table_on_its_own_and_keeps_everything(projects):
+    rows = [{"name": f"Tagged {n}", "tags": ["Internal", "Research"] if n % 2 else ["Customer"]} for n in range(5)]
+    assert projects.bulk_create(rows, batch_size=3) == 5
+    stored = projects.query(sort=["id"]).records
+    assert [record["tags"] for record in stored] == [row["tags"] for row in rows]
+    assert [entry["operation"] for entry in projects.history(stored[4].id)] == ["create"]
+    assert [hit.id for hit in projects.session.search("Tagged 3")] == [stored[3].id]

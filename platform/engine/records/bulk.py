@@ -151,7 +151,7 @@ def _written_together(connection, service: "RecordService", prepared: list[dict[
     (a multi-picklist value): the writes are then made one table at a time."""
     runtime, obj = service.runtime, service.obj
     record = table_part(connection, service.table, prepared, _RECORD)
-    if record is None or len(prepared) < 2:
+    if record is None:  # one row, or a multi-picklist value
         return None
     parts = [record]
     if obj.track_history:
