@@ -342,7 +342,7 @@ class JsonList(TypeDecorator):
 
 
 #: `json.dumps(value, ensure_ascii=False, default=str)` made once: dumps builds an encoder per call when given options.
-_DOCUMENT_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+DOCUMENT_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 class JsonDocument(TypeDecorator):
@@ -352,7 +352,7 @@ class JsonDocument(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect) -> str | None:
-        return None if value is None else _DOCUMENT_ENCODER.encode(value)
+        return None if value is None else DOCUMENT_ENCODER.encode(value)
 
     def process_result_value(self, value: str | None, dialect) -> Any:
         return None if value is None else json.loads(value)

@@ -199,3 +199,76 @@ def test_bulk_edit_and_delete_run_history_and_rollups_per_record(all_types, proj
     deleted = projects.delete_many([project.id for project in chosen[:2]])
     assert deleted.succeeded == (chosen[0].id, chosen[1].id)
     assert companies.get(acme.id)["total_budget"] == Decimal(10) and companies.get(acme.id)["project_count"] == 1
+
+
+TRACKED = """
+package: tracked
+version: "1.0.0"
+objects:
+  deal:
+    title_field: name
+    track_history: true
+    fields:
+      name: {type: text, required: true, searchable: true}
+      amount: {type: currency}
+      probability: {type: percent, default: 10}
+      expected: {type: formula, returns: currency, formula: "amount * probability / 100 if amount else 0"}
+    validations:
+      - name: amount_not_negative
+        condition: "amount is not None and amount < 0"
+        message: {en: Amount must not be negative, zh: 金额不能为负}
+        field: amount
+"""
+
+#: The statements one batch of a bulk create sends (history, search index and change log on), per database.
+#: PostgreSQL: the rights' generation check, the batch's ids from the sequence, and ONE statement writing the
+#: records with their history, search and change-log rows. SQLite: BEGIN IMMEDIATE, the generation check,
+#: the records' executemany and last_insert_rowid(), then one executemany each for history, search and changes.
+STATEMENTS_PER_BATCH = {"postgresql": 3, "sqlite": 7}
+
+
+def test_a_bulk_create_sends_a_fixed_number_of_statements_per_batch_and_writes_every_row(crm, write_package):
+    from sqlalchemy import event, func, select
+
+    crm.install(write_package(TRACKED))
+    deals = crm.as_system().records("deal")
+    deals.bulk_create([{"name": "warm up"}, {"name": "warm up too"}])  # metadata and statements loaded once
+    statements: list[str] = []
+
+    def executed(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    rows = [{"name": f"Deal {n} 星辰科技", "amount": Decimal(n), "probability": Decimal(50)} for n in range(250)]
+    event.listen(crm.engine, "before_cursor_execute", executed)
+    try:
+        assert deals.bulk_create(rows, batch_size=100) == 250
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", executed)
+    assert len(statements) == 3 * STATEMENTS_PER_BATCH[crm.engine.dialect.name], statements
+
+    created = deals.query(sort=["id"], limit=300).records[2:]
+    assert [record["name"] for record in created] == [row["name"] for row in rows]
+    assert created[7]["expected"] == Decimal("3.50")
+    for record in (created[0], created[149], created[249]):  # the first, a middle and the last batch's rows
+        assert [entry["operation"] for entry in deals.history(record.id)] == ["create"]
+    system = crm.as_system()  # the search index was written with the records: "Deal 149" finds the middle batch's row
+    assert [(hit.object, hit.id) for hit in system.search("Deal 149 xingchen")] == [("deal", created[149].id)]
+    runtime = crm.runtime
+    history, changes = runtime.system_table("crmkit_history"), runtime.system_table("crmkit_change")
+    with crm.engine.connect() as connection:
+        logged = connection.execute(select(changes.c.record_id, changes.c.fields).where(
+            changes.c.object == "deal").order_by(changes.c.id)).all()
+        histories = connection.execute(select(func.count()).select_from(history).where(
+            history.c.object == "deal")).scalar_one()
+    assert [record_id for record_id, _ in logged][2:] == [record.id for record in created]
+    assert logged[-1][1]["name"] == "Deal 249 星辰科技" and logged[-1][1]["expected"] == "124.50"
+    assert histories == 252
+
+
+def test_a_bulk_create_with_multi_picklist_values_writes_each_table_on_its_own_and_keeps_everything(projects):
+    rows = [{"name": f"Tagged {n}", "tags": ["Internal", "Research"] if n % 2 else ["Customer"]} for n in range(5)]
+    assert projects.bulk_create(rows, batch_size=3) == 5
+    stored = projects.query(sort=["id"]).records
+    assert [record["tags"] for record in stored] == [row["tags"] for row in rows]
+    assert [entry["operation"] for entry in projects.history(stored[4].id)] == ["create"]
+    assert [hit.id for hit in projects.session.search("Tagged 3")] == [stored[3].id]

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import ARRAY, BigInteger, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
 
-from crmkit.engine.batch_insert import ArrayColumn, array_parameters, unnest_insert
+from crmkit.engine.batch_insert import ArrayColumn, Part, array_parameters, unnest_insert
 from crmkit.engine.precompiled import execute_compiled
 
 from crmkit.engine.fieldtypes import FieldTypes
@@ -245,12 +245,26 @@ def token_values(columns: Sequence[str], sqlite: bool) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=256)
-def _unnest_statement(table_name: str, columns: tuple[str, ...]) -> Any:
-    """PostgreSQL: the INSERT of many records' search rows in one statement (record_id and token texts)."""
+def _unnest_statement(table_name: str, columns: tuple[str, ...], prefix: str = "") -> Any:
+    """PostgreSQL: the INSERT of many records' search rows in one statement (record_id and token texts),
+    its parameters named `prefix` + "record_id" and `prefix` + column."""
     target = table(table_name, column("id"), *(column(name) for name in columns))
     to_vector = lambda text: func.array_to_tsvector(func.string_to_array(text, " "))  # noqa: E731
-    return unnest_insert(target, [ArrayColumn("id", BigInteger(), parameter="record_id"),
-                                  *(ArrayColumn(name, Text(), to_vector) for name in columns)])
+    return unnest_insert(target, [ArrayColumn("id", BigInteger(), parameter=prefix + "record_id"),
+                                  *(ArrayColumn(name, Text(), to_vector, prefix + name) for name in columns)])
+
+
+def index_part(index: SearchIndex, rows: Sequence[Mapping[str, Any]], prefix: str) -> Part:
+    """PostgreSQL: the search rows of these new records ({field: stored value}, with "id"; at most BATCH)
+    as a Part of a write done in one statement (batch_insert.insert_together), parameters named
+    `prefix` + name: the rows `add_records` would write."""
+    entries = [index_entry(index, row, sqlite=False) for row in rows]
+    for entry in entries:
+        for name in index.columns:
+            entry[name] = " ".join(entry[name])
+    names = ("record_id", *index.columns)
+    return Part(_unnest_statement(index.name, index.columns, prefix),
+                {prefix + name: values for name, values in array_parameters(entries, names).items()})
 
 
 def reindex_records(connection: Connection, schema: Schema, index: SearchIndex, ids: Iterable[int]) -> None:

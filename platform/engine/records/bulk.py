@@ -3,6 +3,13 @@
 Each row gets coercion, defaults, formulas, validation rules and the before-save hook
 exactly as a single create does; the writes, autonumbers and the after-write step
 (history, rollups, the after-save hook: events.py) are done per batch.
+
+Statements per batch on PostgreSQL: the rights' check, the batch's ids from the table's
+sequence, and ONE statement writing the records with their history, search-index and
+change-log rows (`_written_together`, as a single create does: records/create_statement.py);
+then whatever else the after-write step has to do (rollups, outbox, ...). SQLite keeps one
+executemany per table (no round trips to save there).
+tests/engine/test_bulk_and_concurrency.py pins these counts.
 """
 from __future__ import annotations
 
@@ -12,11 +19,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Table, func, insert, select
 
-from crmkit.engine.batch_insert import insert_rows
+from crmkit.engine.batch_insert import Part, insert_rows, insert_together, table_part
+from crmkit.engine.query.search_index import index_part
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import ConcurrentDuplicate, constraint_errors, duplicates_within
 from crmkit.engine.records.errors import RecordValidationError
-from crmkit.engine.records.events import Operation, RecordEvent, after_write
+from crmkit.engine.records.changes import CHANGE_TABLE, change_rows
+from crmkit.engine.records.events import WRITTEN_WITH_RECORD, Operation, RecordEvent, after_write
+from crmkit.engine.records.history import history_rows
 
 if TYPE_CHECKING:
     from crmkit.engine.records.service import RecordService
@@ -123,12 +133,42 @@ def insert_prepared(service: "RecordService", connection, prepared: list[dict[st
         if values.get("owner_id") is None:
             values["owner_id"] = actor.user_id
     with constraint_errors(obj, None, service._hidden()):
-        ids = _insert_many(connection, service, prepared)
-    for values, record_id in zip(prepared, ids):
-        values["id"] = record_id
-    after_write(connection, service.session, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now)
-                                              for values in prepared])
+        ids, events, written = _insert_many(connection, service, prepared)
+    after_write(connection, service.session, events, written=written)
     return ids
+
+
+#: Prefixes of the parameters of each table's part of a batch's one statement (`_written_together`).
+_RECORD, _HISTORY, _SEARCH, _CHANGE = "", "h_", "s_", "c_"
+
+
+def _written_together(connection, service: "RecordService", prepared: list[dict[str, Any]],
+                      events: list[RecordEvent]) -> list[Part] | None:
+    """PostgreSQL: the batch's records (with their ids) and the rows the after-write step would add for
+    them (history when the object tracks it, search rows when it has an index, change-log rows) as the
+    parts of ONE statement (batch_insert.insert_together): one round trip for the batch's writes, as a
+    single create has (records/create_statement.py). None when a table's rows cannot go as arrays
+    (a multi-picklist value): the writes are then made one table at a time."""
+    runtime, obj = service.runtime, service.obj
+    record = table_part(connection, service.table, prepared, _RECORD)
+    if record is None:  # one row, or a multi-picklist value
+        return None
+    parts = [record]
+    if obj.track_history:
+        rows = [row for event in events for row in history_rows(
+            obj.name, event.record_id, Operation.CREATE.value, None, event.current, event.actor.user_id, event.at)]
+        part = table_part(connection, runtime.system_table("crmkit_history"), rows, _HISTORY)
+        if part is None:
+            return None
+        parts.append(part)
+    index = runtime.search_index(obj.name)
+    if index is not None:
+        parts.append(index_part(index, [event.current for event in events], _SEARCH))
+    part = table_part(connection, runtime.system_table(CHANGE_TABLE), change_rows(events), _CHANGE)
+    if part is None:
+        return None
+    parts.append(part)
+    return parts
 
 
 def _missing_lookups(connection, service: "RecordService", rows: list[dict[str, Any]], offset: int) -> dict:
@@ -150,29 +190,45 @@ def _missing_lookups(connection, service: "RecordService", rows: list[dict[str, 
     return errors
 
 
-def _insert_many(connection, service: "RecordService", rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows (one multi-row INSERT per batch) and return their ids in order.
+def _insert_many(connection, service: "RecordService", rows: list[dict[str, Any]]
+                 ) -> tuple[list[int], list[RecordEvent], frozenset[str]]:
+    """Insert rows (with their system columns; each gets its "id") and return (their ids in order,
+    their create events, the after-write steps already done for them: events.WRITTEN_WITH_RECORD or none).
 
     On SQLite the transaction holds the write lock and the table uses AUTOINCREMENT, so
     one executemany assigns consecutive ids ending at last_insert_rowid(); asking for
     ordered RETURNING instead would make SQLAlchemy send one statement per row. On
     PostgreSQL the ids are taken from the table's sequence first (one statement for the
-    batch) and written with the rows in one INSERT ... SELECT FROM unnest (engine/batch_insert.py):
-    several times cheaper for the server than an ordered INSERT ... RETURNING or one INSERT per row.
+    batch) and the rows are written with one INSERT ... SELECT FROM unnest (engine/batch_insert.py):
+    several times cheaper for the server than an ordered INSERT ... RETURNING or one INSERT per row;
+    their history, search and change-log rows go in the same statement (`_written_together`).
     """
-    table = service.table
+    table, obj, actor = service.table, service.obj, service.session.actor
+    now = rows[0]["created_at"]
+    written: frozenset[str] = frozenset()
     if service.runtime.is_sqlite:
         connection.execute(insert(table), rows)
         last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
-        return list(range(last - len(rows) + 1, last + 1))
-    ids = _sequence_ids(connection, table, len(rows))
-    if ids is None:  # no sequence owns the id column: let RETURNING say which ids were given
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(connection.execute(statement, rows).scalars())
+        ids = list(range(last - len(rows) + 1, last + 1))
+    else:
+        ids = _sequence_ids(connection, table, len(rows))
+        if ids is None:  # no sequence owns the id column: let RETURNING say which ids were given
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            ids = list(connection.execute(statement, rows).scalars())
+        else:
+            for values, record_id in zip(rows, ids):
+                values["id"] = record_id
+            events = [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now) for values in rows]
+            parts = _written_together(connection, service, rows, events)
+            if parts is None:
+                insert_rows(connection, table, rows)
+            else:
+                insert_together(connection, parts)
+                written = WRITTEN_WITH_RECORD
+            return ids, events, written
     for values, record_id in zip(rows, ids):
         values["id"] = record_id
-    insert_rows(connection, table, rows)
-    return ids
+    return ids, [RecordEvent.of(obj.name, Operation.CREATE, None, values, actor, now) for values in rows], written
 
 
 def _sequence_ids(connection, table: Table, count: int) -> list[int] | None:
