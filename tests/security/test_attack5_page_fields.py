@@ -165,18 +165,34 @@ def test_a_cursor_made_on_a_page_of_every_field_by_the_ceo_gives_east1_only_its_
         assert record["deal_count"] == east1.get(record.id)["deal_count"]
 
 
-@pytest.mark.xfail(strict=True, reason="fields= of a non-str name: `name not in table.c` accepts an int as a column "
-                   "position and `name in hidden` never matches it, so a hidden column is read by its position")
-def test_a_hidden_column_cannot_be_read_by_its_position(world):
-    """east1 may not read credit_limit (only the director's `credit` set may): naming it by its position in the table
-    (an int where a name belongs, as a script or plugin passing decoded JSON might) is refused as any other
-    unknown field, and no page holds it."""
+def test_a_hidden_column_named_by_its_position_is_not_shown(world):
+    """east1 may not read credit_limit: naming its column by position (an int where a name belongs, as a script or
+    plugin passing decoded JSON might) shows no value of it (the hidden keys are taken out of every record)."""
     accounts = session(world, "east1").records("account")
     position = list(accounts.table.c.keys()).index("credit_limit")
-    with pytest.raises(QueryError):
+    try:
         page = accounts.query(fields=(position,))
-        assert all("credit_limit" not in record.values for record in page.records), \
-            [record.values for record in page.records]
+    except QueryError:
+        return
+    assert page.records and all("credit_limit" not in record.values for record in page.records)
+
+
+@pytest.mark.xfail(strict=True, reason="fields= of a non-str name: `name not in table.c` takes an int as a column "
+                   "position, so the column is read as stored, and `only_fields` (which compares names) leaves out "
+                   "the user's derived value: east1 gets A1's stored deal_count (2, counting east2's deal D2 which "
+                   "east1 may not see) instead of the 1 get shows")
+def test_a_rollup_named_by_its_position_holds_the_users_value_not_the_stored_one(world):
+    accounts = session(world, "east1").records("account")
+    a1 = world["accounts"]["A1"].id
+    assert accounts.get(a1)["deal_count"] == 1
+    for name in ("deal_count", "pipeline"):
+        position = list(accounts.table.c.keys()).index(name)
+        try:
+            page = accounts.query(fields=(position,))
+        except QueryError:
+            continue
+        shown = {record.id: record.values.get(name) for record in page.records}
+        assert shown[a1] == accounts.get(a1)[name], (name, shown[a1])
 
 
 @pytest.mark.xfail(strict=True, reason="fields=(None,) reaches SQLAlchemy's ColumnCollection.__contains__, which "
@@ -185,3 +201,18 @@ def test_a_hidden_column_cannot_be_read_by_its_position(world):
 def test_a_field_name_that_is_not_text_is_a_query_error(world, bad):
     with pytest.raises(QueryError):
         session(world, "east1").records("account").query(fields=bad)
+
+
+@pytest.mark.xfail(strict=True, reason="as above: a masked formula named by its column's position is read as stored: "
+                   "east2 gets D2's account_name 'A1', the name of an account east2 may not see (get shows None)")
+def test_a_masked_formula_named_by_its_position_shows_nothing_of_the_unseen_account(world):
+    deals = session(world, "east2").records("deal")
+    d2 = world["deals"]["D2"].id
+    assert deals.get(d2).get("account_name") is None
+    position = list(deals.table.c.keys()).index("account_name")
+    try:
+        page = deals.query(fields=(position,))
+    except QueryError:
+        return
+    assert all(record.values.get("account_name") is None for record in page.records if record.id == d2), \
+        [record.values for record in page.records]
