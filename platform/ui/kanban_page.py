@@ -200,7 +200,7 @@ def build_board(context: UserContext, object_name: str, args: MultiDict, *, none
     view_args = without(args, BOARD_KEYS)
     spec = parse_query_string(engine_args(view_args))
     list_layout = context.runtime.registry.layout(obj.name).list
-    sort = effective_sort(spec, list_layout.sort if list_layout is not None else ())
+    sort = effective_sort(spec, list_layout.sort if list_layout is not None else (), context, obj.name)
     grouping = records.group_totals(layout.group_by, sum=layout.sum, filter=spec.filter, search=spec.search)
     card_fields = tuple(fdef for fdef in visible_columns(context, presenter, obj, card_names(layout))
                         if fdef.name != obj.title_field)

@@ -100,13 +100,23 @@ def without(args: MultiDict, keys: Sequence[str]) -> MultiDict:
     return MultiDict([(key, value) for key, value in args.items(multi=True) if key not in keys])
 
 
-def effective_sort(spec: QuerySpec, layout_sort: Sequence[str]) -> tuple[str, ...]:
-    """The sort the page asks for: the query string's, else (without a search) the layout's; () is the engine's default."""
+def effective_sort(spec: QuerySpec, layout_sort: Sequence[str], context: UserContext, object_name: str) -> tuple[str, ...]:
+    """The sort the page asks for: the query string's, else (without a search) the layout's; () is the engine's default.
+
+    The layout's sort is written for every user: its fields the user may not read are left out (the engine
+    would refuse the sort, and the page would be an error naming the field), as its columns are.
+    """
     if spec.sort:
         return tuple(spec.sort)
     if spec.search:
         return ()  # a search with no sort is newest first (docs/query.md)
-    return tuple(layout_sort)
+    return readable_sort(context, object_name, layout_sort)
+
+
+def readable_sort(context: UserContext, object_name: str, sort: Sequence[str]) -> tuple[str, ...]:
+    """`sort` (field names, "-" for descending) without the fields `context`'s user may not read."""
+    hidden = context.policy.hidden_fields(object_name) if context.policy is not None else frozenset()
+    return tuple(key for key in sort if key.lstrip("-") not in hidden)
 
 
 def visible_columns(context: UserContext, presenter: FieldPresenter, obj: ObjectDef,
@@ -457,7 +467,7 @@ def build_list_page(context: UserContext, object_name: str, args: MultiDict, *, 
     layout_sort = list_layout.sort if list_layout is not None else ()
     given = engine_args(args)
     spec = parse_query_string(given)
-    sort = effective_sort(spec, layout_sort)
+    sort = effective_sort(spec, layout_sort, context, obj.name)
     fields = visible_columns(context, presenter, obj, column_names)
     page = records.query(spec.filter, sort=sort, search=spec.search, limit=limit or spec.limit, after=spec.after,
                          fields=stored_columns(records, [fdef.name for fdef in fields]))

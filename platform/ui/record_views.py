@@ -25,7 +25,7 @@ from crmkit.metadata.layouts import Layout, RelatedList
 from crmkit.metadata.model import FieldDef, Label, ObjectDef
 from crmkit.metadata.visibility import Visibility, form_visibility
 from crmkit.ui.i18n import labelled
-from crmkit.ui.list_page import stored_columns, user_titles
+from crmkit.ui.list_page import readable_sort, stored_columns, user_titles
 
 #: The id of the element holding a form's sections; an htmx refresh replaces it.
 FORM_FIELDS_ID = "record-form-fields"
@@ -211,7 +211,8 @@ def related_rows(context: UserContext, presenter: FieldPresenter, layout: Layout
         columns = readable_names(context, child, related.columns or (title_field(child) or "id",))
         records = context.records(related.object)
         try:  # only the shown columns are read (list_page.stored_columns)
-            page = records.query({related.via: record_id}, sort=related.sort, limit=related.rows,
+            page = records.query({related.via: record_id}, sort=readable_sort(context, child.name, related.sort or ()),
+                                 limit=related.rows,
                                  fields=stored_columns(records, columns))
         except PermissionDenied:
             continue

@@ -177,10 +177,6 @@ def test_a_hidden_column_named_by_its_position_is_not_shown(world):
     assert page.records and all("credit_limit" not in record.values for record in page.records)
 
 
-@pytest.mark.xfail(strict=True, reason="fields= of a non-str name: `name not in table.c` takes an int as a column "
-                   "position, so the column is read as stored, and `only_fields` (which compares names) leaves out "
-                   "the user's derived value: east1 gets A1's stored deal_count (2, counting east2's deal D2 which "
-                   "east1 may not see) instead of the 1 get shows")
 def test_a_rollup_named_by_its_position_holds_the_users_value_not_the_stored_one(world):
     accounts = session(world, "east1").records("account")
     a1 = world["accounts"]["A1"].id
@@ -195,16 +191,12 @@ def test_a_rollup_named_by_its_position_holds_the_users_value_not_the_stored_one
         assert shown[a1] == accounts.get(a1)[name], (name, shown[a1])
 
 
-@pytest.mark.xfail(strict=True, reason="fields=(None,) reaches SQLAlchemy's ColumnCollection.__contains__, which "
-                   "raises its own ArgumentError instead of the engine's QueryError")
 @pytest.mark.parametrize("bad", [(None,), (1.5,), (b"name",)])
 def test_a_field_name_that_is_not_text_is_a_query_error(world, bad):
     with pytest.raises(QueryError):
         session(world, "east1").records("account").query(fields=bad)
 
 
-@pytest.mark.xfail(strict=True, reason="as above: a masked formula named by its column's position is read as stored: "
-                   "east2 gets D2's account_name 'A1', the name of an account east2 may not see (get shows None)")
 def test_a_masked_formula_named_by_its_position_shows_nothing_of_the_unseen_account(world):
     deals = session(world, "east2").records("deal")
     d2 = world["deals"]["D2"].id

@@ -108,10 +108,7 @@ def test_a_rep_learns_no_hidden_vault_region_from_the_list(vault_app, query):
 
 
 @pytest.mark.parametrize("start", ["/o/vault?limit=2&sort=-weight&columns=code", "/o/vault?limit=2&sort=code",
-                                   pytest.param("/o/vault?limit=2", marks=pytest.mark.xfail(strict=True, reason=(
-                                       "the list layout sorts by region, which the rep may not read: the engine "
-                                       "refuses the sort and the rep's list of vaults is a 400 naming the field"))),
-                                   ])
+                                   "/o/vault?limit=2"])
 def test_the_list_pages_cursors_give_the_rep_every_vault_once(vault_app, start):
     """Pages of two, followed by their cursors, list every vault once and show no hidden region; the layout's own
     sort (by region, which the rep may not read) too."""
@@ -133,9 +130,6 @@ def test_the_list_pages_cursors_give_the_rep_every_vault_once(vault_app, start):
     assert leaks(text_of(response)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="record_views.related_rows catches PermissionDenied only: a related list whose "
-                   "layout sorts by a field the viewer may not read raises QueryError and the whole detail page is a "
-                   "400 ('Deposit has no field 'contents'.')")
 def test_a_related_list_sorted_by_a_hidden_field_shows_the_rep_no_contents(vault_app):
     app, ids = vault_app
     rep = signed_in_client(app, "wang", 153)
@@ -162,9 +156,9 @@ def test_the_rep_reads_the_vaults_detail_page_and_its_deposits_through_their_own
     """Outside the related list: the vault's and a deposit's own pages show the rep neither hidden value."""
     app, ids = vault_app
     rep = signed_in_client(app, "wang", 156)
-    for number in (0, 1, 3):  # every vault's page is a 400 for the rep (the related list's sort, xfail above)
+    for number in (0, 1, 3):
         response = rep.get(f"/r/vault/{ids[f'V-{number}']}")
-        assert response.status_code in (200, 400) and leaks(text_of(response)) == []
+        assert response.status_code == 200 and leaks(text_of(response)) == []
     deposits = rep.get("/o/deposit?columns=label&columns=contents&columns=vault")
     assert deposits.status_code == 200 and leaks(text_of(deposits)) == []
     found = re.findall(r'<th scope="row" class="fw-normal"><a href="/r/deposit/(\d+)">', deposits.get_data(as_text=True))

@@ -669,7 +669,7 @@ def _check_columns(ctx: QueryContext, object_name: str, names: Sequence[str]) ->
     table = ctx.schema.table(object_name)
     hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
     for name in names:
-        if name not in table.c or name in hidden:
+        if not isinstance(name, str) or name not in table.c or name in hidden:
             raise unknown_field(object_name, str(name), [key for key in table.c.keys() if key not in hidden])
 
 

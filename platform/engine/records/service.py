@@ -21,6 +21,7 @@ from crmkit.engine.automation.rules import before_save_rules, run_before_save
 from crmkit.engine.precompiled import execute_compiled
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
 from crmkit.engine.query.derived_page import NO_DERIVED
+from crmkit.engine.query.errors import unknown_field
 from crmkit.engine.query.filters import compile_filter
 from crmkit.engine.query.grouping import Grouping, group_totals
 from crmkit.engine.query.inputs import is_record_id, shown
@@ -199,6 +200,9 @@ class RecordService:
         already checked)."""
         context = self.query_context()
         policy = self.session.policy
+        for name in fields or ():
+            if not isinstance(name, str):  # an int would be taken by SQLAlchemy for a column's position
+                raise unknown_field(self.obj.name, shown(name), ())
         columns = None if fields is None else tuple(dict.fromkeys(("id", "version", *fields)))
         derived = policy.derived.page_columns(self.obj.name, columns) if policy is not None else NO_DERIVED
         fetched = fetch_rows(connection, context, self.obj.name, spec, columns,

@@ -107,7 +107,7 @@ def export_csv(object_name: str) -> Response:
     records = context.records(object_name)
     spec = parse_query_string(engine_args(without(request.args, PAGING_KEYS)))
     layout = context.runtime.registry.layout(records.obj.name)
-    sort = effective_sort(spec, layout.list.sort if layout.list is not None else ())
+    sort = effective_sort(spec, layout.list.sort if layout.list is not None else (), context, records.obj.name)
     # Labels, titles and option labels as the user reads them (csv_export.py); PermissionDenied, QueryError: sentences.
     text = readable_csv(context, records, spec.filter, sort=sort, search=spec.search)
 
@@ -143,7 +143,7 @@ def _export(object_name: str, kind: str, write, mimetype: str) -> Response:
     records = context.records(object_name)
     spec = parse_query_string(engine_args(without(request.args, PAGING_KEYS)))
     layout = context.runtime.registry.layout(records.obj.name)
-    sort = effective_sort(spec, layout.list.sort if layout.list is not None else ())
+    sort = effective_sort(spec, layout.list.sort if layout.list is not None else (), context, records.obj.name)
     chunks = write(context, records, spec, sort)
     response = Response(stream_with_context(chunks), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{records.obj.name}.{kind}"'
