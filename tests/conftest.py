@@ -424,16 +424,23 @@ def install(write_package, install_once) -> Callable[[str], object]:
 
 
 @pytest.fixture
-def install_once(crm, state_snapshots) -> Callable[[str | os.PathLike], object]:
+def install_once(request, crm, state_snapshots) -> Callable[[str | os.PathLike], object]:
     """`install_once(path)`: the database as `crm.install(path)` leaves it, the migration run once per worker.
 
     For fixtures whose tests start from an installed package rather than test installing it:
     a later test on an untouched database gets the installed state copied in (tests/snapshots.py)
     instead of running the migration's DDL again. The key is the file's name and text, so an
-    edited package is installed afresh. On a database already holding packages it just installs.
+    edited package is installed afresh. On a database already holding packages it just installs;
+    so does a test that reads query plans (`plan_reader`, or marked `query_plans`): a PostgreSQL
+    schema lent by a snapshot keeps the file sizes and statistics earlier tests left, which the
+    planner reads.
     """
+    afresh = "plan_reader" in request.fixturenames or request.node.get_closest_marker("query_plans") is not None
+
     def install_path(path: str | os.PathLike):
         path = Path(path)
+        if afresh:
+            return crm.install(path)
         # The plugins registered now are part of the key: a package may need one's field type.
         plugins = tuple(sorted(str(name) for name, _ in crm.extensions.plugin_manager.list_name_plugin()))
         key = ("installed", path.name, path.read_text(encoding="utf-8"), plugins)

@@ -48,6 +48,7 @@ objects:
 """
 
 
+@pytest.mark.query_plans
 @pytest.mark.parametrize("kind, field", [("email", "email"), ("name", "name")])
 def test_a_batchs_stored_duplicates_are_found_through_the_fields_case_insensitive_index(crm, install, kind, field):
     from sqlalchemy import select, text
