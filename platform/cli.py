@@ -405,9 +405,11 @@ def read_password(password_stdin: bool) -> tuple[str, bool]:
     return generate_password(), True
 
 
-def show_generated_password(username: str, password: str) -> None:
+def show_generated_password(context: click.Context, username: str, password: str) -> None:
+    """The generated password, once, and how to change it, with crmkit named as the user ran it (command_prefix)."""
     click.echo(f"Password for {username}: {password}")
-    click.echo(f"It will not be shown again. Change it with: crmkit user set-password --password-stdin {username}")
+    click.echo("It will not be shown again. Change it with: "
+               f"{command_prefix(context)} user set-password --password-stdin {username}")
 
 
 PASSWORD_STDIN = click.option("--password-stdin", is_flag=True,
@@ -436,7 +438,7 @@ def user_create(context: click.Context, username: str, password_stdin: bool, **o
     created = open_directory(context).create_user(username, password=password, **options)
     click.echo(f"Created user {created.username} (id {created.id}).")
     if generated:
-        show_generated_password(created.username, password)
+        show_generated_password(context, created.username, password)
 
 
 @user.command("list")
@@ -500,7 +502,7 @@ def user_set_password(context: click.Context, username: str, password_stdin: boo
     directory.set_password(target.id, password)
     click.echo(f"Changed the password of {target.username}; their sessions have ended.")
     if generated:
-        show_generated_password(target.username, password)
+        show_generated_password(context, target.username, password)
 
 
 @user.command("grant")
