@@ -149,56 +149,36 @@ def test_the_page_statements_from_list_is_the_one_sqlalchemy_renders(reps, monke
 
 
 @pytest.mark.parametrize("walked", [False, True])
-def test_a_reps_search_page_reads_the_search_index_once_for_the_page_and_its_rollups(reps, monkeypatch, walked):
+def test_a_reps_search_page_reads_the_search_index_once_for_the_page_and_its_rollups(reps, monkeypatch, walked,
+                                                                                     plan_reader):
     """The rollups of a rep's search page read the page's ids, not the search again for each child object
     (opportunity and activity here): SQLite's FTS5 walk is a CTE of the page's ids that the page and the
     grouped reads share; PostgreSQL's walk (walked=True: as for a common word) is the page CTE they share."""
-    from sqlalchemy import event
-
     from crmkit.engine.query import search_pages
     from crmkit.engine.query.search_index import search_table_name
 
     if walked:
         monkeypatch.setattr(search_pages, "COMMON_SHARE", -1.0)
     records, accounts = reps
-    engine = records.runtime.engine
     target = search_table_name("account")
-    seen: list[str] = []
-
-    def record(_connection, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with plan_reader(records.runtime.engine).reads() as seen:
         page = records.query(search="A", limit=10).records
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert [record.id for record in page] == [accounts["A"]]
-    reads = [statement for statement in seen if f"FROM {target}" in statement]
+    reads = [statement for statement, _ in seen if f"FROM {target}" in statement]
     assert reads, seen
     assert all(statement.count(f"FROM {target}") == 1 for statement in reads), reads
 
 
-def test_a_reps_search_page_filters_the_matching_ids_once_for_the_page_and_its_rollups(reps):
+def test_a_reps_search_page_filters_the_matching_ids_once_for_the_page_and_its_rollups(reps, plan_reader):
     """PostgreSQL, few matches (query/search_pages.py): the rep's row filter keeps some of the ids the index gave
     (张伟 at a million accounts: some 30 of 5,000); those are worked out once, as the page's ids (a CTE the page
     and each child object's rollups read), not once for the page and again for each child object."""
-    from sqlalchemy import event
-
     records, accounts = reps
     engine = records.runtime.engine
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite reads the page's ids from FTS5 (the test above)")
-    seen: list[str] = []
-
-    def record(_connection, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with plan_reader(engine).reads() as seen:
         page = records.query(search="B", limit=10).records
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert [record.id for record in page] == [accounts["B"]]
-    pages = [statement for statement in seen if "rollups_0" in statement]
+    pages = [statement for statement, _ in seen if "rollups_0" in statement]
     assert len(pages) == 1 and pages[0].count("account.id IN (") == 1 and "page_ids" in pages[0], pages

@@ -270,9 +270,16 @@ def _fts_ordered(ctx: QueryContext, object_name: str, spec: QuerySpec, selected:
     walk = (select(source.c.id).select_from(index.join(source, source.c.id == index.c.rowid))
             .where(IndexCondition(match), where_clause(ctx, object_name, spec, true()),
                    *_after(index.c.rowid, after, descending)))
-    hits = page_ids(_id_ordered(walk, index.c.rowid, descending, spec.limit + 1))
-    return _id_ordered(select(*selected).where(source.c.id.in_(select(hits.c.id))), source.c.id, descending,
-                       spec.limit + 1)
+    return _page_of(source, selected, walk, index.c.rowid, descending, spec.limit + 1)
+
+
+def _page_of(source, selected: Sequence[Any], walk, order: Any, descending: bool, limit: int):
+    """SQLite: the records of the first `limit` ids `walk` (a select of ids) gives in `order`, in id order.
+
+    The ids are a CTE (`page_ids`), which the grouped rollups a rep sees read too (query/derived_page.py).
+    """
+    hits = page_ids(_id_ordered(walk, order, descending, limit))
+    return _id_ordered(select(*selected).where(source.c.id.in_(select(hits.c.id))), source.c.id, descending, limit)
 
 
 def _owned_only(ctx: QueryContext, object_name: str) -> bool:
@@ -374,9 +381,7 @@ def _content_walked(connection: Connection, ctx: QueryContext, object_name: str,
     walk = (select(source.c.id).select_from(content.join(source, source.c.id == content.c.id))
             .where(*_after(content.c.id, after, True), *([] if bound is None else [content.c.id >= bound]),
                    ContentHeld(match)))
-    hits = page_ids(_id_ordered(walk, content.c.id, True, spec.limit + 1))
-    rows = read(_id_ordered(select(*selected).where(source.c.id.in_(select(hits.c.id))), source.c.id, True,
-                            spec.limit + 1))
+    rows = read(_page_of(source, selected, walk, content.c.id, True, spec.limit + 1))
     return rows if len(rows) > spec.limit or bound is None else None
 
 
@@ -401,9 +406,7 @@ def _owner_walked(connection: Connection, ctx: QueryContext, object_name: str, s
                                .limit(1).offset(OWNER_WALKED - 1)).scalar()
     walk = select(source.c.id).where(owned, *below, *([] if bound is None else [source.c.id >= bound]),
                                      match.row_by_row(source.c.id))
-    hits = page_ids(_id_ordered(walk, source.c.id, True, spec.limit + 1))
-    rows = read(_id_ordered(select(*selected).where(source.c.id.in_(select(hits.c.id))), source.c.id, True,
-                            spec.limit + 1))
+    rows = read(_page_of(source, selected, walk, source.c.id, True, spec.limit + 1))
     return rows if len(rows) > spec.limit or bound is None else None
 
 
