@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import ColumnElement, Connection, ScalarSelect, Table
 
-from crmkit.engine.database import ConnectionLost, write_transaction
+from crmkit.engine.database import ConnectionLost, read_connection, reads_one_moment, write_transaction
 from crmkit.engine.generation import generation_column, operation_state
 from crmkit.engine.prepared import end_read
 from crmkit.engine.records.clock import clock_functions, local_today
@@ -269,7 +269,14 @@ class UserContext:
 
         The caller keeps the connection and closes it (after the snapshot, or at the end of its request); the
         context never closes it, and leaves no transaction open on it.
+
+        The connection must read one moment (`database.read_connection`): on PostgreSQL a READ COMMITTED one would
+        give the snapshot the rights of the caller's statement and data committed after it. Such a connection is
+        not lent: its read is ended at once and the context reads on a connection of its own, as if none was lent.
         """
+        if not reads_one_moment(connection):
+            _end_transaction(connection)
+            return
         self._lent = connection
         self._lent_state = tuple(state) if len(state) == 2 else ()
 
@@ -306,7 +313,7 @@ class UserContext:
         lent, self._lent = self._lent, None
         state, self._lent_state = self._lent_state, ()
         if lent is None or lent.closed or lent.invalidated:
-            with self.crm.engine.connect() as connection:
+            with read_connection(self.crm.engine) as connection:
                 yield connection
             return
         self._starting_state = state  # _start_operation takes it, as the opening statement's

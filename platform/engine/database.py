@@ -178,9 +178,39 @@ def connect(url: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY
         except ImportError:
             raise DatabaseURLError("PostgreSQL needs the psycopg package: pip install 'crmkit[postgres]'.") from None
         _ping_when_idle(engine)
+        _read_after_migrations(engine)
         literal_page_limits(engine)
     _translate_errors(engine, parsed)
     return engine
+
+
+def _read_after_migrations(engine: Engine) -> None:
+    """A REPEATABLE READ transaction (`read_connection`) begins with BEGIN and `LOCK TABLE crmkit_metadata_state IN
+    ACCESS SHARE MODE`, sent together (one psycopg pipeline, one round trip, as the BEGIN alone was).
+
+    The lock an operation's first statement takes in any case (generation.py: a migration holds the table in
+    ACCESS EXCLUSIVE mode until it commits), taken before that statement: PostgreSQL fixes a REPEATABLE READ
+    transaction's snapshot when its first query is parsed, before the query waits for a lock, so an operation that
+    waited for a migration would read the database of before it (the old generation, and a rewritten table empty:
+    "MVCC Caveats", PostgreSQL docs 13.6). LOCK TABLE takes no snapshot; the first query after it does, once the
+    migration has committed. READ COMMITTED transactions (writes) take a new snapshot per statement and need none.
+    """
+    from crmkit.engine.tables import METADATA_STATE
+
+    lock = f"LOCK TABLE {METADATA_STATE} IN ACCESS SHARE MODE"
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") not in ONE_MOMENT:
+            return
+        driver = connection.connection.dbapi_connection
+        try:
+            with driver.pipeline(), driver.cursor() as cursor:
+                cursor.execute(lock)
+        except connection.dialect.loaded_dbapi.Error as error:
+            # As for any statement: the engine's translations (a dropped connection is ConnectionLost, and the
+            # operation starts again on a new one: context.UserContext._started), the connection invalidated.
+            connection._handle_dbapi_exception(error, lock, (), None, None)
 
 
 def _postgres_options(parsed: URL) -> str:
@@ -272,6 +302,36 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         engine = writer(engine)
     with engine.begin() as connection:
         yield connection
+
+
+#: The isolation of a PostgreSQL read of several statements (a page's snapshot, a context's read): its
+#: statements all see the database as of its first one, as a SQLite read transaction (WAL) does. READ COMMITTED,
+#: the server's default, gives each statement the data committed before it: a page's rights (read by its first
+#: statement) and its records (later ones) would be of different moments. A read-only REPEATABLE READ transaction
+#: is never refused with a serialization failure (PostgreSQL docs, "Transaction Isolation", 13.2.2); writes keep
+#: READ COMMITTED, each in a transaction of its own (write_transaction).
+READ_ISOLATION = "REPEATABLE READ"
+#: The isolation levels whose transactions read one snapshot.
+ONE_MOMENT = frozenset({"REPEATABLE READ", "SERIALIZABLE"})
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A new connection of `engine` whose next transaction reads one moment: on PostgreSQL it begins in
+    REPEATABLE READ (psycopg names the level in its BEGIN: no round trip more; the pool puts the connection back to
+    the server's default when it is returned). Only reads may run on it. The caller closes it."""
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection.execution_options(isolation_level=READ_ISOLATION)
+    return connection
+
+
+def reads_one_moment(connection: Connection) -> bool:
+    """Whether every statement of `connection`'s transaction sees the same moment: always on SQLite (a read
+    transaction in WAL mode reads one snapshot), on PostgreSQL when it came from `read_connection` (or was set to
+    REPEATABLE READ or SERIALIZABLE by its caller). Read from the connection's options: no statement."""
+    if connection.dialect.name != "postgresql":
+        return True
+    return connection.get_execution_options().get("isolation_level") in ONE_MOMENT
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from crmkit.api.blueprint import is_api_path
 from crmkit.engine.context import UserContext, operation_state_columns
 from crmkit.engine.crm import Crm
+from crmkit.engine.database import read_connection
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.engine.security.users import User
 from crmkit.ui.i18n import select_locale
@@ -125,7 +126,7 @@ def load_signed_in_user() -> None:
         return
     connection, columns = None, ()
     if request.method in READING_METHODS:
-        connection = g.crmkit_read_connection = crm().engine.connect()
+        connection = g.crmkit_read_connection = read_connection(crm().engine)
         columns = operation_state_columns(crm().runtime)  # the page's operation read, in the same statement
     user, g.crmkit_read_state = authenticator().session_user_reading(token, columns, address=client_address(),
                                                                      connection=connection)

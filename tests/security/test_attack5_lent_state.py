@@ -4,8 +4,9 @@ before a detail page's snapshot keeps the lent state for the snapshot too).
 A field permission set revoked in another process after the sign-in statement, then a new value written to that
 field: the page's reads may act on the rights of the sign-in statement only if they also see the data of that
 moment. On SQLite the lent read is one snapshot (BEGIN, then the sign-in statement), so rights and data are of one
-moment. On PostgreSQL the transaction is READ COMMITTED: each statement sees what was committed before it, so the
-snapshot's reads see the value written after the revoke while acting on the rights from before it.
+moment. On PostgreSQL a READ COMMITTED transaction gives each statement what was committed before it, so the
+snapshot's reads saw the value written after the revoke while acting on the rights from before it: reads now run in
+REPEATABLE READ (database.read_connection), and a READ COMMITTED connection is not lent.
 SQLite and PostgreSQL (the desk package of test_operation_start.py).
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 
 from crmkit.engine import Crm
 from crmkit.engine.context import operation_state_columns
+from crmkit.engine.database import read_connection
 from crmkit.engine.security.authentication import Authenticator
 
 from tests.security.test_operation_start import PASSWORD, desk, other_process  # noqa: F401 (fixtures)
@@ -41,18 +43,20 @@ def revoke_then_write(database_url, desk, other_process, ticket_id):  # noqa: F8
         other.close()
 
 
+def held_connection(crm, kind):
+    """The connection a web request holds for its sign-in statement: the UI's (`read_connection`), or a plain one
+    of the engine (READ COMMITTED on PostgreSQL), which the context must not take as one moment."""
+    return read_connection(crm.engine) if kind == "read connection" else crm.engine.connect()
+
+
+@pytest.mark.parametrize("held_kind", ["read connection", "plain connection"])
 @pytest.mark.parametrize("rights_first", [True, False], ids=["detail page", "list page"])
 def test_rights_and_data_read_after_the_sign_in_statement_are_of_one_moment(crm, desk, other_process, ticket,  # noqa: F811
-                                                                           database_url, rights_first, request):
-    if crm.engine.dialect.name == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "PostgreSQL reads in READ COMMITTED: the lent state (rights of the sign-in statement) is kept for the "
-            "snapshot while its statements see data committed after it, so a margin written after the rep lost "
-            "the field is shown to the rep")))
+                                                                           database_url, rights_first, held_kind):
     authenticator = Authenticator(crm)
     token = authenticator.login("rep", PASSWORD).token
     crm.as_user(desk["rep"]).records("ticket").get(ticket)  # the rep's rights with margins compiled and kept
-    with crm.engine.connect() as held:
+    with held_connection(crm, held_kind) as held:
         user, state = authenticator.session_user_reading(token, operation_state_columns(crm.runtime),
                                                          connection=held)
         revoke_then_write(database_url, desk, other_process, ticket)
@@ -63,18 +67,29 @@ def test_rights_and_data_read_after_the_sign_in_statement_are_of_one_moment(crm,
         with context.snapshot():
             shown = context.records("ticket").get(ticket)
             listed = context.records("ticket").query(fields=("name",) if not rights_first else None).records
+        assert not held.in_transaction()  # the context leaves no read open on its holder's connection
     assert shown.get("margin") != SECRET, shown.values
     assert all(record.get("margin") != SECRET for record in listed)
 
 
+def test_a_read_connection_keeps_its_moment_and_gives_the_pool_back_its_default(crm, database_url):
+    """`read_connection` on PostgreSQL: REPEATABLE READ while held; the next checkout of that pooled connection
+    is READ COMMITTED again (a write on it must not inherit the read's isolation)."""
+    with read_connection(crm.engine) as connection:
+        level = connection.get_isolation_level()
+        connection.rollback()
+    with crm.engine.connect() as connection:
+        after = connection.get_isolation_level()
+    if crm.engine.dialect.name == "postgresql":
+        assert (level, after) == ("REPEATABLE READ", "READ COMMITTED")
+    else:
+        assert level == after
+
+
 def test_a_snapshot_of_its_own_reads_rights_and_data_of_one_moment(crm, desk, other_process, ticket,  # noqa: F811
-                                                                   database_url, request):
+                                                                   database_url):
     """The same without a lent read: a snapshot's first read, then the revoke and the write, then the snapshot's
     next read. The root of the PostgreSQL case above: a snapshot is one READ COMMITTED transaction there."""
-    if crm.engine.dialect.name == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "PostgreSQL: UserContext.snapshot() is one READ COMMITTED transaction, its rights those of its first "
-            "statement and each later read sees data committed since")))
     context = crm.as_user(desk["rep"])
     with context.snapshot():
         assert context.records("ticket").get(ticket)["margin"] == Decimal("10.00")
@@ -87,7 +102,7 @@ def test_the_next_request_acts_on_the_revoke(crm, desk, other_process, ticket, d
     authenticator = Authenticator(crm)
     token = authenticator.login("rep", PASSWORD).token
     revoke_then_write(database_url, desk, other_process, ticket)
-    with crm.engine.connect() as held:
+    with read_connection(crm.engine) as held:
         user, state = authenticator.session_user_reading(token, operation_state_columns(crm.runtime),
                                                          connection=held)
         context = crm.as_user(user.id, lazy=True)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from crmkit.engine import Crm
+from crmkit.engine.database import read_connection
 from crmkit.engine.security.access import PermissionDenied, UnknownUser
 from crmkit.engine.security.users import SystemDirectory
 
@@ -272,7 +273,7 @@ def test_a_snapshot_continues_a_read_lent_by_its_caller_and_ends_its_transaction
     rep = crm.as_user(desk["rep"])
     mine = rep.records("ticket").create({"name": "the rep's"})
     rep.records("ticket").query()  # what a policy reads once and keeps (access.py) is read before counting
-    with crm.engine.connect() as held:  # a web request's: its sign-in check reads on it
+    with read_connection(crm.engine) as held:  # a web request's: its sign-in check reads on it
         with counted(crm) as (statements, checkouts):
             assert authenticator.session_user(token, connection=held).id == desk["rep"]
             context = crm.as_user(desk["rep"], lazy=True)
@@ -288,7 +289,7 @@ def test_a_snapshot_continues_a_read_lent_by_its_caller_and_ends_its_transaction
 def test_a_write_first_ends_the_lent_read_and_the_snapshot_after_it_sees_its_write_a_read_continues_it(crm, desk):
     rep = crm.as_user(desk["rep"])
     rep.records("ticket").query()
-    with crm.engine.connect() as held:
+    with read_connection(crm.engine) as held:
         assert held.execute(select(func.count()).select_from(crm.runtime.table("ticket"))).scalar_one() == 0
         rep.lend_read(held)
         created = rep.records("ticket").create({"name": "written after the lent read began"})
@@ -299,7 +300,7 @@ def test_a_write_first_ends_the_lent_read_and_the_snapshot_after_it_sees_its_wri
         assert len(checkouts) == 1  # a connection of its own, not the lent one's old read
     reader = crm.as_user(desk["boss"])
     reader.records("ticket").query()
-    with crm.engine.connect() as held:
+    with read_connection(crm.engine) as held:
         held.execute(select(func.count()).select_from(crm.runtime.table("ticket"))).scalar_one()
         reader.lend_read(held)
         with counted(crm) as (statements, checkouts):
@@ -318,7 +319,7 @@ def test_a_snapshot_starts_from_the_state_read_with_the_lent_read_and_follows_a_
     token = authenticator.login("rep", PASSWORD).token
     crm.as_user(desk["rep"]).records("ticket").export()  # rights with the export permission compiled and kept
     other_process.revoke("exporting", user_id=desk["rep"])
-    with crm.engine.connect() as held:
+    with read_connection(crm.engine) as held:
         with counted(crm) as (statements, checkouts):
             user, state = authenticator.session_user_reading(token, operation_state_columns(crm.runtime),
                                                              connection=held)
@@ -343,7 +344,7 @@ def test_rights_asked_for_before_the_snapshot_and_the_snapshot_both_start_from_t
     token = authenticator.login("rep", PASSWORD).token
     crm.as_user(desk["rep"]).records("ticket").export()  # rights with the export permission compiled and kept
     other_process.revoke("exporting", user_id=desk["rep"])
-    with crm.engine.connect() as held:
+    with read_connection(crm.engine) as held:
         with counted(crm) as (statements, checkouts):
             user, state = authenticator.session_user_reading(token, operation_state_columns(crm.runtime),
                                                              connection=held)
@@ -364,7 +365,7 @@ def test_a_write_after_the_rights_check_ends_the_lent_read_and_its_state(crm, de
     on a connection of its own and sees the write."""
     rep = crm.as_user(desk["rep"])
     rep.records("ticket").query()
-    with crm.engine.connect() as held:
+    with read_connection(crm.engine) as held:
         from crmkit.engine.context import operation_state_columns
         from crmkit.engine.security.authentication import Authenticator
 
