@@ -178,6 +178,20 @@ def test_suggest_offers_title_prefixes_by_title_then_other_matches_newest_first(
     assert [title for _, title in companies.suggest("acme")] == ["Acme Alpha", "Acme Zeta", "New Acme", "Old Acme"]
 
 
+def test_suggest_reads_no_search_when_the_titles_starting_with_the_text_fill_the_list(crm, companies, plan_reader):
+    """The titles starting with the text come first, read as an index range; when they fill the list the search
+    is not read (PostgreSQL: a bitmap of "Wonka Industries 12" reads every row holding each word, 38 ms at
+    1,000,000 accounts, where the title range takes 2). One short, the search adds its newest other match."""
+    from crmkit.engine.query.search_index import search_table_name
+
+    _create(companies, ["Acme Zeta", "New Acme", "Acme Alpha", "Acme Mid", "Old acme"])
+    with plan_reader(crm.engine).reads() as seen:
+        assert [title for _, title in companies.suggest("acme", limit=3)] == ["Acme Alpha", "Acme Mid", "Acme Zeta"]
+    assert seen and not any(search_table_name("company") in statement for statement, _ in seen), seen
+    assert [title for _, title in companies.suggest("ACME", limit=4)] == [
+        "Acme Alpha", "Acme Mid", "Acme Zeta", "Old acme"]
+
+
 def test_global_search_ranks_exact_titles_then_title_matches_by_object_then_the_newest_other_matches(crm, install):
     install(PACKAGE)
     system = crm.as_system()

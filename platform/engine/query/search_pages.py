@@ -32,7 +32,10 @@ costs what a rare one does. Each database reads it its own way:
   bench's accounts). A short prefix the statistics know nothing of ("12": `unknown_short_prefix`)
   is judged by its share of the newest PROBED rows of the search table instead (`_probed_share`):
   walked when that share says a walk fills the page, as the search table's newest rows without
-  a filter. Otherwise, without a filter or a row filter, every match is a row of the page,
+  a filter; without a filter also when the statistics say so beside it (`_index_walk_fills`:
+  "wonka 12", too rare among the newest 2,000 rows for the probe to count, and its bitmap reads
+  every row holding "wonka": 30 ms at 1,000,000 records, the walk 6; a wrong guess, "wonka zo",
+  costs one bounded walk before the bitmap). Otherwise, without a filter or a row filter, every match is a row of the page,
   so one statement reads the page: when the statistics know the word to be held by at
   least (limit + 1) / INDEX_WALKED of the records, the newest INDEX_WALKED rows of the search
   table along its own primary key (`_index_walked`: 4 ms for 张伟 at 1,000,000 records,
@@ -142,9 +145,9 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         return read(_walked(source, selected, unsearched, match, descending, after, spec.limit + 1))
 
     unfiltered = not spec.filter and ctx.restriction(object_name) is None
-    probed = _probed_share(connection, match) if unknown_short_prefix(connection, match) else None
-    if probed is not None:  # "12": the statistics cannot tell; the newest records can
-        walked = not unfiltered and probed * WALKED >= spec.limit + 1
+    short = unknown_short_prefix(connection, match)
+    if short:  # "12": the statistics cannot tell; the newest records can
+        walked = not unfiltered and _probed_share(connection, match) * WALKED >= spec.limit + 1
     else:  # a rep's "1": the planner guesses 2%, the statistics know 64% (phone numbers)
         walked = (expected_share(connection, match) > COMMON_SHARE
                   or (not unfiltered and expected_share(connection, match, known=True) > COMMON_SHARE))
@@ -155,8 +158,8 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
     elif unfiltered:
         # Every match is a row of the page (the index is written with its records, in the same
         # transaction): the page is the records of the newest limit + 1 matching ids, in one statement.
-        if (_index_walk_fills(connection, match, spec.limit + 1) if probed is None
-                else probed * INDEX_WALKED >= spec.limit + 1):
+        if _index_walk_fills(connection, match, spec.limit + 1) or (
+                short and _probed_share(connection, match) * INDEX_WALKED >= spec.limit + 1):
             rows = read(_index_walked(source, selected, match, descending, after, spec.limit + 1))
             if len(rows) > spec.limit:
                 return rows

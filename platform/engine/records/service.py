@@ -25,7 +25,6 @@ from crmkit.engine.query.errors import unknown_field
 from crmkit.engine.query.filters import compile_filter
 from crmkit.engine.query.grouping import Grouping, group_totals
 from crmkit.engine.query.inputs import is_record_id, shown
-from crmkit.engine.query.search import search_fields
 from crmkit.engine.query.tokens import normalise
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import constraint_errors
@@ -69,6 +68,15 @@ def _title(record: Record, title: str | None) -> str:
 def _title_starts(value: Any, prefix: str) -> bool:
     """The startswith filter's rule, in Python: ignoring case (beyond A-Z too, as PostgreSQL does)."""
     return isinstance(value, str) and value.lower().startswith(prefix.lower())
+
+
+def _ranked(prefixed: Mapping[int, Record], searched: Sequence[Record], title: str | None) -> list[Suggestion]:
+    """The records whose title starts with the text, by title, then the other search matches in their order; each once."""
+    found = {record_id: Suggestion(record, _title(record, title), True)
+             for record_id, record in sorted(prefixed.items(), key=lambda item: _title(item[1], title))}
+    for record in searched:
+        found.setdefault(record.id, Suggestion(record, _title(record, title), False))
+    return list(found.values())
 
 
 def title_prefixes(text: str) -> list[str]:
@@ -251,8 +259,8 @@ class RecordService:
         """(id, title) of records matching `text`, for a lookup field's autocomplete; same access rules as lists.
 
         Records whose title starts with `text` come first, by title (an index range where the
-        title is indexed), then the other search matches (query/search.py), newest first; no
-        record twice, at most `limit` in all. The title is shown as the record id where the
+        title is indexed; read first, and when they fill the list no search is read), then the
+        other search matches (query/search.py), newest first; no record twice, at most `limit` in all. The title is shown as the record id where the
         user may not read it. Raises PermissionDenied without read access, QueryError for a
         malformed text.
         """
@@ -278,22 +286,22 @@ class RecordService:
         if not text:
             records = self._page(connection, QuerySpec(sort=(title,) if title else ("id",), limit=limit)).records
             return [Suggestion(record, _title(record, title), False) for record in records]
-        searched = self._page(connection, QuerySpec(search=text, limit=limit))  # newest first
         prefixed: dict[int, Record] = {}
-        if title and (searched.has_more or not self._title_indexed(title)) and "startswith" in \
-                self.runtime.field_types.operators(self.obj.fields[title], self.runtime.registry):
-            for prefix in title_prefixes(text) if titles_held is not False else ():
+        startswith = title is not None and "startswith" in self.runtime.field_types.operators(
+            self.obj.fields[title], self.runtime.registry)
+        if startswith and titles_held is not False:
+            for prefix in title_prefixes(text):  # an index range each where the title is indexed
                 spec = QuerySpec(filter={title: {"startswith": prefix}}, sort=(title,), limit=limit)
                 prefixed.update((record.id, record) for record in self._page(connection, spec).records)
-        elif title:
-            # Every match is in hand, and a title starting with the text is one of them (the title is indexed).
-            prefixed = {record.id: record for record in searched.records
+        if len(prefixed) >= limit:
+            # The titles fill the list: the search is not read (for "Wonka Industries 12" a bitmap of each
+            # word's every match, 38 ms at 1,000,000 accounts on PostgreSQL, where the title range takes 2).
+            return _ranked(prefixed, [], title)[:limit]
+        searched = self._page(connection, QuerySpec(search=text, limit=limit)).records  # newest first
+        if title and not startswith:  # a title without the filter: those starting with the text among the matches
+            prefixed = {record.id: record for record in searched
                         if any(_title_starts(record.get(title), prefix) for prefix in title_prefixes(text))}
-        found = {record_id: Suggestion(record, _title(record, title), True)
-                 for record_id, record in sorted(prefixed.items(), key=lambda item: _title(item[1], title))}
-        for record in searched.records:
-            found.setdefault(record.id, Suggestion(record, _title(record, title), False))
-        return list(found.values())[:limit]
+        return _ranked(prefixed, searched, title)[:limit]
 
     def new_record_defaults(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The defaults a new record's form shows, so the user sees (and may change) what a save would fill in.
@@ -334,10 +342,6 @@ class RecordService:
         ctx = self.query_context()
         return or_(*(compile_filter(ctx, self.obj.name, {title: {"startswith": prefix}})
                      for prefix in title_prefixes(text)))
-
-    def _title_indexed(self, title: str) -> bool:
-        """Whether this user's search looks in the title, so every title starting with a text is a search match."""
-        return title in search_fields(self.query_context(), self.obj.name)
 
     def export(self, filter: Mapping[str, Any] | Sequence[Any] | None = None, *, sort: Sequence[str] = (),
                search: str | None = None, fields: Sequence[str] | None = None, format: str = "csv",
