@@ -207,12 +207,6 @@ def _search_index(connection: Connection, context: "UserContext", events: Sequen
     """
     runtime = context.runtime
     index_of = runtime.search_index
-    if len(events) == 1 and events[0].operation is Operation.CREATE and not any(rewritten.values()):
-        # One record created (a create's usual case): its row added, without the batching below.
-        index = None if created_indexed else index_of(events[0].object)
-        if index is not None:
-            add_records(connection, index, [events[0].current])
-        return
 
     removed: dict[str, set[int]] = {}
     added: dict[str, dict[int, Mapping[str, Any]]] = {}
