@@ -188,3 +188,28 @@ def test_django_doing_the_same_work_validates_computes_and_keeps_history_like_cr
     finally:
         django_orm.close()
         crm.close()
+
+
+def test_the_write_lines_start_each_run_from_an_empty_deal_and_search_index(tmp_path):
+    """A kept database's second run starts where the first did: no deal, nor its search or change rows."""
+    from sqlalchemy import func, select
+
+    from benchmarks.__main__ import PACKAGE
+    from benchmarks.writes import deal_values, prepare_copies
+    from crmkit.engine import Crm
+    import random
+
+    crm = Crm.open(f"sqlite:///{tmp_path / 'kept.db'}")
+    try:
+        crm.install(PACKAGE)
+        crm.as_system().records("deal").create(deal_values(random.Random(1), 1))
+        prepare_copies(crm)
+        changes = crm.runtime.system_table("crmkit_change")
+        with crm.engine.connect() as connection:
+            indexed = connection.exec_driver_sql("SELECT count(*) FROM crmkit_deal_search").scalar_one()
+            logged = connection.execute(select(func.count()).where(changes.c.object == "deal")).scalar_one()
+        assert (indexed, logged) == (0, 0)
+        created = crm.as_system().records("deal").create(deal_values(random.Random(1), 2))
+        assert [record.id for record in crm.as_system().records("deal").query(search="Deal").records] == [created.id]
+    finally:
+        crm.close()
