@@ -8,6 +8,7 @@ from weakref import WeakKeyDictionary
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup, escape
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crmkit import api
@@ -108,6 +109,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     app.teardown_request(sessions.release_read_connection)
     app.context_processor(page_context)
     app.jinja_env.globals["url_for"] = template_url_for
+    app.jinja_env.globals["static_tags"] = static_tags
     display_html.install(app.jinja_env)
     list_html.install(app.jinja_env)
     filter_html.install(app.jinja_env)
@@ -159,6 +161,37 @@ def template_url_for(endpoint: str, **values: Any) -> str:
                 kept.clear()
             kept[key] = address
     return address
+
+
+#: The tag of a static file by its ending: `{}` is its escaped address.
+_STATIC_TAGS = {".css": '<link rel="stylesheet" href="{}">', ".js": '<script src="{}" defer></script>',
+                ".svg": '<link rel="icon" type="image/svg+xml" href="{}">'}
+_KEPT_STATIC_TAGS: "WeakKeyDictionary[Flask, dict[tuple[str, ...], Markup]]" = WeakKeyDictionary()
+
+
+def static_tags(*filenames: str) -> Markup:
+    """Templates' `static_tags('crmkit/app.css', 'crmkit/app.js', ...)`: a stylesheet link, a deferred script or the
+    favicon for each static file, in order; kept per application and script root (a page's head links the same
+    files on every request: one call instead of one `url_for` each). ValueError for another kind of file."""
+    app = current_app._get_current_object()
+    kept = _KEPT_STATIC_TAGS.get(app)
+    if kept is None:
+        kept = _KEPT_STATIC_TAGS.setdefault(app, {})
+    key = (request.script_root, *filenames)
+    tags = kept.get(key)
+    if tags is None:
+        pieces = []
+        for filename in filenames:
+            tag = _STATIC_TAGS.get(filename[filename.rfind("."):])
+            if tag is None:
+                raise ValueError(f"static_tags: no tag for {filename!r}")
+            pieces.append(tag.format(escape(template_url_for("static", filename=filename))))
+        tags = Markup("\n  ".join(pieces))
+        if not app.url_default_functions:  # as template_url_for: addresses the same for every request
+            if len(kept) >= MAX_ADDRESSES:
+                kept.clear()
+            kept[key] = tags
+    return tags
 
 
 def page_context() -> dict[str, Any]:

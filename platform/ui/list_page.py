@@ -264,7 +264,7 @@ def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Se
     A built-in Display is a pure function of the value (of its exact type; a decimal's text), the lookup's
     title, the field's definition and the user's presentation, so a shared one equals the one formatting
     the cell again would give. When every column formats with a built-in formatter, a whole row is kept across
-    requests too (`_kept_row`): the same first page is asked for again and again.
+    requests too (the kept row's check in the loop): the same first page is asked for again and again.
     """
     columns: list[tuple[Any, str, str | None, dict[tuple[Any, ...], Display]]] = []  # made at the first row not kept
     lookups = tuple((fdef.name, fdef.to or "user") for fdef in fields if fdef.type == "lookup")
@@ -273,6 +273,7 @@ def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Se
     names = tuple(fdef.name for fdef in fields)
     pick = itemgetter(*names) if len(names) > 1 else lambda values: (values[names[0]],)  # the shown values, in C
     memo_types = _MEMO_TYPES
+    no_titles = ()
     rows = []
     for record in records:
         values = record.values  # the row's mapping itself: Record's Mapping methods cost a call or two each
@@ -283,11 +284,18 @@ def page_rows(presenter: FieldPresenter, fields: Sequence[FieldDef], records: Se
             except KeyError:  # a column the row does not carry (hidden): formatted cell by cell
                 shown_values = None
         if shown_values is not None:
-            row_titles = tuple(titles.get((target, values.get(name))) for name, target in lookups)
-            row = _kept_row(shape, record.id, shown_values, row_titles)
-            if row is not None:
-                rows.append(row)
-                continue
+            # The kept Row is used when it was made from the same version and shown values (equal, of the same
+            # types, Decimals with the same text) and lookup titles: its cells are then exactly the ones formatting
+            # it again would give (a built-in formatter's Display is a pure function of the column's value and
+            # title). Inline: a page asks it of each of its rows on every request.
+            row_titles = tuple([titles.get((target, values.get(name))) for name, target in lookups]) if lookups \
+                else no_titles
+            kept = shape.get(values["id"])
+            if kept is not None and kept[0] == shown_values and kept[3] == row_titles:
+                types = tuple(map(type, shown_values))
+                if kept[1] == types and (not kept[2] or kept[2] == _decimal_texts(shown_values)):
+                    rows.append(kept[4])
+                    continue
         if not columns:
             for fdef in fields:
                 target = (fdef.to or "user") if fdef.type == "lookup" else None
@@ -340,21 +348,6 @@ def _row_shape(presenter: FieldPresenter, fields: Sequence[FieldDef]) -> dict[An
 def _decimal_texts(values: tuple[Any, ...]) -> tuple[str, ...]:
     """The texts of a row's Decimals: 1.0 and 1.00 are equal values but are shown with their own decimals."""
     return tuple(str(value) for value in values if value.__class__ is Decimal)
-
-
-def _kept_row(shape: dict[Any, tuple[Any, ...]], record_id: Any, values: tuple[Any, ...],
-              titles: tuple[Any, ...]) -> Row | None:
-    """The Row kept for this record, if it was made from the same version and shown values (equal, of the same
-    types, Decimals with the same text) and lookup titles; else None. Its cells are then exactly the ones
-    formatting it again would give: a built-in formatter's Display is a pure function of the column's value and
-    title (`presenter.displayer`)."""
-    kept = shape.get(record_id)
-    if kept is None or kept[0] != values or kept[3] != titles:
-        return None
-    types = tuple(map(type, values))
-    if kept[1] != types or (Decimal in types and kept[2] != _decimal_texts(values)):
-        return None
-    return kept[4]
 
 
 def _keep_row(shape: dict[Any, tuple[Any, ...]], values: tuple[Any, ...], titles: tuple[Any, ...], row: Row) -> None:

@@ -74,7 +74,7 @@ class CookieSessions(SecureCookieSessionInterface):
         key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()), value)
         kept = self._opened.get(key)
         if kept is not None and 0 <= int(time.time()) - kept[1] <= max_age:  # itsdangerous' own age test
-            return self.session_class(copy.deepcopy(kept[0]))
+            return self.session_class(_copied(kept[0]))
         try:
             data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
         except BadSignature:
@@ -94,6 +94,16 @@ class CookieSessions(SecureCookieSessionInterface):
                 self._serializers.clear()
             serializer = self._serializers[key] = super().get_signing_serializer(app)
         return serializer
+
+
+#: Cookie values shared between requests as they are: a copy could not differ from them.
+_IMMUTABLE = frozenset({str, int, bool, float, type(None), bytes})
+
+
+def _copied(data: dict[str, Any]) -> dict[str, Any]:
+    """A request's own copy of a kept cookie's data: texts and numbers (the login token, the CSRF secret, the
+    language) shared, anything else (flashed messages are lists) deep-copied; a deepcopy of the whole costs more."""
+    return {key: value if value.__class__ in _IMMUTABLE else copy.deepcopy(value) for key, value in data.items()}
 
 
 def crm() -> Crm:

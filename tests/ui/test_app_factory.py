@@ -81,7 +81,7 @@ def test_crmkit_serve_without_a_database_says_how_to_make_one(tmp_path):
 
 
 def test_the_addresses_templates_keep_follow_the_script_root_the_app_is_mounted_at(empty_crm):
-    """Templates keep the addresses of static files and argument-free pages (app.template_url_for) per script
+    """Templates keep the addresses of static files and argument-free pages (app.template_url_for, app.static_tags) per script
     root: the same app served under /crm and at / links each its own way, every time."""
     app = create_app(empty_crm, {"SECRET_KEY": "k" * 40})
     client = app.test_client()
