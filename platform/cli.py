@@ -15,6 +15,7 @@ import click
 
 from crmkit.engine.database import DATABASE_URL_VARIABLE, DEFAULT_DATABASE_FILE, default_database_url
 from crmkit.shipped import default_crm_path, shipped_package
+from crmkit.terminal_columns import padded
 
 
 def package_paths(paths: tuple[str, ...]) -> list[str]:
@@ -273,7 +274,7 @@ def packages(context: click.Context) -> None:
         click.echo("No packages are installed. Install the standard CRM with: crmkit install default_crm")
         return
     for row in rows:
-        click.echo(f"{row['name']:<24} {row['version']:<12} installed {row['installed_at']:%Y-%m-%d %H:%M}  {row['source'] or ''}")
+        click.echo(f"{padded(row['name'], 24)} {padded(row['version'], 12)} installed {row['installed_at']:%Y-%m-%d %H:%M}  {row['source'] or ''}")
 
 
 @main.command()
@@ -454,8 +455,8 @@ def user_list(context: click.Context, active_only: bool) -> None:
         sets = shown_permission_sets(held[entry.id])
         last = f"{entry.last_login_at:%Y-%m-%d %H:%M}" if entry.last_login_at else "never"
         state = "active" if entry.active else "inactive"
-        click.echo(f"{entry.id:>5}  {entry.username:<24} {entry.display_name:<24} {state:<9} "
-                   f"{entry.role or '-':<16} {sets:<24} last sign-in {last}")
+        click.echo(f"{entry.id:>5}  {padded(entry.username, 24)} {padded(entry.display_name, 24)} {state:<9} "
+                   f"{padded(entry.role or '-', 16)} {padded(sets, 24)} last sign-in {last}")
 
 
 def shown_permission_sets(held) -> str:
@@ -588,7 +589,7 @@ def token_list(context: click.Context, username: str) -> None:
     target = named_user(directory, username)
     for row in TokenStore(directory.crm).list(target.id):
         used = f"{row['last_used_at']:%Y-%m-%d %H:%M}" if row["last_used_at"] else "never"
-        click.echo(f"{row['id']:>5}  {row['name']:<32} crmkit_{row['prefix']}_...  "
+        click.echo(f"{row['id']:>5}  {padded(row['name'], 32)} crmkit_{row['prefix']}_...  "
                    f"created {row['created_at']:%Y-%m-%d}  last used {used}  {token_state(row)}")
 
 
@@ -669,7 +670,7 @@ def outbox(context: click.Context, status: str | None, limit: int, replay_ids: t
             click.echo(f"No outbox rows{f' with status {status}' if status else ''}.")
         for row in rows:
             error = f"  {row['last_error']}" if row["last_error"] else ""
-            click.echo(f"{row['id']:>8}  {row['status']:<8} {row['rule']:<40} {row['object']} {row['record_id']}  "
+            click.echo(f"{row['id']:>8}  {row['status']:<8} {padded(row['rule'], 40)} {row['object']} {row['record_id']}  "
                        f"{row['kind']}  attempts {row['attempts']}{error}")
     finally:
         crm.close()

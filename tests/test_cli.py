@@ -260,3 +260,15 @@ def test_serve_on_a_port_another_program_holds_is_a_sentence_naming_another_port
     assert result.exit_code == 1
     assert f"crmkit cannot listen on 127.0.0.1 port {port}: another program is using it." in result.output
     assert "crmkit is at" not in result.output and "Traceback" not in result.output
+
+
+def test_user_list_lines_up_chinese_names_by_terminal_columns(crm_db):
+    """A Chinese character fills two terminal columns (UAX #11): the columns after a Chinese name start where
+    they start after a Latin one."""
+    from wcwidth import wcswidth
+
+    assert crm_db("user", "create", "wei", "--display-name", "张伟", "--role", "sales_rep").exit_code == 0
+    assert crm_db("user", "create", "ann", "--display-name", "Ann Lee", "--role", "sales_rep").exit_code == 0
+    lines = {line.split()[1]: line for line in crm_db("user", "list").output.splitlines()}
+    starts = {name: wcswidth(line[:line.index("active")]) for name, line in lines.items()}
+    assert starts["wei"] == starts["ann"] == starts["admin"], lines
