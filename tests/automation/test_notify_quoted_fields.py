@@ -102,3 +102,36 @@ def test_a_value_of_a_related_record_is_told_only_to_who_may_see_that_record(crm
     # The rep may read their ticket, but not the boss's private vendor: the ticket's page shows no title for it.
     assert [note.message for note in Notifications(crm.as_user(users["boss"])).list()] == ["Vendor rating 3"]
     assert Notifications(crm.as_user(users["rep"])).list() == []
+
+
+def test_a_field_permission_revoked_after_delivery_hides_the_message_that_quotes_it(told, install, crm):
+    """Asked again each time the list is read: the boss lost the field since, so the message that quotes it is
+    no longer shown (the notification still is, about a record they may read). The outbox row that says what the
+    message quotes outlives a prune while the notification remains."""
+    from datetime import timedelta
+
+    from crmkit.engine.automation.runlog import prune
+
+    assert told("'Margin was ' + text(previous('margin'))")["boss"] == ["Margin was 12.50"]
+    prune(crm, keep=timedelta(0))
+    install(DESK.replace("MESSAGE", "'Margin was ' + text(previous('margin'))")
+            .replace("    roles: [boss]\n    fields:", "    roles: [rep]\n    fields:"))
+    boss = next(user for user in SystemDirectory(crm).list() if user.username == "boss")
+    notes = Notifications(crm.as_user(boss.id)).list()
+    assert [(note.message, note.available, note.withheld) for note in notes] == [("", True, True)]
+
+
+def test_a_related_record_hidden_after_delivery_hides_the_message_that_quotes_its_value(crm, install, clock):
+    install(DESK.replace("  vendor:\n    fields:", "  vendor:\n    sharing: private\n    fields:\n      rating: {type: integer}")
+            .replace("MESSAGE", "'Vendor rating ' + text(vendor.rating)"))
+    directory, system = SystemDirectory(crm), crm.as_system()
+    boss = directory.create_user("boss", password=PASSWORD, role="boss").id
+    stranger = directory.create_user("stranger", password=PASSWORD).id
+    vendor = system.records("vendor").create({"name": "Acme", "rating": 3, "owner_id": boss})
+    ticket = system.records("ticket").create({"subject": "t", "priority": "Low", "vendor": vendor.id, "owner_id": boss})
+    system.records("ticket").update(ticket.id, {"priority": "High"}, version=ticket.version)
+    crm.outbox.work_due()
+    assert [note.message for note in Notifications(crm.as_user(boss)).list()] == ["Vendor rating 3"]
+    system.records("vendor").update(vendor.id, {"owner_id": stranger}, version=vendor.version)
+    notes = Notifications(crm.as_user(boss)).list()
+    assert [(note.message, note.available, note.withheld) for note in notes] == [("", True, True)]

@@ -11,6 +11,9 @@ twice tells nobody twice. A recipient is told only if they may read the record n
 object permission and row filter), so a notification never points at a record they cannot
 open, nor one whose message quotes a field (of the record, or of a record a lookup names) they
 may not read. The message was computed when the record was saved (`message:` of the action).
+Each time they are listed the same is asked again of the user as they are now: a record they
+may no longer read shows nothing, a field the message quotes that they may no longer read (or
+a related record it quotes) leaves the notification without its message.
 """
 from __future__ import annotations
 
@@ -43,6 +46,9 @@ class Notification:
     #: False when the user may no longer read the record (its owner, sharing or their rights changed
     #: since, or it was deleted): `message` is then "", as it may quote the record's values.
     available: bool = True
+    #: True when the record is available but the message quotes a field or related record the user may no
+    #: longer read: `message` is then "".
+    withheld: bool = False
 
     @property
     def unread(self) -> bool:
@@ -77,21 +83,63 @@ class Notifications:
             query = query.where(table.c.id < id_bound(before))
         with self.context.reading() as connection:
             rows = connection.execute(query).all()
-            readable = self._readable(connection, rows)
-        return [Notification(row.id, row.object, row.record_id, row.message if (row.object, row.record_id) in readable
-                             else "", row.rule, row.created_at, row.read_at, (row.object, row.record_id) in readable)
-                for row in rows]
+            quoted = self._quoted(connection, rows)
+            readable = self._readable(connection, [(row.object, row.record_id) for row in rows]
+                                      + [pair for _fields, related in quoted.values() for pair in related])
+        notifications = []
+        for row in rows:
+            available = (row.object, row.record_id) in readable
+            shown = available and self._may_read_quotes(quoted.get(row.outbox_id), readable)
+            notifications.append(Notification(row.id, row.object, row.record_id, row.message if shown else "",
+                                              row.rule, row.created_at, row.read_at, available,
+                                              available and not shown))
+        return notifications
 
-    def _readable(self, connection: Connection, rows: Sequence[Any]) -> set[tuple[str, int]]:
-        """(object, record id) of the rows' records that exist and the user may read now: one id query per object
+    def _quoted(self, connection: Connection, rows: Sequence[Any]) -> dict[int, tuple[list[tuple[str, str]],
+                                                                                     list[tuple[str, int]]]]:
+        """{outbox id: ([(object, field)] the message quotes, [(object, id)] related records it quotes a value of)}
+        of the rows told by an outbox row, from that row's payload (`deliver`'s "reads" and "related"). One
+        statement; an outbox row is kept while a notification it told remains (runlog.prune)."""
+        ids = sorted({row.outbox_id for row in rows if row.outbox_id is not None})
+        if not ids:
+            return {}
+        outbox = self.context.runtime.system_table("crmkit_outbox")
+        quoted = {}
+        for outbox_id, payload in connection.execute(select(outbox.c.id, outbox.c.payload)
+                                                     .where(outbox.c.id.in_(ids))):
+            payload = payload if isinstance(payload, dict) else {}
+            quoted[outbox_id] = ([(str(o), str(f)) for o, f in payload.get("reads") or ()],
+                                 [(str(o), int(i)) for o, i in payload.get("related") or ()])
+        return quoted
+
+    def _may_read_quotes(self, quotes: tuple[list[tuple[str, str]], list[tuple[str, int]]] | None,
+                         readable: set[tuple[str, int]]) -> bool:
+        """Whether the user may read now every field the message quotes and every related record it quotes a value
+        of, as `deliver` asked of them when it told them: a field permission revoked since, or a related record
+        reassigned, hides the message as a record no longer readable does. None (told without an outbox row, or
+        its payload gone): nothing more to ask."""
+        if quotes is None:
+            return True
+        policy, objects = self.context.policy, self.context.runtime.registry.objects
+        fields, related = quotes
+        for object_name, field in fields:
+            if object_name not in objects or field not in objects[object_name].fields:
+                return False  # removed from the metadata since: what it quoted is no one's to read
+            if policy is not None and (not policy.can(object_name, "read")
+                                       or not readable_field(policy, object_name, field)):
+                return False
+        return all(pair in readable for pair in related)
+
+    def _readable(self, connection: Connection, records: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Of `records` [(object, record id)], those that exist and the user may read now: one id query per object
         (object permission, then the row filter, as the change feed's and the recycle bin's checks).
 
         A notification was delivered only to who could read its record then (`deliver`); this asks again,
         so one about a record since reassigned, unshared or deleted shows nothing of it.
         """
         wanted: dict[str, set[int]] = {}
-        for row in rows:
-            wanted.setdefault(row.object, set()).add(row.record_id)
+        for object_name, record_id in records:
+            wanted.setdefault(object_name, set()).add(record_id)
         runtime, policy = self.context.runtime, self.context.policy
         found: set[tuple[str, int]] = set()
         for object_name, ids in wanted.items():

@@ -203,10 +203,13 @@ def prune(crm: "Crm", *, keep: timedelta | None = None) -> dict[str, int]:
     with write_transaction(crm.write_engine) as connection:
         counts = {
             RUN_TABLE: connection.execute(delete(runs).where(runs.c.at < cutoff)).rowcount,
-            "crmkit_outbox": connection.execute(delete(outbox).where(
-                outbox.c.status == "done", outbox.c.finished_at < cutoff)).rowcount,
             "crmkit_notification": connection.execute(delete(notes).where(
                 notes.c.read_at.is_not(None), notes.c.read_at < cutoff)).rowcount,
+            # A row that told a notification still kept stays: its payload says what the message quotes, which
+            # the recipient must still be allowed to read each time it is shown (notifications.Notifications.list).
+            "crmkit_outbox": connection.execute(delete(outbox).where(
+                outbox.c.status == "done", outbox.c.finished_at < cutoff,
+                outbox.c.id.not_in(select(notes.c.outbox_id).where(notes.c.outbox_id.is_not(None))))).rowcount,
         }
     if any(counts.values()):
         logger.info("pruned automation logs older than %s: %s", cutoff.isoformat(), counts)
