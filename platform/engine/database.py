@@ -185,32 +185,38 @@ def connect(url: str, *, create: bool = True, busy_timeout: float = DEFAULT_BUSY
 
 
 def _read_after_migrations(engine: Engine) -> None:
-    """A REPEATABLE READ transaction (`read_connection`) begins with BEGIN and `LOCK TABLE crmkit_metadata_state IN
-    ACCESS SHARE MODE`, sent together (one psycopg pipeline, one round trip, as the BEGIN alone was).
+    """A transaction of a `read_connection` begins with one message of two statements, `BEGIN ISOLATION LEVEL
+    REPEATABLE READ; LOCK TABLE crmkit_metadata_state IN ACCESS SHARE MODE`: one round trip, as psycopg's own
+    BEGIN was (psycopg sends none once the server says a transaction is open).
 
-    The lock an operation's first statement takes in any case (generation.py: a migration holds the table in
-    ACCESS EXCLUSIVE mode until it commits), taken before that statement: PostgreSQL fixes a REPEATABLE READ
-    transaction's snapshot when its first query is parsed, before the query waits for a lock, so an operation that
-    waited for a migration would read the database of before it (the old generation, and a rewritten table empty:
-    "MVCC Caveats", PostgreSQL docs 13.6). LOCK TABLE takes no snapshot; the first query after it does, once the
-    migration has committed. READ COMMITTED transactions (writes) take a new snapshot per statement and need none.
+    The lock is the one an operation's first statement takes in any case (generation.py: a migration holds the
+    table in ACCESS EXCLUSIVE mode until it commits), taken before that statement: PostgreSQL fixes a REPEATABLE
+    READ transaction's snapshot when its first query is parsed, before the query waits for a lock, so an operation
+    that waited for a migration would read the database of before it (the old generation, and a rewritten table
+    empty: "MVCC Caveats", PostgreSQL docs 13.6). LOCK TABLE takes no snapshot; the first query after it does, once
+    the migration has committed. The level is named in the BEGIN, not set on the driver's connection: nothing to
+    put back when the pool takes it again (measured: setting and resetting psycopg's level cost 77 us a read).
     """
     from crmkit.engine.tables import METADATA_STATE
 
-    lock = f"LOCK TABLE {METADATA_STATE} IN ACCESS SHARE MODE"
+    begin = f"BEGIN ISOLATION LEVEL REPEATABLE READ; LOCK TABLE {METADATA_STATE} IN ACCESS SHARE MODE".encode()
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get("isolation_level") not in ONE_MOMENT:
+        if not connection.get_execution_options().get(READ_MOMENT_OPTION):
             return
+        from psycopg import Error, errors, generators, pq
+
         driver = connection.connection.dbapi_connection
         try:
-            with driver.pipeline(), driver.cursor() as cursor:
-                cursor.execute(lock)
-        except connection.dialect.loaded_dbapi.Error as error:
+            driver.pgconn.send_query(begin)
+            for result in driver.wait(generators.execute(driver.pgconn)):
+                if result.status == pq.ExecStatus.FATAL_ERROR:
+                    raise errors.error_from_result(result, encoding=driver.info.encoding)
+        except Error as error:
             # As for any statement: the engine's translations (a dropped connection is ConnectionLost, and the
             # operation starts again on a new one: context.UserContext._started), the connection invalidated.
-            connection._handle_dbapi_exception(error, lock, (), None, None)
+            connection._handle_dbapi_exception(error, begin.decode(), (), None, None)
 
 
 def _postgres_options(parsed: URL) -> str:
@@ -304,34 +310,34 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-#: The isolation of a PostgreSQL read of several statements (a page's snapshot, a context's read): its
-#: statements all see the database as of its first one, as a SQLite read transaction (WAL) does. READ COMMITTED,
-#: the server's default, gives each statement the data committed before it: a page's rights (read by its first
-#: statement) and its records (later ones) would be of different moments. A read-only REPEATABLE READ transaction
-#: is never refused with a serialization failure (PostgreSQL docs, "Transaction Isolation", 13.2.2); writes keep
-#: READ COMMITTED, each in a transaction of its own (write_transaction).
-READ_ISOLATION = "REPEATABLE READ"
-#: The isolation levels whose transactions read one snapshot.
-ONE_MOMENT = frozenset({"REPEATABLE READ", "SERIALIZABLE"})
+#: A connection's execution option: its transactions read one moment (`read_connection`).
+READ_MOMENT_OPTION = "crmkit_read_moment"
 
 
 def read_connection(engine: Engine) -> Connection:
-    """A new connection of `engine` whose next transaction reads one moment: on PostgreSQL it begins in
-    REPEATABLE READ (psycopg names the level in its BEGIN: no round trip more; the pool puts the connection back to
-    the server's default when it is returned). Only reads may run on it. The caller closes it."""
+    """A new connection of `engine` whose transactions each read one moment; only reads may run on it. The caller
+    closes it.
+
+    On PostgreSQL each transaction begins in REPEATABLE READ, so all its statements see the database as of its
+    first one, as a SQLite read transaction (WAL) does; READ COMMITTED, the server's default, gives each statement
+    the data committed before it, and a page's rights (read by its first statement) and its records (later ones)
+    would be of different moments. A read-only REPEATABLE READ transaction is never refused with a serialization
+    failure (PostgreSQL docs, "Transaction Isolation", 13.2.2). Writes keep READ COMMITTED, each in a transaction
+    of its own (write_transaction). How the transaction begins: `_read_after_migrations`.
+    """
     connection = engine.connect()
     if engine.dialect.name == "postgresql":
-        connection.execution_options(isolation_level=READ_ISOLATION)
+        connection.execution_options(**{READ_MOMENT_OPTION: True})
     return connection
 
 
 def reads_one_moment(connection: Connection) -> bool:
     """Whether every statement of `connection`'s transaction sees the same moment: always on SQLite (a read
-    transaction in WAL mode reads one snapshot), on PostgreSQL when it came from `read_connection` (or was set to
-    REPEATABLE READ or SERIALIZABLE by its caller). Read from the connection's options: no statement."""
+    transaction in WAL mode reads one snapshot), on PostgreSQL when it came from `read_connection`. Read from the
+    connection's options: no statement."""
     if connection.dialect.name != "postgresql":
         return True
-    return connection.get_execution_options().get("isolation_level") in ONE_MOMENT
+    return bool(connection.get_execution_options().get(READ_MOMENT_OPTION))
 
 
 def is_sqlite(engine: Engine) -> bool:
