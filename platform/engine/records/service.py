@@ -298,9 +298,10 @@ class RecordService:
             # word's every match, 38 ms at 1,000,000 accounts on PostgreSQL, where the title range takes 2).
             return _ranked(prefixed, [], title)[:limit]
         searched = self._page(connection, QuerySpec(search=text, limit=limit)).records  # newest first
-        if title and not startswith:  # a title without the filter: those starting with the text among the matches
-            prefixed = {record.id: record for record in searched
-                        if any(_title_starts(record.get(title), prefix) for prefix in title_prefixes(text))}
+        if title:  # and those starting with the text among the matches: a title without the filter, or one whose
+            # case the filter's lower() does not fold (SQLite's folds A-Z only: "MÜLLER GmbH" for "müller")
+            prefixed.update((record.id, record) for record in searched if record.id not in prefixed
+                            and any(_title_starts(record.get(title), prefix) for prefix in title_prefixes(text)))
         return _ranked(prefixed, searched, title)[:limit]
 
     def new_record_defaults(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -1,0 +1,96 @@
+"""Attack on suggest's titles-first read (commit 45ce38f: the titles starting with the text are read first, by the
+prefix filter, and when they fill the list no search is read).
+
+Before it, when the search held every match and the title was searched, the titles starting with the text were
+picked from the matches in Python (`_title_starts`, full Unicode case); now always by the database's filter
+(lower() ... LIKE), whose lower() folds only A-Z on SQLite. Checked here: that ranking, the wildcards of the
+prefix filter, and that the titles-first read keeps the access rules of lists (row filters, the recycle bin).
+SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import add_users
+
+PACKAGE = """
+package: attack6
+version: "1.0.0"
+roles:
+  rep: {label: Rep}
+permission_sets:
+  sales:
+    roles: [rep]
+    objects:
+      company: [create, read, edit, delete]
+objects:
+  company:
+    title_field: name
+    sharing: private
+    default_sort: [name]
+    fields:
+      name: {type: text, searchable: true}
+"""
+
+
+@pytest.fixture
+def companies(crm, write_package, install_once):
+    install_once(write_package(PACKAGE))
+    return crm.as_system().records("company")
+
+
+def titles(records, text, **options):
+    return [title for _, title in records.suggest(text, **options)]
+
+
+def test_a_title_starting_with_the_text_in_another_case_beyond_a_z_ranks_first(companies):
+    """"MÜLLER GmbH" starts with "müller" (str.lower, as `_title_starts` and the search fold it): it ranks before a
+    newer record that only mentions Müller, as it did when the matches were in hand."""
+    companies.create({"name": "MÜLLER GmbH"})
+    companies.create({"name": "Haus Müller"})
+    assert titles(companies, "müller") == ["MÜLLER GmbH", "Haus Müller"]
+    assert titles(companies, "Müller") == ["MÜLLER GmbH", "Haus Müller"]
+
+
+@pytest.mark.parametrize("text, expected", [("%", ["%Rabatt"]), ("_", ["_intern"]), ("\\", ["\\back"]),
+                                            ("/", ["/slash"])])
+def test_wildcards_in_the_text_are_plain_characters_of_the_title(companies, text, expected):
+    for name in ["%Rabatt", "100% Acme", "_intern", "a_b", "a0x", "\\back", "/slash", "plain"]:
+        companies.create({"name": name})
+    assert titles(companies, text) == expected
+    # "a0x" would sort before "a_b" if "_" matched any character: the one title starting with "a_" fills the list
+    assert titles(companies, "a_", limit=1) == ["a_b"]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\t"])
+def test_a_blank_text_lists_the_first_titles(companies, text):
+    for name in ["b", "a", "c"]:
+        companies.create({"name": name})
+    assert titles(companies, text, limit=2) == ["a", "b"]
+
+
+def test_titles_first_holds_each_record_once_and_honours_the_limit(companies):
+    for name in ["Ärzte Süd", "ÄRZTE Nord", "ärzte West", "Haus der Ärzte"]:
+        companies.create({"name": name})
+    found = companies.suggest("ärzte", limit=10)
+    assert len({record_id for record_id, _ in found}) == len(found) == 4
+    assert [title for _, title in found][-1] == "Haus der Ärzte"
+    assert len(companies.suggest("ärzte", limit=2)) == 2
+
+
+def test_titles_first_offers_no_record_in_the_recycle_bin(companies):
+    kept = companies.create({"name": "Acme kept"}).id
+    gone = companies.create({"name": "Acme gone"}).id
+    companies.delete(gone)
+    assert [record_id for record_id, _ in companies.suggest("acme", limit=1)] == [kept]
+    assert [record_id for record_id, _ in companies.suggest("acme gone")] == []
+
+
+def test_titles_first_offers_a_rep_only_the_records_the_rep_may_see(crm, companies):
+    users = add_users(crm, [("rep", "rep", ["sales"]), ("other", "rep", ["sales"])])
+    for name in ["Acme A", "Acme B", "Acme C"]:
+        crm.as_user(users["other"]).records("company").create({"name": name})
+    own = crm.as_user(users["rep"]).records("company").create({"name": "Acme Z"}).id
+    rep = crm.as_user(users["rep"]).records("company")
+    assert [record_id for record_id, _ in rep.suggest("acme", limit=1)] == [own]
+    assert [record_id for record_id, _ in rep.suggest("acme", limit=3)] == [own]
