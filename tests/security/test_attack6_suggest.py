@@ -94,3 +94,70 @@ def test_titles_first_offers_a_rep_only_the_records_the_rep_may_see(crm, compani
     rep = crm.as_user(users["rep"]).records("company")
     assert [record_id for record_id, _ in rep.suggest("acme", limit=1)] == [own]
     assert [record_id for record_id, _ in rep.suggest("acme", limit=3)] == [own]
+
+
+HIDDEN_TITLES = """
+package: attack6_hidden
+version: "1.0.0"
+roles:
+  rep: {label: Rep}
+permission_sets:
+  sales:
+    roles: [rep]
+    objects:
+      account: [create, read, edit]
+      deal: [create, read, edit]
+      vault: [read]
+  secrets:
+    fields:
+      vault.code: [read]
+objects:
+  account:
+    title_field: name
+    sharing: private
+    fields:
+      name: {type: text, searchable: true}
+  deal:
+    title_field: label
+    sharing: public_read
+    fields:
+      account: {type: lookup, to: account}
+      label: {type: formula, returns: text, formula: "account.name", searchable: true}
+  vault:
+    title_field: code
+    sharing: public_read
+    fields:
+      code: {type: text, searchable: true}
+      note: {type: text, searchable: true}
+"""
+
+
+@pytest.fixture
+def hidden_titles(crm, write_package, install_once):
+    install_once(write_package(HIDDEN_TITLES, "hidden.yaml"))
+    system = crm.as_system()
+    account = system.records("account").create({"name": "Secret Corp"}).id
+    system.records("deal").create({"account": account})
+    for code in ["Zeta 1", "Zeta 2", "Zeta 3"]:
+        system.records("vault").create({"code": code, "note": "public"})
+    (rep,) = add_users(crm, [("rep", "rep", ["sales"])]).values()
+    return crm.as_user(rep)
+
+
+@pytest.mark.parametrize("limit", [1, 10])
+def test_a_derived_title_over_a_record_the_user_may_not_see_is_not_suggested_by_its_value(crm, hidden_titles, limit):
+    """The rep sees the deal, not its account: the deal's title copying the account's name shows nothing."""
+    assert [title for _, title in crm.as_system().records("deal").suggest("Secret", limit=limit)] == ["Secret Corp"]
+    deals = hidden_titles.records("deal")
+    assert deals.suggest("Secret", limit=limit) == []
+    assert deals.suggest("secret corp", limit=limit) == []
+
+
+@pytest.mark.parametrize("limit", [1, 10])
+def test_a_title_field_the_user_may_not_read_is_neither_searched_nor_shown(crm, hidden_titles, limit):
+    assert len(crm.as_system().records("vault").suggest("Zeta", limit=limit)) == min(limit, 3)
+    vault = hidden_titles.records("vault")
+    assert vault.suggest("Zeta", limit=limit) == []
+    assert vault.suggest("zeta 2", limit=limit) == []
+    assert [title for _, title in vault.suggest("public", limit=limit)] == [
+        str(record_id) for record_id, _ in vault.suggest("public", limit=limit)]
