@@ -161,3 +161,18 @@ def test_a_title_field_the_user_may_not_read_is_neither_searched_nor_shown(crm, 
     assert vault.suggest("zeta 2", limit=limit) == []
     assert [title for _, title in vault.suggest("public", limit=limit)] == [
         str(record_id) for record_id, _ in vault.suggest("public", limit=limit)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("straße", ["STRASSE Süd", "Straße Nord", "Große Straße"]),  # "strasse", the folded form, finds STRASSE too
+    ("北京", ["北京公司", "公司北京"]),
+    ("İstanbul", ["İstanbul Ofis", "Haus İstanbul"]),
+    ("öl", ["ÖL AG", "öl GmbH"]),
+    ("ÖL", ["ÖL AG", "öl GmbH"]),
+])
+def test_titles_starting_with_the_text_rank_first_alike_on_every_database(companies, text, expected):
+    for name in ["İstanbul Ofis", "Haus İstanbul", "Straße Nord", "Große Straße", "STRASSE Süd", "北京公司",
+                 "公司北京", "ÖL AG", "öl GmbH"]:
+        companies.create({"name": name})
+    assert titles(companies, text) == expected
+    assert titles(companies, text, limit=1) == expected[:1]
