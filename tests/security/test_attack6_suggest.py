@@ -176,3 +176,20 @@ def test_titles_starting_with_the_text_rank_first_alike_on_every_database(compan
         companies.create({"name": name})
     assert titles(companies, text) == expected
     assert titles(companies, text, limit=1) == expected[:1]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x" * 1001, "the search has 1,001 characters; use at most 1,000."),
+    ("a\x00b", "the search contains a NUL character"),
+    (" ".join(["acme"] * 40), "the search has 40 words"),
+])
+def test_a_text_the_search_refuses_is_refused_as_the_search_not_as_a_filter_nobody_wrote(companies, text, message):
+    """Since 45ce38f the title pages are read before the search: their startswith filter refused a long or NUL
+    text in its own words ("'startswith' on name got 1,001 characters"), and a text of many words starting a
+    title was not refused at all when the titles filled the list."""
+    from crmkit.engine.query import QueryError
+
+    companies.create({"name": " ".join(["acme"] * 40)})
+    with pytest.raises(QueryError) as refused:
+        companies.suggest(text, limit=1)
+    assert message in str(refused.value)

@@ -25,6 +25,7 @@ from crmkit.engine.query.errors import unknown_field
 from crmkit.engine.query.filters import compile_filter
 from crmkit.engine.query.grouping import Grouping, group_totals
 from crmkit.engine.query.inputs import is_record_id, shown
+from crmkit.engine.query.search import search_terms
 from crmkit.engine.query.tokens import normalise
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import constraint_errors
@@ -286,6 +287,7 @@ class RecordService:
         if not text:
             records = self._page(connection, QuerySpec(sort=(title,) if title else ("id",), limit=limit)).records
             return [Suggestion(record, _title(record, title), False) for record in records]
+        search_terms(text)  # a text the search refuses is refused as the search's, before any title is read
         prefixed: dict[int, Record] = {}
         startswith = title is not None and "startswith" in self.runtime.field_types.operators(
             self.obj.fields[title], self.runtime.registry)
