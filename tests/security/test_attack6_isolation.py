@@ -109,7 +109,7 @@ def test_a_connection_dropped_while_its_lock_waits_for_a_migration_starts_again(
         waiting = None
         for _ in range(200):
             waiting = admin.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                    "AND query LIKE 'LOCK TABLE crmkit_metadata_state%%'").fetchone()
+                                    "AND query LIKE '%%LOCK TABLE crmkit_metadata_state%%'").fetchone()
             if waiting:
                 break
             time.sleep(0.025)
