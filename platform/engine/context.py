@@ -36,7 +36,7 @@ from crmkit.engine.records.clock import clock_functions, local_today
 from crmkit.engine.records.record import Actor
 from crmkit.engine.records.service import RecordService
 from crmkit.engine.runtime import Runtime
-from crmkit.engine.security.rights import version_column
+from crmkit.engine.security.rights import forget_own_changes, own_changes, rights_version, version_column
 from crmkit.engine.tables import METADATA_STATE
 
 if TYPE_CHECKING:
@@ -221,7 +221,14 @@ class UserContext:
     def transaction(self) -> Iterator["UserContext"]:
         """Group several operations into one transaction: all are saved, or none.
 
-        The user's rights are checked (and reloaded if they changed) as it starts, and hold for all of it.
+        The user's rights are checked (and reloaded if they changed) as it starts, and hold for all of it. On
+        PostgreSQL a write transaction is READ COMMITTED (each statement sees what was committed before it), so
+        another process may change the rights while it runs: each operation inside it asks the rights version
+        again after it read or wrote (one primary-key read; `_rights_still_held`). Changes this transaction made
+        itself (sharing a record) count as its own; a change by another process that leaves this user's rights as
+        they were (another user's role) is taken in; any other raises RightsChanged, so nothing read with the
+        rights of before reaches the caller and the transaction is rolled back. SQLite needs none of it: the
+        transaction holds the write lock from its start, so no change commits while it runs.
         """
         with self.writing():
             yield self
@@ -230,7 +237,9 @@ class UserContext:
     def writing(self) -> Iterator[Connection]:
         """The connection of a write: the open transaction's, or a new transaction started with the operation read."""
         if self._connection is not None:
-            yield self._connection
+            connection = self._connection
+            yield connection
+            self._rights_still_held(connection)
             return
         self.return_lent()
         self.outbox_ids = []
@@ -238,6 +247,7 @@ class UserContext:
         try:
             with ExitStack() as stack:
                 connection = self._started(stack, lambda: write_transaction(self.crm.write_engine))
+                forget_own_changes(connection)
                 self._connection = connection
                 try:
                     yield connection
@@ -326,8 +336,13 @@ class UserContext:
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """The connection of a read: the open transaction's or snapshot's, or a new one started with the operation read."""
-        if self._connection is not None or self._snapshot is not None:
-            yield self._connection or self._snapshot
+        if self._connection is not None:
+            connection = self._connection
+            yield connection
+            self._rights_still_held(connection)
+            return
+        if self._snapshot is not None:
+            yield self._snapshot
             return
         with ExitStack() as stack:
             connection = self._started(stack, self._lent_or_new)
@@ -386,6 +401,24 @@ class UserContext:
         user = load_user_rights(connection, runtime, self._policy.user.user_id)
         self.policy, self._runtime, self._rights_version = AccessPolicy(runtime, user), runtime, version
         self.crm.keep_policy(user.user_id, runtime, version, self._policy)
+
+
+    def _rights_still_held(self, connection: Connection) -> None:
+        """After an operation inside a transaction: RightsChanged if the user's rights changed since it started,
+        by another process, so that what the operation read with the rights of before is not handed out
+        (`transaction`). Nothing for the system context or a connection whose statements all see one moment."""
+        if self._policy is None or reads_one_moment(connection):
+            return
+        version = rights_version(connection, self._runtime)
+        own = own_changes(connection)
+        if version == self._rights_version + own:
+            return
+        from crmkit.engine import messages
+        from crmkit.engine.security.access import RightsChanged, load_user_rights
+
+        if load_user_rights(connection, self._runtime, self._policy.user.user_id) != self._policy.user:
+            raise RightsChanged(messages.RIGHTS_CHANGED())
+        self._rights_version = version - own  # others' changes that leave this user's rights as they were
 
 
 def operation_state_columns(runtime: Runtime) -> tuple[ScalarSelect, ScalarSelect]:

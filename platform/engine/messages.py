@@ -255,6 +255,9 @@ STALE = Message(
     "{object} {id} 已被他人修改（你编辑的是第 {expected} 版，现在是第 {actual} 版）；请重新加载后再修改。")
 NO_PERMISSION = Message("you do not have permission to {action} {objects}.", "你没有{action}{objects}的权限。",
                         words={"action": PERMISSION_WORDS})
+RIGHTS_CHANGED = Message(
+    "your permissions changed while this transaction ran, so it stopped and none of it is saved; do it again.",
+    "此事务进行期间你的权限发生了变化，因此它已停止，其中的更改均未保存；请重新操作。")
 SEE_NOT_CHANGE = Message("you may see {object} {id} but not change it.", "你可以查看 {object} {id}，但不能修改。")
 MAY_NOT_DELETE = Message(
     "you may not delete {object} {id}: only its owner, users in roles above the owner's and users who may modify "
@@ -672,7 +675,7 @@ TITLES: Mapping[str, str] = {
     "Invalid record": "记录无效", "Invalid records": "记录无效", "Invalid text": "文本无效",
     "Merge not possible": "无法合并", "Migration refused": "迁移被拒绝", "No database": "没有数据库",
     "Not allowed": "不允许", "Not found": "未找到", "Number out of range": "数字超出范围",
-    "Password not changed": "密码未修改", "Plugin not loaded": "插件未加载", "Report not available": "报表不可用",
+    "Password not changed": "密码未修改", "Permissions changed": "权限已变更", "Plugin not loaded": "插件未加载", "Report not available": "报表不可用",
     "Request not possible": "无法处理请求", "Sign-in failed": "登录失败", "Signed out": "已退出登录",
     "Too many attempts": "尝试次数过多", "Unknown object": "未知对象", "Unknown report": "未知报表",
     "Unknown team": "未知团队", "Unknown user": "未知用户", "Unsubscribe link not valid": "退订链接无效",

@@ -34,6 +34,7 @@ from crmkit.engine.automation.deliveries import deliver, settle_abandoned, take_
 from crmkit.engine.automation.rules import AutomationOrigin
 from crmkit.engine.database import ConnectionLost, DatabaseBusy
 from crmkit.engine.records.errors import RecordNotFound, StaleRecordError
+from crmkit.engine.security.access import RightsChanged
 from crmkit.engine import messages
 from crmkit.engine.messages import Message
 from crmkit.errors import CrmkitError
@@ -52,7 +53,7 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 #: A pending row handed to the queue this long ago without being done is handed again (a lost task).
 REQUEUE_AFTER = timedelta(minutes=2)
 #: Errors that say nothing about the action itself: the same row may work in a moment.
-TRANSIENT = (StaleRecordError, DatabaseBusy, ConnectionLost)
+TRANSIENT = (StaleRecordError, DatabaseBusy, ConnectionLost, RightsChanged)
 
 
 class OutboxRowNotFound(RecordNotFound):

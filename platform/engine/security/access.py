@@ -35,6 +35,16 @@ class UnknownUser(RecordError):
     title = "Unknown user"
 
 
+class RightsChanged(RecordError):
+    """The user's rights changed (another process committed a revoke, a role or team change) while their write
+    transaction ran on PostgreSQL, which reads each statement's data as committed before it (READ COMMITTED):
+    a later read would show data of after the change with the rights of before it, so the transaction stops
+    (UserContext.transaction). Nothing of it is saved once the error leaves the transaction; doing it again works."""
+
+    status = 409
+    title = "Permissions changed"
+
+
 @dataclass(frozen=True)
 class UserRights:
     """A user as the access rules need them, loaded once per session."""

@@ -2,6 +2,7 @@
 
     rights_changed(connection, runtime)       # in the transaction of the change
     rights_version(connection, runtime)       # -> 42: one primary-key read
+    own_changes(connection)                   # -> 1: advances by this connection's transaction
     version_column(counters)                  # the same read as a scalar subquery
 
 A UserContext compiles its user's rights once (security/access.py) and may live long: a
@@ -33,6 +34,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from crmkit.engine.runtime import Runtime
 
 COUNTER_OBJECT, COUNTER_FIELD = "crmkit_user", "rights"
+#: `Connection.info` key: how many times this connection's transaction advanced the rights version itself
+#: (`own_changes`), so a write transaction tells its own changes from other processes' (UserContext.writing).
+OWN_CHANGES_KEY = "crmkit_own_rights_changes"
 
 
 def rights_changed(connection: Connection, runtime: Runtime) -> None:
@@ -43,6 +47,18 @@ def rights_changed(connection: Connection, runtime: Runtime) -> None:
                        .on_conflict_do_nothing(index_elements=["object", "field"]))
     connection.execute(update(counters).where(counters.c.object == COUNTER_OBJECT, counters.c.field == COUNTER_FIELD)
                        .values(value=counters.c.value + 1))
+    connection.info[OWN_CHANGES_KEY] = connection.info.get(OWN_CHANGES_KEY, 0) + 1
+
+
+def forget_own_changes(connection: Connection) -> None:
+    """Start counting `own_changes` afresh: at the start of a transaction (the count lives with the pooled
+    connection, not with one transaction)."""
+    connection.info[OWN_CHANGES_KEY] = 0
+
+
+def own_changes(connection: Connection) -> int:
+    """How many times `rights_changed` advanced the version on `connection` since `forget_own_changes`."""
+    return connection.info.get(OWN_CHANGES_KEY, 0)
 
 
 def rights_version(connection: Connection, runtime: Runtime) -> int:
