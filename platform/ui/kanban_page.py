@@ -189,7 +189,16 @@ def build_board(context: UserContext, object_name: str, args: MultiDict, *, none
     cards at a cursor (its "more"). Raises UnknownObject (404), PermissionDenied (403)
     without read access, QueryError (400) for a query string the engine refuses;
     LookupError when the object has no board for the user.
+
+    Its counts, totals and cards are read in one snapshot (UserContext.snapshot): one operation read, and on
+    PostgreSQL one moment, so a column's count always matches the cards it shows.
     """
+    with context.snapshot():
+        return _board(context, object_name, args, none_label, currency, only, with_cards)
+
+
+def _board(context: UserContext, object_name: str, args: MultiDict, none_label: str, currency: str | None,
+           only: str | None, with_cards: bool) -> Board:
     records = context.records(object_name)
     obj = records.obj
     layout = board_layout(context, obj.name)

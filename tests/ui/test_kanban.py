@@ -219,3 +219,25 @@ def test_labels_values_and_titles_on_the_board_are_escaped(signed_in: Callable) 
     assert SCRIPT_PAYLOAD not in page and IMAGE_PAYLOAD not in page
     assert "Probe record &#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
     assert ">No value</h3>" in page  # kind is not required
+
+
+def test_the_boards_counts_totals_and_cards_are_read_in_one_snapshot(signed_in: Callable, app, deals) -> None:
+    """One operation read for the whole board (UserContext.snapshot): on PostgreSQL one moment, so a column's count
+    is that of the cards it shows even while others move cards."""
+    from sqlalchemy import event
+
+    client = signed_in("kb_1")
+    client.get("/o/opportunity/kanban")  # what a policy reads once and keeps is read before counting
+    statements: list[str] = []
+
+    def executed(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    engine = app.extensions["crmkit"].crm.engine
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        page = client.get("/o/opportunity/kanban").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)
+    assert "Kb Alpha" in column(page, "Proposal") and "Kb Other" not in page
+    assert len([sql for sql in statements if "crmkit_metadata_state" in sql]) == 1, "\n".join(s[:90] for s in statements)

@@ -44,28 +44,33 @@ def no_value_label() -> str:
 def board(object_name: str) -> Response:
     """The board; to htmx with `column`, that column's next cards only (its "more")."""
     context = user_context()
-    records = context.records(object_name)  # UnknownObject: 404 first
     partial = request.headers.get("HX-Request") == "true" and "column" in request.args
-    try:
-        shown = build_board(context, object_name, request.args, none_label=no_value_label(),
-                            only=request.args.get("column") if partial else None)
-    except LookupError:
-        abort(404)
-    except QueryError as error:
-        if partial:  # a "more" whose cursor the engine refuses: the sentence in the page's message area
-            return error_response(400, sentence(error.message))
-        body = render_template("kanban.html", board=None, obj=records.obj, problem=sentence(error.message),
-                               search=request.args.get("q", ""), args=request.args, query_url=query_url,
-                               board_url=board_url, record_url=record_url)
-        return Response(body, status=400)
-    if partial:
-        if not shown.columns:
+    # The page only reads: the board and the page around it share one snapshot (docs/ui.md, "Speed").
+    with context.snapshot():
+        records = context.records(object_name)  # UnknownObject: 404 first
+        try:
+            shown = build_board(context, object_name, request.args, none_label=no_value_label(),
+                                only=request.args.get("column") if partial else None)
+        except LookupError:
             abort(404)
-        return Response(render_template("kanban_cards.html", board=shown, column=shown.columns[0],
-                                        board_url=board_url, record_url=record_url))
-    return Response(render_template("kanban.html", board=shown, obj=shown.obj, problem=None, search=shown.search,
-                                    args=shown.args, query_url=query_url, board_url=board_url,
-                                    record_url=record_url))
+        except QueryError as error:
+            problem = sentence(error.message)
+        else:
+            if partial:
+                if not shown.columns:
+                    abort(404)
+                return Response(render_template("kanban_cards.html", board=shown, column=shown.columns[0],
+                                                board_url=board_url, record_url=record_url))
+            return Response(render_template("kanban.html", board=shown, obj=shown.obj, problem=None,
+                                            search=shown.search, args=shown.args, query_url=query_url,
+                                            board_url=board_url, record_url=record_url))
+    # Outside the snapshot: a refused query may have ended its transaction (PostgreSQL).
+    if partial:  # a "more" whose cursor the engine refuses: the sentence in the page's message area
+        return error_response(400, problem)
+    body = render_template("kanban.html", board=None, obj=records.obj, problem=problem,
+                           search=request.args.get("q", ""), args=request.args, query_url=query_url,
+                           board_url=board_url, record_url=record_url)
+    return Response(body, status=400)
 
 
 def wants_json() -> bool:
