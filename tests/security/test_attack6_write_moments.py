@@ -16,7 +16,6 @@ import pytest
 
 from crmkit.engine import messages
 from crmkit.engine.security.access import RightsChanged
-from crmkit.engine.security.users import SystemDirectory
 from tests.security.test_attack5_lent_state import SECRET, revoke_then_write, ticket  # noqa: F401 (fixtures)
 from tests.security.test_operation_start import PASSWORD, desk, other_process  # noqa: F401 (fixtures)
 
