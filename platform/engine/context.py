@@ -42,7 +42,7 @@ from crmkit.engine.tables import METADATA_STATE
 if TYPE_CHECKING:
     from crmkit.engine.automation.rules import AutomationOrigin
     from crmkit.engine.crm import Crm
-    from crmkit.engine.security.access import AccessPolicy
+    from crmkit.engine.security.access import AccessPolicy, RightsChanged
     from crmkit.engine.security.privacy import Privacy
     from crmkit.engine.security.sharing import Sharing
     from crmkit.engine.records.pipeline import SavePipeline
@@ -65,6 +65,9 @@ class UserContext:
         #: or the first operation, does the operation read (and loads the rights again if they moved).
         self._unchecked = unchecked and policy is not None
         self._connection: Connection | None = None
+        #: The RightsChanged an operation of the open transaction raised: the transaction rolls back when it ends even
+        #: if the caller caught the error and carried on (`writing`); None while its rights hold.
+        self._rights_lost: "RightsChanged | None" = None
         #: The connection of a `snapshot()` block, which reads share; None outside one.
         self._snapshot: Connection | None = None
         #: A connection the caller holds, lent for the first snapshot (`lend_read`); None once used or given back.
@@ -227,7 +230,10 @@ class UserContext:
         again after it read or wrote (one primary-key read; `_rights_still_held`). Changes this transaction made
         itself (sharing a record) count as its own; a change by another process that leaves this user's rights as
         they were (another user's role) is taken in; any other raises RightsChanged, so nothing read with the
-        rights of before reaches the caller and the transaction is rolled back. SQLite needs none of it: the
+        rights of before reaches the caller and the transaction is rolled back: also when the caller catches it
+        and carries on (every later operation raises it again, and so does the end of the block), and a bulk
+        change or an import inside stops at it rather than counting it as one record's failure. A savepoint rolled
+        back takes its own changes back out of the count (security/rights.py `follow_savepoints`). SQLite needs none of it: the
         transaction holds the write lock from its start, so no change commits while it runs.
         """
         with self.writing():
@@ -248,11 +254,13 @@ class UserContext:
             with ExitStack() as stack:
                 connection = self._started(stack, lambda: write_transaction(self.crm.write_engine))
                 forget_own_changes(connection)
-                self._connection = connection
+                self._connection, self._rights_lost = connection, None
                 try:
                     yield connection
+                    if self._rights_lost is not None:  # caught inside and carried on: still none of it is saved
+                        raise self._rights_lost
                 finally:
-                    self._connection = None
+                    self._connection, self._rights_lost = None, None
         finally:
             failed, self.failed_runs, self.pending_runs = self.failed_runs, [], []
             if failed:  # the save rolled back; why its rule refused it is kept in a transaction of its own
@@ -416,8 +424,10 @@ class UserContext:
         from crmkit.engine import messages
         from crmkit.engine.security.access import RightsChanged, load_user_rights
 
-        if load_user_rights(connection, self._runtime, self._policy.user.user_id) != self._policy.user:
-            raise RightsChanged(messages.RIGHTS_CHANGED())
+        if self._rights_lost is not None or \
+                load_user_rights(connection, self._runtime, self._policy.user.user_id) != self._policy.user:
+            self._rights_lost = RightsChanged(messages.RIGHTS_CHANGED())
+            raise self._rights_lost
         self._rights_version = version - own  # others' changes that leave this user's rights as they were
 
 

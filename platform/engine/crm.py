@@ -40,7 +40,7 @@ from crmkit.engine.records.clock import utc_now
 from crmkit.engine.records.record import Actor
 from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.audit import SecurityLog
-from crmkit.engine.security.rights import rights_changed, version_column
+from crmkit.engine.security.rights import follow_savepoints, rights_changed, version_column
 from crmkit.engine.context import UserContext
 from crmkit.engine.tables import METADATA_STATE, system_metadata
 from crmkit.metadata import load_package, package_from_documents
@@ -63,6 +63,7 @@ class Crm:
         self.engine = engine
         #: The same pool; its transactions take SQLite's write lock up front.
         self.write_engine = writer(engine)
+        follow_savepoints(engine)
         self.extensions = extensions
         #: The current moment (aware, UTC). Replace it to fix the time, e.g. in tests.
         self.clock: Callable[[], datetime] = utc_now

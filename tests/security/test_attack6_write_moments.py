@@ -80,3 +80,56 @@ def test_a_revoke_before_the_transaction_started_is_simply_its_rights(crm, desk,
     revoke_then_write(database_url, desk, other_process, ticket)
     with context.transaction():
         assert "margin" not in context.records("ticket").get(ticket).values
+
+
+def test_a_caller_that_catches_rights_changed_and_carries_on_still_saves_nothing(crm, desk, other_process, ticket,  # noqa: F811
+                                                                               database_url):
+    context = crm.as_user(desk["rep"])
+    with pytest.raises(RightsChanged):
+        with context.transaction():
+            tickets = context.records("ticket")
+            tickets.create({"name": "written before the revoke"})
+            revoke_then_write(database_url, desk, other_process, ticket)
+            with pytest.raises(RightsChanged):
+                tickets.get(ticket)
+            with pytest.raises(RightsChanged):  # every next operation is refused too
+                tickets.create({"name": "written after the refusal"})
+    names = {record["name"] for record in crm.as_system().records("ticket").query().records}
+    assert not names & {"written before the revoke", "written after the refusal"}
+
+
+def test_a_rights_change_during_a_bulk_change_stops_it_instead_of_failing_one_record(crm, desk, other_process, ticket,  # noqa: F811
+                                                                                     database_url, monkeypatch):
+    context = crm.as_user(desk["rep"])
+    tickets = context.records("ticket")
+    others = [tickets.create({"name": f"bulk {number}"}).id for number in range(2)]
+    update, saved = type(tickets)._update, []
+
+    def revoked_while_it_runs(service, connection, record_id, *rest):  # the revoke commits as the first is saved
+        if service.session is context:  # not the other process's own save
+            saved.append(record_id)
+            if len(saved) == 1:
+                revoke_then_write(database_url, desk, other_process, ticket)
+        return update(service, connection, record_id, *rest)
+
+    monkeypatch.setattr(type(tickets), "_update", revoked_while_it_runs)
+    with pytest.raises(RightsChanged):
+        with context.transaction():
+            context.records("ticket").update_many([*others, ticket], {"rank": 7})
+    assert saved == others[:1]  # stopped at the first record, not one record's failure among the others
+    assert all(crm.as_system().records("ticket").get(record_id)["rank"] is None for record_id in [*others, ticket])
+
+
+def test_a_rights_change_undone_by_a_rolled_back_savepoint_is_not_taken_for_the_transactions_own(
+        crm, desk, other_process, ticket, database_url):  # noqa: F811
+    context = crm.as_user(desk["rep"])
+    with pytest.raises(RightsChanged):
+        with context.transaction():
+            tickets = context.records("ticket")
+            mine = tickets.create({"name": "mine"})
+            with context.writing() as connection:
+                savepoint = connection.begin_nested()
+                context.sharing.share("ticket", mine.id, user_id=desk["boss"], access="read")  # advances the version
+                savepoint.rollback()  # ... and takes it back
+                revoke_then_write(database_url, desk, other_process, ticket)  # advances it: one change, not ours
+                tickets.get(ticket)

@@ -3,6 +3,7 @@
     rights_changed(connection, runtime)       # in the transaction of the change
     rights_version(connection, runtime)       # -> 42: one primary-key read
     own_changes(connection)                   # -> 1: advances by this connection's transaction
+    follow_savepoints(engine)                 # a savepoint rolled back takes its advances back from that count
     version_column(counters)                  # the same read as a scalar subquery
 
 A UserContext compiles its user's rights once (security/access.py) and may live long: a
@@ -27,7 +28,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import Connection, ScalarSelect, Select, Table, select, update
+from typing import Any
+
+from sqlalchemy import Connection, Engine, ScalarSelect, Select, Table, event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -37,6 +40,8 @@ COUNTER_OBJECT, COUNTER_FIELD = "crmkit_user", "rights"
 #: `Connection.info` key: how many times this connection's transaction advanced the rights version itself
 #: (`own_changes`), so a write transaction tells its own changes from other processes' (UserContext.writing).
 OWN_CHANGES_KEY = "crmkit_own_rights_changes"
+#: `Connection.info` key: [(savepoint name, `own_changes` when it began)] of the savepoints open, innermost last.
+SAVEPOINTS_KEY = "crmkit_own_rights_changes_at_savepoints"
 
 
 def rights_changed(connection: Connection, runtime: Runtime) -> None:
@@ -54,6 +59,48 @@ def forget_own_changes(connection: Connection) -> None:
     """Start counting `own_changes` afresh: at the start of a transaction (the count lives with the pooled
     connection, not with one transaction)."""
     connection.info[OWN_CHANGES_KEY] = 0
+    connection.info[SAVEPOINTS_KEY] = []
+
+
+def follow_savepoints(engine: Engine) -> None:
+    """Keep `own_changes` true across savepoints on `engine` (once per engine; more calls add nothing).
+
+    A savepoint rolled back (a record of a bulk change that failed, `begin_nested`) takes its own advances of the
+    version back with it, so its count goes back to what it was when the savepoint began. Counted one too many, a
+    later change by another process would look like the transaction's own and be taken in unchecked.
+    """
+    for name, listener in (("savepoint", _savepoint_began), ("rollback_savepoint", _savepoint_rolled_back),
+                           ("release_savepoint", _savepoint_released)):
+        if not event.contains(engine, name, listener):
+            event.listen(engine, name, listener)
+
+
+def _savepoint_began(connection: Connection, name: str) -> None:
+    connection.info.setdefault(SAVEPOINTS_KEY, []).append((name, own_changes(connection)))
+
+
+def _savepoint_rolled_back(connection: Connection, name: str, context: Any) -> None:
+    count = _savepoint_ended(connection, name)
+    if count is not None:
+        connection.info[OWN_CHANGES_KEY] = count
+
+
+def _savepoint_released(connection: Connection, name: str, context: Any) -> None:
+    _savepoint_ended(connection, name)
+
+
+def _savepoint_ended(connection: Connection, name: str) -> int | None:
+    """The count as savepoint `name` began, dropped with the savepoints opened inside it; None if none is followed.
+
+    SQLAlchemy names a savepoint it names itself only after the `savepoint` event (which gets None): such a
+    savepoint is the innermost one, as its NestedTransaction ends before the ones around it."""
+    opened = connection.info.get(SAVEPOINTS_KEY) or []
+    if not opened:
+        return None
+    index = next((index for index in range(len(opened) - 1, -1, -1) if opened[index][0] == name), len(opened) - 1)
+    count = opened[index][1]
+    del opened[index:]
+    return count
 
 
 def own_changes(connection: Connection) -> int:
