@@ -62,7 +62,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Column, Connection, column, func, select, table, true
+from sqlalchemy import Column, Connection, column, func, literal, select, table, true
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression
 
@@ -71,7 +71,7 @@ from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import (FEW_MATCHES, ContentHeld, IndexCondition, SearchIds, SearchMatch,
-                                        content_table_name, where_clause)
+                                        content_table_name, search_clause, where_clause)
 from crmkit.engine.query.search_statistics import expected_share, largest_known_term, short_prefix, unknown_short_prefix
 
 #: PostgreSQL, many matches: how many records a page walks newest first, testing each, before it reads every match.
@@ -100,6 +100,11 @@ NEWEST_PROBED = 64
 #: newest first, testing each (`_content_walked`, 3.5 ms at most), when the share of the newest PROBED records
 #: says the walk fills the page: a share of 0.5% and more for a page of 50 ("12": 1.2%, FTS5 7 ms; "1": 280 ms).
 SHORT_WALKED = 10_000
+#: SQLite, an administrator's capped count of a short prefix: the most rows of the FTS5 content table it walks, newest
+#: first, testing each (`content_walked_count`; some 0.4 us a row): "1" (64% of the bench's accounts) finds a list
+#: count's 10,001 in some 16,000 rows, where FTS5 merges first (280-390 ms at 1,000,000 accounts); "12" (1.7%) would
+#: need 70,000 for global search's 1,001, and FTS5 counts it.
+COUNT_WALKED = 25_000
 #: SQLite, a rep's short prefix: their newest records whose share tells whether the prefix is common among them
 #: (`_owner_walk_fills`: above COMMON_SHARE, "1"; their records are scattered, each looked up in the content
 #: table, so "12" costs their walk 23 ms against FTS5's 11 at 1,000,000 records, load 8: FTS5 reads it).
@@ -334,12 +339,54 @@ def _content_walk_fills(connection: Connection, match: SearchMatch, after: int |
     (0.1%) and "zq", held by few, are read from FTS5 at once. Yes too when there are fewer than
     PROBED rows: the walk reads each of them, as the probe did.
     """
+    found, probed = _content_probe(connection, match, after)
+    return probed < PROBED or found * SHORT_WALKED >= rows * PROBED
+
+
+def _content_probe(connection: Connection, match: SearchMatch, after: int | None) -> tuple[int, int]:
+    """SQLite: (rows holding `match`, rows read) among the newest PROBED rows of the FTS5 content table below `after`."""
     content = table(content_table_name(match), column("id"), *(column(f"c{position}") for position in match.positions))
     newest = _id_ordered(select(content).where(*_after(content.c.id, after, True)), content.c.id, True,
                          PROBED).subquery("probed")
     found, probed = connection.execute(
         select(func.count().filter(ContentHeld(match, "probed")), func.count()).select_from(newest)).one()
-    return probed < PROBED or found * SHORT_WALKED >= rows * PROBED
+    return found, probed
+
+
+def content_walked_count(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+                         cap: int) -> int | None:
+    """SQLite, an administrator's count of a search with a short prefix ("1", "12") and no filter: how many
+    records match, read from the newest rows of the FTS5 content table; None when FTS5 is to count instead.
+
+    FTS5 merges the list of every word starting with a short prefix before its first row (280-390 ms
+    for "1" at 1,000,000 accounts), and a capped count (query/counting.py) asks it for cap + 1 of them.
+    When the newest PROBED rows (`_content_probe`, as a page judges its walk) say that a quarter more than
+    the rows expected to hold cap + 1 matches are at most COUNT_WALKED, those rows are walked, each row's tokens
+    tested (`SELECT count(*) FROM (SELECT 1 FROM <content> WHERE <content>.id >= :bound AND <its token
+    text holds the terms> AND EXISTS (<its record>) LIMIT :cap + 1)`): more than `cap`
+    found is the count's "at least" (the value returned, above `cap`); a table the walk reads whole gives
+    the exact count. Fewer found among the rows walked, or a rarer prefix: None, and FTS5 counts.
+    """
+    if connection.dialect.name != "sqlite" or spec.filter or ctx.restriction(object_name) is not None:
+        return None
+    match = search_clause(ctx, object_name, spec.search)
+    if not isinstance(match, SearchMatch) or not short_prefix(match):
+        return None
+    found, probed = _content_probe(connection, match, None)
+    if probed < PROBED:
+        walked = PROBED  # every row: fewer than PROBED
+    elif not found or 5 * (cap + 1) * PROBED > 4 * found * COUNT_WALKED:
+        return None
+    else:  # a quarter more than the probe's share says hold cap + 1: a share of 5% among 2,000 rows is some 100
+        walked = -(-5 * (cap + 1) * PROBED // (4 * found))
+    source = ctx.schema.table(object_name)
+    content = table(content_table_name(match), column("id"))
+    bound = connection.execute(select(content.c.id).order_by(content.c.id.desc()).limit(1)
+                               .offset(walked - 1)).scalar()
+    held = (select(literal(1)).select_from(content).where(*([] if bound is None else [content.c.id >= bound]), ContentHeld(match),
+                                     _a_record(source, content)).limit(cap + 1).subquery("held"))
+    counted = connection.execute(select(func.count()).select_from(held)).scalar_one()
+    return counted if counted > cap or bound is None else None
 
 
 def _owner_walk_fills(connection: Connection, ctx: QueryContext, object_name: str, match: SearchMatch,
@@ -367,13 +414,13 @@ def _content_walked(connection: Connection, ctx: QueryContext, object_name: str,
                     read: Callable[[Any], list[Any]]) -> list[Any] | None:
     """SQLite, an administrator's short prefix: the newest SHORT_WALKED rows of the FTS5 content table, each tested.
 
-    `SELECT <table>.id FROM <search table>_content JOIN <table> ON <table>.id = <content>.id
-    WHERE <content>.id >= :bound [AND <content>.id < :after] AND <its token text holds the
-    terms> ORDER BY <content>.id DESC LIMIT n` (the page's ids, a CTE): the content table is
+    `SELECT <content>.id FROM <search table>_content WHERE <content>.id >= :bound [AND <content>.id
+    < :after] AND <its token text holds the terms> AND EXISTS (<its record>) ORDER BY <content>.id
+    DESC LIMIT n` (the page's ids, a CTE): the content table is
     an ordinary table keyed by record id, holding only the tokens, so walking it costs a third
     of walking the records and looking each one's row up (1.5 ms against 4.8 for the newest
     51 of "12" at 1,000,000 records, some 4,400 rows; FTS5 took 7 ms, and 280 ms for "1");
-    the join keeps only ids that are records, as FTS5's walk does. :bound, the id of its
+    EXISTS (`_a_record`) keeps only ids that are records, as FTS5's walk does. :bound, the id of its
     SHORT_WALKED-th newest row, is read first along its primary key. None when those hold no
     full page and older rows remain: the FTS5 walk reads the page instead.
     """
@@ -381,11 +428,18 @@ def _content_walked(connection: Connection, ctx: QueryContext, object_name: str,
     content = table(content_table_name(match), column("id"))
     bound = connection.execute(select(content.c.id).where(*_after(content.c.id, after, True))
                                .order_by(content.c.id.desc()).limit(1).offset(SHORT_WALKED - 1)).scalar()
-    walk = (select(source.c.id).select_from(content.join(source, source.c.id == content.c.id))
-            .where(*_after(content.c.id, after, True), *([] if bound is None else [content.c.id >= bound]),
-                   ContentHeld(match)))
+    walk = select(content.c.id).select_from(content).where(*_after(content.c.id, after, True),
+                                      *([] if bound is None else [content.c.id >= bound]), ContentHeld(match),
+                                      _a_record(source, content))
     rows = read(_page_of(source, selected, walk, content.c.id, True, spec.limit + 1))
     return rows if len(rows) > spec.limit or bound is None else None
+
+
+def _a_record(source, content) -> Any:
+    """SQLite: `EXISTS (SELECT 1 FROM <table> WHERE <table>.id = <content>.id)`, for a walk of the content table: it
+    keeps the walk the outer loop (a join may be turned round to scan the records when the content table has no
+    statistics yet) and each row a lookup by primary key."""
+    return select(literal(1)).where(source.c.id == content.c.id).correlate(content).exists()
 
 
 def _owner_walked(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
