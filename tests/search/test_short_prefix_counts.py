@@ -3,7 +3,7 @@
 FTS5 merges the list of every word starting with a short prefix before it yields a first match (280-390 ms
 for "1" at the bench's 1,000,000 accounts), and a capped count or an EXISTS asked it exactly that. The newest
 rows of the FTS5 content table answer instead when they hold the prefix (query/search_pages.py
-`content_walked_count`, records/global_search.py `_newest_hold`); the answers are FTS5's.
+`walked_count`, records/global_search.py `_newest_hold`); the answers are FTS5's.
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def counted(crm, spec: QuerySpec, cap: int, owner: int | None = None) -> Count: 
 
 def fts5_count(crm, monkeypatch, spec: QuerySpec, cap: int, owner: int | None = None) -> Count:  # noqa: F811
     with monkeypatch.context() as patched:
-        patched.setattr(search_pages, "content_walked_count", lambda *_arguments: None)
-        patched.setattr("crmkit.engine.query.counting.content_walked_count", lambda *_arguments: None)
+        patched.setattr(search_pages, "walked_count", lambda *_arguments: None)
+        patched.setattr("crmkit.engine.query.counting.walked_count", lambda *_arguments: None)
         return counted(crm, spec, cap, owner)
 
 
@@ -32,25 +32,33 @@ def fts5_count(crm, monkeypatch, spec: QuerySpec, cap: int, owner: int | None = 
                                            ("zq", 5), ("wonka 3", 4), ("1", 10_000)])
 def test_a_capped_count_of_a_short_prefix_is_fts5s_count(crm, monkeypatch, probed, word, cap):  # noqa: F811
     """Both databases, whichever way it is read: the count of a short prefix, exact up to the cap and "at least"
-    beyond, is the one FTS5 gives; an administrator's, and a rep's (read from FTS5 on SQLite)."""
+    beyond, is the one FTS5 gives; an administrator's, and a rep's."""
     monkeypatch.setattr(search_pages, "PROBED", probed)
+    monkeypatch.setattr(search_pages, "OWNER_PROBED", min(probed, 200))
     spec = QuerySpec(search=word)
     for owner in (None, 2):
         assert counted(crm, spec, cap, owner) == fts5_count(crm, monkeypatch, spec, cap, owner), (owner, word)
 
 
-def test_sqlite_counts_a_common_short_prefix_from_the_newest_rows_without_asking_fts5(crm, plan_reader,  # noqa: F811
-                                                                                      monkeypatch):
-    """The accounts' names end in their number: "3" starts a word of each of the newest 50 rows (PROBED: 399 down
-    to 350), so a count capped at 3 walks the newest few rows (bounded: `id >= :bound`); "at least 3"."""
+@pytest.mark.parametrize("owner", [None, 2])
+def test_sqlite_counts_a_common_short_prefix_from_the_newest_records_without_asking_fts5(crm, plan_reader,  # noqa: F811
+                                                                                        monkeypatch, owner):
+    """The accounts' names end in their number: "3" starts a word of each of the newest 50 (PROBED, OWNER_PROBED:
+    399 down to 350; rep 2's 396, 391, ...), so a count capped at 3 walks the caller's newest few (bounded:
+    `id >= :bound`; a rep's along the owner index) and stops at 4: "at least 3"."""
     if crm.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's FTS5")
     monkeypatch.setattr(search_pages, "PROBED", 50)
+    monkeypatch.setattr(search_pages, "OWNER_PROBED", 50)
     with plan_reader(crm.engine).reads() as seen:
-        assert counted(crm, QuerySpec(search="3"), 3) == Count(3, "at_least")
+        assert counted(crm, QuerySpec(search="3"), 3, owner) == Count(3, "at_least")
     statements = [statement for statement, _ in seen]
     assert not any(_fts5_reads(statement) for statement in statements), statements
     assert any("AS held" in statement and ">= ?" in statement for statement in statements), statements
+    if owner is not None:
+        plans = plan_reader(crm.engine).plans(lambda: counted(crm, QuerySpec(search="3"), 3, owner))
+        assert any("ix_account_owner_id (owner_id=?" in line for plan in plans for line in plan.lines)
+        assert not any(plan.full_scans("account") for plan in plans), "\n\n".join(map(str, plans))
 
 
 def test_sqlite_counts_a_table_smaller_than_the_probe_exactly_by_walking_it(crm, plan_reader):  # noqa: F811
@@ -65,11 +73,12 @@ def test_sqlite_counts_a_table_smaller_than_the_probe_exactly_by_walking_it(crm,
 
 
 @pytest.mark.parametrize("spec", [QuerySpec(search="zq"), QuerySpec(search="1", filter={"name": {"startswith": "w"}})])
-def test_sqlite_counts_a_rare_prefix_a_filtered_one_and_a_reps_with_fts5(crm, plan_reader, monkeypatch, spec):  # noqa: F811
-    """A prefix the newest rows do not hold ("zq"), a count with a filter, a rep's count: FTS5 counts them."""
+def test_sqlite_counts_a_rare_prefix_and_a_filtered_one_with_fts5(crm, plan_reader, monkeypatch, spec):  # noqa: F811
+    """A prefix the newest records do not hold ("zq"), a count with a filter: FTS5 counts them."""
     if crm.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's FTS5")
     monkeypatch.setattr(search_pages, "PROBED", 50)
+    monkeypatch.setattr(search_pages, "OWNER_PROBED", 50)
     for owner in (None, 2):
         with plan_reader(crm.engine).reads() as seen:
             counted(crm, spec, 5, owner)

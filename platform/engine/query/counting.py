@@ -17,7 +17,7 @@ from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.inputs import MAX_COUNT_CAP, whole_number
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import where_clause
-from crmkit.engine.query.search_pages import content_walked_count
+from crmkit.engine.query.search_pages import walked_count
 
 DEFAULT_CAP = 10_000
 
@@ -51,7 +51,7 @@ def count_records(
     where = where_clause(ctx, object_name, spec)
     if exact:
         return Count(connection.scalar(select(func.count()).select_from(table).where(where)) or 0, "exact")
-    walked = content_walked_count(connection, ctx, object_name, spec, cap) if spec.search else None
+    walked = walked_count(connection, ctx, object_name, spec, cap) if spec.search else None
     if walked is not None:  # SQLite, a short prefix ("1"): the newest rows, not FTS5's merge of every word it starts
         return Count(walked, "exact") if walked <= cap else Count(cap, "at_least")
     first_rows = select(literal(1)).select_from(table).where(where).limit(cap + 1).subquery()

@@ -101,10 +101,13 @@ NEWEST_PROBED = 64
 #: says the walk fills the page: a share of 0.5% and more for a page of 50 ("12": 1.2%, FTS5 7 ms; "1": 280 ms).
 SHORT_WALKED = 10_000
 #: SQLite, an administrator's capped count of a short prefix: the most rows of the FTS5 content table it walks, newest
-#: first, testing each (`content_walked_count`; some 0.4 us a row): "1" (64% of the bench's accounts) finds a list
+#: first, testing each (`walked_count`; some 0.4 us a row): "1" (64% of the bench's accounts) finds a list
 #: count's 10,001 in some 16,000 rows, where FTS5 merges first (280-390 ms at 1,000,000 accounts); "12" (1.7%) would
 #: need 70,000 for global search's 1,001, and FTS5 counts it.
 COUNT_WALKED = 25_000
+#: SQLite, a rep's capped count of a short prefix: the most of their own records it walks along the owner index, each
+#: looked up in the content table (some 11 us a record): "1" finds global search's 1,001 in some 2,000 of them.
+OWNER_COUNT_WALKED = 5_000
 #: SQLite, a rep's short prefix: their newest records whose share tells whether the prefix is common among them
 #: (`_owner_walk_fills`: above COMMON_SHARE, "1"; their records are scattered, each looked up in the content
 #: table, so "12" costs their walk 23 ms against FTS5's 11 at 1,000,000 records, load 8: FTS5 reads it).
@@ -353,38 +356,52 @@ def _content_probe(connection: Connection, match: SearchMatch, after: int | None
     return found, probed
 
 
-def content_walked_count(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
-                         cap: int) -> int | None:
-    """SQLite, an administrator's count of a search with a short prefix ("1", "12") and no filter: how many
-    records match, read from the newest rows of the FTS5 content table; None when FTS5 is to count instead.
+def walked_count(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+                 cap: int) -> int | None:
+    """SQLite, a count of a search with a short prefix ("1", "12") and no filter: how many records match, read
+    from the caller's newest records; None when FTS5 is to count instead.
 
     FTS5 merges the list of every word starting with a short prefix before its first row (280-390 ms
     for "1" at 1,000,000 accounts), and a capped count (query/counting.py) asks it for cap + 1 of them.
-    When the newest PROBED rows (`_content_probe`, as a page judges its walk) say that a quarter more than
-    the rows expected to hold cap + 1 matches are at most COUNT_WALKED, those rows are walked, each row's tokens
-    tested (`SELECT count(*) FROM (SELECT 1 FROM <content> WHERE <content>.id >= :bound AND <its token
-    text holds the terms> AND EXISTS (<its record>) LIMIT :cap + 1)`): more than `cap`
-    found is the count's "at least" (the value returned, above `cap`); a table the walk reads whole gives
-    the exact count. Fewer found among the rows walked, or a rarer prefix: None, and FTS5 counts.
+    The newest records are probed first, as a page judges its walk: an administrator's newest PROBED rows
+    of the FTS5 content table (`_content_probe`), a rep's newest OWNER_PROBED records (`_owner_probe`).
+    When their share says that a quarter more than the records expected to hold cap + 1 matches are at
+    most COUNT_WALKED (a rep's: OWNER_COUNT_WALKED), those are walked, each tested:
+    `SELECT count(*) FROM (SELECT 1 FROM <content> WHERE <content>.id >= :bound AND <its token text holds
+    the terms> AND EXISTS (<its record>) LIMIT :cap + 1)`, for a rep `SELECT 1 FROM <table> WHERE
+    owner_id = :me AND id >= :bound AND EXISTS (<its search row holds the terms>) ...` along the owner
+    index. More than `cap` found is the count's "at least" (the value returned, above `cap`); records the
+    walk reads whole give the exact count. Fewer found among those walked, a rarer prefix, another row
+    filter: None, and FTS5 counts.
     """
-    if connection.dialect.name != "sqlite" or spec.filter or ctx.restriction(object_name) is not None:
+    if connection.dialect.name != "sqlite" or spec.filter:
+        return None
+    admin = ctx.restriction(object_name) is None
+    if not admin and not _owned_only(ctx, object_name):
         return None
     match = search_clause(ctx, object_name, spec.search)
     if not isinstance(match, SearchMatch) or not short_prefix(match):
         return None
-    found, probed = _content_probe(connection, match, None)
-    if probed < PROBED:
-        walked = PROBED  # every row: fewer than PROBED
-    elif not found or 5 * (cap + 1) * PROBED > 4 * found * COUNT_WALKED:
+    source = ctx.schema.table(object_name)
+    if admin:
+        content = table(content_table_name(match), column("id"))
+        rows, key, conditions = content, content.c.id, [ContentHeld(match), _a_record(source, content)]
+        (found, probed), most, least = _content_probe(connection, match, None), COUNT_WALKED, PROBED
+    else:
+        owned = ctx.restriction(object_name)
+        rows, key, conditions = source, source.c.id, [owned, match.row_by_row(source.c.id)]
+        (found, probed), most, least = _owner_probe(connection, ctx, object_name, match, None), \
+            OWNER_COUNT_WALKED, OWNER_PROBED
+    if probed < least:
+        walked = least  # every one of them: fewer than the probe reads
+    elif not found or 5 * (cap + 1) * probed > 4 * found * most:
         return None
     else:  # a quarter more than the probe's share says hold cap + 1: a share of 5% among 2,000 rows is some 100
-        walked = -(-5 * (cap + 1) * PROBED // (4 * found))
-    source = ctx.schema.table(object_name)
-    content = table(content_table_name(match), column("id"))
-    bound = connection.execute(select(content.c.id).order_by(content.c.id.desc()).limit(1)
+        walked = -(-5 * (cap + 1) * probed // (4 * found))
+    bound = connection.execute(select(key).where(*conditions[:0 if admin else 1]).order_by(key.desc()).limit(1)
                                .offset(walked - 1)).scalar()
-    held = (select(literal(1)).select_from(content).where(*([] if bound is None else [content.c.id >= bound]), ContentHeld(match),
-                                     _a_record(source, content)).limit(cap + 1).subquery("held"))
+    held = (select(literal(1)).select_from(rows).where(*([] if bound is None else [key >= bound]), *conditions)
+            .limit(cap + 1).subquery("held"))
     counted = connection.execute(select(func.count()).select_from(held)).scalar_one()
     return counted if counted > cap or bound is None else None
 
@@ -401,12 +418,19 @@ def _owner_walk_fills(connection: Connection, ctx: QueryContext, object_name: st
     COMMON_SHARE ("1": most records) is walked, "12" (1.2%: FTS5 8-18 ms, a walk 23) is not.
     Yes too when the rep has fewer than OWNER_PROBED records: the walk reads each of them.
     """
+    found, probed = _owner_probe(connection, ctx, object_name, match, after)
+    return probed < OWNER_PROBED or (found > COMMON_SHARE * probed and found * OWNER_WALKED >= rows * probed)
+
+
+def _owner_probe(connection: Connection, ctx: QueryContext, object_name: str, match: SearchMatch,
+                 after: int | None) -> tuple[int, int]:
+    """SQLite: (records holding `match`, records read) among the rep's newest OWNER_PROBED records below `after`."""
     source = ctx.schema.table(object_name)
     newest = _id_ordered(select(source.c.id).where(ctx.restriction(object_name), *_after(source.c.id, after, True)),
                          source.c.id, True, OWNER_PROBED).subquery("probed")
     found, probed = connection.execute(
         select(func.count().filter(match.row_by_row(newest.c.id)), func.count()).select_from(newest)).one()
-    return probed < OWNER_PROBED or (found > COMMON_SHARE * probed and found * OWNER_WALKED >= rows * probed)
+    return found, probed
 
 
 def _content_walked(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
