@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert
 
 from crmkit.engine import Crm
-from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor, search_pages
+from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor, search_pages, search_parts
 from crmkit.engine.query.search_index import SearchIndex, rebuild_index
 from tests.conftest import analyze_own_tables
 
@@ -143,7 +143,7 @@ def test_a_search_with_a_common_word_and_one_the_statistics_do_not_know_walks_th
     monkeypatch.setattr(search_statistics, "FEW_MATCHES", 0)  # the statistics of a small table count
     monkeypatch.setattr(search_pages, "COMMON_SHARE", 1.0)  # no walk along the records first
     monkeypatch.setattr(search_pages, "INDEX_WALKED", 1_000_000)  # the planner's guess says: the walk fills a page
-    monkeypatch.setattr(search_pages, "RARE_PART", -1)  # no part is rare
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)  # no part is rare
     search_statistics.forget_statistics()
     spec = QuerySpec(search=words, limit=10)
     try:
@@ -229,7 +229,7 @@ def test_a_short_prefix_beside_a_costly_word_is_walked_when_the_statistics_say_t
     statistics know to be common (4%: 30 ms), and the planner's guess says the search table's newest rows hold
     the page: they are walked (6 ms, the lookup autocomplete's `suggest`), and the page is the bitmap's."""
     monkeypatch.setattr(search_pages, "_probed_share", lambda _connection, _match: 0.0)
-    monkeypatch.setattr(search_pages, "RARE_PART", -1)  # "12" alone: 1.7% of the bench's accounts, not a rare part
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)  # "12" alone: 1.7% of the bench's accounts, not a rare part
     spec = QuerySpec(search="wonka 3", limit=2)
     ids, statements = _page(crm, plan_reader, spec, None)
     assert any("AS recent" in statement for statement in statements), statements
@@ -469,7 +469,7 @@ def test_a_common_word_beside_a_rare_prefix_reads_the_rare_part_first_and_finds_
     statements = [statement for statement, _ in seen]
     assert any(_reads_rare_part(statement) for statement in statements), statements
     assert not any(_reads_every_match_of_the_search(statement) for statement in statements), statements
-    monkeypatch.setattr(search_pages, "RARE_PART", -1)  # no part is rare: the search as a whole
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)  # no part is rare: the search as a whole
     with plan_reader(crm.engine).reads() as seen:
         assert _pages(crm, spec, owner) == pages
     assert not any(_reads_rare_part(statement) for statement, _ in seen)
@@ -486,12 +486,12 @@ def test_a_common_word_beside_a_common_prefix_is_read_as_a_whole(crm, plan_reade
     its share of the newest search rows): the rare part is not read, and the page is read as before. When that share
     is wrong (too few of the newest rows hold it), the bounded read of its ids finds RARE_PART + 1 of them and the
     page is read as before too (the wrong guess costs that read); the pages are the same."""
-    monkeypatch.setattr(search_pages, "RARE_PART", 5)
+    monkeypatch.setattr(search_parts, "RARE_PART", 5)
     spec = QuerySpec(search="wonka 1", limit=3)
     with plan_reader(crm.engine).reads() as seen:
         pages = _pages(crm, spec, owner)
     assert not any(_reads_rare_part(statement) for statement, _ in seen), [statement for statement, _ in seen]
-    monkeypatch.setattr(search_pages, "_probed_shares", lambda _connection, matches: [0.0] * len(matches))
+    monkeypatch.setattr(search_parts, "probed_shares", lambda _connection, matches, _probed: [0.0] * len(matches))
     with plan_reader(crm.engine).reads() as seen:
         assert _pages(crm, spec, owner) == pages
     rare_reads = [parameters for statement, parameters in seen if _reads_rare_part(statement)]
@@ -499,10 +499,41 @@ def test_a_common_word_beside_a_common_prefix_is_read_as_a_whole(crm, plan_reade
     assert len(pages[0]) == 4 and pages[0] == sorted(pages[0], reverse=True) and max(pages[1]) < min(pages[0][:3])
 
 
-def test_a_search_without_a_common_word_does_not_read_a_part_first(crm, plan_reader, analyzed):
-    """PostgreSQL: a bitmap of words the statistics know none of to be common is cheap: read as a whole."""
+def test_a_search_without_a_common_word_does_not_read_a_part_first(crm, plan_reader, analyzed, monkeypatch):
+    """PostgreSQL: a bitmap of words the statistics know none of to be common is cheap: read as a whole, without
+    asking the newest rows whether a part of it is rare."""
+    def unasked(*_arguments):
+        raise AssertionError("the newest rows were asked about a part")
+
+    monkeypatch.setattr(search_parts, "probed_shares", unasked)
     with plan_reader(crm.engine).reads() as seen:
         assert _owned_page(crm, QuerySpec(search="39 3", limit=2), None)
+    assert not any(_reads_rare_part(statement) for statement, _ in seen)
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+@pytest.mark.parametrize("words", ["wonka 39", "wonka 1 zq"])
+def test_a_sorted_search_finds_its_matches_among_the_rare_parts_ids(crm, plan_reader, analyzed, monkeypatch, owner,
+                                                                    words):
+    """PostgreSQL, a search sorted by name: the ids it matches are found among those of its rare part (search_parts.py),
+    not from a bitmap of every row holding "wonka"; the first and keyset pages by name are those of the search read
+    as a whole."""
+    def pages() -> list[list[int]]:
+        ctx, spec = context(crm, owner), QuerySpec(search=words, sort=("name",), limit=2)
+        with crm.engine.connect() as connection:
+            first = fetch_rows(connection, ctx, "account", spec)
+            if len(first) <= spec.limit:
+                return [[row.id for row in first]]
+            after = page_cursor(ctx, "account", ("name", "id"), first[spec.limit - 1]._mapping)
+            second = fetch_rows(connection, ctx, "account", QuerySpec(search=words, sort=("name",), limit=2,
+                                                                      after=after))
+        return [[row.id for row in first], [row.id for row in second]]
+
+    with plan_reader(crm.engine).reads() as seen:
+        found = pages()
     statements = [statement for statement, _ in seen]
-    assert not any(_reads_rare_part(statement) or "count(*) FILTER" in statement for statement in statements), \
-        statements
+    assert any(_reads_rare_part(statement) for statement in statements), statements
+    assert not any(_reads_every_match_of_the_search(statement) for statement in statements), statements
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)
+    assert pages() == found
+    assert (len(found) == 2) == (words == "wonka 39" and owner is None)

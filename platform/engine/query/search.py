@@ -140,6 +140,11 @@ class SearchMatch(ColumnElement):
         return SearchMatch(self.id_column if id_column is None else id_column, self.index_table, self.columns,
                            self.terms, positions=self.positions, per_row=True)
 
+    def term(self, position: int) -> "SearchMatch":
+        """The match of its term at `position` alone, over the same columns (query/search_parts.py reads a rare one first)."""
+        return SearchMatch(self.id_column, self.index_table, self.columns, (self.terms[position],),
+                           positions=self.positions)
+
     def as_set(self) -> "SearchMatch":
         """The same match as `id IN (every match)`."""
         return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, positions=self.positions)

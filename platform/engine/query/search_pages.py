@@ -62,7 +62,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Column, Connection, column, func, select, table, true
+from sqlalchemy import Column, ColumnElement, Connection, column, false, func, select, table, true
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression
 
@@ -71,9 +71,9 @@ from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import (FEW_MATCHES, ContentHeld, IndexCondition, SearchIds, SearchMatch,
-                                        content_table_name, where_clause)
-from crmkit.engine.query.search_statistics import (expected_share, known_term_shares, largest_known_term, short_prefix,
-                                                   unknown_short_prefix)
+                                        content_table_name, planned_search, search_clause, where_clause)
+from crmkit.engine.query.search_parts import probed_shares, rare_part, rare_part_ids
+from crmkit.engine.query.search_statistics import expected_share, largest_known_term, short_prefix, unknown_short_prefix
 
 #: PostgreSQL, many matches: how many records a page walks newest first, testing each, before it reads every match.
 WALKED = 5_000
@@ -90,9 +90,6 @@ INDEX_WALKED = 20_000
 #: for a bitmap of a search with it to cost more than the index walk. At 1,000,000 records a bitmap of
 #: "wonka 12" ("wonka": 4%) took 30-240 ms where the walk found its newest 11 matches in 6-10 ms (load 5).
 COSTLY_TERM = 0.01
-#: PostgreSQL: the most rows one term of a search may match to be read first, alone, when another term is costly
-#: (`_rare_part`: "wonka zo"); its matches are then tested against every term, newest first.
-RARE_PART = 1_000
 #: PostgreSQL: the newest rows of the search table whose matches give the share of a search with a short prefix
 #: the statistics do not know (`_probed_share`): 2,000 rows tell a 1% share (some 20 matches) from 0.1% (some 2).
 PROBED = 2_000
@@ -149,9 +146,10 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         return read(_walked(source, selected, unsearched, match, descending, after, spec.limit + 1))
 
     unfiltered = not spec.filter and ctx.restriction(object_name) is None
-    part = _rare_part(connection, match)
-    if part is not None:  # "wonka zo": the rows holding "zo" are few; those holding "wonka", many
-        ids = _rare_part_matches(connection, match, part, after, descending, spec.limit + 1 if unfiltered else None)
+    part = rare_part(connection, match, costly=COSTLY_TERM, probed=PROBED)
+    if part is not None:  # "wonka zo": the rows holding "zo" are few (search_parts.py); those holding "wonka", many
+        ids = rare_part_ids(connection, match, part, after=after, descending=descending,
+                            limit=spec.limit + 1 if unfiltered else None)
         if ids is not None:
             return _few_matches(source, selected, unsearched, ids, unfiltered, descending, after, spec.limit + 1, read)
     short = unknown_short_prefix(connection, match)
@@ -186,6 +184,24 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
     return read(_id_ordered(everything, source.c.id, descending, spec.limit + 1))
 
 
+def planned_search_by_parts(connection: Connection, ctx: QueryContext, object_name: str, text: str | None) -> ColumnElement:
+    """query/search.py `planned_search` for a page sorted by fields; on PostgreSQL a rare part read first when there is one.
+
+    "wonka zo" sorted by name: `id IN (the ids it matches)`, found among the ids of "zo" alone
+    (search_parts.py: 4 ms at 1,000,000 accounts, where `planned_search` read the bitmap of
+    every row holding "wonka" as well, 19 ms), or false() when there are none; otherwise
+    (no rare part, or more of its ids than RARE_PART) `planned_search`'s clause.
+    """
+    if connection.dialect.name == "postgresql" and text:
+        match = search_clause(ctx, object_name, text)
+        part = rare_part(connection, match, costly=COSTLY_TERM, probed=PROBED) if isinstance(match, SearchMatch) \
+            else None
+        ids = None if part is None else rare_part_ids(connection, match, part)
+        if ids is not None:
+            return one_of_ids(match.id_column, ids) if ids else false()
+    return planned_search(connection, ctx, object_name, text)
+
+
 def _few_matches(source, selected: Sequence[Any], unsearched, ids: Sequence[int], unfiltered: bool,
                  descending: bool, after: int | None, limit: int, read: Callable[[Any], list[Any]]) -> list[Any]:
     """PostgreSQL: the page among `ids`, every id the search matches (at most FEW_MATCHES), at most `limit` rows.
@@ -209,98 +225,16 @@ def _few_matches(source, selected: Sequence[Any], unsearched, ids: Sequence[int]
                             found.c.id, descending, limit))
 
 
-def _rare_part(connection: Connection, match: SearchMatch) -> SearchMatch | None:
-    """PostgreSQL: the term of `match` to read first, alone (as a match of its own), or None: read the search as a whole.
-
-    A GIN bitmap of several terms reads each term's whole list of rows, so a search whose terms
-    together match few costs what its most common term does ("wonka zo": every row holding
-    "wonka", 4% of the records). When the statistics (search_statistics.py, no statement) know
-    a term to be held by COSTLY_TERM of the records or more, the rarest other term is read first
-    when it is expected to match at most RARE_PART rows: a term the statistics know, by its
-    share; a term they know nothing of ("zo", "12": a rare word or a prefix of rare words), by
-    its share of the newest PROBED rows of the search table (`_probed_shares`, one statement of
-    0.5 ms for every such term: "12", 1.7% of the bench's accounts, is not rare; "zo" is).
-    """
-    known = known_term_shares(connection, match)
-    if known is None or len(match.terms) < 2:
-        return None
-    rows, shares = known
-    if max(shares) < COSTLY_TERM:
-        return None
-    parts = [_term_match(match, position) for position in range(len(shares))]
-    unknown = [position for position, share in enumerate(shares) if not share]
-    if unknown:
-        probed = _probed_shares(connection, [parts[position] for position in unknown])
-        rare = min(zip(probed, unknown))
-        if rare[0] * rows <= RARE_PART:
-            return parts[rare[1]]
-    share, position = min((share, position) for position, share in enumerate(shares) if share)
-    return parts[position] if share * rows <= RARE_PART else None
-
-
-def _term_match(match: SearchMatch, position: int) -> SearchMatch:
-    """The match of one term of `match` alone, over the same columns."""
-    return SearchMatch(match.id_column, match.index_table, match.columns, (match.terms[position],),
-                       positions=match.positions)
-
-
-def _rare_part_matches(connection: Connection, match: SearchMatch, part: SearchMatch, after: int | None,
-                       descending: bool, limit: int | None) -> list[int] | None:
-    """PostgreSQL: the ids `match` matches, found among the few ids its rare `part` matches; None when those are not few.
-
-    Two statements. The part's ids, at most RARE_PART + 1: `WITH rare_part AS MATERIALIZED
-    (SELECT id FROM <search table> WHERE <part>) SELECT id FROM rare_part LIMIT :n`, a bitmap
-    of the part alone (a CTE: planned as read whole, the bitmap; a plain LIMIT may make the
-    planner walk the table for a part it guesses to be common). More than RARE_PART: None, and
-    the page is read as before (a wrong guess costs this read). Else the search rows of those
-    ids beyond `after` are read by primary key, newest first, and every term tested on each:
-    `SELECT id FROM (SELECT * FROM <search table> WHERE id IN (:ids) ORDER BY id DESC LIMIT
-    :k) AS rare WHERE <match> ORDER BY id DESC [LIMIT :limit]` (the inner LIMIT keeps the test
-    out of the index read: no bitmap of the common term). `limit` (no filter, no row filter: every
-    match a row of the page) stops the walk at a full page; None reads every match among them.
-    """
-    index = table(match.index_table, column("id"), *(column(name) for name in match.columns))
-    found = select(index.c.id).where(IndexCondition(part)).cte("rare_part").prefix_with("MATERIALIZED")
-    ids = connection.execute(select(found.c.id).limit(RARE_PART + 1)).scalars().all()
-    if len(ids) > RARE_PART:
-        return None
-    ids = [record_id for record_id in ids if _beyond(record_id, after, descending)]
-    if not ids:
-        return []
-    rare = _id_ordered(select(index).where(one_of_ids(index.c.id, ids)), index.c.id, descending,
-                       len(ids)).subquery("rare")
-    tested = select(rare.c.id).where(IndexCondition(match))
-    tested = _id_ordered(tested, rare.c.id, descending, limit) if limit is not None else tested
-    return list(connection.execute(tested).scalars())
-
-
-def _probed_shares(connection: Connection, matches: Sequence[SearchMatch]) -> list[float]:
-    """PostgreSQL: the share (0 to 1) of the newest PROBED rows of the search table each of `matches` matches, in one statement.
-
-    `SELECT count(*) FILTER (WHERE <first>), count(*) FILTER (WHERE <second>), ... FROM
-    (SELECT * FROM <search table> ORDER BY id DESC LIMIT :probed) AS probed` (see `_probed_share`).
-    """
-    first = matches[0]
-    index = table(first.index_table, column("id"), *(column(name) for name in first.columns))
-    newest = select(index).order_by(index.c.id.desc()).limit(PROBED).subquery("probed")
-    found = connection.execute(select(*(func.count().filter(IndexCondition(match)) for match in matches))
-                               .select_from(newest)).one()
-    return [count / PROBED for count in found]
-
-
 def _probed_share(connection: Connection, match: SearchMatch) -> float:
     """PostgreSQL: the share (0 to 1) of the newest PROBED rows of the search table that `match` matches.
 
     For a search the statistics cannot guess (search_statistics.py `unknown_short_prefix`):
-    `SELECT count(*) FROM (SELECT * FROM <search table> ORDER BY id DESC LIMIT :probed) AS
-    probed WHERE <match>`, a walk along the search table's primary key testing each row (0.5 ms
+    `SELECT count(*) FILTER (WHERE <match>) FROM (SELECT * FROM <search table> ORDER BY id DESC
+    LIMIT :probed) AS probed` (search_parts.py `probed_shares`), a walk along the search table's primary key testing each row (0.5 ms
     for "12" at 1,000,000 records, where its bitmap takes 18-70 ms). The newest rows are those a
     page newest first walks, so their share is the one that says whether a walk fills the page.
     """
-    index = table(match.index_table, column("id"), *(column(name) for name in match.columns))
-    newest = select(index).order_by(index.c.id.desc()).limit(PROBED).subquery("probed")
-    found = connection.execute(select(func.count()).select_from(newest).where(IndexCondition(match))).scalar_one()
-    return found / PROBED
+    return probed_shares(connection, [match], PROBED)[0]
 
 
 def _index_walk_fills(connection: Connection, match: SearchMatch, rows: int) -> bool:
