@@ -15,7 +15,7 @@ found by a value the caller could not see.
 
 A search without an explicit sort is read newest first, in the index's own order
 (query/search_pages.py). A search sorted by fields plans its search first
-(`planned_search`): few matches are read as a set and sorted; a common word is tested row
+(`planned_search`; on PostgreSQL its rare part first where it has one, query/search_parts.py): few matches are read as a set and sorted; a common word is tested row
 by row along the sort order's index while that fills the page quickly, else read as a set
 too (query/sorting.py `fetch_rows`).
 """

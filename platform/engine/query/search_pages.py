@@ -22,7 +22,17 @@ costs what a rare one does. Each database reads it its own way:
   (`_content_walk_fills`, `_owner_walk_fills`), it is walked instead: for an administrator the newest SHORT_WALKED
   rows of the FTS5 content table, each row's tokens tested (`_content_walked`); for a rep the
   owner walk above. FTS5 after a walk that does not fill the page.
-- PostgreSQL: a GIN index hands out matches as a bitmap, in no useful order. For a common
+- PostgreSQL: a GIN index hands out matches as a bitmap, in no useful order, and a bitmap of
+  several words reads each word's whole list of rows. So a search whose words the statistics
+  say hold one costly word (held by COSTLY_TERM of the records or more) and a rare part (a
+  word or prefix expected to match at most RARE_PART rows: by the statistics, or by its share
+  of the newest PROBED search rows when they know nothing of it) reads that part first
+  (search_parts.py): its ids alone, at most RARE_PART + 1, then their search rows by primary
+  key, newest first, each tested against every word; those are every match, and the page is
+  read among them as among few matches below ("wonka zo", no match at 1,000,000 records: 5 ms,
+  where the bitmap read every row holding "wonka", 23-25 ms; the lookup autocomplete's
+  `suggest('wonka zo')` 24.5 -> 7.1 ms, load 1.2-1.7). A part with more ids than RARE_PART
+  costs that read, and the ways below follow. For a common
   word the walk below comes first, since building the bitmap of a common word alone costs more than the page
   (25 ms for 60,000 matches of a prefix at 1,000,000 records): when the planner's statistics
   expect more than COMMON_SHARE of all records to match (query/search_statistics.py works
@@ -34,8 +44,8 @@ costs what a rare one does. Each database reads it its own way:
   walked when that share says a walk fills the page, as the search table's newest rows without
   a filter; without a filter also when the statistics say so beside it (`_index_walk_fills`:
   "wonka 12", too rare among the newest 2,000 rows for the probe to count, and its bitmap reads
-  every row holding "wonka": 30 ms at 1,000,000 records, the walk 6; a wrong guess, "wonka zo",
-  costs one bounded walk before the bitmap). Otherwise, without a filter or a row filter, every match is a row of the page,
+  every row holding "wonka": 30 ms at 1,000,000 records, the walk 6; a wrong guess costs one
+  bounded walk before the bitmap: "wonka 123", 5 ms then 11). Otherwise, without a filter or a row filter, every match is a row of the page,
   so one statement reads the page: when the statistics know the word to be held by at
   least (limit + 1) / INDEX_WALKED of the records, the newest INDEX_WALKED rows of the search
   table along its own primary key (`_index_walked`: 4 ms for 张伟 at 1,000,000 records,

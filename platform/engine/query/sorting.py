@@ -399,8 +399,8 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
     tail only if the page is not full yet: cheaper than the one-statement UNION. A search
     sorted by id alone (as every search without an explicit sort is, `page_sort`) is read in
     the search index's own order (query/search_pages.py); a search sorted by fields is
-    planned against the search index first (query/search_pages.py `planned_search_by_parts`), and costs a
-    sort of its matches when they are many.
+    planned against the search index first (query/search_pages.py `planned_search_by_parts`),
+    and costs a sort of its matches when they are many.
 
     `derived` (the caller's values of recomputed or masked fields, security/derived.py
     `DerivedRules.page_columns`) replaces those columns in every row read, in the same
