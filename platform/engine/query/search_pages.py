@@ -198,8 +198,8 @@ def planned_search_by_parts(connection: Connection, ctx: QueryContext, object_na
     """query/search.py `planned_search` for a page sorted by fields; on PostgreSQL a rare part read first when there is one.
 
     "wonka zo" sorted by name: `id IN (the ids it matches)`, found among the ids of "zo" alone
-    (search_parts.py: 4 ms at 1,000,000 accounts, where `planned_search` read the bitmap of
-    every row holding "wonka" as well, 19 ms), or false() when there are none; otherwise
+    (search_parts.py: 5-8 ms at 1,000,000 accounts, where `planned_search` read the bitmap of
+    every row holding "wonka" as well, 16-20 ms), or false() when there are none; otherwise
     (no rare part, or more of its ids than RARE_PART) `planned_search`'s clause.
     """
     if connection.dialect.name == "postgresql" and text:

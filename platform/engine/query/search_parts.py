@@ -9,7 +9,7 @@ so a search whose terms together match few costs what its most common term does:
 every row holding "wonka", 23-25 ms. When the statistics (search_statistics.py, no statement)
 know one term to be costly and another part is expected to match at most RARE_PART rows, the
 ids of that part alone are read (a small bitmap), and every term is tested on their search
-rows only, newest first: 5 ms for the page of "wonka zo" (4 ms sorted by name, 19 before).
+rows only, newest first: 5 ms for the page of "wonka zo" (sorted by name: 8 ms, 16-20 before; load 3).
 A part is rare by its share when the statistics know it, else (a prefix or a word they know
 nothing of: "zo", "12", "zorb") by its share of the newest search rows (`probed_shares`, 0.7 ms
 for every such part at once: "12", 1.7% of the bench's accounts, is not rare; "zo" is). The
@@ -46,7 +46,7 @@ def rare_part(connection: Connection, match: SearchMatch, *, costly: float, prob
     if known is None or len(match.terms) < 2:
         return None
     rows, shares = known
-    if max(shares) < costly:
+    if not max(shares) or max(shares) < costly:
         return None
     unknown = [position for position, share in enumerate(shares) if not share]
     if unknown:
