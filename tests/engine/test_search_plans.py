@@ -537,3 +537,27 @@ def test_a_sorted_search_finds_its_matches_among_the_rare_parts_ids(crm, plan_re
     monkeypatch.setattr(search_parts, "RARE_PART", -1)
     assert pages() == found
     assert (len(found) == 2) == (words == "wonka 39" and owner is None)
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+@pytest.mark.parametrize("words", ["wonka 39", "wonka 1 zq"])
+def test_a_count_of_a_search_with_a_rare_part_is_counted_among_its_ids(crm, plan_reader, analyzed, monkeypatch, owner,
+                                                                      words):
+    """PostgreSQL: the list page's count of "wonka zo" reads the ids of "zo" alone, not every row holding "wonka";
+    the count is the one the search read as a whole gives."""
+    from crmkit.engine.query import count_records
+
+    def counted() -> int:
+        with crm.engine.connect() as connection:
+            return count_records(connection, context(crm, owner), "account", QuerySpec(search=words)).value
+
+    with plan_reader(crm.engine).reads() as seen:
+        count = counted()
+    statements = [statement for statement, _ in seen]
+    assert any(_reads_rare_part(statement) for statement in statements), statements
+    assert not any("IN (SELECT id FROM crmkit_account_search WHERE" in statement for statement in statements)
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)
+    with plan_reader(crm.engine).reads() as seen:
+        assert counted() == count
+    assert any("IN (SELECT id FROM crmkit_account_search WHERE" in statement for statement, _ in seen)
+    assert (count > 0) == (words == "wonka 39")
