@@ -207,7 +207,7 @@ def planned_search_by_parts(connection: Connection, ctx: QueryContext, object_na
 
 def rare_part_search(connection: Connection, ctx: QueryContext, object_name: str,
                      text: str | None) -> ColumnElement | None:
-    """PostgreSQL: `id IN (the ids `text` matches)` (false() for none), found among those of its rare part; else None.
+    """PostgreSQL: `id IN (<the ids the text matches>)` (false() for none), found among its rare part's; else None.
 
     None on SQLite, and where the search has no rare part beside a costly word or the part
     has more ids than RARE_PART (search_parts.py): the caller reads the search as it would.
@@ -239,7 +239,7 @@ def _few_matches(source, selected: Sequence[Any], unsearched, ids: Sequence[int]
     if not ids:
         return []
     if unfiltered:
-        ids = ids[:limit]  # a common word's walk found no full page: the rest are few
+        ids = ids[:limit]  # every id a match: the first `limit` of them are the page
         return read(_id_ordered(select(*selected).where(one_of_ids(source.c.id, ids)), source.c.id, descending, limit))
     # The filter and the row filter may keep few of the ids (a rep's 张伟: some 30 of 5,000): the page's
     # ids are found once, as a CTE that the page and the rollups a rep sees read (query/derived_page.py).
