@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert
 
 from crmkit.engine import Crm
-from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor, search_pages
+from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor, search_pages, search_parts
 from crmkit.engine.query.search_index import SearchIndex, rebuild_index
 from tests.conftest import analyze_own_tables
 
@@ -134,7 +134,8 @@ def test_a_search_with_a_common_word_and_one_the_statistics_do_not_know_walks_th
     """PostgreSQL: a bitmap of "wonka zzz" reads every search row holding "wonka", which pg_stats know to be common,
     however few hold "zzz" too (a word they do not know): when the planner's guess says the newest rows of the
     search table hold a page, they are walked instead (and, when they do not, the bitmap read after). A search
-    with no known word is read from its bitmap, cheap for a rare word. Every way gives the same page."""
+    with no known word is read from its bitmap, cheap for a rare word. Every way gives the same page. ("zzz" is
+    taken to be held by more than RARE_PART records here: a rare part is read first, see the tests below.)"""
     if crm.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plans: SQLite reads FTS5 in id order")
     from crmkit.engine.query import search_clause, search_statistics
@@ -142,6 +143,7 @@ def test_a_search_with_a_common_word_and_one_the_statistics_do_not_know_walks_th
     monkeypatch.setattr(search_statistics, "FEW_MATCHES", 0)  # the statistics of a small table count
     monkeypatch.setattr(search_pages, "COMMON_SHARE", 1.0)  # no walk along the records first
     monkeypatch.setattr(search_pages, "INDEX_WALKED", 1_000_000)  # the planner's guess says: the walk fills a page
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)  # no part is rare
     search_statistics.forget_statistics()
     spec = QuerySpec(search=words, limit=10)
     try:
@@ -227,6 +229,7 @@ def test_a_short_prefix_beside_a_costly_word_is_walked_when_the_statistics_say_t
     statistics know to be common (4%: 30 ms), and the planner's guess says the search table's newest rows hold
     the page: they are walked (6 ms, the lookup autocomplete's `suggest`), and the page is the bitmap's."""
     monkeypatch.setattr(search_pages, "_probed_share", lambda _connection, _match: 0.0)
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)  # "12" alone: 1.7% of the bench's accounts, not a rare part
     spec = QuerySpec(search="wonka 3", limit=2)
     ids, statements = _page(crm, plan_reader, spec, None)
     assert any("AS recent" in statement for statement in statements), statements
@@ -438,3 +441,123 @@ def test_sqlite_walks_a_reps_records_for_a_short_prefix_only_when_it_is_common_a
         assert any("AS probed" in statement for statement in statements), statements
         assert any(_fts5_reads(statement) for statement in statements) != walked, (share, statements)
     assert pages[0] == pages[1] and len(pages[0][0]) == 4
+
+
+def _reads_rare_part(statement: str) -> bool:
+    """Whether a statement reads the ids of a search's rare part alone (search_pages.py `_rare_part_matches`)."""
+    return "rare_part AS MATERIALIZED" in statement
+
+
+def _reads_every_match_of_the_search(statement: str) -> bool:
+    """Whether a statement reads every match of the whole search from the GIN index (not of its rare part alone)."""
+    return _reads_every_match(statement) and not _reads_rare_part(statement)
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+@pytest.mark.parametrize(("words", "limit"), [("wonka 39", 2), ("wonka 3", 3), ("wonka 1 zq", 2)])
+def test_a_common_word_beside_a_rare_prefix_reads_the_rare_part_first_and_finds_the_same_pages(
+        crm, plan_reader, analyzed, monkeypatch, owner, words, limit):
+    """PostgreSQL: a bitmap of "wonka zo" reads every search row holding "wonka", which the statistics know to be
+    common, however few hold "zo" (a prefix they know nothing of, held by few of the newest search rows). The ids of
+    the rare part alone are read first (at most RARE_PART + 1 of them: "39" starts 11 of the accounts' numbers here,
+    "zq" none), their search rows are tested against every word, newest first, and the page is read among those that
+    match: no statement reads every match of the whole search, and the first and keyset pages, an administrator's and
+    a rep's, are those the search gives read as a whole."""
+    spec = QuerySpec(search=words, limit=limit)
+    with plan_reader(crm.engine).reads() as seen:
+        pages = _pages(crm, spec, owner)
+    statements = [statement for statement, _ in seen]
+    assert any(_reads_rare_part(statement) for statement in statements), statements
+    assert not any(_reads_every_match_of_the_search(statement) for statement in statements), statements
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)  # no part is rare: the search as a whole
+    with plan_reader(crm.engine).reads() as seen:
+        assert _pages(crm, spec, owner) == pages
+    assert not any(_reads_rare_part(statement) for statement, _ in seen)
+    with crm.engine.connect() as connection:
+        everything = [row.id for row in fetch_rows(connection, context(crm, owner), "account",
+                                                   QuerySpec(search=words, sort=("-id",), limit=500))]
+    assert pages == ([everything[:limit + 1], everything[limit:2 * limit + 1]] if everything else [[], []])
+    assert bool(everything) == (words != "wonka 1 zq")
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+def test_a_common_word_beside_a_common_prefix_is_read_as_a_whole(crm, plan_reader, analyzed, monkeypatch, owner):
+    """PostgreSQL: "1" starts 111 of the 400 accounts' numbers here, more than RARE_PART (5) of the records (found by
+    its share of the newest search rows): the rare part is not read, and the page is read as before. When that share
+    is wrong (too few of the newest rows hold it), the bounded read of its ids finds RARE_PART + 1 of them and the
+    page is read as before too (the wrong guess costs that read); the pages are the same."""
+    monkeypatch.setattr(search_parts, "RARE_PART", 5)
+    spec = QuerySpec(search="wonka 1", limit=3)
+    with plan_reader(crm.engine).reads() as seen:
+        pages = _pages(crm, spec, owner)
+    assert not any(_reads_rare_part(statement) for statement, _ in seen), [statement for statement, _ in seen]
+    monkeypatch.setattr(search_parts, "probed_shares", lambda _connection, matches, _probed: [0.0] * len(matches))
+    with plan_reader(crm.engine).reads() as seen:
+        assert _pages(crm, spec, owner) == pages
+    rare_reads = [parameters for statement, parameters in seen if _reads_rare_part(statement)]
+    assert rare_reads, [statement for statement, _ in seen]
+    assert len(pages[0]) == 4 and pages[0] == sorted(pages[0], reverse=True) and max(pages[1]) < min(pages[0][:3])
+
+
+def test_a_search_without_a_common_word_does_not_read_a_part_first(crm, plan_reader, analyzed, monkeypatch):
+    """PostgreSQL: a bitmap of words the statistics know none of to be common is cheap: read as a whole, without
+    asking the newest rows whether a part of it is rare."""
+    def unasked(*_arguments):
+        raise AssertionError("the newest rows were asked about a part")
+
+    monkeypatch.setattr(search_parts, "probed_shares", unasked)
+    with plan_reader(crm.engine).reads() as seen:
+        assert _owned_page(crm, QuerySpec(search="39 3", limit=2), None)
+    assert not any(_reads_rare_part(statement) for statement, _ in seen)
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+@pytest.mark.parametrize("words", ["wonka 39", "wonka 1 zq"])
+def test_a_sorted_search_finds_its_matches_among_the_rare_parts_ids(crm, plan_reader, analyzed, monkeypatch, owner,
+                                                                    words):
+    """PostgreSQL, a search sorted by name: the ids it matches are found among those of its rare part (search_parts.py),
+    not from a bitmap of every row holding "wonka"; the first and keyset pages by name are those of the search read
+    as a whole."""
+    def pages() -> list[list[int]]:
+        ctx, spec = context(crm, owner), QuerySpec(search=words, sort=("name",), limit=2)
+        with crm.engine.connect() as connection:
+            first = fetch_rows(connection, ctx, "account", spec)
+            if len(first) <= spec.limit:
+                return [[row.id for row in first]]
+            after = page_cursor(ctx, "account", ("name", "id"), first[spec.limit - 1]._mapping)
+            second = fetch_rows(connection, ctx, "account", QuerySpec(search=words, sort=("name",), limit=2,
+                                                                      after=after))
+        return [[row.id for row in first], [row.id for row in second]]
+
+    with plan_reader(crm.engine).reads() as seen:
+        found = pages()
+    statements = [statement for statement, _ in seen]
+    assert any(_reads_rare_part(statement) for statement in statements), statements
+    assert not any(_reads_every_match_of_the_search(statement) for statement in statements), statements
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)
+    assert pages() == found
+    assert (len(found) == 2) == (words == "wonka 39" and owner is None)
+
+
+@pytest.mark.parametrize("owner", [None, 2])
+@pytest.mark.parametrize("words", ["wonka 39", "wonka 1 zq"])
+def test_a_count_of_a_search_with_a_rare_part_is_counted_among_its_ids(crm, plan_reader, analyzed, monkeypatch, owner,
+                                                                      words):
+    """PostgreSQL: the list page's count of "wonka zo" reads the ids of "zo" alone, not every row holding "wonka";
+    the count is the one the search read as a whole gives."""
+    from crmkit.engine.query import count_records
+
+    def counted() -> int:
+        with crm.engine.connect() as connection:
+            return count_records(connection, context(crm, owner), "account", QuerySpec(search=words)).value
+
+    with plan_reader(crm.engine).reads() as seen:
+        count = counted()
+    statements = [statement for statement, _ in seen]
+    assert any(_reads_rare_part(statement) for statement in statements), statements
+    assert not any("IN (SELECT id FROM crmkit_account_search WHERE" in statement for statement in statements)
+    monkeypatch.setattr(search_parts, "RARE_PART", -1)
+    with plan_reader(crm.engine).reads() as seen:
+        assert counted() == count
+    assert any("IN (SELECT id FROM crmkit_account_search WHERE" in statement for statement, _ in seen)
+    assert (count > 0) == (words == "wonka 39")

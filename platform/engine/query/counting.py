@@ -17,7 +17,7 @@ from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.inputs import MAX_COUNT_CAP, whole_number
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import where_clause
-from crmkit.engine.query.search_pages import walked_count
+from crmkit.engine.query.search_pages import rare_part_search, walked_count
 
 DEFAULT_CAP = 10_000
 
@@ -43,12 +43,16 @@ def count_records(
     `cap` is a whole number from 1 to MAX_COUNT_CAP (1,000,000); QueryError otherwise. Beyond
     the cap PostgreSQL's planner estimate is given only to a caller without a row filter on the
     object: the planner works from statistics of every record, so for a caller who sees some of
-    them its figure would tell how many of the others match ("~284" to a rep seeing 12).
+    them its figure would tell how many of the others match ("~284" to a rep seeing 12). On
+    PostgreSQL a search with a rare part beside a common word ("wonka zo") is counted among
+    that part's ids (query/search_pages.py `rare_part_search`), not over a bitmap of the word;
+    on SQLite a short prefix ("1") among the caller's newest records when they hold it
+    (`walked_count`), not over FTS5's merge of every word starting with it.
     """
     whole_number(cap, "cap", 1, MAX_COUNT_CAP)
     ctx.object(object_name)
     table = ctx.schema.table(object_name)
-    where = where_clause(ctx, object_name, spec)
+    where = where_clause(ctx, object_name, spec, rare_part_search(connection, ctx, object_name, spec.search))
     if exact:
         return Count(connection.scalar(select(func.count()).select_from(table).where(where)) or 0, "exact")
     walked = walked_count(connection, ctx, object_name, spec, cap) if spec.search else None

@@ -15,7 +15,7 @@ found by a value the caller could not see.
 
 A search without an explicit sort is read newest first, in the index's own order
 (query/search_pages.py). A search sorted by fields plans its search first
-(`planned_search`): few matches are read as a set and sorted; a common word is tested row
+(`planned_search`; on PostgreSQL its rare part first where it has one, query/search_parts.py): few matches are read as a set and sorted; a common word is tested row
 by row along the sort order's index while that fills the page quickly, else read as a set
 too (query/sorting.py `fetch_rows`).
 """
@@ -139,6 +139,11 @@ class SearchMatch(ColumnElement):
         """The same match as a test of each row read (on `id_column`, by default the table's id)."""
         return SearchMatch(self.id_column if id_column is None else id_column, self.index_table, self.columns,
                            self.terms, positions=self.positions, per_row=True)
+
+    def term(self, position: int) -> "SearchMatch":
+        """The match of its term at `position` alone, over the same columns (query/search_parts.py reads a rare one first)."""
+        return SearchMatch(self.id_column, self.index_table, self.columns, (self.terms[position],),
+                           positions=self.positions)
 
     def as_set(self) -> "SearchMatch":
         """The same match as `id IN (every match)`."""

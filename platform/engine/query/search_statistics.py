@@ -2,6 +2,7 @@
 
     >>> expected_share(connection, match)      # 0.06: about 6% of the records hold the word
     >>> largest_known_term(connection, match)  # the most common of its terms, as far as the statistics know
+    >>> known_term_shares(connection, match)   # (1e6, (0.04, 0.0)): the rows, and each term's known share
 
 A PostgreSQL search page first guesses whether its words are common (query/search_pages.py):
 a common word's newest matches are found by walking the records, a rare word's by reading
@@ -120,6 +121,20 @@ def largest_known_term(connection: Connection, match: SearchMatch) -> float:
     `expected_share` with known=True).
     """
     return max(_term_shares(connection, match, True), default=0.0)
+
+
+def known_term_shares(connection: Connection, match: SearchMatch) -> tuple[float, tuple[float, ...]] | None:
+    """The search table's row estimate and each term's share of its rows (0 to 1) as far as the statistics know.
+
+    A term the statistics know nothing of (no common token it matches: "zo", "12") counts as
+    0: it is held by fewer rows than the least common of the common tokens, or it is a prefix
+    of many rare ones. query/search_pages.py reads a rare term's matches first ("wonka zo").
+    None for a table of at most FEW_MATCHES rows (or never analyzed), where every read is cheap.
+    """
+    statistics = table_statistics(connection, match.index_table)
+    if statistics.rows <= FEW_MATCHES:
+        return None
+    return statistics.rows, tuple(_term_shares(connection, match, True))
 
 
 def _term_shares(connection: Connection, match: SearchMatch, known: bool) -> list[float]:

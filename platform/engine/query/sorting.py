@@ -32,8 +32,8 @@ from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import QueryContext, compile_filter, resolve_field
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
-from crmkit.engine.query.search import SearchMatch, planned_search, search_clause, where_clause
-from crmkit.engine.query.search_pages import id_ordered_matches
+from crmkit.engine.query.search import SearchMatch, search_clause, where_clause
+from crmkit.engine.query.search_pages import id_ordered_matches, planned_search_by_parts
 from crmkit.engine.query.shapes import ValueShape
 
 MAX_SORT_FIELDS = 5
@@ -399,8 +399,8 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
     tail only if the page is not full yet: cheaper than the one-statement UNION. A search
     sorted by id alone (as every search without an explicit sort is, `page_sort`) is read in
     the search index's own order (query/search_pages.py); a search sorted by fields is
-    planned against the search index first (query/search.py `planned_search`), and costs a
-    sort of its matches when they are many.
+    planned against the search index first (query/search_pages.py `planned_search_by_parts`),
+    and costs a sort of its matches when they are many.
 
     `derived` (the caller's values of recomputed or masked fields, security/derived.py
     `DerivedRules.page_columns`) replaces those columns in every row read, in the same
@@ -423,7 +423,7 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
             return read(build_select(ctx, object_name, spec, columns, search=match))
         return id_ordered_matches(connection, ctx, object_name, spec, _columns(ctx, object_name, columns, keys), match,
                                   descending=keys[0].descending, after=values[0] if values else None, read=read)
-    search = planned_search(connection, ctx, object_name, spec.search) if spec.search else None
+    search = planned_search_by_parts(connection, ctx, object_name, spec.search) if spec.search else None
     if isinstance(search, SearchMatch) and search.per_row:
         if values is None and not spec.offset:
             rows = _first_rows_tested(read, ctx, object_name, spec, columns, keys, search)
