@@ -440,13 +440,12 @@ def walked_count(connection: Connection, ctx: QueryContext, object_name: str, sp
     if not isinstance(match, SearchMatch) or not short_prefix(match):
         return None
     source = ctx.schema.table(object_name)
-    if admin:
+    if admin:  # the content table's rows, each tested and kept when its record exists
         content = table(content_table_name(match), column("id"))
-        rows, key, conditions = content, content.c.id, [ContentHeld(match), _a_record(source, content)]
+        rows, key, scope, tests = content, content.c.id, [], [ContentHeld(match), _a_record(source, content)]
         (found, probed), most, least = _content_probe(connection, match, None), COUNT_WALKED, PROBED
-    else:
-        owned = ctx.restriction(object_name)
-        rows, key, conditions = source, source.c.id, [owned, match.row_by_row(source.c.id)]
+    else:  # the rep's records along the owner index, each tested against its search row
+        rows, key, scope, tests = source, source.c.id, [ctx.restriction(object_name)], [match.row_by_row(source.c.id)]
         (found, probed), most, least = _owner_probe(connection, ctx, object_name, match, None), \
             OWNER_COUNT_WALKED, OWNER_PROBED
     if probed < least:
@@ -455,9 +454,8 @@ def walked_count(connection: Connection, ctx: QueryContext, object_name: str, sp
         return None
     else:  # a quarter more than the probe's share says hold cap + 1: a share of 5% among 2,000 rows is some 100
         walked = -(-5 * (cap + 1) * probed // (4 * found))
-    bound = connection.execute(select(key).where(*conditions[:0 if admin else 1]).order_by(key.desc()).limit(1)
-                               .offset(walked - 1)).scalar()
-    held = (select(literal(1)).select_from(rows).where(*([] if bound is None else [key >= bound]), *conditions)
+    bound = connection.execute(select(key).where(*scope).order_by(key.desc()).limit(1).offset(walked - 1)).scalar()
+    held = (select(literal(1)).select_from(rows).where(*scope, *([] if bound is None else [key >= bound]), *tests)
             .limit(cap + 1).subquery("held"))
     counted = connection.execute(select(func.count()).select_from(held)).scalar_one()
     return counted if counted > cap or bound is None else None
