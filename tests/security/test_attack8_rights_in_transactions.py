@@ -119,3 +119,41 @@ def test_a_plain_update_never_returns_a_value_written_after_the_rights_were_take
     except RightsChanged:
         return
     assert saved.get("margin") != SECRET, saved.values
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a share inside the transaction holds the rights counter row (rights_changed UPDATE); MyAccount.set_preferences "
+    "then advances the same row in a write_transaction of its own and waits for the transaction that waits for it: "
+    "the user's own request hangs for ever (no lock timeout, PostgreSQL sees no deadlock)"))
+def test_a_user_who_shared_a_record_then_changes_their_language_in_one_transaction_does_not_hang(
+        crm, desk, database_url):  # noqa: F811
+    import threading
+
+    import psycopg
+
+    context = crm.as_user(desk["rep"])
+    outcome: list[object] = []
+    holder: list[int] = []  # the transaction's server process
+
+    def work() -> None:
+        try:
+            with context.transaction():
+                mine = context.records("ticket").create({"name": "shared"})
+                context.sharing.share("ticket", mine.id, user_id=desk["boss"], access="read")
+                with context.writing() as connection:
+                    holder.append(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+                MyAccount(context).set_preferences(language="zh")
+            outcome.append("done")
+        except Exception as error:  # noqa: BLE001 (whatever ends it, the test says it ended)
+            outcome.append(error)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(10)
+    hung = worker.is_alive()
+    if hung:  # free it: cancel the account change's statement waiting for the transaction's lock
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as admin:
+            admin.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                          (holder[0],))
+        worker.join(10)
+    assert not hung, outcome
