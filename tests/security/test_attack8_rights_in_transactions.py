@@ -1,0 +1,193 @@
+"""Attack on RightsChanged (commits c4f7bae, 399e443): a write transaction on PostgreSQL asks the rights version
+again after each operation inside it, counts its own rights changes on its connection, and stops with
+RightsChanged (409) when another process changed the user's rights.
+
+The account and administration services (security/users.py SystemDirectory, used by UserAdministration and
+MyAccount) do not write on the transaction's connection: each change is a `write_transaction` of its own, committed
+at once, and their permission checks read `context.policy`, which inside a transaction is the one of its start
+(`refresh_rights` does nothing there). So inside a transaction:
+
+- an administrator whose `admin` set another process took back still grants (and the grant is kept);
+- what they change is kept even when the transaction rolls back ("all are saved, or none");
+- a user's own change of language or team, made through those services, is taken for another process's change and
+  stops their own transaction with RightsChanged (whose sentence then wrongly says none of it is saved).
+
+And a plain write operation (outside `transaction()`) is not checked at all after it ran: it returns values read
+after a revoke with the rights of before it (the attack6 fault, for one operation).
+PostgreSQL only (on SQLite the transaction holds the write lock from its start).
+"""
+from __future__ import annotations
+
+import pytest
+
+from crmkit.engine.records.service import RecordService
+from crmkit.engine.security.access import PermissionDenied, RightsChanged
+from crmkit.engine.security.account import MyAccount
+from crmkit.engine.security.administration import UserAdministration
+from crmkit.engine.security.users import SystemDirectory
+from tests.security.test_attack5_lent_state import SECRET, revoke_then_write, ticket  # noqa: F401 (fixtures)
+from tests.security.test_operation_start import PASSWORD, desk, other_process  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@pytest.fixture
+def admins(crm, desk):  # noqa: F811
+    """Two administrators (so that taking `admin` from one leaves one) and a team."""
+    directory = SystemDirectory(crm)
+    first = directory.create_user("adm1", password=PASSWORD, permission_sets=["admin"])
+    second = directory.create_user("adm2", password=PASSWORD, permission_sets=["admin"])
+    return {"adm1": first.id, "adm2": second.id, "team": directory.create_team("emea")}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "UserAdministration checks `context.policy`, which inside a transaction keeps the rights of its start "
+    "(refresh_rights returns at once), and grants on a connection of its own (SystemDirectory.grant), where "
+    "_rights_still_held never runs: an administrator whose admin set another process revoked still grants"))
+def test_an_administrator_whose_admin_set_was_taken_back_meanwhile_grants_nothing_inside_a_transaction(
+        crm, desk, admins, other_process):  # noqa: F811
+    context = crm.as_user(admins["adm1"])
+    administration = UserAdministration(context)
+    with pytest.raises((RightsChanged, PermissionDenied)):
+        with context.transaction():
+            context.records("ticket").create({"name": "before the revoke"})
+            other_process.revoke("admin", user_id=admins["adm1"])
+            administration.grant("margins", user_id=desk["rep"])
+    assert "margins" not in SystemDirectory(crm).permission_sets_of(desk["rep"])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "UserAdministration's reads check `context.policy` (the rights of the transaction's start) and read on "
+    "connections of their own, where _rights_still_held never runs: an administrator whose admin set another "
+    "process revoked still lists every user's account (names, emails) inside their transaction"))
+def test_an_administrator_whose_admin_set_was_taken_back_meanwhile_reads_no_accounts_inside_a_transaction(
+        crm, desk, admins, other_process):  # noqa: F811
+    context = crm.as_user(admins["adm1"])
+    administration = UserAdministration(context)
+    with pytest.raises((RightsChanged, PermissionDenied)):
+        with context.transaction():
+            context.records("ticket").create({"name": "before the revoke"})
+            other_process.revoke("admin", user_id=admins["adm1"])
+            listed = administration.users()
+            assert {user.username for user in listed} >= {"rep", "boss"}  # read with the admin set of before
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "SystemDirectory commits each account change in a write_transaction of its own, not on the open "
+    "transaction's connection: a grant made inside a transaction that rolls back is kept"))
+def test_a_grant_made_inside_a_transaction_that_rolls_back_is_not_kept(crm, desk, admins):  # noqa: F811
+    context = crm.as_user(admins["adm1"])
+    with pytest.raises(LookupError):
+        with context.transaction():
+            UserAdministration(context).grant("margins", user_id=desk["rep"])
+            raise LookupError("a later step fails: the transaction rolls back")
+    assert "margins" not in SystemDirectory(crm).permission_sets_of(desk["rep"])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "MyAccount.set_preferences advances the rights version on a connection of its own (not counted in "
+    "own_changes) and UserRights carries the language: the user's own change is taken for another process's and "
+    "their transaction's next operation raises RightsChanged"))
+def test_a_user_changing_their_own_language_inside_their_transaction_is_not_refused(crm, desk, ticket):  # noqa: F811
+    context = crm.as_user(desk["rep"])
+    with context.transaction():
+        tickets = context.records("ticket")
+        tickets.create({"name": "kept"})
+        MyAccount(context).set_preferences(language="zh")
+        tickets.get(ticket)
+    assert crm.as_system().records("ticket").query({"name": "kept"}).records
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "UserAdministration.add_to_team writes on a connection of its own: an administrator adding themselves to a "
+    "team inside their transaction changes their team_ids behind it, and its next operation raises RightsChanged"))
+def test_an_administrator_adding_themselves_to_a_team_inside_their_transaction_is_not_refused(
+        crm, desk, admins):  # noqa: F811
+    context = crm.as_user(admins["adm1"])
+    with context.transaction():
+        tickets = context.records("ticket")
+        tickets.create({"name": "kept"})
+        UserAdministration(context).add_to_team(admins["team"], admins["adm1"])
+        tickets.query({"name": "kept"})
+    assert crm.as_system().records("ticket").query({"name": "kept"}).records
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a plain write operation (its own transaction, READ COMMITTED on PostgreSQL) is not checked after it ran "
+    "(UserContext.writing runs _rights_still_held only for operations nested in an open transaction): update "
+    "returns a value committed after a revoke, shaped with the rights of before it"))
+def test_a_plain_update_never_returns_a_value_written_after_the_rights_were_taken_back(
+        crm, desk, other_process, ticket, database_url, monkeypatch):  # noqa: F811
+    context = crm.as_user(desk["rep"])
+    tickets = context.records("ticket")
+    version = tickets.get(ticket).version  # the rep's rights, with margins, compiled
+    update = RecordService._update
+
+    def revoked_while_it_runs(service, connection, record_id, values, expected):  # after the operation read
+        if service.session is context:
+            revoke_then_write(database_url, desk, other_process, ticket)
+            expected += 1  # the other process's write (a caller may well send the version it expects next)
+        return update(service, connection, record_id, values, expected)
+
+    monkeypatch.setattr(RecordService, "_update", revoked_while_it_runs)
+    try:
+        saved = tickets.update(ticket, {"rank": 7}, version=version)
+    except RightsChanged:
+        return
+    assert saved.get("margin") != SECRET, saved.values
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a share inside the transaction holds the rights counter row (rights_changed UPDATE); MyAccount.set_preferences "
+    "then advances the same row in a write_transaction of its own and waits for the transaction that waits for it: "
+    "the user's own request hangs for ever (no lock timeout, PostgreSQL sees no deadlock)"))
+def test_a_user_who_shared_a_record_then_changes_their_language_in_one_transaction_does_not_hang(
+        crm, desk, database_url):  # noqa: F811
+    import threading
+
+    import psycopg
+
+    context = crm.as_user(desk["rep"])
+    outcome: list[object] = []
+    holder: list[int] = []  # the transaction's server process
+
+    def work() -> None:
+        try:
+            with context.transaction():
+                mine = context.records("ticket").create({"name": "shared"})
+                context.sharing.share("ticket", mine.id, user_id=desk["boss"], access="read")
+                with context.writing() as connection:
+                    holder.append(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+                MyAccount(context).set_preferences(language="zh")
+            outcome.append("done")
+        except Exception as error:  # noqa: BLE001 (whatever ends it, the test says it ended)
+            outcome.append(error)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(10)
+    hung = worker.is_alive()
+    if hung:  # free it: cancel the account change's statement waiting for the transaction's lock
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as admin:
+            admin.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                          (holder[0],))
+        worker.join(10)
+    assert not hung, outcome
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "an export inside a transaction holds its reading() open while it streams (ExportStream.open enters "
+    "service._reading, closed only at the end): its query runs after the revoke with the rights of before and "
+    "the rows are handed out before _rights_still_held runs, at the stream's end"))
+def test_an_export_inside_a_transaction_never_hands_out_a_value_written_after_the_rights_were_taken_back(
+        crm, desk, other_process, ticket, database_url):  # noqa: F811
+    context = crm.as_user(desk["rep"])
+    exported: list[dict] = []
+    with pytest.raises(RightsChanged):
+        with context.transaction():
+            tickets = context.records("ticket")
+            tickets.get(ticket)
+            revoke_then_write(database_url, desk, other_process, ticket)
+            for row in tickets.export(format="json"):
+                exported.append(row)
+    assert all(row.get("margin") != str(SECRET) for row in exported), exported
