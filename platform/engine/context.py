@@ -259,6 +259,7 @@ class UserContext:
                     yield connection
                     if self._rights_lost is not None:  # caught inside and carried on: still none of it is saved
                         raise self._rights_lost
+                    self._rights_still_held(connection)  # what it wrote and read was read with rights still held
                 finally:
                     self._connection, self._rights_lost = None, None
         finally:
@@ -422,13 +423,21 @@ class UserContext:
         if version == self._rights_version + own:
             return
         from crmkit.engine import messages
-        from crmkit.engine.security.access import RightsChanged, load_user_rights
+        from crmkit.engine.security.access import AccessPolicy, RightsChanged, UnknownUser, load_user_rights, same_access
 
-        if self._rights_lost is not None or \
-                load_user_rights(connection, self._runtime, self._policy.user.user_id) != self._policy.user:
+        if self._rights_lost is not None:
+            raise self._rights_lost
+        try:
+            user = load_user_rights(connection, self._runtime, self._policy.user.user_id)
+        except UnknownUser as error:  # deactivated meanwhile: refused as such, and the transaction saves nothing
+            self._rights_lost = error
+            raise
+        if not same_access(user, self._policy.user):
             self._rights_lost = RightsChanged(messages.RIGHTS_CHANGED())
             raise self._rights_lost
-        self._rights_version = version - own  # others' changes that leave this user's rights as they were
+        # Others' changes that leave what this user may do as it was (another user's role, this user's time zone,
+        # a record shared with them: their policy is compiled again, so its share presence is read again).
+        self.policy, self._rights_version = AccessPolicy(self._runtime, user), version - own
 
 
 def operation_state_columns(runtime: Runtime) -> tuple[ScalarSelect, ScalarSelect]:

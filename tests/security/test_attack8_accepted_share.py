@@ -18,10 +18,6 @@ from tests.security.test_operation_start import desk, other_process  # noqa: F40
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_rights_still_held takes a share by another process as leaving the rights equal (UserRights only) and moves "
-    "the context's rights version on, keeping the policy whose share presence was read before: after the "
-    "transaction the shared record is still refused (RecordNotFound) by the same context"))
 def test_a_record_shared_meanwhile_is_seen_by_the_context_once_its_transaction_ended(
         crm, desk, other_process, ticket, database_url):  # noqa: F811
     bosses = crm.as_system().records("ticket")

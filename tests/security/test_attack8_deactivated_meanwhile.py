@@ -25,9 +25,6 @@ def names(crm) -> set[str]:
     return {record["name"] for record in crm.as_system().records("ticket").query().records}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_rights_still_held lets load_user_rights raise UnknownUser without setting _rights_lost: a caller that "
-    "catches it commits, with the record its operation wrote after the user was deactivated"))
 def test_a_caller_that_catches_the_deactivation_and_carries_on_still_saves_nothing(
         crm, desk, other_process):  # noqa: F811
     context = crm.as_user(desk["rep"])
@@ -43,9 +40,6 @@ def test_a_caller_that_catches_the_deactivation_and_carries_on_still_saves_nothi
     assert not names(crm) & {"written before the deactivation", "written after the deactivation"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bulk_changes._each re-raises only RightsChanged: the UnknownUser of a user deactivated meanwhile is counted "
-    "as each record's failure, the bulk change returns and the transaction commits"))
 def test_a_bulk_change_stops_when_the_user_is_deactivated_meanwhile(crm, desk, other_process,  # noqa: F811
                                                                      monkeypatch):
     context = crm.as_user(desk["rep"])
@@ -69,10 +63,6 @@ def test_a_bulk_change_stops_when_the_user_is_deactivated_meanwhile(crm, desk, o
     assert "written before the deactivation" not in names(crm)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "UserRights carries language and time zone: another process changing only the user's time zone (their own "
-    "settings page in another tab) makes _rights_still_held raise RightsChanged though their access is the same "
-    "and the transaction keeps the actor it started with"))
 def test_a_time_zone_changed_in_another_process_does_not_stop_the_transaction(
         crm, desk, other_process, ticket):  # noqa: F811
     context = crm.as_user(desk["rep"])

@@ -17,9 +17,6 @@ from tests.security.test_operation_start import desk, other_process  # noqa: F40
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an import batch is not re-checked after it ran (its rows bypass UserContext.reading/writing, and a plain "
-    "write operation is not checked at its end): rows written after the import right was revoked are committed"))
 def test_an_import_batch_whose_import_right_is_revoked_while_it_runs_saves_nothing(
         crm, desk, other_process, tmp_path, monkeypatch):  # noqa: F811
     path = tmp_path / "tickets.csv"

@@ -56,10 +56,6 @@ def test_an_administrator_whose_admin_set_was_taken_back_meanwhile_grants_nothin
     assert "margins" not in SystemDirectory(crm).permission_sets_of(desk["rep"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "UserAdministration's reads check `context.policy` (the rights of the transaction's start) and read on "
-    "connections of their own, where _rights_still_held never runs: an administrator whose admin set another "
-    "process revoked still lists every user's account (names, emails) inside their transaction"))
 def test_an_administrator_whose_admin_set_was_taken_back_meanwhile_reads_no_accounts_inside_a_transaction(
         crm, desk, admins, other_process):  # noqa: F811
     context = crm.as_user(admins["adm1"])
@@ -84,10 +80,6 @@ def test_a_grant_made_inside_a_transaction_that_rolls_back_is_not_kept(crm, desk
     assert "margins" not in SystemDirectory(crm).permission_sets_of(desk["rep"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MyAccount.set_preferences advances the rights version on a connection of its own (not counted in "
-    "own_changes) and UserRights carries the language: the user's own change is taken for another process's and "
-    "their transaction's next operation raises RightsChanged"))
 def test_a_user_changing_their_own_language_inside_their_transaction_is_not_refused(crm, desk, ticket):  # noqa: F811
     context = crm.as_user(desk["rep"])
     with context.transaction():
@@ -112,10 +104,6 @@ def test_an_administrator_adding_themselves_to_a_team_inside_their_transaction_i
     assert crm.as_system().records("ticket").query({"name": "kept"}).records
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a plain write operation (its own transaction, READ COMMITTED on PostgreSQL) is not checked after it ran "
-    "(UserContext.writing runs _rights_still_held only for operations nested in an open transaction): update "
-    "returns a value committed after a revoke, shaped with the rights of before it"))
 def test_a_plain_update_never_returns_a_value_written_after_the_rights_were_taken_back(
         crm, desk, other_process, ticket, database_url, monkeypatch):  # noqa: F811
     context = crm.as_user(desk["rep"])

@@ -153,7 +153,11 @@ def test_an_operation_reads_the_generation_and_the_rights_version_once_on_its_ow
         checkouts.clear()
         tickets.update(ticket.id, {"name": "last"}, version=current.version)
         state_reads = [sql for sql in statements if "crmkit_metadata_state" in sql or "crmkit_counter" in sql]
-        assert len(checkouts) == 1 and len(state_reads) == 1
+        assert len(checkouts) == 1 and "crmkit_metadata_state" in state_reads[0]
+        if crm.engine.dialect.name == "postgresql":  # READ COMMITTED: the version asked again before it commits
+            assert len(state_reads) == 2 and "crmkit_metadata_state" not in state_reads[1]
+        else:  # the write lock held from its start: no change can commit meanwhile
+            assert len(state_reads) == 1
 
 
 def test_an_export_streamed_over_several_pages_keeps_the_order_rows_and_fields_of_the_list(crm, desk, monkeypatch):

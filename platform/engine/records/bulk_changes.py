@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from crmkit.engine import messages
 from crmkit.engine.records.errors import RecordError, RecordValidationError
-from crmkit.engine.security.access import RightsChanged
+from crmkit.engine.security.access import RightsChanged, UnknownUser
 from crmkit.errors import CrmkitError
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def _each(service: "RecordService", chosen: Mapping[Any, int | None],
         try:
             with _isolated(service):
                 action(record_id, version)
-        except RightsChanged:  # not this record's failure: the whole transaction stops (UserContext.transaction)
+        except (RightsChanged, UnknownUser):  # not this record's failure: the whole transaction stops
             raise
         except RecordValidationError as error:
             failed.append(RecordFailure(record_id, error.status, error.message,

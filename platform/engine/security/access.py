@@ -8,7 +8,7 @@ same way; writes check `row_filter(object, "edit")` against the stored record.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from sqlalchemy import ColumnElement, Connection, any_, false, func, or_, select
@@ -58,6 +58,11 @@ class UserRights:
     permission_sets: frozenset[str]
     language: str = "en"
     timezone: str = "UTC"
+
+
+def same_access(first: UserRights, second: UserRights) -> bool:
+    """Whether two loads of a user's rights allow the same: all but their presentation (language, time zone)."""
+    return replace(first, language=second.language, timezone=second.timezone) == second
 
 
 def load_user_rights(connection: Connection, runtime: Runtime, user_id: int) -> UserRights:

@@ -17,7 +17,7 @@ from crmkit.engine import messages
 from crmkit.engine.records.bulk import insert_prepared, prepare_rows
 from crmkit.engine.records.constraints import duplicates_within
 from crmkit.engine.records.errors import RecordError, RecordValidationError
-from crmkit.engine.security.access import RightsChanged
+from crmkit.engine.security.access import RightsChanged, UnknownUser
 from crmkit.engine.transfer.files import cell_text
 from crmkit.engine.transfer.jobs import BatchCounts, RowError
 from crmkit.engine.transfer.lookups import resolve_lookups
@@ -207,7 +207,7 @@ class ImportBatch:
             except RecordValidationError as error:
                 self._refuse(row.number, {**error.errors, **row.problems})
                 continue
-            except RightsChanged:  # not this row's failure: the whole transaction stops (UserContext.transaction)
+            except (RightsChanged, UnknownUser):  # not this row's failure: the whole transaction stops
                 raise
             except RecordError as error:
                 self._refuse(row.number, {"": [str(error)]})
