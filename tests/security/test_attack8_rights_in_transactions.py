@@ -40,10 +40,6 @@ def admins(crm, desk):  # noqa: F811
     return {"adm1": first.id, "adm2": second.id, "team": directory.create_team("emea")}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "UserAdministration checks `context.policy`, which inside a transaction keeps the rights of its start "
-    "(refresh_rights returns at once), and grants on a connection of its own (SystemDirectory.grant), where "
-    "_rights_still_held never runs: an administrator whose admin set another process revoked still grants"))
 def test_an_administrator_whose_admin_set_was_taken_back_meanwhile_grants_nothing_inside_a_transaction(
         crm, desk, admins, other_process):  # noqa: F811
     context = crm.as_user(admins["adm1"])
@@ -68,9 +64,6 @@ def test_an_administrator_whose_admin_set_was_taken_back_meanwhile_reads_no_acco
             assert {user.username for user in listed} >= {"rep", "boss"}  # read with the admin set of before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SystemDirectory commits each account change in a write_transaction of its own, not on the open "
-    "transaction's connection: a grant made inside a transaction that rolls back is kept"))
 def test_a_grant_made_inside_a_transaction_that_rolls_back_is_not_kept(crm, desk, admins):  # noqa: F811
     context = crm.as_user(admins["adm1"])
     with pytest.raises(LookupError):
@@ -90,9 +83,6 @@ def test_a_user_changing_their_own_language_inside_their_transaction_is_not_refu
     assert crm.as_system().records("ticket").query({"name": "kept"}).records
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "UserAdministration.add_to_team writes on a connection of its own: an administrator adding themselves to a "
-    "team inside their transaction changes their team_ids behind it, and its next operation raises RightsChanged"))
 def test_an_administrator_adding_themselves_to_a_team_inside_their_transaction_is_not_refused(
         crm, desk, admins):  # noqa: F811
     context = crm.as_user(admins["adm1"])
@@ -125,10 +115,6 @@ def test_a_plain_update_never_returns_a_value_written_after_the_rights_were_take
     assert saved.get("margin") != SECRET, saved.values
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a share inside the transaction holds the rights counter row (rights_changed UPDATE); MyAccount.set_preferences "
-    "then advances the same row in a write_transaction of its own and waits for the transaction that waits for it: "
-    "the user's own request hangs for ever (no lock timeout, PostgreSQL sees no deadlock)"))
 def test_a_user_who_shared_a_record_then_changes_their_language_in_one_transaction_does_not_hang(
         crm, desk, database_url):  # noqa: F811
     import threading

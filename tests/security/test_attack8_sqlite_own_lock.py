@@ -35,9 +35,6 @@ def test_an_export_inside_a_transaction_on_sqlite_is_not_refused_as_busy(impatie
     assert any("exported" in line for line in lines)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MyAccount.set_preferences writes in SystemDirectory's own write_transaction, which waits for the write lock "
-    "the user's own transaction holds: DatabaseBusy"))
 def test_a_user_changing_their_language_inside_their_transaction_on_sqlite_is_not_refused_as_busy(
         impatient, desk):  # noqa: F811
     context = impatient.as_user(desk["rep"])

@@ -26,7 +26,7 @@ class MyAccount:
         if context.policy is None:
             raise UserError("the system session has no account of its own; use a user's session (crm.as_user).")
         self.context = context
-        self.directory = SystemDirectory(context.crm)
+        self.directory = SystemDirectory(context.crm, context=context)
 
     @property
     def _user_id(self) -> int:

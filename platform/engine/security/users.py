@@ -12,6 +12,7 @@ is the account the change is about; `detail["by"]` is the acting user's id, if a
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -36,6 +37,7 @@ from crmkit.metadata.errors import closest
 from crmkit.metadata.model import ADMIN_PERMISSION_SET
 
 if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
     from crmkit.engine.crm import Crm
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._@-]{2,150}")
@@ -196,10 +198,21 @@ class SystemDirectory:
     MyAccount (security/account.py), which check the acting user's rights and then call here.
     """
 
-    def __init__(self, crm: "Crm", *, clock: Clock | None = None) -> None:
+    def __init__(self, crm: "Crm", *, clock: Clock | None = None, context: "UserContext | None" = None) -> None:
+        """`context`: the acting user's session (UserAdministration, MyAccount), whose operations these reads and
+        writes then are: inside its `transaction()` on its connection (saved or undone with the rest, the rights
+        version they advance counted as its own), else each with its operation read, as a records operation's.
+        Without one, each runs on a connection of its own (the command line, sign-in, the platform itself)."""
         self.crm = crm
         self._clock = clock or utc_now
         self.log = SecurityLog(crm, clock=self._clock)
+        self._context = context
+
+    def _writing(self) -> AbstractContextManager[Connection]:
+        return self._context.writing() if self._context is not None else write_transaction(self.crm.write_engine)
+
+    def _reading(self) -> AbstractContextManager[Connection]:
+        return self._context.reading() if self._context is not None else self.crm.engine.connect()
 
     def _table(self, name: str):
         return self.crm.runtime.system_table(f"crmkit_{name}")
@@ -223,7 +236,7 @@ class SystemDirectory:
         sets = [self._known_permission_set(s) for s in permission_sets]
         table = self._table("user")
         try:
-            with write_transaction(self.crm.write_engine) as connection:
+            with self._writing() as connection:
                 if connection.execute(select(table.c.id).where(table.c.username == name)).first():
                     raise UserError(messages.USERNAME_TAKEN(username=repr(name)), field="username")
                 user_id = connection.execute(insert(table).values(row).returning(table.c.id)).scalar_one()
@@ -239,7 +252,7 @@ class SystemDirectory:
     def create_first_admin(self, username: str = "admin") -> tuple[User, str] | None:
         """On a database without users: an administrator with a random password, returned once; else None."""
         table = self._table("user")
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             if connection.execute(select(table.c.id).limit(1)).first():
                 return None
         password = generate_password()
@@ -284,7 +297,7 @@ class SystemDirectory:
             conditions.append(table.c.username > checked_text(str(after), "page cursor"))
         limit = max(1, min(int(limit), 500))
         query = select(*user_columns(table)).where(*conditions).order_by(table.c.username).limit(limit + 1)
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             users = [user_from_row(row) for row in connection.execute(query)]
         more = len(users) > limit
         return UserPage(tuple(users[:limit]), users[limit - 1].username if more else None)
@@ -292,18 +305,18 @@ class SystemDirectory:
     def _users(self, *conditions: Any) -> list[User]:
         table = self._table("user")
         query = select(*user_columns(table)).where(*conditions).order_by(table.c.username)
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             return [user_from_row(row) for row in connection.execute(query)]
 
     def deactivate(self, user_id: int, *, actor_id: int | None = None) -> None:
         """The user can no longer sign in; their sessions end now. Tokens stay but stop working while inactive."""
-        with write_transaction(self.crm.write_engine) as connection:
+        with self._writing() as connection:
             self._change(connection, user_id, {"active": False}, "user.deactivated", {"by": actor_id})
             rights_changed(connection, self.crm.runtime)
             end_sessions_in(connection, self._table("login_session"), user_id)
 
     def activate(self, user_id: int, *, actor_id: int | None = None) -> None:
-        with write_transaction(self.crm.write_engine) as connection:
+        with self._writing() as connection:
             self._change(connection, user_id, {"active": True}, "user.activated", {"by": actor_id})
             rights_changed(connection, self.crm.runtime)
 
@@ -312,7 +325,7 @@ class SystemDirectory:
         """Checks the policy, stores the new hash and ends every session except `keep_session` (a session token)."""
         user = self.get(user_id)
         password_hash = hash_password(checked_password(password, user.username, (user.display_name, user.email)))
-        with write_transaction(self.crm.write_engine) as connection:
+        with self._writing() as connection:
             self._change(connection, user_id, {"password_hash": password_hash}, "password.changed", {"by": actor_id})
             end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)
 
@@ -338,7 +351,7 @@ class SystemDirectory:
             values["email"] = checked_email(email)
         self.get(user_id)
         if values:
-            with write_transaction(self.crm.write_engine) as connection:
+            with self._writing() as connection:
                 self._change(connection, user_id, values, "preferences.changed", {"by": actor_id, **values})
                 rights_changed(connection, self.crm.runtime)  # contexts carry the language and time zone
         return self.get(user_id)
@@ -347,7 +360,7 @@ class SystemDirectory:
         """Gives the user a role of the installed metadata (None: no role); UserError for an unknown role."""
         role = self._known_role(role) if role else None
         previous = self.get(user_id).role
-        with write_transaction(self.crm.write_engine) as connection:
+        with self._writing() as connection:
             self._change(connection, user_id, {"role": role}, "role.changed",
                          {"by": actor_id, "from": previous, "to": role})
             rights_changed(connection, self.crm.runtime)
@@ -366,7 +379,7 @@ class SystemDirectory:
         name = checked_name(name, "team", 150)
         label = checked_label(label)
         table = self._table("team")
-        with write_transaction(self.crm.write_engine) as connection:
+        with self._writing() as connection:
             if connection.execute(select(table.c.id).where(table.c.name == name)).first():
                 raise UserError(messages.TEAM_TAKEN(name=repr(name)))
             team_id = connection.execute(
@@ -378,7 +391,7 @@ class SystemDirectory:
     def add_to_team(self, team_id: int, user_id: int, *, actor_id: int | None = None) -> None:
         """Makes the user a member (nothing happens if they already are)."""
         members = self._table("team_member")
-        with write_transaction(self.crm.write_engine) as connection:
+        with self._writing() as connection:
             team, username = self._team_and_user(connection, team_id, user_id)
             if connection.execute(select(members.c.team_id).where(
                     members.c.team_id == team_id, members.c.user_id == user_id)).first():
@@ -390,7 +403,7 @@ class SystemDirectory:
 
     def remove_from_team(self, team_id: int, user_id: int, *, actor_id: int | None = None) -> None:
         members = self._table("team_member")
-        with write_transaction(self.crm.write_engine) as connection:
+        with self._writing() as connection:
             team, username = self._team_and_user(connection, team_id, user_id)
             removed = connection.execute(delete(members).where(
                 members.c.team_id == team_id, members.c.user_id == user_id)).rowcount
@@ -402,7 +415,7 @@ class SystemDirectory:
     def teams(self) -> list[Team]:
         """Every team by name."""
         table = self._table("team")
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             return [Team(row.id, row.name, row.label)
                     for row in connection.execute(select(table.c.id, table.c.name, table.c.label).order_by(table.c.name))]
 
@@ -411,7 +424,7 @@ class SystemDirectory:
         table = self._table("team")
         if not is_record_id(team_id):
             raise UserError(messages.NO_TEAM_NUMBER(id=shown(team_id)), field="team")
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             row = connection.execute(select(table.c.id, table.c.name, table.c.label).where(table.c.id == team_id)).first()
         if row is None:
             raise UserError(messages.NO_TEAM(id=team_id), field="team")
@@ -433,7 +446,7 @@ class SystemDirectory:
         query = select(members.c.user_id, teams.c.id, teams.c.name, teams.c.label).join(
             teams, teams.c.id == members.c.team_id).where(members.c.user_id.in_(ids)).order_by(teams.c.name)
         found: dict[int, list[Team]] = {user_id: [] for user_id in ids}
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             for row in connection.execute(query):
                 found[row.user_id].append(Team(row.id, row.name, row.label))
         return found
@@ -441,7 +454,7 @@ class SystemDirectory:
     def teams_of(self, user_id: int) -> list[int]:
         members = self._table("team_member")
         query = select(members.c.team_id).where(members.c.user_id == user_id).order_by(members.c.team_id)
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             return list(connection.execute(query).scalars())
 
     def _team_and_user(self, connection: Connection, team_id: int, user_id: int) -> tuple[str, str]:
@@ -465,7 +478,7 @@ class SystemDirectory:
         role = self._grantee(user_id, role)
         if role is not None:
             self._known_role(role)
-        with write_transaction(self.crm.write_engine) as connection:
+        with self._writing() as connection:
             self._grant(connection, permission_set, user_id, role, actor_id)
 
     def revoke(self, permission_set: str, *, user_id: int | None = None, role: str | None = None,
@@ -473,7 +486,7 @@ class SystemDirectory:
         permission_set = checked_name(permission_set, "permission set")
         role = self._grantee(user_id, role)
         grants = self._table("grant")
-        with write_transaction(self.crm.write_engine) as connection:
+        with self._writing() as connection:
             username = self._username(connection, user_id) if user_id is not None else None
             match = self._grant_match(permission_set, user_id, role)
             removed = connection.execute(delete(grants).where(match)).rowcount
@@ -495,7 +508,7 @@ class SystemDirectory:
         if not ids:
             return {}
         users = self._table("user")
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             roles = {row.id: row.role for row in connection.execute(
                 select(users.c.id, users.c.role).where(users.c.id.in_(ids)))}
             return permission_sets_held(connection, self.crm.runtime, roles)
@@ -503,7 +516,7 @@ class SystemDirectory:
     def role_permission_sets(self) -> dict[str, HeldPermissionSets]:
         """{role: sets}: granted to the role (`direct`) and listing it in the metadata (`through_role`), for
         every role of the metadata or of a stored grant."""
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             return role_permission_sets(connection, self.crm.runtime)
 
     def stored_roles(self) -> frozenset[str]:
@@ -511,7 +524,7 @@ class SystemDirectory:
         users, grants = self._table("user"), self._table("grant")
         query = select(users.c.role).where(users.c.role.is_not(None)).union(
             select(grants.c.role).where(grants.c.role.is_not(None)))
-        with self.crm.engine.connect() as connection:
+        with self._reading() as connection:
             return frozenset(connection.execute(query).scalars())
 
     def _grant(self, connection: Connection, permission_set: str, user_id: int | None, role: str | None,
