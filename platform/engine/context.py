@@ -68,6 +68,8 @@ class UserContext:
         #: The RightsChanged an operation of the open transaction raised: the transaction rolls back when it ends even
         #: if the caller caught the error and carried on (`writing`); None while its rights hold.
         self._rights_lost: "RightsChanged | None" = None
+        #: What waits for the open transaction to end, committed or not (`after_transaction`).
+        self._after_transaction: list[Callable[[], None]] = []
         #: The connection of a `snapshot()` block, which reads share; None outside one.
         self._snapshot: Connection | None = None
         #: A connection the caller holds, lent for the first snapshot (`lend_read`); None once used or given back.
@@ -268,9 +270,26 @@ class UserContext:
                 from crmkit.engine.automation.runlog import write_failed
 
                 write_failed(self.crm, failed)
+            waiting, self._after_transaction = self._after_transaction, []
+            for action in waiting:
+                action()
         written, self.outbox_ids = self.outbox_ids, []
         if written:  # committed: the queue may take them now (rows it misses are requeued, automation/outbox.py)
             self.crm.dispatch_outbox(written)
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a `transaction()` (or a write operation) of this context is open."""
+        return self._connection is not None
+
+    def after_transaction(self, action: Callable[[], None]) -> None:
+        """Run `action` once the open transaction has ended, committed or rolled back (at once when none is open):
+        for what must be written whatever becomes of it, in a transaction of its own (an export's security-log
+        entry), which on SQLite would wait for the write lock the open transaction holds."""
+        if self._connection is None:
+            action()
+        else:
+            self._after_transaction.append(action)
 
     def lend_read(self, connection: Connection, state: tuple[Any, ...] = ()) -> None:
         """Lend the context an open connection of `crm.engine` on which the caller began a read (a web request's

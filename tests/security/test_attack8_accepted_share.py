@@ -6,6 +6,8 @@ another process leaves UserRights equal, but the policy remembers per object whe
 sees no change and keeps that policy, so the shared record stays invisible to the context for its whole life
 (a worker's, a job's), until some other rights change. Outside a transaction the same share is seen at once.
 PostgreSQL only (on SQLite the transaction holds the write lock from its start).
+
+Now: a change taken in recompiles the context's policy, so its share presence is read again.
 """
 from __future__ import annotations
 

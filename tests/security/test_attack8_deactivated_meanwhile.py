@@ -8,6 +8,9 @@ after the deactivation; and a bulk change inside counts UnknownUser as each reco
 Also a change by another process that leaves the user's access as it was but moves their language or time zone
 (UserRights carries both) stops the transaction with RightsChanged, though the transaction keeps its actor as it
 started. PostgreSQL only (on SQLite the transaction holds the write lock from its start).
+
+Now: UnknownUser marks the transaction lost as RightsChanged does (caught or not, bulk change or not, nothing
+is saved), and rights are compared for what they allow (security/access.py `same_access`), not for presentation.
 """
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ PostgreSQL) whose rows are prepared and written on its connection directly (`ins
 `records._update`), never through `UserContext.reading`/`writing`: `_rights_still_held` never runs in it. A batch
 (1000 rows by default, seconds long) keeps writing after another process took its import right back, and commits.
 PostgreSQL only (on SQLite the batch holds the write lock, so the revoke waits for it).
+
+Now: every write operation on PostgreSQL asks the rights version once more before it commits.
 """
 from __future__ import annotations
 

@@ -15,6 +15,10 @@ at once, and their permission checks read `context.policy`, which inside a trans
 And a plain write operation (outside `transaction()`) is not checked at all after it ran: it returns values read
 after a revoke with the rights of before it (the attack6 fault, for one operation).
 PostgreSQL only (on SQLite the transaction holds the write lock from its start).
+
+Now: UserAdministration and MyAccount read and write through their session (SystemDirectory(context=...)):
+inside its transaction on its connection, else as an operation of their own with its checks; a write operation
+asks the rights version once more before it commits; an export in a transaction asks it before each batch.
 """
 from __future__ import annotations
 
@@ -149,10 +153,6 @@ def test_a_user_who_shared_a_record_then_changes_their_language_in_one_transacti
     assert not hung, outcome
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an export inside a transaction holds its reading() open while it streams (ExportStream.open enters "
-    "service._reading, closed only at the end): its query runs after the revoke with the rights of before and "
-    "the rows are handed out before _rights_still_held runs, at the stream's end"))
 def test_an_export_inside_a_transaction_never_hands_out_a_value_written_after_the_rights_were_taken_back(
         crm, desk, other_process, ticket, database_url):  # noqa: F811
     context = crm.as_user(desk["rep"])

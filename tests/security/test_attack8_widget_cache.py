@@ -3,6 +3,8 @@ context's rights version, language, zone and metadata generation, and inside `tr
 the one of its start (`refresh_rights` does nothing there). A widget computed inside a transaction counts its own
 uncommitted writes; it is kept under the same key a request outside reads, so after the transaction rolled back
 the user's next requests are served, for a minute, figures of records that were never saved. SQLite and PostgreSQL.
+
+Now: inside a transaction a widget is computed afresh and kept for nobody.
 """
 from __future__ import annotations
 
@@ -33,10 +35,6 @@ def counted(result) -> int:
     return sum(group.values["tickets"] for group in result.groups) if result.groups else 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the widget cache key takes the context's rights version, which inside a transaction is the one of its start: "
-    "a widget computed on the transaction's uncommitted records is served to the same user's next request after "
-    "the transaction rolled back"))
 def test_a_widget_computed_inside_a_rolled_back_transaction_is_not_served_afterwards(crm, install):
     install(BOARD)
     rep = SystemDirectory(crm).create_user("rep", password=PASSWORD, role="rep").id

@@ -77,7 +77,12 @@ def export_records(
 
 
 def _log(service: "RecordService", event: str, detail: Mapping[str, Any]) -> None:
-    SecurityLog(service.session.crm).record(event, user_id=service.session.actor.user_id, detail=detail)
+    """The entry in a transaction of its own: kept whatever becomes of a caller's transaction, since the rows were
+    handed out in any case; written once that transaction ended (`UserContext.after_transaction`: on SQLite it
+    holds the write lock the entry would wait for)."""
+    session = service.session
+    session.after_transaction(lambda: SecurityLog(session.crm).record(event, user_id=session.actor.user_id,
+                                                                      detail=detail))
 
 
 class ExportStream(Iterator[Any]):
@@ -117,9 +122,12 @@ class ExportStream(Iterator[Any]):
         the export's columns; None after the last. The platform's own session sees rows as stored:
         their values are taken as they come, without a dict per row."""
         rows = next(self._batches, None)
+        service = self._service
+        # Inside a transaction on PostgreSQL (READ COMMITTED): each batch is read after the stream began, so the
+        # rights are asked again before its rows are handed out (UserContext.transaction; nothing elsewhere).
+        service.session._rights_still_held(self._connection)
         if rows is None:
             return None
-        service = self._service
         names, columns = rows[0]._fields, self._columns
         policy = service.session.policy
         if policy is None:
