@@ -255,6 +255,9 @@ STALE = Message(
     "{object} {id} 已被他人修改（你编辑的是第 {expected} 版，现在是第 {actual} 版）；请重新加载后再修改。")
 NO_PERMISSION = Message("you do not have permission to {action} {objects}.", "你没有{action}{objects}的权限。",
                         words={"action": PERMISSION_WORDS})
+NO_ACTIVE_USER = Message("there is no active user with id {id}.", "没有 ID 为 {id} 的在用用户。")
+NO_ACTIVE_USER_ID = Message("a user id is a whole number, so no active user has the id {id}.",
+                            "用户 ID 是一个整数，因此没有 ID 为 {id} 的在用用户。")
 RIGHTS_CHANGED = Message(
     "your permissions changed while this transaction ran, so it stopped and none of it is saved; do it again.",
     "此事务进行期间你的权限发生了变化，因此它已停止，其中的更改均未保存；请重新操作。")

@@ -72,11 +72,11 @@ def load_user_rights(connection: Connection, runtime: Runtime, user_id: int) -> 
     column; anything else is refused the same way, before the database is asked.
     """
     if not is_record_id(user_id):
-        raise UnknownUser(f"there is no active user with id {shown(user_id)}: a user id is a whole number.")
+        raise UnknownUser(messages.NO_ACTIVE_USER_ID(id=shown(user_id)))
     users = runtime.system_table("crmkit_user")
     row = connection.execute(select(users).where(users.c.id == user_id)).first()
     if row is None or not row.active:
-        raise UnknownUser(f"there is no active user with id {user_id}.")
+        raise UnknownUser(messages.NO_ACTIVE_USER(id=str(user_id)))
     below = runtime.registry.role_descendants.get(row.role, frozenset()) if row.role else frozenset()
     subordinates = []
     if below:
