@@ -35,6 +35,7 @@ COMMON_WORD = "Industries"     # one English name in 8: about 6% of rows
 RARE_WORD = "Zorblax"          # one row in 20,000
 NO_MATCH = "xyzzy"             # in no row
 CHINESE_NAME = "张伟"           # surname + given name: about 0.5% of rows
+SHORT_PREFIX = "1"              # one character typed: starts a word (a number, a phone's) in most rows
 PREFIX = "Wonka Industries 12"  # startswith: about 0.06% of rows
 RARE_EVERY = 20_000
 

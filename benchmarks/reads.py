@@ -235,6 +235,11 @@ def search_lines(bench: Bench, users: dict[str, list[int]]) -> list[Result]:
                             *bench.paired(lambda word=word: admin.search(word),
                                           lambda word=word: raw_search(bench, word, limit=20)), SEARCH,
                             "one operation over every object; raw: the account index alone, newest first"))
+    word = data.SHORT_PREFIX  # the results page (/search): each object's best hits and its count, capped at 1,000
+    lines.append(Result(f"global search one-character prefix '{word}' (every object, with counts)",
+                        *bench.paired(lambda: admin.search_by_object(word),
+                                      lambda: raw_search(bench, word, limit=20)), SEARCH,
+                        "each object's hits and count; raw: the account index alone, newest first"))
     return lines
 
 

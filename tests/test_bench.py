@@ -22,6 +22,7 @@ LINES = [
     "search two-character Chinese name '张伟'", "search common word 'Industries', keyset page 2",
     "search common word 'Industries', a sales rep", "search common word sorted by name (full sort of",
     "global search no match 'xyzzy'", "global search two-character Chinese name '张伟'",
+    "global search one-character prefix '1'",
     "startswith 'wonka industries 12'",
     "lookup autocomplete suggest('wonka 12')", "lookup autocomplete suggest('wonka z')",
     "lookup autocomplete suggest('wonka zo')", "page of 50: sales rep vs admin (private)",
