@@ -125,6 +125,10 @@ READ_ONLY = Message("is read-only.", "此字段为只读。")
 READ_NOT_EDIT = Message("you may see this field but not change it.", "你可以查看此字段，但不能修改。")
 NO_RECORD = Message("there is no {object} record with id {id}.", "不存在 id 为 {id} 的 {object} 记录。",
                     open_words={"object": _zh(recycle_bin="回收站", share="共享")})
+IMPORT_RIGHTS_CHANGED = Message(
+    "your permissions changed while the import ran, so it stopped after row {rows}; the rows before it are saved: "
+    "resume the import to go on with your permissions of now.",
+    "导入进行期间你的权限发生了变化，因此导入在第 {rows} 行之后停止；之前的行已保存：请继续导入，将按你当前的权限进行。")
 NO_ACTIVE_USER = Message("there is no active user with id {id}.", "不存在 id 为 {id} 的启用用户。")
 DUPLICATE = Message("{value} is already used by another {object} record.", "{value} 已被另一条 {object} 记录使用。")
 COMBINATION = Message("another {object} record already has this combination ({values}), which must be unique.",

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from crmkit.engine import messages
 from crmkit.engine.automation.rules import rules_held
 from crmkit.engine.records.errors import RecordError
-from crmkit.engine.security.access import PermissionDenied
+from crmkit.engine.security.access import PermissionDenied, RightsChanged
 from crmkit.engine.transfer import jobs
 from crmkit.engine.transfer.batch import ImportBatch, ImportRow
 from crmkit.engine.transfer.cells import cell_reader
@@ -235,6 +235,11 @@ class ImportService:
         except _Overtaken:  # another runner of this job wrote the batch: it carries on, this one stops
             logger.info("import %s: another runner is at row %s; this one stops", job.id, done)
             return
+        except RightsChanged:  # the batches before are saved: the job is resumed, not done again
+            stopped = RightsChanged(messages.IMPORT_RIGHTS_CHANGED(rows=f"{done:,}"))
+            with session.writing() as connection:
+                jobs.set_status(connection, runtime, job.id, "failed", session.now(), str(stopped))
+            raise stopped from None
         except (RecordError, ImportFileError) as error:
             with session.writing() as connection:
                 jobs.set_status(connection, runtime, job.id, "failed", session.now(), str(error))
