@@ -42,7 +42,8 @@ from crmkit.engine.tables import METADATA_STATE
 if TYPE_CHECKING:
     from crmkit.engine.automation.rules import AutomationOrigin
     from crmkit.engine.crm import Crm
-    from crmkit.engine.security.access import AccessPolicy, RightsChanged
+    from crmkit.engine.records.errors import RecordError
+    from crmkit.engine.security.access import AccessPolicy
     from crmkit.engine.security.privacy import Privacy
     from crmkit.engine.security.sharing import Sharing
     from crmkit.engine.records.pipeline import SavePipeline
@@ -65,9 +66,10 @@ class UserContext:
         #: or the first operation, does the operation read (and loads the rights again if they moved).
         self._unchecked = unchecked and policy is not None
         self._connection: Connection | None = None
-        #: The RightsChanged an operation of the open transaction raised: the transaction rolls back when it ends even
-        #: if the caller caught the error and carried on (`writing`); None while its rights hold.
-        self._rights_lost: "RightsChanged | None" = None
+        #: The RightsChanged (or UnknownUser: deactivated meanwhile) an operation of the open transaction raised: the
+        #: transaction rolls back when it ends even if the caller caught the error and carried on (`writing`); None
+        #: while its rights hold.
+        self._rights_lost: "RecordError | None" = None
         #: What waits for the open transaction to end, committed or not (`after_transaction`).
         self._after_transaction: list[Callable[[], None]] = []
         #: The connection of a `snapshot()` block, which reads share; None outside one.
@@ -234,9 +236,11 @@ class UserContext:
         they were (another user's role) is taken in; any other raises RightsChanged, so nothing read with the
         rights of before reaches the caller and the transaction is rolled back: also when the caller catches it
         and carries on (every later operation raises it again, and so does the end of the block), and a bulk
-        change or an import inside stops at it rather than counting it as one record's failure. A savepoint rolled
-        back takes its own changes back out of the count (security/rights.py `follow_savepoints`). SQLite needs none of it: the
-        transaction holds the write lock from its start, so no change commits while it runs.
+        change or an import inside stops at it rather than counting it as one record's failure. A user deactivated
+        meanwhile ends it the same way, with UnknownUser. A savepoint rolled back takes its own changes back out of
+        the count (security/rights.py `follow_savepoints`). Every write operation outside a transaction asks once,
+        before it commits. SQLite needs none of it: the transaction holds the write lock from its start, so no
+        change commits while it runs.
         """
         with self.writing():
             yield self
