@@ -557,6 +557,7 @@ def test_a_count_of_a_search_with_a_rare_part_is_counted_among_its_ids(crm, plan
     assert any(_reads_rare_part(statement) for statement in statements), statements
     assert not any("IN (SELECT id FROM crmkit_account_search WHERE" in statement for statement in statements)
     monkeypatch.setattr(search_parts, "RARE_PART", -1)
+    monkeypatch.setattr("crmkit.engine.query.counting.walked_count", lambda *_arguments: None)  # the index alone
     with plan_reader(crm.engine).reads() as seen:
         assert counted() == count
     assert any("IN (SELECT id FROM crmkit_account_search WHERE" in statement for statement, _ in seen)

@@ -52,14 +52,15 @@ def count_records(
     whole_number(cap, "cap", 1, MAX_COUNT_CAP)
     ctx.object(object_name)
     table = ctx.schema.table(object_name)
-    where = where_clause(ctx, object_name, spec, rare_part_search(connection, ctx, object_name, spec.search))
+    rare = rare_part_search(connection, ctx, object_name, spec.search)
+    where = where_clause(ctx, object_name, spec, rare)
     if exact:
         return Count(connection.scalar(select(func.count()).select_from(table).where(where)) or 0, "exact")
-    walked = walked_count(connection, ctx, object_name, spec, cap) if spec.search else None
-    if walked is not None:  # SQLite, a short prefix ("1"): the newest rows, not FTS5's merge of every word it starts
-        return Count(walked, "exact") if walked <= cap else Count(cap, "at_least")
-    first_rows = select(literal(1)).select_from(table).where(where).limit(cap + 1).subquery()
-    counted = connection.scalar(select(func.count()).select_from(first_rows)) or 0
+    # A short prefix ("1") or a common word: the caller's newest records, not the index's list of every match.
+    counted = walked_count(connection, ctx, object_name, spec, cap) if spec.search and rare is None else None
+    if counted is None:
+        first_rows = select(literal(1)).select_from(table).where(where).limit(cap + 1).subquery()
+        counted = connection.scalar(select(func.count()).select_from(first_rows)) or 0
     if counted <= cap:
         return Count(counted, "exact")
     if connection.dialect.name == "postgresql" and ctx.restriction(object_name) is None:
