@@ -29,8 +29,6 @@ def admins(crm, desk):  # noqa: F811
     return {"adm1": first.id, "adm2": second.id}
 
 
-@pytest.mark.xfail(strict=True, reason="attack9: inside a snapshot, create_user commits the user then reads it back "
-                                       "on the snapshot, which predates it: UserError for a user that was created")
 def test_creating_a_user_inside_a_snapshot_returns_the_user_it_created(crm, admins):
     context = crm.as_user(admins["adm1"])
     with context.snapshot():
@@ -38,8 +36,6 @@ def test_creating_a_user_inside_a_snapshot_returns_the_user_it_created(crm, admi
     assert created.username == "newbie"
 
 
-@pytest.mark.xfail(strict=True, reason="attack9: inside a snapshot the last-administrator check reads the admin set "
-                                       "of the block's start: two revokes in one snapshot leave no administrator")
 def test_two_revokes_inside_one_snapshot_leave_an_administrator(crm, admins):
     context = crm.as_user(admins["adm1"])
     administration = UserAdministration(context)

@@ -319,7 +319,7 @@ class UserAdministration:
         runtime = self.context.runtime
         users, grants = runtime.system_table("crmkit_user"), runtime.system_table("crmkit_grant")
         definition = runtime.registry.permission_sets.get(ADMIN_PERMISSION_SET)
-        with self.context.reading() as connection:
+        with self.directory._reading() as connection:  # the session's transaction, else what is committed
             granted = connection.execute(select(grants.c.user_id, grants.c.role).where(
                 grants.c.permission_set == ADMIN_PERMISSION_SET)).all()
             admin_roles = {row.role for row in granted if row.role is not None and row.role != without_role_grant}

@@ -201,7 +201,7 @@ class SystemDirectory:
     def __init__(self, crm: "Crm", *, clock: Clock | None = None, context: "UserContext | None" = None) -> None:
         """`context`: the acting user's session (UserAdministration, MyAccount), whose operations these reads and
         writes then are: inside its `transaction()` on its connection (saved or undone with the rest, the rights
-        version they advance counted as its own), else each with its operation read, as a records operation's.
+        version they advance counted as its own); else each write with its operation read, as a records operation's.
         Without one, each runs on a connection of its own (the command line, sign-in, the platform itself)."""
         self.crm = crm
         self._clock = clock or utc_now
@@ -212,7 +212,12 @@ class SystemDirectory:
         return self._context.writing() if self._context is not None else write_transaction(self.crm.write_engine)
 
     def _reading(self) -> AbstractContextManager[Connection]:
-        return self._context.reading() if self._context is not None else self.crm.engine.connect()
+        """Inside the session's transaction its connection (what it wrote, what it holds); else a connection of its
+        own, which sees what was committed last, the change this directory just wrote too (a `snapshot()` would
+        not: it reads the moment it began)."""
+        if self._context is not None and self._context.in_transaction:
+            return self._context.reading()
+        return self.crm.engine.connect()
 
     def _table(self, name: str):
         return self.crm.runtime.system_table(f"crmkit_{name}")
