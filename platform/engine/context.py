@@ -70,6 +70,8 @@ class UserContext:
         #: transaction rolls back when it ends even if the caller caught the error and carried on (`writing`); None
         #: while its rights hold.
         self._rights_lost: "RecordError | None" = None
+        #: The open transaction's own advances of the rights version its rights were read after (`_rights_still_held`).
+        self._own_seen = 0
         #: What waits for the open transaction to end, committed or not (`after_transaction`).
         self._after_transaction: list[Callable[[], None]] = []
         #: The connection of a `snapshot()` block, which reads share; None outside one.
@@ -250,6 +252,9 @@ class UserContext:
         """The connection of a write: the open transaction's, or a new transaction started with the operation read."""
         if self._connection is not None:
             connection = self._connection
+            # Before too: another process's change is settled before this write may change rights itself, which
+            # the check after it then tells apart (its own advance of the version, its own rights read again).
+            self._rights_still_held(connection)
             yield connection
             self._rights_still_held(connection)
             return
@@ -260,7 +265,7 @@ class UserContext:
             with ExitStack() as stack:
                 connection = self._started(stack, lambda: write_transaction(self.crm.write_engine))
                 forget_own_changes(connection)
-                self._connection, self._rights_lost = connection, None
+                self._connection, self._rights_lost, self._own_seen = connection, None, 0
                 try:
                     yield connection
                     if self._rights_lost is not None:  # caught inside and carried on: still none of it is saved
@@ -443,7 +448,7 @@ class UserContext:
             return
         version = rights_version(connection, self._runtime)
         own = own_changes(connection)
-        if version == self._rights_version + own:
+        if version == self._rights_version + own and own == self._own_seen:
             return
         from crmkit.engine import messages
         from crmkit.engine.security.access import AccessPolicy, RightsChanged, UnknownUser, load_user_rights, same_access
@@ -455,12 +460,13 @@ class UserContext:
         except UnknownUser as error:  # deactivated meanwhile: refused as such, and the transaction saves nothing
             self._rights_lost = error
             raise
-        if not same_access(user, self._policy.user):
+        if version != self._rights_version + own and not same_access(user, self._policy.user):
             self._rights_lost = RightsChanged(messages.RIGHTS_CHANGED())
             raise self._rights_lost
-        # Others' changes that leave what this user may do as it was (another user's role, this user's time zone,
-        # a record shared with them: their policy is compiled again, so its share presence is read again).
-        self.policy, self._rights_version = AccessPolicy(self._runtime, user), version - own
+        # The transaction's own changes (they are its rights from here on: this user joining a team), or others'
+        # that leave what this user may do as it was (another user's role, this user's time zone, a record shared
+        # with them): the policy is compiled again, so its share presence is read again too.
+        self.policy, self._rights_version, self._own_seen = AccessPolicy(self._runtime, user), version - own, own
 
 
 def operation_state_columns(runtime: Runtime) -> tuple[ScalarSelect, ScalarSelect]:

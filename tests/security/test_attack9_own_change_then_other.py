@@ -29,9 +29,6 @@ def admins(crm, desk):  # noqa: F811
     return {"adm1": first.id, "adm2": second.id, "team": directory.create_team("emea")}
 
 
-@pytest.mark.xfail(strict=True, reason="attack9: after an own rights change in the transaction (joining a team), "
-                                       "another user's role change by another process raises RightsChanged: the "
-                                       "rights read back (with the own change) are compared with the start's")
 def test_an_own_team_change_then_another_users_role_change_elsewhere_does_not_stop_the_transaction(
         crm, desk, admins, other_process):  # noqa: F811
     context = crm.as_user(admins["adm1"])
