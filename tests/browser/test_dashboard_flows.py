@@ -124,8 +124,11 @@ def test_the_chinese_dashboard_shows_chinese_labels_and_filters_reload_the_widge
     expect(page.locator(".widget-empty")).to_have_count(4)  # funnel, bars, customers: no groups; the gauge stays
     expect(page.locator(".widget-empty").first).to_have_text("没有符合此报表的记录。")
     page.set_viewport_size({"width": 390, "height": 800})  # a phone: one widget a row, nothing scrolls sideways
-    # The charts take their new width when their resize observers fire (a frame or two later on a loaded machine).
-    page.wait_for_function("document.scrollingElement.scrollWidth <= 390", timeout=5_000)
+    # The charts take their new width when their resize observers fire, a frame or two later on a loaded machine.
+    for _frame in range(60):
+        if page.evaluate("document.scrollingElement.scrollWidth") <= 390:
+            break
+        page.evaluate("() => new Promise(requestAnimationFrame)")
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
     assert errors == []
     context.close()
