@@ -20,15 +20,10 @@ import pytest
 from crmkit.engine.security.access import PermissionDenied, RightsChanged
 from crmkit.engine.security.administration import UserAdministration
 from crmkit.engine.security.users import SystemDirectory, UserError
+from tests.security.test_attack8_rights_in_transactions import admins  # noqa: F401 (fixture)
 from tests.security.test_operation_start import PASSWORD, desk, other_process  # noqa: F401 (fixtures)
 
 
-@pytest.fixture
-def admins(crm, desk):  # noqa: F811
-    directory = SystemDirectory(crm)
-    first = directory.create_user("adm1", password=PASSWORD, permission_sets=["admin"])
-    second = directory.create_user("adm2", password=PASSWORD, permission_sets=["admin"])
-    return {"adm1": first.id, "adm2": second.id}
 
 
 @pytest.mark.xfail(strict=True, reason="attack9: a revoke committed between UserAdministration's checks and its "

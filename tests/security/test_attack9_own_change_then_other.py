@@ -15,18 +15,12 @@ from __future__ import annotations
 import pytest
 
 from crmkit.engine.security.administration import UserAdministration
-from crmkit.engine.security.users import SystemDirectory
+from tests.security.test_attack8_rights_in_transactions import admins  # noqa: F401 (fixture)
 from tests.security.test_operation_start import PASSWORD, desk, other_process  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
-@pytest.fixture
-def admins(crm, desk):  # noqa: F811
-    directory = SystemDirectory(crm)
-    first = directory.create_user("adm1", password=PASSWORD, permission_sets=["admin"])
-    second = directory.create_user("adm2", password=PASSWORD, permission_sets=["admin"])
-    return {"adm1": first.id, "adm2": second.id, "team": directory.create_team("emea")}
 
 
 def test_an_own_team_change_then_another_users_role_change_elsewhere_does_not_stop_the_transaction(

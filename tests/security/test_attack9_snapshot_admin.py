@@ -14,29 +14,23 @@ Both databases.
 """
 from __future__ import annotations
 
-import pytest
 
 from crmkit.engine.security.administration import UserAdministration
 from crmkit.engine.security.users import SystemDirectory, UserError
+from tests.security.test_attack8_rights_in_transactions import admins  # noqa: F401 (fixture)
 from tests.security.test_operation_start import PASSWORD, desk  # noqa: F401 (fixtures)
 
 
-@pytest.fixture
-def admins(crm, desk):  # noqa: F811
-    directory = SystemDirectory(crm)
-    first = directory.create_user("adm1", password=PASSWORD, permission_sets=["admin"])
-    second = directory.create_user("adm2", password=PASSWORD, permission_sets=["admin"])
-    return {"adm1": first.id, "adm2": second.id}
 
 
-def test_creating_a_user_inside_a_snapshot_returns_the_user_it_created(crm, admins):
+def test_creating_a_user_inside_a_snapshot_returns_the_user_it_created(crm, admins):  # noqa: F811
     context = crm.as_user(admins["adm1"])
     with context.snapshot():
         created = UserAdministration(context).create_user("newbie", password=PASSWORD)
     assert created.username == "newbie"
 
 
-def test_two_revokes_inside_one_snapshot_leave_an_administrator(crm, admins):
+def test_two_revokes_inside_one_snapshot_leave_an_administrator(crm, admins):  # noqa: F811
     context = crm.as_user(admins["adm1"])
     administration = UserAdministration(context)
     with context.snapshot():
