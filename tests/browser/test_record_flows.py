@@ -114,6 +114,33 @@ def test_enter_in_a_lookup_picks_the_first_record_matching_the_typed_text_not_no
     expect(page.get_by_role("region", name="Contact Information").get_by_role("link", name="Quokka Logistics")).to_be_visible()
 
 
+def test_a_late_answer_for_text_typed_earlier_leaves_the_first_match_chosen(page: Page) -> None:
+    """Answers can arrive out of order on a busy network: the list loaded on focus (typed text "") answering after
+    the one for "Wombat" must not move the choice back to None, or Enter saves the contact without its account."""
+    sign_in(page, "rec_b7")
+    create_account(page, "Wombat Freight")
+    goto(page, "/o/contact/new")
+    page.get_by_label("Last Name").fill("Late")
+    page.get_by_label("Email", exact=True).fill("late@example.com")
+    held = []
+    page.route(re.compile(r"/o/account/suggest\?q=$"), lambda route: held.append(route))  # the list loaded on focus waits here
+    box = lookup_box(page, "account")
+    box.focus()
+    with page.expect_response(lambda response: "/o/account/suggest?q=Wombat" in response.url):
+        page.keyboard.type("Wombat")
+    chosen = page.get_by_role("option", name="Wombat Freight")
+    expect(chosen).to_have_class(re.compile(r"\bactive\b"))
+    assert len(held) == 1
+    wrapper = page.locator(".ts-wrapper").filter(has=box)
+    held[0].continue_()
+    expect(wrapper).not_to_have_class(re.compile(r"\bloading\b"))  # Tom Select took the late answer in
+    expect(chosen).to_have_class(re.compile(r"\bactive\b"))
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Late")
+    expect(page.get_by_role("region", name="Contact Information").get_by_role("link", name="Wombat Freight")).to_be_visible()
+
+
 def test_a_picklist_that_controls_a_section_shows_it_when_changed(page: Page) -> None:
     errors = console_errors(page)
     sign_in(page, "rec_b6")

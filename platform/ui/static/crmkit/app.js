@@ -41,7 +41,7 @@ function crmkitLookups(root) {
           .then(function (response) { return response.ok ? response.json() : []; })
           .then(function (options) {
             if (query !== self.inputValue()) {  // an answer for text typed earlier, arriving late: not shown
-              callback();
+              crmkitLateAnswer(self, callback);
               return;
             }
             self.clearOptions();
@@ -53,7 +53,7 @@ function crmkitLookups(root) {
               self.setActiveOption(first);
             }
           })
-          .catch(function () { callback(); });
+          .catch(function () { crmkitLateAnswer(self, callback); });
       }
     });
     crmkitKeepClosedAfterEscape(control);
@@ -63,6 +63,18 @@ function crmkitLookups(root) {
       control.control_input.setAttribute("aria-describedby", select.getAttribute("aria-describedby"));
     }
   });
+}
+
+// An answer that is not shown (for text typed earlier, or a failed request) still ends its load, but
+// Tom Select's end of a load makes the current value active again (on a new form: the empty "None"):
+// the option made active for the text typed now stays active, or Enter would pick None.
+function crmkitLateAnswer(control, callback) {
+  var active = control.activeOption ? control.activeOption.dataset.value : null;
+  callback();
+  var again = active === null ? null : control.getOption(active);
+  if (again) {
+    control.setActiveOption(again);
+  }
 }
 
 // A lookup's list closed with Escape stays closed until the user asks for it again: types, presses
