@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, is_record_id
 from crmkit.engine.security.access import UnknownUser
-from crmkit.engine.security.shaping import readable_field
+from crmkit.engine.security.shaping import quotable_field
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -126,7 +126,7 @@ class Notifications:
             if object_name not in objects or field not in objects[object_name].fields:
                 return False  # removed from the metadata since: what it quoted is no one's to read
             if policy is not None and (not policy.can(object_name, "read")
-                                       or not readable_field(policy, object_name, field)):
+                                       or not quotable_field(policy, object_name, field)):
                 return False
         return all(pair in readable for pair in related)
 
@@ -221,7 +221,7 @@ def _may_read(context: "UserContext", connection: Connection, user_id: int, payl
         return False
     for read_object, read_field in payload.get("reads") or ():  # the message quotes only what they may read
         if policy is not None and (not policy.can(read_object, "read")
-                                   or not readable_field(policy, read_object, read_field)):
+                                   or not quotable_field(policy, read_object, read_field)):
             return False
     # The record, and each related record the message quotes a value of ("related": [[object, id]]).
     for read_object, record_id in [[object_name, payload["record_id"]], *(payload.get("related") or ())]:

@@ -34,6 +34,7 @@ from crmkit.engine.database import write_transaction
 from crmkit.engine.retention import retention_days
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.errors import QueryError
+from crmkit.engine.security.shaping import stored_withheld
 from crmkit.errors import CrmkitError
 
 if TYPE_CHECKING:
@@ -265,9 +266,9 @@ class ChangeFeed:
                     continue
             elif row.record_id not in readable_ids[row.object]:
                 continue
-            hidden = policy.hidden_fields(row.object)
+            withheld = stored_withheld(policy, row.object)  # a change holds stored values, as history does
             visible.append(_Shown(row, {name: value for name, value in (row.fields or {}).items()
-                                        if name not in hidden}))
+                                        if name not in withheld}))
         return visible
 
 

@@ -18,7 +18,7 @@ from crmkit.engine.records.errors import CascadeDeleteError, DeleteRestrictedErr
 from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.security.access import PermissionDenied
-from crmkit.engine.security.shaping import hidden_fields, readable_field, shown_deleted, shown_title
+from crmkit.engine.security.shaping import hidden_fields, quotable_field, readable_field, shown_deleted, shown_title
 
 if TYPE_CHECKING:
     from crmkit.engine.runtime import Runtime
@@ -386,6 +386,6 @@ class RecycleBin:
 
 def _unique_conflict(policy: Any, object_name: str, record_id: int, field_name: str, value: Any) -> str:
     """Why a restore clashes with a unique value; a field the user may not read is named by neither name nor value."""
-    if readable_field(policy, object_name, field_name):
+    if quotable_field(policy, object_name, field_name):
         return messages.RESTORE_UNIQUE(object=object_name, id=record_id, value=repr(value), field=field_name)
     return messages.RESTORE_UNIQUE_UNSEEN(object=object_name, id=record_id)

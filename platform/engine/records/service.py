@@ -37,7 +37,7 @@ from crmkit.engine.records.pipeline import Prepared, SavePipeline
 from crmkit.engine.records.record import ReadMark, Record
 from crmkit.engine.records.timeline import PAGE_SIZE, TimelinePage, read_timeline
 from crmkit.engine.security.access import PermissionDenied
-from crmkit.engine.security.shaping import hidden_fields, history_withheld, shown_errors, shown_rows
+from crmkit.engine.security.shaping import hidden_fields, stored_withheld, shown_errors, shown_rows
 from crmkit.engine.tables import prefix_fields
 from crmkit.metadata.model import ObjectDef
 
@@ -366,7 +366,7 @@ class RecordService:
         """
         with self._reading("read") as connection:
             table = self.runtime.system_table("crmkit_history")
-            hidden = history_withheld(self.session.policy, self.obj.name)
+            hidden = stored_withheld(self.session.policy, self.obj.name)
             self._load(connection, record_id)
             rows = connection.execute(
                 select(table).where(table.c.object == self.obj.name, table.c.record_id == record_id)

@@ -7,7 +7,7 @@ Two sources are read, each newest first with a limit in SQL, and the two short l
 
 - history (`crmkit_history`, objects with `track_history`): one entry per changed field,
   and one per create, delete and restore. The entries of fields the user may not read
-  (security/shaping.history_withheld), and of fields the object no longer has, are left out
+  (security/shaping.stored_withheld), and of fields the object no longer has, are left out
   in the query itself, so neither their values nor the fact that they changed shows, and a
   page is never short because of them.
 - activities: records of the activity objects (ACTIVITY_OBJECTS) whose lookups point at the
@@ -36,7 +36,7 @@ from crmkit.engine import messages
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.sorting import INVALID_CURSOR, MAX_CURSOR_LENGTH
 from crmkit.engine.records.record import Record
-from crmkit.engine.security.shaping import history_withheld, readable_field, shown_rows
+from crmkit.engine.security.shaping import readable_field, shown_rows, stored_withheld
 
 if TYPE_CHECKING:
     from crmkit.engine.records.service import RecordService
@@ -162,7 +162,7 @@ def _history(service: "RecordService", connection: Connection, record_id: int,
                                 _after(table.c.changed_at, table.c.id, HISTORY, cursor))
     # An allow-list: the object's fields now, less those withheld; a removed field's entries stay out too,
     # since whether the user could read it is no longer known.
-    shown = (set(service.obj.fields) | {"owner_id"}) - history_withheld(service.session.policy, service.object_name)
+    shown = (set(service.obj.fields) | {"owner_id"}) - stored_withheld(service.session.policy, service.object_name)
     query = query.where(or_(table.c.field.is_(None), table.c.field.in_(sorted(shown))))
     query = query.order_by(table.c.changed_at.desc(), table.c.id.desc()).limit(limit)
     return [HistoryEntry(row.changed_at, row.id, row.operation, row.field, row.old_value, row.new_value,

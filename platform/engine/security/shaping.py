@@ -71,25 +71,33 @@ def shown_deleted(policy: "AccessPolicy | None", obj: ObjectDef, data: Mapping[s
     return _withheld(data, withheld)
 
 
-def history_withheld(policy: "AccessPolicy | None", object_name: str) -> frozenset[str]:
-    """Fields whose history entries the user may not see: hidden ones, and derived values the user
-    sees recomputed or masked (a stored total over children they cannot see, a formula over a
-    linked record they may not see, at the time of the change or now)."""
+def stored_withheld(policy: "AccessPolicy | None", object_name: str) -> frozenset[str]:
+    """Fields whose STORED values the user may not be given, on every path that hands out a value as it was
+    written rather than as `get` reads it now (history entries, the change feed, a notification's quote, a
+    bin entry's title): hidden ones, and derived values the user sees recomputed or masked (a stored total over
+    children they cannot see, a formula over a linked record they may not see, at the time of the change or now)."""
     if policy is None:
         return frozenset()
     return policy.hidden_fields(object_name) | policy.derived.per_user(object_name)
 
 
 def shown_title(policy: "AccessPolicy | None", obj: ObjectDef | None, title: Any) -> Any:
-    """A stored title (bin entries), or None when the title field is hidden from the user."""
+    """A stored title (bin entries), or None when the user may not be given the title field's stored value
+    (hidden, or a formula they see masked: `stored_withheld`)."""
     if policy is None or obj is None or obj.title_field is None:
         return title
-    return None if obj.title_field in policy.hidden_fields(obj.name) else title
+    return None if obj.title_field in stored_withheld(policy, obj.name) else title
 
 
 def readable_field(policy: "AccessPolicy | None", object_name: str, field_name: str) -> bool:
-    """Whether the user may read `field_name`: a message may name it and quote its value."""
+    """Whether the user may read `field_name` (a lookup a related list follows, a filter names)."""
     return policy is None or field_name not in policy.hidden_fields(object_name)
+
+
+def quotable_field(policy: "AccessPolicy | None", object_name: str, field_name: str) -> bool:
+    """Whether a message may name `field_name` and quote the value stored when it was written: the user may
+    read it, and does not see it recomputed or masked (`stored_withheld`)."""
+    return policy is None or field_name not in stored_withheld(policy, object_name)
 
 
 def hidden_fields(policy: "AccessPolicy | None", object_name: str) -> frozenset[str]:
