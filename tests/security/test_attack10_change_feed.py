@@ -74,8 +74,6 @@ def fields_of(context, object_name: str, record_id: int) -> list[dict]:
             if change["data"]["object"] == object_name and change["data"]["id"] == record_id]
 
 
-@pytest.mark.xfail(strict=True, reason="attack10: the change feed gives a rollup's stored total over children "
-                                       "the reader cannot see, which get() recomputes to what they may see")
 def test_the_feed_gives_a_rollup_as_the_reader_sees_it_not_its_stored_total(feed):
     crm, users = feed
     ann = crm.as_user(users["ann"])
@@ -90,8 +88,6 @@ def test_the_feed_gives_a_rollup_as_the_reader_sees_it_not_its_stored_total(feed
     assert all(total in (None, 0, "0") for total in totals), totals
 
 
-@pytest.mark.xfail(strict=True, reason="attack10: the change feed gives a lookup formula's stored value read "
-                                       "from a record the reader cannot see, which get() masks")
 def test_the_feed_masks_a_formula_read_through_a_lookup_the_reader_cannot_follow(feed):
     crm, users = feed
     bob_account = crm.as_user(users["bob"]).records("account").create({"name": "Bob's secret client"})

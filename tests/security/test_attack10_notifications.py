@@ -77,8 +77,6 @@ def sales(crm, write_package, install_once):
                                 ("officer", "officer", ["privacy"])])
 
 
-@pytest.mark.xfail(strict=True, reason="attack10: a notify message quoting a rollup tells the recipient the stored "
-                                       "total over children they cannot see, which get() recomputes")
 def test_a_message_quoting_a_rollup_does_not_tell_the_total_over_children_the_recipient_cannot_see(sales):
     crm, users = sales
     ann = crm.as_user(users["ann"])
@@ -89,9 +87,15 @@ def test_a_message_quoting_a_rollup_does_not_tell_the_total_over_children_the_re
     assert current["pipeline"] in (None, Decimal(0))      # get: recomputed over the deals Ann may see
     ann.records("account").update(account.id, {"note": "called"}, version=current.version)
     crm.outbox.work_due()
+    # A message quoting a value the recipient may not be given is withheld from them, as one quoting a hidden field
     messages = [note.message for note in Notifications(ann).list() if note.record_id == account.id]
-    assert messages, "the rule told Ann nothing"
     assert not any("990000" in message or "990,000" in message for message in messages), messages
+    crm.as_system().records("deal").create({"name": "Ann's own", "amount": 5, "account": account.id,
+                                            "owner_id": users["ann"]})
+    current = ann.records("account").get(account.id)
+    ann.records("account").update(account.id, {"note": "called again"}, version=current.version)
+    crm.outbox.work_due()
+    assert not any("990" in note.message for note in Notifications(ann).list()), "withheld when read again too"
 
 
 @pytest.mark.xfail(strict=True, reason="attack10: a privacy erasure leaves the erased person's name and email in the "
