@@ -311,6 +311,10 @@ RESTORE_UNIQUE_UNSEEN = Message(
 PURGE_REFUSED = Message(
     "you may not delete {object} records for good: it needs the permission to delete them; ask an administrator.",
     "你不能永久删除 {object} 记录：这需要删除此类记录的权限；请联系管理员。")
+RESTORE_REFUSED = Message(
+    "you may not restore {object} records: a restore creates the record again, which needs the permission to "
+    "create them; ask an administrator.",
+    "你不能恢复 {object} 记录：恢复会重新创建记录，这需要创建此类记录的权限；请联系管理员。")
 BULK_AS_TEXT = Message("name the records as a list of ids or as {{id: version}}, not as one text.",
                        "请以 id 列表或 {{id: 版本}} 的形式指定记录，而不是一段文本。")
 SHARE_EDITORS_ONLY = Message("only those who may edit {object} {id} can share it.",

@@ -47,16 +47,12 @@ def revoked(crm, write_package, install_once):
     return crm, rep, batch, account.id
 
 
-@pytest.mark.xfail(strict=True, reason="attack10: the bin lists a deleted record's values to its deleter after they "
-                                       "lost the read permission on its object")
 def test_a_user_who_may_no_longer_read_the_object_is_not_shown_its_bin_entries(revoked):
     crm, rep, batch, _ = revoked
     entries = crm.as_user(rep).recycle_bin.entries()
     assert [entry["data"].get("revenue") for entry in entries] == []
 
 
-@pytest.mark.xfail(strict=True, reason="attack10: the bin restores a record for its deleter after they lost every "
-                                       "permission on its object")
 def test_a_user_who_lost_the_object_cannot_restore_its_records(revoked):
     crm, rep, batch, account_id = revoked
     with pytest.raises((PermissionDenied, RecordNotFound)):

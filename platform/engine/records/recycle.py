@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
 
 from crmkit.engine import messages
 from crmkit.engine.fieldtypes import from_json, to_json
@@ -211,7 +211,7 @@ class RecycleBin:
 
         Each entry: id (its place in the bin), batch, object, record_id, title, data (the
         record's values as JSON), cleared_links ({child object: {lookup: [ids]}}), deleted_at,
-        deleted_by, may_purge (whether `purge` would be allowed). What the user may not read is
+        deleted_by, may_purge (whether `purge` would be allowed), may_restore (whether `restore` would be). What the user may not read is
         left out as in `get` (security/shaping.py): hidden fields, a hidden title, rollups over
         children the user cannot all see, and cleared links the user cannot see (a hidden
         lookup, or records outside their row filter).
@@ -223,8 +223,8 @@ class RecycleBin:
             query = query.where(self.table.c.id < before)
         query = query.order_by(self.table.c.id.desc()).limit(limit)
         with self.session.reading() as connection:
-            return [{**self._shown_entry(connection, dict(row._mapping)), "may_purge": self.may_purge(row.object)}
-                    for row in connection.execute(query)]
+            return [{**self._shown_entry(connection, dict(row._mapping)), "may_purge": self.may_purge(row.object),
+                     "may_restore": self.may_restore(row.object)} for row in connection.execute(query)]
 
     def entry(self, batch: str) -> dict[str, Any]:
         """The entry of `batch`, shaped as `entries` gives it; RecordNotFound for one the user may not see."""
@@ -234,7 +234,8 @@ class RecycleBin:
             row = connection.execute(query).first()
             if row is None:
                 raise RecordNotFound("recycle bin", batch)
-            return {**self._shown_entry(connection, dict(row._mapping)), "may_purge": self.may_purge(row.object)}
+            return {**self._shown_entry(connection, dict(row._mapping)), "may_purge": self.may_purge(row.object),
+                    "may_restore": self.may_restore(row.object)}
 
     def objects(self) -> list[str]:
         """The objects of which the bin holds entries the user may see (by name), for a filter."""
@@ -247,6 +248,12 @@ class RecycleBin:
         (besides seeing the entry); the system session may."""
         policy = self.session.policy
         return policy is None or (object_name in self.runtime.registry.objects and policy.can(object_name, "delete"))
+
+    def may_restore(self, object_name: str) -> bool:
+        """Whether the user may put records of `object_name` back (besides seeing the entry, which needs `read`):
+        a restore makes the record exist again, so it needs `create` on the object; the system session may."""
+        policy = self.session.policy
+        return policy is None or (object_name in self.runtime.registry.objects and policy.can(object_name, "create"))
 
     def _shown_entry(self, connection: Connection, entry: dict[str, Any]) -> dict[str, Any]:
         policy = self.session.policy
@@ -294,6 +301,8 @@ class RecycleBin:
                                       .order_by(self.table.c.is_root.desc(), self.table.c.id.desc())).all()
             if not rows or root is None:
                 raise RecordNotFound("recycle bin", batch)
+            if not self.may_restore(rows[0].object):
+                raise PermissionDenied(messages.RESTORE_REFUSED(object=rows[0].object))
             now = self.session.now()
             restored = [self._restore_row(connection, dict(row._mapping), now) for row in rows]
             for row in rows:
@@ -332,12 +341,17 @@ class RecycleBin:
             return connection.execute(delete(self.table).where(self.table.c.batch == batch)).rowcount
 
     def _visible(self) -> list:
-        """Users see what they deleted themselves; modify-all on an object shows all of its deletions."""
+        """Users see what they deleted themselves, of the objects they may still read; modify-all on an object
+        shows all of its deletions. A user who lost the read permission on an object since sees none of its
+        entries (they hold its stored values)."""
         policy = self.session.policy
         if policy is None:
             return []
-        everything = [name for name in self.runtime.registry.objects if policy.can(name, "modify_all")]
-        return [or_(self.table.c.deleted_by == self.session.actor.user_id, self.table.c.object.in_(everything))]
+        objects = self.runtime.registry.objects
+        readable = [name for name in objects if policy.can(name, "read")]
+        everything = [name for name in objects if policy.can(name, "modify_all")]
+        return [or_(and_(self.table.c.deleted_by == self.session.actor.user_id, self.table.c.object.in_(readable)),
+                    self.table.c.object.in_(everything))]
 
     def _restore_row(self, connection: Connection, entry: dict[str, Any], now: datetime) -> tuple[str, int]:
         object_name = entry["object"]
