@@ -20,7 +20,6 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-import pytest
 from sqlalchemy import event
 
 from crmkit.engine import Crm
@@ -81,8 +80,6 @@ class Meanwhile:
         assert not hung, "the other process's step was still blocked after the change ended"
 
 
-@pytest.mark.xfail(strict=True, reason="attack9: a revoke committed between UserAdministration's checks and its "
-                                       "write is taken in silently by the write's operation read")
 def test_an_administrator_whose_admin_set_is_taken_back_during_the_checks_grants_nothing(
         crm, desk, admins, other_process, monkeypatch):  # noqa: F811
     context = crm.as_user(admins["adm1"])
@@ -106,8 +103,6 @@ def test_an_administrator_whose_admin_set_is_taken_back_during_the_checks_grants
         assert "admin" not in SystemDirectory(crm).permission_sets_of(desk["rep"])
 
 
-@pytest.mark.xfail(strict=True, reason="attack9: two administrators revoking each other's `admin` at once both pass "
-                                       "the last-administrator check and leave no administrator")
 def test_two_administrators_taking_admin_from_each_other_leave_one(
         crm, desk, admins, other_process, monkeypatch):  # noqa: F811
     context = crm.as_user(admins["adm1"])
