@@ -21,8 +21,8 @@ its password (the escalation rule of Kubernetes RBAC, "you may only grant what y
 - they do not change their own access: no grant or revoke to themselves or their own role,
   no new role for themselves.
 
-Nobody sets their own password here (administrators included): that is MyAccount's, which asks
-for the current one (the "session left open" case). Nobody deactivates themselves, and the
+Nobody sets their own password here (administrators included): that is the settings page's
+(Authenticator.change_password), which asks for the current one (the "session left open" case). Nobody deactivates themselves, and the
 last active administrator keeps the `admin` permission set. Every change writes a
 security-log entry naming the acting user (`detail["by"]`), as SystemDirectory does.
 
@@ -251,7 +251,7 @@ class UserAdministration:
         """Set a user's password (checked against the policy) and end their sessions.
 
         Without `password` a random one is generated and returned, to be shown once; with one, None.
-        Not one's own: PermissionDenied (MyAccount.change_password asks for the current password).
+        Not one's own: PermissionDenied (Authenticator.change_password asks for the current password).
         """
         self._require_own_password_kept(user_id)  # before the hashing too
         generated = generate_password() if password is None else None
