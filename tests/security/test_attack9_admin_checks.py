@@ -24,6 +24,7 @@ from sqlalchemy import event
 
 from crmkit.engine import Crm
 from crmkit.engine.security.access import PermissionDenied, RightsChanged
+from crmkit.engine.security.account import MyAccount
 from crmkit.engine.security.administration import UserAdministration
 from crmkit.engine.security.users import SystemDirectory, UserError
 from tests.security.test_attack8_rights_in_transactions import admins  # noqa: F401 (fixture)
@@ -127,3 +128,27 @@ def test_two_administrators_taking_admin_from_each_other_leave_one(
     left = SystemDirectory(crm).permission_sets_held([admins["adm1"], admins["adm2"]])
     assert any("admin" in held.all for held in left.values()), left
     assert isinstance(meanwhile.outcome, (RightsChanged, PermissionDenied, UserError)), meanwhile.outcome
+
+
+def test_an_administrator_changing_a_user_while_the_user_changes_their_own_settings_neither_is_refused(
+        crm, desk, admins, other_process, monkeypatch):  # noqa: F811
+    """The administrator's change holds the rights version before it writes the user's row; the user's own change
+    writes that row and then advances the version: taken in the other order, each would wait for the other (on
+    PostgreSQL a deadlock, broken by refusing one of them)."""
+    rep = crm.as_user(desk["rep"])
+    changed = SystemDirectory._change
+    meanwhile = Meanwhile(other_process.crm)
+
+    def the_administrator_changes_them_meanwhile(self, connection, *args, **kwargs):
+        changed(self, connection, *args, **kwargs)  # the user's row is written, the rights version not yet
+        if meanwhile.thread is None:
+            administration = UserAdministration(other_process.crm.as_user(admins["adm1"]))
+            meanwhile.start(lambda: administration.update_user(desk["rep"], display_name="Rep Li"))
+
+    monkeypatch.setattr(SystemDirectory, "_change", the_administrator_changes_them_meanwhile)
+    with rep.transaction():
+        MyAccount(rep).set_preferences(language="zh")
+    meanwhile.finish()
+    assert meanwhile.outcome == "done", meanwhile.outcome
+    user = SystemDirectory(crm).get(desk["rep"])
+    assert (user.language, user.display_name) == ("zh", "Rep Li")

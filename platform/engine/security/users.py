@@ -12,10 +12,10 @@ is the account the change is about; `detail["by"]` is the acting user's id, if a
 from __future__ import annotations
 
 import re
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from babel import Locale, UnknownLocaleError
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -26,7 +26,7 @@ from crmkit.engine.database import write_transaction
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
 from crmkit.engine.security.holdings import HeldPermissionSets, permission_sets_held, role_permission_sets
-from crmkit.engine.security.rights import rights_changed
+from crmkit.engine.security.rights import hold_rights_version, rights_changed
 from crmkit.engine.security.timezones import checked_timezone
 from crmkit.engine.security.passwords import (
     PasswordAssessment, assess_password, generate_password, hash_password, token_digest,
@@ -213,8 +213,16 @@ class SystemDirectory:
         self.log = SecurityLog(crm, clock=self._clock)
         self._context = context
 
-    def _writing(self) -> AbstractContextManager[Connection]:
-        return self._context.writing() if self._context is not None else write_transaction(self.crm.write_engine)
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """The connection of an account change, which first holds the rights version (`hold_rights_version`: no-op
+        on SQLite). Every account change so takes its locks in one order, that row before any user's or grant's,
+        as UserAdministration's checks do: two never wait for each other (a deadlock PostgreSQL would break by
+        refusing one: a user's own language change and an administrator's change of that user at once)."""
+        opened = self._context.writing() if self._context is not None else write_transaction(self.crm.write_engine)
+        with opened as connection:
+            hold_rights_version(connection, self.crm.runtime)
+            yield connection
 
     def _reading(self) -> AbstractContextManager[Connection]:
         """Inside the session's transaction its connection (what it wrote, what it holds); else a connection of its
