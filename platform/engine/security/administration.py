@@ -22,9 +22,10 @@ its password (the escalation rule of Kubernetes RBAC, "you may only grant what y
   no new role for themselves.
 
 Nobody sets their own password here (administrators included): that is the settings page's
-(Authenticator.change_password), which asks for the current one (the "session left open" case). Nobody deactivates themselves, and the
-last active administrator keeps the `admin` permission set. Every change writes a
-security-log entry naming the acting user (`detail["by"]`), as SystemDirectory does.
+(Authenticator.change_password), which asks for the current one (the "session left open" case).
+Nobody deactivates themselves, and the last active administrator keeps the `admin` permission
+set. Every change writes a security-log entry naming the acting user (`detail["by"]`), as
+SystemDirectory does.
 
 Each change makes its checks and its write in ONE write operation of the session, which first holds
 the rights (UserContext.hold_rights: on PostgreSQL the rights version's row locked FOR UPDATE, on
