@@ -36,7 +36,9 @@ from crmkit.engine.records.clock import clock_functions, local_today
 from crmkit.engine.records.record import Actor
 from crmkit.engine.records.service import RecordService
 from crmkit.engine.runtime import Runtime
-from crmkit.engine.security.rights import forget_own_changes, own_changes, rights_version, version_column
+from crmkit.engine.security.rights import (
+    forget_own_changes, hold_rights_version, own_changes, rights_version, version_column,
+)
 from crmkit.engine.tables import METADATA_STATE
 
 if TYPE_CHECKING:
@@ -285,6 +287,21 @@ class UserContext:
         written, self.outbox_ids = self.outbox_ids, []
         if written:  # committed: the queue may take them now (rows it misses are requeued, automation/outbox.py)
             self.crm.dispatch_outbox(written)
+
+    def hold_rights(self) -> None:
+        """Inside a write operation (`writing`, `transaction`): no other process changes anyone's rights until it
+        ends, and this user's rights are those of now, for checks that must still hold when the write after them
+        commits ("grant only what you hold", "the last administrator keeps admin": security/administration.py).
+
+        Locks the rights version (security/rights.py `hold_rights_version`; on SQLite the transaction's write lock
+        holds it from its start), then, as every operation inside a transaction: RightsChanged if another process
+        changed this user's access since the transaction began, UnknownUser if it deactivated them (either one
+        rolls the transaction back). RuntimeError outside a write operation.
+        """
+        if self._connection is None:
+            raise RuntimeError("hold_rights() needs an open write operation (writing() or transaction())")
+        hold_rights_version(self._connection, self._runtime)
+        self._rights_still_held(self._connection)
 
     @property
     def in_transaction(self) -> bool:

@@ -5,9 +5,11 @@
     mine.set_preferences(language="zh", timezone="Asia/Shanghai")
 
 A user changes their own password through `Authenticator.change_password(token, current,
-new)`: it needs the current password and the signed-in session, counts a wrong current
-password as a failed sign-in (so guessing it from an open session is throttled like
-guessing at the sign-in page) and ends the user's other sessions.
+new, context=...)`: it needs the current password and the signed-in session, counts a wrong
+current password as a failed sign-in (so guessing it from an open session is throttled like
+guessing at the sign-in page) and ends the user's other sessions. Given the session's context
+(as the settings page does), it is an operation of the session, as these are: inside the
+context's `transaction()` it writes on that transaction's connection.
 """
 from __future__ import annotations
 

@@ -21,15 +21,26 @@ its password (the escalation rule of Kubernetes RBAC, "you may only grant what y
 - they do not change their own access: no grant or revoke to themselves or their own role,
   no new role for themselves.
 
-Nobody sets their own password here (administrators included): that is MyAccount's, which asks
-for the current one (the "session left open" case). Nobody deactivates themselves, and the
-last active administrator keeps the `admin` permission set. Every change writes a
-security-log entry naming the acting user (`detail["by"]`), as SystemDirectory does.
+Nobody sets their own password here (administrators included): that is the settings page's
+(Authenticator.change_password), which asks for the current one (the "session left open" case).
+Nobody deactivates themselves, and the last active administrator keeps the `admin` permission
+set. Every change writes a security-log entry naming the acting user (`detail["by"]`), as
+SystemDirectory does.
+
+Each change makes its checks and its write in ONE write operation of the session, which first holds
+the rights (UserContext.hold_rights: on PostgreSQL the rights version's row locked FOR UPDATE, on
+SQLite the transaction's write lock): no change of rights by another process commits between the
+checks and the write, and the checks read the acting user's rights and the administrators as they
+are now (RightsChanged if the acting user's access changed since the operation began). Two
+administrators taking `admin` from each other at once are so done one after the other, and the
+second is refused (no administrator any more). A new password is checked and hashed (argon2, about
+0.1 s) before that, with the acting user's right to set it checked first, so no lock waits for it.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from sqlalchemy import false, or_, select
 
@@ -170,84 +181,116 @@ class UserAdministration:
                     password: str | None = None, role: str | None = None, language: str = "en",
                     timezone: str = "UTC", permission_sets: Iterable[str] = ()) -> User:
         """A new active user (without a password they cannot sign in until one is set)."""
-        actor = self._require()
         permission_sets = list(permission_sets)
-        for name in permission_sets:
-            self._require_grantable(name)
-        if role:
-            self._require_role_grantable(role)
-        return self.directory.create_user(username, display_name=display_name, email=email, password=password,
-                                          role=role, language=language, timezone=timezone,
-                                          permission_sets=permission_sets, actor_id=actor)
+        password_hash = None
+        if password is not None:
+            self._require()
+            password_hash = self.directory.new_user_password_hash(username, password, display_name=display_name,
+                                                                  email=email)
+        with self._one_operation():
+            actor = self._require()
+            for name in permission_sets:
+                self._require_grantable(name)
+            if role:
+                self._require_role_grantable(role)
+            return self.directory.create_user(username, display_name=display_name, email=email,
+                                              password_hash=password_hash, role=role, language=language,
+                                              timezone=timezone, permission_sets=permission_sets, actor_id=actor)
 
     def update_user(self, user_id: int, *, display_name: str | None = None, language: str | None = None,
                     timezone: str | None = None, email: str | None = None) -> User:
         """Change the given ones of a user's display name, language, time zone and email ("" removes it)."""
-        actor = self._require_over(user_id)
-        return self.directory.set_preferences(user_id, display_name=display_name, language=language,
-                                              timezone=timezone, email=email, actor_id=actor)
+        with self._one_operation():
+            actor = self._require_over(user_id)
+            return self.directory.set_preferences(user_id, display_name=display_name, language=language,
+                                                  timezone=timezone, email=email, actor_id=actor)
 
     def deactivate(self, user_id: int) -> None:
         """The user can no longer sign in and their sessions end; not oneself, nor the last administrator."""
-        actor = self._require_over(user_id)
-        if actor is not None and user_id == actor:
-            raise UserError(messages.DEACTIVATE_YOURSELF())
-        admins = self._admins()
-        self._keep_an_administrator(admins, admins - {user_id}, "deactivated")
-        self.directory.deactivate(user_id, actor_id=actor)
+        with self._one_operation():
+            actor = self._require_over(user_id)
+            if actor is not None and user_id == actor:
+                raise UserError(messages.DEACTIVATE_YOURSELF())
+            admins = self._admins()
+            self._keep_an_administrator(admins, admins - {user_id}, "deactivated")
+            self.directory.deactivate(user_id, actor_id=actor)
 
     def activate(self, user_id: int) -> None:
-        actor = self._require_over(user_id)
-        self.directory.activate(user_id, actor_id=actor)
+        with self._one_operation():
+            actor = self._require_over(user_id)
+            self.directory.activate(user_id, actor_id=actor)
 
     def set_role(self, user_id: int, role: str | None) -> None:
         """Give the user a role of the installed metadata (None: no role)."""
-        actor = self._require_over(user_id, access=True)
-        if role:
-            self._require_role_grantable(role)
-        self._keep_an_administrator(self._admins(), self._admins(role_of=(user_id, role)), "given that role")
-        self.directory.set_role(user_id, role, actor_id=actor)
+        with self._one_operation():
+            actor = self._require_over(user_id, access=True)
+            if role:
+                self._require_role_grantable(role)
+            self._keep_an_administrator(self._admins(), self._admins(role_of=(user_id, role)), "given that role")
+            self.directory.set_role(user_id, role, actor_id=actor)
 
     def grant(self, permission_set: str, *, user_id: int | None = None, role: str | None = None) -> None:
         """Give a permission set to one user or to everyone with a role."""
-        actor = self._require() if user_id is None else self._require_over(user_id, access=True)
-        self._require_not_own_role(role)
-        self._require_grantable(permission_set)
-        self.directory.grant(permission_set, user_id=user_id, role=role, actor_id=actor)
+        with self._one_operation():
+            actor = self._require() if user_id is None else self._require_over(user_id, access=True)
+            self._require_not_own_role(role)
+            self._require_grantable(permission_set)
+            self.directory.grant(permission_set, user_id=user_id, role=role, actor_id=actor)
 
     def revoke(self, permission_set: str, *, user_id: int | None = None, role: str | None = None) -> None:
         """Take a permission set back from a user or a role; the last administrator keeps `admin`."""
-        actor = self._require() if user_id is None else self._require_over(user_id, access=True)
-        self._require_not_own_role(role)
-        self._require_grantable(permission_set)
-        if permission_set == ADMIN_PERMISSION_SET:
-            remaining = self._admins(without_user_grant=user_id, without_role_grant=role)
-            self._keep_an_administrator(self._admins(), remaining, "left without the admin permission set")
-        self.directory.revoke(permission_set, user_id=user_id, role=role, actor_id=actor)
+        with self._one_operation():
+            actor = self._require() if user_id is None else self._require_over(user_id, access=True)
+            self._require_not_own_role(role)
+            self._require_grantable(permission_set)
+            if permission_set == ADMIN_PERMISSION_SET:
+                remaining = self._admins(without_user_grant=user_id, without_role_grant=role)
+                self._keep_an_administrator(self._admins(), remaining, "left without the admin permission set")
+            self.directory.revoke(permission_set, user_id=user_id, role=role, actor_id=actor)
 
     def reset_password(self, user_id: int, password: str | None = None) -> str | None:
         """Set a user's password (checked against the policy) and end their sessions.
 
         Without `password` a random one is generated and returned, to be shown once; with one, None.
-        Not one's own: PermissionDenied (MyAccount.change_password asks for the current password).
+        Not one's own: PermissionDenied (Authenticator.change_password asks for the current password).
         """
-        actor = self._require_over(user_id)
-        if actor is not None and user_id == actor:
-            raise PermissionDenied(messages.OWN_PASSWORD_IN_SETTINGS())
+        self._require_own_password_kept(user_id)  # before the hashing too
         generated = generate_password() if password is None else None
-        self.directory.set_password(user_id, generated or password, actor_id=actor)
+        password_hash = self.directory.password_hash(user_id, generated or password)
+        with self._one_operation():
+            actor = self._require_own_password_kept(user_id)
+            self.directory.set_password(user_id, None, password_hash=password_hash, actor_id=actor)
         return generated
 
     def create_team(self, name: str, label: str | Mapping[str, str] | None = None) -> int:
-        return self.directory.create_team(name, label, actor_id=self._require())
+        with self._one_operation():
+            return self.directory.create_team(name, label, actor_id=self._require())
 
     def add_to_team(self, team_id: int, user_id: int) -> None:
-        self.directory.add_to_team(team_id, user_id, actor_id=self._require())
+        with self._one_operation():
+            self.directory.add_to_team(team_id, user_id, actor_id=self._require())
 
     def remove_from_team(self, team_id: int, user_id: int) -> None:
-        self.directory.remove_from_team(team_id, user_id, actor_id=self._require())
+        with self._one_operation():
+            self.directory.remove_from_team(team_id, user_id, actor_id=self._require())
 
     # -- checks --------------------------------------------------------------------------
+
+    @contextmanager
+    def _one_operation(self) -> Iterator[None]:
+        """A change's checks and its write as one write operation of the session, the rights held from its start
+        (UserContext.hold_rights; see the module docstring). Inside the session's `transaction()` it is part of
+        it, and the rights stay held until that ends."""
+        with self.context.writing():
+            self.context.hold_rights()
+            yield
+
+    def _require_own_password_kept(self, user_id: int) -> int | None:
+        """`_require_over(user_id)`, and PermissionDenied for the acting user's own account (MyAccount's)."""
+        actor = self._require_over(user_id)
+        if actor is not None and user_id == actor:
+            raise PermissionDenied(messages.OWN_PASSWORD_IN_SETTINGS())
+        return actor
 
     def _require(self) -> int | None:
         """The acting user's id (None for the system session); PermissionDenied without manage_users."""

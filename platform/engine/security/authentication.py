@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import Connection, ScalarSelect, Select, Table, bindparam, delete, insert, select, update
 
@@ -34,6 +34,7 @@ from crmkit.engine.security.throttling import SignInThrottle, ThrottlePolicy, Th
 from crmkit.engine.security.users import User, end_sessions_in, normalize_username, user_columns, user_from_row
 
 if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
     from crmkit.engine.crm import Crm
 
 #: last_seen_at (and so the idle expiry) is written at most this often, not on every request.
@@ -203,7 +204,7 @@ class Authenticator:
                             connection=connection)
 
     def change_password(self, token: str, current_password: str, new_password: str, *,
-                        address: str | None = None) -> None:
+                        address: str | None = None, context: "UserContext | None" = None) -> None:
         """The signed-in user of `token` changes their own password; their other sessions end, this one stays.
 
         Raises SessionEnded if the session is over, LoginThrottled while the user's guesses
@@ -211,12 +212,22 @@ class Authenticator:
         an address, so guessing is throttled like sign-ins and counts towards the account's
         limit, but one user's typing never slows down colleagues behind the same address) and
         PasswordRefused (a UserError) for a new password the policy refuses.
+
+        `context`: the session's UserContext (`crm.as_user` of the same user; ValueError for another), whose
+        operation the change then is, as MyAccount's are: inside its `transaction()` on its connection (saved or
+        undone with the rest, never waiting for the locks that transaction holds), else a write operation of its
+        own that starts with the operation read. A failed or throttled attempt is logged once its transaction has
+        ended, whatever became of it (`after_transaction`). Without one, the change is a transaction of its own.
+        The session is only read here, never touched (the request's sign-in check does that).
         """
         from crmkit.engine.security.users import SystemDirectory
 
-        user = self.session_user(token, address=address)
+        user = self._live_session_user(token)
         if user is None:
             raise SessionEnded()
+        if context is not None and (context.policy is None or context.policy.user.user_id != user.id):
+            raise ValueError("change_password: the context is not that of the session's user")
+        later: Callable[[Callable[[], None]], None] = context.after_transaction if context is not None else _now
         address = clip(address, ADDRESS_LENGTH)
         now = self._clock()
         users = self._table("user")
@@ -227,15 +238,15 @@ class Authenticator:
             row = connection.execute(select(users.c.id, users.c.active, users.c.password_hash)
                                      .where(users.c.id == user.id)).first()
         if verdict.retry_at is not None:
-            self._log_throttled("password_change", user.username, address, now, user.id, verdict)
+            later(lambda: self._log_throttled("password_change", user.username, address, now, user.id, verdict))
             raise LoginThrottled(verdict.retry_at, now)
         reason = _failure_reason(row, current_password if isinstance(current_password, str) else "")
         if reason:
-            self._record_failure(user.username, address, now, "password_change.failed", user.id, {"reason": reason},
-                                 count_address=False)
+            later(lambda: self._record_failure(user.username, address, now, "password_change.failed", user.id,
+                                               {"reason": reason}, count_address=False))
             raise CurrentPasswordWrong()
-        SystemDirectory(self._crm, clock=self._clock).set_password(user.id, new_password, actor_id=user.id,
-                                                                   keep_session=token)
+        SystemDirectory(self._crm, clock=self._clock, context=context).set_password(
+            user.id, new_password, actor_id=user.id, keep_session=token)
 
     def end_sessions(self, user_id: int, *, actor_id: int | None = None) -> int:
         """Ends every session of the user (signs them out everywhere); returns how many ended."""
@@ -252,6 +263,18 @@ class Authenticator:
             return connection.execute(delete(sessions).where(sessions.c.expires_at <= self._clock())).rowcount
 
     # -- internals -----------------------------------------------------------------------
+
+    def _live_session_user(self, token: str) -> User | None:
+        """The user of `token`'s session while it lasts and they are active, else None; read only (no expired
+        session deleted, no last-seen time written: no transaction of its own)."""
+        if not isinstance(token, str) or not token:
+            return None
+        with self._crm.engine.connect() as connection:
+            row = connection.execute(_session_user_query(self._table("login_session"), self._table("user")),
+                                     {"token_hash": token_digest(token)}).first()
+        if row is None or row.expires_at <= self._clock() or not row.active:
+            return None
+        return user_from_row(row)
 
     def _throttle(self) -> SignInThrottle:
         return SignInThrottle(self.throttle, self._table("login_attempt"))
@@ -296,6 +319,10 @@ class Authenticator:
     def _username(self, connection: Connection, user_id: int) -> str | None:
         users = self._table("user")
         return connection.execute(select(users.c.username).where(users.c.id == user_id)).scalar()
+
+
+def _now(action: Callable[[], None]) -> None:
+    action()
 
 
 def _failure_reason(row: Any, password: str) -> str | None:

@@ -2,6 +2,7 @@
 
     rights_changed(connection, runtime)       # in the transaction of the change
     rights_version(connection, runtime)       # -> 42: one primary-key read
+    hold_rights_version(connection, runtime)  # no other change of rights commits until this transaction ends
     own_changes(connection)                   # -> 1: advances by this connection's transaction
     follow_savepoints(engine)                 # a savepoint rolled back takes its advances back from that count
     version_column(counters)                  # the same read as a scalar subquery
@@ -53,6 +54,25 @@ def rights_changed(connection: Connection, runtime: Runtime) -> None:
     connection.execute(update(counters).where(counters.c.object == COUNTER_OBJECT, counters.c.field == COUNTER_FIELD)
                        .values(value=counters.c.value + 1))
     connection.info[OWN_CHANGES_KEY] = connection.info.get(OWN_CHANGES_KEY, 0) + 1
+
+
+def hold_rights_version(connection: Connection, runtime: Runtime) -> None:
+    """Lock the rights version until `connection`'s write transaction ends: every change of rights advances it in
+    its own transaction, so none commits meanwhile (one waits for this transaction to end), and this transaction's
+    later statements see every change committed before (for checks that must still hold when their write commits:
+    UserContext.hold_rights).
+
+    PostgreSQL: SELECT ... FOR UPDATE of its row (made first when there is none yet: a lock on no row holds
+    nothing). SQLite: nothing to do, a write transaction holds the database's write lock from its start.
+    """
+    if runtime.is_sqlite:
+        return
+    counters = runtime.system_table("crmkit_counter")
+    locked = _version_query(counters).with_for_update()
+    if connection.execute(locked).first() is None:
+        connection.execute(pg_insert(counters).values(object=COUNTER_OBJECT, field=COUNTER_FIELD, value=0)
+                           .on_conflict_do_nothing(index_elements=["object", "field"]))
+        connection.execute(locked)
 
 
 def forget_own_changes(connection: Connection) -> None:

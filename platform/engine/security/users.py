@@ -12,10 +12,10 @@ is the account the change is about; `detail["by"]` is the acting user's id, if a
 from __future__ import annotations
 
 import re
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from babel import Locale, UnknownLocaleError
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -26,7 +26,7 @@ from crmkit.engine.database import write_transaction
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.audit import Clock, SecurityLog, utc_now
 from crmkit.engine.security.holdings import HeldPermissionSets, permission_sets_held, role_permission_sets
-from crmkit.engine.security.rights import rights_changed
+from crmkit.engine.security.rights import hold_rights_version, rights_changed
 from crmkit.engine.security.timezones import checked_timezone
 from crmkit.engine.security.passwords import (
     PasswordAssessment, assess_password, generate_password, hash_password, token_digest,
@@ -159,6 +159,11 @@ def checked_password(password: str, username: str, context: Iterable[str | None]
     return password
 
 
+def _display_name(display_name: str | None, username: str) -> str:
+    """A new user's display name as stored: the one given, trimmed, else their username."""
+    return checked_text((display_name or "").strip()[:200], "display name", "display_name") or username
+
+
 def checked_text(value: str, what: str, field: str | None = None) -> str:
     """`value` if a database can store it: no NUL character and no unpaired surrogate."""
     if UNSTORABLE.search(value):
@@ -208,8 +213,16 @@ class SystemDirectory:
         self.log = SecurityLog(crm, clock=self._clock)
         self._context = context
 
-    def _writing(self) -> AbstractContextManager[Connection]:
-        return self._context.writing() if self._context is not None else write_transaction(self.crm.write_engine)
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """The connection of an account change, which first holds the rights version (`hold_rights_version`: no-op
+        on SQLite). Every account change so takes its locks in one order, that row before any user's or grant's,
+        as UserAdministration's checks do: two never wait for each other (a deadlock PostgreSQL would break by
+        refusing one: a user's own language change and an administrator's change of that user at once)."""
+        opened = self._context.writing() if self._context is not None else write_transaction(self.crm.write_engine)
+        with opened as connection:
+            hold_rights_version(connection, self.crm.runtime)
+            yield connection
 
     def _reading(self) -> AbstractContextManager[Connection]:
         """Inside the session's transaction its connection (what it wrote, what it holds); else a connection of its
@@ -226,17 +239,21 @@ class SystemDirectory:
 
     def create_user(self, username: str, *, display_name: str | None = None, email: str | None = None,
                     password: str | None = None, role: str | None = None, language: str = "en",
-                    timezone: str = "UTC", permission_sets: Iterable[str] = (), actor_id: int | None = None) -> User:
-        """A new, active user; without a password the account cannot sign in until one is set."""
+                    timezone: str = "UTC", permission_sets: Iterable[str] = (), actor_id: int | None = None,
+                    password_hash: str | None = None) -> User:
+        """A new, active user; without a password the account cannot sign in until one is set.
+
+        `password_hash`: `new_user_password_hash`'s, made ahead, instead of `password`.
+        """
         name = checked_username(username)
         now = self._clock()
-        row = {"username": name,
-               "display_name": checked_text((display_name or "").strip()[:200], "display name", "display_name")
-               or name,
+        row = {"username": name, "display_name": _display_name(display_name, name),
                "email": checked_email(email), "active": True, "language": checked_language(language),
                "timezone": checked_timezone(timezone), "role": self._known_role(role) if role else None,
                "created_at": now, "updated_at": now}
-        if password is not None:
+        if password_hash is not None:
+            row["password_hash"] = password_hash
+        elif password is not None:
             row["password_hash"] = hash_password(checked_password(password, name, (row["display_name"], row["email"])))
         sets = [self._known_permission_set(s) for s in permission_sets]
         table = self._table("user")
@@ -253,6 +270,21 @@ class SystemDirectory:
         except IntegrityError:
             raise UserError(messages.USERNAME_TAKEN(username=repr(name)), field="username") from None
         return self.get(user_id)
+
+    def new_user_password_hash(self, username: str, password: str, *, display_name: str | None = None,
+                               email: str | None = None) -> str:
+        """The hash `create_user` would store for `password` with these username, display name and email
+        (PasswordRefused if the policy refuses it for them), made ahead: argon2's work (about 0.1 s) is then done
+        before a lock is taken (security/administration.py). UserError for a bad username or email."""
+        name = checked_username(username)
+        return hash_password(checked_password(password, name, (_display_name(display_name, name),
+                                                               checked_email(email))))
+
+    def password_hash(self, user_id: int, password: str) -> str:
+        """The hash `set_password` would store for `password` as the user's new one (PasswordRefused if the policy
+        refuses it for them), made ahead as `new_user_password_hash` is; UserError for an unknown user."""
+        user = self.get(user_id)
+        return hash_password(checked_password(password, user.username, (user.display_name, user.email)))
 
     def create_first_admin(self, username: str = "admin") -> tuple[User, str] | None:
         """On a database without users: an administrator with a random password, returned once; else None."""
@@ -325,11 +357,14 @@ class SystemDirectory:
             self._change(connection, user_id, {"active": True}, "user.activated", {"by": actor_id})
             rights_changed(connection, self.crm.runtime)
 
-    def set_password(self, user_id: int, password: str, *, actor_id: int | None = None,
-                     keep_session: str | None = None) -> None:
-        """Checks the policy, stores the new hash and ends every session except `keep_session` (a session token)."""
-        user = self.get(user_id)
-        password_hash = hash_password(checked_password(password, user.username, (user.display_name, user.email)))
+    def set_password(self, user_id: int, password: str | None, *, actor_id: int | None = None,
+                     keep_session: str | None = None, password_hash: str | None = None) -> None:
+        """Checks the policy, stores the new hash and ends every session except `keep_session` (a session token).
+
+        `password_hash`: `password_hash(user_id, password)`, made ahead, instead of `password` (then None).
+        """
+        if password_hash is None:
+            password_hash = self.password_hash(user_id, password)
         with self._writing() as connection:
             self._change(connection, user_id, {"password_hash": password_hash}, "password.changed", {"by": actor_id})
             end_sessions_in(connection, self._table("login_session"), user_id, keep=keep_session)

@@ -56,7 +56,8 @@ def change_password() -> Response:
         return settings_page(422, confirm=_("The new password and its confirmation differ."))  # beside the repeat box
     try:
         sessions.authenticator().change_password(sessions.login_token() or "", current, new,
-                                                 address=sessions.client_address())
+                                                 address=sessions.client_address(),
+                                                 context=sessions.user_context())
     except CurrentPasswordWrong:
         return settings_page(422, password=_("The current password is incorrect."))
     except LoginThrottled as error:
