@@ -71,9 +71,6 @@ def guessing(crm, write_package, install_once, tmp_path):
 OPTIONS = ImportOptions(mapping={"Subject": "subject", "Deal": "deal"})
 
 
-@pytest.mark.xfail(strict=True, reason="attack10: an import's lookup cell is matched on the stored title, so a dry "
-                                       "run confirms a masked formula title (the name of an account the user "
-                                       "cannot see)")
 def test_a_lookup_cell_does_not_find_a_record_by_a_title_the_user_sees_masked(guessing):
     imports, csv = guessing
     wrong = imports.dry_run(csv("Someone else renewal"), OPTIONS)

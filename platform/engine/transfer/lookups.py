@@ -18,6 +18,7 @@ from sqlalchemy import Connection, or_, select
 from crmkit.engine import messages
 from crmkit.engine.query.inputs import is_record_id
 from crmkit.metadata.model import FieldDef
+from crmkit.engine.security.shaping import stored_withheld
 
 _HASH_ID = re.compile(r"^#(\d+)$")
 
@@ -71,8 +72,9 @@ def _records(connection: Connection, context: Any, fdef: FieldDef, texts: set[st
             .kind.value_kind == "text"]
     if target.title_field and target.title_field not in keys:
         keys.append(target.title_field)
-    hidden = context.policy.hidden_fields(target.name) if context.policy is not None else frozenset()
-    for key in (name for name in keys if name not in hidden):
+    # Matched on stored values: not a field the user may not read, nor one they see recomputed or masked.
+    withheld = stored_withheld(context.policy, target.name)
+    for key in (name for name in keys if name not in withheld):
         open_texts = sorted(texts - set(ids))
         if not open_texts:
             break

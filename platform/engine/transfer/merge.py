@@ -39,6 +39,7 @@ from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.audit import SecurityLog
 from crmkit.engine.transfer.duplicates import DEFAULT_REGION, DuplicateRule
+from crmkit.engine.security.shaping import stored_withheld
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -111,10 +112,11 @@ class MergeService:
 
     def _rule(self, rule: str, region: str) -> DuplicateRule:
         """The rule `rule` of this object; ImportFileError, as for an object without its field, when the
-        user may not read that field (grouping by it would tell which records share a value they cannot see)."""
+        user may not read that field or sees it recomputed or masked (grouping by its stored value would tell which
+        records share a value they cannot see)."""
         found = DuplicateRule.of(self.records.obj, rule, region=region)
         policy = self.context.policy
-        if policy is not None and found.field in policy.hidden_fields(self.object_name):
+        if found.field in stored_withheld(policy, self.object_name):  # hidden, or seen recomputed or masked
             from crmkit.engine.transfer.files import ImportFileError
 
             raise ImportFileError(messages.DUPLICATE_RULE_NO_FIELD(rule=rule, object=self.object_name))
