@@ -99,8 +99,6 @@ def test_the_feed_masks_a_formula_read_through_a_lookup_the_reader_cannot_follow
     assert names and "Bob's secret client" not in names, names
 
 
-@pytest.mark.xfail(strict=True, reason="attack10: an erasure leaves the person's name and email in the change "
-                                       "log, where the feed still gives them to every reader of the record")
 def test_an_erased_person_is_not_given_back_by_the_change_feed(feed):
     crm, users = feed
     ann = crm.as_user(users["ann"])

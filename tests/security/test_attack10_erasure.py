@@ -56,8 +56,6 @@ def people(crm, write_package, install_once):
     return crm, add_users(crm, [("ann", "rep", ["sales"]), ("officer", "officer", ["privacy"])])
 
 
-@pytest.mark.xfail(strict=True, reason="attack10: an erasure leaves the person's name in the history of other records "
-                                       "whose formulas copied it")
 def test_an_erased_persons_name_stays_in_no_other_records_history(people):
     crm, users = people
     ann = crm.as_user(users["ann"])

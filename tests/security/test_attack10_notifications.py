@@ -98,8 +98,6 @@ def test_a_message_quoting_a_rollup_does_not_tell_the_total_over_children_the_re
     assert not any("990" in note.message for note in Notifications(ann).list()), "withheld when read again too"
 
 
-@pytest.mark.xfail(strict=True, reason="attack10: a privacy erasure leaves the erased person's name and email in the "
-                                       "notifications that quote them, shown to every recipient")
 def test_an_erased_person_is_not_quoted_by_the_notifications_about_them(sales):
     crm, users = sales
     ann = crm.as_user(users["ann"])

@@ -1,7 +1,9 @@
 """Privacy requests (GDPR, CCPA): export everything stored about a person, or erase it.
 
 Erasure anonymises the person's personal fields and the history entries of those fields,
-and removes the record's copies from the recycle bin and from every user's recent items;
+removes the record's copies from the recycle bin and from every user's recent items, and scrubs
+the values from the change log, notifications and the history of records whose formulas quoted
+them (security/erasure_traces.py);
 numbers, picklists and links stay, so aggregate figures (pipeline totals, counts) do not change.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.audit import SecurityLog
+from crmkit.engine.security.erasure_traces import ERASED, scrub_traces
 from crmkit.engine.recent_items import forget_record
 from crmkit.metadata.model import FieldDef, ObjectDef
 
@@ -28,7 +31,6 @@ if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
 
 PERSONAL_TYPES = frozenset({"text", "textarea", "email", "phone", "url", "date", "datetime"})
-ERASED = "[erased]"
 #: Related records read per query in a privacy export.
 RELATED_PAGE = 500
 
@@ -104,7 +106,7 @@ class Privacy:
         records = self.session.records(object_name)
         records._require("edit")
         with self.session.writing() as connection:
-            records._load(connection, record_id, lock=True, level="edit")  # exists, visible and editable
+            before = records._load(connection, record_id, lock=True, level="edit")  # exists, visible and editable
             now = self.session.now()
             values = {fdef.name: (ERASED if fdef.required and fdef.type in ("text", "textarea") else None)
                       for fdef in fields}
@@ -124,6 +126,8 @@ class Privacy:
             connection.execute(update(history).where(
                 history.c.object == object_name, history.c.record_id == record_id, history.c.field.in_(sorted(erased))
             ).values(old_value=None, new_value=None))
+            # Its copies in the change log and notifications, and in records whose formulas quoted it.
+            scrub_traces(connection, self.runtime, object_name, record_id, before, erased)
             bin_table = self.runtime.system_table("crmkit_recycle_bin")
             connection.execute(delete(bin_table).where(bin_table.c.object == object_name,
                                                        bin_table.c.record_id == record_id))

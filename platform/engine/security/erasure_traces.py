@@ -1,0 +1,152 @@
+"""Copies of an erased person's data outside their record, scrubbed by the erasure in its transaction.
+
+`Privacy.erase` clears the record's personal fields, its own field history, its recycle-bin copies and
+recent items. Their values were also copied to places users still read:
+
+- the change log (records/changes.py): each of the record's rows holds the values a write stored;
+- notifications about the record: the stored message may quote them (automation/notifications.py);
+- other records whose formulas read the person through a lookup (a deal's `contact_name = contact.name`):
+  their field history, their change-log rows and the notifications about them, for the records that point
+  to the person now or pointed to it before (found by the lookup's own history).
+
+In each, a stored text holding an erased value has that value replaced by ERASED; the record's own change
+rows have the erased fields emptied, as its field history has. Values shorter than MIN_ERASED characters are
+not looked for inside other texts (one letter would blank unrelated words). GDPR art. 17 asks the erasure of
+the data, not of the records around it: numbers, links and the rest of each text stay.
+
+The change log and notifications have no index by record (every write appends to the log, and an index
+would cost each of them): the erasure, a rare request, reads them with one filtered statement each.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping
+
+from sqlalchemy import Connection, or_, select, update
+
+from crmkit.engine.security.derived import formula_reads
+
+if TYPE_CHECKING:
+    from crmkit.engine.runtime import Runtime
+
+#: What an erased value becomes inside a text that quoted it.
+ERASED = "[erased]"
+#: Shorter erased values are emptied where they are a whole value, not looked for inside other texts.
+MIN_ERASED = 2
+#: Records per statement when reading and rewriting the copies of many records.
+BATCH = 500
+
+
+def erased_texts(values: Mapping[str, Any], fields: Iterable[str]) -> tuple[str, ...]:
+    """The texts of the erased fields' values before the erasure, longest first (so "Wei Zhang" is replaced
+    before "Wei"); dates as ISO 8601, as they are stored in JSON; values under MIN_ERASED characters left out."""
+    texts = set()
+    for name in fields:
+        value = values.get(name)
+        if isinstance(value, (date, datetime)):
+            value = value.isoformat()
+        if isinstance(value, str) and len(value.strip()) >= MIN_ERASED and value != ERASED:
+            texts.add(value)
+    return tuple(sorted(texts, key=lambda text: (-len(text), text)))
+
+
+def scrubbed(value: Any, texts: Collection[str]) -> Any:
+    """`value` with every occurrence of `texts` replaced by ERASED (texts, and the texts inside lists and
+    mappings); anything else as it is."""
+    if isinstance(value, str):
+        for text in texts:
+            if text in value:
+                value = value.replace(text, ERASED)
+        return value
+    if isinstance(value, list):
+        return [scrubbed(item, texts) for item in value]
+    if isinstance(value, dict):
+        return {key: scrubbed(item, texts) for key, item in value.items()}
+    return value
+
+
+def scrub_traces(connection: Connection, runtime: "Runtime", object_name: str, record_id: int,
+                 before: Mapping[str, Any], erased: Collection[str]) -> None:
+    """Scrub the copies of the erased values of `object_name` `record_id` (`before`: its stored values before the
+    erasure; `erased`: the fields cleared) from the change log, notifications, and the history, change rows and
+    notifications of the records whose formulas read them through a lookup (module docstring)."""
+    texts = erased_texts(before, erased)
+    _scrub_changes(connection, runtime, object_name, [record_id], texts, emptied=frozenset(erased))
+    _scrub_notifications(connection, runtime, object_name, [record_id], texts)
+    if not texts:
+        return
+    for other, lookup, formulas in _formulas_reading(runtime, object_name, erased):
+        ids = _pointing(connection, runtime, other, lookup, record_id)
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start:start + BATCH]
+            _scrub_history(connection, runtime, other, chunk, formulas, texts)
+            _scrub_changes(connection, runtime, other, chunk, texts, only=formulas)
+            _scrub_notifications(connection, runtime, other, chunk, texts)
+
+
+def _formulas_reading(runtime: "Runtime", object_name: str,
+                      erased: Collection[str]) -> list[tuple[str, str, frozenset[str]]]:
+    """(object, lookup to `object_name`, its formulas reading an erased field through that lookup)."""
+    found = []
+    for other in runtime.registry.objects.values():
+        lookups = {name for name, fdef in other.fields.items() if fdef.type == "lookup" and fdef.to == object_name}
+        for lookup in sorted(lookups):
+            formulas = frozenset(name for name, fdef in other.fields.items()
+                                 if fdef.type == "formula" and fdef.formula
+                                 and any(path == (lookup, field) for field in erased
+                                         for path in formula_reads(fdef.formula)[1]))
+            if formulas:
+                found.append((other.name, lookup, formulas))
+    return found
+
+
+def _pointing(connection: Connection, runtime: "Runtime", object_name: str, lookup: str, record_id: int) -> list[int]:
+    """Ids of the `object_name` records whose `lookup` holds `record_id` now, or held it by their history."""
+    table = runtime.table(object_name)
+    history = runtime.system_table("crmkit_history")
+    now = set(connection.execute(select(table.c.id).where(table.c[lookup] == record_id)).scalars())
+    before = set(connection.execute(select(history.c.record_id).where(
+        history.c.object == object_name, history.c.field == lookup,
+        or_(history.c.old_value == record_id, history.c.new_value == record_id))).scalars())
+    return sorted(now | before)
+
+
+def _scrub_history(connection: Connection, runtime: "Runtime", object_name: str, ids: list[int],
+                   fields: Collection[str], texts: Collection[str]) -> None:
+    history = runtime.system_table("crmkit_history")
+    rows = connection.execute(select(history.c.id, history.c.old_value, history.c.new_value).where(
+        history.c.object == object_name, history.c.record_id.in_(ids), history.c.field.in_(sorted(fields)))).all()
+    for row in rows:
+        old, new = scrubbed(row.old_value, texts), scrubbed(row.new_value, texts)
+        if (old, new) != (row.old_value, row.new_value):
+            connection.execute(update(history).where(history.c.id == row.id).values(old_value=old, new_value=new))
+
+
+def _scrub_changes(connection: Connection, runtime: "Runtime", object_name: str, ids: list[int],
+                   texts: Collection[str], *, emptied: Collection[str] = frozenset(),
+                   only: Collection[str] | None = None) -> None:
+    """The change rows of `ids`: `emptied` fields set to None, `texts` replaced in the others (in `only` of
+    them when given)."""
+    changes = runtime.system_table("crmkit_change")
+    rows = connection.execute(select(changes.c.id, changes.c.fields).where(
+        changes.c.object == object_name, changes.c.record_id.in_(ids))).all()
+    for row in rows:
+        fields = row.fields if isinstance(row.fields, dict) else {}
+        shown = {name: None if name in emptied and value is not None
+                 else scrubbed(value, texts) if only is None or name in only else value
+                 for name, value in fields.items()}
+        if shown != fields:
+            connection.execute(update(changes).where(changes.c.id == row.id).values(fields=shown))
+
+
+def _scrub_notifications(connection: Connection, runtime: "Runtime", object_name: str, ids: list[int],
+                         texts: Collection[str]) -> None:
+    if not texts:
+        return
+    notes = runtime.system_table("crmkit_notification")
+    rows = connection.execute(select(notes.c.id, notes.c.message).where(
+        notes.c.object == object_name, notes.c.record_id.in_(ids))).all()
+    for row in rows:
+        message = scrubbed(row.message, texts)
+        if message != row.message:
+            connection.execute(update(notes).where(notes.c.id == row.id).values(message=message))
