@@ -303,6 +303,13 @@ class UserContext:
         hold_rights_version(self._connection, self._runtime)
         self._rights_still_held(self._connection)
 
+    def rights_still_held(self, connection: Connection) -> None:
+        """For an operation that hands out its results over time on `connection` (an export's batches): raises
+        RightsChanged (or UnknownUser) when this user's rights changed since the transaction began, as each
+        operation inside a transaction does when it ends; nothing outside transactions, on a connection whose
+        statements all see one moment, or for the system context."""
+        self._rights_still_held(connection)
+
     @property
     def in_transaction(self) -> bool:
         """Whether a `transaction()` (or a write operation) of this context is open."""

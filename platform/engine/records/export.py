@@ -125,7 +125,7 @@ class ExportStream(Iterator[Any]):
         service = self._service
         # Inside a transaction on PostgreSQL (READ COMMITTED): each batch is read after the stream began, so the
         # rights are asked again before its rows are handed out (UserContext.transaction; nothing elsewhere).
-        service.session._rights_still_held(self._connection)
+        service.session.rights_still_held(self._connection)
         if rows is None:
             return None
         names, columns = rows[0]._fields, self._columns
