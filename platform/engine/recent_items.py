@@ -29,6 +29,7 @@ from crmkit.engine.records.errors import RecordError, RecordNotFound
 from crmkit.engine.records.record import Record
 from crmkit.engine.records.service import RecordService
 from crmkit.engine.runtime import Runtime
+from crmkit.engine.security.readable import may_read_record
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -124,14 +125,8 @@ class RecentItems:
                  else str(record.id)) for record in page.records]
 
     def _readable(self, connection: Connection, records: RecordService, record_id: Any) -> bool:
-        if not is_record_id(record_id):
-            return False
-        table = records.table
-        query = select(table.c.id).where(table.c.id == record_id)
-        restriction = self.context.policy.row_filter(records.object_name)
-        if restriction is not None:
-            query = query.where(restriction)
-        return connection.execute(query).first() is not None
+        return is_record_id(record_id) and may_read_record(connection, self.context.runtime, self.context.policy,
+                                                           records.object_name, record_id)
 
     def _moved_up(self, connection: Connection, user_id: int, object_name: str, record_id: int, action: str) -> bool:
         """Moves the user's row of this record to the top (action, now) if it has one; whether it had. A detail page

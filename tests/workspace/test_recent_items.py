@@ -171,7 +171,7 @@ def statements_on(crm) -> Iterator[list[str]]:
 
 
 def deal_reads(statements: list[str]) -> list[str]:
-    return [sql for sql in statements if re.search(r"FROM deal\s+WHERE deal\.id = ", sql)]
+    return [sql for sql in statements if re.search(r"FROM deal\s+WHERE deal\.id (=|IN) ", sql)]
 
 
 def test_a_record_the_engine_just_read_for_the_user_is_recorded_without_reading_it_again(office):

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, is_record_id
 from crmkit.engine.security.access import UnknownUser
+from crmkit.engine.security.readable import may_read_record, readable_ids
 from crmkit.engine.security.shaping import quotable_field
 
 if TYPE_CHECKING:
@@ -131,8 +132,8 @@ class Notifications:
         return all(pair in readable for pair in related)
 
     def _readable(self, connection: Connection, records: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
-        """Of `records` [(object, record id)], those that exist and the user may read now: one id query per object
-        (object permission, then the row filter, as the change feed's and the recycle bin's checks).
+        """Of `records` [(object, record id)], those that exist and the user may read now (security/readable.py,
+        the check of the change feed, the recycle bin and recent items).
 
         A notification was delivered only to who could read its record then (`deliver`); this asks again,
         so one about a record since reassigned, unshared or deleted shows nothing of it.
@@ -141,19 +142,8 @@ class Notifications:
         for object_name, record_id in records:
             wanted.setdefault(object_name, set()).add(record_id)
         runtime, policy = self.context.runtime, self.context.policy
-        found: set[tuple[str, int]] = set()
-        for object_name, ids in wanted.items():
-            if object_name not in runtime.registry.objects:
-                continue  # the object was removed from the metadata since
-            if policy is not None and not policy.can(object_name, "read"):
-                continue
-            table = runtime.table(object_name)
-            query = select(table.c.id).where(table.c.id.in_(sorted(ids)))
-            restriction = policy.row_filter(object_name) if policy is not None else None
-            if restriction is not None:
-                query = query.where(restriction)
-            found.update((object_name, record_id) for record_id in connection.execute(query).scalars())
-        return found
+        return {(object_name, record_id) for object_name, ids in wanted.items()
+                for record_id in readable_ids(connection, runtime, policy, object_name, ids)}
 
     def mark_read(self, ids: Iterable[int]) -> int:
         """Mark these of the user's notifications read (others' ids are ignored); returns how many changed."""
@@ -224,17 +214,8 @@ def _may_read(context: "UserContext", connection: Connection, user_id: int, payl
                                    or not quotable_field(policy, read_object, read_field)):
             return False
     # The record, and each related record the message quotes a value of ("related": [[object, id]]).
-    for read_object, record_id in [[object_name, payload["record_id"]], *(payload.get("related") or ())]:
-        if policy is not None and not policy.can(read_object, "read"):
-            return False
-        table = context.runtime.table(read_object)
-        query = select(table.c.id).where(table.c.id == record_id)
-        restriction = policy.row_filter(read_object) if policy is not None else None
-        if restriction is not None:
-            query = query.where(restriction)
-        if connection.execute(query).first() is None:
-            return False
-    return True
+    return all(may_read_record(connection, context.runtime, policy, read_object, record_id)
+               for read_object, record_id in [[object_name, payload["record_id"]], *(payload.get("related") or ())])
 
 
 def unread_counts(context: "UserContext", user_ids: Sequence[int]) -> dict[int, int]:

@@ -34,6 +34,7 @@ from crmkit.engine.database import write_transaction
 from crmkit.engine.retention import retention_days
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.errors import QueryError
+from crmkit.engine.security.readable import readable_ids
 from crmkit.engine.security.shaping import stored_withheld
 from crmkit.errors import CrmkitError
 
@@ -244,19 +245,12 @@ class ChangeFeed:
         registry = self.context.runtime.registry
         if policy is None:
             return [_Shown(row, dict(row.fields or {})) for row in rows if row.object in registry.objects]
-        readable_ids: dict[str, set[int]] = {}
+        readable: dict[str, set[int]] = {}
         for name in {row.object for row in rows}:
-            if name not in registry.objects or not policy.can(name, "read"):
-                readable_ids[name] = set()
-                continue
             ids = {row.record_id for row in rows if row.object == name and row.operation != DELETED}
-            restriction = policy.row_filter(name)
-            if restriction is None or not ids:
-                readable_ids[name] = ids
-                continue
-            table = self.context.runtime.table(name)
-            readable_ids[name] = set(connection.execute(
-                select(table.c.id).where(table.c.id.in_(sorted(ids)), restriction)).scalars())
+            sees_all = name in registry.objects and policy.can(name, "read") and policy.row_filter(name) is None
+            # Who sees every record of the object is fed the changes of records deleted since too.
+            readable[name] = ids if sees_all else readable_ids(connection, self.context.runtime, policy, name, ids)
         visible = []
         for row in rows:
             if row.object not in registry.objects or not policy.can(row.object, "read"):
@@ -264,7 +258,7 @@ class ChangeFeed:
             if row.operation == DELETED:
                 if policy.row_filter(row.object) is not None and row.changed_by != self.context.actor.user_id:
                     continue
-            elif row.record_id not in readable_ids[row.object]:
+            elif row.record_id not in readable[row.object]:
                 continue
             withheld = stored_withheld(policy, row.object)  # a change holds stored values, as history does
             visible.append(_Shown(row, {name: value for name, value in (row.fields or {}).items()

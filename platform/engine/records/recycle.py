@@ -18,6 +18,7 @@ from crmkit.engine.records.errors import CascadeDeleteError, DeleteRestrictedErr
 from crmkit.engine.records.events import Operation, RecordEvent, after_write
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.security.access import PermissionDenied
+from crmkit.engine.security.readable import readable_ids
 from crmkit.engine.security.shaping import hidden_fields, quotable_field, readable_field, shown_deleted, shown_title
 
 if TYPE_CHECKING:
@@ -277,14 +278,7 @@ class RecycleBin:
         if child not in self.runtime.registry.objects or via not in self.runtime.registry.objects[child].fields \
                 or not readable_field(policy, child, via) or not policy.can(child, "read"):
             return []
-        restriction = policy.row_filter(child)
-        if restriction is None:
-            return list(ids)
-        table = self.runtime.table(child)
-        readable: set[int] = set()
-        for start in range(0, len(ids), BATCH):
-            query = select(table.c.id).where(table.c.id.in_(ids[start:start + BATCH]), restriction)
-            readable.update(connection.execute(query).scalars())
+        readable = readable_ids(connection, self.runtime, policy, child, ids)
         return [record_id for record_id in ids if record_id in readable]
 
     def restore(self, batch: str) -> list[tuple[str, int]]:
