@@ -1,0 +1,69 @@
+"""Attack on a formula's stored failure reason (`formula_errors`) where the user sees the formula masked.
+
+A formula reading a record through a lookup is masked for a user who may not see every record of the lookup's
+object (security/derived.py): its value is empty on `get`, lists, exports, search. When the formula fails,
+the record keeps the reason in `formula_errors` (records/evaluation.py), and the sandbox's reasons quote the
+value that failed (`int(account.name)`: "invalid literal for int() ... 'Bob's secret client'"). The shaping
+(security/shaping.py `_withheld`) removes the reasons of hidden formulas only: a masked formula's reason is
+given, with the linked record's name in it, to a user who may not see that record. SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crmkit.engine.records.errors import RecordNotFound
+from tests.conftest import add_users
+
+SECRET = "Bob's secret client"
+
+PACKAGE = """
+package: attack11_formula_errors
+version: "1.0.0"
+roles:
+  rep: {label: Rep}
+permission_sets:
+  sales:
+    roles: [rep]
+    objects:
+      account: [create, read, edit, export]
+      deal: [create, read, edit, export]
+objects:
+  account:
+    title_field: name
+    sharing: private
+    fields:
+      name: {type: text}
+  deal:
+    title_field: name
+    sharing: private
+    fields:
+      name: {type: text}
+      account: {type: lookup, to: account}
+      account_number: {type: formula, returns: integer, formula: "int(account.name)"}
+"""
+
+
+@pytest.fixture
+def deals(crm, write_package, install_once):
+    install_once(write_package(PACKAGE))
+    return crm, add_users(crm, [("ann", "rep", ["sales"]), ("bob", "rep", ["sales"])])
+
+
+@pytest.mark.xfail(strict=True, reason="attack11: a masked formula's stored failure reason, quoting the value of the "
+                                       "record it reads, is given to a user who may not see that record")
+def test_a_masked_formulas_failure_does_not_quote_the_record_it_reads(deals):
+    crm, users = deals
+    secret = crm.as_user(users["bob"]).records("account").create({"name": SECRET})
+    deal = crm.as_system().records("deal").create({"name": "Ann's deal", "account": secret.id,
+                                                   "owner_id": users["ann"]})
+    ann = crm.as_user(users["ann"])
+    with pytest.raises(RecordNotFound):
+        ann.records("account").get(secret.id)
+    shown = ann.records("deal").get(deal.id)
+    assert shown["account_number"] is None                                   # masked
+    listed = ann.records("deal").query().records[0]
+    exported = list(ann.records("deal").export(format="json"))
+    told = json.dumps([dict(shown), dict(listed), exported], default=str)
+    assert "secret client" not in told, told
