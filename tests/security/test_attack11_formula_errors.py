@@ -62,8 +62,6 @@ def deals(crm, write_package, install_once):
     return crm, add_users(crm, [("ann", "rep", ["sales"]), ("bob", "rep", ["sales"])])
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: a masked formula's stored failure reason, quoting the value of the "
-                                       "record it reads, is given to a user who may not see that record")
 def test_a_masked_formulas_failure_does_not_quote_the_record_it_reads(deals):
     crm, users = deals
     secret = crm.as_user(users["bob"]).records("account").create({"name": SECRET})
@@ -80,8 +78,6 @@ def test_a_masked_formulas_failure_does_not_quote_the_record_it_reads(deals):
     assert "secret client" not in told, told
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: the change feed gives a masked formula's stored failure reason, "
-                                       "quoting the record it reads, to a user who may not see that record")
 def test_the_change_feed_does_not_quote_a_masked_formulas_failure(deals):
     crm, users = deals
     secret = crm.as_user(users["bob"]).records("account").create({"name": SECRET})
@@ -92,8 +88,6 @@ def test_the_change_feed_does_not_quote_a_masked_formulas_failure(deals):
     assert "secret client" not in told, told
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: the change feed gives a hidden formula's stored failure reason, "
-                                       "quoting the protected field it reads, to a user who may not read that field")
 def test_the_change_feed_does_not_quote_a_hidden_formulas_failure(deals):
     crm, users = deals
     deal = crm.as_system().records("deal").create({"name": "Ann's deal", "cost_code": "cost is 7315 net",
@@ -107,8 +101,6 @@ def test_the_change_feed_does_not_quote_a_hidden_formulas_failure(deals):
 
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: a filter on formula_errors matches the names of hidden formulas "
-                                       "that failed, telling a hidden field's existence and the state of what it reads")
 def test_a_filter_on_formula_errors_does_not_match_failures_the_user_is_not_given(deals):
     crm, users = deals
     crm.as_system().records("deal").create({"name": "Ann's deal", "cost_code": "n/a", "owner_id": users["ann"]})

@@ -35,7 +35,7 @@ from crmkit.engine.retention import retention_days
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.security.readable import readable_ids
-from crmkit.engine.security.shaping import stored_withheld
+from crmkit.engine.security.shaping import stored_shown
 from crmkit.errors import CrmkitError
 
 if TYPE_CHECKING:
@@ -260,9 +260,7 @@ class ChangeFeed:
                     continue
             elif row.record_id not in readable[row.object]:
                 continue
-            withheld = stored_withheld(policy, row.object)  # a change holds stored values, as history does
-            visible.append(_Shown(row, {name: value for name, value in (row.fields or {}).items()
-                                        if name not in withheld}))
+            visible.append(_Shown(row, stored_shown(policy, row.object, row.fields or {})))  # stored, as history
         return visible
 
 

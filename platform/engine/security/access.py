@@ -15,12 +15,13 @@ from sqlalchemy import ColumnElement, Connection, any_, false, func, or_, select
 
 from crmkit.engine import messages
 from crmkit.engine.query import QueryContext, compile_filter
+from crmkit.engine.query.errors_without import ErrorsWithout
 from crmkit.engine.query.inputs import is_record_id, shown
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.runtime import Runtime
 from crmkit.engine.security.derived import DerivedRules, formula_reads
 from crmkit.engine.security.holdings import permission_sets_held
-from crmkit.metadata.model import ADMIN_PERMISSION_SET, OBJECT_PERMISSIONS, FieldDef, ObjectDef
+from crmkit.metadata.model import ADMIN_PERMISSION_SET, FORMULA_ERRORS, OBJECT_PERMISSIONS, FieldDef, ObjectDef
 
 READ, EDIT = "read", "edit"
 
@@ -249,7 +250,15 @@ class AccessPolicy:
         return self._derived
 
     def derived_expression(self, object_name: str, field_name: str) -> ColumnElement | None:
-        """The SQL value of a derived field as this user sees it, where it differs from the stored column."""
+        """The SQL value of a derived field as this user sees it, where it differs from the stored column; for
+        `formula_errors`, the reasons without those of formulas hidden from the user or seen masked or
+        recomputed (query/errors_without.py), so a filter on it tells nothing `get` withholds."""
+        if field_name == FORMULA_ERRORS:
+            obj = self.registry.objects.get(object_name)
+            withheld = self.hidden_fields(object_name) | self.derived.per_user(object_name)
+            names = tuple(name for name in withheld if obj is not None and name in obj.fields
+                          and obj.fields[name].type == "formula")
+            return ErrorsWithout(self.runtime.table(object_name).c[FORMULA_ERRORS], names) if names else None
         if field_name in self.hidden_fields(object_name):
             return None
         return self.derived.expression(object_name, field_name)

@@ -48,18 +48,32 @@ def shown_rows(connection: Connection, runtime: Runtime, policy: "AccessPolicy |
     if not derived_read:
         shown_derived(connection, policy, obj, rows)
     hidden = policy.hidden_fields(obj.name)
-    if not hidden:
+    # A formula the user sees masked keeps its value's place, but not the stored reason it failed (which may
+    # quote the record it reads), as a hidden one's.
+    unexplained = hidden | policy.derived.per_user(obj.name)
+    if not unexplained:
         return rows
-    return [_withheld(row, hidden) for row in rows]
+    return [_withheld(row, hidden, unexplained) for row in rows]
 
 
-def _withheld(row: Mapping[str, Any], hidden: "frozenset[str] | set[str]") -> dict[str, Any]:
-    """The row without hidden fields, nor the reasons why hidden formulas failed."""
+def _withheld(row: Mapping[str, Any], hidden: "frozenset[str] | set[str]",
+              unexplained: "frozenset[str] | set[str] | None" = None) -> dict[str, Any]:
+    """The row without `hidden` fields, nor the reasons why the formulas in `unexplained` (default: `hidden`)
+    failed."""
     values = {name: value for name, value in row.items() if name not in hidden}
     errors = values.get(FORMULA_ERRORS)
     if isinstance(errors, Mapping):
-        values[FORMULA_ERRORS] = {name: reason for name, reason in errors.items() if name not in hidden} or None
+        unexplained = hidden if unexplained is None else unexplained
+        values[FORMULA_ERRORS] = {name: reason for name, reason in errors.items() if name not in unexplained} or None
     return values
+
+
+def stored_shown(policy: "AccessPolicy | None", object_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored values (a change-log row's) as the user may be given them: without `stored_withheld` fields, nor the
+    reasons those formulas failed."""
+    if policy is None:
+        return dict(values)
+    return _withheld(values, stored_withheld(policy, object_name))
 
 
 def shown_deleted(policy: "AccessPolicy | None", obj: ObjectDef, data: Mapping[str, Any]) -> dict[str, Any]:
