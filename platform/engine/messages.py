@@ -192,6 +192,16 @@ MOVE_CONDITION = Message("cannot move from '{previous}' to '{value}' now: the mo
                          "现在不能从“{previous}”改为“{value}”：不满足此变更的条件。")
 MOVE_UNCHECKED = Message("the condition of the move of {field} to '{value}' could not be checked: {reason}",
                          "{field}改为“{value}”的条件无法检查：{reason}")
+MOVE_UNCHECKED_WITHHELD = Message("the condition of the move of {field} to '{value}' could not be checked; an "
+                                  "administrator can see why in the server's log.",
+                                  "{field}改为“{value}”的条件无法检查；管理员可在服务器日志中查看原因。")
+#: A validation rule that raised: the record is refused. Its reason (the sandbox's sentence) may quote a value of a
+#: field hidden from the user or of a related record they cannot see, so only administrators are told it.
+VALIDATION_UNCHECKED = Message("the validation rule '{rule}' could not be checked: {reason}",
+                               "验证规则“{rule}”无法检查：{reason}")
+VALIDATION_UNCHECKED_WITHHELD = Message("the validation rule '{rule}' could not be checked, so the record was not "
+                                        "saved; an administrator can see why in the server's log.",
+                                        "验证规则“{rule}”无法检查，因此记录未保存；管理员可在服务器日志中查看原因。")
 
 # ---- automation rules --------------------------------------------------------------------------------------------
 RUN_LOG_ADMINS_ONLY = Message("the automation run log is for administrators.", "自动化运行日志仅供管理员查看。")

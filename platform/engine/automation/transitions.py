@@ -29,15 +29,16 @@ logger = logging.getLogger("crmkit.automation")
 
 def transition_errors(obj: ObjectDef, previous: Mapping[str, Any] | None, values: Mapping[str, Any],
                       namespace: Mapping[str, Any], functions: Mapping[str, Any],
-                      language: str) -> dict[str, list[str]]:
-    """{field: [sentence]} for every move of `values` (from `previous`, None on create) that is refused."""
+                      language: str, reasons: bool = True) -> dict[str, list[str]]:
+    """{field: [sentence]} for every move of `values` (from `previous`, None on create) that is refused; `reasons`:
+    whether a condition that could not be checked is refused with the sandbox's reason (records/evaluation.py)."""
     errors: dict[str, list[str]] = {}
     for fdef, transitions, before, value in _changes(obj, previous, values):
         unlisted = _unlisted(fdef, transitions, before, value, language)
         if unlisted is not None:
             errors.setdefault(fdef.name, []).append(unlisted)
         elif before is not None:
-            _check_move(fdef, transitions, before, value, namespace, functions, language, errors, obj)
+            _check_move(fdef, transitions, before, value, namespace, functions, language, errors, obj, reasons)
     return errors
 
 
@@ -82,7 +83,7 @@ def _unlisted(fdef: FieldDef, transitions: StageTransitions, before: Any, value:
 
 
 def _check_move(fdef: FieldDef, transitions: StageTransitions, before: Any, value: Any, namespace, functions,
-                language: str, errors: dict[str, list[str]], obj: ObjectDef) -> None:
+                language: str, errors: dict[str, list[str]], obj: ObjectDef, reasons: bool = True) -> None:
     """The `requires` and `condition` of the listed move from `before` to `value`."""
     words = {"previous": _label(fdef, before, language), "value": _label(fdef, value, language)}
     field = fdef.label.get(language)
@@ -99,7 +100,8 @@ def _check_move(fdef: FieldDef, transitions: StageTransitions, before: Any, valu
         logger.warning("the condition of the move of %s.%s to %r could not be checked for record %s: %s", obj.name,
                        fdef.name, value, namespace.get("id"), error)
         errors.setdefault(RECORD_ERRORS, []).append(messages.MOVE_UNCHECKED.in_language(
-            language, field=field, value=words["value"], reason=str(error)))
+            language, field=field, value=words["value"], reason=str(error)) if reasons
+            else messages.MOVE_UNCHECKED_WITHHELD.in_language(language, field=field, value=words["value"]))
         return
     if not allowed_now:
         text = move.message.get(language) if move.message else messages.MOVE_CONDITION.in_language(language, **words)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 from marshmallow import ValidationError
 from sqlalchemy import Connection, select
 
+from crmkit.engine import messages
 from crmkit.engine.automation.transitions import transition_errors
 from crmkit.engine.fieldtypes import coerce, error_messages
 from crmkit.engine.records.errors import RECORD_ERRORS
@@ -126,17 +127,21 @@ class Evaluator:
         operation: str,
         language: str,
         clock: Mapping[str, Callable[..., Any]] | None = None,
+        reasons: bool = True,
     ) -> dict[str, list[str]]:
         """Compute the formulas into `values`, then check the rules on the result: one namespace for both.
 
-        `clock` gives the rules the acting user's `today()`/`now()` (formulas cannot call them).
+        `clock` gives the rules the acting user's `today()`/`now()` (formulas cannot call them); `reasons`:
+        whether a rule that could not be checked is refused with the sandbox's reason (administrators, the
+        platform) or with a sentence that withholds it (automation/rule_errors.py `may_see_reasons`).
         """
         namespace = self._namespace(values, related)
         functions = self._functions(values, previous, clock)
         self._compute(values, namespace, functions, None)
-        errors = self._check(namespace, functions, operation, language)
+        errors = self._check(namespace, functions, operation, language, reasons)
         if self.obj.transitions:
-            for name, texts in transition_errors(self.obj, previous, values, namespace, functions, language).items():
+            for name, texts in transition_errors(self.obj, previous, values, namespace, functions, language,
+                                                 reasons).items():
                 errors.setdefault(name, []).extend(texts)
         return errors
 
@@ -203,7 +208,7 @@ class Evaluator:
             return None, f"the result {_short.repr(raw)} is not a valid {fdef.value_type} value: {detail}"
 
     def _check(self, namespace: dict[str, Any], functions: dict[str, Any], operation: str,
-               language: str) -> dict[str, list[str]]:
+               language: str, reasons: bool = True) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         for rule in self.obj.validations:
             if operation not in rule.on:
@@ -214,7 +219,8 @@ class Evaluator:
             except SandboxError as error:
                 # A rule that cannot be judged refuses the save: passing it silently would let bad data in.
                 errors.setdefault(RECORD_ERRORS, []).append(
-                    f"the validation rule '{rule.name}' could not be checked: {error}")
+                    messages.VALIDATION_UNCHECKED.in_language(language, rule=rule.name, reason=str(error)) if reasons
+                    else messages.VALIDATION_UNCHECKED_WITHHELD.in_language(language, rule=rule.name))
                 logger.warning("validation rule %s.%s could not be checked for %s record %s: %s", self.obj.name,
                                rule.name, self.obj.name, namespace.get("id") or "(new)", error)
                 continue

@@ -89,6 +89,7 @@ class SavePipeline:
         clock: Mapping[str, Callable[..., Any]] | None = None,
         hidden: Collection[str] = frozenset(),
         automate: Callable[[Connection, dict[str, Any]], list[str]] | None = None,
+        reasons: bool = True,
     ) -> Prepared:
         """Run everything before the write; raises RecordValidationError with every problem found.
 
@@ -123,7 +124,8 @@ class SavePipeline:
         if automate is not None:
             related = self._automated(connection, values, related, previous, automate, errors, language, hidden)
         operation = "create" if previous is None else "update"
-        errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock))
+        errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock,
+                                                        reasons))
         self._check_unique(connection, values, previous, errors)
         if errors:
             raise RecordValidationError(errors)
@@ -164,7 +166,8 @@ class SavePipeline:
 
     def recheck(self, connection: Connection, values: dict[str, Any], changed: Sequence[str], *,
                 previous: Mapping[str, Any] | None, language: str,
-                clock: Mapping[str, Callable[..., Any]] | None = None, hidden: Collection[str] = frozenset()) -> None:
+                clock: Mapping[str, Callable[..., Any]] | None = None, hidden: Collection[str] = frozenset(),
+                reasons: bool = True) -> None:
         """After a before-save hook changed `changed`: formulas, rules, required, lookups and unique again."""
         errors: dict[str, list[str]] = {}
         for name in changed:
@@ -175,7 +178,8 @@ class SavePipeline:
         self._refuse_early(errors, previous, values, language)
         related = load_related(connection, self.runtime, self.obj, values)
         operation = "create" if previous is None else "update"
-        errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock))
+        errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock,
+                                                        reasons))
         self._check_unique(connection, values, previous, errors)
         if errors:
             raise RecordValidationError(errors)

@@ -40,6 +40,7 @@ from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.shaping import hidden_fields, stored_withheld, shown_errors, shown_rows
 from crmkit.engine.tables import prefix_fields
 from crmkit.metadata.model import ObjectDef
+from crmkit.engine.automation.rule_errors import may_see_reasons
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -488,7 +489,7 @@ class RecordService:
                                                           self.pipeline.coerce_one))
             if draft.changed:
                 self.pipeline.recheck(connection, values, draft.changed, previous=previous, language=actor.language,
-                                      clock=clock, hidden=self._hidden())
+                                      clock=clock, hidden=self._hidden(), reasons=may_see_reasons(self.session))
         except RecordValidationError as error:
             raise self._told(error) from None
         return values
@@ -533,7 +534,7 @@ class RecordService:
             return self.pipeline.prepare(connection, input_values, previous=previous, system=actor.system,
                                          language=actor.language, row_filter=self.session.row_filter,
                                          check_lookups=check_lookups, clock=clock, hidden=self._hidden(),
-                                         automate=automate)
+                                         automate=automate, reasons=may_see_reasons(self.session))
         except RecordValidationError as error:
             raise self._told(error) from None
 
