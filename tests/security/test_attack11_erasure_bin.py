@@ -56,8 +56,6 @@ def people(crm, write_package, install_once):
     return crm, add_users(crm, [("ann", "rep", ["sales"]), ("officer", "officer", ["privacy"])])
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: an erasure leaves the person's name in the bin copies of other "
-                                       "records whose formulas copied it (their data and title)")
 def test_an_erased_persons_name_stays_in_no_other_records_bin_entry(people):
     crm, users = people
     ann = crm.as_user(users["ann"])

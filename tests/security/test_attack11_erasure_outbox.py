@@ -64,8 +64,6 @@ def outbox_rows(crm, record_id: int) -> list[dict]:
             select(table).where(table.c.object == "person", table.c.record_id == record_id))]
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: an erasure leaves the person's name and address in the outbox "
-                                       "payloads written before it, which are still delivered and shown to admins")
 def test_an_erased_person_is_not_kept_in_the_outbox(people):
     crm, users = people
     ann = crm.as_user(users["ann"])

@@ -5,24 +5,29 @@ recent items. Their values were also copied to places users still read:
 
 - the change log (records/changes.py): each of the record's rows holds the values a write stored;
 - notifications about the record: the stored message may quote them (automation/notifications.py);
+- the automation outbox (payloads computed at a save: an email's text, a webhook's values; a pending one is
+  sent after the erasure) and the errors of its rows and of the automation run log;
 - other records whose formulas read the person through a lookup (a deal's `contact_name = contact.name`):
-  their field history, their change-log rows and the notifications about them, for the records that point
-  to the person now or pointed to it before (found by the lookup's own history).
+  their field history, their change-log rows, the notifications and outbox rows about them, for the records
+  that point to the person now or pointed to it before (found by the lookup's own history), and the
+  recycle-bin copies of such records deleted while they pointed to the person.
 
 In each, a stored text holding an erased value has that value replaced by ERASED; the record's own change
 rows have the erased fields emptied, as its field history has. Values shorter than MIN_ERASED characters are
 not looked for inside other texts (one letter would blank unrelated words). GDPR art. 17 asks the erasure of
 the data, not of the records around it: numbers, links and the rest of each text stay.
 
-The change log and notifications have no index by record (every write appends to the log, and an index
+Texts are also looked for as JSON writes them with ASCII escapes ("\\u5f20"), since payloads hold JSON texts.
+The change log, notifications and the outbox have no index by record (every write appends to the log, and an index
 would cost each of them): the erasure, a rare request, reads them with one filtered statement each.
 """
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, Text, cast, or_, select, update
 
 from crmkit.engine.security.derived import formula_reads
 
@@ -39,7 +44,8 @@ BATCH = 500
 
 def erased_texts(values: Mapping[str, Any], fields: Iterable[str]) -> tuple[str, ...]:
     """The texts of the erased fields' values before the erasure, longest first (so "Wei Zhang" is replaced
-    before "Wei"); dates as ISO 8601, as they are stored in JSON; values under MIN_ERASED characters left out."""
+    before "Wei"), each also as JSON escapes it (non-ASCII as \\uXXXX, quotes and backslashes escaped); dates as
+    ISO 8601, as they are stored in JSON; values under MIN_ERASED characters left out."""
     texts = set()
     for name in fields:
         value = values.get(name)
@@ -47,6 +53,7 @@ def erased_texts(values: Mapping[str, Any], fields: Iterable[str]) -> tuple[str,
             value = value.isoformat()
         if isinstance(value, str) and len(value.strip()) >= MIN_ERASED and value != ERASED:
             texts.add(value)
+            texts.add(json.dumps(value)[1:-1])
     return tuple(sorted(texts, key=lambda text: (-len(text), text)))
 
 
@@ -73,6 +80,7 @@ def scrub_traces(connection: Connection, runtime: "Runtime", object_name: str, r
     texts = erased_texts(before, erased)
     _scrub_changes(connection, runtime, object_name, [record_id], texts, emptied=frozenset(erased))
     _scrub_notifications(connection, runtime, object_name, [record_id], texts)
+    _scrub_automation(connection, runtime, object_name, [record_id], texts)
     if not texts:
         return
     for other, lookup, formulas in _formulas_reading(runtime, object_name, erased):
@@ -82,6 +90,8 @@ def scrub_traces(connection: Connection, runtime: "Runtime", object_name: str, r
             _scrub_history(connection, runtime, other, chunk, formulas, texts)
             _scrub_changes(connection, runtime, other, chunk, texts, only=formulas)
             _scrub_notifications(connection, runtime, other, chunk, texts)
+            _scrub_automation(connection, runtime, other, chunk, texts)
+        _scrub_bin(connection, runtime, other, lookup, record_id, formulas, texts)
 
 
 def _formulas_reading(runtime: "Runtime", object_name: str,
@@ -150,3 +160,40 @@ def _scrub_notifications(connection: Connection, runtime: "Runtime", object_name
         message = scrubbed(row.message, texts)
         if message != row.message:
             connection.execute(update(notes).where(notes.c.id == row.id).values(message=message))
+
+
+def _scrub_automation(connection: Connection, runtime: "Runtime", object_name: str, ids: list[int],
+                      texts: Collection[str]) -> None:
+    """The outbox rows of `ids` (payload and last error) and their automation runs' errors."""
+    if not texts:
+        return
+    outbox = runtime.system_table("crmkit_outbox")
+    for row in connection.execute(select(outbox.c.id, outbox.c.payload, outbox.c.last_error).where(
+            outbox.c.object == object_name, outbox.c.record_id.in_(ids))).all():
+        payload, error = scrubbed(row.payload, texts), scrubbed(row.last_error, texts)
+        if (payload, error) != (row.payload, row.last_error):
+            connection.execute(update(outbox).where(outbox.c.id == row.id).values(payload=payload, last_error=error))
+    runs = runtime.system_table("crmkit_automation_run")
+    for row in connection.execute(select(runs.c.id, runs.c.error).where(
+            runs.c.object == object_name, runs.c.record_id.in_(ids), runs.c.error.is_not(None))).all():
+        error = scrubbed(row.error, texts)
+        if error != row.error:
+            connection.execute(update(runs).where(runs.c.id == row.id).values(error=error))
+
+
+def _scrub_bin(connection: Connection, runtime: "Runtime", object_name: str, lookup: str, record_id: int,
+               formulas: Collection[str], texts: Collection[str]) -> None:
+    """The recycle-bin copies of `object_name` records deleted while their `lookup` held `record_id`: the
+    formulas' values and the title (a formula title quoting the person) scrubbed."""
+    bin_table = runtime.system_table("crmkit_recycle_bin")
+    # The copies are JSON text (columns.DOCUMENT_ENCODER: '"key": value'): narrowed in SQL, then checked exactly.
+    held = cast(bin_table.c.data, Text).contains(f'"{lookup}": {int(record_id)}', autoescape=True)
+    for row in connection.execute(select(bin_table.c.id, bin_table.c.title, bin_table.c.data).where(
+            bin_table.c.object == object_name, held)).all():
+        data = row.data if isinstance(row.data, dict) else {}
+        if data.get(lookup) != record_id:
+            continue
+        shown = {name: scrubbed(value, texts) if name in formulas else value for name, value in data.items()}
+        title = scrubbed(row.title, texts)
+        if (shown, title) != (data, row.title):
+            connection.execute(update(bin_table).where(bin_table.c.id == row.id).values(data=shown, title=title))
