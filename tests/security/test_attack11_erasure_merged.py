@@ -50,8 +50,6 @@ def people(crm, write_package, install_once):
     return crm, add_users(crm, [("ann", "rep", ["sales"]), ("officer", "officer", ["privacy"])])
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: erasing a person leaves the copy of their merged duplicate in the "
-                                       "recycle bin, shown and restorable with their name and address")
 def test_erasing_a_merged_person_leaves_no_copy_of_their_duplicate(people):
     crm, users = people
     ann = crm.as_user(users["ann"])

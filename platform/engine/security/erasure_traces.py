@@ -1,7 +1,8 @@
 """Copies of an erased person's data outside their record, scrubbed by the erasure in its transaction.
 
-`Privacy.erase` clears the record's personal fields, its own field history, its recycle-bin copies and
-recent items. Their values were also copied to places users still read:
+`Privacy.erase` clears the record's personal fields; `erase_copies` its own field history, its recycle-bin
+copies and recent items, and those of the records merged into it (the same person under other ids, in the
+recycle bin since the merge: `merged_copies`). Their values were also copied to places users still read:
 
 - the change log (records/changes.py): each of the record's rows holds the values a write stored;
 - notifications about the record: the stored message may quote them (automation/notifications.py);
@@ -27,8 +28,9 @@ import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping
 
-from sqlalchemy import Connection, Text, cast, or_, select, update
+from sqlalchemy import Connection, Text, cast, delete, or_, select, update
 
+from crmkit.engine.recent_items import forget_record
 from crmkit.engine.security.derived import formula_reads
 
 if TYPE_CHECKING:
@@ -70,6 +72,48 @@ def scrubbed(value: Any, texts: Collection[str]) -> Any:
     if isinstance(value, dict):
         return {key: scrubbed(item, texts) for key, item in value.items()}
     return value
+
+
+def erase_copies(connection: Connection, runtime: "Runtime", object_name: str, record_id: int,
+                 before: Mapping[str, Any], erased: Collection[str]) -> None:
+    """Every copy of one record's erased values (`before`: its values before the erasure; `erased`: the fields
+    cleared): its own field history of those fields emptied, its recycle-bin copies removed, every user's recent
+    items forgetting it, and the copies elsewhere scrubbed (`scrub_traces`)."""
+    history = runtime.system_table("crmkit_history")
+    connection.execute(update(history).where(
+        history.c.object == object_name, history.c.record_id == record_id, history.c.field.in_(sorted(erased))
+    ).values(old_value=None, new_value=None))
+    scrub_traces(connection, runtime, object_name, record_id, before, erased)
+    bin_table = runtime.system_table("crmkit_recycle_bin")
+    connection.execute(delete(bin_table).where(bin_table.c.object == object_name, bin_table.c.record_id == record_id))
+    forget_record(connection, runtime, object_name, record_id)  # no one's recent items name it
+
+
+def merged_copies(connection: Connection, runtime: "Runtime", object_name: str,
+                  record_id: int) -> list[tuple[int, dict[str, Any]]]:
+    """(id, values of its newest recycle-bin copy) of every record merged into `record_id`, and into those, as the
+    security log's `records.merged` entries name them (transfer/merge.py): the same person under other ids."""
+    log = runtime.system_table("crmkit_security_log")
+    bin_table = runtime.system_table("crmkit_recycle_bin")
+    merges = [entry for entry in connection.execute(select(log.c.detail).where(
+        log.c.event == "records.merged", cast(log.c.detail, Text).contains(f'"object": "{object_name}"',
+                                                                          autoescape=True))).scalars()
+        if isinstance(entry, dict)]
+    found: dict[int, dict[str, Any]] = {}
+    survivors = [record_id]
+    while survivors:
+        survivor = survivors.pop()
+        for entry in merges:
+            if entry.get("survivor") != survivor:
+                continue
+            for merged in entry.get("merged") or ():
+                if isinstance(merged, int) and merged not in found and merged != record_id:
+                    copy = connection.execute(select(bin_table.c.data).where(
+                        bin_table.c.object == object_name, bin_table.c.record_id == merged)
+                        .order_by(bin_table.c.id.desc()).limit(1)).scalar()
+                    found[merged] = copy if isinstance(copy, dict) else {}
+                    survivors.append(merged)
+    return list(found.items())
 
 
 def scrub_traces(connection: Connection, runtime: "Runtime", object_name: str, record_id: int,

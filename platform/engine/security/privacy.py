@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from types import MappingProxyType
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from crmkit.engine import messages
 from crmkit.engine.fieldtypes import to_json
@@ -22,8 +22,7 @@ from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.record import Record
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.security.audit import SecurityLog
-from crmkit.engine.security.erasure_traces import ERASED, scrub_traces
-from crmkit.engine.recent_items import forget_record
+from crmkit.engine.security.erasure_traces import ERASED, erase_copies, merged_copies
 from crmkit.metadata.model import FieldDef, ObjectDef
 
 if TYPE_CHECKING:
@@ -122,16 +121,11 @@ class Privacy:
             after_write(connection, self.session, [RecordEvent(
                 object_name, Operation.ERASE, record_id, None, MappingProxyType(current), frozenset(erased),
                 self.session.actor, now)])
-            history = self.runtime.system_table("crmkit_history")
-            connection.execute(update(history).where(
-                history.c.object == object_name, history.c.record_id == record_id, history.c.field.in_(sorted(erased))
-            ).values(old_value=None, new_value=None))
-            # Its copies in the change log and notifications, and in records whose formulas quoted it.
-            scrub_traces(connection, self.runtime, object_name, record_id, before, erased)
-            bin_table = self.runtime.system_table("crmkit_recycle_bin")
-            connection.execute(delete(bin_table).where(bin_table.c.object == object_name,
-                                                       bin_table.c.record_id == record_id))
-            forget_record(connection, self.runtime, object_name, record_id)  # no one's recent items name it
+            # Its history, bin copies and recent items, its copies elsewhere (security/erasure_traces.py), and the
+            # same of the duplicates merged into it.
+            erase_copies(connection, self.runtime, object_name, record_id, before, erased)
+            for merged_id, values in merged_copies(connection, self.runtime, object_name, record_id):
+                erase_copies(connection, self.runtime, object_name, merged_id, values, erased)
             self._log("privacy.erased", object_name, record_id, connection=connection, fields=sorted(erased))
         hidden = self.session.policy.hidden_fields(object_name) if self.session.policy is not None else frozenset()
         return sorted(erased - hidden)
