@@ -85,8 +85,6 @@ def names(result) -> set:
     return {value for group in result.groups for value in (*group.key, *group.labels)}
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: a widget result kept before a privacy erasure is served after it, "
-                                       "with the erased name as a group")
 def test_a_widget_does_not_show_a_name_erased_since_it_was_computed(desk):
     crm, users = desk
     ann = crm.as_user(users["ann"])
@@ -97,8 +95,6 @@ def test_a_widget_does_not_show_a_name_erased_since_it_was_computed(desk):
     assert "Wei Zhang" not in names(crm.as_user(users["ann"]).dashboards.widget("desk", 0))
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: a widget result kept before a record was given to another owner is "
-                                       "served afterwards to the previous owner, who may no longer read the record")
 def test_a_widget_does_not_show_a_record_given_away_since_it_was_computed(desk):
     crm, users = desk
     ann = crm.as_user(users["ann"])

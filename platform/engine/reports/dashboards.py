@@ -13,9 +13,9 @@ filters: the date range (on the report's `date_field`), owners and team; a filte
 dashboard does not offer is refused (400).
 
 Widget results are cached in the process for at most WIDGET_MAX_AGE seconds, per user and
-rights version, language, time zone, metadata generation, dashboard, widget and filters
-(WidgetCache, a bounded LRU per Crm): a change of rights or metadata is never served an old
-result, and `ReportResult.computed_at` says when the database answered, so a page can show
+rights version, the newest change-log id, language, time zone, metadata generation, dashboard,
+widget and filters (WidgetCache, a bounded LRU per Crm): a change of rights, records or metadata
+is never served an old result, and `ReportResult.computed_at` says when the database answered, so a page can show
 the age. A KPI's comparison (`previous`) is the same report over the period just before
 the date range: as many whole months before it when the range is whole calendar months
 (a quarter before a quarter), otherwise as many days.
@@ -29,7 +29,10 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Hashable, Sequence
 from weakref import WeakKeyDictionary
 
+from sqlalchemy import func, select
+
 from crmkit.engine import messages
+from crmkit.engine.records.changes import CHANGE_TABLE
 from crmkit.errors import CrmkitError
 from crmkit.metadata.reports import DashboardDef, ReportDef, WidgetDef
 
@@ -220,9 +223,18 @@ class DashboardService:
     def _key(self, board: DashboardDef, index: int, filters: dict[str, Any]) -> tuple:
         context = self.context
         actor = context.actor
-        return (actor.user_id, context.rights_version, actor.language, actor.timezone,
+        return (actor.user_id, context.rights_version, self._last_change(), actor.language, actor.timezone,
                 context.crm.generation, board.name, index,
                 filters["date_range"], filters["owner_ids"], filters["team_id"])
+
+    def _last_change(self) -> int | None:
+        """The newest id of the change log, which every committed write of a record appends to (records/changes.py:
+        creates, edits, owner changes, deletes, restores, erasures): a result kept before a write is not served
+        after it (a record given away, an erased name), though on PostgreSQL a write committing after a later id
+        is kept for at most WIDGET_MAX_AGE. One primary-key read."""
+        changes = self.context.runtime.system_table(CHANGE_TABLE)
+        with self.context.reading() as connection:
+            return connection.execute(select(func.max(changes.c.id))).scalar()
 
 
 def _dates(date_range: DateRange | None) -> tuple[date | None, date | None] | None:
