@@ -58,8 +58,6 @@ def deals(crm, write_package, install_once):
     return crm, users
 
 
-@pytest.mark.xfail(strict=True, reason="attack11: an email to the record's owner quotes a field protected from the "
-                                       "owner, which no read path and no notification gives them")
 def test_an_email_to_the_owner_does_not_quote_a_field_the_owner_may_not_read(deals, smtp_server):  # noqa: F811
     crm, users = deals
     deal = crm.as_system().records("deal").create({"name": "Acme renewal", "cost": 7315, "owner_id": users["ann"]})

@@ -47,6 +47,8 @@ from crmkit.engine.automation.unsubscribe import opted_out, unsubscribe_url
 from crmkit.engine.automation.webhooks import post_webhook
 from crmkit.engine.records.changes import change_payload
 from crmkit.engine.fieldtypes import to_json
+from crmkit.engine.security.access import UnknownUser
+from crmkit.engine.security.shaping import stored_withheld
 from crmkit.metadata.automation import AutomationAction
 from crmkit.metadata.model import ObjectDef
 from crmkit.sandbox import SandboxError
@@ -54,6 +56,8 @@ from crmkit.sandbox.templates import render_parts
 
 if TYPE_CHECKING:
     from crmkit.engine.automation.outbox import Outbox
+    from crmkit.engine.context import UserContext
+    from crmkit.engine.crm import Crm
     from crmkit.engine.records.events import RecordEvent
 
 logger = logging.getLogger("crmkit.automation")
@@ -119,7 +123,7 @@ def _send_email(outbox: "Outbox", row: Any, lease: datetime, started: float) -> 
     if not found:
         return _finish(outbox, row, "pending", lease, started, note=messages.EMAIL_NO_RECIPIENT())
     settings = SmtpSettings.from_environment()
-    variables = template_variables(context, obj, payload["record"])
+    variables = template_variables(*_viewer(crm, obj, payload["record"], found))
     link = None
     if template.marketing:
         link = unsubscribe_url(crm, found[0].address, found[0].object, found[0].record_id)
@@ -144,6 +148,23 @@ def _send_email(outbox: "Outbox", row: Any, lease: datetime, started: float) -> 
                          error)
             raise _Unknown(messages.EMAIL_MAY_HAVE_BEEN_DELIVERED(message_id=message["Message-ID"])) from None
     return _finish(outbox, row, SENDING, None, started)
+
+
+def _viewer(crm: "Crm", obj: Any, record: Mapping[str, Any],
+            found: list[Recipient]) -> tuple["UserContext", Any, dict[str, Any]]:
+    """(context, object, record) an email's template is rendered with: as the system, unless it goes to a user of
+    the CRM (the owner), who is mailed only what they may be given (their field-level security, the values they
+    see masked or recomputed left out, related records as they may read them), as a notification tells them; the
+    message is one for all its recipients, so the others get the same. An owner no longer active gets none."""
+    users = [item.user_id for item in found if item.user_id is not None]
+    if not users:
+        return crm.as_system(), obj, dict(record)
+    try:
+        viewer = crm.as_user(users[0])
+    except UnknownUser:
+        return crm.as_system(), obj, {}
+    withheld = stored_withheld(viewer.policy, obj.name)
+    return viewer, obj, {name: value for name, value in record.items() if name not in withheld}
 
 
 def _not_opted_out(outbox: "Outbox", found: list[Recipient]) -> list[Recipient]:

@@ -31,6 +31,8 @@ class Recipient(NamedTuple):
     object: str | None = None
     record_id: int | None = None
     opted_out: bool = False
+    #: The user of the CRM the address belongs to (the owner), whose field-level security the message follows.
+    user_id: int | None = None
 
 
 def _related(context: "UserContext", obj: ObjectDef, lookup: str, record_id: Any) -> Mapping[str, Any] | None:
@@ -58,7 +60,7 @@ def recipients(context: "UserContext", obj: ObjectDef, record: Mapping[str, Any]
         if "@" in entry:
             candidates = [Recipient(entry)]
         elif entry == OWNER:
-            candidates = [Recipient(_owner(context, record).get("email") or "")]
+            candidates = [Recipient(_owner(context, record).get("email") or "", user_id=record.get("owner_id"))]
         elif "." in entry:
             lookup, field = entry.split(".", 1)
             related = _related(context, obj, lookup, record.get(lookup))
