@@ -82,7 +82,7 @@ class ExactDecimal(TypeDecorator):
             column_type = self.type
             if op in _BOUNDS and len(other) == 1:
                 number = _exact_operand(other[0])
-                if number is not None and abs(number) >= column_type.limit:
+                if number is not None and number.copy_abs() >= column_type.limit:  # copy_abs: no context, no Overflow
                     # Beyond every value the column can hold: compare with its bound, which the storage can hold.
                     return super().operate(op, column_type.limit.copy_sign(number), **kwargs)
                 if number is not None and number != round_to_scale(number, column_type.scale):
@@ -106,7 +106,7 @@ class ExactDecimal(TypeDecorator):
 
     def could_hold(self, number: Decimal | None) -> bool:
         """Whether a stored value could equal `number` (None: not a plain number, so assume it could)."""
-        return number is None or (abs(number) < self.limit and number == round_to_scale(number, self.scale))
+        return number is None or (number.copy_abs() < self.limit and number == round_to_scale(number, self.scale))
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
