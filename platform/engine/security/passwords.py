@@ -150,6 +150,9 @@ def assess_password(password: str, *, username: str | None = None, context: Sequ
       MIN_SCORE; else zxcvbn's warning and suggestions say why and how to choose better.
     """
     problems = []
+    if not password:  # zxcvbn fails on an empty text (IndexError); there is nothing to rate
+        return PasswordAssessment((PasswordProblem("too_short", f"has fewer than {MIN_LENGTH} characters"),),
+                                  suggestions=("Add another word or two. Uncommon words are better.",), score=0)
     if len(password) < MIN_LENGTH:
         problems.append(PasswordProblem("too_short", f"has fewer than {MIN_LENGTH} characters"))
     if len(password) > MAX_LENGTH:
