@@ -20,6 +20,7 @@ def database(sqlite_url):
     return sqlite_url
 
 
+@pytest.mark.parametrize("typed", ["", "\n"], ids=["no-line", "empty-line"])
 def test_an_empty_password_on_stdin_is_refused_with_a_sentence(database, typed):
     result = CliRunner().invoke(main, ["--database", database, "user", "create", "bob", "--password-stdin"],
                                 input=typed)

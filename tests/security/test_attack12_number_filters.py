@@ -34,6 +34,13 @@ def things(crm, install):
     return service
 
 
+@pytest.mark.parametrize("condition", [
+    {"amount": {"gte": HUGE}},
+    {"amount": HUGE},
+    {"amount": {"in": [HUGE]}},
+    {"amount": {"between": ["0", HUGE]}},
+    {"share": {"ne": HUGE}},
+], ids=["gte", "eq", "in", "between", "percent-ne"])
 def test_a_huge_finite_operand_finds_nothing_or_is_a_query_error(things, condition):
     try:
         page = things.query(condition)
