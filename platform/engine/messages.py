@@ -510,6 +510,10 @@ PAGE_SIZE = Message("the page size (limit) must be a whole number from 1 to {max
                     "每页条数（limit）必须是 1 到 {max} 之间的整数，而不是 {value}。")
 OFFSET_RANGE = Message("the offset must be a whole number from 0 to {max}, not {value}.",
                        "偏移量（offset）必须是 0 到 {max} 之间的整数，而不是 {value}。")
+CHANGES_CURSOR_AHEAD = Message(
+    "since={after} is ahead of the change log (its newest change is {newest}): give a cursor the change feed "
+    "returned (next_cursor), or none to start at the oldest change kept.",
+    "since={after} 超出了变更日志（最新的变更为 {newest}）：请使用变更源返回的游标（next_cursor），或不提供游标以从保留的最早变更开始。")
 CHANGES_EXPIRED = Message(
     "the changes after cursor {after} are no longer kept (the change log keeps the last {days} days): read the "
     "records again (a full sync), then read the changes from cursor {oldest} on.",

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crmkit.engine import messages
@@ -216,6 +216,10 @@ class ChangeFeed:
             if since is not None and since.strip() and after < removed:  # no cursor: a new reader starts at the oldest
                 raise ChangesExpired(messages.CHANGES_EXPIRED(after=after, days=_retention_days(), oldest=removed),
                                      str(removed))
+            if after > removed:  # a cursor the feed never gave (ahead of the log) would skip what is written next
+                newest = connection.execute(select(func.max(table.c.id))).scalar() or 0
+                if after > newest:
+                    raise QueryError(messages.CHANGES_CURSOR_AHEAD(after=after, newest=newest))
             after = max(after, removed)
             if settle is None:
                 settle = SETTLE.get(connection.dialect.name, timedelta(0))
