@@ -7,7 +7,6 @@ smaller id is never given to the client. The standard: bad input gets a clear se
 """
 from __future__ import annotations
 
-import pytest
 
 PACKAGE = """
 package: feed
