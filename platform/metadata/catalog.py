@@ -43,6 +43,9 @@ class FieldKind:
     indexable: bool = True
     searchable: bool = False
     description: str = ""
+    #: Why a value (a static default) is one a field of this type would refuse, or None: given by the engine
+    #: (its coercion, engine/extensions.py); None here means values are not checked before a save.
+    value_problem: Callable[[Any, Any], "str | None"] | None = field(default=None, compare=False)
 
     def accepts(self, option: str) -> bool:
         return option in COMMON_FIELD_OPTIONS or option in self.options

@@ -13,6 +13,9 @@ from crmkit.metadata.model import SYSTEM_FIELDS
 
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
+#: Columns every PostgreSQL table has (postgresql.org/docs/current/ddl-system-columns.html).
+POSTGRESQL_SYSTEM_COLUMNS = frozenset({"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid"})
+
 #: Table names the platform keeps for itself.
 SYSTEM_PREFIXES = ("crmkit_", "sqlite_", "pg_")
 
@@ -28,6 +31,9 @@ def name_problem(name: str, what: str) -> str | None:
                 f"Try '{name}_value' or a more specific name.")
     if what == "field" and name in SYSTEM_FIELDS:
         return f"'{name}' is a system field every record already has; choose another name."
+    if what == "field" and name in POSTGRESQL_SYSTEM_COLUMNS:
+        return (f"'{name}' is a column PostgreSQL keeps in every table, so no field can have it; choose another "
+                f"name, such as '{name}_value'.")
     if what == "object" and name.startswith(SYSTEM_PREFIXES):
         return f"object names starting with '{name.split('_')[0]}_' are reserved for the platform; choose another name."
     return None

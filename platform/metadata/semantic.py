@@ -25,6 +25,9 @@ MAX_NUMBER_PRECISION = 18
 ROLLUP_NUMERIC = frozenset({"integer", "decimal"})
 ROLLUP_ORDERED = frozenset({"integer", "decimal", "date", "datetime"})
 
+#: The highest start of an autonumber: its counter is a signed 64-bit integer on both databases.
+MAX_AUTONUMBER_START = 2 ** 63 - 1
+
 
 @dataclass
 class Reporter:
@@ -78,7 +81,10 @@ def check_object(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionRe
 
 def _check_object_options(scope: ObjectScope, report: Reporter) -> None:
     obj = scope.obj
-    if obj.title_field and obj.title_field not in obj.fields:
+    if obj.title_field and obj.title_field in SYSTEM_FIELDS:
+        report.at(obj.location, f"title_field names '{obj.title_field}', a system field; the title is one of "
+                                f"{obj.name}'s own fields (its name, usually): name one of them.", "title_field")
+    elif obj.title_field and obj.title_field not in obj.fields:
         report.at(obj.location, _no_field(obj, obj.title_field, "title_field"), "title_field")
     for number, index in enumerate(obj.indexes):
         for name in index.fields:
@@ -115,6 +121,12 @@ def check_field(scope: ObjectScope, fdef: FieldDef, report: Reporter) -> None:
         report.at(fdef.location, f"a {fdef.type} field cannot be unique.", "unique")
     for issue, option in _type_specific_problems(scope, fdef):
         report.at(fdef.location, issue, *option)
+    if fdef.default is not None and not kind.computed and kind.value_problem is not None \
+            and fdef.type not in ("picklist", "multi_picklist"):  # picklists: their options are checked above
+        problem = kind.value_problem(fdef, list(fdef.default) if isinstance(fdef.default, tuple) else fdef.default)
+        if problem:
+            report.at(fdef.location, f"the default {fdef.default!r} is not a value this field accepts: {problem} "
+                                     "Give one it accepts, or leave default out.", "default")
 
 
 def _type_specific_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tuple[str, tuple]]:
@@ -142,6 +154,9 @@ def _type_specific_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tupl
         problem = autonumber_format_problem(fdef.format)
         if problem:
             yield problem, ("format",)
+    if fdef.type == "autonumber" and not -MAX_AUTONUMBER_START <= fdef.start <= MAX_AUTONUMBER_START:
+        yield (f"start {fdef.start} is beyond the 64-bit counter both databases keep for an autonumber; use a "
+               f"number of at most {MAX_AUTONUMBER_START:,}.", ("start",))
 
 
 def _lookup_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tuple[str, tuple]]:
