@@ -86,6 +86,10 @@ def _check_object_options(scope: ObjectScope, report: Reporter) -> None:
                                 f"{obj.name}'s own fields (its name, usually): name one of them.", "title_field")
     elif obj.title_field and obj.title_field not in obj.fields:
         report.at(obj.location, _no_field(obj, obj.title_field, "title_field"), "title_field")
+    if getattr(obj, "renamed_from", None) and obj.renamed_from != obj.name and obj.renamed_from in scope.objects:
+        report.at(obj.location, f"renamed_from names '{obj.renamed_from}', an object the packages still declare, so "
+                                "nothing would be renamed; name the object this one was called before, or leave "
+                                "renamed_from out.", "renamed_from")
     for number, index in enumerate(obj.indexes):
         for name in index.fields:
             if name not in obj.fields and name not in SYSTEM_FIELDS:
@@ -121,6 +125,10 @@ def check_field(scope: ObjectScope, fdef: FieldDef, report: Reporter) -> None:
         report.at(fdef.location, f"a {fdef.type} field cannot be unique.", "unique")
     for issue, option in _type_specific_problems(scope, fdef):
         report.at(fdef.location, issue, *option)
+    if fdef.renamed_from and fdef.renamed_from != fdef.name and fdef.renamed_from in scope.obj.fields:
+        report.at(fdef.location, f"renamed_from names '{fdef.renamed_from}', a field {scope.obj.name} still declares, "
+                                 "so nothing would be renamed; name the field this one was called before (one the "
+                                 "package no longer declares), or leave renamed_from out.", "renamed_from")
     if fdef.default is not None and not kind.computed and kind.value_problem is not None \
             and fdef.type not in ("picklist", "multi_picklist"):  # picklists: their options are checked above
         problem = kind.value_problem(fdef, list(fdef.default) if isinstance(fdef.default, tuple) else fdef.default)

@@ -218,7 +218,8 @@ def _type_steps(context: PlanContext, obj: ObjectDef, fdef: FieldDef, old_def: F
     if retarget:  # a lookup now pointing elsewhere: every stored id must exist there
         missing, examples = context.reviver.missing_targets(table_name, column, fdef, form)
         count, shown = count + missing, (shown + examples)[:10]
-        old_type, new_type = f"{old_type} to {old_def.to}", f"{new_type} to {fdef.to}"
+        old_type = f"{old_type} to {old_def.to}" if old_def.is_lookup else old_type  # a text field points nowhere
+        new_type = f"{new_type} to {fdef.to}"
     yield ChangeColumnType(
         obj.name, field=fdef.name, old_type=f"{old_type} ({old_ddl})", new_type=f"{new_type} ({new_ddl})",
         blockers=shown, blocker_count=count, stored_scale=form.scale, floating=form.floating, stored_type=form.value_type,
