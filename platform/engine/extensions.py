@@ -13,6 +13,7 @@ from crmkit.engine.automation.trigger_types import collect_trigger_types
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.fieldtypes.base import coerce, error_messages
 from crmkit.engine.messages import Message
+from crmkit.engine.query.filter_checks import filter_value_checks
 from crmkit.engine.reports.widget_kinds import collect_widget_kinds
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.model import FieldDef, frozen_map
@@ -47,6 +48,7 @@ class Extensions:
                                 (action.kind for action in action_types.values()),
                                 (widget.kind for widget in widget_kinds.values()),
                                 (trigger.kind for trigger in trigger_types.values()))
+        catalog = replace(catalog, registry_checks=(filter_value_checks(field_types),))
         messages = tuple(message for contribution in manager.hook.crmkit_messages() for message in contribution or ())
         return cls(manager, field_types, frozen_map(functions), catalog, messages, action_types, widget_kinds,
                    trigger_types)

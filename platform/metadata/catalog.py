@@ -105,6 +105,9 @@ class Catalog:
     chart_kinds: Mapping[str, ChartKind] = field(default_factory=frozen_map)
     #: Automation triggers plugins register (the built-in ones are crmkit.metadata.automation.TRIGGERS).
     trigger_kinds: Mapping[str, TriggerKind] = field(default_factory=frozen_map)
+    #: Checks of a whole registry the engine adds (metadata/registry.py runs them once every other check holds):
+    #: each yields (location, message, key path under the location) for what it refuses.
+    registry_checks: tuple[Callable[[Any], Iterable[tuple[Any, str, tuple]]], ...] = field(default=(), compare=False)
 
     @classmethod
     def build(cls, kinds: Iterable[FieldKind], function_names: Iterable[str] = (),

@@ -125,10 +125,16 @@ class Registry:
         registry = _derive(cls, ordered, objects, catalog, analyses)
         labels = {package.name: package.label for package in ordered}
         layouts = {obj.name: effective_layout(obj, objects, catalog, labels) for obj in objects.values()}
-        return replace(registry, roles=frozen_map(roles), role_descendants=role_descendants(roles),
-                       permission_sets=frozen_map(permission_sets), layouts=frozen_map(layouts),
-                       reports=analytics.reports, dashboards=analytics.dashboards,
-                       fiscal_year_start_month=analytics.fiscal_year_start_month)
+        registry = replace(registry, roles=frozen_map(roles), role_descendants=role_descendants(roles),
+                           permission_sets=frozen_map(permission_sets), layouts=frozen_map(layouts),
+                           reports=analytics.reports, dashboards=analytics.dashboards,
+                           fiscal_year_start_month=analytics.fiscal_year_start_month)
+        for check in catalog.registry_checks:  # the engine's (filter values its query language would refuse)
+            for location, message, keys in check(registry):
+                report.at(location, message, *keys)
+        if report.problems:
+            raise MetadataError(report.problems)
+        return registry
 
     def with_packages(self, packages: Sequence[Package], documents: Iterable[SourceDocument] = ()) -> "Registry":
         """A new registry with `packages` added or replacing installed ones of the same name."""
