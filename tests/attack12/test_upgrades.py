@@ -1,0 +1,39 @@
+"""attack12: package upgrades whose refusal or outcome does not say what happened.
+
+The standard (README): metadata errors are `file:line:column: what is wrong, and how to fix it`, and a
+refused migration is explained in sentences; an upgrade never does something other than what it declares.
+"""
+from __future__ import annotations
+
+import pytest
+
+from crmkit.engine.migrations.planner import MigrationError
+from crmkit.metadata import MetadataError
+
+
+def project(version: str, fields: str) -> str:
+    return (f'package: example\nversion: "{version}"\nobjects:\n  project:\n    title_field: name\n'
+            f"    fields:\n      name: {{type: text}}\n{fields}")
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: a text field turned into a lookup is described as "
+                                       "'from text to None' in the refused migration's sentence")
+def test_a_refused_text_to_lookup_change_names_no_none(crm, write_package):
+    crm.install(write_package(project("1.0.0", "      ref: {type: text}\n"), "v1.yaml"))
+    crm.as_system().records("project").create({"name": "a", "ref": "7"})
+    with pytest.raises(MigrationError) as refused:
+        crm.install(write_package(project("1.1.0", "      ref: {type: lookup, to: project}\n"), "v2.yaml"))
+    assert "points to project id 7, which does not exist" in str(refused.value)
+    assert "None" not in str(refused.value), str(refused.value)
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: renamed_from naming a field the package still declares is "
+                                       "silently ignored: the rename does not happen and no error says why")
+def test_renamed_from_a_field_still_declared_is_a_metadata_error(crm, write_package):
+    crm.install(write_package(project("1.0.0", "      code: {type: text}\n"), "v1.yaml"))
+    crm.as_system().records("project").create({"name": "a", "code": "C-1"})
+    # A slip: the author meant `renamed_from: code`, but wrote the name of a field that stays.
+    with pytest.raises(MetadataError) as refused:
+        crm.install(write_package(project("1.1.0", "      reference: {type: text, renamed_from: name}\n"),
+                                  "v2.yaml"))
+    assert "v2.yaml:8:" in str(refused.value) and "renamed_from" in str(refused.value)
