@@ -44,3 +44,26 @@ def test_an_empty_new_password_is_refused_with_a_sentence(database):
 def test_the_engine_refuses_an_empty_password_as_a_password_problem(database):
     with pytest.raises(PasswordRefused):
         SystemDirectory(Crm.open(database)).create_user("bob", display_name="Bob", password="")
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: changing one's own password to an empty one on /settings/password "
+                                       "answers 500 (zxcvbn IndexError)")
+def test_an_empty_new_password_on_the_settings_page_is_a_form_error(database):
+    import re
+
+    from crmkit.ui import create_app
+
+    crm = Crm.open(database)
+    password = "a long enough passphrase 42"
+    SystemDirectory(crm).create_user("bob", display_name="Bob", password=password)
+    app = create_app(crm, {"SECRET_KEY": "attack12-secret-key-0123456789-0123456789", "CRMKIT_API_RATE_LIMIT": ""})
+    client = app.test_client()
+
+    def token_of(page: str) -> str:
+        return re.search(r'name="csrf-token" content="([^"]+)"', client.get(page).get_data(as_text=True))[1]
+
+    signed = client.post("/login", data={"username": "bob", "password": password, "csrf_token": token_of("/login")})
+    assert signed.status_code == 302
+    answer = client.post("/settings/password", data={"current_password": password, "new_password": "",
+                                                      "confirm_password": "", "csrf_token": token_of("/settings")})
+    assert answer.status_code == 422, answer.status_code
