@@ -37,3 +37,34 @@ def test_renamed_from_a_field_still_declared_is_a_metadata_error(crm, write_pack
         crm.install(write_package(project("1.1.0", "      reference: {type: text, renamed_from: name}\n"),
                                   "v2.yaml"))
     assert "v2.yaml:8:" in str(refused.value) and "renamed_from" in str(refused.value)
+
+
+ROLLUP_PACKAGE = """package: example
+version: "VERSION"
+objects:
+  parent:
+    title_field: name
+    fields:
+      name: {type: text}
+ROLLUP
+  child:
+    fields:
+      parent: {type: lookup, to: parent}
+      amount: {type: currency}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: an upgrade adding a rollup whose total would not fit is refused "
+                                       "as 'the record is not valid: _record: ...', not as a migration naming the record")
+def test_a_rollup_added_over_totals_that_do_not_fit_is_a_refused_migration_naming_the_record(crm, write_package):
+    crm.install(write_package(ROLLUP_PACKAGE.replace("VERSION", "1.0.0").replace("ROLLUP\n", ""), "v1.yaml"))
+    parent = crm.as_system().records("parent").create({"name": "p"})
+    for _ in range(3):
+        crm.as_system().records("child").create({"parent": parent["id"], "amount": "9999999999999999.99"})
+    upgrade = ROLLUP_PACKAGE.replace("VERSION", "1.1.0").replace(
+        "ROLLUP", "      total: {type: rollup, from: child.parent, aggregate: sum, field: amount}")
+    with pytest.raises(Exception) as refused:
+        crm.install(write_package(upgrade, "v2.yaml"))
+    text = str(refused.value)
+    assert "_record" not in text and isinstance(refused.value, MigrationError), (type(refused.value), text)
+    assert f"id {parent['id']}" in text, text
