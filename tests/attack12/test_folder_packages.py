@@ -31,3 +31,26 @@ def test_an_object_declared_in_two_files_is_a_metadata_error(tmp_path, catalog):
         validate_paths([root], catalog)
     assert any("project" in problem.format() and ":2:3:" in problem.format() for problem in refused.value.problems)
 
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: the same permission set declared in two files of a folder package "
+                                       "is accepted; which grant counts depends on the files' order")
+def test_a_permission_set_declared_in_two_files_is_a_metadata_error(tmp_path, catalog):
+    root = folder(tmp_path, {
+        "package.yaml": 'package: example\nversion: "1.0.0"\n'
+                        "objects:\n  project:\n    fields:\n      name: {type: text}\n"
+                        "permission_sets:\n  viewers:\n    objects:\n      project: [read]\n",
+        "more.yaml": "permission_sets:\n  viewers:\n    objects:\n      project: [read, edit, delete]\n",
+    })
+    with pytest.raises(MetadataError):
+        validate_paths([root], catalog)
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: the same role declared in two files of a folder package is accepted")
+def test_a_role_declared_in_two_files_is_a_metadata_error(tmp_path, catalog):
+    root = folder(tmp_path, {
+        "package.yaml": 'package: example\nversion: "1.0.0"\nroles:\n  rep: {}\n  boss: {}\n',
+        "more.yaml": "roles:\n  rep: {parent: boss}\n",
+    })
+    with pytest.raises(MetadataError):
+        validate_paths([root], catalog)
