@@ -79,3 +79,25 @@ def test_a_refused_datetime_to_date_change_shows_the_value_as_people_write_it(cr
         crm.install(write_package(project("1.1.0", "      seen: {type: date}\n"), "v2.yaml"))
     text = str(refused.value)
     assert "time of day" in text and "datetime.datetime(" not in text and "tzinfo" not in text, text
+
+
+BASE_V1 = ('package: base\nversion: "1.0.0"\nobjects:\n  account:\n    title_field: name\n    fields:\n'
+           '      name: {type: text}\n      tier: {type: picklist, options: [Gold, Silver]}\n')
+BASE_V2 = 'package: base\nversion: "2.0.0"\nobjects:\n  account:\n    title_field: name\n    fields:\n      name: {type: text}\n'
+ADDON = ('package: addon\nversion: "1.0.0"\ndepends_on: [base]\nobjects:\n  deal:\n    fields:\n'
+         '      account: {type: lookup, to: account}\n'
+         '      tier_copy: {type: formula, returns: text, formula: "account.tier if account else None"}\n')
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: an upgrade removing a field another installed package's formula reads "
+                                       "is refused at '<installed package addon>:1:1', no file, line or column")
+def test_a_refusal_caused_by_an_installed_package_points_at_a_real_place(crm, write_package):
+    crm.install(write_package(BASE_V1, "base.yaml"))
+    addon = write_package(ADDON, "addon.yaml")
+    crm.install(addon)
+    with pytest.raises(MetadataError) as refused:
+        crm.install(write_package(BASE_V2, "base2.yaml"))
+    text = str(refused.value)
+    assert "account.tier" in text
+    # Where the formula is written (addon.yaml line 8), or the file whose upgrade removes the field.
+    assert "addon.yaml:8:" in text or "base2.yaml:" in text, text
