@@ -130,7 +130,9 @@ def open_crm(context: click.Context, *, create: bool = False):
     the others say there is none (NoDatabase) instead of quietly making an empty one."""
     from crmkit.engine import Crm
 
-    return Crm.open(context.obj["database_url"], create=create)
+    crm = Crm.open(context.obj["database_url"], create=create)
+    context.call_on_close(crm.close)  # its connections end with the command (a refused one too), not at exit
+    return crm
 
 
 @main.command()

@@ -35,6 +35,74 @@ def test_renamed_from_a_field_still_declared_is_a_metadata_error(crm, write_pack
     assert "v2.yaml:8:" in str(refused.value) and "renamed_from" in str(refused.value)
 
 
+ROLLUP_PACKAGE = """package: example
+version: "VERSION"
+objects:
+  parent:
+    title_field: name
+    fields:
+      name: {type: text}
+ROLLUP
+  child:
+    fields:
+      parent: {type: lookup, to: parent}
+      amount: {type: currency}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: an upgrade adding a rollup whose total would not fit is refused "
+                                       "as 'the record is not valid: _record: ...', not as a migration naming the record")
+def test_a_rollup_added_over_totals_that_do_not_fit_is_a_refused_migration_naming_the_record(crm, write_package):
+    crm.install(write_package(ROLLUP_PACKAGE.replace("VERSION", "1.0.0").replace("ROLLUP\n", ""), "v1.yaml"))
+    parent = crm.as_system().records("parent").create({"name": "p"})
+    for _ in range(3):
+        crm.as_system().records("child").create({"parent": parent["id"], "amount": "9999999999999999.99"})
+    upgrade = ROLLUP_PACKAGE.replace("VERSION", "1.1.0").replace(
+        "ROLLUP", "      total: {type: rollup, from: child.parent, aggregate: sum, field: amount}")
+    with pytest.raises(Exception) as refused:
+        crm.install(write_package(upgrade, "v2.yaml"))
+    text = str(refused.value)
+    assert "_record" not in text and isinstance(refused.value, MigrationError), (type(refused.value), text)
+    assert f"id {parent['id']}" in text, text
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: a refused datetime -> date change shows the value as a Python repr "
+                                       "'datetime.datetime(2024, 1, 1, 10, 0, tzinfo=...)'")
+def test_a_refused_datetime_to_date_change_shows_the_value_as_people_write_it(crm, write_package):
+    crm.install(write_package(project("1.0.0", "      seen: {type: datetime}\n"), "v1.yaml"))
+    crm.as_system().records("project").create({"name": "a", "seen": "2024-01-01T10:00:00Z"})
+    with pytest.raises(MigrationError) as refused:
+        crm.install(write_package(project("1.1.0", "      seen: {type: date}\n"), "v2.yaml"))
+    text = str(refused.value)
+    assert "time of day" in text and "datetime.datetime(" not in text and "tzinfo" not in text, text
+
+
+BASE_V1 = ('package: base\nversion: "1.0.0"\nobjects:\n  account:\n    title_field: name\n    fields:\n'
+           '      name: {type: text}\n      tier: {type: picklist, options: [Gold, Silver]}\n')
+BASE_V2 = 'package: base\nversion: "2.0.0"\nobjects:\n  account:\n    title_field: name\n    fields:\n      name: {type: text}\n'
+ADDON = ('package: addon\nversion: "1.0.0"\ndepends_on: [base]\nobjects:\n  deal:\n    fields:\n'
+         '      account: {type: lookup, to: account}\n'
+         '      tier_copy: {type: formula, returns: text, formula: "account.tier if account else None"}\n')
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: `crmkit install` of an upgrade removing a field another installed "
+                                       "package's formula reads points at '<installed package addon>:1:1' (crm.install "
+                                       "points at addon.yaml:8:7)")
+def test_the_cli_refusal_caused_by_an_installed_package_points_at_a_real_place(database_url, write_package):
+    from click.testing import CliRunner
+
+    from crmkit.cli import main
+
+    runner = CliRunner()
+    first = runner.invoke(main, ["--database", database_url, "install", str(write_package(BASE_V1, "base.yaml")),
+                                 str(write_package(ADDON, "addon.yaml"))])
+    assert first.exit_code == 0, first.output
+    refused = runner.invoke(main, ["--database", database_url, "install", str(write_package(BASE_V2, "base2.yaml"))])
+    assert refused.exit_code == 1 and "account.tier" in refused.output, refused.output
+    # Where the formula is written (addon.yaml line 8, as crm.install says), or the file whose upgrade removes it.
+    assert "addon.yaml:8:" in refused.output or "base2.yaml:" in refused.output, refused.output
+
+
 def test_renamed_from_an_object_still_declared_is_a_metadata_error(crm, write_package):
     both = project("1.1.0", "").replace("objects:\n", "objects:\n  task:\n    renamed_from: project\n    fields:\n"
                                                       "      subject: {type: text}\n")

@@ -78,3 +78,44 @@ def test_a_child_with_valid_values_can_be_saved(crm, write_package, condition):
         return  # refused where it was written: what the standard asks
     parent = crm.as_system().records("parent").create({"name": "p"})
     crm.as_system().records("child").create({"parent": parent["id"], "amount": "5"})
+
+
+SHARED = """package: example
+version: "1.0.0"
+roles:
+  boss: {}
+  rep: {parent: boss}
+permission_sets:
+  reps:
+    roles: [rep]
+    objects:
+      deal: [create, read, edit]
+objects:
+  deal:
+    title_field: name
+    sharing: private
+    sharing_rules:
+      - {name: big, criteria: CRITERIA, share_with: {role: rep}, access: read}
+    fields:
+      name: {type: text}
+      amount: {type: currency}
+"""
+
+
+@pytest.mark.parametrize("criteria", ["{amount: abc}"], ids=["abc"])
+def test_a_sharing_rule_criteria_value_the_field_cannot_hold_is_a_metadata_error(write_package, catalog, criteria):
+    found = problems_of(write_package, catalog, SHARED.replace("CRITERIA", criteria))
+    assert any("package.yaml:16:" in text for text in found), found
+
+
+@pytest.mark.parametrize("criteria", ["{amount: abc}", "{amount: {gt: '1e99999999'}}"], ids=["abc", "huge"])
+def test_a_rep_can_list_the_records_while_such_a_rule_is_installed(crm, write_package, criteria):
+    from crmkit.engine.security.users import SystemDirectory
+
+    try:
+        crm.install(write_package(SHARED.replace("CRITERIA", criteria)))
+    except MetadataError:
+        return  # refused where it was written: what the standard asks
+    crm.as_system().records("deal").create({"name": "d", "amount": "5"})
+    rep = SystemDirectory(crm).create_user("rep1", display_name="Rep", role="rep").id
+    crm.as_user(rep).records("deal").query({})

@@ -66,3 +66,13 @@ def test_postgresql_system_column_names_are_refused_at_their_line(write_package,
 def test_title_field_naming_a_system_field_gets_a_sentence_that_does_not_contradict_itself(write_package, catalog):
     found = problems_of(write_package, catalog, project("").replace("title_field: name", "title_field: id"))
     assert found and not any("Did you mean 'id'?" in text for text in found), found
+
+
+@pytest.mark.xfail(strict=True, reason="attack12: scoring points beyond 64 bits pass validate and install; every save "
+                                       "of the object is then refused with 'score: The number is too large.'")
+def test_scoring_points_beyond_what_the_score_field_holds_are_a_metadata_error(write_package, catalog):
+    text = project("      score: {type: integer}\n") + (
+        "    scoring:\n      field: score\n      rules:\n"
+        "        - {condition: 'True', points: 99999999999999999999}\n")
+    found = problems_of(write_package, catalog, text)
+    assert any("package.yaml:12:" in problem and "points" in problem for problem in found), found

@@ -1,10 +1,12 @@
 """Filters written in metadata, checked as the query language will read them (a registry check, metadata/catalog.py).
 
-A report's filter, its aggregates' `where`, and a rollup's condition are in the engine's filter language; their
+A report's filter, its aggregates' `where`, a rollup's condition and a sharing rule's criteria are in the
+engine's filter language; their
 field names are checked with the rest of the metadata (metadata/report_checks.py, metadata/semantic.py), and
 their values here: each is compiled against the registry's tables (built in memory, no database), so a value the
 field can never hold (`amount: abc`, `d: '2024-02-30'`, `last_n_days:-1`) is a metadata error at its place
-rather than a report that never runs or a rollup that refuses every save of a child record.
+rather than a report that never runs, a rollup that refuses every save of a child record, or a sharing rule
+that fails every read of its object.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ def filter_value_checks(field_types: FieldTypes):
                 yield from _refused(ctx, report.object, aggregate.where, report.location,
                                     ("aggregates", number, "where"))
         for obj in registry.objects.values():
+            for rule in obj.sharing_rules:
+                yield from _refused(ctx, obj.name, rule.criteria, rule.location, ("criteria",))
             for fdef in obj.fields.values():
                 rollup = fdef.rollup
                 if rollup is not None and rollup.condition and rollup.child_object in registry.objects:
