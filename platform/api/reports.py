@@ -10,6 +10,7 @@ Values are JSON: decimals as text (exact), dates ISO 8601; labels in the caller'
 """
 from __future__ import annotations
 
+from decimal import Decimal
 import json
 from dataclasses import asdict
 from datetime import date
@@ -104,7 +105,7 @@ def report_view(name: str) -> Response:
     given = request.args.get("filter")
     if given:
         try:
-            filters = json.loads(given)
+            filters = json.loads(given, parse_float=Decimal)  # numbers exact, as in bodies
         except ValueError:
             raise Problem("filter must be a JSON object of the report's page filters.") from None
         if not isinstance(filters, dict):

@@ -30,7 +30,7 @@ def json_body() -> dict[str, Any]:
     if not request.is_json:
         raise UnsupportedMediaType("send the body as application/json.")
     try:
-        body = json.loads(request.get_data(cache=True) or b"null")
+        body = json.loads(request.get_data(cache=True) or b"null", parse_float=Decimal)  # money exact
     except (ValueError, RecursionError):
         raise Problem("the body is not valid JSON.") from None
     if not isinstance(body, dict):

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+from decimal import Decimal
 import json
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -124,7 +125,7 @@ def _filter(conditions: dict[str, dict[str, list[str]]], given_json: str | None)
     if given_json is None:
         return plain or None
     try:
-        parsed = json.loads(given_json)
+        parsed = json.loads(given_json, parse_float=Decimal)  # 1234567890123456.78 kept exact
     except ValueError as error:
         raise QueryError(messages.FILTER_NOT_JSON(error=error)) from None
     except RecursionError:
