@@ -26,6 +26,7 @@ from crmkit.metadata.model import (
     frozen_map,
 )
 from crmkit.metadata.report_builder import build_dashboards, build_reports, package_fiscal_start
+from crmkit.metadata.errors import MetadataError, Problem
 from crmkit.metadata.source import SourceDocument
 
 _FIELD_KEYS = frozenset(
@@ -53,6 +54,9 @@ def build_package(documents: Sequence[SourceDocument]) -> Package:
     head = next(doc for doc in documents if "package" in doc.data)
     data = head.data
     name = data["package"]
+    repeated = _declared_twice(documents)
+    if repeated:
+        raise MetadataError(repeated)
     objects: dict[str, ObjectDef] = {}
     extends: dict[str, Extension] = {}
     for document in documents:
@@ -86,6 +90,27 @@ def build_package(documents: Sequence[SourceDocument]) -> Package:
         documents=tuple(doc.data for doc in documents),
         files=tuple(doc.file for doc in documents),
     )
+
+
+#: The sections of a package whose entries a folder package may declare in any of its files, but only once.
+DECLARED_ONCE = ("objects", "extends", "roles", "permission_sets")  # reports and dashboards: report_builder.py
+
+
+def _declared_twice(documents: Sequence[SourceDocument]) -> list[Problem]:
+    """A problem at each entry a file of a folder package declares again after another file did (the later one
+    would silently replace the earlier, as a key given twice in one mapping is refused)."""
+    first: dict[tuple[str, str], str] = {}
+    problems = []
+    for document in documents:
+        for section in DECLARED_ONCE:
+            entries = document.data.get(section)
+            for entry in entries if isinstance(entries, Mapping) else ():
+                other = first.setdefault((section, str(entry)), document.file)
+                if other != document.file:
+                    problems.append(document.problem(
+                        (section, entry), f"'{entry}' is declared under {section} in {other} too; a package declares "
+                                          "it once: keep one of them (merge their lines), or rename one.", at_key=True))
+    return problems
 
 
 def build_object(document: SourceDocument, package: str, name: str, spec: Mapping[str, Any]) -> ObjectDef:

@@ -19,8 +19,6 @@ def folder(tmp_path, files: dict[str, str]):
         (root / name).write_text(text, encoding="utf-8")
     return root
 
-@pytest.mark.xfail(strict=True, reason="attack12: the same object declared in two files of a folder package is "
-                                       "accepted; one definition is dropped silently")
 def test_an_object_declared_in_two_files_is_a_metadata_error(tmp_path, catalog):
     root = folder(tmp_path, {
         "package.yaml": 'package: example\nversion: "1.0.0"\n',
@@ -33,8 +31,6 @@ def test_an_object_declared_in_two_files_is_a_metadata_error(tmp_path, catalog):
 
 
 
-@pytest.mark.xfail(strict=True, reason="attack12: the same permission set declared in two files of a folder package "
-                                       "is accepted; which grant counts depends on the files' order")
 def test_a_permission_set_declared_in_two_files_is_a_metadata_error(tmp_path, catalog):
     root = folder(tmp_path, {
         "package.yaml": 'package: example\nversion: "1.0.0"\n'
@@ -46,7 +42,6 @@ def test_a_permission_set_declared_in_two_files_is_a_metadata_error(tmp_path, ca
         validate_paths([root], catalog)
 
 
-@pytest.mark.xfail(strict=True, reason="attack12: the same role declared in two files of a folder package is accepted")
 def test_a_role_declared_in_two_files_is_a_metadata_error(tmp_path, catalog):
     root = folder(tmp_path, {
         "package.yaml": 'package: example\nversion: "1.0.0"\nroles:\n  rep: {}\n  boss: {}\n',
