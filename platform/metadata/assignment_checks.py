@@ -142,6 +142,11 @@ def _scoring(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionReport
         if whole and rule.points != int(rule.points):  # the schema made sure it is a number
             report.at(rule.location, f"'{scoring.field}' holds whole numbers, so points must be whole; "
                                      f"{rule.points} is not.", "points")
+        elif fdef is not None and kind is not None and kind.value_problem is not None:
+            problem = kind.value_problem(fdef, int(rule.points) if whole else rule.points)
+            if problem:
+                report.at(rule.location, f"{rule.points} points do not fit '{scoring.field}': {problem} "
+                                         "Give fewer points, or keep the score in a field that holds them.", "points")
         result = analyse(rule.condition, obj, scope.objects, scope.catalog.function_names, "condition")
         for message in result.problems:
             report.at(rule.location, message, "condition")

@@ -68,8 +68,6 @@ def test_title_field_naming_a_system_field_gets_a_sentence_that_does_not_contrad
     assert found and not any("Did you mean 'id'?" in text for text in found), found
 
 
-@pytest.mark.xfail(strict=True, reason="attack12: scoring points beyond 64 bits pass validate and install; every save "
-                                       "of the object is then refused with 'score: The number is too large.'")
 def test_scoring_points_beyond_what_the_score_field_holds_are_a_metadata_error(write_package, catalog):
     text = project("      score: {type: integer}\n") + (
         "    scoring:\n      field: score\n      rules:\n"
