@@ -221,9 +221,18 @@ def find_unconvertible(
             count += 1
             if len(shown) < SHOWN:
                 reason = " ".join(error_messages(error.messages))
-                text = str(value) if isinstance(value, Decimal) else repr(value)
-                shown.append(f"id {record_id} ({text}: {reason})")
+                shown.append(f"id {record_id} ({shown_value(value)}: {reason})")
     return count, tuple(shown)
+
+
+def shown_value(value: Any) -> str:
+    """A stored value in a refusal's sentence as people write it: text quoted, numbers as written, dates and moments in
+    ISO 8601 (not Python's repr: `datetime.datetime(2024, 1, 1, 10, 0, tzinfo=...)`)."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return repr(value)
 
 
 def find_duplicates(connection: Connection, table_name: str, columns: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
@@ -240,5 +249,5 @@ def find_duplicates(connection: Connection, table_name: str, columns: tuple[str,
     if not rows:
         return 0, ()
     total = connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    shown = tuple(f"{', '.join(repr(v) for v in row[:-1])} ({row[-1]} records)" for row in rows)
+    shown = tuple(f"{', '.join(shown_value(v) for v in row[:-1])} ({row[-1]} records)" for row in rows)
     return total, shown
