@@ -50,8 +50,6 @@ ROLLUP
 """
 
 
-@pytest.mark.xfail(strict=True, reason="attack12: an upgrade adding a rollup whose total would not fit is refused "
-                                       "as 'the record is not valid: _record: ...', not as a migration naming the record")
 def test_a_rollup_added_over_totals_that_do_not_fit_is_a_refused_migration_naming_the_record(crm, write_package):
     crm.install(write_package(ROLLUP_PACKAGE.replace("VERSION", "1.0.0").replace("ROLLUP\n", ""), "v1.yaml"))
     parent = crm.as_system().records("parent").create({"name": "p"})

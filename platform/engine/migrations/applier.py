@@ -47,6 +47,7 @@ from crmkit.engine.migrations.steps import (
 )
 from crmkit.engine.migrations.search_steps import BuildSearchIndex, DropSearchIndex
 from crmkit.engine.query.search_index import Progress, SearchIndex, create_index, drop_index, rebuild_index
+from crmkit.engine.records.rollup_range import RollupOutOfRange
 from crmkit.engine.tables import Schema, field_column, index_specs, system_columns, temporary_column
 from crmkit.metadata.model import Package
 from crmkit.metadata.registry import Registry
@@ -221,7 +222,15 @@ class Applier:
         self._execute(f"DROP INDEX IF EXISTS {self.quote(step.name)}")
 
     def _Recompute(self, step: Recompute) -> None:
-        self.recompute(self.connection, step.object, step.fields)
+        try:
+            self.recompute(self.connection, step.object, step.fields)
+        except RollupOutOfRange as error:  # the records already stored: a refused migration naming them
+            parents = ", ".join(f"id {parent}" for parent in error.parents)
+            which = f" (for {step.object} {parents})" if parents else ""
+            raise MigrationError(f"{step.object}.{', '.join(step.fields)} cannot be computed for the records already "
+                                 f"stored: {error.sentence.split(';')[0]}{which}. Nothing was changed; change the "
+                                 "amounts so the values fit (or give the field more digits), then install again."
+                                 ) from None
 
     def _BuildSearchIndex(self, step: BuildSearchIndex) -> None:
         rebuild_index(self.connection, self.schema, SearchIndex(step.object, step.fields), self.progress)

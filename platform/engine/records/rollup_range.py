@@ -22,6 +22,20 @@ SMALLEST_WHOLE = -(2 ** 63)
 _NOUNS = {"sum": "total", "avg": "average"}
 
 
+class RollupOutOfRange(RecordValidationError):
+    """A rollup's value for some parents would not fit its field: `sentence` says which rollup and its limit,
+    `parents` the first ids of the parents at fault (none when the database could not say which)."""
+
+    def __init__(self, sentence: str, parents: tuple[int, ...]) -> None:
+        super().__init__({RECORD_ERRORS: [sentence]})
+        self.sentence = sentence
+        self.parents = parents
+
+
+#: Parents named when a rollup would not fit.
+NAMED_PARENTS = 5
+
+
 class RangeGuard:
     """Checks, before a rollup is stored, that every recomputed value fits its column.
 
@@ -58,7 +72,15 @@ class RangeGuard:
         except NumberOutOfRange:  # SQLite's SUM past the 64-bit range (database.py): the same refusal
             found = True
         if found:
-            raise RecordValidationError({RECORD_ERRORS: [self.sentence(column_type)]})
+            raise RollupOutOfRange(self.sentence(column_type), self._parents(query))
+
+    def _parents(self, query: Any) -> tuple[int, ...]:
+        """The first NAMED_PARENTS ids `query` finds, in id order; none when the database cannot compute them."""
+        try:
+            return tuple(self.connection.execute(query.order_by(self.parent_table.c.id).limit(NAMED_PARENTS))
+                         .scalars())
+        except NumberOutOfRange:
+            return ()
 
     def sentence(self, column_type: Any) -> str:
         noun = _NOUNS[self.aggregate]
