@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 from crmkit.engine.automation.unsubscribe import OPT_OUT_FIELD
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.errors import RecordNotFound
+from crmkit.engine.security.access import PermissionDenied
 from crmkit.metadata.model import ObjectDef
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def _related(context: "UserContext", obj: ObjectDef, lookup: str, record_id: Any
         return None
     try:
         return context.records(obj.fields[lookup].to).get(record_id)
-    except RecordNotFound:
+    except (RecordNotFound, PermissionDenied):  # rendered for the owner: an object they may not read is left out
         return None
 
 
