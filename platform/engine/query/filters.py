@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from marshmallow import ValidationError, fields as ma_fields
@@ -239,7 +240,7 @@ class _Coercer:
         return result
 
     def text(self, value: Any, op: str) -> str:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or str(value) == "":
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)) or str(value) == "":
             raise QueryError(messages.NEEDS_TEXT(op=op, key=self.key, value=repr(value)))
         text = str(value)
         if len(text) > MAX_SEARCH_LENGTH:
@@ -258,7 +259,7 @@ class _Coercer:
             if span is not None:
                 return span
         if kind == "text":
-            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):  # JSON numbers: Decimal
                 raise QueryError(messages.VALUE_NEEDS_TEXT(value=repr(value), key=self.key))
             return str(value).strip() or None
         return self.deserialize(value)
