@@ -120,10 +120,11 @@ def _send_email(outbox: "Outbox", row: Any, lease: datetime, started: float) -> 
     found = recipients(context, obj, payload["record"], payload["to"])
     if template.marketing:
         found = _not_opted_out(outbox, found)
+    viewer, record, found = _viewer(crm, obj, payload["record"], found)
     if not found:
         return _finish(outbox, row, "pending", lease, started, note=messages.EMAIL_NO_RECIPIENT())
     settings = SmtpSettings.from_environment()
-    variables = template_variables(*_viewer(crm, obj, payload["record"], found))
+    variables = template_variables(viewer, obj, record)
     link = None
     if template.marketing:
         link = unsubscribe_url(crm, found[0].address, found[0].object, found[0].record_id)
@@ -151,20 +152,21 @@ def _send_email(outbox: "Outbox", row: Any, lease: datetime, started: float) -> 
 
 
 def _viewer(crm: "Crm", obj: Any, record: Mapping[str, Any],
-            found: list[Recipient]) -> tuple["UserContext", Any, dict[str, Any]]:
-    """(context, object, record) an email's template is rendered with: as the system, unless it goes to a user of
-    the CRM (the owner), who is mailed only what they may be given (their field-level security, the values they
-    see masked or recomputed left out, related records as they may read them), as a notification tells them; the
-    message is one for all its recipients, so the others get the same. An owner no longer active gets none."""
+            found: list[Recipient]) -> tuple["UserContext", dict[str, Any], list[Recipient]]:
+    """(context, record, recipients) an email's template is rendered with and sent to: as the system, unless it goes
+    to a user of the CRM (the owner), who is mailed only what they may be given (their field-level security, the
+    values they see masked or recomputed left out, related records as they may read them), as a notification tells
+    them; the message is one for all its recipients, so the others get the same. An owner no longer active gets
+    none: they are left out of the recipients, and the others get the message rendered as the system."""
     users = [item.user_id for item in found if item.user_id is not None]
     if not users:
-        return crm.as_system(), obj, dict(record)
+        return crm.as_system(), dict(record), found
     try:
         viewer = crm.as_user(users[0])
     except UnknownUser:
-        return crm.as_system(), obj, {}
+        return crm.as_system(), dict(record), [item for item in found if item.user_id is None]
     withheld = stored_withheld(viewer.policy, obj.name)
-    return viewer, obj, {name: value for name, value in record.items() if name not in withheld}
+    return viewer, {name: value for name, value in record.items() if name not in withheld}, found
 
 
 def _not_opted_out(outbox: "Outbox", found: list[Recipient]) -> list[Recipient]:
