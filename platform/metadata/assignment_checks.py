@@ -12,6 +12,7 @@ at run time, where it leaves the owner as it is and logs a warning (docs/automat
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 from jsonschema import Draft202012Validator
@@ -143,7 +144,8 @@ def _scoring(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionReport
             report.at(rule.location, f"'{scoring.field}' holds whole numbers, so points must be whole; "
                                      f"{rule.points} is not.", "points")
         elif fdef is not None and kind is not None and kind.value_problem is not None:
-            problem = kind.value_problem(fdef, int(rule.points) if whole else rule.points)
+            # What the field can store, not its min and max: the score is a sum, so one rule may take points off.
+            problem = kind.value_problem(replace(fdef, min=None, max=None), int(rule.points) if whole else rule.points)
             if problem:
                 report.at(rule.location, f"{rule.points} points do not fit '{scoring.field}': {problem} "
                                          "Give fewer points, or keep the score in a field that holds them.", "points")
