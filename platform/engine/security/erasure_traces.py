@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Text, cast, delete, or_, select, update
 
 from crmkit.engine.recent_items import forget_record
 from crmkit.engine.security.derived import formula_reads
+from crmkit.metadata.model import FORMULA_ERRORS
 
 if TYPE_CHECKING:
     from crmkit.engine.runtime import Runtime
@@ -122,7 +123,12 @@ def scrub_traces(connection: Connection, runtime: "Runtime", object_name: str, r
     erasure; `erased`: the fields cleared) from the change log, notifications, and the history, change rows and
     notifications of the records whose formulas read them through a lookup (module docstring)."""
     texts = erased_texts(before, erased)
-    _scrub_changes(connection, runtime, object_name, [record_id], texts, emptied=frozenset(erased))
+    # Its own rows: the erased fields emptied, the texts replaced only where its formulas (and their failures) could
+    # quote them; its other fields stay as the record keeps them ("Li" erased leaves a source of 'LinkedIn').
+    obj = runtime.registry.objects.get(object_name)
+    quoting = frozenset({FORMULA_ERRORS, *(name for name, fdef in (obj.fields.items() if obj is not None else ())
+                                           if fdef.type == "formula")})
+    _scrub_changes(connection, runtime, object_name, [record_id], texts, emptied=frozenset(erased), only=quoting)
     _scrub_notifications(connection, runtime, object_name, [record_id], texts)
     _scrub_automation(connection, runtime, object_name, [record_id], texts)
     if not texts:
