@@ -43,6 +43,7 @@ from crmkit.engine.security.audit import SecurityLog
 from crmkit.engine.security.rights import follow_savepoints, rights_changed, version_column
 from crmkit.engine.context import UserContext
 from crmkit.engine.tables import METADATA_STATE, system_metadata
+from crmkit.metadata.catalog import Catalog
 from crmkit.metadata import load_package, package_from_documents
 from crmkit.metadata.errors import MetadataError
 from crmkit.metadata.model import Package
@@ -319,21 +320,25 @@ class Crm:
             if any(table.name == METADATA_STATE for table in missing):
                 lock_for_migration(connection, metadata.tables[METADATA_STATE])  # creates the row
 
-    def _installed_packages(self, connection: Connection) -> list[Package]:
+    def _installed_packages(self, connection: Connection) -> tuple[list[Package], Catalog]:
+        """The installed packages read back from the database, and the catalog they are checked with: rules added
+        after they were installed are not applied to them (metadata/catalog.py `installed`), so an upgrade of
+        crmkit never makes a database unopenable."""
         metadata = system_metadata()
         table = metadata.tables["crmkit_package"]
         rows = connection.execute(select(table.c.name, table.c.documents, table.c.source)).all()
+        catalog = replace(self.extensions.catalog, installed=frozenset(name for name, _, _ in rows))
         packages = []
         for name, documents, source in rows:
             if source:
                 self._sources[name] = source
             stored = [SourceDocument(f"<installed package {name}>", data, {}, {}) for data in documents]
-            packages.append(package_from_documents(stored, self.extensions.catalog))
-        return packages
+            packages.append(package_from_documents(stored, catalog))
+        return packages, catalog
 
     def _installed_registry(self, connection: Connection) -> Registry:
         try:
-            return Registry.build(self._installed_packages(connection), self.extensions.catalog)
+            return Registry.build(*self._installed_packages(connection))
         except MetadataError as error:
             raise MigrationError(
                 "the installed metadata no longer validates (was a plugin that provides a field type removed?):\n"

@@ -45,6 +45,9 @@ def package_from_documents(documents: Sequence[SourceDocument], catalog: Catalog
                                           f"(found {len(heads)})."))
     if problems:
         raise MetadataError(problems)
+    package = build_package(documents, once_per_file=False)
+    if catalog.lenient(package.name):
+        return package
     return build_package(documents)
 
 

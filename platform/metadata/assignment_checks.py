@@ -143,7 +143,8 @@ def _scoring(scope: ObjectScope, report: Reporter) -> dict[str, ExpressionReport
         if whole and rule.points != int(rule.points):  # the schema made sure it is a number
             report.at(rule.location, f"'{scoring.field}' holds whole numbers, so points must be whole; "
                                      f"{rule.points} is not.", "points")
-        elif fdef is not None and kind is not None and kind.value_problem is not None:
+        elif fdef is not None and kind is not None and kind.value_problem is not None \
+                and not scope.catalog.lenient(obj.package):
             # What the field can store, not its min and max: the score is a sum, so one rule may take points off.
             problem = kind.value_problem(replace(fdef, min=None, max=None), int(rule.points) if whole else rule.points)
             if problem:

@@ -49,12 +49,13 @@ def location(document: SourceDocument, path: tuple, *, at_key: bool = True) -> S
     return SourceLocation(document.file, position.line, position.column, path)
 
 
-def build_package(documents: Sequence[SourceDocument]) -> Package:
-    """One Package from its documents: a single file, or the files of a package folder."""
+def build_package(documents: Sequence[SourceDocument], *, once_per_file: bool = True) -> Package:
+    """One Package from its documents: a single file, or the files of a package folder; MetadataError when two
+    files declare the same entry (`once_per_file`; not for packages already installed: Catalog.installed)."""
     head = next(doc for doc in documents if "package" in doc.data)
     data = head.data
     name = data["package"]
-    repeated = _declared_twice(documents)
+    repeated = _declared_twice(documents) if once_per_file else []
     if repeated:
         raise MetadataError(repeated)
     objects: dict[str, ObjectDef] = {}

@@ -108,6 +108,16 @@ class Catalog:
     #: Checks of a whole registry the engine adds (metadata/registry.py runs them once every other check holds):
     #: each yields (location, message, key path under the location) for what it refuses.
     registry_checks: tuple[Callable[[Any], Iterable[tuple[Any, str, tuple]]], ...] = field(default=(), compare=False)
+    #: Packages already installed, read back from the database (on every open, and beside a package being
+    #: installed): the rules added after they may have been installed (values of defaults, filters and scoring
+    #: points, names PostgreSQL keeps, renames naming a declared entry, autonumber starts, entries declared in two
+    #: files) are not applied to them, so a database an older crmkit filled stays open and takes other packages;
+    #: they apply to every package installed or upgraded.
+    installed: frozenset[str] = frozenset()
+
+    def lenient(self, package: str) -> bool:
+        """Whether `package` is one already installed (`installed`): newer rules are not applied to it."""
+        return package in self.installed
 
     @classmethod
     def build(cls, kinds: Iterable[FieldKind], function_names: Iterable[str] = (),

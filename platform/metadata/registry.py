@@ -129,7 +129,7 @@ class Registry:
                            permission_sets=frozen_map(permission_sets), layouts=frozen_map(layouts),
                            reports=analytics.reports, dashboards=analytics.dashboards,
                            fiscal_year_start_month=analytics.fiscal_year_start_month)
-        for check in catalog.registry_checks:  # the engine's (filter values its query language would refuse)
+        for check in catalog.registry_checks:  # the engine's (filter values); not of packages already installed
             for location, message, keys in check(registry):
                 report.at(location, message, *keys)
         if report.problems:
@@ -141,7 +141,9 @@ class Registry:
         merged = {name: package for name, package in self.packages.items()}
         for package in packages:
             merged[package.name] = package
-        return Registry.build(list(merged.values()), self.catalog, documents)
+        # The packages given are checked with every rule, even where they replace installed ones (Catalog.installed).
+        catalog = replace(self.catalog, installed=self.catalog.installed - {package.name for package in packages})
+        return Registry.build(list(merged.values()), catalog, documents)
 
 
 def _order_packages(packages: Sequence[Package], report: Reporter) -> list[Package]:

@@ -15,7 +15,7 @@ from crmkit.metadata.dependent_picklists import dependent_picklist_problems
 from crmkit.metadata.errors import Problem, did_you_mean
 from crmkit.metadata.expressions import ExpressionReport, analyse
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef, SourceLocation
-from crmkit.metadata.names import name_problem
+from crmkit.metadata.names import POSTGRESQL_SYSTEM_COLUMNS, name_problem
 from crmkit.metadata.source import SourceDocument
 
 #: The most digits of a decimal, currency or percent field: Salesforce's limit for Number fields, and what
@@ -86,7 +86,8 @@ def _check_object_options(scope: ObjectScope, report: Reporter) -> None:
                                 f"{obj.name}'s own fields (its name, usually): name one of them.", "title_field")
     elif obj.title_field and obj.title_field not in obj.fields:
         report.at(obj.location, _no_field(obj, obj.title_field, "title_field"), "title_field")
-    if getattr(obj, "renamed_from", None) and obj.renamed_from != obj.name and obj.renamed_from in scope.objects:
+    if getattr(obj, "renamed_from", None) and obj.renamed_from != obj.name and obj.renamed_from in scope.objects \
+            and not scope.catalog.lenient(scope.obj.package):
         report.at(obj.location, f"renamed_from names '{obj.renamed_from}', an object the packages still declare, so "
                                 "nothing would be renamed; name the object this one was called before, or leave "
                                 "renamed_from out.", "renamed_from")
@@ -102,8 +103,9 @@ def _check_object_options(scope: ObjectScope, report: Reporter) -> None:
 
 def check_field(scope: ObjectScope, fdef: FieldDef, report: Reporter) -> None:
     catalog = scope.catalog
+    installed = catalog.lenient(fdef.package)  # read back from the database: rules added since are not applied
     problem = name_problem(fdef.name, "field")
-    if problem:
+    if problem and not (installed and fdef.name in POSTGRESQL_SYSTEM_COLUMNS):
         report.at(fdef.location, problem, at_key=True)
     kind = catalog.kind(fdef.type)
     if kind is None:
@@ -125,11 +127,12 @@ def check_field(scope: ObjectScope, fdef: FieldDef, report: Reporter) -> None:
         report.at(fdef.location, f"a {fdef.type} field cannot be unique.", "unique")
     for issue, option in _type_specific_problems(scope, fdef):
         report.at(fdef.location, issue, *option)
-    if fdef.renamed_from and fdef.renamed_from != fdef.name and fdef.renamed_from in scope.obj.fields:
+    if fdef.renamed_from and fdef.renamed_from != fdef.name and fdef.renamed_from in scope.obj.fields \
+            and not installed:
         report.at(fdef.location, f"renamed_from names '{fdef.renamed_from}', a field {scope.obj.name} still declares, "
                                  "so nothing would be renamed; name the field this one was called before (one the "
                                  "package no longer declares), or leave renamed_from out.", "renamed_from")
-    if fdef.default is not None and not kind.computed and kind.value_problem is not None \
+    if fdef.default is not None and not kind.computed and kind.value_problem is not None and not installed \
             and fdef.type not in ("picklist", "multi_picklist"):  # picklists: their options are checked above
         problem = kind.value_problem(fdef, list(fdef.default) if isinstance(fdef.default, tuple) else fdef.default)
         if problem:
@@ -162,7 +165,8 @@ def _type_specific_problems(scope: ObjectScope, fdef: FieldDef) -> Iterator[tupl
         problem = autonumber_format_problem(fdef.format)
         if problem:
             yield problem, ("format",)
-    if fdef.type == "autonumber" and not -MAX_AUTONUMBER_START <= fdef.start <= MAX_AUTONUMBER_START:
+    if fdef.type == "autonumber" and not -MAX_AUTONUMBER_START <= fdef.start <= MAX_AUTONUMBER_START \
+            and not scope.catalog.lenient(scope.obj.package):
         yield (f"start {fdef.start} is beyond the 64-bit counter both databases keep for an autonumber; use a "
                f"number of at most {MAX_AUTONUMBER_START:,}.", ("start",))
 
