@@ -68,7 +68,7 @@ def value_problem(field_type: Any) -> Callable[[FieldDef, Any], str | None] | No
     """The check metadata validation makes of a static default (metadata/catalog.py FieldKind.value_problem): the
     field type's own coercion of it, as a save would make it, its refusal as one sentence; None for a type users
     do not write (computed ones)."""
-    if not field_type.writable:
+    if not field_type.writable or field_type.input_field is None:  # a plugin type without an input: not checked
         return None
 
     def problem(fdef: FieldDef, value: Any) -> str | None:

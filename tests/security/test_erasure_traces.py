@@ -8,7 +8,7 @@ import pytest
 
 from crmkit.engine.automation.notifications import Notifications
 from crmkit.engine.records.changes import ChangeFeed
-from crmkit.engine.security.erasure_traces import ERASED, erased_texts, scrubbed
+from crmkit.engine.security.erasure_traces import ERASED, _scrubbed_payload, erased_texts, scrubbed
 from crmkit.engine.security.privacy import Privacy
 from tests.conftest import add_users
 
@@ -60,6 +60,13 @@ def test_erased_values_are_replaced_inside_texts_longest_first_and_short_ones_ar
     assert scrubbed("Call Wei Zhang (Wei) born 1990-05-01", texts) == f"Call {ERASED} ({ERASED}) born {ERASED}"
     assert scrubbed(["Wei", {"a": "Wei Zhang"}, 7], texts) == [ERASED, {"a": ERASED}, 7]
     assert scrubbed("Walter", texts) == "Walter"
+
+
+def test_an_outbox_payload_keeps_what_the_rule_says_and_loses_the_erased_values():
+    payload = {"object": "person", "url": "https://hooks.lina.example/in", "secret_env": "LINA_SECRET",
+               "template": "lina_welcome", "to": ["owner", "email"], "fields": {"name": "Lina", "note": "Lina called"}}
+    assert _scrubbed_payload(payload, ("Lina", "Li")) == {**payload, "fields": {"name": ERASED,
+                                                                                 "note": f"{ERASED} called"}}
 
 
 @pytest.fixture

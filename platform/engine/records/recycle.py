@@ -295,8 +295,9 @@ class RecycleBin:
                                       .order_by(self.table.c.is_root.desc(), self.table.c.id.desc())).all()
             if not rows or root is None:
                 raise RecordNotFound("recycle bin", batch)
-            if not self.may_restore(rows[0].object):
-                raise PermissionDenied(messages.RESTORE_REFUSED(object=rows[0].object))
+            refused = next((row.object for row in rows if not self.may_restore(row.object)), None)
+            if refused is not None:  # the record and what its delete cascaded: each object's create permission
+                raise PermissionDenied(messages.RESTORE_REFUSED(object=refused))
             now = self.session.now()
             restored = [self._restore_row(connection, dict(row._mapping), now) for row in rows]
             for row in rows:

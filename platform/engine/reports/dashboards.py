@@ -190,10 +190,10 @@ class DashboardService:
                 raise DashboardError(messages.FILTER_NOT_OFFERED(
                     name=repr(board.name), filter=FILTER_OF[key].replace("_", " "),
                     offered=", ".join(board.filters) or "none"), status=400)
-        key = self._key(board, index, filters)
         # Inside a transaction a widget counts its uncommitted writes (maybe never saved) and reads the database of
         # now with the rights of its start: computed afresh, and kept for nobody.
         cache = widget_cache(self.context.crm) if not self.context.in_transaction else None
+        key = self._key(board, index, filters) if cache is not None else None
         now = self.context.now()
         found = cache.get(key, now) if cache is not None else None
         if found is not None:

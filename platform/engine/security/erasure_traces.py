@@ -220,7 +220,7 @@ def _scrub_automation(connection: Connection, runtime: "Runtime", object_name: s
     outbox = runtime.system_table("crmkit_outbox")
     for row in connection.execute(select(outbox.c.id, outbox.c.payload, outbox.c.last_error).where(
             outbox.c.object == object_name, outbox.c.record_id.in_(ids))).all():
-        payload, error = scrubbed(row.payload, texts), scrubbed(row.last_error, texts)
+        payload, error = _scrubbed_payload(row.payload, texts), scrubbed(row.last_error, texts)
         if (payload, error) != (row.payload, row.last_error):
             connection.execute(update(outbox).where(outbox.c.id == row.id).values(payload=payload, last_error=error))
     runs = runtime.system_table("crmkit_automation_run")
@@ -229,6 +229,20 @@ def _scrub_automation(connection: Connection, runtime: "Runtime", object_name: s
         error = scrubbed(row.error, texts)
         if error != row.error:
             connection.execute(update(runs).where(runs.c.id == row.id).values(error=error))
+
+
+#: Outbox payload keys that hold what the rule says to do (automation/deliveries.py and the notify and record
+#: actions), not the record's values: never scrubbed (a webhook's address, an email's template and recipients).
+RULE_PAYLOAD_KEYS = frozenset({"object", "record_id", "event", "url", "secret_env", "template", "to", "language",
+                               "users", "roles", "reads", "related"})
+
+
+def _scrubbed_payload(payload: Any, texts: Collection[str]) -> Any:
+    """An outbox payload with the erased texts replaced in the record's values (and a message), not in the keys
+    that say what the rule does (RULE_PAYLOAD_KEYS)."""
+    if not isinstance(payload, dict):
+        return scrubbed(payload, texts)
+    return {key: value if key in RULE_PAYLOAD_KEYS else scrubbed(value, texts) for key, value in payload.items()}
 
 
 def _scrub_bin(connection: Connection, runtime: "Runtime", object_name: str, lookup: str, record_id: int,

@@ -53,6 +53,13 @@ def shown_rows(connection: Connection, runtime: Runtime, policy: "AccessPolicy |
     unexplained = hidden | policy.derived.per_user(obj.name)
     if not unexplained:
         return rows
+    if not hidden:  # only reasons to withhold: the few rows holding one are changed in place, the others not copied
+        for row in rows:
+            errors = row.get(FORMULA_ERRORS)
+            if isinstance(errors, Mapping) and not unexplained.isdisjoint(errors):
+                row[FORMULA_ERRORS] = {name: reason for name, reason in errors.items()
+                                       if name not in unexplained} or None
+        return rows
     return [_withheld(row, hidden, unexplained) for row in rows]
 
 
