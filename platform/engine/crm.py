@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 #: Users whose compiled rights Crm.as_user keeps (all of them are dropped when more sign in).
 KEPT_POLICIES = 10_000
 
+#: The file name of a package's documents read back from the database (they keep no positions).
+READ_BACK = "<installed package {name}>"
+
 
 class Crm:
     def __init__(self, engine: Engine, extensions: Extensions, *, create: bool = True) -> None:
@@ -332,7 +335,7 @@ class Crm:
         for name, documents, source in rows:
             if source:
                 self._sources[name] = source
-            stored = [SourceDocument(f"<installed package {name}>", data, {}, {}) for data in documents]
+            stored = [SourceDocument(READ_BACK.format(name=name), data, {}, {}) for data in documents]
             packages.append(package_from_documents(stored, catalog))
         return packages, catalog
 
@@ -378,8 +381,38 @@ class Crm:
             sources[package.name] = str(Path(path).resolve())
         if problems:
             raise MetadataError(problems)
-        registry = self.registry.with_packages(packages, documents)
+        try:
+            registry = self.registry.with_packages(packages, documents)
+        except MetadataError as error:
+            raise self._positioned(error, packages, documents) from None
         return registry, sources, tuple(notes)
+
+    def _positioned(self, error: MetadataError, packages: list[Package],
+                    documents: list[SourceDocument]) -> MetadataError:
+        """`error` with `file:line:column` in the source files of installed packages, where its problems lie in
+        packages read back from the database (stored without positions: READ_BACK) whose source file still holds
+        the very package installed; else `error` as it is."""
+        named = {problem.file for problem in error.problems}
+        reloaded, found = [], []
+        for name, installed in self.registry.packages.items():
+            source = self._sources.get(name)
+            if READ_BACK.format(name=name) not in named or not source or not Path(source).exists():
+                continue
+            try:
+                package, docs = load_package(source, self.registry.catalog)
+            except MetadataError:
+                continue
+            if package.documents == installed.documents:  # changed since: its lines would point at other text
+                reloaded.append(package)
+                found.extend(docs)
+        if not reloaded:
+            return error
+        try:
+            self.registry.with_packages([*packages, *reloaded], [*documents, *found],
+                                        read_back=[package.name for package in reloaded])
+        except MetadataError as positioned:
+            return positioned
+        return error
 
     def _plan(self, connection: Connection, registry: Registry, purge: Sequence[str]) -> MigrationPlan:
         retired_table = self._runtime.system_table("crmkit_retired")

@@ -136,13 +136,17 @@ class Registry:
             raise MetadataError(report.problems)
         return registry
 
-    def with_packages(self, packages: Sequence[Package], documents: Iterable[SourceDocument] = ()) -> "Registry":
-        """A new registry with `packages` added or replacing installed ones of the same name."""
+    def with_packages(self, packages: Sequence[Package], documents: Iterable[SourceDocument] = (), *,
+                      read_back: Iterable[str] = ()) -> "Registry":
+        """A new registry with `packages` added or replacing installed ones of the same name.
+
+        The packages given are checked with every rule, even where they replace installed ones (Catalog.installed),
+        except those named in `read_back`: installed ones given again only for their source's positions."""
         merged = {name: package for name, package in self.packages.items()}
         for package in packages:
             merged[package.name] = package
-        # The packages given are checked with every rule, even where they replace installed ones (Catalog.installed).
-        catalog = replace(self.catalog, installed=self.catalog.installed - {package.name for package in packages})
+        catalog = replace(self.catalog, installed=(self.catalog.installed - {package.name for package in packages})
+                          | frozenset(read_back))
         return Registry.build(list(merged.values()), catalog, documents)
 
 

@@ -81,9 +81,6 @@ ADDON = ('package: addon\nversion: "1.0.0"\ndepends_on: [base]\nobjects:\n  deal
          '      tier_copy: {type: formula, returns: text, formula: "account.tier if account else None"}\n')
 
 
-@pytest.mark.xfail(strict=True, reason="attack12: `crmkit install` of an upgrade removing a field another installed "
-                                       "package's formula reads points at '<installed package addon>:1:1' (crm.install "
-                                       "points at addon.yaml:8:7)")
 def test_the_cli_refusal_caused_by_an_installed_package_points_at_a_real_place(database_url, write_package):
     from click.testing import CliRunner
 
