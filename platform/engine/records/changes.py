@@ -216,10 +216,7 @@ class ChangeFeed:
             if since is not None and since.strip() and after < removed:  # no cursor: a new reader starts at the oldest
                 raise ChangesExpired(messages.CHANGES_EXPIRED(after=after, days=_retention_days(), oldest=removed),
                                      str(removed))
-            if after > removed:  # a cursor the feed never gave (ahead of the log) would skip what is written next
-                newest = connection.execute(select(func.max(table.c.id))).scalar() or 0
-                if after > newest:
-                    raise QueryError(messages.CHANGES_CURSOR_AHEAD(after=after, newest=newest))
+            given = after
             after = max(after, removed)
             if settle is None:
                 settle = SETTLE.get(connection.dialect.name, timedelta(0))
@@ -227,6 +224,8 @@ class ChangeFeed:
             while len(shown) < limit and scanned < MAX_SCANNED:
                 rows = connection.execute(select(table).where(table.c.id > after).order_by(table.c.id)
                                           .limit(SCAN_BATCH)).all()
+                if not rows and after == given > removed:  # nothing after it: is it a cursor the feed never gave?
+                    _not_ahead(connection, table, given)
                 settled = _until_young(rows, horizon)
                 visible = self._visible(connection, settled)
                 if len(shown) + len(visible) >= limit:
@@ -266,6 +265,14 @@ class ChangeFeed:
                 continue
             visible.append(_Shown(row, stored_shown(policy, row.object, row.fields or {})))  # stored, as history
         return visible
+
+
+def _not_ahead(connection: Connection, table: Any, after: int) -> None:
+    """QueryError when `after` is beyond the newest change: a cursor the feed never gave (another database's, a
+    typo) would skip every change written next. Asked only of a cursor with nothing after it (one primary-key read)."""
+    newest = connection.execute(select(func.max(table.c.id))).scalar() or 0
+    if after > newest:
+        raise QueryError(messages.CHANGES_CURSOR_AHEAD(after=after, newest=newest))
 
 
 @dataclass(frozen=True)
