@@ -279,8 +279,12 @@ def packages(context: click.Context) -> None:
         click.echo(f"{padded(row['name'], 24)} {padded(row['version'], 12)} installed {row['installed_at']:%Y-%m-%d %H:%M}  {row['source'] or ''}")
 
 
+#: The most demo records one command creates (about half an hour on SQLite); a bench fills more its own way.
+MAX_DEMO_RECORDS = 1_000_000
+
+
 @main.command()
-@click.option("--records", "count", default=300, show_default=True, type=click.IntRange(min=1),
+@click.option("--records", "count", default=300, show_default=True, type=click.IntRange(min=1, max=MAX_DEMO_RECORDS),
               help="About how many records to create in all.")
 @click.option("--object", "objects", multiple=True, help="Only these objects (repeatable).")
 @click.option("--seed", default=42, show_default=True, help="The same seed gives the same data.")
@@ -307,7 +311,7 @@ def _say_held_rules(held: Sequence[str]) -> None:
 
 
 @main.command()
-@click.option("--records", "count", default=600, show_default=True, type=click.IntRange(min=0),
+@click.option("--records", "count", default=600, show_default=True, type=click.IntRange(min=0, max=MAX_DEMO_RECORDS),
               help="How many demo records to create (0: none).")
 @click.pass_context
 @friendly_errors

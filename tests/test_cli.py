@@ -150,11 +150,11 @@ def test_mistakes_are_one_sentence_and_exit_1(crm_db, args, message):
     assert [line.split()[1] for line in users] == ["admin"]
 
 
-@pytest.mark.parametrize("count", ["0", "-5"])
-def test_demo_refuses_a_count_that_is_not_positive(crm_db, count):
+@pytest.mark.parametrize("count", ["0", "-5", "1000001", "100000000000000000000"])
+def test_demo_refuses_a_count_that_is_not_positive_or_beyond_a_million(crm_db, count):
     result = crm_db("demo", "--records", count)
     assert result.exit_code == 2
-    assert f"Invalid value for '--records': {count} is not in the range x>=1." in result.output
+    assert f"Invalid value for '--records': {count} is not in the range 1<=x<=1000000." in result.output
     assert "Creating demo records" not in result.output
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
+import semver
 from sqlalchemy import Connection, Engine, inspect, select, update
 
 from crmkit.shipped import shipped_package
@@ -379,6 +380,10 @@ class Crm:
             packages.append(package)
             documents.extend(docs)
             sources[package.name] = str(Path(path).resolve())
+            installed = self.registry.packages.get(package.name)
+            if installed is not None and _older(package.version, installed.version):
+                notes.append(f"package {package.name} goes back from version {installed.version} to the older "
+                             f"{package.version}; the steps listed are what that changes")
         if problems:
             raise MetadataError(problems)
         try:
@@ -465,6 +470,15 @@ def _check_foreign_keys(connection: Connection) -> None:
         table, rowid, parent, _ = problems[0]
         raise MigrationError(f"the migration would leave {table} row {rowid} pointing to a missing {parent} record; "
                              "nothing was changed.")
+
+
+def _older(version: str, than: str) -> bool:
+    """Whether `version` comes before `than` by Semantic Versioning 2.0.0's precedence (section 11: 1.0.0-rc.1 <
+    1.0.0); False when either is no semantic version (the package schema asks for one)."""
+    try:
+        return semver.Version.parse(version) < semver.Version.parse(than)
+    except ValueError:
+        return False
 
 
 def _package_path(path: str | os.PathLike) -> str | os.PathLike:

@@ -148,6 +148,8 @@ class StageMove:
     requires: tuple[str, ...] = ()
     #: What the move does (as an automation rule's actions: before the save, or through the outbox after it).
     actions: tuple[AutomationAction, ...] = ()
+    #: The author accepts that the condition reads fields permission sets protect (metadata/disclosure_checks.py).
+    discloses_protected_fields: bool = False
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
 
     def matches(self, previous: Any, value: Any) -> bool:
@@ -251,6 +253,7 @@ def build_transitions(document: "SourceDocument", package: str, base: tuple,
             StageMove(sources=_values(move["from"]), targets=_values(move["to"]), condition=move.get("condition"),
                       message=Label.of(move["message"]) if move.get("message") else Label(),
                       requires=tuple(move.get("requires") or ()),
+                      discloses_protected_fields=bool(move.get("discloses_protected_fields")),
                       actions=tuple(build_action(document, path + ("moves", number, "actions", index), action)
                                     for index, action in enumerate(move.get("actions") or ())),
                       location=location(document, path + ("moves", number), at_key=False))

@@ -245,6 +245,7 @@ def build_validations(document: SourceDocument, package: str, base: tuple, specs
             field=spec.get("field"),
             on=tuple(spec.get("on") or ("create", "update")),
             package=package,
+            discloses_protected_fields=bool(spec.get("discloses_protected_fields")),
             location=location(document, base + ("validations", index), at_key=False),
         )
         for index, spec in enumerate(specs)

@@ -182,6 +182,8 @@ class ValidationRule:
     field: str | None = None
     on: tuple[str, ...] = ("create", "update")
     package: str = ""
+    #: The author accepts that the rule reads fields permission sets protect (metadata/disclosure_checks.py).
+    discloses_protected_fields: bool = False
     location: SourceLocation = _field(default=NOWHERE, compare=False, repr=False)
 
 

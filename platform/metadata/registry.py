@@ -12,6 +12,7 @@ from crmkit.metadata.report_checks import check_analytics
 from crmkit.metadata.catalog import Catalog
 from crmkit.metadata.errors import MetadataError, UnknownObject, did_you_mean
 from crmkit.metadata.derived_layout import effective_layout
+from crmkit.metadata.disclosure_checks import disclosure_problems
 from crmkit.metadata.expressions import ExpressionReport, FieldRef, find_cycle, topological_order
 from crmkit.metadata.layout_checks import check_layout
 from crmkit.metadata.layouts import Layout, merge_layouts
@@ -120,6 +121,8 @@ class Registry:
         check_analytics(analytics, objects, catalog, visible, report)
         if not report.problems:
             _check_cycles(objects, analyses, report)
+            for location, message, key in disclosure_problems(objects, permission_sets, analyses, catalog.lenient):
+                report.at(location, message, key)
         if report.problems:
             raise MetadataError(report.problems)
         registry = _derive(cls, ordered, objects, catalog, analyses)

@@ -107,8 +107,9 @@ def load_package_files(path: str | os.PathLike[str]) -> list[SourceDocument]:
         return [load_file(root)]
     if not os.path.isdir(root):
         raise MetadataError([Problem(root, 1, 1, (
-            "this path does not exist; check the spelling, and give the file or the "
-            "folder that holds the package"))])
+            "this is not a file or a folder (a device, a pipe or a socket); give the *.yaml or *.json file or the "
+            "folder that holds the package" if os.path.exists(root) else
+            "this path does not exist; check the spelling, and give the file or the folder that holds the package"))])
     files, problems = _package_files(root)
     if not files and not problems:
         problems.append(Problem(root, 1, 1, (

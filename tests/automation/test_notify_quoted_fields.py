@@ -42,6 +42,7 @@ objects:
       - name: not_blocked
         condition: "vendor.name == 'Blocked'"
         message: {en: This vendor is blocked., zh: 此供应商已被停用。}
+        discloses_protected_fields: true
     automations:
       - name: margin_was
         on: [updated]

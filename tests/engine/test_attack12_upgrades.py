@@ -102,3 +102,16 @@ def test_renamed_from_an_object_still_declared_is_a_metadata_error(crm, write_pa
     with pytest.raises(MetadataError) as refused:
         crm.install(write_package(both, "v2.yaml"))
     assert "v2.yaml:5:" in str(refused.value) and "renamed_from" in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize(("installed", "given"), [("1.0.0", "0.9.0"), ("1.0.0", "1.0.0-rc.1"), ("2.1.0", "2.0.9")])
+def test_installing_an_older_version_says_it_goes_back(crm, write_package, installed, given):
+    crm.install(write_package(project(installed, "      code: {type: text}\n"), "new.yaml"))
+    plan = crm.install(write_package(project(given, ""), "old.yaml"))
+    assert f"package example goes back from version {installed} to the older {given}" in plan.describe()
+
+
+def test_an_upgrade_or_the_same_version_says_nothing_of_going_back(crm, write_package):
+    crm.install(write_package(project("1.0.0-rc.1", ""), "v1.yaml"))
+    assert "goes back" not in crm.install(write_package(project("1.0.0", ""), "v2.yaml")).describe()
+    assert "goes back" not in crm.install(write_package(project("1.0.0", ""), "v3.yaml")).describe()

@@ -566,6 +566,12 @@ def test_an_empty_folder_or_a_missing_path_is_a_problem(tmp_path: Path) -> None:
         "that holds the package"))]
 
 
+def test_a_device_is_neither_a_package_file_nor_a_folder() -> None:
+    assert problems(lambda: load_package_files("/dev/null")) == [(1, 1, (
+        "this is not a file or a folder (a device, a pipe or a socket); give the *.yaml or *.json file or the "
+        "folder that holds the package"))]
+
+
 # --- properties ------------------------------------------------------------------------
 
 FUZZ = settings(max_examples=300, deadline=None, database=None)

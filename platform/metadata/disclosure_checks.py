@@ -1,0 +1,203 @@
+"""Rules that judge a save on fields the saver may not see: declared as such, or a metadata error.
+
+A validation rule's condition and a stage move's condition are judged on the whole record as the
+platform reads it, whatever the saving user may see (as Salesforce's validation rules run whatever
+the user's field-level security). A condition comparing a field a user may change with one a
+permission set protects from them (`amount < cost`) therefore answers, at every save, whether a value
+they chose is below the protected one: a few saves find it exactly. Judging such a rule on what the
+user sees instead would let them save what the rule forbids.
+
+So the author decides, in the metadata: a rule or move reading a protected field, and some other field
+a user may change, must say `discloses_protected_fields: true`, else it is an error at its condition. A
+field is *protected* when a permission set names it (docs/permissions.md), and so is a formula or rollup
+reading a protected field (directly, through a lookup, or through another such formula), as the engine
+hides those too. A condition reading nothing but protected fields (`cost < 0`) is no oracle: its answer
+changes only with values that those who may see them save, and every save is checked, so it is accepted.
+
+Packages already installed are read back with the rules of their time (Catalog.installed); when a new
+package's permission set protects a field an installed rule reads, the error is at that permission set.
+Row-level access is not static and is not covered here: a rule reading a linked record the user may
+not see judges it all the same (docs/permissions.md says so).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from crmkit.metadata.expressions import ExpressionReport
+from crmkit.metadata.model import SYSTEM_FIELDS, ObjectDef, PermissionSetDef
+
+FieldRef = tuple[str, str]
+
+#: The key a rule or move sets to accept reading protected fields.
+KEY = "discloses_protected_fields"
+#: System fields whose values the platform sets, never the saver (`owner_id` is theirs to give).
+PLATFORM_SET = frozenset(SYSTEM_FIELDS) - {"owner_id"}
+
+
+def disclosure_problems(objects: Mapping[str, ObjectDef], permission_sets: Mapping[str, PermissionSetDef],
+                        analyses: Mapping[str, Mapping[str, ExpressionReport]],
+                        lenient: Any) -> Iterator[tuple[Any, str, str]]:
+    """(location, message, key) for each validation rule or stage move condition that reads a protected field
+    without `discloses_protected_fields: true`.
+
+    `analyses`: object -> "validation:<rule>" / "transition:<field>:<number>" / "formula:<field>" -> the
+    expression's reads (Registry.build's). `lenient(package)`: whether a package is one already installed.
+    """
+    named = _named_fields(objects, permission_sets)
+    if not named:
+        return
+    protected = _protected(objects, analyses, set(named))
+    varying = _varying(objects, analyses, protected)
+    for obj in objects.values():
+        reports = analyses.get(obj.name, {})
+        for rule in obj.validations:
+            if rule.discloses_protected_fields:
+                continue
+            report = reports.get(f"validation:{rule.name}")
+            read = _reads(obj, report, protected)
+            if read and _varies(obj, report, varying):
+                yield from _placed(rule.package, rule.location, f"validation rule '{rule.name}'", read, named,
+                                   permission_sets, lenient)
+        for transitions in obj.transitions.values():
+            for number, move in enumerate(transitions.moves):
+                if move.discloses_protected_fields or not move.condition:
+                    continue
+                report = reports.get(f"transition:{transitions.field}:{number}")
+                read = _reads(obj, report, protected)
+                if read and _varies(obj, report, varying):
+                    yield from _placed(transitions.package, move.location,
+                                       f"the condition of move {number + 1} of {obj.name}.{transitions.field}",
+                                       read, named, permission_sets, lenient)
+
+
+def _named_fields(objects: Mapping[str, ObjectDef],
+                  permission_sets: Mapping[str, PermissionSetDef]) -> dict[FieldRef, list[str]]:
+    """(object, field) -> the permission sets naming it (a field named in any set is protected)."""
+    named: dict[FieldRef, list[str]] = {}
+    for permission_set in permission_sets.values():
+        for dotted in permission_set.fields:
+            object_name, _, field_name = dotted.partition(".")
+            if object_name in objects and field_name in objects[object_name].fields:
+                named.setdefault((object_name, field_name), []).append(permission_set.name)
+    return named
+
+
+def _protected(objects: Mapping[str, ObjectDef], analyses: Mapping[str, Mapping[str, ExpressionReport]],
+               protected: set[FieldRef]) -> dict[FieldRef, FieldRef]:
+    """Every protected field -> the named field it shows (itself when named): formulas and rollups reading a
+    protected one are grown in until nothing changes."""
+    source = {ref: ref for ref in protected}
+    changed = True
+    while changed:
+        changed = False
+        for obj in objects.values():
+            for fdef in obj.fields.values():
+                ref = (obj.name, fdef.name)
+                if ref in source:
+                    continue
+                found = None
+                if fdef.rollup is not None:
+                    rollup = fdef.rollup
+                    used = {rollup.via, rollup.field, *_filter_keys(rollup.condition)}
+                    found = next((source[(rollup.child_object, name)] for name in used
+                                  if (rollup.child_object, name) in source), None)
+                elif fdef.type == "formula":
+                    found = next((named for _, named in _reads(
+                        obj, analyses.get(obj.name, {}).get(f"formula:{fdef.name}"), source).values()), None)
+                if found is not None:
+                    source[ref] = found
+                    changed = True
+    return source
+
+
+def _reads(obj: ObjectDef, report: ExpressionReport | None,
+           protected: Mapping[FieldRef, FieldRef]) -> dict[str, tuple[FieldRef, FieldRef]]:
+    """The protected fields an expression reads: "field" or "lookup.field" -> (the field read, the named field
+    behind it: the same one unless the field read is a formula or rollup derived from it)."""
+    if report is None:
+        return {}
+    read: dict[str, tuple[FieldRef, FieldRef]] = {}
+    for name in sorted(report.local_fields):
+        if (obj.name, name) in protected:
+            read[name] = ((obj.name, name), protected[(obj.name, name)])
+    for via, target_field in sorted(report.related_fields):
+        lookup = obj.fields.get(via)
+        target = lookup.to if lookup is not None else None
+        if target and (target, target_field) in protected:
+            read[f"{via}.{target_field}"] = ((target, target_field), protected[(target, target_field)])
+    return read
+
+
+def _varying(objects: Mapping[str, ObjectDef], analyses: Mapping[str, Mapping[str, ExpressionReport]],
+             protected: Mapping[FieldRef, FieldRef]) -> set[FieldRef]:
+    """The fields whose value a user may vary: each stored field not protected, other than the system fields the
+    platform sets (the owner is a user's choice); each rollup (children come and go); each formula reading such a
+    field (`amount - cost`), grown in until nothing changes."""
+    varying = {(obj.name, fdef.name) for obj in objects.values() for fdef in obj.fields.values()
+               if (obj.name, fdef.name) not in protected and fdef.name not in PLATFORM_SET
+               and fdef.type != "formula"}
+    varying |= {(obj.name, fdef.name) for obj in objects.values() for fdef in obj.fields.values()
+                if fdef.rollup is not None}
+    varying |= {(name, "owner_id") for name in objects}  # a system field, not among the declared ones
+    changed = True
+    while changed:
+        changed = False
+        for obj in objects.values():
+            for fdef in obj.fields.values():
+                ref = (obj.name, fdef.name)
+                if fdef.type == "formula" and ref not in varying and _varies(
+                        obj, analyses.get(obj.name, {}).get(f"formula:{fdef.name}"), varying):
+                    varying.add(ref)
+                    changed = True
+    return varying
+
+
+def _varies(obj: ObjectDef, report: ExpressionReport | None, varying: set[FieldRef]) -> bool:
+    """Whether an expression reads a field in `varying` (of its own record or through a lookup)."""
+    if report is None:
+        return False
+    if any((obj.name, name) in varying for name in report.local_fields):
+        return True
+    for via, target_field in report.related_fields:
+        lookup = obj.fields.get(via)
+        if lookup is not None and lookup.to and (lookup.to, target_field) in varying:
+            return True
+    return False
+
+
+def _placed(package: str, location: Any, what: str, read: Mapping[str, tuple[FieldRef, FieldRef]],
+            named: Mapping[FieldRef, list[str]], permission_sets: Mapping[str, PermissionSetDef],
+            lenient: Any) -> Iterator[tuple[Any, str, str]]:
+    """The problem at the rule, or at a new permission set protecting what an installed rule reads."""
+    shown, (field_read, (object_name, field_name)) = next(iter(read.items()))
+    sets = named[(object_name, field_name)]
+    derived = "" if field_read == (object_name, field_name) else f" (through {shown}, derived from it)"
+    message = (f"{what} reads {object_name}.{field_name}{derived}, which the permission set '{sets[0]}' protects. "
+               f"It is judged on the whole record, so its refusals would tell a user who may not see "
+               f"{field_name}, save by save, whether the condition holds for values they choose. Leave "
+               f"{shown} out of the condition, or add `{KEY}: true` to accept that.")
+    if not lenient(package):
+        yield location, message, "condition"
+        return
+    for name in sets:
+        permission_set = permission_sets[name]
+        if not lenient(permission_set.package):
+            yield permission_set.location, (
+                f"the permission set '{name}' protects {object_name}.{field_name}, which {what} of the installed "
+                f"package '{package}' reads: its refusals would tell a user who may not see {field_name}, save by "
+                f"save, whether the condition holds for values they choose. Add `{KEY}: true` to that rule (an "
+                f"upgrade of '{package}'), or protect another field."), "fields"
+            return
+
+
+def _filter_keys(condition: Any) -> set[str]:
+    """Every mapping key in a filter document: the field names it may use (and operators, harmlessly)."""
+    keys: set[str] = set()
+    if isinstance(condition, Mapping):
+        for key, value in condition.items():
+            keys.add(str(key))
+            keys |= _filter_keys(value)
+    elif isinstance(condition, (list, tuple)):
+        for item in condition:
+            keys |= _filter_keys(item)
+    return keys
