@@ -496,3 +496,24 @@ def test_a_kept_statement_is_never_served_to_another_user_nor_after_the_rights_c
         directory.revoke("finance", user_id=newcomer)
     with pytest.raises(ReportError, match="deal has no field 'margin'"):
         reports.run(with_margin)
+
+
+def test_a_run_filtered_by_a_decimal_reuses_its_kept_statement(sales):
+    """The API reads JSON numbers as Decimals (`filter={"amount": {"gte": 1000.5}}`): such a run is kept and
+    served again like any other (the service makes filter values JSON before the plan's key is taken: the same
+    digits as text are the same statement), and another value is another statement."""
+    from crmkit.engine.reports import compiler
+
+    reports = sales.crm.as_user(sales.users["boss"]).reports
+    by_stage = report(group_by=(Grouping("stage"),), aggregates=AGGREGATES[:1], page_filters=("amount",))
+    compiler._PLANS.clear()
+    first = reports.run(by_stage, filters={"amount": {"gte": Decimal("1000.5")}})
+    assert len(compiler._PLANS) == 1
+    assert reports.run(by_stage, filters={"amount": {"gte": Decimal("1000.5")}}).rows == first.rows
+    assert len(compiler._PLANS) == 1
+    reports.run(by_stage, filters={"amount": {"gte": Decimal("2000")}})
+    reports.run(by_stage, filters={"amount": {"gte": "1000.5"}})
+    assert len(compiler._PLANS) == 2
+    expected = expected_groups([row for row in sales.seen_by("boss") if (row["amount"] or 0) >= Decimal("1000.5")
+                                and row["amount"] is not None], [lambda row: row["stage"]])
+    assert as_found(first) == {key: {"deals": values["deals"]} for key, values in expected.items()}
