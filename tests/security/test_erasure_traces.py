@@ -2,6 +2,8 @@
 in other records' history, change rows and notifications, and leaves the rest of each text. SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import json
+
 from datetime import date, timedelta
 
 import pytest
@@ -60,6 +62,15 @@ def test_erased_values_are_replaced_inside_texts_longest_first_and_short_ones_ar
     assert scrubbed("Call Wei Zhang (Wei) born 1990-05-01", texts) == f"Call {ERASED} ({ERASED}) born {ERASED}"
     assert scrubbed(["Wei", {"a": "Wei Zhang"}, 7], texts) == [ERASED, {"a": ERASED}, 7]
     assert scrubbed("Walter", texts) == "Walter"
+
+
+def test_an_erased_name_is_replaced_as_a_word_not_cut_out_of_other_words():
+    texts = erased_texts({"first": "Ann", "last": "Li", "cn": "李娜", "code": "X-7"}, ["first", "last", "cn", "code"])
+    assert scrubbed("Ann Li's Annual plan for Joanna Lin in Liaoning", texts) == \
+        f"{ERASED} {ERASED}'s Annual plan for Joanna Lin in Liaoning"
+    assert scrubbed("李娜的订单 (Li/Ann) X-7, X-70", texts) == f"{ERASED}的订单 ({ERASED}/{ERASED}) {ERASED}, X-70"
+    assert scrubbed('{"name": "Ann", "note": "Anna"}', texts) == '{"name": "' + ERASED + '", "note": "Anna"}'
+    assert scrubbed(json.dumps({"note": "李娜abc"}), texts) == '{"note": "' + ERASED + 'abc"}'  # ASCII escapes
 
 
 def test_an_outbox_payload_keeps_what_the_rule_says_and_loses_the_erased_values():

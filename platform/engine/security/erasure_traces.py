@@ -13,9 +13,10 @@ recycle bin since the merge: `merged_copies`). Their values were also copied to 
   that point to the person now or pointed to it before (found by the lookup's own history), and the
   recycle-bin copies of such records deleted while they pointed to the person.
 
-In each, a stored text holding an erased value has that value replaced by ERASED; the record's own change
-rows have the erased fields emptied, as its field history has. Values shorter than MIN_ERASED characters are
-not looked for inside other texts (one letter would blank unrelated words). GDPR art. 17 asks the erasure of
+In each, a stored text holding an erased value has that value replaced by ERASED where it stands as a word
+(`scrubbed`: "Ann" is not cut out of "Annual"; Chinese, written without spaces, wherever it stands); the
+record's own change rows have the erased fields emptied, as its field history has. Values shorter than
+MIN_ERASED characters are not looked for inside other texts (one letter would blank unrelated words). GDPR art. 17 asks the erasure of
 the data, not of the records around it: numbers, links and the rest of each text stay.
 
 Texts are also looked for as JSON writes them with ASCII escapes ("\\u5f20"), since payloads hold JSON texts.
@@ -25,11 +26,14 @@ would cost each of them): the erasure, a rare request, reads them with one filte
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping
 
 from sqlalchemy import Connection, Text, cast, delete, or_, select, update
 
+from crmkit.engine.query.tokens import is_cjk
 from crmkit.engine.recent_items import forget_record
 from crmkit.engine.security.derived import formula_reads
 from crmkit.metadata.model import FORMULA_ERRORS
@@ -62,17 +66,38 @@ def erased_texts(values: Mapping[str, Any], fields: Iterable[str]) -> tuple[str,
 
 def scrubbed(value: Any, texts: Collection[str]) -> Any:
     """`value` with every occurrence of `texts` replaced by ERASED (texts, and the texts inside lists and
-    mappings); anything else as it is."""
+    mappings); anything else as it is.
+
+    A text that starts (or ends) with a letter or digit of a script written with spaces between words is
+    replaced only where it starts (or ends) a word there: erasing "Ann" leaves "Annual" and "Joanna" whole.
+    Chinese, Japanese and Korean are written without spaces, so "李娜" is replaced wherever it stands ("李娜的订单").
+    """
     if isinstance(value, str):
         for text in texts:
             if text in value:
-                value = value.replace(text, ERASED)
+                value = _occurrence(text).sub(ERASED, value)
         return value
     if isinstance(value, list):
         return [scrubbed(item, texts) for item in value]
     if isinstance(value, dict):
         return {key: scrubbed(item, texts) for key, item in value.items()}
     return value
+
+
+@lru_cache(maxsize=256)
+def _occurrence(text: str) -> re.Pattern[str]:
+    """Where `text` stands as itself in a longer text (see `scrubbed`)."""
+    before = r"(?<!\w)" if _spaced_word_character(text[0]) else ""
+    # A text as JSON escapes it may end with "\u5a1c": its last character is 娜, not the letter c.
+    after = r"(?!\w)" if _spaced_word_character(text[-1]) and not _ESCAPED_END.search(text) else ""
+    return re.compile(before + re.escape(text) + after)
+
+
+_ESCAPED_END = re.compile(r"\\u[0-9a-fA-F]{4}$")
+
+
+def _spaced_word_character(character: str) -> bool:
+    return character.isalnum() and not is_cjk(character)
 
 
 def erase_copies(connection: Connection, runtime: "Runtime", object_name: str, record_id: int,
