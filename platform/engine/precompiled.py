@@ -160,13 +160,14 @@ class DriverResult:
     """The rows of a statement `run_on_driver` ran, as the DBAPI cursor gave them (tuples), all fetched.
 
     Answers the CursorResult methods its callers use; `rowcount` is the cursor's (rows an
-    INSERT, UPDATE or DELETE changed; -1 for a SELECT).
+    INSERT, UPDATE or DELETE changed; -1 for a SELECT), and so is `lastrowid` (the rowid of
+    the row an INSERT wrote; SQLite).
     """
 
-    __slots__ = ("rows", "rowcount")
+    __slots__ = ("rows", "rowcount", "lastrowid")
 
-    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
-        self.rows, self.rowcount = rows, rowcount
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int, lastrowid: int | None = None) -> None:
+        self.rows, self.rowcount, self.lastrowid = rows, rowcount, lastrowid
 
     def all(self) -> list[tuple[Any, ...]]:
         return list(self.rows)
@@ -228,7 +229,7 @@ def run_on_driver(connection: Connection, sql: str, parameters: tuple[Any, ...] 
             rows = cursor.fetchall() if cursor.description is not None else []
         except BaseException as error:
             connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
-        return DriverResult(rows, cursor.rowcount)
+        return DriverResult(rows, cursor.rowcount, cursor.lastrowid)
     finally:
         cursor.close()
 

@@ -466,7 +466,7 @@ class RecordService:
         together = pipeline.create_statement(tuple(values))
         with constraint_errors(obj, values, self._hidden()):
             if together is None:
-                values["id"] = execute_compiled(connection, pipeline.insert_statement, values).scalar_one()
+                values["id"] = pipeline.insert_record(connection, values)
             else:  # PostgreSQL: the record, its history row and its search row in one statement
                 values["id"] = execute_compiled(connection, together.statement,
                                                 together.parameters(values, actor.user_id, now)).scalar_one()
