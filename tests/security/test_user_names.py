@@ -69,3 +69,16 @@ def test_the_display_name_prefix_is_indexed(crm, people):
         else:
             found = connection.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'crmkit_user'")).scalars()
         assert "ix_crmkit_user_display_name" in set(found)
+
+
+def test_a_rep_may_read_every_teams_name_and_label_but_not_its_members(crm, people, directory):
+    east = directory.create_team("east", {"en": "East", "zh": "华东"})
+    directory.add_to_team(east, people["li"])
+    directory.create_team("audit")
+    teams = UserNames(crm.as_user(people["wang"])).teams()
+    assert [(team.name, team.label) for team in teams] == [("audit", None), ("east", {"en": "East", "zh": "华东"})]
+
+
+def test_a_deactivated_user_reads_no_team(crm, people):
+    with pytest.raises(UnknownUser):
+        UserNames(crm.as_user(people["gone"])).teams()

@@ -6,8 +6,10 @@
 
 What a user may see (as Salesforce shows user names to every internal user): every
 signed-in user may read every user's **display name** and whether the account is active,
-inactive users included (their records still name them). Nothing else: not the username
-(except as a match for `suggest`), email, role, permission sets or sign-in times; those
+inactive users included (their records still name them), and every team's name and label
+(`teams`: a dashboard's team filter offers them, as Salesforce offers public groups in its
+sharing and report filters). Nothing else: not the username (except as a match for
+`suggest`), email, role, permission sets, sign-in times or who belongs to which team; those
 are for user administration (needs `manage_users`). A deactivated or unknown acting user
 is refused (UnknownUser), as everywhere in the engine.
 
@@ -26,7 +28,7 @@ from sqlalchemy import Select, Table, bindparam, func, or_, select
 from crmkit.engine import messages
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.inputs import is_record_id
-from crmkit.engine.security.users import UserError
+from crmkit.engine.security.users import Team, UserError
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -73,6 +75,13 @@ class UserNames:
         with self.context.reading() as connection:
             return {row.id: UserName(row.id, row.display_name, row.active)
                     for row in connection.execute(query, {"ids": wanted})}
+
+    def teams(self) -> list[Team]:
+        """Every team (id, name, label) by name; not their members."""
+        table = self.context.runtime.system_table("crmkit_team")
+        with self.context.reading() as connection:
+            return [Team(row.id, row.name, row.label) for row in connection.execute(
+                select(table.c.id, table.c.name, table.c.label).order_by(table.c.name))]
 
     def suggest(self, text: str | None, *, limit: int = 10) -> list[UserName]:
         """Users whose display name or username starts with `text` (any case), active ones first, then by name.

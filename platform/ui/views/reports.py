@@ -26,7 +26,7 @@ from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.querystring import parse_query_string
 from crmkit.engine.security.user_names import UserNames
-from crmkit.engine.security.users import SystemDirectory, Team
+from crmkit.engine.security.users import Team
 from crmkit.errors import CrmkitError
 from crmkit.metadata.model import Label
 from crmkit.engine.reports.result import ReportResult
@@ -212,7 +212,7 @@ def dashboard(name: str) -> Response:
     if chosen.owner_id is not None:
         owner_name = UserNames(context).names([chosen.owner_id]).get(chosen.owner_id)
         owner_name = owner_name.display_name if owner_name is not None else str(chosen.owner_id)
-    teams = SystemDirectory(context.crm).teams() if "team" in board.filters else []
+    teams = UserNames(context).teams() if "team" in board.filters else []
     return Response(render_template("reports/dashboard.html", board=board, widgets=widgets, query=query,
                                     problem=problem, chosen=chosen, periods=PERIODS, owner_name=owner_name,
                                     teams=teams, team_label=team_label), status=status)
