@@ -36,7 +36,7 @@ from crmkit.engine.query.inputs import MAX_SEARCH_LENGTH, checked_text
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search_index import indexed_fields, search_table_name, token_column
-from crmkit.engine.query.tokens import query_tokens
+from crmkit.engine.query.tokens import index_form, query_tokens
 
 MAX_TERMS = 10
 #: A search matching at most this many records is read as that set; more, row by row (`planned_search`).
@@ -133,7 +133,7 @@ class SearchMatch(ColumnElement):
         self.fts = bindparam(None, fts5_query(columns, terms), unique=True)
         self.tsqueries = tuple(bindparam(None, tsquery_text(term), unique=True) for term in terms)
         self.needles = tuple(bindparam(None, f" {token}" + ("" if prefix else " "), unique=True)
-                             for term in terms for token, prefix in term)
+                             for term in terms for token, prefix in map(_asked, term))
 
     def row_by_row(self, id_column=None) -> "SearchMatch":
         """The same match as a test of each row read (on `id_column`, by default the table's id)."""
@@ -212,7 +212,7 @@ def fts5_query(columns: tuple[str, ...], terms: tuple[Term, ...]) -> str:
         return f'"{token}"' + ("*" if prefix else "")
 
     def term_query(term: Term) -> str:
-        tokens = " AND ".join(phrase(token, prefix) for token, prefix in term)
+        tokens = " AND ".join(phrase(token, prefix) for token, prefix in map(_asked, term))
         if len(term) == 1:
             return f"({{{' '.join(columns)}}} : {tokens})"
         return "(" + " OR ".join(f"({{{name}}} : ({tokens}))" for name in columns) + ")"
@@ -221,8 +221,13 @@ def fts5_query(columns: tuple[str, ...], terms: tuple[Term, ...]) -> str:
 
 
 def tsquery_text(term: Term) -> str:
-    """A PostgreSQL tsquery for one term: `'acm':* & '科技'`. Tokens are letters and digits only."""
-    return " & ".join(f"'{token}'" + (":*" if prefix else "") for token, prefix in term)
+    """A PostgreSQL tsquery for one term: `'acm':* & '科技'`, `'wonka':* & 'ᵖz'`. Tokens are letters and digits only."""
+    return " & ".join(f"'{token}'" + (":*" if prefix else "") for token, prefix in map(_asked, term))
+
+
+def _asked(token: tuple[str, bool]) -> tuple[str, bool]:
+    """A term's (token, is_prefix) as the index is asked for it: a short prefix as its prefix token (tokens.py `index_form`)."""
+    return index_form(*token)
 
 
 def _index_condition(element: SearchMatch, compiler, **kw) -> str:

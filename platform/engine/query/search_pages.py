@@ -84,6 +84,7 @@ from crmkit.engine.query.search import (FEW_MATCHES, ContentHeld, IndexCondition
                                         content_table_name, planned_search, search_clause, where_clause)
 from crmkit.engine.query.search_parts import probed_shares, rare_part, rare_part_ids
 from crmkit.engine.query.search_statistics import expected_share, largest_known_term, short_prefix, unknown_short_prefix
+from crmkit.engine.query.tokens import SHORT_PREFIX
 
 #: PostgreSQL, many matches: how many records a page walks newest first, testing each, before it reads every match.
 WALKED = 5_000
@@ -374,9 +375,12 @@ def _newest_share(connection: Connection, ctx: QueryContext, object_name: str, m
     (0.06 ms for "industries" at 1,000,000 records), where a prefix ("industries"*) merges the lists
     of every word starting with it before its first row (1.8 ms); the words held whole are some of
     the prefix's matches, so the share is a floor of its share, and a word typed in part
-    ("indus") counts as rare: its page is read as before.
+    ("indus") counts as rare: its page is read as before. A prefix of at most SHORT_PREFIX
+    characters ("z", "12") is asked as its prefix token (tokens.py `index_form`), an exact list
+    as well: its share is its own.
     """
-    exact = tuple(tuple((token, False) for token, _prefix in term) for term in match.terms)
+    exact = tuple(tuple((token, prefix and len(token) <= SHORT_PREFIX) for token, prefix in term)
+                  for term in match.terms)  # a short prefix is asked as its prefix token: one exact list too
     words = SearchMatch(match.id_column, match.index_table, match.columns, exact, positions=match.positions)
     index = table(match.index_table, column("rowid"))
     newest = _id_ordered(select(index.c.rowid).where(IndexCondition(words), *_after(index.c.rowid, after, True)),

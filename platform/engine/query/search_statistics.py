@@ -16,7 +16,9 @@ for STATISTICS_SECONDS, and the share is worked out here as the planner works it
 
 - an exact token: its share when it is among the common ones, else half the smallest
   common share (at most DEFAULT_MATCH_SHARE);
-- a prefix: the common tokens starting with it, combined as independent events and
+- a prefix of at most tokens.SHORT_PREFIX characters ("z", "12"): its prefix token's, an exact
+  token ("ᵖz"; the index is asked for that token: tokens.py `index_form`);
+- a longer prefix: the common tokens starting with it, combined as independent events and
   extrapolated to the tokens not counted (at least what an exact token would get);
 - the tokens of one term in one column: the product; a term over several columns: any
   of them (1 - the product of the misses); several terms: the product.
@@ -36,6 +38,7 @@ from typing import Mapping
 from sqlalchemy import Connection, text
 
 from crmkit.engine.query.search import FEW_MATCHES, SearchMatch, Term
+from crmkit.engine.query.tokens import index_form
 
 #: Seconds the statistics of one search table are kept before they are read again.
 STATISTICS_SECONDS = 300.0
@@ -160,6 +163,7 @@ def term_share(column: ColumnStatistics | None, term: Term, *, known: bool = Fal
 
 
 def _token_share(column: ColumnStatistics | None, token: str, prefix: bool, known: bool = False) -> float:
+    token, prefix = index_form(token, prefix)  # a short prefix is its prefix token's share: one exact token
     if known:
         if column is None:
             return 0.0
