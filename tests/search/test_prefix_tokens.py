@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from crmkit.engine.query import search, search_index, search_pages, tokens
+from crmkit.engine.query import search, search_index, search_pages, search_statistics, tokens
 from crmkit.engine.query.search import search_terms
 from crmkit.engine.query.tokens import PREFIX_MARK, index_form, index_tokens, normalise, query_tokens
 from crmkit.engine.records.global_search import search_by_object, search_objects
@@ -65,7 +65,9 @@ def test_a_word_is_kept_with_its_prefix_tokens_or_not_at_all(monkeypatch):
 
 
 PLANS = {"as planned": {}, "index": {"short_prefix": lambda _match: False},
-         "walked": {"SHORT_WALKED": 2, "OWNER_WALKED": 2, "WALKED": 2, "unknown_short_prefix": lambda *_: True}}
+         "walked": {"SHORT_WALKED": 2, "OWNER_WALKED": 2, "WALKED": 2, "unknown_short_prefix": lambda *_: True},
+         "each way to give terms columns": {"search.ASSIGNMENTS": 10_000, "statistics.WAYS_SHARE": 0.0},
+         "each term in any column": {"search.ASSIGNMENTS": 0}}
 
 
 @pytest.fixture
@@ -79,7 +81,8 @@ def accounts(crm, probe):
 @pytest.mark.parametrize("plan", list(PLANS))
 def test_short_words_find_the_records_the_prefix_rule_finds_on_every_path(crm, accounts, monkeypatch, plan):
     for name, value in PLANS[plan].items():
-        monkeypatch.setattr(search_pages, name, value)
+        module, _dot, attribute = name.rpartition(".")
+        monkeypatch.setattr({"search": search, "statistics": search_statistics, "": search_pages}[module], attribute, value)
     every = accounts.query(limit=1000).records
     fields = search_index.indexed_fields(crm.runtime.registry, crm.runtime.field_types,
                                          crm.runtime.registry.object("account"))
@@ -112,3 +115,4 @@ def test_a_record_read_row_by_row_is_tested_for_the_prefix_token(crm, accounts, 
         wanted = expected(every, ("name", "notes", "secret"), text)
         found = accounts.query(search=text, sort=("name",), filter={"notes": "plain"}, limit=1000).records
         assert {record.id for record in found} == wanted, text
+

@@ -83,7 +83,8 @@ from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import (FEW_MATCHES, ContentHeld, IndexCondition, SearchIds, SearchMatch,
                                         content_table_name, planned_search, search_clause, where_clause)
 from crmkit.engine.query.search_parts import probed_shares, rare_part, rare_part_ids
-from crmkit.engine.query.search_statistics import expected_share, largest_known_term, short_prefix, unknown_short_prefix
+from crmkit.engine.query.search_statistics import (expected_share, for_index_reads, largest_known_term, short_prefix,
+                                                   unknown_short_prefix)
 from crmkit.engine.query.tokens import SHORT_PREFIX
 
 #: PostgreSQL, many matches: how many records a page walks newest first, testing each, before it reads every match.
@@ -161,6 +162,7 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
                 return rows
         return read(_fts_ordered(ctx, object_name, spec, selected, match, descending, after))
     source = ctx.schema.table(object_name)
+    match = for_index_reads(connection, match)  # "wonka z": its index reads intersect "ᵖz" inside the GIN index
     unsearched = where_clause(ctx, object_name, spec, true())
     def walk() -> list[Any]:
         return read(_walked(source, selected, unsearched, match, descending, after, spec.limit + 1))
@@ -297,7 +299,7 @@ def _newest_matches(source, selected: Sequence[Any], match: SearchMatch, descend
     each record of the page is read by its primary key in that order, no row sorted.
     """
     index = table(match.index_table, column("id"))
-    found = select(index.c.id).where(IndexCondition(match)).cte("found").prefix_with("MATERIALIZED")
+    found = select(index.c.id).where(IndexCondition(match, indexed=True)).cte("found").prefix_with("MATERIALIZED")
     newest = _id_ordered(select(found.c.id).where(*_after(found.c.id, after, descending)), found.c.id,
                          descending, limit).subquery("newest")
     statement = select(*selected).select_from(newest.join(source, source.c.id == newest.c.id))

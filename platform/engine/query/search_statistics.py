@@ -49,6 +49,9 @@ PREFIX_MINIMUM = 100
 #: A prefix of at most this many characters is one whose share the statistics cannot guess when they know
 #: no common token starting with it (`unknown_short_prefix`).
 SHORT_PREFIX = 2
+#: A term the statistics know to be held by this share of the rows or more has its index reads written term by
+#: column way (`for_index_reads`).
+WAYS_SHARE = 0.1
 
 _STATISTICS_SQL = text(
     "SELECT c.reltuples, s.attname, s.most_common_elems::text::text[] AS tokens, "
@@ -124,6 +127,16 @@ def largest_known_term(connection: Connection, match: SearchMatch) -> float:
     `expected_share` with known=True).
     """
     return max(_term_shares(connection, match, True), default=0.0)
+
+
+def for_index_reads(connection: Connection, match: SearchMatch) -> SearchMatch:
+    """`match`, written for PostgreSQL's GIN index as the OR of each way to give its terms columns when the
+    statistics know one of its several terms to be held by WAYS_SHARE of the rows or more (search.py
+    `_index_condition`, where there are at most ASSIGNMENTS ways: that term's bitmap is then not built alone);
+    else `match` itself. No statement: the kept statistics tell."""
+    if connection.dialect.name != "postgresql" or len(match.terms) < 2 or match.ways:
+        return match
+    return match.by_ways() if largest_known_term(connection, match) >= WAYS_SHARE else match
 
 
 def known_term_shares(connection: Connection, match: SearchMatch) -> tuple[float, tuple[float, ...]] | None:
