@@ -388,7 +388,28 @@ def test_an_index_built_before_prefix_tokens_is_rebuilt_by_migrate_with_progress
         plan = newer.migrate(progress=lambda name, done, total: progress.append((name, done, total)))
         assert BuildSearchIndex("account", fields=("name", "notes", "secret")) in plan.steps
         assert progress == [("account", 2, 2)]
+        if newer.engine.dialect.name == "postgresql":  # a large index is ANALYZEd as it is rebuilt; a small one is not
+            with newer.engine.connect() as connection:
+                assert analyzed(connection) is False
+            monkeypatch.setattr(search_index, "ANALYZED_FROM", 1)
+            monkeypatch.setattr(search_index, "TOKENIZER_VERSION", search_index.TOKENIZER_VERSION + 1)
+            newer.close()
+            newer = Crm.open(database_url)
+            newer.migrate()
+            with newer.engine.connect() as connection:
+                assert analyzed(connection) is True
+            monkeypatch.setattr(search_index, "TOKENIZER_VERSION", search_index.TOKENIZER_VERSION - 1)
+            newer.close()
+            newer = Crm.open(database_url)
+            newer.migrate()
         assert found(newer.as_system(), "wonka z") == found(newer.as_system(), "z") == {"Zeta Wonka"}
         assert found(newer.as_system(), "1") == found(newer.as_system(), "a 12") == {"Acme 12"}
     finally:
         newer.close()
+
+
+def analyzed(connection) -> bool:
+    """PostgreSQL: whether the account search table has been ANALYZEd since it was built."""
+    return connection.exec_driver_sql(
+        "SELECT count(*) > 0 FROM pg_stats WHERE schemaname = current_schema() "
+        f"AND tablename = '{search_table_name('account')}'").scalar_one()
