@@ -116,3 +116,19 @@ def test_a_record_read_row_by_row_is_tested_for_the_prefix_token(crm, accounts, 
         found = accounts.query(search=text, sort=("name",), filter={"notes": "plain"}, limit=1000).records
         assert {record.id for record in found} == wanted, text
 
+
+
+def test_postgresql_asks_the_gin_index_each_way_to_give_the_terms_fields(crm, accounts, plan_reader, monkeypatch):
+    """PostgreSQL: with a term the statistics know to be common, a page's index read is the OR of each way to give
+    the terms fields (`name @@ (q0 && q1) OR (name @@ q0 AND notes @@ q1) ...`); the page is the same."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's GIN index")
+    before = [record.id for record in accounts.query(search="wonka z", limit=5).records]
+    monkeypatch.setattr(search_statistics, "WAYS_SHARE", 0.0)  # a small table's statistics know nothing
+    monkeypatch.setattr(search, "ASSIGNMENTS", 9)  # 3 fields, 2 terms
+    crm.engine.clear_compiled_cache()
+    with plan_reader(crm.engine).reads() as seen:
+        after = [record.id for record in accounts.query(search="wonka z", limit=5).records]
+    assert after == before and len(after) == 1
+    asked = [statement for statement, _ in seen if "crmkit_account_search" in statement and " && " in statement]
+    assert asked and asked[0].count(" @@ ") == 3 + 6 * 2, asked  # 3 fields with both terms, 6 ways with one each

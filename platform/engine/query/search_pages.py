@@ -16,8 +16,9 @@ costs what a rare one does. Each database reads it its own way:
   (`_newest_share` > COMMON_SHARE: the newest 64 matches of its whole words, 0.06 ms) has
   their own records walked instead (`_owner_walked`): newest first along the owner index,
   at most OWNER_WALKED of them, each tested against its search row. A short prefix ("1", "12",
-  "wonka 12": search_statistics.py `short_prefix`) costs FTS5 a merge of the list of every
-  word starting with it before its first row (280-390 ms for "1" at 1,000,000 records); with
+  "wonka 12": search_statistics.py `short_prefix`) is asked as its prefix token (tokens.py; it
+  cost FTS5 a merge of the list of every word starting with it before its first row, 280-390 ms
+  for "1" at 1,000,000 records), a list as long as the records holding it (64% for "1"); with
   no filter, when the caller's newest records say a bounded walk fills the page
   (`_content_walk_fills`, `_owner_walk_fills`), it is walked instead: for an administrator the newest SHORT_WALKED
   rows of the FTS5 content table, each row's tokens tested (`_content_walked`); for a rep the

@@ -195,9 +195,10 @@ def _token_share(column: ColumnStatistics | None, token: str, prefix: bool, know
 def short_prefix(match: SearchMatch, length: int = SHORT_PREFIX) -> bool:
     """Whether a term of `match` holds a prefix of at most `length` characters ("1", "12"; "wonka 12").
 
-    Both databases' indexes read every key starting with such a prefix before their first
-    match (SQLite's FTS5 merges the lists of every word starting with "12", some 17,000 words
-    at 1,000,000 accounts): query/search_pages.py walks the newest records instead when they
+    Such a word is asked as its prefix token (tokens.py `index_form`), one list, no longer a
+    merge of the lists of every word starting with it (SQLite's FTS5 merged some 17,000 for
+    "12" at 1,000,000 accounts); a common one ("1": 64% of the bench's accounts) still costs a
+    count its whole list: query/search_pages.py walks the newest records instead when they
     hold the page. No statement: the tokens alone tell.
     """
     return any(prefix and len(token) <= length for term in match.terms for token, prefix in term)
@@ -209,10 +210,10 @@ def unknown_short_prefix(connection: Connection, match: SearchMatch, length: int
     Such a term's share cannot be guessed from the statistics: a prefix of two digits starts
     one number in a hundred (1.7% of the bench's accounts hold a word starting with "12", in
     their phone numbers and names), two letters may start nothing held ("zo": 0.005%), and
-    the planner guesses the same 2% for both. Nor is its bitmap cheap when it is held: a
-    bitmap reads every index key starting with the prefix ("12": some 17,000 keys for
-    16,587 rows, 18-70 ms at 1,000,000 records). query/search_pages.py counts its matches
-    among the newest records instead. False for a table of at most FEW_MATCHES rows (or
+    the planner guesses the same 2% for both. It is asked as its prefix token ("ᵖ12",
+    tokens.py), whose share the statistics know when it is common; one they do not know is
+    rarer than their least common token. query/search_pages.py counts its matches among the
+    newest records all the same (0.5 ms). False for a table of at most FEW_MATCHES rows (or
     never analyzed), where every read is cheap.
     """
     statistics = table_statistics(connection, match.index_table)
