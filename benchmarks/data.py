@@ -106,7 +106,7 @@ def fill_accounts(crm: Crm, total: int, owners: list[int], batch: int = 20_000) 
         else:
             with crm.engine.begin() as connection:
                 connection.execute(insert(table), rows)
-        _progress("filling account", offset + len(rows) - present, total - present)
+        progress("filling account", offset + len(rows) - present, total - present)
     index_accounts(crm)
     settle(crm)
     return total - present
@@ -117,13 +117,13 @@ def index_accounts(crm: Crm) -> None:
     index = SearchIndex.of(crm.runtime.registry, crm.runtime.field_types, "account")
     with crm.engine.begin() as connection:
         rebuild_index(connection, crm.runtime.schema, index,
-                      lambda _object, done, total: _progress("indexing account for search", done, total))
+                      lambda _object, done, total: progress("indexing account for search", done, total))
 
 
 _TENTHS: dict[str, int] = {}
 
 
-def _progress(what: str, done: int, total: int) -> None:
+def progress(what: str, done: int, total: int) -> None:
     """A line on stderr at each tenth of a long setup step, so a 1,000,000-row fill is not silent."""
     tenth = done * 10 // max(total, 1)
     if tenth != _TENTHS.get(what):
@@ -185,7 +185,7 @@ def fill_opportunities(crm: Crm, total: int, owners: list[int], batch: int = 20_
         else:
             with crm.engine.begin() as connection:
                 connection.execute(insert(table), rows)
-        _progress("filling opportunity", offset + len(rows) - present, total - present)
+        progress("filling opportunity", offset + len(rows) - present, total - present)
     settle(crm)
     return total - present
 

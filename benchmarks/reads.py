@@ -75,7 +75,7 @@ def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] 
 
     What a developer would write against the same index, with the words turned into tokens
     as the index stores them (crmkit.engine.query.tokens), every word required, Latin words
-    as prefixes: SQLite joins the FTS5 table, `... JOIN account ON account.id = <fts>.rowid
+    as prefixes (one or two characters as their prefix token, `index_form`: "z" as "ᵖz"): SQLite joins the FTS5 table, `... JOIN account ON account.id = <fts>.rowid
     WHERE <fts> MATCH '<column filter>: "token"*' ORDER BY <fts>.rowid DESC` (FTS5 reads its
     doclists backwards and stops at the limit); PostgreSQL reads every match from the GIN index
     first (`WITH found AS MATERIALIZED (SELECT id FROM <search table> WHERE <name tokens> @@ q
@@ -87,14 +87,14 @@ def raw_search(bench: Bench, text: str, *, limit: int, columns: tuple[str, ...] 
     from sqlalchemy import column, table as named_table
 
     from crmkit.engine.query.search_index import token_column
-    from crmkit.engine.query.tokens import query_tokens
+    from crmkit.engine.query.tokens import index_form, query_tokens
 
     name, phone = token_column("name"), token_column("phone")
     table = bench.table
     index_table = f"crmkit_{table.name}_search"
     conditions, parameters = [], {}
     for number, word in enumerate(text.split()):
-        tokens = query_tokens(word)
+        tokens = [index_form(*token) for token in query_tokens(word)]  # "z": its prefix token "ᵖz", an exact key
         if bench.postgres:
             parameters[f"q{number}"] = " & ".join(f"'{token}'" + (":*" if prefix else "") for token, prefix in tokens)
             conditions.append(f"({name} @@ CAST(:q{number} AS tsquery) OR {phone} @@ CAST(:q{number} AS tsquery))")

@@ -360,3 +360,56 @@ def test_the_search_query_reads_the_index(crm, finder):
             plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
             assert f"Bitmap Index Scan on ix_{search_table_name('account')}" in plan
         assert "LIKE" not in str(compiled).upper()
+
+
+def test_an_index_built_before_prefix_tokens_is_rebuilt_by_migrate_with_progress(crm, finder, database_url, monkeypatch):
+    """Version 2 indexed words alone: a one-letter word, asked as its prefix token ("ᵖz"), would find nothing in
+    it. Opening such a database is refused until `migrate` rebuilds the index, telling its progress; then the
+    short words find their records again."""
+    from crmkit.engine.query import tokens
+
+    add(finder, "Zeta Wonka", "Acme 12")
+    with monkeypatch.context() as older_version:
+        older_version.setattr(search_index, "TOKENIZER_VERSION", 2)
+        older_version.setattr(search_index, "index_tokens", lambda text: [
+            token for token in tokens.index_tokens(text) if not token.startswith(tokens.PREFIX_MARK)])
+        older = Crm.open(database_url)
+        try:
+            older.migrate()
+            with older.engine.connect() as connection:
+                assert search_index.stored_columns(connection, "account") == ("f2_name", "f2_notes", "f2_secret")
+        finally:
+            older.close()
+    newer = Crm.open(database_url)
+    try:
+        with pytest.raises(MigrationError, match="account has no current search index"):
+            newer.as_system()
+        progress = []
+        plan = newer.migrate(progress=lambda name, done, total: progress.append((name, done, total)))
+        assert BuildSearchIndex("account", fields=("name", "notes", "secret")) in plan.steps
+        assert progress == [("account", 2, 2)]
+        if newer.engine.dialect.name == "postgresql":  # a large index is ANALYZEd as it is rebuilt; a small one is not
+            with newer.engine.connect() as connection:
+                assert analyzed(connection) is False
+            monkeypatch.setattr(search_index, "ANALYZED_FROM", 1)
+            monkeypatch.setattr(search_index, "TOKENIZER_VERSION", search_index.TOKENIZER_VERSION + 1)
+            newer.close()
+            newer = Crm.open(database_url)
+            newer.migrate()
+            with newer.engine.connect() as connection:
+                assert analyzed(connection) is True
+            monkeypatch.setattr(search_index, "TOKENIZER_VERSION", search_index.TOKENIZER_VERSION - 1)
+            newer.close()
+            newer = Crm.open(database_url)
+            newer.migrate()
+        assert found(newer.as_system(), "wonka z") == found(newer.as_system(), "z") == {"Zeta Wonka"}
+        assert found(newer.as_system(), "1") == found(newer.as_system(), "a 12") == {"Acme 12"}
+    finally:
+        newer.close()
+
+
+def analyzed(connection) -> bool:
+    """PostgreSQL: whether the account search table has been ANALYZEd since it was built."""
+    return connection.exec_driver_sql(
+        "SELECT count(*) > 0 FROM pg_stats WHERE schemaname = current_schema() "
+        f"AND tablename = '{search_table_name('account')}'").scalar_one()

@@ -18,6 +18,7 @@ from sqlalchemy import insert
 from crmkit.engine import Crm
 from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor, search_pages, search_parts
 from crmkit.engine.query.search_index import SearchIndex, rebuild_index
+from crmkit.engine.query.tokens import PREFIX_MARK
 from tests.conftest import analyze_own_tables
 
 ROWS = 400
@@ -172,7 +173,9 @@ def _reads_every_match(statement: str) -> bool:
 def analyzed(crm, monkeypatch):
     """PostgreSQL with statistics as a large table has them: they count (the table is not small), and they know
     the common words alone (wonka, industries, acme, trading, the Chinese pairs: 10% of the rows or more), not
-    the numbers each account's name ends with (ANALYZE of 400 rows keeps every token)."""
+    the numbers each account's name ends with (ANALYZE of 400 rows keeps every token), nor the prefix tokens of
+    one or two characters (query/tokens.py: "ᵖ3" is held by 10% of these 400 rows), so that a short prefix is one
+    they know nothing of, as a rarer one is among a million records."""
     if crm.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plans: SQLite reads FTS5 in id order")
     from crmkit.engine.query import search_statistics
@@ -184,7 +187,8 @@ def analyzed(crm, monkeypatch):
     def common_only(connection, table_name):
         kept = read(connection, table_name)
         columns = {name: search_statistics.ColumnStatistics(
-            {token: share for token, share in column.shares.items() if share >= 0.1}, 0.1)
+            {token: share for token, share in column.shares.items()
+             if share >= 0.1 and not token.startswith(PREFIX_MARK)}, 0.1)
             for name, column in kept.columns.items()}
         return search_statistics.TableStatistics(kept.rows, columns, kept.read_at)
 

@@ -21,6 +21,7 @@ too (query/sorting.py `fetch_rows`).
 """
 from __future__ import annotations
 
+from itertools import product
 from typing import Sequence
 
 from sqlalchemy import ColumnElement, Connection, Executable, and_, false, literal, true
@@ -36,9 +37,12 @@ from crmkit.engine.query.inputs import MAX_SEARCH_LENGTH, checked_text
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search_index import indexed_fields, search_table_name, token_column
-from crmkit.engine.query.tokens import query_tokens
+from crmkit.engine.query.tokens import index_form, query_tokens
 
 MAX_TERMS = 10
+#: PostgreSQL: an index read of several terms is written as the OR of every way to give each term one of the
+#: columns when there are at most this many ways (`_index_condition`): 2 columns and up to 3 terms.
+ASSIGNMENTS = 8
 #: A search matching at most this many records is read as that set; more, row by row (`planned_search`).
 #: On PostgreSQL the ids themselves travel (one array); SQLite only counts them, and its FTS5
 #: set is cheap to sort up to more matches (12 ms for 5,000, 25 ms for 20,000 at 1M records).
@@ -113,12 +117,13 @@ class SearchMatch(ColumnElement):
                            ("positions", InternalTraversal.dp_plain_obj),
                            ("shape", InternalTraversal.dp_plain_obj),
                            ("per_row", InternalTraversal.dp_boolean),
+                           ("ways", InternalTraversal.dp_boolean),
                            ("fts", InternalTraversal.dp_clauseelement),
                            ("tsqueries", InternalTraversal.dp_clauseelement_tuple),
                            ("needles", InternalTraversal.dp_clauseelement_tuple)]
 
     def __init__(self, id_column, index_table: str, columns: tuple[str, ...], terms: tuple[Term, ...],
-                 *, positions: tuple[int, ...], per_row: bool = False) -> None:
+                 *, positions: tuple[int, ...], per_row: bool = False, ways: bool = False) -> None:
         self.id_column = id_column
         self.index_table = index_table
         self.columns = columns
@@ -127,13 +132,15 @@ class SearchMatch(ColumnElement):
         self.positions = positions
         #: Written as a test of each row the query reads (see `planned_search`), not as a set of ids.
         self.per_row = per_row
+        #: PostgreSQL: an index read of it is written as the OR of each way to give the terms columns (`_index_condition`).
+        self.ways = ways
         #: What the SQL looks like apart from the parameters' values: each term's prefix flags.
         self.shape = tuple(tuple(prefix for _token, prefix in term) for term in terms)
         #: SQLite's MATCH text; PostgreSQL's tsquery of each term; SQLite's per-row needle of each token.
         self.fts = bindparam(None, fts5_query(columns, terms), unique=True)
         self.tsqueries = tuple(bindparam(None, tsquery_text(term), unique=True) for term in terms)
         self.needles = tuple(bindparam(None, f" {token}" + ("" if prefix else " "), unique=True)
-                             for term in terms for token, prefix in term)
+                             for term in terms for token, prefix in map(_asked, term))
 
     def row_by_row(self, id_column=None) -> "SearchMatch":
         """The same match as a test of each row read (on `id_column`, by default the table's id)."""
@@ -147,20 +154,31 @@ class SearchMatch(ColumnElement):
 
     def as_set(self) -> "SearchMatch":
         """The same match as `id IN (every match)`."""
-        return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, positions=self.positions)
+        return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, positions=self.positions,
+                           ways=self.ways)
+
+    def by_ways(self) -> "SearchMatch":
+        """The same match, its index reads written as the OR of each way to give its terms columns (PostgreSQL)."""
+        return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, positions=self.positions,
+                           per_row=self.per_row, ways=True)
 
 
 class IndexCondition(ColumnElement):
-    """The search table's own WHERE for a match (SQLite: `<fts table> MATCH :q`), for a query that joins that table."""
+    """The search table's own WHERE for a match (SQLite: `<fts table> MATCH :q`), for a query that joins that table.
+
+    `indexed`: the condition is what an index read asks for (PostgreSQL: a CTE of every match), not a test of
+    rows read another way (a walk along the primary key); PostgreSQL writes it for the GIN index then (`_index_condition`).
+    """
 
     __visit_name__ = "crmkit_index_condition"
     inherit_cache = True
     type = Boolean()
     _is_implicitly_boolean = True
-    _traverse_internals = [("match", InternalTraversal.dp_clauseelement)]
+    _traverse_internals = [("match", InternalTraversal.dp_clauseelement), ("indexed", InternalTraversal.dp_boolean)]
 
-    def __init__(self, match: SearchMatch) -> None:
+    def __init__(self, match: SearchMatch, *, indexed: bool = False) -> None:
         self.match = match
+        self.indexed = indexed
 
 
 class ContentHeld(ColumnElement):
@@ -212,7 +230,7 @@ def fts5_query(columns: tuple[str, ...], terms: tuple[Term, ...]) -> str:
         return f'"{token}"' + ("*" if prefix else "")
 
     def term_query(term: Term) -> str:
-        tokens = " AND ".join(phrase(token, prefix) for token, prefix in term)
+        tokens = " AND ".join(phrase(token, prefix) for token, prefix in map(_asked, term))
         if len(term) == 1:
             return f"({{{' '.join(columns)}}} : {tokens})"
         return "(" + " OR ".join(f"({{{name}}} : ({tokens}))" for name in columns) + ")"
@@ -221,15 +239,41 @@ def fts5_query(columns: tuple[str, ...], terms: tuple[Term, ...]) -> str:
 
 
 def tsquery_text(term: Term) -> str:
-    """A PostgreSQL tsquery for one term: `'acm':* & '科技'`. Tokens are letters and digits only."""
-    return " & ".join(f"'{token}'" + (":*" if prefix else "") for token, prefix in term)
+    """A PostgreSQL tsquery for one term: `'acm':* & '科技'`, `'wonka':* & 'ᵖz'`. Tokens are letters and digits only."""
+    return " & ".join(f"'{token}'" + (":*" if prefix else "") for token, prefix in map(_asked, term))
 
 
-def _index_condition(element: SearchMatch, compiler, **kw) -> str:
-    """The WHERE of the search table that the match's terms ask for, on this database."""
+def _asked(token: tuple[str, bool]) -> tuple[str, bool]:
+    """A term's (token, is_prefix) as the index is asked for it: a short prefix as its prefix token (tokens.py `index_form`)."""
+    return index_form(*token)
+
+
+def _index_condition(element: SearchMatch, compiler, indexed: bool = False, **kw) -> str:
+    """The WHERE of the search table that the match's terms ask for, on this database.
+
+    PostgreSQL: each term in one of the columns, `(name @@ :q0 OR phone @@ :q0) AND (name @@ :q1 OR ...)`,
+    which builds each term's whole bitmap over the columns before they are intersected. For an index read
+    (`indexed`) of a match `ways` says to write so (search_statistics.py `for_index_reads`: a term the
+    statistics know to be common) and of a few terms over a few columns (at most ASSIGNMENTS ways to give
+    each term a column), the same as the OR of every such way, the terms of one column asked together
+    (`name @@ (:q0 && :q1) OR (name @@ :q0 AND phone @@ :q1) OR ...`): each way is one scan of the GIN
+    index, which intersects the terms inside the index ("wonka z" at 1,000,000 accounts: "ᵖz" alone is
+    255,000 rows; its bitmap read 55 ms, the ways 25, load 3).
+    """
     quote = compiler.preparer.quote
     if compiler.dialect.name == "sqlite":
         return f"{quote(element.index_table)} MATCH {compiler.process(element.fts, **kw)}"
+    count = len(element.columns) ** len(element.tsqueries)
+    if indexed and element.ways and len(element.tsqueries) > 1 and count <= ASSIGNMENTS:
+        queries = [f"CAST({compiler.process(query, **kw)} AS tsquery)" for query in element.tsqueries]
+        ways = []
+        for assignment in product(range(len(element.columns)), repeat=len(queries)):
+            asked: dict[int, list[str]] = {}
+            for number, position in enumerate(assignment):
+                asked.setdefault(position, []).append(queries[number])
+            ways.append("(" + " AND ".join(f"{quote(element.columns[position])} @@ ({' && '.join(held)})"
+                                          for position, held in sorted(asked.items())) + ")")
+        return "(" + " OR ".join(ways) + ")"
     conditions = []
     for query_parameter in element.tsqueries:
         query = compiler.process(query_parameter, **kw)
@@ -263,7 +307,7 @@ def _index_key(compiler) -> str:
 def _search_match(element: SearchMatch, compiler, **kw) -> str:
     record_id = compiler.process(element.id_column, **kw)
     index_table, key = compiler.preparer.quote(element.index_table), _index_key(compiler)
-    condition = _index_condition(element, compiler, **kw)
+    condition = _index_condition(element, compiler, indexed=not element.per_row, **kw)
     if not element.per_row:
         return f"{record_id} IN (SELECT {key} FROM {index_table} WHERE {condition})"
     if compiler.dialect.name == "sqlite":
@@ -280,7 +324,7 @@ def _search_match(element: SearchMatch, compiler, **kw) -> str:
 
 @compiles(IndexCondition)
 def _index_condition_alone(element: IndexCondition, compiler, **kw) -> str:
-    return _index_condition(element.match, compiler, **kw)
+    return _index_condition(element.match, compiler, indexed=element.indexed, **kw)
 
 
 @compiles(ContentHeld)
@@ -292,7 +336,7 @@ def _content_held(element: ContentHeld, compiler, **kw) -> str:
 @compiles(SearchIds)
 def _search_ids(element: SearchIds, compiler, **kw) -> str:
     index_table, key = compiler.preparer.quote(element.match.index_table), _index_key(compiler)
-    condition = _index_condition(element.match, compiler, **kw)
+    condition = _index_condition(element.match, compiler, indexed=True, **kw)
     limit = compiler.process(element.limit_parameter, **kw)
     ids = f"SELECT {key} FROM {index_table} WHERE {condition} LIMIT {limit}"
     return f"SELECT count(*) FROM ({ids}) AS found" if element.counted else ids

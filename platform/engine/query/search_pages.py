@@ -16,8 +16,9 @@ costs what a rare one does. Each database reads it its own way:
   (`_newest_share` > COMMON_SHARE: the newest 64 matches of its whole words, 0.06 ms) has
   their own records walked instead (`_owner_walked`): newest first along the owner index,
   at most OWNER_WALKED of them, each tested against its search row. A short prefix ("1", "12",
-  "wonka 12": search_statistics.py `short_prefix`) costs FTS5 a merge of the list of every
-  word starting with it before its first row (280-390 ms for "1" at 1,000,000 records); with
+  "wonka 12": search_statistics.py `short_prefix`) is asked as its prefix token (tokens.py; it
+  cost FTS5 a merge of the list of every word starting with it before its first row, 280-390 ms
+  for "1" at 1,000,000 records), a list as long as the records holding it (64% for "1"); with
   no filter, when the caller's newest records say a bounded walk fills the page
   (`_content_walk_fills`, `_owner_walk_fills`), it is walked instead: for an administrator the newest SHORT_WALKED
   rows of the FTS5 content table, each row's tokens tested (`_content_walked`); for a rep the
@@ -83,7 +84,9 @@ from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import (FEW_MATCHES, ContentHeld, IndexCondition, SearchIds, SearchMatch,
                                         content_table_name, planned_search, search_clause, where_clause)
 from crmkit.engine.query.search_parts import probed_shares, rare_part, rare_part_ids
-from crmkit.engine.query.search_statistics import expected_share, largest_known_term, short_prefix, unknown_short_prefix
+from crmkit.engine.query.search_statistics import (expected_share, for_index_reads, largest_known_term, short_prefix,
+                                                   unknown_short_prefix)
+from crmkit.engine.query.tokens import SHORT_PREFIX
 
 #: PostgreSQL, many matches: how many records a page walks newest first, testing each, before it reads every match.
 WALKED = 5_000
@@ -160,6 +163,7 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
                 return rows
         return read(_fts_ordered(ctx, object_name, spec, selected, match, descending, after))
     source = ctx.schema.table(object_name)
+    match = for_index_reads(connection, match)  # "wonka z": its index reads intersect "ᵖz" inside the GIN index
     unsearched = where_clause(ctx, object_name, spec, true())
     def walk() -> list[Any]:
         return read(_walked(source, selected, unsearched, match, descending, after, spec.limit + 1))
@@ -296,7 +300,7 @@ def _newest_matches(source, selected: Sequence[Any], match: SearchMatch, descend
     each record of the page is read by its primary key in that order, no row sorted.
     """
     index = table(match.index_table, column("id"))
-    found = select(index.c.id).where(IndexCondition(match)).cte("found").prefix_with("MATERIALIZED")
+    found = select(index.c.id).where(IndexCondition(match, indexed=True)).cte("found").prefix_with("MATERIALIZED")
     newest = _id_ordered(select(found.c.id).where(*_after(found.c.id, after, descending)), found.c.id,
                          descending, limit).subquery("newest")
     statement = select(*selected).select_from(newest.join(source, source.c.id == newest.c.id))
@@ -374,9 +378,12 @@ def _newest_share(connection: Connection, ctx: QueryContext, object_name: str, m
     (0.06 ms for "industries" at 1,000,000 records), where a prefix ("industries"*) merges the lists
     of every word starting with it before its first row (1.8 ms); the words held whole are some of
     the prefix's matches, so the share is a floor of its share, and a word typed in part
-    ("indus") counts as rare: its page is read as before.
+    ("indus") counts as rare: its page is read as before. A prefix of at most SHORT_PREFIX
+    characters ("z", "12") is asked as its prefix token (tokens.py `index_form`), an exact list
+    as well: its share is its own.
     """
-    exact = tuple(tuple((token, False) for token, _prefix in term) for term in match.terms)
+    exact = tuple(tuple((token, prefix and len(token) <= SHORT_PREFIX) for token, prefix in term)
+                  for term in match.terms)  # a short prefix is asked as its prefix token: one exact list too
     words = SearchMatch(match.id_column, match.index_table, match.columns, exact, positions=match.positions)
     index = table(match.index_table, column("rowid"))
     newest = _id_ordered(select(index.c.rowid).where(IndexCondition(words), *_after(index.c.rowid, after, True)),

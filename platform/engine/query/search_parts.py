@@ -74,7 +74,7 @@ def rare_part_ids(connection: Connection, match: SearchMatch, part: SearchMatch,
     read: no bitmap of the common term). `limit` stops the walk after that many matches.
     """
     index = table(match.index_table, column("id"), *(column(name) for name in match.columns))
-    found = select(index.c.id).where(IndexCondition(part)).cte("rare_part").prefix_with("MATERIALIZED")
+    found = select(index.c.id).where(IndexCondition(part, indexed=True)).cte("rare_part").prefix_with("MATERIALIZED")
     ids = connection.execute(select(found.c.id).limit(RARE_PART + 1)).scalars().all()
     if len(ids) > RARE_PART:
         return None

@@ -16,7 +16,9 @@ for STATISTICS_SECONDS, and the share is worked out here as the planner works it
 
 - an exact token: its share when it is among the common ones, else half the smallest
   common share (at most DEFAULT_MATCH_SHARE);
-- a prefix: the common tokens starting with it, combined as independent events and
+- a prefix of at most tokens.SHORT_PREFIX characters ("z", "12"): its prefix token's, an exact
+  token ("ᵖz"; the index is asked for that token: tokens.py `index_form`);
+- a longer prefix: the common tokens starting with it, combined as independent events and
   extrapolated to the tokens not counted (at least what an exact token would get);
 - the tokens of one term in one column: the product; a term over several columns: any
   of them (1 - the product of the misses); several terms: the product.
@@ -36,6 +38,7 @@ from typing import Mapping
 from sqlalchemy import Connection, text
 
 from crmkit.engine.query.search import FEW_MATCHES, SearchMatch, Term
+from crmkit.engine.query.tokens import index_form
 
 #: Seconds the statistics of one search table are kept before they are read again.
 STATISTICS_SECONDS = 300.0
@@ -46,6 +49,9 @@ PREFIX_MINIMUM = 100
 #: A prefix of at most this many characters is one whose share the statistics cannot guess when they know
 #: no common token starting with it (`unknown_short_prefix`).
 SHORT_PREFIX = 2
+#: A term the statistics know to be held by this share of the rows or more has its index reads written term by
+#: column way (`for_index_reads`).
+WAYS_SHARE = 0.1
 
 _STATISTICS_SQL = text(
     "SELECT c.reltuples, s.attname, s.most_common_elems::text::text[] AS tokens, "
@@ -123,6 +129,16 @@ def largest_known_term(connection: Connection, match: SearchMatch) -> float:
     return max(_term_shares(connection, match, True), default=0.0)
 
 
+def for_index_reads(connection: Connection, match: SearchMatch) -> SearchMatch:
+    """`match`, written for PostgreSQL's GIN index as the OR of each way to give its terms columns when the
+    statistics know one of its several terms to be held by WAYS_SHARE of the rows or more (search.py
+    `_index_condition`, where there are at most ASSIGNMENTS ways: that term's bitmap is then not built alone);
+    else `match` itself. No statement: the kept statistics tell."""
+    if connection.dialect.name != "postgresql" or len(match.terms) < 2 or match.ways:
+        return match
+    return match.by_ways() if largest_known_term(connection, match) >= WAYS_SHARE else match
+
+
 def known_term_shares(connection: Connection, match: SearchMatch) -> tuple[float, tuple[float, ...]] | None:
     """The search table's row estimate and each term's share of its rows (0 to 1) as far as the statistics know.
 
@@ -160,6 +176,7 @@ def term_share(column: ColumnStatistics | None, term: Term, *, known: bool = Fal
 
 
 def _token_share(column: ColumnStatistics | None, token: str, prefix: bool, known: bool = False) -> float:
+    token, prefix = index_form(token, prefix)  # a short prefix is its prefix token's share: one exact token
     if known:
         if column is None:
             return 0.0
@@ -178,9 +195,10 @@ def _token_share(column: ColumnStatistics | None, token: str, prefix: bool, know
 def short_prefix(match: SearchMatch, length: int = SHORT_PREFIX) -> bool:
     """Whether a term of `match` holds a prefix of at most `length` characters ("1", "12"; "wonka 12").
 
-    Both databases' indexes read every key starting with such a prefix before their first
-    match (SQLite's FTS5 merges the lists of every word starting with "12", some 17,000 words
-    at 1,000,000 accounts): query/search_pages.py walks the newest records instead when they
+    Such a word is asked as its prefix token (tokens.py `index_form`), one list, no longer a
+    merge of the lists of every word starting with it (SQLite's FTS5 merged some 17,000 for
+    "12" at 1,000,000 accounts); a common one ("1": 64% of the bench's accounts) still costs a
+    count its whole list: query/search_pages.py walks the newest records instead when they
     hold the page. No statement: the tokens alone tell.
     """
     return any(prefix and len(token) <= length for term in match.terms for token, prefix in term)
@@ -192,10 +210,10 @@ def unknown_short_prefix(connection: Connection, match: SearchMatch, length: int
     Such a term's share cannot be guessed from the statistics: a prefix of two digits starts
     one number in a hundred (1.7% of the bench's accounts hold a word starting with "12", in
     their phone numbers and names), two letters may start nothing held ("zo": 0.005%), and
-    the planner guesses the same 2% for both. Nor is its bitmap cheap when it is held: a
-    bitmap reads every index key starting with the prefix ("12": some 17,000 keys for
-    16,587 rows, 18-70 ms at 1,000,000 records). query/search_pages.py counts its matches
-    among the newest records instead. False for a table of at most FEW_MATCHES rows (or
+    the planner guesses the same 2% for both. It is asked as its prefix token ("ᵖ12",
+    tokens.py), whose share the statistics know when it is common; one they do not know is
+    rarer than their least common token. query/search_pages.py counts its matches among the
+    newest records all the same (0.5 ms). False for a table of at most FEW_MATCHES rows (or
     never analyzed), where every read is cheap.
     """
     statistics = table_statistics(connection, match.index_table)

@@ -1,11 +1,13 @@
 """Search tokens: the words a text is indexed under, and the tokens a search term asks for.
 
-    >>> index_tokens("Acme 上海科技 ABC123")
-    ['acme', '上', '海', '科', '技', '上海', '海科', '科技', 'abc', '123']
+    >>> index_tokens("Acme 上海 A1")   # words, prefix tokens, Chinese characters, pairs, pinyin
+    ['acme', 'ᵖa', 'ᵖac', '上', '海', '上海', 'shanghai', 'ᵖs', 'ᵖsh', 'sh', 'hai', 'ᵖh', 'ᵖha', 'a', '1', 'ᵖ1']
     >>> query_tokens("北京科技")     # every adjacent pair, all of them required
     [('北京', False), ('京科', False), ('科技', False)]
     >>> query_tokens("Acm")          # Latin words and numbers match as prefixes
     [('acm', True)]
+    >>> index_form("ac", True)       # ... the index is asked for a short one as its prefix token
+    ('ᵖac', False)
 
 Text is normalised with NFKC and casefolded, so case is ignored beyond A-Z (Ä/ä, Σ/σ/ς,
 full-width ＡＢＣ) the same way on every database. A run of letters or of digits in any
@@ -15,10 +17,24 @@ one or two characters matches exactly and a longer one matches records holding a
 pairs. A combining mark (a vowel sign, a virama) belongs to the word it follows.
 Everything else (punctuation, symbols, spaces) separates words and is not indexed.
 
+The first one and two characters of each Latin word or number (and of each pinyin word) are
+also indexed, as prefix tokens: PREFIX_MARK and those characters ("ᵖa", "ᵖac" for "Acme";
+`prefix_tokens`). A search word of at most SHORT_PREFIX characters asks the index for its
+prefix token, one exact key (`index_form`), where a prefix query ('z':*, FTS5's "z"*) reads
+and merges the lists of every word starting with it: at 1,000,000 accounts "z" starts some
+255,000 words (pinyin among them), and `suggest("wonka z")` took 97 ms on PostgreSQL, the
+GIN index unable to intersect "wonka" with a prefix cheaply (Elasticsearch's
+`index_prefixes` does the same). Longer words are asked as prefixes, as before. The mark
+is U+1D56 (MODIFIER LETTER SMALL P), a letter NFKC replaces by "p": no normalised text
+holds it, so no word's token can be a prefix token, nor can a search word name one ("ᵖz"
+typed is the word "pz"); it is one token character for FTS5's ascii tokenizer (every
+non-ASCII byte is) and a plain lexeme for PostgreSQL.
+
 Tokens consist of letters, digits and marks only, so they need no quoting in an FTS5 query
 or a PostgreSQL tsquery; they are at most MAX_TOKEN characters (PostgreSQL's lexeme limit
 is 2,047 bytes), and a field keeps at most MAX_TOKENS distinct ones within MAX_TOKEN_BYTES
-(a tsvector holds 1 MB of lexemes).
+(a tsvector holds 1 MB of lexemes), a word's prefix tokens counted with it (a word is kept
+with them or not at all, so a kept word is found by each of its prefixes).
 """
 from __future__ import annotations
 
@@ -29,7 +45,12 @@ from functools import lru_cache
 from typing import Iterator
 
 #: Raised whenever index_tokens changes what it produces: indexes built by another version are rebuilt.
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
+#: Marks a prefix token: the first characters of a word (module docstring). NFKC maps it to "p", so no text's token holds it.
+PREFIX_MARK = "\u1d56"
+#: Words of at most this many characters are asked as their prefix token; every word is indexed under its prefixes
+#: of 1 .. SHORT_PREFIX characters.
+SHORT_PREFIX = 2
 #: Pinyin syllables joined into one token, from each Chinese character on (prefixes find fewer).
 PINYIN_SPAN = 4
 
@@ -120,17 +141,41 @@ def index_tokens(text: str | None) -> list[str]:
     size = 0
     for kind, run in runs(text):
         if kind == "cjk":
-            candidates = [*run, *(run[i:i + 2] for i in range(len(run) - 1)), *pinyin_tokens(run)]
+            groups = [*([token] for token in (*run, *(run[i:i + 2] for i in range(len(run) - 1)))),
+                      *map(word_tokens, pinyin_tokens(run))]
         else:
-            candidates = [run[:MAX_TOKEN]]
-        for token in candidates:
-            if token in seen:
+            groups = [word_tokens(run[:MAX_TOKEN])]
+        for group in groups:
+            new = [token for token in group if token not in seen]
+            if not new:
                 continue
-            size += len(token.encode()) + 1
-            if len(seen) >= MAX_TOKENS or size > MAX_TOKEN_BYTES:
-                return list(seen)
-            seen[token] = None
+            size += sum(len(token.encode()) + 1 for token in new)
+            if len(seen) + len(new) > MAX_TOKENS or size > MAX_TOKEN_BYTES:
+                return list(seen)  # a word goes with its prefix tokens or not at all
+            seen.update(dict.fromkeys(new))
     return list(seen)
+
+
+def word_tokens(word: str) -> list[str]:
+    """A Latin word or number (or pinyin word) and its prefix tokens: "acme" -> acme, ᵖa, ᵖac; "z" -> z, ᵖz."""
+    return [word, *prefix_tokens(word)]
+
+
+def prefix_tokens(word: str) -> list[str]:
+    """The prefix tokens of a word: PREFIX_MARK and its first 1 .. SHORT_PREFIX characters."""
+    return [PREFIX_MARK + word[:length] for length in range(1, min(len(word), SHORT_PREFIX) + 1)]
+
+
+def index_form(token: str, prefix: bool) -> tuple[str, bool]:
+    """(token, is_prefix) as the index is asked for a query token: a prefix of at most SHORT_PREFIX characters as
+    its prefix token, an exact key ("z" -> ("ᵖz", False)); any other token as it is.
+
+    Terms (query/search.py `Term`) keep the tokens as typed (highlights mark them in the text, statistics and plans
+    tell short prefixes apart); the SQL asking the index, on either database, asks in this form.
+    """
+    if prefix and len(token) <= SHORT_PREFIX:
+        return PREFIX_MARK + token, False
+    return token, prefix
 
 
 def pinyin_tokens(run: str) -> list[str]:

@@ -343,7 +343,7 @@ def _held_matches(element: HeldMatches, compiler, **kw) -> str:
               for number, match in enumerate(element.matches)),
             *titles])
     found = [f"found_{number} AS MATERIALIZED (SELECT id FROM {quote(match.index_table)} "
-             f"WHERE {compiler.process(IndexCondition(match), **kw)})"
+             f"WHERE {compiler.process(IndexCondition(match, indexed=True), **kw)})"
              for number, match in enumerate(element.matches)]
     held = [f"SELECT {number} WHERE EXISTS (SELECT 1 FROM found_{number})" for number in range(len(element.matches))]
     return (f"WITH {', '.join(found)} " if found else "") + " UNION ALL ".join([*held, *titles])
