@@ -37,8 +37,8 @@ PLATFORM_SET = frozenset(SYSTEM_FIELDS) - {"owner_id"}
 def disclosure_problems(objects: Mapping[str, ObjectDef], permission_sets: Mapping[str, PermissionSetDef],
                         analyses: Mapping[str, Mapping[str, ExpressionReport]],
                         lenient: Any) -> Iterator[tuple[Any, str, str]]:
-    """(location, message, key) for each validation rule or stage move condition that reads a protected field
-    without `discloses_protected_fields: true`.
+    """(location, message, key) for each validation rule or stage move condition that reads a protected field and
+    a field users may vary (`_varying`), without `discloses_protected_fields: true`.
 
     `analyses`: object -> "validation:<rule>" / "transition:<field>:<number>" / "formula:<field>" -> the
     expression's reads (Registry.build's). `lenient(package)`: whether a package is one already installed.
