@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from sqlalchemy import ARRAY, BigInteger, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
 
 from crmkit.engine.batch_insert import ArrayColumn, Part, array_parameters, unnest_insert
-from crmkit.engine.precompiled import execute_compiled
+from crmkit.engine.precompiled import execute_compiled, run_on_driver
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.query.tokens import TOKENIZER_VERSION, index_tokens
@@ -243,7 +243,7 @@ def add_pending(connection: Connection, index: SearchIndex, rows: Sequence[Mappi
         execute_compiled(connection, statement, entries[0])
     else:
         connection.execute(statement, entries)
-    if connection.execute(_pending_count(index.name)).scalar_one() >= PENDING_ROWS:
+    if run_on_driver(connection, _pending_count(connection, index.name)).scalar_one() >= PENDING_ROWS:
         flush_pending(connection, index)
 
 
@@ -265,11 +265,11 @@ def _pending_insert(table_name: str, columns: tuple[str, ...]) -> Any:
     return insert(target).values({"id": bindparam("record_id"), **{name: bindparam(name) for name in columns}})
 
 
-@lru_cache(maxsize=256)
-def _pending_count(table_name: str) -> Any:
-    """`SELECT count(*) FROM (SELECT 1 FROM <pending> LIMIT :rows)`: reads at most PENDING_ROWS rows."""
-    pending = table(pending_table_name(table_name), column("id"))
-    return select(func.count()).select_from(select(pending.c.id).limit(PENDING_ROWS).subquery())
+def _pending_count(connection: Connection, table_name: str) -> str:
+    """`SELECT count(*) FROM (SELECT 1 FROM <pending> LIMIT <PENDING_ROWS>)`: reads at most PENDING_ROWS rows
+    (plain SQL text, run on the driver's cursor like the create's other statements: engine/precompiled.py)."""
+    pending = connection.dialect.identifier_preparer.quote(pending_table_name(table_name))
+    return f"SELECT count(*) FROM (SELECT 1 FROM {pending} LIMIT {int(PENDING_ROWS)})"
 
 
 def index_entry(index: SearchIndex, row: Mapping[str, Any], sqlite: bool) -> dict[str, Any]:
