@@ -413,3 +413,29 @@ def analyzed(connection) -> bool:
     return connection.exec_driver_sql(
         "SELECT count(*) > 0 FROM pg_stats WHERE schemaname = current_schema() "
         f"AND tablename = '{search_table_name('account')}'").scalar_one()
+
+
+def test_migrate_gives_an_index_an_older_crmkit_built_its_pending_table(crm, finder, database_url):
+    """SQLite: a single create's search row waits in `<search table>_pending` (search_index.py); an index built before
+    has none, so opening the database asks for `crmkit migrate`, which creates it (no rebuild)."""
+    add(finder, *(f"客户 {number}" for number in range(5)))
+    if crm.engine.dialect.name != "sqlite":
+        with crm.engine.begin() as connection:  # PostgreSQL has no pending table
+            assert search_index.upgrade_search_pending(connection, [crm.runtime.search_index("account")]) == []
+        return
+    pending = search_index.pending_table_name(search_table_name("account"))
+    with crm.engine.begin() as connection:  # what an older crmkit left: every row in FTS5, no pending table
+        search_index.flush_pending(connection, crm.runtime.search_index("account"))
+        connection.exec_driver_sql(f"DROP TABLE {pending}")
+    older = Crm.open(database_url)
+    try:
+        with pytest.raises(MigrationError, match="account's search index has no pending table"):
+            older.as_system()
+        assert older.migrate().is_empty  # a table, not a step: nothing to rebuild
+        context = older.as_system()
+        add(context, "客户 new")
+        with older.engine.connect() as connection:
+            assert connection.exec_driver_sql(f"SELECT count(*) FROM {pending}").scalar_one() == 1
+        assert len(found(context, "客户")) == 6 and found(context, "new") == {"客户 new"}
+    finally:
+        older.close()

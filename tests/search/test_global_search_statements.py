@@ -40,7 +40,7 @@ def test_global_search_asks_every_index_in_one_statement_and_reads_only_objects_
     admin = crm.as_user(users["admin"])
     with plan_reader(crm.engine).reads() as seen:
         assert {hit.object for hit in admin.search("quokka")} == {"account", "lead"}
-    asked = [statement for statement, _ in seen if "UNION ALL" in statement and "EXISTS" in statement]
+    asked = [statement for statement, _ in seen if "SELECT 0 WHERE" in statement]
     assert len(asked) == 1 and all(f"crmkit_{name}_search" in asked[0] for name in ("account", "contact", "lead", "deal"))
     read = {name for name in ("account", "contact", "lead", "deal")
             for statement, _ in seen if statement not in asked and re.search(rf"\b(FROM|JOIN) {name}\b", statement)}

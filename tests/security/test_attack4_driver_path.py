@@ -229,7 +229,9 @@ def test_outbox_rows_whose_records_the_database_refuses_undo_only_their_savepoin
     assert [task["code"] for task in tasks] == ["K"]
     with crm.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM crmkit_history WHERE object = 'task'")).scalar_one() == 1
-        assert connection.execute(text("SELECT count(*) FROM crmkit_task_search")).scalar_one() == 1
+        pending = " UNION ALL SELECT id FROM crmkit_task_search_pending" if crm.engine.dialect.name == "sqlite" else ""
+        assert connection.execute(text(  # SQLite: a single create's search row waits in the pending table
+            f"SELECT count(*) FROM (SELECT 1 FROM crmkit_task_search{pending}) AS rows")).scalar_one() == 1
         assert connection.execute(text(
             "SELECT count(*) FROM crmkit_change WHERE object = 'task'")).scalar_one() == 1
 

@@ -28,7 +28,7 @@ from crmkit.engine.migrations.steps import (
     ReviveTable,
     Step,
 )
-from crmkit.engine.query.search_index import SearchIndex, search_table_name
+from crmkit.engine.query.search_index import SearchIndex, pending_table_name, search_table_name
 from crmkit.metadata.registry import Registry
 
 
@@ -108,11 +108,15 @@ def outdated_search_indexes(connection: Connection, registry: Registry, field_ty
 
     `inspector`: the caller's for this operation on `connection` (no DDL ran since), or a new one.
     """
+    inspector = inspector or inspect(connection)
     stored = stored_search_columns(connection, registry.objects, inspector)
+    tables = set(inspector.get_table_names()) if connection.dialect.name == "sqlite" else None
     problems = []
     for name in registry.objects:
         index = SearchIndex.of(registry, field_types, name)
         if index is not None and stored.get(name) != index.columns:
             problems.append(f"{name} has no current search index")
+        elif index is not None and tables is not None and pending_table_name(index.name) not in tables:
+            problems.append(f"{name}'s search index has no pending table")
     return problems
 

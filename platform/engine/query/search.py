@@ -36,7 +36,7 @@ from crmkit.engine.query.filters import QueryContext, compile_filter
 from crmkit.engine.query.inputs import MAX_SEARCH_LENGTH, checked_text
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
-from crmkit.engine.query.search_index import indexed_fields, search_table_name, token_column
+from crmkit.engine.query.search_index import indexed_fields, pending_table_name, search_table_name, token_column
 from crmkit.engine.query.tokens import index_form, query_tokens
 
 MAX_TERMS = 10
@@ -201,6 +201,27 @@ class ContentHeld(ColumnElement):
         self.name = name
 
 
+class PendingHeld(ColumnElement):
+    """SQLite: the match tested on the row of the pending table (`<search table>_pending`, query/search_index.py)
+    a query reads: `ContentHeld` on the pending table's own token columns."""
+
+    __visit_name__ = "crmkit_pending_held"
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True
+    _traverse_internals = [("match", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string)]
+
+    def __init__(self, match: SearchMatch, name: str | None = None) -> None:
+        self.match = match
+        #: The name the query gives the pending table's rows, or None: the table's own name.
+        self.name = name
+
+
+def match_pending_name(match: SearchMatch) -> str:
+    """SQLite: the pending table of a match's search table (id, then the token columns by their own names)."""
+    return pending_table_name(match.index_table)
+
+
 def content_table_name(match: SearchMatch) -> str:
     """SQLite: the FTS5 content table of a match's search table, `<search table>_content` (id, c0, c1, ...)."""
     return f"{match.index_table}_content"
@@ -282,19 +303,22 @@ def _index_condition(element: SearchMatch, compiler, indexed: bool = False, **kw
     return " AND ".join(conditions)
 
 
-def _sqlite_tokens_held(element: SearchMatch, compiler, qualifier: str = "", **kw) -> str:
+def _sqlite_tokens_held(element: SearchMatch, compiler, qualifier: str = "", pending: bool = False, **kw) -> str:
     """SQLite: the terms found in one row's stored token text (tokens separated by single spaces).
 
     The same rule as `fts5_query`: each term's tokens all in one column; a prefix token is
     the start of a stored token (' acm' in ' acme ltd'), any other a whole token (' 科技 ').
-    `qualifier`: the quoted content table's name and a dot, before each column, or "".
+    `qualifier`: the quoted content table's name and a dot, before each column, or "". `pending`: the
+    row is the pending table's, whose columns have the token columns' own names.
     """
     needles = iter([compiler.process(needle, **kw) for needle in element.needles])
+    names = ([compiler.preparer.quote(name) for name in element.columns] if pending
+             else [f"c{position}" for position in element.positions])
     terms = []
     for term in element.terms:
         held = [next(needles) for _ in term]
-        per_column = [" AND ".join(f"instr(' ' || {qualifier}c{position} || ' ', {needle}) > 0" for needle in held)
-                      for position in element.positions]
+        per_column = [" AND ".join(f"instr(' ' || {qualifier}{name} || ' ', {needle}) > 0" for needle in held)
+                      for name in names]
         terms.append("(" + " OR ".join(f"({condition})" for condition in per_column) + ")")
     return " AND ".join(terms)
 
@@ -308,18 +332,42 @@ def _search_match(element: SearchMatch, compiler, **kw) -> str:
     record_id = compiler.process(element.id_column, **kw)
     index_table, key = compiler.preparer.quote(element.index_table), _index_key(compiler)
     condition = _index_condition(element, compiler, indexed=not element.per_row, **kw)
+    sqlite = compiler.dialect.name == "sqlite"
     if not element.per_row:
-        return f"{record_id} IN (SELECT {key} FROM {index_table} WHERE {condition})"
-    if compiler.dialect.name == "sqlite":
+        pending = f" UNION ALL {_pending_ids(element, compiler, **kw)}" if sqlite else ""
+        return f"{record_id} IN (SELECT {key} FROM {index_table} WHERE {condition}{pending})"
+    if sqlite:
         # A MATCH per row would expand a prefix ("acm"*) over the whole index for every row, and
         # even a rowid lookup through FTS5 costs ~0.1 ms: the row's tokens are read from the FTS5
         # table's own content table (`<table>_content`: id, c0, c1, ...; sqlite.org/fts5.html),
         # an ordinary table, and the terms looked for in their text.
         content = compiler.preparer.quote(content_table_name(element))
         held = _sqlite_tokens_held(element, compiler, **kw)
-        return f"EXISTS (SELECT 1 FROM {content} WHERE {content}.id = {record_id} AND {held})"
+        pending = compiler.preparer.quote(match_pending_name(element))
+        pending_held = _sqlite_tokens_held(element, compiler, qualifier=f"{pending}.", pending=True, **kw)
+        return (f"(EXISTS (SELECT 1 FROM {content} WHERE {content}.id = {record_id} AND {held}) OR "
+                f"EXISTS (SELECT 1 FROM {pending} WHERE {pending}.id = {record_id} AND {pending_held}))")
     # A scalar subquery: PostgreSQL cannot pull it up into a join, so it stays a test of each row read.
     return f"(SELECT {condition} FROM {index_table} WHERE {index_table}.{key} = {record_id})"
+
+
+def _pending_ids(element: SearchMatch, compiler, **kw) -> str:
+    """SQLite: `SELECT id FROM <pending> WHERE <its token text holds the terms>`: the match's pending rows
+    (at most PENDING_ROWS of them, each tested)."""
+    pending = compiler.preparer.quote(match_pending_name(element))
+    held = _sqlite_tokens_held(element, compiler, qualifier=f"{pending}.", pending=True, **kw)
+    return f"SELECT id FROM {pending} WHERE {held}"
+
+
+def pending_exists(match: SearchMatch, compiler, **kw) -> str:
+    """SQLite: `EXISTS (<a pending row of the match's search table holds the terms>)`."""
+    return f"EXISTS ({_pending_ids(match, compiler, **kw)})"
+
+
+@compiles(PendingHeld)
+def _pending_held(element: PendingHeld, compiler, **kw) -> str:
+    pending = compiler.preparer.quote(element.name or match_pending_name(element.match))
+    return _sqlite_tokens_held(element.match, compiler, qualifier=f"{pending}.", pending=True, **kw)
 
 
 @compiles(IndexCondition)
@@ -338,7 +386,8 @@ def _search_ids(element: SearchIds, compiler, **kw) -> str:
     index_table, key = compiler.preparer.quote(element.match.index_table), _index_key(compiler)
     condition = _index_condition(element.match, compiler, indexed=True, **kw)
     limit = compiler.process(element.limit_parameter, **kw)
-    ids = f"SELECT {key} FROM {index_table} WHERE {condition} LIMIT {limit}"
+    pending = f" UNION ALL {_pending_ids(element.match, compiler, **kw)}" if compiler.dialect.name == "sqlite" else ""
+    ids = f"SELECT {key} FROM {index_table} WHERE {condition}{pending} LIMIT {limit}"
     return f"SELECT count(*) FROM ({ids}) AS found" if element.counted else ids
 
 

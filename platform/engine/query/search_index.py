@@ -16,6 +16,15 @@ holding the tokens (query/tokens.py) of each searchable field in a column of its
 - PostgreSQL: a table (id = record id) with one tsvector column per field, built with
   `array_to_tsvector` (no parser in between), and one multi-column GIN index.
 
+SQLite also keeps a plain table beside each FTS5 table, `<search table>_pending` (id = record id,
+the same token columns as text): a single create writes its search row there instead of FTS5,
+whose every transaction writes a new segment (some 4.7 of a create's 18 WAL pages); once the
+table holds PENDING_ROWS rows, the create that filled it moves them into FTS5 in one statement
+(`add_pending`). A record is never in both: removing a record's tokens (updates, deletes,
+erasure, reindexing) deletes its pending row too, and its new row goes to FTS5. Every SQLite
+search also reads the pending rows, testing their token text (query/search.py); there are at
+most PENDING_ROWS of them. `upgrade_search_pending` creates the table for indexes built before.
+
 The searchable fields are those marked `searchable` (text values only), else the title
 field. The index is written in the write's transaction by the after-write step
 (records/events.py) and built or rebuilt by the migration step `BuildSearchIndex`.
@@ -29,7 +38,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from sqlalchemy import ARRAY, BigInteger, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
 
 from crmkit.engine.batch_insert import ArrayColumn, Part, array_parameters, unnest_insert
-from crmkit.engine.precompiled import execute_compiled
+from crmkit.engine.precompiled import execute_compiled, run_on_driver
 
 from crmkit.engine.fieldtypes import FieldTypes
 from crmkit.engine.query.tokens import TOKENIZER_VERSION, index_tokens
@@ -46,6 +55,9 @@ ANALYZED_FROM = 10_000
 #: SQLite: FTS5's `automerge` of every search table (module docstring): merge a level's segments once it has two.
 AUTOMERGE = 2
 
+#: SQLite: the pending rows (module docstring) that a create moves into FTS5 once the pending table holds them.
+PENDING_ROWS = 64
+
 #: Called while an index is built: (object, records indexed so far, records in all).
 Progress = Callable[[str, int, int], None]
 
@@ -53,6 +65,11 @@ Progress = Callable[[str, int, int], None]
 def search_table_name(object_name: str) -> str:
     """`crmkit_<object>_search`: the suffix keeps it apart from FTS5's shadow tables (`<table>_data`, ...)."""
     return fit_name(f"crmkit_{object_name}_search")
+
+
+def pending_table_name(table_name: str) -> str:
+    """SQLite: the plain table of the search table `table_name`'s pending rows (module docstring)."""
+    return f"{table_name}_pending"
 
 
 def token_column(field_name: str) -> str:
@@ -111,11 +128,34 @@ def create_index(connection: Connection, index: SearchIndex, *, gin: bool = True
             f"CREATE VIRTUAL TABLE {quote(index.name)} USING fts5({', '.join(columns)}, "
             "tokenize='ascii', detail='column', columnsize=0)")
         set_merging(connection, index.name)
+        create_pending(connection, index)
         return
     body = ", ".join(["id BIGINT PRIMARY KEY", *(f"{name} tsvector NOT NULL" for name in columns)])
     connection.exec_driver_sql(f"CREATE TABLE {quote(index.name)} ({body})")
     if gin:
         create_gin_index(connection, index)
+
+
+def create_pending(connection: Connection, index: SearchIndex) -> None:
+    """SQLite: create the (empty) pending table of `index` (module docstring); it must not exist yet."""
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(f"{quote(name)} TEXT NOT NULL" for name in index.columns)
+    connection.exec_driver_sql(f"CREATE TABLE {quote(pending_table_name(index.name))} "
+                               f"(id INTEGER PRIMARY KEY, {columns})")
+
+
+def upgrade_search_pending(connection: Connection, indexes: Iterable[SearchIndex]) -> list[str]:
+    """SQLite: create the pending table of each of `indexes` whose FTS5 table has none (indexes an older crmkit
+    built); returns the objects given one. Nothing on PostgreSQL, nor for objects without a search table."""
+    if connection.dialect.name != "sqlite":
+        return []
+    present = {row[0] for row in connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    changed = []
+    for index in indexes:
+        if index.name in present and pending_table_name(index.name) not in present:
+            create_pending(connection, index)
+            changed.append(index.object)
+    return changed
 
 
 def set_merging(connection: Connection, table_name: str) -> None:
@@ -162,7 +202,10 @@ def create_gin_index(connection: Connection, index: SearchIndex) -> None:
 def drop_index(connection: Connection, object_name: str) -> None:
     """Drop `object_name`'s search table if there is one (its data is derived; nothing is lost)."""
     name = search_table_name(object_name)
-    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {connection.dialect.identifier_preparer.quote(name)}")
+    quote = connection.dialect.identifier_preparer.quote
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(pending_table_name(name))}")
 
 
 def stored_columns(connection: Connection, object_name: str) -> tuple[str, ...] | None:
@@ -179,13 +222,57 @@ def _id_column(connection: Connection) -> str:
 
 
 def remove_records(connection: Connection, index: SearchIndex, ids: Sequence[int]) -> None:
-    """Forget the tokens of these records (nothing is sent for no ids)."""
+    """Forget the tokens of these records (nothing is sent for no ids); on SQLite their pending rows too."""
     if not ids:
         return
     key = _id_column(connection)
     target = table(index.name, column(key))
+    pending = table(pending_table_name(index.name), column("id")) if key == "rowid" else None
     for start in range(0, len(ids), BATCH):
-        connection.execute(delete(target).where(target.c[key].in_(list(ids[start:start + BATCH]))))
+        chunk = list(ids[start:start + BATCH])
+        connection.execute(delete(target).where(target.c[key].in_(chunk)))
+        if pending is not None:
+            connection.execute(delete(pending).where(pending.c.id.in_(chunk)))
+
+
+def add_pending(connection: Connection, index: SearchIndex, rows: Sequence[Mapping[str, Any]]) -> None:
+    """SQLite: write these new records' search rows ({field: stored value}, with "id") to the pending table, then,
+    when it holds PENDING_ROWS rows or more, move them all into FTS5 (`flush_pending`), in the caller's transaction.
+
+    The count reads at most PENDING_ROWS rows of a table of a page or two (a few microseconds)."""
+    entries = [index_entry(index, row, sqlite=True) for row in rows]
+    statement = _pending_insert(index.name, index.columns)
+    if len(entries) == 1:
+        execute_compiled(connection, statement, entries[0])
+    else:
+        connection.execute(statement, entries)
+    if run_on_driver(connection, _pending_count(connection, index.name)).scalar_one() >= PENDING_ROWS:
+        flush_pending(connection, index)
+
+
+def flush_pending(connection: Connection, index: SearchIndex) -> None:
+    """SQLite: move every pending row of `index` into its FTS5 table (one segment), leaving the pending table empty.
+    Nothing on PostgreSQL, which has no pending rows."""
+    if connection.dialect.name != "sqlite":
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in index.columns)
+    fts, pending = quote(index.name), quote(pending_table_name(index.name))
+    connection.exec_driver_sql(f"INSERT INTO {fts}(rowid, {columns}) SELECT id, {columns} FROM {pending} ORDER BY id")
+    connection.exec_driver_sql(f"DELETE FROM {pending}")
+
+
+@lru_cache(maxsize=256)
+def _pending_insert(table_name: str, columns: tuple[str, ...]) -> Any:
+    target = table(pending_table_name(table_name), column("id"), *(column(name) for name in columns))
+    return insert(target).values({"id": bindparam("record_id"), **{name: bindparam(name) for name in columns}})
+
+
+def _pending_count(connection: Connection, table_name: str) -> str:
+    """`SELECT count(*) FROM (SELECT 1 FROM <pending> LIMIT <PENDING_ROWS>)`: reads at most PENDING_ROWS rows
+    (plain SQL text, run on the driver's cursor like the create's other statements: engine/precompiled.py)."""
+    pending = connection.dialect.identifier_preparer.quote(pending_table_name(table_name))
+    return f"SELECT count(*) FROM (SELECT 1 FROM {pending} LIMIT {int(PENDING_ROWS)})"
 
 
 def index_entry(index: SearchIndex, row: Mapping[str, Any], sqlite: bool) -> dict[str, Any]:

@@ -73,7 +73,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Column, ColumnElement, Connection, column, false, func, literal, select, table, true
+from sqlalchemy import (Column, ColumnElement, Connection, column, false, func, literal, literal_column, select, table,
+                        true, union_all)
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression
 
@@ -81,8 +82,9 @@ from crmkit.engine.query.derived_page import page_ids
 from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.lists import one_of_ids
 from crmkit.engine.query.querystring import QuerySpec
-from crmkit.engine.query.search import (FEW_MATCHES, ContentHeld, IndexCondition, SearchIds, SearchMatch,
-                                        content_table_name, planned_search, search_clause, where_clause)
+from crmkit.engine.query.search import (FEW_MATCHES, ContentHeld, IndexCondition, PendingHeld, SearchIds, SearchMatch,
+                                        content_table_name, match_pending_name, planned_search, search_clause,
+                                        where_clause)
 from crmkit.engine.query.search_parts import probed_shares, rare_part, rare_part_ids
 from crmkit.engine.query.search_statistics import (expected_share, for_index_reads, largest_known_term, short_prefix,
                                                    unknown_short_prefix)
@@ -340,10 +342,16 @@ def _fts_ordered(ctx: QueryContext, object_name: str, spec: QuerySpec, selected:
     """
     source = ctx.schema.table(object_name)
     index = table(match.index_table, column("rowid"))
-    walk = (select(source.c.id).select_from(index.join(source, source.c.id == index.c.rowid))
-            .where(IndexCondition(match), where_clause(ctx, object_name, spec, true()),
-                   *_after(index.c.rowid, after, descending)))
-    return _page_of(source, selected, walk, index.c.rowid, descending, spec.limit + 1)
+    wanted = where_clause(ctx, object_name, spec, true())
+    walk = (select(index.c.rowid.label("id")).select_from(index.join(source, source.c.id == index.c.rowid))
+            .where(IndexCondition(match), wanted, *_after(index.c.rowid, after, descending)))
+    # The pending rows (query/search_index.py), each tested, merged in id order with FTS5's: a compound
+    # SELECT ordered by its `id` is a merge of its two arms, FTS5's walked in its rowid order as before.
+    pending = table(match_pending_name(match), column("id"))
+    waiting = select(pending.c.id.label("id")).where(
+        PendingHeld(match), *_after(pending.c.id, after, descending),
+        select(literal(1)).where(source.c.id == pending.c.id, wanted).correlate(pending).exists())
+    return _page_of(source, selected, union_all(walk, waiting), literal_column("id"), descending, spec.limit + 1)
 
 
 def _page_of(source, selected: Sequence[Any], walk, order: Any, descending: bool, limit: int):
@@ -477,8 +485,10 @@ def walked_count(connection: Connection, ctx: QueryContext, object_name: str, sp
     bound = connection.execute(select(key).where(*scope).order_by(key.desc()).limit(1).offset(walked - 1)).scalar()
     if bound is not None and walked < needed:  # more of them than the walk may read, and they hold fewer matches
         return None
-    held = (select(literal(1)).select_from(rows).where(*scope, *([] if bound is None else [key >= bound]), *tests)
-            .limit(cap + 1).subquery("held"))
+    held = select(literal(1)).select_from(rows).where(*scope, *([] if bound is None else [key >= bound]), *tests)
+    if admin:  # and the pending rows (query/search_index.py), each tested the same way
+        held = union_all(held, _pending_walk(source, match, None, bound, literal(1)))
+    held = held.limit(cap + 1).subquery("held")
     counted = connection.execute(select(func.count()).select_from(held)).scalar_one()
     return counted if counted > cap or bound is None else None
 
@@ -582,8 +592,18 @@ def _content_walked(connection: Connection, ctx: QueryContext, object_name: str,
     walk = select(content.c.id).select_from(content).where(*_after(content.c.id, after, True),
                                       *([] if bound is None else [content.c.id >= bound]), ContentHeld(match),
                                       _a_record(source, content))
-    rows = read(_page_of(source, selected, walk, content.c.id, True, spec.limit + 1))
+    walk = union_all(walk, _pending_walk(source, match, after, bound))
+    rows = read(_page_of(source, selected, walk, literal_column("id"), True, spec.limit + 1))
     return rows if len(rows) > spec.limit or bound is None else None
+
+
+def _pending_walk(source, match: SearchMatch, after: int | None, bound: int | None, selected: Any = None) -> Any:
+    """SQLite: the ids of the pending rows (query/search_index.py) at or above `bound` (below `after`) that hold
+    `match` and are records, for a walk of the content table, which they join in id order (`union_all`)."""
+    pending = table(match_pending_name(match), column("id"))
+    return select(pending.c.id if selected is None else selected).select_from(pending).where(
+        *_after(pending.c.id, after, True), *([] if bound is None else [pending.c.id >= bound]),
+        PendingHeld(match), _a_record(source, pending))
 
 
 def _a_record(source, content) -> Any:

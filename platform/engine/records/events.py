@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 from crmkit.engine.automation.planning import plan_runs
 from crmkit.engine.automation.rules import write_outbox
 from crmkit.engine.automation.runlog import flush_pending as flush_pending_runs
-from crmkit.engine.query.search_index import add_records, reindex_records, remove_records
+from crmkit.engine.query.search_index import add_pending, add_records, reindex_records, remove_records
 from crmkit.engine.records.changes import write_changes
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.history import history_rows, write_history
@@ -203,7 +203,9 @@ def _search_index(connection: Connection, context: "UserContext", events: Sequen
 
     Created, restored and updated records are indexed from the event's values (created ones
     not when `created_indexed`: their INSERT wrote their search row); erased ones and those
-    propagation rewrote (stored formulas) are read again; deleted ones are removed.
+    propagation rewrote (stored formulas) are read again; deleted ones are removed. On SQLite a
+    write creating one record of an object writes its search row to the pending table
+    (query/search_index.py `add_pending`), not FTS5; a bulk create writes FTS5 at once.
     """
     runtime = context.runtime
     index_of = runtime.search_index
@@ -212,6 +214,7 @@ def _search_index(connection: Connection, context: "UserContext", events: Sequen
     added: dict[str, dict[int, Mapping[str, Any]]] = {}
     stale: dict[str, set[int]] = {name: set(ids) for name, ids in rewritten.items()
                                   if ids and index_of(name) is not None}
+    created: dict[str, set[int]] = {}
     for event in events:
         index = index_of(event.object)
         if index is None:
@@ -225,14 +228,19 @@ def _search_index(connection: Connection, context: "UserContext", events: Sequen
         elif event.previous is None or event.changed & set(index.fields):
             if event.previous is not None:
                 removed.setdefault(event.object, set()).add(event.record_id)
+            elif event.operation is Operation.CREATE:
+                created.setdefault(event.object, set()).add(event.record_id)
             added.setdefault(event.object, {})[event.record_id] = event.current
     for object_name in {*removed, *added, *stale}:
         index = index_of(object_name)
         assert index is not None
         again = stale.get(object_name, set())
         remove_records(connection, index, sorted(removed.get(object_name, set()) - again))
-        add_records(connection, index, [row for record_id, row in added.get(object_name, {}).items()
-                                        if record_id not in again])
+        rows = {record_id: row for record_id, row in added.get(object_name, {}).items() if record_id not in again}
+        new = created.get(object_name, set()) & rows.keys()
+        if runtime.is_sqlite and len(new) == 1:  # one record created: its row waits in the pending table
+            add_pending(connection, index, [rows.pop(record_id) for record_id in new])
+        add_records(connection, index, list(rows.values()))
         if again:
             reindex_records(connection, runtime.schema, index, again)
 

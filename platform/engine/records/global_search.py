@@ -57,8 +57,8 @@ from crmkit.engine.query.counting import Count, count_records
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.highlight import Segment, holds_every_term
 from crmkit.engine.query.querystring import QuerySpec
-from crmkit.engine.query.search import (ContentHeld, IndexCondition, SearchMatch, Term, content_table_name, search_clause,
-                                        search_fields, search_terms)
+from crmkit.engine.query.search import (ContentHeld, IndexCondition, SearchMatch, Term, content_table_name, pending_exists,
+                                        search_clause, search_fields, search_terms)
 from crmkit.engine.query.search_pages import COMMON_SHARE, PROBED
 from crmkit.engine.query.search_statistics import expected_share, short_prefix, unknown_short_prefix
 from crmkit.engine.query.tokens import normalise
@@ -309,7 +309,8 @@ class HeldMatches(Executable, ClauseElement):
 
     PostgreSQL: `WITH found_0 AS MATERIALIZED (SELECT id FROM <search table> WHERE <match>), ...
     SELECT 0 WHERE EXISTS (SELECT 1 FROM found_0) UNION ALL SELECT 1 WHERE ...`; SQLite:
-    `SELECT 0 WHERE EXISTS (SELECT 1 FROM <fts table> WHERE <fts table> MATCH ?) UNION ALL ...`; written straight from
+    `SELECT 0 WHERE EXISTS (SELECT 1 FROM <fts table> WHERE <fts table> MATCH ?) OR EXISTS (<a pending row holds
+    it>) UNION ALL ...`; written straight from
     the matches (their search text in their own bound parameters), so that the statement costs
     one cache key and, per shape, one compilation, instead of a CTE, a select and a literal
     built per object and search.
@@ -339,7 +340,8 @@ def _held_matches(element: HeldMatches, compiler, **kw) -> str:
     if compiler.dialect.name == "sqlite":
         return " UNION ALL ".join([
             *(f"SELECT {number} WHERE {_newest_hold(match, compiler, **kw)}EXISTS (SELECT 1 FROM "
-              f"{quote(match.index_table)} WHERE {compiler.process(IndexCondition(match), **kw)})"
+              f"{quote(match.index_table)} WHERE {compiler.process(IndexCondition(match), **kw)}) "
+              f"OR {pending_exists(match, compiler, **kw)}"
               for number, match in enumerate(element.matches)),
             *titles])
     found = [f"found_{number} AS MATERIALIZED (SELECT id FROM {quote(match.index_table)} "
