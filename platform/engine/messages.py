@@ -429,7 +429,9 @@ LIST_OF_CONDITIONS = Message(
 NOT_A_FIELD_NAME = Message("{key} is not a field name.", "{key} 不是字段名。")
 NO_OPERATOR = Message("the condition on {key} names no operator; e.g. {{\"{key}\": {{\"eq\": ...}}}}.",
                       "{key} 的条件没有指定运算符；例如 {{\"{key}\": {{\"eq\": ...}}}}。")
-FILTER_NOT_JSON = Message("'filter' is not valid JSON: {error}.", "'filter' 不是有效的 JSON：{error}。")
+FILTER_NOT_JSON = Message("'filter' is not valid JSON (line {line}, column {column}); write it as a JSON object, "
+                          "such as {{\"stage\": \"Won\"}}.",
+                          "'filter' 不是有效的 JSON（第 {line} 行第 {column} 列）；请写成 JSON 对象，例如 {{\"stage\": \"Won\"}}。")
 FILTER_NOT_AN_OBJECT = Message("'filter' must be a JSON object of conditions, e.g. filter={{\"or\": [...]}}.",
                                "'filter' 必须是由条件组成的 JSON 对象，例如 filter={{\"or\": [...]}}。")
 COUNTED_DAYS = Message("'{word}' needs a whole number of {unit} from 1 to {limit}, e.g. {example}.",

@@ -18,6 +18,7 @@ from crmkit.engine.database import default_database_url, sqlite_file
 from crmkit.engine.security.administration import UserAdministration
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.errors import CrmkitError
+from crmkit.ui.logs import log_to_stderr
 from crmkit.ui import sessions
 from crmkit.ui.config import merged_settings, secret_key
 from crmkit.ui import csrf_tokens, display_html, extension_points, filter_html, fragments, list_html, list_parts
@@ -85,6 +86,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     engine's DatabaseError when the database cannot be opened.
     """
     settings = merged_settings(config)
+    log_to_stderr()  # CRMKIT_LOG_LEVEL: crmkit's lines, request ids in them, where the process configured none
     if crm is None:  # a production server (gunicorn): saves hand their automation to `crmkit worker`
         crm = Crm.open(settings.get("CRMKIT_DATABASE_URL") or default_database_url(), create=False)
         crm.queue = AutomationQueue.open(crm)

@@ -321,3 +321,32 @@ def test_paths_under_the_api_that_no_endpoint_answers_are_counted_against_the_cl
     assert refused.status_code == 429 and refused.headers["Content-Type"] == "application/problem+json"
     assert _get(app, api_crm.tokens["wang"]).status_code == 200  # a valid token counts on its own
     assert client.get("/login").status_code == 200  # the web pages are no API calls: not limited here
+
+
+def test_with_crmkit_log_level_set_each_api_call_is_a_line_on_stderr_with_its_request_id(api_app, api_crm, capsys):
+    """gunicorn and `crmkit serve` configure no logging of crmkit's: CRMKIT_LOG_LEVEL=INFO writes it (ui/logs.py)."""
+    from crmkit.ui import logs
+
+    crmkit = logging.getLogger("crmkit")
+    level = crmkit.level
+    try:
+        logs.log_to_stderr({"CRMKIT_LOG_LEVEL": "info"})
+        logs.log_to_stderr({"CRMKIT_LOG_LEVEL": "info"})  # once per process, however many apps are made
+        _get(api_app, api_crm.tokens["wang"], **{"X-Request-Id": "erp-sync-43"})
+        lines = [line for line in capsys.readouterr().err.splitlines() if "crmkit.api" in line]
+        assert len(lines) == 1, lines
+        assert "INFO crmkit.api [erp-sync-43] GET /api/v1/objects -> 200" in lines[0]
+    finally:
+        for handler in [h for h in crmkit.handlers if isinstance(h, logs._Handler)]:
+            crmkit.removeHandler(handler)
+        crmkit.setLevel(level)
+
+
+def test_an_unknown_log_level_is_refused_with_a_sentence():
+    from crmkit.engine.secret_key import ConfigurationError
+    from crmkit.ui import logs
+
+    with pytest.raises(ConfigurationError, match="CRMKIT_LOG_LEVEL='LOUD' is no log level"):
+        logs.log_to_stderr({"CRMKIT_LOG_LEVEL": "loud"})
+    logs.log_to_stderr({})  # unset: nothing added
+    assert not any(isinstance(h, logs._Handler) for h in logging.getLogger("crmkit").handlers)

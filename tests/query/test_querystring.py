@@ -98,6 +98,13 @@ def test_bad_input_is_a_query_error(args, message):
     assert error.value.message.startswith(message)
 
 
+def test_a_filter_that_is_no_json_is_told_by_its_place_not_in_pythons_english():
+    with pytest.raises(QueryError) as error:
+        parse_query_string({"filter": '{"stage": "Won",\n "amount" 5}'})
+    assert error.value.message.startswith("'filter' is not valid JSON (line 2, column 11)")
+    assert "Expecting" not in error.value.message  # json's own English was put inside the Chinese sentence too
+
+
 KEYS = st.text(alphabet="abcdefgh_.-", min_size=1, max_size=12)
 VALUES = st.one_of(st.text(max_size=20), st.lists(st.text(max_size=10), max_size=3))
 

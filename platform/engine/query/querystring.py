@@ -127,7 +127,8 @@ def _filter(conditions: dict[str, dict[str, list[str]]], given_json: str | None)
     try:
         parsed = json.loads(given_json, parse_float=Decimal)  # 1234567890123456.78 kept exact
     except ValueError as error:
-        raise QueryError(messages.FILTER_NOT_JSON(error=error)) from None
+        raise QueryError(messages.FILTER_NOT_JSON(line=getattr(error, "lineno", 1), column=getattr(error, "colno", 1))) \
+            from None
     except RecursionError:
         raise QueryError(messages.FILTER_NESTS_TOO_DEEPLY()) from None
     if not isinstance(parsed, (dict, list)):
