@@ -798,8 +798,21 @@ def import_records(context: click.Context, object_name: str | None, file: str | 
                 report = imports.resume(job_id if job_id is not None else imports.start(file, options), progress)
         errors = imports.error_report(report.job_id) if report.job_id is not None else _report_lines(report)
         show_import(report, error_file, errors)
+        if file is not None:
+            _say_left_out(file, report.mapping)
     finally:
         crm.close()
+
+
+def _say_left_out(file: str, mapping) -> None:
+    """Names the file's columns the mapping left out (no field's name or label matched them): their values were not
+    imported, which the counts alone do not tell."""
+    from crmkit.engine.transfer.files import read_table
+
+    left = [column for column in read_table(file).header if column and column not in mapping]
+    if left:
+        click.echo(f"Columns left out (no field has that name or label; map one with --mapping COLUMN=FIELD): "
+                   f"{', '.join(left)}.")
 
 
 def _report_lines(report):

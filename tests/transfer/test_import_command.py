@@ -36,6 +36,18 @@ def test_import_prints_counts_and_the_refused_rows_and_writes_the_report(run, tm
     assert (tmp_path / "errors.csv").read_text(encoding="utf-8-sig").splitlines()[1] == "3,姓,last_name,is required."
 
 
+def test_columns_no_field_matches_are_named_as_left_out(run, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes("姓,电子邮箱,电话号,客户\n王,wang@example.cn,138,Acme\n".encode("gbk"))
+    result = run("import", "person", path)
+    assert "1 created" in result.output
+    assert "Columns left out (no field has that name or label; map one with --mapping COLUMN=FIELD): 电话号, 客户." \
+        in result.output
+    quiet = tmp_path / "mapped.csv"
+    quiet.write_text("姓,电子邮箱\n李,li@example.cn\n", encoding="utf-8")
+    assert "left out" not in run("import", "person", quiet).output
+
+
 def test_a_dry_run_writes_nothing_and_a_mapping_can_be_given_as_pairs_or_json(run, tmp_path):
     path = tmp_path / "people.csv"
     path.write_text("Nom,Courriel\nDupont,d@example.fr\n", encoding="utf-8")
