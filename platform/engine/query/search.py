@@ -201,20 +201,13 @@ class ContentHeld(ColumnElement):
         self.name = name
 
 
-class PendingHeld(ColumnElement):
+class PendingHeld(ContentHeld):
     """SQLite: the match tested on the row of the pending table (`<search table>_pending`, query/search_index.py)
-    a query reads: `ContentHeld` on the pending table's own token columns."""
+    a query reads: `ContentHeld` on the pending table's own token columns (`name`: the name the query gives the
+    pending table's rows, or None: the table's own name)."""
 
     __visit_name__ = "crmkit_pending_held"
     inherit_cache = True
-    type = Boolean()
-    _is_implicitly_boolean = True
-    _traverse_internals = [("match", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string)]
-
-    def __init__(self, match: SearchMatch, name: str | None = None) -> None:
-        self.match = match
-        #: The name the query gives the pending table's rows, or None: the table's own name.
-        self.name = name
 
 
 def match_pending_name(match: SearchMatch) -> str:
