@@ -131,6 +131,10 @@ IMPORT_RIGHTS_CHANGED = Message(
     "导入进行期间你的权限发生了变化，因此导入在第 {rows} 行之后停止；之前的行已保存：请继续导入，将按你当前的权限进行。")
 NO_ACTIVE_USER = Message("there is no active user with id {id}.", "不存在 id 为 {id} 的启用用户。")
 DUPLICATE = Message("{value} is already used by another {object} record.", "{value} 已被另一条 {object} 记录使用。")
+COMBINATION_IN_BATCH = Message("the combination of {fields} is already used by row {row}, and must be unique.",
+                               "{fields} 的组合已被第 {row} 行使用，必须唯一。")
+UNIQUE_IN_BATCH = Message("{value} is already used by row {row}, and must be unique.",
+                          "{value} 已被第 {row} 行使用，必须唯一。")
 COMBINATION = Message("another {object} record already has this combination ({values}), which must be unique.",
                       "另一条 {object} 记录已有相同的组合（{values}），该组合必须唯一。")
 COMBINATION_WITH_HIDDEN = Message(

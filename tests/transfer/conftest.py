@@ -55,7 +55,17 @@ objects:
           - {value: senior, label: {en: Senior, zh: 资深}}
       company: {type: lookup, to: company, label: {en: Company, zh: 公司}}
       salary: {type: currency, label: {en: Salary, zh: 薪资}}
+      headcount: {type: integer, label: {en: Headcount, zh: 人数}}
       greeted: {type: text}
+    validations:
+      - name: no_placeholder_first_name
+        field: first_name
+        condition: "first_name == 'TBD'"
+        message: {en: the first name may not be TBD., zh: 名不能是 TBD。}
+      - name: headcount_not_negative
+        field: headcount
+        condition: "headcount is not None and headcount < 0"
+        message: {en: the headcount may not be negative., zh: 人数不能为负。}
     automations:
       - name: greet
         on: [created]

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from crmkit.engine.messages import translated
 from crmkit.engine.security.access import PermissionDenied
 from crmkit.engine.transfer.files import ImportFileError
 from crmkit.engine.transfer.importer import ImportOptions, ImportService
@@ -220,3 +221,66 @@ def test_an_import_started_on_the_web_is_run_by_a_queue_worker(crm, people, csv_
     while crm.queue.work_one():
         pass
     assert (people.job(job_id).status, people.job(job_id).created) == ("done", 2)
+
+
+#: A row with a fault of every kind: required missing (Last Name), cell conversions (Email, Headcount), a lookup
+#: naming no record (Company), a validation rule (First Name) and a unique value stored already (Badge).
+MANY_FAULTS = "Last Name,First Name,Email,Headcount,Company,Badge\nok,Ann,ok@example.cn,3,Acme,B-2\n" \
+              ",TBD,not-an-email,many,Nobody,B-1\n"
+EVERY_FAULT = {
+    RowError(3, "Last Name", "last_name", "is required."),
+    RowError(3, "First Name", "first_name", "the first name may not be TBD."),
+    RowError(3, "Email", "email", "Not a valid email address."),
+    RowError(3, "Headcount", "headcount", "Not a valid whole number."),
+    RowError(3, "Company", "company", "there is no company record 'Nobody'."),
+    RowError(3, "Badge", "badge", "'B-1' is already used by another person record."),
+}
+
+
+def test_a_row_with_faults_of_every_kind_is_told_all_of_them_in_the_dry_run_and_the_import(crm, people, csv_file):
+    crm.as_system().records("person").create({"last_name": "Badge holder", "badge": "B-1"})
+    path = csv_file(MANY_FAULTS)
+    dry = people.dry_run(path)
+    assert (dry.created, dry.failed) == (1, 1) and set(dry.errors) == EVERY_FAULT
+    report = people.import_file(path)
+    assert (report.created, report.failed) == (1, 1) and set(report.errors) == EVERY_FAULT
+    assert len(list(people.error_report(report.job_id))) == 1 + len(EVERY_FAULT)
+    assert stored(crm, "last_name") == [("Badge holder",), ("ok",)]  # the refused row is never written
+    in_chinese = ImportService(crm.as_system(language="zh"), "person").dry_run(path)
+    assert {translated(error.message, "zh") for error in in_chinese.errors if error.row == 3} == {
+        "此字段为必填项。", "名不能是 TBD。", "不是有效的邮箱地址。", "不是有效的整数。", "不存在 company 记录 'Nobody'。",
+        "'B-1' 已被另一条 person 记录使用。"}
+
+
+def test_a_rule_reading_a_refused_value_is_not_judged_on_a_blank(crm, people, csv_file):
+    report = people.dry_run(csv_file("Last Name,Headcount\n,-x\n"))
+    assert set(report.errors) == {RowError(2, "Last Name", "last_name", "is required."),
+                                  RowError(2, "Headcount", "headcount", "Not a valid whole number.")}
+
+
+def test_a_blocked_duplicate_and_a_clash_within_the_file_are_told_with_the_rows_other_faults(crm, people, csv_file):
+    crm.as_system().records("person").create({"last_name": "Old", "email": "wang@example.cn"})
+    path = csv_file("Last Name,First Name,Email,Headcount,Badge\nA,,wang@example.cn,-1,\nB,,b@example.cn,1,B-7\n"
+                    "C,TBD,c@example.cn,x,B-7\n")
+    report = people.import_file(path, ImportOptions(duplicates="block"))
+    assert set(report.errors) == {
+        RowError(2, "Email", "email", "a person record with the same email exists already: #1."),
+        RowError(2, "Headcount", "headcount", "the headcount may not be negative."),
+        RowError(4, "First Name", "first_name", "the first name may not be TBD."),
+        RowError(4, "Headcount", "headcount", "Not a valid whole number."),
+        RowError(4, "Badge", "badge", "'B-7' is already used by row 3, and must be unique."),
+    }
+    assert (report.created, report.failed) == (1, 2)
+    assert translated("'B-7' is already used by row 3, and must be unique.", "zh") == "'B-7' 已被第 3 行使用，必须唯一。"
+
+
+def test_an_updating_row_is_told_every_fault_too(crm, people, csv_file):
+    crm.as_system().records("person").create({"last_name": "Old", "badge": "B-1"})
+    path = csv_file("Badge,Email,First Name,Headcount,Company\nB-1,not-an-email,TBD,many,Nobody\n")
+    expected = {RowError(2, "Email", "email", "Not a valid email address."),
+                RowError(2, "First Name", "first_name", "the first name may not be TBD."),
+                RowError(2, "Headcount", "headcount", "Not a valid whole number."),
+                RowError(2, "Company", "company", "there is no company record 'Nobody'.")}
+    assert set(people.dry_run(path, ImportOptions(upsert_on="badge")).errors) == expected
+    assert set(people.import_file(path, ImportOptions(upsert_on="badge")).errors) == expected
+    assert stored(crm, "last_name", "first_name") == [("Old", None)]

@@ -69,3 +69,14 @@ def test_resume_continues_a_job_by_its_id_and_a_mistake_is_a_sentence(run, tmp_p
     result = run("import", "--resume", 9)
     assert result.exit_code == 1 and "there is no import 9 of yours." in result.output
     assert run("import", "person").exit_code == 2
+
+
+def test_a_dry_run_prints_every_fault_of_a_row(run, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Last Name,First Name,Email,Headcount,Company\n,TBD,not-an-email,many,Nobody\n", encoding="utf-8")
+    result = run("import", "person", path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    for line in ("row 2, column Last Name: is required.", "row 2, column First Name: the first name may not be TBD.",
+                 "row 2, column Email: Not a valid email address.", "row 2, column Headcount: Not a valid whole number.",
+                 "row 2, column Company: there is no company record 'Nobody'."):
+        assert line in result.output

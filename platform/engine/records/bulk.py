@@ -96,19 +96,23 @@ def _create_chunk(service: "RecordService", chunk: list[Mapping[str, Any]], offs
     return len(prepared)
 
 
-def prepare_rows(service: "RecordService", connection, rows: Sequence[Mapping[str, Any]], now: datetime
-                 ) -> tuple[list[dict[str, Any]], dict[int, dict[str, list[str]]]]:
+def prepare_rows(service: "RecordService", connection, rows: Sequence[Mapping[str, Any]], now: datetime,
+                 *, gather: bool = False) -> tuple[list[dict[str, Any]], dict[int, dict[str, list[str]]]]:
     """The save pipeline up to the write for each row: (values of the valid rows in order, {row index: errors}).
 
     Field access, coercion, defaults, formulas, validation rules and the before-save hook,
     as a single create does; lookups are not checked here (`_missing_lookups` does a batch).
+    `gather` (an import): each refused row's errors name every fault it has (RecordService._checked).
     """
     clock = service.session.clock_functions(now)
     prepared, errors = [], {}
     for index, row in enumerate(rows):
         try:
-            service._check_field_access(row, previous=None)
-            values = service._prepare(connection, row, previous=None, check_lookups=False, clock=clock).values
+            if gather:
+                values = service._checked(connection, row, previous=None, check_lookups=False, clock=clock).values
+            else:
+                service._check_field_access(row, previous=None)
+                values = service._prepare(connection, row, previous=None, check_lookups=False, clock=clock).values
             prepared.append(service.before_save(connection, values, None, clock))
         except RecordValidationError as error:
             errors[index] = error.errors

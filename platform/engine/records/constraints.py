@@ -141,25 +141,44 @@ def constraint_errors(obj: ObjectDef, values: Mapping[str, Any] | None,
         raise RecordValidationError(errors) from None
 
 
-def duplicates_within(obj: ObjectDef, rows: Sequence[Mapping[str, Any]], offset: int) -> dict[int, dict[str, list[str]]]:
+def duplicates_within(obj: ObjectDef, rows: Sequence[Mapping[str, Any]], offset: int,
+                      numbers: Sequence[int] | None = None) -> dict[int, dict[str, list[str]]]:
     """Rows of one batch that repeat a unique value of an earlier row, keyed by row number (offset + index + 1).
 
     Each row was checked against the stored records already; this is the check among the new rows.
+    `numbers`: the rows' numbers to name in the sentences (an import's file rows), else offset + index + 1.
     """
+    return clashes_with(obj, rows, [], offset, numbers)[0]
+
+
+def clashes_with(obj: ObjectDef, rows: Sequence[Mapping[str, Any]], others: Sequence[Mapping[str, Any]],
+                 offset: int = 0, numbers: Sequence[int] | None = None
+                 ) -> tuple[dict[int, dict[str, list[str]]], dict[int, dict[str, list[str]]]]:
+    """(duplicates_within `rows`, {index in `others`: errors}): `others` (rows refused already, never written)
+    are checked against `rows` only, so an import's refused row is told every fault it has, a clash too."""
     errors: dict[int, dict[str, list[str]]] = {}
+    other_errors: dict[int, dict[str, list[str]]] = {}
     for _, columns, unique in field_indexes(obj):
         if not unique or any(name not in obj.fields or obj.fields[name].type == "autonumber" for name in columns):
             continue
+        field = columns[0] if len(columns) == 1 else RECORD_ERRORS
         first: dict[tuple, int] = {}
         for index, row in enumerate(rows):
             key = tuple(row.get(name) for name in columns)
             if any(value is None for value in key):
                 continue
             if key in first:
-                shown = repr(key[0]) if len(columns) == 1 else f"the combination of {', '.join(columns)}"
-                field = columns[0] if len(columns) == 1 else RECORD_ERRORS
-                errors.setdefault(offset + index + 1, {}).setdefault(field, []).append(
-                    f"{shown} is already used by row {first[key]}, and must be unique.")
+                errors.setdefault(offset + index + 1, {}).setdefault(field, []).append(_clash(columns, key, first[key]))
             else:
-                first[key] = offset + index + 1
-    return errors
+                first[key] = numbers[index] if numbers is not None else offset + index + 1
+        for index, row in enumerate(others):
+            key = tuple(row.get(name) for name in columns)
+            if not any(value is None for value in key) and key in first:
+                other_errors.setdefault(index, {}).setdefault(field, []).append(_clash(columns, key, first[key]))
+    return errors, other_errors
+
+
+def _clash(columns: Sequence[str], key: tuple, row: int) -> str:
+    if len(columns) == 1:
+        return messages.UNIQUE_IN_BATCH(value=repr(key[0]), row=row)
+    return messages.COMBINATION_IN_BATCH(fields=", ".join(columns), row=row)

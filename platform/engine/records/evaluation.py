@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import reprlib
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from marshmallow import ValidationError
 from sqlalchemy import Connection, select
@@ -128,8 +128,12 @@ class Evaluator:
         language: str,
         clock: Mapping[str, Callable[..., Any]] | None = None,
         reasons: bool = True,
+        unread: Collection[str] = frozenset(),
     ) -> dict[str, list[str]]:
         """Compute the formulas into `values`, then check the rules on the result: one namespace for both.
+
+        `unread`: fields whose given value was refused (an import gathering every fault of a row): a rule
+        reading one of them, or a formula computed from one, is not checked (it would judge a blank).
 
         `clock` gives the rules the acting user's `today()`/`now()` (formulas cannot call them); `reasons`:
         whether a rule that could not be checked is refused with the sandbox's reason (administrators, the
@@ -138,8 +142,8 @@ class Evaluator:
         namespace = self._namespace(values, related)
         functions = self._functions(values, previous, clock)
         self._compute(values, namespace, functions, None)
-        errors = self._check(namespace, functions, operation, language, reasons)
-        if self.obj.transitions:
+        errors = self._check(namespace, functions, operation, language, reasons, self._tainted(unread))
+        if self.obj.transitions and not unread:
             for name, texts in transition_errors(self.obj, previous, values, namespace, functions, language,
                                                  reasons).items():
                 errors.setdefault(name, []).extend(texts)
@@ -207,15 +211,30 @@ class Evaluator:
             detail = " ".join(error_messages(messages))
             return None, f"the result {_short.repr(raw)} is not a valid {fdef.value_type} value: {detail}"
 
+    def _tainted(self, unread: Collection[str]) -> frozenset[str]:
+        """`unread` and the formulas computed from them, directly or through other formulas."""
+        tainted = set(unread)
+        growing = bool(tainted)
+        while growing:
+            growing = False
+            for fdef in self.obj.fields.values():
+                if fdef.formula and fdef.name not in tainted and compile_expression(fdef.formula).names & tainted:
+                    tainted.add(fdef.name)
+                    growing = True
+        return frozenset(tainted)
+
     def _check(self, namespace: dict[str, Any], functions: dict[str, Any], operation: str,
-               language: str, reasons: bool = True) -> dict[str, list[str]]:
+               language: str, reasons: bool = True, unread: frozenset[str] = frozenset()) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         for rule in self.obj.validations:
             if operation not in rule.on:
                 continue
             target = rule.field or RECORD_ERRORS
             try:
-                invalid = compile_expression(rule.condition).evaluate(namespace, functions)
+                condition = compile_expression(rule.condition)
+                if unread and condition.names & unread:
+                    continue
+                invalid = condition.evaluate(namespace, functions)
             except SandboxError as error:
                 # A rule that cannot be judged refuses the save: passing it silently would let bad data in.
                 errors.setdefault(RECORD_ERRORS, []).append(

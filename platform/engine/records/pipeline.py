@@ -101,6 +101,7 @@ class SavePipeline:
         hidden: Collection[str] = frozenset(),
         automate: Callable[[Connection, dict[str, Any]], list[str]] | None = None,
         reasons: bool = True,
+        gather: bool = False,
     ) -> Prepared:
         """Run everything before the write; raises RecordValidationError with every problem found.
 
@@ -108,7 +109,9 @@ class SavePipeline:
         `hidden` the fields the acting user may not read, whose values no message quotes;
         `automate` the before-save automation (automation/rules.py), run on the values with
         their formulas computed, before the validation rules: it changes `values` and returns
-        the names it set.
+        the names it set. `gather` (an import's rows): a value refused early does not stop the
+        check; the validation rules not reading a refused field (nor a formula computed from one)
+        and the unique check run too, so the error names every fault of the values at once.
         """
         clean, errors = coerce_input(self.obj, self.input_schema, input_values, self.runtime.field_types, system=system,
                                      known=self.input_problems, language=language)
@@ -131,29 +134,34 @@ class SavePipeline:
             self._check_lookups(connection, values, clean, errors, row_filter)
             if clean.get("owner_id") is not None and self.missing_owners(connection, {clean["owner_id"]}):
                 errors.setdefault("owner_id", []).append(messages.NO_ACTIVE_USER(id=clean["owner_id"]))
-        self._refuse_early(errors, previous, values, language)
-        if automate is not None:
+        refused = self._refuse_early(errors, previous, values, language, gather)
+        if automate is not None and not refused:
             related = self._automated(connection, values, related, previous, automate, errors, language, hidden)
         operation = "create" if previous is None else "update"
-        errors.update(self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock,
-                                                        reasons))
+        for name, texts in self.evaluator.formulas_and_rules(values, related, previous, operation, language, clock,
+                                                             reasons, unread=refused).items():
+            errors.setdefault(name, []).extend(texts)
         self._check_unique(connection, values, previous, errors)
         if errors:
             raise RecordValidationError(errors)
         return Prepared(values, frozenset(clean))
 
     def _refuse_early(self, errors: dict[str, list[str]], previous: Mapping[str, Any] | None,
-                      values: Mapping[str, Any], language: str) -> None:
+                      values: Mapping[str, Any], language: str, gather: bool = False) -> frozenset[str]:
         """Raise RecordValidationError when `errors` (found before the formulas and rules) has any, with
         the stage moves no transition lists (a field already refused keeps its own error): the user
-        learns at once that the move itself is not allowed, not only after fixing the other errors."""
+        learns at once that the move itself is not allowed, not only after fixing the other errors.
+        With `gather`, return the names refused instead (the check goes on without their values)."""
         if not errors:
-            return
+            return frozenset()
+        refused = frozenset(errors)
         if self.obj.transitions:
             for name, texts in unlisted_move_errors(self.obj, previous, values, language).items():
                 if name not in errors:
                     errors[name] = texts
-        raise RecordValidationError(errors)
+        if not gather:
+            raise RecordValidationError(errors)
+        return refused
 
     def _automated(self, connection: Connection, values: dict[str, Any], related, previous, automate,
                    errors: dict[str, list[str]], language: str, hidden: Collection[str]):

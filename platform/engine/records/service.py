@@ -494,15 +494,20 @@ class RecordService:
             raise self._told(error) from None
         return values
 
-    def _update(self, connection: Connection, record_id: int, input_values: Mapping[str, Any], version: int) -> Record:
+    def _update(self, connection: Connection, record_id: int, input_values: Mapping[str, Any], version: int,
+                *, gather: bool = False) -> Record:
+        """`gather` (an import's row): every fault of the values in one RecordValidationError (`_checked`)."""
         actor = self.session.actor
         current = self._load(connection, record_id, lock=True, level="edit")
         if current["version"] != version:
             raise StaleRecordError(self.obj.name, record_id, version, current["version"])
-        self._check_field_access(input_values, previous=current)
         now = self.session.now()
         clock = self.session.clock_functions(now)
-        prepared = self._prepare(connection, input_values, previous=current, clock=clock)
+        if gather:
+            prepared = self._checked(connection, input_values, previous=current, clock=clock)
+        else:
+            self._check_field_access(input_values, previous=current)
+            prepared = self._prepare(connection, input_values, previous=current, clock=clock)
         values = self.before_save(connection, prepared.values, current, clock)
         changes = {name: value for name, value in values.items() if current.get(name) != value}
         if not changes:
@@ -520,9 +525,29 @@ class RecordService:
                                                               now)])
         return Record(self.obj.name, values)
 
-    def _prepare(self, connection: Connection, input_values: Mapping[str, Any],
+    def _checked(self, connection: Connection, input_values: Mapping[str, Any],
                  previous: Mapping[str, Any] | None, *, clock: Mapping[str, Any],
                  check_lookups: bool = True) -> Prepared:
+        """Field access and the save pipeline, every fault found in one RecordValidationError (an import's row:
+        its report names them all, not only the first stage's)."""
+        try:
+            self._check_field_access(input_values, previous=previous)
+        except RecordValidationError as error:
+            denied = error.errors
+        else:
+            denied = {}
+        try:
+            prepared = self._prepare(connection, input_values, previous=previous, clock=clock,
+                                     check_lookups=check_lookups, gather=True)
+        except RecordValidationError as error:
+            raise RecordValidationError(joined(denied, error.errors)) from None
+        if denied:
+            raise RecordValidationError(denied)
+        return prepared
+
+    def _prepare(self, connection: Connection, input_values: Mapping[str, Any],
+                 previous: Mapping[str, Any] | None, *, clock: Mapping[str, Any],
+                 check_lookups: bool = True, gather: bool = False) -> Prepared:
         """The save pipeline for this session; errors about fields the user may not read name neither field nor value."""
         actor = self.session.actor
         automate = None
@@ -534,7 +559,7 @@ class RecordService:
             return self.pipeline.prepare(connection, input_values, previous=previous, system=actor.system,
                                          language=actor.language, row_filter=self.session.row_filter,
                                          check_lookups=check_lookups, clock=clock, hidden=self._hidden(),
-                                         automate=automate, reasons=may_see_reasons(self.session))
+                                         automate=automate, reasons=may_see_reasons(self.session), gather=gather)
         except RecordValidationError as error:
             raise self._told(error) from None
 
@@ -658,3 +683,11 @@ class RecordService:
                                                             derived_read=derived_read)]
 
 
+def joined(*errors: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Field errors of several checks, each field's sentences once, in order."""
+    together: dict[str, list[str]] = {}
+    for found in errors:
+        for name, texts in found.items():
+            kept = together.setdefault(name, [])
+            kept.extend(text for text in texts if text not in kept)
+    return together

@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from crmkit.engine import messages
 from crmkit.engine.records.bulk import insert_prepared, prepare_rows
-from crmkit.engine.records.constraints import duplicates_within
+from crmkit.engine.records.constraints import clashes_with
 from crmkit.engine.records.errors import RecordError, RecordValidationError
+from crmkit.engine.records.service import joined as _joined
 from crmkit.engine.security.access import RightsChanged, UnknownUser
 from crmkit.engine.transfer.files import cell_text
 from crmkit.engine.transfer.jobs import BatchCounts, RowError
@@ -139,11 +140,12 @@ class ImportBatch:
             if match is None and first is None:
                 earlier[row.key] = row
                 kept.append(row)
-            elif action == "block":
+            elif action == "block":  # refused, and checked on so that its report names its other faults too
                 sentence = (messages.IMPORT_DUPLICATE_STORED(object=obj.name, rule=rule.kind, id=match[0])
                             if match is not None else messages.IMPORT_DUPLICATE_IN_FILE(rule=rule.kind,
                                                                                         row=first.number))
-                self._refuse(row.number, {rule.field: [sentence]})
+                row.problems.setdefault(rule.field, []).append(sentence)
+                kept.append(row)
             elif action == "skip":
                 self.counts["skipped"] += 1
             elif match is not None:
@@ -171,14 +173,18 @@ class ImportBatch:
         if not rows:
             return
         records, now = self.records, self.service.context.now()
-        prepared, errors = prepare_rows(records, self.connection, [row.values for row in rows], now)
-        for index, row in enumerate(rows):
-            if row.problems or index in errors:
-                self._refuse(row.number, {**errors.get(index, {}), **row.problems})
+        prepared, errors = prepare_rows(records, self.connection, [row.values for row in rows], now, gather=True)
         valid_at = [index for index, row in enumerate(rows) if index not in errors]
         prepared = [values for index, values in zip(valid_at, prepared) if not rows[index].problems]
         valid = [rows[index] for index in valid_at if not rows[index].problems]
-        clashes = duplicates_within(records.obj, prepared, 0)
+        refused = [row for index, row in enumerate(rows) if row.problems or index in errors]
+        # A refused row is never written; it is still told of its clash with a row written (its given values).
+        clashes, refused_clashes = clashes_with(records.obj, prepared, [row.values for row in refused],
+                                                numbers=[row.number for row in valid])
+        index_of = {id(row): index for index, row in enumerate(rows)}
+        for at, row in enumerate(refused):
+            self._refuse(row.number, _joined(_besides(errors.get(index_of[id(row)], {}), row.problems),
+                                             row.problems, refused_clashes.get(at, {})))
         if clashes:
             for number, problems in clashes.items():
                 self._refuse(valid[number - 1].number, problems)
@@ -200,12 +206,12 @@ class ImportBatch:
                     continue
                 if self.write:
                     with self.connection.begin_nested():
-                        record = records._update(self.connection, record_id, row.values, version)
+                        record = records._update(self.connection, record_id, row.values, version, gather=True)
                     versions[record_id] = record.values["version"]
                 else:
                     self._check_update(record_id, row.values)
             except RecordValidationError as error:
-                self._refuse(row.number, {**error.errors, **row.problems})
+                self._refuse(row.number, _joined(_besides(error.errors, row.problems), row.problems))
                 continue
             except (RightsChanged, UnknownUser):  # not this row's failure: the whole transaction stops
                 raise
@@ -218,6 +224,11 @@ class ImportBatch:
         """A dry run's update: the record may be edited and the values pass the pipeline."""
         records, context = self.records, self.service.context
         current = records._load(self.connection, record_id, level="edit")
-        records._check_field_access(values, previous=current)
         clock = context.clock_functions(context.now())
-        records._prepare(self.connection, values, previous=current, clock=clock)
+        records._checked(self.connection, values, previous=current, clock=clock)
+
+
+def _besides(errors: Mapping[str, Sequence[str]], problems: Mapping[str, Sequence[str]]) -> dict[str, Sequence[str]]:
+    """The pipeline's errors of fields the row's own problems do not explain (a lookup naming no record is not
+    also said to be missing)."""
+    return {name: texts for name, texts in errors.items() if name not in problems}
