@@ -18,21 +18,25 @@ from crmkit.api.openapi import openapi_document
 from crmkit.api.requests import json_response
 from crmkit.metadata.registry import Registry
 
-#: The documents of the registries last served, by id: (registry, document), the registry kept so its id stays its own.
-_DOCUMENTS: dict[int, tuple[Registry, dict[str, Any]]] = {}
-KEPT_DOCUMENTS = 4
+#: The documents last served, by (registry id, catalog language): (registry, document), the registry kept so its id
+#: stays its own.
+_DOCUMENTS: dict[tuple[int, str], tuple[Registry, dict[str, Any]]] = {}
+KEPT_DOCUMENTS = 8
 
 
 def current_document() -> dict[str, Any]:
-    """The OpenAPI document of the installed metadata, built once per installed registry."""
+    """The OpenAPI document of the installed metadata in the caller's language (`language()`: ?lang=,
+    Accept-Language, the profile), built once per installed registry and catalog language."""
     runtime = context().runtime
-    kept = _DOCUMENTS.get(id(runtime.registry))
+    lang = _catalog_language(language())
+    key = (id(runtime.registry), lang)
+    kept = _DOCUMENTS.get(key)
     if kept is not None and kept[0] is runtime.registry:
         return kept[1]
-    document = openapi_document(runtime.registry, runtime.field_types)
+    document = openapi_document(runtime.registry, runtime.field_types, lang)
     if len(_DOCUMENTS) >= KEPT_DOCUMENTS:
         _DOCUMENTS.clear()
-    _DOCUMENTS[id(runtime.registry)] = (runtime.registry, document)
+    _DOCUMENTS[key] = (runtime.registry, document)
     return document
 
 

@@ -7,12 +7,23 @@ its related lists) and its schemas: `<object>` (a record as the API returns it: 
 all optional since a caller sees only the fields they may read), `<object>.input` (the
 writable fields) and `<object>.page`. Values follow the API's JSON: decimals as text,
 dates and times ISO 8601, lookups as record ids. Every error is problem+json (`Problem`).
+
+Its sentences (summaries, descriptions) are in the message catalogs (flask_babel, as the docs
+page's), its object and field labels from the metadata: `openapi_document(..., language="zh")`
+gives them in Chinese, with paths, operation ids, schema names, types and enums the same in
+every language.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import LazyString, force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+
 from crmkit.engine.fieldtypes import FieldTypes
+from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
 from crmkit.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from crmkit.metadata.registry import Registry
 
@@ -22,14 +33,14 @@ MAX_ID = 2**63 - 1
 #: JSON Schema of a stored value, by value type (fieldtypes value_type), as the API returns it.
 VALUE_SCHEMAS: dict[str, dict[str, Any]] = {
     "integer": {"type": "integer"},
-    "decimal": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "an exact decimal, as text"},
-    "currency": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "an exact amount, as text"},
-    "percent": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "a percentage, as text"},
+    "decimal": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": _l("an exact decimal, as text")},
+    "currency": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": _l("an exact amount, as text")},
+    "percent": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": _l("a percentage, as text")},
     "boolean": {"type": "boolean"},
     "date": {"type": "string", "format": "date"},
     "datetime": {"type": "string", "format": "date-time"},
     "multi_picklist": {"type": "array", "items": {"type": "string"}},
-    "lookup": {"type": "integer", "description": "the id of the linked record"},
+    "lookup": {"type": "integer", "description": _l("the id of the linked record")},
     "json": {"type": "object"},
 }
 TEXT_TYPES = frozenset({"text", "textarea", "email", "phone", "url", "picklist", "autonumber"})
@@ -62,53 +73,59 @@ def input_schema(fdef: FieldDef, value_type: str) -> dict[str, Any]:
     return schema
 
 
-def record_schema(obj: ObjectDef, field_types: FieldTypes, registry: Registry) -> dict[str, Any]:
-    properties: dict[str, Any] = {name: value_schema(SYSTEM_VALUE_TYPES[name]) for name in SYSTEM_FIELDS}
-    properties["id"] = {"type": "integer"}
-    properties["version"] = {"type": "integer"}
+def record_schema(obj: ObjectDef, field_types: FieldTypes, registry: Registry, language: str = "en"
+                  ) -> dict[str, Any]:
+    properties: dict[str, Any] = {name: {**value_schema(SYSTEM_VALUE_TYPES[name]),
+                                         "title": SYSTEM_LABELS[name].get(language)} for name in SYSTEM_FIELDS}
+    properties["id"] = {"type": "integer", "title": SYSTEM_LABELS["id"].get(language)}
+    properties["version"] = {"type": "integer", "title": SYSTEM_LABELS["version"].get(language)}
     for fdef in obj.fields.values():
         kind = field_types.value_type(fdef, registry)
-        properties[fdef.name] = {**value_schema(kind, fdef), "title": fdef.label.get("en")}
-    return {"type": "object", "title": obj.label.get("en"), "properties": properties, "required": ["id", "version"]}
+        properties[fdef.name] = {**value_schema(kind, fdef), "title": fdef.label.get(language)}
+    return {"type": "object", "title": obj.label.get(language), "properties": properties,
+            "required": ["id", "version"]}
 
 
-def writable_schema(obj: ObjectDef, field_types: FieldTypes, registry: Registry) -> dict[str, Any]:
-    properties: dict[str, Any] = {"owner_id": {"type": ["integer", "null"]}}
+def writable_schema(obj: ObjectDef, field_types: FieldTypes, registry: Registry, language: str = "en"
+                    ) -> dict[str, Any]:
+    properties: dict[str, Any] = {"owner_id": {"type": ["integer", "null"],
+                                               "title": SYSTEM_LABELS["owner_id"].get(language)}}
     for fdef in obj.fields.values():
         if field_types[fdef.type].writable and not fdef.read_only:
-            properties[fdef.name] = input_schema(fdef, field_types.value_type(fdef, registry))
+            properties[fdef.name] = {**input_schema(fdef, field_types.value_type(fdef, registry)),
+                                     "title": fdef.label.get(language)}
     return {"type": "object", "properties": properties}
 
 
-def _parameter(name: str, where: str, schema: dict[str, Any], description: str,
+def _parameter(name: str, where: str, schema: dict[str, Any], description: Any,
                required: bool = False) -> dict[str, Any]:
     return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
             "description": description}
 
 
 LIST_PARAMETERS = [
-    _parameter("q", "query", {"type": "string", "maxLength": 200}, "search text (the object's searchable fields)"),
-    _parameter("sort", "query", {"type": "string", "maxLength": 200}, "fields to sort by, `-` for descending: -amount,name"),
-    _parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}, "records per page (default 50)"),
-    _parameter("after", "query", {"type": "string", "maxLength": 2000}, "the previous page's next_cursor"),
+    _parameter("q", "query", {"type": "string", "maxLength": 200}, _l("search text (the object's searchable fields)")),
+    _parameter("sort", "query", {"type": "string", "maxLength": 200}, _l("fields to sort by, `-` for descending: -amount,name")),
+    _parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}, _l("records per page (default 50)")),
+    _parameter("after", "query", {"type": "string", "maxLength": 2000}, _l("the previous page's next_cursor")),
     _parameter("filter", "query", {"type": "string", "maxLength": 4000},
-               "a filter in the engine's language, as JSON (docs/query.md); field=value and "
-               "field__op=value parameters work too, as on the list page"),
-    _parameter("fields", "query", {"type": "string", "maxLength": 2000}, "the fields to return, comma-separated"),
-    _parameter("count", "query", {"type": "boolean"}, "add the count (exact up to 10,000, else at least or estimated)"),
-    _parameter("exact", "query", {"type": "boolean"}, "count exactly, however many"),
+               _l("a filter in the engine's language, as JSON (docs/query.md); field=value and "
+                  "field__op=value parameters work too, as on the list page")),
+    _parameter("fields", "query", {"type": "string", "maxLength": 2000}, _l("the fields to return, comma-separated")),
+    _parameter("count", "query", {"type": "boolean"}, _l("add the count (exact up to 10,000, else at least or estimated)")),
+    _parameter("exact", "query", {"type": "boolean"}, _l("count exactly, however many")),
 ]
-RECORD_ID = _parameter("record_id", "path", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "the record's id")
+RECORD_ID = _parameter("record_id", "path", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, _l("the record's id"))
 
 
-def _json(schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+def _json(schema: dict[str, Any], description: Any, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
     if headers:
         response["headers"] = headers
     return response
 
 
-def _operation(operation_id: str, summary: str, tag: str, responses: dict[str, Any], *,
+def _operation(operation_id: str, summary: Any, tag: str, responses: dict[str, Any], *,
                parameters: list[dict[str, Any]] = (), body: dict[str, Any] | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": [tag],
                                  "parameters": list(parameters), "responses": {**responses, "default": PROBLEM}}
@@ -117,59 +134,61 @@ def _operation(operation_id: str, summary: str, tag: str, responses: dict[str, A
     return operation
 
 
-def object_paths(obj: ObjectDef, registry: Registry) -> dict[str, Any]:
+def object_paths(obj: ObjectDef, registry: Registry, language: str = "en") -> dict[str, Any]:
     name = obj.name
+    label, plural = obj.label.get(language), obj.plural_label.get(language)
     ref = {"$ref": f"#/components/schemas/{name}"}
     page = {"$ref": f"#/components/schemas/{name}.page"}
     written = {"$ref": f"#/components/schemas/{name}.input"}
-    etag = {"ETag": {"schema": {"type": "string"}, "description": "the record's version, for If-Match"}}
+    etag = {"ETag": {"schema": {"type": "string"}, "description": _("the record's version, for If-Match")}}
     base = f"{PREFIX}/objects/{name}"
     paths: dict[str, Any] = {
         base: {
-            "get": _operation(f"list_{name}", f"List {obj.plural_label.get('en')}", name,
-                              {"200": _json(page, "a page of records")}, parameters=LIST_PARAMETERS),
-            "post": _operation(f"create_{name}", f"Create a {obj.label.get('en')}", name,
-                               {"201": _json(ref, "the created record", etag)}, body=written),
+            "get": _operation(f"list_{name}", _("List %(objects)s", objects=plural), name,
+                              {"200": _json(page, _("a page of records"))}, parameters=LIST_PARAMETERS),
+            "post": _operation(f"create_{name}", _("Create a %(object)s", object=label), name,
+                               {"201": _json(ref, _("the created record"), etag)}, body=written),
         },
-        f"{base}/describe": {"get": _operation(f"describe_{name}", f"Describe {obj.label.get('en')}", name,
+        f"{base}/describe": {"get": _operation(f"describe_{name}", _("Describe %(object)s", object=label), name,
                                                {"200": _json({"$ref": "#/components/schemas/Describe"},
-                                                             "the object's metadata")})},
+                                                             _("the object's metadata"))})},
         f"{base}/{{record_id}}": {
-            "get": _operation(f"get_{name}", f"Get a {obj.label.get('en')}", name,
-                              {"200": _json(ref, "the record", etag)}, parameters=[RECORD_ID, LIST_PARAMETERS[5]]),
-            "patch": _operation(f"update_{name}", f"Update a {obj.label.get('en')}", name,
-                                {"200": _json(ref, "the saved record", etag)}, body=written, parameters=[
+            "get": _operation(f"get_{name}", _("Get a %(object)s", object=label), name,
+                              {"200": _json(ref, _("the record"), etag)}, parameters=[RECORD_ID, LIST_PARAMETERS[5]]),
+            "patch": _operation(f"update_{name}", _("Update a %(object)s", object=label), name,
+                                {"200": _json(ref, _("the saved record"), etag)}, body=written, parameters=[
                                     RECORD_ID, _parameter("If-Match", "header", {"type": "string"},
-                                                          "the version read, as its ETag", required=True)]),
-            "delete": _operation(f"delete_{name}", f"Delete a {obj.label.get('en')}", name,
-                                 {"200": _json({"$ref": "#/components/schemas/Deleted"}, "moved to the recycle bin")},
+                                                          _("the version read, as its ETag"), required=True)]),
+            "delete": _operation(f"delete_{name}", _("Delete a %(object)s", object=label), name,
+                                 {"200": _json({"$ref": "#/components/schemas/Deleted"}, _("moved to the recycle bin"))},
                                  parameters=[RECORD_ID]),
         },
         f"{base}/{{record_id}}/restore": {"post": _operation(
-            f"restore_{name}", f"Restore a deleted {obj.label.get('en')}", name,
-            {"200": _json({"$ref": "#/components/schemas/Restored"}, "the records put back")}, parameters=[RECORD_ID])},
+            f"restore_{name}", _("Restore a deleted %(object)s", object=label), name,
+            {"200": _json({"$ref": "#/components/schemas/Restored"}, _("the records put back"))}, parameters=[RECORD_ID])},
     }
     for child in registry.objects.values():
         vias = [fname for fname, fdef in child.fields.items() if fdef.type == "lookup" and fdef.to == name]
         if not vias:
             continue
-        via = _parameter("via", "query", {"type": "string", "enum": vias}, "the lookup followed",
+        via = _parameter("via", "query", {"type": "string", "enum": vias}, _("the lookup followed"),
                          required=len(vias) > 1)
         paths[f"{base}/{{record_id}}/related/{child.name}"] = {"get": _operation(
-            f"related_{name}_{child.name}", f"{child.plural_label.get('en')} of a {obj.label.get('en')}", name,
-            {"200": _json({"$ref": f"#/components/schemas/{child.name}.page"}, "a page of related records")},
+            f"related_{name}_{child.name}", _("%(objects)s of a %(object)s", objects=child.plural_label.get(language), object=label), name,
+            {"200": _json({"$ref": f"#/components/schemas/{child.name}.page"}, _("a page of related records"))},
             parameters=[RECORD_ID, via, *LIST_PARAMETERS])}
     return paths
 
 
 COMMON_SCHEMAS: dict[str, Any] = {
-    "Problem": {"type": "object", "description": "RFC 9457 problem details",
+    "Problem": {"type": "object", "description": _l("RFC 9457 problem details"),
                 "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                                "detail": {"type": "string"}, "request_id": {"type": "string"},
-                               "operation": {"type": "integer", "description": "composite: the failing operation"},
-                               "oldest_cursor": {"type": "string", "description": "changes (410): the oldest cursor "
-                                                 "the change log still holds every change after"},
-                               "errors": {"type": "object", "description": "field name -> sentences",
+                               "operation": {"type": "integer", "description": _l("composite: the failing operation")},
+                               "oldest_cursor": {"type": "string", "description": _l("changes (410): the oldest cursor "
+                                                                                     "the change log still holds every "
+                                                                                     "change after")},
+                               "errors": {"type": "object", "description": _l("field name -> sentences"),
                                           "additionalProperties": {"type": "array", "items": {"type": "string"}}}},
                 "required": ["title", "status", "detail"]},
     "Count": {"type": "object", "properties": {"value": {"type": "integer"}, "exact": {"type": "boolean"},
@@ -194,7 +213,7 @@ COMMON_SCHEMAS: dict[str, Any] = {
         "type": "array", "minItems": 1, "maxItems": 200, "items": {
             "type": "object", "required": ["method", "path"],
             "properties": {"method": {"enum": ["GET", "POST", "PATCH", "DELETE"]},
-                           "path": {"type": "string", "description": "/objects/<object>[/<id>[/restore]]"},
+                           "path": {"type": "string", "description": _l("/objects/<object>[/<id>[/restore]]")},
                            "ref": {"type": "string"}, "if_match": {"type": ["string", "integer"]},
                            "body": {"type": "object"}}}}}},
     "CompositeResponse": {"type": "object", "required": ["results"], "properties": {"results": {
@@ -209,8 +228,8 @@ COMMON_SCHEMAS: dict[str, Any] = {
     "Dashboard": {"type": "object", "required": ["name", "label", "widgets"],
                   "properties": {"widgets": {"type": "array", "items": {"type": "object"}}}},
     "Change": {"type": "object", "required": ["type", "timestamp", "data"], "description":
-               "the payload automation's call_webhook sends too",
-               "properties": {"type": {"type": "string", "description": "<object>.<create|update|delete|restore|erase>"},
+               _l("the payload automation's call_webhook sends too"),
+               "properties": {"type": {"type": "string", "description": _l("<object>.<create|update|delete|restore|erase>")},
                               "timestamp": {"type": "string", "format": "date-time"},
                               "data": {"type": "object", "required": ["object", "id", "fields"],
                                        "properties": {"object": {"type": "string"}, "id": {"type": "integer"},
@@ -222,73 +241,88 @@ COMMON_SCHEMAS: dict[str, Any] = {
 
 
 def _report_parameters() -> list[dict[str, Any]]:
-    return [_parameter("from", "query", {"type": "string", "format": "date"}, "first day of the date range"),
-            _parameter("to", "query", {"type": "string", "format": "date"}, "last day of the date range"),
-            _parameter("owner", "query", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "an owner's user id"),
-            _parameter("team", "query", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, "a team's id")]
+    return [_parameter("from", "query", {"type": "string", "format": "date"}, _("first day of the date range")),
+            _parameter("to", "query", {"type": "string", "format": "date"}, _("last day of the date range")),
+            _parameter("owner", "query", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, _("an owner's user id")),
+            _parameter("team", "query", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, _("a team's id"))]
 
 
 def platform_paths() -> dict[str, Any]:
     named = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
     result = {"$ref": "#/components/schemas/ReportResult"}
     return {
-        f"{PREFIX}/objects": {"get": _operation("list_objects", "The objects you may read", "platform", {
-            "200": _json({"$ref": "#/components/schemas/ObjectList"}, "objects")})},
-        f"{PREFIX}/composite": {"post": _operation("composite", "Up to 200 operations in one transaction",
+        f"{PREFIX}/objects": {"get": _operation("list_objects", _("The objects you may read"), "platform", {
+            "200": _json({"$ref": "#/components/schemas/ObjectList"}, _("objects"))})},
+        f"{PREFIX}/composite": {"post": _operation("composite", _("Up to 200 operations in one transaction"),
                                                    "platform", {"200": _json({"$ref": "#/components/schemas/"
-                                                                                     "CompositeResponse"}, "results")},
+                                                                                     "CompositeResponse"}, _("results"))},
                                                    body={"$ref": "#/components/schemas/CompositeRequest"})},
-        f"{PREFIX}/reports": {"get": _operation("list_reports", "The reports you may run", "reports", {
-            "200": _json({"$ref": "#/components/schemas/NamedList"}, "reports")})},
+        f"{PREFIX}/reports": {"get": _operation("list_reports", _("The reports you may run"), "reports", {
+            "200": _json({"$ref": "#/components/schemas/NamedList"}, _("reports"))})},
         f"{PREFIX}/reports/{{name}}": {"get": _operation(
-            "run_report", "Run a report", "reports", {"200": _json(result, "the result")},
-            parameters=[_parameter("name", "path", named, "the report's name"), *_report_parameters()])},
-        f"{PREFIX}/dashboards": {"get": _operation("list_dashboards", "The dashboards you may see", "reports", {
-            "200": _json({"$ref": "#/components/schemas/NamedList"}, "dashboards")})},
+            "run_report", _("Run a report"), "reports", {"200": _json(result, _("the result"))},
+            parameters=[_parameter("name", "path", named, _("the report's name")), *_report_parameters()])},
+        f"{PREFIX}/dashboards": {"get": _operation("list_dashboards", _("The dashboards you may see"), "reports", {
+            "200": _json({"$ref": "#/components/schemas/NamedList"}, _("dashboards"))})},
         f"{PREFIX}/dashboards/{{name}}": {"get": _operation(
-            "get_dashboard", "A dashboard's widgets", "reports", {"200": _json(
-                {"$ref": "#/components/schemas/Dashboard"}, "the dashboard")},
-            parameters=[_parameter("name", "path", named, "the dashboard's name")])},
+            "get_dashboard", _("A dashboard's widgets"), "reports", {"200": _json(
+                {"$ref": "#/components/schemas/Dashboard"}, _("the dashboard"))},
+            parameters=[_parameter("name", "path", named, _("the dashboard's name"))])},
         f"{PREFIX}/dashboards/{{name}}/widgets/{{index}}": {"get": _operation(
-            "run_widget", "A dashboard widget's result", "reports", {"200": _json(result, "the result")},
-            parameters=[_parameter("name", "path", named, "the dashboard's name"),
+            "run_widget", _("A dashboard widget's result"), "reports", {"200": _json(result, _("the result"))},
+            parameters=[_parameter("name", "path", named, _("the dashboard's name")),
                         _parameter("index", "path", {"type": "integer", "minimum": 0, "maximum": 999},
-                                   "the widget's place, from 0"), *_report_parameters()])},
+                                   _("the widget's place, from 0")), *_report_parameters()])},
         f"{PREFIX}/changes": {"get": _operation(
-            "changes", "Record changes since a cursor", "platform",
-            {"200": _json({"$ref": "#/components/schemas/Changes"}, "changes, oldest first")},
+            "changes", _("Record changes since a cursor"), "platform",
+            {"200": _json({"$ref": "#/components/schemas/Changes"}, _("changes, oldest first"))},
             parameters=[_parameter("since", "query", {"type": "string", "maxLength": 40},
-                                   "the previous answer's next_cursor (none: from the oldest change kept; "
-                                   "a cursor from before changes the log no longer keeps: 410)"),
+                                   _("the previous answer's next_cursor (none: from the oldest change kept; "
+                                     "a cursor from before changes the log no longer keeps: 410)")),
                         _parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
-                                   "changes per answer (default 100)")])},
+                                   _("changes per answer (default 100)"))])},
     }
 
 
-def openapi_document(registry: Registry, field_types: FieldTypes) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the API for the objects of `registry` (a JSON-ready dict)."""
+def openapi_document(registry: Registry, field_types: FieldTypes, language: str = "en") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API for the objects of `registry` (a JSON-ready dict), its sentences and
+    labels in `language` (a catalog's: "en", "zh"); in an application context, whose catalogs it reads."""
+    with force_locale(language):
+        return _resolved(_document(registry, field_types, language))
+
+
+def _resolved(value: Any) -> Any:
+    """`value` with every lazy text (a module-level sentence) as the text of the current locale."""
+    if isinstance(value, dict):
+        return {key: _resolved(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolved(item) for item in value]
+    return str(value) if isinstance(value, LazyString) else value
+
+
+def _document(registry: Registry, field_types: FieldTypes, language: str) -> dict[str, Any]:
     schemas: dict[str, Any] = dict(COMMON_SCHEMAS)
     paths = platform_paths()
     for obj in registry.objects.values():
-        schemas[obj.name] = record_schema(obj, field_types, registry)
-        schemas[f"{obj.name}.input"] = writable_schema(obj, field_types, registry)
+        schemas[obj.name] = record_schema(obj, field_types, registry, language)
+        schemas[f"{obj.name}.input"] = writable_schema(obj, field_types, registry, language)
         schemas[f"{obj.name}.page"] = {"type": "object", "required": ["data", "next_cursor"], "properties": {
             "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{obj.name}"}},
             "next_cursor": {"type": ["string", "null"]}, "count": {"$ref": "#/components/schemas/Count"}}}
-        paths.update(object_paths(obj, registry))
+        paths.update(object_paths(obj, registry, language))
     return {
         "openapi": "3.1.0",
-        "info": {"title": "crmkit REST API", "version": VERSION,
-                 "description": "Every installed object's records, reports, dashboards and changes as JSON. "
-                                "Authenticate with `Authorization: Bearer <API token>`; errors are RFC 9457 "
-                                "problem+json (docs/api.md)."},
+        "info": {"title": _("crmkit REST API"), "version": VERSION,
+                 "description": _("Every installed object's records, reports, dashboards and changes as JSON. "
+                                  "Authenticate with `Authorization: Bearer <API token>`; errors are RFC 9457 "
+                                  "problem+json (docs/api.md).")},
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "an API token: crmkit token create <user> <name>"}},
+                                           "description": _("an API token: crmkit token create <user> <name>")}},
             "schemas": schemas,
-            "responses": {"Problem": {"description": "a problem (RFC 9457)", "content": {
+            "responses": {"Problem": {"description": _("a problem (RFC 9457)"), "content": {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
         },
     }

@@ -6,6 +6,7 @@ document (status, content type, body schema).
 """
 from __future__ import annotations
 
+import re
 import threading
 from typing import Iterator
 
@@ -101,3 +102,67 @@ def test_schemathesis_finds_no_server_error_and_no_answer_contradicting_the_docu
         call()
         called += 1
     assert called >= 30
+
+
+def _machine_parts(value, key=None):
+    """The document without its human-readable strings (summary, description, title): what no language changes."""
+    if isinstance(value, dict):
+        return {name: _machine_parts(item, name) for name, item in value.items()
+                if name not in ("summary", "description", "title")}
+    if isinstance(value, list):
+        return [_machine_parts(item) for item in value]
+    return value
+
+
+def _sentences(value):
+    """Every human-readable string of the document."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if name in ("summary", "description", "title") and isinstance(item, str):
+                yield item
+            else:
+                yield from _sentences(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _sentences(item)
+
+
+def _openapi_msgids() -> set[str]:
+    """The catalog texts openapi.py says (its generated sentences), extracted as the catalogs are."""
+    from babel.messages.extract import extract_from_file
+
+    from crmkit.ui.catalogs import KEYWORDS
+    from tests.api.conftest import REPOSITORY
+
+    path = REPOSITORY / "platform" / "api" / "openapi.py"
+    return {message for _, message, _, _ in extract_from_file("python", str(path), keywords=KEYWORDS)}
+
+
+def test_the_document_speaks_the_callers_language_and_is_the_same_machine_document(api):
+    english = api("wang").get("/openapi.json").get_json()
+    for chinese in (api("wang").get("/openapi.json", query_string={"lang": "zh"}).get_json(),
+                    api("wang").get("/openapi.json", headers={"Accept-Language": "zh-CN"}).get_json(),
+                    api("zh").get("/openapi.json").get_json()):
+        validate(chinese)
+        assert _machine_parts(chinese) == _machine_parts(english)
+        assert chinese != english
+        assert chinese["paths"]["/api/v1/objects/account"]["get"]["summary"] == "列出客户"
+        assert chinese["components"]["schemas"]["account"]["title"] == "客户"
+    assert english["paths"]["/api/v1/objects/account"]["get"]["summary"] == "List Accounts"
+    msgids = _openapi_msgids()
+    assert len(msgids) > 40
+    left = {text for text in _sentences(chinese) if text in msgids or re.fullmatch(r"[ -~]*[a-z]{3,}[ -~]*", text)
+            and not re.search("[\u4e00-\u9fff]", text)}
+    assert left == set()
+
+
+def test_the_docs_page_in_chinese_leaves_no_generated_english_sentence(api):
+    html = api("wang").get("/docs", query_string={"lang": "zh"}).get_data(as_text=True)
+    text = re.sub(r"<code>.*?</code>|<[^>]+>", " ", html)
+    untranslated = [msgid for msgid in _openapi_msgids() if "%(" not in msgid and f" {msgid} " in f" {text} "]
+    untranslated += [msgid for msgid in _openapi_msgids() if "%(" in msgid and
+                     re.search(re.escape(msgid).replace(r"%\(object\)s", ".+").replace(r"%\(objects\)s", ".+"), text)]
+    assert untranslated == []
+    assert "列出客户" in html and "crmkit REST 接口" in html and "客户名称" in html
+    english = api("wang").get("/docs").get_data(as_text=True)
+    assert "List Accounts" in english and "列出客户" not in english
