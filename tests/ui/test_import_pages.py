@@ -123,3 +123,13 @@ def test_no_spelling_of_a_path_reaches_another_users_upload_or_a_file_outside_on
             refused = rep.post(f"/o/contact/import/{action}", data={**form, "upload": spelling, "csrf_token": token})
             assert refused.status_code == 400, (action, spelling)
     assert kept.is_file() and admin.post("/o/contact/import/check", data=form).status_code == 200
+
+
+def test_checking_a_row_shows_every_fault_it_has_not_only_the_first(admin):
+    data = "姓,名,电子邮箱,Birthdate\n,娜,not-an-email,2999-01-01\n".encode("gbk")
+    form = mapping_form(upload(admin, data).get_data(as_text=True))
+    form["map-3"] = "birthdate"
+    html = admin.post("/o/contact/import/check", data=form).get_data(as_text=True)
+    assert re.search(r"<td>2</td><td>姓</td><td>Is required.</td>", html)
+    assert re.search(r"<td>2</td><td>电子邮箱</td><td>Not a valid email address.</td>", html)
+    assert re.search(r"<td>2</td><td>Birthdate</td><td>The birthdate cannot be in the future.</td>", html), html
