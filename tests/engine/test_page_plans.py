@@ -16,6 +16,7 @@ from sqlalchemy import insert, or_, select
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QueryContext, QuerySpec, fetch_rows, page_cursor
+from crmkit.engine.query.prefix_ranges import codepoint_collation
 from crmkit.engine.query.sorting import build_select
 from tests.conftest import analyze_own_tables
 
@@ -79,7 +80,13 @@ def context(crm: Crm, owner: int | None = None, shared: tuple[int, ...] = ()) ->
 
 def page_plans(crm: Crm, plan_reader, object_name: str, spec: QuerySpec, owner: int | None = None,
                shared: tuple[int, ...] = ()) -> list:
-    """The plans of the statements that read one page the record service's way (fetch_rows)."""
+    """The plans of the statements that read one page the record service's way (fetch_rows).
+
+    The database's collation (read once per engine, query/prefix_ranges.py) is read first, so
+    its statement is not among them."""
+    with crm.engine.connect() as connection:
+        codepoint_collation(connection)
+
     def read() -> None:
         with crm.engine.connect() as connection:
             fetch_rows(connection, context(crm, owner, shared), object_name, spec)

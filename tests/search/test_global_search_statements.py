@@ -178,7 +178,11 @@ def test_global_search_reads_an_objects_titles_starting_with_the_text_only_where
         return titles, reads
 
     titles, reads = firm_reads("quokka")
-    assert titles[0] == "Quokka First" and len(reads) == 2  # the newest matches, then the titles starting with it
+    # the newest matches and the titles starting with it: how many there are (at most 200, along the folded
+    # index: query/sorting.py FEW_PREFIXED) and their page
+    assert titles[0] == "Quokka First" and len(reads) == 3, reads
+    assert sum(read.startswith("SELECT count(*)") and 'ORDER BY lower(firm.name) COLLATE "C"' in read
+               for read in reads) == 1
     titles, reads = firm_reads("zebra")
     assert len(titles) == 2 and all(title.startswith("Blue Quokka Zebra") for title in titles)
     assert len(reads) == 1  # no title starts with "zebra": its matches alone

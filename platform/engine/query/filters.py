@@ -372,11 +372,20 @@ def _startswith(column: Any, text: str) -> ColumnElement:
     (tables.PrefixKey, docs/query.md "Indexes").
     """
     exact = column.istartswith(text, autoescape=True)
+    folded = folded_range(column, text)
+    return exact if folded is None else and_(exact, folded)
+
+
+def folded_range(column: Any, text: str) -> ColumnElement | None:
+    """The range of the case-folded index (tables.PrefixKey) holding every `column` value starting with `text`.
+
+    None for a text that bounds no range (empty once trailing U+10FFFF are stripped).
+    """
     stem = text.rstrip(LAST_CHARACTER)
     if not stem:
-        return exact
+        return None
     folded = PrefixKey(column)
-    return and_(exact, folded >= func.lower(literal(stem, Text())), folded < PrefixEnd(literal(stem, Text())))
+    return and_(folded >= func.lower(literal(stem, Text())), folded < PrefixEnd(literal(stem, Text())))
 
 
 class PrefixEnd(ColumnElement):

@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import (
-    BindParameter, ColumnElement, Connection, Select, and_, bindparam, false, literal, literal_column, or_, select, union,
-    union_all,
+    BindParameter, ColumnElement, Connection, Select, and_, bindparam, false, func, literal, literal_column, or_, select, union,
+    Text, true, union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.base import ColumnCollection
@@ -29,12 +30,14 @@ from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.derived_page import NO_DERIVED, DerivedColumns, derived_page, page_ids
 from crmkit.engine.query.errors import QueryError, unknown_field
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
-from crmkit.engine.query.filters import QueryContext, compile_filter, resolve_field
+from crmkit.engine.query.filters import LAST_CHARACTER, PrefixEnd, QueryContext, compile_filter, resolve_field
+from crmkit.engine.query.prefix_ranges import codepoint_collation, prefix_ranges
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
 from crmkit.engine.query.search import SearchMatch, search_clause, where_clause
 from crmkit.engine.query.search_pages import id_ordered_matches, planned_search_by_parts
 from crmkit.engine.query.shapes import ValueShape
+from crmkit.engine.tables import PrefixKey, field_indexes
 
 MAX_SORT_FIELDS = 5
 MAX_CURSOR_LENGTH = 4096
@@ -432,6 +435,11 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
         search = search.as_set()
     if values is None and search is not None and connection.dialect.name == "postgresql":
         return read(_matches_then_sorted(ctx, object_name, spec, columns, keys, search))
+    if spec.filter and spec.search is None and search is None and not spec.offset:
+        ranges = _startswith_ranges(connection, ctx, object_name, spec, keys, values)
+        if ranges is not None:
+            return read(*_remembered_range_page(ctx, object_name, spec, columns, keys, ranges, values,
+                                                lateral=connection.dialect.name == "postgresql"), remembered=True)
     if values is None and spec.filter and spec.search is None and search is None:
         filtered = _filtered_first_page(ctx, object_name, spec, keys, columns)
         if filtered is not None:
@@ -576,6 +584,161 @@ def _branch_by_branch(ctx: QueryContext, object_name: str, spec: QuerySpec, colu
     chosen = compile_filter(ctx, object_name, spec.filter) if chosen is None else chosen
     firsts = [select(table.c.id, *_sort_values(keys)).where(chosen, branch, *after)
               .order_by(*order_terms(keys)).limit(limit).correlate(None).subquery() for branch in branches]
+    return merged_page(table, _columns(ctx, object_name, columns, keys), keys, firsts, limit)
+
+
+#: A `startswith` held by fewer records than this (counted along the case-folded index) is read as that index's
+#: range and sorted; one held by more, as the ranges of the sort field's index (query/prefix_ranges.py).
+FEW_PREFIXED = 200
+
+
+def _startswith_ranges(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+                       keys: Sequence[SortKey], values: Sequence[Any] | None) -> list[tuple[str, str]] | None:
+    """The ranges of the first sort field's index that hold every record of a `startswith` on it, or None.
+
+    Only where that field is a stored column led by an index of its own, the filter holds a
+    `startswith` on it at its top level (ANDed with the rest), the database orders text by
+    code point, the prefixes' spellings are known (query/prefix_ranges.py), and at least
+    FEW_PREFIXED records start with them (one count along the case-folded index, at most
+    that many entries read, whoever may see them: it only chooses the plan).
+    """
+    first = keys[0]
+    if values is not None and values[0] is None:
+        return None
+    prefixes = _top_level_prefixes(spec.filter, first.name)
+    if not prefixes or first.value_kind != "text":
+        return None
+    table = ctx.schema.table(object_name)
+    if first.column is not table.c.get(first.name) or not any(
+            fields[0] == first.name for _, fields, _ in field_indexes(ctx.object(object_name))):
+        return None
+    ranges = prefix_ranges(connection.dialect.name, prefixes)
+    if ranges is None or not codepoint_collation(connection):
+        return None
+    stems = [prefix.rstrip(LAST_CHARACTER) for prefix in prefixes]
+    if not all(stems):
+        return None
+    probe = _remembered(("prefixed", id(table), id(first.column)), (table, first.column),
+                        lambda: _prefixed_count(table, first.column))
+    held = 0
+    for stem in stems:
+        held += connection.execute(probe, {"prefix": stem}).scalar_one()
+        if held >= FEW_PREFIXED:
+            return ranges
+    return None  # few records start with it: the folded index's range, sorted, is the cheaper read
+
+
+def _prefixed_count(table: Any, column: Any) -> Select:
+    """How many values of `column` start with `:prefix` (case folded), at most FEW_PREFIXED: a walk of the folded index."""
+    key = PrefixKey(column)
+    stem = bindparam("prefix", type_=Text())
+    walked = (select(key).select_from(table).where(key >= func.lower(stem), key < PrefixEnd(stem))
+              .order_by(key).limit(FEW_PREFIXED).subquery())
+    return select(func.count()).select_from(walked)
+
+
+def _top_level_prefixes(node: Any, name: str) -> list[str] | None:
+    """The texts of a `startswith` on field `name` that the whole filter `node` is ANDed with, or None."""
+    if isinstance(node, (list, tuple)):
+        items: list[Any] = list(node)
+    elif isinstance(node, Mapping):
+        condition = node.get(name)
+        if isinstance(condition, Mapping) and "startswith" in condition:
+            texts = condition["startswith"]
+            texts = list(texts) if isinstance(texts, (list, tuple)) else [texts]
+            if texts and all(isinstance(text, str) and text for text in texts):
+                return texts
+        conjuncts = node.get("and")
+        items = list(conjuncts) if isinstance(conjuncts, (list, tuple)) else []
+    else:
+        return None
+    for item in items:
+        found = _top_level_prefixes(item, name)
+        if found:
+            return found
+    return None
+
+
+def _remembered_range_page(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
+                           keys: Sequence[SortKey], ranges: Sequence[tuple[str, str]],
+                           values: Sequence[Any] | None, *, lateral: bool) -> tuple[Select, dict[str, Any]]:
+    """`_range_by_range`'s statement, built once per filter shape, number of ranges and cursor shape; its values bound.
+
+    The filter's values (`filter_0`, ...), the ranges' bounds (`range_0_low`, `range_0_high`,
+    ...) and the cursor's values (`after_0`, ...) are parameters, as for a filtered page
+    (`_filtered_first_page`): building the statement of sixteen ranges took 10 ms a page.
+    `lateral` (PostgreSQL): the bounds are two arrays (`range_lows`, `range_highs`), one
+    statement for any number of ranges. A filter without a shape is built each time.
+    """
+    limit = spec.limit + 1
+    shape = ValueShape.of(compile_filter(ctx, object_name, spec.filter))
+    if shape is None:
+        return _range_by_range(ctx, object_name, spec, columns, keys, ranges, values, limit, lateral=lateral), {}
+    column_type = keys[0].column.type
+
+    def build() -> Select:
+        named_ranges: Any = (bindparam("range_lows", type_=ARRAY(column_type)),
+                             bindparam("range_highs", type_=ARRAY(column_type))) if lateral else [
+            (bindparam(f"range_{number}_low", type_=column_type), bindparam(f"range_{number}_high", type_=column_type))
+            for number in range(len(ranges))]
+        named_values = None if values is None else [
+            None if value is None else bindparam(f"after_{number}", type_=key.column.type)
+            for number, (key, value) in enumerate(zip(keys, values))]
+        return _range_by_range(ctx, object_name, spec, columns, keys, named_ranges, named_values, limit,
+                               chosen=shape.parametrized(FILTER_PARAMETER), lateral=lateral)
+
+    table, restriction = ctx.schema.table(object_name), ctx.restriction(object_name)
+    empty = None if values is None else tuple(value is None for value in values)
+    statement = _remembered(("ranges", id(table), _keys_identity(keys), id(restriction), limit, shape.key,
+                             lateral or len(ranges), empty, _columns_identity(columns)),
+                            (table, restriction, *(key.column for key in keys)), build)
+    parameters = shape.values(FILTER_PARAMETER)
+    if lateral:
+        parameters["range_lows"], parameters["range_highs"] = [low for low, _ in ranges], [high for _, high in ranges]
+    for number, (low, high) in enumerate(() if lateral else ranges):
+        parameters[f"range_{number}_low"], parameters[f"range_{number}_high"] = low, high
+    for number, value in enumerate(values or ()):
+        if value is not None:
+            parameters[f"after_{number}"] = value
+    return statement, parameters
+
+
+def _range_by_range(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
+                    keys: Sequence[SortKey], ranges: Any, values: Sequence[Any] | None,
+                    limit: int, *, chosen: ColumnElement | None = None, lateral: bool = False) -> Select:
+    """A `startswith` page (first or after a cursor) read as its `ranges` of the sort field's index, merged.
+
+    Each range holds the whole filter (`chosen`: compiled by the caller), the row filter and
+    the cursor's range, and reads its first `limit` records in sort order
+    (query/prefix_ranges.py); `merged_page` keeps the first `limit` of them. No record of the
+    page lies outside the ranges.
+
+    `lateral` (PostgreSQL): `ranges` is a pair of arrays (lows, highs), and one subquery is
+    joined laterally to their rows (`FROM unnest(:lows, :highs) AS ranges(low, high) CROSS
+    JOIN LATERAL (SELECT id, name ... AND name >= ranges.low AND name < ranges.high ORDER BY
+    name, id LIMIT 51)`): planned once, where a UNION of sixteen was planned sixteen times
+    (1.3 ms each for the bench's account, whose 16 indexes the planner weighs each time).
+    """
+    table = ctx.schema.table(object_name)
+    chosen = where_clause(ctx, object_name, spec, chosen=chosen)
+    first = keys[0]
+    after: list[ColumnElement] = []
+    if values is not None:
+        after = ([after_clause(keys, values), first.column <= _bound(first, values[0])] if first.descending
+                 else _ascending_after(keys, values))
+    if lateral:
+        lows, highs = ranges
+        if not isinstance(lows, BindParameter):
+            lows, highs = literal(list(lows), ARRAY(first.column.type)), literal(list(highs), ARRAY(first.column.type))
+        bounds = func.unnest(lows, highs).table_valued("low", "high").render_derived(name="ranges")
+        walked = (select(table.c.id, *_sort_values(keys))
+                  .where(chosen, first.column >= bounds.c.low, first.column < bounds.c.high, *after)
+                  .order_by(*order_terms(keys)).limit(limit).lateral("walked"))
+        merged = select(walked).select_from(bounds.join(walked, true())).subquery("merged")
+        return merged_page(table, _columns(ctx, object_name, columns, keys), keys, [merged], limit)
+    firsts = [select(table.c.id, *_sort_values(keys))
+              .where(chosen, first.column >= low, first.column < high, *after)
+              .order_by(*order_terms(keys)).limit(limit).correlate(None).subquery() for low, high in ranges]
     return merged_page(table, _columns(ctx, object_name, columns, keys), keys, firsts, limit)
 
 

@@ -1,0 +1,122 @@
+"""A `startswith` held by many records, sorted by the same field, is read as a few ranges of that field's index.
+
+The oracle is the same filter read the way every other filter is (wrapped in an `or` of one
+condition, which the range reading does not take): every page, in both directions, through
+every cursor, for an administrator and for sales reps, must hold exactly the same records.
+query/prefix_ranges.py says why the ranges hold every spelling the case folding makes alike.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import insert
+
+from crmkit.engine import Crm
+from crmkit.engine.query import QuerySpec, fetch_rows, page_cursor
+from crmkit.engine.query.prefix_ranges import codepoint_collation, prefix_ranges, spellings
+from crmkit.engine.query.sorting import FEW_PREFIXED
+from tests.conftest import analyze_own_tables
+from tests.engine.test_page_plans import context
+
+MOMENT = datetime(2024, 1, 1, tzinfo=timezone.utc)
+#: Each spelled many times: the prefix "wonka" in every case, the Kelvin sign (PostgreSQL's lower() makes it "k"),
+#: names that share the first letters only, the dotted capital I, Chinese, and names without the prefix.
+STEMS = ("Wonka", "WONKA", "wonka", "wOnKa", "Won\u212aa", "Wonder", "Wonz", "WoNKb", "Won", "İstanbul",
+         "istanbul", "ISTANBUL", "北京科技", "Acme", "acme", "a%b", "Zeta")
+COPIES = 2 * FEW_PREFIXED // 4 + 7
+
+
+@pytest.fixture(scope="module")
+def crm(module_database_url) -> Iterator[Crm]:
+    instance = Crm.open(module_database_url)
+    try:
+        instance.install("default_crm")
+        rows = [{"created_at": MOMENT, "updated_at": MOMENT, "version": 1, "owner_id": 1 + n % 5,
+                 "name": None if n % 50 == 0 else f"{STEMS[n % len(STEMS)]} {n // len(STEMS) % 97:02d}"}
+                for n in range(len(STEMS) * COPIES)]
+        with instance.engine.begin() as connection:
+            connection.execute(insert(instance.runtime.table("account")), rows)
+            if connection.dialect.name == "postgresql":
+                analyze_own_tables(connection)
+        yield instance
+    finally:
+        instance.close()
+
+
+def every_page(crm: Crm, spec: QuerySpec, **users: Any) -> list[tuple[int, str]]:
+    """(id, name) of every record, page after page through the cursors."""
+    ctx = context(crm, **users)
+    found: list[tuple[int, str]] = []
+    with crm.engine.connect() as connection:
+        while True:
+            rows = fetch_rows(connection, ctx, "account", spec)
+            found += [(row.id, row.name) for row in rows[:spec.limit]]
+            if len(rows) <= spec.limit:
+                return found
+            spec = QuerySpec(filter=spec.filter, sort=spec.sort, limit=spec.limit,
+                             after=page_cursor(ctx, "account", spec.sort, rows[spec.limit - 1]._mapping))
+
+
+def the_usual_way(crm: Crm, prefix: str, sort: tuple[str, ...], **users: Any) -> list[tuple[int, str]]:
+    return every_page(crm, QuerySpec(filter={"or": [{"name": {"startswith": prefix}}]}, sort=sort, limit=1000),
+                      **users)
+
+
+@pytest.mark.parametrize("prefix", ["wonka", "WONKA", "Won", "w", "i", "İ", "wonka 1", "a%", "北京"])
+@pytest.mark.parametrize("sort", [("name",), ("-name",)], ids=["ascending", "descending"])
+@pytest.mark.parametrize("users", [{}, {"owner": 3}, {"owner": 2, "shared": (5, 17, 400)}],
+                         ids=["admin", "rep", "rep-with-shares"])
+def test_every_page_holds_what_the_filter_read_the_usual_way_holds(crm, prefix, sort, users):
+    expected = the_usual_way(crm, prefix, sort, **users)
+    assert every_page(crm, QuerySpec(filter={"name": {"startswith": prefix}}, sort=sort, limit=23), **users) \
+        == expected
+    assert every_page(crm, QuerySpec(filter={"and": [{"industry": None}, {"name": {"startswith": [prefix]}}]},
+                                     sort=sort, limit=40), **users) == expected
+
+
+def test_a_common_prefix_is_read_along_the_name_index_without_sorting_its_matches(crm, plan_reader):
+    with crm.engine.connect() as connection:
+        if not codepoint_collation(connection):
+            pytest.skip("this PostgreSQL database does not order text by code point: the ranges are not read")
+    assert len(the_usual_way(crm, "wonka", ("name",))) > FEW_PREFIXED
+
+    def read() -> None:
+        with crm.engine.connect() as connection:
+            fetch_rows(connection, context(crm), "account", QuerySpec(filter={"name": {"startswith": "wonka"}},
+                                                                      sort=("name",), limit=20))
+    plans = plan_reader(crm.engine).plans(read)
+    page = plans[-1]
+    assert "ix_account_name" in page.indexes and not page.full_scans("account"), str(page)
+
+
+def test_the_lookup_autocomplete_lists_the_first_titles_starting_with_a_common_word(crm):
+    titles = [name for _, name in the_usual_way(crm, "wonka", ("name",))][:10]
+    assert [title for _, title in crm.as_system().records("account").suggest("wonka")] == titles
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("prefix", ["wonka", "Wonka Industries 12", "ik", "a1 b", "张伟", "i"])
+def test_every_spelling_of_a_prefix_lies_in_one_of_its_ranges(dialect, prefix):
+    ranges = prefix_ranges(dialect, [prefix])
+    assert ranges and len(ranges) <= 16
+    choices = [spellings(dialect, character) for character in prefix]
+    assert all(choices)
+    spelled = [""]
+    for choice in choices:  # every spelling, up to a few thousand
+        spelled = [head + character for head in spelled for character in choice][:5000]
+    for text in spelled:
+        for tail in ("", " ", "zz", "\U0010ffff"):
+            assert sum(low <= text + tail < high for low, high in ranges) == 1, (text + tail, ranges)
+
+
+@pytest.mark.parametrize("prefix", ["école", "σοφια", "ｗｏｎｋａ", "\u212a", ""])
+def test_a_prefix_whose_spellings_are_not_surely_known_gets_no_ranges(prefix):
+    assert prefix_ranges("postgresql", [prefix]) is None and prefix_ranges("sqlite", [prefix]) is None
+
+
+def test_sqlite_folds_a_to_z_only_and_postgresql_also_the_kelvin_sign_and_the_dotted_capital_i():
+    assert spellings("sqlite", "k") == ("K", "k") and spellings("sqlite", "1") == ("1",)
+    assert set(spellings("postgresql", "k")) == {"K", "k", "\u212a"}
+    assert set(spellings("postgresql", "I")) == {"I", "i", "\u0130"}
