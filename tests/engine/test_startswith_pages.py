@@ -16,7 +16,7 @@ from sqlalchemy import insert
 from crmkit.engine import Crm
 from crmkit.engine.query import QuerySpec, fetch_rows, page_cursor
 from crmkit.engine.query.prefix_ranges import codepoint_collation, prefix_ranges, spellings
-from crmkit.engine.query.sorting import FEW_PREFIXED
+from crmkit.engine.query.prefix_ranges import FEW_PREFIXED
 from tests.conftest import analyze_own_tables
 from tests.engine.test_page_plans import context
 

@@ -27,10 +27,16 @@ get none either (`codepoint_collation`).
 from __future__ import annotations
 
 from itertools import product
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Select, Text, bindparam, func, select, text
 
+from crmkit.engine.query.filters import LAST_CHARACTER, PrefixEnd, QueryContext
+from crmkit.engine.tables import PrefixKey, field_indexes
+
+#: A `startswith` held by fewer records than this (counted along the case-folded index) is read as that index's
+#: range (and sorted); one held by more, as the ranges of the field's own index.
+FEW_PREFIXED = 200
 #: The most ranges a page reads: the first letters' spellings are enumerated up to this many, the rest bounded.
 MAX_RANGES = 16
 #: PostgreSQL lower() folds these beyond A-Z to an ASCII letter (UnicodeData.txt simple lowercase mappings).
@@ -118,3 +124,76 @@ def codepoint_collation(connection: Connection) -> bool:
 
 
 _COLLATIONS: dict[int, tuple[object, bool]] = {}
+
+
+def startswith_ranges(connection: Connection, ctx: QueryContext, object_name: str, filter: Any,
+                      field: str) -> list[tuple[str, str]] | None:
+    """The ranges of `field`'s own index holding every record of a `startswith` on it in `filter`, or None.
+
+    Only where `field` is led by an index of its own (tables.field_indexes), the filter holds
+    a `startswith` on it at its top level (ANDed with the rest), the database orders text by
+    code point, the prefixes' spellings are known (`prefix_ranges`), and at least
+    FEW_PREFIXED records start with them: one count along the case-folded index, at most that
+    many entries read, whoever may see them (it only chooses how the records are read; every
+    read keeps the whole filter and the row filter). The caller checks that `field` is a
+    stored text column (not a value derived for the user).
+    """
+    prefixes = _top_level_prefixes(filter, field)
+    if not prefixes or not any(fields[0] == field for _, fields, _ in field_indexes(ctx.object(object_name))):
+        return None
+    ranges = prefix_ranges(connection.dialect.name, prefixes)
+    stems = [prefix.rstrip(LAST_CHARACTER) for prefix in prefixes]
+    if ranges is None or not all(stems) or not codepoint_collation(connection):
+        return None
+    table = ctx.schema.table(object_name)
+    probe = _prefixed_count(table, table.c[field])
+    held = 0
+    for stem in stems:
+        held += connection.execute(probe, {"prefix": stem}).scalar_one()
+        if held >= FEW_PREFIXED:
+            return ranges
+    return None  # few records start with it: the folded index's range is the cheaper read
+
+
+def _prefixed_count(table: Any, column: Any) -> Select:
+    """How many values of `column` start with `:prefix` (case folded), at most FEW_PREFIXED: a walk of the folded index.
+
+    Built once per column (the statement object is kept, so SQLAlchemy's cache key is walked once).
+    """
+    kept = _PROBES.get(id(column))
+    if kept is not None and kept[0] is column:
+        return kept[1]
+    key = PrefixKey(column)
+    stem = bindparam("prefix", type_=Text())
+    walked = (select(key).select_from(table).where(key >= func.lower(stem), key < PrefixEnd(stem))
+              .order_by(key).limit(FEW_PREFIXED).subquery())
+    statement = select(func.count()).select_from(walked)
+    if len(_PROBES) >= 256:
+        _PROBES.clear()
+    _PROBES[id(column)] = (column, statement)
+    return statement
+
+
+_PROBES: dict[int, tuple[Any, Select]] = {}
+
+
+def _top_level_prefixes(node: Any, name: str) -> list[str] | None:
+    """The texts of a `startswith` on field `name` that the whole filter `node` is ANDed with, or None."""
+    if isinstance(node, (list, tuple)):
+        items: list[Any] = list(node)
+    elif isinstance(node, Mapping):
+        condition = node.get(name)
+        if isinstance(condition, Mapping) and "startswith" in condition:
+            texts = condition["startswith"]
+            texts = list(texts) if isinstance(texts, (list, tuple)) else [texts]
+            if texts and all(isinstance(text, str) and text for text in texts):
+                return texts
+        conjuncts = node.get("and")
+        items = list(conjuncts) if isinstance(conjuncts, (list, tuple)) else []
+    else:
+        return None
+    for item in items:
+        found = _top_level_prefixes(item, name)
+        if found:
+            return found
+    return None

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import (
     BindParameter, ColumnElement, Connection, Select, and_, bindparam, false, func, literal, literal_column, or_, select, union,
-    Text, true, union_all,
+    true, union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
@@ -30,14 +30,13 @@ from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.query.derived_page import NO_DERIVED, DerivedColumns, derived_page, page_ids
 from crmkit.engine.query.errors import QueryError, unknown_field
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
-from crmkit.engine.query.filters import LAST_CHARACTER, PrefixEnd, QueryContext, compile_filter, resolve_field
-from crmkit.engine.query.prefix_ranges import codepoint_collation, prefix_ranges
+from crmkit.engine.query.filters import QueryContext, compile_filter, resolve_field
+from crmkit.engine.query.prefix_ranges import startswith_ranges
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
 from crmkit.engine.query.search import SearchMatch, search_clause, where_clause
 from crmkit.engine.query.search_pages import id_ordered_matches, planned_search_by_parts
 from crmkit.engine.query.shapes import ValueShape
-from crmkit.engine.tables import PrefixKey, field_indexes
 
 MAX_SORT_FIELDS = 5
 MAX_CURSOR_LENGTH = 4096
@@ -587,76 +586,15 @@ def _branch_by_branch(ctx: QueryContext, object_name: str, spec: QuerySpec, colu
     return merged_page(table, _columns(ctx, object_name, columns, keys), keys, firsts, limit)
 
 
-#: A `startswith` held by fewer records than this (counted along the case-folded index) is read as that index's
-#: range and sorted; one held by more, as the ranges of the sort field's index (query/prefix_ranges.py).
-FEW_PREFIXED = 200
-
-
 def _startswith_ranges(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
                        keys: Sequence[SortKey], values: Sequence[Any] | None) -> list[tuple[str, str]] | None:
-    """The ranges of the first sort field's index that hold every record of a `startswith` on it, or None.
-
-    Only where that field is a stored column led by an index of its own, the filter holds a
-    `startswith` on it at its top level (ANDed with the rest), the database orders text by
-    code point, the prefixes' spellings are known (query/prefix_ranges.py), and at least
-    FEW_PREFIXED records start with them (one count along the case-folded index, at most
-    that many entries read, whoever may see them: it only chooses the plan).
-    """
+    """The ranges of the first sort field's index holding every record of a `startswith` on it (prefix_ranges.py)."""
     first = keys[0]
     if values is not None and values[0] is None:
         return None
-    prefixes = _top_level_prefixes(spec.filter, first.name)
-    if not prefixes or first.value_kind != "text":
+    if first.value_kind != "text" or first.column is not ctx.schema.table(object_name).c.get(first.name):
         return None
-    table = ctx.schema.table(object_name)
-    if first.column is not table.c.get(first.name) or not any(
-            fields[0] == first.name for _, fields, _ in field_indexes(ctx.object(object_name))):
-        return None
-    ranges = prefix_ranges(connection.dialect.name, prefixes)
-    if ranges is None or not codepoint_collation(connection):
-        return None
-    stems = [prefix.rstrip(LAST_CHARACTER) for prefix in prefixes]
-    if not all(stems):
-        return None
-    probe = _remembered(("prefixed", id(table), id(first.column)), (table, first.column),
-                        lambda: _prefixed_count(table, first.column))
-    held = 0
-    for stem in stems:
-        held += connection.execute(probe, {"prefix": stem}).scalar_one()
-        if held >= FEW_PREFIXED:
-            return ranges
-    return None  # few records start with it: the folded index's range, sorted, is the cheaper read
-
-
-def _prefixed_count(table: Any, column: Any) -> Select:
-    """How many values of `column` start with `:prefix` (case folded), at most FEW_PREFIXED: a walk of the folded index."""
-    key = PrefixKey(column)
-    stem = bindparam("prefix", type_=Text())
-    walked = (select(key).select_from(table).where(key >= func.lower(stem), key < PrefixEnd(stem))
-              .order_by(key).limit(FEW_PREFIXED).subquery())
-    return select(func.count()).select_from(walked)
-
-
-def _top_level_prefixes(node: Any, name: str) -> list[str] | None:
-    """The texts of a `startswith` on field `name` that the whole filter `node` is ANDed with, or None."""
-    if isinstance(node, (list, tuple)):
-        items: list[Any] = list(node)
-    elif isinstance(node, Mapping):
-        condition = node.get(name)
-        if isinstance(condition, Mapping) and "startswith" in condition:
-            texts = condition["startswith"]
-            texts = list(texts) if isinstance(texts, (list, tuple)) else [texts]
-            if texts and all(isinstance(text, str) and text for text in texts):
-                return texts
-        conjuncts = node.get("and")
-        items = list(conjuncts) if isinstance(conjuncts, (list, tuple)) else []
-    else:
-        return None
-    for item in items:
-        found = _top_level_prefixes(item, name)
-        if found:
-            return found
-    return None
+    return startswith_ranges(connection, ctx, object_name, spec.filter, first.name)
 
 
 def _remembered_range_page(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
