@@ -37,6 +37,7 @@ NO_MATCH = "xyzzy"             # in no row
 CHINESE_NAME = "张伟"           # surname + given name: about 0.5% of rows
 SHORT_PREFIX = "1"              # one character typed: starts a word (a number, a phone's) in most rows
 PREFIX = "Wonka Industries 12"  # startswith: about 0.06% of rows
+COMMON_PREFIX = "Wonka"        # startswith: one English name in 12, about 4% of rows (41,650 of 1,000,000)
 RARE_EVERY = 20_000
 
 #: 200 users, four levels of the standard CRM's sales hierarchy, plus one administrator.
