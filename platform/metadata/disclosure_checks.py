@@ -14,6 +14,12 @@ reading a protected field (directly, through a lookup, or through another such f
 hides those too. A condition reading nothing but protected fields (`cost < 0`) is no oracle: its answer
 changes only with values that those who may see them save, and every save is checked, so it is accepted.
 
+A field read by name as text (`previous('cost')`) is read; a name computed at run time (`previous(name)`) reads any
+field. The same answer reaches users through an automation rule (its condition, as a rule's, and a value it sets from
+a protected field into one no permission set names: `discloses_protected_fields: true` on the rule accepts both) and
+through a default expression reading a protected field into a field no permission set names (an error: protect that
+field too, or leave the protected one out).
+
 Packages already installed are read back with the rules of their time (Catalog.installed); when a new
 package's permission set protects a field an installed rule reads, the error is at that permission set.
 Row-level access is not static and is not covered here: a rule reading a linked record the user may
@@ -68,6 +74,31 @@ def disclosure_problems(objects: Mapping[str, ObjectDef], permission_sets: Mappi
                     yield from _placed(transitions.package, move.location,
                                        f"the condition of move {number + 1} of {obj.name}.{transitions.field}",
                                        read, named, permission_sets, lenient)
+        for fdef in obj.fields.values():
+            if not fdef.default_expression or (obj.name, fdef.name) in named:
+                continue
+            read = _reads(obj, reports.get(f"default:{fdef.name}"), protected)
+            if read:
+                yield from _copied(fdef.package, fdef.location, "default", obj.name, fdef.name, read, named,
+                                   permission_sets, lenient)
+        for rule in obj.automations:
+            if rule.discloses_protected_fields:
+                continue
+            what = f"automation rule '{rule.name}'"
+            report = reports.get(f"automation:{rule.name}")
+            read = _reads(obj, report, protected)
+            if read and _varies(obj, report, varying):
+                yield from _placed(rule.package, rule.location, what, read, named, permission_sets, lenient,
+                                   key="condition", judged="what it does")
+                continue
+            for number, action in enumerate(rule.actions):
+                target = _set_target(obj, objects, action)
+                for name in action.set:
+                    read = _reads(obj, reports.get(f"automation:{rule.name}:{number}:{name}"), protected)
+                    if read and target is not None and (target, name) not in named:
+                        yield from _placed(rule.package, rule.location, what, read, named, permission_sets, lenient,
+                                           key=("actions", number, "set", name), copied=f"{target}.{name}")
+                        break
 
 
 def _named_fields(objects: Mapping[str, ObjectDef],
@@ -117,7 +148,8 @@ def _reads(obj: ObjectDef, report: ExpressionReport | None,
     if report is None:
         return {}
     read: dict[str, tuple[FieldRef, FieldRef]] = {}
-    for name in sorted(report.local_fields):
+    local = set(obj.fields) if report.any_field else report.local_fields  # `previous(name)`: whichever it names
+    for name in sorted(local):
         if (obj.name, name) in protected:
             read[name] = ((obj.name, name), protected[(obj.name, name)])
     for via, target_field in sorted(report.related_fields):
@@ -156,7 +188,7 @@ def _varies(obj: ObjectDef, report: ExpressionReport | None, varying: set[FieldR
     """Whether an expression reads a field in `varying` (of its own record or through a lookup)."""
     if report is None:
         return False
-    if any((obj.name, name) in varying for name in report.local_fields):
+    if any((obj.name, name) in varying for name in (set(obj.fields) if report.any_field else report.local_fields)):
         return True
     for via, target_field in report.related_fields:
         lookup = obj.fields.get(via)
@@ -167,27 +199,85 @@ def _varies(obj: ObjectDef, report: ExpressionReport | None, varying: set[FieldR
 
 def _placed(package: str, location: Any, what: str, read: Mapping[str, tuple[FieldRef, FieldRef]],
             named: Mapping[FieldRef, list[str]], permission_sets: Mapping[str, PermissionSetDef],
-            lenient: Any) -> Iterator[tuple[Any, str, str]]:
-    """The problem at the rule, or at a new permission set protecting what an installed rule reads."""
+            lenient: Any, *, key: str | tuple = "condition", judged: str = "its refusals",
+            copied: str | None = None) -> Iterator[tuple[Any, str, Any]]:
+    """The problem at the rule, or at a new permission set protecting what an installed rule reads.
+
+    `judged`: what tells the user ("its refusals"; an automation rule's "what it does"); `copied`: the field an
+    automation rule's action sets from the protected one (object.field), which shows its value itself."""
     shown, (field_read, (object_name, field_name)) = next(iter(read.items()))
     sets = named[(object_name, field_name)]
     derived = "" if field_read == (object_name, field_name) else f" (through {shown}, derived from it)"
-    message = (f"{what} reads {object_name}.{field_name}{derived}, which the permission set '{sets[0]}' protects. "
-               f"It is judged on the whole record, so its refusals would tell a user who may not see "
-               f"{field_name}, save by save, whether the condition holds for values they choose. Leave "
-               f"{shown} out of the condition, or add `{KEY}: true` to accept that.")
+    if copied is not None:
+        message = AUTOMATION_COPIES.format(what=what, read=f"{object_name}.{field_name}{derived}", set=sets[0],
+                                           copied=copied, shown=shown)
+    elif judged != "its refusals":
+        message = AUTOMATION_TELLS.format(what=what, read=f"{object_name}.{field_name}{derived}", set=sets[0],
+                                          name=field_name, shown=shown)
+    else:
+        message = RULE_TELLS.format(what=what, read=f"{object_name}.{field_name}{derived}", set=sets[0],
+                                    name=field_name, shown=shown)
     if not lenient(package):
-        yield location, message, "condition"
+        yield location, message, key
         return
     for name in sets:
         permission_set = permission_sets[name]
         if not lenient(permission_set.package):
             yield permission_set.location, (
                 f"the permission set '{name}' protects {object_name}.{field_name}, which {what} of the installed "
-                f"package '{package}' reads: its refusals would tell a user who may not see {field_name}, save by "
+                f"package '{package}' reads: {judged} would tell a user who may not see {field_name}, save by "
                 f"save, whether the condition holds for values they choose. Add `{KEY}: true` to that rule (an "
                 f"upgrade of '{package}'), or protect another field."), "fields"
             return
+
+
+#: The sentences at a rule, a move, an automation rule or a default: their Chinese is in engine/messages.py
+#: (`DISCLOSURE_*`, the same words), which the metadata cannot import.
+RULE_TELLS = ("{what} reads {read}, which the permission set '{set}' protects. It is judged on the whole record, so its "
+              "refusals would tell a user who may not see {name}, save by save, whether the condition holds for values "
+              "they choose. Leave {shown} out of the condition, or add `discloses_protected_fields: true` to accept "
+              "that.")
+AUTOMATION_TELLS = ("{what} reads {read}, which the permission set '{set}' protects. Its condition is judged on the "
+                    "whole record, so what it does would tell a user who may not see {name}, save by save, whether "
+                    "the condition holds for values they choose. Leave {shown} out of the condition, or add "
+                    "`discloses_protected_fields: true` to the rule to accept that.")
+AUTOMATION_COPIES = ("{what} reads {read}, which the permission set '{set}' protects, and sets {copied} from it, "
+                     "which users who may not see it may read. Leave {shown} out of the value, protect {copied} "
+                     "with a permission set as well, or add `discloses_protected_fields: true` to the rule to accept that.")
+DEFAULT_COPIES = ("the default of {defaulted} reads {read}, which the permission set '{set}' protects: users who "
+                  "may read {defaulted} but not {name} would read it in every record created. Leave {shown} out of "
+                  "the default, or protect {defaulted} with a permission set as well.")
+
+
+def _copied(package: str, location: Any, option: str, object_name: str, field_name: str,
+            read: Mapping[str, tuple[FieldRef, FieldRef]], named: Mapping[FieldRef, list[str]],
+            permission_sets: Mapping[str, PermissionSetDef], lenient: Any) -> Iterator[tuple[Any, str, Any]]:
+    """A default expression of a field no permission set names, reading a protected one: at the default, or at a new
+    permission set protecting what an installed default reads."""
+    shown, (field_read, (read_object, read_field)) = next(iter(read.items()))
+    sets = named[(read_object, read_field)]
+    derived = "" if field_read == (read_object, read_field) else f" (through {shown}, derived from it)"
+    message = DEFAULT_COPIES.format(defaulted=f"{object_name}.{field_name}", read=f"{read_object}.{read_field}{derived}",
+                                    set=sets[0], name=read_field, shown=shown)
+    if not lenient(package):
+        yield location, message, option
+        return
+    for name in sets:
+        if not lenient(permission_sets[name].package):
+            yield permission_sets[name].location, message, "fields"
+            return
+
+
+def _set_target(obj: ObjectDef, objects: Mapping[str, ObjectDef], action: Any) -> str | None:
+    """The object whose fields an automation action's `set` gives values (None: no such action or no such object)."""
+    if action.type == "update_record":
+        return obj.name
+    if action.type == "update_related":
+        lookup = obj.fields.get(action.lookup or "")
+        return lookup.to if lookup is not None and lookup.to in objects else None
+    if action.type == "create_record":
+        return action.object if action.object in objects else None
+    return None
 
 
 def _filter_keys(condition: Any) -> set[str]:

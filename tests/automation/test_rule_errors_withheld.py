@@ -37,6 +37,7 @@ objects:
     automations:
       - name: checked
         on: [updated]
+        discloses_protected_fields: true  # it sets note from secret (metadata/disclosure_checks.py)
         condition: "changed('priority')"
         actions:
           - {type: update_record, set: {note: "text(int(secret))"}}
