@@ -15,8 +15,9 @@ hides those too. A condition reading nothing but protected fields (`cost < 0`) i
 changes only with values that those who may see them save, and every save is checked, so it is accepted.
 
 A field read by name as text (`previous('cost')`) is read; a name computed at run time (`previous(name)`) reads any
-field. The same answer reaches users through an automation rule (its condition, as a rule's, and a value it sets from
-a protected field into one no permission set names: `discloses_protected_fields: true` on the rule accepts both) and
+field. The same answer reaches users through an automation rule (its condition or `where` reading a protected field, unless
+it only sets protected fields: what it does shows any reader whether it holds; a value it sets from a protected field
+into one no permission set names: `discloses_protected_fields: true` on the rule accepts both) and
 through a default expression reading a protected field into a field no permission set names (an error: protect that
 field too, or leave the protected one out).
 
@@ -82,23 +83,39 @@ def disclosure_problems(objects: Mapping[str, ObjectDef], permission_sets: Mappi
                 yield from _copied(fdef.package, fdef.location, "default", obj.name, fdef.name, read, named,
                                    permission_sets, lenient)
         for rule in obj.automations:
-            if rule.discloses_protected_fields:
-                continue
-            what = f"automation rule '{rule.name}'"
-            report = reports.get(f"automation:{rule.name}")
-            read = _reads(obj, report, protected)
-            if read and _varies(obj, report, varying):
+            if not rule.discloses_protected_fields:
+                yield from _automation_problems(obj, objects, rule, reports, protected, named, permission_sets, lenient)
+
+
+def _automation_problems(obj: ObjectDef, objects: Mapping[str, ObjectDef], rule: Any,
+                         reports: Mapping[str, ExpressionReport], protected: Mapping[FieldRef, FieldRef],
+                         named: Mapping[FieldRef, list[str]], permission_sets: Mapping[str, PermissionSetDef],
+                         lenient: Any) -> Iterator[tuple[Any, str, Any]]:
+    """An automation rule's first problem: its condition (or a scheduled rule's `where`) reads a protected field and
+    it does something other than set protected fields (what it does shows whether the condition holds, to every
+    user reading the record or told by it, not only to the saver); or an action sets a field no permission set names
+    from a protected one."""
+    what = f"automation rule '{rule.name}'"
+    targets = [(_set_target(obj, objects, action), action.set) for action in rule.actions]
+    quiet = all(target is not None and values and all((target, name) in named for name in values)
+                for target, values in targets)
+    read = _reads(obj, reports.get(f"automation:{rule.name}"), protected)
+    key: Any = "condition"
+    if not read and rule.where:
+        read = {name: ((obj.name, name), protected[(obj.name, name)]) for name in sorted(_filter_keys(rule.where))
+                if (obj.name, name) in protected}
+        key = "where"
+    if read and not quiet:
+        yield from _placed(rule.package, rule.location, what, read, named, permission_sets, lenient, key=key,
+                           judged="what it does")
+        return
+    for number, (target, values) in enumerate(targets):
+        for name in values:
+            read = _reads(obj, reports.get(f"automation:{rule.name}:{number}:{name}"), protected)
+            if read and target is not None and (target, name) not in named:
                 yield from _placed(rule.package, rule.location, what, read, named, permission_sets, lenient,
-                                   key="condition", judged="what it does")
-                continue
-            for number, action in enumerate(rule.actions):
-                target = _set_target(obj, objects, action)
-                for name in action.set:
-                    read = _reads(obj, reports.get(f"automation:{rule.name}:{number}:{name}"), protected)
-                    if read and target is not None and (target, name) not in named:
-                        yield from _placed(rule.package, rule.location, what, read, named, permission_sets, lenient,
-                                           key=("actions", number, "set", name), copied=f"{target}.{name}")
-                        break
+                                   key=("actions", number, "set", name), copied=f"{target}.{name}")
+                return
 
 
 def _named_fields(objects: Mapping[str, ObjectDef],
@@ -223,11 +240,9 @@ def _placed(package: str, location: Any, what: str, read: Mapping[str, tuple[Fie
     for name in sets:
         permission_set = permission_sets[name]
         if not lenient(permission_set.package):
-            yield permission_set.location, (
-                f"the permission set '{name}' protects {object_name}.{field_name}, which {what} of the installed "
-                f"package '{package}' reads: {judged} would tell a user who may not see {field_name}, save by "
-                f"save, whether the condition holds for values they choose. Add `{KEY}: true` to that rule (an "
-                f"upgrade of '{package}'), or protect another field."), "fields"
+            yield permission_set.location, INSTALLED_TELLS.format(
+                set=name, read=f"{object_name}.{field_name}", what=what, package=package, judged=judged,
+                name=field_name), "fields"
             return
 
 
@@ -238,12 +253,16 @@ RULE_TELLS = ("{what} reads {read}, which the permission set '{set}' protects. I
               "they choose. Leave {shown} out of the condition, or add `discloses_protected_fields: true` to accept "
               "that.")
 AUTOMATION_TELLS = ("{what} reads {read}, which the permission set '{set}' protects. Its condition is judged on the "
-                    "whole record, so what it does would tell a user who may not see {name}, save by save, whether "
-                    "the condition holds for values they choose. Leave {shown} out of the condition, or add "
-                    "`discloses_protected_fields: true` to the rule to accept that.")
+                    "whole record, so what it does would tell users who may not see {name} whether the condition "
+                    "holds. Leave {shown} out of the condition, or add `discloses_protected_fields: true` to the rule "
+                    "to accept that.")
 AUTOMATION_COPIES = ("{what} reads {read}, which the permission set '{set}' protects, and sets {copied} from it, "
                      "which users who may not see it may read. Leave {shown} out of the value, protect {copied} "
                      "with a permission set as well, or add `discloses_protected_fields: true` to the rule to accept that.")
+INSTALLED_TELLS = ("the permission set '{set}' protects {read}, which {what} of the installed package '{package}' "
+                   "reads: {judged} would tell a user who may not see {name} whether the condition holds for values "
+                   "they choose. Add `discloses_protected_fields: true` to that rule (an upgrade of '{package}'), or "
+                   "protect another field.")
 DEFAULT_COPIES = ("the default of {defaulted} reads {read}, which the permission set '{set}' protects: users who "
                   "may read {defaulted} but not {name} would read it in every record created. Leave {shown} out of "
                   "the default, or protect {defaulted} with a permission set as well.")

@@ -83,6 +83,33 @@ def test_an_automation_rule_showing_a_protected_field_is_an_error(write_package,
     assert problems_of(write_package, catalog, declared) == []
 
 
+TELLER = HEAD + """    automations:
+      - name: teller
+        on: [created, updated]
+        condition: "cost is not None and cost > 100"
+        actions:
+          - type: update_record
+            set: {name: "'expensive'"}
+"""
+SCHEDULED = HEAD + """    automations:
+      - name: nightly
+        on: [scheduled]
+        schedule: {cron: "0 2 * * *"}
+        where: {cost: {gt: 100}}
+        actions:
+          - type: update_record
+            set: {name: "'expensive'"}
+"""
+
+
+@pytest.mark.parametrize(("package", "at"), [(TELLER, "condition"), (SCHEDULED, "where")], ids=["condition", "where"])
+def test_an_automation_rule_acting_visibly_on_a_protected_condition_is_an_error(write_package, catalog, package, at):
+    """Not a saver's oracle: every user reading the record's name reads whether cost > 100."""
+    found = problems_of(write_package, catalog, package)
+    assert len(found) == 1 and "reads deal.cost" in found[0] and f"(at objects.deal.automations[0].{at})" in found[0], \
+        found
+
+
 def test_an_automation_rule_reading_only_protected_fields_into_protected_fields_is_accepted(write_package, catalog):
     quiet = HEAD + """    automations:
       - name: quiet
@@ -96,7 +123,7 @@ def test_an_automation_rule_reading_only_protected_fields_into_protected_fields_
 
 
 def test_every_sentence_of_the_check_is_said_in_chinese_too(write_package, catalog):
-    packages = [DEFAULTED, ORACLE, COPIER, with_rule("amount is not None and amount < (previous('cost') or 0)")]
+    packages = [DEFAULTED, ORACLE, COPIER, TELLER, with_rule("amount is not None and amount < (previous('cost') or 0)")]
     for package in packages:
         (found,) = problems_of(write_package, catalog, package)
         sentence = found.split(": ", 1)[1].rsplit(" (at ", 1)[0]
@@ -122,5 +149,7 @@ def test_a_new_permission_set_protecting_what_an_installed_rule_or_default_shows
         with pytest.raises(MetadataError) as refused:
             crm.install(write_package(guard, "guard.yaml"))
         assert "guard.yaml:" in str(refused.value) and "'controllers' protects" in str(refused.value), refused.value
+        sentence = refused.value.problems[0].format().split(": ", 1)[1].rsplit(" (at ", 1)[0]
+        assert "权限集“controllers”保护" in translated(sentence, "zh"), sentence
     finally:
         crm.close()
