@@ -444,6 +444,12 @@ DISCLOSURE_INSTALLED = Message(
     "权限集“{set}”保护 {read}，而已安装的包“{package}”的 {what} 读取了它：{judged}会让看不到 {name} 的用户得知条件对其"
     "所选的值是否成立。请在该规则上加上 `discloses_protected_fields: true`（“{package}”的一次升级），或保护其他字段。",
     words=_zh(its_refusals="其拒绝", what_it_does="它的动作"))
+DISCLOSURE_SCORE = Message(
+    "a scoring rule of {defaulted} reads {read}, which the permission set '{set}' protects: users who may read "
+    "{defaulted} but not {name} would read from the score whether the rule's condition holds. Leave {shown} out of "
+    "the condition, or protect {defaulted} with a permission set as well.",
+    "{defaulted} 的一条评分规则读取了 {read}，该字段受权限集“{set}”保护：能读取 {defaulted} 却看不到 {name} 的用户，"
+    "会从分数得知该规则的条件是否成立。请从条件中去掉 {shown}，或同样用权限集保护 {defaulted}。")
 DISCLOSURE_DEFAULT = Message(
     "the default of {defaulted} reads {read}, which the permission set '{set}' protects: users who may read "
     "{defaulted} but not {name} would read it in every record created. Leave {shown} out of the default, or protect "

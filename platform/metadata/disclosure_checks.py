@@ -82,6 +82,14 @@ def disclosure_problems(objects: Mapping[str, ObjectDef], permission_sets: Mappi
             if read:
                 yield from _copied(fdef.package, fdef.location, "default", obj.name, fdef.name, read, named,
                                    permission_sets, lenient)
+        scoring = obj.scoring
+        if scoring is not None and (obj.name, scoring.field) not in named:
+            for number, scored in enumerate(scoring.rules):
+                read = _reads(obj, reports.get(f"scoring:{number}"), protected)
+                if read:
+                    yield from _copied(scoring.package, scored.location, "condition", obj.name, scoring.field, read,
+                                       named, permission_sets, lenient, SCORE_TELLS)
+                    break
         for rule in obj.automations:
             if not rule.discloses_protected_fields:
                 yield from _automation_problems(obj, objects, rule, reports, protected, named, permission_sets, lenient)
@@ -102,9 +110,12 @@ def _automation_problems(obj: ObjectDef, objects: Mapping[str, ObjectDef], rule:
     read = _reads(obj, reports.get(f"automation:{rule.name}"), protected)
     key: Any = "condition"
     if not read and rule.where:
-        read = {name: ((obj.name, name), protected[(obj.name, name)]) for name in sorted(_filter_keys(rule.where))
-                if (obj.name, name) in protected}
-        key = "where"
+        read, key = _keys_read(obj, _filter_keys(rule.where), protected), "where"
+    for number, action in enumerate(rule.actions):  # assign_owner's rules: the owner they give shows their `when`
+        assignment = action.assignment if action.type == "assign_owner" else None
+        for row in (assignment.rules if assignment is not None else ()):
+            if not read:
+                read, key = _keys_read(obj, set(row.when), protected), ("actions", number, "rules")
     if read and not quiet:
         yield from _placed(rule.package, rule.location, what, read, named, permission_sets, lenient, key=key,
                            judged="what it does")
@@ -263,6 +274,9 @@ INSTALLED_TELLS = ("the permission set '{set}' protects {read}, which {what} of 
                    "reads: {judged} would tell a user who may not see {name} whether the condition holds for values "
                    "they choose. Add `discloses_protected_fields: true` to that rule (an upgrade of '{package}'), or "
                    "protect another field.")
+SCORE_TELLS = ("a scoring rule of {defaulted} reads {read}, which the permission set '{set}' protects: users who may "
+               "read {defaulted} but not {name} would read from the score whether the rule's condition holds. Leave "
+               "{shown} out of the condition, or protect {defaulted} with a permission set as well.")
 DEFAULT_COPIES = ("the default of {defaulted} reads {read}, which the permission set '{set}' protects: users who "
                   "may read {defaulted} but not {name} would read it in every record created. Leave {shown} out of "
                   "the default, or protect {defaulted} with a permission set as well.")
@@ -270,13 +284,14 @@ DEFAULT_COPIES = ("the default of {defaulted} reads {read}, which the permission
 
 def _copied(package: str, location: Any, option: str, object_name: str, field_name: str,
             read: Mapping[str, tuple[FieldRef, FieldRef]], named: Mapping[FieldRef, list[str]],
-            permission_sets: Mapping[str, PermissionSetDef], lenient: Any) -> Iterator[tuple[Any, str, Any]]:
-    """A default expression of a field no permission set names, reading a protected one: at the default, or at a new
-    permission set protecting what an installed default reads."""
+            permission_sets: Mapping[str, PermissionSetDef], lenient: Any,
+            sentence: str | None = None) -> Iterator[tuple[Any, str, Any]]:
+    """A default expression (`sentence`: a scoring rule's condition) of a field no permission set names, reading a
+    protected one: at the default, or at a new permission set protecting what an installed default reads."""
     shown, (field_read, (read_object, read_field)) = next(iter(read.items()))
     sets = named[(read_object, read_field)]
     derived = "" if field_read == (read_object, read_field) else f" (through {shown}, derived from it)"
-    message = DEFAULT_COPIES.format(defaulted=f"{object_name}.{field_name}", read=f"{read_object}.{read_field}{derived}",
+    message = (sentence or DEFAULT_COPIES).format(defaulted=f"{object_name}.{field_name}", read=f"{read_object}.{read_field}{derived}",
                                     set=sets[0], name=read_field, shown=shown)
     if not lenient(package):
         yield location, message, option
@@ -285,6 +300,11 @@ def _copied(package: str, location: Any, option: str, object_name: str, field_na
         if not lenient(permission_sets[name].package):
             yield permission_sets[name].location, message, "fields"
             return
+
+
+def _keys_read(obj: ObjectDef, keys: Any, protected: Mapping[FieldRef, FieldRef]) -> dict[str, tuple[FieldRef, FieldRef]]:
+    """The protected fields of `obj` among field names (a filter's keys, an assignment row's `when`)."""
+    return {name: ((obj.name, name), protected[(obj.name, name)]) for name in sorted(keys) if (obj.name, name) in protected}
 
 
 def _set_target(obj: ObjectDef, objects: Mapping[str, ObjectDef], action: Any) -> str | None:

@@ -153,3 +153,39 @@ def test_a_new_permission_set_protecting_what_an_installed_rule_or_default_shows
         assert "权限集“controllers”保护" in translated(sentence, "zh"), sentence
     finally:
         crm.close()
+
+
+SCORED = HEAD.replace("      amount: {type: integer}\n", "      amount: {type: integer}\n      score: {type: integer}\n") + \
+    """    scoring:
+      field: score
+      rules:
+        - {condition: "amount is not None and amount > 10", points: 1}
+        - {condition: "cost is not None and cost > 100", points: 10}
+"""
+ASSIGNED = HEAD + """    automations:
+      - name: route
+        on: [created]
+        actions:
+          - type: assign_owner
+            strategy: rules
+            rules:
+              - {when: {cost: ["0", "1", "2"]}, role: rep}
+"""
+
+
+def test_a_score_counting_a_protected_condition_is_an_error(write_package, catalog):
+    """The score shows whether `cost > 100` to everyone reading it."""
+    found = problems_of(write_package, catalog, SCORED)
+    assert len(found) == 1 and "a scoring rule of deal.score reads deal.cost" in found[0], found
+    assert "(at objects.deal.scoring.rules[1].condition)" in found[0], found
+    assert "权限集“costs”" in translated(found[0].split(": ", 1)[1].rsplit(" (at ", 1)[0], "zh")
+    protected = SCORED.replace("      deal.cost: [read, edit]\n", "      deal.cost: [read, edit]\n      deal.score: [read]\n")
+    assert problems_of(write_package, catalog, protected) == []
+
+
+def test_an_owner_assigned_by_a_protected_field_is_an_error(write_package, catalog):
+    """The owner a row gives shows which of its values the protected field holds."""
+    found = problems_of(write_package, catalog, ASSIGNED)
+    assert len(found) == 1 and "automation rule 'route' reads deal.cost" in found[0], found
+    declared = ASSIGNED.replace("        on: [created]\n", "        on: [created]\n        discloses_protected_fields: true\n")
+    assert problems_of(write_package, catalog, declared) == []
