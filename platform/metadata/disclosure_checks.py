@@ -11,8 +11,10 @@ So the author decides, in the metadata: a rule or move reading a protected field
 a user may change, must say `discloses_protected_fields: true`, else it is an error at its condition. A
 field is *protected* when a permission set names it (docs/permissions.md), and so is a formula or rollup
 reading a protected field (directly, through a lookup, or through another such formula), as the engine
-hides those too. A condition reading nothing but protected fields (`cost < 0`) is no oracle: its answer
-changes only with values that those who may see them save, and every save is checked, so it is accepted.
+hides those too. A validation rule reading nothing but protected fields (`cost < 0`), judged on creates and updates,
+is no oracle: its answer changes only with values that those who may see them save, and every save is checked, so it
+is accepted; judged on one of them only, a record may fail it, and it is not. Nor is a stage move's condition or
+`requires` naming a protected field: the move is the saver's choice, judged only when made.
 
 A field read by name as text (`previous('cost')`) is read; a name computed at run time (`previous(name)`) reads any
 field. The same answer reaches users through an automation rule (its condition or `where` reading a protected field, unless
@@ -62,19 +64,26 @@ def disclosure_problems(objects: Mapping[str, ObjectDef], permission_sets: Mappi
                 continue
             report = reports.get(f"validation:{rule.name}")
             read = _reads(obj, report, protected)
-            if read and _varies(obj, report, varying):
+            # Judged at every save, a condition on protected fields alone holds for no stored record; a rule judged on
+            # creates or on updates only may find one that does (created before), and tells the saver so.
+            if read and (_varies(obj, report, varying) or not {"create", "update"} <= set(rule.on)):
                 yield from _placed(rule.package, rule.location, f"validation rule '{rule.name}'", read, named,
                                    permission_sets, lenient)
         for transitions in obj.transitions.values():
             for number, move in enumerate(transitions.moves):
-                if move.discloses_protected_fields or not move.condition:
+                if move.discloses_protected_fields:
                     continue
-                report = reports.get(f"transition:{transitions.field}:{number}")
+                # The move is the saver's choice, judged only when made: even a condition on protected fields alone
+                # (`cost > 0`) tells them, move by move, whether it holds; so does `requires` naming one.
+                report = reports.get(f"transition:{transitions.field}:{number}") if move.condition else None
                 read = _reads(obj, report, protected)
-                if read and _varies(obj, report, varying):
-                    yield from _placed(transitions.package, move.location,
-                                       f"the condition of move {number + 1} of {obj.name}.{transitions.field}",
-                                       read, named, permission_sets, lenient)
+                what, key = f"the condition of move {number + 1} of {obj.name}.{transitions.field}", "condition"
+                if not read:
+                    read = _keys_read(obj, set(move.requires), protected)
+                    what, key = f"the requires of move {number + 1} of {obj.name}.{transitions.field}", "requires"
+                if read:
+                    yield from _placed(transitions.package, move.location, what, read, named, permission_sets,
+                                       lenient, key=key)
         for fdef in obj.fields.values():
             if not fdef.default_expression or (obj.name, fdef.name) in named:
                 continue

@@ -189,3 +189,30 @@ def test_an_owner_assigned_by_a_protected_field_is_an_error(write_package, catal
     assert len(found) == 1 and "automation rule 'route' reads deal.cost" in found[0], found
     declared = ASSIGNED.replace("        on: [created]\n", "        on: [created]\n        discloses_protected_fields: true\n")
     assert problems_of(write_package, catalog, declared) == []
+
+
+MOVE = HEAD + """    transitions:
+      stage:
+        moves:
+          - from: Open
+            to: Won
+"""
+
+
+@pytest.mark.parametrize(("rest", "told"), [
+    ("            condition: \"cost is not None and cost > 0\"\n", "the condition of move 1 of deal.stage reads deal.cost"),
+    ("            requires: [cost]\n", "the requires of move 1 of deal.stage reads deal.cost")], ids=["condition", "requires"])
+def test_a_move_judged_on_protected_fields_alone_is_an_error(write_package, catalog, rest, told):
+    """A rep moving the stage learns, move by move, whether `cost > 0` (or whether cost is blank): the move is theirs
+    to make, and judged only when made, so a stored record may well fail it."""
+    found = problems_of(write_package, catalog, MOVE + rest)
+    assert len(found) == 1 and told in found[0], found
+    declared = MOVE + rest + "            discloses_protected_fields: true\n"
+    assert problems_of(write_package, catalog, declared) == []
+
+
+def test_a_validation_rule_on_protected_fields_alone_judged_on_updates_only_is_an_error(write_package, catalog):
+    """Created with cost < 0, a record refuses a rep's every update: the rep learns cost < 0."""
+    found = problems_of(write_package, catalog, with_rule("cost is not None and cost < 0") + "        on: [update]\n")
+    assert len(found) == 1 and "validation rule 'checked' reads deal.cost" in found[0], found
+    assert problems_of(write_package, catalog, with_rule("cost is not None and cost < 0")) == []
