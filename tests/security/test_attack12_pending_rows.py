@@ -151,3 +151,23 @@ def test_two_processes_creating_around_the_threshold_write_each_row_once(crm, pr
     _one_row_each(crm, "lead")
     assert len(_rows(crm, "lead")[1]) < ROWS
     assert probe.records("lead").count(search="kiwi").value == 3 * (3 * ROWS + 1)
+
+
+def test_a_pending_row_does_not_find_a_record_by_a_value_the_searcher_sees_masked(crm, probe, users, few):  # noqa: F811
+    """contact.company is `account.name`: masked for a rep who may not see the account, so not searched for them,
+    whether the contact's row waits or is in FTS5; nor counted, suggested or found globally."""
+    accounts = probe.records("account")
+    hidden = accounts.create({"name": "Zanzibar Holdings", "owner_id": users["rep2"]})
+    contacts = probe.records("contact")
+    made = [contacts.create({"name": f"Person {n}", "account": hidden.id, "owner_id": users["rep1"]}).id
+            for n in range(ROWS + 2)]  # the first ROWS flushed, the last two pending
+    if crm.runtime.is_sqlite:
+        assert _rows(crm, "contact")[1] == made[ROWS:]
+    rep1, admin = crm.as_user(users["rep1"]), crm.as_user(users["admin"])
+    for word in ("zanzibar", "zan", "za", "holdings"):
+        assert rep1.records("contact").query(search=word).records == [], word
+        assert rep1.records("contact").count(search=word).value == 0
+        assert rep1.records("contact").suggest(word) == []
+        assert [hit for hit in rep1.search(word) if hit.object == "contact"] == []
+        assert [part for part in rep1.search_by_object(word) if part.object == "contact" and part.count] == []
+        assert len(admin.records("contact").query(search=word, limit=100).records) == len(made)  # as stored
