@@ -189,7 +189,8 @@ def _reads(obj: ObjectDef, report: ExpressionReport | None,
     for name in sorted(local):
         if (obj.name, name) in protected:
             read[name] = ((obj.name, name), protected[(obj.name, name)])
-    for via, target_field in sorted(report.related_fields):
+    shown = {(via, "name") for via in report.shown_lookups}  # a record shown as text shows its name
+    for via, target_field in sorted(report.related_fields | shown):
         lookup = obj.fields.get(via)
         target = lookup.to if lookup is not None else None
         if target and (target, target_field) in protected:

@@ -34,6 +34,8 @@ class ExpressionReport:
     related_fields: frozenset[tuple[str, str]]
     #: It reads fields of the record by a name it computes (`previous(name)`): any field may be read.
     any_field: bool = False
+    #: Lookup fields it shows as text (`text(account)`, `f"{account}"`): a record shows as its `name` (sandbox/records.py).
+    shown_lookups: frozenset[str] = frozenset()
 
 
 def analyse(
@@ -72,6 +74,7 @@ def analyse(
             problems.append(f"the {kind} uses '{name}', which is neither a field of {obj.name} nor a helper function.{hint}")
     named, any_field = _read_by_name(source, obj)
     local |= named
+    shown = _shown_lookups(source, obj)
     related: set[tuple[str, str]] = set()
     for path in sorted(compiled.attribute_paths):
         if path[0] in extra:
@@ -84,7 +87,21 @@ def analyse(
             problems.append(f"the {kind} {problem}")
         elif path[0] in obj.fields and obj.fields[path[0]].is_lookup and len(path) >= 2:
             related.add((path[0], path[1]))
-    return ExpressionReport(tuple(problems), frozenset(local), frozenset(related), any_field)
+    return ExpressionReport(tuple(problems), frozenset(local), frozenset(related), any_field, shown)
+
+
+def _shown_lookups(source: str, obj: ObjectDef) -> frozenset[str]:
+    """The lookup fields an expression hands to a function (`text(account)`, `str(account)`) or puts in an f-string
+    as they are, not one of their fields: the record then shows as its `name` where that is loaded."""
+    lookups = {name for name, fdef in obj.fields.items() if fdef.is_lookup}
+    if not lookups:
+        return frozenset()
+    shown: set[str] = set()
+    for node in ast.walk(ast.parse(source, mode="eval")):
+        values = [*node.args, *(keyword.value for keyword in node.keywords)] if isinstance(node, ast.Call) else \
+            [node.value] if isinstance(node, ast.FormattedValue) else []
+        shown |= {value.id for value in values if isinstance(value, ast.Name) and value.id in lookups}
+    return frozenset(shown)
 
 
 def _read_by_name(source: str, obj: ObjectDef) -> tuple[set[str], bool]:

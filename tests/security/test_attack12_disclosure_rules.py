@@ -216,3 +216,17 @@ def test_a_validation_rule_on_protected_fields_alone_judged_on_updates_only_is_a
     found = problems_of(write_package, catalog, with_rule("cost is not None and cost < 0") + "        on: [update]\n")
     assert len(found) == 1 and "validation rule 'checked' reads deal.cost" in found[0], found
     assert problems_of(write_package, catalog, with_rule("cost is not None and cost < 0")) == []
+
+
+@pytest.mark.parametrize("shown", ["text(account)", "str(account)", "f'{account}'"])
+def test_a_rule_showing_a_linked_record_as_text_reads_its_protected_name(write_package, catalog, shown):
+    """A record used as text shows as its name (sandbox/records.py RecordView.__str__), loaded whenever another
+    expression of the object reads it (here the formula `account_name`)."""
+    package = with_rule(f"amount is not None and {shown} < 'M'").replace(
+        "      account.credit_limit: [read]\n", "      account.credit_limit: [read]\n      account.name: [read]\n").replace(
+        "      account: {type: lookup, to: account}\n",
+        "      account: {type: lookup, to: account}\n"
+        "      account_name: {type: formula, formula: \"account.name\", returns: text}\n")
+    found = problems_of(write_package, catalog, package)
+    assert len(found) == 1 and "validation rule 'checked' reads account.name" in found[0], found
+    assert problems_of(write_package, catalog, with_rule(f"amount is not None and {shown} < 'M'")) == []
