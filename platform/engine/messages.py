@@ -421,6 +421,45 @@ UNKNOWN_FIELD_OPERATOR = Message(
     "e.g. amount__gte=100.",
     "{object} 没有字段“{name}”。要在查询字符串中使用运算符，请写成 字段__运算符，例如 amount__gte=100。")
 UNKNOWN_FIELD = Message("{object} has no field '{name}'.", "{object} 没有字段“{name}”。")
+# Said by crmkit.metadata (disclosure_checks.py: RULE_TELLS, AUTOMATION_TELLS, AUTOMATION_COPIES, DEFAULT_COPIES),
+# which cannot import this catalog: same words.
+DISCLOSURE_RULE = Message(
+    "{what} reads {read}, which the permission set '{set}' protects. It is judged on the whole record, so its "
+    "refusals would tell a user who may not see {name}, save by save, whether the condition holds for values they "
+    "choose. Leave {shown} out of the condition, or add `discloses_protected_fields: true` to accept that.",
+    "{what} 读取了 {read}，该字段受权限集“{set}”保护。它按完整记录判断，因此其拒绝会让看不到 {name} 的用户通过一次次"
+    "保存，得知条件对其所选的值是否成立。请从条件中去掉 {shown}，或加上 `discloses_protected_fields: true` 表示接受。")
+DISCLOSURE_AUTOMATION = Message(
+    "{what} reads {read}, which the permission set '{set}' protects. Its condition is judged on the whole record, so "
+    "what it does would tell users who may not see {name} whether the condition holds. Leave {shown} out of the "
+    "condition, or add `discloses_protected_fields: true` to the rule to accept that.",
+    "{what} 读取了 {read}，该字段受权限集“{set}”保护。其条件按完整记录判断，因此它的动作会让看不到 {name} 的用户得知"
+    "条件是否成立。请从条件中去掉 {shown}，或在规则上加上 `discloses_protected_fields: true` 表示接受。")
+DISCLOSURE_AUTOMATION_COPY = Message(
+    "{what} reads {read}, which the permission set '{set}' protects, and sets {copied} from it, which users who may "
+    "not see it may read. Leave {shown} out of the value, protect {copied} with a permission set as well, or add "
+    "`discloses_protected_fields: true` to the rule to accept that.",
+    "{what} 读取了 {read}（该字段受权限集“{set}”保护），并据此设置 {copied}，而看不到前者的用户可以读取 {copied}。"
+    "请从取值中去掉 {shown}，同样用权限集保护 {copied}，或在规则上加上 `discloses_protected_fields: true` 表示接受。")
+DISCLOSURE_INSTALLED = Message(
+    "the permission set '{set}' protects {read}, which {what} of the installed package '{package}' reads: {judged} "
+    "would tell a user who may not see {name} whether the condition holds for values they choose. Add "
+    "`discloses_protected_fields: true` to that rule (an upgrade of '{package}'), or protect another field.",
+    "权限集“{set}”保护 {read}，而已安装的包“{package}”的 {what} 读取了它：{judged}会让看不到 {name} 的用户得知条件对其"
+    "所选的值是否成立。请在该规则上加上 `discloses_protected_fields: true`（“{package}”的一次升级），或保护其他字段。",
+    words=_zh(its_refusals="其拒绝", what_it_does="它的动作"))
+DISCLOSURE_SCORE = Message(
+    "a scoring rule of {defaulted} reads {read}, which the permission set '{set}' protects: users who may read "
+    "{defaulted} but not {name} would read from the score whether the rule's condition holds. Leave {shown} out of "
+    "the condition, or protect {defaulted} with a permission set as well.",
+    "{defaulted} 的一条评分规则读取了 {read}，该字段受权限集“{set}”保护：能读取 {defaulted} 却看不到 {name} 的用户，"
+    "会从分数得知该规则的条件是否成立。请从条件中去掉 {shown}，或同样用权限集保护 {defaulted}。")
+DISCLOSURE_DEFAULT = Message(
+    "the default of {defaulted} reads {read}, which the permission set '{set}' protects: users who may read "
+    "{defaulted} but not {name} would read it in every record created. Leave {shown} out of the default, or protect "
+    "{defaulted} with a permission set as well.",
+    "{defaulted} 的默认值读取了 {read}，该字段受权限集“{set}”保护：能读取 {defaulted} 却看不到 {name} 的用户，会在"
+    "每条新建记录中读到它的值。请从默认值中去掉 {shown}，或同样用权限集保护 {defaulted}。")
 # Raised by crmkit.metadata (errors.py UnknownObject), which cannot import this catalog: same words.
 UNKNOWN_OBJECT_MAYBE = Message("there is no object named '{name}'. Did you mean '{suggestion}'?",
                                "没有名为“{name}”的对象。你是否想输入“{suggestion}”？")

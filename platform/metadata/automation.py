@@ -115,6 +115,8 @@ class AutomationRule:
     timing: Timing | None = None
     #: The object a package-level rule is for (None for a rule written under its object).
     object: str | None = None
+    #: The author accepts that the rule shows fields permission sets protect (metadata/disclosure_checks.py).
+    discloses_protected_fields: bool = False
 
     @cached_property
     def operations(self) -> frozenset[str]:
@@ -210,7 +212,8 @@ def build_automations(document: "SourceDocument", package: str, base: tuple,
             name=spec["name"], triggers=tuple(spec["on"]), actions=actions, condition=spec.get("condition"),
             label=Label.of(spec.get("label"), spec["name"]), active=bool(spec.get("active", True)), package=package,
             location=location(document, path, at_key=False), schedule=build_schedule(spec.get("schedule")),
-            where=build_where(spec.get("where")), timing=build_timing(spec.get("timing")), object=spec.get("object")))
+            where=build_where(spec.get("where")), timing=build_timing(spec.get("timing")), object=spec.get("object"),
+            discloses_protected_fields=bool(spec.get("discloses_protected_fields"))))
     return tuple(rules)
 
 
@@ -231,7 +234,8 @@ def move_rules(by_field: Mapping[str, StageTransitions]) -> tuple[AutomationRule
             rules.append(AutomationRule(
                 name=f"{name}_move_{number + 1}", triggers=("updated",), actions=move.actions, condition=condition,
                 label=Label.of({"en": f"{name}: {', '.join(move.sources)} -> {', '.join(move.targets)}"}),
-                package=transitions.package, location=move.location))
+                package=transitions.package, location=move.location,
+                discloses_protected_fields=move.discloses_protected_fields))
     return tuple(rules)
 
 

@@ -11,8 +11,17 @@ So the author decides, in the metadata: a rule or move reading a protected field
 a user may change, must say `discloses_protected_fields: true`, else it is an error at its condition. A
 field is *protected* when a permission set names it (docs/permissions.md), and so is a formula or rollup
 reading a protected field (directly, through a lookup, or through another such formula), as the engine
-hides those too. A condition reading nothing but protected fields (`cost < 0`) is no oracle: its answer
-changes only with values that those who may see them save, and every save is checked, so it is accepted.
+hides those too. A validation rule reading nothing but protected fields (`cost < 0`), judged on creates and updates,
+is no oracle: its answer changes only with values that those who may see them save, and every save is checked, so it
+is accepted; judged on one of them only, a record may fail it, and it is not. Nor is a stage move's condition or
+`requires` naming a protected field: the move is the saver's choice, judged only when made.
+
+A field read by name as text (`previous('cost')`) is read; a name computed at run time (`previous(name)`) reads any
+field. The same answer reaches users through an automation rule (its condition or `where` reading a protected field, unless
+it only sets protected fields: what it does shows any reader whether it holds; a value it sets from a protected field
+into one no permission set names: `discloses_protected_fields: true` on the rule accepts both) and
+through a default expression reading a protected field into a field no permission set names (an error: protect that
+field too, or leave the protected one out).
 
 Packages already installed are read back with the rules of their time (Catalog.installed); when a new
 package's permission set protects a field an installed rule reads, the error is at that permission set.
@@ -55,19 +64,78 @@ def disclosure_problems(objects: Mapping[str, ObjectDef], permission_sets: Mappi
                 continue
             report = reports.get(f"validation:{rule.name}")
             read = _reads(obj, report, protected)
-            if read and _varies(obj, report, varying):
+            # Judged at every save, a condition on protected fields alone holds for no stored record; a rule judged on
+            # creates or on updates only may find one that does (created before), and tells the saver so.
+            if read and (_varies(obj, report, varying) or not {"create", "update"} <= set(rule.on)):
                 yield from _placed(rule.package, rule.location, f"validation rule '{rule.name}'", read, named,
                                    permission_sets, lenient)
         for transitions in obj.transitions.values():
             for number, move in enumerate(transitions.moves):
-                if move.discloses_protected_fields or not move.condition:
+                if move.discloses_protected_fields:
                     continue
-                report = reports.get(f"transition:{transitions.field}:{number}")
+                # The move is the saver's choice, judged only when made: even a condition on protected fields alone
+                # (`cost > 0`) tells them, move by move, whether it holds; so does `requires` naming one.
+                report = reports.get(f"transition:{transitions.field}:{number}") if move.condition else None
                 read = _reads(obj, report, protected)
-                if read and _varies(obj, report, varying):
-                    yield from _placed(transitions.package, move.location,
-                                       f"the condition of move {number + 1} of {obj.name}.{transitions.field}",
-                                       read, named, permission_sets, lenient)
+                what, key = f"the condition of move {number + 1} of {obj.name}.{transitions.field}", "condition"
+                if not read:
+                    read = _keys_read(obj, set(move.requires), protected)
+                    what, key = f"the requires of move {number + 1} of {obj.name}.{transitions.field}", "requires"
+                if read:
+                    yield from _placed(transitions.package, move.location, what, read, named, permission_sets,
+                                       lenient, key=key)
+        for fdef in obj.fields.values():
+            if not fdef.default_expression or (obj.name, fdef.name) in named:
+                continue
+            read = _reads(obj, reports.get(f"default:{fdef.name}"), protected)
+            if read:
+                yield from _copied(fdef.package, fdef.location, "default", obj.name, fdef.name, read, named,
+                                   permission_sets, lenient)
+        scoring = obj.scoring
+        if scoring is not None and (obj.name, scoring.field) not in named:
+            for number, scored in enumerate(scoring.rules):
+                read = _reads(obj, reports.get(f"scoring:{number}"), protected)
+                if read:
+                    yield from _copied(scoring.package, scored.location, "condition", obj.name, scoring.field, read,
+                                       named, permission_sets, lenient, SCORE_TELLS)
+                    break
+        for rule in obj.automations:
+            if not rule.discloses_protected_fields:
+                yield from _automation_problems(obj, objects, rule, reports, protected, named, permission_sets, lenient)
+
+
+def _automation_problems(obj: ObjectDef, objects: Mapping[str, ObjectDef], rule: Any,
+                         reports: Mapping[str, ExpressionReport], protected: Mapping[FieldRef, FieldRef],
+                         named: Mapping[FieldRef, list[str]], permission_sets: Mapping[str, PermissionSetDef],
+                         lenient: Any) -> Iterator[tuple[Any, str, Any]]:
+    """An automation rule's first problem: its condition (or a scheduled rule's `where`) reads a protected field and
+    it does something other than set protected fields (what it does shows whether the condition holds, to every
+    user reading the record or told by it, not only to the saver); or an action sets a field no permission set names
+    from a protected one."""
+    what = f"automation rule '{rule.name}'"
+    targets = [(_set_target(obj, objects, action), action.set) for action in rule.actions]
+    quiet = all(target is not None and values and all((target, name) in named for name in values)
+                for target, values in targets)
+    read = _reads(obj, reports.get(f"automation:{rule.name}"), protected)
+    key: Any = "condition"
+    if not read and rule.where:
+        read, key = _keys_read(obj, _filter_keys(rule.where), protected), "where"
+    for number, action in enumerate(rule.actions):  # assign_owner's rules: the owner they give shows their `when`
+        assignment = action.assignment if action.type == "assign_owner" else None
+        for row in (assignment.rules if assignment is not None else ()):
+            if not read:
+                read, key = _keys_read(obj, set(row.when), protected), ("actions", number, "rules")
+    if read and not quiet:
+        yield from _placed(rule.package, rule.location, what, read, named, permission_sets, lenient, key=key,
+                           judged="what it does")
+        return
+    for number, (target, values) in enumerate(targets):
+        for name in values:
+            read = _reads(obj, reports.get(f"automation:{rule.name}:{number}:{name}"), protected)
+            if read and target is not None and (target, name) not in named:
+                yield from _placed(rule.package, rule.location, what, read, named, permission_sets, lenient,
+                                   key=("actions", number, "set", name), copied=f"{target}.{name}")
+                return
 
 
 def _named_fields(objects: Mapping[str, ObjectDef],
@@ -117,10 +185,12 @@ def _reads(obj: ObjectDef, report: ExpressionReport | None,
     if report is None:
         return {}
     read: dict[str, tuple[FieldRef, FieldRef]] = {}
-    for name in sorted(report.local_fields):
+    local = set(obj.fields) if report.any_field else report.local_fields  # `previous(name)`: whichever it names
+    for name in sorted(local):
         if (obj.name, name) in protected:
             read[name] = ((obj.name, name), protected[(obj.name, name)])
-    for via, target_field in sorted(report.related_fields):
+    shown = {(via, "name") for via in report.shown_lookups}  # a record shown as text shows its name
+    for via, target_field in sorted(report.related_fields | shown):
         lookup = obj.fields.get(via)
         target = lookup.to if lookup is not None else None
         if target and (target, target_field) in protected:
@@ -156,7 +226,7 @@ def _varies(obj: ObjectDef, report: ExpressionReport | None, varying: set[FieldR
     """Whether an expression reads a field in `varying` (of its own record or through a lookup)."""
     if report is None:
         return False
-    if any((obj.name, name) in varying for name in report.local_fields):
+    if any((obj.name, name) in varying for name in (set(obj.fields) if report.any_field else report.local_fields)):
         return True
     for via, target_field in report.related_fields:
         lookup = obj.fields.get(via)
@@ -167,27 +237,96 @@ def _varies(obj: ObjectDef, report: ExpressionReport | None, varying: set[FieldR
 
 def _placed(package: str, location: Any, what: str, read: Mapping[str, tuple[FieldRef, FieldRef]],
             named: Mapping[FieldRef, list[str]], permission_sets: Mapping[str, PermissionSetDef],
-            lenient: Any) -> Iterator[tuple[Any, str, str]]:
-    """The problem at the rule, or at a new permission set protecting what an installed rule reads."""
+            lenient: Any, *, key: str | tuple = "condition", judged: str = "its refusals",
+            copied: str | None = None) -> Iterator[tuple[Any, str, Any]]:
+    """The problem at the rule, or at a new permission set protecting what an installed rule reads.
+
+    `judged`: what tells the user ("its refusals"; an automation rule's "what it does"); `copied`: the field an
+    automation rule's action sets from the protected one (object.field), which shows its value itself."""
     shown, (field_read, (object_name, field_name)) = next(iter(read.items()))
     sets = named[(object_name, field_name)]
     derived = "" if field_read == (object_name, field_name) else f" (through {shown}, derived from it)"
-    message = (f"{what} reads {object_name}.{field_name}{derived}, which the permission set '{sets[0]}' protects. "
-               f"It is judged on the whole record, so its refusals would tell a user who may not see "
-               f"{field_name}, save by save, whether the condition holds for values they choose. Leave "
-               f"{shown} out of the condition, or add `{KEY}: true` to accept that.")
+    if copied is not None:
+        message = AUTOMATION_COPIES.format(what=what, read=f"{object_name}.{field_name}{derived}", set=sets[0],
+                                           copied=copied, shown=shown)
+    elif judged != "its refusals":
+        message = AUTOMATION_TELLS.format(what=what, read=f"{object_name}.{field_name}{derived}", set=sets[0],
+                                          name=field_name, shown=shown)
+    else:
+        message = RULE_TELLS.format(what=what, read=f"{object_name}.{field_name}{derived}", set=sets[0],
+                                    name=field_name, shown=shown)
     if not lenient(package):
-        yield location, message, "condition"
+        yield location, message, key
         return
     for name in sets:
         permission_set = permission_sets[name]
         if not lenient(permission_set.package):
-            yield permission_set.location, (
-                f"the permission set '{name}' protects {object_name}.{field_name}, which {what} of the installed "
-                f"package '{package}' reads: its refusals would tell a user who may not see {field_name}, save by "
-                f"save, whether the condition holds for values they choose. Add `{KEY}: true` to that rule (an "
-                f"upgrade of '{package}'), or protect another field."), "fields"
+            yield permission_set.location, INSTALLED_TELLS.format(
+                set=name, read=f"{object_name}.{field_name}", what=what, package=package, judged=judged,
+                name=field_name), "fields"
             return
+
+
+#: The sentences at a rule, a move, an automation rule or a default: their Chinese is in engine/messages.py
+#: (`DISCLOSURE_*`, the same words), which the metadata cannot import.
+RULE_TELLS = ("{what} reads {read}, which the permission set '{set}' protects. It is judged on the whole record, so its "
+              "refusals would tell a user who may not see {name}, save by save, whether the condition holds for values "
+              "they choose. Leave {shown} out of the condition, or add `discloses_protected_fields: true` to accept "
+              "that.")
+AUTOMATION_TELLS = ("{what} reads {read}, which the permission set '{set}' protects. Its condition is judged on the "
+                    "whole record, so what it does would tell users who may not see {name} whether the condition "
+                    "holds. Leave {shown} out of the condition, or add `discloses_protected_fields: true` to the rule "
+                    "to accept that.")
+AUTOMATION_COPIES = ("{what} reads {read}, which the permission set '{set}' protects, and sets {copied} from it, "
+                     "which users who may not see it may read. Leave {shown} out of the value, protect {copied} "
+                     "with a permission set as well, or add `discloses_protected_fields: true` to the rule to accept that.")
+INSTALLED_TELLS = ("the permission set '{set}' protects {read}, which {what} of the installed package '{package}' "
+                   "reads: {judged} would tell a user who may not see {name} whether the condition holds for values "
+                   "they choose. Add `discloses_protected_fields: true` to that rule (an upgrade of '{package}'), or "
+                   "protect another field.")
+SCORE_TELLS = ("a scoring rule of {defaulted} reads {read}, which the permission set '{set}' protects: users who may "
+               "read {defaulted} but not {name} would read from the score whether the rule's condition holds. Leave "
+               "{shown} out of the condition, or protect {defaulted} with a permission set as well.")
+DEFAULT_COPIES = ("the default of {defaulted} reads {read}, which the permission set '{set}' protects: users who "
+                  "may read {defaulted} but not {name} would read it in every record created. Leave {shown} out of "
+                  "the default, or protect {defaulted} with a permission set as well.")
+
+
+def _copied(package: str, location: Any, option: str, object_name: str, field_name: str,
+            read: Mapping[str, tuple[FieldRef, FieldRef]], named: Mapping[FieldRef, list[str]],
+            permission_sets: Mapping[str, PermissionSetDef], lenient: Any,
+            sentence: str | None = None) -> Iterator[tuple[Any, str, Any]]:
+    """A default expression (`sentence`: a scoring rule's condition) of a field no permission set names, reading a
+    protected one: at the default, or at a new permission set protecting what an installed default reads."""
+    shown, (field_read, (read_object, read_field)) = next(iter(read.items()))
+    sets = named[(read_object, read_field)]
+    derived = "" if field_read == (read_object, read_field) else f" (through {shown}, derived from it)"
+    message = (sentence or DEFAULT_COPIES).format(defaulted=f"{object_name}.{field_name}", read=f"{read_object}.{read_field}{derived}",
+                                    set=sets[0], name=read_field, shown=shown)
+    if not lenient(package):
+        yield location, message, option
+        return
+    for name in sets:
+        if not lenient(permission_sets[name].package):
+            yield permission_sets[name].location, message, "fields"
+            return
+
+
+def _keys_read(obj: ObjectDef, keys: Any, protected: Mapping[FieldRef, FieldRef]) -> dict[str, tuple[FieldRef, FieldRef]]:
+    """The protected fields of `obj` among field names (a filter's keys, an assignment row's `when`)."""
+    return {name: ((obj.name, name), protected[(obj.name, name)]) for name in sorted(keys) if (obj.name, name) in protected}
+
+
+def _set_target(obj: ObjectDef, objects: Mapping[str, ObjectDef], action: Any) -> str | None:
+    """The object whose fields an automation action's `set` gives values (None: no such action or no such object)."""
+    if action.type == "update_record":
+        return obj.name
+    if action.type == "update_related":
+        lookup = obj.fields.get(action.lookup or "")
+        return lookup.to if lookup is not None and lookup.to in objects else None
+    if action.type == "create_record":
+        return action.object if action.object in objects else None
+    return None
 
 
 def _filter_keys(condition: Any) -> set[str]:

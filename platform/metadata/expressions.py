@@ -7,6 +7,7 @@ cycles. It never runs an expression: it only compiles it under the sandbox polic
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
@@ -31,6 +32,10 @@ class ExpressionReport:
     local_fields: frozenset[str]
     #: (lookup field, target field) pairs it reads through lookups.
     related_fields: frozenset[tuple[str, str]]
+    #: It reads fields of the record by a name it computes (`previous(name)`): any field may be read.
+    any_field: bool = False
+    #: Lookup fields it shows as text (`text(account)`, `f"{account}"`): a record shows as its `name` (sandbox/records.py).
+    shown_lookups: frozenset[str] = frozenset()
 
 
 def analyse(
@@ -67,6 +72,9 @@ def analyse(
         elif name not in functions and name not in extra:
             hint = did_you_mean(name, known | functions)
             problems.append(f"the {kind} uses '{name}', which is neither a field of {obj.name} nor a helper function.{hint}")
+    named, any_field = _read_by_name(source, obj)
+    local |= named
+    shown = _shown_lookups(source, obj)
     related: set[tuple[str, str]] = set()
     for path in sorted(compiled.attribute_paths):
         if path[0] in extra:
@@ -79,7 +87,42 @@ def analyse(
             problems.append(f"the {kind} {problem}")
         elif path[0] in obj.fields and obj.fields[path[0]].is_lookup and len(path) >= 2:
             related.add((path[0], path[1]))
-    return ExpressionReport(tuple(problems), frozenset(local), frozenset(related))
+    return ExpressionReport(tuple(problems), frozenset(local), frozenset(related), any_field, shown)
+
+
+def _shown_lookups(source: str, obj: ObjectDef) -> frozenset[str]:
+    """The lookup fields an expression hands to a function (`text(account)`, `str(account)`) or puts in an f-string
+    as they are, not one of their fields: the record then shows as its `name` where that is loaded."""
+    lookups = {name for name, fdef in obj.fields.items() if fdef.is_lookup}
+    if not lookups:
+        return frozenset()
+    shown: set[str] = set()
+    for node in ast.walk(ast.parse(source, mode="eval")):
+        values = [*node.args, *(keyword.value for keyword in node.keywords)] if isinstance(node, ast.Call) else \
+            [node.value] if isinstance(node, ast.FormattedValue) else []
+        shown |= {value.id for value in values if isinstance(value, ast.Name) and value.id in lookups}
+    return frozenset(shown)
+
+
+def _read_by_name(source: str, obj: ObjectDef) -> tuple[set[str], bool]:
+    """The fields `previous('cost')` and `changed('cost')` read by a name given as text (they read the record's
+    values, not a free name), and whether a name is not such a text (`previous(name)`, `f = previous`): then any."""
+    functions = RECORD_FUNCTIONS - set(obj.fields)  # a field of the same name shadows the function
+    if not functions:
+        return set(), False
+    tree = ast.parse(source, mode="eval")  # compile_expression parsed it already
+    named: set[str] = set()
+    called = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in functions:
+            first = node.args[0] if len(node.args) == 1 and not node.keywords else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                called.add(id(node.func))
+                if first.value in obj.fields or first.value in SYSTEM_FIELDS:
+                    named.add(first.value)
+    any_field = any(isinstance(node, ast.Name) and node.id in functions and id(node) not in called
+                    for node in ast.walk(tree))
+    return named, any_field
 
 
 def _check_path(path: tuple[str, ...], obj: ObjectDef, objects: Mapping[str, ObjectDef]) -> str | None:

@@ -122,7 +122,7 @@ class Registry:
         if not report.problems:
             _check_cycles(objects, analyses, report)
             for location, message, key in disclosure_problems(objects, permission_sets, analyses, catalog.lenient):
-                report.at(location, message, key)
+                report.at(location, message, *(key if isinstance(key, tuple) else (key,)))
         if report.problems:
             raise MetadataError(report.problems)
         registry = _derive(cls, ordered, objects, catalog, analyses)

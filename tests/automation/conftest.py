@@ -39,7 +39,8 @@ objects:
             to: Won
             condition: "amount is not None and amount > 0"
             message: {en: A won deal needs an amount., zh: 赢单需要金额。}
-          - {from: "*", to: Lost, requires: [loss_reason]}
+          # tests/automation/test_stage_transitions.py protects loss_reason later: a refused move tells whether it is blank
+          - {from: "*", to: Lost, requires: [loss_reason], discloses_protected_fields: true}
           - {from: Lost, to: New}
     automations:
       - name: won

@@ -48,6 +48,7 @@ objects:
     automations:
       - name: margin_moved
         on: [updated]
+        discloses_protected_fields: true  # its notice tells the owner that margin changed
         condition: "changed('margin')"
         actions:
           - {type: notify, to: owner, message: "'Margin now ' + text(margin)"}

@@ -37,11 +37,13 @@ objects:
     automations:
       - name: checked
         on: [updated]
+        discloses_protected_fields: true  # it sets note from secret (metadata/disclosure_checks.py)
         condition: "changed('priority')"
         actions:
           - {type: update_record, set: {note: "text(int(secret))"}}
       - name: escalate
         on: [manual]
+        discloses_protected_fields: true  # its note tells whether secret > 1 (metadata/disclosure_checks.py)
         condition: "int(secret) > 1"
         actions:
           - {type: update_record, set: {note: "'escalated'"}}
