@@ -33,7 +33,8 @@ from crmkit.engine.generation import advance, lock_for_migration, operation_stat
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
 from crmkit.engine.migrations.search_steps import outdated_search_indexes
 from crmkit.engine.migrations.upgrades import outdated_storage, upgrade_history_index
-from crmkit.engine.query.search_index import Progress, SearchIndex, upgrade_search_merging, upgrade_search_pending
+from crmkit.engine.query.search_index import (Progress, SearchIndex, upgrade_search_merging, upgrade_search_pending,
+                                             upgrade_search_words)
 from crmkit.engine.records.pipeline import SavePipeline
 from crmkit.engine.records.propagation import Propagator
 from crmkit.engine.records.autonumber import allocate_numbers
@@ -160,8 +161,10 @@ class Crm:
                 plan, list(registry.packages.values()), sources)
             upgrade_history_index(connection, runtime.system_table("crmkit_history"))
             upgrade_search_merging(connection, registry.objects)
-            upgrade_search_pending(connection, filter(None, (SearchIndex.of(registry, self.extensions.field_types, name)
-                                                             for name in registry.objects)))
+            indexes = [index for name in registry.objects
+                       if (index := SearchIndex.of(registry, self.extensions.field_types, name)) is not None]
+            upgrade_search_pending(connection, indexes)
+            upgrade_search_words(connection, indexes)
             if is_sqlite(self.engine):
                 _check_foreign_keys(connection)
             rights_changed(connection, runtime)  # permission sets, roles and sharing rules come from metadata

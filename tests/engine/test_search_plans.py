@@ -145,6 +145,7 @@ def test_a_search_with_a_common_word_and_one_the_statistics_do_not_know_walks_th
     monkeypatch.setattr(search_pages, "COMMON_SHARE", 1.0)  # no walk along the records first
     monkeypatch.setattr(search_pages, "INDEX_WALKED", 1_000_000)  # the planner's guess says: the walk fills a page
     monkeypatch.setattr(search_parts, "RARE_PART", -1)  # no part is rare
+    monkeypatch.setattr(search_pages, "_probed_share", lambda _connection, _match: 0.5)  # the newest rows hold them
     search_statistics.forget_statistics()
     spec = QuerySpec(search=words, limit=10)
     try:
@@ -155,6 +156,12 @@ def test_a_search_with_a_common_word_and_one_the_statistics_do_not_know_walks_th
             rows = fetch_rows(connection, context(crm), "account", spec)
         index_walked = [statement for statement, _ in seen if "AS recent" in statement]
         assert bool(index_walked) == walked, [statement for statement, _ in seen]
+        if walked:  # the newest rows hold the words together: walked; none of them: the bitmap at once
+            monkeypatch.setattr(search_pages, "_probed_share", lambda _connection, _match: 0.0)
+            with plan_reader(crm.engine).reads() as seen, crm.engine.connect() as connection:
+                assert [row.id for row in fetch_rows(connection, context(crm), "account", spec)] == [
+                    row.id for row in rows]
+            assert not [statement for statement, _ in seen if "AS recent" in statement]
         monkeypatch.setattr(search_pages, "COSTLY_TERM", 2.0)  # never: the bitmap of every match
         with crm.engine.connect() as connection:
             assert [row.id for row in fetch_rows(connection, context(crm), "account", spec)] == [row.id for row in rows]

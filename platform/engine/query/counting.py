@@ -17,7 +17,7 @@ from crmkit.engine.query.filters import QueryContext
 from crmkit.engine.query.inputs import MAX_COUNT_CAP, whole_number
 from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import where_clause
-from crmkit.engine.query.search_pages import rare_part_search, walked_count
+from crmkit.engine.query.search_pages import counted_search, rare_part_search, walked_count
 
 DEFAULT_CAP = 10_000
 
@@ -53,7 +53,8 @@ def count_records(
     ctx.object(object_name)
     table = ctx.schema.table(object_name)
     rare = rare_part_search(connection, ctx, object_name, spec.search)
-    where = where_clause(ctx, object_name, spec, rare)
+    searched = rare if rare is not None else counted_search(connection, ctx, object_name, spec.search)
+    where = where_clause(ctx, object_name, spec, searched)
     if exact:
         return Count(connection.scalar(select(func.count()).select_from(table).where(where)) or 0, "exact")
     # A short prefix ("1") or a common word: the caller's newest records, not the index's list of every match.

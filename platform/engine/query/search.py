@@ -22,7 +22,7 @@ too (query/sorting.py `fetch_rows`).
 from __future__ import annotations
 
 from itertools import product
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from sqlalchemy import ColumnElement, Connection, Executable, and_, false, literal, true
 from sqlalchemy.ext.compiler import compiles
@@ -123,7 +123,8 @@ class SearchMatch(ColumnElement):
                            ("needles", InternalTraversal.dp_clauseelement_tuple)]
 
     def __init__(self, id_column, index_table: str, columns: tuple[str, ...], terms: tuple[Term, ...],
-                 *, positions: tuple[int, ...], per_row: bool = False, ways: bool = False) -> None:
+                 *, positions: tuple[int, ...], per_row: bool = False, ways: bool = False,
+                 words: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.id_column = id_column
         self.index_table = index_table
         self.columns = columns
@@ -138,29 +139,37 @@ class SearchMatch(ColumnElement):
         self.shape = tuple(tuple(prefix for _token, prefix in term) for term in terms)
         #: SQLite's MATCH text; PostgreSQL's tsquery of each term; SQLite's per-row needle of each token.
         self.fts = bindparam(None, fts5_query(columns, terms), unique=True)
-        self.tsqueries = tuple(bindparam(None, tsquery_text(term), unique=True) for term in terms)
+        #: PostgreSQL: prefixes (as the index is asked for them) to ask as the words they start, {prefix: words}
+        #: (query/search_words.py). Only the tsqueries' values change: the SQL is the same.
+        self.words: Mapping[str, tuple[str, ...]] = words or {}
+        self.tsqueries = tuple(bindparam(None, tsquery_text(term, self.words), unique=True) for term in terms)
         self.needles = tuple(bindparam(None, f" {token}" + ("" if prefix else " "), unique=True)
                              for term in terms for token, prefix in map(_asked, term))
 
     def row_by_row(self, id_column=None) -> "SearchMatch":
         """The same match as a test of each row read (on `id_column`, by default the table's id)."""
         return SearchMatch(self.id_column if id_column is None else id_column, self.index_table, self.columns,
-                           self.terms, positions=self.positions, per_row=True)
+                           self.terms, positions=self.positions, per_row=True, words=self.words)
 
     def term(self, position: int) -> "SearchMatch":
         """The match of its term at `position` alone, over the same columns (query/search_parts.py reads a rare one first)."""
         return SearchMatch(self.id_column, self.index_table, self.columns, (self.terms[position],),
-                           positions=self.positions)
+                           positions=self.positions, words=self.words)
 
     def as_set(self) -> "SearchMatch":
         """The same match as `id IN (every match)`."""
         return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, positions=self.positions,
-                           ways=self.ways)
+                           ways=self.ways, words=self.words)
 
     def by_ways(self) -> "SearchMatch":
         """The same match, its index reads written as the OR of each way to give its terms columns (PostgreSQL)."""
         return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, positions=self.positions,
-                           per_row=self.per_row, ways=True)
+                           per_row=self.per_row, ways=True, words=self.words)
+
+    def with_words(self, words: Mapping[str, tuple[str, ...]]) -> "SearchMatch":
+        """The same match, each prefix in `words` asked as the words it starts (query/search_words.py)."""
+        return SearchMatch(self.id_column, self.index_table, self.columns, self.terms, positions=self.positions,
+                           per_row=self.per_row, ways=self.ways, words=words)
 
 
 class IndexCondition(ColumnElement):
@@ -252,9 +261,18 @@ def fts5_query(columns: tuple[str, ...], terms: tuple[Term, ...]) -> str:
     return " AND ".join(term_query(term) for term in terms)
 
 
-def tsquery_text(term: Term) -> str:
-    """A PostgreSQL tsquery for one term: `'acm':* & '科技'`, `'wonka':* & 'ᵖz'`. Tokens are letters and digits only."""
-    return " & ".join(f"'{token}'" + (":*" if prefix else "") for token, prefix in map(_asked, term))
+def tsquery_text(term: Term, words: Mapping[str, tuple[str, ...]] | None = None) -> str:
+    """A PostgreSQL tsquery for one term: `'acm':* & '科技'`, `'wonka':* & 'ᵖz'`. Tokens are letters and digits only.
+
+    A prefix in `words` is asked as the words it starts (`('wonka' | 'wonkas') & 'ᵖz'`, query/search_words.py):
+    exact keys, which the GIN index intersects without first building a bitmap of every row holding one.
+    """
+    def asked(token: str, prefix: bool) -> str:
+        if prefix and words and token in words:
+            return "(" + " | ".join(f"'{word}'" for word in words[token]) + ")"
+        return f"'{token}'" + (":*" if prefix else "")
+
+    return " & ".join(asked(token, prefix) for token, prefix in map(_asked, term))
 
 
 def _asked(token: tuple[str, bool]) -> tuple[str, bool]:
@@ -400,6 +418,11 @@ def planned_search(connection: Connection, ctx: QueryContext, object_name: str, 
     clause = search_clause(ctx, object_name, text)
     if not isinstance(clause, SearchMatch):
         return clause
+    if connection.dialect.name == "postgresql":
+        from crmkit.engine.query.search_words import with_words  # it reads this module's matches
+        clause = with_words(connection, clause)
+        if clause is None:  # a prefix no indexed word starts
+            return false()
     if connection.dialect.name == "sqlite":
         found = connection.execute(SearchIds(clause, FEW_MATCHES_SQLITE + 1, counted=True)).scalar_one()
         return false() if not found else clause.row_by_row() if found > FEW_MATCHES_SQLITE else clause

@@ -14,7 +14,15 @@ holding the tokens (query/tokens.py) of each searchable field in a column of its
   and building an index from scratch takes as long. `upgrade_search_merging` sets it on
   indexes built before (every install and `crmkit migrate` runs it).
 - PostgreSQL: a table (id = record id) with one tsvector column per field, built with
-  `array_to_tsvector` (no parser in between), and one multi-column GIN index.
+  `array_to_tsvector` (no parser in between), and one multi-column GIN index. Beside it a
+  word list, `<search table>_words` (one `word` column, its primary key in code point order):
+  every token of any row that a prefix of more than SHORT_PREFIX characters can start
+  (`listed_words`: longer than SHORT_PREFIX, not a prefix token, not a number), so a search
+  asks a prefix as the few words it starts when they are few (query/search_words.py). Words
+  are added in the transaction that writes their row (a create's one statement, a bulk
+  create's, `add_records`), `ON CONFLICT DO NOTHING` in code point order, and never removed
+  (a word no row holds any more is asked for and found in no row); `rebuild_index` builds
+  it anew, `upgrade_search_words` for indexes built before.
 
 SQLite also keeps a plain table beside each FTS5 table, `<search table>_pending` (id = record id,
 the same token columns as text): a single create writes its search row there instead of FTS5,
@@ -36,12 +44,13 @@ from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import ARRAY, BigInteger, Connection, Text, bindparam, column, delete, func, insert, inspect, select, table
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from crmkit.engine.batch_insert import ArrayColumn, Part, array_parameters, unnest_insert
 from crmkit.engine.precompiled import execute_compiled, run_on_driver
 
 from crmkit.engine.fieldtypes import FieldTypes
-from crmkit.engine.query.tokens import TOKENIZER_VERSION, index_tokens
+from crmkit.engine.query.tokens import PREFIX_MARK, SHORT_PREFIX, TOKENIZER_VERSION, index_tokens
 from crmkit.engine.tables import Schema, fit_name
 from crmkit.metadata.model import ObjectDef
 from crmkit.metadata.registry import Registry
@@ -58,6 +67,15 @@ AUTOMERGE = 2
 #: SQLite: the pending rows (module docstring) that a create moves into FTS5 once the pending table holds them.
 PENDING_ROWS = 64
 
+#: PostgreSQL: tokens of at most this many characters are not in the word list (a search asks a prefix that short as
+#: its prefix token, query/tokens.py `index_form`), nor are prefix tokens or numbers (`listed_words`).
+LISTED_FROM = SHORT_PREFIX + 1
+#: The first characters of the tokens the word list leaves out beside the short ones: digits (a number's prefix
+#: starts thousands of phone numbers) and the prefix mark. The same set in SQL (`_LISTED_SQL`) and in Python.
+UNLISTED_FIRST = frozenset("0123456789" + PREFIX_MARK)
+_LISTED_SQL = (f"length(word) >= {LISTED_FROM} AND left(word, 1) NOT IN "
+               f"({', '.join(repr(character) for character in sorted(UNLISTED_FIRST))})")
+
 #: Called while an index is built: (object, records indexed so far, records in all).
 Progress = Callable[[str, int, int], None]
 
@@ -70,6 +88,22 @@ def search_table_name(object_name: str) -> str:
 def pending_table_name(table_name: str) -> str:
     """SQLite: the plain table of the search table `table_name`'s pending rows (module docstring)."""
     return f"{table_name}_pending"
+
+
+def words_table_name(table_name: str) -> str:
+    """PostgreSQL: the word list of the search table `table_name` (module docstring)."""
+    return fit_name(f"{table_name}_words")
+
+
+def listed(token: str) -> bool:
+    """Whether the word list holds `token` (module docstring): the tokens a listed prefix can start."""
+    return len(token) >= LISTED_FROM and token[0] not in UNLISTED_FIRST
+
+
+def listed_words(entries: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> list[str]:
+    """The listed tokens (`listed`) of these search rows' token columns (lists of tokens), once each, in code point
+    order: the order every writer adds them in, so two transactions adding the same new words wait, not deadlock."""
+    return sorted({token for entry in entries for name in columns for token in entry[name] if listed(token)})
 
 
 def token_column(field_name: str) -> str:
@@ -132,8 +166,39 @@ def create_index(connection: Connection, index: SearchIndex, *, gin: bool = True
         return
     body = ", ".join(["id BIGINT PRIMARY KEY", *(f"{name} tsvector NOT NULL" for name in columns)])
     connection.exec_driver_sql(f"CREATE TABLE {quote(index.name)} ({body})")
+    create_words(connection, index)
     if gin:
         create_gin_index(connection, index)
+
+
+def create_words(connection: Connection, index: SearchIndex) -> None:
+    """PostgreSQL: create the (empty) word list of `index` (module docstring); it must not exist yet."""
+    quote = connection.dialect.identifier_preparer.quote
+    connection.exec_driver_sql(f'CREATE TABLE {quote(words_table_name(index.name))} (word TEXT COLLATE "C" PRIMARY KEY)')
+
+
+def fill_words(connection: Connection, index: SearchIndex) -> None:
+    """PostgreSQL: add every listed token of the search table's rows to its word list, in one statement."""
+    quote = connection.dialect.identifier_preparer.quote
+    tokens = " || ".join(f"tsvector_to_array({quote(name)})" for name in index.columns)
+    connection.exec_driver_sql(
+        f"INSERT INTO {quote(words_table_name(index.name))} (word) SELECT DISTINCT word FROM {quote(index.name)}, "
+        f"unnest({tokens}) AS word WHERE {_LISTED_SQL} ORDER BY word ON CONFLICT DO NOTHING")
+
+
+def upgrade_search_words(connection: Connection, indexes: Iterable[SearchIndex]) -> list[str]:
+    """PostgreSQL: create and fill the word list of each of `indexes` whose search table has none (indexes an older
+    crmkit built; some 10 s at 1,000,000 accounts); returns the objects given one. Nothing on SQLite."""
+    if connection.dialect.name != "postgresql":
+        return []
+    present = set(inspect(connection).get_table_names())
+    changed = []
+    for index in indexes:
+        if index.name in present and words_table_name(index.name) not in present:
+            create_words(connection, index)
+            fill_words(connection, index)
+            changed.append(index.object)
+    return changed
 
 
 def create_pending(connection: Connection, index: SearchIndex) -> None:
@@ -204,6 +269,8 @@ def drop_index(connection: Connection, object_name: str) -> None:
     name = search_table_name(object_name)
     quote = connection.dialect.identifier_preparer.quote
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(words_table_name(name))}")
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(pending_table_name(name))}")
 
@@ -305,6 +372,10 @@ def add_records(connection: Connection, index: SearchIndex, rows: Iterable[Mappi
 
 
 def _write_entries(connection: Connection, index: SearchIndex, entries: list[dict[str, Any]], sqlite: bool) -> None:
+    if not sqlite:  # the word list first (module docstring): the words of every row
+        words = listed_words(entries, index.columns)
+        if words:
+            execute_compiled(connection, words_insert(index.name), {"words": words})
     if len(entries) == 1:  # a create's row: its statement's compilation is kept (engine/precompiled.py)
         execute_compiled(connection, _insert_statement(index.name, index.columns, sqlite), entries[0])
         return
@@ -326,6 +397,16 @@ def _insert_statement(table_name: str, columns: tuple[str, ...], sqlite: bool) -
     return insert(target).values({key: bindparam("record_id"), **token_values(columns, sqlite)})
 
 
+@lru_cache(maxsize=256)
+def words_insert(table_name: str, parameter: str = "words") -> Any:
+    """PostgreSQL: `INSERT INTO <word list> (word) SELECT word FROM unnest(:words) ... ON CONFLICT DO NOTHING`, the
+    words (`listed_words`, in code point order) as one array parameter named `parameter`."""
+    target = table(words_table_name(table_name), column("word"))
+    words = func.unnest(bindparam(parameter, type_=ARRAY(Text))).table_valued("word").render_derived("listed")
+    return postgresql_insert(target).from_select(["word"], select(words.c.word).order_by(words.c.word)) \
+        .on_conflict_do_nothing()
+
+
 def token_values(columns: Sequence[str], sqlite: bool) -> dict[str, Any]:
     """{token column: the SQL value of its bound parameter of the same name} (PostgreSQL: a tsvector
     from the token list), for INSERTs of one record's search row."""
@@ -344,17 +425,19 @@ def _unnest_statement(table_name: str, columns: tuple[str, ...], prefix: str = "
                                   *(ArrayColumn(name, Text(), to_vector, prefix + name) for name in columns)])
 
 
-def index_part(index: SearchIndex, rows: Sequence[Mapping[str, Any]], prefix: str) -> Part:
+def index_parts(index: SearchIndex, rows: Sequence[Mapping[str, Any]], prefix: str) -> list[Part]:
     """PostgreSQL: the search rows of these new records ({field: stored value}, with "id"; at most BATCH)
-    as a Part of a write done in one statement (batch_insert.insert_together), parameters named
-    `prefix` + name: the rows `add_records` would write."""
+    and their words (module docstring) as Parts of a write done in one statement (batch_insert.insert_together),
+    parameters named `prefix` + name: the rows `add_records` would write."""
     entries = [index_entry(index, row, sqlite=False) for row in rows]
+    words = listed_words(entries, index.columns)
+    listed_part = [Part(words_insert(index.name, prefix + "words"), {prefix + "words": words})] if words else []
     for entry in entries:
         for name in index.columns:
             entry[name] = " ".join(entry[name])
     names = ("record_id", *index.columns)
-    return Part(_unnest_statement(index.name, index.columns, prefix),
-                {prefix + name: values for name, values in array_parameters(entries, names).items()})
+    return [*listed_part, Part(_unnest_statement(index.name, index.columns, prefix),
+                               {prefix + name: values for name, values in array_parameters(entries, names).items()})]
 
 
 def reindex_records(connection: Connection, schema: Schema, index: SearchIndex, ids: Iterable[int]) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 from sqlalchemy import Table, func, insert, select
 
 from crmkit.engine.batch_insert import Part, insert_rows, insert_together, table_part
-from crmkit.engine.query.search_index import index_part
+from crmkit.engine.query.search_index import index_parts
 from crmkit.engine.records.autonumber import allocate_numbers
 from crmkit.engine.records.constraints import ConcurrentDuplicate, constraint_errors, duplicates_within
 from crmkit.engine.records.errors import RecordValidationError
@@ -167,7 +167,7 @@ def _written_together(connection, service: "RecordService", prepared: list[dict[
         parts.append(part)
     index = runtime.search_index(obj.name)
     if index is not None:
-        parts.append(index_part(index, [event.current for event in events], _SEARCH))
+        parts.extend(index_parts(index, [event.current for event in events], _SEARCH))
     part = table_part(connection, runtime.system_table(CHANGE_TABLE), change_rows(events), _CHANGE)
     if part is None:
         return None

@@ -3,6 +3,7 @@
     WITH created AS (INSERT INTO deal (...) VALUES (...) RETURNING id),
          history AS (INSERT INTO crmkit_history (...) SELECT ..., created.id, ... FROM created),
          search AS (INSERT INTO crmkit_deal_search (id, ...) SELECT created.id, array_to_tsvector(...) FROM created),
+         words AS (INSERT INTO crmkit_deal_search_words (word) SELECT ... FROM unnest(...) ON CONFLICT DO NOTHING),
          changes AS (INSERT INTO crmkit_change (...) SELECT ..., created.id, ... FROM created)
     SELECT id FROM created
 
@@ -20,7 +21,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import ARRAY, Table, Text, bindparam, column, func, insert, select, table
 
-from crmkit.engine.query.search_index import SearchIndex, index_entry
+from crmkit.engine.query.search_index import SearchIndex, index_entry, listed_words, words_insert
 from crmkit.engine.records.changes import change_fields
 from crmkit.engine.records.history import history_rows
 
@@ -50,6 +51,7 @@ class CreateStatement:
         if self.index is not None:
             entry = index_entry(self.index, {**values, "id": 0}, sqlite=False)
             parameters.update({SEARCH + name: entry[name] for name in self.index.columns})
+            parameters[SEARCH + "words"] = listed_words([entry], self.index.columns)
         parameters.update({CHANGE + "object": self.object, CHANGE + "operation": "create",
                            CHANGE + "fields": change_fields(values), CHANGE + "changed_at": at,
                            CHANGE + "changed_by": actor_id})
@@ -73,6 +75,7 @@ def create_statement(record_table: Table, history_table: Table, object_name: str
         tokens = [func.array_to_tsvector(bindparam(SEARCH + name, type_=ARRAY(Text))) for name in index.columns]
         statement = statement.add_cte(insert(target).from_select(
             ["id", *index.columns], select(created.c.id, *tokens)).cte("search"))
+        statement = statement.add_cte(words_insert(index.name, SEARCH + "words").cte("words"))
     changed = [bindparam(CHANGE + name, type_=change_table.c[name].type) for name in CHANGE_COLUMNS]
     statement = statement.add_cte(insert(change_table).from_select(
         [CHANGE_COLUMNS[0], "record_id", *CHANGE_COLUMNS[1:]], select(changed[0], created.c.id, *changed[1:]))
