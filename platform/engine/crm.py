@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import replace
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, Engine, inspect, select, update
 from crmkit.shipped import shipped_package
 from crmkit.engine.database import (
     DEFAULT_BUSY_TIMEOUT,
+    DatabaseBusy,
     connect,
     default_database_url,
     is_sqlite,
@@ -62,6 +64,10 @@ KEPT_POLICIES = 10_000
 
 #: The file name of a package's documents read back from the database (they keep no positions).
 READ_BACK = "<installed package {name}>"
+
+
+#: How often opening a database asks to create its missing system tables when a deadlock rolled the step back.
+SYSTEM_TABLE_ATTEMPTS = 3
 
 
 class Crm:
@@ -320,14 +326,24 @@ class Crm:
             return
         if not create and "crmkit_package" not in existing:
             raise no_database(self.engine.url.render_as_string(hide_password=False))
-        with write_transaction(self.engine) as connection:
-            # Listed again inside the write transaction (another process may have created some
-            # meanwhile), once, instead of create_all's check of every table one by one.
-            existing = set(inspect(connection).get_table_names())
-            missing = [table for name, table in metadata.tables.items() if name not in existing]
-            metadata.create_all(connection, tables=missing, checkfirst=False)
-            if any(table.name == METADATA_STATE for table in missing):
-                lock_for_migration(connection, metadata.tables[METADATA_STATE])  # creates the row
+        for attempt in range(SYSTEM_TABLE_ATTEMPTS):
+            try:
+                with write_transaction(self.engine) as connection:
+                    # Listed again inside the write transaction (another process may have created some
+                    # meanwhile), once, instead of create_all's check of every table one by one.
+                    existing = set(inspect(connection).get_table_names())
+                    missing = [table for name, table in metadata.tables.items() if name not in existing]
+                    metadata.create_all(connection, tables=missing, checkfirst=False)
+                    if any(table.name == METADATA_STATE for table in missing):
+                        lock_for_migration(connection, metadata.tables[METADATA_STATE])  # creates the row
+                return
+            except DatabaseBusy:
+                # PostgreSQL: DDL of another process on the same database (its catalog rows) may deadlock with
+                # this one, which is then rolled back whole: the step only creates what is missing, so it is
+                # asked again (seen with two test processes creating tables in schemas of one database).
+                if attempt == SYSTEM_TABLE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def _installed_packages(self, connection: Connection) -> tuple[list[Package], Catalog]:
         """The installed packages read back from the database, and the catalog they are checked with: rules added
