@@ -64,7 +64,7 @@ def the_usual_way(crm: Crm, prefix: str, sort: tuple[str, ...], **users: Any) ->
                       **users)
 
 
-@pytest.mark.parametrize("prefix", ["wonka", "WONKA", "Won", "w", "i", "İ", "wonka 1", "a%", "北京"])
+@pytest.mark.parametrize("prefix", ["wonka", "Won", "i", "İ", "a%", "北京"])
 @pytest.mark.parametrize("sort", [("name",), ("-name",)], ids=["ascending", "descending"])
 @pytest.mark.parametrize("users", [{}, {"owner": 3}, {"owner": 2, "shared": (5, 17, 400)}],
                          ids=["admin", "rep", "rep-with-shares"])
