@@ -26,6 +26,7 @@ get none either (`codepoint_collation`).
 """
 from __future__ import annotations
 
+import sys
 from itertools import product
 from typing import Any, Mapping, Sequence
 
@@ -46,8 +47,6 @@ _CASELESS = ((0x3000, 0x303F), (0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9F
              (0xF900, 0xFAFF), (0x20000, 0x3FFFF))
 #: Collations that order text by code point (in UTF-8, byte order is code-point order).
 CODEPOINT_COLLATIONS = frozenset({"c", "posix", "c.utf8", "c.utf-8", "ucs_basic"})
-#: After U+D7FF the next code point text can hold is U+E000: U+D800-U+DFFF are surrogates.
-_BEFORE_SURROGATES, _AFTER_SURROGATES = 0xD7FF, 0xE000
 
 
 def spellings(dialect: str, character: str) -> tuple[str, ...] | None:
@@ -95,13 +94,20 @@ def _ranges(choices: list[tuple[str, ...]], limit: int) -> list[tuple[str, str]]
     for head in product(*choices[:enumerated]):
         start = "".join(head)
         high = start + high_rest
-        result.append((start + low_rest, high[:-1] + _next_character(high[-1])))
+        end = text_after(high)
+        assert end is not None, high  # spellings are ASCII or CJK: never U+10FFFF
+        result.append((start + low_rest, end))
     return sorted(result)
 
 
-def _next_character(character: str) -> str:
-    code = ord(character)
-    return chr(_AFTER_SURROGATES if code == _BEFORE_SURROGATES else code + 1)
+def text_after(prefix: str) -> str | None:
+    """The least text after every text starting with `prefix` (its last character the next one); None past the last.
+
+    U+D800-U+DFFF are skipped: surrogates are no characters of a text."""
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:
+        following = 0xE000
+    return None if following > sys.maxunicode else prefix[:-1] + chr(following)
 
 
 def codepoint_collation(connection: Connection) -> bool:

@@ -23,12 +23,12 @@ older crmkit before `upgrade_search_words`): every read of it is cheap.
 """
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from crmkit.engine.query.prefix_ranges import text_after
 from crmkit.engine.query.search import FEW_MATCHES, SearchMatch, _asked
 from crmkit.engine.query.search_index import listed, words_table_name
 from crmkit.engine.query.search_statistics import table_statistics
@@ -46,7 +46,7 @@ def with_words(connection: Connection, match: SearchMatch) -> SearchMatch | None
     if connection.dialect.name != "postgresql" or match.words:
         return match
     prefixes = sorted({token for term in match.terms for token, prefix in map(_asked, term)
-                       if prefix and listed(token) and _after(token) is not None})
+                       if prefix and listed(token) and text_after(token) is not None})
     if not prefixes:
         return match
     statistics = table_statistics(connection, match.index_table)
@@ -54,7 +54,7 @@ def with_words(connection: Connection, match: SearchMatch) -> SearchMatch | None
         return match
     found: dict[str, list[str]] = {prefix: [] for prefix in prefixes}
     for prefix, word in connection.execute(_words_statement(match.index_table), {
-            "prefixes": prefixes, "bounds": [_after(prefix) for prefix in prefixes], "most": MOST_WORDS + 1}):
+            "prefixes": prefixes, "bounds": [text_after(prefix) for prefix in prefixes], "most": MOST_WORDS + 1}):
         found[prefix].append(word)
     if not all(found.values()):
         return None
@@ -70,11 +70,3 @@ def _words_statement(table_name: str) -> Any:
         f"SELECT asked.prefix, listed.word FROM unnest(CAST(:prefixes AS text[]), CAST(:bounds AS text[])) "
         f"AS asked(prefix, bound) CROSS JOIN LATERAL (SELECT word FROM {words} WHERE word >= asked.prefix "
         f"AND word < asked.bound ORDER BY word LIMIT :most) AS listed")
-
-
-def _after(prefix: str) -> str | None:
-    """The least text after every text starting with `prefix` (its last character the next one); None past the last."""
-    following = ord(prefix[-1]) + 1
-    if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters of a text
-        following = 0xE000
-    return None if following > sys.maxunicode else prefix[:-1] + chr(following)
