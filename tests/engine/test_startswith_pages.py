@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QuerySpec, fetch_rows, page_cursor
-from crmkit.engine.query.prefix_ranges import codepoint_collation, prefix_ranges, spellings
+from crmkit.engine.query.prefix_ranges import codepoint_collation, prefix_ranges, spellings, startswith_ranges
 from crmkit.engine.query.prefix_ranges import FEW_PREFIXED
 from tests.conftest import analyze_own_tables
 from tests.engine.test_page_plans import context
@@ -89,6 +89,19 @@ def test_a_common_prefix_is_read_along_the_name_index_without_sorting_its_matche
     plans = plan_reader(crm.engine).plans(read)
     page = plans[-1]
     assert "ix_account_name" in page.indexes and not page.full_scans("account"), str(page)
+
+
+@pytest.mark.parametrize("prefix, some_empty", [("wonka", True), ("won", True), ("i", False)])
+def test_only_the_ranges_holding_names_are_read(crm, prefix, some_empty):
+    with crm.engine.connect() as connection:
+        if not codepoint_collation(connection):
+            pytest.skip("this PostgreSQL database does not order text by code point: the ranges are not read")
+        names = [name for (name,) in connection.execute(select(crm.runtime.table("account").c.name))
+                 if name is not None]
+        read = startswith_ranges(connection, context(crm), "account", {"name": {"startswith": prefix}}, "name")
+    every = prefix_ranges(connection.dialect.name, [prefix])
+    holding = [(low, high) for low, high in every if any(low <= name < high for name in names)]
+    assert read == holding and (len(holding) < len(every)) == some_empty
 
 
 def test_the_lookup_autocomplete_lists_the_first_titles_starting_with_a_common_word(crm):

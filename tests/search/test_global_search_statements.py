@@ -179,9 +179,9 @@ def test_global_search_reads_an_objects_titles_starting_with_the_text_only_where
 
     titles, reads = firm_reads("quokka")
     # the newest matches and the titles starting with it: how many there are (at most 200, along the folded
-    # index: query/sorting.py FEW_PREFIXED) and their page
+    # index: query/prefix_ranges.py FEW_PREFIXED, with which of its ranges hold titles) and their page
     assert titles[0] == "Quokka First" and len(reads) == 3, reads
-    assert sum(read.startswith("SELECT count(*)") and 'ORDER BY lower(firm.name) COLLATE "C"' in read
+    assert sum("SELECT count(*)" in read and 'ORDER BY lower(firm.name) COLLATE "C"' in read
                for read in reads) == 1
     titles, reads = firm_reads("zebra")
     assert len(titles) == 2 and all(title.startswith("Blue Quokka Zebra") for title in titles)

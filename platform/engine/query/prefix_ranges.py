@@ -27,10 +27,12 @@ get none either (`codepoint_collation`).
 from __future__ import annotations
 
 import sys
+from functools import lru_cache
 from itertools import product
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Connection, Select, Text, bindparam, func, select, text
+from sqlalchemy import Connection, Select, Text, bindparam, exists, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from crmkit.engine.query.filters import LAST_CHARACTER, PrefixEnd, QueryContext
 from crmkit.engine.tables import PrefixKey, field_indexes
@@ -81,6 +83,13 @@ def prefix_ranges(dialect: str, prefixes: Sequence[str], limit: int = MAX_RANGES
             return None
         ranges += _ranges(choices, limit // len(prefixes))
     return ranges
+
+
+@lru_cache(maxsize=1024)
+def _known_ranges(dialect: str, prefixes: tuple[str, ...]) -> tuple[tuple[str, str], ...] | None:
+    """`prefix_ranges`, worked out once per dialect and prefixes (a page after a page asks for the same)."""
+    ranges = prefix_ranges(dialect, prefixes)
+    return None if ranges is None else tuple(ranges)
 
 
 def _ranges(choices: list[tuple[str, ...]], limit: int) -> list[tuple[str, str]]:
@@ -139,48 +148,93 @@ def startswith_ranges(connection: Connection, ctx: QueryContext, object_name: st
     Only where `field` is led by an index of its own (tables.field_indexes), the filter holds
     a `startswith` on it at its top level (ANDed with the rest), the database orders text by
     code point, the prefixes' spellings are known (`prefix_ranges`), and at least
-    FEW_PREFIXED records start with them: one count along the case-folded index, at most that
-    many entries read, whoever may see them (it only chooses how the records are read; every
-    read keeps the whole filter and the row filter). The caller checks that `field` is a
-    stored text column (not a value derived for the user).
+    FEW_PREFIXED records start with them. One statement (`_probe`) counts along the
+    case-folded index (at most that many entries) and tells which of the ranges hold any
+    value at all (an index seek each), whoever may see them: it only chooses how the
+    records are read; every read keeps the whole filter and the row filter. Only the
+    ranges holding values are returned ("wonka" at 1,000,000 accounts: 16 ranges, 3 of them
+    held, "Wonka", "WONKA" and "wonka"), so the page reads and merges those alone. The
+    caller checks that `field` is a stored text column (not a value derived for the user).
     """
     prefixes = _top_level_prefixes(filter, field)
-    if not prefixes or not any(fields[0] == field for _, fields, _ in field_indexes(ctx.object(object_name))):
+    if not prefixes or field not in _leading_fields(ctx.object(object_name)):
         return None
-    ranges = prefix_ranges(connection.dialect.name, prefixes)
+    ranges = _known_ranges(connection.dialect.name, tuple(prefixes))
     stems = [prefix.rstrip(LAST_CHARACTER) for prefix in prefixes]
     if ranges is None or not all(stems) or not codepoint_collation(connection):
         return None
     table = ctx.schema.table(object_name)
-    probe = _prefixed_count(table, table.c[field])
-    held = 0
-    for stem in stems:
-        held += connection.execute(probe, {"prefix": stem}).scalar_one()
-        if held >= FEW_PREFIXED:
-            return ranges
-    return None  # few records start with it: the folded index's range is the cheaper read
+    postgresql = connection.dialect.name == "postgresql"
+    parameters: dict[str, Any] = {f"prefix_{number}": stem for number, stem in enumerate(stems)}
+    if postgresql:
+        parameters["lows"], parameters["highs"] = [low for low, _ in ranges], [high for _, high in ranges]
+    else:
+        for number, (low, high) in enumerate(ranges):
+            parameters[f"low_{number}"], parameters[f"high_{number}"] = low, high
+    probe = _probe(table, table.c[field], len(stems), None if postgresql else len(ranges))
+    rows = connection.execute(probe, parameters).all()
+    if postgresql:  # a row per range holding values: (its number, from 1; the count)
+        held, numbers = (rows[0][1] if rows else 0), [row[0] - 1 for row in rows]
+    else:  # one row: the count, then whether each range holds values
+        held, numbers = rows[0][0], [number for number, found in enumerate(rows[0][1:]) if found]
+    if held < FEW_PREFIXED or not numbers:
+        return None  # few records start with it: the folded index's range is the cheaper read
+    return [ranges[number] for number in numbers]
 
 
-def _prefixed_count(table: Any, column: Any) -> Select:
-    """How many values of `column` start with `:prefix` (case folded), at most FEW_PREFIXED: a walk of the folded index.
+def _leading_fields(obj: Any) -> frozenset[str]:
+    """The fields that lead one of `obj`'s indexes (tables.field_indexes), worked out once per object definition."""
+    kept = _LEADING.get(id(obj))
+    if kept is None or kept[0] is not obj:
+        if len(_LEADING) >= 256:
+            _LEADING.clear()
+        kept = _LEADING[id(obj)] = (obj, frozenset(fields[0] for _, fields, _ in field_indexes(obj)))
+    return kept[1]
 
-    Built once per column (the statement object is kept, so SQLAlchemy's cache key is walked once).
+
+_LEADING: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def _probe(table: Any, column: Any, stems: int, ranges: int | None) -> Select:
+    """`startswith_ranges`' statement for `stems` prefixes (`:prefix_0`, ...) and ranges of `column`'s own index.
+
+    The count: how many values start with a prefix (case folded), at most FEW_PREFIXED, a walk
+    of the folded index per prefix. SQLite (`ranges`, bounds `:low_0`, `:high_0`, ...): one
+    row, the count and an EXISTS per range. PostgreSQL (`ranges` None; the bounds are two
+    arrays, `:lows` and `:highs`): a row per range holding values, its number (from 1) and
+    the count, one subquery over unnest(lows, highs) planned once whatever the number of
+    ranges. Built once per column, prefixes and ranges (the statement object is kept, so
+    SQLAlchemy's cache key is walked once).
     """
-    kept = _PROBES.get(id(column))
+    key_of = (id(column), stems, ranges)
+    kept = _PROBES.get(key_of)
     if kept is not None and kept[0] is column:
         return kept[1]
-    key = PrefixKey(column)
-    stem = bindparam("prefix", type_=Text())
-    walked = (select(key).select_from(table).where(key >= func.lower(stem), key < PrefixEnd(stem))
-              .order_by(key).limit(FEW_PREFIXED).subquery())
-    statement = select(func.count()).select_from(walked)
+    folded = PrefixKey(column)
+    counts = []
+    for number in range(stems):
+        stem = bindparam(f"prefix_{number}", type_=Text())
+        walked = (select(folded).select_from(table).where(folded >= func.lower(stem), folded < PrefixEnd(stem))
+                  .order_by(folded).limit(FEW_PREFIXED).subquery())
+        counts.append(select(func.count()).select_from(walked).scalar_subquery())
+    held = counts[0] if stems == 1 else sum(counts[1:], counts[0])
+    if ranges is None:
+        bounds = (func.unnest(bindparam("lows", type_=ARRAY(column.type)), bindparam("highs", type_=ARRAY(column.type)))
+                  .table_valued("low", "high", with_ordinality="number").render_derived(name="ranges"))
+        statement = (select(bounds.c.number, held.label("held")).select_from(bounds)
+                     .where(exists().where(column >= bounds.c.low, column < bounds.c.high)))
+    else:
+        statement = select(held.label("held"), *(
+            exists().where(column >= bindparam(f"low_{number}", type_=column.type),
+                           column < bindparam(f"high_{number}", type_=column.type)).label(f"range_{number}")
+            for number in range(ranges)))
     if len(_PROBES) >= 256:
         _PROBES.clear()
-    _PROBES[id(column)] = (column, statement)
+    _PROBES[key_of] = (column, statement)
     return statement
 
 
-_PROBES: dict[int, tuple[Any, Select]] = {}
+_PROBES: dict[tuple, tuple[Any, Select]] = {}
 
 
 def _top_level_prefixes(node: Any, name: str) -> list[str] | None:
