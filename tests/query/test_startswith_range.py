@@ -26,3 +26,19 @@ def test_startswith_matches_what_the_case_insensitive_like_matches(named, prefix
     reference = {row[0] for row in named.execute(
         select(table.c.name).where(table.c.name.istartswith(prefix, autoescape=True)))}
     assert named.names("account", {"name": {"startswith": prefix}}) == reference
+
+
+def test_a_startswith_clause_is_built_once_per_column_and_text_and_never_served_for_another_column():
+    from sqlalchemy import Column, MetaData, Table, Text
+
+    from sqlalchemy.sql.visitors import iterate
+
+    from crmkit.engine.query.filters import _startswith
+
+    first = Table("account", MetaData(), Column("name", Text)).c.name
+    again = Table("account", MetaData(), Column("name", Text)).c.name  # the same name after a migration: a new column
+    assert _startswith(first, "wonka") is _startswith(first, "wonka")
+    assert _startswith(first, "wonka") is not _startswith(first, "wonk")
+    rebuilt = _startswith(again, "wonka")
+    columns = {id(element) for element in iterate(rebuilt) if isinstance(element, Column)}
+    assert rebuilt is not _startswith(first, "wonka") and columns == {id(again)}
