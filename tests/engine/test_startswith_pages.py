@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from crmkit.engine import Crm
 from crmkit.engine.query import QuerySpec, fetch_rows, page_cursor
 from crmkit.engine.query.prefix_ranges import codepoint_collation, prefix_ranges, spellings, startswith_ranges
+from crmkit.engine.query import prefix_ranges as prefix_ranges_module
 from crmkit.engine.query.prefix_ranges import FEW_PREFIXED
 from tests.conftest import analyze_own_tables
 from tests.engine.test_page_plans import context
@@ -92,7 +93,8 @@ def test_a_common_prefix_is_read_along_the_name_index_without_sorting_its_matche
 
 
 @pytest.mark.parametrize("prefix, some_empty", [("wonka", True), ("won", True), ("i", False)])
-def test_only_the_ranges_holding_names_are_read(crm, prefix, some_empty):
+def test_only_the_ranges_holding_names_are_read(crm, prefix, some_empty, monkeypatch):
+    monkeypatch.setattr(prefix_ranges_module, "_DECISIONS", {})  # PostgreSQL: no choice kept from another test
     with crm.engine.connect() as connection:
         if not codepoint_collation(connection):
             pytest.skip("this PostgreSQL database does not order text by code point: the ranges are not read")
@@ -102,6 +104,25 @@ def test_only_the_ranges_holding_names_are_read(crm, prefix, some_empty):
     every = prefix_ranges(connection.dialect.name, [prefix])
     holding = [(low, high) for low, high in every if any(low <= name < high for name in names)]
     assert read == holding and (len(holding) < len(every)) == some_empty
+
+
+def test_a_spelling_written_after_the_prefix_was_read_is_on_the_next_page_read(crm):
+    # PostgreSQL keeps the choice to read a prefix as ranges for a while (prefix_ranges.DECISION_SECONDS): it
+    # must then read every range, not only those that held names when it chose.
+    the_usual_way(crm, "wonka", ("name",))
+    assert every_page(crm, QuerySpec(filter={"name": {"startswith": "wonka"}}, sort=("name",), limit=50)) \
+        == the_usual_way(crm, "wonka", ("name",))
+    table = crm.runtime.table("account")
+    with crm.engine.begin() as connection:
+        added = connection.execute(insert(table).returning(table.c.id), [
+            {"created_at": MOMENT, "updated_at": MOMENT, "version": 1, "owner_id": 1, "name": f"wONKa later {n}"}
+            for n in range(3)]).scalars().all()
+    try:
+        found = every_page(crm, QuerySpec(filter={"name": {"startswith": "wonka"}}, sort=("name",), limit=50))
+        assert found == the_usual_way(crm, "wonka", ("name",)) and set(added) <= {record_id for record_id, _ in found}
+    finally:
+        with crm.engine.begin() as connection:
+            connection.execute(table.delete().where(table.c.id.in_(added)))
 
 
 def test_the_lookup_autocomplete_lists_the_first_titles_starting_with_a_common_word(crm):
