@@ -68,9 +68,9 @@ def prefix_ranges(dialect: str, prefixes: Sequence[str], limit: int = MAX_RANGES
 
     `low <= text < high`, compared by code point. One range per spelling of each prefix's first
     letters, as many letters as keep each prefix's count within its share of `limit`; the
-    letters after are bounded by their smallest and largest spelling. None when a prefix is
-    empty or holds a character whose spellings are not known surely, or there are more
-    prefixes than `limit`.
+    letters after are bounded by their smallest and largest spelling. The ranges are in order
+    and disjoint (`_disjoint`). None when a prefix is empty or holds a character whose
+    spellings are not known surely, or there are more prefixes than `limit`.
     """
     if not prefixes or len(prefixes) > limit:
         return None
@@ -80,7 +80,24 @@ def prefix_ranges(dialect: str, prefixes: Sequence[str], limit: int = MAX_RANGES
         if not choices or any(choice is None for choice in choices):
             return None
         ranges += _ranges(choices, limit // len(prefixes))
-    return ranges
+    return _disjoint(ranges)
+
+
+def _disjoint(ranges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`ranges` in order, those that overlap or touch made one: a text lies in one range at most.
+
+    Several prefixes' ranges overlap where one prefix starts another ("a", "ab"), a prefix is
+    given twice, or a prefix's range is bounded by its first letter's spellings alone ([A, b)
+    and [B, c)); a record in two ranges would be read twice (PostgreSQL's one LATERAL read of
+    every range keeps both).
+    """
+    merged: list[tuple[str, str]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
 
 
 def _ranges(choices: list[tuple[str, ...]], limit: int) -> list[tuple[str, str]]:

@@ -1,0 +1,107 @@
+"""Attacks on `startswith` pages read as ranges of the sort field's index (query/prefix_ranges.py).
+
+The oracle is the same filter read the usual way (`startswith_ranges` answering None): every
+page, through every cursor, in both directions, for an administrator and for sales reps,
+must hold exactly the same records. FEW_PREFIXED is lowered to 1 so that every prefix whose
+spellings are known is read as ranges, on a small table of names chosen to sit near the
+ranges' bounds: other alphabets' cases, the characters PostgreSQL's lower() folds to ASCII,
+LIKE's own characters, the last code point, names equal to a bound, empty names.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import insert
+
+from crmkit.engine import Crm
+from crmkit.engine.query import QuerySpec, fetch_rows, page_cursor, prefix_ranges as prefix_ranges_module
+from crmkit.engine.query import sorting
+from crmkit.engine.query.prefix_ranges import prefix_ranges
+from tests.engine.test_page_plans import context
+
+MOMENT = datetime(2024, 1, 1, tzinfo=timezone.utc)
+NAMES = ("Wonka", "wonka", "WONKA", "Won\u212aa", "\u212aelvin", "kelvin", "KELVIN", "İstanbul", "istanbul",
+         "ISTANBUL", "ıstanbul", "straße", "STRASSE", "ſtraße", "Σοφία", "σοφία", "ΣΟΦΊΑ", "ｗｏｎｋａ", "ﬁsh", "fish",
+         "FISH", "e\u0301cole", "école", "ǅemal", "ǆemal", "Ꭰa", "ꭰa", "ა", "Ა", "😀 smile", "a%b", "a_b", "a\\b",
+         "a/b", "a'b", 'a"b', "a//b", "a\U0010ffff", "\uf900x", "\u8c48x", " lead", "\tTab", "", "Z", "z", "[", "`",
+         "{", "@", "北京", "ß", "ẞ", "A", "a", "ab", "AB", "Ab", "aB", "b", "B")
+USERS = {"admin": {}, "rep": {"owner": 3}, "rep-with-shares": {"owner": 2, "shared": (5, 17, 40)}}
+
+
+@pytest.fixture(scope="module")
+def crm(module_database_url) -> Iterator[Crm]:
+    instance = Crm.open(module_database_url)
+    try:
+        instance.install("default_crm")
+        rows = [{"created_at": MOMENT, "updated_at": MOMENT, "version": 1, "owner_id": 1 + n % 5,
+                 "industry": None if n % 3 else "Tech",
+                 "name": None if n % 41 == 0 else NAMES[n % len(NAMES)] + ("" if n % 4 == 0 else f" {n % 7}")}
+                for n in range(len(NAMES) * 9)]
+        with instance.engine.begin() as connection:
+            connection.execute(insert(instance.runtime.table("account")), rows)
+        yield instance
+    finally:
+        instance.close()
+
+
+@pytest.fixture
+def ranges_read(monkeypatch) -> list[bool]:
+    """Every prefix whose spellings are known is read as ranges; the list says, read by read, whether it was."""
+    monkeypatch.setattr(prefix_ranges_module, "FEW_PREFIXED", 1)
+    chosen: list[bool] = []
+    real = sorting.startswith_ranges
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        ranges = real(*args, **kwargs)
+        chosen.append(ranges is not None)
+        return ranges
+
+    monkeypatch.setattr(sorting, "startswith_ranges", spied)
+    return chosen
+
+
+def every_page(crm: Crm, filter: Any, sort: tuple[str, ...], limit: int = 7, **users: Any) -> list[tuple[int, str]]:
+    """(id, name) of every record, page after page through the cursors."""
+    ctx = context(crm, **users)
+    spec = QuerySpec(filter=filter, sort=sort, limit=limit)
+    found: list[tuple[int, str]] = []
+    with crm.engine.connect() as connection:
+        while True:
+            rows = fetch_rows(connection, ctx, "account", spec)
+            found += [(row.id, row.name) for row in rows[:limit]]
+            if len(rows) <= limit:
+                return found
+            spec = QuerySpec(filter=filter, sort=sort, limit=limit,
+                             after=page_cursor(ctx, "account", sort, rows[limit - 1]._mapping))
+
+
+def the_usual_way(crm: Crm, monkeypatch, filter: Any, sort: tuple[str, ...], **users: Any) -> list[tuple[int, str]]:
+    with monkeypatch.context() as patch:
+        patch.setattr(sorting, "startswith_ranges", lambda *args, **kwargs: None)
+        return every_page(crm, filter, sort, limit=1000, **users)
+
+
+@pytest.mark.parametrize("prefixes", [["a", "ab"], ["wonka", "WONKA", "won"], ["a", "a"], list("abcdefghijklmnop")],
+                         ids=["a-and-ab", "wonka-WONKA-won", "twice", "sixteen-letters"])
+@pytest.mark.parametrize("sort", [("name",), ("-name",)], ids=["ascending", "descending"])
+@pytest.mark.parametrize("users", USERS.values(), ids=USERS.keys())
+def test_prefixes_whose_ranges_overlap_list_each_record_once(crm, monkeypatch, ranges_read, prefixes, sort, users):
+    """A list of prefixes where one starts another ("a", "ab"), or the same twice, or sixteen whose ranges are each
+    bounded by the first letter's smallest and largest spelling ([A, b), [B, c), ...): the ranges overlap, and a
+    record in two of them was listed twice on PostgreSQL (one LATERAL read of every range, no UNION to drop it)."""
+    filter = {"name": {"startswith": prefixes}}
+    expected = the_usual_way(crm, monkeypatch, filter, sort, **users)
+    assert every_page(crm, filter, sort, **users) == expected
+    assert ranges_read and all(ranges_read)
+
+
+@pytest.mark.parametrize("prefixes", [["a", "ab"], ["wonka", "WONKA", "won"], ["a", "a"], list("abcdefghijklmnop"),
+                                      ["k", "K"], ["ab", "b"]])
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_ranges_of_several_prefixes_are_disjoint_and_ordered(dialect, prefixes):
+    ranges = prefix_ranges(dialect, prefixes)
+    assert ranges is not None and len(ranges) <= 16
+    assert all(low < high for low, high in ranges)
+    assert all(high <= next_low for (_, high), (next_low, _) in zip(ranges, ranges[1:])), ranges
