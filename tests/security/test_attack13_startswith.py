@@ -18,6 +18,7 @@ from sqlalchemy import insert
 from crmkit.engine import Crm
 from crmkit.engine.query import QuerySpec, fetch_rows, page_cursor, prefix_ranges as prefix_ranges_module
 from crmkit.engine.query import sorting
+from crmkit.engine.query.inputs import UnsearchableText
 from crmkit.engine.query.prefix_ranges import prefix_ranges
 from tests.engine.test_page_plans import context
 
@@ -105,3 +106,13 @@ def test_the_ranges_of_several_prefixes_are_disjoint_and_ordered(dialect, prefix
     assert ranges is not None and len(ranges) <= 16
     assert all(low < high for low, high in ranges)
     assert all(high <= next_low for (_, high), (next_low, _) in zip(ranges, ranges[1:])), ranges
+
+
+@pytest.mark.parametrize("prefix", ["wonka\x00", "\x00", ["a", "b\x00"]], ids=["after-letters", "alone", "in-a-list"])
+def test_a_nul_character_in_the_prefix_is_refused_by_the_condition_it_is_in(crm, ranges_read, prefix):
+    """The count that chooses the ranges was run with the prefix before the filter was checked: PostgreSQL refused the
+    NUL there, and the user was told only that "a value" holds it, not the condition on name, as SQLite says."""
+    with crm.engine.connect() as connection, pytest.raises(UnsearchableText) as refused:
+        fetch_rows(connection, context(crm), "account",
+                   QuerySpec(filter={"name": {"startswith": prefix}}, sort=("name",), limit=5))
+    assert "the condition on name contains a NUL character (U+0000)" in str(refused.value)

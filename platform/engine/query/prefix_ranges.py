@@ -32,6 +32,7 @@ from typing import Any, Mapping, Sequence
 
 from sqlalchemy import Connection, Select, Text, bindparam, func, select, text
 
+from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import LAST_CHARACTER, PrefixEnd, QueryContext
 from crmkit.engine.tables import PrefixKey, field_indexes
 
@@ -155,14 +156,17 @@ def startswith_ranges(connection: Connection, ctx: QueryContext, object_name: st
 
     Only where `field` is led by an index of its own (tables.field_indexes), the filter holds
     a `startswith` on it at its top level (ANDed with the rest), the database orders text by
-    code point, the prefixes' spellings are known (`prefix_ranges`), and at least
+    code point, the prefixes' spellings are known (`prefix_ranges`) and hold no character the
+    filter refuses (NUL: PostgreSQL would refuse the count first), and at least
     FEW_PREFIXED records start with them: one count along the case-folded index, at most that
     many entries read, whoever may see them (it only chooses how the records are read; every
     read keeps the whole filter and the row filter). The caller checks that `field` is a
     stored text column (not a value derived for the user).
     """
     prefixes = _top_level_prefixes(filter, field)
-    if not prefixes or not any(fields[0] == field for _, fields, _ in field_indexes(ctx.object(object_name))):
+    if not prefixes or any(UNSTORABLE.search(prefix) for prefix in prefixes):
+        return None  # the filter refuses the text, naming its condition (query/inputs.py checked_text)
+    if not any(fields[0] == field for _, fields, _ in field_indexes(ctx.object(object_name))):
         return None
     ranges = prefix_ranges(connection.dialect.name, prefixes)
     stems = [prefix.rstrip(LAST_CHARACTER) for prefix in prefixes]
