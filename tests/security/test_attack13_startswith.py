@@ -63,7 +63,7 @@ def ranges_read(monkeypatch) -> list[bool]:
     return chosen
 
 
-def every_page(crm: Crm, filter: Any, sort: tuple[str, ...], limit: int = 7, **users: Any) -> list[tuple[int, str]]:
+def every_page(crm: Crm, filter: Any, sort: tuple[str, ...], limit: int = 11, **users: Any) -> list[tuple[int, str]]:
     """(id, name) of every record, page after page through the cursors."""
     ctx = context(crm, **users)
     spec = QuerySpec(filter=filter, sort=sort, limit=limit)
@@ -116,3 +116,42 @@ def test_a_nul_character_in_the_prefix_is_refused_by_the_condition_it_is_in(crm,
         fetch_rows(connection, context(crm), "account",
                    QuerySpec(filter={"name": {"startswith": prefix}}, sort=("name",), limit=5))
     assert "the condition on name contains a NUL character (U+0000)" in str(refused.value)
+
+
+PREFIXES = ["wonka", "won", "k", "K", "\u212a", "kel", "i", "I", "İ", "ı", "s", "ſ", "stra", "fi", "ﬁ", "é", "E\u0301",
+            "ǅ", "d", "Ꭰ", "ꭰ", "ა", "😀", "a%", "a_", "a\\", "a/", "a'", 'a"', "a/b", "a//", "%", "_", "\\", " ",
+            "\t", "z", "Z", "[", "`", "{", "@", "北", "ß", "ẞ", "Ａ", "a\U0010ffff", "\U0010ffff", "a" * 30, "AbC",
+            "wonka 1", "WONKA 1", "\uf900", "\u8c48"]
+SORTS = [("name",), ("-name",), ("name", "-id"), ("-name", "industry"), ("name", "-industry")]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=[ascii(prefix) for prefix in PREFIXES])
+def test_every_page_of_a_prefix_holds_what_the_usual_read_holds(crm, monkeypatch, ranges_read, prefix):
+    """Names near the ranges' bounds, in every order with a nullable second key, for an admin and reps: a prefix
+    with a character whose spellings are not known (ı, ſ, ﬁ, é, full-width, Cherokee, Georgian) is read the usual way,
+    the others as ranges."""
+    for sort in SORTS:
+        for users in USERS.values():
+            filter = {"name": {"startswith": prefix}}
+            assert every_page(crm, filter, sort, **users) == the_usual_way(crm, monkeypatch, filter, sort, **users)
+
+
+FILTERS = [
+    {"and": [{"name": {"startswith": "a"}}, {"industry": "Tech"}]},
+    {"name": {"startswith": "a", "ne": "ab"}},
+    [{"name": {"startswith": "w"}}, {"not": {"name": {"startswith": "wonka"}}}],
+    {"and": [[{"name": {"startswith": "a"}}]]},
+    {"name": {"startswith": "a"}, "or": [{"industry": None}, {"name": "wonka"}]},
+    {"name": {"startswith": "a"}, "not": {"name": {"startswith": "a"}}},
+    {"and": [{"name": {"startswith": "a"}}, {"name": {"startswith": "ab"}}]},
+    {"or": [{"name": {"startswith": "a"}}, {"name": {"startswith": "z"}}]},
+    {"not": {"name": {"startswith": "a"}}},
+    {"name": {"startswith": ["k", "\u212a"]}},
+]
+
+
+@pytest.mark.parametrize("filter", FILTERS, ids=[str(number) for number in range(len(FILTERS))])
+def test_a_prefix_among_other_conditions_holds_what_the_usual_read_holds(crm, monkeypatch, ranges_read, filter):
+    for sort in SORTS[:2]:
+        for users in USERS.values():
+            assert every_page(crm, filter, sort, **users) == the_usual_way(crm, monkeypatch, filter, sort, **users)
