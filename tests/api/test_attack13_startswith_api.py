@@ -1,0 +1,55 @@
+"""Attacks on `startswith` lists read as ranges (query/prefix_ranges.py) through the REST API.
+
+FEW_PREFIXED is lowered to 1, so every prefix whose spellings are known is read as ranges;
+the pages must hold what the usual read holds (`startswith_ranges` answering None), and
+what a user writes wrong is a problem document naming the condition, never a 500.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crmkit.engine.query import prefix_ranges, sorting
+
+NAMES = ("Paged 1", "PAGED 2", "paged 3", "Pa 4", "pA 5", "Pb 6", "Wang paged 7")
+
+
+@pytest.fixture
+def pages(api, monkeypatch):
+    """`pages(user, query)`: (id, name) of every record the user lists, page after page (two a page)."""
+    monkeypatch.setattr(prefix_ranges, "FEW_PREFIXED", 1)
+    for name in NAMES:
+        api("wang" if name.startswith("Wang") else "admin").post("/objects/account", {"name": name})
+
+    def read(user: str, query: str) -> list[tuple[int, str]]:
+        names, address = [], f"/objects/account?{query}&limit=2&fields=name"
+        while True:
+            answer = api(user).get(address)
+            assert answer.status_code == 200, answer.get_json()
+            body = answer.get_json()
+            names += [(row["id"], row["name"]) for row in body["data"]]
+            if body["next_cursor"] is None:
+                return names
+            address = f"/objects/account?{query}&limit=2&fields=name&after={body['next_cursor']}"
+    return read
+
+
+@pytest.mark.parametrize("query", ["name__startswith=pa&name__startswith=pag&sort=name",
+                                   "name__startswith=pa&name__startswith=pag&name__startswith=pa&sort=-name",
+                                   "filter=" + json.dumps({"name": {"startswith": ["p", "pa", "PAGED"]}}) + "&sort=name"])
+@pytest.mark.parametrize("user", ["admin", "wang"])
+def test_a_list_of_prefixes_lists_each_record_once_as_the_usual_read(pages, monkeypatch, query, user):
+    listed = pages(user, query)
+    with monkeypatch.context() as patch:
+        patch.setattr(sorting, "startswith_ranges", lambda *args, **kwargs: None)
+        assert listed == pages(user, query)
+    assert len(listed) == len(set(listed))
+
+
+@pytest.mark.parametrize("prefix", ["pa\u0000", "\u0000"])
+def test_a_nul_in_a_prefix_is_a_problem_naming_the_condition(pages, api, prefix):
+    answer = api("admin").get("/objects/account", query_string={
+        "filter": json.dumps({"name": {"startswith": prefix}}), "sort": "name"})
+    assert answer.status_code == 400
+    assert "the condition on name contains a NUL character" in answer.get_json()["detail"]
