@@ -9,6 +9,8 @@ LIKE's own characters, the last code point, names equal to a bound, empty names.
 """
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -155,3 +157,18 @@ def test_a_prefix_among_other_conditions_holds_what_the_usual_read_holds(crm, mo
     for sort in SORTS[:2]:
         for users in USERS.values():
             assert every_page(crm, filter, sort, **users) == the_usual_way(crm, monkeypatch, filter, sort, **users)
+
+
+def test_a_closed_crm_s_engine_is_not_kept_alive_by_the_collation_it_was_asked(database_url):
+    """codepoint_collation remembered its answer per engine in a module dict holding the engine itself: every Crm
+    opened on PostgreSQL and read by a startswith page stayed in memory after close (its pool, its statement cache)."""
+    instance = Crm.open(database_url)
+    instance.install("default_crm")
+    with instance.engine.connect() as connection:
+        fetch_rows(connection, context(instance), "account",
+                   QuerySpec(filter={"name": {"startswith": "wonka"}}, sort=("name",), limit=5))
+    engine = weakref.ref(instance.engine)
+    instance.close()
+    del instance, connection
+    gc.collect()
+    assert engine() is None

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import sys
 from itertools import product
+from weakref import WeakKeyDictionary
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Connection, Select, Text, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, Select, Text, bindparam, func, select, text
 
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import LAST_CHARACTER, PrefixEnd, QueryContext
@@ -137,17 +138,17 @@ def codepoint_collation(connection: Connection) -> bool:
     if connection.dialect.name != "postgresql":
         return True
     engine = connection.engine
-    known = _COLLATIONS.get(id(engine))
-    if known is None or known[0] is not engine:
+    known = _COLLATIONS.get(engine)
+    if known is None:
         row = connection.execute(text(
             "SELECT datcollate, to_jsonb(pg_database) ->> 'datlocprovider' FROM pg_database "
             "WHERE datname = current_database()")).one()
-        byte_order = row[0].lower() in CODEPOINT_COLLATIONS and row[1] in (None, "c")
-        known = _COLLATIONS[id(engine)] = (engine, byte_order)
-    return known[1]
+        known = _COLLATIONS[engine] = row[0].lower() in CODEPOINT_COLLATIONS and row[1] in (None, "c")
+    return known
 
 
-_COLLATIONS: dict[int, tuple[object, bool]] = {}
+#: Held weakly: a closed Crm's engine (its pool, its compiled statements) is not kept alive by the answer.
+_COLLATIONS: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
 
 
 def startswith_ranges(connection: Connection, ctx: QueryContext, object_name: str, filter: Any,
