@@ -142,3 +142,17 @@ def test_a_formula_masked_for_the_user_is_not_read_as_ranges_of_its_stored_value
             assert seen == the_usual_way(monkeypatch, every_page, people["ann"], filter, sort)
             assert not any(label and label.startswith("Wonka parent of bob") for _, label in seen)
     assert any(people["ranges read"])  # the system's read of the stored labels
+
+
+def test_a_statement_remembered_for_one_user_s_filter_shape_answers_another_as_their_own(people, monkeypatch):
+    """The range page's statement is kept per filter shape and row filter: a filter through a lookup holds the
+    linked object's row filter too (parent.name: the parents each user may see). Users taking turns, page by page,
+    each get what the usual read gives them."""
+    for prefix in ["wonka", "won"]:
+        filter = {"name": {"startswith": prefix}, "parent.name": {"startswith": "Wonka parent"}}
+        for who in ["ann", "bob", "sue", "system", "ann", "bob"]:
+            for sort in [("name",), ("-name",)]:
+                session = people[who]
+                assert every_page(session, filter, sort) == the_usual_way(monkeypatch, every_page, session, filter,
+                                                                          sort)
+    assert any(people["ranges read"])
