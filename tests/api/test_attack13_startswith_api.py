@@ -53,3 +53,24 @@ def test_a_nul_in_a_prefix_is_a_problem_naming_the_condition(pages, api, prefix)
         "filter": json.dumps({"name": {"startswith": prefix}}), "sort": "name"})
     assert answer.status_code == 400
     assert "the condition on name contains a NUL character" in answer.get_json()["detail"]
+
+
+def test_a_rep_s_pages_show_the_rollups_recomputed_for_them_as_the_usual_read(api, monkeypatch):
+    """Wang's accounts hold opportunities the admin owns, which wang may not see: their pipeline is recomputed for
+    him in the page's statement (with_derived), read as ranges or not, never the stored sum."""
+    monkeypatch.setattr(prefix_ranges, "FEW_PREFIXED", 1)
+    for number in range(5):
+        account = api("wang").post("/objects/account", {"name": f"Rollup {number}"}).get_json()
+        answer = api("admin").post("/objects/opportunity", {"name": f"Deal {number}", "account": account["id"],
+                                                            "amount": "1000", "close_date": "2030-01-01"})
+        assert answer.status_code == 201, answer.get_json()
+
+    def rows(user: str) -> list[dict]:
+        return api(user).get("/objects/account?name__startswith=roll&sort=-name&limit=3").get_json()["data"]
+
+    assert [row["pipeline_amount"] for row in rows("admin")][:1] == ["1000.00"]
+    with monkeypatch.context() as patch:
+        patch.setattr(sorting, "startswith_ranges", lambda *args, **kwargs: None)
+        usual = rows("wang")
+    assert rows("wang") == usual and len(usual) == 3
+    assert all(row["pipeline_amount"] in (None, "0", "0.00") for row in usual)
