@@ -21,7 +21,7 @@ from crmkit.engine import Crm
 from crmkit.engine.query import QuerySpec, fetch_rows, page_cursor, prefix_ranges as prefix_ranges_module
 from crmkit.engine.query import sorting
 from crmkit.engine.query.inputs import UnsearchableText
-from crmkit.engine.query.prefix_ranges import prefix_ranges
+from crmkit.engine.query.prefix_ranges import codepoint_collation, prefix_ranges
 from tests.engine.test_page_plans import context
 
 MOMENT = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -172,3 +172,22 @@ def test_a_closed_crm_s_engine_is_not_kept_alive_by_the_collation_it_was_asked(d
     del instance, connection
     gc.collect()
     assert engine() is None
+
+
+def test_a_postgresql_database_whose_lower_does_not_fold_a_to_z_as_assumed_gets_no_ranges(database_url, monkeypatch):
+    """A database ordering text by code point (LC_COLLATE C) may fold case by another locale (LC_CTYPE): a Turkish
+    one lowers "I" to the dotless "ı", so "Iİ..." starts with "ı" there, in no range of its spellings. The check
+    asks the database's lower() what it makes of A-Z; here it is asked for a fold no database makes ("I" to "ı")."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's lower() folds A-Z only, always")
+    instance = Crm.open(database_url)
+    try:
+        with instance.engine.connect() as connection:
+            if not codepoint_collation(connection):
+                pytest.skip("this PostgreSQL database does not order text by code point: the ranges are not read")
+        monkeypatch.setattr(prefix_ranges_module, "_ASCII_FOLD", ("I", "\u0131"))
+        monkeypatch.setattr(prefix_ranges_module, "_COLLATIONS", weakref.WeakKeyDictionary())
+        with instance.engine.connect() as connection:
+            assert not codepoint_collation(connection)
+    finally:
+        instance.close()

@@ -133,18 +133,25 @@ def codepoint_collation(connection: Connection) -> bool:
     """Whether the database orders text by code point: SQLite always (BINARY); PostgreSQL by its collation.
 
     PostgreSQL: the database's default collation (`pg_database.datcollate`, with the libc
-    provider) is C, POSIX or C.UTF-8. Read once per engine.
+    provider) is C, POSIX or C.UTF-8, and its lower() (the character type, `datctype`, which
+    may be another locale's) folds A-Z to a-z as `spellings` says: a Turkish one makes "I"
+    the dotless "ı", which no range of "i" holds. Read once per engine.
     """
     if connection.dialect.name != "postgresql":
         return True
     engine = connection.engine
     known = _COLLATIONS.get(engine)
     if known is None:
+        upper, lower = _ASCII_FOLD
         row = connection.execute(text(
-            "SELECT datcollate, to_jsonb(pg_database) ->> 'datlocprovider' FROM pg_database "
-            "WHERE datname = current_database()")).one()
-        known = _COLLATIONS[engine] = row[0].lower() in CODEPOINT_COLLATIONS and row[1] in (None, "c")
+            "SELECT datcollate, to_jsonb(pg_database) ->> 'datlocprovider', lower(:upper) = :lower FROM pg_database "
+            "WHERE datname = current_database()"), {"upper": upper, "lower": lower}).one()
+        known = _COLLATIONS[engine] = row[0].lower() in CODEPOINT_COLLATIONS and row[1] in (None, "c") and row[2]
     return known
+
+
+#: What lower() makes of A-Z where `spellings` holds (each letter's other case, the Kelvin sign and dotted I besides).
+_ASCII_FOLD = ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 #: Held weakly: a closed Crm's engine (its pool, its compiled statements) is not kept alive by the answer.
