@@ -156,3 +156,20 @@ def test_a_statement_remembered_for_one_user_s_filter_shape_answers_another_as_t
                 assert every_page(session, filter, sort) == the_usual_way(monkeypatch, every_page, session, filter,
                                                                           sort)
     assert any(people["ranges read"])
+
+
+def test_records_created_in_the_transaction_are_listed_by_its_range_pages(people, monkeypatch):
+    """Inside one transaction the rep's new records (and one shared with them) are on the range pages read in it,
+    as on the usual read's; rolled back, on neither."""
+    ann, bob = people["ann"], people["bob"]
+    filter = {"name": {"startswith": "wonka"}}
+    before = every_page(ann, filter, ("name",))
+    with pytest.raises(RuntimeError), ann.transaction():
+        created = [ann.records("company").create({"name": f"WONKA new {number}"}).id for number in range(3)]
+        for sort in [("name",), ("-name",)]:
+            listed = every_page(ann, filter, sort)
+            assert listed == the_usual_way(monkeypatch, every_page, ann, filter, sort)
+            assert set(created) <= {record_id for record_id, _ in listed}
+        raise RuntimeError("roll back")
+    assert every_page(ann, filter, ("name",)) == before
+    assert every_page(bob, filter, ("name",)) == the_usual_way(monkeypatch, every_page, bob, filter, ("name",))
