@@ -74,3 +74,33 @@ def test_a_rep_s_pages_show_the_rollups_recomputed_for_them_as_the_usual_read(ap
         usual = rows("wang")
     assert rows("wang") == usual and len(usual) == 3
     assert all(row["pipeline_amount"] in (None, "0", "0.00") for row in usual)
+
+
+@pytest.mark.parametrize("sort", ["last_name", "-last_name"])
+def test_a_rep_lists_the_contacts_of_his_accounts_alone_by_a_common_surname(api, monkeypatch, sort):
+    """Contacts are seen through their account (controlled_by_parent): a range page keeps that row filter."""
+    monkeypatch.setattr(prefix_ranges, "FEW_PREFIXED", 1)
+    for user in ("wang", "li"):
+        account = api(user).post("/objects/account", {"name": f"Surnames of {user}"}).get_json()
+        for number in range(4):
+            answer = api(user).post("/objects/contact", {
+                "last_name": f"{('Smith', 'SMITH')[number % 2]} {user} {number}", "account": account["id"],
+                "email": f"smith{number}@{user}.example"})
+            assert answer.status_code == 201, answer.get_json()
+
+    def listed(user: str) -> list[tuple[int, str]]:
+        found, address = [], f"/objects/contact?last_name__startswith=smi&sort={sort}&limit=3&fields=last_name"
+        while address:
+            body = api(user).get(address).get_json()
+            found += [(row["id"], row["last_name"]) for row in body["data"]]
+            address = body["next_cursor"] and (f"/objects/contact?last_name__startswith=smi&sort={sort}&limit=3"
+                                               f"&fields=last_name&after={body['next_cursor']}")
+        return found
+
+    for user in ("wang", "li", "admin"):
+        with monkeypatch.context() as patch:
+            patch.setattr(sorting, "startswith_ranges", lambda *args, **kwargs: None)
+            usual = listed(user)
+        assert listed(user) == usual
+        if user != "admin":
+            assert usual and all(f" {user} " in name for _, name in usual)
