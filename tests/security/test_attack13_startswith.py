@@ -9,7 +9,9 @@ LIKE's own characters, the last code point, names equal to a bound, empty names.
 """
 from __future__ import annotations
 
+import base64
 import gc
+import json
 import weakref
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -19,7 +21,7 @@ from sqlalchemy import insert
 
 from crmkit.engine import Crm
 from crmkit.engine.query import QuerySpec, fetch_rows, page_cursor, prefix_ranges as prefix_ranges_module
-from crmkit.engine.query import sorting
+from crmkit.engine.query import QueryError, sort_keys, sorting
 from crmkit.engine.query.inputs import UnsearchableText
 from crmkit.engine.query.prefix_ranges import codepoint_collation, prefix_ranges
 from tests.engine.test_page_plans import context
@@ -191,3 +193,37 @@ def test_a_postgresql_database_whose_lower_does_not_fold_a_to_z_as_assumed_gets_
             assert not codepoint_collation(connection)
     finally:
         instance.close()
+
+
+def crafted_cursor(texts: list[str], values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"s": texts, "v": values}).encode()).rstrip(b"=").decode()
+
+
+CURSOR_NAMES = ["", "W", "WONKA", "WONKb", "wonkb", "wonka", "wonka\U0010ffff", "a" * 300, "WONKA" + "\U0010ffff" * 40,
+                "\U0010ffff", " ", 5, 5.5, True, [], {}, "\ud800", "\x00"]
+CURSOR_IDS = [0, 1, 10**18, -5, 2**63, "1", None, 1.5]
+
+
+@pytest.mark.parametrize("sort", [("name",), ("-name",), ("-name", "industry")], ids=["ascending", "descending", "two"])
+def test_a_cursor_crafted_by_hand_reads_the_page_the_usual_read_does_or_is_refused_alike(crm, monkeypatch, ranges_read,
+                                                                                          sort):
+    """Names at and beyond the ranges' bounds, too long for the column, of other types; ids out of range."""
+    ctx = context(crm, owner=3)
+    texts = [key.text for key in sort_keys(ctx, "account", sort)]
+
+    def page(after: str) -> Any:
+        try:
+            with crm.engine.connect() as connection:
+                return [row.id for row in fetch_rows(connection, ctx, "account", QuerySpec(
+                    filter={"name": {"startswith": ["wonka", "a"]}}, sort=sort, limit=7, after=after))]
+        except QueryError as refused:
+            return str(refused)
+
+    for name in CURSOR_NAMES:
+        for record_id in CURSOR_IDS:
+            after = crafted_cursor(texts, [name, *([None] * (len(texts) - 2)), record_id])
+            with monkeypatch.context() as patch:
+                patch.setattr(sorting, "startswith_ranges", lambda *args, **kwargs: None)
+                usual = page(after)
+            assert page(after) == usual, (name, record_id)
+    assert any(ranges_read)
