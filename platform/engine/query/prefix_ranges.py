@@ -30,11 +30,13 @@ import sys
 from functools import lru_cache
 from time import monotonic
 from itertools import product
+from weakref import WeakKeyDictionary
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Connection, Select, Text, bindparam, exists, func, select, text
+from sqlalchemy import Connection, Engine, Select, Text, bindparam, exists, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import LAST_CHARACTER, PrefixEnd, QueryContext
 from crmkit.engine.tables import PrefixKey, field_indexes
 
@@ -71,9 +73,9 @@ def prefix_ranges(dialect: str, prefixes: Sequence[str], limit: int = MAX_RANGES
 
     `low <= text < high`, compared by code point. One range per spelling of each prefix's first
     letters, as many letters as keep each prefix's count within its share of `limit`; the
-    letters after are bounded by their smallest and largest spelling. None when a prefix is
-    empty or holds a character whose spellings are not known surely, or there are more
-    prefixes than `limit`.
+    letters after are bounded by their smallest and largest spelling. The ranges are in order
+    and disjoint (`_disjoint`). None when a prefix is empty or holds a character whose
+    spellings are not known surely, or there are more prefixes than `limit`.
     """
     if not prefixes or len(prefixes) > limit:
         return None
@@ -83,7 +85,24 @@ def prefix_ranges(dialect: str, prefixes: Sequence[str], limit: int = MAX_RANGES
         if not choices or any(choice is None for choice in choices):
             return None
         ranges += _ranges(choices, limit // len(prefixes))
-    return ranges
+    return _disjoint(ranges)
+
+
+def _disjoint(ranges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`ranges` in order, those that overlap or touch made one: a text lies in one range at most.
+
+    Several prefixes' ranges overlap where one prefix starts another ("a", "ab"), a prefix is
+    given twice, or a prefix's range is bounded by its first letter's spellings alone ([A, b)
+    and [B, c)); a record in two ranges would be read twice (PostgreSQL's one LATERAL read of
+    every range keeps both).
+    """
+    merged: list[tuple[str, str]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
 
 
 @lru_cache(maxsize=1024)
@@ -124,22 +143,29 @@ def codepoint_collation(connection: Connection) -> bool:
     """Whether the database orders text by code point: SQLite always (BINARY); PostgreSQL by its collation.
 
     PostgreSQL: the database's default collation (`pg_database.datcollate`, with the libc
-    provider) is C, POSIX or C.UTF-8. Read once per engine.
+    provider) is C, POSIX or C.UTF-8, and its lower() (the character type, `datctype`, which
+    may be another locale's) folds A-Z to a-z as `spellings` says: a Turkish one makes "I"
+    the dotless "ı", which no range of "i" holds. Read once per engine.
     """
     if connection.dialect.name != "postgresql":
         return True
     engine = connection.engine
-    known = _COLLATIONS.get(id(engine))
-    if known is None or known[0] is not engine:
+    known = _COLLATIONS.get(engine)
+    if known is None:
+        upper, lower = _ASCII_FOLD
         row = connection.execute(text(
-            "SELECT datcollate, to_jsonb(pg_database) ->> 'datlocprovider' FROM pg_database "
-            "WHERE datname = current_database()")).one()
-        byte_order = row[0].lower() in CODEPOINT_COLLATIONS and row[1] in (None, "c")
-        known = _COLLATIONS[id(engine)] = (engine, byte_order)
-    return known[1]
+            "SELECT datcollate, to_jsonb(pg_database) ->> 'datlocprovider', lower(:upper) = :lower FROM pg_database "
+            "WHERE datname = current_database()"), {"upper": upper, "lower": lower}).one()
+        known = _COLLATIONS[engine] = row[0].lower() in CODEPOINT_COLLATIONS and row[1] in (None, "c") and row[2]
+    return known
 
 
-_COLLATIONS: dict[int, tuple[object, bool]] = {}
+#: What lower() makes of A-Z where `spellings` holds (each letter's other case, the Kelvin sign and dotted I besides).
+_ASCII_FOLD = ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+#: Held weakly: a closed Crm's engine (its pool, its compiled statements) is not kept alive by the answer.
+_COLLATIONS: WeakKeyDictionary[Engine, bool] = WeakKeyDictionary()
 
 
 def startswith_ranges(connection: Connection, ctx: QueryContext, object_name: str, filter: Any,
@@ -148,20 +174,23 @@ def startswith_ranges(connection: Connection, ctx: QueryContext, object_name: st
 
     Only where `field` is led by an index of its own (tables.field_indexes), the filter holds
     a `startswith` on it at its top level (ANDed with the rest), the database orders text by
-    code point, the prefixes' spellings are known (`prefix_ranges`), and at least
-    FEW_PREFIXED records start with them. One statement (`_probe`) counts along the
-    case-folded index (at most that many entries) and tells which of the ranges hold any
-    value at all (an index seek each), whoever may see them: it only chooses how the
-    records are read; every read keeps the whole filter and the row filter. Only the
-    ranges holding values are returned ("wonka" at 1,000,000 accounts: 16 ranges, 3 of them
-    held, "Wonka", "WONKA" and "wonka"), so the page reads and merges those alone. PostgreSQL
-    keeps the probe's choice for DECISION_SECONDS (its count walks 200 rows of an expression
-    index, 0.3-0.6 ms; its single LATERAL subquery reads an empty range for one index seek)
-    and then reads every range. The caller checks that `field` is a stored text column (not a
-    value derived for the user).
+    code point, the prefixes' spellings are known (`prefix_ranges`) and hold no character the
+    filter refuses (NUL: PostgreSQL would refuse the count first), and at least FEW_PREFIXED
+    records start with them. One statement (`_probe`) counts along the case-folded index (at
+    most that many entries) and tells which of the ranges hold any value at all (an index
+    seek each), whoever may see them: it only chooses how the records are read; every read
+    keeps the whole filter and the row filter. Only the ranges holding values are returned
+    ("wonka" at 1,000,000 accounts: 16 ranges, 3 of them held, "Wonka", "WONKA" and
+    "wonka"), so the page reads and merges those alone. PostgreSQL keeps the probe's choice
+    for DECISION_SECONDS (its count walks 200 rows of an expression index, 0.3-0.6 ms; its
+    single LATERAL subquery reads an empty range for one index seek) and then reads every
+    range. The caller checks that `field` is a stored text column (not a value derived for
+    the user).
     """
     prefixes = _top_level_prefixes(filter, field)
-    if not prefixes or field not in _leading_fields(ctx.object(object_name)):
+    if not prefixes or any(UNSTORABLE.search(prefix) for prefix in prefixes):
+        return None  # the filter refuses the text, naming its condition (query/inputs.py checked_text)
+    if field not in _leading_fields(ctx.object(object_name)):
         return None
     ranges = _known_ranges(connection.dialect.name, tuple(prefixes))
     stems = [prefix.rstrip(LAST_CHARACTER) for prefix in prefixes]
