@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from crmkit.engine.query import search_parts, search_statistics, search_words
+from crmkit.engine.query import search, search_parts, search_statistics, search_words
 from crmkit.engine.query.tokens import PREFIX_MARK, SHORT_PREFIX, index_tokens
 
 #: Every account's name: "zhang" and "wonka" each start many names here, together few; so do "li" and "industries".
@@ -39,12 +39,14 @@ def accounts(crm, probe, users):
 @pytest.fixture
 def coarse(crm, monkeypatch):
     """PostgreSQL as at a million accounts: each of a search's terms known to be held by 5% of them (costly, none a
-    rare part), its prefixes asked as the words they start; returns the statements of each coarse read."""
+    rare part), its prefixes asked as the words they start; None on SQLite."""
     if crm.engine.dialect.name != "postgresql":
         return None
     monkeypatch.setattr(search_parts, "known_term_shares",
                         lambda _connection, match: (1_000_000.0, tuple(0.05 for _term in match.terms)))
     monkeypatch.setattr(search_words, "WORDS_FROM", -2)
+    for module in (search, search_parts):  # three fields, two terms: nine ways to give the terms fields
+        monkeypatch.setattr(module, "ASSIGNMENTS", 9)
     return True
 
 
@@ -120,14 +122,20 @@ def test_the_coarse_match_is_read_instead_of_every_match_of_the_search(crm, acco
 def test_a_coarse_match_the_newest_rows_hold_often_is_not_read(crm, accounts, users, coarse, plan_reader,
                                                               monkeypatch):
     """"zhang keji": every "zhang" name here holds "keji", so the newest rows hold 'ᵖzh' & 'keji' often: the search
-    is read as before. A coarse match that holds more ids than RARE_PART after all costs its bounded read, and the
-    search is read as a whole after it."""
+    is read as before. So is a search over more fields than the GIN index can be asked for each way to give them
+    its terms (the coarse match's bitmap of 'ᵖzh' would be built whole). A coarse match that holds more ids than
+    RARE_PART after all costs its bounded read, and the search is read as a whole after it."""
     if not coarse:
         pytest.skip("PostgreSQL's GIN index")
     records = crm.as_system().records("account")
     with plan_reader(crm.engine).reads() as seen:
         assert len(records.query(search="zhang keji", limit=50).records) == 15
     assert not _coarse_reads(seen)
+    monkeypatch.setattr(search_parts, "ASSIGNMENTS", 8)
+    with plan_reader(crm.engine).reads() as seen:
+        assert len(records.query(search="zhang wonka", limit=50).records) == 2
+    assert not _coarse_reads(seen)
+    monkeypatch.setattr(search_parts, "ASSIGNMENTS", 9)
     monkeypatch.setattr(search_parts, "RARE_PART", 1)
     monkeypatch.setattr(search_parts, "probed_shares", lambda _connection, matches, _probed: [0.0] * len(matches))
     with plan_reader(crm.engine).reads() as seen:

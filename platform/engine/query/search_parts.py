@@ -37,7 +37,7 @@ from typing import Sequence
 from sqlalchemy import Connection, column, func, select, table
 
 from crmkit.engine.query.lists import one_of_ids
-from crmkit.engine.query.search import IndexCondition, SearchMatch
+from crmkit.engine.query.search import ASSIGNMENTS, IndexCondition, SearchMatch
 from crmkit.engine.query.search_statistics import known_term_shares
 from crmkit.engine.query.tokens import SHORT_PREFIX, index_form
 
@@ -89,13 +89,16 @@ def coarse_part(connection: Connection, match: SearchMatch, *, costly: float, pr
     """The coarse match of `match` (`coarse_match`) when it is expected to match at most RARE_PART rows; else None.
 
     Only for a search of two terms or more of which the statistics know one to be held by `costly` of the rows
-    or more (else its bitmap is cheap) and whose coarse match differs from each term alone; expected by its
+    or more (else its bitmap is cheap), over few enough fields for its index read to be written as the OR of each
+    way to give its terms fields (at most search.ASSIGNMENTS: each way intersects its keys inside the GIN index),
+    and whose coarse match keeps two terms or more; expected by its
     share of the newest `probed` rows of the search table (`probed_shares`, one statement: 0.7 ms at 1,000,000
-    accounts): "zhang wonka"'s 'ᵖzh' & 'wonka' none of 2,000, "wang 12"'s 'ᵖwa' & 'ᵖ12' several (its 12 ms read
-    of 1,001 ids is not tried). None for a table of at most FEW_MATCHES rows (or never analyzed).
+    accounts): "zhang wonka"'s 'ᵖzh' & 'wonka' none of 2,000. A share the newest rows misjudge costs the bounded
+    read of RARE_PART + 1 ids ("wang 12"'s 'ᵖwa' & 'ᵖ12': 1,465 rows, none of the newest 2,000; 5-10 ms), and the
+    search is read as a whole after it. None for a table of at most FEW_MATCHES rows (or never analyzed).
     """
-    if len(match.terms) < 2:
-        return None
+    if len(match.terms) < 2 or len(match.columns) ** len(match.terms) > ASSIGNMENTS:
+        return None  # more ways than ASSIGNMENTS: each term's bitmap would be built whole, 'ᵖzh' one of 221,000 rows
     known = known_term_shares(connection, match)
     if known is None:
         return None
