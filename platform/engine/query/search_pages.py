@@ -32,8 +32,11 @@ costs what a rare one does. Each database reads it its own way:
   key, newest first, each tested against every word; those are every match, and the page is
   read among them as among few matches below ("wonka zo", no match at 1,000,000 records: 5 ms,
   where the bitmap read every row holding "wonka", 23-25 ms; the lookup autocomplete's
-  `suggest('wonka zo')` 24.5 -> 7.1 ms, load 1.2-1.7). A part with more ids than RARE_PART
-  costs that read, and the ways below follow. For a common
+  `suggest('wonka zo')` 24.5 -> 7.1 ms, load 1.2-1.7). A search of words each common alone
+  but rare together ("zhang wonka") has no rare part; its coarse match (search_parts.py
+  `coarse_part`: 'ᵖzh' & 'wonka', exact keys, a superset of its rows) is read so instead when
+  the newest PROBED rows say it holds few (30 -> 8 ms at 1,000,000 accounts, load 4). A part
+  with more ids than RARE_PART costs that read, and the ways below follow. For a common
   word the walk below comes first, since building the bitmap of a common word alone costs more than the page
   (25 ms for 60,000 matches of a prefix at 1,000,000 records): when the planner's statistics
   expect more than COMMON_SHARE of all records to match (query/search_statistics.py works
@@ -87,7 +90,7 @@ from crmkit.engine.query.querystring import QuerySpec
 from crmkit.engine.query.search import (FEW_MATCHES, ContentHeld, IndexCondition, PendingHeld, SearchIds, SearchMatch,
                                         content_table_name, match_pending_name, planned_search, search_clause,
                                         where_clause)
-from crmkit.engine.query.search_parts import probed_shares, rare_part, rare_part_ids
+from crmkit.engine.query.search_parts import few_part_ids, probed_shares
 from crmkit.engine.query.search_words import with_words
 from crmkit.engine.query.search_statistics import (expected_share, for_index_reads, largest_known_term, short_prefix,
                                                    unknown_short_prefix)
@@ -177,12 +180,12 @@ def id_ordered_matches(connection: Connection, ctx: QueryContext, object_name: s
         return read(_walked(source, selected, unsearched, match, descending, after, spec.limit + 1))
 
     unfiltered = not spec.filter and ctx.restriction(object_name) is None
-    part = rare_part(connection, match, costly=COSTLY_TERM, probed=PROBED)
-    if part is not None:  # "wonka zo": the rows holding "zo" are few (search_parts.py); those holding "wonka", many
-        ids = rare_part_ids(connection, match, part, after=after, descending=descending,
-                            limit=spec.limit + 1 if unfiltered else None)
-        if ids is not None:
-            return _few_matches(source, selected, unsearched, ids, unfiltered, descending, after, spec.limit + 1, read)
+    # "wonka zo": the rows holding "zo" are few, those holding "wonka" many; "zhang wonka": those holding 'ᵖzh' and
+    # 'wonka' together are few (search_parts.py): the search's ids are found among those of the part
+    ids = few_part_ids(connection, match, costly=COSTLY_TERM, probed=PROBED, after=after, descending=descending,
+                       limit=spec.limit + 1 if unfiltered else None)
+    if ids is not None:
+        return _few_matches(source, selected, unsearched, ids, unfiltered, descending, after, spec.limit + 1, read)
     short = unknown_short_prefix(connection, match)
     if short:  # "12": the statistics cannot tell; the newest records can
         walked = not unfiltered and _probed_share(connection, match) * WALKED >= spec.limit + 1
@@ -245,8 +248,7 @@ def rare_part_search(connection: Connection, ctx: QueryContext, object_name: str
     match = with_words(connection, match)
     if match is None:
         return false()  # a prefix no indexed word starts
-    part = rare_part(connection, match, costly=COSTLY_TERM, probed=PROBED)
-    ids = None if part is None else rare_part_ids(connection, match, part)
+    ids = few_part_ids(connection, match, costly=COSTLY_TERM, probed=PROBED)
     if ids is None:
         return None
     return one_of_ids(match.id_column, ids) if ids else false()

@@ -17,6 +17,18 @@ read of the part's ids is bounded (RARE_PART + 1): a part more common than its n
 said costs that read, and the search is read as a whole after it. query/search_pages.py reads
 a page among the ids, newest first; a page sorted by fields sorts them, and a count counts
 them (search_pages.py `rare_part_search`: the list page's count of "wonka zo", 21 -> 5 ms).
+
+A search of terms each common alone but rare together ("zhang wonka": "zhang" starts 18 pinyin
+words of some 5,000 rows each, "wonka" is held by 41,650 rows at 1,000,000 accounts, no row holds
+both) has no rare part: its bitmap ORs the 18 words' lists before intersecting (33-37 ms). Its
+*coarse* match (`coarse_match`) asks each prefix of more than SHORT_PREFIX characters as its
+prefix token of SHORT_PREFIX characters ('ᵖzh'), or as its one listed word where it starts only
+one ('wonka'): exact keys, which the GIN index intersects inside the index, driving along the
+shortest list (6 ms for no id). Every row the search matches holds them (tokens.py: every word,
+number and pinyin word a Latin, Cyrillic, Greek, ... prefix can start is indexed with its prefix
+tokens, kept or dropped together with it), so it matches a superset of the search's rows. When
+the newest `probed` rows say it matches at most RARE_PART rows (`coarse_part`), its ids are read
+and tested as a rare part's are (`few_part_ids`): "zhang wonka" 33 -> 8 ms.
 """
 from __future__ import annotations
 
@@ -25,8 +37,9 @@ from typing import Sequence
 from sqlalchemy import Connection, column, func, select, table
 
 from crmkit.engine.query.lists import one_of_ids
-from crmkit.engine.query.search import IndexCondition, SearchMatch
+from crmkit.engine.query.search import ASSIGNMENTS, IndexCondition, SearchMatch
 from crmkit.engine.query.search_statistics import known_term_shares
+from crmkit.engine.query.tokens import SHORT_PREFIX, index_form
 
 #: The most rows one term of a search may match to be read first, alone, when another term is costly; its
 #: ids are then tested against every term. At 1,000,000 records the 1,709 ids of "123" were read in 3.1 ms and
@@ -57,6 +70,70 @@ def rare_part(connection: Connection, match: SearchMatch, *, costly: float, prob
             return match.term(position)
     share, position = min((share, position) for position, share in enumerate(shares) if share)
     return match.term(position) if share * rows <= RARE_PART else None
+
+
+def few_part_ids(connection: Connection, match: SearchMatch, *, costly: float, probed: int, after: int | None = None,
+                 descending: bool = True, limit: int | None = None) -> list[int] | None:
+    """The ids `match` matches, found among those of a part of it that matches few rows, in id order; None: read the
+    search as a whole. Its rare part first (`rare_part`), else its coarse match (`coarse_part`); `rare_part_ids`
+    reads the part's ids and tests them (after, descending, limit: as there)."""
+    part = rare_part(connection, match, costly=costly, probed=probed)
+    if part is None:
+        part = coarse_part(connection, match, costly=costly, probed=probed)
+    if part is None:
+        return None
+    return rare_part_ids(connection, match, part, after=after, descending=descending, limit=limit)
+
+
+def coarse_part(connection: Connection, match: SearchMatch, *, costly: float, probed: int) -> SearchMatch | None:
+    """The coarse match of `match` (`coarse_match`) when it is expected to match at most RARE_PART rows; else None.
+
+    Only for a search of two terms or more of which the statistics know one to be held by `costly` of the rows
+    or more (else its bitmap is cheap), over few enough fields for its index read to be written as the OR of each
+    way to give its terms fields (at most search.ASSIGNMENTS: each way intersects its keys inside the GIN index),
+    and whose coarse match keeps two terms or more; expected by its
+    share of the newest `probed` rows of the search table (`probed_shares`, one statement: 0.7 ms at 1,000,000
+    accounts): "zhang wonka"'s 'ᵖzh' & 'wonka' none of 2,000. A share the newest rows misjudge costs the bounded
+    read of RARE_PART + 1 ids ("wang 12"'s 'ᵖwa' & 'ᵖ12': 1,465 rows, none of the newest 2,000; 5-10 ms), and the
+    search is read as a whole after it. None for a table of at most FEW_MATCHES rows (or never analyzed).
+    """
+    if len(match.terms) < 2 or len(match.columns) ** len(match.terms) > ASSIGNMENTS:
+        return None  # more ways than ASSIGNMENTS: each term's bitmap would be built whole, 'ᵖzh' one of 221,000 rows
+    known = known_term_shares(connection, match)
+    if known is None:
+        return None
+    rows, shares = known
+    if max(shares) < costly:
+        return None
+    coarse = coarse_match(match)
+    if len(coarse.terms) < 2:
+        return None  # one term alone ("zhang zhao": 'ᵖzh'): as common as it is
+    share, = probed_shares(connection, [coarse], probed)
+    return coarse if share * rows <= RARE_PART else None
+
+
+def coarse_match(match: SearchMatch) -> SearchMatch:
+    """`match` with each prefix of more than SHORT_PREFIX characters asked as its prefix token of SHORT_PREFIX
+    characters, or as its one word where the search asks it as a single word (query/search_words.py); every other
+    token (a CJK pair, a short prefix) as it is. Exact keys only, in the same terms over the same columns, its
+    index reads written as the OR of each way to give the terms columns: a superset of the rows `match` matches
+    (module docstring)."""
+    terms: dict[tuple[tuple[str, bool], ...], None] = {}
+    words: dict[str, tuple[str, ...]] = {}
+    for term in match.terms:
+        tokens: dict[tuple[str, bool], None] = {}
+        for token, prefix in term:
+            asked, asked_prefix = index_form(token, prefix)
+            if not asked_prefix:
+                tokens[(token, prefix)] = None
+            elif len(match.words.get(asked, ())) == 1:
+                tokens[(token, prefix)] = None
+                words[asked] = match.words[asked]
+            else:
+                tokens[(token[:SHORT_PREFIX], True)] = None
+        terms[tuple(tokens)] = None
+    return SearchMatch(match.id_column, match.index_table, match.columns, tuple(terms), positions=match.positions,
+                       ways=True, words=words)
 
 
 def rare_part_ids(connection: Connection, match: SearchMatch, part: SearchMatch, *, after: int | None = None,

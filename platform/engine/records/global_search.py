@@ -61,6 +61,7 @@ from crmkit.engine.query.search import (ContentHeld, IndexCondition, SearchMatch
                                         search_clause, search_fields, search_terms)
 from crmkit.engine.query.search_pages import COMMON_SHARE, PROBED
 from crmkit.engine.query.search_statistics import expected_share, short_prefix, unknown_short_prefix
+from crmkit.engine.query.search_words import with_words
 from crmkit.engine.query.tokens import normalise
 from crmkit.engine.records.search_snippets import FieldMatch, described
 from crmkit.engine.records.service import Suggestion
@@ -253,7 +254,9 @@ def objects_without_matches(connection: Connection, contexts: "dict[str, QueryCo
     index (left to itself it may walk a large search table row by row looking for a first
     match, every row of it for a word nobody holds), and objects whose statistics expect a
     common word or know the word to be held (query/search_statistics.py) are read without
-    asking. SQLite asks its FTS5 tables (a few microseconds each, where reading an object
+    asking; an object asked has its prefixes asked as the words they start (query/search_words.py
+    `with_words`: exact keys, as its page and count ask them), and one whose prefix starts no
+    indexed word holds no match without asking. SQLite asks its FTS5 tables (a few microseconds each, where reading an object
     costs a page's Python). It reads the index
     alone, not the records: whether the caller may read the object or a matching record is
     decided when an object is read, so this only spares reads.
@@ -275,21 +278,26 @@ def _held(connection: Connection, contexts: "dict[str, QueryContext]", text: str
     """
     postgres = connection.dialect.name == "postgresql"
     asked: list[tuple[str, SearchMatch]] = []
+    nothing: set[str] = set()
     titles: dict[str, tuple[str, ColumnElement]] = {}
     for name, ctx in contexts.items():
         match = search_clause(ctx, name, text) if search_fields(ctx, name) else None
         if not isinstance(match, SearchMatch):
             continue
         if not postgres or _worth_asking(connection, match):
-            asked.append((name, match))
+            words = with_words(connection, match) if postgres else match  # exact keys (query/search_words.py)
+            if words is None:
+                nothing.add(name)  # a prefix no indexed word starts: nothing to ask
+                continue
+            asked.append((name, words))
         elif title_condition is not None and (condition := title_condition(name)) is not None:
             titles[name] = (ctx.schema.table(name).name, condition)
     if not asked and not titles:
-        return set(), set()
+        return nothing, set()
     held = set(connection.execute(HeldMatches(tuple(match for _name, match in asked),
                                               tuple(table_name for table_name, _condition in titles.values()),
                                               tuple(condition for _source, condition in titles.values()))).scalars())
-    without = {name for number, (name, _match) in enumerate(asked) if number not in held}
+    without = nothing | {name for number, (name, _match) in enumerate(asked) if number not in held}
     untitled = {name for number, name in enumerate(titles, start=len(asked)) if number not in held}
     return without, untitled
 
