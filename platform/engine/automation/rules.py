@@ -25,6 +25,7 @@ with the reason and logged as an error, and never run.
 """
 from __future__ import annotations
 
+import ast
 import logging
 import time
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ from crmkit.engine.records.evaluation import load_related
 from crmkit.metadata.automation import DELIVERY_ACTIONS, AutomationAction, AutomationRule
 from crmkit.metadata.model import ObjectDef
 from crmkit.sandbox import RecordView, SandboxError, compile_expression
+from crmkit.sandbox.expression import CompiledExpression
 
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
@@ -92,17 +94,67 @@ def rules_held(context: "UserContext", *, outgoing_only: bool = False) -> Iterat
         context.automation = kept
 
 
-def before_save_rules(obj: ObjectDef, operation: str, origin: AutomationOrigin | None) -> list[AutomationRule]:
-    """The rules with update_record actions that fire on `operation` ("create", "update") for this origin."""
-    return _rules(obj, operation, origin, before=True) if obj.automations else []
-
-
 def _rules(obj: ObjectDef, operation: str, origin: AutomationOrigin | None, *, before: bool) -> list[AutomationRule]:
     chain = origin.chain if origin is not None else None
     return [rule for rule in obj.automations
             if rule.active and operation in rule.operations
             and (rule.acts_before_save if before else rule.acts_after_save)
             and not (chain and rule.key(obj.name) in chain)]
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """A rule as a save evaluates it: its condition compiled once, and the field of its `changed()` guard.
+
+    `guard`: when the condition is `changed('field')` or starts with `changed('field') and ...`, that field.
+    A save in which it did not change (every create: nothing has a previous value) makes the condition false
+    as evaluating it would, since `and` stops at its first false operand; the rule is then passed over
+    without building the sandbox's scope. None for any other condition, and where `changed` is not the helper
+    (an object with a field of that name, which expressions read instead).
+    """
+
+    rule: AutomationRule
+    key: str
+    condition: CompiledExpression | None
+    guard: str | None
+
+    def passed_over(self, values: Mapping[str, Any], previous: Mapping[str, Any] | None) -> bool:
+        """Whether the guard makes the condition false for a save of `values` (`previous`: before it, None on create)."""
+        guard = self.guard
+        return guard is not None and (previous is None or previous.get(guard) == values.get(guard))
+
+
+def rule_checks(pipeline: "SavePipeline", operation: str, origin: AutomationOrigin | None, *,
+                before: bool) -> list[RuleCheck]:
+    """`_rules` as RuleChecks, in declared order. Built once per object, operation and side of the save, on its
+    pipeline (a new one for every metadata change: records/pipeline.py); the origin's chain filtered each time."""
+    cache = pipeline.rule_checks
+    checks = cache.get((operation, before))
+    if checks is None:
+        obj = pipeline.obj
+        shadowed = "changed" in pipeline.evaluator.names
+        checks = cache[(operation, before)] = [
+            RuleCheck(rule, rule.key(obj.name), compile_expression(rule.condition) if rule.condition else None,
+                      None if shadowed else changed_guard(rule.condition))
+            for rule in _rules(obj, operation, None, before=before)]
+    chain = origin.chain if origin is not None else None
+    return [check for check in checks if check.key not in chain] if chain else checks
+
+
+def changed_guard(condition: str | None) -> str | None:
+    """The field of `changed('field')` when `condition` is that call or an `and` starting with it; else None."""
+    if not condition:
+        return None
+    try:
+        body = ast.parse(condition.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    first = body.values[0] if isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And) else body
+    if (isinstance(first, ast.Call) and isinstance(first.func, ast.Name) and first.func.id == "changed"
+            and len(first.args) == 1 and not first.keywords and isinstance(first.args[0], ast.Constant)
+            and isinstance(first.args[0].value, str)):
+        return first.args[0].value
+    return None
 
 
 def run_before_save(context: "UserContext", connection: Connection, pipeline: "SavePipeline",
@@ -114,19 +166,22 @@ def run_before_save(context: "UserContext", connection: Connection, pipeline: "S
     as for a validation rule that cannot be checked) or a value does not fit its field.
     """
     obj = pipeline.obj
-    rules = _rules(obj, "create" if previous is None else "update", context.automation, before=True)
-    if not rules and obj.scoring is None:
+    checks = rule_checks(pipeline, "create" if previous is None else "update", context.automation, before=True)
+    if not checks and obj.scoring is None:
         return []
     related = load_related(connection, pipeline.runtime, obj, values)
     changed: list[str] = []
     entries: list[dict[str, Any]] = []
-    names, functions = pipeline.evaluator.scope(values, related, previous, clock)
-    for rule in rules:
-        if changed:  # later rules see what earlier ones set
+    names: dict[str, Any] | None = None  # the scope, built for the first rule whose guard lets it be evaluated
+    for check in checks:
+        rule = check.rule
+        if check.passed_over(values, previous):
+            continue
+        if names is None or changed:  # later rules see what earlier ones set
             names, functions = pipeline.evaluator.scope(values, related, previous, clock)
         started = time.perf_counter()
         try:
-            if rule.condition and not compile_expression(rule.condition).evaluate(names, functions):
+            if check.condition is not None and not check.condition.evaluate(names, functions):
                 continue
             for number, action in enumerate(rule.actions):
                 if action.type == "assign_owner" and action.assignment is not None:  # assign_owner (automation/assignment.py)
@@ -222,18 +277,27 @@ def write_outbox(connection: Connection, context: "UserContext", events: Sequenc
         obj = runtime.registry.objects.get(event.object)
         if obj is None or not obj.automations:
             continue
-        rules = _rules(obj, event.operation.value, origin, before=False)
+        pipeline = context.pipeline(obj.name)
+        checks = rule_checks(pipeline, event.operation.value, origin, before=False)
         if runtime.extensions.trigger_types:
-            rules = _with_plugin_triggers(obj, rules, event, origin, runtime.extensions.trigger_types)
-        if not rules:
+            rules = _with_plugin_triggers(obj, [check.rule for check in checks], event, origin,
+                                          runtime.extensions.trigger_types)
+            known = {id(check.rule): check for check in checks}
+            checks = [known.get(id(rule)) or RuleCheck(rule, rule.key(obj.name), None, None) for rule in rules]
+        if not checks:
             continue
-        values = dict(event.current if event.current is not None else event.previous or {})
-        related = load_related(connection, runtime, obj, values)
+        current = event.current if event.current is not None else event.previous or {}
         previous = event.previous if event.current is not None else None
-        names, functions = context.pipeline(obj.name).evaluator.scope(
-            values, related, previous, context.clock_functions(event.at))
-        for rule in rules:
-            ids.extend(_rule_rows(connection, context, obj, rule, event, names, functions))
+        names: dict[str, Any] | None = None  # built for the first rule whose guard lets it be evaluated
+        for check in checks:
+            if check.passed_over(current, previous):
+                continue
+            if names is None:
+                values = dict(current)
+                related = load_related(connection, runtime, obj, values)
+                names, functions = pipeline.evaluator.scope(values, related, previous,
+                                                            context.clock_functions(event.at))
+            ids.extend(_rule_rows(connection, context, obj, check.rule, event, names, functions, check.condition))
     return ids
 
 
@@ -252,13 +316,16 @@ def _with_plugin_triggers(obj: ObjectDef, rules: list[AutomationRule], event: "R
 
 
 def _rule_rows(connection: Connection, context: "UserContext", obj: ObjectDef, rule: AutomationRule,
-               event: "RecordEvent", names, functions) -> list[int]:
+               event: "RecordEvent", names, functions, condition: CompiledExpression | None = None) -> list[int]:
+    """`condition`: the rule's condition compiled (RuleCheck), or None to compile it here."""
     origin = context.automation
     depth = 1 if origin is None else origin.depth + 1
     chain = sorted((origin.chain if origin is not None else frozenset()) | {rule.key(obj.name)})
     rows: list[dict[str, Any]] = []
     try:
-        fires = not rule.condition or compile_expression(rule.condition).evaluate(names, functions)
+        if condition is None and rule.condition:
+            condition = compile_expression(rule.condition)
+        fires = condition is None or condition.evaluate(names, functions)
         if not fires:
             return []
         for number, action in enumerate(rule.actions):

@@ -138,14 +138,21 @@ def index_tokens(text: str | None) -> list[str]:
     if not text:
         return []
     seen: dict[str, None] = {}
+    for kind, run in runs(text):
+        for group in _cjk_groups(run) if kind == "cjk" else (_word_group(run[:MAX_TOKEN]),):
+            seen.update(dict.fromkeys(group))
+    # Within both limits at the end, so at every step: the tokens `_limited` keeps are all of them.
+    if len(seen) <= MAX_TOKENS and len(" ".join(seen).encode()) + 1 <= MAX_TOKEN_BYTES:
+        return list(seen)
+    return _limited(text)
+
+
+def _limited(text: str) -> list[str]:
+    """`index_tokens` of a text beyond its limits: the groups taken in order while the tokens fit."""
+    seen: dict[str, None] = {}
     size = 0
     for kind, run in runs(text):
-        if kind == "cjk":
-            groups = [*([token] for token in (*run, *(run[i:i + 2] for i in range(len(run) - 1)))),
-                      *map(word_tokens, pinyin_tokens(run))]
-        else:
-            groups = [word_tokens(run[:MAX_TOKEN])]
-        for group in groups:
+        for group in _cjk_groups(run) if kind == "cjk" else (_word_group(run[:MAX_TOKEN]),):
             new = [token for token in group if token not in seen]
             if not new:
                 continue
@@ -154,6 +161,19 @@ def index_tokens(text: str | None) -> list[str]:
                 return list(seen)  # a word goes with its prefix tokens or not at all
             seen.update(dict.fromkeys(new))
     return list(seen)
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_group(word: str) -> tuple[str, ...]:
+    """`word_tokens`, cached: words repeat (a create's tokens are worked out on every save)."""
+    return tuple(word_tokens(word))
+
+
+@lru_cache(maxsize=1 << 14)
+def _cjk_groups(run: str) -> tuple[tuple[str, ...], ...]:
+    """The token groups of a run of CJK characters: each character, each pair, each pinyin word with its prefixes."""
+    return (*((token,) for token in (*run, *(run[i:i + 2] for i in range(len(run) - 1)))),
+            *(_word_group(word) for word in pinyin_tokens(run)))
 
 
 def word_tokens(word: str) -> list[str]:

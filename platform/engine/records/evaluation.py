@@ -80,6 +80,8 @@ class Evaluator:
         self._result_fields: dict[str, Any] = {}
         #: Every name an expression may read; those without a value yet (e.g. `id` on create) read as None.
         self._blank = dict.fromkeys((*obj.fields, *SYSTEM_FIELDS))
+        #: The names expressions read as the record's values (they shadow the helper functions).
+        self.names = frozenset(self._blank)
         self.lookups = tuple(name for name, fdef in obj.fields.items() if fdef.is_lookup)
         # On create nothing has a previous value, so these functions never change: build them once.
         self._create_functions = dict(runtime.functions)

@@ -68,6 +68,8 @@ class SavePipeline:
             self.table.c.id == bindparam("_record_id"), self.table.c.version == bindparam("_expected_version"))
         #: PostgreSQL: the one-statement creates (record, history row, search row), per set of value names.
         self._create_statements: dict[tuple[str, ...], CreateStatement] = {}
+        #: The automation rules a save evaluates, per (operation, before the write): automation/rules.py `rule_checks`.
+        self.rule_checks: dict[tuple[str, bool], list[Any]] = {}
 
     def insert_record(self, connection: Connection, values: Mapping[str, Any]) -> int:
         """Write a new record's row (`values`: its columns) with `insert_statement`; returns its id."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 from sqlalchemy import ColumnElement, Connection, Table, case, or_, select
 
 from crmkit.engine import messages
-from crmkit.engine.automation.rules import before_save_rules, run_before_save
+from crmkit.engine.automation.rules import rule_checks, run_before_save
 from crmkit.engine.precompiled import execute_compiled
 from crmkit.engine.query import Count, QueryContext, QuerySpec, count_records, fetch_rows, page_cursor, page_sort
 from crmkit.engine.query.derived_page import NO_DERIVED
@@ -551,8 +551,8 @@ class RecordService:
         """The save pipeline for this session; errors about fields the user may not read name neither field nor value."""
         actor = self.session.actor
         automate = None
-        if before_save_rules(self.obj, "create" if previous is None else "update", self.session.automation) \
-                or self.obj.scoring is not None:
+        if rule_checks(self.pipeline, "create" if previous is None else "update", self.session.automation,
+                       before=True) or self.obj.scoring is not None:
             def automate(connection: Connection, values: dict[str, Any]) -> list[str]:
                 return run_before_save(self.session, connection, self.pipeline, values, previous, clock)
         try:
