@@ -25,3 +25,15 @@ def test_ascii_text_has_the_runs_of_the_general_path(text):
 def test_mixed_case_ascii_is_indexed_lowercase():
     assert tokens.index_tokens("Zephyrine ROBOTICS 2026") == ["zephyrine", "ᵖz", "ᵖze", "robotics", "ᵖr", "ᵖro",
                                                                 "2026", "ᵖ2", "ᵖ20"]
+
+
+def test_the_token_groups_of_a_long_chinese_run_are_not_kept_in_memory():
+    """Names and short phrases have their token groups cached (a save works them out again); a paragraph of Chinese
+    without punctuation would fill the cache with its thousands of pairs and pinyin words."""
+    from crmkit.engine.query import tokens
+
+    tokens._short_cjk_groups.cache_clear()
+    paragraph = "北京上海广州深圳科技有限公司" * 20
+    assert "shenzhenkeji" in tokens.index_tokens(paragraph) and tokens._short_cjk_groups.cache_info().currsize == 0
+    tokens.index_tokens("北京科技 有限公司")
+    assert tokens._short_cjk_groups.cache_info().currsize == 2

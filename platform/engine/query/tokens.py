@@ -169,11 +169,24 @@ def _word_group(word: str) -> tuple[str, ...]:
     return tuple(word_tokens(word))
 
 
-@lru_cache(maxsize=1 << 14)
 def _cjk_groups(run: str) -> tuple[tuple[str, ...], ...]:
-    """The token groups of a run of CJK characters: each character, each pair, each pinyin word with its prefixes."""
+    """The token groups of a run of CJK characters: each character, each pair, each pinyin word with its prefixes.
+
+    Cached for runs of at most CACHED_RUN characters (names, short phrases): a long run (a
+    paragraph of Chinese without punctuation) would hold its many tokens in the cache."""
+    return _short_cjk_groups(run) if len(run) <= CACHED_RUN else _cjk_token_groups(run)
+
+
+#: The longest CJK run whose token groups are cached.
+CACHED_RUN = 32
+
+
+def _cjk_token_groups(run: str) -> tuple[tuple[str, ...], ...]:
     return (*((token,) for token in (*run, *(run[i:i + 2] for i in range(len(run) - 1)))),
             *(_word_group(word) for word in pinyin_tokens(run)))
+
+
+_short_cjk_groups = lru_cache(maxsize=1 << 14)(_cjk_token_groups)
 
 
 def word_tokens(word: str) -> list[str]:
