@@ -198,7 +198,7 @@ def startswith_ranges(connection: Connection, ctx: QueryContext, object_name: st
         return None
     table = ctx.schema.table(object_name)
     postgresql = connection.dialect.name == "postgresql"
-    decision = (id(table), field, tuple(stems))
+    decision = (id(table), field, tuple(stems), FEW_PREFIXED)  # the threshold too: tests set their own
     known = _DECISIONS.get(decision)
     if postgresql and known is not None and known[1] is table and known[0] > monotonic():
         return list(ranges) if known[2] else None
@@ -226,7 +226,7 @@ def startswith_ranges(connection: Connection, ctx: QueryContext, object_name: st
 #: PostgreSQL: for how long (seconds) the probe's choice for a prefix is kept (`startswith_ranges`). The choice
 #: changes how the records are read, never which: a prefix that became common reads its matches sorted meanwhile.
 DECISION_SECONDS = 60.0
-#: (table id, field, prefixes) -> (until, table, whether read as ranges).
+#: (table id, field, prefixes, FEW_PREFIXED) -> (until, table, whether read as ranges).
 _DECISIONS: dict[tuple, tuple[float, Any, bool]] = {}
 
 
