@@ -63,9 +63,10 @@ def _fill(crm: Crm) -> None:
             analyze_own_tables(connection)
 
 
-def context(crm: Crm, owner: int | None = None, shared: tuple[int, ...] = ()) -> QueryContext:
+def context(crm: Crm, owner: int | tuple[int, ...] | None = None, shared: tuple[int, ...] = ()) -> QueryContext:
     """An admin's query context, or a sales rep's: a private object's row filter is `owner_id = <them>`,
-    OR `id IN <shared>` when records are shared with them (the shape AccessPolicy gives it)."""
+    OR `id IN <shared>` when records are shared with them (the shape AccessPolicy gives it); a sales
+    manager's (`owner` a tuple of his team): `owner_id IN <team>`."""
     runtime = crm.runtime
 
     def row_filter(object_name: str) -> Any:
@@ -73,7 +74,8 @@ def context(crm: Crm, owner: int | None = None, shared: tuple[int, ...] = ()) ->
         if owner is None or not private:
             return None
         table = runtime.table(object_name)
-        return or_(table.c.owner_id == owner, table.c.id.in_(shared)) if shared else table.c.owner_id == owner
+        owned = table.c.owner_id.in_(owner) if isinstance(owner, tuple) else table.c.owner_id == owner
+        return or_(owned, table.c.id.in_(shared)) if shared else owned
 
     return QueryContext(runtime.registry, runtime.schema, runtime.field_types, row_filter=row_filter)
 

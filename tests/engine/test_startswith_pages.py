@@ -67,8 +67,9 @@ def the_usual_way(crm: Crm, prefix: str, sort: tuple[str, ...], **users: Any) ->
 
 @pytest.mark.parametrize("prefix", ["wonka", "Won", "i", "İ", "a%", "北京"])
 @pytest.mark.parametrize("sort", [("name",), ("-name",)], ids=["ascending", "descending"])
-@pytest.mark.parametrize("users", [{}, {"owner": 3}, {"owner": 2, "shared": (5, 17, 400)}],
-                         ids=["admin", "rep", "rep-with-shares"])
+@pytest.mark.parametrize("users", [{}, {"owner": 3}, {"owner": 2, "shared": (5, 17, 400)}, {"owner": (1, 3, 4)},
+                                   {"owner": (2, 5), "shared": (6, 30)}],
+                         ids=["admin", "rep", "rep-with-shares", "manager", "manager-with-shares"])
 def test_every_page_holds_what_the_filter_read_the_usual_way_holds(crm, prefix, sort, users):
     expected = the_usual_way(crm, prefix, sort, **users)
     assert every_page(crm, QuerySpec(filter={"name": {"startswith": prefix}}, sort=sort, limit=23), **users) \
@@ -90,6 +91,23 @@ def test_a_common_prefix_is_read_along_the_name_index_without_sorting_its_matche
     plans = plan_reader(crm.engine).plans(read)
     page = plans[-1]
     assert "ix_account_name" in page.indexes and not page.full_scans("account"), str(page)
+
+
+def test_a_managers_common_prefix_is_read_owner_by_owner_along_the_owner_index(crm, plan_reader):
+    """PostgreSQL: a row filter `owner_id IN (<team>)` is read as each range of each owner along (owner_id, name)."""
+    if crm.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite reads the ranges of the name index and tests the owner: its planner walks them in order")
+    with crm.engine.connect() as connection:
+        if not codepoint_collation(connection):
+            pytest.skip("this PostgreSQL database does not order text by code point: the ranges are not read")
+
+    def read() -> None:
+        with crm.engine.connect() as connection:
+            fetch_rows(connection, context(crm, owner=(1, 3, 4)), "account",
+                       QuerySpec(filter={"name": {"startswith": "wonka"}}, sort=("name",), limit=20))
+    page = plan_reader(crm.engine).plans(read)[-1]
+    assert "ix_account_owner_id_name" in page.indexes and not page.full_scans("account"), str(page)
+    assert "team.owner" in str(page), str(page)  # each owner its own index range, not the team as one list
 
 
 @pytest.mark.parametrize("prefix, some_empty", [("wonka", True), ("won", True), ("i", False)])

@@ -15,14 +15,14 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import (
-    BindParameter, ColumnElement, Connection, Select, and_, bindparam, false, func, literal, literal_column, or_, select, union,
+    BindParameter, Column, ColumnElement, Connection, Select, and_, bindparam, false, func, literal, literal_column, or_, select, union,
     true, union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.base import ColumnCollection
-from sqlalchemy.sql.elements import BooleanClauseList
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from crmkit.engine import messages
@@ -658,7 +658,11 @@ def _range_by_range(ctx: QueryContext, object_name: str, spec: QuerySpec, column
     (1.3 ms each for the bench's account, whose 16 indexes the planner weighs each time).
     """
     table = ctx.schema.table(object_name)
-    chosen = where_clause(ctx, object_name, spec, chosen=chosen)
+    team = _team(ctx, object_name) if lateral else None
+    if team is not None:  # the row filter is read as the owners' join below
+        chosen = chosen if chosen is not None else compile_filter(ctx, object_name, spec.filter)
+    else:
+        chosen = where_clause(ctx, object_name, spec, chosen=chosen)
     first = keys[0]
     after: list[ColumnElement] = []
     if values is not None:
@@ -669,15 +673,48 @@ def _range_by_range(ctx: QueryContext, object_name: str, spec: QuerySpec, column
         if not isinstance(lows, BindParameter):
             lows, highs = literal(list(lows), ARRAY(first.column.type)), literal(list(highs), ARRAY(first.column.type))
         bounds = func.unnest(lows, highs).table_valued("low", "high").render_derived(name="ranges")
-        walked = (select(table.c.id, *_sort_values(keys))
-                  .where(chosen, first.column >= bounds.c.low, first.column < bounds.c.high, *after)
+        walk = [chosen, first.column >= bounds.c.low, first.column < bounds.c.high, *after]
+        sources: Any = bounds
+        if team is not None:
+            owners = (func.unnest(literal(team, ARRAY(table.c.owner_id.type))).table_valued("owner")
+                      .render_derived(name="team"))
+            walk.append(table.c.owner_id == owners.c.owner)
+            sources = bounds.join(owners, true())
+        walked = (select(table.c.id, *_sort_values(keys)).where(*walk)
                   .order_by(*order_terms(keys)).limit(limit).lateral("walked"))
-        merged = select(walked).select_from(bounds.join(walked, true())).subquery("merged")
+        merged = select(walked).select_from(sources.join(walked, true())).subquery("merged")
         return merged_page(table, _columns(ctx, object_name, columns, keys), keys, [merged], limit)
     firsts = [select(table.c.id, *_sort_values(keys))
               .where(chosen, first.column >= low, first.column < high, *after)
               .order_by(*order_terms(keys)).limit(limit).correlate(None).subquery() for low, high in ranges]
     return merged_page(table, _columns(ctx, object_name, columns, keys), keys, firsts, limit)
+
+
+#: The most owners a row filter `owner_id IN (<team>)` may name for its startswith ranges to be read owner by owner.
+TEAM_OWNERS = 256
+
+
+def _team(ctx: QueryContext, object_name: str) -> list[int] | None:
+    """The owners of a row filter that is exactly `owner_id IN (<a few users>)` (a sales manager's, a VP's), or None.
+
+    PostgreSQL reads such a user's `startswith` page as each range of each owner along the
+    owner index (owner_id, <sort field>), first `limit` of each, merged (`_range_by_range`):
+    the planner, guessing a team holds 5 of a prefix's names, read every name of the range
+    by bitmap and sorted them, or the team's every record ("wonka" for a manager at 1,000,000
+    accounts: 250-340 ms; the usual read 1.8-2.9 s).
+    """
+    restriction = ctx.restriction(object_name)
+    if not isinstance(restriction, BinaryExpression) or restriction.operator is not operators.in_op:
+        return None
+    owner, listed = restriction.left, restriction.right
+    if not (isinstance(owner, Column) and owner.name == "owner_id" and owner.table is ctx.schema.table(object_name)):
+        return None
+    if not isinstance(listed, BindParameter) or not listed.expanding or not isinstance(listed.value, (list, tuple)):
+        return None
+    team = list(dict.fromkeys(listed.value))
+    if not team or len(team) > TEAM_OWNERS or not all(type(user) is int for user in team):
+        return None
+    return team
 
 
 def merged_page(table: Any, columns: Sequence[Any], keys: Sequence[SortKey], firsts: Sequence[Any],
