@@ -110,6 +110,21 @@ def test_a_managers_common_prefix_is_read_owner_by_owner_along_the_owner_index(c
     assert "team.owner" in str(page), str(page)  # each owner its own index range, not the team as one list
 
 
+def test_a_managers_rare_prefix_is_read_among_the_few_ids_starting_with_it(crm, plan_reader):
+    """SQLite: a page of a prefix few records start with, for a user with a row filter, is read among their ids,
+    not along the whole name index in order (a sales manager's page at 1,000,000 accounts: 210 ms)."""
+    if crm.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL reads it along the folded index")
+    assert len(the_usual_way(crm, "北京", ("name",), owner=(1, 3, 4))) < FEW_PREFIXED
+
+    def read() -> None:
+        with crm.engine.connect() as connection:
+            fetch_rows(connection, context(crm, owner=(1, 3, 4)), "account",
+                       QuerySpec(filter={"name": {"startswith": "北京"}}, sort=("name",), limit=20))
+    page = plan_reader(crm.engine).plans(read)[-1]
+    assert "json_each" in str(page) and not page.full_scans("account"), str(page)  # among the ids (lists.one_of_ids)
+
+
 @pytest.mark.parametrize("prefix, some_empty", [("wonka", True), ("won", True), ("i", False)])
 def test_only_the_ranges_holding_names_are_read(crm, prefix, some_empty, monkeypatch):
     monkeypatch.setattr(prefix_ranges_module, "_DECISIONS", {})  # PostgreSQL: no choice kept from another test

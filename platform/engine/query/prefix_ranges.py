@@ -187,7 +187,7 @@ def startswith_ranges(connection: Connection, ctx: QueryContext, object_name: st
     range. The caller checks that `field` is a stored text column (not a value derived for
     the user).
     """
-    prefixes = _top_level_prefixes(filter, field)
+    prefixes = top_level_prefixes(filter, field)
     if not prefixes or any(UNSTORABLE.search(prefix) for prefix in prefixes):
         return None  # the filter refuses the text, naming its condition (query/inputs.py checked_text)
     if field not in _leading_fields(ctx.object(object_name)):
@@ -285,7 +285,7 @@ def _probe(table: Any, column: Any, stems: int, ranges: int | None) -> Select:
 _PROBES: dict[tuple, tuple[Any, Select]] = {}
 
 
-def _top_level_prefixes(node: Any, name: str) -> list[str] | None:
+def top_level_prefixes(node: Any, name: str) -> list[str] | None:
     """The texts of a `startswith` on field `name` that the whole filter `node` is ANDed with, or None."""
     if isinstance(node, (list, tuple)):
         items: list[Any] = list(node)
@@ -301,7 +301,7 @@ def _top_level_prefixes(node: Any, name: str) -> list[str] | None:
     else:
         return None
     for item in items:
-        found = _top_level_prefixes(item, name)
+        found = top_level_prefixes(item, name)
         if found:
             return found
     return None

@@ -31,7 +31,10 @@ from crmkit.engine.query.derived_page import NO_DERIVED, DerivedColumns, derived
 from crmkit.engine.query.errors import QueryError, unknown_field
 from crmkit.engine.fieldtypes.inputs import UNSTORABLE
 from crmkit.engine.query.filters import QueryContext, compile_filter, resolve_field
-from crmkit.engine.query.prefix_ranges import startswith_ranges
+from crmkit.engine.query.lists import one_of_ids
+from crmkit.engine.query import prefix_ranges as prefix_reads
+from crmkit.engine.query.prefix_ranges import startswith_ranges, top_level_prefixes
+from crmkit.engine.tables import prefix_fields
 from crmkit.engine.query.inputs import INT64_MAX, INT64_MIN, checked_text
 from crmkit.engine.query.querystring import MAX_LIMIT, QuerySpec, parse_sort
 from crmkit.engine.query.search import SearchMatch, search_clause, where_clause
@@ -439,6 +442,9 @@ def fetch_rows(connection: Connection, ctx: QueryContext, object_name: str, spec
         if ranges is not None:
             return read(*_remembered_range_page(ctx, object_name, spec, columns, keys, ranges, values,
                                                 lateral=connection.dialect.name == "postgresql"), remembered=True)
+        rows = _few_prefixed_page(connection, ctx, object_name, spec, columns, keys, values, read)
+        if rows is not None:
+            return rows
     if values is None and spec.filter and spec.search is None and search is None:
         filtered = _filtered_first_page(ctx, object_name, spec, keys, columns)
         if filtered is not None:
@@ -595,6 +601,44 @@ def _startswith_ranges(connection: Connection, ctx: QueryContext, object_name: s
     if first.value_kind != "text" or first.column is not ctx.schema.table(object_name).c.get(first.name):
         return None
     return startswith_ranges(connection, ctx, object_name, spec.filter, first.name)
+
+
+def _few_prefixed_page(connection: Connection, ctx: QueryContext, object_name: str, spec: QuerySpec,
+                       columns: Sequence[str] | None, keys: Sequence[SortKey], values: Sequence[Any] | None,
+                       read: Callable[[Any], list[Any]]) -> list[Any] | None:
+    """SQLite: a restricted user's page of a `startswith` on the sort field that at most FEW_PREFIXED records meet:
+    read among their ids.
+
+    The ids are read along the field's case-folded index (at most FEW_PREFIXED + 1, whoever
+    may see them: it only chooses the read), then the page among them with the whole filter
+    and the row filter, sorted. SQLite otherwise walked the whole name index in order for a
+    sales manager's page (the row filter and the rollups recomputed for him made the planner
+    avoid a sort): "wonka industries 12" at 1,000,000 accounts, 41 records for him, 210 ms.
+    None (the usual read) for an administrator, a field without that index, a value derived
+    for the user, a descending page after a cursor, or more records than FEW_PREFIXED.
+    """
+    first = keys[0]
+    if connection.dialect.name != "sqlite" or ctx.restriction(object_name) is None or (
+            values is not None and first.descending):
+        return None  # PostgreSQL reads such a page along the folded index (a manager's: 6-9 ms; this way 14)
+    table = ctx.schema.table(object_name)
+    if first.value_kind != "text" or first.column is not table.c.get(first.name):
+        return None
+    prefixes = top_level_prefixes(spec.filter, first.name)
+    if not prefixes or first.name not in prefix_fields(ctx.object(object_name), ctx.field_types, ctx.registry):
+        return None
+    condition = compile_filter(ctx, object_name, {first.name: {"startswith": prefixes}})
+    few = prefix_reads.FEW_PREFIXED  # read here: a test sets its own
+    ids = connection.execute(select(table.c.id).where(condition).limit(few + 1)).scalars().all()
+    if len(ids) > few:
+        return None
+    if not ids:
+        return []
+    stmt = select(*_columns(ctx, object_name, columns, keys)).where(where_clause(ctx, object_name, spec),
+                                                                    one_of_ids(table.c.id, ids))
+    if values is None:
+        return read(stmt.order_by(*order_terms(keys)).limit(spec.limit + 1))
+    return read(_keyset_page(stmt, keys, values, spec.limit + 1))
 
 
 def _remembered_range_page(ctx: QueryContext, object_name: str, spec: QuerySpec, columns: Sequence[str] | None,
