@@ -16,8 +16,9 @@ text comes before the records that mention it:
 Within the first two, objects come in the order their package declares them (the order of
 the navigation's tabs: an account before the activities about it), then prefixes before
 words, then by title. Each object offers at most `limit` candidates: titles starting with
-the text (an index range on an indexed title), then its other matches newest first (the
-search index's own order, query/search_pages.py), so no object sorts all its matches; an
+the text (an index range on an indexed title; a searchable title without an index is looked
+up among the text's matches, never by testing every record's title), then its other matches
+newest first (the search index's own order, query/search_pages.py), so no object sorts all its matches; an
 older record whose title holds the text in the middle can be left out of a busy object's
 candidates by newer matches.
 
