@@ -732,6 +732,15 @@ def acting_context(crm, username: str | None):
     return crm.as_user(named_user(SystemDirectory(crm), username).id)
 
 
+def job_context(crm, job_id: int):
+    """The context of the user who started import `job_id` (the system's for a job the system started)."""
+    from crmkit.engine.transfer.importer import ImportService
+
+    system = crm.as_system()
+    owner = ImportService.for_job(system, job_id).job(job_id).user_id
+    return crm.as_user(owner) if owner is not None else system
+
+
 def show_import(report, error_file: str | None, errors) -> None:
     """The counts, the first refused rows, and the whole error report written to --errors."""
     verb = "Would import" if report.job_id is None else "Imported"
@@ -739,7 +748,7 @@ def show_import(report, error_file: str | None, errors) -> None:
     click.echo(f"{verb} {report.rows:,} row(s): {report.created:,} created, {report.updated:,} updated, "
                f"{report.skipped:,} skipped, {report.failed:,} failed{job}.")
     for error in report.errors[:20]:
-        where = f", column {error.column}" if error.column else ""
+        where = f", column {error.column}" if error.column else f", field {error.field}" if error.field else ""
         click.echo(f"  row {error.row}{where}: {error.message}", err=True)
     if len(report.errors) > 20 or (report.failed and not report.errors):
         click.echo(f"  ... and more: see {error_file or 'the report (--errors FILE)'}.", err=True)
@@ -766,7 +775,7 @@ def show_import(report, error_file: str | None, errors) -> None:
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 50_000),
               help="Rows per transaction.")
 @click.option("--as", "username", metavar="USER", help="Import as this user, with their rights (default: system).")
-@click.option("--resume", "job_id", type=int, metavar="ID", help="Continue import ID where it stopped.")
+@click.option("--resume", "job_id", type=int, metavar="ID", help="Continue import ID where it stopped (as the user who started it, unless --as).")
 @click.option("--errors", "error_file", type=click.Path(dir_okay=False), help="Write the refused rows as CSV here.")
 @click.pass_context
 @friendly_errors
@@ -782,6 +791,8 @@ def import_records(context: click.Context, object_name: str | None, file: str | 
     crm = open_crm(context)
     try:
         user = acting_context(crm, username)
+        if job_id is not None and username is None:  # a job resumes as the user who started it, as in the web
+            user = job_context(crm, job_id)
         imports = ImportService.for_job(user, job_id) if job_id is not None else ImportService(user, object_name)
         columns, saved = import_mapping(mapping)
         options = ImportOptions(mapping=columns, saved_mapping=saved, save_mapping_as=save_mapping,

@@ -32,6 +32,9 @@ from crmkit.errors import CrmkitError
 MAX_OPERATIONS = 200
 REFERENCE = re.compile(r"@\{([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\}")
 REF_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+#: How deep an operation's body may nest lists and objects (a record's values nest one level: a multi-picklist's
+#: list); resolving references in a deeper body would overflow the stack (a 500) well before the JSON parser's limit.
+MAX_DEPTH = 32
 
 
 class OperationFailed(CrmkitError):
@@ -109,12 +112,14 @@ def run_operation(user: UserContext, operation: Any, refs: dict[str, Any]) -> di
     return {**({"ref": ref} if ref is not None else {}), "status": outcome.status, "body": outcome.body}
 
 
-def resolved(value: Any, refs: Mapping[str, Any]) -> Any:
-    """`value` with every `@{ref.field}` replaced by that earlier result's field."""
+def resolved(value: Any, refs: Mapping[str, Any], depth: int = 0) -> Any:
+    """`value` with every `@{ref.field}` replaced by that earlier result's field; a Problem past MAX_DEPTH levels."""
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        raise Problem(f"an operation's values may nest at most {MAX_DEPTH} levels of lists and objects.")
     if isinstance(value, dict):
-        return {key: resolved(item, refs) for key, item in value.items()}
+        return {key: resolved(item, refs, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [resolved(item, refs) for item in value]
+        return [resolved(item, refs, depth + 1) for item in value]
     if not isinstance(value, str) or "@{" not in value:
         return value
     whole = REFERENCE.fullmatch(value)

@@ -104,7 +104,7 @@ def related_records(object_name: str, record_id: int, child: str) -> Response:
         user.records(object_name).get(record_id)  # 404 for a record the user may not read
         service = user.records(child)
         via = related_lookup(user, object_name, child, request.args.get("via"))
-        spec = list_spec()
+        spec = list_spec(exclude=("via",))  # the lookup to follow, not a condition on a field named via
         condition = {via: record_id}
         spec = QuerySpec(filter={"and": [condition, spec.filter]} if spec.filter else condition, sort=spec.sort,
                          search=spec.search, limit=spec.limit, offset=spec.offset, after=spec.after)

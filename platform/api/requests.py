@@ -67,9 +67,12 @@ def flag(name: str) -> bool:
     return FLAGS[value]
 
 
-def list_spec() -> QuerySpec:
-    """Filter, search, sort and page of a list call: the list page's query string (engine/query/querystring.py)."""
-    args = MultiDict([(key, value) for key, value in request.args.items(multi=True) if key not in API_PARAMETERS])
+def list_spec(exclude: tuple[str, ...] = ()) -> QuerySpec:
+    """Filter, search, sort and page of a list call: the list page's query string (engine/query/querystring.py).
+
+    `exclude` names further parameters of the call's own (a related list's `via`)."""
+    args = MultiDict([(key, value) for key, value in request.args.items(multi=True)
+                      if key not in API_PARAMETERS and key not in exclude])
     return parse_query_string(args)
 
 

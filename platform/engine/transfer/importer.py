@@ -281,9 +281,13 @@ class ImportService:
                                   options.saved_mapping)
             if given is None:
                 raise ImportFileError(messages.IMPORT_NO_SAVED_MAPPING(name=options.saved_mapping, object=obj.name))
-        mapping = checked_mapping(obj, field_types, table.header,
-                                  given if given is not None else guess_mapping(obj, field_types, table.header))
         policy = self.context.policy
+        if given is None:
+            # A header naming a field the user may not read is a column no field has for them: left out, like
+            # any unknown column (refusing it would tell them the hidden field's name).
+            given = {column: name for column, name in guess_mapping(obj, field_types, table.header).items()
+                     if policy is None or name == "owner_id" or policy.can_read_field(obj.name, name)}
+        mapping = checked_mapping(obj, field_types, table.header, given)
         if policy is not None:
             for column, name in mapping.items():
                 if name != "owner_id" and not policy.can_read_field(obj.name, name):
