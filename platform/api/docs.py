@@ -14,30 +14,42 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from crmkit.api.blueprint import blueprint, context, language
+from crmkit.api.describe import readable_objects
 from crmkit.api.openapi import openapi_document
 from crmkit.api.requests import json_response
 from crmkit.metadata.registry import Registry
 
-#: The documents last served, by (registry id, catalog language): (registry, document), the registry kept so its id
-#: stays its own.
-_DOCUMENTS: dict[tuple[int, str], tuple[Registry, dict[str, Any]]] = {}
-KEPT_DOCUMENTS = 8
+#: The documents last served, by (registry id, catalog language, what the caller may see): (registry, document), the
+#: registry kept so its id stays its own.
+_DOCUMENTS: dict[tuple[int, str, Any], tuple[Registry, dict[str, Any]]] = {}
+KEPT_DOCUMENTS = 32
 
 
 def current_document() -> dict[str, Any]:
-    """The OpenAPI document of the installed metadata in the caller's language (`language()`: ?lang=,
-    Accept-Language, the profile), built once per installed registry and catalog language."""
-    runtime = context().runtime
+    """The OpenAPI document of the installed metadata as the caller may see it (the objects they may read, without
+    the fields hidden from them, as describe shows them) in their language (`language()`: ?lang=,
+    Accept-Language, the profile), built once per installed registry, catalog language and such view."""
+    user = context()
+    runtime = user.runtime
     lang = _catalog_language(language())
-    key = (id(runtime.registry), lang)
+    visible = _visible(user)
+    key = (id(runtime.registry), lang, None if visible is None else tuple(sorted(visible.items())))
     kept = _DOCUMENTS.get(key)
     if kept is not None and kept[0] is runtime.registry:
         return kept[1]
-    document = openapi_document(runtime.registry, runtime.field_types, lang)
+    document = openapi_document(runtime.registry, runtime.field_types, lang, visible)
     if len(_DOCUMENTS) >= KEPT_DOCUMENTS:
         _DOCUMENTS.clear()
     _DOCUMENTS[key] = (runtime.registry, document)
     return document
+
+
+def _visible(user) -> "dict[str, frozenset[str]] | None":
+    """{object the user may read: the fields hidden from them}; None for a user who sees everything."""
+    policy = user.policy
+    if policy is None:
+        return None
+    return {obj.name: frozenset(policy.hidden_fields(obj.name)) for obj in readable_objects(user)}
 
 
 @blueprint.get("/openapi.json")

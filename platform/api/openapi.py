@@ -15,7 +15,7 @@ every language.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from flask_babel import LazyString, force_locale
 from flask_babel import gettext as _
@@ -73,25 +73,29 @@ def input_schema(fdef: FieldDef, value_type: str) -> dict[str, Any]:
     return schema
 
 
-def record_schema(obj: ObjectDef, field_types: FieldTypes, registry: Registry, language: str = "en"
-                  ) -> dict[str, Any]:
+def record_schema(obj: ObjectDef, field_types: FieldTypes, registry: Registry, language: str = "en",
+                  hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A record as the API answers it; `hidden`: fields the caller may not read, left out."""
     properties: dict[str, Any] = {name: {**value_schema(SYSTEM_VALUE_TYPES[name]),
                                          "title": SYSTEM_LABELS[name].get(language)} for name in SYSTEM_FIELDS}
     properties["id"] = {"type": "integer", "title": SYSTEM_LABELS["id"].get(language)}
     properties["version"] = {"type": "integer", "title": SYSTEM_LABELS["version"].get(language)}
     for fdef in obj.fields.values():
+        if fdef.name in hidden:
+            continue
         kind = field_types.value_type(fdef, registry)
         properties[fdef.name] = {**value_schema(kind, fdef), "title": fdef.label.get(language)}
     return {"type": "object", "title": obj.label.get(language), "properties": properties,
             "required": ["id", "version"]}
 
 
-def writable_schema(obj: ObjectDef, field_types: FieldTypes, registry: Registry, language: str = "en"
-                    ) -> dict[str, Any]:
+def writable_schema(obj: ObjectDef, field_types: FieldTypes, registry: Registry, language: str = "en",
+                    hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What a create or update may send; `hidden`: fields the caller may not read, left out."""
     properties: dict[str, Any] = {"owner_id": {"type": ["integer", "null"],
                                                "title": SYSTEM_LABELS["owner_id"].get(language)}}
     for fdef in obj.fields.values():
-        if field_types[fdef.type].writable and not fdef.read_only:
+        if field_types[fdef.type].writable and not fdef.read_only and fdef.name not in hidden:
             properties[fdef.name] = {**input_schema(fdef, field_types.value_type(fdef, registry)),
                                      "title": fdef.label.get(language)}
     return {"type": "object", "properties": properties}
@@ -134,7 +138,9 @@ def _operation(operation_id: str, summary: Any, tag: str, responses: dict[str, A
     return operation
 
 
-def object_paths(obj: ObjectDef, registry: Registry, language: str = "en") -> dict[str, Any]:
+def object_paths(obj: ObjectDef, registry: Registry, language: str = "en",
+                 visible: "Mapping[str, frozenset[str]] | None" = None) -> dict[str, Any]:
+    """The paths of one object; `visible` (see `openapi_document`) limits its related lists to what the caller sees."""
     name = obj.name
     label, plural = obj.label.get(language), obj.plural_label.get(language)
     ref = {"$ref": f"#/components/schemas/{name}"}
@@ -168,7 +174,11 @@ def object_paths(obj: ObjectDef, registry: Registry, language: str = "en") -> di
             {"200": _json({"$ref": "#/components/schemas/Restored"}, _("the records put back"))}, parameters=[RECORD_ID])},
     }
     for child in registry.objects.values():
-        vias = [fname for fname, fdef in child.fields.items() if fdef.type == "lookup" and fdef.to == name]
+        if visible is not None and child.name not in visible:
+            continue
+        hidden = visible[child.name] if visible is not None else frozenset()
+        vias = [fname for fname, fdef in child.fields.items()
+                if fdef.type == "lookup" and fdef.to == name and fname not in hidden]
         if not vias:
             continue
         via = _parameter("via", "query", {"type": "string", "enum": vias}, _("the lookup followed"),
@@ -284,11 +294,17 @@ def platform_paths() -> dict[str, Any]:
     }
 
 
-def openapi_document(registry: Registry, field_types: FieldTypes, language: str = "en") -> dict[str, Any]:
+def openapi_document(registry: Registry, field_types: FieldTypes, language: str = "en",
+                     visible: "Mapping[str, frozenset[str]] | None" = None) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API for the objects of `registry` (a JSON-ready dict), its sentences and
-    labels in `language` (a catalog's: "en", "zh"); in an application context, whose catalogs it reads."""
+    labels in `language` (a catalog's: "en", "zh"); in an application context, whose catalogs it reads.
+
+    `visible`: {object the caller may read: the fields of it they may not read}; the document
+    then holds only those objects, without those fields (as describe answers the caller), so
+    it names nothing the caller could not see elsewhere. None: every object and field.
+    """
     with force_locale(language):
-        return _resolved(_document(registry, field_types, language))
+        return _resolved(_document(registry, field_types, language, visible))
 
 
 def _resolved(value: Any) -> Any:
@@ -300,16 +316,20 @@ def _resolved(value: Any) -> Any:
     return str(value) if isinstance(value, LazyString) else value
 
 
-def _document(registry: Registry, field_types: FieldTypes, language: str) -> dict[str, Any]:
+def _document(registry: Registry, field_types: FieldTypes, language: str,
+              visible: "Mapping[str, frozenset[str]] | None") -> dict[str, Any]:
     schemas: dict[str, Any] = dict(COMMON_SCHEMAS)
     paths = platform_paths()
     for obj in registry.objects.values():
-        schemas[obj.name] = record_schema(obj, field_types, registry, language)
-        schemas[f"{obj.name}.input"] = writable_schema(obj, field_types, registry, language)
+        if visible is not None and obj.name not in visible:
+            continue
+        hidden = visible[obj.name] if visible is not None else frozenset()
+        schemas[obj.name] = record_schema(obj, field_types, registry, language, hidden)
+        schemas[f"{obj.name}.input"] = writable_schema(obj, field_types, registry, language, hidden)
         schemas[f"{obj.name}.page"] = {"type": "object", "required": ["data", "next_cursor"], "properties": {
             "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{obj.name}"}},
             "next_cursor": {"type": ["string", "null"]}, "count": {"$ref": "#/components/schemas/Count"}}}
-        paths.update(object_paths(obj, registry, language))
+        paths.update(object_paths(obj, registry, language, visible))
     return {
         "openapi": "3.1.0",
         "info": {"title": _("crmkit REST API"), "version": VERSION,

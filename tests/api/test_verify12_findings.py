@@ -97,9 +97,6 @@ objects:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="verify12: /api/v1/openapi.json is built from the whole Registry for every "
-                                       "caller, so a rep reads a protected field's name, label and type there "
-                                       "while describe and every answer leave it out")
 def test_the_openapi_document_a_rep_reads_leaves_out_a_field_hidden_from_them(sqlite_url, tmp_path):
     from crmkit.engine import Crm
     from crmkit.engine.security.tokens import TokenStore
@@ -118,5 +115,8 @@ def test_the_openapi_document_a_rep_reads_leaves_out_a_field_hidden_from_them(sq
         assert document.status_code == 200
         assert "margin" not in document.get_json()["components"]["schemas"]["deal"]["properties"]
         assert "Secret Margin" not in json.dumps(document.get_json())
+        admin = SystemDirectory(crm).create_user("boss", display_name="Boss", permission_sets=["admin"]).id
+        whole = ApiClient(make_app(crm).test_client(), TokenStore(crm).create(admin, "tests").token)
+        assert "margin" in whole.get("/openapi.json").get_json()["components"]["schemas"]["deal"]["properties"]
     finally:
         crm.close()
