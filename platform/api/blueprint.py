@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, current_app, g, request
 
+from crmkit.engine import messages
 from crmkit.engine.context import UserContext
 from crmkit.engine.crm import Crm
 from crmkit.engine.security.tokens import TokenStore
@@ -94,8 +95,7 @@ def authenticate() -> None:
     if user is None and request.endpoint in COOKIE_READABLE and request.method in ("GET", "HEAD"):
         user = g.get("user")  # the web application's signed-in user (a browser reading the docs)
     if user is None:
-        raise Unauthenticated("a valid API token is needed: send it as 'Authorization: Bearer <token>'."
-                              if token is None else "the API token is unknown, revoked or expired.")
+        raise Unauthenticated(messages.API_TOKEN_NEEDED() if token is None else messages.API_TOKEN_UNKNOWN())
     g.api_user = user
     # lazy: the rights this process holds for the user, checked by the call's first engine operation.
     g.api_context = crm().as_user(user.id, language=requested_language(), timezone=user.timezone, lazy=True)

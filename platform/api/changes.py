@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from flask import Response, current_app, request
 
+from crmkit.engine import messages
 from crmkit.api.blueprint import blueprint, context
 from crmkit.api.problems import Problem
 from crmkit.api.requests import json_response
@@ -24,7 +25,7 @@ from crmkit.engine.records.changes import DEFAULT_LIMIT, MAX_LIMIT, ChangeFeed
 def changes_view() -> Response:
     text = (request.args.get("limit") or str(DEFAULT_LIMIT)).strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise Problem(f"limit must be a whole number from 1 to {MAX_LIMIT:,}, not {text!r}.")
+        raise Problem(messages.API_LIMIT(max=f"{MAX_LIMIT:,}", value=repr(text)))
     settle = current_app.config.get("CRMKIT_CHANGES_SETTLE_SECONDS")
     page = ChangeFeed(context()).read(request.args.get("since"), limit=int(text),
                                       settle=timedelta(seconds=float(settle)) if settle is not None else None)

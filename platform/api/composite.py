@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 
 from flask import Response, current_app
 
+from crmkit.engine import messages
 from crmkit.api.blueprint import PREFIX, blueprint, context
 from crmkit.api.problems import Problem
 from crmkit.api.records import Outcome, create, delete, get, restore, update
@@ -71,7 +72,7 @@ RUNNERS: dict[str, Callable[[UserContext, Mapping[str, Any], Any, int | None], O
 def composite_view() -> Response:
     operations = json_body().get("operations")
     if not isinstance(operations, list) or not operations or len(operations) > MAX_OPERATIONS:
-        raise Problem(f"'operations' must be a list of 1 to {MAX_OPERATIONS} operations.")
+        raise Problem(messages.API_OPERATIONS(max=MAX_OPERATIONS))
     user = context()
     results: list[dict[str, Any]] = []
     refs: dict[str, Any] = {}
@@ -88,10 +89,10 @@ def run_operation(user: UserContext, operation: Any, refs: dict[str, Any]) -> di
     """One operation's result {"ref"?, "status", "body"}; a CrmkitError when it is malformed or refused."""
     if not isinstance(operation, dict) or not isinstance(operation.get("method"), str) \
             or not isinstance(operation.get("path"), str):
-        raise Problem("each operation is an object with a 'method' and a 'path' (such as \"/objects/account\").")
+        raise Problem(messages.API_OPERATION_SHAPE())
     ref = operation.get("ref")
     if ref is not None and (not isinstance(ref, str) or not REF_NAME.fullmatch(ref) or ref in refs):
-        raise Problem(f"'ref' must be a new name of letters, digits and _, not {ref!r}.")
+        raise Problem(messages.API_OPERATION_REF(value=repr(ref)))
     path = str(resolved(operation["path"], refs))
     body = resolved(operation.get("body") or {}, refs)
     given = resolved(operation.get("if_match"), refs)
@@ -100,12 +101,12 @@ def run_operation(user: UserContext, operation: Any, refs: dict[str, Any]) -> di
     try:
         endpoint, args = current_app.url_map.bind("localhost").match(PREFIX + path, method)
     except Exception:
-        raise Problem(f"{method} {path} is not a record operation.") from None
+        raise Problem(messages.API_NOT_RECORD_OPERATION(method=method, path=path)) from None
     runner = RUNNERS.get(endpoint)
     if runner is None:
-        raise Problem(f"{method} {path} is not a record operation.")
+        raise Problem(messages.API_NOT_RECORD_OPERATION(method=method, path=path))
     if not isinstance(body, dict):
-        raise Problem("an operation's 'body' must be a JSON object.")
+        raise Problem(messages.API_OPERATION_BODY())
     outcome = runner(user, args, body, version)
     if ref is not None:
         refs[ref] = outcome.body
@@ -115,7 +116,7 @@ def run_operation(user: UserContext, operation: Any, refs: dict[str, Any]) -> di
 def resolved(value: Any, refs: Mapping[str, Any], depth: int = 0) -> Any:
     """`value` with every `@{ref.field}` replaced by that earlier result's field; a Problem past MAX_DEPTH levels."""
     if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
-        raise Problem(f"an operation's values may nest at most {MAX_DEPTH} levels of lists and objects.")
+        raise Problem(messages.API_OPERATION_DEPTH(max=MAX_DEPTH))
     if isinstance(value, dict):
         return {key: resolved(item, refs, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
@@ -131,8 +132,8 @@ def resolved(value: Any, refs: Mapping[str, Any], depth: int = 0) -> Any:
 def _reference(match: re.Match, refs: Mapping[str, Any]) -> Any:
     ref, name = match[1], match[2]
     if ref not in refs:
-        raise Problem(f"@{{{ref}.{name}}} names no earlier operation's 'ref'.")
+        raise Problem(messages.API_UNKNOWN_REF(ref=ref, name=name))
     result = refs[ref]
     if not isinstance(result, dict) or name not in result:
-        raise Problem(f"the result of '{ref}' has no {name!r}.")
+        raise Problem(messages.API_REF_NO_VALUE(ref=ref, name=repr(name)))
     return result[name]

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from flask import Response, request, url_for
 
+from crmkit.engine import messages
 from crmkit.api.blueprint import blueprint, context
 from crmkit.api.problems import PreconditionFailed, Problem
 from crmkit.api.requests import Selection, etag, flag, json_body, json_response, list_spec, record_values, \
@@ -124,8 +125,10 @@ def related_lookup(user: UserContext, object_name: str, child: str, via: str | N
     if via is None and len(lookups) == 1:
         return lookups[0]
     if via is None and lookups:
-        raise Problem(f"{child} points at {object_name} through {', '.join(lookups)}: say which with ?via=.")
-    raise Problem(f"{child} has no lookup {('named ' + repr(via) + ' ') if via else ''}pointing at {object_name}.")
+        raise Problem(messages.API_VIA_NEEDED(child=child, object=object_name, lookups=", ".join(lookups)))
+    if via:
+        raise Problem(messages.API_NO_LOOKUP_NAMED(child=child, via=repr(via), object=object_name))
+    raise Problem(messages.API_NO_LOOKUP(child=child, object=object_name))
 
 
 # -- the operations, shared with the composite endpoint ---------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Response, request
 
+from crmkit.engine import messages
 from crmkit.api.blueprint import blueprint, context
 from crmkit.api.problems import Problem
 from crmkit.api.requests import json_response
@@ -67,7 +68,7 @@ def _date(name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise Problem(f"{name} must be a date such as 2026-03-31, not {text!r}.") from None
+        raise Problem(messages.API_DATE(name=name, value=repr(text))) from None
 
 
 def _whole(name: str) -> int | None:
@@ -75,7 +76,7 @@ def _whole(name: str) -> int | None:
     if not text:
         return None
     if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise Problem(f"{name} must be a whole number, not {text!r}.")
+        raise Problem(messages.API_WHOLE_NUMBER(name=name, value=repr(text)))
     return int(text)
 
 
@@ -83,7 +84,7 @@ def run_filters() -> dict[str, Any]:
     """The keyword arguments of a run from the query string: from/to, owner (repeatable), team."""
     owners = [int(text) for text in request.args.getlist("owner") if text.isascii() and text.isdigit()]
     if len(owners) != len(request.args.getlist("owner")):
-        raise Problem("owner must be a user id (a whole number).")
+        raise Problem(messages.API_OWNER())
     start, end = _date("from"), _date("to")
     arguments: dict[str, Any] = {"date_range": (start, end) if start or end else None,
                                  "owner_ids": owners or None, "team_id": _whole("team")}
@@ -107,9 +108,9 @@ def report_view(name: str) -> Response:
         try:
             filters = json.loads(given, parse_float=Decimal)  # numbers exact, as in bodies
         except ValueError:
-            raise Problem("filter must be a JSON object of the report's page filters.") from None
+            raise Problem(messages.API_REPORT_FILTER()) from None
         if not isinstance(filters, dict):
-            raise Problem("filter must be a JSON object of the report's page filters.")
+            raise Problem(messages.API_REPORT_FILTER())
     return json_response(result_json(context().reports.run(name, filters=filters, **run_filters())))
 
 

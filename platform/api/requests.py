@@ -12,6 +12,7 @@ import orjson
 from flask import Response, request
 from werkzeug.datastructures import MultiDict
 
+from crmkit.engine import messages
 from crmkit.api.problems import PreconditionRequired, Problem, UnsupportedMediaType
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes import to_json
@@ -28,13 +29,13 @@ ENTITY_TAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 def json_body() -> dict[str, Any]:
     """The body as a JSON object; 415 unless it is application/json, 400 unless it is an object."""
     if not request.is_json:
-        raise UnsupportedMediaType("send the body as application/json.")
+        raise UnsupportedMediaType(messages.API_SEND_JSON())
     try:
         body = json.loads(request.get_data(cache=True) or b"null", parse_float=Decimal)  # money exact
     except (ValueError, RecursionError):
-        raise Problem("the body is not valid JSON.") from None
+        raise Problem(messages.API_BODY_NOT_JSON()) from None
     if not isinstance(body, dict):
-        raise Problem("the body must be a JSON object.")
+        raise Problem(messages.API_BODY_NOT_OBJECT())
     return body
 
 
@@ -48,11 +49,11 @@ def version_from(text: str | None, *, required: bool) -> int | None:
     """The record version an If-Match header carries ("3", "\\"3\\"" or W/"3"); 428 when required and missing."""
     if text is None or not text.strip():
         if required:
-            raise PreconditionRequired("send the version you read as 'If-Match: \"<version>\"' (the record's ETag).")
+            raise PreconditionRequired(messages.API_IF_MATCH_NEEDED())
         return None
     found = ENTITY_TAG.match(text)
     if found is None:
-        raise Problem(f"If-Match must hold a record version such as \"3\", not {text!r}.")
+        raise Problem(messages.API_IF_MATCH_BAD(value=repr(text)))
     return int(found[1])
 
 
@@ -63,7 +64,7 @@ def etag(record: Record) -> str:
 def flag(name: str) -> bool:
     value = (request.args.get(name) or "").strip().lower()
     if value not in FLAGS:
-        raise Problem(f"{name} must be true or false, not {value!r}.")
+        raise Problem(messages.API_FLAG(name=name, value=repr(value)))
     return FLAGS[value]
 
 
@@ -91,8 +92,8 @@ class Selection:
         readable = readable_fields(context, obj)
         unknown = [name for name in names if name not in readable]
         if unknown:
-            raise Problem(f"{obj.name} has no field {unknown[0]!r} you may read; fields are "
-                          f"{', '.join(sorted(readable))}.")
+            raise Problem(messages.API_NO_SUCH_FIELD(object=obj.name, field=repr(unknown[0]),
+                                                     fields=", ".join(sorted(readable))))
         return cls(names)
 
     def shown(self, record: Record) -> Mapping[str, Any]:

@@ -782,6 +782,49 @@ HTTP_TOO_MANY = Message("too many requests for this token: wait before trying ag
 HTTP_SERVER_ERROR = Message("an unexpected problem occurred on the server; it has been logged.",
                             "服务器发生意外问题；已记录日志。")
 
+# The REST API's own sentences (crmkit/api): a bad header, body or parameter of a call.
+API_TOKEN_NEEDED = Message("a valid API token is needed: send it as 'Authorization: Bearer <token>'.",
+                           "需要有效的 API 令牌：请以 'Authorization: Bearer <token>' 发送。")
+API_TOKEN_UNKNOWN = Message("the API token is unknown, revoked or expired.", "API 令牌不存在、已被吊销或已过期。")
+API_SEND_JSON = Message("send the body as application/json.", "请以 application/json 发送请求体。")
+API_BODY_NOT_JSON = Message("the body is not valid JSON.", "请求体不是有效的 JSON。")
+API_BODY_NOT_OBJECT = Message("the body must be a JSON object.", "请求体必须是 JSON 对象。")
+API_IF_MATCH_NEEDED = Message("send the version you read as 'If-Match: \"<version>\"' (the record's ETag).",
+                              "请以 'If-Match: \"<版本>\"' 发送您读取时的版本（记录的 ETag）。")
+API_IF_MATCH_BAD = Message("If-Match must hold a record version such as \"3\", not {value}.",
+                           "If-Match 必须是记录版本（例如 \"3\"），而不是 {value}。")
+API_FLAG = Message("{name} must be true or false, not {value}.", "{name} 必须是 true 或 false，而不是 {value}。")
+API_NO_SUCH_FIELD = Message("{object} has no field {field} you may read; fields are {fields}.",
+                            "{object} 没有您可以读取的字段 {field}；可用字段为 {fields}。")
+API_LIMIT = Message("limit must be a whole number from 1 to {max}, not {value}.",
+                    "limit 必须是 1 到 {max} 之间的整数，而不是 {value}。")
+API_OPERATIONS = Message("'operations' must be a list of 1 to {max} operations.",
+                         "'operations' 必须是包含 1 到 {max} 个操作的列表。")
+API_OPERATION_SHAPE = Message("each operation is an object with a 'method' and a 'path' (such as \"/objects/account\").",
+                              "每个操作都是带有 'method' 和 'path'（例如 \"/objects/account\"）的对象。")
+API_OPERATION_REF = Message("'ref' must be a new name of letters, digits and _, not {value}.",
+                            "'ref' 必须是由字母、数字和 _ 组成的新名称，而不是 {value}。")
+API_NOT_RECORD_OPERATION = Message("{method} {path} is not a record operation.", "{method} {path} 不是记录操作。")
+API_OPERATION_BODY = Message("an operation's 'body' must be a JSON object.", "操作的 'body' 必须是 JSON 对象。")
+API_OPERATION_DEPTH = Message("an operation's values may nest at most {max} levels of lists and objects.",
+                              "操作的值中列表和对象最多嵌套 {max} 层。")
+API_UNKNOWN_REF = Message("@{{{ref}.{name}}} names no earlier operation's 'ref'.",
+                          "@{{{ref}.{name}}} 没有指向前面任何操作的 'ref'。")
+API_REF_NO_VALUE = Message("the result of '{ref}' has no {name}.", "'{ref}' 的结果中没有 {name}。")
+API_VIA_NEEDED = Message("{child} points at {object} through {lookups}: say which with ?via=.",
+                         "{child} 通过 {lookups} 指向 {object}：请用 ?via= 指明使用哪一个。")
+API_NO_LOOKUP_NAMED = Message("{child} has no lookup named {via} pointing at {object}.",
+                              "{child} 没有名为 {via} 且指向 {object} 的查找字段。")
+API_NO_LOOKUP = Message("{child} has no lookup pointing at {object}.", "{child} 没有指向 {object} 的查找字段。")
+API_DATE = Message("{name} must be a date such as 2026-03-31, not {value}.",
+                   "{name} 必须是日期（例如 2026-03-31），而不是 {value}。")
+API_WHOLE_NUMBER = Message("{name} must be a whole number, not {value}.", "{name} 必须是整数，而不是 {value}。")
+API_OWNER = Message("owner must be a user id (a whole number).", "owner 必须是用户 id（整数）。")
+API_REPORT_FILTER = Message("filter must be a JSON object of the report's page filters.",
+                            "filter 必须是由报表页面筛选条件组成的 JSON 对象。")
+CHANGES_SINCE = Message("since must be a cursor the change feed gave (next_cursor), not {value}.",
+                        "since 必须是变更订阅给出的游标（next_cursor），而不是 {value}。")
+
 #: Every template, most specific first: `translated` uses the first that matches the whole sentence.
 CATALOG: tuple[Message, ...] = tuple(value for value in dict(globals()).values() if isinstance(value, Message))
 

@@ -58,12 +58,20 @@ API_OWN_PROBLEMS = [
     ("GET", "/objects/account?count=maybe", None, 400),
     ("POST", "/composite", b'{"operations": []}', 400),
     ("GET", "/changes?limit=0", None, 400),
+    ("GET", "/changes?since=yesterday", None, 400),
+    ("GET", "/reports/sales_funnel?from=soon", None, 400),
+    ("GET", "/reports/sales_funnel?owner=me", None, 400),
+    ("POST", "/composite", b'{"operations": [{"method": "GET", "path": "/objects/account/@{nobody.id}"}]}', 400),
+    ("POST", "/composite", b'{"operations": [{"method": "DELETE", "path": "/reports/sales_funnel"}]}', 400),
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="verify12: the API's own problem sentences (requests.py, composite.py, "
-                                       "changes.py, reports.py, the 401) have no Chinese in the message catalog; "
-                                       "a zh caller gets a Chinese title and an English detail")
+def test_a_chinese_caller_without_a_token_is_told_in_chinese(api_app):
+    response = api_app.test_client().get("/api/v1/objects/account", headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == 401
+    assert "令牌" in response.get_json()["detail"], response.get_json()
+
+
 @pytest.mark.parametrize("method, path, body, status", API_OWN_PROBLEMS)
 def test_a_chinese_caller_gets_every_problem_detail_in_chinese(api, method, path, body, status):
     kwargs = {"data": body, "headers": {"Content-Type": "application/json", "Accept-Language": "zh-CN"}} \

@@ -179,7 +179,7 @@ def parse_cursor(text: str | None) -> int:
         return 0
     value = text.strip()
     if not value.isascii() or not value.isdigit() or len(value) > 18:
-        raise QueryError(f"since must be a cursor the change feed gave (next_cursor), not {text!r}.")
+        raise QueryError(messages.CHANGES_SINCE(value=repr(text)))
     return int(value)
 
 
