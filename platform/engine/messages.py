@@ -709,8 +709,8 @@ REPORT_NOT_AGGREGATED = Message("'{field}' is a {type} field: {function} needs {
                                                         "a field with one value": "单值字段",
                                                         "date fields": "日期字段"})})
 REPORT_DAYS_BETWEEN = Message("days_between names two fields: [start, end].", "days_between 需要两个字段：[开始, 结束]。")
-REPORT_EXPORT_FORMAT = Message("a report is exported as csv or xlsx, not '{format}'.",
-                               "报表只能导出为 csv 或 xlsx，不能导出为“{format}”。")
+REPORT_EXPORT_FORMAT = Message("a report is exported as csv, xlsx or json, not '{format}'.",
+                               "报表只能导出为 csv、xlsx 或 json，不能导出为“{format}”。")
 REPORT_KEY = Message("the report '{report}' has no group {key}: give one value per grouping level, as the report returned it.",
                      "报表“{report}”没有分组 {key}：请按报表返回的样子为每个分组层级给出一个值。")
 REPORT_DATE_RANGE = Message("a date range is (first day, last day), each a date or None; not {value}.",

@@ -398,8 +398,30 @@ def test_exports_write_the_table_without_formulas(sales):
                                                  if "xl/sharedStrings.xml" in workbook.namelist() else sheet)
     finally:
         admin.records("account").delete(created.id)
-    with pytest.raises(ReportError, match="exported as csv or xlsx"):
+    with pytest.raises(ReportError, match="exported as csv, xlsx or json"):
         context.reports.export(summary, "pdf")
+
+
+def test_the_json_export_is_the_same_table_for_programs(sales):
+    import json
+
+    context = sales.crm.as_user(sales.users["boss"])
+    summary = report(group_by=(Grouping("stage"),), aggregates=AGGREGATES[:3], formulas=())
+    exported = json.loads(b"".join(context.reports.export(summary, "json")).decode("utf-8"))
+    assert exported["columns"] == ["Stage", "deals", "accounts", "total"]
+    assert exported["kind"] == "summary" and exported["truncated"] is False
+    lines = b"".join(context.reports.export(summary, "csv", bom=False)).decode("utf-8").splitlines()
+    expected = figures(sales.rows)
+    assert exported["rows"][-1] == ["Total", expected["deals"], expected["accounts"], str(expected["total"])]
+    assert len(exported["rows"]) == len(lines) - 1
+    accounts = ReportDef(name="accounts", label=Label.of("Accounts"), object="account", kind="tabular",
+                         columns=("name",), filter={"name": "=1+2"})
+    admin = sales.crm.as_system()
+    created = admin.records("account").create({"name": "=1+2"})
+    try:  # for programs: the value as stored, nothing neutralised
+        assert json.loads(b"".join(admin.reports.export(accounts, "json")))["rows"] == [["=1+2"]]
+    finally:
+        admin.records("account").delete(created.id)
 
 
 def test_summary_formulas_give_none_on_division_by_zero():

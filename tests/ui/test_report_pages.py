@@ -125,6 +125,14 @@ def test_json_and_exports_carry_the_same_figures(app, wang):
     assert "8000" in csv.get_data(as_text=True) and "2000.5" not in csv.get_data(as_text=True)
     xlsx = admin.get("/reports/deals_by_stage/export.xlsx")
     assert xlsx.status_code == 200 and xlsx.get_data()[:2] == b"PK"
+    assert wang.get("/reports/deals_by_stage/export.json").status_code == 403
+    exported = admin.get("/reports/deals_by_stage/export.json?stage=Prospecting")
+    assert exported.status_code == 200 and exported.mimetype == "application/json"
+    assert exported.headers["Content-Disposition"] == 'attachment; filename="deals_by_stage.json"'
+    rows = json.loads(exported.get_data(as_text=True))["rows"]
+    assert rows[-1][0] == "Total" and "8000.00" in rows[-1] and "2000.50" not in json.dumps(rows)
+    assert 'id="export-json" href="/reports/deals_by_stage/export.json?stage=Prospecting"' in page(
+        admin, "/reports/deals_by_stage?stage=Prospecting")
 
 
 def test_a_matrix_has_a_cell_link_per_column_and_a_tabular_report_links_its_records(wang):

@@ -1,4 +1,4 @@
-"""A report result as a table of cells, written as CSV or XLSX chunks of bytes.
+"""A report result as a table of cells, written as CSV, XLSX or JSON chunks of bytes.
 
 The table is what the report page shows: tabular reports their columns; summary reports
 one line per group (the group's labels down to its level, then its aggregates and
@@ -10,14 +10,18 @@ CSV cells are neutralised as record exports are (records/export.py `spreadsheet_
 text a spreadsheet would run as a formula gets a leading "'"). XLSX is written by
 XlsxWriter with `constant_memory` (rows flushed as they are written) and
 `strings_to_formulas=False`, text always through `write_string`: no cell is ever a formula.
+JSON is for programs: the same table, values as the API gives them (decimals as strings,
+dates and times ISO 8601), nothing neutralised (no spreadsheet reads it).
 """
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator
 
+from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.export import _csv_line, spreadsheet_cell
 from crmkit.engine.reports.result import ReportResult
 from crmkit.metadata.model import Label
@@ -74,6 +78,29 @@ def csv_chunks(result: ReportResult, language: str, bom: bool = True) -> Iterato
             buffer, size = [], 0
     if buffer:
         yield "".join(buffer).encode("utf-8")
+
+
+def json_chunks(result: ReportResult, language: str) -> Iterator[bytes]:
+    """The table as one JSON object, UTF-8, in chunks of about 64 KiB:
+    `{"report": name, "kind": "tabular"|"summary"|"matrix", "label": text, "truncated": bool,
+    "columns": [header text, ...], "rows": [[value, ...], ...]}` (a summary's and a matrix's
+    last row is the total line, as in CSV)."""
+    lines = table(result, language)
+    header = next(lines)
+    head = {"report": result.report, "kind": result.kind, "label": result.label, "truncated": result.truncated,
+            "columns": [str(cell) for cell in header]}
+    buffer = [json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": [']
+    size, first = 0, True
+    for cells in lines:
+        text = json.dumps([to_json(cell) for cell in cells], ensure_ascii=False, default=str)
+        buffer.append(text if first else "," + text)
+        first = False
+        size += len(text)
+        if size >= CHUNK:
+            yield "".join(buffer).encode("utf-8")
+            buffer, size = [], 0
+    buffer.append("]}")
+    yield "".join(buffer).encode("utf-8")
 
 
 def xlsx_chunks(result: ReportResult, language: str) -> Iterator[bytes]:

@@ -43,7 +43,7 @@ from crmkit.metadata.reports import ReportDef
 if TYPE_CHECKING:
     from crmkit.engine.context import UserContext
 
-EXPORT_FORMATS = ("csv", "xlsx")
+EXPORT_FORMATS = ("csv", "xlsx", "json")
 #: Owners named per query (security/user_names.py takes at most 1,000 at once).
 NAMES_AT_ONCE = 1000
 
@@ -131,13 +131,14 @@ class ReportService:
     def export(self, name: str | ReportDef, format: str = "csv", *, filters: Mapping[str, Any] | None = None,
                date_range: tuple[date | None, date | None] | None = None, owner_ids: Sequence[int] | None = None,
                team_id: int | None = None, bom: bool = True) -> Iterator[bytes]:
-        """The run's table as CSV (UTF-8, a byte order mark unless bom=False, formula-like text neutralised)
-        or XLSX (XlsxWriter, constant memory, text never read as a formula), as chunks of bytes.
+        """The run's table as CSV (UTF-8, a byte order mark unless bom=False, formula-like text neutralised),
+        XLSX (XlsxWriter, constant memory, text never read as a formula) or JSON (reports/export.py
+        `json_chunks`), as chunks of bytes.
 
         Needs the export permission on the report's object; written to the security log
         ("reports.exported"). ReportError for another format.
         """
-        from crmkit.engine.reports.export import csv_chunks, xlsx_chunks
+        from crmkit.engine.reports.export import csv_chunks, json_chunks, xlsx_chunks
 
         if format not in EXPORT_FORMATS:
             raise ReportError(messages.REPORT_EXPORT_FORMAT(format=format), status=422)
@@ -153,6 +154,8 @@ class ReportService:
             "date_range": _json(list(date_range) if date_range else None), "owner_ids": _json(owner_ids),
             "team_id": team_id})
         language = self.context.actor.language
+        if format == "json":
+            return json_chunks(result, language)
         return csv_chunks(result, language, bom) if format == "csv" else xlsx_chunks(result, language)
 
     # -- helpers ---------------------------------------------------------------------------

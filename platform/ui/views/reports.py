@@ -44,7 +44,8 @@ from crmkit.ui.sessions import user_context
 
 blueprint = Blueprint("reports", __name__)
 #: Export formats and their media types.
-EXPORTS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+EXPORTS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+           "json": "application/json"}
 #: The dashboard page's region that its filters replace (htmx), widgets and all.
 GRID = "dashboard-grid"
 
@@ -157,7 +158,7 @@ def report_chart(result: ReportResult, show: Presentation, link: Link) -> dict[s
 
 @blueprint.route("/reports/<name>/export.<fmt>")
 def export(name: str, fmt: str) -> Response:
-    """The report as a CSV or XLSX file, streamed from the engine's export with the page's filters."""
+    """The report as a CSV, XLSX or JSON file, streamed from the engine's export with the page's filters."""
     if fmt not in EXPORTS:
         abort(404)
     context = user_context()
