@@ -41,7 +41,8 @@ class Message:
     ({"action": {"delete": {"zh": "删除"}}}), and the sentence is read only with one of
     them there; `open_words` translates the words it knows and leaves any other value as it
     is. `inner` names placeholders whose value is itself a sentence of the engine
-    ("sentence") or a validation summary "field: sentence; field: sentence" ("summary"):
+    ("sentence"), a validation summary "field: sentence; field: sentence" ("summary") or a
+    phrase naming what the sentence is about ("phrase": PHRASES, "the condition on amount"):
     `translated` translates those values too. Other values are shown as they are.
     """
 
@@ -408,10 +409,11 @@ UNSTORABLE_ANYWHERE = Message(
     "pair); remove it and try again.",
     "某个值包含无法存储或搜索的字符（NUL 字符或半个代理对）；请删除后重试。")
 UNSEARCHABLE = Message("{what} contains {character}, which cannot be stored or searched for; remove it.",
-                       "{what} 包含 {character}，无法存储或搜索；请删除它。",
+                       "{what} 包含 {character}，无法存储或搜索；请删除它。", inner={"what": "phrase"},
                        open_words={"character": CHARACTER_WORDS,
                                    "what": _zh(the_search="搜索内容", the_sort_order="排序",
-                                               a_field_name_in_the_filter="筛选条件中的字段名")})
+                                               a_field_name_in_the_filter="筛选条件中的字段名",
+                                               view_name="视图名称", display_name="显示名称")})
 
 # ---- filters, sorting, searching, pages (crmkit.engine.query) ----------------------------------------------------
 UNKNOWN_FIELD_MAYBE = Message("{object} has no field '{name}'. Did you mean '{suggestion}'?",
@@ -825,8 +827,18 @@ API_REPORT_FILTER = Message("filter must be a JSON object of the report's page f
 CHANGES_SINCE = Message("since must be a cursor the change feed gave (next_cursor), not {value}.",
                         "since 必须是变更订阅给出的游标（next_cursor），而不是 {value}。")
 
-#: Every template, most specific first: `translated` uses the first that matches the whole sentence.
-CATALOG: tuple[Message, ...] = tuple(value for value in dict(globals()).values() if isinstance(value, Message))
+#: Every template, most specific first: `translated` uses the first that matches the whole sentence. Those holding a
+#: validation summary (`inner` kind "summary") come first: "the record is not valid: email: 'a@b.cn' is already
+#: used by another contact record." is the summary around DUPLICATE, which alone would read all before "is already
+#: used" as its value.
+CATALOG: tuple[Message, ...] = tuple(sorted(
+    (value for value in dict(globals()).values() if isinstance(value, Message)),
+    key=lambda message: "summary" not in message.inner.values()))
+
+#: Phrases that name what a sentence is about (`inner` kind "phrase": UNSEARCHABLE's `what`), kept out of CATALOG:
+#: "the condition on {key}" would read any sentence starting so as a phrase.
+#: (Fixed phrases are the sentence's `open_words`.)
+PHRASES: tuple[Message, ...] = (Message("the condition on {key}", "{key} 上的条件"),)
 
 
 #: Where a validation summary ("name: is required.; stage: Must be one of: A, B.") starts a field's part.
@@ -861,6 +873,8 @@ def translated(sentence: str, language: str, extra: Sequence[Message] = (),
             for name, kind in message.inner.items():
                 if kind == "summary":
                     params[name] = _summary(params[name], language, extra, names, subject)
+                elif kind == "phrase":
+                    params[name] = _phrase(params[name], language, names, subject)
                 else:
                     params[name] = translated(params[name], language, extra, names)
             if names is not None and params.get("object"):
@@ -873,6 +887,19 @@ def translated(sentence: str, language: str, extra: Sequence[Message] = (),
                         params[name] = names(subject, params[name]) or params[name]
             return message.in_language(language, **params)
     return sentence
+
+
+def _phrase(text: str, language: str, names: Callable[[str, str | None], str | None] | None,
+            subject: str | None) -> str:
+    """A PHRASES text in `language` (a field named by its label where `names` and `subject` allow); else as it is."""
+    for message in PHRASES:
+        match = message.pattern.fullmatch(text)
+        if match:
+            params = match.groupdict()
+            if names is not None and subject is not None and params.get("key"):
+                params["key"] = names(subject, params["key"]) or params["key"]
+            return message.in_language(language, **params)
+    return text
 
 
 #: Placeholders that name a field of the sentence's subject when the sentence names no object.

@@ -109,6 +109,22 @@ def test_sentences_inside_a_sentence_are_translated_too():
     assert translated(summary, "zh") == "记录无效：name: 此字段为必填项。；status: 必须是以下选项之一：A, B。"
 
 
+def test_a_summary_holding_a_sentence_that_starts_with_its_value_is_read_as_the_summary():
+    duplicate = "the record is not valid: erp_code: 'ERP-7' is already used by another account record."
+    assert translated(duplicate, "zh") == "记录无效：erp_code: 'ERP-7' 已被另一条 account 记录使用。"
+
+
+def test_what_a_refused_character_was_found_in_is_named_in_chinese_too():
+    labels = {("account", "name"): "客户名称"}
+    names = lambda obj, field: labels.get((obj, field))  # noqa: E731
+    nul = "the condition on name contains a NUL character (U+0000), which cannot be stored or searched for; remove it."
+    assert translated(nul, "zh", names=names, subject="account") == \
+        "客户名称上的条件包含 NUL 字符（U+0000），无法存储或搜索；请删除它。"
+    search = "the search contains a NUL character (U+0000), which cannot be stored or searched for; remove it."
+    assert translated(search, "zh") == "搜索内容包含 NUL 字符（U+0000），无法存储或搜索；请删除它。"
+    assert translated("the condition on name is odd.", "zh") == "the condition on name is odd."  # not a phrase alone
+
+
 def test_objects_and_their_fields_are_named_by_the_labels_names_gives():
     labels = {("account", None): "客户", ("product", None): "产品", ("product", "product_code"): "产品编码"}
     names = lambda obj, field: labels.get((obj, field))  # noqa: E731
@@ -142,4 +158,4 @@ def test_a_delete_restriction_braces_and_open_words_read_back():
     assert translated(UNSEARCHABLE(what="the search", character="a NUL character (U+0000)"), "zh") == \
         "搜索内容包含 NUL 字符（U+0000），无法存储或搜索；请删除它。"
     assert translated(UNSEARCHABLE(what="the condition on name", character="an unpaired surrogate (U+D800, half of "
-                                   "a character)"), "zh").startswith("the condition on name 包含 an unpaired")
+                                   "a character)"), "zh").startswith("name 上的条件包含 an unpaired")
