@@ -16,6 +16,7 @@ from crmkit.engine.automation.queue import AutomationQueue
 from crmkit.engine.crm import Crm
 from crmkit.engine.database import default_database_url, sqlite_file
 from crmkit.engine.security.administration import UserAdministration
+from crmkit.engine.security.audit import reset_client_address, set_client_address
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.errors import CrmkitError
 from crmkit.ui.logs import log_to_stderr
@@ -106,6 +107,8 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
                     frame_options="DENY", permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()"})
     register_error_handlers(app)
     app.add_url_rule("/favicon.ico", "favicon", favicon)
+    app.before_request(remember_client_address)  # first: the security log's entries of this request say where from
+    app.teardown_request(forget_client_address)
     app.before_request(require_sign_in)
     app.after_request(no_store)
     app.teardown_request(sessions.release_read_connection)
@@ -120,6 +123,17 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
     register_blueprints(app)
     extension_points.install(app, crm)  # plugins' routes, form widgets and widget scripts; then crmkit_startup
     return app
+
+
+def remember_client_address() -> None:
+    """The request's address for the security log (engine/security/audit.py `client_address`)."""
+    g.client_address_token = set_client_address(request.remote_addr)
+
+
+def forget_client_address(_error: BaseException | None = None) -> None:
+    token = g.pop("client_address_token", None)
+    if token is not None:
+        reset_client_address(token)
 
 
 #: Addresses built by templates and views, by application, script root, endpoint and arguments: the same for every

@@ -235,6 +235,16 @@ def test_export_streams_the_current_view_as_csv(as_user):
     assert 'href="/o/gadget/export.csv?status__in=New&amp;sort=-name"' in page
 
 
+def test_an_export_is_logged_with_the_users_name_and_the_address_it_came_from(as_user, list_app):
+    from crmkit.engine.security.audit import SecurityLog
+
+    client = as_user("wang")
+    assert client.get("/o/gadget/export.csv?sort=name").status_code == 200
+    entry = SecurityLog(list_app.extensions["crmkit"].crm).entries(event="records.exported", limit=1)[0]
+    assert entry["username"] == "wang" and entry["detail"]["object"] == "gadget"
+    assert entry["address"] == client.environ_base["REMOTE_ADDR"]
+
+
 def test_export_without_the_export_permission_is_refused_with_a_sentence_and_not_offered(as_user):
     response = as_user("wang").get("/o/account/export.csv")
     assert response.status_code == 403
