@@ -705,7 +705,8 @@ def rescore(context: click.Context, object_name: str, batch_size: int) -> None:
 
 
 def import_mapping(given: tuple[str, ...]) -> tuple[dict[str, str] | None, str | None]:
-    """--mapping as (mapping, saved mapping name): a JSON file {column: field}, COLUMN=FIELD pairs, or a saved name."""
+    """--mapping as (mapping, saved mapping name): a JSON file {column: field}, COLUMN=FIELD pairs (which change
+    the guessed mapping: `mapping_adds`), or a saved name."""
     import json
 
     if not given:
@@ -761,8 +762,9 @@ def show_import(report, error_file: str | None, errors) -> None:
 @click.argument("object_name", metavar="OBJECT", required=False)
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--mapping", multiple=True, metavar="NAME|FILE.json|COLUMN=FIELD",
-              help="Column to field: a saved mapping, a JSON file, or COLUMN=FIELD (repeatable). Default: guessed "
-                   "from the header (labels in English or Chinese, API names).")
+              help="Column to field: a saved mapping, a JSON file (the whole mapping), or COLUMN=FIELD (repeatable; "
+                   "changes the guess, COLUMN= leaves a column out). Default: guessed from the header (labels in "
+                   "English or Chinese, API names).")
 @click.option("--save-mapping", metavar="NAME", help="Keep the mapping used under this name.")
 @click.option("--dry-run", is_flag=True, help="Check every row and report every error; write nothing.")
 @click.option("--upsert-on", metavar="FIELD", help="Update the record holding the row's value of this unique field.")
@@ -797,7 +799,8 @@ def import_records(context: click.Context, object_name: str | None, file: str | 
         columns, saved = import_mapping(mapping)
         options = ImportOptions(mapping=columns, saved_mapping=saved, save_mapping_as=save_mapping,
                                 upsert_on=upsert_on, duplicates=duplicates, duplicate_rule=rule, region=region,
-                                automation=not no_automation, batch_size=batch_size)
+                                automation=not no_automation, batch_size=batch_size,
+                                mapping_adds=bool(mapping) and all("=" in item for item in mapping))
         with click.progressbar(length=1, label=f"Importing {imports.object_name}", file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
                 bar.length = max(total, 1)
@@ -822,7 +825,7 @@ def _say_left_out(file: str, mapping) -> None:
 
     left = [column for column in read_table(file).header if column and column not in mapping]
     if left:
-        click.echo(f"Columns left out (no field has that name or label; map one with --mapping COLUMN=FIELD): "
+        click.echo(f"Columns left out (mapped to no field; map one with --mapping COLUMN=FIELD): "
                    f"{', '.join(left)}.")
 
 

@@ -23,6 +23,7 @@ def run(sqlite_url, tmp_path):
     def invoke(*args: str):
         return CliRunner().invoke(main, ["--database", sqlite_url, *map(str, args)], catch_exceptions=False)
 
+    invoke.url = sqlite_url
     return invoke
 
 
@@ -41,11 +42,30 @@ def test_columns_no_field_matches_are_named_as_left_out(run, tmp_path):
     path.write_bytes("姓,电子邮箱,电话号,客户\n王,wang@example.cn,138,Acme\n".encode("gbk"))
     result = run("import", "person", path)
     assert "1 created" in result.output
-    assert "Columns left out (no field has that name or label; map one with --mapping COLUMN=FIELD): 电话号, 客户." \
+    assert "Columns left out (mapped to no field; map one with --mapping COLUMN=FIELD): 电话号, 客户." \
         in result.output
     quiet = tmp_path / "mapped.csv"
     quiet.write_text("姓,电子邮箱\n李,li@example.cn\n", encoding="utf-8")
     assert "left out" not in run("import", "person", quiet).output
+
+
+def test_column_field_pairs_change_the_guessed_mapping_as_the_left_out_hint_suggests(run, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_bytes("姓,电子邮箱,电话号,客户,邮件\n王,wang@example.cn,+8613800138000,Acme,w2@example.cn\n".encode("gbk"))
+    result = run("import", "person", path, "--mapping", "电话号=phone", "--mapping", "客户=company",
+                 "--mapping", "邮件=email")
+    assert "1 created" in result.output, result.output
+    assert "Columns left out (mapped to no field; map one with --mapping COLUMN=FIELD): 电子邮箱." in result.output
+    crm = Crm.open(run.url)
+    try:
+        (person,) = crm.as_system().records("person").query(filter={"last_name": "王"}).records
+    finally:
+        crm.close()
+    assert person["email"] == "w2@example.cn"  # moved: the guessed 电子邮箱 column is left out
+    assert person["phone"] and person["company"] is not None  # the guessed 姓 kept, the pairs added
+    cleared = tmp_path / "cleared.csv"
+    cleared.write_text("姓,电子邮箱\n李,li@example.cn\n", encoding="utf-8")
+    assert "1 created" in run("import", "person", cleared, "--mapping", "电子邮箱=").output
 
 
 def test_a_dry_run_writes_nothing_and_a_mapping_can_be_given_as_pairs_or_json(run, tmp_path):

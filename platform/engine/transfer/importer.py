@@ -72,7 +72,9 @@ class ImportOptions:
     whose value finds the record to update. `duplicates`: block, skip or merge (None: no
     duplicate check), by `duplicate_rule` (email, phone, name); `region`: the phone region
     for numbers without a country code. `automation`: False saves without firing automation
-    rules. `batch_size`: rows per transaction.
+    rules. `batch_size`: rows per transaction. `mapping_adds`: `mapping` changes the guessed
+    mapping (its columns mapped, or left out with None) instead of replacing it: the command
+    line's COLUMN=FIELD pairs, given for the columns the guess left out.
     """
 
     mapping: Mapping[str, str | None] | None = None
@@ -84,6 +86,7 @@ class ImportOptions:
     region: str = DEFAULT_REGION
     automation: bool = True
     batch_size: int = 1000
+    mapping_adds: bool = False
 
     def stored(self) -> dict[str, Any]:
         values = asdict(self)
@@ -282,11 +285,15 @@ class ImportService:
             if given is None:
                 raise ImportFileError(messages.IMPORT_NO_SAVED_MAPPING(name=options.saved_mapping, object=obj.name))
         policy = self.context.policy
-        if given is None:
+        if given is None or options.mapping_adds:
             # A header naming a field the user may not read is a column no field has for them: left out, like
             # any unknown column (refusing it would tell them the hidden field's name).
-            given = {column: name for column, name in guess_mapping(obj, field_types, table.header).items()
-                     if policy is None or name == "owner_id" or policy.can_read_field(obj.name, name)}
+            guessed = {column: name for column, name in guess_mapping(obj, field_types, table.header).items()
+                       if policy is None or name == "owner_id" or policy.can_read_field(obj.name, name)}
+            if given is not None:  # a field given a column of the caller's is no longer the guessed column's
+                taken = {target for target in given.values() if target}
+                guessed = {column: name for column, name in guessed.items() if name not in taken}
+            given = guessed if given is None else {**guessed, **given}
         mapping = checked_mapping(obj, field_types, table.header, given)
         if policy is not None:
             for column, name in mapping.items():
