@@ -289,11 +289,13 @@ class RecordService:
         if not text:
             records = self._page(connection, QuerySpec(sort=(title,) if title else ("id",), limit=limit)).records
             return [Suggestion(record, _title(record, title), False) for record in records]
-        search_terms(text)  # a text the search refuses is refused as the search's, before any title is read
+        terms = search_terms(text)  # a text the search refuses is refused as the search's, before any title is read
         prefixed: dict[int, Record] = {}
         startswith = title is not None and "startswith" in self.runtime.field_types.operators(
             self.obj.fields[title], self.runtime.registry)
-        among_matches = startswith and self._title_among_matches(title)
+        # A text of punctuation alone ("(", "#") has no search terms and matches nothing: the titles starting with
+        # it are no matches of it, so they are read by the prefix filter, as where the title is indexed.
+        among_matches = startswith and bool(terms) and self._title_among_matches(title)
         if startswith and titles_held is not False and not among_matches:
             for prefix in title_prefixes(text):  # an index range each where the title is indexed
                 spec = QuerySpec(filter={title: {"startswith": prefix}}, sort=(title,), limit=limit)
