@@ -100,3 +100,19 @@ def test_a_dry_run_prints_every_fault_of_a_row(run, tmp_path):
                  "row 2, column Email: Not a valid email address.", "row 2, column Headcount: Not a valid whole number.",
                  "row 2, column Company: there is no company record 'Nobody'."):
         assert line in result.output
+
+
+@pytest.mark.parametrize("target", ["Email", "电子邮箱", "EMAIL", "e-mail"])
+def test_a_pair_naming_a_field_by_its_label_moves_the_field_from_the_guessed_column(run, tmp_path, target):
+    """`邮件=Email` (a label, or the API name in another case) takes the email field from the guessed 电子邮箱
+    column as `邮件=email` does, not a refusal for two columns given to one field."""
+    path = tmp_path / "people.csv"
+    path.write_bytes("姓,电子邮箱,邮件\n王,wang@example.cn,w2@example.cn\n".encode("gbk"))
+    result = run("import", "person", path, "--mapping", f"邮件={target}")
+    assert "1 created" in result.output, result.output
+    crm = Crm.open(run.url)
+    try:
+        (person,) = crm.as_system().records("person").query(filter={"last_name": "王"}).records
+    finally:
+        crm.close()
+    assert person["email"] == "w2@example.cn"

@@ -49,7 +49,8 @@ from crmkit.engine.transfer.cells import cell_reader
 from crmkit.engine.transfer.duplicates import ACTIONS, DEFAULT_REGION, DuplicateRule
 from crmkit.engine.transfer.files import ImportFileError, Table, cell_text, read_table
 from crmkit.engine.transfer.jobs import BatchCounts, ImportJob, RowError
-from crmkit.engine.transfer.mapping import checked_mapping, guess_mapping, save_mapping, saved_mapping
+from crmkit.engine.transfer.mapping import (checked_mapping, field_words, guess_mapping, header_key, save_mapping,
+                                           saved_mapping)
 
 logger = logging.getLogger("crmkit.transfer")
 
@@ -291,7 +292,8 @@ class ImportService:
             guessed = {column: name for column, name in guess_mapping(obj, field_types, table.header).items()
                        if policy is None or name == "owner_id" or policy.can_read_field(obj.name, name)}
             if given is not None:  # a field given a column of the caller's is no longer the guessed column's
-                taken = {target for target in given.values() if target}
+                words = field_words(obj, field_types)  # a pair may name it by a label, in any case, as checked_mapping reads it
+                taken = {words.get(header_key(str(target)), target) for target in given.values() if target}
                 guessed = {column: name for column, name in guessed.items() if name not in taken}
             given = guessed if given is None else {**guessed, **given}
         mapping = checked_mapping(obj, field_types, table.header, given)
