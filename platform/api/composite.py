@@ -88,7 +88,8 @@ def composite_view() -> Response:
 def run_operation(user: UserContext, operation: Any, refs: dict[str, Any]) -> dict[str, Any]:
     """One operation's result {"ref"?, "status", "body"}; a CrmkitError when it is malformed or refused."""
     if not isinstance(operation, dict) or not isinstance(operation.get("method"), str) \
-            or not isinstance(operation.get("path"), str):
+            or not isinstance(operation.get("path"), str) or not operation["method"].strip() \
+            or not operation["path"].strip():  # a blank one is none (its sentence, "GET  is not ...", reads back as no template)
         raise Problem(messages.API_OPERATION_SHAPE())
     ref = operation.get("ref")
     if ref is not None and (not isinstance(ref, str) or not REF_NAME.fullmatch(ref) or ref in refs):
