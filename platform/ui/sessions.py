@@ -13,10 +13,10 @@ from __future__ import annotations
 import copy
 import time
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, request, session, stream_with_context
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 from werkzeug.exceptions import HTTPException
@@ -25,6 +25,7 @@ from crmkit.api.blueprint import is_api_path
 from crmkit.engine.context import UserContext, operation_state_columns
 from crmkit.engine.crm import Crm
 from crmkit.engine.database import read_connection
+from crmkit.engine.security.audit import reset_client_address, set_client_address
 from crmkit.engine.security.authentication import Authenticator
 from crmkit.engine.security.users import User
 from crmkit.ui.i18n import select_locale
@@ -116,6 +117,24 @@ def authenticator() -> Authenticator:
 
 def client_address() -> str | None:
     return request.remote_addr
+
+
+def streamed(chunks: Iterable[Any]) -> Iterator[Any]:
+    """`stream_with_context(chunks)` with the request's address kept for the security log while the stream is read.
+
+    Flask reads a streamed body after the view has returned and the request's teardown has run (which forgets
+    the address, ui/app.py `forget_client_address`), pushing the request's context again but running no
+    before_request: an entry written then (an export's `records.export_completed`) would have no address."""
+    address = client_address()
+
+    def read() -> Iterator[Any]:
+        token = set_client_address(address)
+        try:
+            yield from chunks
+        finally:
+            reset_client_address(token)
+
+    return stream_with_context(read())
 
 
 #: Methods of requests that only read until their page's snapshot: their sign-in check's connection is lent to it.

@@ -360,3 +360,21 @@ def test_a_list_page_reads_the_rights_once_for_all_its_engine_calls(as_user, lis
     operation_reads = [sql for sql in statements if "crmkit_metadata_state" in sql]
     assert len(operation_reads) == 1, statements  # the page's snapshot: the request's context is made lazily
     assert len([sql for sql in statements if sql != "BEGIN"]) <= 9, statements
+
+
+def test_a_streamed_exports_entries_carry_its_address_and_an_entry_after_the_request_none(as_user, list_app):
+    """engine/security/audit.py `client_address`: the export's entries, the one written when its stream is read to
+    the end too (after the view returned), say where the request came from; an entry written after the request, in
+    the same thread but outside any request, has no address (the request's is not left behind)."""
+    from crmkit.engine.security.audit import SecurityLog
+
+    log = SecurityLog(list_app.extensions["crmkit"].crm)
+    client = as_user("wang")
+    streamed = client.get("/o/gadget/export.csv?sort=name", buffered=False)
+    assert b"".join(streamed.response).count(b"\n") > 1
+    streamed.close()
+    log.record("attack15.outside")
+    entries = [(entry["event"], entry["username"], entry["address"]) for entry in log.entries(limit=3)]
+    address = client.environ_base["REMOTE_ADDR"]
+    assert entries == [("attack15.outside", None, None), ("records.export_completed", "wang", address),
+                       ("records.exported", "wang", address)]

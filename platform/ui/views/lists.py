@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterator
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, g, render_template, request, stream_with_context
+from flask import Blueprint, Response, g, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
@@ -27,7 +27,7 @@ from crmkit.ui.kanban_page import board_layout
 from crmkit.ui.list_page import PAGING_KEYS, build_list_page, effective_sort, engine_args, without
 from crmkit.ui.list_views import column_choices, open_list_view
 from crmkit.ui.record_views import may
-from crmkit.ui.sessions import user_context
+from crmkit.ui.sessions import streamed, user_context
 
 blueprint = Blueprint("lists", __name__)
 
@@ -115,7 +115,7 @@ def export_csv(object_name: str) -> Response:
         for piece in text:
             yield piece.encode("utf-8")
 
-    response = Response(stream_with_context(lines()), mimetype="text/csv")
+    response = Response(streamed(lines()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{records.obj.name}.csv"'
     return response
 
@@ -145,6 +145,6 @@ def _export(object_name: str, kind: str, write, mimetype: str) -> Response:
     layout = context.runtime.registry.layout(records.obj.name)
     sort = effective_sort(spec, layout.list.sort if layout.list is not None else (), context, records.obj.name)
     chunks = write(context, records, spec, sort)
-    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response = Response(streamed(chunks), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{records.obj.name}.{kind}"'
     return response

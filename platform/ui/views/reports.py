@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from urllib.parse import urlencode
 
 from babel.dates import format_timedelta
-from flask import Blueprint, Response, abort, jsonify, render_template, request, stream_with_context
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
@@ -40,7 +40,7 @@ from crmkit.ui.i18n import label_language
 from crmkit.ui.list_page import visible_columns, with_lookup_choices
 from crmkit.ui.record_views import may
 from crmkit.ui.report_page import list_address, report_table, result_json
-from crmkit.ui.sessions import user_context
+from crmkit.ui.sessions import streamed, user_context
 
 blueprint = Blueprint("reports", __name__)
 #: Export formats and their media types.
@@ -175,7 +175,7 @@ def export(name: str, fmt: str) -> Response:
     def body() -> Iterator[bytes]:
         yield from chunks
 
-    response = Response(stream_with_context(body()), mimetype=EXPORTS[fmt])
+    response = Response(streamed(body()), mimetype=EXPORTS[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{report.name}.{fmt}"'
     return response
 
