@@ -127,7 +127,7 @@ def create_app(crm: Crm | None = None, config: Mapping[str, Any] | None = None) 
 
 def remember_client_address() -> None:
     """The request's address for the security log (engine/security/audit.py `client_address`)."""
-    g.client_address_token = set_client_address(request.remote_addr)
+    g.client_address_token = set_client_address(sessions.client_address())
 
 
 def forget_client_address(_error: BaseException | None = None) -> None:
