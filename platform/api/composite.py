@@ -89,7 +89,7 @@ def run_operation(user: UserContext, operation: Any, refs: dict[str, Any]) -> di
     """One operation's result {"ref"?, "status", "body"}; a CrmkitError when it is malformed or refused."""
     if not isinstance(operation, dict) or not isinstance(operation.get("method"), str) \
             or not isinstance(operation.get("path"), str) or not operation["method"].strip() \
-            or not operation["path"].strip():  # a blank one is none (its sentence, "GET  is not ...", reads back as no template)
+            or not operation["path"].strip():  # a blank method or path is a missing one
         raise Problem(messages.API_OPERATION_SHAPE())
     ref = operation.get("ref")
     if ref is not None and (not isinstance(ref, str) or not REF_NAME.fullmatch(ref) or ref in refs):
@@ -102,10 +102,10 @@ def run_operation(user: UserContext, operation: Any, refs: dict[str, Any]) -> di
     try:
         endpoint, args = current_app.url_map.bind("localhost").match(PREFIX + path, method)
     except Exception:
-        raise Problem(messages.API_NOT_RECORD_OPERATION(method=method, path=path)) from None
+        raise Problem(messages.API_NOT_RECORD_OPERATION(method=repr(method), path=repr(path))) from None
     runner = RUNNERS.get(endpoint)
     if runner is None:
-        raise Problem(messages.API_NOT_RECORD_OPERATION(method=method, path=path))
+        raise Problem(messages.API_NOT_RECORD_OPERATION(method=repr(method), path=repr(path)))
     if not isinstance(body, dict):
         raise Problem(messages.API_OPERATION_BODY())
     outcome = runner(user, args, body, version)

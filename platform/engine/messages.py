@@ -827,7 +827,8 @@ API_REPORT_FILTER = Message("filter must be a JSON object of the report's page f
 CHANGES_SINCE = Message("since must be a cursor the change feed gave (next_cursor), not {value}.",
                         "since 必须是变更订阅给出的游标（next_cursor），而不是 {value}。")
 
-#: Every template, most specific first: `translated` uses the first that matches the whole sentence. Those holding a
+#: Every template, most specific first: `translated` uses the first that matches the whole sentence with whole quoted
+#: values in its placeholders (`_template_of`). Those holding a
 #: validation summary (`inner` kind "summary") come first: "the record is not valid: email: 'a@b.cn' is already
 #: used by another contact record." is the summary around DUPLICATE, which alone would read all before "is already
 #: used" as its value.
@@ -864,29 +865,60 @@ def translated(sentence: str, language: str, extra: Sequence[Message] = (),
     english = Label.of({"en": "en", "zh": "zh"}).get(language) == "en"
     if not sentence or (english and (subject is None or names is None)):
         return sentence  # the sentence is English already, with no field to name
+    found = _template_of(sentence, extra)
+    if found is None:
+        return sentence
+    message, match = found
+    params = match.groupdict()
+    if english and not _names_a_field(params, subject, names) and "summary" not in message.inner.values():
+        return sentence
+    for name, kind in message.inner.items():
+        if kind == "summary":
+            params[name] = _summary(params[name], language, extra, names, subject)
+        elif kind == "phrase":
+            params[name] = _phrase(params[name], language, names, subject)
+        else:
+            params[name] = translated(params[name], language, extra, names)
+    if names is not None and params.get("object"):
+        if params.get("field"):
+            params["field"] = names(params["object"], params["field"]) or params["field"]
+        params["object"] = names(params["object"], None) or params["object"]
+    elif names is not None and subject is not None:
+        for name in SUBJECT_FIELD_PLACEHOLDERS:
+            if params.get(name):
+                params[name] = names(subject, params[name]) or params[name]
+    return message.in_language(language, **params)
+
+
+#: A quoted value as the engine shows one (repr: 'a', "it's", 'a\\'b'), and an apostrophe inside a word (O'Brien).
+QUOTED_VALUE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+WORD_APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
+
+
+def _template_of(sentence: str, extra: Sequence[Message]) -> tuple[Message, re.Match[str]] | None:
+    """The template `sentence` was written from, with its match; None when no template matches it whole.
+
+    The first template (CATALOG, then `extra`) whose every placeholder holds whole quoted values;
+    failing that, the first that matches at all. A value may hold another template's words
+    ("limit must be ..., not 'x must be true or false, not y'."): read by that other template,
+    a placeholder would start or end inside the quoted value ("limit must be ..., not 'x"),
+    which the sentence's own template never does.
+    """
+    first = None
     for message in chain(CATALOG, extra):
         match = message.pattern.fullmatch(sentence)
-        if match:
-            params = match.groupdict()
-            if english and not _names_a_field(params, subject, names) and "summary" not in message.inner.values():
-                return sentence
-            for name, kind in message.inner.items():
-                if kind == "summary":
-                    params[name] = _summary(params[name], language, extra, names, subject)
-                elif kind == "phrase":
-                    params[name] = _phrase(params[name], language, names, subject)
-                else:
-                    params[name] = translated(params[name], language, extra, names)
-            if names is not None and params.get("object"):
-                if params.get("field"):
-                    params["field"] = names(params["object"], params["field"]) or params["field"]
-                params["object"] = names(params["object"], None) or params["object"]
-            elif names is not None and subject is not None:
-                for name in SUBJECT_FIELD_PLACEHOLDERS:
-                    if params.get(name):
-                        params[name] = names(subject, params[name]) or params[name]
-            return message.in_language(language, **params)
-    return sentence
+        if match is None:
+            continue
+        if all(_whole_quotes(value) for value in match.groupdict().values()):
+            return message, match
+        first = first or (message, match)
+    return first
+
+
+def _whole_quotes(value: str) -> bool:
+    """Whether every quote in a placeholder's `value` opens or closes a whole quoted value (or is a word's apostrophe)."""
+    rest = QUOTED_VALUE.sub("", WORD_APOSTROPHE.sub("", value))
+    return "'" not in rest and '"' not in rest
 
 
 def _phrase(text: str, language: str, names: Callable[[str, str | None], str | None] | None,

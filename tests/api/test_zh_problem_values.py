@@ -28,19 +28,32 @@ def test_an_operation_with_an_empty_method_or_path_is_refused_in_chinese(api, op
     assert _chinese(detail) and "is not a record operation" not in detail, detail
 
 
-@pytest.mark.xfail(strict=True, reason="translated() uses the first template matching the whole sentence: "
-                                       "API_FLAG's '{name} must be true or false, not {value}.' matches a later "
-                                       "API sentence whose quoted value holds those words")
-@pytest.mark.parametrize("path", ["/changes?limit=x must be true or false, not y",
-                                  "/changes?since=x must be true or false, not y",
-                                  "/reports/sales_funnel?from=x must be true or false, not y"])
-def test_a_value_worded_like_another_sentence_does_not_change_which_sentence_is_translated(api, path):
+WORDED_LIKE_API_FLAG = "x must be true or false, not y"
+
+
+@pytest.mark.parametrize(("path", "message", "params"), [
+    (f"/changes?limit={WORDED_LIKE_API_FLAG}", messages.API_LIMIT, {"max": "1,000"}),
+    (f"/changes?since={WORDED_LIKE_API_FLAG}", messages.CHANGES_SINCE, {}),
+    (f"/reports/sales_funnel?from={WORDED_LIKE_API_FLAG}", messages.API_DATE, {"name": "from"}),
+])
+def test_a_value_worded_like_another_sentence_does_not_change_which_sentence_is_translated(api, path, message, params):
     detail = _detail(api, "GET", path)
-    assert "must be" not in detail, detail  # the value itself is shown as it is, inside the Chinese sentence
+    assert detail == message.in_language("zh", value=repr(WORDED_LIKE_API_FLAG), **params)
 
 
-def test_the_catalog_reads_an_api_sentence_back_whole_when_its_value_quotes_another():
-    sentence = messages.API_LIMIT(max="1,000", value=repr("x must be true or false, not y."))
-    expected = messages.API_LIMIT.in_language("zh", max="1,000", value=repr("x must be true or false, not y."))
-    if messages.translated(sentence, "zh") != expected:
-        pytest.xfail("the first matching template wins (see the API test above)")
+@pytest.mark.parametrize("value", [WORDED_LIKE_API_FLAG + ".", "it's 'x' must be true or false, not \"y\".",
+                                   "'a' has no field 'b' you may read; fields are 'c'."])
+def test_the_catalog_reads_an_api_sentence_back_whole_when_its_value_quotes_another(value):
+    sentence = messages.API_LIMIT(max="1,000", value=repr(value))
+    assert messages.translated(sentence, "zh") == messages.API_LIMIT.in_language("zh", max="1,000", value=repr(value))
+
+
+def test_an_operation_path_worded_like_another_sentence_is_refused_in_its_own_chinese_sentence(api):
+    path = "/x must be true or false, not y"
+    detail = _detail(api, "POST", "/composite", {"operations": [{"method": "GET", "path": path}]})
+    assert detail == messages.API_NOT_RECORD_OPERATION.in_language("zh", method="'GET'", path=repr(path))
+
+
+def test_an_apostrophe_inside_a_word_is_no_quote():
+    sentence = messages.API_VIA_NEEDED(child="o'brien_note", object="account", lookups="a, b")
+    assert messages.translated(sentence, "zh").startswith("o'brien_note 通过")

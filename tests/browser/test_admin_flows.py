@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import goto, sign_in
+from tests.browser.conftest import goto, ready, sign_in
 from tests.browser.test_foundation_flows import AXE, console_errors
 
 ADMIN_PAGES = ("/admin/users", "/admin/users/new", "/admin/roles", "/admin/teams")
@@ -74,6 +74,8 @@ def test_the_admin_pages_fit_a_390_pixel_phone(browser: Browser, base_url: str, 
             page.screenshot(path=screenshots / name, full_page=True)
     goto(page, "/admin/users?status=all")
     page.locator("tbody a").first.click()
+    page.wait_for_url(re.compile(r"/admin/users/\d+$"))  # the user's page, not the list it left
+    ready(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=screenshots / "phone-admin-user.png", full_page=True)
     assert errors == []
@@ -85,6 +87,8 @@ def test_a_reset_password_repeat_that_differs_is_said_before_the_form_is_sent(pa
     sign_in(page, "admin")
     goto(page, "/admin/users?q=rep1")
     page.locator("tbody a").first.click()
+    page.wait_for_url(re.compile(r"/admin/users/\d+$"))
+    ready(page)
     address = page.url
     page.get_by_label("Set this password").check()
     page.get_by_label("New password").fill("a fresh passphrase for the rep")
