@@ -21,11 +21,12 @@ A statement whose compilation needs per-call work is run as usual by `connection
 instead: Python-side column defaults to compute, IN lists expanded or values rendered at
 execution, result columns whose values need processing.
 
-On SQLite, inside a transaction, even `exec_driver_sql` costs most of a statement: building
-its execution context and result object took about 50 µs a statement against 1-2 µs for
-the sqlite3 cursor's own `execute` (measured on the bench machine), and a create runs five
-such statements. There `run_on_driver` runs the kept SQL on the DBAPI cursor itself and
-does by hand the parts of `exec_driver_sql` a caller can observe:
+Inside a transaction, even `exec_driver_sql` costs much of a statement: building its
+execution context and result object took about 50 µs a statement on SQLite against 1-2 µs
+for the sqlite3 cursor's own `execute`, and a create runs five such statements; on
+PostgreSQL (psycopg) tens of µs more beside each round trip, for the create's two statements
+(measured on the bench machine). There `run_on_driver` runs the kept SQL on the DBAPI cursor
+itself and does by hand the parts of `exec_driver_sql` a caller can observe:
 
 - the `before_cursor_execute` / `after_cursor_execute` listeners are called, with the same
   arguments but no execution context (None), so statement counts and plans in tests see
@@ -57,6 +58,9 @@ from sqlalchemy.types import TypeEngine
 
 _REQUIRED = object()
 
+#: The drivers whose cursor `run_on_driver` uses directly (SQLAlchemy's dialect.driver names).
+DIRECT_DRIVERS = frozenset({"pysqlite", "psycopg"})
+
 
 @dataclass(frozen=True)
 class Compiled:
@@ -70,7 +74,7 @@ class Compiled:
     sql: str
     slots: tuple[tuple[str, str, Callable[[Any], Any] | None, Any], ...]
     positional: bool
-    #: Whether a run inside a transaction may go straight to the DBAPI cursor (SQLite: `run_on_driver`).
+    #: Whether a run inside a transaction may go straight to the DBAPI cursor (`run_on_driver`): sqlite3 and psycopg.
     direct: bool = False
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
@@ -140,7 +144,7 @@ def compile_once(statement: Executable, dialect: Dialect, names: tuple[str, ...]
         slots.append((name, escaped.get(name, name), processors.get(name), default))
         if dialect.driver == "psycopg" and isinstance(bind.type, ARRAY):
             sql = _binary(sql, escaped.get(name, name))
-    return Compiled(sql, tuple(slots), bool(compiled.positional), direct=dialect.name == "sqlite")
+    return Compiled(sql, tuple(slots), bool(compiled.positional), direct=dialect.driver in DIRECT_DRIVERS)
 
 
 def _binary(sql: str, key: str) -> str:
@@ -161,7 +165,7 @@ class DriverResult:
 
     Answers the CursorResult methods its callers use; `rowcount` is the cursor's (rows an
     INSERT, UPDATE or DELETE changed; -1 for a SELECT), and so is `lastrowid` (the rowid of
-    the row an INSERT wrote; SQLite).
+    the row an INSERT wrote; SQLite; None on psycopg, whose INSERTs return their ids).
     """
 
     __slots__ = ("rows", "rowcount", "lastrowid")
@@ -229,7 +233,7 @@ def run_on_driver(connection: Connection, sql: str, parameters: tuple[Any, ...] 
             rows = cursor.fetchall() if cursor.description is not None else []
         except BaseException as error:
             connection._handle_dbapi_exception(error, sql, parameters, cursor, None)
-        return DriverResult(rows, cursor.rowcount, cursor.lastrowid)
+        return DriverResult(rows, cursor.rowcount, getattr(cursor, "lastrowid", None))
     finally:
         cursor.close()
 

@@ -1,17 +1,18 @@
-"""SQLite's direct path (precompiled.run_on_driver): a create's statements skip SQLAlchemy's execution
+"""The direct path (precompiled.run_on_driver): a create's statements skip SQLAlchemy's execution
 context, and nothing a caller can observe changes.
 
-On SQLite, inside a transaction, the kept statements of a save and the BEGIN run on the
-DBAPI cursor. These tests pin what must hold all the same: the rows a create writes (record,
-history, search index, change log), statement listeners seeing every statement, the
-database's refusals told as field errors, values the driver cannot bind translated as
+Inside a transaction, the kept statements of a save run on the DBAPI cursor (sqlite3's, and
+psycopg's on PostgreSQL), and so does SQLite's BEGIN. These tests pin what must hold all the
+same, on both databases: the rows a create writes (record, history, search index, change log),
+statement listeners seeing every statement, the database's refusals told as field errors and
+leaving the transaction as the usual path does, values the driver cannot bind translated as
 before, and the usual path wherever the direct one does not apply.
 """
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import event, insert, select, text
-from sqlalchemy.exc import IntegrityError, NoResultFound
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound
 
 from crmkit.engine.database import NumberOutOfRange
 from crmkit.engine.precompiled import DriverResult, execute_compiled, run_on_driver
@@ -45,12 +46,6 @@ def deals(crm, install):
     return crm.as_system().records("deal")
 
 
-@pytest.fixture
-def sqlite_only(crm):
-    if crm.engine.dialect.name != "sqlite":
-        pytest.skip("the direct path is SQLite's; PostgreSQL runs the usual one")
-
-
 class Seen:
     """(statement, execution context) of every statement sent while active."""
 
@@ -68,14 +63,19 @@ class Seen:
         self.sent.append((" ".join(statement.split()), context))
 
 
-def test_a_create_sends_its_statements_on_the_driver_cursor_and_listeners_see_each(crm, deals, sqlite_only):
+def test_a_create_sends_its_statements_on_the_driver_cursor_and_listeners_see_each(crm, deals):
     with Seen(crm.engine) as sent:
         record = deals.create({"name": "星辰科技 renewal", "amount": "1000"})
     statements = [statement for statement, _ in sent]
-    assert statements[0] == "BEGIN IMMEDIATE"
-    assert [statement.split(" (")[0] for statement in statements if statement.startswith("INSERT")] == [
-        "INSERT INTO deal", "INSERT INTO crmkit_history", "INSERT INTO crmkit_deal_search_pending",
-        "INSERT INTO crmkit_change"]  # the search row waits in the pending table (query/search_index.py)
+    if crm.engine.dialect.name == "sqlite":
+        assert statements[0] == "BEGIN IMMEDIATE"
+        assert [statement.split(" (")[0] for statement in statements if statement.startswith("INSERT")] == [
+            "INSERT INTO deal", "INSERT INTO crmkit_history", "INSERT INTO crmkit_deal_search_pending",
+            "INSERT INTO crmkit_change"]  # the search row waits in the pending table (query/search_index.py)
+    else:  # psycopg begins the transaction itself; the writes are one statement (records/create_statement.py)
+        assert len(statements) == 2 and statements[0].startswith("SELECT crmkit_metadata_state.generation")
+        assert all(f"INSERT INTO {table} " in statements[1]
+                   for table in ("deal", "crmkit_history", "crmkit_deal_search", "crmkit_change")), statements[1]
     assert all(context is None for _, context in sent)  # no SQLAlchemy execution context was built
     assert record["expected"] == 100 and record["version"] == 1
 
@@ -119,17 +119,29 @@ def test_a_value_the_driver_cannot_bind_is_translated_as_on_the_usual_path(crm, 
             run(connection)
 
 
-def test_a_refused_statement_leaves_the_transaction_usable_as_on_the_usual_path(crm, deals, sqlite_only):
-    table = crm.runtime.table("deal")
-    with crm.engine.begin() as connection:
-        with pytest.raises(IntegrityError):
-            run_on_driver(connection, "INSERT INTO deal (id, name) VALUES (?, ?)", (1, None))
-        assert run_on_driver(connection, "SELECT count(*) FROM deal").scalar_one() == 0
+def test_a_refused_statement_leaves_the_transaction_as_the_usual_path_does(crm, deals):
+    """SQLite: usable, nothing written; PostgreSQL: aborted until rolled back (InFailedSqlTransaction)."""
+    marker = "?" if crm.engine.dialect.name == "sqlite" else "%s"
+    refused = f"INSERT INTO deal (id, name) VALUES ({marker}, {marker})"
+    paths = {"direct": run_on_driver, "usual": lambda connection, sql, values=(): connection.exec_driver_sql(sql, values)}
+    after: dict[str, object] = {}
+    for name, run in paths.items():
+        with crm.engine.connect() as connection:
+            connection.begin()
+            with pytest.raises(IntegrityError):
+                run(connection, refused, (1, None))
+            try:
+                after[name] = run(connection, "SELECT count(*) FROM deal").scalar_one()
+            except DBAPIError as error:
+                after[name] = type(error.orig).__name__
+            connection.rollback()
+    assert after["direct"] == after["usual"]
+    assert after["direct"] == (0 if crm.engine.dialect.name == "sqlite" else "InFailedSqlTransaction")
     with crm.engine.connect() as connection:
-        assert connection.execute(select(table.c.id)).all() == []
+        assert connection.execute(select(crm.runtime.table("deal").c.id)).all() == []
 
 
-def test_outside_a_transaction_the_usual_path_begins_one(crm, deals, sqlite_only):
+def test_outside_a_transaction_the_usual_path_begins_one(crm, deals):
     with crm.engine.connect() as connection:
         assert not connection.in_transaction()
         result = run_on_driver(connection, "SELECT 1")
