@@ -131,3 +131,25 @@ def test_an_xlsx_with_empty_rows_and_a_date_cell_in_chinese_format_is_read(crm, 
     report = people.import_file(path)
     assert (report.rows, report.created, report.failed) == (2, 2, 0)
     assert stored(crm, "last_name", "birthday", "company") == [("王", datetime.date(1990, 5, 17), 1), ("李", None, None)]
+
+
+@pytest.mark.xfail(strict=True, reason="crmkit import --errors naming a folder that does not exist imports the file, "
+                                       "then dies with a FileNotFoundError traceback instead of a sentence")
+def test_an_errors_file_that_cannot_be_written_is_a_sentence_not_a_traceback(sqlite_url, tmp_path):
+    from click.testing import CliRunner
+
+    from crmkit.cli import main
+    from crmkit.engine import Crm
+    from tests.transfer.conftest import PACKAGE
+
+    crm = Crm.open(sqlite_url)
+    package = tmp_path / "package.yaml"
+    package.write_text(PACKAGE, encoding="utf-8")
+    crm.install(package)
+    crm.close()
+    path = tmp_path / "people.csv"
+    path.write_bytes("姓,电子邮箱\n王,wang@example.cn\n,li@example.cn\n".encode("gbk"))
+    errors = tmp_path / "no such folder" / "errors.csv"
+    result = CliRunner().invoke(main, ["--database", sqlite_url, "import", "person", str(path), "--errors", str(errors)])
+    assert isinstance(result.exception, SystemExit) and result.exit_code != 0, repr(result.exception)
+    assert "errors.csv" in result.output
