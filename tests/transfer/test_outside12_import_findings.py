@@ -153,3 +153,16 @@ def test_an_errors_file_that_cannot_be_written_is_a_sentence_not_a_traceback(sql
     result = CliRunner().invoke(main, ["--database", sqlite_url, "import", "person", str(path), "--errors", str(errors)])
     assert isinstance(result.exception, SystemExit) and result.exit_code != 0, repr(result.exception)
     assert "errors.csv" in result.output
+
+
+@pytest.mark.xfail(strict=True, reason="a phone number typed in full-width digits (a Chinese IME's １３８…) keeps them in "
+                                       "its duplicate key (duplicates.py phone_key does not NFKC-normalise), so it never "
+                                       "matches the same number in ASCII digits")
+def test_a_mobile_number_in_full_width_digits_is_a_duplicate_of_the_same_number(crm, people, csv_file):
+    from crmkit.engine.transfer.duplicates import phone_key
+
+    assert phone_key("１３８ ００１３ ８０００", "CN") == phone_key("138 0013 8000", "CN")
+    crm.as_system().records("person").create({"last_name": "王", "phone": "138 0013 8000"})
+    report = people.dry_run(csv_file("姓,办公电话\n王,１３８００１３８０００\n", "gb18030"),
+                            ImportOptions(duplicates="block", duplicate_rule="phone"))
+    assert (report.created, report.failed) == (0, 1)
