@@ -19,11 +19,15 @@ __all__ = ["COOKIE_READABLE", "PREFIX", "blueprint", "install", "is_api_request"
 def install(app: Flask) -> None:
     """Registers the API on `app`: its blueprint, rate limits, request ids and problem+json errors.
 
+    Raises ConfigurationError for a setting the API cannot use (CRMKIT_API_RATE_LIMIT,
+    CRMKIT_CHANGES_SETTLE_SECONDS), naming it.
+
     The blueprint is exempt from CSRF (its calls carry a bearer token, never the session cookie).
     """
     from crmkit.api import changes, composite, describe, docs, problems, records, reports  # noqa: F401  (routes, handlers)
     from crmkit.api.limits import install_limits
 
+    app.extensions[changes.SETTLE_EXTENSION] = changes.settle_time(app)  # a bad setting stops the start
     plugins = plugin_blueprint(app)
     limited = frozenset({blueprint.name} | ({plugins.name} if plugins is not None else set()))
     install_limits(app, limited)

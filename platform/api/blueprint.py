@@ -63,12 +63,31 @@ def bearer_token() -> str | None:
 
 
 def requested_language() -> str | None:
-    """The caller's language: ?lang=, else the first of Accept-Language; None leaves the user's own."""
+    """The caller's language as a tag in its usual case ('zh-Hans-CN'): ?lang=, else the Accept-Language entry of
+    highest quality above 0 (RFC 9110 section 12.5.4: q=0 is "not acceptable"); None leaves the user's own.
+
+    Tags compare without regard to case (RFC 5646 section 2.1.1): ZH-CN, zh-cn and zh-CN are one."""
     given = (request.args.get("lang") or "").strip()
-    if not given and request.headers.get("Accept-Language"):  # parsed only when sent
-        accepted = request.accept_languages
-        given = accepted[0][0] if accepted else ""
-    return given[:35] if given and given != "*" and re.fullmatch(r"[A-Za-z0-9-_]+", given) else None
+    if not given and request.headers.get("Accept-Language"):  # parsed only when sent; werkzeug sorts by quality
+        given = next((tag for tag, quality in request.accept_languages if quality > 0), "")
+    if not given or given == "*" or not re.fullmatch(r"[A-Za-z0-9-_]+", given):
+        return None
+    return language_tag(given[:35])
+
+
+def language_tag(text: str) -> str:
+    """A language tag in the case RFC 5646 section 2.1.1 recommends: language lower case, a four-letter script
+    title case, a region upper case, '_' read as '-' ("ZH_hans_cn" -> "zh-Hans-CN")."""
+    parts = [part for part in text.replace("_", "-").split("-") if part]
+    shaped = [parts[0].lower()] if parts else []
+    for part in parts[1:]:
+        if len(part) == 4 and part.isalpha():
+            shaped.append(part.title())
+        elif (len(part) == 2 and part.isalpha()) or (len(part) == 3 and part.isdigit()):
+            shaped.append(part.upper())
+        else:
+            shaped.append(part.lower())
+    return "-".join(shaped)
 
 
 def language() -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Callable, Mapping
+from urllib.parse import parse_qsl
 
 from flask import Response, current_app
 
@@ -41,30 +42,45 @@ MAX_DEPTH = 32
 class OperationFailed(CrmkitError):
     """One operation of a composite call was refused: the engine's error, with the operation's index."""
 
-    def __init__(self, error: CrmkitError, index: int) -> None:
+    def __init__(self, error: CrmkitError, index: int, subject: str | None = None) -> None:
         super().__init__(error.message, title=error.title, status=error.status)
         self.operation = index
         self.field_errors = error.errors if isinstance(error, RecordValidationError) else None
+        #: The object the operation addressed: its fields are named by their labels, as the call alone names them.
+        self.subject = subject
 
 
-def _run_create(user: UserContext, args: Mapping[str, Any], body: Any, version: int | None) -> Outcome:
+class _Refused(Exception):
+    """An operation's endpoint refused it (`error`), addressing the object `subject`."""
+
+    def __init__(self, error: CrmkitError, subject: str | None) -> None:
+        super().__init__(error.message)
+        self.error, self.subject = error, subject
+
+
+def _run_create(user: UserContext, args: Mapping[str, Any], body: Any, version: int | None,
+                query: Mapping[str, str]) -> Outcome:
     return create(user, args["object_name"], body)
 
 
-def _run_update(user: UserContext, args: Mapping[str, Any], body: Any, version: int | None) -> Outcome:
+def _run_update(user: UserContext, args: Mapping[str, Any], body: Any, version: int | None,
+                query: Mapping[str, str]) -> Outcome:
     if version is None:
         version = version_from(None, required=True)
     return update(user, args["object_name"], args["record_id"], body, version)
 
 
-#: The endpoints a composite operation may call, and how.
-RUNNERS: dict[str, Callable[[UserContext, Mapping[str, Any], Any, int | None], Outcome]] = {
+#: The endpoints a composite operation may call, and how: (user, the path's arguments, body, version, the path's
+#: query parameters) -> Outcome. A get takes `fields` as the call alone does (docs/api.md, "Records").
+RUNNERS: dict[str, Callable[[UserContext, Mapping[str, Any], Any, int | None, Mapping[str, str]], Outcome]] = {
     "api.create_record": _run_create,
     "api.update_record": _run_update,
-    "api.get_record": lambda user, args, body, version: get(user, args["object_name"], args["record_id"]),
-    "api.delete_record": lambda user, args, body, version: delete(user, args["object_name"], args["record_id"],
-                                                                  version),
-    "api.restore_record": lambda user, args, body, version: restore(user, args["object_name"], args["record_id"]),
+    "api.get_record": lambda user, args, body, version, query: get(user, args["object_name"], args["record_id"],
+                                                                   query.get("fields")),
+    "api.delete_record": lambda user, args, body, version, query: delete(user, args["object_name"],
+                                                                         args["record_id"], version),
+    "api.restore_record": lambda user, args, body, version, query: restore(user, args["object_name"],
+                                                                           args["record_id"]),
 }
 
 
@@ -80,6 +96,8 @@ def composite_view() -> Response:
         for index, operation in enumerate(operations):
             try:
                 results.append(run_operation(user, operation, refs))
+            except _Refused as refused:
+                raise OperationFailed(refused.error, index, refused.subject) from None
             except CrmkitError as error:
                 raise OperationFailed(error, index) from None
     return json_response({"results": results})
@@ -99,8 +117,9 @@ def run_operation(user: UserContext, operation: Any, refs: dict[str, Any]) -> di
     given = resolved(operation.get("if_match"), refs)
     version = version_from(str(given), required=False) if given is not None else None
     method = operation["method"].upper()
+    route, _, query = path.partition("?")
     try:
-        endpoint, args = current_app.url_map.bind("localhost").match(PREFIX + path, method)
+        endpoint, args = current_app.url_map.bind("localhost").match(PREFIX + route, method)
     except Exception:
         raise Problem(messages.API_NOT_RECORD_OPERATION(method=repr(method), path=repr(path))) from None
     runner = RUNNERS.get(endpoint)
@@ -108,7 +127,10 @@ def run_operation(user: UserContext, operation: Any, refs: dict[str, Any]) -> di
         raise Problem(messages.API_NOT_RECORD_OPERATION(method=repr(method), path=repr(path)))
     if not isinstance(body, dict):
         raise Problem(messages.API_OPERATION_BODY())
-    outcome = runner(user, args, body, version)
+    try:
+        outcome = runner(user, args, body, version, dict(parse_qsl(query, keep_blank_values=True)))
+    except CrmkitError as error:
+        raise _Refused(error, args.get("object_name")) from None
     if ref is not None:
         refs[ref] = outcome.body
     return {**({"ref": ref} if ref is not None else {}), "status": outcome.status, "body": outcome.body}

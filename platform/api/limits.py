@@ -18,6 +18,12 @@ target: a list page within 2x the bare engine call). What is left here is one hi
 (before the call, or right after its token is checked), which in the process's memory also reads the
 window the headers show (one lock, one step per limit); in Redis the headers read each window again.
 
+Redis out of reach (a restart, a network fault) does not stop the API: while it does not answer,
+each process counts in its own memory (as without CRMKIT_REDIS_URL: the limit then holds per
+process, not across them), logs a warning at most once a minute, and asks Redis again after
+ASK_AGAIN seconds; a Redis that takes more than REDIS_TIMEOUT to connect or answer counts as not
+answering.
+
 Request ids: a caller's `X-Request-Id` (letters, digits, `._:-`, up to 128) is kept, else one is
 made; it is returned in `X-Request-Id`, in every problem's `request_id`, and set as
 `request_id` on the log records of the API's loggers (and the app's).
@@ -28,10 +34,11 @@ import hashlib
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, Response, g, has_request_context, request
 from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
@@ -65,9 +72,26 @@ def rate_limit(app: Flask) -> str:
     return "" if configured == "" else configured or DEFAULT_RATE_LIMIT
 
 
+MEMORY_URI = ProcessMemoryStorage.STORAGE_SCHEME[0] + "://"
+#: Seconds between two warnings that the limits' Redis does not answer, and before it is asked again after that.
+WARN_EVERY, ASK_AGAIN = 60.0, 5.0
+#: Seconds a Redis of the limits may take to connect or answer (a host that drops packets would hold every call).
+REDIS_TIMEOUT = 1.0
+
+
 def storage_uri(app: Flask) -> str:
     redis_url = app.config.get("CRMKIT_REDIS_URL")
-    return redis_url if redis_url else ProcessMemoryStorage.STORAGE_SCHEME[0] + "://"
+    return redis_url if redis_url else MEMORY_URI
+
+
+def _storage(uri: str) -> Storage:
+    """The storage of `uri`; a shared one (Redis) raises StorageError for any fault of its own (limits' wrap_exceptions)."""
+    if uri == MEMORY_URI:
+        return storage_from_string(uri)
+    if uri.split(":", 1)[0] in ("redis", "rediss", "unix"):
+        return storage_from_string(uri, wrap_exceptions=True, socket_connect_timeout=REDIS_TIMEOUT,
+                                   socket_timeout=REDIS_TIMEOUT)
+    return storage_from_string(uri, wrap_exceptions=True)
 
 
 @dataclass(frozen=True)
@@ -79,6 +103,10 @@ class RateLimits:
     strategy: MovingWindowRateLimiter
     #: Names of the blueprints whose calls are limited (the API's and the plugins' endpoints under it).
     blueprints: frozenset[str]
+    #: The same limits in this process's memory, counted while `storage` (Redis) does not answer; None for memory.
+    fallback: "RateLimits | None" = None
+    #: time.monotonic() of the last time `storage` did not answer, and of the last warning logged about it.
+    unanswered: list[float] = field(default_factory=lambda: [-ASK_AGAIN, -WARN_EVERY], compare=False)
 
     @classmethod
     def of(cls, app: Flask, blueprints: frozenset[str]) -> "RateLimits":
@@ -90,8 +118,13 @@ class RateLimits:
             raise ConfigurationError(
                 f"CRMKIT_API_RATE_LIMIT {text!r} is not a rate limit: write for example "
                 f"'600 per minute; 20 per second', or '' to turn the limits off.") from None
-        storage = storage_from_string(storage_uri(app))
-        return cls(items, storage, MovingWindowRateLimiter(storage), blueprints)
+        uri = storage_uri(app)
+        storage = _storage(uri)
+        fallback = None
+        if uri != MEMORY_URI:
+            memory = _storage(MEMORY_URI)
+            fallback = cls(items, memory, MovingWindowRateLimiter(memory), blueprints)
+        return cls(items, storage, MovingWindowRateLimiter(storage), blueprints, fallback)
 
     def check(self) -> None:
         """Before a limited call without a bearer token, and before any request under /api/v1 that no endpoint
@@ -122,6 +155,30 @@ class RateLimits:
         self._hit(token_key(valid_token) if valid_token else address_key())
 
     def _hit(self, key: str) -> None:
+        """`_count` in the storage, or in the process's memory while the storage does not answer (the module docstring)."""
+        if self.fallback is None:
+            self._count(key)
+            return
+        if time.monotonic() - self.unanswered[0] < ASK_AGAIN:
+            self.fallback._count(key)
+            return
+        try:
+            self._count(key)
+        except StorageError as error:
+            self._unanswered(error)
+            self.fallback._count(key)
+
+    def _unanswered(self, error: StorageError) -> None:
+        """Notes that the shared storage did not answer (asked again after ASK_AGAIN seconds) and logs it, at most
+        once every WARN_EVERY seconds."""
+        now = time.monotonic()
+        self.unanswered[0] = now
+        if now - self.unanswered[1] >= WARN_EVERY:
+            self.unanswered[1] = now
+            logger.warning("the API's rate limits are counted in this process's memory: their Redis does not "
+                           "answer (%s)", getattr(error, "storage_error", error))
+
+    def _count(self, key: str) -> None:
         """One more call counted against each limit for `key`, the key of the answer's X-RateLimit-* headers.
 
         In the process's memory (ProcessMemoryStorage) each limit's hit also reads its window, under the same
@@ -159,10 +216,14 @@ class RateLimits:
             if key is None:
                 return response
             strategy = self.strategy
-            for item in self.items:
-                stats = strategy.get_window_stats(item, KEY_PREFIX, key)
-                if shown is None or stats.remaining < shown[1]:
-                    shown = (item.amount, stats.remaining, stats.reset_time)
+            try:
+                for item in self.items:
+                    stats = strategy.get_window_stats(item, KEY_PREFIX, key)
+                    if shown is None or stats.remaining < shown[1]:
+                        shown = (item.amount, stats.remaining, stats.reset_time)
+            except StorageError as error:  # counted; the headers are left out while the storage does not answer
+                self._unanswered(error)
+                return response
             if shown is None:
                 return response
         amount, left, reset = shown

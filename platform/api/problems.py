@@ -15,15 +15,16 @@ is logged with its traceback and answered 500 with a sentence.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from crmkit.api.blueprint import blueprint, crm, language, logger, request_id
 from crmkit.engine import messages
 from crmkit.engine.messages import title_in, translated
 from crmkit.engine.records.errors import RecordValidationError
+from crmkit.engine.security.labels import Names, readable_labels
 from crmkit.errors import CrmkitError
 
 PROBLEM_JSON = "application/problem+json"
@@ -73,24 +74,29 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
 
 
 def localized(message: str, subject: str | None = None) -> str:
-    """An engine sentence in the caller's language (engine/messages.py), objects and fields named by their labels."""
+    """An engine sentence in the caller's language (engine/messages.py), the objects and fields the caller may read
+    named by their labels (security/labels.py); others keep the API name the sentence has."""
     objects = crm().registry.objects
     lang = language()
+    return translated(message, lang, crm().extensions.messages, _caller_labels(objects, lang),
+                      subject if subject in objects else None)
 
-    def label(object_name: str, field_name: str | None) -> str | None:
-        obj = objects.get(object_name)
-        if obj is None:
-            return None
-        if field_name is None:
-            return obj.label.get(lang)
-        field = obj.fields.get(field_name)
-        return field.label.get(lang) if field is not None else None
 
-    return translated(message, lang, crm().extensions.messages, label, subject if subject in objects else None)
+def _caller_labels(objects: Mapping[str, Any], lang: str) -> Names | None:
+    """`readable_labels` of the calling user; None (API names stay) before a caller is known, or where their rights
+    cannot be had now (deactivated meanwhile, the database out of reach: maybe the very problem answered)."""
+    caller = g.get("api_context")
+    if caller is None:
+        return None
+    try:
+        policy = caller.policy  # loaded by the call's first operation, else read now
+    except Exception:  # noqa: BLE001 - an error's answer must not fail for want of labels
+        return None
+    return readable_labels(objects, lang, policy) if policy is not None else None
 
 
 def crmkit_problem(error: CrmkitError) -> Response:
-    subject = (request.view_args or {}).get("object_name")
+    subject = getattr(error, "subject", None) or (request.view_args or {}).get("object_name")
     extra: dict[str, Any] = {}
     errors = error.errors if isinstance(error, RecordValidationError) else getattr(error, "field_errors", None)
     if errors:

@@ -164,7 +164,10 @@ def restore(user: UserContext, object_name: str, record_id: int) -> Outcome:
         {"Location": record_address(object_name, record_id)})
 
 
-def get(user: UserContext, object_name: str, record_id: int) -> Outcome:
-    record = user.records(object_name).get(record_id)
-    return Outcome(200, record.to_json(), {"ETag": etag(record)})
+def get(user: UserContext, object_name: str, record_id: int, fields: str | None = None) -> Outcome:
+    """The record as a get answers it; `fields`, as in `?fields=name,amount`, chooses the fields (Selection)."""
+    service = user.records(object_name)
+    selection = Selection.from_text(user, service.obj, fields)
+    record = service.get(record_id)
+    return Outcome(200, selection.shown(record), {"ETag": etag(record)})
 

@@ -85,7 +85,14 @@ class Selection:
 
     @classmethod
     def from_request(cls, context: UserContext, obj: ObjectDef) -> "Selection":
-        text = (request.args.get("fields") or "").strip()
+        """The call's `?fields=`."""
+        return cls.from_text(context, obj, request.args.get("fields"))
+
+    @classmethod
+    def from_text(cls, context: UserContext, obj: ObjectDef, text: str | None) -> "Selection":
+        """`text` as a `fields` parameter ("name,amount"; None or blank: every readable field); a Problem naming the
+        first field the user may not read or the object lacks."""
+        text = (text or "").strip()
         if not text:
             return cls(None)
         names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))

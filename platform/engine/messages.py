@@ -842,8 +842,12 @@ CATALOG: tuple[Message, ...] = tuple(sorted(
 PHRASES: tuple[Message, ...] = (Message("the condition on {key}", "{key} 上的条件"),)
 
 
-#: Where a validation summary ("name: is required.; stage: Must be one of: A, B.") starts a field's part.
-SUMMARY_PART = re.compile(r"(?:^|; )(\w+): ")
+#: Where a validation summary ("name: is required.; stage: Must be one of: A, B.") starts a field's part: a
+#: field's name, or a key that is not one quoted ("'first name': is not a field of deal.", records/errors.py).
+SUMMARY_PART = re.compile(r"(?:^|; )(\w+|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"): ")
+#: Where one sentence of a field's part may end and the next begin: a field's sentences are joined by a space
+#: ("Must be one of: A, B. Must be one of: A, B.").
+SENTENCE_END = re.compile(r"(?<=[.?!]) ")
 
 
 def translated(sentence: str, language: str, extra: Sequence[Message] = (),
@@ -961,5 +965,30 @@ def _summary(summary: str, language: str, extra: Sequence[Message],
     for index, start in enumerate(starts):
         end = starts[index + 1].start() if index + 1 < len(starts) else len(summary)
         field = (names(subject, start[1]) if labelled else None) or start[1]
-        parts.append(f"{field}{colon}{translated(summary[start.end():end], language, extra, names, subject)}")
+        parts.append(f"{field}{colon}{_sentences(summary[start.end():end], language, extra, names, subject)}")
     return Label.of({"en": "; ", "zh": "；"}).get(language).join(parts)
+
+
+def _sentences(text: str, language: str, extra: Sequence[Message],
+               names: Callable[[str, str | None], str | None] | None, subject: str | None) -> str:
+    """A field's part of a summary translated: one sentence, or several joined by spaces (a field refused for two
+    reasons), each read by its own template. Read as several where every one is a template's sentence (the first
+    template of two equal sentences would otherwise read the second into its value); else as one."""
+    pieces = _split_sentences(text, extra)
+    if pieces is None or len(pieces) < 2:
+        return translated(text, language, extra, names, subject)
+    shown = [translated(piece, language, extra, names, subject) for piece in pieces]
+    return "".join(piece if index == 0 or HAN.search(shown[index - 1][-1:]) else " " + piece
+                   for index, piece in enumerate(shown))
+
+
+def _split_sentences(text: str, extra: Sequence[Message]) -> list[str] | None:
+    """`text` cut at sentence ends (SENTENCE_END) into sentences each some template reads whole, the shortest first
+    sentence first; None when it cannot be cut so."""
+    for end in SENTENCE_END.finditer(text):
+        first = text[:end.start()]
+        if _template_of(first, extra) is not None:
+            rest = _split_sentences(text[end.end():], extra)
+            if rest is not None:
+                return [first, *rest]
+    return [text] if _template_of(text, extra) is not None else None

@@ -114,6 +114,13 @@ def _declared_twice(documents: Sequence[SourceDocument]) -> list[Problem]:
     return problems
 
 
+def default_plural(label: Label) -> Label:
+    """The plural of an object's label when the package gives none: English adds "s" ("Deal" -> "Deals"); other
+    languages keep the label (Chinese has no plural form: 交易), so no language is named in English."""
+    return Label.of({language: text + "s" if language.split("-")[0] == "en" else text
+                     for language, text in label.texts.items()})
+
+
 def build_object(document: SourceDocument, package: str, name: str, spec: Mapping[str, Any]) -> ObjectDef:
     base = ("objects", name)
     label = Label.of(spec.get("label"), humanize(name))
@@ -121,7 +128,7 @@ def build_object(document: SourceDocument, package: str, name: str, spec: Mappin
     return ObjectDef(
         name=name,
         label=label,
-        plural_label=Label.of(plural) if plural else Label.of(label.get() + "s"),
+        plural_label=Label.of(plural) if plural else default_plural(label),
         package=package,
         fields=build_fields(document, package, base, spec.get("fields") or {}),
         description=Label.of(spec["description"]) if spec.get("description") else Label(),

@@ -1,7 +1,7 @@
 """An outside attack on issue 12's REST API (outside12): what a caller learns of what is hidden from them, and
 whether every problem a Chinese caller reads is in Chinese. Both databases.
 
-Faults (strict xfail until fixed):
+Faults it found, each fixed since and pinned by a test below:
 
 - a record body naming a protected field the caller may not read is refused with the field's *label*
   ("Secret Margin: is not a field of deal.", "毛利：..."): describe and openapi.json hide that label, and an
@@ -120,9 +120,6 @@ def _chinese(text: str) -> bool:
 # -- faults ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a body naming a protected field is refused with the field's label "
-                                       "('Secret Margin', '毛利'), which describe and openapi.json hide from the caller "
-                                       "(api/problems.py localized labels every field, readable or not)")
 @pytest.mark.parametrize("headers", [{}, ZH], ids=["en", "zh"])
 def test_a_refused_protected_field_is_not_named_by_its_hidden_label(world, headers):
     rep = world["api"]["rep"]
@@ -141,8 +138,6 @@ def test_the_refusal_of_a_protected_field_keys_it_like_an_unknown_one(world):
     assert hidden["errors"]["margin"] == ["is not a field of deal."] == unknown["errors"]["zzz"]
 
 
-@pytest.mark.xfail(strict=True, reason="a body key that is not an identifier (a space, ': ', '; ', braces, a quote) "
-                                       "leaves a Chinese caller's 422 detail in English ('a b: is not a field of deal.')")
 @pytest.mark.parametrize("key", ["first name", "a: b", "x; y", "a{b}", "a'b", "@{ref.id}"])
 def test_an_unknown_key_of_any_spelling_is_refused_in_chinese(world, key):
     response = world["api"]["rep"].call("POST", "/objects/deal", json={"name": "x", key: 1}, headers=ZH)
@@ -157,9 +152,6 @@ def test_an_unknown_identifier_key_is_refused_in_chinese(world):
     assert _chinese(detail) and "is not a field" not in detail, detail
 
 
-@pytest.mark.xfail(strict=True, reason="a composite operation's refusal names the field by its API name ('deal: ...'), "
-                                       "not by its label as the same call alone does (no object_name in the composite "
-                                       "view's view_args, so api/problems.py localized has no subject)")
 @pytest.mark.parametrize(("headers", "label"), [({}, "Deal: "), (ZH, "交易：")], ids=["en", "zh"])
 def test_a_composite_operation_names_a_refused_field_by_its_label_as_the_call_alone_does(world, headers, label):
     rep, missing = world["api"]["rep"], {"body": "b", "deal": 987654}
@@ -171,9 +163,6 @@ def test_a_composite_operation_names_a_refused_field_by_its_label_as_the_call_al
     assert composite["detail"] == alone["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="two refused values of a multi-picklist give a field two sentences that the "
-                                       "detail joins ('... Must be one of: ... Must be one of: ...'), which the catalog "
-                                       "no longer matches: a Chinese caller reads half of it in English")
 @pytest.mark.parametrize("chosen", [["x", "y"], "x; y", ["Software", "x", "y"]])
 def test_a_multi_picklist_with_several_unknown_values_is_refused_wholly_in_chinese(api, chosen):
     body = {"last_name": "Li", "company": "Acme", "product_interest": chosen}
@@ -196,9 +185,6 @@ def _amount_refusal(api, path: str, headers: dict[str, str]) -> str:
     return response.get_json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="the caller's language tag is compared case-sensitively (api/blueprint.py "
-                                       "requested_language keeps 'ZH-CN' as sent, which no label's 'zh' matches): "
-                                       "Accept-Language: ZH-CN or ?lang=ZH answers in English")
 @pytest.mark.parametrize(("query", "header"), [("", "ZH-CN"), ("", "Zh-Hans-CN"), ("", "en-US;q=0.1, ZH;q=0.9"),
                                                ("&lang=ZH", None), ("&lang=ZH-cn", None)])
 def test_a_language_tag_is_read_whatever_its_case(api, query, header):
@@ -210,24 +196,16 @@ def test_a_lower_case_chinese_tag_is_read(api):
     assert _chinese(_amount_refusal(api, "/objects/opportunity?amount__gte=abc", {"Accept-Language": "zh-cn"}))
 
 
-@pytest.mark.xfail(strict=True, reason="Accept-Language 'zh;q=0' (RFC 9110: not acceptable) answers in Chinese: "
-                                       "requested_language takes the header's first entry whatever its quality")
 def test_a_language_of_quality_zero_is_not_chosen(api):
     assert not _chinese(_amount_refusal(api, "/objects/opportunity?amount__gte=abc", {"Accept-Language": "zh;q=0"}))
 
 
-@pytest.mark.xfail(strict=True, reason="with Redis unreachable every API call is a 500 (api/limits.py lets the limits "
-                                       "storage's redis ConnectionError through to unexpected_problem), not a 503 problem "
-                                       "nor an answer")
 def test_an_unreachable_redis_is_no_server_bug(api_crm):
     app = make_app(api_crm.crm, CRMKIT_API_RATE_LIMIT="100 per minute", CRMKIT_REDIS_URL="redis://127.0.0.1:5199/0")
     response = ApiClient(app.test_client(), api_crm.tokens["wang"]).get("/objects")
     assert response.status_code in (200, 503), response.get_json()
 
 
-@pytest.mark.xfail(strict=True, reason="a composite operation's path may not carry a query string: a get with "
-                                       "?fields=name is refused as 'not a record operation' (composite.py matches the "
-                                       "whole path, query included, against the URL map)")
 def test_a_composite_get_takes_fields_as_the_call_alone_does(world):
     rep = world["api"]["rep"]
     note = world["note"]
@@ -237,8 +215,6 @@ def test_a_composite_get_takes_fields_as_the_call_alone_does(world):
     assert response.get_json()["results"][0]["body"] == rep.get(f"/objects/note/{note}?fields=body").get_json()
 
 
-@pytest.mark.xfail(strict=True, reason="a 403 for an object the caller may not read names its plural label "
-                                       "('Payroll Runs'), which /objects, describe and openapi.json hide from them")
 @pytest.mark.parametrize("path", ["/objects/payroll", "/objects/payroll/1", "/objects/payroll/describe"])
 def test_an_object_hidden_from_the_caller_is_not_named_by_its_label(world, path):
     rep = world["api"]["rep"]
@@ -248,16 +224,12 @@ def test_an_object_hidden_from_the_caller_is_not_named_by_its_label(world, path)
     assert "Payroll Run" not in response.get_json()["detail"], response.get_json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="an object with a Chinese label but no plural_label is named by its English "
-                                       "plural for a Chinese caller ('你没有查看Payroll Runs的权限。')")
 def test_an_object_without_a_plural_label_is_named_in_chinese_to_a_chinese_caller(world):
     response = world["api"]["rep"].call("POST", "/objects/payroll", json={"name": "x"}, headers=ZH)
     assert response.status_code == 403
     assert "Payroll" not in response.get_json()["detail"], response.get_json()["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="a CRMKIT_CHANGES_SETTLE_SECONDS that is no number of seconds is read on each "
-                                       "call (api/changes.py float(settle)): the app starts and /changes answers 500")
 @pytest.mark.parametrize("setting", ["abc", "nan", "1e308"])
 def test_a_settle_time_that_is_no_number_is_refused_at_start_not_on_each_call(api_crm, setting):
     try:

@@ -87,11 +87,12 @@ def test_lookups_unique_values_versions_and_missing_records_are_told_in_chinese(
 
 
 def test_a_refusal_of_the_permission_rules_is_told_in_chinese(crm, all_types):
+    """An object the user may not read is named as they named it: its label is kept from them (security/labels.py)."""
     nobody = add_users(crm, [("nobody", None, [])])["nobody"]
     with pytest.raises(PermissionDenied) as denied:
         crm.as_user(nobody).records("project").create({"name": "P"})
-    assert denied.value.message == "you do not have permission to create Projects."
-    assert translated(denied.value.message, "zh") == "你没有新建Projects的权限。"
+    assert denied.value.message == "you do not have permission to create project."
+    assert translated(denied.value.message, "zh") == "你没有新建project的权限。"
 
 
 def test_a_plugins_own_messages_are_translated_after_the_engines(crm):

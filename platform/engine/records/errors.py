@@ -17,6 +17,13 @@ class RecordError(CrmkitError):
     title = "Request not possible"
 
 
+def summary_key(field: str) -> str:
+    """A field's name as a validation summary writes it: as it is when a name (letters, digits, _), else quoted
+    (repr: "'first name'"), so that a key sent with ': ' or '; ' in it does not read as the summary's own
+    punctuation (engine/messages.py SUMMARY_PART)."""
+    return field if field.isidentifier() and field.isascii() else repr(field)
+
+
 class RecordValidationError(RecordError):
     """Field-level errors: {field: [message, ...]}, record-level ones under `_record`."""
 
@@ -25,7 +32,8 @@ class RecordValidationError(RecordError):
 
     def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
         self.errors = {field: list(texts) for field, texts in errors.items()}
-        summary = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in self.errors.items())
+        summary = "; ".join(f"{summary_key(field)}: {' '.join(dict.fromkeys(texts))}"  # a sentence said once
+                            for field, texts in self.errors.items())
         super().__init__(messages.VALIDATION_FAILED(summary=summary))
 
 

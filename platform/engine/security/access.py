@@ -139,8 +139,11 @@ class AccessPolicy:
 
     def require(self, object_name: str, permission: str) -> None:
         if not self.can(object_name, permission):
-            label = self.registry.object(object_name).plural_label.get(self.user.language)
-            raise PermissionDenied(messages.NO_PERMISSION(action=permission.replace("_", " "), objects=label))
+            # An object the user may not read is named as they named it: its label is metadata they are not shown
+            # (describe, the OpenAPI document and the navigation leave it out), security/labels.py.
+            named = (self.registry.object(object_name).plural_label.get(self.user.language)
+                     if self.can(object_name, READ) else object_name)
+            raise PermissionDenied(messages.NO_PERMISSION(action=permission.replace("_", " "), objects=named))
 
     def has_full_access(self, object_name: str, owner_id: Any) -> bool:
         """Whether the user may give away or share a record owned by `owner_id`: ownership, not just edit access.
