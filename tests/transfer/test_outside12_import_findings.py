@@ -155,9 +155,6 @@ def test_an_errors_file_that_cannot_be_written_is_a_sentence_not_a_traceback(sql
     assert "errors.csv" in result.output
 
 
-@pytest.mark.xfail(strict=True, reason="a phone number typed in full-width digits (a Chinese IME's １３８…) keeps them in "
-                                       "its duplicate key (duplicates.py phone_key does not NFKC-normalise), so it never "
-                                       "matches the same number in ASCII digits")
 def test_a_mobile_number_in_full_width_digits_is_a_duplicate_of_the_same_number(crm, people, csv_file):
     from crmkit.engine.transfer.duplicates import phone_key
 
@@ -166,3 +163,4 @@ def test_a_mobile_number_in_full_width_digits_is_a_duplicate_of_the_same_number(
     report = people.dry_run(csv_file("姓,办公电话\n王,１３８００１３８０００\n", "gb18030"),
                             ImportOptions(duplicates="block", duplicate_rule="phone"))
     assert (report.created, report.failed) == (0, 1)
+
