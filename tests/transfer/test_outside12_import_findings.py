@@ -133,8 +133,6 @@ def test_an_xlsx_with_empty_rows_and_a_date_cell_in_chinese_format_is_read(crm, 
     assert stored(crm, "last_name", "birthday", "company") == [("王", datetime.date(1990, 5, 17), 1), ("李", None, None)]
 
 
-@pytest.mark.xfail(strict=True, reason="crmkit import --errors naming a folder that does not exist imports the file, "
-                                       "then dies with a FileNotFoundError traceback instead of a sentence")
 def test_an_errors_file_that_cannot_be_written_is_a_sentence_not_a_traceback(sqlite_url, tmp_path):
     from click.testing import CliRunner
 
@@ -152,7 +150,15 @@ def test_an_errors_file_that_cannot_be_written_is_a_sentence_not_a_traceback(sql
     errors = tmp_path / "no such folder" / "errors.csv"
     result = CliRunner().invoke(main, ["--database", sqlite_url, "import", "person", str(path), "--errors", str(errors)])
     assert isinstance(result.exception, SystemExit) and result.exit_code != 0, repr(result.exception)
-    assert "errors.csv" in result.output
+    assert "errors.csv" in result.output and "nothing was imported" in result.output
+    crm = Crm.open(sqlite_url)
+    try:
+        assert crm.as_system().records("person").query(None, limit=10).records == []
+    finally:
+        crm.close()
+    result = CliRunner().invoke(main, ["--database", sqlite_url, "import", "person", str(path), "--errors",
+                                       str(tmp_path)])
+    assert result.exit_code != 0 and "--errors" in result.output and "Traceback" not in result.output
 
 
 def test_a_mobile_number_in_full_width_digits_is_a_duplicate_of_the_same_number(crm, people, csv_file):
