@@ -31,20 +31,46 @@ def _counts(report) -> tuple[int, int, int, int]:
     return report.created, report.updated, report.skipped, report.failed
 
 
-@pytest.mark.xfail(strict=True, reason="dates as Chinese Excel writes them in a CSV (2024/3/5, 2024-3-5, 2024年3月5日) "
-                                       "are refused as 'Not a valid date.'")
-@pytest.mark.parametrize("written", ["2024/3/5", "2024-3-5", "2024年3月5日"])
+@pytest.mark.parametrize("written", ["2024/3/5", "2024-3-5", "2024年3月5日", "2024.3.5", "２０２４年３月５日",
+                                     "2024年 3月 5日", "2024/3/5 0:00", "2024/03/05"])
 def test_a_date_as_chinese_excel_writes_it_in_a_csv_is_read(crm, people, csv_file, written):
     report = people.import_file(csv_file(f"姓,生日\n王,{written}\n", "gb18030"))
     assert report.errors == () and stored(crm, "birthday") == [(datetime.date(2024, 3, 5),)]
 
 
-@pytest.mark.xfail(strict=True, reason="money as Chinese Excel writes a currency cell in a CSV (¥1,234.50, ￥1,234.50) "
-                                       "is refused as 'Not a valid number.'")
-@pytest.mark.parametrize("written", ['"¥1,234.50"', '"￥1,234.50"'])
+@pytest.mark.parametrize("written", ['"¥1,234.50"', '"￥1,234.50"', '"￥１，２３４．５０"', '"$1,234.50"', "€ 1234.50",
+                                     '"£1,234.50"', '"CNY 1,234.50"', "RMB1234.50", '"1,234.50元"', '"1,234.50 EUR"'])
 def test_money_with_the_yuan_sign_is_read(crm, people, csv_file, written):
     report = people.import_file(csv_file(f"姓,薪资\n王,{written}\n", "gb18030"))
     assert report.errors == () and stored(crm, "salary") == [(Decimal("1234.50"),)]
+
+
+@pytest.mark.parametrize(("written", "read"), [('"-¥1,234.50"', Decimal("-1234.50")), ('"¥-1,234.50"', Decimal("-1234.50")),
+                                               ('"1,234,567.89"', Decimal("1234567.89"))])
+def test_a_signed_amount_and_a_large_one_are_read_exactly(crm, people, csv_file, written, read):
+    report = people.import_file(csv_file(f"姓,薪资\n王,{written}\n", "gb18030"))
+    assert report.errors == () and stored(crm, "salary") == [(read,)]
+
+
+@pytest.mark.parametrize("written", ["3/5/2024", "5.3.2024", "2024/2/30", "2024/3-5", "2024/3/5 14:30"])
+def test_a_date_in_a_day_month_order_or_that_does_not_exist_or_with_a_time_is_refused(people, csv_file, written):
+    report = people.dry_run(csv_file(f"姓,生日\n王,{written}\n", "gb18030"))
+    assert [(error.row, error.field) for error in report.errors] == [(2, "birthday")]
+
+
+@pytest.mark.parametrize("written", ['"1.234,50 €"', '"1,23"', "¥¥5", "ABC 12", "12%"])
+def test_an_amount_whose_grouping_or_currency_is_not_clear_is_refused(people, csv_file, written):
+    report = people.dry_run(csv_file(f"姓,薪资\n王,{written}\n", "gb18030"))
+    assert [(error.row, error.field) for error in report.errors] == [(2, "salary")]
+
+
+@pytest.mark.parametrize(("written", "read"), [("2024/3/5 14:30", "2024-03-05T14:30:00"),
+                                               ("２０２４年３月５日 ９:０５:０７", "2024-03-05T09:05:07"),
+                                               ("2024.3.5", "2024-03-05"), ("3/5/2024 14:30", "3/5/2024 14:30")])
+def test_a_datetime_cell_written_year_first_is_read_as_iso(written, read):
+    from crmkit.engine.transfer.cells import cell_reader
+
+    assert cell_reader(None, "datetime")(written) == read
 
 
 def test_a_gb18030_file_with_characters_beyond_gbk_and_a_utf8_file_with_a_bom_are_read(crm, people, csv_file):
