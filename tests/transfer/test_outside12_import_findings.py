@@ -1,7 +1,7 @@
 """An outside attack on issue 12's import (outside12): Chinese spreadsheets, repeated keys across batches, the dry
 run against the import. Both databases.
 
-Faults (strict xfail until fixed):
+Faults (fixed):
 
 - a CSV saved by Chinese Excel writes a date cell as it shows it (2024/3/5, or 2024年3月5日 with the long date
   format) and a currency cell with its symbol (¥1,234.50): the import refuses every such row;
@@ -85,8 +85,6 @@ def test_a_nul_byte_or_an_over_long_cell_refuses_its_row_with_a_sentence(crm, pe
     assert [(error.row, error.field) for error in report.errors] == [(2, "last_name"), (3, "last_name")]
 
 
-@pytest.mark.xfail(strict=True, reason="a dry run checks unique values only within a batch: a value repeated in the "
-                                       "next batch passes the dry run, and the import refuses it")
 def test_a_dry_run_refuses_a_unique_value_repeated_in_a_later_batch_as_the_import_does(crm, people, csv_file):
     path = csv_file("Last Name,Email,Badge\nA,a@example.cn,B1\nB,b@example.cn,B1\n")
     options = ImportOptions(batch_size=1)
@@ -96,8 +94,6 @@ def test_a_dry_run_refuses_a_unique_value_repeated_in_a_later_batch_as_the_impor
     assert _counts(dry) == _counts(done)
 
 
-@pytest.mark.xfail(strict=True, reason="a dry run counts an upsert key repeated in a later batch as a second create; "
-                                       "the import updates the record the earlier batch created")
 def test_a_dry_run_counts_an_upsert_key_repeated_in_a_later_batch_as_the_import_does(crm, people, csv_file):
     path = csv_file("Last Name,Badge\nA,B1\nB,B1\n")
     options = ImportOptions(batch_size=1, upsert_on="badge")
@@ -106,8 +102,6 @@ def test_a_dry_run_counts_an_upsert_key_repeated_in_a_later_batch_as_the_import_
     assert _counts(dry) == _counts(done)
 
 
-@pytest.mark.xfail(strict=True, reason="an upsert key repeated in the file is refused ('already used by row 2') within "
-                                       "a batch but updates the record across batches: the outcome depends on batch_size")
 def test_an_upsert_key_repeated_in_the_file_gives_one_outcome_whatever_the_batch_size(crm, install, people, csv_file):
     path = csv_file("Last Name,Badge\nA,B1\nB,B1\n")
     whole = people.import_file(path, ImportOptions(upsert_on="badge"))
@@ -117,8 +111,6 @@ def test_an_upsert_key_repeated_in_the_file_gives_one_outcome_whatever_the_batch
     assert _counts(whole) == _counts(split)
 
 
-@pytest.mark.xfail(strict=True, reason="a dry run does not check the duplicates action: 'explode' passes it, and the "
-                                       "import (start) refuses it")
 def test_a_dry_run_refuses_an_unknown_duplicates_action_as_the_import_does(people, csv_file):
     path = csv_file("Last Name\nA\n")
     with pytest.raises(ImportFileError, match="explode"):
@@ -196,3 +188,55 @@ def test_a_mobile_number_in_full_width_digits_is_a_duplicate_of_the_same_number(
                             ImportOptions(duplicates="block", duplicate_rule="phone"))
     assert (report.created, report.failed) == (0, 1)
 
+
+
+_REPEATS = ("Last Name,Email,Badge,Headcount\n"
+            "A,a@example.cn,B1,-1\n"   # refused (negative headcount): it creates nothing, so row 3 is no repeat
+            "A,a@example.cn,B1,1\n"
+            "B,b@example.cn,B2,2\n"
+            "A again,A@Example.cn,B1,3\n"
+            "C,c@example.cn,B2,4\n"
+            "A third,a@example.cn,B1,\n")
+
+
+@pytest.mark.parametrize("options", [
+    {"upsert_on": "badge"},
+    {"duplicates": "block"},
+    {"duplicates": "skip"},
+    {"duplicates": "merge"},
+    {"upsert_on": "badge", "duplicates": "merge"},
+    {},
+], ids=lambda options: ",".join(f"{key}={value}" for key, value in options.items()) or "plain")
+def test_the_dry_run_and_the_import_agree_whatever_the_batch_size(crm, install, people, csv_file, options):
+    path = csv_file(_REPEATS)
+    outcomes = set()
+    for batch_size in (1, 2, 4, 1000):
+        people.dry_run(path, ImportOptions(batch_size=batch_size, **options))
+        dry = people.dry_run(path, ImportOptions(batch_size=batch_size, **options))
+        done = people.import_file(path, ImportOptions(batch_size=batch_size, **options))
+        kept = stored(crm, "last_name", "badge", "headcount")
+        records = crm.as_system().records("person")
+        for record in records.query(None, limit=100).records:
+            records.delete(record["id"])
+        outcomes.add((_counts(dry), _counts(done), tuple(error.row for error in done.errors),
+                      tuple(error.row for error in dry.errors), tuple(sorted(kept, key=str))))
+    assert len(outcomes) == 1, sorted(outcomes)
+    (outcome,) = outcomes
+    dry, done, _, _, _ = outcome
+    assert dry == done
+
+
+def test_an_upsert_key_repeated_in_one_batch_creates_then_updates_the_record(crm, people, csv_file):
+    path = csv_file("Last Name,Badge,Headcount\nA,B1,1\nB,B1,\nC,B1,3\n")
+    dry = people.dry_run(path, ImportOptions(upsert_on="badge"))
+    done = people.import_file(path, ImportOptions(upsert_on="badge"))
+    assert _counts(dry) == _counts(done) == (1, 2, 0, 0)
+    assert stored(crm, "last_name", "badge", "headcount") == [("C", "B1", 3)]
+
+
+def test_a_dry_run_checks_a_later_rows_update_of_a_record_an_earlier_row_would_create(people, csv_file):
+    path = csv_file("Last Name,Badge,First Name\nA,B1,Ann\nB,B1,TBD\n")
+    for batch_size in (1, 1000):
+        dry = people.dry_run(path, ImportOptions(upsert_on="badge", batch_size=batch_size))
+        assert _counts(dry) == (1, 0, 0, 1)
+        assert [(error.row, error.field) for error in dry.errors] == [(3, "first_name")]
