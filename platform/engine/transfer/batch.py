@@ -59,7 +59,8 @@ class Planned:
     """
 
     by_upsert: dict[Any, dict[str, Any]] = field(default_factory=dict)
-    #: An import keeps only the rows (values None): the records are stored, and a duplicate is told the row.
+    #: An import's batch keeps only the rows (values None) its earlier rounds created, for a later duplicate's
+    #: sentence ("row 2 of the file has the same email"); the records themselves are stored.
     by_key: dict[str, tuple[int, dict[str, Any] | None]] = field(default_factory=dict)
     unique: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 

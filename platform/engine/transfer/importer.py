@@ -228,14 +228,13 @@ class ImportService:
              progress: Progress | None) -> None:
         session, runtime = self.context, self.context.runtime
         done, total = job.rows_done, job.rows_total or 0
-        created = Planned()  # the rows created so far by duplicate key, for the sentence a later duplicate gets
         try:
             with self._automation(options.automation):
                 for batch in _batches(islice(table.rows(), job.rows_done, None), options.batch_size):
                     with self.records._writing(*self._permissions(options)) as connection:
                         if not jobs.claim_batch(connection, runtime, job.id, done, session.now()):
                             raise _Overtaken()
-                        counts, refused = ImportBatch(self, plan, connection, write=True, planned=created).run(batch)
+                        counts, refused = ImportBatch(self, plan, connection, write=True).run(batch)
                         jobs.advance(connection, runtime, job.id, counts, refused, session.now())
                     done += counts.rows
                     if progress is not None:
