@@ -754,8 +754,29 @@ def show_import(report, error_file: str | None, errors) -> None:
     if len(report.errors) > 20 or (report.failed and not report.errors):
         click.echo(f"  ... and more: see {error_file or 'the report (--errors FILE)'}.", err=True)
     if error_file:
-        Path(error_file).write_text("".join(errors), encoding="utf-8")
+        try:
+            Path(error_file).write_text("".join(errors), encoding="utf-8")
+        except OSError as error:  # checked before the import (error_file_problem): the folder changed since
+            click.echo(f"Error: the refused rows could not be written to {error_file} ({error.strerror}); "
+                       f"the import itself is done.", err=True)
+            sys.exit(1)
         click.echo(f"Wrote the refused rows to {error_file}.")
+
+
+def error_file_problem(error_file: str) -> str | None:
+    """Why --errors FILE cannot be written (no such folder, a folder, not writable), as a sentence; None when it can.
+
+    Checked before anything is imported, so that a mistyped path costs nothing.
+    """
+    path = Path(error_file)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return f"--errors {error_file} is a folder, not a file; nothing was imported."
+    if not folder.is_dir():
+        return f"--errors {error_file}: the folder {folder} does not exist; nothing was imported."
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        return f"--errors {error_file} cannot be written (permission denied); nothing was imported."
+    return None
 
 
 @main.command("import")
@@ -790,6 +811,9 @@ def import_records(context: click.Context, object_name: str | None, file: str | 
 
     if job_id is None and (object_name is None or file is None):
         raise click.UsageError("give OBJECT and FILE, or --resume ID.")
+    if error_file and (problem := error_file_problem(error_file)):
+        click.echo(f"Error: {problem}", err=True)
+        sys.exit(1)
     crm = open_crm(context)
     try:
         user = acting_context(crm, username)

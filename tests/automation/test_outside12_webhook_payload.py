@@ -1,7 +1,7 @@
 """A webhook and the change feed give one change the same payload (docs/api.md, "Change feed": "This is the
 payload automation's call_webhook posts ... so one receiver handles both"; outside12).
 
-Fault (strict xfail): the webhook body's `timestamp` is the moment of each delivery attempt (deliveries.py
+Fault (fixed): the webhook body's `timestamp` is the moment of each delivery attempt (deliveries.py
 `_call_webhook` passes `now`), not the change's: a retry sends another body for the same webhook-id, and a
 receiver reading the feed and the webhooks sees two times for one change.
 """
@@ -15,8 +15,6 @@ from crmkit.engine.records.changes import ChangeFeed
 from tests.automation.test_webhooks import hook_rows, scored
 
 
-@pytest.mark.xfail(strict=True, reason="the webhook body's timestamp is the delivery attempt's time, not the change's "
-                                       "as in the change feed (automation/deliveries.py _call_webhook uses now)")
 def test_a_retried_webhook_carries_the_changes_timestamp_as_the_change_feed_does(mailing, crm, clock, hook_server,
                                                                                 monkeypatch):
     monkeypatch.setenv("CRMKIT_WEBHOOK_PRIVATE_NETWORKS", "127.0.0.1/32")

@@ -72,9 +72,10 @@ def delivery_payload(obj: ObjectDef, action: AutomationAction, event: "RecordEve
     the action's `fields`), so the message says what the record said when it was saved."""
     values = dict(event.current if event.current is not None else event.previous or {})
     base = {"object": obj.name, "record_id": event.record_id, "event": event.operation.value}
-    if action.type == "call_webhook":
+    if action.type == "call_webhook":  # `at`: the change's time, the body's timestamp as in the change feed
         fields = {name: to_json(values.get(name)) for name in action.fields}
-        return {**base, "url": action.url, "secret_env": action.secret_env, "fields": fields}
+        return {**base, "url": action.url, "secret_env": action.secret_env, "fields": fields,
+                "at": event.at.isoformat()}
     return {**base, "template": action.template, "to": list(action.to), "language": action.language or "en",
             "record": {name: to_json(value) for name, value in values.items()}}
 
@@ -198,8 +199,10 @@ def _call_webhook(outbox: "Outbox", row: Any) -> None:
     if not secret:
         raise ActionRefused(messages.WEBHOOK_SECRET_MISSING(variable=payload["secret_env"]))
     now = outbox.crm.clock()
-    # The change feed's format too (GET /api/v1/changes): one receiver handles both.
-    body = json.dumps(change_payload(payload["object"], payload["event"], payload["record_id"], payload["fields"], now),
+    # The change feed's payload (GET /api/v1/changes), the change's time included: one receiver handles both, and
+    # every attempt sends the same body. Only the signature's webhook-timestamp is the attempt's (replay checks).
+    body = json.dumps(change_payload(payload["object"], payload["event"], payload["record_id"], payload["fields"],
+                                     _change_time(payload, row)),
                       separators=(",", ":"), ensure_ascii=False)
     webhook_id = f"crmkit-outbox-{row.id}"
     signature = Webhook(secret).sign(webhook_id, now, body)
@@ -207,6 +210,13 @@ def _call_webhook(outbox: "Outbox", row: Any) -> None:
         "content-type": "application/json", "webhook-id": webhook_id,
         "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": signature,
         "user-agent": "crmkit-webhooks"})
+
+
+def _change_time(payload: Mapping[str, Any], row: Any) -> datetime:
+    """When the change a webhook tells of was saved: the payload's `at` (the change log's changed_at); a row
+    queued before payloads kept it falls back on the time it was queued, in the same transaction as the change."""
+    at = payload.get("at")
+    return datetime.fromisoformat(at) if at else row.created_at
 
 
 def _set(outbox: "Outbox", outbox_id: int, current: str, lease: datetime | None,

@@ -152,10 +152,13 @@ def duplicates_within(obj: ObjectDef, rows: Sequence[Mapping[str, Any]], offset:
 
 
 def clashes_with(obj: ObjectDef, rows: Sequence[Mapping[str, Any]], others: Sequence[Mapping[str, Any]],
-                 offset: int = 0, numbers: Sequence[int] | None = None
+                 offset: int = 0, numbers: Sequence[int] | None = None, other_numbers: Sequence[int] | None = None
                  ) -> tuple[dict[int, dict[str, list[str]]], dict[int, dict[str, list[str]]]]:
     """(duplicates_within `rows`, {index in `others`: errors}): `others` (rows refused already, never written)
-    are checked against `rows` only, so an import's refused row is told every fault it has, a clash too."""
+    are checked against `rows` only, so an import's refused row is told every fault it has, a clash too.
+
+    With `other_numbers` (the others' row numbers, `numbers` given), an other is told only of a clash with a row
+    before it, as it would be were the rows written one by one: the outcome does not depend on the batch."""
     errors: dict[int, dict[str, list[str]]] = {}
     other_errors: dict[int, dict[str, list[str]]] = {}
     for _, columns, unique in field_indexes(obj):
@@ -173,7 +176,8 @@ def clashes_with(obj: ObjectDef, rows: Sequence[Mapping[str, Any]], others: Sequ
                 first[key] = numbers[index] if numbers is not None else offset + index + 1
         for index, row in enumerate(others):
             key = tuple(row.get(name) for name in columns)
-            if not any(value is None for value in key) and key in first:
+            if not any(value is None for value in key) and key in first and (
+                    other_numbers is None or first[key] < other_numbers[index]):
                 other_errors.setdefault(index, {}).setdefault(field, []).append(_clash(columns, key, first[key]))
     return errors, other_errors
 

@@ -257,9 +257,10 @@ def _scrub_automation(connection: Connection, runtime: "Runtime", object_name: s
 
 
 #: Outbox payload keys that hold what the rule says to do (automation/deliveries.py and the notify and record
-#: actions), not the record's values: never scrubbed (a webhook's address, an email's template and recipients).
+#: actions), not the record's values: never scrubbed (a webhook's address and change time, an email's template and
+#: recipients).
 RULE_PAYLOAD_KEYS = frozenset({"object", "record_id", "event", "url", "secret_env", "template", "to", "language",
-                               "users", "roles", "reads", "related"})
+                               "users", "roles", "reads", "related", "at"})
 
 
 def _scrubbed_payload(payload: Any, texts: Collection[str]) -> Any:

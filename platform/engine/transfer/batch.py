@@ -2,9 +2,18 @@
 
 ImportBatch.run does, for the rows of one batch (transfer/importer.py says what and why):
 cells to input values and lookup texts to ids (`_read`), the upsert field and the duplicate
-rule to stored records or earlier rows (`_matched`), then creates through the bulk save
-path and updates one by one in savepoints (`_create`, `_update`). With write=False (a dry
-run) the same checks run and nothing is written.
+rule to stored records (`_matched`), then creates through the bulk save path and updates one
+by one in savepoints (`_create`, `_update`). With write=False (a dry run) the same checks run
+and nothing is written.
+
+One outcome whatever the batch size: a row repeating an earlier row's upsert value or
+duplicate key is matched only after that row is written, as if it came in a later batch
+(`_rounds`): an upsert key repeated in the file creates the record, then updates it; a
+duplicate is blocked, skipped or merged into the record its first row created (a refused
+first row creates nothing, so the repeat is matched against what is stored). A dry run
+writes nothing, so it keeps what the rows before would have created (`Planned`, across its
+batches) and matches, updates and checks unique values against that as the import does
+against the stored records.
 """
 from __future__ import annotations
 
@@ -19,6 +28,7 @@ from crmkit.engine.records.constraints import clashes_with
 from crmkit.engine.records.errors import RecordError, RecordValidationError
 from crmkit.engine.records.service import joined as _joined
 from crmkit.engine.security.access import RightsChanged, UnknownUser
+from crmkit.engine.tables import field_indexes
 from crmkit.engine.transfer.files import cell_text
 from crmkit.engine.transfer.jobs import BatchCounts, RowError
 from crmkit.engine.transfer.lookups import resolve_lookups
@@ -36,27 +46,44 @@ class ImportRow:
     key: str | None = None
     #: Problems found before the save pipeline (a lookup naming no record): the row is checked on, never written.
     problems: dict[str, list[str]] = field(default_factory=dict)
+    #: A dry run's row updating a record an earlier row would create: that record's values (see Planned).
+    planned: dict[str, Any] | None = None
+
+
+@dataclass
+class Planned:
+    """What a dry run's rows would have created so far, in place of the records the import finds stored.
+
+    By upsert value and by duplicate key: the values the record would have, and its row; `unique`: the
+    unique fields' values of each such record, with its row, for the unique check across batches.
+    """
+
+    by_upsert: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    #: An import's batch keeps only the rows (values None) its earlier rounds created, for a later duplicate's
+    #: sentence ("row 2 of the file has the same email"); the records themselves are stored.
+    by_key: dict[str, tuple[int, dict[str, Any] | None]] = field(default_factory=dict)
+    unique: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 class ImportBatch:
     """One batch of rows: read, matched, checked and (with `write`) written on one connection."""
 
     def __init__(self, service: "ImportService", plan: "ImportPlan", connection: Any, *, write: bool,
-                 seen: dict[str, ImportRow] | None = None) -> None:
+                 planned: Planned | None = None) -> None:
         self.service, self.plan, self.connection, self.write = service, plan, connection, write
-        #: A dry run's rows of earlier batches by duplicate key (an import finds them stored).
-        self.seen = seen if seen is not None else {}
+        #: A dry run's records its earlier rows would create (an import finds them stored); shared by its batches.
+        self.planned = planned if planned is not None else Planned()
         self.records = service.records
         self.errors: list[RowError] = []
         self.counts = {"created": 0, "updated": 0, "skipped": 0}
 
     def run(self, batch: list[tuple[int, list[Any]]]) -> tuple[BatchCounts, list[RowError]]:
-        rows = self._read(batch)
-        rows = self._matched(rows)
-        creates = [row for row in rows if row.target is None]
-        updates = [row for row in rows if row.target is not None]
-        self._create(creates)
-        self._update(updates)
+        rows = self._keyed(self._read(batch))
+        while rows:
+            now, rows = self._rounds(rows)
+            now = self._matched(now)
+            self._create([row for row in now if row.target is None and row.planned is None])
+            self._update([row for row in now if row.target is not None or row.planned is not None])
         failed = len({error.row for error in self.errors})
         return BatchCounts(len(batch), self.counts["created"], self.counts["updated"], self.counts["skipped"],
                            failed), sorted(self.errors, key=lambda error: error.row)
@@ -101,9 +128,36 @@ class ImportBatch:
                     row.values[name] = record_id
         return rows
 
+    def _keyed(self, rows: list[ImportRow]) -> list[ImportRow]:
+        """Rows given their duplicate key (the rule's value as compared), when there is a rule."""
+        rule = self.plan.rule
+        if rule is not None:
+            for row in rows:
+                row.key = rule.key(self._compared_value(row.values, rule.field))
+        return rows
+
+    def _rounds(self, rows: list[ImportRow]) -> tuple[list[ImportRow], list[ImportRow]]:
+        """(rows to match and write now, the rest): a row whose upsert value or duplicate key an earlier row of
+        `rows` has waits until that row is written, as it would in a later batch (create, then update)."""
+        upsert_on = self.plan.upsert_on
+        taken: set[tuple[str, Any]] = set()
+        now, later = [], []
+        for row in rows:
+            marks = {("key", row.key)} if row.key is not None else set()
+            if upsert_on is not None and row.values.get(upsert_on) is not None:
+                marks.add(("upsert", row.values[upsert_on]))
+            if marks & taken:
+                later.append(row)
+            else:
+                taken |= marks
+                now.append(row)
+        return now, later
+
     def _matched(self, rows: list[ImportRow]) -> list[ImportRow]:
-        """Rows given their stored record (upsert, duplicates); duplicates blocked, skipped or merged."""
+        """Rows given their stored record (upsert, duplicates: in a dry run, one an earlier row would create);
+        duplicates blocked, skipped or merged. No two rows share an upsert value or a duplicate key (_rounds)."""
         plan, obj, table = self.plan, self.records.obj, self.records.table
+        planned = self.planned if not self.write else Planned(by_key=self.planned.by_key)
         visible = self.service.context.row_filter(obj.name) if self.service.context.row_filter else None
         if plan.upsert_on is not None:
             column = table.c[plan.upsert_on]
@@ -114,13 +168,14 @@ class ImportBatch:
                 found = {value: (record_id, version) for value, record_id, version in
                          self.connection.execute(query if visible is None else query.where(visible))}
             for row in rows:
-                row.target = found.get(row.values.get(plan.upsert_on))
+                value = row.values.get(plan.upsert_on)
+                row.target = found.get(value)
+                if row.target is None and value is not None:
+                    row.planned = planned.by_upsert.get(value)
         rule = plan.rule
         if rule is None:
             return rows
-        for row in rows:
-            row.key = rule.key(self._compared_value(row.values, rule.field))
-        keys = {row.key for row in rows if row.key is not None and row.target is None}
+        keys = {row.key for row in rows if row.key is not None and row.target is None and row.planned is None}
         stored: dict[str, tuple[int, int]] = {}
         if keys and rule.field in obj.fields:
             column = table.c[rule.field]
@@ -129,33 +184,25 @@ class ImportBatch:
             for record_id, version, value in self.connection.execute(query if visible is None else query.where(visible)):
                 stored.setdefault(rule.key(value), (record_id, version))
         kept: list[ImportRow] = []
-        earlier = self.seen
         action = plan.options.duplicates
         for row in rows:
-            if row.target is not None or row.key is None:
+            if row.target is not None or row.planned is not None or row.key is None:
                 kept.append(row)
                 continue
             match = stored.get(row.key)
-            first = earlier.get(row.key)
-            if match is None and first is None:
-                earlier[row.key] = row
+            first = planned.by_key.get(row.key)  # an import: the row of the file that created the stored match
+            if match is None and (first is None or first[1] is None):
                 kept.append(row)
             elif action == "block":  # refused, and checked on so that its report names its other faults too
-                sentence = (messages.IMPORT_DUPLICATE_STORED(object=obj.name, rule=rule.kind, id=match[0])
-                            if match is not None else messages.IMPORT_DUPLICATE_IN_FILE(rule=rule.kind,
-                                                                                        row=first.number))
+                sentence = (messages.IMPORT_DUPLICATE_IN_FILE(rule=rule.kind, row=first[0]) if first is not None
+                            else messages.IMPORT_DUPLICATE_STORED(object=obj.name, rule=rule.kind, id=match[0]))
                 row.problems.setdefault(rule.field, []).append(sentence)
                 kept.append(row)
             elif action == "skip":
                 self.counts["skipped"] += 1
-            elif match is not None:
-                row.target = match
+            else:  # merge: the row's non-empty cells written into the record
+                row.target, row.planned = match, first[1] if match is None else None
                 kept.append(row)
-            else:  # merge into the earlier row of the file: its later non-empty cells win
-                first.values.update(row.values)
-                self.counts["updated"] += 1
-        if self.write:
-            earlier.clear()  # committed with the batch: the next batch finds them stored
         return kept
 
     def _compared_value(self, values: Mapping[str, Any], name: str) -> Any:
@@ -179,8 +226,13 @@ class ImportBatch:
         valid = [rows[index] for index in valid_at if not rows[index].problems]
         refused = [row for index, row in enumerate(rows) if row.problems or index in errors]
         # A refused row is never written; it is still told of its clash with a row written (its given values).
-        clashes, refused_clashes = clashes_with(records.obj, prepared, [row.values for row in refused],
-                                                numbers=[row.number for row in valid])
+        # A dry run's earlier rows would be stored: a unique value they hold is taken, as the import finds it.
+        before = [] if self.write else self.planned.unique
+        clashes, refused_clashes = clashes_with(records.obj, [values for _, values in before] + prepared,
+                                                [row.values for row in refused],
+                                                numbers=[number for number, _ in before] + [row.number for row in valid],
+                                                other_numbers=[row.number for row in refused])
+        clashes = {number - len(before): problems for number, problems in clashes.items() if number > len(before)}
         index_of = {id(row): index for index, row in enumerate(rows)}
         for at, row in enumerate(refused):
             self._refuse(row.number, _joined(_besides(errors.get(index_of[id(row)], {}), row.problems),
@@ -188,15 +240,37 @@ class ImportBatch:
         if clashes:
             for number, problems in clashes.items():
                 self._refuse(valid[number - 1].number, problems)
+            valid = [row for index, row in enumerate(valid) if index + 1 not in clashes]
             prepared = [values for index, values in enumerate(prepared) if index + 1 not in clashes]
         if self.write:
             insert_prepared(records, self.connection, prepared, now)
+            for row in valid:  # a later duplicate is told the row of the file it repeats
+                if row.key is not None:
+                    self.planned.by_key[row.key] = (row.number, None)
+        else:
+            self._plan(valid, prepared)
         self.counts["created"] += len(prepared)
+
+    def _plan(self, rows: list[ImportRow], prepared: list[dict[str, Any]]) -> None:
+        """A dry run: the records `rows` would create (their prepared values), kept for the rows after."""
+        unique = {name for _, columns, is_unique in field_indexes(self.records.obj) if is_unique for name in columns}
+        upsert_on = self.plan.upsert_on
+        for row, values in zip(rows, prepared):
+            if upsert_on is not None and row.values.get(upsert_on) is not None:
+                self.planned.by_upsert[row.values[upsert_on]] = values
+            if row.key is not None:
+                self.planned.by_key[row.key] = (row.number, values)
+            kept = {name: values.get(name) for name in unique}
+            if any(value is not None for value in kept.values()):
+                self.planned.unique.append((row.number, kept))
 
     def _update(self, rows: list[ImportRow]) -> None:
         records = self.records
         versions: dict[int, int] = {}
         for row in rows:
+            if row.planned is not None:
+                self._update_planned(row)
+                continue
             record_id, version = row.target
             version = versions.get(record_id, version)
             try:
@@ -219,6 +293,21 @@ class ImportBatch:
                 self._refuse(row.number, {"": [str(error)]})
                 continue
             self.counts["updated"] += 1
+
+    def _update_planned(self, row: ImportRow) -> None:
+        """A dry run's update of a record an earlier row would create: the values pass the pipeline on it."""
+        context = self.service.context
+        try:  # "id" None: the unique check compares with every stored record, none being this one
+            checked = self.records._checked(self.connection, row.values, previous={**row.planned, "id": None},
+                                            clock=context.clock_functions(context.now()))
+        except RecordValidationError as error:
+            self._refuse(row.number, _joined(_besides(error.errors, row.problems), row.problems))
+            return
+        if row.problems:
+            self._refuse(row.number, row.problems)
+            return
+        row.planned.update(checked.values)
+        self.counts["updated"] += 1
 
     def _check_update(self, record_id: int, values: Mapping[str, Any]) -> None:
         """A dry run's update: the record may be edited and the values pass the pipeline."""

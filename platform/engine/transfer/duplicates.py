@@ -5,7 +5,7 @@
     DuplicateRule.of(obj, "phone", region="CN").key("138 0013 8000")   # '+8613800138000'
 
 - email: the address trimmed and lower-cased (the part before @ is case-insensitive in practice).
-- phone: the number in E.164 (phonenumberslite), read with `region` for numbers written
+- phone: the number (NFKC: full-width digits are digits) in E.164 (phonenumberslite), read with `region` for numbers written
   without a country code. A number that starts with "+" or "00" is read as international
   whatever the region. phonenumbers with region CN takes "(415) 555-2671" for a valid
   Chinese number (STACK.md trap 6): in region CN only a number with its trunk 0 or an
@@ -102,9 +102,14 @@ def name_key(text: str) -> str | None:
 
 def phone_key(text: str, region: str = DEFAULT_REGION) -> str | None:
     """A phone number in E.164 when it is a valid number (read in `region` unless it names its country),
-    else its digits (with "+" when written international); None without digits."""
+    else its digits (with "+" when written international); None without digits.
+
+    The text is NFKC-normalised first: a Chinese IME's full-width digits and plus (１３８, ＋８６) are the
+    ASCII ones, which phonenumbers and the trunk/mobile test below read.
+    """
     import phonenumbers
 
+    text = unicodedata.normalize("NFKC", text)
     digits = _NOT_DIGITS.sub("", text)
     if not digits:
         return None

@@ -44,7 +44,7 @@ from crmkit.engine.automation.rules import rules_held
 from crmkit.engine.records.errors import RecordError
 from crmkit.engine.security.access import PermissionDenied, RightsChanged
 from crmkit.engine.transfer import jobs
-from crmkit.engine.transfer.batch import ImportBatch, ImportRow
+from crmkit.engine.transfer.batch import ImportBatch, Planned
 from crmkit.engine.transfer.cells import cell_reader
 from crmkit.engine.transfer.duplicates import ACTIONS, DEFAULT_REGION, DuplicateRule
 from crmkit.engine.transfer.files import ImportFileError, Table, cell_text, read_table
@@ -159,17 +159,22 @@ class ImportService:
 
     def dry_run(self, path: str | Path, options: ImportOptions = ImportOptions(),
                 progress: Progress | None = None) -> ImportReport:
-        """Every row checked as the import would, nothing written: the counts it would reach and every error."""
+        """Every row checked as the import would, nothing written: the counts it would reach and every error.
+
+        The same for any batch size, and the same as the import's: a row is matched against, and checked for
+        unique values with, what the rows before it would have created (transfer/batch.py).
+        """
+        _check_options(options)
         table = read_table(path)
         total = sum(1 for _ in table.rows())
         counts, errors = BatchCounts(), []
         with self.records._reading(*self._permissions(options)) as connection:
             mapping = self._mapping(connection, table, options)
         plan = ImportPlan(self, table, options, mapping)
-        seen: dict[str, ImportRow] = {}
+        planned = Planned()
         for batch in _batches(table.rows(), options.batch_size):
             with self.records._reading(*self._permissions(options)) as connection:
-                done, refused = ImportBatch(self, plan, connection, write=False, seen=seen).run(batch)
+                done, refused = ImportBatch(self, plan, connection, write=False, planned=planned).run(batch)
             counts, errors = _added(counts, done), errors + refused
             if progress is not None:
                 progress(counts.rows, total)
@@ -188,9 +193,7 @@ class ImportService:
 
         ImportFileError (file, mapping, options), PermissionDenied (rights, a column the user may not edit).
         """
-        if options.duplicates is not None and options.duplicates not in ACTIONS:
-            raise ImportFileError(messages.IMPORT_DUPLICATE_ACTION(action=options.duplicates,
-                                                                   actions=", ".join(ACTIONS)))
+        _check_options(options)
         table = read_table(path)
         total = sum(1 for _ in table.rows())
         session = self.context
@@ -317,6 +320,12 @@ class ImportService:
 
 class _Overtaken(Exception):
     """Raised inside a batch's transaction (rolling it back) when another runner of the job got there first."""
+
+
+def _check_options(options: ImportOptions) -> None:
+    """ImportFileError for options no import takes (an unknown duplicates action), before any file is read."""
+    if options.duplicates is not None and options.duplicates not in ACTIONS:
+        raise ImportFileError(messages.IMPORT_DUPLICATE_ACTION(action=options.duplicates, actions=", ".join(ACTIONS)))
 
 
 def _batches(rows: Iterator[tuple[int, list[Any]]], size: int) -> Iterator[list[tuple[int, list[Any]]]]:
