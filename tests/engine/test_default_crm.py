@@ -289,6 +289,15 @@ def test_contact_full_name_follows_the_naming_order_of_the_language(session):
     assert chinese["do_not_call"] is False
 
 
+def test_a_phone_number_typed_in_full_width_is_stored_in_ascii(session):
+    """A Chinese input method's full-width digits, plus and brackets are the same number (Unicode NFKC)."""
+    contacts = session.records("contact")
+    contact = contacts.create({"last_name": "王", "phone": "＋８６ （１０） ８８８８ ８８８８"})
+    assert contact["phone"] == "+86 (10) 8888 8888"
+    updated = contacts.update(contact.id, {"phone": "１３８ ００１３ ８０００"}, version=contact.version)
+    assert updated["phone"] == "138 0013 8000"
+
+
 def test_a_contact_needs_an_email_or_a_phone(default_crm):
     with pytest.raises(RecordValidationError) as refused:
         default_crm.as_system().records("contact").create({"last_name": "Nobody"})

@@ -242,9 +242,6 @@ def test_a_dry_run_checks_a_later_rows_update_of_a_record_an_earlier_row_would_c
         assert [(error.row, error.field) for error in dry.errors] == [(3, "first_name")]
 
 
-@pytest.mark.xfail(strict=True, reason="a phone number in full-width digits (１３８…, a Chinese IME's) is refused by the "
-                                       "phone field itself ('Not a valid phone number.'): fieldtypes/inputs.py PHONE "
-                                       "takes ASCII digits only, and nothing NFKC-normalises the input first")
 def test_a_phone_number_in_full_width_digits_is_imported(crm, people, csv_file):
     report = people.import_file(csv_file("姓,办公电话\n王,１３８ ００１３ ８０００\n", "gb18030"))
     assert report.errors == () and stored(crm, "phone") == [("138 0013 8000",)]

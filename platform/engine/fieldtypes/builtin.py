@@ -28,11 +28,11 @@ def _text_column(length: int):
     return lambda fdef, lookup, registry: String(fdef.max_length or length)
 
 
-def _text_input(length: int | None, *extra: Any, strip: bool = True):
+def _text_input(length: int | None, *extra: Any, strip: bool = True, kind: type = inputs.CleanText):
     def build(fdef: FieldDef) -> ma_fields.Field:
         limit = fdef.max_length or length
         validators = ([validate.Length(max=limit)] if limit else []) + list(extra)
-        return inputs.CleanText(validate=validators, strip=strip)
+        return kind(validate=validators, strip=strip)
 
     return build
 
@@ -140,7 +140,8 @@ BUILTIN_TYPES: tuple[FieldType, ...] = (
     FieldType(
         _kind("phone", "text", "A phone number, such as +86 10 8888 8888.", searchable=True),
         _text_column(40),
-        _text_input(40, validate.Regexp(inputs.PHONE, error=messages.NOT_PHONE())), widget="tel",
+        _text_input(40, validate.Regexp(inputs.PHONE, error=messages.NOT_PHONE()), kind=inputs.PhoneText),
+        widget="tel",
     ),
     FieldType(
         _kind("url", "text", "An http or https web address; https:// is put in front when no scheme is given."),

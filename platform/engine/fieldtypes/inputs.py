@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
@@ -82,6 +83,19 @@ class CleanText(BlankIsNone, fields.String):
         if self.strip:
             text = text.strip()
         return text if text.strip() else None
+
+
+class PhoneText(CleanText):
+    """A phone number's text in its compatibility form (Unicode NFKC): the full-width digits, plus sign, brackets
+    and spaces a Chinese input method types ("＋８６ １３８ ００１３ ８０００") stored as the ASCII ones PHONE reads
+    and search, duplicate rules and `tel:` links compare."""
+
+    def _native(self, value: str) -> str | None:
+        return super()._native(unicodedata.normalize("NFKC", value))
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return unicodedata.normalize("NFKC", text) if text is not None else None
 
 
 #: The plain, locale-free form API clients send: digits, one '.', an optional exponent.
