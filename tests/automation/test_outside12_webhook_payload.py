@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from crmkit.engine.records.changes import ChangeFeed
 from tests.automation.test_webhooks import hook_rows, scored
