@@ -15,7 +15,7 @@ is logged with its traceback and answered 500 with a sentence.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
@@ -24,7 +24,7 @@ from crmkit.api.blueprint import blueprint, crm, language, logger, request_id
 from crmkit.engine import messages
 from crmkit.engine.messages import title_in, translated
 from crmkit.engine.records.errors import RecordValidationError
-from crmkit.engine.security.labels import Names, readable_labels
+from crmkit.engine.security.labels import labels_of
 from crmkit.errors import CrmkitError
 
 PROBLEM_JSON = "application/problem+json"
@@ -78,21 +78,8 @@ def localized(message: str, subject: str | None = None) -> str:
     named by their labels (security/labels.py); others keep the API name the sentence has."""
     objects = crm().registry.objects
     lang = language()
-    return translated(message, lang, crm().extensions.messages, _caller_labels(objects, lang),
+    return translated(message, lang, crm().extensions.messages, labels_of(g.get("api_context"), objects, lang),
                       subject if subject in objects else None)
-
-
-def _caller_labels(objects: Mapping[str, Any], lang: str) -> Names | None:
-    """`readable_labels` of the calling user; None (API names stay) before a caller is known, or where their rights
-    cannot be had now (deactivated meanwhile, the database out of reach: maybe the very problem answered)."""
-    caller = g.get("api_context")
-    if caller is None:
-        return None
-    try:
-        policy = caller.policy  # loaded by the call's first operation, else read now
-    except Exception:  # noqa: BLE001 - an error's answer must not fail for want of labels
-        return None
-    return readable_labels(objects, lang, policy) if policy is not None else None
 
 
 def crmkit_problem(error: CrmkitError) -> Response:

@@ -12,7 +12,7 @@ An htmx request gets the message as a partial placed in the page's message area
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from flask import Flask, Response, g, has_request_context, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -25,7 +25,7 @@ from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
 from crmkit.engine import messages
 from crmkit.engine.messages import translated
 from crmkit.engine.security.access import UnknownUser
-from crmkit.engine.security.labels import Names, readable_labels
+from crmkit.engine.security.labels import labels_of
 from crmkit.engine.security.authentication import SessionEnded
 from crmkit.errors import CrmkitError
 from crmkit.ui.i18n import label_language
@@ -71,21 +71,10 @@ def sentence(text: str, subject: str | None = None) -> str:
         subject = request.view_args.get("object_name")
     language = label_language()
     objects = crm().registry.objects
-    text = translated(text, language, crm().extensions.messages, _user_labels(objects, language),
-                      subject if subject in objects else None)
+    signed_in = has_request_context() and g.get("user") is not None
+    names = labels_of(user_context() if signed_in else None, objects, language, SYSTEM_LABELS)
+    text = translated(text, language, crm().extensions.messages, names, subject if subject in objects else None)
     return text[:1].upper() + text[1:] if text else text
-
-
-def _user_labels(objects: Mapping[str, Any], language: str) -> Names | None:
-    """`readable_labels` of the signed-in user (the platform's own columns too); None (API names stay) without one,
-    or where their rights cannot be had now (deactivated meanwhile, the database out of reach)."""
-    if not has_request_context() or g.get("user") is None:
-        return None
-    try:
-        policy = user_context().policy  # loaded by the request's first operation, else read now
-    except Exception:  # noqa: BLE001 - an error page must not fail for want of labels
-        return None
-    return readable_labels(objects, language, policy, SYSTEM_LABELS) if policy is not None else None
 
 
 def field_sentences(errors: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 from crmkit.metadata.model import Label, ObjectDef
 
 if TYPE_CHECKING:
+    from crmkit.engine.context import UserContext
     from crmkit.engine.security.access import AccessPolicy
 
 #: `translated`'s `names`: (object, field or None) -> label, or None to keep the API name.
@@ -46,3 +47,17 @@ def readable_labels(objects: Mapping[str, ObjectDef], language: str, policy: "Ac
         return field.label.get(language)
 
     return label
+
+
+def labels_of(context: "UserContext | None", objects: Mapping[str, ObjectDef], language: str,
+              system_labels: Mapping[str, Label] | None = None) -> Names | None:
+    """`readable_labels` of the user of `context`, for an error's sentence; None (API names stay) without a user, or
+    where their rights cannot be had now (deactivated meanwhile, the database out of reach: maybe the very problem
+    being told). The rights are those the context's first operation loaded, else read now."""
+    if context is None:
+        return None
+    try:
+        policy = context.policy
+    except Exception:  # noqa: BLE001 - an error's answer must not fail for want of labels
+        return None
+    return readable_labels(objects, language, policy, system_labels) if policy is not None else None
