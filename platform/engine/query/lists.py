@@ -40,6 +40,19 @@ def one_of(column: Any, values: Sequence[Any]) -> ColumnElement:
     return ValueList(column, list(values))
 
 
+def batch_keys(column: Any, values: Sequence[Any], dialect: str) -> ColumnElement:
+    """`column IN values` for a batch's keys (an import's emails, names, upsert values, lookup texts), `dialect` the
+    connection's dialect name. PostgreSQL: always one array (`ValueList`). A list of N parameters gives the
+    same statement text for every batch of N keys, which psycopg prepares once it has run five times (its
+    `prepare_threshold`); PostgreSQL may then plan it once for any values (a generic plan), and for a long list
+    that is a sequential scan testing each row against the parameters one by one (measured: 0.5 to 2 s a query
+    over 40,000 to 80,000 contacts with 1,000 emails; `= ANY(array)`, generic too, reads the index in 7 ms).
+    SQLite: `IN (...)` value by value, which it answers through the index."""
+    if dialect == "postgresql":
+        return ValueList(column, list(values))
+    return column.in_(list(values))
+
+
 class ValueList(ColumnElement):
     """`column` is one of `values`, which travel as a single bound parameter (see the module docstring)."""
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +30,12 @@ UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION = "23505", "23503"
 SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
 #: SQLite's foreign key refusal, which names no column (sqlite.org/foreignkeys.html).
 SQLITE_FOREIGN_KEY = "FOREIGN KEY constraint failed"
+
+
+#: A dry run's answer to "is `value` of unique field `name` taken by a record other than `own` (an id, or None)?",
+#: asked before the database (transfer/batch.py Planned.taken): True or False where the rows before it would have
+#: changed a stored record's value, None to ask the database. Set only while a dry run checks its rows.
+dry_run_unique: ContextVar[Callable[[str, Any, Any], bool | None] | None] = ContextVar("dry_run_unique", default=None)
 
 
 def duplicate_message(obj: ObjectDef, value: Any) -> str:

@@ -18,7 +18,7 @@ from crmkit.engine import messages
 from crmkit.engine.automation.transitions import unlisted_move_errors
 from crmkit.engine.fieldtypes import coerce
 from crmkit.engine.precompiled import execute_compiled
-from crmkit.engine.records.constraints import duplicate_message
+from crmkit.engine.records.constraints import dry_run_unique, duplicate_message
 from crmkit.engine.records.create_statement import CreateStatement, create_statement
 from crmkit.engine.records.dependent import dependent_fields, dependent_picklist_errors
 from crmkit.engine.records.errors import RecordValidationError
@@ -292,12 +292,17 @@ class SavePipeline:
         return set(ids) - set(connection.execute(query).scalars())
 
     def _check_unique(self, connection: Connection, values, previous, errors) -> None:
+        """Each unique field's new value held by no other record (a dry run's view answering first)."""
+        view = dry_run_unique.get()
         for name in self.unique:
             value = values.get(name)
             if value is None or (previous is not None and previous.get(name) == value):
                 continue
-            query = select(self.table.c.id).where(self.table.c[name] == value)
-            if previous is not None:
-                query = query.where(self.table.c.id != previous["id"])
-            if connection.execute(query.limit(1)).first() is not None:
+            taken = view(name, value, None if previous is None else previous.get("id")) if view else None
+            if taken is None:
+                query = select(self.table.c.id).where(self.table.c[name] == value)
+                if previous is not None:
+                    query = query.where(self.table.c.id != previous["id"])
+                taken = connection.execute(query.limit(1)).first() is not None
+            if taken:
                 errors.setdefault(name, []).append(duplicate_message(self.obj, value))

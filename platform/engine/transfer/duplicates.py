@@ -27,6 +27,7 @@ from typing import Any, Iterable
 from sqlalchemy import ColumnElement, func
 
 from crmkit.engine import messages
+from crmkit.engine.query.lists import batch_keys
 from crmkit.engine.tables import PrefixKey
 from crmkit.engine.transfer.files import ImportFileError
 from crmkit.metadata.model import ObjectDef
@@ -84,9 +85,9 @@ class DuplicateRule:
         # lower(value) COLLATE "C", SQLite COLLATE NOCASE), so a batch's keys are found through that index
         # instead of by reading every stored record. Stored addresses need no trim: a save strips text.
         if self.kind == "email":
-            return PrefixKey(column).in_(keys)
+            return batch_keys(PrefixKey(column), keys, dialect)
         if self.kind == "name":
-            return PrefixKey(column).in_(sorted({key.lower() for key in keys}))
+            return batch_keys(PrefixKey(column), sorted({key.lower() for key in keys}), dialect)
         tails = sorted({_NOT_DIGITS.sub("", key)[-8:] for key in keys})
         digits = column
         for mark in (" ", "-", "(", ")", ".", "+", "/"):

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import Connection, or_, select
 
 from crmkit.engine import messages
+from crmkit.engine.query.lists import batch_keys
 from crmkit.engine.query.inputs import is_record_id
 from crmkit.metadata.model import FieldDef
 from crmkit.engine.security.shaping import stored_withheld
@@ -63,7 +64,8 @@ def _records(connection: Connection, context: Any, fdef: FieldDef, texts: set[st
     problems: dict[str, str] = {}
     by_id = {text: int(match.group(1)) for text in texts if (match := _HASH_ID.match(text))}
     if by_id:
-        query = select(table.c.id).where(table.c.id.in_([i for i in by_id.values() if is_record_id(i)]))
+        query = select(table.c.id).where(batch_keys(table.c.id, [i for i in by_id.values() if is_record_id(i)],
+                                                 connection.dialect.name))
         found = set(connection.execute(query if visible is None else query.where(visible)).scalars())
         for text, record_id in by_id.items():
             if record_id in found:
@@ -78,7 +80,7 @@ def _records(connection: Connection, context: Any, fdef: FieldDef, texts: set[st
         open_texts = sorted(texts - set(ids))
         if not open_texts:
             break
-        query = select(table.c.id, table.c[key]).where(table.c[key].in_(open_texts))
+        query = select(table.c.id, table.c[key]).where(batch_keys(table.c[key], open_texts, connection.dialect.name))
         matches: dict[str, list[int]] = {}
         for record_id, value in connection.execute(query if visible is None else query.where(visible)):
             matches.setdefault(value, []).append(record_id)
