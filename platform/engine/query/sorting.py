@@ -86,10 +86,15 @@ def page_sort(ctx: QueryContext, object_name: str, spec: QuerySpec) -> tuple[str
 
 
 def sort_keys(ctx: QueryContext, object_name: str, sort: Sequence[str] | str) -> list[SortKey]:
-    """The checked sort order, `id` last so the order is total; empty `sort` means the object's default_sort."""
+    """The checked sort order, `id` last so the order is total; empty `sort` means the object's default_sort, without
+    the fields the user may not read (it is written for every user: a field hidden from them is neither sorted by,
+    which would tell its order, nor refused, which would name it)."""
     given = parse_sort(sort) if isinstance(sort, str) else tuple(sort)
+    if not given:
+        hidden = ctx.hidden_fields(object_name) if ctx.hidden_fields is not None else frozenset()
+        given = tuple(item for item in ctx.object(object_name).default_sort if item.lstrip("-") not in hidden)
     keys: list[SortKey] = []
-    for item in given or ctx.object(object_name).default_sort:
+    for item in given:
         key = _sort_key(ctx, object_name, item)
         if any(existing.name == key.name for existing in keys):
             raise QueryError(messages.SORT_TWICE(name=key.name))

@@ -103,7 +103,7 @@ class ExportStream(Iterator[Any]):
         connection = scope.enter_context(service._reading("read", "export"))
         obj = service.obj
         self._columns = _columns(service, fields)
-        spec = QuerySpec(filter=filter, sort=tuple(sort or obj.default_sort), search=search, limit=PAGE)
+        spec = QuerySpec(filter=filter, sort=tuple(sort or ()), search=search, limit=PAGE)
         # The first page's query without its limit: same filter, search, row filter and order.
         statement = build_select(service.query_context(), obj.name, spec, self._columns).limit(None)
         result = connection.execution_options(stream_results=True, yield_per=PAGE).execute(statement)
