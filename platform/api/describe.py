@@ -4,7 +4,9 @@
     GET /api/v1/objects/<object>/describe    -> fields, types, picklist values, lookups, related lists
 
 Labels are in the caller's language (Accept-Language or ?lang=, else their profile's);
-fields the caller may not read are left out, and `writable` says what they may set.
+fields the caller may not read are left out, and named nowhere (the title field and the default sort
+without them, a dependent picklist whose controlling field is hidden described as a plain one); `writable`
+says what they may set.
 """
 from __future__ import annotations
 
@@ -68,18 +70,24 @@ def describe(user: UserContext, obj: ObjectDef) -> dict[str, Any]:
         writable = field_types[fdef.type].writable and not fdef.read_only and \
             (policy is None or policy.can_edit_field(obj.name, fdef.name))
         fields.append(described_field(fdef, field_types.value_type(fdef, user.runtime.registry), language,
-                                      writable))
+                                      writable, hidden))
     related = [{"object": child.name, "via": name, "label": child.plural_label.get(language)}
                for child in readable_objects(user) for name, fdef in child.fields.items()
                if fdef.type == "lookup" and fdef.to == obj.name
                and (policy is None or policy.can_read_field(child.name, name))]
     return {"name": obj.name, "label": obj.label.get(language), "plural_label": obj.plural_label.get(language),
-            "description": obj.description.get(language) or None, "title_field": obj.title_field,
-            "default_sort": list(obj.default_sort), "permissions": permissions(user, obj.name),
+            "description": obj.description.get(language) or None,
+            "title_field": obj.title_field if obj.title_field not in hidden else None,
+            "default_sort": [item for item in obj.default_sort if item.lstrip("-") not in hidden],
+            "permissions": permissions(user, obj.name),
             "fields": fields, "related": related}
 
 
-def described_field(fdef: FieldDef, value_type: str, language: str, writable: bool) -> dict[str, Any]:
+def described_field(fdef: FieldDef, value_type: str, language: str, writable: bool,
+                    hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """One field as describe gives it. A dependent picklist whose controlling field is in `hidden` (the caller may
+    not read it) is described as a plain picklist: naming that field, or keying the allowed options by its
+    values, would tell them what it holds (as the save pipeline's refusal does not: docs/permissions.md)."""
     described: dict[str, Any] = {
         "name": fdef.name, "type": fdef.type, "value_type": value_type, "label": fdef.label.get(language),
         "help": fdef.help.get(language) or None, "system": False, "required": fdef.required,
@@ -93,7 +101,7 @@ def described_field(fdef: FieldDef, value_type: str, language: str, writable: bo
     if fdef.options:
         described["options"] = [{"value": option.value, "label": option.label.get(language),
                                  "inactive": option.inactive} for option in fdef.options]
-    if fdef.controlling_field:
+    if fdef.controlling_field and fdef.controlling_field not in hidden:
         described["controlling_field"] = fdef.controlling_field
         described["dependent_values"] = {key: list(values) for key, values in fdef.dependent_values.items()}
     if fdef.to:
