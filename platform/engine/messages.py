@@ -694,6 +694,8 @@ REPORT_NOT_RUNNABLE = Message("the report '{report}' cannot be run: {reason}", "
                               inner={"reason": "sentence"})
 REPORT_NOT_READABLE = Message("the report '{report}' cannot be run for you: {reason}",
                               "报表“{report}”无法为你运行：{reason}", inner={"reason": "sentence"})
+REPORT_READS_HIDDEN = Message("the report '{report}' reads fields you may not see: it cannot be run for you.",
+                              "报表“{report}”读取了你无权查看的字段，无法为你运行。")
 REPORT_PAGE_FILTER = Message("the report '{report}' can be filtered on the page by {allowed}, not by '{field}'.",
                              "报表“{report}”在页面上只能按 {allowed} 筛选，不能按“{field}”筛选。")
 REPORT_NOT_GROUPABLE = Message("'{field}' is a {type} field: a report cannot group by it.",

@@ -87,23 +87,20 @@ def test_the_report_is_refused_to_the_rep(world):
     assert answer.status_code >= 400 and "rows" not in answer.get_json()
 
 
-@pytest.mark.xfail(strict=True, reason="attack13: the refusal of a report reading a protected field names the field")
 @pytest.mark.parametrize("path", ["/reports/big_margin", "/dashboards/board/widgets/0"])
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
 def test_the_refusal_names_no_field_hidden_from_the_rep(world, path, language):
     answer = world["api"].get(path, headers={"Accept-Language": language})
-    text = answer.get_data(as_text=True)
-    assert "margin" not in text and "毛利" not in text, text
+    text = answer.get_data(as_text=True).replace("big_margin", "")  # the report's name: the caller asked for it
+    assert answer.status_code == 403 and "margin" not in text and "毛利" not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason="attack13: /api/v1/reports lists a report the caller cannot run")
 def test_the_reports_listed_are_the_ones_the_rep_may_run(world):
     listed = [report["name"] for report in world["api"].get("/reports").get_json()["data"]]
     runnable = [name for name in listed if world["api"].get(f"/reports/{name}").status_code == 200]
     assert listed == runnable
 
 
-@pytest.mark.xfail(strict=True, reason="attack13: a dashboard says a widget the caller cannot run is available")
 def test_a_widget_the_rep_cannot_run_is_not_available(world):
     widgets = world["api"].get("/dashboards/board").get_json()["widgets"]
     for widget in widgets:
@@ -111,8 +108,6 @@ def test_a_widget_the_rep_cannot_run_is_not_available(world):
         assert widget["available"] == runs, widget
 
 
-@pytest.mark.xfail(strict=True, reason="attack13: a Chinese caller's report refusal is half English "
-                                       "(\"the report 'big_margin' cannot be run: deal 没有字段...\")")
 @pytest.mark.parametrize("path", ["/reports/big_margin", "/dashboards/board/widgets/0"])
 def test_a_chinese_caller_is_told_of_the_refusal_in_chinese(world, path):
     detail = world["api"].get(path, headers={"Accept-Language": "zh-CN"}).get_json()["detail"]

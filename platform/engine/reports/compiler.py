@@ -103,6 +103,23 @@ def run_report(connection: Connection, ctx: QueryContext, report: ReportDef, fil
                         computed_at=_now(), **common)
 
 
+def check_report(ctx: QueryContext, report: ReportDef, *, language: str, fiscal_start: int, dialect: str) -> None:
+    """Build from `report`'s own definition (its filter, columns, sort, groupings, measures) what a run builds,
+    reading nothing: QueryError where `ctx`'s caller cannot run it, such as a field they may not read (refused as
+    unknown, as everywhere). The date field is read only by a run given a date range, which is refused then."""
+    object_name = report.object
+    if report.kind != "tabular":
+        _Plan(ctx, report, report.filter, language, fiscal_start, dialect)
+        return
+    where_clause(ctx, object_name, QuerySpec(filter=report.filter))
+    for a in aggregates_of(report):
+        measure(ctx, object_name, a.name, a.function, field=a.field, where=a.where, days_between=a.days_between,
+                dialect=dialect)
+    tabular_columns(ctx, report, language)
+    for item in report.sort:
+        field_value(ctx, object_name, item.lstrip("-"))
+
+
 class _Plan:
     """What a summary or matrix run builds before it reads: its keys, measures, grouping sets, columns and statement.
 

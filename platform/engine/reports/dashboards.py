@@ -5,10 +5,10 @@
     result = context.dashboards.widget("sales", 0, date_range=(date(2026, 10, 1), date(2026, 12, 31)))
     before = context.dashboards.previous("sales", 0, date_range=(date(2026, 10, 1), date(2026, 12, 31)))
 
-A dashboard is visible to a user who may read the object of at least one of its widgets'
-reports. A widget whose report reads an object the user may not read is not available to
-them: `widget()` refuses it (403) with a sentence that names neither the object nor any
-figure. Each widget is the report's run (`context.reports.run`) with the dashboard-wide
+A dashboard is visible to a user who may run at least one of its widgets' reports (they may
+read its object and every field it reads: ReportService.may_run). A widget whose report they
+may not run is not available to them: `widget()` refuses it (403) with a sentence that names
+neither the object, nor a field, nor any figure. Each widget is the report's run (`context.reports.run`) with the dashboard-wide
 filters: the date range (on the report's `date_field`), owners and team; a filter the
 dashboard does not offer is refused (400).
 
@@ -144,11 +144,10 @@ class DashboardService:
         return self.context.runtime.registry
 
     def may_read(self, report: ReportDef | None) -> bool:
-        """Whether the user may read the object of `report` (the platform's own context reads everything)."""
+        """Whether the user may run `report` (ReportService.may_run: its object and every field it reads)."""
         if report is None:
             return False
-        policy = self.context.policy
-        return policy is None or policy.can(report.object, "read")
+        return self.context.reports.may_run(report)
 
     def names(self) -> list[DashboardDef]:
         """The dashboards the user may see, in the order the packages declare them."""

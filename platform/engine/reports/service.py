@@ -23,6 +23,7 @@ Filters, all optional, each combined with the report's own filter (AND):
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
@@ -33,7 +34,7 @@ from crmkit.engine import messages
 from crmkit.engine.query.aggregate import KeySpec, bucket_end
 from crmkit.engine.query.errors import QueryError
 from crmkit.engine.query.filters import QueryContext
-from crmkit.engine.reports.compiler import _key, run_report
+from crmkit.engine.reports.compiler import _key, check_report, run_report
 from crmkit.engine.reports.errors import ReportError
 from crmkit.engine.reports.labels import range_bounds, range_index
 from crmkit.engine.reports.result import ReportResult
@@ -57,13 +58,48 @@ class ReportService:
     # -- which reports ---------------------------------------------------------------------
 
     def names(self) -> list[ReportDef]:
-        """The installed reports this user may run (they may read the report's object), by label."""
+        """The installed reports this user may run (`may_run`), by label."""
         self.context.refresh_rights()
-        policy = self.context.policy
         language = self.context.actor.language
-        found = [report for report in _installed(self.context).values()
-                 if policy is None or policy.can(report.object, "read")]
+        found = [report for report in _installed(self.context).values() if self.may_run(report)]
         return sorted(found, key=lambda report: report.label.get(language).casefold())
+
+    def may_run(self, report: ReportDef) -> bool:
+        """Whether this user may run `report`: they may read its object, and its definition reads no field hidden
+        from them (its rows or groups would tell that field's values: such a report is neither listed nor run
+        for them, and its refusal names no field)."""
+        policy = self.context.policy
+        if policy is None:
+            return True
+        return policy.can(report.object, "read") and not self._reads_hidden(report)
+
+    def _reads_hidden(self, report: ReportDef) -> bool:
+        """Whether `report`'s definition reads a field this user may not read (one it could run without that).
+
+        Kept per rights and report (`_HIDDEN_READS`, like the run's plans): asked for every report a list shows."""
+        policy = self.context.policy
+        if policy is None:
+            return False
+        key = (id(policy), id(report))
+        kept = _HIDDEN_READS.get(key)
+        if kept is not None and kept[1] == (policy, report):
+            return kept[0]
+        ctx = self._query_context()
+        made = dict(language=self.context.actor.language, fiscal_start=_fiscal_start(self.context.runtime.registry),
+                    dialect=self.context.runtime.engine.dialect.name)
+        try:
+            check_report(ctx, report, **made)
+            hidden = False
+        except QueryError:
+            try:  # refused to everyone alike (a definition the installed fields no longer fit): the run says why
+                check_report(replace(ctx, hidden_fields=None, derived=None), report, **made)
+                hidden = True
+            except QueryError:
+                hidden = False
+        if len(_HIDDEN_READS) >= REMEMBERED_CHECKS:
+            _HIDDEN_READS.clear()
+        _HIDDEN_READS[key] = (hidden, (policy, report))
+        return hidden
 
     def get(self, name: str | ReportDef) -> ReportDef:
         """The report named `name`; ReportError (404) for none."""
@@ -164,9 +200,12 @@ class ReportService:
         return _Refusals(report)
 
     def _require(self, report: ReportDef, permission: str) -> None:
+        """PermissionDenied unless the user has `permission` on the report's object and may read what it reads."""
         policy = self.context.policy
         if policy is not None:
             policy.require(report.object, permission)
+            if self._reads_hidden(report):
+                raise ReportError(messages.REPORT_READS_HIDDEN(report=report.name), status=403, title="Not allowed")
 
     def _query_context(self) -> QueryContext:
         """The caller's query context (as RecordService builds it): row filter, hidden fields, derived values, zone."""
@@ -235,6 +274,11 @@ class _Refusals:
         if isinstance(error, PermissionDenied):
             raise ReportError(messages.REPORT_NOT_READABLE(report=self.report.name, reason=error.message),
                               status=403, title="Not allowed") from error
+
+
+#: `ReportService._reads_hidden` answers kept per (rights, report), with both kept alive so neither id is reused.
+REMEMBERED_CHECKS = 1024
+_HIDDEN_READS: dict[tuple[int, int], tuple[bool, tuple[Any, ReportDef]]] = {}
 
 
 def _installed(context: "UserContext") -> Mapping[str, ReportDef]:
