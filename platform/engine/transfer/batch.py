@@ -331,7 +331,7 @@ class ImportBatch:
     def _planned_at(self, record: tuple[int, dict[str, Any]], before: Mapping[str, Any]) -> None:
         """A dry run's record to be created found by the values it has now (those it had `before` are left to
         mismatch, Planned.holder)."""
-        planned, (number, values), upsert_on, rule = self.planned, record, self.plan.upsert_on, self.plan.rule
+        planned, values, upsert_on, rule = self.planned, record[1], self.plan.upsert_on, self.plan.rule
         if upsert_on is not None and values.get(upsert_on) is not None and values[upsert_on] != before.get(upsert_on):
             planned.by_upsert[values[upsert_on]] = record
         if rule is not None:
@@ -400,7 +400,7 @@ class ImportBatch:
 
     def _update_planned(self, row: ImportRow) -> None:
         """A dry run's update of a record an earlier row would create: the values pass the pipeline on it."""
-        context, (number, values) = self.service.context, row.planned
+        context, values = self.service.context, row.planned[1]
         try:  # "id" None: the unique check compares with every stored record, none being this one
             checked = self.records._checked(self.connection, row.values, previous={**values, "id": None},
                                             clock=context.clock_functions(context.now()))
