@@ -25,14 +25,14 @@ cells a spreadsheet (Excel, LibreOffice, Google Sheets, WPS) opens and re-import
   with =, +, -, @, tab or carriage return, also after leading spaces) get a leading "'"
   (OWASP CSV Injection; engine/records/export.py). Numbers and dates never start so
   except a negative number, which stays a number.
+- Lines end in "\n"; a cell holding a comma, quote or line break (a lone carriage return too)
+  is quoted (the engine's `LineWriter`), so no text breaks its row.
 - The first line starts with a UTF-8 byte order mark, so Excel reads Chinese correctly.
 
 Nothing is held beyond one batch: the response streams as the engine's export does.
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import islice
@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.display import local_moment
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
-from crmkit.engine.records.export import neutralise_formula
+from crmkit.engine.records.export import LineWriter, neutralise_formula
 from crmkit.metadata.model import FieldDef
 from crmkit.ui.list_page import lookup_titles
 
@@ -75,12 +75,9 @@ def readable_csv(context: UserContext, records: Any, filter: Any = None, *, sort
                 if not batch:
                     return
                 titles = lookup_titles(context, lookups, batch)
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, lineterminator="\n")
-                for row in batch:
-                    writer.writerow([cell(row.get(fdef.name), _title(titles, fdef, row))
-                                     for cell, fdef in zip(cells, fields)])
-                yield buffer.getvalue()
+                line = LineWriter()
+                yield "".join(line([cell(row.get(fdef.name), _title(titles, fdef, row))
+                                    for cell, fdef in zip(cells, fields)]) for row in batch)
 
     return lines()
 
@@ -92,9 +89,7 @@ def _title(titles: Mapping[tuple[str, int], str], fdef: FieldDef, row: Mapping[s
 
 
 def _line(cells: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
-    return buffer.getvalue()
+    return LineWriter()(cells)
 
 
 def cell_writer(presenter: FieldPresenter, fdef: FieldDef) -> Cell:

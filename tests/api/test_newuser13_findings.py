@@ -35,13 +35,6 @@ def _xlsx_rows(context, records, name: str, tmp_path) -> tuple[list, list[list]]
     return header, rows
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The list page's CSV export (ui/csv_export.py) writes with lineterminator='\\n', and Python's csv module "
-    "quotes only cells holding a character of the line terminator: a text holding a lone carriage return "
-    "(sent through the API, imported from a file) is written unquoted, so every spreadsheet and csv reader "
-    "breaks the row there (the record's later cells become a new row, and the text after the CR starts a "
-    "row unneutralised: '=1+2' is run as a formula). The engine's own export (records/export.py _LineWriter) "
-    "quotes CR and LF."))
 def test_a_text_holding_a_carriage_return_stays_in_its_cell_in_the_csv_export(api_crm):
     context = _admin_accounts(api_crm)
     accounts = context.records("account")
