@@ -45,12 +45,6 @@ def test_a_text_holding_a_carriage_return_stays_in_its_cell_in_the_csv_export(ap
     assert rows[0][header.index("Description")] == "first line\r=1+2"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The XLSX export writes money and decimals as float number cells (XlsxWriter), so an amount with "
-    "more than 15 significant digits is changed without a word: a currency field takes 16 digits before "
-    "the point and 2 after, and 1234567890123456.78 is exported as 1234567890123456.8 (Excel shows "
-    "1.23457E+15). The CSV and JSON exports keep '1234567890123456.78'. Such a value should be written "
-    "exactly (as a text cell, say) rather than rounded."))
 def test_an_amount_a_float_cannot_hold_is_exported_to_xlsx_exactly(api_crm, tmp_path):
     context = _admin_accounts(api_crm)
     accounts = context.records("account")
