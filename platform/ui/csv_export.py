@@ -92,19 +92,27 @@ def _line(cells: Sequence[str]) -> str:
     return LineWriter()(cells)
 
 
-def cell_writer(presenter: FieldPresenter, fdef: FieldDef) -> Cell:
-    """(stored value, lookup title) -> the cell's text for one field, as the module docstring says."""
+def cell_writer(presenter: FieldPresenter, fdef: FieldDef, *,
+                safe: Callable[[str], str] = neutralise_formula) -> Cell:
+    """(stored value, lookup title) -> the cell's text for one field, as the module docstring says.
+
+    `safe` is applied to every text (text, titles, labels): the CSV's formula neutralising by default;
+    the XLSX export (list_export.py), whose text cells are never run, passes `str` to keep the text as stored.
+    """
     field_type, value_def = presenter.value_field(fdef)
     kind, widget = field_type.kind.value_kind, field_type.form_widget
     show = presenter.show
 
+    def text(value: Any, title: str | None = None) -> str:
+        return "" if value is None else safe(str(value))
+
     if kind == "reference" or widget == "select":
-        return lambda value, title: "" if value is None else neutralise_formula(
+        return lambda value, title: "" if value is None else safe(
             presenter.display_value(fdef, value, title).text)
     if widget == "multiselect":
         def labels(value: Any, title: str | None) -> str:
             shown = presenter.display_value(fdef, value, None) if value not in (None, [], ()) else None
-            return neutralise_formula("; ".join(shown.items or (shown.text,))) if shown else ""
+            return safe("; ".join(shown.items or (shown.text,))) if shown else ""
         return labels
     if kind in ("integer", "decimal"):
         return lambda value, title: "" if value is None else _number(value)
@@ -112,18 +120,14 @@ def cell_writer(presenter: FieldPresenter, fdef: FieldDef) -> Cell:
         return lambda value, title: "" if value is None else ("TRUE" if value else "FALSE")
     if kind == "datetime":
         return lambda value, title: (local_moment(value, show).strftime("%Y-%m-%d %H:%M:%S")
-                                     if isinstance(value, datetime) else _text(value))
+                                     if isinstance(value, datetime) else text(value))
     if kind == "date":
-        return lambda value, title: value.isoformat() if isinstance(value, date) else _text(value)
+        return lambda value, title: value.isoformat() if isinstance(value, date) else text(value)
     if kind == "list":
-        return lambda value, title: neutralise_formula("; ".join(str(item) for item in value)) if value else ""
-    return lambda value, title: _text(value)
+        return lambda value, title: safe("; ".join(str(item) for item in value)) if value else ""
+    return text
 
 
 def _number(value: Any) -> str:
     """An exact number with a dot and no exponent: Decimal('1.2E+6') is "1200000", never rounded."""
     return format(value, "f") if isinstance(value, Decimal) else str(value)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else neutralise_formula(str(value))

@@ -56,12 +56,6 @@ def test_an_amount_a_float_cannot_hold_is_exported_to_xlsx_exactly(api_crm, tmp_
     assert Decimal(str(cell)) == Decimal("1234567890123456.78"), cell
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The XLSX export takes the CSV export's text and removes a leading \"'\" when the next character is "
-    "=, +, -, @, tab, CR or a space (list_export._unquoted): a stored text that itself starts with an "
-    "apostrophe ('+86 is the code, as people type to keep Excel from reading a number) loses it in the "
-    "XLSX, while the CSV keeps it; and a text starting with a line break before '=' keeps the CSV's "
-    "added \"'\" in the XLSX. An XLSX text cell should hold the stored text exactly."))
 @pytest.mark.parametrize("stored", ["'+86 is the code", "\n=1+2"])
 def test_an_xlsx_text_cell_holds_the_stored_text_exactly(api_crm, tmp_path, stored):
     context = _admin_accounts(api_crm)
