@@ -25,14 +25,14 @@ cells a spreadsheet (Excel, LibreOffice, Google Sheets, WPS) opens and re-import
   with =, +, -, @, tab or carriage return, also after leading spaces) get a leading "'"
   (OWASP CSV Injection; engine/records/export.py). Numbers and dates never start so
   except a negative number, which stays a number.
+- Lines end in "\n"; a cell holding a comma, quote or line break (a lone carriage return too)
+  is quoted (the engine's `LineWriter`), so no text breaks its row.
 - The first line starts with a UTF-8 byte order mark, so Excel reads Chinese correctly.
 
 Nothing is held beyond one batch: the response streams as the engine's export does.
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import islice
@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from crmkit.engine.context import UserContext
 from crmkit.engine.fieldtypes.display import local_moment
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
-from crmkit.engine.records.export import neutralise_formula
+from crmkit.engine.records.export import LineWriter, neutralise_formula
 from crmkit.metadata.model import FieldDef
 from crmkit.ui.list_page import lookup_titles
 
@@ -75,12 +75,9 @@ def readable_csv(context: UserContext, records: Any, filter: Any = None, *, sort
                 if not batch:
                     return
                 titles = lookup_titles(context, lookups, batch)
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, lineterminator="\n")
-                for row in batch:
-                    writer.writerow([cell(row.get(fdef.name), _title(titles, fdef, row))
-                                     for cell, fdef in zip(cells, fields)])
-                yield buffer.getvalue()
+                line = LineWriter()
+                yield "".join(line([cell(row.get(fdef.name), _title(titles, fdef, row))
+                                    for cell, fdef in zip(cells, fields)]) for row in batch)
 
     return lines()
 
@@ -92,24 +89,30 @@ def _title(titles: Mapping[tuple[str, int], str], fdef: FieldDef, row: Mapping[s
 
 
 def _line(cells: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
-    return buffer.getvalue()
+    return LineWriter()(cells)
 
 
-def cell_writer(presenter: FieldPresenter, fdef: FieldDef) -> Cell:
-    """(stored value, lookup title) -> the cell's text for one field, as the module docstring says."""
+def cell_writer(presenter: FieldPresenter, fdef: FieldDef, *,
+                safe: Callable[[str], str] = neutralise_formula) -> Cell:
+    """(stored value, lookup title) -> the cell's text for one field, as the module docstring says.
+
+    `safe` is applied to every text (text, titles, labels): the CSV's formula neutralising by default;
+    the XLSX export (list_export.py), whose text cells are never run, passes `str` to keep the text as stored.
+    """
     field_type, value_def = presenter.value_field(fdef)
     kind, widget = field_type.kind.value_kind, field_type.form_widget
     show = presenter.show
 
+    def text(value: Any, title: str | None = None) -> str:
+        return "" if value is None else safe(str(value))
+
     if kind == "reference" or widget == "select":
-        return lambda value, title: "" if value is None else neutralise_formula(
+        return lambda value, title: "" if value is None else safe(
             presenter.display_value(fdef, value, title).text)
     if widget == "multiselect":
         def labels(value: Any, title: str | None) -> str:
             shown = presenter.display_value(fdef, value, None) if value not in (None, [], ()) else None
-            return neutralise_formula("; ".join(shown.items or (shown.text,))) if shown else ""
+            return safe("; ".join(shown.items or (shown.text,))) if shown else ""
         return labels
     if kind in ("integer", "decimal"):
         return lambda value, title: "" if value is None else _number(value)
@@ -117,18 +120,14 @@ def cell_writer(presenter: FieldPresenter, fdef: FieldDef) -> Cell:
         return lambda value, title: "" if value is None else ("TRUE" if value else "FALSE")
     if kind == "datetime":
         return lambda value, title: (local_moment(value, show).strftime("%Y-%m-%d %H:%M:%S")
-                                     if isinstance(value, datetime) else _text(value))
+                                     if isinstance(value, datetime) else text(value))
     if kind == "date":
-        return lambda value, title: value.isoformat() if isinstance(value, date) else _text(value)
+        return lambda value, title: value.isoformat() if isinstance(value, date) else text(value)
     if kind == "list":
-        return lambda value, title: neutralise_formula("; ".join(str(item) for item in value)) if value else ""
-    return lambda value, title: _text(value)
+        return lambda value, title: safe("; ".join(str(item) for item in value)) if value else ""
+    return text
 
 
 def _number(value: Any) -> str:
     """An exact number with a dot and no exponent: Decimal('1.2E+6') is "1200000", never rounded."""
     return format(value, "f") if isinstance(value, Decimal) else str(value)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else neutralise_formula(str(value))

@@ -9,7 +9,8 @@ filter and field-level security, one streamed query, the security log.
 - **XLSX** is for people, like the CSV export (csv_export.py): labels in the user's language
   as the header, lookup titles, option labels, date-times in the user's time zone; but
   numbers are number cells, dates date cells and checkboxes boolean cells. Written by
-  engine/transfer/spreadsheet.py (constant memory, text never a formula).
+  engine/transfer/spreadsheet.py (constant memory, text never a formula), so a text cell holds
+  the stored text exactly (no "'" before formula-like text, as CSV needs; a stored "'" is kept).
 - **JSON** is for programs: one array of objects keyed by API name, values as the engine's
   JSON export gives them (lookups as ids, dates ISO 8601, decimals as exact text).
 """
@@ -65,13 +66,8 @@ def typed_cell(presenter: FieldPresenter, fdef: FieldDef) -> Cell:
         show = presenter.show
         return lambda value, title: (local_moment(value, show).replace(tzinfo=None)
                                      if isinstance(value, datetime) else value)
-    text = cell_writer(presenter, fdef)
-    return lambda value, title: _unquoted(text(value, title))
-
-
-def _unquoted(text: str) -> str:
-    """A CSV cell's text without the "'" the CSV export puts before formula-like text (an XLSX text cell is never run)."""
-    return text[1:] if text.startswith("'") and text[1:2] in ("=", "+", "-", "@", "\t", "\r", " ") else text
+    # The CSV's cell text without its formula neutralising: an XLSX text cell is never run, so it holds the stored text.
+    return cell_writer(presenter, fdef, safe=str)
 
 
 def json_lines(records: Any, filter: Any = None, *, sort: Sequence[str] = (),

@@ -35,13 +35,6 @@ def _xlsx_rows(context, records, name: str, tmp_path) -> tuple[list, list[list]]
     return header, rows
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The list page's CSV export (ui/csv_export.py) writes with lineterminator='\\n', and Python's csv module "
-    "quotes only cells holding a character of the line terminator: a text holding a lone carriage return "
-    "(sent through the API, imported from a file) is written unquoted, so every spreadsheet and csv reader "
-    "breaks the row there (the record's later cells become a new row, and the text after the CR starts a "
-    "row unneutralised: '=1+2' is run as a formula). The engine's own export (records/export.py _LineWriter) "
-    "quotes CR and LF."))
 def test_a_text_holding_a_carriage_return_stays_in_its_cell_in_the_csv_export(api_crm):
     context = _admin_accounts(api_crm)
     accounts = context.records("account")
@@ -52,12 +45,6 @@ def test_a_text_holding_a_carriage_return_stays_in_its_cell_in_the_csv_export(ap
     assert rows[0][header.index("Description")] == "first line\r=1+2"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The XLSX export writes money and decimals as float number cells (XlsxWriter), so an amount with "
-    "more than 15 significant digits is changed without a word: a currency field takes 16 digits before "
-    "the point and 2 after, and 1234567890123456.78 is exported as 1234567890123456.8 (Excel shows "
-    "1.23457E+15). The CSV and JSON exports keep '1234567890123456.78'. Such a value should be written "
-    "exactly (as a text cell, say) rather than rounded."))
 def test_an_amount_a_float_cannot_hold_is_exported_to_xlsx_exactly(api_crm, tmp_path):
     context = _admin_accounts(api_crm)
     accounts = context.records("account")
@@ -69,12 +56,6 @@ def test_an_amount_a_float_cannot_hold_is_exported_to_xlsx_exactly(api_crm, tmp_
     assert Decimal(str(cell)) == Decimal("1234567890123456.78"), cell
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The XLSX export takes the CSV export's text and removes a leading \"'\" when the next character is "
-    "=, +, -, @, tab, CR or a space (list_export._unquoted): a stored text that itself starts with an "
-    "apostrophe ('+86 is the code, as people type to keep Excel from reading a number) loses it in the "
-    "XLSX, while the CSV keeps it; and a text starting with a line break before '=' keeps the CSV's "
-    "added \"'\" in the XLSX. An XLSX text cell should hold the stored text exactly."))
 @pytest.mark.parametrize("stored", ["'+86 is the code", "\n=1+2"])
 def test_an_xlsx_text_cell_holds_the_stored_text_exactly(api_crm, tmp_path, stored):
     context = _admin_accounts(api_crm)

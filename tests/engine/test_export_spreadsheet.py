@@ -137,3 +137,18 @@ def test_a_user_s_export_and_the_platform_s_have_the_same_lines(crm, leads):
         ours = list(leads.export(fields=chosen, sort=["name"]))
         assert list(crm.as_user(admin.id).records("lead").export(fields=chosen, sort=["name"])) == ours
         assert len(ours) == 3
+
+
+def test_an_xlsx_number_cell_holds_only_a_value_a_double_keeps_exactly(tmp_path):
+    from python_calamine import CalamineWorkbook
+
+    from crmkit.engine.transfer.spreadsheet import xlsx_chunks
+
+    values = [Decimal("1234567890123456.78"), 2**53 + 1, Decimal("123456789012345.00"), Decimal("0.1"),
+              Decimal("-1200.50"), 10**20, 7, 1.5, Decimal("1E+400")]
+    path = tmp_path / "numbers.xlsx"
+    path.write_bytes(b"".join(xlsx_chunks([str(n) for n in range(len(values))], [values])))
+    header, row = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    # More than 15 significant digits (or beyond a double's range): a text cell of the exact digits.
+    assert row == ["1234567890123456.78", "9007199254740993", 123456789012345.0, 0.1, -1200.5, 1e20, 7.0, 1.5,
+                   "1" + "0" * 400]

@@ -403,6 +403,25 @@ def test_exports_write_the_table_without_formulas(sales):
         context.reports.export(summary, "pdf")
 
 
+def test_the_xlsx_export_writes_an_amount_a_double_cannot_hold_exactly(sales, tmp_path):
+    from python_calamine import CalamineWorkbook
+
+    deals = ReportDef(name="big_deals", label=Label.of("Big deals"), object="deal", kind="tabular",
+                      columns=("name", "amount"), filter={"name": {"startswith": "big amount"}}, sort=("name",))
+    admin = sales.crm.as_system()
+    created = [admin.records("deal").create({"name": "big amount 1", "amount": "1234567890123456.78"}),
+               admin.records("deal").create({"name": "big amount 2", "amount": "1200.50"})]
+    try:
+        path = tmp_path / "report.xlsx"
+        path.write_bytes(b"".join(admin.reports.export(deals, "xlsx")))
+        header, *rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+        # 18 significant digits: a double would make it 1234567890123456.8 (Excel: 1.23457E+15); a text cell keeps it.
+        assert rows == [["big amount 1", "1234567890123456.78"], ["big amount 2", 1200.5]]
+    finally:
+        for record in created:
+            admin.records("deal").delete(record.id)
+
+
 def test_the_json_export_is_the_same_table_for_programs(sales):
     import json
 

@@ -62,6 +62,19 @@ def test_a_refused_row_does_not_stop_the_others_and_is_in_the_error_report(crm, 
                                                         "3,Last Name,last_name,is required.\n"]
 
 
+def test_a_message_holding_a_carriage_return_stays_in_its_cell_in_the_error_report():
+    import csv
+    import io
+
+    from crmkit.engine.transfer.jobs import error_csv
+
+    # A lookup's value is quoted in its message: a file's cell may hold a lone CR (quoted in the file).
+    errors = [RowError(2, "Company", "company", "there is no company record 'A\r=1+2'.")]
+    text = "".join(error_csv(errors)).lstrip("\ufeff")
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        ["row", "column", "field", "message"], ["2", "Company", "company", "there is no company record 'A\r=1+2'."]]
+
+
 def test_lookups_are_found_by_external_id_name_or_hash_id(crm, people, csv_file):
     people.import_file(csv_file("Last Name,Company\nA,C-002\nB,Acme\nC,#2\n"))
     assert stored(crm, "last_name", "company") == [("A", 2), ("B", 1), ("C", 2)]

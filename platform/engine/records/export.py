@@ -283,18 +283,24 @@ def _csv_lines(rows: list[Sequence[Any]]) -> list[str]:
                 and "\r" not in line:
             lines.append(line + "\n")
         else:
-            line_writer = line_writer or _LineWriter()
+            line_writer = line_writer or LineWriter()
             lines.append(line_writer(cells))
     return lines
 
 
 def _csv_line(values: Sequence[Any]) -> str:
     """One CSV line ending in "\n"; a cell holding a line break (CR or LF) is quoted (RFC 4180)."""
-    return _LineWriter()(values)
+    return LineWriter()(values)
 
 
-class _LineWriter:
-    """Writes one CSV line at a time through one csv writer and buffer (see `_csv_line`)."""
+class LineWriter:
+    """Writes one CSV line at a time through one csv writer and buffer: `LineWriter()(cells)` is the line,
+    ending in "\n", a cell holding a comma, quote or line break (CR or LF, also a lone one) quoted (RFC 4180).
+
+    Every CSV file crmkit writes goes through it: a csv writer with lineterminator="\n" quotes a
+    cell holding "\n" but not one holding a lone "\r", which spreadsheets and csv readers take
+    as the end of the row (the rest of the cell would start a row of its own, unneutralised).
+    """
 
     def __init__(self) -> None:
         self._buffer = io.StringIO()

@@ -10,6 +10,8 @@ CSV cells are neutralised as record exports are (records/export.py `spreadsheet_
 text a spreadsheet would run as a formula gets a leading "'"). XLSX is written by
 XlsxWriter with `constant_memory` (rows flushed as they are written) and
 `strings_to_formulas=False`, text always through `write_string`: no cell is ever a formula.
+Numbers are number cells unless a double would round them (more than 15 significant digits:
+transfer/spreadsheet.py `write_number`), which are text cells of their exact digits.
 JSON is for programs: the same table, values as the API gives them (decimals as strings,
 dates and times ISO 8601), nothing neutralised (no spreadsheet reads it).
 """
@@ -24,6 +26,7 @@ from typing import Any, Iterator
 from crmkit.engine.fieldtypes import to_json
 from crmkit.engine.records.export import _csv_line, spreadsheet_cell
 from crmkit.engine.reports.result import ReportResult
+from crmkit.engine.transfer.spreadsheet import write_number
 from crmkit.metadata.model import Label
 
 TOTAL = Label.of({"en": "Total", "zh": "合计"})
@@ -131,7 +134,7 @@ def _write(sheet: Any, row: int, column: int, value: Any, style: Any, day: Any, 
     if isinstance(value, bool):
         sheet.write_boolean(row, column, value, style)
     elif isinstance(value, (int, float, Decimal)):
-        sheet.write_number(row, column, float(value), style)
+        write_number(sheet, row, column, value, style)  # a value a double cannot hold exactly: its exact text
     elif isinstance(value, datetime):
         sheet.write_datetime(row, column, value.replace(tzinfo=None), moment)
     elif isinstance(value, date):

@@ -6,8 +6,6 @@ so after a crash the job says exactly what is in the database, and `resume` star
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Mapping, Sequence
@@ -143,15 +141,12 @@ def read_errors(connection: Connection, runtime: Any, job_id: int, *, limit: int
 
 def error_csv(errors: Sequence[RowError] | Iterator[RowError]) -> Iterator[str]:
     """The errors as CSV lines (row, column, field, message), header first, with a UTF-8 byte order mark."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["row", "column", "field", "message"])
-    yield "\ufeff" + buffer.getvalue()
+    from crmkit.engine.records.export import LineWriter
+
+    line = LineWriter()  # a cell holding a line break, a lone CR too, is quoted: no message breaks its row
+    yield "\ufeff" + line(["row", "column", "field", "message"])
     for error in errors:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([error.row, _safe(error.column), error.field or "", _safe(error.message)])
-        yield buffer.getvalue()
+        yield line([error.row, _safe(error.column), error.field or "", _safe(error.message)])
 
 
 def _safe(text: str | None) -> str:
