@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from crmkit.api.blueprint import blueprint, crm, language, logger, request_id
 from crmkit.engine import messages
+from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
 from crmkit.engine.messages import title_in, translated
 from crmkit.engine.records.errors import RecordValidationError
 from crmkit.engine.security.labels import labels_of
@@ -75,11 +76,12 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
 
 def localized(message: str, subject: str | None = None) -> str:
     """An engine sentence in the caller's language (engine/messages.py), the objects and fields the caller may read
-    named by their labels (security/labels.py); others keep the API name the sentence has."""
+    named by their labels (security/labels.py), the system fields (created_at, owner_id) by the labels describe gives
+    them; others keep the API name the sentence has."""
     objects = crm().registry.objects
     lang = language()
-    return translated(message, lang, crm().extensions.messages, labels_of(g.get("api_context"), objects, lang),
-                      subject if subject in objects else None)
+    names = labels_of(g.get("api_context"), objects, lang, SYSTEM_LABELS)
+    return translated(message, lang, crm().extensions.messages, names, subject if subject in objects else None)
 
 
 def crmkit_problem(error: CrmkitError) -> Response:

@@ -30,6 +30,7 @@ from crmkit.engine.database import (
     write_transaction,
     writer,
 )
+from crmkit.engine import messages
 from crmkit.engine.extensions import Extensions, default_extensions
 from crmkit.engine.generation import advance, lock_for_migration, operation_state, read_generation
 from crmkit.engine.migrations import Applier, MigrationError, MigrationPlan, plan_migration
@@ -365,9 +366,7 @@ class Crm:
         try:
             return Registry.build(*self._installed_packages(connection))
         except MetadataError as error:
-            raise MigrationError(
-                "the installed metadata no longer validates (was a plugin that provides a field type removed?):\n"
-                f"{error}") from None
+            raise MigrationError(messages.PLUGINS_CHANGED(problems=f"\n{error}")) from None
 
     def _target(self, paths: Sequence[str | os.PathLike]) -> tuple[Registry, dict[str, str], tuple[str, ...]]:
         """The registry after installing `paths`, their sources, and notes on sources that are gone.

@@ -735,6 +735,18 @@ REPORT_FORMULA = Message("the summary formula {expression} may use only aggregat
 REPORT_FORMULA_NAME = Message("the summary formula names '{name}', which is no aggregate of the report.",
                               "汇总公式引用了“{name}”，它不是该报表的汇总。")
 
+# ---- the installed metadata (crmkit.engine.crm) -----------------------------------------------------------------
+#: Every call and page of a server answers this while the installed packages need field types of plugins other than
+#: those it loaded when it started (a plugin pip-installed and a package using it installed meanwhile; a plugin
+#: removed). `problems` are the metadata checks' own lines (English).
+PLUGINS_CHANGED = Message(
+    "the installed packages need plugins other than those this process loaded when it started: a plugin was "
+    "installed or removed since. Restart the server (and `crmkit worker`) so that they load the plugins installed "
+    "now; if a plugin that provides a field type was removed, install it again. What does not validate: {problems}",
+    "已安装的包所需的插件与本进程启动时加载的插件不同：此后安装或删除了插件。请重启服务器（以及 `crmkit worker`），"
+    "使其加载现在已安装的插件；如果删除了提供字段类型的插件，请重新安装它。无法通过校验的内容：{problems}")
+
+
 # ---- problem titles (CrmkitError.title, the API's problem+json `title`) and the API's HTTP error sentences ---------
 #: Each error class's short heading by its English text, in Chinese: `title_in` gives it in a caller's language.
 #: tests/api checks that every CrmkitError subclass's title is here.

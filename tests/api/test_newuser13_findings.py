@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -66,11 +67,6 @@ def test_an_xlsx_text_cell_holds_the_stored_text_exactly(api_crm, tmp_path, stor
     assert rows[0][header.index("Description")] == stored
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A list filter with a bad value for a system field names it by its API name while every other field "
-    "is named by its label: GET /api/v1/objects/account?created_at__gte=xx answers \"'xx' is not a valid "
-    "value for created_at\" (zh: “xx”不是 created_at 的有效值), where annual_revenue__gte=abc says "
-    "'Annual Revenue' (年营业额). describe labels created_at 'Created' (创建时间)."))
 @pytest.mark.parametrize("language, label", [("en", "Created"), ("zh", "创建时间")])
 def test_a_bad_filter_value_of_a_system_field_names_it_by_its_label(api, language, label):
     response = api("admin").get(f"/objects/account?created_at__gte=xx&lang={language}")
@@ -79,12 +75,30 @@ def test_a_bad_filter_value_of_a_system_field_names_it_by_its_label(api, languag
     assert label in detail and "created_at" not in detail, detail
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "An operator the query language does not have, written in the documented field__operator form "
-    "(email__endswith=...), is answered \"contact has no field 'email__endswith'. To use an operator in a "
-    "query string, write field__operator, e.g. amount__gte=100.\": the caller did write field__operator, "
-    "and the field exists. The filter form says \"'endswith' is not an operator (in the condition on "
-    "email); operators: ...\", which is what the query string should say too."))
+FILTER_ON_SYSTEM_FIELDS = [
+    ("created_at__contains=x", "created_at", {"en": "Created", "zh": "创建时间"}),
+    ("owner_id=abc", "owner_id", {"en": "Owner", "zh": "负责人"}),
+    ('filter={"updated_by": {"in": "x"}}', "updated_by", {"en": "Last modified by", "zh": "最后修改人"}),
+    ('filter={"created_at": {"endswith": "x"}}', "created_at", {"en": "Created", "zh": "创建时间"}),
+    ('filter={"id": {"gte": "x"}}', "id", {"en": "ID", "zh": "编号"}),
+]
+
+
+@pytest.mark.parametrize("query, name, labels", FILTER_ON_SYSTEM_FIELDS)
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_filter_sentence_names_a_system_field_by_its_label(api, query, name, labels, language):
+    key, _, value = query.partition("=")
+    response = api("admin").get("/objects/account", query_string={key: value, "lang": language})
+    assert response.status_code == 400
+    detail = response.get_json()["detail"]
+    assert labels[language] in detail and not re.search(rf"\b{name}\b", detail), detail
+
+
+def test_a_sort_by_a_system_field_that_cannot_be_sorted_names_it_by_its_label(api):
+    detail = api("admin").get("/objects/account?sort=formula_errors&lang=zh").get_json()["detail"]
+    assert "公式错误" in detail and "formula_errors" not in detail, detail
+
+
 @pytest.mark.parametrize("language, operator_word", [("en", "operator"), ("zh", "运算符")])
 def test_an_unknown_operator_in_the_query_string_is_named_as_an_operator(api, language, operator_word):
     response = api("admin").get(f"/objects/contact?email__endswith=example.cn&lang={language}")

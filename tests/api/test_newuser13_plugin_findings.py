@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from markupsafe import escape
 
 from tests.api.conftest import REPOSITORY, make_app
+from tests.ui.conftest import sign_in
+from tests.webapp import PASSWORD
 
 REVIEWS = """
 package: reviews
@@ -30,13 +32,6 @@ def _bare_extensions():
     return Extensions.from_plugins(make_plugin_manager(load_entry_points=False, plugin_dirs=[]))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "After a package using a plugin's field type is installed by another process (the plugin guide's "
-    "`crmkit install my_package/`) while `make run` serves without the plugin loaded, every API call answers "
-    "409 with a Chinese title (迁移被拒绝) but an English detail ('the installed metadata no longer validates "
-    "(was a plugin that provides a field type removed?): <installed package reviews>:1:1: unknown key "
-    "'out_of' ...') for a zh caller; the sentence also guesses a removed plugin where a restart of the "
-    "server (to load the newly installed one) is what is needed."))
 def test_a_server_without_a_newly_installed_plugin_says_so_in_the_callers_language(sqlite_url, tmp_path):
     from crmkit.engine import Crm
     from crmkit.engine.extensions import Extensions
@@ -47,11 +42,16 @@ def test_a_server_without_a_newly_installed_plugin_says_so_in_the_callers_langua
 
     served = Crm.open(sqlite_url, extensions=_bare_extensions())
     served.install(REPOSITORY / "apps" / "default_crm.yaml")
-    user = SystemDirectory(served).create_user("zhou", permission_sets=["admin"], language="zh-CN")
+    user = SystemDirectory(served).create_user("zhou", permission_sets=["admin"], language="zh-CN",
+                                               password=PASSWORD)
     token = TokenStore(served).create(user.id, "tests").token
-    client = make_app(served).test_client()
+    app = make_app(served)
+    client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/objects/account?limit=1", headers=headers).status_code == 200
+    browser = app.test_client()
+    assert sign_in(browser, "zhou").status_code == 302
+    assert browser.get("/o/account").status_code == 200
 
     plugin = SalesPlugin(tmp_path)
     (tmp_path / "reviews.yaml").write_text(REVIEWS, encoding="utf-8")
@@ -68,5 +68,11 @@ def test_a_server_without_a_newly_installed_plugin_says_so_in_the_callers_langua
         assert response.status_code == 409, problem
         assert problem["title"] == "迁移被拒绝"
         assert "the installed metadata" not in problem["detail"] and "插件" in problem["detail"], problem["detail"]
+        assert "重启" in problem["detail"] and "crmkit worker" in problem["detail"], problem["detail"]
+        english = client.get("/api/v1/objects/account?limit=1&lang=en", headers=headers).get_json()["detail"]
+        assert "Restart the server" in english and "crmkit worker" in english, english
+        page = browser.get("/o/account")  # the web pages give the same sentence
+        assert page.status_code == 409
+        assert escape(problem["detail"][:40]) in page.get_data(as_text=True), page.get_data(as_text=True)
     finally:
         served.close()

@@ -128,3 +128,50 @@ def test_the_parsed_filter_runs(db):
     args = {"stage": ["Won", "Lost"], "amount__gte": "100", "tags__contains": ["Hot", "Cold"], "sort": "-amount"}
     rows = db.page("opportunity", parse_query_string(args))
     assert [row["name"] for row in rows] == ["c", "a"]
+
+
+@pytest.fixture(scope="module")
+def legacy_ctx():
+    """The test model plus an object with a field whose own name holds "__" (metadata/names.py allows it)."""
+    from datetime import date
+
+    from crmkit.engine.fieldtypes import FieldTypes
+    from crmkit.engine.fieldtypes.builtin import BUILTIN_TYPES
+    from crmkit.engine.query import QueryContext
+    from crmkit.engine.tables import build_schema
+    from crmkit.metadata.catalog import Catalog
+    from crmkit.metadata.model import frozen_map
+    from crmkit.metadata.registry import Registry
+    from tests.query.conftest import OBJECTS, make_object
+
+    legacy = make_object("legacy", {"legacy__code": "text", "email": "email",
+                                    "account": {"type": "lookup", "to": "account"}})
+    field_types = FieldTypes.collect([BUILTIN_TYPES])
+    catalog = Catalog.build([field_type.kind for field_type in BUILTIN_TYPES])
+    registry = Registry(packages=frozen_map(), objects=frozen_map({o.name: o for o in [*OBJECTS, legacy]}),
+                        catalog=catalog)
+    return QueryContext(registry, build_schema(registry, field_types), field_types, today=date(2024, 3, 15))
+
+
+@pytest.mark.parametrize("args, shown", [
+    ({"email__endswith": "x"}, "'endswith' is not an operator (in the condition on email); operators: "),
+    ({"legacy__code__endswith": "x"}, "'endswith' is not an operator (in the condition on legacy__code); "),
+    ({"account.name__endswith": "x"}, "'endswith' is not an operator (in the condition on account.name); "),
+    ({"email__zz__gte": "x"}, "'zz' is not an operator (in the condition on email); "),
+    ({"nothing__endswith": "x"}, "legacy has no field 'nothing__endswith'."),
+    ({"legacy__nothing": "x"}, "legacy has no field 'legacy__nothing'."),
+])
+def test_an_operator_the_query_language_lacks_is_named_as_an_operator(legacy_ctx, args, shown):
+    from crmkit.engine.query import compile_filter
+
+    with pytest.raises(QueryError) as error:
+        compile_filter(legacy_ctx, "legacy", parse_query_string(args).filter)
+    assert error.value.message.startswith(shown), error.value.message
+    assert "startswith" in error.value.message or "no field" in shown
+
+
+def test_a_field_whose_name_holds_double_underscores_is_found_first(legacy_ctx):
+    from crmkit.engine.query import compile_filter
+
+    for args in ({"legacy__code": "7"}, {"legacy__code__startswith": "7"}, {"account.name__startswith": "a"}):
+        compile_filter(legacy_ctx, "legacy", parse_query_string(args).filter)

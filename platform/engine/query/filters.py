@@ -125,6 +125,24 @@ def resolve_path(ctx: QueryContext, object_name: str, key: str) -> tuple[FieldIn
     return lookup, resolve_field(ctx, lookup.fdef.to, tail)
 
 
+def resolve_condition_key(ctx: QueryContext, object_name: str, key: str) -> tuple[FieldInfo | None, FieldInfo]:
+    """`resolve_path` of a filter condition's key. A key no field has that is a field's key followed by "__" and an
+    operator the query language does not have (the query string's `email__endswith=...`, which is split only at the
+    operators it knows) is refused naming the operator, as `{"email": {"endswith": ...}}` is; a field whose own name
+    holds "__" (metadata/names.py allows it) is found first."""
+    try:
+        return resolve_path(ctx, object_name, key)
+    except QueryError as error:
+        head, separator, op = key.rpartition("__")
+        if not (separator and head and op) or op in OPERATORS:
+            raise
+        try:
+            resolve_path(ctx, object_name, head)
+        except QueryError:
+            raise error from None
+        raise QueryError(messages.NOT_AN_OPERATOR(op=op, key=head, allowed=allowed(OPERATORS))) from None
+
+
 def compile_filter(ctx: QueryContext, object_name: str, filter: Mapping[str, Any] | list | None) -> ColumnElement:
     """The WHERE clause of `filter` on `object_name` (None: every record)."""
     ctx.object(object_name)
@@ -161,7 +179,7 @@ class _Compiler:
         return self.field(checked_text(key, "a field name in the filter"), value)
 
     def field(self, key: str, spec: Any) -> ColumnElement:
-        lookup, info = resolve_path(self.ctx, self.object_name, key)
+        lookup, info = resolve_condition_key(self.ctx, self.object_name, key)
         clauses = [self.operator(info, key, op, value) for op, value in _operations(info, key, spec)]
         condition = and_(*clauses) if len(clauses) > 1 else clauses[0]
         if lookup is None:
