@@ -1,6 +1,6 @@
 """Faults found by newuser13 (an outside check of issue 12 as a new user and integrator).
 
-Each test is a fault left open: marked xfail(strict=True) with what happens and what should.
+Each test states what happened and what should: the faults are fixed and the tests keep them so.
 The standard CRM on SQLite and PostgreSQL (tests/api/conftest.py: admin, wang, li, zh).
 """
 from __future__ import annotations
