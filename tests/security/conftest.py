@@ -1,9 +1,11 @@
-"""Fixtures for the security tests: cheap password hashing and a clock that tests move by hand."""
+"""Fixtures for the security tests: cheap password hashing, a clock that tests move by hand, a rep with a package."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 import pytest
 
@@ -40,3 +42,27 @@ def directory(crm, clock):
 
     crm.install(DIRECTORY_PACKAGE)
     return SystemDirectory(crm, clock=clock)
+
+
+@contextmanager
+def rep_world(database_url: str, folder: Path, package: str, margins: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+    """`package` installed in a Crm of its own, a user "rep" holding its `reps` permission set, who owns a deal per
+    margin in `margins` (set by the system), and an API client with the rep's token:
+    {"crm", "rep", "deals" (ids), "api"}."""
+    from crmkit.engine import Crm
+    from crmkit.engine.security.tokens import TokenStore
+    from crmkit.engine.security.users import SystemDirectory
+    from tests.api.conftest import ApiClient, make_app
+
+    crm = Crm.open(database_url)
+    try:
+        path = folder / "package.yaml"
+        path.write_text(package, encoding="utf-8")
+        crm.install(path)
+        rep = SystemDirectory(crm).create_user("rep", display_name="rep", permission_sets=["reps"]).id
+        deals = [crm.as_system().records("deal").create({"name": f"Deal {margin}", "margin": margin,
+                                                         "owner_id": rep}).id for margin in margins]
+        client = ApiClient(make_app(crm).test_client(), TokenStore(crm).create(rep, "rep's token").token)
+        yield {"crm": crm, "rep": rep, "deals": deals, "api": client}
+    finally:
+        crm.close()

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.api.conftest import ApiClient, make_app
+from tests.security.conftest import rep_world
 
 PACKAGE = """
 package: attack13_describe
@@ -64,18 +64,8 @@ HIDDEN_NAMES = ("codename", "margin", "risk", "Severe", "Mild")
 
 @pytest.fixture(scope="module")
 def world(module_database_url: str, tmp_path_factory) -> Iterator[dict[str, Any]]:
-    from crmkit.engine import Crm
-    from crmkit.engine.security.tokens import TokenStore
-    from crmkit.engine.security.users import SystemDirectory
-
-    crm = Crm.open(module_database_url)
-    path = tmp_path_factory.mktemp("attack13_describe") / "package.yaml"
-    path.write_text(PACKAGE, encoding="utf-8")
-    crm.install(path)
-    rep = SystemDirectory(crm).create_user("rep", display_name="rep", permission_sets=["reps"]).id
-    client = ApiClient(make_app(crm).test_client(), TokenStore(crm).create(rep, "attack13").token)
-    yield {"crm": crm, "api": client}
-    crm.close()
+    with rep_world(module_database_url, tmp_path_factory.mktemp("attack13_describe"), PACKAGE) as world:
+        yield world
 
 
 def test_describe_hides_the_protected_fields_themselves(world):

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.api.conftest import ApiClient, make_app
+from tests.security.conftest import rep_world
 
 PACKAGE = """
 package: attack13_sort
@@ -51,21 +51,8 @@ objects:
 @pytest.fixture(scope="module")
 def world(module_database_url: str, tmp_path_factory) -> Iterator[dict[str, Any]]:
     """rep holds `reps` (sees their own deals, never deal.margin) and owns two deals whose margins the system set."""
-    from crmkit.engine import Crm
-    from crmkit.engine.security.tokens import TokenStore
-    from crmkit.engine.security.users import SystemDirectory
-
-    crm = Crm.open(module_database_url)
-    path = tmp_path_factory.mktemp("attack13_sort") / "package.yaml"
-    path.write_text(PACKAGE, encoding="utf-8")
-    crm.install(path)
-    rep = SystemDirectory(crm).create_user("rep", display_name="rep", permission_sets=["reps"]).id
-    system = crm.as_system()
-    deals = [system.records("deal").create({"name": name, "margin": margin, "owner_id": rep}).id
-             for name, margin in (("Low", "7.00"), ("High", "999.50"))]
-    client = ApiClient(make_app(crm).test_client(), TokenStore(crm).create(rep, "attack13").token)
-    yield {"crm": crm, "rep": rep, "api": client, "deals": deals}
-    crm.close()
+    with rep_world(module_database_url, tmp_path_factory.mktemp("attack13_sort"), PACKAGE, ("7.00", "999.50")) as world:
+        yield world
 
 
 def test_a_rep_lists_his_deals_through_the_api_when_the_default_sort_is_hidden_from_him(world):

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.api.conftest import ApiClient, make_app
+from tests.security.conftest import rep_world
 
 PACKAGE = """
 package: attack13_reports
@@ -64,21 +64,9 @@ dashboards:
 
 @pytest.fixture(scope="module")
 def world(module_database_url: str, tmp_path_factory) -> Iterator[dict[str, Any]]:
-    from crmkit.engine import Crm
-    from crmkit.engine.security.tokens import TokenStore
-    from crmkit.engine.security.users import SystemDirectory
-
-    crm = Crm.open(module_database_url)
-    path = tmp_path_factory.mktemp("attack13_reports") / "package.yaml"
-    path.write_text(PACKAGE, encoding="utf-8")
-    crm.install(path)
-    rep = SystemDirectory(crm).create_user("rep", display_name="rep", permission_sets=["reps"]).id
-    system = crm.as_system()
-    for name, margin in (("Low", "7.00"), ("High", "999.50")):
-        system.records("deal").create({"name": name, "margin": margin, "owner_id": rep})
-    client = ApiClient(make_app(crm).test_client(), TokenStore(crm).create(rep, "attack13").token)
-    yield {"api": client}
-    crm.close()
+    with rep_world(module_database_url, tmp_path_factory.mktemp("attack13_reports"), PACKAGE,
+                   ("7.00", "999.50")) as world:
+        yield world
 
 
 def test_the_report_is_refused_to_the_rep(world):
