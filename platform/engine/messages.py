@@ -393,6 +393,11 @@ MERGE_CHOICE = Message("choose one record to keep and 1 to {max} other records t
 MERGE_VALUE = Message("the value of {field} cannot be taken from record {id}: it is not one of the merged records, "
                       "or not a field you may edit.",
                       "不能从记录 {id} 取 {field} 的值：它不是被合并的记录之一，或该字段你无权修改。")
+MERGE_UNIQUE_CHILD = Message("these {object} records cannot be merged: each has a related record of a kind that may "
+                             "point at one {object} only (or one per combination of values). Delete or move one of "
+                             "them first.",
+                             "这些{object}记录无法合并：它们各有一条相关记录，而这类记录每个{object}（或每种取值组合）只能有一条。"
+                             "请先删除或移走其中一条。")
 DUPLICATE_RULE_UNKNOWN = Message("duplicates are found by {rules}, not {rule}.",
                                  "只能按 {rules} 查找重复记录，不能按 {rule}。")
 DUPLICATE_RULE_NO_FIELD = Message("{object} has no field to find duplicates by {rule}.",

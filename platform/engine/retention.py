@@ -13,6 +13,6 @@ def retention_days(variable: str, default_days: int) -> timedelta:
     given = os.environ.get(variable, "").strip()
     if not given:
         return timedelta(days=default_days)
-    if not given.isdigit() or int(given) < 1:
+    if not (given.isascii() and given.isdigit()) or int(given) < 1:
         raise ValueError(f"{variable} must be a whole number of days (1 or more), not {given!r}.")
     return timedelta(days=int(given))

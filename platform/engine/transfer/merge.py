@@ -6,16 +6,19 @@
 
 A merge, in one transaction:
 
-1. The survivor takes the chosen values: {field: id of the merged record whose value it
-   keeps} (any field the user may edit); every other field keeps the survivor's value, and
-   an empty one takes the first merged record's non-empty value. The survivor is saved
-   through the save pipeline (validation, formulas, history: its field history says what
-   the merge changed), with its optimistic lock.
-2. Every lookup pointing at a merged record (of any object, the object's own lookups too)
+1. Every lookup pointing at a merged record (of any object, the object's own lookups too)
    is pointed at the survivor: one UPDATE per lookup field, with the after-write step for
-   each re-parented record (its history, rollups on both parents, its search index).
-3. The merged records go to the recycle bin, as a delete does (nothing cascades: their
+   each re-parented record (its history, rollups on both parents, its search index). A
+   unique lookup (or a unique combination holding one) that would then point at the
+   survivor twice refuses the merge with a sentence (MergeError), naming no child object.
+2. The merged records go to the recycle bin, as a delete does (nothing cascades: their
    children were moved first), so the merge can be looked into and a record restored.
+3. The survivor takes the chosen values: {field: id of the merged record whose value it
+   keeps} (any field the user may edit); every other field keeps the survivor's value, and
+   an empty one takes the first merged record's non-empty value. It is saved after the
+   merged records are binned, so a unique value it takes from one (an ERP code) is free;
+   through the save pipeline (validation, formulas, history: its field history says what
+   the merge changed), with its optimistic lock as it was read.
 4. The security log gets `records.merged` (object, survivor, merged ids, fields taken,
    re-parented children per lookup).
 
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from crmkit.engine import messages
 from crmkit.engine.records.errors import RecordError
@@ -176,14 +180,15 @@ class MergeService:
                 if policy is not None and not policy.may_delete(obj.name, row):
                     raise PermissionDenied(messages.MAY_NOT_DELETE(object=obj.name, id=row["id"]))
             taken = self._taken(keeper, others, values or {})
-            if taken:
-                records._update(connection, survivor, taken, keeper["version"])
             reparented, seen = self._reparent(connection, survivor, merged)
             from crmkit.engine.records.recycle import Deleter
 
             deleter = Deleter(connection, session)
             batches = tuple(deleter.delete(obj.name, records._load(connection, row["id"], level="edit"))
                             for row in others)
+            if taken:  # the version as now stored: a self-lookup re-parented above may have moved it
+                current = records._load(connection, survivor, level="edit")
+                records._update(connection, survivor, taken, current["version"])
             SecurityLog(session.crm).record("records.merged", user_id=session.actor.user_id, connection=connection,
                                             detail={"object": obj.name, "survivor": survivor, "merged": merged,
                                                     "fields": sorted(taken), "reparented": reparented})
@@ -215,8 +220,9 @@ class MergeService:
         """Point every lookup at a merged record to the survivor.
 
         Returns ({"object.field": records moved}, the same counting only records the user may
-        read): every child is moved, but the user is told only of those they may see (the
-        security log keeps the full counts).
+        read through a lookup field they may read): every child is moved, but the user is told
+        only of those they may see (the security log keeps the full counts). MergeError when a
+        unique lookup would point at the survivor twice.
         """
         runtime, session = self.context.runtime, self.context
         actor, now = session.actor, session.now()
@@ -237,11 +243,15 @@ class MergeService:
                 visible = session.row_filter(child.name) if session.row_filter else None
                 shown = len(ids) if visible is None else connection.scalar(
                     select(func.count()).select_from(table).where(table.c.id.in_(ids), visible))
-                if shown:
+                policy = session.policy
+                if shown and (policy is None or policy.can_read_field(child.name, fdef.name)):
                     seen[f"{child.name}.{fdef.name}"] = shown
-                connection.execute(update(table).where(table.c.id.in_(ids)).values(
-                    {fdef.name: survivor, "version": table.c.version + 1, "updated_at": now,
-                     "updated_by": actor.user_id}))
+                try:
+                    connection.execute(update(table).where(table.c.id.in_(ids)).values(
+                        {fdef.name: survivor, "version": table.c.version + 1, "updated_at": now,
+                         "updated_by": actor.user_id}))
+                except IntegrityError:  # a unique lookup, or combination holding it: the transaction is undone
+                    raise MergeError(messages.MERGE_UNIQUE_CHILD(object=self.object_name)) from None
                 events = [RecordEvent.of(child.name, Operation.UPDATE, row,
                                          {**row, fdef.name: survivor, "version": row["version"] + 1,
                                           "updated_at": now, "updated_by": actor.user_id}, actor, now)

@@ -26,7 +26,13 @@ blueprint = Blueprint("merges", __name__)
 
 
 def chosen_ids(values: list[str], record_id: int) -> list[int]:
-    return [int(value) for value in values if value.isdigit() and int(value) != record_id][:MAX_MERGED]
+    """The record ids among `values` (whole numbers in ASCII digits: "²" is a digit to str.isdigit, not to int),
+    without `record_id`, at most MAX_MERGED."""
+    return [int(value) for value in values if _is_id(value) and int(value) != record_id][:MAX_MERGED]
+
+
+def _is_id(value: str) -> bool:
+    return value.isascii() and value.isdigit()
 
 
 def differing_fields(context: Any, presenter: FieldPresenter, obj: Any, records: list[Any]) -> list[dict[str, Any]]:
@@ -55,7 +61,7 @@ def merge(object_name: str, record_id: int) -> Response:
     if request.method == "POST":
         merged = chosen_ids(request.form.getlist("with"), record_id)
         values = {name[len("keep-"):]: int(value) for name, value in request.form.items()
-                  if name.startswith("keep-") and value.isdigit() and int(value) != record_id}
+                  if name.startswith("keep-") and _is_id(value) and int(value) != record_id}
         try:
             merging.merge(record_id, merged, values)
         except CrmkitError as error:
