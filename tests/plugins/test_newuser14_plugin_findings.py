@@ -30,3 +30,43 @@ objects:
 def test_the_phone_numbers_readme_example_installs_and_computes_the_country(crm_with):
     leads = crm_with(phone_plugin, README_PACKAGE).as_system().records("lead")
     assert leads.create({"mobile": "138 1234 5678"})["phone_country"] == "CN"
+
+
+# docs/plugins.md, "crmkit_after_save(context, event)", its example as written (in a module of its own).
+AFTER_SAVE_EXAMPLE = """
+from crmkit.hookspecs import hookimpl
+
+audit = []
+
+@hookimpl
+def crmkit_after_save(context, event):
+    if event.object == "opportunity" and "stage" in event.changed:
+        audit.append((event.record_id, event.previous and event.previous["stage"], event.current["stage"]))
+"""
+
+
+DEALS = """
+package: deals
+version: "1.0.0"
+objects:
+  opportunity:
+    fields:
+      name: {type: text}
+      stage: {type: picklist, options: [Prospecting, Qualification, Closed Won]}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "newuser14: docs/plugins.md's crmkit_after_save example reads event.current['stage'] whenever 'stage' is in "
+    "event.changed; on a delete event.current is None (as the table above it says), so the example as written "
+    "raises TypeError: 'NoneType' object is not subscriptable and rolls back every delete of an opportunity"))
+def test_the_after_save_example_of_the_plugin_docs_lets_a_record_be_deleted(crm_with):
+    import types
+
+    module = types.ModuleType("newuser14_after_save")
+    exec(compile(AFTER_SAVE_EXAMPLE, "docs/plugins.md", "exec"), module.__dict__)
+    deals = crm_with(module, DEALS).as_system().records("opportunity")
+    deal = deals.create({"name": "D", "stage": "Prospecting"})
+    deal = deals.update(deal.id, {"stage": "Qualification"}, version=deal.version)
+    assert module.audit == [(deal.id, None, "Prospecting"), (deal.id, "Prospecting", "Qualification")]
+    deals.delete(deal.id)  # the example must not stop a delete
