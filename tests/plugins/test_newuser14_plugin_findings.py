@@ -70,3 +70,36 @@ def test_the_after_save_example_of_the_plugin_docs_lets_a_record_be_deleted(crm_
     deal = deals.update(deal.id, {"stage": "Qualification"}, version=deal.version)
     assert module.audit == [(deal.id, None, "Prospecting"), (deal.id, "Prospecting", "Qualification")]
     deals.delete(deal.id)  # the example must not stop a delete
+
+
+# docs/plugins.md, "crmkit_automation_triggers()", its example as written (in a module of its own).
+TRIGGER_EXAMPLE = """
+from crmkit.hookspecs import hookimpl
+from crmkit.engine.automation.trigger_types import TriggerType
+
+def doubled(event):
+    before, after = event.previous["amount"], event.current["amount"]
+    return "amount" in event.changed and bool(before) and after >= 2 * before
+
+@hookimpl
+def crmkit_automation_triggers():
+    return [TriggerType.of("amount_doubled", doubled, operations={"update"})]
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "newuser14: docs/plugins.md's crmkit_automation_triggers example compares `after >= 2 * before` whenever "
+    "the amount changed from a value; clearing the amount (after is None) raises TypeError: '>=' not supported "
+    "between 'NoneType' and 'decimal.Decimal' inside the save, so with the example installed no deal's amount "
+    "can be emptied"))
+def test_the_trigger_example_of_the_plugin_docs_lets_an_amount_be_cleared(crm_with):
+    import types
+
+    from tests.plugins.test_hook_surface import DOUBLING
+
+    module = types.ModuleType("newuser14_trigger")
+    exec(compile(TRIGGER_EXAMPLE, "docs/plugins.md", "exec"), module.__dict__)
+    deals = crm_with(module, DOUBLING).as_system().records("deal")
+    deal = deals.create({"name": "Harbour", "amount": 40})
+    deal = deals.update(deal.id, {"amount": 80}, version=deal.version)
+    assert deals.update(deal.id, {"amount": None}, version=deal.version)["amount"] is None
