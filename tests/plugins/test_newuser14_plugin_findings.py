@@ -138,3 +138,26 @@ def test_the_first_plugin_example_of_the_docs_computes_its_formula(crm_with):
     exec(compile(SANDBOX_EXAMPLE, "docs/plugins.md", "exec"), module.__dict__)
     deal = crm_with(module, VAT).as_system().records("deal").create({"name": "x", "amount": "100"})
     assert (deal["gross"], deal["formula_errors"]) == (Decimal("113.00"), None)
+
+
+PHONES = """
+package: phones_filter
+version: "1.0.0"
+objects:
+  lead:
+    fields:
+      name: {type: text}
+      mobile: {type: phone_number, region: CN}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "newuser14: plugins/phone_numbers/README.md: numbers 'typed in any style are equal, searchable' and 'lists "
+    "filter by equals'; but an equals filter with the number as the list shows it (138 1234 5678, the field's "
+    "national format) or as +86 138 1234 5678 finds nothing: the filter value is compared unnormalised with "
+    "the stored E.164 +8613812345678 (GET /api/v1/objects/lead?mobile=138%201234%205678 gives no record)"))
+@pytest.mark.parametrize("typed", ["138 1234 5678", "+86 138 1234 5678", "13812345678"])
+def test_an_equals_filter_finds_a_number_typed_in_another_style(crm_with, typed):
+    leads = crm_with(phone_plugin, PHONES).as_system().records("lead")
+    lead = leads.create({"name": "Wang", "mobile": "+86 138-1234-5678"})
+    assert [record.id for record in leads.query(filter={"mobile": typed}).records] == [lead.id]
