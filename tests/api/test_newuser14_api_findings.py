@@ -1,0 +1,41 @@
+"""newuser14 (issue 12, outside check as an integrator): the API's answers to a caller whose profile is Chinese."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "newuser14: docs/api.md, Languages: error sentences come in the caller's language, '... else the user's "
+    "profile language'; but an address no route matches (a mistyped path, /dashboards/sales/widgets/-1, "
+    "/objects/account/abc) or a method it does not take answers a zh-CN user (token, no Accept-Language) "
+    "in English: 'Not Found' / 'there is nothing at this address.', 'Method Not Allowed'"))
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/dashboards/sales/widgets/-1"),
+    ("GET", "/objects/account/abc"),
+    ("DELETE", "/changes"),
+])
+def test_a_routing_error_speaks_the_profile_language_of_the_caller(api, method, path):
+    response = api("zh").call(method, path)
+    assert response.status_code in (404, 405)
+    problem = response.get_json()
+    assert problem["title"] in ("未找到", "不允许该方法") or not problem["title"].isascii(), problem
+    assert not problem["detail"].isascii(), problem
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "newuser14: docs/api.md, Errors: 'In detail a field is named by its label where the caller may read it'; "
+    "a report's page filter with a bad value answers 422 naming the report and the field by their API names: "
+    "'报表“sales_funnel”无法运行：“2027-13-01”不是 close_date 的有效值' (en: \"the report 'sales_funnel' cannot be "
+    "run: '2027-13-01' is not a valid value for close_date\") instead of 销售漏斗 / 预计成交日期 (Sales funnel / Close Date)"))
+@pytest.mark.parametrize(("user", "report_label", "field_label"), [
+    ("zh", "销售漏斗", "预计成交日期"),
+    ("admin", "Sales funnel", "Close Date"),
+])
+def test_a_bad_report_filter_names_the_field_by_its_label(api, user, report_label, field_label):
+    import json
+
+    response = api(user).get("/reports/sales_funnel", query_string={
+        "filter": json.dumps({"close_date": {"gte": "2027-13-01"}})})
+    assert response.status_code == 422
+    detail = response.get_json()["detail"]
+    assert field_label in detail and report_label in detail, detail
