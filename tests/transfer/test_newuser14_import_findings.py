@@ -20,11 +20,6 @@ objects:
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "newuser14: a user whose time zone is Asia/Shanghai imports '2026/3/5 14:30' (a CSV cell, or an XLSX "
-    "date-time cell) and the record starts at 14:30 UTC, 22:30 in Beijing: the cell is read as UTC, while "
-    "the form reads a datetime-local in the user's time zone (docs/fields.md) and the XLSX export writes "
-    "date-times in the user's time zone (docs/import.md), so exporting and importing back moves every time by 8 hours"))
 def test_a_date_time_cell_is_read_in_the_importing_users_time_zone(crm, install, tmp_path):
     install(MEETINGS)
     user = SystemDirectory(crm).create_user("beijing", display_name="Beijing", permission_sets=["admin"],

@@ -64,13 +64,15 @@ def test_an_amount_whose_grouping_or_currency_is_not_clear_is_refused(people, cs
     assert [(error.row, error.field) for error in report.errors] == [(2, "salary")]
 
 
-@pytest.mark.parametrize(("written", "read"), [("2024/3/5 14:30", "2024-03-05T14:30:00"),
-                                               ("２０２４年３月５日 ９:０５:０７", "2024-03-05T09:05:07"),
-                                               ("2024.3.5", "2024-03-05"), ("3/5/2024 14:30", "3/5/2024 14:30")])
-def test_a_datetime_cell_written_year_first_is_read_as_iso(written, read):
+@pytest.mark.parametrize(("written", "read"), [("2024/3/5 14:30", "2024-03-05T14:30:00+08:00"),
+                                               ("２０２４年３月５日 ９:０５:０７", "2024-03-05T09:05:07+08:00"),
+                                               ("2024.3.5", "2024-03-05T00:00:00+08:00"),
+                                               ("2024-03-05T14:30:00Z", "2024-03-05T14:30:00+00:00"),
+                                               ("3/5/2024 14:30", "3/5/2024 14:30")])
+def test_a_datetime_cell_written_year_first_is_read_as_iso_in_the_users_time_zone(written, read):
     from crmkit.engine.transfer.cells import cell_reader
 
-    assert cell_reader(None, "datetime")(written) == read
+    assert cell_reader(None, "datetime", "Asia/Shanghai")(written) == read
 
 
 def test_a_gb18030_file_with_characters_beyond_gbk_and_a_utf8_file_with_a_bom_are_read(crm, people, csv_file):

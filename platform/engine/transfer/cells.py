@@ -11,6 +11,9 @@
   2024/3/5, 2024-3-5, 2024.3.5, 2024年3月5日, with a time for datetime fields (2024/3/5 14:30,
   2024-03-05 14:30:15); full-width digits are digits. A day/month order (3/5/2024) is left as
   written, for the save to refuse: it is ambiguous.
+- A date-time without an offset (a spreadsheet's date-time cell, 2024/3/5 14:30, 2024-03-05T14:30) is a
+  moment in the importing user's time zone, as the form reads it and the export writes it (a date alone: its
+  midnight there); one with an offset (2024-03-05T14:30+08:00, Z) is that moment.
 - Numbers and money lose a currency sign or code before or after them (¥1,234.50, ￥１，２３４.５０,
   $, €, £, CNY 1234, RMB 1234, 1234元) and their thousands separators (read strictly by babel:
   1,234.50; "1.234,50" or "1,23" is left as written, for the save to refuse), and stay exact
@@ -23,6 +26,7 @@ import unicodedata
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from babel.numbers import NumberFormatError, list_currencies, parse_decimal
 
@@ -36,8 +40,9 @@ _BOOLEAN_WORDS = {"是": True, "否": False, "真": True, "假": False, "对": T
 CellReader = Callable[[Any], Any]
 
 
-def cell_reader(fdef: FieldDef | None, value_kind: str) -> CellReader:
-    """(cell) -> input value or None, for a field of `value_kind` (fdef None: the owner)."""
+def cell_reader(fdef: FieldDef | None, value_kind: str, zone: str = "UTC") -> CellReader:
+    """(cell) -> input value or None, for a field of `value_kind` (fdef None: the owner); `zone` (an IANA time zone
+    name, the importing user's) is where a date-time written without an offset happened."""
     if fdef is not None and fdef.options:
         return _options_reader(fdef, value_kind == "list")
     if value_kind == "boolean":
@@ -47,7 +52,7 @@ def cell_reader(fdef: FieldDef | None, value_kind: str) -> CellReader:
     if value_kind == "date":
         return _date
     if value_kind == "datetime":
-        return _datetime
+        return _datetime_reader(ZoneInfo(zone))
     return _text
 
 
@@ -150,13 +155,30 @@ def _date(value: Any) -> Any:
     return _year_first(text, with_time=False) or text
 
 
-def _datetime(value: Any) -> Any:
-    if _blank(value):
-        return None
-    if isinstance(value, (date, datetime, time)):
-        return value.isoformat()
-    text = str(value).strip()
-    return _year_first(text, with_time=True) or text
+def _datetime_reader(zone: ZoneInfo) -> CellReader:
+    def read(value: Any) -> Any:
+        if _blank(value):
+            return None
+        if isinstance(value, datetime):
+            return _in_zone(value, zone)
+        if isinstance(value, date):
+            return _in_zone(datetime.combine(value, time()), zone)
+        if isinstance(value, time):
+            return value.isoformat()  # a time without its day: the save refuses it
+        text = str(value).strip()
+        written = _year_first(text, with_time=True) or text
+        try:
+            moment = datetime.fromisoformat(written)
+        except ValueError:
+            return written  # not a date-time: the save says so
+        return _in_zone(moment, zone)
+
+    return read
+
+
+def _in_zone(moment: datetime, zone: ZoneInfo) -> str:
+    """ISO 8601 with its offset: `moment` as it is when it has an offset, else the same wall time in `zone`."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)).isoformat()
 
 
 def _options_reader(fdef: FieldDef, many: bool) -> CellReader:

@@ -347,8 +347,9 @@ class ImportPlan:
         self.columns: list[tuple[int, str]] = [(table.header.index(column), name) for column, name in mapping.items()]
         self.column_of = {name: column for column, name in mapping.items()}
         self.lookups = {name for _, name in self.columns if name == "owner_id" or obj.fields[name].is_lookup}
-        self.readers = {name: cell_reader(obj.fields.get(name), field_types[obj.fields[name].type].kind.value_kind)
-                        for _, name in self.columns if name not in self.lookups}
+        zone = service.context.actor.timezone
+        self.readers = {name: cell_reader(obj.fields.get(name), field_types[obj.fields[name].type].kind.value_kind,
+                                          zone) for _, name in self.columns if name not in self.lookups}
         self.upsert_on = options.upsert_on
         if self.upsert_on is not None:
             fdef = obj.fields.get(self.upsert_on)
