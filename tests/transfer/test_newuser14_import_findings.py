@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
 
 from crmkit.engine.security.users import SystemDirectory
 from crmkit.engine.transfer.importer import ImportOptions, ImportService

@@ -4,18 +4,12 @@ from __future__ import annotations
 import time
 from io import BytesIO
 
-import pytest
 
 from tests.ui.conftest import csrf_token, signed_in_client
 from tests.ui.test_import_pages import mapping_form
 from tests.ui.test_outside12_import_zh import _chinese, zh_import_app  # noqa: F401 (the fixture)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "newuser14: the job page /imports/<id> shows a zh-CN user every refused row in Chinese, but its "
-    "'download all refused rows (CSV)', /imports/<id>/errors.csv, gives the field type's and the required "
-    "check's messages in English ('Not a valid email address.', 'is required.', 'Not a valid date.') beside "
-    "the validation rules' Chinese ones ('生日不能晚于今天。')"))
 def test_the_refused_rows_csv_of_a_chinese_users_import_is_in_chinese(zh_import_app):  # noqa: F811
     client = signed_in_client(zh_import_app, "zhang", 14)
     data = "姓,名,电子邮箱,生日\n,娜,not-an-email,2999-01-01\n李,四,,no date\n王,五,w5@example.com,1990/3/5\n"

@@ -269,9 +269,10 @@ class ImportService:
         with self.context.reading() as connection:
             return jobs.read_errors(connection, self.context.runtime, job_id, limit=limit)
 
-    def error_report(self, job_id: int) -> Iterator[str]:
-        """The job's refused rows as CSV lines (row, column, field, message), for download."""
-        return jobs.error_csv(self.errors(job_id))
+    def error_report(self, job_id: int, shown: Callable[[str], str] | None = None) -> Iterator[str]:
+        """The job's refused rows as CSV lines (row, column, field, message), for download; `shown` turns each kept
+        message (the engine's English) into what the reader is shown (their language: ui/errors.py sentence)."""
+        return jobs.error_csv(self.errors(job_id), shown)
 
     # -- shared -------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -139,14 +139,17 @@ def read_errors(connection: Connection, runtime: Any, job_id: int, *, limit: int
     return [RowError(*row) for row in connection.execute(query)]
 
 
-def error_csv(errors: Sequence[RowError] | Iterator[RowError]) -> Iterator[str]:
-    """The errors as CSV lines (row, column, field, message), header first, with a UTF-8 byte order mark."""
+def error_csv(errors: Sequence[RowError] | Iterator[RowError],
+              shown: Callable[[str], str] | None = None) -> Iterator[str]:
+    """The errors as CSV lines (row, column, field, message), header first, with a UTF-8 byte order mark;
+    each message through `shown` when given (a translation)."""
     from crmkit.engine.records.export import LineWriter
 
     line = LineWriter()  # a cell holding a line break, a lone CR too, is quoted: no message breaks its row
     yield "\ufeff" + line(["row", "column", "field", "message"])
     for error in errors:
-        yield line([error.row, _safe(error.column), error.field or "", _safe(error.message)])
+        message = shown(error.message) if shown is not None else error.message
+        yield line([error.row, _safe(error.column), error.field or "", _safe(message)])
 
 
 def _safe(text: str | None) -> str:

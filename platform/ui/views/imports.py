@@ -20,7 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, stream_with_context, \
+    url_for
 
 from crmkit.engine.fieldtypes.presenter import FieldPresenter
 from crmkit.engine.transfer.background import start_in_background
@@ -179,8 +180,10 @@ def job(job_id: int) -> Response:
 @blueprint.route("/imports/<int:job_id>/errors.csv")
 def errors_csv(job_id: int) -> Response:
     service = ImportService.for_job(user_context(), job_id)
-    lines = (line.encode("utf-8") for line in service.error_report(job_id))
-    response = Response(lines, mimetype="text/csv")
+    # The reasons in the user's language, as the job page shows them (the engine keeps English); translated while
+    # the response streams, in this request's context (its user's labels and language).
+    lines = (line.encode("utf-8") for line in service.error_report(job_id, shown=sentence))
+    response = Response(stream_with_context(lines), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="import-{job_id}-errors.csv"'
     return response
 
