@@ -85,7 +85,7 @@ def test_an_import_runs_in_the_background_and_its_page_shows_progress_and_the_re
     assert '<progress id="import-progress-bar"' in html and 'max="2" value="2"' in html
     assert "style=" not in html  # the CSP (style-src 'self') would block an inline width
     report = admin.get(f"{page}/errors.csv").get_data(as_text=True)
-    assert "3,姓,last_name,is required." in report
+    assert "3,姓,last_name,Is required." in report  # as the job page says it (ui/errors.py sentence)
 
 
 def test_a_file_that_is_no_table_is_refused_with_a_sentence(admin):
