@@ -356,6 +356,14 @@ IMPORT_SPREADSHEET_TOO_LARGE = Message("the spreadsheet {name} unpacks to {size}
                                        "import reads; split it into smaller files or save it as CSV.",
                                        "电子表格 {name} 解压后为 {size} MB，超过导入可读取的 {limit} MB；"
                                        "请拆分为较小的文件或另存为 CSV。")
+IMPORT_TOO_MANY_COLUMNS = Message("the file has {count} columns, more than the {max} an import reads; leave out "
+                                  "the columns you do not import, or split them into several files.",
+                                  "文件有 {count} 列，超过导入可读取的 {max} 列；请删去不导入的列，或拆分为多个文件。")
+IMPORT_SHEET_TOO_LARGE = Message("the first sheet of {name} spans {rows} rows by {columns} columns ({cells} cells), "
+                                 "more than the {max} cells an import reads from a spreadsheet; split it into "
+                                 "smaller files or save it as CSV.",
+                                 "电子表格 {name} 的第一个工作表占 {rows} 行 × {columns} 列（{cells} 个单元格），"
+                                 "超过导入可从电子表格读取的 {max} 个单元格；请拆分为较小的文件或另存为 CSV。")
 IMPORT_BAD_SPREADSHEET = Message("the spreadsheet {name} cannot be read ({reason}).",
                                  "无法读取电子表格 {name}（{reason}）。")
 IMPORT_NO_COLUMN = Message("the file has no column {column}; its columns are: {columns}.",

@@ -133,3 +133,12 @@ def test_checking_a_row_shows_every_fault_it_has_not_only_the_first(admin):
     assert re.search(r"<td>2</td><td>姓</td><td>Is required.</td>", html)
     assert re.search(r"<td>2</td><td>电子邮箱</td><td>Not a valid email address.</td>", html)
     assert re.search(r"<td>2</td><td>Birthdate</td><td>The birthdate cannot be in the future.</td>", html), html
+
+
+def test_an_upload_wider_than_an_import_reads_is_refused_with_a_sentence(admin):
+    from crmkit.engine.transfer.files import MAX_COLUMNS
+
+    data = ("Last Name," + ",".join(f"c{i}" for i in range(MAX_COLUMNS)) + "\nSmith\n").encode()
+    response = upload(admin, data, "wide.csv")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and f"more than the {MAX_COLUMNS:,} an import reads" in html
