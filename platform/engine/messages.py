@@ -345,6 +345,10 @@ BULK_TOO_MANY = Message("at most {max} records can be changed at once; {count} w
 
 # ---- imports (engine/transfer) --------------------------------------------------------------------------------------
 IMPORT_NO_FILE = Message("there is no file {path} to import.", "没有要导入的文件 {path}。")
+IMPORT_BINARY_WORKBOOK = Message("{path} is an Excel binary workbook (XLSB), which is not imported: its sheet's size "
+                                 "cannot be checked before it is read. Save it as XLSX or CSV and import that.",
+                                 "{path} 是 Excel 二进制工作簿（XLSB），不能导入：读取前无法检查其工作表大小。"
+                                 "请另存为 XLSX 或 CSV 后导入。")
 IMPORT_ENCODING = Message("the file's text encoding cannot be told; save it as UTF-8 CSV and import it again.",
                           "无法识别文件的文本编码；请另存为 UTF-8 CSV 后重新导入。")
 IMPORT_NO_HEADER = Message("the file has no header row: its first row must name the columns.",

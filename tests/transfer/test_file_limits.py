@@ -166,3 +166,13 @@ def test_a_cells_own_reference_places_it_whatever_its_rows_number_says(tmp_path)
     path = xlsx(tmp_path, f'<row r="1">{_HEADER}</row><row r="2"><c r="J1048576"><v>1</v></c></row>')
     with pytest.raises(ImportFileError, match="spans 1,048,576 rows by 10 columns"):
         read_table(path)
+
+
+def test_an_excel_binary_workbook_is_refused_with_a_sentence(tmp_path):
+    """XLSB: its used area cannot be measured before calamine builds it, so a far cell could abort the process."""
+    from crmkit.engine.transfer.files import ImportFileError, read_table
+
+    path = tmp_path / "客户.xlsb"
+    path.write_bytes(b"PK\x03\x04 not measured")
+    with pytest.raises(ImportFileError, match="XLSB"):
+        read_table(path)

@@ -25,8 +25,10 @@ from crmkit.engine import messages
 from crmkit.errors import CrmkitError
 
 #: File name endings read as spreadsheets; anything else is read as CSV.
-SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
-#: The most bytes a zipped spreadsheet (XLSX, XLSM, XLSB, ODS) may unpack to: a zip bomb is refused before
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods")
+#: Excel's binary workbook: refused, its used area cannot be measured before calamine builds it (`_check_area`).
+BINARY_WORKBOOK = ".xlsb"
+#: The most bytes a zipped spreadsheet (XLSX, XLSM, ODS) may unpack to: a zip bomb is refused before
 #: calamine reads it (a 16 MB upload of repeated XML could otherwise unpack to gigabytes).
 MAX_UNPACKED = 512 * 1024 * 1024
 #: The most columns an import reads: a header wider than this (a CSV's, a sheet's used area) is refused. An object
@@ -64,6 +66,8 @@ def read_table(path: str | Path) -> Table:
     path = Path(path)
     if not path.is_file():
         raise ImportFileError(messages.IMPORT_NO_FILE(path=str(path)))
+    if path.suffix.lower() == BINARY_WORKBOOK:
+        raise ImportFileError(messages.IMPORT_BINARY_WORKBOOK(path=path.name))
     if path.suffix.lower() in SPREADSHEETS:
         return _spreadsheet(path)
     text, encoding = decode(path.read_bytes())
@@ -172,7 +176,7 @@ def _check_area(path: Path) -> None:
                         area = _xlsx_area(stream)
                 rows, columns = area
             else:
-                return  # XLSB (binary records), or a file calamine refuses with its reason
+                return  # a file calamine refuses with its reason
     except (zipfile.BadZipFile, OSError, ValueError, KeyError):
         return  # a broken zip: calamine refuses it with its reason
     if columns > MAX_COLUMNS:
