@@ -263,6 +263,11 @@ WEBHOOK_INTERNAL_ADDRESS = Message(
 WEBHOOK_GONE = Message("the webhook's target is gone (410): {answer}", "Webhook 的目标已不存在（410）：{answer}")
 WEBHOOK_ERROR_STATUS = Message("the webhook's target answered {status}: {answer}",
                                "Webhook 的目标返回了 {status}：{answer}")
+#: The two above when the answer has no text (an empty or blank body: a proxy's or a bare framework's 503).
+WEBHOOK_GONE_NO_ANSWER = Message("the webhook's target is gone (410), with no explanation.",
+                                 "Webhook 的目标已不存在（410），未附说明。")
+WEBHOOK_ERROR_STATUS_NO_ANSWER = Message("the webhook's target answered {status}, with no explanation.",
+                                         "Webhook 的目标返回了 {status}，未附说明。")
 WEBHOOK_SECRET_MISSING = Message("the webhook's signing secret is not set: set the environment variable {variable}.",
                                  "Webhook 的签名密钥未设置：请设置环境变量 {variable}。")
 UNSUBSCRIBE_LINK_INVALID = Message("this unsubscribe link is not valid.", "此退订链接无效。")
