@@ -4,11 +4,6 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "newuser14: docs/api.md, Languages: error sentences come in the caller's language, '... else the user's "
-    "profile language'; but an address no route matches (a mistyped path, /dashboards/sales/widgets/-1, "
-    "/objects/account/abc) or a method it does not take answers a zh-CN user (token, no Accept-Language) "
-    "in English: 'Not Found' / 'there is nothing at this address.', 'Method Not Allowed'"))
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/dashboards/sales/widgets/-1"),
     ("GET", "/objects/account/abc"),
@@ -20,6 +15,27 @@ def test_a_routing_error_speaks_the_profile_language_of_the_caller(api, method, 
     problem = response.get_json()
     assert problem["title"] in ("未找到", "不允许该方法") or not problem["title"].isascii(), problem
     assert not problem["detail"].isascii(), problem
+
+
+def test_a_routing_error_answers_a_token_that_is_not_valid_as_one_without_a_token(api_app, api):
+    assert not api("zh").get("/objects/account/abc").get_json()["detail"].isascii()  # a valid one: its profile's
+    client = api_app.test_client()
+    without = client.get("/api/v1/objects/account/abc").get_json()
+    for token in ("crmkit_00000000_notatoken", "nonsense"):
+        answer = client.get("/api/v1/objects/account/abc", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 404
+        problem = answer.get_json()
+        assert (problem["title"], problem["detail"]) == (without["title"], without["detail"])
+        assert problem["detail"].isascii()
+
+
+def test_a_routing_error_takes_the_callers_requested_language_before_the_profiles(api):
+    answer = api("zh").call("GET", "/objects/account/abc", headers={"Accept-Language": "en"})
+    assert answer.status_code == 404 and answer.get_json()["detail"].isascii()
+    english = api("admin").call("GET", "/objects/account/abc", headers={"Accept-Language": "zh-CN"})
+    assert not english.get_json()["detail"].isascii()
+    assert api("admin").call("GET", "/objects/account/abc").get_json()["detail"].isascii()
+    assert not api("zh").call("DELETE", "/changes").get_json()["detail"].isascii()
 
 
 @pytest.mark.xfail(strict=True, reason=(
