@@ -80,7 +80,7 @@ def localized(message: str, subject: str | None = None) -> str:
     them; others keep the API name the sentence has."""
     objects = crm().registry.objects
     lang = language()
-    names = labels_of(g.get("api_context"), objects, lang, SYSTEM_LABELS)
+    names = labels_of(g.get("api_context"), objects, lang, SYSTEM_LABELS, getattr(crm().registry, "reports", None))
     return translated(message, lang, crm().extensions.messages, names, subject if subject in objects else None)
 
 

@@ -898,15 +898,18 @@ def translated(sentence: str, language: str, extra: Sequence[Message] = (),
         return sentence
     message, match = found
     params = match.groupdict()
-    if english and not _names_a_field(params, subject, names) and "summary" not in message.inner.values():
+    if english and not _names_a_field(params, subject, names) and "summary" not in message.inner.values() \
+            and not (names is not None and (params.get("report") or "sentence" in message.inner.values())):
         return sentence
     for name, kind in message.inner.items():
         if kind == "summary":
             params[name] = _summary(params[name], language, extra, names, subject)
         elif kind == "phrase":
             params[name] = _phrase(params[name], language, names, subject)
-        else:
-            params[name] = translated(params[name], language, extra, names)
+        else:  # a sentence inside: about the same subject ("the report ... cannot be run: 'x' is not ... for amount")
+            params[name] = translated(params[name], language, extra, names, subject)
+    if names is not None and params.get("report"):
+        params["report"] = names(REPORT_NAMES, params["report"]) or params["report"]
     if names is not None and params.get("object"):
         if params.get("field"):
             params["field"] = names(params["object"], params["field"]) or params["field"]
@@ -964,6 +967,9 @@ def _phrase(text: str, language: str, names: Callable[[str, str | None], str | N
 
 #: Placeholders that name a field of the sentence's subject when the sentence names no object.
 SUBJECT_FIELD_PLACEHOLDERS = ("key", "field")
+#: The pseudo-object `translated`'s `names` is asked a report's label of: names(REPORT_NAMES, report name) (no
+#: object's name starts with crmkit_). A sentence's `{report}` placeholder is named so.
+REPORT_NAMES = "crmkit_report"
 
 
 def _names_a_field(params: Mapping[str, str], subject: str | None, names: Callable[[str, str | None], str | None] | None
