@@ -69,6 +69,9 @@ def test_a_report_is_named_by_its_label_only_for_a_user_who_may_read_its_object(
 
     report = SimpleNamespace(name="sales_funnel", object="opportunity", label=Label.of({"en": "Sales funnel",
                                                                                         "zh": "销售漏斗"}))
-    names = readable_labels({}, "zh", Policy(), None, {"sales_funnel": report})
+    names = readable_labels({}, "zh", Policy(), None, {"sales_funnel": report},
+                            lambda report: Policy().can(report.object, "read"))
+    assert readable_labels({}, "zh", Policy(), None, {"sales_funnel": report})(messages.REPORT_NAMES,
+                                                                                "sales_funnel") is None
     sentence = messages.REPORT_NOT_RUNNABLE(report="sales_funnel", reason="limit must be a whole number.")
     assert f"报表“{shown}”无法运行" in messages.translated(sentence, "zh", names=names)

@@ -23,12 +23,13 @@ Names = Callable[[str, "str | None"], "str | None"]
 
 
 def readable_labels(objects: Mapping[str, ObjectDef], language: str, policy: "AccessPolicy | None",
-                    system_labels: Mapping[str, Label] | None = None, reports: Mapping[str, Any] | None = None
-                    ) -> Names:
+                    system_labels: Mapping[str, Label] | None = None, reports: Mapping[str, Any] | None = None,
+                    may_run: Callable[[Any], bool] | None = None) -> Names:
     """Labels in `language` ('zh', 'en-GB', ...) of the objects `policy` may read and of their fields it may read.
 
     `reports` (name -> ReportDef) give the labels of reports, asked as (messages.REPORT_NAMES, report name): a
-    report's label where the policy may read the report's object (who may run it).
+    report's label where the user may run it (`may_run`: ReportService.may_run, the reports they are listed; a
+    report reading a field hidden from them is not, and neither is its label), every one for `policy` None.
 
     A field no object declares may be named from `system_labels` (owner, created at: the
     platform's own columns, readable wherever the object is). `policy` None is the platform's
@@ -40,7 +41,7 @@ def readable_labels(objects: Mapping[str, ObjectDef], language: str, policy: "Ac
     def label(object_name: str, field_name: str | None) -> str | None:
         if object_name == REPORT_NAMES:
             report = (reports or {}).get(field_name)
-            if report is None or (policy is not None and not policy.can(report.object, "read")):
+            if report is None or (policy is not None and (may_run is None or not _runs(may_run, report))):
                 return None
             return report.label.get(language)
         obj = objects.get(object_name)
@@ -59,6 +60,14 @@ def readable_labels(objects: Mapping[str, ObjectDef], language: str, policy: "Ac
     return label
 
 
+def _runs(may_run: Callable[[Any], bool], report: Any) -> bool:
+    """`may_run(report)`, False where it cannot be told (an error's answer must not fail for want of a label)."""
+    try:
+        return may_run(report)
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def labels_of(context: "UserContext | None", objects: Mapping[str, ObjectDef], language: str,
               system_labels: Mapping[str, Label] | None = None, reports: Mapping[str, Any] | None = None
               ) -> Names | None:
@@ -71,4 +80,11 @@ def labels_of(context: "UserContext | None", objects: Mapping[str, ObjectDef], l
         policy = context.policy
     except Exception:  # noqa: BLE001 - an error's answer must not fail for want of labels
         return None
-    return readable_labels(objects, language, policy, system_labels, reports) if policy is not None else None
+    if policy is None:
+        return None
+    may_run = None
+    if reports:
+        from crmkit.engine.reports.service import ReportService  # reports read security: imported when named
+
+        may_run = ReportService(context).may_run
+    return readable_labels(objects, language, policy, system_labels, reports, may_run)
