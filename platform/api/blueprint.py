@@ -91,9 +91,36 @@ def language_tag(text: str) -> str:
 
 
 def language() -> str:
-    """The language labels and messages are given in for this call."""
+    """The language labels and messages are given in for this call: the caller's (`requested_language`), else the
+    token user's profile language (also for a call no route answered: `unrouted_language`), else English."""
     context = g.get("api_context")
-    return context.actor.language if context is not None else requested_language() or "en"
+    if context is not None:
+        return context.actor.language
+    return requested_language() or g.get("api_unrouted_language") or "en"
+
+
+def unrouted_language() -> None:
+    """For an answer to a call no route answered (a 404 or 405 under /api/v1, the blueprint's `authenticate` not
+    run): when it sends a valid bearer token, its user's profile language is the one `language` falls back to.
+
+    A token that is not valid changes nothing (the answer is the one without a token), so the answer tells no
+    more about a token than a 401 of any routed call does (valid or not), and a valid one only what its holder
+    may read (their own profile's language). The call was counted against its client address's rate limits
+    (limits.py `check`), as a routed call with a failing token is.
+    """
+    if g.get("api_context") is not None or "api_unrouted_language" in g:
+        return
+    g.api_unrouted_language = None
+    token = bearer_token()
+    if token is None or requested_language() is not None:  # the caller's own language wins: nothing to look up
+        return
+    try:
+        user = checked_token(token)
+    except Exception:  # noqa: BLE001 - the answer is an error already: it is given in the language without a token
+        logger.debug("token not checked for an unrouted call's language", exc_info=True)
+        return
+    if user is not None:
+        g.api_unrouted_language = user.language
 
 
 def context() -> UserContext:

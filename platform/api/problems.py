@@ -20,7 +20,7 @@ from typing import Any
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from crmkit.api.blueprint import blueprint, crm, language, logger, request_id
+from crmkit.api.blueprint import blueprint, crm, language, logger, request_id, unrouted_language
 from crmkit.engine import messages
 from crmkit.engine.fieldtypes.presenter import SYSTEM_LABELS
 from crmkit.engine.messages import title_in, translated
@@ -80,7 +80,7 @@ def localized(message: str, subject: str | None = None) -> str:
     them; others keep the API name the sentence has."""
     objects = crm().registry.objects
     lang = language()
-    names = labels_of(g.get("api_context"), objects, lang, SYSTEM_LABELS)
+    names = labels_of(g.get("api_context"), objects, lang, SYSTEM_LABELS, getattr(crm().registry, "reports", None))
     return translated(message, lang, crm().extensions.messages, names, subject if subject in objects else None)
 
 
@@ -129,4 +129,6 @@ blueprint.register_error_handler(Exception, unexpected_problem)
 def app_problem(error: Exception) -> Response:
     """The problem for an error the app-wide handlers caught under /api/v1 (an unrouted 404 or 405)."""
     current_app.logger.debug("API problem outside the blueprint: %r", error)
+    if isinstance(error, HTTPException) and error.code in (404, 405):  # a routing error: in the token user's language
+        unrouted_language()
     return unexpected_problem(error)

@@ -263,6 +263,11 @@ WEBHOOK_INTERNAL_ADDRESS = Message(
 WEBHOOK_GONE = Message("the webhook's target is gone (410): {answer}", "Webhook 的目标已不存在（410）：{answer}")
 WEBHOOK_ERROR_STATUS = Message("the webhook's target answered {status}: {answer}",
                                "Webhook 的目标返回了 {status}：{answer}")
+#: The two above when the answer has no text (an empty or blank body: a proxy's or a bare framework's 503).
+WEBHOOK_GONE_NO_ANSWER = Message("the webhook's target is gone (410), with no explanation.",
+                                 "Webhook 的目标已不存在（410），未附说明。")
+WEBHOOK_ERROR_STATUS_NO_ANSWER = Message("the webhook's target answered {status}, with no explanation.",
+                                         "Webhook 的目标返回了 {status}，未附说明。")
 WEBHOOK_SECRET_MISSING = Message("the webhook's signing secret is not set: set the environment variable {variable}.",
                                  "Webhook 的签名密钥未设置：请设置环境变量 {variable}。")
 UNSUBSCRIBE_LINK_INVALID = Message("this unsubscribe link is not valid.", "此退订链接无效。")
@@ -905,15 +910,18 @@ def translated(sentence: str, language: str, extra: Sequence[Message] = (),
         return sentence
     message, match = found
     params = match.groupdict()
-    if english and not _names_a_field(params, subject, names) and "summary" not in message.inner.values():
+    if english and not _names_a_field(params, subject, names) and "summary" not in message.inner.values() \
+            and not (names is not None and (params.get("report") or "sentence" in message.inner.values())):
         return sentence
     for name, kind in message.inner.items():
         if kind == "summary":
             params[name] = _summary(params[name], language, extra, names, subject)
         elif kind == "phrase":
             params[name] = _phrase(params[name], language, names, subject)
-        else:
-            params[name] = translated(params[name], language, extra, names)
+        else:  # a sentence inside: about the same subject ("the report ... cannot be run: 'x' is not ... for amount")
+            params[name] = translated(params[name], language, extra, names, subject)
+    if names is not None and params.get("report"):
+        params["report"] = names(REPORT_NAMES, params["report"]) or params["report"]
     if names is not None and params.get("object"):
         if params.get("field"):
             params["field"] = names(params["object"], params["field"]) or params["field"]
@@ -971,6 +979,9 @@ def _phrase(text: str, language: str, names: Callable[[str, str | None], str | N
 
 #: Placeholders that name a field of the sentence's subject when the sentence names no object.
 SUBJECT_FIELD_PLACEHOLDERS = ("key", "field")
+#: The pseudo-object `translated`'s `names` is asked a report's label of: names(REPORT_NAMES, report name) (no
+#: object's name starts with crmkit_). A sentence's `{report}` placeholder is named so.
+REPORT_NAMES = "crmkit_report"
 
 
 def _names_a_field(params: Mapping[str, str], subject: str | None, names: Callable[[str, str | None], str | None] | None

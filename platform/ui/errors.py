@@ -72,7 +72,8 @@ def sentence(text: str, subject: str | None = None) -> str:
     language = label_language()
     objects = crm().registry.objects
     signed_in = has_request_context() and g.get("user") is not None
-    names = labels_of(user_context() if signed_in else None, objects, language, SYSTEM_LABELS)
+    names = labels_of(user_context() if signed_in else None, objects, language, SYSTEM_LABELS,
+                      getattr(crm().registry, "reports", None))
     text = translated(text, language, crm().extensions.messages, names, subject if subject in objects else None)
     return text[:1].upper() + text[1:] if text else text
 

@@ -4,11 +4,6 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "newuser14: docs/api.md, Languages: error sentences come in the caller's language, '... else the user's "
-    "profile language'; but an address no route matches (a mistyped path, /dashboards/sales/widgets/-1, "
-    "/objects/account/abc) or a method it does not take answers a zh-CN user (token, no Accept-Language) "
-    "in English: 'Not Found' / 'there is nothing at this address.', 'Method Not Allowed'"))
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/dashboards/sales/widgets/-1"),
     ("GET", "/objects/account/abc"),
@@ -22,11 +17,27 @@ def test_a_routing_error_speaks_the_profile_language_of_the_caller(api, method, 
     assert not problem["detail"].isascii(), problem
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "newuser14: docs/api.md, Errors: 'In detail a field is named by its label where the caller may read it'; "
-    "a report's page filter with a bad value answers 422 naming the report and the field by their API names: "
-    "'报表“sales_funnel”无法运行：“2027-13-01”不是 close_date 的有效值' (en: \"the report 'sales_funnel' cannot be "
-    "run: '2027-13-01' is not a valid value for close_date\") instead of 销售漏斗 / 预计成交日期 (Sales funnel / Close Date)"))
+def test_a_routing_error_answers_a_token_that_is_not_valid_as_one_without_a_token(api_app, api):
+    assert not api("zh").get("/objects/account/abc").get_json()["detail"].isascii()  # a valid one: its profile's
+    client = api_app.test_client()
+    without = client.get("/api/v1/objects/account/abc").get_json()
+    for token in ("crmkit_00000000_notatoken", "nonsense"):
+        answer = client.get("/api/v1/objects/account/abc", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 404
+        problem = answer.get_json()
+        assert (problem["title"], problem["detail"]) == (without["title"], without["detail"])
+        assert problem["detail"].isascii()
+
+
+def test_a_routing_error_takes_the_callers_requested_language_before_the_profiles(api):
+    answer = api("zh").call("GET", "/objects/account/abc", headers={"Accept-Language": "en"})
+    assert answer.status_code == 404 and answer.get_json()["detail"].isascii()
+    english = api("admin").call("GET", "/objects/account/abc", headers={"Accept-Language": "zh-CN"})
+    assert not english.get_json()["detail"].isascii()
+    assert api("admin").call("GET", "/objects/account/abc").get_json()["detail"].isascii()
+    assert not api("zh").call("DELETE", "/changes").get_json()["detail"].isascii()
+
+
 @pytest.mark.parametrize(("user", "report_label", "field_label"), [
     ("zh", "销售漏斗", "预计成交日期"),
     ("admin", "Sales funnel", "Close Date"),
@@ -39,3 +50,28 @@ def test_a_bad_report_filter_names_the_field_by_its_label(api, user, report_labe
     assert response.status_code == 422
     detail = response.get_json()["detail"]
     assert field_label in detail and report_label in detail, detail
+
+
+@pytest.mark.parametrize(("readable", "shown"), [(True, "销售漏斗"), (False, "sales_funnel")])
+def test_a_report_is_named_by_its_label_only_for_a_user_who_may_read_its_object(readable, shown):
+    from types import SimpleNamespace
+
+    from crmkit.engine import messages
+    from crmkit.engine.security.labels import readable_labels
+    from crmkit.metadata.model import Label
+
+    class Policy:
+        def can(self, object_name, action):
+            return readable or object_name != "opportunity"
+
+        def hidden_fields(self, object_name):
+            return set()
+
+    report = SimpleNamespace(name="sales_funnel", object="opportunity", label=Label.of({"en": "Sales funnel",
+                                                                                        "zh": "销售漏斗"}))
+    names = readable_labels({}, "zh", Policy(), None, {"sales_funnel": report},
+                            lambda report: Policy().can(report.object, "read"))
+    assert readable_labels({}, "zh", Policy(), None, {"sales_funnel": report})(messages.REPORT_NAMES,
+                                                                                "sales_funnel") is None
+    sentence = messages.REPORT_NOT_RUNNABLE(report="sales_funnel", reason="limit must be a whole number.")
+    assert f"报表“{shown}”无法运行" in messages.translated(sentence, "zh", names=names)

@@ -28,11 +28,6 @@ def _read_on(app, api_crm, cursor):
         cursor = page["next_cursor"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "newuser14: the feed's `fields` are 'the record's stored values after the write', and an ERP keeps the "
-    "last ones it read; but a rollup a child's write changes (account.contact_count when a contact is "
-    "created, imported or moved to it) changes the stored account with no change in the feed, so the "
-    "ERP's copy keeps contact_count 0 while GET /objects/account/<id> says 1"))
 def test_an_erp_copy_built_from_the_feed_matches_the_stored_record_after_a_child_is_added(feed_app, api_crm):
     _, cursor = _read_on(feed_app, api_crm, None)
     admin = api_crm.crm.as_user(api_crm.users["admin"])
@@ -46,3 +41,70 @@ def test_an_erp_copy_built_from_the_feed_matches_the_stored_record_after_a_child
     stored = _get(feed_app, api_crm, f"/objects/account/{account.id}")
     assert stored["contact_count"] == 1
     assert copy["contact_count"] == stored["contact_count"]
+
+
+def _fed_copy(feed_app, api_crm, cursor, object_name):
+    """What an ERP keeps reading on from `cursor`: {id: the last fields fed} of `object_name`'s records."""
+    changes, _ = _read_on(feed_app, api_crm, cursor)
+    copy = {}
+    for change in changes:
+        if change["data"]["object"] == object_name:
+            copy[change["data"]["id"]] = change["data"]["fields"]
+    return copy
+
+
+def _contact_count(feed_app, api_crm, account_id):
+    return _get(feed_app, api_crm, f"/objects/account/{account_id}")["contact_count"]
+
+
+def test_every_write_path_of_children_feeds_the_parents_rollup(feed_app, api_crm, tmp_path):
+    from crmkit.engine.transfer.importer import ImportService
+    from crmkit.engine.transfer.merge import MergeService
+
+    admin = api_crm.crm.as_user(api_crm.users["admin"])
+    first = admin.records("account").create({"name": "Rollup Paths A"})
+    second = admin.records("account").create({"name": "Rollup Paths B"})
+
+    def check(label, cursor, accounts=(first, second)):
+        copy = _fed_copy(feed_app, api_crm, cursor, "account")
+        for account in accounts:
+            stored = _contact_count(feed_app, api_crm, account.id)
+            if account.id in copy:
+                assert copy[account.id]["contact_count"] == stored, (label, account.id)
+        return copy
+
+    _, cursor = _read_on(feed_app, api_crm, None)
+    contacts = admin.records("contact")
+    contacts.bulk_create([{"last_name": f"Bulk {number}", "email": f"bulk{number}@example.com",
+                           "account": first.id} for number in range(2)])
+    copy = check("bulk create", cursor)
+    assert copy[first.id]["contact_count"] == _contact_count(feed_app, api_crm, first.id) == 2
+
+    _, cursor = _read_on(feed_app, api_crm, None)
+    path = tmp_path / "contacts.csv"
+    path.write_text("last_name,email,account\nImported,imported@example.com,Rollup Paths B\n", encoding="utf-8")
+    report = ImportService(admin, "contact").import_file(path)
+    assert report.created == 1, report
+    copy = check("import", cursor)
+    assert copy[second.id]["contact_count"] == 1
+
+    moved = contacts.create({"last_name": "Mover", "email": "mover@example.com", "account": first.id})
+    _, cursor = _read_on(feed_app, api_crm, None)
+    contacts.update(moved.id, {"account": second.id}, version=moved.version)
+    copy = check("move", cursor)
+    assert copy[first.id]["contact_count"] == 2 and copy[second.id]["contact_count"] == 2
+
+    _, cursor = _read_on(feed_app, api_crm, None)
+    contacts.delete(moved.id)
+    copy = check("delete", cursor)
+    assert copy[second.id]["contact_count"] == 1
+
+    _, cursor = _read_on(feed_app, api_crm, None)
+    admin.recycle_bin.restore(admin.recycle_bin.batch_of("contact", moved.id))
+    copy = check("restore", cursor)
+    assert copy[second.id]["contact_count"] == 2
+
+    _, cursor = _read_on(feed_app, api_crm, None)
+    MergeService(admin, "account").merge(first.id, [second.id])
+    copy = check("merge", cursor, (first,))
+    assert copy[first.id]["contact_count"] == _contact_count(feed_app, api_crm, first.id) == 4

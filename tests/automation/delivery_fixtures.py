@@ -108,12 +108,18 @@ def smtp_server(monkeypatch):
 class Hooks(http.server.BaseHTTPRequestHandler):
     received: list = []
     status = 204
+    #: The body of the answer (none by default).
+    answer = b""
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["content-length"]))
         type(self).received.append((self.path, dict(self.headers), body))
         self.send_response(type(self).status)
+        if type(self).answer:
+            self.send_header("Content-Length", str(len(type(self).answer)))
         self.end_headers()
+        if type(self).answer:
+            self.wfile.write(type(self).answer)
 
     def log_message(self, *args):
         pass
@@ -121,7 +127,7 @@ class Hooks(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook_server(monkeypatch):
-    Hooks.received, Hooks.status = [], 204
+    Hooks.received, Hooks.status, Hooks.answer = [], 204, b""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("CRMKIT_WEBHOOK_HOSTS", "hooks.test")

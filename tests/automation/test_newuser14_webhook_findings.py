@@ -6,11 +6,6 @@ import pytest
 from tests.automation.test_webhooks import hook_rows, scored
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "newuser14: a receiver answering an error status with an empty body (the usual 500/503 of a proxy or a "
-    "bare framework) leaves the outbox row's last error, shown by `crmkit outbox`, as the unfinished sentence "
-    "\"the action failed: the webhook's target answered 503:\" (messages.WEBHOOK_ERROR_STATUS always appends "
-    "': {answer}')"))
 def test_an_error_answer_without_a_body_is_told_in_a_finished_sentence(mailing, crm, hook_server, monkeypatch):
     monkeypatch.setenv("CRMKIT_WEBHOOK_PRIVATE_NETWORKS", "127.0.0.1/32")
     server, hooks = hook_server
@@ -21,3 +16,31 @@ def test_an_error_answer_without_a_body_is_told_in_a_finished_sentence(mailing, 
     error = hook_rows(crm)[0]["last_error"]
     assert "answered 503" in error
     assert not error.rstrip().endswith(":"), error
+
+
+@pytest.mark.parametrize("status, answer", [(500, b"   \r\n\t "), (410, b""), (410, b"  \n")])
+def test_a_blank_error_answer_is_told_in_a_finished_sentence_in_both_languages(
+        mailing, crm, hook_server, monkeypatch, status, answer):
+    from crmkit.engine.messages import translated
+
+    monkeypatch.setenv("CRMKIT_WEBHOOK_PRIVATE_NETWORKS", "127.0.0.1/32")
+    server, hooks = hook_server
+    hooks.status, hooks.answer = status, answer
+    scored(mailing)
+    (row,) = hook_rows(crm)
+    crm.outbox.work(row["id"])
+    error = hook_rows(crm)[0]["last_error"]
+    assert f"({status})" in error if status == 410 else f"answered {status}" in error
+    assert not error.rstrip().endswith(":"), error
+    chinese = translated(error, "zh")
+    assert "Webhook" in chinese and not chinese.rstrip().endswith(("：", ":")), chinese
+
+
+def test_an_error_answer_with_text_still_quotes_it(mailing, crm, hook_server, monkeypatch):
+    monkeypatch.setenv("CRMKIT_WEBHOOK_PRIVATE_NETWORKS", "127.0.0.1/32")
+    server, hooks = hook_server
+    hooks.status, hooks.answer = 503, b"  down for maintenance \n"
+    scored(mailing)
+    (row,) = hook_rows(crm)
+    crm.outbox.work(row["id"])
+    assert hook_rows(crm)[0]["last_error"].endswith("the webhook's target answered 503: down for maintenance")

@@ -151,6 +151,9 @@ def post_webhook(url: str, body: bytes, headers: Mapping[str, str], *, timeout: 
             response.release_conn()
     if 200 <= response.status < 300:
         return response.status
+    answer = answer.strip()[:200]  # a blank answer has nothing to tell: the sentence then ends without it
     if response.status == 410:
-        raise WebhookRefused(messages.WEBHOOK_GONE(answer=answer[:200]))
-    raise WebhookFailed(messages.WEBHOOK_ERROR_STATUS(status=str(response.status), answer=answer[:200]))
+        raise WebhookRefused(messages.WEBHOOK_GONE(answer=answer) if answer else messages.WEBHOOK_GONE_NO_ANSWER())
+    status = str(response.status)
+    raise WebhookFailed(messages.WEBHOOK_ERROR_STATUS(status=status, answer=answer) if answer
+                        else messages.WEBHOOK_ERROR_STATUS_NO_ANSWER(status=status))

@@ -55,6 +55,8 @@ MAX_SCANNED = 20_000
 #: leaves the last seconds of changes for the next one, so a cursor never skips a late commit.
 SETTLE = {"postgresql": timedelta(seconds=5)}
 DELETED = "delete"
+#: Records read per statement by `write_derived_changes`.
+DERIVED_BATCH = 500
 #: Days a change is kept, unless CRMKIT_CHANGE_RETENTION_DAYS says otherwise.
 DEFAULT_RETENTION_DAYS = 30
 #: Log rows one pruning transaction removes at most (each batch commits on its own: short write locks).
@@ -169,6 +171,31 @@ def change_rows(events: Sequence["RecordEvent"]) -> list[dict[str, Any]]:
 def write_changes(connection: Connection, runtime: "Runtime", events: Sequence["RecordEvent"]) -> None:
     """Append `events` to the change log on the write's connection: one statement, however many."""
     rows = change_rows(events)
+    if rows:
+        insert_rows(connection, runtime.system_table(CHANGE_TABLE), rows)
+
+
+def write_derived_changes(connection: Connection, runtime: "Runtime", derived: Mapping[str, set[int]],
+                          at: datetime, user_id: int | None) -> None:
+    """Append an update to the change log for each record whose stored rollups or formulas propagation changed
+    (records/propagation.py `Propagator.derived`: a parent whose contact_count a child's create raised), with its
+    stored values as they are now: the feed's last `fields` of a record are then always its stored ones.
+
+    One row per record, however many of its fields changed; records no longer stored (deleted by the same
+    write) have none. One read per object and BATCH records, one insert in all.
+    """
+    rows: list[dict[str, Any]] = []
+    for object_name, ids in derived.items():
+        if not ids or object_name not in runtime.registry.objects:
+            continue
+        table = runtime.table(object_name)
+        id_list = sorted(ids)
+        for start in range(0, len(id_list), DERIVED_BATCH):
+            chunk = id_list[start:start + DERIVED_BATCH]
+            for record in connection.execute(select(table).where(table.c.id.in_(chunk)).order_by(table.c.id)):
+                values = record._mapping
+                rows.append({"object": object_name, "record_id": values["id"], "operation": "update",
+                             "fields": change_fields(values), "changed_at": at, "changed_by": user_id})
     if rows:
         insert_rows(connection, runtime.system_table(CHANGE_TABLE), rows)
 

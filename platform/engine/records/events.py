@@ -12,7 +12,8 @@ write's transaction and always in this order:
     5. outbox       the outbox rows of the automation rules' after-save actions (automation/rules.py), and the
                     run log entries of the before-save rules of created records (automation/runlog.py)
     6. planning     the planned runs of relative (date-based) rules (automation/planning.py)
-    7. changes      the change log the API's change feed reads (records/changes.py)
+    7. changes      the change log the API's change feed reads (records/changes.py): the written records, then
+                    those whose stored rollups or formulas propagation changed (one update each)
 
 An exception in any step rolls the whole write back. Before the write, creates and
 updates hand a `RecordDraft` to the `crmkit_before_save` hook (see `before_save`).
@@ -31,7 +32,7 @@ from crmkit.engine.automation.planning import plan_runs
 from crmkit.engine.automation.rules import write_outbox
 from crmkit.engine.automation.runlog import flush_pending as flush_pending_runs
 from crmkit.engine.query.search_index import add_pending, add_records, reindex_records, remove_records
-from crmkit.engine.records.changes import write_changes
+from crmkit.engine.records.changes import write_changes, write_derived_changes
 from crmkit.engine.records.errors import RECORD_ERRORS, RecordValidationError
 from crmkit.engine.records.history import history_rows, write_history
 from crmkit.engine.records.propagation import Propagator
@@ -183,6 +184,11 @@ def after_write(connection: Connection, context: "UserContext", events: Sequence
     # The change log the API's change feed reads (records/changes.py), committed with the write.
     if CHANGES_STEP not in written:
         write_changes(connection, context.runtime, events)
+    # The records whose stored rollups or formulas propagation changed (a parent's contact_count after a child's
+    # create), after the written ones: the feed's last fields of every record are its stored values.
+    if propagator.derived:
+        write_derived_changes(connection, context.runtime, propagator.derived, events[-1].at,
+                              events[-1].actor.user_id)
 
 
 def _history(connection: Connection, context: "UserContext", events: Sequence[RecordEvent]) -> None:

@@ -34,6 +34,9 @@ class Propagator:
         self.registry = runtime.registry
         #: object -> ids of the records whose stored formulas this propagator rewrote (for the search index).
         self.rewritten: dict[str, set[int]] = {}
+        #: object -> ids of the records whose stored rollups or formulas this propagator changed (for the change
+        #: log: records/changes.py `write_derived_changes`), in the order found.
+        self.derived: dict[str, set[int]] = {}
 
     def record_written(self, object_name: str, previous: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
         """A record was created (previous None), updated, or deleted (current None)."""
@@ -82,15 +85,20 @@ class Propagator:
     def refresh_rollups(self, parent_ids: Mapping[RollupLink, set[int]], depth: int) -> None:
         changed_by_parent: dict[str, tuple[set[int], set[str]]] = {}
         for link, ids in parent_ids.items():
-            self.recompute_rollup(link.parent, link.field, ids)
+            changed = self.recompute_rollup(link.parent, link.field, ids)
+            if changed:
+                self.derived.setdefault(link.parent, set()).update(changed)
             entry = changed_by_parent.setdefault(link.parent, (set(), set()))
             entry[0].update(ids)
             entry[1].add(link.field)
         for parent, (ids, fields) in changed_by_parent.items():
             self.fields_changed(parent, sorted(ids), fields, depth + 1)
 
-    def recompute_rollup(self, parent: str, field: str, ids: Iterable[int] | None) -> None:
-        """Set the rollup from the children in SQL; `ids` None means every parent record."""
+    def recompute_rollup(self, parent: str, field: str, ids: Iterable[int] | None) -> set[int]:
+        """Set the rollup from the children in SQL; `ids` None means every parent record.
+
+        Returns the ids of the given records whose stored value changed (none for `ids` None).
+        """
         parent_table = self.runtime.table(parent)
         rollup = self.registry.object(parent).fields[field].rollup
         subquery = rollup_subquery(self.runtime, parent, field)
@@ -100,16 +108,21 @@ class Propagator:
         if ids is None:
             guard.check(None)
             self.connection.execute(statement)
-            return
+            return set()
+        changed: set[int] = set()
+        column = parent_table.c[field]
         id_list = sorted(ids)
         for start in range(0, len(id_list), BATCH):
             chunk = id_list[start:start + BATCH]
-            self._lock(parent_table, chunk)
+            before = self._lock(parent_table, chunk, column)
             guard.check(chunk)
-            self.connection.execute(statement.where(parent_table.c.id.in_(chunk)))
+            after = self.connection.execute(statement.where(parent_table.c.id.in_(chunk))
+                                            .returning(parent_table.c.id, column)).all()
+            changed.update(record_id for record_id, value in after if before.get(record_id) != value)
+        return changed
 
-    def _lock(self, table, ids: list[int]) -> None:
-        """Lock the parent rows before recomputing their rollups (PostgreSQL).
+    def _lock(self, table, ids: list[int], column) -> dict[int, Any]:
+        """Lock the parent rows before recomputing their rollups (PostgreSQL); returns {id: stored `column`}.
 
         Under READ COMMITTED an UPDATE that waited for another transaction's lock still
         computes its subquery from the snapshot taken before it waited, missing that
@@ -117,11 +130,13 @@ class Propagator:
         that follows take a fresh snapshot, which sees every committed child. FOR NO KEY
         UPDATE does not conflict with the KEY SHARE lock a child's foreign key takes, so
         two transactions adding children to one parent queue instead of deadlocking.
-        SQLite needs nothing: its write transactions run one at a time.
+        SQLite needs no lock: its write transactions run one at a time. The values read
+        (the rollup before the UPDATE) tell which parents' stored value the UPDATE changed.
         """
+        statement = select(table.c.id, column).where(table.c.id.in_(ids)).order_by(table.c.id)
         if not self.runtime.is_sqlite:
-            self.connection.execute(select(table.c.id).where(table.c.id.in_(ids)).order_by(table.c.id)
-                                    .with_for_update(key_share=True))
+            statement = statement.with_for_update(key_share=True)
+        return {record_id: value for record_id, value in self.connection.execute(statement)}
 
     def query_context(self) -> QueryContext:
         return QueryContext(self.runtime.registry, self.runtime.schema, self.runtime.field_types)
@@ -185,6 +200,7 @@ class Propagator:
                 if changes:
                     self.connection.execute(update(table).where(table.c.id == values["id"]).values(changes))
                     self.rewritten.setdefault(object_name, set()).add(values["id"])
+                    self.derived.setdefault(object_name, set()).add(values["id"])
 
     def _batches(self, table, ids: Iterable[int] | None):
         if ids is not None:

@@ -269,11 +269,15 @@ class _Refusals:
 
     def __exit__(self, kind, error, traceback) -> None:
         if isinstance(error, QueryError):
-            raise ReportError(messages.REPORT_NOT_RUNNABLE(report=self.report.name, reason=error.message),
-                              status=422) from error
-        if isinstance(error, PermissionDenied):
-            raise ReportError(messages.REPORT_NOT_READABLE(report=self.report.name, reason=error.message),
-                              status=403, title="Not allowed") from error
+            refusal = ReportError(messages.REPORT_NOT_RUNNABLE(report=self.report.name, reason=error.message),
+                                  status=422)
+        elif isinstance(error, PermissionDenied):
+            refusal = ReportError(messages.REPORT_NOT_READABLE(report=self.report.name, reason=error.message),
+                                  status=403, title="Not allowed")
+        else:
+            return
+        refusal.subject = self.report.object  # the reason's fields are the report's object's (named by their labels)
+        raise refusal from error
 
 
 #: `ReportService._reads_hidden` answers kept per (rights, report), with both kept alive so neither id is reused.

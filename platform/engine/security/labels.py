@@ -9,8 +9,9 @@ name the sentence already has: what the user sent, or a name the platform gave t
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from crmkit.engine.messages import REPORT_NAMES
 from crmkit.metadata.model import Label, ObjectDef
 
 if TYPE_CHECKING:
@@ -22,8 +23,13 @@ Names = Callable[[str, "str | None"], "str | None"]
 
 
 def readable_labels(objects: Mapping[str, ObjectDef], language: str, policy: "AccessPolicy | None",
-                    system_labels: Mapping[str, Label] | None = None) -> Names:
+                    system_labels: Mapping[str, Label] | None = None, reports: Mapping[str, Any] | None = None,
+                    may_run: Callable[[Any], bool] | None = None) -> Names:
     """Labels in `language` ('zh', 'en-GB', ...) of the objects `policy` may read and of their fields it may read.
+
+    `reports` (name -> ReportDef) give the labels of reports, asked as (messages.REPORT_NAMES, report name): a
+    report's label where the user may run it (`may_run`: ReportService.may_run, the reports they are listed; a
+    report reading a field hidden from them is not, and neither is its label), every one for `policy` None.
 
     A field no object declares may be named from `system_labels` (owner, created at: the
     platform's own columns, readable wherever the object is). `policy` None is the platform's
@@ -33,6 +39,11 @@ def readable_labels(objects: Mapping[str, ObjectDef], language: str, policy: "Ac
     """
 
     def label(object_name: str, field_name: str | None) -> str | None:
+        if object_name == REPORT_NAMES:
+            report = (reports or {}).get(field_name)
+            if report is None or (policy is not None and (may_run is None or not _runs(may_run, report))):
+                return None
+            return report.label.get(language)
         obj = objects.get(object_name)
         if obj is None or (policy is not None and not policy.can(object_name, "read")):
             return None
@@ -49,8 +60,17 @@ def readable_labels(objects: Mapping[str, ObjectDef], language: str, policy: "Ac
     return label
 
 
+def _runs(may_run: Callable[[Any], bool], report: Any) -> bool:
+    """`may_run(report)`, False where it cannot be told (an error's answer must not fail for want of a label)."""
+    try:
+        return may_run(report)
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def labels_of(context: "UserContext | None", objects: Mapping[str, ObjectDef], language: str,
-              system_labels: Mapping[str, Label] | None = None) -> Names | None:
+              system_labels: Mapping[str, Label] | None = None, reports: Mapping[str, Any] | None = None
+              ) -> Names | None:
     """`readable_labels` of the user of `context`, for an error's sentence; None (API names stay) without a user, or
     where their rights cannot be had now (deactivated meanwhile, the database out of reach: maybe the very problem
     being told). The rights are those the context's first operation loaded, else read now."""
@@ -60,4 +80,11 @@ def labels_of(context: "UserContext | None", objects: Mapping[str, ObjectDef], l
         policy = context.policy
     except Exception:  # noqa: BLE001 - an error's answer must not fail for want of labels
         return None
-    return readable_labels(objects, language, policy, system_labels) if policy is not None else None
+    if policy is None:
+        return None
+    may_run = None
+    if reports:
+        from crmkit.engine.reports.service import ReportService  # reports read security: imported when named
+
+        may_run = ReportService(context).may_run
+    return readable_labels(objects, language, policy, system_labels, reports, may_run)
