@@ -95,7 +95,26 @@ class PluginCommands(click.Group):
         if command is None and not self._plugins_asked:
             self._ask_plugins()
             command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            take_database_option(command)
         return command
+
+
+def _database_after_command(context: click.Context, parameter: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        context.find_root().obj["database_url"] = value
+
+
+def take_database_option(command: click.Command) -> None:
+    """`--database URL` after the command too (`crmkit install PATH --database URL`, docs/cli.md), for every
+    command and subcommand, plugins' included: it replaces the one given before the command, if any."""
+    if not any(isinstance(parameter, click.Option) and "--database" in parameter.opts for parameter in command.params):
+        command.params.append(click.Option(
+            ["--database"], expose_value=False, callback=_database_after_command, metavar="URL",
+            help="Database URL, as `crmkit --database URL` (default: $CRMKIT_DATABASE_URL, else the SQLite file)."))
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            take_database_option(subcommand)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._ask_plugins()

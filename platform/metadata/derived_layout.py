@@ -237,8 +237,8 @@ def _reads(source: str | None, obj: ObjectDef) -> frozenset[str]:
 
 @lru_cache(maxsize=1024)
 def _names(source: str) -> frozenset[str]:
-    """The names an expression uses (compiling is the slow part; the same sources recur on every reload)."""
-    return frozenset(compile_expression(source).names)
+    """The names an expression reads as values (compiling is the slow part; the same sources recur on every reload)."""
+    return frozenset(compile_expression(source).value_names)
 
 
 def _titled(related: RelatedList, objects: Mapping[str, ObjectDef]) -> RelatedList:

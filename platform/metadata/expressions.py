@@ -67,12 +67,14 @@ def analyse(
     problems: list[str] = []
     local: set[str] = set()
     for name in sorted(compiled.names):
+        if name in compiled.called_only and name in functions:
+            continue  # `phone_country(mobile)` calls the function, even beside a field phone_country (sandbox)
         if name in obj.fields or name in SYSTEM_FIELDS:
             local.add(name)
         elif name not in functions and name not in extra:
             hint = did_you_mean(name, known | functions)
             problems.append(f"the {kind} uses '{name}', which is neither a field of {obj.name} nor a helper function.{hint}")
-    named, any_field = _read_by_name(source, obj)
+    named, any_field = _read_by_name(source, obj, compiled.called_only)
     local |= named
     shown = _shown_lookups(source, obj)
     related: set[tuple[str, str]] = set()
@@ -104,10 +106,11 @@ def _shown_lookups(source: str, obj: ObjectDef) -> frozenset[str]:
     return frozenset(shown)
 
 
-def _read_by_name(source: str, obj: ObjectDef) -> tuple[set[str], bool]:
+def _read_by_name(source: str, obj: ObjectDef, called_only: frozenset[str] = frozenset()) -> tuple[set[str], bool]:
     """The fields `previous('cost')` and `changed('cost')` read by a name given as text (they read the record's
     values, not a free name), and whether a name is not such a text (`previous(name)`, `f = previous`): then any."""
-    functions = RECORD_FUNCTIONS - set(obj.fields)  # a field of the same name shadows the function
+    # A field of the same name shadows the function, unless the name is only ever called (sandbox: called_only).
+    functions = RECORD_FUNCTIONS - (set(obj.fields) - called_only)
     if not functions:
         return set(), False
     tree = ast.parse(source, mode="eval")  # compile_expression parsed it already

@@ -173,7 +173,7 @@ def _derived_from(obj: ObjectDef, fdef: FieldDef) -> str:
         compiled = compile_expression(fdef.formula or "")
     except SandboxError:
         return "computed by its formula"
-    own = sorted(name for name in compiled.names if name in obj.fields and name != fdef.name)
+    own = sorted(name for name in compiled.value_names if name in obj.fields and name != fdef.name)
     linked = sorted({f"{path[0]}.{path[1]}" for path in compiled.attribute_paths
                      if len(path) >= 2 and path[0] in obj.fields and obj.fields[path[0]].is_lookup})
     parts = ([f"computed from {', '.join(own)}"] if own else []) + (

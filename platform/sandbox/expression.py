@@ -81,9 +81,11 @@ GUARDS: dict[str, Any] = {
     "_format_": guarded_format, "_is_empty_": is_empty,
 }
 
+_BUILTINS: dict[str, Any] = {**SAFE_BUILTINS, **BUILTIN_FUNCTIONS}
+
 _EXPRESSION_GLOBALS: dict[str, Any] = {
     **GUARDS,
-    "__builtins__": {**SAFE_BUILTINS, **BUILTIN_FUNCTIONS},
+    "__builtins__": _BUILTINS,
     "_getattr_": make_getattr(EXPRESSION_ATTRIBUTES, {}),
 }
 
@@ -93,15 +95,31 @@ class CompiledExpression:
     """A checked, compiled expression; evaluate it as often as needed."""
 
     source: str
+    #: Every free name it uses: the values it reads and the functions it calls.
     names: frozenset[str]
     attribute_paths: frozenset[tuple[str, ...]]
     _code: types.CodeType = field(repr=False)
+    #: Names used only as the callee of a call (`phone_country(mobile)`): functions, not the field of that name.
+    called_only: frozenset[str] = frozenset()
+
+    @property
+    def value_names(self) -> frozenset[str]:
+        """The names it reads as values (fields): every name but those it only calls."""
+        return self.names - self.called_only
 
     def evaluate(self, variables: Mapping[str, Any],
                  functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
-        """Run the expression; variables shadow functions, which shadow the built-in helpers."""
+        """Run the expression; variables shadow functions, which shadow the built-in helpers, except that a name
+        only ever called is the function of that name, not a variable of the same name that is no function (a
+        field's value: `phone_country(mobile)` beside a field phone_country)."""
         scope = dict(functions) if functions else {}
         scope.update(variables)
+        for name in self.called_only:
+            if name in variables and not callable(variables[name]):
+                function = functions.get(name) if functions else None
+                function = _BUILTINS.get(name) if function is None else function
+                if function is not None:
+                    scope[name] = function
         scope.update(_EXPRESSION_GLOBALS)
         return _run(self._code, scope)
 
@@ -164,7 +182,7 @@ def _compile(source: str) -> CompiledExpression | tuple[CompileProblem, ...]:
     if code is None or tree is None:
         return tuple(problems)
     names, paths = analyse_names(tree)
-    return CompiledExpression(source, names, paths, code)
+    return CompiledExpression(source, names, paths, code, called_names(tree))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -211,6 +229,18 @@ def analyse_names(tree: ast.AST) -> tuple[frozenset[str], frozenset[tuple[str, .
             if len(path) >= 2:
                 paths.add(path)
     return frozenset(names), frozenset(paths)
+
+
+def called_names(tree: ast.AST) -> frozenset[str]:
+    """Free names used only as the callee of a call (`phone_country(mobile)`): the function of that name, never
+    a field of the same name (a field's value is never callable); a name also read as a value is not among them."""
+    callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    called: set[str] = set()
+    read: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (called if id(node) in callees else read).add(node.id)
+    return frozenset(called - read)
 
 
 def _dotted_path(node: ast.Attribute) -> tuple[str, ...]:

@@ -222,3 +222,13 @@ def test_now_is_timezone_aware_utc():
     value = evaluate("now()")
     assert isinstance(value, datetime) and value.tzinfo == timezone.utc
     assert abs(value - datetime.now(timezone.utc)) < timedelta(seconds=5)
+
+
+def test_a_name_only_called_is_the_function_not_a_value_of_that_name():
+    compiled = compile_expression("phone_country(mobile)")
+    assert compiled.called_only == frozenset({"phone_country"})
+    assert compiled.value_names == frozenset({"mobile"})
+    functions = {"phone_country": lambda phone: "CN"}
+    assert compiled.evaluate({"mobile": "+86", "phone_country": None}, functions) == "CN"
+    assert compile_expression("len(len)").called_only == frozenset()  # also read as a value: the variable
+    assert compile_expression("text(1)").evaluate({"text": "a field"}) == "1"  # a built-in helper too

@@ -28,7 +28,7 @@ SHOWN_AS = "name"
 def quoted_fields(obj: ObjectDef, compiled: CompiledExpression) -> set[tuple[str, str]]:
     """{(object, field)} the expression `compiled`, evaluated over a record of `obj`, may put in its result."""
     fields = obj.fields
-    read = {(obj.name, name) for name in compiled.names if name in fields}
+    read = {(obj.name, name) for name in compiled.value_names if name in fields}
     read |= {(fields[path[0]].to, path[1]) for path in compiled.attribute_paths
              if path[0] in fields and fields[path[0]].is_lookup and len(path) > 1}
     tree = ast.parse(compiled.source.strip(), mode="eval")

@@ -60,7 +60,7 @@ def watched_fields(rule: AutomationRule) -> frozenset[str]:
     fields = {rule.timing.field}
     if rule.condition:
         compiled = compile_expression(rule.condition)
-        fields |= set(compiled.names) | {path[0] for path in compiled.attribute_paths}
+        fields |= set(compiled.value_names) | {path[0] for path in compiled.attribute_paths}
     _WATCHED[id(rule)] = (rule, frozenset(fields))
     return frozenset(fields)
 

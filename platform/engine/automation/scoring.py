@@ -39,7 +39,7 @@ RESCORE_BATCH = 500
 
 @lru_cache(maxsize=256)
 def _reads(condition: str) -> frozenset[str]:
-    return compile_expression(condition).names
+    return compile_expression(condition).value_names
 
 
 def scoring_reads(obj: ObjectDef) -> frozenset[str]:

@@ -279,8 +279,25 @@ class _Coercer:
         if kind == "text":
             if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):  # JSON numbers: Decimal
                 raise QueryError(messages.VALUE_NEEDS_TEXT(value=repr(value), key=self.key))
-            return str(value).strip() or None
+            return self.as_saved(str(value).strip() or None)
         return self.deserialize(value)
+
+    def as_saved(self, text: str | None) -> str | None:
+        """Text as the field's type saves it (a phone number typed `138 1234 5678` is stored and so compared as
+        `+8613812345678`, a web address without its scheme with `https://`); text the type would refuse is compared
+        as written (it matches no value saved through the type)."""
+        if text is None:
+            return None
+        if self.input is None:
+            build = self.ctx.field_types[self.info.value_type].input_field
+            if build is None:
+                return text
+            self.input = build(_value_fdef(self.ctx, self.info.fdef))
+        try:
+            saved = self.input.deserialize(text, language=self.ctx.language)
+        except ValidationError:
+            return text
+        return saved if isinstance(saved, str) and saved else text
 
     def deserialize(self, value: Any) -> Any:
         if self.input is None and self.info.value_kind == "decimal":

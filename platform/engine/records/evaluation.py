@@ -220,7 +220,7 @@ class Evaluator:
         while growing:
             growing = False
             for fdef in self.obj.fields.values():
-                if fdef.formula and fdef.name not in tainted and compile_expression(fdef.formula).names & tainted:
+                if fdef.formula and fdef.name not in tainted and compile_expression(fdef.formula).value_names & tainted:
                     tainted.add(fdef.name)
                     growing = True
         return frozenset(tainted)
@@ -234,7 +234,7 @@ class Evaluator:
             target = rule.field or RECORD_ERRORS
             try:
                 condition = compile_expression(rule.condition)
-                if unread and condition.names & unread:
+                if unread and condition.value_names & unread:
                     continue
                 invalid = condition.evaluate(namespace, functions)
             except SandboxError as error:

@@ -248,7 +248,7 @@ class SavePipeline:
         for fdef in self.defaulted:
             if values.get(fdef.name) is not None:
                 continue
-            if fdef.default_expression and compile_expression(fdef.default_expression).names & lookups:
+            if fdef.default_expression and compile_expression(fdef.default_expression).value_names & lookups:
                 continue
             try:
                 raw = self.evaluator.default(fdef, known, {}, clock)
