@@ -288,27 +288,31 @@ class _Coercer:
         as written (it matches no value saved through the type)."""
         if text is None:
             return None
-        if self.input is None:
-            build = self.ctx.field_types[self.info.value_type].input_field
-            if build is None:
-                return text
-            self.input = build(_value_fdef(self.ctx, self.info.fdef))
+        field = self._built_input()
+        if field is None:
+            return text
         try:
-            saved = self.input.deserialize(text, language=self.ctx.language)
+            saved = field.deserialize(text, language=self.ctx.language)
         except ValidationError:
             return text
         return saved if isinstance(saved, str) and saved else text
 
+    def _built_input(self) -> Any:
+        """The input field of the condition's field type, made once; None for a type that has none."""
+        if self.input is None:
+            build = self.ctx.field_types[self.info.value_type].input_field
+            if build is not None:
+                self.input = build(_value_fdef(self.ctx, self.info.fdef))
+        return self.input
+
     def deserialize(self, value: Any) -> Any:
         if self.input is None and self.info.value_kind == "decimal":
             self.input = ExactNumber.for_search()
-        if self.input is None:
-            build = self.ctx.field_types[self.info.value_type].input_field
-            if build is None:
-                return value
-            self.input = build(_value_fdef(self.ctx, self.info.fdef))
+        field = self._built_input()
+        if field is None:
+            return value
         try:
-            return self.input.deserialize(value, language=self.ctx.language)
+            return field.deserialize(value, language=self.ctx.language)
         except ValidationError as error:
             raise QueryError(messages.BAD_VALUE(value=value, key=self.key, reason=_first(error.messages))) from None
 
