@@ -76,8 +76,9 @@ class Planned:
     stored: dict[int, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
     #: A stored record's duplicate key after those updates (id -> key).
     keys: dict[int, str | None] = field(default_factory=dict)
-    #: (field or DUPLICATE_KEY, value) -> the stored record those updates give the value, or take it from.
+    #: (field or DUPLICATE_KEY, value) -> the stored record those updates give the value.
     moved: dict[tuple[str, Any], int] = field(default_factory=dict)
+    #: (unique field, value) -> the stored record those updates take the value from (free for the rows after).
     left: dict[tuple[str, Any], int] = field(default_factory=dict)
 
     def now(self, record_id: int, name: str) -> Any:
@@ -447,7 +448,7 @@ class ImportBatch:
             if before != after:
                 if after is not None:
                     planned.moved[(name, after)] = record_id
-                if before is not None:
+                if before is not None and name != DUPLICATE_KEY:  # a key left matters to no unique check
                     planned.left[(name, before)] = record_id
 
 
