@@ -143,7 +143,7 @@ class DashboardService:
     def _registry(self):
         return self.context.runtime.registry
 
-    def may_read(self, report: ReportDef | None) -> bool:
+    def may_run(self, report: ReportDef | None) -> bool:
         """Whether the user may run `report` (ReportService.may_run: its object and every field it reads)."""
         if report is None:
             return False
@@ -153,7 +153,7 @@ class DashboardService:
         """The dashboards the user may see, in the order the packages declare them."""
         reports = self._registry.reports
         return [board for board in self._registry.dashboards.values()
-                if any(self.may_read(reports.get(widget.report)) for widget in board.widgets)]
+                if any(self.may_run(reports.get(widget.report)) for widget in board.widgets)]
 
     def get(self, name: str) -> DashboardDef:
         """The dashboard `name`; DashboardError (404) if there is none the user may see by that name."""
@@ -165,7 +165,7 @@ class DashboardService:
 
     def available(self, name: str, index: int) -> bool:
         """Whether the widget `index` of the dashboard `name` is available to the user (they may read its object)."""
-        return self.may_read(self._registry.reports.get(self._widget(self.get(name), index).report))
+        return self.may_run(self._registry.reports.get(self._widget(self.get(name), index).report))
 
     def widget(self, name: str, index: int, *, date_range: DateRange | None = None,
                owner_ids: Sequence[int] | None = None, team_id: int | None = None) -> "ReportResult":
@@ -181,7 +181,7 @@ class DashboardService:
         board = self.get(name)
         definition = self._widget(board, index)
         report = self._registry.reports.get(definition.report)
-        if not self.may_read(report):
+        if not self.may_run(report):
             raise DashboardError(messages.WIDGET_NOT_AVAILABLE(), status=403)
         filters = {"date_range": _dates(date_range), "owner_ids": _ids(owner_ids), "team_id": team_id}
         for key, value in filters.items():
